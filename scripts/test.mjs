@@ -1,0 +1,20 @@
+// Runs every test file under test/ with Node's own runner, TypeScript loaded through tsx.
+// Node 20's --test does not expand globs, so the file list is built here.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+function findTests(dir) {
+  const out = [];
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) out.push(...findTests(path));
+    else if (entry.endsWith('.test.ts')) out.push(path);
+  }
+  return out.sort();
+}
+
+const only = process.argv.slice(2);
+const files = only.length > 0 ? only : findTests('test');
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { duration } from '../duration.js';
+import { API_VERSION, exactlyOne, listenAddress, metadata, parseHostPort, type HostPort } from './common.js';
+import { routingTable } from './table.js';
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
+
+export type AdminAddress = { unix: string } | HostPort;
+
+/** The admin endpoint controls routing, so it only listens on loopback or a unix socket. */
+const adminAddress = z.string().transform((text, ctx): AdminAddress => {
+  if (text.startsWith('unix:')) return { unix: text.slice('unix:'.length) };
+  const parsed = parseHostPort(text);
+  if (!parsed || !LOOPBACK.test(parsed.host)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a loopback host:port (127.0.0.1:9901) or unix:/path/to.sock', input: text });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const sticky = z
+  .strictObject({
+    /** kanari sets this cookie to a random id on a user's first response. */
+    cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a valid cookie name').optional(),
+    /** A request header that already identifies the user, such as x-user-id. */
+    header: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a valid header name').transform((h) => h.toLowerCase()).optional(),
+    /** The client's address (the first X-Forwarded-For entry is not trusted). */
+    clientAddress: z.literal(true).optional(),
+  })
+  .superRefine(exactlyOne(['cookie', 'header', 'clientAddress']));
+export type Sticky = z.output<typeof sticky>;
+
+const timeouts = z.strictObject({
+  /** Connecting to an upstream endpoint. */
+  connect: duration.default(2000),
+  /** From sending a request upstream to receiving its response headers. */
+  upstreamHeaders: duration.default(60_000),
+  /** A connection (client or upstream) with no bytes moving. */
+  idle: duration.default(60_000),
+  /** A client sending its request headers. */
+  clientHeaders: duration.default(30_000),
+});
+
+const health = z.strictObject({
+  path: z.string().startsWith('/', 'must start with /').default('/healthz'),
+  interval: duration.default(2000),
+  timeout: duration.default(1000),
+  /** Consecutive failed checks before an endpoint is taken out. */
+  unhealthyAfter: z.number().int().min(1).max(100).default(2),
+  /** Consecutive good checks before it is put back. */
+  healthyAfter: z.number().int().min(1).max(100).default(1),
+});
+
+const passive = z.strictObject({
+  /** Consecutive connection failures that eject an endpoint. */
+  failures: z.number().int().min(1).max(100).default(3),
+  /** How long an ejected endpoint stays out before it is tried again. */
+  ejectFor: duration.default(10_000),
+});
+
+export const routerSpec = z.strictObject({
+  listen: listenAddress,
+  admin: z
+    .strictObject({
+      listen: adminAddress.default({ host: '127.0.0.1', port: 9901 }),
+      /** The bearer token; or tokenFile; or KANARI_ADMIN_TOKEN; else one is generated beside the state file. */
+      token: z.string().min(16, 'must be at least 16 characters').optional(),
+      tokenFile: z.string().optional(),
+    })
+    .default({ listen: { host: '127.0.0.1', port: 9901 } }),
+  /** Where the last routing table is kept; defaults to .kanari/<name>/router-table.json. */
+  state: z.string().optional(),
+  workers: z.number().int().min(1).max(64).default(1),
+  sticky: sticky.optional(),
+  timeouts: timeouts.default({ connect: 2000, upstreamHeaders: 60_000, idle: 60_000, clientHeaders: 30_000 }),
+  limits: z.strictObject({ maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024) }).default({ maxHeaderBytes: 16 * 1024 }),
+  health: health.optional(),
+  passive: passive.default({ failures: 3, ejectFor: 10_000 }),
+  table: routingTable,
+});
+export type RouterSpec = z.output<typeof routerSpec>;
+
+export const routerDocument = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Router'),
+  metadata,
+  spec: routerSpec,
+});
+export type RouterDocument = z.output<typeof routerDocument>;

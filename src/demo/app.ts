@@ -1,0 +1,62 @@
+/**
+ * The demo service: a small HTTP app that says which version it is, with a chosen error
+ * rate and latency, so the demo and the tests have a real process to route to, kill and
+ * judge. Run as `node dist/demo/app.js --name v2 --port 9002 --error-rate 0.05`.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+
+export interface AppOptions {
+  name: string;
+  port: number;
+  host?: string;
+  /** Probability that a request gets a 500. */
+  errorRate?: number;
+  /** Median latency in ms; latencies are lognormal with σ = 0.5 around it. */
+  latencyMs?: number;
+}
+
+export function createApp(opts: AppOptions): http.Server {
+  const errorRate = opts.errorRate ?? 0;
+  const latencyMs = opts.latencyMs ?? 0;
+  return http.createServer((req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+      return;
+    }
+    const delay = latencyMs > 0 ? latencyMs * Math.exp(0.5 * gaussian()) : 0;
+    const reply = () => {
+      const failed = Math.random() < errorRate;
+      const body = JSON.stringify({ version: opts.name, path: req.url, ok: !failed }) + '\n';
+      res.writeHead(failed ? 500 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-app-version': opts.name });
+      res.end(body);
+    };
+    req.resume();
+    req.on('end', () => (delay > 0 ? setTimeout(reply, delay) : reply()));
+  });
+}
+
+export function listenApp(opts: AppOptions): Promise<{ server: http.Server; port: number }> {
+  const server = createApp(opts);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port }));
+  });
+}
+
+function gaussian(): number {
+  const u = 1 - Math.random();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * Math.random());
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*[\\/]/, ''));
+if (isMain) {
+  const { values } = parseArgs({
+    options: { name: { type: 'string', default: 'v1' }, port: { type: 'string', default: '0' }, 'error-rate': { type: 'string', default: '0' }, 'latency-ms': { type: 'string', default: '0' } },
+  });
+  const { port } = await listenApp({ name: values.name!, port: Number(values.port), errorRate: Number(values['error-rate']), latencyMs: Number(values['latency-ms']) });
+  // The parent reads this line to learn the port.
+  console.log(`listening ${port}`);
+}

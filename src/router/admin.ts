@@ -1,0 +1,112 @@
+import { timingSafeEqual } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { ConfigError } from '../config/errors.js';
+import { parseText } from '../config/load.js';
+import { routingTable, type RoutingTable, type Version } from '../config/schemas/table.js';
+import { renderPrometheus } from './metrics.js';
+import type { EndpointHealth } from './pool.js';
+import type { StatsSnapshot } from './stats.js';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/** What the admin endpoint needs from whoever owns the routing table. */
+export interface AdminBackend {
+  current(): { revision: number; table: RoutingTable };
+  /** Replaces the table; rejects with RevisionConflict when `ifRevision` is given and stale. */
+  replace(table: RoutingTable, ifRevision?: number): Promise<number>;
+  stats(): Promise<StatsSnapshot>;
+  health(): Promise<Record<Version, EndpointHealth[]>>;
+}
+
+export class RevisionConflict extends Error {
+  constructor(readonly current: number) {
+    super(`the routing table is at revision ${current}`);
+  }
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {
+    super(message);
+  }
+}
+
+/**
+ * The admin API: GET/PUT /table (the whole routing table as one versioned document;
+ * PUT takes If-Match: <revision> for safe concurrent writers), GET /stats (cumulative
+ * JSON), GET /metrics (Prometheus), GET /health (endpoints), GET /healthz (no token).
+ */
+export function createAdminServer(backend: AdminBackend, token: string): http.Server {
+  const expected = Buffer.from(`Bearer ${token}`);
+  const authorized = (req: IncomingMessage) => {
+    const got = Buffer.from(req.headers.authorization ?? '');
+    return got.length === expected.length && timingSafeEqual(got, expected);
+  };
+  return http.createServer((req, res) => {
+    void (async () => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/healthz') return send(res, 200, { ok: true });
+      if (!authorized(req)) throw new HttpError(401, 'missing or wrong bearer token (Authorization: Bearer <token>)');
+      const route = `${req.method} ${path}`;
+      switch (route) {
+        case 'GET /table':
+          return send(res, 200, backend.current());
+        case 'PUT /table': {
+          const table = parseBody(await readBody(req));
+          const ifMatch = req.headers['if-match'];
+          const ifRevision = ifMatch === undefined ? undefined : Number(ifMatch.replace(/"/g, ''));
+          if (ifRevision !== undefined && !Number.isInteger(ifRevision)) throw new HttpError(400, `If-Match must be a table revision number (got ${JSON.stringify(ifMatch)})`);
+          const revision = await backend.replace(table, ifRevision);
+          return send(res, 200, { revision });
+        }
+        case 'GET /stats':
+          return send(res, 200, await backend.stats());
+        case 'GET /health':
+          return send(res, 200, await backend.health());
+        case 'GET /metrics': {
+          const snap = await backend.stats();
+          const text = renderPrometheus(snap, { weights: backend.current().table.weights, available: snap.available });
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+          return res.end(text);
+        }
+        default: {
+          const allowed = path === '/table' ? 'GET, PUT' : ['/stats', '/metrics', '/health'].includes(path!) ? 'GET' : undefined;
+          if (allowed) throw new HttpError(405, `${req.method} is not allowed on ${path} (allowed: ${allowed})`, { allow: allowed });
+          throw new HttpError(404, `no such admin resource ${path} (try /table, /stats, /metrics, /health)`);
+        }
+      }
+    })().catch((err: unknown) => {
+      if (err instanceof HttpError) return send(res, err.status, { error: err.message, ...err.extra }, err.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+      if (err instanceof RevisionConflict) return send(res, 409, { error: `revision conflict: ${err.message}`, revision: err.current });
+      if (err instanceof ConfigError) return send(res, 400, { error: 'invalid routing table', issues: err.issues.map(({ line, col, path, message }) => ({ line, col, path, message })) });
+      send(res, 500, { error: `internal error: ${(err as Error).message}` });
+    });
+  });
+}
+
+function parseBody(text: string): RoutingTable {
+  return parseText(text, 'request body', routingTable);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new HttpError(413, `routing table larger than ${MAX_BODY_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body, null, 2) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}

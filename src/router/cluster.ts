@@ -1,0 +1,107 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { RouterDocument } from '../config/schemas/router.js';
+import type { RoutingTable, Version } from '../config/schemas/table.js';
+import type { EndpointHealth } from './pool.js';
+import type { StatsSnapshot } from './stats.js';
+import type { StoredTable } from './tablestore.js';
+
+export type ToWorker =
+  | { type: 'init'; doc: RouterDocument; stored: StoredTable }
+  | { type: 'table'; id: number; table: RoutingTable; revision: number }
+  | { type: 'stats'; id: number }
+  | { type: 'health'; id: number };
+export type FromWorker = { type: 'ready'; address: AddressInfo } | { type: 'reply'; id: number; value: unknown };
+
+const REPLY_TIMEOUT_MS = 5000;
+
+export interface Workers {
+  address: AddressInfo;
+  setTable(table: RoutingTable, revision: number): Promise<void>;
+  snapshots(): Promise<StatsSnapshot[]>;
+  health(): Promise<Record<Version, EndpointHealth[]>>;
+  close(): Promise<void>;
+}
+
+/**
+ * Forks `spec.workers` processes that share the listener, each accepting connections
+ * itself (SCHED_NONE: the kernel spreads them, the primary stays off the data path).
+ * The primary keeps the table, pushes every change to all workers and waits for each to
+ * apply it; a worker that dies is replaced and given the current table.
+ */
+export async function startWorkers(doc: RouterDocument, initial: StoredTable, log: (line: string) => void): Promise<Workers> {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  const here = fileURLToPath(import.meta.url);
+  const fromSource = here.endsWith('.ts');
+  cluster.setupPrimary({ exec: here.replace(/cluster\.(ts|js)$/, 'worker.$1'), execArgv: fromSource ? ['--import', 'tsx'] : [] });
+
+  let stored = initial;
+  let closing = false;
+  let nextId = 1;
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const live = new Set<Worker>();
+
+  const ask = (worker: Worker, message: ToWorker & { id: number }) =>
+    new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(message.id);
+        reject(new Error(`router worker ${worker.process.pid} did not answer ${message.type} within ${REPLY_TIMEOUT_MS}ms`));
+      }, REPLY_TIMEOUT_MS);
+      pending.set(message.id, { resolve, reject, timer });
+      worker.send(message);
+    });
+
+  const fork = () =>
+    new Promise<AddressInfo>((resolve, reject) => {
+      const worker = cluster.fork({ KANARI_ROUTER_WORKER: '1' });
+      worker.on('message', (msg: FromWorker) => {
+        if (msg.type === 'ready') {
+          live.add(worker);
+          resolve(msg.address);
+        } else {
+          const waiter = pending.get(msg.id);
+          if (!waiter) return;
+          pending.delete(msg.id);
+          clearTimeout(waiter.timer);
+          waiter.resolve(msg.value);
+        }
+      });
+      worker.once('exit', (code, signal) => {
+        live.delete(worker);
+        if (closing) return;
+        reject(new Error(`router worker exited during start (${signal ?? code})`));
+        log(`router worker ${worker.process.pid} exited (${signal ?? code}); starting a replacement`);
+        fork().catch((err: Error) => log(`could not replace router worker: ${err.message}`));
+      });
+      worker.send({ type: 'init', doc, stored } satisfies ToWorker);
+    });
+
+  const addresses = await Promise.all(Array.from({ length: doc.spec.workers }, fork));
+  const all = <T>(make: (id: number) => ToWorker & { id: number }) => Promise.all([...live].map((w) => ask(w, make(nextId++)) as Promise<T>));
+
+  return {
+    address: addresses[0]!,
+    async setTable(table, revision) {
+      stored = { table, revision };
+      await all((id) => ({ type: 'table', id, table, revision }));
+    },
+    snapshots: () => all<StatsSnapshot>((id) => ({ type: 'stats', id })),
+    async health() {
+      const [first] = await all<Record<Version, EndpointHealth[]>>((id) => ({ type: 'health', id }));
+      return first!;
+    },
+    async close() {
+      closing = true;
+      await Promise.all(
+        [...live].map(
+          (w) =>
+            new Promise<void>((done) => {
+              w.once('exit', () => done());
+              w.process.kill('SIGTERM');
+            }),
+        ),
+      );
+    },
+  };
+}
