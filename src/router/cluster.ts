@@ -12,7 +12,7 @@ export type ToWorker =
   | { type: 'table'; id: number; table: RoutingTable; revision: number }
   | { type: 'stats'; id: number }
   | { type: 'health'; id: number };
-export type FromWorker = { type: 'ready'; address: AddressInfo } | { type: 'reply'; id: number; value: unknown };
+export type FromWorker = { type: 'hello' } | { type: 'ready'; address: AddressInfo } | { type: 'reply'; id: number; value: unknown };
 
 const REPLY_TIMEOUT_MS = 5000;
 
@@ -56,7 +56,10 @@ export async function startWorkers(doc: RouterDocument, initial: StoredTable, lo
     new Promise<AddressInfo>((resolve, reject) => {
       const worker = cluster.fork({ KANARI_ROUTER_WORKER: '1' });
       worker.on('message', (msg: FromWorker) => {
-        if (msg.type === 'ready') {
+        // Messages sent before the worker listens are dropped, so it asks for its config.
+        if (msg.type === 'hello') {
+          worker.send({ type: 'init', doc, stored } satisfies ToWorker);
+        } else if (msg.type === 'ready') {
           live.add(worker);
           resolve(msg.address);
         } else {
@@ -74,7 +77,6 @@ export async function startWorkers(doc: RouterDocument, initial: StoredTable, lo
         log(`router worker ${worker.process.pid} exited (${signal ?? code}); starting a replacement`);
         fork().catch((err: Error) => log(`could not replace router worker: ${err.message}`));
       });
-      worker.send({ type: 'init', doc, stored } satisfies ToWorker);
     });
 
   const addresses = await Promise.all(Array.from({ length: doc.spec.workers }, fork));

@@ -34,6 +34,8 @@ export class DataPlane {
   private readonly seed: number;
   private readonly health: HealthChecker | undefined;
   private current: CompiledTable;
+  /** Client sockets handed over to WebSocket (or other upgrade) tunnels. */
+  private readonly tunnels = new Set<Socket>();
 
   constructor(readonly spec: RouterSpec, service: string, table: RoutingTable, revision: number) {
     this.stats = new RouterStats(service);
@@ -92,11 +94,24 @@ export class DataPlane {
     return { stable: t.pools.stable.available(now), canary: t.pools.canary.available(now), baseline: t.pools.baseline.available(now) };
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops accepting, lets requests in flight finish for up to `graceMs`, then drops what
+   * is left (long polls, WebSocket tunnels) so shutdown always ends.
+   */
+  async close(graceMs = 10_000): Promise<void> {
     this.health?.stop();
     await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
+      const timer = setTimeout(() => {
+        this.server.closeAllConnections();
+        for (const socket of this.tunnels) socket.destroy();
+      }, graceMs);
+      timer.unref();
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.server.closeIdleConnections();
+      for (const socket of this.tunnels) socket.end();
     });
     this.endpoints.close();
   }
@@ -170,8 +185,11 @@ export class DataPlane {
       socket.write(rawResponseHead(upRes.statusCode ?? 101, upRes.statusMessage ?? 'Switching Protocols', clientResponseHeaders(upRes, true)));
       if (upHead.length > 0) socket.write(upHead);
       if (head.length > 0) upSocket.write(head);
+      // Each side's end is passed on by pipe(); once either side is gone, both go.
       upSocket.pipe(socket).pipe(upSocket);
+      this.tunnels.add(socket);
       const end = () => {
+        this.tunnels.delete(socket);
         upSocket.destroy();
         socket.destroy();
       };

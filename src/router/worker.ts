@@ -28,6 +28,8 @@ process.on('message', (msg: ToWorker) => {
   })();
 });
 
+reply({ type: 'hello' });
+
 process.on('SIGTERM', () => {
   void (plane?.close() ?? Promise.resolve()).then(() => process.exit(0));
 });

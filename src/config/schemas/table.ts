@@ -87,7 +87,8 @@ export const routingTable = z
   })
   .superRefine((table, ctx) => {
     const { canary, baseline } = table.weights;
-    if (Math.round(canary * 100) + Math.round(baseline * 100) > 10_000) {
+    const inRange = (w: number) => w >= 0 && w <= 100;
+    if (inRange(canary) && inRange(baseline) && Math.round(canary * 100) + Math.round(baseline * 100) > 10_000) {
       ctx.addIssue({ code: 'custom', path: ['weights'], message: `canary and baseline together must be at most 100 (got ${canary + baseline})`, input: table.weights });
     }
     const empty = (v: Version) => table.pools[v].length === 0;

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError } from '../../src/config/errors.js';
+import { loadDocuments, loadKind } from '../../src/config/kinds.js';
+import { parseDuration } from '../../src/config/duration.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kanari-config-'));
+let n = 0;
+function file(text: string): string {
+  const path = join(dir, `f${n++}.yaml`);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** The printed lines of the ConfigError a load throws, with the temp path replaced by `F`. */
+function errorsOf(path: string): string[] {
+  try {
+    loadDocuments(path);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err.message.split('\n').map((line) => line.replace(path, 'F'));
+  }
+  assert.fail('expected the file to be rejected');
+}
+
+const GOOD = `apiVersion: kanari.dev/v1alpha1
+kind: Router
+metadata: { name: checkout }
+spec:
+  listen: 8080
+  table:
+    pools:
+      stable: [http://127.0.0.1:9001]
+      canary: [http://127.0.0.1:9002]
+    weights: { canary: 5 }
+`;
+
+describe('config loading', () => {
+  it('accepts a valid Router and fills defaults', () => {
+    const doc = loadKind(file(GOOD), 'Router');
+    assert.deepEqual(doc.spec.listen, { host: '0.0.0.0', port: 8080 });
+    assert.equal(doc.spec.table.weights.canary, 5);
+    assert.equal(doc.spec.table.weights.baseline, 0);
+    assert.equal(doc.spec.timeouts.connect, 2000);
+    assert.deepEqual(doc.spec.admin.listen, { host: '127.0.0.1', port: 9901 });
+  });
+
+  it('locates each wrong value with line, column, path and what it got', () => {
+    const path = file(GOOD.replace('canary: 5 }', 'canary: 150 }').replace('listen: 8080', 'listen: 8080\n  timeouts: { connect: 2 }'));
+    assert.deepEqual(errorsOf(path), [
+      'F:6:24 spec.timeouts.connect: must be a duration such as 500ms, 2s or 5m (got 2)',
+      'F:11:24 spec.table.weights.canary: must be between 0 and 100 (got 150)',
+    ]);
+  });
+
+  it('rejects unknown keys at the key, with a suggestion when one is close', () => {
+    assert.deepEqual(errorsOf(file(GOOD.replace('  listen: 8080', '  listen: 8080\n  stiky: { cookie: k }'))), ['F:6:3 spec.stiky: unknown key (did you mean "sticky"?)']);
+    assert.deepEqual(errorsOf(file(GOOD.replace('  listen: 8080', '  listen: 8080\n  zzz: 1'))).length, 1);
+    assert.match(errorsOf(file(GOOD.replace('  listen: 8080', '  listen: 8080\n  zzz: 1')))[0]!, /spec\.zzz: unknown key \(expected one of: listen, admin, /);
+  });
+
+  it('names an unknown kind and suggests the close one', () => {
+    assert.deepEqual(errorsOf(file(GOOD.replace('kind: Router', 'kind: Ruoter'))), ['F:2:7 kind: unknown kind (got "Ruoter"; did you mean "Router"?)']);
+  });
+
+  it('reports YAML syntax errors and duplicate keys with their position', () => {
+    assert.match(errorsOf(file('a: [1,\nb: 2\n'))[0]!, /^F:2:1 /);
+    assert.match(errorsOf(file(GOOD.replace('  listen: 8080', '  listen: 8080\n  listen: 8081')))[0]!, /^F:6:3 duplicate key/);
+  });
+
+  it('requires missing keys where the parent is', () => {
+    assert.deepEqual(errorsOf(file(GOOD.replace(/ {2}listen: 8080\n/, ''))), ['F:5:3 spec.listen: is required']);
+  });
+
+  it('checks the table across fields: weights need endpoints, shares sum to at most 100', () => {
+    const noCanary = GOOD.replace('      canary: [http://127.0.0.1:9002]\n', '');
+    assert.deepEqual(errorsOf(file(noCanary)), ['F:9:24 spec.table.weights.canary: has no endpoints in pools.canary (got 5)']);
+    const tooMuch = GOOD.replace('      canary: [http://127.0.0.1:9002]\n', '      canary: [http://127.0.0.1:9002]\n      baseline: [http://127.0.0.1:9003]\n').replace('canary: 5 }', 'canary: 60, baseline: 50 }');
+    assert.match(errorsOf(file(tooMuch))[0]!, /spec\.table\.weights: canary and baseline together must be at most 100 \(got 110\)/);
+  });
+
+  it('refuses regexes that could not run in linear time, and admin addresses off loopback', () => {
+    const rules = GOOD.replace('    weights: { canary: 5 }', '    match:\n      - header: { name: x-beta, regex: "(a)\\\\1" }\n        version: canary');
+    assert.match(errorsOf(file(rules))[0]!, /spec\.table\.match\[0\]\.header\.regex: uses a backreference or lookaround/);
+    const admin = GOOD.replace('  listen: 8080', '  listen: 8080\n  admin: { listen: "0.0.0.0:9901" }');
+    assert.match(errorsOf(file(admin))[0]!, /F:6:20 spec\.admin\.listen: must be a loopback host:port/);
+  });
+
+  it('says which of several exclusive keys clash', () => {
+    const both = GOOD.replace('  listen: 8080', '  listen: 8080\n  sticky: { cookie: a, header: x-user }');
+    assert.deepEqual(errorsOf(file(both)), ['F:6:11 spec.sticky: set exactly one of cookie, header, clientAddress (got cookie and header)']);
+  });
+
+  it('reports a missing file as a config error, not a crash', () => {
+    assert.deepEqual(errorsOf(join(dir, 'nope.yaml')), ['F:1:1 file not found']);
+  });
+});
+
+describe('durations', () => {
+  for (const [text, ms] of [['250ms', 250], ['2s', 2000], ['1m30s', 90_000], ['1.5h', 5_400_000]] as const) {
+    it(`parses ${text}`, () => assert.equal(parseDuration(text), ms));
+  }
+  for (const text of ['2', 's', '1d', '-1s', '1s ']) it(`rejects ${JSON.stringify(text)}`, () => assert.equal(parseDuration(text), undefined));
+});

@@ -1,0 +1,37 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const APP = fileURLToPath(new URL('../../src/demo/app.ts', import.meta.url));
+
+export interface AppProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts the demo app as a real child process and waits until it listens. */
+export async function spawnApp(name: string, args: string[] = []): Promise<AppProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', APP, '--name', name, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`app ${name} exited with ${code} before listening`)));
+  });
+  return {
+    child,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      await exited;
+    },
+  };
+}

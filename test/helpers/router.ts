@@ -1,0 +1,59 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { API_VERSION } from '../../src/config/schemas/common.js';
+import { routerDocument, type RouterDocument } from '../../src/config/schemas/router.js';
+import type { RoutingTableInput } from '../../src/config/schemas/table.js';
+import { startRouter, type RouterHandle } from '../../src/router/run.js';
+
+export const TOKEN = 'test-token-0123456789';
+
+export interface TestRouter extends RouterHandle {
+  port: number;
+  doc: RouterDocument;
+  admin(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
+  setTable(table: RoutingTableInput): Promise<number>;
+}
+
+/** A router on 127.0.0.1 with a fresh state directory (or `state` to reuse one). */
+export async function startTestRouter(table: RoutingTableInput, spec: Record<string, unknown> = {}, state?: string): Promise<TestRouter> {
+  const doc = routerDocument.parse({
+    apiVersion: API_VERSION,
+    kind: 'Router',
+    metadata: { name: 'svc' },
+    spec: {
+      listen: '127.0.0.1:0',
+      admin: { listen: '127.0.0.1:0', token: TOKEN },
+      state: state ?? join(mkdtempSync(join(tmpdir(), 'kanari-router-')), 'table.json'),
+      table,
+      ...spec,
+    },
+  });
+  const handle = await startRouter(doc);
+  const admin = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${handle.adminUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    let json: unknown = text;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      /* not JSON: /metrics */
+    }
+    return { status: res.status, json };
+  };
+  return {
+    ...handle,
+    port: handle.address.port,
+    doc,
+    admin,
+    async setTable(t) {
+      const res = await admin('PUT', '/table', t);
+      if (res.status !== 200) throw new Error(`PUT /table: ${res.status} ${JSON.stringify(res.json)}`);
+      return (res.json as { revision: number }).revision;
+    },
+  };
+}

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, describe, it } from 'node:test';
+import { request, startUpstream, type TestUpstream } from '../helpers/http.js';
+import { byVersion, keepLoading, sendMany } from '../helpers/load.js';
+import { spawnApp } from '../helpers/process.js';
+import { startTestRouter, type TestRouter } from '../helpers/router.js';
+
+const cleanup: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+async function upstream(name: string): Promise<TestUpstream> {
+  const up = await startUpstream(name);
+  cleanup.push(() => up.close());
+  return up;
+}
+
+async function router(...args: Parameters<typeof startTestRouter>): Promise<TestRouter> {
+  const r = await startTestRouter(...args);
+  cleanup.push(() => r.close());
+  return r;
+}
+
+/** A raw TCP upstream that misbehaves through `onSocket`; closing it drops its sockets too. */
+async function rawUpstream(onSocket: (s: net.Socket) => void): Promise<string> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    onSocket(s);
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+  cleanup.push(
+    () =>
+      new Promise((res) => {
+        for (const s of sockets) s.destroy();
+        server.close(res);
+      }),
+  );
+  return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+}
+
+/** A port with nothing listening on it (bound, then released). */
+async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('failover', () => {
+  it('serves a killed canary\'s share from stable with zero client errors for GETs', async () => {
+    const stable = await upstream('stable');
+    const canary = await spawnApp('canary');
+    cleanup.push(() => canary.kill());
+    const r = await router({ pools: { stable: [stable.url], canary: [canary.url] }, weights: { canary: 50 } }, { passive: { failures: 1, ejectFor: '30s' } });
+    const load = keepLoading(r.port, 16);
+    await new Promise((res) => setTimeout(res, 500));
+    await canary.kill('SIGKILL');
+    const killedAt = load.replies.length;
+    await new Promise((res) => setTimeout(res, 1000));
+    await load.stop();
+
+    assert.deepEqual(load.errors.map((e) => e.message), []);
+    const failed = load.replies.filter((x) => x.status !== 200);
+    assert.deepEqual(failed.map((x) => `${x.status} ${x.body}`), []);
+    const beforeKill = byVersion(load.replies.slice(0, killedAt));
+    assert.ok((beforeKill.canary ?? 0) > 0, `canary served before the kill: ${JSON.stringify(beforeKill)}`);
+    const afterKill = byVersion(load.replies.slice(killedAt + 64));
+    assert.deepEqual(Object.keys(afterKill), ['stable'], JSON.stringify(afterKill));
+
+    const { json } = await r.admin('GET', '/stats');
+    assert.equal(json.available.canary, false, 'the stats say the canary is unavailable');
+    assert.ok(json.versions.canary.fallbacks > 0);
+    const canaryErrors = json.versions.canary.upstreamErrors;
+    assert.ok(canaryErrors.connect + canaryErrors.reset > 0, JSON.stringify(canaryErrors));
+    const metrics = (await r.admin('GET', '/metrics')).json as string;
+    assert.match(metrics, /kanari_router_version_available\{service="svc",version="canary"\} 0/);
+  });
+
+  it('retries a POST that never reached an upstream on another endpoint, then stable', async () => {
+    const stable = await upstream('stable');
+    const [dead1, dead2] = [await deadPort(), await deadPort()];
+    const r = await router({ pools: { stable: [stable.url], canary: [`http://127.0.0.1:${dead1}`, `http://127.0.0.1:${dead2}`] }, weights: { canary: 100 } }, { passive: { failures: 100, ejectFor: '1s' } });
+    const reply = await request(r.port, { method: 'POST', path: '/echo', body: 'order-1' });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers['x-app-version'], 'stable');
+    assert.equal(JSON.parse(reply.body).body, 'order-1');
+    const { json } = await r.admin('GET', '/stats');
+    assert.equal(json.retries, 2, 'once on the other canary endpoint, then on stable');
+    assert.equal(json.versions.canary.upstreamErrors.connect, 2);
+  });
+
+  it('never replays a POST that reached an upstream; answers 502 with the reason', async () => {
+    // An upstream that accepts, reads the request and drops the connection without answering.
+    const rude = await rawUpstream((s) => s.once('data', () => s.destroy()));
+    const stable = await upstream('stable');
+    const r = await router({ pools: { stable: [stable.url], canary: [rude] }, weights: { canary: 100 } });
+    const before = stable.received;
+    const post = await request(r.port, { method: 'POST', path: '/echo', body: 'pay-once' });
+    assert.equal(post.status, 502);
+    assert.match(post.body, /^kanari: upstream canary closed the connection mid-request/);
+    assert.equal(stable.received, before, 'the POST was not sent again');
+    const get = await request(r.port, { path: '/echo' });
+    assert.equal(get.status, 200, 'a GET is retried on stable');
+    assert.equal(get.headers['x-app-version'], 'stable');
+  });
+
+  it('answers 504 when an upstream does not send headers in time', async () => {
+    const silent = await rawUpstream(() => {});
+    const r = await router({ pools: { stable: [silent] } }, { timeouts: { upstreamHeaders: '300ms' } });
+    const reply = await request(r.port, { method: 'POST', body: 'x' });
+    assert.equal(reply.status, 504);
+    assert.match(reply.body, /did not send response headers in time/);
+  });
+
+  it('takes endpoints failing active health checks out, and puts them back', async () => {
+    const stable = await upstream('stable');
+    const flaky = await spawnApp('canary');
+    cleanup.push(() => flaky.kill());
+    const r = await router({ pools: { stable: [stable.url], canary: [flaky.url] }, weights: { canary: 100 } }, { health: { interval: '100ms', timeout: '200ms', unhealthyAfter: 1 } });
+    assert.equal((await request(r.port)).headers['x-app-version'], 'canary');
+    await flaky.kill('SIGKILL');
+    let health: any;
+    for (let i = 0; i < 40; i++) {
+      health = (await r.admin('GET', '/health')).json;
+      if (!health.canary[0].healthy) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.equal(health.canary[0].healthy, false);
+    const after = byVersion(await sendMany(r.port, 50, 4));
+    assert.deepEqual(after, { stable: 50 });
+
+    const back = await spawnApp('canary', ['--port', String(flaky.port)]);
+    cleanup.push(() => back.kill());
+    for (let i = 0; i < 40; i++) {
+      health = (await r.admin('GET', '/health')).json;
+      if (health.canary[0].healthy) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.equal(health.canary[0].healthy, true);
+    assert.deepEqual(byVersion(await sendMany(r.port, 20, 4)), { canary: 20 });
+  });
+
+  it('applies 100 routing changes under load with no error that did not come from an upstream', async () => {
+    const [stable, canary, baseline] = await Promise.all([upstream('stable'), upstream('canary'), upstream('baseline')]);
+    const other = await upstream('canary-b');
+    const r = await router({ pools: { stable: [stable.url], canary: [canary.url], baseline: [baseline.url] } });
+    const load = keepLoading(r.port, 16, (i) => ({ headers: { cookie: `kanari-svc=user-${i % 500}` } }));
+    for (let i = 0; i < 100; i++) {
+      const w = (i * 7) % 50;
+      await r.setTable({
+        pools: { stable: [stable.url], canary: i % 3 === 0 ? [canary.url, other.url] : [canary.url], baseline: [baseline.url] },
+        weights: { canary: w, baseline: (i * 3) % 40 },
+        match: i % 2 ? [{ header: { name: 'x-canary', exact: String(i) }, version: 'canary' }] : [],
+        mirror: i % 5 === 0 ? { version: 'baseline', percent: 10 } : null,
+      });
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    await load.stop();
+    assert.deepEqual(load.errors.map((e) => e.message), []);
+    assert.ok(load.replies.length > 500, `only ${load.replies.length} requests under load`);
+    const bad = load.replies.filter((x) => x.status !== 200);
+    assert.deepEqual(bad.map((x) => x.status), []);
+    const { json } = await r.admin('GET', '/table');
+    assert.equal(json.revision, 101);
+  });
+});
