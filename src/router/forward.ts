@@ -87,6 +87,7 @@ export function forward(ctx: ForwardContext, table: CompiledTable, req: Incoming
       req.pipe(up);
     };
     up.on('socket', (socket) => {
+      socket.setNoDelay(true);
       if (socket.connecting) {
         timer = setTimeout(fail, timeouts.connect, 'connectTimeout');
         socket.once('connect', onConnected);

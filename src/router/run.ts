@@ -15,6 +15,8 @@ export interface RouterOptions {
   /** Relative paths in the document (state, tokenFile) are resolved against this directory. */
   baseDir?: string;
   log?: (line: string) => void;
+  /** Off only in bench/router, to measure what counting costs. */
+  recordStats?: boolean;
 }
 
 export interface RouterHandle {
@@ -66,7 +68,7 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
     });
 
   if (spec.workers === 1) {
-    const plane = new DataPlane(spec, service, stored.table, stored.revision);
+    const plane = new DataPlane(spec, service, stored.table, stored.revision, { recordStats: opts.recordStats ?? true });
     address = await plane.listen(spec.listen.port, spec.listen.host);
     backend = {
       current: () => stored,
@@ -88,11 +90,12 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
   }
 
   const admin = createAdminServer(backend, token);
-  const adminUrl = await listenAdmin(admin, spec.admin.listen);
+  const adminAt = 'unix' in spec.admin.listen ? { unix: resolve(base, spec.admin.listen.unix) } : spec.admin.listen;
+  const adminUrl = await listenAdmin(admin, adminAt);
   return {
     address,
     adminUrl,
-    ...('unix' in spec.admin.listen ? { adminSocket: spec.admin.listen.unix } : {}),
+    ...('unix' in adminAt ? { adminSocket: adminAt.unix } : {}),
     token,
     statePath,
     async close() {

@@ -1,0 +1,7 @@
+-- Every request carries one of 100,000 user ids, so sticky routers hash a real key.
+local counter = 0
+request = function()
+  counter = counter + 1
+  wrk.headers["x-user-id"] = "user-" .. (counter % 100000)
+  return wrk.format(nil, "/")
+end
