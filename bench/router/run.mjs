@@ -21,8 +21,9 @@ const connections = Number(values.connections);
 ensureDebian([['nginx', 'nginx-light'], ['wrk', 'wrk']]);
 const dir = mkdtempSync(join(tmpdir(), 'kanari-bench-'));
 const children = [];
+// SIGTERM, not SIGKILL: a killed nginx master leaves its workers running, holding the ports.
 process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
+  for (const c of children) c.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -79,8 +80,11 @@ function start(command, args) {
   return child;
 }
 
-function stop(child) {
-  child.kill('SIGKILL');
+async function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
 }
 
 function wrk(port) {
@@ -146,7 +150,7 @@ for (let round = 0; round < rounds; round++) {
     await waitForPort(port);
     spawnSync('wrk', ['-t1', '-c8', '-d1s', `http://127.0.0.1:${port}/`]); // warm up (JIT, pools)
     const r = wrk(port);
-    if (child) stop(child);
+    if (child) await stop(child);
     if (!results[name] || r.rps > results[name].rps) results[name] = r;
     console.log(`  round ${round + 1} ${name.padEnd(26)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99.toFixed(2).padStart(6)} ms${r.errors ? `  non-2xx ${r.errors}` : ''}${r.socketErrors ? `  socket errors ${r.socketErrors}` : ''}`);
   }

@@ -187,7 +187,7 @@ export class DataPlane {
     up.on('upgrade', (upRes, upSocket, upHead) => {
       count(upRes.statusCode ?? 101);
       upSocket.setTimeout(0);
-      socket.write(rawResponseHead(upRes.statusCode ?? 101, upRes.statusMessage ?? 'Switching Protocols', clientResponseHeaders(upRes, true)));
+      socket.write(rawResponseHead(upRes.statusCode ?? 101, upRes.statusMessage ?? 'Switching Protocols', clientResponseHeaders(upRes.rawHeaders, true)));
       if (upHead.length > 0) socket.write(upHead);
       if (head.length > 0) upSocket.write(head);
       // Each side's end is passed on by pipe(); once either side is gone, both go.
@@ -206,7 +206,7 @@ export class DataPlane {
     up.on('response', (upRes) => {
       // The upstream declined the upgrade: relay its answer and close.
       count(upRes.statusCode ?? 502);
-      socket.write(rawResponseHead(upRes.statusCode ?? 502, upRes.statusMessage ?? '', [...clientResponseHeaders(upRes), 'Connection', 'close']));
+      socket.write(rawResponseHead(upRes.statusCode ?? 502, upRes.statusMessage ?? '', [...clientResponseHeaders(upRes.rawHeaders), 'Connection', 'close']));
       upRes.pipe(socket);
     });
     up.on('error', () => {

@@ -1,20 +1,15 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouterSpec } from '../config/schemas/router.js';
 import type { Version } from '../config/schemas/table.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeaders, upstreamRequestHead } from './headers.js';
 import type { Endpoint } from './pool.js';
 import type { RouterStats, UpstreamError } from './stats.js';
 import type { CompiledTable } from './table.js';
+import type { UpstreamConnection } from './upstream.js';
 
 export interface ForwardContext {
   readonly spec: RouterSpec;
   readonly stats: RouterStats;
-}
-
-class UpstreamFailure extends Error {
-  constructor(readonly kind: UpstreamError) {
-    super(kind);
-  }
 }
 
 /** Whether the request carries a body (so a retry after it was sent cannot replay it). */
@@ -23,37 +18,50 @@ export function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-function classify(err: Error & { code?: string }, connected: boolean): UpstreamError {
-  if (err instanceof UpstreamFailure) return err.kind;
-  if (!connected) return 'connect';
-  if (err.code?.startsWith('HPE_')) return 'protocol';
-  return 'reset';
-}
-
 /**
  * Sends `req` to `version` and streams the answer to `res`. A failure before any byte
  * reached an upstream (refused, reset or timed out while connecting) is retried once on
  * another endpoint of the same pool, then on stable; one after that only for a GET or HEAD
- * without a body. `onServed` learns which version finally served the request.
+ * without a body. `onServed` learns which version finally served the request;
+ * `onBody` is called once, when the request body starts flowing upstream.
  */
 export function forward(ctx: ForwardContext, table: CompiledTable, req: IncomingMessage, res: ServerResponse, first: Version, extraHeaders: readonly string[], onServed: (v: Version) => void, onBody?: (req: IncomingMessage) => void): void {
   const { timeouts, passive } = ctx.spec;
-  const outHeaders = upstreamRequestHeaders(req);
-  const replayable = (req.method === 'GET' || req.method === 'HEAD') && !hasBody(req);
+  const withBody = hasBody(req);
+  const replayable = (req.method === 'GET' || req.method === 'HEAD') && !withBody;
   const tried = new Set<Endpoint>();
   let bodyStarted = false;
   let clientGone = false;
-  let current: http.ClientRequest | undefined;
+  let current: UpstreamConnection | undefined;
   res.once('close', () => {
     if (!res.writableFinished) {
       clientGone = true;
-      current?.destroy();
+      current?.abort();
     }
   });
+  res.on('drain', () => current?.resume());
+
+  const failed = (version: Version, ep: Endpoint, kind: UpstreamError, n: number) => {
+    if (clientGone) return;
+    ctx.stats.upstreamError(version, kind);
+    if (kind === 'connect' || kind === 'connectTimeout') ep.connectFailed(Date.now(), passive.failures, passive.ejectFor);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (n < 2 && (!bodyStarted || replayable)) {
+      const next = n === 0 && table.pools[version].pick(Date.now(), tried) ? version : version === 'stable' ? undefined : 'stable';
+      if (next) {
+        ctx.stats.retries++;
+        return attempt(next, n + 1);
+      }
+    }
+    const timedOut = kind === 'headersTimeout' || kind === 'connectTimeout' || kind === 'idleTimeout';
+    sendError(res, timedOut ? 504 : 502, `upstream ${version} ${describe(kind)}`);
+  };
 
   const attempt = (version: Version, n: number): void => {
-    const now = Date.now();
-    const ep = table.pools[version].pick(now, tried);
+    const ep = table.pools[version].pick(Date.now(), tried);
     if (!ep) {
       if (version !== 'stable') {
         ctx.stats.fallback(version);
@@ -66,69 +74,57 @@ export function forward(ctx: ForwardContext, table: CompiledTable, req: Incoming
     onServed(version);
     tried.add(ep);
     ep.inFlight++;
-    let connected = false;
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const up = http.request({ agent: ep.agent, host: ep.host, port: ep.port, method: req.method, path: req.url, headers: outHeaders, timeout: timeouts.idle, insecureHTTPParser: false });
-    current = up;
-    const fail = (kind: UpstreamError) => up.destroy(new UpstreamFailure(kind));
-
-    const onConnected = () => {
-      connected = true;
+    ep.connections.acquire(timeouts.connect, (err, conn) => {
+      if (err || !conn) {
+        ep.release();
+        return failed(version, ep, err ?? 'connect', n);
+      }
+      if (clientGone) {
+        ep.release();
+        return conn.abort();
+      }
       ep.connected();
-      clearTimeout(timer);
-      timer = setTimeout(fail, timeouts.upstreamHeaders, 'headersTimeout');
-      if (bodyStarted) {
-        up.end(); // a replay: only body-less GET/HEAD are retried once the body was sent
-        return;
+      current = conn;
+      // The body is read only once: a replay (body-less GET/HEAD only) sends the head alone.
+      const body = withBody && !bodyStarted ? req : null;
+      if (body) {
+        bodyStarted = true;
+        onBody?.(req);
+      } else if (!bodyStarted) {
+        bodyStarted = true;
+        onBody?.(req);
+        req.resume();
       }
-      bodyStarted = true;
-      onBody?.(req);
-      req.pipe(up);
-    };
-    up.on('socket', (socket) => {
-      socket.setNoDelay(true);
-      if (socket.connecting) {
-        timer = setTimeout(fail, timeouts.connect, 'connectTimeout');
-        socket.once('connect', onConnected);
-      } else {
-        onConnected();
-      }
+      conn.send({
+        head: upstreamRequestHead(req, `${ep.host}:${ep.port}`),
+        body,
+        chunked: req.headers['transfer-encoding'] !== undefined,
+        noResponseBody: req.method === 'HEAD',
+        headersTimeoutMs: timeouts.upstreamHeaders,
+        idleTimeoutMs: timeouts.idle,
+        onResponse(head) {
+          const headers = clientResponseHeaders(head.raw);
+          for (const h of extraHeaders) headers.push(h);
+          try {
+            res.writeHead(head.status, head.reason, headers);
+          } catch {
+            // A header Node will not send (a control character in a value): the response is unusable.
+            conn.abort();
+            ep.release();
+            failed(version, ep, 'protocol', 2);
+          }
+        },
+        onData: (chunk) => res.write(chunk),
+        onEnd() {
+          ep.release();
+          res.end();
+        },
+        onError(kind) {
+          ep.release();
+          failed(version, ep, kind, n);
+        },
+      });
     });
-    up.on('timeout', () => fail('idleTimeout'));
-    up.on('response', (upRes) => {
-      clearTimeout(timer);
-      const headers = clientResponseHeaders(upRes);
-      headers.push(...extraHeaders);
-      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, headers);
-      upRes.pipe(res);
-      upRes.on('error', () => res.destroy());
-    });
-    up.once('close', () => ep.release());
-    up.on('error', (err: Error & { code?: string }) => {
-      clearTimeout(timer);
-      if (settled) return;
-      settled = true;
-      if (clientGone) return;
-      const kind = classify(err, connected);
-      ctx.stats.upstreamError(version, kind);
-      if (kind === 'connect' || kind === 'connectTimeout') ep.connectFailed(Date.now(), passive.failures, passive.ejectFor);
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      const mayRetry = n < 2 && (!bodyStarted || replayable);
-      if (mayRetry) {
-        const next = n === 0 && table.pools[version].pick(Date.now(), tried) ? version : version === 'stable' ? undefined : 'stable';
-        if (next) {
-          ctx.stats.retries++;
-          return attempt(next, n + 1);
-        }
-      }
-      const timedOut = kind === 'headersTimeout' || kind === 'connectTimeout' || kind === 'idleTimeout';
-      sendError(res, timedOut ? 504 : 502, `upstream ${version} ${describe(kind)}`);
-    });
-    req.on('error', () => up.destroy());
   };
   attempt(first, 0);
 }

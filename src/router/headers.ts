@@ -45,10 +45,13 @@ export function upstreamRequestHeaders(req: IncomingMessage, upgrade = false): s
   return out;
 }
 
-/** The upstream response's headers for the client, less hop-by-hop ones. */
-export function clientResponseHeaders(res: IncomingMessage, upgrade = false): string[] {
-  const raw = res.rawHeaders;
-  const listed = connectionTokens(res.headers.connection);
+/** The upstream response's headers (name, value, name, value…) for the client, less hop-by-hop ones. */
+export function clientResponseHeaders(raw: readonly string[], upgrade = false): string[] {
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') connection = connection === undefined ? raw[i + 1] : `${connection}, ${raw[i + 1]}`;
+  }
+  const listed = connectionTokens(connection);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i]!.toLowerCase();
@@ -66,5 +69,15 @@ export function clientResponseHeaders(res: IncomingMessage, upgrade = false): st
 export function rawResponseHead(status: number, message: string, headers: readonly string[]): string {
   let head = `HTTP/1.1 ${status} ${message}\r\n`;
   for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return head + '\r\n';
+}
+
+/** The request line and headers kanari sends upstream, ready to write as latin1 in one go. */
+export function upstreamRequestHead(req: IncomingMessage, fallbackHost: string): string {
+  const headers = upstreamRequestHeaders(req);
+  let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  // HTTP/1.0 clients may send no Host; HTTP/1.1 upstreams require one.
+  if (req.headers.host === undefined) head += `Host: ${fallbackHost}\r\n`;
   return head + '\r\n';
 }

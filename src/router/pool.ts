@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Version } from '../config/schemas/table.js';
+import { ConnectionPool } from './upstream.js';
 
 export interface EndpointHealth {
   url: string;
@@ -13,7 +14,9 @@ export interface EndpointHealth {
 export class Endpoint {
   readonly host: string;
   readonly port: number;
-  readonly agent: http.Agent;
+  /** Keep-alive connections for proxied requests. */
+  readonly connections: ConnectionPool;
+  private mirrorAgent: http.Agent | undefined;
   healthy = true;
   ejectedUntil = 0;
   private connectFailures = 0;
@@ -25,7 +28,21 @@ export class Endpoint {
     const u = new URL(url);
     this.host = u.hostname.replace(/^\[|\]$/g, '');
     this.port = Number(u.port || 80);
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 1024, scheduling: 'lifo', timeout: idleMs });
+    this.connections = new ConnectionPool(this.host, this.port);
+    this.idleMs = idleMs;
+  }
+
+  private readonly idleMs: number;
+
+  /** Mirrored copies go through Node's client: they are rare, and their answers are discarded. */
+  get agent(): http.Agent {
+    return (this.mirrorAgent ??= new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: this.idleMs }));
+  }
+
+  /** Closes every connection to this endpoint. */
+  destroy(): void {
+    this.connections.destroy();
+    this.mirrorAgent?.destroy();
   }
 
   available(now: number): boolean {
@@ -50,7 +67,7 @@ export class Endpoint {
 
   release(): void {
     this.inFlight--;
-    if (this.retired && this.inFlight === 0) this.agent.destroy();
+    if (this.retired && this.inFlight === 0) this.destroy();
   }
 }
 
@@ -99,7 +116,8 @@ export class EndpointRegistry {
       if (keep.has(url)) continue;
       this.byUrl.delete(url);
       ep.retired = true;
-      if (ep.inFlight === 0) ep.agent.destroy();
+      ep.connections.close();
+      if (ep.inFlight === 0) ep.destroy();
     }
   }
 
@@ -108,7 +126,7 @@ export class EndpointRegistry {
   }
 
   close(): void {
-    for (const ep of this.byUrl.values()) ep.agent.destroy();
+    for (const ep of this.byUrl.values()) ep.destroy();
     this.byUrl.clear();
   }
 }

@@ -109,6 +109,30 @@ describe('failover', () => {
     assert.equal(get.headers['x-app-version'], 'stable');
   });
 
+  it('answers 502 for a malformed upstream response and never passes it on', async () => {
+    const smuggler = await rawUpstream((s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n')));
+    const r = await router({ pools: { stable: [smuggler] } });
+    const reply = await request(r.port, { method: 'POST', body: 'x' });
+    assert.equal(reply.status, 502);
+    assert.match(reply.body, /upstream stable sent a malformed response/);
+    assert.equal((await r.admin('GET', '/stats')).json.versions.stable.upstreamErrors.protocol, 1);
+  });
+
+  it('reuses upstream connections across requests', async () => {
+    let connections = 0;
+    const up = await upstream('stable');
+    const counting = await rawUpstream((s) => {
+      connections++;
+      const proxy = net.connect(up.port, '127.0.0.1');
+      s.pipe(proxy).pipe(s);
+      s.on('close', () => proxy.destroy());
+      proxy.on('close', () => s.destroy());
+    });
+    const r = await router({ pools: { stable: [counting] } });
+    await sendMany(r.port, 200, 4);
+    assert.ok(connections <= 4, `${connections} upstream connections for 200 requests at concurrency 4`);
+  });
+
   it('answers 504 when an upstream does not send headers in time', async () => {
     const silent = await rawUpstream(() => {});
     const r = await router({ pools: { stable: [silent] } }, { timeouts: { upstreamHeaders: '300ms' } });

@@ -1,0 +1,209 @@
+/**
+ * A streaming HTTP/1.1 response parser for upstream answers, strict where framing could
+ * be ambiguous: a response with both Content-Length and Transfer-Encoding, a duplicated
+ * or malformed Content-Length, a Transfer-Encoding not ending in chunked, obs-folded or
+ * malformed header lines, and oversized heads are all protocol errors, never guessed at.
+ */
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+}
+
+export interface ResponseHead {
+  status: number;
+  reason: string;
+  /** Header names and values in order, as received (names keep their case). */
+  raw: string[];
+  /** Whether the connection may carry another request after this response. */
+  keepAlive: boolean;
+}
+
+export interface ResponseSink {
+  head(head: ResponseHead): void;
+  /** Body bytes, with chunked framing removed; return false to ask for a pause. */
+  data(chunk: Buffer): void;
+  end(): void;
+}
+
+const MAX_HEAD_BYTES = 64 * 1024;
+const CRLF_CRLF = Buffer.from('\r\n\r\n');
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
+
+const enum State {
+  Head,
+  Length,
+  ChunkSize,
+  ChunkData,
+  ChunkDataEnd,
+  Trailers,
+  UntilClose,
+  Done,
+}
+
+export class ResponseParser {
+  private state = State.Head;
+  private pending: Buffer | undefined;
+  private remaining = 0;
+  /** Set for a response to HEAD: a body is never read, whatever the headers say. */
+  noBody = false;
+
+  constructor(private readonly sink: ResponseSink) {}
+
+  /** Ready for the next response on the same connection. */
+  reset(noBody: boolean): void {
+    this.state = State.Head;
+    this.pending = undefined;
+    this.noBody = noBody;
+  }
+
+  get done(): boolean {
+    return this.state === State.Done;
+  }
+
+  /** True when the body runs until the connection closes (no length, not chunked). */
+  get readsUntilClose(): boolean {
+    return this.state === State.UntilClose;
+  }
+
+  /** Feeds bytes; returns bytes left over after the response ended (a protocol error for callers). */
+  feed(input: Buffer): Buffer | undefined {
+    let buf = this.pending ? Buffer.concat([this.pending, input]) : input;
+    this.pending = undefined;
+    while (buf.length > 0) {
+      switch (this.state) {
+        case State.Head: {
+          const end = buf.indexOf(CRLF_CRLF);
+          if (end < 0) {
+            if (buf.length > MAX_HEAD_BYTES) throw new ProtocolError('response head too large');
+            this.pending = buf;
+            return undefined;
+          }
+          this.parseHead(buf.toString('latin1', 0, end));
+          buf = buf.subarray(end + 4);
+          break;
+        }
+        case State.Length: {
+          const n = Math.min(this.remaining, buf.length);
+          this.sink.data(buf.subarray(0, n));
+          this.remaining -= n;
+          buf = buf.subarray(n);
+          if (this.remaining === 0) this.finish();
+          break;
+        }
+        case State.ChunkSize: {
+          const eol = buf.indexOf('\r\n');
+          if (eol < 0) {
+            if (buf.length > 1024) throw new ProtocolError('chunk size line too long');
+            this.pending = buf;
+            return undefined;
+          }
+          const line = buf.toString('latin1', 0, eol);
+          const m = /^([0-9a-fA-F]{1,15})[ \t]*(;.*)?$/.exec(line);
+          if (!m) throw new ProtocolError(`bad chunk size line ${JSON.stringify(line.slice(0, 40))}`);
+          this.remaining = parseInt(m[1]!, 16);
+          buf = buf.subarray(eol + 2);
+          this.state = this.remaining === 0 ? State.Trailers : State.ChunkData;
+          break;
+        }
+        case State.ChunkData: {
+          const n = Math.min(this.remaining, buf.length);
+          this.sink.data(buf.subarray(0, n));
+          this.remaining -= n;
+          buf = buf.subarray(n);
+          if (this.remaining === 0) this.state = State.ChunkDataEnd;
+          break;
+        }
+        case State.ChunkDataEnd: {
+          if (buf.length < 2) {
+            this.pending = buf;
+            return undefined;
+          }
+          if (buf[0] !== 13 || buf[1] !== 10) throw new ProtocolError('chunk not followed by CRLF');
+          buf = buf.subarray(2);
+          this.state = State.ChunkSize;
+          break;
+        }
+        case State.Trailers: {
+          // Trailers are dropped (they are hop-by-hop for kanari); read up to the empty line.
+          const eol = buf.indexOf('\r\n');
+          if (eol < 0) {
+            if (buf.length > MAX_HEAD_BYTES) throw new ProtocolError('trailers too large');
+            this.pending = buf;
+            return undefined;
+          }
+          buf = buf.subarray(eol + 2);
+          if (eol === 0) this.finish();
+          break;
+        }
+        case State.UntilClose:
+          this.sink.data(buf);
+          return undefined;
+        case State.Done:
+          return buf;
+      }
+    }
+    return undefined;
+  }
+
+  /** The connection closed: completes a read-until-close body, or is an error mid-response. */
+  closed(): void {
+    if (this.state === State.UntilClose) this.finish();
+    else if (this.state !== State.Done) throw new ProtocolError('connection closed mid-response');
+  }
+
+  private finish(): void {
+    this.state = State.Done;
+    this.sink.end();
+  }
+
+  private parseHead(text: string): void {
+    const lines = text.split('\r\n');
+    const m = STATUS_LINE.exec(lines[0]!);
+    if (!m) throw new ProtocolError(`bad status line ${JSON.stringify(lines[0]!.slice(0, 60))}`);
+    const http10 = m[1] === '0';
+    const status = Number(m[2]);
+    const raw: string[] = [];
+    let contentLength: number | undefined;
+    let transferEncoding: string | undefined;
+    let connection = '';
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      const colon = line.indexOf(':');
+      const name = colon > 0 ? line.slice(0, colon) : '';
+      if (!TOKEN.test(name)) throw new ProtocolError(line.startsWith(' ') || line.startsWith('\t') ? 'obs-folded header line' : `bad header line ${JSON.stringify(line.slice(0, 60))}`);
+      const value = line.slice(colon + 1).trim();
+      if (/[\r\n\0]/.test(value)) throw new ProtocolError(`bad header value for ${name}`);
+      const lower = name.toLowerCase();
+      if (lower === 'content-length') {
+        if (contentLength !== undefined) throw new ProtocolError('duplicate Content-Length');
+        if (!/^\d{1,15}$/.test(value)) throw new ProtocolError(`bad Content-Length ${JSON.stringify(value)}`);
+        contentLength = Number(value);
+      } else if (lower === 'transfer-encoding') {
+        transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
+      } else if (lower === 'connection') {
+        connection = connection ? `${connection}, ${value.toLowerCase()}` : value.toLowerCase();
+      }
+      raw.push(name, value);
+    }
+    if (status >= 100 && status < 200 && status !== 101) {
+      // 100 Continue, 103 Early Hints: informational, and the real response follows.
+      return;
+    }
+    const tokens = connection.split(',').map((t) => t.trim());
+    const keepAlive = http10 ? tokens.includes('keep-alive') : !tokens.includes('close');
+    const chunked = transferEncoding !== undefined;
+    if (chunked) {
+      if (contentLength !== undefined) throw new ProtocolError('both Content-Length and Transfer-Encoding');
+      if (!/(^|,)\s*chunked$/i.test(transferEncoding!)) throw new ProtocolError(`Transfer-Encoding does not end in chunked (${transferEncoding})`);
+    }
+    const bodyless = this.noBody || status === 204 || status === 304 || status === 101;
+    const untilClose = !bodyless && !chunked && contentLength === undefined;
+    this.sink.head({ status, reason: m[3] ?? '', raw, keepAlive: keepAlive && !untilClose });
+    if (bodyless || contentLength === 0) this.finish();
+    else if (chunked) this.state = State.ChunkSize;
+    else if (contentLength !== undefined) {
+      this.remaining = contentLength;
+      this.state = State.Length;
+    } else this.state = State.UntilClose;
+  }
+}
