@@ -13,10 +13,12 @@ import { parseArgs } from 'node:util';
 import { ensureDebian } from '../../scripts/ensure-debian.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '2' }, connections: { type: 'string', default: '32' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '2' }, connections: { type: 'string', default: '32' }, workers: { type: 'string', default: '1' } } });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const connections = Number(values.connections);
+/** Worker processes for both nginx and kanari (the upstream nginx always has one). */
+const workers = Number(values.workers);
 
 ensureDebian([['nginx', 'nginx-light'], ['wrk', 'wrk']]);
 const dir = mkdtempSync(join(tmpdir(), 'kanari-bench-'));
@@ -47,13 +49,13 @@ async function waitForPort(port) {
   throw new Error(`nothing listens on ${port}`);
 }
 
-function nginx(name, body) {
+function nginx(name, body, processes = 1) {
   const prefix = join(dir, name);
   mkdirSync(join(prefix, 'tmp'), { recursive: true });
   const conf = join(prefix, 'nginx.conf');
   writeFileSync(
     conf,
-    `worker_processes 1;
+    `worker_processes ${processes};
 daemon off;
 pid ${prefix}/nginx.pid;
 error_log stderr warn;
@@ -125,7 +127,7 @@ const targets = {
       proxy_set_header Connection "";
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     }
-  }`);
+  }`, workers);
     return { port, child };
   },
   '@fastify/http-proxy': async () => {
@@ -134,15 +136,15 @@ const targets = {
   },
   'kanari (sticky + metrics)': async () => {
     const port = await freePort();
-    return { port, child: start(process.execPath, [join(here, 'targets.mjs'), 'kanari', port, stablePort, canaryPort, dir]) };
+    return { port, child: start(process.execPath, [join(here, 'targets.mjs'), 'kanari', port, stablePort, canaryPort, dir, workers]) };
   },
   'kanari (bare)': async () => {
     const port = await freePort();
-    return { port, child: start(process.execPath, [join(here, 'targets.mjs'), 'kanari-bare', port, stablePort, canaryPort, dir]) };
+    return { port, child: start(process.execPath, [join(here, 'targets.mjs'), 'kanari-bare', port, stablePort, canaryPort, dir, workers]) };
   },
 };
 
-console.log(`bench/router: wrk -t1 -c${connections} -d${seconds}s, ${rounds} round(s) per target, best round kept; ${(await import('node:os')).cpus().length} cores`);
+console.log(`bench/router: wrk -t1 -c${connections} -d${seconds}s, ${rounds} round(s) per target, best round kept; ${workers} worker(s) for nginx and kanari; ${(await import('node:os')).cpus().length} cores`);
 const results = {};
 for (let round = 0; round < rounds; round++) {
   for (const [name, make] of Object.entries(targets)) {
@@ -168,5 +170,5 @@ const ratios = [
 console.log('\n| ratio | measured | target | met |\n|---|---:|---:|---|');
 for (const [name, value, target, ok] of ratios) console.log(`| ${name} | ${value.toFixed(2)} | ${target} | ${ok(value) ? 'yes' : 'NO'} |`);
 mkdirSync('.bench', { recursive: true });
-writeFileSync('.bench/router.json', JSON.stringify({ connections, seconds, rounds, results, ratios: Object.fromEntries(ratios.map(([n, v]) => [n, v])) }, null, 2));
+writeFileSync(`.bench/router-${workers}w.json`, JSON.stringify({ connections, seconds, rounds, workers, results, ratios: Object.fromEntries(ratios.map(([n, v]) => [n, v])) }, null, 2));
 process.exit(0);

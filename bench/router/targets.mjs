@@ -1,8 +1,8 @@
 // The proxies under test, each started as its own process by run.mjs:
-//   node targets.mjs kanari|kanari-bare|fastify PORT STABLE_PORT CANARY_PORT STATE_DIR
+//   node targets.mjs kanari|kanari-bare|fastify PORT STABLE_PORT CANARY_PORT STATE_DIR [WORKERS]
 import { join } from 'node:path';
 
-const [kind, port, stablePort, canaryPort, stateDir] = process.argv.slice(2);
+const [kind, port, stablePort, canaryPort, stateDir, workers = '1'] = process.argv.slice(2);
 const stable = `http://127.0.0.1:${stablePort}`;
 const canary = `http://127.0.0.1:${canaryPort}`;
 
@@ -22,6 +22,7 @@ if (kind === 'fastify') {
     metadata: { name: 'bench' },
     spec: {
       listen: `127.0.0.1:${port}`,
+      workers: Number(workers),
       admin: { listen: '127.0.0.1:0', token: 'bench-token-not-secret' },
       state: join(stateDir, `${kind}.json`),
       // Bare: a header nobody sends, so every request takes the random bucket and no hash.

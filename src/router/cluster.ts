@@ -8,7 +8,7 @@ import type { StatsSnapshot } from './stats.js';
 import type { StoredTable } from './tablestore.js';
 
 export type ToWorker =
-  | { type: 'init'; doc: RouterDocument; stored: StoredTable }
+  | { type: 'init'; doc: RouterDocument; stored: StoredTable; recordStats: boolean }
   | { type: 'table'; id: number; table: RoutingTable; revision: number }
   | { type: 'stats'; id: number }
   | { type: 'health'; id: number };
@@ -30,7 +30,7 @@ export interface Workers {
  * The primary keeps the table, pushes every change to all workers and waits for each to
  * apply it; a worker that dies is replaced and given the current table.
  */
-export async function startWorkers(doc: RouterDocument, initial: StoredTable, log: (line: string) => void): Promise<Workers> {
+export async function startWorkers(doc: RouterDocument, initial: StoredTable, log: (line: string) => void, recordStats = true): Promise<Workers> {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   const here = fileURLToPath(import.meta.url);
   const fromSource = here.endsWith('.ts');
@@ -58,7 +58,7 @@ export async function startWorkers(doc: RouterDocument, initial: StoredTable, lo
       worker.on('message', (msg: FromWorker) => {
         // Messages sent before the worker listens are dropped, so it asks for its config.
         if (msg.type === 'hello') {
-          worker.send({ type: 'init', doc, stored } satisfies ToWorker);
+          worker.send({ type: 'init', doc, stored, recordStats } satisfies ToWorker);
         } else if (msg.type === 'ready') {
           live.add(worker);
           resolve(msg.address);

@@ -78,7 +78,7 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
     };
     closeDataPlane = () => plane.close();
   } else {
-    const workers = await startWorkers(doc, stored, log);
+    const workers = await startWorkers(doc, stored, log, opts.recordStats ?? true);
     address = workers.address;
     backend = {
       current: () => stored,

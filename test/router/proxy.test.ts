@@ -41,6 +41,20 @@ describe('weighted split', () => {
   });
 });
 
+describe('pools', () => {
+  it('spreads a pool\'s requests round-robin over its endpoints', async () => {
+    const second = await startUpstream('stable-2');
+    try {
+      await router.setTable({ pools: { stable: [stable.url, second.url], canary: [canary.url] } });
+      const got = byVersion(await sendMany(router.port, 100, 1));
+      assert.deepEqual(got, { stable: 50, 'stable-2': 50 });
+    } finally {
+      await router.setTable({ pools: pools() });
+      await second.close();
+    }
+  });
+});
+
 describe('stickiness', () => {
   it('keeps 1,000 users on their version as the weight steps 5 → 25 → 50 → 100, and rollback moves everyone', async () => {
     const users = Array.from({ length: 1000 }, (_, i) => `user-${i}`);
