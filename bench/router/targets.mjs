@@ -13,22 +13,16 @@ if (kind === 'fastify') {
   await app.register(proxy, { upstream: stable });
   await app.listen({ port: Number(port), host: '127.0.0.1' });
 } else {
-  const { routerDocument } = await import('../../dist/config/schemas/router.js');
+  const { loopbackRouter } = await import('../../dist/config/schemas/router.js');
   const { startRouter } = await import('../../dist/router/run.js');
   const full = kind === 'kanari';
-  const doc = routerDocument.parse({
-    apiVersion: 'kanari.dev/v1alpha1',
-    kind: 'Router',
-    metadata: { name: 'bench' },
-    spec: {
-      listen: `127.0.0.1:${port}`,
-      workers: Number(workers),
-      admin: { listen: '127.0.0.1:0', token: 'bench-token-not-secret' },
-      state: join(stateDir, `${kind}.json`),
-      // Bare: a header nobody sends, so every request takes the random bucket and no hash.
-      sticky: { header: full ? 'x-user-id' : 'x-unused' },
-      table: { pools: { stable: [stable], canary: [canary] }, weights: { canary: 5 } },
-    },
+  const doc = loopbackRouter('bench', 'bench-token-not-secret', {
+    listen: `127.0.0.1:${port}`,
+    workers: Number(workers),
+    state: join(stateDir, `${kind}.json`),
+    // Bare: a header nobody sends, so every request takes the random bucket and no hash.
+    sticky: { header: full ? 'x-user-id' : 'x-unused' },
+    table: { pools: { stable: [stable], canary: [canary] }, weights: { canary: 5 } },
   });
   await startRouter(doc, { recordStats: full });
 }

@@ -1,8 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { routerDocument } from '../config/schemas/router.js';
-import { API_VERSION } from '../config/schemas/common.js';
+import { loopbackRouter } from '../config/schemas/router.js';
 import { listenApp } from '../demo/app.js';
 import { startLoad } from '../demo/load.js';
 import { startRouter } from '../router/run.js';
@@ -28,16 +27,9 @@ export async function run(argv: string[]): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'kanari-demo-'));
   const v1 = await listenApp({ name: 'v1', port: 0, latencyMs: 2 });
   const v2 = await listenApp({ name: 'v2', port: 0, latencyMs: 2 });
-  const doc = routerDocument.parse({
-    apiVersion: API_VERSION,
-    kind: 'Router',
-    metadata: { name: 'demo' },
-    spec: {
-      listen: '127.0.0.1:0',
-      admin: { listen: '127.0.0.1:0', token: 'demo-token-not-secret' },
-      state: join(dir, 'router-table.json'),
-      table: { pools: { stable: [`http://127.0.0.1:${v1.port}`], canary: [`http://127.0.0.1:${v2.port}`] } },
-    },
+  const doc = loopbackRouter('demo', 'demo-token-not-secret', {
+    state: join(dir, 'router-table.json'),
+    table: { pools: { stable: [`http://127.0.0.1:${v1.port}`], canary: [`http://127.0.0.1:${v2.port}`] } },
   });
   const router = await startRouter(doc);
   const target = { host: '127.0.0.1', port: router.address.port };

@@ -82,14 +82,10 @@ export class ResponseParser {
           buf = buf.subarray(end + 4);
           break;
         }
-        case State.Length: {
-          const n = Math.min(this.remaining, buf.length);
-          this.sink.data(buf.subarray(0, n));
-          this.remaining -= n;
-          buf = buf.subarray(n);
+        case State.Length:
+          buf = this.passBody(buf);
           if (this.remaining === 0) this.finish();
           break;
-        }
         case State.ChunkSize: {
           const eol = buf.indexOf('\r\n');
           if (eol < 0) {
@@ -105,14 +101,10 @@ export class ResponseParser {
           this.state = this.remaining === 0 ? State.Trailers : State.ChunkData;
           break;
         }
-        case State.ChunkData: {
-          const n = Math.min(this.remaining, buf.length);
-          this.sink.data(buf.subarray(0, n));
-          this.remaining -= n;
-          buf = buf.subarray(n);
+        case State.ChunkData:
+          buf = this.passBody(buf);
           if (this.remaining === 0) this.state = State.ChunkDataEnd;
           break;
-        }
         case State.ChunkDataEnd: {
           if (buf.length < 2) {
             this.pending = buf;
@@ -149,6 +141,14 @@ export class ResponseParser {
   closed(): void {
     if (this.state === State.UntilClose) this.finish();
     else if (this.state !== State.Done) throw new ProtocolError('connection closed mid-response');
+  }
+
+  /** Passes on up to `remaining` body bytes; returns what is left of `buf`. */
+  private passBody(buf: Buffer): Buffer {
+    const n = Math.min(this.remaining, buf.length);
+    this.sink.data(buf.subarray(0, n));
+    this.remaining -= n;
+    return buf.subarray(n);
   }
 
   private finish(): void {

@@ -1,8 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { API_VERSION } from '../../src/config/schemas/common.js';
-import { routerDocument, type RouterDocument } from '../../src/config/schemas/router.js';
+import { loopbackRouter, type RouterDocument } from '../../src/config/schemas/router.js';
 import type { RoutingTableInput } from '../../src/config/schemas/table.js';
 import { startRouter, type RouterHandle } from '../../src/router/run.js';
 
@@ -17,18 +16,7 @@ export interface TestRouter extends RouterHandle {
 
 /** A router on 127.0.0.1 with a fresh state directory (or `state` to reuse one). */
 export async function startTestRouter(table: RoutingTableInput, spec: Record<string, unknown> = {}, state?: string): Promise<TestRouter> {
-  const doc = routerDocument.parse({
-    apiVersion: API_VERSION,
-    kind: 'Router',
-    metadata: { name: 'svc' },
-    spec: {
-      listen: '127.0.0.1:0',
-      admin: { listen: '127.0.0.1:0', token: TOKEN },
-      state: state ?? join(mkdtempSync(join(tmpdir(), 'kanari-router-')), 'table.json'),
-      table,
-      ...spec,
-    },
-  });
+  const doc = loopbackRouter('svc', TOKEN, { state: state ?? join(mkdtempSync(join(tmpdir(), 'kanari-router-')), 'table.json'), table, ...spec });
   const handle = await startRouter(doc);
   const admin = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${handle.adminUrl}${path}`, {

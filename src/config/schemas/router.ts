@@ -87,3 +87,16 @@ export const routerDocument = z.strictObject({
   spec: routerSpec,
 });
 export type RouterDocument = z.output<typeof routerDocument>;
+
+/**
+ * A Router on loopback with ephemeral ports, for the demo, tests and benchmarks: `spec`
+ * is merged over listen/admin on 127.0.0.1:0 and validated like any file.
+ */
+export function loopbackRouter(name: string, token: string, spec: Record<string, unknown>): RouterDocument {
+  return routerDocument.parse({
+    apiVersion: API_VERSION,
+    kind: 'Router',
+    metadata: { name },
+    spec: { listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0', token }, ...spec },
+  });
+}
