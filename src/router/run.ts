@@ -27,7 +27,8 @@ export interface RouterHandle {
   adminSocket?: string;
   token: string;
   statePath: string;
-  close(): Promise<void>;
+  /** Stops the router; requests in flight get `graceMs` (default 10 s) to finish. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -48,7 +49,7 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
   else writeStoredTable(statePath, stored);
 
   let backend: AdminBackend;
-  let closeDataPlane: () => Promise<void>;
+  let closeDataPlane: (graceMs?: number) => Promise<void>;
   let address: AddressInfo;
   let queue: Promise<unknown> = Promise.resolve();
   /** Table changes are applied one at a time, in the order they arrived. */
@@ -76,7 +77,7 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
       stats: async () => plane.stats.snapshot(stored.revision, plane.available()),
       health: async () => plane.endpointHealth(),
     };
-    closeDataPlane = () => plane.close();
+    closeDataPlane = (graceMs) => plane.close(graceMs);
   } else {
     const workers = await startWorkers(doc, stored, log, opts.recordStats ?? true);
     address = workers.address;
@@ -98,12 +99,12 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
     ...('unix' in adminAt ? { adminSocket: adminAt.unix } : {}),
     token,
     statePath,
-    async close() {
+    async close(graceMs) {
       await new Promise<void>((done) => {
         admin.close(() => done());
         admin.closeAllConnections();
       });
-      await closeDataPlane();
+      await closeDataPlane(graceMs);
     },
   };
 }
