@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { request, startUpstream, type TestUpstream } from '../helpers/http.js';
@@ -131,6 +132,31 @@ describe('failover', () => {
     const r = await router({ pools: { stable: [counting] } });
     await sendMany(r.port, 200, 4);
     assert.ok(connections <= 4, `${connections} upstream connections for 200 requests at concurrency 4`);
+  });
+
+  it('gives up on an endpoint that does not accept in time and retries on stable', async () => {
+    // A listener that never accepts, with its backlog filled: the kernel drops further SYNs.
+    const child = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanup.push(async () => child.kill('SIGKILL'));
+    const port = Number(await new Promise<string>((res) => child.stdout!.once('data', (d: Buffer) => res(d.toString().trim()))));
+    const fillers = Array.from({ length: 4 }, () => net.connect(port, '127.0.0.1').on('error', () => {}));
+    cleanup.push(async () => fillers.forEach((f) => f.destroy()));
+    await new Promise((res) => setTimeout(res, 200));
+    const stable = await upstream('stable');
+    const r = await router({ pools: { stable: [stable.url], canary: [`http://127.0.0.1:${port}`] }, weights: { canary: 100 } }, { timeouts: { connect: '300ms' } });
+    const started = Date.now();
+    const reply = await request(r.port, { method: 'POST', path: '/echo', body: 'once' });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers['x-app-version'], 'stable');
+    assert.ok(Date.now() - started >= 250, 'it waited for the connect timeout');
+    assert.equal((await r.admin('GET', '/stats')).json.versions.canary.upstreamErrors.connectTimeout, 1);
+  });
+
+  it('drops a response whose upstream goes idle mid-body', async () => {
+    const stalling = await rawUpstream((s) => s.once('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial')));
+    const r = await router({ pools: { stable: [stalling] } }, { timeouts: { idle: '300ms' } });
+    await assert.rejects(request(r.port), /aborted|socket hang up|ECONNRESET/);
+    assert.equal((await r.admin('GET', '/stats')).json.versions.stable.upstreamErrors.idleTimeout, 1);
   });
 
   it('answers 504 when an upstream does not send headers in time', async () => {
