@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { RouterSpec } from '../config/schemas/router.js';
+import type { RouterSpec, Sticky } from '../config/schemas/router.js';
 import type { RoutingTable, Version } from '../config/schemas/table.js';
 import { forward, hasBody } from './forward.js';
 import { HealthChecker } from './health.js';
@@ -34,6 +34,8 @@ export class DataPlane {
   private readonly seed: number;
   private readonly health: HealthChecker | undefined;
   private current: CompiledTable;
+  /** What keeps a user on one version; by default a cookie named after the service. */
+  private readonly sticky: Sticky;
   /** Client sockets handed over to WebSocket (or other upgrade) tunnels. */
   private readonly tunnels = new Set<Socket>();
 
@@ -41,6 +43,7 @@ export class DataPlane {
   constructor(readonly spec: RouterSpec, service: string, table: RoutingTable, revision: number, private readonly opts: { recordStats?: boolean } = {}) {
     this.stats = new RouterStats(service);
     this.seed = murmur3(service);
+    this.sticky = spec.sticky ?? { cookie: `kanari-${service}` };
     this.endpoints = new EndpointRegistry(spec.timeouts.idle);
     this.current = compileTable(table, revision, this.endpoints);
     this.health = spec.health ? new HealthChecker(spec.health, () => this.endpoints.all()) : undefined;
@@ -119,7 +122,7 @@ export class DataPlane {
 
   /** Match rules first, then the sticky bucket against the weights; no key means a random bucket. */
   route(req: IncomingMessage, table: CompiledTable): RouteDecision {
-    const sticky = this.spec.sticky ?? { cookie: `kanari-${this.stats.service}` };
+    const sticky = this.sticky;
     let key: string | undefined;
     let setCookie: string | undefined;
     if (sticky.cookie) {
