@@ -120,7 +120,10 @@ export class UpstreamConnection {
   }
 
   private complete(): void {
-    const exchange = this.exchange!;
+    // The forwarder may have aborted the exchange from its onResponse while the parser
+    // was still inside the same chunk; the socket is already gone then.
+    const exchange = this.exchange;
+    if (!exchange) return;
     this.exchange = undefined;
     clearTimeout(this.headersTimer);
     exchange.onEnd();

@@ -119,6 +119,17 @@ describe('failover', () => {
     assert.equal((await r.admin('GET', '/stats')).json.versions.stable.upstreamErrors.protocol, 1);
   });
 
+  it('answers 502 for a response header Node refuses to send, and keeps serving', async () => {
+    const bad = await rawUpstream((s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nContent-Length: 0\r\n\r\n')));
+    const stable = await upstream('stable');
+    const r = await router({ pools: { stable: [stable.url], canary: [bad] }, weights: { canary: 100 } });
+    const reply = await request(r.port, { method: 'POST', body: 'x' });
+    assert.equal(reply.status, 502);
+    assert.match(reply.body, /upstream canary sent a malformed response/);
+    await r.setTable({ pools: { stable: [stable.url], canary: [bad] } });
+    assert.equal((await request(r.port)).status, 200, 'the router is still serving');
+  });
+
   it('reuses upstream connections across requests', async () => {
     let connections = 0;
     const up = await upstream('stable');
