@@ -7,6 +7,9 @@ import type { RouterStats, UpstreamError } from './stats.js';
 import type { CompiledTable } from './table.js';
 import type { UpstreamConnection } from './upstream.js';
 
+/** Attempts are numbered from 0; one numbered this is never retried. */
+const LAST_ATTEMPT = 2;
+
 export interface ForwardContext {
   readonly spec: RouterSpec;
   readonly stats: RouterStats;
@@ -49,7 +52,7 @@ export function forward(ctx: ForwardContext, table: CompiledTable, req: Incoming
       res.destroy();
       return;
     }
-    if (n < 2 && (!bodyStarted || replayable)) {
+    if (n < LAST_ATTEMPT && (!bodyStarted || replayable)) {
       const next = n === 0 && table.pools[version].pick(Date.now(), tried) ? version : version === 'stable' ? undefined : 'stable';
       if (next) {
         ctx.stats.retries++;
@@ -86,15 +89,13 @@ export function forward(ctx: ForwardContext, table: CompiledTable, req: Incoming
       ep.connected();
       current = conn;
       // The body is read only once: a replay (body-less GET/HEAD only) sends the head alone.
-      const body = withBody && !bodyStarted ? req : null;
-      if (body) {
-        bodyStarted = true;
+      const firstSend = !bodyStarted;
+      bodyStarted = true;
+      if (firstSend) {
         onBody?.(req);
-      } else if (!bodyStarted) {
-        bodyStarted = true;
-        onBody?.(req);
-        req.resume();
+        if (!withBody) req.resume();
       }
+      const body = withBody && firstSend ? req : null;
       conn.send({
         head: upstreamRequestHead(req, `${ep.host}:${ep.port}`),
         body,
@@ -111,7 +112,7 @@ export function forward(ctx: ForwardContext, table: CompiledTable, req: Incoming
             // A header Node will not send (a control character in a value): the response is unusable.
             conn.abort();
             ep.release();
-            failed(version, ep, 'protocol', 2);
+            failed(version, ep, 'protocol', LAST_ATTEMPT);
           }
         },
         onData: (chunk) => res.write(chunk),

@@ -24,15 +24,12 @@ export class Endpoint {
   /** Set when a routing table no longer lists the endpoint; its sockets close once idle. */
   retired = false;
 
-  constructor(readonly url: string, idleMs: number) {
+  constructor(readonly url: string, private readonly idleMs: number) {
     const u = new URL(url);
     this.host = u.hostname.replace(/^\[|\]$/g, '');
     this.port = Number(u.port || 80);
     this.connections = new ConnectionPool(this.host, this.port);
-    this.idleMs = idleMs;
   }
-
-  private readonly idleMs: number;
 
   /** Mirrored copies go through Node's client: they are rare, and their answers are discarded. */
   get agent(): http.Agent {

@@ -19,7 +19,7 @@ export interface ResponseHead {
 
 export interface ResponseSink {
   head(head: ResponseHead): void;
-  /** Body bytes, with chunked framing removed; return false to ask for a pause. */
+  /** Body bytes, with chunked framing removed (the sink pauses the socket itself if it must). */
   data(chunk: Buffer): void;
   end(): void;
 }
@@ -45,7 +45,7 @@ export class ResponseParser {
   private pending: Buffer | undefined;
   private remaining = 0;
   /** Set for a response to HEAD: a body is never read, whatever the headers say. */
-  noBody = false;
+  private noBody = false;
 
   constructor(private readonly sink: ResponseSink) {}
 
@@ -54,15 +54,6 @@ export class ResponseParser {
     this.state = State.Head;
     this.pending = undefined;
     this.noBody = noBody;
-  }
-
-  get done(): boolean {
-    return this.state === State.Done;
-  }
-
-  /** True when the body runs until the connection closes (no length, not chunked). */
-  get readsUntilClose(): boolean {
-    return this.state === State.UntilClose;
   }
 
   /** Feeds bytes; returns bytes left over after the response ended (a protocol error for callers). */

@@ -90,10 +90,6 @@ export class UpstreamConnection {
     });
   }
 
-  pause(): void {
-    this.socket.pause();
-  }
-
   resume(): void {
     this.socket.resume();
   }
@@ -160,8 +156,8 @@ export class ConnectionPool {
   constructor(private readonly host: string, private readonly port: number) {}
 
   /**
-   * A connection ready for an exchange: an idle one, or a new one once connected.
-   * `fresh` tells the caller whether a failure can only have happened before sending.
+   * A connection ready for an exchange: an idle one, or a new one once connected. An
+   * error here (`connect`, `connectTimeout`) means nothing was sent, so any request may be retried.
    */
   acquire(connectTimeoutMs: number, done: (err: UpstreamError | null, conn?: UpstreamConnection) => void): void {
     while (this.idle.length > 0) {
