@@ -1,0 +1,118 @@
+/**
+ * The threshold judge: Argo Rollouts' / Flagger's measurement rules as a pure reducer.
+ * A metric is measured every `interval`, `count` times, after `initialDelay`; each
+ * measurement is judged by its conditions; the metric fails once failures exceed
+ * `failureLimit`, is inconclusive once inconclusive results exceed `inconclusiveLimit`,
+ * and errs after more than `consecutiveErrorLimit` errors in a row.
+ */
+import { compile, type Expression, type Value } from './expression.js';
+
+export type MeasurementPhase = 'Successful' | 'Failed' | 'Inconclusive' | 'Error';
+export type MetricPhase = MeasurementPhase | 'Running';
+
+export interface ThresholdSettings {
+  successCondition?: string;
+  failureCondition?: string;
+  /** Seconds between measurements; absent means a single measurement. */
+  interval?: number;
+  count?: number;
+  initialDelay: number;
+  failureLimit: number;
+  inconclusiveLimit: number;
+  consecutiveErrorLimit: number;
+  dryRun: boolean;
+}
+
+export const THRESHOLD_DEFAULTS = { initialDelay: 0, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4, dryRun: false } as const;
+
+/** What a provider returned for one measurement: a value, nothing, or an error — never a silent zero. */
+export type Outcome = { kind: 'value'; value: Value } | { kind: 'empty'; message: string } | { kind: 'error'; message: string };
+
+export interface Measurement {
+  at: number;
+  phase: MeasurementPhase;
+  value?: Value;
+  message?: string;
+}
+
+export interface ThresholdState {
+  measurements: Measurement[];
+  failed: number;
+  inconclusive: number;
+  errors: number;
+  consecutiveErrors: number;
+}
+
+export const emptyState = (): ThresholdState => ({ measurements: [], failed: 0, inconclusive: 0, errors: 0, consecutiveErrors: 0 });
+
+export interface CompiledConditions {
+  success?: Expression;
+  failure?: Expression;
+}
+
+export function compileConditions(settings: Pick<ThresholdSettings, 'successCondition' | 'failureCondition'>): CompiledConditions {
+  return {
+    ...(settings.successCondition ? { success: compile(settings.successCondition) } : {}),
+    ...(settings.failureCondition ? { failure: compile(settings.failureCondition) } : {}),
+  };
+}
+
+/** Judges one value: without a failure condition, not meeting success is failure (and the reverse). */
+export function judgeValue(conditions: CompiledConditions, scope: Record<string, Value>): MeasurementPhase {
+  const { success, failure } = conditions;
+  if (!success && !failure) return 'Successful';
+  let ok = success ? success.evaluate(scope) === true : false;
+  let bad = failure ? failure.evaluate(scope) === true : false;
+  if (success && !failure) bad = !ok;
+  if (!success && failure) ok = !bad;
+  if (bad) return 'Failed';
+  return ok ? 'Successful' : 'Inconclusive';
+}
+
+/** Folds one provider outcome into the metric's state. `scope` gets `result` added. */
+export function recordOutcome(state: ThresholdState, conditions: CompiledConditions, outcome: Outcome, at: number, scope: Record<string, Value> = {}): ThresholdState {
+  let m: Measurement;
+  if (outcome.kind === 'error') m = { at, phase: 'Error', message: outcome.message };
+  else if (outcome.kind === 'empty') m = { at, phase: 'Inconclusive', message: outcome.message };
+  else {
+    try {
+      m = { at, phase: judgeValue(conditions, { ...scope, result: outcome.value }), value: outcome.value };
+    } catch (err) {
+      m = { at, phase: 'Error', value: outcome.value, message: (err as Error).message };
+    }
+  }
+  return {
+    measurements: [...state.measurements, m],
+    failed: state.failed + (m.phase === 'Failed' ? 1 : 0),
+    inconclusive: state.inconclusive + (m.phase === 'Inconclusive' ? 1 : 0),
+    errors: state.errors + (m.phase === 'Error' ? 1 : 0),
+    consecutiveErrors: m.phase === 'Error' ? state.consecutiveErrors + 1 : 0,
+  };
+}
+
+export function metricPhase(settings: ThresholdSettings, state: ThresholdState): MetricPhase {
+  if (state.failed > settings.failureLimit) return 'Failed';
+  if (state.consecutiveErrors > settings.consecutiveErrorLimit) return 'Error';
+  if (state.inconclusive > settings.inconclusiveLimit) return 'Inconclusive';
+  const wanted = settings.count ?? (settings.interval === undefined ? 1 : Infinity);
+  return state.measurements.filter((m) => m.phase !== 'Error').length >= wanted ? 'Successful' : 'Running';
+}
+
+/** When the next measurement is due, in seconds from the run's start; undefined when none is. */
+export function nextMeasurementAt(settings: ThresholdSettings, state: ThresholdState): number | undefined {
+  if (metricPhase(settings, state) !== 'Running') return undefined;
+  const last = state.measurements.at(-1);
+  if (!last) return settings.initialDelay;
+  return last.at + (settings.interval ?? 0);
+}
+
+const SEVERITY: Record<MetricPhase, number> = { Successful: 0, Running: 1, Inconclusive: 2, Error: 3, Failed: 4 };
+
+/** The run's phase: its worst metric, ignoring dry-run ones. Running while any metric runs and none has failed. */
+export function overallPhase(phases: { phase: MetricPhase; dryRun: boolean }[]): MetricPhase {
+  const counted = phases.filter((p) => !p.dryRun).map((p) => p.phase);
+  if (counted.includes('Failed')) return 'Failed';
+  if (counted.includes('Error')) return 'Error';
+  if (counted.includes('Running')) return 'Running';
+  return counted.reduce<MetricPhase>((worst, p) => (SEVERITY[p] > SEVERITY[worst] ? p : worst), 'Successful');
+}

@@ -1,0 +1,57 @@
+/**
+ * Synthetic traffic for the simulator, generated as counts per second rather than one
+ * request at a time — 1,000 thirty-minute rollouts at 1,000 req/s would otherwise be two
+ * billion requests. Latency is lognormal; a window answers "how many slower than T" by
+ * sampling nested binomials from the exact distribution, and a quantile with the
+ * distribution's own (what a second of real data estimates, without its noise).
+ */
+import type { LatencyWindow, VersionWindow } from '../judges/sequential/window.js';
+import { normalCdf, normalQuantile } from '../stats/special.js';
+import type { Random } from './random.js';
+
+export interface VersionBehaviour {
+  /** Probability that a request fails (5xx). */
+  errorRate: number;
+  /** Lognormal latency: median in seconds and σ of ln(latency). */
+  latency: { median: number; sigma: number };
+}
+
+export class SyntheticLatency implements LatencyWindow {
+  constructor(
+    private readonly random: Random,
+    private readonly requests: number,
+    private readonly median: number,
+    private readonly sigma: number,
+  ) {}
+
+  survival(t: number): number {
+    return t <= 0 ? 1 : 1 - normalCdf(Math.log(t / this.median) / this.sigma);
+  }
+
+  countAbove(thresholds: readonly number[]): number[] {
+    // Visit thresholds from lowest to highest, each a binomial thinning of the one before.
+    const order = thresholds.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0]);
+    const out = new Array<number>(thresholds.length);
+    let n = this.requests;
+    let above = 1;
+    for (const [t, i] of order) {
+      const s = this.survival(t);
+      n = this.random.binomial(n, above > 0 ? Math.min(1, s / above) : 0);
+      above = s;
+      out[i] = n;
+    }
+    return out;
+  }
+
+  quantile(q: number): number {
+    return this.requests === 0 ? NaN : this.median * Math.exp(this.sigma * normalQuantile(q));
+  }
+}
+
+export function sampleVersion(random: Random, requests: number, behaviour: VersionBehaviour): VersionWindow {
+  return {
+    requests,
+    errors: random.binomial(requests, behaviour.errorRate),
+    latency: new SyntheticLatency(random, requests, behaviour.latency.median, behaviour.latency.sigma),
+  };
+}
