@@ -3,6 +3,7 @@
  * ln Γ (Lanczos, g = 7), ln B, the regularized incomplete beta (Lentz's continued
  * fraction), and the standard normal quantile (Wichura's AS241, full double precision).
  */
+/* eslint-disable no-loss-of-precision -- AS241 and Lanczos coefficients are quoted as published, with more digits than a double keeps. */
 
 const LANCZOS = [
   0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
