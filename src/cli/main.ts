@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: () => import('./demo.js'),
   router: () => import('./router.js'),
   lint: () => import('./lint.js'),
+  simulate: () => import('./simulate.js'),
 };
 
 export async function main(argv: string[]): Promise<number> {

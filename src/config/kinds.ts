@@ -1,12 +1,16 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { loadFileText, parseDocuments } from './load.js';
+import { analysisTemplateDocument } from './schemas/analysis.js';
 import { routerDocument } from './schemas/router.js';
+import { simulationDocument } from './schemas/simulation.js';
 import { didYouMean } from './suggest.js';
 
 /** Every kind of kanari file, by its `kind:`; add a kind here and `kanari lint` knows it. */
 export const KINDS = {
   Router: routerDocument,
+  AnalysisTemplate: analysisTemplateDocument,
+  Simulation: simulationDocument,
 } as const satisfies Record<string, z.ZodType>;
 
 export type KindName = keyof typeof KINDS;

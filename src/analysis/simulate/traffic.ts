@@ -19,9 +19,9 @@ export interface VersionBehaviour {
 export class SyntheticLatency implements LatencyWindow {
   constructor(
     private readonly random: Random,
-    private readonly requests: number,
-    private readonly median: number,
-    private readonly sigma: number,
+    readonly requests: number,
+    readonly median: number,
+    readonly sigma: number,
   ) {}
 
   survival(t: number): number {
@@ -45,6 +45,16 @@ export class SyntheticLatency implements LatencyWindow {
 
   quantile(q: number): number {
     return this.requests === 0 ? NaN : this.median * Math.exp(this.sigma * normalQuantile(q));
+  }
+
+  /**
+   * The q-quantile of `n` sampled requests: the order statistic's level is about
+   * Normal(q, q(1−q)/n), which gives per-interval quantiles the noise real ones have.
+   */
+  sampledQuantile(q: number, n = this.requests): number {
+    if (n === 0) return NaN;
+    const level = Math.min(1 - 1e-9, Math.max(1e-9, q + Math.sqrt((q * (1 - q)) / n) * this.random.normal()));
+    return this.median * Math.exp(this.sigma * normalQuantile(level));
   }
 }
 

@@ -1,0 +1,99 @@
+/** A threshold template in the simulator: builtin queries answered from synthetic seconds. */
+import type { BuiltinQuery, ThresholdMetric } from '../../config/schemas/analysis.js';
+import {
+  compileConditions, emptyState, metricPhase, nextMeasurementAt, overallPhase, recordOutcome,
+  type CompiledConditions, type Outcome, type ThresholdSettings, type ThresholdState,
+} from '../judges/threshold/judge.js';
+import type { ComparisonWindow, VersionWindow } from '../judges/sequential/window.js';
+import type { Runner } from './engine.js';
+import { SyntheticLatency } from './traffic.js';
+
+interface Totals {
+  requests: number;
+  errors: number;
+  last?: SyntheticLatency;
+}
+
+interface MetricRun {
+  metric: ThresholdMetric;
+  settings: ThresholdSettings;
+  conditions: CompiledConditions;
+  state: ThresholdState;
+  canary: Totals;
+  control: Totals;
+}
+
+export class ThresholdRunner implements Runner {
+  private readonly metrics: MetricRun[];
+
+  constructor(metrics: readonly ThresholdMetric[]) {
+    this.metrics = metrics.map((metric) => ({
+      metric,
+      settings: {
+        ...(metric.successCondition ? { successCondition: metric.successCondition } : {}),
+        ...(metric.failureCondition ? { failureCondition: metric.failureCondition } : {}),
+        ...(metric.interval !== undefined ? { interval: metric.interval / 1000 } : {}),
+        ...(metric.count !== undefined ? { count: metric.count } : {}),
+        initialDelay: metric.initialDelay / 1000,
+        failureLimit: metric.failureLimit,
+        inconclusiveLimit: metric.inconclusiveLimit,
+        consecutiveErrorLimit: metric.consecutiveErrorLimit,
+        dryRun: metric.dryRun,
+      },
+      conditions: compileConditions(metric),
+      state: emptyState(),
+      canary: { requests: 0, errors: 0 },
+      control: { requests: 0, errors: 0 },
+    }));
+  }
+
+  observe(second: number, w: ComparisonWindow): void {
+    for (const m of this.metrics) {
+      add(m.canary, w.canary);
+      add(m.control, w.control);
+      const due = nextMeasurementAt(m.settings, m.state);
+      // A measurement covers the seconds since the previous one; the first, the seconds since the start.
+      if (due === undefined || second + 1 < due || (m.state.measurements.length === 0 && second + 1 < (m.settings.interval ?? 0))) continue;
+      const query = m.metric.provider.builtin!;
+      const control = this.value(query, m.control);
+      const scope = control.kind === 'value' ? { control: control.value } : {};
+      m.state = recordOutcome(m.state, m.conditions, this.value(query, query.version === 'canary' ? m.canary : m.control), second + 1, scope);
+      m.canary = { requests: 0, errors: 0 };
+      m.control = { requests: 0, errors: 0 };
+    }
+  }
+
+  private value(q: BuiltinQuery, totals: Totals): Outcome {
+    if (q.version === 'baseline') return { kind: 'empty', message: 'this simulation has no baseline' };
+    if (totals.requests === 0) return { kind: 'empty', message: `no ${q.version} requests in the interval` };
+    switch (q.signal) {
+      case 'requests':
+        return { kind: 'value', value: totals.requests };
+      case 'errorRate':
+        return { kind: 'value', value: totals.errors / totals.requests };
+      case 'successRate':
+        return { kind: 'value', value: 1 - totals.errors / totals.requests };
+      case 'latency':
+        return { kind: 'value', value: totals.last!.sampledQuantile(q.quantile!, totals.requests) };
+    }
+  }
+
+  decision(): 'rollback' | 'pause' | 'continue' {
+    const phase = overallPhase(this.metrics.map((m) => ({ phase: metricPhase(m.settings, m.state), dryRun: m.settings.dryRun })));
+    return phase === 'Failed' || phase === 'Error' ? 'rollback' : phase === 'Inconclusive' ? 'pause' : 'continue';
+  }
+
+  reason(): string {
+    const failing = this.metrics.find((m) => metricPhase(m.settings, m.state) !== 'Running' && metricPhase(m.settings, m.state) !== 'Successful');
+    if (!failing) return 'all measurements passed';
+    const last = failing.state.measurements.at(-1);
+    return `${failing.metric.name}: ${metricPhase(failing.settings, failing.state)} after ${failing.state.failed} failed measurement(s); last value ${String(last?.value)}`;
+  }
+}
+
+function add(totals: Totals, w: VersionWindow): void {
+  totals.requests += w.requests;
+  totals.errors += w.errors;
+  if (w.latency instanceof SyntheticLatency) totals.last = w.latency;
+}
+

@@ -1,0 +1,93 @@
+import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
+import type { SimulationSpec } from '../config/schemas/simulation.js';
+import { loadDocuments } from '../config/kinds.js';
+import { formatDuration } from '../config/duration.js';
+import { simulate, type SimulationReport } from '../analysis/simulate/engine.js';
+import { BUILTIN_TEMPLATES } from '../analysis/templates.js';
+import { parseCommandArgs } from './args.js';
+import { EXIT, UsageError } from './exit.js';
+
+export const summary = 'run a rollout plan and analysis templates against synthetic traffic, many times';
+
+const HELP = `kanari simulate -f SIMULATION.yaml [-t TEMPLATES.yaml] [--runs N] [--json]
+
+Runs the file's rollout steps on a virtual clock, once per seed, under each template it
+names (built in: ${Object.keys(BUILTIN_TEMPLATES).join(', ')}; or AnalysisTemplate documents
+from the same file or from -t), and reports rollbacks, time to rollback and harm beside
+the theoretical limit.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('simulate', argv, {
+    file: { type: 'string', short: 'f' },
+    template: { type: 'string', short: 't', multiple: true },
+    runs: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return EXIT.ok;
+  }
+  if (!values.file) throw new UsageError('simulate: name a Simulation file with -f FILE');
+  const runs = values.runs === undefined ? undefined : Number(values.runs);
+  if (runs !== undefined && !(Number.isInteger(runs) && runs > 0)) throw new UsageError(`simulate: --runs must be a positive whole number (got ${values.runs})`);
+
+  const templates = new Map<string, AnalysisTemplateSpec>(Object.entries(BUILTIN_TEMPLATES));
+  const simulations: { name: string; spec: SimulationSpec }[] = [];
+  for (const file of [values.file, ...(values.template ?? [])]) {
+    for (const doc of loadDocuments(file)) {
+      if (doc.kind === 'AnalysisTemplate') {
+        const t = doc.value as { metadata: { name: string }; spec: AnalysisTemplateSpec };
+        templates.set(t.metadata.name, t.spec);
+      } else if (doc.kind === 'Simulation' && file === values.file) {
+        const s = doc.value as { metadata: { name: string }; spec: SimulationSpec };
+        simulations.push({ name: s.metadata.name, spec: s.spec });
+      }
+    }
+  }
+  if (simulations.length === 0) throw new UsageError(`simulate: ${values.file} holds no Simulation document`);
+
+  const reports: { name: string; report: SimulationReport }[] = [];
+  for (const sim of simulations) {
+    const chosen = sim.spec.templates.map((t) => {
+      if (typeof t !== 'string') return { name: t.name, spec: t.spec };
+      const spec = templates.get(t);
+      if (!spec) throw new UsageError(`simulate: ${sim.name} names template "${t}", which is neither built in nor in the files given (known: ${[...templates.keys()].join(', ')})`);
+      return { name: t, spec };
+    });
+    const started = performance.now();
+    const report = simulate(sim.spec, chosen, runs);
+    reports.push({ name: sim.name, report });
+    if (!values.json) console.log(formatReport(sim.name, sim.spec, report, runs ?? sim.spec.runs, performance.now() - started));
+  }
+  if (values.json) console.log(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
+  return EXIT.ok;
+}
+
+function formatReport(name: string, spec: SimulationSpec, r: SimulationReport, runs: number, ms: number): string {
+  const lines = [
+    `${name}: ${runs} runs of a ${formatDuration(r.seconds * 1000)} plan at ${spec.traffic.rate} req/s — ` +
+      (r.canaryIsWorse ? (r.onset ? `the canary goes bad at ${formatDuration(r.onset * 1000)}` : 'the canary is bad from the start') : 'nothing is wrong with the canary') +
+      ` (${(ms / 1000).toFixed(1)} s)`,
+  ];
+  const header = r.canaryIsWorse ? ['template', 'caught', 'missed', 'paused', 'median', 'p90', 'extra errors'] : ['template', 'false rollbacks', 'paused'];
+  const rows = r.templates.map((t) => {
+    const pct = (n: number) => `${((100 * n) / t.runs).toFixed(1)}%`;
+    if (!r.canaryIsWorse) return [t.name, `${pct(t.rollbacks)} (${t.rollbacks})`, pct(t.pauses)];
+    const time = (s?: number) => (s === undefined ? '—' : formatSeconds(s));
+    return [t.name, pct(t.rollbacks), pct(t.runs - t.rollbacks - t.pauses), pct(t.pauses), time(t.timeToRollback?.median), time(t.timeToRollback?.p90), t.extraErrors.toFixed(1)];
+  });
+  if (r.limit) rows.push(['limit (any test)', '', '', '', `${formatSeconds(r.limit.seconds)} (mean)`, '', r.limit.extraErrors.toFixed(1)]);
+  lines.push(...table([header, ...rows]));
+  for (const t of r.templates) if (t.example) lines.push(`  e.g. ${t.name}: ${t.example}`);
+  return lines.join('\n');
+}
+
+function formatSeconds(s: number): string {
+  return s < 10 ? `${s.toFixed(1)} s` : s < 600 ? `${Math.round(s)} s` : `${(s / 60).toFixed(1)} min`;
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => '  ' + r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd());
+}
