@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { loadDocuments, KINDS } from '../src/config/kinds.js';
 import { parseDocuments } from '../src/config/load.js';
 
-const examples = readdirSync('examples').filter((f) => /\.ya?ml$/.test(f));
+const examples = (readdirSync('examples', { recursive: true }) as string[]).filter((f) => /\.ya?ml$/.test(f));
 const markdown = ['README.md', ...readdirSync('docs').map((f) => `docs/${f}`)].filter((f) => f.endsWith('.md'));
 
 describe('examples', () => {
