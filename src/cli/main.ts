@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   router: () => import('./router.js'),
   lint: () => import('./lint.js'),
   simulate: () => import('./simulate.js'),
+  judge: () => import('./judge.js'),
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -6,6 +6,7 @@ import { simulate, type SimulationReport } from '../analysis/simulate/engine.js'
 import { BUILTIN_TEMPLATES } from '../analysis/templates.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
+import { table } from './table.js';
 
 export const summary = 'run a rollout plan and analysis templates against synthetic traffic, many times';
 
@@ -85,9 +86,4 @@ function formatReport(name: string, spec: SimulationSpec, r: SimulationReport, r
 
 function formatSeconds(s: number): string {
   return s < 10 ? `${s.toFixed(1)} s` : s < 600 ? `${Math.round(s)} s` : `${(s / 60).toFixed(1)} min`;
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => '  ' + r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd());
 }
