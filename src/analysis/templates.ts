@@ -5,6 +5,7 @@
  */
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { analysisTemplateSpec } from '../config/schemas/analysis.js';
+import type { SequentialSettings } from './judges/sequential/judge.js';
 
 export const BUILTIN_TEMPLATES: Record<string, AnalysisTemplateSpec> = {
   sequential: analysisTemplateSpec.parse({ sequential: {} }),
@@ -17,3 +18,8 @@ export const BUILTIN_TEMPLATES: Record<string, AnalysisTemplateSpec> = {
     },
   }),
 };
+
+/** A template's sequential spec as the judge takes it: durations in the file are milliseconds, the judge works in seconds. */
+export function sequentialSettings(spec: NonNullable<AnalysisTemplateSpec['sequential']>): SequentialSettings {
+  return { ...spec, metrics: spec.metrics.map((m) => (m.kind === 'slow' ? { ...m, threshold: m.threshold / 1000 } : m)) };
+}

@@ -4,7 +4,7 @@ import { kayentaCanaryConfig, metricsOf } from '../analysis/judges/kayenta/confi
 import { judgeKayenta, type KayentaReport } from '../analysis/judges/kayenta/judge.js';
 import { SequentialJudge, type SequentialReport } from '../analysis/judges/sequential/judge.js';
 import { readMetricPairs, readRequestLog } from '../analysis/offline.js';
-import { BUILTIN_TEMPLATES } from '../analysis/templates.js';
+import { BUILTIN_TEMPLATES, sequentialSettings } from '../analysis/templates.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
 import { table } from './table.js';
@@ -52,8 +52,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const spec = values.file ? loadKind(values.file, 'AnalysisTemplate').spec : BUILTIN_TEMPLATES.sequential!;
   if (!spec.sequential) throw new UsageError(`judge: ${values.file} is not a sequential template`);
-  const s = spec.sequential;
-  const judge = new SequentialJudge({ ...s, metrics: s.metrics.map((m) => (m.kind === 'slow' ? { ...m, threshold: m.threshold / 1000 } : m)), srm: false });
+  const judge = new SequentialJudge({ ...sequentialSettings(spec.sequential), srm: false });
   let stoppedAt: number | undefined;
   const windows = readRequestLog(values.data);
   for (const [i, w] of windows.entries()) {

@@ -9,7 +9,8 @@ import { SequentialJudge } from '../judges/sequential/judge.js';
 import type { ComparisonWindow, VersionWindow } from '../judges/sequential/window.js';
 import { detectionLimit, type Limit } from './limits.js';
 import { Random } from './random.js';
-import { sampleVersion, type VersionBehaviour } from './traffic.js';
+import { sampleVersion, SyntheticLatency, type VersionBehaviour } from './traffic.js';
+import { sequentialSettings } from '../templates.js';
 import { ThresholdRunner } from './threshold-runner.js';
 
 export interface Runner {
@@ -21,13 +22,7 @@ export interface Runner {
 
 export function runnerFor(spec: AnalysisTemplateSpec): Runner {
   if (spec.sequential) {
-    const s = spec.sequential;
-    const judge = new SequentialJudge({
-      alpha: s.alpha,
-      metrics: s.metrics.map((m) => (m.kind === 'slow' ? { ...m, threshold: m.threshold / 1000 } : m)),
-      srm: s.srm,
-      promotion: s.promotion,
-    });
+    const judge = new SequentialJudge(sequentialSettings(spec.sequential));
     return {
       observe: (_second, w) => judge.observe(w),
       decision: () => {
@@ -194,10 +189,9 @@ export function simulate(spec: SimulationSpec, templates: { name: string; spec: 
 
 function addBurst(random: Random, window: VersionWindow, rate: number, errorRate: number, behaviour: VersionBehaviour): void {
   const n = random.poisson(rate);
-  const merged = sampleVersion(random, window.requests + n, behaviour);
   window.requests += n;
   window.errors += random.binomial(n, errorRate);
-  window.latency = merged.latency;
+  window.latency = new SyntheticLatency(random, window.requests, behaviour.latency.median, behaviour.latency.sigma);
 }
 
 /** The lower median for even counts, so a reported time is one a run really had. */

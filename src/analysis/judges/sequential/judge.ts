@@ -91,7 +91,6 @@ export class SequentialJudge {
   private windows = 0;
   private failure?: string;
   private expectedShare = NaN;
-  private srmShares = { canary: 0, total: 0 };
 
   constructor(readonly settings: SequentialSettings) {
     if (settings.metrics.length === 0) throw new Error('a sequential analysis needs at least one metric');
@@ -130,8 +129,6 @@ export class SequentialJudge {
     if (this.srm && w.expectedShare !== undefined && w.expectedShare > 0 && w.expectedShare < 1) {
       this.srm.update(canary.requests, control.requests, w.expectedShare);
       this.expectedShare = w.expectedShare;
-      this.srmShares.canary += canary.requests;
-      this.srmShares.total += total;
     }
   }
 
@@ -199,8 +196,9 @@ export class SequentialJudge {
   report(final = false): SequentialReport {
     const metrics = this.states.map((s) => this.evidence(s));
     const verdict = this.verdict(final);
-    const srm = this.srm && this.srmShares.total > 0
-      ? { expectedShare: this.expectedShare, observedShare: this.srmShares.canary / this.srmShares.total, eValue: Math.exp(this.srmLogE()), failed: this.srmFailed() }
+    const seen = this.srm ? this.srm.canaryEvents + this.srm.controlEvents : 0;
+    const srm = this.srm && seen > 0
+      ? { expectedShare: this.expectedShare, observedShare: this.srm.canaryEvents / seen, eValue: Math.exp(this.srmLogE()), failed: this.srmFailed() }
       : undefined;
     return { verdict, reason: explain(verdict, metrics, srm, this.settings, this.canaryRequests()), windows: this.windows, metrics, ...(srm ? { srm } : {}) };
   }
@@ -222,7 +220,6 @@ export class SequentialJudge {
       windows: this.windows,
       failure: this.failure ?? null,
       expectedShare: this.expectedShare,
-      srmShares: this.srmShares,
       srm: this.srm?.toJSON() ?? null,
       metrics: this.states.map((s) => ({ minP: s.minP, parts: s.parts.map((p) => ({ mixture: p.mixture.toJSON(), logThreshold: p.logThreshold ?? null })) })),
     };
@@ -233,7 +230,6 @@ export class SequentialJudge {
     judge.windows = state.windows;
     if (state.failure) judge.failure = state.failure;
     judge.expectedShare = state.expectedShare ?? NaN;
-    judge.srmShares = { ...state.srmShares };
     if (state.srm) judge.srm = RatioMixture.from(state.srm);
     state.metrics.forEach((m, i) => {
       const s = judge.states[i]!;
@@ -252,7 +248,6 @@ export interface SequentialJudgeState {
   windows: number;
   failure: string | null;
   expectedShare: number | null;
-  srmShares: { canary: number; total: number };
   srm: RatioMixtureState | null;
   metrics: { minP: number; parts: { mixture: RatioMixtureState; logThreshold: number | null }[] }[];
 }
