@@ -89,6 +89,8 @@ export class SequentialJudge {
   private srm?: RatioMixture;
   private readonly logMargin?: number;
   private windows = 0;
+  /** Every canary request seen. Not a metric's exposure: a latency part counts only once its threshold is set. */
+  private canaryRequests = 0;
   private failure?: string;
   private expectedShare = NaN;
 
@@ -114,6 +116,7 @@ export class SequentialJudge {
   observe(w: ComparisonWindow): void {
     this.windows++;
     const { canary, control } = w;
+    this.canaryRequests += canary.requests;
     const total = canary.requests + control.requests;
     const share = total > 0 ? canary.requests / total : NaN;
     for (const state of this.states) {
@@ -182,13 +185,9 @@ export class SequentialJudge {
     return final ? 'Inconclusive' : 'Running';
   }
 
-  private canaryRequests(): number {
-    return this.states[0]!.parts[0]!.mixture.canaryExposure;
-  }
-
   private promotable(): boolean {
     const p = this.settings.promotion;
-    if (this.canaryRequests() < p.minRequests) return false;
+    if (this.canaryRequests < p.minRequests) return false;
     if (this.logMargin === undefined) return true;
     return this.states.every((s) => s.parts.every((part) => part.mixture.logE(this.logMargin!, false) >= Math.log(1 / s.alpha)));
   }
@@ -200,7 +199,7 @@ export class SequentialJudge {
     const srm = this.srm && seen > 0
       ? { expectedShare: this.expectedShare, observedShare: this.srm.canaryEvents / seen, eValue: Math.exp(this.srmLogE()), failed: this.srmFailed() }
       : undefined;
-    return { verdict, reason: explain(verdict, metrics, srm, this.settings, this.canaryRequests()), windows: this.windows, metrics, ...(srm ? { srm } : {}) };
+    return { verdict, reason: explain(verdict, metrics, srm, this.settings, this.canaryRequests), windows: this.windows, metrics, ...(srm ? { srm } : {}) };
   }
 
   private evidence(s: MetricState): MetricEvidence {
@@ -218,6 +217,7 @@ export class SequentialJudge {
     return {
       settings: this.settings,
       windows: this.windows,
+      canaryRequests: this.canaryRequests,
       failure: this.failure ?? null,
       expectedShare: this.expectedShare,
       srm: this.srm?.toJSON() ?? null,
@@ -228,6 +228,7 @@ export class SequentialJudge {
   static from(state: SequentialJudgeState): SequentialJudge {
     const judge = new SequentialJudge(state.settings);
     judge.windows = state.windows;
+    judge.canaryRequests = state.canaryRequests;
     if (state.failure) judge.failure = state.failure;
     judge.expectedShare = state.expectedShare ?? NaN;
     if (state.srm) judge.srm = RatioMixture.from(state.srm);
@@ -246,6 +247,7 @@ export class SequentialJudge {
 export interface SequentialJudgeState {
   settings: SequentialSettings;
   windows: number;
+  canaryRequests: number;
   failure: string | null;
   expectedShare: number | null;
   srm: RatioMixtureState | null;
