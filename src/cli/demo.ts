@@ -5,6 +5,7 @@ import { loopbackRouter } from '../config/schemas/router.js';
 import { listenApp } from '../demo/app.js';
 import { startLoad } from '../demo/load.js';
 import { startRouter } from '../router/run.js';
+import { AdminClient } from '../router/client.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT } from './exit.js';
 
@@ -32,6 +33,7 @@ export async function run(argv: string[]): Promise<number> {
     table: { pools: { stable: [`http://127.0.0.1:${v1.port}`], canary: [`http://127.0.0.1:${v2.port}`] } },
   });
   const router = await startRouter(doc);
+  const admin = new AdminClient(router.adminUrl, router.token);
   const target = { host: '127.0.0.1', port: router.address.port };
   console.log(`kanari demo: v1 on :${v1.port}, v2 on :${v2.port}, router on http://127.0.0.1:${target.port} (admin ${router.adminUrl})`);
   console.log('200 users with their own cookies send requests; kanari keeps each on one version.\n');
@@ -39,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   let failures = 0;
   try {
     for (const weight of STEPS) {
-      await setCanaryWeight(router.adminUrl, router.token, weight);
+      await setCanaryWeight(admin, weight);
       console.log(`→ canary weight ${weight}%`);
       const until = Date.now() + stepMs;
       while (Date.now() < until) {
@@ -63,10 +65,7 @@ export async function run(argv: string[]): Promise<number> {
   return failures === 0 ? EXIT.ok : EXIT.failed;
 }
 
-async function setCanaryWeight(adminUrl: string, token: string, weight: number): Promise<void> {
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  const current = (await (await fetch(`${adminUrl}/table`, { headers })).json()) as { revision: number; table: { weights: Record<string, number> } };
-  const table = { ...current.table, weights: { ...current.table.weights, canary: weight } };
-  const res = await fetch(`${adminUrl}/table`, { method: 'PUT', headers: { ...headers, 'if-match': String(current.revision) }, body: JSON.stringify(table) });
-  if (!res.ok) throw new Error(`router refused the table: ${res.status} ${await res.text()}`);
+async function setCanaryWeight(admin: AdminClient, weight: number): Promise<void> {
+  const current = await admin.table();
+  await admin.setTable({ ...current.table, weights: { ...current.table.weights, canary: weight } }, current.revision);
 }

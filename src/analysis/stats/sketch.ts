@@ -99,6 +99,30 @@ export class LatencySketch {
   }
 }
 
+/**
+ * What `after` holds that `before` did not: the sketch of the values added between two
+ * cumulative snapshots of the same sketch. A difference cannot know its extremes, so
+ * `min` and `max` are the representatives of its lowest and highest buckets (within
+ * the sketch's accuracy). Returns undefined when `after` is not a later state of
+ * `before` (some count went down: the sketch was reset).
+ */
+export function subtractSnapshot(after: SketchSnapshot, before: SketchSnapshot): SketchSnapshot | undefined {
+  if (after.accuracy !== before.accuracy || after.count < before.count || after.zero < before.zero) return undefined;
+  const counts = new Map(after.bins);
+  for (const [index, n] of before.bins) {
+    const left = (counts.get(index) ?? 0) - n;
+    if (left < 0) return undefined;
+    if (left === 0) counts.delete(index);
+    else counts.set(index, left);
+  }
+  const bins = [...counts].sort((a, b) => a[0] - b[0]);
+  const zero = after.zero - before.zero;
+  const count = after.count - before.count;
+  const lowest = zero > 0 ? 0 : bins.length > 0 ? representative(bins[0]![0]) : Infinity;
+  const highest = bins.length > 0 ? representative(bins[bins.length - 1]![0]) : zero > 0 ? 0 : -Infinity;
+  return { accuracy: after.accuracy, count, sum: Math.max(0, after.sum - before.sum), min: lowest, max: highest, zero, bins };
+}
+
 function representative(index: number): number {
   return (2 * Math.pow(GAMMA, index)) / (GAMMA + 1);
 }

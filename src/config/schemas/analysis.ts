@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { duration } from '../duration.js';
 import { compile, ExpressionError } from '../../analysis/judges/threshold/expression.js';
 import { API_VERSION, exactlyOne, metadata, name } from './common.js';
+import { parseJsonPath } from '../../analysis/providers/json-path.js';
+import { PROMETHEUS_PRESETS, unknownVariables } from '../../analysis/providers/template.js';
 
 const probability = (what: string) => z.number().gt(0, `must be above 0 (${what})`).lt(1, `must be below 1 (${what})`);
 
@@ -27,7 +29,61 @@ export const builtinQuery = z.strictObject({
 });
 export type BuiltinQuery = z.output<typeof builtinQuery>;
 
-export const provider = z.strictObject({ builtin: builtinQuery.optional() }).superRefine(exactlyOne(['builtin']));
+const versionName = z.enum(['canary', 'stable', 'baseline']);
+
+/** A string with `{{…}}` variables, checked at load time. */
+const template = z.string().min(1).superRefine((text, ctx) => {
+  const unknown = unknownVariables(text);
+  if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `unknown variable ${unknown.map((v) => `{{${v}}}`).join(', ')} (known: {{service}}, {{version}}, {{target}}, {{window}}, {{quantile}})`, input: text });
+});
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+const headers = z.record(z.string(), z.string()).default({});
+
+/** A Prometheus HTTP API query: written out, or one of the presets. */
+export const prometheusQuery = z.strictObject({
+  address: httpUrl,
+  query: template.optional(),
+  preset: z.enum(Object.keys(PROMETHEUS_PRESETS) as [string, ...string[]]).optional(),
+  /** What `{{version}}` stands for. */
+  version: versionName.default('canary'),
+  /** The name the mesh or ingress knows each version by (`{{target}}`); default `<service>-<version>`. */
+  targets: z.partialRecord(versionName, z.string().min(1)).default({}),
+  /** For latency presets and queries using `{{quantile}}`. */
+  quantile: probability('a quantile such as 0.99').optional(),
+  /** The range `{{window}}` stands for; default the measurement's window. */
+  window: duration.optional(),
+  timeout: duration.default(5000),
+  headers,
+}).superRefine(exactlyOne(['query', 'preset'])).superRefine((q, ctx) => {
+  const text = q.query ?? (q.preset ? PROMETHEUS_PRESETS[q.preset]!.query : '');
+  if (text.includes('{{quantile}}') && q.quantile === undefined) ctx.addIssue({ code: 'custom', message: 'this query uses {{quantile}}; set quantile, such as 0.99', path: ['quantile'], input: q });
+});
+export type PrometheusQuery = z.output<typeof prometheusQuery>;
+
+/** Any HTTP endpoint answering JSON; `jsonPath` picks the value (`$.data.ok`, `{$.items[0].value}`). */
+export const webQuery = z.strictObject({
+  url: template.refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL'),
+  method: z.enum(['GET', 'POST']).default('GET'),
+  headers,
+  body: z.string().optional(),
+  jsonPath: z.string().superRefine((text, ctx) => {
+    try {
+      parseJsonPath(text);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message, input: text });
+    }
+  }),
+  version: versionName.default('canary'),
+  targets: z.partialRecord(versionName, z.string().min(1)).default({}),
+  timeout: duration.default(5000),
+});
+export type WebQuery = z.output<typeof webQuery>;
+
+export const provider = z
+  .strictObject({ builtin: builtinQuery.optional(), prometheus: prometheusQuery.optional(), web: webQuery.optional() })
+  .superRefine(exactlyOne(['builtin', 'prometheus', 'web']));
+export type ProviderQuery = z.output<typeof provider>;
 
 export const thresholdMetric = z.strictObject({
   name,

@@ -25,8 +25,8 @@ export interface ThresholdSettings {
 
 export const THRESHOLD_DEFAULTS = { initialDelay: 0, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4, dryRun: false } as const;
 
-/** What a provider returned for one measurement: a value, nothing, or an error — never a silent zero. */
-export type Outcome = { kind: 'value'; value: Value } | { kind: 'empty'; message: string } | { kind: 'error'; message: string };
+/** What a provider returned for one measurement: a value, nothing, a failure or no answer in time — never a silent zero. */
+export type Outcome = { kind: 'value'; value: Value } | { kind: 'empty'; message: string } | { kind: 'error'; message: string } | { kind: 'timeout'; message: string };
 
 export interface Measurement {
   at: number;
@@ -72,7 +72,7 @@ export function judgeValue(conditions: CompiledConditions, scope: Record<string,
 /** Folds one provider outcome into the metric's state. `scope` gets `result` added. */
 export function recordOutcome(state: ThresholdState, conditions: CompiledConditions, outcome: Outcome, at: number, scope: Record<string, Value> = {}): ThresholdState {
   let m: Measurement;
-  if (outcome.kind === 'error') m = { at, phase: 'Error', message: outcome.message };
+  if (outcome.kind === 'error' || outcome.kind === 'timeout') m = { at, phase: 'Error', message: outcome.kind === 'timeout' ? `timeout: ${outcome.message}` : outcome.message };
   else if (outcome.kind === 'empty') m = { at, phase: 'Inconclusive', message: outcome.message };
   else {
     try {

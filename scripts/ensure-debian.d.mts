@@ -1,0 +1,2 @@
+/** Installs the Debian packages behind `[command, package]` pairs whose command is missing. */
+export function ensureDebian(pairs: [command: string, pkg: string][]): void;

@@ -1,0 +1,168 @@
+/**
+ * The `builtin` provider: kanari's own router statistics. The router keeps cumulative
+ * counters (`GET /stats`); the recorder samples them every second and keeps what
+ * changed in each interval, so any window — the last second for the sequential judge,
+ * the last minute for a threshold check, one-minute steps for a Kayenta comparison —
+ * is a sum of deltas.
+ */
+import { LatencySketch, subtractSnapshot, type SketchSnapshot } from '../stats/sketch.js';
+import { STATUS_CLASSES, type StatsSnapshot, type StatusClass } from '../../router/stats.js';
+import { VERSIONS, type Version } from '../../config/schemas/table.js';
+import type { BuiltinQuery } from '../../config/schemas/analysis.js';
+import type { ComparisonWindow, VersionWindow } from '../judges/sequential/window.js';
+import type { MetricProvider, MetricQuery, MetricResult, TimeWindow } from './types.js';
+
+export interface VersionDelta {
+  requests: Record<StatusClass, number>;
+  latency: SketchSnapshot;
+}
+
+/** What changed between two snapshots: the requests whose responses finished in (`start`, `end`]. */
+export interface StatsDelta {
+  start: number;
+  end: number;
+  versions: Record<Version, VersionDelta>;
+  /** The router restarted (or a worker did) and the counters began again from zero. */
+  reset?: boolean;
+}
+
+/** One version's requests over a window, summed from deltas. */
+export class VersionTotals {
+  requests = 0;
+  errors = 0;
+  readonly latency = new LatencySketch();
+
+  add(delta: VersionDelta): void {
+    for (const c of STATUS_CLASSES) this.requests += delta.requests[c];
+    this.errors += delta.requests['5xx'];
+    this.latency.merge(delta.latency);
+  }
+
+  /** As the sequential judge sees a version: 5xx are errors, 4xx are the client's. */
+  toWindow(): VersionWindow {
+    const sketch = this.latency;
+    return {
+      requests: this.requests,
+      errors: this.errors,
+      latency: {
+        countAbove: (thresholds) => thresholds.map((t) => sketch.count - sketch.countAtOrBelow(t)),
+        quantile: (q) => sketch.quantile(q),
+      },
+    };
+  }
+}
+
+/**
+ * Samples a router's cumulative stats and keeps the deltas for `retention` ms. Deltas
+ * can also be fed in directly (`append`), which is how a store replays them after a
+ * restart.
+ */
+export class StatsRecorder {
+  private last: StatsSnapshot | undefined;
+  private readonly deltas: StatsDelta[] = [];
+
+  constructor(private readonly retention = 3_600_000) {}
+
+  /** Takes the next cumulative snapshot; returns the delta since the previous one (none for the first). */
+  record(snapshot: StatsSnapshot): StatsDelta | undefined {
+    const previous = this.last;
+    this.last = snapshot;
+    if (!previous) return undefined;
+    if (snapshot.time <= previous.time) return undefined;
+    const delta = diff(previous, snapshot);
+    this.append(delta);
+    return delta;
+  }
+
+  append(delta: StatsDelta): void {
+    this.deltas.push(delta);
+    const horizon = delta.end - this.retention;
+    let drop = 0;
+    while (drop < this.deltas.length && this.deltas[drop]!.end <= horizon) drop++;
+    if (drop > 0) this.deltas.splice(0, drop);
+  }
+
+  /** The deltas that ended inside (`window.start`, `window.end`]. */
+  within(window: TimeWindow): StatsDelta[] {
+    return this.deltas.filter((d) => d.end > window.start && d.end <= window.end);
+  }
+
+  latest(): StatsDelta | undefined {
+    return this.deltas[this.deltas.length - 1];
+  }
+
+  totals(version: Version, window: TimeWindow): VersionTotals {
+    const totals = new VersionTotals();
+    for (const d of this.within(window)) totals.add(d.versions[version]);
+    return totals;
+  }
+
+  /**
+   * The sequential judge's view of one delta: canary against baseline when a baseline
+   * served traffic, otherwise against stable.
+   */
+  static comparison(delta: StatsDelta, expectedShare?: number): ComparisonWindow {
+    const side = (v: Version) => {
+      const t = new VersionTotals();
+      t.add(delta.versions[v]);
+      return t;
+    };
+    const baseline = side('baseline');
+    const control = baseline.requests > 0 ? baseline : side('stable');
+    return { canary: side('canary').toWindow(), control: control.toWindow(), ...(expectedShare === undefined ? {} : { expectedShare }) };
+  }
+}
+
+function diff(before: StatsSnapshot, after: StatsSnapshot): StatsDelta {
+  const restarted = after.startedAt !== before.startedAt;
+  const versions = {} as Record<Version, VersionDelta>;
+  let reset = restarted;
+  for (const v of VERSIONS) {
+    const [a, b] = [before.versions[v], after.versions[v]];
+    const requests = Object.fromEntries(STATUS_CLASSES.map((c) => [c, b.requests[c] - a.requests[c]])) as Record<StatusClass, number>;
+    const latency = restarted ? undefined : subtractSnapshot(b.latency, a.latency);
+    if (!latency || STATUS_CLASSES.some((c) => requests[c] < 0)) reset = true;
+    versions[v] = { requests, latency: latency ?? b.latency };
+  }
+  // After a reset the new counters are all that is known of the interval: they count
+  // from the restart, so they are the delta (a little traffic before it is lost).
+  if (reset) for (const v of VERSIONS) versions[v] = { requests: { ...after.versions[v].requests }, latency: after.versions[v].latency };
+  return { start: before.time, end: after.time, versions, ...(reset ? { reset: true } : {}) };
+}
+
+/** Answers `builtin` queries from a recorder's deltas. */
+export class BuiltinProvider implements MetricProvider {
+  readonly name = 'builtin';
+
+  constructor(private readonly recorder: StatsRecorder) {}
+
+  query(q: MetricQuery, window: TimeWindow, _context: unknown, options: { step?: number } = {}): Promise<MetricResult> {
+    if (!('builtin' in q)) return Promise.resolve({ kind: 'error', message: 'the builtin provider was given another provider\'s query' });
+    const query = q.builtin;
+    if (options.step === undefined) return Promise.resolve(valueOf(query, this.recorder.totals(query.version, window)));
+    const series: number[] = [];
+    for (let start = window.start; start < window.end; start += options.step) {
+      const r = valueOf(query, this.recorder.totals(query.version, { start, end: Math.min(window.end, start + options.step) }));
+      series.push(r.kind === 'value' ? (r.value as number) : NaN);
+    }
+    if (series.every((x) => Number.isNaN(x))) return Promise.resolve(empty(query, window));
+    return Promise.resolve({ kind: 'value', value: series, series });
+  }
+}
+
+function valueOf(query: BuiltinQuery, t: VersionTotals): MetricResult {
+  if (query.signal === 'requests') return { kind: 'value', value: t.requests };
+  if (t.requests === 0) return { kind: 'empty', message: `no ${query.version} requests in the window` };
+  switch (query.signal) {
+    case 'successRate':
+      return { kind: 'value', value: 1 - t.errors / t.requests };
+    case 'errorRate':
+      return { kind: 'value', value: t.errors / t.requests };
+    case 'latency':
+      return { kind: 'value', value: t.latency.quantile(query.quantile!) };
+  }
+}
+
+function empty(query: BuiltinQuery, window: TimeWindow): MetricResult {
+  return { kind: 'empty', message: `no ${query.version} requests between ${new Date(window.start).toISOString()} and ${new Date(window.end).toISOString()}` };
+}

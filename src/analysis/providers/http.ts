@@ -1,0 +1,23 @@
+/** One HTTP exchange for a provider, with the three ways it can end told apart. */
+
+export type HttpOutcome = { kind: 'ok'; status: number; text: string } | { kind: 'error'; message: string } | { kind: 'timeout'; message: string };
+
+export interface HttpOptions {
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+}
+
+/** Never throws: a refused connection is `error`, no full answer within `timeoutMs` is `timeout`. */
+export async function httpRequest(url: string, options: HttpOptions): Promise<HttpOutcome> {
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  try {
+    const res = await fetch(url, { method: options.method, headers: options.headers, signal, ...(options.body === undefined ? {} : { body: options.body }) });
+    return { kind: 'ok', status: res.status, text: await res.text() };
+  } catch (err) {
+    if (signal.aborted) return { kind: 'timeout', message: `${url} did not answer within ${options.timeoutMs} ms` };
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    return { kind: 'error', message: `${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}` };
+  }
+}

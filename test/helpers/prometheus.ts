@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureDebian } from '../../scripts/ensure-debian.mjs';
+
+export interface TestPrometheus {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** A free loopback port (there is a small race between closing it and its next use). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/**
+ * A real Prometheus (the Debian package, installed when missing) scraping `target`'s
+ * /metrics every second with a bearer token, as an operator would configure it.
+ */
+export async function startPrometheus(target: string, token: string): Promise<TestPrometheus> {
+  ensureDebian([['prometheus', 'prometheus']]);
+  const dir = mkdtempSync(join(tmpdir(), 'kanari-prom-'));
+  const config = join(dir, 'prometheus.yml');
+  writeFileSync(config, [
+    'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+    'scrape_configs:',
+    '  - job_name: kanari',
+    `    authorization: { credentials: ${JSON.stringify(token)} }`,
+    `    static_configs: [{ targets: [${JSON.stringify(target)}] }]`,
+    '',
+  ].join('\n'));
+  const port = await freePort();
+  const child = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}:\n${log}`);
+    try {
+      if ((await fetch(`${url}/-/ready`)).ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (i > 300) {
+      await stop();
+      throw new Error(`prometheus was not ready after 30 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // Target discovery holds new targets back for about 5 s; wait for the first good scrape.
+  for (let i = 0; ; i++) {
+    const targets = (await (await fetch(`${url}/api/v1/targets`)).json()) as { data: { activeTargets: { health: string; lastError: string }[] } };
+    const t = targets.data.activeTargets[0];
+    if (t?.health === 'up') break;
+    if (i > 300) {
+      await stop();
+      throw new Error(`prometheus could not scrape ${target} within 30 s: ${t?.lastError ?? 'no target yet'}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, child, stop };
+}
