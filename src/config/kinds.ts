@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { loadFileText, parseDocuments } from './load.js';
-import { analysisTemplateDocument } from './schemas/analysis.js';
+import { parseDocuments } from './load.js';
+import { dirname, resolve } from 'node:path';
+import { analysisTemplateDocument, missingKayentaSources, type AnalysisTemplateDocument } from './schemas/analysis.js';
+import { kayentaCanaryConfig } from '../analysis/judges/kayenta/config.js';
+import { loadFileText, parseText, type ParsedDocument } from './load.js';
 import { routerDocument } from './schemas/router.js';
 import { simulationDocument } from './schemas/simulation.js';
 import { didYouMean } from './suggest.js';
@@ -28,7 +31,9 @@ export function loadDocuments(file: string): { kind: KindName; value: unknown }[
       const hint = guess ? `did you mean "${guess}"?` : `known kinds: ${Object.keys(KINDS).join(', ')}`;
       throw new ConfigError([{ ...doc.located(['kind']), message: `unknown kind (got ${JSON.stringify(kind)}; ${hint})` }]);
     }
-    out.push({ kind: kind as KindName, value: doc.validate(KINDS[kind as KindName]) });
+    const value = doc.validate(KINDS[kind as KindName]);
+    if (kind === 'AnalysisTemplate') resolveKayentaConfig(value as AnalysisTemplateDocument, doc, file);
+    out.push({ kind: kind as KindName, value });
   }
   return out;
 }
@@ -42,4 +47,24 @@ export function loadKind<K extends KindName>(file: string, kind: K): KindDocumen
     throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `must hold one ${kind} document (got ${got})` }]);
   }
   return first.value as KindDocument<K>;
+}
+
+/**
+ * Reads the Kayenta canary config a template names by path (relative to the template),
+ * so a loaded template always holds the config itself. Errors in that file carry its
+ * own line and column; a metric without a source points at the template.
+ */
+function resolveKayentaConfig(doc: AnalysisTemplateDocument, parsed: ParsedDocument, file: string): void {
+  const k = doc.spec.kayenta;
+  if (!k || typeof k.config !== 'string') return;
+  const path = resolve(dirname(file), k.config);
+  let text: string;
+  try {
+    text = loadFileText(path);
+  } catch (err) {
+    throw new ConfigError([{ ...parsed.located(['spec', 'kayenta', 'config']), message: `cannot read the canary config ${path}: ${err instanceof ConfigError ? err.issues[0]?.message : (err as Error).message}` }]);
+  }
+  k.config = parseText(text, path, kayentaCanaryConfig);
+  const missing = missingKayentaSources(k.config, k.metrics);
+  if (missing.length > 0) throw new ConfigError(missing.map((message) => ({ ...parsed.located(['spec', 'kayenta', 'metrics']), message })));
 }

@@ -105,3 +105,36 @@ describe('durations', () => {
   }
   for (const text of ['2', 's', '1d', '-1s', '1s ']) it(`rejects ${JSON.stringify(text)}`, () => assert.equal(parseDuration(text), undefined));
 });
+
+describe('AnalysisTemplate with a Kayenta canary config', () => {
+  const template = (config: string, metrics: string) => file(`apiVersion: kanari.dev/v1alpha1
+kind: AnalysisTemplate
+metadata: { name: k }
+spec:
+  kayenta:
+    config: ${config}
+    metrics:
+${metrics}
+`);
+
+  it('reads the config file relative to the template', () => {
+    writeFileSync(join(dir, 'canary.json'), JSON.stringify({ metrics: [{ name: 'errors' }] }));
+    const doc = loadKind(template('canary.json', '      errors: { builtin: { signal: errorRate } }'), 'AnalysisTemplate');
+    assert.deepEqual((doc.spec.kayenta!.config as { metrics: { name: string }[] }).metrics.map((m) => m.name), ['errors']);
+  });
+
+  it('points at the template when a metric has no source or the file is missing', () => {
+    writeFileSync(join(dir, 'two.json'), JSON.stringify({ metrics: [{ name: 'errors' }, { name: 'latency' }] }));
+    assert.deepEqual(errorsOf(template('two.json', '      errors: { builtin: { signal: errorRate } }')), [
+      'F:8:7 spec.kayenta.metrics: no source for the canary config\'s metric "latency"; add it under metrics',
+    ]);
+    const missing = errorsOf(template('nope.json', '      errors: { builtin: { signal: errorRate } }'));
+    assert.match(missing[0]!, /^F:6:13 spec\.kayenta\.config: cannot read the canary config .*nope\.json: file not found$/);
+  });
+
+  it('reports a mistake inside the canary config at its own line', () => {
+    writeFileSync(join(dir, 'bad.json'), '{\n  "metrics": [\n    { "name": "errors", "analysisConfigurations": { "canary": { "direction": "upward" } } }\n  ]\n}\n');
+    const [line] = errorsOf(template('bad.json', '      errors: { builtin: { signal: errorRate } }'));
+    assert.match(line!, /bad\.json:3:\d+ metrics\[0\]\.analysisConfigurations\.canary\.direction: /);
+  });
+});

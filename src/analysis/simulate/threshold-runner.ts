@@ -1,7 +1,7 @@
 /** A threshold template in the simulator: builtin queries answered from synthetic seconds. */
 import type { BuiltinQuery, ThresholdMetric } from '../../config/schemas/analysis.js';
 import {
-  compileConditions, emptyState, metricPhase, nextMeasurementAt, overallPhase, recordOutcome,
+  compileConditions, emptyState, measurementDueAt, metricPhase, overallPhase, recordOutcome, thresholdSettings,
   type CompiledConditions, type Outcome, type ThresholdSettings, type ThresholdState,
 } from '../judges/threshold/judge.js';
 import type { ComparisonWindow, VersionWindow } from '../judges/sequential/window.js';
@@ -29,17 +29,7 @@ export class ThresholdRunner implements Runner {
   constructor(metrics: readonly ThresholdMetric[]) {
     this.metrics = metrics.map((metric) => ({
       metric,
-      settings: {
-        ...(metric.successCondition ? { successCondition: metric.successCondition } : {}),
-        ...(metric.failureCondition ? { failureCondition: metric.failureCondition } : {}),
-        ...(metric.interval !== undefined ? { interval: metric.interval / 1000 } : {}),
-        ...(metric.count !== undefined ? { count: metric.count } : {}),
-        initialDelay: metric.initialDelay / 1000,
-        failureLimit: metric.failureLimit,
-        inconclusiveLimit: metric.inconclusiveLimit,
-        consecutiveErrorLimit: metric.consecutiveErrorLimit,
-        dryRun: metric.dryRun,
-      },
+      settings: thresholdSettings(metric),
       conditions: compileConditions(metric),
       state: emptyState(),
       canary: { requests: 0, errors: 0 },
@@ -51,9 +41,8 @@ export class ThresholdRunner implements Runner {
     for (const m of this.metrics) {
       add(m.canary, w.canary);
       add(m.control, w.control);
-      const due = nextMeasurementAt(m.settings, m.state);
-      // A measurement covers the seconds since the previous one; the first, the seconds since the start.
-      if (due === undefined || second + 1 < due || (m.state.measurements.length === 0 && second + 1 < (m.settings.interval ?? 0))) continue;
+      const due = measurementDueAt(m.settings, m.state);
+      if (due === undefined || second + 1 < due) continue;
       const query = m.metric.provider.builtin!;
       const control = this.value(query, m.control);
       const scope = control.kind === 'value' ? { control: control.value } : {};

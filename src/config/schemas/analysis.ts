@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { duration } from '../duration.js';
 import { compile, ExpressionError } from '../../analysis/judges/threshold/expression.js';
 import { API_VERSION, exactlyOne, metadata, name } from './common.js';
+import { kayentaCanaryConfig, type KayentaCanaryConfig } from '../../analysis/judges/kayenta/config.js';
 import { parseJsonPath } from '../../analysis/providers/json-path.js';
 import { PROMETHEUS_PRESETS, unknownVariables } from '../../analysis/providers/template.js';
 
@@ -116,10 +117,45 @@ export const sequentialSpec = z.strictObject({
   promotion: z.strictObject({ minRequests: z.number().int().min(0).default(0), noWorseThan: z.number().gt(1, 'must be a ratio above 1, such as 1.5').optional() }).default({ minRequests: 0 }),
 });
 
+/**
+ * Kayenta's judge over a Kayenta canary config, brought unchanged (inline, or the path
+ * of its JSON file relative to this file). Every `interval` the run fetches each
+ * metric's series for canary and control (one value per `step`) and scores them; an
+ * interval scoring at or below `marginal` fails the analysis at once, and after
+ * `count` intervals the last score must reach `pass` (Spinnaker's rules).
+ */
+export const kayentaSpec = z.strictObject({
+  config: z.union([z.string().min(1), kayentaCanaryConfig]),
+  /** Where each metric of the config comes from, by its name; `version` is set per side. */
+  metrics: z.record(z.string().min(1), provider),
+  interval: duration.default(60_000),
+  step: duration.default(10_000),
+  count: z.number().int().positive().optional(),
+  /** Judge only the last `lookback` of data each interval; default everything since the run began. */
+  lookback: duration.optional(),
+  thresholds: z.strictObject({ pass: z.number().min(0).max(100), marginal: z.number().min(0).max(100) }).optional(),
+}).superRefine((k, ctx) => {
+  if (k.step > k.interval) ctx.addIssue({ code: 'custom', message: 'step must not be longer than interval', path: ['step'], input: k.step });
+  if (typeof k.config !== 'string') {
+    for (const issue of missingKayentaSources(k.config, k.metrics)) ctx.addIssue({ code: 'custom', message: issue, path: ['metrics'], input: k.metrics });
+  }
+});
+export type KayentaSpec = z.output<typeof kayentaSpec>;
+
+/** The config's metrics that `metrics` gives no source for, and sources for metrics the config lacks. */
+export function missingKayentaSources(config: KayentaCanaryConfig, metrics: Record<string, unknown>): string[] {
+  const names = config.metrics.map((m) => m.name);
+  const out: string[] = [];
+  for (const n of names) if (!(n in metrics)) out.push(`no source for the canary config's metric "${n}"; add it under metrics`);
+  for (const n of Object.keys(metrics)) if (!names.includes(n)) out.push(`"${n}" is not a metric of the canary config (it has: ${names.join(', ')})`);
+  return out;
+}
+
 export const analysisTemplateSpec = z.strictObject({
   threshold: z.strictObject({ metrics: z.array(thresholdMetric).min(1) }).optional(),
   sequential: sequentialSpec.optional(),
-}).superRefine(exactlyOne(['threshold', 'sequential']));
+  kayenta: kayentaSpec.optional(),
+}).superRefine(exactlyOne(['threshold', 'sequential', 'kayenta']));
 export type AnalysisTemplateSpec = z.output<typeof analysisTemplateSpec>;
 
 export const analysisTemplateDocument = z.strictObject({

@@ -6,6 +6,7 @@
  * and errs after more than `consecutiveErrorLimit` errors in a row.
  */
 import { compile, type Expression, type Value } from './expression.js';
+import type { ThresholdMetric } from '../../../config/schemas/analysis.js';
 
 export type MeasurementPhase = 'Successful' | 'Failed' | 'Inconclusive' | 'Error';
 export type MetricPhase = MeasurementPhase | 'Running';
@@ -104,6 +105,32 @@ export function nextMeasurementAt(settings: ThresholdSettings, state: ThresholdS
   const last = state.measurements.at(-1);
   if (!last) return settings.initialDelay;
   return last.at + (settings.interval ?? 0);
+}
+
+/**
+ * When the next measurement is due, in seconds from the run's start. Unlike Argo, the
+ * first waits for a whole `interval` too (or `initialDelay`, whichever is later): a
+ * measurement covers the time since the previous one, and at the start there is none.
+ */
+export function measurementDueAt(settings: ThresholdSettings, state: ThresholdState): number | undefined {
+  const next = nextMeasurementAt(settings, state);
+  if (next === undefined || state.measurements.length > 0) return next;
+  return Math.max(next, settings.interval ?? 0);
+}
+
+/** A template's threshold metric as the judge takes it: the file's durations are milliseconds, the judge counts seconds. */
+export function thresholdSettings(metric: ThresholdMetric): ThresholdSettings {
+  return {
+    ...(metric.successCondition ? { successCondition: metric.successCondition } : {}),
+    ...(metric.failureCondition ? { failureCondition: metric.failureCondition } : {}),
+    ...(metric.interval !== undefined ? { interval: metric.interval / 1000 } : {}),
+    ...(metric.count !== undefined ? { count: metric.count } : {}),
+    initialDelay: metric.initialDelay / 1000,
+    failureLimit: metric.failureLimit,
+    inconclusiveLimit: metric.inconclusiveLimit,
+    consecutiveErrorLimit: metric.consecutiveErrorLimit,
+    dryRun: metric.dryRun,
+  };
 }
 
 const SEVERITY: Record<MetricPhase, number> = { Successful: 0, Running: 1, Inconclusive: 2, Error: 3, Failed: 4 };

@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { analysisTemplateSpec } from '../../src/config/schemas/analysis.js';
+import { AnalysisRun, type RunEnvironment } from '../../src/analysis/run.js';
+import { BuiltinProvider, StatsRecorder } from '../../src/analysis/providers/builtin.js';
+import { Providers } from '../../src/analysis/providers/index.js';
+import { BUILTIN_TEMPLATES } from '../../src/analysis/templates.js';
+import { RouterStats } from '../../src/router/stats.js';
+import { seededRandom } from '../../src/analysis/stats/describe.js';
+import { freePort } from '../helpers/prometheus.js';
+
+const T0 = 1_700_000_000_000;
+const available = { stable: true, canary: true, baseline: false };
+
+/**
+ * A router's counters on a virtual clock: each second `perSecond` requests, 5% to the
+ * canary, with the given error rates and latencies, recorded the way the controller
+ * samples /stats.
+ */
+class World {
+  readonly stats = new RouterStats('svc');
+  readonly recorder = new StatsRecorder();
+  readonly random = seededRandom(7);
+  now = T0;
+  canaryErrorRate = 0.001;
+  canaryLatency = 0.05;
+  readonly env: RunEnvironment;
+
+  constructor(readonly perSecond = 1000, readonly share = 0.05) {
+    this.recorder.record({ ...this.stats.snapshot(1, available), time: this.now });
+    this.env = { service: 'svc', providers: new Providers(new BuiltinProvider(this.recorder)), recorder: this.recorder, expectedShare: () => share };
+  }
+
+  second(): void {
+    for (let i = 0; i < this.perSecond; i++) {
+      const canary = this.random() < this.share;
+      const version = canary ? 'canary' : 'stable';
+      const failed = this.random() < (canary ? this.canaryErrorRate : 0.001);
+      this.stats.started(version);
+      this.stats.finished(version, failed ? 503 : 200, (canary ? this.canaryLatency : 0.05) * Math.exp(0.5 * gauss(this.random)));
+    }
+    this.now += 1000;
+    this.recorder.record({ ...this.stats.snapshot(1, available), time: this.now });
+  }
+
+  /** Runs `seconds` of traffic, ticking the run after each; stops early once it has a verdict. */
+  async run(run: AnalysisRun, seconds: number): Promise<number> {
+    for (let s = 1; s <= seconds; s++) {
+      this.second();
+      await run.tick(this.now);
+      if (run.verdict() !== 'Running') return s;
+    }
+    return seconds;
+  }
+}
+
+function gauss(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+const thresholdTemplate = analysisTemplateSpec.parse({
+  threshold: {
+    metrics: [
+      { name: 'success', provider: { builtin: { signal: 'successRate' } }, interval: '10s', count: 3, successCondition: 'result >= 0.95' },
+      { name: 'p99-vs-stable', provider: { builtin: { signal: 'latency', quantile: 0.99 } }, interval: '10s', count: 3, successCondition: 'result <= control * 1.5' },
+    ],
+  },
+});
+
+describe('analysis runs', () => {
+  it('threshold: measures every interval over the window since the last, and succeeds after count', async () => {
+    const world = new World();
+    const run = AnalysisRun.start('checks', thresholdTemplate, 'step', world.now, world.env);
+    const took = await world.run(run, 60);
+    assert.equal(run.verdict(), 'Successful');
+    assert.equal(took, 30);
+    const success = run.measurements.filter((m) => m.metric === 'success');
+    assert.deepEqual(success.map((m) => [m.window.start - T0, m.window.end - T0]), [[0, 10_000], [10_000, 20_000], [20_000, 30_000]]);
+    assert.ok(success.every((m) => m.outcome === 'value' && m.phase === 'Successful'));
+    const report = run.report();
+    assert.equal(report.score, 100);
+    assert.equal(report.reason, 'every metric met its conditions');
+    assert.equal(report.endedAt, T0 + 30_000);
+  });
+
+  it('threshold: fails on the conditions, naming the metric and its last value', async () => {
+    const world = new World();
+    world.canaryErrorRate = 0.2;
+    const run = AnalysisRun.start('checks', thresholdTemplate, 'background', world.now, world.env);
+    await world.run(run, 60);
+    assert.equal(run.verdict(), 'Failed');
+    const report = run.report();
+    assert.match(report.reason, /^success is Failed: 1 measured, 1 failed/);
+    assert.equal(report.metrics.find((m) => m.name === 'success')!.verdict, 'Failed');
+    assert.equal(report.score, 50, 'one of the two measurements judged passed');
+  });
+
+  it('threshold: a provider that cannot be reached is an Error, never a pass', async () => {
+    const world = new World();
+    const port = await freePort();
+    const spec = analysisTemplateSpec.parse({
+      threshold: { metrics: [{ name: 'prom', provider: { prometheus: { address: `http://127.0.0.1:${port}`, query: 'up' } }, interval: '1s', successCondition: 'result == 1', consecutiveErrorLimit: 2 }] },
+    });
+    const run = AnalysisRun.start('prom', spec, 'step', world.now, world.env);
+    await world.run(run, 10);
+    assert.equal(run.verdict(), 'Error');
+    assert.equal(run.measurements.length, 3);
+    assert.ok(run.measurements.every((m) => m.outcome === 'error' && /ECONNREFUSED/.test(m.message!)), JSON.stringify(run.measurements));
+  });
+
+  it('threshold: a run ended before its count is Inconclusive', async () => {
+    const world = new World();
+    const run = AnalysisRun.start('checks', thresholdTemplate, 'step', world.now, world.env);
+    await world.run(run, 15);
+    run.finish(world.now);
+    assert.equal(run.verdict(), 'Inconclusive');
+  });
+
+  it('sequential: rolls back on a 10x error rate within seconds, one recorded window per second, and resumes from JSON', async () => {
+    const world = new World();
+    world.canaryErrorRate = 0.01;
+    const run = AnalysisRun.start('sequential', BUILTIN_TEMPLATES.sequential!, 'background', world.now, world.env);
+    await world.run(run, 3);
+    assert.equal(run.verdict(), 'Running');
+    const saved = JSON.parse(JSON.stringify(run.toJSON()));
+    const resumed = AnalysisRun.resume(saved, world.env);
+    const took = await world.run(resumed, 120);
+    assert.equal(resumed.verdict(), 'Failed');
+    assert.ok(took < 60, `took ${took + 3} s`);
+    assert.equal(resumed.measurements.length, took + 3);
+    assert.deepEqual(resumed.measurements[3]!.window, { start: T0 + 3000, end: T0 + 4000 });
+    const report = resumed.report();
+    assert.equal(report.score, 0);
+    assert.match(report.reason, /error/);
+    assert.equal(report.metrics.find((m) => m.name === 'errors')!.verdict, 'Failed');
+  });
+
+  it('sequential: with nothing wrong keeps running with most of its budget left', async () => {
+    const world = new World();
+    const run = AnalysisRun.start('sequential', BUILTIN_TEMPLATES.sequential!, 'background', world.now, world.env);
+    await world.run(run, 60);
+    assert.equal(run.verdict(), 'Running');
+    assert.ok(run.report().score > 50, `score ${run.report().score}`);
+  });
+
+  const kayenta = (count?: number) => analysisTemplateSpec.parse({
+    kayenta: {
+      config: {
+        metrics: [
+          { name: 'error-rate', groups: ['errors'], analysisConfigurations: { canary: { direction: 'increase', critical: true } } },
+          { name: 'latency-p90', groups: ['latency'], analysisConfigurations: { canary: { direction: 'increase' } } },
+        ],
+        classifier: { groupWeights: { errors: 50, latency: 50 } },
+      },
+      metrics: {
+        'error-rate': { builtin: { signal: 'errorRate' } },
+        'latency-p90': { builtin: { signal: 'latency', quantile: 0.9 } },
+      },
+      interval: '30s',
+      step: '5s',
+      ...(count ? { count } : {}),
+      thresholds: { pass: 90, marginal: 50 },
+    },
+  });
+
+  it('kayenta: scores each interval from per-step series of both sides, and passes a good canary after count', async () => {
+    const world = new World(2000, 0.25);
+    const run = AnalysisRun.start('kayenta', kayenta(2), 'step', world.now, world.env);
+    const took = await world.run(run, 120);
+    assert.equal(run.verdict(), 'Successful', run.report().reason);
+    assert.equal(took, 60);
+    const series = run.measurements.filter((m) => m.metric === 'latency-p90 (canary)');
+    assert.equal(series.length, 2);
+    assert.deepEqual(series[1]!.window, { start: T0, end: T0 + 60_000 }, 'the second interval judges everything since the start');
+    assert.equal((series[1]!.value as number[]).length, 12);
+    assert.equal(run.report().score, 100);
+  });
+
+  it('kayenta: a slow canary scores at or below marginal and fails at the first interval', async () => {
+    const world = new World(2000, 0.25);
+    world.canaryLatency = 0.1;
+    const run = AnalysisRun.start('kayenta', kayenta(), 'background', world.now, world.env);
+    await world.run(run, 120);
+    assert.equal(run.verdict(), 'Failed');
+    const report = run.report();
+    assert.match(report.reason, /Canary score of interval 1 50 is not above the marginal score threshold|Final canary score/);
+    assert.equal(report.metrics.find((m) => m.name === 'latency-p90')!.verdict, 'Failed');
+  });
+});
