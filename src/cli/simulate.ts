@@ -3,7 +3,7 @@ import type { SimulationSpec } from '../config/schemas/simulation.js';
 import { loadDocuments } from '../config/kinds.js';
 import { formatDuration } from '../config/duration.js';
 import { simulate, type SimulationReport } from '../analysis/simulate/engine.js';
-import { BUILTIN_TEMPLATES } from '../analysis/templates.js';
+import { BUILTIN_TEMPLATES, providersOf } from '../analysis/templates.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
 import { table } from './table.js';
@@ -56,6 +56,11 @@ export async function run(argv: string[]): Promise<number> {
       if (!spec) throw new UsageError(`simulate: ${sim.name} names template "${t}", which is neither built in nor in the files given (known: ${[...templates.keys()].join(', ')})`);
       return { name: t, spec };
     });
+    for (const t of chosen) {
+      const others = providersOf(t.spec).filter((p) => p !== 'builtin');
+      if (others.length > 0) throw new UsageError(`simulate: template "${t.name}" reads ${others.join(' and ')}; the simulator answers builtin queries only (it has no ${others[0]} to ask)`);
+      if (typeof t.spec.kayenta?.config === 'string') throw new UsageError(`simulate: template "${t.name}" in ${sim.name} names its Kayenta config by path; write the template in its own file and pass it with -t, or put the config inline`);
+    }
     const started = performance.now();
     const report = simulate(sim.spec, chosen, runs);
     reports.push({ name: sim.name, report });

@@ -14,13 +14,16 @@ const example = (name: string) => loadKind(`examples/simulations/${name}.yaml`, 
 const both = [
   { name: 'sequential', spec: BUILTIN_TEMPLATES.sequential! },
   { name: 'threshold', spec: BUILTIN_TEMPLATES.threshold! },
+  { name: 'kayenta', spec: BUILTIN_TEMPLATES.kayenta! },
 ];
 
 describe('simulator: what the sequential judge must show', () => {
   it('error rate 0.1% → 1%: rolled back in every run, median ≤ 10 s', () => {
     const r = simulate(example('errors-10x'), both, 200);
-    const [seq, thr] = r.templates;
+    const [seq, thr, kay] = r.templates;
     assert.equal(seq!.rollbacks, 200);
+    assert.equal(kay!.rollbacks, 200);
+    assert.equal(kay!.timeToRollback!.median, 300, 'a Kayenta stage can only fail when an interval is scored');
     assert.ok(seq!.timeToRollback!.median <= 10, `median ${seq!.timeToRollback!.median}`);
     // The limit is what no test can beat on average; kanari stays within a small factor.
     assert.ok(r.limit!.seconds > 3 && r.limit!.seconds < seq!.timeToRollback!.median, `limit ${r.limit!.seconds}`);
@@ -29,7 +32,8 @@ describe('simulator: what the sequential judge must show', () => {
 
   it('error rate 0.1% → 0.2%: caught in ≥ 95% of runs within 30 minutes, median ≤ 300 s', () => {
     const r = simulate(example('errors-2x'), both, 200);
-    const [seq, thr] = r.templates;
+    const [seq, thr, kay] = r.templates;
+    assert.ok(kay!.timeToRollback!.median > seq!.timeToRollback!.median, 'Kayenta needs several 5-minute intervals of 10-second points');
     assert.ok(seq!.rollbacks >= 190, `caught ${seq!.rollbacks}/200`);
     assert.ok(seq!.timeToRollback!.median <= 300, `median ${seq!.timeToRollback!.median}`);
     assert.equal(thr!.rollbacks, 0, 'a 99% success-rate floor cannot see 0.2% errors');
@@ -43,8 +47,9 @@ describe('simulator: what the sequential judge must show', () => {
   });
 
   it('nothing wrong, 5 → 25 → 50 → 100% over 30 minutes, checked every second: false rollbacks ≤ 5%', () => {
-    const r = simulate(example('nothing-wrong'), [both[0]!], 300);
+    const r = simulate(example('nothing-wrong'), [both[0]!, both[2]!], 300);
     assert.equal(r.canaryIsWorse, false);
+    assert.ok(r.templates[1]!.rollbacks <= 15, `Kayenta-style false rollbacks ${r.templates[1]!.rollbacks}/300`);
     assert.ok(r.templates[0]!.rollbacks <= 15, `false rollbacks ${r.templates[0]!.rollbacks}/300`);
     assert.equal(r.templates[0]!.pauses, 0, 'the split matches the weights, so the SRM guard stays quiet');
   });
@@ -66,6 +71,7 @@ describe('kanari simulate', () => {
     assert.match(r.stdout, /errors-10x: 20 runs of a 30m plan at 1000 req\/s — the canary is bad from the start/);
     assert.match(r.stdout, /^ {2}sequential +100\.0%/m);
     assert.match(r.stdout, /^ {2}threshold +100\.0%/m);
+    assert.match(r.stdout, /^ {2}kayenta +100\.0% +0\.0% +0\.0% +300 s +300 s/m);
     assert.match(r.stdout, /^ {2}limit \(any test\) +4\.3 s \(mean\) +1\.9$/m);
   });
   it('--json gives the report; an unknown template is a usage error that lists the known ones', async () => {
@@ -73,9 +79,16 @@ describe('kanari simulate', () => {
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.equal(report.name, 'errors-2x');
-    assert.equal(report.report.templates.length, 2);
+    assert.deepEqual(report.report.templates.map((t: { name: string }) => t.name), ['sequential', 'threshold', 'kayenta']);
     const bad = await runCli(['simulate', '-f', 'test/fixtures/simulation-unknown-template.yaml']);
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /names template "kayenta-strict", which is neither built in nor in the files given \(known: sequential, threshold\)/);
+    assert.match(bad.stderr, /names template "kayenta-strict", which is neither built in nor in the files given \(known: sequential, threshold, kayenta\)/);
+    const prom = await runCli(['simulate', '-f', 'examples/simulations/errors-10x.yaml', '-t', 'examples/analysis/prometheus.yaml', '--runs', '1']);
+    assert.equal(prom.status, 0, 'a template that is not used is not checked');
+  });
+  it('refuses a template the simulator cannot answer', async () => {
+    const r = await runCli(['simulate', '-f', 'test/fixtures/simulation-prometheus-template.yaml', '-t', 'examples/analysis/prometheus.yaml', '--runs', '1']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /template "istio-checks" reads prometheus and web; the simulator answers builtin queries only/);
   });
 });

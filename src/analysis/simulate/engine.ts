@@ -12,6 +12,7 @@ import { Random } from './random.js';
 import { sampleVersion, SyntheticLatency, type VersionBehaviour } from './traffic.js';
 import { sequentialSettings } from '../templates.js';
 import { ThresholdRunner } from './threshold-runner.js';
+import { KayentaRunner } from './kayenta-runner.js';
 
 export interface Runner {
   observe(second: number, window: ComparisonWindow): void;
@@ -32,6 +33,7 @@ export function runnerFor(spec: AnalysisTemplateSpec): Runner {
       reason: () => judge.report().reason,
     };
   }
+  if (spec.kayenta) return new KayentaRunner(spec.kayenta);
   return new ThresholdRunner(spec.threshold!.metrics);
 }
 

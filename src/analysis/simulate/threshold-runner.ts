@@ -8,7 +8,8 @@ import type { ComparisonWindow, VersionWindow } from '../judges/sequential/windo
 import type { Runner } from './engine.js';
 import { SyntheticLatency } from './traffic.js';
 
-interface Totals {
+/** One side's requests since the last measurement; latency is the last second's distribution. */
+export interface Totals {
   requests: number;
   errors: number;
   last?: SyntheticLatency;
@@ -39,31 +40,16 @@ export class ThresholdRunner implements Runner {
 
   observe(second: number, w: ComparisonWindow): void {
     for (const m of this.metrics) {
-      add(m.canary, w.canary);
-      add(m.control, w.control);
+      addWindow(m.canary, w.canary);
+      addWindow(m.control, w.control);
       const due = measurementDueAt(m.settings, m.state);
       if (due === undefined || second + 1 < due) continue;
       const query = m.metric.provider.builtin!;
-      const control = this.value(query, m.control);
+      const control = syntheticValue(query, m.control);
       const scope = control.kind === 'value' ? { control: control.value } : {};
-      m.state = recordOutcome(m.state, m.conditions, this.value(query, query.version === 'canary' ? m.canary : m.control), second + 1, scope);
+      m.state = recordOutcome(m.state, m.conditions, syntheticValue(query, query.version === 'canary' ? m.canary : m.control), second + 1, scope);
       m.canary = { requests: 0, errors: 0 };
       m.control = { requests: 0, errors: 0 };
-    }
-  }
-
-  private value(q: BuiltinQuery, totals: Totals): Outcome {
-    if (q.version === 'baseline') return { kind: 'empty', message: 'this simulation has no baseline' };
-    if (totals.requests === 0) return { kind: 'empty', message: `no ${q.version} requests in the interval` };
-    switch (q.signal) {
-      case 'requests':
-        return { kind: 'value', value: totals.requests };
-      case 'errorRate':
-        return { kind: 'value', value: totals.errors / totals.requests };
-      case 'successRate':
-        return { kind: 'value', value: 1 - totals.errors / totals.requests };
-      case 'latency':
-        return { kind: 'value', value: totals.last!.sampledQuantile(q.quantile!, totals.requests) };
     }
   }
 
@@ -80,7 +66,23 @@ export class ThresholdRunner implements Runner {
   }
 }
 
-function add(totals: Totals, w: VersionWindow): void {
+/** A builtin query answered from synthetic totals, as the router's stats would answer it. */
+export function syntheticValue(q: BuiltinQuery, totals: Totals): Outcome {
+  if (q.version === 'baseline') return { kind: 'empty', message: 'this simulation has no baseline' };
+  if (totals.requests === 0) return { kind: 'empty', message: `no ${q.version} requests in the interval` };
+  switch (q.signal) {
+    case 'requests':
+      return { kind: 'value', value: totals.requests };
+    case 'errorRate':
+      return { kind: 'value', value: totals.errors / totals.requests };
+    case 'successRate':
+      return { kind: 'value', value: 1 - totals.errors / totals.requests };
+    case 'latency':
+      return { kind: 'value', value: totals.last!.sampledQuantile(q.quantile!, totals.requests) };
+  }
+}
+
+export function addWindow(totals: Totals, w: VersionWindow): void {
   totals.requests += w.requests;
   totals.errors += w.errors;
   if (w.latency instanceof SyntheticLatency) totals.last = w.latency;
