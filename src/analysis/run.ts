@@ -6,7 +6,7 @@
  * it into its judge. The whole run — measurements and judge state — is plain JSON, so a
  * restarted controller resumes it where it was.
  */
-import type { AnalysisTemplateSpec, KayentaSpec, ProviderQuery, ThresholdMetric } from '../config/schemas/analysis.js';
+import type { AnalysisTemplateSpec, ProviderQuery, ThresholdMetric } from '../config/schemas/analysis.js';
 import type { Value } from './judges/threshold/expression.js';
 import {
   compileConditions, emptyState, measurementDueAt, metricPhase, overallPhase, recordOutcome, thresholdSettings,
@@ -14,8 +14,7 @@ import {
 } from './judges/threshold/judge.js';
 import { SequentialJudge, type SequentialJudgeState, type SequentialReport, type Verdict } from './judges/sequential/judge.js';
 import { judgeKayenta, type KayentaReport, type MetricPair } from './judges/kayenta/judge.js';
-import { metricsOf, type KayentaCanaryConfig } from './judges/kayenta/config.js';
-import { aggregateIntervals } from './judges/kayenta/score.js';
+import { kayentaStage, stageResult, type KayentaStage } from './judges/kayenta/stage.js';
 import { StatsRecorder } from './providers/builtin.js';
 import type { Providers } from './providers/index.js';
 import type { MetricResult, TimeWindow } from './providers/types.js';
@@ -90,6 +89,7 @@ export interface AnalysisRunState {
 export class AnalysisRun {
   private readonly thresholds: { metric: ThresholdMetric; settings: ThresholdSettings; conditions: CompiledConditions; usesControl: boolean }[] = [];
   private sequential?: SequentialJudge;
+  private kayenta?: KayentaStage;
 
   private constructor(private readonly state: AnalysisRunState, private readonly env: RunEnvironment) {
     const { spec } = state;
@@ -103,7 +103,7 @@ export class AnalysisRun {
       if (!env.recorder) throw new Error(`template ${state.template} is sequential, which needs kanari's own router (the builtin provider)`);
       this.sequential = state.sequential ? SequentialJudge.from(state.sequential) : new SequentialJudge(sequentialSettings(spec.sequential));
     } else {
-      kayentaConfig(spec.kayenta!);
+      this.kayenta = kayentaStage(spec.kayenta!);
       state.kayenta ??= { scores: [] };
     }
   }
@@ -238,9 +238,9 @@ export class AnalysisRun {
     const next = s.startedAt + (s.kayenta!.scores.length + 1) * k.interval;
     if (now < next) return;
     const window = { start: k.lookback === undefined ? s.startedAt : Math.max(s.startedAt, next - k.lookback), end: next };
-    const config = kayentaConfig(k);
+    const { config, metrics, thresholds } = this.kayenta!;
     const pairs: MetricPair[] = [];
-    for (const metric of config.metrics) {
+    for (const metric of metrics) {
       const source = k.metrics[metric.name]!;
       const [experiment, control] = await Promise.all(
         [this.forVersion(source, 'canary'), this.forVersion(source, this.controlVersion())].map((q) => this.env.providers.query(q, window, { service: this.env.service }, { step: k.step })),
@@ -248,21 +248,18 @@ export class AnalysisRun {
       s.measurements.push(record(`${metric.name} (canary)`, window, experiment!), record(`${metric.name} (control)`, window, control!));
       pairs.push({ name: metric.name, values: { experiment: seriesOf(experiment!), control: seriesOf(control!) } });
     }
-    const thresholds = k.thresholds ?? config.classifier.scoreThresholds ?? { pass: 95, marginal: 75 };
-    const report = judgeKayenta(metricsOf(config), pairs, config.classifier.groupWeights, thresholds);
+    const report = judgeKayenta(metrics, pairs, config.classifier.groupWeights, thresholds);
     s.kayenta!.scores.push(report.score);
     s.kayenta!.last = report;
     s.through = next;
   }
 
   private kayentaVerdict(final: boolean): { verdict: Verdict; reason: string } {
-    const k = this.state.spec.kayenta!;
+    const { count } = this.state.spec.kayenta!;
     const { scores } = this.state.kayenta!;
-    const config = kayentaConfig(k);
-    const thresholds = k.thresholds ?? config.classifier.scoreThresholds ?? { pass: 95, marginal: 75 };
     if (scores.length === 0) return { verdict: final ? 'Inconclusive' : 'Running', reason: 'no interval has been judged yet' };
-    const done = final || (k.count !== undefined && scores.length >= k.count);
-    const { passed, reason } = aggregateIntervals(scores, done ? thresholds : { marginal: thresholds.marginal });
+    const done = final || (count !== undefined && scores.length >= count);
+    const { passed, reason } = stageResult(scores, this.kayenta!.thresholds, done);
     if (!passed) return { verdict: 'Failed', reason };
     return { verdict: done ? 'Successful' : 'Running', reason: done ? reason : `${scores.length} interval(s) judged; the last scored ${scores.at(-1)}` };
   }
@@ -280,11 +277,6 @@ export class AnalysisRun {
     if (q.prometheus) return { prometheus: { ...q.prometheus, version } };
     return { web: { ...q.web!, version } };
   }
-}
-
-function kayentaConfig(k: KayentaSpec): KayentaCanaryConfig {
-  if (typeof k.config === 'string') throw new Error(`the Kayenta canary config ${k.config} was not loaded; load templates with loadDocuments`);
-  return k.config;
 }
 
 function seriesOf(r: MetricResult): number[] {

@@ -2,6 +2,7 @@ import { loadFileText, parseText } from '../config/load.js';
 import { loadKind } from '../config/kinds.js';
 import { kayentaCanaryConfig, metricsOf } from '../analysis/judges/kayenta/config.js';
 import { judgeKayenta, type KayentaReport } from '../analysis/judges/kayenta/judge.js';
+import { scoreThresholdsOf } from '../analysis/judges/kayenta/stage.js';
 import { SequentialJudge, type SequentialReport } from '../analysis/judges/sequential/judge.js';
 import { readMetricPairs, readRequestLog } from '../analysis/offline.js';
 import { BUILTIN_TEMPLATES, sequentialSettings } from '../analysis/templates.js';
@@ -41,10 +42,8 @@ export async function run(argv: string[]): Promise<number> {
 
   if (values.kayenta) {
     const config = parseText(loadFileText(values.kayenta), values.kayenta, kayentaCanaryConfig);
-    const thresholds = {
-      pass: numberFlag('pass', values.pass) ?? config.classifier.scoreThresholds?.pass ?? 95,
-      marginal: numberFlag('marginal', values.marginal) ?? config.classifier.scoreThresholds?.marginal ?? 75,
-    };
+    const base = scoreThresholdsOf(config);
+    const thresholds = { pass: numberFlag('pass', values.pass) ?? base.pass, marginal: numberFlag('marginal', values.marginal) ?? base.marginal };
     const report = judgeKayenta(metricsOf(config), readMetricPairs(values.data), config.classifier.groupWeights, thresholds);
     console.log(values.json ? JSON.stringify(report, null, 2) : formatKayenta(report, thresholds));
     return report.classification === 'Pass' ? EXIT.ok : EXIT.failed;

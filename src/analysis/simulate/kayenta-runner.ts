@@ -6,18 +6,14 @@
  * `count` intervals the last must reach `pass`.
  */
 import type { KayentaSpec } from '../../config/schemas/analysis.js';
-import type { KayentaCanaryConfig, KayentaMetric } from '../judges/kayenta/config.js';
-import { metricsOf } from '../judges/kayenta/config.js';
 import { judgeKayenta, type KayentaReport } from '../judges/kayenta/judge.js';
-import { aggregateIntervals, type ScoreThresholds } from '../judges/kayenta/score.js';
+import { kayentaStage, stageResult, type KayentaStage } from '../judges/kayenta/stage.js';
 import type { ComparisonWindow } from '../judges/sequential/window.js';
 import type { Runner } from './engine.js';
 import { addWindow, syntheticValue, type Totals } from './threshold-runner.js';
 
 export class KayentaRunner implements Runner {
-  private readonly config: KayentaCanaryConfig;
-  private readonly metrics: KayentaMetric[];
-  private readonly thresholds: ScoreThresholds;
+  private readonly stage: KayentaStage;
   private canary: Totals = { requests: 0, errors: 0 };
   private control: Totals = { requests: 0, errors: 0 };
   /** Per metric: one value per finished step, each side. */
@@ -27,11 +23,8 @@ export class KayentaRunner implements Runner {
   private verdict: { passed: boolean; reason: string } | undefined;
 
   constructor(private readonly spec: KayentaSpec) {
-    if (typeof spec.config === 'string') throw new Error(`the Kayenta canary config ${spec.config} was not loaded`);
-    this.config = spec.config;
-    this.metrics = metricsOf(this.config);
-    this.thresholds = spec.thresholds ?? this.config.classifier.scoreThresholds ?? { pass: 95, marginal: 75 };
-    this.series = new Map(this.metrics.map((m) => [m.name, { experiment: [], control: [] }]));
+    this.stage = kayentaStage(spec);
+    this.series = new Map(this.stage.metrics.map((m) => [m.name, { experiment: [], control: [] }]));
   }
 
   observe(second: number, w: ComparisonWindow): void {
@@ -43,7 +36,7 @@ export class KayentaRunner implements Runner {
   }
 
   private closeStep(): void {
-    for (const m of this.metrics) {
+    for (const m of this.stage.metrics) {
       const q = this.spec.metrics[m.name]!.builtin!;
       const s = this.series.get(m.name)!;
       const value = (totals: Totals) => {
@@ -59,14 +52,15 @@ export class KayentaRunner implements Runner {
 
   private judge(): void {
     const keep = this.spec.lookback === undefined ? Infinity : Math.round(this.spec.lookback / this.spec.step);
-    const pairs = this.metrics.map((m) => {
+    const pairs = this.stage.metrics.map((m) => {
       const s = this.series.get(m.name)!;
       return { name: m.name, values: { experiment: s.experiment.slice(-keep), control: s.control.slice(-keep) } };
     });
-    this.last = judgeKayenta(this.metrics, pairs, this.config.classifier.groupWeights, this.thresholds);
+    const { metrics, config, thresholds } = this.stage;
+    this.last = judgeKayenta(metrics, pairs, config.classifier.groupWeights, thresholds);
     this.scores.push(this.last.score);
     const done = this.spec.count !== undefined && this.scores.length >= this.spec.count;
-    const result = aggregateIntervals(this.scores, done ? this.thresholds : { marginal: this.thresholds.marginal });
+    const result = stageResult(this.scores, thresholds, done);
     if (!result.passed || done) this.verdict = result;
   }
 
