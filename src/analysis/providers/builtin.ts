@@ -151,15 +151,20 @@ export class BuiltinProvider implements MetricProvider {
 }
 
 function valueOf(query: BuiltinQuery, t: VersionTotals): MetricResult {
-  if (query.signal === 'requests') return { kind: 'value', value: t.requests };
-  if (t.requests === 0) return { kind: 'empty', message: `no ${query.version} requests in the window` };
+  return signalValue(query, t.requests, t.errors, (q) => t.latency.quantile(q));
+}
+
+/** A builtin signal from one version's counts over a window; `quantile` answers latency, in seconds. */
+export function signalValue(query: BuiltinQuery, requests: number, errors: number, quantile: (q: number) => number): MetricResult {
+  if (query.signal === 'requests') return { kind: 'value', value: requests };
+  if (requests === 0) return { kind: 'empty', message: `no ${query.version} requests in the window` };
   switch (query.signal) {
     case 'successRate':
-      return { kind: 'value', value: 1 - t.errors / t.requests };
+      return { kind: 'value', value: 1 - errors / requests };
     case 'errorRate':
-      return { kind: 'value', value: t.errors / t.requests };
+      return { kind: 'value', value: errors / requests };
     case 'latency':
-      return { kind: 'value', value: t.latency.quantile(query.quantile!) };
+      return { kind: 'value', value: quantile(query.quantile!) };
   }
 }
 

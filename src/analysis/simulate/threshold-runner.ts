@@ -6,6 +6,7 @@ import {
 } from '../judges/threshold/judge.js';
 import type { ComparisonWindow, VersionWindow } from '../judges/sequential/window.js';
 import type { Runner } from './engine.js';
+import { signalValue } from '../providers/builtin.js';
 import { SyntheticLatency } from './traffic.js';
 
 /** One side's requests since the last measurement; latency is the last second's distribution. */
@@ -69,17 +70,7 @@ export class ThresholdRunner implements Runner {
 /** A builtin query answered from synthetic totals, as the router's stats would answer it. */
 export function syntheticValue(q: BuiltinQuery, totals: Totals): Outcome {
   if (q.version === 'baseline') return { kind: 'empty', message: 'this simulation has no baseline' };
-  if (totals.requests === 0) return { kind: 'empty', message: `no ${q.version} requests in the interval` };
-  switch (q.signal) {
-    case 'requests':
-      return { kind: 'value', value: totals.requests };
-    case 'errorRate':
-      return { kind: 'value', value: totals.errors / totals.requests };
-    case 'successRate':
-      return { kind: 'value', value: 1 - totals.errors / totals.requests };
-    case 'latency':
-      return { kind: 'value', value: totals.last!.sampledQuantile(q.quantile!, totals.requests) };
-  }
+  return signalValue(q, totals.requests, totals.errors, (level) => totals.last!.sampledQuantile(level, totals.requests));
 }
 
 export function addWindow(totals: Totals, w: VersionWindow): void {
