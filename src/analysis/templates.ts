@@ -7,6 +7,7 @@
  * an interval at or below 75.
  */
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
+import { providerName } from './providers/types.js';
 import { analysisTemplateSpec } from '../config/schemas/analysis.js';
 import type { SequentialSettings } from './judges/sequential/judge.js';
 
@@ -43,9 +44,11 @@ export const BUILTIN_TEMPLATES: Record<string, AnalysisTemplateSpec> = {
 
 /** The providers a template reads, so a caller can refuse what it cannot serve (the simulator serves builtin only). */
 export function providersOf(spec: AnalysisTemplateSpec): string[] {
-  const queries = spec.threshold ? spec.threshold.metrics.map((m) => m.provider) : spec.kayenta ? Object.values(spec.kayenta.metrics) : [{ builtin: {} }];
-  return [...new Set(queries.flatMap((q) => Object.keys(q).filter((k) => (q as Record<string, unknown>)[k] !== undefined)))];
+  if (spec.sequential) return ['builtin'];
+  const queries = spec.threshold ? spec.threshold.metrics.map((m) => m.provider) : Object.values(spec.kayenta!.metrics);
+  return [...new Set(queries.map(providerName))];
 }
+
 
 /** A template's sequential spec as the judge takes it: durations in the file are milliseconds, the judge works in seconds. */
 export function sequentialSettings(spec: NonNullable<AnalysisTemplateSpec['sequential']>): SequentialSettings {

@@ -1,7 +1,7 @@
 import type { ProviderQuery } from '../../config/schemas/analysis.js';
 import type { BuiltinProvider } from './builtin.js';
 import { PrometheusProvider } from './prometheus.js';
-import type { MetricProvider, MetricQuery, MetricResult, QueryContext, TimeWindow } from './types.js';
+import { providerName, type MetricProvider, type MetricQuery, type MetricResult, type QueryContext, type TimeWindow } from './types.js';
 import { WebProvider } from './web.js';
 
 /** The providers a run can use; `builtin` exists only where kanari's router carries the traffic. */
@@ -14,7 +14,7 @@ export class Providers {
 
   /** Never throws: a provider that is missing or that throws is an `error` outcome. */
   async query(q: ProviderQuery, window: TimeWindow, context: QueryContext, options?: { step?: number }): Promise<MetricResult> {
-    const name = (Object.keys(q) as (keyof ProviderQuery)[]).find((k) => q[k] !== undefined)!;
+    const name = providerName(q);
     const provider = this.byName[name];
     if (!provider) return { kind: 'error', message: `no ${name} provider here (the builtin provider needs kanari's own router)` };
     try {

@@ -7,7 +7,7 @@
  * `empty` — a query that matched nothing is never read as a rate of zero.
  */
 import type { PrometheusQuery } from '../../config/schemas/analysis.js';
-import { PROMETHEUS_PRESETS, promDuration, renderTemplate } from './template.js';
+import { PROMETHEUS_PRESETS, renderTemplate, templateValues } from './template.js';
 import { httpRequest, type HttpOutcome } from './http.js';
 import type { MetricProvider, MetricQuery, MetricResult, QueryContext, TimeWindow } from './types.js';
 
@@ -27,17 +27,8 @@ interface PromResponse {
 /** The PromQL a query runs for one version and window, with its variables filled in. */
 export function renderPromQL(q: PrometheusQuery, window: TimeWindow, context: QueryContext): string {
   const text = q.query ?? PROMETHEUS_PRESETS[q.preset!]!.query;
-  return renderTemplate(
-    text,
-    {
-      service: context.service,
-      version: q.version,
-      target: q.targets[q.version] ?? `${context.service}-${q.version}`,
-      window: promDuration(q.window ?? window.end - window.start),
-      ...(q.quantile === undefined ? {} : { quantile: String(q.quantile) }),
-    },
-    (value) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"'),
-  );
+  const values = templateValues(q, context.service, q.window ?? window.end - window.start);
+  return renderTemplate(text, values, (value) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"'));
 }
 
 export class PrometheusProvider implements MetricProvider {

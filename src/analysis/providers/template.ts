@@ -23,6 +23,27 @@ export function renderTemplate(template: string, values: Partial<Record<Template
   });
 }
 
+type VersionName = 'canary' | 'stable' | 'baseline';
+
+/**
+ * What each variable stands for in one query: `{{target}}` is the name the mesh knows
+ * the version by (the query's `targets`, else `<service>-<version>`), `{{window}}` the
+ * range in whole seconds.
+ */
+export function templateValues(
+  query: { version: VersionName; targets: Partial<Record<VersionName, string>>; quantile?: number },
+  service: string,
+  windowMs: number,
+): Partial<Record<TemplateVariable, string>> {
+  return {
+    service,
+    version: query.version,
+    target: query.targets[query.version] ?? `${service}-${query.version}`,
+    window: promDuration(windowMs),
+    ...(query.quantile === undefined ? {} : { quantile: String(query.quantile) }),
+  };
+}
+
 /** A window as PromQL writes a range: whole seconds, at least one. */
 export function promDuration(ms: number): string {
   return `${Math.max(1, Math.round(ms / 1000))}s`;

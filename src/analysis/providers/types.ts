@@ -5,7 +5,7 @@
  * answer in time (`timeout`).
  */
 import type { Value } from '../judges/threshold/expression.js';
-import type { BuiltinQuery, PrometheusQuery, WebQuery } from '../../config/schemas/analysis.js';
+import type { BuiltinQuery, PrometheusQuery, ProviderQuery, WebQuery } from '../../config/schemas/analysis.js';
 
 /** A half-open interval [start, end) in milliseconds since the epoch. */
 export interface TimeWindow {
@@ -33,6 +33,7 @@ export interface MetricProvider {
   query(q: MetricQuery, window: TimeWindow, context: QueryContext, options?: { step?: number }): Promise<MetricResult>;
 }
 
-export function describeOutcome(result: MetricResult): string {
-  return result.kind === 'value' ? JSON.stringify(result.value) : `${result.kind}: ${result.message}`;
+/** Which provider a query names (the schema lets it name exactly one). */
+export function providerName(q: ProviderQuery): keyof ProviderQuery {
+  return (Object.keys(q) as (keyof ProviderQuery)[]).find((k) => q[k] !== undefined)!;
 }

@@ -6,7 +6,7 @@
 import type { WebQuery } from '../../config/schemas/analysis.js';
 import { httpRequest } from './http.js';
 import { parseJsonPath, selectPath } from './json-path.js';
-import { promDuration, renderTemplate } from './template.js';
+import { renderTemplate, templateValues } from './template.js';
 import type { MetricProvider, MetricQuery, MetricResult, QueryContext, TimeWindow } from './types.js';
 
 export class WebProvider implements MetricProvider {
@@ -15,7 +15,7 @@ export class WebProvider implements MetricProvider {
   async query(q: MetricQuery, window: TimeWindow, context: QueryContext): Promise<MetricResult> {
     if (!('web' in q)) return { kind: 'error', message: 'the web provider was given another provider\'s query' };
     const query: WebQuery = q.web;
-    const values = { service: context.service, version: query.version, target: query.targets[query.version] ?? `${context.service}-${query.version}`, window: promDuration(window.end - window.start) };
+    const values = templateValues(query, context.service, window.end - window.start);
     let url: string;
     try {
       url = renderTemplate(query.url, values, encodeURIComponent);
