@@ -67,7 +67,7 @@ export const webQuery = z.strictObject({
   url: template.refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL'),
   method: z.enum(['GET', 'POST']).default('GET'),
   headers,
-  body: z.string().optional(),
+  body: template.optional(),
   jsonPath: z.string().superRefine((text, ctx) => {
     try {
       parseJsonPath(text);

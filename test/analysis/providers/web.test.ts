@@ -68,5 +68,6 @@ describe('web provider', () => {
   it('rejects unknown template variables and bad paths when the file is loaded', () => {
     assert.throws(() => webQuery.parse({ url: `${base}/m?v={{verison}}`, jsonPath: '$.rate' }), /unknown variable \{\{verison\}\}/);
     assert.throws(() => webQuery.parse({ url: `${base}/m`, jsonPath: 'rate' }), /starts with \$/);
+    assert.throws(() => webQuery.parse({ url: `${base}/m`, method: 'POST', body: '{"v":"{{verison}}"}', jsonPath: '$.rate' }), /unknown variable \{\{verison\}\}/);
   });
 });
