@@ -95,7 +95,7 @@ describe('analysis runs', () => {
     assert.equal(report.score, 50, 'one of the two measurements judged passed');
   });
 
-  it('threshold: a provider that cannot be reached is an Error, never a pass', async () => {
+  it('threshold: a provider that cannot be reached is Inconclusive, never a pass', async () => {
     const world = new World();
     const port = await freePort();
     const spec = analysisTemplateSpec.parse({
@@ -103,7 +103,7 @@ describe('analysis runs', () => {
     });
     const run = AnalysisRun.start('prom', spec, 'step', world.now, world.env);
     await world.run(run, 10);
-    assert.equal(run.verdict(), 'Error');
+    assert.equal(run.verdict(), 'Inconclusive');
     assert.equal(run.measurements.length, 3);
     assert.ok(run.measurements.every((m) => m.outcome === 'error' && /ECONNREFUSED/.test(m.message!)), JSON.stringify(run.measurements));
   });

@@ -1,6 +1,7 @@
 /** One HTTP exchange for a provider, with the three ways it can end told apart. */
 
-export type HttpOutcome = { kind: 'ok'; status: number; text: string } | { kind: 'error'; message: string } | { kind: 'timeout'; message: string };
+/** `unreachable`: no HTTP answer at all (refused, reset, DNS) — which says nothing about the canary. */
+export type HttpOutcome = { kind: 'ok'; status: number; text: string } | { kind: 'error'; message: string; unreachable?: true } | { kind: 'timeout'; message: string };
 
 export interface HttpOptions {
   method: 'GET' | 'POST';
@@ -18,6 +19,6 @@ export async function httpRequest(url: string, options: HttpOptions): Promise<Ht
   } catch (err) {
     if (signal.aborted) return { kind: 'timeout', message: `${url} did not answer within ${options.timeoutMs} ms` };
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return { kind: 'error', message: `${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}` };
+    return { kind: 'error', message: `${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, unreachable: true };
   }
 }

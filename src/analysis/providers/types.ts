@@ -19,7 +19,7 @@ export type MetricQuery = { builtin: BuiltinQuery } | { prometheus: PrometheusQu
 export type MetricResult =
   | { kind: 'value'; value: Value; series?: number[] }
   | { kind: 'empty'; message: string }
-  | { kind: 'error'; message: string }
+  | { kind: 'error'; message: string; unreachable?: true }
   | { kind: 'timeout'; message: string };
 
 /** What the query's `{{…}}` variables stand for in this run. */

@@ -91,8 +91,15 @@ describe('threshold measurements (Argo Rollouts semantics)', () => {
   it('empty results are inconclusive (never a silent zero); errors in a row beyond the limit are an Error', () => {
     const empty: Outcome = { kind: 'empty', message: 'query returned no series' };
     assert.deepEqual(run(settings({ inconclusiveLimit: 1 }), [empty, v(0.999), empty]).phases, ['Running', 'Running', 'Inconclusive']);
-    const error: Outcome = { kind: 'error', message: 'connect ECONNREFUSED' };
+    const error: Outcome = { kind: 'error', message: 'Prometheus 400 bad_data' };
     assert.deepEqual(run(settings({ consecutiveErrorLimit: 2 }), [error, error, v(0.999), error, error, error]).phases, ['Running', 'Running', 'Running', 'Running', 'Running', 'Error']);
+  });
+  it('a source that does not answer at all, beyond the error limit, is Inconclusive: an outage says nothing about the canary', () => {
+    const refused: Outcome = { kind: 'error', message: 'connect ECONNREFUSED', unreachable: true };
+    const timeout: Outcome = { kind: 'timeout', message: 'no answer within 5000 ms' };
+    const rejected: Outcome = { kind: 'error', message: 'Prometheus 400 bad_data' };
+    assert.deepEqual(run(settings({ consecutiveErrorLimit: 2 }), [refused, timeout, refused]).phases, ['Running', 'Running', 'Inconclusive']);
+    assert.deepEqual(run(settings({ consecutiveErrorLimit: 2 }), [refused, rejected, refused]).phases, ['Running', 'Running', 'Error'], 'one answered error in the streak makes it an Error');
   });
   it('a condition that cannot be evaluated is an Error measurement with the reason', () => {
     const s = settings({ successCondition: 'result.p99 < limit' });

@@ -3,7 +3,10 @@
  * A metric is measured every `interval`, `count` times, after `initialDelay`; each
  * measurement is judged by its conditions; the metric fails once failures exceed
  * `failureLimit`, is inconclusive once inconclusive results exceed `inconclusiveLimit`,
- * and errs after more than `consecutiveErrorLimit` errors in a row.
+ * and errs after more than `consecutiveErrorLimit` errors in a row — unless every one of
+ * those errors was the source not answering at all (refused, timed out): then the metric
+ * is Inconclusive, because an outage of Prometheus says nothing about the canary, and a
+ * rollout should pause on it rather than promote or roll back.
  */
 import { compile, type Expression, type Value } from './expression.js';
 import type { ThresholdMetric } from '../../../config/schemas/analysis.js';
@@ -27,13 +30,15 @@ export interface ThresholdSettings {
 export const THRESHOLD_DEFAULTS = { initialDelay: 0, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4, dryRun: false } as const;
 
 /** What a provider returned for one measurement: a value, nothing, a failure or no answer in time — never a silent zero. */
-export type Outcome = { kind: 'value'; value: Value } | { kind: 'empty'; message: string } | { kind: 'error'; message: string } | { kind: 'timeout'; message: string };
+export type Outcome = { kind: 'value'; value: Value } | { kind: 'empty'; message: string } | { kind: 'error'; message: string; unreachable?: true } | { kind: 'timeout'; message: string };
 
 export interface Measurement {
   at: number;
   phase: MeasurementPhase;
   value?: Value;
   message?: string;
+  /** An Error because the source gave no answer at all. */
+  unreachable?: true;
 }
 
 export interface ThresholdState {
@@ -42,9 +47,11 @@ export interface ThresholdState {
   inconclusive: number;
   errors: number;
   consecutiveErrors: number;
+  /** Of the consecutive errors, how many were the source not answering (absent in older saved states). */
+  consecutiveUnreachable?: number;
 }
 
-export const emptyState = (): ThresholdState => ({ measurements: [], failed: 0, inconclusive: 0, errors: 0, consecutiveErrors: 0 });
+export const emptyState = (): ThresholdState => ({ measurements: [], failed: 0, inconclusive: 0, errors: 0, consecutiveErrors: 0, consecutiveUnreachable: 0 });
 
 export interface CompiledConditions {
   success?: Expression;
@@ -73,7 +80,8 @@ export function judgeValue(conditions: CompiledConditions, scope: Record<string,
 /** Folds one provider outcome into the metric's state. `scope` gets `result` added. */
 export function recordOutcome(state: ThresholdState, conditions: CompiledConditions, outcome: Outcome, at: number, scope: Record<string, Value> = {}): ThresholdState {
   let m: Measurement;
-  if (outcome.kind === 'error' || outcome.kind === 'timeout') m = { at, phase: 'Error', message: outcome.kind === 'timeout' ? `timeout: ${outcome.message}` : outcome.message };
+  if (outcome.kind === 'timeout') m = { at, phase: 'Error', message: `timeout: ${outcome.message}`, unreachable: true };
+  else if (outcome.kind === 'error') m = { at, phase: 'Error', message: outcome.message, ...(outcome.unreachable ? { unreachable: true as const } : {}) };
   else if (outcome.kind === 'empty') m = { at, phase: 'Inconclusive', message: outcome.message };
   else {
     try {
@@ -88,12 +96,13 @@ export function recordOutcome(state: ThresholdState, conditions: CompiledConditi
     inconclusive: state.inconclusive + (m.phase === 'Inconclusive' ? 1 : 0),
     errors: state.errors + (m.phase === 'Error' ? 1 : 0),
     consecutiveErrors: m.phase === 'Error' ? state.consecutiveErrors + 1 : 0,
+    consecutiveUnreachable: m.unreachable ? (state.consecutiveUnreachable ?? 0) + 1 : 0,
   };
 }
 
 export function metricPhase(settings: ThresholdSettings, state: ThresholdState): MetricPhase {
   if (state.failed > settings.failureLimit) return 'Failed';
-  if (state.consecutiveErrors > settings.consecutiveErrorLimit) return 'Error';
+  if (state.consecutiveErrors > settings.consecutiveErrorLimit) return state.consecutiveUnreachable === state.consecutiveErrors ? 'Inconclusive' : 'Error';
   if (state.inconclusive > settings.inconclusiveLimit) return 'Inconclusive';
   const wanted = settings.count ?? (settings.interval === undefined ? 1 : Infinity);
   return state.measurements.filter((m) => m.phase !== 'Error').length >= wanted ? 'Successful' : 'Running';
