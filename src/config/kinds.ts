@@ -7,6 +7,8 @@ import { kayentaCanaryConfig } from '../analysis/judges/kayenta/config.js';
 import { loadFileText, parseText, type ParsedDocument } from './load.js';
 import { routerDocument } from './schemas/router.js';
 import { simulationDocument } from './schemas/simulation.js';
+import { rolloutDocument, type RolloutDocument } from './schemas/rollout.js';
+import { BUILTIN_TEMPLATES } from '../analysis/templates.js';
 import { didYouMean } from './suggest.js';
 
 /** Every kind of kanari file, by its `kind:`; add a kind here and `kanari lint` knows it. */
@@ -14,6 +16,7 @@ export const KINDS = {
   Router: routerDocument,
   AnalysisTemplate: analysisTemplateDocument,
   Simulation: simulationDocument,
+  Rollout: rolloutDocument,
 } as const satisfies Record<string, z.ZodType>;
 
 export type KindName = keyof typeof KINDS;
@@ -24,6 +27,7 @@ const envelope = z.looseObject({ kind: z.string() });
 /** Validates every document in a file against the schema its `kind:` names. */
 export function loadDocuments(file: string): { kind: KindName; value: unknown }[] {
   const out: { kind: KindName; value: unknown }[] = [];
+  const parsed: ParsedDocument[] = [];
   for (const doc of parseDocuments(loadFileText(file), file)) {
     const { kind } = doc.validate(envelope);
     if (!(kind in KINDS)) {
@@ -34,8 +38,32 @@ export function loadDocuments(file: string): { kind: KindName; value: unknown }[
     const value = doc.validate(KINDS[kind as KindName]);
     if (kind === 'AnalysisTemplate') resolveKayentaConfig(value as AnalysisTemplateDocument, doc, file);
     out.push({ kind: kind as KindName, value });
+    parsed.push(doc);
   }
+  checkTemplateNames(out, parsed);
   return out;
+}
+
+/**
+ * A rollout's analyses name built-in templates or AnalysisTemplate documents in the same
+ * file, so a typo is caught here rather than when the step is reached.
+ */
+function checkTemplateNames(docs: { kind: KindName; value: unknown }[], parsed: ParsedDocument[]): void {
+  const known = [...Object.keys(BUILTIN_TEMPLATES), ...docs.filter((d) => d.kind === 'AnalysisTemplate').map((d) => (d.value as AnalysisTemplateDocument).metadata.name)];
+  docs.forEach((d, i) => {
+    if (d.kind !== 'Rollout') return;
+    const plan = (d.value as RolloutDocument).spec.strategy.canary;
+    const refs: { path: (string | number)[]; names: string[] }[] = [
+      ...(plan.analysis ? [{ path: ['spec', 'strategy', 'canary', 'analysis', 'templates'], names: plan.analysis.templates }] : []),
+      ...plan.steps.flatMap((s, n) => (s.analysis ? [{ path: ['spec', 'strategy', 'canary', 'steps', n, 'analysis', 'templates'], names: s.analysis.templates }] : [])),
+    ];
+    const issues = refs.flatMap((r) => r.names.flatMap((name, j) => {
+      if (known.includes(name)) return [];
+      const guess = didYouMean(name, known);
+      return [{ ...parsed[i]!.located([...r.path, j]), message: `unknown analysis template "${name}" (${guess ? `did you mean "${guess}"?` : `known: ${known.join(', ')}`}; put an AnalysisTemplate in the same file to add one)` }];
+    }));
+    if (issues.length > 0) throw new ConfigError(issues);
+  });
 }
 
 /** Loads a file that must hold exactly one document of kind `kind`. */

@@ -34,23 +34,25 @@ export const endpoint = z.string().transform((text, ctx) => {
 
 const endpoints = z.array(endpoint).max(256);
 
+/** A regex that V8's linear-time engine accepts (no backreferences or lookarounds). */
+export const linearRegex = z
+  .string()
+  .max(1024)
+  .superRefine((pattern, ctx) => {
+    try {
+      compileLinearRegex(pattern);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message, input: pattern });
+    }
+  });
+
 /** How one header or cookie value is compared; regexes run on V8's linear-time engine. */
 const valueMatch = z
   .strictObject({
     name: z.string().min(1).max(256),
     exact: z.string().optional(),
     prefix: z.string().optional(),
-    regex: z
-      .string()
-      .max(1024)
-      .superRefine((pattern, ctx) => {
-        try {
-          compileLinearRegex(pattern);
-        } catch (err) {
-          ctx.addIssue({ code: 'custom', message: (err as Error).message, input: pattern });
-        }
-      })
-      .optional(),
+    regex: linearRegex.optional(),
   })
   .superRefine(exactlyOne(['exact', 'prefix', 'regex']));
 export type ValueMatch = z.output<typeof valueMatch>;

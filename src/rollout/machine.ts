@@ -1,0 +1,472 @@
+/**
+ * The rollout state machine: (spec, status, event) → (status, actions). No I/O, no clock.
+ *
+ * The status says what should be true — which instances run, what the data plane does,
+ * which analyses run — and the engine makes it so and reports back with events
+ * (`instanceReady`, `trafficApplied` with the sequence number it applied, verdicts). The
+ * machine moves on only when the world has caught up, so a restarted controller just
+ * makes the saved status true again and carries on.
+ *
+ *   StableOnly → CanaryDeploy → SmallTraffic → Monitor ⇄ IncreaseTraffic → FullDeploy → StableOnly
+ *   any of those → Rollback → StableOnly (Aborted when a person or a deadline stopped it);
+ *   Degraded while a rollback cannot move traffic; Paused by a person, a `pause: {}` step
+ *   or an Inconclusive analysis.
+ */
+import type { RolloutSpec, RolloutStep } from '../config/schemas/rollout.js';
+import { formatDuration } from '../config/duration.js';
+import type { AnalysisEntry, Phase, Release, RolloutAction, RolloutEvent, RolloutStatus, TrafficState, Transition } from './types.js';
+
+/** Phases in which a canary is in flight (a person can pause or abort; a failed verdict rolls back). */
+const IN_FLIGHT: ReadonlySet<Phase> = new Set(['CanaryDeploy', 'SmallTraffic', 'Monitor', 'IncreaseTraffic', 'FullDeploy', 'Paused']);
+/** Phases that wait on the world and so count against the progress deadline. */
+const WAITING: ReadonlySet<Phase> = new Set(['CanaryDeploy', 'SmallTraffic', 'IncreaseTraffic', 'FullDeploy']);
+/** Traffic failures in a row before a rollback is reported as Degraded. */
+const DEGRADED_AFTER = 3;
+
+export function stableVersion(spec: RolloutSpec): string {
+  return spec.stable.version ?? 'stable';
+}
+
+export function initialStatus(spec: RolloutSpec, at: number): RolloutStatus {
+  const stable: Release = { version: stableVersion(spec), target: spec.stable };
+  return {
+    phase: 'StableOnly',
+    revision: 0,
+    stable,
+    step: 0,
+    instances: [{ id: stable.version, release: stable }],
+    ready: [],
+    stopping: [],
+    traffic: stableOnly(stable.version),
+    trafficSeq: 1,
+    appliedSeq: 0,
+    analyses: [],
+    message: `${stable.version} serves everyone`,
+    updatedAt: at,
+  };
+}
+
+export function transition(spec: RolloutSpec, status: RolloutStatus, event: RolloutEvent): Transition {
+  const s = structuredClone(status);
+  const out: RolloutAction[] = [];
+  const refusal = apply(spec, s, event, out);
+  if (refusal !== undefined) return { status, actions: [], rejected: refusal };
+  settle(spec, s, event.at, out);
+  s.updatedAt = event.at;
+  return { status: s, actions: out };
+}
+
+/** Folds one event into `s`; returns a reason when the event is refused. */
+function apply(spec: RolloutSpec, s: RolloutStatus, e: RolloutEvent, out: RolloutAction[]): string | undefined {
+  switch (e.type) {
+    case 'deploy':
+      return deploy(s, e.release, e.at, out);
+    case 'tick':
+      if (WAITING.has(s.phase) && s.waitingSince !== undefined && e.at - s.waitingSince > spec.progressDeadline) {
+        beginRollback(s, e.at, 'Aborted', `no progress for ${formatDuration(spec.progressDeadline)} (progressDeadline) while ${waitingFor(s)}`, out);
+      }
+      return undefined;
+    case 'trafficApplied':
+      if (e.seq > s.appliedSeq && e.seq <= s.trafficSeq) s.appliedSeq = e.seq;
+      if (s.rollback) s.rollback.failures = 0;
+      return undefined;
+    case 'trafficFailed':
+      if (s.rollback && e.seq === s.trafficSeq) {
+        s.rollback.failures++;
+        if (s.rollback.failures >= DEGRADED_AFTER && s.phase === 'Rollback') {
+          s.phase = 'Degraded';
+          s.message = `cannot move traffic back to ${s.stable.version}: ${e.reason}; still trying`;
+          out.push({ type: 'announce', moment: 'event', message: s.message });
+        }
+      }
+      return undefined;
+    case 'instanceReady':
+      if (s.instances.some((i) => i.id === e.id) && !s.ready.includes(e.id)) s.ready.push(e.id);
+      return undefined;
+    case 'instanceFailed':
+      s.ready = s.ready.filter((id) => id !== e.id);
+      if (IN_FLIGHT.has(s.phase) && e.id !== s.stable.version && s.instances.some((i) => i.id === e.id)) {
+        beginRollback(s, e.at, 'RolledBack', `${e.id} failed: ${e.reason}`, out);
+      }
+      return undefined;
+    case 'instanceStopped':
+      s.stopping = s.stopping.filter((id) => id !== e.id);
+      s.ready = s.ready.filter((id) => id !== e.id);
+      return undefined;
+    case 'analysisVerdict':
+      return verdict(s, e.id, e.verdict, e.reason, e.at, out);
+    case 'promote':
+      return promote(spec, s, e.full ?? false, e.at, out);
+    case 'abort':
+      if (!IN_FLIGHT.has(s.phase)) return s.rollback ? 'a rollback is already under way' : 'no rollout is in progress';
+      if (s.promotion === 'switch' || s.promotion === 'cleanup') return `${s.stable.version} is already stable; \`kanari undo\` brings back ${s.previous?.version}`;
+      beginRollback(s, e.at, 'Aborted', e.reason ?? 'aborted by a person', out);
+      return undefined;
+    case 'pause':
+      if (s.phase === 'Paused') return 'already paused';
+      if (!IN_FLIGHT.has(s.phase) || s.phase === 'FullDeploy') return `cannot pause in phase ${s.phase}`;
+      pauseFor(s, 'manual', e.at, 'paused by a person');
+      s.message = `paused at step ${s.step + 1}; \`kanari resume\` goes on`;
+      return undefined;
+    case 'resume':
+      return resume(spec, s, e.at, out);
+    case 'retry':
+      if (s.phase !== 'StableOnly' && s.phase !== 'Aborted') return `cannot retry in phase ${s.phase}`;
+      if (!s.result || s.result.outcome === 'Promoted') return 'nothing to retry: the last rollout was not rolled back';
+      return deploy(s, s.result.release, e.at, out);
+    case 'undo':
+      if (s.phase !== 'StableOnly' && s.phase !== 'Aborted') return `cannot undo in phase ${s.phase}; abort first`;
+      if (!s.previous) return 'nothing to undo: no earlier stable version is known';
+      return deploy(s, s.previous, e.at, out);
+  }
+}
+
+function deploy(s: RolloutStatus, release: Release, at: number, out: RolloutAction[]): string | undefined {
+  if (s.phase !== 'StableOnly' && s.phase !== 'Aborted') return `a rollout of ${s.canary?.version} is in phase ${s.phase}; abort it or wait for it to end`;
+  if (release.version === s.stable.version) return `${release.version} is already the stable version`;
+  s.revision++;
+  s.canary = release;
+  s.instances.push({ id: release.version, release });
+  s.phase = 'CanaryDeploy';
+  s.step = 0;
+  s.analyses = [];
+  s.waitingSince = at;
+  delete s.result;
+  delete s.paused;
+  delete s.pauseUntil;
+  s.message = `starting ${release.version}`;
+  out.push({ type: 'announce', moment: 'pre-rollout', message: `rolling out ${release.version} to replace ${s.stable.version}` });
+  return undefined;
+}
+
+function verdict(s: RolloutStatus, id: string, v: AnalysisEntry['verdict'], reason: string, at: number, out: RolloutAction[]): string | undefined {
+  const entry = s.analyses.find((a) => a.id === id);
+  if (!entry || entry.endedAt !== undefined) return undefined;
+  entry.verdict = v;
+  entry.reason = reason;
+  if (v === 'Running') return undefined;
+  entry.endedAt = at;
+  if (IN_FLIGHT.has(s.phase) && (v === 'Failed' || v === 'Error')) beginRollback(s, at, 'RolledBack', `analysis ${entry.template} is ${v}: ${reason}`, out);
+  // Inconclusive is noticed in `settle`, so a verdict that lands during a manual pause still pauses after it.
+  return undefined;
+}
+
+function promote(spec: RolloutSpec, s: RolloutStatus, full: boolean, at: number, out: RolloutAction[]): string | undefined {
+  if (s.phase === 'CanaryDeploy') return `${s.canary?.version} is not ready yet`;
+  if (s.phase === 'FullDeploy') return 'already promoting';
+  if (!IN_FLIGHT.has(s.phase)) return 'no rollout is in progress';
+  if (full) {
+    endAnalyses(s, at, 'all', 'skipped by promote --full');
+    delete s.paused;
+    beginPromotion(s, at, out, true);
+    return undefined;
+  }
+  const p = s.paused;
+  const underneath = p?.resumePhase ?? s.phase;
+  if (underneath === 'SmallTraffic' || underneath === 'IncreaseTraffic') return `traffic is still moving for step ${s.step + 1}; try again in a moment`;
+  if (p?.reason === 'inconclusive') {
+    // A person looked at an Inconclusive verdict and accepts it.
+    for (const a of inconclusiveEntries(spec, s)) a.accepted = true;
+    delete s.paused;
+    if (p.analysis === 'background') restore(s, p, at);
+    else nextStep(spec, s, at, out);
+    return undefined;
+  }
+  if (spec.strategy.canary.steps[s.step]?.analysis && s.analyses.some((a) => a.scope === 'step' && a.step === s.step && a.endedAt === undefined)) {
+    return `step ${s.step + 1} is an analysis: it ends on its verdict (\`kanari promote --full\` skips it and every step after it)`;
+  }
+  delete s.paused;
+  nextStep(spec, s, at, out);
+  return undefined;
+}
+
+function resume(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAction[]): string | undefined {
+  const p = s.paused;
+  if (s.phase !== 'Paused' || !p) return 'not paused';
+  delete s.paused;
+  if (p.reason === 'step') {
+    nextStep(spec, s, at, out);
+  } else if (p.reason === 'manual') {
+    restore(s, p, at);
+  } else if (p.analysis === 'background') {
+    startAnalyses(s, spec.strategy.canary.analysis?.templates ?? [], 'background', at);
+    restore(s, p, at);
+  } else {
+    enterStep(spec, s, at, out);
+  }
+  if (s.phase !== 'Paused') s.message = `resumed at step ${s.step + 1}`;
+  return undefined;
+}
+
+function pauseFor(s: RolloutStatus, reason: 'manual' | 'inconclusive', at: number, message: string, analysis?: 'step' | 'background'): void {
+  s.paused = { reason, at, resumePhase: s.phase, ...(s.pauseUntil !== undefined ? { remaining: Math.max(0, s.pauseUntil - at) } : {}), ...(analysis ? { analysis } : {}), message };
+  delete s.pauseUntil;
+  s.phase = 'Paused';
+}
+
+/** Back to what the step was doing before the pause, with a timed pause's remaining time. */
+function restore(s: RolloutStatus, p: NonNullable<RolloutStatus['paused']>, at: number): void {
+  s.phase = p.resumePhase ?? 'Monitor';
+  if (p.remaining !== undefined) s.pauseUntil = at + p.remaining;
+  if (WAITING.has(s.phase)) s.waitingSince = at;
+}
+
+/** Ended Inconclusive, not yet accepted, and still the latest for its template: the analyses a person must look at. */
+function inconclusiveEntries(spec: RolloutSpec, s: RolloutStatus): AnalysisEntry[] {
+  const onStep = spec.strategy.canary.steps[s.step]?.analysis;
+  return s.analyses.filter((a) => {
+    if (a.verdict !== 'Inconclusive' || a.accepted || a.endedAt === undefined) return false;
+    if (a.scope === 'step' && (!onStep || a.step !== s.step)) return false;
+    const latest = s.analyses.filter((b) => b.scope === a.scope && b.template === a.template && (a.scope === 'background' || b.step === a.step)).at(-1);
+    return latest === a;
+  });
+}
+
+/** Carries the rollout forward as far as the world allows right now. */
+function settle(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAction[]): void {
+  for (let guard = 0; guard < 1000; guard++) {
+    if (!advance(spec, s, at, out)) return;
+  }
+  throw new Error('rollout machine did not settle');
+}
+
+function advance(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAction[]): boolean {
+  const settled = s.appliedSeq === s.trafficSeq;
+  switch (s.phase) {
+    case 'CanaryDeploy':
+      if (!s.ready.includes(s.canary!.version)) return false;
+      s.step = 0;
+      enterStep(spec, s, at, out);
+      return true;
+    case 'SmallTraffic':
+    case 'IncreaseTraffic':
+    case 'Monitor': {
+      const stuck = inconclusiveEntries(spec, s)[0];
+      if (stuck) {
+        pauseFor(s, 'inconclusive', at, `analysis ${stuck.template} is Inconclusive: ${stuck.reason}`, stuck.scope);
+        s.message = `${s.paused!.message}; \`kanari resume\` runs it again, \`kanari promote\` accepts it, \`kanari abort\` rolls back`;
+        out.push({ type: 'announce', moment: 'event', message: s.message });
+        return false;
+      }
+      if (!stepDone(spec, s, at)) return false;
+      nextStep(spec, s, at, out);
+      return true;
+    }
+    case 'FullDeploy':
+      return advancePromotion(s, at, out, settled);
+    case 'Rollback':
+    case 'Degraded':
+      return advanceRollback(s, at, out, settled);
+    default:
+      return false;
+  }
+}
+
+function stepDone(spec: RolloutSpec, s: RolloutStatus, at: number): boolean {
+  const step = spec.strategy.canary.steps[s.step]!;
+  const settled = s.appliedSeq === s.trafficSeq;
+  if (step.pause) return s.pauseUntil !== undefined && at >= s.pauseUntil && settled;
+  if (step.analysis) {
+    const mine = s.analyses.filter((a) => a.scope === 'step' && a.step === s.step && a.endedAt === undefined);
+    const done = s.analyses.filter((a) => a.scope === 'step' && a.step === s.step);
+    const latest = step.analysis.templates.map((t) => done.filter((a) => a.template === t).at(-1));
+    return mine.length === 0 && latest.every((a) => a?.verdict === 'Successful') && settled;
+  }
+  if (step.baseline) {
+    const id = baselineId(s);
+    if (!s.ready.includes(id)) return false;
+    if (s.traffic.baseline !== id) setTraffic(s, { ...s.traffic, baseline: id, weights: { ...s.traffic.weights, baseline: baselineWeight(s.traffic.weights.canary) } });
+    return s.appliedSeq === s.trafficSeq;
+  }
+  return settled;
+}
+
+function nextStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAction[]): void {
+  s.step++;
+  enterStep(spec, s, at, out);
+}
+
+function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAction[]): void {
+  const plan = spec.strategy.canary;
+  delete s.pauseUntil;
+  s.stepStartedAt = at;
+  s.waitingSince = at;
+  const background = plan.analysis;
+  if (background && s.step >= background.startingStep && s.step < plan.steps.length && !s.analyses.some((a) => a.scope === 'background')) {
+    startAnalyses(s, background.templates, 'background', at);
+  }
+  if (s.step >= plan.steps.length) {
+    beginPromotion(s, at, out, false);
+    return;
+  }
+  const step = plan.steps[s.step]!;
+  const first = s.traffic.weights.canary === 0 && step.setWeight !== undefined;
+  s.message = `step ${s.step + 1}/${plan.steps.length}: ${describeStep(step)}`;
+  out.push({ type: 'announce', moment: 'rollout', message: `${s.canary!.version} ${s.message}` });
+  if (step.setWeight !== undefined) {
+    const w = step.setWeight;
+    setTraffic(s, { ...s.traffic, canary: s.canary!.version, weights: { canary: w, baseline: s.traffic.baseline ? baselineWeight(w) : 0 } });
+    s.phase = first ? 'SmallTraffic' : 'IncreaseTraffic';
+  } else if (step.pause) {
+    if (step.pause.duration === undefined) {
+      s.phase = 'Paused';
+      s.paused = { reason: 'step', at, message: 'waiting for `kanari promote`' };
+    } else {
+      s.phase = 'Monitor';
+      s.pauseUntil = at + step.pause.duration;
+    }
+  } else if (step.analysis) {
+    s.phase = 'Monitor';
+    startAnalyses(s, step.analysis.templates, 'step', at);
+  } else if (step.setHeaderRoute) {
+    const m = step.setHeaderRoute.match;
+    setTraffic(s, { ...s.traffic, canary: s.canary!.version, routes: m ? [m] : [] });
+    s.phase = 'IncreaseTraffic';
+  } else if (step.setMirror) {
+    setTraffic(s, { ...s.traffic, canary: s.canary!.version, mirror: step.setMirror.percent ?? 0 });
+    s.phase = 'IncreaseTraffic';
+  } else if (step.baseline) {
+    const id = baselineId(s);
+    if (!s.instances.some((i) => i.id === id)) s.instances.push({ id, release: { version: s.stable.version, target: spec.baseline ?? s.stable.target } });
+    s.phase = 'IncreaseTraffic';
+  }
+}
+
+export function describeStep(step: RolloutStep): string {
+  if (step.setWeight !== undefined) return `send ${step.setWeight}% of users to the canary`;
+  if (step.pause) return step.pause.duration === undefined ? 'pause until promoted' : `wait ${formatDuration(step.pause.duration)}`;
+  if (step.analysis) return `analysis (${step.analysis.templates.join(', ')})`;
+  if (step.setHeaderRoute) {
+    const m = step.setHeaderRoute.match;
+    if (!m) return 'remove the header route';
+    return `route ${m.header ? `header ${m.header}` : `cookie ${m.cookie}`} ${m.value !== undefined ? `= ${m.value}` : m.prefix !== undefined ? `starting ${m.prefix}` : `~ /${m.regex}/`} to the canary`;
+  }
+  if (step.setMirror) return step.setMirror.percent ? `mirror ${step.setMirror.percent}% of requests to the canary` : 'stop mirroring';
+  return 'start a baseline copy of stable';
+}
+
+function startAnalyses(s: RolloutStatus, templates: readonly string[], scope: AnalysisEntry['scope'], at: number): void {
+  for (const template of templates) {
+    const prefix = scope === 'step' ? `r${s.revision}-s${s.step + 1}-${template}` : `r${s.revision}-bg-${template}`;
+    const attempt = s.analyses.filter((a) => a.id.startsWith(`${prefix}-`)).length + 1;
+    s.analyses.push({ id: `${prefix}-${attempt}`, template, scope, step: s.step, verdict: 'Running', startedAt: at });
+  }
+}
+
+function endAnalyses(s: RolloutStatus, at: number, scope: AnalysisEntry['scope'] | 'all', reason: string): void {
+  for (const a of s.analyses) {
+    if (a.endedAt === undefined && (scope === 'all' || a.scope === scope)) {
+      a.endedAt = at;
+      a.reason = reason;
+    }
+  }
+}
+
+function beginPromotion(s: RolloutStatus, at: number, out: RolloutAction[], full: boolean): void {
+  endAnalyses(s, at, 'all', 'the rollout reached promotion');
+  s.phase = 'FullDeploy';
+  s.promotion = 'weight';
+  s.fullPromotion = full;
+  s.waitingSince = at;
+  delete s.pauseUntil;
+  setTraffic(s, { stable: s.stable.version, canary: s.canary!.version, weights: { canary: 100, baseline: 0 }, routes: [], mirror: 0 });
+  s.message = `promoting ${s.canary!.version}: all users to it`;
+  out.push({ type: 'announce', moment: 'event', message: s.message });
+}
+
+function advancePromotion(s: RolloutStatus, at: number, out: RolloutAction[], settled: boolean): boolean {
+  if (!settled) return false;
+  if (s.promotion === 'weight') {
+    s.previous = s.stable;
+    s.stable = s.canary!;
+    delete s.canary;
+    setTraffic(s, stableOnly(s.stable.version));
+    s.promotion = 'switch';
+    return true;
+  }
+  if (s.promotion === 'switch') {
+    stopAllBut(s, s.stable.version);
+    s.promotion = 'cleanup';
+    return true;
+  }
+  if (s.stopping.length > 0) return false;
+  const version = s.stable.version;
+  s.result = { outcome: 'Promoted', release: s.stable, reason: s.fullPromotion ? 'promoted by a person (promote --full)' : 'every step passed', at };
+  finish(s, 'StableOnly', `${version} is stable and serves everyone`);
+  out.push({ type: 'announce', moment: 'post-rollout', message: `${version} promoted: ${s.result.reason}` });
+  return true;
+}
+
+function beginRollback(s: RolloutStatus, at: number, outcome: 'RolledBack' | 'Aborted', reason: string, out: RolloutAction[]): void {
+  endAnalyses(s, at, 'all', `stopped: ${reason}`);
+  // A promotion that already switched stable has nothing left to roll back to but the new version.
+  if (s.promotion === 'switch' || s.promotion === 'cleanup') return;
+  s.phase = 'Rollback';
+  s.rollback = { outcome, reason, failures: 0 };
+  delete s.paused;
+  delete s.pauseUntil;
+  delete s.promotion;
+  s.waitingSince = at;
+  setTraffic(s, stableOnly(s.stable.version));
+  s.message = `rolling back ${s.canary?.version}: ${reason}`;
+  out.push({ type: 'announce', moment: 'rollback', message: s.message });
+}
+
+function advanceRollback(s: RolloutStatus, at: number, out: RolloutAction[], settled: boolean): boolean {
+  // Traffic first: the canary is stopped only once the data plane no longer sends it anything.
+  if (!settled) return false;
+  if (s.phase === 'Degraded') s.phase = 'Rollback';
+  if (s.instances.some((i) => i.id !== s.stable.version)) {
+    stopAllBut(s, s.stable.version);
+    return true;
+  }
+  if (s.stopping.length > 0) return false;
+  const rb = s.rollback!;
+  s.result = { outcome: rb.outcome, release: s.canary!, reason: rb.reason, at };
+  delete s.canary;
+  finish(s, rb.outcome === 'Aborted' ? 'Aborted' : 'StableOnly', `${s.result.release.version} ${rb.outcome === 'Aborted' ? 'aborted' : 'rolled back'}: ${rb.reason}; ${s.stable.version} serves everyone`);
+  out.push({ type: 'announce', moment: 'event', message: s.message });
+  return true;
+}
+
+function finish(s: RolloutStatus, phase: Phase, message: string): void {
+  s.phase = phase;
+  s.message = message;
+  s.step = 0;
+  delete s.rollback;
+  delete s.promotion;
+  delete s.fullPromotion;
+  delete s.waitingSince;
+  delete s.stepStartedAt;
+}
+
+function stopAllBut(s: RolloutStatus, keep: string): void {
+  for (const i of s.instances) if (i.id !== keep && !s.stopping.includes(i.id)) s.stopping.push(i.id);
+  s.instances = s.instances.filter((i) => i.id === keep);
+  s.ready = s.ready.filter((id) => id === keep);
+}
+
+function setTraffic(s: RolloutStatus, next: TrafficState): void {
+  if (JSON.stringify(next) === JSON.stringify(s.traffic)) return;
+  s.traffic = next;
+  s.trafficSeq++;
+}
+
+export function stableOnly(stable: string): TrafficState {
+  return { stable, weights: { canary: 0, baseline: 0 }, routes: [], mirror: 0 };
+}
+
+function baselineId(s: RolloutStatus): string {
+  return `${s.stable.version}-baseline`;
+}
+
+/** The baseline gets the canary's share while stable keeps at least as much as it. */
+export function baselineWeight(canary: number): number {
+  return Math.min(canary, Math.floor(((100 - canary) / 2) * 100) / 100);
+}
+
+function waitingFor(s: RolloutStatus): string {
+  if (s.phase === 'CanaryDeploy') return `waiting for ${s.canary?.version} to become ready`;
+  if (s.appliedSeq !== s.trafficSeq) return 'waiting for the router to apply the new weights';
+  return `in phase ${s.phase}`;
+}

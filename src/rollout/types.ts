@@ -1,0 +1,148 @@
+/**
+ * The rollout's state and the words the state machine speaks: events in, actions out.
+ * Everything here is plain JSON, because it is what the store keeps and what a restarted
+ * controller resumes from.
+ */
+import type { TargetSpec } from '../config/schemas/rollout.js';
+import type { Verdict } from '../analysis/judges/sequential/judge.js';
+
+export type Phase =
+  | 'StableOnly'
+  | 'CanaryDeploy'
+  | 'SmallTraffic'
+  | 'Monitor'
+  | 'IncreaseTraffic'
+  | 'FullDeploy'
+  | 'Paused'
+  | 'Rollback'
+  | 'Aborted'
+  | 'Degraded';
+
+/** One version of the service and where it runs. */
+export interface Release {
+  version: string;
+  target: TargetSpec;
+}
+
+/** A running copy of a release; the id is what targets and the router know it by. */
+export interface Instance {
+  id: string;
+  release: Release;
+}
+
+export type RouteVersion = 'canary';
+
+export interface HeaderRoute {
+  header?: string;
+  cookie?: string;
+  value?: string;
+  prefix?: string;
+  regex?: string;
+}
+
+/** What the data plane should do, by instance id. */
+export interface TrafficState {
+  stable: string;
+  canary?: string;
+  baseline?: string;
+  weights: { canary: number; baseline: number };
+  /** Requests matching one of these go to the canary whatever the weights say. */
+  routes: HeaderRoute[];
+  /** Percent of requests copied to the canary; 0 is off. */
+  mirror: number;
+}
+
+export interface AnalysisEntry {
+  id: string;
+  template: string;
+  scope: 'step' | 'background';
+  /** The step that started it. */
+  step: number;
+  verdict: Verdict;
+  reason?: string;
+  startedAt: number;
+  endedAt?: number;
+  /** A person accepted this Inconclusive verdict (`kanari promote`). */
+  accepted?: boolean;
+}
+
+export type Outcome = 'Promoted' | 'RolledBack' | 'Aborted';
+
+export interface PauseState {
+  reason: 'manual' | 'step' | 'inconclusive';
+  at: number;
+  /** What is left of a timed pause step when a person paused on top of it. */
+  remaining?: number;
+  /** The phase to return to on `resume` after a manual pause. */
+  resumePhase?: Phase;
+  /** Which analysis came back Inconclusive. */
+  analysis?: 'step' | 'background';
+  message: string;
+}
+
+export interface RolloutStatus {
+  phase: Phase;
+  /** Counts deploys; every event and history row carries it. */
+  revision: number;
+  stable: Release;
+  canary?: Release;
+  /** The stable before the last promotion, for `undo`. */
+  previous?: Release;
+  /** The step being carried out; `steps.length` once all are done. */
+  step: number;
+  stepStartedAt?: number;
+  /** When a timed pause step ends. */
+  pauseUntil?: number;
+  paused?: PauseState;
+  /** Waiting on the data plane or a target since; a progress deadline counts from here. */
+  waitingSince?: number;
+  /** Where a promotion is: weight 100 applied, then stable switched, then the old one stopped. */
+  promotion?: 'weight' | 'switch' | 'cleanup';
+  fullPromotion?: boolean;
+  /** Why the current rollback happens and how it ends. */
+  rollback?: { outcome: 'RolledBack' | 'Aborted'; reason: string; failures: number };
+  /** The instances that should run, and which of them have said they are ready. */
+  instances: Instance[];
+  ready: string[];
+  /** Instances told to stop that have not confirmed it yet. */
+  stopping: string[];
+  traffic: TrafficState;
+  /** Bumped whenever `traffic` changes; the engine acknowledges with the same number. */
+  trafficSeq: number;
+  appliedSeq: number;
+  analyses: AnalysisEntry[];
+  result?: { outcome: Outcome; release: Release; reason: string; at: number };
+  message: string;
+  updatedAt: number;
+}
+
+export type RolloutEvent =
+  | { type: 'deploy'; at: number; release: Release }
+  | { type: 'tick'; at: number }
+  | { type: 'trafficApplied'; at: number; seq: number }
+  | { type: 'trafficFailed'; at: number; seq: number; reason: string }
+  | { type: 'instanceReady'; at: number; id: string }
+  | { type: 'instanceFailed'; at: number; id: string; reason: string }
+  | { type: 'instanceStopped'; at: number; id: string }
+  | { type: 'analysisVerdict'; at: number; id: string; verdict: Verdict; reason: string }
+  | { type: 'promote'; at: number; full?: boolean }
+  | { type: 'abort'; at: number; reason?: string }
+  | { type: 'pause'; at: number }
+  | { type: 'resume'; at: number }
+  | { type: 'retry'; at: number }
+  | { type: 'undo'; at: number };
+
+/** The webhook moments a rollout announces (gates come with the webhook work). */
+export type Announcement = 'pre-rollout' | 'rollout' | 'post-rollout' | 'rollback' | 'event';
+
+export type RolloutAction = { type: 'announce'; moment: Announcement; message: string };
+
+export interface Transition {
+  status: RolloutStatus;
+  actions: RolloutAction[];
+  /** Set when the event was refused (a command that makes no sense now); the status is unchanged. */
+  rejected?: string;
+}
+
+/** An event before the engine stamps it with the time. */
+export type UntimedEvent = RolloutEvent extends infer E ? (E extends RolloutEvent ? Omit<E, 'at'> : never) : never;
