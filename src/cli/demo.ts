@@ -1,71 +1,73 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loopbackRouter } from '../config/schemas/router.js';
-import { listenApp } from '../demo/app.js';
-import { startLoad } from '../demo/load.js';
-import { startRouter } from '../router/run.js';
-import { AdminClient } from '../router/client.js';
+import { describeStep } from '../rollout/machine.js';
+import { runDemo, type DemoSecond, type Scenario } from '../demo/rollout.js';
+import { demoDocument } from '../demo/rollout.js';
 import { parseCommandArgs } from './args.js';
-import { EXIT } from './exit.js';
+import { EXIT, UsageError } from './exit.js';
 
-export const summary = 'a live canary on this machine: two app versions, the router, users, weights stepping up';
+export const summary = 'a live canary rollout on this machine, judged every second and promoted or rolled back';
 
-const STEPS = [0, 5, 25, 50, 100];
+const HELP = `Usage: kanari demo [--good | --bad | --slow] [--hold-seconds N] [--users N]
 
-/**
- * Until the rollout controller lands this demo drives the router's admin API itself:
- * it starts v1 and v2 of a small app, the router and a load of distinct users, then steps
- * the canary's weight and prints, every second, how the users' requests were split.
- */
+Starts v1 and v2 of a small demo service on 127.0.0.1, kanari's router in front of them and
+users with their own cookies, then rolls v2 out 5% → 25% → 50% → 100% with the sequential
+judge checking every second.
+
+  --good           v2 is as good as v1: it is promoted (the default; about two minutes)
+  --bad            v2 answers 5% of requests with errors: it is rolled back within seconds
+  --slow           v2 is three times slower: it is rolled back within seconds
+  --hold-seconds   how long each weight is held (default 30)
+  --users          distinct users sending requests (default 2000)`;
+
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs('demo', argv, { 'step-seconds': { type: 'string', default: '4' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseCommandArgs('demo', argv, {
+    good: { type: 'boolean' },
+    bad: { type: 'boolean' },
+    slow: { type: 'boolean' },
+    'hold-seconds': { type: 'string', default: '30' },
+    users: { type: 'string', default: '2000' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
-    console.log('Usage: kanari demo [--step-seconds N]\n\nRuns a canary of a demo app on 127.0.0.1, stepping its weight 5 → 25 → 50 → 100.');
+    console.log(HELP);
     return EXIT.ok;
   }
-  const stepMs = Math.max(1, Number(values['step-seconds'])) * 1000;
-  const dir = mkdtempSync(join(tmpdir(), 'kanari-demo-'));
-  const v1 = await listenApp({ name: 'v1', port: 0, latencyMs: 2 });
-  const v2 = await listenApp({ name: 'v2', port: 0, latencyMs: 2 });
-  const doc = loopbackRouter('demo', 'demo-token-not-secret', {
-    state: join(dir, 'router-table.json'),
-    table: { pools: { stable: [`http://127.0.0.1:${v1.port}`], canary: [`http://127.0.0.1:${v2.port}`] } },
-  });
-  const router = await startRouter(doc);
-  const admin = new AdminClient(router.adminUrl, router.token);
-  const target = { host: '127.0.0.1', port: router.address.port };
-  console.log(`kanari demo: v1 on :${v1.port}, v2 on :${v2.port}, router on http://127.0.0.1:${target.port} (admin ${router.adminUrl})`);
-  console.log('200 users with their own cookies send requests; kanari keeps each on one version.\n');
-  const load = startLoad(target, { users: 200, concurrency: 16 });
-  let failures = 0;
-  try {
-    for (const weight of STEPS) {
-      await setCanaryWeight(admin, weight);
-      console.log(`→ canary weight ${weight}%`);
-      const until = Date.now() + stepMs;
-      while (Date.now() < until) {
-        await new Promise((r) => setTimeout(r, 1000));
-        const w = load.take();
-        failures += w.failures;
-        const v2n = w.byVersion.get('v2') ?? 0;
-        const share = w.requests ? ((100 * v2n) / w.requests).toFixed(1) : '0.0';
-        console.log(`  ${String(w.requests).padStart(6)} req/s   v1 ${String(w.byVersion.get('v1') ?? 0).padStart(6)}   v2 ${String(v2n).padStart(6)}  (${share.padStart(5)}% on canary)   errors ${w.failures}`);
-      }
-    }
-  } finally {
-    await load.stop();
-    await router.close();
-    v1.server.close();
-    v2.server.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-  console.log(`\nv2 now serves everyone; ${failures} failed requests across all weight changes.`);
-  console.log('The controller with automatic analysis and rollback arrives with `kanari up`; see docs/router.md for the router on its own.');
-  return failures === 0 ? EXIT.ok : EXIT.failed;
+  const chosen = (['good', 'bad', 'slow'] as const).filter((s) => values[s]);
+  if (chosen.length > 1) throw new UsageError(`demo: choose one of --good, --bad, --slow (got ${chosen.map((c) => `--${c}`).join(' and ')})`);
+  const scenario: Scenario = chosen[0] ?? 'good';
+  const holdSeconds = positive('hold-seconds', values['hold-seconds']);
+  const users = positive('users', values.users);
+  const steps = demoDocument({ scenario, holdSeconds }).spec.strategy.canary.steps;
+
+  console.log(`kanari demo (--${scenario}): ${scenario === 'good' ? 'v2 is as good as v1' : scenario === 'bad' ? 'v2 fails 5% of requests (v1: 0.2%)' : 'v2 answers three times slower than v1'}`);
+  console.log(`plan: ${steps.map((s, i) => `${i + 1}. ${describeStep(s)}`).join('  ')}  then promote\n`);
+  const result = await runDemo({ scenario, holdSeconds, users, onSecond: printSecond, onMessage: (line) => console.log(line) });
+
+  const { status } = result;
+  const outcome = status.result!;
+  console.log('');
+  if (outcome.outcome === 'Promoted') console.log(`✔ v2 promoted after ${result.seconds} s: every step passed and v2 now serves everyone.`);
+  else console.log(`✘ v2 rolled back ${result.seconds} s after the deploy: ${outcome.reason}${result.evidence ? `\n  evidence: ${result.evidence}` : ''}`);
+  console.log(`${result.requests} requests; ${result.failures} failed between the users and the app (the app's own 500s are not counted).`);
+  const expected = scenario === 'good' ? 'Promoted' : 'RolledBack';
+  return outcome.outcome === expected && result.failures === 0 ? EXIT.ok : EXIT.failed;
 }
 
-async function setCanaryWeight(admin: AdminClient, weight: number): Promise<void> {
-  const current = await admin.table();
-  await admin.setTable({ ...current.table, weights: { ...current.table.weights, canary: weight } }, current.revision);
+let lastMessage = '';
+
+function printSecond(s: DemoSecond): void {
+  // Once stable has been switched to v2, v2 has everyone though the canary weight is back to 0.
+  const w = s.status.result?.outcome === 'Promoted' || (s.status.phase === 'FullDeploy' && s.status.promotion !== 'weight') ? 100 : s.status.traffic.weights.canary;
+  const bar = '█'.repeat(Math.round(w / 5)).padEnd(20, '░');
+  const v1 = s.load.byVersion.get('v1') ?? 0;
+  const v2 = s.load.byVersion.get('v2') ?? 0;
+  const score = s.score === undefined ? '' : `  evidence budget ${String(Math.round(s.score)).padStart(3)}%`;
+  if (s.status.message !== lastMessage) console.log(`  → ${s.status.message}`);
+  lastMessage = s.status.message;
+  console.log(`[${String(s.elapsed).padStart(3)}s] ${s.status.phase.padEnd(15)} ${bar} ${String(w).padStart(3)}%  ${String(s.load.requests).padStart(5)} req/s  v1 ${String(v1).padStart(5)}  v2 ${String(v2).padStart(4)}  app 500s ${String(s.load.appErrors).padStart(3)}${score}`);
+}
+
+function positive(name: string, text: string | undefined): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`demo: --${name} must be a positive number (got ${JSON.stringify(text)})`);
+  return n;
 }

@@ -1,7 +1,8 @@
 /**
  * The demo service: a small HTTP app that says which version it is, with a chosen error
  * rate and latency, so the demo and the tests have a real process to route to, kill and
- * judge. Run as `node dist/demo/app.js --name v2 --port 9002 --error-rate 0.05`.
+ * judge. Run as `node dist/demo/app.js --name v2 --port 9002 --error-rate 0.05` (the port
+ * defaults to $PORT, which is how kanari's process target tells it).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -54,9 +55,15 @@ function gaussian(): number {
 const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*[\\/]/, ''));
 if (isMain) {
   const { values } = parseArgs({
-    options: { name: { type: 'string', default: 'v1' }, port: { type: 'string', default: '0' }, 'error-rate': { type: 'string', default: '0' }, 'latency-ms': { type: 'string', default: '0' } },
+    options: { name: { type: 'string', default: 'v1' }, port: { type: 'string', default: process.env.PORT ?? '0' }, 'error-rate': { type: 'string', default: '0' }, 'latency-ms': { type: 'string', default: '0' } },
   });
-  const { port } = await listenApp({ name: values.name!, port: Number(values.port), errorRate: Number(values['error-rate']), latencyMs: Number(values['latency-ms']) });
+  const { server, port } = await listenApp({ name: values.name!, port: Number(values.port), errorRate: Number(values['error-rate']), latencyMs: Number(values['latency-ms']) });
   // The parent reads this line to learn the port.
   console.log(`listening ${port}`);
+  // Stopped as a well-behaved service is: finish what is in flight, then exit.
+  process.once('SIGTERM', () => {
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 5000).unref();
+  });
 }

@@ -4,8 +4,10 @@ export interface LoadCounts {
   /** Responses by the version the app said served them (x-app-version), or `error:<status>`. */
   byVersion: Map<string, number>;
   requests: number;
-  /** Responses with a status ≥ 500, or transport failures. */
+  /** Requests that failed on the way, not in the app: no response, or an error response the app did not write. */
   failures: number;
+  /** 5xx responses the app itself wrote (they carry its x-app-version). */
+  appErrors: number;
 }
 
 /**
@@ -30,7 +32,8 @@ export function startLoad(target: { host: string; port: number }, opts: { users:
         const version = (res.headers['x-app-version'] as string | undefined) ?? `error:${status}`;
         window.byVersion.set(version, (window.byVersion.get(version) ?? 0) + 1);
         window.requests++;
-        if (status >= 500) window.failures++;
+        if (status >= 500 && res.headers['x-app-version'] !== undefined) window.appErrors++;
+        else if (status >= 500 || res.headers['x-app-version'] === undefined) window.failures++;
         res.resume();
         res.on('end', resolve);
         res.on('error', () => resolve());
@@ -63,5 +66,5 @@ export function startLoad(target: { host: string; port: number }, opts: { users:
 }
 
 function fresh(): LoadCounts {
-  return { byVersion: new Map(), requests: 0, failures: 0 };
+  return { byVersion: new Map(), requests: 0, failures: 0, appErrors: 0 };
 }

@@ -1,0 +1,311 @@
+/**
+ * The rollout engine: runs one rollout's state machine against the world with a clock.
+ * Every `analysisInterval` it samples the router's statistics, makes the status true
+ * (instances started or stopped, the routing table written), ticks the analysis runs,
+ * and feeds what happened back to the machine as events. Every transition is saved
+ * before anything acts on it, so after a crash the saved status is simply made true
+ * again: adopted processes, the same table, analyses resumed with their measurements.
+ */
+import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
+import type { RolloutDocument } from '../config/schemas/rollout.js';
+import { AnalysisRun, type RunEnvironment } from '../analysis/run.js';
+import { BuiltinProvider, StatsRecorder } from '../analysis/providers/builtin.js';
+import { Providers } from '../analysis/providers/index.js';
+import { BUILTIN_TEMPLATES } from '../analysis/templates.js';
+import type { StatsSnapshot } from '../router/stats.js';
+import type { Store } from '../store/sqlite.js';
+import { Targets } from '../targets/index.js';
+import type { ProcessRecord } from '../targets/process.js';
+import type { TrafficRouter } from '../traffic/types.js';
+import { initialStatus, transition } from './machine.js';
+import type { RolloutEvent, RolloutStatus, Transition, UntimedEvent } from './types.js';
+
+/** How long router statistics are kept (and so the longest window a builtin query can ask for). */
+const STATS_RETENTION = 3_600_000;
+/** A crashed instance is not restarted more often than this. */
+const RESTART_BACKOFF = 2000;
+/** Every this many ticks the routing table is written again, in case the router lost it. */
+const REAPPLY_EVERY = 10;
+/**
+ * For this long after the split changes, windows mix the old and the new share, so the
+ * sample-ratio guard is not asked about them.
+ */
+const SETTLE_MS = 2500;
+/**
+ * An instance the router no longer sends anything to is stopped only after this long,
+ * so requests it was already serving finish rather than fail.
+ */
+const DRAIN_MS = 2000;
+
+export interface EngineOptions {
+  document: RolloutDocument;
+  /** AnalysisTemplate documents applied with the rollout, by name (built-ins are always there). */
+  templates?: Record<string, AnalysisTemplateSpec>;
+  store: Store;
+  traffic: TrafficRouter;
+  /** The router's cumulative statistics, for the builtin provider; undefined while there is no router yet. */
+  stats: () => Promise<StatsSnapshot | undefined>;
+  logDir: string;
+  clock?: () => number;
+  /** Called after every accepted transition (the demo prints from here). */
+  onTransition?: (t: Transition, event: RolloutEvent) => void;
+  log?: (line: string) => void;
+}
+
+export class RolloutEngine {
+  readonly name: string;
+  readonly recorder = new StatsRecorder(STATS_RETENTION);
+  private statusNow: RolloutStatus;
+  private readonly targets: Targets;
+  private readonly runs = new Map<string, AnalysisRun>();
+  private readonly env: RunEnvironment;
+  private readonly clock: () => number;
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer?: NodeJS.Timeout;
+  private ticking?: Promise<void>;
+  private ticks = 0;
+  private appliedHere = 0;
+  /** What the router was last told, and when: the sample-ratio guard compares against this, not the wish. */
+  private applied?: { traffic: RolloutStatus['traffic']; at: number };
+  private readonly removing = new Set<string>();
+  private readonly failedAt = new Map<string, number>();
+  private closed = false;
+  private reconciling?: Promise<void>;
+  private reconcileAgain = false;
+
+  constructor(private readonly o: EngineOptions) {
+    this.name = o.document.metadata.name;
+    this.clock = o.clock ?? Date.now;
+    const saved = o.store.rollout(this.name);
+    this.statusNow = saved?.status ?? initialStatus(o.document.spec, this.clock());
+    o.store.putRollout({ name: this.name, document: o.document, templates: o.templates ?? {}, status: this.statusNow });
+    for (const d of o.store.deltas(this.name)) this.recorder.append(d);
+    const last = o.store.lastSnapshot(this.name);
+    if (last) this.recorder.record(last);
+    const key = (id: string) => `instance:${id}`;
+    this.targets = new Targets({
+      logDir: o.logDir,
+      persist: (id, record) => o.store.setRecord(this.name, key(id), record),
+      recall: (id) => o.store.record<ProcessRecord>(this.name, key(id)),
+      onExit: (id, reason) => {
+        this.failedAt.set(id, this.clock());
+        this.log(`${id} exited: ${reason}`);
+        void this.send({ type: 'instanceFailed', id, reason });
+      },
+    });
+    this.env = {
+      service: this.name,
+      providers: new Providers(new BuiltinProvider(this.recorder)),
+      recorder: this.recorder,
+      expectedShare: () => (this.applied && this.clock() - this.applied.at >= SETTLE_MS ? expectedShare(this.applied.traffic) : undefined),
+      hasBaseline: () => this.statusNow.traffic.baseline !== undefined && this.statusNow.traffic.weights.baseline > 0,
+    };
+  }
+
+  get status(): RolloutStatus {
+    return this.statusNow;
+  }
+
+  get spec(): RolloutDocument['spec'] {
+    return this.o.document.spec;
+  }
+
+  start(): void {
+    const every = this.spec.analysisInterval;
+    this.timer = setInterval(() => void this.tick(), every);
+    void this.tick();
+  }
+
+  /** A command or an acknowledgement; events are applied one at a time, in order. */
+  send(e: UntimedEvent): Promise<Transition> {
+    const next = this.queue.then(() => this.dispatch(e));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  /** Runs one round now (tests call this instead of waiting for the timer). */
+  tick(): Promise<void> {
+    this.ticking ??= this.round().finally(() => (this.ticking = undefined));
+    return this.ticking;
+  }
+
+  /**
+   * Stops ticking. `stopInstances` stops process instances too (the demo); without it
+   * they keep running for the next controller, as the router does.
+   */
+  async close(options: { stopInstances?: boolean } = {}): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.ticking;
+    await this.queue;
+    if (options.stopInstances) await this.targets.stopAll();
+    else this.targets.detach();
+  }
+
+  report(id: string) {
+    const live = this.runs.get(id);
+    return live ? live.report() : this.o.store.run(this.name, id)?.report;
+  }
+
+  private dispatch(e: UntimedEvent): Transition {
+    const event = { ...e, at: this.clock() } as RolloutEvent;
+    const before = this.statusNow;
+    const t = transition(this.spec, before, event);
+    if (t.rejected) return t;
+    this.statusNow = t.status;
+    const s = t.status;
+    this.o.store.transaction(() => {
+      this.o.store.saveStatus(this.name, s);
+      if (e.type !== 'tick' && e.type !== 'trafficApplied') this.o.store.appendEvent(this.name, s.revision, event.at, e.type, { ...e });
+      if (before.phase !== s.phase || before.step !== s.step || before.trafficSeq !== s.trafficSeq) {
+        this.o.store.appendEvent(this.name, s.revision, event.at, 'status', { phase: s.phase, step: s.step, weights: s.traffic.weights, message: s.message });
+      }
+      for (const a of t.actions) this.o.store.appendEvent(this.name, s.revision, event.at, 'announce', { moment: a.moment, message: a.message });
+    });
+    this.o.onTransition?.(t, event);
+    // A rollback (or any new split) goes to the router now, not at the next tick.
+    if (before.trafficSeq !== s.trafficSeq || before.stopping.length !== s.stopping.length || before.instances.length !== s.instances.length) queueMicrotask(() => void this.reconcile());
+    return t;
+  }
+
+  private async round(): Promise<void> {
+    if (this.closed) return;
+    this.ticks++;
+    const now = this.clock();
+    await this.sample();
+    await this.reconcile();
+    await this.tickAnalyses(now);
+    await this.send({ type: 'tick' });
+  }
+
+  private async sample(): Promise<void> {
+    let snapshot: StatsSnapshot | undefined;
+    try {
+      snapshot = await this.o.stats();
+    } catch (err) {
+      if (this.ticks % 10 === 1) this.log(`cannot read the router's statistics: ${(err as Error).message}`);
+      return;
+    }
+    if (!snapshot) return;
+    const delta = this.recorder.record(snapshot);
+    this.o.store.transaction(() => {
+      if (delta) this.o.store.addDelta(this.name, delta, STATS_RETENTION);
+      this.o.store.setRecord(this.name, 'stats', snapshot);
+    });
+  }
+
+  /** Makes instances and traffic match the status; one at a time, and once more if asked while running. */
+  private async reconcile(): Promise<void> {
+    if (this.reconciling) {
+      this.reconcileAgain = true;
+      return this.reconciling;
+    }
+    this.reconciling = (async () => {
+      do {
+        this.reconcileAgain = false;
+        if (this.closed) return;
+        this.reconcileInstances();
+        await this.reconcileTraffic();
+      } while (this.reconcileAgain);
+    })().finally(() => (this.reconciling = undefined));
+    return this.reconciling;
+  }
+
+  private reconcileInstances(): void {
+    const s = this.statusNow;
+    for (const inst of s.instances) {
+      if (this.targets.has(inst.id)) {
+        if (!s.ready.includes(inst.id)) void this.send({ type: 'instanceReady', id: inst.id });
+        continue;
+      }
+      if (this.targets.isStarting(inst.id) || this.clock() - (this.failedAt.get(inst.id) ?? 0) < RESTART_BACKOFF) continue;
+      this.targets.ensure(inst).then(
+        () => this.send({ type: 'instanceReady', id: inst.id }),
+        (err: Error) => {
+          this.failedAt.set(inst.id, this.clock());
+          this.log(`${inst.id} did not start: ${err.message}`);
+          return this.send({ type: 'instanceFailed', id: inst.id, reason: err.message });
+        },
+      );
+    }
+    const drained = this.applied !== undefined && s.appliedSeq === s.trafficSeq && this.clock() - this.applied.at >= DRAIN_MS;
+    for (const id of s.stopping) {
+      if (this.removing.has(id) || !drained) continue;
+      this.removing.add(id);
+      this.targets.remove(id).then(
+        () => this.send({ type: 'instanceStopped', id }),
+        (err: Error) => this.log(`stopping ${id}: ${err.message}`),
+      ).finally(() => this.removing.delete(id));
+    }
+  }
+
+  private async reconcileTraffic(): Promise<void> {
+    const s = this.statusNow;
+    const due = s.appliedSeq !== s.trafficSeq || this.appliedHere !== s.trafficSeq || this.ticks % REAPPLY_EVERY === 0;
+    if (!due) return;
+    const ids = [s.traffic.stable, s.traffic.canary, s.traffic.baseline].filter((id): id is string => id !== undefined);
+    // Right after a restart the instances may still be being adopted; their addresses come with them.
+    const known = (id: string) => this.targets.has(id) || (id === s.traffic.canary && s.traffic.weights.canary === 0 && s.traffic.routes.length === 0 && s.traffic.mirror === 0);
+    if (!ids.every(known)) return;
+    const seq = s.trafficSeq;
+    try {
+      await this.o.traffic.apply(s.traffic, (id) => (this.targets.has(id) ? this.targets.endpoints(id) : []));
+      this.appliedHere = seq;
+      if (JSON.stringify(this.applied?.traffic) !== JSON.stringify(s.traffic)) this.applied = { traffic: s.traffic, at: this.clock() };
+      if (s.appliedSeq !== seq) await this.send({ type: 'trafficApplied', seq });
+    } catch (err) {
+      this.log(`the router did not take the new table: ${(err as Error).message}`);
+      await this.send({ type: 'trafficFailed', seq, reason: (err as Error).message });
+    }
+  }
+
+  private async tickAnalyses(now: number): Promise<void> {
+    for (const entry of this.statusNow.analyses) {
+      let run = this.runs.get(entry.id);
+      if (entry.endedAt !== undefined) {
+        if (run) {
+          run.finish(now);
+          this.saveRun(entry.id, run, now);
+          this.runs.delete(entry.id);
+        }
+        continue;
+      }
+      if (!run) {
+        run = this.openRun(entry.id, entry.template, entry.scope, entry.startedAt);
+        if (!run) continue;
+        this.runs.set(entry.id, run);
+      }
+      await run.tick(now);
+      this.saveRun(entry.id, run, now);
+      const verdict = run.verdict();
+      if (verdict !== entry.verdict || verdict !== 'Running') await this.send({ type: 'analysisVerdict', id: entry.id, verdict, reason: run.report().reason });
+    }
+  }
+
+  private openRun(id: string, template: string, scope: 'step' | 'background', startedAt: number): AnalysisRun | undefined {
+    const saved = this.o.store.run(this.name, id);
+    if (saved) return AnalysisRun.resume(saved.state, this.env);
+    const spec = this.o.templates?.[template] ?? BUILTIN_TEMPLATES[template];
+    if (!spec) {
+      void this.send({ type: 'analysisVerdict', id, verdict: 'Error', reason: `no analysis template named ${template}` });
+      return undefined;
+    }
+    return AnalysisRun.start(template, spec, scope, startedAt, this.env);
+  }
+
+  private saveRun(id: string, run: AnalysisRun, now: number): void {
+    this.o.store.saveRun(this.name, this.statusNow.revision, id, run.toJSON(), run.report(), now);
+  }
+
+  private log(line: string): void {
+    this.o.log?.(`${this.name}: ${line}`);
+  }
+}
+
+/** The canary's configured share of canary + control requests, when the split alone decides it. */
+function expectedShare(t: RolloutStatus['traffic']): number | undefined {
+  if (t.routes.length > 0 || t.canary === undefined) return undefined;
+  const control = t.baseline !== undefined && t.weights.baseline > 0 ? t.weights.baseline : 100 - t.weights.canary - t.weights.baseline;
+  const total = t.weights.canary + control;
+  return total > 0 ? t.weights.canary / total : undefined;
+}

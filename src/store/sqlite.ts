@@ -1,0 +1,174 @@
+/**
+ * The standalone store: one SQLite file (WAL) holding every rollout's spec and status,
+ * its analysis runs with their measurements, what its instances and router are, the
+ * router statistics of the last hour, and an append-only event log. Every write is a
+ * transaction, so a `kill -9` at any moment leaves either the old state or the new one.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AnalysisReport, AnalysisRunState } from '../analysis/run.js';
+import type { StatsDelta } from '../analysis/providers/builtin.js';
+import type { StatsSnapshot } from '../router/stats.js';
+import type { RolloutStatus } from '../rollout/types.js';
+
+const SCHEMA = `
+create table if not exists rollouts (
+  name text primary key,
+  document text not null,
+  templates text not null,
+  status text not null,
+  updated_at integer not null
+);
+create table if not exists events (
+  id integer primary key autoincrement,
+  rollout text not null,
+  revision integer not null,
+  at integer not null,
+  type text not null,
+  data text not null
+);
+create index if not exists events_by_rollout on events (rollout, id);
+create table if not exists analysis_runs (
+  id text not null,
+  rollout text not null,
+  revision integer not null,
+  state text not null,
+  report text,
+  updated_at integer not null,
+  primary key (rollout, id)
+);
+create table if not exists records (
+  rollout text not null,
+  key text not null,
+  data text not null,
+  primary key (rollout, key)
+);
+create table if not exists deltas (
+  rollout text not null,
+  end_at integer not null,
+  data text not null
+);
+create index if not exists deltas_by_rollout on deltas (rollout, end_at);
+`;
+
+export interface StoredRollout {
+  name: string;
+  /** The Rollout document as applied (JSON of the validated document). */
+  document: unknown;
+  /** Analysis templates applied with it, by name. */
+  templates: Record<string, unknown>;
+  status: RolloutStatus;
+}
+
+export interface EventRow {
+  id: number;
+  rollout: string;
+  revision: number;
+  at: number;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+export class Store {
+  private readonly db: Database.Database;
+
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL is durable against a process crash in WAL mode; only a power loss can drop the last commits.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  rollouts(): StoredRollout[] {
+    const rows = this.db.prepare('select name, document, templates, status from rollouts order by name').all() as { name: string; document: string; templates: string; status: string }[];
+    return rows.map((r) => ({ name: r.name, document: JSON.parse(r.document), templates: JSON.parse(r.templates), status: JSON.parse(r.status) as RolloutStatus }));
+  }
+
+  rollout(name: string): StoredRollout | undefined {
+    return this.rollouts().find((r) => r.name === name);
+  }
+
+  putRollout(r: StoredRollout): void {
+    this.db
+      .prepare('insert into rollouts (name, document, templates, status, updated_at) values (?, ?, ?, ?, ?) on conflict (name) do update set document = excluded.document, templates = excluded.templates, status = excluded.status, updated_at = excluded.updated_at')
+      .run(r.name, JSON.stringify(r.document), JSON.stringify(r.templates), JSON.stringify(r.status), r.status.updatedAt);
+  }
+
+  saveStatus(name: string, status: RolloutStatus): void {
+    this.db.prepare('update rollouts set status = ?, updated_at = ? where name = ?').run(JSON.stringify(status), status.updatedAt, name);
+  }
+
+  deleteRollout(name: string): void {
+    this.transaction(() => {
+      for (const table of ['rollouts', 'analysis_runs', 'records', 'deltas']) this.db.prepare(`delete from ${table} where ${table === 'rollouts' ? 'name' : 'rollout'} = ?`).run(name);
+    });
+  }
+
+  appendEvent(rollout: string, revision: number, at: number, type: string, data: Record<string, unknown>): void {
+    this.db.prepare('insert into events (rollout, revision, at, type, data) values (?, ?, ?, ?, ?)').run(rollout, revision, at, type, JSON.stringify(data));
+  }
+
+  events(rollout: string, options: { after?: number; limit?: number; types?: string[] } = {}): EventRow[] {
+    const types = options.types ?? [];
+    const rows = this.db
+      .prepare(`select id, rollout, revision, at, type, data from events where rollout = ? and id > ? ${types.length ? `and type in (${types.map(() => '?').join(', ')})` : ''} order by id limit ?`)
+      .all(rollout, options.after ?? 0, ...types, options.limit ?? 10_000) as (Omit<EventRow, 'data'> & { data: string })[];
+    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
+  }
+
+  saveRun(rollout: string, revision: number, id: string, state: AnalysisRunState, report: AnalysisReport, at: number): void {
+    this.db
+      .prepare('insert into analysis_runs (id, rollout, revision, state, report, updated_at) values (?, ?, ?, ?, ?, ?) on conflict (rollout, id) do update set state = excluded.state, report = excluded.report, updated_at = excluded.updated_at')
+      .run(id, rollout, revision, JSON.stringify(state), JSON.stringify(report), at);
+  }
+
+  run(rollout: string, id: string): { state: AnalysisRunState; report: AnalysisReport } | undefined {
+    const row = this.db.prepare('select state, report from analysis_runs where rollout = ? and id = ?').get(rollout, id) as { state: string; report: string } | undefined;
+    return row ? { state: JSON.parse(row.state) as AnalysisRunState, report: JSON.parse(row.report) as AnalysisReport } : undefined;
+  }
+
+  reports(rollout: string, revision?: number): (AnalysisReport & { id: string; revision: number })[] {
+    const rows = this.db
+      .prepare(`select id, revision, report from analysis_runs where rollout = ? ${revision === undefined ? '' : 'and revision = ?'} order by revision, rowid`)
+      .all(...(revision === undefined ? [rollout] : [rollout, revision])) as { id: string; revision: number; report: string }[];
+    return rows.map((r) => ({ ...(JSON.parse(r.report) as AnalysisReport), id: r.id, revision: r.revision }));
+  }
+
+  /** Small keyed records a rollout keeps: its instances' pids and ports, its router, the last stats snapshot. */
+  record<T>(rollout: string, key: string): T | undefined {
+    const row = this.db.prepare('select data from records where rollout = ? and key = ?').get(rollout, key) as { data: string } | undefined;
+    return row ? (JSON.parse(row.data) as T) : undefined;
+  }
+
+  setRecord(rollout: string, key: string, data: unknown): void {
+    if (data === undefined) this.db.prepare('delete from records where rollout = ? and key = ?').run(rollout, key);
+    else this.db.prepare('insert into records (rollout, key, data) values (?, ?, ?) on conflict (rollout, key) do update set data = excluded.data').run(rollout, key, JSON.stringify(data));
+  }
+
+  /** Keeps a router statistics delta, and drops those older than `retention` ms. */
+  addDelta(rollout: string, delta: StatsDelta, retention: number): void {
+    this.db.prepare('insert into deltas (rollout, end_at, data) values (?, ?, ?)').run(rollout, delta.end, JSON.stringify(delta));
+    this.db.prepare('delete from deltas where rollout = ? and end_at < ?').run(rollout, delta.end - retention);
+  }
+
+  deltas(rollout: string): StatsDelta[] {
+    const rows = this.db.prepare('select data from deltas where rollout = ? order by end_at').all(rollout) as { data: string }[];
+    return rows.map((r) => JSON.parse(r.data) as StatsDelta);
+  }
+
+  lastSnapshot(rollout: string): StatsSnapshot | undefined {
+    return this.record<StatsSnapshot>(rollout, 'stats');
+  }
+}

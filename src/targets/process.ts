@@ -1,0 +1,188 @@
+/**
+ * The `process` target: kanari runs a version from a command, one process per instance,
+ * each told its port in $PORT. Processes run in their own process group with output to
+ * a log file, so they outlive a controller that is killed; a restarted controller adopts
+ * them by pid instead of starting them again.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { ProcessTarget } from '../config/schemas/rollout.js';
+
+export interface ProcessRecord {
+  pids: number[];
+  ports: number[];
+}
+
+export interface ProcessOptions {
+  id: string;
+  version: string;
+  spec: ProcessTarget;
+  logDir: string;
+  /** Called once if any instance exits (or disappears) while it is meant to run. */
+  onExit: (reason: string) => void;
+}
+
+const POLL_MS = 200;
+
+export class ProcessGroup {
+  private readonly pids: number[] = [];
+  private readonly ports: number[] = [];
+  private stopping = false;
+  private exited = false;
+  private watch?: NodeJS.Timeout;
+
+  private constructor(private readonly o: ProcessOptions) {}
+
+  get record(): ProcessRecord {
+    return { pids: [...this.pids], ports: [...this.ports] };
+  }
+
+  get endpoints(): string[] {
+    return this.ports.map((p) => `http://127.0.0.1:${p}`);
+  }
+
+  /** Starts every instance and resolves once each answers its readiness path; rejects with the reason otherwise. */
+  static async start(o: ProcessOptions): Promise<ProcessGroup> {
+    const g = new ProcessGroup(o);
+    mkdirSync(o.logDir, { recursive: true });
+    try {
+      for (let i = 0; i < o.spec.instances; i++) {
+        const port = o.spec.port === 0 ? await freePort() : o.spec.port + i;
+        g.ports.push(port);
+        g.pids.push(g.spawnOne(port, i));
+      }
+      await g.waitReady();
+    } catch (err) {
+      await g.stop();
+      throw err;
+    }
+    g.startWatching();
+    return g;
+  }
+
+  /** Takes over processes a previous controller started, if they are all still alive and ready. */
+  static async adopt(o: ProcessOptions, record: ProcessRecord): Promise<ProcessGroup | undefined> {
+    if (record.pids.length === 0 || !record.pids.every(alive)) return undefined;
+    const g = new ProcessGroup(o);
+    g.pids.push(...record.pids);
+    g.ports.push(...record.ports);
+    try {
+      await g.waitReady(Math.min(o.spec.startTimeout, 5000));
+    } catch {
+      await g.stop();
+      return undefined;
+    }
+    g.startWatching();
+    return g;
+  }
+
+  private spawnOne(port: number, index: number): number {
+    const log = openSync(join(this.o.logDir, `${this.o.id}-${index}.log`), 'a');
+    try {
+      const child = spawn('/bin/sh', ['-c', this.o.spec.command], {
+        cwd: this.o.spec.cwd,
+        env: { ...process.env, ...this.o.spec.env, PORT: String(port), KANARI_VERSION: this.o.version, KANARI_INSTANCE: String(index) },
+        detached: true,
+        stdio: ['ignore', log, log],
+      });
+      child.unref();
+      child.once('exit', (code, signal) => this.lost(`instance ${index} exited with ${signal ?? `code ${code}`}`));
+      if (child.pid === undefined) throw new Error(`could not start "${this.o.spec.command}"`);
+      return child.pid;
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  private async waitReady(timeout = this.o.spec.startTimeout): Promise<void> {
+    const deadline = Date.now() + timeout;
+    const pending = new Set(this.ports);
+    let last = '';
+    while (pending.size > 0) {
+      if (this.exited) throw new Error(`${this.o.id} ${last || 'exited before it was ready'} (log: ${join(this.o.logDir, `${this.o.id}-0.log`)})`);
+      for (const port of [...pending]) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}${this.o.spec.readiness}`, { signal: AbortSignal.timeout(1000) });
+          await res.arrayBuffer();
+          if (res.ok) pending.delete(port);
+          else last = `answered ${res.status} on ${this.o.spec.readiness}`;
+        } catch (err) {
+          last = `not answering on port ${port}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`;
+        }
+      }
+      if (pending.size === 0) return;
+      if (Date.now() > deadline) throw new Error(`${this.o.id} was not ready within ${timeout / 1000} s: ${last}`);
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** An adopted process is not our child, so its exit is noticed by polling. */
+  private startWatching(): void {
+    this.watch = setInterval(() => {
+      const dead = this.pids.findIndex((p) => !alive(p));
+      if (dead >= 0) this.lost(`instance ${dead} (pid ${this.pids[dead]}) is gone`);
+    }, 1000);
+    this.watch.unref();
+  }
+
+  private lost(reason: string): void {
+    if (this.stopping || this.exited) return;
+    this.exited = true;
+    clearInterval(this.watch);
+    this.o.onExit(reason);
+  }
+
+  /** Lets the processes run on unwatched, for the next controller to adopt. */
+  release(): void {
+    this.stopping = true;
+    clearInterval(this.watch);
+  }
+
+  /** SIGTERM to each instance's process group; SIGKILL after `stopTimeout`. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.watch);
+    for (const pid of this.pids) signal(pid, 'SIGTERM');
+    const deadline = Date.now() + this.o.spec.stopTimeout;
+    while (this.pids.some(alive) && Date.now() < deadline) await sleep(50);
+    for (const pid of this.pids) if (alive(pid)) signal(pid, 'SIGKILL');
+    while (this.pids.some(alive)) await sleep(20);
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Alive and not a zombie waiting to be reaped. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

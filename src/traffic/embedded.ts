@@ -1,0 +1,53 @@
+/**
+ * kanari's own router as the data plane: the desired traffic becomes one routing table,
+ * written to the router's admin endpoint with If-Match so two writers never interleave.
+ */
+import type { MatchRule, RoutingTable } from '../config/schemas/table.js';
+import type { AdminClient } from '../router/client.js';
+import type { HeaderRoute, TrafficState } from '../rollout/types.js';
+import type { TrafficCapability, TrafficRouter } from './types.js';
+
+export class EmbeddedTraffic implements TrafficRouter {
+  readonly name = 'embedded';
+  readonly supports: ReadonlySet<TrafficCapability> = new Set(['weights', 'match', 'mirror', 'sticky', 'baseline']);
+
+  private admin?: AdminClient;
+
+  /**
+   * `connect` reaches the router, starting it with `initial` as its first table if it is
+   * not running: a router needs stable's endpoints to start, and a process stable has
+   * them only once it runs.
+   */
+  constructor(private readonly connect: (initial: RoutingTable) => Promise<AdminClient>) {}
+
+  async apply(desired: TrafficState, endpoints: (id: string) => string[]): Promise<void> {
+    const next = routingTableFor(desired, endpoints);
+    this.admin ??= await this.connect(next);
+    // One retry covers a write that raced another writer between our read and our write.
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.admin.table();
+      if (JSON.stringify(current.table) === JSON.stringify(next)) return;
+      try {
+        await this.admin.setTable(next, current.revision);
+        return;
+      } catch (err) {
+        if (attempt > 0 || !/\b412\b/.test((err as Error).message)) throw err;
+      }
+    }
+  }
+}
+
+export function routingTableFor(t: TrafficState, endpoints: (id: string) => string[]): RoutingTable {
+  const pool = (id: string | undefined) => (id === undefined ? [] : endpoints(id));
+  return {
+    pools: { stable: pool(t.stable), canary: pool(t.canary), baseline: pool(t.baseline) },
+    weights: { canary: t.weights.canary, baseline: t.weights.baseline },
+    match: t.routes.map(toMatchRule),
+    mirror: t.mirror > 0 ? { version: 'canary', percent: t.mirror, maxBodyBytes: 1024 * 1024 } : null,
+  };
+}
+
+function toMatchRule(r: HeaderRoute): MatchRule {
+  const value = r.value !== undefined ? { exact: r.value } : r.prefix !== undefined ? { prefix: r.prefix } : { regex: r.regex! };
+  return { ...(r.header ? { header: { name: r.header, ...value } } : { cookie: { name: r.cookie!, ...value } }), version: 'canary' };
+}

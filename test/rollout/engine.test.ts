@@ -1,0 +1,110 @@
+/**
+ * The engine end to end on 127.0.0.1: real app processes started by the process target,
+ * kanari's router, users with cookies, the sequential judge — and a controller that is
+ * dropped mid-rollout and replaced by a new one on the same store.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runDemo } from '../../src/demo/rollout.js';
+import { listenApp } from '../../src/demo/app.js';
+import { rolloutDocument } from '../../src/config/schemas/rollout.js';
+import { loopbackRouter } from '../../src/config/schemas/router.js';
+import { RolloutEngine } from '../../src/rollout/engine.js';
+import { AdminClient } from '../../src/router/client.js';
+import { startRouter, type RouterHandle } from '../../src/router/run.js';
+import { Store } from '../../src/store/sqlite.js';
+import { EmbeddedTraffic } from '../../src/traffic/embedded.js';
+import type { ProcessRecord } from '../../src/targets/process.js';
+
+const APP = new URL('../../src/demo/app.ts', import.meta.url).pathname;
+const appCommand = (name: string) => `exec ${process.execPath} --import tsx ${APP} --name ${name}`;
+
+describe('rollout engine', () => {
+  it('promotes a good v2 under load with no request failing between users and the app', async () => {
+    const r = await runDemo({ scenario: 'good', holdSeconds: 3, users: 2000 });
+    assert.equal(r.status.result?.outcome, 'Promoted', r.status.result?.reason);
+    assert.equal(r.status.stable.version, 'v2');
+    assert.equal(r.failures, 0, 'no request failed in the router across the weight changes and the switch');
+    assert.ok(r.requests > 3000, `load ran (${r.requests} requests)`);
+  });
+
+  it('rolls back a v2 with 25× the errors within seconds, saying why, with no request failing in the router', async () => {
+    const r = await runDemo({ scenario: 'bad', holdSeconds: 30, users: 2000 });
+    assert.equal(r.status.result?.outcome, 'RolledBack');
+    assert.match(r.status.result!.reason, /analysis sequential is Failed: errors: the canary is worse/);
+    assert.match(r.evidence ?? '', /canary \d+\/\d+, control \d+\/\d+/);
+    assert.ok(r.seconds <= 20, `rolled back ${r.seconds} s after the deploy`);
+    assert.equal(r.status.stable.version, 'v1');
+    assert.equal(r.failures, 0);
+  });
+
+  it('a replaced controller resumes mid-pause on the same store (same pause end, same analysis); a crashing canary is rolled back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kanari-engine-'));
+    const v1 = await listenApp({ name: 'v1', port: 0 });
+    const doc = rolloutDocument.parse({
+      apiVersion: 'kanari.dev/v1alpha1',
+      kind: 'Rollout',
+      metadata: { name: 'shop' },
+      spec: {
+        listen: '127.0.0.1:0',
+        stable: { version: 'v1', upstreams: [`http://127.0.0.1:${v1.port}`] },
+        canary: { process: { command: appCommand('v2') } },
+        strategy: { canary: { analysis: { templates: ['sequential'] }, steps: [{ setWeight: 20 }, { pause: { duration: '5m' } }, { setWeight: 50 }] } },
+      },
+    });
+    let router: RouterHandle | undefined;
+    const connect = async (table: Parameters<ConstructorParameters<typeof EmbeddedTraffic>[0]>[0]) => {
+      router ??= await startRouter(loopbackRouter('shop', 'test-token-0123456789', { state: join(dir, 'table.json'), table }));
+      return new AdminClient(router.adminUrl, router.token);
+    };
+    const stats = () => (router ? new AdminClient(router.adminUrl, router.token).stats() : Promise.resolve(undefined));
+    const open = (store: Store) => new RolloutEngine({ document: doc, store, traffic: new EmbeddedTraffic(connect), stats, logDir: join(dir, 'logs') });
+    const until = async (engine: RolloutEngine, what: string, ok: () => boolean) => {
+      for (let i = 0; i < 200 && !ok(); i++) {
+        await engine.tick();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(ok(), `${what}; status ${JSON.stringify(engine.status)}`);
+    };
+    let store = new Store(join(dir, 'kanari.db'));
+    let engine = open(store);
+    try {
+      await until(engine, 'v1 is routed', () => engine.status.appliedSeq === engine.status.trafficSeq && router !== undefined);
+      await engine.send({ type: 'deploy', release: { version: 'v2', target: doc.spec.canary } });
+      await until(engine, 'the rollout reaches its pause', () => engine.status.phase === 'Monitor');
+      const pauseUntil = engine.status.pauseUntil;
+      const [analysis] = engine.status.analyses;
+      await engine.tick();
+      const measured = engine.report(analysis!.id)!.measurements;
+
+      // The controller goes away without stopping anything; a new one opens the same file.
+      await engine.close();
+      store.close();
+      store = new Store(join(dir, 'kanari.db'));
+      const pid = store.record<ProcessRecord>('shop', 'instance:v2')!.pids[0]!;
+      engine = open(store);
+      assert.equal(engine.status.phase, 'Monitor');
+      assert.equal(engine.status.pauseUntil, pauseUntil, 'the pause keeps its end');
+      await engine.tick();
+      assert.ok(engine.report(analysis!.id)!.measurements >= measured, 'the analysis kept its measurements');
+      assert.equal(store.record<ProcessRecord>('shop', 'instance:v2')!.pids[0], pid, 'the running canary was adopted, not restarted');
+      assert.deepEqual((await new AdminClient(router!.adminUrl, router!.token).table()).table.weights, { canary: 20, baseline: 0 });
+
+      process.kill(pid, 'SIGKILL');
+      await until(engine, 'the crash rolls back', () => engine.status.result !== undefined);
+      assert.equal(engine.status.result!.outcome, 'RolledBack');
+      assert.match(engine.status.result!.reason, /v2 failed: instance 0 \(pid \d+\) is gone/);
+      assert.deepEqual((await new AdminClient(router!.adminUrl, router!.token).table()).table.weights, { canary: 0, baseline: 0 });
+      const history = store.events('shop').map((e) => e.type);
+      assert.ok(history.includes('deploy') && history.includes('instanceFailed') && history.includes('announce'), history.join(','));
+    } finally {
+      await engine.close({ stopInstances: true });
+      store.close();
+      await router?.close(100);
+      v1.server.close();
+    }
+  });
+});
