@@ -12,6 +12,7 @@ import { API_VERSION } from '../config/schemas/common.js';
 import { loopbackRouter } from '../config/schemas/router.js';
 import { rolloutDocument, type RolloutDocument } from '../config/schemas/rollout.js';
 import { RolloutEngine } from '../rollout/engine.js';
+import { analysisTemplateSpec } from '../config/schemas/analysis.js';
 import type { RolloutStatus } from '../rollout/types.js';
 import { AdminClient } from '../router/client.js';
 import { startRouter, type RouterHandle } from '../router/run.js';
@@ -26,6 +27,8 @@ export interface DemoOptions {
   /** Seconds each weight is held before the next (the plan is 5% → 25% → 50% → 100%). */
   holdSeconds: number;
   users: number;
+  /** The judge's false-rollback budget for the whole rollout (default 0.01). */
+  alpha?: number;
   /** Called every second with what happened in it. */
   onSecond?: (s: DemoSecond) => void;
   onMessage?: (line: string) => void;
@@ -102,7 +105,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     return new AdminClient(router.adminUrl, router.token);
   });
   const stats = () => (router ? new AdminClient(router.adminUrl, token).stats() : Promise.resolve(undefined));
-  const engine = new RolloutEngine({ document: doc, store, traffic, stats, logDir: join(dir, 'logs'), log: (line) => say(`  · ${line}`) });
+  // The built-in template with a smaller α: a demo that rolls back a good v2 1 run in 70 teaches the wrong thing.
+  const templates = { sequential: analysisTemplateSpec.parse({ sequential: { alpha: o.alpha ?? 0.01 } }) };
+  const engine = new RolloutEngine({ document: doc, templates, store, traffic, stats, logDir: join(dir, 'logs'), log: (line) => say(`  · ${line}`) });
   engine.start();
   let load: ReturnType<typeof startLoad> | undefined;
   const totals = { requests: 0, failures: 0, appErrors: new Map<string, number>() };

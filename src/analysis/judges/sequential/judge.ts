@@ -279,7 +279,8 @@ function explain(verdict: Verdict, metrics: MetricEvidence[], srm: SequentialRep
     return (
       `${m.name}: the canary is worse — ${pct(part.canary.rate)} of its requests ${part.event === 'errors' ? 'failed' : `were ${part.event}`} ` +
       `against ${pct(part.control.rate)} of control's (${fmtRatio(part.ratio.estimate)}, ${pct(1 - m.alpha, 1)} confidence ${fmtRatio(part.ratio.lower)}–${fmtRatio(part.ratio.upper)}); ` +
-      `e-value ${fmtE(m.eValue)} ≥ 1/α = ${fmtE(1 / m.alpha)}, p ≤ ${m.pValue.toPrecision(2)}`
+      // The e-value may have fallen since it crossed; the crossing (1/p) is what decided.
+      `e-value reached ${fmtE(1 / m.pValue)} ≥ 1/α = ${fmtE(1 / m.alpha)}, p ≤ ${m.pValue.toPrecision(2)}`
     );
   }
   if (srm?.failed) {
