@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { API_VERSION } from '../config/schemas/common.js';
 import { loopbackRouter } from '../config/schemas/router.js';
@@ -165,5 +166,3 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
     clearTimeout(timer);
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

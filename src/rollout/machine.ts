@@ -14,7 +14,7 @@
  */
 import type { RolloutSpec, RolloutStep } from '../config/schemas/rollout.js';
 import { formatDuration } from '../config/duration.js';
-import type { AnalysisEntry, Phase, Release, RolloutAction, RolloutEvent, RolloutStatus, TrafficState, Transition } from './types.js';
+import type { AnalysisEntry, PauseState, Phase, Release, RolloutAction, RolloutEvent, RolloutStatus, TrafficState, Transition } from './types.js';
 
 /** Phases in which a canary is in flight (a person can pause or abort; a failed verdict rolls back). */
 const IN_FLIGHT: ReadonlySet<Phase> = new Set(['CanaryDeploy', 'SmallTraffic', 'Monitor', 'IncreaseTraffic', 'FullDeploy', 'Paused']);
@@ -23,12 +23,8 @@ const WAITING: ReadonlySet<Phase> = new Set(['CanaryDeploy', 'SmallTraffic', 'In
 /** Traffic failures in a row before a rollback is reported as Degraded. */
 const DEGRADED_AFTER = 3;
 
-export function stableVersion(spec: RolloutSpec): string {
-  return spec.stable.version ?? 'stable';
-}
-
 export function initialStatus(spec: RolloutSpec, at: number): RolloutStatus {
-  const stable: Release = { version: stableVersion(spec), target: spec.stable };
+  const stable: Release = { version: spec.stable.version ?? 'stable', target: spec.stable };
   return {
     phase: 'StableOnly',
     revision: 0,
@@ -205,7 +201,7 @@ function pauseFor(s: RolloutStatus, reason: 'manual' | 'inconclusive', at: numbe
 }
 
 /** Back to what the step was doing before the pause, with a timed pause's remaining time. */
-function restore(s: RolloutStatus, p: NonNullable<RolloutStatus['paused']>, at: number): void {
+function restore(s: RolloutStatus, p: PauseState, at: number): void {
   s.phase = p.resumePhase ?? 'Monitor';
   if (p.remaining !== undefined) s.pauseUntil = at + p.remaining;
   if (WAITING.has(s.phase)) s.waitingSince = at;

@@ -30,8 +30,6 @@ export interface Instance {
   release: Release;
 }
 
-export type RouteVersion = 'canary';
-
 export interface HeaderRoute {
   header?: string;
   cookie?: string;

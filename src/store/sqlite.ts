@@ -110,12 +110,6 @@ export class Store {
     this.db.prepare('update rollouts set status = ?, updated_at = ? where name = ?').run(JSON.stringify(status), status.updatedAt, name);
   }
 
-  deleteRollout(name: string): void {
-    this.transaction(() => {
-      for (const table of ['rollouts', 'analysis_runs', 'records', 'deltas']) this.db.prepare(`delete from ${table} where ${table === 'rollouts' ? 'name' : 'rollout'} = ?`).run(name);
-    });
-  }
-
   appendEvent(rollout: string, revision: number, at: number, type: string, data: Record<string, unknown>): void {
     this.db.prepare('insert into events (rollout, revision, at, type, data) values (?, ?, ?, ?, ?)').run(rollout, revision, at, type, JSON.stringify(data));
   }
@@ -137,13 +131,6 @@ export class Store {
   run(rollout: string, id: string): { state: AnalysisRunState; report: AnalysisReport } | undefined {
     const row = this.db.prepare('select state, report from analysis_runs where rollout = ? and id = ?').get(rollout, id) as { state: string; report: string } | undefined;
     return row ? { state: JSON.parse(row.state) as AnalysisRunState, report: JSON.parse(row.report) as AnalysisReport } : undefined;
-  }
-
-  reports(rollout: string, revision?: number): (AnalysisReport & { id: string; revision: number })[] {
-    const rows = this.db
-      .prepare(`select id, revision, report from analysis_runs where rollout = ? ${revision === undefined ? '' : 'and revision = ?'} order by revision, rowid`)
-      .all(...(revision === undefined ? [rollout] : [rollout, revision])) as { id: string; revision: number; report: string }[];
-    return rows.map((r) => ({ ...(JSON.parse(r.report) as AnalysisReport), id: r.id, revision: r.revision }));
   }
 
   /** Small keyed records a rollout keeps: its instances' pids and ports, its router, the last stats snapshot. */

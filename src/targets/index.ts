@@ -33,10 +33,6 @@ export class Targets {
     return this.starting.has(id);
   }
 
-  ids(): string[] {
-    return [...this.running.keys()];
-  }
-
   endpoints(id: string): string[] {
     const r = this.running.get(id);
     if (!r) throw new Error(`instance ${id} is not running`);

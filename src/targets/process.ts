@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProcessTarget } from '../config/schemas/rollout.js';
 
 export interface ProcessRecord {
@@ -174,6 +175,7 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A free loopback port (there is a small race between closing it and its next use). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -184,5 +186,3 @@ export function freePort(): Promise<number> {
     });
   });
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDebian } from '../../scripts/ensure-debian.mjs';
+import { freePort } from '../../src/targets/process.js';
 
 export interface TestPrometheus {
   url: string;
@@ -12,15 +12,7 @@ export interface TestPrometheus {
   stop(): Promise<void>;
 }
 
-/** A free loopback port (there is a small race between closing it and its next use). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+export { freePort };
 
 /**
  * A real Prometheus (the Debian package, installed when missing) scraping `target`'s
