@@ -8,7 +8,7 @@
  */
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import type { RolloutDocument } from '../config/schemas/rollout.js';
-import { AnalysisRun, type RunEnvironment } from '../analysis/run.js';
+import { AnalysisRun, type AnalysisReport, type RunEnvironment } from '../analysis/run.js';
 import { BuiltinProvider, StatsRecorder } from '../analysis/providers/builtin.js';
 import { Providers } from '../analysis/providers/index.js';
 import { BUILTIN_TEMPLATES } from '../analysis/templates.js';
@@ -64,9 +64,12 @@ export class RolloutEngine {
   private timer?: NodeJS.Timeout;
   private ticking?: Promise<void>;
   private ticks = 0;
-  private appliedHere = 0;
-  /** What the router was last told, and when: the sample-ratio guard compares against this, not the wish. */
-  private applied?: { traffic: RolloutStatus['traffic']; at: number };
+  /**
+   * What this engine last wrote to the router (`seq`), and since when the split has been
+   * what it is (`at`, unchanged by rewriting the same table): the sample-ratio guard and
+   * draining go by this, not by the wish.
+   */
+  private applied?: { seq: number; traffic: RolloutStatus['traffic']; at: number };
   private readonly removing = new Set<string>();
   private readonly failedAt = new Map<string, number>();
   private closed = false;
@@ -241,7 +244,7 @@ export class RolloutEngine {
 
   private async reconcileTraffic(): Promise<void> {
     const s = this.statusNow;
-    const due = s.appliedSeq !== s.trafficSeq || this.appliedHere !== s.trafficSeq || this.ticks % REAPPLY_EVERY === 0;
+    const due = s.appliedSeq !== s.trafficSeq || this.applied?.seq !== s.trafficSeq || this.ticks % REAPPLY_EVERY === 0;
     if (!due) return;
     const ids = [s.traffic.stable, s.traffic.canary, s.traffic.baseline].filter((id): id is string => id !== undefined);
     // Right after a restart the instances may still be being adopted; their addresses come with them.
@@ -250,8 +253,8 @@ export class RolloutEngine {
     const seq = s.trafficSeq;
     try {
       await this.o.traffic.apply(s.traffic, (id) => (this.targets.has(id) ? this.targets.endpoints(id) : []));
-      this.appliedHere = seq;
-      if (JSON.stringify(this.applied?.traffic) !== JSON.stringify(s.traffic)) this.applied = { traffic: s.traffic, at: this.clock() };
+      const unchanged = this.applied && JSON.stringify(this.applied.traffic) === JSON.stringify(s.traffic);
+      this.applied = { seq, traffic: s.traffic, at: unchanged ? this.applied!.at : this.clock() };
       if (s.appliedSeq !== seq) await this.send({ type: 'trafficApplied', seq });
     } catch (err) {
       this.log(`the router did not take the new table: ${(err as Error).message}`);
@@ -265,7 +268,7 @@ export class RolloutEngine {
       if (entry.endedAt !== undefined) {
         if (run) {
           run.finish(now);
-          this.saveRun(entry.id, run, now);
+          this.saveRun(entry.id, run, run.report(), now);
           this.runs.delete(entry.id);
         }
         continue;
@@ -276,9 +279,9 @@ export class RolloutEngine {
         this.runs.set(entry.id, run);
       }
       await run.tick(now);
-      this.saveRun(entry.id, run, now);
-      const verdict = run.verdict();
-      if (verdict !== entry.verdict || verdict !== 'Running') await this.send({ type: 'analysisVerdict', id: entry.id, verdict, reason: run.report().reason });
+      const report = run.report();
+      this.saveRun(entry.id, run, report, now);
+      if (report.verdict !== entry.verdict || report.verdict !== 'Running') await this.send({ type: 'analysisVerdict', id: entry.id, verdict: report.verdict, reason: report.reason });
     }
   }
 
@@ -293,8 +296,8 @@ export class RolloutEngine {
     return AnalysisRun.start(template, spec, scope, startedAt, this.env);
   }
 
-  private saveRun(id: string, run: AnalysisRun, now: number): void {
-    this.o.store.saveRun(this.name, this.statusNow.revision, id, run.toJSON(), run.report(), now);
+  private saveRun(id: string, run: AnalysisRun, report: AnalysisReport, now: number): void {
+    this.o.store.saveRun(this.name, this.statusNow.revision, id, run.toJSON(), report, now);
   }
 
   private log(line: string): void {
