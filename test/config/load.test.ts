@@ -1,30 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError } from '../../src/config/errors.js';
-import { loadDocuments, loadKind } from '../../src/config/kinds.js';
+import { dir, errorsOf, file } from '../helpers/config.js';
+import { loadKind } from '../../src/config/kinds.js';
 import { parseDuration } from '../../src/config/duration.js';
-
-const dir = mkdtempSync(join(tmpdir(), 'kanari-config-'));
-let n = 0;
-function file(text: string): string {
-  const path = join(dir, `f${n++}.yaml`);
-  writeFileSync(path, text);
-  return path;
-}
-
-/** The printed lines of the ConfigError a load throws, with the temp path replaced by `F`. */
-function errorsOf(path: string): string[] {
-  try {
-    loadDocuments(path);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.message.split('\n').map((line) => line.replace(path, 'F'));
-  }
-  assert.fail('expected the file to be rejected');
-}
 
 const GOOD = `apiVersion: kanari.dev/v1alpha1
 kind: Router

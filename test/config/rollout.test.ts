@@ -1,28 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError } from '../../src/config/errors.js';
+import { errorsOf, file } from '../helpers/config.js';
 import { loadDocuments, loadKind } from '../../src/config/kinds.js';
-
-const dir = mkdtempSync(join(tmpdir(), 'kanari-rollout-config-'));
-let n = 0;
-function file(text: string): string {
-  const path = join(dir, `r${n++}.yaml`);
-  writeFileSync(path, text);
-  return path;
-}
-
-function errorsOf(path: string): string[] {
-  try {
-    loadDocuments(path);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.message.split('\n').map((line) => line.replace(path, 'F'));
-  }
-  assert.fail('expected the file to be rejected');
-}
 
 const rollout = (steps: string, extra = '') => `apiVersion: kanari.dev/v1alpha1
 kind: Rollout
