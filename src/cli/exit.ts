@@ -1,12 +1,17 @@
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, formatIssue } from '../config/errors.js';
+import { ApiError, Unreachable } from '../server/client.js';
 
-/** Exit codes scripts can rely on. */
+/** Exit codes scripts can rely on (docs/cli.md lists them). */
 export const EXIT = {
   ok: 0,
-  /** The command ran and found a problem (a failed check, a refused request). */
+  /** The command ran and found a problem: a failed check, a refused request, a rollout that did not promote. */
   failed: 1,
   /** Bad input: usage, a config file, a flag value. Nothing was changed. */
   usage: 2,
+  /** The controller could not be reached. Nothing was changed. */
+  unreachable: 3,
+  /** No such rollout (or analysis run). */
+  notFound: 4,
   /** A bug in kanari. */
   internal: 70,
 } as const;
@@ -25,6 +30,14 @@ export function reportError(err: unknown): number {
   if (err instanceof UsageError) {
     console.error(`kanari: ${err.message}\nRun \`kanari help\` for the commands.`);
     return EXIT.usage;
+  }
+  if (err instanceof Unreachable) {
+    console.error(`kanari: ${err.message}`);
+    return EXIT.unreachable;
+  }
+  if (err instanceof ApiError) {
+    console.error(err.issues?.length ? err.issues.map(formatIssue).join('\n') : `kanari: ${err.message}`);
+    return err.status === 404 ? EXIT.notFound : err.status === 400 ? EXIT.usage : err.status >= 500 ? EXIT.internal : EXIT.failed;
   }
   console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
   return EXIT.internal;

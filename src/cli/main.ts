@@ -7,8 +7,22 @@ interface Command {
 }
 
 /** One file per command; each is loaded only when it runs, so `kanari lint` stays fast. */
+const control = (name: 'promote' | 'abort' | 'pause' | 'resume' | 'retry' | 'undo') => () => import('./control.js').then((m) => m.command(name));
+
 const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: () => import('./demo.js'),
+  up: () => import('./up.js'),
+  down: () => import('./down.js'),
+  apply: () => import('./apply.js'),
+  deploy: () => import('./deploy.js'),
+  status: () => import('./status.js'),
+  promote: control('promote'),
+  abort: control('abort'),
+  pause: control('pause'),
+  resume: control('resume'),
+  retry: control('retry'),
+  undo: control('undo'),
+  history: () => import('./history.js'),
   router: () => import('./router.js'),
   lint: () => import('./lint.js'),
   simulate: () => import('./simulate.js'),

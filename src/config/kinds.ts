@@ -24,11 +24,15 @@ export type KindDocument<K extends KindName> = z.output<(typeof KINDS)[K]>;
 
 const envelope = z.looseObject({ kind: z.string() });
 
-/** Validates every document in a file against the schema its `kind:` names. */
-export function loadDocuments(file: string): { kind: KindName; value: unknown }[] {
+/**
+ * Validates every document in a file against the schema its `kind:` names. `text` is the
+ * file's content when it came some other way (the controller API); relative paths in it
+ * are still resolved against the file's directory.
+ */
+export function loadDocuments(file: string, text = loadFileText(file)): { kind: KindName; value: unknown }[] {
   const out: { kind: KindName; value: unknown }[] = [];
   const parsed: ParsedDocument[] = [];
-  for (const doc of parseDocuments(loadFileText(file), file)) {
+  for (const doc of parseDocuments(text, file)) {
     const { kind } = doc.validate(envelope);
     if (!(kind in KINDS)) {
       const guess = didYouMean(kind, Object.keys(KINDS));

@@ -8,7 +8,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { API_VERSION } from '../config/schemas/common.js';
 import { loopbackRouter } from '../config/schemas/router.js';
 import { rolloutDocument, type RolloutDocument } from '../config/schemas/rollout.js';
@@ -19,6 +18,7 @@ import { AdminClient } from '../router/client.js';
 import { startRouter, type RouterHandle } from '../router/run.js';
 import { Store } from '../store/sqlite.js';
 import { EmbeddedTraffic } from '../traffic/embedded.js';
+import { ownModuleCommand } from '../targets/process.js';
 import { startLoad, type LoadCounts } from './load.js';
 
 export type Scenario = 'good' | 'bad' | 'slow';
@@ -81,14 +81,8 @@ export function demoDocument(o: Pick<DemoOptions, 'scenario' | 'holdSeconds'>): 
 
 /** The demo app as a shell command, run from the built file or, under tsx, from source. */
 function appCommand(name: string, b: { errorRate: number; latencyMs: number }): string {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const app = fileURLToPath(new URL(`./app.${fromSource ? 'ts' : 'js'}`, import.meta.url));
-  const node = [process.execPath, ...(fromSource ? ['--import', 'tsx'] : []), app].map(shellQuote).join(' ');
-  return `exec ${node} --name ${name} --error-rate ${b.errorRate} --latency-ms ${b.latencyMs}`;
-}
-
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  const app = new URL(`./app.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
+  return ownModuleCommand(app, ['--name', name, '--error-rate', String(b.errorRate), '--latency-ms', String(b.latencyMs)]);
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {

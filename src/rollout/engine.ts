@@ -36,6 +36,11 @@ const SETTLE_MS = 2500;
  * so requests it was already serving finish rather than fail.
  */
 const DRAIN_MS = 2000;
+/**
+ * Analyses wait this long for the router's statistics before measuring without them (and
+ * so finding no requests, which pauses the rollout rather than passing it).
+ */
+const STATS_GRACE_MS = 10_000;
 
 export interface EngineOptions {
   document: RolloutDocument;
@@ -64,6 +69,9 @@ export class RolloutEngine {
   private timer?: NodeJS.Timeout;
   private ticking?: Promise<void>;
   private ticks = 0;
+  /** How late (ms) the last round started after its slot on the `analysisInterval` grid. */
+  lag = 0;
+  private sampledAt: number;
   /**
    * What this engine last wrote to the router (`seq`), and since when the split has been
    * what it is (`at`, unchanged by rewriting the same table): the sample-ratio guard and
@@ -79,6 +87,7 @@ export class RolloutEngine {
   constructor(private readonly o: EngineOptions) {
     this.name = o.document.metadata.name;
     this.clock = o.clock ?? Date.now;
+    this.sampledAt = this.clock();
     const saved = o.store.rollout(this.name);
     this.statusNow = saved?.status ?? initialStatus(o.document.spec, this.clock());
     o.store.putRollout({ name: this.name, document: o.document, templates: o.templates ?? {}, status: this.statusNow });
@@ -113,10 +122,24 @@ export class RolloutEngine {
     return this.o.document.spec;
   }
 
+  /**
+   * Runs a round every `analysisInterval`, on a fixed grid: `lag` is how late the last
+   * round started after its slot, and a round that overran skips the slots it missed
+   * rather than running them back to back.
+   */
   start(): void {
     const every = this.spec.analysisInterval;
-    this.timer = setInterval(() => void this.tick(), every);
-    void this.tick();
+    let due = Date.now();
+    const loop = () => {
+      if (this.closed) return;
+      this.lag = Math.max(0, Date.now() - due);
+      void this.tick().finally(() => {
+        due += every;
+        while (due + every < Date.now()) due += every;
+        if (!this.closed) this.timer = setTimeout(loop, Math.max(0, due - Date.now()));
+      });
+    };
+    loop();
   }
 
   /** A command or an acknowledgement; events are applied one at a time, in order. */
@@ -138,7 +161,7 @@ export class RolloutEngine {
    */
   async close(options: { stopInstances?: boolean } = {}): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     await this.ticking;
     await this.queue;
     if (options.stopInstances) await this.targets.stopAll();
@@ -163,6 +186,10 @@ export class RolloutEngine {
       if (before.phase !== s.phase || before.step !== s.step || before.trafficSeq !== s.trafficSeq) {
         this.o.store.appendEvent(this.name, s.revision, event.at, 'status', { phase: s.phase, step: s.step, weights: s.traffic.weights, message: s.message });
       }
+      if (s.result && s.result.at !== before.result?.at) {
+        const r = s.result;
+        this.o.store.appendEvent(this.name, s.revision, event.at, 'result', { outcome: r.outcome, version: r.release.version, reason: r.reason, seconds: (r.at - (s.deployedAt ?? r.at)) / 1000 });
+      }
       for (const a of t.actions) this.o.store.appendEvent(this.name, s.revision, event.at, 'announce', { moment: a.moment, message: a.message });
     });
     this.o.onTransition?.(t, event);
@@ -174,27 +201,34 @@ export class RolloutEngine {
   private async round(): Promise<void> {
     if (this.closed) return;
     this.ticks++;
-    const now = this.clock();
-    await this.sample();
+    // Traffic first: after a restart this is what reaches (or adopts) the router to sample.
     await this.reconcile();
-    await this.tickAnalyses(now);
+    const sampled = await this.sample();
+    // After the sample, so this round's measurements include the delta it just recorded.
+    const now = this.clock();
+    if (sampled) this.sampledAt = now;
+    // A round without fresh statistics would measure the controller's own gap (a restart,
+    // a router not reached yet) as "no requests"; for a short while analyses wait instead.
+    if (sampled || now - this.sampledAt > STATS_GRACE_MS) await this.tickAnalyses(now);
     await this.send({ type: 'tick' });
   }
 
-  private async sample(): Promise<void> {
+  /** Records the router's statistics; false when there were none to take. */
+  private async sample(): Promise<boolean> {
     let snapshot: StatsSnapshot | undefined;
     try {
       snapshot = await this.o.stats();
     } catch (err) {
       if (this.ticks % 10 === 1) this.log(`cannot read the router's statistics: ${(err as Error).message}`);
-      return;
+      return false;
     }
-    if (!snapshot) return;
+    if (!snapshot) return false;
     const delta = this.recorder.record(snapshot);
     this.o.store.transaction(() => {
       if (delta) this.o.store.addDelta(this.name, delta, STATS_RETENTION);
       this.o.store.setRecord(this.name, 'stats', snapshot);
     });
+    return true;
   }
 
   /** Makes instances and traffic match the status; one at a time, and once more if asked while running. */

@@ -107,23 +107,22 @@ function apply(spec: RolloutSpec, s: RolloutStatus, e: RolloutEvent, out: Rollou
     case 'resume':
       return resume(spec, s, e.at, out);
     case 'retry':
-      if (s.phase !== 'StableOnly' && s.phase !== 'Aborted') return `cannot retry in phase ${s.phase}`;
-      if (!s.result || s.result.outcome === 'Promoted') return 'nothing to retry: the last rollout was not rolled back';
-      return deploy(s, s.result.release, e.at, out);
+      return deploy(s, s.result?.outcome === 'Promoted' ? undefined : s.result?.release, e.at, out, 'nothing to retry: the last rollout was not rolled back');
     case 'undo':
-      if (s.phase !== 'StableOnly' && s.phase !== 'Aborted') return `cannot undo in phase ${s.phase}; abort first`;
-      if (!s.previous) return 'nothing to undo: no earlier stable version is known';
-      return deploy(s, s.previous, e.at, out);
+      return deploy(s, s.previous, e.at, out, 'nothing to undo: no earlier stable version is known');
   }
 }
 
-function deploy(s: RolloutStatus, release: Release, at: number, out: RolloutAction[]): string | undefined {
+/** Starts a rollout of `release`; `missing` is the refusal when there is none (retry, undo with nothing to go back to). */
+function deploy(s: RolloutStatus, release: Release | undefined, at: number, out: RolloutAction[], missing = 'no release to deploy'): string | undefined {
   if (s.phase !== 'StableOnly' && s.phase !== 'Aborted') return `a rollout of ${s.canary?.version} is in phase ${s.phase}; abort it or wait for it to end`;
+  if (!release) return missing;
   if (release.version === s.stable.version) return `${release.version} is already the stable version`;
   s.revision++;
   s.canary = release;
   s.instances.push({ id: release.version, release });
   s.phase = 'CanaryDeploy';
+  s.deployedAt = at;
   s.step = 0;
   s.analyses = [];
   s.waitingSince = at;

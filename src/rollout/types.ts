@@ -86,6 +86,8 @@ export interface RolloutStatus {
   canary?: Release;
   /** The stable before the last promotion, for `undo`. */
   previous?: Release;
+  /** When the current (or last) rollout was deployed. */
+  deployedAt?: number;
   /** The step being carried out; `steps.length` once all are done. */
   step: number;
   stepStartedAt?: number;

@@ -1,5 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http from 'node:http';
+import { bearerChecker, HttpError, readBody, send, sendText } from '../server/http.js';
 import { ConfigError } from '../config/errors.js';
 import { parseText } from '../config/load.js';
 import { routingTable, type RoutingTable, type Version } from '../config/schemas/table.js';
@@ -24,23 +24,13 @@ export class RevisionConflict extends Error {
   }
 }
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly extra: Record<string, unknown> = {}) {
-    super(message);
-  }
-}
-
 /**
  * The admin API: GET/PUT /table (the whole routing table as one versioned document;
  * PUT takes If-Match: <revision> for safe concurrent writers), GET /stats (cumulative
  * JSON), GET /metrics (Prometheus), GET /health (endpoints), GET /healthz (no token).
  */
 export function createAdminServer(backend: AdminBackend, token: string): http.Server {
-  const expected = Buffer.from(`Bearer ${token}`);
-  const authorized = (req: IncomingMessage) => {
-    const got = Buffer.from(req.headers.authorization ?? '');
-    return got.length === expected.length && timingSafeEqual(got, expected);
-  };
+  const authorized = bearerChecker(token);
   return http.createServer((req, res) => {
     void (async () => {
       const path = (req.url ?? '/').split('?')[0];
@@ -51,7 +41,7 @@ export function createAdminServer(backend: AdminBackend, token: string): http.Se
         case 'GET /table':
           return send(res, 200, backend.current());
         case 'PUT /table': {
-          const table = parseBody(await readBody(req));
+          const table = parseBody(await readBody(req, MAX_BODY_BYTES, 'routing table'));
           const ifMatch = req.headers['if-match'];
           const ifRevision = ifMatch === undefined ? undefined : Number(ifMatch.replace(/"/g, ''));
           if (ifRevision !== undefined && !Number.isInteger(ifRevision)) throw new HttpError(400, `If-Match must be a table revision number (got ${JSON.stringify(ifMatch)})`);
@@ -65,8 +55,7 @@ export function createAdminServer(backend: AdminBackend, token: string): http.Se
         case 'GET /metrics': {
           const snap = await backend.stats();
           const text = renderPrometheus(snap, { weights: backend.current().table.weights, available: snap.available });
-          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-          return res.end(text);
+          return sendText(res, 200, text);
         }
         default: {
           const allowed = path === '/table' ? 'GET, PUT' : ['/stats', '/metrics', '/health'].includes(path!) ? 'GET' : undefined;
@@ -87,26 +76,4 @@ function parseBody(text: string): RoutingTable {
   return parseText(text, 'request body', routingTable);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, `routing table larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body, null, 2) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}

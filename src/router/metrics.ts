@@ -67,7 +67,8 @@ export function renderPrometheus(snap: StatsSnapshot, gauges: RouteGauges): stri
   return out.join('\n') + '\n';
 }
 
-function escapeLabel(value: string): string {
+/** A Prometheus label value with backslash, quote and newline escaped. */
+export function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 

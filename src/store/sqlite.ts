@@ -133,6 +133,21 @@ export class Store {
     return row ? { state: JSON.parse(row.state) as AnalysisRunState, report: JSON.parse(row.report) as AnalysisReport } : undefined;
   }
 
+  /** Finished analysis runs by rollout, template and verdict (for the controller's metrics). */
+  verdictCounts(): { rollout: string; template: string; verdict: string; n: number }[] {
+    return this.db
+      .prepare(`select rollout, json_extract(report, '$.template') as template, json_extract(report, '$.verdict') as verdict, count(*) as n
+        from analysis_runs where json_extract(report, '$.endedAt') is not null group by 1, 2, 3 order by 1, 2, 3`)
+      .all() as { rollout: string; template: string; verdict: string; n: number }[];
+  }
+
+  /** Ended rollouts by outcome, with the seconds each took from deploy to end (for metrics). */
+  results(): { rollout: string; outcome: string; seconds: number }[] {
+    return this.db
+      .prepare(`select rollout, json_extract(data, '$.outcome') as outcome, json_extract(data, '$.seconds') as seconds from events where type = 'result' order by id`)
+      .all() as { rollout: string; outcome: string; seconds: number }[];
+  }
+
   /** Small keyed records a rollout keeps: its instances' pids and ports, its router, the last stats snapshot. */
   record<T>(rollout: string, key: string): T | undefined {
     const row = this.db.prepare('select data from records where rollout = ? and key = ?').get(rollout, key) as { data: string } | undefined;

@@ -5,7 +5,7 @@
  * them is handed to `persist`.
  */
 import type { Instance } from '../rollout/types.js';
-import { ProcessGroup, type ProcessRecord } from './process.js';
+import { ProcessGroup, stopProcesses, type ProcessRecord } from './process.js';
 
 export interface TargetOptions {
   logDir: string;
@@ -68,11 +68,16 @@ export class Targets {
     this.o.onExit(id, reason);
   }
 
-  async remove(id: string): Promise<void> {
+  /** Stops the instance: one this controller runs, or one a previous controller left behind. */
+  async remove(id: string, stopTimeout = 10_000): Promise<void> {
     await this.starting.get(id)?.catch(() => {});
     const r = this.running.get(id);
     this.running.delete(id);
     if (r?.kind === 'process') await r.group.stop();
+    else if (!r) {
+      const saved = this.o.recall(id);
+      if (saved) await stopProcesses(saved.pids, stopTimeout);
+    }
     this.o.persist(id, undefined);
   }
 

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProcessTarget } from '../config/schemas/rollout.js';
 
@@ -145,12 +146,20 @@ export class ProcessGroup {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.watch);
-    for (const pid of this.pids) signal(pid, 'SIGTERM');
-    const deadline = Date.now() + this.o.spec.stopTimeout;
-    while (this.pids.some(alive) && Date.now() < deadline) await sleep(50);
-    for (const pid of this.pids) if (alive(pid)) signal(pid, 'SIGKILL');
-    while (this.pids.some(alive)) await sleep(20);
+    await stopProcesses(this.pids, this.o.spec.stopTimeout);
   }
+}
+
+/**
+ * Stops processes known only by their pids: those a previous controller started and this
+ * one must stop without having adopted them (a rollback it resumed half-way).
+ */
+export async function stopProcesses(pids: readonly number[], stopTimeout: number): Promise<void> {
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + stopTimeout;
+  while (pids.some(alive) && Date.now() < deadline) await sleep(50);
+  for (const pid of pids) if (alive(pid)) signal(pid, 'SIGKILL');
+  while (pids.some(alive)) await sleep(20);
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
@@ -185,4 +194,19 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A shell command that runs one of kanari's own modules with this Node: the built `.js`
+ * file, or under tsx the `.ts` source (tests and `npm run` from a checkout).
+ */
+export function ownModuleCommand(moduleUrl: URL, args: string[]): string {
+  const fromSource = moduleUrl.pathname.endsWith('.ts');
+  // tsx by its full path: the command may run in any directory.
+  const node = [process.execPath, ...(fromSource ? ['--import', import.meta.resolve('tsx')] : []), fileURLToPath(moduleUrl), ...args];
+  return `exec ${node.map(shellQuote).join(' ')}`;
+}
+
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

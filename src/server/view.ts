@@ -1,0 +1,96 @@
+/**
+ * What the API says about a rollout and what `kanari status` draws: the saved status with
+ * the plan laid out, the time left and the verdicts, in plain JSON.
+ */
+import type { AnalysisReport } from '../analysis/run.js';
+import type { RolloutDocument } from '../config/schemas/rollout.js';
+import { describeStep } from '../rollout/machine.js';
+import type { Phase, RolloutStatus } from '../rollout/types.js';
+
+export interface StepView {
+  index: number;
+  text: string;
+  state: 'done' | 'current' | 'next';
+}
+
+export interface AnalysisView {
+  id: string;
+  template: string;
+  scope: 'step' | 'background';
+  step: number;
+  verdict: string;
+  reason?: string;
+  /** 0–100, higher is better (see AnalysisReport.score). */
+  score?: number;
+  measurements?: number;
+  startedAt: number;
+  endedAt?: number;
+}
+
+export interface RolloutView {
+  name: string;
+  phase: Phase;
+  revision: number;
+  stable: string;
+  canary?: string;
+  /** Percent of users each version gets now (stable's share after a switch is 100). */
+  weights: { stable: number; canary: number; baseline: number };
+  listen: string;
+  step: number;
+  steps: StepView[];
+  /** Milliseconds left of a timed pause step (kept while a person has paused on top of it). */
+  pauseLeft?: number;
+  paused?: { reason: string; message: string };
+  analyses: AnalysisView[];
+  message: string;
+  result?: { outcome: string; version: string; reason: string; at: number };
+  updatedAt: number;
+}
+
+export function rolloutView(doc: RolloutDocument, s: RolloutStatus, now: number, report: (id: string) => AnalysisReport | undefined): RolloutView {
+  const steps = doc.spec.strategy.canary.steps;
+  const live = s.canary !== undefined;
+  const { canary, baseline } = s.traffic.weights;
+  const listen = doc.spec.listen;
+  return {
+    name: doc.metadata.name,
+    phase: s.phase,
+    revision: s.revision,
+    stable: s.stable.version,
+    ...(s.canary ? { canary: s.canary.version } : {}),
+    weights: { stable: round2(100 - canary - baseline), canary, baseline },
+    listen: `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`,
+    step: s.step,
+    steps: steps.map((step, index) => ({ index, text: describeStep(step), state: !live ? 'next' : index < s.step ? 'done' : index === s.step ? 'current' : 'next' })),
+    ...pauseLeft(s, now),
+    ...(s.paused ? { paused: { reason: s.paused.reason, message: s.paused.message } } : {}),
+    analyses: s.analyses.map((a) => {
+      const r = report(a.id);
+      return {
+        id: a.id,
+        template: a.template,
+        scope: a.scope,
+        step: a.step,
+        // A run that ended with the rollout keeps its last verdict in its report.
+        verdict: a.endedAt !== undefined && r ? r.verdict : a.verdict,
+        ...(a.reason ?? r?.reason ? { reason: a.reason ?? r?.reason } : {}),
+        ...(r ? { score: r.score, measurements: r.measurements } : {}),
+        startedAt: a.startedAt,
+        ...(a.endedAt !== undefined ? { endedAt: a.endedAt } : {}),
+      };
+    }),
+    message: s.message,
+    ...(s.result ? { result: { outcome: s.result.outcome, version: s.result.release.version, reason: s.result.reason, at: s.result.at } } : {}),
+    updatedAt: s.updatedAt,
+  };
+}
+
+function pauseLeft(s: RolloutStatus, now: number): { pauseLeft?: number } {
+  if (s.paused?.remaining !== undefined) return { pauseLeft: s.paused.remaining };
+  if (s.pauseUntil !== undefined) return { pauseLeft: Math.max(0, s.pauseUntil - now) };
+  return {};
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
