@@ -12,7 +12,7 @@ Starts rolling version V out through the rollout's plan. The canary runs as the 
 spec.canary says, with each --set laid over it (values are YAML, so numbers stay numbers):
 
   kanari deploy checkout --version v2 --set canary.process.command="node server.js --v2"
-  kanari deploy checkout --version v2 --set 'canary.upstreams=[http://10.0.0.7:8080]'
+  kanari deploy api --version v2 --set 'canary.upstreams=[http://10.0.0.7:8080]'   (a canary given as upstreams)
 
   --wait        follow the rollout to its end; exit 0 if promoted, 1 if rolled back or aborted
   --json        print the rollout's state as JSON

@@ -254,8 +254,9 @@ export function withOverrides(canary: TargetSpec, set: Record<string, string>): 
 
 function parseScalar(text: string): unknown {
   try {
+    // Scalars and lists as YAML; anything else (`echo a: b` reads as a map) as the text it is.
     const v: unknown = parseYaml(text);
-    return v === null || typeof v === 'object' ? text : v;
+    return v === null || (typeof v === 'object' && !Array.isArray(v)) ? text : v;
   } catch {
     return text;
   }
