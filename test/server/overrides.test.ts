@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { target } from '../../src/config/schemas/rollout.js';
-import { ControllerError, withOverrides } from '../../src/server/controller.js';
+import { type ControllerError, withOverrides } from '../../src/server/controller.js';
 import { renderRollout } from '../../src/cli/render.js';
 import type { RolloutView } from '../../src/server/view.js';
 
