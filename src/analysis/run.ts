@@ -122,6 +122,16 @@ export class AnalysisRun {
     return structuredClone(this.state);
   }
 
+  /**
+   * What a store keeps each tick without rewriting the past: the state without its
+   * measurements, and the measurements from index `from` on, to append.
+   */
+  persisted(from: number): { state: AnalysisRunState; added: MeasurementRecord[] } {
+    if (this.sequential) this.state.sequential = this.sequential.toJSON();
+    const { measurements, ...rest } = this.state;
+    return { state: { ...structuredClone(rest), measurements: [] }, added: structuredClone(measurements.slice(from)) };
+  }
+
   get measurements(): readonly MeasurementRecord[] {
     return this.state.measurements;
   }

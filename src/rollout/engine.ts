@@ -79,6 +79,8 @@ export class RolloutEngine {
    */
   private applied?: { seq: number; traffic: RolloutStatus['traffic']; at: number };
   private readonly removing = new Set<string>();
+  /** How many of each run's measurements are in the store already. */
+  private readonly savedMeasurements = new Map<string, number>();
   private readonly failedAt = new Map<string, number>();
   private closed = false;
   private reconciling?: Promise<void>;
@@ -304,6 +306,7 @@ export class RolloutEngine {
           run.finish(now);
           this.saveRun(entry.id, run, run.report(), now);
           this.runs.delete(entry.id);
+          this.savedMeasurements.delete(entry.id);
         }
         continue;
       }
@@ -321,7 +324,10 @@ export class RolloutEngine {
 
   private openRun(id: string, template: string, scope: 'step' | 'background', startedAt: number): AnalysisRun | undefined {
     const saved = this.o.store.run(this.name, id);
-    if (saved) return AnalysisRun.resume(saved.state, this.env);
+    if (saved) {
+      this.savedMeasurements.set(id, saved.state.measurements.length);
+      return AnalysisRun.resume(saved.state, this.env);
+    }
     const spec = this.o.templates?.[template] ?? BUILTIN_TEMPLATES[template];
     if (!spec) {
       void this.send({ type: 'analysisVerdict', id, verdict: 'Error', reason: `no analysis template named ${template}` });
@@ -331,7 +337,10 @@ export class RolloutEngine {
   }
 
   private saveRun(id: string, run: AnalysisRun, report: AnalysisReport, now: number): void {
-    this.o.store.saveRun(this.name, this.statusNow.revision, id, run.toJSON(), report, now);
+    const from = this.savedMeasurements.get(id) ?? 0;
+    const { state, added } = run.persisted(from);
+    this.o.store.saveRun(this.name, this.statusNow.revision, id, state, report, now, { from, items: added });
+    this.savedMeasurements.set(id, from + added.length);
   }
 
   private log(line: string): void {

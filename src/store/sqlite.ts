@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AnalysisReport, AnalysisRunState } from '../analysis/run.js';
+import type { AnalysisReport, AnalysisRunState, MeasurementRecord } from '../analysis/run.js';
 import type { StatsDelta } from '../analysis/providers/builtin.js';
 import type { StatsSnapshot } from '../router/stats.js';
 import type { RolloutStatus } from '../rollout/types.js';
@@ -37,6 +37,13 @@ create table if not exists analysis_runs (
   report text,
   updated_at integer not null,
   primary key (rollout, id)
+);
+create table if not exists measurements (
+  rollout text not null,
+  run text not null,
+  n integer not null,
+  data text not null,
+  primary key (rollout, run, n)
 );
 create table if not exists records (
   rollout text not null,
@@ -122,15 +129,27 @@ export class Store {
     return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
   }
 
-  saveRun(rollout: string, revision: number, id: string, state: AnalysisRunState, report: AnalysisReport, at: number): void {
-    this.db
-      .prepare('insert into analysis_runs (id, rollout, revision, state, report, updated_at) values (?, ?, ?, ?, ?, ?) on conflict (rollout, id) do update set state = excluded.state, report = excluded.report, updated_at = excluded.updated_at')
-      .run(id, rollout, revision, JSON.stringify(state), JSON.stringify(report), at);
+  /**
+   * Saves a run in one transaction: its state (without measurements) replaced, and the
+   * measurements it `added` since the last save appended, numbered from `from`, so a
+   * tick costs what it adds rather than everything the run has gathered.
+   */
+  saveRun(rollout: string, revision: number, id: string, state: AnalysisRunState, report: AnalysisReport, at: number, added: { from: number; items: readonly MeasurementRecord[] }): void {
+    this.transaction(() => {
+      const insert = this.db.prepare('insert or replace into measurements (rollout, run, n, data) values (?, ?, ?, ?)');
+      added.items.forEach((m, i) => insert.run(rollout, id, added.from + i, JSON.stringify(m)));
+      this.db
+        .prepare('insert into analysis_runs (id, rollout, revision, state, report, updated_at) values (?, ?, ?, ?, ?, ?) on conflict (rollout, id) do update set state = excluded.state, report = excluded.report, updated_at = excluded.updated_at')
+        .run(id, rollout, revision, JSON.stringify({ ...state, measurements: [] }), JSON.stringify(report), at);
+    });
   }
 
   run(rollout: string, id: string): { state: AnalysisRunState; report: AnalysisReport } | undefined {
     const row = this.db.prepare('select state, report from analysis_runs where rollout = ? and id = ?').get(rollout, id) as { state: string; report: string } | undefined;
-    return row ? { state: JSON.parse(row.state) as AnalysisRunState, report: JSON.parse(row.report) as AnalysisReport } : undefined;
+    if (!row) return undefined;
+    const rows = this.db.prepare('select data from measurements where rollout = ? and run = ? order by n').all(rollout, id) as { data: string }[];
+    const state = JSON.parse(row.state) as AnalysisRunState;
+    return { state: { ...state, measurements: rows.map((r) => JSON.parse(r.data) as MeasurementRecord) }, report: JSON.parse(row.report) as AnalysisReport };
   }
 
   /** Finished analysis runs by rollout, template and verdict (for the controller's metrics). */
