@@ -94,12 +94,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   let routerUp!: () => void;
   const routerStarted = new Promise<void>((r) => (routerUp = r));
   const token = 'demo-token-not-secret';
+  let admin: AdminClient | undefined;
   const traffic = new EmbeddedTraffic(async (table) => {
     router = await startRouter(loopbackRouter('demo', token, { listen: '127.0.0.1:0', state: join(dir, 'router-table.json'), sticky: doc.spec.sticky, table }));
+    admin = new AdminClient(router.adminUrl, router.token);
     routerUp();
-    return new AdminClient(router.adminUrl, router.token);
+    return admin;
   });
-  const stats = () => (router ? new AdminClient(router.adminUrl, token).stats() : Promise.resolve(undefined));
+  const stats = () => (admin ? admin.stats() : Promise.resolve(undefined));
   // The built-in template with a smaller α: a demo that rolls back a good v2 1 run in 70 teaches the wrong thing.
   const templates = { sequential: analysisTemplateSpec.parse({ sequential: { alpha: o.alpha ?? 0.01 } }) };
   const engine = new RolloutEngine({ document: doc, templates, store, traffic, stats, logDir: join(dir, 'logs'), log: (line) => say(`  · ${line}`) });
@@ -133,6 +135,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   } finally {
     await load?.stop();
     await engine.close({ stopInstances: true });
+    admin?.close();
     await router?.close(1000);
     store.close();
     rmSync(dir, { recursive: true, force: true });

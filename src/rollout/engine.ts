@@ -54,6 +54,8 @@ export interface EngineOptions {
   clock?: () => number;
   /** Called after every accepted transition (the demo prints from here). */
   onTransition?: (t: Transition, event: RolloutEvent) => void;
+  /** Called as each round starts, with how late (ms) it is after its slot. */
+  onRound?: (lagMs: number) => void;
   log?: (line: string) => void;
 }
 
@@ -135,6 +137,7 @@ export class RolloutEngine {
     const loop = () => {
       if (this.closed) return;
       this.lag = Math.max(0, Date.now() - due);
+      this.o.onRound?.(this.lag);
       void this.tick().finally(() => {
         due += every;
         while (due + every < Date.now()) due += every;
@@ -153,7 +156,10 @@ export class RolloutEngine {
 
   /** Runs one round now (tests call this instead of waiting for the timer). */
   tick(): Promise<void> {
-    this.ticking ??= this.round().finally(() => (this.ticking = undefined));
+    // A round that throws is a bug, but it must not take every other rollout down with it.
+    this.ticking ??= this.round()
+      .catch((err: Error) => this.log(`a round failed: ${err.stack ?? err.message}`))
+      .finally(() => (this.ticking = undefined));
     return this.ticking;
   }
 

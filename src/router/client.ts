@@ -1,38 +1,72 @@
 /**
- * A client for the router's admin endpoint (over TCP on loopback), used by the demo and
- * by the controller to read `/stats` and write `/table`.
+ * A client for the router's admin endpoint, used by the demo and by the controller to
+ * read `/stats` and write `/table`. The address is `http://127.0.0.1:PORT` or
+ * `unix:/path/to.sock` (what `kanari up` uses: a socket file cannot be taken by another
+ * process the way a loopback port can). Requests go through node:http, which speaks both.
  */
-import type { StatsSnapshot } from './stats.js';
+import http from 'node:http';
 import type { RoutingTable } from '../config/schemas/table.js';
+import type { StatsSnapshot } from './stats.js';
 
 export class AdminClient {
+  private readonly target: { socketPath: string } | { host: string; port: number };
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+
   constructor(
     private readonly url: string,
     private readonly token: string,
     private readonly timeoutMs = 2000,
-  ) {}
+  ) {
+    if (url.startsWith('unix:')) this.target = { socketPath: url.slice('unix:'.length) };
+    else {
+      const u = new URL(url);
+      this.target = { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
+    }
+  }
 
-  stats(): Promise<StatsSnapshot> {
-    return this.get<StatsSnapshot>('/stats');
+  async stats(): Promise<StatsSnapshot> {
+    const snap = await this.request<StatsSnapshot>('GET', '/stats');
+    // Anything else answering here (a process that took the address) must not pass for the router.
+    if (typeof snap !== 'object' || snap === null || typeof snap.versions !== 'object' || typeof snap.time !== 'number') throw new Error(`${this.url}/stats did not answer with router statistics`);
+    return snap;
   }
 
   table(): Promise<{ revision: number; table: RoutingTable }> {
-    return this.get('/table');
+    return this.request('GET', '/table');
   }
 
-  /** Replaces the table if it is still at `revision` (the router answers 412 otherwise). */
+  /** Replaces the table if it is still at `revision` (the router answers 409 otherwise). */
   async setTable(table: RoutingTable, revision: number): Promise<void> {
-    const res = await fetch(`${this.url}/table`, { method: 'PUT', headers: { ...this.headers(), 'content-type': 'application/json', 'if-match': String(revision) }, body: JSON.stringify(table), signal: AbortSignal.timeout(this.timeoutMs) });
-    if (!res.ok) throw new Error(`router refused the table: ${res.status} ${await res.text()}`);
+    await this.request('PUT', '/table', JSON.stringify(table), { 'if-match': String(revision) }, 'router refused the table');
   }
 
-  private async get<T>(path: string): Promise<T> {
-    const res = await fetch(`${this.url}${path}`, { headers: this.headers(), signal: AbortSignal.timeout(this.timeoutMs) });
-    if (!res.ok) throw new Error(`router admin ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
+  /** Closes kept-alive connections. */
+  close(): void {
+    this.agent.destroy();
   }
 
-  private headers(): Record<string, string> {
-    return { authorization: `Bearer ${this.token}` };
+  private request<T>(method: string, path: string, body?: string, headers: Record<string, string> = {}, refused = `router admin ${path}`): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        { ...this.target, method, path, agent: this.agent, timeout: this.timeoutMs, headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }), ...headers } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if ((res.statusCode ?? 0) >= 300) return reject(new Error(`${refused}: ${res.statusCode} ${text}`));
+            try {
+              resolve(JSON.parse(text) as T);
+            } catch {
+              reject(new Error(`${refused}: the answer is not JSON`));
+            }
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`${refused}: no answer within ${this.timeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 }

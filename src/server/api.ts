@@ -35,7 +35,7 @@ export function createApiServer(controller: Controller, token: string, onShutdow
       const url = new URL(req.url ?? '/', 'http://localhost');
       const path = url.pathname;
       if (req.method === 'GET' && path === '/healthz') return send(res, 200, { ok: true, pid: process.pid });
-      if (req.method === 'GET' && path === '/metrics') return sendText(res, 200, renderControllerMetrics(controller.views(), controller.store, controller.lags()));
+      if (req.method === 'GET' && path === '/metrics') return sendText(res, 200, renderControllerMetrics(controller.views(), controller.store, controller.lags(), controller.roundLag));
       if (!authorized(req)) throw new HttpError(401, 'missing or wrong bearer token (Authorization: Bearer <token>; kanari up writes it to <state>/api-token)');
       const body = async <S extends z.ZodType>(schema: S): Promise<z.output<S>> => {
         const text = await readBody(req, MAX_BODY_BYTES, 'request body');

@@ -16,6 +16,7 @@ import { Store } from '../store/sqlite.js';
 import type { ProcessRecord } from '../targets/process.js';
 import { EmbeddedTraffic } from '../traffic/embedded.js';
 import { RouterProcess } from '../traffic/router-process.js';
+import { LagHistogram } from './metrics.js';
 import { rolloutView, type RolloutView } from './view.js';
 
 /** An error with the HTTP status it maps to: 400 bad input, 404 no such rollout, 409 refused now. */
@@ -28,6 +29,9 @@ export class ControllerError extends Error {
     super(message);
   }
 }
+
+/** Linux allows 107 bytes in a unix socket path. */
+const MAX_SOCKET_PATH = 107;
 
 export type Command = Extract<UntimedEvent['type'], 'promote' | 'abort' | 'pause' | 'resume' | 'retry' | 'undo'>;
 export const COMMANDS: readonly Command[] = ['promote', 'abort', 'pause', 'resume', 'retry', 'undo'];
@@ -127,6 +131,9 @@ export class Controller {
     return new Map([...this.rollouts].map(([name, m]) => [name, m.engine.lag]));
   }
 
+  /** Every round's lateness since the controller started, as a histogram. */
+  readonly roundLag = new LagHistogram();
+
   /**
    * Stops the controller. Routers and instances keep running for the next one, unless
    * `everything`, which stops them too (`kanari down --all`).
@@ -139,6 +146,10 @@ export class Controller {
     }));
     this.rollouts.clear();
     this.store.close();
+  }
+
+  private socketPath(name: string): string {
+    return join(this.stateDir, 'run', `${name}.sock`);
   }
 
   private get(name: string): Managed {
@@ -157,6 +168,8 @@ export class Controller {
   private checkChange(doc: RolloutDocument): void {
     const name = doc.metadata.name;
     const m = this.rollouts.get(name);
+    const socket = this.socketPath(name);
+    if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) throw new ControllerError(400, `rollout ${name}: its router's admin socket ${socket} is longer than a unix socket path may be (${MAX_SOCKET_PATH} bytes); use a shorter --state directory or rollout name`);
     if (doc.spec.listen.port === 0) throw new ControllerError(400, `rollout ${name}: spec.listen needs a fixed port that users can reach (got 0)`);
     const taken = [...this.rollouts.values()].find((o) => o.document.metadata.name !== name && o.document.spec.listen.port === doc.spec.listen.port);
     if (taken) throw new ControllerError(409, `rollout ${name}: port ${doc.spec.listen.port} is already where rollout ${taken.document.metadata.name} listens`);
@@ -192,6 +205,7 @@ export class Controller {
       name,
       spec: document.spec,
       dir: join(this.stateDir, 'routers', name),
+      socket: this.socketPath(name),
       persist: (record) => this.store.setRecord(name, 'router', record),
       recall: () => this.store.record<ProcessRecord>(name, 'router'),
       log,
@@ -204,6 +218,7 @@ export class Controller {
       stats: () => router.stats(),
       logDir: join(this.stateDir, 'logs', name),
       log,
+      onRound: (lag) => this.roundLag.observe(lag / 1000),
       onTransition: (t) => {
         if (t.status.message !== said) log(t.status.message);
         said = t.status.message;

@@ -13,7 +13,26 @@ const PHASES: readonly Phase[] = ['StableOnly', 'CanaryDeploy', 'SmallTraffic', 
 /** Seconds from deploy to the end of a rollout: a few seconds for a fast rollback to hours for a careful plan. */
 const DURATION_BUCKETS = [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600];
 
-export function renderControllerMetrics(views: RolloutView[], store: Store, lags: Map<string, number>): string {
+/** Seconds a round may start late: well inside the 1 s interval up to several intervals behind. */
+const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export class LagHistogram {
+  readonly counts = LAG_BUCKETS.map(() => 0);
+  count = 0;
+  sum = 0;
+  max = 0;
+
+  observe(seconds: number): void {
+    LAG_BUCKETS.forEach((le, i) => {
+      if (seconds <= le) this.counts[i]!++;
+    });
+    this.count++;
+    this.sum += seconds;
+    this.max = Math.max(this.max, seconds);
+  }
+}
+
+export function renderControllerMetrics(views: RolloutView[], store: Store, lags: Map<string, number>, roundLag: LagHistogram): string {
   const out: string[] = [];
   const family = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
   const l = (labels: Record<string, string>) => `{${Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
@@ -50,7 +69,12 @@ export function renderControllerMetrics(views: RolloutView[], store: Store, lags
     out.push(`kanari_rollout_duration_seconds_count${l({ rollout, outcome })} ${seconds.length}`);
   }
 
-  family('kanari_controller_round_lag_seconds', 'gauge', 'How late the last analysis round of each rollout started after its slot.');
-  for (const [rollout, ms] of lags) out.push(`kanari_controller_round_lag_seconds${l({ rollout })} ${ms / 1000}`);
+  family('kanari_controller_last_round_lag_seconds', 'gauge', 'How late the last round of each rollout started after its slot.');
+  for (const [rollout, ms] of lags) out.push(`kanari_controller_last_round_lag_seconds${l({ rollout })} ${ms / 1000}`);
+  family('kanari_controller_round_lag_seconds', 'histogram', 'How late each round (sample, reconcile, analyses) of every rollout started after its slot.');
+  LAG_BUCKETS.forEach((le, i) => out.push(`kanari_controller_round_lag_seconds_bucket{le="${le}"} ${roundLag.counts[i]}`));
+  out.push(`kanari_controller_round_lag_seconds_bucket{le="+Inf"} ${roundLag.count}`, `kanari_controller_round_lag_seconds_sum ${roundLag.sum}`, `kanari_controller_round_lag_seconds_count ${roundLag.count}`);
+  family('kanari_controller_round_lag_max_seconds', 'gauge', 'The latest any round has started since the controller started.');
+  out.push(`kanari_controller_round_lag_max_seconds ${roundLag.max}`);
   return out.join('\n') + '\n';
 }

@@ -24,6 +24,11 @@ export interface ProcessOptions {
   logDir: string;
   /** Called once if any instance exits (or disappears) while it is meant to run. */
   onExit: (reason: string) => void;
+  /**
+   * Readiness checked some other way than GET `readiness` on each port: resolves
+   * undefined once ready, or why not yet (the router process, whose admin is a socket).
+   */
+  probe?: () => Promise<string | undefined>;
 }
 
 const POLL_MS = 200;
@@ -104,7 +109,12 @@ export class ProcessGroup {
     let last = '';
     while (pending.size > 0) {
       if (this.exited) throw new Error(`${this.o.id} ${last || 'exited before it was ready'} (log: ${join(this.o.logDir, `${this.o.id}-0.log`)})`);
-      for (const port of [...pending]) {
+      if (this.o.probe) {
+        const why = await this.o.probe().catch((err: Error) => err.message);
+        if (why === undefined) pending.clear();
+        else last = why;
+      }
+      for (const port of this.o.probe ? [] : [...pending]) {
         try {
           const res = await fetch(`http://127.0.0.1:${port}${this.o.spec.readiness}`, { signal: AbortSignal.timeout(1000) });
           await res.arrayBuffer();

@@ -31,7 +31,7 @@ export class EmbeddedTraffic implements TrafficRouter {
         await this.admin.setTable(next, current.revision);
         return;
       } catch (err) {
-        if (attempt > 0 || !/\b412\b/.test((err as Error).message)) throw err;
+        if (attempt > 0 || !/\b409\b/.test((err as Error).message)) throw err;
       }
     }
   }

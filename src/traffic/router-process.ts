@@ -13,7 +13,7 @@ import type { RolloutSpec } from '../config/schemas/rollout.js';
 import type { RoutingTable } from '../config/schemas/table.js';
 import { AdminClient } from '../router/client.js';
 import type { StatsSnapshot } from '../router/stats.js';
-import { freePort, ownModuleCommand, ProcessGroup, type ProcessRecord } from '../targets/process.js';
+import { ownModuleCommand, ProcessGroup, type ProcessRecord } from '../targets/process.js';
 
 export interface RouterProcessOptions {
   /** The rollout's name, which is the router's service name. */
@@ -21,6 +21,8 @@ export interface RouterProcessOptions {
   spec: Pick<RolloutSpec, 'listen' | 'sticky'>;
   /** Holds router.yaml, the admin token, the persisted table and the log. */
   dir: string;
+  /** The admin endpoint's unix socket (short: a socket path has at most 107 bytes). */
+  socket: string;
   /** Saves (or with undefined, forgets) the pid and admin port, for the next controller. */
   persist: (record: ProcessRecord | undefined) => void;
   recall: () => ProcessRecord | undefined;
@@ -30,12 +32,41 @@ export interface RouterProcessOptions {
 /** A router that exits is started again after this long (and no more often). */
 const RESTART_DELAY = 1000;
 
+/**
+ * At most this many routers start at once: a controller resuming hundreds of rollouts
+ * would otherwise start hundreds of Node processes together, and on a small machine none
+ * would be ready within its start timeout.
+ */
+const PARALLEL_STARTS = 4;
+
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
+const startSlots = new Slots(PARALLEL_STARTS);
+
 export class RouterProcess {
   private group?: ProcessGroup;
   private client?: AdminClient;
   private starting?: Promise<AdminClient>;
   private closed = false;
-  private adminPort?: number;
   private readonly tokenFile: string;
 
   constructor(private readonly o: RouterProcessOptions) {
@@ -66,6 +97,7 @@ export class RouterProcess {
     this.closed = true;
     await this.starting?.catch(() => {});
     await this.group?.stop();
+    this.client?.close();
     this.o.persist(undefined);
   }
 
@@ -73,43 +105,46 @@ export class RouterProcess {
   release(): void {
     this.closed = true;
     this.group?.release();
+    this.client?.close();
   }
 
   private async adoptOrStart(initial: RoutingTable): Promise<AdminClient> {
     const saved = this.o.recall();
     if (saved) {
-      this.group = await ProcessGroup.adopt(this.options(saved.ports[0]!), saved);
+      this.group = await ProcessGroup.adopt(this.options(), saved);
       if (this.group) this.o.log(`adopted the router (pid ${saved.pids[0]}), still serving on its last table`);
     }
     if (!this.group) {
-      this.adminPort ??= saved?.ports[0] ?? (await freePort());
-      this.writeDocument(this.adminPort, initial);
-      this.group = await this.start(this.adminPort);
+      this.writeDocument(initial);
+      this.group = await this.start();
     }
     this.o.persist(this.group.record);
-    this.client = new AdminClient(`http://127.0.0.1:${this.group.record.ports[0]}`, readFileSync(this.tokenFile, 'utf8').trim());
-    return this.client;
+    return this.admin();
   }
 
-  private async start(adminPort: number): Promise<ProcessGroup> {
-    const group = await ProcessGroup.start(this.options(adminPort));
-    this.o.log(`router started (pid ${group.record.pids[0]}, admin on 127.0.0.1:${adminPort})`);
+  private async start(): Promise<ProcessGroup> {
+    const group = await startSlots.run(() => ProcessGroup.start(this.options()));
+    this.o.log(`router started (pid ${group.record.pids[0]}, admin on unix:${this.o.socket})`);
     return group;
   }
 
-  /** The router went away while it was meant to serve: start it again on the same admin port. */
+  private admin(): AdminClient {
+    this.client ??= new AdminClient(`unix:${this.o.socket}`, readFileSync(this.tokenFile, 'utf8').trim());
+    return this.client;
+  }
+
+  /** The router went away while it was meant to serve: start it again, on its last table. */
   private async restart(reason: string): Promise<void> {
     // One that exits while it is being started fails its start instead.
     if (!this.group) return;
-    const port = this.group.record.ports[0];
     this.group = undefined;
     this.o.persist(undefined);
     this.o.log(`the router ${reason}; starting it again with its last table`);
-    for (let attempt = 1; !this.closed && port !== undefined; attempt++) {
+    for (let attempt = 1; !this.closed; attempt++) {
       await sleep(RESTART_DELAY);
       if (this.closed) return;
       try {
-        this.group = await this.start(port);
+        this.group = await this.start();
         this.o.persist(this.group.record);
         return;
       } catch (err) {
@@ -118,19 +153,24 @@ export class RouterProcess {
     }
   }
 
-  private options(adminPort: number) {
+  private options() {
     return {
       id: 'router',
       version: 'router',
       logDir: this.o.dir,
       spec: {
         command: ownModuleCommand(new URL(`../cli/entry.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url), ['router', '-f', this.documentPath]),
-        port: adminPort,
+        port: 0,
         instances: 1,
         env: {},
         readiness: '/healthz',
         startTimeout: 30_000,
         stopTimeout: 15_000,
+      },
+      // Ready once it answers on its socket with its table, to its token.
+      probe: async () => {
+        await this.admin().table();
+        return undefined;
       },
       onExit: (reason: string) => void this.restart(reason.replace(/^instance 0 /, '')),
     };
@@ -144,14 +184,14 @@ export class RouterProcess {
    * The Router file the process serves (JSON is YAML). `table` is only its first table:
    * a router that has been given one since starts from the table it persisted.
    */
-  private writeDocument(adminPort: number, table: RoutingTable): void {
+  private writeDocument(table: RoutingTable): void {
     const doc = {
       apiVersion: API_VERSION,
       kind: 'Router',
       metadata: { name: this.o.name },
       spec: {
         listen: hostPort(this.o.spec.listen),
-        admin: { listen: `127.0.0.1:${adminPort}`, tokenFile: 'admin-token' },
+        admin: { listen: `unix:${this.o.socket}`, tokenFile: 'admin-token' },
         state: 'router-table.json',
         ...(this.o.spec.sticky ? { sticky: this.o.spec.sticky } : {}),
         table,

@@ -7,9 +7,11 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { AdminClient } from '../../src/router/client.js';
 import { ApiClient } from '../../src/server/client.js';
 import type { RolloutView } from '../../src/server/view.js';
 import { Store } from '../../src/store/sqlite.js';
@@ -101,10 +103,13 @@ export class UpFixture {
 
   /** The router's table, from its admin endpoint. */
   async table(rollout: string): Promise<{ revision: number; table: { weights: { canary: number } } }> {
-    const port = this.record(rollout, 'router')!.ports[0];
     const token = readFileSync(join(this.state, 'routers', rollout, 'admin-token'), 'utf8').trim();
-    const res = await fetch(`http://127.0.0.1:${port}/table`, { headers: { authorization: `Bearer ${token}` } });
-    return (await res.json()) as { revision: number; table: { weights: { canary: number } } };
+    const admin = new AdminClient(`unix:${join(this.state, 'run', `${rollout}.sock`)}`, token);
+    try {
+      return await admin.table();
+    } finally {
+      admin.close();
+    }
   }
 
   /** Stops everything: `kanari down --all`, then SIGKILL for whatever a failed test left behind. */
@@ -139,5 +144,20 @@ export function alive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * A free port below Linux's ephemeral range (32768+) for a rollout's `listen`: one picked
+ * from that range can be taken by an outgoing connection before the router binds it.
+ */
+export async function listenPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer().once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
   }
 }

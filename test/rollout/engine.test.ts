@@ -57,11 +57,13 @@ describe('rollout engine', () => {
       },
     });
     let router: RouterHandle | undefined;
+    let admin: AdminClient | undefined;
     const connect = async (table: Parameters<ConstructorParameters<typeof EmbeddedTraffic>[0]>[0]) => {
       router ??= await startRouter(loopbackRouter('shop', 'test-token-0123456789', { state: join(dir, 'table.json'), table }));
-      return new AdminClient(router.adminUrl, router.token);
+      admin ??= new AdminClient(router.adminUrl, router.token);
+      return admin;
     };
-    const stats = () => (router ? new AdminClient(router.adminUrl, router.token).stats() : Promise.resolve(undefined));
+    const stats = () => (admin ? admin.stats() : Promise.resolve(undefined));
     const open = (store: Store) => new RolloutEngine({ document: doc, store, traffic: new EmbeddedTraffic(connect), stats, logDir: join(dir, 'logs') });
     const until = async (engine: RolloutEngine, what: string, ok: () => boolean) => {
       for (let i = 0; i < 200 && !ok(); i++) {
@@ -92,18 +94,19 @@ describe('rollout engine', () => {
       await engine.tick();
       assert.ok(engine.report(analysis!.id)!.measurements >= measured, 'the analysis kept its measurements');
       assert.equal(store.record<ProcessRecord>('shop', 'instance:v2')!.pids[0], pid, 'the running canary was adopted, not restarted');
-      assert.deepEqual((await new AdminClient(router!.adminUrl, router!.token).table()).table.weights, { canary: 20, baseline: 0 });
+      assert.deepEqual((await admin!.table()).table.weights, { canary: 20, baseline: 0 });
 
       process.kill(pid, 'SIGKILL');
       await until(engine, 'the crash rolls back', () => engine.status.result !== undefined);
       assert.equal(engine.status.result!.outcome, 'RolledBack');
       assert.match(engine.status.result!.reason, /v2 failed: instance 0 \(pid \d+\) is gone/);
-      assert.deepEqual((await new AdminClient(router!.adminUrl, router!.token).table()).table.weights, { canary: 0, baseline: 0 });
+      assert.deepEqual((await admin!.table()).table.weights, { canary: 0, baseline: 0 });
       const history = store.events('shop').map((e) => e.type);
       assert.ok(history.includes('deploy') && history.includes('instanceFailed') && history.includes('announce'), history.join(','));
     } finally {
       await engine.close({ stopInstances: true });
       store.close();
+      admin?.close();
       await router?.close(100);
       v1.server.close();
     }

@@ -8,8 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLoad } from '../../src/demo/load.js';
-import { freePort } from '../../src/targets/process.js';
-import { alive, appCommand, UpFixture } from '../helpers/controller.js';
+import { alive, appCommand, listenPort, UpFixture } from '../helpers/controller.js';
 import { startPrometheus } from '../helpers/prometheus.js';
 
 function rolloutFile(name: string, port: number, steps: string, extra = ''): string {
@@ -30,7 +29,7 @@ ${extra}`;
 describe('kanari up', () => {
   it('survives kill -9 during a pause, an analysis and a rollback, with no request failing in the path', async () => {
     const f = new UpFixture();
-    const port = await freePort();
+    const port = await listenPort();
     let load: ReturnType<typeof startLoad> | undefined;
     try {
       const file = f.write('shop.yaml', rolloutFile('shop', port, `      analysis: { templates: [sequential] }
@@ -155,7 +154,7 @@ spec:
 
   it('restarts a killed router with its last table; a crashing canary rolls back', async () => {
     const f = new UpFixture();
-    const port = await freePort();
+    const port = await listenPort();
     try {
       const file = f.write('cart.yaml', rolloutFile('cart', port, `      steps:
         - setWeight: 30
@@ -189,7 +188,7 @@ spec:
 
   it('pauses, and never promotes, when Prometheus goes away during an analysis', async () => {
     const f = new UpFixture();
-    const port = await freePort();
+    const port = await listenPort();
     let prometheus: Awaited<ReturnType<typeof startPrometheus>> | undefined;
     try {
       await f.up();
