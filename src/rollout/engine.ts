@@ -18,6 +18,7 @@ import { Targets } from '../targets/index.js';
 import type { ProcessRecord } from '../targets/process.js';
 import type { TrafficRouter } from '../traffic/types.js';
 import { initialStatus, transition } from './machine.js';
+import { Notifier, payloadOf } from './notify.js';
 import type { RolloutEvent, RolloutStatus, Transition, UntimedEvent } from './types.js';
 
 /** How long router statistics are kept (and so the longest window a builtin query can ask for). */
@@ -83,6 +84,7 @@ export class RolloutEngine {
   private readonly removing = new Set<string>();
   /** How many of each run's measurements are in the store already. */
   private readonly savedMeasurements = new Map<string, number>();
+  private readonly notifier: Notifier;
   private readonly failedAt = new Map<string, number>();
   private closed = false;
   private reconciling?: Promise<void>;
@@ -108,6 +110,10 @@ export class RolloutEngine {
         this.log(`${id} exited: ${reason}`);
         void this.send({ type: 'instanceFailed', id, reason });
       },
+    });
+    this.notifier = new Notifier(o.document.spec.notifications, (url, reason) => {
+      this.log(`notification to ${url} failed: ${reason}`);
+      if (!this.closed) o.store.appendEvent(this.name, this.statusNow.revision, this.clock(), 'notificationFailed', { url, reason });
     });
     this.env = {
       service: this.name,
@@ -200,6 +206,7 @@ export class RolloutEngine {
       }
       for (const a of t.actions) this.o.store.appendEvent(this.name, s.revision, event.at, 'announce', { moment: a.moment, message: a.message });
     });
+    for (const a of t.actions) this.notifier.send(payloadOf(this.name, a, s, event.at));
     this.o.onTransition?.(t, event);
     // A rollback (or any new split) goes to the router now, not at the next tick.
     if (before.trafficSeq !== s.trafficSeq || before.stopping.length !== s.stopping.length || before.instances.length !== s.instances.length) queueMicrotask(() => void this.reconcile());

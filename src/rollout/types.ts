@@ -3,7 +3,7 @@
  * Everything here is plain JSON, because it is what the store keeps and what a restarted
  * controller resumes from.
  */
-import type { TargetSpec } from '../config/schemas/rollout.js';
+import type { ANNOUNCEMENTS, TargetSpec } from '../config/schemas/rollout.js';
 import type { Verdict } from '../analysis/judges/sequential/judge.js';
 
 export type Phase =
@@ -132,8 +132,8 @@ export type RolloutEvent =
   | { type: 'retry'; at: number }
   | { type: 'undo'; at: number };
 
-/** The webhook moments a rollout announces (gates come with the webhook work). */
-export type Announcement = 'pre-rollout' | 'rollout' | 'post-rollout' | 'rollback' | 'event';
+/** The moments a rollout announces (gates come with the webhook work). */
+export type Announcement = (typeof ANNOUNCEMENTS)[number];
 
 export type RolloutAction = { type: 'announce'; moment: Announcement; message: string };
 

@@ -11,8 +11,8 @@ export function runCli(args: string[], opts: { cwd?: string } = {}): { status: n
 }
 
 /** Starts `kanari ARGS` from source and resolves once a stdout line matches `ready`. */
-export async function startCli(args: string[], ready: RegExp, opts: { cwd?: string } = {}): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', ENTRY, ...args], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startCli(args: string[], ready: RegExp, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', ENTRY, ...args], { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   await new Promise<void>((resolve, reject) => {

@@ -30,6 +30,10 @@ export function appCommand(extra = ''): string {
   return `exec ${process.execPath} --import ${TSX} ${APP} --name $KANARI_VERSION --latency-ms 5 ${extra}`.trim();
 }
 
+/** The controller's environment holds a webhook signing key under this name. */
+export const HOOK_KEY_ENV = 'KANARI_TEST_HOOK_KEY';
+export const HOOK_KEY = 'test-hook-key-0123456789';
+
 export class UpFixture {
   readonly dir = mkdtempSync(join(tmpdir(), 'kanari-up-'));
   private child?: ChildProcess;
@@ -46,7 +50,7 @@ export class UpFixture {
   }
 
   async up(): Promise<void> {
-    const started = await startCli(['up', '--state', this.state, '--listen', '127.0.0.1:0'], /kanari controller on http/);
+    const started = await startCli(['up', '--state', this.state, '--listen', '127.0.0.1:0'], /kanari controller on http/, { env: { ...process.env, [HOOK_KEY_ENV]: HOOK_KEY } });
     this.child = started.child;
     this.output = started.output;
   }

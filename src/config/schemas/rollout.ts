@@ -81,6 +81,25 @@ export const canaryStrategy = z.strictObject({
 });
 export type CanaryStrategy = z.output<typeof canaryStrategy>;
 
+/** The moments a rollout announces; a notification can ask for any of them. */
+export const ANNOUNCEMENTS = ['pre-rollout', 'rollout', 'post-rollout', 'rollback', 'event'] as const;
+
+/** A webhook told what happens: it cannot hold a rollout back (gates are another thing). */
+export const notification = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  /** Which moments to send; all of them by default. */
+  on: z.array(z.enum(ANNOUNCEMENTS)).min(1).default([...ANNOUNCEMENTS]),
+  /** `json` (kanari's payload) or `slack` (an incoming-webhook message). */
+  format: z.enum(['json', 'slack']).default('json'),
+  /** An environment variable of the controller holding the HMAC-SHA256 signing key. */
+  secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+  /** Per attempt. */
+  timeout: duration.default(5000),
+  /** Further attempts after a failure (a non-2xx answer or none), 1 s, 2 s, 4 s… apart. */
+  retries: z.number().int().min(0).max(10).default(3),
+});
+export type NotificationSpec = z.output<typeof notification>;
+
 export const rolloutSpec = z
   .strictObject({
     /** Where users connect; the embedded router listens here. */
@@ -95,6 +114,7 @@ export const rolloutSpec = z
     /** How often running analyses are ticked. */
     analysisInterval: duration.default(1000),
     strategy: z.strictObject({ canary: canaryStrategy }),
+    notifications: z.array(notification).max(16).default([]),
   })
   .superRefine((spec, ctx) => {
     const steps = spec.strategy.canary.steps;
