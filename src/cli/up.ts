@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { parseHostPort } from '../config/schemas/common.js';
 import { createApiServer } from '../server/api.js';
-import { controllerFile, stateDir, tokenFile, type ControllerFile } from '../server/client.js';
+import { tokenFromFile } from '../server/http.js';
+import { controllerFile, readControllerFile, stateDir, tokenFile, type ControllerFile } from '../server/client.js';
 import { Controller } from '../server/controller.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
@@ -35,8 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`kanari up: a controller already runs for ${dir} (pid ${running.pid}, ${running.url}); \`kanari down\` stops it`);
     return EXIT.failed;
   }
-  if (!existsSync(tokenFile(dir))) writeFileSync(tokenFile(dir), randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
-  const token = readFileSync(tokenFile(dir), 'utf8').trim();
+  const token = tokenFromFile(tokenFile(dir));
 
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
   const controller = new Controller(dir, log);
@@ -76,12 +75,8 @@ export async function run(argv: string[]): Promise<number> {
 
 /** The controller the state directory names, if it is alive and answers. */
 async function runningController(dir: string): Promise<ControllerFile | undefined> {
-  let file: ControllerFile;
-  try {
-    file = JSON.parse(readFileSync(controllerFile(dir), 'utf8')) as ControllerFile;
-  } catch {
-    return undefined;
-  }
+  const file = readControllerFile(dir);
+  if (!file) return undefined;
   try {
     process.kill(file.pid, 0);
     const res = await fetch(`${file.url}/healthz`, { signal: AbortSignal.timeout(2000) });

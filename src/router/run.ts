@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { AdminAddress, RouterDocument } from '../config/schemas/router.js';
 import type { RoutingTable } from '../config/schemas/table.js';
 import { createAdminServer, RevisionConflict, type AdminBackend } from './admin.js';
+import { tokenFromFile } from '../server/http.js';
 import { startWorkers } from './cluster.js';
 import { DataPlane } from './dataplane.js';
 import { mergeSnapshots } from './stats.js';
@@ -140,10 +140,5 @@ function adminToken(doc: RouterDocument, base: string, statePath: string): strin
   if (admin.token) return admin.token;
   if (admin.tokenFile) return readFileSync(resolve(base, admin.tokenFile), 'utf8').trim();
   if (process.env.KANARI_ADMIN_TOKEN) return process.env.KANARI_ADMIN_TOKEN;
-  const file = join(dirname(statePath), 'admin-token');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const token = randomBytes(24).toString('base64url');
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, token + '\n', { mode: 0o600 });
-  return token;
+  return tokenFromFile(join(dirname(statePath), 'admin-token'));
 }

@@ -22,6 +22,15 @@ export function controllerFile(dir: string): string {
   return join(dir, 'controller.json');
 }
 
+/** What `kanari up` wrote about itself in `dir`, if anything. */
+export function readControllerFile(dir: string): ControllerFile | undefined {
+  try {
+    return JSON.parse(readFileSync(controllerFile(dir), 'utf8')) as ControllerFile;
+  } catch {
+    return undefined;
+  }
+}
+
 export function tokenFile(dir: string): string {
   return join(dir, 'api-token');
 }
@@ -50,10 +59,8 @@ export class ApiClient {
   static forState(dir: string): ApiClient {
     const envUrl = process.env.KANARI_URL;
     if (envUrl) return new ApiClient(envUrl.replace(/\/$/, ''), process.env.KANARI_TOKEN ?? readToken(dir));
-    let file: ControllerFile;
-    try {
-      file = JSON.parse(readFileSync(controllerFile(dir), 'utf8')) as ControllerFile;
-    } catch {
+    const file = readControllerFile(dir);
+    if (!file) {
       throw new Unreachable(`no controller runs for ${dir} (no controller.json there); start one with \`kanari up\`${process.env.KANARI_STATE ? '' : ' in this directory, or pass --state DIR'}`);
     }
     return new ApiClient(file.url, readToken(dir));

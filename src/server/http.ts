@@ -1,5 +1,7 @@
 /** What kanari's two small JSON servers (the router's admin endpoint, the controller API) share. */
-import { timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** A request that cannot be served, with the status it maps to; `extra` joins the JSON body. */
@@ -11,6 +13,15 @@ export class HttpError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The bearer token kept in `file`, made (random, readable by its owner only) the first time. */
+export function tokenFromFile(file: string): string {
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
 }
 
 /** True when the request carries `Authorization: Bearer <token>`, compared in constant time. */

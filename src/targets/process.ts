@@ -184,8 +184,8 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** Alive and not a zombie waiting to be reaped. */
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists. */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -4,14 +4,14 @@
  * the next controller adopts it by pid; and when it exits it is started again, and comes
  * back with the table it persisted before applying it.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { API_VERSION, type HostPort } from '../config/schemas/common.js';
 import type { RolloutSpec } from '../config/schemas/rollout.js';
 import type { RoutingTable } from '../config/schemas/table.js';
 import { AdminClient } from '../router/client.js';
+import { tokenFromFile } from '../server/http.js';
 import type { StatsSnapshot } from '../router/stats.js';
 import { ownModuleCommand, ProcessGroup, type ProcessRecord } from '../targets/process.js';
 
@@ -66,30 +66,33 @@ export class RouterProcess {
   private group?: ProcessGroup;
   private client?: AdminClient;
   private starting?: Promise<AdminClient>;
+  /**
+   * Set once the router has been adopted or started; a restart keeps it, since the new
+   * process answers on the same socket. (The client alone says nothing: the readiness
+   * probe makes it before the start is known to have worked.)
+   */
+  private connected = false;
   private closed = false;
-  private readonly tokenFile: string;
+  private readonly token: string;
 
   constructor(private readonly o: RouterProcessOptions) {
     mkdirSync(o.dir, { recursive: true });
-    this.tokenFile = join(o.dir, 'admin-token');
-    if (!existsSync(this.tokenFile)) writeFileSync(this.tokenFile, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 });
+    this.token = tokenFromFile(join(o.dir, 'admin-token'));
   }
 
-  /** The router's pid, once it runs. */
-  get pid(): number | undefined {
-    return this.group?.record.pids[0];
-  }
-
-  /** Reaches the router: adopts the one a previous controller left running, or starts it with `initial` as its first table. */
+  /**
+   * Reaches the router: adopts the one a previous controller left running, or starts it
+   * with `initial` as its first table. A start that failed is tried again on the next call.
+   */
   connect = (initial: RoutingTable): Promise<AdminClient> => {
-    if (this.client) return Promise.resolve(this.client);
+    if (this.connected) return Promise.resolve(this.admin());
     this.starting ??= this.adoptOrStart(initial).finally(() => (this.starting = undefined));
     return this.starting;
   };
 
   /** Cumulative statistics, or undefined before the router has been reached. */
   async stats(): Promise<StatsSnapshot | undefined> {
-    return this.client?.stats();
+    return this.connected ? this.admin().stats() : undefined;
   }
 
   /** Stops the router (its users are refused from then on): for `kanari down --all`. */
@@ -119,6 +122,7 @@ export class RouterProcess {
       this.group = await this.start();
     }
     this.o.persist(this.group.record);
+    this.connected = true;
     return this.admin();
   }
 
@@ -129,7 +133,7 @@ export class RouterProcess {
   }
 
   private admin(): AdminClient {
-    this.client ??= new AdminClient(`unix:${this.o.socket}`, readFileSync(this.tokenFile, 'utf8').trim());
+    this.client ??= new AdminClient(`unix:${this.o.socket}`, this.token);
     return this.client;
   }
 

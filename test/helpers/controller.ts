@@ -16,6 +16,7 @@ import { ApiClient } from '../../src/server/client.js';
 import type { RolloutView } from '../../src/server/view.js';
 import { Store } from '../../src/store/sqlite.js';
 import type { ProcessRecord } from '../../src/targets/process.js';
+export { alive } from '../../src/targets/process.js';
 import { runCliAsync, startCli } from './cli.js';
 
 const APP = fileURLToPath(new URL('../../src/demo/app.ts', import.meta.url));
@@ -139,15 +140,6 @@ export class UpFixture {
       }
     }
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -117,3 +117,21 @@ export function unmaskFrame(frame: Buffer): string {
   }
   return frame.subarray(2, 2 + len).toString();
 }
+
+/**
+ * A webhook receiver on 127.0.0.1 that keeps what it is sent and answers each request
+ * with the next status in `statuses` (200 once they run out).
+ */
+export async function webhookReceiver(statuses: number[] = []) {
+  const got: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      got.push({ headers: req.headers, body });
+      res.writeHead(statuses.shift() ?? 200).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, close: () => new Promise<void>((r) => server.close(() => r())) };
+}

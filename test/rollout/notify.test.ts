@@ -1,36 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { notification } from '../../src/config/schemas/rollout.js';
 import { Notifier, type NotificationPayload } from '../../src/rollout/notify.js';
-
-interface Received {
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** A webhook receiver that answers each request with the next status in `statuses` (then 200). */
-async function receiver(statuses: number[] = []) {
-  const got: Received[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      got.push({ headers: req.headers, body });
-      res.writeHead(statuses.shift() ?? 200).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, close: () => new Promise((r) => server.close(r)) };
-}
+import { webhookReceiver } from '../helpers/http.js';
 
 const payload: NotificationPayload = { rollout: 'shop', moment: 'rollback', message: 'rolling back v2: errors', phase: 'Rollback', revision: 3, stable: 'v1', canary: 'v2', weights: { canary: 0, baseline: 0 }, at: '2026-11-22T00:00:00.000Z' };
 
 describe('notifications', () => {
   it('signs the body with HMAC-SHA256 so the receiver can check it, and sends only the moments asked for', async () => {
-    const r = await receiver();
+    const r = await webhookReceiver();
     const spec = notification.parse({ url: r.url, on: ['rollback'], secretEnv: 'HOOK_KEY' });
     const failures: string[] = [];
     const n = new Notifier([spec], (_, why) => failures.push(why), { HOOK_KEY: 'k3y-0123456789' });
@@ -47,7 +26,7 @@ describe('notifications', () => {
   });
 
   it('retries a failed delivery with the same delivery id, and reports one that never arrives', async () => {
-    const r = await receiver([500, 503]);
+    const r = await webhookReceiver([500, 503]);
     const n = new Notifier([notification.parse({ url: r.url, retries: 2 })], () => assert.fail('it arrived on the third attempt'));
     n.send(payload);
     await n.drain();
@@ -57,7 +36,7 @@ describe('notifications', () => {
     await r.close();
 
     const failures: string[] = [];
-    const always = await receiver([500, 500]);
+    const always = await webhookReceiver([500, 500]);
     const failing = new Notifier([notification.parse({ url: always.url, retries: 1 })], (url, why) => failures.push(`${url}: ${why}`));
     failing.send(payload);
     await failing.drain();
@@ -66,7 +45,7 @@ describe('notifications', () => {
   });
 
   it('formats a Slack incoming-webhook message, and refuses to send unsigned when the key is missing', async () => {
-    const r = await receiver();
+    const r = await webhookReceiver();
     const failures: string[] = [];
     const n = new Notifier([notification.parse({ url: r.url, format: 'slack' }), notification.parse({ url: r.url, secretEnv: 'MISSING_KEY' })], (_, why) => failures.push(why), {});
     n.send(payload);

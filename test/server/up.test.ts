@@ -7,11 +7,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLoad } from '../../src/demo/load.js';
 import { alive, appCommand, HOOK_KEY, HOOK_KEY_ENV, listenPort, UpFixture } from '../helpers/controller.js';
+import { webhookReceiver } from '../helpers/http.js';
 import { startPrometheus } from '../helpers/prometheus.js';
 
 function rolloutFile(name: string, port: number, steps: string, extra = ''): string {
@@ -157,24 +156,15 @@ spec:
 
   it('restarts a killed router with its last table; a crashing canary rolls back, and signed notifications say so', async () => {
     const f = new UpFixture();
-    const closers: (() => Promise<unknown>)[] = [];
+    let receiver: Awaited<ReturnType<typeof webhookReceiver>> | undefined;
     const port = await listenPort();
     try {
-      const hooks: { signature: string; body: string }[] = [];
-      const receiver = http.createServer((req, res) => {
-        let body = '';
-        req.on('data', (c: Buffer) => (body += c.toString()));
-        req.on('end', () => {
-          hooks.push({ signature: String(req.headers['x-kanari-signature']), body });
-          res.end();
-        });
-      });
-      await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-      closers.push(() => new Promise((r) => receiver.close(r)));
+      receiver = await webhookReceiver();
+      const hooks = receiver.got;
       const file = f.write('cart.yaml', rolloutFile('cart', port, `      steps:
         - setWeight: 30
         - pause: {}`, `  notifications:
-    - url: http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook
+    - url: ${receiver.url}
       on: [pre-rollout, rollback]
       secretEnv: ${HOOK_KEY_ENV}
 `));
@@ -204,11 +194,11 @@ spec:
       // The notifications: the deploy and the rollback, each signed with the controller's key.
       for (let i = 0; i < 50 && hooks.length < 2; i++) await sleep(100);
       assert.deepEqual(hooks.map((h) => (JSON.parse(h.body) as { moment: string }).moment), ['pre-rollout', 'rollback']);
-      for (const h of hooks) assert.equal(h.signature, `sha256=${createHmac('sha256', HOOK_KEY).update(h.body).digest('hex')}`);
+      for (const h of hooks) assert.equal(h.headers['x-kanari-signature'], `sha256=${createHmac('sha256', HOOK_KEY).update(h.body).digest('hex')}`);
       assert.match(JSON.parse(hooks[1]!.body).message, /rolling back v2: v2 failed/);
     } finally {
       await f.close();
-      for (const close of closers) await close();
+      await receiver?.close();
     }
   });
 
