@@ -15,13 +15,12 @@ export async function run(argv: string[]): Promise<number> {
   if (!name || extra.length > 0) throw new UsageError('history: name one rollout (kanari history ROLLOUT)');
   const limit = Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`history: --limit must be a positive integer (got ${JSON.stringify(values.limit)})`);
-  const { events } = await connect(values.state).get<{ events: EventRow[] }>(`${rolloutPath(name, 'history')}?limit=100000`);
-  const last = events.slice(-limit);
+  const { events } = await connect(values.state).get<{ events: EventRow[] }>(`${rolloutPath(name, 'history')}?limit=${limit}`);
   if (values.json) {
-    console.log(JSON.stringify(last, null, 2));
+    console.log(JSON.stringify(events, null, 2));
     return EXIT.ok;
   }
-  for (const e of last) console.log(`${new Date(e.at).toISOString().replace('T', ' ').slice(0, 19)}  r${e.revision}  ${describe(e)}`);
+  for (const e of events) console.log(`${new Date(e.at).toISOString().replace('T', ' ').slice(0, 19)}  r${e.revision}  ${describe(e)}`);
   return EXIT.ok;
 }
 
@@ -36,6 +35,8 @@ function describe(e: EventRow): string {
       return `${String(d.outcome)} ${String(d.version)} after ${Math.round(Number(d.seconds))} s: ${String(d.reason)}`;
     case 'instanceFailed':
       return `${String(d.id)} failed: ${String(d.reason)}`;
+    case 'notificationFailed':
+      return `notification to ${String(d.url)} failed: ${String(d.reason)}`;
     case 'promote':
       return d.full ? 'promote --full' : 'promote';
     case 'abort':

@@ -85,6 +85,8 @@ export class RolloutEngine {
   /** How many of each run's measurements are in the store already. */
   private readonly savedMeasurements = new Map<string, number>();
   private readonly notifier: Notifier;
+  /** The last report of each run in the status, as saved. */
+  private readonly reports = new Map<string, AnalysisReport>();
   private readonly failedAt = new Map<string, number>();
   private closed = false;
   private reconciling?: Promise<void>;
@@ -182,9 +184,9 @@ export class RolloutEngine {
     else this.targets.detach();
   }
 
-  report(id: string) {
-    const live = this.runs.get(id);
-    return live ? live.report() : this.o.store.run(this.name, id)?.report;
+  /** An analysis run's report as of its last tick (views ask for it on every API call and scrape). */
+  report(id: string): AnalysisReport | undefined {
+    return this.reports.get(id) ?? this.o.store.runReport(this.name, id);
   }
 
   private dispatch(e: UntimedEvent): Transition {
@@ -312,6 +314,7 @@ export class RolloutEngine {
   }
 
   private async tickAnalyses(now: number): Promise<void> {
+    for (const id of this.reports.keys()) if (!this.statusNow.analyses.some((a) => a.id === id)) this.reports.delete(id);
     for (const entry of this.statusNow.analyses) {
       let run = this.runs.get(entry.id);
       if (entry.endedAt !== undefined) {
@@ -353,6 +356,7 @@ export class RolloutEngine {
     const from = this.savedMeasurements.get(id) ?? 0;
     const { state, added } = run.persisted(from);
     this.o.store.saveRun(this.name, this.statusNow.revision, id, state, report, now, { from, items: added });
+    this.reports.set(id, report);
     this.savedMeasurements.set(id, from + added.length);
   }
 

@@ -115,9 +115,10 @@ export class Controller {
     return this.names().map((n) => this.view(n));
   }
 
+  /** The newest `limit` events a person cares about, oldest first (not ticks, acknowledgements or announcements). */
   history(name: string, options: { limit?: number } = {}) {
     this.get(name);
-    return this.store.events(name, { types: ['deploy', 'promote', 'abort', 'pause', 'resume', 'retry', 'undo', 'status', 'result', 'instanceFailed'], limit: options.limit ?? 1000 });
+    return this.store.events(name, { types: ['deploy', 'promote', 'abort', 'pause', 'resume', 'retry', 'undo', 'status', 'result', 'instanceFailed', 'notificationFailed'], limit: options.limit ?? 1000 });
   }
 
   report(name: string, id: string) {

@@ -121,12 +121,13 @@ export class Store {
     this.db.prepare('insert into events (rollout, revision, at, type, data) values (?, ?, ?, ?, ?)').run(rollout, revision, at, type, JSON.stringify(data));
   }
 
+  /** A rollout's events, oldest first: the newest `limit` of those after id `after`. */
   events(rollout: string, options: { after?: number; limit?: number; types?: string[] } = {}): EventRow[] {
     const types = options.types ?? [];
     const rows = this.db
-      .prepare(`select id, rollout, revision, at, type, data from events where rollout = ? and id > ? ${types.length ? `and type in (${types.map(() => '?').join(', ')})` : ''} order by id limit ?`)
+      .prepare(`select id, rollout, revision, at, type, data from events where rollout = ? and id > ? ${types.length ? `and type in (${types.map(() => '?').join(', ')})` : ''} order by id desc limit ?`)
       .all(rollout, options.after ?? 0, ...types, options.limit ?? 10_000) as (Omit<EventRow, 'data'> & { data: string })[];
-    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
+    return rows.reverse().map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
   }
 
   /**
@@ -142,6 +143,12 @@ export class Store {
         .prepare('insert into analysis_runs (id, rollout, revision, state, report, updated_at) values (?, ?, ?, ?, ?, ?) on conflict (rollout, id) do update set state = excluded.state, report = excluded.report, updated_at = excluded.updated_at')
         .run(id, rollout, revision, JSON.stringify({ ...state, measurements: [] }), JSON.stringify(report), at);
     });
+  }
+
+  /** Only a run's report: what views need, without reading its measurements. */
+  runReport(rollout: string, id: string): AnalysisReport | undefined {
+    const row = this.db.prepare('select report from analysis_runs where rollout = ? and id = ?').get(rollout, id) as { report: string } | undefined;
+    return row ? (JSON.parse(row.report) as AnalysisReport) : undefined;
   }
 
   run(rollout: string, id: string): { state: AnalysisRunState; report: AnalysisReport } | undefined {
