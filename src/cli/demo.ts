@@ -1,4 +1,5 @@
 import { describeStep } from '../rollout/machine.js';
+import { planOf } from '../rollout/strategies/index.js';
 import { runDemo, type DemoSecond, type Scenario } from '../demo/rollout.js';
 import { demoDocument } from '../demo/rollout.js';
 import { parseCommandArgs } from './args.js';
@@ -36,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   const scenario: Scenario = chosen[0] ?? 'good';
   const holdSeconds = positive('hold-seconds', values['hold-seconds']);
   const users = positive('users', values.users);
-  const steps = demoDocument({ scenario, holdSeconds }).spec.strategy.canary.steps;
+  const steps = planOf(demoDocument({ scenario, holdSeconds }).spec).steps;
 
   console.log(`kanari demo (--${scenario}): ${scenario === 'good' ? 'v2 is as good as v1' : scenario === 'bad' ? 'v2 fails 5% of requests (v1: 0.2%)' : 'v2 answers three times slower than v1'}`);
   console.log(`plan: ${steps.map((s, i) => `${i + 1}. ${describeStep(s)}`).join('  ')}  then promote\n`);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { parseDocuments } from './load.js';
 import { dirname, resolve } from 'node:path';
-import { analysisTemplateDocument, missingKayentaSources, type AnalysisTemplateDocument } from './schemas/analysis.js';
+import { analysisTemplateDocument, missingKayentaSources, type AnalysisTemplateDocument, type AnalysisTemplateSpec } from './schemas/analysis.js';
 import { kayentaCanaryConfig } from '../analysis/judges/kayenta/config.js';
 import { loadFileText, parseText, type ParsedDocument } from './load.js';
 import { routerDocument } from './schemas/router.js';
@@ -53,19 +53,23 @@ export function loadDocuments(file: string, text = loadFileText(file)): { kind: 
  * file, so a typo is caught here rather than when the step is reached.
  */
 function checkTemplateNames(docs: { kind: KindName; value: unknown }[], parsed: ParsedDocument[]): void {
-  const known = [...Object.keys(BUILTIN_TEMPLATES), ...docs.filter((d) => d.kind === 'AnalysisTemplate').map((d) => (d.value as AnalysisTemplateDocument).metadata.name)];
+  const templates: Record<string, AnalysisTemplateSpec> = { ...BUILTIN_TEMPLATES };
+  for (const d of docs) if (d.kind === 'AnalysisTemplate') templates[(d.value as AnalysisTemplateDocument).metadata.name] = (d.value as AnalysisTemplateDocument).spec;
+  const known = Object.keys(templates);
   docs.forEach((d, i) => {
     if (d.kind !== 'Rollout') return;
-    const plan = (d.value as RolloutDocument).spec.strategy.canary;
-    const refs: { path: (string | number)[]; names: string[] }[] = [
-      ...(plan.analysis ? [{ path: ['spec', 'strategy', 'canary', 'analysis', 'templates'], names: plan.analysis.templates }] : []),
-      ...plan.steps.flatMap((s, n) => (s.analysis ? [{ path: ['spec', 'strategy', 'canary', 'steps', n, 'analysis', 'templates'], names: s.analysis.templates }] : [])),
-    ];
+    const refs = analysisRefs((d.value as RolloutDocument).spec);
     const issues = refs.flatMap((r) => r.names.flatMap((name, j) => {
       if (known.includes(name)) return [];
       const guess = didYouMean(name, known);
       return [{ ...parsed[i]!.located([...r.path, j]), message: `unknown analysis template "${name}" (${guess ? `did you mean "${guess}"?` : `known: ${known.join(', ')}`}; put an AnalysisTemplate in the same file to add one)` }];
     }));
+    // After the blue-green switch the old version gets no users, so a comparing judge would have nothing to compare with.
+    const post = refs.find((r) => r.path.includes('postPromotionAnalysis'));
+    post?.names.forEach((name, j) => {
+      const spec = templates[name];
+      if (spec && !spec.threshold) issues.push({ ...parsed[i]!.located([...post.path, j]), message: `"${name}" compares the new version with the old one, but after the switch the old one gets no users; use a threshold template here` });
+    });
     if (issues.length > 0) throw new ConfigError(issues);
   });
 }
@@ -99,4 +103,17 @@ function resolveKayentaConfig(doc: AnalysisTemplateDocument, parsed: ParsedDocum
   k.config = parseText(text, path, kayentaCanaryConfig);
   const missing = missingKayentaSources(k.config, k.metrics);
   if (missing.length > 0) throw new ConfigError(missing.map((message) => ({ ...parsed.located(['spec', 'kayenta', 'metrics']), message })));
+}
+
+/** Every place a rollout names analysis templates, with its path in the document. */
+function analysisRefs(spec: RolloutDocument['spec']): { path: (string | number)[]; names: string[] }[] {
+  const at = (path: (string | number)[], ref: { templates: string[] } | undefined) => (ref ? [{ path: ['spec', 'strategy', ...path, 'templates'], names: ref.templates }] : []);
+  const { canary, blueGreen, rolling } = spec.strategy;
+  return [
+    ...at(['canary', 'analysis'], canary?.analysis),
+    ...(canary?.steps ?? []).flatMap((s, n) => at(['canary', 'steps', n, 'analysis'], s.analysis)),
+    ...at(['blueGreen', 'prePromotionAnalysis'], blueGreen?.prePromotionAnalysis),
+    ...at(['blueGreen', 'postPromotionAnalysis'], blueGreen?.postPromotionAnalysis),
+    ...at(['rolling', 'analysis'], rolling?.analysis),
+  ];
 }

@@ -19,6 +19,7 @@ import type { ProcessRecord } from '../targets/process.js';
 import type { TrafficRouter } from '../traffic/types.js';
 import { initialStatus, transition } from './machine.js';
 import { Notifier, payloadOf } from './notify.js';
+import { Gates } from './webhooks.js';
 import type { RolloutEvent, RolloutStatus, Transition, UntimedEvent } from './types.js';
 
 /** How long router statistics are kept (and so the longest window a builtin query can ask for). */
@@ -82,6 +83,10 @@ export class RolloutEngine {
    */
   private applied?: { seq: number; traffic: RolloutStatus['traffic']; at: number };
   private readonly removing = new Set<string>();
+  private readonly resizing = new Set<string>();
+  /** An instance's processes changed (a rolling wave, a restore), so the table must be written again. */
+  private endpointsChanged = false;
+  private readonly gates: Gates;
   /** How many of each run's measurements are in the store already. */
   private readonly savedMeasurements = new Map<string, number>();
   private readonly notifier: Notifier;
@@ -117,6 +122,7 @@ export class RolloutEngine {
       this.log(`notification to ${url} failed: ${reason}`);
       if (!this.closed) o.store.appendEvent(this.name, this.statusNow.revision, this.clock(), 'notificationFailed', { url, reason });
     });
+    this.gates = new Gates(this.name, o.document.spec.webhooks, (e) => void this.send(e));
     this.env = {
       service: this.name,
       providers: new Providers(new BuiltinProvider(this.recorder)),
@@ -228,6 +234,7 @@ export class RolloutEngine {
     // a router not reached yet) as "no requests"; for a short while analyses wait instead.
     if (sampled || now - this.sampledAt > STATS_GRACE_MS) await this.tickAnalyses(now);
     await this.send({ type: 'tick' });
+    if (!this.closed) this.gates.poll(this.statusNow, this.clock());
   }
 
   /** Records the router's statistics; false when there were none to take. */
@@ -267,9 +274,17 @@ export class RolloutEngine {
 
   private reconcileInstances(): void {
     const s = this.statusNow;
+    const drained = this.applied !== undefined && s.appliedSeq === s.trafficSeq && this.clock() - this.applied.at >= DRAIN_MS;
     for (const inst of s.instances) {
       if (this.targets.has(inst.id)) {
-        if (!s.ready.includes(inst.id)) void this.send({ type: 'instanceReady', id: inst.id });
+        const size = this.targets.size(inst.id);
+        const want = inst.count ?? inst.release.target.process?.instances;
+        if (size !== undefined && want !== undefined && size !== want) {
+          // Growing can start now; shrinking waits until the router stopped using the processes that go.
+          if (!this.resizing.has(inst.id) && (want > size || drained)) this.resize(inst.id, want);
+          continue;
+        }
+        if (!s.ready.includes(inst.id) && !this.resizing.has(inst.id)) void this.send({ type: 'instanceReady', id: inst.id });
         continue;
       }
       if (this.targets.isStarting(inst.id) || this.clock() - (this.failedAt.get(inst.id) ?? 0) < RESTART_BACKOFF) continue;
@@ -282,7 +297,6 @@ export class RolloutEngine {
         },
       );
     }
-    const drained = this.applied !== undefined && s.appliedSeq === s.trafficSeq && this.clock() - this.applied.at >= DRAIN_MS;
     for (const id of s.stopping) {
       if (this.removing.has(id) || !drained) continue;
       this.removing.add(id);
@@ -293,14 +307,28 @@ export class RolloutEngine {
     }
   }
 
+  private resize(id: string, count: number): void {
+    this.resizing.add(id);
+    this.log(`resizing ${id} to ${count} process${count === 1 ? '' : 'es'}`);
+    this.targets.resize(id, count).then(
+      () => this.send({ type: 'instanceReady', id }),
+      (err: Error) => this.send({ type: 'instanceFailed', id, reason: `resizing to ${count}: ${err.message}` }),
+    ).finally(() => {
+      this.resizing.delete(id);
+      this.endpointsChanged = true;
+      void this.reconcile();
+    });
+  }
+
   private async reconcileTraffic(): Promise<void> {
     const s = this.statusNow;
-    const due = s.appliedSeq !== s.trafficSeq || this.applied?.seq !== s.trafficSeq || this.ticks % REAPPLY_EVERY === 0;
+    const due = s.appliedSeq !== s.trafficSeq || this.applied?.seq !== s.trafficSeq || this.endpointsChanged || this.ticks % REAPPLY_EVERY === 0;
     if (!due) return;
     const ids = [s.traffic.stable, s.traffic.canary, s.traffic.baseline].filter((id): id is string => id !== undefined);
     // Right after a restart the instances may still be being adopted; their addresses come with them.
     const known = (id: string) => this.targets.has(id) || (id === s.traffic.canary && s.traffic.weights.canary === 0 && s.traffic.routes.length === 0 && s.traffic.mirror === 0);
     if (!ids.every(known)) return;
+    this.endpointsChanged = false;
     const seq = s.trafficSeq;
     try {
       await this.o.traffic.apply(s.traffic, (id) => (this.targets.has(id) ? this.targets.endpoints(id) : []));

@@ -12,9 +12,11 @@
  *   Degraded while a rollback cannot move traffic; Paused by a person, a `pause: {}` step
  *   or an Inconclusive analysis.
  */
-import type { RolloutSpec, RolloutStep } from '../config/schemas/rollout.js';
+import type { RolloutSpec } from '../config/schemas/rollout.js';
 import { formatDuration } from '../config/duration.js';
-import type { AnalysisEntry, PauseState, Phase, Release, RolloutAction, RolloutEvent, RolloutStatus, TrafficState, Transition } from './types.js';
+import { planOf, type PlanStep } from './strategies/index.js';
+import { weightFor } from './strategies/rolling.js';
+import type { AnalysisEntry, GateState, PauseState, Phase, Release, RolloutAction, RolloutEvent, RolloutStatus, TrafficState, Transition } from './types.js';
 
 /** Phases in which a canary is in flight (a person can pause or abort; a failed verdict rolls back). */
 const IN_FLIGHT: ReadonlySet<Phase> = new Set(['CanaryDeploy', 'SmallTraffic', 'Monitor', 'IncreaseTraffic', 'FullDeploy', 'Paused']);
@@ -56,9 +58,10 @@ export function transition(spec: RolloutSpec, status: RolloutStatus, event: Roll
 function apply(spec: RolloutSpec, s: RolloutStatus, e: RolloutEvent, out: RolloutAction[]): string | undefined {
   switch (e.type) {
     case 'deploy':
-      return deploy(s, e.release, e.at, out);
+      return deploy(spec, s, e.release, e.at, out);
     case 'tick':
-      if (WAITING.has(s.phase) && s.waitingSince !== undefined && e.at - s.waitingSince > spec.progressDeadline) {
+      // A gate waits on a person or a check with its own timeout, not on the world.
+      if (WAITING.has(s.phase) && !s.gate && s.waitingSince !== undefined && e.at - s.waitingSince > spec.progressDeadline) {
         beginRollback(s, e.at, 'Aborted', `no progress for ${formatDuration(spec.progressDeadline)} (progressDeadline) while ${waitingFor(s)}`, out);
       }
       return undefined;
@@ -91,6 +94,9 @@ function apply(spec: RolloutSpec, s: RolloutStatus, e: RolloutEvent, out: Rollou
       return undefined;
     case 'analysisVerdict':
       return verdict(s, e.id, e.verdict, e.reason, e.at, out);
+    case 'webhook':
+      webhook(spec, s, e, out);
+      return undefined;
     case 'promote':
       return promote(spec, s, e.full ?? false, e.at, out);
     case 'abort':
@@ -107,20 +113,19 @@ function apply(spec: RolloutSpec, s: RolloutStatus, e: RolloutEvent, out: Rollou
     case 'resume':
       return resume(spec, s, e.at, out);
     case 'retry':
-      return deploy(s, s.result?.outcome === 'Promoted' ? undefined : s.result?.release, e.at, out, 'nothing to retry: the last rollout was not rolled back');
+      return deploy(spec, s, s.result?.outcome === 'Promoted' ? undefined : s.result?.release, e.at, out, 'nothing to retry: the last rollout was not rolled back');
     case 'undo':
-      return deploy(s, s.previous, e.at, out, 'nothing to undo: no earlier stable version is known');
+      return deploy(spec, s, s.previous, e.at, out, 'nothing to undo: no earlier stable version is known');
   }
 }
 
 /** Starts a rollout of `release`; `missing` is the refusal when there is none (retry, undo with nothing to go back to). */
-function deploy(s: RolloutStatus, release: Release | undefined, at: number, out: RolloutAction[], missing = 'no release to deploy'): string | undefined {
+function deploy(spec: RolloutSpec, s: RolloutStatus, release: Release | undefined, at: number, out: RolloutAction[], missing = 'no release to deploy'): string | undefined {
   if (s.phase !== 'StableOnly' && s.phase !== 'Aborted') return `a rollout of ${s.canary?.version} is in phase ${s.phase}; abort it or wait for it to end`;
   if (!release) return missing;
   if (release.version === s.stable.version) return `${release.version} is already the stable version`;
   s.revision++;
   s.canary = release;
-  s.instances.push({ id: release.version, release });
   s.phase = 'CanaryDeploy';
   s.deployedAt = at;
   s.step = 0;
@@ -129,9 +134,57 @@ function deploy(s: RolloutStatus, release: Release | undefined, at: number, out:
   delete s.result;
   delete s.paused;
   delete s.pauseUntil;
+  delete s.passedGates;
   s.message = `starting ${release.version}`;
   out.push({ type: 'announce', moment: 'pre-rollout', message: `rolling out ${release.version} to replace ${s.stable.version}` });
+  if (!gated(spec, s, 'confirm-rollout', at)) startCanary(spec, s);
   return undefined;
+}
+
+/** A rolling update starts the new version's instances wave by wave instead. */
+function startCanary(spec: RolloutSpec, s: RolloutStatus): void {
+  if (planOf(spec).kind !== 'rolling') s.instances.push({ id: s.canary!.version, release: s.canary! });
+}
+
+/**
+ * True when `type` webhooks must answer before the rollout goes on: the status then says
+ * it waits on them, and the engine asks them each interval.
+ */
+function gated(spec: RolloutSpec, s: RolloutStatus, type: GateState['type'], at: number): boolean {
+  if (!spec.webhooks.some((w) => w.type === type)) return false;
+  if (s.passedGates?.includes(`${type}@${s.step}`)) return false;
+  if (s.gate?.type !== type || s.gate.step !== s.step) {
+    const names = spec.webhooks.filter((w) => w.type === type).map((w) => w.name).join(', ');
+    s.gate = { type, step: s.step, since: at, message: `waiting for the ${type} webhook (${names})` };
+  }
+  s.message = s.gate.message;
+  return true;
+}
+
+/** What a gate's webhooks answered. A stale answer (another gate, a paused rollout) changes nothing. */
+function webhook(spec: RolloutSpec, s: RolloutStatus, e: Extract<RolloutEvent, { type: 'webhook' }>, out: RolloutAction[]): void {
+  if (e.gate === 'rollback') {
+    if (e.passed && IN_FLIGHT.has(s.phase) && s.promotion !== 'switch' && s.promotion !== 'cleanup') beginRollback(s, e.at, 'RolledBack', `the rollback webhook asked for it: ${e.reason}`, out);
+    return;
+  }
+  const g = s.gate;
+  if (!g || g.type !== e.gate || g.step !== e.step || s.phase === 'Paused') return;
+  if (!e.passed) {
+    if (g.type === 'pre-rollout' || g.type === 'rollout') {
+      beginRollback(s, e.at, 'RolledBack', `the ${g.type} check failed: ${e.reason}`, out);
+    } else {
+      g.message = `waiting for the ${g.type} webhook: ${e.reason}`;
+      s.message = g.message;
+    }
+    return;
+  }
+  delete s.gate;
+  (s.passedGates ??= []).push(`${g.type}@${g.step}`);
+  s.waitingSince = e.at;
+  if (g.type === 'confirm-rollout') startCanary(spec, s);
+  else if (g.type === 'pre-rollout') enterStep(spec, s, e.at, out);
+  else if (g.type === 'confirm-promotion') beginPromotion(s, e.at, out, false);
+  else enterStep(spec, s, e.at, out);
 }
 
 function verdict(s: RolloutStatus, id: string, v: AnalysisEntry['verdict'], reason: string, at: number, out: RolloutAction[]): string | undefined {
@@ -156,6 +209,7 @@ function promote(spec: RolloutSpec, s: RolloutStatus, full: boolean, at: number,
     beginPromotion(s, at, out, true);
     return undefined;
   }
+  if (s.gate) return `${s.gate.message}; \`kanari promote --full\` skips it and every step after it`;
   const p = s.paused;
   const underneath = p?.resumePhase ?? s.phase;
   if (underneath === 'SmallTraffic' || underneath === 'IncreaseTraffic') return `traffic is still moving for step ${s.step + 1}; try again in a moment`;
@@ -167,7 +221,7 @@ function promote(spec: RolloutSpec, s: RolloutStatus, full: boolean, at: number,
     else nextStep(spec, s, at, out);
     return undefined;
   }
-  if (spec.strategy.canary.steps[s.step]?.analysis && s.analyses.some((a) => a.scope === 'step' && a.step === s.step && a.endedAt === undefined)) {
+  if (planOf(spec).steps[s.step]?.analysis && s.analyses.some((a) => a.scope === 'step' && a.step === s.step && a.endedAt === undefined)) {
     return `step ${s.step + 1} is an analysis: it ends on its verdict (\`kanari promote --full\` skips it and every step after it)`;
   }
   delete s.paused;
@@ -184,7 +238,8 @@ function resume(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAct
   } else if (p.reason === 'manual') {
     restore(s, p, at);
   } else if (p.analysis === 'background') {
-    startAnalyses(s, spec.strategy.canary.analysis?.templates ?? [], 'background', at);
+    const bg = planOf(spec).background;
+    if (bg && s.step < bg.until) startAnalyses(s, bg.templates, 'background', at);
     restore(s, p, at);
   } else {
     enterStep(spec, s, at, out);
@@ -208,7 +263,7 @@ function restore(s: RolloutStatus, p: PauseState, at: number): void {
 
 /** Ended Inconclusive, not yet accepted, and still the latest for its template: the analyses a person must look at. */
 function inconclusiveEntries(spec: RolloutSpec, s: RolloutStatus): AnalysisEntry[] {
-  const onStep = spec.strategy.canary.steps[s.step]?.analysis;
+  const onStep = planOf(spec).steps[s.step]?.analysis;
   return s.analyses.filter((a) => {
     if (a.verdict !== 'Inconclusive' || a.accepted || a.endedAt === undefined) return false;
     if (a.scope === 'step' && (!onStep || a.step !== s.step)) return false;
@@ -228,14 +283,19 @@ function settle(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAct
 function advance(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAction[]): boolean {
   const settled = s.appliedSeq === s.trafficSeq;
   switch (s.phase) {
-    case 'CanaryDeploy':
-      if (!s.ready.includes(s.canary!.version)) return false;
+    case 'CanaryDeploy': {
+      if (s.gate) return false;
+      const id = s.canary!.version;
+      if (s.instances.some((i) => i.id === id) && !s.ready.includes(id)) return false;
       s.step = 0;
+      if (gated(spec, s, 'pre-rollout', at)) return false;
       enterStep(spec, s, at, out);
       return true;
+    }
     case 'SmallTraffic':
     case 'IncreaseTraffic':
     case 'Monitor': {
+      if (s.gate) return false;
       const stuck = inconclusiveEntries(spec, s)[0];
       if (stuck) {
         pauseFor(s, 'inconclusive', at, `analysis ${stuck.template} is Inconclusive: ${stuck.reason}`, stuck.scope);
@@ -248,7 +308,7 @@ function advance(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAc
       return true;
     }
     case 'FullDeploy':
-      return advancePromotion(s, at, out, settled);
+      return advancePromotion(spec, s, at, out, settled);
     case 'Rollback':
     case 'Degraded':
       return advanceRollback(s, at, out, settled);
@@ -258,8 +318,9 @@ function advance(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAc
 }
 
 function stepDone(spec: RolloutSpec, s: RolloutStatus, at: number): boolean {
-  const step = spec.strategy.canary.steps[s.step]!;
+  const step = planOf(spec).steps[s.step]!;
   const settled = s.appliedSeq === s.trafficSeq;
+  if (step.scale) return scaled(s, step.scale);
   if (step.pause) return s.pauseUntil !== undefined && at >= s.pauseUntil && settled;
   if (step.analysis) {
     const mine = s.analyses.filter((a) => a.scope === 'step' && a.step === s.step && a.endedAt === undefined);
@@ -282,23 +343,32 @@ function nextStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutA
 }
 
 function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAction[]): void {
-  const plan = spec.strategy.canary;
+  const plan = planOf(spec);
   delete s.pauseUntil;
   s.stepStartedAt = at;
   s.waitingSince = at;
-  const background = plan.analysis;
-  if (background && s.step >= background.startingStep && s.step < plan.steps.length && !s.analyses.some((a) => a.scope === 'background')) {
+  const background = plan.background;
+  const bgRunning = s.analyses.some((a) => a.scope === 'background' && a.endedAt === undefined);
+  if (background && s.step >= background.from && s.step < background.until && !s.analyses.some((a) => a.scope === 'background')) {
     startAnalyses(s, background.templates, 'background', at);
+  } else if (background && bgRunning && s.step >= background.until && s.step < plan.steps.length) {
+    endAnalyses(s, at, 'background', 'ended at the switch: every user is on the new version, so there is nothing left to compare');
   }
   if (s.step >= plan.steps.length) {
-    beginPromotion(s, at, out, false);
+    if (!gated(spec, s, 'confirm-promotion', at)) beginPromotion(s, at, out, false);
     return;
   }
   const step = plan.steps[s.step]!;
+  if (gated(spec, s, 'rollout', at)) return;
+  const weight = step.scale ? weightFor(step.scale.canary, step.scale.stable) : step.setWeight;
+  if (weight !== undefined && weight > s.traffic.weights.canary && gated(spec, s, 'confirm-traffic-increase', at)) return;
   const first = s.traffic.weights.canary === 0 && step.setWeight !== undefined;
   s.message = `step ${s.step + 1}/${plan.steps.length}: ${describeStep(step)}`;
   out.push({ type: 'announce', moment: 'rollout', message: `${s.canary!.version} ${s.message}` });
-  if (step.setWeight !== undefined) {
+  if (step.scale) {
+    if (step.scale.canary > 0) setCount(s, s.canary!, step.scale.canary);
+    s.phase = 'IncreaseTraffic';
+  } else if (step.setWeight !== undefined) {
     const w = step.setWeight;
     setTraffic(s, { ...s.traffic, canary: s.canary!.version, weights: { canary: w, baseline: s.traffic.baseline ? baselineWeight(w) : 0 } });
     s.phase = first ? 'SmallTraffic' : 'IncreaseTraffic';
@@ -327,7 +397,8 @@ function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: Rollout
   }
 }
 
-export function describeStep(step: RolloutStep): string {
+export function describeStep(step: PlanStep): string {
+  if (step.label) return step.label;
   if (step.setWeight !== undefined) return `send ${step.setWeight}% of users to the canary`;
   if (step.pause) return step.pause.duration === undefined ? 'pause until promoted' : `wait ${formatDuration(step.pause.duration)}`;
   if (step.analysis) return `analysis (${step.analysis.templates.join(', ')})`;
@@ -359,6 +430,7 @@ function endAnalyses(s: RolloutStatus, at: number, scope: AnalysisEntry['scope']
 
 function beginPromotion(s: RolloutStatus, at: number, out: RolloutAction[], full: boolean): void {
   endAnalyses(s, at, 'all', 'the rollout reached promotion');
+  delete s.gate;
   s.phase = 'FullDeploy';
   s.promotion = 'weight';
   s.fullPromotion = full;
@@ -369,7 +441,7 @@ function beginPromotion(s: RolloutStatus, at: number, out: RolloutAction[], full
   out.push({ type: 'announce', moment: 'event', message: s.message });
 }
 
-function advancePromotion(s: RolloutStatus, at: number, out: RolloutAction[], settled: boolean): boolean {
+function advancePromotion(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAction[], settled: boolean): boolean {
   if (!settled) return false;
   if (s.promotion === 'weight') {
     s.previous = s.stable;
@@ -380,6 +452,12 @@ function advancePromotion(s: RolloutStatus, at: number, out: RolloutAction[], se
     return true;
   }
   if (s.promotion === 'switch') {
+    // The old version stays up for scaleDownDelay, so a switch that went wrong in the network can be undone quickly.
+    s.scaleDownAt ??= at + planOf(spec).scaleDownDelay;
+    if (at < s.scaleDownAt) {
+      s.message = `${s.stable.version} serves everyone; ${s.previous?.version} stops in ${formatDuration(s.scaleDownAt - at)} (scaleDownDelay)`;
+      return false;
+    }
     stopAllBut(s, s.stable.version);
     s.promotion = 'cleanup';
     return true;
@@ -401,8 +479,15 @@ function beginRollback(s: RolloutStatus, at: number, outcome: 'RolledBack' | 'Ab
   delete s.paused;
   delete s.pauseUntil;
   delete s.promotion;
+  delete s.gate;
   s.waitingSince = at;
   setTraffic(s, stableOnly(s.stable.version));
+  // A rolling update that already stopped old instances starts them again; the ones left take everyone meanwhile.
+  const stable = s.instances.find((i) => i.id === s.stable.version);
+  if (stable?.count !== undefined) {
+    delete stable.count;
+    s.ready = s.ready.filter((id) => id !== stable.id);
+  }
   s.message = `rolling back ${s.canary?.version}: ${reason}`;
   out.push({ type: 'announce', moment: 'rollback', message: s.message });
 }
@@ -415,7 +500,7 @@ function advanceRollback(s: RolloutStatus, at: number, out: RolloutAction[], set
     stopAllBut(s, s.stable.version);
     return true;
   }
-  if (s.stopping.length > 0) return false;
+  if (s.stopping.length > 0 || !s.ready.includes(s.stable.version)) return false;
   const rb = s.rollback!;
   s.result = { outcome: rb.outcome, release: s.canary!, reason: rb.reason, at };
   delete s.canary;
@@ -431,6 +516,9 @@ function finish(s: RolloutStatus, phase: Phase, message: string): void {
   delete s.rollback;
   delete s.promotion;
   delete s.fullPromotion;
+  delete s.gate;
+  delete s.passedGates;
+  delete s.scaleDownAt;
   delete s.waitingSince;
   delete s.stepStartedAt;
 }
@@ -439,6 +527,39 @@ function stopAllBut(s: RolloutStatus, keep: string): void {
   for (const i of s.instances) if (i.id !== keep && !s.stopping.includes(i.id)) s.stopping.push(i.id);
   s.instances = s.instances.filter((i) => i.id === keep);
   s.ready = s.ready.filter((id) => id === keep);
+}
+
+/**
+ * A rolling wave: once the new instances are up, traffic follows the instance counts, and
+ * only after the router applied that are old instances stopped (the last ones go with the
+ * promotion).
+ */
+function scaled(s: RolloutStatus, want: { canary: number; stable: number }): boolean {
+  const canary = s.canary!.version;
+  const stable = s.stable.version;
+  if (want.canary > 0 && !s.ready.includes(canary)) return false;
+  const sizes: Record<string, number> = {};
+  if (want.canary > 0) sizes[canary] = want.canary;
+  if (want.stable > 0) sizes[stable] = want.stable;
+  setTraffic(s, { stable, ...(want.canary > 0 ? { canary } : {}), weights: { canary: weightFor(want.canary, want.stable), baseline: 0 }, routes: [], mirror: 0, sizes });
+  if (s.appliedSeq !== s.trafficSeq) return false;
+  const old = s.instances.find((i) => i.id === stable)!;
+  if (want.stable > 0 && countOf(old) > want.stable) setCount(s, old.release, want.stable);
+  return want.stable === 0 || s.ready.includes(stable);
+}
+
+function countOf(i: { count?: number; release: Release }): number {
+  return i.count ?? i.release.target.process?.instances ?? 1;
+}
+
+/** Asks for `count` processes of a release (starting it if it does not run); it is not ready until they are. */
+function setCount(s: RolloutStatus, release: Release, count: number): void {
+  const id = release.version;
+  const inst = s.instances.find((i) => i.id === id);
+  if (!inst) s.instances.push({ id, release, count });
+  else if (countOf(inst) !== count) inst.count = count;
+  else return;
+  s.ready = s.ready.filter((r) => r !== id);
 }
 
 function setTraffic(s: RolloutStatus, next: TrafficState): void {

@@ -81,25 +81,38 @@ export class Notifier {
   }
 
   private async deliver(spec: NotificationSpec, p: NotificationPayload): Promise<void> {
-    const body = bodyFor(spec, p);
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'kanari', 'x-kanari-delivery': randomUUID(), 'x-kanari-event': p.moment };
-    if (spec.secretEnv) {
-      const secret = this.env[spec.secretEnv];
-      if (!secret) return this.onFailure(spec.url, `not sent: the signing key ${spec.secretEnv} is not set in the controller's environment`);
-      headers['x-kanari-signature'] = sign(secret, body);
-    }
-    let last = '';
-    for (let attempt = 0; attempt <= spec.retries; attempt++) {
-      if (attempt > 0) await sleep(1000 * 2 ** (attempt - 1));
-      try {
-        const res = await fetch(spec.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(spec.timeout) });
-        await res.arrayBuffer();
-        if (res.ok) return;
-        last = `answered ${res.status}`;
-      } catch (err) {
-        last = (err as Error).name === 'TimeoutError' ? `no answer within ${spec.timeout} ms` : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
-      }
-    }
-    this.onFailure(spec.url, `${last} (after ${spec.retries + 1} attempts)`);
+    const failed = await postSigned(spec, bodyFor(spec, p), p.moment, this.env);
+    if (failed) this.onFailure(spec.url, failed);
   }
+}
+
+/**
+ * Posts `body` to `target.url`, signed when it names a key, retried with backoff; resolves
+ * undefined once a 2xx came back, or why none did. Never sent unsigned when a key is named.
+ */
+export async function postSigned(
+  target: { url: string; secretEnv?: string | undefined; timeout: number; retries: number },
+  body: string,
+  event: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string | undefined> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'kanari', 'x-kanari-delivery': randomUUID(), 'x-kanari-event': event };
+  if (target.secretEnv) {
+    const secret = env[target.secretEnv];
+    if (!secret) return `not sent: the signing key ${target.secretEnv} is not set in the controller's environment`;
+    headers['x-kanari-signature'] = sign(secret, body);
+  }
+  let last = '';
+  for (let attempt = 0; attempt <= target.retries; attempt++) {
+    if (attempt > 0) await sleep(1000 * 2 ** (attempt - 1));
+    try {
+      const res = await fetch(target.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(target.timeout) });
+      const text = await res.text();
+      if (res.ok) return undefined;
+      last = `answered ${res.status}${text.trim() ? `: ${text.trim().slice(0, 200)}` : ''}`;
+    } catch (err) {
+      last = (err as Error).name === 'TimeoutError' ? `no answer within ${target.timeout} ms` : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
+    }
+  }
+  return target.retries > 0 ? `${last} (after ${target.retries + 1} attempts)` : last;
 }

@@ -3,7 +3,7 @@
  * Everything here is plain JSON, because it is what the store keeps and what a restarted
  * controller resumes from.
  */
-import type { ANNOUNCEMENTS, TargetSpec } from '../config/schemas/rollout.js';
+import type { ANNOUNCEMENTS, GATES, TargetSpec } from '../config/schemas/rollout.js';
 import type { Verdict } from '../analysis/judges/sequential/judge.js';
 
 export type Phase =
@@ -28,6 +28,8 @@ export interface Release {
 export interface Instance {
   id: string;
   release: Release;
+  /** How many of the target's processes run (a rolling update); all of them when unset. */
+  count?: number;
 }
 
 export interface HeaderRoute {
@@ -48,6 +50,19 @@ export interface TrafficState {
   routes: HeaderRoute[];
   /** Percent of requests copied to the canary; 0 is off. */
   mirror: number;
+  /** Route to only the first N processes of an instance (a rolling update drains the rest before stopping them). */
+  sizes?: Record<string, number>;
+}
+
+/** A webhook the rollout asks before going on. */
+export type GateType = (typeof GATES)[number];
+
+export interface GateState {
+  type: Exclude<GateType, 'rollback'>;
+  /** The step it guards (`steps.length` for confirm-promotion). */
+  step: number;
+  since: number;
+  message: string;
 }
 
 export interface AnalysisEntry {
@@ -99,6 +114,12 @@ export interface RolloutStatus {
   /** Where a promotion is: weight 100 applied, then stable switched, then the old one stopped. */
   promotion?: 'weight' | 'switch' | 'cleanup';
   fullPromotion?: boolean;
+  /** The webhook the rollout waits on now. */
+  gate?: GateState;
+  /** Gates passed in this rollout, as `type@step`. */
+  passedGates?: string[];
+  /** After a switch: when the old version is stopped (scaleDownDelay). */
+  scaleDownAt?: number;
   /** Why the current rollback happens and how it ends. */
   rollback?: { outcome: 'RolledBack' | 'Aborted'; reason: string; failures: number };
   /** The instances that should run, and which of them have said they are ready. */
@@ -125,6 +146,8 @@ export type RolloutEvent =
   | { type: 'instanceFailed'; at: number; id: string; reason: string }
   | { type: 'instanceStopped'; at: number; id: string }
   | { type: 'analysisVerdict'; at: number; id: string; verdict: Verdict; reason: string }
+  /** What the webhooks of a gate answered: all 2xx is `passed` (for `rollback`, a 2xx asks for a rollback). */
+  | { type: 'webhook'; at: number; gate: GateType; step: number; passed: boolean; reason: string }
   | { type: 'promote'; at: number; full?: boolean }
   | { type: 'abort'; at: number; reason?: string }
   | { type: 'pause'; at: number }

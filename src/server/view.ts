@@ -5,6 +5,7 @@
 import type { AnalysisReport } from '../analysis/run.js';
 import type { RolloutDocument } from '../config/schemas/rollout.js';
 import { describeStep } from '../rollout/machine.js';
+import { planOf } from '../rollout/strategies/index.js';
 import type { Phase, RolloutStatus } from '../rollout/types.js';
 
 export interface StepView {
@@ -48,7 +49,7 @@ export interface RolloutView {
 }
 
 export function rolloutView(doc: RolloutDocument, s: RolloutStatus, now: number, report: (id: string) => AnalysisReport | undefined): RolloutView {
-  const steps = doc.spec.strategy.canary.steps;
+  const steps = planOf(doc.spec).steps;
   const live = s.canary !== undefined;
   const { canary, baseline } = s.traffic.weights;
   const listen = doc.spec.listen;

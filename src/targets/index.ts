@@ -55,11 +55,29 @@ export class Targets {
       this.running.set(inst.id, { kind: 'static', endpoints: target.upstreams });
       return;
     }
-    const options = { id: inst.id, version: inst.release.version, spec: target.process!, logDir: this.o.logDir, onExit: (reason: string) => this.exited(inst.id, reason) };
+    const spec = { ...target.process!, instances: inst.count ?? target.process!.instances };
+    const options = { id: inst.id, version: inst.release.version, spec, logDir: this.o.logDir, onExit: (reason: string) => this.exited(inst.id, reason) };
     const saved = this.o.recall(inst.id);
     const group = (saved && (await ProcessGroup.adopt(options, saved))) ?? (await ProcessGroup.start(options));
     this.running.set(inst.id, { kind: 'process', group });
     this.o.persist(inst.id, group.record);
+  }
+
+  /** How many processes a process instance runs now (undefined for static upstreams). */
+  size(id: string): number | undefined {
+    const r = this.running.get(id);
+    return r?.kind === 'process' ? r.group.size : undefined;
+  }
+
+  /** Grows or shrinks a running process instance to `count` processes. */
+  async resize(id: string, count: number): Promise<void> {
+    const r = this.running.get(id);
+    if (r?.kind !== 'process') throw new Error(`instance ${id} is not a running process`);
+    try {
+      await r.group.scaleTo(count);
+    } finally {
+      this.o.persist(id, r.group.record);
+    }
   }
 
   private exited(id: string, reason: string): void {

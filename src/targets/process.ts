@@ -37,6 +37,8 @@ export class ProcessGroup {
   private readonly pids: number[] = [];
   private readonly ports: number[] = [];
   private stopping = false;
+  /** Processes stopped on purpose by `scaleTo`, whose exit is not a crash. */
+  private readonly retired = new Set<number>();
   private exited = false;
   private watch?: NodeJS.Timeout;
 
@@ -55,12 +57,7 @@ export class ProcessGroup {
     const g = new ProcessGroup(o);
     mkdirSync(o.logDir, { recursive: true });
     try {
-      for (let i = 0; i < o.spec.instances; i++) {
-        const port = o.spec.port === 0 ? await freePort() : o.spec.port + i;
-        g.ports.push(port);
-        g.pids.push(g.spawnOne(port, i));
-      }
-      await g.waitReady();
+      await g.spawnUpTo(o.spec.instances);
     } catch (err) {
       await g.stop();
       throw err;
@@ -85,6 +82,37 @@ export class ProcessGroup {
     return g;
   }
 
+  get size(): number {
+    return this.pids.length;
+  }
+
+  /**
+   * Grows or shrinks the group to `n` processes (a rolling update): new ones are ready when
+   * this resolves; the last ones are stopped first, so the router, which uses the first N,
+   * has already stopped sending them anything.
+   */
+  async scaleTo(n: number): Promise<void> {
+    if (n > this.pids.length) {
+      await this.spawnUpTo(n);
+      return;
+    }
+    const pids = this.pids.splice(n);
+    this.ports.splice(n);
+    for (const pid of pids) this.retired.add(pid);
+    await stopProcesses(pids, this.o.spec.stopTimeout);
+  }
+
+  private async spawnUpTo(n: number): Promise<void> {
+    const fresh: number[] = [];
+    for (let i = this.pids.length; i < n; i++) {
+      const port = this.o.spec.port === 0 ? await freePort() : this.o.spec.port + i;
+      this.ports.push(port);
+      this.pids.push(this.spawnOne(port, i));
+      fresh.push(port);
+    }
+    await this.waitReady(this.o.spec.startTimeout, fresh);
+  }
+
   private spawnOne(port: number, index: number): number {
     const log = openSync(join(this.o.logDir, `${this.o.id}-${index}.log`), 'a');
     try {
@@ -95,17 +123,20 @@ export class ProcessGroup {
         stdio: ['ignore', log, log],
       });
       child.unref();
-      child.once('exit', (code, signal) => this.lost(`instance ${index} exited with ${signal ?? `code ${code}`}`));
       if (child.pid === undefined) throw new Error(`could not start "${this.o.spec.command}"`);
-      return child.pid;
+      const pid = child.pid;
+      child.once('exit', (code, signal) => {
+        if (!this.retired.delete(pid)) this.lost(`instance ${index} exited with ${signal ?? `code ${code}`}`);
+      });
+      return pid;
     } finally {
       closeSync(log);
     }
   }
 
-  private async waitReady(timeout = this.o.spec.startTimeout): Promise<void> {
+  private async waitReady(timeout = this.o.spec.startTimeout, ports: readonly number[] = this.ports): Promise<void> {
     const deadline = Date.now() + timeout;
-    const pending = new Set(this.ports);
+    const pending = new Set(ports);
     let last = '';
     while (pending.size > 0) {
       if (this.exited) throw new Error(`${this.o.id} ${last || 'exited before it was ready'} (log: ${join(this.o.logDir, `${this.o.id}-0.log`)})`);

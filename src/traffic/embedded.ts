@@ -38,7 +38,7 @@ export class EmbeddedTraffic implements TrafficRouter {
 }
 
 export function routingTableFor(t: TrafficState, endpoints: (id: string) => string[]): RoutingTable {
-  const pool = (id: string | undefined) => (id === undefined ? [] : endpoints(id));
+  const pool = (id: string | undefined) => (id === undefined ? [] : endpoints(id).slice(0, t.sizes?.[id]));
   return {
     pools: { stable: pool(t.stable), canary: pool(t.canary), baseline: pool(t.baseline) },
     weights: { canary: t.weights.canary, baseline: t.weights.baseline },

@@ -22,8 +22,8 @@ describe('Rollout files', () => {
     assert.equal(doc.spec.canary.process?.port, 0);
     assert.equal(doc.spec.canary.process?.readiness, '/healthz');
     assert.equal(doc.spec.progressDeadline, 600_000);
-    assert.deepEqual(doc.spec.strategy.canary.steps[1], { pause: { duration: 120_000 } });
-    assert.equal(doc.spec.strategy.canary.analysis?.startingStep, 0);
+    assert.deepEqual(doc.spec.strategy.canary!.steps[1], { pause: { duration: 120_000 } });
+    assert.equal(doc.spec.strategy.canary!.analysis?.startingStep, 0);
   });
 
   it('report a step with two actions, a weight out of range and an unknown step at their line', () => {

@@ -25,7 +25,7 @@ const PLAN = spec([
   { setWeight: 75 },
 ], { analysis: { templates: ['background'], startingStep: 1 }, baseline: { upstreams: ['http://127.0.0.1:9003'] }, progressDeadline: '5m' });
 
-const ANALYSIS_STEPS = PLAN.strategy.canary.steps.flatMap((s, i) => (s.analysis ? [i] : []));
+const ANALYSIS_STEPS = PLAN.strategy.canary!.steps.flatMap((s, i) => (s.analysis ? [i] : []));
 const VERDICTS = ['Successful', 'Successful', 'Successful', 'Failed', 'Error', 'Inconclusive', 'Running'] as const;
 
 function randomEvent(r: Random, s: RolloutStatus, next: () => string): UntimedEvent {
@@ -86,7 +86,7 @@ describe('rollout machine, random event sequences', () => {
           promotions++;
           if (/promote --full/.test(s.result.reason)) continue;
           for (const step of ANALYSIS_STEPS) {
-            for (const template of PLAN.strategy.canary.steps[step]!.analysis!.templates) {
+            for (const template of PLAN.strategy.canary!.steps[step]!.analysis!.templates) {
               const latest = s.analyses.filter((a) => a.scope === 'step' && a.step === step && a.template === template).at(-1);
               assert.ok(latest && (latest.verdict === 'Successful' || latest.accepted), `promoted without ${template} at step ${step + 1}: ${where()}`);
             }

@@ -81,6 +81,54 @@ export const canaryStrategy = z.strictObject({
 });
 export type CanaryStrategy = z.output<typeof canaryStrategy>;
 
+/**
+ * Bring the whole new version up beside the old one, let testers reach it on a preview
+ * route, then switch every user at once; the old version keeps running for
+ * `scaleDownDelay` so a post-promotion failure can switch straight back.
+ */
+export const blueGreenStrategy = z.strictObject({
+  /** Requests matching this header or cookie reach the new version before the switch. */
+  previewRoute: headerRoute.shape.match.unwrap().optional(),
+  /** Switch by itself once the pre-promotion analysis passes; false waits for `kanari promote`. */
+  autoPromotion: z.boolean().default(true),
+  /** With autoPromotion, wait this long before switching. */
+  autoPromotionDelay: duration.optional(),
+  /** Judged before the switch (with the preview route and any canary steps as its traffic). */
+  prePromotionAnalysis: analysisRef.optional(),
+  /** Judged after the switch while the old version still runs; a failure switches back. */
+  postPromotionAnalysis: analysisRef.optional(),
+  /** How long the old version keeps running after the switch. */
+  scaleDownDelay: duration.default(30_000),
+});
+export type BlueGreenStrategy = z.output<typeof blueGreenStrategy>;
+
+/** A whole number of instances, or a percentage of the new version's instances ("25%"). */
+const instanceCount = z.union([z.number().int().min(0), z.string().regex(/^\d{1,3}%$/, 'must be a whole number or a percentage such as 25%')]);
+
+/** Replace a pool of process instances a few at a time, traffic following the instances. */
+export const rollingStrategy = z.strictObject({
+  /** How many new instances may run above the pool's size (a percentage rounds up). */
+  maxSurge: instanceCount.default('25%'),
+  /** How many of the pool's instances may be missing while it is replaced (a percentage rounds down). */
+  maxUnavailable: instanceCount.default(0),
+  /** Each wave's new instances serve this long before the next wave starts. */
+  minReady: duration.default(0),
+  /** Background analysis over the whole replacement; a failure rolls back. */
+  analysis: analysisRef.optional(),
+});
+export type RollingStrategy = z.output<typeof rollingStrategy>;
+
+export const strategy = z
+  .strictObject({ canary: canaryStrategy.optional(), blueGreen: blueGreenStrategy.optional(), rolling: rollingStrategy.optional() })
+  .superRefine((s, ctx) => {
+    const set = (['canary', 'blueGreen', 'rolling'] as const).filter((k) => s[k] !== undefined);
+    const combined = set.length === 2 && s.canary && s.blueGreen;
+    if (set.length === 0 || (set.length > 1 && !combined)) {
+      ctx.addIssue({ code: 'custom', message: `set one of canary, blueGreen, rolling, or canary with blueGreen (canary steps, then the blue-green switch)${set.length > 1 ? ` (got ${set.join(' and ')})` : ''}`, input: s });
+    }
+  });
+export type Strategy = z.output<typeof strategy>;
+
 /** The moments a rollout announces; a notification can ask for any of them. */
 export const ANNOUNCEMENTS = ['pre-rollout', 'rollout', 'post-rollout', 'rollback', 'event'] as const;
 
@@ -100,6 +148,28 @@ export const notification = z.strictObject({
 });
 export type NotificationSpec = z.output<typeof notification>;
 
+/**
+ * Webhooks a rollout waits on or checks with. `confirm-*` hold the rollout until they
+ * answer 2xx (asked again each interval); `pre-rollout` and `rollout` are checks whose
+ * failure rolls back; `rollback` is asked each interval and a 2xx rolls back.
+ */
+export const GATES = ['confirm-rollout', 'pre-rollout', 'rollout', 'confirm-traffic-increase', 'confirm-promotion', 'rollback'] as const;
+
+export const webhook = z.strictObject({
+  name,
+  type: z.enum(GATES),
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  /** Per attempt. */
+  timeout: duration.default(10_000),
+  /** For the checks: further attempts before the check counts as failed, 1 s, 2 s, 4 s… apart. */
+  retries: z.number().int().min(0).max(10).default(2),
+  /** An environment variable of the controller holding the HMAC-SHA256 signing key. */
+  secretEnv: notification.shape.secretEnv,
+  /** Passed through in the payload (what to test, who to ask). */
+  metadata: z.record(z.string(), z.string()).default({}),
+});
+export type WebhookSpec = z.output<typeof webhook>;
+
 export const rolloutSpec = z
   .strictObject({
     /** Where users connect; the embedded router listens here. */
@@ -113,20 +183,46 @@ export const rolloutSpec = z
     progressDeadline: duration.default(600_000),
     /** How often running analyses are ticked. */
     analysisInterval: duration.default(1000),
-    strategy: z.strictObject({ canary: canaryStrategy }),
+    strategy,
     notifications: z.array(notification).max(16).default([]),
+    webhooks: z.array(webhook).max(32).default([]),
   })
   .superRefine((spec, ctx) => {
-    const steps = spec.strategy.canary.steps;
-    const baselineAt = steps.findIndex((s) => s.baseline);
-    if (baselineAt >= 0 && spec.stable.upstreams && !spec.baseline) {
-      ctx.addIssue({ code: 'custom', path: ['strategy', 'canary', 'steps', baselineAt, 'baseline'], message: 'stable is a fixed list of upstreams, so kanari cannot start a copy of it; set spec.baseline.upstreams or run stable as a process', input: {} });
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message, input: undefined });
+    const canary = spec.strategy.canary;
+    if (canary) {
+      const baselineAt = canary.steps.findIndex((s) => s.baseline);
+      if (baselineAt >= 0 && spec.stable.upstreams && !spec.baseline) {
+        issue(['strategy', 'canary', 'steps', baselineAt, 'baseline'], 'stable is a fixed list of upstreams, so kanari cannot start a copy of it; set spec.baseline.upstreams or run stable as a process');
+      }
+      const start = canary.analysis?.startingStep;
+      if (start !== undefined && start >= canary.steps.length) issue(['strategy', 'canary', 'analysis', 'startingStep'], `must be a step index below ${canary.steps.length}`);
     }
-    const start = spec.strategy.canary.analysis?.startingStep;
-    if (start !== undefined && start >= steps.length) {
-      ctx.addIssue({ code: 'custom', path: ['strategy', 'canary', 'analysis', 'startingStep'], message: `must be a step index below ${steps.length}`, input: start });
+    const bg = spec.strategy.blueGreen;
+    if (bg?.autoPromotionDelay !== undefined && !bg.autoPromotion) issue(['strategy', 'blueGreen', 'autoPromotionDelay'], 'only applies with autoPromotion: true (false waits for `kanari promote`)');
+    const rolling = spec.strategy.rolling;
+    if (rolling) {
+      for (const side of ['stable', 'canary'] as const) {
+        if (!spec[side].process) issue([side], `a rolling update replaces process instances a few at a time, so ${side} must be a process target`);
+      }
+      const size = spec.canary.process?.instances ?? 1;
+      if (resolveCount(rolling.maxSurge, size, 'up') === 0 && resolveCount(rolling.maxUnavailable, size, 'down') === 0) {
+        issue(['strategy', 'rolling', 'maxSurge'], `maxSurge and maxUnavailable cannot both be 0 for ${size} instance${size === 1 ? '' : 's'}: nothing could ever be replaced`);
+      }
     }
+    const names = new Set<string>();
+    spec.webhooks.forEach((w, i) => {
+      if (names.has(w.name)) issue(['webhooks', i, 'name'], `another webhook is already named ${w.name}`);
+      names.add(w.name);
+    });
   });
+
+/** `maxSurge`/`maxUnavailable` as a number of instances out of `size`: surge rounds up, unavailability down. */
+export function resolveCount(value: number | string, size: number, round: 'up' | 'down'): number {
+  if (typeof value === 'number') return value;
+  const share = (Number(value.slice(0, -1)) / 100) * size;
+  return round === 'up' ? Math.ceil(share) : Math.floor(share);
+}
 export type RolloutSpec = z.output<typeof rolloutSpec>;
 
 export const rolloutDocument = z.strictObject({
