@@ -200,7 +200,9 @@ function verdict(s: RolloutStatus, id: string, v: AnalysisEntry['verdict'], reas
 }
 
 function promote(spec: RolloutSpec, s: RolloutStatus, full: boolean, at: number, out: RolloutAction[]): string | undefined {
-  if (s.phase === 'CanaryDeploy') return `${s.canary?.version} is not ready yet`;
+  const starting = s.instances.some((i) => i.id === s.canary?.version) && !s.ready.includes(s.canary!.version);
+  if (s.phase === 'CanaryDeploy' && starting) return `${s.canary?.version} is not ready yet`;
+  if (s.gate?.type === 'confirm-rollout') return `${s.canary?.version} has not been started: ${s.gate.message}`;
   if (s.phase === 'FullDeploy') return 'already promoting';
   if (!IN_FLIGHT.has(s.phase)) return 'no rollout is in progress';
   if (full) {
@@ -433,6 +435,10 @@ function beginPromotion(s: RolloutStatus, at: number, out: RolloutAction[], full
   delete s.gate;
   s.phase = 'FullDeploy';
   s.promotion = 'weight';
+  // A rolling update promoted part-way: the new version grows to its full size (or starts) before the old one goes.
+  const canary = s.instances.find((i) => i.id === s.canary!.version);
+  if (!canary || countOf(canary) !== countOf({ release: canary.release })) setCount(s, s.canary!, countOf({ release: s.canary! }));
+  delete s.instances.find((i) => i.id === s.canary!.version)!.count;
   s.fullPromotion = full;
   s.waitingSince = at;
   delete s.pauseUntil;
@@ -444,6 +450,7 @@ function beginPromotion(s: RolloutStatus, at: number, out: RolloutAction[], full
 function advancePromotion(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAction[], settled: boolean): boolean {
   if (!settled) return false;
   if (s.promotion === 'weight') {
+    if (s.instances.some((i) => i.id === s.canary!.version) && !s.ready.includes(s.canary!.version)) return false;
     s.previous = s.stable;
     s.stable = s.canary!;
     delete s.canary;

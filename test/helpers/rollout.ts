@@ -14,6 +14,21 @@ export function spec(steps: unknown[], extra: Record<string, unknown> = {}): Rol
   } as Input);
 }
 
+/** A spec with any strategy (and anything else) as given; versions as in `spec`. */
+export function specWith(extra: Record<string, unknown>): RolloutSpec {
+  return rolloutSpec.parse({
+    listen: 0,
+    stable: { version: 'v1', upstreams: ['http://127.0.0.1:9001'] },
+    canary: { upstreams: ['http://127.0.0.1:9002'] },
+    ...extra,
+  } as Input);
+}
+
+/** A process target of `instances` processes, for rolling updates. */
+export function pool(version: string, instances: number): Release {
+  return { version, target: { version, process: { command: 'true', port: 0, instances, env: {}, readiness: '/healthz', startTimeout: 30_000, stopTimeout: 10_000 } } as never };
+}
+
 export const v2: Release = { version: 'v2', target: { upstreams: ['http://127.0.0.1:9002'], version: undefined } as never };
 
 /** Drives the machine the way the engine does, with an explicit clock. */

@@ -1,17 +1,21 @@
 /**
  * Random event sequences against the machine: whatever happens — verdicts, crashes,
- * refused traffic updates, people pressing buttons in any order — a rolled-back version
- * never gets traffic again until it is deployed again, and nothing is promoted without
- * every required analysis passing or a person explicitly overriding it.
+ * refused traffic updates, webhook answers, people pressing buttons in any order — a
+ * rolled-back version never gets traffic again until it is deployed again, nothing is
+ * promoted without every required analysis passing or a person explicitly overriding it,
+ * no gate is passed by without its webhook's yes, and a rolling update never stops old
+ * instances the router still sends users to. For each strategy.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Random } from '../../src/analysis/simulate/random.js';
 import { transition } from '../../src/rollout/machine.js';
-import type { RolloutEvent, RolloutStatus, UntimedEvent } from '../../src/rollout/types.js';
-import { Driver, spec } from '../helpers/rollout.js';
+import { planOf } from '../../src/rollout/strategies/index.js';
+import type { RolloutSpec } from '../../src/config/schemas/rollout.js';
+import type { GateType, Release, RolloutEvent, RolloutStatus, UntimedEvent } from '../../src/rollout/types.js';
+import { Driver, pool, spec, specWith } from '../helpers/rollout.js';
 
-const PLAN = spec([
+const CANARY = spec([
   { setHeaderRoute: { match: { header: 'x-canary', value: 'always' } } },
   { setWeight: 5 },
   { analysis: { templates: ['fast'] } },
@@ -25,10 +29,26 @@ const PLAN = spec([
   { setWeight: 75 },
 ], { analysis: { templates: ['background'], startingStep: 1 }, baseline: { upstreams: ['http://127.0.0.1:9003'] }, progressDeadline: '5m' });
 
-const ANALYSIS_STEPS = PLAN.strategy.canary!.steps.flatMap((s, i) => (s.analysis ? [i] : []));
+const hooks = ['confirm-rollout', 'pre-rollout', 'rollout', 'confirm-traffic-increase', 'confirm-promotion', 'rollback'].map((type) => ({ name: type, type, url: 'http://127.0.0.1:9/' }));
+const BLUE_GREEN = specWith({
+  strategy: {
+    canary: { analysis: { templates: ['background'] }, steps: [{ setWeight: 5 }, { analysis: { templates: ['fast'] } }] },
+    blueGreen: { previewRoute: { cookie: 'preview', value: '1' }, prePromotionAnalysis: { templates: ['pre'] }, autoPromotionDelay: '1m', postPromotionAnalysis: { templates: ['post'] }, scaleDownDelay: '30s' },
+  },
+  webhooks: hooks,
+  progressDeadline: '5m',
+});
+const ROLLING = specWith({
+  stable: { version: 'v1', process: { command: 'true', instances: 5 } },
+  canary: { process: { command: 'true', instances: 5 } },
+  strategy: { rolling: { maxSurge: 1, maxUnavailable: 1, minReady: '10s', analysis: { templates: ['background'] } } },
+  webhooks: hooks.filter((h) => h.type === 'confirm-traffic-increase' || h.type === 'rollback'),
+  progressDeadline: '5m',
+});
+
 const VERDICTS = ['Successful', 'Successful', 'Successful', 'Failed', 'Error', 'Inconclusive', 'Running'] as const;
 
-function randomEvent(r: Random, s: RolloutStatus, next: () => string): UntimedEvent {
+function randomEvent(r: Random, s: RolloutStatus, next: () => string, release: (v: string) => Release): UntimedEvent {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r.uniform() * xs.length)]!;
   const roll = r.uniform();
   const running = s.analyses.filter((a) => a.endedAt === undefined);
@@ -37,15 +57,26 @@ function randomEvent(r: Random, s: RolloutStatus, next: () => string): UntimedEv
   if (roll < 0.3 && waiting.length > 0) return { type: 'instanceReady', id: pick(waiting).id };
   if (roll < 0.38 && s.stopping.length > 0) return { type: 'instanceStopped', id: pick(s.stopping) };
   if (roll < 0.5 && running.length > 0) return { type: 'analysisVerdict', id: pick(running).id, verdict: pick(VERDICTS), reason: 'random' };
+  if (roll < 0.56 && s.gate) return { type: 'webhook', gate: s.gate.type, step: s.gate.step, passed: r.uniform() < 0.7, reason: 'random' };
+  if (roll < 0.57) return { type: 'webhook', gate: pick(['rollback', 'rollout', 'confirm-promotion'] as GateType[]), step: Math.floor(r.uniform() * 6), passed: r.uniform() < 0.3, reason: 'random' };
   if (roll < 0.6) return { type: 'tick' };
   if (roll < 0.64) return { type: 'trafficFailed', seq: s.trafficSeq, reason: 'router down' };
   if (roll < 0.67 && s.instances.length > 0) return { type: 'instanceFailed', id: pick(s.instances).id, reason: 'crashed' };
-  if (roll < 0.72) return { type: 'deploy', release: { version: next(), target: { upstreams: ['http://127.0.0.1:9002'] } as never } };
+  if (roll < 0.72) return { type: 'deploy', release: release(next()) };
   return { type: pick(['promote', 'promote', 'abort', 'pause', 'resume', 'resume', 'retry', 'undo'] as const), ...(r.uniform() < 0.15 ? { full: true } : {}) } as UntimedEvent;
 }
 
+const PLANS: [string, RolloutSpec, (v: string) => Release][] = [
+  ['canary', CANARY, (version) => ({ version, target: { upstreams: ['http://127.0.0.1:9002'] } as never })],
+  ['blueGreen after canary steps, with every gate', BLUE_GREEN, (version) => ({ version, target: { upstreams: ['http://127.0.0.1:9002'] } as never })],
+  ['rolling', ROLLING, (version) => pool(version, 5)],
+];
+
 describe('rollout machine, random event sequences', () => {
-  it('never sends traffic to a rolled-back version and never promotes without the required analyses (3,000 sequences)', () => {
+  for (const [name, PLAN, release] of PLANS) it(`${name}: never sends traffic to a rolled-back version, never promotes without the required analyses or gates (3,000 sequences)`, () => {
+    const steps = planOf(PLAN).steps;
+    const ANALYSIS_STEPS = steps.flatMap((s, i) => (s.analysis ? [i] : []));
+    const gate = (type: GateType) => PLAN.webhooks.some((h) => h.type === type);
     const r = new Random(7);
     let promotions = 0;
     let rollbacks = 0;
@@ -57,7 +88,7 @@ describe('rollout machine, random event sequences', () => {
       for (let i = 0; i < 80; i++) {
         d.now += Math.floor(r.uniform() * 20_000);
         const before = d.status;
-        const event = { at: d.now, ...randomEvent(r, before, next) } as RolloutEvent;
+        const event = { at: d.now, ...randomEvent(r, before, next, release) } as RolloutEvent;
         const t = transition(PLAN, before, event);
         const s = t.status;
         const where = () => `run ${run}, event ${i} ${JSON.stringify(event)}\n${JSON.stringify(s, null, 1)}`;
@@ -71,6 +102,22 @@ describe('rollout machine, random event sequences', () => {
         if ((s.phase === 'Rollback' || s.phase === 'Degraded') && s.canary) rolledBack.add(s.canary.version);
         if (before.phase !== 'Rollback' && before.phase !== 'Degraded' && s.rollback === undefined && s.result && s.result.outcome !== 'Promoted' && s.result !== before.result) {
           rolledBack.add(s.result.release.version);
+        }
+        const passed = (type: GateType, step: number) => s.passedGates?.includes(`${type}@${step}`) ?? false;
+        if (gate('confirm-rollout') && s.canary && s.instances.some((x) => x.id === s.canary!.version)) assert.ok(passed('confirm-rollout', 0), `started before confirm-rollout: ${where()}`);
+        if (gate('pre-rollout') && !s.fullPromotion && s.canary && s.traffic.canary === s.canary.version && (s.traffic.weights.canary > 0 || s.traffic.routes.length > 0)) assert.ok(passed('pre-rollout', 0), `traffic before the pre-rollout check: ${where()}`);
+        if (gate('confirm-traffic-increase') && s.traffic.weights.canary > before.traffic.weights.canary && s.phase !== 'FullDeploy') {
+          assert.ok(passed('confirm-traffic-increase', s.step), `weight raised without confirm-traffic-increase: ${where()}`);
+        }
+        if (gate('confirm-promotion') && s.phase === 'FullDeploy' && before.phase !== 'FullDeploy' && !s.fullPromotion) {
+          assert.ok(passed('confirm-promotion', steps.length), `promoted without confirm-promotion: ${where()}`);
+        }
+        // Old processes stop only once the router applied a table that no longer sends them users.
+        const oldBefore = before.instances.find((x) => x.id === s.stable.version);
+        const oldNow = s.instances.find((x) => x.id === s.stable.version);
+        if (oldBefore && oldNow && (oldNow.count ?? 99) < (oldBefore.count ?? 99)) {
+          assert.equal(s.appliedSeq, s.trafficSeq, `shrunk before the table moved: ${where()}`);
+          assert.ok((s.traffic.sizes?.[oldNow.id] ?? 99) <= oldNow.count!, `shrunk below what the router uses: ${where()}`);
         }
         const tr = s.traffic;
         for (const v of rolledBack) {
@@ -86,7 +133,7 @@ describe('rollout machine, random event sequences', () => {
           promotions++;
           if (/promote --full/.test(s.result.reason)) continue;
           for (const step of ANALYSIS_STEPS) {
-            for (const template of PLAN.strategy.canary!.steps[step]!.analysis!.templates) {
+            for (const template of steps[step]!.analysis!.templates) {
               const latest = s.analyses.filter((a) => a.scope === 'step' && a.step === step && a.template === template).at(-1);
               assert.ok(latest && (latest.verdict === 'Successful' || latest.accepted), `promoted without ${template} at step ${step + 1}: ${where()}`);
             }
