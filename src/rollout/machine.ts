@@ -356,12 +356,16 @@ function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: Rollout
   } else if (background && bgRunning && s.step >= background.until && s.step < plan.steps.length) {
     endAnalyses(s, at, 'background', 'ended at the switch: every user is on the new version, so there is nothing left to compare');
   }
+  // confirm-promotion guards blueGreen's switch, or else the promotion itself.
+  const switchAt = plan.steps.findIndex((step) => step.switch);
+  const promotionAt = switchAt >= 0 ? switchAt : plan.steps.length;
   if (s.step >= plan.steps.length) {
-    if (!gated(spec, s, 'confirm-promotion', at)) beginPromotion(s, at, out, false);
+    if (promotionAt < plan.steps.length || !gated(spec, s, 'confirm-promotion', at)) beginPromotion(s, at, out, false);
     return;
   }
   const step = plan.steps[s.step]!;
   if (gated(spec, s, 'rollout', at)) return;
+  if (s.step === promotionAt && gated(spec, s, 'confirm-promotion', at)) return;
   const weight = step.scale ? weightFor(step.scale.canary, step.scale.stable) : step.setWeight;
   if (weight !== undefined && weight > s.traffic.weights.canary && gated(spec, s, 'confirm-traffic-increase', at)) return;
   const first = s.traffic.weights.canary === 0 && step.setWeight !== undefined;

@@ -109,8 +109,10 @@ describe('rollout machine, random event sequences', () => {
         if (gate('confirm-traffic-increase') && s.traffic.weights.canary > before.traffic.weights.canary && s.phase !== 'FullDeploy') {
           assert.ok(passed('confirm-traffic-increase', s.step), `weight raised without confirm-traffic-increase: ${where()}`);
         }
-        if (gate('confirm-promotion') && s.phase === 'FullDeploy' && before.phase !== 'FullDeploy' && !s.fullPromotion) {
-          assert.ok(passed('confirm-promotion', steps.length), `promoted without confirm-promotion: ${where()}`);
+        const switchAt = steps.findIndex((x) => x.switch);
+        const switched = switchAt >= 0 ? s.step >= switchAt && s.traffic.weights.canary === 100 && before.traffic.weights.canary < 100 : s.phase === 'FullDeploy' && before.phase !== 'FullDeploy';
+        if (gate('confirm-promotion') && switched && s.phase !== 'Rollback' && !s.fullPromotion) {
+          assert.ok(passed('confirm-promotion', switchAt >= 0 ? switchAt : steps.length), `promoted without confirm-promotion: ${where()}`);
         }
         // Old processes stop only once the router applied a table that no longer sends them users.
         const oldBefore = before.instances.find((x) => x.id === s.stable.version);

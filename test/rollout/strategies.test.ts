@@ -73,6 +73,16 @@ describe('blueGreen', () => {
     assert.match(d.status.result!.reason, /success rate 0\.93/);
   });
 
+  it('confirm-promotion guards the switch, not the bookkeeping after the post-promotion analysis', () => {
+    const d = new Driver(specWith({ strategy: { blueGreen: { postPromotionAnalysis: { templates: ['threshold'] }, scaleDownDelay: '0s' } }, webhooks: [{ name: 'cab', type: 'confirm-promotion', url: 'http://127.0.0.1:9/' }] })).ack();
+    d.send({ type: 'deploy', release: v2 }).ack();
+    assert.deepEqual([d.status.gate?.type, d.status.gate?.step, d.status.traffic.weights.canary], ['confirm-promotion', 0, 0]);
+    d.send({ type: 'webhook', gate: 'confirm-promotion', step: 0, passed: true, reason: 'ok' }).ack();
+    assert.equal(d.status.traffic.weights.canary, 100);
+    d.send({ type: 'analysisVerdict', id: d.running()[0]!, verdict: 'Successful', reason: 'ok' }).ack();
+    assert.deepEqual([d.status.phase, d.status.stable.version, d.status.gate], ['StableOnly', 'v2', undefined]);
+  });
+
   it('without autoPromotion waits for `kanari promote` to switch', () => {
     const d = new Driver(specWith({ strategy: { blueGreen: { autoPromotion: false, scaleDownDelay: '0s' } } })).ack();
     d.send({ type: 'deploy', release: v2 }).ack();

@@ -13,6 +13,8 @@ export type PlanStep = RolloutStep & {
   scale?: { canary: number; stable: number };
   /** What the step is for, when a strategy wrote it; shown instead of the bare step. */
   label?: string;
+  /** blueGreen's switch: the promotion as users see it, so confirm-promotion is asked here. */
+  switch?: boolean;
 };
 
 export interface Plan {
