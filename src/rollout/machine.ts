@@ -181,9 +181,8 @@ function webhook(spec: RolloutSpec, s: RolloutStatus, e: Extract<RolloutEvent, {
   delete s.gate;
   (s.passedGates ??= []).push(`${g.type}@${g.step}`);
   s.waitingSince = e.at;
+  // Every other gate stands before a step (or the promotion, at steps.length): enter it again, now past the gate.
   if (g.type === 'confirm-rollout') startCanary(spec, s);
-  else if (g.type === 'pre-rollout') enterStep(spec, s, e.at, out);
-  else if (g.type === 'confirm-promotion') beginPromotion(s, e.at, out, false);
   else enterStep(spec, s, e.at, out);
 }
 
@@ -217,10 +216,10 @@ function promote(spec: RolloutSpec, s: RolloutStatus, full: boolean, at: number,
   if (underneath === 'SmallTraffic' || underneath === 'IncreaseTraffic') return `traffic is still moving for step ${s.step + 1}; try again in a moment`;
   if (p?.reason === 'inconclusive') {
     // A person looked at an Inconclusive verdict and accepts it.
+    // Accepting one verdict is not skipping the step: its other analyses still have to pass.
     for (const a of inconclusiveEntries(spec, s)) a.accepted = true;
     delete s.paused;
-    if (p.analysis === 'background') restore(s, p, at);
-    else nextStep(spec, s, at, out);
+    restore(s, p, at);
     return undefined;
   }
   if (planOf(spec).steps[s.step]?.analysis && s.analyses.some((a) => a.scope === 'step' && a.step === s.step && a.endedAt === undefined)) {
@@ -328,7 +327,7 @@ function stepDone(spec: RolloutSpec, s: RolloutStatus, at: number): boolean {
     const mine = s.analyses.filter((a) => a.scope === 'step' && a.step === s.step && a.endedAt === undefined);
     const done = s.analyses.filter((a) => a.scope === 'step' && a.step === s.step);
     const latest = step.analysis.templates.map((t) => done.filter((a) => a.template === t).at(-1));
-    return mine.length === 0 && latest.every((a) => a?.verdict === 'Successful') && settled;
+    return mine.length === 0 && latest.every((a) => a?.verdict === 'Successful' || a?.accepted) && settled;
   }
   if (step.baseline) {
     const id = baselineId(s);
