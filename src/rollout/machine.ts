@@ -463,11 +463,12 @@ function advancePromotion(spec: RolloutSpec, s: RolloutStatus, at: number, out: 
   }
   if (s.promotion === 'switch') {
     // The old version stays up for scaleDownDelay, so a switch that went wrong in the network can be undone quickly.
-    s.scaleDownAt ??= at + planOf(spec).scaleDownDelay;
-    if (at < s.scaleDownAt) {
-      s.message = `${s.stable.version} serves everyone; ${s.previous?.version} stops in ${formatDuration(s.scaleDownAt - at)} (scaleDownDelay)`;
-      return false;
+    if (s.scaleDownAt === undefined) {
+      s.scaleDownAt = at + planOf(spec).scaleDownDelay;
+      // Said once, not counted down: the message goes to the log on every change.
+      if (at < s.scaleDownAt) s.message = `${s.stable.version} serves everyone; ${s.previous?.version} stops in ${formatDuration(s.scaleDownAt - at)} (scaleDownDelay)`;
     }
+    if (at < s.scaleDownAt) return false;
     stopAllBut(s, s.stable.version);
     s.promotion = 'cleanup';
     return true;
