@@ -10,6 +10,7 @@ import { simulationDocument } from './schemas/simulation.js';
 import { rolloutDocument, type RolloutDocument } from './schemas/rollout.js';
 import { BUILTIN_TEMPLATES } from '../analysis/templates.js';
 import { didYouMean } from './suggest.js';
+import { EMBEDDED, unsupportedSteps, type RouterCapabilities } from '../traffic/capabilities.js';
 
 /** Every kind of kanari file, by its `kind:`; add a kind here and `kanari lint` knows it. */
 export const KINDS = {
@@ -27,9 +28,10 @@ const envelope = z.looseObject({ kind: z.string() });
 /**
  * Validates every document in a file against the schema its `kind:` names. `text` is the
  * file's content when it came some other way (the controller API); relative paths in it
- * are still resolved against the file's directory.
+ * are still resolved against the file's directory. Rollouts are checked against the
+ * router that will carry them out (standalone: kanari's own).
  */
-export function loadDocuments(file: string, text = loadFileText(file)): { kind: KindName; value: unknown }[] {
+export function loadDocuments(file: string, text = loadFileText(file), router: RouterCapabilities = EMBEDDED): { kind: KindName; value: unknown }[] {
   const out: { kind: KindName; value: unknown }[] = [];
   const parsed: ParsedDocument[] = [];
   for (const doc of parseDocuments(text, file)) {
@@ -45,7 +47,14 @@ export function loadDocuments(file: string, text = loadFileText(file)): { kind: 
     parsed.push(doc);
   }
   checkTemplateNames(out, parsed);
+  checkRouter(out, parsed, router);
   return out;
+}
+
+/** Every step of every Rollout must be one the router that will carry it out can do. */
+function checkRouter(docs: { kind: KindName; value: unknown }[], parsed: ParsedDocument[], router: RouterCapabilities): void {
+  const issues = docs.flatMap((d, i) => (d.kind === 'Rollout' ? unsupportedSteps((d.value as RolloutDocument).spec, router).map((u) => ({ ...parsed[i]!.located(u.path), message: u.message })) : []));
+  if (issues.length > 0) throw new ConfigError(issues);
 }
 
 /**

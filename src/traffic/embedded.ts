@@ -5,11 +5,12 @@
 import type { MatchRule, RoutingTable } from '../config/schemas/table.js';
 import type { AdminClient } from '../router/client.js';
 import type { HeaderRoute, TrafficState } from '../rollout/types.js';
+import { EMBEDDED } from './capabilities.js';
 import type { TrafficCapability, TrafficRouter } from './types.js';
 
 export class EmbeddedTraffic implements TrafficRouter {
   readonly name = 'embedded';
-  readonly supports: ReadonlySet<TrafficCapability> = new Set(['weights', 'match', 'mirror', 'sticky', 'baseline']);
+  readonly supports: ReadonlySet<TrafficCapability> = EMBEDDED.supports;
 
   private admin?: AdminClient;
 

@@ -61,3 +61,28 @@ spec: { sequential: {} }
     assert.match(errors[0]!, /^F:12:\d+ spec\.strategy\.canary\.steps\[0\]\.setHeaderRoute\.match\.regex: /);
   });
 });
+
+describe('Rollout files against the router that will carry them out', () => {
+  const replicas = { name: 'replicas', supports: new Set(['weights'] as const) };
+
+  it('kanari\'s own router does every step', () => {
+    const path = file(rollout(`        - setHeaderRoute: { match: { header: x-canary, value: "1" } }
+        - setMirror: { percent: 10 }
+        - baseline: {}
+        - setWeight: 10
+`, '  sticky: { cookie: u }\n  baseline: { upstreams: [http://127.0.0.1:9003] }\n'));
+    assert.equal(loadDocuments(path).length, 1);
+  });
+
+  it('a router that cannot do a step is refused by name, at the step\'s line, before anything runs', () => {
+    const path = file(rollout(`        - setWeight: 10
+        - setHeaderRoute: { match: { header: x-canary, value: "1" } }
+        - setMirror: { percent: 10 }
+`, '  sticky: { cookie: u }\n'));
+    assert.deepEqual(errorsOf(path, undefined, replicas), [
+      'F:8:11 spec.sticky: the replicas router cannot do sticky users (it supports: weights)',
+      'F:14:27 spec.strategy.canary.steps[1].setHeaderRoute: the replicas router cannot do header and cookie routes (it supports: weights)',
+      'F:15:22 spec.strategy.canary.steps[2].setMirror: the replicas router cannot do mirroring (it supports: weights)',
+    ]);
+  });
+});

@@ -17,9 +17,9 @@ export function file(text: string): string {
 }
 
 /** The printed lines of the ConfigError a load throws, with the temp path replaced by `F`. */
-export function errorsOf(path: string): string[] {
+export function errorsOf(path: string, ...rest: Parameters<typeof loadDocuments> extends [string, ...infer R] ? Partial<R> : never): string[] {
   try {
-    loadDocuments(path);
+    loadDocuments(path, ...(rest as []));
   } catch (err) {
     assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
     return err.message.split('\n').map((line) => line.replace(path, 'F'));

@@ -1,0 +1,47 @@
+/**
+ * What a rollout asks of its data plane, found in the file with where it is asked, so a
+ * router that cannot do a step is refused at load time by name and line, never silently
+ * skipped when the step comes.
+ */
+import type { RolloutSpec } from '../config/schemas/rollout.js';
+import type { TrafficCapability } from './types.js';
+
+/** kanari's own router does every step (`EmbeddedTraffic` declares the same set). */
+export const EMBEDDED: RouterCapabilities = { name: 'embedded', supports: new Set(['weights', 'match', 'mirror', 'sticky', 'baseline']) };
+
+export interface RouterCapabilities {
+  readonly name: string;
+  readonly supports: ReadonlySet<TrafficCapability>;
+}
+
+export interface Needed {
+  capability: TrafficCapability;
+  /** Where in `spec` the file asks for it. */
+  path: (string | number)[];
+  what: string;
+}
+
+export function neededCapabilities(spec: RolloutSpec): Needed[] {
+  const out: Needed[] = [];
+  const need = (capability: TrafficCapability, path: (string | number)[], what: string) => out.push({ capability, path, what });
+  if (spec.sticky) need('sticky', ['sticky'], 'sticky users');
+  const { canary, blueGreen, rolling } = spec.strategy;
+  canary?.steps.forEach((step, n) => {
+    const at = ['strategy', 'canary', 'steps', n];
+    if (step.setWeight !== undefined) need('weights', [...at, 'setWeight'], 'weighted traffic');
+    if (step.setHeaderRoute) need('match', [...at, 'setHeaderRoute'], 'header and cookie routes');
+    if (step.setMirror) need('mirror', [...at, 'setMirror'], 'mirroring');
+    if (step.baseline) need('baseline', [...at, 'baseline'], 'a baseline version');
+  });
+  if (blueGreen?.previewRoute) need('match', ['strategy', 'blueGreen', 'previewRoute'], 'a preview route (a header or cookie match)');
+  if (blueGreen) need('weights', ['strategy', 'blueGreen'], 'switching traffic between versions');
+  if (rolling) need('weights', ['strategy', 'rolling'], 'traffic in proportion to instances');
+  return out;
+}
+
+/** Each step the router cannot do, with its path and a message that names the router. */
+export function unsupportedSteps(spec: RolloutSpec, router: RouterCapabilities): { path: (string | number)[]; message: string }[] {
+  return neededCapabilities(spec)
+    .filter((n) => !router.supports.has(n.capability))
+    .map((n) => ({ path: ['spec', ...n.path], message: `the ${router.name} router cannot do ${n.what} (it supports: ${[...router.supports].join(', ') || 'nothing'})` }));
+}
