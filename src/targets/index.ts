@@ -56,9 +56,15 @@ export class Targets {
       return;
     }
     const spec = { ...target.process!, instances: inst.count ?? target.process!.instances };
-    const options = { id: inst.id, version: inst.release.version, spec, logDir: this.o.logDir, onExit: (reason: string) => this.exited(inst.id, reason) };
+    const options = { id: inst.id, version: inst.release.version, spec, logDir: this.o.logDir, onExit: (reason: string) => this.exited(inst.id, reason), onSpawn: (record: ProcessRecord) => this.o.persist(inst.id, record) };
     const saved = this.o.recall(inst.id);
-    const group = (saved && (await ProcessGroup.adopt(options, saved))) ?? (await ProcessGroup.start(options));
+    let group = saved && (await ProcessGroup.adopt(options, saved));
+    try {
+      group ??= await ProcessGroup.start(options);
+    } catch (err) {
+      this.o.persist(inst.id, undefined);
+      throw err;
+    }
     this.running.set(inst.id, { kind: 'process', group });
     this.o.persist(inst.id, group.record);
   }

@@ -29,6 +29,11 @@ export interface ProcessOptions {
    * undefined once ready, or why not yet (the router process, whose admin is a socket).
    */
   probe?: () => Promise<string | undefined>;
+  /**
+   * Called as soon as processes are spawned, before they are ready, so a controller killed
+   * while they start knows to adopt or stop them rather than leave them running unknown.
+   */
+  onSpawn?: (record: ProcessRecord) => void;
 }
 
 const POLL_MS = 200;
@@ -110,6 +115,7 @@ export class ProcessGroup {
       this.pids.push(this.spawnOne(port, i));
       fresh.push(port);
     }
+    this.o.onSpawn?.(this.record);
     await this.waitReady(this.o.spec.startTimeout, fresh);
   }
 
