@@ -42,6 +42,8 @@ export interface RolloutView {
   /** Milliseconds left of a timed pause step (kept while a person has paused on top of it). */
   pauseLeft?: number;
   paused?: { reason: string; message: string };
+  /** The webhook gate the rollout waits on, with its last answer. */
+  gate?: { type: string; since: number; message: string };
   analyses: AnalysisView[];
   message: string;
   result?: { outcome: string; version: string; reason: string; at: number };
@@ -65,6 +67,7 @@ export function rolloutView(doc: RolloutDocument, s: RolloutStatus, now: number,
     steps: steps.map((step, index) => ({ index, text: describeStep(step), state: !live ? 'next' : index < s.step ? 'done' : index === s.step ? 'current' : 'next' })),
     ...pauseLeft(s, now),
     ...(s.paused ? { paused: { reason: s.paused.reason, message: s.paused.message } } : {}),
+    ...(s.gate ? { gate: { type: s.gate.type, since: s.gate.since, message: s.gate.message } } : {}),
     analyses: s.analyses.map((a) => {
       const r = report(a.id);
       return {

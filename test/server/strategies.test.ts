@@ -76,6 +76,7 @@ spec:
       // Held at the switch: testers reach v2 with the header, users all get v1.
       const held = await f.until('shop', (v) => /waiting for the confirm-promotion webhook: cab answered 403/.test(v.message));
       assert.equal(held.weights.canary, 0);
+      assert.equal(held.gate?.type, 'confirm-promotion');
       const preview = await fetch(`http://127.0.0.1:${port}/`, { headers: { 'x-preview': '1' } });
       assert.equal(preview.headers.get('x-app-version'), 'v2');
       load.take();
