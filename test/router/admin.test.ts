@@ -179,5 +179,22 @@ describe('cli', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), `${file}: Router ok`);
   });
+
+  it('lint --json reports every file, good and bad, with located issues, and exits 2 when one is bad', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kanari-lint-'));
+    const good = join(dir, 'good.yaml');
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(good, 'apiVersion: kanari.dev/v1alpha1\nkind: Router\nmetadata: { name: x }\nspec:\n  listen: 8080\n  table: { pools: { stable: [http://127.0.0.1:1] } }\n');
+    writeFileSync(bad, 'apiVersion: kanari.dev/v1alpha1\nkind: Rollout\nmetadata: { name: y }\nspec:\n  listen: 8080\n  stable: { version: v1, upstreams: [http://127.0.0.1:1] }\n  canary: { upstreams: [http://127.0.0.1:2] }\n  strategy: { rolling: {} }\n');
+    const r = runCli(['lint', '--json', '-f', good, '-f', bad]);
+    assert.equal(r.status, 2, r.stderr);
+    const out = JSON.parse(r.stdout) as { ok: boolean; files: { file: string; ok: boolean; documents?: unknown[]; issues?: { line: number; path: string; message: string }[] }[] };
+    assert.equal(out.ok, false);
+    assert.deepEqual(out.files[0], { file: good, ok: true, documents: [{ kind: 'Router', name: 'x' }] });
+    assert.deepEqual(out.files[1]!.issues!.map((i) => `${i.line} ${i.path}: ${i.message}`), [
+      '6 spec.stable: a rolling update replaces process instances a few at a time, so stable must be a process target',
+      '7 spec.canary: a rolling update replaces process instances a few at a time, so canary must be a process target',
+    ]);
+  });
 });
 
