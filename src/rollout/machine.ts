@@ -135,6 +135,11 @@ function deploy(spec: RolloutSpec, s: RolloutStatus, release: Release | undefine
   delete s.paused;
   delete s.pauseUntil;
   delete s.passedGates;
+  delete s.pools;
+  if (spec.strategy.rolling) {
+    const stable = s.instances.find((i) => i.id === s.stable.version);
+    s.pools = { from: stable ? countOf(stable) : 0, to: countOf({ release }) };
+  }
   s.message = `starting ${release.version}`;
   out.push({ type: 'announce', moment: 'pre-rollout', message: `rolling out ${release.version} to replace ${s.stable.version}` });
   if (!gated(spec, s, 'confirm-rollout', at)) startCanary(spec, s);
@@ -143,7 +148,7 @@ function deploy(spec: RolloutSpec, s: RolloutStatus, release: Release | undefine
 
 /** A rolling update starts the new version's instances wave by wave instead. */
 function startCanary(spec: RolloutSpec, s: RolloutStatus): void {
-  if (planOf(spec).kind !== 'rolling') s.instances.push({ id: s.canary!.version, release: s.canary! });
+  if (planOf(spec, s.pools).kind !== 'rolling') s.instances.push({ id: s.canary!.version, release: s.canary! });
 }
 
 /**
@@ -222,7 +227,7 @@ function promote(spec: RolloutSpec, s: RolloutStatus, full: boolean, at: number,
     restore(s, p, at);
     return undefined;
   }
-  if (planOf(spec).steps[s.step]?.analysis && s.analyses.some((a) => a.scope === 'step' && a.step === s.step && a.endedAt === undefined)) {
+  if (planOf(spec, s.pools).steps[s.step]?.analysis && s.analyses.some((a) => a.scope === 'step' && a.step === s.step && a.endedAt === undefined)) {
     return `step ${s.step + 1} is an analysis: it ends on its verdict (\`kanari promote --full\` skips it and every step after it)`;
   }
   delete s.paused;
@@ -239,7 +244,7 @@ function resume(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAct
   } else if (p.reason === 'manual') {
     restore(s, p, at);
   } else if (p.analysis === 'background') {
-    const bg = planOf(spec).background;
+    const bg = planOf(spec, s.pools).background;
     if (bg && s.step < bg.until) startAnalyses(s, bg.templates, 'background', at);
     restore(s, p, at);
   } else {
@@ -264,7 +269,7 @@ function restore(s: RolloutStatus, p: PauseState, at: number): void {
 
 /** Ended Inconclusive, not yet accepted, and still the latest for its template: the analyses a person must look at. */
 function inconclusiveEntries(spec: RolloutSpec, s: RolloutStatus): AnalysisEntry[] {
-  const onStep = planOf(spec).steps[s.step]?.analysis;
+  const onStep = planOf(spec, s.pools).steps[s.step]?.analysis;
   return s.analyses.filter((a) => {
     if (a.verdict !== 'Inconclusive' || a.accepted || a.endedAt === undefined) return false;
     if (a.scope === 'step' && (!onStep || a.step !== s.step)) return false;
@@ -319,7 +324,7 @@ function advance(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAc
 }
 
 function stepDone(spec: RolloutSpec, s: RolloutStatus, at: number): boolean {
-  const step = planOf(spec).steps[s.step]!;
+  const step = planOf(spec, s.pools).steps[s.step]!;
   const settled = s.appliedSeq === s.trafficSeq;
   if (step.scale) return scaled(s, step.scale);
   if (step.pause) return s.pauseUntil !== undefined && at >= s.pauseUntil && settled;
@@ -344,7 +349,7 @@ function nextStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutA
 }
 
 function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAction[]): void {
-  const plan = planOf(spec);
+  const plan = planOf(spec, s.pools);
   delete s.pauseUntil;
   s.stepStartedAt = at;
   s.waitingSince = at;
@@ -464,7 +469,7 @@ function advancePromotion(spec: RolloutSpec, s: RolloutStatus, at: number, out: 
   if (s.promotion === 'switch') {
     // The old version stays up for scaleDownDelay, so a switch that went wrong in the network can be undone quickly.
     if (s.scaleDownAt === undefined) {
-      s.scaleDownAt = at + planOf(spec).scaleDownDelay;
+      s.scaleDownAt = at + planOf(spec, s.pools).scaleDownDelay;
       // Said once, not counted down: the message goes to the log on every change.
       if (at < s.scaleDownAt) s.message = `${s.stable.version} serves everyone; ${s.previous?.version} stops in ${formatDuration(s.scaleDownAt - at)} (scaleDownDelay)`;
     }

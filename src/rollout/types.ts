@@ -118,6 +118,8 @@ export interface RolloutStatus {
   gate?: GateState;
   /** Gates passed in this rollout, as `type@step`. */
   passedGates?: string[];
+  /** A rolling update: the old pool's size when it was deployed, and the new one's. */
+  pools?: { from: number; to: number };
   /** After a switch: when the old version is stopped (scaleDownDelay). */
   scaleDownAt?: number;
   /** Why the current rollback happens and how it ends. */

@@ -51,7 +51,7 @@ export interface RolloutView {
 }
 
 export function rolloutView(doc: RolloutDocument, s: RolloutStatus, now: number, report: (id: string) => AnalysisReport | undefined): RolloutView {
-  const steps = planOf(doc.spec).steps;
+  const steps = planOf(doc.spec, s.pools).steps;
   const live = s.canary !== undefined;
   const { canary, baseline } = s.traffic.weights;
   const listen = doc.spec.listen;

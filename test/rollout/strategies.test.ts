@@ -170,6 +170,19 @@ describe('rolling', () => {
     assert.deepEqual(d.status.instances.map((i) => [i.id, i.count]), [['v2', undefined]], 'v2 at its full size');
   });
 
+  it('plans its waves from the pools as deployed, not as the file says (a --set instance count, a bigger new pool)', () => {
+    const spec = specWith({ stable: { version: 'v1', process: { command: 'true', instances: 4 } }, canary: { process: { command: 'true', instances: 4 } }, strategy: { rolling: { maxSurge: 1 } } });
+    const d = new Driver(spec).ack();
+    d.send({ type: 'deploy', release: pool('v2', 6) });
+    assert.deepEqual(d.status.pools, { from: 4, to: 6 });
+    assert.deepEqual(d.status.instances.map((i) => [i.id, i.count]), [['v1', undefined], ['v2', 3]], 'room for 6 + 1: three new ones at once');
+    d.send({ type: 'instanceReady', id: 'v2' });
+    assert.equal(d.status.traffic.weights.canary, 50);
+    assert.deepEqual(d.status.traffic.sizes, { v2: 3, v1: 3 });
+    d.ack();
+    assert.equal(d.status.stable.version, 'v2');
+  });
+
   it('a failure mid-way sends everyone to the old instances and starts the stopped ones again before the new ones stop', () => {
     const spec = specWith({ stable: { version: 'v1', process: { command: 'true', instances: 4 } }, canary: { process: { command: 'true', instances: 4 } }, strategy: { rolling: { maxSurge: 1, analysis: { templates: ['sequential'] } } } });
     const d = new Driver(spec).ack();

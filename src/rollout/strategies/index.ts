@@ -26,21 +26,29 @@ export interface Plan {
   scaleDownDelay: number;
 }
 
-const plans = new WeakMap<RolloutSpec, Plan>();
+const plans = new WeakMap<RolloutSpec, Map<string, Plan>>();
 
-export function planOf(spec: RolloutSpec): Plan {
-  let plan = plans.get(spec);
+/**
+ * The plan for `spec`. A rolling update's waves depend on the pools as they were when it
+ * was deployed (`pools`, kept in the status): the running stable and a `--set` instance
+ * count may differ from the file.
+ */
+export function planOf(spec: RolloutSpec, pools?: { from: number; to: number }): Plan {
+  let bySize = plans.get(spec);
+  if (!bySize) plans.set(spec, (bySize = new Map()));
+  const key = spec.strategy.rolling && pools ? `${pools.from}/${pools.to}` : '';
+  let plan = bySize.get(key);
   if (!plan) {
-    plan = compile(spec);
-    plans.set(spec, plan);
+    plan = compile(spec, pools);
+    bySize.set(key, plan);
   }
   return plan;
 }
 
-function compile(spec: RolloutSpec): Plan {
+function compile(spec: RolloutSpec, pools: { from: number; to: number } | undefined): Plan {
   const { canary, blueGreen, rolling } = spec.strategy;
   if (blueGreen) return blueGreenSteps(blueGreen, canary);
-  if (rolling) return rollingSteps(rolling, spec.stable.process?.instances ?? 1, spec.canary.process?.instances ?? 1);
+  if (rolling) return rollingSteps(rolling, pools?.from ?? spec.stable.process?.instances ?? 1, pools?.to ?? spec.canary.process?.instances ?? 1);
   const plan = canary!;
   return {
     kind: 'canary',
