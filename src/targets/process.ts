@@ -176,11 +176,16 @@ export class ProcessGroup {
     this.watch.unref();
   }
 
+  /**
+   * One instance gone is the whole group gone: the others are stopped too, so the group is
+   * started again whole (or, for a canary, rolled back) rather than leaving processes
+   * running that nothing knows of any more.
+   */
   private lost(reason: string): void {
     if (this.stopping || this.exited) return;
     this.exited = true;
     clearInterval(this.watch);
-    this.o.onExit(reason);
+    void stopProcesses(this.pids.filter(alive), this.o.spec.stopTimeout).finally(() => this.o.onExit(reason));
   }
 
   /** Lets the processes run on unwatched, for the next controller to adopt. */
