@@ -289,7 +289,11 @@ export class RolloutEngine {
       }
       if (this.targets.isStarting(inst.id) || this.clock() - (this.failedAt.get(inst.id) ?? 0) < RESTART_BACKOFF) continue;
       this.targets.ensure(inst).then(
-        () => this.send({ type: 'instanceReady', id: inst.id }),
+        () => {
+          // An adopted group may be smaller than the one in the table (it lost an instance).
+          this.endpointsChanged = true;
+          return this.send({ type: 'instanceReady', id: inst.id });
+        },
         (err: Error) => {
           this.failedAt.set(inst.id, this.clock());
           this.log(`${inst.id} did not start: ${err.message}`);

@@ -87,8 +87,10 @@ export class Targets {
   }
 
   private exited(id: string, reason: string): void {
+    const r = this.running.get(id);
     this.running.delete(id);
-    this.o.persist(id, undefined);
+    // The survivors stay on record: the next start adopts them and grows the group back; a removal stops them.
+    this.o.persist(id, r?.kind === 'process' ? r.group.survivors : undefined);
     this.o.onExit(id, reason);
   }
 

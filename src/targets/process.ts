@@ -176,16 +176,21 @@ export class ProcessGroup {
     this.watch.unref();
   }
 
-  /**
-   * One instance gone is the whole group gone: the others are stopped too, so the group is
-   * started again whole (or, for a canary, rolled back) rather than leaving processes
-   * running that nothing knows of any more.
-   */
   private lost(reason: string): void {
     if (this.stopping || this.exited) return;
     this.exited = true;
     clearInterval(this.watch);
-    void stopProcesses(this.pids.filter(alive), this.o.spec.stopTimeout).finally(() => this.o.onExit(reason));
+    this.o.onExit(reason);
+  }
+
+  /**
+   * The processes still alive after one was lost: a group that lost an instance is
+   * reported as gone, and its survivors are what the next start adopts (and grows back)
+   * or what a rollback stops, so none is left running unknown.
+   */
+  get survivors(): ProcessRecord | undefined {
+    const keep = this.pids.map((pid, i) => [pid, this.ports[i]!] as const).filter(([pid]) => alive(pid));
+    return keep.length > 0 ? { pids: keep.map(([pid]) => pid), ports: keep.map(([, port]) => port) } : undefined;
   }
 
   /** Lets the processes run on unwatched, for the next controller to adopt. */

@@ -1,6 +1,6 @@
 /**
  * The process target with real processes: a group that grows and shrinks, and a group
- * that loses one instance stops the others rather than leaving them running unknown.
+ * that loses one instance, whose survivors are adopted or stopped, never left unknown.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processTarget } from '../../src/config/schemas/rollout.js';
 import { alive, ProcessGroup, type ProcessRecord } from '../../src/targets/process.js';
+import { Targets } from '../../src/targets/index.js';
 import { appCommand } from '../helpers/controller.js';
 
 const logDir = mkdtempSync(join(tmpdir(), 'kanari-process-'));
@@ -37,13 +38,33 @@ describe('process target', () => {
     }
   });
 
-  it('one instance gone stops the rest of the group before reporting it', async () => {
-    let reported: string | undefined;
-    const g = await ProcessGroup.start({ id: 'v2', version: 'v2', spec: spec(3), logDir, onExit: (r) => (reported = r) });
-    const pids = g.record.pids;
-    process.kill(-pids[1]!, 'SIGKILL');
-    for (let i = 0; i < 100 && reported === undefined; i++) await sleep(50);
-    assert.match(reported ?? '', /instance 1 exited with SIGKILL/);
-    assert.deepEqual(pids.map(alive), [false, false, false]);
+  it('a group that lost one instance is reported gone; the next start adopts the survivors and grows back, a removal stops them', async () => {
+    const records = new Map<string, ProcessRecord | undefined>();
+    const exits: string[] = [];
+    const targets = new Targets({ logDir, persist: (id, r) => records.set(id, r), recall: (id) => records.get(id), onExit: (id, why) => exits.push(`${id}: ${why}`) });
+    const pool = (version: string) => ({ id: version, release: { version, target: { process: spec(3) } as never } });
+    try {
+      await targets.ensure(pool('v1'));
+      const before = records.get('v1')!.pids;
+      process.kill(-before[1]!, 'SIGKILL');
+      for (let i = 0; i < 100 && exits.length === 0; i++) await sleep(50);
+      assert.match(exits[0] ?? '', /^v1: instance 1 exited with SIGKILL/);
+      assert.deepEqual(records.get('v1')!.pids, [before[0], before[2]], 'the survivors stay on record, still running');
+      assert.ok(!targets.has('v1'));
+      await targets.ensure(pool('v1'));
+      assert.equal(targets.size('v1'), 2, 'adopted, not started again');
+      await targets.resize('v1', 3);
+      assert.deepEqual(records.get('v1')!.pids.slice(0, 2), [before[0], before[2]]);
+      assert.equal(targets.endpoints('v1').length, 3);
+
+      await targets.ensure(pool('v2'));
+      const canary = records.get('v2')!.pids;
+      process.kill(-canary[0]!, 'SIGKILL');
+      for (let i = 0; i < 100 && exits.length < 2; i++) await sleep(50);
+      await targets.remove('v2');
+      assert.deepEqual(canary.map(alive), [false, false, false], 'a rolled-back canary leaves nothing behind');
+    } finally {
+      await targets.stopAll();
+    }
   });
 });
