@@ -121,7 +121,7 @@ spec:
     }
   });
 
-  it('rolling: replaces a pool of 3 a wave at a time within maxSurge, traffic following the instances, through a kill -9 of the controller; an abort part-way brings the old pool back whole', async () => {
+  it('rolling: replaces a pool of 3 a wave at a time within maxSurge, traffic following the instances, through a kill -9 of the controller; a lost process is replaced beside its adopted siblings; an abort part-way brings the old pool back whole', async () => {
     const f = new UpFixture();
     const port = await listenPort();
     let load: ReturnType<typeof startLoad> | undefined;
@@ -171,6 +171,16 @@ spec:
       assert.deepEqual([...weights].filter((w) => w > 0 && w < 100).sort(), [33.33, 66.67], 'traffic followed the instances, a third at a time');
       assert.ok(most <= 4, `never more than 3 + maxSurge processes (saw ${most})`);
       assert.deepEqual([appProcesses(f.dir, 'v1'), appProcesses(f.dir, 'v2')], [0, 3]);
+
+      // One process of the stable pool dies: its two siblings keep serving and are adopted, one new one is started.
+      const pool = f.record('api', 'instance:v2')!.pids;
+      process.kill(-pool[0]!, 'SIGKILL');
+      const healed = await f.until('api', () => {
+        const now = f.record('api', 'instance:v2')?.pids ?? [];
+        return now.length === 3 && !now.includes(pool[0]!) && appProcesses(f.dir, 'v2') === 3;
+      });
+      assert.equal(healed.phase, 'StableOnly');
+      assert.deepEqual(f.record('api', 'instance:v2')!.pids.slice(0, 2), [pool[1], pool[2]], 'the survivors were adopted, not restarted');
 
       // v3, aborted after its second wave: v2's pool is back to 3 before v3 goes.
       assert.equal((await f.cli('deploy', 'api', '--version', 'v3')).status, 0);
