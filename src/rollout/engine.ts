@@ -17,7 +17,7 @@ import type { Store } from '../store/sqlite.js';
 import { Targets } from '../targets/index.js';
 import type { ProcessRecord } from '../targets/process.js';
 import type { TrafficRouter } from '../traffic/types.js';
-import { initialStatus, transition } from './machine.js';
+import { countOf, initialStatus, transition } from './machine.js';
 import { Notifier, payloadOf } from './notify.js';
 import { Gates } from './webhooks.js';
 import type { RolloutEvent, RolloutStatus, Transition, UntimedEvent } from './types.js';
@@ -278,8 +278,8 @@ export class RolloutEngine {
     for (const inst of s.instances) {
       if (this.targets.has(inst.id)) {
         const size = this.targets.size(inst.id);
-        const want = inst.count ?? inst.release.target.process?.instances;
-        if (size !== undefined && want !== undefined && size !== want) {
+        const want = countOf(inst);
+        if (size !== undefined && size !== want) {
           // Growing can start now; shrinking waits until the router stopped using the processes that go.
           if (!this.resizing.has(inst.id) && (want > size || drained)) this.resize(inst.id, want);
           continue;

@@ -138,7 +138,7 @@ function deploy(spec: RolloutSpec, s: RolloutStatus, release: Release | undefine
   delete s.pools;
   if (spec.strategy.rolling) {
     const stable = s.instances.find((i) => i.id === s.stable.version);
-    s.pools = { from: stable ? countOf(stable) : 0, to: countOf({ release }) };
+    s.pools = { from: stable ? countOf(stable) : 0, to: fullSize(release) };
   }
   s.message = `starting ${release.version}`;
   out.push({ type: 'announce', moment: 'pre-rollout', message: `rolling out ${release.version} to replace ${s.stable.version}` });
@@ -360,16 +360,13 @@ function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: Rollout
   } else if (background && bgRunning && s.step >= background.until && s.step < plan.steps.length) {
     endAnalyses(s, at, 'background', 'ended at the switch: every user is on the new version, so there is nothing left to compare');
   }
-  // confirm-promotion guards blueGreen's switch, or else the promotion itself.
-  const switchAt = plan.steps.findIndex((step) => step.switch);
-  const promotionAt = switchAt >= 0 ? switchAt : plan.steps.length;
   if (s.step >= plan.steps.length) {
-    if (promotionAt < plan.steps.length || !gated(spec, s, 'confirm-promotion', at)) beginPromotion(s, at, out, false);
+    if (plan.promotionAt < plan.steps.length || !gated(spec, s, 'confirm-promotion', at)) beginPromotion(s, at, out, false);
     return;
   }
   const step = plan.steps[s.step]!;
   if (gated(spec, s, 'rollout', at)) return;
-  if (s.step === promotionAt && gated(spec, s, 'confirm-promotion', at)) return;
+  if (s.step === plan.promotionAt && gated(spec, s, 'confirm-promotion', at)) return;
   const weight = step.scale ? weightFor(step.scale.canary, step.scale.stable) : step.setWeight;
   if (weight !== undefined && weight > s.traffic.weights.canary && gated(spec, s, 'confirm-traffic-increase', at)) return;
   const first = s.traffic.weights.canary === 0 && step.setWeight !== undefined;
@@ -444,8 +441,7 @@ function beginPromotion(s: RolloutStatus, at: number, out: RolloutAction[], full
   s.phase = 'FullDeploy';
   s.promotion = 'weight';
   // A rolling update promoted part-way: the new version grows to its full size (or starts) before the old one goes.
-  const canary = s.instances.find((i) => i.id === s.canary!.version);
-  if (!canary || countOf(canary) !== countOf({ release: canary.release })) setCount(s, s.canary!, countOf({ release: s.canary! }));
+  setCount(s, s.canary!, fullSize(s.canary!));
   delete s.instances.find((i) => i.id === s.canary!.version)!.count;
   s.fullPromotion = full;
   s.waitingSince = at;
@@ -564,8 +560,13 @@ function scaled(s: RolloutStatus, want: { canary: number; stable: number }): boo
   return want.stable === 0 || s.ready.includes(stable);
 }
 
-function countOf(i: { count?: number; release: Release }): number {
-  return i.count ?? i.release.target.process?.instances ?? 1;
+/** How many processes an instance should run: its count during a rolling update, else its release's full size. */
+export function countOf(i: { count?: number; release: Release }): number {
+  return i.count ?? fullSize(i.release);
+}
+
+function fullSize(release: Release): number {
+  return release.target.process?.instances ?? 1;
 }
 
 /** Asks for `count` processes of a release (starting it if it does not run); it is not ready until they are. */

@@ -59,7 +59,7 @@ export type GateType = (typeof GATES)[number];
 
 export interface GateState {
   type: Exclude<GateType, 'rollback'>;
-  /** The step it guards (`steps.length` for confirm-promotion). */
+  /** The step it guards (for confirm-promotion, the plan's `promotionAt`). */
   step: number;
   since: number;
   message: string;
@@ -157,7 +157,7 @@ export type RolloutEvent =
   | { type: 'retry'; at: number }
   | { type: 'undo'; at: number };
 
-/** The moments a rollout announces (gates come with the webhook work). */
+/** The moments a rollout announces to notifications (gates are `GateType`). */
 export type Announcement = (typeof ANNOUNCEMENTS)[number];
 
 export type RolloutAction = { type: 'announce'; moment: Announcement; message: string };

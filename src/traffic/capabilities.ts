@@ -4,24 +4,22 @@
  * skipped when the step comes.
  */
 import type { RolloutSpec } from '../config/schemas/rollout.js';
-import type { TrafficCapability } from './types.js';
+import type { TrafficCapability, TrafficRouter } from './types.js';
 
-/** kanari's own router does every step (`EmbeddedTraffic` declares the same set). */
+/** What a load-time check needs of a router: its name and what it declares it can do. */
+export type RouterCapabilities = Pick<TrafficRouter, 'name' | 'supports'>;
+
+/** kanari's own router does every step (`EmbeddedTraffic` declares itself with this). */
 export const EMBEDDED: RouterCapabilities = { name: 'embedded', supports: new Set(['weights', 'match', 'mirror', 'sticky', 'baseline']) };
 
-export interface RouterCapabilities {
-  readonly name: string;
-  readonly supports: ReadonlySet<TrafficCapability>;
-}
-
-export interface Needed {
+interface Needed {
   capability: TrafficCapability;
   /** Where in `spec` the file asks for it. */
   path: (string | number)[];
   what: string;
 }
 
-export function neededCapabilities(spec: RolloutSpec): Needed[] {
+function neededCapabilities(spec: RolloutSpec): Needed[] {
   const out: Needed[] = [];
   const need = (capability: TrafficCapability, path: (string | number)[], what: string) => out.push({ capability, path, what });
   if (spec.sticky) need('sticky', ['sticky'], 'sticky users');

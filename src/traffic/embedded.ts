@@ -9,7 +9,7 @@ import { EMBEDDED } from './capabilities.js';
 import type { TrafficCapability, TrafficRouter } from './types.js';
 
 export class EmbeddedTraffic implements TrafficRouter {
-  readonly name = 'embedded';
+  readonly name = EMBEDDED.name;
   readonly supports: ReadonlySet<TrafficCapability> = EMBEDDED.supports;
 
   private admin?: AdminClient;

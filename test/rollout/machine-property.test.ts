@@ -82,7 +82,7 @@ const PLANS: [string, RolloutSpec, (v: string) => Release][] = [
 
 describe('rollout machine, random event sequences', () => {
   for (const [name, PLAN, release] of PLANS) it(`${name}: never sends traffic to a rolled-back version, never promotes without the required analyses or gates (2,000 sequences)`, () => {
-    const steps = planOf(PLAN).steps;
+    const { steps, promotionAt } = planOf(PLAN);
     const ANALYSIS_STEPS = steps.flatMap((s, i) => (s.analysis ? [i] : []));
     const gate = (type: GateType) => PLAN.webhooks.some((h) => h.type === type);
     const r = new Random(7);
@@ -118,10 +118,10 @@ describe('rollout machine, random event sequences', () => {
         if (gate('confirm-traffic-increase') && s.traffic.weights.canary > before.traffic.weights.canary && s.phase !== 'FullDeploy') {
           assert.ok(passed('confirm-traffic-increase', s.step), `weight raised without confirm-traffic-increase: ${where()}`);
         }
-        const switchAt = steps.findIndex((x) => x.switch);
-        const switched = switchAt >= 0 ? s.step >= switchAt && s.traffic.weights.canary === 100 && before.traffic.weights.canary < 100 : s.phase === 'FullDeploy' && before.phase !== 'FullDeploy';
+        // blueGreen's switch is its promotion as users see it; otherwise the promotion itself.
+        const switched = promotionAt < steps.length ? s.step >= promotionAt && s.traffic.weights.canary === 100 && before.traffic.weights.canary < 100 : s.phase === 'FullDeploy' && before.phase !== 'FullDeploy';
         if (gate('confirm-promotion') && switched && s.phase !== 'Rollback' && !s.fullPromotion) {
-          assert.ok(passed('confirm-promotion', switchAt >= 0 ? switchAt : steps.length), `promoted without confirm-promotion: ${where()}`);
+          assert.ok(passed('confirm-promotion', promotionAt), `promoted without confirm-promotion: ${where()}`);
         }
         // Old processes stop only once the router applied a table that no longer sends them users.
         const oldBefore = before.instances.find((x) => x.id === s.stable.version);

@@ -26,6 +26,7 @@ describe('blueGreen', () => {
       'post-promotion analysis (threshold); a failure switches back',
     ]);
     assert.equal(planOf(bg).scaleDownDelay, 30_000);
+    assert.equal(planOf(bg).promotionAt, 3, 'confirm-promotion guards the switch');
   });
 
   it('previews, judges, switches everyone at once, judges again, and stops the old version only after scaleDownDelay', () => {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../duration.js';
 import { compile, ExpressionError } from '../../analysis/judges/threshold/expression.js';
-import { API_VERSION, exactlyOne, metadata, name } from './common.js';
+import { API_VERSION, exactlyOne, httpUrl, metadata, name } from './common.js';
 import { kayentaCanaryConfig, type KayentaCanaryConfig } from '../../analysis/judges/kayenta/config.js';
 import { parseJsonPath } from '../../analysis/providers/json-path.js';
 import { PROMETHEUS_PRESETS, unknownVariables } from '../../analysis/providers/template.js';
@@ -38,7 +38,6 @@ const template = z.string().min(1).superRefine((text, ctx) => {
   if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `unknown variable ${unknown.map((v) => `{{${v}}}`).join(', ')} (known: {{service}}, {{version}}, {{target}}, {{window}}, {{quantile}})`, input: text });
 });
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 const headers = z.record(z.string(), z.string()).default({});
 
 /** A Prometheus HTTP API query: written out, or one of the presets. */

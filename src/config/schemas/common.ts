@@ -9,6 +9,8 @@ export const name = z
 
 export const metadata = z.strictObject({ name });
 
+export const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+
 /** 0 asks the system for a free port. */
 export const port = z.number().int('must be a whole number').min(0, 'must be a port between 0 and 65535').max(65535, 'must be a port between 0 and 65535');
 

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { duration } from '../duration.js';
-import { API_VERSION, exactlyOne, listenAddress, metadata, name, port } from './common.js';
+import { API_VERSION, exactlyOne, httpUrl, listenAddress, metadata, name, port } from './common.js';
 import { endpoint, linearRegex, percent } from './table.js';
 import { routerSpec } from './router.js';
 
@@ -134,7 +134,7 @@ export const ANNOUNCEMENTS = ['pre-rollout', 'rollout', 'post-rollout', 'rollbac
 
 /** A webhook told what happens: it cannot hold a rollout back (gates are another thing). */
 export const notification = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  url: httpUrl,
   /** Which moments to send; all of them by default. */
   on: z.array(z.enum(ANNOUNCEMENTS)).min(1).default([...ANNOUNCEMENTS]),
   /** `json` (kanari's payload) or `slack` (an incoming-webhook message). */
@@ -158,7 +158,7 @@ export const GATES = ['confirm-rollout', 'pre-rollout', 'rollout', 'confirm-traf
 export const webhook = z.strictObject({
   name,
   type: z.enum(GATES),
-  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  url: httpUrl,
   /** Per attempt. */
   timeout: duration.default(10_000),
   /** For the checks: further attempts before the check counts as failed, 1 s, 2 s, 4 s… apart. */

@@ -16,7 +16,7 @@ export function blueGreenSteps(bg: BlueGreenStrategy, canary: CanaryStrategy | u
   if (!bg.autoPromotion) steps.push({ pause: {}, label: 'wait for `kanari promote` to switch' });
   else if (bg.autoPromotionDelay) steps.push({ pause: { duration: bg.autoPromotionDelay }, label: `wait ${formatDuration(bg.autoPromotionDelay)} before switching (autoPromotionDelay)` });
   const switchAt = steps.length;
-  steps.push({ setWeight: 100, label: 'switch every user to the new version', switch: true });
+  steps.push({ setWeight: 100, label: 'switch every user to the new version' });
   if (bg.postPromotionAnalysis) steps.push({ analysis: bg.postPromotionAnalysis, label: `post-promotion analysis (${bg.postPromotionAnalysis.templates.join(', ')}); a failure switches back` });
   const background = canary?.analysis;
   return {
@@ -25,5 +25,6 @@ export function blueGreenSteps(bg: BlueGreenStrategy, canary: CanaryStrategy | u
     // A comparison needs users on both versions, so background analysis ends at the switch.
     ...(background ? { background: { templates: background.templates, from: canaryFrom + background.startingStep, until: switchAt } } : {}),
     scaleDownDelay: bg.scaleDownDelay,
+    promotionAt: switchAt,
   };
 }

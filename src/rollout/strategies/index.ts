@@ -13,8 +13,6 @@ export type PlanStep = RolloutStep & {
   scale?: { canary: number; stable: number };
   /** What the step is for, when a strategy wrote it; shown instead of the bare step. */
   label?: string;
-  /** blueGreen's switch: the promotion as users see it, so confirm-promotion is asked here. */
-  switch?: boolean;
 };
 
 export interface Plan {
@@ -24,6 +22,11 @@ export interface Plan {
   background?: { templates: string[]; from: number; until: number };
   /** How long the old version keeps running after every user was switched away from it. */
   scaleDownDelay: number;
+  /**
+   * The step `confirm-promotion` guards: blueGreen's switch (the promotion as users see
+   * it), or `steps.length`, the promotion itself.
+   */
+  promotionAt: number;
 }
 
 const plans = new WeakMap<RolloutSpec, Map<string, Plan>>();
@@ -55,5 +58,6 @@ function compile(spec: RolloutSpec, pools: { from: number; to: number } | undefi
     steps: plan.steps,
     ...(plan.analysis ? { background: { templates: plan.analysis.templates, from: plan.analysis.startingStep, until: plan.steps.length } } : {}),
     scaleDownDelay: 0,
+    promotionAt: plan.steps.length,
   };
 }

@@ -28,6 +28,7 @@ export function rollingSteps(r: RollingStrategy, oldSize: number, size: number):
     steps,
     ...(r.analysis ? { background: { templates: r.analysis.templates, from: 0, until: steps.length } } : {}),
     scaleDownDelay: 0,
+    promotionAt: steps.length,
   };
 }
 
