@@ -31,6 +31,41 @@ export function appCommand(extra = ''): string {
   return `exec ${process.execPath} --import ${TSX} ${APP} --name $KANARI_VERSION --latency-ms 5 ${extra}`.trim();
 }
 
+/**
+ * A Rollout of the demo app as v1 and as each new version, listening on 127.0.0.1:`port`
+ * with users kept by a cookie; `rest` is the rest of `spec` (the strategy, webhooks…),
+ * and may go on with further documents.
+ */
+export function appRollout(name: string, port: number, rest: string, instances?: number): string {
+  const target = `process: { command: "${appCommand()}"${instances === undefined ? '' : `, instances: ${instances}`} }`;
+  return `apiVersion: kanari.dev/v1alpha1
+kind: Rollout
+metadata: { name: ${name} }
+spec:
+  listen: 127.0.0.1:${port}
+  stable: { version: v1, ${target} }
+  canary: { ${target} }
+  sticky: { cookie: ${name}-user }
+${rest}`;
+}
+
+/** An AnalysisTemplate document: `count` one-second looks at the canary's success rate from the router's statistics. */
+export function successRateTemplate(name: string, count: number, atLeast: number): string {
+  return `---
+apiVersion: kanari.dev/v1alpha1
+kind: AnalysisTemplate
+metadata: { name: ${name} }
+spec:
+  threshold:
+    metrics:
+      - name: success
+        provider: { builtin: { signal: successRate } }
+        interval: 1s
+        count: ${count}
+        successCondition: result >= ${atLeast}
+`;
+}
+
 /** The controller's environment holds a webhook signing key under this name. */
 export const HOOK_KEY_ENV = 'KANARI_TEST_HOOK_KEY';
 export const HOOK_KEY = 'test-hook-key-0123456789';

@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLoad } from '../../src/demo/load.js';
-import { alive, appCommand, HOOK_KEY, HOOK_KEY_ENV, listenPort, UpFixture } from '../helpers/controller.js';
+import { alive, appCommand, appRollout, HOOK_KEY, HOOK_KEY_ENV, listenPort, successRateTemplate, UpFixture } from '../helpers/controller.js';
 import { webhookReceiver } from '../helpers/http.js';
 
 /** The app processes of `version` running in `dir` (each rollout file's processes run in its directory). */
@@ -35,15 +35,7 @@ describe('kanari up: blueGreen and rolling', () => {
     const cab = await webhookReceiver(answers);
     let load: ReturnType<typeof startLoad> | undefined;
     try {
-      const file = f.write('shop.yaml', `apiVersion: kanari.dev/v1alpha1
-kind: Rollout
-metadata: { name: shop }
-spec:
-  listen: 127.0.0.1:${port}
-  stable: { version: v1, process: { command: "${appCommand()}" } }
-  canary: { process: { command: "${appCommand()}" } }
-  sticky: { cookie: shop-user }
-  strategy:
+      const file = f.write('shop.yaml', appRollout('shop', port, `  strategy:
     blueGreen:
       previewRoute: { header: x-preview, value: "1" }
       postPromotionAnalysis: { templates: [ok-rate] }
@@ -54,19 +46,7 @@ spec:
       url: ${cab.url}
       secretEnv: ${HOOK_KEY_ENV}
       metadata: { ticket: CHG-1 }
----
-apiVersion: kanari.dev/v1alpha1
-kind: AnalysisTemplate
-metadata: { name: ok-rate }
-spec:
-  threshold:
-    metrics:
-      - name: success
-        provider: { builtin: { signal: successRate } }
-        interval: 1s
-        count: 4
-        successCondition: result >= 0.95
-`);
+${successRateTemplate('ok-rate', 4, 0.95)}`));
       await f.up();
       assert.equal((await f.cli('apply', '-f', file)).status, 0);
       await f.until('shop', (v) => v.phase === 'StableOnly' && f.record('shop', 'router') !== undefined);
@@ -126,17 +106,9 @@ spec:
     const port = await listenPort();
     let load: ReturnType<typeof startLoad> | undefined;
     try {
-      const file = f.write('api.yaml', `apiVersion: kanari.dev/v1alpha1
-kind: Rollout
-metadata: { name: api }
-spec:
-  listen: 127.0.0.1:${port}
-  stable: { version: v1, process: { command: "${appCommand()}", instances: 3 } }
-  canary: { process: { command: "${appCommand()}", instances: 3 } }
-  sticky: { cookie: api-user }
-  strategy:
+      const file = f.write('api.yaml', appRollout('api', port, `  strategy:
     rolling: { maxSurge: 1, maxUnavailable: 0, minReady: 2s }
-`);
+`, 3));
       await f.up();
       assert.equal((await f.cli('apply', '-f', file)).status, 0);
       await f.until('api', (v) => v.phase === 'StableOnly' && f.record('api', 'router') !== undefined);

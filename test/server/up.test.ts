@@ -9,23 +9,15 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLoad } from '../../src/demo/load.js';
-import { alive, appCommand, HOOK_KEY, HOOK_KEY_ENV, listenPort, UpFixture } from '../helpers/controller.js';
+import { alive, appRollout, HOOK_KEY, HOOK_KEY_ENV, listenPort, successRateTemplate, UpFixture } from '../helpers/controller.js';
 import { webhookReceiver } from '../helpers/http.js';
 import { startPrometheus } from '../helpers/prometheus.js';
 
 function rolloutFile(name: string, port: number, steps: string, extra = ''): string {
-  return `apiVersion: kanari.dev/v1alpha1
-kind: Rollout
-metadata: { name: ${name} }
-spec:
-  listen: 127.0.0.1:${port}
-  stable: { version: v1, process: { command: "${appCommand()}" } }
-  canary: { process: { command: "${appCommand()}" } }
-  sticky: { cookie: ${name}-user }
-  strategy:
+  return appRollout(name, port, `  strategy:
     canary:
 ${steps}
-${extra}`;
+${extra}`);
 }
 
 describe('kanari up', () => {
@@ -40,19 +32,7 @@ describe('kanari up', () => {
         - pause: { duration: 10m }
         - analysis: { templates: [steady] }
         - setWeight: 50
-        - pause: {}`, `---
-apiVersion: kanari.dev/v1alpha1
-kind: AnalysisTemplate
-metadata: { name: steady }
-spec:
-  threshold:
-    metrics:
-      - name: success
-        provider: { builtin: { signal: successRate } }
-        interval: 1s
-        count: 12
-        successCondition: result >= 0.9
-`));
+        - pause: {}`, successRateTemplate('steady', 12, 0.9)));
       let r = await f.cli('status');
       assert.equal(r.status, 3, 'no controller yet: exit 3');
       assert.match(r.stderr, /no controller runs for .*kanari up/);
