@@ -5,9 +5,6 @@ import { after, before, describe, it } from 'node:test';
 import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
 import { startTestRouter, type TestRouter } from '../helpers/router.js';
 
-/** Finding 8 of issue 12 fails on the router before its fix. */
-const todo = { todo: 'issue 12 finding 8: fails before the fix' };
-
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Held {
@@ -62,20 +59,20 @@ describe('slow clients (finding 8)', () => {
   });
   after(() => router.close(100));
 
-  it('answers 408 to headers that stop arriving, before twice clientHeaders', todo, async () => {
+  it('answers 408 to headers that stop arriving, before twice clientHeaders', async () => {
     const held = await hold(router.port, 'GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ');
     const took = await held.closed;
     assert.match(held.answer(), /^HTTP\/1\.1 408 /);
     assert.ok(took < 4000, `closed after ${took} ms`);
   });
 
-  it('closes a connection that sends nothing, before twice clientHeaders', todo, async () => {
+  it('closes a connection that sends nothing, before twice clientHeaders', async () => {
     const held = await hold(router.port);
     const took = await held.closed;
     assert.ok(took < 4000, `closed after ${took} ms`);
   });
 
-  it('answers 408 to a body dripping slower than clientBody allows, and the upstream never gets a whole request', todo, async () => {
+  it('answers 408 to a body dripping slower than clientBody allows, and the upstream never gets a whole request', async () => {
     const bodyRouter = await startTestRouter({ pools: { stable: [upstream.url] } }, { timeouts: { clientBody: '2s' } });
     try {
       const before = upstream.connections.length;
@@ -97,7 +94,7 @@ describe('slow clients (finding 8)', () => {
 });
 
 describe('connection limits (finding 8)', () => {
-  it('refuses connections past limits.maxConnections while those already open keep being served', todo, async () => {
+  it('refuses connections past limits.maxConnections while those already open keep being served', async () => {
     const router = await startTestRouter({ pools: { stable: [upstream.url] } }, { limits: { maxConnections: 3 } });
     try {
       const agents = [0, 1, 2].map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
@@ -115,7 +112,7 @@ describe('connection limits (finding 8)', () => {
     }
   });
 
-  it('opens at most limits.maxConnectionsPerEndpoint to one upstream; the rest wait, then get 503 with a reason', todo, async () => {
+  it('opens at most limits.maxConnectionsPerEndpoint to one upstream; the rest wait, then get 503 with a reason', async () => {
     const router = await startTestRouter({ pools: { stable: [upstream.url] } }, { limits: { maxConnectionsPerEndpoint: 2 }, timeouts: { connect: '1s' } });
     try {
       const before = upstream.connections.length;

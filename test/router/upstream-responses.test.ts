@@ -5,9 +5,6 @@ import { after, before, describe, it } from 'node:test';
 import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
 import { startTestRouter, type TestRouter } from '../helpers/router.js';
 
-/** Findings 2 and 9 of issue 12 fail on the router before its fix. */
-const todo = { todo: 'issue 12 findings 2, 9: fails before the fix' };
-
 interface Outcome {
   status: number;
   body: Buffer;
@@ -69,7 +66,7 @@ after(async () => {
 
 describe('pooled upstream connections (finding 2)', () => {
   for (const size of [20 * 1024, 64 * 1024, 1024 * 1024]) {
-    it(`serves eight ${size / 1024} KiB responses in a row, each on a new client connection`, todo, async () => {
+    it(`serves eight ${size / 1024} KiB responses in a row, each on a new client connection`, async () => {
       const statuses: number[] = [];
       for (let i = 0; i < 8; i++) {
         const r = await get(router.port, `/size/${size}`);
@@ -82,15 +79,15 @@ describe('pooled upstream connections (finding 2)', () => {
 });
 
 describe('upstream responses checked as strictly as requests (finding 9)', () => {
-  it('answers 502 to a 101 for a request that asked for no upgrade', todo, async () => {
+  it('answers 502 to a 101 for a request that asked for no upgrade', async () => {
     assert.equal((await get(router.port, '/101')).status, 502);
   });
 
-  it('answers 502 to a response head over the limit that arrives in two reads', todo, async () => {
+  it('answers 502 to a response head over the limit that arrives in two reads', async () => {
     assert.equal((await get(router.port, '/big-head-two-reads')).status, 502);
   });
 
-  it('answers 502 to a bad chunk size found before any byte reached the client', todo, async () => {
+  it('answers 502 to a bad chunk size found before any byte reached the client', async () => {
     assert.equal((await get(router.port, '/bad-first-chunk')).status, 502);
   });
 
