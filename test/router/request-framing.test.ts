@@ -75,6 +75,15 @@ describe('framing (finding 4)', () => {
     await refused('POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400);
   });
 
+  it('keeps Content-Length and Host when the client lists them in Connection', async () => {
+    const before = raw.connections.length;
+    const answer = await rawExchange(router.port, 'POST /up HTTP/1.1\r\nHost: a\r\nConnection: content-length, host, close\r\nContent-Length: 5\r\n\r\nhello');
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    const sent = raw.connections.slice(before).map((c) => c.bytes.toString('latin1')).join('');
+    assert.match(sent, /^POST \/up HTTP\/1\.1\r\nHost: a\r\n/);
+    assert.match(sent, /\r\nContent-Length: 5\r\n[^]*\r\n\r\nhello$/);
+  });
+
   it('never forwards a request pipelined behind a refused one', async () => {
     await refused('GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\nGET /second HTTP/1.1\r\nHost: a\r\n\r\n', 400);
   });
