@@ -43,6 +43,11 @@ function reply(head: string, socket: net.Socket): string | void {
     }
     case '/bad-first-chunk':
       return 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n';
+    case '/reset-until-close':
+      // No framing: the body runs until the connection closes; a reset is not that close.
+      socket.write('HTTP/1.1 200 OK\r\n\r\npart');
+      setTimeout(() => socket.resetAndDestroy(), 100);
+      return;
     case '/bad-later-chunk':
       socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
       setTimeout(() => socket.write('zz\r\nworld\r\n0\r\n\r\n'), 200);
@@ -95,6 +100,13 @@ describe('upstream responses checked as strictly as requests (finding 9)', () =>
     const r = await get(router.port, '/bad-later-chunk');
     assert.equal(r.status, 200);
     assert.equal(r.body.toString(), 'hello');
+    assert.equal(r.complete, false);
+  });
+
+  it('cuts the client off when a read-until-close body ends in a reset, not in a close', async () => {
+    const r = await get(router.port, '/reset-until-close');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'part');
     assert.equal(r.complete, false);
   });
 
