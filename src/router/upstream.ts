@@ -59,7 +59,7 @@ export class UpstreamConnection {
     socket.on('drain', () => this.exchange?.body?.resume());
     socket.on('timeout', () => (this.exchange ? this.fail('idleTimeout') : socket.destroy()));
     socket.on('error', () => {}); // 'close' follows and decides
-    socket.on('close', () => this.onClose());
+    socket.on('close', (hadError) => this.onClose(hadError));
   }
 
   send(exchange: Exchange): void {
@@ -165,9 +165,11 @@ export class UpstreamConnection {
     exchange?.onError(kind);
   }
 
-  private onClose(): void {
+  private onClose(hadError: boolean): void {
     this.pool.forget(this);
     if (!this.exchange) return;
+    // A reset is never the end of a read-until-close body: the client must see it cut short.
+    if (hadError) return this.fail('reset');
     try {
       this.parser.closed();
     } catch {
