@@ -1,6 +1,6 @@
-// Processes for bench/router: free ports, nginx instances and the proxies.
+// Processes for bench/router: free ports, nginx instances, proxies, and their resident memory.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 
@@ -74,4 +74,48 @@ ${body}
 `,
   );
   return start('nginx', ['-p', prefix, '-c', conf]);
+}
+
+/** `pid` and all its descendants (nginx workers, cluster workers), read from /proc. */
+export function processTree(pid) {
+  const parentOf = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The command name in field 2 may hold spaces and parentheses; ppid follows the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // the process exited between readdir and read
+    }
+  }
+  const tree = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [p, parent] of parentOf) {
+      if (tree.has(p) || !tree.has(parent)) continue;
+      tree.add(p);
+      grew = true;
+    }
+  }
+  return [...tree];
+}
+
+/** Resident memory in bytes (VmRSS), summed over `pids`. */
+export function rss(pids) {
+  let bytes = 0;
+  for (const p of pids) {
+    try {
+      bytes += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      // exited
+    }
+  }
+  return bytes;
+}
+
+/** Bytes the kernel holds in TCP buffers, machine-wide (/proc/net/sockstat counts pages). */
+export function kernelTcpBytes() {
+  const pages = /^TCP:.* mem (\d+)/m.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1];
+  return Number(pages ?? 0) * 4096;
 }

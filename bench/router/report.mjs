@@ -1,5 +1,5 @@
 // Prints bench/router's tables: every row, the ratios the router issues set as targets, this
-// tree against the baseline build.
+// tree against the baseline build, and the slow readers' memory per connection.
 import { describeSocketErrors } from './wrk.mjs';
 
 const THIS = 'kanari (this tree)';
@@ -13,9 +13,11 @@ export function keepBest(best, r) {
   return { ...(best.rps > r.rps ? best : r), non2xx: best.non2xx + r.non2xx, socketErrors };
 }
 
+const kib = (bytes) => (bytes / 1024).toFixed(1);
+const mib = (bytes) => (bytes / 1024 / 1024).toFixed(1);
 const yes = (ok) => (ok ? 'yes' : 'NO');
 
-export function printResults({ results, baseline, tiny }) {
+export function printResults({ results, slowRows, slow, slowSize, baseline, tiny }) {
   console.log('\n| response | target | req/s | MiB/s | p99 ms | non-2xx (all rounds) | socket errors (all rounds) |\n|---|---|---:|---:|---:|---:|---|');
   for (const [response, rows] of Object.entries(results)) {
     for (const [name, r] of Object.entries(rows)) {
@@ -50,5 +52,17 @@ export function printResults({ results, baseline, tiny }) {
     }
   }
 
+  if (Object.keys(slowRows).length > 0) {
+    console.log(`\n| slow readers: ${slow.clients} × ${slowSize} at ${kib(slow.rate)} KiB/s | RSS before MiB | RSS peak MiB | per connection KiB | kernel TCP buffers, peak growth MiB | complete | took s |\n|---|---:|---:|---:|---:|---:|---:|`);
+    for (const [name, r] of Object.entries(slowRows)) {
+      console.log(`| ${name} | ${mib(r.before)} | ${mib(r.peak)} | ${kib(r.perConnection)} | ${mib(r.kernelTcpGrowth)} | ${r.complete}/${r.clients} | ${r.seconds.toFixed(1)} |`);
+      if (r.complete < r.clients) console.log(`  ${name}: incomplete clients, e.g. ${JSON.stringify(r.failures)}`);
+    }
+    const [now, then] = [slowRows[THIS], baseline && slowRows[baseline.target]];
+    if (now && then) {
+      ratios['this tree / baseline memory per slow connection'] = now.perConnection / then.perConnection;
+      console.log(`\nmemory per slow connection, this tree / ${baseline.target}: ${(now.perConnection / then.perConnection).toFixed(2)}`);
+    }
+  }
   return ratios;
 }

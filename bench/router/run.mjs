@@ -1,9 +1,10 @@
 // bench/router: kanari's router against nginx split_clients, @fastify/http-proxy, no proxy at
 // all, and kanari as built from an older commit, under the same wrk load in the same run, with
-// tiny, 20 KiB, 64 KiB and 1 MiB responses.
+// tiny, 20 KiB, 64 KiB and 1 MiB responses and a slow-reader row for memory per connection.
 // Prints the rows, the ratios the router issues set as targets, and writes .bench/router-<N>w.json.
 //
-//   npm run bench:router [-- --seconds 8 --rounds 2 --connections 32 --workers 1 --baseline 33698ba]
+//   npm run bench:router [-- --seconds 8 --rounds 2 --connections 32 --workers 1 --baseline 33698ba
+//                            --slow-clients 200 --slow-rate 64]
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -13,6 +14,7 @@ import { ensureDebian } from '../../scripts/ensure-debian.mjs';
 import { buildRef, buildThisTree, DEFAULT_BASELINE, resolveRef } from './build.mjs';
 import { freePort, nginx, start, stop, stopAllOnExit, waitForPort } from './procs.mjs';
 import { keepBest, printResults } from './report.mjs';
+import { slowReaders } from './slow.mjs';
 import { describeSocketErrors, warmUp, wrk } from './wrk.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -24,12 +26,15 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '32' },
     workers: { type: 'string', default: '1' },
     baseline: { type: 'string', default: DEFAULT_BASELINE },
+    'slow-clients': { type: 'string', default: '200' },
+    'slow-rate': { type: 'string', default: '64' },
   },
 });
 const load = { seconds: Number(values.seconds), connections: Number(values.connections) };
 const rounds = Number(values.rounds);
 /** Worker processes for both nginx and kanari (the upstream nginx always has one). */
 const workers = Number(values.workers);
+const slow = { clients: Number(values['slow-clients']), rate: Number(values['slow-rate']) * 1024 };
 
 /** Every target answers TINY; the `sizes` targets also SIZES, of which 20 KiB is the one that showed finding 2 of issue 12. */
 const TINY = { name: '7 B', path: '/' };
@@ -38,6 +43,7 @@ const SIZES = [
   { name: '64 KiB', path: '/64k', bytes: 64 * 1024 },
   { name: '1 MiB', path: '/1m', bytes: 1024 * 1024 },
 ];
+const SLOW = SIZES[2];
 
 let baseline;
 if (values.baseline !== 'none') {
@@ -73,12 +79,13 @@ const kanari = (kind, dist) => async () => {
   const port = await freePort();
   return { port, child: start(process.execPath, [join(here, 'targets.mjs'), kind, port, stablePort, canaryPort, dir, workers, dist]) };
 };
-/** `sizes`: loaded with every response size. */
+/** `sizes`: loaded with every response size; `slow`: measured with slow readers. */
 const targets = [
   { name: 'direct', sizes: true, make: async () => ({ port: stablePort }) },
   {
     name: 'nginx split_clients',
     sizes: true,
+    slow: true,
     make: async () => {
       const port = await freePort();
       const child = nginx(dir, `proxy-${port}`, `  upstream stable { server 127.0.0.1:${stablePort}; keepalive 64; }
@@ -103,8 +110,8 @@ const targets = [
       return { port, child: start(process.execPath, [join(here, 'targets.mjs'), 'fastify', port, stablePort, canaryPort, dir]) };
     },
   },
-  { name: 'kanari (this tree)', sizes: true, make: kanari('kanari', thisDist) },
-  ...(baseline ? [{ name: baseline.target, sizes: true, make: kanari('kanari', refDist) }] : []),
+  { name: 'kanari (this tree)', sizes: true, slow: true, make: kanari('kanari', thisDist) },
+  ...(baseline ? [{ name: baseline.target, sizes: true, slow: true, make: kanari('kanari', refDist) }] : []),
   { name: 'kanari (bare)', make: kanari('kanari-bare', thisDist) },
 ];
 
@@ -131,7 +138,21 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const ratios = printResults({ results, baseline, tiny: TINY.name });
+// Slow readers on a freshly started proxy each, after the load rounds, so the memory before is a fresh process's.
+const slowRows = {};
+if (slow.clients > 0) {
+  for (const target of targets.filter((t) => t.slow)) {
+    const { port, child } = await target.make();
+    await waitForPort(port);
+    warmUp(port, TINY.path);
+    slowRows[target.name] = await slowReaders(child.pid, port, { ...slow, path: SLOW.path, bytes: SLOW.bytes });
+    const r = slowRows[target.name];
+    console.log(`  slow readers ${target.name.padEnd(26)} ${(r.perConnection / 1024).toFixed(1).padStart(7)} KiB per connection, ${r.complete}/${r.clients} complete in ${r.seconds.toFixed(1)} s`);
+    await stop(child);
+  }
+}
+
+const ratios = printResults({ results, slowRows, slow, slowSize: SLOW.name, baseline, tiny: TINY.name });
 mkdirSync('.bench', { recursive: true });
-writeFileSync(`.bench/router-${workers}w.json`, JSON.stringify({ ...load, rounds, workers, baseline: baseline ?? null, results, ratios }, null, 2));
+writeFileSync(`.bench/router-${workers}w.json`, JSON.stringify({ ...load, rounds, workers, baseline: baseline ?? null, results, slowReaders: slowRows, ratios }, null, 2));
 process.exit(0);
