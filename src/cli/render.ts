@@ -24,6 +24,7 @@ export function renderRollout(v: RolloutView, now = Date.now()): string {
       lines.push(`    ${a.template} (${where})  ${a.verdict}${score}${reason}`);
     }
   }
+  if (v.store) lines.push(`  store     ${v.store.error}`);
   if (v.paused) lines.push(`  paused    ${v.paused.message}`);
   if (v.result) lines.push(`  last      ${v.result.outcome} ${v.result.version} ${ago(now - v.result.at)}: ${v.result.reason}`);
   lines.push(`  now       ${v.message}`);

@@ -47,10 +47,17 @@ export interface RolloutView {
   analyses: AnalysisView[];
   message: string;
   result?: { outcome: string; version: string; reason: string; at: number };
+  /** Present while the controller cannot save the rollout's state (users can still be taken off versions). */
+  store?: { error: string; since: number };
   updatedAt: number;
 }
 
-export function rolloutView(doc: RolloutDocument, s: RolloutStatus, now: number, report: (id: string) => AnalysisReport | undefined): RolloutView {
+/** How the world the rollout acts on is doing: the controller's store. */
+export interface Health {
+  store?: { error: string; since: number };
+}
+
+export function rolloutView(doc: RolloutDocument, s: RolloutStatus, now: number, report: (id: string) => AnalysisReport | undefined, health: Health = {}): RolloutView {
   const steps = planOf(doc.spec, s.pools).steps;
   const live = s.canary !== undefined;
   const { canary, baseline } = s.traffic.weights;
@@ -85,6 +92,7 @@ export function rolloutView(doc: RolloutDocument, s: RolloutStatus, now: number,
     }),
     message: s.message,
     ...(s.result ? { result: { outcome: s.result.outcome, version: s.result.release.version, reason: s.result.reason, at: s.result.at } } : {}),
+    ...(health.store ? { store: health.store } : {}),
     updatedAt: s.updatedAt,
   };
 }

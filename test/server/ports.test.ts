@@ -31,7 +31,7 @@ function routerOf(v: RolloutView): { serving: boolean; reason?: string } | undef
 }
 
 describe('a port already in use', () => {
-  it('kanari up --listen: exit 2 with the reason', { todo: 'ports: fails before the fix' }, async () => {
+  it('kanari up --listen: exit 2 with the reason', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-port-'));
     const port = await listenPort();
     const taken = await hold(port);
@@ -47,7 +47,7 @@ describe('a port already in use', () => {
     }
   });
 
-  it('kanari router -f: a taken listen port or admin port is exit 2 with the reason', { todo: 'ports: fails before the fix' }, async () => {
+  it('kanari router -f: a taken listen port or admin port is exit 2 with the reason', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-port-'));
     const [port, adminPort] = [await listenPort(), await listenPort()];
     const file = join(dir, 'router.yaml');
