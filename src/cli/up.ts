@@ -7,7 +7,7 @@ import { tokenFromFile } from '../server/http.js';
 import { controllerFile, readControllerFile, stateDir, tokenFile, type ControllerFile } from '../server/client.js';
 import { Controller } from '../server/controller.js';
 import { describeSystemError, listenOrExplain, StartupError } from '../server/startup.js';
-import { checkWritable, privateDir, writePrivateFile } from '../store/files.js';
+import { checkWritable, privateDir, tightenTree, writePrivateFile } from '../store/files.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
 
@@ -95,12 +95,16 @@ async function serve(dir: string, listen: { host: string; port: number }): Promi
   return EXIT.ok;
 }
 
-/** The state directory exists and can be written. */
+/**
+ * The state directory exists, can be written, and holds nothing others can read: what an
+ * older kanari left with looser modes is tightened (and what cannot be is said).
+ */
 function prepareStateDir(dir: string): void {
   attempt(() => {
     privateDir(dir);
     checkWritable(dir);
   }, `cannot write the state directory ${dir}`);
+  for (const failure of tightenTree(dir)) console.error(`kanari up: cannot make ${failure.replace(/: /, ' private: ')}; it may be readable by others`);
 }
 
 /** Runs `work`; a failure of the system (not a bug) becomes a StartupError saying `what` failed and why. */

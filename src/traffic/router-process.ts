@@ -4,7 +4,6 @@
  * the next controller adopts it by pid; and when it exits it is started again, and comes
  * back with the table it persisted before applying it.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { API_VERSION, type HostPort } from '../config/schemas/common.js';
@@ -13,6 +12,7 @@ import type { RoutingTable } from '../config/schemas/table.js';
 import { AdminClient } from '../router/client.js';
 import { tokenFromFile } from '../server/http.js';
 import type { StatsSnapshot } from '../router/stats.js';
+import { privateDir, writePrivateFile } from '../store/files.js';
 import { ownModuleCommand, ProcessGroup, type ProcessRecord } from '../targets/process.js';
 
 export interface RouterProcessOptions {
@@ -76,7 +76,7 @@ export class RouterProcess {
   private readonly token: string;
 
   constructor(private readonly o: RouterProcessOptions) {
-    mkdirSync(o.dir, { recursive: true });
+    privateDir(o.dir);
     this.token = tokenFromFile(join(o.dir, 'admin-token'));
   }
 
@@ -201,7 +201,7 @@ export class RouterProcess {
         table,
       },
     };
-    writeFileSync(this.documentPath, JSON.stringify(doc, null, 2) + '\n');
+    writePrivateFile(this.documentPath, JSON.stringify(doc, null, 2) + '\n');
   }
 }
 

@@ -32,7 +32,7 @@ function loosen(path: string): void {
 }
 
 describe('state files', () => {
-  it('are 0600 in 0700 directories after up, apply and deploy, and an older state directory is tightened on start (finding 12)', { todo: 'finding 12: fails before the fix' }, async () => {
+  it('are 0600 in 0700 directories after up, apply and deploy, and an older state directory is tightened on start (finding 12)', async () => {
     // The usual umask: what kanari writes must be private whatever the umask says.
     const umask = process.umask(0o022);
     const f = new UpFixture();
