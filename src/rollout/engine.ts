@@ -101,6 +101,8 @@ export class RolloutEngine {
   private reconciling?: Promise<void>;
   private reconcileAgain = false;
   private readonly saving: Saving;
+  /** The last reason the router did not take a table, until one is taken. */
+  private trafficError?: string;
 
   constructor(private readonly o: EngineOptions) {
     this.name = o.document.metadata.name;
@@ -340,11 +342,14 @@ export class RolloutEngine {
     const seq = s.trafficSeq;
     try {
       await this.o.traffic.apply(s.traffic, (id) => (this.targets.has(id) ? this.targets.endpoints(id) : []));
+      this.trafficError = undefined;
       const unchanged = this.applied && JSON.stringify(this.applied.traffic) === JSON.stringify(s.traffic);
       this.applied = { seq, traffic: s.traffic, at: unchanged ? this.applied!.at : this.clock() };
       if (s.appliedSeq !== seq) await this.send({ type: 'trafficApplied', seq });
     } catch (err) {
-      this.log(`the router did not take the new table: ${(err as Error).message}`);
+      // Said once per reason, not on every round while the router stays out of reach.
+      if ((err as Error).message !== this.trafficError) this.log(`the router did not take the new table: ${(err as Error).message}`);
+      this.trafficError = (err as Error).message;
       await this.send({ type: 'trafficFailed', seq, reason: (err as Error).message });
     }
   }

@@ -98,6 +98,8 @@ export class Controller {
   /** Starts a rollout of `version`: the spec's canary target with `set` (`canary.process.command=…`) laid over it. */
   async deploy(name: string, version: string, set: Record<string, string> = {}): Promise<RolloutView> {
     const m = this.get(name);
+    const router = m.router.health();
+    if (router && !router.serving) throw new ControllerError(409, `the router of ${name} is not serving (${router.reason}); a deploy would move nobody: fix that first (kanari status ${name} shows when it serves)`);
     const target = withOverrides(m.document.spec.canary, set);
     return this.send(name, { type: 'deploy', release: { version, target: { ...target, version } } });
   }
@@ -109,7 +111,7 @@ export class Controller {
 
   view(name: string): RolloutView {
     const m = this.get(name);
-    return rolloutView(m.document, m.engine.status, Date.now(), (id) => m.engine.report(id), { store: m.engine.storeError });
+    return rolloutView(m.document, m.engine.status, Date.now(), (id) => m.engine.report(id), { router: m.router.health(), store: m.engine.storeError });
   }
 
   views(): RolloutView[] {

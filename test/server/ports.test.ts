@@ -78,7 +78,7 @@ spec:
     }
   });
 
-  it('a rollout whose router cannot bind is reported as not serving, and a deploy is refused until it serves', { todo: 'ports: fails before the fix' }, async () => {
+  it('a rollout whose router cannot bind is reported as not serving, and a deploy is refused until it serves', async () => {
     const f = new UpFixture();
     const port = await listenPort();
     let taken: Server | undefined = await hold(port);
@@ -91,9 +91,9 @@ spec:
       await f.up();
       assert.equal((await f.cli('apply', '-f', file)).status, 0);
       const view = await f.until('shop', (v) => routerOf(v)?.serving === false, 60_000);
-      assert.match(routerOf(view)!.reason!, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use`));
+      assert.match(routerOf(view)!.reason!, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(spec\\.listen\\): the address is already in use`));
       let r = await f.cli('status', 'shop');
-      assert.match(r.stdout, new RegExp(`router +NOT SERVING: cannot listen on 127\\.0\\.0\\.1:${port}`));
+      assert.match(r.stdout, new RegExp(`router +NOT SERVING for \\d+s: cannot listen on 127\\.0\\.0\\.1:${port}`));
       r = await f.cli('deploy', 'shop', '--version', 'v2');
       assert.equal(r.status, 1, r.stdout + r.stderr);
       assert.match(r.stderr, /the router of shop is not serving/);
