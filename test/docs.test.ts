@@ -56,7 +56,7 @@ describe('docs', () => {
  * that a machine already using 7070 or 8080 can run it too.
  */
 describe('the kanari up walkthrough', () => {
-  it('runs as written against the example it names', { todo: 'walkthrough: fails before the fix' }, async () => {
+  it('runs as written against the example it names', async () => {
     const text = readFileSync('docs/rollouts.md', 'utf8');
     const section = text.slice(text.indexOf('## Running it: `kanari up`'));
     const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
