@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { loadKind } from '../config/kinds.js';
 import { startRouter } from '../router/run.js';
-import { StartupError } from '../server/startup.js';
+import { StartupError, survivePrintFailures } from '../server/startup.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
 
@@ -16,6 +16,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.file) throw new UsageError('router: name the Router file with -f FILE');
   const doc = loadKind(values.file, 'Router');
   const log = (line: string) => console.log(`kanari router: ${line}`);
+  survivePrintFailures();
   let router;
   try {
     router = await startRouter(doc, { baseDir: dirname(values.file), log });

@@ -6,7 +6,7 @@ import { createApiServer } from '../server/api.js';
 import { tokenFromFile } from '../server/http.js';
 import { controllerFile, readControllerFile, stateDir, tokenFile, type ControllerFile } from '../server/client.js';
 import { Controller } from '../server/controller.js';
-import { describeSystemError, listenOrExplain, StartupError } from '../server/startup.js';
+import { describeSystemError, listenOrExplain, StartupError, survivePrintFailures } from '../server/startup.js';
 import { checkWritable, privateDir, tightenTree, writePrivateFile } from '../store/files.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
@@ -32,6 +32,7 @@ export async function run(argv: string[]): Promise<number> {
   const listen = parseHostPort(values.listen);
   if (!listen || !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(listen.host)) throw new UsageError(`up: --listen must be a loopback host:port such as 127.0.0.1:7070 (got ${JSON.stringify(values.listen)})`);
   const dir = stateDir(values.state);
+  survivePrintFailures();
   try {
     return await serve(dir, listen);
   } catch (err) {

@@ -4,6 +4,15 @@
  */
 import type { Server } from 'node:net';
 
+/**
+ * A log line that cannot be written (stdout is a file on a full disk) is lost rather
+ * than fatal: Node would otherwise exit on the stream's unhandled error, and a router or
+ * controller must not die of its own log, least of all while it rolls users back.
+ */
+export function survivePrintFailures(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+}
+
 /** A process cannot start for a reason a person can fix; the CLI prints it without a stack and exits 2. */
 export class StartupError extends Error {
   override name = 'StartupError';

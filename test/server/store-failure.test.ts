@@ -92,7 +92,7 @@ async function waitForTable(f: UpFixture, canary: number) {
 }
 
 describe('a router whose disk is full', () => {
-  it('keeps serving and takes users off the canary, though it can neither save its table nor write its log', { todo: 'full disk: fails before the fix', skip: noPrlimit }, async () => {
+  it('keeps serving and takes users off the canary, though it can neither save its table nor write its log', { skip: noPrlimit }, async () => {
     const f = new UpFixture();
     const port = await listenPort();
     const users = async () => byVersion(await sendMany(port, 40, 4, (i) => ({ headers: { cookie: `shop-user=u${i}` } })));
