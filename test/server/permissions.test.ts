@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, lstatSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { appRollout, listenPort, UpFixture } from '../helpers/controller.js';
+import { holdingRollout, listenPort, UpFixture } from '../helpers/controller.js';
 
 /** Every entry under `dir` whose mode lets anyone but its owner in, with that mode. */
 function loose(dir: string): { found: string[]; loose: string[] } {
@@ -38,16 +38,8 @@ describe('state files', () => {
     const f = new UpFixture();
     const port = await listenPort();
     try {
-      const file = f.write('shop.yaml', appRollout('shop', port, `  strategy:
-    canary:
-      steps:
-        - setWeight: 20
-        - pause: {}`));
       await f.up();
-      assert.equal((await f.cli('apply', '-f', file)).status, 0);
-      await f.until('shop', (v) => v.phase === 'StableOnly' && f.record('shop', 'router') !== undefined);
-      assert.equal((await f.cli('deploy', 'shop', '--version', 'v2')).status, 0);
-      await f.until('shop', (v) => v.phase === 'Paused' && v.weights.canary === 20);
+      await f.deployPaused('shop', f.write('shop.yaml', holdingRollout('shop', port, 20)), 'v2', 20);
 
       const first = loose(f.state);
       for (const expected of ['.', 'api-token', 'controller.json', 'kanari.db', 'kanari.db-wal', 'kanari.db-shm', 'routers/shop/router.yaml', 'routers/shop/admin-token', 'routers/shop/router-table.json', 'routers/shop/router-0.log', 'logs/shop/v1-0.log', 'logs/shop/v2-0.log', 'run/shop.sock']) {

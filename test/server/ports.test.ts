@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RolloutView } from '../../src/server/view.js';
 import { runCliAsync } from '../helpers/cli.js';
-import { appRollout, listenPort, UpFixture } from '../helpers/controller.js';
+import { holdingRollout, listenPort, UpFixture } from '../helpers/controller.js';
 
 /** Holds 127.0.0.1:`port` as another program would. */
 async function hold(port: number): Promise<Server> {
@@ -83,11 +83,7 @@ spec:
     const port = await listenPort();
     let taken: Server | undefined = await hold(port);
     try {
-      const file = f.write('shop.yaml', appRollout('shop', port, `  strategy:
-    canary:
-      steps:
-        - setWeight: 20
-        - pause: {}`));
+      const file = f.write('shop.yaml', holdingRollout('shop', port, 20));
       await f.up();
       assert.equal((await f.cli('apply', '-f', file)).status, 0);
       const view = await f.until('shop', (v) => routerOf(v)?.serving === false, 60_000);

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readControllerFile } from '../../src/server/client.js';
-import { alive, appRollout, listenPort, UpFixture } from '../helpers/controller.js';
+import { alive, holdingRollout, listenPort, UpFixture } from '../helpers/controller.js';
 import { byVersion, sendMany } from '../helpers/load.js';
 
 const prlimit = spawnSync('prlimit', ['--version'], { encoding: 'utf8' });
@@ -24,19 +24,11 @@ describe('a controller whose store cannot be written', () => {
   it('still takes users off the canary, for an abort and for an automatic rollback, and refuses to move any onto it (finding 7)', { skip: noPrlimit }, async () => {
     const f = new UpFixture();
     const port = await listenPort();
-    const users = async () => byVersion(await sendMany(port, 40, 4, (i) => ({ headers: { cookie: `shop-user=u${i}` } })));
+    const users = () => usersOn(port);
     try {
-      const file = f.write('shop.yaml', appRollout('shop', port, `  strategy:
-    canary:
-      steps:
-        - setWeight: 50
-        - pause: {}`));
       await f.up();
       const controller = readControllerFile(f.state)!.pid;
-      assert.equal((await f.cli('apply', '-f', file)).status, 0);
-      await f.until('shop', (v) => v.phase === 'StableOnly' && f.record('shop', 'router') !== undefined);
-      assert.equal((await f.cli('deploy', 'shop', '--version', 'v2')).status, 0);
-      await f.until('shop', (v) => v.phase === 'Paused' && v.weights.canary === 50);
+      await f.deployPaused('shop', f.write('shop.yaml', holdingRollout('shop', port, 50)), 'v2', 50);
       assert.ok(((await users()).v2 ?? 0) > 0, 'v2 serves some users');
 
       // 1. An abort while the store fails: users leave v2 at once; the answer says it is not saved.
@@ -80,6 +72,11 @@ describe('a controller whose store cannot be written', () => {
   });
 });
 
+/** Which version served each of 40 users (each with its own cookie). */
+async function usersOn(port: number): Promise<Record<string, number>> {
+  return byVersion(await sendMany(port, 40, 4, (i) => ({ headers: { cookie: `shop-user=u${i}` } })));
+}
+
 /** Polls the router's table until the canary's weight is `canary`. */
 async function waitForTable(f: UpFixture, canary: number) {
   const deadline = Date.now() + 15_000;
@@ -95,18 +92,10 @@ describe('a router whose disk is full', () => {
   it('keeps serving and takes users off the canary, though it can neither save its table nor write its log', { skip: noPrlimit }, async () => {
     const f = new UpFixture();
     const port = await listenPort();
-    const users = async () => byVersion(await sendMany(port, 40, 4, (i) => ({ headers: { cookie: `shop-user=u${i}` } })));
+    const users = () => usersOn(port);
     try {
-      const file = f.write('shop.yaml', appRollout('shop', port, `  strategy:
-    canary:
-      steps:
-        - setWeight: 50
-        - pause: {}`));
       await f.up();
-      assert.equal((await f.cli('apply', '-f', file)).status, 0);
-      await f.until('shop', (v) => v.phase === 'StableOnly' && f.record('shop', 'router') !== undefined);
-      assert.equal((await f.cli('deploy', 'shop', '--version', 'v2')).status, 0);
-      await f.until('shop', (v) => v.phase === 'Paused' && v.weights.canary === 50);
+      await f.deployPaused('shop', f.write('shop.yaml', holdingRollout('shop', port, 50)), 'v2', 50);
       const router = f.record('shop', 'router')!.pids[0]!;
 
       // The router's log (its stdout) and its table file are on the full disk; the controller's store is not.
