@@ -7,7 +7,7 @@ import type { RoutingTable } from '../config/schemas/table.js';
 import { createAdminServer, RevisionConflict, type AdminBackend, type TableChange } from './admin.js';
 import { HttpError, tokenFromFile } from '../server/http.js';
 import { describeSystemError, listenError, listenOrExplain, StartupError } from '../server/startup.js';
-import { privateDir } from '../store/files.js';
+import { newPrivateDir } from '../store/files.js';
 import { startWorkers } from './cluster.js';
 import { DataPlane } from './dataplane.js';
 import { movesUsersOnto } from './onto.js';
@@ -50,7 +50,7 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
   const base = opts.baseDir ?? process.cwd();
   const statePath = spec.state ? resolve(base, spec.state) : resolve('.kanari', service, 'router-table.json');
   try {
-    privateDir(dirname(statePath));
+    newPrivateDir(dirname(statePath));
   } catch (err) {
     throw new StartupError(`cannot create the state directory ${dirname(statePath)} (spec.state): ${describeSystemError(err)}`);
   }
@@ -197,7 +197,7 @@ async function canListen(port: number, host: string): Promise<void> {
 async function listenAdmin(server: http.Server, at: AdminAddress): Promise<string> {
   if ('unix' in at) {
     try {
-      privateDir(dirname(at.unix));
+      newPrivateDir(dirname(at.unix));
       removeStaleSocket(at.unix);
     } catch (err) {
       throw new StartupError(`cannot listen on unix:${at.unix} (spec.admin.listen): ${describeSystemError(err)}`);

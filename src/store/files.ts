@@ -7,9 +7,14 @@
 import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-/** Creates `dir` and its missing parents as 0700, or takes group and other bits off one that exists. */
-export function privateDir(dir: string): void {
+/** Creates `dir` and its missing parents as 0700; one that exists is left as it is (it may be someone's own). */
+export function newPrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/** Creates `dir` and its missing parents as 0700, or takes group and other bits off one that exists (kanari's own). */
+export function privateDir(dir: string): void {
+  newPrivateDir(dir);
   try {
     tighten(dir);
   } catch {
