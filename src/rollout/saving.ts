@@ -10,6 +10,9 @@ import type { Store } from '../store/sqlite.js';
 import { routingTableFor } from '../traffic/embedded.js';
 import type { RolloutStatus, TrafficState, Transition, UntimedEvent } from './types.js';
 
+/** Unsaved events kept at most (a day of one a second): the oldest go first. */
+const MAX_UNSAVED = 100_000;
+
 interface EventRow {
   revision: number;
   at: number;
@@ -76,6 +79,7 @@ export class Saving {
       return refused;
     }
     this.unsaved.push(...rows);
+    if (this.unsaved.length > MAX_UNSAVED) this.unsaved.splice(0, this.unsaved.length - MAX_UNSAVED);
     if (before.phase !== s.phase || before.trafficSeq !== s.trafficSeq) this.log(`acting on "${s.message}" although it is NOT saved (${failure.reason}); a restart before the store takes writes again would resume from before it`);
     return undefined;
   }
