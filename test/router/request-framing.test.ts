@@ -76,10 +76,11 @@ describe('framing (finding 4)', () => {
   });
 
   it('keeps Content-Length and Host when the client lists them in Connection', async () => {
-    const before = raw.connections.length;
+    const before = raw.connections.map((c) => c.bytes.length);
     const answer = await rawExchange(router.port, 'POST /up HTTP/1.1\r\nHost: a\r\nConnection: content-length, host, close\r\nContent-Length: 5\r\n\r\nhello');
     assert.match(answer, /^HTTP\/1\.1 200 /);
-    const sent = raw.connections.slice(before).map((c) => c.bytes.toString('latin1')).join('');
+    // What went upstream, on a new connection or a pooled one.
+    const sent = raw.connections.map((c, i) => c.bytes.subarray(before[i] ?? 0).toString('latin1')).join('');
     assert.match(sent, /^POST \/up HTTP\/1\.1\r\nHost: a\r\n/);
     assert.match(sent, /\r\nContent-Length: 5\r\n[^]*\r\n\r\nhello$/);
   });
