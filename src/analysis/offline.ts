@@ -5,6 +5,7 @@
  * Bad rows are reported with their file and line.
  */
 import { ConfigError } from '../config/errors.js';
+import { DATA_LIMITS } from '../config/bounds.js';
 import { loadFileText, parseText } from '../config/load.js';
 import { z } from 'zod';
 import type { MetricPair } from './judges/kayenta/judge.js';
@@ -23,7 +24,7 @@ const pairList = z.array(z.looseObject({
 }));
 
 export function readMetricPairs(file: string): MetricPair[] {
-  if (!file.endsWith('.csv')) return parseText(loadFileText(file).replace(/\bNaN\b(?=\s*[,\]])/g, '"NaN"'), file, pairList);
+  if (!file.endsWith('.csv')) return parseText(loadFileText(file).replace(/\bNaN\b(?=\s*[,\]])/g, '"NaN"'), file, pairList, DATA_LIMITS);
   const pairs = new Map<string, MetricPair>();
   for (const row of csvRows(file, ['metric', 'version', 'value'])) {
     const side = CONTROL.has(row.version) ? 'control' : CANARY.has(row.version) ? 'experiment' : undefined;

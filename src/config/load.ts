@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isNode, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
+import { checkLimits, LIMITS, positionOf, type TextLimits } from './bounds.js';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
 import { describeValue, errorMap } from './messages.js';
+import { checkNodes } from './nodes.js';
 import { didYouMean } from './suggest.js';
 
 type AnySchema = z.ZodType;
@@ -23,8 +25,8 @@ export function loadFileText(file: string): string {
 }
 
 /** Parses YAML text (JSON is YAML too) holding exactly one document and validates it. */
-export function parseText<S extends AnySchema>(text: string, file: string, schema: S): z.output<S> {
-  const [only, ...rest] = parseDocuments(text, file);
+export function parseText<S extends AnySchema>(text: string, file: string, schema: S, limits: TextLimits = LIMITS): z.output<S> {
+  const [only, ...rest] = parseDocuments(text, file, limits);
   if (!only) throw new ConfigError([{ file, line: 1, col: 1, path: '', message: 'is empty' }]);
   if (rest.length > 0) {
     const at = rest[0]!.located([]);
@@ -40,24 +42,36 @@ export interface ParsedDocument {
   validate<S extends AnySchema>(schema: S): z.output<S>;
 }
 
-export function parseDocuments(text: string, file: string): ParsedDocument[] {
+/**
+ * Parses every document in `text`. Depth, size and aliases are bounded before yaml
+ * composes anything (see bounds.ts for why), so no text can take the process down.
+ */
+export function parseDocuments(text: string, file: string, limits: TextLimits = LIMITS): ParsedDocument[] {
+  const breach = checkLimits(text, limits);
+  if (breach) throw new ConfigError([{ file, ...positionOf(text, breach.offset), path: '', message: breach.message }]);
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // Duplicate keys are found by checkNodes: yaml's own check is quadratic in a map's size.
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const list = Array.isArray(docs) ? docs : [];
-  const syntax: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = [];
   for (const doc of list) {
     for (const err of doc.errors) {
       const pos = lines.linePos(err.pos[0]);
-      syntax.push({ file, line: pos.line, col: pos.col, path: '', message: yamlMessage(err.message) });
+      issues.push({ file, line: pos.line, col: pos.col, path: '', message: yamlMessage(err.message) });
     }
   }
-  if (syntax.length > 0) throw new ConfigError(syntax);
+  if (issues.length === 0) {
+    for (const doc of list) {
+      for (const issue of checkNodes(doc)) issues.push({ file, ...lines.linePos(issue.offset), path: formatPath(issue.path), message: issue.message });
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
   return list.filter((doc) => doc.contents !== null).map((doc) => documentOf(doc, file, lines));
 }
 
 function yamlMessage(message: string): string {
   // The yaml package appends a location we already report; keep its first sentence only.
-  return message.split(/ at line \d+/)[0]!.replace(/\.$/, '').replace(/^Map keys must be unique/, 'duplicate key');
+  return message.split(/ at line \d+/)[0]!.replace(/\.$/, '');
 }
 
 function documentOf(doc: Document, file: string, lines: LineCounter): ParsedDocument {
