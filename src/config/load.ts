@@ -62,7 +62,7 @@ export function parseDocuments(text: string, file: string, limits: TextLimits = 
   }
   if (issues.length === 0) {
     for (const doc of list) {
-      for (const issue of checkNodes(doc)) issues.push({ file, ...lines.linePos(issue.offset), path: formatPath(issue.path), message: issue.message });
+      for (const issue of checkNodes(doc, limits.maxValues)) issues.push({ file, ...lines.linePos(issue.offset), path: formatPath(issue.path), message: issue.message });
     }
   }
   if (issues.length > 0) throw new ConfigError(issues);
@@ -75,12 +75,18 @@ function yamlMessage(message: string): string {
 }
 
 function documentOf(doc: Document, file: string, lines: LineCounter): ParsedDocument {
-  const value: unknown = doc.toJS({ maxAliasCount: 100 });
   const located = (path: readonly PropertyKey[], opts: { key?: boolean } = {}) => {
     const offset = offsetOf(doc, path, opts.key ?? false);
     const pos = lines.linePos(offset);
     return { file, line: pos.line, col: pos.col, path: formatPath(path) };
   };
+  let value: unknown;
+  try {
+    // checkNodes bounded what aliases expand to; yaml's own count refuses an anchor used 101 times.
+    value = doc.toJS({ maxAliasCount: -1 });
+  } catch (err) {
+    throw new ConfigError([{ ...located([]), message: `cannot be read: ${(err as Error).message}` }]);
+  }
   return {
     value,
     located,
