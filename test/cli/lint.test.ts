@@ -73,7 +73,7 @@ describe('kanari lint: deep and wide files (finding 3)', () => {
 });
 
 describe('kanari lint: timers (finding 6)', () => {
-  it('refuses a timeout longer than Node can time, at its line, exit 2', { todo: 'finding 6: fails before the fix' }, () => {
+  it('refuses a timeout longer than Node can time, at its line, exit 2', () => {
     refuses(write(ROUTER.replace('  listen: 8080\n', '  listen: 8080\n  timeouts: { upstreamHeaders: 800h }\n')), [
       'F:6:32 spec.timeouts.upstreamHeaders: must be at most 596h31m23.647s, about 24.8 days: the longest a Node.js timer can wait (got "800h")',
     ]);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../duration.js';
+import { duration, timerDuration } from '../duration.js';
 import { compile, ExpressionError } from '../../analysis/judges/threshold/expression.js';
 import { API_VERSION, exactlyOne, httpUrl, metadata, name } from './common.js';
 import { kayentaCanaryConfig, type KayentaCanaryConfig } from '../../analysis/judges/kayenta/config.js';
@@ -53,7 +53,7 @@ export const prometheusQuery = z.strictObject({
   quantile: probability('a quantile such as 0.99').optional(),
   /** The range `{{window}}` stands for; default the measurement's window. */
   window: duration.optional(),
-  timeout: duration.default(5000),
+  timeout: timerDuration.default(5000),
   headers,
 }).superRefine(exactlyOne(['query', 'preset'])).superRefine((q, ctx) => {
   const text = q.query ?? (q.preset ? PROMETHEUS_PRESETS[q.preset]!.query : '');
@@ -76,7 +76,7 @@ export const webQuery = z.strictObject({
   }),
   version: versionName.default('canary'),
   targets: z.partialRecord(versionName, z.string().min(1)).default({}),
-  timeout: duration.default(5000),
+  timeout: timerDuration.default(5000),
 });
 export type WebQuery = z.output<typeof webQuery>;
 
