@@ -1,122 +1,94 @@
-// bench/router: kanari's router against nginx split_clients and @fastify/http-proxy, and
-// against no proxy at all, under the same wrk load in the same run. Prints req/s and p99
-// for each, the ratios the router issue sets as targets, and writes .bench/router.json.
+// bench/router: kanari's router against nginx split_clients, @fastify/http-proxy, no proxy at
+// all, and kanari as built from an older commit, under the same wrk load in the same run, with
+// tiny, 20 KiB, 64 KiB and 1 MiB responses and a slow-reader row for memory per connection.
+// Prints the rows, the ratios the router issues set as targets, and writes .bench/router-<N>w.json.
 //
-//   npm run bench:router [-- --seconds 8 --rounds 2 --connections 32]
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+//   npm run bench:router [-- --seconds 8 --rounds 2 --connections 32 --workers 1 --baseline 33698ba
+//                            --slow-clients 200 --slow-rate 64]
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureDebian } from '../../scripts/ensure-debian.mjs';
+import { buildRef, buildThisTree, DEFAULT_BASELINE, resolveRef } from './build.mjs';
+import { freePort, nginx, start, stop, stopAllOnExit, waitForPort } from './procs.mjs';
+import { keepBest, printResults } from './report.mjs';
+import { slowReaders } from './slow.mjs';
+import { describeSocketErrors, warmUp, wrk } from './wrk.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, rounds: { type: 'string', default: '2' }, connections: { type: 'string', default: '32' }, workers: { type: 'string', default: '1' } } });
-const seconds = Number(values.seconds);
+const repo = resolve(here, '..', '..');
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '32' },
+    workers: { type: 'string', default: '1' },
+    baseline: { type: 'string', default: DEFAULT_BASELINE },
+    'slow-clients': { type: 'string', default: '200' },
+    'slow-rate': { type: 'string', default: '64' },
+  },
+});
+const load = { seconds: Number(values.seconds), connections: Number(values.connections) };
 const rounds = Number(values.rounds);
-const connections = Number(values.connections);
 /** Worker processes for both nginx and kanari (the upstream nginx always has one). */
 const workers = Number(values.workers);
+const slow = { clients: Number(values['slow-clients']), rate: Number(values['slow-rate']) * 1024 };
+
+/** Every target answers TINY; the `sizes` targets also SIZES, of which 20 KiB is the one that showed finding 2 of issue 12. */
+const TINY = { name: '7 B', path: '/' };
+const SIZES = [
+  { name: '20 KiB', path: '/20k', bytes: 20 * 1024 },
+  { name: '64 KiB', path: '/64k', bytes: 64 * 1024 },
+  { name: '1 MiB', path: '/1m', bytes: 1024 * 1024 },
+];
+const SLOW = SIZES[2];
+
+let baseline;
+if (values.baseline !== 'none') {
+  const hash = resolveRef(repo, values.baseline);
+  if (hash instanceof Error) {
+    console.error(hash.message);
+    process.exit(2);
+  }
+  baseline = { ref: values.baseline, hash, target: `kanari @${hash}` };
+}
 
 ensureDebian([['nginx', 'nginx-light'], ['wrk', 'wrk']]);
 const dir = mkdtempSync(join(tmpdir(), 'kanari-bench-'));
-const children = [];
-// SIGTERM, not SIGKILL: a killed nginx master leaves its workers running, holding the ports.
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
-});
+stopAllOnExit(() => rmSync(dir, { recursive: true, force: true }));
+console.error(`building this tree${baseline ? ` and ${baseline.ref}` : ''} with the repo's tsc …`);
+const thisDist = buildThisTree(repo, dir);
+const refDist = baseline && buildRef(repo, baseline.hash, dir);
 
-async function freePort() {
-  const s = net.createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function waitForPort(port) {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((r) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
-      s.on('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
-
-function nginx(name, body, processes = 1) {
-  const prefix = join(dir, name);
-  mkdirSync(join(prefix, 'tmp'), { recursive: true });
-  const conf = join(prefix, 'nginx.conf');
-  writeFileSync(
-    conf,
-    `worker_processes ${processes};
-daemon off;
-pid ${prefix}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/tmp/body;
-  proxy_temp_path ${prefix}/tmp/proxy;
-  fastcgi_temp_path ${prefix}/tmp/fastcgi;
-  uwsgi_temp_path ${prefix}/tmp/uwsgi;
-  scgi_temp_path ${prefix}/tmp/scgi;
-${body}
-}
-`,
-  );
-  const child = spawn('nginx', ['-p', prefix, '-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(child);
-  return child;
-}
-
-function start(command, args) {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(child);
-  return child;
-}
-
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
-function wrk(port) {
-  const out = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', join(here, 'split.lua'), `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
-  if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr}`);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out.stdout)?.[1]);
-  const p99 = toMs(/^\s+99%\s+([\d.]+\w+)/m.exec(out.stdout)?.[1]);
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out.stdout)?.[1] ?? '0';
-  const socketErrors = /Socket errors: (.*)/.exec(out.stdout)?.[1];
-  return { rps, p99, errors: Number(errors), socketErrors };
-}
-
-function toMs(text) {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(text ?? '');
-  if (!m) return NaN;
-  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
-}
-
-// Upstreams: one nginx with two fixed-response servers, so the upstream is never the bottleneck.
+// Upstreams: one nginx with two servers answering "stable\n"/"canary\n" on / and static files of
+// each size elsewhere, so the upstream is never the bottleneck and every proxy fetches the same bytes.
+const files = join(dir, 'files');
+// nginx workers run as an unprivileged user when the bench runs as root: they must reach the files and their temp dirs.
+chmodSync(dir, 0o711);
+mkdirSync(files, { mode: 0o755 });
+for (const s of SIZES) writeFileSync(join(files, s.path.slice(1)), Buffer.alloc(s.bytes, 'k'));
 const [stablePort, canaryPort] = [await freePort(), await freePort()];
-nginx('upstream', `  server { listen 127.0.0.1:${stablePort}; location / { return 200 "stable\\n"; } }
-  server { listen 127.0.0.1:${canaryPort}; location / { return 200 "canary\\n"; } }`);
+const upstreamServer = (port, text) => `  server { listen 127.0.0.1:${port}; root ${files}; sendfile on; location = / { return 200 "${text}\\n"; } }`;
+nginx(dir, 'upstream', `${upstreamServer(stablePort, 'stable')}\n${upstreamServer(canaryPort, 'canary')}`);
 await waitForPort(stablePort);
 await waitForPort(canaryPort);
 
-const targets = {
-  direct: async () => ({ port: stablePort, child: undefined }),
-  'nginx split_clients': async () => {
-    const port = await freePort();
-    const child = nginx(`proxy-${port}`, `  upstream stable { server 127.0.0.1:${stablePort}; keepalive 64; }
+const kanari = (kind, dist) => async () => {
+  const port = await freePort();
+  return { port, child: start(process.execPath, [join(here, 'targets.mjs'), kind, port, stablePort, canaryPort, dir, workers, dist]) };
+};
+/** `sizes`: loaded with every response size; `slow`: measured with slow readers. */
+const targets = [
+  { name: 'direct', sizes: true, make: async () => ({ port: stablePort }) },
+  {
+    name: 'nginx split_clients',
+    sizes: true,
+    slow: true,
+    make: async () => {
+      const port = await freePort();
+      const child = nginx(dir, `proxy-${port}`, `  upstream stable { server 127.0.0.1:${stablePort}; keepalive 64; }
   upstream canary { server 127.0.0.1:${canaryPort}; keepalive 64; }
   split_clients "\${http_x_user_id}" $pool { 5% canary; * stable; }
   server {
@@ -128,47 +100,59 @@ const targets = {
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     }
   }`, workers);
-    return { port, child };
+      return { port, child };
+    },
   },
-  '@fastify/http-proxy': async () => {
-    const port = await freePort();
-    return { port, child: start(process.execPath, [join(here, 'targets.mjs'), 'fastify', port, stablePort, canaryPort, dir]) };
+  {
+    name: '@fastify/http-proxy',
+    make: async () => {
+      const port = await freePort();
+      return { port, child: start(process.execPath, [join(here, 'targets.mjs'), 'fastify', port, stablePort, canaryPort, dir]) };
+    },
   },
-  'kanari (sticky + metrics)': async () => {
-    const port = await freePort();
-    return { port, child: start(process.execPath, [join(here, 'targets.mjs'), 'kanari', port, stablePort, canaryPort, dir, workers]) };
-  },
-  'kanari (bare)': async () => {
-    const port = await freePort();
-    return { port, child: start(process.execPath, [join(here, 'targets.mjs'), 'kanari-bare', port, stablePort, canaryPort, dir, workers]) };
-  },
-};
+  { name: 'kanari (this tree)', sizes: true, slow: true, make: kanari('kanari', thisDist) },
+  ...(baseline ? [{ name: baseline.target, sizes: true, slow: true, make: kanari('kanari', refDist) }] : []),
+  { name: 'kanari (bare)', make: kanari('kanari-bare', thisDist) },
+];
 
-console.log(`bench/router: wrk -t1 -c${connections} -d${seconds}s, ${rounds} round(s) per target, best round kept; ${workers} worker(s) for nginx and kanari; ${(await import('node:os')).cpus().length} cores`);
-const results = {};
+const baselineNote = baseline ? `; baseline ${baseline.ref} = ${baseline.hash}${baseline.ref === DEFAULT_BASELINE ? ' (the commit before the issue-12 hardening)' : ''}` : '; no baseline';
+console.log(`bench/router: wrk -t1 -c${load.connections} -d${load.seconds}s, ${rounds} round(s) per target, best round kept; ${workers} worker(s) for nginx and kanari; ${cpus().length} cores${baselineNote}`);
+
+/** results[response][target]: the best round's req/s, MiB/s and p99, with errors summed over all rounds. */
+const results = Object.fromEntries([TINY, ...SIZES].map((w) => [w.name, {}]));
 for (let round = 0; round < rounds; round++) {
-  for (const [name, make] of Object.entries(targets)) {
-    const { port, child } = await make();
+  // Every other round in reverse, so neither of two neighbours (this tree, the baseline) always goes first.
+  const order = round % 2 === 0 ? targets : [...targets].reverse();
+  for (const target of order) {
+    const { port, child } = await target.make();
     await waitForPort(port);
-    spawnSync('wrk', ['-t1', '-c8', '-d1s', `http://127.0.0.1:${port}/`]); // warm up (JIT, pools)
-    const r = wrk(port);
+    for (const w of target.sizes ? [TINY, ...SIZES] : [TINY]) {
+      warmUp(port, w.path);
+      const r = wrk(port, w.path, load);
+      results[w.name][target.name] = keepBest(results[w.name][target.name], r);
+      const socketErrors = describeSocketErrors(r.socketErrors);
+      const errors = `${r.non2xx ? `  non-2xx ${r.non2xx}` : ''}${socketErrors ? `  socket errors ${socketErrors}` : ''}`;
+      console.log(`  round ${round + 1} ${target.name.padEnd(26)} ${w.name.padStart(6)} ${r.rps.toFixed(0).padStart(7)} req/s ${r.mibps.toFixed(1).padStart(7)} MiB/s  p99 ${r.p99.toFixed(2).padStart(7)} ms${errors}`);
+    }
     if (child) await stop(child);
-    if (!results[name] || r.rps > results[name].rps) results[name] = r;
-    console.log(`  round ${round + 1} ${name.padEnd(26)} ${r.rps.toFixed(0).padStart(7)} req/s  p99 ${r.p99.toFixed(2).padStart(6)} ms${r.errors ? `  non-2xx ${r.errors}` : ''}${r.socketErrors ? `  socket errors ${r.socketErrors}` : ''}`);
   }
 }
 
-console.log('\n| target | req/s | p99 ms |\n|---|---:|---:|');
-for (const [name, r] of Object.entries(results)) console.log(`| ${name} | ${r.rps.toFixed(0)} | ${r.p99.toFixed(2)} |`);
-const k = results['kanari (sticky + metrics)'];
-const ratios = [
-  ['kanari / nginx req/s', k.rps / results['nginx split_clients'].rps, '≥ 0.5', (x) => x >= 0.5],
-  ['kanari / @fastify/http-proxy req/s', k.rps / results['@fastify/http-proxy'].rps, '≥ 1.5', (x) => x >= 1.5],
-  ['kanari p99 / nginx p99', k.p99 / results['nginx split_clients'].p99, '≤ 2', (x) => x <= 2],
-  ['sticky+metrics cost (1 − full/bare req/s)', 1 - k.rps / results['kanari (bare)'].rps, '≤ 0.10', (x) => x <= 0.1],
-];
-console.log('\n| ratio | measured | target | met |\n|---|---:|---:|---|');
-for (const [name, value, target, ok] of ratios) console.log(`| ${name} | ${value.toFixed(2)} | ${target} | ${ok(value) ? 'yes' : 'NO'} |`);
+// Slow readers on a freshly started proxy each, after the load rounds, so the memory before is a fresh process's.
+const slowRows = {};
+if (slow.clients > 0) {
+  for (const target of targets.filter((t) => t.slow)) {
+    const { port, child } = await target.make();
+    await waitForPort(port);
+    warmUp(port, TINY.path);
+    slowRows[target.name] = await slowReaders(child.pid, port, { ...slow, path: SLOW.path, bytes: SLOW.bytes });
+    const r = slowRows[target.name];
+    console.log(`  slow readers ${target.name.padEnd(26)} ${(r.perConnection / 1024).toFixed(1).padStart(7)} KiB per connection, ${r.complete}/${r.clients} complete in ${r.seconds.toFixed(1)} s`);
+    await stop(child);
+  }
+}
+
+const ratios = printResults({ results, slowRows, slow, slowSize: SLOW.name, baseline, tiny: TINY.name });
 mkdirSync('.bench', { recursive: true });
-writeFileSync(`.bench/router-${workers}w.json`, JSON.stringify({ connections, seconds, rounds, workers, results, ratios: Object.fromEntries(ratios.map(([n, v]) => [n, v])) }, null, 2));
+writeFileSync(`.bench/router-${workers}w.json`, JSON.stringify({ ...load, rounds, workers, baseline: baseline ?? null, results, slowReaders: slowRows, ratios }, null, 2));
 process.exit(0);

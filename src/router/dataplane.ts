@@ -3,18 +3,26 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { RouterSpec, Sticky } from '../config/schemas/router.js';
 import type { RoutingTable, Version } from '../config/schemas/table.js';
-import { forward, hasBody } from './forward.js';
+import { forward, sendError } from './forward.js';
 import { HealthChecker } from './health.js';
-import { clientResponseHeaders, rawResponseHead, upstreamRequestHeaders } from './headers.js';
+import { rawResponseHead } from './headers.js';
 import { cookieValue, matchVersion } from './match.js';
 import { murmur3 } from './hash.js';
 import { startMirror } from './mirror.js';
 import { EndpointRegistry, type EndpointHealth } from './pool.js';
+import { readRequestHead, type Refusal, type RequestHead } from './request-head.js';
 import { bucketOf, randomBucket, versionForBucket } from './split.js';
 import { RouterStats } from './stats.js';
 import { compileTable, type CompiledTable } from './table.js';
+import { openTunnel } from './tunnel.js';
 
 const COOKIE_MAX_AGE_S = 365 * 24 * 3600;
+
+/** A client socket whose request was refused: nothing more read from it is forwarded. */
+const REFUSED = Symbol('kanari.refused');
+/** The response in progress on a client socket, so a late parse error does not write over it. */
+const RESPONDING = Symbol('kanari.responding');
+type ClientSocket = Socket & { [REFUSED]?: true; [RESPONDING]?: ServerResponse };
 
 /** Where a request goes, and the Set-Cookie to send if kanari just gave the user an id. */
 export interface RouteDecision {
@@ -44,21 +52,31 @@ export class DataPlane {
     this.stats = new RouterStats(service);
     this.seed = murmur3(service);
     this.sticky = spec.sticky ?? { cookie: `kanari-${service}` };
-    this.endpoints = new EndpointRegistry(spec.timeouts.idle);
+    this.endpoints = new EndpointRegistry(spec.timeouts.idle, spec.limits.maxConnectionsPerEndpoint);
     this.current = compileTable(table, revision, this.endpoints);
     this.health = spec.health ? new HealthChecker(spec.health, () => this.endpoints.all()) : undefined;
+    const { timeouts, limits } = spec;
     this.server = http.createServer(
       {
         insecureHTTPParser: false,
-        maxHeaderSize: spec.limits.maxHeaderBytes,
-        headersTimeout: spec.timeouts.clientHeaders,
+        maxHeaderSize: limits.maxHeaderBytes,
+        // Host is checked with the rest of the head, so its absence gets a reason too.
+        requireHostHeader: false,
+        headersTimeout: timeouts.clientHeaders,
+        // Node only looks for late headers this often (30 s by default): this fires at most a
+        // quarter of clientHeaders late. Bodies have their own timer (timeBody).
+        connectionsCheckingInterval: Math.max(50, timeouts.clientHeaders / 4),
         requestTimeout: 0,
-        keepAliveTimeout: spec.timeouts.idle,
+        keepAliveTimeout: timeouts.idle,
       },
       (req, res) => this.handle(req, res),
     );
-    this.server.timeout = spec.timeouts.idle;
+    this.server.timeout = timeouts.idle;
+    // With workers the listener is shared, and so is the cap.
+    this.server.maxConnections = Math.ceil(limits.maxConnections / spec.workers);
+    this.server.on('drop', () => this.stats.rejected.tooManyConnections++);
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
+    this.server.on('connect', (req: IncomingMessage, socket: Socket) => this.refuseRaw(socket, { refused: true, status: 501, reason: `${req.method} is not supported by a reverse proxy` }));
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.clientError(err, socket));
   }
 
@@ -121,34 +139,43 @@ export class DataPlane {
   }
 
   /** Match rules first, then the sticky bucket against the weights; no key means a random bucket. */
-  route(req: IncomingMessage, table: CompiledTable): RouteDecision {
+  route(head: RequestHead, req: IncomingMessage, table: CompiledTable): RouteDecision {
     const sticky = this.sticky;
     let key: string | undefined;
     let setCookie: string | undefined;
     if (sticky.cookie) {
-      key = cookieValue(req.headers.cookie, sticky.cookie);
+      key = cookieValue(head.value('cookie'), sticky.cookie);
       if (key === undefined) {
         key = randomBytes(12).toString('base64url');
         setCookie = `${sticky.cookie}=${key}; Path=/; Max-Age=${COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax`;
       }
     } else if (sticky.header) {
-      const value = req.headers[sticky.header];
-      key = Array.isArray(value) ? value[0] : value;
+      key = head.value(sticky.header);
     } else {
       key = req.socket.remoteAddress;
     }
-    const matched = table.rules.length > 0 ? matchVersion(table.rules, req.headers) : undefined;
+    const matched = table.rules.length > 0 ? matchVersion(table.rules, head.value) : undefined;
     if (matched) return { version: matched, setCookie };
     const bucket = key === undefined ? randomBucket() : bucketOf(key, this.seed);
     return { version: versionForBucket(bucket, table.weights), setCookie };
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket as ClientSocket;
+    // A request pipelined behind a refused one is never forwarded; the socket closes after the refusal.
+    if (socket[REFUSED]) return;
+    const head = readRequestHead(req, this.spec.limits.maxHeaderLines);
+    if (head.refused) return this.refuse(res, head);
+    socket[RESPONDING] = res;
+    res.once('close', () => {
+      if (socket[RESPONDING] === res) socket[RESPONDING] = undefined;
+    });
+    if (head.hasBody) this.timeBody(req, socket);
     const started = performance.now();
     const table = this.current;
-    const { version, setCookie } = this.route(req, table);
+    const { version, setCookie } = this.route(head, req, table);
     if (this.opts.recordStats === false) {
-      forward(this, table, req, res, version, setCookie ? ['Set-Cookie', setCookie] : [], () => {});
+      forward(this, table, head, req, res, version, setCookie ? ['Set-Cookie', setCookie] : [], () => {});
       return;
     }
     let served: Version | undefined;
@@ -163,21 +190,20 @@ export class DataPlane {
       const status = res.writableFinished ? res.statusCode : 499;
       if (served) this.stats.finished(served, status, (performance.now() - started) / 1000);
     });
-    const mirror = table.mirror && table.mirror.version !== version && randomBucket() < table.mirror.buckets ? startMirror(table, req, this.stats, this.spec.timeouts.upstreamHeaders) : undefined;
-    forward(this, table, req, res, version, setCookie ? ['Set-Cookie', setCookie] : [], onServed, mirror);
+    const mirror = table.mirror && table.mirror.version !== version && randomBucket() < table.mirror.buckets ? startMirror(table, head, this.stats, this.spec.timeouts.upstreamHeaders) : undefined;
+    forward(this, table, head, req, res, version, setCookie ? ['Set-Cookie', setCookie] : [], onServed, mirror);
   }
 
-  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+  private upgrade(req: IncomingMessage, socket: Socket, early: Buffer): void {
+    const head = readRequestHead(req, this.spec.limits.maxHeaderLines, true);
+    if (head.refused) return this.refuseRaw(socket, head);
     const started = performance.now();
     const table = this.current;
-    const { version: wanted } = this.route(req, table);
+    const { version: wanted } = this.route(head, req, table);
     const now = Date.now();
     const version = table.pools[wanted].available(now) ? wanted : 'stable';
     const ep = table.pools[version].pick(now);
-    const refuse = (status: number, reason: string) => {
-      socket.end(rawResponseHead(status, reason, ['Connection', 'close', 'Content-Length', '0']));
-    };
-    if (!ep) return refuse(503, 'Service Unavailable');
+    if (!ep) return void socket.end(rawResponseHead(503, 'Service Unavailable', ['Connection', 'close', 'Content-Length', '0']));
     this.stats.started(version);
     let counted = false;
     const count = (status: number) => {
@@ -185,58 +211,65 @@ export class DataPlane {
       counted = true;
       this.stats.finished(version, status, (performance.now() - started) / 1000);
     };
-    const up = http.request({ host: ep.host, port: ep.port, method: req.method, path: req.url, headers: upstreamRequestHeaders(req, true), agent: false, timeout: this.spec.timeouts.connect });
-    up.on('timeout', () => up.destroy(new Error('timeout')));
-    up.on('upgrade', (upRes, upSocket, upHead) => {
-      count(upRes.statusCode ?? 101);
-      upSocket.setTimeout(0);
-      socket.write(rawResponseHead(upRes.statusCode ?? 101, upRes.statusMessage ?? 'Switching Protocols', clientResponseHeaders(upRes.rawHeaders, true)));
-      if (upHead.length > 0) socket.write(upHead);
-      if (head.length > 0) upSocket.write(head);
-      // Each side's end is passed on by pipe(); once either side is gone, both go.
-      upSocket.pipe(socket).pipe(upSocket);
-      this.tunnels.add(socket);
-      const end = () => {
-        this.tunnels.delete(socket);
-        upSocket.destroy();
-        socket.destroy();
-      };
-      upSocket.on('error', end);
-      socket.on('error', end);
-      upSocket.on('close', end);
-      socket.on('close', end);
+    openTunnel(head, socket, early, ep, this.spec.timeouts.connect, {
+      answered: count,
+      failed: () => {
+        this.stats.upstreamError(version, 'connect');
+        count(502);
+        socket.end(rawResponseHead(502, 'Bad Gateway', ['Connection', 'close', 'Content-Length', '0']));
+      },
+      opened: () => this.tunnels.add(socket),
+      closed: () => this.tunnels.delete(socket),
     });
-    up.on('response', (upRes) => {
-      // The upstream declined the upgrade: relay its answer and close.
-      count(upRes.statusCode ?? 502);
-      socket.write(rawResponseHead(upRes.statusCode ?? 502, upRes.statusMessage ?? '', [...clientResponseHeaders(upRes.rawHeaders), 'Connection', 'close']));
-      upRes.pipe(socket);
-    });
-    up.on('error', () => {
-      this.stats.upstreamError(version, 'connect');
-      count(502);
-      refuse(502, 'Bad Gateway');
-    });
-    socket.on('error', () => up.destroy());
-    if (hasBody(req)) req.pipe(up);
-    else up.end();
+  }
+
+  /** A body must arrive whole within clientBody of its headers: a slow drip holds no connection for long. */
+  private timeBody(req: IncomingMessage, socket: ClientSocket): void {
+    const timer = setTimeout(() => {
+      if (!req.complete) this.timedOut(socket, 'the request body was not received in time');
+    }, this.spec.timeouts.clientBody);
+    req.once('end', () => clearTimeout(timer));
+    req.once('close', () => clearTimeout(timer));
+  }
+
+  /** Answers a refused request and closes its connection once the answer is out. */
+  private refuse(res: ServerResponse, refusal: Refusal): void {
+    (res.socket as ClientSocket)[REFUSED] = true;
+    this.countRefusal(refusal.status);
+    res.shouldKeepAlive = false;
+    sendError(res, refusal.status, refusal.reason);
+  }
+
+  /** The same for a socket Node has handed over (upgrade, CONNECT, a parse error). */
+  private refuseRaw(socket: Socket, refusal: Refusal | { status: number; reason: string }): void {
+    (socket as ClientSocket)[REFUSED] = true;
+    this.countRefusal(refusal.status);
+    const body = `kanari: ${refusal.reason}\n`;
+    const text = http.STATUS_CODES[refusal.status] ?? 'Error';
+    socket.end(rawResponseHead(refusal.status, text, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'X-Kanari-Error', refusal.reason, 'Connection', 'close']) + body);
+    socket.destroySoon();
+  }
+
+  private countRefusal(status: number): void {
+    if (status === 431) this.stats.rejected.headersTooLarge++;
+    else if (status !== 408) this.stats.rejected.badRequest++;
   }
 
   private clientError(err: Error & { code?: string }, socket: Socket): void {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
+    const client = socket as ClientSocket;
+    // Nothing more to say on a socket already refused, reset, or midway through a response.
+    if (err.code === 'ECONNRESET' || !socket.writable || client[REFUSED] || client[RESPONDING]?.headersSent) {
       socket.destroy();
       return;
     }
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    if (tooLarge) this.stats.rejected.headersTooLarge++;
-    else if (err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') this.stats.rejected.badRequest++;
-    const [status, text, reason] = tooLarge
-      ? [431, 'Request Header Fields Too Large', `request headers exceed ${this.spec.limits.maxHeaderBytes} bytes`]
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'Request Timeout', 'request headers were not received in time']
-        : [400, 'Bad Request', `malformed request (${(err as { reason?: string }).reason ?? err.code ?? 'parse error'})`];
-    const body = `kanari: ${reason}\n`;
-    socket.end(rawResponseHead(status, text, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'Connection', 'close']) + body);
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return this.timedOut(client, 'request headers were not received in time');
+    const [status, reason] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, `request headers exceed ${this.spec.limits.maxHeaderBytes} bytes`] : [400, `malformed request (${(err as { reason?: string }).reason ?? err.code ?? 'parse error'})`];
+    this.refuseRaw(socket, { status, reason });
+  }
+
+  /** 408 while nothing of a response has gone out; otherwise the connection is cut. */
+  private timedOut(socket: ClientSocket, reason: string): void {
+    if (socket[REFUSED] || socket[RESPONDING]?.headersSent || !socket.writable) return void socket.destroy();
+    this.refuseRaw(socket, { status: 408, reason });
   }
 }
-

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouterSpec } from '../config/schemas/router.js';
 import type { Version } from '../config/schemas/table.js';
-import { clientResponseHeaders, upstreamRequestHead } from './headers.js';
+import { clientResponseHeaders } from './headers.js';
 import type { Endpoint } from './pool.js';
+import { requestHeadText, type RequestHead } from './request-head.js';
 import type { RouterStats, UpstreamError } from './stats.js';
 import type { CompiledTable } from './table.js';
 import type { UpstreamConnection } from './upstream.js';
@@ -15,23 +16,17 @@ export interface ForwardContext {
   readonly stats: RouterStats;
 }
 
-/** Whether the request carries a body (so a retry after it was sent cannot replay it). */
-export function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
 /**
- * Sends `req` to `version` and streams the answer to `res`. A failure before any byte
+ * Sends the request (`head`, then `req`'s body) to `version` and streams the answer to `res`. A failure before any byte
  * reached an upstream (refused, reset or timed out while connecting) is retried once on
  * another endpoint of the same pool, then on stable; one after that only for a GET or HEAD
  * without a body. `onServed` learns which version finally served the request;
  * `onBody` is called once, when the request body starts flowing upstream.
  */
-export function forward(ctx: ForwardContext, table: CompiledTable, req: IncomingMessage, res: ServerResponse, first: Version, extraHeaders: readonly string[], onServed: (v: Version) => void, onBody?: (req: IncomingMessage) => void): void {
+export function forward(ctx: ForwardContext, table: CompiledTable, head: RequestHead, req: IncomingMessage, res: ServerResponse, first: Version, extraHeaders: readonly string[], onServed: (v: Version) => void, onBody?: (req: IncomingMessage) => void): void {
   const { timeouts, passive } = ctx.spec;
-  const withBody = hasBody(req);
-  const replayable = (req.method === 'GET' || req.method === 'HEAD') && !withBody;
+  const withBody = head.hasBody;
+  const replayable = (head.method === 'GET' || head.method === 'HEAD') && !withBody;
   const tried = new Set<Endpoint>();
   let bodyStarted = false;
   let clientGone = false;
@@ -60,7 +55,7 @@ export function forward(ctx: ForwardContext, table: CompiledTable, req: Incoming
       }
     }
     const timedOut = kind === 'headersTimeout' || kind === 'connectTimeout' || kind === 'idleTimeout';
-    sendError(res, timedOut ? 504 : 502, `upstream ${version} ${describe(kind)}`);
+    sendError(res, kind === 'overflow' ? 503 : timedOut ? 504 : 502, `upstream ${version} ${describe(kind, ep)}`);
   };
 
   const attempt = (version: Version, n: number): void => {
@@ -88,6 +83,10 @@ export function forward(ctx: ForwardContext, table: CompiledTable, req: Incoming
       }
       ep.connected();
       current = conn;
+      const done = () => {
+        current = undefined;
+        ep.release();
+      };
       // The body is read only once: a replay (body-less GET/HEAD only) sends the head alone.
       const firstSend = !bodyStarted;
       bodyStarted = true;
@@ -97,31 +96,33 @@ export function forward(ctx: ForwardContext, table: CompiledTable, req: Incoming
       }
       const body = withBody && firstSend ? req : null;
       conn.send({
-        head: upstreamRequestHead(req, `${ep.host}:${ep.port}`),
+        head: requestHeadText(head, `${ep.host}:${ep.port}`),
         body,
-        chunked: req.headers['transfer-encoding'] !== undefined,
-        noResponseBody: req.method === 'HEAD',
+        chunked: head.chunked,
+        noResponseBody: head.method === 'HEAD',
         headersTimeoutMs: timeouts.upstreamHeaders,
         idleTimeoutMs: timeouts.idle,
-        onResponse(head) {
-          const headers = clientResponseHeaders(head.raw);
+        onResponse(response, alone) {
+          const headers = clientResponseHeaders(response.raw);
           for (const h of extraHeaders) headers.push(h);
           try {
-            res.writeHead(head.status, head.reason, headers);
+            res.writeHead(response.status, response.reason, headers);
           } catch {
             // A header Node will not send (a control character in a value): the response is unusable.
             conn.abort();
-            ep.release();
-            failed(version, ep, 'protocol', LAST_ATTEMPT);
+            done();
+            return failed(version, ep, 'protocol', LAST_ATTEMPT);
           }
+          // Long polls and event streams get their head now; otherwise it goes with the first bytes.
+          if (alone) res.flushHeaders();
         },
         onData: (chunk) => res.write(chunk),
         onEnd() {
-          ep.release();
+          done();
           res.end();
         },
         onError(kind) {
-          ep.release();
+          done();
           failed(version, ep, kind, n);
         },
       });
@@ -130,8 +131,10 @@ export function forward(ctx: ForwardContext, table: CompiledTable, req: Incoming
   attempt(first, 0);
 }
 
-function describe(kind: UpstreamError): string {
+function describe(kind: UpstreamError, ep: Endpoint): string {
   switch (kind) {
+    case 'overflow':
+      return `endpoint ${ep.url} is at its connection limit (${ep.connections.maxConnections})`;
     case 'connect':
       return 'refused or dropped the connection';
     case 'connectTimeout':

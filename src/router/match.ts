@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { MatchRule, ValueMatch, Version } from '../config/schemas/table.js';
 import { compileLinearRegex } from './regex.js';
 
@@ -31,16 +30,18 @@ export function compileRules(rules: readonly MatchRule[]): CompiledRule[] {
   }));
 }
 
-/** The version the first matching rule names; every condition of a rule must hold. */
-export function matchVersion(rules: readonly CompiledRule[], headers: IncomingHttpHeaders): Version | undefined {
+/**
+ * The version the first matching rule names; every condition of a rule must hold. `header`
+ * gives a field's whole value (all its lines), as the request is forwarded.
+ */
+export function matchVersion(rules: readonly CompiledRule[], header: (name: string) => string | undefined): Version | undefined {
   for (const rule of rules) {
     if (rule.header) {
-      const raw = headers[rule.header.name];
-      const value = Array.isArray(raw) ? raw.join(', ') : raw;
+      const value = header(rule.header.name);
       if (value === undefined || !rule.header.test(value)) continue;
     }
     if (rule.cookie) {
-      const value = cookieValue(headers.cookie, rule.cookie.name);
+      const value = cookieValue(header('cookie'), rule.cookie.name);
       if (value === undefined || !rule.cookie.test(value)) continue;
     }
     return rule.version;

@@ -53,6 +53,7 @@ export function renderPrometheus(snap: StatsSnapshot, gauges: RouteGauges): stri
   family('kanari_router_rejected_total', 'counter', 'Requests rejected before routing.');
   out.push(`kanari_router_rejected_total{${svc},reason="bad_request"} ${snap.rejected.badRequest}`);
   out.push(`kanari_router_rejected_total{${svc},reason="headers_too_large"} ${snap.rejected.headersTooLarge}`);
+  out.push(`kanari_router_rejected_total{${svc},reason="too_many_connections"} ${snap.rejected.tooManyConnections}`);
 
   family('kanari_router_retries_total', 'counter', 'Requests retried on another endpoint.');
   out.push(`kanari_router_retries_total{${svc}} ${snap.retries}`);

@@ -1,6 +1,6 @@
 import http, { type IncomingMessage } from 'node:http';
+import type { RequestHead } from './request-head.js';
 import type { RouterStats } from './stats.js';
-import { upstreamRequestHeaders } from './headers.js';
 import type { CompiledTable } from './table.js';
 
 /**
@@ -8,27 +8,28 @@ import type { CompiledTable } from './table.js';
  * known size up to `maxBodyBytes` are copied, chunk by chunk as the original streams, so
  * a mirror never holds more than that in memory and never slows the user's request.
  */
-export function startMirror(table: CompiledTable, req: IncomingMessage, stats: RouterStats, timeoutMs: number): ((req: IncomingMessage) => void) | undefined {
+export function startMirror(table: CompiledTable, head: RequestHead, stats: RouterStats, timeoutMs: number): ((req: IncomingMessage) => void) | undefined {
   const mirror = table.mirror!;
-  const length = Number(req.headers['content-length'] ?? 0);
-  if (req.headers['transfer-encoding'] !== undefined || !(length <= mirror.maxBodyBytes)) {
-    stats.mirror.skipped++;
-    return undefined;
-  }
-  const ep = table.pools[mirror.version].pick(Date.now());
-  if (!ep) {
+  const ep = head.chunked || (head.contentLength ?? 0) > mirror.maxBodyBytes ? undefined : table.pools[mirror.version].pick(Date.now());
+  // A mirror never queues: at the endpoint's connection limit the copy is skipped.
+  if (!ep || ep.mirrorsInFlight >= ep.connections.maxConnections) {
     stats.mirror.skipped++;
     return undefined;
   }
   stats.mirror.sent++;
-  const copy = http.request({ agent: ep.agent, host: ep.host, port: ep.port, method: req.method, path: req.url, headers: upstreamRequestHeaders(req), timeout: timeoutMs });
+  ep.mirrorsInFlight++;
+  const copy = http.request({ agent: ep.agent, host: ep.host, port: ep.port, method: head.method, path: head.target, headers: head.headers, timeout: timeoutMs });
   copy.on('response', (res) => res.resume());
   copy.on('timeout', () => copy.destroy(new Error('mirror timeout')));
   copy.on('error', () => stats.mirror.failed++);
+  copy.on('close', () => ep.mirrorsInFlight--);
   // Called when the original body starts flowing upstream; the copy follows its chunks.
   return (source) => {
     source.on('data', (chunk: Buffer) => copy.write(chunk));
     source.on('end', () => copy.end());
-    source.on('error', () => copy.destroy());
+    // A body cut short is not completed on the copy either.
+    source.on('close', () => {
+      if (!source.complete) copy.destroy();
+    });
   };
 }

@@ -21,14 +21,20 @@ export class Endpoint {
   ejectedUntil = 0;
   private connectFailures = 0;
   inFlight = 0;
+  /** Mirrored copies on their way to this endpoint, capped like its connections. */
+  mirrorsInFlight = 0;
   /** Set when a routing table no longer lists the endpoint; its sockets close once idle. */
   retired = false;
 
-  constructor(readonly url: string, private readonly idleMs: number) {
+  constructor(
+    readonly url: string,
+    private readonly idleMs: number,
+    maxConnections: number,
+  ) {
     const u = new URL(url);
     this.host = u.hostname.replace(/^\[|\]$/g, '');
     this.port = Number(u.port || 80);
-    this.connections = new ConnectionPool(this.host, this.port);
+    this.connections = new ConnectionPool(this.host, this.port, maxConnections);
   }
 
   /** Mirrored copies go through Node's client: they are rare, and their answers are discarded. */
@@ -96,12 +102,15 @@ export class Pool {
  */
 export class EndpointRegistry {
   private readonly byUrl = new Map<string, Endpoint>();
-  constructor(private readonly idleMs: number) {}
+  constructor(
+    private readonly idleMs: number,
+    private readonly maxConnectionsPerEndpoint: number,
+  ) {}
 
   get(url: string): Endpoint {
     let ep = this.byUrl.get(url);
     if (!ep) {
-      ep = new Endpoint(url, this.idleMs);
+      ep = new Endpoint(url, this.idleMs, this.maxConnectionsPerEndpoint);
       this.byUrl.set(url, ep);
     }
     return ep;

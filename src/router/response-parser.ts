@@ -1,8 +1,10 @@
 /**
- * A streaming HTTP/1.1 response parser for upstream answers, strict where framing could
- * be ambiguous: a response with both Content-Length and Transfer-Encoding, a duplicated
- * or malformed Content-Length, a Transfer-Encoding not ending in chunked, obs-folded or
- * malformed header lines, and oversized heads are all protocol errors, never guessed at.
+ * A streaming HTTP/1.1 response parser for upstream answers, as strict as kanari is with
+ * requests: a response with both Content-Length and Transfer-Encoding, a duplicated or
+ * malformed Content-Length, a Transfer-Encoding other than chunked, obs-folded or malformed
+ * header lines, control characters, a head or trailers over 64 KiB however many reads they
+ * take, and a 101 (kanari forwards no upgrade on these connections) are protocol errors,
+ * never guessed at.
  */
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
@@ -27,7 +29,10 @@ export interface ResponseSink {
 const MAX_HEAD_BYTES = 64 * 1024;
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
+/** Control characters other than HTAB (RFC 9110 §5.5); obs-text (0x80–0xFF) is allowed. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 const enum State {
   Head,
@@ -44,6 +49,8 @@ export class ResponseParser {
   private state = State.Head;
   private pending: Buffer | undefined;
   private remaining = 0;
+  /** Bytes of trailer lines read so far, bounded like the head. */
+  private trailerBytes = 0;
   /** Set for a response to HEAD: a body is never read, whatever the headers say. */
   private noBody = false;
 
@@ -53,6 +60,7 @@ export class ResponseParser {
   reset(noBody: boolean): void {
     this.state = State.Head;
     this.pending = undefined;
+    this.trailerBytes = 0;
     this.noBody = noBody;
   }
 
@@ -64,8 +72,9 @@ export class ResponseParser {
       switch (this.state) {
         case State.Head: {
           const end = buf.indexOf(CRLF_CRLF);
+          // The limit holds however the head was split across reads.
+          if ((end < 0 ? buf.length : end) > MAX_HEAD_BYTES) throw new ProtocolError('response head too large');
           if (end < 0) {
-            if (buf.length > MAX_HEAD_BYTES) throw new ProtocolError('response head too large');
             this.pending = buf;
             return undefined;
           }
@@ -109,11 +118,12 @@ export class ResponseParser {
         case State.Trailers: {
           // Trailers are dropped (they are hop-by-hop for kanari); read up to the empty line.
           const eol = buf.indexOf('\r\n');
+          if (this.trailerBytes + (eol < 0 ? buf.length : eol) > MAX_HEAD_BYTES) throw new ProtocolError('trailers too large');
           if (eol < 0) {
-            if (buf.length > MAX_HEAD_BYTES) throw new ProtocolError('trailers too large');
             this.pending = buf;
             return undefined;
           }
+          this.trailerBytes += eol + 2;
           buf = buf.subarray(eol + 2);
           if (eol === 0) this.finish();
           break;
@@ -163,7 +173,7 @@ export class ResponseParser {
       const name = colon > 0 ? line.slice(0, colon) : '';
       if (!TOKEN.test(name)) throw new ProtocolError(line.startsWith(' ') || line.startsWith('\t') ? 'obs-folded header line' : `bad header line ${JSON.stringify(line.slice(0, 60))}`);
       const value = line.slice(colon + 1).trim();
-      if (/[\r\n\0]/.test(value)) throw new ProtocolError(`bad header value for ${name}`);
+      if (CTL.test(value)) throw new ProtocolError(`bad header value for ${name}`);
       const lower = name.toLowerCase();
       if (lower === 'content-length') {
         if (contentLength !== undefined) throw new ProtocolError('duplicate Content-Length');
@@ -176,7 +186,8 @@ export class ResponseParser {
       }
       raw.push(name, value);
     }
-    if (status >= 100 && status < 200 && status !== 101) {
+    if (status === 101) throw new ProtocolError('101 Switching Protocols to a request that asked for no upgrade');
+    if (status < 200) {
       // 100 Continue, 103 Early Hints: informational, and the real response follows.
       return;
     }
@@ -185,9 +196,10 @@ export class ResponseParser {
     const chunked = transferEncoding !== undefined;
     if (chunked) {
       if (contentLength !== undefined) throw new ProtocolError('both Content-Length and Transfer-Encoding');
-      if (!/(^|,)\s*chunked$/i.test(transferEncoding!)) throw new ProtocolError(`Transfer-Encoding does not end in chunked (${transferEncoding})`);
+      // A coding before chunked (gzip, chunked) would reach the client undecoded and unlabelled.
+      if (transferEncoding!.toLowerCase() !== 'chunked') throw new ProtocolError(`Transfer-Encoding other than chunked (${transferEncoding})`);
     }
-    const bodyless = this.noBody || status === 204 || status === 304 || status === 101;
+    const bodyless = this.noBody || status === 204 || status === 304;
     const untilClose = !bodyless && !chunked && contentLength === undefined;
     this.sink.head({ status, reason: m[3] ?? '', raw, keepAlive: keepAlive && !untilClose });
     if (bodyless || contentLength === 0) this.finish();

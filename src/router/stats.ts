@@ -5,7 +5,7 @@ export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
 
 /** Why a request to an upstream failed; each is counted, none is a status code. */
-export const UPSTREAM_ERRORS = ['connect', 'connectTimeout', 'headersTimeout', 'idleTimeout', 'reset', 'protocol', 'noEndpoint'] as const;
+export const UPSTREAM_ERRORS = ['connect', 'connectTimeout', 'headersTimeout', 'idleTimeout', 'reset', 'protocol', 'noEndpoint', 'overflow'] as const;
 export type UpstreamError = (typeof UPSTREAM_ERRORS)[number];
 
 export interface VersionStats {
@@ -28,8 +28,11 @@ export interface StatsSnapshot {
   revision: number;
   workers: number;
   versions: Record<Version, VersionStats>;
-  /** Requests rejected before routing: malformed framing (400) or oversized headers (431). */
-  rejected: { badRequest: number; headersTooLarge: number };
+  /**
+   * Refused before routing: malformed or ambiguous requests (400, 501, 505), oversized heads
+   * (431), and connections turned away at limits.maxConnections.
+   */
+  rejected: { badRequest: number; headersTooLarge: number; tooManyConnections: number };
   retries: number;
   mirror: { sent: number; skipped: number; failed: number };
   /** Whether each version has an available endpoint (across workers: in every worker). */
@@ -58,7 +61,7 @@ class VersionCounters {
 export class RouterStats {
   readonly startedAt = Date.now();
   private readonly byVersion: Record<Version, VersionCounters> = { stable: new VersionCounters(), canary: new VersionCounters(), baseline: new VersionCounters() };
-  rejected = { badRequest: 0, headersTooLarge: 0 };
+  rejected = { badRequest: 0, headersTooLarge: 0, tooManyConnections: 0 };
   retries = 0;
   mirror = { sent: 0, skipped: 0, failed: 0 };
 
@@ -125,8 +128,7 @@ export function mergeSnapshots(parts: readonly StatsSnapshot[]): StatsSnapshot {
       a.fallbacks += b.fallbacks;
       sketches[v].merge(b.latency);
     }
-    out.rejected.badRequest += part.rejected.badRequest;
-    out.rejected.headersTooLarge += part.rejected.headersTooLarge;
+    for (const k of Object.keys(out.rejected) as (keyof StatsSnapshot['rejected'])[]) out.rejected[k] += part.rejected[k];
     out.retries += part.retries;
     out.mirror.sent += part.mirror.sent;
     out.mirror.skipped += part.mirror.skipped;

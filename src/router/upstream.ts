@@ -18,7 +18,11 @@ export interface Exchange {
   noResponseBody: boolean;
   headersTimeoutMs: number;
   idleTimeoutMs: number;
-  onResponse(head: ResponseHead): void;
+  /**
+   * The response head, once the read that completed it parsed cleanly. `alone` says that
+   * read carried no body bytes, so the head should go to the client now rather than wait.
+   */
+  onResponse(head: ResponseHead, alone: boolean): void;
   /** Return false to pause the upstream until resume(). */
   onData(chunk: Buffer): boolean;
   onEnd(): void;
@@ -27,9 +31,11 @@ export interface Exchange {
 }
 
 /**
- * A keep-alive connection to one endpoint, carrying one exchange at a time. Anything odd
- * — bytes when no request is out, bytes after a response ended, a response that ended
- * before its request was sent — closes it rather than reusing it.
+ * A keep-alive connection to one endpoint, carrying one exchange at a time. What the parser
+ * finds in a read is handed on only once the whole read parsed cleanly, so a response found
+ * bad in the read that carried its head becomes a 502 rather than half a response. Anything
+ * odd — bytes when no request is out, bytes after a response ended, a response that ended
+ * before its request was sent — closes the connection rather than reusing it.
  */
 export class UpstreamConnection {
   private exchange: Exchange | undefined;
@@ -38,24 +44,22 @@ export class UpstreamConnection {
   private bodyDone = true;
   /** Whether the response allows another request on this connection. */
   private keepAlive = true;
+  // What the parser found in the current read, held until the read is known to be sound.
+  private found: ResponseHead | undefined;
+  private readonly chunks: Buffer[] = [];
+  private ended = false;
 
   constructor(readonly socket: net.Socket, private readonly pool: ConnectionPool) {
     this.parser = new ResponseParser({
-      head: (head) => {
-        clearTimeout(this.headersTimer);
-        this.exchange?.onResponse(head);
-        this.keepAlive = head.keepAlive;
-      },
-      data: (chunk) => {
-        if (this.exchange && !this.exchange.onData(chunk)) socket.pause();
-      },
-      end: () => this.complete(),
+      head: (head) => (this.found = head),
+      data: (chunk) => this.chunks.push(chunk),
+      end: () => (this.ended = true),
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.exchange?.body?.resume());
     socket.on('timeout', () => (this.exchange ? this.fail('idleTimeout') : socket.destroy()));
     socket.on('error', () => {}); // 'close' follows and decides
-    socket.on('close', () => this.onClose());
+    socket.on('close', (hadError) => this.onClose(hadError));
   }
 
   send(exchange: Exchange): void {
@@ -88,6 +92,11 @@ export class UpstreamConnection {
       if (exchange.chunked) socket.write('0\r\n\r\n');
       this.bodyDone = true;
     });
+    // A body cut short (the client left, timed out or sent bad framing) must never be
+    // completed: the upstream would take what came as the whole request.
+    body.on('close', () => {
+      if (this.exchange === exchange && !this.bodyDone) this.socket.destroy();
+    });
   }
 
   resume(): void {
@@ -102,30 +111,50 @@ export class UpstreamConnection {
   }
 
   private onData(chunk: Buffer): void {
-    if (!this.exchange) {
+    const exchange = this.exchange;
+    if (!exchange) {
       this.socket.destroy(); // an upstream talking out of turn is not to be trusted again
       return;
     }
+    let extra: Buffer | undefined;
     try {
-      const extra = this.parser.feed(chunk);
-      if (extra && extra.length > 0) this.socket.destroy();
+      extra = this.parser.feed(chunk);
     } catch (err) {
-      if (err instanceof ProtocolError) this.fail('protocol');
-      else throw err;
+      if (!(err instanceof ProtocolError)) throw err;
+      this.found = undefined;
+      this.chunks.length = 0;
+      this.ended = false;
+      return this.fail('protocol');
+    }
+    if (this.found) {
+      const head = this.found;
+      this.found = undefined;
+      clearTimeout(this.headersTimer);
+      this.keepAlive = head.keepAlive;
+      exchange.onResponse(head, this.chunks.length === 0 && !this.ended);
+    }
+    for (let i = 0; i < this.chunks.length; i++) {
+      // The forwarder may have given up on the exchange from its onResponse.
+      if (this.exchange !== exchange) break;
+      if (!exchange.onData(this.chunks[i]!)) this.socket.pause();
+    }
+    this.chunks.length = 0;
+    if (this.ended) {
+      this.ended = false;
+      this.complete(exchange, extra !== undefined && extra.length > 0);
     }
   }
 
-  private complete(): void {
-    // The forwarder may have aborted the exchange from its onResponse while the parser
-    // was still inside the same chunk; the socket is already gone then.
-    const exchange = this.exchange;
-    if (!exchange) return;
+  private complete(exchange: Exchange, extraBytes: boolean): void {
+    if (this.exchange !== exchange) return;
     this.exchange = undefined;
     clearTimeout(this.headersTimer);
     exchange.onEnd();
-    // A response that ended before its request body was sent leaves the stream out of step.
-    if (this.keepAlive && this.bodyDone && !this.socket.destroyed) this.pool.release(this);
-    else this.socket.destroy();
+    // Back to the pool only in a clean state: nothing unread, reading, the request all sent.
+    const clean = this.keepAlive && this.bodyDone && !extraBytes && !this.socket.destroyed && this.socket.readableLength === 0;
+    if (!clean) return void this.socket.destroy();
+    this.socket.resume();
+    this.pool.release(this);
   }
 
   private fail(kind: UpstreamError): void {
@@ -136,56 +165,95 @@ export class UpstreamConnection {
     exchange?.onError(kind);
   }
 
-  private onClose(): void {
+  private onClose(hadError: boolean): void {
     this.pool.forget(this);
     if (!this.exchange) return;
+    // A reset is never the end of a read-until-close body: the client must see it cut short.
+    if (hadError) return this.fail('reset');
     try {
       this.parser.closed();
     } catch {
-      this.fail('reset');
+      return this.fail('reset');
+    }
+    // A read-until-close body ends here.
+    if (this.ended) {
+      this.ended = false;
+      this.complete(this.exchange, false);
     }
   }
 }
 
-/** An endpoint's connections: idle ones reused last-in first-out, new ones made on demand. */
+type Acquired = (err: UpstreamError | null, conn?: UpstreamConnection) => void;
+
+/**
+ * An endpoint's connections: idle ones reused last-in first-out, new ones made on demand up
+ * to `maxConnections`; past that a request waits for one to come free, up to its connect
+ * timeout, and then fails with `overflow` (nothing was sent, so it may go elsewhere).
+ */
 export class ConnectionPool {
   private readonly idle: UpstreamConnection[] = [];
   private readonly open = new Set<UpstreamConnection>();
+  private connecting = 0;
+  private readonly waiting: { done: Acquired; timer: NodeJS.Timeout; connectTimeoutMs: number }[] = [];
   private closing = false;
 
-  constructor(private readonly host: string, private readonly port: number) {}
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    readonly maxConnections: number,
+  ) {}
 
   /**
    * A connection ready for an exchange: an idle one, or a new one once connected. An
-   * error here (`connect`, `connectTimeout`) means nothing was sent, so any request may be retried.
+   * error here (`connect`, `connectTimeout`, `overflow`) means nothing was sent, so any
+   * request may be retried.
    */
-  acquire(connectTimeoutMs: number, done: (err: UpstreamError | null, conn?: UpstreamConnection) => void): void {
+  acquire(connectTimeoutMs: number, done: Acquired): void {
     while (this.idle.length > 0) {
       const conn = this.idle.pop()!;
       if (conn.socket.destroyed || conn.socket.readyState !== 'open') continue;
       conn.socket.ref();
       return done(null, conn);
     }
+    if (this.open.size + this.connecting < this.maxConnections) return this.connect(connectTimeoutMs, done);
+    const waiter = {
+      done,
+      connectTimeoutMs,
+      timer: setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        done('overflow');
+      }, connectTimeoutMs),
+    };
+    this.waiting.push(waiter);
+  }
+
+  private connect(connectTimeoutMs: number, done: Acquired): void {
+    this.connecting++;
     const socket = net.connect({ host: this.host, port: this.port, noDelay: true });
     let settled = false;
-    const timer = setTimeout(() => {
+    const settle = () => {
       settled = true;
+      this.connecting--;
+      clearTimeout(timer);
+    };
+    const timer = setTimeout(() => {
+      settle();
       socket.destroy();
       done('connectTimeout');
+      this.serveWaiting();
     }, connectTimeoutMs);
     socket.once('connect', () => {
       if (settled) return;
-      settled = true;
-      clearTimeout(timer);
+      settle();
       const conn = new UpstreamConnection(socket, this);
       this.open.add(conn);
       done(null, conn);
     });
     socket.once('error', () => {
       if (settled) return;
-      settled = true;
-      clearTimeout(timer);
+      settle();
       done('connect');
+      this.serveWaiting();
     });
   }
 
@@ -193,6 +261,11 @@ export class ConnectionPool {
     if (this.closing) {
       conn.socket.destroy();
       return;
+    }
+    const waiter = this.waiting.shift();
+    if (waiter) {
+      clearTimeout(waiter.timer);
+      return waiter.done(null, conn);
     }
     conn.socket.setTimeout(POOL_IDLE_MS);
     conn.socket.unref();
@@ -203,12 +276,25 @@ export class ConnectionPool {
     this.open.delete(conn);
     const i = this.idle.indexOf(conn);
     if (i >= 0) this.idle.splice(i, 1);
+    this.serveWaiting();
+  }
+
+  /** A slot came free: the longest-waiting request gets a new connection. */
+  private serveWaiting(): void {
+    if (this.closing || this.waiting.length === 0 || this.open.size + this.connecting >= this.maxConnections) return;
+    const waiter = this.waiting.shift()!;
+    clearTimeout(waiter.timer);
+    this.connect(waiter.connectTimeoutMs, waiter.done);
   }
 
   /** Closes idle connections now and busy ones as they finish. */
   close(): void {
     this.closing = true;
     for (const conn of this.idle.splice(0)) conn.socket.destroy();
+    for (const waiter of this.waiting.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.done('overflow');
+    }
   }
 
   /** Closes everything, busy or not. */

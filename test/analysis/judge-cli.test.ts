@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../../src/analysis/stats/describe.js';
 import { runCli } from '../helpers/cli.js';
-import { readSharedJson } from '../helpers/shared.js';
+import { dataset } from '../fixtures/kayenta/oracle.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kanari-judge-'));
-const oracle = readSharedJson<any>('conformance/kayenta/kayenta-judge-oracle.json');
 
 /** A request log: `seconds` of traffic, canary and stable, with the given 5xx probabilities. */
 function requestLog(name: string, seconds: number, canaryErrors: number, stableErrors: number): string {
@@ -37,7 +36,7 @@ describe('kanari judge --kayenta', () => {
 
   it('reads a long CSV, and passes data Kayenta\'s own suite calls Pass (C01), with --json', () => {
     const csv = join(dir, 'pairs.csv');
-    const rows = ['metric,version,value', ...oracle.datasets.D01.values.map((v: number) => `m,canary,${v}`), ...oracle.datasets.D02.values.map((v: number) => `m,baseline,${v}`)];
+    const rows = ['metric,version,value', ...dataset('D01').map((v: number) => `m,canary,${v}`), ...dataset('D02').map((v: number) => `m,baseline,${v}`)];
     writeFileSync(csv, rows.join('\n'));
     const config = join(dir, 'one-metric.json');
     writeFileSync(config, JSON.stringify({ metrics: [{ name: 'm', groups: ['g'] }] }));

@@ -31,6 +31,7 @@ const TIMERS: [string, string][] = [
   ['spec.timeouts.upstreamHeaders', router('  timeouts: { upstreamHeaders: @ }\n')],
   ['spec.timeouts.idle', router('  timeouts: { idle: @ }\n')],
   ['spec.timeouts.clientHeaders', router('  timeouts: { clientHeaders: @ }\n')],
+  ['spec.timeouts.clientBody', router('  timeouts: { clientBody: @ }\n')],
   ['spec.health.interval', router('  health: { interval: @ }\n')],
   ['spec.health.timeout', router('  health: { timeout: @ }\n')],
   ['spec.analysisInterval', rollout('  analysisInterval: @\n')],

@@ -77,7 +77,11 @@ describe('upstream response parser', () => {
     ['negative Content-Length', 'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n', /bad Content-Length/],
     ['obs-fold', 'HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 0\r\n\r\n', /obs-folded/],
     ['space before colon', 'HTTP/1.1 200 OK\r\nX-A : a\r\n\r\n', /bad header line/],
-    ['Transfer-Encoding not ending in chunked', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n', /does not end in chunked/],
+    ['Transfer-Encoding not ending in chunked', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n', /other than chunked/],
+    ['a coding before chunked', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n', /other than chunked/],
+    ['101 to a request that asked for no upgrade', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n', /101 Switching Protocols/],
+    ['a status outside 100–599', 'HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n', /bad status line/],
+    ['a control character in a value', 'HTTP/1.1 200 OK\r\nX-A: a\x01b\r\nContent-Length: 0\r\n\r\n', /bad header value/],
     ['bad status line', 'HTTP/2 200 OK\r\n\r\n', /bad status line/],
     ['bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', /bad chunk size/],
     ['chunk without CRLF', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\naXX', /not followed by CRLF/],
@@ -89,5 +93,11 @@ describe('upstream response parser', () => {
   it('rejects a connection closed mid-body and an oversized head', () => {
     assert.throws(() => parse('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc', { close: true }), /closed mid-response/);
     assert.throws(() => parse(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(70 * 1024)}`), /head too large/);
+    // Whole in one read, or in two reads of which neither is over the limit alone.
+    const whole = `HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(70 * 1024)}\r\nContent-Length: 0\r\n\r\n`;
+    assert.throws(() => parse(whole), /head too large/);
+    assert.throws(() => parse(whole, { step: 40 * 1024 }), /head too large/);
+    const trailers = `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n${'T: x\r\n'.repeat(15_000)}\r\n`;
+    assert.throws(() => parse(trailers, { step: 1000 }), /trailers too large/);
   });
 });

@@ -1,7 +1,8 @@
 /**
- * The speed limit of any test (SEQUENTIAL.md §4.3, large-control limit): expected time to
- * detect ≈ ln(1/α) / (canary req/s × KL per canary request), and the extra bad requests
- * served meanwhile ≈ ln(1/α)·(p1 − p0)/K_P, which depends on neither canary size nor traffic.
+ * The speed limit of any test (Wald's bound E[N] ≥ ln(1/α)/KL, large-control limit):
+ * expected time to detect ≈ ln(1/α) / (canary req/s × KL per canary request), and the extra
+ * bad requests served meanwhile ≈ ln(1/α)·(p1 − p0)/K_P, which depends on neither canary
+ * size nor traffic.
  */
 export interface Limit {
   seconds: number;

@@ -39,6 +39,19 @@ const timeouts = z.strictObject({
   idle: timerDuration.default(60_000),
   /** A client sending its request headers. */
   clientHeaders: timerDuration.default(30_000),
+  /** A client sending its request body, after its headers (raise it for large uploads over slow links). */
+  clientBody: timerDuration.default(60_000),
+});
+
+const limits = z.strictObject({
+  /** The request line and headers together. */
+  maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+  /** Header lines in one request; more is answered 431. */
+  maxHeaderLines: z.number().int().min(8).max(1000).default(100),
+  /** Client connections open at once on the listener; past it new ones are refused and the open ones served. */
+  maxConnections: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** Connections kanari opens to one upstream endpoint; past it requests wait for one to come free. */
+  maxConnectionsPerEndpoint: z.number().int().min(1).max(100_000).default(1000),
 });
 
 const health = z.strictObject({
@@ -72,8 +85,8 @@ export const routerSpec = z.strictObject({
   state: z.string().optional(),
   workers: z.number().int().min(1).max(64).default(1),
   sticky: sticky.optional(),
-  timeouts: timeouts.default({ connect: 2000, upstreamHeaders: 60_000, idle: 60_000, clientHeaders: 30_000 }),
-  limits: z.strictObject({ maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024) }).default({ maxHeaderBytes: 16 * 1024 }),
+  timeouts: timeouts.prefault({}),
+  limits: limits.prefault({}),
   health: health.optional(),
   passive: passive.default({ failures: 3, ejectFor: 10_000 }),
   table: routingTable,

@@ -6,17 +6,24 @@ import { cles, cohenD, meanRatio } from '../../../src/analysis/judges/kayenta/ef
 import { brentSolve, lowerZ, mannWhitneyInterval, wilcoxonDiff } from '../../../src/analysis/judges/kayenta/mannwhitney.js';
 import { aggregateIntervals, weightedSumScore } from '../../../src/analysis/judges/kayenta/score.js';
 import { percentileR7, summarize } from '../../../src/analysis/stats/describe.js';
-import { readSharedJson } from '../../helpers/shared.js';
-
-/** Every numeric test of Kayenta's judge, transcribed in ../shared/conformance/kayenta (ALGORITHM.md §6). */
-const oracle = readSharedJson<any>('conformance/kayenta/kayenta-judge-oracle.json');
-const data = (id: string): number[] => oracle.datasets[id].values;
+import { dataset as data, KAYENTA, ORCA, oracle } from '../../fixtures/kayenta/oracle.js';
 
 function near(got: number, want: number, tol: number, what: string) {
   assert.ok(Math.abs(got - want) <= tol, `${what}: got ${got}, want ${want} ± ${tol}`);
 }
 
-describe('Kayenta judge conformance: ClassifierSuite (37 cases)', () => {
+// The rows below are generated from the fixture, so a truncated fixture would pass quietly.
+describe('the Kayenta oracle fixture (test/fixtures/kayenta/README.md)', () => {
+  it('holds every numeric case of the suites it transcribes', () => {
+    const counts = Object.fromEntries(['classifierCases', 'mannWhitneyCases', 'statisticCases', 'detectorCases', 'transformCases', 'scorerCases'].map((k) => [k, oracle[k].length]));
+    assert.deepEqual(counts, { classifierCases: 37, mannWhitneyCases: 7, statisticCases: 18, detectorCases: 6, transformCases: 6, scorerCases: 13 });
+    assert.equal(Object.keys(oracle.datasets).length, 46);
+    assert.equal(oracle.aggregationCases.kayentaStandalone_getAggregatedJudgment.rows.length, 5);
+    assert.equal(oracle.aggregationCases.orcaAggregateCanaryResultsTask.rows.length, 18);
+  });
+});
+
+describe(`Kayenta judge conformance: ${KAYENTA} kayenta-judge ClassifierSuite.scala`, () => {
   for (const c of oracle.classifierCases) {
     it(`${c.id} ${c.name}`, () => {
       const experiment = data(c.experiment);
@@ -52,7 +59,7 @@ describe('Kayenta judge conformance: ClassifierSuite (37 cases)', () => {
   }
 });
 
-describe('Kayenta judge conformance: MannWhitneySuite', () => {
+describe(`Kayenta judge conformance: ${KAYENTA} kayenta-mannwhitney MannWhitneySuite.scala`, () => {
   const cases = new Map<string, any>(oracle.mannWhitneyCases.map((c: any) => [c.id, c]));
   it('MW01 wilcoxonDiff on the 850-point problem data', () => {
     const c = cases.get('MW01');
@@ -95,7 +102,7 @@ describe('Kayenta judge conformance: MannWhitneySuite', () => {
   });
 });
 
-describe('Kayenta judge conformance: StatisticSuite', () => {
+describe(`Kayenta judge conformance: ${KAYENTA} kayenta-judge StatisticSuite.scala`, () => {
   for (const c of oracle.statisticCases) {
     it(c.name, () => {
       const input: number[] = c.input ?? (c.inputDataset ? data(c.inputDataset) : undefined);
@@ -126,7 +133,7 @@ describe('Kayenta judge conformance: StatisticSuite', () => {
   }
 });
 
-describe('Kayenta judge conformance: DetectorSuite and TransformSuite', () => {
+describe(`Kayenta judge conformance: ${KAYENTA} kayenta-judge DetectorSuite.scala and TransformSuite.scala`, () => {
   for (const c of oracle.detectorCases) {
     it(c.name, () => {
       const [, kind, arg] = /^(\w+)\((.*)\)$/.exec(c.detector)!;
@@ -149,7 +156,7 @@ describe('Kayenta judge conformance: DetectorSuite and TransformSuite', () => {
   }
 });
 
-describe('Kayenta judge conformance: ScorerSuite and interval aggregation', () => {
+describe(`Kayenta judge conformance: ${KAYENTA} ScorerSuite.scala, and interval aggregation`, () => {
   for (const c of oracle.scorerCases) {
     it(c.name, () => {
       const results = c.results.map((r: any) => ({ name: r.name, classification: r.classification, groups: r.groups, critical: r.critical ?? false, muted: false }));
@@ -159,13 +166,13 @@ describe('Kayenta judge conformance: ScorerSuite and interval aggregation', () =
       if (c.expectedGroupScores) for (const [g, s] of Object.entries(c.expectedGroupScores)) assert.equal(got.groups.find((x) => x.name === g)?.score, s);
     });
   }
-  it('Kayenta standalone getAggregatedJudgment rows', () => {
+  it(`${KAYENTA} GenerateCanaryAnalysisResultTaskTest.java getAggregatedJudgment rows`, () => {
     for (const [final, marginal, pass, expected] of oracle.aggregationCases.kayentaStandalone_getAggregatedJudgment.rows) {
       const got = aggregateIntervals([final], { ...(marginal === null ? {} : { marginal }), ...(pass === null ? {} : { pass }) });
       assert.equal(got.passed, expected, `${final} ${marginal} ${pass}`);
     }
   });
-  it('Orca AggregateCanaryResultsTask rows, one stage and two', () => {
+  it(`${ORCA} AggregateCanaryResultsTaskTest.kt rows, one stage and two`, () => {
     const agg = oracle.aggregationCases.orcaAggregateCanaryResultsTask;
     for (const [scores, thresholds, expected] of agg.rows) assert.equal(aggregateIntervals(scores, thresholds).passed, expected === 'SUCCEEDED', JSON.stringify([scores, thresholds]));
     for (const [a, b, ea, eb] of agg['twoStageRows(thresholds {pass: 60.5})']) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { dirichletLogBayesFactor, oneSidedBetaLogE, sequentialPValue } from '../../../src/analysis/judges/sequential/closed-form.js';
 import { RatioMixture } from '../../../src/analysis/judges/sequential/ratio-mixture.js';
@@ -7,9 +8,19 @@ import { lnBeta, logAddExp } from '../../../src/analysis/stats/special.js';
 const rel = (got: number, want: number, tol: number, what: string) =>
   assert.ok(Math.abs(got - want) <= tol * Math.abs(want), `${what}: got ${got}, want ${want} (rel ${tol})`);
 
-describe('sequential count test: reference values of SEQUENTIAL.md §3', () => {
-  // §3.2: two-sided Dirichlet/Beta mixture, k = 100, counts = [control, canary], ρ = (control, canary).
-  const table: [number, number, number, number, number][] = [
+// Where each row comes from; every number is recomputed, with its source's own formula, by
+// test/fixtures/sequential/reference-values.py (numpy 2.4.6, scipy 1.17.1).
+// Lindon & Malek, "Anytime-Valid Inference for Multinomial Count Data", NeurIPS 2022, arXiv 2011.03567.
+const PAPER = 'Lindon & Malek 2022';
+// assuncaolfi/savvi at de1d0d2, version 0.3.1 in its pyproject.toml (MIT).
+const SAVVI = 'savvi 0.3.1';
+// NPodlozhniy/seqabpy at ebbd572, tag v0.3.2 (Apache-2.0).
+const SEQABPY = 'seqabpy 0.3.2 tests/test_gavi.py';
+
+describe('sequential count test: reference values', () => {
+  // Two-sided Dirichlet-multinomial Bayes factor, k = 100, counts = [control, canary], ρ = (control, canary).
+  const twoSidedSource = `${PAPER} closed form, as ${SAVVI} Multinomial.update_odds computes it`;
+  const twoSided: [number, number, number, number, number][] = [
     [0.5, 0.5, 10, 10, -0.0915774275],
     [0.5, 0.5, 10, 30, 1.2748794875],
     [0.5, 0.5, 100, 140, 1.7517293605],
@@ -20,37 +31,57 @@ describe('sequential count test: reference values of SEQUENTIAL.md §3', () => {
     [0.95, 0.05, 95, 15, 2.9357765774],
     [0.95, 0.05, 950, 80, 5.1777591476],
   ];
-  for (const [rc, rk, control, canary, logBF] of table) {
-    it(`log BF(${control}, ${canary}; ρ = ${rc}/${rk}) = ${logBF}`, () => {
+  for (const [rc, rk, control, canary, logBF] of twoSided) {
+    it(`log BF(${control}, ${canary}; ρ = ${rc}/${rk}) = ${logBF} (${twoSidedSource})`, () => {
       const got = dirichletLogBayesFactor([control, canary], [rc, rk], 100);
       assert.ok(Math.abs(got - logBF) < 1e-9, `got ${got}`);
     });
   }
 
-  // §3.1 savvi: first stops reproduced from their final cumulative counts.
-  it('savvi InhomogeneousPoissonProcess stop: BF([148, 62]; θ0 = [0.8, 0.2]) = 21.939624376119', () => {
-    const lbf = dirichletLogBayesFactor([148, 62], [0.8, 0.2], 100);
-    rel(Math.exp(lbf), 21.939624376119, 1e-11, 'BF');
-    rel(sequentialPValue(1, lbf), 0.0455796317592605, 1e-11, 'p');
-  });
-  it('savvi Multinomial stop: BF([40, 129, 233]; θ0 = [0.1, 0.4, 0.5]) = 20.637317060617', () => {
-    const lbf = dirichletLogBayesFactor([40, 129, 233], [0.1, 0.4, 0.5], 100);
-    rel(Math.exp(lbf), 20.637317060617, 1e-11, 'BF');
-    rel(sequentialPValue(1, lbf), 0.0484559110596954, 1e-11, 'p');
-  });
+  // savvi's example notebooks assert where their seeded streams first stop at α = 0.05; the
+  // streams (np.random.seed(1), 1000 multinomial draws) are in the fixture, replayed event by event.
+  const draws = JSON.parse(readFileSync(new URL('../../fixtures/sequential/savvi-draws.json', import.meta.url), 'utf8'));
+  const firstStops: { source: string; labels: string; theta0: number[]; n: number; p: number }[] = [
+    { source: `${SAVVI} examples/InhomogeneousPoissonProcess.qmd`, labels: draws.inhomogeneousPoissonProcess, theta0: [0.8, 0.2], n: 210, p: 0.045579631759249686 },
+    { source: `${SAVVI} examples/Multinomial.qmd`, labels: draws.multinomial, theta0: [0.1, 0.4, 0.5], n: 402, p: 0.04845591105969517 },
+  ];
+  for (const { source, labels, theta0, n, p } of firstStops) {
+    it(`${source}: the first stop at α = 0.05 is event ${n}, p = ${p}`, () => {
+      const counts = theta0.map(() => 0);
+      let pValue = 1;
+      let stop = 0;
+      for (const [i, label] of [...labels].entries()) {
+        counts[Number(label)]! += 1;
+        pValue = sequentialPValue(pValue, dirichletLogBayesFactor(counts, theta0, 100));
+        if (pValue <= 0.05) {
+          stop = i + 1;
+          break;
+        }
+      }
+      assert.equal(stop, n);
+      rel(pValue, p, 1e-11, 'p');
+    });
+  }
 
-  // §3.1 seqabpy tests/test_gavi.py: instantaneous p = min(1, 1/BF), Dirichlet α = 100·ρ.
-  it('seqabpy sequential_p_value cases', () => {
-    assert.equal(sequentialPValue(1, dirichletLogBayesFactor([100, 101], [0.5, 0.5], 100)), 1);
-    const p = sequentialPValue(1, dirichletLogBayesFactor([100, 201], [0.5, 0.5], 100));
-    assert.ok(p < 1e-5);
-    rel(p, 5.0606e-6, 1e-4, 'p([100, 201])');
-    assert.equal(sequentialPValue(1, dirichletLogBayesFactor([100, 100], [0.5, 0.5], 100)), 1);
-    assert.equal(sequentialPValue(1, dirichletLogBayesFactor([100, 100], [0.5, 0.5], 2)), 1); // dirichlet_alpha = [1, 1]
-    assert.equal(sequentialPValue(1, dirichletLogBayesFactor([100, 100, 100], [1 / 3, 1 / 3, 1 / 3], 100)), 1);
-  });
+  // seqabpy's sequential_p_value: min(1, 1/BF), Dirichlet α = 100·ρ unless given.
+  const seqabpy: { source: string; counts: number[]; rho: number[]; k: number; p: number }[] = [
+    { source: `${SEQABPY} test_sequential_p_value`, counts: [100, 101], rho: [0.5, 0.5], k: 100, p: 1 },
+    // The test asserts p < 1e-5; the value is seqabpy's own function's, term for term.
+    { source: `${SEQABPY} test_sequential_p_value, value of seqabpy's sequential_p_value`, counts: [100, 201], rho: [0.5, 0.5], k: 100, p: 5.06061172163498e-6 },
+    { source: `${SEQABPY} test_sequential_p_value_custom_dirichlet, α = [50, 50]`, counts: [100, 100], rho: [0.5, 0.5], k: 100, p: 1 },
+    { source: `${SEQABPY} test_sequential_p_value_custom_dirichlet, α = [1, 1]`, counts: [100, 100], rho: [0.5, 0.5], k: 2, p: 1 },
+    { source: `${SEQABPY} test_sequential_p_value_three_groups`, counts: [100, 100, 100], rho: [1 / 3, 1 / 3, 1 / 3], k: 100, p: 1 },
+  ];
+  for (const { source, counts, rho, k, p } of seqabpy) {
+    it(`p(${counts}; ρ = ${rho.map((r) => r.toFixed(2))}, k = ${k}) = ${p} (${source})`, () => {
+      const got = sequentialPValue(1, dirichletLogBayesFactor(counts, rho, k));
+      if (p === 1) assert.equal(got, 1);
+      else rel(got, p, 1e-9, 'p');
+    });
+  }
 
-  // §3.2: one-sided truncated-Beta e-value.
+  // kanari's one-sided truncated-Beta e-value has no published implementation: these values
+  // evaluate the same formula independently, with scipy's betaln and regularised betainc.
   const oneSided: [number, number, number, number, number][] = [
     [0.5, 10, 30, 40, 58.50758271],
     [0.5, 10, 25, 40, 2.262950613],
@@ -58,7 +89,7 @@ describe('sequential count test: reference values of SEQUENTIAL.md §3', () => {
     [0.05, 100, 15, 100, 70.77161594],
   ];
   for (const [theta0, k, y, n, e] of oneSided) {
-    it(`one-sided E(θ0 = ${theta0}, k = ${k}, y = ${y}, n = ${n}) = ${e}`, () => rel(Math.exp(oneSidedBetaLogE(y, n, theta0, k)), e, 1e-8, 'E'));
+    it(`one-sided E(θ0 = ${theta0}, k = ${k}, y = ${y}, n = ${n}) = ${e} (kanari's formula in scipy 1.17.1 betaln, betainc)`, () => rel(Math.exp(oneSidedBetaLogE(y, n, theta0, k)), e, 1e-8, 'E'));
   }
 });
 

@@ -1,8 +1,9 @@
 /**
  * Kayenta's metric classifier (MannWhitneyClassifier + the judge's cleaning), a pure
  * function of the two samples and the metric's settings. Labels and their quirks follow
- * ALGORITHM.md §2–4 exactly: e.g. a critical metric's High below `criticalIncrease` is an
- * ordinary High, and a NaN effect size skips the effect-size gate.
+ * Kayenta's MannWhitneyClassifier.scala and NetflixACAJudge.scala exactly: e.g. a critical
+ * metric's High below `criticalIncrease` is an ordinary High, and a NaN effect size skips
+ * the effect-size gate.
  */
 import { seededRandom, summarize, type Summary } from '../../stats/describe.js';
 import { cleanSeries, type NanStrategy } from './clean.js';

@@ -3,7 +3,8 @@
  * `wilcox.test(x, y, conf.int = TRUE, exact = FALSE, correct = TRUE)`, found with
  * Kayenta's own Brent solver. Ported step for step, including the 1e-4 *absolute*
  * solver tolerance, because on small-magnitude metrics Kayenta's labels depend on where
- * that solver happens to stop (see ALGORITHM.md §4.3 in the shared conformance notes).
+ * that solver happens to stop (MannWhitneySuite's "Intermediate Values" test asserts a lower
+ * bound above the upper one: test/fixtures/kayenta, case MW07).
  */
 import { averageRanks } from '../../stats/describe.js';
 import { normalQuantile } from '../../stats/special.js';

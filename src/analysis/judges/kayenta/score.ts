@@ -1,7 +1,7 @@
 /**
  * Kayenta's scoring (WeightedSumScorer + ThresholdScoreClassifier) and the Spinnaker
- * multi-interval rule, with their documented quirks kept: a group with only Nodata counts
- * as 100, Error results are ignored, weights are not renormalised (ALGORITHM.md §5).
+ * multi-interval rule, with their quirks kept (Kayenta's WeightedSumScorer.scala): a group
+ * with only Nodata counts as 100, Error results are ignored, weights are not renormalised.
  */
 import type { Classification } from './classify.js';
 

@@ -1,7 +1,8 @@
 /**
- * The closed-form e-values of the Netflix / Lindon–Malek count test (SEQUENTIAL.md §1.2),
- * for a fixed allocation. kanari's live test (ratio-mixture.ts) generalises them to a share
- * that changes between steps; these forms anchor it to the published reference values.
+ * The closed-form e-values of the Netflix / Lindon–Malek count test (NeurIPS 2022,
+ * arXiv 2011.03567), for a fixed allocation. kanari's live test (ratio-mixture.ts)
+ * generalises them to a share that changes between steps; these forms anchor it to the
+ * published reference values.
  */
 import { lnBeta, lnGamma, logBetaIncUpper } from '../../stats/special.js';
 

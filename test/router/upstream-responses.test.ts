@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
+import { startTestRouter, type TestRouter } from '../helpers/router.js';
+
+interface Outcome {
+  status: number;
+  body: Buffer;
+  /** The response ended as its framing said; false when the connection was cut short. */
+  complete: boolean;
+}
+
+/** One GET on its own connection (as curl does); status 0 when no response came at all. */
+function get(port: number, path: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), complete: res.complete }));
+      res.on('error', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), complete: false }));
+    });
+    req.on('error', () => resolve({ status: 0, body: Buffer.alloc(0), complete: false }));
+  });
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Upstream replies by path: each test asks for the misbehaviour it is about. */
+function reply(head: string, socket: net.Socket): string | void {
+  const path = head.split(' ')[1]!;
+  const sized = /^\/size\/(\d+)$/.exec(path);
+  if (sized) return `HTTP/1.1 200 OK\r\nContent-Length: ${sized[1]}\r\n\r\n${'x'.repeat(Number(sized[1]))}`;
+  switch (path) {
+    case '/101':
+      return 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n';
+    case '/big-head-two-reads': {
+      const half = `X-Big: ${'h'.repeat(40 * 1024)}\r\n`;
+      socket.write(`HTTP/1.1 200 OK\r\n${half}`);
+      setTimeout(() => socket.write(`X-Big-2: ${'h'.repeat(40 * 1024)}\r\nContent-Length: 2\r\n\r\nok`), 50);
+      return;
+    }
+    case '/bad-first-chunk':
+      return 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n';
+    case '/reset-until-close':
+      // No framing: the body runs until the connection closes; a reset is not that close.
+      socket.write('HTTP/1.1 200 OK\r\n\r\npart');
+      setTimeout(() => socket.resetAndDestroy(), 100);
+      return;
+    case '/bad-later-chunk':
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+      setTimeout(() => socket.write('zz\r\nworld\r\n0\r\n\r\n'), 200);
+      return;
+    default:
+      return 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+  }
+}
+
+let upstream: RawUpstream;
+let router: TestRouter;
+
+before(async () => {
+  upstream = await startRawUpstream(reply);
+  router = await startTestRouter({ pools: { stable: [upstream.url] } }, { timeouts: { upstreamHeaders: '2s' } });
+});
+after(async () => {
+  await router.close(100);
+  await upstream.close();
+});
+
+describe('pooled upstream connections (finding 2)', () => {
+  for (const size of [20 * 1024, 64 * 1024, 1024 * 1024]) {
+    it(`serves eight ${size / 1024} KiB responses in a row, each on a new client connection`, async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const r = await get(router.port, `/size/${size}`);
+        statuses.push(r.status);
+        assert.equal(r.body.length, r.status === 200 ? size : r.body.length);
+      }
+      assert.deepEqual(statuses, Array(8).fill(200));
+    });
+  }
+});
+
+describe('upstream responses checked as strictly as requests (finding 9)', () => {
+  it('answers 502 to a 101 for a request that asked for no upgrade', async () => {
+    assert.equal((await get(router.port, '/101')).status, 502);
+  });
+
+  it('answers 502 to a response head over the limit that arrives in two reads', async () => {
+    assert.equal((await get(router.port, '/big-head-two-reads')).status, 502);
+  });
+
+  it('answers 502 to a bad chunk size found before any byte reached the client', async () => {
+    assert.equal((await get(router.port, '/bad-first-chunk')).status, 502);
+  });
+
+  it('aborts the client connection on a bad chunk size found after bytes reached it, never ending it as complete', async () => {
+    const r = await get(router.port, '/bad-later-chunk');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'hello');
+    assert.equal(r.complete, false);
+  });
+
+  it('cuts the client off when a read-until-close body ends in a reset, not in a close', async () => {
+    const r = await get(router.port, '/reset-until-close');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'part');
+    assert.equal(r.complete, false);
+  });
+
+  it('never reuses an upstream connection after a response it doubted', async () => {
+    const opened = upstream.connections.length;
+    await get(router.port, '/bad-first-chunk');
+    const after = await get(router.port, '/ok');
+    assert.equal(after.status, 200);
+    const used = upstream.connections.slice(opened);
+    for (const conn of used) {
+      const heads = conn.bytes.toString('latin1').match(/^GET /gm) ?? [];
+      if (heads.length > 1 && conn.bytes.includes('/bad-first-chunk')) assert.fail(`a request followed /bad-first-chunk on its connection: ${conn.bytes.toString('latin1').slice(0, 300)}`);
+    }
+    await pause(10);
+  });
+});
