@@ -111,17 +111,17 @@ spec:
 });
 
 describe('kanari lint: what apply or simulate refuses (finding 11)', () => {
-  it('refuses an empty and a comment-only file, exit 2', { todo: 'finding 11: fails before the fix' }, () => {
+  it('refuses an empty and a comment-only file, exit 2', () => {
     refuses(write(''), ['F:1:1 holds no document']);
     refuses(write('# a Rollout goes here\n\n'), ['F:1:1 holds no document']);
   });
 
-  it('refuses listen: 0 in a Rollout, and two Rollouts on one port, exit 2', { todo: 'finding 11: fails before the fix' }, () => {
+  it('refuses listen: 0 in a Rollout, and two Rollouts on one port, exit 2', () => {
     refuses(write(ROLLOUT.replace('listen: 8080', 'listen: 0')), ['F:5:11 spec.listen: needs a fixed port that users can reach (got 0)']);
     refuses(write(`${ROLLOUT}---\n${ROLLOUT.replace('name: shop', 'name: cart')}`), ['F:18:11 spec.listen: port 8080 is also where rollout shop listens']);
   });
 
-  it('refuses a Simulation naming a template found nowhere, and takes it with the file that holds it', { todo: 'finding 11: fails before the fix' }, () => {
+  it('refuses a Simulation naming a template found nowhere, and takes it with the file that holds it', () => {
     refuses('test/fixtures/simulation-unknown-template.yaml', [
       'F:6:15 spec.templates[0]: names template "kayenta-strict", which is neither built in nor in the files given (known: sequential, threshold, kayenta)',
     ]);
@@ -129,7 +129,7 @@ describe('kanari lint: what apply or simulate refuses (finding 11)', () => {
     assert.equal(r.status, 0, r.stderr);
   });
 
-  it('says why (.*a){20} is refused: its count, not a backreference', { todo: 'finding 11: fails before the fix' }, () => {
+  it('says why (.*a){20} is refused: its count, not a backreference', () => {
     refuses(write(ROUTER.replace('[http://127.0.0.1:9001] }', '[http://127.0.0.1:9001] }, match: [{ header: { name: x, regex: "(.*a){20}" }, version: stable }]')), [
       'F:6:92 spec.table.match[0].header.regex: repeats a part 20 times ({20}); the linear-time engine that runs match rules copies a counted repeat out and allows at most 16 copies (counts inside counts multiply); use * or + instead (got "(.*a){20}")',
     ]);

@@ -87,7 +87,7 @@ describe('controller API: hostile files', () => {
 });
 
 describe('lint and apply', () => {
-  it('refuse the same files with the same located issues', { todo: 'finding 11: fails before the fix' }, async () => {
+  it('refuse the same files with the same located issues', async () => {
     const listen = await listenPort();
     const rollout = (name: string, spec: string) => `apiVersion: kanari.dev/v1alpha1
 kind: Rollout
