@@ -86,3 +86,18 @@ describe('every duration', () => {
     assert.match(errorsOf(file(rollout('', `        - pause: { duration: ${'9'.repeat(400)}h }\n`)))[0]!, /pause\.duration: is too long to count in milliseconds/);
   });
 });
+
+describe('durations that step or divide a loop', () => {
+  // A zero here hung the process: the builtin provider steps through a window by `step`, the simulator divides by `period`.
+  const ZERO: [string, string][] = [
+    ['spec.kayenta.step', kayenta('step: 0s')],
+    ['spec.kayenta.interval', kayenta('interval: 0s\n    step: 0s')],
+    ['spec.traffic.diurnal.period', simulation('  traffic: { diurnal: { amplitude: 0.5, period: 0s } }\n')],
+    ['spec.traffic.bursts.every', simulation('  traffic: { bursts: { every: 0ms, duration: 1s, rate: 10 } }\n')],
+  ];
+  for (const [path, doc] of ZERO) {
+    it(`${path}: 0 is refused at its line`, { todo: 'zero durations: fails before the fix' }, () => {
+      assert.match(errorsOf(file(doc)).join('\n'), new RegExp(`^F:\\d+:\\d+ ${path.replace(/[.[\]]/g, '\\$&')}: must be longer than 0`, 'm'));
+    });
+  }
+});
