@@ -45,6 +45,9 @@ function durationAtMost(max: number, tooLong: string) {
  */
 export const duration = durationAtMost(Number.MAX_SAFE_INTEGER, 'is too long to count in milliseconds');
 
+/** A duration something steps or divides by: 0 would loop forever. */
+export const positiveDuration = duration.refine((ms) => ms > 0, 'must be longer than 0');
+
 /** The longest delay a Node.js timer takes; a longer one fires at once (with a TimeoutOverflowWarning). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

@@ -96,7 +96,7 @@ describe('durations that step or divide a loop', () => {
     ['spec.traffic.bursts.every', simulation('  traffic: { bursts: { every: 0ms, duration: 1s, rate: 10 } }\n')],
   ];
   for (const [path, doc] of ZERO) {
-    it(`${path}: 0 is refused at its line`, { todo: 'zero durations: fails before the fix' }, () => {
+    it(`${path}: 0 is refused at its line`, () => {
       assert.match(errorsOf(file(doc)).join('\n'), new RegExp(`^F:\\d+:\\d+ ${path.replace(/[.[\]]/g, '\\$&')}: must be longer than 0`, 'm'));
     });
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, timerDuration } from '../duration.js';
+import { duration, positiveDuration, timerDuration } from '../duration.js';
 import { compile, ExpressionError } from '../../analysis/judges/threshold/expression.js';
 import { API_VERSION, exactlyOne, httpUrl, metadata, name } from './common.js';
 import { kayentaCanaryConfig, type KayentaCanaryConfig } from '../../analysis/judges/kayenta/config.js';
@@ -127,8 +127,8 @@ export const kayentaSpec = z.strictObject({
   config: z.union([z.string().min(1), kayentaCanaryConfig]),
   /** Where each metric of the config comes from, by its name; `version` is set per side. */
   metrics: z.record(z.string().min(1), provider),
-  interval: duration.default(60_000),
-  step: duration.default(10_000),
+  interval: positiveDuration.default(60_000),
+  step: positiveDuration.default(10_000),
   count: z.number().int().positive().optional(),
   /** Judge only the last `lookback` of data each interval; default everything since the run began. */
   lookback: duration.optional(),
