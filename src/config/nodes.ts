@@ -1,7 +1,8 @@
 /**
- * Checks over a composed YAML document, before it becomes JavaScript: duplicate keys
- * (yaml's own check compares every key with every other, quadratic in a map's size), and
- * aliases — each must name an anchor before it, must not hold itself, and all of them
+ * Checks over a composed YAML document, before it becomes JavaScript: NUL characters (no
+ * setting takes one, and a command or a path holding one fails only when it is used),
+ * duplicate keys (yaml's own check compares every key with every other, quadratic in a
+ * map's size), and aliases — each must name an anchor before it, must not hold itself, and all of them
  * together must not expand the document past `maxValues` (the billion laughs: nine
  * aliases of nine aliases … is 9^9 values from 90 of them). The document's depth was
  * bounded before it was composed, so this walk recurses.
@@ -28,6 +29,9 @@ export function checkNodes(doc: Document, maxValues: number): NodeIssue[] {
   const visit = (node: unknown, path: PropertyKey[]): number => {
     if (node === null || node === undefined) return 0;
     if (isAlias(node)) return aliasSize(node.source, node, path);
+    if (isScalar(node) && typeof node.value === 'string' && node.value.includes('\u0000')) {
+      issues.push({ offset: startOf(node), path, message: 'holds a NUL character (\\u0000), which no kanari setting takes' });
+    }
     const anchor = (node as { anchor?: string } | null)?.anchor;
     if (anchor) anchors.set(anchor, node);
     open.add(node);

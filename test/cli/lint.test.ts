@@ -137,8 +137,8 @@ describe('kanari lint: what apply or simulate refuses (finding 11)', () => {
 });
 
 describe('kanari lint: NUL characters (config fuzz)', () => {
-  it('refuses a NUL in a value at its place, exit 2: no setting takes one, and a command or path with one fails only when used', { todo: 'fuzz: fails before the fix' }, () => {
-    refuses(write(ROUTER.replace('name: shop', 'name: "sh\\0op"')), ['F:3:17 metadata.name: holds a NUL character (\\u0000), which no kanari setting takes']);
-    refuses(write(ROLLOUT.replace('upstreams: [http://127.0.0.1:9002]', 'process: { command: "node app.js\\0--evil" }')), ['F:7:24 spec.canary.process.command: holds a NUL character (\\u0000), which no kanari setting takes']);
+  it('refuses a NUL in a value at its place, exit 2: no setting takes one, and a command or path with one fails only when used', () => {
+    refuses(write(ROUTER.replace('name: shop', 'name: "sh\\0op"')), ['F:3:19 metadata.name: holds a NUL character (\\u0000), which no kanari setting takes']);
+    refuses(write(ROLLOUT.replace('upstreams: [http://127.0.0.1:9002]', 'process: { command: "node app.js\\0--evil" }')), ['F:7:33 spec.canary.process.command: holds a NUL character (\\u0000), which no kanari setting takes']);
   });
 });
