@@ -28,10 +28,12 @@ export interface TextLimits {
   maxTokens: number;
   /** `*alias` references; each one costs a walk over the document when it is resolved. */
   maxAliases: number;
+  /** Documents (`---`) in one text; each is composed and validated on its own. */
+  maxDocuments: number;
 }
 
 /** Far above any kanari file (the largest example has ~150 values and nests 9 deep). */
-export const LIMITS: TextLimits = { maxDepth: 64, maxValues: 20_000, maxTokens: 200_000, maxAliases: 100 };
+export const LIMITS: TextLimits = { maxDepth: 64, maxValues: 20_000, maxTokens: 200_000, maxAliases: 100, maxDocuments: 100 };
 
 /** For data a person hands `kanari judge` (long series of numbers): any size, but no deeper and no more aliases. */
 export const DATA_LIMITS: TextLimits = { ...LIMITS, maxValues: Infinity, maxTokens: Infinity };
@@ -59,6 +61,7 @@ export function checkLimits(text: string, limits: TextLimits = LIMITS): Breach |
   let values = 0;
   let tokens = 0;
   let aliases = 0;
+  let documents = 0;
   /** The next content token starts a node: first on its line, or after `-`, `?` or `:`. */
   let startsNode = true;
   /** A scalar that started a node, and becomes a key if `:` follows it. */
@@ -107,6 +110,7 @@ export function checkLimits(text: string, limits: TextLimits = LIMITS): Breach |
     if (type === 'alias' && ++aliases > limits.maxAliases) return { offset: at, message: `uses more than ${limits.maxAliases} aliases` };
 
     if (type === 'doc-start' || type === 'doc-end') {
+      if (type === 'doc-start' && ++documents > limits.maxDocuments) return { offset: at, message: `holds more than ${limits.maxDocuments} documents` };
       levels = [];
       flow = 0;
       startsNode = true;
