@@ -153,3 +153,17 @@ describe('kanari lint: one line per issue (config fuzz)', () => {
     refuses(write('---\na: 1\n'.repeat(101)), ['F:201:1 holds more than 100 documents']);
   });
 });
+
+describe('kanari lint: numbers JSON cannot keep (config fuzz)', () => {
+  it('refuses .inf and .nan wherever they are, even where the schema lets any value through', { todo: 'fuzz: fails before the fix' }, () => {
+    const template = `apiVersion: kanari.dev/v1alpha1
+kind: AnalysisTemplate
+metadata: { name: k }
+spec:
+  kayenta:
+    config: { name: c, templates: { t: .inf }, metrics: [{ name: e, groups: [g] }], classifier: { groupWeights: { g: 100 } } }
+    metrics: { e: { builtin: { signal: errorRate } } }
+`;
+    refuses(write(template), ['F:6:41 spec.kayenta.config.templates.t: must be a finite number (got Infinity): kanari keeps documents as JSON, which has none']);
+  });
+});
