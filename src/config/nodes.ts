@@ -1,6 +1,7 @@
 /**
  * Checks over a composed YAML document, before it becomes JavaScript: NUL characters (no
  * setting takes one, and a command or a path holding one fails only when it is used),
+ * numbers JSON cannot keep (.inf, .nan, 1e999: the controller stores documents as JSON),
  * duplicate keys (yaml's own check compares every key with every other, quadratic in a
  * map's size), and aliases — each must name an anchor before it, must not hold itself, and all of them
  * together must not expand the document past `maxValues` (the billion laughs: nine
@@ -31,6 +32,9 @@ export function checkNodes(doc: Document, maxValues: number): NodeIssue[] {
     if (isAlias(node)) return aliasSize(node.source, node, path);
     if (isScalar(node) && typeof node.value === 'string' && node.value.includes('\u0000')) {
       issues.push({ offset: startOf(node), path, message: 'holds a NUL character (\\u0000), which no kanari setting takes' });
+    }
+    if (isScalar(node) && typeof node.value === 'number' && !Number.isFinite(node.value)) {
+      issues.push({ offset: startOf(node), path, message: `must be a finite number (got ${node.value}): kanari keeps documents as JSON, which has none` });
     }
     const anchor = (node as { anchor?: string } | null)?.anchor;
     if (anchor) anchors.set(anchor, node);
