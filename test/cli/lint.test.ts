@@ -167,3 +167,19 @@ spec:
     refuses(write(template), ['F:6:40 spec.kayenta.config.templates.t: must be a finite number (got Infinity): kanari keeps documents as JSON, which has none']);
   });
 });
+
+describe('kanari lint: names a condition cannot know (config fuzz)', () => {
+  it('refuses a condition reading a name other than result and control, at its line', { todo: 'fuzz: fails before the fix' }, () => {
+    const template = `apiVersion: kanari.dev/v1alpha1
+kind: AnalysisTemplate
+metadata: { name: t }
+spec:
+  threshold:
+    metrics:
+      - name: m
+        provider: { builtin: { signal: successRate } }
+        successCondition: reslt >= 0.99
+`;
+    refuses(write(template), ['F:9:27 spec.threshold.metrics[0].successCondition: reads "reslt", which a condition does not know (it knows result, and control: the same query about stable or the baseline) (got "reslt >= 0.99")']);
+  });
+});
