@@ -169,7 +169,7 @@ spec:
 });
 
 describe('kanari lint: names a condition cannot know (config fuzz)', () => {
-  it('refuses a condition reading a name other than result and control, at its line', { todo: 'fuzz: fails before the fix' }, () => {
+  it('refuses a condition reading a name other than result and control, at its line', () => {
     const template = `apiVersion: kanari.dev/v1alpha1
 kind: AnalysisTemplate
 metadata: { name: t }

@@ -8,10 +8,14 @@ import { PROMETHEUS_PRESETS, unknownVariables } from '../../analysis/providers/t
 
 const probability = (what: string) => z.number().gt(0, `must be above 0 (${what})`).lt(1, `must be below 1 (${what})`);
 
-/** A condition, compiled at load time so a syntax error is reported at its line in the file. */
+/** What a condition can read: the measured value, and the same query about stable or the baseline. */
+const CONDITION_NAMES = ['result', 'control'];
+
+/** A condition, compiled at load time so a syntax error or a name it cannot know is reported at its line in the file. */
 const condition = z.string().superRefine((text, ctx) => {
   try {
-    compile(text);
+    const unknown = compile(text).names.filter((n) => !CONDITION_NAMES.includes(n));
+    if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `reads ${unknown.map((n) => `"${n}"`).join(', ')}, which a condition does not know (it knows result, and control: the same query about stable or the baseline)`, input: text });
   } catch (err) {
     if (err instanceof ExpressionError) ctx.addIssue({ code: 'custom', message: err.message, input: text });
     else throw err;
