@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
+import { upstreamRollout } from '../helpers/config.js';
 import { billionLaughs, DEEP_DOCUMENTS, hugeBlockMap, hugeFlowList } from '../helpers/hostile.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kanari-lint-'));
@@ -42,18 +43,18 @@ spec:
   table: { pools: { stable: [http://127.0.0.1:9001] } }
 `;
 
-const ROLLOUT = `apiVersion: kanari.dev/v1alpha1
-kind: Rollout
-metadata: { name: shop }
+const ROLLOUT = upstreamRollout('shop', 8080, ['setWeight: 10', 'pause: { duration: 800h }']);
+
+/** A threshold template whose one metric has `condition` as its successCondition (line 9, column 27). */
+const thresholdTemplate = (condition: string) => `apiVersion: kanari.dev/v1alpha1
+kind: AnalysisTemplate
+metadata: { name: t }
 spec:
-  listen: 8080
-  stable: { version: v1, upstreams: [http://127.0.0.1:9001] }
-  canary: { upstreams: [http://127.0.0.1:9002] }
-  strategy:
-    canary:
-      steps:
-        - setWeight: 10
-        - pause: { duration: 800h }
+  threshold:
+    metrics:
+      - name: m
+        provider: { builtin: { signal: successRate } }
+        successCondition: ${condition}
 `;
 
 describe('kanari lint: deep and wide files (finding 3)', () => {
@@ -96,17 +97,7 @@ describe('kanari lint: aliases and conditions (finding 10)', () => {
   });
 
   it('refuses a condition nested 5,000 parentheses deep at its line, exit 2', () => {
-    const template = `apiVersion: kanari.dev/v1alpha1
-kind: AnalysisTemplate
-metadata: { name: deep }
-spec:
-  threshold:
-    metrics:
-      - name: m
-        provider: { builtin: { signal: successRate } }
-        successCondition: "${'('.repeat(5000)}result${')'.repeat(5000)} >= 1"
-`;
-    refuses(write(template), [`F:9:27 spec.threshold.metrics[0].successCondition: nests deeper than 32 levels at column 33 (got "${'('.repeat(56)}...)`]);
+    refuses(write(thresholdTemplate(`"${'('.repeat(5000)}result${')'.repeat(5000)} >= 1"`)), [`F:9:27 spec.threshold.metrics[0].successCondition: nests deeper than 32 levels at column 33 (got "${'('.repeat(56)}...)`]);
   });
 });
 
@@ -170,16 +161,6 @@ spec:
 
 describe('kanari lint: names a condition cannot know (config fuzz)', () => {
   it('refuses a condition reading a name other than result and control, at its line', () => {
-    const template = `apiVersion: kanari.dev/v1alpha1
-kind: AnalysisTemplate
-metadata: { name: t }
-spec:
-  threshold:
-    metrics:
-      - name: m
-        provider: { builtin: { signal: successRate } }
-        successCondition: reslt >= 0.99
-`;
-    refuses(write(template), ['F:9:27 spec.threshold.metrics[0].successCondition: reads "reslt", which a condition does not know (it knows result, and control: the same query about stable or the baseline) (got "reslt >= 0.99")']);
+    refuses(write(thresholdTemplate('reslt >= 0.99')), ['F:9:27 spec.threshold.metrics[0].successCondition: reads "reslt", which a condition does not know (it knows result, and control: the same query about stable or the baseline) (got "reslt >= 0.99")']);
   });
 });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
+import { upstreamRollout } from '../helpers/config.js';
 import { listenPort, UpFixture } from '../helpers/controller.js';
 import { request, type Reply } from '../helpers/http.js';
 import { billionLaughs, DEEP_DOCUMENTS } from '../helpers/hostile.js';
@@ -89,25 +90,13 @@ describe('controller API: hostile files', () => {
 describe('lint and apply', () => {
   it('refuse the same files with the same located issues', async () => {
     const listen = await listenPort();
-    const rollout = (name: string, spec: string) => `apiVersion: kanari.dev/v1alpha1
-kind: Rollout
-metadata: { name: ${name} }
-spec:
-${spec}
-  stable: { version: v1, upstreams: [http://127.0.0.1:9001] }
-  canary: { upstreams: [http://127.0.0.1:9002] }
-  strategy:
-    canary:
-      steps:
-        - setWeight: 10
-`;
     const files: Record<string, string> = {
       'empty.yaml': '',
       'comments.yaml': '# nothing here yet\n',
-      'listen-zero.yaml': rollout('zero', '  listen: 0'),
-      'same-port.yaml': `${rollout('one', `  listen: ${listen}`)}---\n${rollout('two', `  listen: ${listen}`)}`,
-      'regex.yaml': rollout('regex', `  listen: ${listen}`).replace('        - setWeight: 10\n', '        - setHeaderRoute: { match: { header: x-user, regex: "(.*a){20}" } }\n'),
-      'webhook.yaml': `${rollout('hook', `  listen: ${listen}`)}  webhooks: [{ name: gate, type: rollout, url: http://127.0.0.1:9/, timeout: 800h }]\n`,
+      'listen-zero.yaml': upstreamRollout('zero', 0),
+      'same-port.yaml': `${upstreamRollout('one', listen)}---\n${upstreamRollout('two', listen)}`,
+      'regex.yaml': upstreamRollout('regex', listen, ['setHeaderRoute: { match: { header: x-user, regex: "(.*a){20}" } }']),
+      'webhook.yaml': `${upstreamRollout('hook', listen)}  webhooks: [{ name: gate, type: rollout, url: http://127.0.0.1:9/, timeout: 800h }]\n`,
     };
     const paths = Object.keys(files).map((name) => c.f.write(name, files[name]!));
     const lint = runCli(['lint', '--json', ...paths]);
