@@ -65,8 +65,20 @@ export function parseDocuments(text: string, file: string, limits: TextLimits = 
       for (const issue of checkNodes(doc, limits.maxValues)) issues.push({ file, ...lines.linePos(issue.offset), path: formatPath(issue.path), message: issue.message });
     }
   }
-  if (issues.length > 0) throw new ConfigError(issues);
+  if (issues.length > 0) throw new ConfigError(capped(issues));
   return list.filter((doc) => doc.contents !== null).map((doc) => documentOf(doc, file, lines));
+}
+
+/** More issues than this are counted, not listed: 9,000 unknown keys took seconds to locate and 690 KB to print. */
+const MAX_ISSUES = 20;
+
+/** The first MAX_ISSUES issues, and a line counting the rest where they start. */
+function capped(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  return issues.length <= MAX_ISSUES ? [...issues] : [...issues.slice(0, MAX_ISSUES), more(issues[MAX_ISSUES]!, issues.length - MAX_ISSUES)];
+}
+
+function more(at: ConfigIssue, count: number): ConfigIssue {
+  return { ...at, path: '', message: `${count} more issues from here on, not shown` };
 }
 
 function yamlMessage(message: string): string {
@@ -93,8 +105,11 @@ function documentOf(doc: Document, file: string, lines: LineCounter): ParsedDocu
     validate(schema) {
       const result = schema.safeParse(value, { error: errorMap, reportInput: true });
       if (result.success) return result.data;
-      const issues = toConfigIssues(result.error.issues, [], schema, located);
-      throw new ConfigError(issues.sort((a, b) => a.line - b.line || a.col - b.col));
+      // Located only up to the cap: locating is a search through each map on the way.
+      const found = toConfigIssues(result.error.issues, [], schema);
+      const locate = (i: Unlocated): ConfigIssue => ({ ...located(i.path, { key: i.key }), message: i.message() });
+      const shown = found.slice(0, MAX_ISSUES).map(locate).sort((a, b) => a.line - b.line || a.col - b.col);
+      throw new ConfigError(found.length > MAX_ISSUES ? [...shown, more(locate(found[MAX_ISSUES]!), found.length - MAX_ISSUES)] : shown);
     },
   };
 }
@@ -124,26 +139,31 @@ function rangeStart(node: unknown): number | undefined {
   return isNode(node) && node.range ? node.range[0] : undefined;
 }
 
-type Locate = ParsedDocument['located'];
+/** An issue before it is located (where in the document, and whether about the key there) and worded. */
+interface Unlocated {
+  path: PropertyKey[];
+  key: boolean;
+  message: () => string;
+}
 
-function toConfigIssues(issues: readonly Issue[], base: readonly PropertyKey[], schema: AnySchema, locate: Locate): ConfigIssue[] {
-  const out: ConfigIssue[] = [];
+function toConfigIssues(issues: readonly Issue[], base: readonly PropertyKey[], schema: AnySchema): Unlocated[] {
+  const out: Unlocated[] = [];
   for (const issue of issues) {
     const path = [...base, ...issue.path];
     if (issue.code === 'invalid_union') {
-      out.push(...toConfigIssues(closestBranch(issue.errors), path, schema, locate));
+      out.push(...toConfigIssues(closestBranch(issue.errors), path, schema));
     } else if (issue.code === 'unrecognized_keys') {
       const known = knownKeys(schema, path);
-      for (const key of issue.keys) {
+      const message = (key: string) => {
         const guess = didYouMean(key, known);
-        const hint = guess ? ` (did you mean "${guess}"?)` : known.length ? ` (expected one of: ${known.join(', ')})` : '';
-        out.push({ ...locate([...path, key], { key: true }), message: `unknown key${hint}` });
-      }
+        return `unknown key${guess ? ` (did you mean "${guess}"?)` : known.length ? ` (expected one of: ${known.join(', ')})` : ''}`;
+      };
+      for (const key of issue.keys) out.push({ path: [...path, key], key: true, message: () => message(key) });
     } else {
       const input = (issue as { input?: unknown }).input;
       // A map or list is only worth naming when its type was the problem.
       const showInput = input !== undefined && (input === null || typeof input !== 'object' || issue.code === 'invalid_type');
-      out.push({ ...locate(path), message: `${issue.message}${showInput ? ` (got ${describeValue(input)})` : ''}` });
+      out.push({ path, key: false, message: () => `${issue.message}${showInput ? ` (got ${describeValue(input)})` : ''}` });
     }
   }
   return out;
