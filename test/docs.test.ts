@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadDocuments, KINDS } from '../src/config/kinds.js';
 import { parseDocuments } from '../src/config/load.js';
+import { runCliAsync, startCli } from './helpers/cli.js';
+import { listenPort } from './helpers/controller.js';
 
 const examples = (readdirSync('examples', { recursive: true }) as string[]).filter((f) => /\.ya?ml$/.test(f));
 const markdown = ['README.md', ...readdirSync('docs').map((f) => `docs/${f}`)].filter((f) => f.endsWith('.md'));
@@ -44,3 +48,51 @@ describe('docs', () => {
     assert.equal(lines[1], '    npm install && npm test            # every test');
   });
 });
+
+/**
+ * The `kanari up` walkthrough in docs/rollouts.md, run command by command as a reader
+ * would in the repository (from a copy, so that nothing here is left behind): only the
+ * ports change, the API's to one the system picks and the rollout's to a free one, so
+ * that a machine already using 7070 or 8080 can run it too.
+ */
+describe('the kanari up walkthrough', () => {
+  it('runs as written against the example it names', async () => {
+    const text = readFileSync('docs/rollouts.md', 'utf8');
+    const section = text.slice(text.indexOf('## Running it: `kanari up`'));
+    const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
+    const commands = block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean);
+    assert.ok(commands.length >= 5, block);
+    const dir = mkdtempSync(join(tmpdir(), 'kanari-walkthrough-'));
+    symlinkSync(resolve('dist'), join(dir, 'dist'));
+    assert.ok(existsSync('dist/demo/app.js'), 'the examples run the built demo app: npm run build (npm install does it)');
+    let controller: Awaited<ReturnType<typeof startCli>> | undefined;
+    const outputs: string[] = [];
+    try {
+      for (const command of commands) {
+        const m = /^(?:npx )?kanari (.*?)( &)?$/.exec(command);
+        assert.ok(m, `"${command}" is a kanari command`);
+        const args = m[1]!.split(/\s+/);
+        for (const [i, arg] of args.entries()) if (args[i - 1] === '-f') await copyExample(arg, dir);
+        if (args[0] === 'up') {
+          assert.ok(m[2], 'kanari up runs in the background');
+          controller = await startCli([...args, '--listen', '127.0.0.1:0'], /kanari controller on http/, { cwd: dir });
+          continue;
+        }
+        const r = await runCliAsync(args, { cwd: dir, timeout: 150_000 });
+        outputs.push(`$ ${command}\n${r.stdout}${r.stderr}${r.status === -1 ? '(did not exit within 150 s)' : ''}`);
+        assert.equal(r.status, 0, `${outputs.join('\n')}\n${controller?.output() ?? ''}`);
+      }
+      assert.match(outputs.join('\n'), /Promoted v2/, 'the rollout it deploys is promoted');
+    } finally {
+      if (controller && controller.child.exitCode === null) await runCliAsync(['down', '--all'], { cwd: dir });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Copies an example into `dir` at the same relative path, listening on a free port. */
+async function copyExample(file: string, dir: string): Promise<void> {
+  mkdirSync(dirname(join(dir, file)), { recursive: true });
+  const port = await listenPort();
+  writeFileSync(join(dir, file), readFileSync(file, 'utf8').replace(/^(\s*listen:\s*)\S+\s*$/m, `$1127.0.0.1:${port}`));
+}

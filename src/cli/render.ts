@@ -24,6 +24,9 @@ export function renderRollout(v: RolloutView, now = Date.now()): string {
       lines.push(`    ${a.template} (${where})  ${a.verdict}${score}${reason}`);
     }
   }
+  if (v.router && !v.router.serving) lines.push(`  router    NOT SERVING for ${clock(now - (v.router.since ?? now))}: ${v.router.reason}`);
+  else if (v.router?.warning) lines.push(`  router    ${v.router.warning}`);
+  if (v.store) lines.push(`  store     ${v.store.error}`);
   if (v.paused) lines.push(`  paused    ${v.paused.message}`);
   if (v.result) lines.push(`  last      ${v.result.outcome} ${v.result.version} ${ago(now - v.result.at)}: ${v.result.reason}`);
   lines.push(`  now       ${v.message}`);

@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { loadKind } from '../config/kinds.js';
 import { startRouter } from '../router/run.js';
+import { StartupError, survivePrintFailures } from '../server/startup.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
 
@@ -15,7 +16,15 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.file) throw new UsageError('router: name the Router file with -f FILE');
   const doc = loadKind(values.file, 'Router');
   const log = (line: string) => console.log(`kanari router: ${line}`);
-  const router = await startRouter(doc, { baseDir: dirname(values.file), log });
+  survivePrintFailures();
+  let router;
+  try {
+    router = await startRouter(doc, { baseDir: dirname(values.file), log });
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    console.error(`kanari router: ${err.message}`);
+    return EXIT.usage;
+  }
   const a = router.address;
   log(`${doc.metadata.name} serving on http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port} with ${doc.spec.workers} worker(s)`);
   log(`admin on ${router.adminUrl}; token: ${doc.spec.admin.token || doc.spec.admin.tokenFile || process.env.KANARI_ADMIN_TOKEN ? 'as configured' : `in ${dirname(router.statePath)}/admin-token`}`);

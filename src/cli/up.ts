@@ -1,10 +1,13 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { parseHostPort } from '../config/schemas/common.js';
 import { createApiServer } from '../server/api.js';
 import { tokenFromFile } from '../server/http.js';
 import { controllerFile, readControllerFile, stateDir, tokenFile, type ControllerFile } from '../server/client.js';
 import { Controller } from '../server/controller.js';
+import { describeSystemError, listenOrExplain, StartupError, survivePrintFailures } from '../server/startup.js';
+import { checkWritable, privateDir, tightenTree, writePrivateFile } from '../store/files.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
 
@@ -29,16 +32,27 @@ export async function run(argv: string[]): Promise<number> {
   const listen = parseHostPort(values.listen);
   if (!listen || !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(listen.host)) throw new UsageError(`up: --listen must be a loopback host:port such as 127.0.0.1:7070 (got ${JSON.stringify(values.listen)})`);
   const dir = stateDir(values.state);
-  mkdirSync(dir, { recursive: true });
+  survivePrintFailures();
+  try {
+    return await serve(dir, listen);
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err;
+    console.error(`kanari up: ${err.message}`);
+    return EXIT.usage;
+  }
+}
+
+async function serve(dir: string, listen: { host: string; port: number }): Promise<number> {
+  prepareStateDir(dir);
   const running = await runningController(dir);
   if (running) {
     console.error(`kanari up: a controller already runs for ${dir} (pid ${running.pid}, ${running.url}); \`kanari down\` stops it`);
     return EXIT.failed;
   }
-  const token = tokenFromFile(tokenFile(dir));
+  const token = attempt(() => tokenFromFile(tokenFile(dir)), `cannot keep the API token in ${tokenFile(dir)}`);
 
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
-  const controller = new Controller(dir, log);
+  const controller = attempt(() => new Controller(dir, log), `cannot open the store ${join(dir, 'kanari.db')}`);
   let stopping: Promise<void> | undefined;
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => (stopped = resolve));
@@ -49,21 +63,30 @@ export async function run(argv: string[]): Promise<number> {
       await controller.close({ everything: all });
       server.close();
       server.closeAllConnections();
-      rmSync(controllerFile(dir), { force: true });
+      try {
+        rmSync(controllerFile(dir), { force: true });
+      } catch (err) {
+        log(`could not remove ${controllerFile(dir)}: ${describeSystemError(err)}`);
+      }
       stopped();
     })();
   };
   const server = createApiServer(controller, token, (all) => stop(all, 'kanari down'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, resolve);
-  });
-  const a = server.address() as AddressInfo;
-  const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
-  const file: ControllerFile = { url, pid: process.pid, startedAt: Date.now() };
-  writeFileSync(controllerFile(dir), JSON.stringify(file) + '\n');
-  log(`kanari controller on ${url} (state in ${dir}; token in ${tokenFile(dir)})`);
-  controller.start();
+  try {
+    await listenOrExplain(server, listen.port, listen.host, '--listen');
+    const a = server.address() as AddressInfo;
+    const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    const file: ControllerFile = { url, pid: process.pid, startedAt: Date.now() };
+    attempt(() => writePrivateFile(controllerFile(dir), JSON.stringify(file) + '\n'), `cannot write ${controllerFile(dir)}`);
+    log(`kanari controller on ${url} (state in ${dir}; token in ${tokenFile(dir)})`);
+    controller.start();
+  } catch (err) {
+    // Nothing may keep the process (or its port) alive after a failed start.
+    server.close();
+    server.closeAllConnections();
+    await controller.close();
+    throw err;
+  }
   if (controller.names().length === 0) log('no rollouts yet: kanari apply -f rollout.yaml');
 
   process.once('SIGINT', () => stop(false, 'SIGINT'));
@@ -71,6 +94,28 @@ export async function run(argv: string[]): Promise<number> {
   await done;
   log('stopped');
   return EXIT.ok;
+}
+
+/**
+ * The state directory exists, can be written, and holds nothing others can read: what an
+ * older kanari left with looser modes is tightened (and what cannot be is said).
+ */
+function prepareStateDir(dir: string): void {
+  attempt(() => {
+    privateDir(dir);
+    checkWritable(dir);
+  }, `cannot write the state directory ${dir}`);
+  for (const failure of tightenTree(dir)) console.error(`kanari up: cannot make ${failure.replace(/: /, ' private: ')}; it may be readable by others`);
+}
+
+/** Runs `work`; a failure of the system (not a bug) becomes a StartupError saying `what` failed and why. */
+function attempt<T>(work: () => T, what: string): T {
+  try {
+    return work();
+  } catch (err) {
+    if (err instanceof StartupError || typeof (err as { code?: unknown }).code !== 'string') throw err;
+    throw new StartupError(`${what}: ${describeSystemError(err)}`);
+  }
 }
 
 /** The controller the state directory names, if it is alive and answers. */

@@ -5,6 +5,9 @@
  * and feeds what happened back to the machine as events. Every transition is saved
  * before anything acts on it, so after a crash the saved status is simply made true
  * again: adopted processes, the same table, analyses resumed with their measurements.
+ * Only when the store cannot be written does a transition act unsaved, and then only one
+ * that takes users off versions: a rollback never waits for the disk, and nothing moves
+ * forward that a restart would undo.
  */
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import type { RolloutDocument } from '../config/schemas/rollout.js';
@@ -20,6 +23,7 @@ import type { TrafficRouter } from '../traffic/types.js';
 import { countOf, initialStatus, transition } from './machine.js';
 import { Notifier, payloadOf } from './notify.js';
 import { Gates } from './webhooks.js';
+import { Saving } from './saving.js';
 import type { RolloutEvent, RolloutStatus, Transition, UntimedEvent } from './types.js';
 
 /** How long router statistics are kept (and so the longest window a builtin query can ask for). */
@@ -96,10 +100,14 @@ export class RolloutEngine {
   private closed = false;
   private reconciling?: Promise<void>;
   private reconcileAgain = false;
+  private readonly saving: Saving;
+  /** The last reason the router did not take a table, until one is taken. */
+  private trafficError?: string;
 
   constructor(private readonly o: EngineOptions) {
     this.name = o.document.metadata.name;
     this.clock = o.clock ?? Date.now;
+    this.saving = new Saving(o.store, this.name, this.clock, (line) => this.log(line));
     this.sampledAt = this.clock();
     const saved = o.store.rollout(this.name);
     this.statusNow = saved?.status ?? initialStatus(o.document.spec, this.clock());
@@ -110,7 +118,7 @@ export class RolloutEngine {
     const key = (id: string) => `instance:${id}`;
     this.targets = new Targets({
       logDir: o.logDir,
-      persist: (id, record) => o.store.setRecord(this.name, key(id), record),
+      persist: (id, record) => void this.saving.write(() => o.store.setRecord(this.name, key(id), record)),
       recall: (id) => o.store.record<ProcessRecord>(this.name, key(id)),
       onExit: (id, reason) => {
         this.failedAt.set(id, this.clock());
@@ -120,7 +128,7 @@ export class RolloutEngine {
     });
     this.notifier = new Notifier(o.document.spec.notifications, (url, reason) => {
       this.log(`notification to ${url} failed: ${reason}`);
-      if (!this.closed) o.store.appendEvent(this.name, this.statusNow.revision, this.clock(), 'notificationFailed', { url, reason });
+      if (!this.closed) this.saving.write(() => o.store.appendEvent(this.name, this.statusNow.revision, this.clock(), 'notificationFailed', { url, reason }));
     });
     this.gates = new Gates(this.name, o.document.spec.webhooks, (e) => void this.send(e));
     this.env = {
@@ -138,6 +146,11 @@ export class RolloutEngine {
 
   get spec(): RolloutDocument['spec'] {
     return this.o.document.spec;
+  }
+
+  /** Why the store cannot be written now, or undefined while it can. */
+  get storeError(): { error: string; since: number } | undefined {
+    return this.saving.error;
   }
 
   /**
@@ -200,20 +213,10 @@ export class RolloutEngine {
     const before = this.statusNow;
     const t = transition(this.spec, before, event);
     if (t.rejected) return t;
-    this.statusNow = t.status;
     const s = t.status;
-    this.o.store.transaction(() => {
-      this.o.store.saveStatus(this.name, s);
-      if (e.type !== 'tick' && e.type !== 'trafficApplied') this.o.store.appendEvent(this.name, s.revision, event.at, e.type, { ...e });
-      if (before.phase !== s.phase || before.step !== s.step || before.trafficSeq !== s.trafficSeq) {
-        this.o.store.appendEvent(this.name, s.revision, event.at, 'status', { phase: s.phase, step: s.step, weights: s.traffic.weights, message: s.message });
-      }
-      if (s.result && s.result.at !== before.result?.at) {
-        const r = s.result;
-        this.o.store.appendEvent(this.name, s.revision, event.at, 'result', { outcome: r.outcome, version: r.release.version, reason: r.reason, seconds: (r.at - (s.deployedAt ?? r.at)) / 1000 });
-      }
-      for (const a of t.actions) this.o.store.appendEvent(this.name, s.revision, event.at, 'announce', { moment: a.moment, message: a.message });
-    });
+    const refused = this.saving.transition(e, event.at, before, t);
+    if (refused) return { status: before, actions: [], rejected: refused };
+    this.statusNow = s;
     for (const a of t.actions) this.notifier.send(payloadOf(this.name, a, s, event.at));
     this.o.onTransition?.(t, event);
     // A rollback (or any new split) goes to the router now, not at the next tick.
@@ -248,10 +251,13 @@ export class RolloutEngine {
     }
     if (!snapshot) return false;
     const delta = this.recorder.record(snapshot);
-    this.o.store.transaction(() => {
-      if (delta) this.o.store.addDelta(this.name, delta, STATS_RETENTION);
-      this.o.store.setRecord(this.name, 'stats', snapshot);
-    });
+    // Kept in memory either way: analyses (and the rollbacks they decide) do not wait for the disk.
+    this.saving.write(() =>
+      this.o.store.transaction(() => {
+        if (delta) this.o.store.addDelta(this.name, delta, STATS_RETENTION);
+        this.o.store.setRecord(this.name, 'stats', snapshot);
+      }),
+    );
     return true;
   }
 
@@ -336,11 +342,14 @@ export class RolloutEngine {
     const seq = s.trafficSeq;
     try {
       await this.o.traffic.apply(s.traffic, (id) => (this.targets.has(id) ? this.targets.endpoints(id) : []));
+      this.trafficError = undefined;
       const unchanged = this.applied && JSON.stringify(this.applied.traffic) === JSON.stringify(s.traffic);
       this.applied = { seq, traffic: s.traffic, at: unchanged ? this.applied!.at : this.clock() };
       if (s.appliedSeq !== seq) await this.send({ type: 'trafficApplied', seq });
     } catch (err) {
-      this.log(`the router did not take the new table: ${(err as Error).message}`);
+      // Said once per reason, not on every round while the router stays out of reach.
+      if ((err as Error).message !== this.trafficError) this.log(`the router did not take the new table: ${(err as Error).message}`);
+      this.trafficError = (err as Error).message;
       await this.send({ type: 'trafficFailed', seq, reason: (err as Error).message });
     }
   }
@@ -387,9 +396,9 @@ export class RolloutEngine {
   private saveRun(id: string, run: AnalysisRun, report: AnalysisReport, now: number): void {
     const from = this.savedMeasurements.get(id) ?? 0;
     const { state, added } = run.persisted(from);
-    this.o.store.saveRun(this.name, this.statusNow.revision, id, state, report, now, { from, items: added });
     this.reports.set(id, report);
-    this.savedMeasurements.set(id, from + added.length);
+    // Measurements not saved now are saved with the next save that works.
+    if (this.saving.write(() => this.o.store.saveRun(this.name, this.statusNow.revision, id, state, report, now, { from, items: added }))) this.savedMeasurements.set(id, from + added.length);
   }
 
   private log(line: string): void {

@@ -13,9 +13,16 @@ const MAX_BODY_BYTES = 1024 * 1024;
 export interface AdminBackend {
   current(): { revision: number; table: RoutingTable };
   /** Replaces the table; rejects with RevisionConflict when `ifRevision` is given and stale. */
-  replace(table: RoutingTable, ifRevision?: number): Promise<number>;
+  replace(table: RoutingTable, ifRevision?: number): Promise<TableChange>;
   stats(): Promise<StatsSnapshot>;
   health(): Promise<Record<Version, EndpointHealth[]>>;
+}
+
+/** The answer to PUT /table: the new revision, and whether it is saved (a table that takes users off a version is applied even when it cannot be). */
+export interface TableChange {
+  revision: number;
+  persisted: boolean;
+  persistError?: string;
 }
 
 export class RevisionConflict extends Error {
@@ -46,8 +53,7 @@ export function createAdminServer(backend: AdminBackend, token: string, log: (li
           const ifMatch = req.headers['if-match'];
           const ifRevision = ifMatch === undefined ? undefined : Number(ifMatch.replace(/"/g, ''));
           if (ifRevision !== undefined && !Number.isInteger(ifRevision)) throw new HttpError(400, `If-Match must be a table revision number (got ${JSON.stringify(ifMatch)})`);
-          const revision = await backend.replace(table, ifRevision);
-          return send(res, 200, { revision });
+          return send(res, 200, await backend.replace(table, ifRevision));
         }
         case 'GET /stats':
           return send(res, 200, await backend.stats());

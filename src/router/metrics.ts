@@ -65,6 +65,12 @@ export function renderPrometheus(snap: StatsSnapshot, gauges: RouteGauges): stri
   out.push(`kanari_router_table_revision{${svc}} ${snap.revision}`);
   family('kanari_router_workers', 'gauge', 'Worker processes serving traffic.');
   out.push(`kanari_router_workers{${svc}} ${snap.workers}`);
+  if (snap.tableStore) {
+    family('kanari_router_table_persisted', 'gauge', '1 when the routing table in force is saved in the state file; 0 while it could not be (a restart would come back on an older one).');
+    out.push(`kanari_router_table_persisted{${svc}} ${snap.tableStore.persisted ? 1 : 0}`);
+    family('kanari_router_table_persist_failures_total', 'counter', 'Routing tables the router could not save (applied anyway when they only take users off versions).');
+    out.push(`kanari_router_table_persist_failures_total{${svc}} ${snap.tableStore.failures}`);
+  }
   return out.join('\n') + '\n';
 }
 

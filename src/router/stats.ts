@@ -37,6 +37,8 @@ export interface StatsSnapshot {
   mirror: { sent: number; skipped: number; failed: number };
   /** Whether each version has an available endpoint (across workers: in every worker). */
   available: Record<Version, boolean>;
+  /** Whether the table in force is saved, and how many tables could not be (the admin endpoint adds it). */
+  tableStore?: { persisted: boolean; failures: number };
 }
 
 class VersionCounters {

@@ -1,9 +1,9 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../config/errors.js';
 import { parseText } from '../config/load.js';
 import { routingTable, type RoutingTable } from '../config/schemas/table.js';
+import { writePrivateFile } from '../store/files.js';
 
 export interface StoredTable {
   revision: number;
@@ -30,22 +30,7 @@ export function readStoredTable(path: string): StoredTable | undefined {
   }
 }
 
-/** Writes the table atomically: a crash leaves the old file or the new one, never half of either. */
+/** Writes the table atomically (a crash leaves the old file or the new one), readable by its owner only. */
 export function writeStoredTable(path: string, stored: StoredTable): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify(stored, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dir = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  writePrivateFile(path, JSON.stringify(stored, null, 2) + '\n');
 }

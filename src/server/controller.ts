@@ -12,6 +12,7 @@ import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from '../config/s
 import { target as targetSchema, type RolloutDocument, type TargetSpec } from '../config/schemas/rollout.js';
 import { RolloutEngine } from '../rollout/engine.js';
 import type { UntimedEvent } from '../rollout/types.js';
+import { describeSystemError } from './startup.js';
 import { Store } from '../store/sqlite.js';
 import type { ProcessRecord } from '../targets/process.js';
 import { EmbeddedTraffic } from '../traffic/embedded.js';
@@ -97,6 +98,8 @@ export class Controller {
   /** Starts a rollout of `version`: the spec's canary target with `set` (`canary.process.command=…`) laid over it. */
   async deploy(name: string, version: string, set: Record<string, string> = {}): Promise<RolloutView> {
     const m = this.get(name);
+    const router = m.router.health();
+    if (router && !router.serving) throw new ControllerError(409, `the router of ${name} is not serving (${router.reason}); a deploy would move nobody: fix that first (kanari status ${name} shows when it serves)`);
     const target = withOverrides(m.document.spec.canary, set);
     return this.send(name, { type: 'deploy', release: { version, target: { ...target, version } } });
   }
@@ -108,7 +111,7 @@ export class Controller {
 
   view(name: string): RolloutView {
     const m = this.get(name);
-    return rolloutView(m.document, m.engine.status, Date.now(), (id) => m.engine.report(id));
+    return rolloutView(m.document, m.engine.status, Date.now(), (id) => m.engine.report(id), { router: m.router.health(), store: m.engine.storeError });
   }
 
   views(): RolloutView[] {
@@ -207,7 +210,14 @@ export class Controller {
       spec: document.spec,
       dir: join(this.stateDir, 'routers', name),
       socket: this.socketPath(name),
-      persist: (record) => this.store.setRecord(name, 'router', record),
+      persist: (record) => {
+        try {
+          this.store.setRecord(name, 'router', record);
+        } catch (err) {
+          // The router serves either way; a restarted controller that cannot adopt it starts another.
+          log(`cannot save the router's pid: ${describeSystemError(err)}`);
+        }
+      },
       recall: () => this.store.record<ProcessRecord>(name, 'router'),
       log,
     });

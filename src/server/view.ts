@@ -7,6 +7,7 @@ import type { RolloutDocument } from '../config/schemas/rollout.js';
 import { describeStep } from '../rollout/machine.js';
 import { planOf } from '../rollout/strategies/index.js';
 import type { Phase, RolloutStatus } from '../rollout/types.js';
+import type { RouterHealth } from '../traffic/router-process.js';
 
 export interface StepView {
   index: number;
@@ -47,10 +48,20 @@ export interface RolloutView {
   analyses: AnalysisView[];
   message: string;
   result?: { outcome: string; version: string; reason: string; at: number };
+  /** Whether the rollout's router serves its users (absent before it was first started). */
+  router?: RouterHealth;
+  /** Present while the controller cannot save the rollout's state (users can still be taken off versions). */
+  store?: { error: string; since: number };
   updatedAt: number;
 }
 
-export function rolloutView(doc: RolloutDocument, s: RolloutStatus, now: number, report: (id: string) => AnalysisReport | undefined): RolloutView {
+/** How the world the rollout acts on is doing: its router, and the controller's store. */
+export interface Health {
+  router?: RouterHealth;
+  store?: { error: string; since: number };
+}
+
+export function rolloutView(doc: RolloutDocument, s: RolloutStatus, now: number, report: (id: string) => AnalysisReport | undefined, health: Health = {}): RolloutView {
   const steps = planOf(doc.spec, s.pools).steps;
   const live = s.canary !== undefined;
   const { canary, baseline } = s.traffic.weights;
@@ -85,6 +96,8 @@ export function rolloutView(doc: RolloutDocument, s: RolloutStatus, now: number,
     }),
     message: s.message,
     ...(s.result ? { result: { outcome: s.result.outcome, version: s.result.release.version, reason: s.result.reason, at: s.result.at } } : {}),
+    ...(health.router ? { router: health.router } : {}),
+    ...(health.store ? { store: health.store } : {}),
     updatedAt: s.updatedAt,
   };
 }

@@ -5,12 +5,13 @@
  * transaction, so a `kill -9` at any moment leaves either the old state or the new one.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AnalysisReport, AnalysisRunState, MeasurementRecord } from '../analysis/run.js';
 import type { StatsDelta } from '../analysis/providers/builtin.js';
 import type { StatsSnapshot } from '../router/stats.js';
 import type { RolloutStatus } from '../rollout/types.js';
+import { privateDir, privateFiles } from './files.js';
 
 const SCHEMA = `
 create table if not exists rollouts (
@@ -81,7 +82,12 @@ export class Store {
   private readonly db: Database.Database;
 
   constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') {
+      privateDir(dirname(path));
+      // SQLite gives its -wal and -shm files the database file's mode, so that one is made 0600 first.
+      closeSync(openSync(path, 'a', 0o600));
+      privateFiles(path, `${path}-wal`, `${path}-shm`);
+    }
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     // NORMAL is durable against a process crash in WAL mode; only a power loss can drop the last commits.

@@ -5,12 +5,13 @@
  * them by pid instead of starting them again.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProcessTarget } from '../config/schemas/rollout.js';
+import { openPrivateLog, privateDir } from '../store/files.js';
 
 export interface ProcessRecord {
   pids: number[];
@@ -60,7 +61,7 @@ export class ProcessGroup {
   /** Starts every instance and resolves once each answers its readiness path; rejects with the reason otherwise. */
   static async start(o: ProcessOptions): Promise<ProcessGroup> {
     const g = new ProcessGroup(o);
-    mkdirSync(o.logDir, { recursive: true });
+    privateDir(o.logDir);
     try {
       await g.spawnUpTo(o.spec.instances);
     } catch (err) {
@@ -120,7 +121,8 @@ export class ProcessGroup {
   }
 
   private spawnOne(port: number, index: number): number {
-    const log = openSync(join(this.o.logDir, `${this.o.id}-${index}.log`), 'a');
+    // What a version prints can hold its secrets: its owner's alone.
+    const log = openPrivateLog(join(this.o.logDir, `${this.o.id}-${index}.log`));
     try {
       const child = spawn('/bin/sh', ['-c', this.o.spec.command], {
         cwd: this.o.spec.cwd,

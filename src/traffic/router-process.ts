@@ -2,9 +2,10 @@
  * kanari's router run as a process of its own for one rollout, as `kanari up` does it.
  * It is started detached, so it keeps serving its last table when the controller dies;
  * the next controller adopts it by pid; and when it exits it is started again, and comes
- * back with the table it persisted before applying it.
+ * back with the table it persisted before applying it. A router that cannot start (its
+ * port taken by another program) is reported as not serving, with the reason it gave.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { API_VERSION, type HostPort } from '../config/schemas/common.js';
@@ -13,6 +14,7 @@ import type { RoutingTable } from '../config/schemas/table.js';
 import { AdminClient } from '../router/client.js';
 import { tokenFromFile } from '../server/http.js';
 import type { StatsSnapshot } from '../router/stats.js';
+import { privateDir, writePrivateFile } from '../store/files.js';
 import { ownModuleCommand, ProcessGroup, type ProcessRecord } from '../targets/process.js';
 
 export interface RouterProcessOptions {
@@ -31,6 +33,18 @@ export interface RouterProcessOptions {
 
 /** A router that exits is started again after this long (and no more often). */
 const RESTART_DELAY = 1000;
+/** A router that keeps failing to start is tried at most this rarely (the delay doubles up to it). */
+const MAX_RETRY_DELAY = 16_000;
+
+/** Whether a rollout's router serves its users, and why not. */
+export interface RouterHealth {
+  serving: boolean;
+  /** Since when it has not been serving. */
+  since?: number;
+  reason?: string;
+  /** Serving, but something a person should know: its routing table is not saved. */
+  warning?: string;
+}
 
 /**
  * At most this many routers start at once: a controller resuming hundreds of rollouts
@@ -74,25 +88,45 @@ export class RouterProcess {
   private connected = false;
   private closed = false;
   private readonly token: string;
+  /** Why the router is not serving, since when, and when to try starting it again; undefined while it serves. */
+  private down?: { reason: string; since: number; failures: number; retryAt: number };
+  /** Whether its table is saved, from its last statistics. */
+  private tableStore?: StatsSnapshot['tableStore'];
 
   constructor(private readonly o: RouterProcessOptions) {
-    mkdirSync(o.dir, { recursive: true });
+    privateDir(o.dir);
     this.token = tokenFromFile(join(o.dir, 'admin-token'));
   }
 
   /**
    * Reaches the router: adopts the one a previous controller left running, or starts it
-   * with `initial` as its first table. A start that failed is tried again on the next call.
+   * with `initial` as its first table. A start that failed is tried again on a later
+   * call, less and less often while it keeps failing.
    */
   connect = (initial: RoutingTable): Promise<AdminClient> => {
     if (this.connected) return Promise.resolve(this.admin());
-    this.starting ??= this.adoptOrStart(initial).finally(() => (this.starting = undefined));
+    if (this.down && Date.now() < this.down.retryAt && !this.starting) return Promise.reject(new Error(`the router is not serving: ${this.down.reason}`));
+    this.starting ??= this.adoptOrStart(initial)
+      .catch((err: Error) => {
+        throw new Error(`the router is not serving: ${this.failed(err)}`);
+      })
+      .finally(() => (this.starting = undefined));
     return this.starting;
   };
 
+  /** Whether it serves users, and why not; undefined before it was first tried. */
+  health(): RouterHealth | undefined {
+    if (this.down) return { serving: false, since: this.down.since, reason: this.down.reason };
+    if (!this.connected) return undefined;
+    return { serving: true, ...(this.tableStore?.persisted === false ? { warning: 'it cannot save its routing table (a restart would come back on an older one); see its log' } : {}) };
+  }
+
   /** Cumulative statistics, or undefined before the router has been reached. */
   async stats(): Promise<StatsSnapshot | undefined> {
-    return this.connected ? this.admin().stats() : undefined;
+    if (!this.connected) return undefined;
+    const snapshot = await this.admin().stats();
+    this.tableStore = snapshot.tableStore;
+    return snapshot;
   }
 
   /** Stops the router (its users are refused from then on): for `kanari down --all`. */
@@ -123,7 +157,22 @@ export class RouterProcess {
     }
     this.o.persist(this.group.record);
     this.connected = true;
+    this.serving();
     return this.admin();
+  }
+
+  private serving(): void {
+    if (this.down) this.o.log(`the router serves now (it did not for ${Math.round((Date.now() - this.down.since) / 1000)} s)`);
+    this.down = undefined;
+  }
+
+  /** Records a failed start and returns why, in the router's words when it gave them; said once per reason. */
+  private failed(err: Error): string {
+    const reason = routerSays(join(this.o.dir, 'router-0.log')) ?? err.message;
+    const failures = (this.down?.failures ?? 0) + 1;
+    if (reason !== this.down?.reason) this.o.log(`the router is not serving: ${reason}`);
+    this.down = { reason, since: this.down?.since ?? Date.now(), failures, retryAt: Date.now() + Math.min(MAX_RETRY_DELAY, RESTART_DELAY * 2 ** (failures - 1)) };
+    return reason;
   }
 
   private async start(): Promise<ProcessGroup> {
@@ -144,15 +193,17 @@ export class RouterProcess {
     this.group = undefined;
     this.o.persist(undefined);
     this.o.log(`the router ${reason}; starting it again with its last table`);
-    for (let attempt = 1; !this.closed; attempt++) {
-      await sleep(RESTART_DELAY);
+    this.down = { reason: `it ${reason}; starting it again`, since: Date.now(), failures: 0, retryAt: 0 };
+    while (!this.closed) {
+      await sleep(Math.max(RESTART_DELAY, this.down.retryAt - Date.now()));
       if (this.closed) return;
       try {
         this.group = await this.start();
         this.o.persist(this.group.record);
+        this.serving();
         return;
       } catch (err) {
-        if (attempt % 10 === 1) this.o.log(`the router did not start again: ${(err as Error).message}`);
+        this.failed(err as Error);
       }
     }
   }
@@ -201,7 +252,27 @@ export class RouterProcess {
         table,
       },
     };
-    writeFileSync(this.documentPath, JSON.stringify(doc, null, 2) + '\n');
+    writePrivateFile(this.documentPath, JSON.stringify(doc, null, 2) + '\n');
+  }
+}
+
+/**
+ * What a router that could not start said about it: the last line of its log when that
+ * is kanari's own reason (`kanari router: cannot listen on …`), not a crash's stack.
+ */
+function routerSays(log: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = openSync(log, 'r');
+    const size = statSync(log).size;
+    const tail = Buffer.alloc(Math.min(size, 4096));
+    readSync(fd, tail, 0, tail.length, size - tail.length);
+    const last = tail.toString('utf8').trimEnd().split('\n').at(-1) ?? '';
+    return /^kanari router: (cannot .*)$/.exec(last)?.[1];
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -49,6 +49,15 @@ spec:
 ${rest}`;
 }
 
+/** A Rollout of the demo app whose canary gets `weight`% of users and then waits for a person (`pause: {}`). */
+export function holdingRollout(name: string, port: number, weight: number): string {
+  return appRollout(name, port, `  strategy:
+    canary:
+      steps:
+        - setWeight: ${weight}
+        - pause: {}`);
+}
+
 /** An AnalysisTemplate document: `count` one-second looks at the canary's success rate from the router's statistics. */
 export function successRateTemplate(name: string, count: number, atLeast: number): string {
   return `---
@@ -113,6 +122,16 @@ export class UpFixture {
 
   view(name: string): Promise<RolloutView> {
     return this.api.get<RolloutView>(`/api/v1/rollouts/${name}`);
+  }
+
+  /** Applies `file`, waits for the rollout's router, deploys `version`, and waits until `weight`% of users are on it, paused. */
+  async deployPaused(name: string, file: string, version: string, weight: number): Promise<void> {
+    const applied = await this.cli('apply', '-f', file);
+    if (applied.status !== 0) throw new Error(`kanari apply: ${applied.stderr}`);
+    await this.until(name, (v) => v.phase === 'StableOnly' && this.record(name, 'router') !== undefined);
+    const deployed = await this.cli('deploy', name, '--version', version);
+    if (deployed.status !== 0) throw new Error(`kanari deploy: ${deployed.stderr}`);
+    await this.until(name, (v) => v.phase === 'Paused' && v.weights.canary === weight);
   }
 
   /** Polls the rollout until `ok` holds, failing with the last view after `ms`. */

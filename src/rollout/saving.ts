@@ -1,0 +1,117 @@
+/**
+ * How the engine writes to its store, and what it does when the store refuses writes (a
+ * full disk, an I/O error): a transition that takes users off versions is acted on
+ * anyway and saved with the next write that works; one that starts a version or moves
+ * users onto one waits, since a restart would resume from before it and undo it.
+ */
+import { movesUsersOnto } from '../router/onto.js';
+import { describeSystemError } from '../server/startup.js';
+import type { Store } from '../store/sqlite.js';
+import { routingTableFor } from '../traffic/embedded.js';
+import type { RolloutStatus, TrafficState, Transition, UntimedEvent } from './types.js';
+
+/** Unsaved events kept at most (a day of one a second): the oldest go first. */
+const MAX_UNSAVED = 100_000;
+
+interface EventRow {
+  revision: number;
+  at: number;
+  type: string;
+  data: Record<string, unknown>;
+}
+
+export class Saving {
+  /** Why the store refuses writes, since when; undefined while it takes them. */
+  private failure?: { reason: string; since: number; refusalSaid?: boolean };
+  /** Events of transitions acted on while the store refused them, written with the next save that works. */
+  private readonly unsaved: EventRow[] = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly name: string,
+    private readonly clock: () => number,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  get error(): { error: string; since: number } | undefined {
+    return this.failure && { error: `cannot save the rollout's state: ${this.failure.reason}`, since: this.failure.since };
+  }
+
+  /**
+   * Runs one write; false when the store refused it. The first refusal and the first
+   * write that works again are logged, so a full disk is said once, loudly.
+   */
+  write(work: () => void): boolean {
+    try {
+      work();
+    } catch (err) {
+      if (!this.failure) {
+        this.failure = { reason: describeSystemError(err), since: this.clock() };
+        this.log(`the store cannot be written: ${this.failure.reason}; users can still be taken off versions, nothing moves forward until it can`);
+      }
+      return false;
+    }
+    if (this.failure) this.log('the store takes writes again');
+    this.failure = undefined;
+    return true;
+  }
+
+  /** Saves a transition with its events; why it must wait instead, when the store refuses it and it moves forward. */
+  transition(e: UntimedEvent, at: number, before: RolloutStatus, t: Transition): string | undefined {
+    const s = t.status;
+    const rows = eventRows(e, at, before, t);
+    const saved = this.write(() =>
+      this.store.transaction(() => {
+        for (const r of [...this.unsaved, ...rows]) this.store.appendEvent(this.name, r.revision, r.at, r.type, r.data);
+        this.store.saveStatus(this.name, s);
+      }),
+    );
+    if (saved) {
+      this.unsaved.length = 0;
+      return undefined;
+    }
+    const failure = this.failure!;
+    const onto = forward(before, s);
+    if (onto) {
+      const refused = `${e.type === 'deploy' ? `deploying ${e.release.version}` : e.type} cannot be saved (${failure.reason}) and ${onto}: it waits until the store can be written, so that a restart cannot undo it`;
+      if (!failure.refusalSaid) this.log(refused);
+      failure.refusalSaid = true;
+      return refused;
+    }
+    this.unsaved.push(...rows);
+    if (this.unsaved.length > MAX_UNSAVED) this.unsaved.splice(0, this.unsaved.length - MAX_UNSAVED);
+    if (before.phase !== s.phase || before.trafficSeq !== s.trafficSeq) this.log(`acting on "${s.message}" although it is NOT saved (${failure.reason}); a restart before the store takes writes again would resume from before it`);
+    return undefined;
+  }
+}
+
+/** The event log rows a transition adds: the event (not ticks or acknowledgements), a status change, a result, announcements. */
+function eventRows(e: UntimedEvent, at: number, before: RolloutStatus, t: Transition): EventRow[] {
+  const s = t.status;
+  const rows: EventRow[] = [];
+  const row = (type: string, data: Record<string, unknown>) => rows.push({ revision: s.revision, at, type, data });
+  if (e.type !== 'tick' && e.type !== 'trafficApplied') row(e.type, { ...e });
+  if (before.phase !== s.phase || before.step !== s.step || before.trafficSeq !== s.trafficSeq) row('status', { phase: s.phase, step: s.step, weights: s.traffic.weights, message: s.message });
+  if (s.result && s.result.at !== before.result?.at) {
+    const r = s.result;
+    row('result', { outcome: r.outcome, version: r.release.version, reason: r.reason, seconds: (r.at - (s.deployedAt ?? r.at)) / 1000 });
+  }
+  for (const a of t.actions) row('announce', { moment: a.moment, message: a.message });
+  return rows;
+}
+
+/**
+ * What in `after` must be saved before it is acted on: starting a version, or moving
+ * users onto one (judged as the router judges a table it cannot save).
+ */
+function forward(before: RolloutStatus, after: RolloutStatus): string | undefined {
+  const started = after.instances.find((i) => !before.instances.some((b) => b.id === i.id));
+  if (started) return `it starts ${started.id}`;
+  const onto = movesUsersOnto(tableOf(before.traffic), tableOf(after.traffic));
+  return onto && `it moves users onto ${onto.version} (${onto.why})`;
+}
+
+/** The routing table a traffic state makes, with each instance's processes named rather than addressed. */
+function tableOf(t: TrafficState) {
+  return routingTableFor(t, (id) => Array.from({ length: 64 }, (_, i) => `${id}[${i}]`));
+}
