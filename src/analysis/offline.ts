@@ -5,6 +5,7 @@
  * Bad rows are reported with their file and line.
  */
 import { ConfigError } from '../config/errors.js';
+import { DATA_LIMITS } from '../config/bounds.js';
 import { loadFileText, parseText } from '../config/load.js';
 import { z } from 'zod';
 import type { MetricPair } from './judges/kayenta/judge.js';
@@ -22,17 +23,27 @@ const pairList = z.array(z.looseObject({
   values: z.looseObject({ control: z.array(kayentaNumber), experiment: z.array(kayentaNumber) }),
 }));
 
-export function readMetricPairs(file: string): MetricPair[] {
-  if (!file.endsWith('.csv')) return parseText(loadFileText(file).replace(/\bNaN\b(?=\s*[,\]])/g, '"NaN"'), file, pairList);
+/** Kayenta's metric pairs; with `metrics` (the canary config's), each pair must be one of them. */
+export function readMetricPairs(file: string, metrics?: readonly string[]): MetricPair[] {
+  const unknown = (name: string) => metrics !== undefined && !metrics.includes(name);
+  const notInConfig = `is not a metric of the canary config (it has: ${metrics?.join(', ')})`;
+  if (!file.endsWith('.csv')) {
+    const known = pairList.superRefine((pairs, ctx) => pairs.forEach((p, i) => unknown(p.name) && ctx.addIssue({ code: 'custom', path: [i, 'name'], message: notInConfig, input: p.name })));
+    return parseText(loadFileText(file).replace(/\bNaN\b(?=\s*[,\]])/g, '"NaN"'), file, known, DATA_LIMITS);
+  }
   const pairs = new Map<string, MetricPair>();
+  const firstLine = new Map<string, number>();
   for (const row of csvRows(file, ['metric', 'version', 'value'])) {
     const side = CONTROL.has(row.version) ? 'control' : CANARY.has(row.version) ? 'experiment' : undefined;
     if (!side) throw rowError(file, row.line, `version must be one of control, baseline, stable, canary, experiment (got ${JSON.stringify(row.version)})`);
     const pair = pairs.get(row.metric) ?? { name: row.metric, values: { control: [], experiment: [] } };
     const values: number[] = pair.values[side];
     values.push(row.value === '' || row.value === 'NaN' ? NaN : numberIn(file, row.line, 'value', row.value));
+    if (!pairs.has(row.metric)) firstLine.set(row.metric, row.line);
     pairs.set(row.metric, pair);
   }
+  const stray = [...pairs.keys()].find(unknown);
+  if (stray !== undefined) throw rowError(file, firstLine.get(stray)!, `${JSON.stringify(stray)} ${notInConfig}`);
   return [...pairs.values()];
 }
 

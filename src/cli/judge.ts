@@ -44,7 +44,8 @@ export async function run(argv: string[]): Promise<number> {
     const config = parseText(loadFileText(values.kayenta), values.kayenta, kayentaCanaryConfig);
     const base = scoreThresholdsOf(config);
     const thresholds = { pass: numberFlag('pass', values.pass) ?? base.pass, marginal: numberFlag('marginal', values.marginal) ?? base.marginal };
-    const report = judgeKayenta(metricsOf(config), readMetricPairs(values.data), config.classifier.groupWeights, thresholds);
+    const metrics = metricsOf(config);
+    const report = judgeKayenta(metrics, readMetricPairs(values.data, metrics.map((m) => m.name)), config.classifier.groupWeights, thresholds);
     console.log(values.json ? JSON.stringify(report, null, 2) : formatKayenta(report, thresholds));
     return report.classification === 'Pass' ? EXIT.ok : EXIT.failed;
   }

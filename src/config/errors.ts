@@ -8,9 +8,18 @@ export interface ConfigIssue {
   message: string;
 }
 
+/** One line per issue, whatever the file held: control and invisible characters are shown escaped. */
 export function formatIssue(issue: ConfigIssue): string {
   const where = `${issue.file}:${issue.line}:${issue.col}`;
-  return issue.path ? `${where} ${issue.path}: ${issue.message}` : `${where} ${issue.message}`;
+  return printable(issue.path ? `${where} ${issue.path}: ${issue.message}` : `${where} ${issue.message}`);
+}
+
+/** Line breaks, control characters, BOMs and direction overrides, which would hide or forge text in a terminal. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Thrown for bad input; the CLI prints each issue on its own line and exits 2. */
@@ -23,11 +32,14 @@ export class ConfigError extends Error {
   }
 }
 
+/** `spec.steps[2].setWeight`; a key that is not a plain name is quoted (`headers["x y"]`), a long one cut short. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
+    const key = String(part);
     if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
+    else if (/^[\w$-]{1,60}$/.test(key)) out += out ? `.${key}` : key;
+    else out += `[${JSON.stringify(key.length > 60 ? `${key.slice(0, 57)}...` : key)}]`;
   }
   return out;
 }

@@ -1,16 +1,15 @@
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
-import { parseDocuments } from './load.js';
 import { dirname, resolve } from 'node:path';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import { checkListenPorts, checkRolloutTemplates, checkRouter, checkSimulations, templatesIn, type Loaded } from './checks.js';
+import { loadFileText, parseDocuments, parseText, type ParsedDocument } from './load.js';
 import { analysisTemplateDocument, missingKayentaSources, type AnalysisTemplateDocument, type AnalysisTemplateSpec } from './schemas/analysis.js';
 import { kayentaCanaryConfig } from '../analysis/judges/kayenta/config.js';
-import { loadFileText, parseText, type ParsedDocument } from './load.js';
 import { routerDocument } from './schemas/router.js';
 import { simulationDocument } from './schemas/simulation.js';
-import { rolloutDocument, type RolloutDocument } from './schemas/rollout.js';
-import { BUILTIN_TEMPLATES } from '../analysis/templates.js';
+import { rolloutDocument } from './schemas/rollout.js';
 import { didYouMean } from './suggest.js';
-import { EMBEDDED, unsupportedSteps, type RouterCapabilities } from '../traffic/capabilities.js';
+import { EMBEDDED, type RouterCapabilities } from '../traffic/capabilities.js';
 
 /** Every kind of kanari file, by its `kind:`; add a kind here and `kanari lint` knows it. */
 export const KINDS = {
@@ -26,14 +25,47 @@ export type KindDocument<K extends KindName> = z.output<(typeof KINDS)[K]>;
 const envelope = z.looseObject({ kind: z.string() });
 
 /**
- * Validates every document in a file against the schema its `kind:` names. `text` is the
- * file's content when it came some other way (the controller API); relative paths in it
- * are still resolved against the file's directory. Rollouts are checked against the
- * router that will carry them out (standalone: kanari's own).
+ * Validates every document in a file against the schema its `kind:` names, then checks
+ * the documents against each other and against what will run them (checks.ts). `text`
+ * is the file's content when it came some other way (the controller API); relative
+ * paths in it are still resolved against the file's directory. Rollouts are checked
+ * against the router that will carry them out (standalone: kanari's own).
  */
 export function loadDocuments(file: string, text = loadFileText(file), router: RouterCapabilities = EMBEDDED): { kind: KindName; value: unknown }[] {
-  const out: { kind: KindName; value: unknown }[] = [];
-  const parsed: ParsedDocument[] = [];
+  const docs = readDocuments(file, text, router);
+  throwIssues(checkSimulations(templatesIn(docs))(docs));
+  return docs.map(({ kind, value }) => ({ kind: kind as KindName, value }));
+}
+
+export type FileResult = { file: string; documents: { kind: KindName; value: unknown }[] } | { file: string; error: ConfigError };
+
+/**
+ * Files given together (`kanari lint A B`, `kanari simulate -f S -t T`), each loaded as
+ * loadDocuments loads it, except that a Simulation may name an AnalysisTemplate from any
+ * of them.
+ */
+export function loadFiles(files: readonly string[]): FileResult[] {
+  const read = files.map((file) => attempt(file, () => readDocuments(file, loadFileText(file), EMBEDDED)));
+  const given = Object.assign({}, ...read.map((r) => ('docs' in r ? templatesIn(r.docs) : {}))) as Record<string, AnalysisTemplateSpec>;
+  return read.map((r) => {
+    if (!('docs' in r)) return r;
+    const checked = attempt(r.file, () => throwIssues(checkSimulations(given)(r.docs)));
+    return 'error' in checked ? checked : { file: r.file, documents: r.docs.map(({ kind, value }) => ({ kind: kind as KindName, value })) };
+  });
+}
+
+function attempt<T>(file: string, load: () => T): { file: string; docs: T } | { file: string; error: ConfigError } {
+  try {
+    return { file, docs: load() };
+  } catch (err) {
+    if (err instanceof ConfigError) return { file, error: err };
+    throw err;
+  }
+}
+
+/** One file's documents, each valid, and the checks that need only that file. */
+function readDocuments(file: string, text: string, router: RouterCapabilities): Loaded[] {
+  const docs: Loaded[] = [];
   for (const doc of parseDocuments(text, file)) {
     const { kind } = doc.validate(envelope);
     if (!(kind in KINDS)) {
@@ -43,44 +75,16 @@ export function loadDocuments(file: string, text = loadFileText(file), router: R
     }
     const value = doc.validate(KINDS[kind as KindName]);
     if (kind === 'AnalysisTemplate') resolveKayentaConfig(value as AnalysisTemplateDocument, doc, file);
-    out.push({ kind: kind as KindName, value });
-    parsed.push(doc);
+    docs.push({ kind, value, doc });
   }
-  checkTemplateNames(out, parsed);
-  checkRouter(out, parsed, router);
-  return out;
+  // An empty file passing lint would be refused by everything that reads it.
+  if (docs.length === 0) throw new ConfigError([{ file, line: 1, col: 1, path: '', message: 'holds no document' }]);
+  for (const check of [checkRolloutTemplates, checkRouter(router), checkListenPorts]) throwIssues(check(docs));
+  return docs;
 }
 
-/** Every step of every Rollout must be one the router that will carry it out can do. */
-function checkRouter(docs: { kind: KindName; value: unknown }[], parsed: ParsedDocument[], router: RouterCapabilities): void {
-  const issues = docs.flatMap((d, i) => (d.kind === 'Rollout' ? unsupportedSteps((d.value as RolloutDocument).spec, router).map((u) => ({ ...parsed[i]!.located(u.path), message: u.message })) : []));
+function throwIssues(issues: readonly ConfigIssue[]): void {
   if (issues.length > 0) throw new ConfigError(issues);
-}
-
-/**
- * A rollout's analyses name built-in templates or AnalysisTemplate documents in the same
- * file, so a typo is caught here rather than when the step is reached.
- */
-function checkTemplateNames(docs: { kind: KindName; value: unknown }[], parsed: ParsedDocument[]): void {
-  const templates: Record<string, AnalysisTemplateSpec> = { ...BUILTIN_TEMPLATES };
-  for (const d of docs) if (d.kind === 'AnalysisTemplate') templates[(d.value as AnalysisTemplateDocument).metadata.name] = (d.value as AnalysisTemplateDocument).spec;
-  const known = Object.keys(templates);
-  docs.forEach((d, i) => {
-    if (d.kind !== 'Rollout') return;
-    const refs = analysisRefs((d.value as RolloutDocument).spec);
-    const issues = refs.flatMap((r) => r.names.flatMap((name, j) => {
-      if (known.includes(name)) return [];
-      const guess = didYouMean(name, known);
-      return [{ ...parsed[i]!.located([...r.path, j]), message: `unknown analysis template "${name}" (${guess ? `did you mean "${guess}"?` : `known: ${known.join(', ')}`}; put an AnalysisTemplate in the same file to add one)` }];
-    }));
-    // After the blue-green switch the old version gets no users, so a comparing judge would have nothing to compare with.
-    const post = refs.find((r) => r.path.includes('postPromotionAnalysis'));
-    post?.names.forEach((name, j) => {
-      const spec = templates[name];
-      if (spec && !spec.threshold) issues.push({ ...parsed[i]!.located([...post.path, j]), message: `"${name}" compares the new version with the old one, but after the switch the old one gets no users; use a threshold template here` });
-    });
-    if (issues.length > 0) throw new ConfigError(issues);
-  });
 }
 
 /** Loads a file that must hold exactly one document of kind `kind`. */
@@ -112,17 +116,4 @@ function resolveKayentaConfig(doc: AnalysisTemplateDocument, parsed: ParsedDocum
   k.config = parseText(text, path, kayentaCanaryConfig);
   const missing = missingKayentaSources(k.config, k.metrics);
   if (missing.length > 0) throw new ConfigError(missing.map((message) => ({ ...parsed.located(['spec', 'kayenta', 'metrics']), message })));
-}
-
-/** Every place a rollout names analysis templates, with its path in the document. */
-function analysisRefs(spec: RolloutDocument['spec']): { path: (string | number)[]; names: string[] }[] {
-  const at = (path: (string | number)[], ref: { templates: string[] } | undefined) => (ref ? [{ path: ['spec', 'strategy', ...path, 'templates'], names: ref.templates }] : []);
-  const { canary, blueGreen, rolling } = spec.strategy;
-  return [
-    ...at(['canary', 'analysis'], canary?.analysis),
-    ...(canary?.steps ?? []).flatMap((s, n) => at(['canary', 'steps', n, 'analysis'], s.analysis)),
-    ...at(['blueGreen', 'prePromotionAnalysis'], blueGreen?.prePromotionAnalysis),
-    ...at(['blueGreen', 'postPromotionAnalysis'], blueGreen?.postPromotionAnalysis),
-    ...at(['rolling', 'analysis'], rolling?.analysis),
-  ];
 }

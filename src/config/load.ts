@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isNode, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
+import { checkLimits, LIMITS, positionOf, type TextLimits } from './bounds.js';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
 import { describeValue, errorMap } from './messages.js';
+import { checkNodes } from './nodes.js';
 import { didYouMean } from './suggest.js';
 
 type AnySchema = z.ZodType;
@@ -23,8 +25,8 @@ export function loadFileText(file: string): string {
 }
 
 /** Parses YAML text (JSON is YAML too) holding exactly one document and validates it. */
-export function parseText<S extends AnySchema>(text: string, file: string, schema: S): z.output<S> {
-  const [only, ...rest] = parseDocuments(text, file);
+export function parseText<S extends AnySchema>(text: string, file: string, schema: S, limits: TextLimits = LIMITS): z.output<S> {
+  const [only, ...rest] = parseDocuments(text, file, limits);
   if (!only) throw new ConfigError([{ file, line: 1, col: 1, path: '', message: 'is empty' }]);
   if (rest.length > 0) {
     const at = rest[0]!.located([]);
@@ -40,41 +42,74 @@ export interface ParsedDocument {
   validate<S extends AnySchema>(schema: S): z.output<S>;
 }
 
-export function parseDocuments(text: string, file: string): ParsedDocument[] {
+/**
+ * Parses every document in `text`. Depth, size and aliases are bounded before yaml
+ * composes anything (see bounds.ts for why), so no text can take the process down.
+ */
+export function parseDocuments(text: string, file: string, limits: TextLimits = LIMITS): ParsedDocument[] {
+  const breach = checkLimits(text, limits);
+  if (breach) throw new ConfigError([{ file, ...positionOf(text, breach.offset), path: '', message: breach.message }]);
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // Duplicate keys are found by checkNodes: yaml's own check is quadratic in a map's size.
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const list = Array.isArray(docs) ? docs : [];
-  const syntax: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = [];
   for (const doc of list) {
     for (const err of doc.errors) {
       const pos = lines.linePos(err.pos[0]);
-      syntax.push({ file, line: pos.line, col: pos.col, path: '', message: yamlMessage(err.message) });
+      issues.push({ file, line: pos.line, col: pos.col, path: '', message: yamlMessage(err.message) });
     }
   }
-  if (syntax.length > 0) throw new ConfigError(syntax);
+  if (issues.length === 0) {
+    for (const doc of list) {
+      for (const issue of checkNodes(doc, limits.maxValues)) issues.push({ file, ...lines.linePos(issue.offset), path: formatPath(issue.path), message: issue.message });
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(capped(issues));
   return list.filter((doc) => doc.contents !== null).map((doc) => documentOf(doc, file, lines));
+}
+
+/** More issues than this are counted, not listed: 9,000 unknown keys took seconds to locate and 690 KB to print. */
+const MAX_ISSUES = 20;
+
+/** The first MAX_ISSUES issues, and a line counting the rest where they start. */
+function capped(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  return issues.length <= MAX_ISSUES ? [...issues] : [...issues.slice(0, MAX_ISSUES), more(issues[MAX_ISSUES]!, issues.length - MAX_ISSUES)];
+}
+
+function more(at: ConfigIssue, count: number): ConfigIssue {
+  return { ...at, path: '', message: `${count} more issues from here on, not shown` };
 }
 
 function yamlMessage(message: string): string {
   // The yaml package appends a location we already report; keep its first sentence only.
-  return message.split(/ at line \d+/)[0]!.replace(/\.$/, '').replace(/^Map keys must be unique/, 'duplicate key');
+  return message.split(/ at line \d+/)[0]!.replace(/\.$/, '');
 }
 
 function documentOf(doc: Document, file: string, lines: LineCounter): ParsedDocument {
-  const value: unknown = doc.toJS({ maxAliasCount: 100 });
   const located = (path: readonly PropertyKey[], opts: { key?: boolean } = {}) => {
     const offset = offsetOf(doc, path, opts.key ?? false);
     const pos = lines.linePos(offset);
     return { file, line: pos.line, col: pos.col, path: formatPath(path) };
   };
+  let value: unknown;
+  try {
+    // checkNodes bounded what aliases expand to; yaml's own count refuses an anchor used 101 times.
+    value = doc.toJS({ maxAliasCount: -1 });
+  } catch (err) {
+    throw new ConfigError([{ ...located([]), message: `cannot be read: ${(err as Error).message}` }]);
+  }
   return {
     value,
     located,
     validate(schema) {
       const result = schema.safeParse(value, { error: errorMap, reportInput: true });
       if (result.success) return result.data;
-      const issues = toConfigIssues(result.error.issues, [], schema, located);
-      throw new ConfigError(issues.sort((a, b) => a.line - b.line || a.col - b.col));
+      // Located only up to the cap: locating is a search through each map on the way.
+      const found = toConfigIssues(result.error.issues, [], schema);
+      const locate = (i: Unlocated): ConfigIssue => ({ ...located(i.path, { key: i.key }), message: i.message() });
+      const shown = found.slice(0, MAX_ISSUES).map(locate).sort((a, b) => a.line - b.line || a.col - b.col);
+      throw new ConfigError(found.length > MAX_ISSUES ? [...shown, more(locate(found[MAX_ISSUES]!), found.length - MAX_ISSUES)] : shown);
     },
   };
 }
@@ -104,26 +139,31 @@ function rangeStart(node: unknown): number | undefined {
   return isNode(node) && node.range ? node.range[0] : undefined;
 }
 
-type Locate = ParsedDocument['located'];
+/** An issue before it is located (where in the document, and whether about the key there) and worded. */
+interface Unlocated {
+  path: PropertyKey[];
+  key: boolean;
+  message: () => string;
+}
 
-function toConfigIssues(issues: readonly Issue[], base: readonly PropertyKey[], schema: AnySchema, locate: Locate): ConfigIssue[] {
-  const out: ConfigIssue[] = [];
+function toConfigIssues(issues: readonly Issue[], base: readonly PropertyKey[], schema: AnySchema): Unlocated[] {
+  const out: Unlocated[] = [];
   for (const issue of issues) {
     const path = [...base, ...issue.path];
     if (issue.code === 'invalid_union') {
-      out.push(...toConfigIssues(closestBranch(issue.errors), path, schema, locate));
+      out.push(...toConfigIssues(closestBranch(issue.errors), path, schema));
     } else if (issue.code === 'unrecognized_keys') {
       const known = knownKeys(schema, path);
-      for (const key of issue.keys) {
+      const message = (key: string) => {
         const guess = didYouMean(key, known);
-        const hint = guess ? ` (did you mean "${guess}"?)` : known.length ? ` (expected one of: ${known.join(', ')})` : '';
-        out.push({ ...locate([...path, key], { key: true }), message: `unknown key${hint}` });
-      }
+        return `unknown key${guess ? ` (did you mean "${guess}"?)` : known.length ? ` (expected one of: ${known.join(', ')})` : ''}`;
+      };
+      for (const key of issue.keys) out.push({ path: [...path, key], key: true, message: () => message(key) });
     } else {
       const input = (issue as { input?: unknown }).input;
       // A map or list is only worth naming when its type was the problem.
       const showInput = input !== undefined && (input === null || typeof input !== 'object' || issue.code === 'invalid_type');
-      out.push({ ...locate(path), message: `${issue.message}${showInput ? ` (got ${describeValue(input)})` : ''}` });
+      out.push({ path, key: false, message: () => `${issue.message}${showInput ? ` (got ${describeValue(input)})` : ''}` });
     }
   }
   return out;

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { bearerChecker, HttpError, readBody, send, sendText } from '../server/http.js';
+import { bearerChecker, HttpError, internalError, readBody, send, sendText } from '../server/http.js';
 import { ConfigError } from '../config/errors.js';
 import { parseText } from '../config/load.js';
 import { routingTable, type RoutingTable, type Version } from '../config/schemas/table.js';
@@ -35,8 +35,9 @@ export class RevisionConflict extends Error {
  * The admin API: GET/PUT /table (the whole routing table as one versioned document;
  * PUT takes If-Match: <revision> for safe concurrent writers), GET /stats (cumulative
  * JSON), GET /metrics (Prometheus), GET /health (endpoints), GET /healthz (no token).
+ * An internal error is answered with an id and logged whole to `log` under it.
  */
-export function createAdminServer(backend: AdminBackend, token: string): http.Server {
+export function createAdminServer(backend: AdminBackend, token: string, log: (line: string) => void = (line) => console.error(`kanari router: ${line}`)): http.Server {
   const authorized = bearerChecker(token);
   return http.createServer((req, res) => {
     void (async () => {
@@ -70,10 +71,10 @@ export function createAdminServer(backend: AdminBackend, token: string): http.Se
         }
       }
     })().catch((err: unknown) => {
-      if (err instanceof HttpError) return send(res, err.status, { error: err.message, ...err.extra }, err.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+      if (err instanceof HttpError) return send(res, err.status, { error: err.message, ...err.extra }, { ...err.headers, ...(err.status === 401 ? { 'www-authenticate': 'Bearer' } : {}) });
       if (err instanceof RevisionConflict) return send(res, 409, { error: `revision conflict: ${err.message}`, revision: err.current });
       if (err instanceof ConfigError) return send(res, 400, { error: 'invalid routing table', issues: err.issues.map(({ line, col, path, message }) => ({ line, col, path, message })) });
-      send(res, 500, { error: `internal error: ${(err as Error).message}` });
+      send(res, 500, { error: internalError(req, err, log) });
     });
   });
 }

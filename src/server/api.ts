@@ -12,13 +12,14 @@
  *   POST /api/v1/rollouts/NAME/promote {full}        and abort {reason}, pause, resume, retry, undo
  *   POST /api/v1/shutdown             {all}          stop the controller (all: routers and instances too)
  *
- * Errors are `{"error": {"status", "reason", "message", "issues"?}}`.
+ * Errors are `{"error": {"status", "reason", "message", "issues"?}}`; a 500 carries only
+ * an id, under which the whole error is logged.
  */
 import http, { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import { versionLabel } from '../config/schemas/rollout.js';
 import { COMMANDS, ControllerError, type Command, type Controller } from './controller.js';
-import { bearerChecker, HttpError, readBody, send, sendText } from './http.js';
+import { bearerChecker, HttpError, internalError, readBody, send, sendText } from './http.js';
 import { renderControllerMetrics } from './metrics.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -28,11 +29,11 @@ const deployBody = z.strictObject({ version: versionLabel, set: z.record(z.strin
 const commandBody = z.strictObject({ full: z.boolean().optional(), reason: z.string().max(500).optional() });
 const shutdownBody = z.strictObject({ all: z.boolean().default(false) });
 
-export function createApiServer(controller: Controller, token: string, onShutdown: (all: boolean) => void): http.Server {
+export function createApiServer(controller: Controller, token: string, onShutdown: (all: boolean) => void, log: (line: string) => void = (line) => console.error(`kanari up: ${line}`)): http.Server {
   const authorized = bearerChecker(token);
   return http.createServer((req, res) => {
     void (async () => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = requestUrl(req.url);
       const path = url.pathname;
       if (req.method === 'GET' && path === '/healthz') return send(res, 200, { ok: true, pid: process.pid });
       if (req.method === 'GET' && path === '/metrics') return sendText(res, 200, renderControllerMetrics(controller.views(), controller.store, controller.lags(), controller.roundLag));
@@ -67,8 +68,8 @@ export function createApiServer(controller: Controller, token: string, onShutdow
       }
       const m = /^\/api\/v1\/rollouts\/([^/]+)(?:\/([^/]+)(?:\/([^/]+))?)?$/.exec(path);
       if (!m) throw new HttpError(404, `no such resource ${path} (see GET /api/v1/rollouts)`);
-      const name = decodeURIComponent(m[1]!);
-      const [sub, id] = [m[2], m[3] && decodeURIComponent(m[3])];
+      const name = decodePart(m[1]!);
+      const [sub, id] = [m[2], m[3] && decodePart(m[3])];
       if (sub === undefined) {
         allow(req, 'GET');
         return send(res, 200, controller.view(name));
@@ -95,14 +96,31 @@ export function createApiServer(controller: Controller, token: string, onShutdow
       throw new HttpError(404, `no such resource ${path} (rollout resources: history, analyses/ID, deploy, ${COMMANDS.join(', ')})`);
     })().catch((err: unknown) => {
       const status = err instanceof HttpError || err instanceof ControllerError ? err.status : 500;
-      const message = status === 500 ? `internal error: ${(err as Error).stack ?? String(err)}` : (err as Error).message;
+      const message = err instanceof HttpError || err instanceof ControllerError ? err.message : internalError(req, err, log);
       const extra = err instanceof ControllerError && err.issues ? { issues: err.issues } : err instanceof HttpError ? err.extra : {};
-      const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer' } : err instanceof HttpError && typeof err.extra.allow === 'string' ? { allow: err.extra.allow } : {};
+      const headers: Record<string, string> = { ...(err instanceof HttpError ? err.headers : {}), ...(status === 401 ? { 'www-authenticate': 'Bearer' } : err instanceof HttpError && typeof err.extra.allow === 'string' ? { allow: err.extra.allow } : {}) };
       send(res, status, { error: { status, reason: STATUS_CODES[status], message, ...extra } }, headers);
     });
   });
 
   function allow(req: http.IncomingMessage, method: string): void {
     if (req.method !== method) throw new HttpError(405, `${req.method} is not allowed here (allowed: ${method})`, { allow: method });
+  }
+}
+
+/** The request target as a URL; Node passes on targets (`//host:99999`) that URL cannot read. */
+function requestUrl(target = '/'): URL {
+  try {
+    return new URL(target, 'http://localhost');
+  } catch {
+    throw new HttpError(400, `the request target is not a valid path (${JSON.stringify(target.slice(0, 200))})`);
+  }
+}
+
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpError(400, `the path is not valid percent-encoded UTF-8 (${JSON.stringify(part.slice(0, 200))})`);
   }
 }

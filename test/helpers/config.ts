@@ -26,3 +26,18 @@ export function errorsOf(path: string, ...rest: Parameters<typeof loadDocuments>
   }
   assert.fail('expected the file to be rejected');
 }
+
+/** A Rollout of two fixed upstreams on `listen`, canary steps as written (`setWeight: 10`); line 5 is listen. */
+export function upstreamRollout(name: string, listen: number, steps = ['setWeight: 10']): string {
+  return `apiVersion: kanari.dev/v1alpha1
+kind: Rollout
+metadata: { name: ${name} }
+spec:
+  listen: ${listen}
+  stable: { version: v1, upstreams: [http://127.0.0.1:9001] }
+  canary: { upstreams: [http://127.0.0.1:9002] }
+  strategy:
+    canary:
+      steps:
+${steps.map((step) => `        - ${step}\n`).join('')}`;
+}

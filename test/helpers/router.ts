@@ -1,9 +1,12 @@
-import { mkdtempSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loopbackRouter, type RouterDocument } from '../../src/config/schemas/router.js';
 import type { RoutingTableInput } from '../../src/config/schemas/table.js';
 import { startRouter, type RouterHandle } from '../../src/router/run.js';
+import { startCli } from './cli.js';
 
 export const TOKEN = 'test-token-0123456789';
 
@@ -42,6 +45,39 @@ export async function startTestRouter(table: RoutingTableInput, spec: Record<str
       const res = await admin('PUT', '/table', t);
       if (res.status !== 200) throw new Error(`PUT /table: ${res.status} ${JSON.stringify(res.json)}`);
       return (res.json as { revision: number }).revision;
+    },
+  };
+}
+
+export interface RouterProcess {
+  child: ChildProcess;
+  adminPort: number;
+  /** What `kanari router` printed so far (for failure messages). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * `kanari router` in its own process, for input that could take a process down: an
+ * abort there fails the assertion that it still answers, not the whole test run.
+ */
+export async function startRouterProcess(table: RoutingTableInput): Promise<RouterProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'kanari-router-'));
+  const file = join(dir, 'router.yaml');
+  writeFileSync(file, JSON.stringify({ apiVersion: 'kanari.dev/v1alpha1', kind: 'Router', metadata: { name: 'svc' }, spec: { listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0', token: TOKEN }, state: 'table.json', table } }));
+  const { child, output } = await startCli(['router', '-f', file], /admin on http:\/\/127\.0\.0\.1:\d+/);
+  const adminPort = Number(/admin on http:\/\/127\.0\.0\.1:(\d+)/.exec(output())![1]);
+  return {
+    child,
+    adminPort,
+    output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../duration.js';
+import { duration, positiveDuration, timerDuration } from '../duration.js';
 import { compile, ExpressionError } from '../../analysis/judges/threshold/expression.js';
 import { API_VERSION, exactlyOne, httpUrl, metadata, name } from './common.js';
 import { kayentaCanaryConfig, type KayentaCanaryConfig } from '../../analysis/judges/kayenta/config.js';
@@ -8,10 +8,14 @@ import { PROMETHEUS_PRESETS, unknownVariables } from '../../analysis/providers/t
 
 const probability = (what: string) => z.number().gt(0, `must be above 0 (${what})`).lt(1, `must be below 1 (${what})`);
 
-/** A condition, compiled at load time so a syntax error is reported at its line in the file. */
+/** What a condition can read: the measured value, and the same query about stable or the baseline. */
+const CONDITION_NAMES = ['result', 'control'];
+
+/** A condition, compiled at load time so a syntax error or a name it cannot know is reported at its line in the file. */
 const condition = z.string().superRefine((text, ctx) => {
   try {
-    compile(text);
+    const unknown = compile(text).names.filter((n) => !CONDITION_NAMES.includes(n));
+    if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `reads ${unknown.map((n) => `"${n}"`).join(', ')}, which a condition does not know (it knows result, and control: the same query about stable or the baseline)`, input: text });
   } catch (err) {
     if (err instanceof ExpressionError) ctx.addIssue({ code: 'custom', message: err.message, input: text });
     else throw err;
@@ -53,7 +57,7 @@ export const prometheusQuery = z.strictObject({
   quantile: probability('a quantile such as 0.99').optional(),
   /** The range `{{window}}` stands for; default the measurement's window. */
   window: duration.optional(),
-  timeout: duration.default(5000),
+  timeout: timerDuration.default(5000),
   headers,
 }).superRefine(exactlyOne(['query', 'preset'])).superRefine((q, ctx) => {
   const text = q.query ?? (q.preset ? PROMETHEUS_PRESETS[q.preset]!.query : '');
@@ -76,7 +80,7 @@ export const webQuery = z.strictObject({
   }),
   version: versionName.default('canary'),
   targets: z.partialRecord(versionName, z.string().min(1)).default({}),
-  timeout: duration.default(5000),
+  timeout: timerDuration.default(5000),
 });
 export type WebQuery = z.output<typeof webQuery>;
 
@@ -127,8 +131,8 @@ export const kayentaSpec = z.strictObject({
   config: z.union([z.string().min(1), kayentaCanaryConfig]),
   /** Where each metric of the config comes from, by its name; `version` is set per side. */
   metrics: z.record(z.string().min(1), provider),
-  interval: duration.default(60_000),
-  step: duration.default(10_000),
+  interval: positiveDuration.default(60_000),
+  step: positiveDuration.default(10_000),
   count: z.number().int().positive().optional(),
   /** Judge only the last `lookback` of data each interval; default everything since the run began. */
   lookback: duration.optional(),

@@ -3,7 +3,7 @@
  * moves traffic from stable to canary. One schema is the type and the validation.
  */
 import { z } from 'zod';
-import { duration } from '../duration.js';
+import { duration, timerDuration } from '../duration.js';
 import { API_VERSION, exactlyOne, httpUrl, listenAddress, metadata, name, port } from './common.js';
 import { endpoint, linearRegex, percent } from './table.js';
 import { routerSpec } from './router.js';
@@ -142,7 +142,7 @@ export const notification = z.strictObject({
   /** An environment variable of the controller holding the HMAC-SHA256 signing key. */
   secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
   /** Per attempt. */
-  timeout: duration.default(5000),
+  timeout: timerDuration.default(5000),
   /** Further attempts after a failure (a non-2xx answer or none), 1 s, 2 s, 4 s… apart. */
   retries: z.number().int().min(0).max(10).default(3),
 });
@@ -160,7 +160,7 @@ export const webhook = z.strictObject({
   type: z.enum(GATES),
   url: httpUrl,
   /** Per attempt. */
-  timeout: duration.default(10_000),
+  timeout: timerDuration.default(10_000),
   /** For the checks: further attempts before the check counts as failed, 1 s, 2 s, 4 s… apart. */
   retries: z.number().int().min(0).max(10).default(2),
   /** An environment variable of the controller holding the HMAC-SHA256 signing key. */
@@ -182,7 +182,7 @@ export const rolloutSpec = z
     /** Longer than this waiting for a version to start or for traffic to move aborts the rollout. */
     progressDeadline: duration.default(600_000),
     /** How often running analyses are ticked. */
-    analysisInterval: duration.default(1000),
+    analysisInterval: timerDuration.default(1000),
     strategy,
     notifications: z.array(notification).max(16).default([]),
     webhooks: z.array(webhook).max(32).default([]),

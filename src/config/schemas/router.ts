@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../duration.js';
+import { duration, timerDuration } from '../duration.js';
 import { API_VERSION, exactlyOne, listenAddress, metadata, parseHostPort, type HostPort } from './common.js';
 import { routingTable } from './table.js';
 
@@ -32,15 +32,15 @@ export type Sticky = z.output<typeof sticky>;
 
 const timeouts = z.strictObject({
   /** Connecting to an upstream endpoint. */
-  connect: duration.default(2000),
+  connect: timerDuration.default(2000),
   /** From sending a request upstream to receiving its response headers. */
-  upstreamHeaders: duration.default(60_000),
+  upstreamHeaders: timerDuration.default(60_000),
   /** A connection (client or upstream) with no bytes moving. */
-  idle: duration.default(60_000),
+  idle: timerDuration.default(60_000),
   /** A client sending its request headers. */
-  clientHeaders: duration.default(30_000),
+  clientHeaders: timerDuration.default(30_000),
   /** A client sending its request body, after its headers (raise it for large uploads over slow links). */
-  clientBody: duration.default(60_000),
+  clientBody: timerDuration.default(60_000),
 });
 
 const limits = z.strictObject({
@@ -56,8 +56,8 @@ const limits = z.strictObject({
 
 const health = z.strictObject({
   path: z.string().startsWith('/', 'must start with /').default('/healthz'),
-  interval: duration.default(2000),
-  timeout: duration.default(1000),
+  interval: timerDuration.default(2000),
+  timeout: timerDuration.default(1000),
   /** Consecutive failed checks before an endpoint is taken out. */
   unhealthyAfter: z.number().int().min(1).max(100).default(2),
   /** Consecutive good checks before it is put back. */

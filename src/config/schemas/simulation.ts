@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../duration.js';
+import { duration, positiveDuration } from '../duration.js';
 import { analysisTemplateSpec } from './analysis.js';
 import { API_VERSION, exactlyOne, metadata, name } from './common.js';
 
@@ -28,9 +28,9 @@ export const simulationSpec = z.strictObject({
     .strictObject({
       /** Requests per second, all versions together. */
       rate: z.number().positive().default(1000),
-      diurnal: z.strictObject({ amplitude: z.number().min(0).max(1), period: duration.default(86_400_000) }).optional(),
+      diurnal: z.strictObject({ amplitude: z.number().min(0).max(1), period: positiveDuration.default(86_400_000) }).optional(),
       /** Now and then one client sends a burst: sticky, so all of it lands on one version. */
-      bursts: z.strictObject({ every: duration, duration, rate: z.number().positive(), errorRate: errorRate.optional() }).optional(),
+      bursts: z.strictObject({ every: positiveDuration, duration, rate: z.number().positive(), errorRate: errorRate.optional() }).optional(),
     })
     .default({ rate: 1000 }),
   stable: behaviour.default({ errorRate: 0.001, latency: { median: 50, sigma: 0.5 } }),

@@ -83,9 +83,19 @@ export interface Expression {
   evaluate(scope: Record<string, Value>): Value;
 }
 
+/**
+ * Both far past what a condition needs and far short of the stack (5,000 parentheses
+ * overflowed it): parentheses, `!`/`-` and operators of rising precedence each take a
+ * level of the parser's recursion; operations inside operations (`a + b + …` too) a
+ * level of evaluate's.
+ */
+const MAX_NESTING = 32;
+const MAX_HEIGHT = 256;
+
 export function compile(source: string): Expression {
   const tokens = tokenize(source);
   let pos = 0;
+  let depth = 0;
   const peek = () => tokens[pos]!;
   const take = () => tokens[pos++]!;
   const expect = (text: string) => {
@@ -93,15 +103,27 @@ export function compile(source: string): Expression {
     if (t.text !== text || t.kind !== 'op') throw new ExpressionError(`expected "${text}"${t.kind === 'end' ? ' before the end' : ` but found "${t.text}"`}`, t.at);
   };
   const names = new Set<string>();
+  const heights = new WeakMap<Node, number>();
+  const made = (node: Node, at: number, ...children: Node[]): Node => {
+    const height = 1 + children.reduce((h, c) => Math.max(h, heights.get(c) ?? 1), 0);
+    if (height > MAX_HEIGHT) throw new ExpressionError(`chains more than ${MAX_HEIGHT} operations`, at);
+    heights.set(node, height);
+    return node;
+  };
 
   const parse = (minBinding: number): Node => {
+    if (++depth > MAX_NESTING) throw new ExpressionError(`nests deeper than ${MAX_NESTING} levels`, peek().at);
     let left = prefix();
     while (true) {
       const t = peek();
       const binding = t.kind === 'op' ? BINDING[t.text] : undefined;
-      if (binding === undefined || binding <= minBinding) return left;
+      if (binding === undefined || binding <= minBinding) {
+        depth--;
+        return left;
+      }
       take();
-      left = { type: 'binary', op: t.text, left, right: parse(binding) };
+      const right = parse(binding);
+      left = made({ type: 'binary', op: t.text, left, right }, t.at, left, right);
     }
   };
   const prefix = (): Node => {
@@ -119,13 +141,16 @@ export function compile(source: string): Expression {
           while (peek().text === ',' && take());
         }
         expect(')');
-        node = { type: 'call', name: t.text, args, at: t.at };
+        node = made({ type: 'call', name: t.text, args, at: t.at }, t.at, ...args);
       } else if (Object.hasOwn(CONSTANTS, t.text)) node = { type: 'literal', value: CONSTANTS[t.text] };
       else {
         names.add(t.text);
         node = { type: 'name', name: t.text, at: t.at };
       }
-    } else if (t.kind === 'op' && (t.text === '!' || t.text === '-')) node = { type: 'unary', op: t.text, operand: parse(6) };
+    } else if (t.kind === 'op' && (t.text === '!' || t.text === '-')) {
+      const operand = parse(6);
+      node = made({ type: 'unary', op: t.text, operand }, t.at, operand);
+    }
     else if (t.kind === 'op' && t.text === '(') {
       node = parse(0);
       expect(')');
@@ -136,11 +161,11 @@ export function compile(source: string): Expression {
       if (op.text === '.') {
         const key = take();
         if (key.kind !== 'name') throw new ExpressionError('expected a field name after "."', key.at);
-        node = { type: 'member', object: node, key: { type: 'literal', value: key.text }, at: key.at };
+        node = made({ type: 'member', object: node, key: { type: 'literal', value: key.text }, at: key.at }, key.at, node);
       } else {
         const key = parse(0);
         expect(']');
-        node = { type: 'member', object: node, key, at: op.at };
+        node = made({ type: 'member', object: node, key, at: op.at }, op.at, node, key);
       }
     }
     return node;
@@ -172,10 +197,11 @@ function evaluate(node: Node, scope: Record<string, Value>): Value {
       switch (node.name) {
         case 'abs':
           return Math.abs(toNumber(args[0]));
+        // A fold, not Math.min(...xs): spreading a long result list overflows the stack.
         case 'min':
-          return Math.min(...(Array.isArray(args[0]) ? args[0].map(toNumber) : nums()));
+          return (Array.isArray(args[0]) ? args[0].map(toNumber) : nums()).reduce((a, b) => Math.min(a, b), Infinity);
         case 'max':
-          return Math.max(...(Array.isArray(args[0]) ? args[0].map(toNumber) : nums()));
+          return (Array.isArray(args[0]) ? args[0].map(toNumber) : nums()).reduce((a, b) => Math.max(a, b), -Infinity);
         case 'len':
           return Array.isArray(args[0]) || typeof args[0] === 'string' ? args[0].length : 0;
         case 'isNaN':
