@@ -1,5 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { target } from '../../src/config/schemas/rollout.js';
 import { type ControllerError, withOverrides } from '../../src/server/controller.js';
 import { renderRollout } from '../../src/cli/render.js';
@@ -21,6 +23,27 @@ describe('deploy --set', () => {
     assert.throws(() => withOverrides(canary, { 'stable.process.command': 'x' }), (e: ControllerError) => e.status === 400 && /only keys under canary/.test(e.message));
     assert.throws(() => withOverrides(canary, { 'canary.process.instances': 'many' }), (e: ControllerError) => e.status === 400 && /^--set: canary\.process\.instances: /.test(e.message));
     assert.throws(() => withOverrides(canary, { 'canary.upstreams': '[http://127.0.0.1:1]' }), (e: ControllerError) => /exactly one|only one|one of/i.test(e.message));
+  });
+});
+
+describe('deploy --set under hostile input', () => {
+  it('refuses a key that walks into an object\'s prototype, and pollutes nothing', { todo: 'found in review: fails before the fix' }, () => {
+    for (const key of ['canary.__proto__.polluted', 'canary.process.__proto__.polluted', 'canary.constructor.prototype.polluted']) {
+      assert.throws(() => withOverrides(canary, { [key]: 'yes' }), (e: ControllerError) => e.status === 400, key);
+    }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype was written to');
+  });
+
+  it('answers a deeply nested value, again and again, without aborting the process', { todo: 'issue 12 finding 3, the --set path: fails before the fix' }, () => {
+    // In a child process: before the fix the second parse aborts Node, which no test could catch.
+    const controller = fileURLToPath(new URL('../../src/server/controller.ts', import.meta.url));
+    const script = `const { withOverrides } = await import(${JSON.stringify(controller)});
+const canary = { process: { command: 'x', startTimeout: 1000, stopTimeout: 1000 } };
+for (let i = 0; i < 3; i++) { try { withOverrides(canary, { 'canary.process.command': '['.repeat(100000) }); } catch (e) { if (e.status !== 400) throw e; } }
+console.log('alive');`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr.slice(-500));
+    assert.match(r.stdout, /alive/);
   });
 });
 
