@@ -5,9 +5,10 @@
  * stop or a `kill -9` alike — adopting the routers and instances that kept running.
  */
 import { dirname, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError, formatPath } from '../config/errors.js';
 import { loadDocuments } from '../config/kinds.js';
+import { checkLimits } from '../config/bounds.js';
+import { parseDocuments } from '../config/load.js';
 import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { target as targetSchema, type RolloutDocument, type TargetSpec } from '../config/schemas/rollout.js';
 import { RolloutEngine } from '../rollout/engine.js';
@@ -263,12 +264,15 @@ export function withOverrides(canary: TargetSpec, set: Record<string, string>): 
   for (const [key, text] of Object.entries(set)) {
     const path = key.split('.');
     if (path[0] !== 'canary' || path.length < 2) throw new ControllerError(400, `--set ${key}: only keys under canary can be set for a deploy (such as canary.process.command)`);
+    // Keys name fields, never what every object inherits: canary.__proto__.x would write to Object.prototype.
+    const bad = path.find((part) => part === '__proto__' || part === 'constructor' || part === 'prototype');
+    if (bad) throw new ControllerError(400, `--set ${key}: "${bad}" is not a field kanari knows`);
     let node = draft;
     for (const part of path.slice(1, -1)) {
-      if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
+      if (!Object.hasOwn(node, part) || typeof node[part] !== 'object' || node[part] === null) node[part] = {};
       node = node[part] as Record<string, unknown>;
     }
-    node[path.at(-1)!] = parseScalar(text);
+    node[path.at(-1)!] = parseScalar(key, text);
   }
   const parsed = targetSchema.safeParse(draft);
   if (!parsed.success) {
@@ -278,12 +282,17 @@ export function withOverrides(canary: TargetSpec, set: Record<string, string>): 
   return parsed.data;
 }
 
-function parseScalar(text: string): unknown {
+function parseScalar(key: string, text: string): unknown {
+  // Bounded like any file: a value nested thousands deep is refused, not parsed into an abort.
+  const breach = checkLimits(text);
+  if (breach) throw new ControllerError(400, `--set ${key}: the value ${breach.message}`);
+  let v: unknown;
   try {
-    // Scalars and lists as YAML; anything else (`echo a: b` reads as a map) as the text it is.
-    const v: unknown = parseYaml(text);
-    return v === null || (typeof v === 'object' && !Array.isArray(v)) ? text : v;
-  } catch {
-    return text;
+    v = parseDocuments(text, `--set ${key}`)[0]?.value;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return text; // not YAML (`a: b: c`): the text it is
   }
+  // Scalars and lists as YAML; anything else (`echo a: b` reads as a map) as the text it is.
+  return v === null || v === undefined || (typeof v === 'object' && !Array.isArray(v)) ? text : v;
 }
