@@ -61,7 +61,12 @@ export async function inParallel<T>(items: readonly T[], width: number, deadline
  */
 export function captureCrashes(): { take(): string[]; stop(): void } {
   let crashes: string[] = [];
-  process.setUncaughtExceptionCaptureCallback((err) => crashes.push(`${(err as Error).name}: ${(err as Error).message}`));
+  process.setUncaughtExceptionCaptureCallback((err) => {
+    const e = err as Error;
+    // The first frame in kanari's own code says where to look.
+    const at = /src\/[\w/.-]+:\d+/.exec(e.stack ?? '')?.[0];
+    crashes.push(`${e.name}: ${e.message}${at ? ` (at ${at})` : ''}`);
+  });
   return {
     take() {
       const taken = crashes;
