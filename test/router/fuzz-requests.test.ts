@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { closeRouter, exchange, type Progress } from '../helpers/fuzz-client.js';
-import { clientResponses, expectationOf, indexUpstream, judge, settle, type Expectation } from '../helpers/fuzz-oracle.js';
+import { clientResponses, expectationOf, indexUpstream, judge, methodsOf, settle, type Expectation } from '../helpers/fuzz-oracle.js';
 import { fuzzCases, fuzzSeed, showBytes } from '../helpers/fuzz-random.js';
 import { captureCrashes, FuzzReport, inParallel } from '../helpers/fuzz-report.js';
 import { requestCase, type RequestCase } from '../helpers/fuzz-requests.js';
@@ -20,7 +20,7 @@ const SEED = fuzzSeed('request fuzzer');
 const CASES = Number(process.env.KANARI_FUZZ_CASES ?? 3000);
 /** No new case starts after this long, so the file stays bounded on a slow machine. */
 const BUDGET_MS = 60_000;
-const TODO = 'issue 12: fails until the router refuses ambiguous requests before forwarding';
+const TODO = 'fuzz: fails before the fix (on the hardened router: pipelined refusals that throw, a refusal that replaces an earlier response)';
 
 let upstream: RawUpstream;
 /** The same pools behind the default cookie stickiness and behind `sticky: { header: x-user-id }`. */
@@ -44,7 +44,7 @@ after(async () => {
 
 /** When the client has read all it should (or, for an unfinished request, when it gives up). */
 function progressFor(exp: Expectation): (received: string) => Progress {
-  const methods = [...exp.accepted.map((a) => a.request.method), 'GET'];
+  const methods = methodsOf(exp);
   const want = exp.accepted.length + (exp.refused || (exp.broken && !exp.broken.incomplete) ? 1 : 0);
   return (received) => {
     const n = clientResponses(received, methods, false).length;
@@ -105,7 +105,7 @@ const GET = (m: string, headers: string) => `GET /${m} HTTP/1.1\r\n${headers}X-F
 const filler = (n: number) => Array.from({ length: n }, (_, i) => `X-F${i}: ${i}\r\n`).join('');
 
 describe('data-plane fuzz: requests', () => {
-  it('finding 1: more header lines than the limit are refused with 431, and a Content-Length past line 1,000 smuggles nothing', { todo: 'finding 1: fails before the fix' }, async () => {
+  it('finding 1: more header lines than the limit are refused with 431, and a Content-Length past line 1,000 smuggles nothing', async () => {
     const report = await runNamed(
       {
         '1,001 lines, Content-Length last': (m) => `POST /${m} HTTP/1.1\r\nHost: app.example\r\n${filler(1000)}Content-Length: 5\r\n\r\nhello`,
@@ -117,7 +117,7 @@ describe('data-plane fuzz: requests', () => {
     assert.equal(report.failed, 0, report.summary());
   });
 
-  it('finding 1: a request whose Content-Length Node does not see cannot swallow the next client\'s request', { todo: 'finding 1: fails before the fix' }, async () => {
+  it('finding 1: a request whose Content-Length Node does not see cannot swallow the next client\'s request', async () => {
     // An upstream that answers once a head is in (as servers that ignore a GET's body do) frees the connection for reuse.
     const early = await startRawUpstream({ answer: answerSeen, early: () => true });
     const router = await startTestRouter({ pools: { stable: [early.urls[0]!] } });
@@ -143,13 +143,13 @@ describe('data-plane fuzz: requests', () => {
     }
   });
 
-  it('finding 4: a Transfer-Encoding other than chunked is refused before its head reaches the upstream', { todo: 'finding 4: fails before the fix' }, async () => {
+  it('finding 4: a Transfer-Encoding other than chunked is refused before its head reaches the upstream', async () => {
     const post = (te: string, body = '5\r\nhello\r\n0\r\n\r\n') => (m: string) => `POST /${m} HTTP/1.1\r\nHost: app.example\r\nTransfer-Encoding: ${te}\r\n\r\n${body}`;
     const report = await runNamed({ xchunked: post('xchunked'), identity: post('identity', 'hello'), gzip: post('gzip', ''), 'gzip, chunked': post('gzip, chunked'), 'chunked twice': post('chunked, chunked') }, 920_000);
     assert.equal(report.failed, 0, report.summary());
   });
 
-  it('finding 5: duplicate or invalid Host is refused, and an absolute-form target is forwarded in origin-form with its authority as Host', { todo: 'finding 5: fails before the fix' }, async () => {
+  it('finding 5: duplicate or invalid Host is refused, and an absolute-form target is forwarded in origin-form with its authority as Host', async () => {
     const report = await runNamed(
       {
         'two Hosts': (m) => GET(m, 'Host: app.example\r\nHost: evil.example\r\n'),
@@ -180,6 +180,10 @@ describe('data-plane fuzz: requests', () => {
         CONNECT: (m) => `CONNECT app.example:443 HTTP/1.1\r\nHost: app.example:443\r\nX-Fuzz-Case: ${m}\r\n\r\n`,
         'pipelined after a request without Host': (m) => `GET / HTTP/1.1\r\n\r\n${GET(m, 'Host: app.example\r\n')}`,
         'pipelined garbage after a good request': (m) => `${post(m, '', 'hello')}garbage\r\n\r\n`,
+        // Behind an earlier request: a refusal must not need the response's socket, and nothing after one is forwarded.
+        'a request without Host pipelined after a good one': (m) => `${GET(m, 'Host: app.example\r\n')}GET / HTTP/1.1\r\n\r\n`,
+        'an Upgrade pipelined after a refused request': (m) => `${GET(m, 'Host: app.example\r\nHost: evil.example\r\n')}GET /${marker(940_112, 0)} HTTP/1.1\r\nHost: app.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+        'an Upgrade with a body pipelined after a 431': (m) => `${GET(m, `Host: app.example\r\n${filler(101)}`)}PATCH /${marker(940_113, 0)} HTTP/1.1\r\nHost: app.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 1\r\n\r\nx`,
       },
       940_000,
     );
@@ -198,7 +202,7 @@ describe('data-plane fuzz: requests', () => {
     assert.equal(report.failed, 0, report.summary());
   });
 
-  it('afterwards the routers close promptly, leaving no client connection open', { todo: 'fuzz: a refused Upgrade with a body leaves its client connection half-open, and close() waits for it forever' }, async () => {
+  it('afterwards the routers close promptly, leaving no client connection open', { todo: 'fuzz: fails before the fix (connections left open: by a refused Upgrade with a body on 33698ba, by the refusals that throw on the hardened router)' }, async () => {
     closed = true;
     assert.deepEqual((await Promise.all(routers.map((r) => closeRouter(r)))).flat(), []);
   });

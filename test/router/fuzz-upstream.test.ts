@@ -133,7 +133,7 @@ function slowGet(port: number, path: string): Promise<{ status: number; length: 
 }
 
 describe('data-plane fuzz: a hostile upstream', () => {
-  it('finding 2: 20 KiB, 64 KiB and 1 MiB responses to a slow reader, several in a row on one pooled connection, all succeed', { todo: 'finding 2: fails before the fix' }, async () => {
+  it('finding 2: 20 KiB, 64 KiB and 1 MiB responses to a slow reader, several in a row on one pooled connection, all succeed', async () => {
     for (const size of [20 * 1024, 64 * 1024, 1024 * 1024]) {
       const mark = marker(800_000 + size, 0);
       cases.set(mark, named(0, 'big', `HTTP/1.1 200 OK\r\nContent-Length: ${size}\r\n\r\n${'x'.repeat(size)}`));
@@ -143,7 +143,7 @@ describe('data-plane fuzz: a hostile upstream', () => {
     }
   });
 
-  it('finding 9: a 101 nobody asked for, a head over 64 KiB in two reads and a bad chunk size become 502 or an abort', { todo: 'finding 9: fails before the fix' }, async () => {
+  it('finding 9: a 101 nobody asked for, a head over 64 KiB in two reads and a bad chunk size become 502 or an abort', async () => {
     const pad = 'p'.repeat(40 * 1024);
     const list = [
       named(810_001, '101 nobody asked for', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
@@ -155,7 +155,7 @@ describe('data-plane fuzz: a hostile upstream', () => {
     assert.equal(report.failed, 0, report.summary());
   });
 
-  it('a control character in an upstream\'s reason-phrase becomes a 502, and throws nothing', { todo: 'fuzz: the router throws ERR_INVALID_CHAR uncaught (a crash outside tests)' }, async () => {
+  it('a control character in an upstream\'s reason-phrase becomes a 502, and throws nothing', async () => {
     const report = await runNamed([named(810_005, 'control character in the reason-phrase', 'HTTP/1.1 200 a\x01b\r\nContent-Length: 2\r\n\r\nok')]);
     assert.equal(report.failed, 0, report.summary());
   });
@@ -176,7 +176,7 @@ describe('data-plane fuzz: a hostile upstream', () => {
     assert.equal(report.failed, 0, report.summary());
   });
 
-  it(`${CASES} hostile responses: the client gets the exact response, a 502 or an abort, and a doubtful connection is never reused`, { todo: 'issue 12: fails until upstream responses are checked strictly' }, async () => {
+  it(`${CASES} hostile responses: the client gets the exact response, a 502 or an abort, and a doubtful connection is never reused`, { todo: 'fuzz: fails before the fix (on the hardened router: a bare LF, Transfer-Encoding in HTTP/1.0 and bad trailers pass, and their connections are reused)' }, async () => {
     const report = new FuzzReport(`hostile-upstream fuzzer, seed ${SEED}`);
     await run(
       fuzzCases(CASES).map((i) => responseCase(SEED, i, marker(i, 0))),
