@@ -3,14 +3,15 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { RouterSpec, Sticky } from '../config/schemas/router.js';
 import type { RoutingTable, Version } from '../config/schemas/table.js';
-import { forward, sendError } from './forward.js';
+import { forward } from './forward.js';
 import { HealthChecker } from './health.js';
-import { rawResponseHead } from './headers.js';
 import { cookieValue, matchVersion } from './match.js';
 import { murmur3 } from './hash.js';
 import { startMirror } from './mirror.js';
 import { EndpointRegistry, type EndpointHealth } from './pool.js';
-import { readRequestHead, type Refusal, type RequestHead } from './request-head.js';
+import { ClientConnection } from './connection.js';
+import { closeWithAnswer } from './refusal.js';
+import { readRequestHead, type RequestHead } from './request-head.js';
 import { bucketOf, randomBucket, versionForBucket } from './split.js';
 import { RouterStats } from './stats.js';
 import { compileTable, type CompiledTable } from './table.js';
@@ -18,11 +19,6 @@ import { openTunnel } from './tunnel.js';
 
 const COOKIE_MAX_AGE_S = 365 * 24 * 3600;
 
-/** A client socket whose request was refused: nothing more read from it is forwarded. */
-const REFUSED = Symbol('kanari.refused');
-/** The response in progress on a client socket, so a late parse error does not write over it. */
-const RESPONDING = Symbol('kanari.responding');
-type ClientSocket = Socket & { [REFUSED]?: true; [RESPONDING]?: ServerResponse };
 
 /** Where a request goes, and the Set-Cookie to send if kanari just gave the user an id. */
 export interface RouteDecision {
@@ -44,8 +40,11 @@ export class DataPlane {
   private current: CompiledTable;
   /** What keeps a user on one version; by default a cookie named after the service. */
   private readonly sticky: Sticky;
-  /** Client sockets handed over to WebSocket (or other upgrade) tunnels. */
-  private readonly tunnels = new Set<Socket>();
+  /**
+   * Client sockets Node handed over (Upgrade, CONNECT) and no longer counts as its own:
+   * tunnels, and those being refused or waiting for an earlier answer. close() ends them.
+   */
+  private readonly handedOver = new Set<Socket>();
 
   /** `recordStats: false` exists for the benchmark that measures what counting costs. */
   constructor(readonly spec: RouterSpec, service: string, table: RoutingTable, revision: number, private readonly opts: { recordStats?: boolean } = {}) {
@@ -75,8 +74,8 @@ export class DataPlane {
     // With workers the listener is shared, and so is the cap.
     this.server.maxConnections = Math.ceil(limits.maxConnections / spec.workers);
     this.server.on('drop', () => this.stats.rejected.tooManyConnections++);
-    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
-    this.server.on('connect', (req: IncomingMessage, socket: Socket) => this.refuseRaw(socket, { refused: true, status: 501, reason: `${req.method} is not supported by a reverse proxy` }));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, this.handOver(socket), head));
+    this.server.on('connect', (req: IncomingMessage, socket: Socket) => this.refuse(ClientConnection.of(this.handOver(socket)), 501, `${req.method} is not supported by a reverse proxy`));
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.clientError(err, socket));
   }
 
@@ -125,7 +124,7 @@ export class DataPlane {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.closeAllConnections();
-        for (const socket of this.tunnels) socket.destroy();
+        for (const socket of this.handedOver) socket.destroy();
       }, graceMs);
       timer.unref();
       this.server.close(() => {
@@ -133,7 +132,7 @@ export class DataPlane {
         resolve();
       });
       this.server.closeIdleConnections();
-      for (const socket of this.tunnels) socket.end();
+      for (const socket of this.handedOver) socket.end();
     });
     this.endpoints.close();
   }
@@ -161,21 +160,17 @@ export class DataPlane {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const socket = req.socket as ClientSocket;
+    const conn = ClientConnection.of(req.socket);
     // A request pipelined behind a refused one is never forwarded; the socket closes after the refusal.
-    if (socket[REFUSED]) return;
+    if (conn.refused) return;
     const head = readRequestHead(req, this.spec.limits.maxHeaderLines);
-    if (head.refused) return this.refuse(res, head);
-    socket[RESPONDING] = res;
-    res.once('close', () => {
-      if (socket[RESPONDING] === res) socket[RESPONDING] = undefined;
-    });
-    if (head.hasBody) this.timeBody(req, socket);
+    if (head.refused) return this.refuse(conn, head.status, head.reason);
+    if (head.hasBody) this.timeBody(req, conn);
     const started = performance.now();
     const table = this.current;
     const { version, setCookie } = this.route(head, req, table);
     if (this.opts.recordStats === false) {
-      forward(this, table, head, req, res, version, setCookie ? ['Set-Cookie', setCookie] : [], () => {});
+      conn.track(req, res, forward(this, table, head, req, res, version, setCookie ? ['Set-Cookie', setCookie] : [], () => {}));
       return;
     }
     let served: Version | undefined;
@@ -191,19 +186,26 @@ export class DataPlane {
       if (served) this.stats.finished(served, status, (performance.now() - started) / 1000);
     });
     const mirror = table.mirror && table.mirror.version !== version && randomBucket() < table.mirror.buckets ? startMirror(table, head, this.stats, this.spec.timeouts.upstreamHeaders) : undefined;
-    forward(this, table, head, req, res, version, setCookie ? ['Set-Cookie', setCookie] : [], onServed, mirror);
+    conn.track(req, res, forward(this, table, head, req, res, version, setCookie ? ['Set-Cookie', setCookie] : [], onServed, mirror));
   }
 
   private upgrade(req: IncomingMessage, socket: Socket, early: Buffer): void {
+    const conn = ClientConnection.of(socket);
+    if (conn.refused) return void socket.destroy();
+    // Pipelined behind answers still going out: the tunnel's head waits for them.
+    conn.afterAnswers(() => this.tunnel(req, socket, early, conn));
+  }
+
+  private tunnel(req: IncomingMessage, socket: Socket, early: Buffer, conn: ClientConnection): void {
     const head = readRequestHead(req, this.spec.limits.maxHeaderLines, true);
-    if (head.refused) return this.refuseRaw(socket, head);
+    if (head.refused) return this.refuse(conn, head.status, head.reason);
     const started = performance.now();
     const table = this.current;
     const { version: wanted } = this.route(head, req, table);
     const now = Date.now();
     const version = table.pools[wanted].available(now) ? wanted : 'stable';
     const ep = table.pools[version].pick(now);
-    if (!ep) return void socket.end(rawResponseHead(503, 'Service Unavailable', ['Connection', 'close', 'Content-Length', '0']));
+    if (!ep) return closeWithAnswer(socket, 503, `no available endpoint for ${version}`);
     this.stats.started(version);
     let counted = false;
     const count = (status: number) => {
@@ -216,38 +218,29 @@ export class DataPlane {
       failed: () => {
         this.stats.upstreamError(version, 'connect');
         count(502);
-        socket.end(rawResponseHead(502, 'Bad Gateway', ['Connection', 'close', 'Content-Length', '0']));
+        closeWithAnswer(socket, 502, `upstream ${version} refused or dropped the connection`);
       },
-      opened: () => this.tunnels.add(socket),
-      closed: () => this.tunnels.delete(socket),
     });
   }
 
   /** A body must arrive whole within clientBody of its headers: a slow drip holds no connection for long. */
-  private timeBody(req: IncomingMessage, socket: ClientSocket): void {
+  private timeBody(req: IncomingMessage, conn: ClientConnection): void {
     const timer = setTimeout(() => {
-      if (!req.complete) this.timedOut(socket, 'the request body was not received in time');
+      if (!req.complete) this.timedOut(req.socket, conn, 'the request body was not received in time');
     }, this.spec.timeouts.clientBody);
     req.once('end', () => clearTimeout(timer));
     req.once('close', () => clearTimeout(timer));
   }
 
-  /** Answers a refused request and closes its connection once the answer is out. */
-  private refuse(res: ServerResponse, refusal: Refusal): void {
-    (res.socket as ClientSocket)[REFUSED] = true;
-    this.countRefusal(refusal.status);
-    res.shouldKeepAlive = false;
-    sendError(res, refusal.status, refusal.reason);
+  private handOver(socket: Socket): Socket {
+    this.handedOver.add(socket);
+    socket.once('close', () => this.handedOver.delete(socket));
+    return socket;
   }
 
-  /** The same for a socket Node has handed over (upgrade, CONNECT, a parse error). */
-  private refuseRaw(socket: Socket, refusal: Refusal | { status: number; reason: string }): void {
-    (socket as ClientSocket)[REFUSED] = true;
-    this.countRefusal(refusal.status);
-    const body = `kanari: ${refusal.reason}\n`;
-    const text = http.STATUS_CODES[refusal.status] ?? 'Error';
-    socket.end(rawResponseHead(refusal.status, text, ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'X-Kanari-Error', refusal.reason, 'Connection', 'close']) + body);
-    socket.destroySoon();
+  /** Refuses what the client sent last (see ClientConnection.refuse), counting it once. */
+  private refuse(conn: ClientConnection, status: number, reason: string): void {
+    if (conn.refuse(status, reason)) this.countRefusal(status);
   }
 
   private countRefusal(status: number): void {
@@ -256,20 +249,22 @@ export class DataPlane {
   }
 
   private clientError(err: Error & { code?: string }, socket: Socket): void {
-    const client = socket as ClientSocket;
-    // Nothing more to say on a socket already refused, reset, or midway through a response.
-    if (err.code === 'ECONNRESET' || !socket.writable || client[REFUSED] || client[RESPONDING]?.headersSent) {
-      socket.destroy();
-      return;
-    }
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return this.timedOut(client, 'request headers were not received in time');
-    const [status, reason] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, `request headers exceed ${this.spec.limits.maxHeaderBytes} bytes`] : [400, `malformed request (${(err as { reason?: string }).reason ?? err.code ?? 'parse error'})`];
-    this.refuseRaw(socket, { status, reason });
+    const conn = ClientConnection.of(socket);
+    // Already refusing, and lingering: Node's parser repeats its error for every read that follows.
+    if (conn.refused) return;
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return this.timedOut(socket, conn, 'request headers were not received in time');
+    // A body that broke part-way through an answer that has begun: all that is left is to cut it.
+    const last = conn.last;
+    if (last && !last.req.complete && last.res.headersSent) return void socket.destroy();
+    if (err.code === 'HPE_HEADER_OVERFLOW') return this.refuse(conn, 431, `request headers exceed ${this.spec.limits.maxHeaderBytes} bytes`);
+    this.refuse(conn, 400, `malformed request (${(err as { reason?: string }).reason ?? err.code ?? 'parse error'})`);
   }
 
-  /** 408 while nothing of a response has gone out; otherwise the connection is cut. */
-  private timedOut(socket: ClientSocket, reason: string): void {
-    if (socket[REFUSED] || socket[RESPONDING]?.headersSent || !socket.writable) return void socket.destroy();
-    this.refuseRaw(socket, { status: 408, reason });
+  /** 408 — unless the late request's own answer has begun, in which case the connection is cut. */
+  private timedOut(socket: Socket, conn: ClientConnection, reason: string): void {
+    const last = conn.last;
+    if (conn.refused || !socket.writable || (last && !last.req.complete && last.res.headersSent)) return void socket.destroy();
+    this.refuse(conn, 408, reason);
   }
 }

@@ -8,6 +8,8 @@ import type { RouterStats, UpstreamError } from './stats.js';
 import type { CompiledTable } from './table.js';
 import type { UpstreamConnection } from './upstream.js';
 
+const EMPTY = Buffer.alloc(0);
+
 /** Attempts are numbered from 0; one numbered this is never retried. */
 const LAST_ATTEMPT = 2;
 
@@ -21,9 +23,10 @@ export interface ForwardContext {
  * reached an upstream (refused, reset or timed out while connecting) is retried once on
  * another endpoint of the same pool, then on stable; one after that only for a GET or HEAD
  * without a body. `onServed` learns which version finally served the request;
- * `onBody` is called once, when the request body starts flowing upstream.
+ * `onBody` is called once, when the request body starts flowing upstream. Returns a function
+ * that abandons the request (its body broke): the upstream connection closes before it is whole.
  */
-export function forward(ctx: ForwardContext, table: CompiledTable, head: RequestHead, req: IncomingMessage, res: ServerResponse, first: Version, extraHeaders: readonly string[], onServed: (v: Version) => void, onBody?: (req: IncomingMessage) => void): void {
+export function forward(ctx: ForwardContext, table: CompiledTable, head: RequestHead, req: IncomingMessage, res: ServerResponse, first: Version, extraHeaders: readonly string[], onServed: (v: Version) => void, onBody?: (req: IncomingMessage) => void): () => void {
   const { timeouts, passive } = ctx.spec;
   const withBody = head.hasBody;
   const replayable = (head.method === 'GET' || head.method === 'HEAD') && !withBody;
@@ -31,11 +34,12 @@ export function forward(ctx: ForwardContext, table: CompiledTable, head: Request
   let bodyStarted = false;
   let clientGone = false;
   let current: UpstreamConnection | undefined;
+  const abandon = () => {
+    clientGone = true;
+    current?.abort();
+  };
   res.once('close', () => {
-    if (!res.writableFinished) {
-      clientGone = true;
-      current?.abort();
-    }
+    if (!res.writableFinished) abandon();
   });
   res.on('drain', () => current?.resume());
 
@@ -114,7 +118,8 @@ export function forward(ctx: ForwardContext, table: CompiledTable, head: Request
             return failed(version, ep, 'protocol', LAST_ATTEMPT);
           }
           // Long polls and event streams get their head now; otherwise it goes with the first bytes.
-          if (alone) res.flushHeaders();
+          // Not flushHeaders(): Node sends the head as UTF-8 then, mangling obs-text in values.
+          if (alone) res.write(EMPTY);
         },
         onData: (chunk) => res.write(chunk),
         onEnd() {
@@ -129,6 +134,7 @@ export function forward(ctx: ForwardContext, table: CompiledTable, head: Request
     });
   };
   attempt(first, 0);
+  return abandon;
 }
 
 function describe(kind: UpstreamError, ep: Endpoint): string {

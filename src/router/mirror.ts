@@ -1,5 +1,5 @@
 import http, { type IncomingMessage } from 'node:http';
-import type { RequestHead } from './request-head.js';
+import { headersFor, type RequestHead } from './request-head.js';
 import type { RouterStats } from './stats.js';
 import type { CompiledTable } from './table.js';
 
@@ -18,7 +18,7 @@ export function startMirror(table: CompiledTable, head: RequestHead, stats: Rout
   }
   stats.mirror.sent++;
   ep.mirrorsInFlight++;
-  const copy = http.request({ agent: ep.agent, host: ep.host, port: ep.port, method: head.method, path: head.target, headers: head.headers, timeout: timeoutMs });
+  const copy = http.request({ agent: ep.agent, host: ep.host, port: ep.port, method: head.method, path: head.target, headers: headersFor(head, `${ep.host}:${ep.port}`), timeout: timeoutMs });
   copy.on('response', (res) => res.resume());
   copy.on('timeout', () => copy.destroy(new Error('mirror timeout')));
   copy.on('error', () => stats.mirror.failed++);

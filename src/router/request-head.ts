@@ -141,11 +141,15 @@ export function readRequestHead(req: IncomingMessage, maxHeaderLines: number, up
     }
   }
   const hasBody = chunked || (contentLength !== undefined && contentLength > 0);
-  if (upgrade && hasBody) return refuse(400, 'an Upgrade request must not carry a body');
+  // Whether or not Node treats it as one (it does not for every method), a request asking to
+  // switch protocols may not carry a body: its bytes would straddle the two protocols.
+  const listed = connectionTokens(connection);
+  if (hasBody && (upgrade || (upgradeTo !== undefined && listed?.has('upgrade')))) return refuse(400, 'an Upgrade request must not carry a body');
 
   // Names the client lists in Connection are its hop's own, but never Host or the framing:
   // dropping Content-Length while forwarding the body is how a request gets smuggled.
-  const listed = connectionTokens(connection);
+  // Named in Connection, the client's X-Forwarded-For is its hop's own: kanari's starts afresh.
+  if (listed?.has('x-forwarded-for')) forwardedFor = undefined;
   const headers = listed ? out.filter((_, i, all) => i < 2 || !listed.has(all[i - (i & 1)]!.toLowerCase()) || /^content-length$/i.test(all[i - (i & 1)]!)) : out;
   if (host === undefined) headers.splice(0, 2);
   else headers[1] = host;
@@ -167,12 +171,15 @@ function valueOf(headers: readonly string[], name: string): string | undefined {
   return value;
 }
 
+/** The forwarded field lines, with `fallbackHost` first when the client (HTTP/1.0) sent no Host: HTTP/1.1 upstreams require one. */
+export function headersFor(head: RequestHead, fallbackHost: string): string[] {
+  return head.host === undefined ? ['Host', fallbackHost, ...head.headers] : head.headers;
+}
+
 /** The request line and field lines kanari sends upstream, ready to write as latin1 in one go. */
 export function requestHeadText(head: RequestHead, fallbackHost: string): string {
   let text = `${head.method} ${head.target} HTTP/1.1\r\n`;
-  // HTTP/1.0 clients may send no Host; HTTP/1.1 upstreams require one.
-  if (head.host === undefined) text += `Host: ${fallbackHost}\r\n`;
-  const h = head.headers;
+  const h = headersFor(head, fallbackHost);
   for (let i = 0; i < h.length; i += 2) text += `${h[i]}: ${h[i + 1]}\r\n`;
   return text + '\r\n';
 }

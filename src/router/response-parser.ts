@@ -45,6 +45,17 @@ const enum State {
   Done,
 }
 
+/** One header or trailer line as [name, value]: a token, a colon, and a value without control characters. */
+function fieldLine(line: string): [string, string] {
+  const colon = line.indexOf(':');
+  const name = colon > 0 ? line.slice(0, colon) : '';
+  if (!TOKEN.test(name)) throw new ProtocolError(line.startsWith(' ') || line.startsWith('\t') ? 'obs-folded header line' : `bad header line ${JSON.stringify(line.slice(0, 60))}`);
+  // Checked before trimming, so a bare LF or CR at either end is caught too.
+  const value = line.slice(colon + 1);
+  if (CTL.test(value)) throw new ProtocolError(`bad header value for ${name}`);
+  return [name, value.replace(/^[ \t]+|[ \t]+$/g, '')];
+}
+
 export class ResponseParser {
   private state = State.Head;
   private pending: Buffer | undefined;
@@ -90,6 +101,9 @@ export class ResponseParser {
           const eol = buf.indexOf('\r\n');
           if (eol < 0) {
             if (buf.length > 1024) throw new ProtocolError('chunk size line too long');
+            // A bare LF, or a CR with something other than LF after it, can never end the line.
+            const cr = buf.indexOf(13);
+            if (buf.includes(10) || (cr >= 0 && cr < buf.length - 1)) throw new ProtocolError('bad line ending in a chunk size line');
             this.pending = buf;
             return undefined;
           }
@@ -106,11 +120,12 @@ export class ResponseParser {
           if (this.remaining === 0) this.state = State.ChunkDataEnd;
           break;
         case State.ChunkDataEnd: {
+          // Anything but CR first is wrong already; only a lone CR waits for its LF.
+          if (buf[0] !== 13 || (buf.length > 1 && buf[1] !== 10)) throw new ProtocolError('chunk not followed by CRLF');
           if (buf.length < 2) {
             this.pending = buf;
             return undefined;
           }
-          if (buf[0] !== 13 || buf[1] !== 10) throw new ProtocolError('chunk not followed by CRLF');
           buf = buf.subarray(2);
           this.state = State.ChunkSize;
           break;
@@ -124,6 +139,8 @@ export class ResponseParser {
             return undefined;
           }
           this.trailerBytes += eol + 2;
+          // Dropped, but read as strictly as header lines: a bad one means a confused upstream.
+          if (eol > 0) fieldLine(buf.toString('latin1', 0, eol));
           buf = buf.subarray(eol + 2);
           if (eol === 0) this.finish();
           break;
@@ -168,12 +185,7 @@ export class ResponseParser {
     let transferEncoding: string | undefined;
     let connection = '';
     for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      const name = colon > 0 ? line.slice(0, colon) : '';
-      if (!TOKEN.test(name)) throw new ProtocolError(line.startsWith(' ') || line.startsWith('\t') ? 'obs-folded header line' : `bad header line ${JSON.stringify(line.slice(0, 60))}`);
-      const value = line.slice(colon + 1).trim();
-      if (CTL.test(value)) throw new ProtocolError(`bad header value for ${name}`);
+      const [name, value] = fieldLine(lines[i]!);
       const lower = name.toLowerCase();
       if (lower === 'content-length') {
         if (contentLength !== undefined) throw new ProtocolError('duplicate Content-Length');
@@ -192,8 +204,11 @@ export class ResponseParser {
       return;
     }
     const tokens = connection.split(',').map((t) => t.trim());
-    const keepAlive = http10 ? tokens.includes('keep-alive') : !tokens.includes('close');
+    // close wins over keep-alive; HTTP/1.0 keeps the connection only when it says so.
+    const keepAlive = !tokens.includes('close') && (!http10 || tokens.includes('keep-alive'));
     const chunked = transferEncoding !== undefined;
+    // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing.
+    if (chunked && http10) throw new ProtocolError('Transfer-Encoding in an HTTP/1.0 response');
     if (chunked) {
       if (contentLength !== undefined) throw new ProtocolError('both Content-Length and Transfer-Encoding');
       // A coding before chunked (gzip, chunked) would reach the client undecoded and unlabelled.
@@ -201,7 +216,10 @@ export class ResponseParser {
     }
     const bodyless = this.noBody || status === 204 || status === 304;
     const untilClose = !bodyless && !chunked && contentLength === undefined;
-    this.sink.head({ status, reason: m[3] ?? '', raw, keepAlive: keepAlive && !untilClose });
+    // A 204 that announces a body (or a 304 framed as chunked) is answered without one, but
+    // if its upstream goes on to send that body, the bytes would start the next response.
+    const announced = !this.noBody && ((status === 204 && (chunked || (contentLength ?? 0) > 0)) || (status === 304 && chunked));
+    this.sink.head({ status, reason: m[3] ?? '', raw, keepAlive: keepAlive && !untilClose && !announced });
     if (bodyless || contentLength === 0) this.finish();
     else if (chunked) this.state = State.ChunkSize;
     else if (contentLength !== undefined) {

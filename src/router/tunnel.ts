@@ -2,16 +2,16 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { clientResponseHeaders, rawResponseHead } from './headers.js';
 import type { Endpoint } from './pool.js';
-import type { RequestHead } from './request-head.js';
+import { headersFor, type RequestHead } from './request-head.js';
+
+/** Methods Node's client sends without a body unless one is written. */
+const BODYLESS_BY_DEFAULT = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
 
 export interface TunnelEvents {
   /** The upstream answered (101 or a refusal it sends itself), with that status. */
   answered(status: number): void;
   /** The upstream could not be reached or broke off before answering. */
   failed(): void;
-  /** The two sockets are joined. */
-  opened(): void;
-  closed(): void;
 }
 
 /**
@@ -21,7 +21,11 @@ export interface TunnelEvents {
  * to the new protocol and go through only once the upstream has switched.
  */
 export function openTunnel(head: RequestHead, socket: Socket, early: Buffer, ep: Endpoint, connectTimeoutMs: number, on: TunnelEvents): void {
-  const up = http.request({ host: ep.host, port: ep.port, method: head.method, path: head.target, headers: head.headers, agent: false, timeout: connectTimeoutMs });
+  // Node's client frames a request of any other method as chunked unless told its length;
+  // this one has no body (readRequestHead refuses one), and says so.
+  const forwarded = headersFor(head, `${ep.host}:${ep.port}`);
+  const headers = BODYLESS_BY_DEFAULT.has(head.method) || head.contentLength !== undefined ? forwarded : [...forwarded, 'Content-Length', '0'];
+  const up = http.request({ host: ep.host, port: ep.port, method: head.method, path: head.target, headers, agent: false, timeout: connectTimeoutMs });
   up.on('timeout', () => up.destroy(new Error('timeout')));
   up.on('upgrade', (upRes, upSocket, upHead) => {
     on.answered(upRes.statusCode ?? 101);
@@ -31,15 +35,10 @@ export function openTunnel(head: RequestHead, socket: Socket, early: Buffer, ep:
     if (early.length > 0) upSocket.write(early);
     // Each side's end is passed on by pipe(); once either side is gone, both go.
     upSocket.pipe(socket).pipe(upSocket);
-    let open = true;
     const close = () => {
-      if (!open) return;
-      open = false;
       upSocket.destroy();
       socket.destroy();
-      on.closed();
     };
-    on.opened();
     upSocket.on('error', close);
     socket.on('error', close);
     upSocket.on('close', close);

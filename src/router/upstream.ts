@@ -48,6 +48,8 @@ export class UpstreamConnection {
   private found: ResponseHead | undefined;
   private readonly chunks: Buffer[] = [];
   private ended = false;
+  /** Reading was paused during this exchange because the client was slower than the upstream. */
+  private throttled = false;
 
   constructor(readonly socket: net.Socket, private readonly pool: ConnectionPool) {
     this.parser = new ResponseParser({
@@ -65,6 +67,7 @@ export class UpstreamConnection {
   send(exchange: Exchange): void {
     this.exchange = exchange;
     this.keepAlive = true;
+    this.throttled = false;
     this.parser.reset(exchange.noResponseBody);
     this.socket.setTimeout(exchange.idleTimeoutMs);
     this.headersTimer = setTimeout(() => this.fail('headersTimeout'), exchange.headersTimeoutMs);
@@ -136,7 +139,10 @@ export class UpstreamConnection {
     for (let i = 0; i < this.chunks.length; i++) {
       // The forwarder may have given up on the exchange from its onResponse.
       if (this.exchange !== exchange) break;
-      if (!exchange.onData(this.chunks[i]!)) this.socket.pause();
+      if (!exchange.onData(this.chunks[i]!)) {
+        this.throttled = true;
+        this.socket.pause();
+      }
     }
     this.chunks.length = 0;
     if (this.ended) {
@@ -153,7 +159,9 @@ export class UpstreamConnection {
     // Back to the pool only in a clean state: nothing unread, reading, the request all sent.
     const clean = this.keepAlive && this.bodyDone && !extraBytes && !this.socket.destroyed && this.socket.readableLength === 0;
     if (!clean) return void this.socket.destroy();
-    this.socket.resume();
+    // Throttled for a slow client, the upstream may still have bytes of its own on the way
+    // (its last write split by a full window): such a connection is not trusted with another request.
+    if (this.throttled) return void this.socket.destroy();
     this.pool.release(this);
   }
 

@@ -118,14 +118,18 @@ export function responseCase(seed: number, index: number, mark: string, cleanEve
   }
   const wire = `${d.before}${d.statusLine}\r\n${d.fields.map((f) => `${f}\r\n`).join('')}\r\n${d.body}${d.trailing}`;
   const untilClose = !/^(content-length|transfer-encoding):/im.test(d.fields.join('\n'));
-  // Bytes after the response go out with its last byte: arriving later, the router could not have known of them before reuse.
-  const cuts = clean || rng.chance(0.3) ? [] : rng.cuts(wire.length - d.trailing.length, rng.int(2, 6));
-  const pieces = [...cuts, wire.length].map((c, i, all) => wire.slice(i === 0 ? 0 : all[i - 1], c));
   const early = !clean && rng.chance(0.08);
   if (early) mutations.push('answered before the request was complete');
   const method = early ? 'POST' : rng.chance(0.1) ? 'HEAD' : 'GET';
+  const read = readResponse(wire, 0, { method, maxHeadBytes: MAX_RESPONSE_HEAD });
+  // Bytes after the response go out with its last byte: arriving later, the router could not
+  // have known of them before reuse. Where the response ends depends on the method (a
+  // response to HEAD ends with its head), so the cuts stay before that end.
+  const end = read.kind === 'message' ? read.end : wire.length - d.trailing.length;
+  const cuts = clean || rng.chance(0.3) ? [] : rng.cuts(end, rng.int(2, 6));
+  const pieces = [...cuts, wire.length].map((c, i, all) => wire.slice(i === 0 ? 0 : all[i - 1], c));
   // A response its framing leaves unfinished is a hostile one only if the upstream then closes; else it is merely slow.
-  const unfinished = readResponse(wire, 0, { method, maxHeadBytes: MAX_RESPONSE_HEAD }).kind === 'incomplete';
+  const unfinished = read.kind === 'incomplete';
   return { index, method, early, pieces, gapMs: rng.int(0, 3), close: untilClose || unfinished || rng.chance(0.1), mutations };
 }
 

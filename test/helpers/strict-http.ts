@@ -220,6 +220,8 @@ export function readRequest(s: string, start = 0, limits: RequestLimits = {}): R
   const codings = fieldValues(fields, 'transfer-encoding');
   if (lengths.length > 1) return bad('more than one Content-Length');
   if (lengths.length === 1 && !/^\d+$/.test(lengths[0]!)) return bad('Content-Length is not 1*DIGIT');
+  // RFC 9110 §8.6: a recipient must guard against overflow; refusing a length no body could have is that guard.
+  if (lengths.length === 1 && lengths[0]!.replace(/^0+/, '').length > 15) return bad('Content-Length too large to be real');
   if (codings.length > 0) {
     if (lengths.length > 0) return bad('Transfer-Encoding with Content-Length');
     if (version === '1.0') return bad('Transfer-Encoding in HTTP/1.0');

@@ -20,7 +20,6 @@ const SEED = fuzzSeed('request fuzzer');
 const CASES = Number(process.env.KANARI_FUZZ_CASES ?? 3000);
 /** No new case starts after this long, so the file stays bounded on a slow machine. */
 const BUDGET_MS = 60_000;
-const TODO = 'fuzz: fails before the fix (on the hardened router: pipelined refusals that throw, a refusal that replaces an earlier response)';
 
 let upstream: RawUpstream;
 /** The same pools behind the default cookie stickiness and behind `sticky: { header: x-user-id }`. */
@@ -164,7 +163,7 @@ describe('data-plane fuzz: requests', () => {
     assert.equal(report.failed, 0, report.summary());
   });
 
-  it('the other groups the fuzzer found, one request each', { todo: 'fuzz: fails before the fix' }, async () => {
+  it('the other groups the fuzzer found, one request each', async () => {
     const post = (m: string, headers: string, body: string) => `POST /${m} HTTP/1.1\r\nHost: app.example\r\n${headers}Content-Length: ${body.length}\r\n\r\n${body}`;
     const report = await runNamed(
       {
@@ -190,7 +189,7 @@ describe('data-plane fuzz: requests', () => {
     assert.equal(report.failed, 0, report.summary());
   });
 
-  it(`${CASES} mutated requests: each refused before reaching the upstream, or forwarded as exactly one request that reads the same`, { todo: TODO }, async () => {
+  it(`${CASES} mutated requests: each refused before reaching the upstream, or forwarded as exactly one request that reads the same`, async () => {
     const report = new FuzzReport(`request fuzzer, seed ${SEED}`);
     await run(
       fuzzCases(CASES).map((i) => requestCase(SEED, i)),
@@ -202,7 +201,7 @@ describe('data-plane fuzz: requests', () => {
     assert.equal(report.failed, 0, report.summary());
   });
 
-  it('afterwards the routers close promptly, leaving no client connection open', { todo: 'fuzz: fails before the fix (connections left open: by a refused Upgrade with a body on 33698ba, by the refusals that throw on the hardened router)' }, async () => {
+  it('afterwards the routers close promptly, leaving no client connection open', async () => {
     closed = true;
     assert.deepEqual((await Promise.all(routers.map((r) => closeRouter(r)))).flat(), []);
   });

@@ -160,7 +160,7 @@ describe('data-plane fuzz: a hostile upstream', () => {
     assert.equal(report.failed, 0, report.summary());
   });
 
-  it('the other groups the fuzzer found, one response each', { todo: 'fuzz: fails before the fix' }, async () => {
+  it('the other groups the fuzzer found, one response each', async () => {
     const ok = (head: string, body = 'hello') => `${head}\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
     const report = await runNamed([
       named(811_000, 'bare LF ending a header value', ok('HTTP/1.1 200 OK\r\nX-A: 1\n')),
@@ -176,7 +176,7 @@ describe('data-plane fuzz: a hostile upstream', () => {
     assert.equal(report.failed, 0, report.summary());
   });
 
-  it(`${CASES} hostile responses: the client gets the exact response, a 502 or an abort, and a doubtful connection is never reused`, { todo: 'fuzz: fails before the fix (on the hardened router: a bare LF, Transfer-Encoding in HTTP/1.0 and bad trailers pass, and their connections are reused)' }, async () => {
+  it(`${CASES} hostile responses: the client gets the exact response, a 502 or an abort, and a doubtful connection is never reused`, async () => {
     const report = new FuzzReport(`hostile-upstream fuzzer, seed ${SEED}`);
     await run(
       fuzzCases(CASES).map((i) => responseCase(SEED, i, marker(i, 0))),

@@ -64,7 +64,15 @@ describe('upstream response parser', () => {
     assert.equal(r.head?.keepAlive, false);
   });
 
+  it('never keeps a connection whose 204 announced a body it must not have', () => {
+    assert.equal(parse('HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n').head?.keepAlive, false);
+    assert.equal(parse('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n').head?.keepAlive, false);
+    assert.equal(parse('HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n').head?.keepAlive, true, 'a 304 may give the length of what it stands for');
+    assert.equal(parse('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n', { noBody: true }).head?.keepAlive, true, 'nor may HEAD');
+  });
+
   it('honours Connection: close and HTTP/1.0 keep-alive rules', () => {
+    assert.equal(parse('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nConnection: close\r\nContent-Length: 0\r\n\r\n').head?.keepAlive, false, 'close wins');
     assert.equal(parse('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n').head?.keepAlive, false);
     assert.equal(parse('HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n').head?.keepAlive, false);
     assert.equal(parse('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n').head?.keepAlive, true);
@@ -82,6 +90,12 @@ describe('upstream response parser', () => {
     ['101 to a request that asked for no upgrade', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n', /101 Switching Protocols/],
     ['a status outside 100–599', 'HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n', /bad status line/],
     ['a control character in a value', 'HTTP/1.1 200 OK\r\nX-A: a\x01b\r\nContent-Length: 0\r\n\r\n', /bad header value/],
+    ['a bare LF ending a value', 'HTTP/1.1 200 OK\r\nX-A: 1\n\r\nContent-Length: 0\r\n\r\n', /bad header value/],
+    ['Transfer-Encoding in HTTP/1.0', 'HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', /HTTP\/1\.0/],
+    ['an obs-folded trailer', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n folded\r\n\r\n', /obs-folded/],
+    ['a trailer that is not a field', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX T: 1\r\n\r\n', /bad header line/],
+    ['chunk data followed by a bare LF', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\n', /not followed by CRLF/],
+    ['a bare LF in a chunk size line', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\n', /line ending/],
     ['bad status line', 'HTTP/2 200 OK\r\n\r\n', /bad status line/],
     ['bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', /bad chunk size/],
     ['chunk without CRLF', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\naXX', /not followed by CRLF/],
