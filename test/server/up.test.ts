@@ -26,13 +26,22 @@ describe('kanari up', () => {
     const port = await listenPort();
     let load: ReturnType<typeof startLoad> | undefined;
     try {
-      const file = f.write('shop.yaml', rolloutFile('shop', port, `      analysis: { templates: [sequential] }
+      // The background analysis is the sequential judge on errors only: what this test is
+      // about is its surviving kill -9, not latency, which a fresh canary on a loaded 2-core
+      // machine can lose by chance (the cold-canary question is the judge's own, issue 14).
+      const file = f.write('shop.yaml', rolloutFile('shop', port, `      analysis: { templates: [errors] }
       steps:
         - setWeight: 20
         - pause: { duration: 10m }
         - analysis: { templates: [steady] }
         - setWeight: 50
-        - pause: {}`, successRateTemplate('steady', 12, 0.9)));
+        - pause: {}`, `${successRateTemplate('steady', 12, 0.9)}---
+apiVersion: kanari.dev/v1alpha1
+kind: AnalysisTemplate
+metadata: { name: errors }
+spec:
+  sequential: { metrics: [{ name: errors, kind: errors }] }
+`));
       let r = await f.cli('status');
       assert.equal(r.status, 3, 'no controller yet: exit 3');
       assert.match(r.stderr, /no controller runs for .*kanari up/);
