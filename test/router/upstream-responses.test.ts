@@ -123,3 +123,24 @@ describe('upstream responses checked as strictly as requests (finding 9)', () =>
     await pause(10);
   });
 });
+
+describe('mirroring (found in review)', () => {
+  it('opens no copy for a request that never reached its own upstream', { todo: 'found in review: fails before the fix' }, async () => {
+    const copies = await startRawUpstream();
+    const dead = await startRawUpstream();
+    const deadUrl = dead.url;
+    await dead.close();
+    const mirrored = await startTestRouter({ pools: { stable: [deadUrl], canary: [copies.url] }, mirror: { version: 'canary', percent: 100 } });
+    try {
+      for (let i = 0; i < 5; i++) assert.ok([502, 503].includes((await get(mirrored.port, '/nowhere')).status));
+      await pause(300);
+      assert.deepEqual(copies.connections.filter((c) => !c.closed).map((c) => c.bytes.toString('latin1')), [], 'copies left open at the mirror');
+      const { json } = await mirrored.admin('GET', '/stats');
+      assert.equal(json.mirror.sent, 0);
+    } finally {
+      await mirrored.close(100);
+      await copies.close();
+    }
+  });
+});
+
