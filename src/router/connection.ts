@@ -12,6 +12,11 @@ interface Open {
 
 const STATE = Symbol('kanari.connection');
 
+/** Requests one connection may have open at once; one more is refused (each holds memory and may hold an upstream connection). */
+export const MAX_PIPELINED = 32;
+/** Requests read after a refusal before the connection is dropped without lingering: Node builds an object for each. */
+const MAX_IGNORED = 8;
+
 /**
  * What kanari keeps per client connection to refuse requests without harming those before
  * them: a client may pipeline, so when something it sent is refused — a bad head, a body that
@@ -24,6 +29,7 @@ export class ClientConnection {
   private readonly open: Open[] = [];
   /** A refusal has been decided: the connection is closing. */
   refused = false;
+  private ignored = 0;
 
   private constructor(private readonly socket: Socket) {}
 
@@ -39,6 +45,16 @@ export class ClientConnection {
       const i = this.open.indexOf(entry);
       if (i >= 0) this.open.splice(i, 1);
     });
+  }
+
+  /** As many requests are open as one connection may have. */
+  get full(): boolean {
+    return this.open.length >= MAX_PIPELINED;
+  }
+
+  /** A request read after a refusal is not forwarded; a client that keeps sending them is cut off. */
+  ignore(): void {
+    if (++this.ignored > MAX_IGNORED) this.socket.destroy();
   }
 
   /** The request read last, while its answer is open. */

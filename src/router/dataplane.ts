@@ -9,7 +9,7 @@ import { cookieValue, matchVersion } from './match.js';
 import { murmur3 } from './hash.js';
 import { startMirror } from './mirror.js';
 import { EndpointRegistry, type EndpointHealth } from './pool.js';
-import { ClientConnection } from './connection.js';
+import { ClientConnection, MAX_PIPELINED } from './connection.js';
 import { closeWithAnswer } from './refusal.js';
 import { readRequestHead, type RequestHead } from './request-head.js';
 import { bucketOf, randomBucket, versionForBucket } from './split.js';
@@ -162,7 +162,8 @@ export class DataPlane {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const conn = ClientConnection.of(req.socket);
     // A request pipelined behind a refused one is never forwarded; the socket closes after the refusal.
-    if (conn.refused) return;
+    if (conn.refused) return conn.ignore();
+    if (conn.full) return this.refuse(conn, 503, `more than ${MAX_PIPELINED} requests pipelined on one connection`);
     const head = readRequestHead(req, this.spec.limits.maxHeaderLines);
     if (head.refused) return this.refuse(conn, head.status, head.reason);
     if (head.hasBody) this.timeBody(req, conn);
@@ -223,13 +224,31 @@ export class DataPlane {
     });
   }
 
-  /** A body must arrive whole within clientBody of its headers: a slow drip holds no connection for long. */
+  /**
+   * A body must arrive within clientBody of the time kanari spends reading it: the clock runs
+   * while the body flows and stops while kanari holds it back (its upstream is slow to take
+   * it, or no connection is free yet), so a slow drip is cut off and a slow upstream is not
+   * blamed on the client.
+   */
   private timeBody(req: IncomingMessage, conn: ClientConnection): void {
-    const timer = setTimeout(() => {
-      if (!req.complete) this.timedOut(req.socket, conn, 'the request body was not received in time');
-    }, this.spec.timeouts.clientBody);
-    req.once('end', () => clearTimeout(timer));
-    req.once('close', () => clearTimeout(timer));
+    let left = this.spec.timeouts.clientBody;
+    let since = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const run = () => {
+      if (timer || req.complete) return;
+      since = Date.now();
+      timer = setTimeout(() => this.timedOut(req.socket, conn, 'the request body was not received in time'), left);
+    };
+    const stop = () => {
+      if (!timer) return;
+      clearTimeout(timer);
+      timer = undefined;
+      left -= Date.now() - since;
+    };
+    req.on('resume', run);
+    req.on('pause', stop);
+    req.once('end', stop);
+    req.once('close', stop);
   }
 
   private handOver(socket: Socket): Socket {

@@ -83,7 +83,8 @@ export function forward(ctx: ForwardContext, table: CompiledTable, head: Request
       }
       if (clientGone) {
         ep.release();
-        return conn.abort();
+        // Nothing was sent on it: it goes back to the pool for someone else.
+        return ep.connections.release(conn);
       }
       ep.connected();
       current = conn;

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Version } from '../config/schemas/table.js';
-import { ConnectionPool } from './upstream.js';
+import { ConnectionPool } from './connection-pool.js';
 
 export interface EndpointHealth {
   url: string;

@@ -1,10 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
+import type { ConnectionPool } from './connection-pool.js';
 import { ProtocolError, ResponseParser, type ResponseHead } from './response-parser.js';
 import type { UpstreamError } from './stats.js';
-
-/** Idle pooled connections close before Node's default server keep-alive (5 s) would close them. */
-const POOL_IDLE_MS = 4000;
 
 /** One request/response on an upstream connection, as the forwarder sees it. */
 export interface Exchange {
@@ -48,8 +46,6 @@ export class UpstreamConnection {
   private found: ResponseHead | undefined;
   private readonly chunks: Buffer[] = [];
   private ended = false;
-  /** Reading was paused during this exchange because the client was slower than the upstream. */
-  private throttled = false;
 
   constructor(readonly socket: net.Socket, private readonly pool: ConnectionPool) {
     this.parser = new ResponseParser({
@@ -67,7 +63,6 @@ export class UpstreamConnection {
   send(exchange: Exchange): void {
     this.exchange = exchange;
     this.keepAlive = true;
-    this.throttled = false;
     this.parser.reset(exchange.noResponseBody);
     this.socket.setTimeout(exchange.idleTimeoutMs);
     this.headersTimer = setTimeout(() => this.fail('headersTimeout'), exchange.headersTimeoutMs);
@@ -139,10 +134,7 @@ export class UpstreamConnection {
     for (let i = 0; i < this.chunks.length; i++) {
       // The forwarder may have given up on the exchange from its onResponse.
       if (this.exchange !== exchange) break;
-      if (!exchange.onData(this.chunks[i]!)) {
-        this.throttled = true;
-        this.socket.pause();
-      }
+      if (!exchange.onData(this.chunks[i]!)) this.socket.pause();
     }
     this.chunks.length = 0;
     if (this.ended) {
@@ -159,10 +151,12 @@ export class UpstreamConnection {
     // Back to the pool only in a clean state: nothing unread, reading, the request all sent.
     const clean = this.keepAlive && this.bodyDone && !extraBytes && !this.socket.destroyed && this.socket.readableLength === 0;
     if (!clean) return void this.socket.destroy();
-    // Throttled for a slow client, the upstream may still have bytes of its own on the way
-    // (its last write split by a full window): such a connection is not trusted with another request.
-    if (this.throttled) return void this.socket.destroy();
-    this.pool.release(this);
+    if (!this.socket.isPaused()) return this.pool.release(this);
+    // Paused for the client, the socket has not read what may have come after the response.
+    // Reading resumes now, and the connection goes back once one round of reads has passed,
+    // so bytes already here close it instead of starting the next response.
+    this.socket.resume();
+    setImmediate(() => setImmediate(() => !this.socket.destroyed && !this.exchange && this.pool.release(this)));
   }
 
   private fail(kind: UpstreamError): void {
@@ -188,126 +182,5 @@ export class UpstreamConnection {
       this.ended = false;
       this.complete(this.exchange, false);
     }
-  }
-}
-
-type Acquired = (err: UpstreamError | null, conn?: UpstreamConnection) => void;
-
-/**
- * An endpoint's connections: idle ones reused last-in first-out, new ones made on demand up
- * to `maxConnections`; past that a request waits for one to come free, up to its connect
- * timeout, and then fails with `overflow` (nothing was sent, so it may go elsewhere).
- */
-export class ConnectionPool {
-  private readonly idle: UpstreamConnection[] = [];
-  private readonly open = new Set<UpstreamConnection>();
-  private connecting = 0;
-  private readonly waiting: { done: Acquired; timer: NodeJS.Timeout; connectTimeoutMs: number }[] = [];
-  private closing = false;
-
-  constructor(
-    private readonly host: string,
-    private readonly port: number,
-    readonly maxConnections: number,
-  ) {}
-
-  /**
-   * A connection ready for an exchange: an idle one, or a new one once connected. An
-   * error here (`connect`, `connectTimeout`, `overflow`) means nothing was sent, so any
-   * request may be retried.
-   */
-  acquire(connectTimeoutMs: number, done: Acquired): void {
-    while (this.idle.length > 0) {
-      const conn = this.idle.pop()!;
-      if (conn.socket.destroyed || conn.socket.readyState !== 'open') continue;
-      conn.socket.ref();
-      return done(null, conn);
-    }
-    if (this.open.size + this.connecting < this.maxConnections) return this.connect(connectTimeoutMs, done);
-    const waiter = {
-      done,
-      connectTimeoutMs,
-      timer: setTimeout(() => {
-        this.waiting.splice(this.waiting.indexOf(waiter), 1);
-        done('overflow');
-      }, connectTimeoutMs),
-    };
-    this.waiting.push(waiter);
-  }
-
-  private connect(connectTimeoutMs: number, done: Acquired): void {
-    this.connecting++;
-    const socket = net.connect({ host: this.host, port: this.port, noDelay: true });
-    let settled = false;
-    const settle = () => {
-      settled = true;
-      this.connecting--;
-      clearTimeout(timer);
-    };
-    const timer = setTimeout(() => {
-      settle();
-      socket.destroy();
-      done('connectTimeout');
-      this.serveWaiting();
-    }, connectTimeoutMs);
-    socket.once('connect', () => {
-      if (settled) return;
-      settle();
-      const conn = new UpstreamConnection(socket, this);
-      this.open.add(conn);
-      done(null, conn);
-    });
-    socket.once('error', () => {
-      if (settled) return;
-      settle();
-      done('connect');
-      this.serveWaiting();
-    });
-  }
-
-  release(conn: UpstreamConnection): void {
-    if (this.closing) {
-      conn.socket.destroy();
-      return;
-    }
-    const waiter = this.waiting.shift();
-    if (waiter) {
-      clearTimeout(waiter.timer);
-      return waiter.done(null, conn);
-    }
-    conn.socket.setTimeout(POOL_IDLE_MS);
-    conn.socket.unref();
-    this.idle.push(conn);
-  }
-
-  forget(conn: UpstreamConnection): void {
-    this.open.delete(conn);
-    const i = this.idle.indexOf(conn);
-    if (i >= 0) this.idle.splice(i, 1);
-    this.serveWaiting();
-  }
-
-  /** A slot came free: the longest-waiting request gets a new connection. */
-  private serveWaiting(): void {
-    if (this.closing || this.waiting.length === 0 || this.open.size + this.connecting >= this.maxConnections) return;
-    const waiter = this.waiting.shift()!;
-    clearTimeout(waiter.timer);
-    this.connect(waiter.connectTimeoutMs, waiter.done);
-  }
-
-  /** Closes idle connections now and busy ones as they finish. */
-  close(): void {
-    this.closing = true;
-    for (const conn of this.idle.splice(0)) conn.socket.destroy();
-    for (const waiter of this.waiting.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.done('overflow');
-    }
-  }
-
-  /** Closes everything, busy or not. */
-  destroy(): void {
-    this.close();
-    for (const conn of this.open) conn.socket.destroy();
   }
 }
