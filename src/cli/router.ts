@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import { loadKind } from '../config/kinds.js';
 import { startRouter } from '../router/run.js';
-import { StartupError, survivePrintFailures } from '../server/startup.js';
+import { StartupError, survivePrintFailures } from '../shared/system.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
 

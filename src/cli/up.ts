@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseHostPort } from '../config/schemas/common.js';
 import { createApiServer } from '../server/api.js';
-import { tokenFromFile } from '../server/http.js';
+import { tokenFromFile } from '../shared/http.js';
 import { controllerFile, readControllerFile, stateDir, tokenFile, type ControllerFile } from '../server/client.js';
 import { Controller } from '../server/controller.js';
-import { describeSystemError, listenOrExplain, StartupError, survivePrintFailures } from '../server/startup.js';
-import { checkWritable, privateDir, tightenTree, writePrivateFile } from '../store/files.js';
+import { describeSystemError, listenOrExplain, StartupError, survivePrintFailures } from '../shared/system.js';
+import { checkWritable, privateDir, tightenTree, writePrivateFile } from '../shared/files.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
 

@@ -4,10 +4,10 @@
  * anyway and saved with the next write that works; one that starts a version or moves
  * users onto one waits, since a restart would resume from before it and undo it.
  */
-import { movesUsersOnto } from '../router/onto.js';
-import { describeSystemError } from '../server/startup.js';
+import { movesUsersOnto } from '../config/moves.js';
+import { describeSystemError } from '../shared/system.js';
 import type { Store } from '../store/sqlite.js';
-import { routingTableFor } from '../traffic/embedded.js';
+import { routingTableFor } from './routing-table.js';
 import type { RolloutStatus, TrafficState, Transition, UntimedEvent } from './types.js';
 
 /** Unsaved events kept at most (a day of one a second): the oldest go first. */

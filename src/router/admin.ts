@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { bearerChecker, HttpError, internalError, readBody, send, sendText } from '../server/http.js';
+import { bearerChecker, HttpError, internalError, readBody, send, sendText } from '../shared/http.js';
 import { ConfigError } from '../config/errors.js';
 import { parseText } from '../config/load.js';
 import { routingTable, type RoutingTable, type Version } from '../config/schemas/table.js';

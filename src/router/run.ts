@@ -5,12 +5,12 @@ import { dirname, join, resolve } from 'node:path';
 import type { AdminAddress, RouterDocument } from '../config/schemas/router.js';
 import type { RoutingTable } from '../config/schemas/table.js';
 import { createAdminServer, RevisionConflict, type AdminBackend, type TableChange } from './admin.js';
-import { HttpError, tokenFromFile } from '../server/http.js';
-import { describeSystemError, listenError, listenOrExplain, StartupError } from '../server/startup.js';
-import { newPrivateDir } from '../store/files.js';
+import { HttpError, tokenFromFile } from '../shared/http.js';
+import { describeSystemError, listenError, listenOrExplain, StartupError } from '../shared/system.js';
+import { newPrivateDir } from '../shared/files.js';
 import { startWorkers } from './cluster.js';
 import { DataPlane } from './dataplane.js';
-import { movesUsersOnto } from './onto.js';
+import { movesUsersOnto } from '../config/moves.js';
 import { mergeSnapshots, type StatsSnapshot } from './stats.js';
 import { readStoredTable, writeStoredTable, type StoredTable } from './tablestore.js';
 

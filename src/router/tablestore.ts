@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../config/errors.js';
 import { parseText } from '../config/load.js';
 import { routingTable, type RoutingTable } from '../config/schemas/table.js';
-import { writePrivateFile } from '../store/files.js';
+import { writePrivateFile } from '../shared/files.js';
 
 export interface StoredTable {
   revision: number;

@@ -19,7 +19,7 @@ import http, { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import { versionLabel } from '../config/schemas/rollout.js';
 import { COMMANDS, ControllerError, type Command, type Controller } from './controller.js';
-import { bearerChecker, HttpError, internalError, readBody, send, sendText } from './http.js';
+import { bearerChecker, HttpError, internalError, readBody, send, sendText } from '../shared/http.js';
 import { renderControllerMetrics } from './metrics.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;

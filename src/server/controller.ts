@@ -13,7 +13,7 @@ import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from '../config/s
 import { target as targetSchema, type RolloutDocument, type TargetSpec } from '../config/schemas/rollout.js';
 import { RolloutEngine } from '../rollout/engine.js';
 import type { UntimedEvent } from '../rollout/types.js';
-import { describeSystemError } from './startup.js';
+import { describeSystemError } from '../shared/system.js';
 import { Store } from '../store/sqlite.js';
 import type { ProcessRecord } from '../targets/process.js';
 import { EmbeddedTraffic } from '../traffic/embedded.js';

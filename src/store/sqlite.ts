@@ -11,7 +11,7 @@ import type { AnalysisReport, AnalysisRunState, MeasurementRecord } from '../ana
 import type { StatsDelta } from '../analysis/providers/builtin.js';
 import type { StatsSnapshot } from '../router/stats.js';
 import type { RolloutStatus } from '../rollout/types.js';
-import { privateDir, privateFiles } from './files.js';
+import { privateDir, privateFiles } from '../shared/files.js';
 
 const SCHEMA = `
 create table if not exists rollouts (

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ProcessTarget } from '../config/schemas/rollout.js';
-import { openPrivateLog, privateDir } from '../store/files.js';
+import { openPrivateLog, privateDir } from '../shared/files.js';
 
 export interface ProcessRecord {
   pids: number[];

@@ -2,9 +2,10 @@
  * kanari's own router as the data plane: the desired traffic becomes one routing table,
  * written to the router's admin endpoint with If-Match so two writers never interleave.
  */
-import type { MatchRule, RoutingTable } from '../config/schemas/table.js';
 import type { AdminClient } from '../router/client.js';
-import type { HeaderRoute, TrafficState } from '../rollout/types.js';
+import type { RoutingTable } from '../config/schemas/table.js';
+import { routingTableFor } from '../rollout/routing-table.js';
+import type { TrafficState } from '../rollout/types.js';
 import { EMBEDDED } from './capabilities.js';
 import type { TrafficCapability, TrafficRouter } from './types.js';
 
@@ -38,17 +39,3 @@ export class EmbeddedTraffic implements TrafficRouter {
   }
 }
 
-export function routingTableFor(t: TrafficState, endpoints: (id: string) => string[]): RoutingTable {
-  const pool = (id: string | undefined) => (id === undefined ? [] : endpoints(id).slice(0, t.sizes?.[id]));
-  return {
-    pools: { stable: pool(t.stable), canary: pool(t.canary), baseline: pool(t.baseline) },
-    weights: { canary: t.weights.canary, baseline: t.weights.baseline },
-    match: t.routes.map(toMatchRule),
-    mirror: t.mirror > 0 ? { version: 'canary', percent: t.mirror, maxBodyBytes: 1024 * 1024 } : null,
-  };
-}
-
-function toMatchRule(r: HeaderRoute): MatchRule {
-  const value = r.value !== undefined ? { exact: r.value } : r.prefix !== undefined ? { prefix: r.prefix } : { regex: r.regex! };
-  return { ...(r.header ? { header: { name: r.header, ...value } } : { cookie: { name: r.cookie!, ...value } }), version: 'canary' };
-}

@@ -12,9 +12,9 @@ import { API_VERSION, type HostPort } from '../config/schemas/common.js';
 import type { RolloutSpec } from '../config/schemas/rollout.js';
 import type { RoutingTable } from '../config/schemas/table.js';
 import { AdminClient } from '../router/client.js';
-import { tokenFromFile } from '../server/http.js';
+import { tokenFromFile } from '../shared/http.js';
 import type { StatsSnapshot } from '../router/stats.js';
-import { privateDir, writePrivateFile } from '../store/files.js';
+import { privateDir, writePrivateFile } from '../shared/files.js';
 import { ownModuleCommand, ProcessGroup, type ProcessRecord } from '../targets/process.js';
 
 export interface RouterProcessOptions {

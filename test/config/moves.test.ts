@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { routingTable, type RoutingTableInput } from '../../src/config/schemas/table.js';
-import { movesUsersOnto } from '../../src/router/onto.js';
+import { movesUsersOnto } from '../../src/config/moves.js';
 
 const S1 = 'http://127.0.0.1:9001';
 const S2 = 'http://127.0.0.1:9011';

@@ -4,7 +4,7 @@
  * that moves anybody onto a version may not, since a restart would come back on the
  * saved table and move those users back (docs/router.md, "When the table cannot be saved").
  */
-import type { MatchRule, RoutingTable, Version } from '../config/schemas/table.js';
+import type { MatchRule, RoutingTable, Version } from './schemas/table.js';
 
 export interface Onto {
   version: Version;
