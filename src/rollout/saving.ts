@@ -25,6 +25,8 @@ export class Saving {
   private failure?: { reason: string; since: number; refusalSaid?: boolean };
   /** Events of transitions acted on while the store refused them, written with the next save that works. */
   private readonly unsaved: EventRow[] = [];
+  /** The last status this process saved: what a restart resumes from (before one is saved, the status it started with). */
+  private lastSaved?: RolloutStatus;
 
   constructor(
     private readonly store: Store,
@@ -68,10 +70,13 @@ export class Saving {
     );
     if (saved) {
       this.unsaved.length = 0;
+      this.lastSaved = s;
       return undefined;
     }
     const failure = this.failure!;
-    const onto = forward(before, s);
+    // Against what a restart would resume from too: unsaved steps that each move nobody
+    // forward may add up to one that does.
+    const onto = forward(before, s) ?? (this.lastSaved && forward(this.lastSaved, s));
     if (onto) {
       const refused = `${e.type === 'deploy' ? `deploying ${e.release.version}` : e.type} cannot be saved (${failure.reason}) and ${onto}: it waits until the store can be written, so that a restart cannot undo it`;
       if (!failure.refusalSaid) this.log(refused);

@@ -57,8 +57,11 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
   const token = adminToken(doc, base, statePath);
   const log = opts.log ?? (() => {});
 
-  /** Whether the table in force is the one on disk, and how many tables could not be saved. */
-  const persistence = { failures: 0, error: undefined as string | undefined, savedRevision: 0 };
+  /**
+   * Whether the table in force is the one on disk, how many tables could not be saved, and
+   * what a restart would come back on (the last table saved, else the file's).
+   */
+  const persistence = { failures: 0, error: undefined as string | undefined, savedRevision: 0, restartsOn: spec.table };
   /** Saves `table`; the reason when it could not be (the disk, not the table). */
   const save = (table: StoredTable): string | undefined => {
     try {
@@ -69,6 +72,7 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
     if (persistence.error !== undefined) log(`routing table revision ${table.revision} is saved to ${statePath} again`);
     persistence.error = undefined;
     persistence.savedRevision = table.revision;
+    persistence.restartsOn = table.table;
     return undefined;
   };
   const tableStore = (): StatsSnapshot['tableStore'] => ({ persisted: persistence.error === undefined, failures: persistence.failures });
@@ -76,6 +80,7 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
   let stored: StoredTable = readSaved(statePath) ?? { revision: 1, table: spec.table };
   if (stored.revision > 1) {
     persistence.savedRevision = stored.revision;
+    persistence.restartsOn = stored.table;
     log(`restored routing table revision ${stored.revision} from ${statePath}`);
   } else {
     // A restart would serve the file's table too, so it is served whether or not it is saved.
@@ -102,7 +107,9 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
       const next = { revision: stored.revision + 1, table };
       const failure = save(next);
       if (failure !== undefined) persistence.failures++;
-      const onto = failure === undefined ? undefined : movesUsersOnto(stored.table, table);
+      // Judged against the table in force and against what a restart would bring back: two
+      // unsaved steps that each only take users off (0%, then a new stable pool) can add up to a promotion.
+      const onto = failure === undefined ? undefined : (movesUsersOnto(stored.table, table) ?? movesUsersOnto(persistence.restartsOn, table));
       if (onto) {
         log(`refused routing table revision ${next.revision}: it cannot be saved to ${statePath} (${failure}) and it moves users onto ${onto.version} (${onto.why})`);
         throw new HttpError(503, `the routing table cannot be saved (${failure}) and it moves users onto ${onto.version} (${onto.why}): refused, so that a restart cannot undo it; a table that only takes users off versions is applied unsaved`);

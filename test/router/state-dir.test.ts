@@ -101,6 +101,14 @@ describe('a router whose state directory cannot be written', () => {
       assert.equal((await router.admin('GET', '/table')).json.revision, saved + 1, 'nothing changed');
       assert.deepEqual(await router.users(), { stable: 40 });
 
+      // Nor in two unsaved steps that each look like taking users off: the canary's pool is
+      // emptied, then stable takes the canary's endpoint — a promotion, against the saved table.
+      const emptied = await router.admin('PUT', '/table', { pools: { stable: [stable.url], canary: [] }, weights: { canary: 0 } });
+      assert.equal(emptied.status, 200, emptied.text);
+      const promoted = await router.admin('PUT', '/table', { pools: { stable: [stable.url, canary.url], canary: [] }, weights: { canary: 0 } });
+      assert.equal(promoted.status, 503, promoted.text);
+      assert.match(promoted.json.error, /moves users onto stable/);
+
       // Once the directory can be written again, tables are saved and may move users again.
       as.grant(state);
       const onto = await router.admin('PUT', '/table', table(50));
