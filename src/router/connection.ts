@@ -76,8 +76,8 @@ export class ClientConnection {
   /**
    * Refuses what the client sent last with `status` and `reason`; false when a refusal was
    * already decided. A request read only in part (its body broke or stalled) is abandoned,
-   * so its upstream never gets it whole; the caller cuts the connection instead when that
-   * request's answer has already begun.
+   * so its upstream never gets it whole; if its answer has already begun, all that is left
+   * is to cut the connection.
    */
   refuse(status: number, reason: string): boolean {
     if (this.refused) return false;
@@ -85,6 +85,10 @@ export class ClientConnection {
     const last = this.last;
     const broken = last && !last.req.complete ? last : undefined;
     broken?.abandon();
+    if (broken?.res.headersSent) {
+      this.socket.destroy();
+      return true;
+    }
     this.after(this.open.filter((e) => e !== broken).at(-1), () => closeWithAnswer(this.socket, status, reason));
     return true;
   }

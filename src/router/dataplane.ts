@@ -273,17 +273,13 @@ export class DataPlane {
     if (conn.refused) return;
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return this.timedOut(socket, conn, 'request headers were not received in time');
-    // A body that broke part-way through an answer that has begun: all that is left is to cut it.
-    const last = conn.last;
-    if (last && !last.req.complete && last.res.headersSent) return void socket.destroy();
     if (err.code === 'HPE_HEADER_OVERFLOW') return this.refuse(conn, 431, `request headers exceed ${this.spec.limits.maxHeaderBytes} bytes`);
     this.refuse(conn, 400, `malformed request (${(err as { reason?: string }).reason ?? err.code ?? 'parse error'})`);
   }
 
-  /** 408 — unless the late request's own answer has begun, in which case the connection is cut. */
+  /** 408 — or, when the late request's own answer has begun, the connection cut (ClientConnection.refuse). */
   private timedOut(socket: Socket, conn: ClientConnection, reason: string): void {
-    const last = conn.last;
-    if (conn.refused || !socket.writable || (last && !last.req.complete && last.res.headersSent)) return void socket.destroy();
+    if (conn.refused || !socket.writable) return void socket.destroy();
     this.refuse(conn, 408, reason);
   }
 }

@@ -1,16 +1,15 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import { LINGER_MS } from '../shared/http.js';
 import { rawResponseHead } from './headers.js';
 
-/** How long a refused client may go on sending before its connection is closed anyway. */
-const LINGER_MS = 2000;
 
 /**
  * Writes kanari's answer to a request it will not serve — a status and a one-line reason —
  * and closes the connection. Closing a socket whose client is still sending makes the kernel
  * reset it, and a reset can destroy the answer before the client reads it; so, like nginx's
  * lingering close, the write side is closed first and what still arrives is read and dropped
- * until the client closes too, or for LINGER_MS at most.
+ * until the client closes too, or for LINGER_MS at most (the same as the API servers').
  */
 export function closeWithAnswer(socket: Socket, status: number, reason: string): void {
   if (socket.destroyed || socket.writableEnded) return void socket.destroy();

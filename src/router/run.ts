@@ -155,7 +155,7 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
     closeDataPlane = () => workers.close();
   }
 
-  const admin = createAdminServer(backend, token);
+  const admin = createAdminServer(backend, token, opts.log);
   const adminAt = 'unix' in spec.admin.listen ? { unix: resolve(base, spec.admin.listen.unix) } : spec.admin.listen;
   let adminUrl: string;
   try {

@@ -74,7 +74,8 @@ export function readBody(req: IncomingMessage, maxBytes: number, what: string): 
 }
 
 /** How long a connection being closed keeps taking (and dropping) what the client still sends. */
-const LINGER_MS = 5000;
+/** How long a refused client may go on sending before its connection is closed anyway. */
+export const LINGER_MS = 5000;
 
 /**
  * Answers with `body` as JSON. When the answer closes the connection before the client
