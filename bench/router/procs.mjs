@@ -119,3 +119,18 @@ export function kernelTcpBytes() {
   const pages = /^TCP:.* mem (\d+)/m.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1];
   return Number(pages ?? 0) * 4096;
 }
+
+/** CPU time (user + system) used so far by `pids`, in ms; clock ticks are 100 a second on Linux. */
+export function cpuMs(pids) {
+  let ticks = 0;
+  for (const p of pids) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // exited
+    }
+  }
+  return ticks * 10;
+}

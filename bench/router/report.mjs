@@ -17,7 +17,7 @@ const kib = (bytes) => (bytes / 1024).toFixed(1);
 const mib = (bytes) => (bytes / 1024 / 1024).toFixed(1);
 const yes = (ok) => (ok ? 'yes' : 'NO');
 
-export function printResults({ results, slowRows, slow, slowSize, baseline, tiny }) {
+export function printResults({ results, slowRows, slow, slowSize, baseline, tiny, paired }) {
   console.log('\n| response | target | req/s | MiB/s | p99 ms | non-2xx (all rounds) | socket errors (all rounds) |\n|---|---|---:|---:|---:|---:|---|');
   for (const [response, rows] of Object.entries(results)) {
     for (const [name, r] of Object.entries(rows)) {
@@ -50,6 +50,20 @@ export function printResults({ results, slowRows, slow, slowSize, baseline, tiny
       ratios[`this tree / baseline req/s, ${response}`] = rps;
       ratios[`this tree / baseline p99, ${response}`] = p99;
     }
+  }
+
+  if (paired) {
+    const [now, then] = [paired[THIS], paired[baseline.target]];
+    const rps = now.rps / then.rps;
+    const p99 = now.p99 / then.p99;
+    const cpu = now.cpuUs / then.cpuUs;
+    console.log(`\n| ${tiny}, medians of paired runs | this tree | ${baseline.target} | ratio | within ${WITHIN * 100}% |\n|---|---:|---:|---:|---|`);
+    console.log(`| req/s | ${now.rps.toFixed(0)} | ${then.rps.toFixed(0)} | ${rps.toFixed(2)} | ${yes(rps >= 1 - WITHIN)} |`);
+    console.log(`| p99 ms | ${now.p99.toFixed(2)} | ${then.p99.toFixed(2)} | ${p99.toFixed(2)} | ${yes(p99 <= 1 + WITHIN)} |`);
+    console.log(`| router CPU µs per request | ${now.cpuUs.toFixed(1)} | ${then.cpuUs.toFixed(1)} | ${cpu.toFixed(2)} | ${yes(cpu <= 1 + WITHIN)} |`);
+    ratios['paired medians: this tree / baseline req/s'] = rps;
+    ratios['paired medians: this tree / baseline p99'] = p99;
+    ratios['paired medians: this tree / baseline CPU per request'] = cpu;
   }
 
   if (Object.keys(slowRows).length > 0) {

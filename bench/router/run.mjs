@@ -4,7 +4,7 @@
 // Prints the rows, the ratios the router issues set as targets, and writes .bench/router-<N>w.json.
 //
 //   npm run bench:router [-- --seconds 8 --rounds 2 --connections 32 --workers 1 --baseline 33698ba
-//                            --slow-clients 200 --slow-rate 64]
+//                            --pairs 10 --slow-clients 200 --slow-rate 64]
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { ensureDebian } from '../../scripts/ensure-debian.mjs';
 import { buildRef, buildThisTree, DEFAULT_BASELINE, resolveRef } from './build.mjs';
 import { freePort, nginx, start, stop, stopAllOnExit, waitForPort } from './procs.mjs';
+import { pairs } from './pairs.mjs';
 import { keepBest, printResults } from './report.mjs';
 import { slowReaders } from './slow.mjs';
 import { describeSocketErrors, warmUp, wrk } from './wrk.mjs';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     baseline: { type: 'string', default: DEFAULT_BASELINE },
     'slow-clients': { type: 'string', default: '200' },
     'slow-rate': { type: 'string', default: '64' },
+    pairs: { type: 'string', default: '10' },
   },
 });
 const load = { seconds: Number(values.seconds), connections: Number(values.connections) };
@@ -138,6 +140,14 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
+// This tree against the baseline in pairs of short runs, compared by their medians.
+let paired;
+if (baseline && Number(values.pairs) > 0) {
+  console.log(`\n${values.pairs} pairs of ${TINY.name} runs, this tree and ${baseline.target} one after the other:`);
+  const byName = Object.fromEntries(targets.map((t) => [t.name, t]));
+  paired = await pairs(byName['kanari (this tree)'], byName[baseline.target], { count: Number(values.pairs), path: TINY.path, load });
+}
+
 // Slow readers on a freshly started proxy each, after the load rounds, so the memory before is a fresh process's.
 const slowRows = {};
 if (slow.clients > 0) {
@@ -152,7 +162,7 @@ if (slow.clients > 0) {
   }
 }
 
-const ratios = printResults({ results, slowRows, slow, slowSize: SLOW.name, baseline, tiny: TINY.name });
+const ratios = printResults({ results, slowRows, slow, slowSize: SLOW.name, baseline, tiny: TINY.name, paired });
 mkdirSync('.bench', { recursive: true });
 writeFileSync(`.bench/router-${workers}w.json`, JSON.stringify({ ...load, rounds, workers, baseline: baseline ?? null, results, slowReaders: slowRows, ratios }, null, 2));
 process.exit(0);
