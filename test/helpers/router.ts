@@ -81,3 +81,26 @@ export async function startRouterProcess(table: RoutingTableInput): Promise<Rout
     },
   };
 }
+
+/**
+ * A Router file at `<dir>/router.yaml` for `kanari router -f`: listening on a free loopback
+ * port, its table kept in `<dir>/state/table.json`, sticky on x-user-id; `admin` is the
+ * admin address and `table` the table's body, both as YAML.
+ */
+export function writeRouterFile(dir: string, name: string, admin: string, table: string): string {
+  const file = join(dir, 'router.yaml');
+  writeFileSync(
+    file,
+    `apiVersion: kanari.dev/v1alpha1
+kind: Router
+metadata: { name: ${name} }
+spec:
+  listen: 127.0.0.1:0
+  admin: { listen: ${admin}, token: ${TOKEN} }
+  state: state/table.json
+  sticky: { header: x-user-id }
+  table:
+${table}`,
+  );
+  return file;
+}

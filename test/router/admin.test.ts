@@ -8,7 +8,7 @@ import { ConfigError } from '../../src/config/errors.js';
 import { startUpstream, type TestUpstream } from '../helpers/http.js';
 import { byVersion, sendMany } from '../helpers/load.js';
 import { runCli, startCli } from '../helpers/cli.js';
-import { startTestRouter, TOKEN, type TestRouter } from '../helpers/router.js';
+import { startTestRouter, TOKEN, writeRouterFile, type TestRouter } from '../helpers/router.js';
 
 let stable: TestUpstream;
 let canary: TestUpstream;
@@ -87,21 +87,7 @@ describe('admin API', () => {
 describe('persistence', () => {
   it('comes back after kill -9 with the last table it was given', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-cli-'));
-    const file = join(dir, 'router.yaml');
-    writeFileSync(
-      file,
-      `apiVersion: kanari.dev/v1alpha1
-kind: Router
-metadata: { name: shop }
-spec:
-  listen: 127.0.0.1:0
-  admin: { listen: "unix:${join(dir, 'admin.sock')}", token: ${TOKEN} }
-  state: state/table.json
-  sticky: { header: x-user-id }
-  table:
-    pools: { stable: [${stable.url}], canary: [${canary.url}] }
-`,
-    );
+    const file = writeRouterFile(dir, 'shop', `"unix:${join(dir, 'admin.sock')}"`, `    pools: { stable: [${stable.url}], canary: [${canary.url}] }\n`);
     const start = async () => {
       const run = await startCli(['router', '-f', file], /serving on http:\/\/127\.0\.0\.1:(\d+)/);
       const port = Number(/serving on http:\/\/127\.0\.0\.1:(\d+)/.exec(run.output())![1]);

@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startCli } from '../helpers/cli.js';
 import { startUpstream, type TestUpstream } from '../helpers/http.js';
 import { byVersion, sendMany } from '../helpers/load.js';
-import { TOKEN } from '../helpers/router.js';
+import { TOKEN, writeRouterFile } from '../helpers/router.js';
 import { unprivileged } from '../helpers/unwritable.js';
 
 const as = unprivileged();
@@ -27,22 +27,7 @@ after(async () => {
 
 /** `kanari router -f` as the refused user, with its table kept in `<dir>/state/table.json`. */
 async function startRouterAs(user: { uid?: number; gid?: number }, dir: string) {
-  const file = join(dir, 'router.yaml');
-  writeFileSync(
-    file,
-    `apiVersion: kanari.dev/v1alpha1
-kind: Router
-metadata: { name: svc }
-spec:
-  listen: 127.0.0.1:0
-  admin: { listen: 127.0.0.1:0, token: ${TOKEN} }
-  state: state/table.json
-  sticky: { header: x-user-id }
-  table:
-    pools: { stable: [${stable.url}], canary: [${canary.url}] }
-    weights: { canary: 50 }
-`,
-  );
+  const file = writeRouterFile(dir, 'svc', '127.0.0.1:0', `    pools: { stable: [${stable.url}], canary: [${canary.url}] }\n    weights: { canary: 50 }\n`);
   const run = await startCli(['router', '-f', file], /admin on http:\/\/127\.0\.0\.1:\d+/, user);
   const port = Number(/serving on http:\/\/127\.0\.0\.1:(\d+)/.exec(run.output())![1]);
   const adminUrl = /admin on (http:\/\/127\.0\.0\.1:\d+)/.exec(run.output())![1]!;
