@@ -1,6 +1,6 @@
 import { chmodSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { AdminAddress, RouterDocument } from '../config/schemas/router.js';
 import type { RoutingTable } from '../config/schemas/table.js';
@@ -195,7 +195,6 @@ function readSaved(path: string): StoredTable | undefined {
 /** Fails as listening would when `host:port` is taken (port 0 always works). */
 async function canListen(port: number, host: string): Promise<void> {
   if (port === 0) return;
-  const { createServer } = await import('node:net');
   const probe = createServer();
   await listenOrExplain(probe, port, host, 'spec.listen');
   await new Promise((done) => probe.close(done));
@@ -205,7 +204,7 @@ async function listenAdmin(server: http.Server, at: AdminAddress): Promise<strin
   if ('unix' in at) {
     try {
       newPrivateDir(dirname(at.unix));
-      removeStaleSocket(at.unix);
+      await removeStaleSocket(at.unix);
     } catch (err) {
       throw new StartupError(`cannot listen on unix:${at.unix} (spec.admin.listen): ${describeSystemError(err)}`);
     }
@@ -222,13 +221,27 @@ async function listenAdmin(server: http.Server, at: AdminAddress): Promise<strin
   return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
 }
 
-/** A socket file left by a router that died would make listen fail with EADDRINUSE. */
-function removeStaleSocket(path: string): void {
+/**
+ * A socket file left by a router that died would make listen fail with EADDRINUSE, so it
+ * is removed — unless something answers on it: that is a live router's, and taking it
+ * would cut that router off from its controller.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
   try {
-    if (statSync(path).isSocket()) unlinkSync(path);
+    if (!statSync(path).isSocket()) return;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
   }
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = connect(path, () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.on('error', () => resolve(false));
+  });
+  if (live) throw Object.assign(new Error('in use'), { code: 'EADDRINUSE' });
+  unlinkSync(path);
 }
 
 /** The admin token: from the file, from tokenFile, from KANARI_ADMIN_TOKEN, or generated once and kept beside the state. */
