@@ -71,9 +71,11 @@ export async function startWorkers(doc: RouterDocument, initial: StoredTable, lo
         }
       });
       worker.once('exit', (code, signal) => {
-        live.delete(worker);
+        const served = live.delete(worker);
         if (closing) return;
-        reject(new Error(`router worker exited during start (${signal ?? code})`));
+        // One that never got to serve (it could not listen, say) is not replaced: its
+        // replacement would fail the same way, forever.
+        if (!served) return reject(new Error(`router worker exited during start (${signal ?? code})`));
         log(`router worker ${worker.process.pid} exited (${signal ?? code}); starting a replacement`);
         fork().catch((err: Error) => log(`could not replace router worker: ${err.message}`));
       });
