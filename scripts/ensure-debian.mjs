@@ -3,10 +3,16 @@
 import { spawnSync } from 'node:child_process';
 
 export function ensureDebian(pairs) {
-  const missing = pairs.filter(([command]) => spawnSync('sh', ['-c', `command -v ${command}`]).status !== 0).map(([, pkg]) => pkg);
+  const missing = pairs
+    .filter(([command]) => spawnSync('sh', ['-c', `command -v ${command}`]).status !== 0)
+    .map(([, pkg]) => pkg);
   if (missing.length === 0) return;
   console.error(`installing Debian packages: ${missing.join(' ')}`);
-  const run = (args) => spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const run = (args) =>
+    spawnSync('apt-get', args, {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   if (run(['update', '-qq']).status !== 0 || run(['install', '-y', '-qq', ...missing]).status !== 0) {
     throw new Error(`could not install ${missing.join(' ')} with apt-get (are you root?)`);
   }

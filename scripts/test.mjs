@@ -18,10 +18,14 @@ const only = process.argv.slice(2);
 const files = only.length > 0 ? only : findTests('test');
 // A test that hangs fails after 3 minutes; a whole run that hangs (say, a server that
 // will not close) is killed at 14, inside CI's 15-minute budget for the suite.
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=180000', ...files], {
-  stdio: 'inherit',
-  timeout: 14 * 60 * 1000,
-  killSignal: 'SIGKILL',
-});
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=180000', ...files],
+  {
+    stdio: 'inherit',
+    timeout: 14 * 60 * 1000,
+    killSignal: 'SIGKILL',
+  },
+);
 if (result.error) console.error(`test run stopped: ${result.error.message}`);
 process.exit(result.status ?? 1);

@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
@@ -24,7 +33,9 @@ describe('examples', () => {
 describe('docs', () => {
   for (const file of markdown) {
     const text = readFileSync(file, 'utf8');
-    const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => b.includes('apiVersion: kanari.dev/'));
+    const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)]
+      .map((m) => m[1]!)
+      .filter((b) => b.includes('apiVersion: kanari.dev/'));
     for (const [i, block] of blocks.entries()) {
       it(`${file}: kanari YAML block ${i + 1} is valid`, () => {
         for (const doc of parseDocuments(block, `${file} block ${i + 1}`)) {
@@ -60,11 +71,17 @@ describe('the kanari up walkthrough', () => {
     const text = readFileSync('docs/rollouts.md', 'utf8');
     const section = text.slice(text.indexOf('## Running it: `kanari up`'));
     const block = /```sh\n([\s\S]*?)```/.exec(section)![1]!;
-    const commands = block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean);
+    const commands = block
+      .split('\n')
+      .map((l) => l.replace(/\s+#.*$/, '').trim())
+      .filter(Boolean);
     assert.ok(commands.length >= 5, block);
     const dir = mkdtempSync(join(tmpdir(), 'kanari-walkthrough-'));
     symlinkSync(resolve('dist'), join(dir, 'dist'));
-    assert.ok(existsSync('dist/demo/app.js'), 'the examples run the built demo app: npm run build (npm install does it)');
+    assert.ok(
+      existsSync('dist/demo/app.js'),
+      'the examples run the built demo app: npm run build (npm install does it)',
+    );
     let controller: Awaited<ReturnType<typeof startCli>> | undefined;
     const outputs: string[] = [];
     try {

@@ -13,7 +13,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createServer } from 'node:net';
 
-const { values } = parseArgs({ options: { rollouts: { type: 'string', default: '200' }, seconds: { type: 'string', default: '60' }, rate: { type: 'string', default: '2000' } } });
+const { values } = parseArgs({
+  options: {
+    rollouts: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '60' },
+    rate: { type: 'string', default: '2000' },
+  },
+});
 const N = Number(values.rollouts);
 const SECONDS = Number(values.seconds);
 const RATE = Number(values.rate);
@@ -35,11 +41,15 @@ function start(args, ready) {
   });
 }
 
-const bindable = (port) => new Promise((resolve) => {
-  const server = createServer().once('error', () => resolve(false));
-  server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-});
-const app = async (name) => Number((await start([join(root, 'dist/demo/app.js'), '--name', name, '--latency-ms', '2'], /listening (\d+)/)).match[1]);
+const bindable = (port) =>
+  new Promise((resolve) => {
+    const server = createServer().once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+const app = async (name) =>
+  Number(
+    (await start([join(root, 'dist/demo/app.js'), '--name', name, '--latency-ms', '2'], /listening (\d+)/)).match[1],
+  );
 const cpuSeconds = (pid) => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
@@ -47,11 +57,18 @@ const cpuSeconds = (pid) => {
 
 try {
   const [v1, v2] = [await app('v1'), await app('v2')];
-  const up = await start([join(root, 'bin/kanari.js'), 'up', '--state', join(dir, 'state'), '--listen', '127.0.0.1:0'], /kanari controller on (http:\/\/[\d.:]+)/);
+  const up = await start(
+    [join(root, 'bin/kanari.js'), 'up', '--state', join(dir, 'state'), '--listen', '127.0.0.1:0'],
+    /kanari controller on (http:\/\/[\d.:]+)/,
+  );
   const api = up.match[1];
   const token = readFileSync(join(dir, 'state', 'api-token'), 'utf8').trim();
   const call = async (method, path, body) => {
-    const res = await fetch(`${api}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+    const res = await fetch(`${api}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body && JSON.stringify(body),
+    });
     const json = await res.json();
     if (!res.ok) throw new Error(`${method} ${path}: ${JSON.stringify(json)}`);
     return json;
@@ -61,7 +78,8 @@ try {
   // a port picked from that range can be taken by any outgoing connection meanwhile.
   const ports = [];
   for (let port = 20000; ports.length < N; port++) if (await bindable(port)) ports.push(port);
-  const docs = ports.map((port, i) => `apiVersion: kanari.dev/v1alpha1
+  const docs = ports.map(
+    (port, i) => `apiVersion: kanari.dev/v1alpha1
 kind: Rollout
 metadata: { name: svc-${i} }
 spec:
@@ -72,11 +90,19 @@ spec:
     canary:
       analysis: { templates: [sequential] }
       steps: [{ setWeight: 50 }, { pause: {} }]
-`);
+`,
+  );
   let t = performance.now();
   await call('POST', '/api/v1/apply', { file: join(dir, 'rollouts.yaml'), text: docs.join('---\n') });
   for (;;) {
-    const answering = await Promise.all(ports.map((p) => fetch(`http://127.0.0.1:${p}/`).then((r) => r.ok, () => false)));
+    const answering = await Promise.all(
+      ports.map((p) =>
+        fetch(`http://127.0.0.1:${p}/`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      ),
+    );
     if (answering.every(Boolean)) break;
     await sleep(500);
   }
@@ -88,7 +114,9 @@ spec:
     if (rollouts.every((r) => r.phase === 'Paused' && r.weights.canary === 50)) break;
     await sleep(500);
   }
-  console.log(`${N} canaries at 50% after ${((performance.now() - t) / 1000).toFixed(1)} s; measuring for ${SECONDS} s at ${RATE} requests/s across all routers`);
+  console.log(
+    `${N} canaries at 50% after ${((performance.now() - t) / 1000).toFixed(1)} s; measuring for ${SECONDS} s at ${RATE} requests/s across all routers`,
+  );
 
   // Users: a steady total rate spread over every router, on kept-alive connections.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
@@ -97,23 +125,40 @@ spec:
   const loadTimer = setInterval(() => {
     for (let k = 0; k < RATE / 100; k++) {
       const port = ports[sent++ % N];
-      http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
-        if (res.statusCode >= 500) failed++;
-        res.resume();
-      }).on('error', () => failed++);
+      http
+        .get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+          if (res.statusCode >= 500) failed++;
+          res.resume();
+        })
+        .on('error', () => failed++);
     }
   }, 10);
 
-  const measured = async () => (await call('GET', '/api/v1/rollouts')).rollouts.map((r) => r.analyses.find((a) => a.scope === 'background')?.measurements ?? 0);
+  const measured = async () =>
+    (await call('GET', '/api/v1/rollouts')).rollouts.map(
+      (r) => r.analyses.find((a) => a.scope === 'background')?.measurements ?? 0,
+    );
   const lagMetrics = async () => {
     const text = await (await fetch(`${api}/metrics`)).text();
-    const buckets = [...text.matchAll(/^kanari_controller_round_lag_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)].map((m) => [m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])]);
+    const buckets = [...text.matchAll(/^kanari_controller_round_lag_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)].map(
+      (m) => [m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])],
+    );
     return { buckets, max: Number(/^kanari_controller_round_lag_max_seconds (\S+)/m.exec(text)[1]) };
   };
   await sleep(5000); // let the load settle in
-  const before = { cpu: cpuSeconds(up.child.pid), wall: performance.now(), measurements: await measured(), lag: await lagMetrics() };
+  const before = {
+    cpu: cpuSeconds(up.child.pid),
+    wall: performance.now(),
+    measurements: await measured(),
+    lag: await lagMetrics(),
+  };
   await sleep(SECONDS * 1000);
-  const after = { cpu: cpuSeconds(up.child.pid), wall: performance.now(), measurements: await measured(), lag: await lagMetrics() };
+  const after = {
+    cpu: cpuSeconds(up.child.pid),
+    wall: performance.now(),
+    measurements: await measured(),
+    lag: await lagMetrics(),
+  };
   clearInterval(loadTimer);
 
   const wall = (after.wall - before.wall) / 1000;
@@ -123,9 +168,15 @@ spec:
   const quantile = (q) => rounds.find(([, n]) => n >= q * total)[0];
   const perRollout = after.measurements.map((m, i) => m - before.measurements[i]);
   const slowest = Math.min(...perRollout);
-  console.log(`controller CPU: ${cores.toFixed(2)} cores, ${(cores * 100).toFixed(0)}% of one core (${((cores / N) * 1000).toFixed(2)} ms of CPU per rollout-second)`);
-  console.log(`round lateness over ${total} rounds: p50 ≤ ${quantile(0.5)} s, p99 ≤ ${quantile(0.99)} s, worst since start ${after.lag.max.toFixed(3)} s — ${(quantile(0.99) / 1).toFixed(3)}× the 1 s interval at p99`);
-  console.log(`measurements per analysis in ${wall.toFixed(0)} s: slowest ${slowest}, median ${perRollout.sort((a, b) => a - b)[Math.floor(N / 2)]} — ${(slowest / wall).toFixed(2)}× the schedule for the slowest`);
+  console.log(
+    `controller CPU: ${cores.toFixed(2)} cores, ${(cores * 100).toFixed(0)}% of one core (${((cores / N) * 1000).toFixed(2)} ms of CPU per rollout-second)`,
+  );
+  console.log(
+    `round lateness over ${total} rounds: p50 ≤ ${quantile(0.5)} s, p99 ≤ ${quantile(0.99)} s, worst since start ${after.lag.max.toFixed(3)} s — ${(quantile(0.99) / 1).toFixed(3)}× the 1 s interval at p99`,
+  );
+  console.log(
+    `measurements per analysis in ${wall.toFixed(0)} s: slowest ${slowest}, median ${perRollout.sort((a, b) => a - b)[Math.floor(N / 2)]} — ${(slowest / wall).toFixed(2)}× the schedule for the slowest`,
+  );
   console.log(`requests: ${sent} sent, ${failed} failed`);
   await call('POST', '/api/v1/shutdown', { all: true }).catch(() => {});
   await new Promise((resolve) => (up.child.exitCode === null ? up.child.once('exit', resolve) : resolve()));

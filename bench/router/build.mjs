@@ -14,7 +14,9 @@ const git = (repo, args) => spawnSync('git', ['-C', repo, ...args], { encoding: 
 export function resolveRef(repo, ref) {
   const out = git(repo, ['rev-parse', '--short', '--verify', '--quiet', `${ref}^{commit}`]);
   if (out.status !== 0) {
-    return new Error(`--baseline ${ref}: no such commit in ${repo} (a shallow clone? try git fetch --unshallow, or --baseline none)`);
+    return new Error(
+      `--baseline ${ref}: no such commit in ${repo} (a shallow clone? try git fetch --unshallow, or --baseline none)`,
+    );
   }
   return out.stdout.trim();
 }
@@ -26,10 +28,18 @@ function compile(repo, root, out, label) {
   if (!existsSync(join(out, 'node_modules'))) symlinkSync(join(repo, 'node_modules'), join(out, 'node_modules'), 'dir');
   const dist = join(out, 'dist');
   const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
-  const built = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', dist, '--sourceMap', 'false'], { encoding: 'utf8' });
+  const built = spawnSync(
+    process.execPath,
+    [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', dist, '--sourceMap', 'false'],
+    { encoding: 'utf8' },
+  );
   // An old tree may not type-check under today's compiler; tsc still emits it, which is all the bench needs.
-  if (!existsSync(join(dist, 'router', 'run.js'))) throw new Error(`building ${label} failed:\n${built.stdout}${built.stderr}`);
-  if (built.status !== 0) console.error(`warning: tsc reported errors building ${label} (output kept):\n${built.stdout.split('\n').slice(0, 5).join('\n')}`);
+  if (!existsSync(join(dist, 'router', 'run.js')))
+    throw new Error(`building ${label} failed:\n${built.stdout}${built.stderr}`);
+  if (built.status !== 0)
+    console.error(
+      `warning: tsc reported errors building ${label} (output kept):\n${built.stdout.split('\n').slice(0, 5).join('\n')}`,
+    );
   return dist;
 }
 
@@ -42,7 +52,17 @@ export function buildThisTree(repo, dir) {
 export function buildRef(repo, ref, dir) {
   const out = join(dir, `build-${ref.replace(/[^\w.-]/g, '_')}`);
   mkdirSync(out, { recursive: true });
-  const archive = git(repo, ['archive', '--format=tar', '-o', join(out, 'tree.tar'), ref, 'src', 'tsconfig.json', 'tsconfig.build.json', 'package.json']);
+  const archive = git(repo, [
+    'archive',
+    '--format=tar',
+    '-o',
+    join(out, 'tree.tar'),
+    ref,
+    'src',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'package.json',
+  ]);
   if (archive.status !== 0) throw new Error(`git archive ${ref} failed: ${archive.stderr}`);
   const tar = spawnSync('tar', ['-x', '-f', join(out, 'tree.tar'), '-C', out], { encoding: 'utf8' });
   if (tar.status !== 0) throw new Error(`unpacking ${ref} failed: ${tar.stderr}`);

@@ -26,7 +26,14 @@ export async function pairs(a, b, { count, path, load }) {
       await stop(child);
       runs[target.name].push({ rps: r.rps, p99: r.p99, cpuUs: (spent * 1000) / (r.rps * load.seconds) });
     }
-    console.log(`  pair ${i + 1}: ${[a, b].map((t) => `${t.name} ${runs[t.name].at(-1).rps.toFixed(0)} req/s, ${runs[t.name].at(-1).cpuUs.toFixed(1)} µs CPU/request`).join('; ')}`);
+    console.log(
+      `  pair ${i + 1}: ${[a, b].map((t) => `${t.name} ${runs[t.name].at(-1).rps.toFixed(0)} req/s, ${runs[t.name].at(-1).cpuUs.toFixed(1)} µs CPU/request`).join('; ')}`,
+    );
   }
-  return Object.fromEntries(Object.entries(runs).map(([name, rs]) => [name, { rps: median(rs.map((r) => r.rps)), p99: median(rs.map((r) => r.p99)), cpuUs: median(rs.map((r) => r.cpuUs)) }]));
+  return Object.fromEntries(
+    Object.entries(runs).map(([name, rs]) => [
+      name,
+      { rps: median(rs.map((r) => r.rps)), p99: median(rs.map((r) => r.p99)), cpuUs: median(rs.map((r) => r.cpuUs)) },
+    ]),
+  );
 }

@@ -90,7 +90,7 @@ export function processTree(pid) {
     }
   }
   const tree = new Set([pid]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const [p, parent] of parentOf) {
       if (tree.has(p) || !tree.has(parent)) continue;

@@ -9,7 +9,9 @@ const WITHIN = 0.1;
 /** Keeps the round with the most req/s, and counts the errors of every round. */
 export function keepBest(best, r) {
   if (!best) return r;
-  const socketErrors = Object.fromEntries(Object.entries(r.socketErrors).map(([kind, n]) => [kind, n + best.socketErrors[kind]]));
+  const socketErrors = Object.fromEntries(
+    Object.entries(r.socketErrors).map(([kind, n]) => [kind, n + best.socketErrors[kind]]),
+  );
   return { ...(best.rps > r.rps ? best : r), non2xx: best.non2xx + r.non2xx, socketErrors };
 }
 
@@ -18,10 +20,14 @@ const mib = (bytes) => (bytes / 1024 / 1024).toFixed(1);
 const yes = (ok) => (ok ? 'yes' : 'NO');
 
 export function printResults({ results, slowRows, slow, slowSize, baseline, tiny, paired }) {
-  console.log('\n| response | target | req/s | MiB/s | p99 ms | non-2xx (all rounds) | socket errors (all rounds) |\n|---|---|---:|---:|---:|---:|---|');
+  console.log(
+    '\n| response | target | req/s | MiB/s | p99 ms | non-2xx (all rounds) | socket errors (all rounds) |\n|---|---|---:|---:|---:|---:|---|',
+  );
   for (const [response, rows] of Object.entries(results)) {
     for (const [name, r] of Object.entries(rows)) {
-      console.log(`| ${response} | ${name} | ${r.rps.toFixed(0)} | ${r.mibps.toFixed(1)} | ${r.p99.toFixed(2)} | ${r.non2xx} | ${describeSocketErrors(r.socketErrors) || '0'} |`);
+      console.log(
+        `| ${response} | ${name} | ${r.rps.toFixed(0)} | ${r.mibps.toFixed(1)} | ${r.p99.toFixed(2)} | ${r.non2xx} | ${describeSocketErrors(r.socketErrors) || '0'} |`,
+      );
     }
   }
 
@@ -41,12 +47,16 @@ export function printResults({ results, slowRows, slow, slowSize, baseline, tiny
   }
 
   if (baseline) {
-    console.log(`\n| this tree / ${baseline.target} | req/s | ≥ ${1 - WITHIN} | p99 | ≤ ${1 + WITHIN} |\n|---|---:|---|---:|---|`);
+    console.log(
+      `\n| this tree / ${baseline.target} | req/s | ≥ ${1 - WITHIN} | p99 | ≤ ${1 + WITHIN} |\n|---|---:|---|---:|---|`,
+    );
     for (const [response, rows] of Object.entries(results)) {
       const [now, then] = [rows[THIS], rows[baseline.target]];
       const rps = now.rps / then.rps;
       const p99 = now.p99 / then.p99;
-      console.log(`| ${response} | ${rps.toFixed(2)} | ${yes(rps >= 1 - WITHIN)} | ${p99.toFixed(2)} | ${yes(p99 <= 1 + WITHIN)} |`);
+      console.log(
+        `| ${response} | ${rps.toFixed(2)} | ${yes(rps >= 1 - WITHIN)} | ${p99.toFixed(2)} | ${yes(p99 <= 1 + WITHIN)} |`,
+      );
       ratios[`this tree / baseline req/s, ${response}`] = rps;
       ratios[`this tree / baseline p99, ${response}`] = p99;
     }
@@ -57,25 +67,39 @@ export function printResults({ results, slowRows, slow, slowSize, baseline, tiny
     const rps = now.rps / then.rps;
     const p99 = now.p99 / then.p99;
     const cpu = now.cpuUs / then.cpuUs;
-    console.log(`\n| ${tiny}, medians of paired runs | this tree | ${baseline.target} | ratio | within ${WITHIN * 100}% |\n|---|---:|---:|---:|---|`);
-    console.log(`| req/s | ${now.rps.toFixed(0)} | ${then.rps.toFixed(0)} | ${rps.toFixed(2)} | ${yes(rps >= 1 - WITHIN)} |`);
-    console.log(`| p99 ms | ${now.p99.toFixed(2)} | ${then.p99.toFixed(2)} | ${p99.toFixed(2)} | ${yes(p99 <= 1 + WITHIN)} |`);
-    console.log(`| router CPU µs per request | ${now.cpuUs.toFixed(1)} | ${then.cpuUs.toFixed(1)} | ${cpu.toFixed(2)} | ${yes(cpu <= 1 + WITHIN)} |`);
+    console.log(
+      `\n| ${tiny}, medians of paired runs | this tree | ${baseline.target} | ratio | within ${WITHIN * 100}% |\n|---|---:|---:|---:|---|`,
+    );
+    console.log(
+      `| req/s | ${now.rps.toFixed(0)} | ${then.rps.toFixed(0)} | ${rps.toFixed(2)} | ${yes(rps >= 1 - WITHIN)} |`,
+    );
+    console.log(
+      `| p99 ms | ${now.p99.toFixed(2)} | ${then.p99.toFixed(2)} | ${p99.toFixed(2)} | ${yes(p99 <= 1 + WITHIN)} |`,
+    );
+    console.log(
+      `| router CPU µs per request | ${now.cpuUs.toFixed(1)} | ${then.cpuUs.toFixed(1)} | ${cpu.toFixed(2)} | ${yes(cpu <= 1 + WITHIN)} |`,
+    );
     ratios['paired medians: this tree / baseline req/s'] = rps;
     ratios['paired medians: this tree / baseline p99'] = p99;
     ratios['paired medians: this tree / baseline CPU per request'] = cpu;
   }
 
   if (Object.keys(slowRows).length > 0) {
-    console.log(`\n| slow readers: ${slow.clients} × ${slowSize} at ${kib(slow.rate)} KiB/s | RSS before MiB | RSS peak MiB | per connection KiB | kernel TCP buffers, peak growth MiB | complete | took s |\n|---|---:|---:|---:|---:|---:|---:|`);
+    console.log(
+      `\n| slow readers: ${slow.clients} × ${slowSize} at ${kib(slow.rate)} KiB/s | RSS before MiB | RSS peak MiB | per connection KiB | kernel TCP buffers, peak growth MiB | complete | took s |\n|---|---:|---:|---:|---:|---:|---:|`,
+    );
     for (const [name, r] of Object.entries(slowRows)) {
-      console.log(`| ${name} | ${mib(r.before)} | ${mib(r.peak)} | ${kib(r.perConnection)} | ${mib(r.kernelTcpGrowth)} | ${r.complete}/${r.clients} | ${r.seconds.toFixed(1)} |`);
+      console.log(
+        `| ${name} | ${mib(r.before)} | ${mib(r.peak)} | ${kib(r.perConnection)} | ${mib(r.kernelTcpGrowth)} | ${r.complete}/${r.clients} | ${r.seconds.toFixed(1)} |`,
+      );
       if (r.complete < r.clients) console.log(`  ${name}: incomplete clients, e.g. ${JSON.stringify(r.failures)}`);
     }
     const [now, then] = [slowRows[THIS], baseline && slowRows[baseline.target]];
     if (now && then) {
       ratios['this tree / baseline memory per slow connection'] = now.perConnection / then.perConnection;
-      console.log(`\nmemory per slow connection, this tree / ${baseline.target}: ${(now.perConnection / then.perConnection).toFixed(2)}`);
+      console.log(
+        `\nmemory per slow connection, this tree / ${baseline.target}: ${(now.perConnection / then.perConnection).toFixed(2)}`,
+      );
     }
   }
   return ratios;

@@ -57,7 +57,10 @@ if (values.baseline !== 'none') {
   baseline = { ref: values.baseline, hash, target: `kanari @${hash}` };
 }
 
-ensureDebian([['nginx', 'nginx-light'], ['wrk', 'wrk']]);
+ensureDebian([
+  ['nginx', 'nginx-light'],
+  ['wrk', 'wrk'],
+]);
 const dir = mkdtempSync(join(tmpdir(), 'kanari-bench-'));
 stopAllOnExit(() => rmSync(dir, { recursive: true, force: true }));
 console.error(`building this tree${baseline ? ` and ${baseline.ref}` : ''} with the repo's tsc …`);
@@ -72,14 +75,18 @@ chmodSync(dir, 0o711);
 mkdirSync(files, { mode: 0o755 });
 for (const s of SIZES) writeFileSync(join(files, s.path.slice(1)), Buffer.alloc(s.bytes, 'k'));
 const [stablePort, canaryPort] = [await freePort(), await freePort()];
-const upstreamServer = (port, text) => `  server { listen 127.0.0.1:${port}; root ${files}; sendfile on; location = / { return 200 "${text}\\n"; } }`;
+const upstreamServer = (port, text) =>
+  `  server { listen 127.0.0.1:${port}; root ${files}; sendfile on; location = / { return 200 "${text}\\n"; } }`;
 nginx(dir, 'upstream', `${upstreamServer(stablePort, 'stable')}\n${upstreamServer(canaryPort, 'canary')}`);
 await waitForPort(stablePort);
 await waitForPort(canaryPort);
 
 const kanari = (kind, dist) => async () => {
   const port = await freePort();
-  return { port, child: start(process.execPath, [join(here, 'targets.mjs'), kind, port, stablePort, canaryPort, dir, workers, dist]) };
+  return {
+    port,
+    child: start(process.execPath, [join(here, 'targets.mjs'), kind, port, stablePort, canaryPort, dir, workers, dist]),
+  };
 };
 /** `sizes`: loaded with every response size; `slow`: measured with slow readers. */
 const targets = [
@@ -90,7 +97,10 @@ const targets = [
     slow: true,
     make: async () => {
       const port = await freePort();
-      const child = nginx(dir, `proxy-${port}`, `  upstream stable { server 127.0.0.1:${stablePort}; keepalive 64; }
+      const child = nginx(
+        dir,
+        `proxy-${port}`,
+        `  upstream stable { server 127.0.0.1:${stablePort}; keepalive 64; }
   upstream canary { server 127.0.0.1:${canaryPort}; keepalive 64; }
   split_clients "\${http_x_user_id}" $pool { 5% canary; * stable; }
   server {
@@ -101,7 +111,9 @@ const targets = [
       proxy_set_header Connection "";
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     }
-  }`, workers);
+  }`,
+        workers,
+      );
       return { port, child };
     },
   },
@@ -109,7 +121,10 @@ const targets = [
     name: '@fastify/http-proxy',
     make: async () => {
       const port = await freePort();
-      return { port, child: start(process.execPath, [join(here, 'targets.mjs'), 'fastify', port, stablePort, canaryPort, dir]) };
+      return {
+        port,
+        child: start(process.execPath, [join(here, 'targets.mjs'), 'fastify', port, stablePort, canaryPort, dir]),
+      };
     },
   },
   { name: 'kanari (this tree)', sizes: true, slow: true, make: kanari('kanari', thisDist) },
@@ -117,8 +132,12 @@ const targets = [
   { name: 'kanari (bare)', make: kanari('kanari-bare', thisDist) },
 ];
 
-const baselineNote = baseline ? `; baseline ${baseline.ref} = ${baseline.hash}${baseline.ref === DEFAULT_BASELINE ? ' (the commit before the issue-12 hardening)' : ''}` : '; no baseline';
-console.log(`bench/router: wrk -t1 -c${load.connections} -d${load.seconds}s, ${rounds} round(s) per target, best round kept; ${workers} worker(s) for nginx and kanari; ${cpus().length} cores${baselineNote}`);
+const baselineNote = baseline
+  ? `; baseline ${baseline.ref} = ${baseline.hash}${baseline.ref === DEFAULT_BASELINE ? ' (the commit before the issue-12 hardening)' : ''}`
+  : '; no baseline';
+console.log(
+  `bench/router: wrk -t1 -c${load.connections} -d${load.seconds}s, ${rounds} round(s) per target, best round kept; ${workers} worker(s) for nginx and kanari; ${cpus().length} cores${baselineNote}`,
+);
 
 /** results[response][target]: the best round's req/s, MiB/s and p99, with errors summed over all rounds. */
 const results = Object.fromEntries([TINY, ...SIZES].map((w) => [w.name, {}]));
@@ -134,7 +153,9 @@ for (let round = 0; round < rounds; round++) {
       results[w.name][target.name] = keepBest(results[w.name][target.name], r);
       const socketErrors = describeSocketErrors(r.socketErrors);
       const errors = `${r.non2xx ? `  non-2xx ${r.non2xx}` : ''}${socketErrors ? `  socket errors ${socketErrors}` : ''}`;
-      console.log(`  round ${round + 1} ${target.name.padEnd(26)} ${w.name.padStart(6)} ${r.rps.toFixed(0).padStart(7)} req/s ${r.mibps.toFixed(1).padStart(7)} MiB/s  p99 ${r.p99.toFixed(2).padStart(7)} ms${errors}`);
+      console.log(
+        `  round ${round + 1} ${target.name.padEnd(26)} ${w.name.padStart(6)} ${r.rps.toFixed(0).padStart(7)} req/s ${r.mibps.toFixed(1).padStart(7)} MiB/s  p99 ${r.p99.toFixed(2).padStart(7)} ms${errors}`,
+      );
     }
     if (child) await stop(child);
   }
@@ -145,7 +166,11 @@ let paired;
 if (baseline && Number(values.pairs) > 0) {
   console.log(`\n${values.pairs} pairs of ${TINY.name} runs, this tree and ${baseline.target} one after the other:`);
   const byName = Object.fromEntries(targets.map((t) => [t.name, t]));
-  paired = await pairs(byName['kanari (this tree)'], byName[baseline.target], { count: Number(values.pairs), path: TINY.path, load });
+  paired = await pairs(byName['kanari (this tree)'], byName[baseline.target], {
+    count: Number(values.pairs),
+    path: TINY.path,
+    load,
+  });
 }
 
 // Slow readers on a freshly started proxy each, after the load rounds, so the memory before is a fresh process's.
@@ -157,12 +182,21 @@ if (slow.clients > 0) {
     warmUp(port, TINY.path);
     slowRows[target.name] = await slowReaders(child.pid, port, { ...slow, path: SLOW.path, bytes: SLOW.bytes });
     const r = slowRows[target.name];
-    console.log(`  slow readers ${target.name.padEnd(26)} ${(r.perConnection / 1024).toFixed(1).padStart(7)} KiB per connection, ${r.complete}/${r.clients} complete in ${r.seconds.toFixed(1)} s`);
+    console.log(
+      `  slow readers ${target.name.padEnd(26)} ${(r.perConnection / 1024).toFixed(1).padStart(7)} KiB per connection, ${r.complete}/${r.clients} complete in ${r.seconds.toFixed(1)} s`,
+    );
     await stop(child);
   }
 }
 
 const ratios = printResults({ results, slowRows, slow, slowSize: SLOW.name, baseline, tiny: TINY.name, paired });
 mkdirSync('.bench', { recursive: true });
-writeFileSync(`.bench/router-${workers}w.json`, JSON.stringify({ ...load, rounds, workers, baseline: baseline ?? null, results, slowReaders: slowRows, ratios }, null, 2));
+writeFileSync(
+  `.bench/router-${workers}w.json`,
+  JSON.stringify(
+    { ...load, rounds, workers, baseline: baseline ?? null, results, slowReaders: slowRows, ratios },
+    null,
+    2,
+  ),
+);
 process.exit(0);

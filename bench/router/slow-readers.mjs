@@ -14,7 +14,9 @@ function client(i) {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     sockets.add(socket);
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nx-user-id: slow-${i}\r\nConnection: close\r\n\r\n`);
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nx-user-id: slow-${i}\r\nConnection: close\r\n\r\n`,
+    );
     let head = Buffer.alloc(0);
     let status;
     let length = NaN;
@@ -56,4 +58,9 @@ const begun = Date.now();
 const outcomes = await Promise.all(Array.from({ length: clients }, (_, i) => client(i)));
 clearTimeout(timer);
 const whole = (o) => o.status === 200 && o.length === expected && o.body === expected;
-process.send?.({ type: 'done', complete: outcomes.filter(whole).length, failures: outcomes.filter((o) => !whole(o)).slice(0, 3), seconds: (Date.now() - begun) / 1000 });
+process.send?.({
+  type: 'done',
+  complete: outcomes.filter(whole).length,
+  failures: outcomes.filter((o) => !whole(o)).slice(0, 3),
+  seconds: (Date.now() - begun) / 1000,
+});

@@ -22,7 +22,9 @@ export async function slowReaders(pid, port, { clients, rate, path, bytes }) {
     kernelPeak = Math.max(kernelPeak, kernelTcpBytes());
   };
   const sampler = setInterval(sample, SAMPLE_MS);
-  const child = fork(join(here, 'slow-readers.mjs'), [port, path, clients, rate, bytes].map(String), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(here, 'slow-readers.mjs'), [port, path, clients, rate, bytes].map(String), {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const exited = new Promise((r) => child.once('exit', r));
   child.on('message', (m) => {
     if (m.type === 'allStarted') {

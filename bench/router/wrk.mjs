@@ -9,7 +9,17 @@ const BYTES = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
 
 export function wrk(port, path, { connections, seconds }) {
   // --timeout above the router's 1 s upstream header timeout, so a stalled request shows as its 504.
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '--latency', '-s', join(here, 'split.lua'), `http://127.0.0.1:${port}${path}`];
+  const args = [
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '--timeout',
+    '5s',
+    '--latency',
+    '-s',
+    join(here, 'split.lua'),
+    `http://127.0.0.1:${port}${path}`,
+  ];
   const out = spawnSync('wrk', args, { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`wrk failed: ${out.stderr}`);
   const text = out.stdout;
@@ -20,7 +30,9 @@ export function wrk(port, path, { connections, seconds }) {
     mibps: transfer ? (Number(transfer[1]) * BYTES[transfer[2]]) / BYTES.MB : NaN,
     p99: toMs(/^\s+99%\s+([\d.]+\w+)/m.exec(text)?.[1]),
     non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0),
-    socketErrors: socket ? { connect: +socket[1], read: +socket[2], write: +socket[3], timeout: +socket[4] } : { connect: 0, read: 0, write: 0, timeout: 0 },
+    socketErrors: socket
+      ? { connect: +socket[1], read: +socket[2], write: +socket[3], timeout: +socket[4] }
+      : { connect: 0, read: 0, write: 0, timeout: 0 },
   };
 }
 

@@ -10,7 +10,10 @@ import { BUILTIN_TEMPLATES } from '../../dist/analysis/templates.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '1000' } } });
 const runs = Number(values.runs);
-const spec = loadKind(new URL('../../examples/simulations/nothing-wrong.yaml', import.meta.url).pathname, 'Simulation').spec;
+const spec = loadKind(
+  new URL('../../examples/simulations/nothing-wrong.yaml', import.meta.url).pathname,
+  'Simulation',
+).spec;
 
 const results = {};
 for (const name of ['sequential', 'threshold', 'kayenta']) {
@@ -24,4 +27,6 @@ for (const name of ['sequential', 'threshold', 'kayenta']) {
       `${Math.round(simulated / seconds).toLocaleString('en')}× real time, ${report.templates[0].rollbacks} false rollbacks`,
   );
 }
-console.log(`sequential / threshold wall time: ${(results.sequential.seconds / results.threshold.seconds).toFixed(2)}×; sequential / kayenta: ${(results.sequential.seconds / results.kayenta.seconds).toFixed(2)}×`);
+console.log(
+  `sequential / threshold wall time: ${(results.sequential.seconds / results.threshold.seconds).toFixed(2)}×; sequential / kayenta: ${(results.sequential.seconds / results.kayenta.seconds).toFixed(2)}×`,
+);

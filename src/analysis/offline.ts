@@ -16,26 +16,40 @@ const CONTROL = new Set(['control', 'baseline', 'stable']);
 const CANARY = new Set(['experiment', 'canary']);
 
 /** Kayenta writes NaN as a bare token or a string; both mean "no value here". */
-const kayentaNumber = z.union([z.number(), z.literal('NaN'), z.null()]).transform((v) => (typeof v === 'number' ? v : NaN));
-const pairList = z.array(z.looseObject({
-  name: z.string(),
-  tags: z.record(z.string(), z.string()).default({}),
-  values: z.looseObject({ control: z.array(kayentaNumber), experiment: z.array(kayentaNumber) }),
-}));
+const kayentaNumber = z
+  .union([z.number(), z.literal('NaN'), z.null()])
+  .transform((v) => (typeof v === 'number' ? v : NaN));
+const pairList = z.array(
+  z.looseObject({
+    name: z.string(),
+    tags: z.record(z.string(), z.string()).default({}),
+    values: z.looseObject({ control: z.array(kayentaNumber), experiment: z.array(kayentaNumber) }),
+  }),
+);
 
 /** Kayenta's metric pairs; with `metrics` (the canary config's), each pair must be one of them. */
 export function readMetricPairs(file: string, metrics?: readonly string[]): MetricPair[] {
   const unknown = (name: string) => metrics !== undefined && !metrics.includes(name);
   const notInConfig = `is not a metric of the canary config (it has: ${metrics?.join(', ')})`;
   if (!file.endsWith('.csv')) {
-    const known = pairList.superRefine((pairs, ctx) => pairs.forEach((p, i) => unknown(p.name) && ctx.addIssue({ code: 'custom', path: [i, 'name'], message: notInConfig, input: p.name })));
+    const known = pairList.superRefine((pairs, ctx) =>
+      pairs.forEach(
+        (p, i) =>
+          unknown(p.name) && ctx.addIssue({ code: 'custom', path: [i, 'name'], message: notInConfig, input: p.name }),
+      ),
+    );
     return parseText(loadFileText(file).replace(/\bNaN\b(?=\s*[,\]])/g, '"NaN"'), file, known, DATA_LIMITS);
   }
   const pairs = new Map<string, MetricPair>();
   const firstLine = new Map<string, number>();
   for (const row of csvRows(file, ['metric', 'version', 'value'])) {
     const side = CONTROL.has(row.version) ? 'control' : CANARY.has(row.version) ? 'experiment' : undefined;
-    if (!side) throw rowError(file, row.line, `version must be one of control, baseline, stable, canary, experiment (got ${JSON.stringify(row.version)})`);
+    if (!side)
+      throw rowError(
+        file,
+        row.line,
+        `version must be one of control, baseline, stable, canary, experiment (got ${JSON.stringify(row.version)})`,
+      );
     const pair = pairs.get(row.metric) ?? { name: row.metric, values: { control: [], experiment: [] } };
     const values: number[] = pair.values[side];
     values.push(row.value === '' || row.value === 'NaN' ? NaN : numberIn(file, row.line, 'value', row.value));
@@ -52,9 +66,15 @@ export function readRequestLog(file: string): ComparisonWindow[] {
   const seconds = new Map<number, { canary: Side; control: Side }>();
   for (const row of csvRows(file, ['time', 'version', 'status', 'latency_ms'])) {
     const t = /^\d+(\.\d+)?$/.test(row.time) ? Number(row.time) : Date.parse(row.time) / 1000;
-    if (!Number.isFinite(t)) throw rowError(file, row.line, `time must be seconds or an ISO date (got ${JSON.stringify(row.time)})`);
+    if (!Number.isFinite(t))
+      throw rowError(file, row.line, `time must be seconds or an ISO date (got ${JSON.stringify(row.time)})`);
     const side = CANARY.has(row.version) ? 'canary' : CONTROL.has(row.version) ? 'control' : undefined;
-    if (!side) throw rowError(file, row.line, `version must be canary or control/baseline/stable (got ${JSON.stringify(row.version)})`);
+    if (!side)
+      throw rowError(
+        file,
+        row.line,
+        `version must be canary or control/baseline/stable (got ${JSON.stringify(row.version)})`,
+      );
     const status = numberIn(file, row.line, 'status', row.status);
     const latency = numberIn(file, row.line, 'latency_ms', row.latency_ms);
     const second = Math.floor(t);
@@ -62,7 +82,9 @@ export function readRequestLog(file: string): ComparisonWindow[] {
     bucket[side].add(status, latency / 1000);
     seconds.set(second, bucket);
   }
-  return [...seconds.entries()].sort((a, b) => a[0] - b[0]).map(([, b]) => ({ canary: b.canary.window(), control: b.control.window() }));
+  return [...seconds.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([, b]) => ({ canary: b.canary.window(), control: b.control.window() }));
 }
 
 class Side {
@@ -92,12 +114,14 @@ function csvRows<K extends string>(file: string, required: readonly K[]): Row<K>
   const lines = loadFileText(file).split(/\r?\n/);
   const header = (lines[0] ?? '').split(',').map((h) => h.trim());
   const missing = required.filter((r) => !header.includes(r));
-  if (missing.length > 0) throw rowError(file, 1, `the header must name ${required.join(', ')} (missing ${missing.join(', ')})`);
+  if (missing.length > 0)
+    throw rowError(file, 1, `the header must name ${required.join(', ')} (missing ${missing.join(', ')})`);
   const rows: Row<K>[] = [];
   lines.slice(1).forEach((text, i) => {
     if (text.trim() === '') return;
     const cells = text.split(',').map((c) => c.trim());
-    if (cells.length !== header.length) throw rowError(file, i + 2, `has ${cells.length} fields where the header has ${header.length}`);
+    if (cells.length !== header.length)
+      throw rowError(file, i + 2, `has ${cells.length} fields where the header has ${header.length}`);
     rows.push(Object.assign(Object.fromEntries(header.map((h, j) => [h, cells[j]!])), { line: i + 2 }) as Row<K>);
   });
   return rows;
@@ -105,7 +129,8 @@ function csvRows<K extends string>(file: string, required: readonly K[]): Row<K>
 
 function numberIn(file: string, line: number, column: string, text: string | undefined): number {
   const n = Number(text);
-  if (text === undefined || text === '' || !Number.isFinite(n)) throw rowError(file, line, `${column} must be a number (got ${JSON.stringify(text)})`);
+  if (text === undefined || text === '' || !Number.isFinite(n))
+    throw rowError(file, line, `${column} must be a number (got ${JSON.stringify(text)})`);
   return n;
 }
 

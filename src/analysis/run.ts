@@ -9,10 +9,24 @@
 import type { AnalysisTemplateSpec, ProviderQuery, ThresholdMetric } from '../config/schemas/analysis.js';
 import type { Value } from './judges/threshold/expression.js';
 import {
-  compileConditions, emptyState, measurementDueAt, metricPhase, overallPhase, recordOutcome, thresholdSettings,
-  type CompiledConditions, type MetricPhase, type ThresholdSettings, type ThresholdState,
+  compileConditions,
+  emptyState,
+  measurementDueAt,
+  metricPhase,
+  overallPhase,
+  recordOutcome,
+  thresholdSettings,
+  type CompiledConditions,
+  type MetricPhase,
+  type ThresholdSettings,
+  type ThresholdState,
 } from './judges/threshold/judge.js';
-import { SequentialJudge, type SequentialJudgeState, type SequentialReport, type Verdict } from './judges/sequential/judge.js';
+import {
+  SequentialJudge,
+  type SequentialJudgeState,
+  type SequentialReport,
+  type Verdict,
+} from './judges/sequential/judge.js';
 import { judgeKayenta, type KayentaReport, type MetricPair } from './judges/kayenta/judge.js';
 import { kayentaStage, stageResult, type KayentaStage } from './judges/kayenta/stage.js';
 import { StatsRecorder } from './providers/builtin.js';
@@ -87,28 +101,52 @@ export interface AnalysisRunState {
 }
 
 export class AnalysisRun {
-  private readonly thresholds: { metric: ThresholdMetric; settings: ThresholdSettings; conditions: CompiledConditions; usesControl: boolean }[] = [];
+  private readonly thresholds: {
+    metric: ThresholdMetric;
+    settings: ThresholdSettings;
+    conditions: CompiledConditions;
+    usesControl: boolean;
+  }[] = [];
   private sequential?: SequentialJudge;
   private kayenta?: KayentaStage;
 
-  private constructor(private readonly state: AnalysisRunState, private readonly env: RunEnvironment) {
+  private constructor(
+    private readonly state: AnalysisRunState,
+    private readonly env: RunEnvironment,
+  ) {
     const { spec } = state;
     if (spec.threshold) {
       for (const metric of spec.threshold.metrics) {
         const text = `${metric.successCondition ?? ''} ${metric.failureCondition ?? ''}`;
-        this.thresholds.push({ metric, settings: thresholdSettings(metric), conditions: compileConditions(metric), usesControl: /\bcontrol\b/.test(text) });
+        this.thresholds.push({
+          metric,
+          settings: thresholdSettings(metric),
+          conditions: compileConditions(metric),
+          usesControl: /\bcontrol\b/.test(text),
+        });
       }
       state.threshold ??= spec.threshold.metrics.map(() => emptyState());
     } else if (spec.sequential) {
-      if (!env.recorder) throw new Error(`template ${state.template} is sequential, which needs kanari's own router (the builtin provider)`);
-      this.sequential = state.sequential ? SequentialJudge.from(state.sequential) : new SequentialJudge(sequentialSettings(spec.sequential));
+      if (!env.recorder)
+        throw new Error(
+          `template ${state.template} is sequential, which needs kanari's own router (the builtin provider)`,
+        );
+      this.sequential = state.sequential
+        ? SequentialJudge.from(state.sequential)
+        : new SequentialJudge(sequentialSettings(spec.sequential));
     } else {
       this.kayenta = kayentaStage(spec.kayenta!);
       state.kayenta ??= { scores: [] };
     }
   }
 
-  static start(template: string, spec: AnalysisTemplateSpec, scope: RunScope, now: number, env: RunEnvironment): AnalysisRun {
+  static start(
+    template: string,
+    spec: AnalysisTemplateSpec,
+    scope: RunScope,
+    now: number,
+    env: RunEnvironment,
+  ): AnalysisRun {
     return new AnalysisRun({ template, spec, scope, startedAt: now, through: now, measurements: [] }, env);
   }
 
@@ -155,7 +193,12 @@ export class AnalysisRun {
     const final = this.state.final ?? false;
     if (this.sequential) return this.sequential.verdict(final);
     if (this.state.threshold) {
-      const phase = overallPhase(this.thresholds.map((t, i) => ({ phase: metricPhase(t.settings, this.state.threshold![i]!), dryRun: t.settings.dryRun })));
+      const phase = overallPhase(
+        this.thresholds.map((t, i) => ({
+          phase: metricPhase(t.settings, this.state.threshold![i]!),
+          dryRun: t.settings.dryRun,
+        })),
+      );
       return phase === 'Running' && final ? 'Inconclusive' : phase;
     }
     return this.kayentaVerdict(final).verdict;
@@ -163,8 +206,16 @@ export class AnalysisRun {
 
   report(): AnalysisReport {
     const s = this.state;
-    const base = { template: s.template, scope: s.scope, startedAt: s.startedAt, ...(s.endedAt !== undefined ? { endedAt: s.endedAt } : {}), verdict: this.verdict(), measurements: s.measurements.length };
-    if (this.sequential) return { ...base, judge: 'sequential', ...sequentialReport(this.sequential.report(s.final ?? false)) };
+    const base = {
+      template: s.template,
+      scope: s.scope,
+      startedAt: s.startedAt,
+      ...(s.endedAt !== undefined ? { endedAt: s.endedAt } : {}),
+      verdict: this.verdict(),
+      measurements: s.measurements.length,
+    };
+    if (this.sequential)
+      return { ...base, judge: 'sequential', ...sequentialReport(this.sequential.report(s.final ?? false)) };
     if (s.threshold) return { ...base, judge: 'threshold', ...this.thresholdReport() };
     const { reason } = this.kayentaVerdict(s.final ?? false);
     const last = s.kayenta!.last;
@@ -187,22 +238,28 @@ export class AnalysisRun {
   private async tickThreshold(now: number): Promise<void> {
     const s = this.state;
     const elapsed = (now - s.startedAt) / 1000;
-    await Promise.all(this.thresholds.map(async (t, i) => {
-      const state = s.threshold![i]!;
-      const due = measurementDueAt(t.settings, state);
-      if (due === undefined || elapsed < due) return;
-      const previous = state.measurements.at(-1);
-      const window = { start: previous ? s.startedAt + previous.at * 1000 : s.startedAt, end: now };
-      const query = this.forVersion(t.metric.provider, undefined);
-      const [result, control] = await Promise.all([
-        this.env.providers.query(query, window, { service: this.env.service }),
-        t.usesControl ? this.env.providers.query(this.forVersion(t.metric.provider, this.controlVersion()), window, { service: this.env.service }) : undefined,
-      ]);
-      const scope: Record<string, Value> = control?.kind === 'value' ? { control: control.value } : {};
-      s.threshold![i] = recordOutcome(state, t.conditions, result, elapsed, scope);
-      const judged = s.threshold![i]!.measurements.at(-1)!;
-      s.measurements.push(record(t.metric.name, window, result, judged.phase));
-    }));
+    await Promise.all(
+      this.thresholds.map(async (t, i) => {
+        const state = s.threshold![i]!;
+        const due = measurementDueAt(t.settings, state);
+        if (due === undefined || elapsed < due) return;
+        const previous = state.measurements.at(-1);
+        const window = { start: previous ? s.startedAt + previous.at * 1000 : s.startedAt, end: now };
+        const query = this.forVersion(t.metric.provider, undefined);
+        const [result, control] = await Promise.all([
+          this.env.providers.query(query, window, { service: this.env.service }),
+          t.usesControl
+            ? this.env.providers.query(this.forVersion(t.metric.provider, this.controlVersion()), window, {
+                service: this.env.service,
+              })
+            : undefined,
+        ]);
+        const scope: Record<string, Value> = control?.kind === 'value' ? { control: control.value } : {};
+        s.threshold![i] = recordOutcome(state, t.conditions, result, elapsed, scope);
+        const judged = s.threshold![i]!.measurements.at(-1)!;
+        s.measurements.push(record(t.metric.name, window, result, judged.phase));
+      }),
+    );
     s.through = now;
   }
 
@@ -214,11 +271,23 @@ export class AnalysisRun {
       const st = states[i]!;
       const phase: MetricPhase = metricPhase(t.settings, st);
       const last = st.measurements.at(-1);
-      const tail = last ? `; last ${last.value !== undefined ? JSON.stringify(last.value) : last.message} (${last.phase})` : '; not measured yet';
-      return { name: t.metric.name, verdict: phase, summary: `${st.measurements.length} measured, ${st.failed} failed, ${st.inconclusive} inconclusive, ${st.errors} errors${tail}${t.settings.dryRun ? ' [dry run]' : ''}` };
+      const tail = last
+        ? `; last ${last.value !== undefined ? JSON.stringify(last.value) : last.message} (${last.phase})`
+        : '; not measured yet';
+      return {
+        name: t.metric.name,
+        verdict: phase,
+        summary: `${st.measurements.length} measured, ${st.failed} failed, ${st.inconclusive} inconclusive, ${st.errors} errors${tail}${t.settings.dryRun ? ' [dry run]' : ''}`,
+      };
     });
-    const worst = metrics.find((m) => m.verdict === this.verdict() && m.verdict !== 'Successful' && m.verdict !== 'Running');
-    const reason = worst ? `${worst.name} is ${worst.verdict}: ${worst.summary}` : this.verdict() === 'Successful' ? 'every metric met its conditions' : `${judged.length} measurement(s) so far, ${passed} passed`;
+    const worst = metrics.find(
+      (m) => m.verdict === this.verdict() && m.verdict !== 'Successful' && m.verdict !== 'Running',
+    );
+    const reason = worst
+      ? `${worst.name} is ${worst.verdict}: ${worst.summary}`
+      : this.verdict() === 'Successful'
+        ? 'every metric met its conditions'
+        : `${judged.length} measurement(s) so far, ${passed} passed`;
     return { score: judged.length === 0 ? 100 : Math.round((1000 * passed) / judged.length) / 10, reason, metrics };
   }
 
@@ -234,7 +303,10 @@ export class AnalysisRun {
         metric: 'window',
         window: { start: delta.start, end: delta.end },
         outcome: 'value',
-        value: { canary: { requests: w.canary.requests, errors: w.canary.errors }, control: { requests: w.control.requests, errors: w.control.errors } },
+        value: {
+          canary: { requests: w.canary.requests, errors: w.canary.errors },
+          control: { requests: w.control.requests, errors: w.control.errors },
+        },
       });
       s.through = delta.end;
     }
@@ -247,15 +319,23 @@ export class AnalysisRun {
     const k = s.spec.kayenta!;
     const next = s.startedAt + (s.kayenta!.scores.length + 1) * k.interval;
     if (now < next) return;
-    const window = { start: k.lookback === undefined ? s.startedAt : Math.max(s.startedAt, next - k.lookback), end: next };
+    const window = {
+      start: k.lookback === undefined ? s.startedAt : Math.max(s.startedAt, next - k.lookback),
+      end: next,
+    };
     const { config, metrics, thresholds } = this.kayenta!;
     const pairs: MetricPair[] = [];
     for (const metric of metrics) {
       const source = k.metrics[metric.name]!;
       const [experiment, control] = await Promise.all(
-        [this.forVersion(source, 'canary'), this.forVersion(source, this.controlVersion())].map((q) => this.env.providers.query(q, window, { service: this.env.service }, { step: k.step })),
+        [this.forVersion(source, 'canary'), this.forVersion(source, this.controlVersion())].map((q) =>
+          this.env.providers.query(q, window, { service: this.env.service }, { step: k.step }),
+        ),
       );
-      s.measurements.push(record(`${metric.name} (canary)`, window, experiment!), record(`${metric.name} (control)`, window, control!));
+      s.measurements.push(
+        record(`${metric.name} (canary)`, window, experiment!),
+        record(`${metric.name} (control)`, window, control!),
+      );
       pairs.push({ name: metric.name, values: { experiment: seriesOf(experiment!), control: seriesOf(control!) } });
     }
     const report = judgeKayenta(metrics, pairs, config.classifier.groupWeights, thresholds);
@@ -267,11 +347,15 @@ export class AnalysisRun {
   private kayentaVerdict(final: boolean): { verdict: Verdict; reason: string } {
     const { count } = this.state.spec.kayenta!;
     const { scores } = this.state.kayenta!;
-    if (scores.length === 0) return { verdict: final ? 'Inconclusive' : 'Running', reason: 'no interval has been judged yet' };
+    if (scores.length === 0)
+      return { verdict: final ? 'Inconclusive' : 'Running', reason: 'no interval has been judged yet' };
     const done = final || (count !== undefined && scores.length >= count);
     const { passed, reason } = stageResult(scores, this.kayenta!.thresholds, done);
     if (!passed) return { verdict: 'Failed', reason };
-    return { verdict: done ? 'Successful' : 'Running', reason: done ? reason : `${scores.length} interval(s) judged; the last scored ${scores.at(-1)}` };
+    return {
+      verdict: done ? 'Successful' : 'Running',
+      reason: done ? reason : `${scores.length} interval(s) judged; the last scored ${scores.at(-1)}`,
+    };
   }
 
   // ── shared ─────────────────────────────────────────────────────────────────
@@ -296,7 +380,13 @@ function seriesOf(r: MetricResult): number[] {
 }
 
 function record(metric: string, window: TimeWindow, r: MetricResult, phase?: string): MeasurementRecord {
-  return { metric, window, outcome: r.kind, ...(r.kind === 'value' ? { value: r.value } : { message: r.message }), ...(phase ? { phase } : {}) };
+  return {
+    metric,
+    window,
+    outcome: r.kind,
+    ...(r.kind === 'value' ? { value: r.value } : { message: r.message }),
+    ...(phase ? { phase } : {}),
+  };
 }
 
 function sequentialReport(r: SequentialReport): Pick<AnalysisReport, 'score' | 'reason' | 'metrics'> {
@@ -308,7 +398,14 @@ function sequentialReport(r: SequentialReport): Pick<AnalysisReport, 'score' | '
     metrics: r.metrics.map((m) => ({
       name: m.name,
       verdict: m.failed ? 'Failed' : r.verdict === 'Failed' ? 'Successful' : r.verdict,
-      summary: `e-value ${fmt(m.eValue)} (rollback at ${fmt(1 / m.alpha)}), p ${fmt(m.pValue)}; ` + m.parts.map((p) => `${p.event}: canary ${p.canary.events}/${p.canary.requests}, control ${p.control.events}/${p.control.requests}, ratio ${fmt(p.ratio.estimate)} [${fmt(p.ratio.lower)}, ${fmt(p.ratio.upper)}]`).join('; '),
+      summary:
+        `e-value ${fmt(m.eValue)} (rollback at ${fmt(1 / m.alpha)}), p ${fmt(m.pValue)}; ` +
+        m.parts
+          .map(
+            (p) =>
+              `${p.event}: canary ${p.canary.events}/${p.canary.requests}, control ${p.control.events}/${p.control.requests}, ratio ${fmt(p.ratio.estimate)} [${fmt(p.ratio.lower)}, ${fmt(p.ratio.upper)}]`,
+          )
+          .join('; '),
       details: m,
     })),
   };
@@ -316,5 +413,7 @@ function sequentialReport(r: SequentialReport): Pick<AnalysisReport, 'score' | '
 
 function fmt(x: number | undefined): string {
   if (x === undefined || !Number.isFinite(x)) return String(x);
-  return Math.abs(x) >= 1000 || (Math.abs(x) < 0.001 && x !== 0) ? x.toExponential(2) : String(Math.round(x * 1000) / 1000);
+  return Math.abs(x) >= 1000 || (Math.abs(x) < 0.001 && x !== 0)
+    ? x.toExponential(2)
+    : String(Math.round(x * 1000) / 1000);
 }

@@ -16,8 +16,20 @@ export const BUILTIN_TEMPLATES: Record<string, AnalysisTemplateSpec> = {
   threshold: analysisTemplateSpec.parse({
     threshold: {
       metrics: [
-        { name: 'request-success-rate', provider: { builtin: { signal: 'successRate' } }, interval: '1m', failureLimit: 4, successCondition: 'result >= 0.99' },
-        { name: 'request-duration', provider: { builtin: { signal: 'latency', quantile: 0.99 } }, interval: '1m', failureLimit: 4, successCondition: 'result <= 0.5' },
+        {
+          name: 'request-success-rate',
+          provider: { builtin: { signal: 'successRate' } },
+          interval: '1m',
+          failureLimit: 4,
+          successCondition: 'result >= 0.99',
+        },
+        {
+          name: 'request-duration',
+          provider: { builtin: { signal: 'latency', quantile: 0.99 } },
+          interval: '1m',
+          failureLimit: 4,
+          successCondition: 'result <= 0.5',
+        },
       ],
     },
   }),
@@ -27,7 +39,11 @@ export const BUILTIN_TEMPLATES: Record<string, AnalysisTemplateSpec> = {
         name: 'kanari-builtin',
         judge: { name: 'NetflixACAJudge-v1.0' },
         metrics: [
-          { name: 'error-rate', groups: ['errors'], analysisConfigurations: { canary: { direction: 'increase', critical: true } } },
+          {
+            name: 'error-rate',
+            groups: ['errors'],
+            analysisConfigurations: { canary: { direction: 'increase', critical: true } },
+          },
           { name: 'latency-p99', groups: ['latency'], analysisConfigurations: { canary: { direction: 'increase' } } },
         ],
         classifier: { groupWeights: { errors: 50, latency: 50 }, scoreThresholds: { pass: 95, marginal: 75 } },
@@ -49,8 +65,10 @@ export function providersOf(spec: AnalysisTemplateSpec): string[] {
   return [...new Set(queries.map(providerName))];
 }
 
-
 /** A template's sequential spec as the judge takes it: durations in the file are milliseconds, the judge works in seconds. */
 export function sequentialSettings(spec: NonNullable<AnalysisTemplateSpec['sequential']>): SequentialSettings {
-  return { ...spec, metrics: spec.metrics.map((m) => (m.kind === 'slow' ? { ...m, threshold: m.threshold / 1000 } : m)) };
+  return {
+    ...spec,
+    metrics: spec.metrics.map((m) => (m.kind === 'slow' ? { ...m, threshold: m.threshold / 1000 } : m)),
+  };
 }

@@ -18,7 +18,11 @@ FILE's directory unless they set cwd.
 ${STATE_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs('apply', argv, { file: { type: 'string', short: 'f' }, ...STATE_OPTION, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseCommandArgs('apply', argv, {
+    file: { type: 'string', short: 'f' },
+    ...STATE_OPTION,
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     console.log(HELP);
     return EXIT.ok;
@@ -28,7 +32,10 @@ export async function run(argv: string[]): Promise<number> {
   // Located errors come from here, before the controller is asked anything.
   loadDocuments(values.file);
   const client = connect(values.state);
-  const { applied } = await client.post<{ applied: ApplyResult[] }>('/api/v1/apply', { file, text: readFileSync(file, 'utf8') });
+  const { applied } = await client.post<{ applied: ApplyResult[] }>('/api/v1/apply', {
+    file,
+    text: readFileSync(file, 'utf8'),
+  });
   for (const a of applied) console.log(`rollout ${a.name} ${a.change}`);
   return EXIT.ok;
 }

@@ -4,7 +4,12 @@ import { UsageError } from './exit.js';
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** node:util parseArgs, with its errors turned into usage errors that name the command. */
-export function parseCommandArgs<O extends Options>(command: string, argv: string[], options: O, allowPositionals = false) {
+export function parseCommandArgs<O extends Options>(
+  command: string,
+  argv: string[],
+  options: O,
+  allowPositionals = false,
+) {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {

@@ -3,7 +3,7 @@ import { ApiClient, stateDir } from '../server/client.js';
 import type { RolloutView } from '../server/view.js';
 
 export const STATE_OPTION = { state: { type: 'string' } } as const;
-export const STATE_HELP = '  --state DIR   the controller\'s state directory (default $KANARI_STATE or ./.kanari)';
+export const STATE_HELP = "  --state DIR   the controller's state directory (default $KANARI_STATE or ./.kanari)";
 
 export function connect(state: string | undefined): ApiClient {
   return ApiClient.forState(stateDir(state));

@@ -33,22 +33,39 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const chosen = (['good', 'bad', 'slow'] as const).filter((s) => values[s]);
-  if (chosen.length > 1) throw new UsageError(`demo: choose one of --good, --bad, --slow (got ${chosen.map((c) => `--${c}`).join(' and ')})`);
+  if (chosen.length > 1)
+    throw new UsageError(
+      `demo: choose one of --good, --bad, --slow (got ${chosen.map((c) => `--${c}`).join(' and ')})`,
+    );
   const scenario: Scenario = chosen[0] ?? 'good';
   const holdSeconds = positive('hold-seconds', values['hold-seconds']);
   const users = positive('users', values.users);
   const steps = planOf(demoDocument({ scenario, holdSeconds }).spec).steps;
 
-  console.log(`kanari demo (--${scenario}): ${scenario === 'good' ? 'v2 is as good as v1' : scenario === 'bad' ? 'v2 fails 5% of requests (v1: 0.2%)' : 'v2 answers three times slower than v1'}`);
+  console.log(
+    `kanari demo (--${scenario}): ${scenario === 'good' ? 'v2 is as good as v1' : scenario === 'bad' ? 'v2 fails 5% of requests (v1: 0.2%)' : 'v2 answers three times slower than v1'}`,
+  );
   console.log(`plan: ${steps.map((s, i) => `${i + 1}. ${describeStep(s)}`).join('  ')}  then promote\n`);
-  const result = await runDemo({ scenario, holdSeconds, users, onSecond: printSecond, onMessage: (line) => console.log(line) });
+  const result = await runDemo({
+    scenario,
+    holdSeconds,
+    users,
+    onSecond: printSecond,
+    onMessage: (line) => console.log(line),
+  });
 
   const { status } = result;
   const outcome = status.result!;
   console.log('');
-  if (outcome.outcome === 'Promoted') console.log(`✔ v2 promoted after ${result.seconds} s: every step passed and v2 now serves everyone.`);
-  else console.log(`✘ v2 rolled back ${result.seconds} s after the deploy: ${outcome.reason}${result.evidence ? `\n  evidence: ${result.evidence}` : ''}`);
-  console.log(`${result.requests} requests; ${result.failures} failed between the users and the app (the app's own 500s are not counted).`);
+  if (outcome.outcome === 'Promoted')
+    console.log(`✔ v2 promoted after ${result.seconds} s: every step passed and v2 now serves everyone.`);
+  else
+    console.log(
+      `✘ v2 rolled back ${result.seconds} s after the deploy: ${outcome.reason}${result.evidence ? `\n  evidence: ${result.evidence}` : ''}`,
+    );
+  console.log(
+    `${result.requests} requests; ${result.failures} failed between the users and the app (the app's own 500s are not counted).`,
+  );
   const expected = scenario === 'good' ? 'Promoted' : 'RolledBack';
   return outcome.outcome === expected && result.failures === 0 ? EXIT.ok : EXIT.failed;
 }
@@ -57,18 +74,24 @@ let lastMessage = '';
 
 function printSecond(s: DemoSecond): void {
   // Once stable has been switched to v2, v2 has everyone though the canary weight is back to 0.
-  const w = s.status.result?.outcome === 'Promoted' || (s.status.phase === 'FullDeploy' && s.status.promotion !== 'weight') ? 100 : s.status.traffic.weights.canary;
+  const w =
+    s.status.result?.outcome === 'Promoted' || (s.status.phase === 'FullDeploy' && s.status.promotion !== 'weight')
+      ? 100
+      : s.status.traffic.weights.canary;
   const bar = '█'.repeat(Math.round(w / 5)).padEnd(20, '░');
   const v1 = s.load.byVersion.get('v1') ?? 0;
   const v2 = s.load.byVersion.get('v2') ?? 0;
   const score = s.score === undefined ? '' : `  evidence budget ${String(Math.round(s.score)).padStart(3)}%`;
   if (s.status.message !== lastMessage) console.log(`  → ${s.status.message}`);
   lastMessage = s.status.message;
-  console.log(`[${String(s.elapsed).padStart(3)}s] ${s.status.phase.padEnd(15)} ${bar} ${String(w).padStart(3)}%  ${String(s.load.requests).padStart(5)} req/s  v1 ${String(v1).padStart(5)}  v2 ${String(v2).padStart(4)}  app 500s ${String(s.load.appErrors).padStart(3)}${score}`);
+  console.log(
+    `[${String(s.elapsed).padStart(3)}s] ${s.status.phase.padEnd(15)} ${bar} ${String(w).padStart(3)}%  ${String(s.load.requests).padStart(5)} req/s  v1 ${String(v1).padStart(5)}  v2 ${String(v2).padStart(4)}  app 500s ${String(s.load.appErrors).padStart(3)}${score}`,
+  );
 }
 
 function positive(name: string, text: string | undefined): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`demo: --${name} must be a positive number (got ${JSON.stringify(text)})`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`demo: --${name} must be a positive number (got ${JSON.stringify(text)})`);
   return n;
 }

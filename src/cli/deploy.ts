@@ -22,7 +22,14 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     'deploy',
     argv,
-    { version: { type: 'string' }, set: { type: 'string', multiple: true }, wait: { type: 'boolean' }, json: { type: 'boolean' }, ...STATE_OPTION, help: { type: 'boolean', short: 'h' } },
+    {
+      version: { type: 'string' },
+      set: { type: 'string', multiple: true },
+      wait: { type: 'boolean' },
+      json: { type: 'boolean' },
+      ...STATE_OPTION,
+      help: { type: 'boolean', short: 'h' },
+    },
     true,
   );
   if (values.help) {

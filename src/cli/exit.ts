@@ -37,7 +37,13 @@ export function reportError(err: unknown): number {
   }
   if (err instanceof ApiError) {
     console.error(err.issues?.length ? err.issues.map(formatIssue).join('\n') : `kanari: ${err.message}`);
-    return err.status === 404 ? EXIT.notFound : err.status === 400 ? EXIT.usage : err.status >= 500 ? EXIT.internal : EXIT.failed;
+    return err.status === 404
+      ? EXIT.notFound
+      : err.status === 400
+        ? EXIT.usage
+        : err.status >= 500
+          ? EXIT.internal
+          : EXIT.failed;
   }
   console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
   return EXIT.internal;

@@ -6,21 +6,37 @@ import { EXIT, UsageError } from './exit.js';
 export const summary = 'what happened to a rollout: deploys, steps, verdicts, commands, outcomes';
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('history', argv, { limit: { type: 'string', default: '200' }, json: { type: 'boolean' }, ...STATE_OPTION, help: { type: 'boolean', short: 'h' } }, true);
+  const { values, positionals } = parseCommandArgs(
+    'history',
+    argv,
+    {
+      limit: { type: 'string', default: '200' },
+      json: { type: 'boolean' },
+      ...STATE_OPTION,
+      help: { type: 'boolean', short: 'h' },
+    },
+    true,
+  );
   if (values.help) {
-    console.log(`Usage: kanari history ROLLOUT [--limit N] [--json] [--state DIR]\n\nPrints the rollout's event log, oldest first (the last N events; default 200).\n\n${STATE_HELP}`);
+    console.log(
+      `Usage: kanari history ROLLOUT [--limit N] [--json] [--state DIR]\n\nPrints the rollout's event log, oldest first (the last N events; default 200).\n\n${STATE_HELP}`,
+    );
     return EXIT.ok;
   }
   const [name, ...extra] = positionals;
   if (!name || extra.length > 0) throw new UsageError('history: name one rollout (kanari history ROLLOUT)');
   const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`history: --limit must be a positive integer (got ${JSON.stringify(values.limit)})`);
-  const { events } = await connect(values.state).get<{ events: EventRow[] }>(`${rolloutPath(name, 'history')}?limit=${limit}`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new UsageError(`history: --limit must be a positive integer (got ${JSON.stringify(values.limit)})`);
+  const { events } = await connect(values.state).get<{ events: EventRow[] }>(
+    `${rolloutPath(name, 'history')}?limit=${limit}`,
+  );
   if (values.json) {
     console.log(JSON.stringify(events, null, 2));
     return EXIT.ok;
   }
-  for (const e of events) console.log(`${new Date(e.at).toISOString().replace('T', ' ').slice(0, 19)}  r${e.revision}  ${describe(e)}`);
+  for (const e of events)
+    console.log(`${new Date(e.at).toISOString().replace('T', ' ').slice(0, 19)}  r${e.revision}  ${describe(e)}`);
   return EXIT.ok;
 }
 

@@ -38,14 +38,26 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (!values.data) throw new UsageError('judge: name the data with --data FILE');
-  if (Boolean(values.kayenta) === Boolean(values.sequential)) throw new UsageError('judge: choose one judge, --kayenta CONFIG or --sequential');
+  if (Boolean(values.kayenta) === Boolean(values.sequential))
+    throw new UsageError('judge: choose one judge, --kayenta CONFIG or --sequential');
 
   if (values.kayenta) {
     const config = parseText(loadFileText(values.kayenta), values.kayenta, kayentaCanaryConfig);
     const base = scoreThresholdsOf(config);
-    const thresholds = { pass: numberFlag('pass', values.pass) ?? base.pass, marginal: numberFlag('marginal', values.marginal) ?? base.marginal };
+    const thresholds = {
+      pass: numberFlag('pass', values.pass) ?? base.pass,
+      marginal: numberFlag('marginal', values.marginal) ?? base.marginal,
+    };
     const metrics = metricsOf(config);
-    const report = judgeKayenta(metrics, readMetricPairs(values.data, metrics.map((m) => m.name)), config.classifier.groupWeights, thresholds);
+    const report = judgeKayenta(
+      metrics,
+      readMetricPairs(
+        values.data,
+        metrics.map((m) => m.name),
+      ),
+      config.classifier.groupWeights,
+      thresholds,
+    );
     console.log(values.json ? JSON.stringify(report, null, 2) : formatKayenta(report, thresholds));
     return report.classification === 'Pass' ? EXIT.ok : EXIT.failed;
   }
@@ -63,7 +75,11 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   const report = judge.report(true);
-  console.log(values.json ? JSON.stringify({ ...report, stoppedAtSecond: stoppedAt ?? null }, null, 2) : formatSequential(report, windows.length, stoppedAt));
+  console.log(
+    values.json
+      ? JSON.stringify({ ...report, stoppedAtSecond: stoppedAt ?? null }, null, 2)
+      : formatSequential(report, windows.length, stoppedAt),
+  );
   return report.verdict === 'Successful' ? EXIT.ok : EXIT.failed;
 }
 
@@ -74,32 +90,55 @@ function numberFlag(name: string, text: string | undefined): number | undefined 
   return n;
 }
 
-const num = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '—' : Math.abs(x) >= 1000 || (Math.abs(x) < 0.001 && x !== 0) ? x.toExponential(3) : x.toPrecision(4).replace(/\.?0+$/, ''));
+const num = (x: number | undefined) =>
+  x === undefined || !Number.isFinite(x)
+    ? '—'
+    : Math.abs(x) >= 1000 || (Math.abs(x) < 0.001 && x !== 0)
+      ? x.toExponential(3)
+      : x.toPrecision(4).replace(/\.?0+$/, '');
 
 function formatKayenta(r: KayentaReport, t: { pass: number; marginal: number }): string {
-  const rows = [['metric', 'classification', 'canary mean', 'baseline mean', 'ratio', 'CI (shift)'], ...r.metrics.map((m) => [
-    m.name + (Object.keys(m.tags).length ? ` {${Object.entries(m.tags).map(([k, v]) => `${k}=${v}`).join(',')}}` : '') + (m.muted ? ' (muted)' : ''),
-    m.classification + (m.critical ? ' (critical)' : ''),
-    num(m.experiment.mean),
-    num(m.control.mean),
-    num(m.deviation),
-    m.interval ? `[${num(m.interval.lower)}, ${num(m.interval.upper)}]` : '—',
-  ])];
-  const lines = [`Kayenta score ${r.score} — ${r.classification} (pass ≥ ${t.pass}, marginal ≥ ${t.marginal})${r.reason ? `: ${r.reason}` : ''}`, ...table(rows)];
-  if (r.groups.length > 1) lines.push(`groups: ${r.groups.map((g) => `${g.name} ${g.noData ? 'no data' : g.score.toFixed(2)}`).join(', ')}`);
+  const rows = [
+    ['metric', 'classification', 'canary mean', 'baseline mean', 'ratio', 'CI (shift)'],
+    ...r.metrics.map((m) => [
+      m.name +
+        (Object.keys(m.tags).length
+          ? ` {${Object.entries(m.tags)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(',')}}`
+          : '') +
+        (m.muted ? ' (muted)' : ''),
+      m.classification + (m.critical ? ' (critical)' : ''),
+      num(m.experiment.mean),
+      num(m.control.mean),
+      num(m.deviation),
+      m.interval ? `[${num(m.interval.lower)}, ${num(m.interval.upper)}]` : '—',
+    ]),
+  ];
+  const lines = [
+    `Kayenta score ${r.score} — ${r.classification} (pass ≥ ${t.pass}, marginal ≥ ${t.marginal})${r.reason ? `: ${r.reason}` : ''}`,
+    ...table(rows),
+  ];
+  if (r.groups.length > 1)
+    lines.push(`groups: ${r.groups.map((g) => `${g.name} ${g.noData ? 'no data' : g.score.toFixed(2)}`).join(', ')}`);
   return lines.join('\n');
 }
 
 function formatSequential(r: SequentialReport, seconds: number, stoppedAt: number | undefined): string {
-  const rows = [['metric', 'event', 'canary', 'control', 'ratio (CS)', 'e-value', 'p'], ...r.metrics.flatMap((m) => m.parts.map((p, i) => [
-    i === 0 ? m.name : '',
-    p.event,
-    `${p.canary.events}/${p.canary.requests}`,
-    `${p.control.events}/${p.control.requests}`,
-    `${num(p.ratio.estimate)} (${num(p.ratio.lower)}–${num(p.ratio.upper)})`,
-    i === 0 ? `${num(m.eValue)} / ${num(1 / m.alpha)}` : num(p.eValue),
-    i === 0 ? num(m.pValue) : '',
-  ]))];
+  const rows = [
+    ['metric', 'event', 'canary', 'control', 'ratio (CS)', 'e-value', 'p'],
+    ...r.metrics.flatMap((m) =>
+      m.parts.map((p, i) => [
+        i === 0 ? m.name : '',
+        p.event,
+        `${p.canary.events}/${p.canary.requests}`,
+        `${p.control.events}/${p.control.requests}`,
+        `${num(p.ratio.estimate)} (${num(p.ratio.lower)}–${num(p.ratio.upper)})`,
+        i === 0 ? `${num(m.eValue)} / ${num(1 / m.alpha)}` : num(p.eValue),
+        i === 0 ? num(m.pValue) : '',
+      ]),
+    ),
+  ];
   const when = stoppedAt === undefined ? `after all ${seconds} seconds` : `at second ${stoppedAt} of ${seconds}`;
   return [`${r.verdict} ${when}: ${r.reason}`, ...table(rows)].join('\n');
 }

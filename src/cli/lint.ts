@@ -17,7 +17,12 @@ interface FileResult {
  * Simulation may name AnalysisTemplates from any file given, as `kanari simulate -t` lets it.
  */
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('lint', argv, { file: { type: 'string', short: 'f', multiple: true }, json: { type: 'boolean' } }, true);
+  const { values, positionals } = parseCommandArgs(
+    'lint',
+    argv,
+    { file: { type: 'string', short: 'f', multiple: true }, json: { type: 'boolean' } },
+    true,
+  );
   const files = [...(values.file ?? []), ...positionals];
   if (files.length === 0) throw new UsageError('lint: name a file with -f FILE');
   const loaded = loadFiles(files);
@@ -29,7 +34,11 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   // With --json every file is checked and reported, bad ones included, in one document.
-  const results: FileResult[] = loaded.map((r) => ('error' in r ? { file: r.file, ok: false, issues: [...r.error.issues] } : { file: r.file, ok: true, documents: r.documents.map((d) => ({ kind: d.kind, ...nameOf(d.value) })) }));
+  const results: FileResult[] = loaded.map((r) =>
+    'error' in r
+      ? { file: r.file, ok: false, issues: [...r.error.issues] }
+      : { file: r.file, ok: true, documents: r.documents.map((d) => ({ kind: d.kind, ...nameOf(d.value) })) },
+  );
   console.log(JSON.stringify({ ok: results.every((r) => r.ok), files: results }, null, 2));
   return results.every((r) => r.ok) ? EXIT.ok : EXIT.usage;
 }

@@ -7,7 +7,8 @@ interface Command {
 }
 
 /** One file per command; each is loaded only when it runs, so `kanari lint` stays fast. */
-const control = (name: 'promote' | 'abort' | 'pause' | 'resume' | 'retry' | 'undo') => () => import('./control.js').then((m) => m.command(name));
+const control = (name: 'promote' | 'abort' | 'pause' | 'resume' | 'retry' | 'undo') => () =>
+  import('./control.js').then((m) => m.command(name));
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: () => import('./demo.js'),
@@ -34,7 +35,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (name === undefined || name === 'help' || name === '--help' || name === '-h') return await help();
     if (name === 'version' || name === '--version') {
-      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+        version: string;
+      };
       console.log(pkg.version);
       return EXIT.ok;
     }
@@ -49,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
 async function help(): Promise<number> {
   const lines = ['kanari — progressive delivery for HTTP services', '', 'Commands:'];
   for (const [name, load] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${(await load()).summary}`);
-  lines.push(`  ${'version'.padEnd(10)} print the version`, '', 'Run `kanari COMMAND --help` for a command\'s options.');
+  lines.push(`  ${'version'.padEnd(10)} print the version`, '', "Run `kanari COMMAND --help` for a command's options.");
   console.log(lines.join('\n'));
   return EXIT.ok;
 }

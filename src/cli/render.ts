@@ -9,10 +9,15 @@ export function renderRollout(v: RolloutView, now = Date.now()): string {
   lines.push(`${v.name}  ${v.phase}  ${versions}  (revision ${v.revision}, users on ${v.listen})`);
   const w = v.weights;
   const bar = '█'.repeat(Math.round(w.canary / 5)).padEnd(20, '░');
-  lines.push(`  weight    ${bar} ${fmt(w.canary)}% ${v.canary ?? 'canary'}  · ${fmt(w.stable)}% ${v.stable}${w.baseline > 0 ? `  · ${fmt(w.baseline)}% baseline` : ''}`);
+  lines.push(
+    `  weight    ${bar} ${fmt(w.canary)}% ${v.canary ?? 'canary'}  · ${fmt(w.stable)}% ${v.stable}${w.baseline > 0 ? `  · ${fmt(w.baseline)}% baseline` : ''}`,
+  );
   lines.push('  steps');
   for (const s of v.steps) {
-    const left = s.state === 'current' && v.pauseLeft !== undefined ? `   (${clock(v.pauseLeft)} left${v.paused ? ', on hold' : ''})` : '';
+    const left =
+      s.state === 'current' && v.pauseLeft !== undefined
+        ? `   (${clock(v.pauseLeft)} left${v.paused ? ', on hold' : ''})`
+        : '';
     lines.push(`    ${MARK[s.state]} ${String(s.index + 1).padStart(2)}. ${s.text}${left}`);
   }
   if (v.analyses.length > 0) {
@@ -24,11 +29,13 @@ export function renderRollout(v: RolloutView, now = Date.now()): string {
       lines.push(`    ${a.template} (${where})  ${a.verdict}${score}${reason}`);
     }
   }
-  if (v.router && !v.router.serving) lines.push(`  router    NOT SERVING for ${clock(now - (v.router.since ?? now))}: ${v.router.reason}`);
+  if (v.router && !v.router.serving)
+    lines.push(`  router    NOT SERVING for ${clock(now - (v.router.since ?? now))}: ${v.router.reason}`);
   else if (v.router?.warning) lines.push(`  router    ${v.router.warning}`);
   if (v.store) lines.push(`  store     ${v.store.error}`);
   if (v.paused) lines.push(`  paused    ${v.paused.message}`);
-  if (v.result) lines.push(`  last      ${v.result.outcome} ${v.result.version} ${ago(now - v.result.at)}: ${v.result.reason}`);
+  if (v.result)
+    lines.push(`  last      ${v.result.outcome} ${v.result.version} ${ago(now - v.result.at)}: ${v.result.reason}`);
   lines.push(`  now       ${v.message}`);
   return lines.join('\n');
 }

@@ -8,9 +8,14 @@ import { EXIT, UsageError } from './exit.js';
 export const summary = 'run the traffic router for one service (kanari router -f router.yaml)';
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs('router', argv, { file: { type: 'string', short: 'f' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseCommandArgs('router', argv, {
+    file: { type: 'string', short: 'f' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
-    console.log('Usage: kanari router -f router.yaml\n\nServes the Router document in the file until SIGINT/SIGTERM. See docs/router.md.');
+    console.log(
+      'Usage: kanari router -f router.yaml\n\nServes the Router document in the file until SIGINT/SIGTERM. See docs/router.md.',
+    );
     return EXIT.ok;
   }
   if (!values.file) throw new UsageError('router: name the Router file with -f FILE');
@@ -26,8 +31,12 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   const a = router.address;
-  log(`${doc.metadata.name} serving on http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port} with ${doc.spec.workers} worker(s)`);
-  log(`admin on ${router.adminUrl}; token: ${doc.spec.admin.token || doc.spec.admin.tokenFile || process.env.KANARI_ADMIN_TOKEN ? 'as configured' : `in ${dirname(router.statePath)}/admin-token`}`);
+  log(
+    `${doc.metadata.name} serving on http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port} with ${doc.spec.workers} worker(s)`,
+  );
+  log(
+    `admin on ${router.adminUrl}; token: ${doc.spec.admin.token || doc.spec.admin.tokenFile || process.env.KANARI_ADMIN_TOKEN ? 'as configured' : `in ${dirname(router.statePath)}/admin-token`}`,
+  );
   log(`routing table kept in ${router.statePath}`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -31,7 +31,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!values.file) throw new UsageError('simulate: name a Simulation file with -f FILE');
   const runs = values.runs === undefined ? undefined : Number(values.runs);
-  if (runs !== undefined && !(Number.isInteger(runs) && runs > 0)) throw new UsageError(`simulate: --runs must be a positive whole number (got ${values.runs})`);
+  if (runs !== undefined && !(Number.isInteger(runs) && runs > 0))
+    throw new UsageError(`simulate: --runs must be a positive whole number (got ${values.runs})`);
 
   const templates = new Map<string, AnalysisTemplateSpec>(Object.entries(BUILTIN_TEMPLATES));
   const simulations: { name: string; spec: SimulationSpec }[] = [];
@@ -53,11 +54,14 @@ export async function run(argv: string[]): Promise<number> {
 
   const reports: { name: string; report: SimulationReport }[] = [];
   for (const sim of simulations) {
-    const chosen = sim.spec.templates.map((t) => (typeof t === 'string' ? { name: t, spec: templates.get(t)! } : { name: t.name, spec: t.spec }));
+    const chosen = sim.spec.templates.map((t) =>
+      typeof t === 'string' ? { name: t, spec: templates.get(t)! } : { name: t.name, spec: t.spec },
+    );
     const started = performance.now();
     const report = simulate(sim.spec, chosen, runs);
     reports.push({ name: sim.name, report });
-    if (!values.json) console.log(formatReport(sim.name, sim.spec, report, runs ?? sim.spec.runs, performance.now() - started));
+    if (!values.json)
+      console.log(formatReport(sim.name, sim.spec, report, runs ?? sim.spec.runs, performance.now() - started));
   }
   if (values.json) console.log(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
   return EXIT.ok;
@@ -66,17 +70,40 @@ export async function run(argv: string[]): Promise<number> {
 function formatReport(name: string, spec: SimulationSpec, r: SimulationReport, runs: number, ms: number): string {
   const lines = [
     `${name}: ${runs} runs of a ${formatDuration(r.seconds * 1000)} plan at ${spec.traffic.rate} req/s — ` +
-      (r.canaryIsWorse ? (r.onset ? `the canary goes bad at ${formatDuration(r.onset * 1000)}` : 'the canary is bad from the start') : 'nothing is wrong with the canary') +
+      (r.canaryIsWorse
+        ? r.onset
+          ? `the canary goes bad at ${formatDuration(r.onset * 1000)}`
+          : 'the canary is bad from the start'
+        : 'nothing is wrong with the canary') +
       ` (${(ms / 1000).toFixed(1)} s)`,
   ];
-  const header = r.canaryIsWorse ? ['template', 'caught', 'missed', 'paused', 'median', 'p90', 'extra errors'] : ['template', 'false rollbacks', 'paused'];
+  const header = r.canaryIsWorse
+    ? ['template', 'caught', 'missed', 'paused', 'median', 'p90', 'extra errors']
+    : ['template', 'false rollbacks', 'paused'];
   const rows = r.templates.map((t) => {
     const pct = (n: number) => `${((100 * n) / t.runs).toFixed(1)}%`;
     if (!r.canaryIsWorse) return [t.name, `${pct(t.rollbacks)} (${t.rollbacks})`, pct(t.pauses)];
     const time = (s?: number) => (s === undefined ? '—' : formatSeconds(s));
-    return [t.name, pct(t.rollbacks), pct(t.runs - t.rollbacks - t.pauses), pct(t.pauses), time(t.timeToRollback?.median), time(t.timeToRollback?.p90), t.extraErrors.toFixed(1)];
+    return [
+      t.name,
+      pct(t.rollbacks),
+      pct(t.runs - t.rollbacks - t.pauses),
+      pct(t.pauses),
+      time(t.timeToRollback?.median),
+      time(t.timeToRollback?.p90),
+      t.extraErrors.toFixed(1),
+    ];
   });
-  if (r.limit) rows.push(['limit (any test)', '', '', '', `${formatSeconds(r.limit.seconds)} (mean)`, '', r.limit.extraErrors.toFixed(1)]);
+  if (r.limit)
+    rows.push([
+      'limit (any test)',
+      '',
+      '',
+      '',
+      `${formatSeconds(r.limit.seconds)} (mean)`,
+      '',
+      r.limit.extraErrors.toFixed(1),
+    ]);
   lines.push(...table([header, ...rows]));
   for (const t of r.templates) if (t.example) lines.push(`  e.g. ${t.name}: ${t.example}`);
   return lines.join('\n');

@@ -17,17 +17,30 @@ marked, the analyses' verdicts and how long a pause has left.
 ${STATE_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('status', argv, { watch: { type: 'boolean', short: 'w' }, json: { type: 'boolean' }, ...STATE_OPTION, help: { type: 'boolean', short: 'h' } }, true);
+  const { values, positionals } = parseCommandArgs(
+    'status',
+    argv,
+    {
+      watch: { type: 'boolean', short: 'w' },
+      json: { type: 'boolean' },
+      ...STATE_OPTION,
+      help: { type: 'boolean', short: 'h' },
+    },
+    true,
+  );
   if (values.help) {
     console.log(HELP);
     return EXIT.ok;
   }
   if (positionals.length > 1) throw new UsageError('status: name at most one rollout');
-  if (values.watch && values.json) throw new UsageError('status: --watch draws for a person; for scripts poll with --json');
+  if (values.watch && values.json)
+    throw new UsageError('status: --watch draws for a person; for scripts poll with --json');
   const [name] = positionals;
   const client = connect(values.state);
-  const read = async (): Promise<RolloutView[]> => (name ? [await getView(client, name)] : (await client.get<{ rollouts: RolloutView[] }>('/api/v1/rollouts')).rollouts);
-  const draw = (views: RolloutView[]) => (views.length ? views.map((v) => renderRollout(v)).join('\n\n') : 'no rollouts yet: kanari apply -f rollout.yaml');
+  const read = async (): Promise<RolloutView[]> =>
+    name ? [await getView(client, name)] : (await client.get<{ rollouts: RolloutView[] }>('/api/v1/rollouts')).rollouts;
+  const draw = (views: RolloutView[]) =>
+    views.length ? views.map((v) => renderRollout(v)).join('\n\n') : 'no rollouts yet: kanari apply -f rollout.yaml';
   if (values.json) {
     const views = await read();
     console.log(JSON.stringify(name ? views[0] : { rollouts: views }, null, 2));

@@ -24,13 +24,20 @@ users are never cut off; the next \`kanari up\` adopts them.
   --listen HOST:PORT  the API's address, loopback only (default 127.0.0.1:7070; port 0 picks one)`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs('up', argv, { state: { type: 'string' }, listen: { type: 'string', default: '127.0.0.1:7070' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseCommandArgs('up', argv, {
+    state: { type: 'string' },
+    listen: { type: 'string', default: '127.0.0.1:7070' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     console.log(HELP);
     return EXIT.ok;
   }
   const listen = parseHostPort(values.listen);
-  if (!listen || !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(listen.host)) throw new UsageError(`up: --listen must be a loopback host:port such as 127.0.0.1:7070 (got ${JSON.stringify(values.listen)})`);
+  if (!listen || !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(listen.host))
+    throw new UsageError(
+      `up: --listen must be a loopback host:port such as 127.0.0.1:7070 (got ${JSON.stringify(values.listen)})`,
+    );
   const dir = stateDir(values.state);
   survivePrintFailures();
   try {
@@ -46,7 +53,9 @@ async function serve(dir: string, listen: { host: string; port: number }): Promi
   prepareStateDir(dir);
   const running = await runningController(dir);
   if (running) {
-    console.error(`kanari up: a controller already runs for ${dir} (pid ${running.pid}, ${running.url}); \`kanari down\` stops it`);
+    console.error(
+      `kanari up: a controller already runs for ${dir} (pid ${running.pid}, ${running.url}); \`kanari down\` stops it`,
+    );
     return EXIT.failed;
   }
   const token = attempt(() => tokenFromFile(tokenFile(dir)), `cannot keep the API token in ${tokenFile(dir)}`);
@@ -58,7 +67,9 @@ async function serve(dir: string, listen: { host: string; port: number }): Promi
   const done = new Promise<void>((resolve) => (stopped = resolve));
   const stop = (all: boolean, why: string) => {
     stopping ??= (async () => {
-      log(`${why}: stopping the controller${all ? ', every router and every instance' : '; routers and instances keep running'}`);
+      log(
+        `${why}: stopping the controller${all ? ', every router and every instance' : '; routers and instances keep running'}`,
+      );
       // The API answers until the end, so `kanari down` can wait for it to go away.
       await controller.close({ everything: all });
       server.close();
@@ -77,7 +88,10 @@ async function serve(dir: string, listen: { host: string; port: number }): Promi
     const a = server.address() as AddressInfo;
     const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     const file: ControllerFile = { url, pid: process.pid, startedAt: Date.now() };
-    attempt(() => writePrivateFile(controllerFile(dir), JSON.stringify(file) + '\n'), `cannot write ${controllerFile(dir)}`);
+    attempt(
+      () => writePrivateFile(controllerFile(dir), JSON.stringify(file) + '\n'),
+      `cannot write ${controllerFile(dir)}`,
+    );
     log(`kanari controller on ${url} (state in ${dir}; token in ${tokenFile(dir)})`);
     controller.start();
   } catch (err) {
@@ -105,7 +119,8 @@ function prepareStateDir(dir: string): void {
     privateDir(dir);
     checkWritable(dir);
   }, `cannot write the state directory ${dir}`);
-  for (const failure of tightenTree(dir)) console.error(`kanari up: cannot make ${failure.replace(/: /, ' private: ')}; it may be readable by others`);
+  for (const failure of tightenTree(dir))
+    console.error(`kanari up: cannot make ${failure.replace(/: /, ' private: ')}; it may be readable by others`);
 }
 
 /** Runs `work`; a failure of the system (not a bug) becomes a StartupError saying `what` failed and why. */

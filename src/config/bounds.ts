@@ -33,7 +33,13 @@ export interface TextLimits {
 }
 
 /** Far above any kanari file (the largest example has ~150 values and nests 9 deep). */
-export const LIMITS: TextLimits = { maxDepth: 64, maxValues: 20_000, maxTokens: 200_000, maxAliases: 100, maxDocuments: 100 };
+export const LIMITS: TextLimits = {
+  maxDepth: 64,
+  maxValues: 20_000,
+  maxTokens: 200_000,
+  maxAliases: 100,
+  maxDocuments: 100,
+};
 
 /** For data a person hands `kanari judge` (long series of numbers): any size, but no deeper and no more aliases. */
 export const DATA_LIMITS: TextLimits = { ...LIMITS, maxValues: Infinity, maxTokens: Infinity };
@@ -50,8 +56,26 @@ interface Level {
   list: boolean;
 }
 
-const VALUE_TOKENS = new Set(['single-quoted-scalar', 'double-quoted-scalar', 'block-scalar-header', 'alias', 'flow-map-start', 'flow-seq-start', 'seq-item-ind', 'explicit-key-ind']);
-const IGNORED = new Set(['space', 'newline', 'comment', 'byte-order-mark', 'doc-mode', 'directive-line', 'anchor', 'tag']);
+const VALUE_TOKENS = new Set([
+  'single-quoted-scalar',
+  'double-quoted-scalar',
+  'block-scalar-header',
+  'alias',
+  'flow-map-start',
+  'flow-seq-start',
+  'seq-item-ind',
+  'explicit-key-ind',
+]);
+const IGNORED = new Set([
+  'space',
+  'newline',
+  'comment',
+  'byte-order-mark',
+  'doc-mode',
+  'directive-line',
+  'anchor',
+  'tag',
+]);
 
 export function checkLimits(text: string, limits: TextLimits = LIMITS): Breach | undefined {
   let offset = 0;
@@ -98,7 +122,8 @@ export function checkLimits(text: string, limits: TextLimits = LIMITS): Breach |
     const type = token === CST.SCALAR ? 'scalar' : CST.tokenType(token);
     if (type === 'scalar') sourceNext = true;
     if (type === 'newline' && flow === 0) startsNode = true;
-    if (type !== 'space' && ++tokens > limits.maxTokens) return { offset: at, message: `has more than ${limits.maxTokens} lines, comments and punctuation marks` };
+    if (type !== 'space' && ++tokens > limits.maxTokens)
+      return { offset: at, message: `has more than ${limits.maxTokens} lines, comments and punctuation marks` };
     if (type === null || IGNORED.has(type)) continue;
 
     // A block scalar's text starts at its first line's margin: it is the header's value, not a node of its own.
@@ -106,11 +131,14 @@ export function checkLimits(text: string, limits: TextLimits = LIMITS): Breach |
     previous = type;
     if (blockText) continue;
     const isValue = VALUE_TOKENS.has(type) || type === 'scalar';
-    if (isValue && ++values > limits.maxValues) return { offset: at, message: `holds more than ${limits.maxValues} keys and values` };
-    if (type === 'alias' && ++aliases > limits.maxAliases) return { offset: at, message: `uses more than ${limits.maxAliases} aliases` };
+    if (isValue && ++values > limits.maxValues)
+      return { offset: at, message: `holds more than ${limits.maxValues} keys and values` };
+    if (type === 'alias' && ++aliases > limits.maxAliases)
+      return { offset: at, message: `uses more than ${limits.maxAliases} aliases` };
 
     if (type === 'doc-start' || type === 'doc-end') {
-      if (type === 'doc-start' && ++documents > limits.maxDocuments) return { offset: at, message: `holds more than ${limits.maxDocuments} documents` };
+      if (type === 'doc-start' && ++documents > limits.maxDocuments)
+        return { offset: at, message: `holds more than ${limits.maxDocuments} documents` };
       levels = [];
       flow = 0;
       startsNode = true;

@@ -23,11 +23,16 @@ export interface Loaded {
 
 type Check = (docs: readonly Loaded[]) => ConfigIssue[];
 
-const rollouts = (docs: readonly Loaded[]) => docs.filter((d) => d.kind === 'Rollout').map((d) => ({ ...d, value: d.value as RolloutDocument }));
+const rollouts = (docs: readonly Loaded[]) =>
+  docs.filter((d) => d.kind === 'Rollout').map((d) => ({ ...d, value: d.value as RolloutDocument }));
 
 /** The AnalysisTemplates among `docs`, by name. */
 export function templatesIn(docs: readonly Loaded[]): Record<string, AnalysisTemplateSpec> {
-  return Object.fromEntries(docs.filter((d) => d.kind === 'AnalysisTemplate').map((d) => [(d.value as AnalysisTemplateDocument).metadata.name, (d.value as AnalysisTemplateDocument).spec]));
+  return Object.fromEntries(
+    docs
+      .filter((d) => d.kind === 'AnalysisTemplate')
+      .map((d) => [(d.value as AnalysisTemplateDocument).metadata.name, (d.value as AnalysisTemplateDocument).spec]),
+  );
 }
 
 /** Each Rollout's router listens where users reach it: on a port of its own, fixed (the controller refuses 0). */
@@ -38,15 +43,20 @@ export const checkListenPorts: Check = (docs) => {
     const { port } = value.spec.listen;
     const at = doc.located(['spec', 'listen']);
     if (port === 0) issues.push({ ...at, message: 'needs a fixed port that users can reach (got 0)' });
-    else if (taken.has(port)) issues.push({ ...at, message: `port ${port} is also where rollout ${taken.get(port)} listens` });
+    else if (taken.has(port))
+      issues.push({ ...at, message: `port ${port} is also where rollout ${taken.get(port)} listens` });
     else taken.set(port, value.metadata.name);
   }
   return issues;
 };
 
 /** Every step of every Rollout must be one the router that will carry it out can do. */
-export const checkRouter = (router: RouterCapabilities): Check => (docs) =>
-  rollouts(docs).flatMap(({ value, doc }) => unsupportedSteps(value.spec, router).map((u) => ({ ...doc.located(u.path), message: u.message })));
+export const checkRouter =
+  (router: RouterCapabilities): Check =>
+  (docs) =>
+    rollouts(docs).flatMap(({ value, doc }) =>
+      unsupportedSteps(value.spec, router).map((u) => ({ ...doc.located(u.path), message: u.message })),
+    );
 
 /**
  * A rollout's analyses name built-in templates or AnalysisTemplate documents in the same
@@ -58,16 +68,27 @@ export const checkRolloutTemplates: Check = (docs) => {
   const known = Object.keys(templates);
   return rollouts(docs).flatMap(({ value, doc }) => {
     const refs = analysisRefs(value.spec);
-    const issues: ConfigIssue[] = refs.flatMap((r) => r.names.flatMap((name, j) => {
-      if (known.includes(name)) return [];
-      const guess = didYouMean(name, known);
-      return [{ ...doc.located([...r.path, j]), message: `unknown analysis template "${name}" (${guess ? `did you mean "${guess}"?` : `known: ${known.join(', ')}`}; put an AnalysisTemplate in the same file to add one)` }];
-    }));
+    const issues: ConfigIssue[] = refs.flatMap((r) =>
+      r.names.flatMap((name, j) => {
+        if (known.includes(name)) return [];
+        const guess = didYouMean(name, known);
+        return [
+          {
+            ...doc.located([...r.path, j]),
+            message: `unknown analysis template "${name}" (${guess ? `did you mean "${guess}"?` : `known: ${known.join(', ')}`}; put an AnalysisTemplate in the same file to add one)`,
+          },
+        ];
+      }),
+    );
     // After the blue-green switch the old version gets no users, so a comparing judge would have nothing to compare with.
     const post = refs.find((r) => r.path.includes('postPromotionAnalysis'));
     post?.names.forEach((name, j) => {
       const spec = templates[name];
-      if (spec && !spec.threshold) issues.push({ ...doc.located([...post.path, j]), message: `"${name}" compares the new version with the old one, but after the switch the old one gets no users; use a threshold template here` });
+      if (spec && !spec.threshold)
+        issues.push({
+          ...doc.located([...post.path, j]),
+          message: `"${name}" compares the new version with the old one, but after the switch the old one gets no users; use a threshold template here`,
+        });
     });
     return issues;
   });
@@ -78,25 +99,48 @@ export const checkRolloutTemplates: Check = (docs) => {
  * given (in the same file or, for `kanari simulate -t` and `kanari lint`, in the files
  * given with it), reading only the router's own statistics, with a Kayenta config inline.
  */
-export const checkSimulations = (given: Record<string, AnalysisTemplateSpec>): Check => (docs) => {
-  const templates = { ...BUILTIN_TEMPLATES, ...given };
-  return docs.filter((d) => d.kind === 'Simulation').flatMap(({ value, doc }) => {
-    const sim = value as SimulationDocument;
-    return sim.spec.templates.flatMap((t, j): ConfigIssue[] => {
-      const at = doc.located(['spec', 'templates', j]);
-      const [name, spec] = typeof t === 'string' ? [t, templates[t]] : [t.name, t.spec];
-      if (!spec) return [{ ...at, message: `names template "${name}", which is neither built in nor in the files given (known: ${Object.keys(templates).join(', ')})` }];
-      const others = providersOf(spec).filter((p) => p !== 'builtin');
-      if (others.length > 0) return [{ ...at, message: `template "${name}" reads ${others.join(' and ')}; the simulator answers builtin queries only (it has no ${others[0]} to ask)` }];
-      if (typeof spec.kayenta?.config === 'string') return [{ ...at, message: `template "${name}" names its Kayenta config by path; write the template in its own file and give it beside this one, or put the config inline` }];
-      return [];
-    });
-  });
-};
+export const checkSimulations =
+  (given: Record<string, AnalysisTemplateSpec>): Check =>
+  (docs) => {
+    const templates = { ...BUILTIN_TEMPLATES, ...given };
+    return docs
+      .filter((d) => d.kind === 'Simulation')
+      .flatMap(({ value, doc }) => {
+        const sim = value as SimulationDocument;
+        return sim.spec.templates.flatMap((t, j): ConfigIssue[] => {
+          const at = doc.located(['spec', 'templates', j]);
+          const [name, spec] = typeof t === 'string' ? [t, templates[t]] : [t.name, t.spec];
+          if (!spec)
+            return [
+              {
+                ...at,
+                message: `names template "${name}", which is neither built in nor in the files given (known: ${Object.keys(templates).join(', ')})`,
+              },
+            ];
+          const others = providersOf(spec).filter((p) => p !== 'builtin');
+          if (others.length > 0)
+            return [
+              {
+                ...at,
+                message: `template "${name}" reads ${others.join(' and ')}; the simulator answers builtin queries only (it has no ${others[0]} to ask)`,
+              },
+            ];
+          if (typeof spec.kayenta?.config === 'string')
+            return [
+              {
+                ...at,
+                message: `template "${name}" names its Kayenta config by path; write the template in its own file and give it beside this one, or put the config inline`,
+              },
+            ];
+          return [];
+        });
+      });
+  };
 
 /** Every place a rollout names analysis templates, with its path in the document. */
 function analysisRefs(spec: RolloutDocument['spec']): { path: (string | number)[]; names: string[] }[] {
-  const at = (path: (string | number)[], ref: { templates: string[] } | undefined) => (ref ? [{ path: ['spec', 'strategy', ...path, 'templates'], names: ref.templates }] : []);
+  const at = (path: (string | number)[], ref: { templates: string[] } | undefined) =>
+    ref ? [{ path: ['spec', 'strategy', ...path, 'templates'], names: ref.templates }] : [];
   const { canary, blueGreen, rolling } = spec.strategy;
   return [
     ...at(['canary', 'analysis'], canary?.analysis),

@@ -55,4 +55,7 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
  * A duration that becomes a timer (setTimeout, a socket timeout, AbortSignal.timeout):
  * refused above 2^31−1 ms, which would make the timer fire at once.
  */
-export const timerDuration = durationAtMost(MAX_TIMER_MS, 'must be at most 596h31m23.647s, about 24.8 days: the longest a Node.js timer can wait');
+export const timerDuration = durationAtMost(
+  MAX_TIMER_MS,
+  'must be at most 596h31m23.647s, about 24.8 days: the longest a Node.js timer can wait',
+);

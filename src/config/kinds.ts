@@ -1,9 +1,21 @@
 import { z } from 'zod';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, type ConfigIssue } from './errors.js';
-import { checkListenPorts, checkRolloutTemplates, checkRouter, checkSimulations, templatesIn, type Loaded } from './checks.js';
+import {
+  checkListenPorts,
+  checkRolloutTemplates,
+  checkRouter,
+  checkSimulations,
+  templatesIn,
+  type Loaded,
+} from './checks.js';
 import { loadFileText, parseDocuments, parseText, type ParsedDocument } from './load.js';
-import { analysisTemplateDocument, missingKayentaSources, type AnalysisTemplateDocument, type AnalysisTemplateSpec } from './schemas/analysis.js';
+import {
+  analysisTemplateDocument,
+  missingKayentaSources,
+  type AnalysisTemplateDocument,
+  type AnalysisTemplateSpec,
+} from './schemas/analysis.js';
 import { kayentaCanaryConfig } from '../analysis/judges/kayenta/config.js';
 import { routerDocument } from './schemas/router.js';
 import { simulationDocument } from './schemas/simulation.js';
@@ -31,13 +43,18 @@ const envelope = z.looseObject({ kind: z.string() });
  * paths in it are still resolved against the file's directory. Rollouts are checked
  * against the router that will carry them out (standalone: kanari's own).
  */
-export function loadDocuments(file: string, text = loadFileText(file), router: RouterCapabilities = EMBEDDED): { kind: KindName; value: unknown }[] {
+export function loadDocuments(
+  file: string,
+  text = loadFileText(file),
+  router: RouterCapabilities = EMBEDDED,
+): { kind: KindName; value: unknown }[] {
   const docs = readDocuments(file, text, router);
   throwIssues(checkSimulations(templatesIn(docs))(docs));
   return docs.map(({ kind, value }) => ({ kind: kind as KindName, value }));
 }
 
-export type FileResult = { file: string; documents: { kind: KindName; value: unknown }[] } | { file: string; error: ConfigError };
+export type FileResult =
+  { file: string; documents: { kind: KindName; value: unknown }[] } | { file: string; error: ConfigError };
 
 /**
  * Files given together (`kanari lint A B`, `kanari simulate -f S -t T`), each loaded as
@@ -46,11 +63,16 @@ export type FileResult = { file: string; documents: { kind: KindName; value: unk
  */
 export function loadFiles(files: readonly string[]): FileResult[] {
   const read = files.map((file) => attempt(file, () => readDocuments(file, loadFileText(file), EMBEDDED)));
-  const given = Object.assign({}, ...read.map((r) => ('docs' in r ? templatesIn(r.docs) : {}))) as Record<string, AnalysisTemplateSpec>;
+  const given = Object.assign({}, ...read.map((r) => ('docs' in r ? templatesIn(r.docs) : {}))) as Record<
+    string,
+    AnalysisTemplateSpec
+  >;
   return read.map((r) => {
     if (!('docs' in r)) return r;
     const checked = attempt(r.file, () => throwIssues(checkSimulations(given)(r.docs)));
-    return 'error' in checked ? checked : { file: r.file, documents: r.docs.map(({ kind, value }) => ({ kind: kind as KindName, value })) };
+    return 'error' in checked
+      ? checked
+      : { file: r.file, documents: r.docs.map(({ kind, value }) => ({ kind: kind as KindName, value })) };
   });
 }
 
@@ -71,7 +93,9 @@ function readDocuments(file: string, text: string, router: RouterCapabilities): 
     if (!(kind in KINDS)) {
       const guess = didYouMean(kind, Object.keys(KINDS));
       const hint = guess ? `did you mean "${guess}"?` : `known kinds: ${Object.keys(KINDS).join(', ')}`;
-      throw new ConfigError([{ ...doc.located(['kind']), message: `unknown kind (got ${JSON.stringify(kind)}; ${hint})` }]);
+      throw new ConfigError([
+        { ...doc.located(['kind']), message: `unknown kind (got ${JSON.stringify(kind)}; ${hint})` },
+      ]);
     }
     const value = doc.validate(KINDS[kind as KindName]);
     if (kind === 'AnalysisTemplate') resolveKayentaConfig(value as AnalysisTemplateDocument, doc, file);
@@ -93,7 +117,9 @@ export function loadKind<K extends KindName>(file: string, kind: K): KindDocumen
   const first = docs[0];
   if (docs.length !== 1 || !first || first.kind !== kind) {
     const got = docs.map((d) => d.kind).join(', ') || 'nothing';
-    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `must hold one ${kind} document (got ${got})` }]);
+    throw new ConfigError([
+      { file, line: 1, col: 1, path: '', message: `must hold one ${kind} document (got ${got})` },
+    ]);
   }
   return first.value as KindDocument<K>;
 }
@@ -111,9 +137,15 @@ function resolveKayentaConfig(doc: AnalysisTemplateDocument, parsed: ParsedDocum
   try {
     text = loadFileText(path);
   } catch (err) {
-    throw new ConfigError([{ ...parsed.located(['spec', 'kayenta', 'config']), message: `cannot read the canary config ${path}: ${err instanceof ConfigError ? err.issues[0]?.message : (err as Error).message}` }]);
+    throw new ConfigError([
+      {
+        ...parsed.located(['spec', 'kayenta', 'config']),
+        message: `cannot read the canary config ${path}: ${err instanceof ConfigError ? err.issues[0]?.message : (err as Error).message}`,
+      },
+    ]);
   }
   k.config = parseText(text, path, kayentaCanaryConfig);
   const missing = missingKayentaSources(k.config, k.metrics);
-  if (missing.length > 0) throw new ConfigError(missing.map((message) => ({ ...parsed.located(['spec', 'kayenta', 'metrics']), message })));
+  if (missing.length > 0)
+    throw new ConfigError(missing.map((message) => ({ ...parsed.located(['spec', 'kayenta', 'metrics']), message })));
 }

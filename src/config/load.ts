@@ -25,7 +25,12 @@ export function loadFileText(file: string): string {
 }
 
 /** Parses YAML text (JSON is YAML too) holding exactly one document and validates it. */
-export function parseText<S extends AnySchema>(text: string, file: string, schema: S, limits: TextLimits = LIMITS): z.output<S> {
+export function parseText<S extends AnySchema>(
+  text: string,
+  file: string,
+  schema: S,
+  limits: TextLimits = LIMITS,
+): z.output<S> {
   const [only, ...rest] = parseDocuments(text, file, limits);
   if (!only) throw new ConfigError([{ file, line: 1, col: 1, path: '', message: 'is empty' }]);
   if (rest.length > 0) {
@@ -62,7 +67,8 @@ export function parseDocuments(text: string, file: string, limits: TextLimits = 
   }
   if (issues.length === 0) {
     for (const doc of list) {
-      for (const issue of checkNodes(doc, limits.maxValues)) issues.push({ file, ...lines.linePos(issue.offset), path: formatPath(issue.path), message: issue.message });
+      for (const issue of checkNodes(doc, limits.maxValues))
+        issues.push({ file, ...lines.linePos(issue.offset), path: formatPath(issue.path), message: issue.message });
     }
   }
   if (issues.length > 0) throw new ConfigError(capped(issues));
@@ -74,7 +80,9 @@ const MAX_ISSUES = 20;
 
 /** The first MAX_ISSUES issues, and a line counting the rest where they start. */
 function capped(issues: readonly ConfigIssue[]): ConfigIssue[] {
-  return issues.length <= MAX_ISSUES ? [...issues] : [...issues.slice(0, MAX_ISSUES), more(issues[MAX_ISSUES]!, issues.length - MAX_ISSUES)];
+  return issues.length <= MAX_ISSUES
+    ? [...issues]
+    : [...issues.slice(0, MAX_ISSUES), more(issues[MAX_ISSUES]!, issues.length - MAX_ISSUES)];
 }
 
 function more(at: ConfigIssue, count: number): ConfigIssue {
@@ -108,8 +116,13 @@ function documentOf(doc: Document, file: string, lines: LineCounter): ParsedDocu
       // Located only up to the cap: locating is a search through each map on the way.
       const found = toConfigIssues(result.error.issues, [], schema);
       const locate = (i: Unlocated): ConfigIssue => ({ ...located(i.path, { key: i.key }), message: i.message() });
-      const shown = found.slice(0, MAX_ISSUES).map(locate).sort((a, b) => a.line - b.line || a.col - b.col);
-      throw new ConfigError(found.length > MAX_ISSUES ? [...shown, more(locate(found[MAX_ISSUES]!), found.length - MAX_ISSUES)] : shown);
+      const shown = found
+        .slice(0, MAX_ISSUES)
+        .map(locate)
+        .sort((a, b) => a.line - b.line || a.col - b.col);
+      throw new ConfigError(
+        found.length > MAX_ISSUES ? [...shown, more(locate(found[MAX_ISSUES]!), found.length - MAX_ISSUES)] : shown,
+      );
     },
   };
 }
@@ -121,7 +134,9 @@ function offsetOf(doc: Document, path: readonly PropertyKey[], wantKey: boolean)
   for (let i = 0; i < path.length; i++) {
     const part = path[i];
     if (isMap(node)) {
-      const pair = node.items.find((item) => isNode(item.key) && (item.key as YamlNode & { value?: unknown }).value === part);
+      const pair = node.items.find(
+        (item) => isNode(item.key) && (item.key as YamlNode & { value?: unknown }).value === part,
+      );
       if (!pair) return offset;
       if (wantKey && i === path.length - 1) return rangeStart(pair.key) ?? offset;
       node = pair.value;
@@ -162,8 +177,13 @@ function toConfigIssues(issues: readonly Issue[], base: readonly PropertyKey[], 
     } else {
       const input = (issue as { input?: unknown }).input;
       // A map or list is only worth naming when its type was the problem.
-      const showInput = input !== undefined && (input === null || typeof input !== 'object' || issue.code === 'invalid_type');
-      out.push({ path, key: false, message: () => `${issue.message}${showInput ? ` (got ${describeValue(input)})` : ''}` });
+      const showInput =
+        input !== undefined && (input === null || typeof input !== 'object' || issue.code === 'invalid_type');
+      out.push({
+        path,
+        key: false,
+        message: () => `${issue.message}${showInput ? ` (got ${describeValue(input)})` : ''}`,
+      });
     }
   }
   return out;
@@ -203,7 +223,8 @@ function unwrap(schema: AnySchema | undefined): AnySchema | undefined {
   let s = schema;
   for (let i = 0; s && i < 20; i++) {
     const def = (s as unknown as { def: Record<string, unknown> & { type: string } }).def;
-    if (['optional', 'nullable', 'default', 'prefault', 'readonly', 'catch', 'nonoptional'].includes(def.type)) s = def.innerType as AnySchema;
+    if (['optional', 'nullable', 'default', 'prefault', 'readonly', 'catch', 'nonoptional'].includes(def.type))
+      s = def.innerType as AnySchema;
     else if (def.type === 'pipe') s = def.in as AnySchema;
     else if (def.type === 'lazy') s = (def.getter as () => AnySchema)();
     else return s;

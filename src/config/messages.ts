@@ -36,8 +36,10 @@ export const errorMap = (issue: RawIssue): string | undefined => {
     }
     case 'too_small': {
       const min = String(issue.minimum);
-      if (issue.origin === 'string') return Number(issue.minimum) === 1 ? 'must not be empty' : `must be at least ${min} characters long`;
-      if (issue.origin === 'array' || issue.origin === 'set') return Number(issue.minimum) === 1 ? 'must not be empty' : `must have at least ${min} items`;
+      if (issue.origin === 'string')
+        return Number(issue.minimum) === 1 ? 'must not be empty' : `must be at least ${min} characters long`;
+      if (issue.origin === 'array' || issue.origin === 'set')
+        return Number(issue.minimum) === 1 ? 'must not be empty' : `must have at least ${min} items`;
       return issue.inclusive ? `must be at least ${min}` : `must be greater than ${min}`;
     }
     case 'invalid_value':

@@ -27,7 +27,8 @@ export function movesUsersOnto(current: RoutingTable, next: RoutingTable): Onto 
   const rule = ruleChange(current.match, next);
   if (rule) return rule;
   const [was, is] = [current.mirror, next.mirror];
-  if (is && is.version !== 'stable' && (was?.version !== is.version || is.percent > was.percent)) return { version: is.version, why: `it mirrors ${is.percent}% of requests to it` };
+  if (is && is.version !== 'stable' && (was?.version !== is.version || is.percent > was.percent))
+    return { version: is.version, why: `it mirrors ${is.percent}% of requests to it` };
   return undefined;
 }
 
@@ -39,14 +40,24 @@ export function movesUsersOnto(current: RoutingTable, next: RoutingTable): Onto 
 function ruleChange(current: readonly MatchRule[], table: RoutingTable): Onto | undefined {
   const keys = current.map((r) => JSON.stringify(r));
   // Users a dropped stable rule let go land where the rest of the table sends anyone.
-  const reached = (['canary', 'baseline'] as const).find((v) => table.weights[v] > 0 || table.match.some((r) => r.version === v));
-  const dropsStable = (rules: readonly MatchRule[]) => (reached && rules.some((r) => r.version === 'stable') ? { version: reached, why: 'it drops a match rule that kept users on stable' } : undefined);
+  const reached = (['canary', 'baseline'] as const).find(
+    (v) => table.weights[v] > 0 || table.match.some((r) => r.version === v),
+  );
+  const dropsStable = (rules: readonly MatchRule[]) =>
+    reached && rules.some((r) => r.version === 'stable')
+      ? { version: reached, why: 'it drops a match rule that kept users on stable' }
+      : undefined;
   let from = 0;
   for (const rule of table.match) {
     const at = keys.indexOf(JSON.stringify(rule), from);
     if (at < 0) {
       if (rule.version === 'stable') continue;
-      return { version: rule.version, why: keys.includes(JSON.stringify(rule)) ? 'a match rule to it moves ahead of others' : 'a new match rule sends users to it' };
+      return {
+        version: rule.version,
+        why: keys.includes(JSON.stringify(rule))
+          ? 'a match rule to it moves ahead of others'
+          : 'a new match rule sends users to it',
+      };
     }
     const dropped = dropsStable(current.slice(from, at));
     if (dropped) return dropped;

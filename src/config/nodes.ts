@@ -31,10 +31,18 @@ export function checkNodes(doc: Document, maxValues: number): NodeIssue[] {
     if (node === null || node === undefined) return 0;
     if (isAlias(node)) return aliasSize(node.source, node, path);
     if (isScalar(node) && typeof node.value === 'string' && node.value.includes('\u0000')) {
-      issues.push({ offset: startOf(node), path, message: 'holds a NUL character (\\u0000), which no kanari setting takes' });
+      issues.push({
+        offset: startOf(node),
+        path,
+        message: 'holds a NUL character (\\u0000), which no kanari setting takes',
+      });
     }
     if (isScalar(node) && typeof node.value === 'number' && !Number.isFinite(node.value)) {
-      issues.push({ offset: startOf(node), path, message: `must be a finite number (got ${node.value}): kanari keeps documents as JSON, which has none` });
+      issues.push({
+        offset: startOf(node),
+        path,
+        message: `must be a finite number (got ${node.value}): kanari keeps documents as JSON, which has none`,
+      });
     }
     const anchor = (node as { anchor?: string } | null)?.anchor;
     if (anchor) anchors.set(anchor, node);

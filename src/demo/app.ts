@@ -31,7 +31,11 @@ export function createApp(opts: AppOptions): http.Server {
     const reply = () => {
       const failed = Math.random() < errorRate;
       const body = JSON.stringify({ version: opts.name, path: req.url, ok: !failed }) + '\n';
-      res.writeHead(failed ? 500 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-app-version': opts.name });
+      res.writeHead(failed ? 500 : 200, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'x-app-version': opts.name,
+      });
       res.end(body);
     };
     req.resume();
@@ -43,7 +47,9 @@ export function listenApp(opts: AppOptions): Promise<{ server: http.Server; port
   const server = createApp(opts);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port }));
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () =>
+      resolve({ server, port: (server.address() as AddressInfo).port }),
+    );
   });
 }
 
@@ -55,9 +61,19 @@ function gaussian(): number {
 const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*[\\/]/, ''));
 if (isMain) {
   const { values } = parseArgs({
-    options: { name: { type: 'string', default: 'v1' }, port: { type: 'string', default: process.env.PORT ?? '0' }, 'error-rate': { type: 'string', default: '0' }, 'latency-ms': { type: 'string', default: '0' } },
+    options: {
+      name: { type: 'string', default: 'v1' },
+      port: { type: 'string', default: process.env.PORT ?? '0' },
+      'error-rate': { type: 'string', default: '0' },
+      'latency-ms': { type: 'string', default: '0' },
+    },
   });
-  const { server, port } = await listenApp({ name: values.name!, port: Number(values.port), errorRate: Number(values['error-rate']), latencyMs: Number(values['latency-ms']) });
+  const { server, port } = await listenApp({
+    name: values.name!,
+    port: Number(values.port),
+    errorRate: Number(values['error-rate']),
+    latencyMs: Number(values['latency-ms']),
+  });
   // The parent reads this line to learn the port.
   console.log(`listening ${port}`);
   // Stopped as a well-behaved service is: finish what is in flight, then exit.

@@ -14,7 +14,10 @@ export interface LoadCounts {
  * A load generator of `users` distinct users who each keep the cookie kanari gives them,
  * `concurrency` requests in flight at once, until stop() is called.
  */
-export function startLoad(target: { host: string; port: number }, opts: { users: number; concurrency: number; path?: string }) {
+export function startLoad(
+  target: { host: string; port: number },
+  opts: { users: number; concurrency: number; path?: string },
+) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency });
   const jars: (string | undefined)[] = new Array(opts.users).fill(undefined);
   let window: LoadCounts = fresh();

@@ -74,7 +74,12 @@ export function demoDocument(o: Pick<DemoOptions, 'scenario' | 'holdSeconds'>): 
       stable: { version: 'v1', process: { command: appCommand('v1', STABLE) } },
       canary: { process: { command: appCommand('v2', v2) } },
       sticky: { cookie: 'kanari-demo' },
-      strategy: { canary: { analysis: { templates: ['sequential'] }, steps: [{ setWeight: 5 }, hold, { setWeight: 25 }, hold, { setWeight: 50 }, hold] } },
+      strategy: {
+        canary: {
+          analysis: { templates: ['sequential'] },
+          steps: [{ setWeight: 5 }, hold, { setWeight: 25 }, hold, { setWeight: 50 }, hold],
+        },
+      },
     },
   });
 }
@@ -82,7 +87,14 @@ export function demoDocument(o: Pick<DemoOptions, 'scenario' | 'holdSeconds'>): 
 /** The demo app as a shell command, run from the built file or, under tsx, from source. */
 function appCommand(name: string, b: { errorRate: number; latencyMs: number }): string {
   const app = new URL(`./app.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
-  return ownModuleCommand(app, ['--name', name, '--error-rate', String(b.errorRate), '--latency-ms', String(b.latencyMs)]);
+  return ownModuleCommand(app, [
+    '--name',
+    name,
+    '--error-rate',
+    String(b.errorRate),
+    '--latency-ms',
+    String(b.latencyMs),
+  ]);
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
@@ -96,7 +108,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const token = 'demo-token-not-secret';
   let admin: AdminClient | undefined;
   const traffic = new EmbeddedTraffic(async (table) => {
-    router = await startRouter(loopbackRouter('demo', token, { listen: '127.0.0.1:0', state: join(dir, 'router-table.json'), sticky: doc.spec.sticky, table }));
+    router = await startRouter(
+      loopbackRouter('demo', token, {
+        listen: '127.0.0.1:0',
+        state: join(dir, 'router-table.json'),
+        sticky: doc.spec.sticky,
+        table,
+      }),
+    );
     admin = new AdminClient(router.adminUrl, router.token);
     routerUp();
     return admin;
@@ -104,13 +123,23 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const stats = () => (admin ? admin.stats() : Promise.resolve(undefined));
   // The built-in template with a smaller α: a demo that rolls back a good v2 1 run in 70 teaches the wrong thing.
   const templates = { sequential: analysisTemplateSpec.parse({ sequential: { alpha: o.alpha ?? 0.01 } }) };
-  const engine = new RolloutEngine({ document: doc, templates, store, traffic, stats, logDir: join(dir, 'logs'), log: (line) => say(`  · ${line}`) });
+  const engine = new RolloutEngine({
+    document: doc,
+    templates,
+    store,
+    traffic,
+    stats,
+    logDir: join(dir, 'logs'),
+    log: (line) => say(`  · ${line}`),
+  });
   engine.start();
   let load: ReturnType<typeof startLoad> | undefined;
   const totals = { requests: 0, failures: 0, appErrors: new Map<string, number>() };
   try {
     await withTimeout(routerStarted, 30_000, 'v1 did not start');
-    say(`v1 runs; kanari's router listens on http://127.0.0.1:${router!.address.port}; ${o.users} users start sending requests`);
+    say(
+      `v1 runs; kanari's router listens on http://127.0.0.1:${router!.address.port}; ${o.users} users start sending requests`,
+    );
     load = startLoad({ host: '127.0.0.1', port: router!.address.port }, { users: o.users, concurrency: 8 });
     await sleep(2000);
     const deployed = Date.now();
@@ -122,7 +151,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const w = load.take();
       totals.requests += w.requests;
       totals.failures += w.failures;
-      o.onSecond?.({ elapsed: Math.round((Date.now() - deployed) / 1000), status: engine.status, load: w, ...scoreOf(engine) });
+      o.onSecond?.({
+        elapsed: Math.round((Date.now() - deployed) / 1000),
+        status: engine.status,
+        load: w,
+        ...scoreOf(engine),
+      });
     }
     await load.stop();
     const w = load.take();
@@ -130,7 +164,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     totals.failures += w.failures;
     load = undefined;
     const status = engine.status;
-    if (!status.result) throw new Error(`the rollout did not end within ${Math.round((deadline - deployed) / 1000)} s (phase ${status.phase})`);
+    if (!status.result)
+      throw new Error(
+        `the rollout did not end within ${Math.round((deadline - deployed) / 1000)} s (phase ${status.phase})`,
+      );
     return { status, ...evidenceOf(engine), ...totals, seconds: Math.round((status.result.at - deployed) / 1000) };
   } finally {
     await load?.stop();
@@ -156,7 +193,9 @@ function evidenceOf(engine: RolloutEngine): { evidence?: string } {
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)),
+  );
   try {
     return await Promise.race([p, timeout]);
   } finally {

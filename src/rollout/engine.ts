@@ -128,14 +128,18 @@ export class RolloutEngine {
     });
     this.notifier = new Notifier(o.document.spec.notifications, (url, reason) => {
       this.log(`notification to ${url} failed: ${reason}`);
-      if (!this.closed) this.saving.write(() => o.store.appendEvent(this.name, this.statusNow.revision, this.clock(), 'notificationFailed', { url, reason }));
+      if (!this.closed)
+        this.saving.write(() =>
+          o.store.appendEvent(this.name, this.statusNow.revision, this.clock(), 'notificationFailed', { url, reason }),
+        );
     });
     this.gates = new Gates(this.name, o.document.spec.webhooks, (e) => void this.send(e));
     this.env = {
       service: this.name,
       providers: new Providers(new BuiltinProvider(this.recorder)),
       recorder: this.recorder,
-      expectedShare: () => (this.applied && this.clock() - this.applied.at >= SETTLE_MS ? expectedShare(this.applied.traffic) : undefined),
+      expectedShare: () =>
+        this.applied && this.clock() - this.applied.at >= SETTLE_MS ? expectedShare(this.applied.traffic) : undefined,
       hasBaseline: () => this.statusNow.traffic.baseline !== undefined && this.statusNow.traffic.weights.baseline > 0,
     };
   }
@@ -220,7 +224,12 @@ export class RolloutEngine {
     for (const a of t.actions) this.notifier.send(payloadOf(this.name, a, s, event.at));
     this.o.onTransition?.(t, event);
     // A rollback (or any new split) goes to the router now, not at the next tick.
-    if (before.trafficSeq !== s.trafficSeq || before.stopping.length !== s.stopping.length || before.instances.length !== s.instances.length) queueMicrotask(() => void this.reconcile());
+    if (
+      before.trafficSeq !== s.trafficSeq ||
+      before.stopping.length !== s.stopping.length ||
+      before.instances.length !== s.instances.length
+    )
+      queueMicrotask(() => void this.reconcile());
     return t;
   }
 
@@ -280,7 +289,8 @@ export class RolloutEngine {
 
   private reconcileInstances(): void {
     const s = this.statusNow;
-    const drained = this.applied !== undefined && s.appliedSeq === s.trafficSeq && this.clock() - this.applied.at >= DRAIN_MS;
+    const drained =
+      this.applied !== undefined && s.appliedSeq === s.trafficSeq && this.clock() - this.applied.at >= DRAIN_MS;
     for (const inst of s.instances) {
       if (this.targets.has(inst.id)) {
         const size = this.targets.size(inst.id);
@@ -290,10 +300,12 @@ export class RolloutEngine {
           if (!this.resizing.has(inst.id) && (want > size || drained)) this.resize(inst.id, want);
           continue;
         }
-        if (!s.ready.includes(inst.id) && !this.resizing.has(inst.id)) void this.send({ type: 'instanceReady', id: inst.id });
+        if (!s.ready.includes(inst.id) && !this.resizing.has(inst.id))
+          void this.send({ type: 'instanceReady', id: inst.id });
         continue;
       }
-      if (this.targets.isStarting(inst.id) || this.clock() - (this.failedAt.get(inst.id) ?? 0) < RESTART_BACKOFF) continue;
+      if (this.targets.isStarting(inst.id) || this.clock() - (this.failedAt.get(inst.id) ?? 0) < RESTART_BACKOFF)
+        continue;
       this.targets.ensure(inst).then(
         () => {
           // An adopted group may be smaller than the one in the table (it lost an instance).
@@ -310,33 +322,48 @@ export class RolloutEngine {
     for (const id of s.stopping) {
       if (this.removing.has(id) || !drained) continue;
       this.removing.add(id);
-      this.targets.remove(id).then(
-        () => this.send({ type: 'instanceStopped', id }),
-        (err: Error) => this.log(`stopping ${id}: ${err.message}`),
-      ).finally(() => this.removing.delete(id));
+      this.targets
+        .remove(id)
+        .then(
+          () => this.send({ type: 'instanceStopped', id }),
+          (err: Error) => this.log(`stopping ${id}: ${err.message}`),
+        )
+        .finally(() => this.removing.delete(id));
     }
   }
 
   private resize(id: string, count: number): void {
     this.resizing.add(id);
     this.log(`resizing ${id} to ${count} process${count === 1 ? '' : 'es'}`);
-    this.targets.resize(id, count).then(
-      () => this.send({ type: 'instanceReady', id }),
-      (err: Error) => this.send({ type: 'instanceFailed', id, reason: `resizing to ${count}: ${err.message}` }),
-    ).finally(() => {
-      this.resizing.delete(id);
-      this.endpointsChanged = true;
-      void this.reconcile();
-    });
+    this.targets
+      .resize(id, count)
+      .then(
+        () => this.send({ type: 'instanceReady', id }),
+        (err: Error) => this.send({ type: 'instanceFailed', id, reason: `resizing to ${count}: ${err.message}` }),
+      )
+      .finally(() => {
+        this.resizing.delete(id);
+        this.endpointsChanged = true;
+        void this.reconcile();
+      });
   }
 
   private async reconcileTraffic(): Promise<void> {
     const s = this.statusNow;
-    const due = s.appliedSeq !== s.trafficSeq || this.applied?.seq !== s.trafficSeq || this.endpointsChanged || this.ticks % REAPPLY_EVERY === 0;
+    const due =
+      s.appliedSeq !== s.trafficSeq ||
+      this.applied?.seq !== s.trafficSeq ||
+      this.endpointsChanged ||
+      this.ticks % REAPPLY_EVERY === 0;
     if (!due) return;
     const ids = [s.traffic.stable, s.traffic.canary, s.traffic.baseline].filter((id): id is string => id !== undefined);
     // Right after a restart the instances may still be being adopted; their addresses come with them.
-    const known = (id: string) => this.targets.has(id) || (id === s.traffic.canary && s.traffic.weights.canary === 0 && s.traffic.routes.length === 0 && s.traffic.mirror === 0);
+    const known = (id: string) =>
+      this.targets.has(id) ||
+      (id === s.traffic.canary &&
+        s.traffic.weights.canary === 0 &&
+        s.traffic.routes.length === 0 &&
+        s.traffic.mirror === 0);
     if (!ids.every(known)) return;
     this.endpointsChanged = false;
     const seq = s.trafficSeq;
@@ -348,14 +375,16 @@ export class RolloutEngine {
       if (s.appliedSeq !== seq) await this.send({ type: 'trafficApplied', seq });
     } catch (err) {
       // Said once per reason, not on every round while the router stays out of reach.
-      if ((err as Error).message !== this.trafficError) this.log(`the router did not take the new table: ${(err as Error).message}`);
+      if ((err as Error).message !== this.trafficError)
+        this.log(`the router did not take the new table: ${(err as Error).message}`);
       this.trafficError = (err as Error).message;
       await this.send({ type: 'trafficFailed', seq, reason: (err as Error).message });
     }
   }
 
   private async tickAnalyses(now: number): Promise<void> {
-    for (const id of this.reports.keys()) if (!this.statusNow.analyses.some((a) => a.id === id)) this.reports.delete(id);
+    for (const id of this.reports.keys())
+      if (!this.statusNow.analyses.some((a) => a.id === id)) this.reports.delete(id);
     for (const entry of this.statusNow.analyses) {
       let run = this.runs.get(entry.id);
       if (entry.endedAt !== undefined) {
@@ -375,11 +404,17 @@ export class RolloutEngine {
       await run.tick(now);
       const report = run.report();
       this.saveRun(entry.id, run, report, now);
-      if (report.verdict !== entry.verdict || report.verdict !== 'Running') await this.send({ type: 'analysisVerdict', id: entry.id, verdict: report.verdict, reason: report.reason });
+      if (report.verdict !== entry.verdict || report.verdict !== 'Running')
+        await this.send({ type: 'analysisVerdict', id: entry.id, verdict: report.verdict, reason: report.reason });
     }
   }
 
-  private openRun(id: string, template: string, scope: 'step' | 'background', startedAt: number): AnalysisRun | undefined {
+  private openRun(
+    id: string,
+    template: string,
+    scope: 'step' | 'background',
+    startedAt: number,
+  ): AnalysisRun | undefined {
     const saved = this.o.store.run(this.name, id);
     if (saved) {
       this.savedMeasurements.set(id, saved.state.measurements.length);
@@ -387,7 +422,12 @@ export class RolloutEngine {
     }
     const spec = this.o.templates?.[template] ?? BUILTIN_TEMPLATES[template];
     if (!spec) {
-      void this.send({ type: 'analysisVerdict', id, verdict: 'Error', reason: `no analysis template named ${template}` });
+      void this.send({
+        type: 'analysisVerdict',
+        id,
+        verdict: 'Error',
+        reason: `no analysis template named ${template}`,
+      });
       return undefined;
     }
     return AnalysisRun.start(template, spec, scope, startedAt, this.env);
@@ -398,7 +438,12 @@ export class RolloutEngine {
     const { state, added } = run.persisted(from);
     this.reports.set(id, report);
     // Measurements not saved now are saved with the next save that works.
-    if (this.saving.write(() => this.o.store.saveRun(this.name, this.statusNow.revision, id, state, report, now, { from, items: added }))) this.savedMeasurements.set(id, from + added.length);
+    if (
+      this.saving.write(() =>
+        this.o.store.saveRun(this.name, this.statusNow.revision, id, state, report, now, { from, items: added }),
+      )
+    )
+      this.savedMeasurements.set(id, from + added.length);
   }
 
   private log(line: string): void {
@@ -409,7 +454,10 @@ export class RolloutEngine {
 /** The canary's configured share of canary + control requests, when the split alone decides it. */
 function expectedShare(t: RolloutStatus['traffic']): number | undefined {
   if (t.routes.length > 0 || t.canary === undefined) return undefined;
-  const control = t.baseline !== undefined && t.weights.baseline > 0 ? t.weights.baseline : 100 - t.weights.canary - t.weights.baseline;
+  const control =
+    t.baseline !== undefined && t.weights.baseline > 0
+      ? t.weights.baseline
+      : 100 - t.weights.canary - t.weights.baseline;
   const total = t.weights.canary + control;
   return total > 0 ? t.weights.canary / total : undefined;
 }

@@ -16,10 +16,28 @@ import type { RolloutSpec } from '../config/schemas/rollout.js';
 import { formatDuration } from '../config/duration.js';
 import { planOf, type PlanStep } from './strategies/index.js';
 import { weightFor } from './strategies/rolling.js';
-import type { AnalysisEntry, GateState, PauseState, Phase, Release, RolloutAction, RolloutEvent, RolloutStatus, TrafficState, Transition } from './types.js';
+import type {
+  AnalysisEntry,
+  GateState,
+  PauseState,
+  Phase,
+  Release,
+  RolloutAction,
+  RolloutEvent,
+  RolloutStatus,
+  TrafficState,
+  Transition,
+} from './types.js';
 
 /** Phases in which a canary is in flight (a person can pause or abort; a failed verdict rolls back). */
-const IN_FLIGHT: ReadonlySet<Phase> = new Set(['CanaryDeploy', 'SmallTraffic', 'Monitor', 'IncreaseTraffic', 'FullDeploy', 'Paused']);
+const IN_FLIGHT: ReadonlySet<Phase> = new Set([
+  'CanaryDeploy',
+  'SmallTraffic',
+  'Monitor',
+  'IncreaseTraffic',
+  'FullDeploy',
+  'Paused',
+]);
 /** Phases that wait on the world and so count against the progress deadline. */
 const WAITING: ReadonlySet<Phase> = new Set(['CanaryDeploy', 'SmallTraffic', 'IncreaseTraffic', 'FullDeploy']);
 /** Traffic failures in a row before a rollback is reported as Degraded. */
@@ -61,8 +79,19 @@ function apply(spec: RolloutSpec, s: RolloutStatus, e: RolloutEvent, out: Rollou
       return deploy(spec, s, e.release, e.at, out);
     case 'tick':
       // A gate waits on a person or a check with its own timeout, not on the world.
-      if (WAITING.has(s.phase) && !s.gate && s.waitingSince !== undefined && e.at - s.waitingSince > spec.progressDeadline) {
-        beginRollback(s, e.at, 'Aborted', `no progress for ${formatDuration(spec.progressDeadline)} (progressDeadline) while ${waitingFor(s)}`, out);
+      if (
+        WAITING.has(s.phase) &&
+        !s.gate &&
+        s.waitingSince !== undefined &&
+        e.at - s.waitingSince > spec.progressDeadline
+      ) {
+        beginRollback(
+          s,
+          e.at,
+          'Aborted',
+          `no progress for ${formatDuration(spec.progressDeadline)} (progressDeadline) while ${waitingFor(s)}`,
+          out,
+        );
       }
       return undefined;
     case 'trafficApplied':
@@ -101,7 +130,8 @@ function apply(spec: RolloutSpec, s: RolloutStatus, e: RolloutEvent, out: Rollou
       return promote(spec, s, e.full ?? false, e.at, out);
     case 'abort':
       if (!IN_FLIGHT.has(s.phase)) return s.rollback ? 'a rollback is already under way' : 'no rollout is in progress';
-      if (s.promotion === 'switch' || s.promotion === 'cleanup') return `${s.stable.version} is already stable; \`kanari undo\` brings back ${s.previous?.version}`;
+      if (s.promotion === 'switch' || s.promotion === 'cleanup')
+        return `${s.stable.version} is already stable; \`kanari undo\` brings back ${s.previous?.version}`;
       beginRollback(s, e.at, 'Aborted', e.reason ?? 'aborted by a person', out);
       return undefined;
     case 'pause':
@@ -113,15 +143,30 @@ function apply(spec: RolloutSpec, s: RolloutStatus, e: RolloutEvent, out: Rollou
     case 'resume':
       return resume(spec, s, e.at, out);
     case 'retry':
-      return deploy(spec, s, s.result?.outcome === 'Promoted' ? undefined : s.result?.release, e.at, out, 'nothing to retry: the last rollout was not rolled back');
+      return deploy(
+        spec,
+        s,
+        s.result?.outcome === 'Promoted' ? undefined : s.result?.release,
+        e.at,
+        out,
+        'nothing to retry: the last rollout was not rolled back',
+      );
     case 'undo':
       return deploy(spec, s, s.previous, e.at, out, 'nothing to undo: no earlier stable version is known');
   }
 }
 
 /** Starts a rollout of `release`; `missing` is the refusal when there is none (retry, undo with nothing to go back to). */
-function deploy(spec: RolloutSpec, s: RolloutStatus, release: Release | undefined, at: number, out: RolloutAction[], missing = 'no release to deploy'): string | undefined {
-  if (s.phase !== 'StableOnly' && s.phase !== 'Aborted') return `a rollout of ${s.canary?.version} is in phase ${s.phase}; abort it or wait for it to end`;
+function deploy(
+  spec: RolloutSpec,
+  s: RolloutStatus,
+  release: Release | undefined,
+  at: number,
+  out: RolloutAction[],
+  missing = 'no release to deploy',
+): string | undefined {
+  if (s.phase !== 'StableOnly' && s.phase !== 'Aborted')
+    return `a rollout of ${s.canary?.version} is in phase ${s.phase}; abort it or wait for it to end`;
   if (!release) return missing;
   if (release.version === s.stable.version) return `${release.version} is already the stable version`;
   s.revision++;
@@ -141,7 +186,11 @@ function deploy(spec: RolloutSpec, s: RolloutStatus, release: Release | undefine
     s.pools = { from: stable ? countOf(stable) : 0, to: fullSize(release) };
   }
   s.message = `starting ${release.version}`;
-  out.push({ type: 'announce', moment: 'pre-rollout', message: `rolling out ${release.version} to replace ${s.stable.version}` });
+  out.push({
+    type: 'announce',
+    moment: 'pre-rollout',
+    message: `rolling out ${release.version} to replace ${s.stable.version}`,
+  });
   if (!gated(spec, s, 'confirm-rollout', at)) startCanary(spec, s);
   return undefined;
 }
@@ -159,7 +208,10 @@ function gated(spec: RolloutSpec, s: RolloutStatus, type: GateState['type'], at:
   if (!spec.webhooks.some((w) => w.type === type)) return false;
   if (s.passedGates?.includes(`${type}@${s.step}`)) return false;
   if (s.gate?.type !== type || s.gate.step !== s.step) {
-    const names = spec.webhooks.filter((w) => w.type === type).map((w) => w.name).join(', ');
+    const names = spec.webhooks
+      .filter((w) => w.type === type)
+      .map((w) => w.name)
+      .join(', ');
     s.gate = { type, step: s.step, since: at, message: `waiting for the ${type} webhook (${names})` };
   }
   s.message = s.gate.message;
@@ -167,9 +219,15 @@ function gated(spec: RolloutSpec, s: RolloutStatus, type: GateState['type'], at:
 }
 
 /** What a gate's webhooks answered. A stale answer (another gate, a paused rollout) changes nothing. */
-function webhook(spec: RolloutSpec, s: RolloutStatus, e: Extract<RolloutEvent, { type: 'webhook' }>, out: RolloutAction[]): void {
+function webhook(
+  spec: RolloutSpec,
+  s: RolloutStatus,
+  e: Extract<RolloutEvent, { type: 'webhook' }>,
+  out: RolloutAction[],
+): void {
   if (e.gate === 'rollback') {
-    if (e.passed && IN_FLIGHT.has(s.phase) && s.promotion !== 'switch' && s.promotion !== 'cleanup') beginRollback(s, e.at, 'RolledBack', `the rollback webhook asked for it: ${e.reason}`, out);
+    if (e.passed && IN_FLIGHT.has(s.phase) && s.promotion !== 'switch' && s.promotion !== 'cleanup')
+      beginRollback(s, e.at, 'RolledBack', `the rollback webhook asked for it: ${e.reason}`, out);
     return;
   }
   const g = s.gate;
@@ -191,19 +249,33 @@ function webhook(spec: RolloutSpec, s: RolloutStatus, e: Extract<RolloutEvent, {
   else enterStep(spec, s, e.at, out);
 }
 
-function verdict(s: RolloutStatus, id: string, v: AnalysisEntry['verdict'], reason: string, at: number, out: RolloutAction[]): string | undefined {
+function verdict(
+  s: RolloutStatus,
+  id: string,
+  v: AnalysisEntry['verdict'],
+  reason: string,
+  at: number,
+  out: RolloutAction[],
+): string | undefined {
   const entry = s.analyses.find((a) => a.id === id);
   if (!entry || entry.endedAt !== undefined) return undefined;
   entry.verdict = v;
   entry.reason = reason;
   if (v === 'Running') return undefined;
   entry.endedAt = at;
-  if (IN_FLIGHT.has(s.phase) && (v === 'Failed' || v === 'Error')) beginRollback(s, at, 'RolledBack', `analysis ${entry.template} is ${v}: ${reason}`, out);
+  if (IN_FLIGHT.has(s.phase) && (v === 'Failed' || v === 'Error'))
+    beginRollback(s, at, 'RolledBack', `analysis ${entry.template} is ${v}: ${reason}`, out);
   // Inconclusive is noticed in `settle`, so a verdict that lands during a manual pause still pauses after it.
   return undefined;
 }
 
-function promote(spec: RolloutSpec, s: RolloutStatus, full: boolean, at: number, out: RolloutAction[]): string | undefined {
+function promote(
+  spec: RolloutSpec,
+  s: RolloutStatus,
+  full: boolean,
+  at: number,
+  out: RolloutAction[],
+): string | undefined {
   const starting = s.instances.some((i) => i.id === s.canary?.version) && !s.ready.includes(s.canary!.version);
   if (s.phase === 'CanaryDeploy' && starting) return `${s.canary?.version} is not ready yet`;
   if (s.gate?.type === 'confirm-rollout') return `${s.canary?.version} has not been started: ${s.gate.message}`;
@@ -218,7 +290,8 @@ function promote(spec: RolloutSpec, s: RolloutStatus, full: boolean, at: number,
   if (s.gate) return `${s.gate.message}; \`kanari promote --full\` skips it and every step after it`;
   const p = s.paused;
   const underneath = p?.resumePhase ?? s.phase;
-  if (underneath === 'SmallTraffic' || underneath === 'IncreaseTraffic') return `traffic is still moving for step ${s.step + 1}; try again in a moment`;
+  if (underneath === 'SmallTraffic' || underneath === 'IncreaseTraffic')
+    return `traffic is still moving for step ${s.step + 1}; try again in a moment`;
   if (p?.reason === 'inconclusive') {
     // A person looked at an Inconclusive verdict and accepts it.
     // Accepting one verdict is not skipping the step: its other analyses still have to pass.
@@ -227,7 +300,10 @@ function promote(spec: RolloutSpec, s: RolloutStatus, full: boolean, at: number,
     restore(s, p, at);
     return undefined;
   }
-  if (planOf(spec, s.pools).steps[s.step]?.analysis && s.analyses.some((a) => a.scope === 'step' && a.step === s.step && a.endedAt === undefined)) {
+  if (
+    planOf(spec, s.pools).steps[s.step]?.analysis &&
+    s.analyses.some((a) => a.scope === 'step' && a.step === s.step && a.endedAt === undefined)
+  ) {
     return `step ${s.step + 1} is an analysis: it ends on its verdict (\`kanari promote --full\` skips it and every step after it)`;
   }
   delete s.paused;
@@ -254,8 +330,21 @@ function resume(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAct
   return undefined;
 }
 
-function pauseFor(s: RolloutStatus, reason: 'manual' | 'inconclusive', at: number, message: string, analysis?: 'step' | 'background'): void {
-  s.paused = { reason, at, resumePhase: s.phase, ...(s.pauseUntil !== undefined ? { remaining: Math.max(0, s.pauseUntil - at) } : {}), ...(analysis ? { analysis } : {}), message };
+function pauseFor(
+  s: RolloutStatus,
+  reason: 'manual' | 'inconclusive',
+  at: number,
+  message: string,
+  analysis?: 'step' | 'background',
+): void {
+  s.paused = {
+    reason,
+    at,
+    resumePhase: s.phase,
+    ...(s.pauseUntil !== undefined ? { remaining: Math.max(0, s.pauseUntil - at) } : {}),
+    ...(analysis ? { analysis } : {}),
+    message,
+  };
   delete s.pauseUntil;
   s.phase = 'Paused';
 }
@@ -273,7 +362,11 @@ function inconclusiveEntries(spec: RolloutSpec, s: RolloutStatus): AnalysisEntry
   return s.analyses.filter((a) => {
     if (a.verdict !== 'Inconclusive' || a.accepted || a.endedAt === undefined) return false;
     if (a.scope === 'step' && (!onStep || a.step !== s.step)) return false;
-    const latest = s.analyses.filter((b) => b.scope === a.scope && b.template === a.template && (a.scope === 'background' || b.step === a.step)).at(-1);
+    const latest = s.analyses
+      .filter(
+        (b) => b.scope === a.scope && b.template === a.template && (a.scope === 'background' || b.step === a.step),
+      )
+      .at(-1);
     return latest === a;
   });
 }
@@ -337,7 +430,12 @@ function stepDone(spec: RolloutSpec, s: RolloutStatus, at: number): boolean {
   if (step.baseline) {
     const id = baselineId(s);
     if (!s.ready.includes(id)) return false;
-    if (s.traffic.baseline !== id) setTraffic(s, { ...s.traffic, baseline: id, weights: { ...s.traffic.weights, baseline: baselineWeight(s.traffic.weights.canary) } });
+    if (s.traffic.baseline !== id)
+      setTraffic(s, {
+        ...s.traffic,
+        baseline: id,
+        weights: { ...s.traffic.weights, baseline: baselineWeight(s.traffic.weights.canary) },
+      });
     return s.appliedSeq === s.trafficSeq;
   }
   return settled;
@@ -355,20 +453,32 @@ function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: Rollout
   s.waitingSince = at;
   const background = plan.background;
   const bgRunning = s.analyses.some((a) => a.scope === 'background' && a.endedAt === undefined);
-  if (background && s.step >= background.from && s.step < background.until && !s.analyses.some((a) => a.scope === 'background')) {
+  if (
+    background &&
+    s.step >= background.from &&
+    s.step < background.until &&
+    !s.analyses.some((a) => a.scope === 'background')
+  ) {
     startAnalyses(s, background.templates, 'background', at);
   } else if (background && bgRunning && s.step >= background.until && s.step < plan.steps.length) {
-    endAnalyses(s, at, 'background', 'ended at the switch: every user is on the new version, so there is nothing left to compare');
+    endAnalyses(
+      s,
+      at,
+      'background',
+      'ended at the switch: every user is on the new version, so there is nothing left to compare',
+    );
   }
   if (s.step >= plan.steps.length) {
-    if (plan.promotionAt < plan.steps.length || !gated(spec, s, 'confirm-promotion', at)) beginPromotion(s, at, out, false);
+    if (plan.promotionAt < plan.steps.length || !gated(spec, s, 'confirm-promotion', at))
+      beginPromotion(s, at, out, false);
     return;
   }
   const step = plan.steps[s.step]!;
   if (gated(spec, s, 'rollout', at)) return;
   if (s.step === plan.promotionAt && gated(spec, s, 'confirm-promotion', at)) return;
   const weight = step.scale ? weightFor(step.scale.canary, step.scale.stable) : step.setWeight;
-  if (weight !== undefined && weight > s.traffic.weights.canary && gated(spec, s, 'confirm-traffic-increase', at)) return;
+  if (weight !== undefined && weight > s.traffic.weights.canary && gated(spec, s, 'confirm-traffic-increase', at))
+    return;
   const first = s.traffic.weights.canary === 0 && step.setWeight !== undefined;
   s.message = `step ${s.step + 1}/${plan.steps.length}: ${describeStep(step)}`;
   out.push({ type: 'announce', moment: 'rollout', message: `${s.canary!.version} ${s.message}` });
@@ -377,7 +487,11 @@ function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: Rollout
     s.phase = 'IncreaseTraffic';
   } else if (step.setWeight !== undefined) {
     const w = step.setWeight;
-    setTraffic(s, { ...s.traffic, canary: s.canary!.version, weights: { canary: w, baseline: s.traffic.baseline ? baselineWeight(w) : 0 } });
+    setTraffic(s, {
+      ...s.traffic,
+      canary: s.canary!.version,
+      weights: { canary: w, baseline: s.traffic.baseline ? baselineWeight(w) : 0 },
+    });
     s.phase = first ? 'SmallTraffic' : 'IncreaseTraffic';
   } else if (step.pause) {
     if (step.pause.duration === undefined) {
@@ -399,7 +513,8 @@ function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: Rollout
     s.phase = 'IncreaseTraffic';
   } else if (step.baseline) {
     const id = baselineId(s);
-    if (!s.instances.some((i) => i.id === id)) s.instances.push({ id, release: { version: s.stable.version, target: spec.baseline ?? s.stable.target } });
+    if (!s.instances.some((i) => i.id === id))
+      s.instances.push({ id, release: { version: s.stable.version, target: spec.baseline ?? s.stable.target } });
     s.phase = 'IncreaseTraffic';
   }
 }
@@ -407,18 +522,25 @@ function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: Rollout
 export function describeStep(step: PlanStep): string {
   if (step.label) return step.label;
   if (step.setWeight !== undefined) return `send ${step.setWeight}% of users to the canary`;
-  if (step.pause) return step.pause.duration === undefined ? 'pause until promoted' : `wait ${formatDuration(step.pause.duration)}`;
+  if (step.pause)
+    return step.pause.duration === undefined ? 'pause until promoted' : `wait ${formatDuration(step.pause.duration)}`;
   if (step.analysis) return `analysis (${step.analysis.templates.join(', ')})`;
   if (step.setHeaderRoute) {
     const m = step.setHeaderRoute.match;
     if (!m) return 'remove the header route';
     return `route ${m.header ? `header ${m.header}` : `cookie ${m.cookie}`} ${m.value !== undefined ? `= ${m.value}` : m.prefix !== undefined ? `starting ${m.prefix}` : `~ /${m.regex}/`} to the canary`;
   }
-  if (step.setMirror) return step.setMirror.percent ? `mirror ${step.setMirror.percent}% of requests to the canary` : 'stop mirroring';
+  if (step.setMirror)
+    return step.setMirror.percent ? `mirror ${step.setMirror.percent}% of requests to the canary` : 'stop mirroring';
   return 'start a baseline copy of stable';
 }
 
-function startAnalyses(s: RolloutStatus, templates: readonly string[], scope: AnalysisEntry['scope'], at: number): void {
+function startAnalyses(
+  s: RolloutStatus,
+  templates: readonly string[],
+  scope: AnalysisEntry['scope'],
+  at: number,
+): void {
   for (const template of templates) {
     const prefix = scope === 'step' ? `r${s.revision}-s${s.step + 1}-${template}` : `r${s.revision}-bg-${template}`;
     const attempt = s.analyses.filter((a) => a.id.startsWith(`${prefix}-`)).length + 1;
@@ -446,12 +568,24 @@ function beginPromotion(s: RolloutStatus, at: number, out: RolloutAction[], full
   s.fullPromotion = full;
   s.waitingSince = at;
   delete s.pauseUntil;
-  setTraffic(s, { stable: s.stable.version, canary: s.canary!.version, weights: { canary: 100, baseline: 0 }, routes: [], mirror: 0 });
+  setTraffic(s, {
+    stable: s.stable.version,
+    canary: s.canary!.version,
+    weights: { canary: 100, baseline: 0 },
+    routes: [],
+    mirror: 0,
+  });
   s.message = `promoting ${s.canary!.version}: all users to it`;
   out.push({ type: 'announce', moment: 'event', message: s.message });
 }
 
-function advancePromotion(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAction[], settled: boolean): boolean {
+function advancePromotion(
+  spec: RolloutSpec,
+  s: RolloutStatus,
+  at: number,
+  out: RolloutAction[],
+  settled: boolean,
+): boolean {
   if (!settled) return false;
   if (s.promotion === 'weight') {
     if (s.instances.some((i) => i.id === s.canary!.version) && !s.ready.includes(s.canary!.version)) return false;
@@ -467,7 +601,8 @@ function advancePromotion(spec: RolloutSpec, s: RolloutStatus, at: number, out: 
     if (s.scaleDownAt === undefined) {
       s.scaleDownAt = at + planOf(spec, s.pools).scaleDownDelay;
       // Said once, not counted down: the message goes to the log on every change.
-      if (at < s.scaleDownAt) s.message = `${s.stable.version} serves everyone; ${s.previous?.version} stops in ${formatDuration(s.scaleDownAt - at)} (scaleDownDelay)`;
+      if (at < s.scaleDownAt)
+        s.message = `${s.stable.version} serves everyone; ${s.previous?.version} stops in ${formatDuration(s.scaleDownAt - at)} (scaleDownDelay)`;
     }
     if (at < s.scaleDownAt) return false;
     stopAllBut(s, s.stable.version);
@@ -476,13 +611,24 @@ function advancePromotion(spec: RolloutSpec, s: RolloutStatus, at: number, out: 
   }
   if (s.stopping.length > 0) return false;
   const version = s.stable.version;
-  s.result = { outcome: 'Promoted', release: s.stable, reason: s.fullPromotion ? 'promoted by a person (promote --full)' : 'every step passed', at };
+  s.result = {
+    outcome: 'Promoted',
+    release: s.stable,
+    reason: s.fullPromotion ? 'promoted by a person (promote --full)' : 'every step passed',
+    at,
+  };
   finish(s, 'StableOnly', `${version} is stable and serves everyone`);
   out.push({ type: 'announce', moment: 'post-rollout', message: `${version} promoted: ${s.result.reason}` });
   return true;
 }
 
-function beginRollback(s: RolloutStatus, at: number, outcome: 'RolledBack' | 'Aborted', reason: string, out: RolloutAction[]): void {
+function beginRollback(
+  s: RolloutStatus,
+  at: number,
+  outcome: 'RolledBack' | 'Aborted',
+  reason: string,
+  out: RolloutAction[],
+): void {
   endAnalyses(s, at, 'all', `stopped: ${reason}`);
   // A promotion that already switched stable has nothing left to roll back to but the new version.
   if (s.promotion === 'switch' || s.promotion === 'cleanup') return;
@@ -516,7 +662,11 @@ function advanceRollback(s: RolloutStatus, at: number, out: RolloutAction[], set
   const rb = s.rollback!;
   s.result = { outcome: rb.outcome, release: s.canary!, reason: rb.reason, at };
   delete s.canary;
-  finish(s, rb.outcome === 'Aborted' ? 'Aborted' : 'StableOnly', `${s.result.release.version} ${rb.outcome === 'Aborted' ? 'aborted' : 'rolled back'}: ${rb.reason}; ${s.stable.version} serves everyone`);
+  finish(
+    s,
+    rb.outcome === 'Aborted' ? 'Aborted' : 'StableOnly',
+    `${s.result.release.version} ${rb.outcome === 'Aborted' ? 'aborted' : 'rolled back'}: ${rb.reason}; ${s.stable.version} serves everyone`,
+  );
   out.push({ type: 'announce', moment: 'event', message: s.message });
   return true;
 }
@@ -553,7 +703,14 @@ function scaled(s: RolloutStatus, want: { canary: number; stable: number }): boo
   const sizes: Record<string, number> = {};
   if (want.canary > 0) sizes[canary] = want.canary;
   if (want.stable > 0) sizes[stable] = want.stable;
-  setTraffic(s, { stable, ...(want.canary > 0 ? { canary } : {}), weights: { canary: weightFor(want.canary, want.stable), baseline: 0 }, routes: [], mirror: 0, sizes });
+  setTraffic(s, {
+    stable,
+    ...(want.canary > 0 ? { canary } : {}),
+    weights: { canary: weightFor(want.canary, want.stable), baseline: 0 },
+    routes: [],
+    mirror: 0,
+    sizes,
+  });
   if (s.appliedSeq !== s.trafficSeq) return false;
   const old = s.instances.find((i) => i.id === stable)!;
   if (want.stable > 0 && countOf(old) > want.stable) setCount(s, old.release, want.stable);

@@ -38,7 +38,13 @@ export function payloadOf(rollout: string, action: RolloutAction, s: RolloutStat
   };
 }
 
-const ICON: Record<RolloutAction['moment'], string> = { 'pre-rollout': ':rocket:', rollout: ':arrow_forward:', 'post-rollout': ':white_check_mark:', rollback: ':rotating_light:', event: ':information_source:' };
+const ICON: Record<RolloutAction['moment'], string> = {
+  'pre-rollout': ':rocket:',
+  rollout: ':arrow_forward:',
+  'post-rollout': ':white_check_mark:',
+  rollback: ':rotating_light:',
+  event: ':information_source:',
+};
 
 /** The body to post: kanari's JSON, or a Slack incoming-webhook message. */
 export function bodyFor(spec: NotificationSpec, p: NotificationPayload): string {
@@ -48,7 +54,15 @@ export function bodyFor(spec: NotificationSpec, p: NotificationPayload): string 
     text: `${ICON[p.moment]} *${p.rollout}* (${versions}): ${p.message}`,
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: `${ICON[p.moment]} *${p.rollout}* ${p.moment}: ${p.message}` } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `${versions} · phase ${p.phase} · canary ${p.weights.canary}% · revision ${p.revision}` }] },
+      {
+        type: 'context',
+        elements: [
+          {
+            type: 'mrkdwn',
+            text: `${versions} · phase ${p.phase} · canary ${p.weights.canary}% · revision ${p.revision}`,
+          },
+        ],
+      },
     ],
   });
 }
@@ -96,7 +110,12 @@ export async function postSigned(
   event: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string | undefined> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'kanari', 'x-kanari-delivery': randomUUID(), 'x-kanari-event': event };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'kanari',
+    'x-kanari-delivery': randomUUID(),
+    'x-kanari-event': event,
+  };
   if (target.secretEnv) {
     const secret = env[target.secretEnv];
     if (!secret) return `not sent: the signing key ${target.secretEnv} is not set in the controller's environment`;
@@ -106,12 +125,20 @@ export async function postSigned(
   for (let attempt = 0; attempt <= target.retries; attempt++) {
     if (attempt > 0) await sleep(1000 * 2 ** (attempt - 1));
     try {
-      const res = await fetch(target.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(target.timeout) });
+      const res = await fetch(target.url, {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(target.timeout),
+      });
       const text = await res.text();
       if (res.ok) return undefined;
       last = `answered ${res.status}${text.trim() ? `: ${text.trim().slice(0, 200)}` : ''}`;
     } catch (err) {
-      last = (err as Error).name === 'TimeoutError' ? `no answer within ${target.timeout} ms` : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
+      last =
+        (err as Error).name === 'TimeoutError'
+          ? `no answer within ${target.timeout} ms`
+          : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
     }
   }
   return target.retries > 0 ? `${last} (after ${target.retries + 1} attempts)` : last;

@@ -17,6 +17,10 @@ export function routingTableFor(t: TrafficState, endpoints: (id: string) => stri
 }
 
 function toMatchRule(r: HeaderRoute): MatchRule {
-  const value = r.value !== undefined ? { exact: r.value } : r.prefix !== undefined ? { prefix: r.prefix } : { regex: r.regex! };
-  return { ...(r.header ? { header: { name: r.header, ...value } } : { cookie: { name: r.cookie!, ...value } }), version: 'canary' };
+  const value =
+    r.value !== undefined ? { exact: r.value } : r.prefix !== undefined ? { prefix: r.prefix } : { regex: r.regex! };
+  return {
+    ...(r.header ? { header: { name: r.header, ...value } } : { cookie: { name: r.cookie!, ...value } }),
+    version: 'canary',
+  };
 }

@@ -36,7 +36,9 @@ export class Saving {
   ) {}
 
   get error(): { error: string; since: number } | undefined {
-    return this.failure && { error: `cannot save the rollout's state: ${this.failure.reason}`, since: this.failure.since };
+    return (
+      this.failure && { error: `cannot save the rollout's state: ${this.failure.reason}`, since: this.failure.since }
+    );
   }
 
   /**
@@ -49,7 +51,9 @@ export class Saving {
     } catch (err) {
       if (!this.failure) {
         this.failure = { reason: describeSystemError(err), since: this.clock() };
-        this.log(`the store cannot be written: ${this.failure.reason}; users can still be taken off versions, nothing moves forward until it can`);
+        this.log(
+          `the store cannot be written: ${this.failure.reason}; users can still be taken off versions, nothing moves forward until it can`,
+        );
       }
       return false;
     }
@@ -85,7 +89,10 @@ export class Saving {
     }
     this.unsaved.push(...rows);
     if (this.unsaved.length > MAX_UNSAVED) this.unsaved.splice(0, this.unsaved.length - MAX_UNSAVED);
-    if (before.phase !== s.phase || before.trafficSeq !== s.trafficSeq) this.log(`acting on "${s.message}" although it is NOT saved (${failure.reason}); a restart before the store takes writes again would resume from before it`);
+    if (before.phase !== s.phase || before.trafficSeq !== s.trafficSeq)
+      this.log(
+        `acting on "${s.message}" although it is NOT saved (${failure.reason}); a restart before the store takes writes again would resume from before it`,
+      );
     return undefined;
   }
 }
@@ -96,10 +103,16 @@ function eventRows(e: UntimedEvent, at: number, before: RolloutStatus, t: Transi
   const rows: EventRow[] = [];
   const row = (type: string, data: Record<string, unknown>) => rows.push({ revision: s.revision, at, type, data });
   if (e.type !== 'tick' && e.type !== 'trafficApplied') row(e.type, { ...e });
-  if (before.phase !== s.phase || before.step !== s.step || before.trafficSeq !== s.trafficSeq) row('status', { phase: s.phase, step: s.step, weights: s.traffic.weights, message: s.message });
+  if (before.phase !== s.phase || before.step !== s.step || before.trafficSeq !== s.trafficSeq)
+    row('status', { phase: s.phase, step: s.step, weights: s.traffic.weights, message: s.message });
   if (s.result && s.result.at !== before.result?.at) {
     const r = s.result;
-    row('result', { outcome: r.outcome, version: r.release.version, reason: r.reason, seconds: (r.at - (s.deployedAt ?? r.at)) / 1000 });
+    row('result', {
+      outcome: r.outcome,
+      version: r.release.version,
+      reason: r.reason,
+      seconds: (r.at - (s.deployedAt ?? r.at)) / 1000,
+    });
   }
   for (const a of t.actions) row('announce', { moment: a.moment, message: a.message });
   return rows;

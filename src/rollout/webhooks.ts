@@ -27,7 +27,13 @@ export interface GatePayload {
   at: string;
 }
 
-const ROLLBACK_ASKED_IN: ReadonlySet<RolloutStatus['phase']> = new Set(['CanaryDeploy', 'SmallTraffic', 'Monitor', 'IncreaseTraffic', 'Paused']);
+const ROLLBACK_ASKED_IN: ReadonlySet<RolloutStatus['phase']> = new Set([
+  'CanaryDeploy',
+  'SmallTraffic',
+  'Monitor',
+  'IncreaseTraffic',
+  'Paused',
+]);
 
 export class Gates {
   private readonly asking = new Set<GateType>();
@@ -72,10 +78,14 @@ export class Gates {
         const no = answers.filter((a) => a.failed !== undefined);
         if (gate === 'rollback') {
           const yes = answers.filter((a) => a.failed === undefined).map((a) => a.name);
-          if (yes.length > 0) this.answer({ type: 'webhook', gate, step, passed: true, reason: `${yes.join(', ')} answered 2xx` });
+          if (yes.length > 0)
+            this.answer({ type: 'webhook', gate, step, passed: true, reason: `${yes.join(', ')} answered 2xx` });
           return;
         }
-        const reason = no.length > 0 ? no.map((a) => `${a.name} ${a.failed}`).join('; ') : `${answers.map((a) => a.name).join(', ')} answered 2xx`;
+        const reason =
+          no.length > 0
+            ? no.map((a) => `${a.name} ${a.failed}`).join('; ')
+            : `${answers.map((a) => a.name).join(', ')} answered 2xx`;
         this.answer({ type: 'webhook', gate, step, passed: no.length === 0, reason });
       })
       .finally(() => this.asking.delete(gate));

@@ -37,7 +37,11 @@ export class RevisionConflict extends Error {
  * JSON), GET /metrics (Prometheus), GET /health (endpoints), GET /healthz (no token).
  * An internal error is answered with an id and logged whole to `log` under it.
  */
-export function createAdminServer(backend: AdminBackend, token: string, log: (line: string) => void = (line) => console.error(`kanari router: ${line}`)): http.Server {
+export function createAdminServer(
+  backend: AdminBackend,
+  token: string,
+  log: (line: string) => void = (line) => console.error(`kanari router: ${line}`),
+): http.Server {
   const authorized = bearerChecker(token);
   return http.createServer((req, res) => {
     void (async () => {
@@ -52,7 +56,8 @@ export function createAdminServer(backend: AdminBackend, token: string, log: (li
           const table = parseBody(await readBody(req, MAX_BODY_BYTES, 'routing table'));
           const ifMatch = req.headers['if-match'];
           const ifRevision = ifMatch === undefined ? undefined : Number(ifMatch.replace(/"/g, ''));
-          if (ifRevision !== undefined && !Number.isInteger(ifRevision)) throw new HttpError(400, `If-Match must be a table revision number (got ${JSON.stringify(ifMatch)})`);
+          if (ifRevision !== undefined && !Number.isInteger(ifRevision))
+            throw new HttpError(400, `If-Match must be a table revision number (got ${JSON.stringify(ifMatch)})`);
           return send(res, 200, await backend.replace(table, ifRevision));
         }
         case 'GET /stats':
@@ -65,15 +70,30 @@ export function createAdminServer(backend: AdminBackend, token: string, log: (li
           return sendText(res, 200, text);
         }
         default: {
-          const allowed = path === '/table' ? 'GET, PUT' : ['/stats', '/metrics', '/health'].includes(path!) ? 'GET' : undefined;
-          if (allowed) throw new HttpError(405, `${req.method} is not allowed on ${path} (allowed: ${allowed})`, { allow: allowed });
+          const allowed =
+            path === '/table' ? 'GET, PUT' : ['/stats', '/metrics', '/health'].includes(path!) ? 'GET' : undefined;
+          if (allowed)
+            throw new HttpError(405, `${req.method} is not allowed on ${path} (allowed: ${allowed})`, {
+              allow: allowed,
+            });
           throw new HttpError(404, `no such admin resource ${path} (try /table, /stats, /metrics, /health)`);
         }
       }
     })().catch((err: unknown) => {
-      if (err instanceof HttpError) return send(res, err.status, { error: err.message, ...err.extra }, { ...err.headers, ...(err.status === 401 ? { 'www-authenticate': 'Bearer' } : {}) });
-      if (err instanceof RevisionConflict) return send(res, 409, { error: `revision conflict: ${err.message}`, revision: err.current });
-      if (err instanceof ConfigError) return send(res, 400, { error: 'invalid routing table', issues: err.issues.map(({ line, col, path, message }) => ({ line, col, path, message })) });
+      if (err instanceof HttpError)
+        return send(
+          res,
+          err.status,
+          { error: err.message, ...err.extra },
+          { ...err.headers, ...(err.status === 401 ? { 'www-authenticate': 'Bearer' } : {}) },
+        );
+      if (err instanceof RevisionConflict)
+        return send(res, 409, { error: `revision conflict: ${err.message}`, revision: err.current });
+      if (err instanceof ConfigError)
+        return send(res, 400, {
+          error: 'invalid routing table',
+          issues: err.issues.map(({ line, col, path, message }) => ({ line, col, path, message })),
+        });
       send(res, 500, { error: internalError(req, err, log) });
     });
   });
@@ -82,5 +102,3 @@ export function createAdminServer(backend: AdminBackend, token: string, log: (li
 function parseBody(text: string): RoutingTable {
   return parseText(text, 'request body', routingTable);
 }
-
-

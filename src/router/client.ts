@@ -27,7 +27,8 @@ export class AdminClient {
   async stats(): Promise<StatsSnapshot> {
     const snap = await this.request<StatsSnapshot>('GET', '/stats');
     // Anything else answering here (a process that took the address) must not pass for the router.
-    if (typeof snap !== 'object' || snap === null || typeof snap.versions !== 'object' || typeof snap.time !== 'number') throw new Error(`${this.url}/stats did not answer with router statistics`);
+    if (typeof snap !== 'object' || snap === null || typeof snap.versions !== 'object' || typeof snap.time !== 'number')
+      throw new Error(`${this.url}/stats did not answer with router statistics`);
     return snap;
   }
 
@@ -37,7 +38,13 @@ export class AdminClient {
 
   /** Replaces the table if it is still at `revision` (the router answers 409 otherwise). */
   async setTable(table: RoutingTable, revision: number): Promise<void> {
-    await this.request('PUT', '/table', JSON.stringify(table), { 'if-match': String(revision) }, 'router refused the table');
+    await this.request(
+      'PUT',
+      '/table',
+      JSON.stringify(table),
+      { 'if-match': String(revision) },
+      'router refused the table',
+    );
   }
 
   /** Closes kept-alive connections. */
@@ -45,10 +52,29 @@ export class AdminClient {
     this.agent.destroy();
   }
 
-  private request<T>(method: string, path: string, body?: string, headers: Record<string, string> = {}, refused = `router admin ${path}`): Promise<T> {
+  private request<T>(
+    method: string,
+    path: string,
+    body?: string,
+    headers: Record<string, string> = {},
+    refused = `router admin ${path}`,
+  ): Promise<T> {
     return new Promise((resolve, reject) => {
       const req = http.request(
-        { ...this.target, method, path, agent: this.agent, timeout: this.timeoutMs, headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }), ...headers } },
+        {
+          ...this.target,
+          method,
+          path,
+          agent: this.agent,
+          timeout: this.timeoutMs,
+          headers: {
+            authorization: `Bearer ${this.token}`,
+            ...(body === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
+            ...headers,
+          },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

@@ -12,7 +12,8 @@ export type ToWorker =
   | { type: 'table'; id: number; table: RoutingTable; revision: number }
   | { type: 'stats'; id: number }
   | { type: 'health'; id: number };
-export type FromWorker = { type: 'hello' } | { type: 'ready'; address: AddressInfo } | { type: 'reply'; id: number; value: unknown };
+export type FromWorker =
+  { type: 'hello' } | { type: 'ready'; address: AddressInfo } | { type: 'reply'; id: number; value: unknown };
 
 const REPLY_TIMEOUT_MS = 5000;
 
@@ -30,23 +31,36 @@ export interface Workers {
  * The primary keeps the table, pushes every change to all workers and waits for each to
  * apply it; a worker that dies is replaced and given the current table.
  */
-export async function startWorkers(doc: RouterDocument, initial: StoredTable, log: (line: string) => void, recordStats = true): Promise<Workers> {
+export async function startWorkers(
+  doc: RouterDocument,
+  initial: StoredTable,
+  log: (line: string) => void,
+  recordStats = true,
+): Promise<Workers> {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   const here = fileURLToPath(import.meta.url);
   const fromSource = here.endsWith('.ts');
-  cluster.setupPrimary({ exec: here.replace(/cluster\.(ts|js)$/, 'worker.$1'), execArgv: fromSource ? ['--import', 'tsx'] : [] });
+  cluster.setupPrimary({
+    exec: here.replace(/cluster\.(ts|js)$/, 'worker.$1'),
+    execArgv: fromSource ? ['--import', 'tsx'] : [],
+  });
 
   let stored = initial;
   let closing = false;
   let nextId = 1;
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
+  >();
   const live = new Set<Worker>();
 
   const ask = (worker: Worker, message: ToWorker & { id: number }) =>
     new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         pending.delete(message.id);
-        reject(new Error(`router worker ${worker.process.pid} did not answer ${message.type} within ${REPLY_TIMEOUT_MS}ms`));
+        reject(
+          new Error(`router worker ${worker.process.pid} did not answer ${message.type} within ${REPLY_TIMEOUT_MS}ms`),
+        );
       }, REPLY_TIMEOUT_MS);
       pending.set(message.id, { resolve, reject, timer });
       worker.send(message);
@@ -82,7 +96,8 @@ export async function startWorkers(doc: RouterDocument, initial: StoredTable, lo
     });
 
   const addresses = await Promise.all(Array.from({ length: doc.spec.workers }, fork));
-  const all = <T>(make: (id: number) => ToWorker & { id: number }) => Promise.all([...live].map((w) => ask(w, make(nextId++)) as Promise<T>));
+  const all = <T>(make: (id: number) => ToWorker & { id: number }) =>
+    Promise.all([...live].map((w) => ask(w, make(nextId++)) as Promise<T>));
 
   return {
     address: addresses[0]!,

@@ -19,7 +19,6 @@ import { openTunnel } from './tunnel.js';
 
 const COOKIE_MAX_AGE_S = 365 * 24 * 3600;
 
-
 /** Where a request goes, and the Set-Cookie to send if kanari just gave the user an id. */
 export interface RouteDecision {
   version: Version;
@@ -47,7 +46,13 @@ export class DataPlane {
   private readonly handedOver = new Set<Socket>();
 
   /** `recordStats: false` exists for the benchmark that measures what counting costs. */
-  constructor(readonly spec: RouterSpec, service: string, table: RoutingTable, revision: number, private readonly opts: { recordStats?: boolean } = {}) {
+  constructor(
+    readonly spec: RouterSpec,
+    service: string,
+    table: RoutingTable,
+    revision: number,
+    private readonly opts: { recordStats?: boolean } = {},
+  ) {
     this.stats = new RouterStats(service);
     this.seed = murmur3(service);
     this.sticky = spec.sticky ?? { cookie: `kanari-${service}` };
@@ -74,8 +79,12 @@ export class DataPlane {
     // With workers the listener is shared, and so is the cap.
     this.server.maxConnections = Math.ceil(limits.maxConnections / spec.workers);
     this.server.on('drop', () => this.stats.rejected.tooManyConnections++);
-    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, this.handOver(socket), head));
-    this.server.on('connect', (req: IncomingMessage, socket: Socket) => this.refuse(ClientConnection.of(this.handOver(socket)), 501, `${req.method} is not supported by a reverse proxy`));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+      this.upgrade(req, this.handOver(socket), head),
+    );
+    this.server.on('connect', (req: IncomingMessage, socket: Socket) =>
+      this.refuse(ClientConnection.of(this.handOver(socket)), 501, `${req.method} is not supported by a reverse proxy`),
+    );
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => this.clientError(err, socket));
   }
 
@@ -106,13 +115,21 @@ export class DataPlane {
 
   endpointHealth(): Record<Version, EndpointHealth[]> {
     const t = this.current;
-    return { stable: t.pools.stable.endpoints.map((e) => e.health()), canary: t.pools.canary.endpoints.map((e) => e.health()), baseline: t.pools.baseline.endpoints.map((e) => e.health()) };
+    return {
+      stable: t.pools.stable.endpoints.map((e) => e.health()),
+      canary: t.pools.canary.endpoints.map((e) => e.health()),
+      baseline: t.pools.baseline.endpoints.map((e) => e.health()),
+    };
   }
 
   available(): Record<Version, boolean> {
     const now = Date.now();
     const t = this.current;
-    return { stable: t.pools.stable.available(now), canary: t.pools.canary.available(now), baseline: t.pools.baseline.available(now) };
+    return {
+      stable: t.pools.stable.available(now),
+      canary: t.pools.canary.available(now),
+      baseline: t.pools.baseline.available(now),
+    };
   }
 
   /**
@@ -171,7 +188,11 @@ export class DataPlane {
     const table = this.current;
     const { version, setCookie } = this.route(head, req, table);
     if (this.opts.recordStats === false) {
-      conn.track(req, res, forward(this, table, head, req, res, version, setCookie ? ['Set-Cookie', setCookie] : [], () => {}));
+      conn.track(
+        req,
+        res,
+        forward(this, table, head, req, res, version, setCookie ? ['Set-Cookie', setCookie] : [], () => {}),
+      );
       return;
     }
     let served: Version | undefined;
@@ -186,8 +207,15 @@ export class DataPlane {
       const status = res.writableFinished ? res.statusCode : 499;
       if (served) this.stats.finished(served, status, (performance.now() - started) / 1000);
     });
-    const mirror = table.mirror && table.mirror.version !== version && randomBucket() < table.mirror.buckets ? startMirror(table, head, this.stats, this.spec.timeouts.upstreamHeaders) : undefined;
-    conn.track(req, res, forward(this, table, head, req, res, version, setCookie ? ['Set-Cookie', setCookie] : [], onServed, mirror));
+    const mirror =
+      table.mirror && table.mirror.version !== version && randomBucket() < table.mirror.buckets
+        ? startMirror(table, head, this.stats, this.spec.timeouts.upstreamHeaders)
+        : undefined;
+    conn.track(
+      req,
+      res,
+      forward(this, table, head, req, res, version, setCookie ? ['Set-Cookie', setCookie] : [], onServed, mirror),
+    );
   }
 
   private upgrade(req: IncomingMessage, socket: Socket, early: Buffer): void {
@@ -272,8 +300,10 @@ export class DataPlane {
     // Already refusing, and lingering: Node's parser repeats its error for every read that follows.
     if (conn.refused) return;
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return this.timedOut(socket, conn, 'request headers were not received in time');
-    if (err.code === 'HPE_HEADER_OVERFLOW') return this.refuse(conn, 431, `request headers exceed ${this.spec.limits.maxHeaderBytes} bytes`);
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+      return this.timedOut(socket, conn, 'request headers were not received in time');
+    if (err.code === 'HPE_HEADER_OVERFLOW')
+      return this.refuse(conn, 431, `request headers exceed ${this.spec.limits.maxHeaderBytes} bytes`);
     this.refuse(conn, 400, `malformed request (${(err as { reason?: string }).reason ?? err.code ?? 'parse error'})`);
   }
 

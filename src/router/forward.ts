@@ -26,7 +26,17 @@ export interface ForwardContext {
  * `onBody` is called once, when the request body starts flowing upstream. Returns a function
  * that abandons the request (its body broke): the upstream connection closes before it is whole.
  */
-export function forward(ctx: ForwardContext, table: CompiledTable, head: RequestHead, req: IncomingMessage, res: ServerResponse, first: Version, extraHeaders: readonly string[], onServed: (v: Version) => void, onBody?: (req: IncomingMessage) => void): () => void {
+export function forward(
+  ctx: ForwardContext,
+  table: CompiledTable,
+  head: RequestHead,
+  req: IncomingMessage,
+  res: ServerResponse,
+  first: Version,
+  extraHeaders: readonly string[],
+  onServed: (v: Version) => void,
+  onBody?: (req: IncomingMessage) => void,
+): () => void {
   const { timeouts, passive } = ctx.spec;
   const withBody = head.hasBody;
   const replayable = (head.method === 'GET' || head.method === 'HEAD') && !withBody;
@@ -46,13 +56,15 @@ export function forward(ctx: ForwardContext, table: CompiledTable, head: Request
   const failed = (version: Version, ep: Endpoint, kind: UpstreamError, n: number) => {
     if (clientGone) return;
     ctx.stats.upstreamError(version, kind);
-    if (kind === 'connect' || kind === 'connectTimeout') ep.connectFailed(Date.now(), passive.failures, passive.ejectFor);
+    if (kind === 'connect' || kind === 'connectTimeout')
+      ep.connectFailed(Date.now(), passive.failures, passive.ejectFor);
     if (res.headersSent) {
       res.destroy();
       return;
     }
     if (n < LAST_ATTEMPT && (!bodyStarted || replayable)) {
-      const next = n === 0 && table.pools[version].pick(Date.now(), tried) ? version : version === 'stable' ? undefined : 'stable';
+      const next =
+        n === 0 && table.pools[version].pick(Date.now(), tried) ? version : version === 'stable' ? undefined : 'stable';
       if (next) {
         ctx.stats.retries++;
         return attempt(next, n + 1);
@@ -164,6 +176,10 @@ export function sendError(res: ServerResponse, status: number, reason: string): 
     return;
   }
   const body = `kanari: ${reason}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-kanari-error': reason });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-kanari-error': reason,
+  });
   res.end(body);
 }

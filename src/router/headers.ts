@@ -1,5 +1,15 @@
 /** Headers that describe one connection, not the message (RFC 9110 §7.6.1); never forwarded. */
-export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+]);
 
 /** Extra hop-by-hop names a message lists in its own Connection header. */
 export function connectionTokens(value: string | undefined): Set<string> | undefined {
@@ -16,7 +26,8 @@ export function connectionTokens(value: string | undefined): Set<string> | undef
 export function clientResponseHeaders(raw: readonly string[], upgrade = false): string[] {
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') connection = connection === undefined ? raw[i + 1] : `${connection}, ${raw[i + 1]}`;
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection')
+      connection = connection === undefined ? raw[i + 1] : `${connection}, ${raw[i + 1]}`;
   }
   const listed = connectionTokens(connection);
   const out: string[] = [];

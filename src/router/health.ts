@@ -13,7 +13,10 @@ export class HealthChecker {
   private timer: NodeJS.Timeout | undefined;
   private readonly streaks = new WeakMap<Endpoint, { ok: number; bad: number }>();
 
-  constructor(private readonly spec: HealthSpec, private readonly endpoints: () => Endpoint[]) {}
+  constructor(
+    private readonly spec: HealthSpec,
+    private readonly endpoints: () => Endpoint[],
+  ) {}
 
   start(): void {
     const tick = () => {
@@ -48,10 +51,20 @@ export class HealthChecker {
 
 function probe(ep: Endpoint, path: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ host: ep.host, port: ep.port, path, agent: false, timeout: timeoutMs, headers: { 'user-agent': 'kanari-health' } }, (res) => {
-      res.resume();
-      resolve(res.statusCode !== undefined && res.statusCode < 400);
-    });
+    const req = http.get(
+      {
+        host: ep.host,
+        port: ep.port,
+        path,
+        agent: false,
+        timeout: timeoutMs,
+        headers: { 'user-agent': 'kanari-health' },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode !== undefined && res.statusCode < 400);
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));
   });

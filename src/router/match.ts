@@ -34,7 +34,10 @@ export function compileRules(rules: readonly MatchRule[]): CompiledRule[] {
  * The version the first matching rule names; every condition of a rule must hold. `header`
  * gives a field's whole value (all its lines), as the request is forwarded.
  */
-export function matchVersion(rules: readonly CompiledRule[], header: (name: string) => string | undefined): Version | undefined {
+export function matchVersion(
+  rules: readonly CompiledRule[],
+  header: (name: string) => string | undefined,
+): Version | undefined {
   for (const rule of rules) {
     if (rule.header) {
       const value = header(rule.header.name);

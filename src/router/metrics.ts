@@ -18,24 +18,47 @@ export interface RouteGauges {
 export function renderPrometheus(snap: StatsSnapshot, gauges: RouteGauges): string {
   const out: string[] = [];
   const svc = `service="${escapeLabel(snap.service)}"`;
-  const family = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  const family = (name: string, type: string, help: string) =>
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
 
-  family('kanari_router_requests_total', 'counter', 'Responses sent to clients, by the version that served them and status class.');
-  for (const v of VERSIONS) for (const c of STATUS_CLASSES) out.push(`kanari_router_requests_total{${svc},version="${v}",code="${c}"} ${snap.versions[v].requests[c]}`);
+  family(
+    'kanari_router_requests_total',
+    'counter',
+    'Responses sent to clients, by the version that served them and status class.',
+  );
+  for (const v of VERSIONS)
+    for (const c of STATUS_CLASSES)
+      out.push(`kanari_router_requests_total{${svc},version="${v}",code="${c}"} ${snap.versions[v].requests[c]}`);
 
-  family('kanari_router_upstream_errors_total', 'counter', 'Failed attempts to reach a version\'s upstream, by reason.');
-  for (const v of VERSIONS) for (const e of UPSTREAM_ERRORS) out.push(`kanari_router_upstream_errors_total{${svc},version="${v}",reason="${e}"} ${snap.versions[v].upstreamErrors[e]}`);
+  family('kanari_router_upstream_errors_total', 'counter', "Failed attempts to reach a version's upstream, by reason.");
+  for (const v of VERSIONS)
+    for (const e of UPSTREAM_ERRORS)
+      out.push(
+        `kanari_router_upstream_errors_total{${svc},version="${v}",reason="${e}"} ${snap.versions[v].upstreamErrors[e]}`,
+      );
 
-  family('kanari_router_fallbacks_total', 'counter', 'Requests for a version with no available endpoint that stable served instead.');
-  for (const v of VERSIONS) out.push(`kanari_router_fallbacks_total{${svc},version="${v}"} ${snap.versions[v].fallbacks}`);
+  family(
+    'kanari_router_fallbacks_total',
+    'counter',
+    'Requests for a version with no available endpoint that stable served instead.',
+  );
+  for (const v of VERSIONS)
+    out.push(`kanari_router_fallbacks_total{${svc},version="${v}"} ${snap.versions[v].fallbacks}`);
 
   family('kanari_router_in_flight', 'gauge', 'Requests being served now.');
   for (const v of VERSIONS) out.push(`kanari_router_in_flight{${svc},version="${v}"} ${snap.versions[v].inFlight}`);
 
-  family('kanari_router_request_duration_seconds', 'histogram', 'Time from request received to last response byte sent.');
+  family(
+    'kanari_router_request_duration_seconds',
+    'histogram',
+    'Time from request received to last response byte sent.',
+  );
   for (const v of VERSIONS) {
     const sketch = LatencySketch.from(snap.versions[v].latency);
-    for (const le of LATENCY_BUCKETS) out.push(`kanari_router_request_duration_seconds_bucket{${svc},version="${v}",le="${le}"} ${sketch.countAtOrBelow(le)}`);
+    for (const le of LATENCY_BUCKETS)
+      out.push(
+        `kanari_router_request_duration_seconds_bucket{${svc},version="${v}",le="${le}"} ${sketch.countAtOrBelow(le)}`,
+      );
     out.push(`kanari_router_request_duration_seconds_bucket{${svc},version="${v}",le="+Inf"} ${sketch.count}`);
     out.push(`kanari_router_request_duration_seconds_sum{${svc},version="${v}"} ${sketch.sum}`);
     out.push(`kanari_router_request_duration_seconds_count{${svc},version="${v}"} ${sketch.count}`);
@@ -48,7 +71,8 @@ export function renderPrometheus(snap: StatsSnapshot, gauges: RouteGauges): stri
   out.push(`kanari_router_weight_percent{${svc},version="baseline"} ${gauges.weights.baseline}`);
 
   family('kanari_router_version_available', 'gauge', '1 when the version has at least one available endpoint.');
-  for (const [v, ok] of Object.entries(gauges.available)) out.push(`kanari_router_version_available{${svc},version="${v}"} ${ok ? 1 : 0}`);
+  for (const [v, ok] of Object.entries(gauges.available))
+    out.push(`kanari_router_version_available{${svc},version="${v}"} ${ok ? 1 : 0}`);
 
   family('kanari_router_rejected_total', 'counter', 'Requests rejected before routing.');
   out.push(`kanari_router_rejected_total{${svc},reason="bad_request"} ${snap.rejected.badRequest}`);
@@ -66,9 +90,17 @@ export function renderPrometheus(snap: StatsSnapshot, gauges: RouteGauges): stri
   family('kanari_router_workers', 'gauge', 'Worker processes serving traffic.');
   out.push(`kanari_router_workers{${svc}} ${snap.workers}`);
   if (snap.tableStore) {
-    family('kanari_router_table_persisted', 'gauge', '1 when the routing table in force is saved in the state file; 0 while it could not be (a restart would come back on an older one).');
+    family(
+      'kanari_router_table_persisted',
+      'gauge',
+      '1 when the routing table in force is saved in the state file; 0 while it could not be (a restart would come back on an older one).',
+    );
     out.push(`kanari_router_table_persisted{${svc}} ${snap.tableStore.persisted ? 1 : 0}`);
-    family('kanari_router_table_persist_failures_total', 'counter', 'Routing tables the router could not save (applied anyway when they only take users off versions).');
+    family(
+      'kanari_router_table_persist_failures_total',
+      'counter',
+      'Routing tables the router could not save (applied anyway when they only take users off versions).',
+    );
     out.push(`kanari_router_table_persist_failures_total{${svc}} ${snap.tableStore.failures}`);
   }
   return out.join('\n') + '\n';

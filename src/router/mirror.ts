@@ -10,7 +10,12 @@ import type { CompiledTable } from './table.js';
  * copy starts when the original does (the returned function is called then): a request that
  * never reaches its own upstream is not mirrored either.
  */
-export function startMirror(table: CompiledTable, head: RequestHead, stats: RouterStats, timeoutMs: number): ((req: IncomingMessage) => void) | undefined {
+export function startMirror(
+  table: CompiledTable,
+  head: RequestHead,
+  stats: RouterStats,
+  timeoutMs: number,
+): ((req: IncomingMessage) => void) | undefined {
   const mirror = table.mirror!;
   if (head.chunked || (head.contentLength ?? 0) > mirror.maxBodyBytes) {
     stats.mirror.skipped++;
@@ -25,7 +30,15 @@ export function startMirror(table: CompiledTable, head: RequestHead, stats: Rout
     }
     stats.mirror.sent++;
     ep.mirrorsInFlight++;
-    const copy = http.request({ agent: ep.agent, host: ep.host, port: ep.port, method: head.method, path: head.target, headers: headersFor(head, `${ep.host}:${ep.port}`), timeout: timeoutMs });
+    const copy = http.request({
+      agent: ep.agent,
+      host: ep.host,
+      port: ep.port,
+      method: head.method,
+      path: head.target,
+      headers: headersFor(head, `${ep.host}:${ep.port}`),
+      timeout: timeoutMs,
+    });
     copy.on('response', (res) => res.resume());
     copy.on('timeout', () => copy.destroy(new Error('mirror timeout')));
     copy.on('error', () => stats.mirror.failed++);

@@ -77,7 +77,10 @@ export class Endpoint {
 /** A version's endpoints, picked round-robin among the available ones. */
 export class Pool {
   private next = 0;
-  constructor(readonly version: Version, readonly endpoints: readonly Endpoint[]) {}
+  constructor(
+    readonly version: Version,
+    readonly endpoints: readonly Endpoint[],
+  ) {}
 
   pick(now: number, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
     const n = this.endpoints.length;

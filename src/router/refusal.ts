@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import { LINGER_MS } from '../shared/http.js';
 import { rawResponseHead } from './headers.js';
 
-
 /**
  * Writes kanari's answer to a request it will not serve — a status and a one-line reason —
  * and closes the connection. Closing a socket whose client is still sending makes the kernel
@@ -14,7 +13,16 @@ import { rawResponseHead } from './headers.js';
 export function closeWithAnswer(socket: Socket, status: number, reason: string): void {
   if (socket.destroyed || socket.writableEnded) return void socket.destroy();
   const body = `kanari: ${reason}\n`;
-  const head = rawResponseHead(status, http.STATUS_CODES[status] ?? 'Error', ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body)), 'X-Kanari-Error', reason, 'Connection', 'close']);
+  const head = rawResponseHead(status, http.STATUS_CODES[status] ?? 'Error', [
+    'Content-Type',
+    'text/plain; charset=utf-8',
+    'Content-Length',
+    String(Buffer.byteLength(body)),
+    'X-Kanari-Error',
+    reason,
+    'Connection',
+    'close',
+  ]);
   socket.end(head + body);
   socket.resume();
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);

@@ -14,7 +14,10 @@ export function compileLinearRegex(pattern: string): RegExp {
     return new RegExp(pattern, 'l');
   } catch (err) {
     const reason = (err as Error).message.replace(/^Invalid regular expression: \/.*\/l?: /s, '');
-    const message = reason === 'Cannot be executed in linear time' ? whyNotLinear(pattern) : `is not a valid regular expression: ${reason}`;
+    const message =
+      reason === 'Cannot be executed in linear time'
+        ? whyNotLinear(pattern)
+        : `is not a valid regular expression: ${reason}`;
     throw new Error(message, { cause: err });
   }
 }
@@ -22,8 +25,10 @@ export function compileLinearRegex(pattern: string): RegExp {
 /** What in `pattern` V8's linear engine refuses: V8 says only "Cannot be executed in linear time". */
 function whyNotLinear(pattern: string): string {
   const found = scan(pattern);
-  if (found.backreference) return 'uses a backreference (\\1, \\k<name>), which needs backtracking; kanari runs match rules only on a linear-time engine';
-  if (found.lookaround) return 'uses a lookahead or lookbehind, which needs backtracking; kanari runs match rules only on a linear-time engine';
+  if (found.backreference)
+    return 'uses a backreference (\\1, \\k<name>), which needs backtracking; kanari runs match rules only on a linear-time engine';
+  if (found.lookaround)
+    return 'uses a lookahead or lookbehind, which needs backtracking; kanari runs match rules only on a linear-time engine';
   if (found.copies > MAX_COPIES) {
     return `repeats a part ${found.copies} times (${found.count}); the linear-time engine that runs match rules copies a counted repeat out and allows at most ${MAX_COPIES} copies (counts inside counts multiply); use * or + instead`;
   }

@@ -53,7 +53,8 @@ export function readRequestHead(req: IncomingMessage, maxHeaderLines: number, up
   const raw = req.rawHeaders;
   const lines = raw.length >> 1;
   if (lines > maxHeaderLines) return refuse(431, `more than ${maxHeaderLines} header lines (got ${lines})`);
-  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) return refuse(505, `HTTP/${req.httpVersion} is not supported`);
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1)
+    return refuse(505, `HTTP/${req.httpVersion} is not supported`);
   const http10 = req.httpVersionMinor === 0;
 
   let host: string | undefined;
@@ -112,10 +113,12 @@ export function readRequestHead(req: IncomingMessage, maxHeaderLines: number, up
     const absolute = ABSOLUTE_FORM.exec(target);
     if (absolute) {
       const scheme = absolute[1]!.toLowerCase();
-      if (scheme !== 'http' && scheme !== 'https') return refuse(400, `request target with scheme ${JSON.stringify(scheme)}; only http and https are served`);
+      if (scheme !== 'http' && scheme !== 'https')
+        return refuse(400, `request target with scheme ${JSON.stringify(scheme)}; only http and https are served`);
       const authority = absolute[2]!;
       // RFC 9110 §4.2.4: userinfo in an http(s) URI is to be treated as an error.
-      if (authority === '' || authority.includes('@') || !HOST.test(authority)) return refuse(400, `invalid authority in request target ${JSON.stringify(authority.slice(0, 100))}`);
+      if (authority === '' || authority.includes('@') || !HOST.test(authority))
+        return refuse(400, `invalid authority in request target ${JSON.stringify(authority.slice(0, 100))}`);
       // RFC 9112 §3.2.2: the target's authority replaces Host.
       host = authority;
       target = absolute[3] === undefined ? '/' : absolute[3].startsWith('?') ? `/${absolute[3]}` : absolute[3];
@@ -127,7 +130,8 @@ export function readRequestHead(req: IncomingMessage, maxHeaderLines: number, up
   let contentLength: number | undefined;
   if (lengths > 0) {
     if (lengths > 1) return refuse(400, `${lengths} Content-Length header fields; exactly one is allowed`);
-    if (!CONTENT_LENGTH.test(length!)) return refuse(400, `invalid Content-Length ${JSON.stringify(length!.slice(0, 40))}`);
+    if (!CONTENT_LENGTH.test(length!))
+      return refuse(400, `invalid Content-Length ${JSON.stringify(length!.slice(0, 40))}`);
     contentLength = Number(length);
   }
   const chunked = codings > 0;
@@ -137,28 +141,50 @@ export function readRequestHead(req: IncomingMessage, maxHeaderLines: number, up
     if (contentLength !== undefined) return refuse(400, 'both Content-Length and Transfer-Encoding');
     if (coding!.toLowerCase() !== 'chunked') {
       // §6.3: chunked not last means the length cannot be known; a coding before it is one kanari does not decode.
-      return /(?:^|,)[ \t]*chunked[ \t]*$/i.test(coding!) ? refuse(501, `Transfer-Encoding ${JSON.stringify(coding!.slice(0, 40))} is not supported; send chunked alone`) : refuse(400, `Transfer-Encoding ${JSON.stringify(coding!.slice(0, 40))} does not end in chunked`);
+      return /(?:^|,)[ \t]*chunked[ \t]*$/i.test(coding!)
+        ? refuse(501, `Transfer-Encoding ${JSON.stringify(coding!.slice(0, 40))} is not supported; send chunked alone`)
+        : refuse(400, `Transfer-Encoding ${JSON.stringify(coding!.slice(0, 40))} does not end in chunked`);
     }
   }
   const hasBody = chunked || (contentLength !== undefined && contentLength > 0);
   // Whether or not Node treats it as one (it does not for every method), a request asking to
   // switch protocols may not carry a body: its bytes would straddle the two protocols.
   const listed = connectionTokens(connection);
-  if (hasBody && (upgrade || (upgradeTo !== undefined && listed?.has('upgrade')))) return refuse(400, 'an Upgrade request must not carry a body');
+  if (hasBody && (upgrade || (upgradeTo !== undefined && listed?.has('upgrade'))))
+    return refuse(400, 'an Upgrade request must not carry a body');
 
   // Names the client lists in Connection are its hop's own, but never Host or the framing:
   // dropping Content-Length while forwarding the body is how a request gets smuggled.
   // Named in Connection, the client's X-Forwarded-For is its hop's own: kanari's starts afresh.
   if (listed?.has('x-forwarded-for')) forwardedFor = undefined;
-  const headers = listed ? out.filter((_, i, all) => i < 2 || !listed.has(all[i - (i & 1)]!.toLowerCase()) || /^content-length$/i.test(all[i - (i & 1)]!)) : out;
+  const headers = listed
+    ? out.filter(
+        (_, i, all) =>
+          i < 2 || !listed.has(all[i - (i & 1)]!.toLowerCase()) || /^content-length$/i.test(all[i - (i & 1)]!),
+      )
+    : out;
   if (host === undefined) headers.splice(0, 2);
   else headers[1] = host;
   const client = req.socket.remoteAddress ?? '';
-  headers.push('X-Forwarded-For', forwardedFor === undefined ? client : `${forwardedFor}, ${client}`, 'X-Forwarded-Proto', 'http');
+  headers.push(
+    'X-Forwarded-For',
+    forwardedFor === undefined ? client : `${forwardedFor}, ${client}`,
+    'X-Forwarded-Proto',
+    'http',
+  );
   if (host !== undefined) headers.push('X-Forwarded-Host', host);
   if (chunked) headers.push('Transfer-Encoding', 'chunked');
   if (upgrade) headers.push('Connection', 'Upgrade', 'Upgrade', upgradeTo ?? '');
-  return { method: req.method!, target, host, headers, hasBody, chunked, contentLength, value: (name) => valueOf(headers, name) };
+  return {
+    method: req.method!,
+    target,
+    host,
+    headers,
+    hasBody,
+    chunked,
+    contentLength,
+    value: (name) => valueOf(headers, name),
+  };
 }
 
 function valueOf(headers: readonly string[], name: string): string | undefined {

@@ -49,7 +49,12 @@ const enum State {
 function fieldLine(line: string): [string, string] {
   const colon = line.indexOf(':');
   const name = colon > 0 ? line.slice(0, colon) : '';
-  if (!TOKEN.test(name)) throw new ProtocolError(line.startsWith(' ') || line.startsWith('\t') ? 'obs-folded header line' : `bad header line ${JSON.stringify(line.slice(0, 60))}`);
+  if (!TOKEN.test(name))
+    throw new ProtocolError(
+      line.startsWith(' ') || line.startsWith('\t')
+        ? 'obs-folded header line'
+        : `bad header line ${JSON.stringify(line.slice(0, 60))}`,
+    );
   // Checked before trimming, so a bare LF or CR at either end is caught too.
   const value = line.slice(colon + 1);
   if (CTL.test(value)) throw new ProtocolError(`bad header value for ${name}`);
@@ -103,7 +108,8 @@ export class ResponseParser {
             if (buf.length > 1024) throw new ProtocolError('chunk size line too long');
             // A bare LF, or a CR with something other than LF after it, can never end the line.
             const cr = buf.indexOf(13);
-            if (buf.includes(10) || (cr >= 0 && cr < buf.length - 1)) throw new ProtocolError('bad line ending in a chunk size line');
+            if (buf.includes(10) || (cr >= 0 && cr < buf.length - 1))
+              throw new ProtocolError('bad line ending in a chunk size line');
             this.pending = buf;
             return undefined;
           }
@@ -133,7 +139,8 @@ export class ResponseParser {
         case State.Trailers: {
           // Trailers are dropped (they are hop-by-hop for kanari); read up to the empty line.
           const eol = buf.indexOf('\r\n');
-          if (this.trailerBytes + (eol < 0 ? buf.length : eol) > MAX_HEAD_BYTES) throw new ProtocolError('trailers too large');
+          if (this.trailerBytes + (eol < 0 ? buf.length : eol) > MAX_HEAD_BYTES)
+            throw new ProtocolError('trailers too large');
           if (eol < 0) {
             this.pending = buf;
             return undefined;
@@ -212,13 +219,15 @@ export class ResponseParser {
     if (chunked) {
       if (contentLength !== undefined) throw new ProtocolError('both Content-Length and Transfer-Encoding');
       // A coding before chunked (gzip, chunked) would reach the client undecoded and unlabelled.
-      if (transferEncoding!.toLowerCase() !== 'chunked') throw new ProtocolError(`Transfer-Encoding other than chunked (${transferEncoding})`);
+      if (transferEncoding!.toLowerCase() !== 'chunked')
+        throw new ProtocolError(`Transfer-Encoding other than chunked (${transferEncoding})`);
     }
     const bodyless = this.noBody || status === 204 || status === 304;
     const untilClose = !bodyless && !chunked && contentLength === undefined;
     // A 204 that announces a body (or a 304 framed as chunked) is answered without one, but
     // if its upstream goes on to send that body, the bytes would start the next response.
-    const announced = !this.noBody && ((status === 204 && (chunked || (contentLength ?? 0) > 0)) || (status === 304 && chunked));
+    const announced =
+      !this.noBody && ((status === 204 && (chunked || (contentLength ?? 0) > 0)) || (status === 304 && chunked));
     this.sink.head({ status, reason: m[3] ?? '', raw, keepAlive: keepAlive && !untilClose && !announced });
     if (bodyless || contentLength === 0) this.finish();
     else if (chunked) this.state = State.ChunkSize;

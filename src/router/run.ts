@@ -52,7 +52,9 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
   try {
     newPrivateDir(dirname(statePath));
   } catch (err) {
-    throw new StartupError(`cannot create the state directory ${dirname(statePath)} (spec.state): ${describeSystemError(err)}`);
+    throw new StartupError(
+      `cannot create the state directory ${dirname(statePath)} (spec.state): ${describeSystemError(err)}`,
+    );
   }
   const token = adminToken(doc, base, statePath);
   const log = opts.log ?? (() => {});
@@ -75,7 +77,10 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
     persistence.restartsOn = table.table;
     return undefined;
   };
-  const tableStore = (): StatsSnapshot['tableStore'] => ({ persisted: persistence.error === undefined, failures: persistence.failures });
+  const tableStore = (): StatsSnapshot['tableStore'] => ({
+    persisted: persistence.error === undefined,
+    failures: persistence.failures,
+  });
 
   let stored: StoredTable = readSaved(statePath) ?? { revision: 1, table: spec.table };
   if (stored.revision > 1) {
@@ -101,32 +106,53 @@ export async function startRouter(doc: RouterDocument, opts: RouterOptions = {})
     queue = next.catch(() => {});
     return next;
   };
-  const replaceWith = (apply: (t: RoutingTable, revision: number) => Promise<void> | void) => (table: RoutingTable, ifRevision?: number) =>
-    serialize(async (): Promise<TableChange> => {
-      if (ifRevision !== undefined && ifRevision !== stored.revision) throw new RevisionConflict(stored.revision);
-      const next = { revision: stored.revision + 1, table };
-      const failure = save(next);
-      if (failure !== undefined) persistence.failures++;
-      // Judged against the table in force and against what a restart would bring back: two
-      // unsaved steps that each only take users off (0%, then a new stable pool) can add up to a promotion.
-      const onto = failure === undefined ? undefined : (movesUsersOnto(stored.table, table) ?? movesUsersOnto(persistence.restartsOn, table));
-      if (onto) {
-        log(`refused routing table revision ${next.revision}: it cannot be saved to ${statePath} (${failure}) and it moves users onto ${onto.version} (${onto.why})`);
-        throw new HttpError(503, `the routing table cannot be saved (${failure}) and it moves users onto ${onto.version} (${onto.why}): refused, so that a restart cannot undo it; a table that only takes users off versions is applied unsaved`);
-      }
-      stored = next;
-      await apply(table, next.revision);
-      if (failure === undefined) return { revision: next.revision, persisted: true };
-      persistence.error = failure;
-      log(`routing table revision ${next.revision} is applied but NOT saved to ${statePath}: ${failure}; a restart would come back on revision ${persistence.savedRevision || 'of the file'}`);
-      return { revision: next.revision, persisted: false, persistError: `the routing table cannot be saved: ${failure}` };
-    });
+  const replaceWith =
+    (apply: (t: RoutingTable, revision: number) => Promise<void> | void) =>
+    (table: RoutingTable, ifRevision?: number) =>
+      serialize(async (): Promise<TableChange> => {
+        if (ifRevision !== undefined && ifRevision !== stored.revision) throw new RevisionConflict(stored.revision);
+        const next = { revision: stored.revision + 1, table };
+        const failure = save(next);
+        if (failure !== undefined) persistence.failures++;
+        // Judged against the table in force and against what a restart would bring back: two
+        // unsaved steps that each only take users off (0%, then a new stable pool) can add up to a promotion.
+        const onto =
+          failure === undefined
+            ? undefined
+            : (movesUsersOnto(stored.table, table) ?? movesUsersOnto(persistence.restartsOn, table));
+        if (onto) {
+          log(
+            `refused routing table revision ${next.revision}: it cannot be saved to ${statePath} (${failure}) and it moves users onto ${onto.version} (${onto.why})`,
+          );
+          throw new HttpError(
+            503,
+            `the routing table cannot be saved (${failure}) and it moves users onto ${onto.version} (${onto.why}): refused, so that a restart cannot undo it; a table that only takes users off versions is applied unsaved`,
+          );
+        }
+        stored = next;
+        await apply(table, next.revision);
+        if (failure === undefined) return { revision: next.revision, persisted: true };
+        persistence.error = failure;
+        log(
+          `routing table revision ${next.revision} is applied but NOT saved to ${statePath}: ${failure}; a restart would come back on revision ${persistence.savedRevision || 'of the file'}`,
+        );
+        return {
+          revision: next.revision,
+          persisted: false,
+          persistError: `the routing table cannot be saved: ${failure}`,
+        };
+      });
   // Once the disk takes writes again, the table in force is saved without waiting for the next change.
-  const resave = setInterval(() => void serialize(async () => persistence.error !== undefined && save(stored)), RESAVE_MS);
+  const resave = setInterval(
+    () => void serialize(async () => persistence.error !== undefined && save(stored)),
+    RESAVE_MS,
+  );
   resave.unref();
 
   if (spec.workers === 1) {
-    const plane = new DataPlane(spec, service, stored.table, stored.revision, { recordStats: opts.recordStats ?? true });
+    const plane = new DataPlane(spec, service, stored.table, stored.revision, {
+      recordStats: opts.recordStats ?? true,
+    });
     address = await plane.listen(spec.listen.port, spec.listen.host).catch((err: unknown) => {
       clearInterval(resave);
       throw listenError(err, spec.listen.port, spec.listen.host, 'spec.listen');
@@ -209,7 +235,9 @@ async function listenAdmin(server: http.Server, at: AdminAddress): Promise<strin
       throw new StartupError(`cannot listen on unix:${at.unix} (spec.admin.listen): ${describeSystemError(err)}`);
     }
     await new Promise<void>((done, fail) => {
-      server.once('error', (err) => fail(new StartupError(`cannot listen on unix:${at.unix} (spec.admin.listen): ${describeSystemError(err)}`)));
+      server.once('error', (err) =>
+        fail(new StartupError(`cannot listen on unix:${at.unix} (spec.admin.listen): ${describeSystemError(err)}`)),
+      );
       server.listen(at.unix, () => done());
     });
     // Connecting takes write permission on the socket: its owner's alone.

@@ -5,7 +5,16 @@ export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
 
 /** Why a request to an upstream failed; each is counted, none is a status code. */
-export const UPSTREAM_ERRORS = ['connect', 'connectTimeout', 'headersTimeout', 'idleTimeout', 'reset', 'protocol', 'noEndpoint', 'overflow'] as const;
+export const UPSTREAM_ERRORS = [
+  'connect',
+  'connectTimeout',
+  'headersTimeout',
+  'idleTimeout',
+  'reset',
+  'protocol',
+  'noEndpoint',
+  'overflow',
+] as const;
 export type UpstreamError = (typeof UPSTREAM_ERRORS)[number];
 
 export interface VersionStats {
@@ -51,7 +60,10 @@ class VersionCounters {
   toJSON(): VersionStats {
     return {
       requests: Object.fromEntries(STATUS_CLASSES.map((c, i) => [c, this.requests[i]!])) as Record<StatusClass, number>,
-      upstreamErrors: Object.fromEntries(UPSTREAM_ERRORS.map((e, i) => [e, this.errors[i]!])) as Record<UpstreamError, number>,
+      upstreamErrors: Object.fromEntries(UPSTREAM_ERRORS.map((e, i) => [e, this.errors[i]!])) as Record<
+        UpstreamError,
+        number
+      >,
       inFlight: this.inFlight,
       fallbacks: this.fallbacks,
       latency: this.latency.toJSON(),
@@ -62,7 +74,11 @@ class VersionCounters {
 /** The per-process counters the data plane updates on every request; cheap to bump. */
 export class RouterStats {
   readonly startedAt = Date.now();
-  private readonly byVersion: Record<Version, VersionCounters> = { stable: new VersionCounters(), canary: new VersionCounters(), baseline: new VersionCounters() };
+  private readonly byVersion: Record<Version, VersionCounters> = {
+    stable: new VersionCounters(),
+    canary: new VersionCounters(),
+    baseline: new VersionCounters(),
+  };
   rejected = { badRequest: 0, headersTooLarge: 0, tooManyConnections: 0 };
   retries = 0;
   mirror = { sent: 0, skipped: 0, failed: 0 };
@@ -102,7 +118,11 @@ export class RouterStats {
       time: Date.now(),
       revision,
       workers: 1,
-      versions: { stable: this.byVersion.stable.toJSON(), canary: this.byVersion.canary.toJSON(), baseline: this.byVersion.baseline.toJSON() },
+      versions: {
+        stable: this.byVersion.stable.toJSON(),
+        canary: this.byVersion.canary.toJSON(),
+        baseline: this.byVersion.baseline.toJSON(),
+      },
       rejected: { ...this.rejected },
       retries: this.retries,
       mirror: { ...this.mirror },
@@ -116,7 +136,9 @@ export function mergeSnapshots(parts: readonly StatsSnapshot[]): StatsSnapshot {
   const [first, ...rest] = parts;
   if (!first) throw new Error('mergeSnapshots needs at least one snapshot');
   const out: StatsSnapshot = structuredClone(first);
-  const sketches = Object.fromEntries(VERSIONS.map((v) => [v, LatencySketch.from(first.versions[v].latency)])) as Record<Version, LatencySketch>;
+  const sketches = Object.fromEntries(
+    VERSIONS.map((v) => [v, LatencySketch.from(first.versions[v].latency)]),
+  ) as Record<Version, LatencySketch>;
   for (const part of rest) {
     out.startedAt = Math.min(out.startedAt, part.startedAt);
     out.time = Math.max(out.time, part.time);
@@ -130,7 +152,8 @@ export function mergeSnapshots(parts: readonly StatsSnapshot[]): StatsSnapshot {
       a.fallbacks += b.fallbacks;
       sketches[v].merge(b.latency);
     }
-    for (const k of Object.keys(out.rejected) as (keyof StatsSnapshot['rejected'])[]) out.rejected[k] += part.rejected[k];
+    for (const k of Object.keys(out.rejected) as (keyof StatsSnapshot['rejected'])[])
+      out.rejected[k] += part.rejected[k];
     out.retries += part.retries;
     out.mirror.sent += part.mirror.sent;
     out.mirror.skipped += part.mirror.skipped;

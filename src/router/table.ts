@@ -14,7 +14,11 @@ export interface CompiledTable {
 }
 
 export function compileTable(table: RoutingTable, revision: number, endpoints: EndpointRegistry): CompiledTable {
-  const pool = (v: Version) => new Pool(v, table.pools[v].map((url) => endpoints.get(url)));
+  const pool = (v: Version) =>
+    new Pool(
+      v,
+      table.pools[v].map((url) => endpoints.get(url)),
+    );
   const pools = { stable: pool('stable'), canary: pool('canary'), baseline: pool('baseline') };
   endpoints.retainOnly(new Set([...table.pools.stable, ...table.pools.canary, ...table.pools.baseline]));
   return {
@@ -23,6 +27,12 @@ export function compileTable(table: RoutingTable, revision: number, endpoints: E
     weights: toBuckets(table.weights),
     rules: compileRules(table.match),
     pools,
-    mirror: table.mirror ? { version: table.mirror.version, buckets: Math.round((table.mirror.percent * BUCKETS) / 100), maxBodyBytes: table.mirror.maxBodyBytes } : null,
+    mirror: table.mirror
+      ? {
+          version: table.mirror.version,
+          buckets: Math.round((table.mirror.percent * BUCKETS) / 100),
+          maxBodyBytes: table.mirror.maxBodyBytes,
+        }
+      : null,
   };
 }

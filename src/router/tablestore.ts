@@ -26,7 +26,12 @@ export function readStoredTable(path: string): StoredTable | undefined {
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // Refuse to guess: serving a default table could move every user off a half-done rollout.
-    throw new ConfigError(err.issues.map((i) => ({ ...i, message: `${i.message} — the saved routing table is damaged; fix or delete ${path} to start from the config's table` })));
+    throw new ConfigError(
+      err.issues.map((i) => ({
+        ...i,
+        message: `${i.message} — the saved routing table is damaged; fix or delete ${path} to start from the config's table`,
+      })),
+    );
   }
 }
 

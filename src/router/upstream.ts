@@ -47,7 +47,10 @@ export class UpstreamConnection {
   private readonly chunks: Buffer[] = [];
   private ended = false;
 
-  constructor(readonly socket: net.Socket, private readonly pool: ConnectionPool) {
+  constructor(
+    readonly socket: net.Socket,
+    private readonly pool: ConnectionPool,
+  ) {
     this.parser = new ResponseParser({
       head: (head) => (this.found = head),
       data: (chunk) => this.chunks.push(chunk),
@@ -149,7 +152,8 @@ export class UpstreamConnection {
     clearTimeout(this.headersTimer);
     exchange.onEnd();
     // Back to the pool only in a clean state: nothing unread, reading, the request all sent.
-    const clean = this.keepAlive && this.bodyDone && !extraBytes && !this.socket.destroyed && this.socket.readableLength === 0;
+    const clean =
+      this.keepAlive && this.bodyDone && !extraBytes && !this.socket.destroyed && this.socket.readableLength === 0;
     if (!clean) return void this.socket.destroy();
     if (!this.socket.isPaused()) return this.pool.release(this);
     // Paused for the client, the socket has not read what may have come after the response.

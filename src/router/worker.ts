@@ -9,7 +9,9 @@ process.on('message', (msg: ToWorker) => {
   void (async () => {
     switch (msg.type) {
       case 'init': {
-        plane = new DataPlane(msg.doc.spec, msg.doc.metadata.name, msg.stored.table, msg.stored.revision, { recordStats: msg.recordStats });
+        plane = new DataPlane(msg.doc.spec, msg.doc.metadata.name, msg.stored.table, msg.stored.revision, {
+          recordStats: msg.recordStats,
+        });
         const address = await plane.listen(msg.doc.spec.listen.port, msg.doc.spec.listen.host);
         reply({ type: 'ready', address });
         break;

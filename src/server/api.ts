@@ -29,15 +29,29 @@ const deployBody = z.strictObject({ version: versionLabel, set: z.record(z.strin
 const commandBody = z.strictObject({ full: z.boolean().optional(), reason: z.string().max(500).optional() });
 const shutdownBody = z.strictObject({ all: z.boolean().default(false) });
 
-export function createApiServer(controller: Controller, token: string, onShutdown: (all: boolean) => void, log: (line: string) => void = (line) => console.error(`kanari up: ${line}`)): http.Server {
+export function createApiServer(
+  controller: Controller,
+  token: string,
+  onShutdown: (all: boolean) => void,
+  log: (line: string) => void = (line) => console.error(`kanari up: ${line}`),
+): http.Server {
   const authorized = bearerChecker(token);
   return http.createServer((req, res) => {
     void (async () => {
       const url = requestUrl(req.url);
       const path = url.pathname;
       if (req.method === 'GET' && path === '/healthz') return send(res, 200, { ok: true, pid: process.pid });
-      if (req.method === 'GET' && path === '/metrics') return sendText(res, 200, renderControllerMetrics(controller.views(), controller.store, controller.lags(), controller.roundLag));
-      if (!authorized(req)) throw new HttpError(401, 'missing or wrong bearer token (Authorization: Bearer <token>; kanari up writes it to <state>/api-token)');
+      if (req.method === 'GET' && path === '/metrics')
+        return sendText(
+          res,
+          200,
+          renderControllerMetrics(controller.views(), controller.store, controller.lags(), controller.roundLag),
+        );
+      if (!authorized(req))
+        throw new HttpError(
+          401,
+          'missing or wrong bearer token (Authorization: Bearer <token>; kanari up writes it to <state>/api-token)',
+        );
       const body = async <S extends z.ZodType>(schema: S): Promise<z.output<S>> => {
         const text = await readBody(req, MAX_BODY_BYTES, 'request body');
         let json: unknown;
@@ -47,7 +61,11 @@ export function createApiServer(controller: Controller, token: string, onShutdow
           throw new HttpError(400, 'the request body is not JSON');
         }
         const parsed = schema.safeParse(json);
-        if (!parsed.success) throw new HttpError(400, parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+        if (!parsed.success)
+          throw new HttpError(
+            400,
+            parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
+          );
         return parsed.data;
       };
 
@@ -77,7 +95,8 @@ export function createApiServer(controller: Controller, token: string, onShutdow
       if (sub === 'history' && id === undefined) {
         allow(req, 'GET');
         const limit = Number(url.searchParams.get('limit') ?? 1000);
-        if (!Number.isInteger(limit) || limit < 1) throw new HttpError(400, `limit must be a positive integer (got ${url.searchParams.get('limit')})`);
+        if (!Number.isInteger(limit) || limit < 1)
+          throw new HttpError(400, `limit must be a positive integer (got ${url.searchParams.get('limit')})`);
         return send(res, 200, { events: controller.history(name, { limit }) });
       }
       if (sub === 'analyses' && id) {
@@ -93,18 +112,35 @@ export function createApiServer(controller: Controller, token: string, onShutdow
         allow(req, 'POST');
         return send(res, 200, await controller.command(name, sub as Command, await body(commandBody)));
       }
-      throw new HttpError(404, `no such resource ${path} (rollout resources: history, analyses/ID, deploy, ${COMMANDS.join(', ')})`);
+      throw new HttpError(
+        404,
+        `no such resource ${path} (rollout resources: history, analyses/ID, deploy, ${COMMANDS.join(', ')})`,
+      );
     })().catch((err: unknown) => {
       const status = err instanceof HttpError || err instanceof ControllerError ? err.status : 500;
-      const message = err instanceof HttpError || err instanceof ControllerError ? err.message : internalError(req, err, log);
-      const extra = err instanceof ControllerError && err.issues ? { issues: err.issues } : err instanceof HttpError ? err.extra : {};
-      const headers: Record<string, string> = { ...(err instanceof HttpError ? err.headers : {}), ...(status === 401 ? { 'www-authenticate': 'Bearer' } : err instanceof HttpError && typeof err.extra.allow === 'string' ? { allow: err.extra.allow } : {}) };
+      const message =
+        err instanceof HttpError || err instanceof ControllerError ? err.message : internalError(req, err, log);
+      const extra =
+        err instanceof ControllerError && err.issues
+          ? { issues: err.issues }
+          : err instanceof HttpError
+            ? err.extra
+            : {};
+      const headers: Record<string, string> = {
+        ...(err instanceof HttpError ? err.headers : {}),
+        ...(status === 401
+          ? { 'www-authenticate': 'Bearer' }
+          : err instanceof HttpError && typeof err.extra.allow === 'string'
+            ? { allow: err.extra.allow }
+            : {}),
+      };
       send(res, status, { error: { status, reason: STATUS_CODES[status], message, ...extra } }, headers);
     });
   });
 
   function allow(req: http.IncomingMessage, method: string): void {
-    if (req.method !== method) throw new HttpError(405, `${req.method} is not allowed here (allowed: ${method})`, { allow: method });
+    if (req.method !== method)
+      throw new HttpError(405, `${req.method} is not allowed here (allowed: ${method})`, { allow: method });
   }
 }
 

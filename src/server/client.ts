@@ -61,7 +61,9 @@ export class ApiClient {
     if (envUrl) return new ApiClient(envUrl.replace(/\/$/, ''), process.env.KANARI_TOKEN ?? readToken(dir));
     const file = readControllerFile(dir);
     if (!file) {
-      throw new Unreachable(`no controller runs for ${dir} (no controller.json there); start one with \`kanari up\`${process.env.KANARI_STATE ? '' : ' in this directory, or pass --state DIR'}`);
+      throw new Unreachable(
+        `no controller runs for ${dir} (no controller.json there); start one with \`kanari up\`${process.env.KANARI_STATE ? '' : ' in this directory, or pass --state DIR'}`,
+      );
     }
     return new ApiClient(file.url, readToken(dir));
   }
@@ -79,7 +81,10 @@ export class ApiClient {
     try {
       res = await fetch(`${this.url}${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(60_000),
       });
@@ -92,7 +97,10 @@ export class ApiClient {
     try {
       json = JSON.parse(text);
     } catch {
-      throw new ApiError(res.status, `the controller answered ${res.status} with something that is not JSON: ${text.slice(0, 200)}`);
+      throw new ApiError(
+        res.status,
+        `the controller answered ${res.status} with something that is not JSON: ${text.slice(0, 200)}`,
+      );
     }
     if (!res.ok) {
       const e = (json as { error?: { message?: string; issues?: ConfigIssue[] } }).error;
@@ -106,6 +114,8 @@ function readToken(dir: string): string {
   try {
     return readFileSync(tokenFile(dir), 'utf8').trim();
   } catch {
-    throw new Unreachable(`cannot read the controller's token in ${tokenFile(dir)}; set KANARI_TOKEN or pass --state DIR`);
+    throw new Unreachable(
+      `cannot read the controller's token in ${tokenFile(dir)}; set KANARI_TOKEN or pass --state DIR`,
+    );
   }
 }

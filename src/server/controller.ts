@@ -87,9 +87,19 @@ export class Controller {
       if (err instanceof ConfigError) throw new ControllerError(400, `${file} is not valid`, err.issues);
       throw err;
     }
-    const templates = Object.fromEntries(docs.filter((d) => d.kind === 'AnalysisTemplate').map((d) => [(d.value as AnalysisTemplateDocument).metadata.name, (d.value as AnalysisTemplateDocument).spec]));
-    const rollouts = docs.filter((d) => d.kind === 'Rollout').map((d) => anchorProcesses(d.value as RolloutDocument, dirname(file)));
-    if (rollouts.length === 0) throw new ControllerError(400, `${file} holds no Rollout (kinds: ${docs.map((d) => d.kind).join(', ') || 'none'})`);
+    const templates = Object.fromEntries(
+      docs
+        .filter((d) => d.kind === 'AnalysisTemplate')
+        .map((d) => [(d.value as AnalysisTemplateDocument).metadata.name, (d.value as AnalysisTemplateDocument).spec]),
+    );
+    const rollouts = docs
+      .filter((d) => d.kind === 'Rollout')
+      .map((d) => anchorProcesses(d.value as RolloutDocument, dirname(file)));
+    if (rollouts.length === 0)
+      throw new ControllerError(
+        400,
+        `${file} holds no Rollout (kinds: ${docs.map((d) => d.kind).join(', ') || 'none'})`,
+      );
     for (const doc of rollouts) this.checkChange(doc);
     const results: ApplyResult[] = [];
     for (const doc of rollouts) results.push(await this.replace(doc, templates));
@@ -100,19 +110,32 @@ export class Controller {
   async deploy(name: string, version: string, set: Record<string, string> = {}): Promise<RolloutView> {
     const m = this.get(name);
     const router = m.router.health();
-    if (router && !router.serving) throw new ControllerError(409, `the router of ${name} is not serving (${router.reason}); a deploy would move nobody: fix that first (kanari status ${name} shows when it serves)`);
+    if (router && !router.serving)
+      throw new ControllerError(
+        409,
+        `the router of ${name} is not serving (${router.reason}); a deploy would move nobody: fix that first (kanari status ${name} shows when it serves)`,
+      );
     const target = withOverrides(m.document.spec.canary, set);
     return this.send(name, { type: 'deploy', release: { version, target: { ...target, version } } });
   }
 
   command(name: string, command: Command, options: { full?: boolean; reason?: string } = {}): Promise<RolloutView> {
-    const event = (command === 'promote' ? { type: 'promote', full: options.full === true } : command === 'abort' ? { type: 'abort', ...(options.reason ? { reason: options.reason } : {}) } : { type: command }) as UntimedEvent;
+    const event = (
+      command === 'promote'
+        ? { type: 'promote', full: options.full === true }
+        : command === 'abort'
+          ? { type: 'abort', ...(options.reason ? { reason: options.reason } : {}) }
+          : { type: command }
+    ) as UntimedEvent;
     return this.send(name, event);
   }
 
   view(name: string): RolloutView {
     const m = this.get(name);
-    return rolloutView(m.document, m.engine.status, Date.now(), (id) => m.engine.report(id), { router: m.router.health(), store: m.engine.storeError });
+    return rolloutView(m.document, m.engine.status, Date.now(), (id) => m.engine.report(id), {
+      router: m.router.health(),
+      store: m.engine.storeError,
+    });
   }
 
   views(): RolloutView[] {
@@ -122,7 +145,22 @@ export class Controller {
   /** The newest `limit` events a person cares about, oldest first (not ticks, acknowledgements or announcements). */
   history(name: string, options: { limit?: number } = {}) {
     this.get(name);
-    return this.store.events(name, { types: ['deploy', 'promote', 'abort', 'pause', 'resume', 'retry', 'undo', 'status', 'result', 'instanceFailed', 'notificationFailed'], limit: options.limit ?? 1000 });
+    return this.store.events(name, {
+      types: [
+        'deploy',
+        'promote',
+        'abort',
+        'pause',
+        'resume',
+        'retry',
+        'undo',
+        'status',
+        'result',
+        'instanceFailed',
+        'notificationFailed',
+      ],
+      limit: options.limit ?? 1000,
+    });
   }
 
   report(name: string, id: string) {
@@ -144,11 +182,13 @@ export class Controller {
    * `everything`, which stops them too (`kanari down --all`).
    */
   async close(options: { everything?: boolean } = {}): Promise<void> {
-    await Promise.all([...this.rollouts.values()].map(async (m) => {
-      await m.engine.close({ stopInstances: options.everything === true });
-      if (options.everything) await m.router.stop();
-      else m.router.release();
-    }));
+    await Promise.all(
+      [...this.rollouts.values()].map(async (m) => {
+        await m.engine.close({ stopInstances: options.everything === true });
+        if (options.everything) await m.router.stop();
+        else m.router.release();
+      }),
+    );
     this.rollouts.clear();
     this.store.close();
   }
@@ -159,7 +199,11 @@ export class Controller {
 
   private get(name: string): Managed {
     const m = this.rollouts.get(name);
-    if (!m) throw new ControllerError(404, `no rollout named ${name}${this.rollouts.size ? ` (known: ${this.names().join(', ')})` : '; apply one with kanari apply -f FILE'}`);
+    if (!m)
+      throw new ControllerError(
+        404,
+        `no rollout named ${name}${this.rollouts.size ? ` (known: ${this.names().join(', ')})` : '; apply one with kanari apply -f FILE'}`,
+      );
     return m;
   }
 
@@ -174,26 +218,51 @@ export class Controller {
     const name = doc.metadata.name;
     const m = this.rollouts.get(name);
     const socket = this.socketPath(name);
-    if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) throw new ControllerError(400, `rollout ${name}: its router's admin socket ${socket} is longer than a unix socket path may be (${MAX_SOCKET_PATH} bytes); use a shorter --state directory or rollout name`);
-    if (doc.spec.listen.port === 0) throw new ControllerError(400, `rollout ${name}: spec.listen needs a fixed port that users can reach (got 0)`);
-    const taken = [...this.rollouts.values()].find((o) => o.document.metadata.name !== name && o.document.spec.listen.port === doc.spec.listen.port);
-    if (taken) throw new ControllerError(409, `rollout ${name}: port ${doc.spec.listen.port} is already where rollout ${taken.document.metadata.name} listens`);
+    if (Buffer.byteLength(socket) > MAX_SOCKET_PATH)
+      throw new ControllerError(
+        400,
+        `rollout ${name}: its router's admin socket ${socket} is longer than a unix socket path may be (${MAX_SOCKET_PATH} bytes); use a shorter --state directory or rollout name`,
+      );
+    if (doc.spec.listen.port === 0)
+      throw new ControllerError(400, `rollout ${name}: spec.listen needs a fixed port that users can reach (got 0)`);
+    const taken = [...this.rollouts.values()].find(
+      (o) => o.document.metadata.name !== name && o.document.spec.listen.port === doc.spec.listen.port,
+    );
+    if (taken)
+      throw new ControllerError(
+        409,
+        `rollout ${name}: port ${doc.spec.listen.port} is already where rollout ${taken.document.metadata.name} listens`,
+      );
     if (!m || JSON.stringify(m.document) === JSON.stringify(doc)) return;
     const s = m.engine.status;
-    if (s.phase !== 'StableOnly' && s.phase !== 'Aborted') throw new ControllerError(409, `rollout ${name} is in phase ${s.phase} (${s.canary?.version}); its file can change once this rollout ends — promote or abort it first`);
+    if (s.phase !== 'StableOnly' && s.phase !== 'Aborted')
+      throw new ControllerError(
+        409,
+        `rollout ${name} is in phase ${s.phase} (${s.canary?.version}); its file can change once this rollout ends — promote or abort it first`,
+      );
     if (JSON.stringify(m.document.spec.stable) !== JSON.stringify(doc.spec.stable)) {
-      throw new ControllerError(409, `rollout ${name}: spec.stable only names the first release and ${s.stable.version} runs now; ship a new version with kanari deploy ${name} --version V`);
+      throw new ControllerError(
+        409,
+        `rollout ${name}: spec.stable only names the first release and ${s.stable.version} runs now; ship a new version with kanari deploy ${name} --version V`,
+      );
     }
   }
 
   private async replace(doc: RolloutDocument, templates: Record<string, AnalysisTemplateSpec>): Promise<ApplyResult> {
     const name = doc.metadata.name;
     const old = this.rollouts.get(name);
-    if (old && JSON.stringify(old.document) === JSON.stringify(doc) && JSON.stringify(old.templates) === JSON.stringify(templates)) return { name, change: 'unchanged' };
+    if (
+      old &&
+      JSON.stringify(old.document) === JSON.stringify(doc) &&
+      JSON.stringify(old.templates) === JSON.stringify(templates)
+    )
+      return { name, change: 'unchanged' };
     if (old) {
       await old.engine.close();
       // The router reads listen and sticky when it starts; the table it persisted carries over.
-      const routerChanged = JSON.stringify([old.document.spec.listen, old.document.spec.sticky]) !== JSON.stringify([doc.spec.listen, doc.spec.sticky]);
+      const routerChanged =
+        JSON.stringify([old.document.spec.listen, old.document.spec.sticky]) !==
+        JSON.stringify([doc.spec.listen, doc.spec.sticky]);
       if (routerChanged) await old.router.stop();
       else old.router.release();
     }
@@ -243,8 +312,14 @@ export class Controller {
 
 /** Process targets run in the rollout file's directory unless they say otherwise. */
 function anchorProcesses(doc: RolloutDocument, dir: string): RolloutDocument {
-  const anchor = (t: TargetSpec | undefined) => (t?.process ? { ...t, process: { ...t.process, cwd: resolve(dir, t.process.cwd ?? '.') } } : t);
-  const spec = { ...doc.spec, stable: anchor(doc.spec.stable)!, canary: anchor(doc.spec.canary)!, ...(doc.spec.baseline ? { baseline: anchor(doc.spec.baseline) } : {}) };
+  const anchor = (t: TargetSpec | undefined) =>
+    t?.process ? { ...t, process: { ...t.process, cwd: resolve(dir, t.process.cwd ?? '.') } } : t;
+  const spec = {
+    ...doc.spec,
+    stable: anchor(doc.spec.stable)!,
+    canary: anchor(doc.spec.canary)!,
+    ...(doc.spec.baseline ? { baseline: anchor(doc.spec.baseline) } : {}),
+  };
   return { ...doc, spec };
 }
 
@@ -263,7 +338,11 @@ export function withOverrides(canary: TargetSpec, set: Record<string, string>): 
   }
   for (const [key, text] of Object.entries(set)) {
     const path = key.split('.');
-    if (path[0] !== 'canary' || path.length < 2) throw new ControllerError(400, `--set ${key}: only keys under canary can be set for a deploy (such as canary.process.command)`);
+    if (path[0] !== 'canary' || path.length < 2)
+      throw new ControllerError(
+        400,
+        `--set ${key}: only keys under canary can be set for a deploy (such as canary.process.command)`,
+      );
     // Keys name fields, never what every object inherits: canary.__proto__.x would write to Object.prototype.
     const bad = path.find((part) => part === '__proto__' || part === 'constructor' || part === 'prototype');
     if (bad) throw new ControllerError(400, `--set ${key}: "${bad}" is not a field kanari knows`);

@@ -9,7 +9,18 @@ import type { Store } from '../store/sqlite.js';
 import type { Phase } from '../rollout/types.js';
 import type { RolloutView } from './view.js';
 
-const PHASES: readonly Phase[] = ['StableOnly', 'CanaryDeploy', 'SmallTraffic', 'Monitor', 'IncreaseTraffic', 'FullDeploy', 'Paused', 'Rollback', 'Aborted', 'Degraded'];
+const PHASES: readonly Phase[] = [
+  'StableOnly',
+  'CanaryDeploy',
+  'SmallTraffic',
+  'Monitor',
+  'IncreaseTraffic',
+  'FullDeploy',
+  'Paused',
+  'Rollback',
+  'Aborted',
+  'Degraded',
+];
 /** Seconds from deploy to the end of a rollout: a few seconds for a fast rollback to hours for a careful plan. */
 const DURATION_BUCKETS = [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600];
 
@@ -32,30 +43,56 @@ export class LagHistogram {
   }
 }
 
-export function renderControllerMetrics(views: RolloutView[], store: Store, lags: Map<string, number>, roundLag: LagHistogram): string {
+export function renderControllerMetrics(
+  views: RolloutView[],
+  store: Store,
+  lags: Map<string, number>,
+  roundLag: LagHistogram,
+): string {
   const out: string[] = [];
-  const family = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-  const l = (labels: Record<string, string>) => `{${Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
+  const family = (name: string, type: string, help: string) =>
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  const l = (labels: Record<string, string>) =>
+    `{${Object.entries(labels)
+      .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+      .join(',')}}`;
 
   family('kanari_rollout_info', 'gauge', 'One per rollout, naming the versions it runs.');
-  for (const v of views) out.push(`kanari_rollout_info${l({ rollout: v.name, stable: v.stable, canary: v.canary ?? '' })} 1`);
+  for (const v of views)
+    out.push(`kanari_rollout_info${l({ rollout: v.name, stable: v.stable, canary: v.canary ?? '' })} 1`);
   family('kanari_rollout_phase', 'gauge', '1 for the phase each rollout is in, 0 for the others.');
-  for (const v of views) for (const p of PHASES) out.push(`kanari_rollout_phase${l({ rollout: v.name, phase: p })} ${v.phase === p ? 1 : 0}`);
+  for (const v of views)
+    for (const p of PHASES)
+      out.push(`kanari_rollout_phase${l({ rollout: v.name, phase: p })} ${v.phase === p ? 1 : 0}`);
   family('kanari_rollout_weight_percent', 'gauge', 'Percent of users each version is meant to get.');
-  for (const v of views) for (const [version, w] of Object.entries(v.weights)) out.push(`kanari_rollout_weight_percent${l({ rollout: v.name, version })} ${w}`);
-  family('kanari_rollout_step', 'gauge', 'The step being carried out (0-based; equal to kanari_rollout_steps once all are done).');
+  for (const v of views)
+    for (const [version, w] of Object.entries(v.weights))
+      out.push(`kanari_rollout_weight_percent${l({ rollout: v.name, version })} ${w}`);
+  family(
+    'kanari_rollout_step',
+    'gauge',
+    'The step being carried out (0-based; equal to kanari_rollout_steps once all are done).',
+  );
   for (const v of views) out.push(`kanari_rollout_step${l({ rollout: v.name })} ${v.step}`);
   family('kanari_rollout_steps', 'gauge', 'Steps in the rollout plan.');
   for (const v of views) out.push(`kanari_rollout_steps${l({ rollout: v.name })} ${v.steps.length}`);
   family('kanari_rollout_revision', 'gauge', 'Deploys so far.');
   for (const v of views) out.push(`kanari_rollout_revision${l({ rollout: v.name })} ${v.revision}`);
   family('kanari_analysis_score', 'gauge', 'Score (0-100, higher is better) of each running analysis.');
-  for (const v of views) for (const a of v.analyses) if (a.endedAt === undefined && a.score !== undefined) out.push(`kanari_analysis_score${l({ rollout: v.name, template: a.template, scope: a.scope })} ${a.score}`);
+  for (const v of views)
+    for (const a of v.analyses)
+      if (a.endedAt === undefined && a.score !== undefined)
+        out.push(`kanari_analysis_score${l({ rollout: v.name, template: a.template, scope: a.scope })} ${a.score}`);
 
   family('kanari_analysis_runs_total', 'counter', 'Finished analysis runs by verdict.');
-  for (const c of store.verdictCounts()) out.push(`kanari_analysis_runs_total${l({ rollout: c.rollout, template: c.template, verdict: c.verdict })} ${c.n}`);
+  for (const c of store.verdictCounts())
+    out.push(`kanari_analysis_runs_total${l({ rollout: c.rollout, template: c.template, verdict: c.verdict })} ${c.n}`);
 
-  family('kanari_rollout_duration_seconds', 'histogram', 'Time from deploy to the end of each finished rollout, by outcome.');
+  family(
+    'kanari_rollout_duration_seconds',
+    'histogram',
+    'Time from deploy to the end of each finished rollout, by outcome.',
+  );
   const groups = new Map<string, number[]>();
   for (const r of store.results()) {
     const key = JSON.stringify([r.rollout, r.outcome]);
@@ -63,18 +100,39 @@ export function renderControllerMetrics(views: RolloutView[], store: Store, lags
   }
   for (const [key, seconds] of groups) {
     const [rollout, outcome] = JSON.parse(key) as [string, string];
-    for (const le of DURATION_BUCKETS) out.push(`kanari_rollout_duration_seconds_bucket${l({ rollout, outcome, le: String(le) })} ${seconds.filter((s) => s <= le).length}`);
+    for (const le of DURATION_BUCKETS)
+      out.push(
+        `kanari_rollout_duration_seconds_bucket${l({ rollout, outcome, le: String(le) })} ${seconds.filter((s) => s <= le).length}`,
+      );
     out.push(`kanari_rollout_duration_seconds_bucket${l({ rollout, outcome, le: '+Inf' })} ${seconds.length}`);
     out.push(`kanari_rollout_duration_seconds_sum${l({ rollout, outcome })} ${seconds.reduce((a, b) => a + b, 0)}`);
     out.push(`kanari_rollout_duration_seconds_count${l({ rollout, outcome })} ${seconds.length}`);
   }
 
-  family('kanari_controller_last_round_lag_seconds', 'gauge', 'How late the last round of each rollout started after its slot.');
+  family(
+    'kanari_controller_last_round_lag_seconds',
+    'gauge',
+    'How late the last round of each rollout started after its slot.',
+  );
   for (const [rollout, ms] of lags) out.push(`kanari_controller_last_round_lag_seconds${l({ rollout })} ${ms / 1000}`);
-  family('kanari_controller_round_lag_seconds', 'histogram', 'How late each round (sample, reconcile, analyses) of every rollout started after its slot.');
-  LAG_BUCKETS.forEach((le, i) => out.push(`kanari_controller_round_lag_seconds_bucket{le="${le}"} ${roundLag.counts[i]}`));
-  out.push(`kanari_controller_round_lag_seconds_bucket{le="+Inf"} ${roundLag.count}`, `kanari_controller_round_lag_seconds_sum ${roundLag.sum}`, `kanari_controller_round_lag_seconds_count ${roundLag.count}`);
-  family('kanari_controller_round_lag_max_seconds', 'gauge', 'The latest any round has started since the controller started.');
+  family(
+    'kanari_controller_round_lag_seconds',
+    'histogram',
+    'How late each round (sample, reconcile, analyses) of every rollout started after its slot.',
+  );
+  LAG_BUCKETS.forEach((le, i) =>
+    out.push(`kanari_controller_round_lag_seconds_bucket{le="${le}"} ${roundLag.counts[i]}`),
+  );
+  out.push(
+    `kanari_controller_round_lag_seconds_bucket{le="+Inf"} ${roundLag.count}`,
+    `kanari_controller_round_lag_seconds_sum ${roundLag.sum}`,
+    `kanari_controller_round_lag_seconds_count ${roundLag.count}`,
+  );
+  family(
+    'kanari_controller_round_lag_max_seconds',
+    'gauge',
+    'The latest any round has started since the controller started.',
+  );
   out.push(`kanari_controller_round_lag_max_seconds ${roundLag.max}`);
   return out.join('\n') + '\n';
 }

@@ -61,7 +61,13 @@ export interface Health {
   store?: { error: string; since: number };
 }
 
-export function rolloutView(doc: RolloutDocument, s: RolloutStatus, now: number, report: (id: string) => AnalysisReport | undefined, health: Health = {}): RolloutView {
+export function rolloutView(
+  doc: RolloutDocument,
+  s: RolloutStatus,
+  now: number,
+  report: (id: string) => AnalysisReport | undefined,
+  health: Health = {},
+): RolloutView {
   const steps = planOf(doc.spec, s.pools).steps;
   const live = s.canary !== undefined;
   const { canary, baseline } = s.traffic.weights;
@@ -75,7 +81,11 @@ export function rolloutView(doc: RolloutDocument, s: RolloutStatus, now: number,
     weights: { stable: round2(100 - canary - baseline), canary, baseline },
     listen: `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}`,
     step: s.step,
-    steps: steps.map((step, index) => ({ index, text: describeStep(step), state: !live ? 'next' : index < s.step ? 'done' : index === s.step ? 'current' : 'next' })),
+    steps: steps.map((step, index) => ({
+      index,
+      text: describeStep(step),
+      state: !live ? 'next' : index < s.step ? 'done' : index === s.step ? 'current' : 'next',
+    })),
     ...pauseLeft(s, now),
     ...(s.paused ? { paused: { reason: s.paused.reason, message: s.paused.message } } : {}),
     ...(s.gate ? { gate: { type: s.gate.type, since: s.gate.since, message: s.gate.message } } : {}),
@@ -88,14 +98,23 @@ export function rolloutView(doc: RolloutDocument, s: RolloutStatus, now: number,
         step: a.step,
         // A run that ended with the rollout keeps its last verdict in its report.
         verdict: a.endedAt !== undefined && r ? r.verdict : a.verdict,
-        ...(a.reason ?? r?.reason ? { reason: a.reason ?? r?.reason } : {}),
+        ...((a.reason ?? r?.reason) ? { reason: a.reason ?? r?.reason } : {}),
         ...(r ? { score: r.score, measurements: r.measurements } : {}),
         startedAt: a.startedAt,
         ...(a.endedAt !== undefined ? { endedAt: a.endedAt } : {}),
       };
     }),
     message: s.message,
-    ...(s.result ? { result: { outcome: s.result.outcome, version: s.result.release.version, reason: s.result.reason, at: s.result.at } } : {}),
+    ...(s.result
+      ? {
+          result: {
+            outcome: s.result.outcome,
+            version: s.result.release.version,
+            reason: s.result.reason,
+            at: s.result.at,
+          },
+        }
+      : {}),
     ...(health.router ? { router: health.router } : {}),
     ...(health.store ? { store: health.store } : {}),
     updatedAt: s.updatedAt,

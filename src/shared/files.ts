@@ -4,7 +4,18 @@
  * 0600 in directories 0700, whatever the umask, and state an older kanari left with
  * looser modes is tightened.
  */
-import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** Creates `dir` and its missing parents as 0700; one that exists is left as it is (it may be someone's own). */

@@ -22,7 +22,9 @@ export class HttpError extends Error {
  */
 export function internalError(req: IncomingMessage, err: unknown, log: (line: string) => void): string {
   const id = randomBytes(4).toString('hex');
-  log(`internal error ${id} answering ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  log(
+    `internal error ${id} answering ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+  );
   return `internal error (logged as ${id})`;
 }
 
@@ -102,7 +104,12 @@ export function send(res: ServerResponse, status: number, body: unknown, headers
   req.on('end', end).on('close', end).resume();
 }
 
-export function sendText(res: ServerResponse, status: number, text: string, contentType = 'text/plain; version=0.0.4; charset=utf-8'): void {
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  contentType = 'text/plain; version=0.0.4; charset=utf-8',
+): void {
   res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

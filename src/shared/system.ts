@@ -59,5 +59,7 @@ export function listenOrExplain(server: Server, port: number, host: string, sett
 
 /** Why listening on `host:port` (from `setting`) failed, for a person. */
 export function listenError(err: unknown, port: number, host: string, setting: string): StartupError {
-  return new StartupError(`cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port} (${setting}): ${describeSystemError(err)}`);
+  return new StartupError(
+    `cannot listen on ${host.includes(':') ? `[${host}]` : host}:${port} (${setting}): ${describeSystemError(err)}`,
+  );
 }

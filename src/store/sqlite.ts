@@ -105,8 +105,18 @@ export class Store {
   }
 
   rollouts(): StoredRollout[] {
-    const rows = this.db.prepare('select name, document, templates, status from rollouts order by name').all() as { name: string; document: string; templates: string; status: string }[];
-    return rows.map((r) => ({ name: r.name, document: JSON.parse(r.document), templates: JSON.parse(r.templates), status: JSON.parse(r.status) as RolloutStatus }));
+    const rows = this.db.prepare('select name, document, templates, status from rollouts order by name').all() as {
+      name: string;
+      document: string;
+      templates: string;
+      status: string;
+    }[];
+    return rows.map((r) => ({
+      name: r.name,
+      document: JSON.parse(r.document),
+      templates: JSON.parse(r.templates),
+      status: JSON.parse(r.status) as RolloutStatus,
+    }));
   }
 
   rollout(name: string): StoredRollout | undefined {
@@ -115,24 +125,40 @@ export class Store {
 
   putRollout(r: StoredRollout): void {
     this.db
-      .prepare('insert into rollouts (name, document, templates, status, updated_at) values (?, ?, ?, ?, ?) on conflict (name) do update set document = excluded.document, templates = excluded.templates, status = excluded.status, updated_at = excluded.updated_at')
-      .run(r.name, JSON.stringify(r.document), JSON.stringify(r.templates), JSON.stringify(r.status), r.status.updatedAt);
+      .prepare(
+        'insert into rollouts (name, document, templates, status, updated_at) values (?, ?, ?, ?, ?) on conflict (name) do update set document = excluded.document, templates = excluded.templates, status = excluded.status, updated_at = excluded.updated_at',
+      )
+      .run(
+        r.name,
+        JSON.stringify(r.document),
+        JSON.stringify(r.templates),
+        JSON.stringify(r.status),
+        r.status.updatedAt,
+      );
   }
 
   saveStatus(name: string, status: RolloutStatus): void {
-    this.db.prepare('update rollouts set status = ?, updated_at = ? where name = ?').run(JSON.stringify(status), status.updatedAt, name);
+    this.db
+      .prepare('update rollouts set status = ?, updated_at = ? where name = ?')
+      .run(JSON.stringify(status), status.updatedAt, name);
   }
 
   appendEvent(rollout: string, revision: number, at: number, type: string, data: Record<string, unknown>): void {
-    this.db.prepare('insert into events (rollout, revision, at, type, data) values (?, ?, ?, ?, ?)').run(rollout, revision, at, type, JSON.stringify(data));
+    this.db
+      .prepare('insert into events (rollout, revision, at, type, data) values (?, ?, ?, ?, ?)')
+      .run(rollout, revision, at, type, JSON.stringify(data));
   }
 
   /** A rollout's events, oldest first: the newest `limit` of those after id `after`. */
   events(rollout: string, options: { after?: number; limit?: number; types?: string[] } = {}): EventRow[] {
     const types = options.types ?? [];
     const rows = this.db
-      .prepare(`select id, rollout, revision, at, type, data from events where rollout = ? and id > ? ${types.length ? `and type in (${types.map(() => '?').join(', ')})` : ''} order by id desc limit ?`)
-      .all(rollout, options.after ?? 0, ...types, options.limit ?? 10_000) as (Omit<EventRow, 'data'> & { data: string })[];
+      .prepare(
+        `select id, rollout, revision, at, type, data from events where rollout = ? and id > ? ${types.length ? `and type in (${types.map(() => '?').join(', ')})` : ''} order by id desc limit ?`,
+      )
+      .all(rollout, options.after ?? 0, ...types, options.limit ?? 10_000) as (Omit<EventRow, 'data'> & {
+      data: string;
+    })[];
     return rows.reverse().map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
   }
 
@@ -141,64 +167,96 @@ export class Store {
    * measurements it `added` since the last save appended, numbered from `from`, so a
    * tick costs what it adds rather than everything the run has gathered.
    */
-  saveRun(rollout: string, revision: number, id: string, state: AnalysisRunState, report: AnalysisReport, at: number, added: { from: number; items: readonly MeasurementRecord[] }): void {
+  saveRun(
+    rollout: string,
+    revision: number,
+    id: string,
+    state: AnalysisRunState,
+    report: AnalysisReport,
+    at: number,
+    added: { from: number; items: readonly MeasurementRecord[] },
+  ): void {
     this.transaction(() => {
       const insert = this.db.prepare('insert or replace into measurements (rollout, run, n, data) values (?, ?, ?, ?)');
       added.items.forEach((m, i) => insert.run(rollout, id, added.from + i, JSON.stringify(m)));
       this.db
-        .prepare('insert into analysis_runs (id, rollout, revision, state, report, updated_at) values (?, ?, ?, ?, ?, ?) on conflict (rollout, id) do update set state = excluded.state, report = excluded.report, updated_at = excluded.updated_at')
+        .prepare(
+          'insert into analysis_runs (id, rollout, revision, state, report, updated_at) values (?, ?, ?, ?, ?, ?) on conflict (rollout, id) do update set state = excluded.state, report = excluded.report, updated_at = excluded.updated_at',
+        )
         .run(id, rollout, revision, JSON.stringify({ ...state, measurements: [] }), JSON.stringify(report), at);
     });
   }
 
   /** Only a run's report: what views need, without reading its measurements. */
   runReport(rollout: string, id: string): AnalysisReport | undefined {
-    const row = this.db.prepare('select report from analysis_runs where rollout = ? and id = ?').get(rollout, id) as { report: string } | undefined;
+    const row = this.db.prepare('select report from analysis_runs where rollout = ? and id = ?').get(rollout, id) as
+      { report: string } | undefined;
     return row ? (JSON.parse(row.report) as AnalysisReport) : undefined;
   }
 
   run(rollout: string, id: string): { state: AnalysisRunState; report: AnalysisReport } | undefined {
-    const row = this.db.prepare('select state, report from analysis_runs where rollout = ? and id = ?').get(rollout, id) as { state: string; report: string } | undefined;
+    const row = this.db
+      .prepare('select state, report from analysis_runs where rollout = ? and id = ?')
+      .get(rollout, id) as { state: string; report: string } | undefined;
     if (!row) return undefined;
-    const rows = this.db.prepare('select data from measurements where rollout = ? and run = ? order by n').all(rollout, id) as { data: string }[];
+    const rows = this.db
+      .prepare('select data from measurements where rollout = ? and run = ? order by n')
+      .all(rollout, id) as { data: string }[];
     const state = JSON.parse(row.state) as AnalysisRunState;
-    return { state: { ...state, measurements: rows.map((r) => JSON.parse(r.data) as MeasurementRecord) }, report: JSON.parse(row.report) as AnalysisReport };
+    return {
+      state: { ...state, measurements: rows.map((r) => JSON.parse(r.data) as MeasurementRecord) },
+      report: JSON.parse(row.report) as AnalysisReport,
+    };
   }
 
   /** Finished analysis runs by rollout, template and verdict (for the controller's metrics). */
   verdictCounts(): { rollout: string; template: string; verdict: string; n: number }[] {
     return this.db
-      .prepare(`select rollout, json_extract(report, '$.template') as template, json_extract(report, '$.verdict') as verdict, count(*) as n
-        from analysis_runs where json_extract(report, '$.endedAt') is not null group by 1, 2, 3 order by 1, 2, 3`)
+      .prepare(
+        `select rollout, json_extract(report, '$.template') as template, json_extract(report, '$.verdict') as verdict, count(*) as n
+        from analysis_runs where json_extract(report, '$.endedAt') is not null group by 1, 2, 3 order by 1, 2, 3`,
+      )
       .all() as { rollout: string; template: string; verdict: string; n: number }[];
   }
 
   /** Ended rollouts by outcome, with the seconds each took from deploy to end (for metrics). */
   results(): { rollout: string; outcome: string; seconds: number }[] {
     return this.db
-      .prepare(`select rollout, json_extract(data, '$.outcome') as outcome, json_extract(data, '$.seconds') as seconds from events where type = 'result' order by id`)
+      .prepare(
+        `select rollout, json_extract(data, '$.outcome') as outcome, json_extract(data, '$.seconds') as seconds from events where type = 'result' order by id`,
+      )
       .all() as { rollout: string; outcome: string; seconds: number }[];
   }
 
   /** Small keyed records a rollout keeps: its instances' pids and ports, its router, the last stats snapshot. */
   record<T>(rollout: string, key: string): T | undefined {
-    const row = this.db.prepare('select data from records where rollout = ? and key = ?').get(rollout, key) as { data: string } | undefined;
+    const row = this.db.prepare('select data from records where rollout = ? and key = ?').get(rollout, key) as
+      { data: string } | undefined;
     return row ? (JSON.parse(row.data) as T) : undefined;
   }
 
   setRecord(rollout: string, key: string, data: unknown): void {
     if (data === undefined) this.db.prepare('delete from records where rollout = ? and key = ?').run(rollout, key);
-    else this.db.prepare('insert into records (rollout, key, data) values (?, ?, ?) on conflict (rollout, key) do update set data = excluded.data').run(rollout, key, JSON.stringify(data));
+    else
+      this.db
+        .prepare(
+          'insert into records (rollout, key, data) values (?, ?, ?) on conflict (rollout, key) do update set data = excluded.data',
+        )
+        .run(rollout, key, JSON.stringify(data));
   }
 
   /** Keeps a router statistics delta, and drops those older than `retention` ms. */
   addDelta(rollout: string, delta: StatsDelta, retention: number): void {
-    this.db.prepare('insert into deltas (rollout, end_at, data) values (?, ?, ?)').run(rollout, delta.end, JSON.stringify(delta));
+    this.db
+      .prepare('insert into deltas (rollout, end_at, data) values (?, ?, ?)')
+      .run(rollout, delta.end, JSON.stringify(delta));
     this.db.prepare('delete from deltas where rollout = ? and end_at < ?').run(rollout, delta.end - retention);
   }
 
   deltas(rollout: string): StatsDelta[] {
-    const rows = this.db.prepare('select data from deltas where rollout = ? order by end_at').all(rollout) as { data: string }[];
+    const rows = this.db.prepare('select data from deltas where rollout = ? order by end_at').all(rollout) as {
+      data: string;
+    }[];
     return rows.map((r) => JSON.parse(r.data) as StatsDelta);
   }
 

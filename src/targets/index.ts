@@ -56,7 +56,14 @@ export class Targets {
       return;
     }
     const spec = { ...target.process!, instances: inst.count ?? target.process!.instances };
-    const options = { id: inst.id, version: inst.release.version, spec, logDir: this.o.logDir, onExit: (reason: string) => this.exited(inst.id, reason), onSpawn: (record: ProcessRecord) => this.o.persist(inst.id, record) };
+    const options = {
+      id: inst.id,
+      version: inst.release.version,
+      spec,
+      logDir: this.o.logDir,
+      onExit: (reason: string) => this.exited(inst.id, reason),
+      onSpawn: (record: ProcessRecord) => this.o.persist(inst.id, record),
+    };
     const saved = this.o.recall(inst.id);
     let group = saved && (await ProcessGroup.adopt(options, saved));
     try {

@@ -126,7 +126,13 @@ export class ProcessGroup {
     try {
       const child = spawn('/bin/sh', ['-c', this.o.spec.command], {
         cwd: this.o.spec.cwd,
-        env: { ...process.env, ...this.o.spec.env, PORT: String(port), KANARI_VERSION: this.o.version, KANARI_INSTANCE: String(index) },
+        env: {
+          ...process.env,
+          ...this.o.spec.env,
+          PORT: String(port),
+          KANARI_VERSION: this.o.version,
+          KANARI_INSTANCE: String(index),
+        },
         detached: true,
         stdio: ['ignore', log, log],
       });
@@ -147,7 +153,10 @@ export class ProcessGroup {
     const pending = new Set(ports);
     let last = '';
     while (pending.size > 0) {
-      if (this.exited) throw new Error(`${this.o.id} ${last || 'exited before it was ready'} (log: ${join(this.o.logDir, `${this.o.id}-0.log`)})`);
+      if (this.exited)
+        throw new Error(
+          `${this.o.id} ${last || 'exited before it was ready'} (log: ${join(this.o.logDir, `${this.o.id}-0.log`)})`,
+        );
       if (this.o.probe) {
         const why = await this.o.probe().catch((err: Error) => err.message);
         if (why === undefined) pending.clear();
@@ -155,7 +164,9 @@ export class ProcessGroup {
       }
       for (const port of this.o.probe ? [] : [...pending]) {
         try {
-          const res = await fetch(`http://127.0.0.1:${port}${this.o.spec.readiness}`, { signal: AbortSignal.timeout(1000) });
+          const res = await fetch(`http://127.0.0.1:${port}${this.o.spec.readiness}`, {
+            signal: AbortSignal.timeout(1000),
+          });
           await res.arrayBuffer();
           if (res.ok) pending.delete(port);
           else last = `answered ${res.status} on ${this.o.spec.readiness}`;
@@ -262,7 +273,12 @@ export function freePort(): Promise<number> {
 export function ownModuleCommand(moduleUrl: URL, args: string[]): string {
   const fromSource = moduleUrl.pathname.endsWith('.ts');
   // tsx by its full path: the command may run in any directory.
-  const node = [process.execPath, ...(fromSource ? ['--import', import.meta.resolve('tsx')] : []), fileURLToPath(moduleUrl), ...args];
+  const node = [
+    process.execPath,
+    ...(fromSource ? ['--import', import.meta.resolve('tsx')] : []),
+    fileURLToPath(moduleUrl),
+    ...args,
+  ];
   return `exec ${node.map(shellQuote).join(' ')}`;
 }
 

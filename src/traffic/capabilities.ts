@@ -10,7 +10,10 @@ import type { TrafficCapability, TrafficRouter } from './types.js';
 export type RouterCapabilities = Pick<TrafficRouter, 'name' | 'supports'>;
 
 /** kanari's own router does every step (`EmbeddedTraffic` declares itself with this). */
-export const EMBEDDED: RouterCapabilities = { name: 'embedded', supports: new Set(['weights', 'match', 'mirror', 'sticky', 'baseline']) };
+export const EMBEDDED: RouterCapabilities = {
+  name: 'embedded',
+  supports: new Set(['weights', 'match', 'mirror', 'sticky', 'baseline']),
+};
 
 interface Needed {
   capability: TrafficCapability;
@@ -21,7 +24,8 @@ interface Needed {
 
 function neededCapabilities(spec: RolloutSpec): Needed[] {
   const out: Needed[] = [];
-  const need = (capability: TrafficCapability, path: (string | number)[], what: string) => out.push({ capability, path, what });
+  const need = (capability: TrafficCapability, path: (string | number)[], what: string) =>
+    out.push({ capability, path, what });
   if (spec.sticky) need('sticky', ['sticky'], 'sticky users');
   const { canary, blueGreen, rolling } = spec.strategy;
   canary?.steps.forEach((step, n) => {
@@ -31,15 +35,22 @@ function neededCapabilities(spec: RolloutSpec): Needed[] {
     if (step.setMirror) need('mirror', [...at, 'setMirror'], 'mirroring');
     if (step.baseline) need('baseline', [...at, 'baseline'], 'a baseline version');
   });
-  if (blueGreen?.previewRoute) need('match', ['strategy', 'blueGreen', 'previewRoute'], 'a preview route (a header or cookie match)');
+  if (blueGreen?.previewRoute)
+    need('match', ['strategy', 'blueGreen', 'previewRoute'], 'a preview route (a header or cookie match)');
   if (blueGreen) need('weights', ['strategy', 'blueGreen'], 'switching traffic between versions');
   if (rolling) need('weights', ['strategy', 'rolling'], 'traffic in proportion to instances');
   return out;
 }
 
 /** Each step the router cannot do, with its path and a message that names the router. */
-export function unsupportedSteps(spec: RolloutSpec, router: RouterCapabilities): { path: (string | number)[]; message: string }[] {
+export function unsupportedSteps(
+  spec: RolloutSpec,
+  router: RouterCapabilities,
+): { path: (string | number)[]; message: string }[] {
   return neededCapabilities(spec)
     .filter((n) => !router.supports.has(n.capability))
-    .map((n) => ({ path: ['spec', ...n.path], message: `the ${router.name} router cannot do ${n.what} (it supports: ${[...router.supports].join(', ') || 'nothing'})` }));
+    .map((n) => ({
+      path: ['spec', ...n.path],
+      message: `the ${router.name} router cannot do ${n.what} (it supports: ${[...router.supports].join(', ') || 'nothing'})`,
+    }));
 }

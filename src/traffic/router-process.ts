@@ -105,7 +105,8 @@ export class RouterProcess {
    */
   connect = (initial: RoutingTable): Promise<AdminClient> => {
     if (this.connected) return Promise.resolve(this.admin());
-    if (this.down && Date.now() < this.down.retryAt && !this.starting) return Promise.reject(new Error(`the router is not serving: ${this.down.reason}`));
+    if (this.down && Date.now() < this.down.retryAt && !this.starting)
+      return Promise.reject(new Error(`the router is not serving: ${this.down.reason}`));
     this.starting ??= this.adoptOrStart(initial)
       .catch((err: Error) => {
         throw new Error(`the router is not serving: ${this.failed(err)}`);
@@ -118,7 +119,12 @@ export class RouterProcess {
   health(): RouterHealth | undefined {
     if (this.down) return { serving: false, since: this.down.since, reason: this.down.reason };
     if (!this.connected) return undefined;
-    return { serving: true, ...(this.tableStore?.persisted === false ? { warning: 'it cannot save its routing table (a restart would come back on an older one); see its log' } : {}) };
+    return {
+      serving: true,
+      ...(this.tableStore?.persisted === false
+        ? { warning: 'it cannot save its routing table (a restart would come back on an older one); see its log' }
+        : {}),
+    };
   }
 
   /** Cumulative statistics, or undefined before the router has been reached. */
@@ -162,7 +168,8 @@ export class RouterProcess {
   }
 
   private serving(): void {
-    if (this.down) this.o.log(`the router serves now (it did not for ${Math.round((Date.now() - this.down.since) / 1000)} s)`);
+    if (this.down)
+      this.o.log(`the router serves now (it did not for ${Math.round((Date.now() - this.down.since) / 1000)} s)`);
     this.down = undefined;
   }
 
@@ -171,7 +178,12 @@ export class RouterProcess {
     const reason = routerSays(join(this.o.dir, 'router-0.log')) ?? err.message;
     const failures = (this.down?.failures ?? 0) + 1;
     if (reason !== this.down?.reason) this.o.log(`the router is not serving: ${reason}`);
-    this.down = { reason, since: this.down?.since ?? Date.now(), failures, retryAt: Date.now() + Math.min(MAX_RETRY_DELAY, RESTART_DELAY * 2 ** (failures - 1)) };
+    this.down = {
+      reason,
+      since: this.down?.since ?? Date.now(),
+      failures,
+      retryAt: Date.now() + Math.min(MAX_RETRY_DELAY, RESTART_DELAY * 2 ** (failures - 1)),
+    };
     return reason;
   }
 
@@ -214,7 +226,10 @@ export class RouterProcess {
       version: 'router',
       logDir: this.o.dir,
       spec: {
-        command: ownModuleCommand(new URL(`../cli/entry.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url), ['router', '-f', this.documentPath]),
+        command: ownModuleCommand(
+          new URL(`../cli/entry.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url),
+          ['router', '-f', this.documentPath],
+        ),
         port: 0,
         instances: 1,
         env: {},

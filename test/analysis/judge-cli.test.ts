@@ -17,7 +17,9 @@ function requestLog(name: string, seconds: number, canaryErrors: number, stableE
     for (let i = 0; i < 200; i++) {
       const canary = i % 10 === 0;
       const failed = random() < (canary ? canaryErrors : stableErrors);
-      lines.push(`${t + i / 200},${canary ? 'canary' : 'stable'},${failed ? 503 : i % 37 === 0 ? 404 : 200},${(20 + 30 * random()).toFixed(1)}`);
+      lines.push(
+        `${t + i / 200},${canary ? 'canary' : 'stable'},${failed ? 503 : i % 37 === 0 ? 404 : 200},${(20 + 30 * random()).toFixed(1)}`,
+      );
     }
   }
   const file = join(dir, name);
@@ -27,16 +29,26 @@ function requestLog(name: string, seconds: number, canaryErrors: number, stableE
 
 describe('kanari judge --kayenta', () => {
   it('judges the example Kayenta config unchanged and fails the slower canary (exit 1)', () => {
-    const r = runCli(['judge', '--kayenta', 'examples/judge/canary-config.json', '--data', 'examples/judge/metric-pairs.json']);
+    const r = runCli([
+      'judge',
+      '--kayenta',
+      'examples/judge/canary-config.json',
+      '--data',
+      'examples/judge/metric-pairs.json',
+    ]);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout, /^Kayenta score 60 — Fail \(pass ≥ 95, marginal ≥ 75\)/);
     assert.match(r.stdout, /latency-p99 +High/);
     assert.match(r.stdout, /error-rate +Pass/);
   });
 
-  it('reads a long CSV, and passes data Kayenta\'s own suite calls Pass (C01), with --json', () => {
+  it("reads a long CSV, and passes data Kayenta's own suite calls Pass (C01), with --json", () => {
     const csv = join(dir, 'pairs.csv');
-    const rows = ['metric,version,value', ...dataset('D01').map((v: number) => `m,canary,${v}`), ...dataset('D02').map((v: number) => `m,baseline,${v}`)];
+    const rows = [
+      'metric,version,value',
+      ...dataset('D01').map((v: number) => `m,canary,${v}`),
+      ...dataset('D02').map((v: number) => `m,baseline,${v}`),
+    ];
     writeFileSync(csv, rows.join('\n'));
     const config = join(dir, 'one-metric.json');
     writeFileSync(config, JSON.stringify({ metrics: [{ name: 'm', groups: ['g'] }] }));
@@ -53,7 +65,10 @@ describe('kanari judge --kayenta', () => {
     writeFileSync(csv, 'metric,version,value\nm,canary,1\nm,blue,2\n');
     const r = runCli(['judge', '--kayenta', 'examples/judge/canary-config.json', '--data', csv]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /bad\.csv:3:1 .*version must be one of control, baseline, stable, canary, experiment \(got "blue"\)/);
+    assert.match(
+      r.stderr,
+      /bad\.csv:3:1 .*version must be one of control, baseline, stable, canary, experiment \(got "blue"\)/,
+    );
     const config = join(dir, 'remote-judge.json');
     writeFileSync(config, JSON.stringify({ judge: { name: 'RemoteJudge-v1.0' }, metrics: [{ name: 'm' }] }));
     const remote = runCli(['judge', '--kayenta', config, '--data', 'examples/judge/metric-pairs.json']);

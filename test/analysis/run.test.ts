@@ -26,9 +26,17 @@ class World {
   canaryLatency = 0.05;
   readonly env: RunEnvironment;
 
-  constructor(readonly perSecond = 1000, readonly share = 0.05) {
+  constructor(
+    readonly perSecond = 1000,
+    readonly share = 0.05,
+  ) {
     this.recorder.record({ ...this.stats.snapshot(1, available), time: this.now });
-    this.env = { service: 'svc', providers: new Providers(new BuiltinProvider(this.recorder)), recorder: this.recorder, expectedShare: () => share };
+    this.env = {
+      service: 'svc',
+      providers: new Providers(new BuiltinProvider(this.recorder)),
+      recorder: this.recorder,
+      expectedShare: () => share,
+    };
   }
 
   second(): void {
@@ -37,7 +45,11 @@ class World {
       const version = canary ? 'canary' : 'stable';
       const failed = this.random() < (canary ? this.canaryErrorRate : 0.001);
       this.stats.started(version);
-      this.stats.finished(version, failed ? 503 : 200, (canary ? this.canaryLatency : 0.05) * Math.exp(0.5 * gauss(this.random)));
+      this.stats.finished(
+        version,
+        failed ? 503 : 200,
+        (canary ? this.canaryLatency : 0.05) * Math.exp(0.5 * gauss(this.random)),
+      );
     }
     this.now += 1000;
     this.recorder.record({ ...this.stats.snapshot(1, available), time: this.now });
@@ -61,8 +73,20 @@ function gauss(random: () => number): number {
 const thresholdTemplate = analysisTemplateSpec.parse({
   threshold: {
     metrics: [
-      { name: 'success', provider: { builtin: { signal: 'successRate' } }, interval: '10s', count: 3, successCondition: 'result >= 0.95' },
-      { name: 'p99-vs-stable', provider: { builtin: { signal: 'latency', quantile: 0.99 } }, interval: '10s', count: 3, successCondition: 'result <= control * 1.5' },
+      {
+        name: 'success',
+        provider: { builtin: { signal: 'successRate' } },
+        interval: '10s',
+        count: 3,
+        successCondition: 'result >= 0.95',
+      },
+      {
+        name: 'p99-vs-stable',
+        provider: { builtin: { signal: 'latency', quantile: 0.99 } },
+        interval: '10s',
+        count: 3,
+        successCondition: 'result <= control * 1.5',
+      },
     ],
   },
 });
@@ -75,7 +99,14 @@ describe('analysis runs', () => {
     assert.equal(run.verdict(), 'Successful');
     assert.equal(took, 30);
     const success = run.measurements.filter((m) => m.metric === 'success');
-    assert.deepEqual(success.map((m) => [m.window.start - T0, m.window.end - T0]), [[0, 10_000], [10_000, 20_000], [20_000, 30_000]]);
+    assert.deepEqual(
+      success.map((m) => [m.window.start - T0, m.window.end - T0]),
+      [
+        [0, 10_000],
+        [10_000, 20_000],
+        [20_000, 30_000],
+      ],
+    );
     assert.ok(success.every((m) => m.outcome === 'value' && m.phase === 'Successful'));
     const report = run.report();
     assert.equal(report.score, 100);
@@ -99,13 +130,26 @@ describe('analysis runs', () => {
     const world = new World();
     const port = await freePort();
     const spec = analysisTemplateSpec.parse({
-      threshold: { metrics: [{ name: 'prom', provider: { prometheus: { address: `http://127.0.0.1:${port}`, query: 'up' } }, interval: '1s', successCondition: 'result == 1', consecutiveErrorLimit: 2 }] },
+      threshold: {
+        metrics: [
+          {
+            name: 'prom',
+            provider: { prometheus: { address: `http://127.0.0.1:${port}`, query: 'up' } },
+            interval: '1s',
+            successCondition: 'result == 1',
+            consecutiveErrorLimit: 2,
+          },
+        ],
+      },
     });
     const run = AnalysisRun.start('prom', spec, 'step', world.now, world.env);
     await world.run(run, 10);
     assert.equal(run.verdict(), 'Inconclusive');
     assert.equal(run.measurements.length, 3);
-    assert.ok(run.measurements.every((m) => m.outcome === 'error' && /ECONNREFUSED/.test(m.message!)), JSON.stringify(run.measurements));
+    assert.ok(
+      run.measurements.every((m) => m.outcome === 'error' && /ECONNREFUSED/.test(m.message!)),
+      JSON.stringify(run.measurements),
+    );
   });
 
   it('threshold: a run ended before its count is Inconclusive', async () => {
@@ -143,25 +187,30 @@ describe('analysis runs', () => {
     assert.ok(run.report().score > 50, `score ${run.report().score}`);
   });
 
-  const kayenta = (count?: number) => analysisTemplateSpec.parse({
-    kayenta: {
-      config: {
-        metrics: [
-          { name: 'error-rate', groups: ['errors'], analysisConfigurations: { canary: { direction: 'increase', critical: true } } },
-          { name: 'latency-p90', groups: ['latency'], analysisConfigurations: { canary: { direction: 'increase' } } },
-        ],
-        classifier: { groupWeights: { errors: 50, latency: 50 } },
+  const kayenta = (count?: number) =>
+    analysisTemplateSpec.parse({
+      kayenta: {
+        config: {
+          metrics: [
+            {
+              name: 'error-rate',
+              groups: ['errors'],
+              analysisConfigurations: { canary: { direction: 'increase', critical: true } },
+            },
+            { name: 'latency-p90', groups: ['latency'], analysisConfigurations: { canary: { direction: 'increase' } } },
+          ],
+          classifier: { groupWeights: { errors: 50, latency: 50 } },
+        },
+        metrics: {
+          'error-rate': { builtin: { signal: 'errorRate' } },
+          'latency-p90': { builtin: { signal: 'latency', quantile: 0.9 } },
+        },
+        interval: '30s',
+        step: '5s',
+        ...(count ? { count } : {}),
+        thresholds: { pass: 90, marginal: 50 },
       },
-      metrics: {
-        'error-rate': { builtin: { signal: 'errorRate' } },
-        'latency-p90': { builtin: { signal: 'latency', quantile: 0.9 } },
-      },
-      interval: '30s',
-      step: '5s',
-      ...(count ? { count } : {}),
-      thresholds: { pass: 90, marginal: 50 },
-    },
-  });
+    });
 
   it('kayenta: scores each interval from per-step series of both sides, and passes a good canary after count', async () => {
     const world = new World(2000, 0.25);
@@ -171,7 +220,11 @@ describe('analysis runs', () => {
     assert.equal(took, 60);
     const series = run.measurements.filter((m) => m.metric === 'latency-p90 (canary)');
     assert.equal(series.length, 2);
-    assert.deepEqual(series[1]!.window, { start: T0, end: T0 + 60_000 }, 'the second interval judges everything since the start');
+    assert.deepEqual(
+      series[1]!.window,
+      { start: T0, end: T0 + 60_000 },
+      'the second interval judges everything since the start',
+    );
     assert.equal((series[1]!.value as number[]).length, 12);
     assert.equal(run.report().score, 100);
   });
@@ -183,7 +236,10 @@ describe('analysis runs', () => {
     await world.run(run, 120);
     assert.equal(run.verdict(), 'Failed');
     const report = run.report();
-    assert.match(report.reason, /Canary score of interval 1 50 is not above the marginal score threshold|Final canary score/);
+    assert.match(
+      report.reason,
+      /Canary score of interval 1 50 is not above the marginal score threshold|Final canary score/,
+    );
     assert.equal(report.metrics.find((m) => m.name === 'latency-p90')!.verdict, 'Failed');
   });
 });

@@ -33,7 +33,10 @@ describe('simulator: what the sequential judge must show', () => {
   it('error rate 0.1% → 0.2%: caught in ≥ 95% of runs within 30 minutes, median ≤ 300 s', () => {
     const r = simulate(example('errors-2x'), both, 200);
     const [seq, thr, kay] = r.templates;
-    assert.ok(kay!.timeToRollback!.median > seq!.timeToRollback!.median, 'Kayenta needs several 5-minute intervals of 10-second points');
+    assert.ok(
+      kay!.timeToRollback!.median > seq!.timeToRollback!.median,
+      'Kayenta needs several 5-minute intervals of 10-second points',
+    );
     assert.ok(seq!.rollbacks >= 190, `caught ${seq!.rollbacks}/200`);
     assert.ok(seq!.timeToRollback!.median <= 300, `median ${seq!.timeToRollback!.median}`);
     assert.equal(thr!.rollbacks, 0, 'a 99% success-rate floor cannot see 0.2% errors');
@@ -57,7 +60,10 @@ describe('simulator: what the sequential judge must show', () => {
   it('a sample-ratio mismatch pauses instead of rolling back', () => {
     // A client sending 300 req/s for a minute is sticky: when it lands on the canary the
     // canary's share of requests is far above its 5% weight.
-    const spec = { ...example('nothing-wrong'), traffic: { rate: 1000, bursts: { every: 120_000, duration: 60_000, rate: 300 } } };
+    const spec = {
+      ...example('nothing-wrong'),
+      traffic: { rate: 1000, bursts: { every: 120_000, duration: 60_000, rate: 300 } },
+    };
     const r = simulate(spec, [both[0]!], 40);
     assert.ok(r.templates[0]!.pauses > 0, 'some runs pause');
     assert.match(r.templates[0]!.example ?? '', /sample-ratio mismatch/);
@@ -79,16 +85,41 @@ describe('kanari simulate', () => {
     assert.equal(r.status, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.equal(report.name, 'errors-2x');
-    assert.deepEqual(report.report.templates.map((t: { name: string }) => t.name), ['sequential', 'threshold', 'kayenta']);
+    assert.deepEqual(
+      report.report.templates.map((t: { name: string }) => t.name),
+      ['sequential', 'threshold', 'kayenta'],
+    );
     const bad = await runCli(['simulate', '-f', 'test/fixtures/simulation-unknown-template.yaml']);
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /names template "kayenta-strict", which is neither built in nor in the files given \(known: sequential, threshold, kayenta\)/);
-    const prom = await runCli(['simulate', '-f', 'examples/simulations/errors-10x.yaml', '-t', 'examples/analysis/prometheus.yaml', '--runs', '1']);
+    assert.match(
+      bad.stderr,
+      /names template "kayenta-strict", which is neither built in nor in the files given \(known: sequential, threshold, kayenta\)/,
+    );
+    const prom = await runCli([
+      'simulate',
+      '-f',
+      'examples/simulations/errors-10x.yaml',
+      '-t',
+      'examples/analysis/prometheus.yaml',
+      '--runs',
+      '1',
+    ]);
     assert.equal(prom.status, 0, 'a template that is not used is not checked');
   });
   it('refuses a template the simulator cannot answer', async () => {
-    const r = await runCli(['simulate', '-f', 'test/fixtures/simulation-prometheus-template.yaml', '-t', 'examples/analysis/prometheus.yaml', '--runs', '1']);
+    const r = await runCli([
+      'simulate',
+      '-f',
+      'test/fixtures/simulation-prometheus-template.yaml',
+      '-t',
+      'examples/analysis/prometheus.yaml',
+      '--runs',
+      '1',
+    ]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /template "istio-checks" reads prometheus and web; the simulator answers builtin queries only/);
+    assert.match(
+      r.stderr,
+      /template "istio-checks" reads prometheus and web; the simulator answers builtin queries only/,
+    );
   });
 });

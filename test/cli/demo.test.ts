@@ -6,7 +6,10 @@ describe('kanari demo', () => {
   it('--slow: prints the rollback with its reason and evidence, and exits 0 because that is the expected end', () => {
     const r = runCli(['demo', '--slow', '--hold-seconds', '30']);
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /✘ v2 rolled back \d+ s after the deploy: analysis sequential is Failed: latency: the canary is worse/);
+    assert.match(
+      r.stdout,
+      /✘ v2 rolled back \d+ s after the deploy: analysis sequential is Failed: latency: the canary is worse/,
+    );
     assert.match(r.stdout, /evidence: latency: e-value/);
     assert.match(r.stdout, / 0 failed between the users and the app/);
   });

@@ -11,12 +11,16 @@ import { errorsOf, file } from '../helpers/config.js';
 
 const HEAD = (kind: string) => `apiVersion: kanari.dev/v1alpha1\nkind: ${kind}\nmetadata: { name: x }\nspec:\n`;
 /** `@` marks where the duration goes. */
-const router = (spec: string) => `${HEAD('Router')}  listen: 8080\n  table: { pools: { stable: [http://127.0.0.1:9001] } }\n${spec}`;
+const router = (spec: string) =>
+  `${HEAD('Router')}  listen: 8080\n  table: { pools: { stable: [http://127.0.0.1:9001] } }\n${spec}`;
 const rollout = (spec: string, steps = '        - setWeight: 10\n') =>
   `${HEAD('Rollout')}  listen: 8080\n  stable: { version: v1, process: { command: app } }\n  canary: { process: { command: app } }\n${spec}  strategy:\n    canary:\n      steps:\n${steps}`;
-const bg = (strategy: string) => `${HEAD('Rollout')}  listen: 8080\n  stable: { version: v1, process: { command: app } }\n  canary: { process: { command: app } }\n  strategy:\n    blueGreen: { ${strategy} }\n`;
-const rolling = (strategy: string) => `${HEAD('Rollout')}  listen: 8080\n  stable: { version: v1, process: { command: app } }\n  canary: { process: { command: app } }\n  strategy:\n    rolling: { ${strategy} }\n`;
-const threshold = (metric: string, provider = '{ builtin: { signal: successRate } }') => `${HEAD('AnalysisTemplate')}  threshold:\n    metrics:\n      - { name: m, provider: ${provider}, successCondition: result > 0${metric} }\n`;
+const bg = (strategy: string) =>
+  `${HEAD('Rollout')}  listen: 8080\n  stable: { version: v1, process: { command: app } }\n  canary: { process: { command: app } }\n  strategy:\n    blueGreen: { ${strategy} }\n`;
+const rolling = (strategy: string) =>
+  `${HEAD('Rollout')}  listen: 8080\n  stable: { version: v1, process: { command: app } }\n  canary: { process: { command: app } }\n  strategy:\n    rolling: { ${strategy} }\n`;
+const threshold = (metric: string, provider = '{ builtin: { signal: successRate } }') =>
+  `${HEAD('AnalysisTemplate')}  threshold:\n    metrics:\n      - { name: m, provider: ${provider}, successCondition: result > 0${metric} }\n`;
 const prometheus = (extra: string) => threshold('', `{ prometheus: { address: http://p:9090, query: up, ${extra} } }`);
 const kayenta = (extra: string) => `${HEAD('AnalysisTemplate')}  kayenta:
     config: { name: c, metrics: [{ name: e, query: { type: prometheus }, groups: [g], analysisConfigurations: { canary: { direction: increase } } }], classifier: { groupWeights: { g: 100 }, scoreThresholds: { pass: 95, marginal: 75 } } }
@@ -38,7 +42,10 @@ const TIMERS: [string, string][] = [
   ['spec.notifications[0].timeout', rollout('  notifications: [{ url: http://n/, timeout: @ }]\n')],
   ['spec.webhooks[0].timeout', rollout('  webhooks: [{ name: w, type: rollout, url: http://w/, timeout: @ }]\n')],
   ['spec.threshold.metrics[0].provider.prometheus.timeout', prometheus('timeout: @')],
-  ['spec.threshold.metrics[0].provider.web.timeout', threshold('', '{ web: { url: http://w/, jsonPath: $.x, timeout: @ } }')],
+  [
+    'spec.threshold.metrics[0].provider.web.timeout',
+    threshold('', '{ web: { url: http://w/, jsonPath: $.x, timeout: @ } }'),
+  ],
 ];
 
 /** Durations the engine compares with its clock each round (or a simulation's virtual clock). */
@@ -46,17 +53,38 @@ const NOT_TIMERS: [string, string][] = [
   ['spec.passive.ejectFor', router('  passive: { ejectFor: @ }\n')],
   ['pause.duration', rollout('', '        - setWeight: 10\n        - pause: { duration: @ }\n')],
   ['spec.progressDeadline', rollout('  progressDeadline: @\n')],
-  ['process.startTimeout', rollout('').replace('canary: { process: { command: app } }', 'canary: { process: { command: app, startTimeout: @ } }')],
-  ['process.stopTimeout', rollout('').replace('canary: { process: { command: app } }', 'canary: { process: { command: app, stopTimeout: @ } }')],
+  [
+    'process.startTimeout',
+    rollout('').replace(
+      'canary: { process: { command: app } }',
+      'canary: { process: { command: app, startTimeout: @ } }',
+    ),
+  ],
+  [
+    'process.stopTimeout',
+    rollout('').replace(
+      'canary: { process: { command: app } }',
+      'canary: { process: { command: app, stopTimeout: @ } }',
+    ),
+  ],
   ['blueGreen.autoPromotionDelay', bg('autoPromotionDelay: @')],
   ['blueGreen.scaleDownDelay', bg('scaleDownDelay: @')],
   ['rolling.minReady', rolling('minReady: @')],
   ['threshold interval', threshold(', interval: @')],
   ['threshold initialDelay', threshold(', initialDelay: @')],
   ['prometheus window', prometheus('window: @')],
-  ['sequential slow threshold', `${HEAD('AnalysisTemplate')}  sequential: { metrics: [{ name: s, kind: slow, threshold: @ }] }\n`],
+  [
+    'sequential slow threshold',
+    `${HEAD('AnalysisTemplate')}  sequential: { metrics: [{ name: s, kind: slow, threshold: @ }] }\n`,
+  ],
   ['kayenta interval, step and lookback', kayenta('interval: @\n    step: @\n    lookback: @')],
-  ['simulation pause, latency, change and bursts', simulation('  canary: { latency: { median: @ }, changes: [{ at: @ }] }\n  traffic: { diurnal: { amplitude: 0.5, period: @ }, bursts: { every: @, duration: @, rate: 10 } }\n', '[{ setWeight: 5 }, { pause: { duration: @ } }]')],
+  [
+    'simulation pause, latency, change and bursts',
+    simulation(
+      '  canary: { latency: { median: @ }, changes: [{ at: @ }] }\n  traffic: { diurnal: { amplitude: 0.5, period: @ }, bursts: { every: @, duration: @, rate: 10 } }\n',
+      '[{ setWeight: 5 }, { pause: { duration: @ } }]',
+    ),
+  ],
 ];
 
 const LIMIT = '596h31m23.647s';
@@ -66,7 +94,12 @@ describe('durations that become timers', () => {
     it(`${path}: refused above 2^31−1 ms at its line, taken at it`, () => {
       const [line, ...rest] = errorsOf(file(doc.replaceAll('@', '800h')));
       assert.deepEqual(rest, []);
-      assert.match(line!, new RegExp(`^F:\\d+:\\d+ ${path.replace(/[.[\]]/g, '\\$&')}: must be at most ${LIMIT}, about 24\\.8 days: the longest a Node\\.js timer can wait \\(got "800h"\\)$`));
+      assert.match(
+        line!,
+        new RegExp(
+          `^F:\\d+:\\d+ ${path.replace(/[.[\]]/g, '\\$&')}: must be at most ${LIMIT}, about 24\\.8 days: the longest a Node\\.js timer can wait \\(got "800h"\\)$`,
+        ),
+      );
       assert.match(errorsOf(file(doc.replaceAll('@', '596h31m23.648s')))[0]!, /must be at most/);
       assert.equal(loadDocuments(file(doc.replaceAll('@', LIMIT))).length, 1);
     });
@@ -83,7 +116,10 @@ describe('durations that are not timers', () => {
 
 describe('every duration', () => {
   it('is refused when it is too long to count in milliseconds', () => {
-    assert.match(errorsOf(file(rollout('', `        - pause: { duration: ${'9'.repeat(400)}h }\n`)))[0]!, /pause\.duration: is too long to count in milliseconds/);
+    assert.match(
+      errorsOf(file(rollout('', `        - pause: { duration: ${'9'.repeat(400)}h }\n`)))[0]!,
+      /pause\.duration: is too long to count in milliseconds/,
+    );
   });
 });
 
@@ -97,7 +133,10 @@ describe('durations that step or divide a loop', () => {
   ];
   for (const [path, doc] of ZERO) {
     it(`${path}: 0 is refused at its line`, () => {
-      assert.match(errorsOf(file(doc)).join('\n'), new RegExp(`^F:\\d+:\\d+ ${path.replace(/[.[\]]/g, '\\$&')}: must be longer than 0`, 'm'));
+      assert.match(
+        errorsOf(file(doc)).join('\n'),
+        new RegExp(`^F:\\d+:\\d+ ${path.replace(/[.[\]]/g, '\\$&')}: must be longer than 0`, 'm'),
+      );
     });
   }
 });

@@ -21,7 +21,10 @@ import { runCliAsync } from '../helpers/cli.js';
 import { mutate } from './fuzz/mutations.js';
 import type { Job, Outcome } from './fuzz/runner.js';
 
-const SEED = process.env.KANARI_FUZZ_SEED === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.KANARI_FUZZ_SEED ?? 20_261_201);
+const SEED =
+  process.env.KANARI_FUZZ_SEED === 'random'
+    ? Math.floor(Math.random() * 2 ** 31)
+    : Number(process.env.KANARI_FUZZ_SEED ?? 20_261_201);
 const PER_FILE = Number(process.env.KANARI_FUZZ_PER_FILE ?? 200);
 /** Worker processes; the machine has two cores. */
 const WORKERS = 2;
@@ -41,22 +44,41 @@ interface Case extends Job {
 /** Every example, and the mutations of it as jobs: examples/ is mirrored so relative paths resolve. */
 function cases(dir: string): Case[] {
   cpSync('examples', join(dir, 'examples'), { recursive: true });
-  const files = (readdirSync('examples', { recursive: true }) as string[]).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+  const files = (readdirSync('examples', { recursive: true }) as string[])
+    .filter((f) => /\.(ya?ml|json)$/.test(f))
+    .sort();
   const out: Case[] = [];
   for (const [n, file] of files.entries()) {
     const rng = seededRandom(SEED * 31 + n);
     const source = readFileSync(join('examples', file), 'utf8');
     for (let i = 0; i < PER_FILE; i++) {
       const { kinds, bytes } = mutate(source, rng);
-      const path = join(dir, 'examples', dirname(file), `${basename(file).replace(/\.\w+$/, '')}.fuzz-${i}${file.slice(file.lastIndexOf('.'))}`);
+      const path = join(
+        dir,
+        'examples',
+        dirname(file),
+        `${basename(file).replace(/\.\w+$/, '')}.fuzz-${i}${file.slice(file.lastIndexOf('.'))}`,
+      );
       writeFileSync(path, bytes);
       const id = out.length;
       if (file === 'judge/metric-pairs.json') {
-        out.push({ id, kinds, path, judge: true, argv: ['judge', '--kayenta', join(dir, 'examples/judge/canary-config.json'), '--data', path, '--json'] });
+        out.push({
+          id,
+          kinds,
+          path,
+          judge: true,
+          argv: ['judge', '--kayenta', join(dir, 'examples/judge/canary-config.json'), '--data', path, '--json'],
+        });
       } else if (file === 'judge/canary-config.json') {
         // A canary config is read through the AnalysisTemplate that names it.
         const template = join(dir, 'examples/analysis', `kayenta.for-${i}.yaml`);
-        writeFileSync(template, readFileSync('examples/analysis/kayenta.yaml', 'utf8').replace('../judge/canary-config.json', `../judge/${basename(path)}`));
+        writeFileSync(
+          template,
+          readFileSync('examples/analysis/kayenta.yaml', 'utf8').replace(
+            '../judge/canary-config.json',
+            `../judge/${basename(path)}`,
+          ),
+        );
         out.push({ id, kinds, path, judge: false, argv: ['lint', template], lint: template });
       } else {
         out.push({ id, kinds, path, judge: false, argv: ['lint', path], lint: path });
@@ -134,9 +156,16 @@ function summary(jobs: Case[], results: Map<number, { verdict: Verdict }>): stri
     for (const kind of new Set(job.kinds)) add(kind, v);
   }
   const head = ['kind', 'tried', ...columns];
-  const table = [head, ...[...rows].sort((a, b) => (a[0] === 'all mutations' ? -1 : b[0] === 'all mutations' ? 1 : a[0].localeCompare(b[0]))).map(([k, r]) => [k, ...r.map(String)])];
+  const table = [
+    head,
+    ...[...rows]
+      .sort((a, b) => (a[0] === 'all mutations' ? -1 : b[0] === 'all mutations' ? 1 : a[0].localeCompare(b[0])))
+      .map(([k, r]) => [k, ...r.map(String)]),
+  ];
   const widths = head.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
-  return table.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+  return table
+    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
+    .join('\n');
 }
 
 describe('config fuzz', () => {
@@ -145,15 +174,25 @@ describe('config fuzz', () => {
     const jobs = cases(dir);
     const started = Date.now();
     const results = await runAll(jobs);
-    console.log(`config fuzz: seed ${SEED} (KANARI_FUZZ_SEED=${SEED} reproduces it), ${jobs.length} mutations in ${((Date.now() - started) / 1000).toFixed(1)} s\n${summary(jobs, results)}`);
+    console.log(
+      `config fuzz: seed ${SEED} (KANARI_FUZZ_SEED=${SEED} reproduces it), ${jobs.length} mutations in ${((Date.now() - started) / 1000).toFixed(1)} s\n${summary(jobs, results)}`,
+    );
 
     // A sample through the real CLI: the same verdicts, from a real process's exit code.
     const sample = jobs.filter((j) => !j.judge && j.id % 97 === 0);
     const cli = await runCliAsync(['lint', '--json', ...sample.map((j) => j.lint!)]);
     assert.ok(cli.status === 0 || cli.status === 2, `kanari lint exited ${cli.status}: ${cli.stderr.slice(0, 2000)}`);
     assert.doesNotMatch(cli.stderr, /^\s+at /m);
-    const byFile = (JSON.parse(cli.stdout) as { files: { ok: boolean; issues?: { line: number; col: number; message: string }[] }[] }).files;
-    sample.forEach((j, n) => assert.equal(byFile[n]!.ok, results.get(j.id)!.verdict === 'loaded', `${j.path}: the CLI and the in-process run disagree`));
+    const byFile = (
+      JSON.parse(cli.stdout) as { files: { ok: boolean; issues?: { line: number; col: number; message: string }[] }[] }
+    ).files;
+    sample.forEach((j, n) =>
+      assert.equal(
+        byFile[n]!.ok,
+        results.get(j.id)!.verdict === 'loaded',
+        `${j.path}: the CLI and the in-process run disagree`,
+      ),
+    );
     const judged = jobs.find((j) => j.judge && results.get(j.id)!.verdict === 'rejected cleanly');
     if (judged) {
       const r = await runCliAsync(judged.argv);
@@ -166,7 +205,11 @@ describe('config fuzz', () => {
       const r = results.get(j.id)!;
       return `${r.verdict}: ${j.kinds.join(' + ')}: kanari ${j.argv.join(' ')}\n  ${r.note ?? ''}${r.outcome ? `exit ${r.outcome.code}: ${[...r.outcome.wrong, r.outcome.stderr].join('\n  ').slice(0, 600)}` : ''}`;
     });
-    assert.equal(bad.length, 0, `seed ${SEED}: ${bad.length} of ${jobs.length} mutations failed (files kept in ${dir}):\n${report.join('\n')}`);
+    assert.equal(
+      bad.length,
+      0,
+      `seed ${SEED}: ${bad.length} of ${jobs.length} mutations failed (files kept in ${dir}):\n${report.join('\n')}`,
+    );
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -29,7 +29,9 @@ describe('config loading', () => {
   });
 
   it('locates each wrong value with line, column, path and what it got', () => {
-    const path = file(GOOD.replace('canary: 5 }', 'canary: 150 }').replace('listen: 8080', 'listen: 8080\n  timeouts: { connect: 2 }'));
+    const path = file(
+      GOOD.replace('canary: 5 }', 'canary: 150 }').replace('listen: 8080', 'listen: 8080\n  timeouts: { connect: 2 }'),
+    );
     assert.deepEqual(errorsOf(path), [
       'F:6:24 spec.timeouts.connect: must be a duration such as 500ms, 2s or 5m (got 2)',
       'F:11:24 spec.table.weights.canary: must be between 0 and 100 (got 150)',
@@ -37,18 +39,27 @@ describe('config loading', () => {
   });
 
   it('rejects unknown keys at the key, with a suggestion when one is close', () => {
-    assert.deepEqual(errorsOf(file(GOOD.replace('  listen: 8080', '  listen: 8080\n  stiky: { cookie: k }'))), ['F:6:3 spec.stiky: unknown key (did you mean "sticky"?)']);
+    assert.deepEqual(errorsOf(file(GOOD.replace('  listen: 8080', '  listen: 8080\n  stiky: { cookie: k }'))), [
+      'F:6:3 spec.stiky: unknown key (did you mean "sticky"?)',
+    ]);
     assert.deepEqual(errorsOf(file(GOOD.replace('  listen: 8080', '  listen: 8080\n  zzz: 1'))).length, 1);
-    assert.match(errorsOf(file(GOOD.replace('  listen: 8080', '  listen: 8080\n  zzz: 1')))[0]!, /spec\.zzz: unknown key \(expected one of: listen, admin, /);
+    assert.match(
+      errorsOf(file(GOOD.replace('  listen: 8080', '  listen: 8080\n  zzz: 1')))[0]!,
+      /spec\.zzz: unknown key \(expected one of: listen, admin, /,
+    );
   });
 
   it('names an unknown kind and suggests the close one', () => {
-    assert.deepEqual(errorsOf(file(GOOD.replace('kind: Router', 'kind: Ruoter'))), ['F:2:7 kind: unknown kind (got "Ruoter"; did you mean "Router"?)']);
+    assert.deepEqual(errorsOf(file(GOOD.replace('kind: Router', 'kind: Ruoter'))), [
+      'F:2:7 kind: unknown kind (got "Ruoter"; did you mean "Router"?)',
+    ]);
   });
 
   it('reports YAML syntax errors and duplicate keys with their position', () => {
     assert.match(errorsOf(file('a: [1,\nb: 2\n'))[0]!, /^F:2:1 /);
-    assert.deepEqual(errorsOf(file(GOOD.replace('  listen: 8080', '  listen: 8080\n  listen: 8081'))), ['F:6:3 spec.listen: duplicate key']);
+    assert.deepEqual(errorsOf(file(GOOD.replace('  listen: 8080', '  listen: 8080\n  listen: 8081'))), [
+      'F:6:3 spec.listen: duplicate key',
+    ]);
   });
 
   it('requires missing keys where the parent is', () => {
@@ -57,14 +68,28 @@ describe('config loading', () => {
 
   it('checks the table across fields: weights need endpoints, shares sum to at most 100', () => {
     const noCanary = GOOD.replace('      canary: [http://127.0.0.1:9002]\n', '');
-    assert.deepEqual(errorsOf(file(noCanary)), ['F:9:24 spec.table.weights.canary: has no endpoints in pools.canary (got 5)']);
-    const tooMuch = GOOD.replace('      canary: [http://127.0.0.1:9002]\n', '      canary: [http://127.0.0.1:9002]\n      baseline: [http://127.0.0.1:9003]\n').replace('canary: 5 }', 'canary: 60, baseline: 50 }');
-    assert.match(errorsOf(file(tooMuch))[0]!, /spec\.table\.weights: canary and baseline together must be at most 100 \(got 110\)/);
+    assert.deepEqual(errorsOf(file(noCanary)), [
+      'F:9:24 spec.table.weights.canary: has no endpoints in pools.canary (got 5)',
+    ]);
+    const tooMuch = GOOD.replace(
+      '      canary: [http://127.0.0.1:9002]\n',
+      '      canary: [http://127.0.0.1:9002]\n      baseline: [http://127.0.0.1:9003]\n',
+    ).replace('canary: 5 }', 'canary: 60, baseline: 50 }');
+    assert.match(
+      errorsOf(file(tooMuch))[0]!,
+      /spec\.table\.weights: canary and baseline together must be at most 100 \(got 110\)/,
+    );
   });
 
   it('refuses regexes that could not run in linear time, and admin addresses off loopback', () => {
-    const rules = GOOD.replace('    weights: { canary: 5 }', '    match:\n      - header: { name: x-beta, regex: "(a)\\\\1" }\n        version: canary');
-    assert.match(errorsOf(file(rules))[0]!, /spec\.table\.match\[0\]\.header\.regex: uses a backreference \(\\1, \\k<name>\), which needs backtracking/);
+    const rules = GOOD.replace(
+      '    weights: { canary: 5 }',
+      '    match:\n      - header: { name: x-beta, regex: "(a)\\\\1" }\n        version: canary',
+    );
+    assert.match(
+      errorsOf(file(rules))[0]!,
+      /spec\.table\.match\[0\]\.header\.regex: uses a backreference \(\\1, \\k<name>\), which needs backtracking/,
+    );
     const admin = GOOD.replace('  listen: 8080', '  listen: 8080\n  admin: { listen: "0.0.0.0:9901" }');
     assert.match(errorsOf(file(admin))[0]!, /F:6:20 spec\.admin\.listen: must be a loopback host:port/);
   });
@@ -79,7 +104,9 @@ describe('config loading', () => {
 
   it('says which of several exclusive keys clash', () => {
     const both = GOOD.replace('  listen: 8080', '  listen: 8080\n  sticky: { cookie: a, header: x-user }');
-    assert.deepEqual(errorsOf(file(both)), ['F:6:11 spec.sticky: set exactly one of cookie, header, clientAddress (got cookie and header)']);
+    assert.deepEqual(errorsOf(file(both)), [
+      'F:6:11 spec.sticky: set exactly one of cookie, header, clientAddress (got cookie and header)',
+    ]);
   });
 
   it('reports a missing file as a config error, not a crash', () => {
@@ -88,14 +115,21 @@ describe('config loading', () => {
 });
 
 describe('durations', () => {
-  for (const [text, ms] of [['250ms', 250], ['2s', 2000], ['1m30s', 90_000], ['1.5h', 5_400_000]] as const) {
+  for (const [text, ms] of [
+    ['250ms', 250],
+    ['2s', 2000],
+    ['1m30s', 90_000],
+    ['1.5h', 5_400_000],
+  ] as const) {
     it(`parses ${text}`, () => assert.equal(parseDuration(text), ms));
   }
-  for (const text of ['2', 's', '1d', '-1s', '1s ']) it(`rejects ${JSON.stringify(text)}`, () => assert.equal(parseDuration(text), undefined));
+  for (const text of ['2', 's', '1d', '-1s', '1s '])
+    it(`rejects ${JSON.stringify(text)}`, () => assert.equal(parseDuration(text), undefined));
 });
 
 describe('AnalysisTemplate with a Kayenta canary config', () => {
-  const template = (config: string, metrics: string) => file(`apiVersion: kanari.dev/v1alpha1
+  const template = (config: string, metrics: string) =>
+    file(`apiVersion: kanari.dev/v1alpha1
 kind: AnalysisTemplate
 metadata: { name: k }
 spec:
@@ -107,8 +141,14 @@ ${metrics}
 
   it('reads the config file relative to the template', () => {
     writeFileSync(join(dir, 'canary.json'), JSON.stringify({ metrics: [{ name: 'errors' }] }));
-    const doc = loadKind(template('canary.json', '      errors: { builtin: { signal: errorRate } }'), 'AnalysisTemplate');
-    assert.deepEqual((doc.spec.kayenta!.config as { metrics: { name: string }[] }).metrics.map((m) => m.name), ['errors']);
+    const doc = loadKind(
+      template('canary.json', '      errors: { builtin: { signal: errorRate } }'),
+      'AnalysisTemplate',
+    );
+    assert.deepEqual(
+      (doc.spec.kayenta!.config as { metrics: { name: string }[] }).metrics.map((m) => m.name),
+      ['errors'],
+    );
   });
 
   it('points at the template when a metric has no source or the file is missing', () => {
@@ -117,11 +157,17 @@ ${metrics}
       'F:8:7 spec.kayenta.metrics: no source for the canary config\'s metric "latency"; add it under metrics',
     ]);
     const missing = errorsOf(template('nope.json', '      errors: { builtin: { signal: errorRate } }'));
-    assert.match(missing[0]!, /^F:6:13 spec\.kayenta\.config: cannot read the canary config .*nope\.json: file not found$/);
+    assert.match(
+      missing[0]!,
+      /^F:6:13 spec\.kayenta\.config: cannot read the canary config .*nope\.json: file not found$/,
+    );
   });
 
   it('reports a mistake inside the canary config at its own line', () => {
-    writeFileSync(join(dir, 'bad.json'), '{\n  "metrics": [\n    { "name": "errors", "analysisConfigurations": { "canary": { "direction": "upward" } } }\n  ]\n}\n');
+    writeFileSync(
+      join(dir, 'bad.json'),
+      '{\n  "metrics": [\n    { "name": "errors", "analysisConfigurations": { "canary": { "direction": "upward" } } }\n  ]\n}\n',
+    );
     const [line] = errorsOf(template('bad.json', '      errors: { builtin: { signal: errorRate } }'));
     assert.match(line!, /bad\.json:3:\d+ metrics\[0\]\.analysisConfigurations\.canary\.direction: /);
   });

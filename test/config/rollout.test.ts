@@ -18,7 +18,14 @@ ${steps}`;
 
 describe('Rollout files', () => {
   it('load with defaults filled in', () => {
-    const doc = loadKind(file(rollout('        - setWeight: 5\n        - pause: { duration: 2m }\n        - analysis: { templates: [threshold] }\n')), 'Rollout');
+    const doc = loadKind(
+      file(
+        rollout(
+          '        - setWeight: 5\n        - pause: { duration: 2m }\n        - analysis: { templates: [threshold] }\n',
+        ),
+      ),
+      'Rollout',
+    );
     assert.equal(doc.spec.canary.process?.port, 0);
     assert.equal(doc.spec.canary.process?.readiness, '/healthz');
     assert.equal(doc.spec.progressDeadline, 600_000);
@@ -27,12 +34,17 @@ describe('Rollout files', () => {
   });
 
   it('report a step with two actions, a weight out of range and an unknown step at their line', () => {
-    assert.deepEqual(errorsOf(file(rollout('        - setWeight: 150\n        - { setWeight: 5, pause: {} }\n        - setWieght: 5\n'))), [
-      'F:12:22 spec.strategy.canary.steps[0].setWeight: must be between 0 and 100 (got 150)',
-      'F:13:11 spec.strategy.canary.steps[1]: set exactly one of setWeight, pause, analysis, setHeaderRoute, setMirror, baseline (got setWeight and pause)',
-      'F:14:11 spec.strategy.canary.steps[2].setWieght: unknown key (did you mean "setWeight"?)',
-      'F:14:11 spec.strategy.canary.steps[2]: set exactly one of setWeight, pause, analysis, setHeaderRoute, setMirror, baseline',
-    ]);
+    assert.deepEqual(
+      errorsOf(
+        file(rollout('        - setWeight: 150\n        - { setWeight: 5, pause: {} }\n        - setWieght: 5\n')),
+      ),
+      [
+        'F:12:22 spec.strategy.canary.steps[0].setWeight: must be between 0 and 100 (got 150)',
+        'F:13:11 spec.strategy.canary.steps[1]: set exactly one of setWeight, pause, analysis, setHeaderRoute, setMirror, baseline (got setWeight and pause)',
+        'F:14:11 spec.strategy.canary.steps[2].setWieght: unknown key (did you mean "setWeight"?)',
+        'F:14:11 spec.strategy.canary.steps[2]: set exactly one of setWeight, pause, analysis, setHeaderRoute, setMirror, baseline',
+      ],
+    );
   });
 
   it('name an analysis template that does not exist, with a suggestion', () => {
@@ -45,18 +57,31 @@ kind: AnalysisTemplate
 metadata: { name: errors-only }
 spec: { sequential: {} }
 `;
-    assert.deepEqual(loadDocuments(file(withTemplate)).map((d) => d.kind), ['Rollout', 'AnalysisTemplate']);
+    assert.deepEqual(
+      loadDocuments(file(withTemplate)).map((d) => d.kind),
+      ['Rollout', 'AnalysisTemplate'],
+    );
   });
 
   it('refuse a baseline step when stable is a fixed list of upstreams and no baseline is given', () => {
     assert.deepEqual(errorsOf(file(rollout('        - setWeight: 5\n        - baseline: {}\n'))), [
       'F:13:21 spec.strategy.canary.steps[1].baseline: stable is a fixed list of upstreams, so kanari cannot start a copy of it; set spec.baseline.upstreams or run stable as a process',
     ]);
-    loadKind(file(rollout('        - setWeight: 5\n        - baseline: {}\n', '  baseline: { upstreams: [http://127.0.0.1:9003] }\n')), 'Rollout');
+    loadKind(
+      file(
+        rollout(
+          '        - setWeight: 5\n        - baseline: {}\n',
+          '  baseline: { upstreams: [http://127.0.0.1:9003] }\n',
+        ),
+      ),
+      'Rollout',
+    );
   });
 
-  it('check a header route\'s regex at load time', () => {
-    const errors = errorsOf(file(rollout('        - setHeaderRoute: { match: { header: x-user, regex: "(a)\\\\1" } }\n')));
+  it("check a header route's regex at load time", () => {
+    const errors = errorsOf(
+      file(rollout('        - setHeaderRoute: { match: { header: x-user, regex: "(a)\\\\1" } }\n')),
+    );
     assert.equal(errors.length, 1);
     assert.match(errors[0]!, /^F:12:\d+ spec\.strategy\.canary\.steps\[0\]\.setHeaderRoute\.match\.regex: /);
   });
@@ -65,20 +90,30 @@ spec: { sequential: {} }
 describe('Rollout files against the router that will carry them out', () => {
   const replicas = { name: 'replicas', supports: new Set(['weights'] as const) };
 
-  it('kanari\'s own router does every step', () => {
-    const path = file(rollout(`        - setHeaderRoute: { match: { header: x-canary, value: "1" } }
+  it("kanari's own router does every step", () => {
+    const path = file(
+      rollout(
+        `        - setHeaderRoute: { match: { header: x-canary, value: "1" } }
         - setMirror: { percent: 10 }
         - baseline: {}
         - setWeight: 10
-`, '  sticky: { cookie: u }\n  baseline: { upstreams: [http://127.0.0.1:9003] }\n'));
+`,
+        '  sticky: { cookie: u }\n  baseline: { upstreams: [http://127.0.0.1:9003] }\n',
+      ),
+    );
     assert.equal(loadDocuments(path).length, 1);
   });
 
-  it('a router that cannot do a step is refused by name, at the step\'s line, before anything runs', () => {
-    const path = file(rollout(`        - setWeight: 10
+  it("a router that cannot do a step is refused by name, at the step's line, before anything runs", () => {
+    const path = file(
+      rollout(
+        `        - setWeight: 10
         - setHeaderRoute: { match: { header: x-canary, value: "1" } }
         - setMirror: { percent: 10 }
-`, '  sticky: { cookie: u }\n'));
+`,
+        '  sticky: { cookie: u }\n',
+      ),
+    );
     assert.deepEqual(errorsOf(path, undefined, replicas), [
       'F:8:11 spec.sticky: the replicas router cannot do sticky users (it supports: weights)',
       'F:14:27 spec.strategy.canary.steps[1].setHeaderRoute: the replicas router cannot do header and cookie routes (it supports: weights)',

@@ -17,14 +17,31 @@ export interface SpawnAs {
 }
 
 /** Runs `kanari ARGS` from source to completion. */
-export function runCli(args: string[], opts: { cwd?: string } = {}): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', TSX, '--input-type=module', '-e', ENTRY, ...args], { encoding: 'utf8', cwd: opts.cwd, timeout: 60_000 });
+export function runCli(
+  args: string[],
+  opts: { cwd?: string } = {},
+): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', TSX, '--input-type=module', '-e', ENTRY, ...args], {
+    encoding: 'utf8',
+    cwd: opts.cwd,
+    timeout: 60_000,
+  });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Starts `kanari ARGS` from source and resolves once a stdout line matches `ready`. */
-export async function startCli(args: string[], ready: RegExp, opts: SpawnAs = {}): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', ENTRY, ...args], { cwd: opts.cwd, env: opts.env ?? process.env, uid: opts.uid, gid: opts.gid, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startCli(
+  args: string[],
+  ready: RegExp,
+  opts: SpawnAs = {},
+): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', ENTRY, ...args], {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    uid: opts.uid,
+    gid: opts.gid,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   await new Promise<void>((resolve, reject) => {
@@ -38,8 +55,18 @@ export async function startCli(args: string[], ready: RegExp, opts: SpawnAs = {}
 }
 
 /** Runs `kanari ARGS` from source to completion without blocking this process (load keeps running). */
-export function runCliAsync(args: string[], opts: SpawnAs = {}): Promise<{ status: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', ENTRY, ...args], { cwd: opts.cwd, env: opts.env ?? process.env, uid: opts.uid, gid: opts.gid, timeout: opts.timeout, stdio: ['ignore', 'pipe', 'pipe'] });
+export function runCliAsync(
+  args: string[],
+  opts: SpawnAs = {},
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', ENTRY, ...args], {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    uid: opts.uid,
+    gid: opts.gid,
+    timeout: opts.timeout,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -17,7 +17,10 @@ export function file(text: string): string {
 }
 
 /** The printed lines of the ConfigError a load throws, with the temp path replaced by `F`. */
-export function errorsOf(path: string, ...rest: Parameters<typeof loadDocuments> extends [string, ...infer R] ? Partial<R> : never): string[] {
+export function errorsOf(
+  path: string,
+  ...rest: Parameters<typeof loadDocuments> extends [string, ...infer R] ? Partial<R> : never
+): string[] {
   try {
     loadDocuments(path, ...(rest as []));
   } catch (err) {

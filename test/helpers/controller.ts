@@ -51,11 +51,15 @@ ${rest}`;
 
 /** A Rollout of the demo app whose canary gets `weight`% of users and then waits for a person (`pause: {}`). */
 export function holdingRollout(name: string, port: number, weight: number): string {
-  return appRollout(name, port, `  strategy:
+  return appRollout(
+    name,
+    port,
+    `  strategy:
     canary:
       steps:
         - setWeight: ${weight}
-        - pause: {}`);
+        - pause: {}`,
+  );
 }
 
 /** An AnalysisTemplate document: `count` one-second looks at the canary's success rate from the router's statistics. */
@@ -95,7 +99,11 @@ export class UpFixture {
   }
 
   async up(): Promise<void> {
-    const started = await startCli(['up', '--state', this.state, '--listen', '127.0.0.1:0'], /kanari controller on http/, { env: { ...process.env, [HOOK_KEY_ENV]: HOOK_KEY } });
+    const started = await startCli(
+      ['up', '--state', this.state, '--listen', '127.0.0.1:0'],
+      /kanari controller on http/,
+      { env: { ...process.env, [HOOK_KEY_ENV]: HOOK_KEY } },
+    );
     this.child = started.child;
     this.output = started.output;
   }
@@ -145,7 +153,10 @@ export class UpFixture {
       } catch {
         /* the controller may still be starting */
       }
-      if (Date.now() > deadline) throw new Error(`rollout ${name} did not get there within ${ms / 1000} s; last: ${JSON.stringify(last)}\n${this.log()}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `rollout ${name} did not get there within ${ms / 1000} s; last: ${JSON.stringify(last)}\n${this.log()}`,
+        );
       await sleep(200);
     }
   }
@@ -176,7 +187,13 @@ export class UpFixture {
     const pids: number[] = [];
     try {
       const store = new Store(join(this.state, 'kanari.db'));
-      for (const r of store.rollouts()) for (const key of ['router', ...r.status.instances.map((i) => `instance:${i.id}`), ...r.status.stopping.map((id) => `instance:${id}`)]) pids.push(...(store.record<ProcessRecord>(r.name, key)?.pids ?? []));
+      for (const r of store.rollouts())
+        for (const key of [
+          'router',
+          ...r.status.instances.map((i) => `instance:${i.id}`),
+          ...r.status.stopping.map((id) => `instance:${id}`),
+        ])
+          pids.push(...(store.record<ProcessRecord>(r.name, key)?.pids ?? []));
       store.close();
     } catch {
       /* no store yet */

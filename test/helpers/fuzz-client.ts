@@ -12,7 +12,13 @@ export type Progress = 'wait' | 'done' | 'close-soon';
  * Sends `wire` split at `cuts` (a millisecond apart, so reads straddle them) and reads
  * until `progress` says done (or, for "close-soon", a moment later: a client giving up).
  */
-export function exchange(port: number, wire: string, cuts: readonly number[], progress: (received: string) => Progress, opts: { timeoutMs?: number; thenSend?: string } = {}): Promise<ClientResult> {
+export function exchange(
+  port: number,
+  wire: string,
+  cuts: readonly number[],
+  progress: (received: string) => Progress,
+  opts: { timeoutMs?: number; thenSend?: string } = {},
+): Promise<ClientResult> {
   return new Promise((resolve) => {
     const result: ClientResult = { received: '', closed: false, timedOut: false };
     const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
@@ -34,7 +40,8 @@ export function exchange(port: number, wire: string, cuts: readonly number[], pr
       const p = progress(result.received);
       decided = p !== 'wait';
       // `thenSend` (the rest of a body the upstream answered early) goes out once the answer is in.
-      if (p === 'done' && opts.thenSend !== undefined && !socket.destroyed) socket.write(Buffer.from(opts.thenSend, 'latin1'));
+      if (p === 'done' && opts.thenSend !== undefined && !socket.destroyed)
+        socket.write(Buffer.from(opts.thenSend, 'latin1'));
       if (p === 'done' && opts.thenSend === undefined) finish();
       else if (p !== 'wait') setTimeout(finish, 30);
     };
@@ -64,7 +71,10 @@ export function exchange(port: number, wire: string, cuts: readonly number[], pr
  * Closes a router, but not forever: after `withinMs` it destroys the client connections
  * still open on its port (so the test file can end) and says what it found.
  */
-export async function closeRouter(router: { port: number; close(graceMs?: number): Promise<void> }, withinMs = 3000): Promise<string[]> {
+export async function closeRouter(
+  router: { port: number; close(graceMs?: number): Promise<void> },
+  withinMs = 3000,
+): Promise<string[]> {
   const closed = router.close(100).then(() => true);
   if (await Promise.race([closed, sleep(withinMs).then(() => false)])) return [];
   const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();

@@ -8,12 +8,30 @@ import http from 'node:http';
 import { MAX_HEADER_BYTES, MAX_HEADER_LINES } from './fuzz-requests.js';
 import { reasonGroup as group } from './fuzz-report.js';
 import { MARKER, type Arrived, type UpstreamConn } from './fuzz-upstream.js';
-import { fieldValues, listTokens, readRequest, readResponse, type Field, type StrictRequest, type StrictResponse } from './strict-http.js';
+import {
+  fieldValues,
+  listTokens,
+  readRequest,
+  readResponse,
+  type Field,
+  type StrictRequest,
+  type StrictResponse,
+} from './strict-http.js';
 
 /** Node's llhttp counts the target, names and values against maxHeaderSize; past this margin a head is over by any count. */
 const SIZE_MARGIN = 64;
 const REFUSALS = [400, 431, 501, 505];
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization'];
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+];
 const KANARI_SETS = ['expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
 
 export interface Expectation {
@@ -32,7 +50,9 @@ export interface Expectation {
   ignoredAfter?: string;
 }
 
-const markersFrom = (wire: string, from: number) => [...new Set([...wire.slice(from).matchAll(MARKER)].map((m) => m[0]))];
+const markersFrom = (wire: string, from: number) => [
+  ...new Set([...wire.slice(from).matchAll(MARKER)].map((m) => m[0])),
+];
 
 /** Whether nothing more may be served on the connection after `r` (RFC 9112 §9.3, §9.6). */
 function lastOnConnection(r: StrictRequest): boolean {
@@ -59,12 +79,25 @@ export function expectationOf(wire: string): Expectation {
         out.refused = { reason: 'head over maxHeaderBytes', status: 431, marker: own, method };
         return { ...out, ignored: later, ignoredAfter: 'a refused request' };
       }
-      out.accepted.push({ request: m, marker: own ?? '', sizeOptional: m.headBytes > MAX_HEADER_BYTES, more: r.end < wire.length });
+      out.accepted.push({
+        request: m,
+        marker: own ?? '',
+        sizeOptional: m.headBytes > MAX_HEADER_BYTES,
+        more: r.end < wire.length,
+      });
       at = r.end;
-      if (lastOnConnection(m)) return { ...out, ignored: markersFrom(wire, at), ignoredAfter: 'a request that ends the connection' };
+      if (lastOnConnection(m))
+        return { ...out, ignored: markersFrom(wire, at), ignoredAfter: 'a request that ends the connection' };
     } else {
-      if (r.kind === 'invalid' && r.stage === 'head') out.refused = { reason: r.reason, status: r.status, marker: own, method };
-      else out.broken = { reason: r.kind === 'invalid' ? r.reason : 'incomplete', marker: own, incomplete: r.kind === 'incomplete', method };
+      if (r.kind === 'invalid' && r.stage === 'head')
+        out.refused = { reason: r.reason, status: r.status, marker: own, method };
+      else
+        out.broken = {
+          reason: r.kind === 'invalid' ? r.reason : 'incomplete',
+          marker: own,
+          incomplete: r.kind === 'incomplete',
+          method,
+        };
       return { ...out, ignored: later, ignoredAfter: out.refused ? 'a refused request' : 'a broken body' };
     }
   }
@@ -89,7 +122,9 @@ export function indexUpstream(conns: readonly UpstreamConn[]): UpstreamIndex {
   for (const conn of conns) {
     for (const m of conn.data.matchAll(MARKER)) bump(index.raw, m[0]);
     const readTo = conn.requests.at(-1)?.end ?? 0;
-    if (conn.invalid) for (const m of conn.data.slice(readTo).matchAll(MARKER)) index.unreadable.set(m[0], conn.invalid.replace(/ at byte \d+$/, ''));
+    if (conn.invalid)
+      for (const m of conn.data.slice(readTo).matchAll(MARKER))
+        index.unreadable.set(m[0], conn.invalid.replace(/ at byte \d+$/, ''));
     for (const arrival of conn.requests) {
       if (!arrival.marker) continue;
       index.arrived.set(arrival.marker, [...(index.arrived.get(arrival.marker) ?? []), { arrival, conn }]);
@@ -118,24 +153,43 @@ export function clientResponses(received: string, methods: readonly string[], cl
   return out;
 }
 
-const lowered = (fields: readonly Field[], dropped: ReadonlySet<string>) => fields.filter((f) => !dropped.has(f.name.toLowerCase())).map((f) => `${f.name.toLowerCase()}: ${f.value}`);
+const lowered = (fields: readonly Field[], dropped: ReadonlySet<string>) =>
+  fields.filter((f) => !dropped.has(f.name.toLowerCase())).map((f) => `${f.name.toLowerCase()}: ${f.value}`);
 
 /** How the upstream's copy `u` differs from what the client sent in `c`, per the contract. */
 export function differences(c: StrictRequest, u: StrictRequest, clientAddress = '127.0.0.1'): string[] {
   const diffs: string[] = [];
   const listed = listTokens(c.fields, 'connection');
   const sent = lowered(c.fields, new Set([...HOP_BY_HOP, ...listed, ...KANARI_SETS, 'host', 'content-length']));
-  const got = lowered(u.fields, new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']));
+  const got = lowered(
+    u.fields,
+    new Set([
+      'host',
+      'content-length',
+      'transfer-encoding',
+      'connection',
+      'upgrade',
+      'x-forwarded-for',
+      'x-forwarded-proto',
+      'x-forwarded-host',
+    ]),
+  );
   if (u.method !== c.method) diffs.push('method');
-  if (u.target !== c.originForm) diffs.push(c.authority ? 'absolute-form target not rewritten to origin-form' : 'target');
+  if (u.target !== c.originForm)
+    diffs.push(c.authority ? 'absolute-form target not rewritten to origin-form' : 'target');
   const host = c.authority ?? fieldValues(c.fields, 'host')[0];
   const hosts = fieldValues(u.fields, 'host');
   if (hosts.length !== 1) diffs.push(`${hosts.length} Host fields`);
-  else if (host !== undefined && hosts[0] !== host) diffs.push(c.authority ? 'Host not taken from the absolute-form target' : 'Host changed');
+  else if (host !== undefined && hosts[0] !== host)
+    diffs.push(c.authority ? 'Host not taken from the absolute-form target' : 'Host changed');
   const i = sent.findIndex((s, k) => got[k] !== s);
-  if (i >= 0 || got.length !== sent.length) diffs.push(`end-to-end headers (first difference: sent ${JSON.stringify(sent[i] ?? null)}, got ${JSON.stringify(got[i < 0 ? sent.length : i] ?? null)})`);
+  if (i >= 0 || got.length !== sent.length)
+    diffs.push(
+      `end-to-end headers (first difference: sent ${JSON.stringify(sent[i] ?? null)}, got ${JSON.stringify(got[i < 0 ? sent.length : i] ?? null)})`,
+    );
   const forwardedFor = listed.includes('x-forwarded-for') ? [] : fieldValues(c.fields, 'x-forwarded-for');
-  if (fieldValues(u.fields, 'x-forwarded-for').join('|') !== [...forwardedFor, clientAddress].join(', ')) diffs.push('X-Forwarded-For');
+  if (fieldValues(u.fields, 'x-forwarded-for').join('|') !== [...forwardedFor, clientAddress].join(', '))
+    diffs.push('X-Forwarded-For');
   if (fieldValues(u.fields, 'x-forwarded-proto').join('|') !== 'http') diffs.push('X-Forwarded-Proto');
   const forwardedHost = fieldValues(u.fields, 'x-forwarded-host');
   if (host !== undefined ? forwardedHost.join('|') !== host : forwardedHost.length > 1) diffs.push('X-Forwarded-Host');
@@ -156,7 +210,11 @@ const seen = (r: StrictResponse) => fieldValues(r.fields, 'x-fuzz-seen')[0];
  * Judges one case. Failures are "kind: detail" strings; `stricter` notes requests the
  * router refused although the strict reader accepts them (allowed: nothing was forwarded).
  */
-export function judge(exp: Expectation, client: ClientResult, up: UpstreamIndex): { failures: string[]; stricter: string[] } {
+export function judge(
+  exp: Expectation,
+  client: ClientResult,
+  up: UpstreamIndex,
+): { failures: string[]; stricter: string[] } {
   const failures: string[] = [];
   const stricter: string[] = [];
   const raw = (m: string | undefined) => (m ? (up.raw.get(m) ?? 0) : 0);
@@ -174,12 +232,13 @@ export function judge(exp: Expectation, client: ClientResult, up: UpstreamIndex)
       const arrived = (up.arrived.get(a.marker) ?? []).length > 0;
       if (arrived && a.more) {
         // Node answered a later request's parse error while this one was still with the upstream.
-        failures.push('a later pipelined request\'s refusal replaced the response to this one, which the upstream ran');
+        failures.push("a later pipelined request's refusal replaced the response to this one, which the upstream ran");
         refusalAt = k;
         break;
       }
       if (arrived) failures.push(`refused with ${res.status} after the upstream got it whole`);
-      else if (raw(a.marker) > 0) stricter.push(`${res.status} part-way through forwarding (nothing complete reached the upstream)`);
+      else if (raw(a.marker) > 0)
+        stricter.push(`${res.status} part-way through forwarding (nothing complete reached the upstream)`);
       else if (!(a.sizeOptional && res.status === 431)) stricter.push(`${res.status} ${res.reason}`);
       refusedEarly = true;
       ignored = [...ignored, ...exp.accepted.slice(k + 1).map((b) => b.marker)];
@@ -189,13 +248,28 @@ export function judge(exp: Expectation, client: ClientResult, up: UpstreamIndex)
     const arrivals = up.arrived.get(a.marker) ?? [];
     if (arrivals.length !== 1) {
       const unreadable = up.unreadable.get(a.marker);
-      failures.push(arrivals.length > 1 ? `forwarded ${arrivals.length} times` : unreadable ? `forwarded as an invalid request: ${group(unreadable)}` : raw(a.marker) > 0 ? 'forwarded, but never complete' : 'never forwarded');
+      failures.push(
+        arrivals.length > 1
+          ? `forwarded ${arrivals.length} times`
+          : unreadable
+            ? `forwarded as an invalid request: ${group(unreadable)}`
+            : raw(a.marker) > 0
+              ? 'forwarded, but never complete'
+              : 'never forwarded',
+      );
     } else {
-      for (const d of differences(a.request, arrivals[0]!.arrival.request)) failures.push(`forwarded differently: ${d}`);
-      if (raw(a.marker) !== (up.inOwnHead.get(a.marker) ?? 0)) failures.push('its bytes also reached the upstream elsewhere (a connection left out of step by another request)');
+      for (const d of differences(a.request, arrivals[0]!.arrival.request))
+        failures.push(`forwarded differently: ${d}`);
+      if (raw(a.marker) !== (up.inOwnHead.get(a.marker) ?? 0))
+        failures.push(
+          'its bytes also reached the upstream elsewhere (a connection left out of step by another request)',
+        );
     }
     if (!res) failures.push(`accepted request: ${silent}`);
-    else if (seen(res) !== a.marker) failures.push(seen(res) ? 'answered with another request\'s response' : `accepted request answered ${res.status} by kanari`);
+    else if (seen(res) !== a.marker)
+      failures.push(
+        seen(res) ? "answered with another request's response" : `accepted request answered ${res.status} by kanari`,
+      );
   }
   const after = responses[refusalAt];
   if (exp.refused) {
@@ -205,15 +279,26 @@ export function judge(exp: Expectation, client: ClientResult, up: UpstreamIndex)
     if (raw(marker) > 0) failures.push(`forwarded though the strict reader refuses it: ${group(reason)}`);
     else if (refusedEarly) {
       // Its refusal is the one the router gave the earlier request.
-    } else if (!after) failures.push(`${client.timedOut ? 'no answer in time' : 'closed without a status'} to a request refused for: ${group(reason)}`);
-    else if (!REFUSALS.includes(after.status) || (status === 431 && after.status !== 431)) failures.push(`refused with ${after.status} (want ${status === 431 ? 431 : REFUSALS.join('/')}): ${group(reason)}`);
-    else if (!listTokens(after.fields, 'connection').includes('close')) failures.push('refusal without Connection: close');
+    } else if (!after)
+      failures.push(
+        `${client.timedOut ? 'no answer in time' : 'closed without a status'} to a request refused for: ${group(reason)}`,
+      );
+    else if (!REFUSALS.includes(after.status) || (status === 431 && after.status !== 431))
+      failures.push(
+        `refused with ${after.status} (want ${status === 431 ? 431 : REFUSALS.join('/')}): ${group(reason)}`,
+      );
+    else if (!listTokens(after.fields, 'connection').includes('close'))
+      failures.push('refusal without Connection: close');
   }
-  if (exp.broken && (up.arrived.get(exp.broken.marker ?? '') ?? []).length > 0) failures.push(`arrived complete though its body is ${exp.broken.incomplete ? 'unfinished' : `malformed: ${group(exp.broken.reason)}`}`);
+  if (exp.broken && (up.arrived.get(exp.broken.marker ?? '') ?? []).length > 0)
+    failures.push(
+      `arrived complete though its body is ${exp.broken.incomplete ? 'unfinished' : `malformed: ${group(exp.broken.reason)}`}`,
+    );
   // Their bytes may travel inside a body forwarded before them, never as a request.
   const bodies = exp.accepted.map((a) => a.request.body).join('');
   for (const m of ignored) {
-    if ((up.arrived.get(m) ?? []).length > 0 || raw(m) > (exp.broken ? Infinity : bodies.split(m).length - 1)) failures.push(`a request pipelined after ${ignoredAfter} reached the upstream`);
+    if ((up.arrived.get(m) ?? []).length > 0 || raw(m) > (exp.broken ? Infinity : bodies.split(m).length - 1))
+      failures.push(`a request pipelined after ${ignoredAfter} reached the upstream`);
   }
   return { failures: [...new Set(failures)], stricter };
 }

@@ -27,11 +27,19 @@ export class FuzzReport {
   }
 
   summary(): string {
-    const lines = [`${this.title}: ${Object.entries(this.counts).map(([k, n]) => `${n} ${k}`).join(', ')}`];
-    lines.push(this.failures.size === 0 ? 'no oracle failures' : `oracle failures, by kind (${this.failures.size} kinds):`);
-    for (const [kind, { cases, examples }] of sorted(this.failures)) lines.push(`  ${kind}: ${cases} case(s)`, ...examples.map((e) => `      e.g. ${e}`));
+    const lines = [
+      `${this.title}: ${Object.entries(this.counts)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(', ')}`,
+    ];
+    lines.push(
+      this.failures.size === 0 ? 'no oracle failures' : `oracle failures, by kind (${this.failures.size} kinds):`,
+    );
+    for (const [kind, { cases, examples }] of sorted(this.failures))
+      lines.push(`  ${kind}: ${cases} case(s)`, ...examples.map((e) => `      e.g. ${e}`));
     if (this.notes.size > 0) lines.push('allowed, router stricter than the oracle:');
-    for (const [kind, { cases, examples }] of sorted(this.notes)) lines.push(`  ${kind}: ${cases} case(s)`, `      e.g. ${examples[0]}`);
+    for (const [kind, { cases, examples }] of sorted(this.notes))
+      lines.push(`  ${kind}: ${cases} case(s)`, `      e.g. ${examples[0]}`);
     return lines.join('\n');
   }
 }
@@ -43,10 +51,16 @@ function add(map: Map<string, { cases: number; examples: string[] }>, kind: stri
   map.set(kind, entry);
 }
 
-const sorted = (map: Map<string, { cases: number; examples: string[] }>) => [...map].sort((a, b) => b[1].cases - a[1].cases);
+const sorted = (map: Map<string, { cases: number; examples: string[] }>) =>
+  [...map].sort((a, b) => b[1].cases - a[1].cases);
 
 /** Runs `work` over `items`, `width` at a time, starting no new item after `deadline` (ms since epoch). */
-export async function inParallel<T>(items: readonly T[], width: number, deadline: number, work: (item: T) => Promise<void>): Promise<number> {
+export async function inParallel<T>(
+  items: readonly T[],
+  width: number,
+  deadline: number,
+  work: (item: T) => Promise<void>,
+): Promise<number> {
   let next = 0;
   const worker = async () => {
     while (next < items.length && Date.now() < deadline) await work(items[next++]!);

@@ -38,11 +38,60 @@ export interface RequestCase {
   mutations: string[];
 }
 
-const TE_VALUES = ['chunked', 'Chunked', 'CHUNKED', ' chunked', 'xchunked', 'identity', 'gzip', 'gzip, chunked', 'chunked, chunked', 'chunked;q=1', 'chunked, identity', ''];
+const TE_VALUES = [
+  'chunked',
+  'Chunked',
+  'CHUNKED',
+  ' chunked',
+  'xchunked',
+  'identity',
+  'gzip',
+  'gzip, chunked',
+  'chunked, chunked',
+  'chunked;q=1',
+  'chunked, identity',
+  '',
+];
 const CL_VALUES = ['+5', '-1', '5 5', '05', '5,5', '0x5', '99999999999999999999', '', '5.0'];
-const HOSTS = ['', 'A.Example', '[::1]', '[::1]:8080', 'a:', 'a b', 'a/b', 'u@a', 'a:b', '[::1', 'a:80:80', '"a"', 'a\tb', '%zz', 'a%20b', '[v1.x]:9'];
-const CONNECTION_LISTS = ['x-data', 'content-length', 'host', 'x-user-id', 'close', 'transfer-encoding', 'keep-alive, x-data', 'x-forwarded-for', 'UPGRADE'];
-const HOP_BY_HOP = [['Keep-Alive', 'timeout=5'], ['Proxy-Connection', 'keep-alive'], ['TE', 'trailers'], ['Trailer', 'X-T'], ['Proxy-Authorization', 'Basic eDp5'], ['X-Forwarded-Proto', 'https'], ['X-Forwarded-Host', 'evil.example'], ['Expect', '100-continue']];
+const HOSTS = [
+  '',
+  'A.Example',
+  '[::1]',
+  '[::1]:8080',
+  'a:',
+  'a b',
+  'a/b',
+  'u@a',
+  'a:b',
+  '[::1',
+  'a:80:80',
+  '"a"',
+  'a\tb',
+  '%zz',
+  'a%20b',
+  '[v1.x]:9',
+];
+const CONNECTION_LISTS = [
+  'x-data',
+  'content-length',
+  'host',
+  'x-user-id',
+  'close',
+  'transfer-encoding',
+  'keep-alive, x-data',
+  'x-forwarded-for',
+  'UPGRADE',
+];
+const HOP_BY_HOP = [
+  ['Keep-Alive', 'timeout=5'],
+  ['Proxy-Connection', 'keep-alive'],
+  ['TE', 'trailers'],
+  ['Trailer', 'X-T'],
+  ['Proxy-Authorization', 'Basic eDp5'],
+  ['X-Forwarded-Proto', 'https'],
+  ['X-Forwarded-Host', 'evil.example'],
+  ['Expect', '100-continue'],
+];
 const CTLS = [0x00, 0x01, 0x08, 0x0b, 0x0c, 0x1b, 0x7f, 0x0d, 0x0a, 0x09];
 
 const field = (name: string, value: string): Line => ({ name, value, sep: ': ' });
@@ -64,21 +113,32 @@ function chunkedBody(rng: Rng, data: string, quirk?: string): string {
     n++;
   }
   if (quirk === 'no-last') return out;
-  const trailers = quirk === 'trailers' ? rng.pick(['X-T: 1\r\n', 'X T: 1\r\n', 'X-T: 1\r\n folded\r\n', 'Content-Length: 5\r\n', 'X-T: a\x00b\r\n']) : '';
+  const trailers =
+    quirk === 'trailers'
+      ? rng.pick(['X-T: 1\r\n', 'X T: 1\r\n', 'X-T: 1\r\n folded\r\n', 'Content-Length: 5\r\n', 'X-T: a\x00b\r\n'])
+      : '';
   return `${out}${quirk === 'zeros' ? '000' : '0'}\r\n${trailers}\r\n`;
 }
 
 function baseDraft(rng: Rng, mark: string): Draft {
   const method = rng.pick(['GET', 'GET', 'GET', 'POST', 'POST', 'PUT', 'PATCH', 'HEAD', 'DELETE', 'OPTIONS']);
   const target = `/${mark}/p${rng.int(0, 99)}${rng.chance(0.3) ? `?q=${rng.int(0, 9)}&r=%41` : ''}`;
-  const fields = [field('Host', rng.pick(['app.example', 'app.example:8080', '127.0.0.1', '[::1]:80'])), field('X-Fuzz-Case', mark)];
+  const fields = [
+    field('Host', rng.pick(['app.example', 'app.example:8080', '127.0.0.1', '[::1]:80'])),
+    field('X-Fuzz-Case', mark),
+  ];
   if (rng.chance(0.5)) fields.push(field('User-Agent', 'kanari-fuzz/1'));
   if (rng.chance(0.5)) fields.push(field('x-user-id', `u${rng.int(0, 999)}`));
   if (rng.chance(0.3)) fields.push(field('Cookie', `a=1; kanari-svc=k${rng.int(0, 99)}`));
   if (rng.chance(0.2)) fields.push(field('X-Forwarded-For', '203.0.113.7'));
   if (rng.chance(0.3)) fields.push(field('X-Data', rng.text(rng.int(1, 40)).trim() || 'x'));
   if (rng.chance(0.2)) fields.push(field('Connection', 'keep-alive'));
-  const data = ['POST', 'PUT', 'PATCH'].includes(method) || rng.chance(0.05) ? (rng.chance(0.7) ? rng.text(rng.int(0, 300)) : rng.bytes(rng.int(1, 300))) : '';
+  const data =
+    ['POST', 'PUT', 'PATCH'].includes(method) || rng.chance(0.05)
+      ? rng.chance(0.7)
+        ? rng.text(rng.int(0, 300))
+        : rng.bytes(rng.int(1, 300))
+      : '';
   const draft: Draft = { method, target, version: 'HTTP/1.1', fields, body: '', data, mark };
   if (data === '' && !rng.chance(0.1)) return draft;
   if (rng.chance(0.35)) {
@@ -93,15 +153,33 @@ function baseDraft(rng: Rng, mark: string): Draft {
 
 const at = (rng: Rng, d: Draft) => rng.int(0, d.fields.length);
 const has = (d: Draft, name: string) => d.fields.find((f) => f.name.toLowerCase() === name.toLowerCase());
-const drop = (d: Draft, name: string) => (d.fields = d.fields.filter((f) => f.name.toLowerCase() !== name.toLowerCase()));
+const drop = (d: Draft, name: string) =>
+  (d.fields = d.fields.filter((f) => f.name.toLowerCase() !== name.toLowerCase()));
 const insert = (rng: Rng, d: Draft, ...lines: Line[]) => d.fields.splice(at(rng, d), 0, ...lines);
 
 /** Mutations of the draft; each returns its name for the report. */
 const DRAFT_MUTATIONS: ((rng: Rng, d: Draft) => string)[] = [
   function duplicate(rng, d) {
-    const name = rng.pick(['Host', 'Content-Length', 'Transfer-Encoding', 'Connection', 'x-user-id', 'Cookie', 'X-Forwarded-For']);
+    const name = rng.pick([
+      'Host',
+      'Content-Length',
+      'Transfer-Encoding',
+      'Connection',
+      'x-user-id',
+      'Cookie',
+      'X-Forwarded-For',
+    ]);
     const same = has(d, name);
-    const value = same && rng.chance(0.5) ? same.value : name === 'Host' ? 'other.example' : name === 'Content-Length' ? String(d.data.length + 1) : name === 'Transfer-Encoding' ? 'chunked' : `v${rng.int(0, 9)}`;
+    const value =
+      same && rng.chance(0.5)
+        ? same.value
+        : name === 'Host'
+          ? 'other.example'
+          : name === 'Content-Length'
+            ? String(d.data.length + 1)
+            : name === 'Transfer-Encoding'
+              ? 'chunked'
+              : `v${rng.int(0, 9)}`;
     insert(rng, d, field(rng.chance(0.3) ? name.toUpperCase() : name, value));
     return `duplicate ${name}`;
   },
@@ -110,7 +188,9 @@ const DRAFT_MUTATIONS: ((rng: Rng, d: Draft) => string)[] = [
     return 'reorder';
   },
   function casing(rng, d) {
-    for (const f of d.fields) if (rng.chance(0.5)) f.name = [...f.name].map((c) => (rng.chance(0.5) ? c.toUpperCase() : c.toLowerCase())).join('');
+    for (const f of d.fields)
+      if (rng.chance(0.5))
+        f.name = [...f.name].map((c) => (rng.chance(0.5) ? c.toUpperCase() : c.toLowerCase())).join('');
     return 'casing';
   },
   function whitespace(rng, d) {
@@ -126,7 +206,21 @@ const DRAFT_MUTATIONS: ((rng: Rng, d: Draft) => string)[] = [
   },
   function target(rng, d) {
     const path = d.target;
-    const form = rng.pick(['http', 'https', 'HTTP', 'http-port', 'http-empty-path', 'ftp', 'userinfo', 'bad-authority', 'empty-host', 'connect', 'asterisk', 'no-slash', 'mailto']);
+    const form = rng.pick([
+      'http',
+      'https',
+      'HTTP',
+      'http-port',
+      'http-empty-path',
+      'ftp',
+      'userinfo',
+      'bad-authority',
+      'empty-host',
+      'connect',
+      'asterisk',
+      'no-slash',
+      'mailto',
+    ]);
     const forms: Record<string, () => void> = {
       http: () => (d.target = `http://origin.example${path}`),
       https: () => (d.target = `https://origin.example${path}`),
@@ -146,7 +240,19 @@ const DRAFT_MUTATIONS: ((rng: Rng, d: Draft) => string)[] = [
     return `target ${form}`;
   },
   function version(rng, d) {
-    d.version = rng.pick(['HTTP/1.0', 'HTTP/1.0', 'HTTP/1.2', 'HTTP/2.0', 'HTTP/0.9', '', 'http/1.1', 'HTTP/1.1 ', 'HTTP/11', 'HTTP/1.1\t', 'HTTP/1.01']);
+    d.version = rng.pick([
+      'HTTP/1.0',
+      'HTTP/1.0',
+      'HTTP/1.2',
+      'HTTP/2.0',
+      'HTTP/0.9',
+      '',
+      'http/1.1',
+      'HTTP/1.1 ',
+      'HTTP/11',
+      'HTTP/1.1\t',
+      'HTTP/1.01',
+    ]);
     if (d.version === 'HTTP/1.0' && rng.chance(0.5)) drop(d, 'Host');
     return `version ${JSON.stringify(d.version)}`;
   },
@@ -195,7 +301,9 @@ const DRAFT_MUTATIONS: ((rng: Rng, d: Draft) => string)[] = [
   },
   function headerCount(rng, d) {
     const total = rng.pick([99, 100, 101, 102, 120, 999, 1000, 1001, 1002, 1100]);
-    const filler = Array.from({ length: Math.max(0, total - d.fields.length) }, (_, i) => field(`X-F${i}`, rng.chance(0.5) ? '' : String(i)));
+    const filler = Array.from({ length: Math.max(0, total - d.fields.length) }, (_, i) =>
+      field(`X-F${i}`, rng.chance(0.5) ? '' : String(i)),
+    );
     // Filler first, so Content-Length and Host sit past the 1,000th line (finding 1).
     d.fields = rng.chance(0.6) ? [...filler, ...d.fields] : [...d.fields, ...filler];
     return `${total} header lines`;
@@ -208,7 +316,9 @@ const DRAFT_MUTATIONS: ((rng: Rng, d: Draft) => string)[] = [
   },
   function bodySize(rng, d) {
     const longer = rng.chance(0.5);
-    d.body = longer ? `${d.body}${rng.pick(['extra', '\r\n', 'GET / HTTP/1.1\r\n\r\n'])}` : d.body.slice(0, Math.max(0, d.body.length - rng.int(1, 10)));
+    d.body = longer
+      ? `${d.body}${rng.pick(['extra', '\r\n', 'GET / HTTP/1.1\r\n\r\n'])}`
+      : d.body.slice(0, Math.max(0, d.body.length - rng.int(1, 10)));
     return `body ${longer ? 'longer' : 'shorter'} than framed`;
   },
   function chunks(rng, d) {
@@ -245,7 +355,10 @@ function join(lines: string[]): string {
 }
 
 function headLines(d: Draft): string[] {
-  return [`${d.method} ${d.target}${d.version ? ` ${d.version}` : ''}`, ...d.fields.map((f) => `${f.name}${f.sep}${f.value}`)];
+  return [
+    `${d.method} ${d.target}${d.version ? ` ${d.version}` : ''}`,
+    ...d.fields.map((f) => `${f.name}${f.sep}${f.value}`),
+  ];
 }
 
 function serialize(d: Draft): string {

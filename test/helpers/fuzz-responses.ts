@@ -9,7 +9,17 @@ import { fieldValues, listTokens, readResponse, type StrictResponse } from './st
 
 /** The router's limit on an upstream response head; cases stay well clear of its edge. */
 export const MAX_RESPONSE_HEAD = 64 * 1024;
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization'];
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+];
 
 export interface ResponseCase {
   index: number;
@@ -57,7 +67,13 @@ function base(rng: Rng, mark: string): Draft {
   if (rng.chance(0.3)) fields.push('Connection: keep-alive, x-drop', 'X-Drop: 1', 'Keep-Alive: timeout=5');
   if (rng.chance(0.2)) fields.push(`X-Long: ${'v'.repeat(rng.int(100, 4000))}`);
   const framing = rng.pick(['length', 'length', 'chunked', 'close']);
-  const draft: Draft = { statusLine: `HTTP/1.1 ${status} ${rng.pick(['OK', 'Whatever', '', 'caf\xe9'])}`, fields, body, trailing: '', before: '' };
+  const draft: Draft = {
+    statusLine: `HTTP/1.1 ${status} ${rng.pick(['OK', 'Whatever', '', 'caf\xe9'])}`,
+    fields,
+    body,
+    trailing: '',
+    before: '',
+  };
   if (framing === 'length') fields.push(`Content-Length: ${body.length}`);
   if (framing === 'chunked') {
     fields.push('Transfer-Encoding: chunked');
@@ -67,11 +83,36 @@ function base(rng: Rng, mark: string): Draft {
 }
 
 const MUTATIONS: ((rng: Rng, d: Draft) => string | undefined)[] = [
-  (rng, d) => (d.statusLine = rng.pick(['HTTP/1.1 2000 OK', 'HTTP/1.1 20 OK', 'HTTP/2 200 OK', 'HTTP/1.1 200OK', 'http/1.1 200 OK', 'HTTP/1.1 600 X', 'HTTP/1.1 099 X', 'HTTP/1.1 200 a\x01b', 'HTTP/1.1 200', 'HTTP/1.2 200 OK', 'HTTP/1.1  200 OK'])),
-  (rng, d) => (d.fields.push(rng.pick(['Content-Length: 3', 'Transfer-Encoding: chunked'])), 'both Content-Length and Transfer-Encoding'),
-  (rng, d) => (d.fields.push(`Content-Length: ${rng.pick(['+5', '5 5', '-1', '0x10', '', '5,5', '99999999999999999999'])}`), 'bad or second Content-Length'),
+  (rng, d) =>
+    (d.statusLine = rng.pick([
+      'HTTP/1.1 2000 OK',
+      'HTTP/1.1 20 OK',
+      'HTTP/2 200 OK',
+      'HTTP/1.1 200OK',
+      'http/1.1 200 OK',
+      'HTTP/1.1 600 X',
+      'HTTP/1.1 099 X',
+      'HTTP/1.1 200 a\x01b',
+      'HTTP/1.1 200',
+      'HTTP/1.2 200 OK',
+      'HTTP/1.1  200 OK',
+    ])),
+  (rng, d) => (
+    d.fields.push(rng.pick(['Content-Length: 3', 'Transfer-Encoding: chunked'])),
+    'both Content-Length and Transfer-Encoding'
+  ),
+  (rng, d) => (
+    d.fields.push(`Content-Length: ${rng.pick(['+5', '5 5', '-1', '0x10', '', '5,5', '99999999999999999999'])}`),
+    'bad or second Content-Length'
+  ),
   (rng, d) => {
-    const te = rng.pick(['gzip', 'chunked, gzip', 'identity', 'gzip, chunked', 'chunked\r\nTransfer-Encoding: chunked']);
+    const te = rng.pick([
+      'gzip',
+      'chunked, gzip',
+      'identity',
+      'gzip, chunked',
+      'chunked\r\nTransfer-Encoding: chunked',
+    ]);
     d.fields = d.fields.filter((f) => !/^(content-length|transfer-encoding):/i.test(f));
     d.fields.push(`Transfer-Encoding: ${te}`);
     if (rng.chance(0.7)) d.body = chunk(rng, d.body);
@@ -85,7 +126,17 @@ const MUTATIONS: ((rng: Rng, d: Draft) => string | undefined)[] = [
     return `chunks ${quirk}`;
   },
   (rng, d) => {
-    const line = rng.pick([' folded', 'No-Colon', 'X-A : 1', 'X-A: a\x00b', 'X-A: a\rb', 'X-A: a\x01b', 'X-A: caf\xe9', 'X-A\xe9: 1', ': empty']);
+    const line = rng.pick([
+      ' folded',
+      'No-Colon',
+      'X-A : 1',
+      'X-A: a\x00b',
+      'X-A: a\rb',
+      'X-A: a\x01b',
+      'X-A: caf\xe9',
+      'X-A\xe9: 1',
+      ': empty',
+    ]);
     d.fields.splice(rng.int(0, d.fields.length), 0, line);
     return `header line ${JSON.stringify(line)}`;
   },
@@ -98,11 +149,25 @@ const MUTATIONS: ((rng: Rng, d: Draft) => string | undefined)[] = [
     d.fields.push(`X-Pad: ${'p'.repeat(size)}`);
     return `head of ${size / 1024} KiB`;
   },
-  (rng, d) => ((d.statusLine = 'HTTP/1.1 101 Switching Protocols'), d.fields.push('Upgrade: websocket', 'Connection: Upgrade'), '101 nobody asked for'),
-  (rng, d) => ((d.before = rng.pick(['HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n', 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n'])), '1xx first'),
+  (rng, d) => (
+    (d.statusLine = 'HTTP/1.1 101 Switching Protocols'),
+    d.fields.push('Upgrade: websocket', 'Connection: Upgrade'),
+    '101 nobody asked for'
+  ),
+  (rng, d) => (
+    (d.before = rng.pick([
+      'HTTP/1.1 100 Continue\r\n\r\n',
+      'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n',
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n',
+    ])),
+    '1xx first'
+  ),
   (rng, d) => (d.fields.push('Connection: close'), 'Connection: close'),
   (rng, d) => ((d.statusLine = d.statusLine.replace('HTTP/1.1', 'HTTP/1.0')), 'HTTP/1.0'),
-  (rng, d) => ((d.trailing = rng.pick(['X', '\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'])), 'bytes after the response'),
+  (rng, d) => (
+    (d.trailing = rng.pick(['X', '\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'])),
+    'bytes after the response'
+  ),
   (rng, d) => ((d.body = d.body.slice(0, Math.max(0, d.body.length - rng.int(1, 20)))), 'body cut short'),
 ];
 
@@ -130,7 +195,15 @@ export function responseCase(seed: number, index: number, mark: string, cleanEve
   const pieces = [...cuts, wire.length].map((c, i, all) => wire.slice(i === 0 ? 0 : all[i - 1], c));
   // A response its framing leaves unfinished is a hostile one only if the upstream then closes; else it is merely slow.
   const unfinished = read.kind === 'incomplete';
-  return { index, method, early, pieces, gapMs: rng.int(0, 3), close: untilClose || unfinished || rng.chance(0.1), mutations };
+  return {
+    index,
+    method,
+    early,
+    pieces,
+    gapMs: rng.int(0, 3),
+    close: untilClose || unfinished || rng.chance(0.1),
+    mutations,
+  };
 }
 
 /** What the client may see for a case: the exact response, or (when it is bad) a 502 or an abort. */
@@ -139,7 +212,13 @@ export function expectedResponse(c: ResponseCase): { response?: StrictResponse; 
   const r = readResponse(wire, 0, { method: c.method, closed: c.close, maxHeadBytes: MAX_RESPONSE_HEAD });
   if (r.kind === 'invalid') return { invalid: r.reason, doubtful: `a bad response (${r.reason})` };
   if (r.kind === 'incomplete') return { invalid: 'closed mid-response', doubtful: 'closed mid-response' };
-  const doubtful = c.early ? 'answered before the request was complete' : r.end < wire.length ? 'bytes after the response' : !r.message.keepAlive ? 'a response that ends the connection' : undefined;
+  const doubtful = c.early
+    ? 'answered before the request was complete'
+    : r.end < wire.length
+      ? 'bytes after the response'
+      : !r.message.keepAlive
+        ? 'a response that ends the connection'
+        : undefined;
   return { response: r.message, ...(doubtful ? { doubtful } : {}) };
 }
 
@@ -151,7 +230,12 @@ export function endToEnd(r: StrictResponse, keepDate: boolean): string[] {
 }
 
 /** Judges what the client got against the case; returns failures, or a note when the router was stricter. */
-export function judgeResponse(c: ResponseCase, received: string, closed: boolean, timedOut: boolean): { failures: string[]; note?: string } {
+export function judgeResponse(
+  c: ResponseCase,
+  received: string,
+  closed: boolean,
+  timedOut: boolean,
+): { failures: string[]; note?: string } {
   const exp = expectedResponse(c);
   const what = exp.invalid ? `a bad response (${reasonGroup(exp.invalid)})` : 'a good response';
   const got = readResponse(received, 0, { method: c.method, closed: false });
@@ -164,13 +248,24 @@ export function judgeResponse(c: ResponseCase, received: string, closed: boolean
     return { failures: [received ? 'a good response was cut off' : 'a good response became an empty reply'] };
   }
   // The upstream answers at once: a timeout from kanari means it never read that answer.
-  if (fromKanari && complete.status === 504) return { failures: ['kanari answered 504 though the upstream answered at once'] };
-  if (!exp.response) return { failures: fromKanari && complete.status === 502 ? [] : [`${what} reached the client as a complete response`] };
-  if (fromKanari && complete.status === 502) return { failures: [], note: `502 for a good response (${c.mutations.join('; ') || 'clean'})` };
+  if (fromKanari && complete.status === 504)
+    return { failures: ['kanari answered 504 though the upstream answered at once'] };
+  if (!exp.response)
+    return {
+      failures: fromKanari && complete.status === 502 ? [] : [`${what} reached the client as a complete response`],
+    };
+  if (fromKanari && complete.status === 502)
+    return { failures: [], note: `502 for a good response (${c.mutations.join('; ') || 'clean'})` };
   const failures: string[] = [];
   if (complete.status !== exp.response.status) failures.push('a good response: status changed');
   const want = endToEnd(exp.response, true);
-  if (endToEnd(complete, want.some((f) => f.startsWith('date:'))).join('\n') !== want.join('\n')) failures.push('a good response: end-to-end headers changed');
+  if (
+    endToEnd(
+      complete,
+      want.some((f) => f.startsWith('date:')),
+    ).join('\n') !== want.join('\n')
+  )
+    failures.push('a good response: end-to-end headers changed');
   if (complete.body !== exp.response.body) failures.push('a good response: body changed');
   return { failures };
 }

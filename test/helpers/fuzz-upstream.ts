@@ -56,7 +56,11 @@ export function markerIn(text: string): string | undefined {
 export function answerSeen(request: StrictRequest | undefined, mark: string | undefined, conn: UpstreamConn): void {
   const body = `seen ${mark ?? 'none'}`;
   const withBody = request?.method !== 'HEAD';
-  if (!conn.socket.destroyed) conn.socket.write(`HTTP/1.1 200 OK\r\nX-Fuzz-Seen: ${mark ?? 'none'}\r\nContent-Length: ${body.length}\r\n\r\n${withBody ? body : ''}`, 'latin1');
+  if (!conn.socket.destroyed)
+    conn.socket.write(
+      `HTTP/1.1 200 OK\r\nX-Fuzz-Seen: ${mark ?? 'none'}\r\nContent-Length: ${body.length}\r\n\r\n${withBody ? body : ''}`,
+      'latin1',
+    );
 }
 
 /** One upstream listening on `ports` addresses (one per pool), sharing what it records. */
@@ -96,7 +100,8 @@ export async function startRawUpstream(opts: RawUpstreamOptions, ports = 1): Pro
       read();
       // Anything past the end of the request a doubtful answer went to is a reuse.
       const answered = conn.doubtful && conn.requests[conn.doubtful.request];
-      if (answered && conn.reusedAfterDoubt === undefined && conn.data.length > answered.end) conn.reusedAfterDoubt = conn.data.slice(answered.end);
+      if (answered && conn.reusedAfterDoubt === undefined && conn.data.length > answered.end)
+        conn.reusedAfterDoubt = conn.data.slice(answered.end);
     });
   };
   const servers: net.Server[] = [];

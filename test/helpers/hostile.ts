@@ -13,19 +13,26 @@ export const nestedFlowLists = (depth: number): string => '['.repeat(depth) + ']
 export const nestedBlockLists = (depth: number): string => '- '.repeat(depth) + '1\n';
 
 /** `a:\n a:\n  a: …`: block maps indented one more space a level (1,400 levels is about 1 MB). */
-export const nestedBlockMaps = (depth: number): string => Array.from({ length: depth }, (_, i) => `${' '.repeat(i)}a:`).join('\n') + ' 1\n';
+export const nestedBlockMaps = (depth: number): string =>
+  Array.from({ length: depth }, (_, i) => `${' '.repeat(i)}a:`).join('\n') + ' 1\n';
 
 /** `[1,1,1,…]` with `items` entries: shallow, but long to parse. */
 export const hugeFlowList = (items: number): string => `[${'1,'.repeat(items - 1)}1]`;
 
 /** A map with `keys` distinct keys: yaml's duplicate-key check is quadratic in them. */
-export const hugeBlockMap = (keys: number): string => Array.from({ length: keys }, (_, i) => `k${i}: 1`).join('\n') + '\n';
+export const hugeBlockMap = (keys: number): string =>
+  Array.from({ length: keys }, (_, i) => `k${i}: 1`).join('\n') + '\n';
 
 /** The billion laughs: nine aliases of nine aliases of … nine strings (9^9 once expanded). */
 export function billionLaughs(): string {
   const names = 'abcdefghi';
   const lines = [`${names[0]}: &${names[0]} ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]`];
-  for (let i = 1; i < names.length; i++) lines.push(`${names[i]}: &${names[i]} [${Array(9).fill(`*${names[i - 1]}`).join(',')}]`);
+  for (let i = 1; i < names.length; i++)
+    lines.push(
+      `${names[i]}: &${names[i]} [${Array(9)
+        .fill(`*${names[i - 1]}`)
+        .join(',')}]`,
+    );
   return lines.join('\n') + '\n';
 }
 

@@ -10,14 +10,35 @@ export interface Reply {
 }
 
 /** One request over a keep-alive agent; resolves with the whole response. */
-export function request(port: number, opts: { path?: string; method?: string; headers?: Record<string, string>; body?: string | Buffer; agent?: http.Agent } = {}): Promise<Reply> {
+export function request(
+  port: number,
+  opts: {
+    path?: string;
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    agent?: http.Agent;
+  } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: opts.path ?? '/', method: opts.method ?? 'GET', headers: opts.headers, agent: opts.agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: opts.path ?? '/',
+        method: opts.method ?? 'GET',
+        headers: opts.headers,
+        agent: opts.agent,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -61,13 +82,25 @@ export async function startUpstream(name: string): Promise<TestUpstream> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString();
-      up.last = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body };
+      up.last = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body,
+      };
       if (req.url?.startsWith('/status/')) {
         res.writeHead(Number(req.url.slice(8)), { 'x-app-version': name });
         return void res.end();
       }
       if (req.url === '/hop') {
-        res.writeHead(200, { 'x-app-version': name, connection: 'keep-alive, x-secret', 'x-secret': 'hop', 'keep-alive': 'timeout=5', 'x-kept': 'yes' });
+        res.writeHead(200, {
+          'x-app-version': name,
+          connection: 'keep-alive, x-secret',
+          'x-secret': 'hop',
+          'keep-alive': 'timeout=5',
+          'x-kept': 'yes',
+        });
         return void res.end('hop');
       }
       res.writeHead(200, { 'x-app-version': name, 'content-type': 'text/plain' });
@@ -81,8 +114,12 @@ export async function startUpstream(name: string): Promise<TestUpstream> {
   server.on('upgrade', (req, socket: Socket) => {
     up.received++;
     const key = req.headers['sec-websocket-key'] ?? '';
-    const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nX-App-Version: ${name}\r\n\r\n`);
+    const accept = createHash('sha1')
+      .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+      .digest('base64');
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nX-App-Version: ${name}\r\n\r\n`,
+    );
     // Echo each masked client text frame back unmasked, prefixed with this upstream's name.
     socket.on('end', () => socket.end());
     socket.on('data', (frame: Buffer) => {
@@ -133,5 +170,9 @@ export async function webhookReceiver(statuses: number[] = []) {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    got,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

@@ -2,7 +2,12 @@ import http from 'node:http';
 import { request, type Reply } from './http.js';
 
 /** Sends `n` requests, `concurrency` at a time, over keep-alive; `make(i)` shapes request i. */
-export async function sendMany(port: number, n: number, concurrency: number, make: (i: number) => { path?: string; headers?: Record<string, string>; method?: string; body?: string } = () => ({})): Promise<Reply[]> {
+export async function sendMany(
+  port: number,
+  n: number,
+  concurrency: number,
+  make: (i: number) => { path?: string; headers?: Record<string, string>; method?: string; body?: string } = () => ({}),
+): Promise<Reply[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const replies: Reply[] = new Array(n);
   let next = 0;
@@ -18,7 +23,11 @@ export async function sendMany(port: number, n: number, concurrency: number, mak
 }
 
 /** Keeps `concurrency` GET loops running until stop(); every reply and transport error is kept. */
-export function keepLoading(port: number, concurrency: number, make: (i: number) => { path?: string; headers?: Record<string, string> } = () => ({})) {
+export function keepLoading(
+  port: number,
+  concurrency: number,
+  make: (i: number) => { path?: string; headers?: Record<string, string> } = () => ({}),
+) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const replies: Reply[] = [];
   const errors: Error[] = [];

@@ -13,7 +13,9 @@ export interface AppProcess {
 
 /** Starts the demo app as a real child process and waits until it listens. */
 export async function spawnApp(name: string, args: string[] = []): Promise<AppProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', APP, '--name', name, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', APP, '--name', name, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {

@@ -22,16 +22,28 @@ export async function startPrometheus(target: string, token: string): Promise<Te
   ensureDebian([['prometheus', 'prometheus']]);
   const dir = mkdtempSync(join(tmpdir(), 'kanari-prom-'));
   const config = join(dir, 'prometheus.yml');
-  writeFileSync(config, [
-    'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-    'scrape_configs:',
-    '  - job_name: kanari',
-    `    authorization: { credentials: ${JSON.stringify(token)} }`,
-    `    static_configs: [{ targets: [${JSON.stringify(target)}] }]`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      'global: { scrape_interval: 1s, evaluation_interval: 1s }',
+      'scrape_configs:',
+      '  - job_name: kanari',
+      `    authorization: { credentials: ${JSON.stringify(token)} }`,
+      `    static_configs: [{ targets: [${JSON.stringify(target)}] }]`,
+      '',
+    ].join('\n'),
+  );
   const port = await freePort();
-  const child = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    'prometheus',
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
   const url = `http://127.0.0.1:${port}`;
@@ -58,7 +70,9 @@ export async function startPrometheus(target: string, token: string): Promise<Te
   }
   // Target discovery holds new targets back for about 5 s; wait for the first good scrape.
   for (let i = 0; ; i++) {
-    const targets = (await (await fetch(`${url}/api/v1/targets`)).json()) as { data: { activeTargets: { health: string; lastError: string }[] } };
+    const targets = (await (await fetch(`${url}/api/v1/targets`)).json()) as {
+      data: { activeTargets: { health: string; lastError: string }[] };
+    };
     const t = targets.data.activeTargets[0];
     if (t?.health === 'up') break;
     if (i > 300) {

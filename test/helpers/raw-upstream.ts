@@ -24,7 +24,9 @@ export interface RawUpstream {
  * is answered by `answer`: the bytes it returns, or whatever it writes to the socket itself
  * (by default a 200 with body "ok"); anything else is only recorded.
  */
-export async function startRawUpstream(answer: (head: string, socket: net.Socket) => string | void = () => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'): Promise<RawUpstream> {
+export async function startRawUpstream(
+  answer: (head: string, socket: net.Socket) => string | void = () => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+): Promise<RawUpstream> {
   const connections: RawConnection[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {

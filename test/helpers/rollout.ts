@@ -26,10 +26,27 @@ export function specWith(extra: Record<string, unknown>): RolloutSpec {
 
 /** A process target of `instances` processes, for rolling updates. */
 export function pool(version: string, instances: number): Release {
-  return { version, target: { version, process: { command: 'true', port: 0, instances, env: {}, readiness: '/healthz', startTimeout: 30_000, stopTimeout: 10_000 } } as never };
+  return {
+    version,
+    target: {
+      version,
+      process: {
+        command: 'true',
+        port: 0,
+        instances,
+        env: {},
+        readiness: '/healthz',
+        startTimeout: 30_000,
+        stopTimeout: 10_000,
+      },
+    } as never,
+  };
 }
 
-export const v2: Release = { version: 'v2', target: { upstreams: ['http://127.0.0.1:9002'], version: undefined } as never };
+export const v2: Release = {
+  version: 'v2',
+  target: { upstreams: ['http://127.0.0.1:9002'], version: undefined } as never,
+};
 
 /** Drives the machine the way the engine does, with an explicit clock. */
 export class Driver {

@@ -13,13 +13,26 @@ export const TOKEN = 'test-token-0123456789';
 export interface TestRouter extends RouterHandle {
   port: number;
   doc: RouterDocument;
-  admin(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
+  admin(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; json: any }>;
   setTable(table: RoutingTableInput): Promise<number>;
 }
 
 /** A router on 127.0.0.1 with a fresh state directory (or `state` to reuse one). */
-export async function startTestRouter(table: RoutingTableInput, spec: Record<string, unknown> = {}, state?: string): Promise<TestRouter> {
-  const doc = loopbackRouter('svc', TOKEN, { state: state ?? join(mkdtempSync(join(tmpdir(), 'kanari-router-')), 'table.json'), table, ...spec });
+export async function startTestRouter(
+  table: RoutingTableInput,
+  spec: Record<string, unknown> = {},
+  state?: string,
+): Promise<TestRouter> {
+  const doc = loopbackRouter('svc', TOKEN, {
+    state: state ?? join(mkdtempSync(join(tmpdir(), 'kanari-router-')), 'table.json'),
+    table,
+    ...spec,
+  });
   const handle = await startRouter(doc);
   const admin = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${handle.adminUrl}${path}`, {
@@ -64,7 +77,15 @@ export interface RouterProcess {
 export async function startRouterProcess(table: RoutingTableInput): Promise<RouterProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'kanari-router-'));
   const file = join(dir, 'router.yaml');
-  writeFileSync(file, JSON.stringify({ apiVersion: 'kanari.dev/v1alpha1', kind: 'Router', metadata: { name: 'svc' }, spec: { listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0', token: TOKEN }, state: 'table.json', table } }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'kanari.dev/v1alpha1',
+      kind: 'Router',
+      metadata: { name: 'svc' },
+      spec: { listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0', token: TOKEN }, state: 'table.json', table },
+    }),
+  );
   const { child, output } = await startCli(['router', '-f', file], /admin on http:\/\/127\.0\.0\.1:\d+/);
   const adminPort = Number(/admin on http:\/\/127\.0\.0\.1:(\d+)/.exec(output())![1]);
   return {

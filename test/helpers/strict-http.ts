@@ -56,7 +56,10 @@ export interface StrictResponse extends Head {
   interim: number[];
 }
 
-export type Read<T> = { kind: 'message'; message: T; end: number } | { kind: 'incomplete' } | { kind: 'invalid'; stage: 'head' | 'body'; reason: string; status: number };
+export type Read<T> =
+  | { kind: 'message'; message: T; end: number }
+  | { kind: 'incomplete' }
+  | { kind: 'invalid'; stage: 'head' | 'body'; reason: string; status: number };
 
 export interface RequestLimits {
   /** More field lines than this is a 431 (checked once the head is otherwise valid). */
@@ -73,7 +76,12 @@ export interface ResponseContext {
 
 type Invalid = { kind: 'invalid'; stage: 'head' | 'body'; reason: string; status: number };
 const INCOMPLETE = { kind: 'incomplete' } as const;
-const bad = (reason: string, status = 400, stage: 'head' | 'body' = 'head'): Invalid => ({ kind: 'invalid', stage, reason, status });
+const bad = (reason: string, status = 400, stage: 'head' | 'body' = 'head'): Invalid => ({
+  kind: 'invalid',
+  stage,
+  reason,
+  status,
+});
 /** Whether a step stopped the read (more bytes needed, or never valid). */
 const stopped = <T extends object>(r: T | typeof INCOMPLETE | Invalid): r is typeof INCOMPLETE | Invalid => 'kind' in r;
 
@@ -83,7 +91,8 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const VCHARS = /^[\x21-\x7e]+$/;
 const REG_NAME = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$/;
 const IP_FUTURE = /^v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+$/;
-const CHUNK_EXT = /^(?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"))?)*$/;
+const CHUNK_EXT =
+  /^(?:[ \t]*;[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*=[ \t]*(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+|"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t\x20-\x7e\x80-\xff])*"))?)*$/;
 
 /** The CRLF-terminated line at `at`; a bare CR or LF before the CRLF makes it invalid. */
 function line(s: string, at: number): { text: string; next: number } | typeof INCOMPLETE | Invalid {
@@ -98,17 +107,29 @@ function line(s: string, at: number): { text: string; next: number } | typeof IN
 }
 
 /** Field lines up to the empty line; `at` is just after the start-line. */
-function fieldLines(s: string, at: number, what: string): { fields: Field[]; next: number } | typeof INCOMPLETE | Invalid {
+function fieldLines(
+  s: string,
+  at: number,
+  what: string,
+): { fields: Field[]; next: number } | typeof INCOMPLETE | Invalid {
   const fields: Field[] = [];
   for (;;) {
     const l = line(s, at);
     if (stopped(l)) return l;
     at = l.next;
     if (l.text === '') return { fields, next: at };
-    if (l.text[0] === ' ' || l.text[0] === '\t') return bad(fields.length === 0 ? 'whitespace before the first field line' : `obs-fold in ${what}`);
+    if (l.text[0] === ' ' || l.text[0] === '\t')
+      return bad(fields.length === 0 ? 'whitespace before the first field line' : `obs-fold in ${what}`);
     const colon = l.text.indexOf(':');
     const name = colon < 0 ? '' : l.text.slice(0, colon);
-    if (!TOKEN.test(name)) return bad(colon < 0 ? `${what} line without a colon` : /[ \t]$/.test(name) ? 'whitespace before a colon' : `field name is not a token`);
+    if (!TOKEN.test(name))
+      return bad(
+        colon < 0
+          ? `${what} line without a colon`
+          : /[ \t]$/.test(name)
+            ? 'whitespace before a colon'
+            : `field name is not a token`,
+      );
     const value = l.text.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
     if (!FIELD_VALUE.test(value)) return bad(`control character in the ${name} value`);
     fields.push({ name, value });
@@ -168,13 +189,17 @@ function requestTarget(method: string, target: string): { originForm: string; au
 }
 
 /** Reads a chunked body at `at` (RFC 9112 §7.1). */
-function chunked(s: string, at: number): { body: string; trailers: Field[]; next: number } | typeof INCOMPLETE | Invalid {
+function chunked(
+  s: string,
+  at: number,
+): { body: string; trailers: Field[]; next: number } | typeof INCOMPLETE | Invalid {
   const parts: string[] = [];
   for (;;) {
     const l = line(s, at);
     if (stopped(l)) return l.kind === 'invalid' ? { ...l, stage: 'body' } : l;
     const m = /^([0-9A-Fa-f]+)(.*)$/.exec(l.text);
-    if (!m || !CHUNK_EXT.test(m[2]!)) return bad(`bad chunk-size line ${JSON.stringify(l.text.slice(0, 40))}`, 400, 'body');
+    if (!m || !CHUNK_EXT.test(m[2]!))
+      return bad(`bad chunk-size line ${JSON.stringify(l.text.slice(0, 40))}`, 400, 'body');
     const digits = m[1]!.replace(/^0+/, '');
     // A size past 2^48 can never arrive in a test; it simply stays incomplete.
     const size = digits.length > 12 ? Infinity : parseInt(digits || '0', 16);
@@ -214,34 +239,49 @@ export function readRequest(s: string, start = 0, limits: RequestLimits = {}): R
   const where = requestTarget(method, target);
   if (stopped(where)) return where;
   const hosts = fieldValues(fields, 'host');
-  if (version === '1.1' ? hosts.length !== 1 : hosts.length > 1) return bad(hosts.length === 0 ? 'HTTP/1.1 without Host' : 'more than one Host');
+  if (version === '1.1' ? hosts.length !== 1 : hosts.length > 1)
+    return bad(hosts.length === 0 ? 'HTTP/1.1 without Host' : 'more than one Host');
   if (hosts.length === 1 && !validAuthority(hosts[0]!, false)) return bad('invalid Host');
   const lengths = fieldValues(fields, 'content-length');
   const codings = fieldValues(fields, 'transfer-encoding');
   if (lengths.length > 1) return bad('more than one Content-Length');
   if (lengths.length === 1 && !/^\d+$/.test(lengths[0]!)) return bad('Content-Length is not 1*DIGIT');
   // RFC 9110 §8.6: a recipient must guard against overflow; refusing a length no body could have is that guard.
-  if (lengths.length === 1 && lengths[0]!.replace(/^0+/, '').length > 15) return bad('Content-Length too large to be real');
+  if (lengths.length === 1 && lengths[0]!.replace(/^0+/, '').length > 15)
+    return bad('Content-Length too large to be real');
   if (codings.length > 0) {
     if (lengths.length > 0) return bad('Transfer-Encoding with Content-Length');
     if (version === '1.0') return bad('Transfer-Encoding in HTTP/1.0');
-    if (codings.length > 1 || codings[0]!.toLowerCase() !== 'chunked') return bad('Transfer-Encoding other than chunked', 501);
+    if (codings.length > 1 || codings[0]!.toLowerCase() !== 'chunked')
+      return bad('Transfer-Encoding other than chunked', 501);
   }
   const framing = codings.length > 0 ? 'chunked' : lengths.length > 0 ? 'length' : 'none';
   const upgrade = fieldValues(fields, 'upgrade').length > 0 && listTokens(fields, 'connection').includes('upgrade');
-  if (upgrade && (framing === 'chunked' || (framing === 'length' && !/^0+$/.test(lengths[0]!)))) return bad('Upgrade request with a body');
-  if (limits.maxHeaderLines !== undefined && fields.length > limits.maxHeaderLines) return bad(`more than ${limits.maxHeaderLines} header lines`, 431);
+  if (upgrade && (framing === 'chunked' || (framing === 'length' && !/^0+$/.test(lengths[0]!))))
+    return bad('Upgrade request with a body');
+  if (limits.maxHeaderLines !== undefined && fields.length > limits.maxHeaderLines)
+    return bad(`more than ${limits.maxHeaderLines} header lines`, 431);
   const head = { method, target, version, fields, headBytes, ...where } as const;
   return body(s, lines.next, framing, lengths[0], (b) => ({ ...head, framing, ...b }));
 }
 
 /** A body framed by `framing` at `at`, then `make` builds the message. */
-function body<T>(s: string, at: number, framing: 'none' | 'length' | 'chunked' | 'close', length: string | undefined, make: (b: { body: string; trailers: Field[] }) => T, closed = false): Read<T> {
+function body<T>(
+  s: string,
+  at: number,
+  framing: 'none' | 'length' | 'chunked' | 'close',
+  length: string | undefined,
+  make: (b: { body: string; trailers: Field[] }) => T,
+  closed = false,
+): Read<T> {
   if (framing === 'none') return { kind: 'message', message: make({ body: '', trailers: [] }), end: at };
-  if (framing === 'close') return closed ? { kind: 'message', message: make({ body: s.slice(at), trailers: [] }), end: s.length } : INCOMPLETE;
+  if (framing === 'close')
+    return closed ? { kind: 'message', message: make({ body: s.slice(at), trailers: [] }), end: s.length } : INCOMPLETE;
   if (framing === 'length') {
     const n = Number(length);
-    return s.length - at < n ? INCOMPLETE : { kind: 'message', message: make({ body: s.slice(at, at + n), trailers: [] }), end: at + n };
+    return s.length - at < n
+      ? INCOMPLETE
+      : { kind: 'message', message: make({ body: s.slice(at, at + n), trailers: [] }), end: at + n };
   }
   const c = chunked(s, at);
   if (stopped(c)) return c;
@@ -255,7 +295,12 @@ export function readResponse(s: string, start = 0, ctx: ResponseContext = {}): R
   for (;;) {
     const first = line(s, at);
     // An upstream's bad head becomes a 502; an unfinished one is bad once it passes the limit.
-    const headStopped = (r: typeof INCOMPLETE | Invalid) => (r.kind === 'invalid' ? { ...r, status: 502 } : s.length - at > (ctx.maxHeadBytes ?? Infinity) ? bad('response head too large', 502) : r);
+    const headStopped = (r: typeof INCOMPLETE | Invalid) =>
+      r.kind === 'invalid'
+        ? { ...r, status: 502 }
+        : s.length - at > (ctx.maxHeadBytes ?? Infinity)
+          ? bad('response head too large', 502)
+          : r;
     if (stopped(first)) return headStopped(first);
     const m = /^HTTP\/(\d\.\d) (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/.exec(first.text);
     if (!m) return bad(`bad status-line ${JSON.stringify(first.text.slice(0, 40))}`, 502);
@@ -282,11 +327,26 @@ export function readResponse(s: string, start = 0, ctx: ResponseContext = {}): R
     if (codings.length > 0 && !bodyless) {
       if (lengths.length > 0) return bad('Transfer-Encoding with Content-Length', 502);
       if (version === '1.0') return bad('Transfer-Encoding in HTTP/1.0', 502);
-      if (codings.at(-1) !== 'chunked' || codings.indexOf('chunked') !== codings.length - 1 || !codings.every((c) => TOKEN.test(c))) return bad('Transfer-Encoding not ending in one chunked', 502);
+      if (
+        codings.at(-1) !== 'chunked' ||
+        codings.indexOf('chunked') !== codings.length - 1 ||
+        !codings.every((c) => TOKEN.test(c))
+      )
+        return bad('Transfer-Encoding not ending in one chunked', 502);
     }
-    const framing: StrictResponse['framing'] = bodyless ? 'none' : codings.length > 0 ? 'chunked' : lengths.length > 0 ? 'length' : 'close';
+    const framing: StrictResponse['framing'] = bodyless
+      ? 'none'
+      : codings.length > 0
+        ? 'chunked'
+        : lengths.length > 0
+          ? 'length'
+          : 'close';
     const connection = listTokens(fields, 'connection');
-    const keepAlive = framing !== 'close' && status !== 101 && !connection.includes('close') && (version === '1.1' || connection.includes('keep-alive'));
+    const keepAlive =
+      framing !== 'close' &&
+      status !== 101 &&
+      !connection.includes('close') &&
+      (version === '1.1' || connection.includes('keep-alive'));
     const head = { version, status, reason: m[3] ?? '', fields, headBytes, keepAlive, interim } as const;
     const read = body(s, lines.next, framing, lengths[0], (b) => ({ ...head, framing, ...b }), ctx.closed);
     return read.kind === 'invalid' ? { ...read, status: 502 } : read;
@@ -294,7 +354,10 @@ export function readResponse(s: string, start = 0, ctx: ResponseContext = {}): R
 }
 
 /** Splits a connection's bytes into the requests it holds, stopping at the first that is not complete and valid. */
-export function readRequests(s: string, limits: RequestLimits = {}): { requests: StrictRequest[]; ends: number[]; rest?: Invalid | typeof INCOMPLETE } {
+export function readRequests(
+  s: string,
+  limits: RequestLimits = {},
+): { requests: StrictRequest[]; ends: number[]; rest?: Invalid | typeof INCOMPLETE } {
   const requests: StrictRequest[] = [];
   const ends: number[] = [];
   let at = 0;

@@ -36,8 +36,13 @@ export function unprivileged(): Unprivileged | string {
     };
   }
   const user = { uid: NOBODY, gid: NOBODY };
-  const probe = spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(MAIN)}, require('fs').constants.R_OK)`], { ...user, encoding: 'utf8' });
-  if (probe.status !== 0) return `running as root, and user ${NOBODY} cannot read ${MAIN}: ${probe.error?.message ?? probe.stderr.split('\n').find((l) => l.includes('Error')) ?? `exit ${probe.status}`}`;
+  const probe = spawnSync(
+    process.execPath,
+    ['-e', `require('fs').accessSync(${JSON.stringify(MAIN)}, require('fs').constants.R_OK)`],
+    { ...user, encoding: 'utf8' },
+  );
+  if (probe.status !== 0)
+    return `running as root, and user ${NOBODY} cannot read ${MAIN}: ${probe.error?.message ?? probe.stderr.split('\n').find((l) => l.includes('Error')) ?? `exit ${probe.status}`}`;
   return {
     user,
     tempDir(prefix) {

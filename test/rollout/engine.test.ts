@@ -26,7 +26,11 @@ describe('rollout engine', () => {
   it('promotes a good v2 under load with no request failing between users and the app', async () => {
     // α = 0.001: this is an A/A comparison, so the only way it fails is a false rollback, at most 1 run in 1,000.
     const r = await runDemo({ scenario: 'good', holdSeconds: 3, users: 2000, alpha: 0.001 });
-    assert.equal(r.status.result?.outcome, 'Promoted', `${r.status.result?.reason} (${r.failures} requests failed in the path)`);
+    assert.equal(
+      r.status.result?.outcome,
+      'Promoted',
+      `${r.status.result?.reason} (${r.failures} requests failed in the path)`,
+    );
     assert.equal(r.status.stable.version, 'v2');
     assert.equal(r.failures, 0, 'no request failed in the router across the weight changes and the switch');
     assert.ok(r.requests > 3000, `load ran (${r.requests} requests)`);
@@ -53,18 +57,32 @@ describe('rollout engine', () => {
         listen: '127.0.0.1:0',
         stable: { version: 'v1', upstreams: [`http://127.0.0.1:${v1.port}`] },
         canary: { process: { command: appCommand('v2') } },
-        strategy: { canary: { analysis: { templates: ['sequential'] }, steps: [{ setWeight: 20 }, { pause: { duration: '5m' } }, { setWeight: 50 }] } },
+        strategy: {
+          canary: {
+            analysis: { templates: ['sequential'] },
+            steps: [{ setWeight: 20 }, { pause: { duration: '5m' } }, { setWeight: 50 }],
+          },
+        },
       },
     });
     let router: RouterHandle | undefined;
     let admin: AdminClient | undefined;
     const connect = async (table: Parameters<ConstructorParameters<typeof EmbeddedTraffic>[0]>[0]) => {
-      router ??= await startRouter(loopbackRouter('shop', 'test-token-0123456789', { state: join(dir, 'table.json'), table }));
+      router ??= await startRouter(
+        loopbackRouter('shop', 'test-token-0123456789', { state: join(dir, 'table.json'), table }),
+      );
       admin ??= new AdminClient(router.adminUrl, router.token);
       return admin;
     };
     const stats = () => (admin ? admin.stats() : Promise.resolve(undefined));
-    const open = (store: Store) => new RolloutEngine({ document: doc, store, traffic: new EmbeddedTraffic(connect), stats, logDir: join(dir, 'logs') });
+    const open = (store: Store) =>
+      new RolloutEngine({
+        document: doc,
+        store,
+        traffic: new EmbeddedTraffic(connect),
+        stats,
+        logDir: join(dir, 'logs'),
+      });
     const until = async (engine: RolloutEngine, what: string, ok: () => boolean) => {
       for (let i = 0; i < 200 && !ok(); i++) {
         await engine.tick();
@@ -75,7 +93,11 @@ describe('rollout engine', () => {
     let store = new Store(join(dir, 'kanari.db'));
     let engine = open(store);
     try {
-      await until(engine, 'v1 is routed', () => engine.status.appliedSeq === engine.status.trafficSeq && router !== undefined);
+      await until(
+        engine,
+        'v1 is routed',
+        () => engine.status.appliedSeq === engine.status.trafficSeq && router !== undefined,
+      );
       await engine.send({ type: 'deploy', release: { version: 'v2', target: doc.spec.canary } });
       await until(engine, 'the rollout reaches its pause', () => engine.status.phase === 'Monitor');
       const pauseUntil = engine.status.pauseUntil;
@@ -93,7 +115,11 @@ describe('rollout engine', () => {
       assert.equal(engine.status.pauseUntil, pauseUntil, 'the pause keeps its end');
       await engine.tick();
       assert.ok(engine.report(analysis!.id)!.measurements >= measured, 'the analysis kept its measurements');
-      assert.equal(store.record<ProcessRecord>('shop', 'instance:v2')!.pids[0], pid, 'the running canary was adopted, not restarted');
+      assert.equal(
+        store.record<ProcessRecord>('shop', 'instance:v2')!.pids[0],
+        pid,
+        'the running canary was adopted, not restarted',
+      );
       assert.deepEqual((await admin!.table()).table.weights, { canary: 20, baseline: 0 });
 
       process.kill(pid, 'SIGKILL');
@@ -102,7 +128,10 @@ describe('rollout engine', () => {
       assert.match(engine.status.result!.reason, /v2 failed: instance 0 \(pid \d+\) is gone/);
       assert.deepEqual((await admin!.table()).table.weights, { canary: 0, baseline: 0 });
       const history = store.events('shop').map((e) => e.type);
-      assert.ok(history.includes('deploy') && history.includes('instanceFailed') && history.includes('announce'), history.join(','));
+      assert.ok(
+        history.includes('deploy') && history.includes('instanceFailed') && history.includes('announce'),
+        history.join(','),
+      );
     } finally {
       await engine.close({ stopInstances: true });
       store.close();

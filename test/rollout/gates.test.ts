@@ -15,15 +15,33 @@ import { webhookReceiver } from '../helpers/http.js';
 
 const hook = (type: string, name = type) => ({ name, type, url: `http://127.0.0.1:9/${name}` });
 const steps = [{ setWeight: 10 }, { pause: { duration: '1m' } }, { setWeight: 50 }, { pause: { duration: '1m' } }];
-const yes = (d: Driver, gate: string) => d.send({ type: 'webhook', gate: gate as never, step: d.status.gate?.step ?? d.status.step, passed: true, reason: 'ok' });
-const no = (d: Driver, gate: string, reason = 'answered 403') => d.send({ type: 'webhook', gate: gate as never, step: d.status.gate?.step ?? d.status.step, passed: false, reason });
+const yes = (d: Driver, gate: string) =>
+  d.send({
+    type: 'webhook',
+    gate: gate as never,
+    step: d.status.gate?.step ?? d.status.step,
+    passed: true,
+    reason: 'ok',
+  });
+const no = (d: Driver, gate: string, reason = 'answered 403') =>
+  d.send({ type: 'webhook', gate: gate as never, step: d.status.gate?.step ?? d.status.step, passed: false, reason });
 
 describe('webhook gates in the machine', () => {
   it('confirm-rollout holds the canary back until its webhook says yes, however long that takes', () => {
-    const d = new Driver(specWith({ strategy: { canary: { steps } }, webhooks: [hook('confirm-rollout', 'change-window')], progressDeadline: '1m' })).ack();
+    const d = new Driver(
+      specWith({
+        strategy: { canary: { steps } },
+        webhooks: [hook('confirm-rollout', 'change-window')],
+        progressDeadline: '1m',
+      }),
+    ).ack();
     d.send({ type: 'deploy', release: v2 }).ack();
     assert.equal(d.status.gate?.type, 'confirm-rollout');
-    assert.deepEqual(d.status.instances.map((i) => i.id), ['v1'], 'v2 is not even started');
+    assert.deepEqual(
+      d.status.instances.map((i) => i.id),
+      ['v1'],
+      'v2 is not even started',
+    );
     no(d, 'confirm-rollout', 'answered 403: outside the change window');
     assert.equal(d.status.message, 'waiting for the confirm-rollout webhook: answered 403: outside the change window');
     d.advance(3_600_000);
@@ -34,9 +52,17 @@ describe('webhook gates in the machine', () => {
   });
 
   it('confirm-traffic-increase asks before each raise of the weight, confirm-promotion before the promotion', () => {
-    const d = new Driver(specWith({ strategy: { canary: { steps } }, webhooks: [hook('confirm-traffic-increase'), hook('confirm-promotion')] })).ack();
+    const d = new Driver(
+      specWith({
+        strategy: { canary: { steps } },
+        webhooks: [hook('confirm-traffic-increase'), hook('confirm-promotion')],
+      }),
+    ).ack();
     d.send({ type: 'deploy', release: v2 }).ack();
-    assert.deepEqual([d.status.gate?.type, d.status.gate?.step, d.status.traffic.weights.canary], ['confirm-traffic-increase', 0, 0]);
+    assert.deepEqual(
+      [d.status.gate?.type, d.status.gate?.step, d.status.traffic.weights.canary],
+      ['confirm-traffic-increase', 0, 0],
+    );
     yes(d, 'confirm-traffic-increase').ack();
     assert.equal(d.status.traffic.weights.canary, 10);
     d.advance(60_000);
@@ -58,7 +84,9 @@ describe('webhook gates in the machine', () => {
   });
 
   it('a failing pre-rollout or rollout check rolls back; an answer for another gate or step changes nothing', () => {
-    const d = new Driver(specWith({ strategy: { canary: { steps } }, webhooks: [hook('pre-rollout', 'smoke'), hook('rollout', 'load')] })).ack();
+    const d = new Driver(
+      specWith({ strategy: { canary: { steps } }, webhooks: [hook('pre-rollout', 'smoke'), hook('rollout', 'load')] }),
+    ).ack();
     d.send({ type: 'deploy', release: v2 }).ack();
     assert.equal(d.status.gate?.type, 'pre-rollout', 'after v2 is ready and before it gets users');
     assert.equal(d.status.traffic.weights.canary, 0);
@@ -80,7 +108,9 @@ describe('webhook gates in the machine', () => {
   });
 
   it('a rollback webhook that says yes rolls back; promote --full skips a gate; abort ends the wait', () => {
-    const d = new Driver(specWith({ strategy: { canary: { steps } }, webhooks: [hook('confirm-traffic-increase'), hook('rollback')] })).ack();
+    const d = new Driver(
+      specWith({ strategy: { canary: { steps } }, webhooks: [hook('confirm-traffic-increase'), hook('rollback')] }),
+    ).ack();
     d.send({ type: 'deploy', release: v2 }).ack();
     yes(d, 'confirm-traffic-increase').ack();
     d.send({ type: 'webhook', gate: 'rollback', step: 0, passed: true, reason: 'pager answered 2xx' }).ack();
@@ -116,24 +146,70 @@ describe('webhook gates, asked by the engine', () => {
     const ok = await webhookReceiver();
     const refusing = await webhookReceiver([409, 409]);
     const answers: UntimedEvent[] = [];
-    const gates = new Gates('shop', [webhook.parse({ name: 'qa', type: 'confirm-traffic-increase', url: ok.url, secretEnv: 'HOOK_KEY', metadata: { ticket: 'CHG-7' } }), webhook.parse({ name: 'cab', type: 'confirm-traffic-increase', url: refusing.url })], (e) => answers.push(e), env);
+    const gates = new Gates(
+      'shop',
+      [
+        webhook.parse({
+          name: 'qa',
+          type: 'confirm-traffic-increase',
+          url: ok.url,
+          secretEnv: 'HOOK_KEY',
+          metadata: { ticket: 'CHG-7' },
+        }),
+        webhook.parse({ name: 'cab', type: 'confirm-traffic-increase', url: refusing.url }),
+      ],
+      (e) => answers.push(e),
+      env,
+    );
     const s = { ...status(), gate: { type: 'confirm-traffic-increase' as const, step: 2, since: 0, message: '' } };
     gates.poll(s, Date.parse('2026-11-22T10:00:00Z'));
     gates.poll(s, Date.parse('2026-11-22T10:00:00Z'));
     for (let i = 0; i < 100 && answers.length === 0; i++) await sleep(20);
-    assert.deepEqual(answers, [{ type: 'webhook', gate: 'confirm-traffic-increase', step: 2, passed: false, reason: 'cab answered 409' }]);
+    assert.deepEqual(answers, [
+      { type: 'webhook', gate: 'confirm-traffic-increase', step: 2, passed: false, reason: 'cab answered 409' },
+    ]);
     assert.equal(ok.got.length, 1, 'one request at a time per gate, and a confirmation is not retried within a round');
     const { headers, body } = ok.got[0]!;
-    assert.equal(headers['x-kanari-signature'], `sha256=${createHmac('sha256', env.HOOK_KEY).update(body).digest('hex')}`);
+    assert.equal(
+      headers['x-kanari-signature'],
+      `sha256=${createHmac('sha256', env.HOOK_KEY).update(body).digest('hex')}`,
+    );
     assert.equal(headers['x-kanari-event'], 'confirm-traffic-increase');
     const p = JSON.parse(body) as GatePayload;
-    assert.deepEqual({ ...p, at: undefined }, { rollout: 'shop', gate: 'confirm-traffic-increase', webhook: 'qa', phase: s.phase, revision: 1, stable: 'v1', canary: 'v2', step: 3, weights: s.traffic.weights, metadata: { ticket: 'CHG-7' }, at: undefined });
+    assert.deepEqual(
+      { ...p, at: undefined },
+      {
+        rollout: 'shop',
+        gate: 'confirm-traffic-increase',
+        webhook: 'qa',
+        phase: s.phase,
+        revision: 1,
+        stable: 'v1',
+        canary: 'v2',
+        step: 3,
+        weights: s.traffic.weights,
+        metadata: { ticket: 'CHG-7' },
+        at: undefined,
+      },
+    );
     gates.poll(s, Date.now());
     for (let i = 0; i < 100 && answers.length < 2; i++) await sleep(20);
-    assert.deepEqual(answers[1], { type: 'webhook', gate: 'confirm-traffic-increase', step: 2, passed: false, reason: 'cab answered 409' });
+    assert.deepEqual(answers[1], {
+      type: 'webhook',
+      gate: 'confirm-traffic-increase',
+      step: 2,
+      passed: false,
+      reason: 'cab answered 409',
+    });
     gates.poll(s, Date.now());
     for (let i = 0; i < 100 && answers.length < 3; i++) await sleep(20);
-    assert.deepEqual(answers[2], { type: 'webhook', gate: 'confirm-traffic-increase', step: 2, passed: true, reason: 'qa, cab answered 2xx' });
+    assert.deepEqual(answers[2], {
+      type: 'webhook',
+      gate: 'confirm-traffic-increase',
+      step: 2,
+      passed: true,
+      reason: 'qa, cab answered 2xx',
+    });
     await ok.close();
     await refusing.close();
   });
@@ -142,15 +218,33 @@ describe('webhook gates, asked by the engine', () => {
     const flaky = await webhookReceiver([503]);
     const pager = await webhookReceiver([404]);
     const answers: UntimedEvent[] = [];
-    const gates = new Gates('shop', [webhook.parse({ name: 'smoke', type: 'rollout', url: flaky.url, retries: 1 }), webhook.parse({ name: 'pager', type: 'rollback', url: pager.url })], (e) => answers.push(e), env);
+    const gates = new Gates(
+      'shop',
+      [
+        webhook.parse({ name: 'smoke', type: 'rollout', url: flaky.url, retries: 1 }),
+        webhook.parse({ name: 'pager', type: 'rollback', url: pager.url }),
+      ],
+      (e) => answers.push(e),
+      env,
+    );
     const s = { ...status(), gate: { type: 'rollout' as const, step: 1, since: 0, message: '' } };
     gates.poll(s, Date.now());
     for (let i = 0; i < 200 && answers.length === 0; i++) await sleep(20);
-    assert.deepEqual(answers, [{ type: 'webhook', gate: 'rollout', step: 1, passed: true, reason: 'smoke answered 2xx' }], 'the 503 was retried; the pager said 404, which is "no"');
+    assert.deepEqual(
+      answers,
+      [{ type: 'webhook', gate: 'rollout', step: 1, passed: true, reason: 'smoke answered 2xx' }],
+      'the 503 was retried; the pager said 404, which is "no"',
+    );
     assert.equal(flaky.got.length, 2);
     gates.poll(s, Date.now());
     for (let i = 0; i < 100 && answers.length < 3; i++) await sleep(20);
-    assert.deepEqual(answers.slice(1).map((a) => (a as { gate: string }).gate).sort(), ['rollback', 'rollout']);
+    assert.deepEqual(
+      answers
+        .slice(1)
+        .map((a) => (a as { gate: string }).gate)
+        .sort(),
+      ['rollback', 'rollout'],
+    );
     const pagerCalls = pager.got.length;
     gates.poll({ ...s, phase: 'StableOnly' }, Date.now());
     await sleep(100);

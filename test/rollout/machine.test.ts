@@ -4,7 +4,9 @@ import { Driver, spec, v2 } from '../helpers/rollout.js';
 
 describe('rollout machine', () => {
   it('walks a canary from StableOnly through each step to FullDeploy and back to StableOnly, with v2 as stable', () => {
-    const d = new Driver(spec([{ setWeight: 5 }, { pause: { duration: '1m' } }, { setWeight: 50 }, { pause: { duration: '30s' } }])).ack();
+    const d = new Driver(
+      spec([{ setWeight: 5 }, { pause: { duration: '1m' } }, { setWeight: 50 }, { pause: { duration: '30s' } }]),
+    ).ack();
     assert.equal(d.status.phase, 'StableOnly');
     assert.deepEqual(d.status.ready, ['v1']);
     const phases: string[] = [];
@@ -28,11 +30,22 @@ describe('rollout machine', () => {
     assert.deepEqual(d.status.traffic.weights, { canary: 100, baseline: 0 });
     d.ack();
     record();
-    assert.deepEqual(phases, ['CanaryDeploy', 'SmallTraffic', 'Monitor', 'Monitor', 'Monitor', 'FullDeploy', 'StableOnly']);
+    assert.deepEqual(phases, [
+      'CanaryDeploy',
+      'SmallTraffic',
+      'Monitor',
+      'Monitor',
+      'Monitor',
+      'FullDeploy',
+      'StableOnly',
+    ]);
     assert.equal(d.status.stable.version, 'v2');
     assert.equal(d.status.previous?.version, 'v1');
     assert.deepEqual(d.status.traffic, { stable: 'v2', weights: { canary: 0, baseline: 0 }, routes: [], mirror: 0 });
-    assert.deepEqual(d.status.instances.map((i) => i.id), ['v2']);
+    assert.deepEqual(
+      d.status.instances.map((i) => i.id),
+      ['v2'],
+    );
     assert.equal(d.status.result?.outcome, 'Promoted');
     assert.ok(d.announcements.some((a) => a.startsWith('post-rollout: v2 promoted')));
   });
@@ -52,14 +65,19 @@ describe('rollout machine', () => {
   });
 
   it('a Failed step analysis rolls back: traffic to stable first, then the canary is stopped', () => {
-    const d = new Driver(spec([{ setWeight: 10 }, { analysis: { templates: ['sequential'] } }, { setWeight: 50 }])).ack();
+    const d = new Driver(
+      spec([{ setWeight: 10 }, { analysis: { templates: ['sequential'] } }, { setWeight: 50 }]),
+    ).ack();
     d.send({ type: 'deploy', release: v2 }).ack();
     assert.equal(d.status.phase, 'Monitor');
     const [id] = d.running();
     d.send({ type: 'analysisVerdict', id: id!, verdict: 'Failed', reason: 'errors 5x' });
     assert.equal(d.status.phase, 'Rollback');
     assert.equal(d.status.traffic.weights.canary, 0);
-    assert.ok(d.status.instances.some((i) => i.id === 'v2'), 'the canary keeps running until traffic has left it');
+    assert.ok(
+      d.status.instances.some((i) => i.id === 'v2'),
+      'the canary keeps running until traffic has left it',
+    );
     d.send({ type: 'trafficApplied', seq: d.status.trafficSeq });
     assert.deepEqual(d.status.stopping, ['v2']);
     d.send({ type: 'instanceStopped', id: 'v2' });
@@ -83,7 +101,9 @@ describe('rollout machine', () => {
   });
 
   it('Inconclusive pauses; resume runs the analysis again; promote accepts it', () => {
-    const d = new Driver(spec([{ setWeight: 10 }, { analysis: { templates: ['t'] } }, { setWeight: 50 }, { pause: {} }])).ack();
+    const d = new Driver(
+      spec([{ setWeight: 10 }, { analysis: { templates: ['t'] } }, { setWeight: 50 }, { pause: {} }]),
+    ).ack();
     d.send({ type: 'deploy', release: v2 }).ack();
     d.send({ type: 'analysisVerdict', id: d.running()[0]!, verdict: 'Inconclusive', reason: 'Prometheus unreachable' });
     assert.equal(d.status.phase, 'Paused');
@@ -100,7 +120,11 @@ describe('rollout machine', () => {
   });
 
   it('a background analysis starts at its step, can only stop the rollout, and ends at promotion', () => {
-    const d = new Driver(spec([{ setWeight: 10 }, { pause: { duration: '10s' } }, { setWeight: 50 }, { pause: { duration: '10s' } }], { analysis: { templates: ['sequential'], startingStep: 2 } })).ack();
+    const d = new Driver(
+      spec([{ setWeight: 10 }, { pause: { duration: '10s' } }, { setWeight: 50 }, { pause: { duration: '10s' } }], {
+        analysis: { templates: ['sequential'], startingStep: 2 },
+      }),
+    ).ack();
     d.send({ type: 'deploy', release: v2 }).ack();
     assert.deepEqual(d.running(), []);
     d.advance(10_000);
@@ -109,14 +133,16 @@ describe('rollout machine', () => {
     assert.equal(d.status.result?.outcome, 'Promoted');
     assert.deepEqual(d.running(), [], 'stopped at promotion');
 
-    const e = new Driver(spec([{ setWeight: 10 }, { pause: { duration: '1h' } }], { analysis: { templates: ['sequential'] } })).ack();
+    const e = new Driver(
+      spec([{ setWeight: 10 }, { pause: { duration: '1h' } }], { analysis: { templates: ['sequential'] } }),
+    ).ack();
     e.send({ type: 'deploy', release: v2 }).ack();
     e.send({ type: 'analysisVerdict', id: 'r1-bg-sequential-1', verdict: 'Failed', reason: 'canary errors 10x' }).ack();
     assert.equal(e.status.result?.outcome, 'RolledBack');
     assert.equal(e.status.phase, 'StableOnly');
   });
 
-  it('a person can pause (keeping a timed pause\'s remaining time), resume, abort, retry and undo', () => {
+  it("a person can pause (keeping a timed pause's remaining time), resume, abort, retry and undo", () => {
     const d = new Driver(spec([{ setWeight: 10 }, { pause: { duration: '60s' } }])).ack();
     d.send({ type: 'deploy', release: v2 }).ack();
     d.advance(20_000).send({ type: 'pause' });
@@ -142,7 +168,14 @@ describe('rollout machine', () => {
   it('refuses commands that make no sense now, with a reason, and changes nothing', () => {
     const d = new Driver(spec([{ setWeight: 10 }, { analysis: { templates: ['t'] } }])).ack();
     const before = d.status;
-    for (const [type, why] of [['promote', /no rollout/], ['abort', /no rollout/], ['pause', /cannot pause/], ['resume', /not paused/], ['retry', /nothing to retry/], ['undo', /nothing to undo/]] as const) {
+    for (const [type, why] of [
+      ['promote', /no rollout/],
+      ['abort', /no rollout/],
+      ['pause', /cannot pause/],
+      ['resume', /not paused/],
+      ['retry', /nothing to retry/],
+      ['undo', /nothing to undo/],
+    ] as const) {
       d.send({ type });
       assert.match(d.rejected ?? '', why, type);
       assert.equal(d.status, before);
@@ -189,25 +222,37 @@ describe('rollout machine', () => {
   });
 
   it('header routes, mirroring and a baseline are traffic steps', () => {
-    const d = new Driver(spec([
-      { setHeaderRoute: { match: { header: 'x-canary', value: 'always' } } },
-      { setMirror: { percent: 10 } },
-      { setWeight: 10 },
-      { baseline: {} },
-      { setWeight: 40 },
-      { setMirror: {} },
-      { setHeaderRoute: {} },
-      { pause: {} },
-    ], { baseline: { upstreams: ['http://127.0.0.1:9003'] } })).ack();
+    const d = new Driver(
+      spec(
+        [
+          { setHeaderRoute: { match: { header: 'x-canary', value: 'always' } } },
+          { setMirror: { percent: 10 } },
+          { setWeight: 10 },
+          { baseline: {} },
+          { setWeight: 40 },
+          { setMirror: {} },
+          { setHeaderRoute: {} },
+          { pause: {} },
+        ],
+        { baseline: { upstreams: ['http://127.0.0.1:9003'] } },
+      ),
+    ).ack();
     d.send({ type: 'deploy', release: v2 }).ack();
     const t = d.status.traffic;
     assert.deepEqual(t.routes, []);
     assert.equal(t.mirror, 0);
     assert.deepEqual(t.weights, { canary: 40, baseline: 30 });
     assert.equal(t.baseline, 'v1-baseline');
-    assert.deepEqual(d.status.instances.map((i) => i.id), ['v1', 'v2', 'v1-baseline']);
+    assert.deepEqual(
+      d.status.instances.map((i) => i.id),
+      ['v1', 'v2', 'v1-baseline'],
+    );
     assert.deepEqual(d.status.instances[2]!.release.target.upstreams, ['http://127.0.0.1:9003']);
     d.send({ type: 'abort' }).ack();
-    assert.deepEqual(d.status.instances.map((i) => i.id), ['v1'], 'the baseline goes with the canary');
+    assert.deepEqual(
+      d.status.instances.map((i) => i.id),
+      ['v1'],
+      'the baseline goes with the canary',
+    );
   });
 });

@@ -5,7 +5,17 @@ import { notification } from '../../src/config/schemas/rollout.js';
 import { Notifier, type NotificationPayload } from '../../src/rollout/notify.js';
 import { webhookReceiver } from '../helpers/http.js';
 
-const payload: NotificationPayload = { rollout: 'shop', moment: 'rollback', message: 'rolling back v2: errors', phase: 'Rollback', revision: 3, stable: 'v1', canary: 'v2', weights: { canary: 0, baseline: 0 }, at: '2026-11-22T00:00:00.000Z' };
+const payload: NotificationPayload = {
+  rollout: 'shop',
+  moment: 'rollback',
+  message: 'rolling back v2: errors',
+  phase: 'Rollback',
+  revision: 3,
+  stable: 'v1',
+  canary: 'v2',
+  weights: { canary: 0, baseline: 0 },
+  at: '2026-11-22T00:00:00.000Z',
+};
 
 describe('notifications', () => {
   it('signs the body with HMAC-SHA256 so the receiver can check it, and sends only the moments asked for', async () => {
@@ -19,7 +29,10 @@ describe('notifications', () => {
     await r.close();
     assert.equal(r.got.length, 1, 'the rollout moment was not asked for');
     const { headers, body } = r.got[0]!;
-    assert.equal(headers['x-kanari-signature'], `sha256=${createHmac('sha256', 'k3y-0123456789').update(body).digest('hex')}`);
+    assert.equal(
+      headers['x-kanari-signature'],
+      `sha256=${createHmac('sha256', 'k3y-0123456789').update(body).digest('hex')}`,
+    );
     assert.equal(headers['x-kanari-event'], 'rollback');
     assert.deepEqual(JSON.parse(body), payload);
     assert.deepEqual(failures, []);
@@ -27,7 +40,9 @@ describe('notifications', () => {
 
   it('retries a failed delivery with the same delivery id, and reports one that never arrives', async () => {
     const r = await webhookReceiver([500, 503]);
-    const n = new Notifier([notification.parse({ url: r.url, retries: 2 })], () => assert.fail('it arrived on the third attempt'));
+    const n = new Notifier([notification.parse({ url: r.url, retries: 2 })], () =>
+      assert.fail('it arrived on the third attempt'),
+    );
     n.send(payload);
     await n.drain();
     assert.equal(r.got.length, 3);
@@ -37,7 +52,9 @@ describe('notifications', () => {
 
     const failures: string[] = [];
     const always = await webhookReceiver([500, 500]);
-    const failing = new Notifier([notification.parse({ url: always.url, retries: 1 })], (url, why) => failures.push(`${url}: ${why}`));
+    const failing = new Notifier([notification.parse({ url: always.url, retries: 1 })], (url, why) =>
+      failures.push(`${url}: ${why}`),
+    );
     failing.send(payload);
     await failing.drain();
     await always.close();
@@ -47,7 +64,14 @@ describe('notifications', () => {
   it('formats a Slack incoming-webhook message, and refuses to send unsigned when the key is missing', async () => {
     const r = await webhookReceiver();
     const failures: string[] = [];
-    const n = new Notifier([notification.parse({ url: r.url, format: 'slack' }), notification.parse({ url: r.url, secretEnv: 'MISSING_KEY' })], (_, why) => failures.push(why), {});
+    const n = new Notifier(
+      [
+        notification.parse({ url: r.url, format: 'slack' }),
+        notification.parse({ url: r.url, secretEnv: 'MISSING_KEY' }),
+      ],
+      (_, why) => failures.push(why),
+      {},
+    );
     n.send(payload);
     await n.drain();
     await r.close();

@@ -21,15 +21,19 @@ before(async () => {
 after(() => router.stop());
 
 const auth = { authorization: `Bearer ${TOKEN}` };
-const put = (body: string | Buffer, to = router): Promise<Reply> => request(to.adminPort, { method: 'PUT', path: '/table', headers: auth, body });
-const json = (r: Reply) => JSON.parse(r.body) as { error: string; issues?: { line: number; col: number; path: string; message: string }[] };
+const put = (body: string | Buffer, to = router): Promise<Reply> =>
+  request(to.adminPort, { method: 'PUT', path: '/table', headers: auth, body });
+const json = (r: Reply) =>
+  JSON.parse(r.body) as { error: string; issues?: { line: number; col: number; path: string; message: string }[] };
 
 /** The router is alive and still takes a good table. */
 async function stillServes(to = router): Promise<void> {
   const health = await request(to.adminPort, { path: '/healthz' }).catch(async (err: Error) => {
     await Promise.race([once(to.child, 'exit'), sleep(2000)]);
     const how = to.child.signalCode ?? `exit code ${to.child.exitCode}`;
-    return assert.fail(`the router stopped answering (${err.message}; ${how}); its last words:\n${to.output().split('\n').slice(-8).join('\n')}`);
+    return assert.fail(
+      `the router stopped answering (${err.message}; ${how}); its last words:\n${to.output().split('\n').slice(-8).join('\n')}`,
+    );
   });
   assert.equal(health.status, 200);
   const ok = await put(JSON.stringify(TABLE), to);
@@ -44,7 +48,10 @@ describe('admin API: hostile tables', () => {
       const answers: string[] = [];
       for (const [shape, text] of Object.entries(DEEP_DOCUMENTS)) {
         for (let i = 0; i < 5; i++) {
-          const r = await put(text, own).then((reply) => `${reply.status} ${json(reply).issues?.[0]?.message}`, (err: Error) => err.message);
+          const r = await put(text, own).then(
+            (reply) => `${reply.status} ${json(reply).issues?.[0]?.message}`,
+            (err: Error) => err.message,
+          );
           answers.push(`${shape}: ${r}`);
         }
       }
@@ -70,7 +77,9 @@ describe('admin API: hostile tables', () => {
     assert.match(json(bomb).issues![0]!.message, /aliases expand .* to more than 20000 values/);
     const undef = await put('pools: { stable: *nowhere }\n');
     assert.equal(undef.status, 400, undef.body);
-    assert.deepEqual(json(undef).issues, [{ line: 1, col: 18, path: 'pools.stable', message: 'alias *nowhere names no anchor defined before it' }]);
+    assert.deepEqual(json(undef).issues, [
+      { line: 1, col: 18, path: 'pools.stable', message: 'alias *nowhere names no anchor defined before it' },
+    ]);
     await stillServes();
   });
 
@@ -89,7 +98,15 @@ describe('admin API: internal errors', () => {
   it('answers 500 without a stack or a path, and logs both', async () => {
     const failure = new Error("EACCES: permission denied, open '/var/lib/kanari/svc/router-table.json'");
     const backend: AdminBackend = {
-      current: () => ({ revision: 1, table: { pools: { stable: ['http://127.0.0.1:9'], canary: [], baseline: [] }, weights: { canary: 0, baseline: 0 }, match: [], mirror: null } }),
+      current: () => ({
+        revision: 1,
+        table: {
+          pools: { stable: ['http://127.0.0.1:9'], canary: [], baseline: [] },
+          weights: { canary: 0, baseline: 0 },
+          match: [],
+          mirror: null,
+        },
+      }),
       replace: () => Promise.reject(failure),
       stats: () => Promise.reject(failure),
       health: () => Promise.reject(failure),
@@ -105,7 +122,16 @@ describe('admin API: internal errors', () => {
       assert.doesNotMatch(r.body, /\/var\/lib|\bat \S+ \(|EACCES/);
       assert.match(json(r).error, /^internal error \(logged as [0-9a-f]{8}\)$/);
       const id = /logged as ([0-9a-f]{8})/.exec(json(r).error)![1]!;
-      assert.ok(logged.some((line) => line.includes(id) && line.includes('GET /stats') && line.includes('/var/lib/kanari') && /\n\s+at /.test(line)), logged.join('\n'));
+      assert.ok(
+        logged.some(
+          (line) =>
+            line.includes(id) &&
+            line.includes('GET /stats') &&
+            line.includes('/var/lib/kanari') &&
+            /\n\s+at /.test(line),
+        ),
+        logged.join('\n'),
+      );
     } finally {
       console.error = consoleError;
       server.close();

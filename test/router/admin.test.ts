@@ -32,7 +32,10 @@ describe('admin API', () => {
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), 'Bearer');
     assert.match(((await res.json()) as { error: string }).error, /bearer token/);
-    assert.equal((await fetch(`${router.adminUrl}/table`, { headers: { authorization: `Bearer ${TOKEN}x` } })).status, 401);
+    assert.equal(
+      (await fetch(`${router.adminUrl}/table`, { headers: { authorization: `Bearer ${TOKEN}x` } })).status,
+      401,
+    );
     assert.equal((await fetch(`${router.adminUrl}/healthz`)).status, 200);
   });
 
@@ -51,11 +54,14 @@ describe('admin API', () => {
 
   it('rejects an invalid table with located issues and keeps the old one', async () => {
     const before = (await router.admin('GET', '/table')).json;
-    const body = '{\n  "pools": { "stable": ["http://127.0.0.1:1"], "canary": ["http://127.0.0.1:2"] },\n  "weights": { "canary": 5, "canery": 1 }\n}';
+    const body =
+      '{\n  "pools": { "stable": ["http://127.0.0.1:1"], "canary": ["http://127.0.0.1:2"] },\n  "weights": { "canary": 5, "canery": 1 }\n}';
     const res = await router.admin('PUT', '/table', body);
     assert.equal(res.status, 400);
     assert.equal(res.json.error, 'invalid routing table');
-    assert.deepEqual(res.json.issues, [{ line: 3, col: 29, path: 'weights.canery', message: 'unknown key (did you mean "canary"?)' }]);
+    assert.deepEqual(res.json.issues, [
+      { line: 3, col: 29, path: 'weights.canery', message: 'unknown key (did you mean "canary"?)' },
+    ]);
     assert.deepEqual((await router.admin('GET', '/table')).json, before);
   });
 
@@ -80,9 +86,20 @@ describe('admin API', () => {
     assert.equal(stats.versions.canary.inFlight, 0);
 
     const text = (await router.admin('GET', '/metrics')).json as string;
-    for (const line of text.trimEnd().split('\n')) assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+\{[^}]*\} [\d.e+-]+)$/, line);
-    assert.match(text, new RegExp(`kanari_router_requests_total\\{service="svc",version="canary",code="2xx"\\} ${stats.versions.canary.requests['2xx']}\\n`));
-    assert.match(text, new RegExp(`kanari_router_request_duration_seconds_count\\{service="svc",version="stable"\\} ${stats.versions.stable.latency.count}\\n`));
+    for (const line of text.trimEnd().split('\n'))
+      assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+\{[^}]*\} [\d.e+-]+)$/, line);
+    assert.match(
+      text,
+      new RegExp(
+        `kanari_router_requests_total\\{service="svc",version="canary",code="2xx"\\} ${stats.versions.canary.requests['2xx']}\\n`,
+      ),
+    );
+    assert.match(
+      text,
+      new RegExp(
+        `kanari_router_request_duration_seconds_count\\{service="svc",version="stable"\\} ${stats.versions.stable.latency.count}\\n`,
+      ),
+    );
     assert.match(text, /kanari_router_weight_percent\{service="svc",version="canary"\} 50\n/);
   });
 });
@@ -90,12 +107,18 @@ describe('admin API', () => {
 describe('the admin socket', () => {
   it('is not taken from a router that is using it: a second router on the same path fails to start, and the first keeps it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-sock-'));
-    const spec = (state: string) => ({ admin: { listen: `unix:${join(dir, 'admin.sock')}`, token: TOKEN }, state: join(dir, state), table: { pools: { stable: ['http://127.0.0.1:1'] } } });
+    const spec = (state: string) => ({
+      admin: { listen: `unix:${join(dir, 'admin.sock')}`, token: TOKEN },
+      state: join(dir, state),
+      table: { pools: { stable: ['http://127.0.0.1:1'] } },
+    });
     const first = await startRouter(loopbackRouter('one', TOKEN, spec('one.json')));
     try {
       await assert.rejects(startRouter(loopbackRouter('two', TOKEN, spec('two.json'))), /admin\.sock.*in use/);
       const answer = await new Promise<number>((resolve, reject) => {
-        const req = http.request({ socketPath: join(dir, 'admin.sock'), path: '/healthz' }, (res) => resolve(res.statusCode ?? 0));
+        const req = http.request({ socketPath: join(dir, 'admin.sock'), path: '/healthz' }, (res) =>
+          resolve(res.statusCode ?? 0),
+        );
         req.on('error', reject);
         req.end();
       });
@@ -109,7 +132,12 @@ describe('the admin socket', () => {
 describe('persistence', () => {
   it('comes back after kill -9 with the last table it was given', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-cli-'));
-    const file = writeRouterFile(dir, 'shop', `"unix:${join(dir, 'admin.sock')}"`, `    pools: { stable: [${stable.url}], canary: [${canary.url}] }\n`);
+    const file = writeRouterFile(
+      dir,
+      'shop',
+      `"unix:${join(dir, 'admin.sock')}"`,
+      `    pools: { stable: [${stable.url}], canary: [${canary.url}] }\n`,
+    );
     const start = async () => {
       const run = await startCli(['router', '-f', file], /serving on http:\/\/127\.0\.0\.1:(\d+)/);
       const port = Number(/serving on http:\/\/127\.0\.0\.1:(\d+)/.exec(run.output())![1]);
@@ -119,11 +147,19 @@ describe('persistence', () => {
       new Promise<{ status: number; json: any }>((resolve, reject) => {
         // fetch cannot reach a unix socket; node:http can.
         void import('node:http').then(({ default: http }) => {
-          const req = http.request({ socketPath: join(dir, 'admin.sock'), path: '/table', method, headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
-            let data = '';
-            res.on('data', (c) => (data += c));
-            res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(data) }));
-          });
+          const req = http.request(
+            {
+              socketPath: join(dir, 'admin.sock'),
+              path: '/table',
+              method,
+              headers: { authorization: `Bearer ${TOKEN}` },
+            },
+            (res) => {
+              let data = '';
+              res.on('data', (c) => (data += c));
+              res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(data) }));
+            },
+          );
           req.on('error', reject);
           req.end(body === undefined ? undefined : JSON.stringify(body));
         });
@@ -134,7 +170,9 @@ describe('persistence', () => {
     assert.equal(json.revision, 1);
     const put = await admin('PUT', { ...json.table, weights: { canary: 100, baseline: 0 } });
     assert.equal(put.json.revision, 2);
-    assert.deepEqual(byVersion(await sendMany(first.port, 20, 4, (i) => ({ headers: { 'x-user-id': `u${i}` } }))), { canary: 20 });
+    assert.deepEqual(byVersion(await sendMany(first.port, 20, 4, (i) => ({ headers: { 'x-user-id': `u${i}` } }))), {
+      canary: 20,
+    });
     first.child.kill('SIGKILL');
     await once(first.child, 'exit');
 
@@ -142,7 +180,9 @@ describe('persistence', () => {
     try {
       assert.match(second.output(), /restored routing table revision 2/);
       assert.equal((await admin('GET')).json.revision, 2);
-      assert.deepEqual(byVersion(await sendMany(second.port, 20, 4, (i) => ({ headers: { 'x-user-id': `u${i}` } }))), { canary: 20 });
+      assert.deepEqual(byVersion(await sendMany(second.port, 20, 4, (i) => ({ headers: { 'x-user-id': `u${i}` } }))), {
+        canary: 20,
+      });
     } finally {
       second.child.kill('SIGTERM');
       await once(second.child, 'exit');
@@ -152,11 +192,17 @@ describe('persistence', () => {
   it('refuses to start on a damaged saved table rather than guess', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-damaged-'));
     writeFileSync(join(dir, 'table.json'), '{"revision": 3, "table": {"pools": {"stable": []}}}');
-    await assert.rejects(startTestRouter({ pools: { stable: [stable.url] } }, {}, join(dir, 'table.json')), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /table\.json:1:\d+ table\.pools\.stable: must list at least one endpoint .*the saved routing table is damaged/);
-      return true;
-    });
+    await assert.rejects(
+      startTestRouter({ pools: { stable: [stable.url] } }, {}, join(dir, 'table.json')),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(
+          err.message,
+          /table\.json:1:\d+ table\.pools\.stable: must list at least one endpoint .*the saved routing table is damaged/,
+        );
+        return true;
+      },
+    );
   });
 });
 
@@ -164,7 +210,10 @@ describe('cli', () => {
   it('prints located errors and exits 2 for a bad file, with no stack trace', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-lint-'));
     const file = join(dir, 'r.yaml');
-    writeFileSync(file, 'apiVersion: kanari.dev/v1alpha1\nkind: Router\nmetadata: { name: x }\nspec:\n  listen: 99999\n  table: { pools: { stable: [http://127.0.0.1:1] } }\n');
+    writeFileSync(
+      file,
+      'apiVersion: kanari.dev/v1alpha1\nkind: Router\nmetadata: { name: x }\nspec:\n  listen: 99999\n  table: { pools: { stable: [http://127.0.0.1:1] } }\n',
+    );
     const r = runCli(['lint', '-f', file]);
     assert.equal(r.status, 2);
     assert.equal(r.stderr.trim(), `${file}:5:11 spec.listen: must be a port between 0 and 65535 (got 99999)`);
@@ -182,7 +231,10 @@ describe('cli', () => {
   it('lints a good file with exit 0', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-lint-'));
     const file = join(dir, 'r.yaml');
-    writeFileSync(file, 'apiVersion: kanari.dev/v1alpha1\nkind: Router\nmetadata: { name: x }\nspec:\n  listen: 8080\n  table: { pools: { stable: [http://127.0.0.1:1] } }\n');
+    writeFileSync(
+      file,
+      'apiVersion: kanari.dev/v1alpha1\nkind: Router\nmetadata: { name: x }\nspec:\n  listen: 8080\n  table: { pools: { stable: [http://127.0.0.1:1] } }\n',
+    );
     const r = runCli(['lint', '-f', file]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), `${file}: Router ok`);
@@ -192,17 +244,33 @@ describe('cli', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-lint-'));
     const good = join(dir, 'good.yaml');
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(good, 'apiVersion: kanari.dev/v1alpha1\nkind: Router\nmetadata: { name: x }\nspec:\n  listen: 8080\n  table: { pools: { stable: [http://127.0.0.1:1] } }\n');
-    writeFileSync(bad, 'apiVersion: kanari.dev/v1alpha1\nkind: Rollout\nmetadata: { name: y }\nspec:\n  listen: 8080\n  stable: { version: v1, upstreams: [http://127.0.0.1:1] }\n  canary: { upstreams: [http://127.0.0.1:2] }\n  strategy: { rolling: {} }\n');
+    writeFileSync(
+      good,
+      'apiVersion: kanari.dev/v1alpha1\nkind: Router\nmetadata: { name: x }\nspec:\n  listen: 8080\n  table: { pools: { stable: [http://127.0.0.1:1] } }\n',
+    );
+    writeFileSync(
+      bad,
+      'apiVersion: kanari.dev/v1alpha1\nkind: Rollout\nmetadata: { name: y }\nspec:\n  listen: 8080\n  stable: { version: v1, upstreams: [http://127.0.0.1:1] }\n  canary: { upstreams: [http://127.0.0.1:2] }\n  strategy: { rolling: {} }\n',
+    );
     const r = runCli(['lint', '--json', '-f', good, '-f', bad]);
     assert.equal(r.status, 2, r.stderr);
-    const out = JSON.parse(r.stdout) as { ok: boolean; files: { file: string; ok: boolean; documents?: unknown[]; issues?: { line: number; path: string; message: string }[] }[] };
+    const out = JSON.parse(r.stdout) as {
+      ok: boolean;
+      files: {
+        file: string;
+        ok: boolean;
+        documents?: unknown[];
+        issues?: { line: number; path: string; message: string }[];
+      }[];
+    };
     assert.equal(out.ok, false);
     assert.deepEqual(out.files[0], { file: good, ok: true, documents: [{ kind: 'Router', name: 'x' }] });
-    assert.deepEqual(out.files[1]!.issues!.map((i) => `${i.line} ${i.path}: ${i.message}`), [
-      '6 spec.stable: a rolling update replaces process instances a few at a time, so stable must be a process target',
-      '7 spec.canary: a rolling update replaces process instances a few at a time, so canary must be a process target',
-    ]);
+    assert.deepEqual(
+      out.files[1]!.issues!.map((i) => `${i.line} ${i.path}: ${i.message}`),
+      [
+        '6 spec.stable: a rolling update replaces process instances a few at a time, so stable must be a process target',
+        '7 spec.canary: a rolling update replaces process instances a few at a time, so canary must be a process target',
+      ],
+    );
   });
 });
-

@@ -40,7 +40,9 @@ before(async () => {
     }
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
-  router = await startTestRouter({ pools: { stable: [`http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}`] } });
+  router = await startTestRouter({
+    pools: { stable: [`http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}`] },
+  });
 });
 
 after(async () => {
@@ -50,7 +52,7 @@ after(async () => {
 });
 
 describe('backpressure', () => {
-  it('a client that stops reading stalls the upstream\'s writes', async () => {
+  it("a client that stops reading stalls the upstream's writes", async () => {
     const socket = net.connect(router.port, '127.0.0.1');
     socket.write('GET /flood HTTP/1.1\r\nHost: a\r\n\r\n');
     await new Promise((r) => socket.once('data', r));
@@ -59,12 +61,15 @@ describe('backpressure', () => {
     await new Promise((r) => setTimeout(r, 1500));
     const stalledAt = written;
     await new Promise((r) => setTimeout(r, 500));
-    assert.ok(stalledAt < BOUND, `upstream wrote ${(stalledAt / 2 ** 20).toFixed(1)} MiB to a client that read nothing`);
+    assert.ok(
+      stalledAt < BOUND,
+      `upstream wrote ${(stalledAt / 2 ** 20).toFixed(1)} MiB to a client that read nothing`,
+    );
     assert.equal(written, stalledAt, 'the upstream is not writing any more');
     socket.destroy();
   });
 
-  it('an upstream that stops reading stalls the client\'s upload', async () => {
+  it("an upstream that stops reading stalls the client's upload", async () => {
     const socket = net.connect(router.port, '127.0.0.1');
     let answer = '';
     socket.on('data', (d) => (answer += d.toString()));
@@ -78,13 +83,19 @@ describe('backpressure', () => {
       const ok = socket.write(FRAMED_CHUNK);
       sent += CHUNK.length;
       if (!ok) {
-        const drained = await Promise.race([new Promise((r) => socket.once('drain', () => r(true))), new Promise((r) => setTimeout(() => r(false), 500))]);
+        const drained = await Promise.race([
+          new Promise((r) => socket.once('drain', () => r(true))),
+          new Promise((r) => setTimeout(() => r(false), 500)),
+        ]);
         if (!drained) break;
       }
     }
     assert.equal(answer, '', 'the router has not answered: the upload is only paused');
     assert.ok(uploadRead > 0, 'the upstream received the start of the upload');
-    assert.ok(sent < BOUND, `the client could push ${(sent / 2 ** 20).toFixed(1)} MiB into a router whose upstream reads nothing`);
+    assert.ok(
+      sent < BOUND,
+      `the client could push ${(sent / 2 ** 20).toFixed(1)} MiB into a router whose upstream reads nothing`,
+    );
     socket.destroy();
   });
 });

@@ -51,7 +51,7 @@ describe('multi-core router', () => {
       if (workers < 2) await new Promise((r) => setTimeout(r, 50));
     }
     await load.stop();
-    assert.ok(replaced(), 'a new worker took the dead one\'s place');
+    assert.ok(replaced(), "a new worker took the dead one's place");
     assert.equal(workers, 2, 'the new worker reports stats once it serves');
     const fresh = await Promise.all(Array.from({ length: 4 }, () => sendMany(router.port, 25, 2)));
     assert.deepEqual(byVersion(fresh.flat()), { canary: 100 });

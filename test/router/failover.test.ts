@@ -53,11 +53,14 @@ async function deadPort(): Promise<number> {
 }
 
 describe('failover', () => {
-  it('serves a killed canary\'s share from stable with zero client errors for GETs', async () => {
+  it("serves a killed canary's share from stable with zero client errors for GETs", async () => {
     const stable = await upstream('stable');
     const canary = await spawnApp('canary');
     cleanup.push(() => canary.kill());
-    const r = await router({ pools: { stable: [stable.url], canary: [canary.url] }, weights: { canary: 50 } }, { passive: { failures: 1, ejectFor: '30s' } });
+    const r = await router(
+      { pools: { stable: [stable.url], canary: [canary.url] }, weights: { canary: 50 } },
+      { passive: { failures: 1, ejectFor: '30s' } },
+    );
     const load = keepLoading(r.port, 16);
     await new Promise((res) => setTimeout(res, 500));
     await canary.kill('SIGKILL');
@@ -65,9 +68,15 @@ describe('failover', () => {
     await new Promise((res) => setTimeout(res, 1000));
     await load.stop();
 
-    assert.deepEqual(load.errors.map((e) => e.message), []);
+    assert.deepEqual(
+      load.errors.map((e) => e.message),
+      [],
+    );
     const failed = load.replies.filter((x) => x.status !== 200);
-    assert.deepEqual(failed.map((x) => `${x.status} ${x.body}`), []);
+    assert.deepEqual(
+      failed.map((x) => `${x.status} ${x.body}`),
+      [],
+    );
     const beforeKill = byVersion(load.replies.slice(0, killedAt));
     assert.ok((beforeKill.canary ?? 0) > 0, `canary served before the kill: ${JSON.stringify(beforeKill)}`);
     const afterKill = byVersion(load.replies.slice(killedAt + 64));
@@ -85,7 +94,13 @@ describe('failover', () => {
   it('retries a POST that never reached an upstream on another endpoint, then stable', async () => {
     const stable = await upstream('stable');
     const [dead1, dead2] = [await deadPort(), await deadPort()];
-    const r = await router({ pools: { stable: [stable.url], canary: [`http://127.0.0.1:${dead1}`, `http://127.0.0.1:${dead2}`] }, weights: { canary: 100 } }, { passive: { failures: 100, ejectFor: '1s' } });
+    const r = await router(
+      {
+        pools: { stable: [stable.url], canary: [`http://127.0.0.1:${dead1}`, `http://127.0.0.1:${dead2}`] },
+        weights: { canary: 100 },
+      },
+      { passive: { failures: 100, ejectFor: '1s' } },
+    );
     const reply = await request(r.port, { method: 'POST', path: '/echo', body: 'order-1' });
     assert.equal(reply.status, 200);
     assert.equal(reply.headers['x-app-version'], 'stable');
@@ -111,7 +126,11 @@ describe('failover', () => {
   });
 
   it('answers 502 for a malformed upstream response and never passes it on', async () => {
-    const smuggler = await rawUpstream((s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n')));
+    const smuggler = await rawUpstream((s) =>
+      s.once('data', () =>
+        s.end('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'),
+      ),
+    );
     const r = await router({ pools: { stable: [smuggler] } });
     const reply = await request(r.port, { method: 'POST', body: 'x' });
     assert.equal(reply.status, 502);
@@ -120,7 +139,9 @@ describe('failover', () => {
   });
 
   it('answers 502 for a response header Node refuses to send, and keeps serving', async () => {
-    const bad = await rawUpstream((s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nContent-Length: 0\r\n\r\n')));
+    const bad = await rawUpstream((s) =>
+      s.once('data', () => s.end('HTTP/1.1 200 OK\r\nX-Bad: a\x01b\r\nContent-Length: 0\r\n\r\n')),
+    );
     const stable = await upstream('stable');
     const r = await router({ pools: { stable: [stable.url], canary: [bad] }, weights: { canary: 100 } });
     const reply = await request(r.port, { method: 'POST', body: 'x' });
@@ -147,14 +168,26 @@ describe('failover', () => {
 
   it('gives up on an endpoint that does not accept in time and retries on stable', async () => {
     // A listener that never accepts, with its backlog filled: the kernel drops further SYNs.
-    const child = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      'python3',
+      [
+        '-c',
+        'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     cleanup.push(async () => child.kill('SIGKILL'));
-    const port = Number(await new Promise<string>((res) => child.stdout!.once('data', (d: Buffer) => res(d.toString().trim()))));
+    const port = Number(
+      await new Promise<string>((res) => child.stdout!.once('data', (d: Buffer) => res(d.toString().trim()))),
+    );
     const fillers = Array.from({ length: 4 }, () => net.connect(port, '127.0.0.1').on('error', () => {}));
     cleanup.push(async () => fillers.forEach((f) => f.destroy()));
     await new Promise((res) => setTimeout(res, 200));
     const stable = await upstream('stable');
-    const r = await router({ pools: { stable: [stable.url], canary: [`http://127.0.0.1:${port}`] }, weights: { canary: 100 } }, { timeouts: { connect: '300ms' } });
+    const r = await router(
+      { pools: { stable: [stable.url], canary: [`http://127.0.0.1:${port}`] }, weights: { canary: 100 } },
+      { timeouts: { connect: '300ms' } },
+    );
     const started = Date.now();
     const reply = await request(r.port, { method: 'POST', path: '/echo', body: 'once' });
     assert.equal(reply.status, 200);
@@ -164,7 +197,9 @@ describe('failover', () => {
   });
 
   it('drops a response whose upstream goes idle mid-body', async () => {
-    const stalling = await rawUpstream((s) => s.once('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial')));
+    const stalling = await rawUpstream((s) =>
+      s.once('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial')),
+    );
     const r = await router({ pools: { stable: [stalling] } }, { timeouts: { idle: '300ms' } });
     await assert.rejects(request(r.port), /aborted|socket hang up|ECONNRESET/);
     assert.equal((await r.admin('GET', '/stats')).json.versions.stable.upstreamErrors.idleTimeout, 1);
@@ -182,7 +217,10 @@ describe('failover', () => {
     const stable = await upstream('stable');
     const flaky = await spawnApp('canary');
     cleanup.push(() => flaky.kill());
-    const r = await router({ pools: { stable: [stable.url], canary: [flaky.url] }, weights: { canary: 100 } }, { health: { interval: '100ms', timeout: '200ms', unhealthyAfter: 1 } });
+    const r = await router(
+      { pools: { stable: [stable.url], canary: [flaky.url] }, weights: { canary: 100 } },
+      { health: { interval: '100ms', timeout: '200ms', unhealthyAfter: 1 } },
+    );
     assert.equal((await request(r.port)).headers['x-app-version'], 'canary');
     await flaky.kill('SIGKILL');
     let health: any;
@@ -207,14 +245,22 @@ describe('failover', () => {
   });
 
   it('applies 100 routing changes under load with no error that did not come from an upstream', async () => {
-    const [stable, canary, baseline] = await Promise.all([upstream('stable'), upstream('canary'), upstream('baseline')]);
+    const [stable, canary, baseline] = await Promise.all([
+      upstream('stable'),
+      upstream('canary'),
+      upstream('baseline'),
+    ]);
     const other = await upstream('canary-b');
     const r = await router({ pools: { stable: [stable.url], canary: [canary.url], baseline: [baseline.url] } });
     const load = keepLoading(r.port, 16, (i) => ({ headers: { cookie: `kanari-svc=user-${i % 500}` } }));
     for (let i = 0; i < 100; i++) {
       const w = (i * 7) % 50;
       await r.setTable({
-        pools: { stable: [stable.url], canary: i % 3 === 0 ? [canary.url, other.url] : [canary.url], baseline: [baseline.url] },
+        pools: {
+          stable: [stable.url],
+          canary: i % 3 === 0 ? [canary.url, other.url] : [canary.url],
+          baseline: [baseline.url],
+        },
         weights: { canary: w, baseline: (i * 3) % 40 },
         match: i % 2 ? [{ header: { name: 'x-canary', exact: String(i) }, version: 'canary' }] : [],
         mirror: i % 5 === 0 ? { version: 'baseline', percent: 10 } : null,
@@ -222,10 +268,16 @@ describe('failover', () => {
       await new Promise((res) => setTimeout(res, 10));
     }
     await load.stop();
-    assert.deepEqual(load.errors.map((e) => e.message), []);
+    assert.deepEqual(
+      load.errors.map((e) => e.message),
+      [],
+    );
     assert.ok(load.replies.length > 500, `only ${load.replies.length} requests under load`);
     const bad = load.replies.filter((x) => x.status !== 200);
-    assert.deepEqual(bad.map((x) => x.status), []);
+    assert.deepEqual(
+      bad.map((x) => x.status),
+      [],
+    );
     const { json } = await r.admin('GET', '/table');
     assert.equal(json.revision, 101);
   });

@@ -8,7 +8,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { closeRouter, exchange, type Progress } from '../helpers/fuzz-client.js';
-import { clientResponses, expectationOf, indexUpstream, judge, methodsOf, settle, type Expectation } from '../helpers/fuzz-oracle.js';
+import {
+  clientResponses,
+  expectationOf,
+  indexUpstream,
+  judge,
+  methodsOf,
+  settle,
+  type Expectation,
+} from '../helpers/fuzz-oracle.js';
 import { fuzzCases, fuzzSeed, showBytes } from '../helpers/fuzz-random.js';
 import { captureCrashes, FuzzReport, inParallel } from '../helpers/fuzz-report.js';
 import { requestCase, type RequestCase } from '../helpers/fuzz-requests.js';
@@ -33,7 +41,10 @@ before(async () => {
   const table = { pools: { stable: [upstream.urls[0]!], canary: [upstream.urls[1]!] }, weights: { canary: 50 } };
   // A forwarded head whose body never comes is answered 504 after this, not after a minute.
   const spec = { timeouts: { upstreamHeaders: '3s' } };
-  routers = [await startTestRouter(table, spec), await startTestRouter(table, { ...spec, sticky: { header: 'x-user-id' } })];
+  routers = [
+    await startTestRouter(table, spec),
+    await startTestRouter(table, { ...spec, sticky: { header: 'x-user-id' } }),
+  ];
 });
 after(async () => {
   if (!closed) await Promise.all(routers.map((r) => closeRouter(r)));
@@ -64,15 +75,26 @@ async function run(cases: readonly RequestCase[], width: number, report: FuzzRep
   });
   if (ran < cases.length) report.count(`not run (time budget spent; ${cases.length} planned)`);
   await settle(() => upstream.connections);
-  for (const crash of crashes.take()) report.fail(`the router threw, uncaught: ${crash}`, 'the exception names no case');
+  for (const crash of crashes.take())
+    report.fail(`the router threw, uncaught: ${crash}`, 'the exception names no case');
   const index = indexUpstream(upstream.connections);
-  const known = new Set(results.flatMap(({ exp }) => [...exp.accepted.map((a) => a.marker), exp.refused?.marker, exp.broken?.marker, ...exp.ignored]));
+  const known = new Set(
+    results.flatMap(({ exp }) => [
+      ...exp.accepted.map((a) => a.marker),
+      exp.refused?.marker,
+      exp.broken?.marker,
+      ...exp.ignored,
+    ]),
+  );
   for (const conn of upstream.connections) {
     for (const r of conn.requests) {
       if (judged.has(r)) continue;
       judged.add(r);
       if (r.marker && known.has(r.marker)) continue;
-      report.fail('the upstream ran a request no client sent as a request (smuggled in a body)', `${r.marker ?? 'no marker'}: ${showBytes(conn.data.slice(r.start, r.end), 200)}`);
+      report.fail(
+        'the upstream ran a request no client sent as a request (smuggled in a body)',
+        `${r.marker ?? 'no marker'}: ${showBytes(conn.data.slice(r.start, r.end), 200)}`,
+      );
     }
   }
   for (const { c, exp, client } of results) {
@@ -81,7 +103,11 @@ async function run(cases: readonly RequestCase[], width: number, report: FuzzRep
     if (client.timedOut) report.count('waited out');
     const example = `#${c.index} [${c.mutations.join('; ') || 'clean'}] ${showBytes(c.wire, 240)}`;
     const { failures, stricter } = judge(exp, client, index);
-    if (process.env.KANARI_FUZZ_CASE || (process.env.KANARI_FUZZ_DEBUG && failures.some((f) => f.includes(process.env.KANARI_FUZZ_DEBUG!)))) console.log(replay(c, client.received));
+    if (
+      process.env.KANARI_FUZZ_CASE ||
+      (process.env.KANARI_FUZZ_DEBUG && failures.some((f) => f.includes(process.env.KANARI_FUZZ_DEBUG!)))
+    )
+      console.log(replay(c, client.received));
     for (const f of failures) report.fail(f, example);
     for (const s of stricter) report.note(s, example);
   }
@@ -90,12 +116,24 @@ async function run(cases: readonly RequestCase[], width: number, report: FuzzRep
 /** What a replayed case sent and got, and every upstream connection that saw its marker. */
 function replay(c: RequestCase, received: string): string {
   const seenBy = upstream.connections.filter((conn) => conn.data.includes(`fz-${c.index}.`));
-  return [`case ${c.index} sent ${showBytes(c.wire, 2000)}`, `client got ${showBytes(received, 2000)}`, ...seenBy.map((conn) => `upstream connection ${conn.id}${conn.invalid ? ` (unreadable: ${conn.invalid})` : ''}: ${showBytes(conn.data, 2000)}`)].join('\n');
+  return [
+    `case ${c.index} sent ${showBytes(c.wire, 2000)}`,
+    `client got ${showBytes(received, 2000)}`,
+    ...seenBy.map(
+      (conn) =>
+        `upstream connection ${conn.id}${conn.invalid ? ` (unreadable: ${conn.invalid})` : ''}: ${showBytes(conn.data, 2000)}`,
+    ),
+  ].join('\n');
 }
 
 async function runNamed(named: Record<string, (m: string) => string>, first: number): Promise<FuzzReport> {
   const report = new FuzzReport('named cases');
-  const cases = Object.entries(named).map(([name, wire], i) => ({ index: first + i, wire: wire(marker(first + i, 0)), cuts: [], mutations: [name] }));
+  const cases = Object.entries(named).map(([name, wire], i) => ({
+    index: first + i,
+    wire: wire(marker(first + i, 0)),
+    cuts: [],
+    mutations: [name],
+  }));
   await run(cases, 1, report);
   return report;
 }
@@ -107,7 +145,8 @@ describe('data-plane fuzz: requests', () => {
   it('finding 1: more header lines than the limit are refused with 431, and a Content-Length past line 1,000 smuggles nothing', async () => {
     const report = await runNamed(
       {
-        '1,001 lines, Content-Length last': (m) => `POST /${m} HTTP/1.1\r\nHost: app.example\r\n${filler(1000)}Content-Length: 5\r\n\r\nhello`,
+        '1,001 lines, Content-Length last': (m) =>
+          `POST /${m} HTTP/1.1\r\nHost: app.example\r\n${filler(1000)}Content-Length: 5\r\n\r\nhello`,
         '101 lines': (m) => GET(m, `Host: app.example\r\n${filler(99)}`),
         '100 lines': (m) => GET(m, `Host: app.example\r\n${filler(98)}`),
       },
@@ -116,15 +155,17 @@ describe('data-plane fuzz: requests', () => {
     assert.equal(report.failed, 0, report.summary());
   });
 
-  it('finding 1: a request whose Content-Length Node does not see cannot swallow the next client\'s request', async () => {
+  it("finding 1: a request whose Content-Length Node does not see cannot swallow the next client's request", async () => {
     // An upstream that answers once a head is in (as servers that ignore a GET's body do) frees the connection for reuse.
     const early = await startRawUpstream({ answer: answerSeen, early: () => true });
     const router = await startTestRouter({ pools: { stable: [early.urls[0]!] } });
     try {
       const smuggled = marker(910_009, 0);
       const inner = `GET /${smuggled} HTTP/1.1\r\nHost: evil.example\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n`;
-      const victim = (m: string) => `POST /${m} HTTP/1.1\r\nHost: app.example\r\nContent-Length: ${inner.length}\r\n\r\n${inner}`;
-      const send = (wire: string) => exchange(router.port, wire, [], (got) => (clientResponses(got, ['GET'], false).length > 0 ? 'done' : 'wait'));
+      const victim = (m: string) =>
+        `POST /${m} HTTP/1.1\r\nHost: app.example\r\nContent-Length: ${inner.length}\r\n\r\n${inner}`;
+      const send = (wire: string) =>
+        exchange(router.port, wire, [], (got) => (clientResponses(got, ['GET'], false).length > 0 ? 'done' : 'wait'));
       // The victim's forwarded head has a fixed length (its marker's length never changes): learn it once.
       await send(victim(marker(910_001, 0)));
       const headLength = early.connections.at(-1)!.data.indexOf('\r\n\r\n') + 4;
@@ -135,7 +176,11 @@ describe('data-plane fuzz: requests', () => {
       const ran = early.connections.flatMap((c) => c.requests.map((r) => r.marker));
       assert.ok(!ran.includes(smuggled), `the upstream ran a request smuggled in a body: ${ran.join(' ')}`);
       const res = clientResponses(answer.received, ['POST'], answer.closed)[0];
-      assert.equal(res && fieldValues(res.fields, 'x-fuzz-seen')[0], marker(910_003, 0), `the victim got: ${showBytes(answer.received, 200)}`);
+      assert.equal(
+        res && fieldValues(res.fields, 'x-fuzz-seen')[0],
+        marker(910_003, 0),
+        `the victim got: ${showBytes(answer.received, 200)}`,
+      );
     } finally {
       await router.close(100);
       await early.close();
@@ -143,8 +188,20 @@ describe('data-plane fuzz: requests', () => {
   });
 
   it('finding 4: a Transfer-Encoding other than chunked is refused before its head reaches the upstream', async () => {
-    const post = (te: string, body = '5\r\nhello\r\n0\r\n\r\n') => (m: string) => `POST /${m} HTTP/1.1\r\nHost: app.example\r\nTransfer-Encoding: ${te}\r\n\r\n${body}`;
-    const report = await runNamed({ xchunked: post('xchunked'), identity: post('identity', 'hello'), gzip: post('gzip', ''), 'gzip, chunked': post('gzip, chunked'), 'chunked twice': post('chunked, chunked') }, 920_000);
+    const post =
+      (te: string, body = '5\r\nhello\r\n0\r\n\r\n') =>
+      (m: string) =>
+        `POST /${m} HTTP/1.1\r\nHost: app.example\r\nTransfer-Encoding: ${te}\r\n\r\n${body}`;
+    const report = await runNamed(
+      {
+        xchunked: post('xchunked'),
+        identity: post('identity', 'hello'),
+        gzip: post('gzip', ''),
+        'gzip, chunked': post('gzip, chunked'),
+        'chunked twice': post('chunked, chunked'),
+      },
+      920_000,
+    );
     assert.equal(report.failed, 0, report.summary());
   });
 
@@ -155,8 +212,10 @@ describe('data-plane fuzz: requests', () => {
         'Host with a space': (m) => GET(m, 'Host: app.example evil.example\r\n'),
         'Host with a path': (m) => GET(m, 'Host: app.example/evil\r\n'),
         'Host with userinfo': (m) => GET(m, 'Host: user@app.example\r\n'),
-        'absolute-form': (m) => `GET http://origin.example:8080/${m}?q=1 HTTP/1.1\r\nHost: app.example\r\nX-Fuzz-Case: ${m}\r\n\r\n`,
-        'absolute-form, ftp': (m) => `GET ftp://origin.example/${m} HTTP/1.1\r\nHost: app.example\r\nX-Fuzz-Case: ${m}\r\n\r\n`,
+        'absolute-form': (m) =>
+          `GET http://origin.example:8080/${m}?q=1 HTTP/1.1\r\nHost: app.example\r\nX-Fuzz-Case: ${m}\r\n\r\n`,
+        'absolute-form, ftp': (m) =>
+          `GET ftp://origin.example/${m} HTTP/1.1\r\nHost: app.example\r\nX-Fuzz-Case: ${m}\r\n\r\n`,
       },
       930_000,
     );
@@ -164,15 +223,22 @@ describe('data-plane fuzz: requests', () => {
   });
 
   it('the other groups the fuzzer found, one request each', async () => {
-    const post = (m: string, headers: string, body: string) => `POST /${m} HTTP/1.1\r\nHost: app.example\r\n${headers}Content-Length: ${body.length}\r\n\r\n${body}`;
+    const post = (m: string, headers: string, body: string) =>
+      `POST /${m} HTTP/1.1\r\nHost: app.example\r\n${headers}Content-Length: ${body.length}\r\n\r\n${body}`;
     const report = await runNamed(
       {
         // Content-Length is dropped as if hop-by-hop, the body is sent anyway and runs as a request.
-        'Connection: content-length': (m) => post(m, 'Connection: content-length\r\n', `GET /${marker(940_100, 0)} HTTP/1.1\r\nHost: evil.example\r\n\r\n`),
+        'Connection: content-length': (m) =>
+          post(
+            m,
+            'Connection: content-length\r\n',
+            `GET /${marker(940_100, 0)} HTTP/1.1\r\nHost: evil.example\r\n\r\n`,
+          ),
         'Connection: host': (m) => GET(m, 'Host: app.example\r\nConnection: host\r\n'),
         'HTTP/0.9 request-line': (m) => `GET /${m}\r\nHost: app.example\r\n\r\n`,
         'HTTP/2.0': (m) => `GET /${m} HTTP/2.0\r\nHost: app.example\r\n\r\n`,
-        'Transfer-Encoding in HTTP/1.0': (m) => `POST /${m} HTTP/1.0\r\nHost: app.example\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+        'Transfer-Encoding in HTTP/1.0': (m) =>
+          `POST /${m} HTTP/1.0\r\nHost: app.example\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
         'Upgrade with a body': (m) => post(m, 'Connection: Upgrade\r\nUpgrade: websocket\r\n', 'hello'),
         'Upgrade without Host': (m) => `GET /${m} HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
         'GET *': (m) => `GET * HTTP/1.1\r\nHost: app.example\r\nX-Fuzz-Case: ${m}\r\n\r\n`,
@@ -180,9 +246,12 @@ describe('data-plane fuzz: requests', () => {
         'pipelined after a request without Host': (m) => `GET / HTTP/1.1\r\n\r\n${GET(m, 'Host: app.example\r\n')}`,
         'pipelined garbage after a good request': (m) => `${post(m, '', 'hello')}garbage\r\n\r\n`,
         // Behind an earlier request: a refusal must not need the response's socket, and nothing after one is forwarded.
-        'a request without Host pipelined after a good one': (m) => `${GET(m, 'Host: app.example\r\n')}GET / HTTP/1.1\r\n\r\n`,
-        'an Upgrade pipelined after a refused request': (m) => `${GET(m, 'Host: app.example\r\nHost: evil.example\r\n')}GET /${marker(940_112, 0)} HTTP/1.1\r\nHost: app.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
-        'an Upgrade with a body pipelined after a 431': (m) => `${GET(m, `Host: app.example\r\n${filler(101)}`)}PATCH /${marker(940_113, 0)} HTTP/1.1\r\nHost: app.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 1\r\n\r\nx`,
+        'a request without Host pipelined after a good one': (m) =>
+          `${GET(m, 'Host: app.example\r\n')}GET / HTTP/1.1\r\n\r\n`,
+        'an Upgrade pipelined after a refused request': (m) =>
+          `${GET(m, 'Host: app.example\r\nHost: evil.example\r\n')}GET /${marker(940_112, 0)} HTTP/1.1\r\nHost: app.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`,
+        'an Upgrade with a body pipelined after a 431': (m) =>
+          `${GET(m, `Host: app.example\r\n${filler(101)}`)}PATCH /${marker(940_113, 0)} HTTP/1.1\r\nHost: app.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 1\r\n\r\nx`,
       },
       940_000,
     );

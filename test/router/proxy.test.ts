@@ -42,7 +42,7 @@ describe('weighted split', () => {
 });
 
 describe('pools', () => {
-  it('spreads a pool\'s requests round-robin over its endpoints', async () => {
+  it("spreads a pool's requests round-robin over its endpoints", async () => {
     const second = await startUpstream('stable-2');
     try {
       await router.setTable({ pools: { stable: [stable.url, second.url], canary: [canary.url] } });
@@ -70,7 +70,9 @@ describe('stickiness', () => {
     }
     assert.equal(onCanary.size, 1000);
     await router.setTable({ pools: pools(), weights: { canary: 0 } });
-    const back = byVersion(await sendMany(router.port, users.length, 16, (i) => ({ headers: { 'x-user-id': users[i]! } })));
+    const back = byVersion(
+      await sendMany(router.port, users.length, 16, (i) => ({ headers: { 'x-user-id': users[i]! } })),
+    );
     assert.deepEqual(back, { stable: 1000 });
   });
 
@@ -100,9 +102,15 @@ describe('match rules', () => {
         { cookie: { name: 'beta', regex: '^(yes|true)$' }, version: 'canary' },
       ],
     });
-    assert.equal((await request(router.port, { headers: { 'x-canary': 'always' } })).headers['x-app-version'], 'canary');
+    assert.equal(
+      (await request(router.port, { headers: { 'x-canary': 'always' } })).headers['x-app-version'],
+      'canary',
+    );
     assert.equal((await request(router.port, { headers: { cookie: 'beta=true' } })).headers['x-app-version'], 'canary');
-    assert.equal((await request(router.port, { headers: { cookie: 'beta=maybe' } })).headers['x-app-version'], 'stable');
+    assert.equal(
+      (await request(router.port, { headers: { cookie: 'beta=maybe' } })).headers['x-app-version'],
+      'stable',
+    );
     assert.equal((await request(router.port)).headers['x-app-version'], 'stable');
   });
 });
@@ -111,7 +119,11 @@ describe('mirroring', () => {
   it('copies a share of requests to the canary and discards its answers', async () => {
     await router.setTable({ pools: pools(), weights: { canary: 0 }, mirror: { version: 'canary', percent: 100 } });
     const before = canary.received;
-    const replies = await sendMany(router.port, 200, 8, (i) => ({ method: 'POST', path: '/echo', body: `payload-${i}` }));
+    const replies = await sendMany(router.port, 200, 8, (i) => ({
+      method: 'POST',
+      path: '/echo',
+      body: `payload-${i}`,
+    }));
     assert.deepEqual(byVersion(replies), { stable: 200 });
     // Mirrors finish on their own time; wait for them to land.
     for (let i = 0; i < 50 && canary.received - before < 200; i++) await new Promise((r) => setTimeout(r, 20));
@@ -137,7 +149,15 @@ describe('protocol', () => {
   it('drops hop-by-hop headers both ways and sets X-Forwarded-*', async () => {
     const reply = await request(router.port, {
       path: '/echo',
-      headers: { connection: 'keep-alive, x-private', 'x-private': 'secret', 'keep-alive': 'timeout=5', te: 'trailers', 'x-forwarded-for': '203.0.113.9', 'x-kept': '1', host: 'shop.example' },
+      headers: {
+        connection: 'keep-alive, x-private',
+        'x-private': 'secret',
+        'keep-alive': 'timeout=5',
+        te: 'trailers',
+        'x-forwarded-for': '203.0.113.9',
+        'x-kept': '1',
+        host: 'shop.example',
+      },
     });
     const seen = JSON.parse(reply.body).headers as Record<string, string>;
     assert.equal(seen['x-private'], undefined);
@@ -174,11 +194,27 @@ describe('protocol', () => {
   });
 
   const malformed: [string, string, number][] = [
-    ['Content-Length with Transfer-Encoding', 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
-    ['duplicated Content-Length', 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello', 400],
-    ['conflicting Content-Length', 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!', 400],
+    [
+      'Content-Length with Transfer-Encoding',
+      'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      400,
+    ],
+    [
+      'duplicated Content-Length',
+      'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello',
+      400,
+    ],
+    [
+      'conflicting Content-Length',
+      'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!',
+      400,
+    ],
     ['obs-fold', 'GET /echo HTTP/1.1\r\nHost: a\r\nX-A: one\r\n two\r\n\r\n', 400],
-    ['Transfer-Encoding not ending in chunked', 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n', 400],
+    [
+      'Transfer-Encoding not ending in chunked',
+      'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n',
+      400,
+    ],
     ['oversized headers', `GET /echo HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`, 431],
   ];
   for (const [name, bytes, status] of malformed) {
@@ -198,10 +234,24 @@ describe('protocol', () => {
   });
 
   it('passes WebSocket upgrades through to the routed version', async () => {
-    await router.setTable({ pools: pools(), match: [{ header: { name: 'x-canary', exact: 'always' }, version: 'canary' }] });
+    await router.setTable({
+      pools: pools(),
+      match: [{ header: { name: 'x-canary', exact: 'always' }, version: 'canary' }],
+    });
     const exchange = (headers: Record<string, string>) =>
       new Promise<string>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: router.port, path: '/ws', headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', ...headers } });
+        const req = http.request({
+          host: '127.0.0.1',
+          port: router.port,
+          path: '/ws',
+          headers: {
+            connection: 'Upgrade',
+            upgrade: 'websocket',
+            'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+            'sec-websocket-version': '13',
+            ...headers,
+          },
+        });
         req.on('upgrade', (res, socket) => {
           assert.equal(res.statusCode, 101);
           assert.equal(res.headers['sec-websocket-accept'], 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=');

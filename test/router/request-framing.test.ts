@@ -34,7 +34,11 @@ async function refused(bytes: string, status: number | RegExp): Promise<string> 
   assert.match(answer, /kanari: /, 'the answer says why');
   // Give a forwarded head time to arrive before concluding nothing was sent.
   await new Promise((r) => setTimeout(r, 100));
-  assert.equal(raw.received() - before, 0, `bytes reached the upstream: ${JSON.stringify(raw.connections.at(-1)?.bytes.toString('latin1').slice(0, 200))}`);
+  assert.equal(
+    raw.received() - before,
+    0,
+    `bytes reached the upstream: ${JSON.stringify(raw.connections.at(-1)?.bytes.toString('latin1').slice(0, 200))}`,
+  );
   return answer;
 }
 
@@ -50,11 +54,17 @@ describe('one header list (finding 1)', () => {
   });
 
   it('routes on the header list it forwards: a duplicated match header is the combined value', async () => {
-    const both = await startTestRouter({ pools: { stable: [echo.url], canary: [raw.url] }, match: [{ header: { name: 'user-agent', exact: 'tester' }, version: 'canary' }] });
+    const both = await startTestRouter({
+      pools: { stable: [echo.url], canary: [raw.url] },
+      match: [{ header: { name: 'user-agent', exact: 'tester' }, version: 'canary' }],
+    });
     try {
       const before = raw.received();
       // Node keeps only the first User-Agent in req.headers; the upstream gets both lines.
-      const answer = await rawExchange(both.port, 'GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: tester\r\nUser-Agent: other\r\nConnection: close\r\n\r\n');
+      const answer = await rawExchange(
+        both.port,
+        'GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: tester\r\nUser-Agent: other\r\nConnection: close\r\n\r\n',
+      );
       assert.match(answer, /x-app-version: echo/i, 'routed as "tester, other", which is not "tester"');
       assert.equal(raw.received(), before);
     } finally {
@@ -66,18 +76,27 @@ describe('one header list (finding 1)', () => {
 describe('framing (finding 4)', () => {
   for (const coding of ['xchunked', 'identity', 'gzip', 'chunked, chunked', 'gzip, chunked']) {
     it(`refuses Transfer-Encoding: ${coding} before any byte reaches the upstream`, async () => {
-      await refused(`POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ${coding}\r\n\r\n5\r\nhello\r\n0\r\n\r\n`, /^HTTP\/1\.1 (400|501) /);
+      await refused(
+        `POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ${coding}\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+        /^HTTP\/1\.1 (400|501) /,
+      );
     });
   }
 
   it('refuses two Transfer-Encoding fields and Transfer-Encoding in HTTP/1.0', async () => {
-    await refused('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400);
+    await refused(
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      400,
+    );
     await refused('POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400);
   });
 
   it('keeps Content-Length and Host when the client lists them in Connection', async () => {
     const before = raw.connections.map((c) => c.bytes.length);
-    const answer = await rawExchange(router.port, 'POST /up HTTP/1.1\r\nHost: a\r\nConnection: content-length, host, close\r\nContent-Length: 5\r\n\r\nhello');
+    const answer = await rawExchange(
+      router.port,
+      'POST /up HTTP/1.1\r\nHost: a\r\nConnection: content-length, host, close\r\nContent-Length: 5\r\n\r\nhello',
+    );
     assert.match(answer, /^HTTP\/1\.1 200 /);
     // What went upstream, on a new connection or a pooled one.
     const sent = raw.connections.map((c, i) => c.bytes.subarray(before[i] ?? 0).toString('latin1')).join('');
@@ -90,7 +109,10 @@ describe('framing (finding 4)', () => {
   });
 
   it('refuses an Upgrade request that carries a body', async () => {
-    await refused('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n\r\nhello', 400);
+    await refused(
+      'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n\r\nhello',
+      400,
+    );
   });
 
   it('answers CONNECT with a status and a reason instead of dropping the connection', async () => {
@@ -101,10 +123,21 @@ describe('framing (finding 4)', () => {
 describe('authority (finding 5)', () => {
   it('refuses a duplicated Host, forwarding nothing', async () => {
     await refused('GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n', 400);
-    await refused('GET /ws HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n', 400);
+    await refused(
+      'GET /ws HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+      400,
+    );
   });
 
-  for (const host of ['a.example/path', 'user@a.example', 'a.example:80:80', '[::1', 'a b.example', 'a.example:http', 'a%zz.example']) {
+  for (const host of [
+    'a.example/path',
+    'user@a.example',
+    'a.example:80:80',
+    '[::1',
+    'a b.example',
+    'a.example:http',
+    'a%zz.example',
+  ]) {
     it(`refuses the invalid Host ${JSON.stringify(host)}`, async () => {
       await refused(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`, 400);
     });
@@ -113,18 +146,30 @@ describe('authority (finding 5)', () => {
   it('rewrites an absolute-form target to origin-form with Host taken from its authority', async () => {
     const viaEcho = await startTestRouter({ pools: { stable: [echo.url] } });
     try {
-      const answer = await rawExchange(viaEcho.port, 'GET http://shop.example:8080/echo?q=1 HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n');
+      const answer = await rawExchange(
+        viaEcho.port,
+        'GET http://shop.example:8080/echo?q=1 HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n',
+      );
       assert.match(answer, /^HTTP\/1\.1 200 /);
       assert.equal(echo.last?.url, '/echo?q=1');
       assert.equal(echo.last?.headers.host, 'shop.example:8080');
-      assert.deepEqual(echo.last?.rawHeaders.filter((_, i, all) => i % 2 === 0 && all[i]!.toLowerCase() === 'host'), ['Host'], 'exactly one Host');
+      assert.deepEqual(
+        echo.last?.rawHeaders.filter((_, i, all) => i % 2 === 0 && all[i]!.toLowerCase() === 'host'),
+        ['Host'],
+        'exactly one Host',
+      );
       assert.equal(echo.last?.headers['x-forwarded-host'], 'shop.example:8080');
     } finally {
       await viaEcho.close(100);
     }
   });
 
-  for (const target of ['http://user@shop.example/', 'ftp://shop.example/', 'http://shop.example/#frag', 'http:///nohost']) {
+  for (const target of [
+    'http://user@shop.example/',
+    'ftp://shop.example/',
+    'http://shop.example/#frag',
+    'http:///nohost',
+  ]) {
     it(`refuses the absolute-form target ${target}`, async () => {
       await refused(`GET ${target} HTTP/1.1\r\nHost: shop.example\r\n\r\n`, 400);
     });

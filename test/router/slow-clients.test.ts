@@ -93,7 +93,7 @@ describe('slow clients (finding 8)', () => {
   });
 });
 
-describe('the body clock counts only the client\'s time (found in review)', () => {
+describe("the body clock counts only the client's time (found in review)", () => {
   it('does not blame the client for an upload the upstream takes longer than clientBody to read', async () => {
     // An upstream that reads about 1 MiB a second: a 4 MiB upload takes it some 4 s.
     const slowReader = http.createServer((req, res) => {
@@ -106,15 +106,21 @@ describe('the body clock counts only the client\'s time (found in review)', () =
       req.on('end', () => res.end(String(got)));
     });
     await new Promise<void>((r) => slowReader.listen(0, '127.0.0.1', () => r()));
-    const router = await startTestRouter({ pools: { stable: [`http://127.0.0.1:${(slowReader.address() as net.AddressInfo).port}`] } }, { timeouts: { clientBody: '1s' } });
+    const router = await startTestRouter(
+      { pools: { stable: [`http://127.0.0.1:${(slowReader.address() as net.AddressInfo).port}`] } },
+      { timeouts: { clientBody: '1s' } },
+    );
     try {
       const body = Buffer.alloc(4 * 1024 * 1024, 'u');
       const answer = await new Promise<{ status: number; text: string }>((resolve) => {
-        const req = http.request({ host: '127.0.0.1', port: router.port, method: 'POST', path: '/', agent: false }, (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        });
+        const req = http.request(
+          { host: '127.0.0.1', port: router.port, method: 'POST', path: '/', agent: false },
+          (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
         req.on('error', (err) => resolve({ status: 0, text: err.message }));
         req.end(body);
       });
@@ -156,7 +162,8 @@ describe('connection limits (finding 8)', () => {
       const agents = [0, 1, 2].map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
       for (const agent of agents) assert.equal((await get(router.port, agent)).status, 200);
       assert.equal((await get(router.port)).status, 0, 'a fourth connection is refused');
-      for (const agent of agents) assert.equal((await get(router.port, agent)).status, 200, 'the first three still work');
+      for (const agent of agents)
+        assert.equal((await get(router.port, agent)).status, 200, 'the first three still work');
       agents[0]!.destroy();
       await pause(200);
       assert.equal((await get(router.port)).status, 200, 'room again once one closed');
@@ -169,7 +176,10 @@ describe('connection limits (finding 8)', () => {
   });
 
   it('opens at most limits.maxConnectionsPerEndpoint to one upstream; the rest wait, then get 503 with a reason', async () => {
-    const router = await startTestRouter({ pools: { stable: [upstream.url] } }, { limits: { maxConnectionsPerEndpoint: 2 }, timeouts: { connect: '1s' } });
+    const router = await startTestRouter(
+      { pools: { stable: [upstream.url] } },
+      { limits: { maxConnectionsPerEndpoint: 2 }, timeouts: { connect: '1s' } },
+    );
     try {
       const before = upstream.connections.length;
       const slow = () =>
@@ -187,7 +197,10 @@ describe('connection limits (finding 8)', () => {
       waiting.splice(0).forEach((release) => release());
       await pause(100);
       waiting.splice(0).forEach((release) => release());
-      assert.deepEqual((await Promise.all(first)).map((r) => r.status), [200, 200, 200]);
+      assert.deepEqual(
+        (await Promise.all(first)).map((r) => r.status),
+        [200, 200, 200],
+      );
       assert.equal(upstream.connections.length - before, 2, 'the waiting request reused a pooled connection');
       // Held past the connect timeout, a waiting request is answered 503 and says why.
       const second = [slow(), slow(), slow()];

@@ -18,7 +18,9 @@ function get(port: number, path: string): Promise<Outcome> {
     const req = http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), complete: res.complete }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), complete: res.complete }),
+      );
       res.on('error', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), complete: false }));
     });
     req.on('error', () => resolve({ status: 0, body: Buffer.alloc(0), complete: false }));
@@ -118,7 +120,10 @@ describe('upstream responses checked as strictly as requests (finding 9)', () =>
     const used = upstream.connections.slice(opened);
     for (const conn of used) {
       const heads = conn.bytes.toString('latin1').match(/^GET /gm) ?? [];
-      if (heads.length > 1 && conn.bytes.includes('/bad-first-chunk')) assert.fail(`a request followed /bad-first-chunk on its connection: ${conn.bytes.toString('latin1').slice(0, 300)}`);
+      if (heads.length > 1 && conn.bytes.includes('/bad-first-chunk'))
+        assert.fail(
+          `a request followed /bad-first-chunk on its connection: ${conn.bytes.toString('latin1').slice(0, 300)}`,
+        );
     }
     await pause(10);
   });
@@ -130,11 +135,18 @@ describe('mirroring (found in review)', () => {
     const dead = await startRawUpstream();
     const deadUrl = dead.url;
     await dead.close();
-    const mirrored = await startTestRouter({ pools: { stable: [deadUrl], canary: [copies.url] }, mirror: { version: 'canary', percent: 100 } });
+    const mirrored = await startTestRouter({
+      pools: { stable: [deadUrl], canary: [copies.url] },
+      mirror: { version: 'canary', percent: 100 },
+    });
     try {
       for (let i = 0; i < 5; i++) assert.ok([502, 503].includes((await get(mirrored.port, '/nowhere')).status));
       await pause(300);
-      assert.deepEqual(copies.connections.filter((c) => !c.closed).map((c) => c.bytes.toString('latin1')), [], 'copies left open at the mirror');
+      assert.deepEqual(
+        copies.connections.filter((c) => !c.closed).map((c) => c.bytes.toString('latin1')),
+        [],
+        'copies left open at the mirror',
+      );
       const { json } = await mirrored.admin('GET', '/stats');
       assert.equal(json.mirror.sent, 0);
     } finally {
@@ -143,4 +155,3 @@ describe('mirroring (found in review)', () => {
     }
   });
 });
-

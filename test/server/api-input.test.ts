@@ -17,7 +17,11 @@ async function controller(): Promise<{ f: UpFixture; port: number; token: string
   const fixture = new UpFixture();
   await fixture.up();
   const url = (JSON.parse(readFileSync(join(fixture.state, 'controller.json'), 'utf8')) as { url: string }).url;
-  return { f: fixture, port: Number(new URL(url).port), token: readFileSync(join(fixture.state, 'api-token'), 'utf8').trim() };
+  return {
+    f: fixture,
+    port: Number(new URL(url).port),
+    token: readFileSync(join(fixture.state, 'api-token'), 'utf8').trim(),
+  };
 }
 
 let c: Awaited<ReturnType<typeof controller>>;
@@ -27,17 +31,31 @@ before(async () => {
 after(() => c.f.close());
 
 interface ApiErrorBody {
-  error: { status: number; reason: string; message: string; issues?: { file: string; line: number; col: number; path: string; message: string }[] };
+  error: {
+    status: number;
+    reason: string;
+    message: string;
+    issues?: { file: string; line: number; col: number; path: string; message: string }[];
+  };
 }
 
 const call = (method: string, path: string, body?: string | Buffer, to = c): Promise<Reply> =>
-  request(to.port, { method, path, headers: { authorization: `Bearer ${to.token}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body }) });
+  request(to.port, {
+    method,
+    path,
+    headers: { authorization: `Bearer ${to.token}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body }),
+  });
 const apply = (file: string, text: string, to = c) => call('POST', '/api/v1/apply', JSON.stringify({ file, text }), to);
 const errorOf = (r: Reply) => (JSON.parse(r.body) as ApiErrorBody).error;
 
 /** The controller is alive and answers its API. */
 async function stillServes(to = c): Promise<void> {
-  const health = await request(to.port, { path: '/healthz' }).catch((err: Error) => assert.fail(`the controller stopped answering (${err.message}); its last words:\n${to.f.log().split('\n').slice(-8).join('\n')}`));
+  const health = await request(to.port, { path: '/healthz' }).catch((err: Error) =>
+    assert.fail(
+      `the controller stopped answering (${err.message}); its last words:\n${to.f.log().split('\n').slice(-8).join('\n')}`,
+    ),
+  );
   assert.equal(health.status, 200);
   assert.equal((await call('GET', '/api/v1/rollouts', undefined, to)).status, 200);
 }
@@ -50,7 +68,10 @@ describe('controller API: hostile files', () => {
       const answers: string[] = [];
       for (const [shape, text] of Object.entries(DEEP_DOCUMENTS)) {
         for (let i = 0; i < 5; i++) {
-          const r = await apply('/tmp/deep.yaml', text, own).then((reply) => `${reply.status} ${errorOf(reply).issues?.[0]?.message}`, (err: Error) => err.message);
+          const r = await apply('/tmp/deep.yaml', text, own).then(
+            (reply) => `${reply.status} ${errorOf(reply).issues?.[0]?.message}`,
+            (err: Error) => err.message,
+          );
           answers.push(`${shape}: ${r}`);
         }
       }
@@ -95,14 +116,23 @@ describe('lint and apply', () => {
       'comments.yaml': '# nothing here yet\n',
       'listen-zero.yaml': upstreamRollout('zero', 0),
       'same-port.yaml': `${upstreamRollout('one', listen)}---\n${upstreamRollout('two', listen)}`,
-      'regex.yaml': upstreamRollout('regex', listen, ['setHeaderRoute: { match: { header: x-user, regex: "(.*a){20}" } }']),
+      'regex.yaml': upstreamRollout('regex', listen, [
+        'setHeaderRoute: { match: { header: x-user, regex: "(.*a){20}" } }',
+      ]),
       'webhook.yaml': `${upstreamRollout('hook', listen)}  webhooks: [{ name: gate, type: rollout, url: http://127.0.0.1:9/, timeout: 800h }]\n`,
     };
     const paths = Object.keys(files).map((name) => c.f.write(name, files[name]!));
     const lint = runCli(['lint', '--json', ...paths]);
     assert.equal(lint.status, 2, lint.stderr);
-    const linted = JSON.parse(lint.stdout) as { files: { file: string; ok: boolean; issues?: { file: string; line: number; col: number; path: string; message: string }[] }[] };
-    const line = (i: { file: string; line: number; col: number; path: string; message: string }) => `${i.file}:${i.line}:${i.col} ${i.path}: ${i.message}`;
+    const linted = JSON.parse(lint.stdout) as {
+      files: {
+        file: string;
+        ok: boolean;
+        issues?: { file: string; line: number; col: number; path: string; message: string }[];
+      }[];
+    };
+    const line = (i: { file: string; line: number; col: number; path: string; message: string }) =>
+      `${i.file}:${i.line}:${i.col} ${i.path}: ${i.message}`;
     for (const [n, path] of paths.entries()) {
       const applied = await apply(path, readFileSync(path, 'utf8'));
       assert.equal(applied.status, 400, `${path}: ${applied.body}`);

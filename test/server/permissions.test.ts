@@ -42,8 +42,25 @@ describe('state files', () => {
       await f.deployPaused('shop', f.write('shop.yaml', holdingRollout('shop', port, 20)), 'v2', 20);
 
       const first = loose(f.state);
-      for (const expected of ['.', 'api-token', 'controller.json', 'kanari.db', 'kanari.db-wal', 'kanari.db-shm', 'routers/shop/router.yaml', 'routers/shop/admin-token', 'routers/shop/router-table.json', 'routers/shop/router-0.log', 'logs/shop/v1-0.log', 'logs/shop/v2-0.log', 'run/shop.sock']) {
-        assert.ok(first.found.includes(expected), `${expected} is in the state directory (found: ${first.found.join(', ')})`);
+      for (const expected of [
+        '.',
+        'api-token',
+        'controller.json',
+        'kanari.db',
+        'kanari.db-wal',
+        'kanari.db-shm',
+        'routers/shop/router.yaml',
+        'routers/shop/admin-token',
+        'routers/shop/router-table.json',
+        'routers/shop/router-0.log',
+        'logs/shop/v1-0.log',
+        'logs/shop/v2-0.log',
+        'run/shop.sock',
+      ]) {
+        assert.ok(
+          first.found.includes(expected),
+          `${expected} is in the state directory (found: ${first.found.join(', ')})`,
+        );
       }
       assert.deepEqual(first.loose, [], 'nothing is readable by others');
 

@@ -39,7 +39,13 @@ describe('a port already in use', () => {
       const r = await runWithin(['up', '--state', join(dir, 'state'), '--listen', `127.0.0.1:${port}`]);
       assert.notEqual(r.status, -1, 'kanari up exited');
       assert.equal(r.status, 2, r.stderr);
-      assert.match(r.stderr, new RegExp(`^kanari up: cannot listen on 127\\.0\\.0\\.1:${port} \\(--listen\\): the address is already in use`, 'm'));
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^kanari up: cannot listen on 127\\.0\\.0\\.1:${port} \\(--listen\\): the address is already in use`,
+          'm',
+        ),
+      );
       assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
     } finally {
       taken.close();
@@ -51,7 +57,9 @@ describe('a port already in use', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-port-'));
     const [port, adminPort] = [await listenPort(), await listenPort()];
     const file = join(dir, 'router.yaml');
-    writeFileSync(file, `apiVersion: kanari.dev/v1alpha1
+    writeFileSync(
+      file,
+      `apiVersion: kanari.dev/v1alpha1
 kind: Router
 metadata: { name: svc }
 spec:
@@ -59,15 +67,25 @@ spec:
   admin: { listen: 127.0.0.1:${adminPort}, token: test-token-0123456789 }
   state: table.json
   table: { pools: { stable: [http://127.0.0.1:9] } }
-`);
+`,
+    );
     try {
-      for (const [held, key] of [[port, 'spec.listen'], [adminPort, 'spec.admin.listen']] as const) {
+      for (const [held, key] of [
+        [port, 'spec.listen'],
+        [adminPort, 'spec.admin.listen'],
+      ] as const) {
         const taken = await hold(held);
         try {
           const r = await runWithin(['router', '-f', file]);
           assert.notEqual(r.status, -1, `kanari router exited with ${key} taken`);
           assert.equal(r.status, 2, r.stderr);
-          assert.match(r.stderr, new RegExp(`^kanari router: cannot listen on 127\\.0\\.0\\.1:${held} \\(${key.replace(/\./g, '\\.')}\\): the address is already in use`, 'm'));
+          assert.match(
+            r.stderr,
+            new RegExp(
+              `^kanari router: cannot listen on 127\\.0\\.0\\.1:${held} \\(${key.replace(/\./g, '\\.')}\\): the address is already in use`,
+              'm',
+            ),
+          );
           assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
         } finally {
           taken.close();
@@ -87,7 +105,10 @@ spec:
       await f.up();
       assert.equal((await f.cli('apply', '-f', file)).status, 0);
       const view = await f.until('shop', (v) => routerOf(v)?.serving === false, 60_000);
-      assert.match(routerOf(view)!.reason!, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(spec\\.listen\\): the address is already in use`));
+      assert.match(
+        routerOf(view)!.reason!,
+        new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(spec\\.listen\\): the address is already in use`),
+      );
       let r = await f.cli('status', 'shop');
       assert.match(r.stdout, new RegExp(`router +NOT SERVING for \\d+s: cannot listen on 127\\.0\\.0\\.1:${port}`));
       r = await f.cli('deploy', 'shop', '--version', 'v2');

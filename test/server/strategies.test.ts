@@ -9,7 +9,16 @@ import { createHmac } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLoad } from '../../src/demo/load.js';
-import { alive, appCommand, appRollout, HOOK_KEY, HOOK_KEY_ENV, listenPort, successRateTemplate, UpFixture } from '../helpers/controller.js';
+import {
+  alive,
+  appCommand,
+  appRollout,
+  HOOK_KEY,
+  HOOK_KEY_ENV,
+  listenPort,
+  successRateTemplate,
+  UpFixture,
+} from '../helpers/controller.js';
 import { webhookReceiver } from '../helpers/http.js';
 
 /** The app processes of `version` running in `dir` (each rollout file's processes run in its directory). */
@@ -35,7 +44,12 @@ describe('kanari up: blueGreen and rolling', () => {
     const cab = await webhookReceiver(answers);
     let load: ReturnType<typeof startLoad> | undefined;
     try {
-      const file = f.write('shop.yaml', appRollout('shop', port, `  strategy:
+      const file = f.write(
+        'shop.yaml',
+        appRollout(
+          'shop',
+          port,
+          `  strategy:
     blueGreen:
       previewRoute: { header: x-preview, value: "1" }
       postPromotionAnalysis: { templates: [ok-rate] }
@@ -46,7 +60,9 @@ describe('kanari up: blueGreen and rolling', () => {
       url: ${cab.url}
       secretEnv: ${HOOK_KEY_ENV}
       metadata: { ticket: CHG-1 }
-${successRateTemplate('ok-rate', 4, 0.95)}`));
+${successRateTemplate('ok-rate', 4, 0.95)}`,
+        ),
+      );
       await f.up();
       assert.equal((await f.cli('apply', '-f', file)).status, 0);
       await f.until('shop', (v) => v.phase === 'StableOnly' && f.record('shop', 'router') !== undefined);
@@ -54,7 +70,9 @@ ${successRateTemplate('ok-rate', 4, 0.95)}`));
       assert.equal((await f.cli('deploy', 'shop', '--version', 'v2')).status, 0);
 
       // Held at the switch: testers reach v2 with the header, users all get v1.
-      const held = await f.until('shop', (v) => /waiting for the confirm-promotion webhook: cab answered 403/.test(v.message));
+      const held = await f.until('shop', (v) =>
+        /waiting for the confirm-promotion webhook: cab answered 403/.test(v.message),
+      );
       assert.equal(held.weights.canary, 0);
       assert.equal(held.gate?.type, 'confirm-promotion');
       const preview = await fetch(`http://127.0.0.1:${port}/`, { headers: { 'x-preview': '1' } });
@@ -63,8 +81,26 @@ ${successRateTemplate('ok-rate', 4, 0.95)}`));
       await sleep(1500);
       assert.deepEqual([...load.take().byVersion.keys()], ['v1'], 'no user reaches v2 before the switch');
       const asked = cab.got.at(-1)!;
-      assert.equal(asked.headers['x-kanari-signature'], `sha256=${createHmac('sha256', HOOK_KEY).update(asked.body).digest('hex')}`);
-      assert.deepEqual({ ...JSON.parse(asked.body), at: undefined, phase: undefined, step: undefined }, { rollout: 'shop', gate: 'confirm-promotion', webhook: 'cab', revision: 1, stable: 'v1', canary: 'v2', weights: { canary: 0, baseline: 0 }, metadata: { ticket: 'CHG-1' }, at: undefined, phase: undefined, step: undefined });
+      assert.equal(
+        asked.headers['x-kanari-signature'],
+        `sha256=${createHmac('sha256', HOOK_KEY).update(asked.body).digest('hex')}`,
+      );
+      assert.deepEqual(
+        { ...JSON.parse(asked.body), at: undefined, phase: undefined, step: undefined },
+        {
+          rollout: 'shop',
+          gate: 'confirm-promotion',
+          webhook: 'cab',
+          revision: 1,
+          stable: 'v1',
+          canary: 'v2',
+          weights: { canary: 0, baseline: 0 },
+          metadata: { ticket: 'CHG-1' },
+          at: undefined,
+          phase: undefined,
+          step: undefined,
+        },
+      );
 
       // Yes: everyone switches at once, v1 keeps running through the post-promotion analysis and scaleDownDelay.
       answers.length = 0;
@@ -81,7 +117,19 @@ ${successRateTemplate('ok-rate', 4, 0.95)}`));
 
       // A bad v3: switched to, judged, and switched straight back to v2, which never stopped.
       const v2pid = f.record('shop', 'instance:v2')!.pids[0]!;
-      assert.equal((await f.cli('deploy', 'shop', '--version', 'v3', '--set', `canary.process.command=${appCommand('--error-rate 0.3')}`)).status, 0);
+      assert.equal(
+        (
+          await f.cli(
+            'deploy',
+            'shop',
+            '--version',
+            'v3',
+            '--set',
+            `canary.process.command=${appCommand('--error-rate 0.3')}`,
+          )
+        ).status,
+        0,
+      );
       const back = await f.until('shop', (v) => v.result?.outcome === 'RolledBack', 60_000);
       assert.match(back.result!.reason, /analysis ok-rate is Failed/);
       assert.equal(back.stable, 'v2');
@@ -92,7 +140,11 @@ ${successRateTemplate('ok-rate', 4, 0.95)}`));
       await load.stop();
       const counts = load.take();
       load = undefined;
-      assert.equal(counts.failures, 0, 'no request failed between the users and the apps (v3\'s own 500s are the app\'s)');
+      assert.equal(
+        counts.failures,
+        0,
+        "no request failed between the users and the apps (v3's own 500s are the app's)",
+      );
       assert.ok(counts.appErrors > 0, 'v3 did serve users, badly, after the switch');
     } finally {
       await load?.stop();
@@ -106,9 +158,17 @@ ${successRateTemplate('ok-rate', 4, 0.95)}`));
     const port = await listenPort();
     let load: ReturnType<typeof startLoad> | undefined;
     try {
-      const file = f.write('api.yaml', appRollout('api', port, `  strategy:
+      const file = f.write(
+        'api.yaml',
+        appRollout(
+          'api',
+          port,
+          `  strategy:
     rolling: { maxSurge: 1, maxUnavailable: 0, minReady: 2s }
-`, 3));
+`,
+          3,
+        ),
+      );
       await f.up();
       assert.equal((await f.cli('apply', '-f', file)).status, 0);
       await f.until('api', (v) => v.phase === 'StableOnly' && f.record('api', 'router') !== undefined);
@@ -118,7 +178,7 @@ ${successRateTemplate('ok-rate', 4, 0.95)}`));
       const weights = new Set<number>();
       let most = 0;
       let killed = false;
-      for (const deadline = Date.now() + 90_000; Date.now() < deadline; ) {
+      for (const deadline = Date.now() + 90_000; Date.now() < deadline;) {
         most = Math.max(most, appProcesses(f.dir, 'v1') + appProcesses(f.dir, 'v2'));
         const v = await f.view('api').catch(() => undefined);
         if (!v) {
@@ -140,7 +200,11 @@ ${successRateTemplate('ok-rate', 4, 0.95)}`));
       assert.ok(killed, 'the controller was killed mid-rollout');
       const done = await f.view('api');
       assert.equal(done.result?.outcome, 'Promoted', JSON.stringify(done));
-      assert.deepEqual([...weights].filter((w) => w > 0 && w < 100).sort(), [33.33, 66.67], 'traffic followed the instances, a third at a time');
+      assert.deepEqual(
+        [...weights].filter((w) => w > 0 && w < 100).sort(),
+        [33.33, 66.67],
+        'traffic followed the instances, a third at a time',
+      );
       assert.ok(most <= 4, `never more than 3 + maxSurge processes (saw ${most})`);
       assert.deepEqual([appProcesses(f.dir, 'v1'), appProcesses(f.dir, 'v2')], [0, 3]);
 
@@ -152,7 +216,11 @@ ${successRateTemplate('ok-rate', 4, 0.95)}`));
         return now.length === 3 && !now.includes(pool[0]!) && appProcesses(f.dir, 'v2') === 3;
       });
       assert.equal(healed.phase, 'StableOnly');
-      assert.deepEqual(f.record('api', 'instance:v2')!.pids.slice(0, 2), [pool[1], pool[2]], 'the survivors were adopted, not restarted');
+      assert.deepEqual(
+        f.record('api', 'instance:v2')!.pids.slice(0, 2),
+        [pool[1], pool[2]],
+        'the survivors were adopted, not restarted',
+      );
 
       // v3, aborted after its second wave: v2's pool is back to 3 before v3 goes.
       assert.equal((await f.cli('deploy', 'api', '--version', 'v3')).status, 0);

@@ -9,15 +9,27 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startLoad } from '../../src/demo/load.js';
-import { alive, appRollout, HOOK_KEY, HOOK_KEY_ENV, listenPort, successRateTemplate, UpFixture } from '../helpers/controller.js';
+import {
+  alive,
+  appRollout,
+  HOOK_KEY,
+  HOOK_KEY_ENV,
+  listenPort,
+  successRateTemplate,
+  UpFixture,
+} from '../helpers/controller.js';
 import { webhookReceiver } from '../helpers/http.js';
 import { startPrometheus } from '../helpers/prometheus.js';
 
 function rolloutFile(name: string, port: number, steps: string, extra = ''): string {
-  return appRollout(name, port, `  strategy:
+  return appRollout(
+    name,
+    port,
+    `  strategy:
     canary:
 ${steps}
-${extra}`);
+${extra}`,
+  );
 }
 
 describe('kanari up', () => {
@@ -29,19 +41,27 @@ describe('kanari up', () => {
       // The background analysis is the sequential judge on errors only: what this test is
       // about is its surviving kill -9, not latency, which a fresh canary on a loaded 2-core
       // machine can lose by chance (the cold-canary question is the judge's own, issue 14).
-      const file = f.write('shop.yaml', rolloutFile('shop', port, `      analysis: { templates: [errors] }
+      const file = f.write(
+        'shop.yaml',
+        rolloutFile(
+          'shop',
+          port,
+          `      analysis: { templates: [errors] }
       steps:
         - setWeight: 20
         - pause: { duration: 10m }
         - analysis: { templates: [steady] }
         - setWeight: 50
-        - pause: {}`, `${successRateTemplate('steady', 12, 0.9)}---
+        - pause: {}`,
+          `${successRateTemplate('steady', 12, 0.9)}---
 apiVersion: kanari.dev/v1alpha1
 kind: AnalysisTemplate
 metadata: { name: errors }
 spec:
   sequential: { metrics: [{ name: errors, kind: errors }] }
-`));
+`,
+        ),
+      );
       let r = await f.cli('status');
       assert.equal(r.status, 3, 'no controller yet: exit 3');
       assert.match(r.stderr, /no controller runs for .*kanari up/);
@@ -84,13 +104,21 @@ spec:
       const during = load.take();
       await sleep(2000);
       const outage = load.take();
-      assert.ok(outage.requests > 100, `the router kept serving with the controller dead (${outage.requests} requests)`);
+      assert.ok(
+        outage.requests > 100,
+        `the router kept serving with the controller dead (${outage.requests} requests)`,
+      );
       assert.equal(outage.failures + during.failures, 0);
-      assert.ok((outage.byVersion.get('v2') ?? 0) > 0, `still at 20%: v2 serves some users (${JSON.stringify([...outage.byVersion])} before: ${JSON.stringify([...during.byVersion])}, canary alive: ${alive(canary)}, view: ${JSON.stringify(before)})`);
+      assert.ok(
+        (outage.byVersion.get('v2') ?? 0) > 0,
+        `still at 20%: v2 serves some users (${JSON.stringify([...outage.byVersion])} before: ${JSON.stringify([...during.byVersion])}, canary alive: ${alive(canary)}, view: ${JSON.stringify(before)})`,
+      );
       r = await f.cli('status');
       assert.equal(r.status, 3, 'the controller is gone: exit 3');
       await f.up();
-      const resumed = await f.until('shop', (v) => v.analyses.some((a) => a.scope === 'background' && a.measurements! > bg.measurements!));
+      const resumed = await f.until('shop', (v) =>
+        v.analyses.some((a) => a.scope === 'background' && a.measurements! > bg.measurements!),
+      );
       assert.equal(resumed.phase, 'Monitor');
       assert.equal(resumed.step, 1);
       assert.ok(Math.abs(Date.now() + resumed.pauseLeft! - pauseEnd) < 2000, 'the pause ends when it would have');
@@ -101,13 +129,18 @@ spec:
       // 2. kill -9 during an analysis step: the run keeps its measurements and finishes.
       r = await f.cli('promote', 'shop');
       assert.equal(r.status, 0, r.stderr);
-      const analysing = await f.until('shop', (v) => v.analyses.some((a) => a.template === 'steady' && a.measurements! >= 4));
+      const analysing = await f.until('shop', (v) =>
+        v.analyses.some((a) => a.template === 'steady' && a.measurements! >= 4),
+      );
       const steady = analysing.analyses.find((a) => a.template === 'steady')!;
       await f.kill9();
       await sleep(1000);
       await f.up();
       const again = await f.until('shop', (v) => v.analyses.some((a) => a.template === 'steady'));
-      assert.ok(again.analyses.find((a) => a.template === 'steady')!.measurements! >= steady.measurements!, 'measurements survived the crash');
+      assert.ok(
+        again.analyses.find((a) => a.template === 'steady')!.measurements! >= steady.measurements!,
+        'measurements survived the crash',
+      );
       const fifty = await f.until('shop', (v) => v.step === 4 && v.phase === 'Paused' && v.weights.canary === 50);
       const done = fifty.analyses.find((a) => a.template === 'steady')!;
       assert.equal(done.id, steady.id);
@@ -136,7 +169,10 @@ spec:
 
       r = await f.cli('history', 'shop');
       assert.equal(r.status, 0);
-      assert.match(r.stdout, /deploy v2[\s\S]*promote[\s\S]*abort: testing a crash mid-rollback[\s\S]*Aborted v2 after \d+ s/);
+      assert.match(
+        r.stdout,
+        /deploy v2[\s\S]*promote[\s\S]*abort: testing a crash mid-rollback[\s\S]*Aborted v2 after \d+ s/,
+      );
     } finally {
       await load?.stop();
       await f.close();
@@ -150,13 +186,21 @@ spec:
     try {
       receiver = await webhookReceiver();
       const hooks = receiver.got;
-      const file = f.write('cart.yaml', rolloutFile('cart', port, `      steps:
+      const file = f.write(
+        'cart.yaml',
+        rolloutFile(
+          'cart',
+          port,
+          `      steps:
         - setWeight: 30
-        - pause: {}`, `  notifications:
+        - pause: {}`,
+          `  notifications:
     - url: ${receiver.url}
       on: [pre-rollout, rollback]
       secretEnv: ${HOOK_KEY_ENV}
-`));
+`,
+        ),
+      );
       await f.up();
       assert.equal((await f.cli('apply', '-f', file)).status, 0);
       await f.until('cart', (v) => v.phase === 'StableOnly' && f.record('cart', 'router') !== undefined);
@@ -182,8 +226,15 @@ spec:
 
       // The notifications: the deploy and the rollback, each signed with the controller's key.
       for (let i = 0; i < 50 && hooks.length < 2; i++) await sleep(100);
-      assert.deepEqual(hooks.map((h) => (JSON.parse(h.body) as { moment: string }).moment), ['pre-rollout', 'rollback']);
-      for (const h of hooks) assert.equal(h.headers['x-kanari-signature'], `sha256=${createHmac('sha256', HOOK_KEY).update(h.body).digest('hex')}`);
+      assert.deepEqual(
+        hooks.map((h) => (JSON.parse(h.body) as { moment: string }).moment),
+        ['pre-rollout', 'rollback'],
+      );
+      for (const h of hooks)
+        assert.equal(
+          h.headers['x-kanari-signature'],
+          `sha256=${createHmac('sha256', HOOK_KEY).update(h.body).digest('hex')}`,
+        );
       assert.match(JSON.parse(hooks[1]!.body).message, /rolling back v2: v2 failed/);
     } finally {
       await f.close();
@@ -198,10 +249,16 @@ spec:
     try {
       await f.up();
       prometheus = await startPrometheus(f.api.url.replace('http://', ''), 'unused');
-      const file = f.write('pay.yaml', rolloutFile('pay', port, `      steps:
+      const file = f.write(
+        'pay.yaml',
+        rolloutFile(
+          'pay',
+          port,
+          `      steps:
         - setWeight: 10
         - analysis: { templates: [up] }
-        - setWeight: 100`, `---
+        - setWeight: 100`,
+          `---
 apiVersion: kanari.dev/v1alpha1
 kind: AnalysisTemplate
 metadata: { name: up }
@@ -214,7 +271,9 @@ spec:
         count: 600
         consecutiveErrorLimit: 2
         successCondition: result == 1
-`));
+`,
+        ),
+      );
       assert.equal((await f.cli('apply', '-f', file)).status, 0);
       await f.until('pay', (v) => v.phase === 'StableOnly' && f.record('pay', 'router') !== undefined);
       assert.equal((await f.cli('deploy', 'pay', '--version', 'v2')).status, 0);

@@ -10,21 +10,33 @@ import { Providers } from '../../src/analysis/providers/index.js';
 import { BUILTIN_TEMPLATES } from '../../src/analysis/templates.js';
 import { Store } from '../../src/store/sqlite.js';
 
-const measurement = (i: number): MeasurementRecord => ({ metric: 'window', window: { start: i * 1000, end: (i + 1) * 1000 }, outcome: 'value', value: i });
+const measurement = (i: number): MeasurementRecord => ({
+  metric: 'window',
+  window: { start: i * 1000, end: (i + 1) * 1000 },
+  outcome: 'value',
+  value: i,
+});
 
 describe('SQLite store', () => {
-  it('appends an analysis run\'s measurements: each save writes what was added, and a reopened store returns them all in order', () => {
+  it("appends an analysis run's measurements: each save writes what was added, and a reopened store returns them all in order", () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-store-'));
     try {
       const path = join(dir, 'kanari.db');
       const recorder = new StatsRecorder();
-      const run = AnalysisRun.start('sequential', BUILTIN_TEMPLATES.sequential!, 'background', 0, { service: 's', providers: new Providers(new BuiltinProvider(recorder)), recorder });
+      const run = AnalysisRun.start('sequential', BUILTIN_TEMPLATES.sequential!, 'background', 0, {
+        service: 's',
+        providers: new Providers(new BuiltinProvider(recorder)),
+        recorder,
+      });
       const { state } = run.persisted(0);
       const report = run.report() as AnalysisReport;
       let store = new Store(path);
       const sizes: number[] = [];
       for (let tick = 0; tick < 50; tick++) {
-        store.saveRun('shop', 1, 'r1', state, report, tick, { from: tick * 2, items: [measurement(tick * 2), measurement(tick * 2 + 1)] });
+        store.saveRun('shop', 1, 'r1', state, report, tick, {
+          from: tick * 2,
+          items: [measurement(tick * 2), measurement(tick * 2 + 1)],
+        });
         const db = new Database(path, { readonly: true });
         sizes.push((db.prepare('select length(state) as n from analysis_runs').get() as { n: number }).n);
         db.close();
@@ -33,7 +45,10 @@ describe('SQLite store', () => {
       store.close();
       store = new Store(path);
       const back = store.run('shop', 'r1')!;
-      assert.deepEqual(back.state.measurements.map((m) => m.value), Array.from({ length: 100 }, (_, i) => i));
+      assert.deepEqual(
+        back.state.measurements.map((m) => m.value),
+        Array.from({ length: 100 }, (_, i) => i),
+      );
       assert.equal(back.state.template, 'sequential');
       store.close();
     } finally {

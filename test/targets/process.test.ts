@@ -20,7 +20,14 @@ describe('process target', () => {
   it('grows and shrinks a group: new processes are ready when it resolves, the last ones are the ones stopped', async () => {
     const spawned: ProcessRecord[] = [];
     const exits: string[] = [];
-    const g = await ProcessGroup.start({ id: 'v1', version: 'v1', spec: spec(1), logDir, onExit: (r) => exits.push(r), onSpawn: (r) => spawned.push(r) });
+    const g = await ProcessGroup.start({
+      id: 'v1',
+      version: 'v1',
+      spec: spec(1),
+      logDir,
+      onExit: (r) => exits.push(r),
+      onSpawn: (r) => spawned.push(r),
+    });
     try {
       await g.scaleTo(3);
       assert.equal(g.size, 3);
@@ -41,7 +48,12 @@ describe('process target', () => {
   it('a group that lost one instance is reported gone; the next start adopts the survivors and grows back, a removal stops them', async () => {
     const records = new Map<string, ProcessRecord | undefined>();
     const exits: string[] = [];
-    const targets = new Targets({ logDir, persist: (id, r) => records.set(id, r), recall: (id) => records.get(id), onExit: (id, why) => exits.push(`${id}: ${why}`) });
+    const targets = new Targets({
+      logDir,
+      persist: (id, r) => records.set(id, r),
+      recall: (id) => records.get(id),
+      onExit: (id, why) => exits.push(`${id}: ${why}`),
+    });
     const pool = (version: string) => ({ id: version, release: { version, target: { process: spec(3) } as never } });
     try {
       await targets.ensure(pool('v1'));

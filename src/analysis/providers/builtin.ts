@@ -109,7 +109,11 @@ export class StatsRecorder {
     };
     const baseline = side('baseline');
     const control = baseline.requests > 0 ? baseline : side('stable');
-    return { canary: side('canary').toWindow(), control: control.toWindow(), ...(expectedShare === undefined ? {} : { expectedShare }) };
+    return {
+      canary: side('canary').toWindow(),
+      control: control.toWindow(),
+      ...(expectedShare === undefined ? {} : { expectedShare }),
+    };
   }
 }
 
@@ -119,14 +123,19 @@ function diff(before: StatsSnapshot, after: StatsSnapshot): StatsDelta {
   let reset = restarted;
   for (const v of VERSIONS) {
     const [a, b] = [before.versions[v], after.versions[v]];
-    const requests = Object.fromEntries(STATUS_CLASSES.map((c) => [c, b.requests[c] - a.requests[c]])) as Record<StatusClass, number>;
+    const requests = Object.fromEntries(STATUS_CLASSES.map((c) => [c, b.requests[c] - a.requests[c]])) as Record<
+      StatusClass,
+      number
+    >;
     const latency = restarted ? undefined : subtractSnapshot(b.latency, a.latency);
     if (!latency || STATUS_CLASSES.some((c) => requests[c] < 0)) reset = true;
     versions[v] = { requests, latency: latency ?? b.latency };
   }
   // After a reset the new counters are all that is known of the interval: they count
   // from the restart, so they are the delta (a little traffic before it is lost).
-  if (reset) for (const v of VERSIONS) versions[v] = { requests: { ...after.versions[v].requests }, latency: after.versions[v].latency };
+  if (reset)
+    for (const v of VERSIONS)
+      versions[v] = { requests: { ...after.versions[v].requests }, latency: after.versions[v].latency };
   return { start: before.time, end: after.time, versions, ...(reset ? { reset: true } : {}) };
 }
 
@@ -137,12 +146,16 @@ export class BuiltinProvider implements MetricProvider {
   constructor(private readonly recorder: StatsRecorder) {}
 
   query(q: MetricQuery, window: TimeWindow, _context: unknown, options: { step?: number } = {}): Promise<MetricResult> {
-    if (!('builtin' in q)) return Promise.resolve({ kind: 'error', message: 'the builtin provider was given another provider\'s query' });
+    if (!('builtin' in q))
+      return Promise.resolve({ kind: 'error', message: "the builtin provider was given another provider's query" });
     const query = q.builtin;
     if (options.step === undefined) return Promise.resolve(valueOf(query, this.recorder.totals(query.version, window)));
     const series: number[] = [];
     for (let start = window.start; start < window.end; start += options.step) {
-      const r = valueOf(query, this.recorder.totals(query.version, { start, end: Math.min(window.end, start + options.step) }));
+      const r = valueOf(
+        query,
+        this.recorder.totals(query.version, { start, end: Math.min(window.end, start + options.step) }),
+      );
       series.push(r.kind === 'value' ? (r.value as number) : NaN);
     }
     if (series.every((x) => Number.isNaN(x))) return Promise.resolve(empty(query, window));
@@ -155,7 +168,12 @@ function valueOf(query: BuiltinQuery, t: VersionTotals): MetricResult {
 }
 
 /** A builtin signal from one version's counts over a window; `quantile` answers latency, in seconds. */
-export function signalValue(query: BuiltinQuery, requests: number, errors: number, quantile: (q: number) => number): MetricResult {
+export function signalValue(
+  query: BuiltinQuery,
+  requests: number,
+  errors: number,
+  quantile: (q: number) => number,
+): MetricResult {
   if (query.signal === 'requests') return { kind: 'value', value: requests };
   if (requests === 0) return { kind: 'empty', message: `no ${query.version} requests in the window` };
   switch (query.signal) {
@@ -169,5 +187,8 @@ export function signalValue(query: BuiltinQuery, requests: number, errors: numbe
 }
 
 function empty(query: BuiltinQuery, window: TimeWindow): MetricResult {
-  return { kind: 'empty', message: `no ${query.version} requests between ${new Date(window.start).toISOString()} and ${new Date(window.end).toISOString()}` };
+  return {
+    kind: 'empty',
+    message: `no ${query.version} requests between ${new Date(window.start).toISOString()} and ${new Date(window.end).toISOString()}`,
+  };
 }

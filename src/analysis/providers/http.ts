@@ -1,7 +1,10 @@
 /** One HTTP exchange for a provider, with the three ways it can end told apart. */
 
 /** `unreachable`: no HTTP answer at all (refused, reset, DNS) — which says nothing about the canary. */
-export type HttpOutcome = { kind: 'ok'; status: number; text: string } | { kind: 'error'; message: string; unreachable?: true } | { kind: 'timeout'; message: string };
+export type HttpOutcome =
+  | { kind: 'ok'; status: number; text: string }
+  | { kind: 'error'; message: string; unreachable?: true }
+  | { kind: 'timeout'; message: string };
 
 export interface HttpOptions {
   method: 'GET' | 'POST';
@@ -14,11 +17,20 @@ export interface HttpOptions {
 export async function httpRequest(url: string, options: HttpOptions): Promise<HttpOutcome> {
   const signal = AbortSignal.timeout(options.timeoutMs);
   try {
-    const res = await fetch(url, { method: options.method, headers: options.headers, signal, ...(options.body === undefined ? {} : { body: options.body }) });
+    const res = await fetch(url, {
+      method: options.method,
+      headers: options.headers,
+      signal,
+      ...(options.body === undefined ? {} : { body: options.body }),
+    });
     return { kind: 'ok', status: res.status, text: await res.text() };
   } catch (err) {
     if (signal.aborted) return { kind: 'timeout', message: `${url} did not answer within ${options.timeoutMs} ms` };
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return { kind: 'error', message: `${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, unreachable: true };
+    return {
+      kind: 'error',
+      message: `${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
+      unreachable: true,
+    };
   }
 }

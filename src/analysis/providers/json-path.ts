@@ -23,7 +23,7 @@ export function parseJsonPath(text: string): PathSegment[] {
     } else if (path[i] === '[') {
       const rest = path.slice(i);
       const m = /^\[\s*(?:(\d+)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\s*\]/.exec(rest);
-      if (!m) throw fail('expected [index] or [\'name\']');
+      if (!m) throw fail("expected [index] or ['name']");
       segments.push(m[1] !== undefined ? Number(m[1]) : (m[2] ?? m[3]!).replace(/\\(.)/g, '$1'));
       i += m[0].length;
     } else {

@@ -34,8 +34,14 @@ export function renderPromQL(q: PrometheusQuery, window: TimeWindow, context: Qu
 export class PrometheusProvider implements MetricProvider {
   readonly name = 'prometheus';
 
-  async query(q: MetricQuery, window: TimeWindow, context: QueryContext, options: { step?: number } = {}): Promise<MetricResult> {
-    if (!('prometheus' in q)) return { kind: 'error', message: 'the prometheus provider was given another provider\'s query' };
+  async query(
+    q: MetricQuery,
+    window: TimeWindow,
+    context: QueryContext,
+    options: { step?: number } = {},
+  ): Promise<MetricResult> {
+    if (!('prometheus' in q))
+      return { kind: 'error', message: "the prometheus provider was given another provider's query" };
     const query = q.prometheus;
     let promql: string;
     try {
@@ -69,9 +75,16 @@ function interpret(res: HttpOutcome, url: string): MetricResult {
   try {
     body = JSON.parse(res.text) as PromResponse;
   } catch {
-    return { kind: 'error', message: `${url} answered ${res.status} with something that is not JSON: ${res.text.slice(0, 120)}` };
+    return {
+      kind: 'error',
+      message: `${url} answered ${res.status} with something that is not JSON: ${res.text.slice(0, 120)}`,
+    };
   }
-  if (body.status !== 'success' || !body.data) return { kind: 'error', message: `Prometheus ${res.status} ${body.errorType ?? 'error'}: ${body.error ?? 'no data in the answer'}` };
+  if (body.status !== 'success' || !body.data)
+    return {
+      kind: 'error',
+      message: `Prometheus ${res.status} ${body.errorType ?? 'error'}: ${body.error ?? 'no data in the answer'}`,
+    };
   if (res.status >= 300) return { kind: 'error', message: `${url} answered ${res.status}` };
   const { resultType, result } = body.data;
   switch (resultType) {
@@ -86,9 +99,14 @@ function interpret(res: HttpOutcome, url: string): MetricResult {
     case 'matrix': {
       const series = result as PromSample[];
       if (series.length === 0) return { kind: 'empty', message: 'the query matched no series' };
-      if (series.length > 1) return { kind: 'error', message: `the range query returned ${series.length} series; aggregate it (sum, avg, histogram_quantile) so it returns one` };
+      if (series.length > 1)
+        return {
+          kind: 'error',
+          message: `the range query returned ${series.length} series; aggregate it (sum, avg, histogram_quantile) so it returns one`,
+        };
       const values = series[0]!.values!.map(([, v]) => Number(v));
-      if (values.every((v) => Number.isNaN(v))) return { kind: 'empty', message: 'every point of the series is NaN (no traffic in the window?)' };
+      if (values.every((v) => Number.isNaN(v)))
+        return { kind: 'empty', message: 'every point of the series is NaN (no traffic in the window?)' };
       return { kind: 'value', value: values, series: values };
     }
     default:

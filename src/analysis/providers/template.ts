@@ -15,7 +15,11 @@ export function unknownVariables(template: string): string[] {
   return [...template.matchAll(PLACEHOLDER)].map((m) => m[1]!).filter((v) => !known.has(v));
 }
 
-export function renderTemplate(template: string, values: Partial<Record<TemplateVariable, string>>, escape: (text: string) => string = (t) => t): string {
+export function renderTemplate(
+  template: string,
+  values: Partial<Record<TemplateVariable, string>>,
+  escape: (text: string) => string = (t) => t,
+): string {
   return template.replace(PLACEHOLDER, (whole, name: string) => {
     const value = values[name as TemplateVariable];
     if (value === undefined) throw new Error(`the query uses {{${name}}}, which has no value here`);
@@ -58,11 +62,13 @@ export function promDuration(ms: number): string {
 export const PROMETHEUS_PRESETS: Record<string, { query: string; description: string }> = {
   'kanari/success-rate': {
     description: 'share of kanari router responses that were not 5xx',
-    query: 'sum(rate(kanari_router_requests_total{service="{{service}}",version="{{version}}",code!="5xx"}[{{window}}])) / sum(rate(kanari_router_requests_total{service="{{service}}",version="{{version}}"}[{{window}}]))',
+    query:
+      'sum(rate(kanari_router_requests_total{service="{{service}}",version="{{version}}",code!="5xx"}[{{window}}])) / sum(rate(kanari_router_requests_total{service="{{service}}",version="{{version}}"}[{{window}}]))',
   },
   'kanari/error-rate': {
     description: 'share of kanari router responses that were 5xx',
-    query: 'sum(rate(kanari_router_requests_total{service="{{service}}",version="{{version}}",code="5xx"}[{{window}}])) / sum(rate(kanari_router_requests_total{service="{{service}}",version="{{version}}"}[{{window}}]))',
+    query:
+      'sum(rate(kanari_router_requests_total{service="{{service}}",version="{{version}}",code="5xx"}[{{window}}])) / sum(rate(kanari_router_requests_total{service="{{service}}",version="{{version}}"}[{{window}}]))',
   },
   'kanari/request-rate': {
     description: 'requests per second through the kanari router',
@@ -70,22 +76,27 @@ export const PROMETHEUS_PRESETS: Record<string, { query: string; description: st
   },
   'kanari/latency': {
     description: 'a latency quantile in seconds from the kanari router histogram',
-    query: 'histogram_quantile({{quantile}}, sum by (le) (rate(kanari_router_request_duration_seconds_bucket{service="{{service}}",version="{{version}}"}[{{window}}])))',
+    query:
+      'histogram_quantile({{quantile}}, sum by (le) (rate(kanari_router_request_duration_seconds_bucket{service="{{service}}",version="{{version}}"}[{{window}}])))',
   },
   'istio/success-rate': {
     description: 'share of non-5xx responses reported by the destination sidecar',
-    query: 'sum(rate(istio_requests_total{reporter="destination",destination_workload="{{target}}",response_code!~"5.*"}[{{window}}])) / sum(rate(istio_requests_total{reporter="destination",destination_workload="{{target}}"}[{{window}}]))',
+    query:
+      'sum(rate(istio_requests_total{reporter="destination",destination_workload="{{target}}",response_code!~"5.*"}[{{window}}])) / sum(rate(istio_requests_total{reporter="destination",destination_workload="{{target}}"}[{{window}}]))',
   },
   'istio/latency': {
     description: 'a latency quantile in seconds (Istio records milliseconds)',
-    query: 'histogram_quantile({{quantile}}, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload="{{target}}"}[{{window}}]))) / 1000',
+    query:
+      'histogram_quantile({{quantile}}, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload="{{target}}"}[{{window}}]))) / 1000',
   },
   'nginx/success-rate': {
-    description: 'share of non-5xx responses from ingress-nginx for the version\'s backend service',
-    query: 'sum(rate(nginx_ingress_controller_requests{service="{{target}}",status!~"5.*"}[{{window}}])) / sum(rate(nginx_ingress_controller_requests{service="{{target}}"}[{{window}}]))',
+    description: "share of non-5xx responses from ingress-nginx for the version's backend service",
+    query:
+      'sum(rate(nginx_ingress_controller_requests{service="{{target}}",status!~"5.*"}[{{window}}])) / sum(rate(nginx_ingress_controller_requests{service="{{target}}"}[{{window}}]))',
   },
   'nginx/latency': {
     description: 'a latency quantile in seconds from ingress-nginx',
-    query: 'histogram_quantile({{quantile}}, sum by (le) (rate(nginx_ingress_controller_request_duration_seconds_bucket{service="{{target}}"}[{{window}}])))',
+    query:
+      'histogram_quantile({{quantile}}, sum by (le) (rate(nginx_ingress_controller_request_duration_seconds_bucket{service="{{target}}"}[{{window}}])))',
   },
 };

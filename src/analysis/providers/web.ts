@@ -13,7 +13,7 @@ export class WebProvider implements MetricProvider {
   readonly name = 'web';
 
   async query(q: MetricQuery, window: TimeWindow, context: QueryContext): Promise<MetricResult> {
-    if (!('web' in q)) return { kind: 'error', message: 'the web provider was given another provider\'s query' };
+    if (!('web' in q)) return { kind: 'error', message: "the web provider was given another provider's query" };
     const query: WebQuery = q.web;
     const values = templateValues(query, context.service, window.end - window.start);
     let url: string;
@@ -22,9 +22,15 @@ export class WebProvider implements MetricProvider {
     } catch (err) {
       return { kind: 'error', message: (err as Error).message };
     }
-    const res = await httpRequest(url, { method: query.method, headers: query.headers, timeoutMs: query.timeout, ...(query.body === undefined ? {} : { body: renderTemplate(query.body, values) }) });
+    const res = await httpRequest(url, {
+      method: query.method,
+      headers: query.headers,
+      timeoutMs: query.timeout,
+      ...(query.body === undefined ? {} : { body: renderTemplate(query.body, values) }),
+    });
     if (res.kind !== 'ok') return res;
-    if (res.status < 200 || res.status >= 300) return { kind: 'error', message: `${url} answered ${res.status}: ${res.text.slice(0, 200)}` };
+    if (res.status < 200 || res.status >= 300)
+      return { kind: 'error', message: `${url} answered ${res.status}: ${res.text.slice(0, 200)}` };
     let body: unknown;
     try {
       body = JSON.parse(res.text);
@@ -32,7 +38,8 @@ export class WebProvider implements MetricProvider {
       return { kind: 'error', message: `${url} answered something that is not JSON: ${res.text.slice(0, 120)}` };
     }
     const value = selectPath(body, parseJsonPath(query.jsonPath));
-    if (value === undefined || value === null) return { kind: 'empty', message: `${query.jsonPath} is ${value === null ? 'null' : 'missing'} in the answer` };
+    if (value === undefined || value === null)
+      return { kind: 'empty', message: `${query.jsonPath} is ${value === null ? 'null' : 'missing'} in the answer` };
     return { kind: 'value', value };
   }
 }

@@ -86,7 +86,11 @@ function canaryAt(spec: SimulationSpec): (second: number) => VersionBehaviour {
 }
 
 function worse(canary: VersionBehaviour, stable: VersionBehaviour): boolean {
-  return canary.errorRate > stable.errorRate || canary.latency.median > stable.latency.median || canary.latency.sigma > stable.latency.sigma;
+  return (
+    canary.errorRate > stable.errorRate ||
+    canary.latency.median > stable.latency.median ||
+    canary.latency.sigma > stable.latency.sigma
+  );
 }
 
 export interface TemplateSummary {
@@ -112,7 +116,11 @@ export interface SimulationReport {
   limit?: Limit;
 }
 
-export function simulate(spec: SimulationSpec, templates: { name: string; spec: AnalysisTemplateSpec }[], runs = spec.runs): SimulationReport {
+export function simulate(
+  spec: SimulationSpec,
+  templates: { name: string; spec: AnalysisTemplateSpec }[],
+  runs = spec.runs,
+): SimulationReport {
   const { segments, seconds } = timeline(spec.steps);
   const stable = toBehaviour(spec.stable);
   const canary = canaryAt(spec);
@@ -120,7 +128,13 @@ export function simulate(spec: SimulationSpec, templates: { name: string; spec: 
   for (let t = 0; t < seconds && onset === undefined; t++) if (worse(canary(t), stable)) onset = t;
   const weightAt = (t: number) => segments.find((s) => t >= s.start && t < s.end)?.weight ?? 0;
 
-  const results = templates.map(() => ({ times: [] as number[], rollbacks: 0, pauses: 0, extra: 0, example: undefined as string | undefined }));
+  const results = templates.map(() => ({
+    times: [] as number[],
+    rollbacks: 0,
+    pauses: 0,
+    extra: 0,
+    example: undefined as string | undefined,
+  }));
   for (let run = 0; run < runs; run++) {
     const random = new Random(spec.seed * 1_000_003 + run);
     const runners = templates.map((t) => runnerFor(t.spec));
@@ -136,10 +150,22 @@ export function simulate(spec: SimulationSpec, templates: { name: string; spec: 
       const stableWindow = sampleVersion(random, random.poisson(rate * (1 - w)), stable);
       const b = spec.traffic.bursts;
       if (b) {
-        if (t % Math.round(b.every / 1000) === 0 && t > 0) burst = { version: random.uniform() < w ? 'canary' : 'stable', until: t + Math.round(b.duration / 1000) };
-        if (burst && t < burst.until) addBurst(random, burst.version === 'canary' ? canaryWindow : stableWindow, b.rate, b.errorRate ?? (burst.version === 'canary' ? now : stable).errorRate, burst.version === 'canary' ? now : stable);
+        if (t % Math.round(b.every / 1000) === 0 && t > 0)
+          burst = { version: random.uniform() < w ? 'canary' : 'stable', until: t + Math.round(b.duration / 1000) };
+        if (burst && t < burst.until)
+          addBurst(
+            random,
+            burst.version === 'canary' ? canaryWindow : stableWindow,
+            b.rate,
+            b.errorRate ?? (burst.version === 'canary' ? now : stable).errorRate,
+            burst.version === 'canary' ? now : stable,
+          );
       }
-      const window: ComparisonWindow = { canary: canaryWindow, control: stableWindow, ...(w > 0 && w < 1 ? { expectedShare: w } : {}) };
+      const window: ComparisonWindow = {
+        canary: canaryWindow,
+        control: stableWindow,
+        ...(w > 0 && w < 1 ? { expectedShare: w } : {}),
+      };
       runners.forEach((runner, i) => {
         if (!active[i]) return;
         extra[i]! += canaryWindow.requests * Math.max(0, now.errorRate - stable.errorRate);
@@ -162,12 +188,14 @@ export function simulate(spec: SimulationSpec, templates: { name: string; spec: 
   const onsetWeight = onset === undefined ? 0 : weightAt(onset) / 100;
   const alpha = templates.find((t) => t.spec.sequential)?.spec.sequential?.alpha ?? 0.05;
   const at = onset === undefined ? undefined : canary(onset);
-  const limit = at && detectionLimit({
-    alpha,
-    canaryRate: spec.traffic.rate * onsetWeight,
-    errorRates: [stable.errorRate, at.errorRate],
-    latency: { medians: [stable.latency.median, at.latency.median], sigma: stable.latency.sigma },
-  });
+  const limit =
+    at &&
+    detectionLimit({
+      alpha,
+      canaryRate: spec.traffic.rate * onsetWeight,
+      errorRates: [stable.errorRate, at.errorRate],
+      latency: { medians: [stable.latency.median, at.latency.median], sigma: stable.latency.sigma },
+    });
   return {
     canaryIsWorse: onset !== undefined,
     ...(onset !== undefined ? { onset } : {}),
@@ -180,7 +208,9 @@ export function simulate(spec: SimulationSpec, templates: { name: string; spec: 
         runs,
         rollbacks: r.rollbacks,
         pauses: r.pauses,
-        ...(sorted.length > 0 ? { timeToRollback: { median: quantileOf(sorted, 0.5), p90: quantileOf(sorted, 0.9) } } : {}),
+        ...(sorted.length > 0
+          ? { timeToRollback: { median: quantileOf(sorted, 0.5), p90: quantileOf(sorted, 0.9) } }
+          : {}),
         extraErrors: r.extra / runs,
         ...(r.example ? { example: r.example } : {}),
       };
@@ -189,7 +219,13 @@ export function simulate(spec: SimulationSpec, templates: { name: string; spec: 
   };
 }
 
-function addBurst(random: Random, window: VersionWindow, rate: number, errorRate: number, behaviour: VersionBehaviour): void {
+function addBurst(
+  random: Random,
+  window: VersionWindow,
+  rate: number,
+  errorRate: number,
+  behaviour: VersionBehaviour,
+): void {
   const n = random.poisson(rate);
   window.requests += n;
   window.errors += random.binomial(n, errorRate);

@@ -17,9 +17,10 @@ export function detectionLimit(opts: {
 }): Limit | undefined {
   const [p0, p1] = opts.errorRates;
   const kErrors = p1 > p0 && p0 > 0 ? p1 * Math.log(p1 / p0) - p1 + p0 : 0;
-  const kLatency = opts.latency && opts.latency.medians[1] > opts.latency.medians[0]
-    ? Math.log(opts.latency.medians[1] / opts.latency.medians[0]) ** 2 / (2 * opts.latency.sigma ** 2)
-    : 0;
+  const kLatency =
+    opts.latency && opts.latency.medians[1] > opts.latency.medians[0]
+      ? Math.log(opts.latency.medians[1] / opts.latency.medians[0]) ** 2 / (2 * opts.latency.sigma ** 2)
+      : 0;
   const perRequest = kErrors + kLatency;
   if (perRequest === 0 || opts.canaryRate <= 0) return undefined;
   const seconds = Math.log(1 / opts.alpha) / (opts.canaryRate * perRequest);

@@ -52,7 +52,7 @@ export function averageRanks(values: readonly number[]): { ranks: Float64Array; 
   const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => compareNaNLast(values[i]!, values[j]!));
   const ranks = new Float64Array(n);
   let ties = 0;
-  for (let start = 0; start < n; ) {
+  for (let start = 0; start < n;) {
     let end = start + 1;
     while (end < n && sameValue(values[order[end]!]!, values[order[start]!]!)) end++;
     const rank = (start + 1 + end) / 2;

@@ -49,7 +49,8 @@ export class LatencySketch {
 
   merge(other: LatencySketch | SketchSnapshot): this {
     const snap = other instanceof LatencySketch ? other.toJSON() : other;
-    if (snap.accuracy !== RELATIVE_ACCURACY) throw new Error(`cannot merge a sketch of accuracy ${snap.accuracy} into one of ${RELATIVE_ACCURACY}`);
+    if (snap.accuracy !== RELATIVE_ACCURACY)
+      throw new Error(`cannot merge a sketch of accuracy ${snap.accuracy} into one of ${RELATIVE_ACCURACY}`);
     this.count += snap.count;
     this.sum += snap.sum;
     if (snap.count > 0) {
@@ -91,7 +92,15 @@ export class LatencySketch {
   toJSON(): SketchSnapshot {
     const bins: [number, number][] = [];
     for (let i = 0; i < SIZE; i++) if (this.bins[i]! > 0) bins.push([i + MIN_INDEX, this.bins[i]!]);
-    return { accuracy: RELATIVE_ACCURACY, count: this.count, sum: this.sum, min: this.min, max: this.max, zero: this.zero, bins };
+    return {
+      accuracy: RELATIVE_ACCURACY,
+      count: this.count,
+      sum: this.sum,
+      min: this.min,
+      max: this.max,
+      zero: this.zero,
+      bins,
+    };
   }
 
   static from(snapshot: SketchSnapshot): LatencySketch {
@@ -120,7 +129,15 @@ export function subtractSnapshot(after: SketchSnapshot, before: SketchSnapshot):
   const count = after.count - before.count;
   const lowest = zero > 0 ? 0 : bins.length > 0 ? representative(bins[0]![0]) : Infinity;
   const highest = bins.length > 0 ? representative(bins[bins.length - 1]![0]) : zero > 0 ? 0 : -Infinity;
-  return { accuracy: after.accuracy, count, sum: Math.max(0, after.sum - before.sum), min: lowest, max: highest, zero, bins };
+  return {
+    accuracy: after.accuracy,
+    count,
+    sum: Math.max(0, after.sum - before.sum),
+    min: lowest,
+    max: highest,
+    zero,
+    bins,
+  };
 }
 
 function representative(index: number): number {

@@ -15,7 +15,12 @@ const CONDITION_NAMES = ['result', 'control'];
 const condition = z.string().superRefine((text, ctx) => {
   try {
     const unknown = compile(text).names.filter((n) => !CONDITION_NAMES.includes(n));
-    if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `reads ${unknown.map((n) => `"${n}"`).join(', ')}, which a condition does not know (it knows result, and control: the same query about stable or the baseline)`, input: text });
+    if (unknown.length > 0)
+      ctx.addIssue({
+        code: 'custom',
+        message: `reads ${unknown.map((n) => `"${n}"`).join(', ')}, which a condition does not know (it knows result, and control: the same query about stable or the baseline)`,
+        input: text,
+      });
   } catch (err) {
     if (err instanceof ExpressionError) ctx.addIssue({ code: 'custom', message: err.message, input: text });
     else throw err;
@@ -23,46 +28,77 @@ const condition = z.string().superRefine((text, ctx) => {
 });
 
 /** kanari's own router statistics, per version (the `builtin` provider). */
-export const builtinQuery = z.strictObject({
-  signal: z.enum(['successRate', 'errorRate', 'requests', 'latency']),
-  /** For `latency`: which quantile, in (0, 1). */
-  quantile: probability('a quantile such as 0.99').optional(),
-  version: z.enum(['canary', 'stable', 'baseline']).default('canary'),
-}).superRefine((q, ctx) => {
-  if (q.signal === 'latency' && q.quantile === undefined) ctx.addIssue({ code: 'custom', message: 'a latency signal needs a quantile, such as 0.99', path: ['quantile'], input: q });
-  if (q.signal !== 'latency' && q.quantile !== undefined) ctx.addIssue({ code: 'custom', message: `only a latency signal takes a quantile (this one is ${q.signal})`, path: ['quantile'], input: q });
-});
+export const builtinQuery = z
+  .strictObject({
+    signal: z.enum(['successRate', 'errorRate', 'requests', 'latency']),
+    /** For `latency`: which quantile, in (0, 1). */
+    quantile: probability('a quantile such as 0.99').optional(),
+    version: z.enum(['canary', 'stable', 'baseline']).default('canary'),
+  })
+  .superRefine((q, ctx) => {
+    if (q.signal === 'latency' && q.quantile === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a latency signal needs a quantile, such as 0.99',
+        path: ['quantile'],
+        input: q,
+      });
+    if (q.signal !== 'latency' && q.quantile !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: `only a latency signal takes a quantile (this one is ${q.signal})`,
+        path: ['quantile'],
+        input: q,
+      });
+  });
 export type BuiltinQuery = z.output<typeof builtinQuery>;
 
 const versionName = z.enum(['canary', 'stable', 'baseline']);
 
 /** A string with `{{…}}` variables, checked at load time. */
-const template = z.string().min(1).superRefine((text, ctx) => {
-  const unknown = unknownVariables(text);
-  if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `unknown variable ${unknown.map((v) => `{{${v}}}`).join(', ')} (known: {{service}}, {{version}}, {{target}}, {{window}}, {{quantile}})`, input: text });
-});
+const template = z
+  .string()
+  .min(1)
+  .superRefine((text, ctx) => {
+    const unknown = unknownVariables(text);
+    if (unknown.length > 0)
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown variable ${unknown.map((v) => `{{${v}}}`).join(', ')} (known: {{service}}, {{version}}, {{target}}, {{window}}, {{quantile}})`,
+        input: text,
+      });
+  });
 
 const headers = z.record(z.string(), z.string()).default({});
 
 /** A Prometheus HTTP API query: written out, or one of the presets. */
-export const prometheusQuery = z.strictObject({
-  address: httpUrl,
-  query: template.optional(),
-  preset: z.enum(Object.keys(PROMETHEUS_PRESETS) as [string, ...string[]]).optional(),
-  /** What `{{version}}` stands for. */
-  version: versionName.default('canary'),
-  /** The name the mesh or ingress knows each version by (`{{target}}`); default `<service>-<version>`. */
-  targets: z.partialRecord(versionName, z.string().min(1)).default({}),
-  /** For latency presets and queries using `{{quantile}}`. */
-  quantile: probability('a quantile such as 0.99').optional(),
-  /** The range `{{window}}` stands for; default the measurement's window. */
-  window: duration.optional(),
-  timeout: timerDuration.default(5000),
-  headers,
-}).superRefine(exactlyOne(['query', 'preset'])).superRefine((q, ctx) => {
-  const text = q.query ?? (q.preset ? PROMETHEUS_PRESETS[q.preset]!.query : '');
-  if (text.includes('{{quantile}}') && q.quantile === undefined) ctx.addIssue({ code: 'custom', message: 'this query uses {{quantile}}; set quantile, such as 0.99', path: ['quantile'], input: q });
-});
+export const prometheusQuery = z
+  .strictObject({
+    address: httpUrl,
+    query: template.optional(),
+    preset: z.enum(Object.keys(PROMETHEUS_PRESETS) as [string, ...string[]]).optional(),
+    /** What `{{version}}` stands for. */
+    version: versionName.default('canary'),
+    /** The name the mesh or ingress knows each version by (`{{target}}`); default `<service>-<version>`. */
+    targets: z.partialRecord(versionName, z.string().min(1)).default({}),
+    /** For latency presets and queries using `{{quantile}}`. */
+    quantile: probability('a quantile such as 0.99').optional(),
+    /** The range `{{window}}` stands for; default the measurement's window. */
+    window: duration.optional(),
+    timeout: timerDuration.default(5000),
+    headers,
+  })
+  .superRefine(exactlyOne(['query', 'preset']))
+  .superRefine((q, ctx) => {
+    const text = q.query ?? (q.preset ? PROMETHEUS_PRESETS[q.preset]!.query : '');
+    if (text.includes('{{quantile}}') && q.quantile === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'this query uses {{quantile}}; set quantile, such as 0.99',
+        path: ['quantile'],
+        input: q,
+      });
+  });
 export type PrometheusQuery = z.output<typeof prometheusQuery>;
 
 /** Any HTTP endpoint answering JSON; `jsonPath` picks the value (`$.data.ok`, `{$.items[0].value}`). */
@@ -107,17 +143,38 @@ export type ThresholdMetric = z.output<typeof thresholdMetric>;
 export const sequentialMetric = z.discriminatedUnion('kind', [
   z.strictObject({ name, kind: z.literal('errors'), weight: z.number().positive().default(1) }),
   z.strictObject({ name, kind: z.literal('slow'), threshold: duration, weight: z.number().positive().default(1) }),
-  z.strictObject({ name, kind: z.literal('latency'), quantiles: z.array(probability('a quantile such as 0.99')).min(1).default([0.5, 0.9, 0.99]), weight: z.number().positive().default(1) }),
+  z.strictObject({
+    name,
+    kind: z.literal('latency'),
+    quantiles: z.array(probability('a quantile such as 0.99')).min(1).default([0.5, 0.9, 0.99]),
+    weight: z.number().positive().default(1),
+  }),
 ]);
 
 export const sequentialSpec = z.strictObject({
   alpha: probability('the chance of a false rollback over the whole analysis').default(0.05),
-  metrics: z.array(sequentialMetric).min(1).default([
-    { name: 'errors', kind: 'errors', weight: 2 },
-    { name: 'latency', kind: 'latency', quantiles: [0.5, 0.9, 0.99], weight: 1 },
-  ]),
-  srm: z.union([z.literal(false), z.strictObject({ tolerance: z.number().positive().default(0.3), alpha: probability('the guard\'s own error rate').default(0.001) })]).default({ tolerance: 0.3, alpha: 0.001 }),
-  promotion: z.strictObject({ minRequests: z.number().int().min(0).default(0), noWorseThan: z.number().gt(1, 'must be a ratio above 1, such as 1.5').optional() }).default({ minRequests: 0 }),
+  metrics: z
+    .array(sequentialMetric)
+    .min(1)
+    .default([
+      { name: 'errors', kind: 'errors', weight: 2 },
+      { name: 'latency', kind: 'latency', quantiles: [0.5, 0.9, 0.99], weight: 1 },
+    ]),
+  srm: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        tolerance: z.number().positive().default(0.3),
+        alpha: probability("the guard's own error rate").default(0.001),
+      }),
+    ])
+    .default({ tolerance: 0.3, alpha: 0.001 }),
+  promotion: z
+    .strictObject({
+      minRequests: z.number().int().min(0).default(0),
+      noWorseThan: z.number().gt(1, 'must be a ratio above 1, such as 1.5').optional(),
+    })
+    .default({ minRequests: 0 }),
 });
 
 /**
@@ -127,38 +184,46 @@ export const sequentialSpec = z.strictObject({
  * interval scoring at or below `marginal` fails the analysis at once, and after
  * `count` intervals the last score must reach `pass` (Spinnaker's rules).
  */
-export const kayentaSpec = z.strictObject({
-  config: z.union([z.string().min(1), kayentaCanaryConfig]),
-  /** Where each metric of the config comes from, by its name; `version` is set per side. */
-  metrics: z.record(z.string().min(1), provider),
-  interval: positiveDuration.default(60_000),
-  step: positiveDuration.default(10_000),
-  count: z.number().int().positive().optional(),
-  /** Judge only the last `lookback` of data each interval; default everything since the run began. */
-  lookback: duration.optional(),
-  thresholds: z.strictObject({ pass: z.number().min(0).max(100), marginal: z.number().min(0).max(100) }).optional(),
-}).superRefine((k, ctx) => {
-  if (k.step > k.interval) ctx.addIssue({ code: 'custom', message: 'step must not be longer than interval', path: ['step'], input: k.step });
-  if (typeof k.config !== 'string') {
-    for (const issue of missingKayentaSources(k.config, k.metrics)) ctx.addIssue({ code: 'custom', message: issue, path: ['metrics'], input: k.metrics });
-  }
-});
+export const kayentaSpec = z
+  .strictObject({
+    config: z.union([z.string().min(1), kayentaCanaryConfig]),
+    /** Where each metric of the config comes from, by its name; `version` is set per side. */
+    metrics: z.record(z.string().min(1), provider),
+    interval: positiveDuration.default(60_000),
+    step: positiveDuration.default(10_000),
+    count: z.number().int().positive().optional(),
+    /** Judge only the last `lookback` of data each interval; default everything since the run began. */
+    lookback: duration.optional(),
+    thresholds: z.strictObject({ pass: z.number().min(0).max(100), marginal: z.number().min(0).max(100) }).optional(),
+  })
+  .superRefine((k, ctx) => {
+    if (k.step > k.interval)
+      ctx.addIssue({ code: 'custom', message: 'step must not be longer than interval', path: ['step'], input: k.step });
+    if (typeof k.config !== 'string') {
+      for (const issue of missingKayentaSources(k.config, k.metrics))
+        ctx.addIssue({ code: 'custom', message: issue, path: ['metrics'], input: k.metrics });
+    }
+  });
 export type KayentaSpec = z.output<typeof kayentaSpec>;
 
 /** The config's metrics that `metrics` gives no source for, and sources for metrics the config lacks. */
 export function missingKayentaSources(config: KayentaCanaryConfig, metrics: Record<string, unknown>): string[] {
   const names = config.metrics.map((m) => m.name);
   const out: string[] = [];
-  for (const n of names) if (!(n in metrics)) out.push(`no source for the canary config's metric "${n}"; add it under metrics`);
-  for (const n of Object.keys(metrics)) if (!names.includes(n)) out.push(`"${n}" is not a metric of the canary config (it has: ${names.join(', ')})`);
+  for (const n of names)
+    if (!(n in metrics)) out.push(`no source for the canary config's metric "${n}"; add it under metrics`);
+  for (const n of Object.keys(metrics))
+    if (!names.includes(n)) out.push(`"${n}" is not a metric of the canary config (it has: ${names.join(', ')})`);
   return out;
 }
 
-export const analysisTemplateSpec = z.strictObject({
-  threshold: z.strictObject({ metrics: z.array(thresholdMetric).min(1) }).optional(),
-  sequential: sequentialSpec.optional(),
-  kayenta: kayentaSpec.optional(),
-}).superRefine(exactlyOne(['threshold', 'sequential', 'kayenta']));
+export const analysisTemplateSpec = z
+  .strictObject({
+    threshold: z.strictObject({ metrics: z.array(thresholdMetric).min(1) }).optional(),
+    sequential: sequentialSpec.optional(),
+    kayenta: kayentaSpec.optional(),
+  })
+  .superRefine(exactlyOne(['threshold', 'sequential', 'kayenta']));
 export type AnalysisTemplateSpec = z.output<typeof analysisTemplateSpec>;
 
 export const analysisTemplateDocument = z.strictObject({

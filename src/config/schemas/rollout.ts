@@ -9,7 +9,12 @@ import { endpoint, linearRegex, percent } from './table.js';
 import { routerSpec } from './router.js';
 
 /** A version name as users write it: `v2`, `2024-06-01.3`, a git sha. */
-export const versionLabel = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be letters, digits, dots, dashes or underscores (at most 63), starting with a letter or digit');
+export const versionLabel = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+    'must be letters, digits, dots, dashes or underscores (at most 63), starting with a letter or digit',
+  );
 
 /** kanari starts the version from a command and stops it when it is no longer needed. */
 export const processTarget = z.strictObject({
@@ -103,7 +108,10 @@ export const blueGreenStrategy = z.strictObject({
 export type BlueGreenStrategy = z.output<typeof blueGreenStrategy>;
 
 /** A whole number of instances, or a percentage of the new version's instances ("25%"). */
-const instanceCount = z.union([z.number().int().min(0), z.string().regex(/^\d{1,3}%$/, 'must be a whole number or a percentage such as 25%')]);
+const instanceCount = z.union([
+  z.number().int().min(0),
+  z.string().regex(/^\d{1,3}%$/, 'must be a whole number or a percentage such as 25%'),
+]);
 
 /** Replace a pool of process instances a few at a time, traffic following the instances. */
 export const rollingStrategy = z.strictObject({
@@ -119,12 +127,20 @@ export const rollingStrategy = z.strictObject({
 export type RollingStrategy = z.output<typeof rollingStrategy>;
 
 export const strategy = z
-  .strictObject({ canary: canaryStrategy.optional(), blueGreen: blueGreenStrategy.optional(), rolling: rollingStrategy.optional() })
+  .strictObject({
+    canary: canaryStrategy.optional(),
+    blueGreen: blueGreenStrategy.optional(),
+    rolling: rollingStrategy.optional(),
+  })
   .superRefine((s, ctx) => {
     const set = (['canary', 'blueGreen', 'rolling'] as const).filter((k) => s[k] !== undefined);
     const combined = set.length === 2 && s.canary && s.blueGreen;
     if (set.length === 0 || (set.length > 1 && !combined)) {
-      ctx.addIssue({ code: 'custom', message: `set one of canary, blueGreen, rolling, or canary with blueGreen (canary steps, then the blue-green switch)${set.length > 1 ? ` (got ${set.join(' and ')})` : ''}`, input: s });
+      ctx.addIssue({
+        code: 'custom',
+        message: `set one of canary, blueGreen, rolling, or canary with blueGreen (canary steps, then the blue-green switch)${set.length > 1 ? ` (got ${set.join(' and ')})` : ''}`,
+        input: s,
+      });
     }
   });
 export type Strategy = z.output<typeof strategy>;
@@ -136,11 +152,17 @@ export const ANNOUNCEMENTS = ['pre-rollout', 'rollout', 'post-rollout', 'rollbac
 export const notification = z.strictObject({
   url: httpUrl,
   /** Which moments to send; all of them by default. */
-  on: z.array(z.enum(ANNOUNCEMENTS)).min(1).default([...ANNOUNCEMENTS]),
+  on: z
+    .array(z.enum(ANNOUNCEMENTS))
+    .min(1)
+    .default([...ANNOUNCEMENTS]),
   /** `json` (kanari's payload) or `slack` (an incoming-webhook message). */
   format: z.enum(['json', 'slack']).default('json'),
   /** An environment variable of the controller holding the HMAC-SHA256 signing key. */
-  secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+  secretEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+    .optional(),
   /** Per attempt. */
   timeout: timerDuration.default(5000),
   /** Further attempts after a failure (a non-2xx answer or none), 1 s, 2 s, 4 s… apart. */
@@ -153,7 +175,14 @@ export type NotificationSpec = z.output<typeof notification>;
  * answer 2xx (asked again each interval); `pre-rollout` and `rollout` are checks whose
  * failure rolls back; `rollback` is asked each interval and a 2xx rolls back.
  */
-export const GATES = ['confirm-rollout', 'pre-rollout', 'rollout', 'confirm-traffic-increase', 'confirm-promotion', 'rollback'] as const;
+export const GATES = [
+  'confirm-rollout',
+  'pre-rollout',
+  'rollout',
+  'confirm-traffic-increase',
+  'confirm-promotion',
+  'rollback',
+] as const;
 
 export const webhook = z.strictObject({
   name,
@@ -188,26 +217,45 @@ export const rolloutSpec = z
     webhooks: z.array(webhook).max(32).default([]),
   })
   .superRefine((spec, ctx) => {
-    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message, input: undefined });
+    const issue = (path: (string | number)[], message: string) =>
+      ctx.addIssue({ code: 'custom', path, message, input: undefined });
     const canary = spec.strategy.canary;
     if (canary) {
       const baselineAt = canary.steps.findIndex((s) => s.baseline);
       if (baselineAt >= 0 && spec.stable.upstreams && !spec.baseline) {
-        issue(['strategy', 'canary', 'steps', baselineAt, 'baseline'], 'stable is a fixed list of upstreams, so kanari cannot start a copy of it; set spec.baseline.upstreams or run stable as a process');
+        issue(
+          ['strategy', 'canary', 'steps', baselineAt, 'baseline'],
+          'stable is a fixed list of upstreams, so kanari cannot start a copy of it; set spec.baseline.upstreams or run stable as a process',
+        );
       }
       const start = canary.analysis?.startingStep;
-      if (start !== undefined && start >= canary.steps.length) issue(['strategy', 'canary', 'analysis', 'startingStep'], `must be a step index below ${canary.steps.length}`);
+      if (start !== undefined && start >= canary.steps.length)
+        issue(['strategy', 'canary', 'analysis', 'startingStep'], `must be a step index below ${canary.steps.length}`);
     }
     const bg = spec.strategy.blueGreen;
-    if (bg?.autoPromotionDelay !== undefined && !bg.autoPromotion) issue(['strategy', 'blueGreen', 'autoPromotionDelay'], 'only applies with autoPromotion: true (false waits for `kanari promote`)');
+    if (bg?.autoPromotionDelay !== undefined && !bg.autoPromotion)
+      issue(
+        ['strategy', 'blueGreen', 'autoPromotionDelay'],
+        'only applies with autoPromotion: true (false waits for `kanari promote`)',
+      );
     const rolling = spec.strategy.rolling;
     if (rolling) {
       for (const side of ['stable', 'canary'] as const) {
-        if (!spec[side].process) issue([side], `a rolling update replaces process instances a few at a time, so ${side} must be a process target`);
+        if (!spec[side].process)
+          issue(
+            [side],
+            `a rolling update replaces process instances a few at a time, so ${side} must be a process target`,
+          );
       }
       const size = spec.canary.process?.instances ?? 1;
-      if (resolveCount(rolling.maxSurge, size, 'up') === 0 && resolveCount(rolling.maxUnavailable, size, 'down') === 0) {
-        issue(['strategy', 'rolling', 'maxSurge'], `maxSurge and maxUnavailable cannot both be 0 for ${size} instance${size === 1 ? '' : 's'}: nothing could ever be replaced`);
+      if (
+        resolveCount(rolling.maxSurge, size, 'up') === 0 &&
+        resolveCount(rolling.maxUnavailable, size, 'down') === 0
+      ) {
+        issue(
+          ['strategy', 'rolling', 'maxSurge'],
+          `maxSurge and maxUnavailable cannot both be 0 for ${size} instance${size === 1 ? '' : 's'}: nothing could ever be replaced`,
+        );
       }
     }
     const names = new Set<string>();

@@ -12,7 +12,11 @@ const adminAddress = z.string().transform((text, ctx): AdminAddress => {
   if (text.startsWith('unix:')) return { unix: text.slice('unix:'.length) };
   const parsed = parseHostPort(text);
   if (!parsed || !LOOPBACK.test(parsed.host)) {
-    ctx.addIssue({ code: 'custom', message: 'must be a loopback host:port (127.0.0.1:9901) or unix:/path/to.sock', input: text });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be a loopback host:port (127.0.0.1:9901) or unix:/path/to.sock',
+      input: text,
+    });
     return z.NEVER;
   }
   return parsed;
@@ -21,9 +25,16 @@ const adminAddress = z.string().transform((text, ctx): AdminAddress => {
 const sticky = z
   .strictObject({
     /** kanari sets this cookie to a random id on a user's first response. */
-    cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a valid cookie name').optional(),
+    cookie: z
+      .string()
+      .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a valid cookie name')
+      .optional(),
     /** A request header that already identifies the user, such as x-user-id. */
-    header: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a valid header name').transform((h) => h.toLowerCase()).optional(),
+    header: z
+      .string()
+      .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a valid header name')
+      .transform((h) => h.toLowerCase())
+      .optional(),
     /** The client's address (the first X-Forwarded-For entry is not trusted). */
     clientAddress: z.literal(true).optional(),
   })
@@ -45,7 +56,12 @@ const timeouts = z.strictObject({
 
 const limits = z.strictObject({
   /** The request line and headers together. */
-  maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+  maxHeaderBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .default(16 * 1024),
   /** Header lines in one request; more is answered 431. */
   maxHeaderLines: z.number().int().min(8).max(1000).default(100),
   /** Client connections open at once on the listener; past it new ones are refused and the open ones served. */

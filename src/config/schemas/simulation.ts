@@ -3,10 +3,16 @@ import { duration, positiveDuration } from '../duration.js';
 import { analysisTemplateSpec } from './analysis.js';
 import { API_VERSION, exactlyOne, metadata, name } from './common.js';
 
-const errorRate = z.number().min(0, 'must be a probability between 0 and 1').max(1, 'must be a probability between 0 and 1');
+const errorRate = z
+  .number()
+  .min(0, 'must be a probability between 0 and 1')
+  .max(1, 'must be a probability between 0 and 1');
 const latency = z.strictObject({ median: duration, sigma: z.number().positive().default(0.5) });
 
-const behaviour = z.strictObject({ errorRate: errorRate.default(0.001), latency: latency.default({ median: 50, sigma: 0.5 }) });
+const behaviour = z.strictObject({
+  errorRate: errorRate.default(0.001),
+  latency: latency.default({ median: 50, sigma: 0.5 }),
+});
 
 /** A change to the canary's behaviour from a point in the rollout on. */
 const change = z.strictObject({ at: duration, errorRate: errorRate.optional(), latency: latency.optional() });
@@ -28,9 +34,18 @@ export const simulationSpec = z.strictObject({
     .strictObject({
       /** Requests per second, all versions together. */
       rate: z.number().positive().default(1000),
-      diurnal: z.strictObject({ amplitude: z.number().min(0).max(1), period: positiveDuration.default(86_400_000) }).optional(),
+      diurnal: z
+        .strictObject({ amplitude: z.number().min(0).max(1), period: positiveDuration.default(86_400_000) })
+        .optional(),
       /** Now and then one client sends a burst: sticky, so all of it lands on one version. */
-      bursts: z.strictObject({ every: positiveDuration, duration, rate: z.number().positive(), errorRate: errorRate.optional() }).optional(),
+      bursts: z
+        .strictObject({
+          every: positiveDuration,
+          duration,
+          rate: z.number().positive(),
+          errorRate: errorRate.optional(),
+        })
+        .optional(),
     })
     .default({ rate: 1000 }),
   stable: behaviour.default({ errorRate: 0.001, latency: { median: 50, sigma: 0.5 } }),

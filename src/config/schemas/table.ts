@@ -22,11 +22,19 @@ export const endpoint = z.string().transform((text, ctx) => {
     return z.NEVER;
   }
   if (url.protocol !== 'http:') {
-    ctx.addIssue({ code: 'custom', message: 'must be an http:// URL (kanari speaks plain HTTP/1.1 to upstreams)', input: text });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be an http:// URL (kanari speaks plain HTTP/1.1 to upstreams)',
+      input: text,
+    });
     return z.NEVER;
   }
   if (url.pathname !== '/' || url.search || url.hash || url.username) {
-    ctx.addIssue({ code: 'custom', message: 'must be only scheme, host and port (requests keep their own path)', input: text });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be only scheme, host and port (requests keep their own path)',
+      input: text,
+    });
     return z.NEVER;
   }
   return `http://${url.host}`;
@@ -64,7 +72,8 @@ export const matchRule = z
     version,
   })
   .superRefine((rule, ctx) => {
-    if (!rule.header && !rule.cookie) ctx.addIssue({ code: 'custom', message: 'needs a header or a cookie to match', input: rule });
+    if (!rule.header && !rule.cookie)
+      ctx.addIssue({ code: 'custom', message: 'needs a header or a cookie to match', input: rule });
   });
 export type MatchRule = z.output<typeof matchRule>;
 
@@ -72,7 +81,12 @@ export const mirror = z.strictObject({
   version,
   percent: percent.default(100),
   /** Requests whose body is larger are not mirrored, so mirroring never buffers without bound. */
-  maxBodyBytes: z.number().int().min(0).max(64 * 1024 * 1024).default(1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
 });
 
 /** The routing table: one versioned document the controller replaces as a whole. */
@@ -83,7 +97,9 @@ export const routingTable = z
       canary: endpoints.default([]),
       baseline: endpoints.default([]),
     }),
-    weights: z.strictObject({ canary: percent.default(0), baseline: percent.default(0) }).default({ canary: 0, baseline: 0 }),
+    weights: z
+      .strictObject({ canary: percent.default(0), baseline: percent.default(0) })
+      .default({ canary: 0, baseline: 0 }),
     match: z.array(matchRule).max(64).default([]),
     mirror: mirror.nullable().default(null),
   })
@@ -91,17 +107,39 @@ export const routingTable = z
     const { canary, baseline } = table.weights;
     const inRange = (w: number) => w >= 0 && w <= 100;
     if (inRange(canary) && inRange(baseline) && Math.round(canary * 100) + Math.round(baseline * 100) > 10_000) {
-      ctx.addIssue({ code: 'custom', path: ['weights'], message: `canary and baseline together must be at most 100 (got ${canary + baseline})`, input: table.weights });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['weights'],
+        message: `canary and baseline together must be at most 100 (got ${canary + baseline})`,
+        input: table.weights,
+      });
     }
     const empty = (v: Version) => table.pools[v].length === 0;
     for (const v of ['canary', 'baseline'] as const) {
-      if (table.weights[v] > 0 && empty(v)) ctx.addIssue({ code: 'custom', path: ['weights', v], message: `has no endpoints in pools.${v}`, input: table.weights[v] });
+      if (table.weights[v] > 0 && empty(v))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['weights', v],
+          message: `has no endpoints in pools.${v}`,
+          input: table.weights[v],
+        });
     }
     table.match.forEach((rule, i) => {
-      if (empty(rule.version)) ctx.addIssue({ code: 'custom', path: ['match', i, 'version'], message: `has no endpoints in pools.${rule.version}`, input: rule.version });
+      if (empty(rule.version))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['match', i, 'version'],
+          message: `has no endpoints in pools.${rule.version}`,
+          input: rule.version,
+        });
     });
     if (table.mirror && empty(table.mirror.version)) {
-      ctx.addIssue({ code: 'custom', path: ['mirror', 'version'], message: `has no endpoints in pools.${table.mirror.version}`, input: table.mirror.version });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mirror', 'version'],
+        message: `has no endpoints in pools.${table.mirror.version}`,
+        input: table.mirror.version,
+      });
     }
   });
 

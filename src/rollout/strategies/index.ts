@@ -51,12 +51,25 @@ export function planOf(spec: RolloutSpec, pools?: { from: number; to: number }):
 function compile(spec: RolloutSpec, pools: { from: number; to: number } | undefined): Plan {
   const { canary, blueGreen, rolling } = spec.strategy;
   if (blueGreen) return blueGreenSteps(blueGreen, canary);
-  if (rolling) return rollingSteps(rolling, pools?.from ?? spec.stable.process?.instances ?? 1, pools?.to ?? spec.canary.process?.instances ?? 1);
+  if (rolling)
+    return rollingSteps(
+      rolling,
+      pools?.from ?? spec.stable.process?.instances ?? 1,
+      pools?.to ?? spec.canary.process?.instances ?? 1,
+    );
   const plan = canary!;
   return {
     kind: 'canary',
     steps: plan.steps,
-    ...(plan.analysis ? { background: { templates: plan.analysis.templates, from: plan.analysis.startingStep, until: plan.steps.length } } : {}),
+    ...(plan.analysis
+      ? {
+          background: {
+            templates: plan.analysis.templates,
+            from: plan.analysis.startingStep,
+            until: plan.steps.length,
+          },
+        }
+      : {}),
     scaleDownDelay: 0,
     promotionAt: plan.steps.length,
   };

@@ -16,10 +16,19 @@ export function rollingSteps(r: RollingStrategy, oldSize: number, size: number):
   for (let wave = 1; fresh < size; wave++) {
     const nextFresh = Math.max(fresh, Math.min(size, size + surge - old));
     // Keep at least one instance serving while none of the new ones is up.
-    const nextOld = nextFresh >= size ? 0 : Math.max(nextFresh > 0 ? 0 : 1, Math.min(old, size - unavailable - nextFresh));
-    if (nextFresh === fresh && nextOld === old) throw new Error(`rolling update cannot progress from ${fresh} new and ${old} old instances`);
-    if (wave > 1 && r.minReady > 0 && nextFresh > fresh) steps.push({ pause: { duration: r.minReady }, label: `let the new instances serve for ${formatDuration(r.minReady)} (minReady)` });
-    steps.push({ scale: { canary: nextFresh, stable: nextOld }, label: `wave ${wave}: ${nextFresh} of ${size} new instance${size === 1 ? '' : 's'}, ${nextOld} old` });
+    const nextOld =
+      nextFresh >= size ? 0 : Math.max(nextFresh > 0 ? 0 : 1, Math.min(old, size - unavailable - nextFresh));
+    if (nextFresh === fresh && nextOld === old)
+      throw new Error(`rolling update cannot progress from ${fresh} new and ${old} old instances`);
+    if (wave > 1 && r.minReady > 0 && nextFresh > fresh)
+      steps.push({
+        pause: { duration: r.minReady },
+        label: `let the new instances serve for ${formatDuration(r.minReady)} (minReady)`,
+      });
+    steps.push({
+      scale: { canary: nextFresh, stable: nextOld },
+      label: `wave ${wave}: ${nextFresh} of ${size} new instance${size === 1 ? '' : 's'}, ${nextOld} old`,
+    });
     fresh = nextFresh;
     old = nextOld;
   }

@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classifyByMean, classifyMetric, metricSettings, type Direction } from '../../../src/analysis/judges/kayenta/classify.js';
+import {
+  classifyByMean,
+  classifyMetric,
+  metricSettings,
+  type Direction,
+} from '../../../src/analysis/judges/kayenta/classify.js';
 import { handleNaNs, iqrOutliers, kSigmaOutliers, removeFlagged } from '../../../src/analysis/judges/kayenta/clean.js';
 import { cles, cohenD, meanRatio } from '../../../src/analysis/judges/kayenta/effect.js';
-import { brentSolve, lowerZ, mannWhitneyInterval, wilcoxonDiff } from '../../../src/analysis/judges/kayenta/mannwhitney.js';
+import {
+  brentSolve,
+  lowerZ,
+  mannWhitneyInterval,
+  wilcoxonDiff,
+} from '../../../src/analysis/judges/kayenta/mannwhitney.js';
 import { aggregateIntervals, weightedSumScore } from '../../../src/analysis/judges/kayenta/score.js';
 import { percentileR7, summarize } from '../../../src/analysis/stats/describe.js';
 import { dataset as data, KAYENTA, ORCA, oracle } from '../../fixtures/kayenta/oracle.js';
@@ -15,8 +25,19 @@ function near(got: number, want: number, tol: number, what: string) {
 // The rows below are generated from the fixture, so a truncated fixture would pass quietly.
 describe('the Kayenta oracle fixture (test/fixtures/kayenta/README.md)', () => {
   it('holds every numeric case of the suites it transcribes', () => {
-    const counts = Object.fromEntries(['classifierCases', 'mannWhitneyCases', 'statisticCases', 'detectorCases', 'transformCases', 'scorerCases'].map((k) => [k, oracle[k].length]));
-    assert.deepEqual(counts, { classifierCases: 37, mannWhitneyCases: 7, statisticCases: 18, detectorCases: 6, transformCases: 6, scorerCases: 13 });
+    const counts = Object.fromEntries(
+      ['classifierCases', 'mannWhitneyCases', 'statisticCases', 'detectorCases', 'transformCases', 'scorerCases'].map(
+        (k) => [k, oracle[k].length],
+      ),
+    );
+    assert.deepEqual(counts, {
+      classifierCases: 37,
+      mannWhitneyCases: 7,
+      statisticCases: 18,
+      detectorCases: 6,
+      transformCases: 6,
+      scorerCases: 13,
+    });
     assert.equal(Object.keys(oracle.datasets).length, 46);
     assert.equal(oracle.aggregationCases.kayentaStandalone_getAggregatedJudgment.rows.length, 5);
     assert.equal(oracle.aggregationCases.orcaAggregateCanaryResultsTask.rows.length, 18);
@@ -39,12 +60,25 @@ describe(`Kayenta judge conformance: ${KAYENTA} kayenta-judge ClassifierSuite.sc
         nanStrategy: c.call.nanStrategy,
         critical: c.call.isCriticalMetric,
         mustHaveData: c.call.isDataRequired,
-        effectSize: { measure: c.params.effectSizeMeasure, allowedIncrease, allowedDecrease, criticalIncrease, criticalDecrease },
+        effectSize: {
+          measure: c.params.effectSizeMeasure,
+          allowedIncrease,
+          allowedDecrease,
+          criticalIncrease,
+          criticalDecrease,
+        },
       });
-      const got = classifyMetric(c.metricName, control, experiment, settings, { tolerance: c.params.tolerance, confLevel: c.params.confLevel });
+      const got = classifyMetric(c.metricName, control, experiment, settings, {
+        tolerance: c.params.tolerance,
+        confLevel: c.params.confLevel,
+      });
       if (c.expect.classification) assert.equal(got.classification, c.expect.classification);
       if ('critical' in c.expect) assert.equal(got.critical, c.expect.critical);
-      if ('deviation' in c.expect) assert.ok(Object.is(got.deviation, c.expect.deviation) || got.deviation === c.expect.deviation, `deviation ${got.deviation}`);
+      if ('deviation' in c.expect)
+        assert.ok(
+          Object.is(got.deviation, c.expect.deviation) || got.deviation === c.expect.deviation,
+          `deviation ${got.deviation}`,
+        );
       if (c.expect.reasonNonEmpty || c.id === 'C27') assert.ok(got.reason && got.reason.length > 0);
       // The independent port's finer numbers (not Kayenta assertions) pin the interval itself,
       // except where both samples are constant and Kayenta adds random noise (C29, C30).
@@ -66,7 +100,7 @@ describe(`Kayenta judge conformance: ${KAYENTA} kayenta-mannwhitney MannWhitneyS
     near(wilcoxonDiff(0, 0, data('D32'), data('D33')), c.checks[0].expected, c.checks[0].tol, 'mu=0');
     near(wilcoxonDiff(5, 0, data('D32'), data('D33')), c.checks[1].expected, c.checks[1].tol, 'mu=5');
   });
-  it('MW02 the z quantile is commons-math\'s', () => {
+  it("MW02 the z quantile is commons-math's", () => {
     assert.equal(lowerZ(0.98), -2.326347874040841);
     assert.equal(lowerZ(0.95), -1.959963984540054);
     near(lowerZ(0.9), -1.6448536269514722, 1e-15, 'AS241 at 0.90');
@@ -138,19 +172,28 @@ describe(`Kayenta judge conformance: ${KAYENTA} kayenta-judge DetectorSuite.scal
     it(c.name, () => {
       const [, kind, arg] = /^(\w+)\((.*)\)$/.exec(c.detector)!;
       const number = (key: string) => Number(new RegExp(`${key}=([\\d.]+)`).exec(arg!)![1]);
-      const flags = kind === 'KSigmaDetector' ? kSigmaOutliers(c.data, number('k')) : iqrOutliers(c.data, number('factor'), /reduceSensitivity=true/.test(arg!));
+      const flags =
+        kind === 'KSigmaDetector'
+          ? kSigmaOutliers(c.data, number('k'))
+          : iqrOutliers(c.data, number('factor'), /reduceSensitivity=true/.test(arg!));
       // One row states its flags in words: "all false except the last element".
-      const want = Array.isArray(c.expectedOutlierFlags) ? c.expectedOutlierFlags : c.data.map((_: number, i: number) => i === c.data.length - 1);
+      const want = Array.isArray(c.expectedOutlierFlags)
+        ? c.expectedOutlierFlags
+        : c.data.map((_: number, i: number) => i === c.data.length - 1);
       assert.deepEqual(flags, want);
     });
   }
   for (const c of oracle.transformCases.filter((t: any) => Array.isArray(t.expected))) {
     it(c.name, () => {
       const fn: string = c.fn;
-      const got = fn === 'removeNaNs' ? handleNaNs(c.data, 'remove')
-        : fn.startsWith('replaceNaNs') ? handleNaNs(c.data, 'replace')
-        : fn.includes('KSigma') ? removeFlagged(c.data, kSigmaOutliers(c.data, 3))
-        : removeFlagged(c.data, iqrOutliers(c.data, 1.5));
+      const got =
+        fn === 'removeNaNs'
+          ? handleNaNs(c.data, 'remove')
+          : fn.startsWith('replaceNaNs')
+            ? handleNaNs(c.data, 'replace')
+            : fn.includes('KSigma')
+              ? removeFlagged(c.data, kSigmaOutliers(c.data, 3))
+              : removeFlagged(c.data, iqrOutliers(c.data, 1.5));
       assert.deepEqual(got, c.expected);
     });
   }
@@ -159,28 +202,52 @@ describe(`Kayenta judge conformance: ${KAYENTA} kayenta-judge DetectorSuite.scal
 describe(`Kayenta judge conformance: ${KAYENTA} ScorerSuite.scala, and interval aggregation`, () => {
   for (const c of oracle.scorerCases) {
     it(c.name, () => {
-      const results = c.results.map((r: any) => ({ name: r.name, classification: r.classification, groups: r.groups, critical: r.critical ?? false, muted: false }));
+      const results = c.results.map((r: any) => ({
+        name: r.name,
+        classification: r.classification,
+        groups: r.groups,
+        critical: r.critical ?? false,
+        muted: false,
+      }));
       const got = weightedSumScore(results, c.groupWeights);
       assert.equal(got.score, c.expectedSummaryScore);
-      if (c.expectedSortedGroupScores) assert.deepEqual(got.groups.map((g) => g.score).sort((a, b) => a - b), c.expectedSortedGroupScores);
-      if (c.expectedGroupScores) for (const [g, s] of Object.entries(c.expectedGroupScores)) assert.equal(got.groups.find((x) => x.name === g)?.score, s);
+      if (c.expectedSortedGroupScores)
+        assert.deepEqual(
+          got.groups.map((g) => g.score).sort((a, b) => a - b),
+          c.expectedSortedGroupScores,
+        );
+      if (c.expectedGroupScores)
+        for (const [g, s] of Object.entries(c.expectedGroupScores))
+          assert.equal(got.groups.find((x) => x.name === g)?.score, s);
     });
   }
   it(`${KAYENTA} GenerateCanaryAnalysisResultTaskTest.java getAggregatedJudgment rows`, () => {
-    for (const [final, marginal, pass, expected] of oracle.aggregationCases.kayentaStandalone_getAggregatedJudgment.rows) {
-      const got = aggregateIntervals([final], { ...(marginal === null ? {} : { marginal }), ...(pass === null ? {} : { pass }) });
+    for (const [final, marginal, pass, expected] of oracle.aggregationCases.kayentaStandalone_getAggregatedJudgment
+      .rows) {
+      const got = aggregateIntervals([final], {
+        ...(marginal === null ? {} : { marginal }),
+        ...(pass === null ? {} : { pass }),
+      });
       assert.equal(got.passed, expected, `${final} ${marginal} ${pass}`);
     }
   });
   it(`${ORCA} AggregateCanaryResultsTaskTest.kt rows, one stage and two`, () => {
     const agg = oracle.aggregationCases.orcaAggregateCanaryResultsTask;
-    for (const [scores, thresholds, expected] of agg.rows) assert.equal(aggregateIntervals(scores, thresholds).passed, expected === 'SUCCEEDED', JSON.stringify([scores, thresholds]));
+    for (const [scores, thresholds, expected] of agg.rows)
+      assert.equal(
+        aggregateIntervals(scores, thresholds).passed,
+        expected === 'SUCCEEDED',
+        JSON.stringify([scores, thresholds]),
+      );
     for (const [a, b, ea, eb] of agg['twoStageRows(thresholds {pass: 60.5})']) {
       assert.equal(aggregateIntervals(a, { pass: 60.5 }).passed, ea === 'SUCCEEDED');
       assert.equal(aggregateIntervals(b, { pass: 60.5 }).passed, eb === 'SUCCEEDED');
     }
   });
   it('a marginal interval fails the canary even when the last one passes', () => {
-    assert.deepEqual(aggregateIntervals([80, 40, 99], { pass: 95, marginal: 50 }), { passed: false, reason: 'Canary score of interval 2 40 is not above the marginal score threshold.' });
+    assert.deepEqual(aggregateIntervals([80, 40, 99], { pass: 95, marginal: 50 }), {
+      passed: false,
+      reason: 'Canary score of interval 2 40 is not above the marginal score threshold.',
+    });
   });
 });

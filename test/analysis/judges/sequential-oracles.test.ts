@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { dirichletLogBayesFactor, oneSidedBetaLogE, sequentialPValue } from '../../../src/analysis/judges/sequential/closed-form.js';
+import {
+  dirichletLogBayesFactor,
+  oneSidedBetaLogE,
+  sequentialPValue,
+} from '../../../src/analysis/judges/sequential/closed-form.js';
 import { RatioMixture } from '../../../src/analysis/judges/sequential/ratio-mixture.js';
 import { lnBeta, logAddExp } from '../../../src/analysis/stats/special.js';
 
@@ -40,10 +44,24 @@ describe('sequential count test: reference values', () => {
 
   // savvi's example notebooks assert where their seeded streams first stop at α = 0.05; the
   // streams (np.random.seed(1), 1000 multinomial draws) are in the fixture, replayed event by event.
-  const draws = JSON.parse(readFileSync(new URL('../../fixtures/sequential/savvi-draws.json', import.meta.url), 'utf8'));
+  const draws = JSON.parse(
+    readFileSync(new URL('../../fixtures/sequential/savvi-draws.json', import.meta.url), 'utf8'),
+  );
   const firstStops: { source: string; labels: string; theta0: number[]; n: number; p: number }[] = [
-    { source: `${SAVVI} examples/InhomogeneousPoissonProcess.qmd`, labels: draws.inhomogeneousPoissonProcess, theta0: [0.8, 0.2], n: 210, p: 0.045579631759249686 },
-    { source: `${SAVVI} examples/Multinomial.qmd`, labels: draws.multinomial, theta0: [0.1, 0.4, 0.5], n: 402, p: 0.04845591105969517 },
+    {
+      source: `${SAVVI} examples/InhomogeneousPoissonProcess.qmd`,
+      labels: draws.inhomogeneousPoissonProcess,
+      theta0: [0.8, 0.2],
+      n: 210,
+      p: 0.045579631759249686,
+    },
+    {
+      source: `${SAVVI} examples/Multinomial.qmd`,
+      labels: draws.multinomial,
+      theta0: [0.1, 0.4, 0.5],
+      n: 402,
+      p: 0.04845591105969517,
+    },
   ];
   for (const { source, labels, theta0, n, p } of firstStops) {
     it(`${source}: the first stop at α = 0.05 is event ${n}, p = ${p}`, () => {
@@ -67,10 +85,34 @@ describe('sequential count test: reference values', () => {
   const seqabpy: { source: string; counts: number[]; rho: number[]; k: number; p: number }[] = [
     { source: `${SEQABPY} test_sequential_p_value`, counts: [100, 101], rho: [0.5, 0.5], k: 100, p: 1 },
     // The test asserts p < 1e-5; the value is seqabpy's own function's, term for term.
-    { source: `${SEQABPY} test_sequential_p_value, value of seqabpy's sequential_p_value`, counts: [100, 201], rho: [0.5, 0.5], k: 100, p: 5.06061172163498e-6 },
-    { source: `${SEQABPY} test_sequential_p_value_custom_dirichlet, α = [50, 50]`, counts: [100, 100], rho: [0.5, 0.5], k: 100, p: 1 },
-    { source: `${SEQABPY} test_sequential_p_value_custom_dirichlet, α = [1, 1]`, counts: [100, 100], rho: [0.5, 0.5], k: 2, p: 1 },
-    { source: `${SEQABPY} test_sequential_p_value_three_groups`, counts: [100, 100, 100], rho: [1 / 3, 1 / 3, 1 / 3], k: 100, p: 1 },
+    {
+      source: `${SEQABPY} test_sequential_p_value, value of seqabpy's sequential_p_value`,
+      counts: [100, 201],
+      rho: [0.5, 0.5],
+      k: 100,
+      p: 5.06061172163498e-6,
+    },
+    {
+      source: `${SEQABPY} test_sequential_p_value_custom_dirichlet, α = [50, 50]`,
+      counts: [100, 100],
+      rho: [0.5, 0.5],
+      k: 100,
+      p: 1,
+    },
+    {
+      source: `${SEQABPY} test_sequential_p_value_custom_dirichlet, α = [1, 1]`,
+      counts: [100, 100],
+      rho: [0.5, 0.5],
+      k: 2,
+      p: 1,
+    },
+    {
+      source: `${SEQABPY} test_sequential_p_value_three_groups`,
+      counts: [100, 100, 100],
+      rho: [1 / 3, 1 / 3, 1 / 3],
+      k: 100,
+      p: 1,
+    },
   ];
   for (const { source, counts, rho, k, p } of seqabpy) {
     it(`p(${counts}; ρ = ${rho.map((r) => r.toFixed(2))}, k = ${k}) = ${p} (${source})`, () => {
@@ -89,7 +131,8 @@ describe('sequential count test: reference values', () => {
     [0.05, 100, 15, 100, 70.77161594],
   ];
   for (const [theta0, k, y, n, e] of oneSided) {
-    it(`one-sided E(θ0 = ${theta0}, k = ${k}, y = ${y}, n = ${n}) = ${e} (kanari's formula in scipy 1.17.1 betaln, betainc)`, () => rel(Math.exp(oneSidedBetaLogE(y, n, theta0, k)), e, 1e-8, 'E'));
+    it(`one-sided E(θ0 = ${theta0}, k = ${k}, y = ${y}, n = ${n}) = ${e} (kanari's formula in scipy 1.17.1 betaln, betainc)`, () =>
+      rel(Math.exp(oneSidedBetaLogE(y, n, theta0, k)), e, 1e-8, 'E'));
   }
 });
 
@@ -114,7 +157,8 @@ describe('ratio mixture', () => {
     for (const [i, l] of grid.entries()) {
       if (l <= 0) continue;
       const theta = (theta0 * Math.exp(l)) / (theta0 * Math.exp(l) + 1 - theta0);
-      const logW = (a - 1) * Math.log(theta) + (b - 1) * Math.log1p(-theta) - lnBeta(a, b) + Math.log(theta * (1 - theta) * h);
+      const logW =
+        (a - 1) * Math.log(theta) + (b - 1) * Math.log1p(-theta) - lnBeta(a, b) + Math.log(theta * (1 - theta) * h);
       num = logAddExp(num, logW + L[i]! - base);
       mass = logAddExp(mass, logW);
     }

@@ -13,7 +13,12 @@ const side = (requests: number, seconds: number): VersionWindow => ({
 describe('sequential judge', () => {
   it('counts every canary request toward minRequests, even before a latency threshold exists', () => {
     // A latency-only template: its quantile tests start in the second window, once control has a threshold.
-    const judge = new SequentialJudge({ alpha: 0.05, metrics: [{ name: 'latency', kind: 'latency', quantiles: [0.5] }], srm: false, promotion: { minRequests: 100 } });
+    const judge = new SequentialJudge({
+      alpha: 0.05,
+      metrics: [{ name: 'latency', kind: 'latency', quantiles: [0.5] }],
+      srm: false,
+      promotion: { minRequests: 100 },
+    });
     judge.observe({ canary: side(60, 0.05), control: side(600, 0.05) });
     assert.equal(judge.verdict(), 'Running');
     judge.observe({ canary: side(40, 0.05), control: side(600, 0.05) });

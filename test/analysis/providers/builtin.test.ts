@@ -71,7 +71,10 @@ describe('stats recorder', () => {
     assert.deepEqual(await provider.query(q({ signal: 'requests' }), both, ctx), { kind: 'value', value: 25 });
     // 4xx are the client's: only 5xx count against the version.
     assert.deepEqual(await provider.query(q({ signal: 'errorRate' }), first, ctx), { kind: 'value', value: 2 / 15 });
-    assert.deepEqual(await provider.query(q({ signal: 'successRate', version: 'stable' }), both, ctx), { kind: 'value', value: 1 });
+    assert.deepEqual(await provider.query(q({ signal: 'successRate', version: 'stable' }), both, ctx), {
+      kind: 'value',
+      value: 1,
+    });
     const p90 = await provider.query(q({ signal: 'latency', quantile: 0.9 }), both, ctx);
     assert.ok(p90.kind === 'value' && Math.abs((p90.value as number) - 0.2) < 0.004, JSON.stringify(p90));
     const series = await provider.query(q({ signal: 'requests' }), both, ctx, { step: 1000 });
@@ -83,7 +86,7 @@ describe('stats recorder', () => {
     assert.equal(later.kind, 'empty');
   });
 
-  it('builds the sequential judge\'s comparison from one delta: canary against baseline when there is one', () => {
+  it("builds the sequential judge's comparison from one delta: canary against baseline when there is one", () => {
     const stats = new RouterStats('svc');
     const recorder = new StatsRecorder();
     recorder.record(snapshotAt(stats, 0));
@@ -129,7 +132,10 @@ describe('builtin provider on a live router', () => {
   it('samples /stats over HTTP and reads what real requests did', async () => {
     const stable = await listenApp({ name: 'v1', port: 0 });
     const canary = await listenApp({ name: 'v2', port: 0, errorRate: 1 });
-    const router = await startTestRouter({ pools: { stable: [`http://127.0.0.1:${stable.port}`], canary: [`http://127.0.0.1:${canary.port}`] }, weights: { canary: 20 } });
+    const router = await startTestRouter({
+      pools: { stable: [`http://127.0.0.1:${stable.port}`], canary: [`http://127.0.0.1:${canary.port}`] },
+      weights: { canary: 20 },
+    });
     try {
       const admin = new AdminClient(router.adminUrl, TOKEN);
       const recorder = new StatsRecorder();
@@ -140,9 +146,18 @@ describe('builtin provider on a live router', () => {
       const failed = replies.filter((r) => r.status >= 500).length;
       const window = { start: delta.start, end: delta.end };
       const provider = new BuiltinProvider(recorder);
-      assert.deepEqual(await provider.query({ builtin: builtinQuery.parse({ signal: 'requests', version: 'canary' }) }, window, ctx), { kind: 'value', value: failed });
-      assert.deepEqual(await provider.query({ builtin: builtinQuery.parse({ signal: 'errorRate', version: 'canary' }) }, window, ctx), { kind: 'value', value: 1 });
-      assert.deepEqual(await provider.query({ builtin: builtinQuery.parse({ signal: 'requests', version: 'stable' }) }, window, ctx), { kind: 'value', value: 400 - failed });
+      assert.deepEqual(
+        await provider.query({ builtin: builtinQuery.parse({ signal: 'requests', version: 'canary' }) }, window, ctx),
+        { kind: 'value', value: failed },
+      );
+      assert.deepEqual(
+        await provider.query({ builtin: builtinQuery.parse({ signal: 'errorRate', version: 'canary' }) }, window, ctx),
+        { kind: 'value', value: 1 },
+      );
+      assert.deepEqual(
+        await provider.query({ builtin: builtinQuery.parse({ signal: 'requests', version: 'stable' }) }, window, ctx),
+        { kind: 'value', value: 400 - failed },
+      );
       assert.ok(failed > 40 && failed < 130, `about 20% went to the canary (${failed})`);
     } finally {
       await router.close();

@@ -53,9 +53,16 @@ describe('prometheus provider with a real Prometheus scraping a real router', ()
     const want = (await router.admin('GET', '/stats')).json.versions.canary.requests;
     const total = Object.values(want as Record<string, number>).reduce((a, b) => a + b, 0);
     for (let i = 0; ; i++) {
-      const r = await provider.query(query(prom, { query: 'sum(kanari_router_requests_total{version="canary"})' }), { start, end: Date.now() }, context);
+      const r = await provider.query(
+        query(prom, { query: 'sum(kanari_router_requests_total{version="canary"})' }),
+        { start, end: Date.now() },
+        context,
+      );
       if (r.kind === 'value' && r.value === total) break;
-      if (i > 100) throw new Error(`prometheus never saw the router's ${total} canary requests (last answer ${JSON.stringify(r)})`);
+      if (i > 100)
+        throw new Error(
+          `prometheus never saw the router's ${total} canary requests (last answer ${JSON.stringify(r)})`,
+        );
       await new Promise((res) => setTimeout(res, 200));
     }
   });
@@ -66,15 +73,23 @@ describe('prometheus provider with a real Prometheus scraping a real router', ()
     for (const a of apps) a.close();
   });
 
-  it('reads the canary and stable success rates through the kanari preset, matching the router\'s own counts', async () => {
+  it("reads the canary and stable success rates through the kanari preset, matching the router's own counts", async () => {
     const stats = (await router.admin('GET', '/stats')).json;
     const canaryReq = stats.versions.canary.requests as Record<string, number>;
     const canaryTotal = Object.values(canaryReq).reduce((a, b) => a + b, 0);
     const truth = 1 - canaryReq['5xx']! / canaryTotal;
     assert.ok(canaryTotal > 300, `canary served ${canaryTotal}`);
     const window = { start, end: Date.now() };
-    const canary = valueOf(await provider.query(query(prom, { preset: 'kanari/success-rate', window: '1m' }), window, context));
-    const stable = valueOf(await provider.query(query(prom, { preset: 'kanari/success-rate', version: 'stable', window: '1m' }), window, context));
+    const canary = valueOf(
+      await provider.query(query(prom, { preset: 'kanari/success-rate', window: '1m' }), window, context),
+    );
+    const stable = valueOf(
+      await provider.query(
+        query(prom, { preset: 'kanari/success-rate', version: 'stable', window: '1m' }),
+        window,
+        context,
+      ),
+    );
     assert.ok(Math.abs(canary - truth) < 0.03, `prometheus says ${canary}, the router counted ${truth}`);
     assert.ok(canary > 0.7 && canary < 0.9, `canary success rate ${canary}`);
     assert.equal(stable, 1);
@@ -82,9 +97,20 @@ describe('prometheus provider with a real Prometheus scraping a real router', ()
 
   it('reads a latency quantile in seconds and a series from a range query', async () => {
     const end = Date.now();
-    const p50 = valueOf(await provider.query(query(prom, { preset: 'kanari/latency', quantile: 0.5, window: '1m' }), { start, end }, context));
+    const p50 = valueOf(
+      await provider.query(
+        query(prom, { preset: 'kanari/latency', quantile: 0.5, window: '1m' }),
+        { start, end },
+        context,
+      ),
+    );
     assert.ok(p50 > 0.01 && p50 < 0.05, `canary p50 ${p50} s (the app's median is 20 ms)`);
-    const r = await provider.query(query(prom, { preset: 'kanari/request-rate', window: '5s' }), { start: end - 10_000, end }, context, { step: 1000 });
+    const r = await provider.query(
+      query(prom, { preset: 'kanari/request-rate', window: '5s' }),
+      { start: end - 10_000, end },
+      context,
+      { step: 1000 },
+    );
     assert.equal(r.kind, 'value', JSON.stringify(r));
     assert.ok(r.kind === 'value' && Array.isArray(r.series) && r.series.length >= 5, JSON.stringify(r));
   });
@@ -93,16 +119,28 @@ describe('prometheus provider with a real Prometheus scraping a real router', ()
     const window = { start, end: Date.now() };
     const nothing = await provider.query(query(prom, { query: 'no_such_metric_total' }), window, context);
     assert.deepEqual(nothing, { kind: 'empty', message: 'the query matched no series' });
-    const noTraffic = await provider.query(query(prom, { preset: 'kanari/success-rate', version: 'baseline', window: '1m' }), window, context);
+    const noTraffic = await provider.query(
+      query(prom, { preset: 'kanari/success-rate', version: 'baseline', window: '1m' }),
+      window,
+      context,
+    );
     assert.equal(noTraffic.kind, 'empty', `0/0 for a version without traffic: ${JSON.stringify(noTraffic)}`);
-    const bad = await provider.query(query(prom, { query: 'sum(rate(kanari_router_requests_total[1m]' }), window, context);
+    const bad = await provider.query(
+      query(prom, { query: 'sum(rate(kanari_router_requests_total[1m]' }),
+      window,
+      context,
+    );
     assert.equal(bad.kind, 'error');
     assert.match((bad as { message: string }).message, /Prometheus 400 bad_data/);
 
     const silent = net.createServer(() => {}).listen(0, '127.0.0.1');
     await once(silent, 'listening');
     const port = (silent.address() as net.AddressInfo).port;
-    const slow = await provider.query(query(`http://127.0.0.1:${port}`, { query: 'up', timeout: '300ms' }), window, context);
+    const slow = await provider.query(
+      query(`http://127.0.0.1:${port}`, { query: 'up', timeout: '300ms' }),
+      window,
+      context,
+    );
     silent.close();
     assert.equal(slow.kind, 'timeout', JSON.stringify(slow));
     const refused = await provider.query(query(`http://127.0.0.1:${port}`, { query: 'up' }), window, context);
@@ -110,11 +148,27 @@ describe('prometheus provider with a real Prometheus scraping a real router', ()
     assert.match((refused as { message: string }).message, /ECONNREFUSED/);
   });
 
-  it('fills the Istio and NGINX presets with the version\'s target name', () => {
+  it("fills the Istio and NGINX presets with the version's target name", () => {
     const window = { start: 0, end: 60_000 };
-    const istio = renderPromQL(prometheusQuery.parse({ address: 'http://p:9090', preset: 'istio/latency', quantile: 0.99, targets: { canary: 'checkout-canary' } }), window, { service: 'checkout' });
-    assert.equal(istio, 'histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload="checkout-canary"}[60s]))) / 1000');
-    const nginx = renderPromQL(prometheusQuery.parse({ address: 'http://p:9090', preset: 'nginx/success-rate', version: 'stable' }), window, { service: 'checkout' });
+    const istio = renderPromQL(
+      prometheusQuery.parse({
+        address: 'http://p:9090',
+        preset: 'istio/latency',
+        quantile: 0.99,
+        targets: { canary: 'checkout-canary' },
+      }),
+      window,
+      { service: 'checkout' },
+    );
+    assert.equal(
+      istio,
+      'histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload="checkout-canary"}[60s]))) / 1000',
+    );
+    const nginx = renderPromQL(
+      prometheusQuery.parse({ address: 'http://p:9090', preset: 'nginx/success-rate', version: 'stable' }),
+      window,
+      { service: 'checkout' },
+    );
     assert.match(nginx, /service="checkout-stable",status!~"5\.\*"\}\[60s\]/);
   });
 });

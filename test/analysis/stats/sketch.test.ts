@@ -6,7 +6,10 @@ import { LatencySketch, RELATIVE_ACCURACY } from '../../../src/analysis/stats/sk
 function latencies(n: number, seed: number): number[] {
   let s = seed;
   const uniform = () => ((s = (s * 1103515245 + 12345) % 2147483648) + 1) / 2147483649;
-  return Array.from({ length: n }, () => 0.02 * Math.exp(Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform())));
+  return Array.from(
+    { length: n },
+    () => 0.02 * Math.exp(Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform())),
+  );
 }
 
 function exactQuantile(sorted: number[], q: number): number {

@@ -36,7 +36,8 @@ export function wrongIn(value: unknown, path = ''): string[] {
   }
   if (typeof value === 'string') return value.includes('\u0000') ? [`${path}: holds a NUL byte`] : [];
   if (Array.isArray(value)) return value.flatMap((v, i) => wrongIn(v, `${path}[${i}]`));
-  if (value !== null && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => wrongIn(v, path ? `${path}.${k}` : k));
+  if (value !== null && typeof value === 'object')
+    return Object.entries(value).flatMap(([k, v]) => wrongIn(v, path ? `${path}.${k}` : k));
   return [];
 }
 
@@ -60,7 +61,10 @@ async function run(job: Job): Promise<Outcome> {
   let wrong: string[] = [];
   if (code === 0 && job.lint) {
     const [result] = loadFiles([job.lint]);
-    wrong = !result || 'error' in result ? ['lint passed what loadFiles refuses'] : result.documents.flatMap((d) => wrongIn(d.value));
+    wrong =
+      !result || 'error' in result
+        ? ['lint passed what loadFiles refuses']
+        : result.documents.flatMap((d) => wrongIn(d.value));
   }
   return { id: job.id, code, stderr: stderr.join('\n'), ms, wrong };
 }

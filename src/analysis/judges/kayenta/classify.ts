@@ -30,15 +30,17 @@ export interface KayentaMetricSettings {
 }
 
 /** Fills in Kayenta's defaults; the effect-size defaults depend on the measure (1.0 for meanRatio, 0.5 for CLES). */
-export function metricSettings(partial: {
-  direction?: Direction;
-  nanStrategy?: NanStrategy;
-  critical?: boolean;
-  mustHaveData?: boolean;
-  muted?: boolean;
-  effectSize?: Partial<KayentaMetricSettings['effectSize']>;
-  outliers?: Partial<KayentaMetricSettings['outliers']>;
-} = {}): KayentaMetricSettings {
+export function metricSettings(
+  partial: {
+    direction?: Direction;
+    nanStrategy?: NanStrategy;
+    critical?: boolean;
+    mustHaveData?: boolean;
+    muted?: boolean;
+    effectSize?: Partial<KayentaMetricSettings['effectSize']>;
+    outliers?: Partial<KayentaMetricSettings['outliers']>;
+  } = {},
+): KayentaMetricSettings {
   const measure = partial.effectSize?.measure ?? 'meanRatio';
   const neutral = measure === 'cles' ? 0.5 : 1;
   return {
@@ -81,21 +83,33 @@ export function classifyMetric(
   settings: KayentaMetricSettings,
   params: { tolerance: number; confLevel: number } = JUDGE_PARAMS,
 ): MetricClassification {
-  const cleaning = { nanStrategy: settings.nanStrategy, outliers: settings.outliers.strategy, outlierFactor: settings.outliers.outlierFactor };
+  const cleaning = {
+    nanStrategy: settings.nanStrategy,
+    outliers: settings.outliers.strategy,
+    outlierFactor: settings.outliers.outlierFactor,
+  };
   const y = cleanSeries(control, cleaning);
   const x = cleanSeries(experiment, cleaning);
   const stats = { experiment: summarize(x), control: summarize(y) };
-  const pass = (reason?: string): MetricClassification => ({ classification: 'Pass', critical: false, deviation: 1, ...(reason ? { reason } : {}), ...stats });
+  const pass = (reason?: string): MetricClassification => ({
+    classification: 'Pass',
+    critical: false,
+    deviation: 1,
+    ...(reason ? { reason } : {}),
+    ...stats,
+  });
 
   if (x.length === 0 || y.length === 0) {
     if (settings.nanStrategy === 'replace') return pass();
     const reason = `Missing data for ${name}`;
-    if (settings.mustHaveData && !settings.critical) return { classification: 'NodataFailMetric', critical: false, deviation: 1, reason, ...stats };
+    if (settings.mustHaveData && !settings.critical)
+      return { classification: 'NodataFailMetric', critical: false, deviation: 1, reason, ...stats };
     return { classification: 'Nodata', critical: settings.critical, deviation: 1, reason, ...stats };
   }
   const sortedX = [...x].sort((a, b) => a - b);
   const sortedY = [...y].sort((a, b) => a - b);
-  if (sortedX.length === sortedY.length && sortedX.every((v, i) => v === sortedY[i])) return pass('The Canary and Baseline data are identical');
+  if (sortedX.length === sortedY.length && sortedX.every((v, i) => v === sortedY[i]))
+    return pass('The Canary and Baseline data are identical');
   if (new Set([...x, ...y]).size === 1) return pass();
 
   try {
@@ -113,12 +127,32 @@ export function classifyMetric(
     const classification: Classification = isHigh ? 'High' : isLow ? 'Low' : 'Pass';
     const critical =
       settings.critical &&
-      ((isHigh && (Number.isNaN(effect) || effect >= es.criticalIncrease)) || (!isHigh && isLow && (Number.isNaN(effect) || effect <= es.criticalDecrease)));
+      ((isHigh && (Number.isNaN(effect) || effect >= es.criticalIncrease)) ||
+        (!isHigh && isLow && (Number.isNaN(effect) || effect <= es.criticalDecrease)));
     const reason =
-      classification === 'Pass' ? undefined : critical ? `The metric ${name} was classified as ${classification} (Critical)` : `${name} was classified as ${classification}`;
-    return { classification, critical, deviation, ...(reason ? { reason } : {}), interval, effectSize: effect, toleranceBound: bound, ...stats };
+      classification === 'Pass'
+        ? undefined
+        : critical
+          ? `The metric ${name} was classified as ${classification} (Critical)`
+          : `${name} was classified as ${classification}`;
+    return {
+      classification,
+      critical,
+      deviation,
+      ...(reason ? { reason } : {}),
+      interval,
+      effectSize: effect,
+      toleranceBound: bound,
+      ...stats,
+    };
   } catch {
-    return { classification: 'Error', critical: false, deviation: NaN, reason: 'Metric Classification Failed', ...stats };
+    return {
+      classification: 'Error',
+      critical: false,
+      deviation: NaN,
+      reason: 'Metric Classification Failed',
+      ...stats,
+    };
   }
 }
 
@@ -133,7 +167,11 @@ function jitter(values: readonly number[]): number[] {
 }
 
 /** Kayenta's MeanInequalityClassifier: compares means only (kept for its test cases and as a crude option). */
-export function classifyByMean(control: readonly number[], experiment: readonly number[], direction: Direction = 'either'): 'Pass' | 'High' | 'Low' {
+export function classifyByMean(
+  control: readonly number[],
+  experiment: readonly number[],
+  direction: Direction = 'either',
+): 'Pass' | 'High' | 'Low' {
   const c = summarize(control).mean;
   const e = summarize(experiment).mean;
   if (e > c && direction !== 'decrease') return 'High';

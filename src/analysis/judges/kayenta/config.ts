@@ -13,37 +13,54 @@ const canarySettings = z.looseObject({
   critical: z.boolean().optional(),
   mustHaveData: z.boolean().optional(),
   muted: z.boolean().optional(),
-  effectSize: z.looseObject({
-    measure: z.enum(['meanRatio', 'cles']).optional(),
-    allowedIncrease: z.number().optional(),
-    allowedDecrease: z.number().optional(),
-    criticalIncrease: z.number().optional(),
-    criticalDecrease: z.number().optional(),
-  }).optional(),
-  outliers: z.looseObject({ strategy: z.enum(['keep', 'remove']).optional(), outlierFactor: z.number().positive().optional() }).optional(),
+  effectSize: z
+    .looseObject({
+      measure: z.enum(['meanRatio', 'cles']).optional(),
+      allowedIncrease: z.number().optional(),
+      allowedDecrease: z.number().optional(),
+      criticalIncrease: z.number().optional(),
+      criticalDecrease: z.number().optional(),
+    })
+    .optional(),
+  outliers: z
+    .looseObject({ strategy: z.enum(['keep', 'remove']).optional(), outlierFactor: z.number().positive().optional() })
+    .optional(),
 });
 
-export const kayentaCanaryConfig = z.looseObject({
-  name: z.string().optional(),
-  judge: z.looseObject({ name: z.string() }).optional(),
-  metrics: z.array(z.looseObject({
-    name: z.string().min(1),
-    query: z.looseObject({ type: z.string() }).optional(),
-    groups: z.array(z.string()).default([]),
-    analysisConfigurations: z.looseObject({ canary: canarySettings.optional() }).default({}),
-    scopeName: z.string().default('default'),
-  })).min(1, 'a canary config needs at least one metric'),
-  classifier: z.looseObject({
-    groupWeights: z.record(z.string(), z.number()).default({}),
-    /** Kayenta ignores these (the request's thresholds decide); kanari uses them when no others are given. */
-    scoreThresholds: z.looseObject({ pass: z.number(), marginal: z.number() }).optional(),
-  }).default({ groupWeights: {} }),
-}).superRefine((config, ctx) => {
-  const name = config.judge?.name;
-  if (name !== undefined && name !== 'NetflixACAJudge-v1.0') {
-    ctx.addIssue({ code: 'custom', path: ['judge', 'name'], message: `kanari implements NetflixACAJudge-v1.0 only`, input: name });
-  }
-});
+export const kayentaCanaryConfig = z
+  .looseObject({
+    name: z.string().optional(),
+    judge: z.looseObject({ name: z.string() }).optional(),
+    metrics: z
+      .array(
+        z.looseObject({
+          name: z.string().min(1),
+          query: z.looseObject({ type: z.string() }).optional(),
+          groups: z.array(z.string()).default([]),
+          analysisConfigurations: z.looseObject({ canary: canarySettings.optional() }).default({}),
+          scopeName: z.string().default('default'),
+        }),
+      )
+      .min(1, 'a canary config needs at least one metric'),
+    classifier: z
+      .looseObject({
+        groupWeights: z.record(z.string(), z.number()).default({}),
+        /** Kayenta ignores these (the request's thresholds decide); kanari uses them when no others are given. */
+        scoreThresholds: z.looseObject({ pass: z.number(), marginal: z.number() }).optional(),
+      })
+      .default({ groupWeights: {} }),
+  })
+  .superRefine((config, ctx) => {
+    const name = config.judge?.name;
+    if (name !== undefined && name !== 'NetflixACAJudge-v1.0') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['judge', 'name'],
+        message: `kanari implements NetflixACAJudge-v1.0 only`,
+        input: name,
+      });
+    }
+  });
 export type KayentaCanaryConfig = z.output<typeof kayentaCanaryConfig>;
 
 export interface KayentaMetric {
@@ -53,5 +70,9 @@ export interface KayentaMetric {
 }
 
 export function metricsOf(config: KayentaCanaryConfig): KayentaMetric[] {
-  return config.metrics.map((m) => ({ name: m.name, groups: m.groups, settings: metricSettings(m.analysisConfigurations.canary ?? {}) }));
+  return config.metrics.map((m) => ({
+    name: m.name,
+    groups: m.groups,
+    settings: metricSettings(m.analysisConfigurations.canary ?? {}),
+  }));
 }

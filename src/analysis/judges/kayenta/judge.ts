@@ -18,11 +18,19 @@ export interface KayentaReport {
   metrics: (MetricClassification & { name: string; tags: Record<string, string>; groups: string[]; muted: boolean })[];
 }
 
-export function judgeKayenta(metrics: readonly KayentaMetric[], pairs: readonly MetricPair[], groupWeights: Record<string, number>, thresholds: ScoreThresholds): KayentaReport {
+export function judgeKayenta(
+  metrics: readonly KayentaMetric[],
+  pairs: readonly MetricPair[],
+  groupWeights: Record<string, number>,
+  thresholds: ScoreThresholds,
+): KayentaReport {
   const byName = new Map(metrics.map((m) => [m.name, m]));
   const results = pairs.map((pair) => {
     const metric = byName.get(pair.name);
-    if (!metric) throw new Error(`the data has metric "${pair.name}", which the canary config does not define (it defines: ${[...byName.keys()].join(', ')})`);
+    if (!metric)
+      throw new Error(
+        `the data has metric "${pair.name}", which the canary config does not define (it defines: ${[...byName.keys()].join(', ')})`,
+      );
     const c = classifyMetric(pair.name, pair.values.control, pair.values.experiment, metric.settings, JUDGE_PARAMS);
     return { ...c, name: pair.name, tags: pair.tags ?? {}, groups: metric.groups, muted: metric.settings.muted };
   });

@@ -49,7 +49,13 @@ function isZero(v: number): boolean {
 }
 
 /** Kayenta's BrentSolver (Brent–Dekker zeroin as in R's uniroot), with its absolute tolerance of 1e-4. */
-export function brentSolve(lower: number, upper: number, fLower: number, fUpper: number, f: (x: number) => number): number {
+export function brentSolve(
+  lower: number,
+  upper: number,
+  fLower: number,
+  fUpper: number,
+  f: (x: number) => number,
+): number {
   let a = lower;
   let b = upper;
   let fa = fLower;

@@ -32,7 +32,10 @@ export interface ScoreThresholds {
   marginal: number;
 }
 
-export function weightedSumScore(results: readonly ScoredResult[], groupWeights: Readonly<Record<string, number>>): Score {
+export function weightedSumScore(
+  results: readonly ScoredResult[],
+  groupWeights: Readonly<Record<string, number>>,
+): Score {
   const scored = results.filter((r) => !r.muted);
   const buckets = new Map<string, Classification[]>();
   for (const r of scored) for (const g of r.groups) buckets.set(g, [...(buckets.get(g) ?? []), r.classification]);
@@ -43,9 +46,11 @@ export function weightedSumScore(results: readonly ScoredResult[], groupWeights:
   });
 
   const criticalFailure = scored.find((r) => r.critical && r.classification !== 'Pass');
-  if (criticalFailure) return { score: 0, groups, reason: `Canary Failed: ${criticalFailure.reason ?? criticalFailure.name}` };
+  if (criticalFailure)
+    return { score: 0, groups, reason: `Canary Failed: ${criticalFailure.reason ?? criticalFailure.name}` };
   const nodata = scored.filter((r) => r.classification === 'Nodata').length;
-  if ((100 * nodata) / scored.length >= 50) return { score: 0, groups, reason: 'Canary Failed: 50% or more metrics returned NODATA' };
+  if ((100 * nodata) / scored.length >= 50)
+    return { score: 0, groups, reason: 'Canary Failed: 50% or more metrics returned NODATA' };
 
   const configured = Object.values(groupWeights).reduce((s, w) => s + w, 0);
   const unweighted = groups.filter((g) => !(g.name in groupWeights));
@@ -63,7 +68,10 @@ export function classifyScore(score: number, thresholds: ScoreThresholds): 'Pass
  * Spinnaker's verdict over interval scores: every interval must score above `marginal`
  * (checked as each finishes — a fail-fast), and the last must reach `pass`.
  */
-export function aggregateIntervals(scores: readonly number[], thresholds: Partial<ScoreThresholds>): { passed: boolean; reason: string } {
+export function aggregateIntervals(
+  scores: readonly number[],
+  thresholds: Partial<ScoreThresholds>,
+): { passed: boolean; reason: string } {
   const { pass, marginal } = thresholds;
   for (const [i, s] of scores.entries()) {
     if (marginal !== undefined && s <= marginal) {
@@ -73,7 +81,8 @@ export function aggregateIntervals(scores: readonly number[], thresholds: Partia
   }
   const last = scores.at(-1);
   if (last === undefined) return { passed: false, reason: 'No interval was judged.' };
-  if (pass === undefined) return { passed: true, reason: `Final canary score ${last} is above the marginal score threshold.` };
+  if (pass === undefined)
+    return { passed: true, reason: `Final canary score ${last} is above the marginal score threshold.` };
   if (last < pass) return { passed: false, reason: `Final canary score ${last} is below the pass score threshold.` };
   return { passed: true, reason: `Final canary score ${last} met or exceeded the pass score threshold.` };
 }

@@ -22,14 +22,23 @@ export interface KayentaStage {
 }
 
 export function kayentaStage(spec: KayentaSpec): KayentaStage {
-  if (typeof spec.config === 'string') throw new Error(`the Kayenta canary config ${spec.config} was not loaded; load templates with loadDocuments`);
-  return { config: spec.config, metrics: metricsOf(spec.config), thresholds: spec.thresholds ?? scoreThresholdsOf(spec.config) };
+  if (typeof spec.config === 'string')
+    throw new Error(`the Kayenta canary config ${spec.config} was not loaded; load templates with loadDocuments`);
+  return {
+    config: spec.config,
+    metrics: metricsOf(spec.config),
+    thresholds: spec.thresholds ?? scoreThresholdsOf(spec.config),
+  };
 }
 
 /**
  * Spinnaker's rules over the scores so far: an interval at or below `marginal` fails at
  * once; once the stage is `done`, the last score must also reach `pass`.
  */
-export function stageResult(scores: readonly number[], thresholds: ScoreThresholds, done: boolean): { passed: boolean; reason: string } {
+export function stageResult(
+  scores: readonly number[],
+  thresholds: ScoreThresholds,
+  done: boolean,
+): { passed: boolean; reason: string } {
   return aggregateIntervals(scores, done ? thresholds : { marginal: thresholds.marginal });
 }

@@ -103,7 +103,10 @@ export class SequentialJudge {
     this.states = settings.metrics.map((metric) => ({
       metric,
       alpha: (settings.alpha * (metric.weight ?? 1)) / total,
-      parts: metric.kind === 'latency' ? metric.quantiles.map((quantile) => ({ mixture: new RatioMixture(nulls), quantile })) : [{ mixture: new RatioMixture(nulls) }],
+      parts:
+        metric.kind === 'latency'
+          ? metric.quantiles.map((quantile) => ({ mixture: new RatioMixture(nulls), quantile }))
+          : [{ mixture: new RatioMixture(nulls) }],
       minP: 1,
     }));
     if (settings.srm) {
@@ -121,7 +124,8 @@ export class SequentialJudge {
     const share = total > 0 ? canary.requests / total : NaN;
     for (const state of this.states) {
       const m = state.metric;
-      if (m.kind === 'errors') state.parts[0]!.mixture.update(canary.errors, control.errors, share, canary.requests, control.requests);
+      if (m.kind === 'errors')
+        state.parts[0]!.mixture.update(canary.errors, control.errors, share, canary.requests, control.requests);
       else if (m.kind === 'slow') {
         const [y] = canary.latency?.countAbove([m.threshold]) ?? [0];
         const [x] = control.latency?.countAbove([m.threshold]) ?? [0];
@@ -149,7 +153,10 @@ export class SequentialJudge {
       for (const p of state.parts) {
         const v = control.latency.quantile(p.quantile!);
         if (!(v > 0)) continue;
-        p.logThreshold = p.logThreshold === undefined ? Math.log(v) : p.logThreshold + THRESHOLD_SMOOTHING * (Math.log(v) - p.logThreshold);
+        p.logThreshold =
+          p.logThreshold === undefined
+            ? Math.log(v)
+            : p.logThreshold + THRESHOLD_SMOOTHING * (Math.log(v) - p.logThreshold);
       }
     }
   }
@@ -181,7 +188,10 @@ export class SequentialJudge {
   verdict(final = false): Verdict {
     if (this.failure) return 'Failed';
     if (this.srmFailed()) return 'Inconclusive';
-    if (this.promotable()) return final || this.settings.promotion.noWorseThan !== undefined || this.settings.promotion.minRequests > 0 ? 'Successful' : 'Running';
+    if (this.promotable())
+      return final || this.settings.promotion.noWorseThan !== undefined || this.settings.promotion.minRequests > 0
+        ? 'Successful'
+        : 'Running';
     return final ? 'Inconclusive' : 'Running';
   }
 
@@ -189,23 +199,45 @@ export class SequentialJudge {
     const p = this.settings.promotion;
     if (this.canaryRequests < p.minRequests) return false;
     if (this.logMargin === undefined) return true;
-    return this.states.every((s) => s.parts.every((part) => part.mixture.logE(this.logMargin!, false) >= Math.log(1 / s.alpha)));
+    return this.states.every((s) =>
+      s.parts.every((part) => part.mixture.logE(this.logMargin!, false) >= Math.log(1 / s.alpha)),
+    );
   }
 
   report(final = false): SequentialReport {
     const metrics = this.states.map((s) => this.evidence(s));
     const verdict = this.verdict(final);
     const seen = this.srm ? this.srm.canaryEvents + this.srm.controlEvents : 0;
-    const srm = this.srm && seen > 0
-      ? { expectedShare: this.expectedShare, observedShare: this.srm.canaryEvents / seen, eValue: Math.exp(this.srmLogE()), failed: this.srmFailed() }
-      : undefined;
-    return { verdict, reason: explain(verdict, metrics, srm, this.settings, this.canaryRequests), windows: this.windows, metrics, ...(srm ? { srm } : {}) };
+    const srm =
+      this.srm && seen > 0
+        ? {
+            expectedShare: this.expectedShare,
+            observedShare: this.srm.canaryEvents / seen,
+            eValue: Math.exp(this.srmLogE()),
+            failed: this.srmFailed(),
+          }
+        : undefined;
+    return {
+      verdict,
+      reason: explain(verdict, metrics, srm, this.settings, this.canaryRequests),
+      windows: this.windows,
+      metrics,
+      ...(srm ? { srm } : {}),
+    };
   }
 
   private evidence(s: MetricState): MetricEvidence {
     const logE = this.metricLogE(s);
     const parts = s.parts.map((p) => ratioEvidence(s.metric, p, s.alpha));
-    const out: MetricEvidence = { name: s.metric.name, kind: s.metric.kind, alpha: s.alpha, eValue: Math.exp(logE), pValue: s.minP, failed: this.failure === s.metric.name, parts };
+    const out: MetricEvidence = {
+      name: s.metric.name,
+      kind: s.metric.kind,
+      alpha: s.alpha,
+      eValue: Math.exp(logE),
+      pValue: s.minP,
+      failed: this.failure === s.metric.name,
+      parts,
+    };
     if (this.logMargin !== undefined) {
       const eNoWorse = Math.min(...s.parts.map((p) => Math.exp(p.mixture.logE(this.logMargin!, false))));
       out.noWorse = { margin: Math.exp(this.logMargin), eValue: eNoWorse, shown: eNoWorse >= 1 / s.alpha };
@@ -221,7 +253,10 @@ export class SequentialJudge {
       failure: this.failure ?? null,
       expectedShare: this.expectedShare,
       srm: this.srm?.toJSON() ?? null,
-      metrics: this.states.map((s) => ({ minP: s.minP, parts: s.parts.map((p) => ({ mixture: p.mixture.toJSON(), logThreshold: p.logThreshold ?? null })) })),
+      metrics: this.states.map((s) => ({
+        minP: s.minP,
+        parts: s.parts.map((p) => ({ mixture: p.mixture.toJSON(), logThreshold: p.logThreshold ?? null })),
+      })),
     };
   }
 
@@ -259,9 +294,11 @@ function ratioEvidence(metric: SequentialMetric, part: Part, alpha: number): Rat
   const [lower, upper] = m.confidenceInterval(alpha);
   const rate = (events: number, requests: number) => (requests > 0 ? events / requests : NaN);
   const event =
-    metric.kind === 'errors' ? 'errors'
-    : metric.kind === 'slow' ? `slower than ${formatSeconds(metric.threshold)}`
-    : `slower than control's p${round(part.quantile! * 100)}`;
+    metric.kind === 'errors'
+      ? 'errors'
+      : metric.kind === 'slow'
+        ? `slower than ${formatSeconds(metric.threshold)}`
+        : `slower than control's p${round(part.quantile! * 100)}`;
   return {
     event,
     canary: { requests: m.canaryExposure, events: m.canaryEvents, rate: rate(m.canaryEvents, m.canaryExposure) },
@@ -272,7 +309,13 @@ function ratioEvidence(metric: SequentialMetric, part: Part, alpha: number): Rat
   };
 }
 
-function explain(verdict: Verdict, metrics: MetricEvidence[], srm: SequentialReport['srm'], settings: SequentialSettings, canaryRequests: number): string {
+function explain(
+  verdict: Verdict,
+  metrics: MetricEvidence[],
+  srm: SequentialReport['srm'],
+  settings: SequentialSettings,
+  canaryRequests: number,
+): string {
   if (verdict === 'Failed') {
     const m = metrics.find((x) => x.failed)!;
     const part = m.parts.reduce((a, b) => (b.eValue > a.eValue ? b : a));

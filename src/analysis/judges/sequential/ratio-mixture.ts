@@ -62,7 +62,8 @@ export class RatioMixture {
     const events = canary + control;
     if (events === 0 || !(share > 0 && share < 1)) return;
     // ln L(r) = y·ln r − (y+m)·ln(ρr + 1 − ρ), dropping terms that do not depend on r.
-    for (let i = 0; i < this.points.length; i++) this.logLik[i]! += canary * this.points[i]! - events * Math.log1p(share * this.expm1[i]!);
+    for (let i = 0; i < this.points.length; i++)
+      this.logLik[i]! += canary * this.points[i]! - events * Math.log1p(share * this.expm1[i]!);
   }
 
   private logLikAt(logRatio: number): number {
@@ -134,7 +135,12 @@ export class RatioMixture {
   static from(state: RatioMixtureState): RatioMixture {
     const m = new RatioMixture(state.points.slice(state.gridLength), state.points.slice(0, state.gridLength));
     m.logLik.set(state.logLikelihood);
-    Object.assign(m, { canaryEvents: state.canaryEvents, controlEvents: state.controlEvents, canaryExposure: state.canaryExposure, controlExposure: state.controlExposure });
+    Object.assign(m, {
+      canaryEvents: state.canaryEvents,
+      controlEvents: state.controlEvents,
+      canaryExposure: state.canaryExposure,
+      controlExposure: state.controlExposure,
+    });
     return m;
   }
 }

@@ -30,7 +30,28 @@ interface Token {
   at: number;
 }
 
-const OPERATORS = ['&&', '||', '==', '!=', '<=', '>=', '<', '>', '+', '-', '*', '/', '%', '!', '(', ')', '[', ']', '.', ','];
+const OPERATORS = [
+  '&&',
+  '||',
+  '==',
+  '!=',
+  '<=',
+  '>=',
+  '<',
+  '>',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '!',
+  '(',
+  ')',
+  '[',
+  ']',
+  '.',
+  ',',
+];
 const WORD_OPERATORS: Record<string, string> = { and: '&&', or: '||', not: '!' };
 
 function tokenize(source: string): Token[] {
@@ -72,7 +93,21 @@ function tokenize(source: string): Token[] {
   return tokens;
 }
 
-const BINDING: Record<string, number> = { '||': 1, '&&': 2, '==': 3, '!=': 3, '<': 4, '<=': 4, '>': 4, '>=': 4, '+': 5, '-': 5, '*': 6, '/': 6, '%': 6 };
+const BINDING: Record<string, number> = {
+  '||': 1,
+  '&&': 2,
+  '==': 3,
+  '!=': 3,
+  '<': 4,
+  '<=': 4,
+  '>': 4,
+  '>=': 4,
+  '+': 5,
+  '-': 5,
+  '*': 6,
+  '/': 6,
+  '%': 6,
+};
 const FUNCTIONS = new Set(['abs', 'min', 'max', 'len', 'isNaN', 'default']);
 const CONSTANTS: Record<string, Value> = { true: true, false: false, null: null, NaN: NaN, Infinity: Infinity };
 
@@ -100,7 +135,11 @@ export function compile(source: string): Expression {
   const take = () => tokens[pos++]!;
   const expect = (text: string) => {
     const t = take();
-    if (t.text !== text || t.kind !== 'op') throw new ExpressionError(`expected "${text}"${t.kind === 'end' ? ' before the end' : ` but found "${t.text}"`}`, t.at);
+    if (t.text !== text || t.kind !== 'op')
+      throw new ExpressionError(
+        `expected "${text}"${t.kind === 'end' ? ' before the end' : ` but found "${t.text}"`}`,
+        t.at,
+      );
   };
   const names = new Set<string>();
   const heights = new WeakMap<Node, number>();
@@ -133,7 +172,8 @@ export function compile(source: string): Expression {
     else if (t.kind === 'string') node = { type: 'literal', value: t.text };
     else if (t.kind === 'name') {
       if (peek().text === '(' && peek().kind === 'op') {
-        if (!FUNCTIONS.has(t.text)) throw new ExpressionError(`unknown function "${t.text}" (known: ${[...FUNCTIONS].join(', ')})`, t.at);
+        if (!FUNCTIONS.has(t.text))
+          throw new ExpressionError(`unknown function "${t.text}" (known: ${[...FUNCTIONS].join(', ')})`, t.at);
         take();
         const args: Node[] = [];
         if (peek().text !== ')') {
@@ -150,8 +190,7 @@ export function compile(source: string): Expression {
     } else if (t.kind === 'op' && (t.text === '!' || t.text === '-')) {
       const operand = parse(6);
       node = made({ type: 'unary', op: t.text, operand }, t.at, operand);
-    }
-    else if (t.kind === 'op' && t.text === '(') {
+    } else if (t.kind === 'op' && t.text === '(') {
       node = parse(0);
       expect(')');
     } else throw new ExpressionError(t.kind === 'end' ? 'expression ends too early' : `unexpected "${t.text}"`, t.at);
@@ -161,7 +200,11 @@ export function compile(source: string): Expression {
       if (op.text === '.') {
         const key = take();
         if (key.kind !== 'name') throw new ExpressionError('expected a field name after "."', key.at);
-        node = made({ type: 'member', object: node, key: { type: 'literal', value: key.text }, at: key.at }, key.at, node);
+        node = made(
+          { type: 'member', object: node, key: { type: 'literal', value: key.text }, at: key.at },
+          key.at,
+          node,
+        );
       } else {
         const key = parse(0);
         expect(']');
@@ -182,13 +225,21 @@ function evaluate(node: Node, scope: Record<string, Value>): Value {
     case 'literal':
       return node.value;
     case 'name':
-      if (!Object.hasOwn(scope, node.name)) throw new ExpressionError(`unknown name "${node.name}" (known: ${Object.keys(scope).join(', ')})`, node.at);
+      if (!Object.hasOwn(scope, node.name))
+        throw new ExpressionError(`unknown name "${node.name}" (known: ${Object.keys(scope).join(', ')})`, node.at);
       return scope[node.name];
     case 'member': {
       const object = evaluate(node.object, scope);
       const key = evaluate(node.key, scope);
       if (Array.isArray(object) && typeof key === 'number') return object[key];
-      if (object !== null && typeof object === 'object' && !Array.isArray(object) && typeof key === 'string' && Object.hasOwn(object, key)) return object[key];
+      if (
+        object !== null &&
+        typeof object === 'object' &&
+        !Array.isArray(object) &&
+        typeof key === 'string' &&
+        Object.hasOwn(object, key)
+      )
+        return object[key];
       return undefined;
     }
     case 'call': {
@@ -207,7 +258,9 @@ function evaluate(node: Node, scope: Record<string, Value>): Value {
         case 'isNaN':
           return Number.isNaN(toNumber(args[0]));
         default:
-          return args[0] === undefined || args[0] === null || (typeof args[0] === 'number' && Number.isNaN(args[0])) ? args[1] : args[0];
+          return args[0] === undefined || args[0] === null || (typeof args[0] === 'number' && Number.isNaN(args[0]))
+            ? args[1]
+            : args[0];
       }
     }
     case 'unary':
@@ -231,7 +284,9 @@ function evaluate(node: Node, scope: Record<string, Value>): Value {
         case '>=':
           return toNumber(l) >= toNumber(r);
         case '+':
-          return typeof l === 'string' || typeof r === 'string' ? `${String(l)}${String(r)}` : toNumber(l) + toNumber(r);
+          return typeof l === 'string' || typeof r === 'string'
+            ? `${String(l)}${String(r)}`
+            : toNumber(l) + toNumber(r);
         case '-':
           return toNumber(l) - toNumber(r);
         case '*':

@@ -27,10 +27,20 @@ export interface ThresholdSettings {
   dryRun: boolean;
 }
 
-export const THRESHOLD_DEFAULTS = { initialDelay: 0, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4, dryRun: false } as const;
+export const THRESHOLD_DEFAULTS = {
+  initialDelay: 0,
+  failureLimit: 0,
+  inconclusiveLimit: 0,
+  consecutiveErrorLimit: 4,
+  dryRun: false,
+} as const;
 
 /** What a provider returned for one measurement: a value, nothing, a failure or no answer in time — never a silent zero. */
-export type Outcome = { kind: 'value'; value: Value } | { kind: 'empty'; message: string } | { kind: 'error'; message: string; unreachable?: true } | { kind: 'timeout'; message: string };
+export type Outcome =
+  | { kind: 'value'; value: Value }
+  | { kind: 'empty'; message: string }
+  | { kind: 'error'; message: string; unreachable?: true }
+  | { kind: 'timeout'; message: string };
 
 export interface Measurement {
   at: number;
@@ -51,14 +61,23 @@ export interface ThresholdState {
   consecutiveUnreachable?: number;
 }
 
-export const emptyState = (): ThresholdState => ({ measurements: [], failed: 0, inconclusive: 0, errors: 0, consecutiveErrors: 0, consecutiveUnreachable: 0 });
+export const emptyState = (): ThresholdState => ({
+  measurements: [],
+  failed: 0,
+  inconclusive: 0,
+  errors: 0,
+  consecutiveErrors: 0,
+  consecutiveUnreachable: 0,
+});
 
 export interface CompiledConditions {
   success?: Expression;
   failure?: Expression;
 }
 
-export function compileConditions(settings: Pick<ThresholdSettings, 'successCondition' | 'failureCondition'>): CompiledConditions {
+export function compileConditions(
+  settings: Pick<ThresholdSettings, 'successCondition' | 'failureCondition'>,
+): CompiledConditions {
   return {
     ...(settings.successCondition ? { success: compile(settings.successCondition) } : {}),
     ...(settings.failureCondition ? { failure: compile(settings.failureCondition) } : {}),
@@ -78,10 +97,22 @@ export function judgeValue(conditions: CompiledConditions, scope: Record<string,
 }
 
 /** Folds one provider outcome into the metric's state. `scope` gets `result` added. */
-export function recordOutcome(state: ThresholdState, conditions: CompiledConditions, outcome: Outcome, at: number, scope: Record<string, Value> = {}): ThresholdState {
+export function recordOutcome(
+  state: ThresholdState,
+  conditions: CompiledConditions,
+  outcome: Outcome,
+  at: number,
+  scope: Record<string, Value> = {},
+): ThresholdState {
   let m: Measurement;
   if (outcome.kind === 'timeout') m = { at, phase: 'Error', message: `timeout: ${outcome.message}`, unreachable: true };
-  else if (outcome.kind === 'error') m = { at, phase: 'Error', message: outcome.message, ...(outcome.unreachable ? { unreachable: true as const } : {}) };
+  else if (outcome.kind === 'error')
+    m = {
+      at,
+      phase: 'Error',
+      message: outcome.message,
+      ...(outcome.unreachable ? { unreachable: true as const } : {}),
+    };
   else if (outcome.kind === 'empty') m = { at, phase: 'Inconclusive', message: outcome.message };
   else {
     try {
@@ -102,7 +133,8 @@ export function recordOutcome(state: ThresholdState, conditions: CompiledConditi
 
 export function metricPhase(settings: ThresholdSettings, state: ThresholdState): MetricPhase {
   if (state.failed > settings.failureLimit) return 'Failed';
-  if (state.consecutiveErrors > settings.consecutiveErrorLimit) return state.consecutiveUnreachable === state.consecutiveErrors ? 'Inconclusive' : 'Error';
+  if (state.consecutiveErrors > settings.consecutiveErrorLimit)
+    return state.consecutiveUnreachable === state.consecutiveErrors ? 'Inconclusive' : 'Error';
   if (state.inconclusive > settings.inconclusiveLimit) return 'Inconclusive';
   const wanted = settings.count ?? (settings.interval === undefined ? 1 : Infinity);
   return state.measurements.filter((m) => m.phase !== 'Error').length >= wanted ? 'Successful' : 'Running';
