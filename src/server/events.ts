@@ -107,6 +107,16 @@ export class EventStream {
   }
 
   private pump(c: Client): void {
+    try {
+      this.feed(c);
+    } catch {
+      // The store went away under the stream (the controller stopping): the client resumes elsewhere.
+      c.res.destroy();
+      this.clients.delete(c);
+    }
+  }
+
+  private feed(c: Client): void {
     if (c.res.writableEnded || c.res.destroyed) return;
     if (c.res.writableNeedDrain) return this.blocked(c);
     for (;;) {

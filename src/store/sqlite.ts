@@ -166,6 +166,8 @@ export class Store {
     // A transaction is synchronous: by the next turn it has committed (or rolled back).
     setImmediate(() => {
       this.appendTold = false;
+      // Closed meanwhile (the controller stopping): there is nothing more to read.
+      if (!this.db.open) return;
       for (const listener of this.appendListeners) listener();
     });
   }

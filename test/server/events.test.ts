@@ -192,3 +192,25 @@ describe('a client that does not read', () => {
     }
   });
 });
+
+describe('a store closed under the stream', () => {
+  it('throws nowhere: an event saved just before the store closes ends the streams', async () => {
+    const store = new Store(':memory:');
+    const stream = new EventStream(store, { heartbeatMs: 100, stallMs: 500, maxClients: 2, pageSize: 20 });
+    const s = http.createServer((req, res) => stream.serve(req, res, new URL(req.url!, 'http://x').searchParams));
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const r = new SseReader(`http://127.0.0.1:${(s.address() as AddressInfo).port}/`, {});
+    try {
+      while (stream.size === 0) await sleep(20);
+      store.appendEvent('shop', 1, 0, 'status', {});
+      store.close();
+      await sleep(200);
+      stream.close();
+      await r.closed;
+    } finally {
+      r.close();
+      s.closeAllConnections();
+      s.close();
+    }
+  });
+});
