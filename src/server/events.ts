@@ -153,7 +153,8 @@ export class EventStream {
 
 /** The id a client resumes after: `Last-Event-ID` (what a reconnecting EventSource sends) over `?after=`, else 0. */
 function resumeAfter(req: IncomingMessage, query: URLSearchParams): number {
-  const header = req.headers['last-event-id'];
+  // An empty one is what no id yet looks like (EventSource sends none then); ?after decides.
+  const header = req.headers['last-event-id'] || undefined;
   const [text, where] =
     header !== undefined ? [String(header), 'the Last-Event-ID header'] : [query.get('after') ?? '0', 'after'];
   if (!/^\d{1,15}$/.test(text))

@@ -77,6 +77,10 @@ describe('controller API routes', () => {
       assert.match(String(problem(r, 401).detail), /missing or wrong bearer token/);
       assert.equal(r.headers['www-authenticate'], 'Bearer');
     }
+    // Near misses of the header are refused too, and a token in the query is not one.
+    for (const authorization of [`bearer ${TOKEN}`, `Bearer  ${TOKEN}`, `Basic ${TOKEN}`, TOKEN])
+      assert.equal((await request(port, { path: '/api/v1/rollouts', headers: { authorization } })).status, 401);
+    assert.equal((await request(port, { path: `/api/v1/rollouts?token=${TOKEN}` })).status, 401);
     assert.equal((await request(port, { path: '/healthz' })).status, 200);
     const metrics = await request(port, { path: '/metrics' });
     assert.equal(metrics.status, 200);

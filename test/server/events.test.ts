@@ -88,6 +88,10 @@ describe('GET /api/v1/events', () => {
     await byHeader.until((e) => e.length === 1);
     assert.deepEqual(ids(byQuery), [4, 5]);
     assert.deepEqual(ids(byHeader), [5]);
+    const emptyHeader = open('?after=4', { 'last-event-id': '' });
+    await emptyHeader.until((e) => e.length === 1);
+    assert.deepEqual(ids(emptyHeader), [5]);
+    emptyHeader.close();
     byQuery.close();
     byHeader.close();
   });
