@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { prometheusCounts } from '../../../src/config/schemas/analysis.js';
 import { BuiltinCounts, StatsRecorder } from '../../../src/analysis/providers/builtin.js';
 import { PrometheusCountSource } from '../../../src/analysis/providers/prometheus-counts.js';
-import { RouterStats, type StatsSnapshot } from '../../../src/router/stats.js';
+import { RouterStats } from '../../../src/router/stats.js';
+import type { StatsSnapshot } from '../../../src/shared/stats-snapshot.js';
 import { renderPrometheus } from '../../../src/router/metrics.js';
 import { countSourceConformance, type CountHarness } from './counts.conformance.js';
 
