@@ -156,12 +156,18 @@ describe('GET /api/v1/events', () => {
   });
 });
 
+/** An event stream alone, on an in-memory store, with short stall and heartbeat times. */
+async function streamOnly(): Promise<{ store: Store; stream: EventStream; s: http.Server }> {
+  const store = new Store(':memory:');
+  const stream = new EventStream(store, { heartbeatMs: 100, stallMs: 500, maxClients: 2, pageSize: 20 });
+  const s = http.createServer((req, res) => stream.serve(req, res, new URL(req.url!, 'http://x').searchParams));
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  return { store, stream, s };
+}
+
 describe('a client that does not read', () => {
   it('is fed only what its socket takes, then told where it stopped and disconnected', async () => {
-    const store = new Store(':memory:');
-    const stream = new EventStream(store, { heartbeatMs: 100, stallMs: 500, maxClients: 2, pageSize: 20 });
-    const s = http.createServer((req, res) => stream.serve(req, res, new URL(req.url!, 'http://x').searchParams));
-    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const { store, stream, s } = await streamOnly();
     const big = { blob: 'x'.repeat(10_000) };
     try {
       const socket = net.connect((s.address() as AddressInfo).port, '127.0.0.1');
@@ -199,10 +205,7 @@ describe('a client that does not read', () => {
 
 describe('a store closed under the stream', () => {
   it('throws nowhere: an event saved just before the store closes ends the streams', async () => {
-    const store = new Store(':memory:');
-    const stream = new EventStream(store, { heartbeatMs: 100, stallMs: 500, maxClients: 2, pageSize: 20 });
-    const s = http.createServer((req, res) => stream.serve(req, res, new URL(req.url!, 'http://x').searchParams));
-    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const { store, stream, s } = await streamOnly();
     const r = new SseReader(`http://127.0.0.1:${(s.address() as AddressInfo).port}/`, {});
     try {
       while (stream.size === 0) await sleep(20);
