@@ -723,7 +723,7 @@ export function countOf(i: { count?: number; release: Release }): number {
 }
 
 function fullSize(release: Release): number {
-  return release.target.process?.instances ?? 1;
+  return release.target.size;
 }
 
 /** Asks for `count` processes of a release (starting it if it does not run); it is not ready until they are. */

@@ -11,13 +11,13 @@ import { checkLimits } from '../config/bounds.js';
 import { parseDocuments } from '../config/load.js';
 import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { target as targetSchema, type RolloutDocument, type TargetSpec } from '../config/schemas/rollout.js';
-import { RolloutEngine } from '../rollout/engine.js';
+import type { RolloutEngine } from '../rollout/engine.js';
 import type { UntimedEvent } from '../rollout/types.js';
 import { describeSystemError } from '../shared/system.js';
 import { Store } from '../store/sqlite.js';
 import type { ProcessRecord } from '../targets/process.js';
-import { EmbeddedTraffic } from '../traffic/embedded.js';
 import { RouterProcess } from '../traffic/router-process.js';
+import { standaloneEngine } from './compose.js';
 import { LagHistogram } from './metrics.js';
 import { rolloutView, type RolloutView } from './view.js';
 
@@ -291,11 +291,11 @@ export class Controller {
       recall: () => this.store.record<ProcessRecord>(name, 'router'),
       log,
     });
-    const engine = new RolloutEngine({
+    const engine = standaloneEngine({
       document,
       templates,
       store: this.store,
-      traffic: new EmbeddedTraffic(router.connect),
+      connect: router.connect,
       stats: () => router.stats(),
       logDir: join(this.stateDir, 'logs', name),
       log,
@@ -330,6 +330,8 @@ function anchorProcesses(doc: RolloutDocument, dir: string): RolloutDocument {
 export function withOverrides(canary: TargetSpec, set: Record<string, string>): TargetSpec {
   if (Object.keys(set).length === 0) return canary;
   const draft = structuredClone(canary) as Record<string, unknown>;
+  // The size comes from the fields again once they are validated (`--set canary.process.instances=3` changes it).
+  delete draft.size;
   // Durations are kept in ms once loaded; give them back as the file wrote them for re-validation.
   if (draft.process) {
     const p = draft.process as Record<string, unknown>;

@@ -4,7 +4,7 @@
  * skipped when the step comes.
  */
 import type { RolloutSpec } from '../config/schemas/rollout.js';
-import type { TrafficCapability, TrafficRouter } from './types.js';
+import type { TrafficCapability, TrafficRouter } from '../rollout/seams/traffic.js';
 
 /** What a load-time check needs of a router: its name and what it declares it can do. */
 export type RouterCapabilities = Pick<TrafficRouter, 'name' | 'supports'>;
