@@ -7,7 +7,7 @@
  * restarted controller resumes it where it was.
  */
 import type { AnalysisTemplateSpec, ProviderQuery, ThresholdMetric } from '../config/schemas/analysis.js';
-import type { Value } from './judges/threshold/expression.js';
+import type { Value } from '../config/expression.js';
 import {
   compileConditions,
   emptyState,

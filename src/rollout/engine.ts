@@ -15,7 +15,7 @@
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import type { RolloutDocument } from '../config/schemas/rollout.js';
 import type { AnalysisReport } from '../analysis/run.js';
-import type { StatsSnapshot } from '../router/stats.js';
+import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import { initialStatus, transition } from './machine.js';
 import { Notifier, payloadOf } from './notify.js';
 import { Gates } from './webhooks.js';

@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import type { RoutingTable } from '../config/schemas/table.js';
-import type { StatsSnapshot } from './stats.js';
+import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 
 /** The router answered with an error status (`status`), or did not answer (no `status`). */
 export class AdminError extends Error {

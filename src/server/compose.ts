@@ -10,7 +10,7 @@ import type { RoutingTable } from '../config/schemas/table.js';
 import { RolloutEngine, type EngineOptions } from '../rollout/engine.js';
 import { systemClock } from '../rollout/seams/clock.js';
 import type { AdminClient } from '../router/client.js';
-import type { StatsSnapshot } from '../router/stats.js';
+import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import { sqliteParts, type Store } from '../store/sqlite.js';
 import { standaloneTargets } from '../targets/index.js';
 import { trafficRouterFor } from '../traffic/index.js';

@@ -6,7 +6,7 @@
  */
 import type { AnalysisReport, AnalysisRunState, MeasurementRecord } from '../analysis/run.js';
 import type { StatsDelta } from '../analysis/providers/builtin.js';
-import type { StatsSnapshot } from '../router/stats.js';
+import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import type {
   EventRecord,
   RecordStore,

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { StatsRecorder } from '../../src/analysis/providers/builtin.js';
 import type { AnalysisReport, AnalysisRunState, MeasurementRecord } from '../../src/analysis/run.js';
-import { BUILTIN_TEMPLATES } from '../../src/analysis/templates.js';
+import { BUILTIN_TEMPLATES } from '../../src/config/templates.js';
 import { rolloutSpec } from '../../src/config/schemas/rollout.js';
 import { initialStatus } from '../../src/rollout/machine.js';
 import type { RolloutStore } from '../../src/rollout/seams/store.js';

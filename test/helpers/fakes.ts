@@ -14,7 +14,8 @@ import type {
 } from '../../src/rollout/seams/targets.js';
 import { TrafficUnreachable, type TrafficCapability, type TrafficRouter } from '../../src/rollout/seams/traffic.js';
 import type { TrafficState } from '../../src/rollout/types.js';
-import { RouterStats, type StatsSnapshot } from '../../src/router/stats.js';
+import { RouterStats } from '../../src/router/stats.js';
+import type { StatsSnapshot } from '../../src/shared/stats-snapshot.js';
 
 export const T0 = 1_700_000_000_000;
 

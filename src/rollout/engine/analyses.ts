@@ -8,8 +8,8 @@ import type { AnalysisTemplateSpec } from '../../config/schemas/analysis.js';
 import { AnalysisRun, type AnalysisReport, type RunEnvironment } from '../../analysis/run.js';
 import { BuiltinProvider, StatsRecorder } from '../../analysis/providers/builtin.js';
 import { Providers } from '../../analysis/providers/index.js';
-import { BUILTIN_TEMPLATES } from '../../analysis/templates.js';
-import type { StatsSnapshot } from '../../router/stats.js';
+import { BUILTIN_TEMPLATES } from '../../config/templates.js';
+import type { StatsSnapshot } from '../../shared/stats-snapshot.js';
 import type { RunStore, StatsStore } from '../seams/store.js';
 import type { EngineContext } from './context.js';
 

@@ -4,13 +4,13 @@
  * per data plane (src/traffic/<name>/); each declares what it can do, and a step it cannot
  * do is a load-time error, never a silent no-op.
  */
+import type { RouterCapabilities, TrafficCapability } from '../../config/capabilities.js';
 import type { TrafficState } from '../types.js';
 
-export type TrafficCapability = 'weights' | 'match' | 'mirror' | 'sticky' | 'baseline';
+export type { TrafficCapability };
 
-export interface TrafficRouter {
-  readonly name: string;
-  readonly supports: ReadonlySet<TrafficCapability>;
+/** `name` and `supports` are what a load-time check reads (config/capabilities.ts). */
+export interface TrafficRouter extends RouterCapabilities {
   /**
    * Asks the data plane to do `desired`; idempotent. `endpoints` maps each instance id to
    * its addresses. Resolving means the request was accepted, not that it is in force:

@@ -15,7 +15,7 @@ import {
   type TrafficCapability,
   type TrafficRouter,
 } from '../../rollout/seams/traffic.js';
-import { EMBEDDED } from '../capabilities.js';
+import { EMBEDDED } from '../../config/capabilities.js';
 import { trafficOfTable } from './table-traffic.js';
 
 export class EmbeddedTraffic implements TrafficRouter {
