@@ -4,7 +4,7 @@
  * stops once the data plane no longer sends them anything. What happened goes back to the
  * machine as `instanceReady`, `instanceFailed` and `instanceStopped`.
  */
-import { countOf } from '../machine.js';
+import { countOf } from '../machine/capacity.js';
 import type { DeploymentTarget, Readiness, TargetsFactory } from '../seams/targets.js';
 import type { Instance } from '../types.js';
 import type { EngineContext } from './context.js';
