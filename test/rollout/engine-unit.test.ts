@@ -84,16 +84,28 @@ class World {
     for (let i = 0; i < rounds && !ok(); i++) await this.round(engine);
     assert.ok(ok(), `${what}; status ${JSON.stringify(engine.status)}`);
   }
+
+  /** Once v1 serves, deploys v2. */
+  async deploy(engine: RolloutEngine): Promise<void> {
+    await this.until(engine, 'v1 serves', () => engine.status.appliedSeq === engine.status.trafficSeq);
+    const sent = await engine.send({ type: 'deploy', release: { version: 'v2', target: this.document.spec.canary } });
+    assert.equal(sent.rejected, undefined);
+  }
+
+  /** An engine whose canary v2 gets its first weight, 20%. */
+  async canaryAt20(): Promise<RolloutEngine> {
+    const engine = this.open();
+    await this.deploy(engine);
+    await this.until(engine, 'the canary gets 20%', () => this.traffic.served?.weights.canary === 20);
+    return engine;
+  }
 }
 
 describe('rollout engine on fakes', () => {
   it('promotes: the canary starts at its size, each weight is served before the next step, the old version stops', async () => {
     const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '3s' } }, { setWeight: 50 }], ['success-rate']));
     const engine = w.open();
-    await w.until(engine, 'v1 serves', () => engine.status.appliedSeq === engine.status.trafficSeq);
-    assert.deepEqual(w.traffic.served?.weights, { canary: 0, baseline: 0 });
-    const sent = await engine.send({ type: 'deploy', release: { version: 'v2', target: w.document.spec.canary } });
-    assert.equal(sent.rejected, undefined);
+    await w.deploy(engine);
     await w.until(engine, 'promoted', () => engine.status.result !== undefined);
     assert.equal(engine.status.result?.outcome, 'Promoted', engine.status.result?.reason);
     assert.equal(engine.status.stable.version, 'v2');
@@ -109,10 +121,7 @@ describe('rollout engine on fakes', () => {
 
   it('rolls back on a Failed analysis: traffic goes back to stable first, then the canary is stopped', async () => {
     const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '1m' } }], ['success-rate']));
-    const engine = w.open();
-    await w.until(engine, 'v1 serves', () => engine.status.appliedSeq === engine.status.trafficSeq);
-    await engine.send({ type: 'deploy', release: { version: 'v2', target: w.document.spec.canary } });
-    await w.until(engine, 'the canary gets 20%', () => w.traffic.served?.weights.canary === 20);
+    const engine = await w.canaryAt20();
     w.stats.canaryErrorRate = 0.8;
     await w.until(engine, 'rolled back', () => engine.status.result !== undefined);
     assert.equal(engine.status.result?.outcome, 'RolledBack');
@@ -125,10 +134,7 @@ describe('rollout engine on fakes', () => {
 
   it('pauses on an Inconclusive analysis and waits for a person; resume runs it again', async () => {
     const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '1m' } }], ['success-rate']));
-    const engine = w.open();
-    await w.until(engine, 'v1 serves', () => engine.status.appliedSeq === engine.status.trafficSeq);
-    await engine.send({ type: 'deploy', release: { version: 'v2', target: w.document.spec.canary } });
-    await w.until(engine, 'the canary gets 20%', () => w.traffic.served?.weights.canary === 20);
+    const engine = await w.canaryAt20();
     w.stats.canaryErrorRate = 0.2;
     await w.until(engine, 'paused', () => engine.status.phase === 'Paused');
     assert.equal(engine.status.paused?.reason, 'inconclusive');
@@ -144,8 +150,7 @@ describe('rollout engine on fakes', () => {
   it('a new engine on the same store resumes mid-step: same pause end, same analysis, nothing restarted', async () => {
     const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '5m' } }, { setWeight: 50 }], ['success-rate']));
     let engine = w.open();
-    await w.until(engine, 'v1 serves', () => engine.status.appliedSeq === engine.status.trafficSeq);
-    await engine.send({ type: 'deploy', release: { version: 'v2', target: w.document.spec.canary } });
+    await w.deploy(engine);
     await w.until(engine, 'the pause step', () => engine.status.phase === 'Monitor' && engine.status.step === 1);
     for (let i = 0; i < 3; i++) await w.round(engine);
     const { pauseUntil, analyses } = engine.status;
@@ -173,7 +178,7 @@ describe('rollout engine on fakes', () => {
     const engine = w.open();
     await w.until(engine, 'v1 serves', () => engine.status.appliedSeq === engine.status.trafficSeq);
     w.traffic.lag = 3;
-    await engine.send({ type: 'deploy', release: { version: 'v2', target: w.document.spec.canary } });
+    await w.deploy(engine);
     await w.until(engine, '20% asked for', () => w.traffic.applied.some((t) => t.weights.canary === 20));
     assert.notEqual(w.traffic.served?.weights.canary, 20, 'the router has not applied it yet');
     assert.equal(engine.status.step, 0, 'so the step has not completed');
