@@ -12,6 +12,7 @@ import { parseDocuments } from '../config/load.js';
 import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { target as targetSchema, type RolloutDocument, type TargetSpec } from '../config/schemas/rollout.js';
 import type { RolloutEngine } from '../rollout/engine.js';
+import { sizedDocument } from '../rollout/sizes.js';
 import type { UntimedEvent } from '../rollout/types.js';
 import { describeSystemError } from '../shared/system.js';
 import { Store } from '../store/sqlite.js';
@@ -64,8 +65,11 @@ export class Controller {
   /** Resumes every rollout the store holds. */
   start(): void {
     for (const saved of this.store.rollouts()) {
-      // Saved documents and templates were validated when they were applied.
-      this.open(saved.document as RolloutDocument, saved.templates as Record<string, AnalysisTemplateSpec>);
+      // Saved documents and templates were validated when they were applied; ones saved before targets had sizes get them.
+      this.open(
+        sizedDocument(saved.document as RolloutDocument),
+        saved.templates as Record<string, AnalysisTemplateSpec>,
+      );
       this.log(`${saved.name}: resumed in phase ${saved.status.phase}`);
     }
   }
