@@ -1,5 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseHostPort } from '../config/schemas/common.js';
 import { createApiServer } from '../server/api.js';
@@ -135,7 +136,13 @@ async function serve(dir: string, listen: Binding): Promise<number> {
   try {
     await listenOrExplain(server, listen.port, listen.host, '--listen');
     const url = urlOf(server.address() as AddressInfo, listen.tls !== undefined);
-    const file: ControllerFile = { url, pid: process.pid, startedAt: Date.now() };
+    const servername = listen.tls && certificateName(listen.tls.cert);
+    const file: ControllerFile = {
+      url,
+      ...(servername ? { servername } : {}),
+      pid: process.pid,
+      startedAt: Date.now(),
+    };
     attempt(
       () => writePrivateFile(controllerFile(dir), JSON.stringify(file) + '\n'),
       `cannot write ${controllerFile(dir)}`,
@@ -185,6 +192,24 @@ function attempt<T>(work: () => T, what: string): T {
 function urlOf(a: AddressInfo, tls: boolean): string {
   const host = a.address === '0.0.0.0' ? '127.0.0.1' : a.address === '::' ? '::1' : a.address;
   return `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${host}]` : host}:${a.port}`;
+}
+
+/**
+ * The host name the certificate is for (its first DNS name, else its CN): the CLI checks the
+ * certificate against it, since the loopback address it connects to is rarely in it.
+ */
+function certificateName(pem: Buffer): string | undefined {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(pem);
+  } catch {
+    return undefined; // the TLS server already accepted it; a name is only a convenience
+  }
+  const dns = /(?:^|, )DNS:([^,\s]+)/.exec(cert.subjectAltName ?? '')?.[1];
+  const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+  // A wildcard name stands for any one label; SNI carries no IP address.
+  const name = (dns ?? cn)?.replace(/^\*\./, 'kanari.');
+  return name && !isIP(name) ? name : undefined;
 }
 
 /** The controller the state directory names, if it is alive and answers. */

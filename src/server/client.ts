@@ -18,6 +18,8 @@ export function stateDir(flag?: string): string {
 
 export interface ControllerFile {
   url: string;
+  /** With TLS, the name its certificate is for: checked in place of the (loopback) host of `url`. */
+  servername?: string;
   pid: number;
   startedAt: number;
 }
@@ -54,13 +56,15 @@ export class ApiError extends Error {
 }
 
 export class ApiClient {
-  private readonly ca: Buffer | undefined;
+  private readonly tls: TlsCheck;
 
   constructor(
     readonly url: string,
     private readonly token: string,
+    servername?: string,
   ) {
-    this.ca = certificateAuthority();
+    const ca = certificateAuthority();
+    this.tls = { ...(ca ? { ca } : {}), ...(servername ? { servername } : {}) };
   }
 
   /** The controller of a state directory, or of KANARI_URL / KANARI_TOKEN. */
@@ -73,7 +77,7 @@ export class ApiClient {
         `no controller runs for ${dir} (no controller.json there); start one with \`kanari up\`${process.env.KANARI_STATE ? '' : ' in this directory, or pass --state DIR'}`,
       );
     }
-    return new ApiClient(file.url, readToken(dir));
+    return new ApiClient(file.url, readToken(dir), file.servername);
   }
 
   get<T>(path: string): Promise<T> {
@@ -87,7 +91,7 @@ export class ApiClient {
   /** True while the controller answers its health check at all. */
   async alive(timeoutMs = 1000): Promise<boolean> {
     try {
-      await exchange(`${this.url}/healthz`, { method: 'GET', timeoutMs, ca: this.ca });
+      await exchange(`${this.url}/healthz`, { method: 'GET', timeoutMs, ...this.tls });
       return true;
     } catch {
       return false;
@@ -105,14 +109,11 @@ export class ApiClient {
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         timeoutMs: 60_000,
-        ca: this.ca,
+        ...this.tls,
       });
     } catch (err) {
       const code = (err as { code?: string }).code ?? (err as Error).message;
-      const hint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)
-        ? 'its certificate is not trusted: set KANARI_CA to the PEM file of its certificate authority'
-        : 'is `kanari up` running?';
-      throw new Unreachable(`cannot reach the controller at ${this.url} (${code}); ${hint}`);
+      throw new Unreachable(`cannot reach the controller at ${this.url} (${code}); ${hintFor(err, code)}`);
     }
     let json: unknown;
     try {
@@ -146,6 +147,24 @@ export async function healthPid(url: string): Promise<number | undefined> {
   }
 }
 
+/** What to do about a failed connection: a certificate for another name is not one to trust. */
+function hintFor(err: unknown, code: string): string {
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const e = err as { host?: string; cert?: { subjectaltname?: string; subject?: { CN?: string } } };
+    const names = e.cert?.subjectaltname ?? `CN=${e.cert?.subject?.CN ?? '?'}`;
+    return `its certificate is for ${names}, not ${e.host ?? 'this host'}: reach it by a name the certificate lists`;
+  }
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)
+    ? 'its certificate is not trusted: set KANARI_CA to the PEM file of its certificate authority'
+    : 'is `kanari up` running?';
+}
+
+/** How an HTTPS controller's certificate is checked: against `ca`, for the name `servername`. */
+interface TlsCheck {
+  ca?: Buffer;
+  servername?: string;
+}
+
 /** The CA KANARI_CA names, read once; a file that cannot be read is said, not ignored. */
 function certificateAuthority(): Buffer | undefined {
   const file = process.env.KANARI_CA;
@@ -157,15 +176,14 @@ function certificateAuthority(): Buffer | undefined {
   }
 }
 
-/** One request over HTTP or HTTPS (with `ca` when given); the whole answer as text. */
+/** One request over HTTP or HTTPS (checked as `TlsCheck` says); the whole answer as text. */
 function exchange(
   url: string,
-  o: {
+  o: TlsCheck & {
     method: string;
     headers?: Record<string, string>;
     body?: string;
     timeoutMs: number;
-    ca?: Buffer | undefined;
     insecure?: boolean;
   },
 ): Promise<{ status: number; text: string }> {
@@ -182,7 +200,12 @@ function exchange(
       target.protocol === 'https:'
         ? https.request(
             target,
-            { ...options, ...(o.ca ? { ca: o.ca } : {}), ...(o.insecure ? { rejectUnauthorized: false } : {}) },
+            {
+              ...options,
+              ...(o.ca ? { ca: o.ca } : {}),
+              ...(o.servername ? { servername: o.servername } : {}),
+              ...(o.insecure ? { rejectUnauthorized: false } : {}),
+            },
             onAnswer,
           )
         : http.request(target, options, onAnswer);
