@@ -15,9 +15,10 @@ new file between rollouts (a rollout in progress must end first). Process target
 FILE's directory unless they set cwd.
 
 FILE is sent with the files its documents reference (a Kayenta canary config), so the
-controller may run on another host: set KANARI_URL (https://host:port), KANARI_TOKEN and,
-for a certificate no system CA signed, KANARI_CA (its PEM file). A process target there
-runs on that host: give it a cwd that exists there.
+controller may run on another host: set KANARI_URL (https://host:port), KANARI_TOKEN (the
+local token is never sent to another host) and, for a certificate no system CA signed,
+KANARI_CA (its PEM file); plain http:// to another host needs KANARI_INSECURE=1. A process
+target there runs on that host: give it a cwd that exists there.
 
 ${STATE_HELP}`;
 

@@ -1,5 +1,5 @@
 import { ConfigError, formatIssue } from '../config/errors.js';
-import { ApiError, Unreachable } from '../server/client.js';
+import { ApiError, BadEnvironment, Unreachable } from '../server/client.js';
 
 /** Exit codes scripts can rely on (docs/cli.md lists them). */
 export const EXIT = {
@@ -29,6 +29,10 @@ export function reportError(err: unknown): number {
   }
   if (err instanceof UsageError) {
     console.error(`kanari: ${err.message}\nRun \`kanari help\` for the commands.`);
+    return EXIT.usage;
+  }
+  if (err instanceof BadEnvironment) {
+    console.error(`kanari: ${err.message}`);
     return EXIT.usage;
   }
   if (err instanceof Unreachable) {

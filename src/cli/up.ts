@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { parseHostPort } from '../config/schemas/common.js';
+import { isLoopbackHost, parseHostPort } from '../config/schemas/common.js';
 import { createApiServer } from '../server/api.js';
 import { tokenFromFile } from '../shared/http.js';
 import {
@@ -75,8 +75,7 @@ function bindingOf(listenFlag: string, certFile?: string, keyFile?: string, inse
     throw new UsageError(`up: --listen must be host:port such as 127.0.0.1:7070 (got ${JSON.stringify(listenFlag)})`);
   if ((certFile === undefined) !== (keyFile === undefined))
     throw new UsageError('up: --tls-cert and --tls-key go together: give both, or neither');
-  const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(listen.host);
-  if (!loopback && certFile === undefined && !insecure)
+  if (!isLoopbackHost(listen.host) && certFile === undefined && !insecure)
     throw new UsageError(
       `up: --listen ${listenFlag} is not a loopback address, and the API would carry its token in clear text: give --tls-cert and --tls-key, or --insecure to do it anyway`,
     );

@@ -3,13 +3,14 @@
  * `<state>/controller.json` and its token to `<state>/api-token`; KANARI_URL and
  * KANARI_TOKEN point elsewhere, and KANARI_CA names the PEM file of the certificate
  * authority an HTTPS controller's certificate is checked against (for a self-signed one,
- * that certificate itself).
+ * that certificate itself). The local token is only ever sent to loopback.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { join, resolve } from 'node:path';
 import type { ConfigIssue } from '../config/errors.js';
+import { isLoopbackHost } from '../config/schemas/common.js';
 
 /** The state directory: --state, else $KANARI_STATE, else ./.kanari. */
 export function stateDir(flag?: string): string {
@@ -44,6 +45,9 @@ export function tokenFile(dir: string): string {
 /** The controller could not be reached (not running, or not where the state says). */
 export class Unreachable extends Error {}
 
+/** KANARI_URL and friends name the controller in a way that is refused (exit 2). */
+export class BadEnvironment extends Error {}
+
 /** The controller answered with an error. */
 export class ApiError extends Error {
   constructor(
@@ -70,7 +74,7 @@ export class ApiClient {
   /** The controller of a state directory, or of KANARI_URL / KANARI_TOKEN. */
   static forState(dir: string): ApiClient {
     const envUrl = process.env.KANARI_URL;
-    if (envUrl) return new ApiClient(envUrl.replace(/\/$/, ''), process.env.KANARI_TOKEN ?? readToken(dir));
+    if (envUrl) return clientOfUrl(envUrl, dir);
     const file = readControllerFile(dir);
     if (!file) {
       throw new Unreachable(
@@ -157,6 +161,33 @@ function hintFor(err: unknown, code: string): string {
   return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)
     ? 'its certificate is not trusted: set KANARI_CA to the PEM file of its certificate authority'
     : 'is `kanari up` running?';
+}
+
+/**
+ * The client KANARI_URL names. Off loopback the local token is not sent (KANARI_TOKEN must
+ * be), nor is any token in clear text unless KANARI_INSECURE=1: the rule `kanari up` applies.
+ */
+function clientOfUrl(envUrl: string, dir: string): ApiClient {
+  const url = envUrl.replace(/\/$/, '');
+  let target: URL | undefined;
+  try {
+    target = new URL(url);
+  } catch {
+    // refused just below, as any URL that is not http(s)
+  }
+  if (!target || !/^https?:$/.test(target.protocol))
+    throw new BadEnvironment(`KANARI_URL must be an https:// or http:// URL (got ${JSON.stringify(envUrl)})`);
+  if (isLoopbackHost(target.hostname)) return new ApiClient(url, process.env.KANARI_TOKEN ?? readToken(dir));
+  if (target.protocol === 'http:' && process.env.KANARI_INSECURE !== '1')
+    throw new BadEnvironment(
+      `KANARI_URL ${url} is plain http:// to another host: the token and every answer would cross the network in clear text; use https://, or set KANARI_INSECURE=1 to do it anyway`,
+    );
+  const token = process.env.KANARI_TOKEN;
+  if (!token)
+    throw new BadEnvironment(
+      `KANARI_URL names another host (${target.host}): set KANARI_TOKEN to its token; the local one in ${tokenFile(dir)} is not sent elsewhere`,
+    );
+  return new ApiClient(url, token);
 }
 
 /** How an HTTPS controller's certificate is checked: against `ca`, for the name `servername`. */

@@ -211,13 +211,13 @@ describe('KANARI_URL naming another host', () => {
     writeFileSync(join(home, '.kanari', 'api-token'), 'local-secret\n');
   });
 
-  it('needs KANARI_TOKEN: the local token is not sent elsewhere (exit 2)', { todo: 'fix in next commit' }, async () => {
+  it('needs KANARI_TOKEN: the local token is not sent elsewhere (exit 2)', async () => {
     const r = await runCliAsync(['status'], { cwd: home, env: env({ KANARI_URL: 'https://kanari.invalid:7070' }) });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /KANARI_URL names another host .*set KANARI_TOKEN/);
   });
 
-  it('refuses plain http:// there unless KANARI_INSECURE=1 (exit 2)', { todo: 'fix in next commit' }, async () => {
+  it('refuses plain http:// there unless KANARI_INSECURE=1 (exit 2)', async () => {
     const url = 'http://kanari.invalid:7070';
     const refused = await runCliAsync(['status'], { cwd: home, env: env({ KANARI_URL: url, KANARI_TOKEN: 't' }) });
     assert.equal(refused.status, 2, refused.stderr);

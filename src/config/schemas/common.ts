@@ -47,6 +47,11 @@ export function parseHostPort(text: string): HostPort | undefined {
   return { host: m[1] ?? m[2]!, port };
 }
 
+/** 127.0.0.0/8, ::1 (bracketed as in a URL, or not) and localhost: addresses no other host reaches. */
+export function isLoopbackHost(host: string): boolean {
+  return /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\]|localhost)$/.test(host);
+}
+
 /** Exactly one of `keys` may be set on the object; used for "one of these forms" maps. */
 export function exactlyOne<T extends object>(keys: readonly (keyof T & string)[]) {
   return (value: T, ctx: z.core.$RefinementCtx<T>) => {

@@ -1,9 +1,15 @@
 import { z } from 'zod';
 import { duration, timerDuration } from '../duration.js';
-import { API_VERSION, exactlyOne, listenAddress, metadata, parseHostPort, type HostPort } from './common.js';
+import {
+  API_VERSION,
+  exactlyOne,
+  isLoopbackHost,
+  listenAddress,
+  metadata,
+  parseHostPort,
+  type HostPort,
+} from './common.js';
 import { routingTable } from './table.js';
-
-const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/;
 
 export type AdminAddress = { unix: string } | HostPort;
 
@@ -11,7 +17,7 @@ export type AdminAddress = { unix: string } | HostPort;
 const adminAddress = z.string().transform((text, ctx): AdminAddress => {
   if (text.startsWith('unix:')) return { unix: text.slice('unix:'.length) };
   const parsed = parseHostPort(text);
-  if (!parsed || !LOOPBACK.test(parsed.host)) {
+  if (!parsed || !isLoopbackHost(parsed.host)) {
     ctx.addIssue({
       code: 'custom',
       message: 'must be a loopback host:port (127.0.0.1:9901) or unix:/path/to.sock',
