@@ -195,6 +195,13 @@ describe('a controller on a wildcard address, with a certificate for its host na
     assert.match(r.stderr, /ERR_TLS_CERT_ALTNAME_INVALID.*certificate is for DNS:kanari\.test, not 127\.0\.0\.1/);
     assert.doesNotMatch(r.stderr, /not trusted/);
   });
+
+  it('is stopped by kanari down on the same host', async () => {
+    const exited = once(up!, 'exit');
+    const r = await runCliAsync(['down', '--state', 'state'], { cwd: home, env: env() });
+    assert.equal(r.status, 0, r.stderr);
+    await exited;
+  });
 });
 
 describe('KANARI_URL naming another host', () => {
