@@ -142,82 +142,74 @@ describe('prometheus counts from raw samples', () => {
     return out;
   }
 
-  it(
-    'keeps making windows after a series ends (an exporter restart that does not re-create a lazy series)',
-    { todo: 'intervals use only timestamps every series shares' },
-    async () => {
-      reply = ranged([
-        series({ version: 'canary', code: '2xx' }, [
-          [1, 10],
-          [2, 20],
-          [3, 30],
-          [4, 5],
-          [5, 15],
-        ]),
-        series({ version: 'stable', code: '2xx' }, [
-          [1, 100],
-          [2, 200],
-          [3, 300],
-          [4, 50],
-          [5, 150],
-        ]),
-        series({ version: 'stable', code: '5xx' }, [
-          [1, 1],
-          [2, 2],
-          [3, 2],
-        ]),
-      ]);
-      assert.deepEqual(await everySecond(5), [
-        [1000, 2000, 10, 101, 1],
-        [2000, 3000, 10, 100, 0],
-        [3000, 4000, 5, 50, 0], // the restart: counts since it; the ended 5xx series is left out
-        [4000, 5000, 10, 100, 0],
-      ]);
-      reply = (q) => matrix(counters(q));
-    },
-  );
+  it('keeps making windows after a series ends (an exporter restart that does not re-create a lazy series)', async () => {
+    reply = ranged([
+      series({ version: 'canary', code: '2xx' }, [
+        [1, 10],
+        [2, 20],
+        [3, 30],
+        [4, 5],
+        [5, 15],
+      ]),
+      series({ version: 'stable', code: '2xx' }, [
+        [1, 100],
+        [2, 200],
+        [3, 300],
+        [4, 50],
+        [5, 150],
+      ]),
+      series({ version: 'stable', code: '5xx' }, [
+        [1, 1],
+        [2, 2],
+        [3, 2],
+      ]),
+    ]);
+    assert.deepEqual(await everySecond(5), [
+      [1000, 2000, 10, 101, 1],
+      [2000, 3000, 10, 100, 0],
+      [3000, 4000, 5, 50, 0], // the restart: counts since it; the ended 5xx series is left out
+      [4000, 5000, 10, 100, 0],
+    ]);
+    reply = (q) => matrix(counters(q));
+  });
 
-  it(
-    "counts a series that appears mid-analysis from zero, without dropping anyone else's windows",
-    { todo: 'a new series limits the shared timestamps for every version' },
-    async () => {
-      reply = ranged([
-        series({ version: 'canary', code: '2xx' }, [
-          [1, 10],
-          [2, 20],
-          [3, 30],
-          [4, 40],
-        ]),
-        series({ version: 'canary', code: '5xx' }, [
-          [3, 4],
-          [4, 9],
-        ]),
-        series({ version: 'stable', code: '2xx' }, [
-          [1, 100],
-          [2, 200],
-          [3, 300],
-          [4, 400],
-        ]),
-      ]);
-      const r = await source(prom.url).windows(1000, 4000);
-      assert.equal(r.kind, 'value', JSON.stringify(r));
-      assert.deepEqual(
-        (r as { windows: { start: number; end: number; versions: any }[] }).windows.map((w) => [
-          w.start,
-          w.end,
-          w.versions.canary.requests,
-          w.versions.canary.errors,
-          w.versions.stable.requests,
-        ]),
-        [
-          [1000, 2000, 10, 0, 100],
-          [2000, 3000, 14, 4, 100], // code="5xx" was created after 2 s and had counted 4 by 3 s
-          [3000, 4000, 15, 5, 100],
-        ],
-      );
-      reply = (q) => matrix(counters(q));
-    },
-  );
+  it("counts a series that appears mid-analysis from zero, without dropping anyone else's windows", async () => {
+    reply = ranged([
+      series({ version: 'canary', code: '2xx' }, [
+        [1, 10],
+        [2, 20],
+        [3, 30],
+        [4, 40],
+      ]),
+      series({ version: 'canary', code: '5xx' }, [
+        [3, 4],
+        [4, 9],
+      ]),
+      series({ version: 'stable', code: '2xx' }, [
+        [1, 100],
+        [2, 200],
+        [3, 300],
+        [4, 400],
+      ]),
+    ]);
+    const r = await source(prom.url).windows(1000, 4000);
+    assert.equal(r.kind, 'value', JSON.stringify(r));
+    assert.deepEqual(
+      (r as { windows: { start: number; end: number; versions: any }[] }).windows.map((w) => [
+        w.start,
+        w.end,
+        w.versions.canary.requests,
+        w.versions.canary.errors,
+        w.versions.stable.requests,
+      ]),
+      [
+        [1000, 2000, 10, 0, 100],
+        [2000, 3000, 14, 4, 100], // code="5xx" was created after 2 s and had counted 4 by 3 s
+        [3000, 4000, 15, 5, 100],
+      ],
+    );
+    reply = (q) => matrix(counters(q));
+  });
 
   it('never reads an outage or missing data as zero', async () => {
     const refused = await source('http://127.0.0.1:1').windows(1000, 4000);
