@@ -44,8 +44,11 @@ export interface RunEnvironment {
   providers: Providers;
   /** The router's stats, for sequential templates that name no other source. */
   recorder?: StatsRecorder;
-  /** The canary's configured share of canary + control traffic now (for the sample-ratio guard). */
-  expectedShare?: () => number | undefined;
+  /**
+   * The canary's configured share of canary + control traffic all through a window, for the
+   * sample-ratio guard; undefined when the split changed in it (the guard skips that window).
+   */
+  expectedShareAt?: (start: number, end: number) => number | undefined;
   /** Whether a baseline is serving, so "control" means baseline rather than stable. */
   hasBaseline?: () => boolean;
 }
@@ -306,7 +309,6 @@ export class AnalysisRun {
 
   private async tickSequential(now: number): Promise<void> {
     const s = this.state;
-    const share = this.env.expectedShare?.();
     const answer = await this.counts!.windows(s.through, now);
     if (answer.kind !== 'value') {
       if (answer.kind === 'error' && answer.misconfigured) s.error = `${this.counts!.name} counts: ${answer.message}`;
@@ -322,7 +324,7 @@ export class AnalysisRun {
         s.error = `${this.counts!.name} counts: ${misfit}`;
         return;
       }
-      const w = comparisonOf(window, share);
+      const w = comparisonOf(window, this.env.expectedShareAt?.(window.start, window.end));
       this.sequential!.observe(w);
       s.measurements.push({
         metric: 'window',

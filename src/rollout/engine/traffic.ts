@@ -12,10 +12,12 @@ import type { EngineContext } from './context.js';
 /** Every this many rounds the traffic is written again, in case the data plane lost it. */
 const REAPPLY_EVERY = 10;
 /**
- * For this long after the split changes, windows mix the old and the new share, so the
- * sample-ratio guard is not asked about them.
+ * For this long after a split is first served, windows still count requests routed under
+ * the one before (they finish later), so the sample-ratio guard is not asked about them.
  */
 const SETTLE_MS = 2500;
+/** How many past splits are kept for windows that are read late (after an outage of the source). */
+const SPLITS_KEPT = 32;
 /**
  * An instance the router no longer sends anything to is stopped only after this long,
  * so requests it was already serving finish rather than fail.
@@ -29,6 +31,11 @@ export class TrafficReconciler {
    * draining go by this, not by the wish.
    */
   private applied?: { seq: number; traffic: RolloutStatus['traffic']; at: number };
+  /**
+   * The splits the data plane has served, oldest first: each from when it was seen served
+   * until the router was first asked for another (which it may serve at once).
+   */
+  private readonly splits: { traffic: RolloutStatus['traffic']; from: number; until?: number }[] = [];
   /** An instance's addresses changed, so the state must be written again. */
   private endpointsChanged = false;
   /** The last reason the router did not take a state, until one is taken. */
@@ -54,9 +61,9 @@ export class TrafficReconciler {
     );
   }
 
-  /** The split served now, once it has settled: windows before that mix two splits. */
-  settledTraffic(): RolloutStatus['traffic'] | undefined {
-    return this.applied && this.ctx.clock.now() - this.applied.at >= SETTLE_MS ? this.applied.traffic : undefined;
+  /** The split served all through `start`..`end`, once settled; none when the window mixes two. */
+  trafficDuring(start: number, end: number): RolloutStatus['traffic'] | undefined {
+    return this.splits.find((p) => p.from + SETTLE_MS <= start && (p.until === undefined || end <= p.until))?.traffic;
   }
 
   async reconcile(round: number): Promise<void> {
@@ -79,6 +86,9 @@ export class TrafficReconciler {
     if (!ids.every(known)) return;
     this.endpointsChanged = false;
     const seq = s.trafficSeq;
+    const wanted = JSON.stringify(s.traffic);
+    const last = this.splits.at(-1);
+    if (last && last.until === undefined && JSON.stringify(last.traffic) !== wanted) last.until = ctx.clock.now();
     try {
       await this.router.apply(s.traffic, (id) => this.instances.endpoints(id));
       const observed = await this.router.observe();
@@ -90,6 +100,11 @@ export class TrafficReconciler {
       }
       const unchanged = this.applied && JSON.stringify(this.applied.traffic) === JSON.stringify(s.traffic);
       this.applied = { seq, traffic: s.traffic, at: unchanged ? this.applied!.at : ctx.clock.now() };
+      const serving = this.splits.at(-1);
+      if (!serving || serving.until !== undefined || JSON.stringify(serving.traffic) !== wanted) {
+        this.splits.push({ traffic: s.traffic, from: ctx.clock.now() });
+        if (this.splits.length > SPLITS_KEPT) this.splits.shift();
+      }
       if (s.appliedSeq !== seq) await ctx.send({ type: 'trafficApplied', seq });
     } catch (err) {
       const message = (err as Error).message;
