@@ -332,6 +332,15 @@ describe('prometheus counts from raw samples', () => {
 });
 
 describe('latency from classic histogram buckets', () => {
+  it('reads le="+Inf" as the infinite bound, not NaN', { todo: 'Number("+Inf") is NaN' }, async () => {
+    const module: Record<string, unknown> = await import('../../../src/analysis/providers/prometheus-counts.js');
+    const bucketBound = module['bucketBound'] as ((le: string) => number) | undefined;
+    assert.deepEqual(
+      ['0.005', '1', '+Inf'].map((le) => bucketBound?.(le)),
+      [0.005, 1, Infinity],
+    );
+  });
+
   const cumulative = new Map([
     [0.01, 50],
     [0.025, 80],
