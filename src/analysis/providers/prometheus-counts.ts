@@ -142,10 +142,15 @@ export class PrometheusCountSource implements CountSource {
         byTime.set(Math.round(t * 1000), n);
       }
       const le = s.metric['le'];
-      series.push({ version, byTime, ...(le === undefined ? {} : { le: Number(le) }) });
+      series.push({ version, byTime, ...(le === undefined ? {} : { le: bucketBound(le) }) });
     }
     return { kind: 'value', series };
   }
+}
+
+/** A bucket's `le` label as a number: Prometheus writes the last bound "+Inf", which Number() reads as NaN. */
+export function bucketBound(le: string): number {
+  return /^\+?inf$/i.test(le) ? Infinity : Number(le);
 }
 
 /** A counter's increase between two samples; a drop means it restarted from zero, so its new value is the count since. */
