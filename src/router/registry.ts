@@ -128,8 +128,8 @@ export class ServiceRegistry implements AdminHost {
         throw new HttpError(503, `cannot keep service ${name} in ${this.specPath(name)}: ${describeSystemError(err)}`);
       }
       const service = await this.open(name, spec);
-      if (!service)
-        throw new HttpError(503, `service ${name} cannot serve: ${(this.services.get(name) as Failed).reason}`);
+      // The reason alone: whoever asked named the service.
+      if (!service) throw new HttpError(503, (this.services.get(name) as Failed).reason);
       return { created: true, summary: summary(name, service) };
     });
   }
