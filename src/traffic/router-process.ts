@@ -7,6 +7,7 @@
  * router that cannot start is reported as not serving, with the reason it gave.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { API_VERSION } from '../config/schemas/common.js';
@@ -153,8 +154,14 @@ export class RouterProcess {
   }
 
   private admin(): AdminClient {
-    // Enough connections that 200 services' rounds do not queue behind each other.
-    this.client ??= new AdminClient(`unix:${this.o.socket}`, this.token, 5000);
+    // Every rollout's rounds share these connections: enough that 200 of them do not queue behind 4.
+    this.client ??= new AdminClient(
+      `unix:${this.o.socket}`,
+      this.token,
+      5000,
+      '',
+      new http.Agent({ keepAlive: true, maxSockets: 32 }),
+    );
     return this.client;
   }
 
