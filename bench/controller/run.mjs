@@ -58,6 +58,14 @@ const cpuSeconds = (pid) => {
     return 0; // gone since it was listed
   }
 };
+/** Seconds the process was runnable but waited for a core (a machine busier than its cores shows here). */
+const waitedSeconds = (pid) => {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return 0;
+  }
+};
 /** Router processes: every process but the controller whose command line names this run's state. */
 const routerPids = (controller) =>
   readdirSync('/proc')
@@ -179,6 +187,7 @@ spec:
   const before = {
     cpu: cpuSeconds(up.child.pid),
     routerCpu: sum(routers),
+    waited: waitedSeconds(up.child.pid),
     benchCpu: process.cpuUsage(),
     wall: performance.now(),
     measurements: await measured(),
@@ -188,6 +197,7 @@ spec:
   const after = {
     cpu: cpuSeconds(up.child.pid),
     routerCpu: sum(routers),
+    waited: waitedSeconds(up.child.pid),
     benchCpu: process.cpuUsage(before.benchCpu),
     wall: performance.now(),
     measurements: await measured(),
@@ -209,6 +219,9 @@ spec:
   const benchCores = (after.benchCpu.user + after.benchCpu.system) / 1e6 / wall;
   console.log(
     `router CPU: ${routerCores.toFixed(2)} cores in ${routers.length} router process(es); controller + routers ${(cores + routerCores).toFixed(2)} of the machine's 2 cores; the load generator itself ${benchCores.toFixed(2)}`,
+  );
+  console.log(
+    `the controller waited for a core ${((after.waited - before.waited) / wall).toFixed(2)} s per second (runnable, not running: the machine's other load); machine load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]} on 2 cores`,
   );
   console.log(
     `round lateness over ${total} rounds: p50 ≤ ${quantile(0.5)} s, p99 ≤ ${quantile(0.99)} s, worst since start ${after.lag.max.toFixed(3)} s — ${(quantile(0.99) / 1).toFixed(3)}× the 1 s interval at p99`,
