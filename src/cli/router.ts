@@ -29,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     router =
       doc.kind === 'Router'
-        ? await started(doc, await startRouter(doc, { baseDir: dirname(values.file), log }), log)
+        ? started(doc, await startRouter(doc, { baseDir: dirname(values.file), log }), log)
         : await startSharedRouter(doc, { baseDir: dirname(values.file), log });
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
@@ -37,11 +37,12 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   const { admin } = doc.spec;
+  if (!('statePath' in router))
+    log(`${router.services().length} service(s); their tables kept in ${router.stateDir}/services`);
   log(
     `admin on ${router.adminUrl}; token: ${admin.token || admin.tokenFile || process.env.KANARI_ADMIN_TOKEN ? 'as configured' : `in ${'statePath' in router ? dirname(router.statePath) : router.stateDir}/admin-token`}`,
   );
   if ('statePath' in router) log(`routing table kept in ${router.statePath}`);
-  else log(`${router.services().length} service(s); their tables kept in ${router.stateDir}/services`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log(`${signal}: finishing in-flight requests and stopping`);
@@ -66,11 +67,7 @@ function loadRouterFile(file: string): RouterDocument | SharedRouterDocument {
   return first.value as RouterDocument | SharedRouterDocument;
 }
 
-async function started<T extends { address: AddressInfo }>(
-  doc: RouterDocument,
-  router: T,
-  log: (line: string) => void,
-): Promise<T> {
+function started<T extends { address: AddressInfo }>(doc: RouterDocument, router: T, log: (line: string) => void): T {
   const a = router.address;
   log(
     `${doc.metadata.name} serving on http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port} with ${doc.spec.workers} worker(s)`,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { API_VERSION } from '../../src/config/schemas/common.js';
 import { sharedRouterDocument } from '../../src/config/schemas/router.js';
 import { startSharedRouter, type SharedRouterHandle } from '../../src/router/run.js';
+import { startCli } from '../helpers/cli.js';
 import { startUpstream, type TestUpstream } from '../helpers/http.js';
 
 const TOKEN = 'test-token-0123456789';
@@ -192,5 +194,58 @@ describe('one router process serving several services', () => {
       router.services().some((s) => s.name === 'd'),
       'an added service stays until removed',
     );
+  });
+});
+
+describe('kanari router -f with a SharedRouter file', () => {
+  it('serves every service of the file, and a kill -9 then a restart brings each back on its last table', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kanari-shared-cli-'));
+    const v1 = await startUpstream('v1');
+    const v2 = await startUpstream('v2');
+    const file = join(dir, 'router.yaml');
+    writeFileSync(
+      file,
+      `apiVersion: kanari.dev/v1alpha1
+kind: SharedRouter
+metadata: { name: edge }
+spec:
+  admin: { listen: 127.0.0.1:0, token: ${TOKEN} }
+  stateDir: state
+  services:
+    - { name: a, listen: 127.0.0.1:0, table: { pools: { stable: [${v1.url}] } } }
+    - { name: b, listen: 127.0.0.1:0, table: { pools: { stable: [${v1.url}] } } }
+`,
+    );
+    const run = async () => {
+      const { child, output } = await startCli(['router', '-f', file], /admin on http:\/\/127\.0\.0\.1:\d+/);
+      const adminUrl = /admin on (http:\/\/127\.0\.0\.1:\d+)/.exec(output())![1]!;
+      const call = async (method: string, path: string, body?: unknown) =>
+        (await fetch(`${adminUrl}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${TOKEN}` },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        }).then((r) => r.json())) as any;
+      return { child, output, call };
+    };
+    let r = await run();
+    try {
+      assert.match(r.output(), /2 service\(s\); their tables kept in .*state\/services/);
+      await r.call('PUT', '/services/b/table', { pools: { stable: [v2.url] } });
+      const killed = once(r.child, 'exit');
+      r.child.kill('SIGKILL');
+      await killed;
+      r = await run();
+      const { services } = await r.call('GET', '/services');
+      const body = async (name: string) => {
+        const port = services.find((s: { name: string }) => s.name === name).address.port;
+        return (await fetch(`http://127.0.0.1:${port}/`)).text();
+      };
+      assert.equal(await body('a'), 'v1');
+      assert.equal(await body('b'), 'v2', 'b came back on the table it was given, not the file one');
+    } finally {
+      r.child.kill('SIGKILL');
+      await Promise.all([v1.close(), v2.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
