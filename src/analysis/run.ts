@@ -7,7 +7,7 @@
  * restarted controller resumes it where it was.
  */
 import type { AnalysisTemplateSpec, ProviderQuery, ThresholdMetric } from '../config/schemas/analysis.js';
-import type { Value } from './judges/threshold/expression.js';
+import type { Value } from '../config/expression.js';
 import {
   compileConditions,
   emptyState,
@@ -29,7 +29,9 @@ import {
 } from './judges/sequential/judge.js';
 import { judgeKayenta, type KayentaReport, type MetricPair } from './judges/kayenta/judge.js';
 import { kayentaStage, stageResult, type KayentaStage } from './judges/kayenta/stage.js';
-import { StatsRecorder } from './providers/builtin.js';
+import { BuiltinCounts, type StatsRecorder } from './providers/builtin.js';
+import { comparisonOf, latencyMisfit, type CountSource } from './providers/counts.js';
+import { PrometheusCountSource } from './providers/prometheus-counts.js';
 import type { Providers } from './providers/index.js';
 import type { MetricResult, TimeWindow } from './providers/types.js';
 import { sequentialSettings } from './templates.js';
@@ -40,7 +42,7 @@ export type RunScope = 'step' | 'background';
 export interface RunEnvironment {
   service: string;
   providers: Providers;
-  /** The router's stats, for sequential templates. */
+  /** The router's stats, for sequential templates that name no other source. */
   recorder?: StatsRecorder;
   /** The canary's configured share of canary + control traffic now (for the sample-ratio guard). */
   expectedShare?: () => number | undefined;
@@ -97,6 +99,8 @@ export interface AnalysisRunState {
   measurements: MeasurementRecord[];
   threshold?: ThresholdState[];
   sequential?: SequentialJudgeState;
+  /** Why the sequential judge cannot work against its source (a misconfiguration): the verdict is Error. */
+  error?: string;
   kayenta?: { scores: number[]; last?: KayentaReport };
 }
 
@@ -108,6 +112,7 @@ export class AnalysisRun {
     usesControl: boolean;
   }[] = [];
   private sequential?: SequentialJudge;
+  private counts?: CountSource;
   private kayenta?: KayentaStage;
 
   private constructor(
@@ -127,9 +132,12 @@ export class AnalysisRun {
       }
       state.threshold ??= spec.threshold.metrics.map(() => emptyState());
     } else if (spec.sequential) {
-      if (!env.recorder)
+      const prometheus = spec.sequential.source?.prometheus;
+      if (prometheus) this.counts = new PrometheusCountSource(prometheus, env.service);
+      else if (env.recorder) this.counts = new BuiltinCounts(env.recorder);
+      else
         throw new Error(
-          `template ${state.template} is sequential, which needs kanari's own router (the builtin provider)`,
+          `template ${state.template} is sequential and names no source, so it needs kanari's own router (the builtin provider); set sequential.source.prometheus to count from Prometheus`,
         );
       this.sequential = state.sequential
         ? SequentialJudge.from(state.sequential)
@@ -177,7 +185,7 @@ export class AnalysisRun {
   /** Takes every measurement due by `now`. Safe to call as often as you like. */
   async tick(now: number): Promise<void> {
     if (this.state.endedAt !== undefined || now <= this.state.through) return;
-    if (this.sequential) this.tickSequential(now);
+    if (this.sequential) await this.tickSequential(now);
     else if (this.state.threshold) await this.tickThreshold(now);
     else await this.tickKayenta(now);
     if (this.verdict() !== 'Running') this.state.endedAt ??= now;
@@ -191,6 +199,7 @@ export class AnalysisRun {
 
   verdict(): Verdict {
     const final = this.state.final ?? false;
+    if (this.state.error !== undefined) return 'Error';
     if (this.sequential) return this.sequential.verdict(final);
     if (this.state.threshold) {
       const phase = overallPhase(
@@ -214,8 +223,10 @@ export class AnalysisRun {
       verdict: this.verdict(),
       measurements: s.measurements.length,
     };
-    if (this.sequential)
-      return { ...base, judge: 'sequential', ...sequentialReport(this.sequential.report(s.final ?? false)) };
+    if (this.sequential) {
+      const report = sequentialReport(this.sequential.report(s.final ?? false));
+      return { ...base, judge: 'sequential', ...report, ...(s.error !== undefined ? { reason: s.error } : {}) };
+    }
     if (s.threshold) return { ...base, judge: 'threshold', ...this.thresholdReport() };
     const { reason } = this.kayentaVerdict(s.final ?? false);
     const last = s.kayenta!.last;
@@ -293,22 +304,36 @@ export class AnalysisRun {
 
   // ── sequential ─────────────────────────────────────────────────────────────
 
-  private tickSequential(now: number): void {
+  private async tickSequential(now: number): Promise<void> {
     const s = this.state;
     const share = this.env.expectedShare?.();
-    for (const delta of this.env.recorder!.within({ start: s.through, end: now })) {
-      const w = StatsRecorder.comparison(delta, share);
+    const answer = await this.counts!.windows(s.through, now);
+    if (answer.kind !== 'value') {
+      if (answer.kind === 'error' && answer.misconfigured) s.error = `${this.counts!.name} counts: ${answer.message}`;
+      // An outage is kept once, not every second; its data is taken when the source answers again.
+      const last = s.measurements.at(-1);
+      if (last?.outcome !== answer.kind || last.message !== answer.message)
+        s.measurements.push(record('window', { start: s.through, end: now }, answer));
+      return;
+    }
+    for (const window of answer.windows) {
+      const misfit = latencyMisfit(this.sequential!.settings.metrics, window);
+      if (misfit) {
+        s.error = `${this.counts!.name} counts: ${misfit}`;
+        return;
+      }
+      const w = comparisonOf(window, share);
       this.sequential!.observe(w);
       s.measurements.push({
         metric: 'window',
-        window: { start: delta.start, end: delta.end },
+        window: { start: window.start, end: window.end },
         outcome: 'value',
         value: {
           canary: { requests: w.canary.requests, errors: w.canary.errors },
           control: { requests: w.control.requests, errors: w.control.errors },
         },
       });
-      s.through = delta.end;
+      s.through = window.end;
     }
   }
 
@@ -379,7 +404,12 @@ function seriesOf(r: MetricResult): number[] {
   return typeof r.value === 'number' ? [r.value] : [];
 }
 
-function record(metric: string, window: TimeWindow, r: MetricResult, phase?: string): MeasurementRecord {
+function record(
+  metric: string,
+  window: TimeWindow,
+  r: MetricResult | { kind: 'empty' | 'error' | 'timeout'; message: string },
+  phase?: string,
+): MeasurementRecord {
   return {
     metric,
     window,

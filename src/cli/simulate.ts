@@ -3,7 +3,7 @@ import type { SimulationSpec } from '../config/schemas/simulation.js';
 import { loadFiles } from '../config/kinds.js';
 import { formatDuration } from '../config/duration.js';
 import { simulate, type SimulationReport } from '../analysis/simulate/engine.js';
-import { BUILTIN_TEMPLATES } from '../analysis/templates.js';
+import { BUILTIN_TEMPLATES } from '../config/templates.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
 import { table } from './table.js';

@@ -8,7 +8,7 @@
 import http from 'node:http';
 import type { RoutingTable } from '../config/schemas/table.js';
 import type { ServiceSummary } from './admin.js';
-import type { StatsSnapshot } from './stats.js';
+import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 
 /** An answer the router gave with an error status: `status` says which (409 a revision conflict, 404 no such service). */
 export class AdminError extends Error {

@@ -10,7 +10,8 @@ import { newPrivateDir } from '../shared/files.js';
 import { RevisionConflict, type AdminBackend, type TableChange } from './admin.js';
 import { startWorkers } from './cluster.js';
 import { DataPlane } from './dataplane.js';
-import { mergeSnapshots, type StatsSnapshot } from './stats.js';
+import { mergeSnapshots } from './stats.js';
+import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import { readStoredTable, writeStoredTable, type StoredTable } from './tablestore.js';
 
 export interface ServiceOptions {

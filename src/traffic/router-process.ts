@@ -16,6 +16,9 @@ import { tokenFromFile } from '../shared/http.js';
 import { privateDir, writePrivateFile } from '../shared/files.js';
 import { ownModuleCommand, ProcessGroup, type ProcessRecord } from '../targets/process.js';
 
+/** The router process's pid, as the next controller adopts it by. */
+export type RouterRecord = ProcessRecord;
+
 export interface RouterProcessOptions {
   /** Holds router.yaml, the admin token, services/<name>/ (each table) and the log. */
   dir: string;

@@ -7,9 +7,8 @@
 import type { RolloutSpec } from '../config/schemas/rollout.js';
 import type { RoutingTable } from '../config/schemas/table.js';
 import { AdminError, type AdminClient } from '../router/client.js';
-import type { StatsSnapshot } from '../router/stats.js';
-import type { ProcessRecord } from '../targets/process.js';
-import type { RouterHealth, RouterProcess } from './router-process.js';
+import type { StatsSnapshot } from '../shared/stats-snapshot.js';
+import type { RouterHealth, RouterProcess, RouterRecord } from './router-process.js';
 
 export interface RouterServiceOptions {
   /** The rollout's name, which is its service's name. */
@@ -17,7 +16,7 @@ export interface RouterServiceOptions {
   spec: Pick<RolloutSpec, 'listen' | 'sticky'>;
   router: RouterProcess;
   /** Saves (or with undefined, forgets) the router's pid under this rollout, for people and tests reading the store. */
-  persist: (record: ProcessRecord | undefined) => void;
+  persist: (record: RouterRecord | undefined) => void;
   log: (line: string) => void;
 }
 

@@ -5,7 +5,7 @@ import { API_VERSION } from '../../src/config/schemas/common.js';
 import { sharedRouterDocument } from '../../src/config/schemas/router.js';
 import type { RoutingTableInput } from '../../src/config/schemas/table.js';
 import { startSharedRouter, type RouterHandle, type SharedRouterHandle } from '../../src/router/run.js';
-import type { StatsSnapshot } from '../../src/router/stats.js';
+import type { StatsSnapshot } from '../../src/shared/stats-snapshot.js';
 
 const TOKEN = 'test-token-0123456789';
 /** The neighbours route to a port nothing listens on: they are never meant to be reached. */

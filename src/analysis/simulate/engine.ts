@@ -13,13 +13,7 @@ import { sampleVersion, SyntheticLatency, type VersionBehaviour } from './traffi
 import { sequentialSettings } from '../templates.js';
 import { ThresholdRunner } from './threshold-runner.js';
 import { KayentaRunner } from './kayenta-runner.js';
-
-export interface Runner {
-  observe(second: number, window: ComparisonWindow): void;
-  /** Failed rolls back; Inconclusive pauses the rollout; anything else carries on. */
-  decision(): 'rollback' | 'pause' | 'continue';
-  reason(): string;
-}
+import type { Runner } from './runner.js';
 
 export function runnerFor(spec: AnalysisTemplateSpec): Runner {
   if (spec.sequential) {

@@ -9,7 +9,7 @@ import type { KayentaSpec } from '../../config/schemas/analysis.js';
 import { judgeKayenta, type KayentaReport } from '../judges/kayenta/judge.js';
 import { kayentaStage, stageResult, type KayentaStage } from '../judges/kayenta/stage.js';
 import type { ComparisonWindow } from '../judges/sequential/window.js';
-import type { Runner } from './engine.js';
+import type { Runner } from './runner.js';
 import { addWindow, syntheticValue, type Totals } from './threshold-runner.js';
 
 export class KayentaRunner implements Runner {

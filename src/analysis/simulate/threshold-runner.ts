@@ -14,7 +14,7 @@ import {
   type ThresholdState,
 } from '../judges/threshold/judge.js';
 import type { ComparisonWindow, VersionWindow } from '../judges/sequential/window.js';
-import type { Runner } from './engine.js';
+import type { Runner } from './runner.js';
 import { signalValue } from '../providers/builtin.js';
 import { SyntheticLatency } from './traffic.js';
 
