@@ -221,7 +221,7 @@ spec:
     `router CPU: ${routerCores.toFixed(2)} cores in ${routers.length} router process(es); controller + routers ${(cores + routerCores).toFixed(2)} of the machine's 2 cores; the load generator itself ${benchCores.toFixed(2)}`,
   );
   console.log(
-    `the controller waited for a core ${((after.waited - before.waited) / wall).toFixed(2)} s per second (runnable, not running: the machine's other load); machine load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]} on 2 cores`,
+    `the controller waited for a core ${((after.waited - before.waited) / wall).toFixed(2)} s per second (runnable, not running); machine load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]} on 2 cores`,
   );
   console.log(
     `round lateness over ${total} rounds: p50 ≤ ${quantile(0.5)} s, p99 ≤ ${quantile(0.99)} s, worst since start ${after.lag.max.toFixed(3)} s — ${(quantile(0.99) / 1).toFixed(3)}× the 1 s interval at p99`,
