@@ -10,15 +10,16 @@ import type { RoutingTable } from '../config/schemas/table.js';
 import type { ServiceSummary } from './admin.js';
 import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 
-/** An answer the router gave with an error status: `status` says which (409 a revision conflict, 404 no such service). */
+/** The router answered with an error status (`status`), or did not answer (no `status`). */
 export class AdminError extends Error {
   constructor(
-    readonly status: number,
     message: string,
+    readonly status?: number,
     /** The router's own one-line reason, when it gave one. */
     readonly reason?: string,
   ) {
     super(message);
+    this.name = 'AdminError';
   }
 }
 
@@ -126,13 +127,11 @@ export class AdminClient {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             if ((res.statusCode ?? 0) >= 300)
-              return reject(
-                new AdminError(res.statusCode ?? 0, `${refused}: ${res.statusCode} ${text}`, reasonIn(text)),
-              );
+              return reject(new AdminError(`${refused}: ${res.statusCode} ${text}`, res.statusCode, reasonIn(text)));
             try {
               resolve(JSON.parse(text) as T);
             } catch {
-              reject(new Error(`${refused}: the answer is not JSON`));
+              reject(new AdminError(`${refused}: the answer is not JSON`));
             }
           });
         },
