@@ -17,7 +17,7 @@ import {
   type AnalysisTemplateSpec,
 } from './schemas/analysis.js';
 import { kayentaCanaryConfig } from './schemas/kayenta.js';
-import { routerDocument } from './schemas/router.js';
+import { routerDocument, sharedRouterDocument } from './schemas/router.js';
 import { simulationDocument } from './schemas/simulation.js';
 import { rolloutDocument } from './schemas/rollout.js';
 import { didYouMean } from './suggest.js';
@@ -26,6 +26,7 @@ import { EMBEDDED, type RouterCapabilities } from './capabilities.js';
 /** Every kind of kanari file, by its `kind:`; add a kind here and `kanari lint` knows it. */
 export const KINDS = {
   Router: routerDocument,
+  SharedRouter: sharedRouterDocument,
   AnalysisTemplate: analysisTemplateDocument,
   Simulation: simulationDocument,
   Rollout: rolloutDocument,
