@@ -13,7 +13,7 @@ import { Random } from '../analysis/stats/random.js';
 import { initialStatus, transition } from '../rollout/machine.js';
 import type { RolloutEvent, RolloutStatus, UntimedEvent } from '../rollout/types.js';
 import { SyntheticSource } from './source.js';
-import { sharesOf, TrafficGenerator } from './scenario.js';
+import { sharesOf, TrafficGenerator, worse } from './scenario.js';
 import type { VersionBehaviour } from './traffic.js';
 
 /** A plan to simulate: a Rollout's spec and the templates its analyses name. */
@@ -27,6 +27,8 @@ export interface RunResult {
   outcome: 'promoted' | 'rolledBack' | 'paused' | 'unfinished';
   /** Seconds from the deploy to the rollback's start. */
   rollbackAt?: number;
+  /** The first second users met the canary while it was worse than stable (a gate or preview can delay it past the onset). */
+  exposedAt?: number;
   /** Why it rolled back, or paused. */
   reason?: string;
   /** Failed requests the canary served beyond stable's error rate. */
@@ -94,6 +96,7 @@ export async function runOnce(variant: Variant, world: World, seed: number): Pro
   send({ type: 'tick' }, 0);
   send({ type: 'deploy', release: { version: canaryVersion, target: rollout.canary } }, 0);
   let extraErrors = 0;
+  let exposedAt: number | undefined;
   const canaryShare: number[] = [];
   const limit = Math.ceil(spec.duration / 1000);
   let t = 0;
@@ -112,6 +115,7 @@ export async function runOnce(variant: Variant, world: World, seed: number): Pro
       (table.canary === canaryVersion ? second.canary.requests : 0) +
       (table.stable === canaryVersion ? second.stable.requests : 0);
     extraErrors += served * Math.max(0, bad.errorRate - world.stable.errorRate);
+    if (exposedAt === undefined && served > 0 && worse(bad, world.stable)) exposedAt = t;
 
     const end = now + 1000;
     for (const entry of status.analyses) {
@@ -133,6 +137,7 @@ export async function runOnce(variant: Variant, world: World, seed: number): Pro
   return {
     ...outcomeOf(status),
     ...(rollbackAt !== undefined ? { rollbackAt: rollbackAt / 1000 } : {}),
+    ...(exposedAt !== undefined ? { exposedAt } : {}),
     extraErrors,
     seconds: t,
     canaryShare,

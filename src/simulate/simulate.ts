@@ -8,7 +8,7 @@
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { rolloutSpec } from '../config/schemas/rollout.js';
 import type { SimulationSpec } from '../config/schemas/simulation.js';
-import { providersOf } from '../analysis/templates.js';
+import { BUILTIN_TEMPLATES, providersOf } from '../analysis/templates.js';
 import { planOf } from '../rollout/strategies/index.js';
 import { detectionLimit, type Limit } from './limits.js';
 import { runOnce, type RunResult, type Variant } from './run.js';
@@ -20,7 +20,7 @@ export interface TemplateSummary {
   rollbacks: number;
   pauses: number;
   promotions: number;
-  /** Seconds from the canary going bad to its rollback, over the runs that rolled back. */
+  /** Seconds from users first meeting the canary gone bad to its rollback, over the runs that rolled back. */
   timeToRollback?: { median: number; p90: number };
   /** Mean extra failed requests served by the canary, beyond stable's error rate, before rollback or the end. */
   extraErrors: number;
@@ -53,7 +53,7 @@ export function variantsOf(
       {
         name: document.metadata.name,
         rollout: document.spec,
-        templates: { ...builtinsFor(templates), ...loaded.templates },
+        templates: { ...BUILTIN_TEMPLATES, ...byName(templates), ...loaded.templates },
       },
     ];
   }
@@ -75,7 +75,7 @@ export function variantsOf(
   }));
 }
 
-function builtinsFor(templates: readonly { name: string; spec: AnalysisTemplateSpec }[]) {
+function byName(templates: readonly { name: string; spec: AnalysisTemplateSpec }[]) {
   return Object.fromEntries(templates.map((t) => [t.name, t.spec]));
 }
 
@@ -116,7 +116,8 @@ export async function simulate(
   }
 
   const first = results[0]?.[0];
-  const onsetShare = onset === undefined ? 0 : (first?.canaryShare[onset] ?? 0);
+  const exposed = first?.exposedAt ?? onset;
+  const onsetShare = exposed === undefined ? 0 : (first?.canaryShare[exposed] ?? 0);
   const sequential = variants.flatMap((v) => Object.values(v.templates)).find((t) => t.sequential);
   const at = onset === undefined ? undefined : canary(onset);
   const limit =
@@ -141,7 +142,7 @@ export async function simulate(
 function summarise(name: string, results: readonly RunResult[], onset: number | undefined): TemplateSummary {
   const times = results
     .filter((r) => r.outcome === 'rolledBack')
-    .map((r) => r.rollbackAt! - (onset ?? 0))
+    .map((r) => r.rollbackAt! - (r.exposedAt ?? onset ?? 0))
     .sort((a, b) => a - b);
   const example = results.find((r) => r.outcome === 'rolledBack' || r.outcome === 'paused')?.reason;
   return {
