@@ -53,11 +53,21 @@ export class ThresholdChecks implements Judge {
   async tick(now: number): Promise<void> {
     const s = this.state;
     const elapsed = (now - s.startedAt) / 1000;
+    const due = this.metrics.flatMap((t, i) => {
+      const at = measurementDueAt(t.settings, s.threshold![i]!);
+      return at !== undefined && elapsed >= at ? [i] : [];
+    });
+    // Most ticks measure nothing: the run is ticked every second, a metric every interval.
+    if (due.length > 0) await this.measure(due, now, elapsed);
+    s.through = now;
+  }
+
+  private async measure(due: readonly number[], now: number, elapsed: number): Promise<void> {
+    const s = this.state;
     await Promise.all(
-      this.metrics.map(async (t, i) => {
+      due.map(async (i) => {
+        const t = this.metrics[i]!;
         const state = s.threshold![i]!;
-        const due = measurementDueAt(t.settings, state);
-        if (due === undefined || elapsed < due) return;
         const previous = state.measurements.at(-1);
         const window = { start: previous ? s.startedAt + previous.at * 1000 : s.startedAt, end: now };
         const [result, control] = await Promise.all([
@@ -72,7 +82,6 @@ export class ThresholdChecks implements Judge {
         s.measurements.push(record(t.metric.name, window, result, judged.phase));
       }),
     );
-    s.through = now;
   }
 
   verdict(final: boolean): Verdict {
