@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { loadKind } from '../../dist/config/kinds.js';
 import { simulate } from '../../dist/simulate/simulate.js';
-import { BUILTIN_TEMPLATES } from '../../dist/analysis/templates.js';
+import { BUILTIN_TEMPLATES } from '../../dist/config/templates.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '1000' } } });
 const runs = Number(values.runs);

@@ -10,7 +10,7 @@ import { loadFileText, parseText } from '../config/load.js';
 import { z } from 'zod';
 import type { MetricPair } from './judges/kayenta/judge.js';
 import type { ComparisonWindow, LatencyWindow } from './judges/sequential/window.js';
-import { LatencySketch } from './stats/sketch.js';
+import { LatencySketch } from '../shared/sketch.js';
 
 const CONTROL = new Set(['control', 'baseline', 'stable']);
 const CANARY = new Set(['experiment', 'canary']);

@@ -1,11 +1,12 @@
 import { loadFileText, parseText } from '../config/load.js';
 import { loadKind } from '../config/kinds.js';
-import { kayentaCanaryConfig, metricsOf } from '../analysis/judges/kayenta/config.js';
+import { kayentaCanaryConfig, metricsOf } from '../config/schemas/kayenta.js';
 import { judgeKayenta, type KayentaReport } from '../analysis/judges/kayenta/judge.js';
 import { scoreThresholdsOf } from '../analysis/judges/kayenta/stage.js';
 import { SequentialJudge, type SequentialReport } from '../analysis/judges/sequential/judge.js';
 import { readMetricPairs, readRequestLog } from '../analysis/offline.js';
-import { BUILTIN_TEMPLATES, sequentialSettings } from '../analysis/templates.js';
+import { BUILTIN_TEMPLATES } from '../config/templates.js';
+import { sequentialSettings } from '../analysis/templates.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
 import { table } from './table.js';

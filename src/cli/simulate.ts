@@ -3,7 +3,7 @@ import type { SimulationSpec } from '../config/schemas/simulation.js';
 import { loadFiles } from '../config/kinds.js';
 import { formatDuration } from '../config/duration.js';
 import { simulate, unanswerable, variantsOf, type SimulationReport } from '../simulate/simulate.js';
-import { BUILTIN_TEMPLATES } from '../analysis/templates.js';
+import { BUILTIN_TEMPLATES } from '../config/templates.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
 import { table } from './table.js';

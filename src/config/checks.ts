@@ -10,9 +10,9 @@ import type { ParsedDocument } from './load.js';
 import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from './schemas/analysis.js';
 import type { RolloutDocument } from './schemas/rollout.js';
 import type { SimulationDocument } from './schemas/simulation.js';
-import { BUILTIN_TEMPLATES, providersOf } from '../analysis/templates.js';
+import { BUILTIN_TEMPLATES, providersOf } from './templates.js';
 import { didYouMean } from './suggest.js';
-import { unsupportedSteps, type RouterCapabilities } from '../traffic/capabilities.js';
+import { unsupportedSteps, type RouterCapabilities } from './capabilities.js';
 
 /** One validated document of a file, with its source for locating issues. */
 export interface Loaded {

@@ -16,12 +16,12 @@ import {
   type AnalysisTemplateDocument,
   type AnalysisTemplateSpec,
 } from './schemas/analysis.js';
-import { kayentaCanaryConfig } from '../analysis/judges/kayenta/config.js';
+import { kayentaCanaryConfig } from './schemas/kayenta.js';
 import { routerDocument } from './schemas/router.js';
 import { simulationDocument, type SimulationDocument, type SimulationSpec } from './schemas/simulation.js';
 import { rolloutDocument, type RolloutDocument } from './schemas/rollout.js';
 import { didYouMean } from './suggest.js';
-import { EMBEDDED, type RouterCapabilities } from '../traffic/capabilities.js';
+import { EMBEDDED, type RouterCapabilities } from './capabilities.js';
 
 /** Every kind of kanari file, by its `kind:`; add a kind here and `kanari lint` knows it. */
 export const KINDS = {

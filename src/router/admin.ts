@@ -5,7 +5,7 @@ import { parseText } from '../config/load.js';
 import { routingTable, type RoutingTable, type Version } from '../config/schemas/table.js';
 import { renderPrometheus } from './metrics.js';
 import type { EndpointHealth } from './pool.js';
-import type { StatsSnapshot } from './stats.js';
+import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 

@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import type { RoutingTable } from '../config/schemas/table.js';
-import type { StatsSnapshot } from './stats.js';
+import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 
 export class AdminClient {
   private readonly target: { socketPath: string } | { host: string; port: number };

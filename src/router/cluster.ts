@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { RouterDocument } from '../config/schemas/router.js';
 import type { RoutingTable, Version } from '../config/schemas/table.js';
 import type { EndpointHealth } from './pool.js';
-import type { StatsSnapshot } from './stats.js';
+import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import type { StoredTable } from './tablestore.js';
 
 export type ToWorker =

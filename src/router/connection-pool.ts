@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { UpstreamError } from './stats.js';
+import type { UpstreamError } from '../shared/stats-snapshot.js';
 import { UpstreamConnection } from './upstream.js';
 
 /** Idle pooled connections close before Node's default server keep-alive (5 s) would close them. */

@@ -4,7 +4,8 @@ import type { Version } from '../config/schemas/table.js';
 import { clientResponseHeaders } from './headers.js';
 import type { Endpoint } from './pool.js';
 import { requestHeadText, type RequestHead } from './request-head.js';
-import type { RouterStats, UpstreamError } from './stats.js';
+import type { RouterStats } from './stats.js';
+import type { UpstreamError } from '../shared/stats-snapshot.js';
 import type { CompiledTable } from './table.js';
 import type { UpstreamConnection } from './upstream.js';
 

@@ -1,5 +1,5 @@
 import type { MatchRule, ValueMatch, Version } from '../config/schemas/table.js';
-import { compileLinearRegex } from './regex.js';
+import { compileLinearRegex } from '../shared/regex.js';
 
 type Test = (value: string) => boolean;
 

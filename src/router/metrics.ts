@@ -1,6 +1,6 @@
 import { VERSIONS } from '../config/schemas/table.js';
-import { LatencySketch } from '../analysis/stats/sketch.js';
-import { STATUS_CLASSES, UPSTREAM_ERRORS, type StatsSnapshot } from './stats.js';
+import { LatencySketch } from '../shared/sketch.js';
+import { STATUS_CLASSES, UPSTREAM_ERRORS, type StatsSnapshot } from '../shared/stats-snapshot.js';
 
 /** Classic histogram bounds exported to Prometheus; the sketch behind them is finer (1%). */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

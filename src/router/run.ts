@@ -11,7 +11,8 @@ import { newPrivateDir } from '../shared/files.js';
 import { startWorkers } from './cluster.js';
 import { DataPlane } from './dataplane.js';
 import { movesUsersOnto } from '../config/moves.js';
-import { mergeSnapshots, type StatsSnapshot } from './stats.js';
+import { mergeSnapshots } from './stats.js';
+import { type StatsSnapshot } from '../shared/stats-snapshot.js';
 import { readStoredTable, writeStoredTable, type StoredTable } from './tablestore.js';
 
 export interface RouterOptions {

@@ -1,8 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
-import type { ConnectionPool } from './connection-pool.js';
 import { ProtocolError, ResponseParser, type ResponseHead } from './response-parser.js';
-import type { UpstreamError } from './stats.js';
+import type { UpstreamError } from '../shared/stats-snapshot.js';
 
 /** One request/response on an upstream connection, as the forwarder sees it. */
 export interface Exchange {
@@ -35,6 +34,12 @@ export interface Exchange {
  * odd — bytes when no request is out, bytes after a response ended, a response that ended
  * before its request was sent — closes the connection rather than reusing it.
  */
+/** Where a connection goes back when its exchange is over (the pool that opened it). */
+export interface ConnectionOwner {
+  release(conn: UpstreamConnection): void;
+  forget(conn: UpstreamConnection): void;
+}
+
 export class UpstreamConnection {
   private exchange: Exchange | undefined;
   private readonly parser: ResponseParser;
@@ -49,7 +54,7 @@ export class UpstreamConnection {
 
   constructor(
     readonly socket: net.Socket,
-    private readonly pool: ConnectionPool,
+    private readonly pool: ConnectionOwner,
   ) {
     this.parser = new ResponseParser({
       head: (head) => (this.found = head),

@@ -8,7 +8,7 @@
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { rolloutSpec } from '../config/schemas/rollout.js';
 import type { SimulationSpec } from '../config/schemas/simulation.js';
-import { BUILTIN_TEMPLATES, providersOf } from '../analysis/templates.js';
+import { BUILTIN_TEMPLATES, providersOf } from '../config/templates.js';
 import { planOf } from '../rollout/strategies/index.js';
 import { detectionLimit, type Limit } from './limits.js';
 import { runOnce, type RunResult, type Variant } from './run.js';

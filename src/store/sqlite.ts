@@ -9,7 +9,7 @@ import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AnalysisReport, AnalysisRunState, MeasurementRecord } from '../analysis/run.js';
 import type { StatsDelta } from '../analysis/providers/builtin.js';
-import type { StatsSnapshot } from '../router/stats.js';
+import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import type { RolloutStatus } from '../rollout/types.js';
 import { privateDir, privateFiles } from '../shared/files.js';
 

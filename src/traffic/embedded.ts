@@ -6,7 +6,7 @@ import type { AdminClient } from '../router/client.js';
 import type { RoutingTable } from '../config/schemas/table.js';
 import { routingTableFor } from '../rollout/routing-table.js';
 import type { TrafficState } from '../rollout/types.js';
-import { EMBEDDED } from './capabilities.js';
+import { EMBEDDED } from '../config/capabilities.js';
 import type { TrafficCapability, TrafficRouter } from './types.js';
 
 export class EmbeddedTraffic implements TrafficRouter {

@@ -13,7 +13,7 @@ import type { RolloutSpec } from '../config/schemas/rollout.js';
 import type { RoutingTable } from '../config/schemas/table.js';
 import { AdminClient } from '../router/client.js';
 import { tokenFromFile } from '../shared/http.js';
-import type { StatsSnapshot } from '../router/stats.js';
+import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import { privateDir, writePrivateFile } from '../shared/files.js';
 import { ownModuleCommand, ProcessGroup, type ProcessRecord } from '../targets/process.js';
 

@@ -3,13 +3,12 @@
  * implementation per data plane; each says what it can do, and a step it cannot do is a
  * load-time error, never a silent no-op.
  */
+import type { RouterCapabilities, TrafficCapability } from '../config/capabilities.js';
 import type { TrafficState } from '../rollout/types.js';
 
-export type TrafficCapability = 'weights' | 'match' | 'mirror' | 'sticky' | 'baseline';
+export type { TrafficCapability };
 
-export interface TrafficRouter {
-  readonly name: string;
-  readonly supports: ReadonlySet<TrafficCapability>;
+export interface TrafficRouter extends RouterCapabilities {
   /** Makes the data plane do `desired`; idempotent. `endpoints` maps each instance id to its addresses. */
   apply(desired: TrafficState, endpoints: (id: string) => string[]): Promise<void>;
 }

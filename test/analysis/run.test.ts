@@ -4,7 +4,7 @@ import { analysisTemplateSpec } from '../../src/config/schemas/analysis.js';
 import { AnalysisRun, type RunEnvironment } from '../../src/analysis/run.js';
 import { BuiltinProvider, StatsRecorder } from '../../src/analysis/providers/builtin.js';
 import { Providers } from '../../src/analysis/providers/index.js';
-import { BUILTIN_TEMPLATES } from '../../src/analysis/templates.js';
+import { BUILTIN_TEMPLATES } from '../../src/config/templates.js';
 import { RouterStats } from '../../src/router/stats.js';
 import { seededRandom } from '../../src/analysis/stats/describe.js';
 import { freePort } from '../helpers/prometheus.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadKind } from '../../src/config/kinds.js';
 import { simulate } from '../../src/simulate/simulate.js';
-import { BUILTIN_TEMPLATES } from '../../src/analysis/templates.js';
+import { BUILTIN_TEMPLATES } from '../../src/config/templates.js';
 import { runCli } from '../helpers/cli.js';
 
 /**

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { AnalysisRun, type AnalysisReport, type MeasurementRecord } from '../../src/analysis/run.js';
 import { BuiltinProvider, StatsRecorder } from '../../src/analysis/providers/builtin.js';
 import { Providers } from '../../src/analysis/providers/index.js';
-import { BUILTIN_TEMPLATES } from '../../src/analysis/templates.js';
+import { BUILTIN_TEMPLATES } from '../../src/config/templates.js';
 import { Store } from '../../src/store/sqlite.js';
 
 const measurement = (i: number): MeasurementRecord => ({

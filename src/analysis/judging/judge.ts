@@ -6,7 +6,7 @@
  * simulator (synthetic traffic). The judges themselves stay pure: numbers in, verdict out.
  */
 import type { AnalysisTemplateSpec, ProviderQuery } from '../../config/schemas/analysis.js';
-import type { Value } from '../judges/threshold/expression.js';
+import type { Value } from '../../config/expression.js';
 import type { ThresholdState } from '../judges/threshold/judge.js';
 import type { SequentialJudgeState, Verdict } from '../judges/sequential/judge.js';
 import type { KayentaReport } from '../judges/kayenta/judge.js';

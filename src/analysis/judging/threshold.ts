@@ -1,6 +1,6 @@
 /** Threshold checks as a Judge: each metric measured on its own interval, judged by its conditions. */
 import type { ThresholdMetric } from '../../config/schemas/analysis.js';
-import type { Value } from '../judges/threshold/expression.js';
+import type { Value } from '../../config/expression.js';
 import {
   compileConditions,
   emptyState,

@@ -5,8 +5,8 @@
  * the last minute for a threshold check, one-minute steps for a Kayenta comparison —
  * is a sum of deltas.
  */
-import { LatencySketch, subtractSnapshot, type SketchSnapshot } from '../stats/sketch.js';
-import { STATUS_CLASSES, type StatsSnapshot, type StatusClass } from '../../router/stats.js';
+import { LatencySketch, subtractSnapshot, type SketchSnapshot } from '../../shared/sketch.js';
+import { STATUS_CLASSES, type StatsSnapshot, type StatusClass } from '../../shared/stats-snapshot.js';
 import { VERSIONS, type Version } from '../../config/schemas/table.js';
 import type { BuiltinQuery } from '../../config/schemas/analysis.js';
 import type { ComparisonWindow, VersionWindow } from '../judges/sequential/window.js';

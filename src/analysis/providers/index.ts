@@ -1,14 +1,7 @@
-import type { ProviderQuery } from '../../config/schemas/analysis.js';
+import { providerName, type ProviderQuery } from '../../config/schemas/analysis.js';
 import type { BuiltinProvider } from './builtin.js';
 import { PrometheusProvider } from './prometheus.js';
-import {
-  providerName,
-  type MetricProvider,
-  type MetricQuery,
-  type MetricResult,
-  type QueryContext,
-  type TimeWindow,
-} from './types.js';
+import type { MetricProvider, MetricQuery, MetricResult, QueryContext, TimeWindow } from './types.js';
 import { WebProvider } from './web.js';
 
 /** The providers a run can use; `builtin` exists only where kanari's router carries the traffic. */

@@ -7,7 +7,7 @@
  * `empty` — a query that matched nothing is never read as a rate of zero.
  */
 import type { PrometheusQuery } from '../../config/schemas/analysis.js';
-import { PROMETHEUS_PRESETS, renderTemplate, templateValues } from './template.js';
+import { PROMETHEUS_PRESETS, renderTemplate, templateValues } from '../../config/query-template.js';
 import { httpRequest, type HttpOutcome } from './http.js';
 import type { MetricProvider, MetricQuery, MetricResult, QueryContext, TimeWindow } from './types.js';
 

@@ -4,8 +4,8 @@
  * pass for a healthy zero: a value, nothing (`empty`), a failure (`error`), or no
  * answer in time (`timeout`).
  */
-import type { Value } from '../judges/threshold/expression.js';
-import type { BuiltinQuery, PrometheusQuery, ProviderQuery, WebQuery } from '../../config/schemas/analysis.js';
+import type { Value } from '../../config/expression.js';
+import type { BuiltinQuery, PrometheusQuery, WebQuery } from '../../config/schemas/analysis.js';
 
 /** A half-open interval [start, end) in milliseconds since the epoch. */
 export interface TimeWindow {
@@ -31,9 +31,4 @@ export interface MetricProvider {
   readonly name: 'builtin' | 'prometheus' | 'web';
   /** With `step` (ms) the answer is a series, one value per step over the window, instead of one value for all of it. */
   query(q: MetricQuery, window: TimeWindow, context: QueryContext, options?: { step?: number }): Promise<MetricResult>;
-}
-
-/** Which provider a query names (the schema lets it name exactly one). */
-export function providerName(q: ProviderQuery): keyof ProviderQuery {
-  return (Object.keys(q) as (keyof ProviderQuery)[]).find((k) => q[k] !== undefined)!;
 }

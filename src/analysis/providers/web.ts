@@ -5,8 +5,8 @@
  */
 import type { WebQuery } from '../../config/schemas/analysis.js';
 import { httpRequest } from './http.js';
-import { parseJsonPath, selectPath } from './json-path.js';
-import { renderTemplate, templateValues } from './template.js';
+import { parseJsonPath, selectPath } from '../../config/json-path.js';
+import { renderTemplate, templateValues } from '../../config/query-template.js';
 import type { MetricProvider, MetricQuery, MetricResult, QueryContext, TimeWindow } from './types.js';
 
 export class WebProvider implements MetricProvider {

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { duration, positiveDuration, timerDuration } from '../duration.js';
-import { compile, ExpressionError } from '../../analysis/judges/threshold/expression.js';
+import { compile, ExpressionError } from '../expression.js';
 import { API_VERSION, exactlyOne, httpUrl, metadata, name } from './common.js';
-import { kayentaCanaryConfig, type KayentaCanaryConfig } from '../../analysis/judges/kayenta/config.js';
-import { parseJsonPath } from '../../analysis/providers/json-path.js';
-import { PROMETHEUS_PRESETS, unknownVariables } from '../../analysis/providers/template.js';
+import { kayentaCanaryConfig, type KayentaCanaryConfig } from './kayenta.js';
+import { parseJsonPath } from '../json-path.js';
+import { PROMETHEUS_PRESETS, unknownVariables } from '../query-template.js';
 
 const probability = (what: string) => z.number().gt(0, `must be above 0 (${what})`).lt(1, `must be below 1 (${what})`);
 
@@ -233,3 +233,8 @@ export const analysisTemplateDocument = z.strictObject({
   spec: analysisTemplateSpec,
 });
 export type AnalysisTemplateDocument = z.output<typeof analysisTemplateDocument>;
+
+/** Which provider a query names (the schema lets it name exactly one). */
+export function providerName(q: ProviderQuery): keyof ProviderQuery {
+  return (Object.keys(q) as (keyof ProviderQuery)[]).find((k) => q[k] !== undefined)!;
+}

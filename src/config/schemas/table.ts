@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { compileLinearRegex } from '../../router/regex.js';
+import { compileLinearRegex } from '../../shared/regex.js';
 import { exactlyOne } from './common.js';
 
-export const VERSIONS = ['stable', 'canary', 'baseline'] as const;
-export type Version = (typeof VERSIONS)[number];
+import { VERSIONS, type Version } from '../../shared/stats-snapshot.js';
+
+export { VERSIONS, type Version } from '../../shared/stats-snapshot.js';
 export const version = z.enum(VERSIONS);
 
 /** A share of traffic in percent, in steps of 0.01 (the router splits into 10,000 buckets). */

@@ -5,7 +5,7 @@
  */
 import type { BlueGreenStrategy, CanaryStrategy } from '../../config/schemas/rollout.js';
 import { formatDuration } from '../../config/duration.js';
-import type { Plan, PlanStep } from './index.js';
+import type { Plan, PlanStep } from './plan.js';
 
 export function blueGreenSteps(bg: BlueGreenStrategy, canary: CanaryStrategy | undefined): Plan {
   const steps: PlanStep[] = [];

@@ -5,7 +5,7 @@
  */
 import { resolveCount, type RollingStrategy } from '../../config/schemas/rollout.js';
 import { formatDuration } from '../../config/duration.js';
-import type { Plan, PlanStep } from './index.js';
+import type { Plan, PlanStep } from './plan.js';
 
 export function rollingSteps(r: RollingStrategy, oldSize: number, size: number): Plan {
   const surge = resolveCount(r.maxSurge, size, 'up');

@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  classifyByMean,
-  classifyMetric,
-  metricSettings,
-  type Direction,
-} from '../../../src/analysis/judges/kayenta/classify.js';
+import { classifyByMean, classifyMetric } from '../../../src/analysis/judges/kayenta/classify.js';
+import { metricSettings, type Direction } from '../../../src/config/schemas/kayenta.js';
 import { handleNaNs, iqrOutliers, kSigmaOutliers, removeFlagged } from '../../../src/analysis/judges/kayenta/clean.js';
 import { cles, cohenD, meanRatio } from '../../../src/analysis/judges/kayenta/effect.js';
 import {

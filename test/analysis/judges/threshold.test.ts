@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compile, ExpressionError } from '../../../src/analysis/judges/threshold/expression.js';
+import { compile, ExpressionError } from '../../../src/config/expression.js';
 import {
   compileConditions,
   emptyState,

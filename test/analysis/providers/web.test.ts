@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { webQuery } from '../../../src/config/schemas/analysis.js';
-import { parseJsonPath, selectPath } from '../../../src/analysis/providers/json-path.js';
+import { parseJsonPath, selectPath } from '../../../src/config/json-path.js';
 import { WebProvider } from '../../../src/analysis/providers/web.js';
 
 describe('JSON path selector', () => {

@@ -6,59 +6,12 @@
  * the effect-size gate.
  */
 import { seededRandom, summarize, type Summary } from '../../stats/describe.js';
-import { cleanSeries, type NanStrategy } from './clean.js';
+import { cleanSeries } from './clean.js';
+import type { Direction, KayentaMetricSettings } from '../../../config/schemas/kayenta.js';
 import { cles, meanRatio } from './effect.js';
 import { mannWhitneyInterval, type MannWhitneyResult } from './mannwhitney.js';
 
-export type Direction = 'increase' | 'decrease' | 'either';
 export type Classification = 'Pass' | 'High' | 'Low' | 'Nodata' | 'NodataFailMetric' | 'Error';
-
-export interface KayentaMetricSettings {
-  direction: Direction;
-  nanStrategy: NanStrategy;
-  critical: boolean;
-  mustHaveData: boolean;
-  muted: boolean;
-  effectSize: {
-    measure: 'meanRatio' | 'cles';
-    allowedIncrease: number;
-    allowedDecrease: number;
-    criticalIncrease: number;
-    criticalDecrease: number;
-  };
-  outliers: { strategy: 'keep' | 'remove'; outlierFactor: number };
-}
-
-/** Fills in Kayenta's defaults; the effect-size defaults depend on the measure (1.0 for meanRatio, 0.5 for CLES). */
-export function metricSettings(
-  partial: {
-    direction?: Direction;
-    nanStrategy?: NanStrategy;
-    critical?: boolean;
-    mustHaveData?: boolean;
-    muted?: boolean;
-    effectSize?: Partial<KayentaMetricSettings['effectSize']>;
-    outliers?: Partial<KayentaMetricSettings['outliers']>;
-  } = {},
-): KayentaMetricSettings {
-  const measure = partial.effectSize?.measure ?? 'meanRatio';
-  const neutral = measure === 'cles' ? 0.5 : 1;
-  return {
-    direction: partial.direction ?? 'either',
-    nanStrategy: partial.nanStrategy ?? 'remove',
-    critical: partial.critical ?? false,
-    mustHaveData: partial.mustHaveData ?? false,
-    muted: partial.muted ?? false,
-    effectSize: {
-      measure,
-      allowedIncrease: partial.effectSize?.allowedIncrease ?? neutral,
-      allowedDecrease: partial.effectSize?.allowedDecrease ?? neutral,
-      criticalIncrease: partial.effectSize?.criticalIncrease ?? neutral,
-      criticalDecrease: partial.effectSize?.criticalDecrease ?? neutral,
-    },
-    outliers: { strategy: partial.outliers?.strategy ?? 'keep', outlierFactor: partial.outliers?.outlierFactor ?? 3 },
-  };
-}
 
 /** What NetflixACAJudge-v1.0 hard-codes; the classifier's own defaults (conf 0.95) apply only in Kayenta's tests. */
 export const JUDGE_PARAMS = { tolerance: 0.25, confLevel: 0.98 } as const;

@@ -1,7 +1,7 @@
 /** Kayenta's data cleaning: NaN handling, then (optionally) outlier removal, per side. */
 import { mean, percentileR7 } from '../../stats/describe.js';
 
-export type NanStrategy = 'remove' | 'replace';
+import type { NanStrategy } from '../../../config/schemas/kayenta.js';
 
 export function handleNaNs(values: readonly number[], strategy: NanStrategy): number[] {
   return strategy === 'remove' ? values.filter((v) => !Number.isNaN(v)) : values.map((v) => (Number.isNaN(v) ? 0 : v));

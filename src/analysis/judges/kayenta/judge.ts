@@ -1,6 +1,6 @@
 /** One Kayenta judgement: classify every metric pair, then score (NetflixACAJudge.judge). */
 import { classifyMetric, JUDGE_PARAMS, type MetricClassification } from './classify.js';
-import type { KayentaMetric } from './config.js';
+import type { KayentaMetric } from '../../../config/schemas/kayenta.js';
 import { classifyScore, weightedSumScore, type GroupScore, type ScoreThresholds } from './score.js';
 
 /** Kayenta's MetricSetPair: one metric (and tag set), both sides' values. */

@@ -4,7 +4,7 @@
  * interval scores so far.
  */
 import type { KayentaSpec } from '../../../config/schemas/analysis.js';
-import { metricsOf, type KayentaCanaryConfig, type KayentaMetric } from './config.js';
+import { metricsOf, type KayentaCanaryConfig, type KayentaMetric } from '../../../config/schemas/kayenta.js';
 import { aggregateIntervals, type ScoreThresholds } from './score.js';
 
 /** Spinnaker's defaults when neither the template nor the canary config sets thresholds. */

@@ -8,7 +8,7 @@
  * is Inconclusive, because an outage of Prometheus says nothing about the canary, and a
  * rollout should pause on it rather than promote or roll back.
  */
-import { compile, type Expression, type Value } from './expression.js';
+import { compile, type Expression, type Value } from '../../../config/expression.js';
 import type { ThresholdMetric } from '../../../config/schemas/analysis.js';
 
 export type MeasurementPhase = 'Successful' | 'Failed' | 'Inconclusive' | 'Error';

@@ -3,11 +3,16 @@
  * router that cannot do a step is refused at load time by name and line, never silently
  * skipped when the step comes.
  */
-import type { RolloutSpec } from '../config/schemas/rollout.js';
-import type { TrafficCapability, TrafficRouter } from './types.js';
+import type { RolloutSpec } from './schemas/rollout.js';
+
+/** What a data plane can be asked to do; each traffic router declares the ones it can. */
+export type TrafficCapability = 'weights' | 'match' | 'mirror' | 'sticky' | 'baseline';
 
 /** What a load-time check needs of a router: its name and what it declares it can do. */
-export type RouterCapabilities = Pick<TrafficRouter, 'name' | 'supports'>;
+export interface RouterCapabilities {
+  readonly name: string;
+  readonly supports: ReadonlySet<TrafficCapability>;
+}
 
 /** kanari's own router does every step (`EmbeddedTraffic` declares itself with this). */
 export const EMBEDDED: RouterCapabilities = {

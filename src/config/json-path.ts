@@ -3,7 +3,7 @@
  * one value — `$.data.rate`, `$.items[0].value`, `$['odd key']` — optionally wrapped in
  * braces as Argo Rollouts writes it (`{$.data.rate}`). No filters, no wildcards.
  */
-import type { Value } from '../judges/threshold/expression.js';
+import type { Value } from './expression.js';
 
 export type PathSegment = string | number;
 

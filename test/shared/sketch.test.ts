@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LatencySketch, RELATIVE_ACCURACY } from '../../../src/analysis/stats/sketch.js';
+import { LatencySketch, RELATIVE_ACCURACY } from '../../src/shared/sketch.js';
 
 /** A deterministic stream of lognormal latencies (median 20 ms, σ 1), from a small LCG. */
 function latencies(n: number, seed: number): number[] {

@@ -5,7 +5,56 @@
  * value, kanari reports the value and where it is instead.
  */
 import { z } from 'zod';
-import { metricSettings, type KayentaMetricSettings } from './classify.js';
+
+export type Direction = 'increase' | 'decrease' | 'either';
+export type NanStrategy = 'remove' | 'replace';
+
+export interface KayentaMetricSettings {
+  direction: Direction;
+  nanStrategy: NanStrategy;
+  critical: boolean;
+  mustHaveData: boolean;
+  muted: boolean;
+  effectSize: {
+    measure: 'meanRatio' | 'cles';
+    allowedIncrease: number;
+    allowedDecrease: number;
+    criticalIncrease: number;
+    criticalDecrease: number;
+  };
+  outliers: { strategy: 'keep' | 'remove'; outlierFactor: number };
+}
+
+/** Fills in Kayenta's defaults; the effect-size defaults depend on the measure (1.0 for meanRatio, 0.5 for CLES). */
+export function metricSettings(
+  partial: {
+    direction?: Direction;
+    nanStrategy?: NanStrategy;
+    critical?: boolean;
+    mustHaveData?: boolean;
+    muted?: boolean;
+    effectSize?: Partial<KayentaMetricSettings['effectSize']>;
+    outliers?: Partial<KayentaMetricSettings['outliers']>;
+  } = {},
+): KayentaMetricSettings {
+  const measure = partial.effectSize?.measure ?? 'meanRatio';
+  const neutral = measure === 'cles' ? 0.5 : 1;
+  return {
+    direction: partial.direction ?? 'either',
+    nanStrategy: partial.nanStrategy ?? 'remove',
+    critical: partial.critical ?? false,
+    mustHaveData: partial.mustHaveData ?? false,
+    muted: partial.muted ?? false,
+    effectSize: {
+      measure,
+      allowedIncrease: partial.effectSize?.allowedIncrease ?? neutral,
+      allowedDecrease: partial.effectSize?.allowedDecrease ?? neutral,
+      criticalIncrease: partial.effectSize?.criticalIncrease ?? neutral,
+      criticalDecrease: partial.effectSize?.criticalDecrease ?? neutral,
+    },
+    outliers: { strategy: partial.outliers?.strategy ?? 'keep', outlierFactor: partial.outliers?.outlierFactor ?? 3 },
+  };
+}
 
 const canarySettings = z.looseObject({
   direction: z.enum(['increase', 'decrease', 'either']).optional(),

@@ -1,0 +1,114 @@
+/**
+ * kanari's layers, checked by `npm run layers` (part of `npm test`). Each folder of src/ may
+ * import only the folders listed for it — the architecture (docs/architecture.md) as a table.
+ * A layer never imports one above it, so the pure core (config, judges, the state machine)
+ * can be tested and reused without the world, and each new world (Kubernetes, a dashboard,
+ * flags) is a folder of adapters on top.
+ */
+const MAY_IMPORT = {
+  // Contracts and helpers every layer shares: stats snapshot, sketch, bounded regex, HTTP helpers.
+  shared: [],
+  // Schemas, loading with located errors, and the languages files are written in.
+  config: ['shared'],
+  // Judges, metric providers, analysis runs, statistics.
+  analysis: ['shared', 'config'],
+  // The state machine, strategies, and the engine that runs them through the seams.
+  rollout: ['shared', 'config', 'analysis'],
+  // The data plane: knows routing tables, nothing of rollouts.
+  router: ['shared', 'config'],
+  // Adapters behind the seams; each imports the layers below, never another adapter.
+  traffic: ['shared', 'config', 'analysis', 'rollout', 'router'],
+  targets: ['shared', 'config', 'analysis', 'rollout'],
+  store: ['shared', 'config', 'analysis', 'rollout'],
+  simulate: ['shared', 'config', 'analysis', 'rollout'],
+  // The controller: composes the engine with its adapters and serves the API.
+  server: ['shared', 'config', 'analysis', 'rollout', 'router', 'traffic', 'targets', 'store', 'simulate'],
+  demo: ['shared', 'config', 'analysis', 'rollout', 'router', 'traffic', 'targets', 'store', 'server'],
+  cli: [
+    'shared',
+    'config',
+    'analysis',
+    'rollout',
+    'router',
+    'traffic',
+    'targets',
+    'store',
+    'simulate',
+    'server',
+    'demo',
+  ],
+};
+
+/**
+ * Imports that break the table today, each with the reason and the work that removes it.
+ * Keep this list short and shrinking; a new entry needs the same justification.
+ */
+const KNOWN_EXCEPTIONS = [
+  {
+    from: '^src/rollout/(engine|saving)\\.ts$',
+    to: '^src/(store|targets|traffic)/',
+    why: 'the engine still builds its own collaborators; issue 13 injects them through seams owned by rollout/',
+  },
+  {
+    from: '^src/traffic/router-process\\.ts$',
+    to: '^src/targets/process\\.ts$',
+    why: 'the router process is supervised with the process target’s ProcessGroup',
+  },
+];
+
+const layers = Object.keys(MAY_IMPORT);
+
+export default {
+  forbidden: [
+    ...layers.map((layer) => ({
+      name: `${layer}-imports-only-below`,
+      comment: `src/${layer}/ may import only: ${MAY_IMPORT[layer].join(', ') || 'nothing else in src/'}`,
+      severity: 'error',
+      from: { path: `^src/${layer}/`, pathNot: KNOWN_EXCEPTIONS.map((e) => e.from) },
+      to: { path: `^src/(?!(${[layer, ...MAY_IMPORT[layer]].join('|')})/)[^/]+/` },
+    })),
+    ...KNOWN_EXCEPTIONS.map((e, i) => ({
+      name: `known-exception-${i + 1}`,
+      comment: `allowed only for: ${e.why}`,
+      severity: 'error',
+      from: { path: e.from },
+      to: {
+        path: `^src/(?!(${[e.from.split('/')[1], ...MAY_IMPORT[e.from.split('/')[1]]].join('|')})/)[^/]+/`,
+        pathNot: e.to,
+      },
+    })),
+    {
+      name: 'no-unknown-layer',
+      comment: 'every folder of src/ has a place in MAY_IMPORT (.dependency-cruiser.cjs)',
+      severity: 'error',
+      from: { path: `^src/(?!(${layers.join('|')})/)[^/]+/` },
+      to: {},
+    },
+    {
+      name: 'no-unknown-layer-imported',
+      comment: 'every folder of src/ has a place in MAY_IMPORT (.dependency-cruiser.mjs)',
+      severity: 'error',
+      from: {},
+      to: { path: `^src/(?!(${layers.join('|')})/)[^/]+/` },
+    },
+    {
+      name: 'no-cycles',
+      comment: 'a cycle makes two modules one; break it by moving what both need down a layer',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'src-never-imports-tests-or-benchmarks',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(test|bench|scripts)/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    // Type-only imports count: a type a layer needs from above is a dependency all the same.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+  },
+};
