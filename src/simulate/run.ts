@@ -11,7 +11,7 @@ import type { SimulationSpec } from '../config/schemas/simulation.js';
 import { AnalysisRun } from '../analysis/run.js';
 import { Random } from '../analysis/stats/random.js';
 import { initialStatus, transition } from '../rollout/machine.js';
-import type { RolloutEvent, RolloutStatus, UntimedEvent } from '../rollout/types.js';
+import type { GateType, RolloutEvent, RolloutStatus, UntimedEvent } from '../rollout/types.js';
 import { SyntheticSource } from './source.js';
 import { sharesOf, TrafficGenerator, worse } from './scenario.js';
 import type { VersionBehaviour } from './traffic.js';
@@ -65,14 +65,14 @@ export async function runOnce(variant: Variant, world: World, seed: number): Pro
     if (world) send(world, at);
   };
 
-  // People and webhooks, as the scenario has them answer.
+  // People and webhooks, as the scenario has them answer; each answer may open the next gate or pause.
   const answer = (now: number): void => {
     for (let guard = 0; guard < 100; guard++) {
-      const before = status;
+      const before = waitingOn(status);
       const g = status.gate;
       const promote = spec.promote;
       if (g) {
-        const a = spec.webhooks[g.type] ?? { answer: 'pass', after: 0 };
+        const a = answerTo(spec, g.type);
         if (now >= g.since + a.after) {
           const passed = a.answer === 'pass';
           send(
@@ -83,7 +83,7 @@ export async function runOnce(variant: Variant, world: World, seed: number): Pro
       } else if (status.paused?.reason === 'step' && promote && now >= status.paused.at + promote.after) {
         send({ type: 'promote' }, now);
       }
-      if (status === before) break;
+      if (waitingOn(status) === before) break;
     }
     const rb = spec.webhooks.rollback;
     const asks = rb?.answer === 'pass' && rollout.webhooks.some((w) => w.type === 'rollback');
@@ -153,9 +153,19 @@ function worldEvent(s: RolloutStatus): UntimedEvent | undefined {
   return undefined;
 }
 
-/** Over, or waiting on a person the scenario does not have. */
+function answerTo(spec: SimulationSpec, gate: GateType): { answer: 'pass' | 'fail'; after: number } {
+  return spec.webhooks[gate] ?? { answer: 'pass', after: 0 };
+}
+
+/** What the rollout waits on now; an answer that changes nothing (a confirm gate told no) leaves it the same. */
+function waitingOn(s: RolloutStatus): string {
+  return `${s.phase}/${s.step}/${s.gate?.type ?? ''}@${s.gate?.step ?? ''}/${s.paused?.reason ?? ''}/${s.result?.outcome ?? ''}`;
+}
+
+/** Over, or waiting on a person or a confirm gate the scenario never says yes to. */
 function ended(s: RolloutStatus, spec: SimulationSpec): boolean {
   if (s.result) return true;
+  if (s.gate?.type.startsWith('confirm-') && answerTo(spec, s.gate.type).answer === 'fail') return true;
   if (s.phase !== 'Paused') return false;
   return s.paused?.reason !== 'step' || spec.promote === undefined;
 }

@@ -98,6 +98,18 @@ describe('simulating a plan with an analysis step and webhook gates', () => {
   });
 });
 
+describe('simulating gates nobody passes', () => {
+  it('a change window that never says yes leaves the rollout waiting, neither promoted nor rolled back', async () => {
+    const spec = {
+      ...analysisStep.get('nothing-wrong')!,
+      webhooks: { 'confirm-rollout': { answer: 'fail', after: 0 } },
+    };
+    const r = await simulate(spec as SimulationSpec, [], 2);
+    assert.deepEqual([r.templates[0]!.promotions, r.templates[0]!.rollbacks, r.templates[0]!.extraErrors], [0, 0, 0]);
+    assert.equal(r.seconds, 0, 'the run ends as soon as it waits on a gate the scenario never passes');
+  });
+});
+
 describe('simulating a baseline', () => {
   it('a plan with a baseline, a mirror and a capped sequential step runs to its end: good promoted, bad rolled back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-sim-'));
