@@ -8,7 +8,8 @@
  */
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import type { Verdict } from './judges/sequential/judge.js';
-import { StatsRecorder } from './providers/builtin.js';
+import { BuiltinCounts, type StatsRecorder } from './providers/builtin.js';
+import { PrometheusCountSource } from './providers/prometheus-counts.js';
 import type { Providers } from './providers/index.js';
 import type {
   AnalysisReport,
@@ -35,7 +36,7 @@ export type {
 export interface RunEnvironment {
   service: string;
   providers: Providers;
-  /** The router's stats, for sequential templates. */
+  /** The router's stats, for sequential templates that name no other source. */
   recorder?: StatsRecorder;
   /** The canary's configured share of canary + control traffic now (for the sample-ratio guard). */
   expectedShare?: () => number | undefined;
@@ -46,21 +47,17 @@ export interface RunEnvironment {
 /** Measured by the router and the providers, or by any other source (the simulator's synthetic traffic). */
 export type RunInput = RunEnvironment | { source: MeasurementSource };
 
-/** The controller's source: queries go to the providers, windows come from the router's recorded stats. */
+/** The controller's source: queries go to the providers, counts to Prometheus or the router's recorded stats. */
 export function measuredSource(env: RunEnvironment): MeasurementSource {
   const recorder = env.recorder;
   return {
     query: (q, window, options) => env.providers.query(q, window, { service: env.service }, options),
-    ...(recorder
-      ? {
-          windows: (window) => {
-            const share = env.expectedShare?.();
-            return recorder
-              .within(window)
-              .map((d) => ({ start: d.start, end: d.end, window: StatsRecorder.comparison(d, share) }));
-          },
-        }
-      : {}),
+    counts: (spec) => {
+      const prometheus = spec.source?.prometheus;
+      if (prometheus) return new PrometheusCountSource(prometheus, env.service);
+      return recorder ? new BuiltinCounts(recorder) : undefined;
+    },
+    ...(env.expectedShare ? { expectedShare: env.expectedShare } : {}),
     ...(env.hasBaseline ? { hasBaseline: env.hasBaseline } : {}),
   };
 }
@@ -123,6 +120,8 @@ export class AnalysisRun {
   }
 
   verdict(): Verdict {
+    // A judge that cannot work against its source (a misconfiguration) says so as Error.
+    if (this.state.error !== undefined) return 'Error';
     return this.judge.verdict(this.state.final ?? false);
   }
 
@@ -136,6 +135,7 @@ export class AnalysisRun {
       verdict: this.verdict(),
       measurements: s.measurements.length,
       ...this.judge.report(s.final ?? false),
+      ...(s.error !== undefined ? { reason: s.error } : {}),
     };
   }
 }

@@ -1,12 +1,14 @@
 /**
- * Synthetic traffic as a `MeasurementSource`: the seconds the simulator generated, kept
- * as running totals per version, so the real analysis runs ask it what they would ask
- * the router's stats and the builtin provider. Second i covers (i s, i+1 s]. Latency over
+ * Synthetic traffic as a `MeasurementSource` and a `CountSource`: the seconds the
+ * simulator generated, kept as running totals per version, so the real analysis runs ask
+ * it what they would ask the router's stats and the builtin provider. Second i covers (i s, i+1 s]. Latency over
  * a window is the last second's distribution, sampled with the window's request count.
  */
 import type { ProviderQuery } from '../config/schemas/analysis.js';
-import type { MeasurementSource, TimedComparison } from '../analysis/judging/judge.js';
-import type { ComparisonWindow, VersionWindow } from '../analysis/judges/sequential/window.js';
+import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
+import type { MeasurementSource } from '../analysis/judging/judge.js';
+import type { VersionWindow } from '../analysis/judges/sequential/window.js';
+import type { CountSource, CountsResult, CountWindow } from '../analysis/providers/counts.js';
 import { signalValue } from '../analysis/providers/builtin.js';
 import type { MetricResult, TimeWindow } from '../analysis/providers/types.js';
 import { SyntheticLatency } from './traffic.js';
@@ -29,7 +31,10 @@ interface Totals {
   latency: (SyntheticLatency | undefined)[];
 }
 
-export class SyntheticSource implements MeasurementSource {
+const NO_REQUESTS: VersionWindow = { requests: 0, errors: 0 };
+
+export class SyntheticSource implements MeasurementSource, CountSource {
+  readonly name = 'builtin';
   private readonly seconds: TrafficSecond[] = [];
   private readonly totals: Record<Version, Totals> = {
     stable: { requests: [0], errors: [0], latency: [] },
@@ -37,6 +42,7 @@ export class SyntheticSource implements MeasurementSource {
     baseline: { requests: [0], errors: [0], latency: [] },
   };
   private baselineServing = false;
+  private share: number | undefined;
 
   add(second: TrafficSecond): void {
     this.seconds.push(second);
@@ -48,26 +54,35 @@ export class SyntheticSource implements MeasurementSource {
       t.latency.push(w?.latency instanceof SyntheticLatency ? w.latency : t.latency.at(-1));
     }
     this.baselineServing = (second.baseline?.requests ?? 0) > 0;
+    this.share = second.expectedShare;
   }
 
   hasBaseline(): boolean {
     return this.baselineServing;
   }
 
-  windows(window: TimeWindow): TimedComparison[] {
-    const out: TimedComparison[] = [];
-    const [from, to] = this.range(window);
+  /** The split of the last second generated: traffic moves only between seconds, so no window mixes two. */
+  expectedShare(): number | undefined {
+    return this.share;
+  }
+
+  /** The synthetic seconds stand in for the router's stats; a template that counts from Prometheus has none. */
+  counts(spec: NonNullable<AnalysisTemplateSpec['sequential']>): CountSource | undefined {
+    return spec.source?.prometheus ? undefined : this;
+  }
+
+  windows(after: number, until: number): Promise<CountsResult> {
+    const windows: CountWindow[] = [];
+    const [from, to] = this.range({ start: after, end: until });
     for (let i = from; i < to; i++) {
       const s = this.seconds[i]!;
-      const control = s.baseline && s.baseline.requests > 0 ? s.baseline : s.stable;
-      const w: ComparisonWindow = {
-        canary: s.canary,
-        control,
-        ...(s.expectedShare !== undefined ? { expectedShare: s.expectedShare } : {}),
-      };
-      out.push({ start: i * 1000, end: (i + 1) * 1000, window: w });
+      windows.push({
+        start: i * 1000,
+        end: (i + 1) * 1000,
+        versions: { canary: s.canary, stable: s.stable, baseline: s.baseline ?? NO_REQUESTS },
+      });
     }
-    return out;
+    return Promise.resolve({ kind: 'value', windows });
   }
 
   query(q: ProviderQuery, window: TimeWindow, options: { step?: number } = {}): Promise<MetricResult> {

@@ -15,10 +15,11 @@ export interface TestPrometheus {
 export { freePort };
 
 /**
- * A real Prometheus (the Debian package, installed when missing) scraping `target`'s
- * /metrics every second with a bearer token, as an operator would configure it.
+ * A real Prometheus (the Debian package, installed when missing) scraping the /metrics of
+ * `target` (host:port, or several) every second with a bearer token, as an operator would configure it.
  */
-export async function startPrometheus(target: string, token: string): Promise<TestPrometheus> {
+export async function startPrometheus(target: string | string[], token: string): Promise<TestPrometheus> {
+  const targets = typeof target === 'string' ? [target] : target;
   ensureDebian([['prometheus', 'prometheus']]);
   const dir = mkdtempSync(join(tmpdir(), 'kanari-prom-'));
   const config = join(dir, 'prometheus.yml');
@@ -29,7 +30,7 @@ export async function startPrometheus(target: string, token: string): Promise<Te
       'scrape_configs:',
       '  - job_name: kanari',
       `    authorization: { credentials: ${JSON.stringify(token)} }`,
-      `    static_configs: [{ targets: [${JSON.stringify(target)}] }]`,
+      `    static_configs: [{ targets: ${JSON.stringify(targets)} }]`,
       '',
     ].join('\n'),
   );
@@ -68,16 +69,17 @@ export async function startPrometheus(target: string, token: string): Promise<Te
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  // Target discovery holds new targets back for about 5 s; wait for the first good scrape.
+  // Target discovery holds new targets back for about 5 s; wait for the first good scrape of each.
   for (let i = 0; ; i++) {
-    const targets = (await (await fetch(`${url}/api/v1/targets`)).json()) as {
+    const answer = (await (await fetch(`${url}/api/v1/targets`)).json()) as {
       data: { activeTargets: { health: string; lastError: string }[] };
     };
-    const t = targets.data.activeTargets[0];
-    if (t?.health === 'up') break;
+    const active = answer.data.activeTargets;
+    if (active.length === targets.length && active.every((t) => t.health === 'up')) break;
     if (i > 300) {
       await stop();
-      throw new Error(`prometheus could not scrape ${target} within 30 s: ${t?.lastError ?? 'no target yet'}`);
+      const why = active.map((t) => t.lastError).find(Boolean) ?? 'not every target discovered yet';
+      throw new Error(`prometheus could not scrape ${targets.join(', ')} within 30 s: ${why}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -6,11 +6,11 @@
  * simulator (synthetic traffic). The judges themselves stay pure: numbers in, verdict out.
  */
 import type { AnalysisTemplateSpec, ProviderQuery } from '../../config/schemas/analysis.js';
+import type { CountSource } from '../providers/counts.js';
 import type { Value } from '../../config/expression.js';
 import type { ThresholdState } from '../judges/threshold/judge.js';
 import type { SequentialJudgeState, Verdict } from '../judges/sequential/judge.js';
 import type { KayentaReport } from '../judges/kayenta/judge.js';
-import type { ComparisonWindow } from '../judges/sequential/window.js';
 import type { MetricResult, TimeWindow } from '../providers/types.js';
 
 export type RunScope = 'step' | 'background';
@@ -19,19 +19,12 @@ export type RunScope = 'step' | 'background';
 export interface MeasurementSource {
   /** One query over a window; with `step` (ms), a series. Never throws: a failure is an `error` outcome. */
   query(q: ProviderQuery, window: TimeWindow, options?: { step?: number }): Promise<MetricResult>;
-  /**
-   * Canary against control, one window per interval that ended inside (`start`, `end`],
-   * oldest first. Absent where nothing counts requests per version (the sequential judge needs it).
-   */
-  windows?(window: TimeWindow): TimedComparison[];
+  /** Where the sequential test counts requests per version for this template; undefined where nothing can. */
+  counts?(spec: NonNullable<AnalysisTemplateSpec['sequential']>): CountSource | undefined;
+  /** The canary's configured share of canary + control traffic now (for the sample-ratio guard). */
+  expectedShare?(): number | undefined;
   /** Whether a baseline serves now, so "control" means baseline rather than stable. */
   hasBaseline?(): boolean;
-}
-
-export interface TimedComparison {
-  start: number;
-  end: number;
-  window: ComparisonWindow;
 }
 
 /** One measurement: what was asked, over which window, and what came back. */
@@ -85,6 +78,8 @@ export interface AnalysisRunState {
   measurements: MeasurementRecord[];
   threshold?: ThresholdState[];
   sequential?: SequentialJudgeState;
+  /** Why the judge cannot work against its source (a misconfiguration): the verdict is Error. */
+  error?: string;
   kayenta?: { scores: number[]; last?: KayentaReport };
 }
 

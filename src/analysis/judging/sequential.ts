@@ -1,42 +1,63 @@
-/** The sequential test as a Judge: every window of canary against control since the last tick, folded in order. */
+/**
+ * The sequential test as a Judge: the counts of every interval since the last tick, from
+ * the template's count source (the router's stats, Prometheus, or the simulator's
+ * seconds), folded in order.
+ */
 import { SequentialJudge, type SequentialReport, type Verdict } from '../judges/sequential/judge.js';
+import { comparisonOf, latencyMisfit, type CountSource } from '../providers/counts.js';
 import { sequentialSettings } from '../templates.js';
-import { fmt, type AnalysisRunState, type Judge, type JudgeReport, type MeasurementSource } from './judge.js';
+import { fmt, record, type AnalysisRunState, type Judge, type JudgeReport, type MeasurementSource } from './judge.js';
 
 export class SequentialTest implements Judge {
   private readonly judge: SequentialJudge;
-  private readonly windows: NonNullable<MeasurementSource['windows']>;
+  private readonly counts: CountSource;
 
   constructor(
     private readonly state: AnalysisRunState,
-    source: MeasurementSource,
+    private readonly source: MeasurementSource,
   ) {
-    if (!source.windows)
+    const counts = source.counts?.(state.spec.sequential!);
+    if (!counts)
       throw new Error(
-        `template ${state.template} is sequential, which needs kanari's own router (the builtin provider)`,
+        `template ${state.template} is sequential and names no source, so it needs kanari's own router (the builtin provider); set sequential.source.prometheus to count from Prometheus`,
       );
-    this.windows = source.windows.bind(source);
+    this.counts = counts;
     this.judge = state.sequential
       ? SequentialJudge.from(state.sequential)
       : new SequentialJudge(sequentialSettings(state.spec.sequential!));
   }
 
-  tick(now: number): Promise<void> {
+  async tick(now: number): Promise<void> {
     const s = this.state;
-    for (const { start, end, window: w } of this.windows({ start: s.through, end: now })) {
+    const share = this.source.expectedShare?.();
+    const answer = await this.counts.windows(s.through, now);
+    if (answer.kind !== 'value') {
+      if (answer.kind === 'error' && answer.misconfigured) s.error = `${this.counts.name} counts: ${answer.message}`;
+      // An outage is kept once, not every second; its data is taken when the source answers again.
+      const last = s.measurements.at(-1);
+      if (last?.outcome !== answer.kind || last.message !== answer.message)
+        s.measurements.push(record('window', { start: s.through, end: now }, answer));
+      return;
+    }
+    for (const window of answer.windows) {
+      const misfit = latencyMisfit(this.judge.settings.metrics, window);
+      if (misfit) {
+        s.error = `${this.counts.name} counts: ${misfit}`;
+        return;
+      }
+      const w = comparisonOf(window, share);
       this.judge.observe(w);
       s.measurements.push({
         metric: 'window',
-        window: { start, end },
+        window: { start: window.start, end: window.end },
         outcome: 'value',
         value: {
           canary: { requests: w.canary.requests, errors: w.canary.errors },
           control: { requests: w.control.requests, errors: w.control.errors },
         },
       });
-      s.through = end;
+      s.through = window.end;
     }
-    return Promise.resolve();
   }
 
   verdict(final: boolean): Verdict {

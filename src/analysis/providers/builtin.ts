@@ -11,6 +11,7 @@ import { VERSIONS, type Version } from '../../config/schemas/table.js';
 import type { BuiltinQuery } from '../../config/schemas/analysis.js';
 import type { ComparisonWindow, VersionWindow } from '../judges/sequential/window.js';
 import type { MetricProvider, MetricQuery, MetricResult, TimeWindow } from './types.js';
+import { comparisonOf, type CountSource, type CountsResult, type CountWindow } from './counts.js';
 
 export interface VersionDelta {
   requests: Record<StatusClass, number>;
@@ -97,23 +98,34 @@ export class StatsRecorder {
     return totals;
   }
 
-  /**
-   * The sequential judge's view of one delta: canary against baseline when a baseline
-   * served traffic, otherwise against stable.
-   */
+  /** The sequential judge's view of one delta: canary against baseline when a baseline served traffic, otherwise against stable. */
   static comparison(delta: StatsDelta, expectedShare?: number): ComparisonWindow {
-    const side = (v: Version) => {
-      const t = new VersionTotals();
-      t.add(delta.versions[v]);
-      return t;
-    };
-    const baseline = side('baseline');
-    const control = baseline.requests > 0 ? baseline : side('stable');
-    return {
-      canary: side('canary').toWindow(),
-      control: control.toWindow(),
-      ...(expectedShare === undefined ? {} : { expectedShare }),
-    };
+    return comparisonOf(countWindowOf(delta), expectedShare);
+  }
+}
+
+/** One delta as the sequential judge counts it: 5xx are errors, latency from the router's sketch. */
+export function countWindowOf(delta: StatsDelta): CountWindow {
+  const versions = {} as Record<Version, VersionWindow>;
+  for (const v of VERSIONS) {
+    const t = new VersionTotals();
+    t.add(delta.versions[v]);
+    versions[v] = t.toWindow();
+  }
+  return { start: delta.start, end: delta.end, versions };
+}
+
+/** Counts from kanari's own router: the recorder's deltas of `GET /stats`, one interval each. */
+export class BuiltinCounts implements CountSource {
+  readonly name = 'builtin';
+
+  constructor(private readonly recorder: StatsRecorder) {}
+
+  windows(after: number, until: number): Promise<CountsResult> {
+    return Promise.resolve({
+      kind: 'value',
+      windows: this.recorder.within({ start: after, end: until }).map(countWindowOf),
+    });
   }
 }
 

@@ -151,31 +151,81 @@ export const sequentialMetric = z.discriminatedUnion('kind', [
   }),
 ]);
 
-export const sequentialSpec = z.strictObject({
-  alpha: probability('the chance of a false rollback over the whole analysis').default(0.05),
-  metrics: z
-    .array(sequentialMetric)
-    .min(1)
-    .default([
-      { name: 'errors', kind: 'errors', weight: 2 },
-      { name: 'latency', kind: 'latency', quantiles: [0.5, 0.9, 0.99], weight: 1 },
-    ]),
-  srm: z
-    .union([
-      z.literal(false),
-      z.strictObject({
-        tolerance: z.number().positive().default(0.3),
-        alpha: probability("the guard's own error rate").default(0.001),
-      }),
-    ])
-    .default({ tolerance: 0.3, alpha: 0.001 }),
-  promotion: z
-    .strictObject({
-      minRequests: z.number().int().min(0).default(0),
-      noWorseThan: z.number().gt(1, 'must be a ratio above 1, such as 1.5').optional(),
-    })
-    .default({ minRequests: 0 }),
+const metricName = z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'must be a Prometheus metric name');
+const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a Prometheus label name');
+
+/**
+ * The sequential judge's counts from Prometheus: raw samples of request counters and
+ * histogram buckets, per version. The defaults read kanari's own router's /metrics.
+ */
+export const prometheusCounts = z.strictObject({
+  address: httpUrl,
+  /** Exact label values every series must have; `{{service}}` stands for the rollout's service. */
+  labels: z
+    .record(
+      labelName,
+      z
+        .string()
+        .min(1)
+        .refine((v) => !/\{\{(?!service\}\})/.test(v), 'only {{service}} may stand in a label value'),
+    )
+    .default({ service: '{{service}}' }),
+  /** The label that says which version served, and its value for each version (default the version's name). */
+  versionLabel: labelName.default('version'),
+  versions: z.partialRecord(versionName, z.string().min(1)).default({}),
+  /** A counter of responses, one series per version and status. */
+  requests: metricName.default('kanari_router_requests_total'),
+  /** Which of the requests series are errors: a label of that counter and a regex (PromQL, fully anchored) of its values. */
+  errors: z
+    .strictObject({ label: labelName.default('code'), regex: z.string().min(1).default('5xx') })
+    .default({ label: 'code', regex: '5xx' }),
+  /** A classic histogram's name (its `_bucket` series are read), or false when there is none. */
+  latency: z.union([metricName, z.literal(false)]).default('kanari_router_request_duration_seconds'),
+  timeout: timerDuration.default(5000),
+  headers,
 });
+export type PrometheusCounts = z.output<typeof prometheusCounts>;
+
+export const sequentialSpec = z
+  .strictObject({
+    /** Where the counts come from; without it, kanari's own router (the builtin provider). */
+    source: z.strictObject({ prometheus: prometheusCounts }).optional(),
+    alpha: probability('the chance of a false rollback over the whole analysis').default(0.05),
+    metrics: z
+      .array(sequentialMetric)
+      .min(1)
+      .default([
+        { name: 'errors', kind: 'errors', weight: 2 },
+        { name: 'latency', kind: 'latency', quantiles: [0.5, 0.9, 0.99], weight: 1 },
+      ]),
+    srm: z
+      .union([
+        z.literal(false),
+        z.strictObject({
+          tolerance: z.number().positive().default(0.3),
+          alpha: probability("the guard's own error rate").default(0.001),
+        }),
+      ])
+      .default({ tolerance: 0.3, alpha: 0.001 }),
+    promotion: z
+      .strictObject({
+        minRequests: z.number().int().min(0).default(0),
+        noWorseThan: z.number().gt(1, 'must be a ratio above 1, such as 1.5').optional(),
+      })
+      .default({ minRequests: 0 }),
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.source?.prometheus.latency !== false) return;
+    spec.metrics.forEach((m, i) => {
+      if (m.kind !== 'errors')
+        ctx.addIssue({
+          code: 'custom',
+          message: `metric "${m.name}" (${m.kind}) needs latency buckets, but source.prometheus.latency is false; name a histogram or drop the metric`,
+          path: ['metrics', i],
+          input: m,
+        });
+    });
+  });
 
 /**
  * Kayenta's judge over a Kayenta canary config, brought unchanged (inline, or the path

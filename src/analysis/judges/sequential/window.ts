@@ -5,6 +5,8 @@ export interface LatencyWindow {
   countAbove(thresholds: readonly number[]): number[];
   /** The window's q-quantile in seconds (NaN when empty). */
   quantile(q: number): number;
+  /** Set when latency is known only at a classic histogram's bucket bounds (seconds); countAbove then counts above the bound nearest each threshold. */
+  bounds?: readonly number[];
 }
 
 export interface VersionWindow {

@@ -1,0 +1,203 @@
+/**
+ * Counts for the sequential judge from Prometheus: raw counter samples, never `rate()` or
+ * `increase()`, which extrapolate to the window's edges and give inflated, fractional
+ * counts. Each check asks for the range `metric[W]` ending now, which returns every
+ * scraped sample with its timestamp; an interval runs between two timestamps that every
+ * series shares (one scrape of one target gives all its series the same timestamp), and a
+ * series' count in it is the difference of its samples — or, when the counter went down
+ * (the exporter restarted), its new value, the count since the restart.
+ */
+import { VERSIONS, type Version } from '../../config/schemas/table.js';
+import type { PrometheusCounts } from '../../config/schemas/analysis.js';
+import type { LatencyWindow, VersionWindow } from '../judges/sequential/window.js';
+import type { CountSource, CountsResult, CountWindow } from './counts.js';
+import { httpRequest } from './http.js';
+
+interface RangeSeries {
+  metric: Record<string, string>;
+  values: [number, string][];
+}
+
+interface PromAnswer {
+  status: 'success' | 'error';
+  data?: { resultType: string; result: RangeSeries[] };
+  errorType?: string;
+  error?: string;
+}
+
+/** One series as the source uses it: which version, its samples by timestamp (ms). */
+interface Samples {
+  version: Version;
+  le?: number;
+  byTime: Map<number, number>;
+}
+
+type Fetched = { kind: 'value'; series: Samples[] } | Exclude<CountsResult, { kind: 'value' }>;
+
+export class PrometheusCountSource implements CountSource {
+  readonly name = 'prometheus';
+  private readonly byLabel: Map<string, Version>;
+
+  constructor(
+    private readonly config: PrometheusCounts,
+    private readonly service: string,
+  ) {
+    this.byLabel = new Map(VERSIONS.map((v) => [config.versions[v] ?? v, v]));
+  }
+
+  /** The series selector for `metric`, with the configured labels and `extra` matchers. */
+  selector(metric: string, extra: string[] = []): string {
+    const c = this.config;
+    const exact = Object.entries(c.labels).map(
+      ([k, v]) => `${k}="${promString(v.replaceAll('{{service}}', this.service))}"`,
+    );
+    const versions = [...this.byLabel.keys()].map(regexLiteral).join('|');
+    return `${metric}{${[...exact, `${c.versionLabel}=~"${promString(versions)}"`, ...extra].join(',')}}`;
+  }
+
+  async windows(after: number, until: number): Promise<CountsResult> {
+    const c = this.config;
+    const range = `${Math.max(1, Math.ceil(until - after) + 1)}ms`;
+    const queries = [
+      this.selector(c.requests),
+      this.selector(c.requests, [`${c.errors.label}=~"${promString(c.errors.regex)}"`]),
+      ...(c.latency === false ? [] : [this.selector(`${c.latency}_bucket`)]),
+    ];
+    const answers = await Promise.all(queries.map((q) => this.fetchRange(`${q}[${range}]`, until)));
+    for (const a of answers) if (a.kind !== 'value') return a;
+    const [requests, errors, buckets] = answers.map((a) => (a as { series: Samples[] }).series) as Samples[][];
+    for (const v of ['canary', 'stable'] as const)
+      if (!requests!.some((s) => s.version === v))
+        return { kind: 'empty', message: `no ${v} samples of ${queries[0]} between ${iso(after)} and ${iso(until)}` };
+    if (buckets && buckets.length === 0)
+      return {
+        kind: 'error',
+        misconfigured: true,
+        message: `no histogram buckets: ${queries[2]} matched no series, so latency cannot be judged (set source.prometheus.latency, or false with errors-only metrics)`,
+      };
+    const all = [...requests!, ...errors!, ...(buckets ?? [])];
+    const times = commonTimes(all);
+    if (times.length < 2 && disjoint(all))
+      return {
+        kind: 'error',
+        misconfigured: true,
+        message: `the series of ${queries[0]} share no scrape timestamps (several targets?); export every version from one target, or sum them in a recording rule`,
+      };
+    const out: CountWindow[] = [];
+    for (let i = 1; i < times.length; i++) {
+      const [t0, t1] = [times[i - 1]!, times[i]!];
+      const counted = (s: Samples) => increase(s.byTime.get(t0)!, s.byTime.get(t1)!);
+      const versions = {} as Record<Version, VersionWindow>;
+      for (const v of VERSIONS) {
+        const sum = (list: Samples[]) => list.filter((s) => s.version === v).reduce((n, s) => n + counted(s), 0);
+        const le = new Map<number, number>();
+        for (const b of buckets ?? []) if (b.version === v) le.set(b.le!, (le.get(b.le!) ?? 0) + counted(b));
+        versions[v] = {
+          requests: sum(requests!),
+          errors: sum(errors!),
+          ...(buckets ? { latency: bucketLatency(le) } : {}),
+        };
+      }
+      out.push({ start: t0, end: t1, versions });
+    }
+    return { kind: 'value', windows: out };
+  }
+
+  private async fetchRange(query: string, at: number): Promise<Fetched> {
+    const c = this.config;
+    const url = `${c.address.replace(/\/+$/, '')}/api/v1/query`;
+    const res = await httpRequest(url, {
+      method: 'POST',
+      headers: { ...c.headers, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ query, time: (at / 1000).toFixed(3) }).toString(),
+      timeoutMs: c.timeout,
+    });
+    if (res.kind !== 'ok') return res;
+    let body: PromAnswer;
+    try {
+      body = JSON.parse(res.text) as PromAnswer;
+    } catch {
+      return { kind: 'error', message: `${url} answered ${res.status} with something that is not JSON` };
+    }
+    if (body.status !== 'success' || !body.data || body.data.resultType !== 'matrix') {
+      const reason = `Prometheus ${res.status} ${body.errorType ?? 'error'}: ${body.error ?? `no range in the answer to ${query}`}`;
+      // bad_data is the query itself (a bad regex or name), which no retry will fix.
+      return { kind: 'error', message: reason, ...(body.errorType === 'bad_data' ? { misconfigured: true } : {}) };
+    }
+    const series: Samples[] = [];
+    for (const s of body.data.result) {
+      const version = this.byLabel.get(s.metric[c.versionLabel] ?? '');
+      if (!version) continue;
+      const byTime = new Map<number, number>();
+      for (const [t, v] of s.values) {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0)
+          return {
+            kind: 'error',
+            misconfigured: true,
+            message: `${query} has a sample of ${v}, which is not a count (a counter of requests is a whole number)`,
+          };
+        byTime.set(Math.round(t * 1000), n);
+      }
+      const le = s.metric['le'];
+      series.push({ version, byTime, ...(le === undefined ? {} : { le: Number(le) }) });
+    }
+    return { kind: 'value', series };
+  }
+}
+
+/** A counter's increase between two samples; a drop means it restarted from zero, so its new value is the count since. */
+export function increase(before: number, after: number): number {
+  return after >= before ? after - before : after;
+}
+
+/** The timestamps every series has a sample at, in order. */
+export function commonTimes(series: readonly { byTime: Map<number, number> }[]): number[] {
+  if (series.length === 0) return [];
+  const [first, ...rest] = series;
+  return [...first!.byTime.keys()].filter((t) => rest.every((s) => s.byTime.has(t))).sort((a, b) => a - b);
+}
+
+/** Whether two series with two samples each never share a timestamp: they come from different scrapes. */
+function disjoint(series: readonly Samples[]): boolean {
+  const full = series.filter((s) => s.byTime.size >= 2);
+  return full.some((a) => full.some((b) => ![...a.byTime.keys()].some((t) => b.byTime.has(t))));
+}
+
+/**
+ * Latency known only at a classic histogram's bucket bounds. `countAbove(t)` counts the
+ * requests above the bound nearest `t` (in ratio), which both sides share in a window, so
+ * the count test stays valid; `quantile(q)` is the bound of the bucket holding it.
+ */
+export function bucketLatency(cumulative: Map<number, number>): LatencyWindow & { bounds: number[] } {
+  const bounds = [...cumulative.keys()].filter((b) => Number.isFinite(b)).sort((a, b) => a - b);
+  const total = cumulative.get(Infinity) ?? Math.max(0, ...cumulative.values());
+  const atOrBelow = (b: number) => Math.min(total, cumulative.get(b) ?? 0);
+  return {
+    bounds,
+    countAbove: (thresholds) => thresholds.map((t) => total - atOrBelow(nearestBound(bounds, t))),
+    quantile: (q) => {
+      if (total === 0) return NaN;
+      return bounds.find((b) => atOrBelow(b) >= q * total) ?? bounds.at(-1) ?? NaN;
+    },
+  };
+}
+
+/** The bound nearest `t` by ratio (how latencies compare); `t` itself when it is one. */
+export function nearestBound(bounds: readonly number[], t: number): number {
+  let best = bounds[0] ?? NaN;
+  for (const b of bounds) if (Math.abs(Math.log(b / t)) < Math.abs(Math.log(best / t))) best = b;
+  return best;
+}
+
+function promString(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+}
+
+function regexLiteral(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
