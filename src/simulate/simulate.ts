@@ -82,8 +82,7 @@ function byName(templates: readonly { name: string; spec: AnalysisTemplateSpec }
 /** Templates the simulator cannot answer (it has only the builtin provider), as a reason; undefined when all can run. */
 export function unanswerable(variant: Variant): string | undefined {
   for (const [name, t] of Object.entries(variant.templates)) {
-    const counted = t.sequential?.source?.prometheus ? ['prometheus'] : [];
-    const others = [...counted, ...providersOf(t).filter((p) => p !== 'builtin')];
+    const others = providersOf(t).filter((p) => p !== 'builtin');
     if (others.length > 0 && usedBy(variant, name))
       return `template "${name}" reads ${others.join(' and ')}; the simulator answers builtin queries only`;
   }

@@ -138,21 +138,17 @@ describe('kanari simulate of a Rollout', () => {
     assert.match(r.stdout, /^ {2}shop +0\.0% \(0\) +0\.0% +100\.0%$/m);
   });
 
-  it(
-    'refuses at its line a sequential template that counts from Prometheus, as kanari lint does',
-    { todo: 'providersOf says "builtin" for every sequential template, whatever its source' },
-    () => {
-      const [sim] = loadFiles([
-        'test/fixtures/simulation-sequential-prometheus.yaml',
-        'examples/analysis/sequential-prometheus.yaml',
-      ]);
-      assert.ok(sim && 'error' in sim, 'the Simulation is refused');
-      assert.match(
-        String(sim.error),
-        /simulation-sequential-prometheus\.yaml:8:\d+ spec\.templates\.0: template "sequential-istio" reads prometheus/,
-      );
-    },
-  );
+  it('refuses at its line a sequential template that counts from Prometheus, as kanari lint does', () => {
+    const [sim] = loadFiles([
+      'test/fixtures/simulation-sequential-prometheus.yaml',
+      'examples/analysis/sequential-prometheus.yaml',
+    ]);
+    assert.ok(sim && 'error' in sim, 'the Simulation is refused');
+    assert.match(
+      String(sim.error),
+      /simulation-sequential-prometheus\.yaml:8:\d+ spec\.templates\[0\]: template "sequential-istio" reads prometheus/,
+    );
+  });
 
   it('refuses, at their lines, a rollout beside steps, templates beside a rollout, and a rollout file that is not there', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-sim-'));
