@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadDocuments } from '../config/kinds.js';
+import { makeBundle } from '../server/bundle.js';
 import type { ApplyResult } from '../server/controller.js';
 import { parseCommandArgs } from './args.js';
 import { connect, STATE_HELP, STATE_OPTION } from './connect.js';
@@ -14,6 +13,11 @@ Checks FILE the way \`kanari lint\` does, then gives its Rollouts and AnalysisTe
 running controller. A new rollout starts serving its stable version; a changed one takes the
 new file between rollouts (a rollout in progress must end first). Process targets run in
 FILE's directory unless they set cwd.
+
+FILE is sent with the files its documents reference (a Kayenta canary config), so the
+controller may run on another host: set KANARI_URL (https://host:port), KANARI_TOKEN and,
+for a certificate no system CA signed, KANARI_CA (its PEM file). A process target there
+runs on that host: give it a cwd that exists there.
 
 ${STATE_HELP}`;
 
@@ -30,12 +34,9 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.file) throw new UsageError('apply: name the Rollout file with -f FILE');
   const file = resolve(values.file);
   // Located errors come from here, before the controller is asked anything.
-  loadDocuments(values.file);
+  const { text, bundle } = makeBundle(values.file);
   const client = connect(values.state);
-  const { applied } = await client.post<{ applied: ApplyResult[] }>('/api/v1/apply', {
-    file,
-    text: readFileSync(file, 'utf8'),
-  });
+  const { applied } = await client.post<{ applied: ApplyResult[] }>('/api/v1/apply', { file, text, bundle });
   for (const a of applied) console.log(`rollout ${a.name} ${a.change}`);
   return EXIT.ok;
 }

@@ -21,9 +21,7 @@ export async function run(argv: string[]): Promise<number> {
   await client.post('/api/v1/shutdown', { all: values.all === true });
   // Stopping every instance can take their stopTimeout; wait until the API has gone.
   for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
-    try {
-      await fetch(`${client.url}/healthz`, { signal: AbortSignal.timeout(1000) });
-    } catch {
+    if (!(await client.alive())) {
       console.log(
         `kanari stopped${values.all ? ', with its routers and instances' : '; routers and instances keep serving'}`,
       );

@@ -1,10 +1,17 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseHostPort } from '../config/schemas/common.js';
 import { createApiServer } from '../server/api.js';
 import { tokenFromFile } from '../shared/http.js';
-import { controllerFile, readControllerFile, stateDir, tokenFile, type ControllerFile } from '../server/client.js';
+import {
+  controllerFile,
+  healthPid,
+  readControllerFile,
+  stateDir,
+  tokenFile,
+  type ControllerFile,
+} from '../server/client.js';
 import { Controller } from '../server/controller.js';
 import { describeSystemError, listenOrExplain, StartupError, survivePrintFailures } from '../shared/system.js';
 import { checkWritable, privateDir, tightenTree, writePrivateFile } from '../shared/files.js';
@@ -13,7 +20,7 @@ import { EXIT, UsageError } from './exit.js';
 
 export const summary = 'run the controller: the API, every applied rollout and its router (kanari up)';
 
-const HELP = `Usage: kanari up [--state DIR] [--listen HOST:PORT]
+const HELP = `Usage: kanari up [--state DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--insecure]
 
 Runs the controller in the foreground until SIGINT/SIGTERM (or \`kanari down\`). It resumes every
 rollout kept in the state directory, starts or adopts each rollout's router, and serves the API
@@ -21,27 +28,38 @@ the other commands use. Routers and the versions kanari started keep running whe
 users are never cut off; the next \`kanari up\` adopts them.
 
   --state DIR         where state is kept (default $KANARI_STATE or ./.kanari)
-  --listen HOST:PORT  the API's address, loopback only (default 127.0.0.1:7070; port 0 picks one)`;
+  --listen HOST:PORT  the API's address (default 127.0.0.1:7070; port 0 picks one); a host that
+                      is not loopback needs TLS, or --insecure
+  --tls-cert FILE     serve the API over HTTPS with this certificate (PEM) ...
+  --tls-key FILE      ... and its private key (PEM); clients trust it with KANARI_CA
+  --insecure          allow plain HTTP on an address that is not loopback: the token and every
+                      answer cross the network readable by anyone on the path`;
+
+/** Where the API listens and how: over TLS, or plain (on loopback, or because the person said so). */
+export interface Binding {
+  host: string;
+  port: number;
+  tls?: { cert: Buffer; key: Buffer };
+}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('up', argv, {
     state: { type: 'string' },
     listen: { type: 'string', default: '127.0.0.1:7070' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    insecure: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     console.log(HELP);
     return EXIT.ok;
   }
-  const listen = parseHostPort(values.listen);
-  if (!listen || !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(listen.host))
-    throw new UsageError(
-      `up: --listen must be a loopback host:port such as 127.0.0.1:7070 (got ${JSON.stringify(values.listen)})`,
-    );
+  const binding = bindingOf(values.listen, values['tls-cert'], values['tls-key'], values.insecure === true);
   const dir = stateDir(values.state);
   survivePrintFailures();
   try {
-    return await serve(dir, listen);
+    return await serve(dir, binding);
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
     console.error(`kanari up: ${err.message}`);
@@ -49,7 +67,30 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(dir: string, listen: { host: string; port: number }): Promise<number> {
+/** The API's binding; a refusal (exit 2) for an address off loopback with neither TLS nor --insecure. */
+function bindingOf(listenFlag: string, certFile?: string, keyFile?: string, insecure = false): Binding {
+  const listen = parseHostPort(listenFlag);
+  if (!listen)
+    throw new UsageError(`up: --listen must be host:port such as 127.0.0.1:7070 (got ${JSON.stringify(listenFlag)})`);
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new UsageError('up: --tls-cert and --tls-key go together: give both, or neither');
+  const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(listen.host);
+  if (!loopback && certFile === undefined && !insecure)
+    throw new UsageError(
+      `up: --listen ${listenFlag} is not a loopback address, and the API would carry its token in clear text: give --tls-cert and --tls-key, or --insecure to do it anyway`,
+    );
+  if (certFile === undefined || keyFile === undefined) return listen;
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new UsageError(`up: cannot read the TLS ${what} ${file}: ${describeSystemError(err)}`);
+    }
+  };
+  return { ...listen, tls: { cert: read(certFile, 'certificate'), key: read(keyFile, 'key') } };
+}
+
+async function serve(dir: string, listen: Binding): Promise<number> {
   prepareStateDir(dir);
   const running = await runningController(dir);
   if (running) {
@@ -82,11 +123,18 @@ async function serve(dir: string, listen: { host: string; port: number }): Promi
       stopped();
     })();
   };
-  const server = createApiServer(controller, token, (all) => stop(all, 'kanari down'));
+  let server: ReturnType<typeof createApiServer>;
+  try {
+    server = createApiServer(controller, token, (all) => stop(all, 'kanari down'), {
+      ...(listen.tls ? { tls: listen.tls } : {}),
+    });
+  } catch (err) {
+    await controller.close();
+    throw new StartupError(`cannot serve HTTPS with --tls-cert and --tls-key: ${(err as Error).message}`);
+  }
   try {
     await listenOrExplain(server, listen.port, listen.host, '--listen');
-    const a = server.address() as AddressInfo;
-    const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    const url = urlOf(server.address() as AddressInfo, listen.tls !== undefined);
     const file: ControllerFile = { url, pid: process.pid, startedAt: Date.now() };
     attempt(
       () => writePrivateFile(controllerFile(dir), JSON.stringify(file) + '\n'),
@@ -133,15 +181,19 @@ function attempt<T>(work: () => T, what: string): T {
   }
 }
 
+/** Where this host's CLI reaches the API: a wildcard address by its loopback twin. */
+function urlOf(a: AddressInfo, tls: boolean): string {
+  const host = a.address === '0.0.0.0' ? '127.0.0.1' : a.address === '::' ? '::1' : a.address;
+  return `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${host}]` : host}:${a.port}`;
+}
+
 /** The controller the state directory names, if it is alive and answers. */
 async function runningController(dir: string): Promise<ControllerFile | undefined> {
   const file = readControllerFile(dir);
   if (!file) return undefined;
   try {
     process.kill(file.pid, 0);
-    const res = await fetch(`${file.url}/healthz`, { signal: AbortSignal.timeout(2000) });
-    const body = (await res.json()) as { pid?: number };
-    return body.pid === file.pid ? file : undefined;
+    return (await healthPid(file.url)) === file.pid ? file : undefined;
   } catch {
     return undefined;
   }

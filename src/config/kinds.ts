@@ -41,17 +41,23 @@ const envelope = z.looseObject({ kind: z.string() });
  * the documents against each other and against what will run them (checks.ts). `text`
  * is the file's content when it came some other way (the controller API); relative
  * paths in it are still resolved against the file's directory. Rollouts are checked
- * against the router that will carry them out (standalone: kanari's own).
+ * against the router that will carry them out (standalone: kanari's own). `read` reads
+ * the files documents reference (a Kayenta config): a bundle sent to a controller on
+ * another host is read from the bundle, never from that host's disk.
  */
 export function loadDocuments(
   file: string,
   text = loadFileText(file),
   router: RouterCapabilities = EMBEDDED,
+  read: ReadReferenced = loadFileText,
 ): { kind: KindName; value: unknown }[] {
-  const docs = readDocuments(file, text, router);
+  const docs = readDocuments(file, text, router, read);
   throwIssues(checkSimulations(templatesIn(docs))(docs));
   return docs.map(({ kind, value }) => ({ kind: kind as KindName, value }));
 }
+
+/** Reads a file a document references, by its absolute path; throws ConfigError when it cannot. */
+export type ReadReferenced = (path: string) => string;
 
 export type FileResult =
   { file: string; documents: { kind: KindName; value: unknown }[] } | { file: string; error: ConfigError };
@@ -86,7 +92,12 @@ function attempt<T>(file: string, load: () => T): { file: string; docs: T } | { 
 }
 
 /** One file's documents, each valid, and the checks that need only that file. */
-function readDocuments(file: string, text: string, router: RouterCapabilities): Loaded[] {
+function readDocuments(
+  file: string,
+  text: string,
+  router: RouterCapabilities,
+  read: ReadReferenced = loadFileText,
+): Loaded[] {
   const docs: Loaded[] = [];
   for (const doc of parseDocuments(text, file)) {
     const { kind } = doc.validate(envelope);
@@ -98,8 +109,8 @@ function readDocuments(file: string, text: string, router: RouterCapabilities): 
       ]);
     }
     const value = doc.validate(KINDS[kind as KindName]);
-    if (kind === 'AnalysisTemplate') resolveKayentaConfig(value as AnalysisTemplateDocument, doc, file);
-    if (kind === 'Simulation') resolveSimulatedRollout(value as SimulationDocument, doc, file);
+    if (kind === 'AnalysisTemplate') resolveKayentaConfig(value as AnalysisTemplateDocument, doc, file, read);
+    if (kind === 'Simulation') resolveSimulatedRollout(value as SimulationDocument, doc, file, read);
     docs.push({ kind, value, doc });
   }
   // An empty file passing lint would be refused by everything that reads it.
@@ -130,13 +141,18 @@ export function loadKind<K extends KindName>(file: string, kind: K): KindDocumen
  * so a loaded template always holds the config itself. Errors in that file carry its
  * own line and column; a metric without a source points at the template.
  */
-function resolveKayentaConfig(doc: AnalysisTemplateDocument, parsed: ParsedDocument, file: string): void {
+function resolveKayentaConfig(
+  doc: AnalysisTemplateDocument,
+  parsed: ParsedDocument,
+  file: string,
+  read: ReadReferenced,
+): void {
   const k = doc.spec.kayenta;
   if (!k || typeof k.config !== 'string') return;
   const path = resolve(dirname(file), k.config);
   let text: string;
   try {
-    text = loadFileText(path);
+    text = read(path);
   } catch (err) {
     throw new ConfigError([
       {
@@ -157,12 +173,17 @@ function resolveKayentaConfig(doc: AnalysisTemplateDocument, parsed: ParsedDocum
  * in that file carry its own line and column; a missing or ambiguous rollout points at
  * the Simulation.
  */
-function resolveSimulatedRollout(sim: SimulationDocument, parsed: ParsedDocument, file: string): void {
+function resolveSimulatedRollout(
+  sim: SimulationDocument,
+  parsed: ParsedDocument,
+  file: string,
+  read: ReadReferenced,
+): void {
   const ref = sim.spec.rollout;
   if (!ref) return;
   const at = parsed.located(['spec', 'rollout', 'file']);
   const path = resolve(dirname(file), ref.file);
-  const docs = readDocuments(path, readReferenced(path, at), EMBEDDED);
+  const docs = readDocuments(path, readReferenced(path, at, read), EMBEDDED, read);
   const rollouts = docs.filter((d) => d.kind === 'Rollout').map((d) => d.value as RolloutDocument);
   const chosen = ref.name ? rollouts.filter((r) => r.metadata.name === ref.name) : rollouts;
   if (chosen.length !== 1) {
@@ -173,9 +194,9 @@ function resolveSimulatedRollout(sim: SimulationDocument, parsed: ParsedDocument
   (ref as NonNullable<SimulationSpec['rollout']>).loaded = { document: chosen[0]!, templates: templatesIn(docs) };
 }
 
-function readReferenced(path: string, at: Omit<ConfigIssue, 'message'>): string {
+function readReferenced(path: string, at: Omit<ConfigIssue, 'message'>, read: ReadReferenced): string {
   try {
-    return loadFileText(path);
+    return read(path);
   } catch (err) {
     const reason = err instanceof ConfigError ? err.issues[0]?.message : (err as Error).message;
     throw new ConfigError([{ ...at, message: `cannot read ${path}: ${reason}` }]);

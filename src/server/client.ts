@@ -1,9 +1,13 @@
 /**
  * How the CLI reaches the controller: `kanari up` writes its address to
  * `<state>/controller.json` and its token to `<state>/api-token`; KANARI_URL and
- * KANARI_TOKEN point elsewhere.
+ * KANARI_TOKEN point elsewhere, and KANARI_CA names the PEM file of the certificate
+ * authority an HTTPS controller's certificate is checked against (for a self-signed one,
+ * that certificate itself).
  */
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { join, resolve } from 'node:path';
 import type { ConfigIssue } from '../config/errors.js';
 
@@ -50,10 +54,14 @@ export class ApiError extends Error {
 }
 
 export class ApiClient {
+  private readonly ca: Buffer | undefined;
+
   constructor(
     readonly url: string,
     private readonly token: string,
-  ) {}
+  ) {
+    this.ca = certificateAuthority();
+  }
 
   /** The controller of a state directory, or of KANARI_URL / KANARI_TOKEN. */
   static forState(dir: string): ApiClient {
@@ -76,38 +84,112 @@ export class ApiClient {
     return this.request<T>('POST', path, body);
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
+  /** True while the controller answers its health check at all. */
+  async alive(timeoutMs = 1000): Promise<boolean> {
     try {
-      res = await fetch(`${this.url}${path}`, {
+      await exchange(`${this.url}/healthz`, { method: 'GET', timeoutMs, ca: this.ca });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: { status: number; text: string };
+    try {
+      res = await exchange(`${this.url}${path}`, {
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(60_000),
+        timeoutMs: 60_000,
+        ca: this.ca,
       });
     } catch (err) {
-      const code = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new Unreachable(`cannot reach the controller at ${this.url} (${code}); is \`kanari up\` running?`);
+      const code = (err as { code?: string }).code ?? (err as Error).message;
+      const hint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)
+        ? 'its certificate is not trusted: set KANARI_CA to the PEM file of its certificate authority'
+        : 'is `kanari up` running?';
+      throw new Unreachable(`cannot reach the controller at ${this.url} (${code}); ${hint}`);
     }
-    const text = await res.text();
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(res.text);
     } catch {
       throw new ApiError(
         res.status,
-        `the controller answered ${res.status} with something that is not JSON: ${text.slice(0, 200)}`,
+        `the controller answered ${res.status} with something that is not JSON: ${res.text.slice(0, 200)}`,
       );
     }
-    if (!res.ok) {
-      const e = (json as { error?: { message?: string; issues?: ConfigIssue[] } }).error;
-      throw new ApiError(res.status, e?.message ?? `${res.status} ${res.statusText}`, e?.issues);
+    if (res.status < 200 || res.status > 299) {
+      // An RFC 9457 problem: `detail` is the one-line reason, `issues` a file's located issues.
+      const p = json as { detail?: string; title?: string; issues?: ConfigIssue[] };
+      throw new ApiError(res.status, p.detail ?? p.title ?? `${res.status} ${http.STATUS_CODES[res.status]}`, p.issues);
     }
     return json as T;
   }
+}
+
+/**
+ * The pid a controller at `url` says it has, if it answers. Its certificate is not
+ * checked: this only asks whether the controller a state directory names still runs, and
+ * sends no token.
+ */
+export async function healthPid(url: string): Promise<number | undefined> {
+  try {
+    const res = await exchange(`${url}/healthz`, { method: 'GET', timeoutMs: 2000, insecure: true });
+    return (JSON.parse(res.text) as { pid?: number }).pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The CA KANARI_CA names, read once; a file that cannot be read is said, not ignored. */
+function certificateAuthority(): Buffer | undefined {
+  const file = process.env.KANARI_CA;
+  if (!file) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Unreachable(`cannot read KANARI_CA ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** One request over HTTP or HTTPS (with `ca` when given); the whole answer as text. */
+function exchange(
+  url: string,
+  o: {
+    method: string;
+    headers?: Record<string, string>;
+    body?: string;
+    timeoutMs: number;
+    ca?: Buffer | undefined;
+    insecure?: boolean;
+  },
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const options = { method: o.method, headers: o.headers ?? {}, timeout: o.timeoutMs };
+    const onAnswer = (res: http.IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    };
+    const req =
+      target.protocol === 'https:'
+        ? https.request(
+            target,
+            { ...options, ...(o.ca ? { ca: o.ca } : {}), ...(o.insecure ? { rejectUnauthorized: false } : {}) },
+            onAnswer,
+          )
+        : http.request(target, options, onAnswer);
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end(o.body);
+  });
 }
 
 function readToken(dir: string): string {

@@ -18,6 +18,7 @@ import { Store } from '../store/sqlite.js';
 import type { ProcessRecord } from '../targets/process.js';
 import { EmbeddedTraffic } from '../traffic/embedded.js';
 import { RouterProcess } from '../traffic/router-process.js';
+import { bundleReader, type Bundle } from './bundle.js';
 import { LagHistogram } from './metrics.js';
 import { rolloutView, type RolloutView } from './view.js';
 
@@ -77,12 +78,13 @@ export class Controller {
   /**
    * Applies a file's Rollouts (with the AnalysisTemplates beside them). `file` locates
    * errors and anchors relative paths: a process target runs in the file's directory
-   * unless it names its own `cwd`.
+   * unless it names its own `cwd`. With a `bundle`, files the documents reference are read
+   * from it, never from this host's disk.
    */
-  async apply(file: string, text: string): Promise<ApplyResult[]> {
+  async apply(file: string, text: string, bundle?: Bundle): Promise<ApplyResult[]> {
     let docs;
     try {
-      docs = loadDocuments(file, text);
+      docs = loadDocuments(file, text, undefined, bundle && bundleReader(bundle));
     } catch (err) {
       if (err instanceof ConfigError) throw new ControllerError(400, `${file} is not valid`, err.issues);
       throw err;

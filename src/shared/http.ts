@@ -21,11 +21,16 @@ export class HttpError extends Error {
  * name files, its stack certainly does). The whole error goes to `log` under that id.
  */
 export function internalError(req: IncomingMessage, err: unknown, log: (line: string) => void): string {
+  return `internal error (logged as ${logInternalError(req, err, log)})`;
+}
+
+/** Logs the whole error under a new random id, and returns that id. */
+export function logInternalError(req: IncomingMessage, err: unknown, log: (line: string) => void): string {
   const id = randomBytes(4).toString('hex');
   log(
     `internal error ${id} answering ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
   );
-  return `internal error (logged as ${id})`;
+  return id;
 }
 
 /** The bearer token kept in `file`, made (random, readable by its owner only) the first time. */

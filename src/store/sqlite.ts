@@ -80,6 +80,9 @@ export interface EventRow {
 
 export class Store {
   private readonly db: Database.Database;
+  /** Who waits for new events (the API's event stream); told once per turn of the event loop, after the commit. */
+  private readonly appendListeners = new Set<() => void>();
+  private appendTold = false;
 
   constructor(readonly path: string) {
     if (path !== ':memory:') {
@@ -143,10 +146,47 @@ export class Store {
       .run(JSON.stringify(status), status.updatedAt, name);
   }
 
+  /** Adds an event; its id is global and increasing, and never reused (AUTOINCREMENT), so a reader can resume after one. */
   appendEvent(rollout: string, revision: number, at: number, type: string, data: Record<string, unknown>): void {
     this.db
       .prepare('insert into events (rollout, revision, at, type, data) values (?, ?, ?, ?, ?)')
       .run(rollout, revision, at, type, JSON.stringify(data));
+    this.tellAppended();
+  }
+
+  /** Calls `listener` after events were added; readers then read the store, so a rolled-back event is never seen. */
+  onAppend(listener: () => void): () => void {
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
+  }
+
+  private tellAppended(): void {
+    if (this.appendTold || this.appendListeners.size === 0) return;
+    this.appendTold = true;
+    // A transaction is synchronous: by the next turn it has committed (or rolled back).
+    setImmediate(() => {
+      this.appendTold = false;
+      // Closed meanwhile (the controller stopping): there is nothing more to read.
+      if (!this.db.open) return;
+      for (const listener of this.appendListeners) listener();
+    });
+  }
+
+  /** Every rollout's events (or one's) after id `after`, oldest first, at most `limit`: a page of the stream. */
+  eventsAfter(after: number, options: { rollout?: string; limit?: number } = {}): EventRow[] {
+    const limit = options.limit ?? 1000;
+    const rows = (
+      options.rollout === undefined
+        ? this.db
+            .prepare('select id, rollout, revision, at, type, data from events where id > ? order by id limit ?')
+            .all(after, limit)
+        : this.db
+            .prepare(
+              'select id, rollout, revision, at, type, data from events where rollout = ? and id > ? order by id limit ?',
+            )
+            .all(options.rollout, after, limit)
+    ) as (Omit<EventRow, 'data'> & { data: string })[];
+    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as Record<string, unknown> }));
   }
 
   /** A rollout's events, oldest first: the newest `limit` of those after id `after`. */
@@ -165,7 +205,8 @@ export class Store {
   /**
    * Saves a run in one transaction: its state (without measurements) replaced, and the
    * measurements it `added` since the last save appended, numbered from `from`, so a
-   * tick costs what it adds rather than everything the run has gathered.
+   * tick costs what it adds rather than everything the run has gathered. Each measurement
+   * added is an event too, in the same transaction, so the event stream carries them.
    */
   saveRun(
     rollout: string,
@@ -178,7 +219,10 @@ export class Store {
   ): void {
     this.transaction(() => {
       const insert = this.db.prepare('insert or replace into measurements (rollout, run, n, data) values (?, ?, ?, ?)');
-      added.items.forEach((m, i) => insert.run(rollout, id, added.from + i, JSON.stringify(m)));
+      added.items.forEach((m, i) => {
+        insert.run(rollout, id, added.from + i, JSON.stringify(m));
+        this.appendEvent(rollout, revision, at, 'measurement', { run: id, n: added.from + i, ...m });
+      });
       this.db
         .prepare(
           'insert into analysis_runs (id, rollout, revision, state, report, updated_at) values (?, ?, ?, ?, ?, ?) on conflict (rollout, id) do update set state = excluded.state, report = excluded.report, updated_at = excluded.updated_at',

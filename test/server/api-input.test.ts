@@ -30,13 +30,13 @@ before(async () => {
 });
 after(() => c.f.close());
 
-interface ApiErrorBody {
-  error: {
-    status: number;
-    reason: string;
-    message: string;
-    issues?: { file: string; line: number; col: number; path: string; message: string }[];
-  };
+/** An RFC 9457 problem, as the API answers every error. */
+interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  issues?: { file: string; line: number; col: number; path: string; message: string }[];
 }
 
 const call = (method: string, path: string, body?: string | Buffer, to = c): Promise<Reply> =>
@@ -47,7 +47,11 @@ const call = (method: string, path: string, body?: string | Buffer, to = c): Pro
     ...(body === undefined ? {} : { body }),
   });
 const apply = (file: string, text: string, to = c) => call('POST', '/api/v1/apply', JSON.stringify({ file, text }), to);
-const errorOf = (r: Reply) => (JSON.parse(r.body) as ApiErrorBody).error;
+const errorOf = (r: Reply) => {
+  assert.equal(r.headers['content-type'], 'application/problem+json', r.body);
+  const p = JSON.parse(r.body) as Problem;
+  return { ...p, message: p.detail };
+};
 
 /** The controller is alive and answers its API. */
 async function stillServes(to = c): Promise<void> {

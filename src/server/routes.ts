@@ -1,0 +1,177 @@
+/**
+ * The controller API's routes as data, and what every request goes through on the way to
+ * one: the route found (404 for no path, 405 with `Allow` for a wrong method), the bearer
+ * token checked, the body read under a limit and validated, and any error answered as
+ * `application/problem+json` (RFC 9457).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { z } from 'zod';
+import { HttpError, logInternalError, readBody, send, sendText } from '../shared/http.js';
+import { ControllerError } from './controller.js';
+
+/** What a route's handler is given: its path parameters (decoded), the query and the validated body. */
+export interface RouteRequest<B> {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: B;
+}
+
+/** A JSON answer, or text of its own type; a handler that answers by itself (a stream) returns nothing. */
+export type Answer = { status: number; json: unknown } | { status: number; text: string; contentType: string };
+
+export interface Route {
+  method: 'GET' | 'POST';
+  /** Segments, each literal or `:param` (one whole segment). */
+  path: string;
+  /** No token needed (health and metrics). */
+  public?: boolean;
+  /** Only for routes that take a body; an empty body reads as `{}`. */
+  body?: z.ZodType;
+  handle(r: RouteRequest<unknown>): Promise<Answer | void> | Answer | void;
+}
+
+/** A route whose handler sees its body typed by its schema. */
+export function route<S extends z.ZodType>(
+  r: Omit<Route, 'body' | 'handle'> & {
+    body: S;
+    handle(r: RouteRequest<z.output<S>>): Promise<Answer | void> | Answer | void;
+  },
+): Route;
+export function route(r: Omit<Route, 'body'> & { body?: undefined }): Route;
+export function route(r: Route): Route {
+  return r;
+}
+
+export const ok = (json: unknown, status = 200): Answer => ({ status, json });
+
+const PROBLEM_JSON = 'application/problem+json';
+/** The one problem type with its own members (`issues`): a file that is not valid, each issue located. */
+export const INVALID_CONFIG = 'https://kanari.dev/problems/invalid-config';
+
+export interface Dispatcher {
+  (req: IncomingMessage, res: ServerResponse): void;
+}
+
+export function dispatcher(
+  routes: readonly Route[],
+  options: {
+    authorized: (req: IncomingMessage) => boolean;
+    maxBodyBytes: number;
+    log: (line: string) => void;
+  },
+): Dispatcher {
+  const compiled = routes.map((r) => ({ route: r, segments: r.path.split('/').slice(1) }));
+  return (req, res) => {
+    void (async () => {
+      const url = requestUrl(req.url);
+      const parts = url.pathname.split('/').slice(1);
+      const matching = compiled.flatMap((c) => {
+        const params = match(c.segments, parts);
+        return params ? [{ route: c.route, params }] : [];
+      });
+      const found = matching.find((m) => m.route.method === req.method);
+      if (!found?.route.public && !options.authorized(req))
+        throw new HttpError(
+          401,
+          'missing or wrong bearer token (Authorization: Bearer <token>; kanari up writes it to <state>/api-token)',
+          {},
+          { 'www-authenticate': 'Bearer' },
+        );
+      if (matching.length === 0) throw new HttpError(404, notFound(url.pathname, routes));
+      if (!found) {
+        const allow = [...new Set(matching.map((m) => m.route.method))].join(', ');
+        throw new HttpError(405, `${req.method} is not allowed here (allowed: ${allow})`, {}, { allow });
+      }
+      const params = Object.fromEntries(Object.entries(found.params).map(([k, v]) => [k, decodePart(v)]));
+      const body = found.route.body ? await readJson(req, found.route.body, options.maxBodyBytes) : undefined;
+      const answer = await found.route.handle({ req, res, params, query: url.searchParams, body });
+      if (answer && 'text' in answer) sendText(res, answer.status, answer.text, answer.contentType);
+      else if (answer) send(res, answer.status, answer.json);
+    })().catch((err: unknown) => sendProblem(req, res, err, options.log));
+  };
+}
+
+/** Answers `err` as a problem: its status and one-line detail; a bug only as an id, under which it is logged. */
+export function sendProblem(
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: unknown,
+  log: (line: string) => void,
+): void {
+  if (res.headersSent) {
+    // A stream that failed midway cannot change its status; it ends, and the error is kept.
+    logInternalError(req, err, log);
+    res.destroy();
+    return;
+  }
+  const known = err instanceof HttpError || err instanceof ControllerError;
+  const status = known ? err.status : 500;
+  const problem: Record<string, unknown> = { type: 'about:blank', title: STATUS_CODES[status], status };
+  if (!known) {
+    const id = logInternalError(req, err, log);
+    Object.assign(problem, { detail: `internal error (logged as ${id})`, id });
+  } else if (err instanceof ControllerError && err.issues) {
+    Object.assign(problem, { type: INVALID_CONFIG, title: 'The file is not valid', detail: err.message });
+    problem.issues = err.issues;
+  } else problem.detail = err.message;
+  const headers = { 'content-type': PROBLEM_JSON, ...(err instanceof HttpError ? err.headers : {}) };
+  send(res, status, problem, headers);
+}
+
+function match(pattern: readonly string[], parts: readonly string[]): Record<string, string> | undefined {
+  if (pattern.length !== parts.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, segment] of pattern.entries()) {
+    const part = parts[i]!;
+    if (segment.startsWith(':')) {
+      if (part === '') return undefined;
+      params[segment.slice(1)] = part;
+    } else if (segment !== part) return undefined;
+  }
+  return params;
+}
+
+function notFound(path: string, routes: readonly Route[]): string {
+  const rollout = /^\/api\/v1\/rollouts\/[^/]+\//.test(path);
+  if (!rollout) return `no such resource ${path} (see GET /api/v1/rollouts)`;
+  const subs = routes
+    .map((r) =>
+      /^\/api\/v1\/rollouts\/:name\/(.+)$/.exec(r.path)?.[1]?.replace(/:(\w+)/g, (_, p: string) => p.toUpperCase()),
+    )
+    .filter((s) => s !== undefined);
+  return `no such resource ${path} (rollout resources: ${subs.join(', ')})`;
+}
+
+async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, maxBytes: number): Promise<z.output<S>> {
+  const text = await readBody(req, maxBytes, 'request body');
+  let json: unknown;
+  try {
+    json = text.trim() === '' ? {} : JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'the request body is not JSON');
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success)
+    throw new HttpError(400, parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  return parsed.data;
+}
+
+/** The request target as a URL; Node passes on targets (`//host:99999`) that URL cannot read. */
+function requestUrl(target = '/'): URL {
+  try {
+    return new URL(target, 'http://localhost');
+  } catch {
+    throw new HttpError(400, `the request target is not a valid path (${JSON.stringify(target.slice(0, 200))})`);
+  }
+}
+
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpError(400, `the path is not valid percent-encoded UTF-8 (${JSON.stringify(part.slice(0, 200))})`);
+  }
+}
