@@ -45,11 +45,6 @@ const MAY_IMPORT = {
  */
 const KNOWN_EXCEPTIONS = [
   {
-    from: '^src/rollout/(engine|saving)\\.ts$',
-    to: '^src/(store|targets|traffic)/',
-    why: 'the engine still builds its own collaborators; issue 13 injects them through seams owned by rollout/',
-  },
-  {
     from: '^src/traffic/router-process\\.ts$',
     to: '^src/targets/process\\.ts$',
     why: 'the router process is supervised with the process target’s ProcessGroup',

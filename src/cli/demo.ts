@@ -1,4 +1,4 @@
-import { describeStep } from '../rollout/machine.js';
+import { describeStep } from '../rollout/strategies/describe.js';
 import { planOf } from '../rollout/strategies/index.js';
 import { runDemo, type DemoSecond, type Scenario } from '../demo/rollout.js';
 import { demoDocument } from '../demo/rollout.js';

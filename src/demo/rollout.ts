@@ -11,13 +11,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { API_VERSION } from '../config/schemas/common.js';
 import { loopbackRouter } from '../config/schemas/router.js';
 import { rolloutDocument, type RolloutDocument } from '../config/schemas/rollout.js';
-import { RolloutEngine } from '../rollout/engine.js';
+import type { RolloutEngine } from '../rollout/engine.js';
 import { analysisTemplateSpec } from '../config/schemas/analysis.js';
 import type { RolloutStatus } from '../rollout/types.js';
+import type { RoutingTable } from '../config/schemas/table.js';
 import { AdminClient } from '../router/client.js';
 import { startRouter, type RouterHandle } from '../router/run.js';
 import { Store } from '../store/sqlite.js';
-import { EmbeddedTraffic } from '../traffic/embedded.js';
+import { standaloneEngine } from '../server/compose.js';
 import { ownModuleCommand } from '../targets/process.js';
 import { startLoad, type LoadCounts } from './load.js';
 
@@ -107,7 +108,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const routerStarted = new Promise<void>((r) => (routerUp = r));
   const token = 'demo-token-not-secret';
   let admin: AdminClient | undefined;
-  const traffic = new EmbeddedTraffic(async (table) => {
+  const connect = async (table: RoutingTable) => {
     router = await startRouter(
       loopbackRouter('demo', token, {
         listen: '127.0.0.1:0',
@@ -119,15 +120,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     admin = new AdminClient(router.adminUrl, router.token);
     routerUp();
     return admin;
-  });
+  };
   const stats = () => (admin ? admin.stats() : Promise.resolve(undefined));
   // The built-in template with a smaller α: a demo that rolls back a good v2 1 run in 70 teaches the wrong thing.
   const templates = { sequential: analysisTemplateSpec.parse({ sequential: { alpha: o.alpha ?? 0.01 } }) };
-  const engine = new RolloutEngine({
+  const engine = standaloneEngine({
     document: doc,
     templates,
     store,
-    traffic,
+    connect,
     stats,
     logDir: join(dir, 'logs'),
     log: (line) => say(`  · ${line}`),

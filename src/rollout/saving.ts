@@ -6,30 +6,23 @@
  */
 import { movesUsersOnto } from '../config/moves.js';
 import { describeSystemError } from '../shared/system.js';
-import type { Store } from '../store/sqlite.js';
 import { routingTableFor } from './routing-table.js';
+import type { EventRecord, StatusStore } from './seams/store.js';
 import type { RolloutStatus, TrafficState, Transition, UntimedEvent } from './types.js';
 
 /** Unsaved events kept at most (a day of one a second): the oldest go first. */
 const MAX_UNSAVED = 100_000;
 
-interface EventRow {
-  revision: number;
-  at: number;
-  type: string;
-  data: Record<string, unknown>;
-}
-
 export class Saving {
   /** Why the store refuses writes, since when; undefined while it takes them. */
   private failure?: { reason: string; since: number; refusalSaid?: boolean };
   /** Events of transitions acted on while the store refused them, written with the next save that works. */
-  private readonly unsaved: EventRow[] = [];
+  private readonly unsaved: EventRecord[] = [];
   /** The last status this process saved: what a restart resumes from (before one is saved, the status it started with). */
   private lastSaved?: RolloutStatus;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: StatusStore,
     private readonly name: string,
     private readonly clock: () => number,
     private readonly log: (line: string) => void,
@@ -66,12 +59,7 @@ export class Saving {
   transition(e: UntimedEvent, at: number, before: RolloutStatus, t: Transition): string | undefined {
     const s = t.status;
     const rows = eventRows(e, at, before, t);
-    const saved = this.write(() =>
-      this.store.transaction(() => {
-        for (const r of [...this.unsaved, ...rows]) this.store.appendEvent(this.name, r.revision, r.at, r.type, r.data);
-        this.store.saveStatus(this.name, s);
-      }),
-    );
+    const saved = this.write(() => this.store.saveTransition(this.name, [...this.unsaved, ...rows], s));
     if (saved) {
       this.unsaved.length = 0;
       this.lastSaved = s;
@@ -98,9 +86,9 @@ export class Saving {
 }
 
 /** The event log rows a transition adds: the event (not ticks or acknowledgements), a status change, a result, announcements. */
-function eventRows(e: UntimedEvent, at: number, before: RolloutStatus, t: Transition): EventRow[] {
+function eventRows(e: UntimedEvent, at: number, before: RolloutStatus, t: Transition): EventRecord[] {
   const s = t.status;
-  const rows: EventRow[] = [];
+  const rows: EventRecord[] = [];
   const row = (type: string, data: Record<string, unknown>) => rows.push({ revision: s.revision, at, type, data });
   if (e.type !== 'tick' && e.type !== 'trafficApplied') row(e.type, { ...e });
   if (before.phase !== s.phase || before.step !== s.step || before.trafficSeq !== s.trafficSeq)

@@ -8,6 +8,17 @@ import http from 'node:http';
 import type { RoutingTable } from '../config/schemas/table.js';
 import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 
+/** The router answered with an error status (`status`), or did not answer (no `status`). */
+export class AdminError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'AdminError';
+  }
+}
+
 export class AdminClient {
   private readonly target: { socketPath: string } | { host: string; port: number };
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -81,11 +92,12 @@ export class AdminClient {
           res.on('error', reject);
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            if ((res.statusCode ?? 0) >= 300) return reject(new Error(`${refused}: ${res.statusCode} ${text}`));
+            if ((res.statusCode ?? 0) >= 300)
+              return reject(new AdminError(`${refused}: ${res.statusCode} ${text}`, res.statusCode));
             try {
               resolve(JSON.parse(text) as T);
             } catch {
-              reject(new Error(`${refused}: the answer is not JSON`));
+              reject(new AdminError(`${refused}: the answer is not JSON`));
             }
           });
         },

@@ -11,14 +11,15 @@ import { checkLimits } from '../config/bounds.js';
 import { parseDocuments } from '../config/load.js';
 import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { target as targetSchema, type RolloutDocument, type TargetSpec } from '../config/schemas/rollout.js';
-import { RolloutEngine } from '../rollout/engine.js';
+import type { RolloutEngine } from '../rollout/engine.js';
+import { sizedDocument } from '../rollout/sizes.js';
 import type { UntimedEvent } from '../rollout/types.js';
 import { describeSystemError } from '../shared/system.js';
 import { Store } from '../store/sqlite.js';
 import type { ProcessRecord } from '../targets/process.js';
-import { EmbeddedTraffic } from '../traffic/embedded.js';
 import { RouterProcess } from '../traffic/router-process.js';
 import { bundleReader, type Bundle } from './bundle.js';
+import { standaloneEngine } from './compose.js';
 import { LagHistogram } from './metrics.js';
 import { rolloutView, type RolloutView } from './view.js';
 
@@ -65,8 +66,11 @@ export class Controller {
   /** Resumes every rollout the store holds. */
   start(): void {
     for (const saved of this.store.rollouts()) {
-      // Saved documents and templates were validated when they were applied.
-      this.open(saved.document as RolloutDocument, saved.templates as Record<string, AnalysisTemplateSpec>);
+      // Saved documents and templates were validated when they were applied; ones saved before targets had sizes get them.
+      this.open(
+        sizedDocument(saved.document as RolloutDocument),
+        saved.templates as Record<string, AnalysisTemplateSpec>,
+      );
       this.log(`${saved.name}: resumed in phase ${saved.status.phase}`);
     }
   }
@@ -293,11 +297,11 @@ export class Controller {
       recall: () => this.store.record<ProcessRecord>(name, 'router'),
       log,
     });
-    const engine = new RolloutEngine({
+    const engine = standaloneEngine({
       document,
       templates,
       store: this.store,
-      traffic: new EmbeddedTraffic(router.connect),
+      connect: router.connect,
       stats: () => router.stats(),
       logDir: join(this.stateDir, 'logs', name),
       log,
@@ -332,6 +336,8 @@ function anchorProcesses(doc: RolloutDocument, dir: string): RolloutDocument {
 export function withOverrides(canary: TargetSpec, set: Record<string, string>): TargetSpec {
   if (Object.keys(set).length === 0) return canary;
   const draft = structuredClone(canary) as Record<string, unknown>;
+  // The size comes from the fields again once they are validated (`--set canary.process.instances=3` changes it).
+  delete draft.size;
   // Durations are kept in ms once loaded; give them back as the file wrote them for re-validation.
   if (draft.process) {
     const p = draft.process as Record<string, unknown>;

@@ -4,7 +4,7 @@
  */
 import type { AnalysisReport } from '../analysis/run.js';
 import type { RolloutDocument } from '../config/schemas/rollout.js';
-import { describeStep } from '../rollout/machine.js';
+import { describeStep } from '../rollout/strategies/describe.js';
 import { planOf } from '../rollout/strategies/index.js';
 import type { Phase, RolloutStatus } from '../rollout/types.js';
 import type { RouterHealth } from '../traffic/router-process.js';

@@ -11,6 +11,15 @@ import type { AnalysisReport, AnalysisRunState, MeasurementRecord } from '../ana
 import type { StatsDelta } from '../analysis/providers/builtin.js';
 import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import type { RolloutStatus } from '../rollout/types.js';
+import type {
+  EventRecord,
+  RecordStore,
+  RolloutStore,
+  RunStore,
+  StatsStore,
+  StatusStore,
+  StoredRollout,
+} from '../rollout/seams/store.js';
 import { privateDir, privateFiles } from '../shared/files.js';
 
 const SCHEMA = `
@@ -60,15 +69,6 @@ create table if not exists deltas (
 create index if not exists deltas_by_rollout on deltas (rollout, end_at);
 `;
 
-export interface StoredRollout {
-  name: string;
-  /** The Rollout document as applied (JSON of the validated document). */
-  document: unknown;
-  /** Analysis templates applied with it, by name. */
-  templates: Record<string, unknown>;
-  status: RolloutStatus;
-}
-
 export interface EventRow {
   id: number;
   rollout: string;
@@ -78,7 +78,7 @@ export interface EventRow {
   data: Record<string, unknown>;
 }
 
-export class Store {
+export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
   private readonly db: Database.Database;
   /** Who waits for new events (the API's event stream); told once per turn of the event loop, after the commit. */
   private readonly appendListeners = new Set<() => void>();
@@ -144,6 +144,13 @@ export class Store {
     this.db
       .prepare('update rollouts set status = ?, updated_at = ? where name = ?')
       .run(JSON.stringify(status), status.updatedAt, name);
+  }
+
+  saveTransition(name: string, events: readonly EventRecord[], status: RolloutStatus): void {
+    this.transaction(() => {
+      for (const e of events) this.appendEvent(name, e.revision, e.at, e.type, e.data);
+      this.saveStatus(name, status);
+    });
   }
 
   /** Adds an event; its id is global and increasing, and never reused (AUTOINCREMENT), so a reader can resume after one. */
@@ -297,6 +304,13 @@ export class Store {
     this.db.prepare('delete from deltas where rollout = ? and end_at < ?').run(rollout, delta.end - retention);
   }
 
+  saveStats(rollout: string, snapshot: StatsSnapshot, delta: StatsDelta | undefined, retention: number): void {
+    this.transaction(() => {
+      if (delta) this.addDelta(rollout, delta, retention);
+      this.setRecord(rollout, 'stats', snapshot);
+    });
+  }
+
   deltas(rollout: string): StatsDelta[] {
     const rows = this.db.prepare('select data from deltas where rollout = ? order by end_at').all(rollout) as {
       data: string;
@@ -307,4 +321,9 @@ export class Store {
   lastSnapshot(rollout: string): StatsSnapshot | undefined {
     return this.record<StatsSnapshot>(rollout, 'stats');
   }
+}
+
+/** Every part of the engine's store, from one SQLite file. */
+export function sqliteParts(store: Store): RolloutStore {
+  return { status: store, runs: store, records: store, stats: store };
 }

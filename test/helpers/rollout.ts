@@ -39,13 +39,14 @@ export function pool(version: string, instances: number): Release {
         startTimeout: 30_000,
         stopTimeout: 10_000,
       },
+      size: instances,
     } as never,
   };
 }
 
 export const v2: Release = {
   version: 'v2',
-  target: { upstreams: ['http://127.0.0.1:9002'], version: undefined } as never,
+  target: { upstreams: ['http://127.0.0.1:9002'], version: undefined, size: 1 } as never,
 };
 
 /** Drives the machine the way the engine does, with an explicit clock. */

@@ -12,11 +12,12 @@ import { runDemo } from '../../src/demo/rollout.js';
 import { listenApp } from '../../src/demo/app.js';
 import { rolloutDocument } from '../../src/config/schemas/rollout.js';
 import { loopbackRouter } from '../../src/config/schemas/router.js';
-import { RolloutEngine } from '../../src/rollout/engine.js';
+import type { RolloutEngine } from '../../src/rollout/engine.js';
 import { AdminClient } from '../../src/router/client.js';
 import { startRouter, type RouterHandle } from '../../src/router/run.js';
 import { Store } from '../../src/store/sqlite.js';
-import { EmbeddedTraffic } from '../../src/traffic/embedded.js';
+import type { RoutingTable } from '../../src/config/schemas/table.js';
+import { standaloneEngine } from '../../src/server/compose.js';
 import type { ProcessRecord } from '../../src/targets/process.js';
 
 const APP = new URL('../../src/demo/app.ts', import.meta.url).pathname;
@@ -67,7 +68,7 @@ describe('rollout engine', () => {
     });
     let router: RouterHandle | undefined;
     let admin: AdminClient | undefined;
-    const connect = async (table: Parameters<ConstructorParameters<typeof EmbeddedTraffic>[0]>[0]) => {
+    const connect = async (table: RoutingTable) => {
       router ??= await startRouter(
         loopbackRouter('shop', 'test-token-0123456789', { state: join(dir, 'table.json'), table }),
       );
@@ -76,10 +77,10 @@ describe('rollout engine', () => {
     };
     const stats = () => (admin ? admin.stats() : Promise.resolve(undefined));
     const open = (store: Store) =>
-      new RolloutEngine({
+      standaloneEngine({
         document: doc,
         store,
-        traffic: new EmbeddedTraffic(connect),
+        connect,
         stats,
         logDir: join(dir, 'logs'),
       });

@@ -128,11 +128,11 @@ function randomEvent(
 }
 
 const PLANS: [string, RolloutSpec, (v: string) => Release][] = [
-  ['canary', CANARY, (version) => ({ version, target: { upstreams: ['http://127.0.0.1:9002'] } as never })],
+  ['canary', CANARY, (version) => ({ version, target: { upstreams: ['http://127.0.0.1:9002'], size: 1 } as never })],
   [
     'blueGreen after canary steps, with every gate',
     BLUE_GREEN,
-    (version) => ({ version, target: { upstreams: ['http://127.0.0.1:9002'] } as never }),
+    (version) => ({ version, target: { upstreams: ['http://127.0.0.1:9002'], size: 1 } as never }),
   ],
   ['rolling', ROLLING, (version) => pool(version, 5)],
 ];

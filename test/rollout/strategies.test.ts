@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeStep } from '../../src/rollout/machine.js';
+import { describeStep } from '../../src/rollout/strategies/describe.js';
 import { planOf } from '../../src/rollout/strategies/index.js';
 import { rollingSteps } from '../../src/rollout/strategies/rolling.js';
 import { rollingStrategy } from '../../src/config/schemas/rollout.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processTarget } from '../../src/config/schemas/rollout.js';
 import { alive, ProcessGroup, type ProcessRecord } from '../../src/targets/process.js';
-import { Targets } from '../../src/targets/index.js';
+import { ProcessTarget } from '../../src/targets/process.js';
 import { appCommand } from '../helpers/controller.js';
 
 const logDir = mkdtempSync(join(tmpdir(), 'kanari-process-'));
@@ -48,13 +48,19 @@ describe('process target', () => {
   it('a group that lost one instance is reported gone; the next start adopts the survivors and grows back, a removal stops them', async () => {
     const records = new Map<string, ProcessRecord | undefined>();
     const exits: string[] = [];
-    const targets = new Targets({
-      logDir,
-      persist: (id, r) => records.set(id, r),
-      recall: (id) => records.get(id),
-      onExit: (id, why) => exits.push(`${id}: ${why}`),
-    });
-    const pool = (version: string) => ({ id: version, release: { version, target: { process: spec(3) } as never } });
+    const targets = new ProcessTarget(
+      { logDir, persist: (id, r) => records.set(id, r), recall: (id) => records.get(id) },
+      { exited: (id, why) => exits.push(`${id}: ${why}`), save: (write) => write() },
+    );
+    const pool = (version: string) => ({ id: version, version, target: { process: spec(3), size: 3 }, size: 3 });
+    const size = (id: string) => {
+      const r = targets.readiness(id);
+      return r.state === 'ready' ? r.size : undefined;
+    };
+    const endpoints = (id: string) => {
+      const r = targets.readiness(id);
+      return r.state === 'ready' ? r.endpoints : [];
+    };
     try {
       await targets.ensure(pool('v1'));
       const before = records.get('v1')!.pids;
@@ -62,12 +68,12 @@ describe('process target', () => {
       for (let i = 0; i < 100 && exits.length === 0; i++) await sleep(50);
       assert.match(exits[0] ?? '', /^v1: instance 1 exited with SIGKILL/);
       assert.deepEqual(records.get('v1')!.pids, [before[0], before[2]], 'the survivors stay on record, still running');
-      assert.ok(!targets.has('v1'));
+      assert.equal(targets.readiness('v1').state, 'absent');
       await targets.ensure(pool('v1'));
-      assert.equal(targets.size('v1'), 2, 'adopted, not started again');
+      assert.equal(size('v1'), 2, 'adopted, not started again');
       await targets.resize('v1', 3);
       assert.deepEqual(records.get('v1')!.pids.slice(0, 2), [before[0], before[2]]);
-      assert.equal(targets.endpoints('v1').length, 3);
+      assert.equal(endpoints('v1').length, 3);
 
       await targets.ensure(pool('v2'));
       const canary = records.get('v2')!.pids;

@@ -41,8 +41,19 @@ export const target = z
     upstreams: z.array(endpoint).min(1, 'must list at least one endpoint').max(256).optional(),
     process: processTarget.optional(),
   })
-  .superRefine(exactlyOne(['upstreams', 'process']));
+  .superRefine(exactlyOne(['upstreams', 'process']))
+  .transform(withSize);
 export type TargetSpec = z.output<typeof target>;
+
+/**
+ * A target with `size`, how many copies of it run at full strength, read here once from
+ * its own fields (a process target's `instances`; a list of upstreams is one), so that the
+ * rollout machine never reads what one kind of target means. Documents saved before sizes
+ * existed are sized with this when they are loaded.
+ */
+export function withSize<T extends { process?: { instances: number }; size?: number }>(t: T): T & { size: number } {
+  return { ...t, size: t.size ?? t.process?.instances ?? 1 };
+}
 
 /** `setHeaderRoute: { match: { header: x-canary, value: always } }`; `{}` removes the route. */
 const headerRoute = z.strictObject({

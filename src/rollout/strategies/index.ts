@@ -33,12 +33,7 @@ export function planOf(spec: RolloutSpec, pools?: { from: number; to: number }):
 function compile(spec: RolloutSpec, pools: { from: number; to: number } | undefined): Plan {
   const { canary, blueGreen, rolling } = spec.strategy;
   if (blueGreen) return blueGreenSteps(blueGreen, canary);
-  if (rolling)
-    return rollingSteps(
-      rolling,
-      pools?.from ?? spec.stable.process?.instances ?? 1,
-      pools?.to ?? spec.canary.process?.instances ?? 1,
-    );
+  if (rolling) return rollingSteps(rolling, pools?.from ?? spec.stable.size, pools?.to ?? spec.canary.size);
   const plan = canary!;
   return {
     kind: 'canary',

@@ -1,0 +1,122 @@
+/**
+ * Runs the analyses the status names: opens each run (or resumes it from the store with
+ * its measurements), ticks it, saves what it added, and tells the machine its verdict.
+ * The data plane's statistics come in through `sample`, kept in memory whether or not the
+ * store takes them: analyses, and the rollbacks they decide, never wait for the disk.
+ */
+import type { AnalysisTemplateSpec } from '../../config/schemas/analysis.js';
+import { AnalysisRun, type AnalysisReport, type RunEnvironment } from '../../analysis/run.js';
+import { BuiltinProvider, StatsRecorder } from '../../analysis/providers/builtin.js';
+import { Providers } from '../../analysis/providers/index.js';
+import { BUILTIN_TEMPLATES } from '../../config/templates.js';
+import type { StatsSnapshot } from '../../shared/stats-snapshot.js';
+import type { RunStore, StatsStore } from '../seams/store.js';
+import type { EngineContext } from './context.js';
+
+/** How long data-plane statistics are kept (and so the longest window a builtin query can ask for). */
+const STATS_RETENTION = 3_600_000;
+
+export interface AnalysisSupervisorOptions {
+  runs: RunStore;
+  stats: StatsStore;
+  /** AnalysisTemplate documents applied with the rollout, by name (built-ins are always there). */
+  templates: Record<string, AnalysisTemplateSpec>;
+  /** The canary's configured share of canary + control requests now, when it has settled. */
+  expectedShare: () => number | undefined;
+  hasBaseline: () => boolean;
+}
+
+export class AnalysisSupervisor {
+  readonly recorder = new StatsRecorder(STATS_RETENTION);
+  private readonly runs = new Map<string, AnalysisRun>();
+  private readonly env: RunEnvironment;
+  /** How many of each run's measurements are in the store already. */
+  private readonly savedMeasurements = new Map<string, number>();
+  /** The last report of each run in the status, as saved. */
+  private readonly reports = new Map<string, AnalysisReport>();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly o: AnalysisSupervisorOptions,
+  ) {
+    for (const d of o.stats.deltas(ctx.name)) this.recorder.append(d);
+    const last = o.stats.lastSnapshot(ctx.name);
+    if (last) this.recorder.record(last);
+    this.env = {
+      service: ctx.name,
+      providers: new Providers(new BuiltinProvider(this.recorder)),
+      recorder: this.recorder,
+      expectedShare: o.expectedShare,
+      hasBaseline: o.hasBaseline,
+    };
+  }
+
+  /** Records a statistics snapshot as a delta since the last one. */
+  sample(snapshot: StatsSnapshot): void {
+    const delta = this.recorder.record(snapshot);
+    this.ctx.saving.write(() => this.o.stats.saveStats(this.ctx.name, snapshot, delta, STATS_RETENTION));
+  }
+
+  /** An analysis run's report as of its last tick (views ask for it on every API call and scrape). */
+  report(id: string): AnalysisReport | undefined {
+    return this.reports.get(id) ?? this.o.runs.runReport(this.ctx.name, id);
+  }
+
+  async tick(now: number): Promise<void> {
+    const analyses = this.ctx.status().analyses;
+    for (const id of this.reports.keys()) if (!analyses.some((a) => a.id === id)) this.reports.delete(id);
+    for (const entry of analyses) {
+      let run = this.runs.get(entry.id);
+      if (entry.endedAt !== undefined) {
+        if (run) {
+          run.finish(now);
+          this.save(entry.id, run, run.report(), now);
+          this.runs.delete(entry.id);
+          this.savedMeasurements.delete(entry.id);
+        }
+        continue;
+      }
+      if (!run) {
+        run = this.open(entry.id, entry.template, entry.scope, entry.startedAt);
+        if (!run) continue;
+        this.runs.set(entry.id, run);
+      }
+      await run.tick(now);
+      const report = run.report();
+      this.save(entry.id, run, report, now);
+      if (report.verdict !== entry.verdict || report.verdict !== 'Running')
+        await this.ctx.send({ type: 'analysisVerdict', id: entry.id, verdict: report.verdict, reason: report.reason });
+    }
+  }
+
+  private open(id: string, template: string, scope: 'step' | 'background', startedAt: number): AnalysisRun | undefined {
+    const saved = this.o.runs.run(this.ctx.name, id);
+    if (saved) {
+      this.savedMeasurements.set(id, saved.state.measurements.length);
+      return AnalysisRun.resume(saved.state, this.env);
+    }
+    const spec = this.o.templates[template] ?? BUILTIN_TEMPLATES[template];
+    if (!spec) {
+      void this.ctx.send({
+        type: 'analysisVerdict',
+        id,
+        verdict: 'Error',
+        reason: `no analysis template named ${template}`,
+      });
+      return undefined;
+    }
+    return AnalysisRun.start(template, spec, scope, startedAt, this.env);
+  }
+
+  /** Saves a run's state and the measurements it added; those not saved now go with the next save that works. */
+  private save(id: string, run: AnalysisRun, report: AnalysisReport, now: number): void {
+    const { ctx } = this;
+    const from = this.savedMeasurements.get(id) ?? 0;
+    const { state, added } = run.persisted(from);
+    this.reports.set(id, report);
+    const saved = ctx.saving.write(() =>
+      this.o.runs.saveRun(ctx.name, ctx.status().revision, id, state, report, now, { from, items: added }),
+    );
+    if (saved) this.savedMeasurements.set(id, from + added.length);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Makes the traffic in the status true: asks the traffic router for it, reads back what
+ * the data plane serves, and acknowledges the state to the machine (`trafficApplied`)
+ * only once the two match, so a step never completes on a table the data plane has not
+ * taken. A router that refuses is reported (`trafficFailed`); one that has not caught up
+ * yet is simply asked again next round.
+ */
+import { sameTraffic, type TrafficRouter } from '../seams/traffic.js';
+import type { RolloutStatus } from '../types.js';
+import type { EngineContext } from './context.js';
+
+/** Every this many rounds the traffic is written again, in case the data plane lost it. */
+const REAPPLY_EVERY = 10;
+/**
+ * For this long after the split changes, windows mix the old and the new share, so the
+ * sample-ratio guard is not asked about them.
+ */
+const SETTLE_MS = 2500;
+/**
+ * An instance the router no longer sends anything to is stopped only after this long,
+ * so requests it was already serving finish rather than fail.
+ */
+const DRAIN_MS = 2000;
+
+export class TrafficReconciler {
+  /**
+   * What the data plane was last seen serving (`seq`), and since when the split has been
+   * what it is (`at`, unchanged by rewriting the same state): the sample-ratio guard and
+   * draining go by this, not by the wish.
+   */
+  private applied?: { seq: number; traffic: RolloutStatus['traffic']; at: number };
+  /** An instance's addresses changed, so the state must be written again. */
+  private endpointsChanged = false;
+  /** The last reason the router did not take a state, until one is taken. */
+  private error?: string;
+  /** Said once per state the data plane lags behind. */
+  private laggingSaid?: number;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly router: TrafficRouter,
+    private readonly instances: { isReady(id: string): boolean; endpoints(id: string): string[] },
+  ) {}
+
+  markEndpointsChanged(): void {
+    this.endpointsChanged = true;
+  }
+
+  /** Whether what the status stops has been out of the data plane long enough to stop it. */
+  drained(): boolean {
+    const s = this.ctx.status();
+    return (
+      this.applied !== undefined && s.appliedSeq === s.trafficSeq && this.ctx.clock.now() - this.applied.at >= DRAIN_MS
+    );
+  }
+
+  /** The split served now, once it has settled: windows before that mix two splits. */
+  settledTraffic(): RolloutStatus['traffic'] | undefined {
+    return this.applied && this.ctx.clock.now() - this.applied.at >= SETTLE_MS ? this.applied.traffic : undefined;
+  }
+
+  async reconcile(round: number): Promise<void> {
+    const { ctx } = this;
+    const s = ctx.status();
+    const due =
+      s.appliedSeq !== s.trafficSeq ||
+      this.applied?.seq !== s.trafficSeq ||
+      this.endpointsChanged ||
+      round % REAPPLY_EVERY === 0;
+    if (!due) return;
+    const ids = [s.traffic.stable, s.traffic.canary, s.traffic.baseline].filter((id): id is string => id !== undefined);
+    // Right after a restart the instances may still be being adopted; their addresses come with them.
+    const known = (id: string) =>
+      this.instances.isReady(id) ||
+      (id === s.traffic.canary &&
+        s.traffic.weights.canary === 0 &&
+        s.traffic.routes.length === 0 &&
+        s.traffic.mirror === 0);
+    if (!ids.every(known)) return;
+    this.endpointsChanged = false;
+    const seq = s.trafficSeq;
+    try {
+      await this.router.apply(s.traffic, (id) => this.instances.endpoints(id));
+      const observed = await this.router.observe();
+      this.error = undefined;
+      if (!sameTraffic(observed, s.traffic)) {
+        if (this.laggingSaid !== seq) ctx.log(`the ${this.router.name} router does not serve the new traffic yet`);
+        this.laggingSaid = seq;
+        return;
+      }
+      const unchanged = this.applied && JSON.stringify(this.applied.traffic) === JSON.stringify(s.traffic);
+      this.applied = { seq, traffic: s.traffic, at: unchanged ? this.applied!.at : ctx.clock.now() };
+      if (s.appliedSeq !== seq) await ctx.send({ type: 'trafficApplied', seq });
+    } catch (err) {
+      const message = (err as Error).message;
+      // Said once per reason, not on every round while the router stays out of reach.
+      if (message !== this.error) ctx.log(`the router did not take the new table: ${message}`);
+      this.error = message;
+      await ctx.send({ type: 'trafficFailed', seq, reason: message });
+    }
+  }
+}

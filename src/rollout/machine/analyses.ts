@@ -1,0 +1,41 @@
+/** Analysis entries in the status: started for a step or in the background, ended, and those a person must look at. */
+import type { RolloutSpec } from '../../config/schemas/rollout.js';
+import { planOf } from '../strategies/index.js';
+import type { AnalysisEntry, RolloutStatus } from '../types.js';
+
+export function startAnalyses(
+  s: RolloutStatus,
+  templates: readonly string[],
+  scope: AnalysisEntry['scope'],
+  at: number,
+): void {
+  for (const template of templates) {
+    const prefix = scope === 'step' ? `r${s.revision}-s${s.step + 1}-${template}` : `r${s.revision}-bg-${template}`;
+    const attempt = s.analyses.filter((a) => a.id.startsWith(`${prefix}-`)).length + 1;
+    s.analyses.push({ id: `${prefix}-${attempt}`, template, scope, step: s.step, verdict: 'Running', startedAt: at });
+  }
+}
+
+export function endAnalyses(s: RolloutStatus, at: number, scope: AnalysisEntry['scope'] | 'all', reason: string): void {
+  for (const a of s.analyses) {
+    if (a.endedAt === undefined && (scope === 'all' || a.scope === scope)) {
+      a.endedAt = at;
+      a.reason = reason;
+    }
+  }
+}
+
+/** Ended Inconclusive, not yet accepted, and still the latest for its template: the analyses a person must look at. */
+export function inconclusiveEntries(spec: RolloutSpec, s: RolloutStatus): AnalysisEntry[] {
+  const onStep = planOf(spec, s.pools).steps[s.step]?.analysis;
+  return s.analyses.filter((a) => {
+    if (a.verdict !== 'Inconclusive' || a.accepted || a.endedAt === undefined) return false;
+    if (a.scope === 'step' && (!onStep || a.step !== s.step)) return false;
+    const latest = s.analyses
+      .filter(
+        (b) => b.scope === a.scope && b.template === a.template && (a.scope === 'background' || b.step === a.step),
+      )
+      .at(-1);
+    return latest === a;
+  });
+}

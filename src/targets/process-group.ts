@@ -1,0 +1,287 @@
+/**
+ * Processes kanari runs from a command, one per instance, each told its port in $PORT.
+ * Processes run in their own process group with output to a log file, so they outlive a
+ * controller that is killed; a restarted controller adopts them by pid instead of starting
+ * them again. The `process` target (process.ts) and the router process are built on it.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ProcessTarget } from '../config/schemas/rollout.js';
+import { openPrivateLog, privateDir } from '../shared/files.js';
+
+export interface ProcessRecord {
+  pids: number[];
+  ports: number[];
+}
+
+export interface ProcessOptions {
+  id: string;
+  version: string;
+  spec: ProcessTarget;
+  logDir: string;
+  /** Called once if any instance exits (or disappears) while it is meant to run. */
+  onExit: (reason: string) => void;
+  /**
+   * Readiness checked some other way than GET `readiness` on each port: resolves
+   * undefined once ready, or why not yet (the router process, whose admin is a socket).
+   */
+  probe?: () => Promise<string | undefined>;
+  /**
+   * Called as soon as processes are spawned, before they are ready, so a controller killed
+   * while they start knows to adopt or stop them rather than leave them running unknown.
+   */
+  onSpawn?: (record: ProcessRecord) => void;
+}
+
+const POLL_MS = 200;
+
+export class ProcessGroup {
+  private readonly pids: number[] = [];
+  private readonly ports: number[] = [];
+  private stopping = false;
+  /** Processes stopped on purpose by `scaleTo`, whose exit is not a crash. */
+  private readonly retired = new Set<number>();
+  private exited = false;
+  private watch?: NodeJS.Timeout;
+
+  private constructor(private readonly o: ProcessOptions) {}
+
+  get record(): ProcessRecord {
+    return { pids: [...this.pids], ports: [...this.ports] };
+  }
+
+  get endpoints(): string[] {
+    return this.ports.map((p) => `http://127.0.0.1:${p}`);
+  }
+
+  /** Starts every instance and resolves once each answers its readiness path; rejects with the reason otherwise. */
+  static async start(o: ProcessOptions): Promise<ProcessGroup> {
+    const g = new ProcessGroup(o);
+    privateDir(o.logDir);
+    try {
+      await g.spawnUpTo(o.spec.instances);
+    } catch (err) {
+      await g.stop();
+      throw err;
+    }
+    g.startWatching();
+    return g;
+  }
+
+  /** Takes over processes a previous controller started, if they are all still alive and ready. */
+  static async adopt(o: ProcessOptions, record: ProcessRecord): Promise<ProcessGroup | undefined> {
+    if (record.pids.length === 0 || !record.pids.every(alive)) return undefined;
+    const g = new ProcessGroup(o);
+    g.pids.push(...record.pids);
+    g.ports.push(...record.ports);
+    try {
+      await g.waitReady(Math.min(o.spec.startTimeout, 5000));
+    } catch {
+      await g.stop();
+      return undefined;
+    }
+    g.startWatching();
+    return g;
+  }
+
+  get size(): number {
+    return this.pids.length;
+  }
+
+  /**
+   * Grows or shrinks the group to `n` processes (a rolling update): new ones are ready when
+   * this resolves; the last ones are stopped first, so the router, which uses the first N,
+   * has already stopped sending them anything.
+   */
+  async scaleTo(n: number): Promise<void> {
+    if (n > this.pids.length) {
+      await this.spawnUpTo(n);
+      return;
+    }
+    const pids = this.pids.splice(n);
+    this.ports.splice(n);
+    for (const pid of pids) this.retired.add(pid);
+    await stopProcesses(pids, this.o.spec.stopTimeout);
+  }
+
+  private async spawnUpTo(n: number): Promise<void> {
+    const fresh: number[] = [];
+    for (let i = this.pids.length; i < n; i++) {
+      const port = this.o.spec.port === 0 ? await freePort() : this.o.spec.port + i;
+      this.ports.push(port);
+      this.pids.push(this.spawnOne(port, i));
+      fresh.push(port);
+    }
+    this.o.onSpawn?.(this.record);
+    await this.waitReady(this.o.spec.startTimeout, fresh);
+  }
+
+  private spawnOne(port: number, index: number): number {
+    // What a version prints can hold its secrets: its owner's alone.
+    const log = openPrivateLog(join(this.o.logDir, `${this.o.id}-${index}.log`));
+    try {
+      const child = spawn('/bin/sh', ['-c', this.o.spec.command], {
+        cwd: this.o.spec.cwd,
+        env: {
+          ...process.env,
+          ...this.o.spec.env,
+          PORT: String(port),
+          KANARI_VERSION: this.o.version,
+          KANARI_INSTANCE: String(index),
+        },
+        detached: true,
+        stdio: ['ignore', log, log],
+      });
+      child.unref();
+      if (child.pid === undefined) throw new Error(`could not start "${this.o.spec.command}"`);
+      const pid = child.pid;
+      child.once('exit', (code, signal) => {
+        if (!this.retired.delete(pid)) this.lost(`instance ${index} exited with ${signal ?? `code ${code}`}`);
+      });
+      return pid;
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  private async waitReady(timeout = this.o.spec.startTimeout, ports: readonly number[] = this.ports): Promise<void> {
+    const deadline = Date.now() + timeout;
+    const pending = new Set(ports);
+    let last = '';
+    while (pending.size > 0) {
+      if (this.exited)
+        throw new Error(
+          `${this.o.id} ${last || 'exited before it was ready'} (log: ${join(this.o.logDir, `${this.o.id}-0.log`)})`,
+        );
+      if (this.o.probe) {
+        const why = await this.o.probe().catch((err: Error) => err.message);
+        if (why === undefined) pending.clear();
+        else last = why;
+      }
+      for (const port of this.o.probe ? [] : [...pending]) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}${this.o.spec.readiness}`, {
+            signal: AbortSignal.timeout(1000),
+          });
+          await res.arrayBuffer();
+          if (res.ok) pending.delete(port);
+          else last = `answered ${res.status} on ${this.o.spec.readiness}`;
+        } catch (err) {
+          last = `not answering on port ${port}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`;
+        }
+      }
+      if (pending.size === 0) return;
+      if (Date.now() > deadline) throw new Error(`${this.o.id} was not ready within ${timeout / 1000} s: ${last}`);
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** An adopted process is not our child, so its exit is noticed by polling. */
+  private startWatching(): void {
+    this.watch = setInterval(() => {
+      const dead = this.pids.findIndex((p) => !alive(p));
+      if (dead >= 0) this.lost(`instance ${dead} (pid ${this.pids[dead]}) is gone`);
+    }, 1000);
+    this.watch.unref();
+  }
+
+  private lost(reason: string): void {
+    if (this.stopping || this.exited) return;
+    this.exited = true;
+    clearInterval(this.watch);
+    this.o.onExit(reason);
+  }
+
+  /**
+   * The processes still alive after one was lost: a group that lost an instance is
+   * reported as gone, and its survivors are what the next start adopts (and grows back)
+   * or what a rollback stops, so none is left running unknown.
+   */
+  get survivors(): ProcessRecord | undefined {
+    const keep = this.pids.map((pid, i) => [pid, this.ports[i]!] as const).filter(([pid]) => alive(pid));
+    return keep.length > 0 ? { pids: keep.map(([pid]) => pid), ports: keep.map(([, port]) => port) } : undefined;
+  }
+
+  /** Lets the processes run on unwatched, for the next controller to adopt. */
+  release(): void {
+    this.stopping = true;
+    clearInterval(this.watch);
+  }
+
+  /** SIGTERM to each instance's process group; SIGKILL after `stopTimeout`. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.watch);
+    await stopProcesses(this.pids, this.o.spec.stopTimeout);
+  }
+}
+
+/**
+ * Stops processes known only by their pids: those a previous controller started and this
+ * one must stop without having adopted them (a rollback it resumed half-way).
+ */
+export async function stopProcesses(pids: readonly number[], stopTimeout: number): Promise<void> {
+  for (const pid of pids) signal(pid, 'SIGTERM');
+  const deadline = Date.now() + stopTimeout;
+  while (pids.some(alive) && Date.now() < deadline) await sleep(50);
+  for (const pid of pids) if (alive(pid)) signal(pid, 'SIGKILL');
+  while (pids.some(alive)) await sleep(20);
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Whether a process with this pid exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A free loopback port (there is a small race between closing it and its next use). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A shell command that runs one of kanari's own modules with this Node: the built `.js`
+ * file, or under tsx the `.ts` source (tests and `npm run` from a checkout).
+ */
+export function ownModuleCommand(moduleUrl: URL, args: string[]): string {
+  const fromSource = moduleUrl.pathname.endsWith('.ts');
+  // tsx by its full path: the command may run in any directory.
+  const node = [
+    process.execPath,
+    ...(fromSource ? ['--import', import.meta.resolve('tsx')] : []),
+    fileURLToPath(moduleUrl),
+    ...args,
+  ];
+  return `exec ${node.map(shellQuote).join(' ')}`;
+}
+
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

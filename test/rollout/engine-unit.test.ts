@@ -1,0 +1,194 @@
+/**
+ * The engine on in-memory fakes and a virtual clock: no sockets, no processes. Each test
+ * drives rounds by hand (one virtual second each) and asserts what the machine and the
+ * world saw: a promotion, a rollback on Failed, a pause on Inconclusive, a restart that
+ * resumes mid-step, and a router that has not yet applied a table.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { analysisTemplateSpec } from '../../src/config/schemas/analysis.js';
+import { rolloutDocument, type RolloutDocument } from '../../src/config/schemas/rollout.js';
+import { RolloutEngine } from '../../src/rollout/engine.js';
+import type { RolloutStore } from '../../src/rollout/seams/store.js';
+import { memoryStore, type MemoryStatusStore } from '../../src/store/memory.js';
+import { FakeStats, FakeTarget, FakeTraffic, VirtualClock } from '../helpers/fakes.js';
+
+const flush = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
+
+function doc(steps: unknown[], analysis?: string[]): RolloutDocument {
+  return rolloutDocument.parse({
+    apiVersion: 'kanari.dev/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: 'shop' },
+    spec: {
+      listen: '127.0.0.1:0',
+      stable: { version: 'v1', upstreams: ['http://127.0.0.1:9001'] },
+      canary: { process: { command: 'true', instances: 2 } },
+      strategy: { canary: { steps, ...(analysis ? { analysis: { templates: analysis } } : {}) } },
+    },
+  });
+}
+
+/** The canary's success rate each second: at least 99% passes, under 50% fails, in between says nothing. */
+const templates = {
+  'success-rate': analysisTemplateSpec.parse({
+    threshold: {
+      metrics: [
+        {
+          name: 'success-rate',
+          provider: { builtin: { signal: 'successRate' } },
+          interval: '1s',
+          count: 3,
+          successCondition: 'result >= 0.99',
+          failureCondition: 'result < 0.5',
+        },
+      ],
+    },
+  }),
+};
+
+class World {
+  readonly clock = new VirtualClock();
+  readonly traffic = new FakeTraffic();
+  readonly target = new FakeTarget();
+  readonly stats = new FakeStats(this.clock, () => (this.traffic.served?.weights.canary ?? 0) / 100);
+  readonly store: RolloutStore = memoryStore();
+  readonly log: string[] = [];
+
+  constructor(readonly document: RolloutDocument) {}
+
+  open(): RolloutEngine {
+    return new RolloutEngine({
+      document: this.document,
+      templates,
+      store: this.store,
+      traffic: this.traffic,
+      targets: this.target.factory(),
+      stats: this.stats.source,
+      clock: this.clock,
+      log: (line) => this.log.push(line),
+    });
+  }
+
+  /** One second of traffic, then one round. */
+  async round(engine: RolloutEngine): Promise<void> {
+    this.stats.second();
+    this.clock.advance(1000);
+    await engine.tick();
+    await flush();
+  }
+
+  async until(engine: RolloutEngine, what: string, ok: () => boolean, rounds = 60): Promise<void> {
+    for (let i = 0; i < rounds && !ok(); i++) await this.round(engine);
+    assert.ok(ok(), `${what}; status ${JSON.stringify(engine.status)}`);
+  }
+
+  /** Once v1 serves, deploys v2. */
+  async deploy(engine: RolloutEngine): Promise<void> {
+    await this.until(engine, 'v1 serves', () => engine.status.appliedSeq === engine.status.trafficSeq);
+    const sent = await engine.send({ type: 'deploy', release: { version: 'v2', target: this.document.spec.canary } });
+    assert.equal(sent.rejected, undefined);
+  }
+
+  /** An engine whose canary v2 gets its first weight, 20%. */
+  async canaryAt20(): Promise<RolloutEngine> {
+    const engine = this.open();
+    await this.deploy(engine);
+    await this.until(engine, 'the canary gets 20%', () => this.traffic.served?.weights.canary === 20);
+    return engine;
+  }
+}
+
+describe('rollout engine on fakes', () => {
+  it('promotes: the canary starts at its size, each weight is served before the next step, the old version stops', async () => {
+    const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '3s' } }, { setWeight: 50 }], ['success-rate']));
+    const engine = w.open();
+    await w.deploy(engine);
+    await w.until(engine, 'promoted', () => engine.status.result !== undefined);
+    assert.equal(engine.status.result?.outcome, 'Promoted', engine.status.result?.reason);
+    assert.equal(engine.status.stable.version, 'v2');
+    const weights = w.traffic.applied.map((t) => t.weights.canary).filter((x, i, all) => x !== all[i - 1]);
+    assert.deepEqual(weights, [0, 20, 50, 100, 0], 'each split in order, then v2 as the new stable');
+    assert.equal(w.traffic.endpoints.v2?.length, 2, 'the canary ran at the size its target declares');
+    assert.deepEqual(w.target.removed, ['v1']);
+    assert.deepEqual([...w.target.running.keys()], ['v2']);
+    const events = (w.store.status as MemoryStatusStore).events.map((e) => e.type);
+    assert.ok(events.includes('deploy') && events.includes('result'), events.join(','));
+    await engine.close();
+  });
+
+  it('rolls back on a Failed analysis: traffic goes back to stable first, then the canary is stopped', async () => {
+    const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '1m' } }], ['success-rate']));
+    const engine = await w.canaryAt20();
+    w.stats.canaryErrorRate = 0.8;
+    await w.until(engine, 'rolled back', () => engine.status.result !== undefined);
+    assert.equal(engine.status.result?.outcome, 'RolledBack');
+    assert.match(engine.status.result!.reason, /analysis success-rate is Failed/);
+    assert.deepEqual(w.traffic.served?.weights, { canary: 0, baseline: 0 });
+    assert.equal(w.traffic.served?.stable, 'v1');
+    assert.deepEqual(w.target.removed, ['v2']);
+    await engine.close();
+  });
+
+  it('pauses on an Inconclusive analysis and waits for a person; resume runs it again', async () => {
+    const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '1m' } }], ['success-rate']));
+    const engine = await w.canaryAt20();
+    w.stats.canaryErrorRate = 0.2;
+    await w.until(engine, 'paused', () => engine.status.phase === 'Paused');
+    assert.equal(engine.status.paused?.reason, 'inconclusive');
+    for (let i = 0; i < 5; i++) await w.round(engine);
+    assert.equal(engine.status.phase, 'Paused', 'it waits, however long');
+    assert.equal(w.traffic.served?.weights.canary, 20, 'with the canary still at its share');
+    w.stats.canaryErrorRate = 0;
+    assert.equal((await engine.send({ type: 'resume' })).rejected, undefined);
+    assert.equal(engine.status.analyses.filter((a) => a.endedAt === undefined).length, 1, 'a new run');
+    await engine.close();
+  });
+
+  it('a new engine on the same store resumes mid-step: same pause end, same analysis, nothing restarted', async () => {
+    const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '5m' } }, { setWeight: 50 }], ['success-rate']));
+    let engine = w.open();
+    await w.deploy(engine);
+    await w.until(engine, 'the pause step', () => engine.status.phase === 'Monitor' && engine.status.step === 1);
+    for (let i = 0; i < 3; i++) await w.round(engine);
+    const { pauseUntil, analyses } = engine.status;
+    const measured = engine.report(analyses[0]!.id)!.measurements;
+    assert.ok(measured > 0);
+    await engine.close();
+    const started = w.target.started.length;
+
+    engine = w.open();
+    assert.equal(engine.status.phase, 'Monitor');
+    assert.equal(engine.status.step, 1);
+    assert.equal(engine.status.pauseUntil, pauseUntil, 'the pause keeps its end');
+    assert.equal(engine.report(analyses[0]!.id)!.measurements, measured, 'the analysis kept its measurements');
+    await w.round(engine);
+    assert.equal(w.target.started.length, started + 2, 'both instances were ensured again (a real target adopts)');
+    w.clock.advance(5 * 60_000);
+    await w.until(engine, 'the rollout goes on past the pause', () => engine.status.result !== undefined);
+    assert.equal(engine.status.result?.outcome, 'Promoted');
+    assert.ok(w.traffic.applied.some((t) => t.weights.canary === 50));
+    await engine.close();
+  });
+
+  it('a step does not complete until the router serves its table (observe lags behind apply)', async () => {
+    const w = new World(doc([{ setWeight: 20 }, { setWeight: 40 }]));
+    const engine = w.open();
+    await w.until(engine, 'v1 serves', () => engine.status.appliedSeq === engine.status.trafficSeq);
+    w.traffic.lag = 3;
+    await w.deploy(engine);
+    await w.until(engine, '20% asked for', () => w.traffic.applied.some((t) => t.weights.canary === 20));
+    assert.notEqual(w.traffic.served?.weights.canary, 20, 'the router has not applied it yet');
+    assert.equal(engine.status.step, 0, 'so the step has not completed');
+    assert.notEqual(engine.status.appliedSeq, engine.status.trafficSeq);
+    await w.until(engine, 'the router catches up', () => w.traffic.served?.weights.canary === 20);
+    await w.until(engine, 'the next step', () => engine.status.step === 1);
+    assert.ok(
+      w.log.some((l) => /does not serve the new traffic yet/.test(l)),
+      w.log.join('\n'),
+    );
+    await engine.close();
+  });
+});
