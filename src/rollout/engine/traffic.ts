@@ -3,8 +3,9 @@
  * the data plane serves, and acknowledges the state to the machine (`trafficApplied`)
  * only once the two match, so a step never completes on a table the data plane has not
  * taken. A router that refuses is reported (`trafficFailed`); one that has not caught up
- * yet is simply asked again next round.
+ * yet is asked again next round, and reported too once it has lagged for too long.
  */
+import { formatDuration } from '../../config/duration.js';
 import { sameTraffic, type TrafficRouter } from '../seams/traffic.js';
 import type { RolloutStatus } from '../types.js';
 import type { EngineContext } from './context.js';
@@ -23,6 +24,11 @@ const SPLITS_KEPT = 32;
  * so requests it was already serving finish rather than fail.
  */
 const DRAIN_MS = 2000;
+/**
+ * A data plane serves a table it accepted within a round or two; one that still does not
+ * after this long will not on its own, and a rollback waiting on it must say so (Degraded).
+ */
+const NOT_SERVED_AFTER_MS = 10_000;
 
 export class TrafficReconciler {
   /**
@@ -40,8 +46,8 @@ export class TrafficReconciler {
   private endpointsChanged = false;
   /** The last reason the router did not take a state, until one is taken. */
   private error?: string;
-  /** Said once per state the data plane lags behind. */
-  private laggingSaid?: number;
+  /** The state the router accepted but the data plane does not serve yet, since when, and whether that was reported. */
+  private lagging?: { seq: number; since: number; reported: boolean };
 
   constructor(
     private readonly ctx: EngineContext,
@@ -94,10 +100,10 @@ export class TrafficReconciler {
       const observed = await this.router.observe();
       this.error = undefined;
       if (!sameTraffic(observed, s.traffic)) {
-        if (this.laggingSaid !== seq) ctx.log(`the ${this.router.name} router does not serve the new traffic yet`);
-        this.laggingSaid = seq;
+        await this.lagBehind(seq);
         return;
       }
+      this.lagging = undefined;
       const unchanged = this.applied && JSON.stringify(this.applied.traffic) === JSON.stringify(s.traffic);
       this.applied = { seq, traffic: s.traffic, at: unchanged ? this.applied!.at : ctx.clock.now() };
       const serving = this.splits.at(-1);
@@ -113,5 +119,20 @@ export class TrafficReconciler {
       this.error = message;
       await ctx.send({ type: 'trafficFailed', seq, reason: message });
     }
+  }
+
+  /** The router took state `seq` but the data plane does not serve it: wait, then report it as a failure. */
+  private async lagBehind(seq: number): Promise<void> {
+    const { ctx } = this;
+    const now = ctx.clock.now();
+    if (this.lagging?.seq !== seq) {
+      ctx.log(`the ${this.router.name} router does not serve the new traffic yet`);
+      this.lagging = { seq, since: now, reported: false };
+    }
+    if (now - this.lagging.since < NOT_SERVED_AFTER_MS) return;
+    const reason = `the ${this.router.name} router accepted the table but does not serve it after ${formatDuration(NOT_SERVED_AFTER_MS)}`;
+    if (!this.lagging.reported) ctx.log(reason);
+    this.lagging.reported = true;
+    await ctx.send({ type: 'trafficFailed', seq, reason });
   }
 }
