@@ -32,6 +32,19 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  // The layer rules (.dependency-cruiser.mjs) see only imports whose target is written out.
+  {
+    files: ['src/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ImportExpression[source.type!="Literal"]',
+          message: 'computed-import: write the module path out, so the layer rules can check it',
+        },
+      ],
+    },
+  },
   // Tests read JSON answers from real servers; typing every payload would hide, not help.
   { files: ['test/**'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
 );

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { ESLint } from 'eslint';
 
 const repo = resolve(import.meta.dirname, '..');
 const dirs: string[] = [];
@@ -59,5 +60,22 @@ describe('layer rules', () => {
     assert.match(r.out, /router-imports-only-below: src\/router\/dataplane\.ts → src\/analysis\/judge\.ts/);
     assert.match(r.out, /no-cycles: src\/store\/(a|b)\.ts/);
     assert.match(r.out, /no-unknown-layer-imported: src\/cli\/main\.ts → src\/flags\/eval\.ts/);
+  });
+
+  it('fail a file at the root of src/ (in no layer, it could bridge any two) and an import() whose target is computed', async () => {
+    const r = cruise({
+      'src/cli/exit.ts': 'export const EXIT = 2;\n',
+      'src/bridge.ts': "export { EXIT } from './cli/exit.js';\n",
+      'src/shared/files.ts': "export { EXIT } from '../bridge.js';\n",
+    });
+    assert.notEqual(r.code, 0, r.out);
+    assert.match(r.out, /src\/shared\/files\.ts → src\/bridge\.ts/);
+    assert.match(r.out, /src\/bridge\.ts → src\/cli\/exit\.ts/);
+    const lint = await new ESLint({ cwd: repo }).lintText(
+      "const m = '../cli/exit.js';\nexport const load = () => import(m);\nexport const ok = () => import('./sketch.js');\n",
+      { filePath: join(repo, 'src/shared/dyn.ts') },
+    );
+    const messages = lint[0]!.messages.map((m) => `${m.line}: ${m.message}`);
+    assert.deepEqual(messages, ['2: computed-import: write the module path out, so the layer rules can check it']);
   });
 });

@@ -1,11 +1,11 @@
-// N concurrent rollouts (default 200) in one `kanari up`, each with its own router
-// process and the sequential judge in the background, analysed every second while users
-// send requests through every router. Prints the controller's CPU against one core, how
-// late its rounds started against the 1 s interval, and how many measurements each
-// analysis took against the schedule.
+// N concurrent rollouts (default 200) in one `kanari up`, with the sequential judge in the
+// background, analysed every second while users send requests through every service.
+// Prints the CPU of the controller and of the router processes against one core, how
+// many router processes serve, how late the rounds started against the 1 s interval, and
+// how many measurements each analysis took against the schedule.
 //   npm run bench:controller [-- --rollouts 200 --seconds 60 --rate 2000]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,9 +51,37 @@ const app = async (name) =>
     (await start([join(root, 'dist/demo/app.js'), '--name', name, '--latency-ms', '2'], /listening (\d+)/)).match[1],
   );
 const cpuSeconds = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+  } catch {
+    return 0; // gone since it was listed
+  }
 };
+/** Seconds the process was runnable but waited for a core (a machine busier than its cores shows here). */
+const waitedSeconds = (pid) => {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return 0;
+  }
+};
+/** Router processes: every process but the controller whose command line names this run's state. */
+const routerPids = (controller) =>
+  readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p) && Number(p) !== controller)
+    .filter((p) => {
+      try {
+        return (
+          readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(join(dir, 'state')) &&
+          readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('router')
+        );
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+const sum = (pids) => pids.reduce((total, pid) => total + cpuSeconds(pid), 0);
 
 try {
   const [v1, v2] = [await app('v1'), await app('v2')];
@@ -93,7 +121,12 @@ spec:
 `,
   );
   let t = performance.now();
-  await call('POST', '/api/v1/apply', { file: join(dir, 'rollouts.yaml'), text: docs.join('---\n') });
+  // A file holds at most 100 documents (src/config/bounds.ts), so they go in files of 100.
+  for (let i = 0; i < N; i += 100)
+    await call('POST', '/api/v1/apply', {
+      file: join(dir, `rollouts-${i}.yaml`),
+      text: docs.slice(i, i + 100).join('---\n'),
+    });
   for (;;) {
     const answering = await Promise.all(
       ports.map((p) =>
@@ -122,8 +155,12 @@ spec:
   const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
   let sent = 0;
   let failed = 0;
+  // Each tick sends what the rate owes since the start: a busy machine fires timers late,
+  // and a fixed count per tick would then send less than the rate.
+  const loadStart = performance.now();
   const loadTimer = setInterval(() => {
-    for (let k = 0; k < RATE / 100; k++) {
+    const owed = Math.floor(((performance.now() - loadStart) / 1000) * RATE) - sent;
+    for (let k = 0; k < Math.min(owed, RATE / 10); k++) {
       const port = ports[sent++ % N];
       http
         .get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
@@ -146,8 +183,12 @@ spec:
     return { buckets, max: Number(/^kanari_controller_round_lag_max_seconds (\S+)/m.exec(text)[1]) };
   };
   await sleep(5000); // let the load settle in
+  const routers = routerPids(up.child.pid);
   const before = {
     cpu: cpuSeconds(up.child.pid),
+    routerCpu: sum(routers),
+    waited: waitedSeconds(up.child.pid),
+    benchCpu: process.cpuUsage(),
     wall: performance.now(),
     measurements: await measured(),
     lag: await lagMetrics(),
@@ -155,6 +196,9 @@ spec:
   await sleep(SECONDS * 1000);
   const after = {
     cpu: cpuSeconds(up.child.pid),
+    routerCpu: sum(routers),
+    waited: waitedSeconds(up.child.pid),
+    benchCpu: process.cpuUsage(before.benchCpu),
     wall: performance.now(),
     measurements: await measured(),
     lag: await lagMetrics(),
@@ -170,6 +214,14 @@ spec:
   const slowest = Math.min(...perRollout);
   console.log(
     `controller CPU: ${cores.toFixed(2)} cores, ${(cores * 100).toFixed(0)}% of one core (${((cores / N) * 1000).toFixed(2)} ms of CPU per rollout-second)`,
+  );
+  const routerCores = (after.routerCpu - before.routerCpu) / wall;
+  const benchCores = (after.benchCpu.user + after.benchCpu.system) / 1e6 / wall;
+  console.log(
+    `router CPU: ${routerCores.toFixed(2)} cores in ${routers.length} router process(es); controller + routers ${(cores + routerCores).toFixed(2)} of the machine's 2 cores; the load generator itself ${benchCores.toFixed(2)}`,
+  );
+  console.log(
+    `the controller waited for a core ${((after.waited - before.waited) / wall).toFixed(2)} s per second (runnable, not running); machine load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]} on 2 cores`,
   );
   console.log(
     `round lateness over ${total} rounds: p50 ≤ ${quantile(0.5)} s, p99 ≤ ${quantile(0.99)} s, worst since start ${after.lag.max.toFixed(3)} s — ${(quantile(0.99) / 1).toFixed(3)}× the 1 s interval at p99`,

@@ -5,7 +5,7 @@
 //   npm run bench:simulate [-- --runs 1000]
 import { parseArgs } from 'node:util';
 import { loadKind } from '../../dist/config/kinds.js';
-import { simulate } from '../../dist/analysis/simulate/engine.js';
+import { simulate } from '../../dist/simulate/simulate.js';
 import { BUILTIN_TEMPLATES } from '../../dist/config/templates.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '1000' } } });
@@ -18,7 +18,7 @@ const spec = loadKind(
 const results = {};
 for (const name of ['sequential', 'threshold', 'kayenta']) {
   const started = performance.now();
-  const report = simulate(spec, [{ name, spec: BUILTIN_TEMPLATES[name] }], runs);
+  const report = await simulate(spec, [{ name, spec: BUILTIN_TEMPLATES[name] }], runs);
   const seconds = (performance.now() - started) / 1000;
   results[name] = { seconds, falseRollbacks: report.templates[0].rollbacks };
   const simulated = runs * report.seconds;

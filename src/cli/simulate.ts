@@ -2,7 +2,7 @@ import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import type { SimulationSpec } from '../config/schemas/simulation.js';
 import { loadFiles } from '../config/kinds.js';
 import { formatDuration } from '../config/duration.js';
-import { simulate, type SimulationReport } from '../analysis/simulate/engine.js';
+import { simulate, unanswerable, variantsOf, type SimulationReport } from '../simulate/simulate.js';
 import { BUILTIN_TEMPLATES } from '../config/templates.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
@@ -12,10 +12,11 @@ export const summary = 'run a rollout plan and analysis templates against synthe
 
 const HELP = `kanari simulate -f SIMULATION.yaml [-t TEMPLATES.yaml] [--runs N] [--json]
 
-Runs the file's rollout steps on a virtual clock, once per seed, under each template it
-names (built in: ${Object.keys(BUILTIN_TEMPLATES).join(', ')}; or AnalysisTemplate documents
-from the same file or from -t), and reports rollbacks, time to rollback and harm beside
-the theoretical limit.`;
+Runs the file's plan on a virtual clock, once per seed, with the real rollout state
+machine: either its setWeight and pause steps under each template it names (built in:
+${Object.keys(BUILTIN_TEMPLATES).join(', ')}; or AnalysisTemplate documents from the same
+file or from -t), or the Rollout it names (\`rollout: { file: … }\`) with that rollout's own
+analyses. Reports rollbacks, time to rollback and harm beside the theoretical limit.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('simulate', argv, {
@@ -54,11 +55,17 @@ export async function run(argv: string[]): Promise<number> {
 
   const reports: { name: string; report: SimulationReport }[] = [];
   for (const sim of simulations) {
-    const chosen = sim.spec.templates.map((t) =>
-      typeof t === 'string' ? { name: t, spec: templates.get(t)! } : { name: t.name, spec: t.spec },
-    );
+    const chosen = sim.spec.rollout
+      ? [...templates].map(([name, spec]) => ({ name, spec }))
+      : (sim.spec.templates ?? ['sequential']).map((t) =>
+          typeof t === 'string' ? { name: t, spec: templates.get(t)! } : { name: t.name, spec: t.spec },
+        );
+    for (const variant of variantsOf(sim.spec, chosen)) {
+      const reason = unanswerable(variant);
+      if (reason) throw new UsageError(`simulate: ${sim.name}: ${reason}`);
+    }
     const started = performance.now();
-    const report = simulate(sim.spec, chosen, runs);
+    const report = await simulate(sim.spec, chosen, runs);
     reports.push({ name: sim.name, report });
     if (!values.json)
       console.log(formatReport(sim.name, sim.spec, report, runs ?? sim.spec.runs, performance.now() - started));
@@ -68,8 +75,12 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function formatReport(name: string, spec: SimulationSpec, r: SimulationReport, runs: number, ms: number): string {
+  const plan =
+    r.plan === 'steps'
+      ? `a ${formatDuration(r.seconds * 1000)} plan`
+      : `${spec.rollout!.loaded!.document.metadata.name}'s ${r.plan} plan (the longest ${formatDuration(r.seconds * 1000)})`;
   const lines = [
-    `${name}: ${runs} runs of a ${formatDuration(r.seconds * 1000)} plan at ${spec.traffic.rate} req/s — ` +
+    `${name}: ${runs} runs of ${plan} at ${spec.traffic.rate} req/s — ` +
       (r.canaryIsWorse
         ? r.onset
           ? `the canary goes bad at ${formatDuration(r.onset * 1000)}`
@@ -77,12 +88,13 @@ function formatReport(name: string, spec: SimulationSpec, r: SimulationReport, r
         : 'nothing is wrong with the canary') +
       ` (${(ms / 1000).toFixed(1)} s)`,
   ];
+  const first = r.plan === 'steps' ? 'template' : 'rollout';
   const header = r.canaryIsWorse
-    ? ['template', 'caught', 'missed', 'paused', 'median', 'p90', 'extra errors']
-    : ['template', 'false rollbacks', 'paused'];
+    ? [first, 'caught', 'missed', 'paused', 'median', 'p90', 'extra errors']
+    : [first, 'false rollbacks', 'paused', 'promoted'];
   const rows = r.templates.map((t) => {
     const pct = (n: number) => `${((100 * n) / t.runs).toFixed(1)}%`;
-    if (!r.canaryIsWorse) return [t.name, `${pct(t.rollbacks)} (${t.rollbacks})`, pct(t.pauses)];
+    if (!r.canaryIsWorse) return [t.name, `${pct(t.rollbacks)} (${t.rollbacks})`, pct(t.pauses), pct(t.promotions)];
     const time = (s?: number) => (s === undefined ? '—' : formatSeconds(s));
     return [
       t.name,

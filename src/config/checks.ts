@@ -107,7 +107,7 @@ export const checkSimulations =
       .filter((d) => d.kind === 'Simulation')
       .flatMap(({ value, doc }) => {
         const sim = value as SimulationDocument;
-        return sim.spec.templates.flatMap((t, j): ConfigIssue[] => {
+        return (sim.spec.templates ?? []).flatMap((t, j): ConfigIssue[] => {
           const at = doc.located(['spec', 'templates', j]);
           const [name, spec] = typeof t === 'string' ? [t, templates[t]] : [t.name, t.spec];
           if (!spec)

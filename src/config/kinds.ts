@@ -17,15 +17,16 @@ import {
   type AnalysisTemplateSpec,
 } from './schemas/analysis.js';
 import { kayentaCanaryConfig } from './schemas/kayenta.js';
-import { routerDocument } from './schemas/router.js';
-import { simulationDocument } from './schemas/simulation.js';
-import { rolloutDocument } from './schemas/rollout.js';
+import { routerDocument, sharedRouterDocument } from './schemas/router.js';
+import { simulationDocument, type SimulationDocument, type SimulationSpec } from './schemas/simulation.js';
+import { rolloutDocument, type RolloutDocument } from './schemas/rollout.js';
 import { didYouMean } from './suggest.js';
 import { EMBEDDED, type RouterCapabilities } from './capabilities.js';
 
 /** Every kind of kanari file, by its `kind:`; add a kind here and `kanari lint` knows it. */
 export const KINDS = {
   Router: routerDocument,
+  SharedRouter: sharedRouterDocument,
   AnalysisTemplate: analysisTemplateDocument,
   Simulation: simulationDocument,
   Rollout: rolloutDocument,
@@ -110,6 +111,7 @@ function readDocuments(
     }
     const value = doc.validate(KINDS[kind as KindName]);
     if (kind === 'AnalysisTemplate') resolveKayentaConfig(value as AnalysisTemplateDocument, doc, file, read);
+    if (kind === 'Simulation') resolveSimulatedRollout(value as SimulationDocument, doc, file, read);
     docs.push({ kind, value, doc });
   }
   // An empty file passing lint would be refused by everything that reads it.
@@ -164,4 +166,40 @@ function resolveKayentaConfig(
   const missing = missingKayentaSources(k.config, k.metrics);
   if (missing.length > 0)
     throw new ConfigError(missing.map((message) => ({ ...parsed.located(['spec', 'kayenta', 'metrics']), message })));
+}
+
+/**
+ * Loads the Rollout a Simulation names by path (relative to the Simulation), with the
+ * AnalysisTemplates of its file, so a loaded Simulation holds the plan it runs. Errors
+ * in that file carry its own line and column; a missing or ambiguous rollout points at
+ * the Simulation.
+ */
+function resolveSimulatedRollout(
+  sim: SimulationDocument,
+  parsed: ParsedDocument,
+  file: string,
+  read: ReadReferenced,
+): void {
+  const ref = sim.spec.rollout;
+  if (!ref) return;
+  const at = parsed.located(['spec', 'rollout', 'file']);
+  const path = resolve(dirname(file), ref.file);
+  const docs = readDocuments(path, readReferenced(path, at, read), EMBEDDED, read);
+  const rollouts = docs.filter((d) => d.kind === 'Rollout').map((d) => d.value as RolloutDocument);
+  const chosen = ref.name ? rollouts.filter((r) => r.metadata.name === ref.name) : rollouts;
+  if (chosen.length !== 1) {
+    const names = rollouts.map((r) => r.metadata.name).join(', ') || 'none';
+    const what = ref.name ? `no Rollout named ${ref.name}` : `${rollouts.length} Rollouts; name one with rollout.name`;
+    throw new ConfigError([{ ...at, message: `${path} holds ${what} (it has: ${names})` }]);
+  }
+  (ref as NonNullable<SimulationSpec['rollout']>).loaded = { document: chosen[0]!, templates: templatesIn(docs) };
+}
+
+function readReferenced(path: string, at: Omit<ConfigIssue, 'message'>, read: ReadReferenced): string {
+  try {
+    return read(path);
+  } catch (err) {
+    const reason = err instanceof ConfigError ? err.issues[0]?.message : (err as Error).message;
+    throw new ConfigError([{ ...at, message: `cannot read ${path}: ${reason}` }]);
+  }
 }

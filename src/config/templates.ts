@@ -57,7 +57,7 @@ export const BUILTIN_TEMPLATES: Record<string, AnalysisTemplateSpec> = {
 
 /** The providers a template reads, so a caller can refuse what it cannot serve (the simulator serves builtin only). */
 export function providersOf(spec: AnalysisTemplateSpec): string[] {
-  if (spec.sequential) return ['builtin'];
+  if (spec.sequential) return [spec.sequential.source?.prometheus ? 'prometheus' : 'builtin'];
   const queries = spec.threshold ? spec.threshold.metrics.map((m) => m.provider) : Object.values(spec.kayenta!.metrics);
   return [...new Set(queries.map(providerName))];
 }

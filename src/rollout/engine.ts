@@ -114,9 +114,9 @@ export class RolloutEngine {
       runs: o.store.runs,
       stats: o.store.stats,
       templates: o.templates ?? {},
-      expectedShare: () => {
-        const settled = this.traffic.settledTraffic();
-        return settled && expectedShare(settled);
+      expectedShareAt: (start, end) => {
+        const served = this.traffic.trafficDuring(start, end);
+        return served && expectedShare(served);
       },
       hasBaseline: () => this.statusNow.traffic.baseline !== undefined && this.statusNow.traffic.weights.baseline > 0,
     });

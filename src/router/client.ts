@@ -3,9 +3,11 @@
  * read `/stats` and write `/table`. The address is `http://127.0.0.1:PORT` or
  * `unix:/path/to.sock` (what `kanari up` uses: a socket file cannot be taken by another
  * process the way a loopback port can). Requests go through node:http, which speaks both.
+ * `forService(name)` addresses one service of a shared router, over the same connections.
  */
 import http from 'node:http';
 import type { RoutingTable } from '../config/schemas/table.js';
+import type { ServiceSummary } from './admin.js';
 import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 
 /** The router answered with an error status (`status`), or did not answer (no `status`). */
@@ -13,20 +15,33 @@ export class AdminError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** The router's own one-line reason, when it gave one. */
+    readonly reason?: string,
   ) {
     super(message);
     this.name = 'AdminError';
   }
 }
 
+function reasonIn(text: string): string | undefined {
+  try {
+    const { error } = JSON.parse(text) as { error?: unknown };
+    return typeof error === 'string' ? error : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class AdminClient {
   private readonly target: { socketPath: string } | { host: string; port: number };
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
   constructor(
     private readonly url: string,
     private readonly token: string,
     private readonly timeoutMs = 2000,
+    /** `/services/NAME` for one service of a shared router; empty for the router's only one. */
+    private readonly prefix = '',
+    private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 4 }),
   ) {
     if (url.startsWith('unix:')) this.target = { socketPath: url.slice('unix:'.length) };
     else {
@@ -39,7 +54,7 @@ export class AdminClient {
     const snap = await this.request<StatsSnapshot>('GET', '/stats');
     // Anything else answering here (a process that took the address) must not pass for the router.
     if (typeof snap !== 'object' || snap === null || typeof snap.versions !== 'object' || typeof snap.time !== 'number')
-      throw new Error(`${this.url}/stats did not answer with router statistics`);
+      throw new Error(`${this.url}${this.prefix}/stats did not answer with router statistics`);
     return snap;
   }
 
@@ -56,6 +71,25 @@ export class AdminClient {
       { 'if-match': String(revision) },
       'router refused the table',
     );
+  }
+
+  /** A client for one service of a shared router, over this client's connections. */
+  forService(name: string): AdminClient {
+    return new AdminClient(this.url, this.token, this.timeoutMs, `/services/${name}`, this.agent);
+  }
+
+  async services(): Promise<ServiceSummary[]> {
+    return (await this.request<{ services: ServiceSummary[] }>('GET', '/services')).services;
+  }
+
+  /** Adds a service (`spec` as a Router's service: listen, sticky, table, …), or finds it already the same. */
+  addService(name: string, spec: unknown): Promise<ServiceSummary> {
+    return this.request('PUT', `/services/${name}`, JSON.stringify(spec), {}, `router refused service ${name}`);
+  }
+
+  /** Removes a service once its requests in flight finished (at most `graceMs`). */
+  async removeService(name: string, graceMs: number): Promise<void> {
+    await this.request('DELETE', `/services/${name}?graceMs=${graceMs}`, undefined, {}, `router kept service ${name}`);
   }
 
   /** Closes kept-alive connections. */
@@ -75,7 +109,7 @@ export class AdminClient {
         {
           ...this.target,
           method,
-          path,
+          path: this.prefix + path,
           agent: this.agent,
           timeout: this.timeoutMs,
           headers: {
@@ -93,7 +127,7 @@ export class AdminClient {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             if ((res.statusCode ?? 0) >= 300)
-              return reject(new AdminError(`${refused}: ${res.statusCode} ${text}`, res.statusCode));
+              return reject(new AdminError(`${refused}: ${res.statusCode} ${text}`, res.statusCode, reasonIn(text)));
             try {
               resolve(JSON.parse(text) as T);
             } catch {

@@ -1,14 +1,14 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { RouterDocument } from '../config/schemas/router.js';
+import type { ServiceSpec } from '../config/schemas/router.js';
 import type { RoutingTable, Version } from '../config/schemas/table.js';
 import type { EndpointHealth } from './pool.js';
 import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import type { StoredTable } from './tablestore.js';
 
 export type ToWorker =
-  | { type: 'init'; doc: RouterDocument; stored: StoredTable; recordStats: boolean }
+  | { type: 'init'; service: WorkerService; stored: StoredTable; recordStats: boolean }
   | { type: 'table'; id: number; table: RoutingTable; revision: number }
   | { type: 'stats'; id: number }
   | { type: 'health'; id: number };
@@ -16,6 +16,13 @@ export type FromWorker =
   { type: 'hello' } | { type: 'ready'; address: AddressInfo } | { type: 'reply'; id: number; value: unknown };
 
 const REPLY_TIMEOUT_MS = 5000;
+
+/** The service the workers serve, and how many of them share its listener. */
+export interface WorkerService {
+  name: string;
+  spec: ServiceSpec;
+  workers: number;
+}
 
 export interface Workers {
   address: AddressInfo;
@@ -26,13 +33,13 @@ export interface Workers {
 }
 
 /**
- * Forks `spec.workers` processes that share the listener, each accepting connections
+ * Forks `service.workers` processes that share the listener, each accepting connections
  * itself (SCHED_NONE: the kernel spreads them, the primary stays off the data path).
  * The primary keeps the table, pushes every change to all workers and waits for each to
  * apply it; a worker that dies is replaced and given the current table.
  */
 export async function startWorkers(
-  doc: RouterDocument,
+  service: WorkerService,
   initial: StoredTable,
   log: (line: string) => void,
   recordStats = true,
@@ -72,7 +79,7 @@ export async function startWorkers(
       worker.on('message', (msg: FromWorker) => {
         // Messages sent before the worker listens are dropped, so it asks for its config.
         if (msg.type === 'hello') {
-          worker.send({ type: 'init', doc, stored, recordStats } satisfies ToWorker);
+          worker.send({ type: 'init', service, stored, recordStats } satisfies ToWorker);
         } else if (msg.type === 'ready') {
           live.add(worker);
           resolve(msg.address);
@@ -95,7 +102,7 @@ export async function startWorkers(
       });
     });
 
-  const addresses = await Promise.all(Array.from({ length: doc.spec.workers }, fork));
+  const addresses = await Promise.all(Array.from({ length: service.workers }, fork));
   const all = <T>(make: (id: number) => ToWorker & { id: number }) =>
     Promise.all([...live].map((w) => ask(w, make(nextId++)) as Promise<T>));
 

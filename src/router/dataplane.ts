@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { RouterSpec, Sticky } from '../config/schemas/router.js';
+import type { ServiceSpec, Sticky } from '../config/schemas/router.js';
 import type { RoutingTable, Version } from '../config/schemas/table.js';
 import { forward } from './forward.js';
 import { HealthChecker } from './health.js';
@@ -47,11 +47,12 @@ export class DataPlane {
 
   /** `recordStats: false` exists for the benchmark that measures what counting costs. */
   constructor(
-    readonly spec: RouterSpec,
+    readonly spec: ServiceSpec,
     service: string,
     table: RoutingTable,
     revision: number,
-    private readonly opts: { recordStats?: boolean } = {},
+    /** `workers`: how many processes share this listener (and its connection cap). */
+    private readonly opts: { recordStats?: boolean; workers?: number } = {},
   ) {
     this.stats = new RouterStats(service);
     this.seed = murmur3(service);
@@ -77,7 +78,7 @@ export class DataPlane {
     );
     this.server.timeout = timeouts.idle;
     // With workers the listener is shared, and so is the cap.
-    this.server.maxConnections = Math.ceil(limits.maxConnections / spec.workers);
+    this.server.maxConnections = Math.ceil(limits.maxConnections / (opts.workers ?? 1));
     this.server.on('drop', () => this.stats.rejected.tooManyConnections++);
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
       this.upgrade(req, this.handOver(socket), head),

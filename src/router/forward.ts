@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RouterSpec } from '../config/schemas/router.js';
+import type { ServiceSpec } from '../config/schemas/router.js';
 import type { Version } from '../config/schemas/table.js';
 import { clientResponseHeaders } from './headers.js';
 import type { Endpoint } from './pool.js';
@@ -15,7 +15,7 @@ const EMPTY = Buffer.alloc(0);
 const LAST_ATTEMPT = 2;
 
 export interface ForwardContext {
-  readonly spec: RouterSpec;
+  readonly spec: ServiceSpec;
   readonly stats: RouterStats;
 }
 

@@ -1,8 +1,8 @@
 import http from 'node:http';
-import type { RouterSpec } from '../config/schemas/router.js';
+import type { ServiceSpec } from '../config/schemas/router.js';
 import type { Endpoint } from './pool.js';
 
-type HealthSpec = NonNullable<RouterSpec['health']>;
+type HealthSpec = NonNullable<ServiceSpec['health']>;
 
 /**
  * Active health checks: a GET of `path` on every endpoint each `interval`; a 2xx or

@@ -9,10 +9,12 @@ process.on('message', (msg: ToWorker) => {
   void (async () => {
     switch (msg.type) {
       case 'init': {
-        plane = new DataPlane(msg.doc.spec, msg.doc.metadata.name, msg.stored.table, msg.stored.revision, {
+        const { name, spec, workers } = msg.service;
+        plane = new DataPlane(spec, name, msg.stored.table, msg.stored.revision, {
           recordStats: msg.recordStats,
+          workers,
         });
-        const address = await plane.listen(msg.doc.spec.listen.port, msg.doc.spec.listen.host);
+        const address = await plane.listen(spec.listen.port, spec.listen.host);
         reply({ type: 'ready', address });
         break;
       }

@@ -1,8 +1,9 @@
 /**
- * The controller of `kanari up`: every applied rollout with its engine and its router
- * process, all kept in one SQLite file under the state directory. Opening a controller
- * on a state directory resumes every rollout from what was saved there — after a clean
- * stop or a `kill -9` alike — adopting the routers and instances that kept running.
+ * The controller of `kanari up`: every applied rollout with its engine and its service on
+ * the one router process they share, all kept in one SQLite file under the state
+ * directory. Opening a controller on a state directory resumes every rollout from what was
+ * saved there — after a clean stop or a `kill -9` alike — adopting the router and the
+ * instances that kept running.
  */
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, formatPath } from '../config/errors.js';
@@ -18,6 +19,7 @@ import { describeSystemError } from '../shared/system.js';
 import { Store } from '../store/sqlite.js';
 import type { ProcessRecord } from '../targets/process.js';
 import { RouterProcess } from '../traffic/router-process.js';
+import { RouterService } from '../traffic/router-service.js';
 import { bundleReader, type Bundle } from './bundle.js';
 import { standaloneEngine } from './compose.js';
 import { LagHistogram } from './metrics.js';
@@ -44,7 +46,7 @@ interface Managed {
   document: RolloutDocument;
   templates: Record<string, AnalysisTemplateSpec>;
   engine: RolloutEngine;
-  router: RouterProcess;
+  router: RouterService;
 }
 
 export interface ApplyResult {
@@ -55,12 +57,22 @@ export interface ApplyResult {
 export class Controller {
   readonly store: Store;
   private readonly rollouts = new Map<string, Managed>();
+  /** The one router process every rollout's service runs in; started when the first rollout writes traffic. */
+  private readonly router: RouterProcess;
 
   constructor(
     readonly stateDir: string,
     private readonly log: (line: string) => void = () => {},
   ) {
     this.store = new Store(join(stateDir, 'kanari.db'));
+    // Its pid is kept under no rollout ('' is no rollout's name).
+    this.router = new RouterProcess({
+      dir: join(stateDir, 'router'),
+      socket: this.socketPath(),
+      persist: (record) => this.saveRecord('', record, log),
+      recall: () => this.store.record<ProcessRecord>('', 'router'),
+      log,
+    });
   }
 
   /** Resumes every rollout the store holds. */
@@ -191,16 +203,28 @@ export class Controller {
     await Promise.all(
       [...this.rollouts.values()].map(async (m) => {
         await m.engine.close({ stopInstances: options.everything === true });
-        if (options.everything) await m.router.stop();
-        else m.router.release();
+        // Every service stays in the router's state, so the next `kanari up` opens them all again.
+        m.router.release();
+        if (options.everything) this.saveRecord(m.document.metadata.name, undefined, this.log);
       }),
     );
+    if (options.everything) await this.router.stop();
+    else this.router.release();
     this.rollouts.clear();
     this.store.close();
   }
 
-  private socketPath(name: string): string {
-    return join(this.stateDir, 'run', `${name}.sock`);
+  private socketPath(): string {
+    return join(this.stateDir, 'run', 'router.sock');
+  }
+
+  private saveRecord(rollout: string, record: ProcessRecord | undefined, log: (line: string) => void): void {
+    try {
+      this.store.setRecord(rollout, 'router', record);
+    } catch (err) {
+      // The router serves either way; a restarted controller that cannot adopt it starts another.
+      log(`cannot save the router's pid: ${describeSystemError(err)}`);
+    }
   }
 
   private get(name: string): Managed {
@@ -223,11 +247,11 @@ export class Controller {
   private checkChange(doc: RolloutDocument): void {
     const name = doc.metadata.name;
     const m = this.rollouts.get(name);
-    const socket = this.socketPath(name);
+    const socket = this.socketPath();
     if (Buffer.byteLength(socket) > MAX_SOCKET_PATH)
       throw new ControllerError(
         400,
-        `rollout ${name}: its router's admin socket ${socket} is longer than a unix socket path may be (${MAX_SOCKET_PATH} bytes); use a shorter --state directory or rollout name`,
+        `rollout ${name}: the router's admin socket ${socket} is longer than a unix socket path may be (${MAX_SOCKET_PATH} bytes); use a shorter --state directory`,
       );
     if (doc.spec.listen.port === 0)
       throw new ControllerError(400, `rollout ${name}: spec.listen needs a fixed port that users can reach (got 0)`);
@@ -265,7 +289,7 @@ export class Controller {
       return { name, change: 'unchanged' };
     if (old) {
       await old.engine.close();
-      // The router reads listen and sticky when it starts; the table it persisted carries over.
+      // A service's listen and sticky are set when it is added; the table it persisted carries over.
       const routerChanged =
         JSON.stringify([old.document.spec.listen, old.document.spec.sticky]) !==
         JSON.stringify([doc.spec.listen, doc.spec.sticky]);
@@ -281,20 +305,11 @@ export class Controller {
     const name = document.metadata.name;
     const log = (line: string) => this.log(line.startsWith(`${name}: `) ? line : `${name}: ${line}`);
     let said = '';
-    const router = new RouterProcess({
+    const router = new RouterService({
       name,
       spec: document.spec,
-      dir: join(this.stateDir, 'routers', name),
-      socket: this.socketPath(name),
-      persist: (record) => {
-        try {
-          this.store.setRecord(name, 'router', record);
-        } catch (err) {
-          // The router serves either way; a restarted controller that cannot adopt it starts another.
-          log(`cannot save the router's pid: ${describeSystemError(err)}`);
-        }
-      },
-      recall: () => this.store.record<ProcessRecord>(name, 'router'),
+      router: this.router,
+      persist: (record) => this.saveRecord(name, record, log),
       log,
     });
     const engine = standaloneEngine({

@@ -1,31 +1,30 @@
 /**
- * kanari's router run as a process of its own for one rollout, as `kanari up` does it.
- * It is started detached, so it keeps serving its last table when the controller dies;
- * the next controller adopts it by pid; and when it exits it is started again, and comes
- * back with the table it persisted before applying it. A router that cannot start (its
- * port taken by another program) is reported as not serving, with the reason it gave.
+ * kanari's router run as one process of its own for every rollout, as `kanari up` does
+ * it (a SharedRouter: each rollout is one service on its own listener). It is started
+ * detached, so it keeps serving every service's last table when the controller dies; the
+ * next controller adopts it by pid once it answers; and when it exits it is started again,
+ * and comes back with every service and the table each persisted before applying it. A
+ * router that cannot start is reported as not serving, with the reason it gave.
  */
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { API_VERSION, type HostPort } from '../config/schemas/common.js';
-import type { RolloutSpec } from '../config/schemas/rollout.js';
-import type { RoutingTable } from '../config/schemas/table.js';
+import { API_VERSION } from '../config/schemas/common.js';
 import { AdminClient } from '../router/client.js';
 import { tokenFromFile } from '../shared/http.js';
-import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import { privateDir, writePrivateFile } from '../shared/files.js';
 import { ownModuleCommand, ProcessGroup, type ProcessRecord } from '../targets/process.js';
 
+/** The router process's pid, as the next controller adopts it by. */
+export type RouterRecord = ProcessRecord;
+
 export interface RouterProcessOptions {
-  /** The rollout's name, which is the router's service name. */
-  name: string;
-  spec: Pick<RolloutSpec, 'listen' | 'sticky'>;
-  /** Holds router.yaml, the admin token, the persisted table and the log. */
+  /** Holds router.yaml, the admin token, services/<name>/ (each table) and the log. */
   dir: string;
   /** The admin endpoint's unix socket (short: a socket path has at most 107 bytes). */
   socket: string;
-  /** Saves (or with undefined, forgets) the pid and admin port, for the next controller. */
+  /** Saves (or with undefined, forgets) its pid, for the next controller. */
   persist: (record: ProcessRecord | undefined) => void;
   recall: () => ProcessRecord | undefined;
   log: (line: string) => void;
@@ -46,36 +45,6 @@ export interface RouterHealth {
   warning?: string;
 }
 
-/**
- * At most this many routers start at once: a controller resuming hundreds of rollouts
- * would otherwise start hundreds of Node processes together, and on a small machine none
- * would be ready within its start timeout.
- */
-const PARALLEL_STARTS = 4;
-
-class Slots {
-  private free: number;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(size: number) {
-    this.free = size;
-  }
-
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    try {
-      return await work();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    }
-  }
-}
-
-const startSlots = new Slots(PARALLEL_STARTS);
-
 export class RouterProcess {
   private group?: ProcessGroup;
   private client?: AdminClient;
@@ -90,8 +59,8 @@ export class RouterProcess {
   private readonly token: string;
   /** Why the router is not serving, since when, and when to try starting it again; undefined while it serves. */
   private down?: { reason: string; since: number; failures: number; retryAt: number };
-  /** Whether its table is saved, from its last statistics. */
-  private tableStore?: StatsSnapshot['tableStore'];
+  /** Called with the process's record each time it is started or adopted. */
+  private readonly watchers = new Set<(record: ProcessRecord) => void>();
 
   constructor(private readonly o: RouterProcessOptions) {
     privateDir(o.dir);
@@ -99,15 +68,14 @@ export class RouterProcess {
   }
 
   /**
-   * Reaches the router: adopts the one a previous controller left running, or starts it
-   * with `initial` as its first table. A start that failed is tried again on a later
-   * call, less and less often while it keeps failing.
+   * Reaches the router: adopts the one a previous controller left running, or starts it.
+   * A start that failed is tried again on a later call, less and less often while it keeps failing.
    */
-  connect = (initial: RoutingTable): Promise<AdminClient> => {
+  connect = (): Promise<AdminClient> => {
     if (this.connected) return Promise.resolve(this.admin());
     if (this.down && Date.now() < this.down.retryAt && !this.starting)
       return Promise.reject(new Error(`the router is not serving: ${this.down.reason}`));
-    this.starting ??= this.adoptOrStart(initial)
+    this.starting ??= this.adoptOrStart()
       .catch((err: Error) => {
         throw new Error(`the router is not serving: ${this.failed(err)}`);
       })
@@ -115,27 +83,21 @@ export class RouterProcess {
     return this.starting;
   };
 
-  /** Whether it serves users, and why not; undefined before it was first tried. */
+  /** Whether it serves, and why not; undefined before it was first tried. */
   health(): RouterHealth | undefined {
     if (this.down) return { serving: false, since: this.down.since, reason: this.down.reason };
     if (!this.connected) return undefined;
-    return {
-      serving: true,
-      ...(this.tableStore?.persisted === false
-        ? { warning: 'it cannot save its routing table (a restart would come back on an older one); see its log' }
-        : {}),
-    };
+    return { serving: true };
   }
 
-  /** Cumulative statistics, or undefined before the router has been reached. */
-  async stats(): Promise<StatsSnapshot | undefined> {
-    if (!this.connected) return undefined;
-    const snapshot = await this.admin().stats();
-    this.tableStore = snapshot.tableStore;
-    return snapshot;
+  /** Tells `watch` the process's record now (if it runs) and after every restart. */
+  onRecord(watch: (record: ProcessRecord) => void): () => void {
+    this.watchers.add(watch);
+    if (this.group && this.connected) watch(this.group.record);
+    return () => this.watchers.delete(watch);
   }
 
-  /** Stops the router (its users are refused from then on): for `kanari down --all`. */
+  /** Stops the router (every service's users are refused from then on): for `kanari down --all`. */
   async stop(): Promise<void> {
     this.closed = true;
     await this.starting?.catch(() => {});
@@ -151,26 +113,27 @@ export class RouterProcess {
     this.client?.close();
   }
 
-  private async adoptOrStart(initial: RoutingTable): Promise<AdminClient> {
+  private async adoptOrStart(): Promise<AdminClient> {
     const saved = this.o.recall();
     if (saved) {
       this.group = await ProcessGroup.adopt(this.options(), saved);
-      if (this.group) this.o.log(`adopted the router (pid ${saved.pids[0]}), still serving on its last table`);
+      if (this.group) this.o.log(`adopted the router (pid ${saved.pids[0]}), still serving on its last tables`);
     }
     if (!this.group) {
-      this.writeDocument(initial);
+      this.writeDocument();
       this.group = await this.start();
     }
-    this.o.persist(this.group.record);
     this.connected = true;
-    this.serving();
+    this.serving(this.group);
     return this.admin();
   }
 
-  private serving(): void {
+  private serving(group: ProcessGroup): void {
     if (this.down)
       this.o.log(`the router serves now (it did not for ${Math.round((Date.now() - this.down.since) / 1000)} s)`);
     this.down = undefined;
+    this.o.persist(group.record);
+    for (const watch of this.watchers) watch(group.record);
   }
 
   /** Records a failed start and returns why, in the router's words when it gave them; said once per reason. */
@@ -188,31 +151,37 @@ export class RouterProcess {
   }
 
   private async start(): Promise<ProcessGroup> {
-    const group = await startSlots.run(() => ProcessGroup.start(this.options()));
+    const group = await ProcessGroup.start(this.options());
     this.o.log(`router started (pid ${group.record.pids[0]}, admin on unix:${this.o.socket})`);
     return group;
   }
 
   private admin(): AdminClient {
-    this.client ??= new AdminClient(`unix:${this.o.socket}`, this.token);
+    // Every rollout's rounds share these connections: enough that 200 of them do not queue behind 4.
+    this.client ??= new AdminClient(
+      `unix:${this.o.socket}`,
+      this.token,
+      5000,
+      '',
+      new http.Agent({ keepAlive: true, maxSockets: 32 }),
+    );
     return this.client;
   }
 
-  /** The router went away while it was meant to serve: start it again, on its last table. */
+  /** The router went away while it was meant to serve: start it again; it reopens every service. */
   private async restart(reason: string): Promise<void> {
     // One that exits while it is being started fails its start instead.
     if (!this.group) return;
     this.group = undefined;
     this.o.persist(undefined);
-    this.o.log(`the router ${reason}; starting it again with its last table`);
+    this.o.log(`the router ${reason}; starting it again with every service's last table`);
     this.down = { reason: `it ${reason}; starting it again`, since: Date.now(), failures: 0, retryAt: 0 };
     while (!this.closed) {
       await sleep(Math.max(RESTART_DELAY, this.down.retryAt - Date.now()));
       if (this.closed) return;
       try {
         this.group = await this.start();
-        this.o.persist(this.group.record);
-        this.serving();
+        this.serving(this.group);
         return;
       } catch (err) {
         this.failed(err as Error);
@@ -237,9 +206,9 @@ export class RouterProcess {
         startTimeout: 30_000,
         stopTimeout: 15_000,
       },
-      // Ready once it answers on its socket with its table, to its token.
+      // Ready once it answers on its socket, to its token.
       probe: async () => {
-        await this.admin().table();
+        await this.admin().services();
         return undefined;
       },
       onExit: (reason: string) => void this.restart(reason.replace(/^instance 0 /, '')),
@@ -250,22 +219,13 @@ export class RouterProcess {
     return join(this.o.dir, 'router.yaml');
   }
 
-  /**
-   * The Router file the process serves (JSON is YAML). `table` is only its first table:
-   * a router that has been given one since starts from the table it persisted.
-   */
-  private writeDocument(table: RoutingTable): void {
+  /** The SharedRouter file the process serves (JSON is YAML); its services are added over the admin API. */
+  private writeDocument(): void {
     const doc = {
       apiVersion: API_VERSION,
-      kind: 'Router',
-      metadata: { name: this.o.name },
-      spec: {
-        listen: hostPort(this.o.spec.listen),
-        admin: { listen: `unix:${this.o.socket}`, tokenFile: 'admin-token' },
-        state: 'router-table.json',
-        ...(this.o.spec.sticky ? { sticky: this.o.spec.sticky } : {}),
-        table,
-      },
+      kind: 'SharedRouter',
+      metadata: { name: 'kanari-up' },
+      spec: { admin: { listen: `unix:${this.o.socket}`, tokenFile: 'admin-token' }, stateDir: '.' },
     };
     writePrivateFile(this.documentPath, JSON.stringify(doc, null, 2) + '\n');
   }
@@ -289,8 +249,4 @@ function routerSays(log: string): string | undefined {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-}
-
-function hostPort(a: HostPort): string {
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }

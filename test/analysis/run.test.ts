@@ -28,18 +28,19 @@ class World {
 
   constructor(
     readonly perSecond = 1000,
-    readonly share = 0.05,
+    public share = 0.05,
   ) {
     this.recorder.record({ ...this.stats.snapshot(1, available), time: this.now });
     this.env = {
       service: 'svc',
       providers: new Providers(new BuiltinProvider(this.recorder)),
       recorder: this.recorder,
-      expectedShare: () => share,
+      expectedShareAt: () => share,
     };
   }
 
-  second(): void {
+  /** One second of traffic; the controller samples the router after it unless `record` is false. */
+  second(record = true): void {
     for (let i = 0; i < this.perSecond; i++) {
       const canary = this.random() < this.share;
       const version = canary ? 'canary' : 'stable';
@@ -52,7 +53,7 @@ class World {
       );
     }
     this.now += 1000;
-    this.recorder.record({ ...this.stats.snapshot(1, available), time: this.now });
+    if (record) this.recorder.record({ ...this.stats.snapshot(1, available), time: this.now });
   }
 
   /** Runs `seconds` of traffic, ticking the run after each; stops early once it has a verdict. */
@@ -177,6 +178,43 @@ describe('analysis runs', () => {
     assert.equal(report.score, 0);
     assert.match(report.reason, /error/);
     assert.equal(report.metrics.find((m) => m.name === 'errors')!.verdict, 'Failed');
+  });
+
+  it('sequential: checks the sample ratio only on windows wholly inside one settled split', async () => {
+    const spec = analysisTemplateSpec.parse({ sequential: { metrics: [{ name: 'errors', kind: 'errors' }] } });
+    const world = new World(50, 0.2);
+    // The splits as the engine saw them applied: 20% from long before, 50% from `changed`, settled 2.5 s later.
+    let changed = Infinity;
+    const settled = (t: number) => t >= changed + 2500;
+    const env = {
+      ...world.env,
+      expectedShareAt: (start: number, end: number) => (end <= changed ? 0.2 : settled(start) ? 0.5 : undefined),
+    };
+    const run = AnalysisRun.start('sequential', spec, 'background', world.now, env);
+    // Windows like Prometheus': one per 15 s scrape, read `late` seconds after it.
+    const scrape = async (late = 0, change?: () => void) => {
+      for (let i = 1; i <= 15; i++) {
+        if (i === 15) change?.();
+        world.second(i === 15);
+      }
+      for (let i = 0; i < late; i++) world.second(false);
+      await run.tick(world.now);
+    };
+    await scrape();
+    await scrape();
+    // 14 s at 20%, 1 s at 50%, read 2 s later: the split has settled by then, but not in the window.
+    await scrape(2, () => {
+      changed = world.now;
+      world.share = 0.5;
+    });
+    assert.equal(run.verdict(), 'Running', run.report().reason);
+    await scrape();
+    await scrape();
+    assert.equal(run.verdict(), 'Running', run.report().reason);
+    world.share = 0.2; // the canary serves 20% where the settled split says 50%: the guard tests the whole run's ratio
+    for (let i = 0; i < 20 && run.verdict() === 'Running'; i++) await scrape();
+    assert.equal(run.verdict(), 'Inconclusive');
+    assert.match(run.report().reason, /sample-ratio mismatch/);
   });
 
   it('sequential: with nothing wrong keeps running with most of its budget left', async () => {

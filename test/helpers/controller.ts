@@ -171,12 +171,12 @@ export class UpFixture {
     }
   }
 
-  /** The router's table, from its admin endpoint. */
+  /** The rollout's table, from its service on the shared router's admin endpoint. */
   async table(rollout: string): Promise<{ revision: number; table: { weights: { canary: number } } }> {
-    const token = readFileSync(join(this.state, 'routers', rollout, 'admin-token'), 'utf8').trim();
-    const admin = new AdminClient(`unix:${join(this.state, 'run', `${rollout}.sock`)}`, token);
+    const token = readFileSync(join(this.state, 'router', 'admin-token'), 'utf8').trim();
+    const admin = new AdminClient(`unix:${join(this.state, 'run', 'router.sock')}`, token);
     try {
-      return await admin.table();
+      return await admin.forService(rollout).table();
     } finally {
       admin.close();
     }
@@ -194,6 +194,8 @@ export class UpFixture {
           ...r.status.stopping.map((id) => `instance:${id}`),
         ])
           pids.push(...(store.record<ProcessRecord>(r.name, key)?.pids ?? []));
+      // The router every rollout shares is kept under no rollout.
+      pids.push(...(store.record<ProcessRecord>('', 'router')?.pids ?? []));
       store.close();
     } catch {
       /* no store yet */

@@ -7,6 +7,7 @@ import { loopbackRouter, type RouterDocument } from '../../src/config/schemas/ro
 import type { RoutingTableInput } from '../../src/config/schemas/table.js';
 import { startRouter, type RouterHandle } from '../../src/router/run.js';
 import { startCli } from './cli.js';
+import { startAsMiddleService } from './shared-router.js';
 
 export const TOKEN = 'test-token-0123456789';
 
@@ -22,7 +23,11 @@ export interface TestRouter extends RouterHandle {
   setTable(table: RoutingTableInput): Promise<number>;
 }
 
-/** A router on 127.0.0.1 with a fresh state directory (or `state` to reuse one). */
+/**
+ * A router on 127.0.0.1 with a fresh state directory (or `state` to reuse one). With
+ * KANARI_TEST_SHARED_ROUTER=1 it is service 2 of 3 in one shared router process instead
+ * (test/helpers/shared-router.ts), so every suite using this runs against that too.
+ */
 export async function startTestRouter(
   table: RoutingTableInput,
   spec: Record<string, unknown> = {},
@@ -33,9 +38,11 @@ export async function startTestRouter(
     table,
     ...spec,
   });
-  const handle = await startRouter(doc);
+  const shared = process.env.KANARI_TEST_SHARED_ROUTER === '1';
+  const handle = shared ? await startAsMiddleService(table, spec) : await startRouter(doc);
+  const prefix = shared ? '/services/svc' : '';
   const admin = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${handle.adminUrl}${path}`, {
+    const res = await fetch(`${handle.adminUrl}${prefix}${path}`, {
       method,
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers },
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),

@@ -2,7 +2,8 @@
  * The engine on in-memory fakes and a virtual clock: no sockets, no processes. Each test
  * drives rounds by hand (one virtual second each) and asserts what the machine and the
  * world saw: a promotion, a rollback on Failed, a pause on Inconclusive, a restart that
- * resumes mid-step, and a router that has not yet applied a table.
+ * resumes mid-step, a router that has not yet applied a table, and a rollback behind a
+ * router that accepts the table but never serves it.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -189,6 +190,38 @@ describe('rollout engine on fakes', () => {
       w.log.some((l) => /does not serve the new traffic yet/.test(l)),
       w.log.join('\n'),
     );
+    await engine.close();
+  });
+
+  it('a rollback the router accepts but never serves becomes Degraded, and ends once the router serves it', async () => {
+    const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '1m' } }]));
+    const engine = await w.canaryAt20();
+    w.traffic.lag = 1_000_000; // takes every table, serves none of the new ones
+    assert.equal((await engine.send({ type: 'abort', reason: 'test' })).rejected, undefined);
+    await w.until(engine, 'reported as Degraded', () => engine.status.phase === 'Degraded');
+    assert.match(engine.status.message, /accepted the table but does not serve it after \d+s/);
+    assert.equal(w.traffic.served?.weights.canary, 20, 'the data plane still serves the canary');
+    assert.deepEqual(w.target.removed, [], 'so the canary is not stopped');
+    w.traffic.served = w.traffic.applied.at(-1); // the data plane catches up at last
+    await w.until(engine, 'the rollback ends', () => engine.status.result !== undefined);
+    assert.equal(engine.status.result?.outcome, 'Aborted');
+    assert.deepEqual(w.target.removed, ['v2']);
+    await engine.close();
+  });
+
+  it('a rollback behind a router that serves a round or two late is not Degraded', async () => {
+    const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '1m' } }]));
+    const engine = await w.canaryAt20();
+    w.traffic.lag = 2;
+    const phases = new Set<string>();
+    assert.equal((await engine.send({ type: 'abort', reason: 'test' })).rejected, undefined);
+    await w.until(
+      engine,
+      'the rollback ends',
+      () => (phases.add(engine.status.phase), engine.status.result !== undefined),
+    );
+    assert.equal(engine.status.result?.outcome, 'Aborted');
+    assert.ok(!phases.has('Degraded'), [...phases].join(', '));
     await engine.close();
   });
 });

@@ -8,7 +8,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Random } from '../../src/analysis/simulate/random.js';
+import { Random } from '../../src/analysis/stats/random.js';
 import { transition } from '../../src/rollout/machine.js';
 import { planOf } from '../../src/rollout/strategies/index.js';
 import type { RolloutSpec } from '../../src/config/schemas/rollout.js';

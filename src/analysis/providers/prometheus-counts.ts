@@ -2,10 +2,12 @@
  * Counts for the sequential judge from Prometheus: raw counter samples, never `rate()` or
  * `increase()`, which extrapolate to the window's edges and give inflated, fractional
  * counts. Each check asks for the range `metric[W]` ending now, which returns every
- * scraped sample with its timestamp; an interval runs between two timestamps that every
- * series shares (one scrape of one target gives all its series the same timestamp), and a
- * series' count in it is the difference of its samples — or, when the counter went down
- * (the exporter restarted), its new value, the count since the restart.
+ * scraped sample with its timestamp; an interval runs between two scrape timestamps of the
+ * series still exported (one scrape of one target gives all its series the same timestamp),
+ * and a series' count in it is the difference of its samples — or, when the counter went
+ * down (the exporter restarted), its new value, the count since the restart. A series that
+ * ended is left out of the intervals after its last sample; one that first appears inside
+ * an interval counts from zero (see docs/analysis.md).
  */
 import { VERSIONS, type Version } from '../../config/schemas/table.js';
 import type { PrometheusCounts } from '../../config/schemas/analysis.js';
@@ -76,17 +78,17 @@ export class PrometheusCountSource implements CountSource {
         message: `no histogram buckets: ${queries[2]} matched no series, so latency cannot be judged (set source.prometheus.latency, or false with errors-only metrics)`,
       };
     const all = [...requests!, ...errors!, ...(buckets ?? [])];
-    const times = commonTimes(all);
-    if (times.length < 2 && disjoint(all))
+    if (interleaved(all))
       return {
         kind: 'error',
         misconfigured: true,
         message: `the series of ${queries[0]} share no scrape timestamps (several targets?); export every version from one target, or sum them in a recording rule`,
       };
+    const times = scrapeTimes(all);
     const out: CountWindow[] = [];
     for (let i = 1; i < times.length; i++) {
       const [t0, t1] = [times[i - 1]!, times[i]!];
-      const counted = (s: Samples) => increase(s.byTime.get(t0)!, s.byTime.get(t1)!);
+      const counted = (s: Samples) => countBetween(s.byTime, t0, t1);
       const versions = {} as Record<Version, VersionWindow>;
       for (const v of VERSIONS) {
         const sum = (list: Samples[]) => list.filter((s) => s.version === v).reduce((n, s) => n + counted(s), 0);
@@ -140,10 +142,15 @@ export class PrometheusCountSource implements CountSource {
         byTime.set(Math.round(t * 1000), n);
       }
       const le = s.metric['le'];
-      series.push({ version, byTime, ...(le === undefined ? {} : { le: Number(le) }) });
+      series.push({ version, byTime, ...(le === undefined ? {} : { le: bucketBound(le) }) });
     }
     return { kind: 'value', series };
   }
+}
+
+/** A bucket's `le` label as a number: Prometheus writes the last bound "+Inf", which Number() reads as NaN. */
+export function bucketBound(le: string): number {
+  return /^\+?inf$/i.test(le) ? Infinity : Number(le);
 }
 
 /** A counter's increase between two samples; a drop means it restarted from zero, so its new value is the count since. */
@@ -151,17 +158,39 @@ export function increase(before: number, after: number): number {
   return after >= before ? after - before : after;
 }
 
-/** The timestamps every series has a sample at, in order. */
-export function commonTimes(series: readonly { byTime: Map<number, number> }[]): number[] {
-  if (series.length === 0) return [];
-  const [first, ...rest] = series;
-  return [...first!.byTime.keys()].filter((t) => rest.every((s) => s.byTime.has(t))).sort((a, b) => a - b);
+/**
+ * A series' count between two scrapes: the increase of its samples; its value at `t1` when
+ * it has none at `t0` (it first appeared after `t0`, counting from zero); nothing when it
+ * has none at `t1` (it has ended).
+ */
+export function countBetween(byTime: Map<number, number>, t0: number, t1: number): number {
+  const after = byTime.get(t1);
+  if (after === undefined) return 0;
+  const before = byTime.get(t0);
+  return before === undefined ? after : increase(before, after);
 }
 
-/** Whether two series with two samples each never share a timestamp: they come from different scrapes. */
-function disjoint(series: readonly Samples[]): boolean {
-  const full = series.filter((s) => s.byTime.size >= 2);
-  return full.some((a) => full.some((b) => ![...a.byTime.keys()].some((t) => b.byTime.has(t))));
+/**
+ * The interval endpoints, in order: the scrape timestamps of the series still exported
+ * (those with a sample at the latest timestamp) at which each of them that had appeared by
+ * then has a sample. A series that ended, or one that appeared late, constrains nothing.
+ */
+export function scrapeTimes(series: readonly { byTime: Map<number, number> }[]): number[] {
+  const latest = Math.max(...series.flatMap((s) => [...s.byTime.keys()]));
+  const current = series.filter((s) => s.byTime.has(latest));
+  const first = current.map((s) => Math.min(...s.byTime.keys()));
+  const candidates = new Set(current.flatMap((s) => [...s.byTime.keys()]));
+  return [...candidates].filter((t) => current.every((s, i) => first[i]! > t || s.byTime.has(t))).sort((a, b) => a - b);
+}
+
+/** Whether two series overlap in time yet share no timestamp: they come from different scrapes. */
+function interleaved(series: readonly Samples[]): boolean {
+  const spans = series
+    .filter((s) => s.byTime.size >= 2)
+    .map((s) => ({ s, from: Math.min(...s.byTime.keys()), to: Math.max(...s.byTime.keys()) }));
+  return spans.some((a) =>
+    spans.some((b) => a.from <= b.to && b.from <= a.to && ![...a.s.byTime.keys()].some((t) => b.s.byTime.has(t))),
+  );
 }
 
 /**

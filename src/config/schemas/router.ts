@@ -6,6 +6,7 @@ import {
   isLoopbackHost,
   listenAddress,
   metadata,
+  name,
   parseHostPort,
   type HostPort,
 } from './common.js';
@@ -93,27 +94,58 @@ const passive = z.strictObject({
   ejectFor: duration.default(10_000),
 });
 
-export const routerSpec = z.strictObject({
-  listen: listenAddress,
-  admin: z
-    .strictObject({
-      listen: adminAddress.default({ host: '127.0.0.1', port: 9901 }),
-      /** The bearer token; or tokenFile; or KANARI_ADMIN_TOKEN; else one is generated beside the state file. */
-      token: z.string().min(16, 'must be at least 16 characters').optional(),
-      tokenFile: z.string().optional(),
-    })
-    .default({ listen: { host: '127.0.0.1', port: 9901 } }),
-  /** Where the last routing table is kept; defaults to .kanari/<name>/router-table.json. */
-  state: z.string().optional(),
-  workers: z.number().int().min(1).max(64).default(1),
+/** A service's fields but its listener, in the order "did you mean" lists them. */
+const routing = {
   sticky: sticky.optional(),
   timeouts: timeouts.prefault({}),
   limits: limits.prefault({}),
   health: health.optional(),
   passive: passive.default({ failures: 3, ejectFor: 10_000 }),
   table: routingTable,
+};
+/** What one service needs: its listener, how it routes and its first routing table. */
+const serviceFields = { listen: listenAddress, ...routing };
+export const serviceSpec = z.strictObject(serviceFields);
+export type ServiceSpec = z.output<typeof serviceSpec>;
+
+const admin = z
+  .strictObject({
+    listen: adminAddress.default({ host: '127.0.0.1', port: 9901 }),
+    /** The bearer token; or tokenFile; or KANARI_ADMIN_TOKEN; else one is generated beside the state file. */
+    token: z.string().min(16, 'must be at least 16 characters').optional(),
+    tokenFile: z.string().optional(),
+  })
+  .default({ listen: { host: '127.0.0.1', port: 9901 } });
+
+/** A router for one service: the service's fields at the top of spec. */
+export const routerSpec = z.strictObject({
+  listen: listenAddress,
+  admin,
+  /** Where the last routing table is kept; defaults to .kanari/<name>/router-table.json. */
+  state: z.string().optional(),
+  workers: z.number().int().min(1).max(64).default(1),
+  ...routing,
 });
 export type RouterSpec = z.output<typeof routerSpec>;
+
+/** One process for several services, each on its own listener; more can be added through the admin API. */
+export const sharedRouterSpec = z.strictObject({
+  admin,
+  /** Holds services/<name>/ for each service: its routing table, and its spec when it was added at run time. */
+  stateDir: z.string().min(1),
+  services: z
+    .array(z.strictObject({ name, ...serviceFields }))
+    .default([])
+    .superRefine((services, ctx) => {
+      const seen = new Set<string>();
+      services.forEach((s, i) => {
+        if (seen.has(s.name))
+          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `another service is named ${s.name}` });
+        seen.add(s.name);
+      });
+    }),
+});
+export type SharedRouterSpec = z.output<typeof sharedRouterSpec>;
 
 export const routerDocument = z.strictObject({
   apiVersion: z.literal(API_VERSION),
@@ -122,6 +154,15 @@ export const routerDocument = z.strictObject({
   spec: routerSpec,
 });
 export type RouterDocument = z.output<typeof routerDocument>;
+
+/** One router process for several services (kind SharedRouter): what `kanari up` runs. */
+export const sharedRouterDocument = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('SharedRouter'),
+  metadata,
+  spec: sharedRouterSpec,
+});
+export type SharedRouterDocument = z.output<typeof sharedRouterDocument>;
 
 /**
  * A Router on loopback with ephemeral ports, for the demo, tests and benchmarks: `spec`

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration, positiveDuration } from '../duration.js';
-import { analysisTemplateSpec } from './analysis.js';
+import { analysisTemplateSpec, type AnalysisTemplateSpec } from './analysis.js';
+import { GATES, type RolloutDocument } from './rollout.js';
 import { API_VERSION, exactlyOne, metadata, name } from './common.js';
 
 const errorRate = z
@@ -27,34 +28,68 @@ export type Step = z.output<typeof step>;
 
 const template = z.union([name, z.strictObject({ name, spec: analysisTemplateSpec })]);
 
-export const simulationSpec = z.strictObject({
-  runs: z.number().int().positive().default(1000),
-  seed: z.number().int().min(0).default(1),
-  traffic: z
-    .strictObject({
-      /** Requests per second, all versions together. */
-      rate: z.number().positive().default(1000),
-      diurnal: z
-        .strictObject({ amplitude: z.number().min(0).max(1), period: positiveDuration.default(86_400_000) })
-        .optional(),
-      /** Now and then one client sends a burst: sticky, so all of it lands on one version. */
-      bursts: z
-        .strictObject({
-          every: positiveDuration,
-          duration,
-          rate: z.number().positive(),
-          errorRate: errorRate.optional(),
-        })
-        .optional(),
-    })
-    .default({ rate: 1000 }),
-  stable: behaviour.default({ errorRate: 0.001, latency: { median: 50, sigma: 0.5 } }),
-  canary: behaviour.extend({ changes: z.array(change).default([]) }).optional(),
-  steps: z.array(step).min(1),
-  /** Built-in template names (sequential, threshold) or inline templates; each is run on the same traffic. */
-  templates: z.array(template).min(1).default(['sequential']),
-});
-export type SimulationSpec = z.output<typeof simulationSpec>;
+/** How the scenario answers a gate's webhooks: `pass` (for `rollback`: asks for one) or `fail`, this long after it is asked. */
+const gateAnswer = z.strictObject({ answer: z.enum(['pass', 'fail']).default('pass'), after: duration.default(0) });
+
+export const simulationSpec = z
+  .strictObject({
+    runs: z.number().int().positive().default(1000),
+    seed: z.number().int().min(0).default(1),
+    traffic: z
+      .strictObject({
+        /** Requests per second, all versions together. */
+        rate: z.number().positive().default(1000),
+        diurnal: z
+          .strictObject({ amplitude: z.number().min(0).max(1), period: positiveDuration.default(86_400_000) })
+          .optional(),
+        /** Now and then one client sends a burst: sticky, so all of it lands on one version. */
+        bursts: z
+          .strictObject({
+            every: positiveDuration,
+            duration,
+            rate: z.number().positive(),
+            errorRate: errorRate.optional(),
+          })
+          .optional(),
+        /** The share of requests that match the rollout's header or cookie routes (testers on a preview). */
+        matching: z.number().min(0).max(1).optional(),
+      })
+      .default({ rate: 1000 }),
+    stable: behaviour.default({ errorRate: 0.001, latency: { median: 50, sigma: 0.5 } }),
+    canary: behaviour.extend({ changes: z.array(change).default([]) }).optional(),
+    /** A canary plan of setWeight and pause steps, run once under each of `templates`… */
+    steps: z.array(step).min(1).optional(),
+    /** Built-in template names (sequential, threshold) or inline templates; each is run on the same traffic. */
+    templates: z.array(template).min(1).optional(),
+    /** …or a Rollout file (relative to this one), whose own plan and analyses are run as they are. */
+    rollout: z.strictObject({ file: z.string().min(1), name: name.optional() }).optional(),
+    /** When a person runs `kanari promote` after the rollout starts waiting for one; unset, nobody does. */
+    promote: z.strictObject({ after: duration }).optional(),
+    /** How the webhooks of each gate answer; a gate not named passes at once (and `rollback` never asks). */
+    webhooks: z.partialRecord(z.enum(GATES), gateAnswer).default({}),
+    /** The longest one run lasts, for plans that wait on something nobody answers. */
+    duration: positiveDuration.default(3_600_000),
+  })
+  .superRefine((spec, ctx) => {
+    exactlyOne<typeof spec>(['steps', 'rollout'])(spec, ctx);
+    if (spec.rollout && spec.templates)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['templates'],
+        message: 'a rollout is judged by its own analyses; templates go with steps',
+        input: spec.templates,
+      });
+  });
+
+/** A Simulation's rollout as loaded: the Rollout document and the AnalysisTemplates of its file. */
+export interface SimulatedRollout {
+  document: RolloutDocument;
+  templates: Record<string, AnalysisTemplateSpec>;
+}
+
+export type SimulationSpec = Omit<z.output<typeof simulationSpec>, 'rollout'> & {
+  rollout?: { file: string; name?: string; loaded?: SimulatedRollout };
+};
 
 export const simulationDocument = z.strictObject({
   apiVersion: z.literal(API_VERSION),

@@ -21,8 +21,8 @@ export interface AnalysisSupervisorOptions {
   stats: StatsStore;
   /** AnalysisTemplate documents applied with the rollout, by name (built-ins are always there). */
   templates: Record<string, AnalysisTemplateSpec>;
-  /** The canary's configured share of canary + control requests now, when it has settled. */
-  expectedShare: () => number | undefined;
+  /** The canary's configured share of canary + control requests all through a window, when one settled split served it. */
+  expectedShareAt: (start: number, end: number) => number | undefined;
   hasBaseline: () => boolean;
 }
 
@@ -46,7 +46,7 @@ export class AnalysisSupervisor {
       service: ctx.name,
       providers: new Providers(new BuiltinProvider(this.recorder)),
       recorder: this.recorder,
-      expectedShare: o.expectedShare,
+      expectedShareAt: o.expectedShareAt,
       hasBaseline: o.hasBaseline,
     };
   }

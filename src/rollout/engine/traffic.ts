@@ -3,8 +3,9 @@
  * the data plane serves, and acknowledges the state to the machine (`trafficApplied`)
  * only once the two match, so a step never completes on a table the data plane has not
  * taken. A router that refuses is reported (`trafficFailed`); one that has not caught up
- * yet is simply asked again next round.
+ * yet is asked again next round, and reported too once it has lagged for too long.
  */
+import { formatDuration } from '../../config/duration.js';
 import { sameTraffic, type TrafficRouter } from '../seams/traffic.js';
 import type { RolloutStatus } from '../types.js';
 import type { EngineContext } from './context.js';
@@ -12,15 +13,22 @@ import type { EngineContext } from './context.js';
 /** Every this many rounds the traffic is written again, in case the data plane lost it. */
 const REAPPLY_EVERY = 10;
 /**
- * For this long after the split changes, windows mix the old and the new share, so the
- * sample-ratio guard is not asked about them.
+ * For this long after a split is first served, windows still count requests routed under
+ * the one before (they finish later), so the sample-ratio guard is not asked about them.
  */
 const SETTLE_MS = 2500;
+/** How many past splits are kept for windows that are read late (after an outage of the source). */
+const SPLITS_KEPT = 32;
 /**
  * An instance the router no longer sends anything to is stopped only after this long,
  * so requests it was already serving finish rather than fail.
  */
 const DRAIN_MS = 2000;
+/**
+ * A data plane serves a table it accepted within a round or two; one that still does not
+ * after this long will not on its own, and a rollback waiting on it must say so (Degraded).
+ */
+const NOT_SERVED_AFTER_MS = 10_000;
 
 export class TrafficReconciler {
   /**
@@ -29,12 +37,17 @@ export class TrafficReconciler {
    * draining go by this, not by the wish.
    */
   private applied?: { seq: number; traffic: RolloutStatus['traffic']; at: number };
+  /**
+   * The splits the data plane has served, oldest first: each from when it was seen served
+   * until the router was first asked for another (which it may serve at once).
+   */
+  private readonly splits: { traffic: RolloutStatus['traffic']; from: number; until?: number }[] = [];
   /** An instance's addresses changed, so the state must be written again. */
   private endpointsChanged = false;
   /** The last reason the router did not take a state, until one is taken. */
   private error?: string;
-  /** Said once per state the data plane lags behind. */
-  private laggingSaid?: number;
+  /** The state the router accepted but the data plane does not serve yet, since when, and whether that was reported. */
+  private lagging?: { seq: number; since: number; reported: boolean };
 
   constructor(
     private readonly ctx: EngineContext,
@@ -54,9 +67,9 @@ export class TrafficReconciler {
     );
   }
 
-  /** The split served now, once it has settled: windows before that mix two splits. */
-  settledTraffic(): RolloutStatus['traffic'] | undefined {
-    return this.applied && this.ctx.clock.now() - this.applied.at >= SETTLE_MS ? this.applied.traffic : undefined;
+  /** The split served all through `start`..`end`, once settled; none when the window mixes two. */
+  trafficDuring(start: number, end: number): RolloutStatus['traffic'] | undefined {
+    return this.splits.find((p) => p.from + SETTLE_MS <= start && (p.until === undefined || end <= p.until))?.traffic;
   }
 
   async reconcile(round: number): Promise<void> {
@@ -79,17 +92,25 @@ export class TrafficReconciler {
     if (!ids.every(known)) return;
     this.endpointsChanged = false;
     const seq = s.trafficSeq;
+    const wanted = JSON.stringify(s.traffic);
+    const last = this.splits.at(-1);
+    if (last && last.until === undefined && JSON.stringify(last.traffic) !== wanted) last.until = ctx.clock.now();
     try {
       await this.router.apply(s.traffic, (id) => this.instances.endpoints(id));
       const observed = await this.router.observe();
       this.error = undefined;
       if (!sameTraffic(observed, s.traffic)) {
-        if (this.laggingSaid !== seq) ctx.log(`the ${this.router.name} router does not serve the new traffic yet`);
-        this.laggingSaid = seq;
+        await this.lagBehind(seq);
         return;
       }
+      this.lagging = undefined;
       const unchanged = this.applied && JSON.stringify(this.applied.traffic) === JSON.stringify(s.traffic);
       this.applied = { seq, traffic: s.traffic, at: unchanged ? this.applied!.at : ctx.clock.now() };
+      const serving = this.splits.at(-1);
+      if (!serving || serving.until !== undefined || JSON.stringify(serving.traffic) !== wanted) {
+        this.splits.push({ traffic: s.traffic, from: ctx.clock.now() });
+        if (this.splits.length > SPLITS_KEPT) this.splits.shift();
+      }
       if (s.appliedSeq !== seq) await ctx.send({ type: 'trafficApplied', seq });
     } catch (err) {
       const message = (err as Error).message;
@@ -98,5 +119,20 @@ export class TrafficReconciler {
       this.error = message;
       await ctx.send({ type: 'trafficFailed', seq, reason: message });
     }
+  }
+
+  /** The router took state `seq` but the data plane does not serve it: wait, then report it as a failure. */
+  private async lagBehind(seq: number): Promise<void> {
+    const { ctx } = this;
+    const now = ctx.clock.now();
+    if (this.lagging?.seq !== seq) {
+      ctx.log(`the ${this.router.name} router does not serve the new traffic yet`);
+      this.lagging = { seq, since: now, reported: false };
+    }
+    if (now - this.lagging.since < NOT_SERVED_AFTER_MS) return;
+    const reason = `the ${this.router.name} router accepted the table but does not serve it after ${formatDuration(NOT_SERVED_AFTER_MS)}`;
+    if (!this.lagging.reported) ctx.log(reason);
+    this.lagging.reported = true;
+    await ctx.send({ type: 'trafficFailed', seq, reason });
   }
 }

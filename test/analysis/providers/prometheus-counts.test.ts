@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { analysisTemplateSpec, prometheusCounts } from '../../../src/config/schemas/analysis.js';
 import {
+  bucketBound,
   bucketLatency,
   nearestBound,
   PrometheusCountSource,
@@ -20,16 +21,17 @@ import { Providers } from '../../../src/analysis/providers/index.js';
 type Series = { metric: Record<string, string>; values: [number, string][] };
 type Answer = { status: number; body: unknown };
 
-/** A Prometheus API that answers each range query with `answer(query)`; the queries asked are kept. */
-async function fakePrometheus(answer: (query: string) => Answer) {
+/** A Prometheus API that answers each range query with `answer(query, time)`; the queries asked are kept. */
+async function fakePrometheus(answer: (query: string, time: number) => Answer) {
   const queries: string[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      const query = new URLSearchParams(body).get('query')!;
+      const params = new URLSearchParams(body);
+      const query = params.get('query')!;
       queries.push(query);
-      const a = answer(query);
+      const a = answer(query, Number(params.get('time')));
       res.writeHead(a.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(a.body));
     });
@@ -84,8 +86,8 @@ function source(url: string, fields: Record<string, unknown> = {}) {
 
 describe('prometheus counts from raw samples', () => {
   let prom: Awaited<ReturnType<typeof fakePrometheus>>;
-  let reply: (q: string) => Answer = (q) => matrix(counters(q));
-  before(async () => (prom = await fakePrometheus((q) => reply(q))));
+  let reply: (q: string, time: number) => Answer = (q) => matrix(counters(q));
+  before(async () => (prom = await fakePrometheus((q, t) => reply(q, t))));
   after(() => prom.close());
 
   it('makes one window per pair of shared timestamps, a restarted counter counting from zero', async () => {
@@ -113,6 +115,101 @@ describe('prometheus counts from raw samples', () => {
       'a range selector: raw samples, never rate() or increase()',
     );
     assert.match(prom.queries.at(-1)!, /,code=~"5xx"\}\[3001ms\]$/);
+  });
+
+  /** Answers like Prometheus: the samples of `list` in the query's range `(time − range, time]`. */
+  const ranged = (list: Series[]) => (q: string, time: number) => {
+    const range = Number(/\[(\d+)ms\]$/.exec(q)![1]) / 1000;
+    const errors = q.includes('code=~');
+    return matrix(
+      list
+        .filter((s) => !errors || s.metric.code === '5xx')
+        .map((s) => ({ ...s, values: s.values.filter(([t]) => t > time - range && t <= time) }))
+        .filter((s) => s.values.length > 0),
+    );
+  };
+  /** Checks once a second from 1 s to `last` s, as a run does, each from where the last window ended. */
+  async function everySecond(last: number) {
+    const out: number[][] = [];
+    let through = 1000;
+    for (let now = 2000; now <= last * 1000; now += 1000) {
+      const r = await source(prom.url).windows(through, now);
+      assert.equal(r.kind, 'value', JSON.stringify(r));
+      for (const w of (r as { windows: { start: number; end: number; versions: any }[] }).windows) {
+        out.push([w.start, w.end, w.versions.canary.requests, w.versions.stable.requests, w.versions.stable.errors]);
+        through = w.end;
+      }
+    }
+    return out;
+  }
+
+  it('keeps making windows after a series ends (an exporter restart that does not re-create a lazy series)', async () => {
+    reply = ranged([
+      series({ version: 'canary', code: '2xx' }, [
+        [1, 10],
+        [2, 20],
+        [3, 30],
+        [4, 5],
+        [5, 15],
+      ]),
+      series({ version: 'stable', code: '2xx' }, [
+        [1, 100],
+        [2, 200],
+        [3, 300],
+        [4, 50],
+        [5, 150],
+      ]),
+      series({ version: 'stable', code: '5xx' }, [
+        [1, 1],
+        [2, 2],
+        [3, 2],
+      ]),
+    ]);
+    assert.deepEqual(await everySecond(5), [
+      [1000, 2000, 10, 101, 1],
+      [2000, 3000, 10, 100, 0],
+      [3000, 4000, 5, 50, 0], // the restart: counts since it; the ended 5xx series is left out
+      [4000, 5000, 10, 100, 0],
+    ]);
+    reply = (q) => matrix(counters(q));
+  });
+
+  it("counts a series that appears mid-analysis from zero, without dropping anyone else's windows", async () => {
+    reply = ranged([
+      series({ version: 'canary', code: '2xx' }, [
+        [1, 10],
+        [2, 20],
+        [3, 30],
+        [4, 40],
+      ]),
+      series({ version: 'canary', code: '5xx' }, [
+        [3, 4],
+        [4, 9],
+      ]),
+      series({ version: 'stable', code: '2xx' }, [
+        [1, 100],
+        [2, 200],
+        [3, 300],
+        [4, 400],
+      ]),
+    ]);
+    const r = await source(prom.url).windows(1000, 4000);
+    assert.equal(r.kind, 'value', JSON.stringify(r));
+    assert.deepEqual(
+      (r as { windows: { start: number; end: number; versions: any }[] }).windows.map((w) => [
+        w.start,
+        w.end,
+        w.versions.canary.requests,
+        w.versions.canary.errors,
+        w.versions.stable.requests,
+      ]),
+      [
+        [1000, 2000, 10, 0, 100],
+        [2000, 3000, 14, 4, 100], // code="5xx" was created after 2 s and had counted 4 by 3 s
+        [3000, 4000, 15, 5, 100],
+      ],
+    );
+    reply = (q) => matrix(counters(q));
   });
 
   it('never reads an outage or missing data as zero', async () => {
@@ -236,6 +333,13 @@ describe('prometheus counts from raw samples', () => {
 });
 
 describe('latency from classic histogram buckets', () => {
+  it('reads le="+Inf" as the infinite bound, not NaN', () => {
+    assert.deepEqual(
+      ['0.005', '1', '+Inf'].map((le) => bucketBound(le)),
+      [0.005, 1, Infinity],
+    );
+  });
+
   const cumulative = new Map([
     [0.01, 50],
     [0.025, 80],

@@ -3,8 +3,8 @@
  * transformed rejection (exact, O(1)), binomial by waiting times when few successes are
  * expected and a normal approximation otherwise, normal by Box–Muller.
  */
-import { lnGamma } from '../stats/special.js';
-import { seededRandom } from '../stats/describe.js';
+import { lnGamma } from './special.js';
+import { seededRandom } from './describe.js';
 
 export class Random {
   private readonly next: () => number;

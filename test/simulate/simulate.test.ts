@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadKind } from '../../src/config/kinds.js';
-import { simulate } from '../../src/analysis/simulate/engine.js';
+import { simulate } from '../../src/simulate/simulate.js';
 import { BUILTIN_TEMPLATES } from '../../src/config/templates.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -18,8 +18,8 @@ const both = [
 ];
 
 describe('simulator: what the sequential judge must show', () => {
-  it('error rate 0.1% → 1%: rolled back in every run, median ≤ 10 s', () => {
-    const r = simulate(example('errors-10x'), both, 200);
+  it('error rate 0.1% → 1%: rolled back in every run, median ≤ 10 s', async () => {
+    const r = await simulate(example('errors-10x'), both, 200);
     const [seq, thr, kay] = r.templates;
     assert.equal(seq!.rollbacks, 200);
     assert.equal(kay!.rollbacks, 200);
@@ -30,8 +30,8 @@ describe('simulator: what the sequential judge must show', () => {
     assert.ok(thr!.timeToRollback!.median >= 300, 'Flagger-style checks need five failed one-minute checks');
   });
 
-  it('error rate 0.1% → 0.2%: caught in ≥ 95% of runs within 30 minutes, median ≤ 300 s', () => {
-    const r = simulate(example('errors-2x'), both, 200);
+  it('error rate 0.1% → 0.2%: caught in ≥ 95% of runs within 30 minutes, median ≤ 300 s', async () => {
+    const r = await simulate(example('errors-2x'), both, 200);
     const [seq, thr, kay] = r.templates;
     assert.ok(
       kay!.timeToRollback!.median > seq!.timeToRollback!.median,
@@ -42,29 +42,29 @@ describe('simulator: what the sequential judge must show', () => {
     assert.equal(thr!.rollbacks, 0, 'a 99% success-rate floor cannot see 0.2% errors');
   });
 
-  it('median latency +20%: median time to rollback ≤ 60 s', () => {
-    const r = simulate(example('latency-20pct'), both, 200);
+  it('median latency +20%: median time to rollback ≤ 60 s', async () => {
+    const r = await simulate(example('latency-20pct'), both, 200);
     assert.equal(r.templates[0]!.rollbacks, 200);
     assert.ok(r.templates[0]!.timeToRollback!.median <= 60, `median ${r.templates[0]!.timeToRollback!.median}`);
     assert.equal(r.templates[1]!.rollbacks, 0, 'p99 stays far below 500 ms');
   });
 
-  it('nothing wrong, 5 → 25 → 50 → 100% over 30 minutes, checked every second: false rollbacks ≤ 5%', () => {
-    const r = simulate(example('nothing-wrong'), [both[0]!, both[2]!], 300);
+  it('nothing wrong, 5 → 25 → 50 → 100% over 30 minutes, checked every second: false rollbacks ≤ 5%', async () => {
+    const r = await simulate(example('nothing-wrong'), [both[0]!, both[2]!], 300);
     assert.equal(r.canaryIsWorse, false);
     assert.ok(r.templates[1]!.rollbacks <= 15, `Kayenta-style false rollbacks ${r.templates[1]!.rollbacks}/300`);
     assert.ok(r.templates[0]!.rollbacks <= 15, `false rollbacks ${r.templates[0]!.rollbacks}/300`);
     assert.equal(r.templates[0]!.pauses, 0, 'the split matches the weights, so the SRM guard stays quiet');
   });
 
-  it('a sample-ratio mismatch pauses instead of rolling back', () => {
+  it('a sample-ratio mismatch pauses instead of rolling back', async () => {
     // A client sending 300 req/s for a minute is sticky: when it lands on the canary the
     // canary's share of requests is far above its 5% weight.
     const spec = {
       ...example('nothing-wrong'),
       traffic: { rate: 1000, bursts: { every: 120_000, duration: 60_000, rate: 300 } },
     };
-    const r = simulate(spec, [both[0]!], 40);
+    const r = await simulate(spec, [both[0]!], 40);
     assert.ok(r.templates[0]!.pauses > 0, 'some runs pause');
     assert.match(r.templates[0]!.example ?? '', /sample-ratio mismatch/);
   });

@@ -5,9 +5,9 @@
  * sampling nested binomials from the exact distribution, and a quantile with the
  * distribution's own (what a second of real data estimates, without its noise).
  */
-import type { LatencyWindow, VersionWindow } from '../judges/sequential/window.js';
-import { normalCdf, normalQuantile } from '../stats/special.js';
-import type { Random } from './random.js';
+import type { LatencyWindow, VersionWindow } from '../analysis/judges/sequential/window.js';
+import { normalCdf, normalQuantile } from '../analysis/stats/special.js';
+import type { Random } from '../analysis/stats/random.js';
 
 export interface VersionBehaviour {
   /** Probability that a request fails (5xx). */

@@ -1,0 +1,95 @@
+/**
+ * The sequential test as a Judge: the counts of every interval since the last tick, from
+ * the template's count source (the router's stats, Prometheus, or the simulator's
+ * seconds), folded in order.
+ */
+import { SequentialJudge, type SequentialReport, type Verdict } from '../judges/sequential/judge.js';
+import { comparisonOf, latencyMisfit, type CountSource } from '../providers/counts.js';
+import { sequentialSettings } from '../templates.js';
+import { fmt, record, type AnalysisRunState, type Judge, type JudgeReport, type MeasurementSource } from './judge.js';
+
+export class SequentialTest implements Judge {
+  private readonly judge: SequentialJudge;
+  private readonly counts: CountSource;
+
+  constructor(
+    private readonly state: AnalysisRunState,
+    private readonly source: MeasurementSource,
+  ) {
+    const counts = source.counts?.(state.spec.sequential!);
+    if (!counts)
+      throw new Error(
+        `template ${state.template} is sequential and names no source, so it needs kanari's own router (the builtin provider); set sequential.source.prometheus to count from Prometheus`,
+      );
+    this.counts = counts;
+    this.judge = state.sequential
+      ? SequentialJudge.from(state.sequential)
+      : new SequentialJudge(sequentialSettings(state.spec.sequential!));
+  }
+
+  async tick(now: number): Promise<void> {
+    const s = this.state;
+    const answer = await this.counts.windows(s.through, now);
+    if (answer.kind !== 'value') {
+      if (answer.kind === 'error' && answer.misconfigured) s.error = `${this.counts.name} counts: ${answer.message}`;
+      // An outage is kept once, not every second; its data is taken when the source answers again.
+      const last = s.measurements.at(-1);
+      if (last?.outcome !== answer.kind || last.message !== answer.message)
+        s.measurements.push(record('window', { start: s.through, end: now }, answer));
+      return;
+    }
+    for (const window of answer.windows) {
+      const misfit = latencyMisfit(this.judge.settings.metrics, window);
+      if (misfit) {
+        s.error = `${this.counts.name} counts: ${misfit}`;
+        return;
+      }
+      const w = comparisonOf(window, this.source.expectedShareAt?.(window.start, window.end));
+      this.judge.observe(w);
+      s.measurements.push({
+        metric: 'window',
+        window: { start: window.start, end: window.end },
+        outcome: 'value',
+        value: {
+          canary: { requests: w.canary.requests, errors: w.canary.errors },
+          control: { requests: w.control.requests, errors: w.control.errors },
+        },
+      });
+      s.through = window.end;
+    }
+  }
+
+  verdict(final: boolean): Verdict {
+    return this.judge.verdict(final);
+  }
+
+  report(final: boolean): JudgeReport {
+    return { judge: 'sequential', ...sequentialReport(this.judge.report(final)) };
+  }
+
+  save(): void {
+    this.state.sequential = this.judge.toJSON();
+  }
+}
+
+function sequentialReport(r: SequentialReport): Omit<JudgeReport, 'judge'> {
+  // Evidence used up: ln E / ln(1/α) per metric; the score is what is left of the closest one.
+  const used = Math.max(0, ...r.metrics.map((m) => Math.log(Math.max(1, m.eValue)) / Math.log(1 / m.alpha)));
+  return {
+    score: Math.round(1000 * Math.max(0, 1 - used)) / 10,
+    reason: r.reason,
+    metrics: r.metrics.map((m) => ({
+      name: m.name,
+      verdict: m.failed ? 'Failed' : r.verdict === 'Failed' ? 'Successful' : r.verdict,
+      summary:
+        `e-value ${fmt(m.eValue)} (rollback at ${fmt(1 / m.alpha)}), p ${fmt(m.pValue)}; ` +
+        m.parts
+          .map(
+            (p) =>
+              `${p.event}: canary ${p.canary.events}/${p.canary.requests}, control ${p.control.events}/${p.control.requests}, ratio ${fmt(p.ratio.estimate)} [${fmt(p.ratio.lower)}, ${fmt(p.ratio.upper)}]`,
+          )
+          .join('; '),
+      details: m,
+    })),
+  };
+}
