@@ -1,7 +1,7 @@
 import { ConfigError, formatIssue } from '../config/errors.js';
 import { ApiError, BadEnvironment, Unreachable } from '../server/client.js';
 
-/** Exit codes scripts can rely on (docs/cli.md lists them). */
+/** Exit codes scripts can rely on (the README lists them). */
 export const EXIT = {
   ok: 0,
   /** The command ran and found a problem: a failed check, a refused request, a rollout that did not promote. */
