@@ -35,6 +35,11 @@ export interface ProcessOptions {
    * while they start knows to adopt or stop them rather than leave them running unknown.
    */
   onSpawn?: (record: ProcessRecord) => void;
+  /**
+   * How long a process found running may take to answer before it is taken for hung and
+   * stopped (default: its start timeout, at most 5 s).
+   */
+  adoptTimeout?: number;
 }
 
 const POLL_MS = 200;
@@ -79,7 +84,7 @@ export class ProcessGroup {
     g.pids.push(...record.pids);
     g.ports.push(...record.ports);
     try {
-      await g.waitReady(Math.min(o.spec.startTimeout, 5000));
+      await g.waitReady(o.adoptTimeout ?? Math.min(o.spec.startTimeout, 5000));
     } catch {
       await g.stop();
       return undefined;

@@ -16,6 +16,9 @@ import { tokenFromFile } from '../shared/http.js';
 import { privateDir, writePrivateFile } from '../shared/files.js';
 import { ownModuleCommand, ProcessGroup, type ProcessRecord } from '../targets/process.js';
 
+/** How long the router may take to start, or, found running, to answer. */
+const ROUTER_START_MS = 30_000;
+
 /** The router process's pid, as the next controller adopts it by. */
 export type RouterRecord = ProcessRecord;
 
@@ -203,7 +206,7 @@ export class RouterProcess {
         instances: 1,
         env: {},
         readiness: '/healthz',
-        startTimeout: 30_000,
+        startTimeout: ROUTER_START_MS,
         stopTimeout: 15_000,
       },
       // Ready once it answers on its socket, to its token.
@@ -212,6 +215,9 @@ export class RouterProcess {
         return undefined;
       },
       onExit: (reason: string) => void this.restart(reason.replace(/^instance 0 /, '')),
+      // One router carries every rollout's users: one slow to answer on a loaded host is waited
+      // for as long as it may take to start, not stopped after the 5 s an instance gets.
+      adoptTimeout: ROUTER_START_MS,
     };
   }
 
