@@ -6,17 +6,20 @@
 import type { ANNOUNCEMENTS, GATES, TargetSpec } from '../config/schemas/rollout.js';
 import type { Verdict } from '../analysis/judges/sequential/judge.js';
 
-export type Phase =
-  | 'StableOnly'
-  | 'CanaryDeploy'
-  | 'SmallTraffic'
-  | 'Monitor'
-  | 'IncreaseTraffic'
-  | 'FullDeploy'
-  | 'Paused'
-  | 'Rollback'
-  | 'Aborted'
-  | 'Degraded';
+/** Every phase, in lifecycle order (the metrics list them in this order). */
+export const PHASES = [
+  'StableOnly',
+  'CanaryDeploy',
+  'SmallTraffic',
+  'Monitor',
+  'IncreaseTraffic',
+  'FullDeploy',
+  'Paused',
+  'Rollback',
+  'Aborted',
+  'Degraded',
+] as const;
+export type Phase = (typeof PHASES)[number];
 
 /** One version of the service and where it runs. */
 export interface Release {

@@ -6,21 +6,9 @@
  */
 import { escapeLabel } from '../router/metrics.js';
 import type { Store } from '../store/sqlite.js';
-import type { Phase } from '../rollout/types.js';
+import { PHASES } from '../rollout/types.js';
 import type { RolloutView } from './view.js';
 
-const PHASES: readonly Phase[] = [
-  'StableOnly',
-  'CanaryDeploy',
-  'SmallTraffic',
-  'Monitor',
-  'IncreaseTraffic',
-  'FullDeploy',
-  'Paused',
-  'Rollback',
-  'Aborted',
-  'Degraded',
-];
 /** Seconds from deploy to the end of a rollout: a few seconds for a fast rollback to hours for a careful plan. */
 const DURATION_BUCKETS = [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600];
 
