@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { Random } from '../../src/analysis/stats/random.js';
 import { transition } from '../../src/rollout/machine.js';
 import { planOf } from '../../src/rollout/strategies/index.js';
-import type { RolloutSpec } from '../../src/config/schemas/rollout.js';
+import { GATES, type RolloutSpec } from '../../src/config/schemas/rollout.js';
 import type { GateType, Release, RolloutEvent, RolloutStatus, UntimedEvent } from '../../src/rollout/types.js';
 import { Driver, pool, spec, specWith } from '../helpers/rollout.js';
 
@@ -36,14 +36,7 @@ const CANARY = spec(
   },
 );
 
-const hooks = [
-  'confirm-rollout',
-  'pre-rollout',
-  'rollout',
-  'confirm-traffic-increase',
-  'confirm-promotion',
-  'rollback',
-].map((type) => ({ name: type, type, url: 'http://127.0.0.1:9/' }));
+const hooks = GATES.map((type) => ({ name: type, type, url: 'http://127.0.0.1:9/' }));
 const BLUE_GREEN = specWith({
   strategy: {
     canary: {
