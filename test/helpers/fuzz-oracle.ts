@@ -10,6 +10,7 @@ import { reasonGroup as group } from './fuzz-report.js';
 import { MARKER, type Arrived, type UpstreamConn } from './fuzz-upstream.js';
 import {
   fieldValues,
+  HOP_BY_HOP,
   listTokens,
   readRequest,
   readResponse,
@@ -21,17 +22,6 @@ import {
 /** Node's llhttp counts the target, names and values against maxHeaderSize; past this margin a head is over by any count. */
 const SIZE_MARGIN = 64;
 const REFUSALS = [400, 431, 501, 505];
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-];
 const KANARI_SETS = ['expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
 
 export interface Expectation {

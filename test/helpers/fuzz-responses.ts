@@ -5,21 +5,10 @@
  */
 import { Rng } from './fuzz-random.js';
 import { reasonGroup } from './fuzz-report.js';
-import { fieldValues, listTokens, readResponse, type StrictResponse } from './strict-http.js';
+import { fieldValues, HOP_BY_HOP, listTokens, readResponse, type StrictResponse } from './strict-http.js';
 
 /** The router's limit on an upstream response head; cases stay well clear of its edge. */
 export const MAX_RESPONSE_HEAD = 64 * 1024;
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-];
 
 export interface ResponseCase {
   index: number;

@@ -85,6 +85,22 @@ const bad = (reason: string, status = 400, stage: 'head' | 'body' = 'head'): Inv
 /** Whether a step stopped the read (more bytes needed, or never valid). */
 const stopped = <T extends object>(r: T | typeof INCOMPLETE | Invalid): r is typeof INCOMPLETE | Invalid => 'kind' in r;
 
+/**
+ * Hop-by-hop fields (RFC 9110 §7.6.1), written out from the RFC rather than imported from
+ * the router, so that a name the router forgot is a difference the fuzzers can see.
+ */
+export const HOP_BY_HOP: readonly string[] = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+];
+
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** field-value characters: HTAB, SP, VCHAR, obs-text. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
