@@ -9,7 +9,7 @@ import { LatencySketch, subtractSnapshot, type SketchSnapshot } from '../../shar
 import { STATUS_CLASSES, type StatsSnapshot, type StatusClass } from '../../shared/stats-snapshot.js';
 import { VERSIONS, type Version } from '../../config/schemas/table.js';
 import type { BuiltinQuery } from '../../config/schemas/analysis.js';
-import type { ComparisonWindow, VersionWindow } from '../judges/sequential/window.js';
+import type { ComparisonWindow, SplitShares, VersionWindow } from '../judges/sequential/window.js';
 import type { MetricProvider, MetricQuery, MetricResult, TimeWindow } from './types.js';
 import { comparisonOf, type CountSource, type CountsResult, type CountWindow } from './counts.js';
 
@@ -99,8 +99,8 @@ export class StatsRecorder {
   }
 
   /** The sequential judge's view of one delta: canary against baseline when a baseline served traffic, otherwise against stable. */
-  static comparison(delta: StatsDelta, expectedShare?: number): ComparisonWindow {
-    return comparisonOf(countWindowOf(delta), expectedShare);
+  static comparison(delta: StatsDelta, shares?: SplitShares): ComparisonWindow {
+    return comparisonOf(countWindowOf(delta), shares);
   }
 }
 
