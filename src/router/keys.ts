@@ -4,7 +4,7 @@
  * bounded memory. An open-addressing table over typed arrays holds a 32-bit hash per key
  * (0 = empty slot) and a 16-bit state (failed bit, level). The hash is murmur3 under the
  * tracker's own seed, apart from the split's, so which keys are kept says nothing of their arm.
- * Past 70% full the tracker keeps only hashes below a limit, halving it each time, and drops
+ * The table starts small and doubles at 70% full up to its capacity; past that it keeps only hashes below a limit, halving it each time, and drops
  * the keys above it: those are never counted again, on any version, so no key counts twice.
  * Two keys with one hash merge into one, which only drops the second.
  */
@@ -15,6 +15,8 @@ import { VERSIONS, type StatsSnapshot } from '../shared/stats-snapshot.js';
 import { murmur3 } from './hash.js';
 
 const MAX_LOAD = 0.7;
+/** Slots a tracker starts with (384 KiB); it doubles as users come, up to its capacity. */
+const INITIAL_SLOTS = 1 << 16;
 const FAILED = 0x8000;
 const LEVEL_MASK = 0x7fff;
 /** Levels are stored from NO_LEVEL up: 0 is a key not yet raised. */
@@ -39,9 +41,11 @@ export function startsFresh(table: RoutingTable): boolean {
 }
 
 export class KeyTracker implements KeySink {
-  private readonly hashes: Uint32Array;
-  private readonly states: Uint16Array;
-  private readonly mask: number;
+  private hashes: Uint32Array;
+  private states: Uint16Array;
+  private mask: number;
+  /** The most slots the table may grow to. */
+  private readonly capacity: number;
   private held = 0;
   /** Hashes at or above this are outside the sample. */
   private limit = 2 ** 32;
@@ -53,10 +57,8 @@ export class KeyTracker implements KeySink {
 
   /** `slots` is rounded down to a power of two, so memory never exceeds what was configured. */
   constructor(slots: number) {
-    const capacity = 2 ** Math.floor(Math.log2(Math.max(16, slots)));
-    this.hashes = new Uint32Array(capacity);
-    this.states = new Uint16Array(capacity);
-    this.mask = capacity - 1;
+    this.capacity = 2 ** Math.floor(Math.log2(Math.max(16, slots)));
+    [this.hashes, this.states, this.mask] = this.allocate(Math.min(this.capacity, INITIAL_SLOTS));
   }
 
   add(hash: number | undefined, version: Version, failed: boolean, level: number): void {
@@ -84,13 +86,16 @@ export class KeyTracker implements KeySink {
     const newlyFailed = failed && (state & FAILED) === 0;
     if (newlyFailed || to > from) this.states[i] = (state & FAILED) | (failed ? FAILED : 0) | Math.max(from, to);
     this.count(v, from, to, isNew, newlyFailed);
-    if (this.held > MAX_LOAD * (this.mask + 1)) this.shrinkSample();
+    if (this.held > MAX_LOAD * (this.mask + 1)) {
+      if (this.mask + 1 < this.capacity) this.grow();
+      else this.shrinkSample();
+    }
   }
 
   /** Starts empty: a new release, or a rollback. */
   reset(): void {
-    this.hashes.fill(0);
-    this.states.fill(0);
+    // New arrays rather than zeroed ones: zeroing would make every page of the old ones resident.
+    [this.hashes, this.states, this.mask] = this.allocate(Math.min(this.capacity, INITIAL_SLOTS));
     this.held = 0;
     this.limit = 2 ** 32;
     this.epoch++;
@@ -131,6 +136,24 @@ export class KeyTracker implements KeySink {
     if (to > from) {
       this.slow[v * LEVELS + from]!++;
       this.slow[v * LEVELS + to]!--;
+    }
+  }
+
+  private allocate(slots: number): [Uint32Array, Uint16Array, number] {
+    return [new Uint32Array(slots), new Uint16Array(slots), slots - 1];
+  }
+
+  /** Doubles the table, so memory follows the users there are, up to the capacity. */
+  private grow(): void {
+    const [hashes, states] = [this.hashes, this.states];
+    [this.hashes, this.states, this.mask] = this.allocate(2 * hashes.length);
+    for (let i = 0; i < hashes.length; i++) {
+      const fp = hashes[i]!;
+      if (fp === 0) continue;
+      let j = fp & this.mask;
+      while (this.hashes[j] !== 0) j = (j + 1) & this.mask;
+      this.hashes[j] = fp;
+      this.states[j] = states[i]!;
     }
   }
 

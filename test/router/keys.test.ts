@@ -115,6 +115,18 @@ describe('KeyTracker', () => {
     assert.equal(t.stats('canary').seen, 0);
   });
 
+  it('grows with the users there are, up to its capacity, and keeps counting each once', () => {
+    const t = new KeyTracker(1 << 20);
+    const small = t.tracking().bytes;
+    for (let i = 0; i < 200_000; i++) t.add(hash(`user-${i}`), 'stable', false, NO_LEVEL);
+    const grown = t.tracking();
+    assert.ok(grown.bytes > small && grown.bytes <= 6 * (1 << 20) + 50_000, `${small} → ${grown.bytes}`);
+    assert.equal(grown.sampling, 1);
+    for (let i = 0; i < 200_000; i++) t.add(hash(`user-${i}`), 'stable', false, NO_LEVEL);
+    // Two of 200,000 keys may share a hash: they are one key.
+    assert.ok(t.stats('stable').seen >= 199_990 && t.stats('stable').seen === grown.tracked);
+  });
+
   it('starts empty in a new epoch on reset', () => {
     const t = new KeyTracker(1024);
     for (let i = 0; i < 5000; i++) t.add(hash(`user-${i}`), 'canary', true, keyLevel(0.3));
