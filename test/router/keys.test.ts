@@ -4,6 +4,7 @@ import { keyLevel, keysAbove, NO_LEVEL } from '../../src/shared/key-stats.js';
 import { murmur3 } from '../../src/router/hash.js';
 import { KeyRecorder, KeyTracker, keyHasher, startsFresh } from '../../src/router/keys.js';
 import { bucketOf } from '../../src/router/split.js';
+import { KeyBatcher, replayBatch } from '../../src/router/key-batch.js';
 import type { RoutingTable, Version } from '../../src/config/schemas/table.js';
 
 const hash = keyHasher('shop');
@@ -136,6 +137,22 @@ describe('KeyTracker', () => {
     assert.deepEqual({ ...t.tracking(), bytes: 0 }, { epoch: 1, tracked: 0, sampling: 1, bytes: 0 });
     t.add(hash('user-1'), 'canary', true, keyLevel(0.3));
     assert.deepEqual([t.stats('canary').seen, t.stats('canary').failed], [1, 1]);
+  });
+
+  it("reaches the primary's tracker from a worker's batches as if recorded there", () => {
+    const [direct, primary] = [new KeyTracker(1024), new KeyTracker(1024)];
+    const batcher = new KeyBatcher((batch) => replayBatch(batch, primary));
+    const next = rng(3);
+    const versions: Version[] = ['stable', 'canary', 'baseline'];
+    for (let i = 0; i < 40_000; i++) {
+      const h = next() < 0.1 ? undefined : hash(`k${Math.floor(next() * 500)}`);
+      const args = [h, versions[i % 3]!, next() < 0.05, keyLevel(next() < 0.01 ? 0 : 10 ** (-4 + 5 * next()))] as const;
+      direct.add(...args);
+      batcher.add(...args);
+    }
+    batcher.flush();
+    batcher.stop();
+    for (const v of versions) assert.deepEqual(primary.stats(v), direct.stats(v), v);
   });
 
   it('starts afresh on a table that sends nobody to a canary or baseline', () => {
