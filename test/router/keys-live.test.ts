@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startUpstream, type TestUpstream } from '../helpers/http.js';
+import { suiteUpstreams } from '../helpers/http.js';
 import { sendMany } from '../helpers/load.js';
 import { startTestRouter, type TestRouter } from '../helpers/router.js';
 
-let stable: TestUpstream;
-let canary: TestUpstream;
-
-before(async () => {
-  [stable, canary] = await Promise.all([startUpstream('stable'), startUpstream('canary')]);
-});
-after(async () => {
-  await Promise.all([stable.close(), canary.close()]);
-});
+const ups = suiteUpstreams();
+const pools = () => ({ stable: [ups.stable.url], canary: [ups.canary.url] });
 
 const cookie = (user: string) => ({ cookie: `kanari-svc=${user}` });
 const keysOf = async (router: TestRouter) => (await router.admin('GET', '/stats')).json;
@@ -21,7 +14,7 @@ describe('stickiness keys on a live router', () => {
   let router: TestRouter;
   before(async () => {
     router = await startTestRouter({
-      pools: { stable: [stable.url], canary: [canary.url] },
+      pools: pools(),
       weights: { canary: 100 },
       match: [{ header: { name: 'x-canary', exact: 'always' }, version: 'canary' }],
     });
@@ -47,7 +40,7 @@ describe('stickiness keys on a live router', () => {
 
   it('starts a new epoch, empty, when a table sends nobody to the canary', async () => {
     const epoch = (await keysOf(router)).keyTracking.epoch;
-    await router.setTable({ pools: { stable: [stable.url], canary: [canary.url] }, weights: { canary: 0 } });
+    await router.setTable({ pools: pools(), weights: { canary: 0 } });
     const stats = await keysOf(router);
     assert.equal(stats.keyTracking.epoch, epoch + 1);
     assert.deepEqual(stats.versions.canary.keys, { seen: 0, failed: 0, slow: [] });
@@ -58,10 +51,7 @@ describe('stickiness keys on a live router', () => {
 describe('stickiness keys with workers', () => {
   let router: TestRouter;
   before(async () => {
-    router = await startTestRouter(
-      { pools: { stable: [stable.url], canary: [canary.url] }, weights: { canary: 100 } },
-      { workers: 2 },
-    );
+    router = await startTestRouter({ pools: pools(), weights: { canary: 100 } }, { workers: 2 });
   });
   after(() => router.close());
 
