@@ -131,7 +131,7 @@ describe('sequential judge: counts from Prometheus agree with the router’s own
         service: 'svc',
         providers: new Providers(),
         recorder: w.recorder,
-        expectedShareAt: () => ({ requests: 0.5, keys: 0.5 }),
+        expectedShareAt: () => ({ requests: 0.5, keys: 0.5, control: 'stable' as const }),
       };
       Object.assign(w.runs, {
         builtin: AnalysisRun.start(

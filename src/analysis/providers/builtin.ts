@@ -28,6 +28,8 @@ export interface StatsDelta {
   versions: Record<Version, VersionDelta>;
   /** The router restarted (or a worker did) and the counters began again from zero. */
   reset?: boolean;
+  /** The user counts began again (a restart, or a new epoch of the router's key tracker): a user may count twice. */
+  keysRestarted?: boolean;
 }
 
 /** One version's requests over a window, summed from deltas. */
@@ -137,7 +139,7 @@ export function countWindowOf(delta: StatsDelta): CountWindow {
     t.add(delta.versions[v]);
     versions[v] = t.toWindow();
   }
-  return { start: delta.start, end: delta.end, versions };
+  return { start: delta.start, end: delta.end, versions, ...(delta.keysRestarted ? { usersRestarted: true } : {}) };
 }
 
 /** Counts from kanari's own router: the recorder's deltas of `GET /stats`, one interval each. */
@@ -174,14 +176,22 @@ function diff(before: StatsSnapshot, after: StatsSnapshot): StatsDelta {
     for (const v of VERSIONS)
       versions[v] = { requests: { ...after.versions[v].requests }, latency: after.versions[v].latency };
   // Key counts restart with the router and with each epoch (a release, a rollback): the new ones are the delta.
-  const keysRestarted = reset || before.keyTracking?.epoch !== after.keyTracking?.epoch;
+  let keysRestarted = reset || before.keyTracking?.epoch !== after.keyTracking?.epoch;
   for (const v of VERSIONS) {
     const [a, b] = [before.versions[v].keys, after.versions[v].keys];
     if (!b) continue;
     const delta = a && !keysRestarted ? combineKeyStats(b, a, -1) : b;
+    if (delta.seen < 0 || delta.failed < 0) keysRestarted = true;
     versions[v].keys = delta.seen < 0 || delta.failed < 0 ? b : delta;
   }
-  return { start: before.time, end: after.time, versions, ...(reset ? { reset: true } : {}) };
+  const restartedKeys = keysRestarted && VERSIONS.some((v) => after.versions[v].keys);
+  return {
+    start: before.time,
+    end: after.time,
+    versions,
+    ...(reset ? { reset: true } : {}),
+    ...(restartedKeys ? { keysRestarted: true } : {}),
+  };
 }
 
 /** Answers `builtin` queries from a recorder's deltas. */

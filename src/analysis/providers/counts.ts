@@ -15,6 +15,8 @@ export interface CountWindow {
   start: number;
   end: number;
   versions: Record<Version, VersionWindow>;
+  /** The source's user counts began again at the start of this interval. */
+  usersRestarted?: boolean;
 }
 
 export type CountsResult =
@@ -42,6 +44,7 @@ export function comparisonOf(w: CountWindow, shares?: SplitShares): ComparisonWi
     control: againstBaseline ? baseline : stable,
     ...(shares?.requests === undefined ? {} : { expectedShare: shares.requests }),
     ...(shares === undefined ? {} : { keyShare: shares.keys }),
+    ...(w.usersRestarted ? { usersRestarted: true } : {}),
   };
 }
 

@@ -80,6 +80,8 @@ export class SequentialJudge {
   private canaryRequests = 0;
   /** Users first seen on the canary. */
   private canaryUsers = 0;
+  /** Users first seen on either side: once there are any, a restart of the counts could count one twice. */
+  private usersSeen = 0;
   /** Why the per-user test stopped taking evidence, if it did. */
   private interrupted: string | undefined;
   private failure?: string;
@@ -119,7 +121,7 @@ export class SequentialJudge {
     if (this.unit === undefined && canary.requests + control.requests > 0) this.unit = this.decideUnit(w);
     if (this.unit === 'users') {
       // Evidence already counted cannot be taken back, so a restart of the counts ends the test.
-      if (w.usersRestarted && !this.interrupted)
+      if (w.usersRestarted && this.usersSeen > 0 && !this.interrupted)
         this.interrupted =
           "the router's user counts started again during the analysis (a router restart or a new tracker), so a user could be counted twice";
       if (this.interrupted) return;
@@ -160,6 +162,7 @@ export class SequentialJudge {
     const [canary, control] = [w.canary.keys, w.control.keys];
     if (!canary || !control) return;
     this.canaryUsers += canary.seen;
+    this.usersSeen += canary.seen + control.seen;
     const share = w.keyShare ?? NaN;
     for (const state of this.states) {
       const m = state.metric;
@@ -336,6 +339,7 @@ export class SequentialJudge {
       ...(this.interrupted ? { interrupted: this.interrupted } : {}),
       canaryRequests: this.canaryRequests,
       canaryUsers: this.canaryUsers,
+      usersSeen: this.usersSeen,
       failure: this.failure ?? null,
       expectedShare: this.expectedShare,
       srm: this.srm?.toJSON() ?? null,
@@ -358,6 +362,7 @@ export class SequentialJudge {
     if (unit) judge.unit = unit;
     judge.canaryRequests = state.canaryRequests;
     judge.canaryUsers = state.canaryUsers ?? 0;
+    judge.usersSeen = state.usersSeen ?? judge.canaryUsers;
     if (state.interrupted) judge.interrupted = state.interrupted;
     if (state.failure) judge.failure = state.failure;
     judge.expectedShare = state.expectedShare ?? NaN;
