@@ -23,6 +23,8 @@ export interface SeriesTrial {
   phi: number;
   /** The canary's level shift, in control's standard deviations (0: A/A). */
   shift: number;
+  /** The canary's noise relative to control's (a smaller canary's rates are noisier); default 1. */
+  canaryNoise?: number;
   pairs: number;
   seed: number;
   alpha: number;
@@ -38,7 +40,7 @@ export function seriesRates(
   const full: SeriesMetricSettings = { worse: 'increase', missing: 'skip', minPoints: 10, tolerance: 0.5, ...settings };
   for (let i = 0; i < trial.pairs; i++) {
     const control = ar1Series(random, trial.points, trial.phi);
-    const canary = ar1Series(random, trial.points, trial.phi, trial.shift);
+    const canary = ar1Series(random, trial.points, trial.phi, trial.shift, trial.canaryNoise ?? 1);
     counts[judgeSeries(canary, control, full, trial.alpha).verdict]++;
   }
   for (const k of Object.keys(counts) as SeriesVerdict[]) counts[k] /= trial.pairs;

@@ -120,6 +120,11 @@ describe('A/A false failures on autocorrelated series stay at or under α', () =
         const r = seriesRates({ points, phi, shift: 0, pairs: 300, seed: 14, alpha: 0.05 }, { tolerance: 0 });
         assert.ok(r.Fail <= 0.088, `false failures ${r.Fail}`);
       });
+  it('φ = 0.5, 30 points, a canary three times as noisy as control', () => {
+    const trial = { points: 30, phi: 0.5, shift: 0, canaryNoise: 3, pairs: 300, seed: 16, alpha: 0.05 };
+    const r = seriesRates(trial, { tolerance: 0 });
+    assert.ok(r.Fail <= 0.088, `false failures ${r.Fail}`);
+  });
   it('and still fails a shift of two standard deviations on 30 independent points', () => {
     const r = seriesRates({ points: 30, phi: 0, shift: 2, pairs: 200, seed: 15, alpha: 0.05 }, { tolerance: 0 });
     assert.ok(r.Fail >= 0.9, `caught ${r.Fail}`);

@@ -2,14 +2,16 @@
  * The kanari series judge: canary against control, point by point on one step grid.
  * Pure: two series and the metric's settings in, a verdict with its confidence out.
  *
- * - The level test: the mean paired difference d = canary − control (turned so that
- *   positive is worse) against the noise control shows on its own (`noise.ts`): under
- *   "no worse" both series are draws of one process, so Var(mean d) = 2 · Var(mean of
- *   control), with autocorrelation allowed for. Fails when d exceeds `tolerance` at the
- *   metric's α; passes only when d is shown below the margin (a non-inferiority test).
- * - When control never moves (0 errors every step, a constant), it gives no scale, and
- *   the judge counts steps instead: an exact sign test of the steps where the canary is
- *   worse against those where it is better. Seven of seven on one side is p = 1/128.
+ * - The level test: the mean of the paired differences d = canary − control against
+ *   their own noise, autocorrelation allowed for (`noise.ts`). Pairing by time cancels
+ *   what both sides share (load, the hour); taking the noise of d itself, not of either
+ *   side, stays valid when the canary is noisier (a smaller canary's rates are). Fails
+ *   when the mean exceeds `tolerance` at the metric's α; passes only when it is shown
+ *   below the margin (a non-inferiority test).
+ * - When control never moves (0 errors every step, a constant), or the difference never
+ *   does, there is no noise to scale by, and the judge counts steps instead: an exact sign
+ *   test of the steps where the canary is worse against those where it is better. Seven
+ *   of seven on one side is p = 1/128.
  * Anything else — too few points, too much autocorrelation, an interval too wide — is
  * Inconclusive, never a pass by default.
  */
@@ -75,18 +77,18 @@ export function judgeSeries(
     };
   const means = { canaryMean: avg(x), controlMean: avg(y) };
   const d = x.map((v, i) => v - y[i]!);
-  const noise = estimateNoise(y);
-  if (noise === 'flat') return { ...stepTest(d, settings, alpha), ...means, points };
+  const noise = estimateNoise(d);
+  if (noise === 'flat' || estimateNoise(y) === 'flat') return { ...stepTest(d, settings, alpha), ...means, points };
   if (noise === 'tooCorrelated')
     return {
       verdict: 'Inconclusive',
       test: 'none',
       points,
       ...means,
-      reason: `control's ${points} points are too autocorrelated to estimate its noise; more points are needed`,
+      reason: `the ${points} differences are too autocorrelated to estimate their noise; more points are needed`,
     };
   const diff = avg(d);
-  const se = Math.sqrt((2 * noise.variance * noise.factor) / points);
+  const se = Math.sqrt((noise.variance * noise.factor) / points);
   const tol = settings.tolerance ?? 0;
   const margin = settings.tolerance ?? DEFAULT_RELATIVE_MARGIN * Math.abs(means.controlMean);
   const sides = settings.worse === 'either' ? 2 : 1;
@@ -131,7 +133,7 @@ function stepTest(d: readonly number[], settings: SeriesMetricSettings, alpha: n
   const pDown = binomialUpper(betterSteps, n, 0.5);
   const p = settings.worse === 'either' ? Math.min(1, 2 * Math.min(pUp, pDown)) : pUp;
   const base = { test: 'steps' as const, p, worseSteps, betterSteps };
-  const counted = `control never moved; the canary was worse on ${worseSteps} step(s) and better on ${betterSteps}`;
+  const counted = `no noise to scale by; the canary was worse on ${worseSteps} step(s) and better on ${betterSteps}`;
   if (p <= alpha)
     return {
       ...base,
