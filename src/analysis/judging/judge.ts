@@ -11,6 +11,7 @@ import type { Value } from '../../config/expression.js';
 import type { ThresholdState } from '../judges/threshold/judge.js';
 import type { SequentialJudgeState, Verdict } from '../judges/sequential/judge.js';
 import type { KayentaReport } from '../judges/kayenta/judge.js';
+import type { SeriesLook } from '../judges/series/judge.js';
 import type { MetricResult, TimeWindow } from '../providers/types.js';
 
 export type RunScope = 'step' | 'background';
@@ -49,7 +50,7 @@ export interface MetricVerdict {
   details?: unknown;
 }
 
-export type JudgeKind = 'threshold' | 'sequential' | 'kayenta';
+export type JudgeKind = 'threshold' | 'sequential' | 'kayenta' | 'series';
 
 export interface AnalysisReport {
   template: string;
@@ -84,6 +85,7 @@ export interface AnalysisRunState {
   /** Why the judge cannot work against its source (a misconfiguration): the verdict is Error. */
   error?: string;
   kayenta?: { scores: number[]; last?: KayentaReport };
+  series?: { looks: SeriesLook[] };
 }
 
 /** What a judge says about its run, beside what the run itself knows. */
@@ -120,6 +122,13 @@ export function record(metric: string, window: TimeWindow, r: MetricResult, phas
     ...(r.kind === 'value' ? { value: r.value } : { message: r.message }),
     ...(phase ? { phase } : {}),
   };
+}
+
+/** A query's answer as a series: a range query's points, an instant value as one point, nothing otherwise. */
+export function seriesOf(r: MetricResult): number[] {
+  if (r.kind !== 'value') return [];
+  if (r.series) return r.series;
+  return typeof r.value === 'number' ? [r.value] : [];
 }
 
 export function fmt(x: number | undefined): string {

@@ -6,12 +6,12 @@
 import type { Verdict } from '../judges/sequential/judge.js';
 import { judgeKayenta, type MetricPair } from '../judges/kayenta/judge.js';
 import { kayentaStage, stageResult, type KayentaStage } from '../judges/kayenta/stage.js';
-import type { MetricResult } from '../providers/types.js';
 import {
   controlVersion,
   fmt,
   forVersion,
   record,
+  seriesOf,
   type AnalysisRunState,
   type Judge,
   type JudgeReport,
@@ -93,10 +93,4 @@ export class KayentaIntervals implements Judge {
       reason: done ? reason : `${scores.length} interval(s) judged; the last scored ${scores.at(-1)}`,
     };
   }
-}
-
-function seriesOf(r: MetricResult): number[] {
-  if (r.kind !== 'value') return [];
-  if (r.series) return r.series;
-  return typeof r.value === 'number' ? [r.value] : [];
 }
