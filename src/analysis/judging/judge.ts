@@ -62,7 +62,8 @@ export interface AnalysisReport {
   /**
    * 0–100, higher is better. threshold: the share of judged measurements that passed;
    * kayenta: the last interval's score; sequential: how much of the error budget is
-   * left before a rollback (100 with no evidence against the canary, 0 at rollback).
+   * left before a rollback (100 with no evidence against the canary, 0 at rollback);
+   * series: the share of metrics that passed at the last look.
    */
   score: number;
   reason: string;
@@ -122,6 +123,30 @@ export function record(metric: string, window: TimeWindow, r: MetricResult, phas
     ...(r.kind === 'value' ? { value: r.value } : { message: r.message }),
     ...(phase ? { phase } : {}),
   };
+}
+
+/**
+ * One query's series over a window for the canary and for control (baseline, or stable),
+ * one point per `step`, each recorded as a measurement named after `metric`.
+ */
+export async function seriesOfBothSides(
+  state: AnalysisRunState,
+  source: MeasurementSource,
+  metric: string,
+  query: ProviderQuery,
+  window: TimeWindow,
+  step: number,
+): Promise<{ canary: MetricResult; control: MetricResult }> {
+  const [canary, control] = await Promise.all(
+    [forVersion(query, 'canary'), forVersion(query, controlVersion(source))].map((q) =>
+      source.query(q, window, { step }),
+    ),
+  );
+  state.measurements.push(
+    record(`${metric} (canary)`, window, canary!),
+    record(`${metric} (control)`, window, control!),
+  );
+  return { canary: canary!, control: control! };
 }
 
 /** A query's answer as a series: a range query's points, an instant value as one point, nothing otherwise. */

@@ -7,10 +7,8 @@ import type { Verdict } from '../judges/sequential/judge.js';
 import { judgeKayenta, type MetricPair } from '../judges/kayenta/judge.js';
 import { kayentaStage, stageResult, type KayentaStage } from '../judges/kayenta/stage.js';
 import {
-  controlVersion,
   fmt,
-  forVersion,
-  record,
+  seriesOfBothSides,
   seriesOf,
   type AnalysisRunState,
   type Judge,
@@ -42,16 +40,8 @@ export class KayentaIntervals implements Judge {
     const pairs: MetricPair[] = [];
     for (const metric of metrics) {
       const query = k.metrics[metric.name]!;
-      const [experiment, control] = await Promise.all(
-        [forVersion(query, 'canary'), forVersion(query, controlVersion(this.source))].map((q) =>
-          this.source.query(q, window, { step: k.step }),
-        ),
-      );
-      s.measurements.push(
-        record(`${metric.name} (canary)`, window, experiment!),
-        record(`${metric.name} (control)`, window, control!),
-      );
-      pairs.push({ name: metric.name, values: { experiment: seriesOf(experiment!), control: seriesOf(control!) } });
+      const { canary, control } = await seriesOfBothSides(s, this.source, metric.name, query, window, k.step);
+      pairs.push({ name: metric.name, values: { experiment: seriesOf(canary), control: seriesOf(control) } });
     }
     const report = judgeKayenta(metrics, pairs, config.classifier.groupWeights, thresholds);
     s.kayenta!.scores.push(report.score);

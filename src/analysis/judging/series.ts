@@ -9,9 +9,7 @@ import type { Verdict } from '../judges/sequential/judge.js';
 import { judgeSeries, type SeriesLook, type SeriesMetricResult } from '../judges/series/judge.js';
 import type { MetricResult } from '../providers/types.js';
 import {
-  controlVersion,
-  forVersion,
-  record,
+  seriesOfBothSides,
   seriesOf,
   type AnalysisRunState,
   type Judge,
@@ -37,16 +35,15 @@ export class SeriesLooks implements Judge {
     const alpha = spec.alpha / (spec.metrics.length * spec.count);
     const metrics: SeriesLook['metrics'] = [];
     for (const metric of spec.metrics) {
-      const [canary, control] = await Promise.all(
-        [forVersion(metric.provider, 'canary'), forVersion(metric.provider, controlVersion(this.source))].map((q) =>
-          this.source.query(q, window, { step: spec.step }),
-        ),
+      const { canary, control } = await seriesOfBothSides(
+        s,
+        this.source,
+        metric.name,
+        metric.provider,
+        window,
+        spec.step,
       );
-      s.measurements.push(
-        record(`${metric.name} (canary)`, window, canary!),
-        record(`${metric.name} (control)`, window, control!),
-      );
-      const missing = [canary!, control!].find(
+      const missing = [canary, control].find(
         (r) => r.kind !== 'value' && !(r.kind === 'empty' && metric.missing === 'zero'),
       );
       const result: SeriesMetricResult = missing
@@ -56,7 +53,7 @@ export class SeriesLooks implements Judge {
             points: 0,
             reason: `no series (${missing.kind}: ${missingMessage(missing)})`,
           }
-        : judgeSeries(...bothSides(canary!, control!), { ...metric, minPoints: spec.minPoints }, alpha);
+        : judgeSeries(...bothSides(canary, control), { ...metric, minPoints: spec.minPoints }, alpha);
       metrics.push({ name: metric.name, ...result });
     }
     looks.push({ end: next, metrics });
