@@ -151,10 +151,15 @@ export async function seriesOfBothSides(
   return { canary: canary!, control: control! };
 }
 
-/** A query's answer as a series: a range query's points, an instant value as one point, nothing otherwise. */
+/**
+ * A query's answer as a series: a range query's points, a web answer's array of numbers
+ * (null for a missing point), an instant value as one point, nothing otherwise.
+ */
 export function seriesOf(r: MetricResult): number[] {
   if (r.kind !== 'value') return [];
   if (r.series) return r.series;
+  if (Array.isArray(r.value) && r.value.every((v) => typeof v === 'number' || v === null))
+    return r.value.map((v) => (v === null ? NaN : (v as number)));
   return typeof r.value === 'number' ? [r.value] : [];
 }
 

@@ -7,6 +7,7 @@ import { ar1Factor, estimateNoise } from '../../../src/analysis/judges/series/no
 import { binomialUpper, studentQuantileUpper, studentUpper } from '../../../src/analysis/stats/tails.js';
 import { metricSettings } from '../../../src/config/schemas/kayenta.js';
 import { seriesRates } from '../../../src/simulate/series.js';
+import { seriesOf } from '../../../src/analysis/judging/judge.js';
 
 interface KnownMiss {
   name: string;
@@ -128,5 +129,14 @@ describe('A/A false failures on autocorrelated series stay at or under α', () =
   it('and still fails a shift of two standard deviations on 30 independent points', () => {
     const r = seriesRates({ points: 30, phi: 0, shift: 2, pairs: 200, seed: 15, alpha: 0.05 }, { tolerance: 0 });
     assert.ok(r.Fail >= 0.9, `caught ${r.Fail}`);
+  });
+});
+
+describe('series from any provider', () => {
+  it('reads a web answer that is an array of numbers as the series, null as a missing point', () => {
+    assert.deepEqual(seriesOf({ kind: 'value', value: [1, null, 3] }), [1, NaN, 3]);
+    assert.deepEqual(seriesOf({ kind: 'value', value: 2 }), [2]);
+    assert.deepEqual(seriesOf({ kind: 'value', value: ['a', 1] }), []);
+    assert.deepEqual(seriesOf({ kind: 'empty', message: 'nothing' }), []);
   });
 });
