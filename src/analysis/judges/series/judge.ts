@@ -162,8 +162,9 @@ function avg(v: readonly number[]): number {
   return v.reduce((a, b) => a + b, 0) / v.length;
 }
 
+/** A confidence, floored so it never overstates; past 99.9% the p-value carries the rest. */
 function pct(p: number): string {
-  return `${(Math.floor(p * 1000) / 10).toFixed(1)}%`;
+  return p > 0.999 ? 'more than 99.9%' : `${(Math.floor(p * 1000) / 10).toFixed(1)}%`;
 }
 
 function num(x: number): string {
