@@ -4,7 +4,10 @@
 // docs/analysis.md quotes, with the α each false-failure rate must stay under.
 //   npm run bench:series [-- --pairs 1000]
 import { parseArgs } from 'node:util';
-import { seriesRates } from '../../dist/simulate/series.js';
+import { ar1Series, seriesRates } from '../../dist/simulate/series.js';
+import { Random } from '../../dist/analysis/stats/random.js';
+import { classifyMetric, JUDGE_PARAMS } from '../../dist/analysis/judges/kayenta/classify.js';
+import { metricSettings } from '../../dist/config/schemas/kayenta.js';
 
 const { values } = parseArgs({ options: { pairs: { type: 'string', default: '1000' } } });
 const pairs = Number(values.pairs);
@@ -30,6 +33,27 @@ for (const phi of PHIS) {
   });
   console.log(`| ${phi} | ${cells.join(' | ')} |`);
 }
+// The peer: Kayenta's classifier (kanari's exact port, direction increase) on the same kind of
+// pairs, counting High as a failure. Its Mann-Whitney interval takes the points as independent.
+console.log(`\nKayenta's classifier on A/A pairs, ${pairs} each: share classified High\n`);
+console.log(`| φ | ${LENGTHS.map((n) => `${n} points`).join(' | ')} |`);
+console.log(`|---|${LENGTHS.map(() => '---').join('|')}|`);
+const kayentaSettings = metricSettings({ direction: 'increase' });
+for (const phi of PHIS) {
+  const cells = LENGTHS.map((points, i) => {
+    const random = new Random(1000 + i);
+    let high = 0;
+    for (let k = 0; k < pairs; k++) {
+      // Positive levels, as metrics are: Kayenta's effect-size gate divides by control's mean.
+      const control = ar1Series(random, points, phi, 10);
+      const canary = ar1Series(random, points, phi, 10);
+      if (classifyMetric('m', control, canary, kayentaSettings, JUDGE_PARAMS).classification === 'High') high++;
+    }
+    return pct(high / pairs);
+  });
+  console.log(`| ${phi} | ${cells.join(' | ')} |`);
+}
+
 const noisy = seriesRates({ points: 30, phi: 0.5, shift: 0, canaryNoise: 3, pairs, seed: 999, alpha }, settings);
 console.log(`\nA/A with a canary 3× as noisy as control (φ = 0.5, 30 points): ${pct(noisy.Fail)} false failures`);
 
