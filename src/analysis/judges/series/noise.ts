@@ -1,7 +1,7 @@
 /**
- * How noisy control's series is, allowing for autocorrelation. Points a step apart are
- * not independent (AR(1) up to φ = 0.9 in practice), so the variance of a mean of n
- * points is σ²·f/n with f = 1 + 2 Σ (1 − k/n) φ^k, not σ²/n. φ is estimated from the
+ * How noisy a series is (the judge passes the paired differences), allowing for
+ * autocorrelation. Points a step apart are not independent (AR(1) up to φ = 0.9 in
+ * practice), so the variance of a mean of n points is σ²·f/n with f = 1 + 2 Σ (1 − k/n) φ^k, not σ²/n. φ is estimated from the
  * series with Kendall's bias correction and then raised to an upper confidence bound,
  * because on a few points the estimate is both low and noisy; the sample variance is
  * corrected for the same autocorrelation (E s² = σ²(n − f)/(n − 1)).
