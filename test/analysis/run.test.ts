@@ -320,6 +320,9 @@ describe('analysis runs', () => {
     const run = AnalysisRun.start('series', series(3), 'background', world.now, world.env);
     assert.equal(await world.run(run, 120), 30);
     assert.equal(run.verdict(), 'Failed');
-    assert.match(run.report().reason, /^latency-p90: the canary is worse with \d+\.\d% confidence/);
+    assert.match(
+      run.report().reason,
+      /^latency-p90: the canary is worse with more than 99\.9% confidence \(p = [\d.e-]+ ≤ α = 8\.33e-3\)/,
+    );
   });
 });
