@@ -34,6 +34,7 @@ export class SeriesLooks implements Judge {
     const window = { start: s.startedAt, end: next };
     const alpha = spec.alpha / (spec.metrics.length * spec.count);
     const metrics: SeriesLook['metrics'] = [];
+    const shares = this.canaryShares(window.start, window.end, spec.step);
     for (const metric of spec.metrics) {
       const { canary, control } = await seriesOfBothSides(
         s,
@@ -53,7 +54,7 @@ export class SeriesLooks implements Judge {
             points: 0,
             reason: `no series (${missing.kind}: ${missingMessage(missing)})`,
           }
-        : judgeSeries(...bothSides(canary, control), { ...metric, minPoints: spec.minPoints }, alpha);
+        : judgeSeries(...bothSides(canary, control), { ...metric, minPoints: spec.minPoints, ...shares }, alpha);
       metrics.push({ name: metric.name, ...result });
     }
     looks.push({ end: next, metrics });
@@ -82,6 +83,16 @@ export class SeriesLooks implements Judge {
   }
 
   save(): void {}
+
+  /** The canary's lowest and highest configured share over the window's steps, where the source knows it. */
+  private canaryShares(start: number, end: number, step: number): { canaryShares?: [number, number] } {
+    const known: number[] = [];
+    for (let t = start; t < end; t += step) {
+      const share = this.source.expectedShareAt?.(t, Math.min(end, t + step))?.requests;
+      if (share !== undefined) known.push(share);
+    }
+    return known.length > 0 ? { canaryShares: [Math.min(...known), Math.max(...known)] } : {};
+  }
 
   private outcome(final: boolean): { verdict: Verdict; reason: string } {
     const spec = this.state.spec.series!;

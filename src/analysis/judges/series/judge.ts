@@ -29,6 +29,13 @@ export interface SeriesMetricSettings {
   missing: 'skip' | 'zero';
   /** Fewer pairs than this is Inconclusive. */
   minPoints: number;
+  /**
+   * The lowest and highest share of canary + control traffic the canary had in a step, when
+   * known. Sparse events land on the side with more traffic: under "no worse" a step with
+   * events on the canary's side only comes with chance about its share, not ½, so the step
+   * test holds each side to the larger of ½ and its share.
+   */
+  canaryShares?: [number, number];
 }
 
 export interface SeriesMetricResult {
@@ -129,9 +136,16 @@ function stepTest(d: readonly number[], settings: SeriesMetricSettings, alpha: n
   const below = d.filter((v) => v < -tol).length;
   const [worseSteps, betterSteps] = settings.worse === 'decrease' ? [below, above] : [above, below];
   const n = above + below;
-  const pUp = binomialUpper(worseSteps, n, 0.5);
-  const pDown = binomialUpper(betterSteps, n, 0.5);
-  const p = settings.worse === 'either' ? Math.min(1, 2 * Math.min(pUp, pDown)) : pUp;
+  // The chance under "no worse" that a step differing is the canary's higher (or lower) one.
+  const [low, high] = settings.canaryShares ?? [0.5, 0.5];
+  const pHigher = binomialUpper(above, n, Math.min(0.99, Math.max(0.5, high)));
+  const pLower = binomialUpper(below, n, Math.min(0.99, Math.max(0.5, 1 - low)));
+  const p =
+    settings.worse === 'either'
+      ? Math.min(1, 2 * Math.min(pHigher, pLower))
+      : settings.worse === 'increase'
+        ? pHigher
+        : pLower;
   const base = { test: 'steps' as const, p, worseSteps, betterSteps };
   const counted = `no noise to scale by; the canary was worse on ${worseSteps} step(s) and better on ${betterSteps}`;
   if (p <= alpha)
