@@ -23,6 +23,7 @@ import type {
 import { ThresholdChecks } from './judging/threshold.js';
 import { SequentialTest } from './judging/sequential.js';
 import { KayentaIntervals } from './judging/kayenta.js';
+import { SeriesLooks } from './judging/series.js';
 
 export type {
   AnalysisReport,
@@ -69,6 +70,7 @@ export function measuredSource(env: RunEnvironment): MeasurementSource {
 function judgeFor(state: AnalysisRunState, source: MeasurementSource): Judge {
   if (state.spec.threshold) return new ThresholdChecks(state, source);
   if (state.spec.sequential) return new SequentialTest(state, source);
+  if (state.spec.series) return new SeriesLooks(state, source);
   return new KayentaIntervals(state, source);
 }
 
