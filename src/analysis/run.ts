@@ -7,7 +7,6 @@
  * restarted controller resumes it where it was.
  */
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
-import type { Verdict } from './judges/sequential/judge.js';
 import { BuiltinCounts, type StatsRecorder } from './providers/builtin.js';
 import { PrometheusCountSource } from './providers/prometheus-counts.js';
 import type { Providers } from './providers/index.js';
@@ -18,6 +17,7 @@ import type {
   MeasurementRecord,
   MeasurementSource,
   RunScope,
+  RunVerdict,
 } from './judging/judge.js';
 import { ThresholdChecks } from './judging/threshold.js';
 import { SequentialTest } from './judging/sequential.js';
@@ -30,6 +30,7 @@ export type {
   MeasurementSource,
   MetricVerdict,
   RunScope,
+  RunVerdict,
 } from './judging/judge.js';
 
 /** What a run needs from the controller: its numbers come from the router's stats and the providers. */
@@ -119,7 +120,14 @@ export class AnalysisRun {
     this.state.endedAt ??= now;
   }
 
-  verdict(): Verdict {
+  /** The rollout ended the run before its verdict (`reason` says why, as "stopped: …"): it is Stopped, not judged. */
+  stop(now: number, reason: string): void {
+    this.state.stopped = reason;
+    this.state.endedAt ??= now;
+  }
+
+  verdict(): RunVerdict {
+    if (this.state.stopped !== undefined) return 'Stopped';
     // A judge that cannot work against its source (a misconfiguration) says so as Error.
     if (this.state.error !== undefined) return 'Error';
     return this.judge.verdict(this.state.final ?? false);
@@ -136,6 +144,7 @@ export class AnalysisRun {
       measurements: s.measurements.length,
       ...this.judge.report(s.final ?? false),
       ...(s.error !== undefined ? { reason: s.error } : {}),
+      ...(s.stopped !== undefined ? { reason: s.stopped } : {}),
     };
   }
 }

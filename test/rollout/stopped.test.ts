@@ -33,7 +33,7 @@ async function assertStopped(w: World, engine: RolloutEngine, id: string, why: R
 }
 
 describe('an analysis the rollout ends early is Stopped', () => {
-  it('by an abort', { todo: true }, async () => {
+  it('by an abort', async () => {
     const { w, engine, id } = await atStepAnalysis();
     assert.equal((await engine.send({ type: 'abort' })).rejected, undefined);
     await assertStopped(w, engine, id, /^stopped: aborted by a person$/);
@@ -42,14 +42,14 @@ describe('an analysis the rollout ends early is Stopped', () => {
     await engine.close();
   });
 
-  it('by a crashed instance', { todo: true }, async () => {
+  it('by a crashed instance', async () => {
     const { w, engine, id } = await atStepAnalysis();
     w.target.exit('v2', 'exited with code 1');
     await assertStopped(w, engine, id, /^stopped: v2 failed: exited with code 1/);
     await engine.close();
   });
 
-  it('by promote --full', { todo: true }, async () => {
+  it('by promote --full', async () => {
     const { w, engine, id } = await atStepAnalysis();
     assert.equal((await engine.send({ type: 'promote', full: true })).rejected, undefined);
     await assertStopped(w, engine, id, /^stopped: skipped by promote --full/);
@@ -58,57 +58,49 @@ describe('an analysis the rollout ends early is Stopped', () => {
     await engine.close();
   });
 
-  it(
-    'by the blue-green switch (the pre-promotion analysis) and by promotion (background)',
-    { todo: true },
-    async () => {
-      const w = new World(
-        docWith({
-          canary: { steps: [{ setWeight: 20 }, { pause: { duration: '3s' } }], analysis: { templates: ['watch'] } },
-          blueGreen: { scaleDownDelay: '0s' },
-        }),
-      );
-      const engine = w.open();
-      await w.deploy(engine);
-      await w.until(engine, 'promoted', () => engine.status.result !== undefined);
-      assert.equal(engine.status.result?.outcome, 'Promoted');
-      const [bg] = engine.status.analyses;
-      await assertStopped(w, engine, bg!.id, /^stopped: the blue-green switch ended the pre-promotion analysis/);
+  it('by the blue-green switch (the pre-promotion analysis) and by promotion (background)', async () => {
+    const w = new World(
+      docWith({
+        canary: { steps: [{ setWeight: 20 }, { pause: { duration: '3s' } }], analysis: { templates: ['watch'] } },
+        blueGreen: { scaleDownDelay: '0s' },
+      }),
+    );
+    const engine = w.open();
+    await w.deploy(engine);
+    await w.until(engine, 'promoted', () => engine.status.result !== undefined);
+    assert.equal(engine.status.result?.outcome, 'Promoted');
+    const [bg] = engine.status.analyses;
+    await assertStopped(w, engine, bg!.id, /^stopped: the blue-green switch ended the pre-promotion analysis/);
 
-      const c = new World(doc([{ setWeight: 20 }, { pause: { duration: '3s' } }], ['watch']));
-      const canary = c.open();
-      await c.deploy(canary);
-      await c.until(canary, 'promoted', () => canary.status.result !== undefined);
-      await assertStopped(c, canary, canary.status.analyses[0]!.id, /^stopped: the rollout reached promotion/);
-      await engine.close();
-      await canary.close();
-    },
-  );
+    const c = new World(doc([{ setWeight: 20 }, { pause: { duration: '3s' } }], ['watch']));
+    const canary = c.open();
+    await c.deploy(canary);
+    await c.until(canary, 'promoted', () => canary.status.result !== undefined);
+    await assertStopped(c, canary, canary.status.analyses[0]!.id, /^stopped: the rollout reached promotion/);
+    await engine.close();
+    await canary.close();
+  });
 
-  it(
-    'by kanari down --all; the next controller pauses on it, and only resume runs it again',
-    { todo: true },
-    async () => {
-      const { w, engine, id } = await atStepAnalysis();
-      await engine.close({ stopInstances: true });
-      const entry = engine.status.analyses.find((a) => a.id === id)!;
-      assert.equal(entry.verdict, 'Stopped');
-      assert.match(entry.reason ?? '', /^stopped: kanari down --all/);
-      assert.equal(w.store.runs.runReport('shop', id)?.verdict, 'Stopped');
+  it('by kanari down --all; the next controller pauses on it, and only resume runs it again', async () => {
+    const { w, engine, id } = await atStepAnalysis();
+    await engine.close({ stopInstances: true, stopReason: 'kanari down --all stopped the controller' });
+    const entry = engine.status.analyses.find((a) => a.id === id)!;
+    assert.equal(entry.verdict, 'Stopped');
+    assert.match(entry.reason ?? '', /^stopped: kanari down --all/);
+    assert.equal(w.store.runs.runReport('shop', id)?.verdict, 'Stopped');
 
-      const again = w.open();
-      await w.until(again, 'paused on the stopped analysis', () => again.status.phase === 'Paused');
-      assert.equal(again.status.paused?.reason, 'stopped');
-      assert.equal(again.status.step, 1, 'the step did not advance on a Stopped verdict');
-      const promoted = await again.send({ type: 'promote' });
-      assert.match(promoted.rejected ?? '', /stopped.*kanari resume/);
-      assert.equal((await again.send({ type: 'resume' })).rejected, undefined);
-      const running = again.status.analyses.filter((a) => a.endedAt === undefined);
-      assert.equal(running.length, 1, 'a new attempt');
-      assert.notEqual(running[0]!.id, id);
-      await again.close();
-    },
-  );
+    const again = w.open();
+    await w.until(again, 'paused on the stopped analysis', () => again.status.phase === 'Paused');
+    assert.equal(again.status.paused?.reason, 'stopped');
+    assert.equal(again.status.step, 1, 'the step did not advance on a Stopped verdict');
+    const promoted = await again.send({ type: 'promote' });
+    assert.match(promoted.rejected ?? '', /stopped.*kanari resume/);
+    assert.equal((await again.send({ type: 'resume' })).rejected, undefined);
+    const running = again.status.analyses.filter((a) => a.endedAt === undefined);
+    assert.equal(running.length, 1, 'a new attempt');
+    assert.notEqual(running[0]!.id, id);
+    await again.close();
+  });
 
   it('but not by a plain controller stop: the next controller resumes the same run', async () => {
     const { w, engine, id } = await atStepAnalysis();

@@ -15,6 +15,13 @@ import type { MetricResult, TimeWindow } from '../providers/types.js';
 
 export type RunScope = 'step' | 'background';
 
+/**
+ * What an analysis run ends with: its judge's verdict, or Stopped when the rollout ended it
+ * first (an abort, a crashed instance, `promote --full`, the blue-green switch, promotion,
+ * `kanari down --all`). Stopped is neither a pass nor a failure: no step advances on it.
+ */
+export type RunVerdict = Verdict | 'Stopped';
+
 /** Where a judge's numbers come from. */
 export interface MeasurementSource {
   /** One query over a window; with `step` (ms), a series. Never throws: a failure is an `error` outcome. */
@@ -57,7 +64,7 @@ export interface AnalysisReport {
   scope: RunScope;
   startedAt: number;
   endedAt?: number;
-  verdict: Verdict;
+  verdict: RunVerdict;
   /**
    * 0–100, higher is better. threshold: the share of judged measurements that passed;
    * kayenta: the last interval's score; sequential: how much of the error budget is
@@ -78,6 +85,8 @@ export interface AnalysisRunState {
   through: number;
   endedAt?: number;
   final?: boolean;
+  /** Why the rollout ended the run before its judge reached a verdict: the verdict is Stopped. */
+  stopped?: string;
   measurements: MeasurementRecord[];
   threshold?: ThresholdState[];
   sequential?: SequentialJudgeState;

@@ -34,6 +34,7 @@ export class AnalysisSupervisor {
   private readonly savedMeasurements = new Map<string, number>();
   /** The last report of each run in the status, as saved. */
   private readonly reports = new Map<string, AnalysisReport>();
+  private endedOnce = false;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -65,17 +66,10 @@ export class AnalysisSupervisor {
   async tick(now: number): Promise<void> {
     const analyses = this.ctx.status().analyses;
     for (const id of this.reports.keys()) if (!analyses.some((a) => a.id === id)) this.reports.delete(id);
+    this.endEnded(now);
     for (const entry of analyses) {
+      if (entry.endedAt !== undefined) continue;
       let run = this.runs.get(entry.id);
-      if (entry.endedAt !== undefined) {
-        if (run) {
-          run.finish(now);
-          this.save(entry.id, run, run.report(), now);
-          this.runs.delete(entry.id);
-          this.savedMeasurements.delete(entry.id);
-        }
-        continue;
-      }
       if (!run) {
         run = this.open(entry.id, entry.template, entry.scope, entry.startedAt);
         if (!run) continue;
@@ -86,6 +80,28 @@ export class AnalysisSupervisor {
       this.save(entry.id, run, report, now);
       if (report.verdict !== entry.verdict || report.verdict !== 'Running')
         await this.ctx.send({ type: 'analysisVerdict', id: entry.id, verdict: report.verdict, reason: report.reason });
+    }
+  }
+
+  /**
+   * Ends the runs whose entries the machine ended, saving their last report: Stopped ones
+   * with the machine's reason. On the first call, a run stopped after its last save (the
+   * status was saved, the report not) is reopened from the store to be stopped there too.
+   */
+  endEnded(now: number): void {
+    const first = !this.endedOnce;
+    this.endedOnce = true;
+    for (const entry of this.ctx.status().analyses) {
+      if (entry.endedAt === undefined) continue;
+      let run = this.runs.get(entry.id);
+      if (!run && first && entry.verdict === 'Stopped' && this.report(entry.id)?.verdict === 'Running')
+        run = this.open(entry.id, entry.template, entry.scope, entry.startedAt);
+      if (!run) continue;
+      if (entry.verdict === 'Stopped') run.stop(now, entry.reason ?? 'stopped');
+      else run.finish(now);
+      this.save(entry.id, run, run.report(), now);
+      this.runs.delete(entry.id);
+      this.savedMeasurements.delete(entry.id);
     }
   }
 

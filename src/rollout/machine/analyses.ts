@@ -16,20 +16,38 @@ export function startAnalyses(
   }
 }
 
+/** The rollout ends the running analyses before their verdicts: each is Stopped, with why (`reason`, after "stopped: "). */
 export function endAnalyses(s: RolloutStatus, at: number, scope: AnalysisEntry['scope'] | 'all', reason: string): void {
   for (const a of s.analyses) {
     if (a.endedAt === undefined && (scope === 'all' || a.scope === scope)) {
       a.endedAt = at;
-      a.reason = reason;
+      a.verdict = 'Stopped';
+      a.reason = `stopped: ${reason}`;
     }
   }
 }
 
 /** Ended Inconclusive, not yet accepted, and still the latest for its template: the analyses a person must look at. */
 export function inconclusiveEntries(spec: RolloutSpec, s: RolloutStatus): AnalysisEntry[] {
+  return latestEnded(spec, s, 'Inconclusive').filter((a) => !a.accepted);
+}
+
+/**
+ * Stopped while the rollout still needs them (the current step's, or a background one
+ * whose steps are not over): only `kanari down --all` leaves these, and a step cannot
+ * advance on them, so the rollout pauses until a person runs them again.
+ */
+export function stoppedEntries(spec: RolloutSpec, s: RolloutStatus): AnalysisEntry[] {
+  const background = planOf(spec, s.pools).background;
+  return latestEnded(spec, s, 'Stopped').filter(
+    (a) => a.scope === 'step' || (background !== undefined && s.step < background.until),
+  );
+}
+
+function latestEnded(spec: RolloutSpec, s: RolloutStatus, verdict: AnalysisEntry['verdict']): AnalysisEntry[] {
   const onStep = planOf(spec, s.pools).steps[s.step]?.analysis;
   return s.analyses.filter((a) => {
-    if (a.verdict !== 'Inconclusive' || a.accepted || a.endedAt === undefined) return false;
+    if (a.verdict !== verdict || a.endedAt === undefined) return false;
     if (a.scope === 'step' && (!onStep || a.step !== s.step)) return false;
     const latest = s.analyses
       .filter(

@@ -71,6 +71,8 @@ export function promote(
   const underneath = p?.resumePhase ?? s.phase;
   if (underneath === 'SmallTraffic' || underneath === 'IncreaseTraffic')
     return `traffic is still moving for step ${s.step + 1}; try again in a moment`;
+  if (p?.reason === 'stopped')
+    return `${p.message}: no step passes on a Stopped analysis; \`kanari resume\` runs it again, \`kanari promote --full\` skips it and every step after it`;
   if (p?.reason === 'inconclusive') {
     // A person looked at an Inconclusive verdict and accepts it.
     // Accepting one verdict is not skipping the step: its other analyses still have to pass.

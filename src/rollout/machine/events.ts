@@ -2,6 +2,7 @@
 import type { RolloutSpec } from '../../config/schemas/rollout.js';
 import { formatDuration } from '../../config/duration.js';
 import { deploy, promote, resume } from './commands.js';
+import { endAnalyses } from './analyses.js';
 import { DEGRADED_AFTER, IN_FLIGHT, WAITING } from './phases.js';
 import { beginRollback } from './rollback.js';
 import { enterStep, pauseFor, startCanary } from './steps.js';
@@ -58,6 +59,9 @@ export function apply(spec: RolloutSpec, s: RolloutStatus, e: RolloutEvent, out:
       return undefined;
     case 'analysisVerdict':
       return verdict(s, e.id, e.verdict, e.reason, e.at, out);
+    case 'stopAnalyses':
+      endAnalyses(s, e.at, 'all', e.reason);
+      return undefined;
     case 'webhook':
       webhook(spec, s, e, out);
       return undefined;

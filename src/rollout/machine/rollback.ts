@@ -13,7 +13,7 @@ export function beginRollback(
   reason: string,
   out: RolloutAction[],
 ): void {
-  endAnalyses(s, at, 'all', `stopped: ${reason}`);
+  endAnalyses(s, at, 'all', reason);
   // A promotion that already switched stable has nothing left to roll back to but the new version.
   if (s.promotion === 'switch' || s.promotion === 'cleanup') return;
   s.phase = 'Rollback';

@@ -64,7 +64,7 @@ export function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: 
       s,
       at,
       'background',
-      'ended at the switch: every user is on the new version, so there is nothing left to compare',
+      'the blue-green switch ended the pre-promotion analysis: every user is on the new version, so there is nothing left to compare',
     );
   }
   if (s.step >= plan.steps.length) {
@@ -120,7 +120,7 @@ export function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: 
 
 export function pauseFor(
   s: RolloutStatus,
-  reason: 'manual' | 'inconclusive',
+  reason: 'manual' | 'inconclusive' | 'stopped',
   at: number,
   message: string,
   analysis?: 'step' | 'background',
