@@ -196,7 +196,7 @@ export class RolloutEngine {
     await this.queue;
     if (!options.stopInstances) return this.instances.detach();
     await this.send({ type: 'stopAnalyses', reason: options.stopReason ?? 'the instances it judged were stopped' });
-    this.analyses.endEnded(this.clock.now());
+    await this.analyses.endEnded(this.clock.now());
     await this.instances.stopAll();
   }
 

@@ -66,7 +66,7 @@ export class AnalysisSupervisor {
   async tick(now: number): Promise<void> {
     const analyses = this.ctx.status().analyses;
     for (const id of this.reports.keys()) if (!analyses.some((a) => a.id === id)) this.reports.delete(id);
-    this.endEnded(now);
+    await this.endEnded(now);
     for (const entry of analyses) {
       if (entry.endedAt !== undefined) continue;
       let run = this.runs.get(entry.id);
@@ -85,23 +85,28 @@ export class AnalysisSupervisor {
 
   /**
    * Ends the runs whose entries the machine ended, saving their last report: Stopped ones
-   * with the machine's reason. On the first call, a run stopped after its last save (the
-   * status was saved, the report not) is reopened from the store to be stopped there too.
+   * with the machine's reason, those ended at promotion with their judge's final verdict,
+   * which the machine is then told. On the first call, a run ended after its last save
+   * (the status was saved, the report not) is reopened from the store to be ended there too.
    */
-  endEnded(now: number): void {
+  async endEnded(now: number): Promise<void> {
     const first = !this.endedOnce;
     this.endedOnce = true;
     for (const entry of this.ctx.status().analyses) {
       if (entry.endedAt === undefined) continue;
       let run = this.runs.get(entry.id);
-      if (!run && first && entry.verdict === 'Stopped' && this.report(entry.id)?.verdict === 'Running')
+      const unsaved = entry.verdict === 'Stopped' || entry.verdict === 'Running';
+      if (!run && first && unsaved && this.report(entry.id)?.endedAt === undefined)
         run = this.open(entry.id, entry.template, entry.scope, entry.startedAt);
       if (!run) continue;
       if (entry.verdict === 'Stopped') run.stop(now, entry.reason ?? 'stopped');
       else run.finish(now);
-      this.save(entry.id, run, run.report(), now);
+      const report = run.report();
+      this.save(entry.id, run, report, now);
       this.runs.delete(entry.id);
       this.savedMeasurements.delete(entry.id);
+      if (entry.verdict === 'Running')
+        await this.ctx.send({ type: 'analysisVerdict', id: entry.id, verdict: report.verdict, reason: report.reason });
     }
   }
 

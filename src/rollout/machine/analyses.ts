@@ -17,12 +17,31 @@ export function startAnalyses(
 }
 
 /** The rollout ends the running analyses before their verdicts: each is Stopped, with why (`reason`, after "stopped: "). */
-export function endAnalyses(s: RolloutStatus, at: number, scope: AnalysisEntry['scope'] | 'all', reason: string): void {
+export function stopAnalyses(
+  s: RolloutStatus,
+  at: number,
+  scope: AnalysisEntry['scope'] | 'all',
+  reason: string,
+): void {
   for (const a of s.analyses) {
     if (a.endedAt === undefined && (scope === 'all' || a.scope === scope)) {
       a.endedAt = at;
       a.verdict = 'Stopped';
       a.reason = `stopped: ${reason}`;
+    }
+  }
+}
+
+/**
+ * The rollout reached promotion: the background analyses it ran to the end are over, and
+ * their judges give their final verdicts (the engine sends them; what was not shown is
+ * Inconclusive).
+ */
+export function endAnalyses(s: RolloutStatus, at: number, reason: string): void {
+  for (const a of s.analyses) {
+    if (a.endedAt === undefined) {
+      a.endedAt = at;
+      a.reason = reason;
     }
   }
 }

@@ -1,7 +1,7 @@
 /** What a person asks for: deploy (and retry, undo), promote, resume. Each returns why it is refused, if it is. */
 import type { RolloutSpec } from '../../config/schemas/rollout.js';
 import { planOf } from '../strategies/index.js';
-import { endAnalyses, inconclusiveEntries, startAnalyses } from './analyses.js';
+import { stopAnalyses, inconclusiveEntries, startAnalyses } from './analyses.js';
 import { countOf, fullSize } from './capacity.js';
 import { gated } from './gates.js';
 import { IN_FLIGHT } from './phases.js';
@@ -61,7 +61,7 @@ export function promote(
   if (s.phase === 'FullDeploy') return 'already promoting';
   if (!IN_FLIGHT.has(s.phase)) return 'no rollout is in progress';
   if (full) {
-    endAnalyses(s, at, 'all', 'skipped by promote --full');
+    stopAnalyses(s, at, 'all', 'skipped by promote --full');
     delete s.paused;
     beginPromotion(s, at, out, true);
     return undefined;

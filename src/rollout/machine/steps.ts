@@ -3,7 +3,7 @@ import type { RolloutSpec } from '../../config/schemas/rollout.js';
 import { planOf } from '../strategies/index.js';
 import { weightFor } from '../strategies/rolling.js';
 import { describeStep } from '../strategies/describe.js';
-import { endAnalyses, startAnalyses } from './analyses.js';
+import { stopAnalyses, startAnalyses } from './analyses.js';
 import { baselineId, baselineWeight, scaled, setCount, setTraffic } from './capacity.js';
 import { gated } from './gates.js';
 import { WAITING } from './phases.js';
@@ -60,7 +60,7 @@ export function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: 
   ) {
     startAnalyses(s, background.templates, 'background', at);
   } else if (background && bgRunning && s.step >= background.until && s.step < plan.steps.length) {
-    endAnalyses(
+    stopAnalyses(
       s,
       at,
       'background',
