@@ -11,6 +11,7 @@ import { join } from 'node:path';
 
 const OFFLINE = [
   /^test\/analysis\/judges\//,
+  /^test\/analysis\/not-enough-data\.test\.ts$/,
   /^test\/config\//,
   /^test\/simulate\//,
   /^test\/shared\//,

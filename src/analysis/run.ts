@@ -79,8 +79,20 @@ export class AnalysisRun {
     this.judge = judgeFor(state, 'source' in input ? input.source : measuredSource(input));
   }
 
-  static start(template: string, spec: AnalysisTemplateSpec, scope: RunScope, now: number, env: RunInput): AnalysisRun {
-    return new AnalysisRun({ template, spec, scope, startedAt: now, through: now, measurements: [] }, env);
+  /** `deadline`: until when a step run waits for the data a pass needs (then it is Inconclusive). */
+  static start(
+    template: string,
+    spec: AnalysisTemplateSpec,
+    scope: RunScope,
+    now: number,
+    env: RunInput,
+    options: { deadline?: number } = {},
+  ): AnalysisRun {
+    const { deadline } = options;
+    return new AnalysisRun(
+      { template, spec, scope, startedAt: now, through: now, measurements: [], ...(deadline ? { deadline } : {}) },
+      env,
+    );
   }
 
   /** Picks a run up from its saved state, as a restarted controller does. */

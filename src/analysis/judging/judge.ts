@@ -85,6 +85,8 @@ export interface AnalysisRunState {
   through: number;
   endedAt?: number;
   final?: boolean;
+  /** When a run still waiting for the data a pass needs ends Inconclusive (a step's deadline). */
+  deadline?: number;
   /** Why the rollout ended the run before its judge reached a verdict: the verdict is Stopped. */
   stopped?: string;
   measurements: MeasurementRecord[];

@@ -210,9 +210,11 @@ export const sequentialSpec = z
     promotion: z
       .strictObject({
         minRequests: z.number().int().min(0).default(0),
+        /** Distinct canary users (stickiness keys) a pass needs, where the count source sees users. */
+        minUsers: z.number().int().min(0).default(0),
         noWorseThan: z.number().gt(1, 'must be a ratio above 1, such as 1.5').optional(),
       })
-      .default({ minRequests: 0 }),
+      .default({ minRequests: 0, minUsers: 0 }),
   })
   .superRefine((spec, ctx) => {
     if (spec.source?.prometheus.latency !== false) return;
