@@ -123,7 +123,12 @@ export class AnalysisRun {
   async tick(now: number): Promise<void> {
     if (this.state.endedAt !== undefined || now <= this.state.through) return;
     await this.judge.tick(now);
-    if (this.verdict() !== 'Running') this.state.endedAt ??= now;
+    const s = this.state;
+    if (s.deadline !== undefined && now >= s.deadline && this.verdict() === 'Running') {
+      const missing = this.judge.waitingFor();
+      if (missing !== undefined) s.starved = `not enough data by the step's deadline: ${missing}`;
+    }
+    if (this.verdict() !== 'Running') s.endedAt ??= now;
   }
 
   /** Ends the run (its step is over, or the rollout moved on): what has not been shown by now is Inconclusive. */
@@ -142,21 +147,37 @@ export class AnalysisRun {
     if (this.state.stopped !== undefined) return 'Stopped';
     // A judge that cannot work against its source (a misconfiguration) says so as Error.
     if (this.state.error !== undefined) return 'Error';
-    return this.judge.verdict(this.state.final ?? false);
+    if (this.state.starved !== undefined) return 'Inconclusive';
+    const final = this.state.final ?? false;
+    const verdict = this.judge.verdict(final);
+    if (verdict !== 'Successful' || this.judge.waitingFor() === undefined) return verdict;
+    return final ? 'Inconclusive' : 'Running';
+  }
+
+  /** Why the run says what it says, when the run rather than its judge decided it. */
+  private reason(verdict: RunVerdict): string | undefined {
+    const s = this.state;
+    if (s.stopped !== undefined) return s.stopped;
+    if (s.error !== undefined) return s.error;
+    if (s.starved !== undefined) return s.starved;
+    // The judge would pass, but on too little data: say what is missing rather than the judge's case for a pass.
+    if (verdict === 'Successful' || this.judge.verdict(s.final ?? false) !== 'Successful') return undefined;
+    return `not enough data for a pass: ${this.judge.waitingFor()}`;
   }
 
   report(): AnalysisReport {
     const s = this.state;
+    const verdict = this.verdict();
+    const reason = this.reason(verdict);
     return {
       template: s.template,
       scope: s.scope,
       startedAt: s.startedAt,
       ...(s.endedAt !== undefined ? { endedAt: s.endedAt } : {}),
-      verdict: this.verdict(),
+      verdict,
       measurements: s.measurements.length,
       ...this.judge.report(s.final ?? false),
-      ...(s.error !== undefined ? { reason: s.error } : {}),
-      ...(s.stopped !== undefined ? { reason: s.stopped } : {}),
+      ...(reason !== undefined ? { reason } : {}),
     };
   }
 }

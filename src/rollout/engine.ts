@@ -119,6 +119,7 @@ export class RolloutEngine {
         return served && expectedShare(served);
       },
       hasBaseline: () => this.statusNow.traffic.baseline !== undefined && this.statusNow.traffic.weights.baseline > 0,
+      stepDeadline: this.spec.progressDeadline,
     });
     this.notifier = new Notifier(this.spec.notifications, (url, reason) => {
       this.log(`notification to ${url} failed: ${reason}`);

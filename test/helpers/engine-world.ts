@@ -49,6 +49,8 @@ export const templates: Record<string, AnalysisTemplateSpec> = {
       ],
     },
   }),
+  /** Passes only after far more canary requests than a test sends: it waits for data. */
+  'needs-data': analysisTemplateSpec.parse({ sequential: { promotion: { minRequests: 1_000_000 } } }),
   /** Watches every second and never ends by itself while the canary is healthy: only the rollout ends it. */
   watch: analysisTemplateSpec.parse({
     threshold: {

@@ -56,6 +56,22 @@ describe('rollout engine on fakes', () => {
     await engine.close();
   });
 
+  it('a step analysis waits for the data a pass needs up to progressDeadline, then is Inconclusive and pauses', async () => {
+    const document = doc([{ setWeight: 20 }, { analysis: { templates: ['needs-data'] } }]);
+    document.spec.progressDeadline = 30_000;
+    const w = new World(document);
+    const engine = await w.canaryAt20();
+    await w.until(engine, 'the step analysis runs', () => engine.status.analyses.length === 1);
+    const started = w.clock.now();
+    await w.until(engine, 'paused', () => engine.status.phase === 'Paused');
+    assert.ok(w.clock.now() - started >= 30_000, 'not before the deadline');
+    const [entry] = engine.status.analyses;
+    assert.equal(entry!.verdict, 'Inconclusive');
+    assert.match(entry!.reason ?? '', /not enough data by the step's deadline: \d+ of 1000000 canary requests/);
+    assert.equal(engine.status.paused?.reason, 'inconclusive');
+    await engine.close();
+  });
+
   it('a new engine on the same store resumes mid-step: same pause end, same analysis, nothing restarted', async () => {
     const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '5m' } }, { setWeight: 50 }], ['success-rate']));
     let engine = w.open();

@@ -87,6 +87,8 @@ export interface AnalysisRunState {
   final?: boolean;
   /** When a run still waiting for the data a pass needs ends Inconclusive (a step's deadline). */
   deadline?: number;
+  /** What the run still lacked at its deadline: the verdict is Inconclusive. */
+  starved?: string;
   /** Why the rollout ended the run before its judge reached a verdict: the verdict is Stopped. */
   stopped?: string;
   measurements: MeasurementRecord[];
@@ -94,7 +96,14 @@ export interface AnalysisRunState {
   sequential?: SequentialJudgeState;
   /** Why the judge cannot work against its source (a misconfiguration): the verdict is Error. */
   error?: string;
-  kayenta?: { scores: number[]; last?: KayentaReport };
+  kayenta?: {
+    scores: number[];
+    last?: KayentaReport;
+    /** Intervals not scored because no metric had enough points on both sides. */
+    unscored?: number;
+    /** Why the latest interval was not scored; cleared when one is. */
+    missing?: string;
+  };
 }
 
 /** What a judge says about its run, beside what the run itself knows. */
@@ -107,6 +116,12 @@ export interface Judge {
   /** `final`: the run is over, so what has not been shown by now is Inconclusive. */
   verdict(final: boolean): Verdict;
   report(final: boolean): JudgeReport;
+  /**
+   * What a pass still needs while the data is too little ("120 of 1000 canary requests");
+   * undefined once there is enough, or while the judge is still on its schedule. The run
+   * never passes while it says something, and a step run ends Inconclusive on it at its deadline.
+   */
+  waitingFor(): string | undefined;
   /** Writes any state kept outside the run's state into it (before it is saved). */
   save(): void;
 }

@@ -11,6 +11,9 @@ import { fmt, record, type AnalysisRunState, type Judge, type JudgeReport, type 
 export class SequentialTest implements Judge {
   private readonly judge: SequentialJudge;
   private readonly counts: CountSource;
+  /** Canary requests in the recorded windows, summed up to measurement `summed`. */
+  private canaryRequests = 0;
+  private summed = 0;
 
   constructor(
     private readonly state: AnalysisRunState,
@@ -61,6 +64,20 @@ export class SequentialTest implements Judge {
 
   verdict(final: boolean): Verdict {
     return this.judge.verdict(final);
+  }
+
+  waitingFor(): string | undefined {
+    const measurements = this.state.measurements;
+    for (; this.summed < measurements.length; this.summed++) {
+      const m = measurements[this.summed]!;
+      if (m.outcome === 'value') this.canaryRequests += (m.value as { canary: { requests: number } }).canary.requests;
+    }
+    // Even with minRequests 0 a pass needs some canary traffic: no data at all is not "no worse".
+    const { minRequests } = this.judge.settings.promotion;
+    if (this.canaryRequests >= Math.max(1, minRequests)) return undefined;
+    return minRequests <= 1
+      ? 'no canary request yet'
+      : `${this.canaryRequests} of ${minRequests} canary requests (promotion.minRequests)`;
   }
 
   report(final: boolean): JudgeReport {

@@ -136,6 +136,8 @@ export const thresholdMetric = z.strictObject({
   failureLimit: z.number().int().min(0).default(0),
   inconclusiveLimit: z.number().int().min(0).default(0),
   consecutiveErrorLimit: z.number().int().min(0).default(4),
+  /** Measurements with a value (not empty, not an error) a pass needs; it measures past `count` until it has them. */
+  minMeasurements: z.number().int().min(1).default(1),
   dryRun: z.boolean().default(false),
 });
 export type ThresholdMetric = z.output<typeof thresholdMetric>;
@@ -246,6 +248,8 @@ export const kayentaSpec = z
     count: z.number().int().positive().optional(),
     /** Judge only the last `lookback` of data each interval; default everything since the run began. */
     lookback: duration.optional(),
+    /** Points a metric needs on each side; an interval where no metric has them is not scored (not failed, as Kayenta would). */
+    minPoints: z.number().int().min(1).default(1),
     thresholds: z.strictObject({ pass: z.number().min(0).max(100), marginal: z.number().min(0).max(100) }).optional(),
   })
   .superRefine((k, ctx) => {

@@ -24,6 +24,8 @@ export interface AnalysisSupervisorOptions {
   /** The canary's configured share of canary + control requests all through a window, when one settled split served it. */
   expectedShareAt: (start: number, end: number) => number | undefined;
   hasBaseline: () => boolean;
+  /** How long a step's analysis waits for the data a pass needs before it is Inconclusive (the progressDeadline). */
+  stepDeadline: number;
 }
 
 export class AnalysisSupervisor {
@@ -126,7 +128,8 @@ export class AnalysisSupervisor {
       });
       return undefined;
     }
-    return AnalysisRun.start(template, spec, scope, startedAt, this.env);
+    const deadline = scope === 'step' ? { deadline: startedAt + this.o.stepDeadline } : {};
+    return AnalysisRun.start(template, spec, scope, startedAt, this.env, deadline);
   }
 
   /** Saves a run's state and the measurements it added; those not saved now go with the next save that works. */
