@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { analysisTemplateSpec } from '../../src/config/schemas/analysis.js';
+import { analysisTemplateSpec, type AnalysisTemplateSpec } from '../../src/config/schemas/analysis.js';
 import { AnalysisRun, type MeasurementSource } from '../../src/analysis/run.js';
 import type { CountsResult } from '../../src/analysis/providers/counts.js';
 import type { MetricResult } from '../../src/analysis/providers/types.js';
+import { successRate } from '../helpers/engine-world.js';
 
 const T0 = 1_700_000_000_000;
 const EMPTY: MetricResult = { kind: 'empty', message: 'no series' };
@@ -43,6 +44,27 @@ function perSecond(canary: number) {
   };
 }
 
+/** A step run of `spec` on `src` that waits for data until `seconds` after T0. */
+const withDeadline = (spec: AnalysisTemplateSpec, src: MeasurementSource, seconds: number) =>
+  AnalysisRun.start('run', spec, 'step', T0, { source: src }, { deadline: T0 + seconds * 1000 });
+
+/** A step run that must wait (Running) until its deadline `seconds` after T0, then be Inconclusive: its reason. */
+async function waitsUntilDeadline(
+  spec: AnalysisTemplateSpec,
+  src: MeasurementSource,
+  seconds: number,
+): Promise<string> {
+  const run = withDeadline(spec, src, seconds);
+  const seen = await drive(run, seconds + 10);
+  assert.ok(
+    seen.slice(0, seconds - 1).every((v) => v === 'Running'),
+    seen.join(),
+  );
+  assert.equal(seen.at(-1), 'Inconclusive');
+  assert.equal(run.report().endedAt, T0 + seconds * 1000);
+  return run.report().reason;
+}
+
 /** Ticks every second for `seconds`; returns the run's verdict at each. */
 async function drive(run: AnalysisRun, seconds: number, from = 0): Promise<string[]> {
   const seen: string[] = [];
@@ -59,21 +81,7 @@ const sequential = (promotion: object = {}) =>
   });
 
 const threshold = (extra: object = {}) =>
-  analysisTemplateSpec.parse({
-    threshold: {
-      metrics: [
-        {
-          name: 'success-rate',
-          provider: { builtin: { signal: 'successRate' } },
-          interval: '1s',
-          count: 3,
-          successCondition: 'result >= 0.99',
-          inconclusiveLimit: 100,
-          ...extra,
-        },
-      ],
-    },
-  });
+  successRate({ count: 3, successCondition: 'result >= 0.99', inconclusiveLimit: 100, ...extra });
 
 const kayenta = (extra: object = {}) =>
   analysisTemplateSpec.parse({
@@ -136,32 +144,21 @@ describe('sequential: not enough data', () => {
   });
 
   it('a step waits for minRequests up to its deadline, then ends Inconclusive saying what was missing', async () => {
-    const run = AnalysisRun.start(
-      'seq',
-      sequential({ minRequests: 1000 }),
-      'step',
-      T0,
-      { source: source(() => EMPTY, perSecond(10)) },
-      { deadline: T0 + 60_000 },
+    assert.match(
+      await waitsUntilDeadline(
+        sequential({ minRequests: 1000 }),
+        source(() => EMPTY, perSecond(10)),
+        60,
+      ),
+      /not enough data .*600 of 1000 canary requests/,
     );
-    const seen = await drive(run, 70);
-    assert.ok(
-      seen.slice(0, 59).every((v) => v === 'Running'),
-      seen.join(),
-    );
-    assert.equal(seen.at(-1), 'Inconclusive');
-    assert.match(run.report().reason, /not enough data .*600 of 1000 canary requests/);
-    assert.equal(run.report().endedAt, T0 + 60_000);
   });
 
   it('with enough data before the deadline it passes', async () => {
-    const run = AnalysisRun.start(
-      'seq',
+    const run = withDeadline(
       sequential({ minRequests: 1000 }),
-      'step',
-      T0,
-      { source: source(() => EMPTY, perSecond(100)) },
-      { deadline: T0 + 60_000 },
+      source(() => EMPTY, perSecond(100)),
+      60,
     );
     const seen = await drive(run, 30);
     assert.equal(seen.at(-1), 'Successful', run.report().reason);
@@ -202,21 +199,14 @@ describe('threshold: not enough data', () => {
   });
 
   it('a step waits for its measurements up to its deadline, then ends Inconclusive', async () => {
-    const run = AnalysisRun.start(
-      'thr',
-      threshold(),
-      'step',
-      T0,
-      { source: source(() => EMPTY) },
-      { deadline: T0 + 30_000 },
+    assert.match(
+      await waitsUntilDeadline(
+        threshold(),
+        source(() => EMPTY),
+        30,
+      ),
+      /not enough data .*0 of 1 measurement/,
     );
-    const seen = await drive(run, 40);
-    assert.ok(
-      seen.slice(0, 29).every((v) => v === 'Running'),
-      seen.join(),
-    );
-    assert.equal(seen.at(-1), 'Inconclusive');
-    assert.match(run.report().reason, /not enough data .*0 of 1 measurement/);
   });
 });
 
@@ -247,16 +237,13 @@ describe('kayenta: not enough data', () => {
   });
 
   it('a step waits for data up to its deadline, then ends Inconclusive', async () => {
-    const run = AnalysisRun.start(
-      'kay',
-      kayenta(),
-      'step',
-      T0,
-      { source: source(() => EMPTY) },
-      { deadline: T0 + 60_000 },
+    assert.match(
+      await waitsUntilDeadline(
+        kayenta(),
+        source(() => EMPTY),
+        60,
+      ),
+      /not enough data by the step's deadline: no metric had 1 point/,
     );
-    const seen = await drive(run, 70);
-    assert.equal(seen.at(-1), 'Inconclusive');
-    assert.match(run.report().reason, /not enough data/);
   });
 });

@@ -33,37 +33,22 @@ export function docWith(strategy: unknown): RolloutDocument {
   });
 }
 
-/** The canary's success rate each second: at least 99% passes, under 50% fails, in between says nothing. */
-export const templates: Record<string, AnalysisTemplateSpec> = {
-  'success-rate': analysisTemplateSpec.parse({
+/** A threshold template of one metric, the canary's success rate each second, with `fields` set. */
+export function successRate(fields: object): AnalysisTemplateSpec {
+  return analysisTemplateSpec.parse({
     threshold: {
-      metrics: [
-        {
-          name: 'success-rate',
-          provider: { builtin: { signal: 'successRate' } },
-          interval: '1s',
-          count: 3,
-          successCondition: 'result >= 0.99',
-          failureCondition: 'result < 0.5',
-        },
-      ],
+      metrics: [{ name: 'success-rate', provider: { builtin: { signal: 'successRate' } }, interval: '1s', ...fields }],
     },
-  }),
+  });
+}
+
+export const templates: Record<string, AnalysisTemplateSpec> = {
+  /** At least 99% passes, under 50% fails, in between says nothing; three measurements. */
+  'success-rate': successRate({ count: 3, successCondition: 'result >= 0.99', failureCondition: 'result < 0.5' }),
   /** Passes only after far more canary requests than a test sends: it waits for data. */
   'needs-data': analysisTemplateSpec.parse({ sequential: { promotion: { minRequests: 1_000_000 } } }),
   /** Watches every second and never ends by itself while the canary is healthy: only the rollout ends it. */
-  watch: analysisTemplateSpec.parse({
-    threshold: {
-      metrics: [
-        {
-          name: 'success-rate',
-          provider: { builtin: { signal: 'successRate' } },
-          interval: '1s',
-          failureCondition: 'result < 0.5',
-        },
-      ],
-    },
-  }),
+  watch: successRate({ failureCondition: 'result < 0.5' }),
 };
 
 export class World {
