@@ -7,6 +7,7 @@
  * restarted controller resumes it where it was.
  */
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
+import type { SplitShares } from './judges/sequential/window.js';
 import { BuiltinCounts, type StatsRecorder } from './providers/builtin.js';
 import { PrometheusCountSource } from './providers/prometheus-counts.js';
 import type { Providers } from './providers/index.js';
@@ -40,7 +41,7 @@ export interface RunEnvironment {
   /** The router's stats, for sequential templates that name no other source. */
   recorder?: StatsRecorder;
   /** The canary's configured share all through a window (see MeasurementSource). */
-  expectedShareAt?: (start: number, end: number) => number | undefined;
+  expectedShareAt?: (start: number, end: number) => SplitShares | undefined;
   /** Whether a baseline is serving, so "control" means baseline rather than stable. */
   hasBaseline?: () => boolean;
 }

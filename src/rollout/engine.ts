@@ -19,6 +19,7 @@ import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import { initialStatus, transition } from './machine.js';
 import { Notifier, payloadOf } from './notify.js';
 import { Gates } from './webhooks.js';
+import { splitShares } from './shares.js';
 import { Saving } from './saving.js';
 import { sizedDocument, sizedRelease, sizedStatus } from './sizes.js';
 import type { Clock } from './seams/clock.js';
@@ -116,7 +117,7 @@ export class RolloutEngine {
       templates: o.templates ?? {},
       expectedShareAt: (start, end) => {
         const served = this.traffic.trafficDuring(start, end);
-        return served && expectedShare(served);
+        return served && splitShares(served);
       },
       hasBaseline: () => this.statusNow.traffic.baseline !== undefined && this.statusNow.traffic.weights.baseline > 0,
       stepDeadline: this.spec.progressDeadline,
@@ -279,15 +280,4 @@ export class RolloutEngine {
   private log(line: string): void {
     this.o.log?.(`${this.name}: ${line}`);
   }
-}
-
-/** The canary's configured share of canary + control requests, when the split alone decides it. */
-function expectedShare(t: RolloutStatus['traffic']): number | undefined {
-  if (t.routes.length > 0 || t.canary === undefined) return undefined;
-  const control =
-    t.baseline !== undefined && t.weights.baseline > 0
-      ? t.weights.baseline
-      : 100 - t.weights.canary - t.weights.baseline;
-  const total = t.weights.canary + control;
-  return total > 0 ? t.weights.canary / total : undefined;
 }

@@ -13,6 +13,14 @@ export const MAX_VALUE = 3600;
 const MIN_INDEX = Math.ceil(Math.log(MIN_VALUE) / LN_GAMMA);
 const MAX_INDEX = Math.ceil(Math.log(MAX_VALUE) / LN_GAMMA);
 const SIZE = MAX_INDEX - MIN_INDEX + 1;
+/** The index standing for values below MIN_VALUE (counted as zero). */
+export const ZERO_INDEX = MIN_INDEX - 1;
+
+/** The bucket a value in seconds falls in: ZERO_INDEX below MIN_VALUE, MAX_VALUE's bucket above it. */
+export function bucketIndex(value: number): number {
+  if (!(value >= MIN_VALUE)) return ZERO_INDEX;
+  return Math.ceil(Math.log(Math.min(value, MAX_VALUE)) / LN_GAMMA);
+}
 
 /** The JSON form: sparse [bucket index, count] pairs. */
 export interface SketchSnapshot {
@@ -43,8 +51,7 @@ export class LatencySketch {
       this.zero++;
       return;
     }
-    const index = Math.ceil(Math.log(Math.min(value, MAX_VALUE)) / LN_GAMMA);
-    this.bins[index - MIN_INDEX]!++;
+    this.bins[bucketIndex(value) - MIN_INDEX]!++;
   }
 
   merge(other: LatencySketch | SketchSnapshot): this {

@@ -4,6 +4,7 @@
  * so it lives below all of them.
  */
 import type { SketchSnapshot } from './sketch.js';
+import type { KeyStats, KeyTracking } from './key-stats.js';
 
 export const VERSIONS = ['stable', 'canary', 'baseline'] as const;
 export type Version = (typeof VERSIONS)[number];
@@ -34,6 +35,12 @@ export interface VersionStats {
   fallbacks: number;
   /** Time from receiving the request to the last byte of the response, in seconds. */
   latency: SketchSnapshot;
+  /**
+   * Distinct stickiness keys, each counted once per event (see key-stats.ts); requests sent
+   * by a header or cookie route and mirrored copies are not counted. Absent from routers
+   * that do not track keys.
+   */
+  keys?: KeyStats;
 }
 
 /** Cumulative counters since the router started; the controller takes deltas. */
@@ -55,4 +62,6 @@ export interface StatsSnapshot {
   available: Record<Version, boolean>;
   /** Whether the table in force is saved, and how many tables could not be (the admin endpoint adds it). */
   tableStore?: { persisted: boolean; failures: number };
+  /** The key tracker behind `versions.*.keys`. */
+  keyTracking?: KeyTracking;
 }

@@ -8,6 +8,7 @@ import type { VersionWindow } from '../analysis/judges/sequential/window.js';
 import type { Random } from '../analysis/stats/random.js';
 import { sampleVersion, SyntheticLatency, type VersionBehaviour } from './traffic.js';
 import type { TrafficSecond } from './source.js';
+import { splitShares } from '../rollout/shares.js';
 
 export function toBehaviour(b: { errorRate: number; latency: { median: number; sigma: number } }): VersionBehaviour {
   return { errorRate: b.errorRate, latency: { median: b.latency.median / 1000, sigma: b.latency.sigma } };
@@ -51,14 +52,6 @@ export function sharesOf(t: TrafficState, matching: number): { canary: number; b
   return { canary: routed + (1 - routed) * canary, baseline: (1 - routed) * baseline };
 }
 
-/** The canary's configured share of canary + control, as the engine tells the sample-ratio guard. */
-function expectedShare(t: TrafficState): number | undefined {
-  if (t.routes.length > 0 || t.canary === undefined) return undefined;
-  const control = t.baseline !== undefined && t.weights.baseline > 0 ? t.weights.baseline : 100 - t.weights.canary;
-  const share = t.weights.canary / (t.weights.canary + control);
-  return share > 0 && share < 1 ? share : undefined;
-}
-
 /** Generates second `t` of traffic; a sticky burst that started earlier is carried in `burst`. */
 export class TrafficGenerator {
   private burst: { role: 'canary' | 'stable'; until: number } | undefined;
@@ -91,12 +84,12 @@ export class TrafficGenerator {
         addBurst(random, on ? canaryWindow : stableWindow, b.rate, b.errorRate, on ? canary : stable);
       }
     }
-    const share = expectedShare(table);
+    const split = splitShares(table);
     return {
       canary: canaryWindow,
       stable: stableWindow,
       ...(baselineWindow ? { baseline: baselineWindow } : {}),
-      ...(share !== undefined ? { expectedShare: share } : {}),
+      ...(split !== undefined ? { shares: split } : {}),
     };
   }
 }

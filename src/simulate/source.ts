@@ -7,7 +7,7 @@
 import type { ProviderQuery } from '../config/schemas/analysis.js';
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import type { MeasurementSource } from '../analysis/judging/judge.js';
-import type { VersionWindow } from '../analysis/judges/sequential/window.js';
+import type { SplitShares, VersionWindow } from '../analysis/judges/sequential/window.js';
 import type { CountSource, CountsResult, CountWindow } from '../analysis/providers/counts.js';
 import { signalValue } from '../analysis/providers/builtin.js';
 import type { MetricResult, TimeWindow } from '../analysis/providers/types.js';
@@ -20,8 +20,8 @@ export interface TrafficSecond {
   canary: VersionWindow;
   stable: VersionWindow;
   baseline?: VersionWindow;
-  /** The canary's configured share of canary + control, when the split alone decides it. */
-  expectedShare?: number;
+  /** The canary's configured share of canary + control (requests and keys), when a canary serves. */
+  shares?: SplitShares;
 }
 
 interface Totals {
@@ -60,10 +60,10 @@ export class SyntheticSource implements MeasurementSource, CountSource {
   }
 
   /** The split of the window's seconds; traffic moves only between seconds, so a one-second window never mixes two. */
-  expectedShareAt(start: number, end: number): number | undefined {
+  expectedShareAt(start: number, end: number): SplitShares | undefined {
     const [from, to] = this.range({ start, end });
-    const shares = new Set(this.seconds.slice(from, to).map((s) => s.expectedShare));
-    return shares.size === 1 ? [...shares][0] : undefined;
+    const shares = new Set(this.seconds.slice(from, to).map((s) => JSON.stringify(s.shares ?? null)));
+    return shares.size === 1 ? ((JSON.parse([...shares][0]!) as SplitShares | null) ?? undefined) : undefined;
   }
 
   /** The synthetic seconds stand in for the router's stats; a template that counts from Prometheus has none. */

@@ -35,7 +35,7 @@ class World {
       service: 'svc',
       providers: new Providers(new BuiltinProvider(this.recorder)),
       recorder: this.recorder,
-      expectedShareAt: () => share,
+      expectedShareAt: () => ({ requests: share, keys: share }),
     };
   }
 
@@ -188,7 +188,8 @@ describe('analysis runs', () => {
     const settled = (t: number) => t >= changed + 2500;
     const env = {
       ...world.env,
-      expectedShareAt: (start: number, end: number) => (end <= changed ? 0.2 : settled(start) ? 0.5 : undefined),
+      expectedShareAt: (start: number, end: number) =>
+        end <= changed ? { requests: 0.2, keys: 0.2 } : settled(start) ? { requests: 0.5, keys: 0.5 } : undefined,
     };
     const run = AnalysisRun.start('sequential', spec, 'background', world.now, env);
     // Windows like Prometheus': one per 15 s scrape, read `late` seconds after it.

@@ -10,6 +10,7 @@ import type { CountSource } from '../providers/counts.js';
 import type { Value } from '../../config/expression.js';
 import type { ThresholdState } from '../judges/threshold/judge.js';
 import type { SequentialJudgeState, Verdict } from '../judges/sequential/judge.js';
+import type { SplitShares } from '../judges/sequential/window.js';
 import type { KayentaReport } from '../judges/kayenta/judge.js';
 import type { MetricResult, TimeWindow } from '../providers/types.js';
 
@@ -30,9 +31,10 @@ export interface MeasurementSource {
   counts?(spec: NonNullable<AnalysisTemplateSpec['sequential']>): CountSource | undefined;
   /**
    * The canary's configured share of canary + control traffic all through a window, for the
-   * sample-ratio guard; undefined when the split changed in it (the guard skips that window).
+   * sample-ratio guard and the per-user test; undefined when the split changed in it (the
+   * window is not held to any split).
    */
-  expectedShareAt?(start: number, end: number): number | undefined;
+  expectedShareAt?(start: number, end: number): SplitShares | undefined;
   /** Whether a baseline serves now, so "control" means baseline rather than stable. */
   hasBaseline?(): boolean;
 }

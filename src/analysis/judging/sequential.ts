@@ -11,9 +11,9 @@ import { fmt, record, type AnalysisRunState, type Judge, type JudgeReport, type 
 export class SequentialTest implements Judge {
   private readonly judge: SequentialJudge;
   private readonly counts: CountSource;
-  /** Canary requests in the recorded windows, summed up to measurement `summed`. */
-  private canaryRequests = 0;
-  private summed = 0;
+  /** The canary exposure seen, as the judge keeps it (its own counters are private): for `waitingFor`. */
+  private canaryRequests: number;
+  private canaryUsers: number;
 
   constructor(
     private readonly state: AnalysisRunState,
@@ -28,6 +28,8 @@ export class SequentialTest implements Judge {
     this.judge = state.sequential
       ? SequentialJudge.from(state.sequential)
       : new SequentialJudge(sequentialSettings(state.spec.sequential!));
+    this.canaryRequests = state.sequential?.canaryRequests ?? 0;
+    this.canaryUsers = state.sequential?.canaryUsers ?? 0;
   }
 
   async tick(now: number): Promise<void> {
@@ -48,7 +50,13 @@ export class SequentialTest implements Judge {
         return;
       }
       const w = comparisonOf(window, this.source.expectedShareAt?.(window.start, window.end));
+      if (this.judge.settings.unit === 'users' && (!w.canary.keys || !w.control.keys)) {
+        s.error = `${this.counts.name} counts have no user dimension, and the template asks for unit: users; count from kanari's own router, or use unit: requests where each request is assigned a version on its own`;
+        return;
+      }
       this.judge.observe(w);
+      this.canaryRequests += w.canary.requests;
+      if (w.canary.keys && w.control.keys) this.canaryUsers += w.canary.keys.seen;
       s.measurements.push({
         metric: 'window',
         window: { start: window.start, end: window.end },
@@ -67,17 +75,18 @@ export class SequentialTest implements Judge {
   }
 
   waitingFor(): string | undefined {
-    const measurements = this.state.measurements;
-    for (; this.summed < measurements.length; this.summed++) {
-      const m = measurements[this.summed]!;
-      if (m.outcome === 'value') this.canaryRequests += (m.value as { canary: { requests: number } }).canary.requests;
-    }
+    const { minRequests, minUsers = 0 } = this.judge.settings.promotion;
+    const missing: string[] = [];
     // Even with minRequests 0 a pass needs some canary traffic: no data at all is not "no worse".
-    const { minRequests } = this.judge.settings.promotion;
-    if (this.canaryRequests >= Math.max(1, minRequests)) return undefined;
-    return minRequests <= 1
-      ? 'no canary request yet'
-      : `${this.canaryRequests} of ${minRequests} canary requests (promotion.minRequests)`;
+    if (this.canaryRequests < Math.max(1, minRequests))
+      missing.push(
+        minRequests <= 1
+          ? 'no canary request yet'
+          : `${this.canaryRequests} of ${minRequests} canary requests (promotion.minRequests)`,
+      );
+    if (this.canaryUsers < minUsers)
+      missing.push(`${this.canaryUsers} of ${minUsers} canary users (promotion.minUsers)`);
+    return missing.length > 0 ? missing.join('; ') : undefined;
   }
 
   report(final: boolean): JudgeReport {

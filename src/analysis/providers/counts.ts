@@ -8,7 +8,7 @@
  */
 import type { Version } from '../../config/schemas/table.js';
 import type { SequentialMetric } from '../judges/sequential/judge.js';
-import type { ComparisonWindow, VersionWindow } from '../judges/sequential/window.js';
+import type { ComparisonWindow, SplitShares, VersionWindow } from '../judges/sequential/window.js';
 
 /** What one source counted in one interval (`start`, `end`], per version. */
 export interface CountWindow {
@@ -33,12 +33,13 @@ export interface CountSource {
  * The sequential judge's view of one interval: canary against the baseline when a
  * baseline served traffic, otherwise against stable.
  */
-export function comparisonOf(w: CountWindow, expectedShare?: number): ComparisonWindow {
+export function comparisonOf(w: CountWindow, shares?: SplitShares): ComparisonWindow {
   const { canary, baseline, stable } = w.versions;
   return {
     canary,
     control: baseline.requests > 0 ? baseline : stable,
-    ...(expectedShare === undefined ? {} : { expectedShare }),
+    ...(shares?.requests === undefined ? {} : { expectedShare: shares.requests }),
+    ...(shares === undefined ? {} : { keyShare: shares.keys }),
   };
 }
 

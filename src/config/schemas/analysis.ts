@@ -193,6 +193,13 @@ export const sequentialSpec = z
     /** Where the counts come from; without it, kanari's own router (the builtin provider). */
     source: z.strictObject({ prometheus: prometheusCounts }).optional(),
     alpha: probability('the chance of a false rollback over the whole analysis').default(0.05),
+    /**
+     * What the test counts as one observation. `users`: each stickiness key once per kind of
+     * event, valid however users cluster their requests (needs a source that counts keys).
+     * `requests`: each request, valid only where each request is assigned a version on its
+     * own. `auto`: users where the source counts keys, else requests.
+     */
+    unit: z.enum(['auto', 'users', 'requests']).default('auto'),
     metrics: z
       .array(sequentialMetric)
       .min(1)
@@ -219,6 +226,14 @@ export const sequentialSpec = z
       .default({ minRequests: 0, minUsers: 0 }),
   })
   .superRefine((spec, ctx) => {
+    if (spec.unit === 'users' && spec.source?.prometheus)
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          "counts from Prometheus have no user dimension, so they cannot count users; count from kanari's own router (drop source), or use unit: requests where each request is assigned a version on its own",
+        path: ['unit'],
+        input: spec.unit,
+      });
     if (spec.source?.prometheus.latency !== false) return;
     spec.metrics.forEach((m, i) => {
       if (m.kind !== 'errors')

@@ -10,6 +10,7 @@ import { BuiltinProvider, StatsRecorder } from '../../analysis/providers/builtin
 import { Providers } from '../../analysis/providers/index.js';
 import { BUILTIN_TEMPLATES } from '../../config/templates.js';
 import type { StatsSnapshot } from '../../shared/stats-snapshot.js';
+import type { SplitShares } from '../../analysis/judges/sequential/window.js';
 import type { RunStore, StatsStore } from '../seams/store.js';
 import type { EngineContext } from './context.js';
 
@@ -22,7 +23,7 @@ export interface AnalysisSupervisorOptions {
   /** AnalysisTemplate documents applied with the rollout, by name (built-ins are always there). */
   templates: Record<string, AnalysisTemplateSpec>;
   /** The canary's configured share of canary + control requests all through a window, when one settled split served it. */
-  expectedShareAt: (start: number, end: number) => number | undefined;
+  expectedShareAt: (start: number, end: number) => SplitShares | undefined;
   hasBaseline: () => boolean;
   /** How long a step's analysis waits for the data a pass needs before it is Inconclusive (the progressDeadline). */
   stepDeadline: number;

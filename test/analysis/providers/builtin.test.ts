@@ -95,7 +95,7 @@ describe('stats recorder', () => {
     serve(stats, 'stable', 500, 0.01, 1);
     serve(stats, 'canary', 500, 0.3, 4);
     serve(stats, 'canary', 200, 0.01, 1);
-    const w = StatsRecorder.comparison(recorder.record(snapshotAt(stats, 1000))!, 0.05);
+    const w = StatsRecorder.comparison(recorder.record(snapshotAt(stats, 1000))!, { requests: 0.05, keys: 0.05 });
     assert.equal(w.canary.requests, 5);
     assert.equal(w.canary.errors, 4);
     assert.equal(w.control.requests, 96);
