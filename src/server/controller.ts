@@ -174,6 +174,8 @@ export class Controller {
         'undo',
         'status',
         'result',
+        'analysisVerdict',
+        'analysisStopped',
         'instanceFailed',
         'notificationFailed',
       ],
