@@ -8,22 +8,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Store } from '../../src/store/sqlite.js';
-import { appRollout, listenPort, UpFixture } from '../helpers/controller.js';
+import { appRollout, listenPort, successRateEverySecond, UpFixture } from '../helpers/controller.js';
 
 /** Watches the canary's success rate every second and never ends by itself (no traffic is sent). */
-const WATCH = `---
-apiVersion: kanari.dev/v1alpha1
-kind: AnalysisTemplate
-metadata: { name: watch }
-spec:
-  threshold:
-    metrics:
-      - name: success
-        provider: { builtin: { signal: successRate } }
-        interval: 1s
-        failureCondition: result < 0.5
-        inconclusiveLimit: 100000
-`;
+const WATCH = successRateEverySecond('watch', ['failureCondition: result < 0.5', 'inconclusiveLimit: 100000']);
 
 describe('kanari down --all', () => {
   it('ends a running analysis as Stopped, with the reason', async () => {
