@@ -11,11 +11,12 @@ import { join } from 'node:path';
 
 const OFFLINE = [
   /^test\/analysis\/judges\//,
+  /^test\/analysis\/not-enough-data\.test\.ts$/,
   /^test\/config\//,
   /^test\/simulate\//,
   /^test\/shared\//,
   /^test\/store\//,
-  /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|traffic-splits)\.test\.ts$/,
+  /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits)\.test\.ts$/,
   /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
 ];

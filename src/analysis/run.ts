@@ -7,7 +7,6 @@
  * restarted controller resumes it where it was.
  */
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
-import type { Verdict } from './judges/sequential/judge.js';
 import type { SplitShares } from './judges/sequential/window.js';
 import { BuiltinCounts, type StatsRecorder } from './providers/builtin.js';
 import { PrometheusCountSource } from './providers/prometheus-counts.js';
@@ -19,6 +18,7 @@ import type {
   MeasurementRecord,
   MeasurementSource,
   RunScope,
+  RunVerdict,
 } from './judging/judge.js';
 import { ThresholdChecks } from './judging/threshold.js';
 import { SequentialTest } from './judging/sequential.js';
@@ -32,6 +32,7 @@ export type {
   MeasurementSource,
   MetricVerdict,
   RunScope,
+  RunVerdict,
 } from './judging/judge.js';
 
 /** What a run needs from the controller: its numbers come from the router's stats and the providers. */
@@ -84,8 +85,20 @@ export class AnalysisRun {
     this.judge = judgeFor(state, 'source' in input ? input.source : measuredSource(input));
   }
 
-  static start(template: string, spec: AnalysisTemplateSpec, scope: RunScope, now: number, env: RunInput): AnalysisRun {
-    return new AnalysisRun({ template, spec, scope, startedAt: now, through: now, measurements: [] }, env);
+  /** `deadline`: until when a step run waits for the data a pass needs (then it is Inconclusive). */
+  static start(
+    template: string,
+    spec: AnalysisTemplateSpec,
+    scope: RunScope,
+    now: number,
+    env: RunInput,
+    options: { deadline?: number } = {},
+  ): AnalysisRun {
+    const { deadline } = options;
+    return new AnalysisRun(
+      { template, spec, scope, startedAt: now, through: now, measurements: [], ...(deadline ? { deadline } : {}) },
+      env,
+    );
   }
 
   /** Picks a run up from its saved state, as a restarted controller does. */
@@ -116,7 +129,12 @@ export class AnalysisRun {
   async tick(now: number): Promise<void> {
     if (this.state.endedAt !== undefined || now <= this.state.through) return;
     await this.judge.tick(now);
-    if (this.verdict() !== 'Running') this.state.endedAt ??= now;
+    const s = this.state;
+    if (s.deadline !== undefined && now >= s.deadline && this.verdict() === 'Running') {
+      const missing = this.judge.waitingFor();
+      if (missing !== undefined) s.starved = `not enough data by the step's deadline: ${missing}`;
+    }
+    if (this.verdict() !== 'Running') s.endedAt ??= now;
   }
 
   /** Ends the run (its step is over, or the rollout moved on): what has not been shown by now is Inconclusive. */
@@ -125,23 +143,47 @@ export class AnalysisRun {
     this.state.endedAt ??= now;
   }
 
-  verdict(): Verdict {
+  /** The rollout ended the run before its verdict (`reason` says why, as "stopped: …"): it is Stopped, not judged. */
+  stop(now: number, reason: string): void {
+    this.state.stopped = reason;
+    this.state.endedAt ??= now;
+  }
+
+  verdict(): RunVerdict {
+    if (this.state.stopped !== undefined) return 'Stopped';
     // A judge that cannot work against its source (a misconfiguration) says so as Error.
     if (this.state.error !== undefined) return 'Error';
-    return this.judge.verdict(this.state.final ?? false);
+    if (this.state.starved !== undefined) return 'Inconclusive';
+    const final = this.state.final ?? false;
+    const verdict = this.judge.verdict(final);
+    if (verdict !== 'Successful' || this.judge.waitingFor() === undefined) return verdict;
+    return final ? 'Inconclusive' : 'Running';
+  }
+
+  /** Why the run says what it says, when the run rather than its judge decided it. */
+  private reason(verdict: RunVerdict): string | undefined {
+    const s = this.state;
+    if (s.stopped !== undefined) return s.stopped;
+    if (s.error !== undefined) return s.error;
+    if (s.starved !== undefined) return s.starved;
+    // The judge would pass, but on too little data: say what is missing rather than the judge's case for a pass.
+    if (verdict === 'Successful' || this.judge.verdict(s.final ?? false) !== 'Successful') return undefined;
+    return `not enough data for a pass: ${this.judge.waitingFor()}`;
   }
 
   report(): AnalysisReport {
     const s = this.state;
+    const verdict = this.verdict();
+    const reason = this.reason(verdict);
     return {
       template: s.template,
       scope: s.scope,
       startedAt: s.startedAt,
       ...(s.endedAt !== undefined ? { endedAt: s.endedAt } : {}),
-      verdict: this.verdict(),
+      verdict,
       measurements: s.measurements.length,
       ...this.judge.report(s.final ?? false),
-      ...(s.error !== undefined ? { reason: s.error } : {}),
+      ...(reason !== undefined ? { reason } : {}),
     };
   }
 }

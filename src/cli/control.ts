@@ -9,7 +9,7 @@ const ABOUT: Record<Command, { summary: string; usage: string; more: string }> =
   promote: {
     summary: 'move a rollout past its current pause or step (--full: to 100% now)',
     usage: 'ROLLOUT [--full]',
-    more: 'Ends a pause, or accepts an Inconclusive analysis, and goes on with the plan. A step whose\nanalysis is still running is not skipped; --full skips every remaining step and analysis.',
+    more: 'Ends a pause, or accepts an Inconclusive analysis, and goes on with the plan. A step whose\nanalysis is still running, or was Stopped, is not passed; --full skips every remaining step and analysis.',
   },
   abort: {
     summary: 'roll a rollout back to stable and stop there',
@@ -24,7 +24,7 @@ const ABOUT: Record<Command, { summary: string; usage: string; more: string }> =
   resume: {
     summary: 'go on with a paused rollout',
     usage: 'ROLLOUT',
-    more: 'After an Inconclusive pause, the analysis runs again.',
+    more: 'After a pause on an Inconclusive or Stopped analysis, the analysis runs again.',
   },
   retry: {
     summary: 'roll out again the version that was rolled back or aborted',

@@ -36,11 +36,12 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   for (const e of events)
-    console.log(`${new Date(e.at).toISOString().replace('T', ' ').slice(0, 19)}  r${e.revision}  ${describe(e)}`);
+    console.log(`${new Date(e.at).toISOString().replace('T', ' ').slice(0, 19)}  r${e.revision}  ${describeEvent(e)}`);
   return EXIT.ok;
 }
 
-function describe(e: EventRow): string {
+/** One event log row in a line. */
+export function describeEvent(e: EventRow): string {
   const d = e.data;
   switch (e.type) {
     case 'deploy':
@@ -57,6 +58,10 @@ function describe(e: EventRow): string {
       return d.full ? 'promote --full' : 'promote';
     case 'abort':
       return d.reason ? `abort: ${String(d.reason)}` : 'abort';
+    case 'analysisVerdict':
+      return `analysis ${String(d.id)} ${String(d.verdict)}: ${String(d.reason)}`;
+    case 'analysisStopped':
+      return `analysis ${String(d.id)} Stopped: ${String(d.reason)}`;
     default:
       return e.type;
   }

@@ -122,6 +122,7 @@ export class RolloutEngine {
       },
       hasBaseline: () => this.statusNow.traffic.baseline !== undefined && this.statusNow.traffic.weights.baseline > 0,
       assignment: assignmentUnit(this.spec),
+      stepDeadline: this.spec.progressDeadline,
     });
     this.notifier = new Notifier(this.spec.notifications, (url, reason) => {
       this.log(`notification to ${url} failed: ${reason}`);
@@ -188,16 +189,19 @@ export class RolloutEngine {
   }
 
   /**
-   * Stops ticking. `stopInstances` stops process instances too (the demo); without it
-   * they keep running for the next controller, as the router does.
+   * Stops ticking. `stopInstances` stops process instances too (`kanari down --all`, the
+   * demo), so the running analyses end as Stopped with `stopReason`; without it they keep
+   * running for the next controller, as the router does, which resumes every analysis.
    */
-  async close(options: { stopInstances?: boolean } = {}): Promise<void> {
+  async close(options: { stopInstances?: boolean; stopReason?: string } = {}): Promise<void> {
     this.closed = true;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     await this.ticking;
     await this.queue;
-    if (options.stopInstances) await this.instances.stopAll();
-    else this.instances.detach();
+    if (!options.stopInstances) return this.instances.detach();
+    await this.send({ type: 'stopAnalyses', reason: options.stopReason ?? 'the instances it judged were stopped' });
+    await this.analyses.endEnded(this.clock.now());
+    await this.instances.stopAll();
   }
 
   /** An analysis run's report as of its last tick (views ask for it on every API call and scrape). */

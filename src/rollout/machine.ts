@@ -13,7 +13,7 @@
  *   or an Inconclusive analysis.
  */
 import type { RolloutSpec } from '../config/schemas/rollout.js';
-import { inconclusiveEntries } from './machine/analyses.js';
+import { inconclusiveEntries, stoppedEntries } from './machine/analyses.js';
 import { stableOnly } from './machine/capacity.js';
 import { apply } from './machine/events.js';
 import { gated } from './machine/gates.js';
@@ -79,6 +79,13 @@ function advance(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAc
       if (stuck) {
         pauseFor(s, 'inconclusive', at, `analysis ${stuck.template} is Inconclusive: ${stuck.reason}`, stuck.scope);
         s.message = `${s.paused!.message}; \`kanari resume\` runs it again, \`kanari promote\` accepts it, \`kanari abort\` rolls back`;
+        out.push({ type: 'announce', moment: 'event', message: s.message });
+        return false;
+      }
+      const stopped = stoppedEntries(spec, s)[0];
+      if (stopped) {
+        pauseFor(s, 'stopped', at, `analysis ${stopped.template} was ${stopped.reason}`, stopped.scope);
+        s.message = `${s.paused!.message}; \`kanari resume\` runs it again, \`kanari abort\` rolls back`;
         out.push({ type: 'announce', moment: 'event', message: s.message });
         return false;
       }

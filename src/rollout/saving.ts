@@ -85,12 +85,16 @@ export class Saving {
   }
 }
 
-/** The event log rows a transition adds: the event (not ticks or acknowledgements), a status change, a result, announcements. */
+/** The event log rows a transition adds: the event (not ticks or acknowledgements), analyses stopped, a status change, a result, announcements. */
 function eventRows(e: UntimedEvent, at: number, before: RolloutStatus, t: Transition): EventRecord[] {
   const s = t.status;
   const rows: EventRecord[] = [];
   const row = (type: string, data: Record<string, unknown>) => rows.push({ revision: s.revision, at, type, data });
   if (e.type !== 'tick' && e.type !== 'trafficApplied') row(e.type, { ...e });
+  // A judge's verdict arrives as an analysisVerdict event; a run the rollout stopped has none, so it gets its own row.
+  for (const a of s.analyses)
+    if (a.verdict === 'Stopped' && before.analyses.find((b) => b.id === a.id)?.verdict !== 'Stopped')
+      row('analysisStopped', { id: a.id, template: a.template, reason: a.reason });
   if (before.phase !== s.phase || before.step !== s.step || before.trafficSeq !== s.trafficSeq)
     row('status', { phase: s.phase, step: s.step, weights: s.traffic.weights, message: s.message });
   if (s.result && s.result.at !== before.result?.at) {

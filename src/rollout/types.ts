@@ -4,7 +4,7 @@
  * controller resumes from.
  */
 import type { ANNOUNCEMENTS, GATES, TargetSpec } from '../config/schemas/rollout.js';
-import type { Verdict } from '../analysis/judges/sequential/judge.js';
+import type { RunVerdict } from '../analysis/judging/judge.js';
 
 /** Every phase, in lifecycle order (the metrics list them in this order). */
 export const PHASES = [
@@ -74,7 +74,7 @@ export interface AnalysisEntry {
   scope: 'step' | 'background';
   /** The step that started it. */
   step: number;
-  verdict: Verdict;
+  verdict: RunVerdict;
   reason?: string;
   startedAt: number;
   endedAt?: number;
@@ -85,13 +85,13 @@ export interface AnalysisEntry {
 export type Outcome = 'Promoted' | 'RolledBack' | 'Aborted';
 
 export interface PauseState {
-  reason: 'manual' | 'step' | 'inconclusive';
+  reason: 'manual' | 'step' | 'inconclusive' | 'stopped';
   at: number;
   /** What is left of a timed pause step when a person paused on top of it. */
   remaining?: number;
   /** The phase to return to on `resume` after a manual pause. */
   resumePhase?: Phase;
-  /** Which analysis came back Inconclusive. */
+  /** Which analysis came back Inconclusive (or was Stopped). */
   analysis?: 'step' | 'background';
   message: string;
 }
@@ -150,7 +150,9 @@ export type RolloutEvent =
   | { type: 'instanceReady'; at: number; id: string }
   | { type: 'instanceFailed'; at: number; id: string; reason: string }
   | { type: 'instanceStopped'; at: number; id: string }
-  | { type: 'analysisVerdict'; at: number; id: string; verdict: Verdict; reason: string }
+  | { type: 'analysisVerdict'; at: number; id: string; verdict: RunVerdict; reason: string }
+  /** Ends every running analysis as Stopped (`kanari down --all` stops the instances it judges). */
+  | { type: 'stopAnalyses'; at: number; reason: string }
   /** What the webhooks of a gate answered: all 2xx is `passed` (for `rollback`, a 2xx asks for a rollback). */
   | { type: 'webhook'; at: number; gate: GateType; step: number; passed: boolean; reason: string }
   | { type: 'promote'; at: number; full?: boolean }

@@ -174,6 +174,8 @@ export class Controller {
         'undo',
         'status',
         'result',
+        'analysisVerdict',
+        'analysisStopped',
         'instanceFailed',
         'notificationFailed',
       ],
@@ -202,7 +204,10 @@ export class Controller {
   async close(options: { everything?: boolean } = {}): Promise<void> {
     await Promise.all(
       [...this.rollouts.values()].map(async (m) => {
-        await m.engine.close({ stopInstances: options.everything === true });
+        await m.engine.close({
+          stopInstances: options.everything === true,
+          stopReason: 'kanari down --all stopped the controller and the versions it judged',
+        });
         // Every service stays in the router's state, so the next `kanari up` opens them all again.
         m.router.release();
         if (options.everything) this.saveRecord(m.document.metadata.name, undefined, this.log);

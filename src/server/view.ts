@@ -96,8 +96,8 @@ export function rolloutView(
         template: a.template,
         scope: a.scope,
         step: a.step,
-        // A run that ended with the rollout keeps its last verdict in its report.
-        verdict: a.endedAt !== undefined && r ? r.verdict : a.verdict,
+        // A run that ended with the rollout keeps its last verdict in its report; a Stopped one is Stopped before its report is saved.
+        verdict: a.endedAt !== undefined && r && a.verdict !== 'Stopped' ? r.verdict : a.verdict,
         ...((a.reason ?? r?.reason) ? { reason: a.reason ?? r?.reason } : {}),
         ...(r ? { score: r.score, measurements: r.measurements } : {}),
         startedAt: a.startedAt,

@@ -125,7 +125,15 @@ export async function runOnce(variant: Variant, world: World, seed: number): Pro
       }
       let run = runs.get(entry.id);
       if (!run) {
-        run = AnalysisRun.start(entry.template, templates[entry.template]!, entry.scope, entry.startedAt, { source });
+        const deadline = entry.scope === 'step' ? { deadline: entry.startedAt + rollout.progressDeadline } : {};
+        run = AnalysisRun.start(
+          entry.template,
+          templates[entry.template]!,
+          entry.scope,
+          entry.startedAt,
+          { source },
+          deadline,
+        );
         runs.set(entry.id, run);
       }
       await run.tick(end);

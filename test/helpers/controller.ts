@@ -64,6 +64,11 @@ export function holdingRollout(name: string, port: number, weight: number): stri
 
 /** An AnalysisTemplate document: `count` one-second looks at the canary's success rate from the router's statistics. */
 export function successRateTemplate(name: string, count: number, atLeast: number): string {
+  return successRateEverySecond(name, [`count: ${count}`, `successCondition: result >= ${atLeast}`]);
+}
+
+/** An AnalysisTemplate document: the canary's success rate each second, with the metric's other `fields` (YAML lines). */
+export function successRateEverySecond(name: string, fields: string[]): string {
   return `---
 apiVersion: kanari.dev/v1alpha1
 kind: AnalysisTemplate
@@ -74,9 +79,7 @@ spec:
       - name: success
         provider: { builtin: { signal: successRate } }
         interval: 1s
-        count: ${count}
-        successCondition: result >= ${atLeast}
-`;
+${fields.map((f) => `        ${f}\n`).join('')}`;
 }
 
 /** The controller's environment holds a webhook signing key under this name. */

@@ -7,100 +7,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { analysisTemplateSpec } from '../../src/config/schemas/analysis.js';
-import { rolloutDocument, type RolloutDocument } from '../../src/config/schemas/rollout.js';
-import { RolloutEngine } from '../../src/rollout/engine.js';
-import type { RolloutStore } from '../../src/rollout/seams/store.js';
-import { memoryStore, type MemoryStatusStore } from '../../src/store/memory.js';
-import { FakeStats, FakeTarget, FakeTraffic, VirtualClock } from '../helpers/fakes.js';
-
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-};
-
-function doc(steps: unknown[], analysis?: string[]): RolloutDocument {
-  return rolloutDocument.parse({
-    apiVersion: 'kanari.dev/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'shop' },
-    spec: {
-      listen: '127.0.0.1:0',
-      stable: { version: 'v1', upstreams: ['http://127.0.0.1:9001'] },
-      canary: { process: { command: 'true', instances: 2 } },
-      strategy: { canary: { steps, ...(analysis ? { analysis: { templates: analysis } } : {}) } },
-    },
-  });
-}
-
-/** The canary's success rate each second: at least 99% passes, under 50% fails, in between says nothing. */
-const templates = {
-  'success-rate': analysisTemplateSpec.parse({
-    threshold: {
-      metrics: [
-        {
-          name: 'success-rate',
-          provider: { builtin: { signal: 'successRate' } },
-          interval: '1s',
-          count: 3,
-          successCondition: 'result >= 0.99',
-          failureCondition: 'result < 0.5',
-        },
-      ],
-    },
-  }),
-};
-
-class World {
-  readonly clock = new VirtualClock();
-  readonly traffic = new FakeTraffic();
-  readonly target = new FakeTarget();
-  readonly stats = new FakeStats(this.clock, () => (this.traffic.served?.weights.canary ?? 0) / 100);
-  readonly store: RolloutStore = memoryStore();
-  readonly log: string[] = [];
-
-  constructor(readonly document: RolloutDocument) {}
-
-  open(): RolloutEngine {
-    return new RolloutEngine({
-      document: this.document,
-      templates,
-      store: this.store,
-      traffic: this.traffic,
-      targets: this.target.factory(),
-      stats: this.stats.source,
-      clock: this.clock,
-      log: (line) => this.log.push(line),
-    });
-  }
-
-  /** One second of traffic, then one round. */
-  async round(engine: RolloutEngine): Promise<void> {
-    this.stats.second();
-    this.clock.advance(1000);
-    await engine.tick();
-    await flush();
-  }
-
-  async until(engine: RolloutEngine, what: string, ok: () => boolean, rounds = 60): Promise<void> {
-    for (let i = 0; i < rounds && !ok(); i++) await this.round(engine);
-    assert.ok(ok(), `${what}; status ${JSON.stringify(engine.status)}`);
-  }
-
-  /** Once v1 serves, deploys v2. */
-  async deploy(engine: RolloutEngine): Promise<void> {
-    await this.until(engine, 'v1 serves', () => engine.status.appliedSeq === engine.status.trafficSeq);
-    const sent = await engine.send({ type: 'deploy', release: { version: 'v2', target: this.document.spec.canary } });
-    assert.equal(sent.rejected, undefined);
-  }
-
-  /** An engine whose canary v2 gets its first weight, 20%. */
-  async canaryAt20(): Promise<RolloutEngine> {
-    const engine = this.open();
-    await this.deploy(engine);
-    await this.until(engine, 'the canary gets 20%', () => this.traffic.served?.weights.canary === 20);
-    return engine;
-  }
-}
+import type { MemoryStatusStore } from '../../src/store/memory.js';
+import { doc, World } from '../helpers/engine-world.js';
 
 describe('rollout engine on fakes', () => {
   it('promotes: the canary starts at its size, each weight is served before the next step, the old version stops', async () => {
@@ -145,6 +53,22 @@ describe('rollout engine on fakes', () => {
     w.stats.canaryErrorRate = 0;
     assert.equal((await engine.send({ type: 'resume' })).rejected, undefined);
     assert.equal(engine.status.analyses.filter((a) => a.endedAt === undefined).length, 1, 'a new run');
+    await engine.close();
+  });
+
+  it('a step analysis waits for the data a pass needs up to progressDeadline, then is Inconclusive and pauses', async () => {
+    const document = doc([{ setWeight: 20 }, { analysis: { templates: ['needs-data'] } }]);
+    document.spec.progressDeadline = 30_000;
+    const w = new World(document);
+    const engine = await w.canaryAt20();
+    await w.until(engine, 'the step analysis runs', () => engine.status.analyses.length === 1);
+    const started = w.clock.now();
+    await w.until(engine, 'paused', () => engine.status.phase === 'Paused');
+    assert.ok(w.clock.now() - started >= 30_000, 'not before the deadline');
+    const [entry] = engine.status.analyses;
+    assert.equal(entry!.verdict, 'Inconclusive');
+    assert.match(entry!.reason ?? '', /not enough data by the step's deadline: \d+ of 1000000 canary requests/);
+    assert.equal(engine.status.paused?.reason, 'inconclusive');
     await engine.close();
   });
 

@@ -55,4 +55,27 @@ describe('SQLite store', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('counts finished runs by verdict for kanari_analysis_runs_total: Stopped apart from Successful, running ones not at all', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kanari-store-'));
+    try {
+      const store = new Store(join(dir, 'kanari.db'));
+      const recorder = new StatsRecorder();
+      const env = { service: 's', providers: new Providers(new BuiltinProvider(recorder)), recorder };
+      const runs = ['passed', 'stopped', 'running'].map((id) => {
+        const run = AnalysisRun.start('sequential', BUILTIN_TEMPLATES.sequential!, 'step', 0, env);
+        return { id, run };
+      });
+      runs[0]!.run.finish(1000);
+      runs[1]!.run.stop(1000, 'stopped: aborted by a person');
+      for (const { id, run } of runs)
+        store.saveRun('shop', 1, id, run.persisted(0).state, run.report(), 1000, { from: 0, items: [] });
+      const counts = store.verdictCounts().map((c) => `${c.template} ${c.verdict} ${c.n}`);
+      assert.deepEqual(counts.sort(), [`sequential ${runs[0]!.run.verdict()} 1`, 'sequential Stopped 1'].sort());
+      assert.notEqual(runs[0]!.run.verdict(), 'Stopped');
+      store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

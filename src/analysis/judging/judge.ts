@@ -17,6 +17,13 @@ import type { MetricResult, TimeWindow } from '../providers/types.js';
 
 export type RunScope = 'step' | 'background';
 
+/**
+ * What an analysis run ends with: its judge's verdict, or Stopped when the rollout ended it
+ * first (an abort, a crashed instance, `promote --full`, the blue-green switch, promotion,
+ * `kanari down --all`). Stopped is neither a pass nor a failure: no step advances on it.
+ */
+export type RunVerdict = Verdict | 'Stopped';
+
 /** Where a judge's numbers come from. */
 export interface MeasurementSource {
   /** One query over a window; with `step` (ms), a series. Never throws: a failure is an `error` outcome. */
@@ -62,7 +69,7 @@ export interface AnalysisReport {
   scope: RunScope;
   startedAt: number;
   endedAt?: number;
-  verdict: Verdict;
+  verdict: RunVerdict;
   /**
    * 0–100, higher is better. threshold: the share of judged measurements that passed;
    * kayenta: the last interval's score; sequential: how much of the error budget is
@@ -84,12 +91,25 @@ export interface AnalysisRunState {
   through: number;
   endedAt?: number;
   final?: boolean;
+  /** When a run still waiting for the data a pass needs ends Inconclusive (a step's deadline). */
+  deadline?: number;
+  /** What the run still lacked at its deadline: the verdict is Inconclusive. */
+  starved?: string;
+  /** Why the rollout ended the run before its judge reached a verdict: the verdict is Stopped. */
+  stopped?: string;
   measurements: MeasurementRecord[];
   threshold?: ThresholdState[];
   sequential?: SequentialJudgeState;
   /** Why the judge cannot work against its source (a misconfiguration): the verdict is Error. */
   error?: string;
-  kayenta?: { scores: number[]; last?: KayentaReport };
+  kayenta?: {
+    scores: number[];
+    last?: KayentaReport;
+    /** Intervals not scored because no metric had enough points on both sides. */
+    unscored?: number;
+    /** Why the latest interval was not scored; cleared when one is. */
+    missing?: string;
+  };
   series?: { looks: SeriesLook[] };
 }
 
@@ -103,6 +123,12 @@ export interface Judge {
   /** `final`: the run is over, so what has not been shown by now is Inconclusive. */
   verdict(final: boolean): Verdict;
   report(final: boolean): JudgeReport;
+  /**
+   * What a pass still needs while the data is too little ("120 of 1000 canary requests");
+   * undefined once there is enough, or while the judge is still on its schedule. The run
+   * never passes while it says something, and a step run ends Inconclusive on it at its deadline.
+   */
+  waitingFor(): string | undefined;
   /** Writes any state kept outside the run's state into it (before it is saved). */
   save(): void;
 }

@@ -30,7 +30,8 @@ export class KayentaIntervals implements Judge {
   async tick(now: number): Promise<void> {
     const s = this.state;
     const k = s.spec.kayenta!;
-    const next = s.startedAt + (s.kayenta!.scores.length + 1) * k.interval;
+    const taken = s.kayenta!.scores.length + (s.kayenta!.unscored ?? 0);
+    const next = s.startedAt + (taken + 1) * k.interval;
     if (now < next) return;
     const window = {
       start: k.lookback === undefined ? s.startedAt : Math.max(s.startedAt, next - k.lookback),
@@ -43,10 +44,18 @@ export class KayentaIntervals implements Judge {
       const { canary, control } = await seriesOfBothSides(s, this.source, metric.name, query, window, k.step);
       pairs.push({ name: metric.name, values: { experiment: seriesOf(canary), control: seriesOf(control) } });
     }
+    s.through = next;
+    // Kayenta scores an interval without data as a failure; here it is no evidence either way.
+    const judged = pairs.filter((p) => Math.min(p.values.experiment.length, p.values.control.length) >= k.minPoints);
+    if (judged.length === 0) {
+      s.kayenta!.unscored = (s.kayenta!.unscored ?? 0) + 1;
+      s.kayenta!.missing = `no metric had ${k.minPoints} point(s) on both sides in the interval ending ${new Date(next).toISOString()} (minPoints)`;
+      return;
+    }
+    delete s.kayenta!.missing;
     const report = judgeKayenta(metrics, pairs, config.classifier.groupWeights, thresholds);
     s.kayenta!.scores.push(report.score);
     s.kayenta!.last = report;
-    s.through = next;
   }
 
   verdict(final: boolean): Verdict {
@@ -68,13 +77,20 @@ export class KayentaIntervals implements Judge {
     };
   }
 
+  waitingFor(): string | undefined {
+    return this.state.kayenta!.missing;
+  }
+
   save(): void {}
 
   private outcome(final: boolean): { verdict: Verdict; reason: string } {
     const { count } = this.state.spec.kayenta!;
     const { scores } = this.state.kayenta!;
     if (scores.length === 0)
-      return { verdict: final ? 'Inconclusive' : 'Running', reason: 'no interval has been judged yet' };
+      return {
+        verdict: final ? 'Inconclusive' : 'Running',
+        reason: `no interval has been judged yet${this.state.kayenta!.missing ? `: ${this.state.kayenta!.missing}` : ''}`,
+      };
     const done = final || (count !== undefined && scores.length >= count);
     const { passed, reason } = stageResult(scores, this.stage.thresholds, done);
     if (!passed) return { verdict: 'Failed', reason };

@@ -69,6 +69,21 @@ export class SequentialTest implements Judge {
     return this.judge.verdict(final);
   }
 
+  waitingFor(): string | undefined {
+    const { minRequests, minUsers = 0 } = this.judge.settings.promotion;
+    const { canaryRequests, canaryUsers } = this.judge.exposure;
+    const missing: string[] = [];
+    // Even with minRequests 0 a pass needs some canary traffic: no data at all is not "no worse".
+    if (canaryRequests < Math.max(1, minRequests))
+      missing.push(
+        minRequests <= 1
+          ? 'no canary request yet'
+          : `${canaryRequests} of ${minRequests} canary requests (promotion.minRequests)`,
+      );
+    if (canaryUsers < minUsers) missing.push(`${canaryUsers} of ${minUsers} canary users (promotion.minUsers)`);
+    return missing.length > 0 ? missing.join('; ') : undefined;
+  }
+
   report(final: boolean): JudgeReport {
     return { judge: 'sequential', ...sequentialReport(this.judge.report(final)) };
   }

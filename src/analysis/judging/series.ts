@@ -65,6 +65,11 @@ export class SeriesLooks implements Judge {
     return this.outcome(final).verdict;
   }
 
+  /** A pass is shown by the data itself (every metric's interval inside its tolerance); before the first look there is none. */
+  waitingFor(): string | undefined {
+    return this.state.series!.looks.length === 0 ? 'no look at the series yet' : undefined;
+  }
+
   report(final: boolean): JudgeReport {
     const last = this.state.series!.looks.at(-1);
     return {

@@ -6,7 +6,9 @@ import {
   emptyState,
   measurementDueAt,
   metricPhase,
+  missingValues,
   overallPhase,
+  scheduleDone,
   recordOutcome,
   thresholdSettings,
   type CompiledConditions,
@@ -124,6 +126,18 @@ export class ThresholdChecks implements Judge {
       reason,
       metrics,
     };
+  }
+
+  /** Metrics whose measurements are all taken but too few had a value. */
+  waitingFor(): string | undefined {
+    const short = this.metrics.flatMap((t, i) => {
+      const state = this.state.threshold![i]!;
+      const missing = missingValues(t.settings, state);
+      if (t.settings.dryRun || missing === 0 || !scheduleDone(t.settings, state)) return [];
+      const min = t.settings.minMeasurements ?? 1;
+      return [`${t.metric.name}: ${min - missing} of ${min} measurement(s) with a value`];
+    });
+    return short.length > 0 ? short.join('; ') : undefined;
   }
 
   save(): void {}

@@ -136,6 +136,8 @@ export const thresholdMetric = z.strictObject({
   failureLimit: z.number().int().min(0).default(0),
   inconclusiveLimit: z.number().int().min(0).default(0),
   consecutiveErrorLimit: z.number().int().min(0).default(4),
+  /** Measurements with a value (not empty, not an error) a pass needs; it measures past `count` until it has them. */
+  minMeasurements: z.number().int().min(1).default(1),
   dryRun: z.boolean().default(false),
 });
 export type ThresholdMetric = z.output<typeof thresholdMetric>;
@@ -217,9 +219,11 @@ export const sequentialSpec = z
     promotion: z
       .strictObject({
         minRequests: z.number().int().min(0).default(0),
+        /** Distinct canary users (stickiness keys) a pass needs, where the count source sees users. */
+        minUsers: z.number().int().min(0).default(0),
         noWorseThan: z.number().gt(1, 'must be a ratio above 1, such as 1.5').optional(),
       })
-      .default({ minRequests: 0 }),
+      .default({ minRequests: 0, minUsers: 0 }),
   })
   .superRefine((spec, ctx) => {
     if (spec.unit === 'users' && spec.source?.prometheus)
@@ -267,6 +271,8 @@ export const kayentaSpec = z
     count: z.number().int().positive().optional(),
     /** Judge only the last `lookback` of data each interval; default everything since the run began. */
     lookback: duration.optional(),
+    /** Points a metric needs on each side; an interval where no metric has them is not scored (not failed, as Kayenta would). */
+    minPoints: z.number().int().min(1).default(1),
     thresholds: z.strictObject({ pass: z.number().min(0).max(100), marginal: z.number().min(0).max(100) }).optional(),
   })
   .superRefine((k, ctx) => {

@@ -27,6 +27,8 @@ export interface AnalysisSupervisorOptions {
   hasBaseline: () => boolean;
   /** What the rollout's router assigns to a version: a key (sticky users) or each request. */
   assignment: 'key' | 'request';
+  /** How long a step's analysis waits for the data a pass needs before it is Inconclusive (the progressDeadline). */
+  stepDeadline: number;
 }
 
 export class AnalysisSupervisor {
@@ -37,6 +39,7 @@ export class AnalysisSupervisor {
   private readonly savedMeasurements = new Map<string, number>();
   /** The last report of each run in the status, as saved. */
   private readonly reports = new Map<string, AnalysisReport>();
+  private endedOnce = false;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -69,17 +72,10 @@ export class AnalysisSupervisor {
   async tick(now: number): Promise<void> {
     const analyses = this.ctx.status().analyses;
     for (const id of this.reports.keys()) if (!analyses.some((a) => a.id === id)) this.reports.delete(id);
+    await this.endEnded(now);
     for (const entry of analyses) {
+      if (entry.endedAt !== undefined) continue;
       let run = this.runs.get(entry.id);
-      if (entry.endedAt !== undefined) {
-        if (run) {
-          run.finish(now);
-          this.save(entry.id, run, run.report(), now);
-          this.runs.delete(entry.id);
-          this.savedMeasurements.delete(entry.id);
-        }
-        continue;
-      }
       if (!run) {
         run = this.open(entry.id, entry.template, entry.scope, entry.startedAt);
         if (!run) continue;
@@ -89,6 +85,33 @@ export class AnalysisSupervisor {
       const report = run.report();
       this.save(entry.id, run, report, now);
       if (report.verdict !== entry.verdict || report.verdict !== 'Running')
+        await this.ctx.send({ type: 'analysisVerdict', id: entry.id, verdict: report.verdict, reason: report.reason });
+    }
+  }
+
+  /**
+   * Ends the runs whose entries the machine ended, saving their last report: Stopped ones
+   * with the machine's reason, those ended at promotion with their judge's final verdict,
+   * which the machine is then told. On the first call, a run ended after its last save
+   * (the status was saved, the report not) is reopened from the store to be ended there too.
+   */
+  async endEnded(now: number): Promise<void> {
+    const first = !this.endedOnce;
+    this.endedOnce = true;
+    for (const entry of this.ctx.status().analyses) {
+      if (entry.endedAt === undefined) continue;
+      let run = this.runs.get(entry.id);
+      const unsaved = entry.verdict === 'Stopped' || entry.verdict === 'Running';
+      if (!run && first && unsaved && this.report(entry.id)?.endedAt === undefined)
+        run = this.open(entry.id, entry.template, entry.scope, entry.startedAt);
+      if (!run) continue;
+      if (entry.verdict === 'Stopped') run.stop(now, entry.reason ?? 'stopped');
+      else run.finish(now);
+      const report = run.report();
+      this.save(entry.id, run, report, now);
+      this.runs.delete(entry.id);
+      this.savedMeasurements.delete(entry.id);
+      if (entry.verdict === 'Running')
         await this.ctx.send({ type: 'analysisVerdict', id: entry.id, verdict: report.verdict, reason: report.reason });
     }
   }
@@ -109,7 +132,8 @@ export class AnalysisSupervisor {
       });
       return undefined;
     }
-    return AnalysisRun.start(template, spec, scope, startedAt, this.env);
+    const deadline = scope === 'step' ? { deadline: startedAt + this.o.stepDeadline } : {};
+    return AnalysisRun.start(template, spec, scope, startedAt, this.env, deadline);
   }
 
   /** Saves a run's state and the measurements it added; those not saved now go with the next save that works. */

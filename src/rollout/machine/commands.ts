@@ -1,7 +1,7 @@
 /** What a person asks for: deploy (and retry, undo), promote, resume. Each returns why it is refused, if it is. */
 import type { RolloutSpec } from '../../config/schemas/rollout.js';
 import { planOf } from '../strategies/index.js';
-import { endAnalyses, inconclusiveEntries, startAnalyses } from './analyses.js';
+import { stopAnalyses, inconclusiveEntries, startAnalyses } from './analyses.js';
 import { countOf, fullSize } from './capacity.js';
 import { gated } from './gates.js';
 import { IN_FLIGHT } from './phases.js';
@@ -61,7 +61,7 @@ export function promote(
   if (s.phase === 'FullDeploy') return 'already promoting';
   if (!IN_FLIGHT.has(s.phase)) return 'no rollout is in progress';
   if (full) {
-    endAnalyses(s, at, 'all', 'skipped by promote --full');
+    stopAnalyses(s, at, 'all', 'skipped by promote --full');
     delete s.paused;
     beginPromotion(s, at, out, true);
     return undefined;
@@ -71,6 +71,8 @@ export function promote(
   const underneath = p?.resumePhase ?? s.phase;
   if (underneath === 'SmallTraffic' || underneath === 'IncreaseTraffic')
     return `traffic is still moving for step ${s.step + 1}; try again in a moment`;
+  if (p?.reason === 'stopped')
+    return `${p.message}: no step passes on a Stopped analysis; \`kanari resume\` runs it again, \`kanari promote --full\` skips it and every step after it`;
   if (p?.reason === 'inconclusive') {
     // A person looked at an Inconclusive verdict and accepts it.
     // Accepting one verdict is not skipping the step: its other analyses still have to pass.

@@ -2,6 +2,7 @@
 import type { RolloutSpec } from '../../config/schemas/rollout.js';
 import { formatDuration } from '../../config/duration.js';
 import { deploy, promote, resume } from './commands.js';
+import { stopAnalyses } from './analyses.js';
 import { DEGRADED_AFTER, IN_FLIGHT, WAITING } from './phases.js';
 import { beginRollback } from './rollback.js';
 import { enterStep, pauseFor, startCanary } from './steps.js';
@@ -58,6 +59,9 @@ export function apply(spec: RolloutSpec, s: RolloutStatus, e: RolloutEvent, out:
       return undefined;
     case 'analysisVerdict':
       return verdict(s, e.id, e.verdict, e.reason, e.at, out);
+    case 'stopAnalyses':
+      stopAnalyses(s, e.at, 'all', e.reason);
+      return undefined;
     case 'webhook':
       webhook(spec, s, e, out);
       return undefined;
@@ -131,7 +135,12 @@ function verdict(
   out: RolloutAction[],
 ): string | undefined {
   const entry = s.analyses.find((a) => a.id === id);
-  if (!entry || entry.endedAt !== undefined) return undefined;
+  if (!entry) return undefined;
+  if (entry.endedAt !== undefined) {
+    // The final verdict of a run the rollout ended at promotion: recorded, acted on no more.
+    if (entry.verdict === 'Running' && v !== 'Running') Object.assign(entry, { verdict: v, reason });
+    return undefined;
+  }
   entry.verdict = v;
   entry.reason = reason;
   if (v === 'Running') return undefined;

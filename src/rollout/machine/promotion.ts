@@ -11,7 +11,7 @@ import { finish, stopAllBut } from './rollback.js';
 import type { RolloutAction, RolloutStatus } from '../types.js';
 
 export function beginPromotion(s: RolloutStatus, at: number, out: RolloutAction[], full: boolean): void {
-  endAnalyses(s, at, 'all', 'the rollout reached promotion');
+  endAnalyses(s, at, 'the rollout reached promotion');
   delete s.gate;
   s.phase = 'FullDeploy';
   s.promotion = 'weight';

@@ -2,7 +2,7 @@
  * Rolling back: traffic to stable first, and only once the data plane took it are the
  * other instances stopped; then the rollout ends (`finish`, which a promotion ends with too).
  */
-import { endAnalyses } from './analyses.js';
+import { stopAnalyses } from './analyses.js';
 import { setTraffic, stableOnly } from './capacity.js';
 import type { Phase, RolloutAction, RolloutStatus } from '../types.js';
 
@@ -13,7 +13,7 @@ export function beginRollback(
   reason: string,
   out: RolloutAction[],
 ): void {
-  endAnalyses(s, at, 'all', `stopped: ${reason}`);
+  stopAnalyses(s, at, 'all', reason);
   // A promotion that already switched stable has nothing left to roll back to but the new version.
   if (s.promotion === 'switch' || s.promotion === 'cleanup') return;
   s.phase = 'Rollback';

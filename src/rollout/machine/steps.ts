@@ -3,7 +3,7 @@ import type { RolloutSpec } from '../../config/schemas/rollout.js';
 import { planOf } from '../strategies/index.js';
 import { weightFor } from '../strategies/rolling.js';
 import { describeStep } from '../strategies/describe.js';
-import { endAnalyses, startAnalyses } from './analyses.js';
+import { stopAnalyses, startAnalyses } from './analyses.js';
 import { baselineId, baselineWeight, scaled, setCount, setTraffic } from './capacity.js';
 import { gated } from './gates.js';
 import { WAITING } from './phases.js';
@@ -60,11 +60,11 @@ export function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: 
   ) {
     startAnalyses(s, background.templates, 'background', at);
   } else if (background && bgRunning && s.step >= background.until && s.step < plan.steps.length) {
-    endAnalyses(
+    stopAnalyses(
       s,
       at,
       'background',
-      'ended at the switch: every user is on the new version, so there is nothing left to compare',
+      'the blue-green switch ended the pre-promotion analysis: every user is on the new version, so there is nothing left to compare',
     );
   }
   if (s.step >= plan.steps.length) {
@@ -120,7 +120,7 @@ export function enterStep(spec: RolloutSpec, s: RolloutStatus, at: number, out: 
 
 export function pauseFor(
   s: RolloutStatus,
-  reason: 'manual' | 'inconclusive',
+  reason: 'manual' | 'inconclusive' | 'stopped',
   at: number,
   message: string,
   analysis?: 'step' | 'background',

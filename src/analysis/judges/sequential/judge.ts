@@ -108,6 +108,11 @@ export class SequentialJudge {
     }
   }
 
+  /** The canary's exposure so far: every request it served, and the users first seen on it. */
+  get exposure(): { canaryRequests: number; canaryUsers: number } {
+    return { canaryRequests: this.canaryRequests, canaryUsers: this.canaryUsers };
+  }
+
   /** What this judge counts once decided (`auto` decides at the first window with traffic). */
   get countedUnit(): Unit | undefined {
     return this.unit;
@@ -262,7 +267,10 @@ export class SequentialJudge {
     if (this.failure) return 'Failed';
     if (this.srmFailed() || this.interrupted) return 'Inconclusive';
     if (this.promotable())
-      return final || this.settings.promotion.noWorseThan !== undefined || this.settings.promotion.minRequests > 0
+      return final ||
+        this.settings.promotion.noWorseThan !== undefined ||
+        this.settings.promotion.minRequests > 0 ||
+        (this.settings.promotion.minUsers ?? 0) > 0
         ? 'Successful'
         : 'Running';
     return final ? 'Inconclusive' : 'Running';

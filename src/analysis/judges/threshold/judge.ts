@@ -24,6 +24,8 @@ export interface ThresholdSettings {
   failureLimit: number;
   inconclusiveLimit: number;
   consecutiveErrorLimit: number;
+  /** Measurements with a value (not empty, not an error) a pass needs; it measures past `count` until it has them. Default 1. */
+  minMeasurements?: number;
   dryRun: boolean;
 }
 
@@ -136,8 +138,19 @@ export function metricPhase(settings: ThresholdSettings, state: ThresholdState):
   if (state.consecutiveErrors > settings.consecutiveErrorLimit)
     return state.consecutiveUnreachable === state.consecutiveErrors ? 'Inconclusive' : 'Error';
   if (state.inconclusive > settings.inconclusiveLimit) return 'Inconclusive';
+  return scheduleDone(settings, state) && missingValues(settings, state) === 0 ? 'Successful' : 'Running';
+}
+
+/** Whether the metric has taken the measurements its schedule asks for (`count`, or one without an interval). */
+export function scheduleDone(settings: ThresholdSettings, state: ThresholdState): boolean {
   const wanted = settings.count ?? (settings.interval === undefined ? 1 : Infinity);
-  return state.measurements.filter((m) => m.phase !== 'Error').length >= wanted ? 'Successful' : 'Running';
+  return state.measurements.filter((m) => m.phase !== 'Error').length >= wanted;
+}
+
+/** How many more measurements with a value a pass needs (`minMeasurements`): empty results are not data. */
+export function missingValues(settings: ThresholdSettings, state: ThresholdState): number {
+  const valued = state.measurements.filter((m) => m.value !== undefined && m.phase !== 'Error').length;
+  return Math.max(0, (settings.minMeasurements ?? 1) - valued);
 }
 
 /** When the next measurement is due, in seconds from the run's start; undefined when none is. */
@@ -170,6 +183,7 @@ export function thresholdSettings(metric: ThresholdMetric): ThresholdSettings {
     failureLimit: metric.failureLimit,
     inconclusiveLimit: metric.inconclusiveLimit,
     consecutiveErrorLimit: metric.consecutiveErrorLimit,
+    minMeasurements: metric.minMeasurements,
     dryRun: metric.dryRun,
   };
 }

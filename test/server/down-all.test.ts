@@ -1,0 +1,55 @@
+/**
+ * `kanari down --all` on a real controller stops the versions an analysis judges, so it
+ * ends that analysis as Stopped (not Successful, not left Running), in the status the next
+ * `kanari up` starts from, in its report and in the history. (What the next controller does
+ * with it, and a plain `kanari down` that only suspends runs: test/rollout/stopped.test.ts.)
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Store } from '../../src/store/sqlite.js';
+import { appRollout, listenPort, successRateEverySecond, UpFixture } from '../helpers/controller.js';
+
+/** Watches the canary's success rate every second and never ends by itself (no traffic is sent). */
+const WATCH = successRateEverySecond('watch', ['failureCondition: result < 0.5', 'inconclusiveLimit: 100000']);
+
+describe('kanari down --all', () => {
+  it('ends a running analysis as Stopped, with the reason', async () => {
+    const f = new UpFixture();
+    try {
+      const port = await listenPort();
+      const strategy = `  strategy:
+    canary:
+      steps:
+        - setWeight: 20
+        - analysis: { templates: [watch] }
+`;
+      const file = f.write('shop.yaml', appRollout('shop', port, strategy) + WATCH);
+      await f.up();
+      assert.equal((await f.cli('apply', '-f', file)).status, 0);
+      await f.until('shop', (v) => v.phase === 'StableOnly' && f.record('shop', 'router') !== undefined);
+      assert.equal((await f.cli('deploy', 'shop', '--version', 'v2')).status, 0);
+      const running = await f.until('shop', (v) => v.analyses.some((a) => a.verdict === 'Running'));
+      const id = running.analyses[0]!.id;
+
+      const down = await f.cli('down', '--all');
+      assert.equal(down.status, 0, down.stderr);
+      // Read from the store the controller left: what the next `kanari up` starts from.
+      const store = new Store(join(f.state, 'kanari.db'));
+      try {
+        const entry = store.rollout('shop')!.status.analyses.find((a) => a.id === id)!;
+        assert.equal(entry.verdict, 'Stopped');
+        assert.match(entry.reason ?? '', /^stopped: kanari down --all/);
+        const report = store.runReport('shop', id)!;
+        assert.equal(report.verdict, 'Stopped', 'counted apart in kanari_analysis_runs_total');
+        assert.notEqual(report.endedAt, undefined);
+        const row = store.events('shop', { types: ['analysisStopped'] }).find((e) => e.data.id === id);
+        assert.match(String(row?.data.reason), /^stopped: kanari down --all/, 'in the history');
+      } finally {
+        store.close();
+      }
+    } finally {
+      await f.close();
+    }
+  });
+});
