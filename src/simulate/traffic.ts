@@ -17,6 +17,8 @@ export interface VersionBehaviour {
 }
 
 export class SyntheticLatency implements LatencyWindow {
+  private readonly answers = new Map<string, number[]>();
+
   constructor(
     private readonly random: Random,
     readonly requests: number,
@@ -29,6 +31,16 @@ export class SyntheticLatency implements LatencyWindow {
   }
 
   countAbove(thresholds: readonly number[]): number[] {
+    // One draw per question, so the same question (of the requests, or of keys that are each one request) gets one answer.
+    const key = thresholds.join(',');
+    const known = this.answers.get(key);
+    if (known) return [...known];
+    const out = this.drawAbove(thresholds);
+    this.answers.set(key, out);
+    return [...out];
+  }
+
+  private drawAbove(thresholds: readonly number[]): number[] {
     // Visit thresholds from lowest to highest, each a binomial thinning of the one before.
     const order = thresholds.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0]);
     const out = new Array<number>(thresholds.length);
