@@ -15,6 +15,9 @@ import { emptyArmKeys, hypergeometric, Population, rateClasses } from '../../src
 import { TrafficGenerator } from '../../src/simulate/scenario.js';
 import type { VersionBehaviour } from '../../src/simulate/traffic.js';
 import { errorsOf, file } from '../helpers/config.js';
+import { loadKind } from '../../src/config/kinds.js';
+import { BUILTIN_TEMPLATES } from '../../src/config/templates.js';
+import { simulate } from '../../src/simulate/simulate.js';
 
 const ok: VersionBehaviour = { errorRate: 0.01, latency: { median: 0.05, sigma: 0.5 } };
 const same: Record<Arm, VersionBehaviour> = { canary: ok, stable: ok, baseline: ok };
@@ -248,6 +251,20 @@ describe('the key-based limit', () => {
     const strict = keyLimit({ alpha: 0.001, keyShare: 0.25, carriers: [{ onCanary: 1, failures: 1 }] })!;
     assert.ok(Math.abs(strict.keys - Math.log(1000) / Math.log(4)) < 1e-9);
     assert.equal(strict.seconds, undefined, 'one carrier cannot be 5 failing keys');
+  });
+});
+
+describe('a regression a few keys carry', () => {
+  it('is a regression: rollbacks are catches, timed from the first request a carrier sends the canary, beside the key limit', async () => {
+    const spec = loadKind('examples/simulations/few-keys-regression.yaml', 'Simulation').spec;
+    const r = await simulate(spec, [{ name: 'sequential', spec: BUILTIN_TEMPLATES.sequential! }], 3);
+    assert.equal(r.canaryIsWorse, true);
+    assert.equal(r.onset, 0);
+    assert.equal(r.limit, undefined, 'no request-level limit: the canary treats everyone else as stable does');
+    assert.ok(Math.abs(r.keyLimit!.keys - 1) < 1e-9, 'at a 5% key share one failing key can carry 1/α = 20');
+    assert.equal(r.keyLimit!.carriers, 3);
+    // Three carriers pinned in the canary's buckets, failing 0.5/s each: one is expected to have failed when 3(1 − e^(−t/2)) = 1.
+    assert.ok(Math.abs(r.keyLimit!.seconds! - 2 * Math.log(1.5)) < 0.001, `seconds ${r.keyLimit!.seconds}`);
   });
 });
 
