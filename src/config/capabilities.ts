@@ -47,6 +47,21 @@ function neededCapabilities(spec: RolloutSpec): Needed[] {
   return out;
 }
 
+/**
+ * What the router assigns to a version: each request on its own, or a key (a user) that
+ * then stays on its version. kanari's router keeps users by a cookie unless told otherwise.
+ */
+export function assignmentUnit(spec: Pick<RolloutSpec, 'sticky'>): 'request' | 'key' {
+  return spec.sticky?.perRequest ? 'request' : 'key';
+}
+
+export function describeSticky(spec: Pick<RolloutSpec, 'sticky'>, service: string): string {
+  const s = spec.sticky;
+  if (s?.header) return `by the ${s.header} header`;
+  if (s?.clientAddress) return 'by client address';
+  return `by the ${s?.cookie ?? `kanari-${service}`} cookie`;
+}
+
 /** Each step the router cannot do, with its path and a message that names the router. */
 export function unsupportedSteps(
   spec: RolloutSpec,

@@ -12,7 +12,7 @@ import type { RolloutDocument } from './schemas/rollout.js';
 import type { SimulationDocument } from './schemas/simulation.js';
 import { BUILTIN_TEMPLATES, providersOf } from './templates.js';
 import { didYouMean } from './suggest.js';
-import { unsupportedSteps, type RouterCapabilities } from './capabilities.js';
+import { assignmentUnit, describeSticky, unsupportedSteps, type RouterCapabilities } from './capabilities.js';
 
 /** One validated document of a file, with its source for locating issues. */
 export interface Loaded {
@@ -80,6 +80,12 @@ export const checkRolloutTemplates: Check = (docs) => {
         ];
       }),
     );
+    refs.forEach((r) =>
+      r.names.forEach((name, j) => {
+        const why = requestsUnderKeys(value, name, templates[name]);
+        if (why) issues.push({ ...doc.located([...r.path, j]), message: why });
+      }),
+    );
     // After the blue-green switch the old version gets no users, so a comparing judge would have nothing to compare with.
     const post = refs.find((r) => r.path.includes('postPromotionAnalysis'));
     post?.names.forEach((name, j) => {
@@ -136,6 +142,29 @@ export const checkSimulations =
         });
       });
   };
+
+/**
+ * Why a sequential template cannot judge this rollout, if it cannot: its router assigns
+ * users to versions by key, and the template would count requests (it counts from
+ * Prometheus, which has no user dimension, or asks for unit: requests). One user's requests
+ * are not independent — a retrying client sends its own errors in bursts, all to one
+ * version — so a request-level test could roll back a good release.
+ */
+function requestsUnderKeys(
+  { spec, metadata }: RolloutDocument,
+  name: string,
+  template: AnalysisTemplateSpec | undefined,
+): string | undefined {
+  const sequential = template?.sequential;
+  if (!sequential || assignmentUnit(spec) === 'request') return undefined;
+  const counts = sequential.source?.prometheus
+    ? 'counts requests from Prometheus, which has no user dimension'
+    : sequential.unit === 'requests'
+      ? 'asks for unit: requests'
+      : undefined;
+  if (!counts) return undefined;
+  return `template "${name}" ${counts}, but this rollout's router keeps each user on one version (${describeSticky(spec, metadata.name)}), so one user's requests are not independent and a request-level test could roll back a good release; count from kanari's own router (drop sequential.source and unit), or give every request its own version with sticky: { perRequest: true }`;
+}
 
 /** Every place a rollout names analysis templates, with its path in the document. */
 function analysisRefs(spec: RolloutDocument['spec']): { path: (string | number)[]; names: string[] }[] {

@@ -168,7 +168,7 @@ export class DataPlane {
       }
     } else if (sticky.header) {
       key = head.value(sticky.header);
-    } else {
+    } else if (sticky.clientAddress) {
       key = req.socket.remoteAddress;
     }
     const matched = table.rules.length > 0 ? matchVersion(table.rules, head.value) : undefined;

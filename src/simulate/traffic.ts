@@ -59,6 +59,25 @@ export class SyntheticLatency implements LatencyWindow {
     return this.requests === 0 ? NaN : this.median * Math.exp(this.sigma * normalQuantile(q));
   }
 
+  /** The q-quantile of the mixture of both windows' distributions, weighted by their requests (by bisection on ln t). */
+  pooledQuantile(other: LatencyWindow, q: number): number {
+    if (!(other instanceof SyntheticLatency)) return other.quantile(q);
+    const n = this.requests + other.requests;
+    if (n === 0) return NaN;
+    const above = (t: number) => (this.requests * this.survival(t) + other.requests * other.survival(t)) / n;
+    const reach = 10 * Math.max(this.sigma, other.sigma, 1);
+    let [lo, hi] = [
+      Math.log(Math.min(this.median, other.median)) - reach,
+      Math.log(Math.max(this.median, other.median)) + reach,
+    ];
+    for (let i = 0; i < 60; i++) {
+      const mid = (lo + hi) / 2;
+      if (above(Math.exp(mid)) > 1 - q) lo = mid;
+      else hi = mid;
+    }
+    return Math.exp((lo + hi) / 2);
+  }
+
   /**
    * The q-quantile of `n` sampled requests: the order statistic's level is about
    * Normal(q, q(1−q)/n), which gives per-interval quantiles the noise real ones have.

@@ -105,7 +105,7 @@ describe('config loading', () => {
   it('says which of several exclusive keys clash', () => {
     const both = GOOD.replace('  listen: 8080', '  listen: 8080\n  sticky: { cookie: a, header: x-user }');
     assert.deepEqual(errorsOf(file(both)), [
-      'F:6:11 spec.sticky: set exactly one of cookie, header, clientAddress (got cookie and header)',
+      'F:6:11 spec.sticky: set exactly one of cookie, header, clientAddress, perRequest (got cookie and header)',
     ]);
   });
 

@@ -45,6 +45,10 @@ export class SequentialTest implements Judge {
         return;
       }
       const w = comparisonOf(window, this.source.expectedShareAt?.(window.start, window.end));
+      if (this.judge.settings.unit === 'users' && (!w.canary.keys || !w.control.keys)) {
+        s.error = `${this.counts.name} counts have no user dimension, and the template asks for unit: users; count from kanari's own router, or use unit: requests where each request is assigned a version on its own`;
+        return;
+      }
       this.judge.observe(w);
       s.measurements.push({
         metric: 'window',

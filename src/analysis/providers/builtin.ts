@@ -9,7 +9,7 @@ import { LatencySketch, subtractSnapshot, type SketchSnapshot } from '../../shar
 import { STATUS_CLASSES, type StatsSnapshot, type StatusClass } from '../../shared/stats-snapshot.js';
 import { VERSIONS, type Version } from '../../config/schemas/table.js';
 import type { BuiltinQuery } from '../../config/schemas/analysis.js';
-import type { ComparisonWindow, SplitShares, VersionWindow } from '../judges/sequential/window.js';
+import type { ComparisonWindow, LatencyWindow, SplitShares, VersionWindow } from '../judges/sequential/window.js';
 import type { MetricProvider, MetricQuery, MetricResult, TimeWindow } from './types.js';
 import { comparisonOf, type CountSource, type CountsResult, type CountWindow } from './counts.js';
 
@@ -41,15 +41,25 @@ export class VersionTotals {
 
   /** As the sequential judge sees a version: 5xx are errors, 4xx are the client's. */
   toWindow(): VersionWindow {
-    const sketch = this.latency;
-    return {
-      requests: this.requests,
-      errors: this.errors,
-      latency: {
-        countAbove: (thresholds) => thresholds.map((t) => sketch.count - sketch.countAtOrBelow(t)),
-        quantile: (q) => sketch.quantile(q),
-      },
-    };
+    return { requests: this.requests, errors: this.errors, latency: new SketchLatency(this.latency) };
+  }
+}
+
+/** A window's latency from the router's sketch. */
+class SketchLatency implements LatencyWindow {
+  constructor(private readonly sketch: LatencySketch) {}
+
+  countAbove(thresholds: readonly number[]): number[] {
+    return thresholds.map((t) => this.sketch.count - this.sketch.countAtOrBelow(t));
+  }
+
+  quantile(q: number): number {
+    return this.sketch.quantile(q);
+  }
+
+  pooledQuantile(other: LatencyWindow, q: number): number {
+    if (!(other instanceof SketchLatency)) return other.quantile(q);
+    return new LatencySketch().merge(this.sketch).merge(other.sketch).quantile(q);
   }
 }
 

@@ -222,6 +222,14 @@ export const sequentialSpec = z
       .default({ minRequests: 0 }),
   })
   .superRefine((spec, ctx) => {
+    if (spec.unit === 'users' && spec.source?.prometheus)
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          "counts from Prometheus have no user dimension, so they cannot count users; count from kanari's own router (drop source), or use unit: requests where each request is assigned a version on its own",
+        path: ['unit'],
+        input: spec.unit,
+      });
     if (spec.source?.prometheus.latency !== false) return;
     spec.metrics.forEach((m, i) => {
       if (m.kind !== 'errors')

@@ -44,8 +44,13 @@ const sticky = z
       .optional(),
     /** The client's address (the first X-Forwarded-For entry is not trusted). */
     clientAddress: z.literal(true).optional(),
+    /**
+     * No affinity: each request gets its own random bucket, so a user may meet both versions.
+     * Then requests, not users, are what is randomised, and a judge may count requests.
+     */
+    perRequest: z.literal(true).optional(),
   })
-  .superRefine(exactlyOne(['cookie', 'header', 'clientAddress']));
+  .superRefine(exactlyOne(['cookie', 'header', 'clientAddress', 'perRequest']));
 export type Sticky = z.output<typeof sticky>;
 
 const timeouts = z.strictObject({

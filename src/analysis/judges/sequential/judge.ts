@@ -4,21 +4,37 @@
  * across metrics by weight (a Bonferroni split costs only ln M), a metric fails when its
  * e-value reaches 1/α_m, and by Ville's inequality the chance that *any* metric ever does
  * so while the canary is no worse is at most α — over the whole rollout, not per look.
+ *
+ * What one observation is depends on what was randomised to a version. With sticky routing
+ * it is the user (the stickiness key), and one user's requests are never independent: a
+ * retrying client or a bot sends its own errors in bursts, all to one version. The `users`
+ * unit then counts each key at most once per kind of event — its first error, its first
+ * request slower than a threshold — on the version that served it. Under "the canary
+ * changes nothing", a key's first event falls on the canary with exactly the canary's
+ * configured share of keys at that moment, whatever the key's rate, so the same mixture
+ * applies with those counts and that share (docs/analysis.md has the argument). The
+ * `requests` unit counts requests, valid where each request is assigned on its own.
  */
-import type { ComparisonWindow } from './window.js';
+import type { ComparisonWindow, LatencyWindow, VersionWindow } from './window.js';
 import { RatioMixture, type RatioMixtureState } from './ratio-mixture.js';
+import { explain, formatSeconds, round } from './explain.js';
 
 export type SequentialMetric =
   | { name: string; kind: 'errors'; weight?: number }
   | { name: string; kind: 'slow'; threshold: number; weight?: number }
   | { name: string; kind: 'latency'; quantiles: number[]; weight?: number };
 
+/** What one observation is: a user (a stickiness key, once per kind of event) or a request. */
+export type Unit = 'users' | 'requests';
+
 export interface SequentialSettings {
   alpha: number;
+  /** `auto` (the default): users where the windows carry keys, else requests; decided at the first window. */
+  unit?: Unit | 'auto';
   metrics: SequentialMetric[];
   /** Sample-ratio guard: the relative deviation of the canary's request share tolerated, and the guard's own α. */
   srm: { tolerance: number; alpha: number } | false;
-  promotion: { minRequests: number; noWorseThan?: number };
+  promotion: { minRequests: number; minUsers?: number; noWorseThan?: number };
 }
 
 export const DEFAULT_SETTINGS: SequentialSettings = {
@@ -62,9 +78,11 @@ export interface SequentialReport {
   verdict: Verdict;
   /** One sentence a person can act on, naming the evidence. */
   reason: string;
+  /** What was counted; undefined until the first window decided it. */
+  unit?: Unit;
   windows: number;
   metrics: MetricEvidence[];
-  srm?: { expectedShare: number; observedShare: number; eValue: number; failed: boolean };
+  srm?: { unit: Unit; expectedShare: number; observedShare: number; eValue: number; failed: boolean };
 }
 
 interface Part {
@@ -72,6 +90,9 @@ interface Part {
   quantile?: number;
   /** ln of the latency threshold, an average of control's quantile over earlier windows. */
   logThreshold?: number;
+  /** Users: the requests the threshold has learned from; it is fixed (and judging starts) once there are enough. */
+  learned?: number;
+  fixed?: boolean;
 }
 
 interface MetricState {
@@ -84,13 +105,25 @@ interface MetricState {
 /** How fast a quantile threshold follows control's recent latency (per window). */
 const THRESHOLD_SMOOTHING = 0.2;
 
+/**
+ * Users: how many pooled requests a quantile threshold learns from before it is fixed. A
+ * user adds to a threshold's evidence once, at its first request above it, so the threshold
+ * must not move once judging starts (a user could otherwise count again at each new one).
+ */
+function requestsToFix(q: number): number {
+  return Math.max(1000, Math.ceil(50 / (1 - q)));
+}
+
 export class SequentialJudge {
   private readonly states: MetricState[];
   private srm?: RatioMixture;
   private readonly logMargin?: number;
   private windows = 0;
+  private unit: Unit | undefined;
   /** Every canary request seen. Not a metric's exposure: a latency part counts only once its threshold is set. */
   private canaryRequests = 0;
+  /** Users first seen on the canary. */
+  private canaryUsers = 0;
   private failure?: string;
   private expectedShare = NaN;
 
@@ -115,11 +148,18 @@ export class SequentialJudge {
     }
   }
 
+  /** What this judge counts once decided (`auto` decides at the first window with traffic). */
+  get countedUnit(): Unit | undefined {
+    return this.unit;
+  }
+
   /** Adds one window (typically one second) of counts. */
   observe(w: ComparisonWindow): void {
     this.windows++;
     const { canary, control } = w;
     this.canaryRequests += canary.requests;
+    if (this.unit === undefined && canary.requests + control.requests > 0) this.unit = this.decideUnit(w);
+    if (this.unit === 'users') return this.observeUsers(w);
     const total = canary.requests + control.requests;
     const share = total > 0 ? canary.requests / total : NaN;
     for (const state of this.states) {
@@ -136,6 +176,63 @@ export class SequentialJudge {
     if (this.srm && w.expectedShare !== undefined && w.expectedShare > 0 && w.expectedShare < 1) {
       this.srm.update(canary.requests, control.requests, w.expectedShare);
       this.expectedShare = w.expectedShare;
+    }
+  }
+
+  private decideUnit(w: ComparisonWindow): Unit {
+    const asked = this.settings.unit ?? 'auto';
+    if (asked !== 'auto') return asked;
+    return w.canary.keys && w.control.keys ? 'users' : 'requests';
+  }
+
+  /**
+   * Each user adds to a metric once, on the version that served its first event, and is held
+   * to the configured share of users: the windows' own request shares, which heavy users
+   * distort, play no part. A window served by two splits (`keyShare` unknown) adds nothing.
+   */
+  private observeUsers(w: ComparisonWindow): void {
+    const [canary, control] = [w.canary.keys, w.control.keys];
+    if (!canary || !control) return;
+    this.canaryUsers += canary.seen;
+    const share = w.keyShare ?? NaN;
+    for (const state of this.states) {
+      const m = state.metric;
+      if (m.kind === 'errors')
+        state.parts[0]!.mixture.update(canary.failed, control.failed, share, canary.seen, control.seen);
+      else if (m.kind === 'slow') {
+        const [y] = canary.slowAbove([m.threshold]);
+        const [x] = control.slowAbove([m.threshold]);
+        state.parts[0]!.mixture.update(y!, x!, share, canary.seen, control.seen);
+      } else this.observeUserQuantiles(state, w, share);
+      this.track(state);
+    }
+    if (this.srm && share > 0 && share < 1) {
+      this.srm.update(canary.seen, control.seen, share);
+      this.expectedShare = share;
+    }
+  }
+
+  private observeUserQuantiles(state: MetricState, w: ComparisonWindow, share: number): void {
+    const [canary, control] = [w.canary.keys!, w.control.keys!];
+    const fixed = state.parts.filter((p) => p.fixed);
+    if (fixed.length > 0) {
+      const thresholds = fixed.map((p) => Math.exp(p.logThreshold!));
+      const y = canary.slowAbove(thresholds);
+      const x = control.slowAbove(thresholds);
+      fixed.forEach((p, i) => p.mixture.update(y[i]!, x[i]!, share, canary.seen, control.seen));
+    }
+    const pooled = w.canary.requests + w.control.requests;
+    if (pooled < 10) return;
+    for (const p of state.parts) {
+      if (p.fixed) continue;
+      const v = pooledQuantile(w.canary, w.control, p.quantile!);
+      if (!(v > 0)) continue;
+      p.logThreshold =
+        p.logThreshold === undefined
+          ? Math.log(v)
+          : p.logThreshold + THRESHOLD_SMOOTHING * (Math.log(v) - p.logThreshold);
+      p.learned = (p.learned ?? 0) + pooled;
+      if (p.learned >= requestsToFix(p.quantile!)) p.fixed = true;
     }
   }
 
@@ -198,6 +295,7 @@ export class SequentialJudge {
   private promotable(): boolean {
     const p = this.settings.promotion;
     if (this.canaryRequests < p.minRequests) return false;
+    if (this.canaryUsers < (p.minUsers ?? 0)) return false;
     if (this.logMargin === undefined) return true;
     return this.states.every((s) =>
       s.parts.every((part) => part.mixture.logE(this.logMargin!, false) >= Math.log(1 / s.alpha)),
@@ -211,15 +309,22 @@ export class SequentialJudge {
     const srm =
       this.srm && seen > 0
         ? {
+            unit: this.unit ?? 'requests',
             expectedShare: this.expectedShare,
             observedShare: this.srm.canaryEvents / seen,
             eValue: Math.exp(this.srmLogE()),
             failed: this.srmFailed(),
           }
         : undefined;
+    const unit = this.unit ?? 'requests';
     return {
       verdict,
-      reason: explain(verdict, metrics, srm, this.settings, this.canaryRequests),
+      reason: explain(verdict, metrics, srm, this.settings, {
+        unit,
+        canaryRequests: this.canaryRequests,
+        canaryUsers: this.canaryUsers,
+      }),
+      ...(this.unit ? { unit: this.unit } : {}),
       windows: this.windows,
       metrics,
       ...(srm ? { srm } : {}),
@@ -228,7 +333,7 @@ export class SequentialJudge {
 
   private evidence(s: MetricState): MetricEvidence {
     const logE = this.metricLogE(s);
-    const parts = s.parts.map((p) => ratioEvidence(s.metric, p, s.alpha));
+    const parts = s.parts.map((p) => ratioEvidence(s.metric, p, s.alpha, this.unit));
     const out: MetricEvidence = {
       name: s.metric.name,
       kind: s.metric.kind,
@@ -249,13 +354,19 @@ export class SequentialJudge {
     return {
       settings: this.settings,
       windows: this.windows,
+      unit: this.unit ?? null,
       canaryRequests: this.canaryRequests,
+      canaryUsers: this.canaryUsers,
       failure: this.failure ?? null,
       expectedShare: this.expectedShare,
       srm: this.srm?.toJSON() ?? null,
       metrics: this.states.map((s) => ({
         minP: s.minP,
-        parts: s.parts.map((p) => ({ mixture: p.mixture.toJSON(), logThreshold: p.logThreshold ?? null })),
+        parts: s.parts.map((p) => ({
+          mixture: p.mixture.toJSON(),
+          logThreshold: p.logThreshold ?? null,
+          ...(p.learned !== undefined ? { learned: p.learned, fixed: p.fixed === true } : {}),
+        })),
       })),
     };
   }
@@ -263,7 +374,9 @@ export class SequentialJudge {
   static from(state: SequentialJudgeState): SequentialJudge {
     const judge = new SequentialJudge(state.settings);
     judge.windows = state.windows;
+    if (state.unit) judge.unit = state.unit;
     judge.canaryRequests = state.canaryRequests;
+    judge.canaryUsers = state.canaryUsers ?? 0;
     if (state.failure) judge.failure = state.failure;
     judge.expectedShare = state.expectedShare ?? NaN;
     if (state.srm) judge.srm = RatioMixture.from(state.srm);
@@ -273,6 +386,7 @@ export class SequentialJudge {
       m.parts.forEach((p, j) => {
         s.parts[j]!.mixture = RatioMixture.from(p.mixture);
         if (p.logThreshold !== null) s.parts[j]!.logThreshold = p.logThreshold;
+        if (p.learned !== undefined) Object.assign(s.parts[j]!, { learned: p.learned, fixed: p.fixed });
       });
     });
     return judge;
@@ -282,14 +396,27 @@ export class SequentialJudge {
 export interface SequentialJudgeState {
   settings: SequentialSettings;
   windows: number;
+  /** Absent in runs saved before users were counted: they counted requests. */
+  unit?: Unit | null;
   canaryRequests: number;
+  canaryUsers?: number;
   failure: string | null;
   expectedShare: number | null;
   srm: RatioMixtureState | null;
-  metrics: { minP: number; parts: { mixture: RatioMixtureState; logThreshold: number | null }[] }[];
+  metrics: {
+    minP: number;
+    parts: { mixture: RatioMixtureState; logThreshold: number | null; learned?: number; fixed?: boolean }[];
+  }[];
 }
 
-function ratioEvidence(metric: SequentialMetric, part: Part, alpha: number): RatioEvidence {
+/** The q-quantile of both versions' requests together, or control's alone where the source cannot pool them. */
+function pooledQuantile(canary: VersionWindow, control: VersionWindow, q: number): number {
+  const [a, b] = [canary.latency, control.latency];
+  if (a && b && a.pooledQuantile) return a.pooledQuantile(b, q);
+  return (b as LatencyWindow | undefined)?.quantile(q) ?? NaN;
+}
+
+function ratioEvidence(metric: SequentialMetric, part: Part, alpha: number, unit?: Unit): RatioEvidence {
   const m = part.mixture;
   const [lower, upper] = m.confidenceInterval(alpha);
   const rate = (events: number, requests: number) => (requests > 0 ? events / requests : NaN);
@@ -298,7 +425,9 @@ function ratioEvidence(metric: SequentialMetric, part: Part, alpha: number): Rat
       ? 'errors'
       : metric.kind === 'slow'
         ? `slower than ${formatSeconds(metric.threshold)}`
-        : `slower than control's p${round(part.quantile! * 100)}`;
+        : unit === 'users'
+          ? `slower than p${round(part.quantile! * 100)} of the first requests`
+          : `slower than control's p${round(part.quantile! * 100)}`;
   return {
     event,
     canary: { requests: m.canaryExposure, events: m.canaryEvents, rate: rate(m.canaryEvents, m.canaryExposure) },
@@ -307,48 +436,4 @@ function ratioEvidence(metric: SequentialMetric, part: Part, alpha: number): Rat
     eValue: Math.exp(m.logE(0, true)),
     ...(part.logThreshold !== undefined ? { threshold: Math.exp(part.logThreshold) } : {}),
   };
-}
-
-function explain(
-  verdict: Verdict,
-  metrics: MetricEvidence[],
-  srm: SequentialReport['srm'],
-  settings: SequentialSettings,
-  canaryRequests: number,
-): string {
-  if (verdict === 'Failed') {
-    const m = metrics.find((x) => x.failed)!;
-    const part = m.parts.reduce((a, b) => (b.eValue > a.eValue ? b : a));
-    return (
-      `${m.name}: the canary is worse — ${pct(part.canary.rate)} of its requests ${part.event === 'errors' ? 'failed' : `were ${part.event}`} ` +
-      `against ${pct(part.control.rate)} of control's (${fmtRatio(part.ratio.estimate)}, ${pct(1 - m.alpha, 1)} confidence ${fmtRatio(part.ratio.lower)}–${fmtRatio(part.ratio.upper)}); ` +
-      // The e-value may have fallen since it crossed; the crossing (1/p) is what decided.
-      `e-value reached ${fmtE(1 / m.pValue)} ≥ 1/α = ${fmtE(1 / m.alpha)}, p ≤ ${m.pValue.toPrecision(2)}`
-    );
-  }
-  if (srm?.failed) {
-    return `sample-ratio mismatch: the canary served ${pct(srm.observedShare)} of requests where ${pct(srm.expectedShare)} was configured (tolerance ±${pct((settings.srm as { tolerance: number }).tolerance, 0)}), so the comparison cannot be trusted`;
-  }
-  const worst = metrics.reduce((a, b) => (b.eValue / (1 / b.alpha) > a.eValue / (1 / a.alpha) ? b : a));
-  const p = settings.promotion;
-  if (verdict === 'Successful') {
-    const shown = p.noWorseThan !== undefined ? `; shown no worse than ${p.noWorseThan}× on every metric` : '';
-    return `no evidence the canary is worse after ${canaryRequests} canary requests (strongest: ${worst.name}, e-value ${fmtE(worst.eValue)} < ${fmtE(1 / worst.alpha)})${shown}`;
-  }
-  const missing: string[] = [];
-  if (canaryRequests < p.minRequests) missing.push(`${canaryRequests} of ${p.minRequests} canary requests`);
-  if (p.noWorseThan !== undefined) {
-    const unshown = metrics.filter((m) => !m.noWorse?.shown).map((m) => m.name);
-    if (unshown.length > 0) missing.push(`not yet shown no worse than ${p.noWorseThan}×: ${unshown.join(', ')}`);
-  }
-  const waiting = missing.length > 0 ? `; promotion needs ${missing.join('; ')}` : '';
-  return `${verdict === 'Running' ? 'watching' : 'not enough evidence either way'}: strongest signal ${worst.name} at e-value ${fmtE(worst.eValue)} of ${fmtE(1 / worst.alpha)}${waiting}`;
-}
-
-const round = (x: number) => Math.round(x * 10) / 10;
-const pct = (x: number, digits = 2) => (Number.isFinite(x) ? `${(x * 100).toFixed(digits)}%` : 'n/a');
-const fmtRatio = (x: number) => (Number.isFinite(x) ? `${x < 10 ? x.toFixed(2) : x.toFixed(0)}×` : 'n/a');
-const fmtE = (x: number) => (x >= 1000 ? x.toExponential(1) : x.toPrecision(3));
-function formatSeconds(s: number): string {
-  return s >= 1 ? `${round(s)} s` : `${round(s * 1000)} ms`;
 }

@@ -5,6 +5,13 @@ export interface LatencyWindow {
   countAbove(thresholds: readonly number[]): number[];
   /** The window's q-quantile in seconds (NaN when empty). */
   quantile(q: number): number;
+  /**
+   * The q-quantile of this window's requests and `other`'s together, where the source can
+   * pool them (NaN when both are empty). The per-user test learns its thresholds from both
+   * versions pooled, which (under "the canary changes nothing") do not depend on which users
+   * are on which version.
+   */
+  pooledQuantile?(other: LatencyWindow, q: number): number;
   /** Set when latency is known only at a classic histogram's bucket bounds (seconds); countAbove then counts above the bound nearest each threshold. */
   bounds?: readonly number[];
 }
