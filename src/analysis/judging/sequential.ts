@@ -5,6 +5,7 @@
  */
 import { SequentialJudge, type SequentialReport, type Verdict } from '../judges/sequential/judge.js';
 import { comparisonOf, latencyMisfit, type CountSource } from '../providers/counts.js';
+import type { VersionWindow } from '../judges/sequential/window.js';
 import { sequentialSettings } from '../templates.js';
 import { fmt, record, type AnalysisRunState, type Judge, type JudgeReport, type MeasurementSource } from './judge.js';
 
@@ -54,10 +55,7 @@ export class SequentialTest implements Judge {
         metric: 'window',
         window: { start: window.start, end: window.end },
         outcome: 'value',
-        value: {
-          canary: { requests: w.canary.requests, errors: w.canary.errors },
-          control: { requests: w.control.requests, errors: w.control.errors },
-        },
+        value: { canary: counted(w.canary), control: counted(w.control) },
       });
       s.through = window.end;
     }
@@ -95,5 +93,14 @@ function sequentialReport(r: SequentialReport): Omit<JudgeReport, 'judge'> {
           .join('; '),
       details: m,
     })),
+  };
+}
+
+/** A window's counts as a measurement keeps them: requests and errors, and users where they were counted. */
+function counted(v: VersionWindow): Record<string, number> {
+  return {
+    requests: v.requests,
+    errors: v.errors,
+    ...(v.keys ? { users: v.keys.seen, failedUsers: v.keys.failed } : {}),
   };
 }

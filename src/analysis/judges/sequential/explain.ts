@@ -1,5 +1,14 @@
 /** The sequential judge's verdict in one sentence a person can act on. */
-import type { MetricEvidence, SequentialReport, SequentialSettings, Unit, Verdict } from './judge.js';
+import type {
+  MetricEvidence,
+  Part,
+  RatioEvidence,
+  SequentialMetric,
+  SequentialReport,
+  SequentialSettings,
+  Unit,
+  Verdict,
+} from './types.js';
 
 export function explain(
   verdict: Verdict,
@@ -51,4 +60,27 @@ const fmtRatio = (x: number) => (Number.isFinite(x) ? `${x < 10 ? x.toFixed(2) :
 const fmtE = (x: number) => (x >= 1000 ? x.toExponential(1) : x.toPrecision(3));
 export function formatSeconds(s: number): string {
   return s >= 1 ? `${round(s)} s` : `${round(s * 1000)} ms`;
+}
+
+/** One part's evidence as reported: counts, rates, the ratio with its confidence sequence, the e-value. */
+export function ratioEvidence(metric: SequentialMetric, part: Part, alpha: number, unit?: Unit): RatioEvidence {
+  const m = part.mixture;
+  const [lower, upper] = m.confidenceInterval(alpha);
+  const rate = (events: number, requests: number) => (requests > 0 ? events / requests : NaN);
+  const event =
+    metric.kind === 'errors'
+      ? 'errors'
+      : metric.kind === 'slow'
+        ? `slower than ${formatSeconds(metric.threshold)}`
+        : unit === 'users'
+          ? `slower than p${round(part.quantile! * 100)} of the first requests`
+          : `slower than control's p${round(part.quantile! * 100)}`;
+  return {
+    event,
+    canary: { requests: m.canaryExposure, events: m.canaryEvents, rate: rate(m.canaryEvents, m.canaryExposure) },
+    control: { requests: m.controlExposure, events: m.controlEvents, rate: rate(m.controlEvents, m.controlExposure) },
+    ratio: { estimate: m.estimate(), lower, upper },
+    eValue: Math.exp(m.logE(0, true)),
+    ...(part.logThreshold !== undefined ? { threshold: Math.exp(part.logThreshold) } : {}),
+  };
 }

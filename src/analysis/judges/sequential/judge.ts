@@ -16,26 +16,30 @@
  * `requests` unit counts requests, valid where each request is assigned on its own.
  */
 import type { ComparisonWindow, LatencyWindow, VersionWindow } from './window.js';
-import { RatioMixture, type RatioMixtureState } from './ratio-mixture.js';
-import { explain, formatSeconds, round } from './explain.js';
+import { RatioMixture } from './ratio-mixture.js';
+import { explain } from './explain.js';
+import { ratioEvidence } from './explain.js';
+import type {
+  MetricEvidence,
+  Part,
+  SequentialJudgeState,
+  SequentialMetric,
+  SequentialReport,
+  SequentialSettings,
+  Unit,
+  Verdict,
+} from './types.js';
 
-export type SequentialMetric =
-  | { name: string; kind: 'errors'; weight?: number }
-  | { name: string; kind: 'slow'; threshold: number; weight?: number }
-  | { name: string; kind: 'latency'; quantiles: number[]; weight?: number };
-
-/** What one observation is: a user (a stickiness key, once per kind of event) or a request. */
-export type Unit = 'users' | 'requests';
-
-export interface SequentialSettings {
-  alpha: number;
-  /** `auto` (the default): users where the windows carry keys, else requests; decided at the first window. */
-  unit?: Unit | 'auto';
-  metrics: SequentialMetric[];
-  /** Sample-ratio guard: the relative deviation of the canary's request share tolerated, and the guard's own α. */
-  srm: { tolerance: number; alpha: number } | false;
-  promotion: { minRequests: number; minUsers?: number; noWorseThan?: number };
-}
+export type {
+  SequentialJudgeState,
+  MetricEvidence,
+  RatioEvidence,
+  SequentialMetric,
+  SequentialReport,
+  SequentialSettings,
+  Unit,
+  Verdict,
+} from './types.js';
 
 export const DEFAULT_SETTINGS: SequentialSettings = {
   alpha: 0.05,
@@ -46,54 +50,6 @@ export const DEFAULT_SETTINGS: SequentialSettings = {
   srm: { tolerance: 0.3, alpha: 0.001 },
   promotion: { minRequests: 0 },
 };
-
-export type Verdict = 'Successful' | 'Failed' | 'Inconclusive' | 'Error' | 'Running';
-
-export interface RatioEvidence {
-  /** The event: "errors", "slower than 250 ms", "slower than control's p99". */
-  event: string;
-  canary: { requests: number; events: number; rate: number };
-  control: { requests: number; events: number; rate: number };
-  /** Canary rate / control rate: the grid's best fit and a (1 − α_m) confidence sequence. */
-  ratio: { estimate: number; lower: number; upper: number };
-  eValue: number;
-  /** The latency threshold last used (seconds), for quantile tests. */
-  threshold?: number;
-}
-
-export interface MetricEvidence {
-  name: string;
-  kind: SequentialMetric['kind'];
-  alpha: number;
-  /** The metric's e-value (the mean over its parts) and its always-valid p-value. */
-  eValue: number;
-  pValue: number;
-  failed: boolean;
-  /** Whether "no worse than `noWorseThan`" has been shown, when promotion asks for it. */
-  noWorse?: { margin: number; eValue: number; shown: boolean };
-  parts: RatioEvidence[];
-}
-
-export interface SequentialReport {
-  verdict: Verdict;
-  /** One sentence a person can act on, naming the evidence. */
-  reason: string;
-  /** What was counted; undefined until the first window decided it. */
-  unit?: Unit;
-  windows: number;
-  metrics: MetricEvidence[];
-  srm?: { unit: Unit; expectedShare: number; observedShare: number; eValue: number; failed: boolean };
-}
-
-interface Part {
-  mixture: RatioMixture;
-  quantile?: number;
-  /** ln of the latency threshold, an average of control's quantile over earlier windows. */
-  logThreshold?: number;
-  /** Users: the requests the threshold has learned from; it is fixed (and judging starts) once there are enough. */
-  learned?: number;
-  fixed?: boolean;
-}
 
 interface MetricState {
   metric: SequentialMetric;
@@ -393,47 +349,9 @@ export class SequentialJudge {
   }
 }
 
-export interface SequentialJudgeState {
-  settings: SequentialSettings;
-  windows: number;
-  /** Absent in runs saved before users were counted: they counted requests. */
-  unit?: Unit | null;
-  canaryRequests: number;
-  canaryUsers?: number;
-  failure: string | null;
-  expectedShare: number | null;
-  srm: RatioMixtureState | null;
-  metrics: {
-    minP: number;
-    parts: { mixture: RatioMixtureState; logThreshold: number | null; learned?: number; fixed?: boolean }[];
-  }[];
-}
-
 /** The q-quantile of both versions' requests together, or control's alone where the source cannot pool them. */
 function pooledQuantile(canary: VersionWindow, control: VersionWindow, q: number): number {
   const [a, b] = [canary.latency, control.latency];
   if (a && b && a.pooledQuantile) return a.pooledQuantile(b, q);
   return (b as LatencyWindow | undefined)?.quantile(q) ?? NaN;
-}
-
-function ratioEvidence(metric: SequentialMetric, part: Part, alpha: number, unit?: Unit): RatioEvidence {
-  const m = part.mixture;
-  const [lower, upper] = m.confidenceInterval(alpha);
-  const rate = (events: number, requests: number) => (requests > 0 ? events / requests : NaN);
-  const event =
-    metric.kind === 'errors'
-      ? 'errors'
-      : metric.kind === 'slow'
-        ? `slower than ${formatSeconds(metric.threshold)}`
-        : unit === 'users'
-          ? `slower than p${round(part.quantile! * 100)} of the first requests`
-          : `slower than control's p${round(part.quantile! * 100)}`;
-  return {
-    event,
-    canary: { requests: m.canaryExposure, events: m.canaryEvents, rate: rate(m.canaryEvents, m.canaryExposure) },
-    control: { requests: m.controlExposure, events: m.controlEvents, rate: rate(m.controlEvents, m.controlExposure) },
-    ratio: { estimate: m.estimate(), lower, upper },
-    eValue: Math.exp(m.logE(0, true)),
-    ...(part.logThreshold !== undefined ? { threshold: Math.exp(part.logThreshold) } : {}),
-  };
 }
