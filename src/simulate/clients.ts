@@ -6,8 +6,8 @@
 import type { SimulationSpec } from '../config/schemas/simulation.js';
 import type { Random } from '../analysis/stats/random.js';
 import { armOf, BUCKETS, type Arm, type BucketSplit } from './buckets.js';
-import { slowerThan, type ArmKeys } from './population.js';
-import type { VersionBehaviour } from './traffic.js';
+import type { ArmKeys } from './population.js';
+import { slowerThan, type VersionBehaviour } from './traffic.js';
 
 type Traffic = SimulationSpec['traffic'];
 export type ClientSpec = NonNullable<Traffic['clients']>[number];
@@ -17,6 +17,7 @@ export interface ClientSecond {
   arm: Arm;
   requests: number;
   errors: number;
+  latency: VersionBehaviour['latency'];
   /** Requests the canary treated worse than stable would have (its `canary` behaviour), and the errors that added on average. */
   regressed: { requests: number; extraErrors: number };
 }
@@ -40,7 +41,10 @@ export class HeavyClient {
   private sent: { requests: number; arm: Arm; latency: VersionBehaviour['latency'] } | undefined;
 
   constructor(
-    private readonly spec: Pick<ClientSpec, 'rate' | 'errorRate' | 'bucket' | 'canary'>,
+    private readonly spec: Pick<ClientSpec, 'rate' | 'errorRate' | 'bucket' | 'canary'> & {
+      /** In seconds. */
+      latency?: VersionBehaviour['latency'];
+    },
     private readonly activity: Activity | undefined,
     /** Each activation is a new client (a new key in a fresh bucket). */
     private readonly fresh: boolean,
@@ -50,7 +54,8 @@ export class HeavyClient {
   static of(spec: ClientSpec, random: Random): HeavyClient {
     const a = spec.active;
     const activity = a && { every: a.every / 1000, for: a.for / 1000, offset: a.offset / 1000 };
-    return new HeavyClient(spec, activity, false, random);
+    const latency = spec.latency && { median: spec.latency.median / 1000, sigma: spec.latency.sigma };
+    return new HeavyClient({ ...spec, latency }, activity, false, random);
   }
 
   /** A burst every `every` from the first one on, `duration` long: one client each time (`new`) or the same one. */
@@ -96,10 +101,17 @@ export class HeavyClient {
       this.failed = true;
       keys[arm].failed++;
     }
-    this.sent = { requests, arm, latency: behaviours[arm].latency };
+    const latency = spec.latency ?? behaviours[arm].latency;
+    this.sent = { requests, arm, latency };
     for (const threshold of this.slow.keys()) this.stepSlow(threshold, keys);
     const regressed = rate > own ? requests : 0;
-    return { arm, requests, errors, regressed: { requests: regressed, extraErrors: regressed * (rate - own) } };
+    return {
+      arm,
+      requests,
+      errors,
+      latency,
+      regressed: { requests: regressed, extraErrors: regressed * (rate - own) },
+    };
   }
 
   /** Starts tracking whether it has been slower than `t`: before this second, and in it. */

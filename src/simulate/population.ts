@@ -14,9 +14,8 @@
  * for it, starting from each segment's past exposure to each version's latency; see `track`.
  */
 import type { Random } from '../analysis/stats/random.js';
-import { normalCdf } from '../analysis/stats/special.js';
 import { armOf, BUCKETS, edgesOf, type Arm, type BucketSplit } from './buckets.js';
-import type { VersionBehaviour } from './traffic.js';
+import { slowerThan, type VersionBehaviour } from './traffic.js';
 
 /** Users who send at one rate (requests per second at a load multiplier of 1). */
 export interface RateClass {
@@ -78,11 +77,6 @@ export function emptyArmKeys(): Record<Arm, ArmKeys> {
     stable: { seen: 0, failed: 0, slow: new Map() },
     baseline: { seen: 0, failed: 0, slow: new Map() },
   };
-}
-
-/** The probability a lognormal request is slower than `t` seconds. */
-export function slowerThan(t: number, latency: VersionBehaviour['latency']): number {
-  return t <= 0 ? 1 : 1 - normalCdf(Math.log(t / latency.median) / latency.sigma);
 }
 
 export class Population {

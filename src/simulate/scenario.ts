@@ -12,7 +12,7 @@ import { HeavyClient } from './clients.js';
 import { SecondKeys } from './keys.js';
 import { emptyArmKeys, Population, rateClasses, type ArmKeys } from './population.js';
 import type { TrafficSecond } from './source.js';
-import { sampleVersion, SyntheticLatency, type VersionBehaviour } from './traffic.js';
+import { MixedLatency, sampleVersion, SyntheticLatency, type VersionBehaviour } from './traffic.js';
 
 export function toBehaviour(b: { errorRate: number; latency: { median: number; sigma: number } }): VersionBehaviour {
   return { errorRate: b.errorRate, latency: { median: b.latency.median / 1000, sigma: b.latency.sigma } };
@@ -107,7 +107,11 @@ export class TrafficGenerator {
     if (this.population) Object.assign(keys, this.population.step(split, load, behaviours));
     else for (const arm of ARMS) if (windows[arm]) own[arm] = { ...windows[arm] };
     if (routed > 0 && windows.canary)
-      this.addRequests(windows.canary, sampleVersion(this.random, this.random.poisson(rate * routed), canary), canary);
+      this.addRequests(
+        windows.canary,
+        sampleVersion(this.random, this.random.poisson(rate * routed), canary),
+        canary.latency,
+      );
     this.addClients(t, split, behaviours, windows, keys);
     for (const arm of ARMS) {
       const w = windows[arm];
@@ -151,17 +155,33 @@ export class TrafficGenerator {
       const sent = c.second(t, split, behaviours, keys);
       const w = sent && windows[sent.arm];
       if (!sent || !w || sent.requests === 0) continue;
-      this.addRequests(w, sent, behaviours[sent.arm]);
+      this.addRequests(w, sent, sent.latency);
       this.regressed.requests += sent.regressed.requests;
       this.regressed.extraErrors += sent.regressed.extraErrors;
     }
   }
 
-  /** Adds requests to a version's second; their latency is the version's, so the window's is drawn for the new total. */
-  private addRequests(w: VersionWindow, more: { requests: number; errors: number }, behaviour: VersionBehaviour): void {
+  /** Adds requests to a version's second, with their latency: the window's is the mixture of all it has, by requests. */
+  private addRequests(
+    w: VersionWindow,
+    more: { requests: number; errors: number },
+    latency: VersionBehaviour['latency'],
+  ): void {
+    const base = w.latency as SyntheticLatency;
+    const parts = (
+      base instanceof MixedLatency ? base.parts : [{ requests: w.requests, median: base.median, sigma: base.sigma }]
+    )
+      .filter((p) => p.requests > 0)
+      .map((p) => ({ ...p }));
+    const same = parts.find((p) => p.median === latency.median && p.sigma === latency.sigma);
+    if (same) same.requests += more.requests;
+    else parts.push({ requests: more.requests, ...latency });
     w.requests += more.requests;
     w.errors += more.errors;
-    w.latency = new SyntheticLatency(this.random, w.requests, behaviour.latency.median, behaviour.latency.sigma);
+    w.latency =
+      parts.length === 1
+        ? new SyntheticLatency(this.random, w.requests, latency.median, latency.sigma)
+        : new MixedLatency(this.random, parts);
   }
 
   /** The key tracker starts empty, as the router's does when a canary or baseline first gets buckets again. */

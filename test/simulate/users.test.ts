@@ -13,7 +13,7 @@ import { HeavyClient } from '../../src/simulate/clients.js';
 import { keyLimit } from '../../src/simulate/limits.js';
 import { emptyArmKeys, hypergeometric, Population, rateClasses } from '../../src/simulate/population.js';
 import { TrafficGenerator } from '../../src/simulate/scenario.js';
-import type { VersionBehaviour } from '../../src/simulate/traffic.js';
+import { slowerThan, type MixedLatency, type VersionBehaviour } from '../../src/simulate/traffic.js';
 import { errorsOf, file } from '../helpers/config.js';
 import { loadKind } from '../../src/config/kinds.js';
 import { BUILTIN_TEMPLATES } from '../../src/config/templates.js';
@@ -220,6 +220,30 @@ describe('heavy clients', () => {
     };
     assert.equal(seenBy('new'), 6);
     assert.equal(seenBy('same'), 1);
+  });
+});
+
+describe('a client with its own latency', () => {
+  it("mixes into its version's latency by requests, and is one slow key by its own latency", () => {
+    const traffic = { rate: 1000, clients: [{ rate: 200, latency: { median: '500ms' }, bucket: 9000 }] };
+    const generator = new TrafficGenerator(spec(traffic), new Random(3));
+    let [above, expected, slowKeys] = [0, 0, 0];
+    for (let t = 0; t < 20; t++) {
+      const s = generator.second(t, table(5), ok, ok);
+      const latency = s.stable.latency as MixedLatency;
+      assert.deepEqual(
+        latency.parts.map((p) => p.median),
+        [0.05, 0.5],
+      );
+      above += latency.countAbove([0.3])[0]!;
+      expected += sum(latency.parts.map((p) => p.requests * slowerThan(0.3, p)));
+      const median = latency.quantile(0.5);
+      assert.ok(median > 0.05 && median < 0.5, `median ${median}`);
+      slowKeys += s.stable.keys!.slowAbove([3])[0]!;
+    }
+    assert.ok(expected > 1000, `expected ${expected}`);
+    assert.ok(Math.abs(above - expected) < 5 * Math.sqrt(expected), `above 300 ms: ${above}, expected ${expected}`);
+    assert.ok(slowKeys <= 1, 'one client is one key, however slow');
   });
 });
 

@@ -44,6 +44,8 @@ const client = z.strictObject({
   rate: z.number().positive(),
   /** Its own error rate, the same on either version (a client that retries a request the server rejects); absent, the version's. */
   errorRate: errorRate.optional(),
+  /** Its own latency, the same on either version (a client whose requests are heavier); absent, the version's. */
+  latency: latency.optional(),
   /** When it sends: `for` out of every `every`, from `offset` after the deploy; absent, all the time. */
   active: z
     .strictObject({ every: positiveDuration, for: positiveDuration, offset: duration.default(0) })
