@@ -23,6 +23,7 @@ import type {
 import { ThresholdChecks } from './judging/threshold.js';
 import { SequentialTest } from './judging/sequential.js';
 import { KayentaIntervals } from './judging/kayenta.js';
+import { SeriesLooks } from './judging/series.js';
 
 export type {
   AnalysisReport,
@@ -43,6 +44,8 @@ export interface RunEnvironment {
   expectedShareAt?: (start: number, end: number) => SplitShares | undefined;
   /** Whether a baseline is serving, so "control" means baseline rather than stable. */
   hasBaseline?: () => boolean;
+  /** What the rollout's router assigns to a version: a key (sticky users) or each request. */
+  assignment?: 'key' | 'request';
 }
 
 /** Measured by the router and the providers, or by any other source (the simulator's synthetic traffic). */
@@ -60,12 +63,14 @@ export function measuredSource(env: RunEnvironment): MeasurementSource {
     },
     ...(env.expectedShareAt ? { expectedShareAt: env.expectedShareAt } : {}),
     ...(env.hasBaseline ? { hasBaseline: env.hasBaseline } : {}),
+    ...(env.assignment ? { assignment: env.assignment } : {}),
   };
 }
 
 function judgeFor(state: AnalysisRunState, source: MeasurementSource): Judge {
   if (state.spec.threshold) return new ThresholdChecks(state, source);
   if (state.spec.sequential) return new SequentialTest(state, source);
+  if (state.spec.series) return new SeriesLooks(state, source);
   return new KayentaIntervals(state, source);
 }
 

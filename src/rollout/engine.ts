@@ -20,6 +20,7 @@ import { initialStatus, transition } from './machine.js';
 import { Notifier, payloadOf } from './notify.js';
 import { Gates } from './webhooks.js';
 import { splitShares } from './shares.js';
+import { assignmentUnit } from '../config/capabilities.js';
 import { Saving } from './saving.js';
 import { sizedDocument, sizedRelease, sizedStatus } from './sizes.js';
 import type { Clock } from './seams/clock.js';
@@ -120,6 +121,7 @@ export class RolloutEngine {
         return served && splitShares(served);
       },
       hasBaseline: () => this.statusNow.traffic.baseline !== undefined && this.statusNow.traffic.weights.baseline > 0,
+      assignment: assignmentUnit(this.spec),
     });
     this.notifier = new Notifier(this.spec.notifications, (url, reason) => {
       this.log(`notification to ${url} failed: ${reason}`);

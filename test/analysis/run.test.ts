@@ -35,7 +35,7 @@ class World {
       service: 'svc',
       providers: new Providers(new BuiltinProvider(this.recorder)),
       recorder: this.recorder,
-      expectedShareAt: () => ({ requests: share, keys: share }),
+      expectedShareAt: () => ({ requests: share, keys: share, control: 'stable' as const }),
     };
   }
 
@@ -189,7 +189,11 @@ describe('analysis runs', () => {
     const env = {
       ...world.env,
       expectedShareAt: (start: number, end: number) =>
-        end <= changed ? { requests: 0.2, keys: 0.2 } : settled(start) ? { requests: 0.5, keys: 0.5 } : undefined,
+        end <= changed
+          ? { requests: 0.2, keys: 0.2, control: 'stable' as const }
+          : settled(start)
+            ? { requests: 0.5, keys: 0.5, control: 'stable' as const }
+            : undefined,
     };
     const run = AnalysisRun.start('sequential', spec, 'background', world.now, env);
     // Windows like Prometheus': one per 15 s scrape, read `late` seconds after it.
@@ -280,5 +284,49 @@ describe('analysis runs', () => {
       /Canary score of interval 1 50 is not above the marginal score threshold|Final canary score/,
     );
     assert.equal(report.metrics.find((m) => m.name === 'latency-p90')!.verdict, 'Failed');
+  });
+  const series = (count: number) =>
+    analysisTemplateSpec.parse({
+      series: {
+        metrics: [
+          { name: 'latency-p90', provider: { builtin: { signal: 'latency', quantile: 0.9 } }, tolerance: 0.01 },
+          { name: 'errors', provider: { builtin: { signal: 'errorRate' } }, tolerance: 0.005 },
+        ],
+        interval: '30s',
+        step: '3s',
+        count,
+      },
+    });
+
+  it('series: judges every interval on everything since the start, and passes a good canary after count', async () => {
+    const world = new World(2000, 0.25);
+    const run = AnalysisRun.start('series', series(2), 'step', world.now, world.env);
+    assert.equal(await world.run(run, 30), 30);
+    assert.equal(run.verdict(), 'Running');
+    // A restarted controller picks the run up from its saved state.
+    const resumed = AnalysisRun.resume(run.toJSON(), world.env);
+    const took = await world.run(resumed, 120);
+    assert.equal(resumed.verdict(), 'Successful', resumed.report().reason);
+    assert.equal(took, 30);
+    const canary = resumed.measurements.filter((m) => m.metric === 'latency-p90 (canary)');
+    assert.deepEqual(canary[1]!.window, { start: T0, end: T0 + 60_000 });
+    assert.equal((canary[1]!.value as number[]).length, 20);
+    assert.equal(resumed.report().judge, 'series');
+    assert.match(
+      resumed.report().metrics[0]!.summary,
+      /no worse than control by more than 0\.010 with \d+\.\d% confidence/,
+    );
+  });
+
+  it('series: a slow canary fails at the first look, with its confidence', async () => {
+    const world = new World(2000, 0.25);
+    world.canaryLatency = 0.1;
+    const run = AnalysisRun.start('series', series(3), 'background', world.now, world.env);
+    assert.equal(await world.run(run, 120), 30);
+    assert.equal(run.verdict(), 'Failed');
+    assert.match(
+      run.report().reason,
+      /^latency-p90: the canary is worse with more than 99\.9% confidence \(p = [\d.e-]+ ≤ α = 8\.33e-3\)/,
+    );
   });
 });

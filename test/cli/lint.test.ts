@@ -135,7 +135,7 @@ describe('kanari lint: what apply or simulate refuses (finding 11)', () => {
 
   it('refuses a Simulation naming a template found nowhere, and takes it with the file that holds it', () => {
     refuses('test/fixtures/simulation-unknown-template.yaml', [
-      'F:6:15 spec.templates[0]: names template "kayenta-strict", which is neither built in nor in the files given (known: sequential, threshold, kayenta)',
+      'F:6:15 spec.templates[0]: names template "kayenta-strict", which is neither built in nor in the files given (known: sequential, threshold, kayenta, series)',
     ]);
     const r = runCli(['lint', 'test/fixtures/simulation-unknown-template.yaml', 'examples/analysis/kayenta.yaml']);
     assert.equal(r.status, 0, r.stderr);

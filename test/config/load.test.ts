@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { dir, errorsOf, file } from '../helpers/config.js';
 import { loadKind } from '../../src/config/kinds.js';
 import { parseDuration } from '../../src/config/duration.js';
+import { providersOf } from '../../src/config/templates.js';
 
 const GOOD = `apiVersion: kanari.dev/v1alpha1
 kind: Router
@@ -170,5 +171,47 @@ ${metrics}
     );
     const [line] = errorsOf(template('bad.json', '      errors: { builtin: { signal: errorRate } }'));
     assert.match(line!, /bad\.json:3:\d+ metrics\[0\]\.analysisConfigurations\.canary\.direction: /);
+  });
+});
+
+describe('AnalysisTemplate with the series judge', () => {
+  const template = (body: string) =>
+    file(`apiVersion: kanari.dev/v1alpha1
+kind: AnalysisTemplate
+metadata: { name: s }
+spec:
+  series:
+${body}
+`);
+  const metric = '      - { name: errors, provider: { builtin: { signal: errorRate } } }';
+
+  it('loads with its defaults: worse is an increase, α 0.05, one look after 5 minutes of 10 s points', () => {
+    const spec = loadKind(template(`    metrics:\n${metric}`), 'AnalysisTemplate').spec.series!;
+    assert.deepEqual(
+      [spec.alpha, spec.interval, spec.step, spec.count, spec.minPoints, spec.metrics[0]!.worse],
+      [0.05, 300_000, 10_000, 1, 10, 'increase'],
+    );
+  });
+
+  it('names the providers its metrics read, so the simulator can refuse what it cannot answer', () => {
+    const web =
+      "      - { name: orders, provider: { web: { url: 'http://x/{{target}}', jsonPath: $.n } }, worse: decrease }";
+    const spec = loadKind(template(`    metrics:\n${metric}\n${web}`), 'AnalysisTemplate').spec;
+    assert.deepEqual(providersOf(spec), ['builtin', 'web']);
+  });
+
+  it('points at what cannot work', () => {
+    assert.deepEqual(errorsOf(template(`    interval: 1m\n    step: 10s\n    metrics:\n${metric}`)), [
+      'F:6:5 spec.series.minPoints: the last look has 6 point(s) (interval × count / step), fewer than minPoints, so it could never judge; lengthen interval or count, or shorten step (got 10)',
+    ]);
+    assert.deepEqual(errorsOf(template(`    metrics:\n${metric}\n${metric}`)), [
+      'F:8:17 spec.series.metrics[1].name: this metric name is used twice (got "errors")',
+    ]);
+    assert.deepEqual(
+      errorsOf(
+        template(`    metrics:\n      - { name: e, worse: up, provider: { builtin: { signal: errorRate } } }`),
+      ).map((l) => l.replace(/: .*/, ':')),
+      ['F:7:27 spec.series.metrics[0].worse:'],
+    );
   });
 });

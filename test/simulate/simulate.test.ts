@@ -105,7 +105,7 @@ describe('kanari simulate', () => {
     assert.equal(bad.status, 2);
     assert.match(
       bad.stderr,
-      /names template "kayenta-strict", which is neither built in nor in the files given \(known: sequential, threshold, kayenta\)/,
+      /names template "kayenta-strict", which is neither built in nor in the files given \(known: sequential, threshold, kayenta, series\)/,
     );
     const prom = await runCli([
       'simulate',

@@ -12,6 +12,7 @@ import type { ThresholdState } from '../judges/threshold/judge.js';
 import type { SequentialJudgeState, Verdict } from '../judges/sequential/judge.js';
 import type { SplitShares } from '../judges/sequential/window.js';
 import type { KayentaReport } from '../judges/kayenta/judge.js';
+import type { SeriesLook } from '../judges/series/judge.js';
 import type { MetricResult, TimeWindow } from '../providers/types.js';
 
 export type RunScope = 'step' | 'background';
@@ -30,6 +31,8 @@ export interface MeasurementSource {
   expectedShareAt?(start: number, end: number): SplitShares | undefined;
   /** Whether a baseline serves now, so "control" means baseline rather than stable. */
   hasBaseline?(): boolean;
+  /** What the router assigns to a version (a key: sticky users; or each request), where known: it decides `unit: auto`. */
+  readonly assignment?: 'key' | 'request';
 }
 
 /** One measurement: what was asked, over which window, and what came back. */
@@ -51,7 +54,7 @@ export interface MetricVerdict {
   details?: unknown;
 }
 
-export type JudgeKind = 'threshold' | 'sequential' | 'kayenta';
+export type JudgeKind = 'threshold' | 'sequential' | 'kayenta' | 'series';
 
 export interface AnalysisReport {
   template: string;
@@ -63,7 +66,8 @@ export interface AnalysisReport {
   /**
    * 0–100, higher is better. threshold: the share of judged measurements that passed;
    * kayenta: the last interval's score; sequential: how much of the error budget is
-   * left before a rollback (100 with no evidence against the canary, 0 at rollback).
+   * left before a rollback (100 with no evidence against the canary, 0 at rollback);
+   * series: the share of metrics that passed at the last look.
    */
   score: number;
   reason: string;
@@ -86,6 +90,7 @@ export interface AnalysisRunState {
   /** Why the judge cannot work against its source (a misconfiguration): the verdict is Error. */
   error?: string;
   kayenta?: { scores: number[]; last?: KayentaReport };
+  series?: { looks: SeriesLook[] };
 }
 
 /** What a judge says about its run, beside what the run itself knows. */
@@ -122,6 +127,42 @@ export function record(metric: string, window: TimeWindow, r: MetricResult, phas
     ...(r.kind === 'value' ? { value: r.value } : { message: r.message }),
     ...(phase ? { phase } : {}),
   };
+}
+
+/**
+ * One query's series over a window for the canary and for control (baseline, or stable),
+ * one point per `step`, each recorded as a measurement named after `metric`.
+ */
+export async function seriesOfBothSides(
+  state: AnalysisRunState,
+  source: MeasurementSource,
+  metric: string,
+  query: ProviderQuery,
+  window: TimeWindow,
+  step: number,
+): Promise<{ canary: MetricResult; control: MetricResult }> {
+  const [canary, control] = await Promise.all(
+    [forVersion(query, 'canary'), forVersion(query, controlVersion(source))].map((q) =>
+      source.query(q, window, { step }),
+    ),
+  );
+  state.measurements.push(
+    record(`${metric} (canary)`, window, canary!),
+    record(`${metric} (control)`, window, control!),
+  );
+  return { canary: canary!, control: control! };
+}
+
+/**
+ * A query's answer as a series: a range query's points, a web answer's array of numbers
+ * (null for a missing point), an instant value as one point, nothing otherwise.
+ */
+export function seriesOf(r: MetricResult): number[] {
+  if (r.kind !== 'value') return [];
+  if (r.series) return r.series;
+  if (Array.isArray(r.value) && r.value.every((v) => typeof v === 'number' || v === null))
+    return r.value.map((v) => (v === null ? NaN : (v as number)));
+  return typeof r.value === 'number' ? [r.value] : [];
 }
 
 export function fmt(x: number | undefined): string {

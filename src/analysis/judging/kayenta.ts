@@ -6,12 +6,10 @@
 import type { Verdict } from '../judges/sequential/judge.js';
 import { judgeKayenta, type MetricPair } from '../judges/kayenta/judge.js';
 import { kayentaStage, stageResult, type KayentaStage } from '../judges/kayenta/stage.js';
-import type { MetricResult } from '../providers/types.js';
 import {
-  controlVersion,
   fmt,
-  forVersion,
-  record,
+  seriesOfBothSides,
+  seriesOf,
   type AnalysisRunState,
   type Judge,
   type JudgeReport,
@@ -42,16 +40,8 @@ export class KayentaIntervals implements Judge {
     const pairs: MetricPair[] = [];
     for (const metric of metrics) {
       const query = k.metrics[metric.name]!;
-      const [experiment, control] = await Promise.all(
-        [forVersion(query, 'canary'), forVersion(query, controlVersion(this.source))].map((q) =>
-          this.source.query(q, window, { step: k.step }),
-        ),
-      );
-      s.measurements.push(
-        record(`${metric.name} (canary)`, window, experiment!),
-        record(`${metric.name} (control)`, window, control!),
-      );
-      pairs.push({ name: metric.name, values: { experiment: seriesOf(experiment!), control: seriesOf(control!) } });
+      const { canary, control } = await seriesOfBothSides(s, this.source, metric.name, query, window, k.step);
+      pairs.push({ name: metric.name, values: { experiment: seriesOf(canary), control: seriesOf(control) } });
     }
     const report = judgeKayenta(metrics, pairs, config.classifier.groupWeights, thresholds);
     s.kayenta!.scores.push(report.score);
@@ -93,10 +83,4 @@ export class KayentaIntervals implements Judge {
       reason: done ? reason : `${scores.length} interval(s) judged; the last scored ${scores.at(-1)}`,
     };
   }
-}
-
-function seriesOf(r: MetricResult): number[] {
-  if (r.kind !== 'value') return [];
-  if (r.series) return r.series;
-  return typeof r.value === 'number' ? [r.value] : [];
 }

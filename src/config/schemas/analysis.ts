@@ -230,6 +230,14 @@ export const sequentialSpec = z
         path: ['unit'],
         input: spec.unit,
       });
+    if (spec.unit === 'users' && spec.promotion.noWorseThan !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          '"no worse than" cannot be shown counting users (a user fails once, so the canary\'s share of failing users drifts back to its share of users); ask for promotion.minUsers instead',
+        path: ['promotion', 'noWorseThan'],
+        input: spec.promotion.noWorseThan,
+      });
     if (spec.source?.prometheus.latency !== false) return;
     spec.metrics.forEach((m, i) => {
       if (m.kind !== 'errors')
@@ -282,13 +290,68 @@ export function missingKayentaSources(config: KayentaCanaryConfig, metrics: Reco
   return out;
 }
 
+/**
+ * The kanari series judge: every `interval`, each metric's series for canary and control
+ * (one point per `step`, since the run began) are paired by time and tested — the level
+ * of the difference against control's own autocorrelated noise, or, when control never
+ * moves, an exact count of the steps worse and better. α is split over metrics and looks,
+ * so the whole analysis fails an A/A canary at most α of the time.
+ */
+export const seriesMetric = z.strictObject({
+  name,
+  provider,
+  /** Which way is worse for this metric. */
+  worse: z.enum(['increase', 'decrease', 'either']).default('increase'),
+  /** A difference (canary − control, in the metric's units) that does not matter; default 0 to fail, 10% of control to pass. */
+  tolerance: z.number().min(0).optional(),
+  /** What a missing point is: skipped with its pair, or zero (a count whose series has no point when nothing happened). */
+  missing: z.enum(['skip', 'zero']).default('skip'),
+});
+
+export const seriesSpec = z
+  .strictObject({
+    alpha: probability('the chance of failing an A/A canary over the whole analysis').default(0.05),
+    metrics: z.array(seriesMetric).min(1),
+    interval: positiveDuration.default(300_000),
+    step: positiveDuration.default(10_000),
+    /** Looks: one per interval; the last decides a pass. */
+    count: z.number().int().positive().default(1),
+    /** Fewer paired points than this is Inconclusive. */
+    minPoints: z.number().int().min(3).default(10),
+  })
+  .superRefine((s, ctx) => {
+    if (s.step > s.interval)
+      ctx.addIssue({ code: 'custom', message: 'step must not be longer than interval', path: ['step'], input: s.step });
+    const points = Math.floor((s.interval * s.count) / s.step);
+    if (points < s.minPoints)
+      ctx.addIssue({
+        code: 'custom',
+        message: `the last look has ${points} point(s) (interval × count / step), fewer than minPoints, so it could never judge; lengthen interval or count, or shorten step`,
+        path: ['minPoints'],
+        input: s.minPoints,
+      });
+    const seen = new Set<string>();
+    s.metrics.forEach((m, i) => {
+      if (seen.has(m.name))
+        ctx.addIssue({
+          code: 'custom',
+          message: `this metric name is used twice`,
+          path: ['metrics', i, 'name'],
+          input: m.name,
+        });
+      seen.add(m.name);
+    });
+  });
+export type SeriesSpec = z.output<typeof seriesSpec>;
+
 export const analysisTemplateSpec = z
   .strictObject({
     threshold: z.strictObject({ metrics: z.array(thresholdMetric).min(1) }).optional(),
     sequential: sequentialSpec.optional(),
     kayenta: kayentaSpec.optional(),
+    series: seriesSpec.optional(),
   })
-  .superRefine(exactlyOne(['threshold', 'sequential', 'kayenta']));
+  .superRefine(exactlyOne(['threshold', 'sequential', 'kayenta', 'series']));
 export type AnalysisTemplateSpec = z.output<typeof analysisTemplateSpec>;
 
 export const analysisTemplateDocument = z.strictObject({

@@ -71,7 +71,7 @@ const headerRoute = z.strictObject({
 });
 
 export const analysisRef = z.strictObject({
-  /** Built-in templates (sequential, threshold, kayenta) or AnalysisTemplate documents applied with the rollout. */
+  /** Built-in templates (sequential, threshold, kayenta, series) or AnalysisTemplate documents applied with the rollout. */
   templates: z.array(name).min(1, 'must name at least one template'),
 });
 

@@ -25,6 +25,8 @@ export interface AnalysisSupervisorOptions {
   /** The canary's configured share of canary + control requests all through a window, when one settled split served it. */
   expectedShareAt: (start: number, end: number) => SplitShares | undefined;
   hasBaseline: () => boolean;
+  /** What the rollout's router assigns to a version: a key (sticky users) or each request. */
+  assignment: 'key' | 'request';
 }
 
 export class AnalysisSupervisor {
@@ -49,6 +51,7 @@ export class AnalysisSupervisor {
       recorder: this.recorder,
       expectedShareAt: o.expectedShareAt,
       hasBaseline: o.hasBaseline,
+      assignment: o.assignment,
     };
   }
 

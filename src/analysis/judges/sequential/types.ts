@@ -75,6 +75,8 @@ export interface SequentialJudgeState {
   unit?: Unit | null;
   canaryRequests: number;
   canaryUsers?: number;
+  usersSeen?: number;
+  interrupted?: string;
   failure: string | null;
   expectedShare: number | null;
   srm: RatioMixtureState | null;

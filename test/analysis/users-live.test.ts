@@ -1,0 +1,140 @@
+/**
+ * The sequential judge on a real router, counting users: two copies of the same app (A/A)
+ * behind a router at 5%, light users who each send one request, and one heavy client whose
+ * cookie is pinned to a canary bucket and whose own requests fail often — the same on
+ * either version. Today's request-level test reads that client's errors as the canary's
+ * and rolls back; the per-user default counts it once and does not. Then a real 5× error
+ * regression spread over many users is rolled back by the per-user default.
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { analysisTemplateSpec } from '../../src/config/schemas/analysis.js';
+import { StatsRecorder } from '../../src/analysis/providers/builtin.js';
+import { Providers } from '../../src/analysis/providers/index.js';
+import { AnalysisRun } from '../../src/analysis/run.js';
+import { murmur3 } from '../../src/router/hash.js';
+import { bucketOf } from '../../src/router/split.js';
+import { keepLoading } from '../helpers/load.js';
+import { startTestRouter, type TestRouter } from '../helpers/router.js';
+
+/** An app whose requests fail when the client says so (its own errors) or at `errorRate`. */
+async function app(errorRate: number): Promise<{ port: number; close(): void }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    const fail = req.headers['x-fail'] === '1' || Math.random() < errorRate;
+    res.writeHead(fail ? 500 : 200, { 'content-type': 'text/plain' }).end(fail ? 'failed' : 'ok');
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
+/** A cookie value the router puts in a canary bucket at `weight` percent. */
+function canaryKey(service: string, weight: number): string {
+  for (let i = 0; ; i++) if (bucketOf(`heavy-${i}`, murmur3(service)) < weight * 100) return `heavy-${i}`;
+}
+
+/** Requests whose failure is the client's own, with probability p. */
+const ownFailure = (p: number): Record<string, string> => (Math.random() < p ? { 'x-fail': '1' } : {});
+
+const ERRORS = { metrics: [{ name: 'errors', kind: 'errors' }], srm: false };
+
+interface Live {
+  router: TestRouter;
+  recorder: StatsRecorder;
+  runs: Record<string, AnalysisRun>;
+  close(): Promise<void>;
+}
+
+async function live(stableErrors: number, canaryErrors: number, weight: number, units: string[]): Promise<Live> {
+  const [stable, canary] = [await app(stableErrors), await app(canaryErrors)];
+  const router = await startTestRouter({
+    pools: { stable: [`http://127.0.0.1:${stable.port}`], canary: [`http://127.0.0.1:${canary.port}`] },
+    weights: { canary: weight },
+  });
+  const recorder = new StatsRecorder();
+  recorder.record((await router.admin('GET', '/stats')).json);
+  const share = weight / 100;
+  const env = {
+    service: 'svc',
+    providers: new Providers(),
+    recorder,
+    expectedShareAt: () => ({ requests: share, keys: share, control: 'stable' as const }),
+  };
+  const now = Date.now();
+  const runs = Object.fromEntries(
+    units.map((unit) => [
+      unit,
+      AnalysisRun.start(unit, analysisTemplateSpec.parse({ sequential: { ...ERRORS, unit } }), 'background', now, env),
+    ]),
+  );
+  return {
+    router,
+    recorder,
+    runs,
+    async close() {
+      await router.close();
+      stable.close();
+      canary.close();
+    },
+  };
+}
+
+/** What the controller does each second: read the stats, tick the runs; until `done` or `seconds` pass. */
+async function watch(w: Live, seconds: number, done: () => boolean): Promise<void> {
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end && !done()) {
+    await new Promise((r) => setTimeout(r, 500));
+    w.recorder.record((await w.router.admin('GET', '/stats')).json);
+    for (const run of Object.values(w.runs)) await run.tick(Date.now());
+  }
+}
+
+describe('users as the unit, on a real router', () => {
+  const worlds: Live[] = [];
+  after(async () => {
+    for (const w of worlds) await w.close();
+  });
+
+  it('a heavy client failing on its own is rolled back by the request count, not by the per-user default', async () => {
+    const w = await live(0, 0, 5, ['requests', 'auto']);
+    worlds.push(w);
+    const heavy = canaryKey('svc', 5);
+    // Light users: a request each (no cookie: a new user), 1% of them failing on their own.
+    const light = keepLoading(w.router.port, 6, () => ({ headers: ownFailure(0.01) }));
+    // The heavy client: one cookie, pinned to the canary, a fifth of its requests failing on their own.
+    const client = keepLoading(w.router.port, 2, () => ({
+      headers: { cookie: `kanari-svc=${heavy}`, ...ownFailure(0.2) },
+    }));
+    try {
+      await watch(w, 60, () => w.runs.requests!.report().verdict === 'Failed');
+      await watch(w, 3, () => false);
+    } finally {
+      await Promise.all([light.stop(), client.stop()]);
+    }
+    const requests = w.runs.requests!.report();
+    const users = w.runs.auto!.report();
+    assert.equal(requests.verdict, 'Failed', `the request-level test: ${requests.reason}`);
+    assert.notEqual(users.verdict, 'Failed', `the per-user test: ${users.reason}`);
+    const part = (users.metrics[0]!.details as { parts: { canary: { events: number } }[] }).parts[0]!;
+    // The client's many failures count once; light users' failures on the canary are few.
+    assert.ok(part.canary.events >= 1, 'the heavy client counted as one failing user');
+    assert.ok(client.replies.filter((r) => r.status === 500).length > 20 * part.canary.events);
+  });
+
+  it('a 5× error regression spread across many users is rolled back by the per-user default', async () => {
+    const w = await live(0.01, 0.05, 20, ['auto']);
+    worlds.push(w);
+    const load = keepLoading(w.router.port, 8);
+    try {
+      await watch(w, 60, () => w.runs.auto!.report().verdict === 'Failed');
+    } finally {
+      await load.stop();
+    }
+    const r = w.runs.auto!.report();
+    assert.equal(r.verdict, 'Failed', r.reason);
+    assert.match(r.reason, /of its users met an error/);
+  });
+});
