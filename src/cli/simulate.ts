@@ -116,6 +116,17 @@ function formatReport(name: string, spec: SimulationSpec, r: SimulationReport, r
       '',
       r.limit.extraErrors.toFixed(1),
     ]);
+  const k = r.keyLimit;
+  if (k)
+    rows.push([
+      'limit (keys)',
+      '',
+      '',
+      '',
+      k.seconds === undefined ? 'none' : `${formatSeconds(k.seconds)} (mean)`,
+      '',
+      `${k.keys.toFixed(1)} failing keys of ${k.carriers}`,
+    ]);
   lines.push(...table([header, ...rows]));
   for (const t of r.templates) if (t.example) lines.push(`  e.g. ${t.name}: ${t.example}`);
   return lines.join('\n');

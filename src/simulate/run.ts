@@ -114,8 +114,9 @@ export async function runOnce(variant: Variant, world: World, seed: number): Pro
     const served =
       (table.canary === canaryVersion ? second.canary.requests : 0) +
       (table.stable === canaryVersion ? second.stable.requests : 0);
-    extraErrors += served * Math.max(0, bad.errorRate - world.stable.errorRate);
-    if (exposedAt === undefined && served > 0 && worse(bad, world.stable)) exposedAt = t;
+    extraErrors += served * Math.max(0, bad.errorRate - world.stable.errorRate) + traffic.regressed.extraErrors;
+    const met = (served > 0 && worse(bad, world.stable)) || traffic.regressed.requests > 0;
+    if (exposedAt === undefined && met) exposedAt = t;
 
     const end = now + 1000;
     for (const entry of status.analyses) {

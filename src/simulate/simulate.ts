@@ -10,7 +10,8 @@ import { rolloutSpec } from '../config/schemas/rollout.js';
 import type { SimulationSpec } from '../config/schemas/simulation.js';
 import { BUILTIN_TEMPLATES, providersOf } from '../config/templates.js';
 import { planOf } from '../rollout/strategies/index.js';
-import { detectionLimit, type Limit } from './limits.js';
+import { regressingClients } from './clients.js';
+import { detectionLimit, keyLimit, type KeyLimit, type Limit } from './limits.js';
 import { runOnce, type RunResult, type Variant } from './run.js';
 import { canaryAt, toBehaviour, worse } from './scenario.js';
 
@@ -39,6 +40,8 @@ export interface SimulationReport {
   seconds: number;
   templates: TemplateSummary[];
   limit?: Limit;
+  /** Where a regression rides on a few keys (clients): the fewest failing keys any test needs. */
+  keyLimit?: KeyLimit;
 }
 
 /** The plans a Simulation runs: a Rollout as it is, or its steps once per template. */
@@ -107,6 +110,9 @@ export async function simulate(
   const horizon = spec.steps ? planSeconds(spec.steps) : Math.ceil(spec.duration / 1000);
   let onset: number | undefined;
   for (let t = 0; t < horizon && onset === undefined; t++) if (worse(canary(t), stable)) onset = t;
+  const carriers = regressingClients(spec.traffic, stable.errorRate);
+  if (onset === undefined && carriers.length > 0)
+    onset = Math.min(...carriers.map((c) => (c.active?.offset ?? 0) / 1000));
 
   const results: RunResult[][] = variants.map(() => []);
   for (let run = 0; run < runs; run++) {
@@ -119,15 +125,27 @@ export async function simulate(
   const exposed = first?.exposedAt ?? onset;
   const onsetShare = exposed === undefined ? 0 : (first?.canaryShare[exposed] ?? 0);
   const sequential = variants.flatMap((v) => Object.values(v.templates)).find((t) => t.sequential);
+  const alpha = sequential?.sequential?.alpha ?? 0.05;
   const at = onset === undefined ? undefined : canary(onset);
   const limit =
     at &&
     detectionLimit({
-      alpha: sequential?.sequential?.alpha ?? 0.05,
+      alpha,
       canaryRate: spec.traffic.rate * onsetShare,
       errorRates: [stable.errorRate, at.errorRate],
       latency: { medians: [stable.latency.median, at.latency.median], sigma: stable.latency.sigma },
     });
+  const keys =
+    carriers.length > 0
+      ? keyLimit({
+          alpha,
+          keyShare: onsetShare,
+          carriers: carriers.map((c) => ({
+            onCanary: c.bucket === 'random' ? onsetShare : c.bucket < onsetShare * 10_000 ? 1 : 0,
+            failures: c.rate * c.canary!.errorRate * (c.active ? c.active.for / c.active.every : 1),
+          })),
+        })
+      : undefined;
   const longest = Math.max(0, ...results.flat().map((r) => r.seconds));
   return {
     plan: spec.rollout?.loaded ? planOf(spec.rollout.loaded.document.spec).kind : 'steps',
@@ -136,6 +154,7 @@ export async function simulate(
     seconds: spec.steps ? horizon : longest,
     templates: variants.map((v, i) => summarise(v.name, results[i]!, onset)),
     ...(limit ? { limit } : {}),
+    ...(keys ? { keyLimit: keys } : {}),
   };
 }
 

@@ -17,18 +17,30 @@ export interface VersionBehaviour {
 }
 
 export class SyntheticLatency implements LatencyWindow {
+  private readonly answers = new Map<string, number[]>();
+
   constructor(
-    private readonly random: Random,
+    protected readonly random: Random,
     readonly requests: number,
     readonly median: number,
     readonly sigma: number,
   ) {}
 
   survival(t: number): number {
-    return t <= 0 ? 1 : 1 - normalCdf(Math.log(t / this.median) / this.sigma);
+    return slowerThan(t, this);
   }
 
   countAbove(thresholds: readonly number[]): number[] {
+    // One draw per question, so the same question (of the requests, or of keys that are each one request) gets one answer.
+    const key = thresholds.join(',');
+    const known = this.answers.get(key);
+    if (known) return [...known];
+    const out = this.drawAbove(thresholds);
+    this.answers.set(key, out);
+    return [...out];
+  }
+
+  private drawAbove(thresholds: readonly number[]): number[] {
     // Visit thresholds from lowest to highest, each a binomial thinning of the one before.
     const order = thresholds.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0]);
     const out = new Array<number>(thresholds.length);
@@ -53,17 +65,7 @@ export class SyntheticLatency implements LatencyWindow {
     const n = this.requests + other.requests;
     if (n === 0) return NaN;
     const above = (t: number) => (this.requests * this.survival(t) + other.requests * other.survival(t)) / n;
-    const reach = 10 * Math.max(this.sigma, other.sigma, 1);
-    let [lo, hi] = [
-      Math.log(Math.min(this.median, other.median)) - reach,
-      Math.log(Math.max(this.median, other.median)) + reach,
-    ];
-    for (let i = 0; i < 60; i++) {
-      const mid = (lo + hi) / 2;
-      if (above(Math.exp(mid)) > 1 - q) lo = mid;
-      else hi = mid;
-    }
-    return Math.exp((lo + hi) / 2);
+    return quantileOf(above, q, [this, other]);
   }
 
   /**
@@ -75,6 +77,63 @@ export class SyntheticLatency implements LatencyWindow {
     const level = Math.min(1 - 1e-9, Math.max(1e-9, q + Math.sqrt((q * (1 - q)) / n) * this.random.normal()));
     return this.median * Math.exp(this.sigma * normalQuantile(level));
   }
+}
+
+/** A window whose requests have several lognormal latencies (a version's own and heavy clients'), mixed by requests. */
+export class MixedLatency extends SyntheticLatency {
+  constructor(
+    random: Random,
+    readonly parts: readonly Lognormal[],
+  ) {
+    super(
+      random,
+      parts.reduce((n, p) => n + p.requests, 0),
+      parts[0]!.median,
+      Math.max(...parts.map((p) => p.sigma)),
+    );
+  }
+
+  override survival(t: number): number {
+    if (this.requests === 0) return 0;
+    return this.parts.reduce((s, p) => s + p.requests * slowerThan(t, p), 0) / this.requests;
+  }
+
+  override quantile(q: number): number {
+    return this.requests === 0 ? NaN : quantileOf((t) => this.survival(t), q, this.parts);
+  }
+
+  override sampledQuantile(q: number, n = this.requests): number {
+    if (n === 0) return NaN;
+    return this.quantile(Math.min(1 - 1e-9, Math.max(1e-9, q + Math.sqrt((q * (1 - q)) / n) * this.random.normal())));
+  }
+}
+
+export interface Lognormal {
+  requests: number;
+  median: number;
+  sigma: number;
+}
+
+/** The share of requests of a lognormal latency slower than `t` seconds. */
+export function slowerThan(t: number, latency: { median: number; sigma: number }): number {
+  return t <= 0 ? 1 : 1 - normalCdf(Math.log(t / latency.median) / latency.sigma);
+}
+
+/** The t where `above(t)`, a share of requests slower than t, falls to 1 − q: bisection on ln t, wide of every part. */
+function quantileOf(
+  above: (t: number) => number,
+  q: number,
+  parts: readonly { median: number; sigma: number }[],
+): number {
+  const reach = 10 * Math.max(1, ...parts.map((p) => p.sigma));
+  let lo = Math.log(Math.min(...parts.map((p) => p.median))) - reach;
+  let hi = Math.log(Math.max(...parts.map((p) => p.median))) + reach;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (above(Math.exp(mid)) > 1 - q) lo = mid;
+    else hi = mid;
+  }
+  return Math.exp((lo + hi) / 2);
 }
 
 export function sampleVersion(random: Random, requests: number, behaviour: VersionBehaviour): VersionWindow {

@@ -79,9 +79,9 @@ const NOT_TIMERS: [string, string][] = [
   ],
   ['kayenta interval, step and lookback', kayenta('interval: @\n    step: @\n    lookback: @')],
   [
-    'simulation pause, latency, change and bursts',
+    'simulation pause, latency, change, bursts and clients',
     simulation(
-      '  canary: { latency: { median: @ }, changes: [{ at: @ }] }\n  traffic: { diurnal: { amplitude: 0.5, period: @ }, bursts: { every: @, duration: @, rate: 10 } }\n',
+      '  canary: { latency: { median: @ }, changes: [{ at: @ }] }\n  traffic: { diurnal: { amplitude: 0.5, period: @ }, bursts: { every: @, duration: @, rate: 10 }, clients: [{ rate: 1, active: { every: @, for: @, offset: @ } }] }\n',
       '[{ setWeight: 5 }, { pause: { duration: @ } }]',
     ),
   ],
@@ -130,6 +130,10 @@ describe('durations that step or divide a loop', () => {
     ['spec.kayenta.interval', kayenta('interval: 0s\n    step: 0s')],
     ['spec.traffic.diurnal.period', simulation('  traffic: { diurnal: { amplitude: 0.5, period: 0s } }\n')],
     ['spec.traffic.bursts.every', simulation('  traffic: { bursts: { every: 0ms, duration: 1s, rate: 10 } }\n')],
+    [
+      'spec.traffic.clients[0].active.every',
+      simulation('  traffic: { clients: [{ rate: 1, active: { every: 0s, for: 0s } }] }\n'),
+    ],
   ];
   for (const [path, doc] of ZERO) {
     it(`${path}: 0 is refused at its line`, () => {

@@ -57,16 +57,28 @@ describe('simulator: what the sequential judge must show', () => {
     assert.equal(r.templates[0]!.pauses, 0, 'the split matches the weights, so the SRM guard stays quiet');
   });
 
-  it('a sample-ratio mismatch pauses instead of rolling back', async () => {
+  it('a sample-ratio mismatch of requests pauses a request-level test instead of rolling back; by keys there is none', async () => {
     // A client sending 300 req/s for a minute is sticky: when it lands on the canary the
-    // canary's share of requests is far above its 5% weight.
+    // canary's share of requests is far above its 5% weight — but it is one key of many.
     const spec = {
       ...example('nothing-wrong'),
       traffic: { rate: 1000, bursts: { every: 120_000, duration: 60_000, rate: 300 } },
     };
-    const r = await simulate(spec, [both[0]!], 40);
-    assert.ok(r.templates[0]!.pauses > 0, 'some runs pause');
-    assert.match(r.templates[0]!.example ?? '', /sample-ratio mismatch/);
+    const sequential = BUILTIN_TEMPLATES.sequential!;
+    const requests = { ...sequential, sequential: { ...sequential.sequential!, unit: 'requests' as const } };
+    const [byRequests, byUsers] = (
+      await simulate(
+        spec,
+        [
+          { name: 'requests', spec: requests },
+          { name: 'users', spec: sequential },
+        ],
+        40,
+      )
+    ).templates;
+    assert.ok(byRequests!.pauses > 0, 'some runs pause');
+    assert.match(byRequests!.example ?? '', /sample-ratio mismatch/);
+    assert.equal(byUsers!.pauses, 0, 'first-seen keys follow the weights');
   });
 });
 

@@ -18,6 +18,45 @@ const behaviour = z.strictObject({
 /** A change to the canary's behaviour from a point in the rollout on. */
 const change = z.strictObject({ at: duration, errorRate: errorRate.optional(), latency: latency.optional() });
 
+/** A population of users sharing `traffic.rate`; each user has a bucket, so a version, of its own. */
+const users = z.strictObject({
+  count: z
+    .number()
+    .int('must be a whole number of users')
+    .min(1, 'must be at least 1 user')
+    .max(1e9, 'must be at most 1e9 users'),
+  /** Pareto shape of the per-user rates (> 1; the smaller, the heavier the tail); absent, every user sends at the same rate. */
+  shape: z.number().gt(1, 'must be greater than 1 (a Pareto shape of 1 or less has no mean rate)').max(100).optional(),
+});
+
+const bucket = z.union([
+  z.literal('random'),
+  z
+    .number()
+    .int('must be a whole bucket, 0 to 9999')
+    .min(0, 'must be a bucket from 0 to 9999')
+    .max(9999, 'must be a bucket from 0 to 9999'),
+]);
+
+/** One heavy client: one stickiness key, so every request it sends goes to the version of its bucket. */
+const client = z.strictObject({
+  /** Requests per second while active. */
+  rate: z.number().positive(),
+  /** Its own error rate, the same on either version (a client that retries a request the server rejects); absent, the version's. */
+  errorRate: errorRate.optional(),
+  /** Its own latency, the same on either version (a client whose requests are heavier); absent, the version's. */
+  latency: latency.optional(),
+  /** When it sends: `for` out of every `every`, from `offset` after the deploy; absent, all the time. */
+  active: z
+    .strictObject({ every: positiveDuration, for: positiveDuration, offset: duration.default(0) })
+    .refine((a) => a.for <= a.every, { message: 'must be active at most `every`', path: ['for'] })
+    .optional(),
+  /** Its bucket (0–9999, canary buckets grow from 0 up, baseline from 9999 down), or `random`: a fresh one each run. */
+  bucket: bucket.default('random'),
+  /** How the canary treats this client when it differs from how stable does: a regression only a few users meet. */
+  canary: z.strictObject({ errorRate }).optional(),
+});
+
 export const step = z
   .strictObject({
     setWeight: z.number().min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100').optional(),
@@ -49,8 +88,14 @@ export const simulationSpec = z
             duration,
             rate: z.number().positive(),
             errorRate: errorRate.optional(),
+            /** `new` (the default): each burst is a client never seen before, in a fresh bucket; `same`: one client (one bucket) recurs. */
+            client: z.enum(['new', 'same']).optional(),
           })
           .optional(),
+        /** The users who send `rate` between them; absent, every request is its own user (keys never repeat). */
+        users: users.optional(),
+        /** Heavy clients (bots, batch jobs, retrying clients), each one stickiness key, on top of `rate`. */
+        clients: z.array(client).optional(),
         /** The share of requests that match the rollout's header or cookie routes (testers on a preview). */
         matching: z.number().min(0).max(1).optional(),
       })
