@@ -35,6 +35,8 @@ const NO_REQUESTS: VersionWindow = { requests: 0, errors: 0 };
 
 export class SyntheticSource implements MeasurementSource, CountSource {
   readonly name = 'builtin';
+  /** The simulated router keeps each user on its bucket's version, as kanari's does. */
+  readonly assignment = 'key';
   private readonly seconds: TrafficSecond[] = [];
   private readonly totals: Record<Version, Totals> = {
     stable: { requests: [0], errors: [0], latency: [] },
