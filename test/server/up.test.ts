@@ -32,7 +32,9 @@ ${extra}`,
   );
 }
 
-describe('kanari up', () => {
+// Each test has its own controller, state directory and ports, and mostly waits on
+// pauses and analyses: they run side by side, and the file takes as long as the longest.
+describe('kanari up', { concurrency: true }, () => {
   it('survives kill -9 during a pause, an analysis and a rollback, with no request failing in the path', async () => {
     const f = new UpFixture();
     const port = await listenPort();
