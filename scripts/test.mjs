@@ -6,9 +6,10 @@
 // beside the rest, whose integration tests start real processes and so stay one at a time;
 // its report is printed after theirs. Named files run in one runner, as given.
 //
-// A few integration files spend nearly all their time waiting (pauses of tens of seconds,
-// no load, no timing asserted): they run in the second runner after the pure ones, where
-// they cost the first runner's tests almost no CPU and take their wait off its wall time.
+// A few integration files spend nearly all their time waiting (on pauses, controller
+// restarts and measurements; little or no load, no timing asserted): they run in the second
+// runner after the pure ones, where they cost the first runner's tests little CPU and take
+// their wait off its wall time.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ const OFFLINE = [
 ];
 const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout
+  /^test\/server\/events-resume\.test\.ts$/, // two controllers' starts, six measurements, 200 users at 2 at a time
 ];
 
 function findTests(dir) {
