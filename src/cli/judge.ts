@@ -65,7 +65,12 @@ export async function run(argv: string[]): Promise<number> {
 
   const spec = values.file ? loadKind(values.file, 'AnalysisTemplate').spec : BUILTIN_TEMPLATES.sequential!;
   if (!spec.sequential) throw new UsageError(`judge: ${values.file} is not a sequential template`);
-  const judge = new SequentialJudge({ ...sequentialSettings(spec.sequential), srm: false });
+  if (spec.sequential.unit === 'users')
+    throw new UsageError(
+      `judge: ${values.file} asks for unit: users, but a request log has no users; judge it with unit: requests (valid only where each request was assigned a version on its own)`,
+    );
+  // A request log is requests: there are no users to count, whatever the template's default.
+  const judge = new SequentialJudge({ ...sequentialSettings(spec.sequential), unit: 'requests', srm: false });
   let stoppedAt: number | undefined;
   const windows = readRequestLog(values.data);
   for (const [i, w] of windows.entries()) {

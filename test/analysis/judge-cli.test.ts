@@ -93,5 +93,17 @@ describe('kanari judge --sequential', () => {
     assert.equal(report.stoppedAtSecond, null);
     assert.equal(report.metrics[0].parts[0].canary.requests, 1200);
     assert.ok(report.metrics[0].parts[0].canary.events < 10);
+    assert.equal(report.unit, 'requests');
+  });
+
+  it('refuses a template that asks for users, which a request log does not have (exit 2)', () => {
+    const template = join(dir, 'users.yaml');
+    writeFileSync(
+      template,
+      'apiVersion: kanari.dev/v1alpha1\nkind: AnalysisTemplate\nmetadata: { name: u }\nspec:\n  sequential: { unit: users }\n',
+    );
+    const r = runCli(['judge', '--sequential', '-f', template, '--data', requestLog('u.csv', 2, 0, 0)]);
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /asks for unit: users, but a request log has no users/);
   });
 });
