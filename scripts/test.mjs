@@ -21,7 +21,7 @@ const OFFLINE = [
   /^test\/shared\//,
   /^test\/store\//,
   /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|traffic-splits)\.test\.ts$/,
-  /^test\/router\/(match|split|response-parser|strict-http)\.test\.ts$/,
+  /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
 ];
 const WAITING = [

@@ -43,6 +43,8 @@ export interface RunEnvironment {
   expectedShareAt?: (start: number, end: number) => SplitShares | undefined;
   /** Whether a baseline is serving, so "control" means baseline rather than stable. */
   hasBaseline?: () => boolean;
+  /** What the rollout's router assigns to a version: a key (sticky users) or each request. */
+  assignment?: 'key' | 'request';
 }
 
 /** Measured by the router and the providers, or by any other source (the simulator's synthetic traffic). */
@@ -60,6 +62,7 @@ export function measuredSource(env: RunEnvironment): MeasurementSource {
     },
     ...(env.expectedShareAt ? { expectedShareAt: env.expectedShareAt } : {}),
     ...(env.hasBaseline ? { hasBaseline: env.hasBaseline } : {}),
+    ...(env.assignment ? { assignment: env.assignment } : {}),
   };
 }
 

@@ -162,6 +162,8 @@ function requestsUnderKeys(
     : sequential.unit === 'requests'
       ? 'asks for unit: requests'
       : undefined;
+  if (!counts && sequential.promotion.noWorseThan !== undefined)
+    return `template "${name}" asks for promotion.noWorseThan, which cannot be shown counting users, and this rollout's router keeps each user on one version (${describeSticky(spec, metadata.name)}); ask for promotion.minUsers instead`;
   if (!counts) return undefined;
   return `template "${name}" ${counts}, but this rollout's router keeps each user on one version (${describeSticky(spec, metadata.name)}), so one user's requests are not independent and a request-level test could roll back a good release; count from kanari's own router (drop sequential.source and unit), or give every request its own version with sticky: { perRequest: true }`;
 }

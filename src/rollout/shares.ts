@@ -16,5 +16,6 @@ export function splitShares(t: TrafficState): SplitShares | undefined {
   const total = t.weights.canary + control;
   if (!(total > 0)) return undefined;
   const keys = t.weights.canary / total;
-  return t.routes.length > 0 ? { keys } : { requests: keys, keys };
+  const against = t.baseline !== undefined && t.weights.baseline > 0 ? 'baseline' : 'stable';
+  return t.routes.length > 0 ? { keys, control: against } : { requests: keys, keys, control: against };
 }

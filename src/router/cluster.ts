@@ -6,6 +6,8 @@ import type { RoutingTable, Version } from '../config/schemas/table.js';
 import type { EndpointHealth } from './pool.js';
 import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import type { StoredTable } from './tablestore.js';
+import { replayBatch } from './key-batch.js';
+import { KeyTracker, startsFresh } from './keys.js';
 
 export type ToWorker =
   | { type: 'init'; service: WorkerService; stored: StoredTable; recordStats: boolean }
@@ -13,7 +15,10 @@ export type ToWorker =
   | { type: 'stats'; id: number }
   | { type: 'health'; id: number };
 export type FromWorker =
-  { type: 'hello' } | { type: 'ready'; address: AddressInfo } | { type: 'reply'; id: number; value: unknown };
+  | { type: 'hello' }
+  | { type: 'ready'; address: AddressInfo }
+  | { type: 'reply'; id: number; value: unknown }
+  | { type: 'keys'; batch: string };
 
 const REPLY_TIMEOUT_MS = 5000;
 
@@ -28,6 +33,8 @@ export interface Workers {
   address: AddressInfo;
   setTable(table: RoutingTable, revision: number): Promise<void>;
   snapshots(): Promise<StatsSnapshot[]>;
+  /** The merged snapshot with the service's key counts, which the primary holds. */
+  addKeys(snapshot: StatsSnapshot): StatsSnapshot;
   health(): Promise<Record<Version, EndpointHealth[]>>;
   close(): Promise<void>;
 }
@@ -60,6 +67,8 @@ export async function startWorkers(
     { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
   >();
   const live = new Set<Worker>();
+  // One tracker for the service: workers send their records here, so a user served by two is one user.
+  const keys = recordStats ? new KeyTracker(service.spec.limits.trackedKeys) : undefined;
 
   const ask = (worker: Worker, message: ToWorker & { id: number }) =>
     new Promise<unknown>((resolve, reject) => {
@@ -80,6 +89,8 @@ export async function startWorkers(
         // Messages sent before the worker listens are dropped, so it asks for its config.
         if (msg.type === 'hello') {
           worker.send({ type: 'init', service, stored, recordStats } satisfies ToWorker);
+        } else if (msg.type === 'keys') {
+          if (keys) replayBatch(msg.batch, keys);
         } else if (msg.type === 'ready') {
           live.add(worker);
           resolve(msg.address);
@@ -111,8 +122,11 @@ export async function startWorkers(
     async setTable(table, revision) {
       stored = { table, revision };
       await all((id) => ({ type: 'table', id, table, revision }));
+      // After every worker applied it: what they served before is counted in the old epoch.
+      if (startsFresh(table)) keys?.reset();
     },
     snapshots: () => all<StatsSnapshot>((id) => ({ type: 'stats', id })),
+    addKeys: (snapshot) => keys?.addTo(snapshot) ?? snapshot,
     async health() {
       const [first] = await all<Record<Version, EndpointHealth[]>>((id) => ({ type: 'health', id }));
       return first!;

@@ -5,6 +5,7 @@ import type { ServiceSpec, Sticky } from '../config/schemas/router.js';
 import type { RoutingTable, Version } from '../config/schemas/table.js';
 import { forward } from './forward.js';
 import { HealthChecker } from './health.js';
+import { KeyRecorder, KeyTracker, startsFresh, type KeySink } from './keys.js';
 import { cookieValue, matchVersion } from './match.js';
 import { murmur3 } from './hash.js';
 import { startMirror } from './mirror.js';
@@ -23,6 +24,10 @@ const COOKIE_MAX_AGE_S = 365 * 24 * 3600;
 export interface RouteDecision {
   version: Version;
   setCookie?: string;
+  /** The stickiness key, when the request has one. */
+  key?: string;
+  /** Sent by a header or cookie match route, not by the weights: its user is not counted. */
+  matched?: true;
 }
 
 /**
@@ -32,6 +37,9 @@ export interface RouteDecision {
  */
 export class DataPlane {
   readonly stats: RouterStats;
+  /** The service's key tracker, when this process holds it (not in a worker: the primary does). */
+  readonly keyTracker: KeyTracker | undefined;
+  private readonly keys: KeyRecorder | undefined;
   readonly server: http.Server;
   private readonly endpoints: EndpointRegistry;
   private readonly seed: number;
@@ -51,10 +59,14 @@ export class DataPlane {
     service: string,
     table: RoutingTable,
     revision: number,
-    /** `workers`: how many processes share this listener (and its connection cap). */
-    private readonly opts: { recordStats?: boolean; workers?: number } = {},
+    /** `workers`: how many processes share this listener (and its connection cap); `keys`: where a worker sends its key records. */
+    private readonly opts: { recordStats?: boolean; workers?: number; keys?: KeySink } = {},
   ) {
     this.stats = new RouterStats(service);
+    if (opts.recordStats !== false) {
+      this.keyTracker = opts.keys ? undefined : new KeyTracker(spec.limits.trackedKeys);
+      this.keys = new KeyRecorder(service, opts.keys ?? this.keyTracker!);
+    }
     this.seed = murmur3(service);
     this.sticky = spec.sticky ?? { cookie: `kanari-${service}` };
     this.endpoints = new EndpointRegistry(spec.timeouts.idle, spec.limits.maxConnectionsPerEndpoint);
@@ -96,6 +108,7 @@ export class DataPlane {
   /** Swaps the routing table; requests already routed finish on the table they started with. */
   setTable(table: RoutingTable, revision: number): void {
     this.current = compileTable(table, revision, this.endpoints);
+    if (startsFresh(table)) this.keyTracker?.reset();
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
@@ -172,9 +185,9 @@ export class DataPlane {
       key = req.socket.remoteAddress;
     }
     const matched = table.rules.length > 0 ? matchVersion(table.rules, head.value) : undefined;
-    if (matched) return { version: matched, setCookie };
+    if (matched) return { version: matched, setCookie, matched: true };
     const bucket = key === undefined ? randomBucket() : bucketOf(key, this.seed);
-    return { version: versionForBucket(bucket, table.weights), setCookie };
+    return { version: versionForBucket(bucket, table.weights), setCookie, key };
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -187,7 +200,8 @@ export class DataPlane {
     if (head.hasBody) this.timeBody(req, conn);
     const started = performance.now();
     const table = this.current;
-    const { version, setCookie } = this.route(head, req, table);
+    const decision = this.route(head, req, table);
+    const { version, setCookie } = decision;
     if (this.opts.recordStats === false) {
       conn.track(
         req,
@@ -206,7 +220,7 @@ export class DataPlane {
     res.once('close', () => {
       // A client that left before the response finished is counted as 499, as nginx does.
       const status = res.writableFinished ? res.statusCode : 499;
-      if (served) this.stats.finished(served, status, (performance.now() - started) / 1000);
+      if (served) this.finished(decision, served, status, (performance.now() - started) / 1000);
     });
     const mirror =
       table.mirror && table.mirror.version !== version && randomBucket() < table.mirror.buckets
@@ -217,6 +231,12 @@ export class DataPlane {
       res,
       forward(this, table, head, req, res, version, setCookie ? ['Set-Cookie', setCookie] : [], onServed, mirror),
     );
+  }
+
+  /** Counts a finished request; its user only when the weights routed it (a match route picks its users). */
+  private finished(decision: RouteDecision, served: Version, status: number, seconds: number): void {
+    this.stats.finished(served, status, seconds);
+    if (!decision.matched) this.keys?.record(decision.key, served, status, seconds);
   }
 
   private upgrade(req: IncomingMessage, socket: Socket, early: Buffer): void {
@@ -231,7 +251,8 @@ export class DataPlane {
     if (head.refused) return this.refuse(conn, head.status, head.reason);
     const started = performance.now();
     const table = this.current;
-    const { version: wanted } = this.route(head, req, table);
+    const decision = this.route(head, req, table);
+    const wanted = decision.version;
     const now = Date.now();
     const version = table.pools[wanted].available(now) ? wanted : 'stable';
     const ep = table.pools[version].pick(now);
@@ -241,7 +262,7 @@ export class DataPlane {
     const count = (status: number) => {
       if (counted) return;
       counted = true;
-      this.stats.finished(version, status, (performance.now() - started) / 1000);
+      this.finished(decision, version, status, (performance.now() - started) / 1000);
     };
     openTunnel(head, socket, early, ep, this.spec.timeouts.connect, {
       answered: count,

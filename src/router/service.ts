@@ -151,7 +151,10 @@ export async function openService(name: string, spec: ServiceSpec, o: ServiceOpt
       const backend: AdminBackend = {
         current: () => stored,
         replace: replaceWith((t, r) => plane.setTable(t, r)),
-        stats: async () => ({ ...plane.stats.snapshot(stored.revision, plane.available()), tableStore: tableStore() }),
+        stats: async () => {
+          const snapshot = plane.stats.snapshot(stored.revision, plane.available());
+          return { ...(plane.keyTracker?.addTo(snapshot) ?? snapshot), tableStore: tableStore() };
+        },
         health: async () => plane.endpointHealth(),
       };
       return { name, spec, address, backend, close: (graceMs) => stop(() => plane.close(graceMs)) };
@@ -162,7 +165,7 @@ export async function openService(name: string, spec: ServiceSpec, o: ServiceOpt
     const backend: AdminBackend = {
       current: () => stored,
       replace: replaceWith((t, r) => workers.setTable(t, r)),
-      stats: async () => ({ ...mergeSnapshots(await workers.snapshots()), tableStore: tableStore() }),
+      stats: async () => ({ ...workers.addKeys(mergeSnapshots(await workers.snapshots())), tableStore: tableStore() }),
       health: () => workers.health(),
     };
     return { name, spec, address: workers.address, backend, close: () => stop(() => workers.close()) };

@@ -126,7 +126,13 @@ describe('sequential judge: counts from Prometheus agree with the router’s own
         builtin: new BuiltinCounts(w.recorder),
         prometheus: new PrometheusCountSource(prometheusCounts.parse(prometheus), 'svc'),
       });
-      const env = { service: 'svc', providers: new Providers(), recorder: w.recorder };
+      // As the engine would say of this table: half the requests and half the users to the canary all along.
+      const env = {
+        service: 'svc',
+        providers: new Providers(),
+        recorder: w.recorder,
+        expectedShareAt: () => ({ requests: 0.5, keys: 0.5 }),
+      };
       Object.assign(w.runs, {
         builtin: AnalysisRun.start(
           'b',

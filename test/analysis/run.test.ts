@@ -35,7 +35,7 @@ class World {
       service: 'svc',
       providers: new Providers(new BuiltinProvider(this.recorder)),
       recorder: this.recorder,
-      expectedShareAt: () => ({ requests: share, keys: share }),
+      expectedShareAt: () => ({ requests: share, keys: share, control: 'stable' as const }),
     };
   }
 
@@ -189,7 +189,11 @@ describe('analysis runs', () => {
     const env = {
       ...world.env,
       expectedShareAt: (start: number, end: number) =>
-        end <= changed ? { requests: 0.2, keys: 0.2 } : settled(start) ? { requests: 0.5, keys: 0.5 } : undefined,
+        end <= changed
+          ? { requests: 0.2, keys: 0.2, control: 'stable' as const }
+          : settled(start)
+            ? { requests: 0.5, keys: 0.5, control: 'stable' as const }
+            : undefined,
     };
     const run = AnalysisRun.start('sequential', spec, 'background', world.now, env);
     // Windows like Prometheus': one per 15 s scrape, read `late` seconds after it.

@@ -71,4 +71,16 @@ describe('the unit a judge counts and the unit a router assigns', () => {
       /r\.yaml:18:11 spec\.sequential\.unit: counts from Prometheus have no user dimension/,
     );
   });
+
+  it('refuses promotion.noWorseThan when users are counted, which cannot show it', () => {
+    assert.throws(
+      () => loadDocuments(files('', '    promotion: { noWorseThan: 1.5 }\n')),
+      /template "t" asks for promotion.noWorseThan, which cannot be shown counting users/,
+    );
+    assert.throws(
+      () => loadDocuments(files('', '    unit: users\n    promotion: { noWorseThan: 1.5 }\n')),
+      /spec\.sequential\.promotion\.noWorseThan: "no worse than" cannot be shown counting users/,
+    );
+    loadDocuments(files('  sticky: { perRequest: true }\n', '    promotion: { noWorseThan: 1.5 }\n'));
+  });
 });

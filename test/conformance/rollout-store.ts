@@ -13,6 +13,8 @@ import { rolloutSpec } from '../../src/config/schemas/rollout.js';
 import { initialStatus } from '../../src/rollout/machine.js';
 import type { RolloutStore } from '../../src/rollout/seams/store.js';
 import { RouterStats } from '../../src/router/stats.js';
+import { KeyTracker } from '../../src/router/keys.js';
+import { NO_LEVEL } from '../../src/shared/key-stats.js';
 
 export interface StoreUnderTest {
   store: RolloutStore;
@@ -114,15 +116,15 @@ export function rolloutStoreConformance(name: string, open: () => StoreUnderTest
       'stats: the last snapshot, and deltas within their retention, oldest first',
       withStore(({ stats }) => {
         const router = new RouterStats('shop');
+        const keys = new KeyTracker(1024);
         const recorder = new StatsRecorder();
-        const at = (s: number) => ({
-          ...router.snapshot(1, { stable: true, canary: false, baseline: false }),
-          time: T + s * 1000,
-        });
+        const at = (s: number) =>
+          keys.addTo({ ...router.snapshot(1, { stable: true, canary: false, baseline: false }), time: T + s * 1000 });
         recorder.record(at(0));
         for (let s = 1; s <= 5; s++) {
           router.started('stable');
           router.finished('stable', 200, 0.01);
+          keys.add(s, 'stable', s === 5, NO_LEVEL + s);
           const snapshot = at(s);
           stats.saveStats('shop', snapshot, recorder.record(snapshot), 2500);
         }
@@ -131,6 +133,18 @@ export function rolloutStoreConformance(name: string, open: () => StoreUnderTest
           stats.deltas('shop').map((d) => d.end),
           [T + 3000, T + 4000, T + 5000],
           'deltas older than the retention are dropped',
+        );
+        assert.deepEqual(
+          stats.deltas('shop').at(-1)!.versions.stable.keys,
+          {
+            seen: 1,
+            failed: 1,
+            slow: [
+              [NO_LEVEL, 1],
+              [NO_LEVEL + 5, -1],
+            ],
+          },
+          'key counts are kept with the deltas, so a restarted controller judges users as before',
         );
         assert.deepEqual(stats.deltas('other'), []);
       }),

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import net from 'node:net';
+import { after, before } from 'node:test';
 
 export interface Reply {
   status: number;
@@ -175,4 +176,14 @@ export async function webhookReceiver(statuses: number[] = []) {
     got,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+/** A stable and a canary upstream for the whole test file: started before its tests, closed after. */
+export function suiteUpstreams(): { stable: TestUpstream; canary: TestUpstream } {
+  const ups = {} as { stable: TestUpstream; canary: TestUpstream };
+  before(async () => {
+    [ups.stable, ups.canary] = await Promise.all([startUpstream('stable'), startUpstream('canary')]);
+  });
+  after(() => Promise.all([ups.stable.close(), ups.canary.close()]));
+  return ups;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { murmur3 } from '../../src/router/hash.js';
+import { murmur3, murmur3Bytes } from '../../src/router/hash.js';
 import { BUCKETS, bucketOf, toBuckets, versionForBucket } from '../../src/router/split.js';
 
 describe('murmur3 (x86, 32-bit)', () => {
@@ -16,6 +16,17 @@ describe('murmur3 (x86, 32-bit)', () => {
   for (const [key, seed, want] of vectors) {
     it(`hashes ${JSON.stringify(key)} with seed ${seed}`, () => assert.equal(murmur3(key, seed), want));
   }
+
+  it('hashes a string as its UTF-8 bytes, whether read in place (ASCII) or encoded', () => {
+    const chars = 'aZ09-_.~ é€😀\u007f\u0080';
+    let s = 1;
+    const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0);
+    for (let n = 0; n < 2000; n++) {
+      const key = Array.from({ length: next() % 24 }, () => chars[next() % chars.length]).join('');
+      const seed = next();
+      assert.equal(murmur3(key, seed), murmur3Bytes(Buffer.from(key, 'utf8'), seed), JSON.stringify(key));
+    }
+  });
 });
 
 describe('split', () => {

@@ -30,6 +30,8 @@ export interface MeasurementSource {
   expectedShareAt?(start: number, end: number): SplitShares | undefined;
   /** Whether a baseline serves now, so "control" means baseline rather than stable. */
   hasBaseline?(): boolean;
+  /** What the router assigns to a version (a key: sticky users; or each request), where known: it decides `unit: auto`. */
+  readonly assignment?: 'key' | 'request';
 }
 
 /** One measurement: what was asked, over which window, and what came back. */

@@ -46,8 +46,12 @@ export class SequentialTest implements Judge {
         return;
       }
       const w = comparisonOf(window, this.source.expectedShareAt?.(window.start, window.end));
-      if (this.judge.settings.unit === 'users' && (!w.canary.keys || !w.control.keys)) {
-        s.error = `${this.counts.name} counts have no user dimension, and the template asks for unit: users; count from kanari's own router, or use unit: requests where each request is assigned a version on its own`;
+      if (this.source.assignment) w.assignment = this.source.assignment;
+      const unit = this.judge.settings.unit ?? 'auto';
+      const wantsUsers = unit === 'users' || (unit === 'auto' && w.assignment === 'key');
+      if (wantsUsers && (!w.canary.keys || !w.control.keys)) {
+        // Never fall back to counting requests: with sticky users that test is not valid.
+        s.error = `${this.counts.name} counts have no user dimension, but ${unit === 'users' ? 'the template asks for unit: users' : 'the router keeps each user on one version, so users must be counted'}; count from kanari's own router (a version that counts users), or use unit: requests where each request is assigned a version on its own`;
         return;
       }
       this.judge.observe(w);

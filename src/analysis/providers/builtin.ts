@@ -6,6 +6,7 @@
  * is a sum of deltas.
  */
 import { LatencySketch, subtractSnapshot, type SketchSnapshot } from '../../shared/sketch.js';
+import { combineKeyStats, emptyKeyStats, keysAbove, type KeyStats } from '../../shared/key-stats.js';
 import { STATUS_CLASSES, type StatsSnapshot, type StatusClass } from '../../shared/stats-snapshot.js';
 import { VERSIONS, type Version } from '../../config/schemas/table.js';
 import type { BuiltinQuery } from '../../config/schemas/analysis.js';
@@ -16,6 +17,8 @@ import { comparisonOf, type CountSource, type CountsResult, type CountWindow } f
 export interface VersionDelta {
   requests: Record<StatusClass, number>;
   latency: SketchSnapshot;
+  /** Keys first seen, failing or slow in the interval; absent from routers that do not track keys. */
+  keys?: KeyStats;
 }
 
 /** What changed between two snapshots: the requests whose responses finished in (`start`, `end`]. */
@@ -32,16 +35,28 @@ export class VersionTotals {
   requests = 0;
   errors = 0;
   readonly latency = new LatencySketch();
+  keys: KeyStats | undefined;
 
   add(delta: VersionDelta): void {
     for (const c of STATUS_CLASSES) this.requests += delta.requests[c];
     this.errors += delta.requests['5xx'];
     this.latency.merge(delta.latency);
+    if (delta.keys) this.keys = combineKeyStats(this.keys ?? emptyKeyStats(), delta.keys);
   }
 
   /** As the sequential judge sees a version: 5xx are errors, 4xx are the client's. */
   toWindow(): VersionWindow {
-    return { requests: this.requests, errors: this.errors, latency: new SketchLatency(this.latency) };
+    const keys = this.keys;
+    return {
+      requests: this.requests,
+      errors: this.errors,
+      latency: new SketchLatency(this.latency),
+      ...(keys
+        ? {
+            keys: { seen: keys.seen, failed: keys.failed, slowAbove: (thresholds) => keysAbove(keys.slow, thresholds) },
+          }
+        : {}),
+    };
   }
 }
 
@@ -158,6 +173,14 @@ function diff(before: StatsSnapshot, after: StatsSnapshot): StatsDelta {
   if (reset)
     for (const v of VERSIONS)
       versions[v] = { requests: { ...after.versions[v].requests }, latency: after.versions[v].latency };
+  // Key counts restart with the router and with each epoch (a release, a rollback): the new ones are the delta.
+  const keysRestarted = reset || before.keyTracking?.epoch !== after.keyTracking?.epoch;
+  for (const v of VERSIONS) {
+    const [a, b] = [before.versions[v].keys, after.versions[v].keys];
+    if (!b) continue;
+    const delta = a && !keysRestarted ? combineKeyStats(b, a, -1) : b;
+    versions[v].keys = delta.seen < 0 || delta.failed < 0 ? b : delta;
+  }
   return { start: before.time, end: after.time, versions, ...(reset ? { reset: true } : {}) };
 }
 

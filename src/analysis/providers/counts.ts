@@ -35,9 +35,11 @@ export interface CountSource {
  */
 export function comparisonOf(w: CountWindow, shares?: SplitShares): ComparisonWindow {
   const { canary, baseline, stable } = w.versions;
+  // The split says what control is; a baseline that served nobody in a quiet second is still control.
+  const againstBaseline = shares ? shares.control === 'baseline' : baseline.requests > 0;
   return {
     canary,
-    control: baseline.requests > 0 ? baseline : stable,
+    control: againstBaseline ? baseline : stable,
     ...(shares?.requests === undefined ? {} : { expectedShare: shares.requests }),
     ...(shares === undefined ? {} : { keyShare: shares.keys }),
   };

@@ -230,6 +230,14 @@ export const sequentialSpec = z
         path: ['unit'],
         input: spec.unit,
       });
+    if (spec.unit === 'users' && spec.promotion.noWorseThan !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          '"no worse than" cannot be shown counting users (a user fails once, so the canary\'s share of failing users drifts back to its share of users); ask for promotion.minUsers instead',
+        path: ['promotion', 'noWorseThan'],
+        input: spec.promotion.noWorseThan,
+      });
     if (spec.source?.prometheus.latency !== false) return;
     spec.metrics.forEach((m, i) => {
       if (m.kind !== 'errors')

@@ -80,6 +80,13 @@ const limits = z.strictObject({
   maxConnections: z.number().int().min(1).max(1_000_000).default(10_000),
   /** Connections kanari opens to one upstream endpoint; past it requests wait for one to come free. */
   maxConnectionsPerEndpoint: z.number().int().min(1).max(100_000).default(1000),
+  /** Slots of the stickiness-key tracker (6 bytes each); past 70% full it samples a smaller share of keys. */
+  trackedKeys: z
+    .number()
+    .int()
+    .min(1024)
+    .max(2 ** 28)
+    .default(2 ** 22),
 });
 
 const health = z.strictObject({

@@ -254,4 +254,94 @@ describe('sequential judge, users as the unit', () => {
     assert.equal(r.srm?.unit, 'users');
     assert.match(r.reason, /of users where 5\.00% was configured/);
   });
+
+  it("the router's assignment decides what auto counts, whatever the first window carries", () => {
+    const judge = new SequentialJudge(ERRORS_ONLY(0.05));
+    judge.observe({ canary: side(10, 0), control: side(90, 0), assignment: 'key' });
+    assert.equal(judge.countedUnit, 'users');
+    const perRequest = new SequentialJudge(ERRORS_ONLY(0.05));
+    perRequest.observe({
+      canary: side(10, 0, { seen: 1, failed: 0 }),
+      control: side(90, 0, { seen: 9, failed: 0 }),
+      assignment: 'request',
+    });
+    assert.equal(perRequest.countedUnit, 'requests');
+  });
+
+  it('a run saved before users were counted goes on counting requests', () => {
+    const judge = new SequentialJudge(ERRORS_ONLY(0.05));
+    judge.observe({ canary: side(10, 0), control: side(90, 0) });
+    const saved = judge.toJSON() as unknown as Record<string, unknown>;
+    delete saved.unit;
+    const back = SequentialJudge.from(saved as never);
+    back.observe({
+      canary: side(10, 0, { seen: 1, failed: 0 }),
+      control: side(90, 0, { seen: 9, failed: 0 }),
+      keyShare: 0.1,
+    });
+    assert.equal(back.countedUnit, 'requests');
+  });
+
+  it('stops taking evidence when the user counts start again, and says so', () => {
+    const judge = new SequentialJudge(ERRORS_ONLY(0.05));
+    const w = () => ({
+      canary: side(10, 0, { seen: 1, failed: 1 }),
+      control: side(90, 0, { seen: 9, failed: 1 }),
+      keyShare: 0.1,
+    });
+    judge.observe(w());
+    judge.observe({ ...w(), usersRestarted: true });
+    for (let i = 0; i < 50; i++) judge.observe(w());
+    const r = judge.report(true);
+    assert.equal(r.verdict, 'Inconclusive');
+    assert.match(r.reason, /user counts started again/);
+    const back = SequentialJudge.from(JSON.parse(JSON.stringify(judge.toJSON())));
+    assert.equal(back.verdict(true), 'Inconclusive');
+  });
+
+  it('tests each latency quantile alone when counting users: the largest e-value over their number', () => {
+    const judge = new SequentialJudge({
+      alpha: 0.05,
+      unit: 'users',
+      metrics: [{ name: 'latency', kind: 'latency', quantiles: [0.5, 0.9, 0.99] }],
+      srm: false,
+      promotion: { minRequests: 0 },
+    });
+    const latency: VersionWindow['latency'] = {
+      countAbove: (ts) => ts.map(() => 0),
+      quantile: () => 0.05,
+      pooledQuantile: () => 0.05,
+    };
+    // Only the p50 part sees canary users above it: 4 of 5 newly slow users at a 10% share.
+    for (let s = 0; s < 30; s++)
+      judge.observe({
+        canary: {
+          requests: 500,
+          errors: 0,
+          latency,
+          keys: { seen: 5, failed: 0, slowAbove: (ts) => ts.map((_, i) => (i === 0 && s >= 20 ? 4 : 0)) },
+        },
+        control: {
+          requests: 4500,
+          errors: 0,
+          latency,
+          keys: { seen: 45, failed: 0, slowAbove: (ts) => ts.map((_, i) => (i === 0 && s >= 20 ? 1 : 0)) },
+        },
+        keyShare: 0.1,
+      });
+    const m = judge.report().metrics[0]!;
+    const largest = Math.max(...m.parts.map((p) => p.eValue));
+    assert.ok(Math.abs(m.eValue - largest / 3) < 1e-9 * largest, `${m.eValue} vs ${largest}/3`);
+  });
+
+  it('never shows "no worse than" counting users', () => {
+    const judge = new SequentialJudge({ ...ERRORS_ONLY(0.05), promotion: { minRequests: 0, noWorseThan: 1.5 } });
+    for (let s = 0; s < 300; s++)
+      judge.observe({
+        canary: side(100, 0, { seen: 10, failed: 1 }),
+        control: side(900, 0, { seen: 90, failed: 9 }),
+        keyShare: 0.1,
+      });
+    assert.equal(judge.verdict(true), 'Inconclusive');
+  });
 });

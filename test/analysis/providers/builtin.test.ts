@@ -4,6 +4,9 @@ import { builtinQuery } from '../../../src/config/schemas/analysis.js';
 import { BuiltinProvider, StatsRecorder } from '../../../src/analysis/providers/builtin.js';
 import { LatencySketch, subtractSnapshot } from '../../../src/shared/sketch.js';
 import { RouterStats } from '../../../src/router/stats.js';
+import { KeyTracker, keyHasher } from '../../../src/router/keys.js';
+import { countWindowOf } from '../../../src/analysis/providers/builtin.js';
+import { keyLevel } from '../../../src/shared/key-stats.js';
 import { type StatsSnapshot } from '../../../src/shared/stats-snapshot.js';
 import { listenApp } from '../../../src/demo/app.js';
 import { AdminClient } from '../../../src/router/client.js';
@@ -95,7 +98,11 @@ describe('stats recorder', () => {
     serve(stats, 'stable', 500, 0.01, 1);
     serve(stats, 'canary', 500, 0.3, 4);
     serve(stats, 'canary', 200, 0.01, 1);
-    const w = StatsRecorder.comparison(recorder.record(snapshotAt(stats, 1000))!, { requests: 0.05, keys: 0.05 });
+    const w = StatsRecorder.comparison(recorder.record(snapshotAt(stats, 1000))!, {
+      requests: 0.05,
+      keys: 0.05,
+      control: 'stable',
+    });
     assert.equal(w.canary.requests, 5);
     assert.equal(w.canary.errors, 4);
     assert.equal(w.control.requests, 96);
@@ -126,6 +133,55 @@ describe('stats recorder', () => {
       recorder.record(snapshotAt(stats, t));
     }
     assert.equal(recorder.within({ start: 0, end: 60_000 }).length, 10);
+  });
+});
+
+describe('key counts from the router', () => {
+  const hash = keyHasher('svc');
+  /** The router's counters with a tracker's key counts, at `time`. */
+  const at = (stats: RouterStats, keys: KeyTracker, time: number) => keys.addTo(snapshotAt(stats, time));
+
+  it('takes deltas of first-seen, first-failing and first-slow keys, and sums them over a window', () => {
+    const [stats, keys, recorder] = [new RouterStats('svc'), new KeyTracker(1024), new StatsRecorder()];
+    recorder.record(at(stats, keys, 0));
+    keys.add(hash('a'), 'canary', true, keyLevel(0.5));
+    keys.add(hash('b'), 'canary', false, keyLevel(0.05));
+    recorder.record(at(stats, keys, 1000));
+    keys.add(hash('a'), 'canary', true, keyLevel(2));
+    keys.add(hash('b'), 'canary', true, keyLevel(0.01));
+    keys.add(hash('c'), 'stable', false, keyLevel(0.01));
+    const second = recorder.record(at(stats, keys, 2000))!;
+    const w = countWindowOf(second).versions;
+    assert.deepEqual([w.canary.keys!.seen, w.canary.keys!.failed, w.stable.keys!.seen], [0, 1, 1]);
+    assert.deepEqual(
+      w.canary.keys!.slowAbove([0.1, 1]),
+      [0, 1],
+      'only a is newly above 1 s; nobody newly above 100 ms',
+    );
+    const both = recorder.totals('canary', { start: 0, end: 2000 }).toWindow().keys!;
+    assert.deepEqual([both.seen, both.failed, ...both.slowAbove([0.01, 0.1, 1])], [2, 2, 2, 1, 1]);
+  });
+
+  it('takes the new cumulative counts as the delta when the epoch changes or the router restarts', () => {
+    const [stats, keys, recorder] = [new RouterStats('svc'), new KeyTracker(1024), new StatsRecorder()];
+    for (const k of ['a', 'b', 'c']) keys.add(hash(k), 'canary', true, keyLevel(0.01));
+    recorder.record(at(stats, keys, 1000));
+    keys.reset();
+    keys.add(hash('a'), 'canary', true, keyLevel(0.01));
+    const afterEpoch = recorder.record(at(stats, keys, 2000))!;
+    assert.deepEqual([afterEpoch.versions.canary.keys!.seen, afterEpoch.versions.canary.keys!.failed], [1, 1]);
+    const restarted = new KeyTracker(1024);
+    restarted.add(hash('z'), 'stable', false, keyLevel(0.01));
+    const snap = { ...at(new RouterStats('svc'), restarted, 3000), startedAt: stats.startedAt + 1 };
+    const afterRestart = recorder.record(snap)!;
+    assert.deepEqual([afterRestart.versions.canary.keys!.seen, afterRestart.versions.stable.keys!.seen], [0, 1]);
+  });
+
+  it('leaves keys out of the window when the router does not track them', () => {
+    const [stats, recorder] = [new RouterStats('svc'), new StatsRecorder()];
+    recorder.record(snapshotAt(stats, 0));
+    serve(stats, 'canary', 500, 0.01);
+    assert.equal(countWindowOf(recorder.record(snapshotAt(stats, 1000))!).versions.canary.keys, undefined);
   });
 });
 

@@ -15,7 +15,7 @@
  * applies with those counts and that share (docs/analysis.md has the argument). The
  * `requests` unit counts requests, valid where each request is assigned on its own.
  */
-import type { ComparisonWindow, LatencyWindow, VersionWindow } from './window.js';
+import type { ComparisonWindow, VersionWindow } from './window.js';
 import { RatioMixture } from './ratio-mixture.js';
 import { explain } from './explain.js';
 import { ratioEvidence } from './explain.js';
@@ -80,6 +80,8 @@ export class SequentialJudge {
   private canaryRequests = 0;
   /** Users first seen on the canary. */
   private canaryUsers = 0;
+  /** Why the per-user test stopped taking evidence, if it did. */
+  private interrupted: string | undefined;
   private failure?: string;
   private expectedShare = NaN;
 
@@ -115,7 +117,14 @@ export class SequentialJudge {
     const { canary, control } = w;
     this.canaryRequests += canary.requests;
     if (this.unit === undefined && canary.requests + control.requests > 0) this.unit = this.decideUnit(w);
-    if (this.unit === 'users') return this.observeUsers(w);
+    if (this.unit === 'users') {
+      // Evidence already counted cannot be taken back, so a restart of the counts ends the test.
+      if (w.usersRestarted && !this.interrupted)
+        this.interrupted =
+          "the router's user counts started again during the analysis (a router restart or a new tracker), so a user could be counted twice";
+      if (this.interrupted) return;
+      return this.observeUsers(w);
+    }
     const total = canary.requests + control.requests;
     const share = total > 0 ? canary.requests / total : NaN;
     for (const state of this.states) {
@@ -138,6 +147,7 @@ export class SequentialJudge {
   private decideUnit(w: ComparisonWindow): Unit {
     const asked = this.settings.unit ?? 'auto';
     if (asked !== 'auto') return asked;
+    if (w.assignment) return w.assignment === 'key' ? 'users' : 'requests';
     return w.canary.keys && w.control.keys ? 'users' : 'requests';
   }
 
@@ -214,9 +224,16 @@ export class SequentialJudge {
     }
   }
 
+  /**
+   * A metric's e-value from its parts (one per latency quantile). Counting requests, the
+   * parts share one history and their mean is an e-process. Counting users it is not: a
+   * user's first request above p50 tells its version before its first above p99, so the
+   * parts are tested alone and the largest is divided by their number (a union bound).
+   */
   private metricLogE(state: MetricState): number {
     const logs = state.parts.map((p) => p.mixture.logE(0, true));
     const max = Math.max(...logs);
+    if (this.unit === 'users') return max - Math.log(logs.length);
     return max + Math.log(logs.reduce((s, l) => s + Math.exp(l - max), 0) / logs.length);
   }
 
@@ -240,7 +257,7 @@ export class SequentialJudge {
   /** The decision so far, cheaply: what the controller asks every second. */
   verdict(final = false): Verdict {
     if (this.failure) return 'Failed';
-    if (this.srmFailed()) return 'Inconclusive';
+    if (this.srmFailed() || this.interrupted) return 'Inconclusive';
     if (this.promotable())
       return final || this.settings.promotion.noWorseThan !== undefined || this.settings.promotion.minRequests > 0
         ? 'Successful'
@@ -252,6 +269,8 @@ export class SequentialJudge {
     const p = this.settings.promotion;
     if (this.canaryRequests < p.minRequests) return false;
     if (this.canaryUsers < (p.minUsers ?? 0)) return false;
+    // "No worse than r" has no per-user construction here (templates that ask are refused at load).
+    if (this.unit === 'users' && this.logMargin !== undefined) return false;
     if (this.logMargin === undefined) return true;
     return this.states.every((s) =>
       s.parts.every((part) => part.mixture.logE(this.logMargin!, false) >= Math.log(1 / s.alpha)),
@@ -275,11 +294,14 @@ export class SequentialJudge {
     const unit = this.unit ?? 'requests';
     return {
       verdict,
-      reason: explain(verdict, metrics, srm, this.settings, {
-        unit,
-        canaryRequests: this.canaryRequests,
-        canaryUsers: this.canaryUsers,
-      }),
+      reason:
+        verdict === 'Inconclusive' && this.interrupted && !srm?.failed
+          ? `not judged further: ${this.interrupted}`
+          : explain(verdict, metrics, srm, this.settings, {
+              unit,
+              canaryRequests: this.canaryRequests,
+              canaryUsers: this.canaryUsers,
+            }),
       ...(this.unit ? { unit: this.unit } : {}),
       windows: this.windows,
       metrics,
@@ -311,6 +333,7 @@ export class SequentialJudge {
       settings: this.settings,
       windows: this.windows,
       unit: this.unit ?? null,
+      ...(this.interrupted ? { interrupted: this.interrupted } : {}),
       canaryRequests: this.canaryRequests,
       canaryUsers: this.canaryUsers,
       failure: this.failure ?? null,
@@ -330,9 +353,12 @@ export class SequentialJudge {
   static from(state: SequentialJudgeState): SequentialJudge {
     const judge = new SequentialJudge(state.settings);
     judge.windows = state.windows;
-    if (state.unit) judge.unit = state.unit;
+    // A run saved before users were counted had counted requests, whatever it sees next.
+    const unit = state.unit ?? (state.windows > 0 ? 'requests' : undefined);
+    if (unit) judge.unit = unit;
     judge.canaryRequests = state.canaryRequests;
     judge.canaryUsers = state.canaryUsers ?? 0;
+    if (state.interrupted) judge.interrupted = state.interrupted;
     if (state.failure) judge.failure = state.failure;
     judge.expectedShare = state.expectedShare ?? NaN;
     if (state.srm) judge.srm = RatioMixture.from(state.srm);
@@ -349,9 +375,11 @@ export class SequentialJudge {
   }
 }
 
-/** The q-quantile of both versions' requests together, or control's alone where the source cannot pool them. */
+/**
+ * The q-quantile of both versions' requests together; NaN (nothing learned) where the
+ * source cannot pool them: control's own quantile would depend on which users it has.
+ */
 function pooledQuantile(canary: VersionWindow, control: VersionWindow, q: number): number {
   const [a, b] = [canary.latency, control.latency];
-  if (a && b && a.pooledQuantile) return a.pooledQuantile(b, q);
-  return (b as LatencyWindow | undefined)?.quantile(q) ?? NaN;
+  return a && b && a.pooledQuantile ? a.pooledQuantile(b, q) : NaN;
 }

@@ -75,6 +75,7 @@ export interface SequentialJudgeState {
   unit?: Unit | null;
   canaryRequests: number;
   canaryUsers?: number;
+  interrupted?: string;
   failure: string | null;
   expectedShare: number | null;
   srm: RatioMixtureState | null;

@@ -51,6 +51,13 @@ export interface ComparisonWindow {
    * first event is the canary's with exactly this probability, however many requests it sends.
    */
   keyShare?: number;
+  /**
+   * What the router assigns to a version, where the caller knows: a key (sticky users),
+   * or each request on its own. It decides what `unit: auto` counts; unknown, the windows do.
+   */
+  assignment?: 'key' | 'request';
+  /** Set on a window after the source's user counts started again (a router restart, a new tracker epoch): a user could count twice. */
+  usersRestarted?: boolean;
 }
 
 /** The configured split all through a window, as the judge needs it; see ComparisonWindow. */
@@ -58,4 +65,6 @@ export interface SplitShares {
   /** Undefined when header or cookie routes also send requests to the canary. */
   requests?: number;
   keys: number;
+  /** What the canary is compared with under this split: a baseline with weight, else stable. */
+  control: 'baseline' | 'stable';
 }
