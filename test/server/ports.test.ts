@@ -30,7 +30,8 @@ function routerOf(v: RolloutView): { serving: boolean; reason?: string } | undef
   return (v as { router?: { serving: boolean; reason?: string } }).router;
 }
 
-describe('a port already in use', () => {
+// Each test holds its own ports; the last one mostly waits out the router's retries: they run side by side.
+describe('a port already in use', { concurrency: true }, () => {
   it('kanari up --listen: exit 2 with the reason', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-port-'));
     const port = await listenPort();

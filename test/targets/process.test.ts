@@ -13,11 +13,14 @@ import { alive, ProcessGroup, type ProcessRecord } from '../../src/targets/proce
 import { ProcessTarget } from '../../src/targets/process.js';
 import { appCommand } from '../helpers/controller.js';
 
-const logDir = mkdtempSync(join(tmpdir(), 'kanari-process-'));
+// A log directory per test: the tests run side by side and name their groups alike.
+const newLogDir = () => mkdtempSync(join(tmpdir(), 'kanari-process-'));
 const spec = (instances: number) => processTarget.parse({ command: appCommand(), instances, stopTimeout: '2s' });
 
-describe('process target', () => {
+// Each test has its own group; the adoption test mostly waits out its slow probe, so they run side by side.
+describe('process target', { concurrency: true }, () => {
   it('grows and shrinks a group: new processes are ready when it resolves, the last ones are the ones stopped', async () => {
+    const logDir = newLogDir();
     const spawned: ProcessRecord[] = [];
     const exits: string[] = [];
     const g = await ProcessGroup.start({
@@ -46,6 +49,7 @@ describe('process target', () => {
   });
 
   it('adopts a group that is slow to answer within the adoption timeout it is given, rather than killing a process that serves', async () => {
+    const logDir = newLogDir();
     const g = await ProcessGroup.start({ id: 'v1', version: 'v1', spec: spec(1), logDir, onExit: () => {} });
     g.release();
     const pid = g.record.pids[0]!;
@@ -70,6 +74,7 @@ describe('process target', () => {
   });
 
   it('a group that lost one instance is reported gone; the next start adopts the survivors and grows back, a removal stops them', async () => {
+    const logDir = newLogDir();
     const records = new Map<string, ProcessRecord | undefined>();
     const exits: string[] = [];
     const targets = new ProcessTarget(
