@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadDocuments } from '../../src/config/kinds.js';
+import { file } from '../helpers/config.js';
 
 /** A Rollout judged in the background by template `t`, and that template; `sticky` and the template's sequential spec vary. */
 function files(sticky: string, sequential: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'kanari-unit-')), 'r.yaml');
-  writeFileSync(
-    file,
+  return file(
     `apiVersion: kanari.dev/v1alpha1
 kind: Rollout
 metadata: { name: shop }
@@ -29,7 +25,6 @@ spec:
   sequential:
 ${sequential}`,
   );
-  return file;
 }
 
 const PROMETHEUS = '    source: { prometheus: { address: http://127.0.0.1:9090 } }\n';
@@ -41,7 +36,7 @@ describe('the unit a judge counts and the unit a router assigns', () => {
       (err: Error) => {
         assert.match(
           err.message,
-          /r\.yaml:10:31 spec\.strategy\.canary\.analysis\.templates\[0\]: template "t" counts requests from Prometheus, which has no user dimension, but this rollout's router keeps each user on one version \(by the kanari-shop cookie\)/,
+          /f\d+\.yaml:10:31 spec\.strategy\.canary\.analysis\.templates\[0\]: template "t" counts requests from Prometheus, which has no user dimension, but this rollout's router keeps each user on one version \(by the kanari-shop cookie\)/,
         );
         return true;
       },
@@ -68,7 +63,7 @@ describe('the unit a judge counts and the unit a router assigns', () => {
   it('refuses unit: users with a source that has no user dimension, at the unit', () => {
     assert.throws(
       () => loadDocuments(files('', `    unit: users\n${PROMETHEUS}`)),
-      /r\.yaml:18:11 spec\.sequential\.unit: counts from Prometheus have no user dimension/,
+      /f\d+\.yaml:18:11 spec\.sequential\.unit: counts from Prometheus have no user dimension/,
     );
   });
 

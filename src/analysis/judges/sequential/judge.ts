@@ -17,8 +17,7 @@
  */
 import type { ComparisonWindow, VersionWindow } from './window.js';
 import { RatioMixture } from './ratio-mixture.js';
-import { explain } from './explain.js';
-import { ratioEvidence } from './explain.js';
+import { explain, ratioEvidence } from './explain.js';
 import type {
   MetricEvidence,
   Part,
@@ -30,16 +29,8 @@ import type {
   Verdict,
 } from './types.js';
 
-export type {
-  SequentialJudgeState,
-  MetricEvidence,
-  RatioEvidence,
-  SequentialMetric,
-  SequentialReport,
-  SequentialSettings,
-  Unit,
-  Verdict,
-} from './types.js';
+// Callers import the judge's types from here, beside the judge.
+export type * from './types.js';
 
 export const DEFAULT_SETTINGS: SequentialSettings = {
   alpha: 0.05,
