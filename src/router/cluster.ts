@@ -7,7 +7,7 @@ import type { EndpointHealth } from './pool.js';
 import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import type { StoredTable } from './tablestore.js';
 import { replayBatch } from './key-batch.js';
-import { KeyTracker, startsFresh } from './keys.js';
+import { KeyTracker, stableOnly, startsFresh } from './keys.js';
 
 export type ToWorker =
   | { type: 'init'; service: WorkerService; stored: StoredTable; recordStats: boolean }
@@ -120,10 +120,13 @@ export async function startWorkers(
   return {
     address: addresses[0]!,
     async setTable(table, revision) {
+      const fresh = startsFresh(stored.table, table);
       stored = { table, revision };
+      // A release ending: after every worker applied it, so what they served before counts in the old epoch.
+      // A release beginning: before, so the first canary requests count in the new one.
+      if (fresh && !stableOnly(table)) keys?.reset();
       await all((id) => ({ type: 'table', id, table, revision }));
-      // After every worker applied it: what they served before is counted in the old epoch.
-      if (startsFresh(table)) keys?.reset();
+      if (fresh && stableOnly(table)) keys?.reset();
     },
     snapshots: () => all<StatsSnapshot>((id) => ({ type: 'stats', id })),
     addKeys: (snapshot) => keys?.addTo(snapshot) ?? snapshot,

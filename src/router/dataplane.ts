@@ -107,8 +107,9 @@ export class DataPlane {
 
   /** Swaps the routing table; requests already routed finish on the table they started with. */
   setTable(table: RoutingTable, revision: number): void {
+    // Before the swap, so the first requests a new release routes count in its epoch.
+    if (startsFresh(this.current.table, table)) this.keyTracker?.reset();
     this.current = compileTable(table, revision, this.endpoints);
-    if (startsFresh(table)) this.keyTracker?.reset();
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {

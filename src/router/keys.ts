@@ -35,9 +35,18 @@ export function keyHasher(service: string): (key: string) => number {
   return (key) => murmur3(key, seed);
 }
 
-/** A table that sends nobody to a canary or baseline ends a release (or a rollback): keys start afresh. */
-export function startsFresh(table: RoutingTable): boolean {
+/** Whether a table sends nobody to a canary or baseline: everyone is on stable, between releases. */
+export function stableOnly(table: RoutingTable): boolean {
   return table.weights.canary === 0 && table.weights.baseline === 0 && table.match.length === 0;
+}
+
+/**
+ * Whether keys start afresh when `next` replaces `previous`: when a release begins (the
+ * first table that sends anyone to a canary or baseline), so users served on stable between
+ * releases are not already spent in it, and when it ends (a promotion or a rollback).
+ */
+export function startsFresh(previous: RoutingTable | undefined, next: RoutingTable): boolean {
+  return stableOnly(next) || (previous !== undefined && stableOnly(previous));
 }
 
 export class KeyTracker implements KeySink {
@@ -50,6 +59,8 @@ export class KeyTracker implements KeySink {
   /** Hashes at or above this are outside the sample. */
   private limit = 2 ** 32;
   private epoch = 0;
+  /** Drawn when this tracker is made: a new one (a router restart) has forgotten every key, whatever its epoch. */
+  private readonly id = Math.floor(Math.random() * 2 ** 32);
   private readonly seen = new Float64Array(3);
   private readonly failed = new Float64Array(3);
   /** Per version, the first-slow difference array by level (index = level − NO_LEVEL). */
@@ -117,6 +128,7 @@ export class KeyTracker implements KeySink {
   tracking(): KeyTracking {
     return {
       epoch: this.epoch,
+      id: this.id,
       tracked: this.held,
       sampling: this.limit / 2 ** 32,
       bytes: this.hashes.byteLength + this.states.byteLength + 8 * (this.seen.length * 2 + this.slow.length),

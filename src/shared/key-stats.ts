@@ -28,6 +28,8 @@ export interface KeyStats {
 export interface KeyTracking {
   /** Goes up each time the tracker starts empty (a table that sends nobody to a canary or baseline); counts restart from zero with it. */
   epoch: number;
+  /** Drawn when the tracker is made: a restarted router's tracker has forgotten every key, whatever its epoch. */
+  id: number;
   /** Keys held now. */
   tracked: number;
   /** The share of the key space tracked: 1 until memory ran short; keys outside it are never counted, on any version. */

@@ -161,6 +161,16 @@ describe('analysis runs', () => {
     assert.equal(run.verdict(), 'Inconclusive');
   });
 
+  it('sequential: a router that keeps users but does not count them stops the run as Inconclusive, never counting requests instead', async () => {
+    const world = new World();
+    world.canaryErrorRate = 0.05;
+    const env = { ...world.env, assignment: 'key' as const };
+    const run = AnalysisRun.start('sequential', BUILTIN_TEMPLATES.sequential!, 'background', world.now, env);
+    await world.run(run, 20);
+    assert.equal(run.verdict(), 'Inconclusive');
+    assert.match(run.report().reason, /counts have no user dimension, but the router keeps each user on one version/);
+  });
+
   it('sequential: rolls back on a 10x error rate within seconds, one recorded window per second, and resumes from JSON', async () => {
     const world = new World();
     world.canaryErrorRate = 0.01;

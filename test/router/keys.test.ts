@@ -132,9 +132,11 @@ describe('KeyTracker', () => {
     const t = new KeyTracker(1024);
     for (let i = 0; i < 5000; i++) t.add(hash(`user-${i}`), 'canary', true, keyLevel(0.3));
     assert.ok(t.tracking().sampling < 1);
+    const id = t.tracking().id;
     t.reset();
     assert.deepEqual(t.stats('canary'), { seen: 0, failed: 0, slow: [] });
-    assert.deepEqual({ ...t.tracking(), bytes: 0 }, { epoch: 1, tracked: 0, sampling: 1, bytes: 0 });
+    // The same tracker in a new epoch: its id stays (only a new tracker, a restart, changes it).
+    assert.deepEqual({ ...t.tracking(), bytes: 0 }, { epoch: 1, id, tracked: 0, sampling: 1, bytes: 0 });
     t.add(hash('user-1'), 'canary', true, keyLevel(0.3));
     assert.deepEqual([t.stats('canary').seen, t.stats('canary').failed], [1, 1]);
   });
@@ -155,11 +157,18 @@ describe('KeyTracker', () => {
     for (const v of versions) assert.deepEqual(primary.stats(v), direct.stats(v), v);
   });
 
-  it('starts afresh on a table that sends nobody to a canary or baseline', () => {
+  it('starts afresh when a release begins and when it ends, not between its steps', () => {
     const table = (canary: number, match: RoutingTable['match'] = []) =>
       ({ weights: { canary, baseline: 0 }, match }) as unknown as RoutingTable;
-    assert.equal(startsFresh(table(0)), true);
-    assert.equal(startsFresh(table(5)), false);
-    assert.equal(startsFresh(table(0, [{ version: 'canary' }] as unknown as RoutingTable['match'])), false);
+    const routed = table(0, [{ version: 'canary' }] as unknown as RoutingTable['match']);
+    // Ends: a promotion or a rollback sends everyone to stable.
+    assert.equal(startsFresh(table(25), table(0)), true);
+    // Begins: users served on stable between releases must not be spent in the new one.
+    assert.equal(startsFresh(table(0), table(5)), true);
+    assert.equal(startsFresh(table(0), routed), true);
+    // Steps of one release keep every user's history.
+    assert.equal(startsFresh(table(5), table(25)), false);
+    assert.equal(startsFresh(routed, table(5)), false);
+    assert.equal(startsFresh(undefined, table(5)), false);
   });
 });

@@ -50,9 +50,13 @@ export class SequentialTest implements Judge {
       const unit = this.judge.settings.unit ?? 'auto';
       const wantsUsers = unit === 'users' || (unit === 'auto' && w.assignment === 'key');
       if (wantsUsers && (!w.canary.keys || !w.control.keys)) {
-        // Never fall back to counting requests: with sticky users that test is not valid.
-        s.error = `${this.counts.name} counts have no user dimension, but ${unit === 'users' ? 'the template asks for unit: users' : 'the router keeps each user on one version, so users must be counted'}; count from kanari's own router (a version that counts users), or use unit: requests where each request is assigned a version on its own`;
-        return;
+        // Never fall back to counting requests (with sticky users that test is not valid), and
+        // do not roll back either: the run stops judging and the rollout waits for a person.
+        this.judge.interrupt(
+          `${this.counts.name} counts have no user dimension, but ${unit === 'users' ? 'the template asks for unit: users' : 'the router keeps each user on one version, so users must be counted'}; run a kanari router that counts users (restart one adopted from an older version), or use unit: requests where each request is assigned a version on its own`,
+        );
+        s.through = window.end;
+        continue;
       }
       this.judge.observe(w);
       s.measurements.push({

@@ -176,7 +176,9 @@ function diff(before: StatsSnapshot, after: StatsSnapshot): StatsDelta {
     for (const v of VERSIONS)
       versions[v] = { requests: { ...after.versions[v].requests }, latency: after.versions[v].latency };
   // Key counts restart with the router and with each epoch (a release, a rollback): the new ones are the delta.
-  let keysRestarted = reset || before.keyTracking?.epoch !== after.keyTracking?.epoch;
+  // The primary's tracker outlives a worker, so only its own identity says the counts began again.
+  const [k0, k1] = [before.keyTracking, after.keyTracking];
+  let keysRestarted = k0?.epoch !== k1?.epoch || k0?.id !== k1?.id;
   for (const v of VERSIONS) {
     const [a, b] = [before.versions[v].keys, after.versions[v].keys];
     if (!b) continue;

@@ -344,4 +344,33 @@ describe('sequential judge, users as the unit', () => {
       });
     assert.equal(judge.verdict(true), 'Inconclusive');
   });
+
+  it('a run restarted before it decided its unit decides it at the next window with traffic', () => {
+    const judge = new SequentialJudge(ERRORS_ONLY(0.05));
+    judge.observe({ canary: side(0, 0), control: side(0, 0) });
+    const back = SequentialJudge.from(JSON.parse(JSON.stringify(judge.toJSON())));
+    back.observe({
+      canary: side(10, 0, { seen: 1, failed: 0 }),
+      control: side(90, 0, { seen: 9, failed: 0 }),
+      keyShare: 0.1,
+    });
+    assert.equal(back.countedUnit, 'users');
+  });
+
+  it('a restart of the counts before any user could add evidence (a release beginning) changes nothing', () => {
+    const judge = new SequentialJudge(ERRORS_ONLY(0.05));
+    // Before the canary has weight: stable's users are seen, but no share to hold them to.
+    judge.observe({
+      canary: side(0, 0, { seen: 0, failed: 0 }),
+      control: side(100, 0, { seen: 50, failed: 1 }),
+      keyShare: 0,
+    });
+    judge.observe({
+      canary: side(5, 0, { seen: 5, failed: 0 }),
+      control: side(95, 0, { seen: 95, failed: 0 }),
+      keyShare: 0.05,
+      usersRestarted: true,
+    });
+    assert.equal(judge.verdict(true), 'Successful', judge.report(true).reason);
+  });
 });

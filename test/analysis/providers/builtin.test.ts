@@ -177,6 +177,19 @@ describe('key counts from the router', () => {
     assert.deepEqual([afterRestart.versions.canary.keys!.seen, afterRestart.versions.stable.keys!.seen], [0, 1]);
   });
 
+  it('keeps taking key deltas when only the request counters start again (a worker replaced; the primary keeps the keys)', () => {
+    const [stats, keys, recorder] = [new RouterStats('svc'), new KeyTracker(1024), new StatsRecorder()];
+    for (const k of ['a', 'b', 'c']) keys.add(hash(k), 'stable', false, keyLevel(0.01));
+    serve(stats, 'stable', 100, 0);
+    recorder.record(at(stats, keys, 1000));
+    keys.add(hash('d'), 'stable', false, keyLevel(0.01));
+    const delta = recorder.record(at(new RouterStats('svc'), keys, 2000))!;
+    assert.equal(delta.reset, true);
+    assert.equal(delta.keysRestarted, undefined);
+    assert.equal(delta.versions.stable.keys!.seen, 1);
+    assert.equal(countWindowOf(delta).usersRestarted, undefined);
+  });
+
   it('leaves keys out of the window when the router does not track them', () => {
     const [stats, recorder] = [new RouterStats('svc'), new StatsRecorder()];
     recorder.record(snapshotAt(stats, 0));

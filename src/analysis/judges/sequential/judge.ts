@@ -99,6 +99,11 @@ export class SequentialJudge {
     }
   }
 
+  /** Stops taking evidence: the verdict is Inconclusive (unless it has failed already), for `reason`. */
+  interrupt(reason: string): void {
+    this.interrupted ??= reason;
+  }
+
   /** The canary's exposure so far: every request it served, and the users first seen on it. */
   get exposure(): { canaryRequests: number; canaryUsers: number } {
     return { canaryRequests: this.canaryRequests, canaryUsers: this.canaryUsers };
@@ -158,7 +163,8 @@ export class SequentialJudge {
     const [canary, control] = [w.canary.keys, w.control.keys];
     if (!canary || !control) return;
     this.canaryUsers += canary.seen;
-    this.usersSeen += canary.seen + control.seen;
+    // Only users that could add evidence make a later restart of the counts matter.
+    if (w.keyShare !== undefined && w.keyShare > 0 && w.keyShare < 1) this.usersSeen += canary.seen + control.seen;
     const share = w.keyShare ?? NaN;
     for (const state of this.states) {
       const m = state.metric;
@@ -357,7 +363,7 @@ export class SequentialJudge {
     const judge = new SequentialJudge(state.settings);
     judge.windows = state.windows;
     // A run saved before users were counted had counted requests, whatever it sees next.
-    const unit = state.unit ?? (state.windows > 0 ? 'requests' : undefined);
+    const unit = state.unit === undefined ? (state.windows > 0 ? 'requests' : undefined) : state.unit;
     if (unit) judge.unit = unit;
     judge.canaryRequests = state.canaryRequests;
     judge.canaryUsers = state.canaryUsers ?? 0;
