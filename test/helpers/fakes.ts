@@ -15,6 +15,8 @@ import type {
 import { TrafficUnreachable, type TrafficCapability, type TrafficRouter } from '../../src/rollout/seams/traffic.js';
 import type { TrafficState } from '../../src/rollout/types.js';
 import { RouterStats } from '../../src/router/stats.js';
+import { KeyTracker } from '../../src/router/keys.js';
+import { keyLevel } from '../../src/shared/key-stats.js';
 import type { StatsSnapshot } from '../../src/shared/stats-snapshot.js';
 
 export const T0 = 1_700_000_000_000;
@@ -156,9 +158,12 @@ export class FakeTarget implements DeploymentTarget {
  * A data plane's counters on the virtual clock: each `second()` sends `perSecond` requests,
  * split as `share()` says (the canary's fraction), failing at the given rates. Requests and
  * failures are spread evenly, not drawn at random, so a test sees the same counts every run.
+ * Every request is a user of its own (as from clients that keep no cookie), counted as the
+ * router counts users, so the engine's per-user judge has users to count.
  */
 export class FakeStats {
   private readonly stats = new RouterStats('svc');
+  private readonly users = new KeyTracker(1024);
   private toCanary = 0;
   private failures = { canary: 0, stable: 0 };
   canaryErrorRate = 0;
@@ -180,13 +185,16 @@ export class FakeStats {
       if (failed) this.failures[version] -= 1;
       this.stats.started(version);
       this.stats.finished(version, failed ? 503 : 200, 0.01);
+      this.users.add(undefined, version, failed, keyLevel(0.01));
     }
   }
 
   source = (): Promise<StatsSnapshot | undefined> =>
-    Promise.resolve({
-      ...this.stats.snapshot(1, { stable: true, canary: true, baseline: false }),
-      startedAt: T0,
-      time: this.clock.now(),
-    });
+    Promise.resolve(
+      this.users.addTo({
+        ...this.stats.snapshot(1, { stable: true, canary: true, baseline: false }),
+        startedAt: T0,
+        time: this.clock.now(),
+      }),
+    );
 }
