@@ -373,4 +373,26 @@ describe('sequential judge, users as the unit', () => {
     });
     assert.equal(judge.verdict(true), 'Successful', judge.report(true).reason);
   });
+
+  it('learns no per-user latency threshold from a source that cannot pool both versions', () => {
+    const judge = new SequentialJudge({
+      alpha: 0.05,
+      unit: 'users',
+      metrics: [{ name: 'latency', kind: 'latency', quantiles: [0.5] }],
+      srm: false,
+      promotion: { minRequests: 0 },
+    });
+    const asked: number[] = [];
+    const latency: VersionWindow['latency'] = { countAbove: (ts) => ts.map(() => 0), quantile: () => 0.05 };
+    const keys = { seen: 10, failed: 0, slowAbove: (ts: readonly number[]) => (asked.push(...ts), ts.map(() => 5)) };
+    for (let s = 0; s < 50; s++)
+      judge.observe({
+        canary: { requests: 500, errors: 0, latency, keys },
+        control: { requests: 500, errors: 0, latency, keys },
+        keyShare: 0.5,
+      });
+    // Control's own quantile would depend on which users control has: nothing is learned, nothing judged.
+    assert.deepEqual(asked, []);
+    assert.equal(judge.report().metrics[0]!.parts[0]!.threshold, undefined);
+  });
 });

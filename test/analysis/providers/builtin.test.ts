@@ -177,6 +177,17 @@ describe('key counts from the router', () => {
     assert.deepEqual([afterRestart.versions.canary.keys!.seen, afterRestart.versions.stable.keys!.seen], [0, 1]);
   });
 
+  it('takes control from the configured split: a baseline with weight is control in a second it served nobody', () => {
+    const [stats, recorder] = [new RouterStats('svc'), new StatsRecorder()];
+    recorder.record(snapshotAt(stats, 0));
+    serve(stats, 'canary', 200, 0.01, 5);
+    serve(stats, 'stable', 200, 0.01, 90);
+    const delta = recorder.record(snapshotAt(stats, 1000))!;
+    const w = StatsRecorder.comparison(delta, { keys: 0.5, requests: 0.5, control: 'baseline' });
+    assert.equal(w.control.requests, 0, "the quiet baseline, not stable's 90 requests");
+    assert.equal(StatsRecorder.comparison(delta, undefined).control.requests, 90);
+  });
+
   it('keeps taking key deltas when only the request counters start again (a worker replaced; the primary keeps the keys)', () => {
     const [stats, keys, recorder] = [new RouterStats('svc'), new KeyTracker(1024), new StatsRecorder()];
     for (const k of ['a', 'b', 'c']) keys.add(hash(k), 'stable', false, keyLevel(0.01));
