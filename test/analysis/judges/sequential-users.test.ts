@@ -12,6 +12,16 @@ const ERRORS_ONLY = (alpha: number, unit: 'users' | 'requests' | 'auto' = 'auto'
   promotion: { minRequests: 0 },
 });
 
+/** A judge counting users on one latency metric with these quantiles. */
+const latencyJudge = (quantiles: number[]) =>
+  new SequentialJudge({
+    alpha: 0.05,
+    unit: 'users',
+    metrics: [{ name: 'latency', kind: 'latency', quantiles }],
+    srm: false,
+    promotion: { minRequests: 0 },
+  });
+
 /** A version's window: requests and errors, and (when `users` is given) its keys' first events. */
 function side(
   requests: number,
@@ -180,13 +190,7 @@ describe('sequential judge, users as the unit', () => {
   });
 
   it('fixes a latency threshold from both versions pooled, then counts each user once above it', () => {
-    const judge = new SequentialJudge({
-      alpha: 0.05,
-      unit: 'users',
-      metrics: [{ name: 'latency', kind: 'latency', quantiles: [0.5] }],
-      srm: false,
-      promotion: { minRequests: 0 },
-    });
+    const judge = latencyJudge([0.5]);
     const pooledAsked: number[] = [];
     const latency = (median: number): VersionWindow['latency'] => ({
       countAbove: (ts) => ts.map(() => 0),
@@ -300,13 +304,7 @@ describe('sequential judge, users as the unit', () => {
   });
 
   it('tests each latency quantile alone when counting users: the largest e-value over their number', () => {
-    const judge = new SequentialJudge({
-      alpha: 0.05,
-      unit: 'users',
-      metrics: [{ name: 'latency', kind: 'latency', quantiles: [0.5, 0.9, 0.99] }],
-      srm: false,
-      promotion: { minRequests: 0 },
-    });
+    const judge = latencyJudge([0.5, 0.9, 0.99]);
     const latency: VersionWindow['latency'] = {
       countAbove: (ts) => ts.map(() => 0),
       quantile: () => 0.05,
@@ -375,13 +373,7 @@ describe('sequential judge, users as the unit', () => {
   });
 
   it('learns no per-user latency threshold from a source that cannot pool both versions', () => {
-    const judge = new SequentialJudge({
-      alpha: 0.05,
-      unit: 'users',
-      metrics: [{ name: 'latency', kind: 'latency', quantiles: [0.5] }],
-      srm: false,
-      promotion: { minRequests: 0 },
-    });
+    const judge = latencyJudge([0.5]);
     const asked: number[] = [];
     const latency: VersionWindow['latency'] = { countAbove: (ts) => ts.map(() => 0), quantile: () => 0.05 };
     const keys = { seen: 10, failed: 0, slowAbove: (ts: readonly number[]) => (asked.push(...ts), ts.map(() => 5)) };
