@@ -15,7 +15,8 @@
  * applies with those counts and that share (docs/analysis.md has the argument). The
  * `requests` unit counts requests, valid where each request is assigned on its own.
  */
-import type { ComparisonWindow, VersionWindow } from './window.js';
+import type { ComparisonWindow } from './window.js';
+import { byRequest, byUser, learnFromControl, learnPooled, type Counted } from './counting.js';
 import { RatioMixture } from './ratio-mixture.js';
 import { explain, ratioEvidence } from './explain.js';
 import type {
@@ -47,18 +48,6 @@ interface MetricState {
   alpha: number;
   parts: Part[];
   minP: number;
-}
-
-/** How fast a quantile threshold follows control's recent latency (per window). */
-const THRESHOLD_SMOOTHING = 0.2;
-
-/**
- * Users: how many pooled requests a quantile threshold learns from before it is fixed. A
- * user adds to a threshold's evidence once, at its first request above it, so the threshold
- * must not move once judging starts (a user could otherwise count again at each new one).
- */
-function requestsToFix(q: number): number {
-  return Math.max(1000, Math.ceil(50 / (1 - q)));
 }
 
 export class SequentialJudge {
@@ -129,22 +118,11 @@ export class SequentialJudge {
       return this.observeUsers(w);
     }
     const total = canary.requests + control.requests;
-    const share = total > 0 ? canary.requests / total : NaN;
-    for (const state of this.states) {
-      const m = state.metric;
-      if (m.kind === 'errors')
-        state.parts[0]!.mixture.update(canary.errors, control.errors, share, canary.requests, control.requests);
-      else if (m.kind === 'slow') {
-        const [y] = canary.latency?.countAbove([m.threshold]) ?? [0];
-        const [x] = control.latency?.countAbove([m.threshold]) ?? [0];
-        state.parts[0]!.mixture.update(y!, x!, share, canary.requests, control.requests);
-      } else this.observeQuantiles(state, w, share);
-      this.track(state);
-    }
-    if (this.srm && w.expectedShare !== undefined && w.expectedShare > 0 && w.expectedShare < 1) {
-      this.srm.update(canary.requests, control.requests, w.expectedShare);
-      this.expectedShare = w.expectedShare;
-    }
+    const withLatency = canary.latency !== undefined && control.latency !== undefined;
+    this.count(byRequest(canary), byRequest(control), total > 0 ? canary.requests / total : NaN, w.expectedShare, {
+      judged: (p) => withLatency && p.logThreshold !== undefined,
+      learn: (state) => learnFromControl(state.parts, control),
+    });
   }
 
   private decideUnit(w: ComparisonWindow): Unit {
@@ -165,67 +143,44 @@ export class SequentialJudge {
     this.canaryUsers += canary.seen;
     // Only users that could add evidence make a later restart of the counts matter.
     if (w.keyShare !== undefined && w.keyShare > 0 && w.keyShare < 1) this.usersSeen += canary.seen + control.seen;
-    const share = w.keyShare ?? NaN;
+    this.count(byUser(canary), byUser(control), w.keyShare ?? NaN, w.keyShare, {
+      judged: (p) => p.fixed === true,
+      learn: (state) => learnPooled(state.parts, w.canary, w.control),
+    });
+  }
+
+  /**
+   * Folds one window into every metric, whatever is counted: events against `share`, latency
+   * parts whose threshold `judged` accepts, then (never before judging, so a threshold never
+   * depends on the data it judges) `learn`; and the split guard against `srmShare`.
+   */
+  private count(
+    canary: Counted,
+    control: Counted,
+    share: number,
+    srmShare: number | undefined,
+    quantiles: { judged: (p: Part) => boolean; learn: (state: MetricState) => void },
+  ): void {
+    const update = (p: Part, y: number, x: number) => p.mixture.update(y, x, share, canary.exposure, control.exposure);
     for (const state of this.states) {
       const m = state.metric;
-      if (m.kind === 'errors')
-        state.parts[0]!.mixture.update(canary.failed, control.failed, share, canary.seen, control.seen);
-      else if (m.kind === 'slow') {
-        const [y] = canary.slowAbove([m.threshold]);
-        const [x] = control.slowAbove([m.threshold]);
-        state.parts[0]!.mixture.update(y!, x!, share, canary.seen, control.seen);
-      } else this.observeUserQuantiles(state, w, share);
+      if (m.kind === 'errors') update(state.parts[0]!, canary.failed, control.failed);
+      else if (m.kind === 'slow')
+        update(state.parts[0]!, canary.above([m.threshold])[0]!, control.above([m.threshold])[0]!);
+      else {
+        const parts = state.parts.filter(quantiles.judged);
+        if (parts.length > 0) {
+          const thresholds = parts.map((p) => Math.exp(p.logThreshold!));
+          const [y, x] = [canary.above(thresholds), control.above(thresholds)];
+          parts.forEach((p, i) => update(p, y[i]!, x[i]!));
+        }
+        quantiles.learn(state);
+      }
       this.track(state);
     }
-    if (this.srm && share > 0 && share < 1) {
-      this.srm.update(canary.seen, control.seen, share);
-      this.expectedShare = share;
-    }
-  }
-
-  private observeUserQuantiles(state: MetricState, w: ComparisonWindow, share: number): void {
-    const [canary, control] = [w.canary.keys!, w.control.keys!];
-    const fixed = state.parts.filter((p) => p.fixed);
-    if (fixed.length > 0) {
-      const thresholds = fixed.map((p) => Math.exp(p.logThreshold!));
-      const y = canary.slowAbove(thresholds);
-      const x = control.slowAbove(thresholds);
-      fixed.forEach((p, i) => p.mixture.update(y[i]!, x[i]!, share, canary.seen, control.seen));
-    }
-    const pooled = w.canary.requests + w.control.requests;
-    if (pooled < 10) return;
-    for (const p of state.parts) {
-      if (p.fixed) continue;
-      const v = pooledQuantile(w.canary, w.control, p.quantile!);
-      if (!(v > 0)) continue;
-      p.logThreshold =
-        p.logThreshold === undefined
-          ? Math.log(v)
-          : p.logThreshold + THRESHOLD_SMOOTHING * (Math.log(v) - p.logThreshold);
-      p.learned = (p.learned ?? 0) + pooled;
-      if (p.learned >= requestsToFix(p.quantile!)) p.fixed = true;
-    }
-  }
-
-  private observeQuantiles(state: MetricState, w: ComparisonWindow, share: number): void {
-    const { canary, control } = w;
-    const ready = state.parts.filter((p) => p.logThreshold !== undefined);
-    if (ready.length > 0 && canary.latency && control.latency) {
-      const thresholds = ready.map((p) => Math.exp(p.logThreshold!));
-      const y = canary.latency.countAbove(thresholds);
-      const x = control.latency.countAbove(thresholds);
-      ready.forEach((p, i) => p.mixture.update(y[i]!, x[i]!, share, canary.requests, control.requests));
-    }
-    // Only now learn from this window, so a threshold never depends on the data it judges.
-    if (control.latency && control.requests >= 10) {
-      for (const p of state.parts) {
-        const v = control.latency.quantile(p.quantile!);
-        if (!(v > 0)) continue;
-        p.logThreshold =
-          p.logThreshold === undefined
-            ? Math.log(v)
-            : p.logThreshold + THRESHOLD_SMOOTHING * (Math.log(v) - p.logThreshold);
-      }
+    if (this.srm && srmShare !== undefined && srmShare > 0 && srmShare < 1) {
+      this.srm.update(canary.exposure, control.exposure, srmShare);
+      this.expectedShare = srmShare;
     }
   }
 
@@ -383,13 +338,4 @@ export class SequentialJudge {
     });
     return judge;
   }
-}
-
-/**
- * The q-quantile of both versions' requests together; NaN (nothing learned) where the
- * source cannot pool them: control's own quantile would depend on which users it has.
- */
-function pooledQuantile(canary: VersionWindow, control: VersionWindow, q: number): number {
-  const [a, b] = [canary.latency, control.latency];
-  return a && b && a.pooledQuantile ? a.pooledQuantile(b, q) : NaN;
 }
