@@ -61,7 +61,7 @@ export class SyntheticLatency implements LatencyWindow {
 
   /** The q-quantile of the mixture of both windows' distributions, weighted by their requests (by bisection on ln t). */
   pooledQuantile(other: LatencyWindow, q: number): number {
-    if (!(other instanceof SyntheticLatency)) return other.quantile(q);
+    if (!(other instanceof SyntheticLatency)) return NaN;
     const n = this.requests + other.requests;
     if (n === 0) return NaN;
     const above = (t: number) => (this.requests * this.survival(t) + other.requests * other.survival(t)) / n;

@@ -75,7 +75,8 @@ class SketchLatency implements LatencyWindow {
   }
 
   pooledQuantile(other: LatencyWindow, q: number): number {
-    if (!(other instanceof SketchLatency)) return other.quantile(q);
+    // Only two sketches pool; the judge learns nothing rather than fall back to one side's quantile.
+    if (!(other instanceof SketchLatency)) return NaN;
     return new LatencySketch().merge(this.sketch).merge(other.sketch).quantile(q);
   }
 }

@@ -7,7 +7,7 @@ export interface LatencyWindow {
   quantile(q: number): number;
   /**
    * The q-quantile of this window's requests and `other`'s together, where the source can
-   * pool them (NaN when both are empty). The per-user test learns its thresholds from both
+   * pool them (NaN when both are empty, or `other` is not from the same source). The per-user test learns its thresholds from both
    * versions pooled, which (under "the canary changes nothing") do not depend on which users
    * are on which version.
    */
