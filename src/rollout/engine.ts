@@ -19,7 +19,7 @@ import type { StatsSnapshot } from '../shared/stats-snapshot.js';
 import { initialStatus, transition } from './machine.js';
 import { Notifier, payloadOf } from './notify.js';
 import { Gates } from './webhooks.js';
-import { splitShares } from './shares.js';
+import { hasBaseline, splitShares } from './shares.js';
 import { assignmentUnit } from '../config/capabilities.js';
 import { Saving } from './saving.js';
 import { sizedDocument, sizedRelease, sizedStatus } from './sizes.js';
@@ -120,7 +120,7 @@ export class RolloutEngine {
         const served = this.traffic.trafficDuring(start, end);
         return served && splitShares(served);
       },
-      hasBaseline: () => this.statusNow.traffic.baseline !== undefined && this.statusNow.traffic.weights.baseline > 0,
+      hasBaseline: () => hasBaseline(this.statusNow.traffic),
       assignment: assignmentUnit(this.spec),
       stepDeadline: this.spec.progressDeadline,
     });

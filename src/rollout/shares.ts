@@ -9,13 +9,15 @@ import type { TrafficState } from './types.js';
  */
 export function splitShares(t: TrafficState): SplitShares | undefined {
   if (t.canary === undefined) return undefined;
-  const control =
-    t.baseline !== undefined && t.weights.baseline > 0
-      ? t.weights.baseline
-      : 100 - t.weights.canary - t.weights.baseline;
+  const against = hasBaseline(t) ? 'baseline' : 'stable';
+  const control = against === 'baseline' ? t.weights.baseline : 100 - t.weights.canary - t.weights.baseline;
   const total = t.weights.canary + control;
   if (!(total > 0)) return undefined;
   const keys = t.weights.canary / total;
-  const against = t.baseline !== undefined && t.weights.baseline > 0 ? 'baseline' : 'stable';
   return t.routes.length > 0 ? { keys, control: against } : { requests: keys, keys, control: against };
+}
+
+/** Whether a baseline with weight serves, so that it, not stable, is what the canary is compared with. */
+export function hasBaseline(t: TrafficState): boolean {
+  return t.baseline !== undefined && t.weights.baseline > 0;
 }
