@@ -19,9 +19,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   const client = connect(values.state);
   await client.post('/api/v1/shutdown', { all: values.all === true });
-  // Stopping every instance can take their stopTimeout; wait until the API has gone.
+  // Stopping every instance can take their stopTimeout; wait until the API has gone (it
+  // closes only after the controller has saved everything).
   for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
-    if (!(await client.alive())) {
+    if (await client.gone()) {
       console.log(
         `kanari stopped${values.all ? ', with its routers and instances' : '; routers and instances keep serving'}`,
       );

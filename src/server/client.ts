@@ -92,13 +92,19 @@ export class ApiClient {
     return this.request<T>('POST', path, body);
   }
 
-  /** True while the controller answers its health check at all. */
-  async alive(timeoutMs = 1000): Promise<boolean> {
+  /**
+   * True once the controller takes no more connections (refused, or dropped unanswered as
+   * its server closes). A health check that is only slow is not gone: a controller busy
+   * stopping its instances on a loaded machine may take seconds to answer, and what it
+   * saves meanwhile is what the next `kanari up` starts from.
+   */
+  async gone(timeoutMs = 2000): Promise<boolean> {
     try {
       await exchange(`${this.url}/healthz`, { method: 'GET', timeoutMs, ...this.tls });
-      return true;
-    } catch {
       return false;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ENOENT';
     }
   }
 

@@ -144,6 +144,19 @@ describe('controller API routes', () => {
       assert.equal(err.message, 'no rollout named ghost; apply one with kanari apply -f FILE');
       return true;
     });
-    assert.equal(await client.alive(), true);
+    assert.equal(await client.gone(), false);
+  });
+
+  it('says a controller is gone only once it refuses connections, not while it is slow to answer', async () => {
+    // What `kanari down` waits on: a controller still saving answers slowly, and is not gone.
+    const slow = http.createServer(() => {
+      /* never answers */
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const client = new ApiClient(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`, TOKEN);
+    assert.equal(await client.gone(100), false);
+    slow.closeAllConnections();
+    await new Promise<void>((resolve) => slow.close(() => resolve()));
+    assert.equal(await client.gone(100), true);
   });
 });
