@@ -16,25 +16,31 @@ const MAY_IMPORT = {
   rollout: ['shared', 'config', 'analysis'],
   // The data plane: knows routing tables, nothing of rollouts.
   router: ['shared', 'config'],
+  // A Kubernetes API client and what every Kubernetes adapter shares: knows objects, nothing of rollouts.
+  kube: ['shared', 'config'],
   // Adapters behind the seams; each imports the layers below, never another adapter.
-  traffic: ['shared', 'config', 'analysis', 'rollout', 'router'],
-  targets: ['shared', 'config', 'analysis', 'rollout'],
-  store: ['shared', 'config', 'analysis', 'rollout'],
+  traffic: ['shared', 'config', 'analysis', 'rollout', 'router', 'kube'],
+  targets: ['shared', 'config', 'analysis', 'rollout', 'kube'],
+  store: ['shared', 'config', 'analysis', 'rollout', 'kube'],
   simulate: ['shared', 'config', 'analysis', 'rollout'],
   // The controller: composes the engine with its adapters and serves the API.
-  server: ['shared', 'config', 'analysis', 'rollout', 'router', 'traffic', 'targets', 'store', 'simulate'],
-  demo: ['shared', 'config', 'analysis', 'rollout', 'router', 'traffic', 'targets', 'store', 'server'],
+  server: ['shared', 'config', 'analysis', 'rollout', 'router', 'kube', 'traffic', 'targets', 'store', 'simulate'],
+  // Kubernetes mode's composition root: watches Rollout resources and runs an engine for each.
+  operator: ['shared', 'config', 'analysis', 'rollout', 'kube', 'traffic', 'targets', 'store'],
+  demo: ['shared', 'config', 'analysis', 'rollout', 'router', 'kube', 'traffic', 'targets', 'store', 'server'],
   cli: [
     'shared',
     'config',
     'analysis',
     'rollout',
     'router',
+    'kube',
     'traffic',
     'targets',
     'store',
     'simulate',
     'server',
+    'operator',
     'demo',
   ],
 };

@@ -7,6 +7,7 @@ import { duration, timerDuration } from '../duration.js';
 import { API_VERSION, exactlyOne, httpUrl, listenAddress, metadata, name, port } from './common.js';
 import { endpoint, linearRegex, percent } from './table.js';
 import { routerSpec } from './router.js';
+import { kubernetesTarget } from './kubernetes-target.js';
 
 /** A version name as users write it: `v2`, `2024-06-01.3`, a git sha. */
 export const versionLabel = z
@@ -40,8 +41,10 @@ export const target = z
     version: versionLabel.optional(),
     upstreams: z.array(endpoint).min(1, 'must list at least one endpoint').max(256).optional(),
     process: processTarget.optional(),
+    /** A Deployment kanari owns, made from a pod template (Kubernetes mode writes these; a file does not). */
+    kubernetes: kubernetesTarget.optional(),
   })
-  .superRefine(exactlyOne(['upstreams', 'process']))
+  .superRefine(exactlyOne(['upstreams', 'process', 'kubernetes']))
   .transform(withSize);
 export type TargetSpec = z.output<typeof target>;
 
@@ -51,8 +54,10 @@ export type TargetSpec = z.output<typeof target>;
  * rollout machine never reads what one kind of target means. Documents saved before sizes
  * existed are sized with this when they are loaded.
  */
-export function withSize<T extends { process?: { instances: number }; size?: number }>(t: T): T & { size: number } {
-  return { ...t, size: t.size ?? t.process?.instances ?? 1 };
+export function withSize<
+  T extends { process?: { instances: number }; kubernetes?: { replicas: number }; size?: number },
+>(t: T): T & { size: number } {
+  return { ...t, size: t.size ?? t.process?.instances ?? t.kubernetes?.replicas ?? 1 };
 }
 
 /** `setHeaderRoute: { match: { header: x-canary, value: always } }`; `{}` removes the route. */

@@ -1,0 +1,135 @@
+/**
+ * The Rollout on Kubernetes: the standalone spec's plan (strategy, analysis, gates,
+ * notifications) with, in place of a listener and targets, the Deployment being released
+ * (`workloadRef`), the Service users reach, the traffic router that splits them, and where
+ * the default judge reads its counts. The CRD's schema is generated from this one
+ * (src/kube/crd.ts), so what `kubectl apply` accepts and what the operator validates are
+ * the same rules.
+ */
+import { z } from 'zod';
+import { duration, timerDuration } from '../duration.js';
+import { API_VERSION, exactlyOne, httpUrl } from './common.js';
+import { rolloutSpec } from './rollout.js';
+
+/** A Kubernetes object name (RFC 1123 subdomain, as most kinds require). */
+export const k8sName = z
+  .string()
+  .max(253, 'must be at most 253 characters')
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    'must be lowercase letters, digits, dashes and dots, starting and ending with a letter or digit',
+  );
+
+/** A namespace or a Service name (RFC 1123 label). */
+export const k8sLabel = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
+    'must be lowercase letters, digits and dashes (at most 63), starting and ending with a letter or digit',
+  );
+
+/** The Deployment being released: its pod template is the new version; kanari keeps it at 0 replicas. */
+export const workloadRef = z.strictObject({
+  apiVersion: z.literal('apps/v1').default('apps/v1'),
+  kind: z.literal('Deployment').default('Deployment'),
+  name: k8sName,
+});
+
+/** The Service users reach the workload by; kanari adds one Service per version beside it, with its ports. */
+export const serviceRef = z.strictObject({
+  name: k8sLabel,
+  /** The Service port traffic routers send to (its number); default the Service's first port. */
+  port: z.number().int().min(1).max(65535).optional(),
+});
+
+/** Gateway API: the HTTPRoute whose rules send to `service`; kanari adds its own named rules before them. */
+export const gatewayApiRouting = z.strictObject({
+  httpRoute: k8sName,
+  /** The HTTPRoute's namespace, when not the Rollout's. */
+  namespace: k8sLabel.optional(),
+});
+
+/** Istio: the VirtualService routes that send to `service`, and the DestinationRule whose subsets name the versions. */
+export const istioRouting = z.strictObject({
+  virtualService: z.strictObject({
+    name: k8sName,
+    /** The `http` routes (by `name`) kanari splits; default every route whose destinations are `service`. */
+    routes: z.array(z.string().min(1)).optional(),
+  }),
+  destinationRule: z.strictObject({ name: k8sName }),
+});
+
+/** ingress-nginx (and controllers reading its canary annotations): the Ingress users reach `service` by. */
+export const nginxRouting = z.strictObject({
+  ingress: k8sName,
+  /** The annotation prefix, for controllers that read the same annotations under another one. */
+  annotationPrefix: z.string().min(1).default('nginx.ingress.kubernetes.io'),
+});
+
+/** No mesh: the canary's share is its share of ready pods behind `service`. */
+export const replicasRouting = z.strictObject({});
+
+export const trafficRouting = z
+  .strictObject({
+    gatewayAPI: gatewayApiRouting.optional(),
+    istio: istioRouting.optional(),
+    nginx: nginxRouting.optional(),
+    replicas: replicasRouting.optional(),
+  })
+  .superRefine(exactlyOne(['gatewayAPI', 'istio', 'nginx', 'replicas']));
+export type TrafficRouting = z.output<typeof trafficRouting>;
+
+/** The routers' names as the traffic factory knows them. */
+export const KUBERNETES_ROUTERS = ['gatewayapi', 'istio', 'nginx', 'replicas'] as const;
+export type KubernetesRouterName = (typeof KUBERNETES_ROUTERS)[number];
+
+export function routerNameOf(t: TrafficRouting): KubernetesRouterName {
+  if (t.gatewayAPI) return 'gatewayapi';
+  if (t.istio) return 'istio';
+  if (t.nginx) return 'nginx';
+  return 'replicas';
+}
+
+/** Where the default judge reads per-version counts: a Prometheus and the preset for the mesh or ingress that counts. */
+export const kubernetesMetrics = z.strictObject({
+  prometheus: z.strictObject({
+    address: httpUrl,
+    /** Which exporter counts requests per version: `istio`, `envoy-gateway`, `ingress-nginx`; default from the router. */
+    preset: z.string().min(1).optional(),
+    timeout: timerDuration.default(5000),
+  }),
+});
+
+const plan = rolloutSpec.shape;
+
+export const kubernetesRolloutSpec = z.strictObject({
+  workloadRef,
+  service: serviceRef,
+  trafficRouting,
+  /** Pods of each version at full strength; default the Deployment's replicas when kanari took it over. */
+  replicas: z.number().int().min(0).max(10_000).optional(),
+  metrics: kubernetesMetrics.optional(),
+  sticky: plan.sticky,
+  progressDeadline: duration.default(600_000),
+  analysisInterval: timerDuration.default(1000),
+  strategy: plan.strategy,
+  notifications: plan.notifications,
+  webhooks: plan.webhooks,
+});
+export type KubernetesRolloutSpec = z.output<typeof kubernetesRolloutSpec>;
+
+export const kubernetesMetadata = z.looseObject({
+  name: k8sName,
+  namespace: k8sLabel.optional(),
+});
+
+/** A Rollout with a `workloadRef` is a Kubernetes one (kinds.ts picks this schema by that field). */
+export const kubernetesRolloutDocument = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Rollout'),
+  metadata: kubernetesMetadata,
+  spec: kubernetesRolloutSpec,
+  /** Written by the operator; ignored when a file is loaded. */
+  status: z.unknown().optional(),
+});
+export type KubernetesRolloutDocument = z.output<typeof kubernetesRolloutDocument>;
