@@ -96,6 +96,10 @@ export function engineDocument(name: string, writtenSpec: Record<string, unknown
       listen: 0,
       stable: { version: stable.version, kubernetes: target },
       canary: { kubernetes: target },
+      // The Kubernetes routers keep no user on a version: each request is split on its own
+      // (replicas: each connection, which the load-time check answers for), so the judge
+      // counts requests, not users, unless the Rollout asks for affinity.
+      sticky: { perRequest: true },
       ...plan,
     },
   });

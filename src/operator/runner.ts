@@ -23,6 +23,7 @@ import type { TargetsFactory } from '../rollout/seams/targets.js';
 import type { TrafficRouter } from '../rollout/seams/traffic.js';
 import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
+import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
 import { engineDocument, releaseOf, versionOf, type DeploymentObject } from './release.js';
 
@@ -96,6 +97,7 @@ export class RolloutRunner {
     this.store?.observed(this.resource);
     if (!this.engine) this.open(rollout, workload);
     const engine = this.engine!;
+    await this.command(engine);
     await this.holdWorkload(workload, engine.status.phase === 'StableOnly' && engine.status.ready.length > 0);
     const version = versionOf(template);
     const s = engine.status;
@@ -107,6 +109,31 @@ export class RolloutRunner {
     if (known) return;
     const t = await engine.send({ type: 'deploy', release: releaseOf(template, this.place(rollout, workload)) });
     if (t.rejected) this.say(`template ${version} waits: ${t.rejected}`);
+  }
+
+  /** Carries out the command in the resource's annotation, once (its id is answered in the status). */
+  private async command(engine: RolloutEngine): Promise<void> {
+    const request = readCommand(this.resource.metadata.annotations);
+    if (!request) return;
+    if ('invalid' in request) return this.say(request.invalid);
+    const store = this.store!;
+    if (store.answeredCommand === request.id) return;
+    const t = await engine.send(
+      request.command === 'promote'
+        ? { type: 'promote', ...(request.full ? { full: true } : {}) }
+        : request.command === 'abort'
+          ? { type: 'abort', ...(request.reason ? { reason: request.reason } : {}) }
+          : { type: request.command },
+    );
+    store.answer({
+      id: request.id,
+      command: request.command,
+      ...(t.rejected ? { refused: t.rejected } : {}),
+      at: new Date().toISOString(),
+    });
+    this.world.log(
+      `${this.key}: ${request.command}${request.by ? ` from ${request.by}` : ''}: ${t.rejected ? `refused: ${t.rejected}` : 'done'}`,
+    );
   }
 
   private place(rollout: KubernetesRolloutDocument, workload: DeploymentObject) {

@@ -18,6 +18,7 @@ import { describeRef, KubeConflict, type KubeClient, type KubeObject, type Objec
 import type { EventRecord, StatusStore, StoredRollout } from '../rollout/seams/store.js';
 import type { RolloutStatus } from '../rollout/types.js';
 import { describeSystemError } from '../shared/system.js';
+import type { CommandAnswer } from '../kube/commands.js';
 import { conditionsOf, summaryOf, type Condition, type RolloutConditions } from './kubernetes-status.js';
 
 export interface KubeStatusOptions {
@@ -41,6 +42,8 @@ export interface ResourceStatus extends RolloutConditions {
   message: string;
   observedGeneration?: number;
   writer: { identity: string; seq: number };
+  /** The answer to the last command a person sent through the resource's annotation. */
+  command?: CommandAnswer;
   /** The engine's whole status: what a restarted operator resumes from. */
   state: RolloutStatus;
 }
@@ -59,6 +62,7 @@ export class KubeStatusStore implements StatusStore {
   private lost = false;
   private lastError?: string;
   private conditions: Condition[] = [];
+  private command?: CommandAnswer;
 
   constructor(private readonly o: KubeStatusOptions) {
     const r = o.resource;
@@ -73,6 +77,7 @@ export class KubeStatusStore implements StatusStore {
     const status = r.status as Partial<ResourceStatus> | undefined;
     this.seq = status?.writer?.seq ?? 0;
     this.conditions = Array.isArray(status?.conditions) ? status.conditions : [];
+    if (status?.command && typeof status.command.id === 'string') this.command = status.command;
   }
 
   /** The status a restarted operator resumes from, as the resource holds it. */
@@ -108,6 +113,17 @@ export class KubeStatusStore implements StatusStore {
     this.o.events?.([{ revision, at, type, data }]);
   }
 
+  /** The id of the last command answered: one carried out is never carried out again. */
+  get answeredCommand(): string | undefined {
+    return this.command?.id;
+  }
+
+  /** Records the answer to a command, written with the status. */
+  answer(answer: CommandAnswer): void {
+    this.command = answer;
+    this.changed();
+  }
+
   /**
    * Resolves once everything saved so far is on the resource. It does not reject: while
    * the API server refuses writes it stays pending (and the engine moves nothing forward).
@@ -130,9 +146,10 @@ export class KubeStatusStore implements StatusStore {
     return this.writing;
   }
 
+  /** Writes on the next turn of the event loop, so changes made together (a transition and the command that caused it) land in one write. */
   private changed(): void {
     this.version++;
-    void this.flush();
+    setImmediate(() => void this.flush());
   }
 
   private async write(): Promise<void> {
@@ -209,6 +226,7 @@ export class KubeStatusStore implements StatusStore {
       conditions,
       ...(this.generation !== undefined ? { observedGeneration: this.generation } : {}),
       writer: { identity: this.o.identity, seq: this.seq },
+      ...(this.command ? { command: this.command } : {}),
       state,
     };
   }
