@@ -41,13 +41,14 @@ export function openWatch<T extends KubeObject>(
   let finish: (err?: unknown) => void = () => {};
   const done = new Promise<void>((resolve, reject) => {
     finish = (err) => {
-      if (stopped && err === undefined) return;
+      // Once: destroying the response below makes it report an abort, which is not news.
+      if (stopped) return;
       stopped = true;
+      if (err === undefined) resolve();
+      else reject(err as Error);
       clearTimeout(timer);
       controller.abort();
       response?.destroy();
-      if (err === undefined) resolve();
-      else reject(err as Error);
     };
   });
   const deadline = Date.now() + limits.timeoutSeconds * 1000 + limits.graceMs;
@@ -62,28 +63,22 @@ export function openWatch<T extends KubeObject>(
       ),
     deadline - Date.now(),
   );
-  transport.open(spec, deadline, controller.signal).then(
-    (res) => {
-      response = res;
-      if (stopped) {
-        res.destroy();
-      } else if (res.statusCode !== 200) {
-        readBody(res, 64 * 1024, deadline, what).then(
-          (text) => finish(statusError(res.statusCode ?? 0, text, what)),
-          finish,
-        );
-      } else {
-        readLines(res, limits.maxLineBytes, what, (line) => deliver(line, what, onEvent), finish);
-      }
-    },
-    (err) => finish(stopped ? undefined : err),
-  );
+  transport.open(spec, deadline, controller.signal).then((res) => {
+    response = res;
+    if (stopped) {
+      res.destroy();
+    } else if (res.statusCode !== 200) {
+      readBody(res, 64 * 1024, deadline, what).then(
+        (text) => finish(statusError(res.statusCode ?? 0, text, what)),
+        finish,
+      );
+    } else {
+      readLines(res, limits.maxLineBytes, what, (line) => deliver(line, what, onEvent), finish);
+    }
+  }, finish);
   return {
     done,
-    stop() {
-      if (stopped) return;
-      finish();
-    },
+    stop: () => finish(),
   };
 }
 
@@ -144,7 +139,7 @@ function deliver<T extends KubeObject>(line: string, what: string, onEvent: (eve
     throw new KubeError(
       0,
       INVALID_RESPONSE,
-      `${what}: a ${event.type} event without an object's metadata.resourceVersion`,
+      `${what}: an event of type ${event.type} without an object's metadata.resourceVersion`,
     );
   }
   onEvent(event as WatchEvent<T>);
