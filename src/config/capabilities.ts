@@ -20,6 +20,12 @@ export const EMBEDDED: RouterCapabilities = {
   supports: new Set(['weights', 'match', 'mirror', 'sticky', 'baseline']),
 };
 
+/** ingress-nginx's canary Ingress: a weight, one header and one cookie; no mirror percent, one canary per path. */
+export const NGINX: RouterCapabilities = { name: 'nginx', supports: new Set(['weights', 'match']) };
+
+/** Replica ratios behind one Service: a weight is a share of pods, and nothing else can be asked of kube-proxy. */
+export const REPLICAS: RouterCapabilities = { name: 'replicas', supports: new Set(['weights']) };
+
 interface Needed {
   capability: TrafficCapability;
   /** Where in `spec` the file asks for it. */
