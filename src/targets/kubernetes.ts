@@ -86,8 +86,9 @@ export class KubernetesTarget implements DeploymentTarget {
         `instance ${request.id} asks for namespace ${spec.namespace}; this Rollout is in ${this.o.namespace}`,
       );
     const name = versionObjectName(this.o.rollout, request.id);
-    const service = await this.ownService(request.id, name, spec.service);
+    // Both names are checked before anything is written: a refusal leaves the namespace as it was.
     const existing = await this.ours('Deployment', name);
+    const service = await this.ownService(request.id, name, spec.service);
     if (!existing) {
       const replicas = this.resizes || !(await this.anotherRuns(name)) ? request.size : 0;
       const deployment = deploymentFor({ ...this.base(request.id), template: spec.template, replicas });
@@ -131,14 +132,13 @@ export class KubernetesTarget implements DeploymentTarget {
   async remove(id: string): Promise<void> {
     const name = versionObjectName(this.o.rollout, id);
     this.forget(id, `instance ${id} was removed`);
-    for (const kind of ['Deployment', 'Service'] as const) {
-      const object = await this.ours(kind, name);
+    const found = [await this.ours('Deployment', name), await this.ours('Service', name)];
+    for (const object of found)
       if (object)
-        await this.o.client.delete(this.ref(kind, name), {
+        await this.o.client.delete(this.ref(object.kind as 'Deployment' | 'Service', name), {
           preconditions: { uid: object.metadata.uid! },
           propagationPolicy: 'Background',
         });
-    }
   }
 
   async stopAll(): Promise<void> {
@@ -224,7 +224,6 @@ export class KubernetesTarget implements DeploymentTarget {
       if (this.instances.size === 0 && this.waiters.length === 0) return;
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.poll(), this.o.pollMs ?? 2000);
-      this.timer.unref();
     });
   }
 

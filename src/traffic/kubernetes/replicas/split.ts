@@ -22,7 +22,7 @@ export function podsFor(weight: number, total: number): PodSplit | { problem: st
     const below = Math.floor((weight * total) / 100);
     const near = [below, below + 1].map((n) => `${share(n, total)}% (${n} pod${n === 1 ? '' : 's'})`);
     return {
-      problem: `${weight}% of ${total} pods is ${round2((weight * total) / 100)} pods; the replicas router runs whole pods, so the nearest weights are ${near.join(' and ')}: ask for one of them, or for more replicas`,
+      problem: `${weight}% of ${total} pods is ${Number(((weight * total) / 100).toFixed(3))} pods; the replicas router runs whole pods, so the nearest weights are ${near.join(' and ')}: ask for one of them, or for more replicas`,
     };
   }
   return { canary, stable: total - canary };
