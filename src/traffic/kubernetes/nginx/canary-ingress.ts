@@ -4,6 +4,7 @@
  * Service instead, and a canary Ingress read back (which anyone may have edited) becomes a
  * traffic state again, or a refusal that says what is wrong with it.
  */
+import { NGINX } from '../../../config/capabilities.js';
 import type { KubeObject, OwnerReference } from '../../../kube/api.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, record, ROLLOUT_LABEL } from '../../../kube/versions.js';
 import type { HeaderRoute, TrafficState } from '../../../rollout/types.js';
@@ -35,10 +36,7 @@ export function unsupportedByNginx(state: TrafficState): string | undefined {
   const cookies = state.routes.filter((r) => r.cookie !== undefined);
   if (headers.length > 1) return 'ingress-nginx routes the canary by one header only (canary-by-header)';
   if (cookies.length > 1) return 'ingress-nginx routes the canary by one cookie only (canary-by-cookie)';
-  const cookie = cookies[0];
-  if (cookie && cookie.value !== COOKIE_ALWAYS)
-    return `ingress-nginx sends a cookie to the canary only when its value is "${COOKIE_ALWAYS}" (canary-by-cookie)`;
-  return undefined;
+  return state.routes.map((r) => NGINX.matchProblem!(r)).find((p) => p !== undefined);
 }
 
 /** The canary annotations for `state` (under `prefix`). */
