@@ -5,27 +5,10 @@ import { Service } from 'kubernetes-models/v1';
 import { deploymentFor, endpointOf, portsOf, serviceFor } from '../../src/targets/kubernetes-objects.js';
 import { deploymentProgress, versionObjectName } from '../../src/kube/versions.js';
 import type { KubeObject } from '../../src/kube/api.js';
+import { template, userService } from '../helpers/kube/ingress-fixtures.js';
 
 const owner = { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', name: 'shop', uid: 'u-1' };
 const base = { rollout: 'shop', id: 'a1b2c3d4e5', namespace: 'prod', owner };
-export const template = {
-  metadata: { labels: { app: 'shop', tier: 'web' }, annotations: { team: 'checkout' } },
-  spec: { containers: [{ name: 'web', image: 'shop:2', ports: [{ containerPort: 8080, name: 'http' }] }] },
-};
-export const userService: KubeObject = {
-  apiVersion: 'v1',
-  kind: 'Service',
-  metadata: { name: 'web', namespace: 'prod' },
-  spec: {
-    type: 'NodePort',
-    selector: { app: 'shop' },
-    ports: [
-      { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP', nodePort: 30080 },
-      { name: 'admin', port: 9090, targetPort: 9090 },
-    ],
-  },
-};
-
 describe("a version's Deployment and Service", () => {
   it("runs the template with the version's labels added to the user's, owned by the Rollout", () => {
     const d = deploymentFor({ ...base, template, replicas: 3 });

@@ -12,7 +12,7 @@ import type { TargetSpec } from '../../src/config/schemas/rollout.js';
 import type { TargetEvents } from '../../src/rollout/seams/targets.js';
 import { FakeKube } from '../helpers/kube/ingress-fake.js';
 import { deploymentTargetConformance } from '../conformance/deployment-target.js';
-import { template, userService } from './kubernetes-objects.test.js';
+import { template, userService } from '../helpers/kube/ingress-fixtures.js';
 
 const owner = { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', name: 'shop', uid: 'rollout-uid' };
 const spec = (size: number): TargetSpec => ({

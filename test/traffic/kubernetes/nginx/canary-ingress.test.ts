@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
 import type { KubeObject } from '../../../../src/kube/api.js';
+import { userIngress } from '../../../helpers/kube/ingress-fixtures.js';
 import {
   canaryAnnotations,
   canaryIngressFor,
@@ -12,42 +13,6 @@ import { TrafficRefused } from '../../../../src/rollout/seams/traffic.js';
 import type { TrafficState } from '../../../../src/rollout/types.js';
 
 const P = 'nginx.ingress.kubernetes.io';
-
-export const userIngress: KubeObject = {
-  apiVersion: 'networking.k8s.io/v1',
-  kind: 'Ingress',
-  metadata: {
-    name: 'shop',
-    namespace: 'prod',
-    annotations: { [`${P}/rewrite-target`]: '/', 'kubernetes.io/ingress.class': 'nginx' },
-  },
-  spec: {
-    ingressClassName: 'nginx',
-    tls: [{ hosts: ['shop.example.com'], secretName: 'shop-tls' }],
-    rules: [
-      {
-        host: 'shop.example.com',
-        http: {
-          paths: [
-            { path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } },
-            { path: '/api', pathType: 'Prefix', backend: { service: { name: 'api', port: { name: 'http' } } } },
-          ],
-        },
-      },
-      {
-        host: 'admin.example.com',
-        http: {
-          paths: [{ path: '/', pathType: 'Exact', backend: { service: { name: 'admin', port: { number: 80 } } } }],
-        },
-      },
-      {
-        http: {
-          paths: [{ path: '/web', pathType: 'Prefix', backend: { service: { name: 'web', port: { name: 'http' } } } }],
-        },
-      },
-    ],
-  },
-};
 
 const split = (canary: number, routes: TrafficState['routes'] = []): TrafficState => ({
   stable: 'v1',
