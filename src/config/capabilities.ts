@@ -20,6 +20,17 @@ export const EMBEDDED: RouterCapabilities = {
   supports: new Set(['weights', 'match', 'mirror', 'sticky', 'baseline']),
 };
 
+/**
+ * The Gateway API and Istio routers split by weight per request, route headers and cookies,
+ * mirror and run a baseline; neither keeps a user on one version (weights pick per request,
+ * and a mesh's session affinity holds within one backend, not across the split).
+ */
+export const GATEWAY_API: RouterCapabilities = {
+  name: 'gatewayapi',
+  supports: new Set(['weights', 'match', 'mirror', 'baseline']),
+};
+export const ISTIO: RouterCapabilities = { name: 'istio', supports: new Set(['weights', 'match', 'mirror', 'baseline']) };
+
 interface Needed {
   capability: TrafficCapability;
   /** Where in `spec` the file asks for it. */
