@@ -29,7 +29,10 @@ export const GATEWAY_API: RouterCapabilities = {
   name: 'gatewayapi',
   supports: new Set(['weights', 'match', 'mirror', 'baseline']),
 };
-export const ISTIO: RouterCapabilities = { name: 'istio', supports: new Set(['weights', 'match', 'mirror', 'baseline']) };
+export const ISTIO: RouterCapabilities = {
+  name: 'istio',
+  supports: new Set(['weights', 'match', 'mirror', 'baseline']),
+};
 
 interface Needed {
   capability: TrafficCapability;
