@@ -77,6 +77,15 @@ export function isStableOnly(state: TrafficState): boolean {
   );
 }
 
+/**
+ * What a route without kanari's rules serves: everyone by the user's rules to the Service,
+ * which is stable, whichever version the last state asked for calls stable; nothing yet
+ * before kanari asked for anything.
+ */
+export function servedByUserRules(last: TrafficState | undefined): TrafficState | undefined {
+  return last && { stable: last.stable, weights: { canary: 0, baseline: 0 }, routes: [], mirror: 0 };
+}
+
 /** Refuses what no Kubernetes router here can express: a rolling update's per-instance sizes, names Services cannot have. */
 export function checkExpressible(state: TrafficState, rollout: string): void {
   if (state.sizes && Object.keys(state.sizes).length > 0)
@@ -121,5 +130,33 @@ export function canonicalJson(value: unknown): string {
           Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
         )
       : v,
+  );
+}
+
+/**
+ * Refuses a route list that is not what kanari would write from the user's part of it for
+ * the state read from it: someone edited kanari's entries. Names the entry that differs, or
+ * the two weighted entries that disagree (the state is read from the first).
+ */
+export function requireAsWritten<T extends { name?: string | undefined }>(
+  where: string,
+  noun: string,
+  written: T[],
+  actual: T[],
+  weightsOf: (entry: T) => unknown,
+): void {
+  if (canonicalJson(written) === canonicalJson(actual)) return;
+  const owned = actual.filter((e) => written.some((w) => w.name === e.name) && e.name?.startsWith('kanari-'));
+  const weighted = owned.filter((e) => !e.name!.includes('-route-'));
+  const disagree = weighted.find((e) => canonicalJson(weightsOf(e)) !== canonicalJson(weightsOf(weighted[0]!)));
+  const wanted = new Map(written.map((w) => [w.name, canonicalJson(w)]));
+  const changed = owned.find((e) => wanted.get(e.name) !== canonicalJson(e));
+  const why = disagree
+    ? `${weighted[0]!.name} and ${disagree.name} send in different weights`
+    : changed
+      ? `${changed.name} differs`
+      : 'moved, or one is missing';
+  throw new TrafficRefused(
+    `kanari's ${noun} in ${where} are not as kanari wrote them (${why}); kanari writes them again on its next apply`,
   );
 }

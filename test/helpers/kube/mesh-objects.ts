@@ -127,3 +127,49 @@ export function wholeRollout(): TrafficState[] {
 export function stableOnly(stable: string): TrafficState {
   return { stable, weights: { canary: 0, baseline: 0 }, routes: [], mirror: 0 };
 }
+
+export function userVirtualService(): KubeObject {
+  return {
+    apiVersion: 'networking.istio.io/v1beta1',
+    kind: 'VirtualService',
+    metadata: { name: 'web', namespace: 'shop', resourceVersion: '1' },
+    spec: {
+      hosts: ['web', 'shop.example.com'],
+      gateways: ['mesh', 'gateways/public'],
+      http: [
+        {
+          name: 'api',
+          match: [{ uri: { prefix: '/api' }, headers: { 'x-tenant': { exact: 'a' } } }, { uri: { prefix: '/v1/api' } }],
+          rewrite: { uri: '/v2' },
+          headers: { request: { add: { 'x-from': 'mesh' } } },
+          timeout: '10s',
+          retries: { attempts: 3, perTryTimeout: '2s' },
+          route: [{ destination: { host: 'web.shop.svc.cluster.local', port: { number: 80 } } }],
+        },
+        { name: 'legacy', match: [{ uri: { prefix: '/legacy' } }], redirect: { uri: '/' } },
+        { name: 'static', match: [{ uri: { prefix: '/static' } }], route: [{ destination: { host: 'cdn' } }] },
+        {
+          route: [
+            {
+              destination: { host: 'web', port: { number: 8080 } },
+              headers: { response: { set: { 'cache-control': 'no-store' } } },
+            },
+          ],
+        },
+      ],
+    },
+  };
+}
+
+export function userDestinationRule(): KubeObject {
+  return {
+    apiVersion: 'networking.istio.io/v1beta1',
+    kind: 'DestinationRule',
+    metadata: { name: 'web', namespace: 'shop', resourceVersion: '1' },
+    spec: {
+      host: 'web',
+      trafficPolicy: { connectionPool: { tcp: { maxConnections: 100 } } },
+      subsets: [{ name: 'v1', labels: { version: 'v1' } }],
+    },
+  };
+}

@@ -15,7 +15,6 @@ import type { HeaderRoute, TrafficState } from '../../../rollout/types.js';
 import { conditionOf, routeOf } from '../header-match.js';
 import {
   backendsOf,
-  canonicalJson,
   checkExpressible,
   idOfService,
   isStableOnly,
@@ -23,6 +22,7 @@ import {
   parseOwnedName,
   percentsOf,
   proportions,
+  requireAsWritten,
   versionService,
 } from '../options.js';
 import { readShape } from '../shape.js';
@@ -148,22 +148,8 @@ export function routeTraffic(object: KubeObject, ctx: RouteContext): TrafficStat
   };
   // Written again from the user's rules, the route must be what was read: any other edit to kanari's rules is reported.
   const expected = splitRoute({ ...object, spec: { ...route.spec, rules: user } }, state, ctx);
-  const rules = (expected.spec as HttpRoute['spec']).rules ?? [];
-  const actual = route.spec.rules ?? [];
-  if (canonicalJson(rules) !== canonicalJson(actual)) {
-    const wanted = new Map(rules.map((r) => [r.name, canonicalJson(r)]));
-    const disagree = owned.find(
-      (o) => o.name.route === undefined && canonicalJson(o.rule.backendRefs) !== canonicalJson(refs),
-    );
-    if (disagree)
-      throw new TrafficRefused(
-        `kanari's rules in ${where} are not as kanari wrote them (${weighted.rule.name} and ${disagree.rule.name} send in different weights); kanari writes them again on its next apply`,
-      );
-    const changed = owned.find((o) => wanted.get(o.rule.name) !== canonicalJson(o.rule));
-    throw new TrafficRefused(
-      `kanari's rules in ${where} are not as kanari wrote them (${changed ? `${changed.rule.name} differs` : 'moved, or one is missing'}); kanari writes them again on its next apply`,
-    );
-  }
+  const written = (expected.spec as HttpRoute['spec']).rules ?? [];
+  requireAsWritten(where, 'rules', written, route.spec.rules ?? [], (r) => r.backendRefs);
   return state;
 }
 

@@ -11,7 +11,7 @@ import { updateObject } from '../../../kube/update.js';
 import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
 import { kubeCall } from '../errors.js';
-import { canonicalJson, isStableOnly, type KubernetesTrafficOptions } from '../options.js';
+import { canonicalJson, isStableOnly, servedByUserRules, type KubernetesTrafficOptions } from '../options.js';
 import { HTTPROUTE_CRD, httpRouteFeatures, requireFeatures, type HttpRouteFeatures } from './crd.js';
 import { routeTraffic, splitRoute, type RouteContext } from './route.js';
 
@@ -52,9 +52,7 @@ export class GatewayApiTraffic implements TrafficRouter {
     const route = await kubeCall(() => this.o.client.get(this.route));
     if (!route) throw new TrafficRefused(`${describeRef(this.route)} does not exist`);
     const state = routeTraffic(route, this.ctx);
-    if (state) return state;
-    // Without kanari's rules everyone goes by the user's rules to the Service: stable, whichever version that is now.
-    return this.last && { stable: this.last.stable, weights: { canary: 0, baseline: 0 }, routes: [], mirror: 0 };
+    return state ?? servedByUserRules(this.last);
   }
 
   private async requireFeatures(mirror: boolean): Promise<void> {
