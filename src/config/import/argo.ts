@@ -133,7 +133,8 @@ export function importArgoRollout(root: Field, templates: ArgoTemplates, opts: I
 }
 
 function serviceFallback(strategy: Field, opts: ImportOptions, metadata: Json): string {
-  const name = opts.service ?? String(metadata.name);
+  if (opts.service) return opts.service;
+  const name = String(metadata.name);
   strategy.doc.drop(
     strategy.path,
     `names no Service; kanari needs the Service users reach: assumed ${name} (change it, or pass --service)`,
