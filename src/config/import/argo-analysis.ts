@@ -5,7 +5,7 @@
  * the values written into its queries.
  */
 import { API_VERSION } from '../schemas/common.js';
-import { argoCondition, durationOf, labelName, substitute } from './convert.js';
+import { argoCondition, durationOf, labelName, substitute, type UniqueNames } from './convert.js';
 import type { Field } from './source.js';
 
 /** An argument's value, or why kanari cannot know it. */
@@ -29,10 +29,12 @@ const PROVIDER_REASONS: Record<string, string> = {
 
 export class ArgoTemplates {
   private readonly made = new Map<string, string | undefined>();
-  private readonly names = new Set<string>();
   readonly documents: Json[] = [];
 
-  constructor(private readonly sources: ReadonlyMap<string, Field>) {}
+  constructor(
+    private readonly sources: ReadonlyMap<string, Field>,
+    private readonly names: UniqueNames,
+  ) {}
 
   /**
    * The kanari template for one `templates[i]` reference with the arguments the Rollout
@@ -75,9 +77,7 @@ export class ArgoTemplates {
       args: 'bound into each use of the template',
     });
     if (metrics.length === 0) return undefined;
-    let out = labelName(name);
-    for (let i = 2; this.names.has(out); i++) out = `${labelName(name).slice(0, 58)}-${i}`;
-    this.names.add(out);
+    const out = this.names.take(name);
     this.documents.push({
       apiVersion: API_VERSION,
       kind: 'AnalysisTemplate',

@@ -33,6 +33,19 @@ export function labelName(text: string): string {
   return cut === '' ? 'imported' : cut;
 }
 
+/** Names given out in one import, so two templates (or webhooks) never share one. */
+export class UniqueNames {
+  private readonly taken = new Set<string>();
+  /** `text` as a DNS label, with `-2`, `-3`… when it is taken. */
+  take(text: string): string {
+    const base = labelName(text);
+    let out = base;
+    for (let i = 2; this.taken.has(out); i++) out = `${base.slice(0, 58)}-${i}`;
+    this.taken.add(out);
+    return out;
+  }
+}
+
 /** A number as a condition writes it (no exponent surprises for ordinary thresholds). */
 const literal = (n: number) => String(n);
 

@@ -5,7 +5,7 @@
  * `interval` is Flagger's query range, kanari's `window`.
  */
 import { GATES } from '../schemas/rollout.js';
-import { durationOf, labelName, substitute } from './convert.js';
+import { durationOf, labelName, substitute, UniqueNames } from './convert.js';
 import type { Field } from './source.js';
 
 type Json = Record<string, unknown>;
@@ -137,7 +137,7 @@ const NOTIFIED: Record<string, string> = { 'post-rollout': 'post-rollout', event
 export function flaggerWebhooks(list: Field): { webhooks: Json[]; notifications: Json[] } {
   const webhooks: Json[] = [];
   const notifications: Json[] = [];
-  const names = new Set<string>();
+  const names = new UniqueNames();
   for (const hook of list.list()) {
     hook.map();
     const type = hook.get('type').str() ?? 'rollout';
@@ -157,9 +157,7 @@ export function flaggerWebhooks(list: Field): { webhooks: Json[]; notifications:
       if (retries !== undefined) n.retries = Math.min(retries, 10);
       notifications.push(n);
     } else {
-      let name = labelName(hook.get('name').str() ?? type);
-      for (let i = 2; names.has(name); i++) name = `${labelName(hook.get('name').str() ?? type).slice(0, 58)}-${i}`;
-      names.add(name);
+      const name = names.take(hook.get('name').str() ?? type);
       const w: Json = { name, type, url, metadata: hook.get('metadata').strings() };
       if (timeout) w.timeout = timeout;
       if (retries !== undefined) w.retries = Math.min(retries, 10);

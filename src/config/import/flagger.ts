@@ -7,7 +7,7 @@
  */
 import { formatDuration, parseDuration } from '../duration.js';
 import { API_VERSION } from '../schemas/common.js';
-import { durationOf, labelName } from './convert.js';
+import { durationOf, type UniqueNames } from './convert.js';
 import { flaggerMetrics, flaggerWebhooks } from './flagger-analysis.js';
 import { importedMetadata, type ImportOptions } from './metadata.js';
 import type { Field } from './source.js';
@@ -62,6 +62,7 @@ export function importFlaggerCanary(
   root: Field,
   metricTemplates: ReadonlyMap<string, Field>,
   opts: ImportOptions,
+  names: UniqueNames,
 ): { rollout: Json; templates: Json[] } {
   const metadata = importedMetadata(root);
   const spec = root.get('spec').map();
@@ -108,7 +109,7 @@ export function importFlaggerCanary(
     threshold,
     ...(blueGreen ? { count: iterations } : {}),
   });
-  const templateName = labelName(metadata.name);
+  const templateName = metrics.length > 0 ? names.take(metadata.name) : '';
   const templates: Json[] =
     metrics.length === 0
       ? []

@@ -9,6 +9,7 @@ import { parseDocuments } from '../load.js';
 import { analysisTemplateDocument } from '../schemas/analysis.js';
 import { kubernetesRolloutDocument } from '../schemas/kubernetes.js';
 import { ArgoTemplates } from './argo-analysis.js';
+import { UniqueNames } from './convert.js';
 import { importArgoRollout } from './argo.js';
 import { importFlaggerCanary } from './flagger.js';
 import { DEFAULT_OPTIONS, type ImportOptions } from './metadata.js';
@@ -54,7 +55,8 @@ export function importFiles(
       metricTemplates.set(`*/${name}`, s.root);
     }
   }
-  const templates = new ArgoTemplates(argoTemplates);
+  const names = new UniqueNames();
+  const templates = new ArgoTemplates(argoTemplates, names);
   const rollouts: Json[] = [];
   const flaggerTemplates: Json[] = [];
   const deployments: Json[] = [];
@@ -65,7 +67,7 @@ export function importFiles(
       converted.push({ source: s, rollout: made.rollout });
       if (made.deployment) deployments.push(made.deployment);
     } else if (s.family === 'flagger' && s.kind === 'Canary') {
-      const made = importFlaggerCanary(s.root, metricTemplates, opts);
+      const made = importFlaggerCanary(s.root, metricTemplates, opts, names);
       converted.push({ source: s, rollout: made.rollout });
       flaggerTemplates.push(...made.templates);
     } else if (s.family === 'other' || !/^(Cluster)?AnalysisTemplate$|^MetricTemplate$/.test(s.kind)) {
