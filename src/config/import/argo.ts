@@ -200,6 +200,9 @@ function argoStep(step: Field, matches: boolean, analysis: (f: Field) => Json | 
   else if (step.has('pause')) {
     const p = step.get('pause').map();
     const duration = durationOf(p.get('duration'));
+    // A pause whose length is unreadable must not become one that waits for a person.
+    if (p.has('duration') && duration === undefined)
+      throw p.doc.error(p.get('duration').path, `is not a duration (got ${JSON.stringify(p.get('duration').value)})`);
     p.rest();
     made = { pause: duration === undefined ? {} : { duration } };
   } else if (step.has('analysis')) {

@@ -3,23 +3,33 @@
  * conditions into kanari's condition language.
  */
 import { compile, ExpressionError } from '../expression.js';
-import { formatDuration, parseDuration } from '../duration.js';
+import { formatDuration } from '../duration.js';
 import type { Field } from './source.js';
 
+const GO_UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const GO_DURATION = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/;
+
+/** A Go duration (`1h30m`, `500us`) in whole milliseconds, rounded up so a short wait never becomes none. */
+function goDuration(text: string): number | undefined {
+  if (!GO_DURATION.test(text)) return undefined;
+  let ms = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(n) * GO_UNIT_MS[unit!]!;
+  return Math.ceil(ms);
+}
+
 /**
- * A Go duration (`30s`, `1m30s`) or a number of seconds, as kanari writes it; undefined
- * (and reported) when kanari's durations cannot say it (`ns`, `µs`, a negative one).
+ * A Go duration or a number of seconds (Argo's and Flagger's forms), as kanari writes it;
+ * undefined, and reported, when it is neither.
  */
 export function durationOf(field: Field, secondsIfNumber = true): string | undefined {
   if (!field.present) return undefined;
-  if (typeof field.value === 'number' && secondsIfNumber) {
-    if (Number.isFinite(field.value) && field.value >= 0) return formatDuration(Math.round(field.value * 1000));
-  } else if (typeof field.value === 'string') {
-    const ms = parseDuration(field.value);
-    if (ms !== undefined) return formatDuration(ms);
-    if (/^\d+$/.test(field.value) && secondsIfNumber) return formatDuration(Number(field.value) * 1000);
-  }
-  field.drop(`${JSON.stringify(field.value)} is not a duration kanari reads (ms, s, m, h); dropped`);
+  let ms: number | undefined;
+  if (typeof field.value === 'number' && secondsIfNumber && Number.isFinite(field.value) && field.value >= 0)
+    ms = Math.ceil(field.value * 1000);
+  else if (typeof field.value === 'string')
+    ms = /^\d+$/.test(field.value) && secondsIfNumber ? Number(field.value) * 1000 : goDuration(field.value);
+  if (ms !== undefined && Number.isSafeInteger(ms)) return formatDuration(ms);
+  field.drop(`${JSON.stringify(field.value)} is not a duration; dropped`);
   return undefined;
 }
 

@@ -163,3 +163,23 @@ test('a template the Rollout names but the files do not hold is listed at the re
   ]);
   assert.match(dropped['spec.strategy.canary.analysis.templates[0]']!, /no AnalysisTemplate named elsewhere/);
 });
+
+test('pause durations: seconds as numbers, Go durations, and one kanari cannot say', () => {
+  const { spec, dropped } = run(
+    rollout(`    canary:
+      stableService: app
+      steps: [{pause: {duration: 30}}, {pause: {duration: 1h30m}}, {pause: {duration: "90"}}, {pause: {duration: 500us}}]
+`),
+  );
+  assert.deepEqual((spec.strategy as { canary: { steps: unknown[] } }).canary.steps, [
+    { pause: { duration: '30s' } },
+    { pause: { duration: '90m' } },
+    { pause: { duration: '90s' } },
+    { pause: { duration: '1ms' } },
+  ]);
+  assert.deepEqual(Object.keys(dropped), []);
+  assert.throws(
+    () => run(rollout('    canary:\n      steps: [{pause: {duration: soon}}]\n')),
+    /r\.yaml:8:\d+ spec\.strategy\.canary\.steps\[0\]\.pause\.duration: is not a duration \(got "soon"\)/,
+  );
+});

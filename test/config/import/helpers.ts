@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import { formatPath } from '../../../src/config/errors.js';
+import { loadDocuments } from '../../../src/config/kinds.js';
 import { DEFAULT_OPTIONS, importFiles, type ImportOptions } from '../../../src/config/import/index.js';
 import { analysisTemplateDocument } from '../../../src/config/schemas/analysis.js';
 import { kubernetesRolloutDocument } from '../../../src/config/schemas/kubernetes.js';
@@ -25,6 +27,9 @@ export function imported(files: string[], opts: Partial<ImportOptions> = {}) {
   );
   const rollouts = result.documents.filter((d) => d.kind === 'Rollout') as unknown as Written[];
   for (const r of rollouts) kubernetesRolloutDocument.parse(r);
+  // The templates as `kanari lint` reads a file of them (the Kubernetes Rollout's lint is another slice's).
+  const onlyTemplates = result.documents.filter((d) => d.kind === 'AnalysisTemplate');
+  if (onlyTemplates.length > 0) loadDocuments('imported.yaml', onlyTemplates.map((d) => stringify(d)).join('---\n'));
   const templates = result.documents
     .filter((d) => d.kind === 'AnalysisTemplate')
     .map((d) => analysisTemplateDocument.parse(d));
