@@ -6,6 +6,7 @@
  */
 import { API_VERSION } from '../schemas/common.js';
 import { argoCondition, durationOf, labelName, substitute, type UniqueNames } from './convert.js';
+import { templateMetadata } from './metadata.js';
 import type { Field } from './source.js';
 
 /** An argument's value, or why kanari cannot know it. */
@@ -54,6 +55,7 @@ export class ArgoTemplates {
       ref.drop(`no ${kind} named ${name} in the files given (pass its file with another -f); dropped`);
       return undefined;
     }
+    templateMetadata(source);
     const spec = source.get('spec').map();
     const bound = bindArgs(spec.get('args'), args);
     const key = JSON.stringify([kind, name, [...bound].sort()]);

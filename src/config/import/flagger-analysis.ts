@@ -6,6 +6,7 @@
  */
 import { GATES } from '../schemas/rollout.js';
 import { durationOf, labelName, substitute, UniqueNames } from './convert.js';
+import { templateMetadata } from './metadata.js';
 import type { Field } from './source.js';
 
 type Json = Record<string, unknown>;
@@ -95,6 +96,7 @@ function fromTemplate(ref: Field, metric: Field, ctx: MetricContext): Json | und
     ref.drop(`no MetricTemplate ${name} in the files given (pass its file with another -f); the metric is dropped`);
     return undefined;
   }
+  templateMetadata(template);
   const spec = template.get('spec').map();
   const p = spec.get('provider').map();
   const type = p.get('type').str() ?? 'prometheus';

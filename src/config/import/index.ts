@@ -81,6 +81,9 @@ export function importFiles(
       s.root.rest({ status: 'written by the cluster; dropped' });
     }
   }
+  for (const s of sources)
+    if (!s.doc.used && s.family !== 'other' && /^(Cluster)?AnalysisTemplate$|^MetricTemplate$/.test(s.kind))
+      s.root.drop('no Rollout or Canary in the files given uses it; left out');
   if (converted.length === 0) {
     const file = files[0]?.file ?? '-';
     throw new ConfigError([

@@ -34,3 +34,19 @@ export function importedMetadata(root: Field): { name: string; namespace?: strin
   });
   return out;
 }
+
+/** A template's name; kanari templates are applied with the Rollout that uses them, so nothing else of its metadata goes. */
+export function templateMetadata(root: Field): void {
+  root.doc.used = true;
+  root.get('apiVersion');
+  root.get('kind');
+  const meta = root.get('metadata').map();
+  meta.get('name');
+  root.get('spec');
+  meta.rest({
+    namespace: 'kanari templates are applied with the Rollout that uses them; dropped',
+    labels: "the source's labels are not the kanari template's; dropped",
+    annotations: "the source's annotations are not the kanari template's; dropped",
+  });
+  root.rest();
+}

@@ -24,6 +24,8 @@ export interface NotCarried {
 export class SourceDocument {
   readonly notCarried: NotCarried[] = [];
   private readonly seen = new Set<string>();
+  /** For a template: whether a Rollout or Canary used it (one none uses is listed as left out). */
+  used = false;
   constructor(
     readonly parsed: ParsedDocument,
     readonly label: string,

@@ -56,10 +56,12 @@ test('rollout-analysis-step.yaml: Job metrics are not carried, so the analysis s
     'Rollout/rollout-analysis-step spec.strategy.canary.steps[1].analysis.templates[1]',
     'Rollout/rollout-analysis-step spec.strategy.canary.steps[1].analysis',
     'Rollout/rollout-analysis-step spec.revisionHistoryLimit',
+    'AnalysisTemplate/pass ',
     'AnalysisTemplate/random-fail spec.metrics[0].provider.job',
     'ClusterAnalysisTemplate/always-pass spec.metrics[0].provider.job',
   ]);
   assert.match(reasons['AnalysisTemplate/random-fail spec.metrics[0].provider.job']!, /no Kubernetes Jobs/);
+  assert.match(reasons['AnalysisTemplate/pass ']!, /no Rollout or Canary in the files given uses it/);
 });
 
 test('rollout-bluegreen.yaml: activeService is the Service, autoPromotionEnabled false waits for promote', () => {

@@ -46,6 +46,8 @@ test('Gateway API tutorial: MetricTemplates become queries with kanari variables
   assert.match(errors!.provider.prometheus!.query!, /destination_workload=~"\{\{target\}\}"[\s\S]*\[\{\{window\}\}\]/);
   assert.equal(latency!.provider.prometheus!.address, 'http://prometheus.istio-system:9090');
   assert.deepEqual(dropped, [
+    'MetricTemplate/latency metadata.namespace',
+    'MetricTemplate/error-rate metadata.namespace',
     'Canary/podinfo spec.service',
     'Canary/podinfo spec.service.targetPort',
     'Canary/podinfo spec.service.hosts',
