@@ -4,6 +4,7 @@
  * skipped when the step comes.
  */
 import type { RolloutSpec } from './schemas/rollout.js';
+import type { KubernetesRouterName } from './schemas/kubernetes.js';
 
 /** What a data plane can be asked to do; each traffic router declares the ones it can. */
 export type TrafficCapability = 'weights' | 'match' | 'mirror' | 'sticky' | 'baseline';
@@ -20,6 +21,39 @@ export const EMBEDDED: RouterCapabilities = {
   supports: new Set(['weights', 'match', 'mirror', 'sticky', 'baseline']),
 };
 
+/**
+ * What a router assigns to a version: each request on its own, a connection (every request
+ * on it goes where its first went), or a key (a user, by cookie or header) that then stays.
+ * The judge must use a test valid for that unit (checks.ts).
+ */
+export type AssignmentUnit = 'request' | 'connection' | 'key';
+
+/** A router known at load time: what it can do and what it assigns. */
+export interface KubernetesRouterCapabilities extends RouterCapabilities {
+  readonly assignment: AssignmentUnit;
+}
+
+/**
+ * The Kubernetes routers (src/traffic/kubernetes/<name>/), as data, so a file is checked
+ * without building one. Each router declares the same `supports` and `assignment`; a test
+ * there holds them equal. None keeps users sticky yet: affinity needs a cookie or header
+ * route that each data plane writes differently.
+ */
+export const KUBERNETES: Record<KubernetesRouterName, KubernetesRouterCapabilities> = {
+  // HTTPRoute backendRefs weights, header/cookie matches, RequestMirror; a baseline is one more backendRef.
+  gatewayapi: {
+    name: 'gatewayapi',
+    supports: new Set(['weights', 'match', 'mirror', 'baseline']),
+    assignment: 'request',
+  },
+  // VirtualService route weights to DestinationRule subsets, match routes, mirrorPercentage.
+  istio: { name: 'istio', supports: new Set(['weights', 'match', 'mirror', 'baseline']), assignment: 'request' },
+  // One canary Ingress: canary-weight and canary-by-header/cookie, no mirror, room for one other version only.
+  nginx: { name: 'nginx', supports: new Set(['weights', 'match']), assignment: 'request' },
+  // Ready pods behind one Service: kube-proxy picks a pod per connection, so a keep-alive client stays on one.
+  replicas: { name: 'replicas', supports: new Set(['weights']), assignment: 'connection' },
+};
+
 interface Needed {
   capability: TrafficCapability;
   /** Where in `spec` the file asks for it. */
@@ -27,7 +61,10 @@ interface Needed {
   what: string;
 }
 
-function neededCapabilities(spec: RolloutSpec): Needed[] {
+/** The parts of a spec (standalone or Kubernetes) that ask things of a router. */
+type Plan = Pick<RolloutSpec, 'sticky' | 'strategy'>;
+
+function neededCapabilities(spec: Plan): Needed[] {
   const out: Needed[] = [];
   const need = (capability: TrafficCapability, path: (string | number)[], what: string) =>
     out.push({ capability, path, what });
@@ -64,7 +101,7 @@ export function describeSticky(spec: Pick<RolloutSpec, 'sticky'>, service: strin
 
 /** Each step the router cannot do, with its path and a message that names the router. */
 export function unsupportedSteps(
-  spec: RolloutSpec,
+  spec: Plan,
   router: RouterCapabilities,
 ): { path: (string | number)[]; message: string }[] {
   return neededCapabilities(spec)
