@@ -11,7 +11,8 @@ import type { KubeObject } from './api.js';
 import { promDuration, renderTemplate, templateValues, PROMETHEUS_PRESETS } from '../config/query-template.js';
 import { BUILTIN_TEMPLATES } from '../config/templates.js';
 import type { AnalysisTemplateSpec, ThresholdMetric } from '../config/schemas/analysis.js';
-import { routerNameOf, type KubernetesRolloutDocument } from '../config/schemas/kubernetes.js';
+import { countPresetOf, routerNameOf, type KubernetesRolloutDocument } from '../config/schemas/kubernetes.js';
+import { instanceName, presetCounts, type CountPreset } from '../config/presets/counts.js';
 
 /** One Prometheus alerting rule, as a rule file and a PrometheusRule hold it. */
 export interface AlertRule {
@@ -22,45 +23,8 @@ export interface AlertRule {
   annotations: Record<string, string>;
 }
 
-/** Per-version request counters of a mesh or ingress: the label naming the workload a request reached. */
-interface VersionCounters {
-  requests: string;
-  /** Selects what one version reached; `{{rollout}}` is replaced by a regex of the rollout's versions. */
-  workload: string;
-  errors: string;
-  buckets: string;
-  /** Divides the histogram's unit into seconds. */
-  toSeconds: number;
-  /** The label holding the workload's namespace, where the exporter has one of its own. */
-  namespace?: string;
-}
-
-/** The presets whose counters name each version (kanari's Deployment or Service `<rollout>-<id>`). */
-const COUNTERS: Record<string, VersionCounters> = {
-  istio: {
-    requests: 'istio_requests_total{reporter="destination"',
-    workload: 'destination_workload',
-    errors: 'response_code=~"5.."',
-    buckets: 'istio_request_duration_milliseconds_bucket{reporter="destination"',
-    toSeconds: 1000,
-    namespace: 'destination_workload_namespace',
-  },
-  'ingress-nginx': {
-    requests: 'nginx_ingress_controller_requests{',
-    workload: 'service',
-    errors: 'status=~"5.."',
-    buckets: 'nginx_ingress_controller_request_duration_seconds_bucket{',
-    toSeconds: 1,
-  },
-};
-
-/** The preset a router's metrics come from when the Rollout names none (as kubernetes.ts says). */
-const DEFAULT_PRESET: Record<string, string | undefined> = {
-  istio: 'istio',
-  nginx: 'ingress-nginx',
-  gatewayapi: 'envoy-gateway',
-  replicas: undefined,
-};
+/** The count presets whose version label is the version's workload, `<rollout>-<instance id>` (presets/counts.ts). */
+const NAMED_BY_INSTANCE: readonly CountPreset[] = ['istio', 'ingress-nginx'];
 
 export interface AlertsResult {
   rule: KubeObject;
@@ -153,45 +117,57 @@ function thresholdAlert(rollout: KubernetesRolloutDocument, template: string, m:
 
 /** The default sequential test's two signals, each version against the whole service over 5 minutes. */
 function sequentialAlerts(rollout: KubernetesRolloutDocument): AlertRule[] | string {
-  const router = routerNameOf(rollout.spec.trafficRouting);
-  const preset = rollout.spec.metrics?.prometheus.preset ?? DEFAULT_PRESET[router];
-  const c = preset ? COUNTERS[preset] : undefined;
-  if (!c)
-    return `the sequential test: the ${preset ?? router} metrics do not name each version, so no rule can compare one with the rest`;
+  const preset = countPresetOf(rollout.spec);
+  if (!preset || !NAMED_BY_INSTANCE.includes(preset))
+    return `the sequential test: the ${preset ?? routerNameOf(rollout.spec.trafficRouting)} metrics do not name each version, so no rule can compare one with the rest`;
   const name = rollout.metadata.name;
+  // The same metric and label names the judge reads (presets/counts.ts); the address is not part of a rule.
+  const c = presetCounts(preset, {
+    address: 'http://unused',
+    namespace: rollout.metadata.namespace ?? 'default',
+    versions: {},
+  });
   // Each version runs as `<rollout>-<id>`; the id is a hash, so a rule names them all and compares each with the whole.
-  const ns = rollout.metadata.namespace;
-  const versions = `${c.namespace && ns ? `${c.namespace}="${ns}",` : ''}${c.workload}=~"${name}-.+"`;
-  const sel = (open: string, extra = '') => `${open}${open.endsWith('{') ? '' : ','}${versions}${extra}}`;
-  const rate = (open: string, extra = '', by = '') => `sum${by ? ` by (${by})` : ''} (rate(${sel(open, extra)}[5m]))`;
-  const errorRate = (by: string) => `${rate(c.requests, `,${c.errors}`, by)} / ${rate(c.requests, '', by)}`;
+  const matchers = [
+    ...Object.entries(c.labels).map(([k, v]) => `${k}="${v}"`),
+    // A name's dots are literal; in a PromQL string a regex's backslash is written twice.
+    `${c.versionLabel}=~"${instanceName(name.replaceAll('.', '\\\\.'), '.+')}"`,
+  ];
+  const rate = (metric: string, extra: string[], by: string) =>
+    `sum${by ? ` by (${by}) ` : ''}(rate(${metric}{${[...matchers, ...extra].join(',')}}[5m]))`;
+  const errors = [`${c.errors.label}=~"${c.errors.regex}"`];
+  const errorRate = (by: string) => `${rate(c.requests, errors, by)} / ${rate(c.requests, [], by)}`;
+  const toSeconds = c.latencyUnit === 'milliseconds' ? ' / 1000' : '';
   const p99 = (by: string) =>
-    `histogram_quantile(0.99, ${rate(c.buckets, '', by ? `${by}, le` : 'le')})${c.toSeconds === 1 ? '' : ` / ${c.toSeconds}`}`;
+    `histogram_quantile(0.99, ${rate(`${c.latency}_bucket`, [], by ? `${by}, le` : 'le')})${toSeconds}`;
   const labels = { severity: 'warning', rollout: name };
-  return [
+  const v = c.versionLabel;
+  const rules: AlertRule[] = [
     {
       alert: alertName(name, 'error-rate'),
-      expr: `(${errorRate(c.workload)}) > 2 * scalar(${errorRate('')}) + 0.01`,
+      expr: `(${errorRate(v)}) > 2 * scalar(${errorRate('')}) + 0.01`,
       for: '5m',
       labels,
       annotations: {
-        summary: `${name}: version {{ $labels.${c.workload} }} fails over twice as often as the service`,
+        summary: `${name}: version {{ $labels.${v} }} fails over twice as often as the service`,
         description:
           "Each version's share of 5xx over 5 minutes against the whole service's (2x, and a point above). A human's alert: kanari's sequential test judges the canary by itself.",
       },
     },
-    {
-      alert: alertName(name, 'latency-p99'),
-      expr: `(${p99(c.workload)}) > 1.5 * scalar(${p99('')})`,
-      for: '5m',
-      labels,
-      annotations: {
-        summary: `${name}: version {{ $labels.${c.workload} }} p99 latency is over 1.5x the service's`,
-        description:
-          "Each version's p99 latency over 5 minutes against the whole service's. A human's alert: kanari's sequential test judges the canary by itself.",
-      },
-    },
   ];
+  if (c.latency === false) return rules;
+  rules.push({
+    alert: alertName(name, 'latency-p99'),
+    expr: `(${p99(v)}) > 1.5 * scalar(${p99('')})`,
+    for: '5m',
+    labels,
+    annotations: {
+      summary: `${name}: version {{ $labels.${v} }} p99 latency is over 1.5x the service's`,
+      description:
+        "Each version's p99 latency over 5 minutes against the whole service's. A human's alert: kanari's sequential test judges the canary by itself.",
+    },
+  });
+  return rules;
 }
 
 /** `KanariCheckoutErrorRate`: Prometheus alert names are identifiers; PascalCase reads in Alertmanager. */

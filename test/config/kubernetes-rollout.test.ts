@@ -18,7 +18,7 @@ spec:
         successCondition: result >= 0.99
 `;
 
-/** A Kubernetes Rollout routed by `routing`, with `extra` spec lines and `steps`; line 6 is workloadRef. */
+/** A Kubernetes Rollout routed by `routing`, with `extra` spec lines and `steps` (replicas has no proxy of its own: its metrics name the one that counts). */
 function rollout(routing: string, steps: string[], extra = '', after = ''): string {
   return file(rolloutText(routing, steps, extra, after));
 }
@@ -31,7 +31,7 @@ spec:
 ${extra}  workloadRef: { name: shop }
   service: { name: shop, port: 80 }
   trafficRouting: ${routing}
-  metrics: { prometheus: { address: http://prometheus.monitoring:9090 } }
+  metrics: { prometheus: { address: http://prometheus.monitoring:9090${routing === REPLICAS ? ', preset: istio' : ''} } }
   strategy:
     canary:
       steps:

@@ -94,7 +94,7 @@ describe('kanari k8s alerts', () => {
     const nginx = rulesOf(load('{ nginx: { ingress: checkout } }', 'sequential'));
     assert.match(
       nginx[1]!.expr,
-      /^\(histogram_quantile\(0\.99, sum by \(service, le\) \(rate\(nginx_ingress_controller_request_duration_seconds_bucket\{service=~"checkout-\.\+"\}\[5m\]\)\)\)\) > 1\.5 \* scalar/,
+      /^\(histogram_quantile\(0\.99, sum by \(service, le\) \(rate\(nginx_ingress_controller_request_duration_seconds_bucket\{namespace="shop",service=~"checkout-\.\+"\}\[5m\]\)\)\)\) > 1\.5 \* scalar/,
     );
   });
 
