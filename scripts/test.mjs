@@ -26,6 +26,7 @@ const OFFLINE = [
   /^test\/layers\.test\.ts$/,
   /^test\/kube\/(crd|manifests|alerts)\.test\.ts$/,
   /^test\/cli\/cluster-options\.test\.ts$/,
+  /^test\/traffic\/kubernetes\/declared-capabilities\.test\.ts$/,
   /^test\/kube\/kubeconfig\.test\.ts$/,
   /^test\/traffic\/kubernetes\/(gatewayapi-route|istio-routes|mesh-routers)\.test\.ts$/,
 ];
