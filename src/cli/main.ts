@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   simulate: () => import('./simulate.js'),
   judge: () => import('./judge.js'),
   import: () => import('./import.js'),
+  k8s: () => import('./k8s.js'),
 };
 
 export async function main(argv: string[]): Promise<number> {
