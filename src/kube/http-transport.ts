@@ -69,11 +69,33 @@ export class Transport {
    * before `deadline` or destroys the response.
    */
   async open(spec: RequestSpec, deadline: number, signal?: AbortSignal): Promise<IncomingMessage> {
+    let staleSocketRetried = false;
     for (let attempt = 1; ; attempt++) {
-      const credential = await this.conn.credentials.current();
-      const res = await this.send(spec, credential, deadline, signal);
+      const credential = await this.credential();
+      let res: IncomingMessage;
+      try {
+        res = await this.send(spec, credential, deadline, signal);
+      } catch (err) {
+        // The server closed an idle keep-alive connection as we reused it: a read is safe to send again.
+        if (!(err instanceof StaleSocket)) throw err;
+        if (spec.method !== 'GET' || staleSocketRetried) throw err.error;
+        staleSocketRetried = true;
+        attempt--;
+        continue;
+      }
       if (res.statusCode !== 401 || attempt > 1 || !this.conn.credentials.expire()) return res;
       res.resume();
+    }
+  }
+
+  /** The credentials to send; a plugin that fails is an authentication failure, said in its own words. */
+  private async credential(): Promise<Credential> {
+    try {
+      return await this.conn.credentials.current();
+    } catch (err) {
+      throw new KubeError(401, 'Unauthorized', `no credentials for the API server: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 
@@ -109,16 +131,16 @@ export class Transport {
         signal?.removeEventListener('abort', abort);
         resolve(res);
       });
-      req.once('error', (err) => {
+      req.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(
-          new KubeError(
-            0,
-            'Unreachable',
-            `cannot reach the API server at ${this.conn.server}: ${describeSystemError(err)}`,
-            { cause: err },
-          ),
+        const error = new KubeError(
+          0,
+          'Unreachable',
+          `cannot reach the API server at ${this.conn.server}: ${describeSystemError(err)}`,
+          { cause: err },
         );
+        const stale = req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+        reject(stale ? new StaleSocket(error) : error);
       });
       req.end(body);
     });
@@ -159,6 +181,13 @@ export class Transport {
 
   describe(spec: Pick<RequestSpec, 'method' | 'path'>): string {
     return `${spec.method} ${spec.path.split('?')[0]}`;
+  }
+}
+
+/** A request failed on a kept-alive connection the server had closed; `error` says it for a person. */
+class StaleSocket extends Error {
+  constructor(readonly error: KubeError) {
+    super(error.message);
   }
 }
 

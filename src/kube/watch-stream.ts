@@ -63,7 +63,7 @@ export function openWatch<T extends KubeObject>(
       ),
     deadline - Date.now(),
   );
-  transport.open(spec, deadline, controller.signal).then((res) => {
+  transport.open(spec, Math.min(deadline, Date.now() + transport.limits.timeoutMs), controller.signal).then((res) => {
     response = res;
     if (stopped) {
       res.destroy();

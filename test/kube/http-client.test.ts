@@ -12,7 +12,8 @@ import {
   type Received,
   type ScriptedServer,
 } from '../helpers/kube/scripted-server.js';
-import type { ServerResponse } from 'node:http';
+import http, { type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 
 function connection(server: string, extra: Partial<KubeConnection> = {}): KubeConnection {
   return {
@@ -337,5 +338,46 @@ describe('the HTTP KubeClient', () => {
     } finally {
       await authed.close();
     }
+  });
+
+  it('sends a read again when a kept-alive connection was closed under it, and not a write', async () => {
+    // Every second request on a connection is cut without an answer, as a server closing an idle connection does.
+    const served = new WeakMap<Socket, number>();
+    const flaky = http.createServer((req, res) => {
+      const count = (served.get(req.socket) ?? 0) + 1;
+      served.set(req.socket, count);
+      if (count === 2) return req.socket.destroy();
+      if (req.url === '/api/v1') return sendJson(res, 200, CORE);
+      sendJson(res, 200, cm('web', '6'));
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = kubeClient(connection(`http://127.0.0.1:${(flaky.address() as AddressInfo).port}`));
+      const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: 'web' };
+      assert.equal(
+        (await client.get(ref))?.metadata.resourceVersion,
+        '6',
+        'the GET cut on a reused connection is sent again',
+      );
+      const write = await rejection(client.replace(cm('web', '6')));
+      assert.deepEqual([write.status, write.reason], [0, 'Unreachable']);
+      client.close();
+    } finally {
+      flaky.closeAllConnections();
+      await new Promise((resolve) => flaky.close(resolve));
+    }
+  });
+
+  it('reports credentials that cannot be had as a 401 in their own words', async () => {
+    const failing: CredentialSource = {
+      current: () => Promise.reject(new Error('the exec plugin "aws" failed: exit status 255: SSO session expired')),
+      expire: () => true,
+    };
+    const err = await rejection(kubeClient(connection(server.url, { credentials: failing })).resource('v1', 'Pod'));
+    assert.deepEqual([err.status, err.reason], [401, 'Unauthorized']);
+    assert.equal(
+      err.message,
+      'no credentials for the API server: the exec plugin "aws" failed: exit status 255: SSO session expired',
+    );
   });
 });
