@@ -6,6 +6,7 @@
  */
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { createSecureContext } from 'node:tls';
 import { printable } from '../config/errors.js';
 import { describeSystemError } from '../shared/system.js';
 import { KubeConflict, KubeError, KubeGone } from './api.js';
@@ -99,7 +100,7 @@ export class Transport {
     }
   }
 
-  private send(
+  private async send(
     spec: RequestSpec,
     credential: Credential,
     deadline: number,
@@ -114,8 +115,9 @@ export class Transport {
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     const lib = url.protocol === 'https:' ? https : http;
+    const agent = this.agent(credential, url.protocol);
     return new Promise((resolve, reject) => {
-      const req = lib.request(url, { method: spec.method, headers, agent: this.agent(credential, url.protocol) });
+      const req = lib.request(url, { method: spec.method, headers, agent });
       const fail = (err: KubeError) => {
         reject(err);
         req.destroy();
@@ -152,6 +154,19 @@ export class Transport {
     let agent = this.agents.get(key);
     if (!agent) {
       const { tls } = this.conn;
+      try {
+        // Checked here, where it can be said: the agent would throw it from inside a request.
+        createSecureContext({
+          ...(tls.ca ? { ca: tls.ca } : {}),
+          ...(credential.cert ? { cert: credential.cert, key: credential.key } : {}),
+        });
+      } catch (err) {
+        throw new KubeError(
+          0,
+          'InvalidConfig',
+          `the certificates of ${this.conn.origin} cannot be used: ${(err as Error).message}`,
+        );
+      }
       agent =
         protocol === 'https:'
           ? new https.Agent({
