@@ -219,6 +219,17 @@ describe('the HTTP KubeClient against the test API server', () => {
       events.filter((e) => e.type !== 'BOOKMARK').map((e) => `${e.type} ${e.object.metadata.name}`),
       ['ADDED watched', 'MODIFIED watched', 'DELETED watched'],
     );
+    // Resumed from the last version seen, a watch gets what happened since, and nothing before.
+    const last = events.at(-1)!.object.metadata.resourceVersion!;
+    await client.create(configMap('after'));
+    const resumed: string[] = [];
+    const again = client.watch('v1', 'ConfigMap', { namespace: 'default', resourceVersion: last }, (e) => {
+      if (e.type !== 'BOOKMARK') resumed.push(`${e.type} ${e.object.metadata.name}`);
+    });
+    await eventually(async () => (resumed.length > 0 ? true : undefined), 'the event after the resume point');
+    again.stop();
+    await again.done;
+    assert.deepEqual(resumed, ['ADDED after']);
     // More changes than the server keeps: a watch from the first version is told to list again.
     for (let i = 0; i < 25; i++) await client.create(configMap(`filler-${i}`));
     const old = client.watch(
