@@ -138,7 +138,7 @@ export class Transport {
         const error = new KubeError(
           0,
           'Unreachable',
-          `cannot reach the API server at ${this.conn.server}: ${describeSystemError(err)}`,
+          `cannot reach the API server at ${this.conn.server}: ${networkError(err)}`,
           { cause: err },
         );
         const stale = req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
@@ -197,6 +197,12 @@ export class Transport {
   describe(spec: Pick<RequestSpec, 'method' | 'path'>): string {
     return `${spec.method} ${spec.path.split('?')[0]}`;
   }
+}
+
+/** OpenSSL's errors in their own words, without its codes and source paths: `tlsv13 alert certificate required (TLS)`. */
+function networkError(err: NodeJS.ErrnoException): string {
+  const openssl = /^[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):/.exec(err.message);
+  return openssl ? `${openssl[1]} (TLS)` : describeSystemError(err);
 }
 
 /** A request failed on a kept-alive connection the server had closed; `error` says it for a person. */

@@ -301,6 +301,9 @@ describe('the HTTP KubeClient', () => {
       ),
     );
     assert.match(untrusted.message, /^cannot reach the API server at https:\/\/127\.0\.0\.1:\d+: .*certificate/);
+    const anonymous = await rejection(kubeClient(connection(server.url, { tls: tls() })).resource('v1', 'Pod'));
+    // Usually OpenSSL's alert in its words; the server may also close first (a reset). Never OpenSSL's codes and paths.
+    assert.match(anonymous.message, /^cannot reach the API server at https:\/\/127\.0\.0\.1:\d+: [^:]+$/);
     const named = kubeClient(
       connection(server.url, { tls: { ca: certs.ca, insecure: false, serverName: 'kube.test' }, credentials: mtls() }),
     );
