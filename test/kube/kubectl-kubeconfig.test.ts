@@ -1,6 +1,6 @@
-// A kubeconfig as kubectl writes it (embedded certificates, an exec plugin, contexts with
-// namespaces) is read by kanari as kubectl reads it: the same server, client certificate,
-// namespace and plugin token. Debian's kubectl (1.20) on a fresh machine, so only flags it has.
+// A kubeconfig as kubectl writes it (embedded certificates, contexts with namespaces, and an
+// exec plugin) is read by kanari as kubectl reads it: the same server, client certificate,
+// namespace and plugin token. Debian's kubectl (1.20) on a fresh machine, so only what it can do.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -32,8 +32,6 @@ describe('a kubeconfig written by kubectl', () => {
             }),
       { cert: certs.serverCert, key: certs.serverKey, clientCa: certs.ca, clientCertOptional: true },
     );
-    // In a directory of its own: kubectl writes a path relative to the kubeconfig, and one
-    // without a slash would be looked up in $PATH when read (by kubectl as by kanari).
     mkdirSync(join(certs.dir, 'bin'));
     const plugin = join(certs.dir, 'bin', 'get-token');
     writeFileSync(
@@ -52,6 +50,8 @@ describe('a kubeconfig written by kubectl', () => {
       `--certificate-authority=${join(certs.dir, 'ca.crt')}`,
       '--embed-certs=true',
     );
+    // kubectl 1.20 (built with a newer Go) panics when set-credentials creates a user: each is created first, then filled.
+    kubectl('config', 'set', 'users.admin.token', 'placeholder');
     kubectl(
       'config',
       'set-credentials',
@@ -60,6 +60,9 @@ describe('a kubeconfig written by kubectl', () => {
       `--client-key=${join(certs.dir, 'client.key')}`,
       '--embed-certs=true',
     );
+    kubectl('config', 'set', 'users.sso.token', 'placeholder');
+    // In a directory of its own: kubectl writes a path relative to the kubeconfig, and one
+    // without a slash would be looked up in $PATH when read (by kubectl as by kanari).
     kubectl(
       'config',
       'set-credentials',
@@ -69,6 +72,7 @@ describe('a kubeconfig written by kubectl', () => {
       '--exec-arg=eu',
       '--exec-env=TEAM=shop',
     );
+    for (const user of ['admin', 'sso']) kubectl('config', 'unset', `users.${user}.token`);
     kubectl('config', 'set-context', 'admin@test', '--cluster=test', '--user=admin', '--namespace=payments');
     kubectl('config', 'set-context', 'sso@test', '--cluster=test', '--user=sso');
     kubectl('config', 'use-context', 'admin@test');
