@@ -4,30 +4,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { KubeConflict, KubeError, KubeGone, type KubeObject, type WatchEvent } from '../../src/kube/api.js';
-import { fixedCredential } from '../../src/kube/credentials.js';
-import { kubeClient, type HttpKubeClient } from '../../src/kube/http-client.js';
+import type { HttpKubeClient } from '../../src/kube/http-client.js';
 import { watchKind } from '../../src/kube/informer.js';
 import { updateObject } from '../../src/kube/update.js';
-import { startKubeApiServer, type TestKubeApi } from '../helpers/kube/apiserver.js';
+import { startCluster, type TestCluster } from '../helpers/kube/cluster.js';
 
-let api: TestKubeApi;
+let cluster: TestCluster;
 let client: HttpKubeClient;
 before(async () => {
-  api = await startKubeApiServer({ historySize: 20, bookmarkIntervalMs: 100 });
-  client = kubeClient(
-    {
-      server: api.url,
-      namespace: 'default',
-      tls: { insecure: false },
-      credentials: fixedCredential({}),
-      origin: 'test',
-    },
-    { timeoutSeconds: 5 },
-  );
+  cluster = await startCluster({ historySize: 20, bookmarkIntervalMs: 100 });
+  client = cluster.client;
 });
 after(async () => {
   client.close();
-  await api.close();
+  await cluster.close();
 });
 
 const configMap = (
