@@ -7,7 +7,7 @@ import { KubeConflict, KubeError, KubeGone, type KubeObject, type WatchEvent } f
 import type { HttpKubeClient } from '../../src/kube/http-client.js';
 import { watchKind } from '../../src/kube/informer.js';
 import { updateObject } from '../../src/kube/update.js';
-import { startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import { ROLLOUT_CRD, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
 
 let cluster: TestCluster;
 let client: HttpKubeClient;
@@ -51,34 +51,6 @@ async function eventually<T>(read: () => Promise<T | undefined>, what: string): 
   }
 }
 
-const WIDGET_CRD = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'widgets.example.com' },
-  spec: {
-    group: 'example.com',
-    names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
-    scope: 'Namespaced',
-    versions: [
-      {
-        name: 'v1',
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        schema: {
-          openAPIV3Schema: {
-            type: 'object',
-            properties: {
-              spec: { type: 'object', properties: { size: { type: 'integer' }, color: { type: 'string' } } },
-              status: { type: 'object', properties: { phase: { type: 'string' } } },
-            },
-          },
-        },
-      },
-    ],
-  },
-};
-
 describe('the HTTP KubeClient against the test API server', () => {
   it('creates, reads, lists, replaces at a version and deletes with preconditions', async () => {
     const created = await client.create(configMap('web', { a: '1' }, { app: 'web' }));
@@ -116,24 +88,24 @@ describe('the HTTP KubeClient against the test API server', () => {
   });
 
   it('finds a CRD installed after it started, writes its status apart, and patches it three ways', async () => {
-    assert.equal(await client.resource('example.com/v1', 'Widget'), undefined);
-    await client.create(WIDGET_CRD as unknown as KubeObject);
-    const info = await eventually(() => client.resource('example.com/v1', 'Widget'), 'the Widget kind served');
+    assert.equal(await client.resource('kanari.dev/v1alpha1', 'Rollout'), undefined);
+    await client.create(ROLLOUT_CRD as unknown as KubeObject);
+    const info = await eventually(() => client.resource('kanari.dev/v1alpha1', 'Rollout'), 'the Rollout kind served');
     assert.deepEqual(info, {
-      apiVersion: 'example.com/v1',
-      kind: 'Widget',
-      plural: 'widgets',
+      apiVersion: 'kanari.dev/v1alpha1',
+      kind: 'Rollout',
+      plural: 'rollouts',
       namespaced: true,
       subresources: ['status'],
     });
 
-    const widget = {
-      apiVersion: 'example.com/v1',
-      kind: 'Widget',
+    const rollout = {
+      apiVersion: 'kanari.dev/v1alpha1',
+      kind: 'Rollout',
       metadata: { name: 'w', namespace: 'default' },
       spec: { size: 1 },
     };
-    const created = await client.create(widget);
+    const created = await client.create(rollout);
     const withStatus = await client.replace(
       { ...created, spec: { size: 99 }, status: { phase: 'Ready' } },
       { status: true },
@@ -143,7 +115,7 @@ describe('the HTTP KubeClient against the test API server', () => {
       [{ size: 1 }, { phase: 'Ready' }],
       'status only, on /status',
     );
-    const wref = { apiVersion: 'example.com/v1', kind: 'Widget', namespace: 'default', name: 'w' };
+    const wref = { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', namespace: 'default', name: 'w' };
 
     assert.deepEqual((await client.patch(wref, 'merge', { spec: { color: 'red' } })).spec, { size: 1, color: 'red' });
     const jsonPatched = await client.patch(wref, 'json', [{ op: 'replace', path: '/spec/size', value: 2 }]);
@@ -152,8 +124,8 @@ describe('the HTTP KubeClient against the test API server', () => {
     assert.equal(failedTest.status, 422);
 
     const applied = {
-      apiVersion: 'example.com/v1',
-      kind: 'Widget',
+      apiVersion: 'kanari.dev/v1alpha1',
+      kind: 'Rollout',
       metadata: { name: 'w', namespace: 'default' },
       spec: { size: 3 },
     };
@@ -176,8 +148,8 @@ describe('the HTTP KubeClient against the test API server', () => {
       wref,
       'apply',
       {
-        apiVersion: 'example.com/v1',
-        kind: 'Widget',
+        apiVersion: 'kanari.dev/v1alpha1',
+        kind: 'Rollout',
         metadata: { name: 'w', namespace: 'default' },
         status: { phase: 'Done' },
       },
