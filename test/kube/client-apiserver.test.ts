@@ -115,12 +115,17 @@ describe('the HTTP KubeClient against the test API server', () => {
       [{ size: 1 }, { phase: 'Ready' }],
       'status only, on /status',
     );
-    const wref = { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', namespace: 'default', name: 'w' };
+    const rolloutRef = { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', namespace: 'default', name: 'w' };
 
-    assert.deepEqual((await client.patch(wref, 'merge', { spec: { color: 'red' } })).spec, { size: 1, color: 'red' });
-    const jsonPatched = await client.patch(wref, 'json', [{ op: 'replace', path: '/spec/size', value: 2 }]);
+    assert.deepEqual((await client.patch(rolloutRef, 'merge', { spec: { color: 'red' } })).spec, {
+      size: 1,
+      color: 'red',
+    });
+    const jsonPatched = await client.patch(rolloutRef, 'json', [{ op: 'replace', path: '/spec/size', value: 2 }]);
     assert.deepEqual(jsonPatched.spec, { size: 2, color: 'red' });
-    const failedTest = await rejection(client.patch(wref, 'json', [{ op: 'test', path: '/spec/size', value: 7 }]));
+    const failedTest = await rejection(
+      client.patch(rolloutRef, 'json', [{ op: 'test', path: '/spec/size', value: 7 }]),
+    );
     assert.equal(failedTest.status, 422);
 
     const applied = {
@@ -130,22 +135,22 @@ describe('the HTTP KubeClient against the test API server', () => {
       spec: { size: 3 },
     };
     // The patches above were recorded as updates by "kanari" (the user agent); an apply takes their fields only by force.
-    const unforced = await rejection(client.patch(wref, 'apply', applied, { fieldManager: 'kanari' }));
+    const unforced = await rejection(client.patch(rolloutRef, 'apply', applied, { fieldManager: 'kanari' }));
     assert.ok(unforced instanceof KubeConflict);
-    await client.patch(wref, 'apply', applied, { fieldManager: 'kanari', force: true });
+    await client.patch(rolloutRef, 'apply', applied, { fieldManager: 'kanari', force: true });
     const contested = await rejection(
-      client.patch(wref, 'apply', { ...applied, spec: { size: 4 } }, { fieldManager: 'someone' }),
+      client.patch(rolloutRef, 'apply', { ...applied, spec: { size: 4 } }, { fieldManager: 'someone' }),
     );
     assert.ok(contested instanceof KubeConflict, 'applying over another manager’s field is a conflict');
     const forced = await client.patch(
-      wref,
+      rolloutRef,
       'apply',
       { ...applied, spec: { size: 4 } },
       { fieldManager: 'someone', force: true },
     );
     assert.equal((forced.spec as { size: number }).size, 4);
     const statusApplied = await client.patch(
-      wref,
+      rolloutRef,
       'apply',
       {
         apiVersion: 'kanari.dev/v1alpha1',
