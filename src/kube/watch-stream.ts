@@ -7,15 +7,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { KubeError, type KubeObject, type Watch, type WatchEvent } from './api.js';
-import {
-  cutShort,
-  formatBytes,
-  INVALID_RESPONSE,
-  readBody,
-  statusError,
-  type RequestSpec,
-  type Transport,
-} from './http-transport.js';
+import { cutShort, formatBytes, INVALID_RESPONSE, statusError } from './http-errors.js';
+import { readBody, type RequestSpec, type Transport } from './http-transport.js';
 
 export interface WatchLimits {
   /** The `timeoutSeconds` asked of the server, after which it ends the stream (the caller watches again). */

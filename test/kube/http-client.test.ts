@@ -383,4 +383,28 @@ describe('the HTTP KubeClient', () => {
       'no credentials for the API server: the exec plugin "aws" failed: exit status 255: SSO session expired',
     );
   });
+
+  it('sends a request the server throttled (429) again after its Retry-After, a few times at most', async () => {
+    let refusals = 2;
+    const throttling = await startScriptedServer((req, res) => {
+      if (req.url.startsWith('/api/v1') && refusals-- > 0) {
+        res.setHeader('retry-after', '0');
+        return sendStatus(res, 429, 'TooManyRequests', 'Too many requests, please try again later.');
+      }
+      if (req.url === '/api/v1') return sendJson(res, 200, CORE);
+      res.setHeader('retry-after', '0');
+      sendStatus(res, 429, 'TooManyRequests', 'Too many requests, please try again later.');
+    });
+    try {
+      const client = kubeClient(connection(throttling.url));
+      assert.ok(await client.resource('v1', 'ConfigMap'), 'answered on the third try');
+      throttling.received.length = 0;
+      const gaveUp = await rejection(client.create(cm('new')));
+      assert.deepEqual([gaveUp.status, gaveUp.reason], [429, 'TooManyRequests']);
+      assert.equal(throttling.received.length, 4, 'sent once, then three times more');
+      client.close();
+    } finally {
+      await throttling.close();
+    }
+  });
 });
