@@ -1,5 +1,6 @@
 /**
- * Each count preset read through a real Prometheus (Debian's) scraping weight exporters —
+ * Each count preset read through a real Prometheus (Debian's) scraping weight exporters that
+ * read the test API server —
  * one behind an HTTPRoute, one behind an Istio VirtualService, one behind an ingress-nginx
  * canary Ingress — with kanari's own counts reader (src/analysis/providers/prometheus-counts.ts):
  * the per-version windows split as the objects say, within sampling error, before and after
@@ -8,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CANARY, shopObjects, STABLE, startFixedApi, type FixedApi } from '../helpers/kube/fixed-api.js';
+import { CANARY, createShop, setShopWeights, STABLE } from '../helpers/kube/fixed-api.js';
+import { startKubeApiServer, type TestKubeApi } from '../helpers/kube/apiserver.js';
 import { WeightExporter, type ExportedRouting } from '../helpers/kube/weight-exporter.js';
 import { startPrometheus, type TestPrometheus } from '../helpers/prometheus.js';
 import { envoyGatewayCluster, presetCounts, type RequestCountPreset } from '../../src/config/presets/counts.js';
@@ -41,12 +43,13 @@ interface Totals {
 }
 
 describe('count presets through a real Prometheus scraping the weight exporter', () => {
-  let api: FixedApi;
+  let api: TestKubeApi;
   let prom: TestPrometheus;
   const exporters: WeightExporter[] = [];
 
   before(async () => {
-    api = await startFixedApi(shopObjects(20));
+    api = await startKubeApiServer({ deploymentReadyDelayMs: 20 });
+    await createShop(api.url, 20);
     const targets: string[] = [];
     for (const [i, [preset, routing]] of EXPORTED.entries()) {
       const e = new WeightExporter({
@@ -105,7 +108,7 @@ describe('count presets through a real Prometheus scraping the weight exporter',
       // Above 250 ms: nearly every request of a 400 ms canary, nearly none of a 20 ms stable.
       assert.ok(t.canarySlow > 0.9 * t.canary && t.stableSlow < 0.01 * t.stable, `${preset} slow ${JSON.stringify(t)}`);
     }
-    for (const [path, object] of Object.entries(shopObjects(50))) api.objects.set(path, object);
+    await setShopWeights(api.url, 50);
     await sleep(1500); // a refresh of the objects and a scrape after it
     const second = await totals(Date.now(), 1000);
     for (const [preset] of EXPORTED) assertShare(preset, second[preset], 0.5);
