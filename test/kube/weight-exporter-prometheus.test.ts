@@ -109,11 +109,19 @@ describe('count presets through a real Prometheus scraping the weight exporter',
       assert.ok(t.canarySlow > 0.9 * t.canary && t.stableSlow < 0.01 * t.stable, `${preset} slow ${JSON.stringify(t)}`);
     }
     await setShopWeights(api.url, 50);
-    await sleep(1500); // a refresh of the objects and a scrape after it
+    // Counting starts once every exporter has read the new weights, so no window mixes the two.
+    for (let waited = 0; !exporters.every((e) => canaryShare(e) === 0.5); waited += 100) {
+      if (waited > 30_000) assert.fail(`the exporters did not read the new weights: ${exporters.map(canaryShare)}`);
+      await sleep(100);
+    }
     const second = await totals(Date.now(), 1000);
     for (const [preset] of EXPORTED) assertShare(preset, second[preset], 0.5);
   });
 });
+
+function canaryShare(e: WeightExporter): number | undefined {
+  return e.paths?.[0]?.filter((p) => p.deployment === CANARY).reduce((s, p) => s + p.share, 0);
+}
 
 function sum(windows: CountWindow[]): Totals {
   const t: Totals = {
