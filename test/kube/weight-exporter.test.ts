@@ -192,6 +192,26 @@ describe('the traffic it makes', () => {
     assert.notEqual(c.metrics(), d.metrics(), 'another seed draws other requests');
   });
 
+  it('sends each kind of request where its headers route it', async () => {
+    const e = new WeightExporter({
+      apiServer: get,
+      namespace: 'web',
+      routing: ROUTERS['gatewayapi']!,
+      rate: 1000,
+      seed: 5,
+      behaviour: { default: fine },
+      requests: [
+        { share: 0.9, headers: {} },
+        { share: 0.1, headers: { 'x-canary': '1' } },
+      ],
+    });
+    await e.refresh();
+    for (let i = 0; i < 100; i++) e.tick();
+    // 90% plain at 20% canary, and the 10% the header route sends to the canary: 28%.
+    const share = e.sent.get(CANARY)! / 10_000;
+    assert.ok(Math.abs(share - 0.28) < 5 * Math.sqrt((0.28 * 0.72) / 10_000), `canary share ${share}`);
+  });
+
   it("exposes each proxy's names and labels, the canary as bad as the test makes it", async () => {
     const e = exporter(1, { [CANARY]: { errorRate: 0.5, latencyMs: { median: 400, sigma: 0.1 } } });
     await e.refresh();
