@@ -16,6 +16,8 @@ import { startPrometheus, type TestPrometheus } from '../helpers/prometheus.js';
 import { envoyGatewayCluster, presetCounts, type RequestCountPreset } from '../../src/config/presets/counts.js';
 import { PrometheusCountSource } from '../../src/analysis/providers/prometheus-counts.js';
 import type { CountWindow } from '../../src/analysis/providers/counts.js';
+import { PrometheusProvider } from '../../src/analysis/providers/prometheus.js';
+import { prometheusQuery } from '../../src/config/schemas/analysis.js';
 
 const RATE = 300;
 const EXPORTED: [RequestCountPreset, ExportedRouting][] = [
@@ -58,7 +60,7 @@ describe('count presets through a real Prometheus scraping the weight exporter',
         routing,
         rate: RATE,
         seed: i + 1,
-        presets: [preset],
+        presets: preset === 'istio' ? [preset, 'kube-state-metrics'] : [preset],
         behaviour: {
           default: { errorRate: 0.01, latencyMs: { median: 20, sigma: 0.3 } },
           [CANARY]: { errorRate: 0.2, latencyMs: { median: 400, sigma: 0.1 } },
@@ -116,6 +118,43 @@ describe('count presets through a real Prometheus scraping the weight exporter',
     }
     const second = await totals(Date.now(), 1000);
     for (const [preset] of EXPORTED) assertShare(preset, second[preset], 0.5);
+  });
+
+  it("the threshold presets of the same proxies read the exporters' canary alike", async () => {
+    const ask = async (preset: string, target: string, quantile?: number) => {
+      const q = prometheusQuery.parse({
+        address: prom.url,
+        preset,
+        targets: { canary: target },
+        window: '5s',
+        quantile,
+      });
+      const r = await new PrometheusProvider().query(
+        { prometheus: q },
+        { start: Date.now() - 5000, end: Date.now() },
+        { service: 'shop' },
+      );
+      assert.equal(r.kind, 'value', `${preset}: ${JSON.stringify(r)}`);
+      return (r as { value: number }).value;
+    };
+    const canaryCluster = VERSIONS['envoy-gateway'].canary;
+    assert.equal(await ask('kube-state-metrics/available-replicas', CANARY), 1);
+    for (const [preset, target] of [
+      ['istio/success-rate', CANARY],
+      ['envoy-gateway/success-rate', canaryCluster],
+      ['nginx/success-rate', CANARY],
+    ] as const) {
+      const rate = await ask(preset, target);
+      assert.ok(rate > 0.6 && rate < 0.95, `${preset}: ${rate} for a canary failing 20%`);
+    }
+    for (const [preset, target] of [
+      ['istio/latency', CANARY],
+      ['envoy-gateway/latency', canaryCluster],
+      ['nginx/latency', CANARY],
+    ] as const) {
+      const median = await ask(preset, target, 0.5);
+      assert.ok(median > 0.25 && median <= 0.5, `${preset}: median ${median} s for a 400 ms canary`);
+    }
   });
 });
 
