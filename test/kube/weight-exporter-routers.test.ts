@@ -1,12 +1,13 @@
 /**
  * The weight exporter reads what kanari's own routers write: the user's objects are
  * passed through each router's pure writer (src/traffic/kubernetes/) at 20% canary with a
- * header route, and the exporter's reader, with its own code, finds the same split — or,
- * for ingress-nginx, says where users really go.
+ * header route, and the exporter's reader, with its own code, finds the same split and
+ * the names each proxy would count it under.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KubeObject } from '../../src/kube/api.js';
+import { ROLLOUT_LABEL, VERSION_LABEL } from '../../src/kube/versions.js';
 import type { TrafficState } from '../../src/rollout/types.js';
 import { splitRoute } from '../../src/traffic/kubernetes/gatewayapi/route.js';
 import { splitVirtualService } from '../../src/traffic/kubernetes/istio/virtual-service.js';
@@ -99,8 +100,11 @@ describe("the exporter reads what kanari's routers write", () => {
     assert.deepEqual(await rows(objects, routing, { 'x-canary': '1' }), [[CANARY, 1, 'shop']]);
   });
 
-  it("nginx: the canary Ingress's 20%; the user's Ingress's 80% goes to the user's Service, which also selects the canary's pods", async () => {
+  it("nginx: the canary Ingress's 20% to the canary's Service, the rest to the user's Service pinned to stable", async () => {
     const objects = userObjects();
+    // What the nginx router does to the user's Service (router.ts pinService): kanari's two labels added to its selector.
+    const service = objects[`/api/v1${NS}/services/shop`] as { spec: { selector: Record<string, string> } };
+    Object.assign(service.spec.selector, { [ROLLOUT_LABEL]: 'shop', [VERSION_LABEL]: 'aaaaaaaaaa' });
     const main = (objects[INGRESSES] as { items: KubeObject[] }).items[0]!;
     const canary = canaryIngressFor({
       ingress: main,
@@ -112,12 +116,17 @@ describe("the exporter reads what kanari's routers write", () => {
     });
     objects[INGRESSES] = { items: [main, canary] };
     const routing = { nginx: { ingress: 'shop' } };
-    // Stable 3 ready pods, canary 1: of the user's 80%, a quarter reaches the canary too.
+    // ingress-nginx labels requests by the Ingress backend: stable's `service` is the user's Service, not shop-<id>.
     assert.deepEqual(await rows(objects, routing), [
-      [STABLE, 0.6, 'shop'],
-      [CANARY, 0.2, 'shop'],
+      [STABLE, 0.8, 'shop'],
       [CANARY, 0.2, CANARY],
     ]);
+    // Unpinned, the user's Service would select every version's pods (they keep the template's labels).
+    service.spec.selector = { app: 'shop' };
+    assert.deepEqual(
+      (await rows(objects, routing)).map((r) => r[1]),
+      [0.6, 0.2, 0.2],
+    );
     assert.deepEqual(await rows(objects, routing, { 'x-canary': '1' }), [[CANARY, 1, CANARY]]);
   });
 });
