@@ -145,12 +145,14 @@ export function requireAsWritten<T extends { name?: string | undefined }>(
   actual: T[],
   weightsOf: (entry: T) => unknown,
 ): void {
-  if (canonicalJson(written) === canonicalJson(actual)) return;
+  if (covers(actual, written)) return;
   const owned = actual.filter((e) => written.some((w) => w.name === e.name) && e.name?.startsWith('kanari-'));
   const weighted = owned.filter((e) => !e.name!.includes('-route-'));
   const disagree = weighted.find((e) => canonicalJson(weightsOf(e)) !== canonicalJson(weightsOf(weighted[0]!)));
-  const wanted = new Map(written.map((w) => [w.name, canonicalJson(w)]));
-  const changed = owned.find((e) => wanted.get(e.name) !== canonicalJson(e));
+  const changed = owned.find((e) => {
+    const w = written.find((x) => x.name === e.name);
+    return !w || !covers(e, w);
+  });
   const why = disagree
     ? `${weighted[0]!.name} and ${disagree.name} send in different weights`
     : changed
@@ -159,4 +161,22 @@ export function requireAsWritten<T extends { name?: string | undefined }>(
   throw new TrafficRefused(
     `kanari's ${noun} in ${where} are not as kanari wrote them (${why}); kanari writes them again on its next apply`,
   );
+}
+
+/**
+ * Whether `actual` holds everything `written` does: the same lists, item by item, and every
+ * field written with the same value. Fields only `actual` has are what the API server
+ * filled in from the CRD's defaults (a backend's `weight: 1`, a mirror's `kind`), which
+ * differ between Gateway API and Istio versions.
+ */
+export function covers(actual: unknown, written: unknown): boolean {
+  if (Array.isArray(written))
+    return Array.isArray(actual) && actual.length === written.length && written.every((w, i) => covers(actual[i], w));
+  if (written !== null && typeof written === 'object') {
+    if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
+    return Object.entries(written).every(
+      ([k, v]) => v === undefined || (Object.hasOwn(actual, k) && covers((actual as Record<string, unknown>)[k], v)),
+    );
+  }
+  return actual === written;
 }

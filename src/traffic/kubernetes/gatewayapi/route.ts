@@ -149,7 +149,9 @@ export function routeTraffic(object: KubeObject, ctx: RouteContext): TrafficStat
   // Written again from the user's rules, the route must be what was read: any other edit to kanari's rules is reported.
   const expected = splitRoute({ ...object, spec: { ...route.spec, rules: user } }, state, ctx);
   const written = (expected.spec as HttpRoute['spec']).rules ?? [];
-  requireAsWritten(where, 'rules', written, route.spec.rules ?? [], (r) => r.backendRefs);
+  requireAsWritten(where, 'rules', written, route.spec.rules ?? [], (r) =>
+    r.backendRefs?.map((b) => [b.name, b.weight]),
+  );
   return state;
 }
 

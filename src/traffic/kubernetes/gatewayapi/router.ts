@@ -11,7 +11,7 @@ import { updateObject } from '../../../kube/update.js';
 import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
 import { kubeCall } from '../errors.js';
-import { canonicalJson, isStableOnly, servedByUserRules, type KubernetesTrafficOptions } from '../options.js';
+import { covers, isStableOnly, servedByUserRules, type KubernetesTrafficOptions } from '../options.js';
 import { HTTPROUTE_CRD, httpRouteFeatures, requireFeatures, type HttpRouteFeatures } from './crd.js';
 import { routeTraffic, splitRoute, type RouteContext } from './route.js';
 
@@ -42,7 +42,7 @@ export class GatewayApiTraffic implements TrafficRouter {
     await kubeCall(() =>
       updateObject<KubeObject>(this.o.client, this.route, (current) => {
         const next = splitRoute(current, desired, this.ctx);
-        return canonicalJson(next) === canonicalJson(current) ? undefined : next;
+        return covers(current, next) ? undefined : next;
       }),
     );
     this.last = desired;

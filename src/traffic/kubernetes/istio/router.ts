@@ -18,13 +18,7 @@ import {
 } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
 import { kubeCall } from '../errors.js';
-import {
-  backendsOf,
-  canonicalJson,
-  isStableOnly,
-  servedByUserRules,
-  type KubernetesTrafficOptions,
-} from '../options.js';
+import { backendsOf, covers, isStableOnly, servedByUserRules, type KubernetesTrafficOptions } from '../options.js';
 import { missingSubsets, subsetIds, withSubsets, type DestinationRuleContext } from './destination-rule.js';
 import {
   splitVirtualService,
@@ -95,7 +89,7 @@ export class IstioTraffic implements TrafficRouter {
     await kubeCall(() =>
       updateObject<KubeObject>(this.o.client, ref, (current) => {
         const next = change(current);
-        return canonicalJson(next) === canonicalJson(current) ? undefined : next;
+        return covers(current, next) ? undefined : next;
       }),
     );
   }

@@ -148,7 +148,9 @@ export function virtualServiceTraffic(object: KubeObject, ctx: VirtualServiceCon
   const expected =
     (splitVirtualService({ ...object, spec: { ...vs.spec, http: user } }, state, ctx).spec as VirtualService['spec'])
       .http ?? [];
-  requireAsWritten(where, 'routes', expected, vs.spec.http ?? [], (r) => r.route);
+  requireAsWritten(where, 'routes', expected, vs.spec.http ?? [], (r) =>
+    r.route?.map((d) => [d.destination.subset, d.weight]),
+  );
   return state;
 }
 
