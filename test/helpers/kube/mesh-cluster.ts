@@ -3,7 +3,7 @@
  * `shop`, reached by kanari's HTTP client: where the Gateway API and Istio routers are
  * tested as they run, atomic lists, pruning, defaults and 409s included.
  */
-import type { KubeObject } from '../../../src/kube/api.js';
+import type { KubeClient, KubeObject } from '../../../src/kube/api.js';
 import { fixedCredential } from '../../../src/kube/credentials.js';
 import { kubeClient, type HttpKubeClient } from '../../../src/kube/http-client.js';
 import { startKubeApiServer, type TestKubeApi } from './apiserver.js';
@@ -54,4 +54,32 @@ async function served(client: HttpKubeClient, crd: KubeObject): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`${apiVersion} ${spec.names.kind} is not served 10 s after its CRD was created`);
+}
+
+/**
+ * A client whose first replace of a `kind` object is beaten by a user's edit of it (made
+ * with the cluster's client between the router's read and its write), so the server answers
+ * 409; `conflicts` counts the replaces refused.
+ */
+export function racedBy(
+  client: KubeClient,
+  kind: string,
+  userEdit: () => Promise<unknown>,
+): { client: KubeClient; conflicts: () => number } {
+  let edited = false;
+  let conflicts = 0;
+  const racing = Object.create(client) as KubeClient;
+  racing.replace = async (object, options) => {
+    if (!edited && object.kind === kind) {
+      edited = true;
+      await userEdit();
+    }
+    try {
+      return await client.replace(object, options);
+    } catch (err) {
+      conflicts++;
+      throw err;
+    }
+  };
+  return { client: racing, conflicts: () => conflicts };
 }

@@ -155,14 +155,12 @@ export function istioCrds(): KubeObject[] {
 
 /** A rollout from v1 to v2: 5, 25, 50 and 100 percent, then v2 alone (promoted). */
 export function wholeRollout(): TrafficState[] {
-  const at = (canary: number): TrafficState => ({
-    stable: 'v1',
-    canary: 'v2',
-    weights: { canary, baseline: 0 },
-    routes: [],
-    mirror: 0,
-  });
-  return [stableOnly('v1'), at(0), at(5), at(25), at(50), at(100), stableOnly('v2')];
+  return [stableOnly('v1'), ...[0, 5, 25, 50, 100].map((c) => splitAt(c)), stableOnly('v2')];
+}
+
+/** v1 → v2 at `canary` percent, with whatever else a test adds. */
+export function splitAt(canary: number, more: Partial<TrafficState> = {}): TrafficState {
+  return { stable: 'v1', canary: 'v2', weights: { canary, baseline: 0 }, routes: [], mirror: 0, ...more };
 }
 
 export function stableOnly(stable: string): TrafficState {

@@ -13,11 +13,12 @@ import { sameTraffic, TrafficRefused, type TrafficRouter } from '../../../src/ro
 import type { TrafficState } from '../../../src/rollout/types.js';
 import { GatewayApiTraffic } from '../../../src/traffic/kubernetes/gatewayapi/router.js';
 import type { KubeClient, KubeObject } from '../../../src/kube/api.js';
-import { meshCluster, type MeshCluster } from '../../helpers/kube/mesh-cluster.js';
+import { meshCluster, racedBy, type MeshCluster } from '../../helpers/kube/mesh-cluster.js';
 import {
   httpRouteCrd,
   ROLLOUT,
   SERVICE,
+  splitAt,
   stableOnly,
   userHttpRoute,
   wholeRollout,
@@ -25,14 +26,7 @@ import {
 
 const ROUTE = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', namespace: 'shop', name: 'web' };
 const endpoints = () => [];
-const split = (canary: number, more: Partial<TrafficState> = {}): TrafficState => ({
-  stable: 'v1',
-  canary: 'v2',
-  weights: { canary, baseline: 0 },
-  routes: [],
-  mirror: 0,
-  ...more,
-});
+const split = splitAt;
 
 let cluster: MeshCluster;
 let original: KubeObject;
@@ -64,27 +58,14 @@ describe('gatewayapi router on the test API server', () => {
   });
 
   it('retries a write a user’s concurrent edit beat with a 409, and keeps the user’s edit', async () => {
-    let edited = false;
-    let conflicts = 0;
-    // The user's edit lands between the router's read and its write, as a second writer would.
-    const racing: KubeClient = Object.create(cluster.client) as KubeClient;
-    racing.replace = async (object, options) => {
-      if (!edited) {
-        edited = true;
-        await updateObject(cluster.client, ROUTE, (route) => {
-          (route.spec as { hostnames: string[] }).hostnames.push('www.example.com');
-          return route;
-        });
-      }
-      try {
-        return await cluster.client.replace(object, options);
-      } catch (err) {
-        conflicts++;
-        throw err;
-      }
-    };
-    await step(router(racing), split(50));
-    assert.equal(conflicts, 1, 'the first write met the server’s 409');
+    const raced = racedBy(cluster.client, 'HTTPRoute', () =>
+      updateObject(cluster.client, ROUTE, (route) => {
+        (route.spec as { hostnames: string[] }).hostnames.push('www.example.com');
+        return route;
+      }),
+    );
+    await step(router(raced.client), split(50));
+    assert.equal(raced.conflicts(), 1, 'the first write met the server’s 409');
     const route = (await cluster.client.get(ROUTE))!;
     assert.deepEqual((route.spec as { hostnames: string[] }).hostnames, ['shop.example.com', 'www.example.com']);
     await step(router(), stableOnly('v1'));

@@ -16,6 +16,7 @@ import {
   httpRouteCrd,
   ROLLOUT,
   SERVICE,
+  splitAt,
   stableOnly,
   userHttpRoute,
   wholeRollout,
@@ -29,14 +30,7 @@ type Rule = {
   backendRefs?: { name: string; weight?: number; port?: number }[];
 };
 const rulesOf = (route: KubeObject) => (route.spec as { rules: Rule[] }).rules;
-const split = (canary: number, more: Partial<TrafficState> = {}): TrafficState => ({
-  stable: 'v1',
-  canary: 'v2',
-  weights: { canary, baseline: 0 },
-  routes: [],
-  mirror: 0,
-  ...more,
-});
+const split = splitAt;
 
 /** Writes `state` over `route` and checks what every written route must be. */
 function write(route: KubeObject, state: TrafficState): KubeObject {

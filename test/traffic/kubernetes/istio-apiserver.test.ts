@@ -14,11 +14,12 @@ import { updateObject } from '../../../src/kube/update.js';
 import { sameTraffic, type TrafficRouter } from '../../../src/rollout/seams/traffic.js';
 import type { TrafficState } from '../../../src/rollout/types.js';
 import { IstioTraffic } from '../../../src/traffic/kubernetes/istio/router.js';
-import { meshCluster, type MeshCluster } from '../../helpers/kube/mesh-cluster.js';
+import { meshCluster, racedBy, type MeshCluster } from '../../helpers/kube/mesh-cluster.js';
 import {
   istioCrds,
   ROLLOUT,
   SERVICE,
+  splitAt,
   stableOnly,
   userDestinationRule,
   userVirtualService,
@@ -28,14 +29,7 @@ import {
 const VS = { apiVersion: 'networking.istio.io/v1beta1', kind: 'VirtualService', namespace: 'shop', name: 'web' };
 const DR = { ...VS, kind: 'DestinationRule' };
 const endpoints = () => [];
-const split = (canary: number, more: Partial<TrafficState> = {}): TrafficState => ({
-  stable: 'v1',
-  canary: 'v2',
-  weights: { canary, baseline: 0 },
-  routes: [],
-  mirror: 0,
-  ...more,
-});
+const split = splitAt;
 
 let cluster: MeshCluster;
 let original: { vs: KubeObject; dr: KubeObject };
@@ -78,26 +72,14 @@ describe('istio router on the test API server', () => {
   });
 
   it('retries a write a user’s concurrent edit beat with a 409, and keeps the user’s edit', async () => {
-    let edited = false;
-    let conflicts = 0;
-    const racing: KubeClient = Object.create(cluster.client) as KubeClient;
-    racing.replace = async (object, options) => {
-      if (!edited && object.kind === 'VirtualService') {
-        edited = true;
-        await updateObject(cluster.client, VS, (vs) => {
-          (vs.spec as { hosts: string[] }).hosts.push('www.example.com');
-          return vs;
-        });
-      }
-      try {
-        return await cluster.client.replace(object, options);
-      } catch (err) {
-        conflicts++;
-        throw err;
-      }
-    };
-    await step(router(racing), split(50));
-    assert.equal(conflicts, 1, 'the first write met the server’s 409');
+    const raced = racedBy(cluster.client, 'VirtualService', () =>
+      updateObject(cluster.client, VS, (vs) => {
+        (vs.spec as { hosts: string[] }).hosts.push('www.example.com');
+        return vs;
+      }),
+    );
+    await step(router(raced.client), split(50));
+    assert.equal(raced.conflicts(), 1, 'the first write met the server’s 409');
     assert.deepEqual(((await specOf(VS)) as { hosts: string[] }).hosts, ['web', 'shop.example.com', 'www.example.com']);
   });
 });

@@ -7,7 +7,6 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../../src/kube/api.js';
 import { sameTraffic, TrafficRefused, type TrafficRouter } from '../../../src/rollout/seams/traffic.js';
-import type { TrafficState } from '../../../src/rollout/types.js';
 import { GatewayApiTraffic } from '../../../src/traffic/kubernetes/gatewayapi/router.js';
 import { IstioTraffic } from '../../../src/traffic/kubernetes/istio/router.js';
 import { trafficRouterConformance } from '../../conformance/traffic-router.js';
@@ -16,6 +15,7 @@ import {
   httpRouteCrd,
   ROLLOUT,
   SERVICE,
+  splitAt,
   stableOnly,
   userDestinationRule,
   userHttpRoute,
@@ -62,7 +62,7 @@ trafficRouterConformance('istio (in memory)', () =>
 );
 
 const spec = (o: KubeObject | undefined) => o?.spec;
-const split: TrafficState = { stable: 'v1', canary: 'v2', weights: { canary: 25, baseline: 0 }, routes: [], mirror: 0 };
+const split = splitAt(25);
 
 describe('gatewayapi router', () => {
   it('serves a whole rollout and leaves the user’s HTTPRoute as written', async () => {
