@@ -25,7 +25,7 @@ const OFFLINE = [
   /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
   /^test\/kube\/kubeconfig\.test\.ts$/,
-  /^test\/traffic\/kubernetes\/(gatewayapi-route|istio-routes|mesh-routers)\.test\.ts$/,
+  /^test\/traffic\/kubernetes\/(gatewayapi-route|istio-routes|mesh-routers|mesh-hostile)\.test\.ts$/,
 ];
 const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout
