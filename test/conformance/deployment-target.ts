@@ -13,6 +13,8 @@ export interface TargetUnderTest {
   target: DeploymentTarget;
   /** A target spec this target runs, of `size` copies (a target that cannot choose ignores it). */
   spec(size: number): TargetSpec;
+  /** Its endpoints are one address in front of every copy (a Kubernetes Service), not one per copy. */
+  oneAddress?: boolean;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,16 @@ export function deploymentTargetConformance(
     );
 
     it(
+      'says an instance is starting as soon as ensure is called, so the engine does not ask for it twice',
+      { todo: 'the kubernetes target marks an instance only after reading and creating objects' },
+      withTarget(async (u) => {
+        const ensured = u.target.ensure(request(u, 'v1', 1));
+        assert.notEqual(u.target.readiness('v1').state, 'absent');
+        await ensured;
+      }),
+    );
+
+    it(
       'ensures the same instance twice without starting it again',
       withTarget(async (u) => {
         await u.target.ensure(request(u, 'v1', 1));
@@ -72,7 +84,11 @@ export function deploymentTargetConformance(
         }
         await u.target.resize('v1', 2);
         const grown = u.target.readiness('v1');
-        assert.ok(grown.state === 'ready' && grown.size === 2 && grown.endpoints.length === 2, JSON.stringify(grown));
+        const addresses = u.oneAddress ? 1 : 2;
+        assert.ok(
+          grown.state === 'ready' && grown.size === 2 && grown.endpoints.length === addresses,
+          JSON.stringify(grown),
+        );
         await u.target.resize('v1', 1);
         const shrunk = u.target.readiness('v1');
         assert.ok(shrunk.state === 'ready' && shrunk.size === 1, JSON.stringify(shrunk));
