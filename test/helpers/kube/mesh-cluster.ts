@@ -4,9 +4,9 @@
  * tested as they run, atomic lists, pruning, defaults and 409s included.
  */
 import type { KubeClient, KubeObject } from '../../../src/kube/api.js';
-import { fixedCredential } from '../../../src/kube/credentials.js';
-import { kubeClient, type HttpKubeClient } from '../../../src/kube/http-client.js';
-import { startKubeApiServer, type TestKubeApi } from './apiserver.js';
+import type { HttpKubeClient } from '../../../src/kube/http-client.js';
+import type { TestKubeApi } from './apiserver.js';
+import { startCluster } from './cluster.js';
 
 export interface MeshCluster {
   api: TestKubeApi;
@@ -17,14 +17,7 @@ export interface MeshCluster {
 }
 
 export async function meshCluster(crds: KubeObject[], objects: KubeObject[]): Promise<MeshCluster> {
-  const api = await startKubeApiServer();
-  const client = kubeClient({
-    server: api.url,
-    namespace: 'shop',
-    tls: { insecure: false },
-    credentials: fixedCredential({}),
-    origin: 'test',
-  });
+  const { api, client } = await startCluster();
   const close = async () => {
     client.close();
     await api.close();

@@ -24,7 +24,7 @@ import {
   proportions,
   requireAsWritten,
   versionService,
-} from '../options.js';
+} from '../owned-rules.js';
 import { readShape } from '../shape.js';
 import {
   httpRoute,
@@ -40,7 +40,8 @@ export interface RouteContext {
   rollout: string;
   /** Where the rollout, its Service and the version Services are. */
   namespace: string;
-  service: { name: string; port: number };
+  /** `port` is used where the user's backendRef names none. */
+  service: { name: string; port?: number | undefined };
 }
 
 /** An HTTPRoute holds at most this many rules (the CRD's limit). */
@@ -76,7 +77,7 @@ export function splitRoute<T extends KubeObject>(object: T, state: TrafficState,
         group: '',
         kind: 'Service',
         name: versionService(ctx.rollout, id),
-        port: ref.port ?? ctx.service.port,
+        ...(ref.port === undefined && ctx.service.port !== undefined ? { port: ctx.service.port } : {}),
         weight,
       });
       state.routes.forEach((r, i) =>

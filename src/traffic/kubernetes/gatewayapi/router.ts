@@ -10,8 +10,8 @@ import { describeRef, type KubeObject, type ObjectRef } from '../../../kube/api.
 import { updateObject } from '../../../kube/update.js';
 import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
-import { kubeCall } from '../errors.js';
-import { covers, isStableOnly, servedByUserRules, type KubernetesTrafficOptions } from '../options.js';
+import { typed, type KubernetesRouterOptions } from '../kube-router.js';
+import { covers, isStableOnly, servedByUserRules } from '../owned-rules.js';
 import { HTTPROUTE_CRD, httpRouteFeatures, requireFeatures, type HttpRouteFeatures } from './crd.js';
 import { routeTraffic, splitRoute, type RouteContext } from './route.js';
 
@@ -27,7 +27,7 @@ export class GatewayApiTraffic implements TrafficRouter {
   private features?: HttpRouteFeatures;
   private last?: TrafficState;
 
-  constructor(private readonly o: KubernetesTrafficOptions<z.output<typeof gatewayApiRouting>>) {
+  constructor(private readonly o: KubernetesRouterOptions<z.output<typeof gatewayApiRouting>>) {
     this.route = {
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'HTTPRoute',
@@ -39,7 +39,7 @@ export class GatewayApiTraffic implements TrafficRouter {
 
   async apply(desired: TrafficState): Promise<void> {
     if (!isStableOnly(desired)) await this.requireFeatures(desired.mirror > 0);
-    await kubeCall(() =>
+    await typed(() =>
       updateObject<KubeObject>(this.o.client, this.route, (current) => {
         const next = splitRoute(current, desired, this.ctx);
         return covers(current, next) ? undefined : next;
@@ -49,7 +49,7 @@ export class GatewayApiTraffic implements TrafficRouter {
   }
 
   async observe(): Promise<TrafficState | undefined> {
-    const route = await kubeCall(() => this.o.client.get(this.route));
+    const route = await typed(() => this.o.client.get(this.route));
     if (!route) throw new TrafficRefused(`${describeRef(this.route)} does not exist`);
     const state = routeTraffic(route, this.ctx);
     return state ?? servedByUserRules(this.last);
@@ -59,7 +59,7 @@ export class GatewayApiTraffic implements TrafficRouter {
     let features = this.features;
     if (!features) {
       const ref = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: HTTPROUTE_CRD };
-      const crd = await kubeCall(() => this.o.client.get(ref));
+      const crd = await typed(() => this.o.client.get(ref));
       if (!crd) throw new TrafficRefused(`the HTTPRoute CRD (${HTTPROUTE_CRD}) is not installed`);
       features = httpRouteFeatures(crd);
     }

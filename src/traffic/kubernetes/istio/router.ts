@@ -17,8 +17,8 @@ import {
   type TrafficRouter,
 } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
-import { kubeCall } from '../errors.js';
-import { backendsOf, covers, isStableOnly, servedByUserRules, type KubernetesTrafficOptions } from '../options.js';
+import { typed, type KubernetesRouterOptions } from '../kube-router.js';
+import { backendsOf, covers, isStableOnly, servedByUserRules } from '../owned-rules.js';
 import { missingSubsets, subsetIds, withSubsets, type DestinationRuleContext } from './destination-rule.js';
 import {
   splitVirtualService,
@@ -42,7 +42,7 @@ export class IstioTraffic implements TrafficRouter {
   private readonly drCtx: DestinationRuleContext;
   private last?: TrafficState;
 
-  constructor(private readonly o: KubernetesTrafficOptions<z.output<typeof istioRouting>>) {
+  constructor(private readonly o: KubernetesRouterOptions<z.output<typeof istioRouting>>) {
     const namespace = o.rollout.namespace;
     const { virtualService, destinationRule } = o.routing;
     this.virtualService = { apiVersion: API_VERSION, kind: 'VirtualService', namespace, name: virtualService.name };
@@ -86,7 +86,7 @@ export class IstioTraffic implements TrafficRouter {
   }
 
   private async edit(ref: ObjectRef, change: (current: KubeObject) => KubeObject): Promise<void> {
-    await kubeCall(() =>
+    await typed(() =>
       updateObject<KubeObject>(this.o.client, ref, (current) => {
         const next = change(current);
         return covers(current, next) ? undefined : next;
@@ -95,7 +95,7 @@ export class IstioTraffic implements TrafficRouter {
   }
 
   private async read(ref: ObjectRef): Promise<KubeObject> {
-    const object = await kubeCall(() => this.o.client.get(ref));
+    const object = await typed(() => this.o.client.get(ref));
     if (!object) throw new TrafficRefused(`${describeRef(ref)} does not exist`);
     return object;
   }

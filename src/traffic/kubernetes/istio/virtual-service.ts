@@ -20,7 +20,7 @@ import {
   parseOwnedName,
   percentsOf,
   requireAsWritten,
-} from '../options.js';
+} from '../owned-rules.js';
 import { readShape } from '../shape.js';
 import { idOfSubset, isServiceHost, subsetName } from './hosts.js';
 import {

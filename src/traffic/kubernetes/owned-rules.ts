@@ -1,22 +1,14 @@
 /**
- * What a traffic router on Kubernetes is built with, and the names it writes: one Service
+ * What the Gateway API and Istio routers share: the names kanari writes — one Service
  * per version (`<rollout>-<id>`, which the deployment target creates) and rules or routes
  * named `kanari-<rollout>-<k>` (and `…-<k>-route-<n>` for header and cookie routes), `k`
- * counting the user's rules kanari splits. The index makes each name unique when a user
+ * counting the user's rules kanari splits (the index makes each name unique when a user
  * sends several rules to the Service; the strict pattern keeps rollout `web` from taking
- * rollout `web-1`'s rules.
+ * rollout `web-1`'s rules) — a state's backends and weights as proportions, and the check
+ * that kanari's rules read back are as it wrote them.
  */
-import type { KubeClient } from '../../kube/api.js';
 import type { TrafficState } from '../../rollout/types.js';
 import { TrafficRefused } from '../../rollout/seams/traffic.js';
-
-export interface KubernetesTrafficOptions<Routing> {
-  client: KubeClient;
-  rollout: { name: string; namespace: string };
-  /** The Service users reach; `port` is used where the user's rule names none. */
-  service: { name: string; port: number };
-  routing: Routing;
-}
 
 /** The Service kanari runs an instance behind. */
 export function versionService(rollout: string, id: string): string {
