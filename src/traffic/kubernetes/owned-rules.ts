@@ -172,3 +172,44 @@ export function covers(actual: unknown, written: unknown): boolean {
   }
   return actual === written;
 }
+
+/**
+ * When kanari's rules may go once everyone is on stable. The user's Service selects every
+ * version's pods (they keep the template's labels), so while a version being stopped still
+ * has ready pods, the user's own rules would send it a share: kanari's rules keep sending
+ * everyone to stable's own Service for `holdMs` after they first did, and go at the first
+ * write after that (the engine writes its state again every few rounds).
+ */
+/** Long enough for a stopped version's pods to leave the Service's endpoints on a busy cluster. */
+export const STABLE_HOLD_MS = 30_000;
+
+export class StableHold {
+  private since?: number;
+
+  constructor(
+    private readonly holdMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether kanari's rules stay for `desired`, given what they serve now (undefined: there are none). */
+  holds(desired: TrafficState, served: () => TrafficState | undefined): boolean {
+    if (!isStableOnly(desired)) {
+      this.since = undefined;
+      return false;
+    }
+    let now: TrafficState | undefined;
+    try {
+      now = served();
+    } catch (err) {
+      if (!(err instanceof TrafficRefused)) throw err;
+      now = { ...desired, canary: '(unreadable)' };
+    }
+    if (now === undefined) return false;
+    if (now.stable !== desired.stable || !isStableOnly(now)) {
+      this.since = this.now();
+      return true;
+    }
+    this.since ??= this.now();
+    return this.now() - this.since < this.holdMs;
+  }
+}

@@ -37,7 +37,7 @@ before(async () => {
 after(() => cluster.close());
 
 const router = (client: KubeClient = cluster.client): TrafficRouter =>
-  new GatewayApiTraffic({ client, rollout: ROLLOUT, service: SERVICE, routing: { httpRoute: 'web' } });
+  new GatewayApiTraffic({ client, rollout: ROLLOUT, service: SERVICE, routing: { httpRoute: 'web' }, holdMs: 0 });
 
 async function step(r: TrafficRouter, state: TrafficState): Promise<KubeObject> {
   await r.apply(state, endpoints);
@@ -51,8 +51,10 @@ describe('gatewayapi router on the test API server', () => {
   it('a whole rollout, then a rollback, leave the user’s HTTPRoute deep-equal', async () => {
     const r = router();
     for (const state of wholeRollout()) await step(r, state);
+    await step(r, stableOnly('v2'));
     assert.deepEqual((await cluster.client.get(ROUTE))!.spec, original.spec, 'after promotion');
     await step(r, split(25, { routes: [{ cookie: 'canary', value: 'always' }], mirror: 5 }));
+    await step(r, stableOnly('v1'));
     await step(r, stableOnly('v1'));
     assert.deepEqual((await cluster.client.get(ROUTE))!.spec, original.spec, 'after the rollback');
   });
@@ -68,6 +70,7 @@ describe('gatewayapi router on the test API server', () => {
     assert.equal(raced.conflicts(), 1, 'the first write met the server’s 409');
     const route = (await cluster.client.get(ROUTE))!;
     assert.deepEqual((route.spec as { hostnames: string[] }).hostnames, ['shop.example.com', 'www.example.com']);
+    await step(router(), stableOnly('v1'));
     await step(router(), stableOnly('v1'));
     const user = (await cluster.client.get(ROUTE))!;
     assert.deepEqual((user.spec as { rules: unknown }).rules, (original.spec as { rules: unknown }).rules);

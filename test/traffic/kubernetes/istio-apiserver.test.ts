@@ -45,6 +45,7 @@ const router = (client: KubeClient = cluster.client): TrafficRouter =>
     rollout: ROLLOUT,
     service: SERVICE,
     routing: { virtualService: { name: 'web' }, destinationRule: { name: 'web' } },
+    holdMs: 0,
   });
 
 async function step(r: TrafficRouter, state: TrafficState): Promise<void> {
@@ -61,12 +62,17 @@ describe('istio router on the test API server', () => {
     const r = router();
     for (const state of wholeRollout()) await step(r, state);
     await step(r, stableOnly('v2'));
+    await step(r, stableOnly('v2'));
+    await step(r, stableOnly('v2'));
     assert.deepEqual(await specOf(VS), original.vs.spec, 'after promotion');
-    assert.deepEqual(await specOf(DR), original.dr.spec, 'after promotion, one apply later');
+    assert.deepEqual(
+      await specOf(DR),
+      original.dr.spec,
+      'after promotion: routes, then subsets, one apply after the other',
+    );
     await step(r, split(25, { routes: [{ header: 'X-Canary', value: 'yes' }], mirror: 5 }));
     await step(r, split(40, { baseline: 'v1-baseline', weights: { canary: 40, baseline: 30 } }));
-    await step(r, stableOnly('v1'));
-    await step(r, stableOnly('v1'));
+    for (let n = 0; n < 3; n++) await step(r, stableOnly('v1'));
     assert.deepEqual(await specOf(VS), original.vs.spec, 'after the rollback');
     assert.deepEqual(await specOf(DR), original.dr.spec, 'after the rollback');
   });

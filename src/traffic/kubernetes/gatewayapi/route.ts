@@ -51,13 +51,22 @@ const MAX_HEADERS = 16;
 /** Gateway API has no cookie match: a cookie route matches this header by regular expression. */
 const COOKIE_HEADER = 'Cookie';
 
-/** The route to write for `state`: the user's rules as they are, with kanari's copies before those that send to the Service. */
-export function splitRoute<T extends KubeObject>(object: T, state: TrafficState, ctx: RouteContext): T {
+/**
+ * The route to write for `state`: the user's rules as they are, with kanari's copies before
+ * those that send to the Service. A stable-only state leaves the user's rules alone unless
+ * `holdStable`, which keeps kanari's copies sending everyone to stable's own Service.
+ */
+export function splitRoute<T extends KubeObject>(
+  object: T,
+  state: TrafficState,
+  ctx: RouteContext,
+  holdStable = false,
+): T {
   const where = describeRef(refOf(object));
   const route = readShape(httpRoute, object, where);
   const user = userRules(route, ctx, where);
   const rules: Rule[] = [];
-  if (isStableOnly(state)) rules.push(...user);
+  if (isStableOnly(state) && !holdStable) rules.push(...user);
   else {
     checkExpressible(state, ctx.rollout);
     const backends = backendsOf(state);
@@ -148,7 +157,7 @@ export function routeTraffic(object: KubeObject, ctx: RouteContext): TrafficStat
     mirror: mirrorOf(weighted.rule.filters?.at(-1), ids[1] === undefined ? undefined : refs[1]!.name),
   };
   // Written again from the user's rules, the route must be what was read: any other edit to kanari's rules is reported.
-  const expected = splitRoute({ ...object, spec: { ...route.spec, rules: user } }, state, ctx);
+  const expected = splitRoute({ ...object, spec: { ...route.spec, rules: user } }, state, ctx, true);
   const written = (expected.spec as HttpRoute['spec']).rules ?? [];
   requireAsWritten(where, 'rules', written, route.spec.rules ?? [], (r) =>
     r.backendRefs?.map((b) => [b.name, b.weight]),

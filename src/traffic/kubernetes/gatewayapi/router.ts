@@ -11,7 +11,7 @@ import { updateObject } from '../../../kube/update.js';
 import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
 import { typed, type KubernetesRouterOptions } from '../kube-router.js';
-import { covers, isStableOnly, servedByUserRules } from '../owned-rules.js';
+import { covers, isStableOnly, servedByUserRules, STABLE_HOLD_MS, StableHold } from '../owned-rules.js';
 import { HTTPROUTE_CRD, httpRouteFeatures, requireFeatures, type HttpRouteFeatures } from './crd.js';
 import { routeTraffic, splitRoute, type RouteContext } from './route.js';
 
@@ -26,8 +26,10 @@ export class GatewayApiTraffic implements TrafficRouter {
   /** The CRD's features once they were enough; read again while they are not (the CRD may be upgraded). */
   private features?: HttpRouteFeatures;
   private last?: TrafficState;
+  private readonly hold: StableHold;
 
-  constructor(private readonly o: KubernetesRouterOptions<z.output<typeof gatewayApiRouting>>) {
+  constructor(private readonly o: KubernetesRouterOptions<z.output<typeof gatewayApiRouting>> & { holdMs?: number }) {
+    this.hold = new StableHold(o.holdMs ?? STABLE_HOLD_MS);
     this.route = {
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'HTTPRoute',
@@ -41,7 +43,8 @@ export class GatewayApiTraffic implements TrafficRouter {
     if (!isStableOnly(desired)) await this.requireFeatures(desired.mirror > 0);
     await typed(() =>
       updateObject<KubeObject>(this.o.client, this.route, (current) => {
-        const next = splitRoute(current, desired, this.ctx);
+        const hold = this.hold.holds(desired, () => routeTraffic(current, this.ctx));
+        const next = splitRoute(current, desired, this.ctx, hold);
         return covers(current, next) ? undefined : next;
       }),
     );

@@ -18,7 +18,7 @@ import {
 } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
 import { typed, type KubernetesRouterOptions } from '../kube-router.js';
-import { backendsOf, covers, isStableOnly, servedByUserRules } from '../owned-rules.js';
+import { backendsOf, covers, isStableOnly, servedByUserRules, STABLE_HOLD_MS, StableHold } from '../owned-rules.js';
 import { missingSubsets, subsetIds, withSubsets, type DestinationRuleContext } from './destination-rule.js';
 import {
   splitVirtualService,
@@ -41,8 +41,10 @@ export class IstioTraffic implements TrafficRouter {
   private readonly vsCtx: VirtualServiceContext;
   private readonly drCtx: DestinationRuleContext;
   private last?: TrafficState;
+  private readonly hold: StableHold;
 
-  constructor(private readonly o: KubernetesRouterOptions<z.output<typeof istioRouting>>) {
+  constructor(private readonly o: KubernetesRouterOptions<z.output<typeof istioRouting>> & { holdMs?: number }) {
+    this.hold = new StableHold(o.holdMs ?? STABLE_HOLD_MS);
     const namespace = o.rollout.namespace;
     const { virtualService, destinationRule } = o.routing;
     this.virtualService = { apiVersion: API_VERSION, kind: 'VirtualService', namespace, name: virtualService.name };
@@ -57,7 +59,8 @@ export class IstioTraffic implements TrafficRouter {
     let named = new Set<string>();
     await this.edit(this.virtualService, (vs) => {
       named = subsetsInUse(vs, this.vsCtx);
-      return splitVirtualService(vs, desired, this.vsCtx);
+      const hold = this.hold.holds(desired, () => virtualServiceTraffic(vs, this.vsCtx));
+      return splitVirtualService(vs, desired, this.vsCtx, hold);
     });
     await this.editSubsets(() => [...ids, ...named]);
     this.last = desired;
