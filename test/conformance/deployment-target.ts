@@ -56,7 +56,6 @@ export function deploymentTargetConformance(
 
     it(
       'says an instance is starting as soon as ensure is called, so the engine does not ask for it twice',
-      { todo: 'the kubernetes target marks an instance only after reading and creating objects' },
       withTarget(async (u) => {
         const ensured = u.target.ensure(request(u, 'v1', 1));
         assert.notEqual(u.target.readiness('v1').state, 'absent');
