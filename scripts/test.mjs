@@ -27,7 +27,7 @@ const OFFLINE = [
   /^test\/kube\/(crd|manifests|alerts|kubeconfig|weight-exporter-routers)\.test\.ts$/,
   /^test\/cli\/cluster-options\.test\.ts$/,
   /^test\/traffic\/kubernetes\/declared-capabilities\.test\.ts$/,
-  /^test\/traffic\/kubernetes\/(gatewayapi-route|istio-routes|mesh-routers)\.test\.ts$/,
+  /^test\/traffic\/kubernetes\/(gatewayapi-route|istio-routes|mesh-routers|mesh-hostile)\.test\.ts$/,
 ];
 const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout

@@ -16,7 +16,7 @@ export interface KubernetesRouterOptions<Routing> {
   owner?: OwnerReference;
 }
 
-/** 409 is a conflict; no answer or a 5xx is unreachable; any other refusal (or a bad object) is refused. */
+/** 409 is a conflict; no answer, a 5xx or a 429 (the server shedding load) is unreachable; any other refusal (or a bad object) is refused. */
 export async function typed<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
@@ -24,7 +24,7 @@ export async function typed<T>(call: () => Promise<T>): Promise<T> {
     if (err instanceof TrafficError) throw err;
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof KubeError && err.status === 409) throw new TrafficConflict(message, { cause: err });
-    if (err instanceof KubeError && (err.status === 0 || err.status >= 500))
+    if (err instanceof KubeError && (err.status === 0 || err.status === 429 || err.status >= 500))
       throw new TrafficUnreachable(message, { cause: err });
     throw new TrafficRefused(message, { cause: err });
   }

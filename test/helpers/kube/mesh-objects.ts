@@ -58,70 +58,109 @@ export function userHttpRoute(): KubeObject {
   };
 }
 
-/** The HTTPRoute CRD as Gateway API ships it, cut down to the parts kanari reads. */
-export function httpRouteCrd(o: { ruleName: boolean; mirrorPercent: boolean; bundle?: string }): KubeObject {
-  const requestMirror = {
-    type: 'object',
-    properties: {
-      backendRef: { type: 'object' },
-      ...(o.mirrorPercent ? { percent: { type: 'integer' }, fraction: { type: 'object' } } : {}),
-    },
-  };
+/** Objects of any shape below this point are kept as written. */
+const open = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+const list = (items: object, extra: object = {}) => ({ type: 'array', items, ...extra });
+
+function crd(group: string, kind: string, plural: string, version: string, spec: object, annotations = {}): KubeObject {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: {
-      name: 'httproutes.gateway.networking.k8s.io',
-      annotations: {
-        'gateway.networking.k8s.io/bundle-version': o.bundle ?? 'v1.4.0',
-        'gateway.networking.k8s.io/channel': 'standard',
-      },
-    },
+    metadata: { name: `${plural}.${group}`, annotations },
     spec: {
-      group: 'gateway.networking.k8s.io',
+      group,
+      scope: 'Namespaced',
+      names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
       versions: [
         {
-          name: 'v1',
+          name: version,
           served: true,
           storage: true,
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              properties: {
-                spec: {
-                  type: 'object',
-                  properties: {
-                    rules: {
-                      type: 'array',
-                      items: {
-                        type: 'object',
-                        properties: {
-                          ...(o.ruleName ? { name: { type: 'string' } } : {}),
-                          filters: { type: 'array', items: { type: 'object', properties: { requestMirror } } },
-                        },
-                      },
-                    },
-                  },
-                },
-              },
-            },
-          },
+          schema: { openAPIV3Schema: { type: 'object', properties: { spec } } },
         },
       ],
     },
   };
 }
 
+/**
+ * The HTTPRoute CRD, cut down to the parts kanari reads, with the real one's defaults
+ * (backendRef group, kind and weight) and its atomic `rules` list; with or without the
+ * newer rule `name` and RequestMirror `percent`/`fraction`, which an older CRD prunes.
+ */
+export function httpRouteCrd(o: { ruleName: boolean; mirrorPercent: boolean; bundle?: string }): KubeObject {
+  const backendRef = {
+    type: 'object',
+    properties: {
+      group: { type: 'string', default: '' },
+      kind: { type: 'string', default: 'Service' },
+      name: { type: 'string' },
+      namespace: { type: 'string' },
+      port: { type: 'integer' },
+      weight: { type: 'integer', default: 1, minimum: 0, maximum: 1_000_000 },
+    },
+  };
+  const { weight: _weight, ...mirrorRef } = backendRef.properties;
+  const requestMirror = {
+    type: 'object',
+    properties: {
+      backendRef: { type: 'object', properties: mirrorRef },
+      ...(o.mirrorPercent ? { percent: { type: 'integer' }, fraction: open } : {}),
+    },
+  };
+  const rule = {
+    type: 'object',
+    properties: {
+      ...(o.ruleName ? { name: { type: 'string' } } : {}),
+      matches: list(open),
+      filters: list({ ...open, properties: { type: { type: 'string' }, requestMirror } }),
+      backendRefs: list(backendRef),
+      timeouts: open,
+    },
+  };
+  const spec = {
+    type: 'object',
+    properties: { parentRefs: list(open), hostnames: list({ type: 'string' }), rules: list(rule, { maxItems: 16 }) },
+  };
+  return crd('gateway.networking.k8s.io', 'HTTPRoute', 'httproutes', 'v1', spec, {
+    'gateway.networking.k8s.io/bundle-version': o.bundle ?? 'v1.4.0',
+    'gateway.networking.k8s.io/channel': 'standard',
+  });
+}
+
+/** Istio's VirtualService and DestinationRule CRDs, cut down: `http` and `subsets` are atomic lists. */
+export function istioCrds(): KubeObject[] {
+  const group = 'networking.istio.io';
+  const virtualService = {
+    type: 'object',
+    properties: { hosts: list({ type: 'string' }), gateways: list({ type: 'string' }), http: list(open) },
+  };
+  const subset = {
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      labels: { type: 'object', additionalProperties: { type: 'string' } },
+      trafficPolicy: open,
+    },
+  };
+  const destinationRule = {
+    type: 'object',
+    properties: { host: { type: 'string' }, trafficPolicy: open, subsets: list(subset) },
+  };
+  return [
+    crd(group, 'VirtualService', 'virtualservices', 'v1beta1', virtualService),
+    crd(group, 'DestinationRule', 'destinationrules', 'v1beta1', destinationRule),
+  ];
+}
+
 /** A rollout from v1 to v2: 5, 25, 50 and 100 percent, then v2 alone (promoted). */
 export function wholeRollout(): TrafficState[] {
-  const at = (canary: number): TrafficState => ({
-    stable: 'v1',
-    canary: 'v2',
-    weights: { canary, baseline: 0 },
-    routes: [],
-    mirror: 0,
-  });
-  return [stableOnly('v1'), at(0), at(5), at(25), at(50), at(100), stableOnly('v2')];
+  return [stableOnly('v1'), ...[0, 5, 25, 50, 100].map((c) => splitAt(c)), stableOnly('v2')];
+}
+
+/** v1 → v2 at `canary` percent, with whatever else a test adds. */
+export function splitAt(canary: number, more: Partial<TrafficState> = {}): TrafficState {
+  return { stable: 'v1', canary: 'v2', weights: { canary, baseline: 0 }, routes: [], mirror: 0, ...more };
 }
 
 export function stableOnly(stable: string): TrafficState {

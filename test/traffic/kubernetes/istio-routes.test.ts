@@ -20,6 +20,7 @@ import {
 } from '../../../src/traffic/kubernetes/istio/virtual-service.js';
 import {
   ROLLOUT,
+  splitAt,
   stableOnly,
   userDestinationRule,
   userVirtualService,
@@ -35,14 +36,7 @@ type Route = {
   mirrorPercentage?: unknown;
 };
 const httpOf = (vs: KubeObject) => (vs.spec as { http: Route[] }).http;
-const split = (canary: number, more: Partial<TrafficState> = {}): TrafficState => ({
-  stable: 'v1',
-  canary: 'v2',
-  weights: { canary, baseline: 0 },
-  routes: [],
-  mirror: 0,
-  ...more,
-});
+const split = splitAt;
 const lower = (s: TrafficState): TrafficState => ({
   ...s,
   routes: s.routes.map((r) => (r.header ? { ...r, header: r.header.toLowerCase() } : r)),

@@ -7,15 +7,16 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../../src/kube/api.js';
 import { sameTraffic, TrafficRefused, type TrafficRouter } from '../../../src/rollout/seams/traffic.js';
-import type { TrafficState } from '../../../src/rollout/types.js';
 import { GatewayApiTraffic } from '../../../src/traffic/kubernetes/gatewayapi/router.js';
 import { IstioTraffic } from '../../../src/traffic/kubernetes/istio/router.js';
+import { StableHold } from '../../../src/traffic/kubernetes/owned-rules.js';
 import { trafficRouterConformance } from '../../conformance/traffic-router.js';
 import { MeshFakeClient } from '../../helpers/kube/mesh-fake.js';
 import {
   httpRouteCrd,
   ROLLOUT,
   SERVICE,
+  splitAt,
   stableOnly,
   userDestinationRule,
   userHttpRoute,
@@ -37,6 +38,7 @@ function gatewayApi(crd = httpRouteCrd({ ruleName: true, mirrorPercent: true }))
     rollout: ROLLOUT,
     service: SERVICE,
     routing: { httpRoute: 'web' },
+    holdMs: 0,
   });
   return { client, router };
 }
@@ -50,6 +52,7 @@ function istio() {
     rollout: ROLLOUT,
     service: SERVICE,
     routing: { virtualService: { name: 'web' }, destinationRule: { name: 'web' } },
+    holdMs: 0,
   });
   return { client, router };
 }
@@ -62,7 +65,7 @@ trafficRouterConformance('istio (in memory)', () =>
 );
 
 const spec = (o: KubeObject | undefined) => o?.spec;
-const split: TrafficState = { stable: 'v1', canary: 'v2', weights: { canary: 25, baseline: 0 }, routes: [], mirror: 0 };
+const split = splitAt(25);
 
 describe('gatewayapi router', () => {
   it('serves a whole rollout and leaves the user’s HTTPRoute as written', async () => {
@@ -71,7 +74,15 @@ describe('gatewayapi router', () => {
       await router.apply(state, endpoints);
       assert.ok(sameTraffic(await router.observe(), state), JSON.stringify(state));
     }
-    assert.deepEqual(spec(client.stored(ROUTE)), spec(userHttpRoute()));
+    const held = (spec(client.stored(ROUTE)) as { rules: { name?: string; backendRefs: { name: string }[] }[] }).rules;
+    assert.deepEqual(
+      held[0]!.backendRefs.map((b) => b.name),
+      ['web-v2'],
+      'everyone to the new stable’s own Service first',
+    );
+    await router.apply(stableOnly('v2'), endpoints);
+    assert.ok(sameTraffic(await router.observe(), stableOnly('v2')));
+    assert.deepEqual(spec(client.stored(ROUTE)), spec(userHttpRoute()), 'then the user’s rules alone');
   });
 
   it('retries a write a user’s concurrent edit beat, and keeps the user’s edit', async () => {
@@ -127,6 +138,65 @@ describe('gatewayapi router', () => {
   });
 });
 
+describe('after everyone is back on stable', () => {
+  it('kanari’s rules send everyone to stable’s own Service for holdMs, so a version being stopped gets nothing', async () => {
+    const client = new MeshFakeClient();
+    client.put(userHttpRoute());
+    client.put(httpRouteCrd({ ruleName: true, mirrorPercent: true }));
+    const router: TrafficRouter = new GatewayApiTraffic({
+      client,
+      rollout: ROLLOUT,
+      service: SERVICE,
+      routing: { httpRoute: 'web' },
+    });
+    await router.apply(split, endpoints);
+    for (let n = 0; n < 3; n++) {
+      await router.apply(stableOnly('v1'), endpoints);
+      assert.ok(sameTraffic(await router.observe(), stableOnly('v1')));
+    }
+    const rules = (spec(client.stored(ROUTE)) as { rules: { name?: string; backendRefs: { name: string }[] }[] }).rules;
+    assert.deepEqual(
+      rules.filter((r) => r.name?.startsWith('kanari-')).map((r) => r.backendRefs.map((b) => b.name)),
+      [['web-v1'], ['web-v1']],
+    );
+  });
+
+  it('the hold starts when kanari’s rules first send only to stable, and ends holdMs later', () => {
+    let now = 0;
+    const hold = new StableHold(30_000, () => now);
+    const stable = stableOnly('v1');
+    assert.equal(
+      hold.holds(split, () => split),
+      false,
+      'not stable only: no hold asked',
+    );
+    assert.equal(
+      hold.holds(stable, () => split),
+      true,
+      'the canary still has a share: hold',
+    );
+    now = 29_000;
+    assert.equal(
+      hold.holds(stable, () => stable),
+      true,
+    );
+    now = 30_000;
+    assert.equal(
+      hold.holds(stable, () => stable),
+      false,
+    );
+    assert.equal(
+      hold.holds(stable, () => undefined),
+      false,
+      'no rules of kanari’s: nothing to hold',
+    );
+    const unreadable = () => {
+      throw new TrafficRefused('edited by hand');
+    };
+    assert.equal(hold.holds(stable, unreadable), true, 'rules it cannot read may send anywhere: hold');
+  });
+});
+
 describe('istio router', () => {
   it('serves a whole rollout; the VirtualService and, one apply later, the DestinationRule are as written', async () => {
     const { client, router } = istio();
@@ -134,9 +204,11 @@ describe('istio router', () => {
       await router.apply(state, endpoints);
       assert.ok(sameTraffic(await router.observe(), state), JSON.stringify(state));
     }
-    assert.deepEqual(spec(client.stored(VS)), spec(userVirtualService()));
     await router.apply(stableOnly('v2'), endpoints);
-    assert.deepEqual(spec(client.stored(DR)), spec(userDestinationRule()));
+    assert.ok(sameTraffic(await router.observe(), stableOnly('v2')));
+    assert.deepEqual(spec(client.stored(VS)), spec(userVirtualService()), 'the routes go one apply after stable alone');
+    await router.apply(stableOnly('v2'), endpoints);
+    assert.deepEqual(spec(client.stored(DR)), spec(userDestinationRule()), 'and the subsets one apply later');
   });
 
   it('reads header routes back under the names asked for (Istio matches them in lowercase)', async () => {

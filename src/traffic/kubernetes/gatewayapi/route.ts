@@ -24,7 +24,7 @@ import {
   proportions,
   requireAsWritten,
   versionService,
-} from '../options.js';
+} from '../owned-rules.js';
 import { readShape } from '../shape.js';
 import {
   httpRoute,
@@ -40,7 +40,8 @@ export interface RouteContext {
   rollout: string;
   /** Where the rollout, its Service and the version Services are. */
   namespace: string;
-  service: { name: string; port: number };
+  /** `port` is used where the user's backendRef names none. */
+  service: { name: string; port?: number | undefined };
 }
 
 /** An HTTPRoute holds at most this many rules (the CRD's limit). */
@@ -50,13 +51,22 @@ const MAX_HEADERS = 16;
 /** Gateway API has no cookie match: a cookie route matches this header by regular expression. */
 const COOKIE_HEADER = 'Cookie';
 
-/** The route to write for `state`: the user's rules as they are, with kanari's copies before those that send to the Service. */
-export function splitRoute<T extends KubeObject>(object: T, state: TrafficState, ctx: RouteContext): T {
+/**
+ * The route to write for `state`: the user's rules as they are, with kanari's copies before
+ * those that send to the Service. A stable-only state leaves the user's rules alone unless
+ * `holdStable`, which keeps kanari's copies sending everyone to stable's own Service.
+ */
+export function splitRoute<T extends KubeObject>(
+  object: T,
+  state: TrafficState,
+  ctx: RouteContext,
+  holdStable = false,
+): T {
   const where = describeRef(refOf(object));
   const route = readShape(httpRoute, object, where);
   const user = userRules(route, ctx, where);
   const rules: Rule[] = [];
-  if (isStableOnly(state)) rules.push(...user);
+  if (isStableOnly(state) && !holdStable) rules.push(...user);
   else {
     checkExpressible(state, ctx.rollout);
     const backends = backendsOf(state);
@@ -76,7 +86,7 @@ export function splitRoute<T extends KubeObject>(object: T, state: TrafficState,
         group: '',
         kind: 'Service',
         name: versionService(ctx.rollout, id),
-        port: ref.port ?? ctx.service.port,
+        ...(ref.port === undefined && ctx.service.port !== undefined ? { port: ctx.service.port } : {}),
         weight,
       });
       state.routes.forEach((r, i) =>
@@ -147,9 +157,11 @@ export function routeTraffic(object: KubeObject, ctx: RouteContext): TrafficStat
     mirror: mirrorOf(weighted.rule.filters?.at(-1), ids[1] === undefined ? undefined : refs[1]!.name),
   };
   // Written again from the user's rules, the route must be what was read: any other edit to kanari's rules is reported.
-  const expected = splitRoute({ ...object, spec: { ...route.spec, rules: user } }, state, ctx);
+  const expected = splitRoute({ ...object, spec: { ...route.spec, rules: user } }, state, ctx, true);
   const written = (expected.spec as HttpRoute['spec']).rules ?? [];
-  requireAsWritten(where, 'rules', written, route.spec.rules ?? [], (r) => r.backendRefs);
+  requireAsWritten(where, 'rules', written, route.spec.rules ?? [], (r) =>
+    r.backendRefs?.map((b) => [b.name, b.weight]),
+  );
   return state;
 }
 

@@ -10,8 +10,8 @@ import { describeRef, type KubeObject, type ObjectRef } from '../../../kube/api.
 import { updateObject } from '../../../kube/update.js';
 import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
-import { kubeCall } from '../errors.js';
-import { canonicalJson, isStableOnly, servedByUserRules, type KubernetesTrafficOptions } from '../options.js';
+import { typed, type KubernetesRouterOptions } from '../kube-router.js';
+import { covers, isStableOnly, servedByUserRules, STABLE_HOLD_MS, StableHold } from '../owned-rules.js';
 import { HTTPROUTE_CRD, httpRouteFeatures, requireFeatures, type HttpRouteFeatures } from './crd.js';
 import { routeTraffic, splitRoute, type RouteContext } from './route.js';
 
@@ -26,8 +26,10 @@ export class GatewayApiTraffic implements TrafficRouter {
   /** The CRD's features once they were enough; read again while they are not (the CRD may be upgraded). */
   private features?: HttpRouteFeatures;
   private last?: TrafficState;
+  private readonly hold: StableHold;
 
-  constructor(private readonly o: KubernetesTrafficOptions<z.output<typeof gatewayApiRouting>>) {
+  constructor(private readonly o: KubernetesRouterOptions<z.output<typeof gatewayApiRouting>> & { holdMs?: number }) {
+    this.hold = new StableHold(o.holdMs ?? STABLE_HOLD_MS);
     this.route = {
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'HTTPRoute',
@@ -39,17 +41,18 @@ export class GatewayApiTraffic implements TrafficRouter {
 
   async apply(desired: TrafficState): Promise<void> {
     if (!isStableOnly(desired)) await this.requireFeatures(desired.mirror > 0);
-    await kubeCall(() =>
+    await typed(() =>
       updateObject<KubeObject>(this.o.client, this.route, (current) => {
-        const next = splitRoute(current, desired, this.ctx);
-        return canonicalJson(next) === canonicalJson(current) ? undefined : next;
+        const hold = this.hold.holds(desired, () => routeTraffic(current, this.ctx));
+        const next = splitRoute(current, desired, this.ctx, hold);
+        return covers(current, next) ? undefined : next;
       }),
     );
     this.last = desired;
   }
 
   async observe(): Promise<TrafficState | undefined> {
-    const route = await kubeCall(() => this.o.client.get(this.route));
+    const route = await typed(() => this.o.client.get(this.route));
     if (!route) throw new TrafficRefused(`${describeRef(this.route)} does not exist`);
     const state = routeTraffic(route, this.ctx);
     return state ?? servedByUserRules(this.last);
@@ -59,7 +62,7 @@ export class GatewayApiTraffic implements TrafficRouter {
     let features = this.features;
     if (!features) {
       const ref = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: HTTPROUTE_CRD };
-      const crd = await kubeCall(() => this.o.client.get(ref));
+      const crd = await typed(() => this.o.client.get(ref));
       if (!crd) throw new TrafficRefused(`the HTTPRoute CRD (${HTTPROUTE_CRD}) is not installed`);
       features = httpRouteFeatures(crd);
     }

@@ -9,7 +9,7 @@
 import type { KubeObject } from '../../../kube/api.js';
 import { describeRef, refOf } from '../../../kube/api.js';
 import { TrafficRefused } from '../../../rollout/seams/traffic.js';
-import { canonicalJson } from '../options.js';
+import { canonicalJson } from '../owned-rules.js';
 import { readShape } from '../shape.js';
 import { idOfSubset, isServiceHost, subsetLabels, subsetName } from './hosts.js';
 import { destinationRule, type Subset } from './shape.js';

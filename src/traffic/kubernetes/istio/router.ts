@@ -17,14 +17,8 @@ import {
   type TrafficRouter,
 } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
-import { kubeCall } from '../errors.js';
-import {
-  backendsOf,
-  canonicalJson,
-  isStableOnly,
-  servedByUserRules,
-  type KubernetesTrafficOptions,
-} from '../options.js';
+import { typed, type KubernetesRouterOptions } from '../kube-router.js';
+import { backendsOf, covers, isStableOnly, servedByUserRules, STABLE_HOLD_MS, StableHold } from '../owned-rules.js';
 import { missingSubsets, subsetIds, withSubsets, type DestinationRuleContext } from './destination-rule.js';
 import {
   splitVirtualService,
@@ -47,8 +41,10 @@ export class IstioTraffic implements TrafficRouter {
   private readonly vsCtx: VirtualServiceContext;
   private readonly drCtx: DestinationRuleContext;
   private last?: TrafficState;
+  private readonly hold: StableHold;
 
-  constructor(private readonly o: KubernetesTrafficOptions<z.output<typeof istioRouting>>) {
+  constructor(private readonly o: KubernetesRouterOptions<z.output<typeof istioRouting>> & { holdMs?: number }) {
+    this.hold = new StableHold(o.holdMs ?? STABLE_HOLD_MS);
     const namespace = o.rollout.namespace;
     const { virtualService, destinationRule } = o.routing;
     this.virtualService = { apiVersion: API_VERSION, kind: 'VirtualService', namespace, name: virtualService.name };
@@ -63,7 +59,8 @@ export class IstioTraffic implements TrafficRouter {
     let named = new Set<string>();
     await this.edit(this.virtualService, (vs) => {
       named = subsetsInUse(vs, this.vsCtx);
-      return splitVirtualService(vs, desired, this.vsCtx);
+      const hold = this.hold.holds(desired, () => virtualServiceTraffic(vs, this.vsCtx));
+      return splitVirtualService(vs, desired, this.vsCtx, hold);
     });
     await this.editSubsets(() => [...ids, ...named]);
     this.last = desired;
@@ -92,16 +89,16 @@ export class IstioTraffic implements TrafficRouter {
   }
 
   private async edit(ref: ObjectRef, change: (current: KubeObject) => KubeObject): Promise<void> {
-    await kubeCall(() =>
+    await typed(() =>
       updateObject<KubeObject>(this.o.client, ref, (current) => {
         const next = change(current);
-        return canonicalJson(next) === canonicalJson(current) ? undefined : next;
+        return covers(current, next) ? undefined : next;
       }),
     );
   }
 
   private async read(ref: ObjectRef): Promise<KubeObject> {
-    const object = await kubeCall(() => this.o.client.get(ref));
+    const object = await typed(() => this.o.client.get(ref));
     if (!object) throw new TrafficRefused(`${describeRef(ref)} does not exist`);
     return object;
   }

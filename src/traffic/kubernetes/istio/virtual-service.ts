@@ -20,7 +20,7 @@ import {
   parseOwnedName,
   percentsOf,
   requireAsWritten,
-} from '../options.js';
+} from '../owned-rules.js';
 import { readShape } from '../shape.js';
 import { idOfSubset, isServiceHost, subsetName } from './hosts.js';
 import {
@@ -43,16 +43,21 @@ export interface VirtualServiceContext {
 /** Istio matches header names in lowercase; it has no cookie match, so a cookie route is a regex on this header. */
 const COOKIE_HEADER = 'cookie';
 
+/**
+ * The VirtualService to write for `state`; a stable-only state leaves the user's routes
+ * alone unless `holdStable`, which keeps kanari's copies sending everyone to stable's subset.
+ */
 export function splitVirtualService<T extends KubeObject>(
   object: T,
   state: TrafficState,
   ctx: VirtualServiceContext,
+  holdStable = false,
 ): T {
   const where = describeRef(refOf(object));
   const vs = readShape(virtualService, object, where);
   const user = userRoutes(vs, ctx, where);
   const http: HttpRoute[] = [];
-  if (isStableOnly(state)) http.push(...user);
+  if (isStableOnly(state) && !holdStable) http.push(...user);
   else {
     checkExpressible(state, ctx.rollout);
     const backends = backendsOf(state);
@@ -146,9 +151,13 @@ export function virtualServiceTraffic(object: KubeObject, ctx: VirtualServiceCon
   };
   // Written again from the user's routes, the VirtualService must be what was read: any other edit to kanari's entries is reported.
   const expected =
-    (splitVirtualService({ ...object, spec: { ...vs.spec, http: user } }, state, ctx).spec as VirtualService['spec'])
-      .http ?? [];
-  requireAsWritten(where, 'routes', expected, vs.spec.http ?? [], (r) => r.route);
+    (
+      splitVirtualService({ ...object, spec: { ...vs.spec, http: user } }, state, ctx, true)
+        .spec as VirtualService['spec']
+    ).http ?? [];
+  requireAsWritten(where, 'routes', expected, vs.spec.http ?? [], (r) =>
+    r.route?.map((d) => [d.destination.subset, d.weight]),
+  );
   return state;
 }
 

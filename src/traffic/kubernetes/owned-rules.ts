@@ -1,22 +1,14 @@
 /**
- * What a traffic router on Kubernetes is built with, and the names it writes: one Service
+ * What the Gateway API and Istio routers share: the names kanari writes — one Service
  * per version (`<rollout>-<id>`, which the deployment target creates) and rules or routes
  * named `kanari-<rollout>-<k>` (and `…-<k>-route-<n>` for header and cookie routes), `k`
- * counting the user's rules kanari splits. The index makes each name unique when a user
+ * counting the user's rules kanari splits (the index makes each name unique when a user
  * sends several rules to the Service; the strict pattern keeps rollout `web` from taking
- * rollout `web-1`'s rules.
+ * rollout `web-1`'s rules) — a state's backends and weights as proportions, and the check
+ * that kanari's rules read back are as it wrote them.
  */
-import type { KubeClient } from '../../kube/api.js';
 import type { TrafficState } from '../../rollout/types.js';
 import { TrafficRefused } from '../../rollout/seams/traffic.js';
-
-export interface KubernetesTrafficOptions<Routing> {
-  client: KubeClient;
-  rollout: { name: string; namespace: string };
-  /** The Service users reach; `port` is used where the user's rule names none. */
-  service: { name: string; port: number };
-  routing: Routing;
-}
 
 /** The Service kanari runs an instance behind. */
 export function versionService(rollout: string, id: string): string {
@@ -145,12 +137,14 @@ export function requireAsWritten<T extends { name?: string | undefined }>(
   actual: T[],
   weightsOf: (entry: T) => unknown,
 ): void {
-  if (canonicalJson(written) === canonicalJson(actual)) return;
+  if (covers(actual, written)) return;
   const owned = actual.filter((e) => written.some((w) => w.name === e.name) && e.name?.startsWith('kanari-'));
   const weighted = owned.filter((e) => !e.name!.includes('-route-'));
   const disagree = weighted.find((e) => canonicalJson(weightsOf(e)) !== canonicalJson(weightsOf(weighted[0]!)));
-  const wanted = new Map(written.map((w) => [w.name, canonicalJson(w)]));
-  const changed = owned.find((e) => wanted.get(e.name) !== canonicalJson(e));
+  const changed = owned.find((e) => {
+    const w = written.find((x) => x.name === e.name);
+    return !w || !covers(e, w);
+  });
   const why = disagree
     ? `${weighted[0]!.name} and ${disagree.name} send in different weights`
     : changed
@@ -159,4 +153,63 @@ export function requireAsWritten<T extends { name?: string | undefined }>(
   throw new TrafficRefused(
     `kanari's ${noun} in ${where} are not as kanari wrote them (${why}); kanari writes them again on its next apply`,
   );
+}
+
+/**
+ * Whether `actual` holds everything `written` does: the same lists, item by item, and every
+ * field written with the same value. Fields only `actual` has are what the API server
+ * filled in from the CRD's defaults (a backend's `weight: 1`, a mirror's `kind`), which
+ * differ between Gateway API and Istio versions.
+ */
+export function covers(actual: unknown, written: unknown): boolean {
+  if (Array.isArray(written))
+    return Array.isArray(actual) && actual.length === written.length && written.every((w, i) => covers(actual[i], w));
+  if (written !== null && typeof written === 'object') {
+    if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
+    return Object.entries(written).every(
+      ([k, v]) => v === undefined || (Object.hasOwn(actual, k) && covers((actual as Record<string, unknown>)[k], v)),
+    );
+  }
+  return actual === written;
+}
+
+/**
+ * When kanari's rules may go once everyone is on stable. The user's Service selects every
+ * version's pods (they keep the template's labels), so while a version being stopped still
+ * has ready pods, the user's own rules would send it a share: kanari's rules keep sending
+ * everyone to stable's own Service for `holdMs` after they first did, and go at the first
+ * write after that (the engine writes its state again every few rounds).
+ */
+/** Long enough for a stopped version's pods to leave the Service's endpoints on a busy cluster. */
+export const STABLE_HOLD_MS = 30_000;
+
+export class StableHold {
+  private since?: number;
+
+  constructor(
+    private readonly holdMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether kanari's rules stay for `desired`, given what they serve now (undefined: there are none). */
+  holds(desired: TrafficState, served: () => TrafficState | undefined): boolean {
+    if (!isStableOnly(desired)) {
+      this.since = undefined;
+      return false;
+    }
+    let now: TrafficState | undefined;
+    try {
+      now = served();
+    } catch (err) {
+      if (!(err instanceof TrafficRefused)) throw err;
+      now = { ...desired, canary: '(unreadable)' };
+    }
+    if (now === undefined) return false;
+    if (now.stable !== desired.stable || !isStableOnly(now)) {
+      this.since = this.now();
+      return true;
+    }
+    this.since ??= this.now();
+    return this.now() - this.since < this.holdMs;
+  }
 }
