@@ -24,6 +24,8 @@ const OFFLINE = [
   /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits|durable)\.test\.ts$/,
   /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
+  /^test\/traffic\/kubernetes\/(nginx\/(canary-ingress|router)|replicas\/split)\.test\.ts$/,
+  /^test\/targets\/kubernetes-objects\.test\.ts$/,
 ];
 const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout

@@ -42,17 +42,18 @@ export class ReplicasTraffic implements TrafficRouter {
     const plan = this.plan(desired);
     this.last = desired;
     await typed(async () => {
-      const deployments = await this.versions();
+      let deployments = await this.versions();
       for (const name of plan.keys())
         if (!deployments.has(name)) throw new TrafficRefused(`Deployment ${name} does not exist: nothing to scale`);
       await this.checkSelected([...plan.keys()].map((name) => deployments.get(name)!));
       const wanted = (name: string) => plan.get(name) ?? 0;
       const growing = [...deployments.values()].filter((d) => wanted(d.metadata.name) > deploymentProgress(d).wanted);
       for (const d of growing) await this.scale(d.metadata.name, wanted(d.metadata.name));
-      // Shrinking waits until every version that grows serves at its new size.
+      if (growing.length > 0) deployments = await this.versions();
+      // Shrinking waits until every version that grows serves at its new size, so capacity never dips.
       const grown = [...plan].every(([name, pods]) => {
         const p = deploymentProgress(deployments.get(name)!);
-        return p.wanted === pods && p.observed && p.ready >= pods;
+        return p.wanted >= pods && p.observed && p.ready >= pods;
       });
       if (!grown) return;
       for (const d of deployments.values())
