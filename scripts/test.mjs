@@ -26,6 +26,7 @@ const OFFLINE = [
   /^test\/layers\.test\.ts$/,
   /^test\/traffic\/kubernetes\/(nginx\/(canary-ingress|router)|replicas\/split)\.test\.ts$/,
   /^test\/targets\/kubernetes-objects\.test\.ts$/,
+  /^test\/kube\/kubeconfig\.test\.ts$/,
 ];
 const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout
