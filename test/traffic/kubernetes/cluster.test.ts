@@ -11,16 +11,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
 import { Service } from 'kubernetes-models/v1';
-import { KubernetesTarget } from '../../../src/targets/kubernetes.js';
+import { KubernetesTarget, type KubernetesTargetOptions } from '../../../src/targets/kubernetes.js';
 import { ReplicasTraffic } from '../../../src/traffic/kubernetes/replicas/router.js';
 import { NginxTraffic } from '../../../src/traffic/kubernetes/nginx/router.js';
 import { sameTraffic, type TrafficRouter } from '../../../src/rollout/seams/traffic.js';
 import type { TargetEvents } from '../../../src/rollout/seams/targets.js';
 import type { TargetSpec } from '../../../src/config/schemas/rollout.js';
 import type { TrafficState } from '../../../src/rollout/types.js';
-import type { KubeObject } from '../../../src/kube/api.js';
+import type { KubeObject, OwnerReference } from '../../../src/kube/api.js';
 import { startCluster, type TestCluster } from '../../helpers/kube/cluster.js';
-import { template, userIngress, userService } from '../../helpers/kube/ingress-fixtures.js';
+import { split, template, userIngress, userService } from '../../helpers/kube/ingress-fixtures.js';
 import { deploymentTargetConformance } from '../../conformance/deployment-target.js';
 
 let cluster: TestCluster;
@@ -64,38 +64,27 @@ async function reach(router: TrafficRouter, state: TrafficState, ms = 20_000): P
   }
 }
 
-const split = (canary: number): TrafficState => ({
-  stable: 'v1',
-  canary: 'v2',
-  weights: { canary, baseline: 0 },
-  routes: [],
-  mirror: 0,
-});
-
-deploymentTargetConformance('kubernetes (test API server)', async (targetEvents) => {
-  const r = await rollout();
-  const target = new KubernetesTarget({
+const targetOf = (r: { name: string; owner: OwnerReference }, more: Partial<KubernetesTargetOptions> = {}) =>
+  new KubernetesTarget({
     client: cluster.client,
     namespace: 'prod',
     owner: r.owner,
     rollout: r.name,
-    events: targetEvents,
+    events,
     pollMs: 25,
+    ...more,
   });
+
+deploymentTargetConformance('kubernetes (test API server)', async (targetEvents) => {
+  const r = await rollout();
+  const target = targetOf(r, { events: targetEvents });
   return { target, spec: spec(r.service), oneAddress: true, close: () => Promise.resolve() };
 });
 
 describe('the ingress slice on the test API server', () => {
   it('the target starts a version: valid objects, ready once the Deployment controller says so', async () => {
     const r = await rollout();
-    const target = new KubernetesTarget({
-      client: cluster.client,
-      namespace: 'prod',
-      owner: r.owner,
-      rollout: r.name,
-      events,
-      pollMs: 25,
-    });
+    const target = targetOf(r);
     await target.ensure({ id: 'v1', version: 'v1', target: spec(r.service)(3), size: 3 });
     assert.deepEqual(target.readiness('v1'), { state: 'ready', endpoints: [`${r.name}-v1.prod.svc:80`], size: 3 });
     const d = cluster.api.get('apps/v1', 'Deployment', 'prod', `${r.name}-v1`)!;
@@ -109,15 +98,7 @@ describe('the ingress slice on the test API server', () => {
 
   it('the replicas router reaches 5, 25, 50 and 100% of 20 pods and reads each back', async () => {
     const r = await rollout();
-    const target = new KubernetesTarget({
-      client: cluster.client,
-      namespace: 'prod',
-      owner: r.owner,
-      rollout: r.name,
-      events,
-      sizedBy: 'traffic',
-      pollMs: 25,
-    });
+    const target = targetOf(r, { sizedBy: 'traffic' });
     for (const id of ['v1', 'v2']) await target.ensure({ id, version: id, target: spec(r.service)(20), size: 20 });
     const router = new ReplicasTraffic({
       client: cluster.client,

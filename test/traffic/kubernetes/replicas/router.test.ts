@@ -11,7 +11,7 @@ import { KubernetesTarget } from '../../../../src/targets/kubernetes.js';
 import { sameTraffic, TrafficRefused } from '../../../../src/rollout/seams/traffic.js';
 import type { TrafficState } from '../../../../src/rollout/types.js';
 import { FakeKube } from '../../../helpers/kube/ingress-fake.js';
-import { template, userService } from '../../../helpers/kube/ingress-fixtures.js';
+import { split, template, userService } from '../../../helpers/kube/ingress-fixtures.js';
 import { trafficRouterConformance } from '../../../conformance/traffic-router.js';
 
 const owner = { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', name: 'shop', uid: 'rollout-uid' };
@@ -57,14 +57,6 @@ async function world(replicas: number, versions = ['v1', 'v2']) {
   };
   return { kube, router, pods };
 }
-
-const split = (canary: number): TrafficState => ({
-  stable: 'v1',
-  canary: 'v2',
-  weights: { canary, baseline: 0 },
-  routes: [],
-  mirror: 0,
-});
 
 trafficRouterConformance('replicas (in-memory API)', async () => {
   const { kube, router } = await world(4);
