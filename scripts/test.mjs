@@ -24,7 +24,7 @@ const OFFLINE = [
   /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits|durable)\.test\.ts$/,
   /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
-  /^test\/traffic\/kubernetes\/(nginx\/(canary-ingress|router)|replicas\/split)\.test\.ts$/,
+  /^test\/traffic\/kubernetes\/nginx\/(canary-ingress|router)\.test\.ts$/,
   /^test\/targets\/kubernetes-objects\.test\.ts$/,
   /^test\/kube\/kubeconfig\.test\.ts$/,
 ];

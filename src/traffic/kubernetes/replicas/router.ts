@@ -20,7 +20,7 @@ import {
 import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
 import { typed, type KubernetesRouterOptions } from '../kube-router.js';
-import { podsFor, share } from './split.js';
+import { podsFor, share } from '../../../config/replica-split.js';
 
 export type ReplicasRouting = z.output<typeof replicasRouting>;
 
