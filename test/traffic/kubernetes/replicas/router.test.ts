@@ -139,4 +139,25 @@ describe('the replicas router', () => {
     await assert.rejects(router.apply(split(25)), /Deployment shop-v2 does not exist/);
     assert.equal((kube.peek(deployment('shop-v2'))!.spec as { replicas: number }).replicas, 3);
   });
+
+  it('reads Deployments and a Service edited into any shape as not served, or refuses them, never crashing', async () => {
+    const { kube, router } = await world(4);
+    kube.autoReady = true;
+    await router.apply(split(25));
+    const v2 = kube.peek(deployment('shop-v2'))!;
+    kube.autoReady = false;
+    kube.put({ ...v2, status: 'ready', spec: { ...(v2.spec as object), template: 'nope' } });
+    const seen = await router.observe();
+    assert.ok(seen && !sameTraffic(seen, split(25)), JSON.stringify(seen));
+    await assert.rejects(
+      router.apply(split(25)),
+      (e) =>
+        e instanceof TrafficRefused && /does not select the pods of shop-v2 \(they lack app=shop\)/.test(e.message),
+    );
+    kube.put({ ...userService, spec: { selector: 'app=shop', ports: 'http' } });
+    await assert.rejects(
+      router.apply(split(25)),
+      (e) => e instanceof TrafficRefused && /has no selector/.test(e.message),
+    );
+  });
 });
