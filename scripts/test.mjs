@@ -27,6 +27,7 @@ const OFFLINE = [
   /^test\/traffic\/kubernetes\/nginx\/(canary-ingress|router)\.test\.ts$/,
   /^test\/targets\/kubernetes-objects\.test\.ts$/,
   /^test\/kube\/kubeconfig\.test\.ts$/,
+  /^test\/traffic\/kubernetes\/(gatewayapi-route|istio-routes|mesh-routers)\.test\.ts$/,
 ];
 const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout

@@ -44,6 +44,20 @@ export const NGINX: RouterCapabilities = {
 /** Replica ratios behind one Service: a weight is a share of pods, and nothing else can be asked of kube-proxy. */
 export const REPLICAS: RouterCapabilities = { name: 'replicas', supports: new Set(['weights']) };
 
+/**
+ * The Gateway API and Istio routers split by weight per request, route headers and cookies,
+ * mirror and run a baseline; neither keeps a user on one version (weights pick per request,
+ * and a mesh's session affinity holds within one backend, not across the split).
+ */
+export const GATEWAY_API: RouterCapabilities = {
+  name: 'gatewayapi',
+  supports: new Set(['weights', 'match', 'mirror', 'baseline']),
+};
+export const ISTIO: RouterCapabilities = {
+  name: 'istio',
+  supports: new Set(['weights', 'match', 'mirror', 'baseline']),
+};
+
 interface Needed {
   capability: TrafficCapability;
   /** The match the step routes by, for a router that can do only some. */

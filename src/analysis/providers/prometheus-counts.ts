@@ -39,12 +39,25 @@ type Fetched = { kind: 'value'; series: Samples[] } | Exclude<CountsResult, { ki
 export class PrometheusCountSource implements CountSource {
   readonly name = 'prometheus';
   private readonly byLabel: Map<string, Version>;
+  /** What a bucket bound is divided by to be in seconds, the judge's unit. */
+  private readonly leScale: number;
 
+  /**
+   * `instances` are what `{{stable}}`, `{{canary}}` and `{{baseline}}` stand for in a
+   * version's label value (`{{service}}` is the service): fixed for a run, whose versions
+   * do not change under it.
+   */
   constructor(
     private readonly config: PrometheusCounts,
     private readonly service: string,
+    instances: Partial<Record<Version, string>> = {},
   ) {
-    this.byLabel = new Map(VERSIONS.map((v) => [config.versions[v] ?? v, v]));
+    const fill = (text: string) =>
+      text
+        .replaceAll('{{service}}', service)
+        .replace(/\{\{(stable|canary|baseline)\}\}/g, (_, v: Version) => instances[v] ?? v);
+    this.byLabel = new Map(VERSIONS.map((v) => [fill(config.versions[v] ?? v), v]));
+    this.leScale = config.latencyUnit === 'milliseconds' ? 1000 : 1;
   }
 
   /** The series selector for `metric`, with the configured labels and `extra` matchers. */
@@ -142,7 +155,7 @@ export class PrometheusCountSource implements CountSource {
         byTime.set(Math.round(t * 1000), n);
       }
       const le = s.metric['le'];
-      series.push({ version, byTime, ...(le === undefined ? {} : { le: bucketBound(le) }) });
+      series.push({ version, byTime, ...(le === undefined ? {} : { le: bucketBound(le) / this.leScale }) });
     }
     return { kind: 'value', series };
   }

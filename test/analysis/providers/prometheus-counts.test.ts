@@ -303,6 +303,38 @@ describe('prometheus counts from raw samples', () => {
     reply = (q) => matrix(counters(q));
   });
 
+  it('reads bounds in milliseconds (Istio, Envoy) as seconds when latencyUnit says so', async () => {
+    // Cumulative per bound between the two scrapes: 4 at ≤ 25 ms, 5 at ≤ 250 ms, 6 in all.
+    const bucket = (le: string, n: number) =>
+      ['canary', 'stable'].map((version) =>
+        series({ version, le }, [
+          [1, 0],
+          [2, n],
+        ]),
+      );
+    reply = (q) =>
+      matrix(q.includes('_bucket') ? [...bucket('25', 4), ...bucket('250', 5), ...bucket('+Inf', 6)] : counters(q));
+    const read = async (latencyUnit: string) => {
+      const r = await source(prom.url, { latency: 'istio_request_duration_milliseconds', latencyUnit }).windows(
+        1000,
+        2000,
+      );
+      assert.equal(r.kind, 'value', JSON.stringify(r));
+      return (
+        r as {
+          windows: {
+            versions: { canary: { latency: { bounds: readonly number[]; countAbove(t: number[]): number[] } } };
+          }[];
+        }
+      ).windows[0]!.versions.canary.latency;
+    };
+    const ms = await read('milliseconds');
+    assert.deepEqual(ms.bounds, [0.025, 0.25]);
+    assert.deepEqual(ms.countAbove([0.025, 0.25]), [2, 1], 'above 25 ms: 2; above 250 ms: 1');
+    assert.deepEqual((await read('seconds')).bounds, [25, 250], 'the default reads bounds as seconds');
+    assert.throws(() => prometheusCounts.parse({ address: prom.url, latencyUnit: 'minutes' }), /latencyUnit/);
+    reply = (q) => matrix(counters(q));
+  });
   it('keeps a run Running through an outage, recorded once, and takes the missed windows when Prometheus answers again', async () => {
     const spec = analysisTemplateSpec.parse({
       sequential: {
@@ -328,6 +360,21 @@ describe('prometheus counts from raw samples', () => {
         [2000, 3000, 3],
         [3000, 4000, 7],
       ],
+    );
+  });
+});
+
+describe('version label values', () => {
+  it('name each version by its instance: {{stable}}, {{canary}} and {{baseline}} are filled in for the run', () => {
+    const config = prometheusCounts.parse({
+      address: 'http://127.0.0.1:9',
+      versionLabel: 'destination_workload',
+      versions: { stable: '{{service}}-{{stable}}', canary: '{{service}}-{{canary}}' },
+    });
+    const source = new PrometheusCountSource(config, 'web', { stable: '1a2b3c4d5e', canary: 'f0e9d8c7b6' });
+    assert.match(
+      source.selector('istio_requests_total'),
+      /destination_workload=~"web-1a2b3c4d5e\|web-f0e9d8c7b6\|baseline"/,
     );
   });
 });
@@ -384,6 +431,7 @@ describe('sequential.source in an AnalysisTemplate', () => {
       requests: 'kanari_router_requests_total',
       errors: { label: 'code', regex: '5xx' },
       latency: 'kanari_router_request_duration_seconds',
+      latencyUnit: 'seconds',
       timeout: 5000,
       headers: {},
     });
