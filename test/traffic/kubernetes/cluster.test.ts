@@ -103,7 +103,7 @@ describe('the ingress slice on the test API server', () => {
     const router = new ReplicasTraffic({
       client: cluster.client,
       rollout: { name: r.name, namespace: 'prod' },
-      service: { name: r.service },
+      service: { name: r.service, port: 80 },
       routing: {},
       replicas: 20,
     });
@@ -133,7 +133,7 @@ describe('the ingress slice on the test API server', () => {
     const router = new NginxTraffic({
       client: cluster.client,
       rollout: { name: r.name, namespace: 'prod' },
-      service: { name: r.service },
+      service: { name: r.service, port: 80 },
       routing: { ingress: `${r.name}-ing`, annotationPrefix: 'nginx.ingress.kubernetes.io' },
       owner: r.owner,
     });

@@ -8,12 +8,13 @@
 import type { z } from 'zod';
 import { NGINX } from '../../../config/capabilities.js';
 import type { nginxRouting } from '../../../config/schemas/kubernetes.js';
-import type { KubeObject } from '../../../kube/api.js';
+import type { KubeObject, OwnerReference } from '../../../kube/api.js';
 import { updateObject } from '../../../kube/update.js';
 import { isKanaris, record, ROLLOUT_LABEL, VERSION_LABEL, versionObjectName } from '../../../kube/versions.js';
 import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
-import { typed, type KubernetesRouterOptions } from '../kube-router.js';
+import { kubeCall } from '../errors.js';
+import { checkExpressible, type KubernetesTrafficOptions } from '../options.js';
 import {
   canaryAnnotations,
   canaryIngressFor,
@@ -25,6 +26,11 @@ import {
 /** `spec.trafficRouting.nginx`, defaults applied. */
 export type NginxRouting = z.output<typeof nginxRouting>;
 
+export interface NginxTrafficOptions extends KubernetesTrafficOptions<NginxRouting> {
+  /** The Rollout, which owns the canary Ingress. */
+  owner?: OwnerReference;
+}
+
 export class NginxTraffic implements TrafficRouter {
   readonly name = NGINX.name;
   readonly supports: ReadonlySet<TrafficCapability> = NGINX.supports;
@@ -32,13 +38,14 @@ export class NginxTraffic implements TrafficRouter {
   readonly assignment = 'request';
   private last?: TrafficState;
 
-  constructor(private readonly o: KubernetesRouterOptions<NginxRouting>) {}
+  constructor(private readonly o: NginxTrafficOptions) {}
 
   async apply(desired: TrafficState): Promise<void> {
     const problem = unsupportedByNginx(desired);
     if (problem) throw new TrafficRefused(`the nginx router cannot do this: ${problem}`);
+    checkExpressible(desired, this.o.rollout.name);
     this.last = desired;
-    await typed(async () => {
+    await kubeCall(async () => {
       // Main traffic moves first, so a promoted canary keeps its users while its canary Ingress goes.
       await this.pinService(desired.stable);
       if (desired.canary === undefined) await this.deleteCanary();
@@ -47,7 +54,7 @@ export class NginxTraffic implements TrafficRouter {
   }
 
   async observe(): Promise<TrafficState | undefined> {
-    return typed(async () => {
+    return kubeCall(async () => {
       const service = await this.o.client.get(this.serviceRef());
       const stable = record(record(service?.spec).selector)[VERSION_LABEL];
       if (typeof stable !== 'string') return undefined;
@@ -64,7 +71,7 @@ export class NginxTraffic implements TrafficRouter {
 
   /** Takes kanari's selector labels off the user's Service again (the Rollout is being deleted). */
   async unpin(): Promise<void> {
-    await typed(async () => {
+    await kubeCall(async () => {
       await updateObject(this.o.client, this.serviceRef(), (service) => {
         const selector = record(record(service.spec).selector);
         if (!(VERSION_LABEL in selector) && !(ROLLOUT_LABEL in selector)) return undefined;

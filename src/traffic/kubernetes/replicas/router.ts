@@ -19,12 +19,13 @@ import {
 } from '../../../kube/versions.js';
 import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
-import { typed, type KubernetesRouterOptions } from '../kube-router.js';
+import { kubeCall } from '../errors.js';
+import { checkExpressible, type KubernetesTrafficOptions } from '../options.js';
 import { podsFor, share } from '../../../config/replica-split.js';
 
 export type ReplicasRouting = z.output<typeof replicasRouting>;
 
-export interface ReplicasTrafficOptions extends KubernetesRouterOptions<ReplicasRouting> {
+export interface ReplicasTrafficOptions extends KubernetesTrafficOptions<ReplicasRouting> {
   /** Pods of stable and canary together: the rollout's replicas. */
   replicas: number;
 }
@@ -41,7 +42,7 @@ export class ReplicasTraffic implements TrafficRouter {
   async apply(desired: TrafficState): Promise<void> {
     const plan = this.plan(desired);
     this.last = desired;
-    await typed(async () => {
+    await kubeCall(async () => {
       let deployments = await this.versions();
       for (const name of plan.keys())
         if (!deployments.has(name)) throw new TrafficRefused(`Deployment ${name} does not exist: nothing to scale`);
@@ -66,7 +67,7 @@ export class ReplicasTraffic implements TrafficRouter {
     const last = this.last;
     if (!last) return undefined;
     const plan = this.plan(last);
-    return typed(async () => {
+    return kubeCall(async () => {
       const deployments = await this.versions();
       const ready = (name: string) => {
         const d = deployments.get(name);
@@ -93,6 +94,7 @@ export class ReplicasTraffic implements TrafficRouter {
   private plan(desired: TrafficState): Map<string, number> {
     if (desired.baseline !== undefined || desired.routes.length > 0 || desired.mirror > 0)
       throw new TrafficRefused('the replicas router splits by weight only: no baseline, header routes or mirroring');
+    checkExpressible(desired, this.o.rollout.name);
     const split = podsFor(desired.canary === undefined ? 0 : desired.weights.canary, this.o.replicas);
     if ('problem' in split) throw new TrafficRefused(`the replicas router cannot send this: ${split.problem}`);
     const name = (id: string) => versionObjectName(this.o.rollout.name, id);

@@ -43,10 +43,9 @@ async function world(replicas: number, versions = ['v1', 'v2']) {
   const router = new ReplicasTraffic({
     client: kube,
     rollout: { name: 'shop', namespace: 'prod' },
-    service: { name: 'web' },
+    service: { name: 'web', port: 80 },
     routing: {},
     replicas,
-    owner,
   });
   const pods = (name: string) => {
     const d = kube.peek(deployment(name))!;
