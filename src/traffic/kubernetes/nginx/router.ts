@@ -35,7 +35,7 @@ export class NginxTraffic implements TrafficRouter {
   readonly name = NGINX.name;
   readonly supports: ReadonlySet<TrafficCapability> = NGINX.supports;
   /** ingress-nginx picks the canary per request (math.random against the weight), with no affinity. */
-  readonly assignment = 'request';
+  readonly assignment = 'request' as const;
   private last?: TrafficState;
 
   constructor(private readonly o: NginxTrafficOptions) {}

@@ -34,7 +34,7 @@ export class ReplicasTraffic implements TrafficRouter {
   readonly name = REPLICAS.name;
   readonly supports: ReadonlySet<TrafficCapability> = REPLICAS.supports;
   /** kube-proxy picks a pod per connection, and keep-alive and HTTP/2 clients keep theirs. */
-  readonly assignment = 'connection';
+  readonly assignment = 'connection' as const;
   private last?: TrafficState;
 
   constructor(private readonly o: ReplicasTrafficOptions) {}
