@@ -101,13 +101,14 @@ export class KubernetesTarget implements DeploymentTarget {
       ready: false,
       ...known,
     });
-    // Under the replicas router the pod count is the router's, so ready means ready at whatever it asked.
+    // One adopted, or sized by the replicas router, is ready at its own size (the engine resizes it if it must).
+    const ownSize = existing !== undefined || !this.resizes;
     const size = request.size;
     try {
       await this.wait(
         request.id,
-        `${size} ready pod${size === 1 ? '' : 's'}`,
-        (p) => p.observed && p.ready >= (this.resizes ? size : p.wanted),
+        ownSize ? 'its pods ready' : `${size} ready pod${size === 1 ? '' : 's'}`,
+        (p) => p.observed && p.ready >= (ownSize ? p.wanted : size),
       );
     } catch (err) {
       // Absent, not starting: the engine starts it again after its back-off (and adopts what is there).

@@ -91,6 +91,18 @@ describe('the kubernetes target', () => {
     next.detach();
   });
 
+  it('adopts a version at the size it has (a resize the previous operator was making), for the engine to resize', async () => {
+    const { kube, target, make } = world();
+    kube.autoReady = true;
+    await target.ensure(request('v2', 3));
+    await target.resize('v2', 1);
+    target.detach();
+    const next = make();
+    await next.ensure(request('v2', 3));
+    assert.deepEqual(next.readiness('v2'), { state: 'ready', endpoints: ['shop-v2.prod.svc:80'], size: 1 });
+    next.detach();
+  });
+
   it("refuses to adopt or remove a Deployment that is not this Rollout's, and writes nothing", async () => {
     const { kube, target } = world();
     const theirs = kube.put({
