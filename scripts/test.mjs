@@ -26,6 +26,9 @@ const OFFLINE = [
   /^test\/layers\.test\.ts$/,
   /^test\/traffic\/kubernetes\/nginx\/(canary-ingress|router)\.test\.ts$/,
   /^test\/targets\/kubernetes-objects\.test\.ts$/,
+  /^test\/kube\/(crd|manifests|alerts)\.test\.ts$/,
+  /^test\/cli\/cluster-options\.test\.ts$/,
+  /^test\/traffic\/kubernetes\/declared-capabilities\.test\.ts$/,
   /^test\/kube\/kubeconfig\.test\.ts$/,
   /^test\/traffic\/kubernetes\/(gatewayapi-route|istio-routes|mesh-routers)\.test\.ts$/,
 ];

@@ -29,6 +29,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   simulate: () => import('./simulate.js'),
   judge: () => import('./judge.js'),
   import: () => import('./import.js'),
+  k8s: () => import('./k8s.js'),
+  operator: () => import('./operator.js'),
 };
 
 export async function main(argv: string[]): Promise<number> {
