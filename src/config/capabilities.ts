@@ -15,6 +15,8 @@ export interface RouterCapabilities {
   readonly supports: ReadonlySet<TrafficCapability>;
   /** Why this router cannot route by `match` when it can route by some matches (undefined: it can). */
   readonly matchProblem?: (match: RouteMatch) => string | undefined;
+  /** Why this router cannot send a canary `percent` when it can send some weights (undefined: it can). */
+  readonly weightProblem?: (percent: number) => string | undefined;
 }
 
 /** A header or cookie match, as a step or a preview route writes it. */
@@ -52,6 +54,11 @@ export const NGINX: RouterCapabilities = {
     m.cookie !== undefined && m.value !== 'always'
       ? 'ingress-nginx sends a cookie to the canary only when its value is "always" (canary-by-cookie)'
       : undefined,
+  // A controller that ignores canary-weight-total reads 250 of 10000 as 250 of 100: everyone on the canary.
+  weightProblem: (percent) =>
+    Number.isInteger(percent)
+      ? undefined
+      : 'ingress-nginx before March 2023 ignores canary-weight-total on rule backends (kubernetes/ingress-nginx#9745) and would read a fractional weight as more than 100%, so the nginx router sends whole percents only',
 };
 
 /** Replica ratios behind one Service: a weight is a share of pods, and nothing else can be asked of kube-proxy. */
@@ -88,6 +95,8 @@ interface Needed {
   capability: TrafficCapability;
   /** The match the step routes by, for a router that can do only some. */
   match?: RouteMatch;
+  /** The canary weight the step sends, for a router that can send only some. */
+  weight?: number;
   /** Where in `spec` the file asks for it. */
   path: (string | number)[];
   what: string;
@@ -98,25 +107,29 @@ type Plan = Pick<RolloutSpec, 'sticky' | 'strategy'>;
 
 function neededCapabilities(spec: Plan): Needed[] {
   const out: Needed[] = [];
-  const need = (capability: TrafficCapability, path: (string | number)[], what: string, match?: RouteMatch) =>
-    out.push({ capability, path, what, ...(match ? { match } : {}) });
+  const need = (
+    capability: TrafficCapability,
+    path: (string | number)[],
+    what: string,
+    detail: { match?: RouteMatch; weight?: number } = {},
+  ) => out.push({ capability, path, what, ...detail });
   if (spec.sticky) need('sticky', ['sticky'], 'sticky users');
   const { canary, blueGreen, rolling } = spec.strategy;
   canary?.steps.forEach((step, n) => {
     const at = ['strategy', 'canary', 'steps', n];
-    if (step.setWeight !== undefined) need('weights', [...at, 'setWeight'], 'weighted traffic');
+    if (step.setWeight !== undefined)
+      need('weights', [...at, 'setWeight'], 'weighted traffic', { weight: step.setWeight });
     if (step.setHeaderRoute)
-      need('match', [...at, 'setHeaderRoute'], 'header and cookie routes', step.setHeaderRoute.match);
+      need('match', [...at, 'setHeaderRoute'], 'header and cookie routes', {
+        ...(step.setHeaderRoute.match ? { match: step.setHeaderRoute.match } : {}),
+      });
     if (step.setMirror) need('mirror', [...at, 'setMirror'], 'mirroring');
     if (step.baseline) need('baseline', [...at, 'baseline'], 'a baseline version');
   });
   if (blueGreen?.previewRoute)
-    need(
-      'match',
-      ['strategy', 'blueGreen', 'previewRoute'],
-      'a preview route (a header or cookie match)',
-      blueGreen.previewRoute,
-    );
+    need('match', ['strategy', 'blueGreen', 'previewRoute'], 'a preview route (a header or cookie match)', {
+      match: blueGreen.previewRoute,
+    });
   if (blueGreen) need('weights', ['strategy', 'blueGreen'], 'switching traffic between versions');
   if (rolling) need('weights', ['strategy', 'rolling'], 'traffic in proportion to instances');
   return out;
@@ -148,7 +161,12 @@ export function unsupportedSteps(
       const supported = [...router.supports].join(', ') || 'nothing';
       return [{ path, message: `the ${router.name} router cannot do ${n.what} (it supports: ${supported})` }];
     }
-    const problem = n.match && router.matchProblem?.(n.match);
-    return problem ? [{ path, message: `the ${router.name} router cannot route by this match: ${problem}` }] : [];
+    const matchProblem = n.match && router.matchProblem?.(n.match);
+    if (matchProblem)
+      return [{ path, message: `the ${router.name} router cannot route by this match: ${matchProblem}` }];
+    const weightProblem = n.weight !== undefined && router.weightProblem?.(n.weight);
+    if (weightProblem)
+      return [{ path, message: `the ${router.name} router cannot send this weight: ${weightProblem}` }];
+    return [];
   });
 }

@@ -57,7 +57,9 @@ export function countingTemplates(rollout: KubernetesRolloutDocument): Record<st
     address: prometheus.address,
     namespace: rollout.metadata.namespace ?? 'default',
     versions: {
-      stable: '{{service}}-{{stable}}',
+      // ingress-nginx labels a request by the Service its Ingress sends to: stable is served
+      // through the user's own Ingress and Service (which the nginx router narrows to stable).
+      stable: preset === 'ingress-nginx' ? rollout.spec.service.name : '{{service}}-{{stable}}',
       canary: '{{service}}-{{canary}}',
       baseline: '{{service}}-{{baseline}}',
     },

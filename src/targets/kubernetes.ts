@@ -6,6 +6,7 @@
  * rollout's Deployments keeps every instance's readiness current in the background.
  */
 import type { TargetSpec } from '../config/schemas/rollout.js';
+import type { KubernetesTarget as KubernetesTargetSpec } from '../config/schemas/kubernetes-target.js';
 import { describeRef, KubeConflict, type KubeClient, type KubeObject, type OwnerReference } from '../kube/api.js';
 import {
   deploymentProgress,
@@ -89,6 +90,18 @@ export class KubernetesTarget implements DeploymentTarget {
     // Starting from now, before the first await: the engine reconciles again meanwhile and
     // must not ask for the same instance twice (its second create would find the first's).
     if (!this.instances.has(request.id)) this.instances.set(request.id, { name, endpoint: '', ready: false });
+    try {
+      await this.start(request, spec, name);
+    } catch (err) {
+      // Absent, not starting: the engine starts it again after its back-off (and adopts what is there).
+      if (!this.instances.get(request.id)?.ready) this.instances.delete(request.id);
+      throw err;
+    }
+    const started = this.instances.get(request.id);
+    if (started) started.ready = true;
+  }
+
+  private async start(request: InstanceRequest, spec: KubernetesTargetSpec, name: string): Promise<void> {
     // Both names are checked before anything is written: a refusal leaves the namespace as it was.
     const existing = await this.ours('Deployment', name);
     const service = await this.ownService(request.id, name, spec.service);
@@ -104,20 +117,14 @@ export class KubernetesTarget implements DeploymentTarget {
       name,
       endpoint: endpointOf(name, this.o.namespace, service),
     });
-    // Under the replicas router the pod count is the router's, so ready means ready at whatever it asked.
+    // One adopted, or sized by the replicas router, is ready at its own size (the engine resizes it if it must).
+    const ownSize = existing !== undefined || !this.resizes;
     const size = request.size;
-    try {
-      await this.wait(
-        request.id,
-        `${size} ready pod${size === 1 ? '' : 's'}`,
-        (p) => p.observed && p.ready >= (this.resizes ? size : p.wanted),
-      );
-    } catch (err) {
-      // Absent, not starting: the engine starts it again after its back-off (and adopts what is there).
-      if (!this.instances.get(request.id)?.ready) this.instances.delete(request.id);
-      throw err;
-    }
-    this.instances.get(request.id)!.ready = true;
+    await this.wait(
+      request.id,
+      ownSize ? 'its pods ready' : `${size} ready pod${size === 1 ? '' : 's'}`,
+      (p) => p.observed && p.ready >= (ownSize ? p.wanted : size),
+    );
   }
 
   async resize(id: string, size: number): Promise<void> {
@@ -250,6 +257,8 @@ export class KubernetesTarget implements DeploymentTarget {
       return;
     }
     for (const [id, inst] of [...this.instances]) {
+      // One still being created is not looked for yet.
+      if (!inst.ready && !this.waiters.some((w) => w.id === id)) continue;
       const deployment = byName.get(inst.name);
       if (!deployment || !isKanaris(deployment, this.o.rollout, this.o.owner.uid)) {
         const wasRunning = inst.ready;

@@ -122,12 +122,17 @@ describe('Rollout files against the router that will carry them out', () => {
     ]);
   });
 
-  it('a router that can route by some matches refuses the others at their line (nginx: a cookie only when "always")', () => {
+  it('a router that can do some matches and weights refuses the others at their line (nginx: an "always" cookie, whole percents)', () => {
     const steps = (match: string) => `        - setHeaderRoute: { match: ${match} }\n        - setWeight: 10\n`;
     assert.deepEqual(errorsOf(file(rollout(steps('{ cookie: beta, value: yes }'))), undefined, NGINX), [
       'F:12:27 spec.strategy.canary.steps[0].setHeaderRoute: the nginx router cannot route by this match: ingress-nginx sends a cookie to the canary only when its value is "always" (canary-by-cookie)',
     ]);
     assert.equal(loadDocuments(file(rollout(steps('{ cookie: beta, value: always }'))), undefined, NGINX).length, 1);
     assert.equal(loadDocuments(file(rollout(steps('{ header: x-user, prefix: qa- }'))), undefined, NGINX).length, 1);
+    const fractional = `        - setWeight: 2.5\n`;
+    assert.deepEqual(
+      errorsOf(file(rollout(fractional)), undefined, NGINX).map((e) => e.slice(0, 89)),
+      ['F:12:22 spec.strategy.canary.steps[0].setWeight: the nginx router cannot send this weight'],
+    );
   });
 });

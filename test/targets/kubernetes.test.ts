@@ -45,6 +45,15 @@ function world(o: Partial<KubernetesTargetOptions> = {}) {
   return { kube, exits, target: make(), make };
 }
 
+/** Waits for what a background poll does, however busy the machine (never a timing assertion). */
+async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) assert.fail(`${what} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 const request = (id: string, size: number) => ({ id, version: id, target: spec(size), size });
 
 deploymentTargetConformance('kubernetes (in-memory API)', (events) => {
@@ -59,7 +68,7 @@ describe('the kubernetes target', () => {
   it('creates a valid Deployment and Service, and is starting until the pods are ready', async () => {
     const { kube, target } = world();
     const ready = target.ensure(request('v2', 2));
-    await new Promise((r) => setTimeout(r, 100));
+    await until('the Deployment is created', () => kube.peek(ref('Deployment', 'shop-v2')) !== undefined);
     assert.deepEqual(target.readiness('v2'), { state: 'starting' });
     new Deployment(kube.peek(ref('Deployment', 'shop-v2')) as never).validate();
     new Service(kube.peek(ref('Service', 'shop-v2')) as never).validate();
@@ -79,6 +88,18 @@ describe('the kubernetes target', () => {
     await next.ensure(request('v2', 2));
     assert.equal(next.readiness('v2').state, 'ready');
     assert.equal(kube.writes.length, 2);
+    next.detach();
+  });
+
+  it('adopts a version at the size it has (a resize the previous operator was making), for the engine to resize', async () => {
+    const { kube, target, make } = world();
+    kube.autoReady = true;
+    await target.ensure(request('v2', 3));
+    await target.resize('v2', 1);
+    target.detach();
+    const next = make();
+    await next.ensure(request('v2', 3));
+    assert.deepEqual(next.readiness('v2'), { state: 'ready', endpoints: ['shop-v2.prod.svc:80'], size: 1 });
     next.detach();
   });
 
@@ -120,7 +141,7 @@ describe('the kubernetes target', () => {
   it('rejects with the reason when the Deployment misses its progress deadline, and is absent after', async () => {
     const { kube, target } = world();
     const started = target.ensure(request('v2', 1));
-    await new Promise((r) => setTimeout(r, 50));
+    await until('the Deployment is created', () => kube.peek(ref('Deployment', 'shop-v2')) !== undefined);
     const d = kube.peek(ref('Deployment', 'shop-v2'))!;
     kube.put({
       ...d,
@@ -158,7 +179,7 @@ describe('the kubernetes target', () => {
     kube.autoReady = true;
     await target.ensure(request('v2', 1));
     await kube.delete(ref('Deployment', 'shop-v2'));
-    await new Promise((r) => setTimeout(r, 150));
+    await until('the exit is reported', () => exits.length > 0);
     assert.deepEqual(exits, ['v2: its Deployment shop-v2 was deleted']);
     assert.deepEqual(target.readiness('v2'), { state: 'absent' });
   });

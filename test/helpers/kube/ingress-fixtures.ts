@@ -3,6 +3,7 @@
  * Ingress with paths to several Services, the Service users reach, and a pod template.
  */
 import type { KubeObject } from '../../../src/kube/api.js';
+import type { TrafficState } from '../../../src/rollout/types.js';
 
 const P = 'nginx.ingress.kubernetes.io';
 
@@ -59,3 +60,12 @@ export const userService: KubeObject = {
     ],
   },
 };
+
+/** v1 stable, v2 the canary at `canary` percent. */
+export const split = (canary: number): TrafficState => ({
+  stable: 'v1',
+  canary: 'v2',
+  weights: { canary, baseline: 0 },
+  routes: [],
+  mirror: 0,
+});

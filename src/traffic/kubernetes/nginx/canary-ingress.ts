@@ -18,8 +18,6 @@ const BY_HEADER = 'canary-by-header';
 const HEADER_VALUE = 'canary-by-header-value';
 const HEADER_PATTERN = 'canary-by-header-pattern';
 const BY_COOKIE = 'canary-by-cookie';
-/** A fractional weight is written in hundredths of a percent, kanari's own resolution. */
-const FINE_TOTAL = 10_000;
 /** The value of a canary cookie that ingress-nginx sends to the canary (any other falls through to the weight). */
 const COOKIE_ALWAYS = 'always';
 
@@ -36,19 +34,16 @@ export function unsupportedByNginx(state: TrafficState): string | undefined {
   const cookies = state.routes.filter((r) => r.cookie !== undefined);
   if (headers.length > 1) return 'ingress-nginx routes the canary by one header only (canary-by-header)';
   if (cookies.length > 1) return 'ingress-nginx routes the canary by one cookie only (canary-by-cookie)';
-  return state.routes.map((r) => NGINX.matchProblem!(r)).find((p) => p !== undefined);
+  return (
+    state.routes.map((r) => NGINX.matchProblem!(r)).find((p) => p !== undefined) ??
+    NGINX.weightProblem!(state.weights.canary)
+  );
 }
 
-/** The canary annotations for `state` (under `prefix`). */
+/** The canary annotations for `state` (under `prefix`); its weight is a whole percent (`unsupportedByNginx` says so). */
 export function canaryAnnotations(state: TrafficState, prefix: string): Record<string, string> {
   const at = (name: string) => `${prefix}/${name}`;
-  const w = state.weights.canary;
-  const out: Record<string, string> = { [at(CANARY)]: 'true' };
-  if (Number.isInteger(w)) out[at(WEIGHT)] = String(w);
-  else {
-    out[at(WEIGHT)] = String(Math.round(w * (FINE_TOTAL / 100)));
-    out[at(WEIGHT_TOTAL)] = String(FINE_TOTAL);
-  }
+  const out: Record<string, string> = { [at(CANARY)]: 'true', [at(WEIGHT)]: String(state.weights.canary) };
   for (const r of state.routes) {
     if (r.cookie !== undefined) out[at(BY_COOKIE)] = r.cookie;
     if (r.header === undefined) continue;

@@ -8,12 +8,13 @@
 import type { z } from 'zod';
 import { NGINX } from '../../../config/capabilities.js';
 import type { nginxRouting } from '../../../config/schemas/kubernetes.js';
-import type { KubeObject } from '../../../kube/api.js';
+import type { KubeObject, OwnerReference } from '../../../kube/api.js';
 import { updateObject } from '../../../kube/update.js';
 import { isKanaris, record, ROLLOUT_LABEL, VERSION_LABEL, versionObjectName } from '../../../kube/versions.js';
 import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
 import { typed, type KubernetesRouterOptions } from '../kube-router.js';
+import { checkExpressible } from '../owned-rules.js';
 import {
   canaryAnnotations,
   canaryIngressFor,
@@ -25,18 +26,24 @@ import {
 /** `spec.trafficRouting.nginx`, defaults applied. */
 export type NginxRouting = z.output<typeof nginxRouting>;
 
+export interface NginxTrafficOptions extends KubernetesRouterOptions<NginxRouting> {
+  /** The Rollout, which owns the canary Ingress. */
+  owner?: OwnerReference;
+}
+
 export class NginxTraffic implements TrafficRouter {
   readonly name = NGINX.name;
   readonly supports: ReadonlySet<TrafficCapability> = NGINX.supports;
   /** ingress-nginx picks the canary per request (math.random against the weight), with no affinity. */
-  readonly assignment = 'request';
+  readonly assignment = 'request' as const;
   private last?: TrafficState;
 
-  constructor(private readonly o: KubernetesRouterOptions<NginxRouting>) {}
+  constructor(private readonly o: NginxTrafficOptions) {}
 
   async apply(desired: TrafficState): Promise<void> {
     const problem = unsupportedByNginx(desired);
     if (problem) throw new TrafficRefused(`the nginx router cannot do this: ${problem}`);
+    checkExpressible(desired, this.o.rollout.name);
     this.last = desired;
     await typed(async () => {
       // Main traffic moves first, so a promoted canary keeps its users while its canary Ingress goes.

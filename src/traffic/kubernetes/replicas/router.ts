@@ -20,7 +20,8 @@ import {
 import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
 import { typed, type KubernetesRouterOptions } from '../kube-router.js';
-import { podsFor, share } from './split.js';
+import { checkExpressible } from '../owned-rules.js';
+import { podsFor, share } from '../../../config/replica-split.js';
 
 export type ReplicasRouting = z.output<typeof replicasRouting>;
 
@@ -33,7 +34,7 @@ export class ReplicasTraffic implements TrafficRouter {
   readonly name = REPLICAS.name;
   readonly supports: ReadonlySet<TrafficCapability> = REPLICAS.supports;
   /** kube-proxy picks a pod per connection, and keep-alive and HTTP/2 clients keep theirs. */
-  readonly assignment = 'connection';
+  readonly assignment = 'connection' as const;
   private last?: TrafficState;
 
   constructor(private readonly o: ReplicasTrafficOptions) {}
@@ -42,14 +43,15 @@ export class ReplicasTraffic implements TrafficRouter {
     const plan = this.plan(desired);
     this.last = desired;
     await typed(async () => {
-      const deployments = await this.versions();
+      let deployments = await this.versions();
       for (const name of plan.keys())
         if (!deployments.has(name)) throw new TrafficRefused(`Deployment ${name} does not exist: nothing to scale`);
       await this.checkSelected([...plan.keys()].map((name) => deployments.get(name)!));
       const wanted = (name: string) => plan.get(name) ?? 0;
       const growing = [...deployments.values()].filter((d) => wanted(d.metadata.name) > deploymentProgress(d).wanted);
       for (const d of growing) await this.scale(d.metadata.name, wanted(d.metadata.name));
-      // Shrinking waits until every version that grows serves at its new size.
+      if (growing.length > 0) deployments = await this.versions();
+      // Shrinking waits until every version that grows serves at its new size, so capacity never dips.
       // (A version that is to shrink has nothing to grow: only the others are waited for.)
       const grown = [...plan].every(([name, pods]) => {
         const p = deploymentProgress(deployments.get(name)!);
@@ -93,6 +95,7 @@ export class ReplicasTraffic implements TrafficRouter {
   private plan(desired: TrafficState): Map<string, number> {
     if (desired.baseline !== undefined || desired.routes.length > 0 || desired.mirror > 0)
       throw new TrafficRefused('the replicas router splits by weight only: no baseline, header routes or mirroring');
+    checkExpressible(desired, this.o.rollout.name);
     const split = podsFor(desired.canary === undefined ? 0 : desired.weights.canary, this.o.replicas);
     if ('problem' in split) throw new TrafficRefused(`the replicas router cannot send this: ${split.problem}`);
     const name = (id: string) => versionObjectName(this.o.rollout.name, id);

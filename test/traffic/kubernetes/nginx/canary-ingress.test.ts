@@ -62,12 +62,7 @@ describe('the canary Ingress kanari writes', () => {
     });
   });
 
-  it('writes a fractional weight in hundredths of a percent, and routes as by-header and by-cookie', () => {
-    assert.deepEqual(canaryAnnotations(split(2.5), P), {
-      [`${P}/canary`]: 'true',
-      [`${P}/canary-weight`]: '250',
-      [`${P}/canary-weight-total`]: '10000',
-    });
+  it('writes routes as by-header and by-cookie', () => {
     assert.deepEqual(
       canaryAnnotations(
         split(0, [
@@ -103,7 +98,9 @@ describe('the canary Ingress kanari writes', () => {
 
 describe('what ingress-nginx cannot do', () => {
   const cases: [string, TrafficState, RegExp | undefined][] = [
-    ['a weight', split(12.5), undefined],
+    ['a weight', split(12), undefined],
+    // A controller that ignores canary-weight-total would read 1250 of 10000 as 1250%: everyone on the canary.
+    ['a fractional weight', split(12.5), /ingress-nginx#9745.*whole percents only/],
     [
       'a header and an always cookie',
       split(5, [
@@ -137,7 +134,6 @@ describe('a canary Ingress read back', () => {
   const states: TrafficState[] = [
     split(0),
     split(5),
-    split(33.33),
     split(100),
     split(10, [{ header: 'x-canary', value: 'always' }]),
     split(10, [{ header: 'x-user', regex: '^(alice|bob)$' }]),
@@ -149,6 +145,16 @@ describe('a canary Ingress read back', () => {
       const read = canaryOfIngress(build(state), P, 'shop');
       assert.deepEqual(read, { canary: state.canary, weights: state.weights, routes: state.routes });
     });
+
+  it('reads a weight with a total (written by a person or another tool) as its percent', () => {
+    const o = build(split(5));
+    o.metadata.annotations = {
+      ...o.metadata.annotations,
+      [`${P}/canary-weight`]: '1',
+      [`${P}/canary-weight-total`]: '1000',
+    };
+    assert.deepEqual(canaryOfIngress(o, P, 'shop').weights, { canary: 0.1, baseline: 0 });
+  });
 
   const written = build(split(5));
   const edited = (

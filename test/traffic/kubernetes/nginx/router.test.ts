@@ -26,7 +26,7 @@ function world() {
   const router = new NginxTraffic({
     client: kube,
     rollout: { name: 'shop', namespace: 'prod' },
-    service: { name: 'web' },
+    service: { name: 'web', port: 80 },
     routing: { ingress: 'shop', annotationPrefix: P },
     owner,
   });

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { podsFor, share } from '../../../../src/traffic/kubernetes/replicas/split.js';
+import { podsFor, share, unsplittableWeights } from '../../src/config/replica-split.js';
+import { rolloutSpec } from '../../src/config/schemas/rollout.js';
 
 describe('a canary weight as pods', () => {
   // Each row: weight, total pods, the split (or the problem's words); the share is canary/total.
@@ -35,5 +36,21 @@ describe('a canary weight as pods', () => {
         const weight = share(canary, total);
         assert.deepEqual(podsFor(weight, total), { canary, stable: total - canary }, `${weight}% of ${total}`);
       }
+  });
+});
+
+describe('the load-time check of a replicas rollout', () => {
+  it('names each step whose weight is no whole number of pods, at its path', () => {
+    const spec = rolloutSpec.parse({
+      listen: 8080,
+      stable: { version: 'v1', upstreams: ['http://127.0.0.1:9001'] },
+      canary: { upstreams: ['http://127.0.0.1:9002'] },
+      strategy: { canary: { steps: [{ setWeight: 10 }, { pause: {} }, { setWeight: 25 }, { setWeight: 50 }] } },
+    });
+    assert.deepEqual(
+      unsplittableWeights(spec, 10).map((u) => u.path.join('.')),
+      ['spec.strategy.canary.steps.2.setWeight'],
+    );
+    assert.deepEqual(unsplittableWeights(spec, 20), []);
   });
 });

@@ -1,10 +1,13 @@
 /**
- * A canary weight as pods: with `total` pods behind one Service, kube-proxy gives each
+ * A canary weight as pods, for the replicas router (src/traffic/kubernetes/replicas/) and
+ * for the load-time check that refuses a step it could not do: with `total` pods behind one Service, kube-proxy gives each
  * ready pod an equal share of new connections, so the canary's share is its share of pods.
  * Only weights that are a whole number of pods are done. An approximation (1 pod of 10 for
  * 5%) would not be what the judge is told is served: its sample-ratio guard compares the
  * split it sees with the one asked for, and would read the difference as a broken split.
  */
+
+import type { RolloutSpec } from './schemas/rollout.js';
 
 /** kanari's weights are in hundredths of a percent; a split closer than this is the weight asked for. */
 const RESOLUTION = 0.01;
@@ -35,4 +38,17 @@ export function share(canary: number, total: number): number {
 
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+/** Each `setWeight` step no whole number of `replicas` pods makes, with its path, as a load-time check reports it. */
+export function unsplittableWeights(
+  spec: Pick<RolloutSpec, 'strategy'>,
+  replicas: number,
+): { path: (string | number)[]; message: string }[] {
+  return (spec.strategy.canary?.steps ?? []).flatMap((step, n) => {
+    if (step.setWeight === undefined) return [];
+    const split = podsFor(step.setWeight, replicas);
+    const path = ['spec', 'strategy', 'canary', 'steps', n, 'setWeight'];
+    return 'problem' in split ? [{ path, message: `the replicas router cannot send this: ${split.problem}` }] : [];
+  });
 }
