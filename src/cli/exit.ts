@@ -1,5 +1,8 @@
 import { ConfigError, formatIssue } from '../config/errors.js';
+import { KubeError } from '../kube/api.js';
+import { KubeConfigError } from '../kube/kubeconfig-file.js';
 import { ApiError, BadEnvironment, Unreachable } from '../server/client.js';
+import { StartupError } from '../shared/system.js';
 
 /** Exit codes scripts can rely on (the README lists them). */
 export const EXIT = {
@@ -38,6 +41,19 @@ export function reportError(err: unknown): number {
   if (err instanceof Unreachable) {
     console.error(`kanari: ${err.message}`);
     return EXIT.unreachable;
+  }
+  if (err instanceof KubeConfigError) {
+    console.error(`kanari: ${err.message}`);
+    return EXIT.usage;
+  }
+  // The cluster: unreachable (status 0) like a controller; a refusal, with the API server's reason.
+  if (err instanceof KubeError) {
+    console.error(`kanari: ${err.message}`);
+    return err.status === 0 ? EXIT.unreachable : err.status === 404 ? EXIT.notFound : EXIT.failed;
+  }
+  if (err instanceof StartupError) {
+    console.error(`kanari: ${err.message}`);
+    return EXIT.failed;
   }
   if (err instanceof ApiError) {
     console.error(err.issues?.length ? err.issues.map(formatIssue).join('\n') : `kanari: ${err.message}`);

@@ -104,8 +104,12 @@ export class KubeStatusStore implements StatusStore {
 
   saveTransition(name: string, events: readonly EventRecord[], status: RolloutStatus): void {
     if (!this.stored) throw new Error(`no rollout named ${name}`);
-    this.stored.status = structuredClone(status);
-    this.changed();
+    const next = JSON.stringify(status);
+    // A round that changes nothing (most ticks) is not a write to the API server.
+    if (next !== JSON.stringify(this.stored.status)) {
+      this.stored.status = JSON.parse(next) as RolloutStatus;
+      this.changed();
+    }
     if (events.length > 0) this.o.events?.(events);
   }
 

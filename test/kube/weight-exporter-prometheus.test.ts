@@ -1,5 +1,6 @@
 /**
- * Each count preset read through a real Prometheus (Debian's) scraping weight exporters —
+ * Each count preset read through a real Prometheus (Debian's) scraping weight exporters that
+ * read the test API server —
  * one behind an HTTPRoute, one behind an Istio VirtualService, one behind an ingress-nginx
  * canary Ingress — with kanari's own counts reader (src/analysis/providers/prometheus-counts.ts):
  * the per-version windows split as the objects say, within sampling error, before and after
@@ -8,12 +9,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CANARY, shopObjects, STABLE, startFixedApi, type FixedApi } from '../helpers/kube/fixed-api.js';
+import { CANARY, createShop, setShopWeights, STABLE } from '../helpers/kube/fixed-api.js';
+import { startKubeApiServer, type TestKubeApi } from '../helpers/kube/apiserver.js';
 import { WeightExporter, type ExportedRouting } from '../helpers/kube/weight-exporter.js';
 import { startPrometheus, type TestPrometheus } from '../helpers/prometheus.js';
 import { envoyGatewayCluster, presetCounts, type RequestCountPreset } from '../../src/config/presets/counts.js';
 import { PrometheusCountSource } from '../../src/analysis/providers/prometheus-counts.js';
 import type { CountWindow } from '../../src/analysis/providers/counts.js';
+import { PrometheusProvider } from '../../src/analysis/providers/prometheus.js';
+import { prometheusQuery } from '../../src/config/schemas/analysis.js';
 
 const RATE = 300;
 const EXPORTED: [RequestCountPreset, ExportedRouting][] = [
@@ -41,12 +45,13 @@ interface Totals {
 }
 
 describe('count presets through a real Prometheus scraping the weight exporter', () => {
-  let api: FixedApi;
+  let api: TestKubeApi;
   let prom: TestPrometheus;
   const exporters: WeightExporter[] = [];
 
   before(async () => {
-    api = await startFixedApi(shopObjects(20));
+    api = await startKubeApiServer({ deploymentReadyDelayMs: 20 });
+    await createShop(api.url, 20);
     const targets: string[] = [];
     for (const [i, [preset, routing]] of EXPORTED.entries()) {
       const e = new WeightExporter({
@@ -55,7 +60,7 @@ describe('count presets through a real Prometheus scraping the weight exporter',
         routing,
         rate: RATE,
         seed: i + 1,
-        presets: [preset],
+        presets: preset === 'istio' ? [preset, 'kube-state-metrics'] : [preset],
         behaviour: {
           default: { errorRate: 0.01, latencyMs: { median: 20, sigma: 0.3 } },
           [CANARY]: { errorRate: 0.2, latencyMs: { median: 400, sigma: 0.1 } },
@@ -105,12 +110,57 @@ describe('count presets through a real Prometheus scraping the weight exporter',
       // Above 250 ms: nearly every request of a 400 ms canary, nearly none of a 20 ms stable.
       assert.ok(t.canarySlow > 0.9 * t.canary && t.stableSlow < 0.01 * t.stable, `${preset} slow ${JSON.stringify(t)}`);
     }
-    for (const [path, object] of Object.entries(shopObjects(50))) api.objects.set(path, object);
-    await sleep(1500); // a refresh of the objects and a scrape after it
+    await setShopWeights(api.url, 50);
+    // Counting starts once every exporter has read the new weights, so no window mixes the two.
+    for (let waited = 0; !exporters.every((e) => canaryShare(e) === 0.5); waited += 100) {
+      if (waited > 30_000) assert.fail(`the exporters did not read the new weights: ${exporters.map(canaryShare)}`);
+      await sleep(100);
+    }
     const second = await totals(Date.now(), 1000);
     for (const [preset] of EXPORTED) assertShare(preset, second[preset], 0.5);
   });
+
+  it("the threshold presets of the same proxies read the exporters' canary alike", async () => {
+    const ask = async (preset: string, target: string, quantile?: number) => {
+      const q = prometheusQuery.parse({
+        address: prom.url,
+        preset,
+        targets: { canary: target },
+        window: '5s',
+        quantile,
+      });
+      const r = await new PrometheusProvider().query(
+        { prometheus: q },
+        { start: Date.now() - 5000, end: Date.now() },
+        { service: 'shop' },
+      );
+      assert.equal(r.kind, 'value', `${preset}: ${JSON.stringify(r)}`);
+      return (r as { value: number }).value;
+    };
+    const canaryCluster = VERSIONS['envoy-gateway'].canary;
+    assert.equal(await ask('kube-state-metrics/available-replicas', CANARY), 1);
+    for (const [preset, target] of [
+      ['istio/success-rate', CANARY],
+      ['envoy-gateway/success-rate', canaryCluster],
+      ['nginx/success-rate', CANARY],
+    ] as const) {
+      const rate = await ask(preset, target);
+      assert.ok(rate > 0.6 && rate < 0.95, `${preset}: ${rate} for a canary failing 20%`);
+    }
+    for (const [preset, target] of [
+      ['istio/latency', CANARY],
+      ['envoy-gateway/latency', canaryCluster],
+      ['nginx/latency', CANARY],
+    ] as const) {
+      const median = await ask(preset, target, 0.5);
+      assert.ok(median > 0.25 && median <= 0.5, `${preset}: median ${median} s for a 400 ms canary`);
+    }
+  });
 });
+
+function canaryShare(e: WeightExporter): number | undefined {
+  return e.paths?.[0]?.filter((p) => p.deployment === CANARY).reduce((s, p) => s + p.share, 0);
+}
 
 function sum(windows: CountWindow[]): Totals {
   const t: Totals = {

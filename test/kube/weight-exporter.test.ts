@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CANARY, shopObjects, STABLE, startFixedApi, type FixedApi } from '../helpers/kube/fixed-api.js';
+import { CANARY, createShop, shopObjects, STABLE, startFixedApi, type FixedApi } from '../helpers/kube/fixed-api.js';
+import { startKubeApiServer, type TestKubeApi } from '../helpers/kube/apiserver.js';
 import { WeightReader, apiGet, type ExportedRouting } from '../helpers/kube/weight-reader.js';
 import { WeightExporter, type VersionBehaviour } from '../helpers/kube/weight-exporter.js';
 
@@ -22,7 +23,7 @@ const DEPLOYMENTS = '/apis/apps/v1/namespaces/web/deployments';
 const fine: VersionBehaviour = { errorRate: 0.01, latencyMs: { median: 20, sigma: 0.3 } };
 
 /** The paths of one kind of request as [deployment, share, extra] rows, shares rounded. */
-async function rows(api: FixedApi, router: string, headers: Record<string, string> = {}) {
+async function rows(api: { url: string }, router: string, headers: Record<string, string> = {}) {
   const paths = await new WeightReader(apiGet(api.url), 'web', ROUTERS[router]!).paths(headers);
   return paths.map((p) => [
     p.deployment ?? '-',
@@ -125,6 +126,44 @@ describe('the weights each router wrote', () => {
   });
 });
 
+describe('the same objects through the test API server', () => {
+  let kube: TestKubeApi;
+  before(async () => (kube = await startKubeApiServer({ deploymentReadyDelayMs: 20 })));
+  after(() => kube.close());
+
+  it('reads the weights of every router from what the server stores and its Deployment controller makes ready', async () => {
+    await createShop(kube.url);
+    const expected = {
+      gatewayapi: [
+        [STABLE, 0.8, 'httproute/web/shop/rule/1/backend/0'],
+        [CANARY, 0.2, 'httproute/web/shop/rule/1/backend/1'],
+      ],
+      istio: [
+        [STABLE, 0.8, ''],
+        [CANARY, 0.2, ''],
+      ],
+      nginx: [
+        [STABLE, 0.8, 'shop'],
+        [CANARY, 0.2, 'shop-canary'],
+      ],
+      replicas: [
+        [STABLE, 0.75, ''],
+        [CANARY, 0.25, ''],
+      ],
+    };
+    // The stand-in Deployment controller makes the pods ready a moment after they are created.
+    await waitFor(async () => (await rows(kube, 'replicas')).length === 2);
+    for (const [router, want] of Object.entries(expected)) assert.deepEqual(await rows(kube, router), want, router);
+  });
+});
+
+async function waitFor(ok: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; !(await ok()); i++) {
+    if (i > 200) assert.fail('not within 20 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('the traffic it makes', () => {
   const objects = shopObjects(20);
   const get = async (path: string) => objects[path];
@@ -151,6 +190,26 @@ describe('the traffic it makes', () => {
     await Promise.all([c.refresh(), d.refresh()]);
     for (let i = 0; i < 10; i++) [c, d].forEach((e) => e.tick());
     assert.notEqual(c.metrics(), d.metrics(), 'another seed draws other requests');
+  });
+
+  it('sends each kind of request where its headers route it', async () => {
+    const e = new WeightExporter({
+      apiServer: get,
+      namespace: 'web',
+      routing: ROUTERS['gatewayapi']!,
+      rate: 1000,
+      seed: 5,
+      behaviour: { default: fine },
+      requests: [
+        { share: 0.9, headers: {} },
+        { share: 0.1, headers: { 'x-canary': '1' } },
+      ],
+    });
+    await e.refresh();
+    for (let i = 0; i < 100; i++) e.tick();
+    // 90% plain at 20% canary, and the 10% the header route sends to the canary: 28%.
+    const share = e.sent.get(CANARY)! / 10_000;
+    assert.ok(Math.abs(share - 0.28) < 5 * Math.sqrt((0.28 * 0.72) / 10_000), `canary share ${share}`);
   });
 
   it("exposes each proxy's names and labels, the canary as bad as the test makes it", async () => {

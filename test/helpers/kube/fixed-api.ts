@@ -42,7 +42,11 @@ export const CANARY = 'shop-bbbbbbbbbb';
 function deployment(name: string, labels: Record<string, string>, ready: number) {
   return {
     metadata: { name, namespace: 'web' },
-    spec: { replicas: ready, selector: { matchLabels: labels }, template: { metadata: { labels } } },
+    spec: {
+      replicas: ready,
+      selector: { matchLabels: labels },
+      template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'shop' }] } },
+    },
     status: { readyReplicas: ready, availableReplicas: ready },
   };
 }
@@ -160,4 +164,82 @@ function ingress(name: string, backend: string, annotations: Record<string, stri
       ],
     },
   };
+}
+
+const KINDS: [RegExp, string, string][] = [
+  [/\/deployments$/, 'apps/v1', 'Deployment'],
+  [/\/services\//, 'v1', 'Service'],
+  [/\/httproutes\//, 'gateway.networking.k8s.io/v1', 'HTTPRoute'],
+  [/\/virtualservices\//, 'networking.istio.io/v1beta1', 'VirtualService'],
+  [/\/destinationrules\//, 'networking.istio.io/v1beta1', 'DestinationRule'],
+  [/\/ingresses$/, 'networking.k8s.io/v1', 'Ingress'],
+];
+
+/** The same objects as manifests to create through an API server: the collection to POST to, and the object. */
+export function shopManifests(canaryPercent = 20): [string, Record<string, unknown>][] {
+  const out: [string, Record<string, unknown>][] = [];
+  for (const [path, o] of Object.entries(shopObjects(canaryPercent))) {
+    const [, apiVersion, kind] = KINDS.find(([re]) => re.test(path))!;
+    const items = (o as { items?: Record<string, unknown>[] }).items;
+    const collection = items ? path : path.slice(0, path.lastIndexOf('/'));
+    for (const item of items ?? [o as Record<string, unknown>]) {
+      const { status: _status, ...object } = item;
+      out.push([collection, { apiVersion, kind, ...object }]);
+    }
+  }
+  return out;
+}
+
+/** CRDs serving HTTPRoute and Istio's kinds with open schemas: the exporter reads them, nothing validates them here. */
+export function routingCrds(): Record<string, unknown>[] {
+  const crd = (group: string, version: string, kind: string, plural: string) => ({
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${group}` },
+    spec: {
+      group,
+      scope: 'Namespaced',
+      names: { kind, plural, singular: kind.toLowerCase() },
+      versions: [
+        {
+          name: version,
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+        },
+      ],
+    },
+  });
+  return [
+    crd('gateway.networking.k8s.io', 'v1', 'HTTPRoute', 'httproutes'),
+    crd('networking.istio.io', 'v1beta1', 'VirtualService', 'virtualservices'),
+    crd('networking.istio.io', 'v1beta1', 'DestinationRule', 'destinationrules'),
+  ];
+}
+
+async function send(method: string, url: string, body: unknown, type = 'application/json'): Promise<void> {
+  const res = await fetch(url, { method, headers: { 'content-type': type }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
+}
+
+/** Creates namespace `web`, the routing CRDs and rollout `shop`'s objects in an API server, and waits until they serve. */
+export async function createShop(api: string, canaryPercent = 20): Promise<void> {
+  await send('POST', `${api}/api/v1/namespaces`, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'web' } });
+  for (const crd of routingCrds())
+    await send('POST', `${api}/apis/apiextensions.k8s.io/v1/customresourcedefinitions`, crd);
+  for (let i = 0; !(await fetch(`${api}/apis/networking.istio.io/v1beta1`)).ok; i++) {
+    if (i > 200) throw new Error('the routing CRDs were not served within 20 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const [collection, object] of shopManifests(canaryPercent)) await send('POST', `${api}${collection}`, object);
+}
+
+/** Moves every router's objects to `canaryPercent`, as kanari's routers would (a merge patch of spec and annotations). */
+export async function setShopWeights(api: string, canaryPercent: number): Promise<void> {
+  for (const [collection, object] of shopManifests(canaryPercent)) {
+    if (object['kind'] === 'Deployment' || object['kind'] === 'Service') continue;
+    const meta = object['metadata'] as { name: string; annotations?: unknown };
+    const patch = { metadata: { annotations: meta.annotations ?? null }, spec: object['spec'] };
+    await send('PATCH', `${api}${collection}/${meta.name}`, patch, 'application/merge-patch+json');
+  }
 }

@@ -85,6 +85,11 @@ export class WeightExporter {
     this.presets = new Set(options.presets ?? COUNT_PRESETS);
   }
 
+  /** Where each kind of request went at the last read of the objects (undefined while they cannot be read). */
+  get paths(): readonly TrafficPath[][] | undefined {
+    return this.routes;
+  }
+
   /** Reads the objects again: where each kind of request goes, and each Deployment's pods. */
   async refresh(): Promise<TrafficPath[][]> {
     try {

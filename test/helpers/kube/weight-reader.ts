@@ -6,6 +6,10 @@
  * a user may have edited them: any shape is a clear error, never a crash.
  */
 
+import { count, ExporterError, labels, list, must, obj, text, type Get, type Json } from './json-read.js';
+
+export { apiGet, ExporterError, type Get } from './json-read.js';
+
 /** The objects a rollout's traffic is configured in, one router's kind. */
 export type ExportedRouting =
   | { gatewayapi: { httpRoute: string; namespace?: string } }
@@ -27,59 +31,6 @@ export interface TrafficPath {
   ingress?: { name: string; canary: boolean };
   /** The Envoy cluster Envoy Gateway would count it under. */
   envoyCluster?: string;
-}
-
-export class ExporterError extends Error {}
-
-/** GETs the API server's JSON; 404 is undefined. */
-export type Get = (path: string) => Promise<unknown>;
-
-export function apiGet(base: string): Get {
-  return async (path) => {
-    const res = await fetch(`${base.replace(/\/+$/, '')}${path}`);
-    if (res.status === 404) return undefined;
-    const text = await res.text();
-    if (!res.ok) throw new ExporterError(`GET ${path}: ${res.status} ${text.slice(0, 200)}`);
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new ExporterError(`GET ${path}: ${res.status} with a body that is not JSON`);
-    }
-  };
-}
-
-// Readers of untrusted JSON: each names the path that is wrong.
-type Json = Record<string, unknown>;
-const isObj = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
-function obj(x: unknown, where: string): Json {
-  if (!isObj(x)) throw new ExporterError(`${where} is not an object`);
-  return x;
-}
-function list(x: unknown, where: string): unknown[] {
-  if (x === undefined || x === null) return [];
-  if (!Array.isArray(x)) throw new ExporterError(`${where} is not a list`);
-  return x;
-}
-function text(x: unknown, where: string): string {
-  if (typeof x !== 'string' || x === '') throw new ExporterError(`${where} is not a non-empty string`);
-  return x;
-}
-function count(x: unknown, where: string, fallback: number): number {
-  if (x === undefined || x === null) return fallback;
-  if (typeof x !== 'number' || !Number.isInteger(x) || x < 0)
-    throw new ExporterError(`${where} is ${JSON.stringify(x)}, not a whole number ≥ 0`);
-  return x;
-}
-function labels(x: unknown, where: string): Record<string, string> {
-  const o = x === undefined ? {} : obj(x, where);
-  for (const [k, v] of Object.entries(o)) text(v, `${where}.${k}`);
-  return o as Record<string, string>;
-}
-
-async function must(get: Get, path: string): Promise<Json> {
-  const o = await get(path);
-  if (o === undefined) throw new ExporterError(`${path} does not exist`);
-  return obj(o, path);
 }
 
 /** Reads one rollout's objects in `namespace`; `paths(headers)` says where that kind of request goes. */
