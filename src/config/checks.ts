@@ -13,7 +13,7 @@ import { routerNameOf } from './schemas/kubernetes.js';
 import type { SimulationDocument } from './schemas/simulation.js';
 import { BUILTIN_TEMPLATES, providersOf } from './templates.js';
 import { didYouMean } from './suggest.js';
-import { KUBERNETES, unsupportedSteps, type RouterCapabilities } from './capabilities.js';
+import { EMBEDDED, KUBERNETES, unsupportedSteps, type RouterCapabilities } from './capabilities.js';
 import { whyTemplateCannotJudge } from './judge-fit.js';
 import { isKubernetesRollout, type AnyRolloutDocument } from './rollout-mode.js';
 
@@ -83,40 +83,69 @@ export const checkRouter =
  */
 export const checkRolloutTemplates: Check = (docs) => {
   const templates = { ...BUILTIN_TEMPLATES, ...templatesIn(docs) };
-  const known = Object.keys(templates);
-  return rollouts(docs).flatMap(({ value, doc }) => {
-    const refs = analysisRefs(value.spec);
-    const issues: ConfigIssue[] = refs.flatMap((r) =>
-      r.names.flatMap((name, j) => {
-        if (known.includes(name)) return [];
-        const guess = didYouMean(name, known);
-        return [
-          {
-            ...doc.located([...r.path, j]),
-            message: `unknown analysis template "${name}" (${guess ? `did you mean "${guess}"?` : `known: ${known.join(', ')}`}; put an AnalysisTemplate in the same file to add one)`,
-          },
-        ];
-      }),
-    );
-    refs.forEach((r) =>
-      r.names.forEach((name, j) => {
-        const why = whyTemplateCannotJudge(value, name, templates[name]);
-        if (why) issues.push({ ...doc.located([...r.path, j]), message: why });
-      }),
-    );
-    // After the blue-green switch the old version gets no users, so a comparing judge would have nothing to compare with.
-    const post = refs.find((r) => r.path.includes('postPromotionAnalysis'));
-    post?.names.forEach((name, j) => {
-      const spec = templates[name];
-      if (spec && !spec.threshold)
-        issues.push({
-          ...doc.located([...post.path, j]),
-          message: `"${name}" compares the new version with the old one, but after the switch the old one gets no users; use a threshold template here`,
-        });
-    });
-    return issues;
-  });
+  return rollouts(docs).flatMap(({ value, doc }) =>
+    templateProblems(value, templates).map((p) => ({ ...doc.located(p.path), message: p.message })),
+  );
 };
+
+/** A problem of one Rollout, at its path in the document. */
+export interface RolloutProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * What `kanari lint` says of one Rollout, without locations: for the operator, which reads
+ * a resource rather than a file. `templates` are the AnalysisTemplates it may name besides
+ * the built-in ones; a standalone Rollout is checked against kanari's own router.
+ */
+export function rolloutProblems(
+  rollout: AnyRolloutDocument,
+  templates: Record<string, AnalysisTemplateSpec> = {},
+): RolloutProblem[] {
+  return [
+    ...unsupportedSteps(rollout.spec, routerOf(rollout, EMBEDDED)),
+    ...templateProblems(rollout, { ...BUILTIN_TEMPLATES, ...templates }),
+  ];
+}
+
+/** Templates a rollout names that do not exist, cannot judge it, or cannot judge where it names them. */
+function templateProblems(
+  rollout: AnyRolloutDocument,
+  templates: Record<string, AnalysisTemplateSpec>,
+): RolloutProblem[] {
+  const known = Object.keys(templates);
+  const refs = analysisRefs(rollout.spec);
+  const problems: RolloutProblem[] = refs.flatMap((r) =>
+    r.names.flatMap((name, j) => {
+      if (known.includes(name)) return [];
+      const guess = didYouMean(name, known);
+      return [
+        {
+          path: [...r.path, j],
+          message: `unknown analysis template "${name}" (${guess ? `did you mean "${guess}"?` : `known: ${known.join(', ')}`}; put an AnalysisTemplate in the same file to add one)`,
+        },
+      ];
+    }),
+  );
+  refs.forEach((r) =>
+    r.names.forEach((name, j) => {
+      const why = whyTemplateCannotJudge(rollout, name, templates[name]);
+      if (why) problems.push({ path: [...r.path, j], message: why });
+    }),
+  );
+  // After the blue-green switch the old version gets no users, so a comparing judge would have nothing to compare with.
+  const post = refs.find((r) => r.path.includes('postPromotionAnalysis'));
+  post?.names.forEach((name, j) => {
+    const spec = templates[name];
+    if (spec && !spec.threshold)
+      problems.push({
+        path: [...post.path, j],
+        message: `"${name}" compares the new version with the old one, but after the switch the old one gets no users; use a threshold template here`,
+      });
+  });
+  return problems;
+}
 
 /**
  * A Simulation's templates must be ones the simulator can run: named ones built in or

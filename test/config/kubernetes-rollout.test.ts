@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KUBERNETES } from '../../src/config/capabilities.js';
+import { rolloutProblems } from '../../src/config/checks.js';
 import { loadDocuments } from '../../src/config/kinds.js';
+import { kubernetesRolloutDocument } from '../../src/config/schemas/kubernetes.js';
+import { parse } from 'yaml';
+import { readFileSync } from 'node:fs';
 import { KUBERNETES_ROUTERS } from '../../src/config/schemas/kubernetes.js';
 import { errorsOf, file } from '../helpers/config.js';
 
@@ -144,5 +148,28 @@ spec:
   it('has capabilities declared for every Kubernetes router the schema knows', () => {
     assert.deepEqual(Object.keys(KUBERNETES).sort(), [...KUBERNETES_ROUTERS].sort());
     for (const name of KUBERNETES_ROUTERS) assert.equal(KUBERNETES[name].name, name);
+  });
+
+  it('gives the operator, which reads a resource and not a file, the same problems with their paths', () => {
+    const resource = (text: string) => kubernetesRolloutDocument.parse(parse(text));
+    const replicas = resource(
+      rolloutText(REPLICAS, ['setWeight: 20', 'analysis: { templates: [sequential] }', 'setMirror: { percent: 5 }']),
+    );
+    assert.deepEqual(
+      rolloutProblems(replicas).map((p) => [p.path.join('.'), p.message.slice(0, 60)]),
+      [
+        ['spec.strategy.canary.steps.2.setMirror', 'the replicas router cannot do mirroring (it supports: weight'],
+        [
+          'spec.strategy.canary.steps.1.analysis.templates.0',
+          'template "sequential" is the sequential test, which counts r',
+        ],
+      ],
+    );
+    for (const router of ['gatewayapi', 'istio', 'nginx', 'replicas'])
+      assert.deepEqual(
+        rolloutProblems(resource(readFileSync(`examples/kubernetes/${router}/rollout.yaml`, 'utf8'))),
+        [],
+        router,
+      );
   });
 });

@@ -7,11 +7,11 @@ import { canaryAlerts, type AlertRule } from '../../src/kube/alerts.js';
 import { file } from '../helpers/config.js';
 
 /** A Kubernetes Rollout on `routing` judged by `templates`, with the file's AnalysisTemplate `checks` beside it. */
-function load(routing: string, templates: string, checks = '') {
+function load(routing: string, templates: string, checks = '', name = 'checkout') {
   const docs = loadDocuments(
     file(`apiVersion: kanari.dev/v1alpha1
 kind: Rollout
-metadata: { name: checkout, namespace: shop }
+metadata: { name: ${name}, namespace: shop }
 spec:
   workloadRef: { name: checkout }
   service: { name: checkout }
@@ -113,5 +113,10 @@ describe('kanari k8s alerts', () => {
       namespace: 'shop',
       labels: { 'app.kubernetes.io/managed-by': 'kanari', 'kanari.dev/rollout': 'checkout' },
     });
+  });
+
+  it("matches a dotted rollout name's dots literally", () => {
+    const [errors] = rulesOf(load('{ nginx: { ingress: checkout } }', 'sequential', '', 'shop.checkout'));
+    assert.match(errors!.expr, /service=~"shop\\\\\.checkout-\.\+"/);
   });
 });

@@ -14,29 +14,18 @@ const version = crd.spec.versions[0]!;
 const schema = version.schema.openAPIV3Schema;
 const spec = (schema.properties as Record<string, Record<string, unknown>>).spec!;
 
-/** Keywords a structural schema may hold (Kubernetes' JSONSchemaProps, less the logical junctors kanari never writes). */
-const ALLOWED = new Set([
-  'type',
-  'description',
-  'default',
-  'enum',
-  'pattern',
-  'minimum',
-  'maximum',
-  'exclusiveMinimum',
-  'exclusiveMaximum',
-  'minLength',
-  'maxLength',
-  'minItems',
-  'maxItems',
-  'uniqueItems',
-  'required',
-  'properties',
-  'additionalProperties',
-  'items',
-  'x-kubernetes-preserve-unknown-fields',
-  'x-kubernetes-int-or-string',
-]);
+/**
+ * Kubernetes' JSONSchemaProps (k8s.io/apiextensions-apiserver, types_jsonschema.go), less
+ * what a structural schema forbids ($ref, definitions, dependencies, additionalItems, and
+ * `id`/`$schema`) and the logical junctors, which kanari never writes.
+ */
+const ALLOWED = new Set(
+  `description type format title default maximum exclusiveMaximum minimum exclusiveMinimum maxLength minLength
+   pattern maxItems minItems uniqueItems multipleOf enum maxProperties minProperties required items properties
+   additionalProperties example nullable externalDocs x-kubernetes-preserve-unknown-fields
+   x-kubernetes-embedded-resource x-kubernetes-int-or-string x-kubernetes-list-map-keys x-kubernetes-list-type
+   x-kubernetes-map-type x-kubernetes-validations`.split(/\s+/),
+);
 
 /** Every rule of a structural schema this generator could break, checked at every node: the problems found. */
 function structuralViolations(node: Record<string, unknown>, path = 'spec'): string[] {
