@@ -70,6 +70,9 @@ export function kindsOfCrd(crd: StoredObject): Kind[] | StatusCause[] {
         shortNames: Array.isArray(names.shortNames)
           ? names.shortNames.filter((s): s is string => typeof s === 'string')
           : [],
+        categories: Array.isArray(names.categories)
+          ? names.categories.filter((s): s is string => typeof s === 'string')
+          : [],
         schema,
         ...(Array.isArray(v.additionalPrinterColumns)
           ? { printerColumns: v.additionalPrinterColumns as PrinterColumn[] }

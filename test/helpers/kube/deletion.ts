@@ -19,6 +19,7 @@ export interface DeleteOptions {
 const GC = { manager: 'kube-controller-manager', apiVersion: 'v1' };
 
 export class Deletion {
+  /** Uids of owners deleted with propagationPolicy Orphan. */
   private readonly orphaning = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -90,10 +91,8 @@ export class Deletion {
   private observe(change: Change): void {
     const uid = change.object.metadata.uid ?? '';
     if (change.type === 'DELETED') {
-      const orphan = this.orphaning.delete(uid);
       for (const { kind, object } of this.store.everything()) {
-        if (!object.metadata.ownerReferences?.some((r) => r.uid === uid)) continue;
-        this.later(() => (orphan ? this.stripOwner(kind, object, uid) : this.collect(kind, object)));
+        if (object.metadata.ownerReferences?.some((r) => r.uid === uid)) this.later(() => this.collect(kind, object));
       }
     } else if (change.object.metadata.ownerReferences?.length) {
       const { kind, object } = change;
@@ -105,7 +104,12 @@ export class Deletion {
   private collect(kind: Kind, seen: StoredObject): void {
     const current = this.store.get(kind, seen.metadata.namespace, seen.metadata.name);
     if (!current || current.metadata.uid !== seen.metadata.uid || current.metadata.deletionTimestamp) return;
-    const refs = current.metadata.ownerReferences ?? [];
+    // An owner deleted with Orphan lets go of its dependents: its reference is dropped, never collected.
+    for (const r of current.metadata.ownerReferences ?? [])
+      if (this.orphaning.has(r.uid)) this.stripOwner(kind, current, r.uid);
+    const refs = (
+      this.store.get(kind, current.metadata.namespace, current.metadata.name)?.metadata.ownerReferences ?? []
+    ).filter((r) => !this.orphaning.has(r.uid));
     const missing = refs.filter((r) => !this.ownerExists(r, current.metadata.namespace));
     if (missing.length === 0) return;
     const t = {
