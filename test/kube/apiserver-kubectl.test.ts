@@ -119,6 +119,8 @@ describe('kubectl against the test API server', () => {
     const all = await kubectl('get', 'all');
     ok(all);
     assert.match(all.out, /deployment\.apps\/web/);
+    ok(await kubectl('scale', 'deployment', 'web', '--replicas=2'));
+    assert.equal(api.get('apps/v1', 'Deployment', 'default', 'web')!.spec.replicas, 2);
     ok(await kubectl('delete', 'deployment', 'web'));
     assert.equal(api.get('apps/v1', 'Deployment', 'default', 'web'), undefined);
   });

@@ -211,6 +211,39 @@ describe('status subresource and generation', () => {
   });
 });
 
+describe('what each kind keeps', () => {
+  it('keeps generation only where the real kind does, and gives a ClusterIP Service an address', async () => {
+    const cm = (
+      await k.post('/api/v1/namespaces/default/configmaps', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'plain' },
+      })
+    ).body;
+    assert.equal(cm.metadata.generation, undefined);
+    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'addressed' }, spec: { ports: [{ port: 80 }] } };
+    const made = (await k.post('/api/v1/namespaces/default/services', svc)).body;
+    assert.equal(made.metadata.generation, undefined);
+    assert.match(made.spec.clusterIP, /^10\.96\.\d+\.\d+$/);
+    assert.deepEqual(made.spec.ports, [{ port: 80, protocol: 'TCP' }]);
+  });
+
+  it('serves /scale for Deployments: an autoscaling/v1 Scale over spec.replicas', async () => {
+    await k.post(DEPLOYMENTS, deployment('scaled', 'app:1', 2));
+    const scale = (await k.get(`${DEPLOYMENTS}/scaled/scale`)).body;
+    assert.deepEqual(
+      [scale.kind, scale.apiVersion, scale.spec.replicas, scale.status.selector],
+      ['Scale', 'autoscaling/v1', 2, 'app=scaled'],
+    );
+    const patched = await k.merge(`${DEPLOYMENTS}/scaled/scale`, { spec: { replicas: 4 } });
+    assert.equal(patched.body.spec.replicas, 4);
+    assert.equal(api.get('apps/v1', 'Deployment', 'default', 'scaled')!.spec.replicas, 4);
+    const stale = await k.put(`${DEPLOYMENTS}/scaled/scale`, { ...scale, spec: { replicas: 1 } });
+    assert.equal(stale.status, 409, 'a Scale read before the change is stale');
+    assert.equal((await k.merge(`${DEPLOYMENTS}/scaled/scale`, { spec: { replicas: -1 } })).status, 422);
+  });
+});
+
 describe('deletion', () => {
   it('deletes with preconditions, and answers 404 for what is not there', async () => {
     const made = (

@@ -14,6 +14,7 @@ import { contentType, discovery, notFoundPath, openApi, readBody, route, send } 
 import { apiVersionOf, Kinds, type Kind } from './kinds.js';
 import { isObject } from './schema.js';
 import { fieldSelector, labelSelector } from './selectors.js';
+import { serveScale } from './scale.js';
 import { ObjectStore, type StoredObject } from './store.js';
 import { toTable, wantsTable } from './table.js';
 import { serveWatch } from './watch.js';
@@ -123,6 +124,9 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     const collection = target.name === undefined;
     if (method !== 'GET' && target.kind.namespaced && target.namespace === undefined)
       throw new ApiError(405, 'MethodNotAllowed', `${target.kind.plural} must be written in a namespace`);
+    if (target.subresource === 'scale') {
+      return reply(res, 200, serveScale(store, writes, target, method, body, PATCH_TYPES[contentType(req)], writer));
+    }
     if (method === 'GET' && collection) {
       const selector = andSelectors(
         labelSelector(params.get('labelSelector')),

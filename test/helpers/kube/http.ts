@@ -49,8 +49,9 @@ export function route(kinds: Kinds, path: string): Target | undefined {
   }
   const [plural, name, subresource, ...rest] = parts;
   const kind = kinds.byResource(group, version, plural ?? '');
-  if (!kind || rest.length > 0 || (subresource !== undefined && !(subresource === 'status' && kind.status)))
-    return undefined;
+  const served =
+    subresource === undefined || (subresource === 'status' && kind?.status) || (subresource === 'scale' && kind?.scale);
+  if (!kind || rest.length > 0 || !served) return undefined;
   if (kind.namespaced === (namespace === undefined) && !(kind.namespaced && name === undefined)) return undefined;
   return {
     kind,

@@ -23,6 +23,10 @@ export interface Kind {
   namespaced: boolean;
   /** Served with a status subresource: the main resource ignores status, `/status` all else. */
   status: boolean;
+  /** Keeps metadata.generation (workloads, Ingress, CRDs and custom resources; not ConfigMaps, Services, Leases…). */
+  generation: boolean;
+  /** Serves `/scale` (autoscaling/v1 Scale over spec.replicas). */
+  scale: boolean;
   shortNames: string[];
   /** Groups kubectl can name together: `kubectl get all`. */
   categories: string[];
@@ -95,7 +99,7 @@ function builtin(
   plural: string,
   namespaced: boolean,
   schema: Schema,
-  options: { status?: boolean; shortNames?: string[]; all?: boolean } = {},
+  options: { status?: boolean; shortNames?: string[]; all?: boolean; generation?: boolean; scale?: boolean } = {},
 ): Kind {
   const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/') as [string, string]) : ['', apiVersion];
   return {
@@ -106,6 +110,8 @@ function builtin(
     singular: kind.toLowerCase(),
     namespaced,
     status: options.status ?? false,
+    generation: options.generation ?? false,
+    scale: options.scale ?? false,
     shortNames: options.shortNames ?? [],
     categories: options.all ? ['all'] : [],
     schema,
@@ -158,6 +164,8 @@ export function builtinKinds(): Kind[] {
       status: true,
       shortNames: ['deploy'],
       all: true,
+      generation: true,
+      scale: true,
     }),
     builtin(
       'apps/v1',
@@ -168,7 +176,7 @@ export function builtinKinds(): Kind[] {
         open({ replicas: { type: 'integer', minimum: 0, default: 1 }, selector, template }, { required: ['selector'] }),
         withConditions,
       ),
-      { status: true, shortNames: ['rs'], all: true },
+      { status: true, shortNames: ['rs'], all: true, generation: true, scale: true },
     ),
     builtin(
       'coordination.k8s.io/v1',
@@ -186,6 +194,7 @@ export function builtinKinds(): Kind[] {
       {
         status: true,
         shortNames: ['ing'],
+        generation: true,
       },
     ),
     builtin(
@@ -197,6 +206,7 @@ export function builtinKinds(): Kind[] {
       {
         status: true,
         shortNames: ['crd', 'crds'],
+        generation: true,
       },
     ),
     builtin('events.k8s.io/v1', 'Event', 'events', true, root(), { shortNames: ['ev'] }),

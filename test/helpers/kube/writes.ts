@@ -75,9 +75,10 @@ export class Writes {
       ...object.metadata,
       uid: randomUUID(),
       creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-      generation: 1,
+      ...(t.kind.generation ? { generation: 1 } : {}),
     };
     delete object.metadata.resourceVersion;
+    if (t.kind.kind === 'Service') this.allocateClusterIP(object);
     return this.commit(t, undefined, object, writer, false);
   }
 
@@ -142,8 +143,9 @@ export class Writes {
         ...meta,
         uid: randomUUID(),
         creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-        generation: 1,
+        ...(t.kind.generation ? { generation: 1 } : {}),
       };
+      if (t.kind.kind === 'Service') this.allocateClusterIP(created);
       return this.commit(t, undefined, created, writer, true);
     }
     const merged = serverSideApply(before, object, t.kind.schema, writer, force) as unknown as StoredObject;
@@ -243,7 +245,8 @@ export class Writes {
         { ...this.named(t, name), kind: t.kind.kind },
         causes.map((c) => ({ ...c, field: c.field?.replace(/^\./, '') ?? '' })),
       );
-    if (before && specChanged(t.kind, before, next)) next.metadata.generation = (before.metadata.generation ?? 0) + 1;
+    if (before && t.kind.generation && specChanged(t.kind, before, next))
+      next.metadata.generation = (before.metadata.generation ?? 0) + 1;
     if (!applied) recordUpdate(before, next, t.kind.schema, writer);
     delete next.metadata.resourceVersion;
     if (before?.metadata.deletionTimestamp && !(next.metadata.finalizers as string[] | undefined)?.length) {
@@ -251,6 +254,17 @@ export class Writes {
       return this.store.remove(t.kind, t.namespace, name)!;
     }
     return this.store.write(t.kind, next);
+  }
+
+  private nextClusterIP = 1;
+
+  /** A ClusterIP Service gets an address from 10.96.0.0/16, as the real allocator gives one. */
+  private allocateClusterIP(service: StoredObject): void {
+    const spec = isObject(service.spec) ? service.spec : (service.spec = {});
+    if ((spec.type ?? 'ClusterIP') !== 'ClusterIP' || spec.clusterIP !== undefined) return;
+    const n = this.nextClusterIP++;
+    spec.clusterIP = `10.96.${Math.floor(n / 254)}.${(n % 254) + 1}`;
+    spec.clusterIPs = [spec.clusterIP];
   }
 
   private checkName(t: Target, name: string): StatusCause[] {
@@ -285,6 +299,15 @@ function specChanged(kind: Kind, before: StoredObject, after: StoredObject): boo
 
 /** The checks of built-in kinds a schema cannot say: a Deployment's selector must select its template. */
 function validateKind(kind: Kind, object: StoredObject): StatusCause[] {
+  const controllers = (object.metadata.ownerReferences ?? []).filter((r) => r.controller === true);
+  if (controllers.length > 1)
+    return [
+      fieldInvalid(
+        'metadata.ownerReferences',
+        controllers.map((r) => r.name),
+        'Only one reference can have Controller set to true',
+      ),
+    ];
   if (kind.group !== 'apps' || !isObject(object.spec)) return [];
   const spec = object.spec;
   const wanted = isObject(spec.selector) && isObject(spec.selector.matchLabels) ? spec.selector.matchLabels : {};
