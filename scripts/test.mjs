@@ -21,9 +21,11 @@ const OFFLINE = [
   /^test\/simulate\//,
   /^test\/shared\//,
   /^test\/store\//,
-  /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits)\.test\.ts$/,
+  /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits|durable)\.test\.ts$/,
   /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
+  /^test\/kube\/kubeconfig\.test\.ts$/,
+  /^test\/traffic\/kubernetes\/(gatewayapi-route|istio-routes|mesh-routers)\.test\.ts$/,
 ];
 const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout

@@ -12,6 +12,17 @@ export type TrafficCapability = 'weights' | 'match' | 'mirror' | 'sticky' | 'bas
 export interface RouterCapabilities {
   readonly name: string;
   readonly supports: ReadonlySet<TrafficCapability>;
+  /** Why this router cannot route by `match` when it can route by some matches (undefined: it can). */
+  readonly matchProblem?: (match: RouteMatch) => string | undefined;
+}
+
+/** A header or cookie match, as a step or a preview route writes it. */
+export interface RouteMatch {
+  header?: string;
+  cookie?: string;
+  value?: string;
+  prefix?: string;
+  regex?: string;
 }
 
 /** kanari's own router does every step (`EmbeddedTraffic` declares itself with this). */
@@ -20,8 +31,37 @@ export const EMBEDDED: RouterCapabilities = {
   supports: new Set(['weights', 'match', 'mirror', 'sticky', 'baseline']),
 };
 
+/** ingress-nginx's canary Ingress: a weight, one header and one cookie; no mirror percent, one canary per path. */
+export const NGINX: RouterCapabilities = {
+  name: 'nginx',
+  supports: new Set(['weights', 'match']),
+  matchProblem: (m) =>
+    m.cookie !== undefined && m.value !== 'always'
+      ? 'ingress-nginx sends a cookie to the canary only when its value is "always" (canary-by-cookie)'
+      : undefined,
+};
+
+/** Replica ratios behind one Service: a weight is a share of pods, and nothing else can be asked of kube-proxy. */
+export const REPLICAS: RouterCapabilities = { name: 'replicas', supports: new Set(['weights']) };
+
+/**
+ * The Gateway API and Istio routers split by weight per request, route headers and cookies,
+ * mirror and run a baseline; neither keeps a user on one version (weights pick per request,
+ * and a mesh's session affinity holds within one backend, not across the split).
+ */
+export const GATEWAY_API: RouterCapabilities = {
+  name: 'gatewayapi',
+  supports: new Set(['weights', 'match', 'mirror', 'baseline']),
+};
+export const ISTIO: RouterCapabilities = {
+  name: 'istio',
+  supports: new Set(['weights', 'match', 'mirror', 'baseline']),
+};
+
 interface Needed {
   capability: TrafficCapability;
+  /** The match the step routes by, for a router that can do only some. */
+  match?: RouteMatch;
   /** Where in `spec` the file asks for it. */
   path: (string | number)[];
   what: string;
@@ -29,19 +69,25 @@ interface Needed {
 
 function neededCapabilities(spec: RolloutSpec): Needed[] {
   const out: Needed[] = [];
-  const need = (capability: TrafficCapability, path: (string | number)[], what: string) =>
-    out.push({ capability, path, what });
+  const need = (capability: TrafficCapability, path: (string | number)[], what: string, match?: RouteMatch) =>
+    out.push({ capability, path, what, ...(match ? { match } : {}) });
   if (spec.sticky) need('sticky', ['sticky'], 'sticky users');
   const { canary, blueGreen, rolling } = spec.strategy;
   canary?.steps.forEach((step, n) => {
     const at = ['strategy', 'canary', 'steps', n];
     if (step.setWeight !== undefined) need('weights', [...at, 'setWeight'], 'weighted traffic');
-    if (step.setHeaderRoute) need('match', [...at, 'setHeaderRoute'], 'header and cookie routes');
+    if (step.setHeaderRoute)
+      need('match', [...at, 'setHeaderRoute'], 'header and cookie routes', step.setHeaderRoute.match);
     if (step.setMirror) need('mirror', [...at, 'setMirror'], 'mirroring');
     if (step.baseline) need('baseline', [...at, 'baseline'], 'a baseline version');
   });
   if (blueGreen?.previewRoute)
-    need('match', ['strategy', 'blueGreen', 'previewRoute'], 'a preview route (a header or cookie match)');
+    need(
+      'match',
+      ['strategy', 'blueGreen', 'previewRoute'],
+      'a preview route (a header or cookie match)',
+      blueGreen.previewRoute,
+    );
   if (blueGreen) need('weights', ['strategy', 'blueGreen'], 'switching traffic between versions');
   if (rolling) need('weights', ['strategy', 'rolling'], 'traffic in proportion to instances');
   return out;
@@ -67,10 +113,13 @@ export function unsupportedSteps(
   spec: RolloutSpec,
   router: RouterCapabilities,
 ): { path: (string | number)[]; message: string }[] {
-  return neededCapabilities(spec)
-    .filter((n) => !router.supports.has(n.capability))
-    .map((n) => ({
-      path: ['spec', ...n.path],
-      message: `the ${router.name} router cannot do ${n.what} (it supports: ${[...router.supports].join(', ') || 'nothing'})`,
-    }));
+  return neededCapabilities(spec).flatMap((n) => {
+    const path = ['spec', ...n.path];
+    if (!router.supports.has(n.capability)) {
+      const supported = [...router.supports].join(', ') || 'nothing';
+      return [{ path, message: `the ${router.name} router cannot do ${n.what} (it supports: ${supported})` }];
+    }
+    const problem = n.match && router.matchProblem?.(n.match);
+    return problem ? [{ path, message: `the ${router.name} router cannot route by this match: ${problem}` }] : [];
+  });
 }

@@ -89,6 +89,20 @@ export const PROMETHEUS_PRESETS: Record<string, { query: string; description: st
     query:
       'histogram_quantile({{quantile}}, sum by (le) (rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload="{{target}}"}[{{window}}]))) / 1000',
   },
+  'envoy-gateway/success-rate': {
+    description: "share of non-5xx responses from Envoy Gateway's cluster for the version's backendRef",
+    query:
+      'sum(rate(envoy_cluster_upstream_rq_xx{envoy_cluster_name="{{target}}",envoy_response_code_class!="5"}[{{window}}])) / sum(rate(envoy_cluster_upstream_rq_xx{envoy_cluster_name="{{target}}"}[{{window}}]))',
+  },
+  'envoy-gateway/latency': {
+    description: 'a latency quantile in seconds from Envoy Gateway (Envoy records milliseconds)',
+    query:
+      'histogram_quantile({{quantile}}, sum by (le) (rate(envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="{{target}}"}[{{window}}]))) / 1000',
+  },
+  'kube-state-metrics/available-replicas': {
+    description: "the version's Deployment's available pods (kube-state-metrics): readiness, not requests",
+    query: 'sum(kube_deployment_status_replicas_available{deployment="{{target}}"})',
+  },
   'nginx/success-rate': {
     description: "share of non-5xx responses from ingress-nginx for the version's backend service",
     query:

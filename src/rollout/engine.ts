@@ -21,7 +21,7 @@ import { Notifier, payloadOf } from './notify.js';
 import { Gates } from './webhooks.js';
 import { hasBaseline, splitShares } from './shares.js';
 import { assignmentUnit } from '../config/capabilities.js';
-import { Saving } from './saving.js';
+import { DurableBarrier, Saving } from './saving.js';
 import { sizedDocument, sizedRelease, sizedStatus } from './sizes.js';
 import type { Clock } from './seams/clock.js';
 import type { RolloutStore } from './seams/store.js';
@@ -97,6 +97,7 @@ export class RolloutEngine {
     const saved = store.rollout(this.name);
     this.statusNow = saved ? sizedStatus(saved.status) : initialStatus(this.spec, this.clock.now());
     store.putRollout({ name: this.name, document: o.document, templates: o.templates ?? {}, status: this.statusNow });
+    if (store.durable) this.saving.barrier = new DurableBarrier(store, this.statusNow);
     const ctx: EngineContext = {
       name: this.name,
       clock: this.clock,
@@ -272,6 +273,12 @@ export class RolloutEngine {
       do {
         this.reconcileAgain = false;
         if (this.closed) return;
+        // A store that writes behind: nothing moves forward before a restart would resume from it.
+        const waiting = this.saving.barrier?.waitFor(this.statusNow);
+        if (waiting) {
+          void waiting.then(() => void this.reconcile());
+          return;
+        }
         this.instances.reconcile(this.traffic.drained());
         await this.traffic.reconcile(this.rounds);
       } while (this.reconcileAgain);

@@ -20,6 +20,8 @@ export class Saving {
   private readonly unsaved: EventRecord[] = [];
   /** The last status this process saved: what a restart resumes from (before one is saved, the status it started with). */
   private lastSaved?: RolloutStatus;
+  /** Set by the engine when its store writes behind. */
+  barrier?: DurableBarrier;
 
   constructor(
     private readonly store: StatusStore,
@@ -63,6 +65,7 @@ export class Saving {
     if (saved) {
       this.unsaved.length = 0;
       this.lastSaved = s;
+      this.barrier?.saved(s);
       return undefined;
     }
     const failure = this.failure!;
@@ -82,6 +85,42 @@ export class Saving {
         `acting on "${s.message}" although it is NOT saved (${failure.reason}); a restart before the store takes writes again would resume from before it`,
       );
     return undefined;
+  }
+}
+
+/**
+ * Behind-writing stores (`StatusStore.durable`): the status a restart would resume from is
+ * the last durable one, so what moves users forward from it waits until it is durable.
+ */
+export class DurableBarrier {
+  constructor(
+    private readonly store: StatusStore,
+    private durableNow: RolloutStatus,
+  ) {}
+
+  private saves = 0;
+  private durableSave = 0;
+
+  /** After each save of `s`: `s` is durable once the store says so. */
+  saved(s: RolloutStatus): void {
+    if (!this.store.durable) return;
+    const n = ++this.saves;
+    void this.store.durable().then(() => {
+      if (n <= this.durableSave) return;
+      this.durableSave = n;
+      this.durableNow = s;
+    });
+  }
+
+  /**
+   * Undefined when `now` may be acted on at once: the store is durable on return, or `now`
+   * moves nobody forward from the last durable status (a rollback never waits). Otherwise
+   * a promise that resolves once it is durable.
+   */
+  waitFor(now: RolloutStatus): Promise<void> | undefined {
+    if (!this.store.durable || this.durableSave === this.saves) return undefined;
+    if (!forward(this.durableNow, now)) return undefined;
+    return this.store.durable().then(() => undefined);
   }
 }
 

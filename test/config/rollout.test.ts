@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { errorsOf, file } from '../helpers/config.js';
 import { loadDocuments, loadKind } from '../../src/config/kinds.js';
+import { NGINX, REPLICAS } from '../../src/config/capabilities.js';
 
 const rollout = (steps: string, extra = '') => `apiVersion: kanari.dev/v1alpha1
 kind: Rollout
@@ -88,7 +89,7 @@ spec: { sequential: {} }
 });
 
 describe('Rollout files against the router that will carry them out', () => {
-  const replicas = { name: 'replicas', supports: new Set(['weights'] as const) };
+  const replicas = REPLICAS;
 
   it("kanari's own router does every step", () => {
     const path = file(
@@ -119,5 +120,14 @@ describe('Rollout files against the router that will carry them out', () => {
       'F:14:27 spec.strategy.canary.steps[1].setHeaderRoute: the replicas router cannot do header and cookie routes (it supports: weights)',
       'F:15:22 spec.strategy.canary.steps[2].setMirror: the replicas router cannot do mirroring (it supports: weights)',
     ]);
+  });
+
+  it('a router that can route by some matches refuses the others at their line (nginx: a cookie only when "always")', () => {
+    const steps = (match: string) => `        - setHeaderRoute: { match: ${match} }\n        - setWeight: 10\n`;
+    assert.deepEqual(errorsOf(file(rollout(steps('{ cookie: beta, value: yes }'))), undefined, NGINX), [
+      'F:12:27 spec.strategy.canary.steps[0].setHeaderRoute: the nginx router cannot route by this match: ingress-nginx sends a cookie to the canary only when its value is "always" (canary-by-cookie)',
+    ]);
+    assert.equal(loadDocuments(file(rollout(steps('{ cookie: beta, value: always }'))), undefined, NGINX).length, 1);
+    assert.equal(loadDocuments(file(rollout(steps('{ header: x-user, prefix: qa- }'))), undefined, NGINX).length, 1);
   });
 });

@@ -7,10 +7,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sameTraffic, type TrafficRouter } from '../../src/rollout/seams/traffic.js';
-import type { TrafficState } from '../../src/rollout/types.js';
+import type { HeaderRoute, TrafficState } from '../../src/rollout/types.js';
 
 export interface TrafficRouterUnderTest {
   router: TrafficRouter;
+  /** The match routes it is asked to serve, for a router that can match only some ways (its `matchProblem`). */
+  routes?: HeaderRoute[];
   close(): Promise<void>;
 }
 
@@ -37,10 +39,10 @@ const BY_CAPABILITY: [string, TrafficState][] = [
 
 export function trafficRouterConformance(name: string, open: () => Promise<TrafficRouterUnderTest>): void {
   describe(`TrafficRouter conformance: ${name}`, () => {
-    const withRouter = (test: (router: TrafficRouter) => Promise<void>) => async () => {
+    const withRouter = (test: (router: TrafficRouter, u: TrafficRouterUnderTest) => Promise<void>) => async () => {
       const u = await open();
       try {
-        await test(u.router);
+        await test(u.router, u);
       } finally {
         await u.close();
       }
@@ -79,10 +81,11 @@ export function trafficRouterConformance(name: string, open: () => Promise<Traff
 
     it(
       'serves every state its capabilities allow',
-      withRouter(async (router) => {
+      withRouter(async (router, u) => {
         await router.apply(stableOnly, endpoints);
-        for (const [capability, state] of BY_CAPABILITY) {
+        for (const [capability, byDefault] of BY_CAPABILITY) {
           if (!router.supports.has(capability as never)) continue;
+          const state = capability === 'match' && u.routes ? { ...byDefault, routes: u.routes } : byDefault;
           await router.apply(state, endpoints);
           assert.ok(sameTraffic(await router.observe(), state), `${capability}: ${JSON.stringify(state)}`);
         }

@@ -56,10 +56,12 @@ export class World {
   readonly traffic = new FakeTraffic();
   readonly target = new FakeTarget();
   readonly stats = new FakeStats(this.clock, () => (this.traffic.served?.weights.canary ?? 0) / 100);
-  readonly store: RolloutStore = memoryStore();
   readonly log: string[] = [];
 
-  constructor(readonly document: RolloutDocument) {}
+  constructor(
+    readonly document: RolloutDocument,
+    readonly store: RolloutStore = memoryStore(),
+  ) {}
 
   open(): RolloutEngine {
     return new RolloutEngine({

@@ -39,12 +39,15 @@ type Fetched = { kind: 'value'; series: Samples[] } | Exclude<CountsResult, { ki
 export class PrometheusCountSource implements CountSource {
   readonly name = 'prometheus';
   private readonly byLabel: Map<string, Version>;
+  /** What a bucket bound is divided by to be in seconds, the judge's unit. */
+  private readonly leScale: number;
 
   constructor(
     private readonly config: PrometheusCounts,
     private readonly service: string,
   ) {
     this.byLabel = new Map(VERSIONS.map((v) => [config.versions[v] ?? v, v]));
+    this.leScale = config.latencyUnit === 'milliseconds' ? 1000 : 1;
   }
 
   /** The series selector for `metric`, with the configured labels and `extra` matchers. */
@@ -142,7 +145,7 @@ export class PrometheusCountSource implements CountSource {
         byTime.set(Math.round(t * 1000), n);
       }
       const le = s.metric['le'];
-      series.push({ version, byTime, ...(le === undefined ? {} : { le: bucketBound(le) }) });
+      series.push({ version, byTime, ...(le === undefined ? {} : { le: bucketBound(le) / this.leScale }) });
     }
     return { kind: 'value', series };
   }

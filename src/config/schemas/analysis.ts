@@ -183,6 +183,8 @@ export const prometheusCounts = z.strictObject({
     .default({ label: 'code', regex: '5xx' }),
   /** A classic histogram's name (its `_bucket` series are read), or false when there is none. */
   latency: z.union([metricName, z.literal(false)]).default('kanari_router_request_duration_seconds'),
+  /** The unit of the histogram's `le` bounds: Istio's and Envoy's histograms count milliseconds. */
+  latencyUnit: z.enum(['seconds', 'milliseconds']).default('seconds'),
   timeout: timerDuration.default(5000),
   headers,
 });

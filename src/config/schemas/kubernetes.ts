@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { duration, timerDuration } from '../duration.js';
 import { API_VERSION, exactlyOne, httpUrl } from './common.js';
 import { rolloutSpec } from './rollout.js';
+import { COUNT_PRESETS, KUBE_STATE_METRICS_REASON, type CountPreset } from '../presets/counts.js';
 
 /** A Kubernetes object name (RFC 1123 subdomain, as most kinds require). */
 export const k8sName = z
@@ -95,27 +96,63 @@ export const kubernetesMetrics = z.strictObject({
   prometheus: z.strictObject({
     address: httpUrl,
     /** Which exporter counts requests per version: `istio`, `envoy-gateway`, `ingress-nginx`; default from the router. */
-    preset: z.string().min(1).optional(),
+    preset: z.enum(COUNT_PRESETS).optional(),
     timeout: timerDuration.default(5000),
   }),
 });
 
+/** The proxy that counts each router's requests per version; the replicas router has none, so a Rollout names one. */
+export const DEFAULT_COUNT_PRESET: Record<KubernetesRouterName, CountPreset | undefined> = {
+  gatewayapi: 'envoy-gateway',
+  istio: 'istio',
+  nginx: 'ingress-nginx',
+  replicas: undefined,
+};
+
+/** The count preset a Rollout's judge reads: the one it names, else its router's. */
+export function countPresetOf(spec: {
+  trafficRouting: TrafficRouting;
+  metrics?: { prometheus: { preset?: CountPreset | undefined } } | undefined;
+}): CountPreset | undefined {
+  return spec.metrics?.prometheus.preset ?? DEFAULT_COUNT_PRESET[routerNameOf(spec.trafficRouting)];
+}
+
 const plan = rolloutSpec.shape;
 
-export const kubernetesRolloutSpec = z.strictObject({
-  workloadRef,
-  service: serviceRef,
-  trafficRouting,
-  /** Pods of each version at full strength; default the Deployment's replicas when kanari took it over. */
-  replicas: z.number().int().min(0).max(10_000).optional(),
-  metrics: kubernetesMetrics.optional(),
-  sticky: plan.sticky,
-  progressDeadline: duration.default(600_000),
-  analysisInterval: timerDuration.default(1000),
-  strategy: plan.strategy,
-  notifications: plan.notifications,
-  webhooks: plan.webhooks,
-});
+export const kubernetesRolloutSpec = z
+  .strictObject({
+    workloadRef,
+    service: serviceRef,
+    trafficRouting,
+    /** Pods of each version at full strength; default the Deployment's replicas when kanari took it over. */
+    replicas: z.number().int().min(0).max(10_000).optional(),
+    metrics: kubernetesMetrics.optional(),
+    sticky: plan.sticky,
+    progressDeadline: duration.default(600_000),
+    analysisInterval: timerDuration.default(1000),
+    strategy: plan.strategy,
+    notifications: plan.notifications,
+    webhooks: plan.webhooks,
+  })
+  .superRefine((spec, ctx) => {
+    if (!spec.metrics) return;
+    const path = ['metrics', 'prometheus', 'preset'];
+    const preset = countPresetOf(spec);
+    if (preset === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `the ${routerNameOf(spec.trafficRouting)} router has no proxy that counts requests per version; name the one that does: istio, envoy-gateway or ingress-nginx`,
+        input: spec.metrics,
+      });
+    else if (preset === 'kube-state-metrics')
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `${KUBE_STATE_METRICS_REASON}; name istio, envoy-gateway or ingress-nginx`,
+        input: spec.metrics,
+      });
+  });
 export type KubernetesRolloutSpec = z.output<typeof kubernetesRolloutSpec>;
 
 export const kubernetesMetadata = z.looseObject({

@@ -33,6 +33,13 @@ export interface StatusStore {
   /** Appends `events` and replaces the status, all or nothing: a transition is saved whole. */
   saveTransition(name: string, events: readonly EventRecord[], status: RolloutStatus): void;
   appendEvent(rollout: string, revision: number, at: number, type: string, data: Record<string, unknown>): void;
+  /**
+   * For a store that writes behind (the Kubernetes resource's status): resolves once
+   * everything saved so far is durable. The engine waits for it before it acts on a
+   * transition that moves users forward. A store whose writes are durable when they
+   * return (SQLite, memory) leaves it out.
+   */
+  durable?(): Promise<void>;
 }
 
 /** Analysis runs, with their measurements saved as they are added. */

@@ -303,6 +303,38 @@ describe('prometheus counts from raw samples', () => {
     reply = (q) => matrix(counters(q));
   });
 
+  it('reads bounds in milliseconds (Istio, Envoy) as seconds when latencyUnit says so', async () => {
+    // Cumulative per bound between the two scrapes: 4 at ≤ 25 ms, 5 at ≤ 250 ms, 6 in all.
+    const bucket = (le: string, n: number) =>
+      ['canary', 'stable'].map((version) =>
+        series({ version, le }, [
+          [1, 0],
+          [2, n],
+        ]),
+      );
+    reply = (q) =>
+      matrix(q.includes('_bucket') ? [...bucket('25', 4), ...bucket('250', 5), ...bucket('+Inf', 6)] : counters(q));
+    const read = async (latencyUnit: string) => {
+      const r = await source(prom.url, { latency: 'istio_request_duration_milliseconds', latencyUnit }).windows(
+        1000,
+        2000,
+      );
+      assert.equal(r.kind, 'value', JSON.stringify(r));
+      return (
+        r as {
+          windows: {
+            versions: { canary: { latency: { bounds: readonly number[]; countAbove(t: number[]): number[] } } };
+          }[];
+        }
+      ).windows[0]!.versions.canary.latency;
+    };
+    const ms = await read('milliseconds');
+    assert.deepEqual(ms.bounds, [0.025, 0.25]);
+    assert.deepEqual(ms.countAbove([0.025, 0.25]), [2, 1], 'above 25 ms: 2; above 250 ms: 1');
+    assert.deepEqual((await read('seconds')).bounds, [25, 250], 'the default reads bounds as seconds');
+    assert.throws(() => prometheusCounts.parse({ address: prom.url, latencyUnit: 'minutes' }), /latencyUnit/);
+    reply = (q) => matrix(counters(q));
+  });
   it('keeps a run Running through an outage, recorded once, and takes the missed windows when Prometheus answers again', async () => {
     const spec = analysisTemplateSpec.parse({
       sequential: {
@@ -384,6 +416,7 @@ describe('sequential.source in an AnalysisTemplate', () => {
       requests: 'kanari_router_requests_total',
       errors: { label: 'code', regex: '5xx' },
       latency: 'kanari_router_request_duration_seconds',
+      latencyUnit: 'seconds',
       timeout: 5000,
       headers: {},
     });

@@ -1,0 +1,212 @@
+/**
+ * One Rollout resource under the operator: the engine that runs it, built from what the
+ * resource and its workload say now (level-triggered: `update` is called on every change
+ * and on every resync, and makes the world match whatever it finds).
+ *
+ * - The first time, kanari takes the workload's pods over: the template the Deployment
+ *   runs becomes the stable version, run by a Deployment kanari owns; once that is ready,
+ *   the referenced Deployment is scaled to zero (its original size kept in an
+ *   annotation), and from then on it is only the source of templates.
+ * - A template that is neither stable nor the canary (nor one just rolled back) starts a
+ *   release. The referenced Deployment is kept at zero: scaled up again, it would roll
+ *   every pod to the new template at once, and kanari scales it straight back.
+ * - A restart resumes from the resource's status (`KubeStatusStore`): no state lives only
+ *   in memory.
+ */
+import { kubernetesRolloutDocument, type KubernetesRolloutDocument } from '../config/schemas/kubernetes.js';
+import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
+import { formatPath } from '../config/errors.js';
+import { describeRef, type KubeClient, type KubeObject, type ObjectRef, type OwnerReference } from '../kube/api.js';
+import { RolloutEngine } from '../rollout/engine.js';
+import { systemClock } from '../rollout/seams/clock.js';
+import type { TargetsFactory } from '../rollout/seams/targets.js';
+import type { TrafficRouter } from '../rollout/seams/traffic.js';
+import { describeSystemError } from '../shared/system.js';
+import { KubeStatusStore } from '../store/kubernetes.js';
+import { readCommand } from '../kube/commands.js';
+import { memoryStore } from '../store/memory.js';
+import { engineDocument, releaseOf, versionOf, type DeploymentObject } from './release.js';
+
+/** Where the referenced Deployment's own size is kept while kanari holds it at zero. */
+export const REPLICAS_ANNOTATION = 'kanari.dev/workload-replicas';
+
+/** The adapters a runner builds its engine with (the operator picks them; tests may give fakes). */
+export interface RunnerWorld {
+  client: KubeClient;
+  identity: string;
+  traffic(rollout: KubernetesRolloutDocument, owner: OwnerReference): TrafficRouter;
+  targets(rollout: KubernetesRolloutDocument, owner: OwnerReference): TargetsFactory;
+  templates(rollout: KubernetesRolloutDocument): Record<string, AnalysisTemplateSpec>;
+  log(line: string): void;
+  /** Another replica wrote this rollout: the operator stops leading. */
+  lost(why: string): void;
+}
+
+export class RolloutRunner {
+  private engine?: RolloutEngine;
+  private store?: KubeStatusStore;
+  private said = new Set<string>();
+  readonly key: string;
+  /** The resource this runner runs: one deleted and created again under the same name is another. */
+  readonly uid: string | undefined;
+
+  constructor(
+    private resource: KubeObject,
+    private readonly world: RunnerWorld,
+  ) {
+    this.key = `${resource.metadata.namespace}/${resource.metadata.name}`;
+    this.uid = resource.metadata.uid;
+  }
+
+  get status() {
+    return this.engine?.status;
+  }
+
+  /** Makes the world match `resource` as it is now; never throws (what goes wrong is logged and retried next time). */
+  async update(resource: KubeObject): Promise<void> {
+    this.resource = resource;
+    try {
+      await this.reconcile();
+    } catch (err) {
+      this.say(`cannot reconcile: ${describeSystemError(err)}`);
+    }
+  }
+
+  /** Stops acting: the engine stops ticking and leaves every version and route as it is, for the next leader. */
+  async close(): Promise<void> {
+    await this.engine?.close();
+    this.engine = undefined;
+  }
+
+  private async reconcile(): Promise<void> {
+    const parsed = kubernetesRolloutDocument.safeParse(this.resource);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return this.say(`the Rollout is not valid: ${formatPath(issue.path)}: ${issue.message}`);
+    }
+    const rollout = parsed.data;
+    const namespace = this.resource.metadata.namespace ?? 'default';
+    const workload = await this.world.client.get<DeploymentObject>({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace,
+      name: rollout.spec.workloadRef.name,
+    });
+    const template = workload?.spec?.template;
+    if (!workload || !template) return this.say(`waiting for Deployment ${namespace}/${rollout.spec.workloadRef.name}`);
+    this.store?.observed(this.resource);
+    if (!this.engine) this.open(rollout, workload);
+    const engine = this.engine!;
+    await this.command(engine);
+    await this.holdWorkload(workload, engine.status.phase === 'StableOnly' && engine.status.ready.length > 0);
+    const version = versionOf(template);
+    const s = engine.status;
+    const last = s.result;
+    const known =
+      version === s.stable.version ||
+      version === s.canary?.version ||
+      (last !== undefined && last.outcome !== 'Promoted' && last.release.version === version);
+    if (known) return;
+    const t = await engine.send({ type: 'deploy', release: releaseOf(template, this.place(rollout, workload)) });
+    if (t.rejected) this.say(`template ${version} waits: ${t.rejected}`);
+  }
+
+  /** Carries out the command in the resource's annotation, once (its id is answered in the status). */
+  private async command(engine: RolloutEngine): Promise<void> {
+    const request = readCommand(this.resource.metadata.annotations);
+    if (!request) return;
+    if ('invalid' in request) return this.say(request.invalid);
+    const store = this.store!;
+    if (store.answeredCommand === request.id) return;
+    const t = await engine.send(
+      request.command === 'promote'
+        ? { type: 'promote', ...(request.full ? { full: true } : {}) }
+        : request.command === 'abort'
+          ? { type: 'abort', ...(request.reason ? { reason: request.reason } : {}) }
+          : { type: request.command },
+    );
+    store.answer({
+      id: request.id,
+      command: request.command,
+      ...(t.rejected ? { refused: t.rejected } : {}),
+      at: new Date().toISOString(),
+    });
+    this.world.log(
+      `${this.key}: ${request.command}${request.by ? ` from ${request.by}` : ''}: ${t.rejected ? `refused: ${t.rejected}` : 'done'}`,
+    );
+  }
+
+  private place(rollout: KubernetesRolloutDocument, workload: DeploymentObject) {
+    const kept = Number(workload.metadata.annotations?.[REPLICAS_ANNOTATION]);
+    const replicas = rollout.spec.replicas ?? (Number.isInteger(kept) ? kept : (workload.spec?.replicas ?? 1));
+    return { namespace: this.resource.metadata.namespace ?? 'default', service: rollout.spec.service.name, replicas };
+  }
+
+  private open(rollout: KubernetesRolloutDocument, workload: DeploymentObject): void {
+    const saved = KubeStatusStore.savedState(this.resource);
+    const stable = saved?.stable ?? releaseOf(workload.spec!.template!, this.place(rollout, workload));
+    const owner: OwnerReference = {
+      apiVersion: this.resource.apiVersion,
+      kind: this.resource.kind,
+      name: this.resource.metadata.name,
+      uid: this.resource.metadata.uid ?? '',
+      controller: true,
+      blockOwnerDeletion: true,
+    };
+    this.store = new KubeStatusStore({
+      client: this.world.client,
+      resource: this.resource,
+      identity: this.world.identity,
+      onLost: (why) => this.world.lost(why),
+      log: (line) => this.world.log(`${this.key}: ${line}`),
+    });
+    const document = engineDocument(this.resource.metadata.name, this.resource.spec as Record<string, unknown>, stable);
+    this.engine = new RolloutEngine({
+      document,
+      templates: this.world.templates(rollout),
+      store: memoryStore({ status: this.store }),
+      traffic: this.world.traffic(rollout, owner),
+      targets: this.world.targets(rollout, owner),
+      // On Kubernetes the counts come from Prometheus; there is no router of kanari's to sample.
+      stats: () => Promise.resolve(undefined),
+      clock: systemClock,
+      log: (line) => this.world.log(`${this.resource.metadata.namespace}/${line}`),
+    });
+    this.engine.start();
+  }
+
+  /**
+   * Keeps the referenced Deployment at zero pods once kanari's stable serves (`taken`), and
+   * whenever someone scales it up again after that: its pods would all run its newest template.
+   */
+  private async holdWorkload(workload: DeploymentObject, taken: boolean): Promise<void> {
+    const annotations = workload.metadata.annotations ?? {};
+    const held = annotations[REPLICAS_ANNOTATION] !== undefined;
+    const replicas = workload.spec?.replicas ?? 1;
+    if (replicas === 0 || (!held && !taken)) return;
+    const ref: ObjectRef = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace: workload.metadata.namespace!,
+      name: workload.metadata.name,
+    };
+    await this.world.client.patch(ref, 'merge', {
+      metadata: {
+        resourceVersion: workload.metadata.resourceVersion,
+        annotations: held ? {} : { [REPLICAS_ANNOTATION]: String(replicas) },
+      },
+      spec: { replicas: 0 },
+    });
+    this.world.log(
+      `${this.key}: ${held ? 'scaled back to 0' : 'took over'} ${describeRef(ref)} (it had ${replicas} replicas; kanari runs its pods now)`,
+    );
+  }
+
+  /** Logs a line once until it changes: a resync every few seconds must not repeat it. */
+  private say(line: string): void {
+    if (this.said.has(line)) return;
+    this.said.add(line);
+    if (this.said.size > 100) this.said.clear();
+    this.world.log(`${this.key}: ${line}`);
+  }
+}

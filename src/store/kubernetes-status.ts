@@ -1,0 +1,62 @@
+/**
+ * The parts of a Rollout resource's status people and tools read: the printer columns
+ * (phase, weight, step) and the standard conditions — Progressing, Paused, Degraded,
+ * Healthy, Completed — that `kubectl wait --for=condition=Completed` and dashboards use.
+ */
+import type { Phase, RolloutStatus } from '../rollout/types.js';
+
+export interface Condition {
+  type: 'Progressing' | 'Paused' | 'Degraded' | 'Healthy' | 'Completed';
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
+export interface RolloutConditions {
+  conditions: Condition[];
+}
+
+const MOVING: readonly Phase[] = [
+  'CanaryDeploy',
+  'SmallTraffic',
+  'Monitor',
+  'IncreaseTraffic',
+  'FullDeploy',
+  'Rollback',
+];
+
+export function summaryOf(s: RolloutStatus): { phase: string; weight: number; step: string; message: string } {
+  return { phase: s.phase, weight: s.traffic.weights.canary, step: String(s.step), message: s.message };
+}
+
+/**
+ * The conditions of `s`; a condition keeps its `lastTransitionTime` from `previous` while
+ * its status does not change, as Kubernetes conventions ask.
+ */
+export function conditionsOf(s: RolloutStatus, now: string, previous: readonly Condition[] = []): RolloutConditions {
+  const outcome = s.result?.outcome;
+  const settled = s.phase === 'StableOnly';
+  const failed =
+    s.phase === 'Degraded' || s.phase === 'Aborted' || (settled && outcome !== undefined && outcome !== 'Promoted');
+  const make = (type: Condition['type'], on: boolean, reason: string): Condition => {
+    const status = on ? 'True' : 'False';
+    const before = previous.find((c) => c.type === type);
+    return {
+      type,
+      status,
+      reason,
+      message: s.message,
+      lastTransitionTime: before && before.status === status ? before.lastTransitionTime : now,
+    };
+  };
+  return {
+    conditions: [
+      make('Progressing', MOVING.includes(s.phase), s.phase),
+      make('Paused', s.phase === 'Paused', s.paused?.reason ?? s.phase),
+      make('Degraded', failed, outcome ?? s.phase),
+      make('Healthy', settled && !failed, s.phase),
+      make('Completed', settled && outcome === 'Promoted', outcome ?? s.phase),
+    ],
+  };
+}

@@ -1,0 +1,233 @@
+/**
+ * A rollout's status kept where Kubernetes users look for it: the Rollout resource's
+ * status subresource. The engine writes its status synchronously (the `StatusStore` seam);
+ * this store keeps it in memory at once and writes it to the resource behind, one write
+ * at a time, always the newest, each at the resourceVersion last read. The engine asks
+ * `durable()` before it acts on a transition that moves users forward, so nothing moves
+ * forward that a restarted operator would not resume from; a rollback does not wait.
+ *
+ * Fencing: every status write stamps `status.writer` with this replica and a sequence
+ * number. On a conflict the resource is read again: if another replica has written the
+ * status since, this one has lost the rollout (a leader paused past its lease) and stops
+ * writing (`onLost`); if only the spec or metadata changed, the write is retried.
+ *
+ * Transitions are also reported as Kubernetes Events on the Rollout (best effort, never
+ * waited on): what `kubectl describe rollout` shows.
+ */
+import { describeRef, KubeConflict, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
+import type { EventRecord, StatusStore, StoredRollout } from '../rollout/seams/store.js';
+import type { RolloutStatus } from '../rollout/types.js';
+import { describeSystemError } from '../shared/system.js';
+import type { CommandAnswer } from '../kube/commands.js';
+import { conditionsOf, summaryOf, type Condition, type RolloutConditions } from './kubernetes-status.js';
+
+export interface KubeStatusOptions {
+  client: KubeClient;
+  /** The Rollout resource, as read when the operator took the rollout on. */
+  resource: KubeObject;
+  /** This operator replica (its lease identity): written in `status.writer`. */
+  identity: string;
+  /** Another replica has written this rollout's status: stop acting on it. */
+  onLost: (why: string) => void;
+  log: (line: string) => void;
+  /** Events to the Kubernetes Event API (omitted in tests that do not look at them). */
+  events?: (rows: readonly EventRecord[]) => void;
+}
+
+/** What kanari writes under the Rollout's `.status`. */
+export interface ResourceStatus extends RolloutConditions {
+  phase: string;
+  weight: number;
+  step: string;
+  message: string;
+  observedGeneration?: number;
+  writer: { identity: string; seq: number };
+  /** The answer to the last command a person sent through the resource's annotation. */
+  command?: CommandAnswer;
+  /** The engine's whole status: what a restarted operator resumes from. */
+  state: RolloutStatus;
+}
+
+export class KubeStatusStore implements StatusStore {
+  private stored?: StoredRollout;
+  private readonly ref: ObjectRef;
+  private resourceVersion: string | undefined;
+  private generation: number | undefined;
+  private seq: number;
+  /** Bumped by every change in memory; `written` is the last one on the resource. */
+  private version = 0;
+  private written = 0;
+  private writing?: Promise<void>;
+  private waiters: { version: number; resolve: () => void }[] = [];
+  private lost = false;
+  private lastError?: string;
+  private conditions: Condition[] = [];
+  private command?: CommandAnswer;
+
+  constructor(private readonly o: KubeStatusOptions) {
+    const r = o.resource;
+    this.ref = {
+      apiVersion: r.apiVersion,
+      kind: r.kind,
+      name: r.metadata.name,
+      ...(r.metadata.namespace ? { namespace: r.metadata.namespace } : {}),
+    };
+    this.resourceVersion = r.metadata.resourceVersion;
+    this.generation = r.metadata.generation;
+    const status = r.status as Partial<ResourceStatus> | undefined;
+    this.seq = status?.writer?.seq ?? 0;
+    this.conditions = Array.isArray(status?.conditions) ? status.conditions : [];
+    if (status?.command && typeof status.command.id === 'string') this.command = status.command;
+  }
+
+  /** The status a restarted operator resumes from, as the resource holds it. */
+  static savedState(resource: KubeObject): RolloutStatus | undefined {
+    const state = (resource.status as Partial<ResourceStatus> | undefined)?.state;
+    return state && typeof state === 'object' && typeof state.phase === 'string' ? state : undefined;
+  }
+
+  /** The resource changed (a watch event): a newer spec generation is reported with the next write. */
+  observed(resource: KubeObject): void {
+    this.generation = resource.metadata.generation;
+  }
+
+  rollout(name: string): StoredRollout | undefined {
+    if (this.stored) return structuredClone(this.stored);
+    const state = KubeStatusStore.savedState(this.o.resource);
+    return state ? { name, document: undefined, templates: {}, status: state } : undefined;
+  }
+
+  putRollout(r: StoredRollout): void {
+    this.stored = structuredClone(r);
+    this.changed();
+  }
+
+  saveTransition(name: string, events: readonly EventRecord[], status: RolloutStatus): void {
+    if (!this.stored) throw new Error(`no rollout named ${name}`);
+    this.stored.status = structuredClone(status);
+    this.changed();
+    if (events.length > 0) this.o.events?.(events);
+  }
+
+  appendEvent(_rollout: string, revision: number, at: number, type: string, data: Record<string, unknown>): void {
+    this.o.events?.([{ revision, at, type, data }]);
+  }
+
+  /** The id of the last command answered: one carried out is never carried out again. */
+  get answeredCommand(): string | undefined {
+    return this.command?.id;
+  }
+
+  /** Records the answer to a command, written with the status. */
+  answer(answer: CommandAnswer): void {
+    this.command = answer;
+    this.changed();
+  }
+
+  /**
+   * Resolves once everything saved so far is on the resource. It does not reject: while
+   * the API server refuses writes it stays pending (and the engine moves nothing forward).
+   */
+  durable(): Promise<void> {
+    if (this.written >= this.version) return Promise.resolve();
+    const version = this.version;
+    return new Promise((resolve) => this.waiters.push({ version, resolve }));
+  }
+
+  /** Why the last write failed, while writes fail. */
+  get error(): string | undefined {
+    return this.lastError;
+  }
+
+  /** Writes what is in memory now; the operator calls this again after a failure (each round). */
+  flush(): Promise<void> {
+    if (this.lost || this.written >= this.version) return Promise.resolve();
+    this.writing ??= this.write().finally(() => (this.writing = undefined));
+    return this.writing;
+  }
+
+  /** Writes on the next turn of the event loop, so changes made together (a transition and the command that caused it) land in one write. */
+  private changed(): void {
+    this.version++;
+    setImmediate(() => void this.flush());
+  }
+
+  private async write(): Promise<void> {
+    while (!this.lost && this.stored && this.written < this.version) {
+      const version = this.version;
+      const body = this.statusBody(this.stored.status);
+      try {
+        const written = await this.o.client.replace(
+          {
+            ...this.ref,
+            metadata: {
+              name: this.ref.name,
+              ...(this.ref.namespace ? { namespace: this.ref.namespace } : {}),
+              ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
+            },
+            status: body,
+          } as KubeObject,
+          { status: true },
+        );
+        this.resourceVersion = written.metadata.resourceVersion;
+        this.written = version;
+        this.lastError = undefined;
+        this.release();
+      } catch (err) {
+        if (err instanceof KubeConflict && (await this.stillOurs())) continue;
+        if (!this.lost) {
+          const reason = `cannot write the status of ${describeRef(this.ref)}: ${describeSystemError(err)}`;
+          if (this.lastError !== reason) this.o.log(reason);
+          this.lastError = reason;
+          this.seq--; // the stamp was not written; the next attempt reuses it
+        }
+        return;
+      }
+    }
+  }
+
+  /** After a conflict: whether the status is still ours (only spec or metadata moved), taking the new version. */
+  private async stillOurs(): Promise<boolean> {
+    const current = await this.o.client.get(this.ref);
+    if (!current) {
+      this.lose(`${describeRef(this.ref)} was deleted`);
+      return false;
+    }
+    const writer = (current.status as Partial<ResourceStatus> | undefined)?.writer;
+    if (writer && (writer.identity !== this.o.identity || writer.seq > this.seq)) {
+      this.lose(`replica ${writer.identity} has written its status since`);
+      return false;
+    }
+    this.resourceVersion = current.metadata.resourceVersion;
+    this.generation = current.metadata.generation;
+    this.seq--; // the stamp of the refused write is reused
+    return true;
+  }
+
+  private lose(why: string): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.o.log(`stopped writing ${describeRef(this.ref)}: ${why}`);
+    this.o.onLost(why);
+  }
+
+  private release(): void {
+    const ready = this.waiters.filter((w) => w.version <= this.written);
+    this.waiters = this.waiters.filter((w) => w.version > this.written);
+    for (const w of ready) w.resolve();
+  }
+
+  private statusBody(state: RolloutStatus): ResourceStatus {
+    this.seq++;
+    const { conditions } = conditionsOf(state, new Date().toISOString(), this.conditions);
+    this.conditions = conditions;
+    return {
+      ...summaryOf(state),
+      conditions,
+      ...(this.generation !== undefined ? { observedGeneration: this.generation } : {}),
+      writer: { identity: this.o.identity, seq: this.seq },
+      ...(this.command ? { command: this.command } : {}),
+      state,
+    };
+  }
+}

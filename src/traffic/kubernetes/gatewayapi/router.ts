@@ -1,0 +1,69 @@
+/**
+ * The Gateway API as the data plane: kanari's rules in the user's HTTPRoute, written by
+ * read-modify-write at the version read (the `rules` list is atomic, so server-side apply
+ * would take the whole list from the user), and read back to say what is served.
+ */
+import type { z } from 'zod';
+import type { gatewayApiRouting } from '../../../config/schemas/kubernetes.js';
+import { GATEWAY_API } from '../../../config/capabilities.js';
+import { describeRef, type KubeObject, type ObjectRef } from '../../../kube/api.js';
+import { updateObject } from '../../../kube/update.js';
+import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
+import type { TrafficState } from '../../../rollout/types.js';
+import { kubeCall } from '../errors.js';
+import { canonicalJson, isStableOnly, servedByUserRules, type KubernetesTrafficOptions } from '../options.js';
+import { HTTPROUTE_CRD, httpRouteFeatures, requireFeatures, type HttpRouteFeatures } from './crd.js';
+import { routeTraffic, splitRoute, type RouteContext } from './route.js';
+
+export class GatewayApiTraffic implements TrafficRouter {
+  readonly name = GATEWAY_API.name;
+  readonly supports: ReadonlySet<TrafficCapability> = GATEWAY_API.supports;
+  /** Weights pick a backend for each request. */
+  readonly assignment = 'request' as const;
+
+  private readonly route: ObjectRef;
+  private readonly ctx: RouteContext;
+  /** The CRD's features once they were enough; read again while they are not (the CRD may be upgraded). */
+  private features?: HttpRouteFeatures;
+  private last?: TrafficState;
+
+  constructor(private readonly o: KubernetesTrafficOptions<z.output<typeof gatewayApiRouting>>) {
+    this.route = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      namespace: o.routing.namespace ?? o.rollout.namespace,
+      name: o.routing.httpRoute,
+    };
+    this.ctx = { rollout: o.rollout.name, namespace: o.rollout.namespace, service: o.service };
+  }
+
+  async apply(desired: TrafficState): Promise<void> {
+    if (!isStableOnly(desired)) await this.requireFeatures(desired.mirror > 0);
+    await kubeCall(() =>
+      updateObject<KubeObject>(this.o.client, this.route, (current) => {
+        const next = splitRoute(current, desired, this.ctx);
+        return canonicalJson(next) === canonicalJson(current) ? undefined : next;
+      }),
+    );
+    this.last = desired;
+  }
+
+  async observe(): Promise<TrafficState | undefined> {
+    const route = await kubeCall(() => this.o.client.get(this.route));
+    if (!route) throw new TrafficRefused(`${describeRef(this.route)} does not exist`);
+    const state = routeTraffic(route, this.ctx);
+    return state ?? servedByUserRules(this.last);
+  }
+
+  private async requireFeatures(mirror: boolean): Promise<void> {
+    let features = this.features;
+    if (!features) {
+      const ref = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: HTTPROUTE_CRD };
+      const crd = await kubeCall(() => this.o.client.get(ref));
+      if (!crd) throw new TrafficRefused(`the HTTPRoute CRD (${HTTPROUTE_CRD}) is not installed`);
+      features = httpRouteFeatures(crd);
+    }
+    requireFeatures(features, mirror);
+    this.features = features;
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * What a traffic router on Kubernetes is built with, and the names it writes: one Service
+ * per version (`<rollout>-<id>`, which the deployment target creates) and rules or routes
+ * named `kanari-<rollout>-<k>` (and `…-<k>-route-<n>` for header and cookie routes), `k`
+ * counting the user's rules kanari splits. The index makes each name unique when a user
+ * sends several rules to the Service; the strict pattern keeps rollout `web` from taking
+ * rollout `web-1`'s rules.
+ */
+import type { KubeClient } from '../../kube/api.js';
+import type { TrafficState } from '../../rollout/types.js';
+import { TrafficRefused } from '../../rollout/seams/traffic.js';
+
+export interface KubernetesTrafficOptions<Routing> {
+  client: KubeClient;
+  rollout: { name: string; namespace: string };
+  /** The Service users reach; `port` is used where the user's rule names none. */
+  service: { name: string; port: number };
+  routing: Routing;
+}
+
+/** The Service kanari runs an instance behind. */
+export function versionService(rollout: string, id: string): string {
+  return `${rollout}-${id}`;
+}
+
+/** The instance id a version Service stands for, or undefined when the name is not one of this rollout's. */
+export function idOfService(rollout: string, service: string): string | undefined {
+  const prefix = `${rollout}-`;
+  return service.startsWith(prefix) && service.length > prefix.length ? service.slice(prefix.length) : undefined;
+}
+
+/** A weights rule (no route) or the n-th header/cookie route of the k-th rule kanari splits. */
+export interface OwnedName {
+  k: number;
+  route?: number;
+}
+
+export function ownedName(rollout: string, name: OwnedName): string {
+  return `kanari-${rollout}-${name.k}${name.route === undefined ? '' : `-route-${name.route}`}`;
+}
+
+/** Whether a rule or route name is this rollout's, and which. */
+export function parseOwnedName(rollout: string, name: unknown): OwnedName | undefined {
+  if (typeof name !== 'string' || !name.startsWith(`kanari-${rollout}-`)) return undefined;
+  const m = /^(\d{1,4})(?:-route-(\d{1,4}))?$/.exec(name.slice(`kanari-${rollout}-`.length));
+  if (!m) return undefined;
+  return { k: Number(m[1]), ...(m[2] === undefined ? {} : { route: Number(m[2]) }) };
+}
+
+/** The instances a state routes to, each with its role; a baseline without a canary has no place. */
+export function backendsOf(state: TrafficState): { id: string; percent: number }[] {
+  if (state.baseline !== undefined && state.canary === undefined)
+    throw new TrafficRefused('a baseline without a canary cannot be routed');
+  const { canary, baseline } = state.weights;
+  for (const [what, w] of [
+    ['canary', canary],
+    ['baseline', baseline],
+  ] as const)
+    if (!Number.isFinite(w) || w < 0 || w > 100)
+      throw new TrafficRefused(`the ${what} weight must be 0–100 (got ${w})`);
+  if (canary + baseline > 100) throw new TrafficRefused(`canary and baseline weights add up to more than 100`);
+  const out = [{ id: state.stable, percent: 100 - canary - (state.baseline === undefined ? 0 : baseline) }];
+  if (state.canary !== undefined) out.push({ id: state.canary, percent: canary });
+  if (state.baseline !== undefined) out.push({ id: state.baseline, percent: baseline });
+  return out;
+}
+
+/** A state kanari serves by leaving the user's object as written: everyone on stable, nothing else. */
+export function isStableOnly(state: TrafficState): boolean {
+  return (
+    state.canary === undefined &&
+    state.baseline === undefined &&
+    state.routes.length === 0 &&
+    state.mirror === 0 &&
+    state.weights.canary === 0 &&
+    state.weights.baseline === 0
+  );
+}
+
+/**
+ * What a route without kanari's rules serves: everyone by the user's rules to the Service,
+ * which is stable, whichever version the last state asked for calls stable; nothing yet
+ * before kanari asked for anything.
+ */
+export function servedByUserRules(last: TrafficState | undefined): TrafficState | undefined {
+  return last && { stable: last.stable, weights: { canary: 0, baseline: 0 }, routes: [], mirror: 0 };
+}
+
+/** Refuses what no Kubernetes router here can express: a rolling update's per-instance sizes, names Services cannot have. */
+export function checkExpressible(state: TrafficState, rollout: string): void {
+  if (state.sizes && Object.keys(state.sizes).length > 0)
+    throw new TrafficRefused(
+      'routing to some of an instance’s pods (a rolling update) is not something a route can say',
+    );
+  for (const id of [state.stable, state.canary, state.baseline]) {
+    if (id === undefined) continue;
+    const name = versionService(rollout, id);
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name))
+      throw new TrafficRefused(
+        `the Service for version ${id} would be named "${name}", which is not a valid Service name`,
+      );
+  }
+}
+
+/**
+ * Integer weights in the ratio of `percents` (each a multiple of 0.01): hundredths, reduced
+ * by their common divisor so 25% reads 3:1. Zero stays zero (a backend kept, sent nothing).
+ */
+export function proportions(percents: number[]): number[] {
+  const units = percents.map((p) => Math.round(p * 100));
+  const divisor = units.reduce((a, b) => gcd(a, b), 0) || 1;
+  return units.map((u) => u / divisor);
+}
+
+/** The percent each weight stands for, rounded to 0.01 as a rollout's weights are. */
+export function percentsOf(weights: number[]): number[] {
+  const total = weights.reduce((a, b) => a + b, 0);
+  return weights.map((w) => (total === 0 ? 0 : Math.round((w * 10_000) / total) / 100));
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** JSON with object keys sorted, so two objects that differ only in key order compare equal. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
+}
+
+/**
+ * Refuses a route list that is not what kanari would write from the user's part of it for
+ * the state read from it: someone edited kanari's entries. Names the entry that differs, or
+ * the two weighted entries that disagree (the state is read from the first).
+ */
+export function requireAsWritten<T extends { name?: string | undefined }>(
+  where: string,
+  noun: string,
+  written: T[],
+  actual: T[],
+  weightsOf: (entry: T) => unknown,
+): void {
+  if (canonicalJson(written) === canonicalJson(actual)) return;
+  const owned = actual.filter((e) => written.some((w) => w.name === e.name) && e.name?.startsWith('kanari-'));
+  const weighted = owned.filter((e) => !e.name!.includes('-route-'));
+  const disagree = weighted.find((e) => canonicalJson(weightsOf(e)) !== canonicalJson(weightsOf(weighted[0]!)));
+  const wanted = new Map(written.map((w) => [w.name, canonicalJson(w)]));
+  const changed = owned.find((e) => wanted.get(e.name) !== canonicalJson(e));
+  const why = disagree
+    ? `${weighted[0]!.name} and ${disagree.name} send in different weights`
+    : changed
+      ? `${changed.name} differs`
+      : 'moved, or one is missing';
+  throw new TrafficRefused(
+    `kanari's ${noun} in ${where} are not as kanari wrote them (${why}); kanari writes them again on its next apply`,
+  );
+}
