@@ -86,6 +86,14 @@ describe('CRDs', () => {
     assert.deepEqual(made.body.spec.rules[0].filters[0].urlRewrite, { anything: 'kept' });
     assert.deepEqual(made.body.spec.rules[0].matches, [{ path: { type: 'PathPrefix', value: '/' } }]);
     assert.match(made.headers.get('warning') ?? '', /unknown field \\"spec\.unknown\\"/);
+    const strategic = await kube(
+      api.url,
+      'PATCH',
+      `${ROUTES}/pruned`,
+      { spec: {} },
+      'application/strategic-merge-patch+json',
+    );
+    assert.equal(strategic.status, 415, 'custom resources take no strategic merge patch, as on a real server');
     const strict = await kube(api.url, 'POST', `${ROUTES}?fieldValidation=Strict`, route('strict', { unknown: 1 }));
     assert.equal(strict.status, 400);
     assert.match(strict.body.message, /unknown field "spec.unknown"/);

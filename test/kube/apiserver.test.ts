@@ -160,6 +160,44 @@ describe('writes at a resourceVersion', () => {
   });
 });
 
+describe('strategic merge patch', () => {
+  it('merges containers by name, deletes with $patch: delete, ignores order hints, refuses other directives', async () => {
+    const made = deployment('strategic');
+    made.spec.template.spec.containers.push({ name: 'sidecar', image: 'envoy:1' });
+    await k.post(DEPLOYMENTS, made);
+    const patch = {
+      spec: {
+        template: {
+          spec: {
+            '$setElementOrder/containers': [{ name: 'app' }, { name: 'sidecar' }],
+            containers: [
+              { name: 'app', image: 'app:2' },
+              { name: 'sidecar', $patch: 'delete' },
+            ],
+          },
+        },
+      },
+    };
+    const res = await kube(
+      api.url,
+      'PATCH',
+      `${DEPLOYMENTS}/strategic`,
+      patch,
+      'application/strategic-merge-patch+json',
+    );
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.spec.template.spec.containers, [{ name: 'app', image: 'app:2' }]);
+    const unknown = await kube(
+      api.url,
+      'PATCH',
+      `${DEPLOYMENTS}/strategic`,
+      { spec: { $deleteFromPrimitiveList: {} } },
+      'application/strategic-merge-patch+json',
+    );
+    assert.equal(unknown.status, 400);
+  });
+});
+
 describe('status subresource and generation', () => {
   it('ignores status on the main resource and everything but status on /status', async () => {
     const path = '/api/v1/namespaces/default/services/split';
@@ -334,6 +372,7 @@ describe('hostile requests get a Status, never a crash', () => {
       { ...deployment('neg'), spec: { ...deployment('neg').spec, replicas: -1 } },
     ],
     ['a path under no kind', 'GET', '/apis/apps/v1/namespaces/default/widgets', undefined],
+    ['a protobuf body', 'POST', DEPLOYMENTS, 'k8s\u0000', 'application/vnd.kubernetes.protobuf'],
     ['a namespaced kind written without a namespace', 'POST', '/apis/apps/v1/deployments', deployment('x')],
   ];
   for (const [what, method, path, body, type] of cases) {

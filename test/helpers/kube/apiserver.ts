@@ -92,6 +92,14 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     if (method === 'GET' && path === '/openapi/v2') return openApi(req, res);
     const target = route(kinds, path);
     if (!target) return send(res, 404, notFoundPath(path));
+    if (/protobuf|cbor/.test(contentType(req))) {
+      // Only JSON and YAML bodies: a client that prefers protobuf falls back to JSON on 415.
+      throw new ApiError(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
+      );
+    }
     const body = await readBody(
       req,
       method === 'PATCH'
