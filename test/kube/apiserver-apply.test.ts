@@ -4,18 +4,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startKubeApiServer, type TestKubeApi } from '../helpers/kube/apiserver.js';
-import { deployment, kube, kubeAt, MERGE } from '../helpers/kube/request.js';
+import { configMap, deployment, kube, kubeAt, MERGE } from '../helpers/kube/request.js';
 
 let api: TestKubeApi;
 let k: ReturnType<typeof kubeAt>;
 const DEPLOYMENTS = '/apis/apps/v1/namespaces/default/deployments';
 const CM = '/api/v1/namespaces/default/configmaps';
-const configMap = (name: string, data: Record<string, string>, labels?: Record<string, string>) => ({
-  apiVersion: 'v1',
-  kind: 'ConfigMap',
-  metadata: { name, ...(labels ? { labels } : {}) },
-  data,
-});
 const managers = (object: any) => object.metadata.managedFields.map((m: any) => `${m.manager}/${m.operation}`).sort();
 
 before(async () => {

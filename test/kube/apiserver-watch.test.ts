@@ -3,17 +3,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startKubeApiServer, type TestKubeApi } from '../helpers/kube/apiserver.js';
-import { eventually, kubeAt, watchStream } from '../helpers/kube/request.js';
+import { configMap, eventually, kubeAt, watchStream } from '../helpers/kube/request.js';
 
 let api: TestKubeApi;
 let k: ReturnType<typeof kubeAt>;
 const CM = '/api/v1/namespaces/default/configmaps';
-const configMap = (name: string, labels: Record<string, string> = {}) => ({
-  apiVersion: 'v1',
-  kind: 'ConfigMap',
-  metadata: { name, labels },
-});
-
 before(async () => {
   api = await startKubeApiServer({ historySize: 10, bookmarkIntervalMs: 100 });
   k = kubeAt(api.url);
@@ -81,7 +75,7 @@ describe('watch', () => {
   });
 
   it('without a resourceVersion, starts with ADDED for every object, filtered by selector; leaving the selector is DELETED', async () => {
-    await k.post(CM, configMap('picked', { watch: 'me' }));
+    await k.post(CM, configMap('picked', undefined, { watch: 'me' }));
     await k.post(CM, configMap('ignored'));
     const w = watchStream(api.url, `${CM}?watch=true&labelSelector=watch%3Dme`);
     await eventually(() => (w.events.length >= 1 ? true : undefined), 'the initial ADDED');

@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startKubeApiServer, type TestKubeApi } from '../helpers/kube/apiserver.js';
-import { deployment, kube, kubeAt } from '../helpers/kube/request.js';
+import { configMap, deployment, kube, kubeAt } from '../helpers/kube/request.js';
 
 let api: TestKubeApi;
 let k: ReturnType<typeof kubeAt>;
 const DEPLOYMENTS = '/apis/apps/v1/namespaces/default/deployments';
+const CM = '/api/v1/namespaces/default/configmaps';
 
 before(async () => {
   api = await startKubeApiServer({ deploymentReadyDelayMs: 20 });
@@ -71,13 +72,9 @@ describe('create, read, list', () => {
       ['b', 'web'],
       ['c', 'db'],
     ] as const) {
-      await k.post('/api/v1/namespaces/default/configmaps', {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: `sel-${name}`, labels: { tier } },
-      });
+      await k.post(CM, configMap(`sel-${name}`, undefined, { tier }));
     }
-    const web = await k.get('/api/v1/namespaces/default/configmaps?labelSelector=tier%3Dweb');
+    const web = await k.get(`${CM}?labelSelector=tier%3Dweb`);
     assert.deepEqual(
       web.body.items.map((i: any) => i.metadata.name),
       ['sel-a', 'sel-b'],
@@ -110,14 +107,8 @@ describe('create, read, list', () => {
 
 describe('writes at a resourceVersion', () => {
   it('refuses a PUT at a stale resourceVersion with 409 Conflict, worded as the real server', async () => {
-    const path = '/api/v1/namespaces/default/configmaps/stale';
-    const made = (
-      await k.post('/api/v1/namespaces/default/configmaps', {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'stale' },
-      })
-    ).body;
+    const path = `${CM}/stale`;
+    const made = (await k.post(CM, configMap('stale'))).body;
     assert.equal((await k.put(path, { ...made, data: { writer: 'first' } })).status, 200);
     const res = await k.put(path, { ...made, data: { writer: 'second' } });
     assert.equal(res.status, 409);
@@ -251,13 +242,7 @@ describe('status subresource and generation', () => {
 
 describe('what each kind keeps', () => {
   it('keeps generation only where the real kind does, and gives a ClusterIP Service an address', async () => {
-    const cm = (
-      await k.post('/api/v1/namespaces/default/configmaps', {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'plain' },
-      })
-    ).body;
+    const cm = (await k.post(CM, configMap('plain'))).body;
     assert.equal(cm.metadata.generation, undefined);
     const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'addressed' }, spec: { ports: [{ port: 80 }] } };
     const made = (await k.post('/api/v1/namespaces/default/services', svc)).body;
@@ -284,33 +269,23 @@ describe('what each kind keeps', () => {
 
 describe('deletion', () => {
   it('deletes with preconditions, and answers 404 for what is not there', async () => {
-    const made = (
-      await k.post('/api/v1/namespaces/default/configmaps', {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'gone' },
-      })
-    ).body;
-    const wrongUid = await k.delete('/api/v1/namespaces/default/configmaps/gone', { preconditions: { uid: 'not-it' } });
+    const made = (await k.post(CM, configMap('gone'))).body;
+    const wrongUid = await k.delete(`${CM}/gone`, { preconditions: { uid: 'not-it' } });
     assert.equal(wrongUid.status, 409);
     assert.match(wrongUid.body.message, /Precondition failed: UID in precondition: not-it/);
-    const ok = await k.delete('/api/v1/namespaces/default/configmaps/gone', {
+    const ok = await k.delete(`${CM}/gone`, {
       preconditions: { uid: made.metadata.uid, resourceVersion: made.metadata.resourceVersion },
     });
     assert.equal(ok.status, 200);
-    assert.equal((await k.delete('/api/v1/namespaces/default/configmaps/gone')).status, 404);
+    assert.equal((await k.delete(`${CM}/gone`)).status, 404);
   });
 
   it('keeps an object with finalizers, marked for deletion, until the last finalizer is removed', async () => {
-    await k.post('/api/v1/namespaces/default/configmaps', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'held', finalizers: ['example.com/hold'] },
-    });
-    const marked = await k.delete('/api/v1/namespaces/default/configmaps/held');
+    await k.post(CM, { ...configMap('held'), metadata: { name: 'held', finalizers: ['example.com/hold'] } });
+    const marked = await k.delete(`${CM}/held`);
     assert.ok(marked.body.metadata.deletionTimestamp);
     assert.ok(api.get('v1', 'ConfigMap', 'default', 'held'));
-    await k.merge('/api/v1/namespaces/default/configmaps/held', { metadata: { finalizers: null } });
+    await k.merge(`${CM}/held`, { metadata: { finalizers: null } });
     assert.equal(api.get('v1', 'ConfigMap', 'default', 'held'), undefined);
   });
 });

@@ -112,3 +112,17 @@ export async function installCrds(base: string, ...crds: { metadata: { name: str
       throw new Error(`CRD ${crd.metadata.name} refused: ${res.status} ${JSON.stringify(res.body)}`);
   }
 }
+
+/** A ConfigMap, the plainest object there is: no status, no generation, no controller. */
+export function configMap(
+  name: string,
+  data?: Record<string, string>,
+  labels?: Record<string, string>,
+): Record<string, any> {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, ...(labels ? { labels } : {}) },
+    ...(data ? { data } : {}),
+  };
+}
