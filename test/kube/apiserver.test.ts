@@ -347,6 +347,14 @@ describe('hostile requests get a Status, never a crash', () => {
       { ...deployment('neg'), spec: { ...deployment('neg').spec, replicas: -1 } },
     ],
     ['a path under no kind', 'GET', '/apis/apps/v1/namespaces/default/widgets', undefined],
+    ['a body nested 100000 deep', 'POST', DEPLOYMENTS, `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`],
+    [
+      'a YAML apply nested 100000 deep',
+      'PATCH',
+      `${DEPLOYMENTS}/shop?fieldManager=x`,
+      `a: ${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+      'application/apply-patch+yaml',
+    ],
     ['a protobuf body', 'POST', DEPLOYMENTS, 'k8s\u0000', 'application/vnd.kubernetes.protobuf'],
     ['a namespaced kind written without a namespace', 'POST', '/apis/apps/v1/deployments', deployment('x')],
   ];
