@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startKubeApiServer, type TestKubeApi } from '../helpers/kube/apiserver.js';
 import { templateHash } from '../helpers/kube/deployments.js';
-import { deployment, eventually, kube, kubeAt } from '../helpers/kube/request.js';
+import { configMap, deployment, eventually, kube, kubeAt, watchStream } from '../helpers/kube/request.js';
 
 let api: TestKubeApi;
 let k: ReturnType<typeof kubeAt>;
@@ -82,23 +82,19 @@ describe('garbage collection', () => {
     assert.equal((await k.get(`${SERVICES}/two-owners`)).status, 200);
   });
 
-  it('deletes a namespace with everything in it, refusing new content while it terminates', async () => {
+  it('keeps a namespace Terminating, refusing new content, until everything in it is gone', async () => {
     await k.post('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'doomed' } });
-    await k.post('/api/v1/namespaces/doomed/configmaps', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'inside' },
-    });
+    await k.post('/api/v1/namespaces/doomed/configmaps', { ...configMap('inside'), metadata: { name: 'inside' } });
+    const held = { ...configMap('held'), metadata: { name: 'held', finalizers: ['example.com/hold'] } };
+    await k.post('/api/v1/namespaces/doomed/configmaps', held);
     const terminating = await k.delete('/api/v1/namespaces/doomed');
     assert.equal(terminating.body.status.phase, 'Terminating');
-    const late = await k.post('/api/v1/namespaces/doomed/configmaps', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'late' },
-    });
+    await eventually(() => (api.get('v1', 'ConfigMap', 'doomed', 'inside') ? undefined : true), 'the content to go');
+    assert.ok(api.get('v1', 'ConfigMap', 'doomed', 'held')?.metadata.deletionTimestamp, 'held by its finalizer');
+    const late = await k.post('/api/v1/namespaces/doomed/configmaps', configMap('late'));
     assert.equal(late.status, 403);
+    await k.merge('/api/v1/namespaces/doomed/configmaps/held', { metadata: { finalizers: null } });
     await eventually(gone('/api/v1/namespaces/doomed'), 'the namespace to go');
-    assert.equal(api.objects('v1', 'ConfigMap', 'doomed').length, 0);
   });
 });
 
@@ -125,13 +121,18 @@ describe('leases', () => {
 
 describe('the stand-in Deployment controller', () => {
   it('observes the generation at once and makes every replica ready after the delay, omitting zero counts', async () => {
+    // The watch sees every status written, however slow the machine: the first is before any pod is ready.
+    const w = watchStream(
+      api.url,
+      `${DEPLOYMENTS}?watch=true&resourceVersion=${api.resourceVersion()}&fieldSelector=metadata.name%3Dready`,
+    );
     const made = (await k.post(DEPLOYMENTS, deployment('ready', 'app:1', 3))).body;
-    const observed = await eventually(
-      () => api.get('apps/v1', 'Deployment', 'default', 'ready')?.status?.observedGeneration,
+    const early = await eventually(
+      () => w.events.find((e) => e.object.status?.observedGeneration)?.object.status,
       'observedGeneration',
     );
-    assert.equal(observed, made.metadata.generation);
-    const early = api.get('apps/v1', 'Deployment', 'default', 'ready')!.status;
+    w.stop();
+    assert.equal(early.observedGeneration, made.metadata.generation);
     assert.equal(early.readyReplicas, undefined, 'zero ready replicas are omitted, as the real API omits them');
     const status = await eventually(
       () =>

@@ -93,6 +93,23 @@ describe('watch', () => {
     );
   });
 
+  it('sends each event as a one-row Table when asked for Tables, as kubectl get -w does', async () => {
+    const w = watchStream(
+      api.url,
+      `${CM}?watch=true&resourceVersion=${api.resourceVersion()}`,
+      'application/json;as=Table;v=v1;g=meta.k8s.io',
+    );
+    await k.post(CM, configMap('tabled'));
+    const event = await eventually(() => w.events[0], 'the event');
+    w.stop();
+    assert.equal(event.type, 'ADDED');
+    assert.equal(event.object.kind, 'Table');
+    assert.deepEqual(
+      event.object.rows.map((r: any) => r.cells[0]),
+      ['tabled'],
+    );
+  });
+
   it('ends the stream after timeoutSeconds', async () => {
     const rv = api.resourceVersion();
     const started = Date.now();

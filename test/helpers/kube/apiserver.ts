@@ -141,7 +141,14 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
         fieldSelector(params.get('fieldSelector')),
       );
       if (params.get('watch') === 'true' || params.get('watch') === '1') {
-        return serveWatch(req, res, store, { kind: target.kind, ...ns(target), selector, params, bookmarkIntervalMs });
+        return serveWatch(req, res, store, {
+          kind: target.kind,
+          ...ns(target),
+          selector,
+          params,
+          bookmarkIntervalMs,
+          table: wantsTable(req.headers.accept),
+        });
       }
       const rv = params.get('resourceVersion');
       if (params.get('resourceVersionMatch') === 'Exact' && rv !== String(store.resourceVersion))

@@ -4,7 +4,8 @@
  * until the last is removed), namespaces that take their content with them, and owner
  * references — a dependent goes when all its owners are gone (background; `Orphan` strips
  * the reference instead), and an object created with an owner that does not exist (a wrong
- * uid) is collected too, as the real collector does after it looks the owner up.
+ * uid) is collected too, as the real collector does after it looks the owner up. A
+ * namespace stays Terminating until everything in it is gone, finalizers included.
  */
 import { conflict, notFound } from './errors.js';
 import type { Kind, Kinds } from './kinds.js';
@@ -70,14 +71,18 @@ export class Deletion {
     marked.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     marked.status = { phase: 'Terminating' };
     const stored = this.store.write(kind, marked);
-    this.later(() => {
-      for (const { kind: k, object } of this.store.everything()) {
-        if (object.metadata.namespace === namespace.metadata.name)
-          this.store.remove(k, object.metadata.namespace, object.metadata.name);
-      }
-      this.store.remove(kind, undefined, namespace.metadata.name);
-    });
+    this.later(() => this.drain(kind, namespace.metadata.name));
     return stored;
+  }
+
+  /** Deletes what a terminating namespace holds (finalizers hold it), and the namespace once it is empty. */
+  private drain(kind: Kind, name: string): void {
+    const inside = this.store.everything().filter(({ object }) => object.metadata.namespace === name);
+    for (const { kind: k, object } of inside) {
+      if (!object.metadata.deletionTimestamp) this.delete({ kind: k, namespace: name, name: object.metadata.name }, {});
+    }
+    if (!this.store.everything().some(({ object }) => object.metadata.namespace === name))
+      this.store.remove(kind, undefined, name);
   }
 
   private later(work: () => void): void {
@@ -91,6 +96,10 @@ export class Deletion {
   private observe(change: Change): void {
     const uid = change.object.metadata.uid ?? '';
     if (change.type === 'DELETED') {
+      const ns = change.object.metadata.namespace;
+      const nsKind = this.kinds.byType('v1', 'Namespace')!;
+      if (ns && this.store.get(nsKind, undefined, ns)?.metadata.deletionTimestamp)
+        this.later(() => this.drain(nsKind, ns));
       for (const { kind, object } of this.store.everything()) {
         if (object.metadata.ownerReferences?.some((r) => r.uid === uid)) this.later(() => this.collect(kind, object));
       }

@@ -80,11 +80,11 @@ export async function eventually<T>(
 }
 
 /** A raw watch: every event line as parsed, until the server ends the stream or `stop()`. */
-export function watchStream(base: string, path: string) {
+export function watchStream(base: string, path: string, accept?: string) {
   const events: any[] = [];
   const abort = new AbortController();
   const done = (async () => {
-    const res = await fetch(`${base}${path}`, { signal: abort.signal });
+    const res = await fetch(`${base}${path}`, { signal: abort.signal, ...(accept ? { headers: { accept } } : {}) });
     let buffered = '';
     const decoder = new TextDecoder();
     try {
