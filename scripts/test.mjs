@@ -24,6 +24,9 @@ const OFFLINE = [
   /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits|durable)\.test\.ts$/,
   /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
+  /^test\/kube\/(crd|manifests|alerts)\.test\.ts$/,
+  /^test\/cli\/cluster-options\.test\.ts$/,
+  /^test\/traffic\/kubernetes\/declared-capabilities\.test\.ts$/,
   /^test\/kube\/kubeconfig\.test\.ts$/,
   /^test\/traffic\/kubernetes\/(gatewayapi-route|istio-routes|mesh-routers)\.test\.ts$/,
 ];

@@ -47,6 +47,12 @@ export interface RunEnvironment {
   hasBaseline?: () => boolean;
   /** What the rollout's router assigns to a version: a key (sticky users) or each request. */
   assignment?: 'key' | 'request';
+  /**
+   * The instance each version runs as now (`{{stable}}`, `{{canary}}`, `{{baseline}}` in a
+   * Prometheus counts source's version values: on Kubernetes each version's Deployment is
+   * named after its instance).
+   */
+  instances?: () => Partial<Record<'stable' | 'canary' | 'baseline', string>>;
 }
 
 /** Measured by the router and the providers, or by any other source (the simulator's synthetic traffic). */
@@ -59,7 +65,7 @@ export function measuredSource(env: RunEnvironment): MeasurementSource {
     query: (q, window, options) => env.providers.query(q, window, { service: env.service }, options),
     counts: (spec) => {
       const prometheus = spec.source?.prometheus;
-      if (prometheus) return new PrometheusCountSource(prometheus, env.service);
+      if (prometheus) return new PrometheusCountSource(prometheus, env.service, env.instances?.());
       return recorder ? new BuiltinCounts(recorder) : undefined;
     },
     ...(env.expectedShareAt ? { expectedShareAt: env.expectedShareAt } : {}),

@@ -28,6 +28,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   lint: () => import('./lint.js'),
   simulate: () => import('./simulate.js'),
   judge: () => import('./judge.js'),
+  import: () => import('./import.js'),
+  k8s: () => import('./k8s.js'),
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -4,6 +4,7 @@
  * skipped when the step comes.
  */
 import type { RolloutSpec } from './schemas/rollout.js';
+import type { KubernetesRouterName } from './schemas/kubernetes.js';
 
 /** What a data plane can be asked to do; each traffic router declares the ones it can. */
 export type TrafficCapability = 'weights' | 'match' | 'mirror' | 'sticky' | 'baseline';
@@ -30,6 +31,18 @@ export const EMBEDDED: RouterCapabilities = {
   name: 'embedded',
   supports: new Set(['weights', 'match', 'mirror', 'sticky', 'baseline']),
 };
+
+/**
+ * What a router assigns to a version: each request on its own, a connection (every request
+ * on it goes where its first went), or a key (a user, by cookie or header) that then stays.
+ * The judge must use a test valid for that unit (judge-fit.ts).
+ */
+export type AssignmentUnit = 'request' | 'connection' | 'key';
+
+/** A router known at load time: what it can do and what it assigns. */
+export interface KubernetesRouterCapabilities extends RouterCapabilities {
+  readonly assignment: AssignmentUnit;
+}
 
 /** ingress-nginx's canary Ingress: a weight, one header and one cookie; no mirror percent, one canary per path. */
 export const NGINX: RouterCapabilities = {
@@ -58,6 +71,19 @@ export const ISTIO: RouterCapabilities = {
   supports: new Set(['weights', 'match', 'mirror', 'baseline']),
 };
 
+/**
+ * The Kubernetes routers by the name `trafficRouting` gives them, with what each assigns,
+ * so a file is checked without building one. Each router (src/traffic/kubernetes/<name>/)
+ * declares the same `assignment`. None keeps users sticky yet.
+ */
+export const KUBERNETES: Record<KubernetesRouterName, KubernetesRouterCapabilities> = {
+  gatewayapi: { ...GATEWAY_API, assignment: 'request' },
+  istio: { ...ISTIO, assignment: 'request' },
+  nginx: { ...NGINX, assignment: 'request' },
+  // kube-proxy picks a pod per connection, so a keep-alive or HTTP/2 client stays on one version.
+  replicas: { ...REPLICAS, assignment: 'connection' },
+};
+
 interface Needed {
   capability: TrafficCapability;
   /** The match the step routes by, for a router that can do only some. */
@@ -67,7 +93,10 @@ interface Needed {
   what: string;
 }
 
-function neededCapabilities(spec: RolloutSpec): Needed[] {
+/** The parts of a spec (standalone or Kubernetes) that ask things of a router. */
+type Plan = Pick<RolloutSpec, 'sticky' | 'strategy'>;
+
+function neededCapabilities(spec: Plan): Needed[] {
   const out: Needed[] = [];
   const need = (capability: TrafficCapability, path: (string | number)[], what: string, match?: RouteMatch) =>
     out.push({ capability, path, what, ...(match ? { match } : {}) });
@@ -110,7 +139,7 @@ export function describeSticky(spec: Pick<RolloutSpec, 'sticky'>, service: strin
 
 /** Each step the router cannot do, with its path and a message that names the router. */
 export function unsupportedSteps(
-  spec: RolloutSpec,
+  spec: Plan,
   router: RouterCapabilities,
 ): { path: (string | number)[]; message: string }[] {
   return neededCapabilities(spec).flatMap((n) => {

@@ -9,10 +9,13 @@ import type { ConfigIssue } from './errors.js';
 import type { ParsedDocument } from './load.js';
 import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from './schemas/analysis.js';
 import type { RolloutDocument } from './schemas/rollout.js';
+import { routerNameOf } from './schemas/kubernetes.js';
 import type { SimulationDocument } from './schemas/simulation.js';
 import { BUILTIN_TEMPLATES, providersOf } from './templates.js';
 import { didYouMean } from './suggest.js';
-import { assignmentUnit, describeSticky, unsupportedSteps, type RouterCapabilities } from './capabilities.js';
+import { KUBERNETES, unsupportedSteps, type RouterCapabilities } from './capabilities.js';
+import { whyTemplateCannotJudge } from './judge-fit.js';
+import { isKubernetesRollout, type AnyRolloutDocument } from './rollout-mode.js';
 
 /** One validated document of a file, with its source for locating issues. */
 export interface Loaded {
@@ -24,7 +27,16 @@ export interface Loaded {
 type Check = (docs: readonly Loaded[]) => ConfigIssue[];
 
 const rollouts = (docs: readonly Loaded[]) =>
-  docs.filter((d) => d.kind === 'Rollout').map((d) => ({ ...d, value: d.value as RolloutDocument }));
+  docs.filter((d) => d.kind === 'Rollout').map((d) => ({ ...d, value: d.value as AnyRolloutDocument }));
+
+/** Standalone Rollouts only: those kanari's own router carries, on a port of their own. */
+const standaloneRollouts = (docs: readonly Loaded[]) =>
+  rollouts(docs).flatMap((d) => (isKubernetesRollout(d.value) ? [] : [{ ...d, value: d.value as RolloutDocument }]));
+
+/** The router that carries a Rollout out: a Kubernetes one names its own; a standalone one gets `standalone`. */
+function routerOf(rollout: AnyRolloutDocument, standalone: RouterCapabilities): RouterCapabilities {
+  return isKubernetesRollout(rollout) ? KUBERNETES[routerNameOf(rollout.spec.trafficRouting)] : standalone;
+}
 
 /** The AnalysisTemplates among `docs`, by name. */
 export function templatesIn(docs: readonly Loaded[]): Record<string, AnalysisTemplateSpec> {
@@ -39,7 +51,7 @@ export function templatesIn(docs: readonly Loaded[]): Record<string, AnalysisTem
 export const checkListenPorts: Check = (docs) => {
   const issues: ConfigIssue[] = [];
   const taken = new Map<number, string>();
-  for (const { value, doc } of rollouts(docs)) {
+  for (const { value, doc } of standaloneRollouts(docs)) {
     const { port } = value.spec.listen;
     const at = doc.located(['spec', 'listen']);
     if (port === 0) issues.push({ ...at, message: 'needs a fixed port that users can reach (got 0)' });
@@ -50,12 +62,18 @@ export const checkListenPorts: Check = (docs) => {
   return issues;
 };
 
-/** Every step of every Rollout must be one the router that will carry it out can do. */
+/**
+ * Every step of every Rollout must be one the router that will carry it out can do:
+ * `router` for a standalone Rollout, the one a Kubernetes Rollout names in trafficRouting.
+ */
 export const checkRouter =
   (router: RouterCapabilities): Check =>
   (docs) =>
     rollouts(docs).flatMap(({ value, doc }) =>
-      unsupportedSteps(value.spec, router).map((u) => ({ ...doc.located(u.path), message: u.message })),
+      unsupportedSteps(value.spec, routerOf(value, router)).map((u) => ({
+        ...doc.located(u.path),
+        message: u.message,
+      })),
     );
 
 /**
@@ -82,7 +100,7 @@ export const checkRolloutTemplates: Check = (docs) => {
     );
     refs.forEach((r) =>
       r.names.forEach((name, j) => {
-        const why = requestsUnderKeys(value, name, templates[name]);
+        const why = whyTemplateCannotJudge(value, name, templates[name]);
         if (why) issues.push({ ...doc.located([...r.path, j]), message: why });
       }),
     );
@@ -143,33 +161,10 @@ export const checkSimulations =
       });
   };
 
-/**
- * Why a sequential template cannot judge this rollout, if it cannot: its router assigns
- * users to versions by key, and the template would count requests (it counts from
- * Prometheus, which has no user dimension, or asks for unit: requests). One user's requests
- * are not independent — a retrying client sends its own errors in bursts, all to one
- * version — so a request-level test could roll back a good release.
- */
-function requestsUnderKeys(
-  { spec, metadata }: RolloutDocument,
-  name: string,
-  template: AnalysisTemplateSpec | undefined,
-): string | undefined {
-  const sequential = template?.sequential;
-  if (!sequential || assignmentUnit(spec) === 'request') return undefined;
-  const counts = sequential.source?.prometheus
-    ? 'counts requests from Prometheus, which has no user dimension'
-    : sequential.unit === 'requests'
-      ? 'asks for unit: requests'
-      : undefined;
-  if (!counts && sequential.promotion.noWorseThan !== undefined)
-    return `template "${name}" asks for promotion.noWorseThan, which cannot be shown counting users, and this rollout's router keeps each user on one version (${describeSticky(spec, metadata.name)}); ask for promotion.minUsers instead`;
-  if (!counts) return undefined;
-  return `template "${name}" ${counts}, but this rollout's router keeps each user on one version (${describeSticky(spec, metadata.name)}), so one user's requests are not independent and a request-level test could roll back a good release; count from kanari's own router (drop sequential.source and unit), or give every request its own version with sticky: { perRequest: true }`;
-}
-
 /** Every place a rollout names analysis templates, with its path in the document. */
-function analysisRefs(spec: RolloutDocument['spec']): { path: (string | number)[]; names: string[] }[] {
+function analysisRefs(
+  spec: Pick<RolloutDocument['spec'], 'strategy'>,
+): { path: (string | number)[]; names: string[] }[] {
   const at = (path: (string | number)[], ref: { templates: string[] } | undefined) =>
     ref ? [{ path: ['spec', 'strategy', ...path, 'templates'], names: ref.templates }] : [];
   const { canary, blueGreen, rolling } = spec.strategy;

@@ -19,11 +19,16 @@ import {
 import { kayentaCanaryConfig } from './schemas/kayenta.js';
 import { routerDocument, sharedRouterDocument } from './schemas/router.js';
 import { simulationDocument, type SimulationDocument, type SimulationSpec } from './schemas/simulation.js';
-import { rolloutDocument, type RolloutDocument } from './schemas/rollout.js';
+import { rolloutDocument } from './schemas/rollout.js';
 import { didYouMean } from './suggest.js';
 import { EMBEDDED, type RouterCapabilities } from './capabilities.js';
+import { isKubernetesRollout, otherModeFields, rolloutSchemaFor, type AnyRolloutDocument } from './rollout-mode.js';
 
-/** Every kind of kanari file, by its `kind:`; add a kind here and `kanari lint` knows it. */
+/**
+ * Every kind of kanari file, by its `kind:`; add a kind here and `kanari lint` knows it.
+ * A Rollout with `spec.workloadRef` is a Kubernetes one, validated by its own schema
+ * (schemaFor).
+ */
 export const KINDS = {
   Router: routerDocument,
   SharedRouter: sharedRouterDocument,
@@ -36,6 +41,11 @@ export type KindName = keyof typeof KINDS;
 export type KindDocument<K extends KindName> = z.output<(typeof KINDS)[K]>;
 
 const envelope = z.looseObject({ kind: z.string() });
+
+/** The schema a document of `kind` is validated with: a Rollout's depends on its mode (rollout-mode.ts). */
+export function schemaFor(kind: KindName, value: unknown): z.ZodType {
+  return kind === 'Rollout' ? rolloutSchemaFor(value) : KINDS[kind];
+}
 
 /**
  * Validates every document in a file against the schema its `kind:` names, then checks
@@ -109,7 +119,11 @@ function readDocuments(
         { ...doc.located(['kind']), message: `unknown kind (got ${JSON.stringify(kind)}; ${hint})` },
       ]);
     }
-    const value = doc.validate(KINDS[kind as KindName]);
+    if (kind === 'Rollout')
+      throwIssues(
+        otherModeFields(doc.value).map((f) => ({ ...doc.located(f.path, { key: true }), message: f.message })),
+      );
+    const value = doc.validate(schemaFor(kind as KindName, doc.value));
     if (kind === 'AnalysisTemplate') resolveKayentaConfig(value as AnalysisTemplateDocument, doc, file, read);
     if (kind === 'Simulation') resolveSimulatedRollout(value as SimulationDocument, doc, file, read);
     docs.push({ kind, value, doc });
@@ -185,14 +199,22 @@ function resolveSimulatedRollout(
   const at = parsed.located(['spec', 'rollout', 'file']);
   const path = resolve(dirname(file), ref.file);
   const docs = readDocuments(path, readReferenced(path, at, read), EMBEDDED, read);
-  const rollouts = docs.filter((d) => d.kind === 'Rollout').map((d) => d.value as RolloutDocument);
+  const rollouts = docs.filter((d) => d.kind === 'Rollout').map((d) => d.value as AnyRolloutDocument);
   const chosen = ref.name ? rollouts.filter((r) => r.metadata.name === ref.name) : rollouts;
   if (chosen.length !== 1) {
     const names = rollouts.map((r) => r.metadata.name).join(', ') || 'none';
     const what = ref.name ? `no Rollout named ${ref.name}` : `${rollouts.length} Rollouts; name one with rollout.name`;
     throw new ConfigError([{ ...at, message: `${path} holds ${what} (it has: ${names})` }]);
   }
-  (ref as NonNullable<SimulationSpec['rollout']>).loaded = { document: chosen[0]!, templates: templatesIn(docs) };
+  const document = chosen[0]!;
+  if (isKubernetesRollout(document))
+    throw new ConfigError([
+      {
+        ...at,
+        message: `${path}: Rollout ${document.metadata.name} is a Kubernetes Rollout (it has spec.workloadRef); the simulator runs standalone ones: copy its strategy into a standalone Rollout to simulate the plan`,
+      },
+    ]);
+  (ref as NonNullable<SimulationSpec['rollout']>).loaded = { document, templates: templatesIn(docs) };
 }
 
 function readReferenced(path: string, at: Omit<ConfigIssue, 'message'>, read: ReadReferenced): string {

@@ -10,8 +10,9 @@ import type { KubernetesRolloutDocument } from '../config/schemas/kubernetes.js'
 import type { KubeObject } from '../kube/api.js';
 import type { Release } from '../rollout/types.js';
 
-/** The label that names a template's version instead of its hash. */
-export const VERSION_LABEL = 'kanari.dev/version';
+/** The label that names a template's version instead of its hash (the label kanari puts on each version's pods). */
+export { VERSION_LABEL } from '../kube/versions.js';
+import { VERSION_LABEL } from '../kube/versions.js';
 
 export interface PodTemplate {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };

@@ -34,7 +34,10 @@ export const REPLICAS_ANNOTATION = 'kanari.dev/workload-replicas';
 export interface RunnerWorld {
   client: KubeClient;
   identity: string;
-  traffic(rollout: KubernetesRolloutDocument, owner: OwnerReference): TrafficRouter;
+  traffic(
+    rollout: KubernetesRolloutDocument,
+    at: { owner: OwnerReference; port: number; replicas: number },
+  ): TrafficRouter;
   targets(rollout: KubernetesRolloutDocument, owner: OwnerReference): TargetsFactory;
   templates(rollout: KubernetesRolloutDocument): Record<string, AnalysisTemplateSpec>;
   log(line: string): void;
@@ -95,7 +98,11 @@ export class RolloutRunner {
     const template = workload?.spec?.template;
     if (!workload || !template) return this.say(`waiting for Deployment ${namespace}/${rollout.spec.workloadRef.name}`);
     this.store?.observed(this.resource);
-    if (!this.engine) this.open(rollout, workload);
+    if (!this.engine) {
+      const port = await this.servicePort(rollout, namespace);
+      if (port === undefined) return this.say(`waiting for Service ${namespace}/${rollout.spec.service.name}`);
+      this.open(rollout, workload, port);
+    }
     const engine = this.engine!;
     await this.command(engine);
     await this.holdWorkload(workload, engine.status.phase === 'StableOnly' && engine.status.ready.length > 0);
@@ -142,9 +149,23 @@ export class RolloutRunner {
     return { namespace: this.resource.metadata.namespace ?? 'default', service: rollout.spec.service.name, replicas };
   }
 
-  private open(rollout: KubernetesRolloutDocument, workload: DeploymentObject): void {
+  /** The port routers send to: the Rollout's `service.port`, else the Service's first. */
+  private async servicePort(rollout: KubernetesRolloutDocument, namespace: string): Promise<number | undefined> {
+    const service = await this.world.client.get<KubeObject & { spec?: { ports?: { port?: unknown }[] } }>({
+      apiVersion: 'v1',
+      kind: 'Service',
+      namespace,
+      name: rollout.spec.service.name,
+    });
+    if (!service) return undefined;
+    const first = service.spec?.ports?.[0]?.port;
+    return rollout.spec.service.port ?? (typeof first === 'number' ? first : undefined);
+  }
+
+  private open(rollout: KubernetesRolloutDocument, workload: DeploymentObject, port: number): void {
     const saved = KubeStatusStore.savedState(this.resource);
-    const stable = saved?.stable ?? releaseOf(workload.spec!.template!, this.place(rollout, workload));
+    const place = this.place(rollout, workload);
+    const stable = saved?.stable ?? releaseOf(workload.spec!.template!, place);
     const owner: OwnerReference = {
       apiVersion: this.resource.apiVersion,
       kind: this.resource.kind,
@@ -165,7 +186,7 @@ export class RolloutRunner {
       document,
       templates: this.world.templates(rollout),
       store: memoryStore({ status: this.store }),
-      traffic: this.world.traffic(rollout, owner),
+      traffic: this.world.traffic(rollout, { owner, port, replicas: place.replicas }),
       targets: this.world.targets(rollout, owner),
       // On Kubernetes the counts come from Prometheus; there is no router of kanari's to sample.
       stats: () => Promise.resolve(undefined),

@@ -8,6 +8,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, formatPath } from '../config/errors.js';
 import { loadDocuments } from '../config/kinds.js';
+import { rolloutModeOf } from '../config/rollout-mode.js';
 import { checkLimits } from '../config/bounds.js';
 import { parseDocuments } from '../config/load.js';
 import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from '../config/schemas/analysis.js';
@@ -110,6 +111,12 @@ export class Controller {
         .filter((d) => d.kind === 'AnalysisTemplate')
         .map((d) => [(d.value as AnalysisTemplateDocument).metadata.name, (d.value as AnalysisTemplateDocument).spec]),
     );
+    const kubernetes = docs.filter((d) => d.kind === 'Rollout' && rolloutModeOf(d.value) === 'kubernetes');
+    if (kubernetes.length > 0)
+      throw new ControllerError(
+        400,
+        `${file} holds a Kubernetes Rollout (it has spec.workloadRef), which the kanari operator runs in a cluster: apply it with kubectl apply -f`,
+      );
     const rollouts = docs
       .filter((d) => d.kind === 'Rollout')
       .map((d) => anchorProcesses(d.value as RolloutDocument, dirname(file)));

@@ -86,6 +86,9 @@ export class KubernetesTarget implements DeploymentTarget {
         `instance ${request.id} asks for namespace ${spec.namespace}; this Rollout is in ${this.o.namespace}`,
       );
     const name = versionObjectName(this.o.rollout, request.id);
+    // Starting from now, before the first await: the engine reconciles again meanwhile and
+    // must not ask for the same instance twice (its second create would find the first's).
+    if (!this.instances.has(request.id)) this.instances.set(request.id, { name, endpoint: '', ready: false });
     // Both names are checked before anything is written: a refusal leaves the namespace as it was.
     const existing = await this.ours('Deployment', name);
     const service = await this.ownService(request.id, name, spec.service);
@@ -96,10 +99,10 @@ export class KubernetesTarget implements DeploymentTarget {
     }
     const known = this.instances.get(request.id);
     this.instances.set(request.id, {
-      name,
-      endpoint: endpointOf(name, this.o.namespace, service),
       ready: false,
       ...known,
+      name,
+      endpoint: endpointOf(name, this.o.namespace, service),
     });
     // Under the replicas router the pod count is the router's, so ready means ready at whatever it asked.
     const size = request.size;

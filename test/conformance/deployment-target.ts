@@ -55,6 +55,15 @@ export function deploymentTargetConformance(
     );
 
     it(
+      'says an instance is starting as soon as ensure is called, so the engine does not ask for it twice',
+      withTarget(async (u) => {
+        const ensured = u.target.ensure(request(u, 'v1', 1));
+        assert.notEqual(u.target.readiness('v1').state, 'absent');
+        await ensured;
+      }),
+    );
+
+    it(
       'ensures the same instance twice without starting it again',
       withTarget(async (u) => {
         await u.target.ensure(request(u, 'v1', 1));

@@ -42,11 +42,21 @@ export class PrometheusCountSource implements CountSource {
   /** What a bucket bound is divided by to be in seconds, the judge's unit. */
   private readonly leScale: number;
 
+  /**
+   * `instances` are what `{{stable}}`, `{{canary}}` and `{{baseline}}` stand for in a
+   * version's label value (`{{service}}` is the service): fixed for a run, whose versions
+   * do not change under it.
+   */
   constructor(
     private readonly config: PrometheusCounts,
     private readonly service: string,
+    instances: Partial<Record<Version, string>> = {},
   ) {
-    this.byLabel = new Map(VERSIONS.map((v) => [config.versions[v] ?? v, v]));
+    const fill = (text: string) =>
+      text
+        .replaceAll('{{service}}', service)
+        .replace(/\{\{(stable|canary|baseline)\}\}/g, (_, v: Version) => instances[v] ?? v);
+    this.byLabel = new Map(VERSIONS.map((v) => [fill(config.versions[v] ?? v), v]));
     this.leScale = config.latencyUnit === 'milliseconds' ? 1000 : 1;
   }
 

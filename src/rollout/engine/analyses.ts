@@ -55,6 +55,15 @@ export class AnalysisSupervisor {
       expectedShareAt: o.expectedShareAt,
       hasBaseline: o.hasBaseline,
       assignment: o.assignment,
+      // A version's instance is named by its version (a baseline: by the stable version's).
+      instances: () => {
+        const s = ctx.status();
+        return {
+          stable: s.stable.version,
+          ...(s.canary ? { canary: s.canary.version } : {}),
+          ...(s.traffic.baseline ? { baseline: s.traffic.baseline } : {}),
+        };
+      },
     };
   }
 

@@ -364,6 +364,21 @@ describe('prometheus counts from raw samples', () => {
   });
 });
 
+describe('version label values', () => {
+  it('name each version by its instance: {{stable}}, {{canary}} and {{baseline}} are filled in for the run', () => {
+    const config = prometheusCounts.parse({
+      address: 'http://127.0.0.1:9',
+      versionLabel: 'destination_workload',
+      versions: { stable: '{{service}}-{{stable}}', canary: '{{service}}-{{canary}}' },
+    });
+    const source = new PrometheusCountSource(config, 'web', { stable: '1a2b3c4d5e', canary: 'f0e9d8c7b6' });
+    assert.match(
+      source.selector('istio_requests_total'),
+      /destination_workload=~"web-1a2b3c4d5e\|web-f0e9d8c7b6\|baseline"/,
+    );
+  });
+});
+
 describe('latency from classic histogram buckets', () => {
   it('reads le="+Inf" as the infinite bound, not NaN', () => {
     assert.deepEqual(

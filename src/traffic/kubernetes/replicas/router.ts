@@ -50,9 +50,10 @@ export class ReplicasTraffic implements TrafficRouter {
       const growing = [...deployments.values()].filter((d) => wanted(d.metadata.name) > deploymentProgress(d).wanted);
       for (const d of growing) await this.scale(d.metadata.name, wanted(d.metadata.name));
       // Shrinking waits until every version that grows serves at its new size.
+      // (A version that is to shrink has nothing to grow: only the others are waited for.)
       const grown = [...plan].every(([name, pods]) => {
         const p = deploymentProgress(deployments.get(name)!);
-        return p.wanted === pods && p.observed && p.ready >= pods;
+        return pods < p.wanted || (p.wanted === pods && p.observed && p.ready >= pods);
       });
       if (!grown) return;
       for (const d of deployments.values())

@@ -1,0 +1,68 @@
+/**
+ * The composition root of Kubernetes mode, as src/server/compose.ts is of standalone: for
+ * each Rollout resource, the traffic router its `trafficRouting` names, the kubernetes
+ * deployment target, and the built-in `sequential` template counting from the Prometheus
+ * its `metrics` names. The engine is the same.
+ */
+import { analysisTemplateSpec, type AnalysisTemplateSpec } from '../config/schemas/analysis.js';
+import { countPresetOf, routerNameOf, type KubernetesRolloutDocument } from '../config/schemas/kubernetes.js';
+import { presetCounts } from '../config/presets/counts.js';
+import type { KubeClient, OwnerReference } from '../kube/api.js';
+import type { TargetsFactory } from '../rollout/seams/targets.js';
+import type { TrafficRouter } from '../rollout/seams/traffic.js';
+import { KubernetesTarget } from '../targets/kubernetes.js';
+import { kubernetesTrafficRouter } from '../traffic/kubernetes/index.js';
+import type { RunnerWorld } from './runner.js';
+
+/** How often the target and the replicas router look at their Deployments. */
+export interface KubernetesWorldOptions {
+  pollMs?: number;
+}
+
+export function kubernetesWorld(
+  client: KubeClient,
+  options: KubernetesWorldOptions = {},
+): Omit<RunnerWorld, 'client' | 'identity' | 'log' | 'lost'> {
+  return {
+    traffic: (rollout, at): TrafficRouter => kubernetesTrafficRouter(rollout, { client, ...at }),
+    targets:
+      (rollout: KubernetesRolloutDocument, owner: OwnerReference): TargetsFactory =>
+      (events) => [
+        new KubernetesTarget({
+          client,
+          namespace: rollout.metadata.namespace ?? 'default',
+          owner,
+          rollout: rollout.metadata.name,
+          events,
+          // Behind replicas, a pod is a share of traffic: the router sizes versions, not the target.
+          ...(routerNameOf(rollout.spec.trafficRouting) === 'replicas' ? { sizedBy: 'traffic' as const } : {}),
+          ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+        }),
+      ],
+    templates: countingTemplates,
+  };
+}
+
+/**
+ * The built-in `sequential` template of a Rollout with `metrics`: its counts from the
+ * preset's Prometheus series, each version named by the Deployment it runs in
+ * (`<rollout>-<instance>`). Without `metrics` the built-ins are as standalone, and a
+ * template that needs kanari's own router is refused when the Rollout is loaded.
+ */
+export function countingTemplates(rollout: KubernetesRolloutDocument): Record<string, AnalysisTemplateSpec> {
+  const prometheus = rollout.spec.metrics?.prometheus;
+  const preset = countPresetOf(rollout.spec);
+  if (!prometheus || !preset || preset === 'kube-state-metrics' || preset === 'envoy-gateway') return {};
+  const source = presetCounts(preset, {
+    address: prometheus.address,
+    namespace: rollout.metadata.namespace ?? 'default',
+    versions: {
+      stable: '{{service}}-{{stable}}',
+      canary: '{{service}}-{{canary}}',
+      baseline: '{{service}}-{{baseline}}',
+    },
+    timeout: prometheus.timeout,
+  });
+  const spec = analysisTemplateSpec.parse({ sequential: {} });
+  return { sequential: { ...spec, sequential: { ...spec.sequential!, source: { prometheus: source } } } };
+}

@@ -1,0 +1,40 @@
+/**
+ * The Kubernetes traffic routers by the name a Rollout's `trafficRouting` gives, built with
+ * what each needs: the client, the Rollout (which owns what a router creates), the
+ * Service's port, and the pods of each version at full strength (replicas).
+ */
+import { routerNameOf, type KubernetesRolloutDocument } from '../../config/schemas/kubernetes.js';
+import type { KubeClient, OwnerReference } from '../../kube/api.js';
+import type { TrafficRouter } from '../../rollout/seams/traffic.js';
+import { GatewayApiTraffic } from './gatewayapi/router.js';
+import { IstioTraffic } from './istio/router.js';
+import { NginxTraffic } from './nginx/router.js';
+import { ReplicasTraffic } from './replicas/router.js';
+
+export interface KubernetesRouterContext {
+  client: KubeClient;
+  owner: OwnerReference;
+  /** The Service's port traffic is sent to (spec.service.port, else the Service's first). */
+  port: number;
+  replicas: number;
+}
+
+export function kubernetesTrafficRouter(rollout: KubernetesRolloutDocument, c: KubernetesRouterContext): TrafficRouter {
+  const routing = rollout.spec.trafficRouting;
+  const common = {
+    client: c.client,
+    rollout: { name: rollout.metadata.name, namespace: rollout.metadata.namespace ?? 'default' },
+    service: { name: rollout.spec.service.name, port: c.port },
+    owner: c.owner,
+  };
+  switch (routerNameOf(routing)) {
+    case 'gatewayapi':
+      return new GatewayApiTraffic({ ...common, routing: routing.gatewayAPI! });
+    case 'istio':
+      return new IstioTraffic({ ...common, routing: routing.istio! });
+    case 'nginx':
+      return new NginxTraffic({ ...common, routing: routing.nginx! });
+    case 'replicas':
+      return new ReplicasTraffic({ ...common, routing: routing.replicas!, replicas: c.replicas });
+  }
+}

@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseCommandArgs } from '../../src/cli/args.js';
+import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterTarget } from '../../src/cli/cluster.js';
+import { UsageError } from '../../src/cli/exit.js';
+import { STATE_OPTION } from '../../src/cli/connect.js';
+
+/** `kanari status ARGS` as a command parses them: the cluster options beside --state. */
+function parse(args: string[]) {
+  const { values } = parseCommandArgs('status', args, { ...CLUSTER_OPTIONS, ...STATE_OPTION }, true);
+  return clusterTarget('status', values);
+}
+
+describe('the cluster options', () => {
+  it('select a cluster when any is given, as kubectl spells them', () => {
+    assert.equal(parse([]), undefined);
+    assert.deepEqual(parse(['-n', 'shop']), { namespace: 'shop' });
+    assert.deepEqual(parse(['--kubeconfig', '/k/config', '--context', 'prod', '--namespace', 'shop']), {
+      kubeconfig: '/k/config',
+      context: 'prod',
+      namespace: 'shop',
+    });
+  });
+
+  it('refuse a namespace that is not one, an empty context or file, and --state beside them', () => {
+    for (const [args, message] of [
+      [['-n', 'Shop_1'], /--namespace must be a namespace name.*\(got "Shop_1"\)/],
+      [['-n', 'a'.repeat(64)], /--namespace must be a namespace name/],
+      [['--context', ' '], /--context must name a context/],
+      [['--kubeconfig', ''], /--kubeconfig must name a file/],
+      [['-n', 'shop', '--state', '/tmp/s'], /--state names a standalone controller/],
+    ] as const)
+      assert.throws(
+        () => parse([...args]),
+        (err: Error) => err instanceof UsageError && message.test(err.message),
+      );
+  });
+
+  it('have help text naming each', () => {
+    for (const flag of ['--kubeconfig', '--context', '--namespace', '-n']) assert.ok(CLUSTER_HELP.includes(flag), flag);
+  });
+});
