@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   judge: () => import('./judge.js'),
   import: () => import('./import.js'),
   k8s: () => import('./k8s.js'),
+  operator: () => import('./operator.js'),
 };
 
 export async function main(argv: string[]): Promise<number> {

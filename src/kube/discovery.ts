@@ -4,7 +4,8 @@
  * CRD may be installed after kanari started.
  */
 import { groupOf, KubeError, type ResourceInfo } from './api.js';
-import { INVALID_RESPONSE, type Transport } from './http-transport.js';
+import { INVALID_RESPONSE } from './http-errors.js';
+import type { Transport } from './http-transport.js';
 
 type Kinds = Map<string, ResourceInfo>;
 

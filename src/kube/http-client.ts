@@ -21,7 +21,8 @@ import {
   type WatchOptions,
 } from './api.js';
 import { Discovery, groupPath } from './discovery.js';
-import { INVALID_RESPONSE, Transport, type TransportLimits } from './http-transport.js';
+import { INVALID_RESPONSE } from './http-errors.js';
+import { Transport, type TransportLimits } from './http-transport.js';
 import type { KubeConnection } from './kubeconfig.js';
 import { openWatch, type WatchLimits } from './watch-stream.js';
 

@@ -6,9 +6,17 @@
  */
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { printable } from '../config/errors.js';
-import { describeSystemError } from '../shared/system.js';
-import { KubeConflict, KubeError, KubeGone } from './api.js';
+import { createSecureContext } from 'node:tls';
+import { KubeError } from './api.js';
+import {
+  cutShort,
+  formatBytes,
+  INVALID_RESPONSE,
+  networkError,
+  snippet,
+  statusError,
+  timeoutError,
+} from './http-errors.js';
 import type { Credential } from './credentials.js';
 import type { KubeConnection } from './kubeconfig.js';
 
@@ -31,9 +39,6 @@ export interface Answer {
   status: number;
   body: unknown;
 }
-
-/** Said when the API server answered something kanari cannot use: not JSON, too large, cut short. */
-export const INVALID_RESPONSE = 'InvalidResponse';
 
 export class Transport {
   private agents = new Map<string, http.Agent>();
@@ -69,15 +74,49 @@ export class Transport {
    * before `deadline` or destroys the response.
    */
   async open(spec: RequestSpec, deadline: number, signal?: AbortSignal): Promise<IncomingMessage> {
+    let staleSocketRetried = false;
+    let throttled = 0;
     for (let attempt = 1; ; attempt++) {
-      const credential = await this.conn.credentials.current();
-      const res = await this.send(spec, credential, deadline, signal);
+      const credential = await this.credential();
+      let res: IncomingMessage;
+      try {
+        res = await this.send(spec, credential, deadline, signal);
+      } catch (err) {
+        // The server closed an idle keep-alive connection as we reused it: a read is safe to send again.
+        if (!(err instanceof StaleSocket)) throw err;
+        if (spec.method !== 'GET' || staleSocketRetried) throw err.error;
+        staleSocketRetried = true;
+        attempt--;
+        continue;
+      }
+      if (res.statusCode === 429 && throttled < MAX_THROTTLED) {
+        // API Priority and Fairness refused it before doing anything: a write is as safe to send again as a read.
+        const wait = retryAfterMs(res.headers['retry-after']);
+        if (Date.now() + wait < deadline) {
+          res.resume();
+          throttled++;
+          attempt--;
+          await new Promise((resolve) => setTimeout(resolve, wait));
+          continue;
+        }
+      }
       if (res.statusCode !== 401 || attempt > 1 || !this.conn.credentials.expire()) return res;
       res.resume();
     }
   }
 
-  private send(
+  /** The credentials to send; a plugin that fails is an authentication failure, said in its own words. */
+  private async credential(): Promise<Credential> {
+    try {
+      return await this.conn.credentials.current();
+    } catch (err) {
+      throw new KubeError(401, 'Unauthorized', `no credentials for the API server: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  private async send(
     spec: RequestSpec,
     credential: Credential,
     deadline: number,
@@ -92,8 +131,9 @@ export class Transport {
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     const lib = url.protocol === 'https:' ? https : http;
+    const agent = this.agent(credential, url.protocol);
     return new Promise((resolve, reject) => {
-      const req = lib.request(url, { method: spec.method, headers, agent: this.agent(credential, url.protocol) });
+      const req = lib.request(url, { method: spec.method, headers, agent });
       const fail = (err: KubeError) => {
         reject(err);
         req.destroy();
@@ -109,16 +149,16 @@ export class Transport {
         signal?.removeEventListener('abort', abort);
         resolve(res);
       });
-      req.once('error', (err) => {
+      req.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(
-          new KubeError(
-            0,
-            'Unreachable',
-            `cannot reach the API server at ${this.conn.server}: ${describeSystemError(err)}`,
-            { cause: err },
-          ),
+        const error = new KubeError(
+          0,
+          'Unreachable',
+          `cannot reach the API server at ${this.conn.server}: ${networkError(err)}`,
+          { cause: err },
         );
+        const stale = req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+        reject(stale ? new StaleSocket(error) : error);
       });
       req.end(body);
     });
@@ -130,6 +170,19 @@ export class Transport {
     let agent = this.agents.get(key);
     if (!agent) {
       const { tls } = this.conn;
+      try {
+        // Checked here, where it can be said: the agent would throw it from inside a request.
+        createSecureContext({
+          ...(tls.ca ? { ca: tls.ca } : {}),
+          ...(credential.cert ? { cert: credential.cert, key: credential.key } : {}),
+        });
+      } catch (err) {
+        throw new KubeError(
+          0,
+          'InvalidConfig',
+          `the certificates of ${this.conn.origin} cannot be used: ${(err as Error).message}`,
+        );
+      }
       agent =
         protocol === 'https:'
           ? new https.Agent({
@@ -162,6 +215,22 @@ export class Transport {
   }
 }
 
+/** How often a request refused with 429 is sent again (client-go: 10, with its longer deadlines). */
+const MAX_THROTTLED = 3;
+
+/** The server's `Retry-After` in seconds, at most 10 s; 1 s when it gives none. */
+export function retryAfterMs(header: string | undefined): number {
+  const seconds = header !== undefined && /^\d{1,6}$/.test(header.trim()) ? Number(header) : 1;
+  return Math.min(seconds, 10) * 1000;
+}
+
+/** A request failed on a kept-alive connection the server had closed; `error` says it for a person. */
+class StaleSocket extends Error {
+  constructor(readonly error: KubeError) {
+    super(error.message);
+  }
+}
+
 /** Reads a body of at most `max` bytes before `deadline`, or fails saying which. */
 export function readBody(res: IncomingMessage, max: number, deadline: number, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -186,71 +255,4 @@ export function readBody(res: IncomingMessage, max: number, deadline: number, wh
     res.once('error', (err) => fail(cutShort(what, err)));
     res.once('aborted', () => fail(cutShort(what, new Error('the connection closed'))));
   });
-}
-
-export function cutShort(what: string, err: unknown): KubeError {
-  return new KubeError(
-    0,
-    'Unreachable',
-    `${what}: the API server's answer was cut short: ${describeSystemError(err)}`,
-    { cause: err },
-  );
-}
-
-function timeoutError(what: string, timeoutMs: number): KubeError {
-  return new KubeError(
-    0,
-    'Timeout',
-    `${what}: no complete answer from the API server${timeoutMs ? ` within ${timeoutMs / 1000} s` : ' in time'}`,
-  );
-}
-
-const REASONS: Record<number, string> = {
-  400: 'BadRequest',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'NotFound',
-  405: 'MethodNotAllowed',
-  409: 'Conflict',
-  410: 'Expired',
-  415: 'UnsupportedMediaType',
-  422: 'Invalid',
-  429: 'TooManyRequests',
-  500: 'InternalError',
-  503: 'ServiceUnavailable',
-  504: 'Timeout',
-};
-
-/** The error a refusal stands for: from its `Status` body when it has one, else from the HTTP status. */
-export function statusError(status: number, text: string, what: string): KubeError {
-  let body: Record<string, unknown> = {};
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
-  } catch {
-    // Not a Status: a proxy's HTML page, or nothing. Said below in a few words.
-  }
-  const reason =
-    typeof body.reason === 'string' && /^[A-Za-z]{1,64}$/.test(body.reason)
-      ? body.reason
-      : (REASONS[status] ?? 'Unknown');
-  const message =
-    typeof body.message === 'string' && body.message
-      ? cut(printable(body.message), 500)
-      : `${what}: HTTP ${status} from the API server${text.trim() ? `: ${snippet(text)}` : ''}`;
-  if (status === 409) return new KubeConflict(reason, message);
-  if (status === 410) return new KubeGone(message);
-  return new KubeError(status, reason, message);
-}
-
-function snippet(text: string): string {
-  return cut(printable(text.trim().replace(/\s+/g, ' ')), 200);
-}
-
-function cut(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
-}
-
-export function formatBytes(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${Math.round(bytes / 1024 / 1024)} MB` : `${Math.round(bytes / 1024)} KB`;
 }

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { describeSystemError } from '../shared/system.js';
 import {
   checkExecConfig,
@@ -172,6 +173,15 @@ function userCredentials(
     throw new KubeConfigError(
       `${where}.user has a client ${cert ? 'certificate without its key' : 'key without its certificate'}`,
     );
+  }
+  if (cert) {
+    try {
+      createSecureContext({ cert, key });
+    } catch (err) {
+      throw new KubeConfigError(
+        `${where}.user: the client certificate and key cannot be used: ${(err as Error).message}`,
+      );
+    }
   }
   const base: Credential = cert ? { cert, key } : {};
   if (u.tokenFile) return tokenFileCredential(resolvePath(u.tokenFile, user.file), field('tokenFile'), base);

@@ -62,6 +62,8 @@ export class LeaderElection {
   private leading = false;
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** Whether the last attempt reached the API server (what a readiness probe asks). */
+  reachable = false;
 
   constructor(private readonly o: ElectionOptions) {
     this.leaseMs = o.leaseDurationMs ?? 15_000;
@@ -103,7 +105,9 @@ export class LeaderElection {
   async attempt(): Promise<void> {
     try {
       await this.tryAcquireOrRenew();
+      this.reachable = true;
     } catch (err) {
+      this.reachable = false;
       this.o.log?.(`leader election: ${(err as Error).message}`);
     }
     // Not renewed in time (errors, conflicts, a pause): stop before anyone else may start.

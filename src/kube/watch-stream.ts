@@ -7,15 +7,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { KubeError, type KubeObject, type Watch, type WatchEvent } from './api.js';
-import {
-  cutShort,
-  formatBytes,
-  INVALID_RESPONSE,
-  readBody,
-  statusError,
-  type RequestSpec,
-  type Transport,
-} from './http-transport.js';
+import { cutShort, formatBytes, INVALID_RESPONSE, statusError } from './http-errors.js';
+import { readBody, type RequestSpec, type Transport } from './http-transport.js';
 
 export interface WatchLimits {
   /** The `timeoutSeconds` asked of the server, after which it ends the stream (the caller watches again). */
@@ -63,7 +56,7 @@ export function openWatch<T extends KubeObject>(
       ),
     deadline - Date.now(),
   );
-  transport.open(spec, deadline, controller.signal).then((res) => {
+  transport.open(spec, Math.min(deadline, Date.now() + transport.limits.timeoutMs), controller.signal).then((res) => {
     response = res;
     if (stopped) {
       res.destroy();

@@ -63,6 +63,11 @@ export class Operator {
     return this.leading;
   }
 
+  /** Whether the API server answered the last leader-election round. */
+  get reachable(): boolean {
+    return this.election.reachable;
+  }
+
   start(): void {
     this.election.start();
   }

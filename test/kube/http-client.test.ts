@@ -12,7 +12,8 @@ import {
   type Received,
   type ScriptedServer,
 } from '../helpers/kube/scripted-server.js';
-import type { ServerResponse } from 'node:http';
+import http, { type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 
 function connection(server: string, extra: Partial<KubeConnection> = {}): KubeConnection {
   return {
@@ -300,6 +301,9 @@ describe('the HTTP KubeClient', () => {
       ),
     );
     assert.match(untrusted.message, /^cannot reach the API server at https:\/\/127\.0\.0\.1:\d+: .*certificate/);
+    const anonymous = await rejection(kubeClient(connection(server.url, { tls: tls() })).resource('v1', 'Pod'));
+    // Usually OpenSSL's alert in its words; the server may also close first (a reset). Never OpenSSL's codes and paths.
+    assert.match(anonymous.message, /^cannot reach the API server at https:\/\/127\.0\.0\.1:\d+: [^:]+$/);
     const named = kubeClient(
       connection(server.url, { tls: { ca: certs.ca, insecure: false, serverName: 'kube.test' }, credentials: mtls() }),
     );
@@ -336,6 +340,71 @@ describe('the HTTP KubeClient', () => {
       client.close();
     } finally {
       await authed.close();
+    }
+  });
+
+  it('sends a read again when a kept-alive connection was closed under it, and not a write', async () => {
+    // Every second request on a connection is cut without an answer, as a server closing an idle connection does.
+    const served = new WeakMap<Socket, number>();
+    const flaky = http.createServer((req, res) => {
+      const count = (served.get(req.socket) ?? 0) + 1;
+      served.set(req.socket, count);
+      if (count === 2) return req.socket.destroy();
+      if (req.url === '/api/v1') return sendJson(res, 200, CORE);
+      sendJson(res, 200, cm('web', '6'));
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = kubeClient(connection(`http://127.0.0.1:${(flaky.address() as AddressInfo).port}`));
+      const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: 'web' };
+      assert.equal(
+        (await client.get(ref))?.metadata.resourceVersion,
+        '6',
+        'the GET cut on a reused connection is sent again',
+      );
+      const write = await rejection(client.replace(cm('web', '6')));
+      assert.deepEqual([write.status, write.reason], [0, 'Unreachable']);
+      client.close();
+    } finally {
+      flaky.closeAllConnections();
+      await new Promise((resolve) => flaky.close(resolve));
+    }
+  });
+
+  it('reports credentials that cannot be had as a 401 in their own words', async () => {
+    const failing: CredentialSource = {
+      current: () => Promise.reject(new Error('the exec plugin "aws" failed: exit status 255: SSO session expired')),
+      expire: () => true,
+    };
+    const err = await rejection(kubeClient(connection(server.url, { credentials: failing })).resource('v1', 'Pod'));
+    assert.deepEqual([err.status, err.reason], [401, 'Unauthorized']);
+    assert.equal(
+      err.message,
+      'no credentials for the API server: the exec plugin "aws" failed: exit status 255: SSO session expired',
+    );
+  });
+
+  it('sends a request the server throttled (429) again after its Retry-After, a few times at most', async () => {
+    let refusals = 2;
+    const throttling = await startScriptedServer((req, res) => {
+      if (req.url.startsWith('/api/v1') && refusals-- > 0) {
+        res.setHeader('retry-after', '0');
+        return sendStatus(res, 429, 'TooManyRequests', 'Too many requests, please try again later.');
+      }
+      if (req.url === '/api/v1') return sendJson(res, 200, CORE);
+      res.setHeader('retry-after', '0');
+      sendStatus(res, 429, 'TooManyRequests', 'Too many requests, please try again later.');
+    });
+    try {
+      const client = kubeClient(connection(throttling.url));
+      assert.ok(await client.resource('v1', 'ConfigMap'), 'answered on the third try');
+      throttling.received.length = 0;
+      const gaveUp = await rejection(client.create(cm('new')));
+      assert.deepEqual([gaveUp.status, gaveUp.reason], [429, 'TooManyRequests']);
+      assert.equal(throttling.received.length, 4, 'sent once, then three times more');
+      client.close();
+    } finally {
+      await throttling.close();
     }
   });
 });

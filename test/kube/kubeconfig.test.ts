@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -8,6 +8,9 @@ import { KubeConfigError, loadKubeConnection, type KubeConnectionOptions } from 
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
 const PEM64 = Buffer.from(PEM).toString('base64');
+/** A real certificate and key (test/fixtures/kube/README.md): the client's are checked to be usable. */
+const CLIENT_CERT = readFileSync('test/fixtures/kube/client.crt', 'utf8');
+const CLIENT_KEY = readFileSync('test/fixtures/kube/client.key', 'utf8');
 
 /** A home directory with `files` in it (paths relative to it); returns its path. */
 function home(files: Record<string, string>): string {
@@ -146,6 +149,16 @@ describe('kubeconfig', () => {
         /users\[0\]\.user has a client certificate without its key/,
       ],
       [
+        'a certificate and key that are not',
+        kubeconfig({
+          current: 'x',
+          clusters: cluster('c', 'https://k:1'),
+          users: user('u', `    client-certificate-data: ${PEM64}\n    client-key-data: ${PEM64}\n`),
+          contexts: context('x', 'c', 'u'),
+        }),
+        /^~\/\.kube\/config users\[0\]\.user: the client certificate and key cannot be used: /,
+      ],
+      [
         'an auth-provider plugin',
         kubeconfig({
           current: 'x',
@@ -226,8 +239,8 @@ describe('kubeconfig', () => {
         contexts: context('x', 'c', 'u'),
       }),
       'conf/pki/ca.crt': PEM,
-      'conf/pki/me.crt': PEM,
-      'conf/pki/me.key': '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n',
+      'conf/pki/me.crt': CLIENT_CERT,
+      'conf/pki/me.key': CLIENT_KEY,
       'conf/pki/token': 'tok-1\n',
     });
     const conn = load(dir, { kubeconfig: join(dir, 'conf/kc') });
@@ -235,7 +248,7 @@ describe('kubeconfig', () => {
     assert.equal(conn.tls.serverName, 'kube.test');
     const credential = await conn.credentials.current();
     assert.equal(credential.token, 'tok-1');
-    assert.equal(credential.cert, PEM);
+    assert.equal(credential.cert, CLIENT_CERT);
     writeFileSync(join(dir, 'conf/pki/token'), 'tok-2\n');
     assert.equal(conn.credentials.expire(), true);
     assert.equal((await conn.credentials.current()).token, 'tok-2', 'a rotated token file is read again after a 401');

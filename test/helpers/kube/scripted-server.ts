@@ -29,6 +29,8 @@ export interface ScriptedTls {
   key: string;
   /** Ask for a client certificate signed by this CA. */
   clientCa?: string;
+  /** Let clients without one in (their requests show no `clientCert`). */
+  clientCertOptional?: boolean;
 }
 
 export async function startScriptedServer(script: Script, tls?: ScriptedTls): Promise<ScriptedServer> {
@@ -54,7 +56,7 @@ export async function startScriptedServer(script: Script, tls?: ScriptedTls): Pr
         {
           cert: tls.cert,
           key: tls.key,
-          ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+          ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: !tls.clientCertOptional } : {}),
         },
         handle,
       )

@@ -1,0 +1,111 @@
+/**
+ * `kanari operator`: runs Kubernetes mode against a cluster — in a pod (its service
+ * account) or from a laptop (a kubeconfig). Serves /healthz and /readyz for the pod's
+ * probes; stops on SIGTERM or SIGINT, giving the lease up so another replica leads at once.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { hostname } from 'node:os';
+import { MAX_TIMER_MS, parseDuration } from '../config/duration.js';
+import { parseHostPort } from '../config/schemas/common.js';
+import { kubeClient } from '../kube/http-client.js';
+import { loadKubeConnection } from '../kube/kubeconfig.js';
+import { kubernetesWorld } from '../operator/compose.js';
+import { Operator } from '../operator/operator.js';
+import { listenOrExplain } from '../shared/system.js';
+import { parseCommandArgs } from './args.js';
+import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterTarget } from './cluster.js';
+import { EXIT, UsageError } from './exit.js';
+
+export const summary = 'run Kubernetes mode: watch Rollout resources and carry them out (one leader at a time)';
+
+const HELP = `Usage: kanari operator [--namespace NS] [--lease-namespace NS] [--identity ID] [--listen HOST:PORT]
+
+Watches Rollout resources (every namespace, or only --namespace) and the Deployments they
+name, and carries each rollout out: the versions in Deployments kanari owns, traffic by the
+router its trafficRouting names, judged from Prometheus. Every replica takes part in leader
+election on the Lease kanari-operator; only the holder acts.
+
+  --lease-namespace NS   where the Lease is (default $POD_NAMESPACE, else the connection's namespace)
+  --identity ID          this replica in the Lease (default $POD_NAME, else host name and a random suffix)
+  --listen HOST:PORT     /healthz and /readyz for probes (default 0.0.0.0:8080; 0 for none)
+  --lease-duration D     how long a silent leader's Lease is respected (default 15s)
+  --renew-deadline D     a leader that could not renew for this long stops (default 10s)
+  --retry-period D       how often the Lease is renewed or tried (default 2s)
+  --resync D             every rollout is reconciled at least this often (default 5s)
+
+${CLUSTER_HELP}
+  Inside a pod with none of them, the pod's service account is used.`;
+
+function durationFlag(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0 || ms > MAX_TIMER_MS)
+    throw new UsageError(`operator: ${flag} must be a duration such as 500ms, 2s or 1m (got ${JSON.stringify(text)})`);
+  return ms;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('operator', argv, {
+    ...CLUSTER_OPTIONS,
+    'lease-namespace': { type: 'string' },
+    identity: { type: 'string' },
+    listen: { type: 'string' },
+    'lease-duration': { type: 'string' },
+    'renew-deadline': { type: 'string' },
+    'retry-period': { type: 'string' },
+    resync: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return EXIT.ok;
+  }
+  const target = clusterTarget('operator', values) ?? {};
+  const conn = loadKubeConnection(target);
+  const client = kubeClient(conn);
+  const identity = values.identity ?? process.env.POD_NAME ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
+  const leaseNamespace = values['lease-namespace'] ?? process.env.POD_NAMESPACE ?? conn.namespace;
+  const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
+  const operator = new Operator({
+    client,
+    ...(target.namespace ? { namespace: target.namespace } : {}),
+    leaseNamespace,
+    identity,
+    election: {
+      leaseDurationMs: durationFlag(values['lease-duration'], '--lease-duration', 15_000),
+      renewDeadlineMs: durationFlag(values['renew-deadline'], '--renew-deadline', 10_000),
+      retryPeriodMs: durationFlag(values['retry-period'], '--retry-period', 2_000),
+    },
+    resyncMs: durationFlag(values.resync, '--resync', 5_000),
+    world: (c) => kubernetesWorld(c),
+    log,
+  });
+  const listen = values.listen ?? '0.0.0.0:8080';
+  const probes = createServer((req, res) => {
+    const path = req.url?.split('?')[0];
+    const ok = path === '/healthz' || (path === '/readyz' && operator.reachable);
+    res.writeHead(ok ? 200 : path === '/readyz' ? 503 : 404, { 'content-type': 'text/plain' });
+    res.end(ok ? 'ok\n' : path === '/readyz' ? 'the API server has not answered yet\n' : 'not found\n');
+  });
+  if (listen !== '0') {
+    const at = parseHostPort(listen);
+    if (!at) throw new UsageError(`operator: --listen must be HOST:PORT (got ${JSON.stringify(listen)})`);
+    await listenOrExplain(probes, at.port, at.host, '--listen');
+  }
+  log(
+    `kanari operator ${identity}: ${conn.origin}, ${target.namespace ? `namespace ${target.namespace}` : 'every namespace'}, lease ${leaseNamespace}/kanari-operator`,
+  );
+  operator.start();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log(`${signal}: stopping`);
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await operator.stop();
+  probes.close();
+  return EXIT.ok;
+}
