@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startKubeApiServer, type TestKubeApi } from '../helpers/kube/apiserver.js';
-import { deployment, kube, kubeAt } from '../helpers/kube/request.js';
+import { configMap, deployment, kube, kubeAt } from '../helpers/kube/request.js';
 
 let api: TestKubeApi;
 let k: ReturnType<typeof kubeAt>;
 const DEPLOYMENTS = '/apis/apps/v1/namespaces/default/deployments';
+const CM = '/api/v1/namespaces/default/configmaps';
 
 before(async () => {
   api = await startKubeApiServer({ deploymentReadyDelayMs: 20 });
@@ -71,13 +72,9 @@ describe('create, read, list', () => {
       ['b', 'web'],
       ['c', 'db'],
     ] as const) {
-      await k.post('/api/v1/namespaces/default/configmaps', {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: `sel-${name}`, labels: { tier } },
-      });
+      await k.post(CM, configMap(`sel-${name}`, undefined, { tier }));
     }
-    const web = await k.get('/api/v1/namespaces/default/configmaps?labelSelector=tier%3Dweb');
+    const web = await k.get(`${CM}?labelSelector=tier%3Dweb`);
     assert.deepEqual(
       web.body.items.map((i: any) => i.metadata.name),
       ['sel-a', 'sel-b'],
@@ -110,14 +107,8 @@ describe('create, read, list', () => {
 
 describe('writes at a resourceVersion', () => {
   it('refuses a PUT at a stale resourceVersion with 409 Conflict, worded as the real server', async () => {
-    const path = '/api/v1/namespaces/default/configmaps/stale';
-    const made = (
-      await k.post('/api/v1/namespaces/default/configmaps', {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'stale' },
-      })
-    ).body;
+    const path = `${CM}/stale`;
+    const made = (await k.post(CM, configMap('stale'))).body;
     assert.equal((await k.put(path, { ...made, data: { writer: 'first' } })).status, 200);
     const res = await k.put(path, { ...made, data: { writer: 'second' } });
     assert.equal(res.status, 409);
@@ -157,6 +148,44 @@ describe('writes at a resourceVersion', () => {
       spec: { replicas: 7 },
     });
     assert.equal(stale.status, 409, 'a resourceVersion in a merge patch is a precondition');
+  });
+});
+
+describe('strategic merge patch', () => {
+  it('merges containers by name, deletes with $patch: delete, ignores order hints, refuses other directives', async () => {
+    const made = deployment('strategic');
+    made.spec.template.spec.containers.push({ name: 'sidecar', image: 'envoy:1' });
+    await k.post(DEPLOYMENTS, made);
+    const patch = {
+      spec: {
+        template: {
+          spec: {
+            '$setElementOrder/containers': [{ name: 'app' }, { name: 'sidecar' }],
+            containers: [
+              { name: 'app', image: 'app:2' },
+              { name: 'sidecar', $patch: 'delete' },
+            ],
+          },
+        },
+      },
+    };
+    const res = await kube(
+      api.url,
+      'PATCH',
+      `${DEPLOYMENTS}/strategic`,
+      patch,
+      'application/strategic-merge-patch+json',
+    );
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.spec.template.spec.containers, [{ name: 'app', image: 'app:2' }]);
+    const unknown = await kube(
+      api.url,
+      'PATCH',
+      `${DEPLOYMENTS}/strategic`,
+      { spec: { $deleteFromPrimitiveList: {} } },
+      'application/strategic-merge-patch+json',
+    );
+    assert.equal(unknown.status, 400);
   });
 });
 
@@ -211,35 +240,52 @@ describe('status subresource and generation', () => {
   });
 });
 
+describe('what each kind keeps', () => {
+  it('keeps generation only where the real kind does, and gives a ClusterIP Service an address', async () => {
+    const cm = (await k.post(CM, configMap('plain'))).body;
+    assert.equal(cm.metadata.generation, undefined);
+    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'addressed' }, spec: { ports: [{ port: 80 }] } };
+    const made = (await k.post('/api/v1/namespaces/default/services', svc)).body;
+    assert.equal(made.metadata.generation, undefined);
+    assert.match(made.spec.clusterIP, /^10\.96\.\d+\.\d+$/);
+    assert.deepEqual(made.spec.ports, [{ port: 80, protocol: 'TCP' }]);
+  });
+
+  it('serves /scale for Deployments: an autoscaling/v1 Scale over spec.replicas', async () => {
+    await k.post(DEPLOYMENTS, deployment('scaled', 'app:1', 2));
+    const scale = (await k.get(`${DEPLOYMENTS}/scaled/scale`)).body;
+    assert.deepEqual(
+      [scale.kind, scale.apiVersion, scale.spec.replicas, scale.status.selector],
+      ['Scale', 'autoscaling/v1', 2, 'app=scaled'],
+    );
+    const patched = await k.merge(`${DEPLOYMENTS}/scaled/scale`, { spec: { replicas: 4 } });
+    assert.equal(patched.body.spec.replicas, 4);
+    assert.equal(api.get('apps/v1', 'Deployment', 'default', 'scaled')!.spec.replicas, 4);
+    const stale = await k.put(`${DEPLOYMENTS}/scaled/scale`, { ...scale, spec: { replicas: 1 } });
+    assert.equal(stale.status, 409, 'a Scale read before the change is stale');
+    assert.equal((await k.merge(`${DEPLOYMENTS}/scaled/scale`, { spec: { replicas: -1 } })).status, 422);
+  });
+});
+
 describe('deletion', () => {
   it('deletes with preconditions, and answers 404 for what is not there', async () => {
-    const made = (
-      await k.post('/api/v1/namespaces/default/configmaps', {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'gone' },
-      })
-    ).body;
-    const wrongUid = await k.delete('/api/v1/namespaces/default/configmaps/gone', { preconditions: { uid: 'not-it' } });
+    const made = (await k.post(CM, configMap('gone'))).body;
+    const wrongUid = await k.delete(`${CM}/gone`, { preconditions: { uid: 'not-it' } });
     assert.equal(wrongUid.status, 409);
     assert.match(wrongUid.body.message, /Precondition failed: UID in precondition: not-it/);
-    const ok = await k.delete('/api/v1/namespaces/default/configmaps/gone', {
+    const ok = await k.delete(`${CM}/gone`, {
       preconditions: { uid: made.metadata.uid, resourceVersion: made.metadata.resourceVersion },
     });
     assert.equal(ok.status, 200);
-    assert.equal((await k.delete('/api/v1/namespaces/default/configmaps/gone')).status, 404);
+    assert.equal((await k.delete(`${CM}/gone`)).status, 404);
   });
 
   it('keeps an object with finalizers, marked for deletion, until the last finalizer is removed', async () => {
-    await k.post('/api/v1/namespaces/default/configmaps', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'held', finalizers: ['example.com/hold'] },
-    });
-    const marked = await k.delete('/api/v1/namespaces/default/configmaps/held');
+    await k.post(CM, { ...configMap('held'), metadata: { name: 'held', finalizers: ['example.com/hold'] } });
+    const marked = await k.delete(`${CM}/held`);
     assert.ok(marked.body.metadata.deletionTimestamp);
     assert.ok(api.get('v1', 'ConfigMap', 'default', 'held'));
-    await k.merge('/api/v1/namespaces/default/configmaps/held', { metadata: { finalizers: null } });
+    await k.merge(`${CM}/held`, { metadata: { finalizers: null } });
     assert.equal(api.get('v1', 'ConfigMap', 'default', 'held'), undefined);
   });
 });
@@ -301,6 +347,15 @@ describe('hostile requests get a Status, never a crash', () => {
       { ...deployment('neg'), spec: { ...deployment('neg').spec, replicas: -1 } },
     ],
     ['a path under no kind', 'GET', '/apis/apps/v1/namespaces/default/widgets', undefined],
+    ['a body nested 100000 deep', 'POST', DEPLOYMENTS, `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`],
+    [
+      'a YAML apply nested 2000 deep (the YAML parser is slow on deep input)',
+      'PATCH',
+      `${DEPLOYMENTS}/shop?fieldManager=x`,
+      `a: ${'['.repeat(2_000)}${']'.repeat(2_000)}`,
+      'application/apply-patch+yaml',
+    ],
+    ['a protobuf body', 'POST', DEPLOYMENTS, 'k8s\u0000', 'application/vnd.kubernetes.protobuf'],
     ['a namespaced kind written without a namespace', 'POST', '/apis/apps/v1/deployments', deployment('x')],
   ];
   for (const [what, method, path, body, type] of cases) {

@@ -14,6 +14,7 @@ import { contentType, discovery, notFoundPath, openApi, readBody, route, send } 
 import { apiVersionOf, Kinds, type Kind } from './kinds.js';
 import { isObject } from './schema.js';
 import { fieldSelector, labelSelector } from './selectors.js';
+import { serveScale } from './scale.js';
 import { ObjectStore, type StoredObject } from './store.js';
 import { toTable, wantsTable } from './table.js';
 import { serveWatch } from './watch.js';
@@ -91,6 +92,14 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     if (method === 'GET' && path === '/openapi/v2') return openApi(req, res);
     const target = route(kinds, path);
     if (!target) return send(res, 404, notFoundPath(path));
+    if (/protobuf|cbor/.test(contentType(req))) {
+      // Only JSON and YAML bodies: a client that prefers protobuf falls back to JSON on 415.
+      throw new ApiError(
+        415,
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
+      );
+    }
     const body = await readBody(
       req,
       method === 'PATCH'
@@ -123,13 +132,23 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     const collection = target.name === undefined;
     if (method !== 'GET' && target.kind.namespaced && target.namespace === undefined)
       throw new ApiError(405, 'MethodNotAllowed', `${target.kind.plural} must be written in a namespace`);
+    if (target.subresource === 'scale') {
+      return reply(res, 200, serveScale(store, writes, target, method, body, PATCH_TYPES[contentType(req)], writer));
+    }
     if (method === 'GET' && collection) {
       const selector = andSelectors(
         labelSelector(params.get('labelSelector')),
         fieldSelector(params.get('fieldSelector')),
       );
       if (params.get('watch') === 'true' || params.get('watch') === '1') {
-        return serveWatch(req, res, store, { kind: target.kind, ...ns(target), selector, params, bookmarkIntervalMs });
+        return serveWatch(req, res, store, {
+          kind: target.kind,
+          ...ns(target),
+          selector,
+          params,
+          bookmarkIntervalMs,
+          table: wantsTable(req.headers.accept),
+        });
       }
       const rv = params.get('resourceVersion');
       if (params.get('resourceVersionMatch') === 'Exact' && rv !== String(store.resourceVersion))

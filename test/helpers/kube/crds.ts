@@ -67,8 +67,13 @@ export function kindsOfCrd(crd: StoredObject): Kind[] | StatusCause[] {
         singular: typeof names.singular === 'string' ? names.singular : kind.toLowerCase(),
         namespaced: spec.scope === 'Namespaced',
         status: isObject(subresources.status),
+        generation: true,
+        scale: false,
         shortNames: Array.isArray(names.shortNames)
           ? names.shortNames.filter((s): s is string => typeof s === 'string')
+          : [],
+        categories: Array.isArray(names.categories)
+          ? names.categories.filter((s): s is string => typeof s === 'string')
           : [],
         schema,
         ...(Array.isArray(v.additionalPrinterColumns)

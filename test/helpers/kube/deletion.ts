@@ -4,7 +4,8 @@
  * until the last is removed), namespaces that take their content with them, and owner
  * references — a dependent goes when all its owners are gone (background; `Orphan` strips
  * the reference instead), and an object created with an owner that does not exist (a wrong
- * uid) is collected too, as the real collector does after it looks the owner up.
+ * uid) is collected too, as the real collector does after it looks the owner up. A
+ * namespace stays Terminating until everything in it is gone, finalizers included.
  */
 import { conflict, notFound } from './errors.js';
 import type { Kind, Kinds } from './kinds.js';
@@ -19,6 +20,7 @@ export interface DeleteOptions {
 const GC = { manager: 'kube-controller-manager', apiVersion: 'v1' };
 
 export class Deletion {
+  /** Uids of owners deleted with propagationPolicy Orphan. */
   private readonly orphaning = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
@@ -69,14 +71,18 @@ export class Deletion {
     marked.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     marked.status = { phase: 'Terminating' };
     const stored = this.store.write(kind, marked);
-    this.later(() => {
-      for (const { kind: k, object } of this.store.everything()) {
-        if (object.metadata.namespace === namespace.metadata.name)
-          this.store.remove(k, object.metadata.namespace, object.metadata.name);
-      }
-      this.store.remove(kind, undefined, namespace.metadata.name);
-    });
+    this.later(() => this.drain(kind, namespace.metadata.name));
     return stored;
+  }
+
+  /** Deletes what a terminating namespace holds (finalizers hold it), and the namespace once it is empty. */
+  private drain(kind: Kind, name: string): void {
+    const inside = this.store.everything().filter(({ object }) => object.metadata.namespace === name);
+    for (const { kind: k, object } of inside) {
+      if (!object.metadata.deletionTimestamp) this.delete({ kind: k, namespace: name, name: object.metadata.name }, {});
+    }
+    if (!this.store.everything().some(({ object }) => object.metadata.namespace === name))
+      this.store.remove(kind, undefined, name);
   }
 
   private later(work: () => void): void {
@@ -90,10 +96,12 @@ export class Deletion {
   private observe(change: Change): void {
     const uid = change.object.metadata.uid ?? '';
     if (change.type === 'DELETED') {
-      const orphan = this.orphaning.delete(uid);
+      const ns = change.object.metadata.namespace;
+      const nsKind = this.kinds.byType('v1', 'Namespace')!;
+      if (ns && this.store.get(nsKind, undefined, ns)?.metadata.deletionTimestamp)
+        this.later(() => this.drain(nsKind, ns));
       for (const { kind, object } of this.store.everything()) {
-        if (!object.metadata.ownerReferences?.some((r) => r.uid === uid)) continue;
-        this.later(() => (orphan ? this.stripOwner(kind, object, uid) : this.collect(kind, object)));
+        if (object.metadata.ownerReferences?.some((r) => r.uid === uid)) this.later(() => this.collect(kind, object));
       }
     } else if (change.object.metadata.ownerReferences?.length) {
       const { kind, object } = change;
@@ -105,7 +113,12 @@ export class Deletion {
   private collect(kind: Kind, seen: StoredObject): void {
     const current = this.store.get(kind, seen.metadata.namespace, seen.metadata.name);
     if (!current || current.metadata.uid !== seen.metadata.uid || current.metadata.deletionTimestamp) return;
-    const refs = current.metadata.ownerReferences ?? [];
+    // An owner deleted with Orphan lets go of its dependents: its reference is dropped, never collected.
+    for (const r of current.metadata.ownerReferences ?? [])
+      if (this.orphaning.has(r.uid)) this.stripOwner(kind, current, r.uid);
+    const refs = (
+      this.store.get(kind, current.metadata.namespace, current.metadata.name)?.metadata.ownerReferences ?? []
+    ).filter((r) => !this.orphaning.has(r.uid));
     const missing = refs.filter((r) => !this.ownerExists(r, current.metadata.namespace));
     if (missing.length === 0) return;
     const t = {

@@ -9,6 +9,8 @@ import { groupDocument, resourceList, type Kinds } from './kinds.js';
 import type { Target } from './writes.js';
 
 const BODY_LIMIT = 3 * 1024 * 1024;
+/** Deeper bodies are refused before anything walks them recursively (the real server's JSON limit is 10000). */
+const MAX_DEPTH = 1000;
 
 /** Discovery and other fixed documents: the document, null for a path under them that is not served, undefined for any other path. */
 export function discovery(kinds: Kinds, path: string, host: string): unknown {
@@ -49,8 +51,9 @@ export function route(kinds: Kinds, path: string): Target | undefined {
   }
   const [plural, name, subresource, ...rest] = parts;
   const kind = kinds.byResource(group, version, plural ?? '');
-  if (!kind || rest.length > 0 || (subresource !== undefined && !(subresource === 'status' && kind.status)))
-    return undefined;
+  const served =
+    subresource === undefined || (subresource === 'status' && kind?.status) || (subresource === 'scale' && kind?.scale);
+  if (!kind || rest.length > 0 || !served) return undefined;
   if (kind.namespaced === (namespace === undefined) && !(kind.namespaced && name === undefined)) return undefined;
   return {
     kind,
@@ -99,11 +102,26 @@ export async function readBody(req: IncomingMessage, format: 'json' | 'yaml'): P
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return undefined;
+  let body: unknown;
   try {
-    return format === 'yaml' ? parseYaml(text, { maxAliasCount: 100 }) : JSON.parse(text);
+    body = format === 'yaml' ? parseYaml(text, { maxAliasCount: 100 }) : JSON.parse(text);
   } catch (err) {
     throw badRequest(
       `the body of the request could not be decoded as ${format.toUpperCase()}: ${(err as Error).message.split('\n')[0]}`,
     );
   }
+  if (depthOver(body, MAX_DEPTH)) throw badRequest(`the body of the request nests deeper than ${MAX_DEPTH} levels`);
+  return body;
+}
+
+/** Whether a value nests deeper than `limit`, found without recursion (the body may be built to overflow the stack). */
+function depthOver(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [at, depth] = stack.pop()!;
+    if (typeof at !== 'object' || at === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(at)) stack.push([child, depth + 1]);
+  }
+  return false;
 }

@@ -23,7 +23,13 @@ export interface Kind {
   namespaced: boolean;
   /** Served with a status subresource: the main resource ignores status, `/status` all else. */
   status: boolean;
+  /** Keeps metadata.generation (workloads, Ingress, CRDs and custom resources; not ConfigMaps, Services, Leases…). */
+  generation: boolean;
+  /** Serves `/scale` (autoscaling/v1 Scale over spec.replicas). */
+  scale: boolean;
   shortNames: string[];
+  /** Groups kubectl can name together: `kubectl get all`. */
+  categories: string[];
   schema: Schema;
   printerColumns?: PrinterColumn[];
   /** The CustomResourceDefinition that serves it; undefined for a built-in. */
@@ -93,7 +99,7 @@ function builtin(
   plural: string,
   namespaced: boolean,
   schema: Schema,
-  options: { status?: boolean; shortNames?: string[] } = {},
+  options: { status?: boolean; shortNames?: string[]; all?: boolean; generation?: boolean; scale?: boolean } = {},
 ): Kind {
   const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/') as [string, string]) : ['', apiVersion];
   return {
@@ -104,7 +110,10 @@ function builtin(
     singular: kind.toLowerCase(),
     namespaced,
     status: options.status ?? false,
+    generation: options.generation ?? false,
+    scale: options.scale ?? false,
     shortNames: options.shortNames ?? [],
+    categories: options.all ? ['all'] : [],
     schema,
   };
 }
@@ -137,7 +146,7 @@ export function builtinKinds(): Kind[] {
         }),
         withConditions,
       ),
-      { status: true, shortNames: ['svc'] },
+      { status: true, shortNames: ['svc'], all: true },
     ),
     builtin('v1', 'ConfigMap', 'configmaps', true, root(undefined, undefined, { data: labels }), {
       shortNames: ['cm'],
@@ -150,10 +159,13 @@ export function builtinKinds(): Kind[] {
       root(undefined, undefined, { data: labels, type: { type: 'string', default: 'Opaque' } }),
     ),
     builtin('v1', 'Event', 'events', true, root(), { shortNames: ['ev'] }),
-    builtin('v1', 'Pod', 'pods', true, root(podSpec, withConditions), { status: true, shortNames: ['po'] }),
+    builtin('v1', 'Pod', 'pods', true, root(podSpec, withConditions), { status: true, shortNames: ['po'], all: true }),
     builtin('apps/v1', 'Deployment', 'deployments', true, root(deploymentSpec, withConditions), {
       status: true,
       shortNames: ['deploy'],
+      all: true,
+      generation: true,
+      scale: true,
     }),
     builtin(
       'apps/v1',
@@ -164,7 +176,7 @@ export function builtinKinds(): Kind[] {
         open({ replicas: { type: 'integer', minimum: 0, default: 1 }, selector, template }, { required: ['selector'] }),
         withConditions,
       ),
-      { status: true, shortNames: ['rs'] },
+      { status: true, shortNames: ['rs'], all: true, generation: true, scale: true },
     ),
     builtin(
       'coordination.k8s.io/v1',
@@ -182,6 +194,7 @@ export function builtinKinds(): Kind[] {
       {
         status: true,
         shortNames: ['ing'],
+        generation: true,
       },
     ),
     builtin(
@@ -193,6 +206,7 @@ export function builtinKinds(): Kind[] {
       {
         status: true,
         shortNames: ['crd', 'crds'],
+        generation: true,
       },
     ),
     builtin('events.k8s.io/v1', 'Event', 'events', true, root(), { shortNames: ['ev'] }),
@@ -256,6 +270,7 @@ export function resourceList(kinds: Kinds, group: string, version: string): Reco
       kind: k.kind,
       verbs,
       ...(k.shortNames.length > 0 ? { shortNames: k.shortNames } : {}),
+      ...(k.categories.length > 0 ? { categories: k.categories } : {}),
     },
     ...(k.status
       ? [

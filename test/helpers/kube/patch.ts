@@ -133,32 +133,40 @@ function remove(doc: unknown, path: string[]): unknown {
 
 /**
  * Strategic merge patch, the cheap part of it: a merge patch whose lists merge by key where
- * the kind's schema says they do (containers by name, ports by port and protocol); no
- * `$patch`/`$retainKeys` directives, which are refused rather than stored as fields.
+ * the kind's schema says they do (containers by name, ports by port and protocol), with
+ * `$patch: replace|delete`; order hints (`$setElementOrder`, which kubectl apply sends) are
+ * ignored, and other directives refused rather than stored as fields.
  */
 export function strategicMergePatch(target: unknown, patch: unknown, schema: Schema | undefined): unknown {
-  if (!isObject(patch)) {
-    if (!Array.isArray(patch) || !Array.isArray(target) || schema?.['x-kubernetes-list-type'] !== 'map')
-      return structuredClone(patch);
-    const keys = schema['x-kubernetes-list-map-keys'] ?? [];
-    const out = [...target];
-    for (const item of patch) {
-      const i = out.findIndex((e) =>
-        keys.every(
-          (k) => JSON.stringify(keyValue(e, k, schema.items)) === JSON.stringify(keyValue(item, k, schema.items)),
-        ),
-      );
-      if (i >= 0) out[i] = strategicMergePatch(out[i], item, schema.items);
-      else out.push(structuredClone(item));
-    }
-    return out;
+  if (Array.isArray(patch)) return mergeList(target, patch, schema);
+  if (!isObject(patch)) return structuredClone(patch);
+  if (patch.$patch === 'replace') {
+    const { $patch: _p, ...rest } = patch;
+    return structuredClone(rest);
   }
   const out: Record<string, unknown> = isObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
+    if (key.startsWith('$setElementOrder/') || key === '$retainKeys') continue;
     if (key.startsWith('$'))
       throw badRequest(`the test API server does not implement the strategic merge directive ${key}`);
     if (value === null) delete out[key];
     else out[key] = strategicMergePatch(out[key], value, fieldSchema(schema, key));
+  }
+  return out;
+}
+
+function mergeList(target: unknown, patch: unknown[], schema: Schema | undefined): unknown {
+  if (!Array.isArray(target) || schema?.['x-kubernetes-list-type'] !== 'map') return structuredClone(patch);
+  const keys = schema['x-kubernetes-list-map-keys'] ?? [];
+  const same = (a: unknown, b: unknown) =>
+    keys.every((k) => JSON.stringify(keyValue(a, k, schema.items)) === JSON.stringify(keyValue(b, k, schema.items)));
+  const out = [...target];
+  for (const item of patch) {
+    const i = out.findIndex((e) => same(e, item));
+    if (isObject(item) && item.$patch === 'delete') {
+      if (i >= 0) out.splice(i, 1);
+    } else if (i >= 0) out[i] = strategicMergePatch(out[i], item, schema.items);
+    else out.push(structuredClone(item));
   }
   return out;
 }

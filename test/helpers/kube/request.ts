@@ -78,3 +78,51 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** A raw watch: every event line as parsed, until the server ends the stream or `stop()`. */
+export function watchStream(base: string, path: string, accept?: string) {
+  const events: any[] = [];
+  const abort = new AbortController();
+  const done = (async () => {
+    const res = await fetch(`${base}${path}`, { signal: abort.signal, ...(accept ? { headers: { accept } } : {}) });
+    let buffered = '';
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        buffered += decoder.decode(chunk, { stream: true });
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          events.push(JSON.parse(buffered.slice(0, nl)));
+          buffered = buffered.slice(nl + 1);
+        }
+      }
+    } catch (err) {
+      if (!abort.signal.aborted) throw err;
+    }
+    return res.status;
+  })();
+  return { events, done, stop: () => abort.abort() };
+}
+
+/** Creates CRDs (or any cluster-scoped objects) and fails loudly if the server refuses one. */
+export async function installCrds(base: string, ...crds: { metadata: { name: string } }[]): Promise<void> {
+  for (const crd of crds) {
+    const res = await kube(base, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
+    if (res.status !== 201)
+      throw new Error(`CRD ${crd.metadata.name} refused: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}
+
+/** A ConfigMap, the plainest object there is: no status, no generation, no controller. */
+export function configMap(
+  name: string,
+  data?: Record<string, string>,
+  labels?: Record<string, string>,
+): Record<string, any> {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, ...(labels ? { labels } : {}) },
+    ...(data ? { data } : {}),
+  };
+}

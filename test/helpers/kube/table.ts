@@ -61,7 +61,8 @@ function cell(kind: Kind, column: PrinterColumn, object: StoredObject): unknown 
     const spec = isObject(object.spec) ? object.spec : {};
     return `${Number(status.readyReplicas ?? 0)}/${Number(spec.replicas ?? 0)}`;
   }
-  const value = jsonPath(object, column.jsonPath);
+  // The built-in printers read typed fields, where an omitted count is 0.
+  const value = jsonPath(object, column.jsonPath) ?? (kind.crd || column.type !== 'integer' ? undefined : 0);
   if (value === undefined || value === null) return null;
   if (column.type === 'date') return typeof value === 'string' ? age(value) : null;
   if (column.type === 'integer' || column.type === 'number') return typeof value === 'number' ? value : null;

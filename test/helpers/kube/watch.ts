@@ -11,6 +11,7 @@ import { badRequest, gone } from './errors.js';
 import { apiVersionOf, type Kind } from './kinds.js';
 import type { Selector } from './selectors.js';
 import { as, type Change, type ObjectStore, type StoredObject } from './store.js';
+import { toTable } from './table.js';
 
 export interface WatchRequest {
   kind: Kind;
@@ -18,6 +19,8 @@ export interface WatchRequest {
   selector: Selector;
   params: URLSearchParams;
   bookmarkIntervalMs: number;
+  /** kubectl get -w asks for Tables: each event's object is then a one-row Table. */
+  table: boolean;
 }
 
 export function serveWatch(req: IncomingMessage, res: ServerResponse, store: ObjectStore, w: WatchRequest): void {
@@ -28,7 +31,11 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, store: Obj
   if (timeout !== null && !/^[0-9]+$/.test(timeout)) throw badRequest(`timeoutSeconds: Invalid value: "${timeout}"`);
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
   const send = (type: string, object: unknown): void => {
-    if (!res.writableEnded) res.write(`${JSON.stringify({ type, object })}\n`);
+    const shown =
+      w.table && (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED')
+        ? toTable(w.kind, [object as StoredObject], '')
+        : object;
+    if (!res.writableEnded) res.write(`${JSON.stringify({ type, object: shown })}\n`);
   };
   const inScope = (o: StoredObject): boolean => w.namespace === undefined || o.metadata.namespace === w.namespace;
   const emit = (change: Change): void => {

@@ -6,19 +6,11 @@
  * managed fields. Deletion and the garbage collector are in deletion.ts.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  alreadyExists,
-  ApiError,
-  badRequest,
-  conflict,
-  fieldInvalid,
-  invalid,
-  notFound,
-  type StatusCause,
-} from './errors.js';
+import { alreadyExists, ApiError, badRequest, conflict, invalid, notFound, type StatusCause } from './errors.js';
 import { apiVersionOf, type Kind, type Kinds } from './kinds.js';
 import { recordUpdate, serverSideApply, type Writer } from './managed.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
+import { checkName, specChanged, unknownFields, validateKind } from './rules.js';
 import { admit, isObject, prune } from './schema.js';
 import type { ObjectStore, StoredObject } from './store.js';
 
@@ -37,10 +29,6 @@ export interface WriteRequest extends Writer {
   fieldValidation?: string | null;
   warnings?: string[];
 }
-
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 /** Fields the server sets and a client cannot change. */
 const SERVER_OWNED = [
@@ -75,9 +63,10 @@ export class Writes {
       ...object.metadata,
       uid: randomUUID(),
       creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-      generation: 1,
+      ...(t.kind.generation ? { generation: 1 } : {}),
     };
     delete object.metadata.resourceVersion;
+    if (t.kind.kind === 'Service') this.allocateClusterIP(object);
     return this.commit(t, undefined, object, writer, false);
   }
 
@@ -142,8 +131,9 @@ export class Writes {
         ...meta,
         uid: randomUUID(),
         creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-        generation: 1,
+        ...(t.kind.generation ? { generation: 1 } : {}),
       };
+      if (t.kind.kind === 'Service') this.allocateClusterIP(created);
       return this.commit(t, undefined, created, writer, true);
     }
     const merged = serverSideApply(before, object, t.kind.schema, writer, force) as unknown as StoredObject;
@@ -235,7 +225,7 @@ export class Writes {
       }
     }
     const pruned: string[] = [];
-    const causes: StatusCause[] = [...this.checkName(t, name), ...admit(t.kind.schema, next, '', pruned)];
+    const causes: StatusCause[] = [...checkName(t.kind, name), ...admit(t.kind.schema, next, '', pruned)];
     unknownFields(pruned, writer);
     causes.push(...validateKind(t.kind, next));
     if (causes.length > 0)
@@ -243,7 +233,8 @@ export class Writes {
         { ...this.named(t, name), kind: t.kind.kind },
         causes.map((c) => ({ ...c, field: c.field?.replace(/^\./, '') ?? '' })),
       );
-    if (before && specChanged(t.kind, before, next)) next.metadata.generation = (before.metadata.generation ?? 0) + 1;
+    if (before && t.kind.generation && specChanged(t.kind, before, next))
+      next.metadata.generation = (before.metadata.generation ?? 0) + 1;
     if (!applied) recordUpdate(before, next, t.kind.schema, writer);
     delete next.metadata.resourceVersion;
     if (before?.metadata.deletionTimestamp && !(next.metadata.finalizers as string[] | undefined)?.length) {
@@ -253,47 +244,14 @@ export class Writes {
     return this.store.write(t.kind, next);
   }
 
-  private checkName(t: Target, name: string): StatusCause[] {
-    const rule = t.kind.kind === 'Namespace' ? DNS_LABEL : t.kind.kind === 'Service' ? DNS_1035 : DNS_SUBDOMAIN;
-    const limit = rule === DNS_SUBDOMAIN ? 253 : 63;
-    if (rule.test(name) && name.length <= limit) return [];
-    return [
-      fieldInvalid(
-        'metadata.name',
-        name,
-        `a lowercase RFC 1123 ${rule === DNS_SUBDOMAIN ? 'subdomain' : 'label'} must consist of lower case alphanumeric characters or '-'`,
-      ),
-    ];
+  private nextClusterIP = 1;
+
+  /** A ClusterIP Service gets an address from 10.96.0.0/16, as the real allocator gives one. */
+  private allocateClusterIP(service: StoredObject): void {
+    const spec = isObject(service.spec) ? service.spec : (service.spec = {});
+    if ((spec.type ?? 'ClusterIP') !== 'ClusterIP' || spec.clusterIP !== undefined) return;
+    const n = this.nextClusterIP++;
+    spec.clusterIP = `10.96.${Math.floor(n / 254)}.${(n % 254) + 1}`;
+    spec.clusterIPs = [spec.clusterIP];
   }
-}
-
-function unknownFields(pruned: string[], writer: WriteRequest): void {
-  if (pruned.length === 0) return;
-  if (writer.fieldValidation === 'Strict')
-    throw badRequest(`strict decoding error: ${pruned.map((p) => `unknown field "${p}"`).join(', ')}`);
-  if (writer.fieldValidation !== 'Ignore') writer.warnings?.push(...pruned.map((p) => `unknown field "${p}"`));
-}
-
-/** Generation counts changes of intent: anything outside metadata and (where it is a subresource) status. */
-function specChanged(kind: Kind, before: StoredObject, after: StoredObject): boolean {
-  const intent = (o: StoredObject) => {
-    const { metadata: _m, status, apiVersion: _a, kind: _k, ...rest } = o;
-    return JSON.stringify(kind.status ? rest : { ...rest, status });
-  };
-  return intent(before) !== intent(after);
-}
-
-/** The checks of built-in kinds a schema cannot say: a Deployment's selector must select its template. */
-function validateKind(kind: Kind, object: StoredObject): StatusCause[] {
-  if (kind.group !== 'apps' || !isObject(object.spec)) return [];
-  const spec = object.spec;
-  const wanted = isObject(spec.selector) && isObject(spec.selector.matchLabels) ? spec.selector.matchLabels : {};
-  const template =
-    isObject(spec.template) && isObject(spec.template.metadata) && isObject(spec.template.metadata.labels)
-      ? spec.template.metadata.labels
-      : {};
-  if (Object.keys(wanted).length === 0)
-    return [fieldInvalid('spec.selector', spec.selector ?? null, 'empty selector is invalid for deployment')];
-  if (Object.entries(wanted).every(([k, v]) => template[k] === v)) return [];
-  return [fieldInvalid('spec.template.metadata.labels', template, '`selector` does not match template `labels`')];
 }
