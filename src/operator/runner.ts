@@ -16,6 +16,7 @@
 import { kubernetesRolloutDocument, type KubernetesRolloutDocument } from '../config/schemas/kubernetes.js';
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { formatPath } from '../config/errors.js';
+import { rolloutProblems } from '../config/checks.js';
 import { describeRef, type KubeClient, type KubeObject, type ObjectRef, type OwnerReference } from '../kube/api.js';
 import { RolloutEngine } from '../rollout/engine.js';
 import { systemClock } from '../rollout/seams/clock.js';
@@ -85,9 +86,12 @@ export class RolloutRunner {
     const parsed = kubernetesRolloutDocument.safeParse(this.resource);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      return this.say(`the Rollout is not valid: ${formatPath(issue.path)}: ${issue.message}`);
+      return this.refuse(`the Rollout is not valid: ${formatPath(issue.path)}: ${issue.message}`);
     }
     const rollout = parsed.data;
+    // What `kanari lint` refuses (a step the router cannot do, a judge that cannot judge here) is never run.
+    const problem = rolloutProblems(rollout, this.world.templates(rollout))[0];
+    if (problem) return this.refuse(`the Rollout is refused: ${formatPath(problem.path)}: ${problem.message}`);
     const namespace = this.resource.metadata.namespace ?? 'default';
     const workload = await this.world.client.get<DeploymentObject>({
       apiVersion: 'apps/v1',
@@ -220,6 +224,40 @@ export class RolloutRunner {
     });
     this.world.log(
       `${this.key}: ${held ? 'scaled back to 0' : 'took over'} ${describeRef(ref)} (it had ${replicas} replicas; kanari runs its pods now)`,
+    );
+  }
+
+  /**
+   * A Rollout kanari will not run says why where its user looks: `status.message` and a
+   * Degraded condition (`kubectl describe`, `kubectl get`), besides the operator's log.
+   */
+  private async refuse(why: string): Promise<void> {
+    const current = (this.resource.status as { message?: unknown } | undefined)?.message;
+    this.say(why);
+    if (this.engine || current === why) return;
+    await this.world.client.patch(
+      {
+        apiVersion: this.resource.apiVersion,
+        kind: this.resource.kind,
+        namespace: this.resource.metadata.namespace!,
+        name: this.resource.metadata.name,
+      },
+      'merge',
+      {
+        status: {
+          message: why,
+          conditions: [
+            {
+              type: 'Degraded',
+              status: 'True',
+              reason: 'InvalidSpec',
+              message: why,
+              lastTransitionTime: new Date().toISOString(),
+            },
+          ],
+        },
+      },
+      { status: true },
     );
   }
 

@@ -171,4 +171,23 @@ describe('the operator with the replicas router', () => {
     assert.equal(rollout()?.status?.state?.canary, undefined);
     assert.equal(log.filter((l) => l.includes('abort from test')).length, 1, 'carried out once');
   });
+
+  it('refuses a Rollout that lint refuses, and says why in its status', async () => {
+    await cluster.client.create({
+      apiVersion: 'kanari.dev/v1alpha1',
+      kind: 'Rollout',
+      metadata: { name: 'mirrored', namespace: 'default' },
+      spec: {
+        workloadRef: { name: 'web' },
+        service: { name: 'web' },
+        trafficRouting: { replicas: {} },
+        strategy: { canary: { steps: [{ setMirror: { percent: 10 } }, { setWeight: 50 }] } },
+      },
+    });
+    const status = () => cluster.api.get('kanari.dev/v1alpha1', 'Rollout', 'default', 'mirrored')?.status;
+    await until('refused', () => /refused/.test(status()?.message ?? ''));
+    assert.match(status()!.message, /steps\[0\]\.setMirror: the replicas router cannot do mirroring/);
+    assert.equal(status()!.conditions[0].type, 'Degraded');
+    assert.equal(deployment('mirrored'), undefined);
+  });
 });
