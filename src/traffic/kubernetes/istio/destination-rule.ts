@@ -31,7 +31,9 @@ export function withSubsets<T extends KubeObject>(object: T, ids: Iterable<strin
       );
   const subsets = [...user, ...ours];
   const out = structuredClone(object) as T & { spec: Record<string, unknown> };
-  if (subsets.length > 0 || (object.spec as { subsets?: unknown }).subsets !== undefined) out.spec.subsets = subsets;
+  // A list only kanari's subsets were in goes with them: the object is left as the user wrote it.
+  if (subsets.length > 0 || user.length > 0) out.spec.subsets = subsets;
+  else delete out.spec.subsets;
   return out;
 }
 
