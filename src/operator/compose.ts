@@ -17,6 +17,8 @@ import type { RunnerWorld } from './runner.js';
 /** How often the target and the replicas router look at their Deployments. */
 export interface KubernetesWorldOptions {
   pollMs?: number;
+  /** How long the mesh routers hold everyone on stable's own Service after a release (default 30 s). */
+  holdMs?: number;
 }
 
 export function kubernetesWorld(
@@ -24,7 +26,12 @@ export function kubernetesWorld(
   options: KubernetesWorldOptions = {},
 ): Omit<RunnerWorld, 'client' | 'identity' | 'log' | 'lost'> {
   return {
-    traffic: (rollout, at): TrafficRouter => kubernetesTrafficRouter(rollout, { client, ...at }),
+    traffic: (rollout, at): TrafficRouter =>
+      kubernetesTrafficRouter(rollout, {
+        client,
+        ...at,
+        ...(options.holdMs === undefined ? {} : { holdMs: options.holdMs }),
+      }),
     targets:
       (rollout: KubernetesRolloutDocument, owner: OwnerReference): TargetsFactory =>
       (events) => [

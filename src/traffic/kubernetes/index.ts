@@ -17,6 +17,8 @@ export interface KubernetesRouterContext {
   /** The Service's port traffic is sent to (spec.service.port, else the Service's first). */
   port: number;
   replicas: number;
+  /** How long the mesh routers keep everyone on stable's own Service before their rules go (tests shorten it). */
+  holdMs?: number;
 }
 
 export function kubernetesTrafficRouter(rollout: KubernetesRolloutDocument, c: KubernetesRouterContext): TrafficRouter {
@@ -27,11 +29,12 @@ export function kubernetesTrafficRouter(rollout: KubernetesRolloutDocument, c: K
     service: { name: rollout.spec.service.name, port: c.port },
     owner: c.owner,
   };
+  const hold = c.holdMs === undefined ? {} : { holdMs: c.holdMs };
   switch (routerNameOf(routing)) {
     case 'gatewayapi':
-      return new GatewayApiTraffic({ ...common, routing: routing.gatewayAPI! });
+      return new GatewayApiTraffic({ ...common, routing: routing.gatewayAPI!, ...hold });
     case 'istio':
-      return new IstioTraffic({ ...common, routing: routing.istio! });
+      return new IstioTraffic({ ...common, routing: routing.istio!, ...hold });
     case 'nginx':
       return new NginxTraffic({ ...common, routing: routing.nginx! });
     case 'replicas':

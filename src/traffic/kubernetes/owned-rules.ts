@@ -167,7 +167,11 @@ export function covers(actual: unknown, written: unknown): boolean {
   if (written !== null && typeof written === 'object') {
     if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
     return Object.entries(written).every(
-      ([k, v]) => v === undefined || (Object.hasOwn(actual, k) && covers((actual as Record<string, unknown>)[k], v)),
+      // A field written as undefined is one kanari takes out: covered only once it is gone.
+      ([k, v]) =>
+        v === undefined
+          ? !Object.hasOwn(actual, k)
+          : Object.hasOwn(actual, k) && covers((actual as Record<string, unknown>)[k], v),
     );
   }
   return actual === written;

@@ -98,7 +98,8 @@ describe('istio: the user’s VirtualService and DestinationRule survive', () =>
     const drCtx = { rollout: ROLLOUT.name, namespace: ROLLOUT.namespace, service: 'web' };
     const withOurs = withSubsets(original, ['v2', 'v3'], drCtx);
     assert.deepEqual(subsetIds(withOurs, drCtx), ['v2', 'v3']);
-    assert.deepEqual(withSubsets(withOurs, [], drCtx), original);
+    // As the API server keeps it: a field written as undefined is not there.
+    assert.deepEqual(JSON.parse(JSON.stringify(withSubsets(withOurs, [], drCtx))), original);
   });
 
   it('puts the header routes, then the weighted copy, right before the route they copy', () => {
