@@ -12,11 +12,10 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { rolloutCrd } from '../../src/kube/crd.js';
-import { updateObject } from '../../src/kube/update.js';
 import { kubernetesWorld } from '../../src/operator/compose.js';
 import { Operator } from '../../src/operator/operator.js';
 import { versionOf } from '../../src/operator/release.js';
-import { startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import { appTemplate, createApp, setImage, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
 import { destinationRuleCrd, virtualServiceCrd } from '../helpers/kube/crd-manifests.js';
 import { WeightExporter, type VersionBehaviour } from '../helpers/kube/weight-exporter.js';
 import { startPrometheus, type TestPrometheus } from '../helpers/prometheus.js';
@@ -29,10 +28,7 @@ const log: string[] = [];
 const HEALTHY: VersionBehaviour = { errorRate: 0.01, latencyMs: { median: 20, sigma: 0.3 } };
 const behaviour: Record<string, VersionBehaviour> & { default: VersionBehaviour } = { default: HEALTHY };
 
-const template = (image: string) => ({
-  metadata: { labels: { app: 'web' } },
-  spec: { containers: [{ name: 'app', image }] },
-});
+const template = (image: string) => appTemplate('web', image);
 
 const VIRTUAL_SERVICE = {
   apiVersion: 'networking.istio.io/v1beta1',
@@ -59,18 +55,7 @@ before(async () => {
   await sleep(100); // the CRDs established
   await client.create(VIRTUAL_SERVICE);
   await client.create(DESTINATION_RULE);
-  await client.create({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: { replicas: 2, selector: { matchLabels: { app: 'web' } }, template: template('web:1') },
-  });
-  await client.create({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
-  });
+  await createApp(client, 'web', 2, 'web:1');
   exporter = new WeightExporter({
     apiServer: cluster.api.url,
     namespace: 'default',
@@ -134,15 +119,7 @@ async function until(what: string, ok: () => boolean, ms = 60_000, more = () => 
   }
 }
 
-const setTemplate = (image: string) =>
-  updateObject(
-    cluster.client,
-    { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'web' },
-    (d) => ({
-      ...d,
-      spec: { ...(d.spec as object), template: template(image) },
-    }),
-  );
+const setTemplate = (image: string) => setImage(cluster.client, 'web', image);
 
 describe('Kubernetes mode judged from Prometheus (Istio)', () => {
   it('promotes a healthy release and rolls back a failing one, judged by the default judge from Istio counts', async () => {

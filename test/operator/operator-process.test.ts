@@ -13,20 +13,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COMMAND_ANNOTATION } from '../../src/kube/commands.js';
-import { updateObject } from '../../src/kube/update.js';
 import { versionOf } from '../../src/operator/release.js';
 import { startCli } from '../helpers/cli.js';
-import { ROLLOUT_CRD, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import {
+  appTemplate,
+  createApp,
+  ROLLOUT_CRD,
+  setImage,
+  startCluster,
+  type TestCluster,
+} from '../helpers/kube/cluster.js';
 
 let cluster: TestCluster;
 let dir: string;
 let kubeconfig: string;
 const running: ChildProcess[] = [];
 
-const template = (app: string, image: string) => ({
-  metadata: { labels: { app } },
-  spec: { containers: [{ name: 'app', image }] },
-});
+const template = appTemplate;
 
 before(async () => {
   cluster = await startCluster({ deploymentReadyDelayMs: 50 });
@@ -85,18 +88,7 @@ async function kill9(child: ChildProcess): Promise<void> {
 
 async function app(name: string, steps: unknown[]): Promise<void> {
   const { client } = cluster;
-  await client.create({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: 'default' },
-    spec: { replicas: 4, selector: { matchLabels: { app: name } }, template: template(name, `${name}:1`) },
-  });
-  await client.create({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name, namespace: 'default' },
-    spec: { selector: { app: name }, ports: [{ port: 80 }] },
-  });
+  await createApp(client, name, 4, `${name}:1`);
   await client.create({
     apiVersion: 'kanari.dev/v1alpha1',
     kind: 'Rollout',
@@ -122,11 +114,7 @@ async function until(what: string, ok: () => boolean, ms = 30_000, log = () => '
   }
 }
 
-const setTemplate = (name: string, image: string) =>
-  updateObject(cluster.client, { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name }, (d) => ({
-    ...d,
-    spec: { ...(d.spec as object), template: template(name, image) },
-  }));
+const setTemplate = (name: string, image: string) => setImage(cluster.client, name, image);
 
 const command = (name: string, id: string, what: string) =>
   cluster.client.patch({ apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', namespace: 'default', name }, 'merge', {

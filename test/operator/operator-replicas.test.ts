@@ -9,37 +9,29 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COMMAND_ANNOTATION } from '../../src/kube/commands.js';
-import { updateObject } from '../../src/kube/update.js';
 import { kubernetesWorld } from '../../src/operator/compose.js';
 import { Operator } from '../../src/operator/operator.js';
 import { versionOf } from '../../src/operator/release.js';
-import { ROLLOUT_CRD, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import {
+  appTemplate,
+  createApp,
+  ROLLOUT_CRD,
+  setImage,
+  startCluster,
+  type TestCluster,
+} from '../helpers/kube/cluster.js';
 
 let cluster: TestCluster;
 let operator: Operator;
 const log: string[] = [];
 
-const template = (image: string) => ({
-  metadata: { labels: { app: 'web' } },
-  spec: { containers: [{ name: 'app', image }] },
-});
+const template = (image: string) => appTemplate('web', image);
 
 before(async () => {
   cluster = await startCluster({ deploymentReadyDelayMs: 100 });
   const { client } = cluster;
   await client.create(ROLLOUT_CRD);
-  await client.create({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: { replicas: 4, selector: { matchLabels: { app: 'web' } }, template: template('web:1') },
-  });
-  await client.create({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] },
-  });
+  await createApp(client, 'web', 4, 'web:1');
   await client.create({
     apiVersion: 'kanari.dev/v1alpha1',
     kind: 'Rollout',
@@ -91,16 +83,7 @@ async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void
   }
 }
 
-/** What a user's `kubectl apply` of a new image does to the Deployment. */
-const setTemplate = (image: string) =>
-  updateObject(
-    cluster.client,
-    { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'web' },
-    (d) => ({
-      ...d,
-      spec: { ...(d.spec as object), template: template(image) },
-    }),
-  );
+const setTemplate = (image: string) => setImage(cluster.client, 'web', image);
 
 /** Ready pods of a version's Deployment (kanari's, named `web-<version>`). */
 const ready = (version: string) => deployment(`web-${version}`)?.status?.readyReplicas ?? 0;

@@ -3,7 +3,9 @@
  * tests run against. `rolloutCrd` installs a Rollout CRD that keeps any spec and status
  * (the tests of the generated CRD are elsewhere), with the status subresource.
  */
+import type { KubeClient } from '../../../src/kube/api.js';
 import { fixedCredential } from '../../../src/kube/credentials.js';
+import { updateObject } from '../../../src/kube/update.js';
 import { kubeClient, type HttpKubeClient } from '../../../src/kube/http-client.js';
 import { startKubeApiServer, type KubeApiServerOptions, type TestKubeApi } from './apiserver.js';
 
@@ -53,3 +55,32 @@ export const ROLLOUT_CRD = {
     ],
   },
 };
+
+/** A pod template of app `app` running `image`: what a user's Deployment holds. */
+export function appTemplate(app: string, image: string) {
+  return { metadata: { labels: { app } }, spec: { containers: [{ name: 'app', image }] } };
+}
+
+/** A user's app in namespace default: a Deployment of `replicas` pods running `image`, and a Service selecting them. */
+export async function createApp(client: KubeClient, name: string, replicas: number, image: string): Promise<void> {
+  await client.create({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'default' },
+    spec: { replicas, selector: { matchLabels: { app: name } }, template: appTemplate(name, image) },
+  });
+  await client.create({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: 'default' },
+    spec: { selector: { app: name }, ports: [{ port: 80 }] },
+  });
+}
+
+/** What a user's `kubectl apply` of a new image does to app `name`'s Deployment. */
+export function setImage(client: KubeClient, name: string, image: string) {
+  return updateObject(client, { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name }, (d) => ({
+    ...d,
+    spec: { ...(d.spec as object), template: appTemplate(name, image) },
+  }));
+}
