@@ -36,6 +36,7 @@ const WAITING = [
   /^test\/server\/events-resume\.test\.ts$/, // two controllers' starts, six measurements, 200 users at 2 at a time
   /^test\/kube\/weight-exporter-prometheus\.test\.ts$/, // Prometheus holding new targets back ~5 s, then counts accruing at 900 requests/s
   /^test\/operator\/operator-judged\.test\.ts$/, // two releases through timed steps, judged from a Prometheus scraping every second
+  /^test\/operator\/(operator-process|operator-replicas|lease)\.test\.ts$/, // leases expiring, pauses, pods readied after a delay
 ];
 
 function findTests(dir) {
