@@ -161,8 +161,13 @@ export class Operator {
     }
     if (!resource) return;
     if (!runner) {
-      runner = new RolloutRunner(resource, this.world());
-      this.runners.set(key, runner);
+      let made: RolloutRunner | undefined = undefined;
+      made = new RolloutRunner(
+        resource,
+        this.world((why) => void (made && this.drop(made, why))),
+      );
+      this.runners.set(key, made);
+      runner = made;
     }
     await runner.update(resource);
   }
@@ -172,23 +177,29 @@ export class Operator {
     this.leading = false;
     clearTimeout(this.timer);
     this.o.log(`operator: ${why}; every rollout is left as it is for the next leader`);
+    // Everything this term held is taken now, before any await: leading again meanwhile starts clean.
     const watches = this.watches;
-    this.watches = [];
-    await Promise.all([...watches.map((w) => w.stop()), ...this.busy.values()]);
     const runners = [...this.runners.values()];
+    const busy = [...this.busy.values()];
+    this.watches = [];
     this.runners.clear();
     this.resources.clear();
+    await Promise.all([...watches.map((w) => w.stop()), ...busy]);
     await Promise.all(runners.map((r) => r.close()));
   }
 
-  private world(): RunnerWorld {
-    return {
-      ...this.o.world(this.fenced),
-      client: this.fenced,
-      identity: this.o.identity,
-      log: this.o.log,
-      lost: (why) => void this.follow(why),
-    };
+  /**
+   * One rollout's status was written by another replica: that runner stops. The others go
+   * on; if this replica really lost the lease, its election says so within the renew deadline.
+   */
+  private async drop(runner: RolloutRunner, why: string): Promise<void> {
+    if (this.runners.get(runner.key) === runner) this.runners.delete(runner.key);
+    this.o.log(`operator: ${runner.key}: ${why}; left to the replica that wrote it`);
+    await runner.close();
+  }
+
+  private world(lost: (why: string) => void): RunnerWorld {
+    return { ...this.o.world(this.fenced), client: this.fenced, identity: this.o.identity, log: this.o.log, lost };
   }
 }
 

@@ -101,7 +101,8 @@ export class RolloutRunner {
     });
     const template = workload?.spec?.template;
     if (!workload || !template) return this.say(`waiting for Deployment ${namespace}/${rollout.spec.workloadRef.name}`);
-    this.store?.observed(this.resource);
+    // observedGeneration stays the generation the engine was opened with: a plan edited
+    // during a rollout is not what runs, and the status must not say it is.
     if (!this.engine) {
       const port = await this.servicePort(rollout, namespace);
       if (port === undefined) return this.say(`waiting for Service ${namespace}/${rollout.spec.service.name}`);

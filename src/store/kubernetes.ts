@@ -63,6 +63,8 @@ export class KubeStatusStore implements StatusStore {
   private lastError?: string;
   private conditions: Condition[] = [];
   private command?: CommandAnswer;
+  /** The stamp the resource held when this replica took the rollout on: the previous leader's, not a rival's. */
+  private readonly takenOver?: { identity: string; seq: number };
 
   constructor(private readonly o: KubeStatusOptions) {
     const r = o.resource;
@@ -76,6 +78,7 @@ export class KubeStatusStore implements StatusStore {
     this.generation = r.metadata.generation;
     const status = r.status as Partial<ResourceStatus> | undefined;
     this.seq = status?.writer?.seq ?? 0;
+    if (status?.writer) this.takenOver = { ...status.writer };
     this.conditions = Array.isArray(status?.conditions) ? status.conditions : [];
     if (status?.command && typeof status.command.id === 'string') this.command = status.command;
   }
@@ -84,11 +87,6 @@ export class KubeStatusStore implements StatusStore {
   static savedState(resource: KubeObject): RolloutStatus | undefined {
     const state = (resource.status as Partial<ResourceStatus> | undefined)?.state;
     return state && typeof state === 'object' && typeof state.phase === 'string' ? state : undefined;
-  }
-
-  /** The resource changed (a watch event): a newer spec generation is reported with the next write. */
-  observed(resource: KubeObject): void {
-    this.generation = resource.metadata.generation;
   }
 
   rollout(name: string): StoredRollout | undefined {
@@ -153,7 +151,7 @@ export class KubeStatusStore implements StatusStore {
   /** Writes on the next turn of the event loop, so changes made together (a transition and the command that caused it) land in one write. */
   private changed(): void {
     this.version++;
-    setImmediate(() => void this.flush());
+    setImmediate(() => void this.flush().catch((err: unknown) => this.o.log(`status write failed: ${String(err)}`)));
   }
 
   private async write(): Promise<void> {
@@ -178,7 +176,8 @@ export class KubeStatusStore implements StatusStore {
         this.lastError = undefined;
         this.release();
       } catch (err) {
-        if (err instanceof KubeConflict && (await this.stillOurs())) continue;
+        // The re-read can fail too (the API server blinked): that is a failed write, retried later.
+        if (err instanceof KubeConflict && (await this.stillOurs().catch(() => false))) continue;
         if (!this.lost) {
           const reason = `cannot write the status of ${describeRef(this.ref)}: ${describeSystemError(err)}`;
           if (this.lastError !== reason) this.o.log(reason);
@@ -198,7 +197,9 @@ export class KubeStatusStore implements StatusStore {
       return false;
     }
     const writer = (current.status as Partial<ResourceStatus> | undefined)?.writer;
-    if (writer && (writer.identity !== this.o.identity || writer.seq > this.seq)) {
+    const ours = writer?.identity === this.o.identity && writer.seq <= this.seq;
+    const before = writer?.identity === this.takenOver?.identity && writer?.seq === this.takenOver?.seq;
+    if (writer && !ours && !before) {
       this.lose(`replica ${writer.identity} has written its status since`);
       return false;
     }

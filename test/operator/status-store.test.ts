@@ -97,4 +97,21 @@ describe('the status store on a Rollout resource', () => {
     assert.match(lost[0]!, /replica b has written its status since/);
     assert.equal(statusOf('three').message, 'b was here');
   });
+
+  it('takes a rollout over from the last leader’s stamp: a user’s edit before its first write is retried, not read as a rival', async () => {
+    const resource = await rollout('four');
+    const first = open(resource, 'old-leader');
+    await first.store.durable();
+    // The new leader read the resource (with the old leader's stamp); then a user edited it.
+    const read = (await cluster.client.get(refOf(resource)))!;
+    await cluster.client.replace({ ...read, spec: { workloadRef: { name: 'four' }, replicas: 2 } });
+    const { store, lost } = open(read, 'new-leader');
+    const settled = await Promise.race([
+      store.durable().then(() => 'durable'),
+      new Promise((r) => setTimeout(() => r('pending'), 5000)),
+    ]);
+    assert.deepEqual(lost, []);
+    assert.equal(settled, 'durable');
+    assert.equal(statusOf('four').writer.identity, 'new-leader');
+  });
 });
