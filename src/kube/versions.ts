@@ -4,6 +4,7 @@
  * labelled as kanari's. The deployment target creates them; the traffic routers name them
  * (an instance's Service) and the replicas router scales them, so the rules live here once.
  */
+import { instanceName } from '../config/presets/counts.js';
 import { describeRef, type KubeClient, type KubeObject, type ObjectRef } from './api.js';
 import { updateObject } from './update.js';
 
@@ -19,7 +20,7 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 
 /** The name of a version's Deployment and Service; throws a readable error when Kubernetes would refuse it. */
 export function versionObjectName(rollout: string, id: string): string {
-  const name = `${rollout}-${id}`;
+  const name = instanceName(rollout, id);
   if (!SERVICE_NAME.test(name))
     throw new Error(
       `"${name}" (rollout "${rollout}", version "${id}") cannot name a Service: it must be a lowercase RFC 1035 label of at most 63 characters`,

@@ -7,12 +7,13 @@
  * rollout `web-1`'s rules) — a state's backends and weights as proportions, and the check
  * that kanari's rules read back are as it wrote them.
  */
+import { instanceName } from '../../config/presets/counts.js';
 import type { TrafficState } from '../../rollout/types.js';
 import { TrafficRefused } from '../../rollout/seams/traffic.js';
 
 /** The Service kanari runs an instance behind. */
 export function versionService(rollout: string, id: string): string {
-  return `${rollout}-${id}`;
+  return instanceName(rollout, id);
 }
 
 /** The instance id a version Service stands for, or undefined when the name is not one of this rollout's. */
