@@ -51,15 +51,20 @@ function findTests(dir) {
 
 // A test that hangs fails after 3 minutes; a whole run that hangs (say, a server that
 // will not close) is killed at 14, inside CI's 15-minute budget for the suite.
+// `output` 'inherit' prints as the tests run (and keeps the text too); 'pipe' only keeps it.
 function run(files, output) {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=180000', ...files],
-    { stdio: ['ignore', output === 'inherit' ? 'inherit' : 'pipe', output === 'inherit' ? 'inherit' : 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let text = '';
-  child.stdout?.on('data', (c) => (text += c));
-  child.stderr?.on('data', (c) => (text += c));
+  const keep = (stream) => (c) => {
+    text += c;
+    if (output === 'inherit') stream.write(c);
+  };
+  child.stdout.on('data', keep(process.stdout));
+  child.stderr.on('data', keep(process.stderr));
   const killer = setTimeout(() => child.kill('SIGKILL'), 14 * 60 * 1000);
   return new Promise((resolve) =>
     child.once('exit', (code, signal) => {
@@ -83,5 +88,12 @@ process.stdout.write(
   `\n── offline tests and waiting ones (${offline.length} + ${waiting.length} files, run beside the others) ──\n${quiet.text}`,
 );
 const failed = [live, quiet].filter((r) => r.code !== 0).length;
+// CI shows only the end of what this prints: each failure's details come last, whichever
+// runner had them (the spec reporter lists them after its run, under "failing tests").
+for (const r of [live, quiet]) {
+  const at = r.text.lastIndexOf('✖ failing tests:');
+  if (r.code !== 0 && at >= 0) process.stdout.write(`\n${r.text.slice(at).split(/\nℹ tests /)[0]}\n`);
+  else if (r.code !== 0) process.stdout.write(`\n── the end of a failed run ──\n${r.text.slice(-4000)}\n`);
+}
 console.log(`\n${failed === 0 ? 'all test runs passed' : `${failed} of 2 test runs failed`}`);
 process.exit(failed === 0 ? 0 : 1);

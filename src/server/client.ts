@@ -100,7 +100,9 @@ export class ApiClient {
    */
   async gone(timeoutMs = 2000): Promise<boolean> {
     try {
-      await exchange(`${this.url}/healthz`, { method: 'GET', timeoutMs, ...this.tls });
+      // On a connection of its own: a kept-alive one the server happened to close is reset,
+      // which says nothing about whether the controller still runs.
+      await exchange(`${this.url}/healthz`, { method: 'GET', timeoutMs, fresh: true, ...this.tls });
       return false;
     } catch (err) {
       const code = (err as { code?: string }).code;
@@ -222,11 +224,18 @@ function exchange(
     body?: string;
     timeoutMs: number;
     insecure?: boolean;
+    /** A new connection, not one the agent keeps alive. */
+    fresh?: boolean;
   },
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
-    const options = { method: o.method, headers: o.headers ?? {}, timeout: o.timeoutMs };
+    const options = {
+      method: o.method,
+      headers: o.headers ?? {},
+      timeout: o.timeoutMs,
+      ...(o.fresh ? { agent: false as const } : {}),
+    };
     const onAnswer = (res: http.IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));

@@ -33,18 +33,22 @@ describe('kanari down --all', () => {
       const id = running.analyses[0]!.id;
 
       const down = await f.cli('down', '--all');
-      assert.equal(down.status, 0, down.stderr);
+      // What a failure here needs to be understood where only its message is kept (CI).
+      const seen = (what: string) =>
+        `${what}\nthe analysis when down began: ${JSON.stringify(running.analyses)}\nkanari down: ${down.stdout}${down.stderr}\nkanari up:\n${f.log()}`;
+      assert.equal(down.status, 0, seen('kanari down --all failed'));
       // Read from the store the controller left: what the next `kanari up` starts from.
       const store = new Store(join(f.state, 'kanari.db'));
       try {
         const entry = store.rollout('shop')!.status.analyses.find((a) => a.id === id)!;
-        assert.equal(entry.verdict, 'Stopped');
-        assert.match(entry.reason ?? '', /^stopped: kanari down --all/);
+        const saved = seen(`saved: ${JSON.stringify(store.rollout('shop')!.status.analyses)}`);
+        assert.equal(entry.verdict, 'Stopped', saved);
+        assert.match(entry.reason ?? '', /^stopped: kanari down --all/, saved);
         const report = store.runReport('shop', id)!;
-        assert.equal(report.verdict, 'Stopped', 'counted apart in kanari_analysis_runs_total');
-        assert.notEqual(report.endedAt, undefined);
+        assert.equal(report.verdict, 'Stopped', `counted apart in kanari_analysis_runs_total; ${saved}`);
+        assert.notEqual(report.endedAt, undefined, saved);
         const row = store.events('shop', { types: ['analysisStopped'] }).find((e) => e.data.id === id);
-        assert.match(String(row?.data.reason), /^stopped: kanari down --all/, 'in the history');
+        assert.match(String(row?.data.reason), /^stopped: kanari down --all/, `in the history; ${saved}`);
       } finally {
         store.close();
       }
