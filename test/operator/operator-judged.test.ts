@@ -5,7 +5,8 @@
  * turning what was written into the counters of the proxy that carries the users, one real
  * Prometheus scraping them all, and the default sequential judge counting from it.
  *
- * - istio: a VirtualService and DestinationRule, counted by Istio's sidecars;
+ * - istio: a VirtualService and DestinationRule, counted by Istio's sidecars, each pod its
+ *   own scrape target (three here, scraped at their own offsets: no shared timestamps);
  * - gatewayapi: an HTTPRoute, counted by Istio's sidecars too (Istio implementing the
  *   Gateway API: its destination sidecars count per workload, whatever routed the request);
  * - nginx: a canary Ingress, counted by ingress-nginx per backend Service.
@@ -47,6 +48,7 @@ interface RouterCase {
   preset: 'istio' | 'ingress-nginx';
   routing: ExportedRouting;
   requests?: WeightExporterOptions['requests'];
+  scrapeTargets?: number;
 }
 
 const ISTIO: RouterCase = {
@@ -79,6 +81,7 @@ const ISTIO: RouterCase = {
   preset: 'istio',
   routing: { istio: { virtualService: 'web', destinationRule: 'web' } },
   requests: [{ share: 1, headers: { ':path': '/api/items' } }],
+  scrapeTargets: 3,
 };
 
 const GATEWAY_API: RouterCase = {
@@ -163,11 +166,12 @@ before(async () => {
         presets: [c.preset],
         behaviour,
         ...(c.requests ? { requests: c.requests } : {}),
+        ...(c.scrapeTargets ? { scrapeTargets: c.scrapeTargets } : {}),
       }),
     );
   }
   const targets: string[] = [];
-  for (const e of exporters.values()) targets.push((await e.start()).target);
+  for (const e of exporters.values()) targets.push(...(await e.start()).targets);
   prometheus = await startPrometheus(targets, 'unused');
   operator = new Operator({
     client,
