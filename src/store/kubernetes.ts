@@ -263,7 +263,7 @@ export class KubeStatusStore implements StatusStore {
     const { conditions } = conditionsOf(state, new Date().toISOString(), this.conditions);
     this.conditions = conditions;
     return {
-      ...summaryOf(state),
+      ...summaryOf(state, stepsOf(this.stored?.document)),
       conditions,
       ...(this.generation !== undefined ? { observedGeneration: this.generation } : {}),
       writer: { identity: this.o.identity, seq: this.seq },
@@ -304,4 +304,11 @@ function isJudgeSpec(spec: unknown): boolean {
   );
   const settings = judges.map((k) => (spec as Record<string, unknown>)[k]);
   return judges.length === 1 && settings.every((v) => v !== null && typeof v === 'object' && !Array.isArray(v));
+}
+
+/** How many steps the rollout's plan has (the engine's document), for the Step column. */
+function stepsOf(document: unknown): number | undefined {
+  const steps = (document as { spec?: { strategy?: { canary?: { steps?: unknown } } } } | undefined)?.spec?.strategy
+    ?.canary?.steps;
+  return Array.isArray(steps) ? steps.length : undefined;
 }
