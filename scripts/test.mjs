@@ -27,7 +27,7 @@ const OFFLINE = [
   /^test\/kube\/(crd|manifests|alerts|kubeconfig|weight-exporter-routers)\.test\.ts$/,
   /^test\/traffic\/kubernetes\/nginx\/(canary-ingress|router)\.test\.ts$/,
   /^test\/targets\/kubernetes-objects\.test\.ts$/,
-  /^test\/cli\/cluster-options\.test\.ts$/,
+  /^test\/cli\/cluster-(options|view)\.test\.ts$/,
   /^test\/traffic\/kubernetes\/declared-capabilities\.test\.ts$/,
   /^test\/traffic\/kubernetes\/(gatewayapi-route|istio-routes|mesh-routers|mesh-hostile)\.test\.ts$/,
 ];

@@ -24,6 +24,17 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** A command that ran and cannot do what was asked, in words a person can act on; printed without a stack. */
+export class CommandError extends Error {
+  override name = 'CommandError';
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failed,
+  ) {
+    super(message);
+  }
+}
+
 /** Prints an error the way a person can act on it, and returns the exit code it deserves. */
 export function reportError(err: unknown): number {
   if (err instanceof ConfigError) {
@@ -33,6 +44,10 @@ export function reportError(err: unknown): number {
   if (err instanceof UsageError) {
     console.error(`kanari: ${err.message}\nRun \`kanari help\` for the commands.`);
     return EXIT.usage;
+  }
+  if (err instanceof CommandError) {
+    console.error(`kanari: ${err.message}`);
+    return err.exitCode;
   }
   if (err instanceof BadEnvironment) {
     console.error(`kanari: ${err.message}`);
