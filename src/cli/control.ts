@@ -63,7 +63,7 @@ export function command(name: Command) {
       );
       if (values.help) {
         console.log(
-          `Usage: kanari ${name} ${about.usage} [--json] [--state DIR | -n NS ... [--timeout D]]\n\n${about.more}\n\n${STATE_HELP}\n${CLUSTER_HELP}\n  --timeout D           how long to wait for the operator's answer (default 30s)`,
+          `Usage: kanari ${name} ${about.usage} [--json] [--state DIR | -n NS ... [--timeout D]]\n\n${about.more}\n\n${STATE_HELP}\n\n${CLUSTER_HELP}\n  --timeout D           how long to wait for the operator's answer (default 30s)`,
         );
         return EXIT.ok;
       }

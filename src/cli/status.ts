@@ -18,6 +18,7 @@ Rollout's conditions and the answer to its last command.
   --watch   redraw every second until interrupted
   --json    print the state as JSON (every rollout: {"rollouts": [...]})
 ${STATE_HELP}
+
 ${CLUSTER_HELP}`;
 
 /** How one round of the command reads and draws, against a controller or a cluster. */

@@ -36,6 +36,17 @@ describe('the cluster options', () => {
       );
   });
 
+  it('select the current context with none of them when run as kubectl kanari (KANARI_CLUSTER=1), unless --state is given', () => {
+    const target = (args: string[], env: NodeJS.ProcessEnv) => {
+      const { values } = parseCommandArgs('status', args, { ...CLUSTER_OPTIONS, ...STATE_OPTION }, true);
+      return clusterTarget('status', values, env);
+    };
+    assert.deepEqual(target([], { KANARI_CLUSTER: '1' }), {});
+    assert.deepEqual(target(['-n', 'shop'], { KANARI_CLUSTER: '1' }), { namespace: 'shop' });
+    assert.equal(target(['--state', '/tmp/s'], { KANARI_CLUSTER: '1' }), undefined);
+    assert.equal(target([], { KANARI_CLUSTER: '0' }), undefined);
+  });
+
   it('have help text naming each', () => {
     for (const flag of ['--kubeconfig', '--context', '--namespace', '-n']) assert.ok(CLUSTER_HELP.includes(flag), flag);
   });
