@@ -115,9 +115,7 @@ export function clusterView(resource: KubeObject, now = Date.now()): ClusterView
   const what = describeRef({ kind: 'Rollout', namespace, name });
   const unreadable = (path: readonly PropertyKey[], message: string) =>
     new CommandError(
-      printable(
-        `${what}: ${formatPath(path)}: ${message}; the operator writes this status, so it was edited by hand or written by another version of kanari`,
-      ),
+      `${what}: ${formatPath(path)}: ${message}; the operator writes this status, so it was edited by hand or written by another version of kanari`,
     );
   const status = resourceStatus.safeParse(resource.status ?? {});
   if (!status.success) {
@@ -142,7 +140,7 @@ export function clusterView(resource: KubeObject, now = Date.now()): ClusterView
   const parsed = kubernetesRolloutDocument.safeParse(resource);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new CommandError(printable(`${what} is not valid: ${formatPath(issue.path)}: ${issue.message}`));
+    throw new CommandError(`${what} is not valid: ${formatPath(issue.path)}: ${issue.message}`);
   }
   const { spec } = parsed.data;
   // The view needs only the plan (to number the steps); the stable version's target is the operator's business.

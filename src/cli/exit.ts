@@ -1,4 +1,4 @@
-import { ConfigError, formatIssue } from '../config/errors.js';
+import { ConfigError, formatIssue, printable } from '../config/errors.js';
 import { KubeError } from '../kube/api.js';
 import { KubeConfigError } from '../kube/kubeconfig-file.js';
 import { ApiError, BadEnvironment, Unreachable } from '../server/client.js';
@@ -46,7 +46,8 @@ export function reportError(err: unknown): number {
     return EXIT.usage;
   }
   if (err instanceof CommandError) {
-    console.error(`kanari: ${err.message}`);
+    // Its words may quote what anyone could write into a cluster's objects: printed as text.
+    console.error(`kanari: ${printable(err.message)}`);
     return err.exitCode;
   }
   if (err instanceof BadEnvironment) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { drawStatus } from '../../src/cli/cluster-status.js';
 import { clusterView, isRunning, renderClusterView } from '../../src/cli/cluster-view.js';
-import { CommandError } from '../../src/cli/exit.js';
+import { CommandError, EXIT, reportError } from '../../src/cli/exit.js';
 import type { KubeObject } from '../../src/kube/api.js';
 
 const NOW = 1_800_000_000_000;
@@ -139,6 +139,18 @@ describe('a Rollout read from a cluster', () => {
     );
     assert.ok(!text.includes('\u001b'));
     assert.match(text, /now {7}ok\\u001b\[2J\\u000aweb {2}Healthy$/m);
+  });
+
+  it('an error quoting what the cluster holds is printed as text, with its exit code', () => {
+    const printed: string[] = [];
+    const saved = console.error;
+    console.error = (line: string) => void printed.push(line);
+    try {
+      assert.equal(reportError(new CommandError('web: promote refused: \u001b[2Jno\nkanari: fine', EXIT.failed)), 1);
+    } finally {
+      console.error = saved;
+    }
+    assert.deepEqual(printed, ['kanari: web: promote refused: \\u001b[2Jno\\u000akanari: fine']);
   });
 
   it('in a list, an unreadable one is named beside the others', () => {
