@@ -29,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!name || extra.length > 0) throw new UsageError('history: name one rollout (kanari history ROLLOUT)');
   if (clusterTarget('history', values))
     throw new CommandError(
-      `history: on a cluster the operator keeps no event log yet; \`kubectl describe rollout.kanari.dev ${name}\` shows its conditions, and the operator's log every transition`,
+      `history: on a cluster the operator keeps no event log yet; \`kubectl describe rollouts.kanari.dev ${name}\` shows its conditions, and the operator's log every transition`,
     );
   const limit = Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1)
