@@ -17,9 +17,16 @@ import { stringify } from 'yaml';
 import { ensureDebian } from '../../scripts/ensure-debian.mjs';
 import { main } from '../../src/cli/main.js';
 import { COMMAND_ANNOTATION, readCommand } from '../../src/kube/commands.js';
-import { kubernetesWorld } from '../../src/operator/compose.js';
-import { Operator } from '../../src/operator/operator.js';
-import { createApp, ROLLOUT_CRD, setImage, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import type { Operator } from '../../src/operator/operator.js';
+import {
+  createApp,
+  replicasRollout,
+  ROLLOUT_CRD,
+  setImage,
+  startCluster,
+  startOperator,
+  type TestCluster,
+} from '../helpers/kube/cluster.js';
 import { sendJson, sendStatus, startScriptedServer } from '../helpers/kube/scripted-server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kanari-cluster-cli-'));
@@ -48,27 +55,10 @@ before(async () => {
   cluster = await startCluster({ deploymentReadyDelayMs: 100 });
   await cluster.client.create(ROLLOUT_CRD);
   await createApp(cluster.client, 'web', 2, 'web:1');
-  await cluster.client.create({
-    apiVersion: 'kanari.dev/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: {
-      workloadRef: { name: 'web' },
-      service: { name: 'web' },
-      trafficRouting: { replicas: {} },
-      strategy: { canary: { steps: [{ setWeight: 50 }, { pause: {} }, { setWeight: 100 }, { pause: {} }] } },
-    },
-  });
-  operator = new Operator({
-    client: cluster.client,
-    leaseNamespace: 'default',
-    identity: 'operator-1',
-    resyncMs: 500,
-    election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
-    world: (c) => kubernetesWorld(c, { pollMs: 100 }),
-    log: (line) => log.push(line),
-  });
-  operator.start();
+  await cluster.client.create(
+    replicasRollout('web', [{ setWeight: 50 }, { pause: {} }, { setWeight: 100 }, { pause: {} }]),
+  );
+  operator = startOperator(cluster.client, log);
   kubeconfig = writeKubeconfig(join(dir, 'config'), cluster.api.url);
 });
 

@@ -7,6 +7,7 @@ import { drawStatus } from '../../src/cli/cluster-status.js';
 import { clusterView, isRunning, renderClusterView } from '../../src/cli/cluster-view.js';
 import { CommandError, EXIT, reportError } from '../../src/cli/exit.js';
 import type { KubeObject } from '../../src/kube/api.js';
+import { replicasRollout } from '../helpers/kube/cluster.js';
 
 const NOW = 1_800_000_000_000;
 
@@ -40,19 +41,8 @@ function state(overrides: Record<string, unknown> = {}) {
 }
 
 function rollout(status: unknown, spec: Record<string, unknown> = {}): KubeObject {
-  return {
-    apiVersion: 'kanari.dev/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'web', namespace: 'shop' },
-    spec: {
-      workloadRef: { name: 'web' },
-      service: { name: 'web' },
-      trafficRouting: { replicas: {} },
-      strategy: { canary: { steps: [{ setWeight: 25 }, { pause: {} }, { setWeight: 50 }] } },
-      ...spec,
-    },
-    ...(status === undefined ? {} : { status }),
-  };
+  const r = replicasRollout('web', [{ setWeight: 25 }, { pause: {} }, { setWeight: 50 }], { namespace: 'shop' });
+  return { ...r, spec: { ...r.spec, ...spec }, ...(status === undefined ? {} : { status }) };
 }
 
 const conditions = [
