@@ -202,6 +202,52 @@ describe('kanari on a cluster', () => {
     assert.equal(readCommand(resource()?.metadata.annotations), undefined, COMMAND_ANNOTATION);
   });
 
+  const annotate = (value: string) =>
+    cluster.client.patch(
+      { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', namespace: 'default', name: 'web' },
+      'merge',
+      { metadata: { annotations: { [COMMAND_ANNOTATION]: value } } },
+    );
+
+  it('waits behind a request nobody has answered, and leaves that request where it is', async () => {
+    const bob = JSON.stringify({ id: 'promote-bob00001', command: 'promote', by: 'bob' });
+    await annotate(bob);
+    const r = await kanari('pause', 'web', '--timeout', '1s', ...onCluster());
+    assert.equal(r.code, 3, r.err);
+    assert.match(
+      r.err,
+      /promote from bob \(id promote-bob00001\) has waited for the operator's answer for 1 s, and this pause waits behind it: is the kanari operator running\?/,
+    );
+    assert.equal(resource()?.metadata.annotations?.[COMMAND_ANNOTATION], bob);
+  });
+
+  it('writes over a request that is not one (never answered), and prints a scripted refusal', async () => {
+    await annotate('{"command": "promote"');
+    // Where the operator is not the point: an answer written as the operator writes it, to whatever request is there.
+    let answering = true;
+    const answerer = (async () => {
+      while (answering) {
+        const request = readCommand(resource()?.metadata.annotations);
+        if (request && !('invalid' in request) && resource()?.status?.command?.id !== request.id)
+          await cluster.client.patch(
+            { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', namespace: 'default', name: 'web' },
+            'merge',
+            { status: { command: { id: request.id, command: request.command, refused: 'scripted', at: 'now' } } },
+            { status: true },
+          );
+        await sleep(20);
+      }
+    })();
+    try {
+      const r = await kanari('retry', 'web', ...onCluster());
+      assert.equal(r.code, 1, r.err);
+      assert.match(r.err, /^kanari: web: retry refused: scripted$/m);
+    } finally {
+      answering = false;
+      await answerer;
+    }
+  });
+
   it('an API server that cannot be reached is exit 3', async () => {
     const nowhere = writeKubeconfig(join(dir, 'nowhere'), 'http://127.0.0.1:1');
     for (const command of ['status', 'abort']) {
