@@ -296,3 +296,21 @@ describe('kanari on a cluster where RBAC refuses', () => {
     }
   });
 });
+
+describe('kanari on a cluster without kanari', () => {
+  it('says the Rollout CRD is not installed, exit 4', async () => {
+    const server = await startScriptedServer((req, res) =>
+      sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource'),
+    );
+    try {
+      const r = await kanari('status', 'web', '--kubeconfig', writeKubeconfig(join(dir, 'bare'), server.url));
+      assert.equal(r.code, 4, r.err);
+      assert.match(
+        r.err,
+        /^kanari: the API server does not serve Rollout \(kanari\.dev\/v1alpha1\); is its CRD installed\?$/m,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+});
