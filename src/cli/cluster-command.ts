@@ -19,62 +19,26 @@ import { CommandError, EXIT } from './exit.js';
 
 export type CommandAsked = Omit<CommandRequest, 'id' | 'by'>;
 
-export interface SendOptions {
-  /** How long to wait for the operator's answer, a command before ours included. */
-  timeoutMs: number;
-  /** Who asks; default the kubeconfig's user, else the local user. */
-  by?: string;
-}
-
 /** Writes the command and resolves with the operator's answer and the resource that carries it. */
 export async function sendCommand(
   cluster: Cluster,
   name: string,
   asked: CommandAsked,
-  options: SendOptions,
+  timeoutMs: number,
 ): Promise<{ answer: CommandAnswer; resource: KubeObject }> {
-  const deadline = Date.now() + options.timeoutMs;
-  const by = options.by ?? cluster.user ?? localUser();
+  const deadline = Date.now() + timeoutMs;
+  const by = cluster.user ?? localUser();
   const request: CommandRequest = {
     id: `${asked.command}-${randomBytes(6).toString('hex')}`,
     ...asked,
     ...(by ? { by: by.slice(0, 253) } : {}),
   };
   const what = `Rollout ${cluster.namespace}/${name}`;
-  let resource = await getRollout(cluster, name);
-  for (;;) {
-    refuseUnlessRunning(resource, what);
-    const pending = pendingCommand(resource);
-    if (pending) {
-      const answered = await follow(cluster, name, resource, deadline, (r) => !pendingCommand(r));
-      if (!answered)
-        throw new CommandError(
-          `${what}: ${describeRequest(pending)} has waited for the operator's answer for ${options.timeoutMs / 1000} s, and this ${asked.command} waits behind it: is the kanari operator running? (${OPERATOR_PODS})`,
-          EXIT.unreachable,
-        );
-      resource = answered;
-      continue;
-    }
-    try {
-      resource = await asking('patch', cluster, () =>
-        cluster.client.patch(rolloutRef(cluster.namespace, name), 'merge', {
-          metadata: {
-            resourceVersion: resource.metadata.resourceVersion,
-            annotations: { [COMMAND_ANNOTATION]: JSON.stringify(request) },
-          },
-        }),
-      );
-      break;
-    } catch (err) {
-      // Someone else wrote in between (another command, the operator's status): read again and look.
-      if (!(err instanceof KubeConflict)) throw err;
-      resource = await getRollout(cluster, name);
-    }
-  }
+  const written = await writeRequest(cluster, name, request, deadline, timeoutMs);
   const settled = await follow(
     cluster,
     name,
-    resource,
+    written,
     deadline,
     (r) => answerOf(r)?.id === request.id || !holds(r, request.id),
   ).catch((err: unknown) => {
@@ -92,9 +56,52 @@ export async function sendCommand(
       `${what}: ${request.command} (id ${request.id}) was replaced in ${COMMAND_ANNOTATION} before its answer could be read; kanari status ${name} shows where the rollout is`,
     );
   throw new CommandError(
-    `${what}: no answer to ${request.command} from the kanari operator within ${options.timeoutMs / 1000} s: is it running, and does it watch namespace ${cluster.namespace}? (${OPERATOR_PODS}). The request was taken back, so it will not be carried out later.`,
+    `${what}: no answer to ${request.command} from the kanari operator within ${timeoutMs / 1000} s: is it running, and does it watch namespace ${cluster.namespace}? (${OPERATOR_PODS}). The request was taken back, so it will not be carried out later.`,
     EXIT.unreachable,
   );
+}
+
+/**
+ * Writes `request` into the annotation at the resourceVersion read, once no request before
+ * it waits for an answer; resolves with the resource as written.
+ */
+async function writeRequest(
+  cluster: Cluster,
+  name: string,
+  request: CommandRequest,
+  deadline: number,
+  timeoutMs: number,
+): Promise<KubeObject> {
+  const what = `Rollout ${cluster.namespace}/${name}`;
+  let resource = await getRollout(cluster, name);
+  for (;;) {
+    refuseUnlessRunning(resource, what);
+    const pending = pendingCommand(resource);
+    if (pending) {
+      const answered = await follow(cluster, name, resource, deadline, (r) => !pendingCommand(r));
+      if (!answered)
+        throw new CommandError(
+          `${what}: ${describeRequest(pending)} has waited for the operator's answer for ${timeoutMs / 1000} s, and this ${request.command} waits behind it: is the kanari operator running? (${OPERATOR_PODS})`,
+          EXIT.unreachable,
+        );
+      resource = answered;
+      continue;
+    }
+    try {
+      return await asking('patch', cluster, () =>
+        cluster.client.patch(rolloutRef(cluster.namespace, name), 'merge', {
+          metadata: {
+            resourceVersion: resource.metadata.resourceVersion,
+            annotations: { [COMMAND_ANNOTATION]: JSON.stringify(request) },
+          },
+        }),
+      );
+    } catch (err) {
+      // Someone else wrote in between (another command, the operator's status): read again and look.
+      if (!(err instanceof KubeConflict)) throw err;
+      resource = await getRollout(cluster, name);
+    }
+  }
 }
 
 const OPERATOR_PODS = 'kubectl get pods -A -l app.kubernetes.io/name=kanari-operator';

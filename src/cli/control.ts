@@ -99,7 +99,7 @@ async function onCluster(
     );
   const cluster = openCluster(target);
   try {
-    const { answer, resource } = await sendCommand(cluster, name, asked, { timeoutMs });
+    const { answer, resource } = await sendCommand(cluster, name, asked, timeoutMs);
     if (answer.refused) throw new CommandError(`${name}: ${asked.command} refused: ${answer.refused}`);
     const view = clusterView(resource);
     if (flags.json) console.log(JSON.stringify(view, null, 2));
