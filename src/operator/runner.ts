@@ -24,6 +24,7 @@ import type { TargetsFactory } from '../rollout/seams/targets.js';
 import type { TrafficRouter } from '../rollout/seams/traffic.js';
 import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
+import { KubeRunStore } from '../store/kubernetes-runs.js';
 import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
 import { engineDocument, releaseOf, versionOf, type DeploymentObject } from './release.js';
@@ -190,7 +191,7 @@ export class RolloutRunner {
     this.engine = new RolloutEngine({
       document,
       templates: this.world.templates(rollout),
-      store: memoryStore({ status: this.store }),
+      store: memoryStore({ status: this.store, runs: new KubeRunStore(this.store) }),
       traffic: this.world.traffic(rollout, { owner, port, replicas: place.replicas }),
       targets: this.world.targets(rollout, owner),
       // On Kubernetes the counts come from Prometheus; there is no router of kanari's to sample.
