@@ -6,7 +6,7 @@
  * Run as `kubectl kanari`, a command needs none of them: bin/kubectl-kanari sets
  * KANARI_CLUSTER=1, and the current context is used as kubectl would use it.
  */
-import { k8sLabel } from '../config/schemas/kubernetes.js';
+import { k8sLabel, k8sName } from '../config/schemas/kubernetes.js';
 import { KubeError } from '../kube/api.js';
 import { kubeClient, type HttpKubeClient } from '../kube/http-client.js';
 import { loadKubeConnection } from '../kube/kubeconfig.js';
@@ -63,6 +63,16 @@ export function clusterTarget(
     ...(context !== undefined ? { context } : {}),
     ...(namespace !== undefined ? { namespace } : {}),
   };
+}
+
+/** A Rollout's name as given on the command line, refused before any request when it cannot be one. */
+export function rolloutName(command: string, name: string): string {
+  const checked = k8sName.safeParse(name);
+  if (!checked.success)
+    throw new UsageError(
+      `${command}: a Rollout's name ${checked.error.issues[0]!.message} (got ${JSON.stringify(name)})`,
+    );
+  return name;
 }
 
 /** A client for the cluster a command acts on, and who and where it acts as. */

@@ -3,7 +3,14 @@ import type { Command } from '../server/controller.js';
 import type { RolloutView } from '../server/view.js';
 import { MAX_TIMER_MS, parseDuration } from '../config/duration.js';
 import { parseCommandArgs } from './args.js';
-import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterTarget, openCluster, type ClusterTarget } from './cluster.js';
+import {
+  CLUSTER_HELP,
+  CLUSTER_OPTIONS,
+  clusterTarget,
+  openCluster,
+  rolloutName,
+  type ClusterTarget,
+} from './cluster.js';
 import { sendCommand, type CommandAsked } from './cluster-command.js';
 import { clusterView, isRunning } from './cluster-view.js';
 import { connect, rolloutPath, STATE_HELP, STATE_OPTION } from './connect.js';
@@ -75,7 +82,7 @@ export function command(name: Command) {
         ...(typeof values.reason === 'string' ? { reason: values.reason } : {}),
       };
       const target = clusterTarget(name, values);
-      if (target) return onCluster(target, rollout, { command: name, ...body }, values);
+      if (target) return onCluster(target, rolloutName(name, rollout), { command: name, ...body }, values);
       if (values.timeout !== undefined)
         throw new UsageError(`${name}: --timeout is how long to wait for the operator, on a cluster (-n, --context…)`);
       const view = await connect(values.state).post<RolloutView>(rolloutPath(rollout, name), body);

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RolloutView } from '../server/view.js';
 import { parseCommandArgs } from './args.js';
-import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterTarget, openCluster } from './cluster.js';
+import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterTarget, openCluster, rolloutName } from './cluster.js';
 import { drawStatus, isUnreadable, readStatus, type StatusEntry } from './cluster-status.js';
 import { connect, getView, STATE_HELP, STATE_OPTION } from './connect.js';
 import { EXIT, UsageError } from './exit.js';
@@ -51,6 +51,7 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError('status: --watch draws for a person; for scripts poll with --json');
   const [name] = positionals;
   const target = clusterTarget('status', values);
+  if (target && name !== undefined) rolloutName('status', name);
   const cluster = target && openCluster(target);
   if (!cluster) return show(standalone(values.state, name), name !== undefined, values);
   try {
