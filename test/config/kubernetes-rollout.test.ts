@@ -27,6 +27,11 @@ function rollout(routing: string, steps: string[], extra = '', after = ''): stri
   return file(rolloutText(routing, steps, extra, after));
 }
 
+/** Replicas counts nothing and the Gateway API has several implementations: those name who counts (Istio here). */
+function presetFor(routing: string): string {
+  return routing === REPLICAS || routing.includes('gatewayAPI') ? ', preset: istio' : '';
+}
+
 function rolloutText(routing: string, steps: string[], extra = '', after = ''): string {
   return `apiVersion: kanari.dev/v1alpha1
 kind: Rollout
@@ -35,7 +40,7 @@ spec:
 ${extra}  workloadRef: { name: shop }
   service: { name: shop, port: 80 }
   trafficRouting: ${routing}
-  metrics: { prometheus: { address: http://prometheus.monitoring:9090${routing === REPLICAS ? ', preset: istio' : ''} } }
+  metrics: { prometheus: { address: http://prometheus.monitoring:9090${presetFor(routing)} } }
   strategy:
     canary:
       steps:
