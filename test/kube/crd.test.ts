@@ -115,19 +115,15 @@ describe('the Rollout CRD', () => {
     });
   });
 
-  it(
-    "writes JSON Schema's numeric exclusive bounds as OpenAPI v3.0's: a minimum with exclusiveMinimum: true",
-    { todo: "toStructural keeps zod's numeric exclusiveMinimum, which the API server refuses" },
-    () => {
-      assert.deepEqual(toStructural({ type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 }), {
-        type: 'number',
-        minimum: 0,
-        exclusiveMinimum: true,
-        maximum: 1,
-        exclusiveMaximum: true,
-      });
-    },
-  );
+  it("writes JSON Schema's numeric exclusive bounds as OpenAPI v3.0's: a minimum with exclusiveMinimum: true", () => {
+    assert.deepEqual(toStructural({ type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 }), {
+      type: 'number',
+      minimum: 0,
+      exclusiveMinimum: true,
+      maximum: 1,
+      exclusiveMaximum: true,
+    });
+  });
 
   it('refuses a reference it cannot inline instead of emitting it', () => {
     assert.throws(() => toStructural({ $ref: '#/$defs/Missing' }), /cannot inline #\/\$defs\/Missing/);

@@ -91,6 +91,8 @@ export function structuralViolations(node: Record<string, unknown>, path = 'spec
   if (node.additionalProperties === false || node.additionalProperties === true)
     out.push(`${path}: additionalProperties must be a schema`);
   if (node.type === 'array' && !node.items) out.push(`${path}: an array without items`);
+  for (const flag of ['exclusiveMinimum', 'exclusiveMaximum'])
+    if (node[flag] !== undefined && typeof node[flag] !== 'boolean') out.push(`${path}: ${flag} must be a boolean`);
   // The API server compiles patterns with Go's RE2: no lookaround, no backreferences.
   if (typeof node.pattern === 'string' && /\(\?<?[=!]|\\[1-9]/.test(node.pattern))
     out.push(`${path}: pattern RE2 cannot compile`);
