@@ -190,6 +190,11 @@ export const checkSimulations =
       });
   };
 
+/** Every template a rollout names, each once. */
+export function templateNamesOf(spec: Pick<RolloutDocument['spec'], 'strategy'>): string[] {
+  return [...new Set(analysisRefs(spec).flatMap((r) => r.names))];
+}
+
 /** Every place a rollout names analysis templates, with its path in the document. */
 function analysisRefs(
   spec: Pick<RolloutDocument['spec'], 'strategy'>,

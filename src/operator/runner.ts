@@ -17,8 +17,10 @@ import { kubernetesRolloutDocument, type KubernetesRolloutDocument } from '../co
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { formatPath } from '../config/errors.js';
 import { rolloutProblems } from '../config/checks.js';
+import { instanceName } from '../config/presets/counts.js';
 import { describeRef, type KubeClient, type KubeObject, type ObjectRef, type OwnerReference } from '../kube/api.js';
 import { RolloutEngine } from '../rollout/engine.js';
+import type { RolloutStatus } from '../rollout/types.js';
 import { systemClock } from '../rollout/seams/clock.js';
 import type { TargetsFactory } from '../rollout/seams/targets.js';
 import type { TrafficRouter } from '../rollout/seams/traffic.js';
@@ -27,6 +29,7 @@ import { KubeStatusStore } from '../store/kubernetes.js';
 import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
 import { engineDocument, releaseOf, versionOf, type DeploymentObject } from './release.js';
+import { resolveTemplates, type TemplateLookup } from './templates.js';
 
 /** Where the referenced Deployment's own size is kept while kanari holds it at zero. */
 export const REPLICAS_ANNOTATION = 'kanari.dev/workload-replicas';
@@ -40,14 +43,22 @@ export interface RunnerWorld {
     at: { owner: OwnerReference; port: number; replicas: number },
   ): TrafficRouter;
   targets(rollout: KubernetesRolloutDocument, owner: OwnerReference): TargetsFactory;
+  /** The built-in templates as this Rollout has them (`sequential` counting from its Prometheus). */
   templates(rollout: KubernetesRolloutDocument): Record<string, AnalysisTemplateSpec>;
+  /** An AnalysisTemplate resource, for the templates a Rollout names that are not built in. */
+  findTemplate: TemplateLookup;
   log(line: string): void;
   /** Another replica wrote this rollout: the operator stops leading. */
   lost(why: string): void;
 }
 
+/** What the composition root gives a runner; the operator adds its client, identity, log and the templates it watches. */
+export type RunnerAdapters = Omit<RunnerWorld, 'client' | 'identity' | 'log' | 'lost' | 'findTemplate'>;
+
 export class RolloutRunner {
   private engine?: RolloutEngine;
+  /** The templates the Rollout names, as read when its last release started (or is about to). */
+  private templates: Record<string, AnalysisTemplateSpec> = {};
   private store?: KubeStatusStore;
   private said = new Set<string>();
   readonly key: string;
@@ -89,9 +100,17 @@ export class RolloutRunner {
       return this.refuse(`the Rollout is not valid: ${formatPath(issue.path)}: ${issue.message}`);
     }
     const rollout = parsed.data;
+    // Templates are read while no release runs, so the one that starts keeps what it read (as standalone, its file).
+    const idle = !this.engine || isIdle(this.engine.status);
+    if (idle) {
+      const found = await resolveTemplates(rollout, this.world.templates(rollout), this.world.findTemplate);
+      if ('problem' in found) return this.refuse(`the Rollout is refused: ${found.problem}`);
+      this.templates = found.templates;
+    }
     // What `kanari lint` refuses (a step the router cannot do, a judge that cannot judge here) is never run.
-    const problem = rolloutProblems(rollout, this.world.templates(rollout))[0];
+    const problem = rolloutProblems(rollout, this.templates)[0];
     if (problem) return this.refuse(`the Rollout is refused: ${formatPath(problem.path)}: ${problem.message}`);
+    if (idle) this.engine?.useTemplates(this.templates);
     const namespace = this.resource.metadata.namespace ?? 'default';
     const workload = await this.world.client.get<DeploymentObject>({
       apiVersion: 'apps/v1',
@@ -189,7 +208,9 @@ export class RolloutRunner {
     const document = engineDocument(this.resource.metadata.name, this.resource.spec as Record<string, unknown>, stable);
     this.engine = new RolloutEngine({
       document,
-      templates: this.world.templates(rollout),
+      templates: this.templates,
+      // {{target}} in a query is the version's Deployment, the name Istio and ingress-nginx count it under.
+      instanceTarget: (instance) => instanceName(this.resource.metadata.name, instance),
       store: memoryStore({ status: this.store }),
       traffic: this.world.traffic(rollout, { owner, port, replicas: place.replicas }),
       targets: this.world.targets(rollout, owner),
@@ -269,4 +290,9 @@ export class RolloutRunner {
     if (this.said.size > 100) this.said.clear();
     this.world.log(`${this.key}: ${line}`);
   }
+}
+
+/** No release runs and no analysis is open: what the next one judges with may still change. */
+function isIdle(s: RolloutStatus): boolean {
+  return s.phase === 'StableOnly' && s.analyses.every((a) => a.endedAt !== undefined);
 }
