@@ -111,6 +111,7 @@ export class RolloutRunner {
     const problem = rolloutProblems(rollout, this.templates)[0];
     if (problem) return this.refuse(`the Rollout is refused: ${formatPath(problem.path)}: ${problem.message}`);
     if (idle) this.engine?.useTemplates(this.templates);
+    this.store?.refuse(undefined);
     const namespace = this.resource.metadata.namespace ?? 'default';
     const workload = await this.world.client.get<DeploymentObject>({
       apiVersion: 'apps/v1',
@@ -256,7 +257,9 @@ export class RolloutRunner {
   private async refuse(why: string): Promise<void> {
     const current = (this.resource.status as { message?: unknown } | undefined)?.message;
     this.say(why);
-    if (this.engine || current === why) return;
+    // With an engine, its store writes the status: the refusal goes on top of what it writes.
+    if (this.engine) return this.store!.refuse(why);
+    if (current === why) return;
     await this.world.client.patch(
       {
         apiVersion: this.resource.apiVersion,

@@ -19,7 +19,13 @@ import type { EventRecord, StatusStore, StoredRollout } from '../rollout/seams/s
 import type { RolloutStatus } from '../rollout/types.js';
 import { describeSystemError } from '../shared/system.js';
 import type { CommandAnswer } from '../kube/commands.js';
-import { conditionsOf, summaryOf, type Condition, type RolloutConditions } from './kubernetes-status.js';
+import {
+  conditionsOf,
+  refusedConditions,
+  summaryOf,
+  type Condition,
+  type RolloutConditions,
+} from './kubernetes-status.js';
 
 export interface KubeStatusOptions {
   client: KubeClient;
@@ -63,6 +69,7 @@ export class KubeStatusStore implements StatusStore {
   private lastError?: string;
   private conditions: Condition[] = [];
   private command?: CommandAnswer;
+  private refusal?: string;
   /** The stamp the resource held when this replica took the rollout on: the previous leader's, not a rival's. */
   private readonly takenOver?: { identity: string; seq: number };
 
@@ -113,6 +120,17 @@ export class KubeStatusStore implements StatusStore {
 
   appendEvent(_rollout: string, revision: number, at: number, type: string, data: Record<string, unknown>): void {
     this.o.events?.([{ revision, at, type, data }]);
+  }
+
+  /**
+   * Shows `why` as the status' message and a Degraded condition, on top of the engine's
+   * status, until called with undefined: the operator's refusal to start what the resource
+   * asks for while the engine itself is fine.
+   */
+  refuse(why: string | undefined): void {
+    if (why === this.refusal) return;
+    this.refusal = why;
+    this.changed();
   }
 
   /** The id of the last command answered: one carried out is never carried out again. */
@@ -224,11 +242,13 @@ export class KubeStatusStore implements StatusStore {
 
   private statusBody(state: RolloutStatus): ResourceStatus {
     this.seq++;
-    const { conditions } = conditionsOf(state, new Date().toISOString(), this.conditions);
-    this.conditions = conditions;
+    const now = new Date().toISOString();
+    const { conditions } = conditionsOf(state, now, this.conditions);
+    this.conditions = this.refusal ? refusedConditions(conditions, this.refusal, now) : conditions;
     return {
       ...summaryOf(state),
-      conditions,
+      ...(this.refusal ? { message: this.refusal } : {}),
+      conditions: this.conditions,
       ...(this.generation !== undefined ? { observedGeneration: this.generation } : {}),
       writer: { identity: this.o.identity, seq: this.seq },
       ...(this.command ? { command: this.command } : {}),
