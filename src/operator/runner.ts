@@ -20,7 +20,6 @@ import { rolloutProblems } from '../config/checks.js';
 import { instanceName } from '../config/presets/counts.js';
 import { describeRef, type KubeClient, type KubeObject, type ObjectRef, type OwnerReference } from '../kube/api.js';
 import { RolloutEngine } from '../rollout/engine.js';
-import type { RolloutStatus } from '../rollout/types.js';
 import { systemClock } from '../rollout/seams/clock.js';
 import type { TargetsFactory } from '../rollout/seams/targets.js';
 import type { TrafficRouter } from '../rollout/seams/traffic.js';
@@ -29,7 +28,7 @@ import { KubeStatusStore } from '../store/kubernetes.js';
 import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
 import { engineDocument, releaseOf, versionOf, type DeploymentObject } from './release.js';
-import { resolveTemplates, type TemplateLookup } from './templates.js';
+import { isIdle, releaseTemplates, type TemplateLookup } from './templates.js';
 
 /** Where the referenced Deployment's own size is kept while kanari holds it at zero. */
 export const REPLICAS_ANNOTATION = 'kanari.dev/workload-replicas';
@@ -59,6 +58,8 @@ export class RolloutRunner {
   private engine?: RolloutEngine;
   /** The templates the Rollout names, as read when its last release started (or is about to). */
   private templates: Record<string, AnalysisTemplateSpec> = {};
+  /** The specs of those read from resources, as written: pinned in the status for a new leader. */
+  private sources: Record<string, unknown> = {};
   private store?: KubeStatusStore;
   private said = new Set<string>();
   readonly key: string;
@@ -103,14 +104,16 @@ export class RolloutRunner {
     // Templates are read while no release runs, so the one that starts keeps what it read (as standalone, its file).
     const idle = !this.engine || isIdle(this.engine.status);
     if (idle) {
-      const found = await resolveTemplates(rollout, this.world.templates(rollout), this.world.findTemplate);
+      const found = await releaseTemplates(this.resource, rollout, this.world, !this.engine, (l) => this.say(l));
       if ('problem' in found) return this.refuse(`the Rollout is refused: ${found.problem}`);
       this.templates = found.templates;
+      this.sources = found.sources;
     }
     // What `kanari lint` refuses (a step the router cannot do, a judge that cannot judge here) is never run.
     const problem = rolloutProblems(rollout, this.templates)[0];
     if (problem) return this.refuse(`the Rollout is refused: ${formatPath(problem.path)}: ${problem.message}`);
     if (idle) this.engine?.useTemplates(this.templates);
+    if (idle) this.store?.pin(this.sources);
     this.store?.refuse(undefined);
     const namespace = this.resource.metadata.namespace ?? 'default';
     const workload = await this.world.client.get<DeploymentObject>({
@@ -206,6 +209,7 @@ export class RolloutRunner {
       onLost: (why) => this.world.lost(why),
       log: (line) => this.world.log(`${this.key}: ${line}`),
     });
+    this.store.pin(this.sources);
     const document = engineDocument(this.resource.metadata.name, this.resource.spec as Record<string, unknown>, stable);
     this.engine = new RolloutEngine({
       document,
@@ -293,9 +297,4 @@ export class RolloutRunner {
     if (this.said.size > 100) this.said.clear();
     this.world.log(`${this.key}: ${line}`);
   }
-}
-
-/** No release runs and no analysis is open: what the next one judges with may still change. */
-function isIdle(s: RolloutStatus): boolean {
-  return s.phase === 'StableOnly' && s.analyses.every((a) => a.endedAt !== undefined);
 }

@@ -50,6 +50,8 @@ export interface ResourceStatus extends RolloutConditions {
   writer: { identity: string; seq: number };
   /** The answer to the last command a person sent through the resource's annotation. */
   command?: CommandAnswer;
+  /** The AnalysisTemplate resources' specs, as read when the release started: what a new leader judges it with. */
+  templates?: Record<string, unknown>;
   /** The engine's whole status: what a restarted operator resumes from. */
   state: RolloutStatus;
 }
@@ -70,6 +72,7 @@ export class KubeStatusStore implements StatusStore {
   private conditions: Condition[] = [];
   private command?: CommandAnswer;
   private refusal?: string;
+  private pinned?: Record<string, unknown>;
   /** The stamp the resource held when this replica took the rollout on: the previous leader's, not a rival's. */
   private readonly takenOver?: { identity: string; seq: number };
 
@@ -88,6 +91,13 @@ export class KubeStatusStore implements StatusStore {
     if (status?.writer) this.takenOver = { ...status.writer };
     this.conditions = Array.isArray(status?.conditions) ? status.conditions : [];
     if (status?.command && typeof status.command.id === 'string') this.command = status.command;
+    this.pinned = KubeStatusStore.savedTemplates(r);
+  }
+
+  /** The template specs pinned for the release under way, as the resource holds them (any shape: check them). */
+  static savedTemplates(resource: KubeObject): Record<string, unknown> | undefined {
+    const templates = (resource.status as Partial<ResourceStatus> | undefined)?.templates;
+    return templates && typeof templates === 'object' && !Array.isArray(templates) ? templates : undefined;
   }
 
   /** The status a restarted operator resumes from, as the resource holds it. */
@@ -130,6 +140,13 @@ export class KubeStatusStore implements StatusStore {
   refuse(why: string | undefined): void {
     if (why === this.refusal) return;
     this.refusal = why;
+    this.changed();
+  }
+
+  /** Keeps the specs of the templates the next (or current) release reads, written with the status. */
+  pin(templates: Record<string, unknown>): void {
+    if (JSON.stringify(templates) === JSON.stringify(this.pinned ?? {})) return;
+    this.pinned = structuredClone(templates);
     this.changed();
   }
 
@@ -252,6 +269,7 @@ export class KubeStatusStore implements StatusStore {
       ...(this.generation !== undefined ? { observedGeneration: this.generation } : {}),
       writer: { identity: this.o.identity, seq: this.seq },
       ...(this.command ? { command: this.command } : {}),
+      ...(this.pinned && Object.keys(this.pinned).length > 0 ? { templates: this.pinned } : {}),
       state,
     };
   }

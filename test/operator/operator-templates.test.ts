@@ -11,7 +11,7 @@ import { analysisTemplateCrd, rolloutCrd } from '../../src/kube/crd.js';
 import { updateObject } from '../../src/kube/update.js';
 import { kubernetesWorld } from '../../src/operator/compose.js';
 import { Operator } from '../../src/operator/operator.js';
-import { createApp, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import { createApp, setImage, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
 
 let cluster: TestCluster;
 let operator: Operator;
@@ -25,7 +25,8 @@ const metric = (patch: Record<string, unknown> = {}) => ({
   ...patch,
 });
 
-const STRATEGY = { canary: { steps: [{ setWeight: 50 }, { analysis: { templates: ['checks'] } }] } };
+// A release waits at the pause for a person: long enough to change its template under it.
+const STRATEGY = { canary: { steps: [{ setWeight: 50 }, { pause: {} }, { analysis: { templates: ['checks'] } }] } };
 
 before(async () => {
   cluster = await startCluster({ deploymentReadyDelayMs: 50 });
@@ -44,17 +45,22 @@ before(async () => {
       strategy: STRATEGY,
     },
   });
-  operator = new Operator({
-    client,
+  operator = startOperator('operator-1');
+});
+
+function startOperator(identity: string): Operator {
+  const started = new Operator({
+    client: cluster.client,
     leaseNamespace: 'default',
-    identity: 'operator-1',
+    identity,
     resyncMs: 500,
     election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
     world: (c) => kubernetesWorld(c, { pollMs: 100 }),
     log: (line) => log.push(line),
   });
-  operator.start();
-});
+  started.start();
+  return started;
+}
 
 after(async () => {
   await operator?.stop();
@@ -145,5 +151,22 @@ describe('the operator and AnalysisTemplate resources', () => {
     }));
     await until('the refusal lifted', () => !/refused/.test(rollout()?.status?.message ?? ''));
     assert.equal(degraded().status, 'False');
+  });
+
+  it('pins the templates a release started with in the status, and a new leader resumes with them', async () => {
+    const valid = structuredClone(cluster.api.get(TEMPLATE.apiVersion, TEMPLATE.kind, 'default', 'checks')!.spec);
+    await setImage(cluster.client, 'web', 'web:2');
+    await until('the release waits at its pause', () => rollout()?.status?.state?.phase === 'Paused');
+    assert.deepEqual(rollout()!.status.templates, { checks: valid });
+
+    // Broken under the release, and the leader changes: the release must not read it.
+    await writeTemplate({ threshold: { metrics: [metric({ successCondition: 'result >=' })] } });
+    await operator.stop();
+    operator = startOperator('operator-2');
+    await until('the new leader writes the status', () => rollout()?.status?.writer?.identity === 'operator-2');
+    await sleep(1000); // a few resyncs
+    assert.equal(rollout()!.status.state.phase, 'Paused');
+    assert.doesNotMatch(rollout()!.status.message, /refused/);
+    assert.deepEqual(rollout()!.status.templates, { checks: valid });
   });
 });

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { kubernetesRolloutDocument } from '../../src/config/schemas/kubernetes.js';
 import { BUILTIN_TEMPLATES } from '../../src/config/templates.js';
 import type { KubeObject } from '../../src/kube/api.js';
-import { resolveTemplates, type TemplateLookup } from '../../src/operator/templates.js';
+import { pinnedLookup, resolveTemplates, type TemplateLookup } from '../../src/operator/templates.js';
 
 const rollout = (...names: string[]) =>
   kubernetesRolloutDocument.parse({
@@ -69,12 +69,12 @@ describe("a Kubernetes Rollout's AnalysisTemplates", () => {
       sequential: { ...BUILTIN_TEMPLATES.sequential!.sequential!, alpha: 0.01 },
     };
     const r = await resolveTemplates(rollout('sequential', 'threshold'), { sequential: own }, lookupOf());
-    assert.deepEqual(r, { templates: { sequential: own, threshold: BUILTIN_TEMPLATES.threshold } });
+    assert.deepEqual(r, { templates: { sequential: own, threshold: BUILTIN_TEMPLATES.threshold }, sources: {} });
   });
 
   it('takes a built-in even when templates cannot be read (their CRD not installed yet)', async () => {
     const r = await resolveTemplates(rollout('threshold'), {}, () => Promise.reject(new Error('404 no such kind')));
-    assert.deepEqual(r, { templates: { threshold: BUILTIN_TEMPLATES.threshold } });
+    assert.deepEqual(r, { templates: { threshold: BUILTIN_TEMPLATES.threshold }, sources: {} });
   });
 
   it('refuses a missing template, naming the namespace and the built-ins', async () => {
@@ -99,6 +99,15 @@ describe("a Kubernetes Rollout's AnalysisTemplates", () => {
     const kayenta = { kayenta: { config: 'canary-config.json', metrics: {} } };
     const problem = await problemOf(['ka'], lookupOf(resource('ka', kayenta)));
     assert.match(problem, /names its Kayenta config by path \(canary-config\.json\).*inline/);
+  });
+
+  it('reads specs pinned in a status as it reads resources, so one edited into any shape is a reason', async () => {
+    const pinned = pinnedLookup({ success: threshold, bad: 5 });
+    const r = await resolveTemplates(rollout('success'), {}, pinned);
+    assert.ok('templates' in r && r.templates.success?.threshold);
+    assert.deepEqual(r.sources, { success: threshold });
+    assert.match(await problemOf(['bad'], pinned), /^AnalysisTemplate shop\/bad is not valid: spec: /);
+    assert.match(await problemOf(['gone'], pinned), /^no AnalysisTemplate shop\/gone/);
   });
 
   const hostile: [string, unknown, RegExp][] = [
