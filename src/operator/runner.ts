@@ -25,6 +25,7 @@ import type { TargetsFactory } from '../rollout/seams/targets.js';
 import type { TrafficRouter } from '../rollout/seams/traffic.js';
 import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
+import { KubeRunStore } from '../store/kubernetes-runs.js';
 import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
 import { engineDocument, releaseOf, versionOf, type DeploymentObject } from './release.js';
@@ -216,7 +217,7 @@ export class RolloutRunner {
       templates: this.templates,
       // {{target}} in a query is the version's Deployment, the name Istio and ingress-nginx count it under.
       instanceTarget: (instance) => instanceName(this.resource.metadata.name, instance),
-      store: memoryStore({ status: this.store }),
+      store: memoryStore({ status: this.store, runs: new KubeRunStore(this.store) }),
       traffic: this.world.traffic(rollout, { owner, port, replicas: place.replicas }),
       targets: this.world.targets(rollout, owner),
       // On Kubernetes the counts come from Prometheus; there is no router of kanari's to sample.

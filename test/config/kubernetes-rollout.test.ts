@@ -132,11 +132,11 @@ spec:
 
   it("says an unknown template is, on a cluster, a resource of the Rollout's namespace, and takes one with a namespace", () => {
     assert.match(
-      errorsOf(rollout(GATEWAY, ['analysis: { templates: [limitz] }'], '', THRESHOLD))[0]!,
+      errorsOf(rollout(REPLICAS, ['analysis: { templates: [limitz] }'], '', THRESHOLD))[0]!,
       /unknown analysis template "limitz" \(did you mean "limits"\?; put an AnalysisTemplate in the same file to add one, as on the cluster it is a resource in the Rollout's namespace\)/,
     );
     const namespaced = THRESHOLD.replace('metadata: { name: limits }', 'metadata: { name: limits, namespace: prod }');
-    loadDocuments(rollout(GATEWAY, ['analysis: { templates: [limits] }'], '', namespaced));
+    loadDocuments(rollout(REPLICAS, ['analysis: { templates: [limits] }'], '', namespaced));
   });
 
   it('answers a malformed spec with located errors, never a crash', () => {
