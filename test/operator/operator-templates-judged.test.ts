@@ -13,10 +13,17 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { analysisTemplateCrd, rolloutCrd } from '../../src/kube/crd.js';
 import { updateObject } from '../../src/kube/update.js';
-import { kubernetesWorld } from '../../src/operator/compose.js';
-import { Operator } from '../../src/operator/operator.js';
+import type { Operator } from '../../src/operator/operator.js';
 import { versionOf } from '../../src/operator/release.js';
-import { appTemplate, createApp, setImage, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import {
+  appTemplate,
+  createApp,
+  replicasRollout,
+  setImage,
+  startCluster,
+  startOperator,
+  type TestCluster,
+} from '../helpers/kube/cluster.js';
 import { WeightExporter, type VersionBehaviour } from '../helpers/kube/weight-exporter.js';
 import { startPrometheus, type TestPrometheus } from '../helpers/prometheus.js';
 
@@ -70,31 +77,14 @@ before(async () => {
     metadata: { name: TEMPLATE.name, namespace: TEMPLATE.namespace },
     spec: successTemplate('result >= 0.95'),
   });
-  operator = new Operator({
-    client,
-    leaseNamespace: 'default',
-    identity: 'operator-1',
-    resyncMs: 500,
-    election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
-    world: (c) => kubernetesWorld(c, { pollMs: 100 }),
-    log: (line) => log.push(line),
-  });
-  operator.start();
-  await client.create({
-    apiVersion: 'kanari.dev/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: {
-      workloadRef: { name: 'web' },
-      service: { name: 'web' },
-      trafficRouting: { replicas: {} },
-      strategy: {
-        canary: {
-          steps: [{ setWeight: 25 }, { pause: { duration: '2s' } }, { analysis: { templates: ['success'] } }],
-        },
-      },
-    },
-  });
+  operator = startOperator(client, log);
+  await client.create(
+    replicasRollout('web', [
+      { setWeight: 25 },
+      { pause: { duration: '2s' } },
+      { analysis: { templates: ['success'] } },
+    ]),
+  );
 });
 
 after(async () => {

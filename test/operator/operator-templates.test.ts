@@ -9,9 +9,15 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { analysisTemplateCrd, rolloutCrd } from '../../src/kube/crd.js';
 import { updateObject } from '../../src/kube/update.js';
-import { kubernetesWorld } from '../../src/operator/compose.js';
-import { Operator } from '../../src/operator/operator.js';
-import { createApp, setImage, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import type { Operator } from '../../src/operator/operator.js';
+import {
+  createApp,
+  replicasRollout,
+  setImage,
+  startCluster,
+  startOperator,
+  type TestCluster,
+} from '../helpers/kube/cluster.js';
 
 let cluster: TestCluster;
 let operator: Operator;
@@ -34,33 +40,9 @@ before(async () => {
   for (const crd of [rolloutCrd(), analysisTemplateCrd()]) await client.create(crd);
   await sleep(100); // the CRDs established
   await createApp(client, 'web', 2, 'web:1');
-  await client.create({
-    apiVersion: 'kanari.dev/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: {
-      workloadRef: { name: 'web' },
-      service: { name: 'web' },
-      trafficRouting: { replicas: {} },
-      strategy: STRATEGY,
-    },
-  });
-  operator = startOperator('operator-1');
+  await client.create(replicasRollout('web', STRATEGY.canary.steps));
+  operator = startOperator(cluster.client, log);
 });
-
-function startOperator(identity: string): Operator {
-  const started = new Operator({
-    client: cluster.client,
-    leaseNamespace: 'default',
-    identity,
-    resyncMs: 500,
-    election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
-    world: (c) => kubernetesWorld(c, { pollMs: 100 }),
-    log: (line) => log.push(line),
-  });
-  started.start();
-  return started;
-}
 
 after(async () => {
   await operator?.stop();
@@ -162,7 +144,7 @@ describe('the operator and AnalysisTemplate resources', () => {
     // Broken under the release, and the leader changes: the release must not read it.
     await writeTemplate({ threshold: { metrics: [metric({ successCondition: 'result >=' })] } });
     await operator.stop();
-    operator = startOperator('operator-2');
+    operator = startOperator(cluster.client, log, 'operator-2');
     await until('the new leader writes the status', () => rollout()?.status?.writer?.identity === 'operator-2');
     await sleep(1000); // a few resyncs
     assert.equal(rollout()!.status.state.phase, 'Paused');
