@@ -11,7 +11,12 @@ import { Random } from '../../src/analysis/stats/random.js';
 import { SequentialJudge } from '../../src/analysis/judges/sequential/judge.js';
 import type { SplitShares, VersionWindow } from '../../src/analysis/judges/sequential/window.js';
 import { comparisonOf, type CountWindow } from '../../src/analysis/providers/counts.js';
-import { countInWindow, gridEnds, scrapeInterval } from '../../src/analysis/providers/prometheus-rounds.js';
+import {
+  countInWindow,
+  gridEnds,
+  joinUnsteady,
+  scrapeInterval,
+} from '../../src/analysis/providers/prometheus-rounds.js';
 import { sequentialSettings } from '../../src/analysis/templates.js';
 import { BUILTIN_TEMPLATES } from '../../src/config/templates.js';
 
@@ -46,7 +51,7 @@ export const DEFAULT_PLAN: Plan = {
 };
 
 /** How windows are cut: aligned scrapes, or the grid `width` scrape intervals wide. */
-export type Cut = { kind: 'aligned' } | { kind: 'grid'; width: number };
+export type Cut = { kind: 'aligned' } | { kind: 'grid'; width: number; steady?: boolean };
 
 export interface Outcome {
   verdict: 'Failed' | 'Inconclusive' | 'Passed';
@@ -180,19 +185,28 @@ export function gridCounter(pods: Pod[], seconds: number, scrape: number, offset
 
 /**
  * The windows the source gives: the grid (`width` intervals a window) from one window
- * before the start — the one the first is compared with — to the last that can be closed.
+ * before the start — the one the first is compared with — to the last that can be closed;
+ * with `steady`, joined by joinUnsteady as prometheus-counts.ts joins them.
  */
 export function gridWindows(
   pods: Pod[],
   seconds: number,
   scrape: number,
   offsets: readonly number[],
-  cut: { width: number },
+  cut: { width: number; steady?: boolean },
 ): CountWindow[] {
   const { interval, count } = gridCounter(pods, seconds, scrape, offsets);
   const from = -interval * cut.width;
   const ends = gridEnds(from, seconds * 1000 + interval, interval).filter((_, i) => (i + 1) % cut.width === 0);
-  return ends.map((end, i) => count({ start: i === 0 ? from : ends[i - 1]!, end })).slice(1);
+  const [previous, ...grid] = ends.map((end, i) => count({ start: i === 0 ? from : ends[i - 1]!, end }));
+  if (!cut.steady) return grid;
+  const pooled = (w: CountWindow) => ({
+    start: w.start,
+    end: w.end,
+    requests: w.versions.canary.requests + w.versions.stable.requests,
+    errors: w.versions.canary.errors + w.versions.stable.errors,
+  });
+  return joinUnsteady(grid.map(pooled), pooled(previous!)).map(count);
 }
 
 export interface Judging {
@@ -249,8 +263,8 @@ export function runOnce(
         continue;
       }
       const windows = gridWindows(pods, line.end, scrape, offsets, cut);
-      // A grid window is read one scrape interval after its end (gridEnds).
-      const lag = scrape;
+      // A grid window is read one scrape interval after its end (gridEnds); a joined one once the next is, at most.
+      const lag = cut.steady ? 2 * scrape * cut.width : scrape;
       // Skipping mixed windows needs to know how far back a window's counts reach; the engine is told only its start.
       out.set(cellName(scrape, cut), judge(windows, line, { lag, reach: skipMixed ? scrape * 1000 : 0, skipMixed }));
     }
@@ -259,7 +273,7 @@ export function runOnce(
 }
 
 export function cellName(scrape: number, cut: Cut): string {
-  return `S=${scrape}s ${cut.kind === 'aligned' ? 'aligned' : `grid×${cut.width}`}`;
+  return `S=${scrape}s ${cut.kind === 'aligned' ? 'aligned' : `grid×${cut.width}${cut.steady ? ' steady' : ''}`}`;
 }
 
 /**

@@ -13,6 +13,7 @@ const { values } = parseArgs({
     scenarios: { type: 'string', default: '0,1,2,3,4' },
     scrapes: { type: 'string', default: '1,5,15' },
     widths: { type: 'string', default: '1' },
+    steady: { type: 'string', default: '' },
     seed: { type: 'string', default: '1' },
     'skip-mixed': { type: 'boolean', default: false },
   },
@@ -20,7 +21,11 @@ const { values } = parseArgs({
 const runs = Number(values.runs);
 const list = (s: string) => s.split(',').filter(Boolean).map(Number);
 const scrapes = list(values.scrapes);
-const cuts: Cut[] = [{ kind: 'aligned' }, ...list(values.widths).map((width) => ({ kind: 'grid' as const, width }))];
+const cuts: Cut[] = [
+  { kind: 'aligned' },
+  ...list(values.widths).map((width) => ({ kind: 'grid' as const, width })),
+  ...(values.steady ? list(values.steady).map((width) => ({ kind: 'grid' as const, width, steady: true })) : []),
+];
 
 const percent = (k: number) => {
   const p = k / runs;
