@@ -26,8 +26,17 @@ const MOVING: readonly Phase[] = [
   'Rollback',
 ];
 
-export function summaryOf(s: RolloutStatus): { phase: string; weight: number; step: string; message: string } {
-  return { phase: s.phase, weight: s.traffic.weights.canary, step: String(s.step), message: s.message };
+/**
+ * The printer columns. `step` reads as Argo Rollouts' column does: the step being carried out
+ * of the plan's (`3/8`; `8/8` once all are done), and `-` between releases.
+ */
+export function summaryOf(
+  s: RolloutStatus,
+  steps?: number,
+): { phase: string; weight: number; step: string; message: string } {
+  const releasing = s.canary !== undefined;
+  const step = !releasing ? '-' : steps === undefined ? String(s.step) : `${Math.min(s.step + 1, steps)}/${steps}`;
+  return { phase: s.phase, weight: s.traffic.weights.canary, step, message: s.message };
 }
 
 /**
@@ -59,4 +68,22 @@ export function conditionsOf(s: RolloutStatus, now: string, previous: readonly C
       make('Completed', settled && outcome === 'Promoted', outcome ?? s.phase),
     ],
   };
+}
+
+/**
+ * The conditions while the operator refuses to start what the resource asks for (a template
+ * it cannot use, with a release waiting): Degraded, saying why, whatever the engine's phase.
+ */
+export function refusedConditions(conditions: readonly Condition[], why: string, now: string): Condition[] {
+  return conditions.map((c) =>
+    c.type !== 'Degraded'
+      ? c
+      : {
+          ...c,
+          status: 'True',
+          reason: 'Refused',
+          message: why,
+          lastTransitionTime: c.status === 'True' ? c.lastTransitionTime : now,
+        },
+  );
 }
