@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -121,7 +121,16 @@ describe('kanari k8s alerts', () => {
     const r = await runCli(['k8s', 'alerts', '-f', 'examples/kubernetes/replicas/rollout.yaml']);
     assert.equal(r.status, 1);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /no alert could be made from it: its Rollouts name no analysis/);
+    assert.match(r.stderr, /its query names the version by \{\{target\}\}/);
+    assert.match(r.stderr, /no alert could be made from this analysis \(the reasons are above\)/);
+    const plain = join(dir, 'no-analysis.yaml');
+    writeFileSync(
+      plain,
+      readFileSync('examples/kubernetes/nginx/rollout.yaml', 'utf8').replace(/\n +analysis: \{[^}]*\}\n/, '\n'),
+    );
+    const none = await runCli(['k8s', 'alerts', '-f', plain]);
+    assert.equal(none.status, 1, none.stderr);
+    assert.match(none.stderr, /no alert could be made from it: its Rollouts name no analysis/);
   });
 
   it('refuses a standalone rollout and a broken file as bad input (exit 2: a ConfigError)', async () => {
