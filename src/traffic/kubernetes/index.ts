@@ -5,7 +5,7 @@
  */
 import { routerNameOf, type KubernetesRolloutDocument } from '../../config/schemas/kubernetes.js';
 import type { KubeClient, OwnerReference } from '../../kube/api.js';
-import type { TrafficRouter } from '../../rollout/seams/traffic.js';
+import type { KubernetesTrafficRouter } from './kube-router.js';
 import { GatewayApiTraffic } from './gatewayapi/router.js';
 import { IstioTraffic } from './istio/router.js';
 import { NginxTraffic } from './nginx/router.js';
@@ -21,7 +21,10 @@ export interface KubernetesRouterContext {
   holdMs?: number;
 }
 
-export function kubernetesTrafficRouter(rollout: KubernetesRolloutDocument, c: KubernetesRouterContext): TrafficRouter {
+export function kubernetesTrafficRouter(
+  rollout: KubernetesRolloutDocument,
+  c: KubernetesRouterContext,
+): KubernetesTrafficRouter {
   const routing = rollout.spec.trafficRouting;
   const common = {
     client: c.client,
