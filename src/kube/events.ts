@@ -28,8 +28,7 @@ export function eventFor(object: KubeObject, note: EventNote, reporter: string, 
   return {
     apiVersion: 'v1',
     kind: 'Event',
-    // A name is at most 253 characters: a long object name is cut, the unique part kept.
-    metadata: { name: `${object.metadata.name.slice(0, 253 - unique.length - 1)}.${unique}`, namespace },
+    metadata: { name: `${prefixOf(object.metadata.name, 253 - unique.length - 1)}.${unique}`, namespace },
     involvedObject: {
       apiVersion: object.apiVersion,
       kind: object.kind,
@@ -48,6 +47,11 @@ export function eventFor(object: KubeObject, note: EventNote, reporter: string, 
     lastTimestamp: time,
     count: 1,
   };
+}
+
+/** A name is at most 253 characters: a long object name is cut where a DNS subdomain may end (not on a dot or dash). */
+function prefixOf(name: string, length: number): string {
+  return name.length <= length ? name : name.slice(0, length).replace(/[-.]+$/, '');
 }
 
 /** Writes the Event; resolves either way, with why it could not be written. */
