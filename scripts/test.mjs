@@ -24,7 +24,7 @@ const OFFLINE = [
   /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits|durable)\.test\.ts$/,
   /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
-  /^test\/kube\/(crd|manifests|alerts|kubeconfig|weight-exporter-routers)\.test\.ts$/,
+  /^test\/kube\/(crd|manifests|alerts|kubeconfig|weight-exporter-routers|events)\.test\.ts$/,
   /^test\/traffic\/kubernetes\/nginx\/(canary-ingress|router)\.test\.ts$/,
   /^test\/targets\/kubernetes-objects\.test\.ts$/,
   /^test\/cli\/cluster-options\.test\.ts$/,
@@ -36,7 +36,7 @@ const WAITING = [
   /^test\/server\/events-resume\.test\.ts$/, // two controllers' starts, six measurements, 200 users at 2 at a time
   /^test\/kube\/weight-exporter-prometheus\.test\.ts$/, // Prometheus holding new targets back ~5 s, then counts accruing at 900 requests/s
   /^test\/operator\/operator-judged\.test\.ts$/, // two releases through timed steps, judged from a Prometheus scraping every second
-  /^test\/operator\/(operator-process|operator-replicas|lease)\.test\.ts$/, // leases expiring, pauses, pods readied after a delay
+  /^test\/operator\/(operator-process|operator-replicas|operator-delete|lease)\.test\.ts$/, // leases expiring, pauses, pods readied after a delay
 ];
 
 function findTests(dir) {

@@ -9,9 +9,9 @@ import { countPresetOf, routerNameOf, type KubernetesRolloutDocument } from '../
 import { presetCounts } from '../config/presets/counts.js';
 import type { KubeClient, OwnerReference } from '../kube/api.js';
 import type { TargetsFactory } from '../rollout/seams/targets.js';
-import type { TrafficRouter } from '../rollout/seams/traffic.js';
 import { KubernetesTarget } from '../targets/kubernetes.js';
 import { kubernetesTrafficRouter } from '../traffic/kubernetes/index.js';
+import type { KubernetesTrafficRouter } from '../traffic/kubernetes/kube-router.js';
 import type { RunnerWorld } from './runner.js';
 
 /** How often the target and the replicas router look at their Deployments. */
@@ -26,7 +26,7 @@ export function kubernetesWorld(
   options: KubernetesWorldOptions = {},
 ): Omit<RunnerWorld, 'client' | 'identity' | 'log' | 'lost'> {
   return {
-    traffic: (rollout, at): TrafficRouter =>
+    traffic: (rollout, at): KubernetesTrafficRouter =>
       kubernetesTrafficRouter(rollout, {
         client,
         ...at,

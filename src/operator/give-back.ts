@@ -1,0 +1,194 @@
+/**
+ * Deleting a Rollout gives the user's workload and routing back before kanari's own
+ * objects go. The operator puts the finalizer `kanari.dev/cleanup` on a Rollout just before
+ * it first touches anything of the user's; while the Rollout is being deleted, each
+ * reconcile takes the next step, each derived from what the cluster holds (a restarted or
+ * new leader carries on where the last one stopped):
+ *
+ * 1. the referenced Deployment, held at zero, is scaled back to the size kept in its
+ *    `kanari.dev/workload-replicas` annotation;
+ * 2. until its pods are available — at most the Rollout's progressDeadline after the
+ *    deletion began — kanari's routing stays, so users keep reaching kanari's versions;
+ * 3. kanari's routing is taken out of the user's objects (each router's `giveBack`);
+ * 4. the annotation goes, then the finalizer, and the garbage collector deletes kanari's
+ *    version Deployments and Services (their owner is the Rollout).
+ *
+ * Past the deadline every step is still taken, with a Warning Event saying what was not
+ * given back: a finalizer that never goes blocks the deletion of the namespace, and
+ * kanari's routes left behind would send users to Services about to be deleted.
+ */
+import { kubernetesRolloutDocument, type KubernetesRolloutDocument } from '../config/schemas/kubernetes.js';
+import { formatPath } from '../config/errors.js';
+import { describeRef, refOf, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
+import type { EventNote } from '../kube/events.js';
+import { deploymentProgress, record } from '../kube/versions.js';
+import { describeSystemError } from '../shared/system.js';
+import type { KubernetesTrafficRouter } from '../traffic/kubernetes/kube-router.js';
+import { versionOf, type DeploymentObject } from './release.js';
+
+/** The finalizer on every Rollout kanari runs: its deletion waits until the user's workload and routing are back. */
+export const CLEANUP_FINALIZER = 'kanari.dev/cleanup';
+/** Where the referenced Deployment's own size is kept while kanari holds it at zero. */
+export const REPLICAS_ANNOTATION = 'kanari.dev/workload-replicas';
+
+/** The object's finalizers, read defensively (a user may have written anything there). */
+function finalizersOf(object: KubeObject): string[] {
+  const list = object.metadata.finalizers;
+  return Array.isArray(list) ? list.filter((f): f is string => typeof f === 'string') : [];
+}
+
+export function hasCleanupFinalizer(object: KubeObject): boolean {
+  return finalizersOf(object).includes(CLEANUP_FINALIZER);
+}
+
+/** Adds the finalizer at the version read (nothing else is written); the Rollout as it is now. */
+export async function addCleanupFinalizer(client: KubeClient, rollout: KubeObject): Promise<KubeObject> {
+  if (hasCleanupFinalizer(rollout)) return rollout;
+  return client.patch(refOf(rollout), 'merge', {
+    metadata: {
+      resourceVersion: rollout.metadata.resourceVersion,
+      finalizers: [...finalizersOf(rollout), CLEANUP_FINALIZER],
+    },
+  });
+}
+
+/** Removes kanari's finalizer only, tested in place: any other finalizer, and a list changed meanwhile, are left alone. */
+async function removeCleanupFinalizer(client: KubeClient, rollout: KubeObject): Promise<void> {
+  const index = (rollout.metadata.finalizers as unknown[]).indexOf(CLEANUP_FINALIZER);
+  const path = `/metadata/finalizers/${index}`;
+  await client.patch(refOf(rollout), 'json', [
+    { op: 'test', path, value: CLEANUP_FINALIZER },
+    { op: 'remove', path },
+  ]);
+}
+
+export interface GiveBackWorld {
+  client: KubeClient;
+  /** The router the Rollout names, which takes kanari's routing out of the user's objects. */
+  router(rollout: KubernetesRolloutDocument): KubernetesTrafficRouter;
+  /** A log line, once until it changes (a resync repeats the waiting). */
+  say(line: string): void;
+  /** An Event on the Rollout, and a log line. */
+  note(note: EventNote): Promise<void>;
+  now?: () => number;
+}
+
+/** Takes the next step of giving back a Rollout being deleted; the caller calls again on the next change. */
+export async function giveBack(resource: KubeObject, w: GiveBackWorld): Promise<void> {
+  if (!hasCleanupFinalizer(resource)) return;
+  const parsed = kubernetesRolloutDocument.safeParse(resource);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    await w.note({
+      type: 'Warning',
+      reason: 'NotGivenBack',
+      message: `the Rollout is not valid (${formatPath(issue.path)}: ${issue.message}), so kanari cannot tell which Deployment and routing objects to give back: check them by hand (the Deployment's ${REPLICAS_ANNOTATION} annotation holds its size)`,
+    });
+    return removeCleanupFinalizer(w.client, resource);
+  }
+  const rollout = parsed.data;
+  const deadline = Date.parse(resource.metadata.deletionTimestamp ?? '') + rollout.spec.progressDeadline;
+  // An unreadable timestamp is past the deadline: deletion must never wait forever.
+  const late = !((w.now ?? Date.now)() < deadline);
+  const ref: ObjectRef = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    namespace: resource.metadata.namespace ?? 'default',
+    name: rollout.spec.workloadRef.name,
+  };
+  const workload = await w.client.get<DeploymentObject>(ref);
+  // A Deployment being deleted (its namespace going too) is not worth waiting for.
+  const held =
+    workload !== undefined &&
+    workload.metadata.annotations?.[REPLICAS_ANNOTATION] !== undefined &&
+    !workload.metadata.deletionTimestamp;
+  if (held && !(await workloadServes(resource, rollout, workload, ref, late, w))) return;
+  let routing = "kanari's routing is out of your objects";
+  try {
+    await w.router(rollout).giveBack();
+  } catch (err) {
+    if (!late) return w.say(`cannot give the routing back yet (retrying): ${describeSystemError(err)}`);
+    routing = 'what kanari wrote in your routing objects is left there (see the Warning)';
+    await w.note({
+      type: 'Warning',
+      reason: 'RoutingNotGivenBack',
+      message: `kanari's routing could not be taken out of your objects within the progressDeadline: ${describeSystemError(err)}; take out by hand what kanari wrote (docs/kubernetes.md, "Deleting a Rollout")`,
+    });
+  }
+  if (held) await w.client.patch(ref, 'merge', { metadata: { annotations: { [REPLICAS_ANNOTATION]: null } } });
+  await removeCleanupFinalizer(w.client, resource);
+  await w.note({
+    type: 'Normal',
+    reason: 'GivenBack',
+    message: `${held ? `${describeRef(ref)} is yours again at ${workload.spec?.replicas ?? 1} replicas; ` : ''}${routing}; kanari's version Deployments and Services go with the Rollout`,
+  });
+}
+
+/**
+ * Scales the held Deployment back, or says whether it serves: true once its pods are
+ * available, or past the deadline (with a Warning); false while it is worth waiting.
+ */
+async function workloadServes(
+  resource: KubeObject,
+  rollout: KubernetesRolloutDocument,
+  workload: DeploymentObject,
+  ref: ObjectRef,
+  late: boolean,
+  w: GiveBackWorld,
+): Promise<boolean> {
+  if ((workload.spec?.replicas ?? 1) === 0) {
+    const kept = workload.metadata.annotations![REPLICAS_ANNOTATION]!;
+    const size = /^[0-9]{1,6}$/.test(kept) ? Number(kept) : (rollout.spec.replicas ?? 1);
+    await w.client.patch(ref, 'merge', {
+      metadata: { resourceVersion: workload.metadata.resourceVersion },
+      spec: { replicas: size },
+    });
+    await w.note({
+      type: 'Normal',
+      reason: 'ScaledBack',
+      message: `scaled ${describeRef(ref)} back to ${size} replicas${size === Number(kept) ? '' : ` (its ${REPLICAS_ANNOTATION} annotation "${kept}" is not a size)`}; kanari's routing stays until they are available`,
+    });
+    const unjudged = unjudgedNote(resource, workload, ref);
+    if (unjudged) await w.note(unjudged);
+    return false;
+  }
+  const p = deploymentProgress(workload);
+  if (p.observed && p.ready >= p.wanted) return true;
+  const progress = `${p.ready} of ${p.wanted} pods ready`;
+  if (!late && !p.stuck) {
+    w.say(`waiting for ${describeRef(ref)} to serve before giving the routing back (${progress})`);
+    return false;
+  }
+  await w.note({
+    type: 'Warning',
+    reason: 'NotAvailable',
+    message: `${describeRef(ref)} is not available (${p.stuck ?? `${progress} after the progressDeadline`}); kanari gives the routing back all the same, as the Rollout's deletion must not wait forever`,
+  });
+  return true;
+}
+
+/**
+ * A Rollout deleted during a release (or after one was rolled back) gives the Deployment
+ * back as its user wrote it, which runs a template kanari did not promote: said as a Warning.
+ */
+function unjudgedNote(resource: KubeObject, workload: DeploymentObject, ref: ObjectRef): EventNote | undefined {
+  const template = workload.spec?.template;
+  const state = record(record(resource.status).state);
+  const versionIn = (release: unknown) => record(release).version;
+  const stable = versionIn(state.stable);
+  if (!template || typeof stable !== 'string') return undefined;
+  const version = versionOf(template);
+  if (version === stable) return undefined;
+  const result = record(state.result);
+  const what =
+    versionIn(state.canary) === version
+      ? `was being released (${String(state.phase)})`
+      : versionIn(result.release) === version && result.outcome !== 'Promoted'
+        ? `was rolled back (${String(result.outcome)})`
+        : 'was never released';
+  return {
+    type: 'Warning',
+    reason: 'UnjudgedTemplate',
+    message: `${describeRef(ref)} runs its template as you wrote it: version ${version}, which ${what}, not kanari's stable version ${stable}; put stable's template back in it to run stable`,
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * The steps of giving a deleted Rollout's workload and routing back, one call at a time on
+ * the test API server (whose Deployments here never become ready), with the clock before
+ * and past the Rollout's progressDeadline: waiting while it is worth it, a Warning and the
+ * finalizer removed all the same past it; another controller's finalizer kept; a Rollout
+ * edited into any shape, or whose workload is gone, never blocks its deletion.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { KubeObject } from '../../src/kube/api.js';
+import type { EventNote } from '../../src/kube/events.js';
+import { CLEANUP_FINALIZER, giveBack, REPLICAS_ANNOTATION } from '../../src/operator/give-back.js';
+import { kubernetesTrafficRouter } from '../../src/traffic/kubernetes/index.js';
+import { ROLLOUT_CRD, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+
+let cluster: TestCluster;
+const ROLLOUT = { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', namespace: 'default' };
+const LATER = 60 * 60_000;
+
+before(async () => {
+  // No Deployment becomes ready within a test: what a workload that cannot start looks like.
+  cluster = await startCluster({ deploymentReadyDelayMs: 600_000 });
+  await cluster.client.create(ROLLOUT_CRD);
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the CRD established
+});
+
+after(() => cluster.close());
+
+/** A Rollout kanari ran (it has the finalizer), now deleted: marked, held by its finalizers. */
+async function deletedRollout(name: string, spec: unknown, finalizers = [CLEANUP_FINALIZER]): Promise<void> {
+  await cluster.client.create({ ...ROLLOUT, metadata: { name, namespace: 'default', finalizers }, spec });
+  await cluster.client.delete({ ...ROLLOUT, name });
+}
+
+/** The user's Deployment as kanari holds it: at zero, its size in the annotation. */
+async function heldWorkload(name: string, size: string): Promise<void> {
+  await cluster.client.create({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'default', annotations: { [REPLICAS_ANNOTATION]: size } },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: `${name}:1` }] } },
+    },
+  });
+}
+
+const spec = (name: string, trafficRouting: object = { replicas: {} }) => ({
+  workloadRef: { name },
+  service: { name },
+  trafficRouting,
+  progressDeadline: '10m',
+  strategy: { canary: { steps: [{ setWeight: 50 }] } },
+});
+
+/** One reconcile of a deleted Rollout, `ms` from now; the Events and log lines it made. */
+async function step(name: string, ms = 0): Promise<{ notes: EventNote[]; said: string[] }> {
+  const resource = cluster.api.get(ROLLOUT.apiVersion, 'Rollout', 'default', name) as KubeObject;
+  const notes: EventNote[] = [];
+  const said: string[] = [];
+  const owner = { apiVersion: ROLLOUT.apiVersion, kind: 'Rollout', name, uid: resource.metadata.uid! };
+  await giveBack(resource, {
+    client: cluster.client,
+    router: (rollout) => kubernetesTrafficRouter(rollout, { client: cluster.client, owner, port: 80, replicas: 1 }),
+    say: (line) => said.push(line),
+    note: (note) => Promise.resolve(void notes.push(note)),
+    now: () => Date.now() + ms,
+  });
+  return { notes, said };
+}
+
+const reasons = (notes: EventNote[]) => notes.map((n) => `${n.type} ${n.reason}`);
+const rollout = (name: string) => cluster.api.get(ROLLOUT.apiVersion, 'Rollout', 'default', name);
+const deployment = (name: string) => cluster.api.get('apps/v1', 'Deployment', 'default', name);
+
+describe('giving a deleted Rollout back', () => {
+  it('scales the workload back, waits for it until the deadline, then says it is not available and lets the Rollout go, keeping another finalizer', async () => {
+    await heldWorkload('slow', '3');
+    await deletedRollout('slow', spec('slow'), ['example.com/audit', CLEANUP_FINALIZER]);
+    assert.deepEqual(reasons((await step('slow')).notes), ['Normal ScaledBack']);
+    assert.equal(deployment('slow')!.spec.replicas, 3);
+    const waiting = await step('slow');
+    assert.deepEqual(waiting.notes, []);
+    assert.match(waiting.said[0]!, /waiting for Deployment default\/slow to serve .*0 of 3 pods ready/);
+    assert.deepEqual(rollout('slow')!.metadata.finalizers, ['example.com/audit', CLEANUP_FINALIZER]);
+    const late = await step('slow', LATER);
+    assert.deepEqual(reasons(late.notes), ['Warning NotAvailable', 'Normal GivenBack']);
+    assert.match(late.notes[0]!.message, /0 of 3 pods ready after the progressDeadline/);
+    assert.deepEqual(rollout('slow')!.metadata.finalizers, ['example.com/audit'], 'only kanari’s finalizer removed');
+    assert.equal(deployment('slow')!.metadata.annotations?.[REPLICAS_ANNOTATION], undefined);
+    assert.equal(deployment('slow')!.spec.replicas, 3);
+  });
+
+  it('a size annotation edited into nonsense: the Rollout’s replicas, said in the Event', async () => {
+    await heldWorkload('edited', 'lots');
+    await deletedRollout('edited', { ...spec('edited'), replicas: 2 });
+    const { notes } = await step('edited');
+    assert.equal(deployment('edited')!.spec.replicas, 2);
+    assert.match(
+      notes[0]!.message,
+      /back to 2 replicas \(its kanari.dev\/workload-replicas annotation "lots" is not a size\)/,
+    );
+  });
+
+  it('a Rollout edited into an invalid spec: a Warning naming the field, and it goes', async () => {
+    await deletedRollout('broken', { workloadRef: 5, trafficRouting: 'everywhere' });
+    const { notes } = await step('broken');
+    assert.deepEqual(reasons(notes), ['Warning NotGivenBack']);
+    assert.match(notes[0]!.message, /the Rollout is not valid \(spec\.\S+: /);
+    assert.equal(rollout('broken'), undefined);
+  });
+
+  it('a workload that is gone is not waited for', async () => {
+    await deletedRollout('gone', spec('gone'));
+    assert.deepEqual(reasons((await step('gone')).notes), ['Normal GivenBack']);
+    assert.equal(rollout('gone'), undefined);
+  });
+
+  it('routing it cannot give back: retried until the deadline, then a Warning, and the Rollout goes', async () => {
+    // An Ingress under the canary's name that kanari did not make: never deleted.
+    await cluster.client.create({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'edge-kanari-canary', namespace: 'default' },
+      spec: { rules: [] },
+    });
+    await deletedRollout('edge', spec('edge', { nginx: { ingress: 'edge' } }));
+    const early = await step('edge');
+    assert.deepEqual(early.notes, []);
+    assert.match(
+      early.said[0]!,
+      /cannot give the routing back yet \(retrying\): .*not kanari's: it will not be deleted/,
+    );
+    assert.ok(rollout('edge'), 'held while it is worth retrying');
+    const late = await step('edge', LATER);
+    assert.deepEqual(reasons(late.notes), ['Warning RoutingNotGivenBack', 'Normal GivenBack']);
+    assert.equal(rollout('edge'), undefined);
+    assert.ok(
+      cluster.api.get('networking.k8s.io/v1', 'Ingress', 'default', 'edge-kanari-canary'),
+      'not kanari’s: kept',
+    );
+  });
+});
