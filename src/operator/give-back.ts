@@ -21,7 +21,8 @@ import { kubernetesRolloutDocument, type KubernetesRolloutDocument } from '../co
 import { formatPath } from '../config/errors.js';
 import { describeRef, refOf, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
 import type { EventNote } from '../kube/events.js';
-import { deploymentProgress, record } from '../kube/versions.js';
+import { instanceName } from '../config/presets/counts.js';
+import { deploymentProgress, isKanaris, record } from '../kube/versions.js';
 import { describeSystemError } from '../shared/system.js';
 import type { KubernetesTrafficRouter } from '../traffic/kubernetes/kube-router.js';
 import { versionOf, type DeploymentObject } from './release.js';
@@ -97,11 +98,13 @@ export async function giveBack(resource: KubeObject, w: GiveBackWorld): Promise<
     name: rollout.spec.workloadRef.name,
   };
   const workload = await w.client.get<DeploymentObject>(ref);
-  // A Deployment being deleted (its namespace going too) is not worth waiting for.
+  // Held: its size kept in the annotation, or (the annotation taken off by hand) at zero
+  // while kanari ran a stable version. A Deployment being deleted (its namespace going too) is not waited for.
   const held =
     workload !== undefined &&
-    workload.metadata.annotations?.[REPLICAS_ANNOTATION] !== undefined &&
-    !workload.metadata.deletionTimestamp;
+    !workload.metadata.deletionTimestamp &&
+    (workload.metadata.annotations?.[REPLICAS_ANNOTATION] !== undefined ||
+      ((workload.spec?.replicas ?? 1) === 0 && stableVersionOf(resource) !== undefined));
   if (held && !(await workloadServes(resource, rollout, workload, ref, late, w))) return;
   let routing = "kanari's routing is out of your objects";
   try {
@@ -137,16 +140,25 @@ async function workloadServes(
   w: GiveBackWorld,
 ): Promise<boolean> {
   if ((workload.spec?.replicas ?? 1) === 0) {
-    const kept = workload.metadata.annotations![REPLICAS_ANNOTATION]!;
-    const size = /^[0-9]{1,6}$/.test(kept) ? Number(kept) : (rollout.spec.replicas ?? 1);
+    const kept = workload.metadata.annotations?.[REPLICAS_ANNOTATION];
+    const known = kept !== undefined && /^[0-9]{1,6}$/.test(kept);
+    const size = known ? Number(kept) : await guessedSize(resource, rollout, ref, w.client);
+    // The annotation stays (written again if it was lost) until the routing is back: it marks the Deployment as one to wait for.
     await w.client.patch(ref, 'merge', {
-      metadata: { resourceVersion: workload.metadata.resourceVersion },
+      metadata: {
+        resourceVersion: workload.metadata.resourceVersion,
+        annotations: { [REPLICAS_ANNOTATION]: String(size) },
+      },
       spec: { replicas: size },
     });
+    const why =
+      kept === undefined
+        ? `its ${REPLICAS_ANNOTATION} annotation was taken off`
+        : `its ${REPLICAS_ANNOTATION} annotation "${kept}" is not a size`;
     await w.note({
-      type: 'Normal',
+      type: known ? 'Normal' : 'Warning',
       reason: 'ScaledBack',
-      message: `scaled ${describeRef(ref)} back to ${size} replicas${size === Number(kept) ? '' : ` (its ${REPLICAS_ANNOTATION} annotation "${kept}" is not a size)`}; kanari's routing stays until they are available`,
+      message: `scaled ${describeRef(ref)} back to ${size} replicas${known ? '' : ` (${why}; the size is a guess: the Rollout's replicas, else its stable version's)`}; kanari's routing stays until they are available`,
     });
     const unjudged = unjudgedNote(resource, workload, ref);
     if (unjudged) await w.note(unjudged);
@@ -167,6 +179,27 @@ async function workloadServes(
   return true;
 }
 
+/** The stable version kanari ran, as the Rollout's status says (read defensively: anyone may have edited it). */
+function stableVersionOf(resource: KubeObject): string | undefined {
+  const version = record(record(record(resource.status).state).stable).version;
+  return typeof version === 'string' ? version : undefined;
+}
+
+/** A size for a Deployment whose own was lost: the Rollout's replicas, else the pods of kanari's stable version, else 1. */
+async function guessedSize(
+  resource: KubeObject,
+  rollout: KubernetesRolloutDocument,
+  ref: ObjectRef,
+  client: KubeClient,
+): Promise<number> {
+  if (rollout.spec.replicas !== undefined) return rollout.spec.replicas;
+  const stable = stableVersionOf(resource);
+  const name = stable === undefined ? undefined : instanceName(rollout.metadata.name, stable);
+  const version = name === undefined ? undefined : await client.get({ ...ref, name });
+  const replicas = version && isKanaris(version, rollout.metadata.name) ? record(version.spec).replicas : undefined;
+  return typeof replicas === 'number' && Number.isInteger(replicas) && replicas > 0 ? replicas : 1;
+}
+
 /**
  * A Rollout deleted during a release (or after one was rolled back) gives the Deployment
  * back as its user wrote it, which runs a template kanari did not promote: said as a Warning.
@@ -175,8 +208,8 @@ function unjudgedNote(resource: KubeObject, workload: DeploymentObject, ref: Obj
   const template = workload.spec?.template;
   const state = record(record(resource.status).state);
   const versionIn = (release: unknown) => record(release).version;
-  const stable = versionIn(state.stable);
-  if (!template || typeof stable !== 'string') return undefined;
+  const stable = stableVersionOf(resource);
+  if (!template || stable === undefined) return undefined;
   const version = versionOf(template);
   if (version === stable) return undefined;
   const result = record(state.result);

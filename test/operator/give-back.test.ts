@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import type { KubeObject } from '../../src/kube/api.js';
 import type { EventNote } from '../../src/kube/events.js';
 import { CLEANUP_FINALIZER, giveBack, REPLICAS_ANNOTATION } from '../../src/operator/give-back.js';
+import { versionLabels, versionSelector } from '../../src/kube/versions.js';
+import { versionOf } from '../../src/operator/release.js';
 import { kubernetesTrafficRouter } from '../../src/traffic/kubernetes/index.js';
 import { ROLLOUT_CRD, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
 
@@ -27,10 +29,21 @@ before(async () => {
 after(() => cluster.close());
 
 /** A Rollout kanari ran (it has the finalizer), now deleted: marked, held by its finalizers. */
-async function deletedRollout(name: string, spec: unknown, finalizers = [CLEANUP_FINALIZER]): Promise<void> {
+async function deletedRollout(
+  name: string,
+  spec: unknown,
+  finalizers = [CLEANUP_FINALIZER],
+  status?: object,
+): Promise<void> {
   await cluster.client.create({ ...ROLLOUT, metadata: { name, namespace: 'default', finalizers }, spec });
+  if (status) await cluster.client.patch({ ...ROLLOUT, name }, 'merge', { status }, { status: true });
   await cluster.client.delete({ ...ROLLOUT, name });
 }
+
+const templateOf = (app: string) => ({
+  metadata: { labels: { app } },
+  spec: { containers: [{ name: 'app', image: `${app}:1` }] },
+});
 
 /** The user's Deployment as kanari holds it: at zero, its size in the annotation. */
 async function heldWorkload(name: string, size: string): Promise<void> {
@@ -41,7 +54,7 @@ async function heldWorkload(name: string, size: string): Promise<void> {
     spec: {
       replicas: 0,
       selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: `${name}:1` }] } },
+      template: templateOf(name),
     },
   });
 }
@@ -99,8 +112,38 @@ describe('giving a deleted Rollout back', () => {
     assert.equal(deployment('edited')!.spec.replicas, 2);
     assert.match(
       notes[0]!.message,
-      /back to 2 replicas \(its kanari.dev\/workload-replicas annotation "lots" is not a size\)/,
+      /back to 2 replicas \(its kanari.dev\/workload-replicas annotation "lots" is not a size; the size is a guess/,
     );
+  });
+
+  it('a size annotation taken off by hand: held all the same, as big as kanari’s stable version, and waited for', async () => {
+    await heldWorkload('lost', '1');
+    await cluster.client.patch(
+      { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'lost' },
+      'merge',
+      {
+        metadata: { annotations: { [REPLICAS_ANNOTATION]: null } },
+      },
+    );
+    const v1 = versionOf(templateOf('lost'));
+    await cluster.client.create({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: `lost-${v1}`, namespace: 'default', labels: versionLabels('lost', v1) },
+      spec: {
+        replicas: 4,
+        selector: { matchLabels: versionSelector('lost', v1) },
+        template: { metadata: { labels: versionSelector('lost', v1) } },
+      },
+    });
+    await deletedRollout('lost', spec('lost'), [CLEANUP_FINALIZER], {
+      state: { phase: 'StableOnly', stable: { version: v1 } },
+    });
+    const { notes } = await step('lost');
+    assert.deepEqual(reasons(notes), ['Warning ScaledBack']);
+    assert.match(notes[0]!.message, /back to 4 replicas \(its kanari.dev\/workload-replicas annotation was taken off/);
+    assert.equal(deployment('lost')!.spec.replicas, 4);
+    assert.match((await step('lost')).said[0]!, /waiting for Deployment default\/lost/);
   });
 
   it('a Rollout edited into an invalid spec: a Warning naming the field, and it goes', async () => {
