@@ -17,7 +17,8 @@
  * given back: a finalizer that never goes blocks the deletion of the namespace, and
  * kanari's routes left behind would send users to Services about to be deleted.
  */
-import { kubernetesRolloutDocument, type KubernetesRolloutDocument } from '../config/schemas/kubernetes.js';
+import { z } from 'zod';
+import { kubernetesMetadata, kubernetesRolloutSpec } from '../config/schemas/kubernetes.js';
 import { formatPath } from '../config/errors.js';
 import { describeRef, refOf, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
 import type { EventNote } from '../kube/events.js';
@@ -63,10 +64,24 @@ async function removeCleanupFinalizer(client: KubeClient, rollout: KubeObject): 
   ]);
 }
 
+const spec = kubernetesRolloutSpec.shape;
+/** What giving back reads of a Rollout: its plan (steps, judges) may have been edited past parsing, and is not needed. */
+const givenBackRollout = z.looseObject({
+  metadata: kubernetesMetadata,
+  spec: z.looseObject({
+    workloadRef: spec.workloadRef,
+    service: spec.service,
+    trafficRouting: spec.trafficRouting,
+    replicas: spec.replicas,
+    progressDeadline: spec.progressDeadline,
+  }),
+});
+type GivenBackRollout = z.output<typeof givenBackRollout>;
+
 export interface GiveBackWorld {
   client: KubeClient;
   /** The router the Rollout names, which takes kanari's routing out of the user's objects. */
-  router(rollout: KubernetesRolloutDocument): KubernetesTrafficRouter;
+  router(rollout: GivenBackRollout): KubernetesTrafficRouter;
   /** A log line, once until it changes (a resync repeats the waiting). */
   say(line: string): void;
   /** An Event on the Rollout, and a log line. */
@@ -77,7 +92,7 @@ export interface GiveBackWorld {
 /** Takes the next step of giving back a Rollout being deleted; the caller calls again on the next change. */
 export async function giveBack(resource: KubeObject, w: GiveBackWorld): Promise<void> {
   if (!hasCleanupFinalizer(resource)) return;
-  const parsed = kubernetesRolloutDocument.safeParse(resource);
+  const parsed = givenBackRollout.safeParse(resource);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     await w.note({
@@ -133,7 +148,7 @@ export async function giveBack(resource: KubeObject, w: GiveBackWorld): Promise<
  */
 async function workloadServes(
   resource: KubeObject,
-  rollout: KubernetesRolloutDocument,
+  rollout: GivenBackRollout,
   workload: DeploymentObject,
   ref: ObjectRef,
   late: boolean,
@@ -188,7 +203,7 @@ function stableVersionOf(resource: KubeObject): string | undefined {
 /** A size for a Deployment whose own was lost: the Rollout's replicas, else the pods of kanari's stable version, else 1. */
 async function guessedSize(
   resource: KubeObject,
-  rollout: KubernetesRolloutDocument,
+  rollout: GivenBackRollout,
   ref: ObjectRef,
   client: KubeClient,
 ): Promise<number> {

@@ -25,6 +25,7 @@ import { RolloutEngine } from '../rollout/engine.js';
 import { systemClock } from '../rollout/seams/clock.js';
 import type { TargetsFactory } from '../rollout/seams/targets.js';
 import type { KubernetesTrafficRouter } from '../traffic/kubernetes/kube-router.js';
+import type { RoutedRollout } from '../traffic/kubernetes/index.js';
 import { recordEvent, type EventNote } from '../kube/events.js';
 import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
@@ -38,7 +39,7 @@ export interface RunnerWorld {
   client: KubeClient;
   identity: string;
   traffic(
-    rollout: KubernetesRolloutDocument,
+    rollout: RoutedRollout,
     at: { owner: OwnerReference; port: number; replicas: number },
   ): KubernetesTrafficRouter;
   targets(rollout: KubernetesRolloutDocument, owner: OwnerReference): TargetsFactory;

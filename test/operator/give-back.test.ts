@@ -146,6 +146,13 @@ describe('giving a deleted Rollout back', () => {
     assert.match((await step('lost')).said[0]!, /waiting for Deployment default\/lost/);
   });
 
+  it('a Rollout whose plan was edited past parsing is still given back: only its workload and routing are read', async () => {
+    await heldWorkload('planless', '2');
+    await deletedRollout('planless', { ...spec('planless'), strategy: { canary: { steps: [{ setWeight: 'lots' }] } } });
+    assert.deepEqual(reasons((await step('planless')).notes), ['Normal ScaledBack']);
+    assert.equal(deployment('planless')!.spec.replicas, 2);
+  });
+
   it('a Rollout edited into an invalid spec: a Warning naming the field, and it goes', async () => {
     await deletedRollout('broken', { workloadRef: 5, trafficRouting: 'everywhere' });
     const { notes } = await step('broken');

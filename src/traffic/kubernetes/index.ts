@@ -3,7 +3,7 @@
  * what each needs: the client, the Rollout (which owns what a router creates), the
  * Service's port, and the pods of each version at full strength (replicas).
  */
-import { routerNameOf, type KubernetesRolloutDocument } from '../../config/schemas/kubernetes.js';
+import { routerNameOf, type KubernetesRolloutSpec } from '../../config/schemas/kubernetes.js';
 import type { KubeClient, OwnerReference } from '../../kube/api.js';
 import type { KubernetesTrafficRouter } from './kube-router.js';
 import { GatewayApiTraffic } from './gatewayapi/router.js';
@@ -21,10 +21,13 @@ export interface KubernetesRouterContext {
   holdMs?: number;
 }
 
-export function kubernetesTrafficRouter(
-  rollout: KubernetesRolloutDocument,
-  c: KubernetesRouterContext,
-): KubernetesTrafficRouter {
+/** What a router is built from: the Rollout's name, its Service and its `trafficRouting` (nothing of its plan). */
+export interface RoutedRollout {
+  metadata: { name: string; namespace?: string | undefined };
+  spec: Pick<KubernetesRolloutSpec, 'service' | 'trafficRouting'>;
+}
+
+export function kubernetesTrafficRouter(rollout: RoutedRollout, c: KubernetesRouterContext): KubernetesTrafficRouter {
   const routing = rollout.spec.trafficRouting;
   const common = {
     client: c.client,
