@@ -31,7 +31,7 @@ import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
 import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
-import { engineDocument, releaseOf, versionOf, type DeploymentObject } from './release.js';
+import { engineDocument, ownerOf, releaseOf, versionOf, type DeploymentObject } from './release.js';
 import { addCleanupFinalizer, giveBack, REPLICAS_ANNOTATION } from './give-back.js';
 
 /** The adapters a runner builds its engine with (the operator picks them; tests may give fakes). */
@@ -177,7 +177,7 @@ export class RolloutRunner {
     const saved = KubeStatusStore.savedState(this.resource);
     const place = this.place(rollout, workload);
     const stable = saved?.stable ?? releaseOf(workload.spec!.template!, place);
-    const owner = this.owner();
+    const owner = ownerOf(this.resource);
     this.store = new KubeStatusStore({
       client: this.world.client,
       resource: this.resource,
@@ -200,18 +200,6 @@ export class RolloutRunner {
     this.engine.start();
   }
 
-  /** What kanari creates for this Rollout is owned by it, and collected once it is deleted. */
-  private owner(): OwnerReference {
-    return {
-      apiVersion: this.resource.apiVersion,
-      kind: this.resource.kind,
-      name: this.resource.metadata.name,
-      uid: this.resource.metadata.uid ?? '',
-      controller: true,
-      blockOwnerDeletion: true,
-    };
-  }
-
   /** The Rollout is being deleted: nothing moves users any more, and the next step of giving back is taken. */
   private async giveBack(): Promise<void> {
     await this.close();
@@ -219,7 +207,11 @@ export class RolloutRunner {
       client: this.world.client,
       // Giving back writes no backend and scales no version: the port and size are not used.
       router: (rollout) =>
-        this.world.traffic(rollout, { owner: this.owner(), port: rollout.spec.service.port ?? 0, replicas: 1 }),
+        this.world.traffic(rollout, {
+          owner: ownerOf(this.resource),
+          port: rollout.spec.service.port ?? 0,
+          replicas: 1,
+        }),
       say: (line) => this.say(line),
       note: (note) => this.note(note),
     });
