@@ -101,7 +101,10 @@ function alerts(argv: string[]): number {
   const made = results.filter((r) => ruleCount(r.rule) > 0);
   // A PrometheusRule without rules would look like monitoring and watch nothing.
   if (made.length === 0) {
-    console.error(`kanari: ${file}: no alert could be made from this analysis (the reasons are above)`);
+    const skipped = results.some((r) => r.skipped.length > 0);
+    console.error(
+      `kanari: ${file}: no alert could be made from ${skipped ? 'this analysis (the reasons are above)' : 'it: its Rollouts name no analysis'}`,
+    );
     return EXIT.failed;
   }
   printYaml(made.map((r) => r.rule));

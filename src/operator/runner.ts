@@ -29,6 +29,7 @@ import type { RoutedRollout } from '../traffic/kubernetes/index.js';
 import { recordEvent, type EventNote } from '../kube/events.js';
 import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
+import { KubeRunStore } from '../store/kubernetes-runs.js';
 import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
 import { engineDocument, ownerOf, releaseOf, versionOf, type DeploymentObject } from './release.js';
@@ -189,7 +190,7 @@ export class RolloutRunner {
     this.engine = new RolloutEngine({
       document,
       templates: this.world.templates(rollout),
-      store: memoryStore({ status: this.store }),
+      store: memoryStore({ status: this.store, runs: new KubeRunStore(this.store) }),
       traffic: this.world.traffic(rollout, { owner, port, replicas: place.replicas }),
       targets: this.world.targets(rollout, owner),
       // On Kubernetes the counts come from Prometheus; there is no router of kanari's to sample.

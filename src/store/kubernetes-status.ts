@@ -26,8 +26,17 @@ const MOVING: readonly Phase[] = [
   'Rollback',
 ];
 
-export function summaryOf(s: RolloutStatus): { phase: string; weight: number; step: string; message: string } {
-  return { phase: s.phase, weight: s.traffic.weights.canary, step: String(s.step), message: s.message };
+/**
+ * The printer columns. `step` reads as Argo Rollouts' column does: the step being carried out
+ * of the plan's (`3/8`; `8/8` once all are done), and `-` between releases.
+ */
+export function summaryOf(
+  s: RolloutStatus,
+  steps?: number,
+): { phase: string; weight: number; step: string; message: string } {
+  const releasing = s.canary !== undefined;
+  const step = !releasing ? '-' : steps === undefined ? String(s.step) : `${Math.min(s.step + 1, steps)}/${steps}`;
+  return { phase: s.phase, weight: s.traffic.weights.canary, step, message: s.message };
 }
 
 /**

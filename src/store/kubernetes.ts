@@ -13,10 +13,16 @@
  *
  * Transitions are also reported as Kubernetes Events on the Rollout (best effort, never
  * waited on): what `kubectl describe rollout` shows.
+ *
+ * Running analyses keep their judge's state in `status.runs` (without measurements, which
+ * stay in memory), written with the status and at least every RUN_WRITE_MS while they
+ * run: a new leader resumes each test where it was, and its count source reads again from
+ * Prometheus what came after (`kubernetes-runs.ts`).
  */
 import { describeRef, KubeConflict, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
 import type { EventRecord, StatusStore, StoredRollout } from '../rollout/seams/store.js';
 import type { RolloutStatus } from '../rollout/types.js';
+import type { AnalysisRunState } from '../analysis/run.js';
 import { describeSystemError } from '../shared/system.js';
 import type { CommandAnswer } from '../kube/commands.js';
 import { conditionsOf, summaryOf, type Condition, type RolloutConditions } from './kubernetes-status.js';
@@ -46,7 +52,12 @@ export interface ResourceStatus extends RolloutConditions {
   command?: CommandAnswer;
   /** The engine's whole status: what a restarted operator resumes from. */
   state: RolloutStatus;
+  /** Each running analysis's state without its measurements, by run id. */
+  runs?: Record<string, AnalysisRunState>;
 }
+
+/** How often a running analysis's state is written when nothing else is (ms). */
+export const RUN_WRITE_MS = 10_000;
 
 export class KubeStatusStore implements StatusStore {
   private stored?: StoredRollout;
@@ -65,6 +76,9 @@ export class KubeStatusStore implements StatusStore {
   private command?: CommandAnswer;
   /** The stamp the resource held when this replica took the rollout on: the previous leader's, not a rival's. */
   private readonly takenOver?: { identity: string; seq: number };
+  /** Running analyses' states, as last saved; written with the status. */
+  private runs: Record<string, AnalysisRunState>;
+  private runsWritten = 0;
 
   constructor(private readonly o: KubeStatusOptions) {
     const r = o.resource;
@@ -81,6 +95,28 @@ export class KubeStatusStore implements StatusStore {
     if (status?.writer) this.takenOver = { ...status.writer };
     this.conditions = Array.isArray(status?.conditions) ? status.conditions : [];
     if (status?.command && typeof status.command.id === 'string') this.command = status.command;
+    this.runs = savedRuns(status?.runs);
+  }
+
+  /** A running analysis's state as saved (by this replica, or by the leader before it). */
+  runState(id: string): AnalysisRunState | undefined {
+    const state = this.runs[id];
+    return state && structuredClone(state);
+  }
+
+  /**
+   * Keeps a run's state (undefined: it ended, and is dropped). A run that starts or ends is
+   * written with the next write; one that only moved on, at most every RUN_WRITE_MS.
+   */
+  saveRunState(id: string, state: AnalysisRunState | undefined, now: number): void {
+    const known = id in this.runs;
+    if (state) this.runs[id] = { ...structuredClone(state), measurements: [] };
+    else delete this.runs[id];
+    if (!known && !state) return;
+    if (known !== (state !== undefined) || now - this.runsWritten >= RUN_WRITE_MS) {
+      this.runsWritten = now;
+      this.changed();
+    }
   }
 
   /** The status a restarted operator resumes from, as the resource holds it. */
@@ -227,12 +263,52 @@ export class KubeStatusStore implements StatusStore {
     const { conditions } = conditionsOf(state, new Date().toISOString(), this.conditions);
     this.conditions = conditions;
     return {
-      ...summaryOf(state),
+      ...summaryOf(state, stepsOf(this.stored?.document)),
       conditions,
       ...(this.generation !== undefined ? { observedGeneration: this.generation } : {}),
       writer: { identity: this.o.identity, seq: this.seq },
       ...(this.command ? { command: this.command } : {}),
       state,
+      ...(Object.keys(this.runs).length > 0 ? { runs: this.runs } : {}),
     };
   }
+}
+
+/** `status.runs` as read back: only entries shaped like a run's state (a person may have edited it). */
+function savedRuns(runs: unknown): Record<string, AnalysisRunState> {
+  if (!runs || typeof runs !== 'object' || Array.isArray(runs)) return {};
+  const out: Record<string, AnalysisRunState> = {};
+  for (const [id, r] of Object.entries(runs as Record<string, unknown>)) {
+    const s = r as Partial<AnalysisRunState> | null;
+    if (
+      s &&
+      typeof s === 'object' &&
+      typeof s.template === 'string' &&
+      typeof s.startedAt === 'number' &&
+      typeof s.through === 'number' &&
+      isJudgeSpec(s.spec)
+    )
+      out[id] = { ...(s as AnalysisRunState), measurements: [] };
+  }
+  return out;
+}
+
+/**
+ * Whether a saved template spec names a judge with its settings. (Not the schema itself: a
+ * parsed spec holds durations in ms, which the schema takes only as text.)
+ */
+function isJudgeSpec(spec: unknown): boolean {
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) return false;
+  const judges = ['sequential', 'threshold', 'kayenta', 'series'].filter(
+    (k) => (spec as Record<string, unknown>)[k] !== undefined,
+  );
+  const settings = judges.map((k) => (spec as Record<string, unknown>)[k]);
+  return judges.length === 1 && settings.every((v) => v !== null && typeof v === 'object' && !Array.isArray(v));
+}
+
+/** How many steps the rollout's plan has (the engine's document), for the Step column. */
+function stepsOf(document: unknown): number | undefined {
+  const steps = (document as { spec?: { strategy?: { canary?: { steps?: unknown } } } } | undefined)?.spec?.strategy
+    ?.canary?.steps;
+  return Array.isArray(steps) ? steps.length : undefined;
 }

@@ -118,10 +118,10 @@ describe('kanari k8s alerts', () => {
   });
 
   it('says why no alert can be made, with exit 1 and nothing printed', async () => {
-    const r = await runCli(['k8s', 'alerts', '-f', 'examples/kubernetes/gatewayapi/rollout.yaml']);
+    const r = await runCli(['k8s', 'alerts', '-f', 'examples/kubernetes/replicas/rollout.yaml']);
     assert.equal(r.status, 1);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /envoy-gateway metrics do not name each version/);
+    assert.match(r.stderr, /no alert could be made from it: its Rollouts name no analysis/);
   });
 
   it('refuses a standalone rollout and a broken file as bad input (exit 2: a ConfigError)', async () => {

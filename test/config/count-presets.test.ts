@@ -115,8 +115,7 @@ describe('a Kubernetes Rollout picks its count preset', () => {
     });
   const preset = (r: ReturnType<typeof spec>) => (r.success ? countPresetOf(r.data) : r.error.issues[0]!.message);
 
-  it('defaults from the router: gatewayapi → envoy-gateway, istio → istio, nginx → ingress-nginx', () => {
-    assert.equal(preset(spec({ gatewayAPI: { httpRoute: 'shop' } })), 'envoy-gateway');
+  it('defaults from the router: istio → istio, nginx → ingress-nginx', () => {
     assert.equal(
       preset(spec({ istio: { virtualService: { name: 'shop' }, destinationRule: { name: 'shop' } } })),
       'istio',
@@ -125,7 +124,7 @@ describe('a Kubernetes Rollout picks its count preset', () => {
     assert.equal(preset(spec({ gatewayAPI: { httpRoute: 'shop' } }, { preset: 'istio' })), 'istio', 'a named one wins');
   });
 
-  it('refuses at its path: replicas without a preset, kube-state-metrics, a name it does not know', () => {
+  it('refuses at its path: replicas or gatewayapi without a preset, envoy-gateway, kube-state-metrics, a name it does not know', () => {
     const issue = (r: ReturnType<typeof spec>) => {
       assert.equal(r.success, false);
       const i = r.error!.issues[0]!;
@@ -137,8 +136,17 @@ describe('a Kubernetes Rollout picks its count preset', () => {
     );
     assert.equal(preset(spec({ replicas: {} }, { preset: 'istio' })), 'istio');
     assert.match(
+      issue(spec({ gatewayAPI: { httpRoute: 'shop' } })),
+      /^metrics\.prometheus\.preset: name the proxy that counts requests per version: istio when Istio implements your Gateway API/,
+    );
+    // Envoy Gateway's counters are per rule, so both versions would be counted as one.
+    assert.match(
+      issue(spec({ gatewayAPI: { httpRoute: 'shop' } }, { preset: 'envoy-gateway' })),
+      /^metrics\.prometheus\.preset: Envoy Gateway counts requests per HTTPRoute rule, not per backendRef/,
+    );
+    assert.match(
       issue(spec({ nginx: { ingress: 'shop' } }, { preset: 'kube-state-metrics' })),
-      /^metrics\.prometheus\.preset: kube-state-metrics counts no requests.*name istio, envoy-gateway or ingress-nginx$/,
+      /^metrics\.prometheus\.preset: kube-state-metrics counts no requests.*name istio or ingress-nginx$/,
     );
     assert.match(issue(spec({ nginx: { ingress: 'shop' } }, { preset: 'istoi' })), /^metrics\.prometheus\.preset: /);
   });

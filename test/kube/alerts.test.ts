@@ -7,7 +7,13 @@ import { canaryAlerts, type AlertRule } from '../../src/kube/alerts.js';
 import { file } from '../helpers/config.js';
 
 /** A Kubernetes Rollout on `routing` judged by `templates`, with the file's AnalysisTemplate `checks` beside it. */
-function load(routing: string, templates: string, checks = '', name = 'checkout') {
+function load(
+  routing: string,
+  templates: string,
+  checks = '',
+  name = 'checkout',
+  metrics = 'metrics: { prometheus: { address: http://prometheus:9090 } }',
+) {
   const docs = loadDocuments(
     file(`apiVersion: kanari.dev/v1alpha1
 kind: Rollout
@@ -16,7 +22,7 @@ spec:
   workloadRef: { name: checkout }
   service: { name: checkout }
   trafficRouting: ${routing}
-  metrics: { prometheus: { address: http://prometheus:9090 } }
+  ${metrics}
   strategy: { canary: { steps: [{ setWeight: 10 }, { analysis: { templates: [${templates}] } }] } }
 ${checks}`),
   );
@@ -98,10 +104,15 @@ describe('kanari k8s alerts', () => {
     );
   });
 
-  it('says why there is no alert where the counters do not name each version', () => {
-    const result = load('{ gatewayAPI: { httpRoute: checkout } }', 'sequential');
-    assert.deepEqual(rulesOf(result), []);
-    assert.match(result.skipped[0]!, /the envoy-gateway metrics do not name each version/);
+  it('reads Istio counters behind the gatewayapi router when the Rollout names them', () => {
+    const istio = load(
+      '{ gatewayAPI: { httpRoute: checkout } }',
+      'sequential',
+      '',
+      'checkout',
+      'metrics: { prometheus: { address: http://prometheus:9090, preset: istio } }',
+    );
+    assert.equal(rulesOf(istio).length, 2, 'Istio implementing the Gateway API counts per workload');
   });
 
   it("is a PrometheusRule in the Rollout's namespace, one group named after the rollout", () => {

@@ -1,75 +1,181 @@
 /**
- * The whole of Kubernetes mode judged as it would be on a cluster with Istio: the operator
- * on the test API server (with kanari's generated CRD), the Istio router writing the
- * user's VirtualService and DestinationRule, a weight exporter turning what it wrote into
- * Istio's request metrics, a real Prometheus scraping them, and the default sequential
- * judge counting from that Prometheus. A healthy release is promoted; a release whose pods
- * fail 30% of requests is rolled back by the judge, and the user's routing objects end as
- * they began.
+ * The whole of Kubernetes mode judged as it would be on a cluster, once per router that
+ * gives each request its own version: the operator on the test API server (with kanari's
+ * generated CRD), each router writing the user's objects, a weight exporter per router
+ * turning what was written into the counters of the proxy that carries the users, one real
+ * Prometheus scraping them all, and the default sequential judge counting from it.
+ *
+ * - istio: a VirtualService and DestinationRule, counted by Istio's sidecars, each pod its
+ *   own scrape target (three here, scraped at their own offsets: no shared timestamps);
+ * - gatewayapi: an HTTPRoute, counted by Istio's sidecars too (Istio implementing the
+ *   Gateway API: its destination sidecars count per workload, whatever routed the request);
+ * - nginx: a canary Ingress, counted by ingress-nginx per backend Service.
+ *
+ * For each, at the same time: a healthy release is promoted; a release whose pods fail 30%
+ * of requests is rolled back by the judge; the user's routing objects end as they began.
+ * (replicas, which sends whole connections to a version, cannot be judged by this test:
+ * see judge-fit.ts.)
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
+import type { KubeObject } from '../../src/kube/api.js';
 import { rolloutCrd } from '../../src/kube/crd.js';
 import { kubernetesWorld } from '../../src/operator/compose.js';
 import { Operator } from '../../src/operator/operator.js';
 import { versionOf } from '../../src/operator/release.js';
 import { appTemplate, createApp, setImage, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
-import { destinationRuleCrd, virtualServiceCrd } from '../helpers/kube/crd-manifests.js';
-import { WeightExporter, type VersionBehaviour } from '../helpers/kube/weight-exporter.js';
+import { destinationRuleCrd, httpRouteCrd, virtualServiceCrd } from '../helpers/kube/crd-manifests.js';
+import {
+  WeightExporter,
+  type ExportedRouting,
+  type VersionBehaviour,
+  type WeightExporterOptions,
+} from '../helpers/kube/weight-exporter.js';
 import { startPrometheus, type TestPrometheus } from '../helpers/prometheus.js';
 
+const HEALTHY: VersionBehaviour = { errorRate: 0.01, latencyMs: { median: 20, sigma: 0.3 } };
+const FAILING: VersionBehaviour = { errorRate: 0.3, latencyMs: { median: 20, sigma: 0.3 } };
+const NS = 'default';
+
+/** One router's case: the user's objects before kanari, how the Rollout routes, and what the exporter reads. */
+interface RouterCase {
+  app: string;
+  /** The user's routing objects, which must end as they began. */
+  objects: KubeObject[];
+  trafficRouting: object;
+  preset: 'istio' | 'ingress-nginx';
+  routing: ExportedRouting;
+  requests?: WeightExporterOptions['requests'];
+  scrapeTargets?: number;
+}
+
+const ISTIO: RouterCase = {
+  app: 'web',
+  objects: [
+    {
+      apiVersion: 'networking.istio.io/v1beta1',
+      kind: 'VirtualService',
+      metadata: { name: 'web', namespace: NS },
+      spec: {
+        hosts: ['web'],
+        http: [
+          {
+            name: 'api',
+            match: [{ uri: { prefix: '/api' } }],
+            timeout: '5s',
+            route: [{ destination: { host: 'web' } }],
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'networking.istio.io/v1beta1',
+      kind: 'DestinationRule',
+      metadata: { name: 'web', namespace: NS },
+      spec: { host: 'web', trafficPolicy: { connectionPool: { http: { http1MaxPendingRequests: 100 } } } },
+    },
+  ],
+  trafficRouting: { istio: { virtualService: { name: 'web' }, destinationRule: { name: 'web' } } },
+  preset: 'istio',
+  routing: { istio: { virtualService: 'web', destinationRule: 'web' } },
+  requests: [{ share: 1, headers: { ':path': '/api/items' } }],
+  scrapeTargets: 3,
+};
+
+const GATEWAY_API: RouterCase = {
+  app: 'shop',
+  objects: [
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'shop', namespace: NS },
+      spec: {
+        parentRefs: [{ name: 'public', namespace: 'gateways' }],
+        hostnames: ['shop.example.com'],
+        rules: [
+          {
+            matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+            filters: [
+              { type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-shop', value: '1' }] } },
+            ],
+            backendRefs: [{ name: 'shop', port: 80 }],
+          },
+        ],
+      },
+    },
+  ],
+  trafficRouting: { gatewayAPI: { httpRoute: 'shop' } },
+  preset: 'istio',
+  routing: { gatewayapi: { httpRoute: 'shop' } },
+};
+
+const NGINX: RouterCase = {
+  app: 'cart',
+  objects: [
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'cart', namespace: NS, annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '1m' } },
+      spec: {
+        ingressClassName: 'nginx',
+        rules: [
+          {
+            host: 'cart.example.com',
+            http: {
+              paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'cart', port: { number: 80 } } } }],
+            },
+          },
+        ],
+      },
+    },
+  ],
+  trafficRouting: { nginx: { ingress: 'cart' } },
+  preset: 'ingress-nginx',
+  routing: { nginx: { ingress: 'cart' } },
+};
+
+const CASES = [ISTIO, GATEWAY_API, NGINX];
+
 let cluster: TestCluster;
-let exporter: WeightExporter;
 let prometheus: TestPrometheus;
 let operator: Operator;
+const exporters = new Map<string, WeightExporter>();
+const behaviours = new Map<string, Record<string, VersionBehaviour> & { default: VersionBehaviour }>();
 const log: string[] = [];
-const HEALTHY: VersionBehaviour = { errorRate: 0.01, latencyMs: { median: 20, sigma: 0.3 } };
-const behaviour: Record<string, VersionBehaviour> & { default: VersionBehaviour } = { default: HEALTHY };
-
-const template = (image: string) => appTemplate('web', image);
-
-const VIRTUAL_SERVICE = {
-  apiVersion: 'networking.istio.io/v1beta1',
-  kind: 'VirtualService',
-  metadata: { name: 'web', namespace: 'default' },
-  spec: {
-    hosts: ['web'],
-    http: [
-      { name: 'api', match: [{ uri: { prefix: '/api' } }], timeout: '5s', route: [{ destination: { host: 'web' } }] },
-    ],
-  },
-};
-const DESTINATION_RULE = {
-  apiVersion: 'networking.istio.io/v1beta1',
-  kind: 'DestinationRule',
-  metadata: { name: 'web', namespace: 'default' },
-  spec: { host: 'web', trafficPolicy: { connectionPool: { http: { http1MaxPendingRequests: 100 } } } },
-};
 
 before(async () => {
   cluster = await startCluster({ deploymentReadyDelayMs: 50 });
   const { client } = cluster;
-  for (const crd of [rolloutCrd(), virtualServiceCrd(), destinationRuleCrd()]) await client.create(crd);
+  for (const crd of [rolloutCrd(), virtualServiceCrd(), destinationRuleCrd(), httpRouteCrd()]) await client.create(crd);
   await sleep(100); // the CRDs established
-  await client.create(VIRTUAL_SERVICE);
-  await client.create(DESTINATION_RULE);
-  await createApp(client, 'web', 2, 'web:1');
-  exporter = new WeightExporter({
-    apiServer: cluster.api.url,
-    namespace: 'default',
-    routing: { istio: { virtualService: 'web', destinationRule: 'web' } },
-    rate: 400,
-    seed: 7,
-    presets: ['istio'],
-    behaviour,
-    requests: [{ share: 1, headers: { ':path': '/api/items' } }],
-  });
-  prometheus = await startPrometheus((await exporter.start()).target, 'unused');
+  for (const c of CASES) {
+    for (const o of c.objects) await client.create(o);
+    await createApp(client, c.app, 2, `${c.app}:1`);
+    const behaviour = { default: HEALTHY };
+    behaviours.set(c.app, behaviour);
+    exporters.set(
+      c.app,
+      new WeightExporter({
+        apiServer: cluster.api.url,
+        namespace: NS,
+        routing: c.routing,
+        rate: 400,
+        seed: 7,
+        presets: [c.preset],
+        behaviour,
+        ...(c.requests ? { requests: c.requests } : {}),
+        ...(c.scrapeTargets ? { scrapeTargets: c.scrapeTargets } : {}),
+      }),
+    );
+  }
+  const targets: string[] = [];
+  for (const e of exporters.values()) targets.push(...(await e.start()).targets);
+  prometheus = await startPrometheus(targets, 'unused');
   operator = new Operator({
     client,
-    leaseNamespace: 'default',
+    leaseNamespace: NS,
     identity: 'operator-1',
     resyncMs: 500,
     election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
@@ -78,75 +184,96 @@ before(async () => {
     log: (line) => log.push(line),
   });
   operator.start();
-  await client.create({
-    apiVersion: 'kanari.dev/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: {
-      workloadRef: { name: 'web' },
-      service: { name: 'web' },
-      trafficRouting: { istio: { virtualService: { name: 'web' }, destinationRule: { name: 'web' } } },
-      metrics: { prometheus: { address: prometheus.url } },
-      strategy: {
-        canary: {
-          analysis: { templates: ['sequential'] },
-          steps: [{ setWeight: 20 }, { pause: { duration: '8s' } }, { setWeight: 50 }, { pause: { duration: '8s' } }],
+  for (const c of CASES)
+    await client.create({
+      apiVersion: 'kanari.dev/v1alpha1',
+      kind: 'Rollout',
+      metadata: { name: c.app, namespace: NS },
+      spec: {
+        workloadRef: { name: c.app },
+        service: { name: c.app },
+        trafficRouting: c.trafficRouting,
+        metrics: { prometheus: { address: prometheus.url, preset: c.preset } },
+        strategy: {
+          canary: {
+            analysis: { templates: ['sequential'] },
+            steps: [{ setWeight: 20 }, { pause: { duration: '8s' } }, { setWeight: 50 }, { pause: { duration: '8s' } }],
+          },
         },
       },
-    },
-  });
+    });
 });
 
 after(async () => {
   await operator?.stop();
   await prometheus?.stop();
-  await exporter?.stop();
+  for (const e of exporters.values()) await e.stop();
   await cluster?.close();
 });
 
-const rollout = () => cluster.api.get('kanari.dev/v1alpha1', 'Rollout', 'default', 'web');
-const userObjects = () => ({
-  vs: cluster.api.get('networking.istio.io/v1beta1', 'VirtualService', 'default', 'web')?.spec,
-  dr: cluster.api.get('networking.istio.io/v1beta1', 'DestinationRule', 'default', 'web')?.spec,
-});
+const rolloutOf = (app: string) => cluster.api.get('kanari.dev/v1alpha1', 'Rollout', NS, app);
+const userObjects = (c: RouterCase) =>
+  c.objects.map((o) => cluster.api.get(o.apiVersion!, o.kind!, NS, String(o.metadata!['name'])));
 
-async function until(what: string, ok: () => boolean, ms = 60_000, more = () => ''): Promise<void> {
+async function until(c: RouterCase, what: string, ok: () => boolean, ms = 90_000, more = () => ''): Promise<void> {
   const deadline = Date.now() + ms;
   while (!ok()) {
-    if (Date.now() > deadline)
-      assert.fail(`${what} within ${ms} ms; ${rollout()?.status?.message}\n${log.slice(-20).join('\n')}\n${more()}`);
+    if (Date.now() > deadline) {
+      const mine = log.filter((l) => l.includes(c.app)).slice(-20);
+      const exporter = exporters.get(c.app)!;
+      assert.fail(
+        `${c.app}: ${what} within ${ms} ms; ${rolloutOf(c.app)?.status?.message}\nexporter: ${exporter.error ?? JSON.stringify(exporter.paths)}\n${mine.join('\n')}\n${more()}`,
+      );
+    }
     await sleep(100);
   }
 }
 
-const setTemplate = (image: string) => setImage(cluster.client, 'web', image);
-
-describe('Kubernetes mode judged from Prometheus (Istio)', () => {
-  it('promotes a healthy release and rolls back a failing one, judged by the default judge from Istio counts', async () => {
-    await until('stable serves', () => rollout()?.status?.phase === 'StableOnly' && exporter.sent.size > 0);
-    const before = structuredClone(userObjects());
-
-    await setTemplate('web:2');
-    await until('v2 promoted', () => rollout()?.status?.state?.result?.outcome === 'Promoted', 90_000);
-    const promoted = rollout()!.status.state;
-    assert.equal(promoted.stable.version, versionOf(template('web:2')));
-    assert.equal(promoted.analyses[0]?.template, 'sequential');
-
-    const v3 = versionOf(template('web:3'));
-    behaviour[`web-${v3}`] = { errorRate: 0.3, latencyMs: { median: 20, sigma: 0.3 } };
-    await setTemplate('web:3');
-    await until('v3 rolled back', () => rollout()?.status?.state?.result?.outcome === 'RolledBack', 90_000);
-    const rolledBack = rollout()!.status.state;
-    assert.match(rolledBack.result.reason, /sequential/);
-    assert.equal(rolledBack.stable.version, versionOf(template('web:2')));
-    assert.ok((exporter.sent.get(`web-${v3}`) ?? 0) > 0, 'v3 served some requests before it was judged');
-
-    // The user's routes are back as written, once kanari's rules are gone (after their hold).
-    await until(
-      'the user objects as before',
-      () => isDeepStrictEqual(userObjects(), before),
-      60_000,
-      () => `before ${JSON.stringify(before)}\nnow ${JSON.stringify(userObjects())}`,
+/** Whether the user's objects read as they were written (their spec, and an Ingress's annotations). */
+function asWritten(c: RouterCase, before: KubeObject[]): boolean {
+  const now = userObjects(c);
+  return before.every((b, i) => {
+    const n = now[i];
+    return (
+      isDeepStrictEqual(n?.spec, b.spec) &&
+      isDeepStrictEqual(
+        (n?.metadata as { annotations?: unknown } | undefined)?.annotations,
+        (b.metadata as { annotations?: unknown }).annotations,
+      )
     );
   });
+}
+
+describe('Kubernetes mode judged from Prometheus', { concurrency: true }, () => {
+  for (const c of CASES)
+    it(`${Object.keys(c.trafficRouting)[0]}: promotes a healthy release and rolls back a failing one, judged by the default judge from ${c.preset} counts`, async () => {
+      const exporter = exporters.get(c.app)!;
+      const rollout = () => rolloutOf(c.app);
+      await until(c, 'stable serves', () => rollout()?.status?.phase === 'StableOnly' && exporter.sent.size > 0);
+      const before = structuredClone(userObjects(c)) as KubeObject[];
+
+      await setImage(cluster.client, c.app, `${c.app}:2`);
+      await until(c, 'v2 promoted', () => rollout()?.status?.state?.result?.outcome === 'Promoted');
+      const promoted = rollout()!.status.state;
+      assert.equal(promoted.stable.version, versionOf(appTemplate(c.app, `${c.app}:2`)));
+      assert.equal(promoted.analyses[0]?.template, 'sequential');
+
+      const v3 = versionOf(appTemplate(c.app, `${c.app}:3`));
+      behaviours.get(c.app)![`${c.app}-${v3}`] = FAILING;
+      await setImage(cluster.client, c.app, `${c.app}:3`);
+      await until(c, 'v3 rolled back', () => rollout()?.status?.state?.result?.outcome === 'RolledBack');
+      const rolledBack = rollout()!.status.state;
+      assert.match(rolledBack.result.reason, /sequential/);
+      assert.equal(rolledBack.stable.version, versionOf(appTemplate(c.app, `${c.app}:2`)));
+      assert.ok((exporter.sent.get(`${c.app}-${v3}`) ?? 0) > 0, 'v3 served some requests before it was judged');
+
+      // The user's routes are back as written, once kanari's rules are gone (after their hold).
+      await until(
+        c,
+        'the user objects as before',
+        () => asWritten(c, before),
+        60_000,
+        () => `before ${JSON.stringify(before)}\nnow ${JSON.stringify(userObjects(c))}`,
+      );
+    });
 });

@@ -8,7 +8,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { refOf, type KubeObject } from '../../src/kube/api.js';
 import { initialStatus } from '../../src/rollout/machine.js';
-import { KubeStatusStore } from '../../src/store/kubernetes.js';
+import { KubeStatusStore, RUN_WRITE_MS } from '../../src/store/kubernetes.js';
+import { KubeRunStore } from '../../src/store/kubernetes-runs.js';
+import { AnalysisRun } from '../../src/analysis/run.js';
+import type { CountSource, CountWindow } from '../../src/analysis/providers/counts.js';
+import { analysisTemplateSpec } from '../../src/config/schemas/analysis.js';
+import { presetCounts } from '../../src/config/presets/counts.js';
 import { doc } from '../helpers/engine-world.js';
 import { ROLLOUT_CRD, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
 
@@ -113,5 +118,92 @@ describe('the status store on a Rollout resource', () => {
     assert.deepEqual(lost, []);
     assert.equal(settled, 'durable');
     assert.equal(statusOf('four').writer.identity, 'new-leader');
+  });
+
+  it("keeps a running analysis's judge state in status.runs, so another replica resumes the test where it was", async () => {
+    // The template the operator builds for the default judge (compose.ts): counts from a Prometheus preset.
+    const base = analysisTemplateSpec.parse({ sequential: {} });
+    const source = presetCounts('istio', {
+      address: 'http://prometheus:9090',
+      namespace: 'default',
+      versions: {},
+      timeout: 5000,
+    });
+    const spec = { ...base, sequential: { ...base.sequential!, source: { prometheus: source } } };
+    // Each window: 100 canary and 400 stable requests, 1 and 4 errors.
+    const second = (end: number): CountWindow => ({
+      start: end - 1000,
+      end,
+      versions: {
+        canary: { requests: 100, errors: 1 },
+        stable: { requests: 400, errors: 4 },
+        baseline: { requests: 0, errors: 0 },
+      },
+    });
+    const counts: CountSource = {
+      name: 'prometheus',
+      windows: async (after, until) => {
+        const windows: CountWindow[] = [];
+        for (let end = after + 1000; end <= until; end += 1000) windows.push(second(end));
+        return { kind: 'value', windows };
+      },
+    };
+    const env = { source: { query: () => Promise.reject(new Error('unused')), counts: () => counts } };
+    const resource = await rollout('judged');
+    const first = open(resource);
+    const runs = new KubeRunStore(first.store);
+    const run = AnalysisRun.start('sequential', spec, 'step', 10_000, env);
+    const save = (now: number) => {
+      const { state, added } = run.persisted(0);
+      runs.saveRun('judged', 1, 'r1', state, run.report(), now, { from: 0, items: added });
+    };
+    await run.tick(13_000);
+    save(13_000);
+    await first.store.durable();
+    assert.equal(statusOf('judged').runs.r1.through, 13_000, 'a run that starts is written with the next write');
+    await run.tick(15_000);
+    save(15_000);
+    await first.store.durable();
+    assert.equal(statusOf('judged').runs.r1.through, 13_000, `a run that only moved on waits up to ${RUN_WRITE_MS} ms`);
+    save(13_000 + RUN_WRITE_MS);
+    await first.store.durable();
+    assert.equal(statusOf('judged').runs.r1.through, 15_000);
+    assert.deepEqual(statusOf('judged').runs.r1.measurements, [], 'measurements stay in memory');
+
+    // Another replica (a new leader) reads the resource as it is now.
+    const reread = await cluster.client.get(refOf(resource));
+    const b = open(reread!, 'b').store;
+    const next = new KubeRunStore(b);
+    const saved = next.run('judged', 'r1');
+    assert.ok(saved, 'the new leader finds the run');
+    const resumed = AnalysisRun.resume(saved.state, env);
+    assert.equal(resumed.toJSON().through, 15_000);
+    assert.equal(resumed.toJSON().sequential?.canaryRequests, 500, 'the judge goes on with the evidence it had');
+    await resumed.tick(17_000);
+    assert.equal(resumed.toJSON().sequential?.canaryRequests, 700, 'and counts only what came after');
+
+    // A run that ends leaves status.runs at once.
+    const { state } = resumed.persisted(0);
+    next.saveRun('judged', 1, 'r1', { ...state, endedAt: 17_000 }, resumed.report(), 17_000, { from: 0, items: [] });
+    await new Promise((r) => setImmediate(r));
+    await b.durable();
+    assert.equal(statusOf('judged').runs, undefined);
+    assert.equal(next.run('judged', 'r1')?.state.endedAt, 17_000, 'kept in memory for its report');
+  });
+
+  it('reads status.runs a person edited into any shape as no run to resume, never a crash', async () => {
+    for (const runs of [
+      null,
+      'x',
+      [1],
+      { r1: null },
+      { r1: { template: 1 } },
+      { r1: { template: 't', startedAt: 1, through: 2, spec: { sequential: 'no' } } },
+    ]) {
+      const resource = { ...(await rollout(`edited-${Math.random().toString(36).slice(2, 8)}`)) };
+      resource.status = { runs };
+      const { store } = open(resource);
+      assert.equal(store.runState('r1'), undefined, JSON.stringify(runs));
+    }
   });
 });

@@ -7,13 +7,17 @@
  * and a series' count in it is the difference of its samples — or, when the counter went
  * down (the exporter restarted), its new value, the count since the restart. A series that
  * ended is left out of the intervals after its last sample; one that first appears inside
- * an interval counts from zero (see docs/analysis.md).
+ * an interval counts from zero (see docs/analysis.md). Series that several targets export
+ * share no scrape timestamps; their windows are cut on a grid instead (prometheus-rounds.ts).
  */
 import { VERSIONS, type Version } from '../../config/schemas/table.js';
 import type { PrometheusCounts } from '../../config/schemas/analysis.js';
 import type { LatencyWindow, VersionWindow } from '../judges/sequential/window.js';
 import type { CountSource, CountsResult, CountWindow } from './counts.js';
 import { httpRequest } from './http.js';
+import { countInWindow, gridEnds, increase, ROUNDS_LOOKBACK_MS, scrapeInterval } from './prometheus-rounds.js';
+
+export { increase };
 
 interface RangeSeries {
   metric: Record<string, string>;
@@ -41,6 +45,8 @@ export class PrometheusCountSource implements CountSource {
   private readonly byLabel: Map<string, Version>;
   /** What a bucket bound is divided by to be in seconds, the judge's unit. */
   private readonly leScale: number;
+  /** The series come from several scrape targets (seen once, kept for the run): windows on a grid. */
+  private severalTargets = false;
 
   /**
    * `instances` are what `{{stable}}`, `{{canary}}` and `{{baseline}}` stand for in a
@@ -72,7 +78,9 @@ export class PrometheusCountSource implements CountSource {
 
   async windows(after: number, until: number): Promise<CountsResult> {
     const c = this.config;
-    const range = `${Math.max(1, Math.ceil(until - after) + 1)}ms`;
+    // On a grid, each series' value where the first window starts is read from before it.
+    const lookback = this.severalTargets ? ROUNDS_LOOKBACK_MS : 0;
+    const range = `${Math.max(1, Math.ceil(until - after + lookback) + 1)}ms`;
     const queries = [
       this.selector(c.requests),
       this.selector(c.requests, [`${c.errors.label}=~"${promString(c.errors.regex)}"`]),
@@ -91,29 +99,27 @@ export class PrometheusCountSource implements CountSource {
         message: `no histogram buckets: ${queries[2]} matched no series, so latency cannot be judged (set source.prometheus.latency, or false with errors-only metrics)`,
       };
     const all = [...requests!, ...errors!, ...(buckets ?? [])];
-    if (interleaved(all))
-      return {
-        kind: 'error',
-        misconfigured: true,
-        message: `the series of ${queries[0]} share no scrape timestamps (several targets?); export every version from one target, or sum them in a recording rule`,
-      };
+    if (!this.severalTargets && interleaved(all)) {
+      this.severalTargets = true;
+      return this.windows(after, until);
+    }
+    const sets = { requests: requests!, errors: errors!, ...(buckets ? { buckets } : {}) };
+    if (this.severalTargets) {
+      const interval = scrapeInterval(all);
+      if (interval === undefined) return { kind: 'value', windows: [] };
+      const bornAfter = after - ROUNDS_LOOKBACK_MS + interval;
+      const ends = gridEnds(after, until, interval);
+      const windows = ends.map((end, i) => {
+        const start = i === 0 ? after : ends[i - 1]!;
+        return { start, end, versions: versionWindows(sets, (s) => countInWindow(s, start, end, bornAfter)) };
+      });
+      return { kind: 'value', windows };
+    }
     const times = scrapeTimes(all);
     const out: CountWindow[] = [];
     for (let i = 1; i < times.length; i++) {
       const [t0, t1] = [times[i - 1]!, times[i]!];
-      const counted = (s: Samples) => countBetween(s.byTime, t0, t1);
-      const versions = {} as Record<Version, VersionWindow>;
-      for (const v of VERSIONS) {
-        const sum = (list: Samples[]) => list.filter((s) => s.version === v).reduce((n, s) => n + counted(s), 0);
-        const le = new Map<number, number>();
-        for (const b of buckets ?? []) if (b.version === v) le.set(b.le!, (le.get(b.le!) ?? 0) + counted(b));
-        versions[v] = {
-          requests: sum(requests!),
-          errors: sum(errors!),
-          ...(buckets ? { latency: bucketLatency(le) } : {}),
-        };
-      }
-      out.push({ start: t0, end: t1, versions });
+      out.push({ start: t0, end: t1, versions: versionWindows(sets, (s) => countBetween(s.byTime, t0, t1)) });
     }
     return { kind: 'value', windows: out };
   }
@@ -161,14 +167,28 @@ export class PrometheusCountSource implements CountSource {
   }
 }
 
+/** Each version's counts in one window, each series counted by `counted`. */
+function versionWindows(
+  sets: { requests: Samples[]; errors: Samples[]; buckets?: Samples[] },
+  counted: (s: Samples) => number,
+): Record<Version, VersionWindow> {
+  const versions = {} as Record<Version, VersionWindow>;
+  for (const v of VERSIONS) {
+    const sum = (list: Samples[]) => list.filter((s) => s.version === v).reduce((n, s) => n + counted(s), 0);
+    const le = new Map<number, number>();
+    for (const b of sets.buckets ?? []) if (b.version === v) le.set(b.le!, (le.get(b.le!) ?? 0) + counted(b));
+    versions[v] = {
+      requests: sum(sets.requests),
+      errors: sum(sets.errors),
+      ...(sets.buckets ? { latency: bucketLatency(le) } : {}),
+    };
+  }
+  return versions;
+}
+
 /** A bucket's `le` label as a number: Prometheus writes the last bound "+Inf", which Number() reads as NaN. */
 export function bucketBound(le: string): number {
   return /^\+?inf$/i.test(le) ? Infinity : Number(le);
-}
-
-/** A counter's increase between two samples; a drop means it restarted from zero, so its new value is the count since. */
-export function increase(before: number, after: number): number {
-  return after >= before ? after - before : after;
 }
 
 /**

@@ -95,19 +95,29 @@ export function routerNameOf(t: TrafficRouting): KubernetesRouterName {
 export const kubernetesMetrics = z.strictObject({
   prometheus: z.strictObject({
     address: httpUrl,
-    /** Which exporter counts requests per version: `istio`, `envoy-gateway`, `ingress-nginx`; default from the router. */
+    /** Which proxy counts requests per version: `istio` or `ingress-nginx`; default from the router (istio, nginx). */
     preset: z.enum(COUNT_PRESETS).optional(),
     timeout: timerDuration.default(5000),
   }),
 });
 
-/** The proxy that counts each router's requests per version; the replicas router has none, so a Rollout names one. */
+/**
+ * The proxy that counts each router's requests per version. The Gateway API has several
+ * implementations, and the one most used alone, Envoy Gateway, counts per rule (every
+ * backendRef of a rule is a locality of one Envoy cluster), so a Rollout names its own;
+ * replicas has no proxy at all.
+ */
 export const DEFAULT_COUNT_PRESET: Record<KubernetesRouterName, CountPreset | undefined> = {
-  gatewayapi: 'envoy-gateway',
+  gatewayapi: undefined,
   istio: 'istio',
   nginx: 'ingress-nginx',
   replicas: undefined,
 };
+
+export const ENVOY_GATEWAY_REASON =
+  'Envoy Gateway counts requests per HTTPRoute rule, not per backendRef (it makes one Envoy cluster per rule, ' +
+  'with every backend a locality of it, unless backendRefs carry filters, which kanari does not write), so its ' +
+  'counters cannot tell the versions apart';
 
 /** The count preset a Rollout's judge reads: the one it names, else its router's. */
 export function countPresetOf(spec: {
@@ -138,20 +148,19 @@ export const kubernetesRolloutSpec = z
     if (!spec.metrics) return;
     const path = ['metrics', 'prometheus', 'preset'];
     const preset = countPresetOf(spec);
+    const router = routerNameOf(spec.trafficRouting);
+    const refuse = (message: string) => ctx.addIssue({ code: 'custom', path, message, input: spec.metrics });
     if (preset === undefined)
-      ctx.addIssue({
-        code: 'custom',
-        path,
-        message: `the ${routerNameOf(spec.trafficRouting)} router has no proxy that counts requests per version; name the one that does: istio, envoy-gateway or ingress-nginx`,
-        input: spec.metrics,
-      });
-    else if (preset === 'kube-state-metrics')
-      ctx.addIssue({
-        code: 'custom',
-        path,
-        message: `${KUBE_STATE_METRICS_REASON}; name istio, envoy-gateway or ingress-nginx`,
-        input: spec.metrics,
-      });
+      refuse(
+        router === 'gatewayapi'
+          ? 'name the proxy that counts requests per version: istio when Istio implements your Gateway API (its sidecars count per workload), or ingress-nginx'
+          : `the ${router} router has no proxy that counts requests per version; name the one that does: istio or ingress-nginx`,
+      );
+    else if (preset === 'kube-state-metrics') refuse(`${KUBE_STATE_METRICS_REASON}; name istio or ingress-nginx`);
+    else if (preset === 'envoy-gateway')
+      refuse(
+        `${ENVOY_GATEWAY_REASON}; name istio if Istio implements your Gateway API, or judge with a threshold template on metrics that tell the versions apart (your app's own)`,
+      );
   });
 export type KubernetesRolloutSpec = z.output<typeof kubernetesRolloutSpec>;
 

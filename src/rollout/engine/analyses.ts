@@ -128,8 +128,14 @@ export class AnalysisSupervisor {
   private open(id: string, template: string, scope: 'step' | 'background', startedAt: number): AnalysisRun | undefined {
     const saved = this.o.runs.run(this.ctx.name, id);
     if (saved) {
-      this.savedMeasurements.set(id, saved.state.measurements.length);
-      return AnalysisRun.resume(saved.state, this.env);
+      try {
+        const run = AnalysisRun.resume(saved.state, this.env);
+        this.savedMeasurements.set(id, saved.state.measurements.length);
+        return run;
+      } catch (err) {
+        // A state this kanari cannot read (edited, or from another version): judged afresh, not a crash.
+        this.ctx.log(`analysis ${id}: its saved state cannot be resumed (${(err as Error).message}); it starts again`);
+      }
     }
     const spec = this.o.templates[template] ?? BUILTIN_TEMPLATES[template];
     if (!spec) {

@@ -57,7 +57,8 @@ export interface RunStore {
     at: number,
     added: { from: number; items: readonly MeasurementRecord[] },
   ): void;
-  run(rollout: string, id: string): { state: AnalysisRunState; report: AnalysisReport } | undefined;
+  /** A run to resume: its state (with the measurements the store keeps), and its last report where it has one. */
+  run(rollout: string, id: string): { state: AnalysisRunState; report?: AnalysisReport } | undefined;
   runReport(rollout: string, id: string): AnalysisReport | undefined;
 }
 

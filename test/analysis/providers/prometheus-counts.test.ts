@@ -223,7 +223,7 @@ describe('prometheus counts from raw samples', () => {
     reply = (q) => matrix(counters(q));
   });
 
-  it('says what is misconfigured: no buckets, a bad query, a sample that is not a count, series from different scrapes', async () => {
+  it('says what is misconfigured: no buckets, a bad query, a sample that is not a count', async () => {
     const cases: [(q: string) => Answer, Record<string, unknown>, RegExp][] = [
       [
         (q) => matrix(q.includes('_bucket') ? [] : counters(q)),
@@ -250,21 +250,6 @@ describe('prometheus counts from raw samples', () => {
         {},
         /not a count/,
       ],
-      [
-        () =>
-          matrix([
-            series({ version: 'canary' }, [
-              [1, 0],
-              [2, 1],
-            ]),
-            series({ version: 'stable' }, [
-              [1.5, 1],
-              [2.5, 2],
-            ]),
-          ]),
-        {},
-        /share no scrape timestamps/,
-      ],
     ];
     for (const [answer, fields, message] of cases) {
       reply = answer;
@@ -273,6 +258,64 @@ describe('prometheus counts from raw samples', () => {
       assert.equal((r as { misconfigured?: true }).misconfigured, true, JSON.stringify(r));
       assert.match((r as { message: string }).message, message);
     }
+    reply = (q) => matrix(counters(q));
+  });
+
+  it('cuts windows one scrape interval wide when several targets export the series (no shared timestamps)', async () => {
+    // Two canary pods and one stable pod, each its own target, scraped every 2 s at its own
+    // offset; canary-b restarts, and canary-c first appears at 13.7 s (its first request).
+    const pods = [
+      series(
+        { version: 'canary', code: '2xx', pod: 'a' },
+        [0.3, 2.3, 4.3, 6.3, 8.3, 10.3, 12.3, 14.3, 16.3].map((t, i) => [t, 5 * i]),
+      ),
+      series({ version: 'canary', code: '2xx', pod: 'b' }, [
+        [1.1, 40],
+        [3.1, 42],
+        [5.1, 44],
+        [7.1, 46],
+        [9.1, 1], // restarted: 1 since
+        [11.1, 3],
+        [13.1, 5],
+        [15.1, 7],
+      ]),
+      series({ version: 'canary', code: '2xx', pod: 'c' }, [
+        [13.7, 4],
+        [15.7, 6],
+      ]),
+      series(
+        { version: 'stable', code: '2xx', pod: 's' },
+        [0.9, 2.9, 4.9, 6.9, 8.9, 10.9, 12.9, 14.9, 16.9].map((t, i) => [t, 1000 + 20 * i]),
+      ),
+    ];
+    reply = ranged(pods);
+    const src = source(prom.url);
+    const first = await src.windows(6000, 17_000);
+    assert.equal(first.kind, 'value', JSON.stringify(first));
+    // The first answer finds the targets apart and asks again from a minute before `after`.
+    assert.match(prom.queries.at(-1)!, /\[71001ms\]$/);
+    const windows = (first as { windows: { start: number; end: number; versions: any }[] }).windows;
+    assert.deepEqual(
+      windows.map((w) => [w.start, w.end, w.versions.canary.requests, w.versions.stable.requests]),
+      [
+        // (6, 8]: a 6.3→8.3 +5, b 5.1→7.1 +2; s 4.9→6.9 +20
+        [6000, 8000, 7, 20],
+        // (8, 10]: a +5, b 7.1→9.1 restart +1; s +20
+        [8000, 10_000, 6, 20],
+        // (10, 12]: a +5, b +2; s +20
+        [10_000, 12_000, 7, 20],
+        // (12, 14]: a +5, b +2, c appears with 4 (counted from zero); s +20
+        [12_000, 14_000, 11, 20],
+        // 14 + 2 > 17 − 2: not yet; a target scraped just before 16 may not be stored
+      ],
+    );
+    // The next check goes on from where the last window ended, counting each increase once.
+    const next = await src.windows(14_000, 19_000);
+    const more = (next as { windows: { start: number; end: number; versions: any }[] }).windows;
+    assert.deepEqual(
+      more.map((w) => [w.start, w.end, w.versions.canary.requests, w.versions.stable.requests]),
+      [[14_000, 16_000, 5 + 2 + 2, 20]],
+    );
     reply = (q) => matrix(counters(q));
   });
 

@@ -5,6 +5,8 @@
  * sets, and exposes what each proxy would count — Istio's, Envoy Gateway's,
  * ingress-nginx's and kube-state-metrics' names and labels at once — at /metrics for a
  * real Prometheus. Counters advance by a ticker; the same seed and ticks give the same counts.
+ * With `scrapeTargets` > 1 it serves as several targets, each counting a share of the
+ * requests under its own `pod` label, as Istio's sidecars do (one target per pod).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,6 +46,8 @@ export interface WeightExporterOptions {
   tickMs?: number;
   /** Whose metrics to expose (default all): one Prometheus may scrape exporters of several routers. */
   presets?: readonly CountPreset[];
+  /** How many scrape targets count the requests (default 1); each request is counted by one, at random. */
+  scrapeTargets?: number;
 }
 
 /** Envoy's default histogram bounds (ms), which Istio's request duration uses too. */
@@ -65,13 +69,16 @@ export class WeightExporter {
   private readonly random: Random;
   private readonly kinds: { share: number; headers: RequestHeaders }[];
   private readonly presets: Set<CountPreset>;
-  private readonly counters = new Map<string, Map<string, number>>();
-  private readonly histograms = new Map<string, Map<string, Histogram>>();
+  /** Per scrape target: each metric's series by label text. */
+  private readonly counters: Map<string, Map<string, number>>[];
+  private readonly histograms: Map<string, Map<string, Histogram>>[];
+  /** The target counting the request being sent. */
+  private counting = 0;
   private routes: TrafficPath[][] | undefined;
   private deployments: { name: string; spec: number; available: number }[] = [];
   private carry = 0;
   private timer: NodeJS.Timeout | undefined;
-  private server: http.Server | undefined;
+  private servers: http.Server[] = [];
   /** Why the last read of the objects failed (traffic stops until one succeeds). */
   error: string | undefined;
   /** Requests sent so far, by Deployment name ('' for those that found no ready pod). */
@@ -83,6 +90,9 @@ export class WeightExporter {
     this.random = new Random(options.seed);
     this.kinds = options.requests ?? [{ share: 1, headers: {} }];
     this.presets = new Set(options.presets ?? COUNT_PRESETS);
+    const targets = options.scrapeTargets ?? 1;
+    this.counters = Array.from({ length: targets }, () => new Map());
+    this.histograms = Array.from({ length: targets }, () => new Map());
   }
 
   /** Where each kind of request went at the last read of the objects (undefined while they cannot be read). */
@@ -135,6 +145,7 @@ export class WeightExporter {
     const failed = !p.deployment || this.random.uniform() < b.errorRate;
     const ms = p.deployment ? b.latencyMs.median * Math.exp(b.latencyMs.sigma * this.random.normal()) : 0.1;
     const code = failed ? '503' : '200';
+    this.counting = this.counters.length > 1 ? Math.floor(this.random.uniform() * this.counters.length) : 0;
     this.sent.set(p.deployment ?? '', (this.sent.get(p.deployment ?? '') ?? 0) + 1);
     const ns = this.options.namespace;
     if (p.deployment && this.presets.has('istio')) {
@@ -162,17 +173,24 @@ export class WeightExporter {
     }
   }
 
+  /** A target's own label: what tells its series apart from another target's (none with one target). */
+  private withPod(labels: Record<string, string>): Record<string, string> {
+    return this.counters.length > 1 ? { ...labels, pod: `pod-${this.counting}` } : labels;
+  }
+
   private count(name: string, labels: Record<string, string>): void {
-    const series = this.counters.get(name) ?? new Map<string, number>();
-    this.counters.set(name, series);
-    const key = labelText(labels);
+    const counters = this.counters[this.counting]!;
+    const series = counters.get(name) ?? new Map<string, number>();
+    counters.set(name, series);
+    const key = labelText(this.withPod(labels));
     series.set(key, (series.get(key) ?? 0) + 1);
   }
 
   private observe(name: string, labels: Record<string, string>, bounds: number[], value: number): void {
-    const series = this.histograms.get(name) ?? new Map<string, Histogram>();
-    this.histograms.set(name, series);
-    const key = labelText(labels);
+    const histograms = this.histograms[this.counting]!;
+    const series = histograms.get(name) ?? new Map<string, Histogram>();
+    histograms.set(name, series);
+    const key = labelText(this.withPod(labels));
     const h = series.get(key) ?? { bounds, counts: bounds.map(() => 0), sum: 0, total: 0 };
     series.set(key, h);
     bounds.forEach((b, i) => (h.counts[i]! += value <= b ? 1 : 0));
@@ -180,14 +198,14 @@ export class WeightExporter {
     h.total++;
   }
 
-  /** The Prometheus text exposition of everything counted, and kube-state-metrics' Deployment gauges. */
-  metrics(): string {
+  /** The Prometheus text exposition of what `target` counted, and (on the first) kube-state-metrics' Deployment gauges. */
+  metrics(target = 0): string {
     const out: string[] = [];
-    for (const [name, series] of this.counters) {
+    for (const [name, series] of this.counters[target]!) {
       out.push(`# TYPE ${name} counter`);
       for (const [labels, n] of series) out.push(`${name}{${labels}} ${n}`);
     }
-    for (const [name, series] of this.histograms) {
+    for (const [name, series] of this.histograms[target]!) {
       out.push(`# TYPE ${name} histogram`);
       for (const [labels, h] of series) {
         h.bounds.forEach((b, i) => out.push(`${name}_bucket{${labels},le="${b}"} ${h.counts[i]}`));
@@ -199,7 +217,7 @@ export class WeightExporter {
       }
     }
     const ns = this.options.namespace;
-    if (!this.presets.has('kube-state-metrics')) return `${out.join('\n')}\n`;
+    if (!this.presets.has('kube-state-metrics') || target > 0) return `${out.join('\n')}\n`;
     out.push('# TYPE kube_deployment_status_replicas_available gauge');
     for (const d of this.deployments)
       out.push(
@@ -211,14 +229,19 @@ export class WeightExporter {
     return `${out.join('\n')}\n`;
   }
 
-  /** Serves /metrics on 127.0.0.1 and starts the ticker, re-reading the objects every `refreshMs`. */
-  async start(refreshMs = 250): Promise<{ url: string; target: string }> {
+  /** Serves /metrics on 127.0.0.1 (one port per scrape target) and starts the ticker, re-reading the objects every `refreshMs`. */
+  async start(refreshMs = 250): Promise<{ url: string; target: string; targets: string[] }> {
     await this.refresh().catch(() => undefined);
-    this.server = http.createServer((req, res) => {
-      if (req.url !== '/metrics') return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.metrics());
-    });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    const targets: string[] = [];
+    for (let i = 0; i < this.counters.length; i++) {
+      const server = http.createServer((req, res) => {
+        if (req.url !== '/metrics') return void res.writeHead(404).end();
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(this.metrics(i));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      this.servers.push(server);
+      targets.push(`127.0.0.1:${(server.address() as AddressInfo).port}`);
+    }
     const tickMs = this.options.tickMs ?? 100;
     let since = 0;
     let reading = false;
@@ -232,13 +255,12 @@ export class WeightExporter {
         .catch(() => undefined)
         .finally(() => (reading = false));
     }, tickMs);
-    const target = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return { url: `http://${target}`, target };
+    return { url: `http://${targets[0]}`, target: targets[0]!, targets };
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
+    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
 }
 

@@ -1,0 +1,42 @@
+/**
+ * Analysis runs on Kubernetes: measurements and reports in memory (what `kanari status`
+ * and the operator's logs show), and each running analysis's state without them in the
+ * Rollout's status (`KubeStatusStore.saveRunState`). A new leader resumes a run from that
+ * state: its judge goes on where it was, and its count source reads from Prometheus the
+ * windows after the state's `through`, so nothing is lost or counted twice — only the
+ * measurements from before the hand-over are missing from its report.
+ */
+import type { AnalysisReport, AnalysisRunState, MeasurementRecord } from '../analysis/run.js';
+import type { RunStore } from '../rollout/seams/store.js';
+import type { KubeStatusStore } from './kubernetes.js';
+import { MemoryRunStore } from './memory.js';
+
+export class KubeRunStore implements RunStore {
+  private readonly memory = new MemoryRunStore();
+
+  constructor(private readonly status: KubeStatusStore) {}
+
+  saveRun(
+    rollout: string,
+    revision: number,
+    id: string,
+    state: AnalysisRunState,
+    report: AnalysisReport,
+    at: number,
+    added: { from: number; items: readonly MeasurementRecord[] },
+  ): void {
+    this.memory.saveRun(rollout, revision, id, state, report, at, added);
+    this.status.saveRunState(id, state.endedAt === undefined ? state : undefined, at);
+  }
+
+  run(rollout: string, id: string): { state: AnalysisRunState; report?: AnalysisReport } | undefined {
+    const kept = this.memory.run(rollout, id);
+    if (kept) return kept;
+    const state = this.status.runState(id);
+    return state && { state };
+  }
+
+  runReport(rollout: string, id: string): AnalysisReport | undefined {
+    return this.memory.runReport(rollout, id);
+  }
+}

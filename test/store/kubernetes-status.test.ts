@@ -1,0 +1,52 @@
+/**
+ * What a Rollout resource's status shows people: the printer columns and the conditions
+ * `kubectl wait --for=condition=…` reads, from the engine's status.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { initialStatus } from '../../src/rollout/machine.js';
+import { conditionsOf, summaryOf } from '../../src/store/kubernetes-status.js';
+import type { RolloutStatus } from '../../src/rollout/types.js';
+import { doc } from '../helpers/engine-world.js';
+
+const spec = doc([{ setWeight: 20 }, { pause: {} }, { setWeight: 50 }]).spec;
+const idle = initialStatus(spec, 1000);
+const releasing = (step: number, phase: RolloutStatus['phase']): RolloutStatus => ({
+  ...idle,
+  phase,
+  step,
+  canary: { version: 'v2' } as RolloutStatus['canary'],
+});
+
+describe('a Rollout resource’s columns and conditions', () => {
+  it('shows the step as Argo Rollouts does: the one being carried out of the plan’s, and - between releases', () => {
+    assert.equal(summaryOf(idle, 3).step, '-');
+    assert.equal(summaryOf(releasing(0, 'SmallTraffic'), 3).step, '1/3');
+    assert.equal(summaryOf(releasing(1, 'Paused'), 3).step, '2/3');
+    assert.equal(summaryOf(releasing(3, 'FullDeploy'), 3).step, '3/3', 'all done');
+    assert.equal(summaryOf(releasing(2, 'Monitor')).step, '2', 'a plan without steps counts them as the engine does');
+  });
+
+  it('says Healthy between releases, Progressing and Paused during one, and Completed after a promotion', () => {
+    const types = (s: RolloutStatus) =>
+      conditionsOf(s, 'now')
+        .conditions.filter((c) => c.status === 'True')
+        .map((c) => c.type);
+    assert.deepEqual(types(idle), ['Healthy']);
+    assert.deepEqual(types(releasing(0, 'SmallTraffic')), ['Progressing']);
+    assert.deepEqual(types(releasing(1, 'Paused')), ['Paused']);
+    assert.deepEqual(types({ ...idle, result: { outcome: 'Promoted' } as RolloutStatus['result'] }), [
+      'Healthy',
+      'Completed',
+    ]);
+    assert.deepEqual(types({ ...idle, result: { outcome: 'RolledBack' } as RolloutStatus['result'] }), ['Degraded']);
+  });
+
+  it('keeps a condition’s lastTransitionTime while its status holds', () => {
+    const first = conditionsOf(idle, 't1').conditions;
+    const again = conditionsOf(idle, 't2', first).conditions;
+    assert.equal(again.find((c) => c.type === 'Healthy')!.lastTransitionTime, 't1');
+    const moved = conditionsOf(releasing(0, 'SmallTraffic'), 't3', again).conditions;
+    assert.equal(moved.find((c) => c.type === 'Healthy')!.lastTransitionTime, 't3');
+  });
+});
