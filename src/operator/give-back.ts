@@ -158,6 +158,8 @@ async function workloadServes(
     const kept = workload.metadata.annotations?.[REPLICAS_ANNOTATION];
     const known = kept !== undefined && /^[0-9]{1,6}$/.test(kept);
     const size = known ? Number(kept) : await guessedSize(resource, rollout, ref, w.client);
+    // A Deployment that was at zero before kanari (its stable version had none either) stays there.
+    if (size === 0) return true;
     // The annotation stays (written again if it was lost) until the routing is back: it marks the Deployment as one to wait for.
     await w.client.patch(ref, 'merge', {
       metadata: {
@@ -212,7 +214,7 @@ async function guessedSize(
   const name = stable === undefined ? undefined : instanceName(rollout.metadata.name, stable);
   const version = name === undefined ? undefined : await client.get({ ...ref, name });
   const replicas = version && isKanaris(version, rollout.metadata.name) ? record(version.spec).replicas : undefined;
-  return typeof replicas === 'number' && Number.isInteger(replicas) && replicas > 0 ? replicas : 1;
+  return typeof replicas === 'number' && Number.isInteger(replicas) && replicas >= 0 ? replicas : 1;
 }
 
 /**

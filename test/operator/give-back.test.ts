@@ -146,6 +146,14 @@ describe('giving a deleted Rollout back', () => {
     assert.match((await step('lost')).said[0]!, /waiting for Deployment default\/lost/);
   });
 
+  it('a Deployment at zero before kanari (its stable version had none either) stays at zero', async () => {
+    await heldWorkload('idle', '0');
+    await deletedRollout('idle', spec('idle'));
+    assert.deepEqual(reasons((await step('idle')).notes), ['Normal GivenBack']);
+    assert.equal(deployment('idle')!.spec.replicas, 0);
+    assert.equal(rollout('idle'), undefined);
+  });
+
   it('a Rollout whose plan was edited past parsing is still given back: only its workload and routing are read', async () => {
     await heldWorkload('planless', '2');
     await deletedRollout('planless', { ...spec('planless'), strategy: { canary: { steps: [{ setWeight: 'lots' }] } } });
