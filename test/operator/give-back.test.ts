@@ -3,13 +3,14 @@
  * the test API server (whose Deployments here never become ready), with the clock before
  * and past the Rollout's progressDeadline: waiting while it is worth it, a Warning and the
  * finalizer removed all the same past it; another controller's finalizer kept; a Rollout
- * edited into any shape, or whose workload is gone, never blocks its deletion.
+ * edited into any shape, or whose workload is gone, never blocks its deletion. And the
+ * finalizer itself: added beside others, at the version read, writing nothing else.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KubeObject } from '../../src/kube/api.js';
+import { KubeConflict, type KubeObject } from '../../src/kube/api.js';
 import type { EventNote } from '../../src/kube/events.js';
-import { CLEANUP_FINALIZER, giveBack, REPLICAS_ANNOTATION } from '../../src/operator/give-back.js';
+import { addCleanupFinalizer, CLEANUP_FINALIZER, giveBack, REPLICAS_ANNOTATION } from '../../src/operator/give-back.js';
 import { versionLabels, versionSelector } from '../../src/kube/versions.js';
 import { versionOf } from '../../src/operator/release.js';
 import { kubernetesTrafficRouter } from '../../src/traffic/kubernetes/index.js';
@@ -86,6 +87,21 @@ async function step(name: string, ms = 0): Promise<{ notes: EventNote[]; said: s
 const reasons = (notes: EventNote[]) => notes.map((n) => `${n.type} ${n.reason}`);
 const rollout = (name: string) => cluster.api.get(ROLLOUT.apiVersion, 'Rollout', 'default', name);
 const deployment = (name: string) => cluster.api.get('apps/v1', 'Deployment', 'default', name);
+
+describe('the finalizer', () => {
+  it('is added beside another controller’s, at the version read, writing nothing else', async () => {
+    const created = await cluster.client.create({
+      ...ROLLOUT,
+      metadata: { name: 'fresh', namespace: 'default', labels: { team: 'a' }, finalizers: ['example.com/audit'] },
+      spec: spec('fresh'),
+    });
+    const added = await addCleanupFinalizer(cluster.client, created);
+    assert.deepEqual(added.metadata.finalizers, ['example.com/audit', CLEANUP_FINALIZER]);
+    assert.deepEqual([added.metadata.labels, added.spec], [created.metadata.labels, created.spec]);
+    assert.equal(await addCleanupFinalizer(cluster.client, added), added, 'there already: nothing written');
+    await assert.rejects(addCleanupFinalizer(cluster.client, created), KubeConflict, 'a stale read is refused');
+  });
+});
 
 describe('giving a deleted Rollout back', () => {
   it('scales the workload back, waits for it until the deadline, then says it is not available and lets the Rollout go, keeping another finalizer', async () => {
