@@ -4,8 +4,9 @@
  * garbage collection as a real one does them): the Deployment is back at its size with
  * ready pods before any version Deployment is deleted, the user's routing objects are as
  * written, and nothing of kanari's is left. With the replicas router after an operator
- * restart (the cleanup is derived from the cluster), with Istio and nginx mid-release; a
- * refused Rollout is deleted at once.
+ * restart (the cleanup is derived from the cluster), with Istio, nginx and the Gateway API
+ * mid-release; a namespace deleted with a Rollout in it goes; a refused Rollout is deleted
+ * at once.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ import { CLEANUP_FINALIZER } from '../../src/operator/give-back.js';
 import { Operator } from '../../src/operator/operator.js';
 import { versionOf } from '../../src/operator/release.js';
 import { appTemplate, createApp, setImage, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
-import { destinationRuleCrd, virtualServiceCrd } from '../helpers/kube/crd-manifests.js';
+import { destinationRuleCrd, httpRouteCrd, virtualServiceCrd } from '../helpers/kube/crd-manifests.js';
 import { validateObject } from '../helpers/kube/models.js';
 
 let cluster: TestCluster;
@@ -45,6 +46,22 @@ const DESTINATION_RULE = {
   kind: 'DestinationRule',
   metadata: { name: 'mesh', namespace: 'default' },
   spec: { host: 'mesh', trafficPolicy: { connectionPool: { http: { http1MaxPendingRequests: 100 } } } },
+};
+const HTTP_ROUTE = {
+  apiVersion: 'gateway.networking.k8s.io/v1',
+  kind: 'HTTPRoute',
+  metadata: { name: 'gw', namespace: 'default' },
+  spec: {
+    parentRefs: [{ name: 'public', namespace: 'gateways' }],
+    hostnames: ['gw.example.com'],
+    rules: [
+      {
+        matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+        filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'x-gw', value: '1' }] } }],
+        backendRefs: [{ name: 'gw', port: 80 }],
+      },
+    ],
+  },
 };
 const INGRESS = {
   apiVersion: 'networking.k8s.io/v1',
@@ -102,11 +119,13 @@ function startOperator(identity: string): Operator {
 before(async () => {
   cluster = await startCluster({ deploymentReadyDelayMs: 150 });
   const { client } = cluster;
-  for (const crd of [rolloutCrd(), virtualServiceCrd(), destinationRuleCrd()]) await client.create(crd);
+  for (const crd of [rolloutCrd(), virtualServiceCrd(), destinationRuleCrd(), httpRouteCrd()]) await client.create(crd);
   await sleep(100); // the CRDs established
   await createApp(client, 'web', 3, 'web:1');
   await createApp(client, 'mesh', 2, 'mesh:1');
   await createApp(client, 'edge', 2, 'edge:1');
+  await createApp(client, 'gw', 2, 'gw:1');
+  await client.create(HTTP_ROUTE);
   await client.create(VIRTUAL_SERVICE);
   await client.create(DESTINATION_RULE);
   await client.create(INGRESS);
@@ -120,6 +139,7 @@ before(async () => {
     rolloutOf('mesh', { istio: { virtualService: { name: 'mesh' }, destinationRule: { name: 'mesh' } } }, HELD_RELEASE),
   );
   await client.create(rolloutOf('edge', { nginx: { ingress: 'edge' } }, HELD_RELEASE));
+  await client.create(rolloutOf('gw', { gatewayAPI: { httpRoute: 'gw' } }, HELD_RELEASE));
   operator = startOperator('operator-1');
 });
 
@@ -267,6 +287,19 @@ describe('deleting a Rollout', () => {
     assert.deepEqual(get('networking.k8s.io/v1', 'Ingress', 'edge')!.spec, INGRESS.spec);
     assert.equal(get('networking.k8s.io/v1', 'Ingress', 'edge-kanari-canary'), undefined);
     assert.deepEqual(events('edge'), ['Normal GivenBack', 'Normal ScaledBack', 'Warning UnjudgedTemplate']);
+  });
+
+  it('with the Gateway API, mid-release: the user’s HTTPRoute ends as written', async () => {
+    await takenOver('gw');
+    const written = structuredClone(get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'gw')!.spec);
+    await setImage(cluster.client, 'gw', 'gw:2');
+    await until('gw:2 at 20% through kanari’s rules', () =>
+      JSON.stringify(get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'gw')!.spec).includes('kanari-gw-0'),
+    );
+    await deleteRollout('gw');
+    await givenBack('gw', 2);
+    assert.deepEqual(get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'gw')!.spec, written);
+    assert.deepEqual(events('gw'), ['Normal GivenBack', 'Normal ScaledBack', 'Warning UnjudgedTemplate']);
   });
 
   it('a namespace deleted with a Rollout in it goes: the finalizer does not wait for a workload that is gone', async () => {
