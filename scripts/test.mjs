@@ -27,7 +27,7 @@ const OFFLINE = [
   /^test\/kube\/(crd|manifests|alerts|kubeconfig|weight-exporter-routers|events)\.test\.ts$/,
   /^test\/traffic\/kubernetes\/nginx\/(canary-ingress|router)\.test\.ts$/,
   /^test\/targets\/kubernetes-objects\.test\.ts$/,
-  /^test\/cli\/cluster-options\.test\.ts$/,
+  /^test\/cli\/cluster-(options|view)\.test\.ts$/,
   /^test\/traffic\/kubernetes\/declared-capabilities\.test\.ts$/,
   /^test\/traffic\/kubernetes\/(gatewayapi-route|istio-routes|mesh-routers|mesh-hostile)\.test\.ts$/,
 ];
@@ -37,6 +37,7 @@ const WAITING = [
   /^test\/kube\/weight-exporter-prometheus\.test\.ts$/, // Prometheus holding new targets back ~5 s, then counts accruing at 900 requests/s
   /^test\/operator\/operator-judged\.test\.ts$/, // two releases through timed steps, judged from a Prometheus scraping every second
   /^test\/operator\/(operator-process|operator-replicas|operator-delete|lease)\.test\.ts$/, // leases expiring, pauses, pods readied after a delay
+  /^test\/cli\/cluster-commands\.test\.ts$/, // three releases through an operator, pods readied after a delay (~17 s, 3 s of CPU)
 ];
 
 function findTests(dir) {

@@ -1,9 +1,20 @@
 /** promote, abort, pause, resume, retry, undo: one command each, the same shape. */
 import type { Command } from '../server/controller.js';
 import type { RolloutView } from '../server/view.js';
+import { MAX_TIMER_MS, parseDuration } from '../config/duration.js';
 import { parseCommandArgs } from './args.js';
+import {
+  CLUSTER_HELP,
+  CLUSTER_OPTIONS,
+  clusterTarget,
+  openCluster,
+  rolloutName,
+  type ClusterTarget,
+} from './cluster.js';
+import { sendCommand, type CommandAsked } from './cluster-command.js';
+import { clusterView, isRunning } from './cluster-view.js';
 import { connect, rolloutPath, STATE_HELP, STATE_OPTION } from './connect.js';
-import { EXIT, UsageError } from './exit.js';
+import { CommandError, EXIT, UsageError } from './exit.js';
 
 const ABOUT: Record<Command, { summary: string; usage: string; more: string }> = {
   promote: {
@@ -51,24 +62,57 @@ export function command(name: Command) {
           ...(name === 'abort' ? { reason: { type: 'string' } } : {}),
           json: { type: 'boolean' },
           ...STATE_OPTION,
+          ...CLUSTER_OPTIONS,
+          timeout: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
         true,
       );
       if (values.help) {
-        console.log(`Usage: kanari ${name} ${about.usage} [--json] [--state DIR]\n\n${about.more}\n\n${STATE_HELP}`);
+        console.log(
+          `Usage: kanari ${name} ${about.usage} [--json] [--state DIR | -n NS ... [--timeout D]]\n\n${about.more}\n\n${STATE_HELP}\n\n${CLUSTER_HELP}\n  --timeout D           how long to wait for the operator's answer (default 30s)`,
+        );
         return EXIT.ok;
       }
       const [rollout, ...extra] = positionals;
       if (!rollout || extra.length > 0)
         throw new UsageError(`${name}: name one rollout (kanari ${name} ${about.usage})`);
       const body = {
-        ...(values.full ? { full: true } : {}),
+        ...(values.full ? { full: true as const } : {}),
         ...(typeof values.reason === 'string' ? { reason: values.reason } : {}),
       };
+      const target = clusterTarget(name, values);
+      if (target) return onCluster(target, rolloutName(name, rollout), { command: name, ...body }, values);
+      if (values.timeout !== undefined)
+        throw new UsageError(`${name}: --timeout is how long to wait for the operator, on a cluster (-n, --context…)`);
       const view = await connect(values.state).post<RolloutView>(rolloutPath(rollout, name), body);
       console.log(values.json ? JSON.stringify(view, null, 2) : `${rollout}: ${view.phase} — ${view.message}`);
       return EXIT.ok;
     },
   };
+}
+
+/** The command through the Rollout resource: the operator's answer printed as the controller's would be. */
+async function onCluster(
+  target: ClusterTarget,
+  name: string,
+  asked: CommandAsked,
+  flags: { json?: boolean; timeout?: string },
+): Promise<number> {
+  const timeoutMs = flags.timeout === undefined ? 30_000 : parseDuration(flags.timeout);
+  if (timeoutMs === undefined || timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS)
+    throw new UsageError(
+      `${asked.command}: --timeout must be a duration such as 30s or 2m (got ${JSON.stringify(flags.timeout)})`,
+    );
+  const cluster = openCluster(target);
+  try {
+    const { answer, resource } = await sendCommand(cluster, name, asked, timeoutMs);
+    if (answer.refused) throw new CommandError(`${name}: ${asked.command} refused: ${answer.refused}`);
+    const view = clusterView(resource);
+    if (flags.json) console.log(JSON.stringify(view, null, 2));
+    else console.log(`${name}: ${isRunning(view) ? `${view.phase} — ` : ''}${view.message}`);
+    return EXIT.ok;
+  } finally {
+    cluster.client.close();
+  }
 }

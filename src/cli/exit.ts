@@ -1,4 +1,4 @@
-import { ConfigError, formatIssue } from '../config/errors.js';
+import { ConfigError, formatIssue, printable } from '../config/errors.js';
 import { KubeError } from '../kube/api.js';
 import { KubeConfigError } from '../kube/kubeconfig-file.js';
 import { ApiError, BadEnvironment, Unreachable } from '../server/client.js';
@@ -24,6 +24,17 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** A command that ran and cannot do what was asked, in words a person can act on; printed without a stack. */
+export class CommandError extends Error {
+  override name = 'CommandError';
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failed,
+  ) {
+    super(message);
+  }
+}
+
 /** Prints an error the way a person can act on it, and returns the exit code it deserves. */
 export function reportError(err: unknown): number {
   if (err instanceof ConfigError) {
@@ -33,6 +44,11 @@ export function reportError(err: unknown): number {
   if (err instanceof UsageError) {
     console.error(`kanari: ${err.message}\nRun \`kanari help\` for the commands.`);
     return EXIT.usage;
+  }
+  if (err instanceof CommandError) {
+    // Its words may quote what anyone could write into a cluster's objects: printed as text.
+    console.error(`kanari: ${printable(err.message)}`);
+    return err.exitCode;
   }
   if (err instanceof BadEnvironment) {
     console.error(`kanari: ${err.message}`);

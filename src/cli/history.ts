@@ -1,7 +1,8 @@
 import type { EventRow } from '../store/sqlite.js';
 import { parseCommandArgs } from './args.js';
+import { CLUSTER_OPTIONS, clusterTarget } from './cluster.js';
 import { connect, rolloutPath, STATE_HELP, STATE_OPTION } from './connect.js';
-import { EXIT, UsageError } from './exit.js';
+import { CommandError, EXIT, UsageError } from './exit.js';
 
 export const summary = 'what happened to a rollout: deploys, steps, verdicts, commands, outcomes';
 
@@ -13,6 +14,7 @@ export async function run(argv: string[]): Promise<number> {
       limit: { type: 'string', default: '200' },
       json: { type: 'boolean' },
       ...STATE_OPTION,
+      ...CLUSTER_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
     true,
@@ -25,6 +27,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   const [name, ...extra] = positionals;
   if (!name || extra.length > 0) throw new UsageError('history: name one rollout (kanari history ROLLOUT)');
+  if (clusterTarget('history', values))
+    throw new CommandError(
+      `history: on a cluster the operator keeps no event log yet; \`kubectl describe rollouts.kanari.dev ${name}\` shows its conditions, and the operator's log every transition`,
+    );
   const limit = Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1)
     throw new UsageError(`history: --limit must be a positive integer (got ${JSON.stringify(values.limit)})`);

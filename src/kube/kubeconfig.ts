@@ -45,6 +45,8 @@ export interface KubeConnection {
   credentials: CredentialSource;
   /** `context "prod" of ~/.kube/config`, or `the in-cluster service account`: for messages. */
   origin: string;
+  /** The kubeconfig's name for the user (`alice@prod`): who a person's command says it is from. */
+  user?: string;
 }
 
 export interface KubeConnectionOptions {
@@ -111,6 +113,7 @@ function fromKubeconfig(config: MergedKubeconfig, options: KubeConnectionOptions
     tls,
     credentials: user ? userCredentials(user, cluster.value, server, options, home) : fixedCredential({}),
     origin: `context "${contextName}" of ${files}`,
+    ...(userName ? { user: userName } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseCommandArgs } from '../../src/cli/args.js';
-import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterTarget } from '../../src/cli/cluster.js';
+import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterTarget, rolloutName } from '../../src/cli/cluster.js';
 import { UsageError } from '../../src/cli/exit.js';
 import { STATE_OPTION } from '../../src/cli/connect.js';
 
@@ -33,6 +33,27 @@ describe('the cluster options', () => {
       assert.throws(
         () => parse([...args]),
         (err: Error) => err instanceof UsageError && message.test(err.message),
+      );
+  });
+
+  it('select the current context with none of them when run as kubectl kanari (KANARI_CLUSTER=1), unless --state is given', () => {
+    const target = (args: string[], env: NodeJS.ProcessEnv) => {
+      const { values } = parseCommandArgs('status', args, { ...CLUSTER_OPTIONS, ...STATE_OPTION }, true);
+      return clusterTarget('status', values, env);
+    };
+    assert.deepEqual(target([], { KANARI_CLUSTER: '1' }), {});
+    assert.deepEqual(target(['-n', 'shop'], { KANARI_CLUSTER: '1' }), { namespace: 'shop' });
+    assert.equal(target(['--state', '/tmp/s'], { KANARI_CLUSTER: '1' }), undefined);
+    assert.equal(target([], { KANARI_CLUSTER: '0' }), undefined);
+  });
+
+  it('refuse a Rollout name that cannot be one before asking the cluster', () => {
+    assert.equal(rolloutName('status', 'web.v2'), 'web.v2');
+    for (const name of ['Web', 'web/../x', 'a,b', '', 'x'.repeat(254)])
+      assert.throws(
+        () => rolloutName('promote', name),
+        (err: Error) => err instanceof UsageError && /^promote: a Rollout's name must be /.test(err.message),
+        name,
       );
   });
 

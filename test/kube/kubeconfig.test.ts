@@ -70,6 +70,7 @@ describe('kubeconfig', () => {
     assert.deepEqual(await conn.credentials.current(), { token: 'abc' });
     assert.equal(conn.credentials.expire(), false, 'a fixed token cannot get better by asking again');
     assert.equal(conn.origin, 'context "dev" of ~/.kube/config');
+    assert.equal(conn.user, 'u1', "the kubeconfig's name for the user: who a command says it is from");
     assert.equal(load(dir, { namespace: 'other' }).namespace, 'other', 'the flag wins over the context');
   });
 

@@ -9,15 +9,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COMMAND_ANNOTATION } from '../../src/kube/commands.js';
-import { kubernetesWorld } from '../../src/operator/compose.js';
-import { Operator } from '../../src/operator/operator.js';
+import type { Operator } from '../../src/operator/operator.js';
 import { versionOf } from '../../src/operator/release.js';
 import {
   appTemplate,
   createApp,
+  replicasRollout,
   ROLLOUT_CRD,
   setImage,
   startCluster,
+  startOperator,
   type TestCluster,
 } from '../helpers/kube/cluster.js';
 
@@ -32,31 +33,15 @@ before(async () => {
   const { client } = cluster;
   await client.create(ROLLOUT_CRD);
   await createApp(client, 'web', 4, 'web:1');
-  await client.create({
-    apiVersion: 'kanari.dev/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: {
-      workloadRef: { name: 'web' },
-      service: { name: 'web' },
-      trafficRouting: { replicas: {} },
-      strategy: {
-        canary: {
-          steps: [{ setWeight: 25 }, { pause: { duration: '1s' } }, { setWeight: 50 }, { pause: { duration: '1s' } }],
-        },
-      },
-    },
-  });
-  operator = new Operator({
-    client,
-    leaseNamespace: 'default',
-    identity: 'operator-1',
-    resyncMs: 500,
-    election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
-    world: (c) => kubernetesWorld(c, { pollMs: 100 }),
-    log: (line) => log.push(line),
-  });
-  operator.start();
+  await client.create(
+    replicasRollout('web', [
+      { setWeight: 25 },
+      { pause: { duration: '1s' } },
+      { setWeight: 50 },
+      { pause: { duration: '1s' } },
+    ]),
+  );
+  operator = startOperator(client, log);
 });
 
 after(async () => {
@@ -156,17 +141,9 @@ describe('the operator with the replicas router', () => {
   });
 
   it('refuses a Rollout that lint refuses, and says why in its status', async () => {
-    await cluster.client.create({
-      apiVersion: 'kanari.dev/v1alpha1',
-      kind: 'Rollout',
-      metadata: { name: 'mirrored', namespace: 'default' },
-      spec: {
-        workloadRef: { name: 'web' },
-        service: { name: 'web' },
-        trafficRouting: { replicas: {} },
-        strategy: { canary: { steps: [{ setMirror: { percent: 10 } }, { setWeight: 50 }] } },
-      },
-    });
+    await cluster.client.create(
+      replicasRollout('web', [{ setMirror: { percent: 10 } }, { setWeight: 50 }], { name: 'mirrored' }),
+    );
     const status = () => cluster.api.get('kanari.dev/v1alpha1', 'Rollout', 'default', 'mirrored')?.status;
     await until('refused', () => /refused/.test(status()?.message ?? ''));
     assert.match(status()!.message, /steps\[0\]\.setMirror: the replicas router cannot do mirroring/);

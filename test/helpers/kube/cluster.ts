@@ -4,6 +4,8 @@
  * (the tests of the generated CRD are elsewhere), with the status subresource.
  */
 import type { KubeClient } from '../../../src/kube/api.js';
+import { kubernetesWorld } from '../../../src/operator/compose.js';
+import { Operator } from '../../../src/operator/operator.js';
 import { fixedCredential } from '../../../src/kube/credentials.js';
 import { updateObject } from '../../../src/kube/update.js';
 import { kubeClient, type HttpKubeClient } from '../../../src/kube/http-client.js';
@@ -56,6 +58,21 @@ export const ROLLOUT_CRD = {
   },
 };
 
+/** A Rollout of the app `app` (its Deployment and Service) by replica ratios, with `steps`. */
+export function replicasRollout(app: string, steps: unknown[], metadata: { name?: string; namespace?: string } = {}) {
+  return {
+    apiVersion: 'kanari.dev/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: metadata.name ?? app, namespace: metadata.namespace ?? 'default' },
+    spec: {
+      workloadRef: { name: app },
+      service: { name: app },
+      trafficRouting: { replicas: {} },
+      strategy: { canary: { steps } },
+    },
+  };
+}
+
 /** A pod template of app `app` running `image`: what a user's Deployment holds. */
 export function appTemplate(app: string, image: string) {
   return { metadata: { labels: { app } }, spec: { containers: [{ name: 'app', image }] } };
@@ -83,4 +100,19 @@ export function setImage(client: KubeClient, name: string, image: string) {
     ...d,
     spec: { ...(d.spec as object), template: appTemplate(name, image) },
   }));
+}
+
+/** A started operator on the test cluster, with short leases, a fast resync and fast polls; its log lines go to `log`. */
+export function startOperator(client: KubeClient, log: string[]): Operator {
+  const operator = new Operator({
+    client,
+    leaseNamespace: 'default',
+    identity: 'operator-1',
+    resyncMs: 500,
+    election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
+    world: (c) => kubernetesWorld(c, { pollMs: 100 }),
+    log: (line) => log.push(line),
+  });
+  operator.start();
+  return operator;
 }
