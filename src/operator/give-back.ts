@@ -90,8 +90,10 @@ export interface GiveBackWorld {
 }
 
 /** Takes the next step of giving back a Rollout being deleted; the caller calls again on the next change. */
-export async function giveBack(resource: KubeObject, w: GiveBackWorld): Promise<void> {
-  if (!hasCleanupFinalizer(resource)) return;
+export async function giveBack(seen: KubeObject, w: GiveBackWorld): Promise<void> {
+  // Read again: a watch's copy may be from before the last step (the finalizer gone), and a step is never taken twice.
+  const resource = await w.client.get(refOf(seen));
+  if (!resource?.metadata.deletionTimestamp || !hasCleanupFinalizer(resource)) return;
   const parsed = givenBackRollout.safeParse(resource);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -134,12 +136,13 @@ export async function giveBack(resource: KubeObject, w: GiveBackWorld): Promise<
     });
   }
   if (held) await w.client.patch(ref, 'merge', { metadata: { annotations: { [REPLICAS_ANNOTATION]: null } } });
-  await removeCleanupFinalizer(w.client, resource);
   await w.note({
     type: 'Normal',
     reason: 'GivenBack',
     message: `${held ? `${describeRef(ref)} is yours again at ${workload.spec?.replicas ?? 1} replicas; ` : ''}${routing}; kanari's version Deployments and Services go with the Rollout`,
   });
+  // Said while the Rollout is still there to be described; the finalizer goes last.
+  await removeCleanupFinalizer(w.client, resource);
 }
 
 /**
