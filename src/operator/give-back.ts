@@ -22,8 +22,7 @@ import { kubernetesMetadata, kubernetesRolloutSpec } from '../config/schemas/kub
 import { formatPath } from '../config/errors.js';
 import { describeRef, refOf, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
 import type { EventNote } from '../kube/events.js';
-import { instanceName } from '../config/presets/counts.js';
-import { deploymentProgress, isKanaris, record } from '../kube/versions.js';
+import { deploymentProgress, isKanaris, record, versionObjectName } from '../kube/versions.js';
 import { describeSystemError } from '../shared/system.js';
 import type { KubernetesTrafficRouter } from '../traffic/kubernetes/kube-router.js';
 import { versionOf, type DeploymentObject } from './release.js';
@@ -214,9 +213,15 @@ async function guessedSize(
 ): Promise<number> {
   if (rollout.spec.replicas !== undefined) return rollout.spec.replicas;
   const stable = stableVersionOf(resource);
-  const name = stable === undefined ? undefined : instanceName(rollout.metadata.name, stable);
-  const version = name === undefined ? undefined : await client.get({ ...ref, name });
-  const replicas = version && isKanaris(version, rollout.metadata.name) ? record(version.spec).replicas : undefined;
+  let replicas: unknown;
+  try {
+    // The version comes from a status anyone may have edited: a name Kubernetes could not have is not looked up.
+    const name = stable === undefined ? undefined : versionObjectName(rollout.metadata.name, stable);
+    const version = name === undefined ? undefined : await client.get({ ...ref, name });
+    if (version && isKanaris(version, rollout.metadata.name)) replicas = record(version.spec).replicas;
+  } catch {
+    replicas = undefined;
+  }
   return typeof replicas === 'number' && Number.isInteger(replicas) && replicas >= 0 ? replicas : 1;
 }
 

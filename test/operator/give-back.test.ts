@@ -162,6 +162,22 @@ describe('giving a deleted Rollout back', () => {
     assert.match((await step('lost')).said[0]!, /waiting for Deployment default\/lost/);
   });
 
+  it('a lost size and a status edited to name no version Kubernetes could have: a size of 1, never a crash', async () => {
+    await heldWorkload('odd', '1');
+    await cluster.client.patch(
+      { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'odd' },
+      'merge',
+      {
+        metadata: { annotations: { [REPLICAS_ANNOTATION]: null } },
+      },
+    );
+    await deletedRollout('odd', spec('odd'), [CLEANUP_FINALIZER], {
+      state: { phase: 'StableOnly', stable: { version: '../../namespaces/kube-system' } },
+    });
+    assert.deepEqual(reasons((await step('odd')).notes), ['Warning ScaledBack', 'Warning UnjudgedTemplate']);
+    assert.equal(deployment('odd')!.spec.replicas, 1);
+  });
+
   it('a Deployment at zero before kanari (its stable version had none either) stays at zero', async () => {
     await heldWorkload('idle', '0');
     await deletedRollout('idle', spec('idle'));
