@@ -240,9 +240,9 @@ function unjudgedNote(resource: KubeObject, workload: DeploymentObject, ref: Obj
   const result = record(state.result);
   const what =
     versionIn(state.canary) === version
-      ? `was being released (${String(state.phase)})`
+      ? `was being released (${String(state.phase).slice(0, 40)})`
       : versionIn(result.release) === version && result.outcome !== 'Promoted'
-        ? `was rolled back (${String(result.outcome)})`
+        ? `was rolled back (${String(result.outcome).slice(0, 40)})`
         : 'was never released';
   return {
     type: 'Warning',
