@@ -53,6 +53,8 @@ export interface RunEnvironment {
    * named after its instance).
    */
   instances?: () => Partial<Record<'stable' | 'canary' | 'baseline', string>>;
+  /** What `{{target}}` stands for per version where a query's `targets` does not say (on Kubernetes, its Deployment). */
+  targets?: () => Partial<Record<'stable' | 'canary' | 'baseline', string>>;
 }
 
 /** Measured by the router and the providers, or by any other source (the simulator's synthetic traffic). */
@@ -62,7 +64,13 @@ export type RunInput = RunEnvironment | { source: MeasurementSource };
 export function measuredSource(env: RunEnvironment): MeasurementSource {
   const recorder = env.recorder;
   return {
-    query: (q, window, options) => env.providers.query(q, window, { service: env.service }, options),
+    query: (q, window, options) =>
+      env.providers.query(
+        q,
+        window,
+        { service: env.service, ...(env.targets ? { targets: env.targets() } : {}) },
+        options,
+      ),
     counts: (spec) => {
       const prometheus = spec.source?.prometheus;
       if (prometheus) return new PrometheusCountSource(prometheus, env.service, env.instances?.());

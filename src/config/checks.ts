@@ -123,7 +123,7 @@ function templateProblems(
       return [
         {
           path: [...r.path, j],
-          message: `unknown analysis template "${name}" (${guess ? `did you mean "${guess}"?` : `known: ${known.join(', ')}`}; put an AnalysisTemplate in the same file to add one)`,
+          message: `unknown analysis template "${name}" (${guess ? `did you mean "${guess}"?` : `known: ${known.join(', ')}`}; put an AnalysisTemplate in the same file to add one${isKubernetesRollout(rollout) ? ", as on the cluster it is a resource in the Rollout's namespace" : ''})`,
         },
       ];
     }),
@@ -189,6 +189,11 @@ export const checkSimulations =
         });
       });
   };
+
+/** Every template a rollout names, each once. */
+export function templateNamesOf(spec: Pick<RolloutDocument['spec'], 'strategy'>): string[] {
+  return [...new Set(analysisRefs(spec).flatMap((r) => r.names))];
+}
 
 /** Every place a rollout names analysis templates, with its path in the document. */
 function analysisRefs(

@@ -31,18 +31,20 @@ type VersionName = 'canary' | 'stable' | 'baseline';
 
 /**
  * What each variable stands for in one query: `{{target}}` is the name the mesh knows
- * the version by (the query's `targets`, else `<service>-<version>`), `{{window}}` the
- * range in whole seconds.
+ * the version by (the query's `targets`, else the name kanari runs it under — `named`,
+ * on Kubernetes its Deployment — else `<service>-<version>`), `{{window}}` the range in
+ * whole seconds.
  */
 export function templateValues(
   query: { version: VersionName; targets: Partial<Record<VersionName, string>>; quantile?: number },
   service: string,
   windowMs: number,
+  named: Partial<Record<VersionName, string>> = {},
 ): Partial<Record<TemplateVariable, string>> {
   return {
     service,
     version: query.version,
-    target: query.targets[query.version] ?? `${service}-${query.version}`,
+    target: query.targets[query.version] ?? named[query.version] ?? `${service}-${query.version}`,
     window: promDuration(windowMs),
     ...(query.quantile === undefined ? {} : { quantile: String(query.quantile) }),
   };

@@ -10,6 +10,7 @@
 import type { KubeObject } from './api.js';
 import { promDuration, renderTemplate, templateValues, PROMETHEUS_PRESETS } from '../config/query-template.js';
 import { BUILTIN_TEMPLATES } from '../config/templates.js';
+import { templateNamesOf } from '../config/checks.js';
 import type { AnalysisTemplateSpec, ThresholdMetric } from '../config/schemas/analysis.js';
 import { countPresetOf, routerNameOf, type KubernetesRolloutDocument } from '../config/schemas/kubernetes.js';
 import { instanceName, presetCounts, type CountPreset } from '../config/presets/counts.js';
@@ -40,7 +41,7 @@ export function canaryAlerts(
   const skipped: string[] = [];
   const rules: AlertRule[] = [];
   const known = { ...BUILTIN_TEMPLATES, ...templates };
-  for (const t of templateNames(rollout)) {
+  for (const t of templateNamesOf(rollout.spec)) {
     const spec = known[t];
     if (!spec) continue;
     if (spec.threshold)
@@ -71,19 +72,6 @@ export function canaryAlerts(
   };
 }
 
-/** Every template the plan names, once, in the order it names them. */
-function templateNames(rollout: KubernetesRolloutDocument): string[] {
-  const { canary, blueGreen } = rollout.spec.strategy;
-  return [
-    ...new Set([
-      ...(canary?.analysis?.templates ?? []),
-      ...(canary?.steps ?? []).flatMap((s) => s.analysis?.templates ?? []),
-      ...(blueGreen?.prePromotionAnalysis?.templates ?? []),
-      ...(blueGreen?.postPromotionAnalysis?.templates ?? []),
-    ]),
-  ];
-}
-
 const COMPARISON = /^\s*result\s*(>=|<=|>|<|==|!=)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$/i;
 const NEGATED: Record<string, string> = { '>=': '<', '<=': '>', '>': '<=', '<': '>=', '==': '!=', '!=': '==' };
 
@@ -98,10 +86,11 @@ function thresholdAlert(rollout: KubernetesRolloutDocument, template: string, m:
     return `${what}: its condition is not "result <op> number", which PromQL cannot say as it is (${condition ?? 'none'})`;
   const op = m.successCondition ? NEGATED[parsed[1]!]! : parsed[1]!;
   const interval = m.interval ?? 60_000;
-  const query = renderTemplate(
-    q.query ?? PROMETHEUS_PRESETS[q.preset!]!.query,
-    templateValues(q, rollout.spec.service.name, q.window ?? interval),
-  );
+  const text = q.query ?? PROMETHEUS_PRESETS[q.preset!]!.query;
+  // The judge fills it with the version's Deployment (<rollout>-<version>): a name a fixed rule cannot know.
+  if (/\{\{\s*target\s*\}\}/.test(text) && q.targets[q.version] === undefined)
+    return `${what}: its query names the version by {{target}}, its Deployment ${instanceName(rollout.metadata.name, '<version>')}, which changes with every release; give the query targets, or write the alert by hand`;
+  const query = renderTemplate(text, templateValues(q, rollout.spec.service.name, q.window ?? interval));
   return {
     alert: alertName(rollout.metadata.name, m.name),
     expr: `(${query}) ${op} ${parsed[2]}`,

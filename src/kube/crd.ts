@@ -1,6 +1,7 @@
 /**
- * The CustomResourceDefinition of `rollouts.kanari.dev`. Its OpenAPI schema is generated
- * from the zod schema the operator validates with (`kubernetesRolloutSpec`), so `kubectl
+ * kanari's CustomResourceDefinitions: `rollouts.kanari.dev` and
+ * `analysistemplates.kanari.dev`. Each OpenAPI schema is generated from the zod schema the
+ * operator validates with (`kubernetesRolloutSpec`, `analysisTemplateSpec`), so `kubectl
  * apply` and the operator accept the same shapes. The API server accepts only structural
  * schemas (every node typed, no $ref, no `additionalProperties` beside `properties`,
  * unions in a few fixed forms), so the generated one is rewritten here into that subset;
@@ -9,12 +10,14 @@
  */
 import { z } from 'zod';
 import { API_VERSION } from '../config/schemas/common.js';
+import { analysisTemplateSpec } from '../config/schemas/analysis.js';
 import { kubernetesRolloutSpec } from '../config/schemas/kubernetes.js';
 import type { KubeObject } from './api.js';
 
 export const CRD_GROUP = API_VERSION.split('/')[0]!;
 export const CRD_VERSION = API_VERSION.split('/')[1]!;
 export const CRD_NAME = `rollouts.${CRD_GROUP}`;
+export const TEMPLATE_CRD_NAME = `analysistemplates.${CRD_GROUP}`;
 
 /** A node of a structural OpenAPI v3 schema (the part of JSON Schema Kubernetes keeps). */
 export type StructuralSchema = { [key: string]: unknown };
@@ -61,6 +64,15 @@ export function toStructural(node: unknown, defs: Record<string, unknown> = {}, 
   const out: StructuralSchema = {};
   for (const [key, value] of Object.entries(n)) if (KEPT.has(key)) out[key] = value;
   if ('const' in n) out.enum = [n.const];
+  // JSON Schema 2020 (zod's) gives an exclusive bound as a number; OpenAPI v3.0 (Kubernetes') as a bound and a flag.
+  for (const [bound, flag] of [
+    ['minimum', 'exclusiveMinimum'],
+    ['maximum', 'exclusiveMaximum'],
+  ] as const)
+    if (typeof n[flag] === 'number') {
+      out[bound] = n[flag];
+      out[flag] = true;
+    }
   if (n.type === 'object') {
     const props = n.properties as Record<string, unknown> | undefined;
     if (props && Object.keys(props).length > 0) {
@@ -103,57 +115,64 @@ function withoutType(out: StructuralSchema): StructuralSchema {
   return kept;
 }
 
-/** The Rollout's spec as a structural schema, generated from `kubernetesRolloutSpec`. */
-export function rolloutSpecSchema(): StructuralSchema {
-  const json = z.toJSONSchema(kubernetesRolloutSpec, { io: 'input', unrepresentable: 'any' }) as Record<
-    string,
-    unknown
-  >;
+/** A zod schema's input shapes as a structural schema: what `kubectl apply` is told a resource's spec may be. */
+export function structuralSchemaOf(schema: z.ZodType): StructuralSchema {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return toStructural(json, (json.$defs ?? {}) as Record<string, unknown>);
 }
 
-/** The whole CustomResourceDefinition, ready for `kubectl apply`. */
-export function rolloutCrd(): KubeObject {
+/** The Rollout's spec as a structural schema, generated from `kubernetesRolloutSpec`. */
+export function rolloutSpecSchema(): StructuralSchema {
+  return structuralSchemaOf(kubernetesRolloutSpec);
+}
+
+interface CustomKind {
+  plural: string;
+  kind: string;
+  shortNames?: string[];
+  categories: string[];
+  description: string;
+  spec: StructuralSchema;
+  /** A status subresource the operator writes, kept whole (its shape is kanari's, versioned with kanari). */
+  status?: true;
+  columns: { name: string; type: string; jsonPath: string; description?: string }[];
+}
+
+/** One namespaced kind of kanari's API group, at its one version, ready for `kubectl apply`. */
+function customResourceDefinition(k: CustomKind): KubeObject {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: CRD_NAME, labels: { 'app.kubernetes.io/managed-by': 'kanari' } },
+    metadata: { name: `${k.plural}.${CRD_GROUP}`, labels: { 'app.kubernetes.io/managed-by': 'kanari' } },
     spec: {
       group: CRD_GROUP,
       scope: 'Namespaced',
       names: {
-        plural: 'rollouts',
-        singular: 'rollout',
-        kind: 'Rollout',
-        listKind: 'RolloutList',
-        // `ro` as Argo Rollouts has it would clash when both are installed; `kro` does not.
-        shortNames: ['kro'],
-        categories: ['kanari', 'all'],
+        plural: k.plural,
+        singular: k.kind.toLowerCase(),
+        kind: k.kind,
+        listKind: `${k.kind}List`,
+        ...(k.shortNames ? { shortNames: k.shortNames } : {}),
+        categories: k.categories,
       },
       versions: [
         {
           name: CRD_VERSION,
           served: true,
           storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Where the rollout is' },
-            { name: 'Weight', type: 'integer', jsonPath: '.status.weight', description: "The canary's share (%)" },
-            { name: 'Step', type: 'string', jsonPath: '.status.step', description: 'The current step of the plan' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
+          ...(k.status ? { subresources: { status: {} } } : {}),
+          additionalPrinterColumns: k.columns,
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: 'A release of a Deployment through a traffic router, judged step by step (kanari).',
+              description: k.description,
               required: ['spec'],
               properties: {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
-                spec: rolloutSpecSchema(),
-                // The operator's to write; its shape is kanari's status, versioned with kanari.
-                status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+                spec: k.spec,
+                ...(k.status ? { status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } : {}),
               },
             },
           },
@@ -161,4 +180,42 @@ export function rolloutCrd(): KubeObject {
       ],
     },
   };
+}
+
+/** The Rollout CustomResourceDefinition. */
+export function rolloutCrd(): KubeObject {
+  return customResourceDefinition({
+    plural: 'rollouts',
+    kind: 'Rollout',
+    // `ro` as Argo Rollouts has it would clash when both are installed; `kro` does not.
+    shortNames: ['kro'],
+    categories: ['kanari', 'all'],
+    description: 'A release of a Deployment through a traffic router, judged step by step (kanari).',
+    spec: rolloutSpecSchema(),
+    status: true,
+    columns: [
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Where the rollout is' },
+      { name: 'Weight', type: 'integer', jsonPath: '.status.weight', description: "The canary's share (%)" },
+      { name: 'Step', type: 'string', jsonPath: '.status.step', description: 'The current step of the plan' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  });
+}
+
+/**
+ * The AnalysisTemplate CustomResourceDefinition: the same spec as an AnalysisTemplate
+ * document of a standalone file (`analysisTemplateSpec`), named by Rollouts of its
+ * namespace. No status: the operator only reads templates. No short name: Argo Rollouts'
+ * kind of the same name would make one ambiguous.
+ */
+export function analysisTemplateCrd(): KubeObject {
+  return customResourceDefinition({
+    plural: 'analysistemplates',
+    kind: 'AnalysisTemplate',
+    // Not in `all`: a template is configuration, as a ConfigMap is.
+    categories: ['kanari'],
+    description: 'How kanari judges a release: a threshold, sequential, Kayenta or series judge (kanari).',
+    spec: structuralSchemaOf(analysisTemplateSpec),
+    columns: [{ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
+  });
 }

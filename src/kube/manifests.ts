@@ -1,11 +1,11 @@
 /**
  * What installs kanari on a cluster, as objects (`kanari k8s manifests` prints them): the
- * CRD, the operator's ServiceAccount, its permissions — each verb granted for a reason
+ * CRDs, the operator's ServiceAccount, its permissions — each verb granted for a reason
  * given beside it, nothing more — and its Deployment. docs/kubernetes/manifests.md says
  * the same per verb; a change here changes that table.
  */
 import type { KubeObject } from './api.js';
-import { CRD_GROUP, rolloutCrd } from './crd.js';
+import { analysisTemplateCrd, CRD_GROUP, rolloutCrd } from './crd.js';
 
 export interface ManifestOptions {
   /** kanari's version: the default image's tag. */
@@ -36,6 +36,8 @@ export const ROLLOUT_RULES: PolicyRule[] = [
   { apiGroups: [CRD_GROUP], resources: ['rollouts/finalizers'], verbs: ['update'] },
   // The status subresource is where every transition is saved: written at a resourceVersion.
   { apiGroups: [CRD_GROUP], resources: ['rollouts/status'], verbs: ['get', 'update', 'patch'] },
+  // The AnalysisTemplates Rollouts name: read (listed, then watched) as a release starts, never written.
+  { apiGroups: [CRD_GROUP], resources: ['analysistemplates'], verbs: ['get', 'list', 'watch'] },
   // One Deployment per version, created, scaled and removed by kanari; the user's is read and kept at 0 replicas.
   {
     apiGroups: ['apps'],
@@ -101,13 +103,14 @@ function role(kind: 'ClusterRole' | 'Role', name: string, rules: PolicyRule[], a
   return { apiVersion: 'rbac.authorization.k8s.io/v1', kind, metadata: meta(name, at), rules };
 }
 
-/** Every object, in the order `kubectl apply` needs them (the CRD and the namespace first). */
+/** Every object, in the order `kubectl apply` needs them (the CRDs and the namespace first). */
 export function installManifests(options: ManifestOptions): KubeObject[] {
   const ns = options.namespace ?? SYSTEM_NAMESPACE;
   const scoped = options.namespace !== undefined;
   const image = options.image ?? `ghcr.io/kanari-dev/kanari:${options.version}`;
   return [
     rolloutCrd(),
+    analysisTemplateCrd(),
     // With --namespace the namespace is the user's and exists already.
     ...(scoped ? [] : [{ apiVersion: 'v1', kind: 'Namespace', metadata: meta(ns) }]),
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(OPERATOR, ns) },

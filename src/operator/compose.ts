@@ -12,7 +12,7 @@ import type { TargetsFactory } from '../rollout/seams/targets.js';
 import { KubernetesTarget } from '../targets/kubernetes.js';
 import { kubernetesTrafficRouter } from '../traffic/kubernetes/index.js';
 import type { KubernetesTrafficRouter } from '../traffic/kubernetes/kube-router.js';
-import type { RunnerWorld } from './runner.js';
+import type { RunnerAdapters } from './runner.js';
 
 /** How often the target and the replicas router look at their Deployments. */
 export interface KubernetesWorldOptions {
@@ -21,10 +21,7 @@ export interface KubernetesWorldOptions {
   holdMs?: number;
 }
 
-export function kubernetesWorld(
-  client: KubeClient,
-  options: KubernetesWorldOptions = {},
-): Omit<RunnerWorld, 'client' | 'identity' | 'log' | 'lost'> {
+export function kubernetesWorld(client: KubeClient, options: KubernetesWorldOptions = {}): RunnerAdapters {
   return {
     traffic: (rollout, at): KubernetesTrafficRouter =>
       kubernetesTrafficRouter(rollout, {

@@ -20,12 +20,20 @@
 import { z } from 'zod';
 import { kubernetesMetadata, kubernetesRolloutSpec } from '../config/schemas/kubernetes.js';
 import { formatPath } from '../config/errors.js';
-import { describeRef, refOf, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
-import type { EventNote } from '../kube/events.js';
+import {
+  describeRef,
+  refOf,
+  type KubeClient,
+  type KubeObject,
+  type ObjectRef,
+  type OwnerReference,
+} from '../kube/api.js';
+import { recordEvent, type EventNote } from '../kube/events.js';
 import { deploymentProgress, isKanaris, record, versionObjectName } from '../kube/versions.js';
 import { describeSystemError } from '../shared/system.js';
+import type { RoutedRollout } from '../traffic/kubernetes/index.js';
 import type { KubernetesTrafficRouter } from '../traffic/kubernetes/kube-router.js';
-import { versionOf, type DeploymentObject } from './release.js';
+import { ownerOf, versionOf, type DeploymentObject } from './release.js';
 
 /** The finalizer on every Rollout kanari runs: its deletion waits until the user's workload and routing are back. */
 export const CLEANUP_FINALIZER = 'kanari.dev/cleanup';
@@ -77,22 +85,47 @@ const givenBackRollout = z.looseObject({
 });
 type GivenBackRollout = z.output<typeof givenBackRollout>;
 
+/** What giving back is done with: the runner's own client (fenced by the lease), router factory and log. */
 export interface GiveBackWorld {
   client: KubeClient;
-  /** The router the Rollout names, which takes kanari's routing out of the user's objects. */
-  router(rollout: GivenBackRollout): KubernetesTrafficRouter;
+  /** This replica, which reports the Events. */
+  identity: string;
+  traffic(
+    rollout: RoutedRollout,
+    at: { owner: OwnerReference; port: number; replicas: number },
+  ): KubernetesTrafficRouter;
+  log(line: string): void;
   /** A log line, once until it changes (a resync repeats the waiting). */
   say(line: string): void;
-  /** An Event on the Rollout, and a log line. */
-  note(note: EventNote): Promise<void>;
   now?: () => number;
 }
 
+/** What each step acts with. */
+interface Hands {
+  client: KubeClient;
+  router(rollout: GivenBackRollout): KubernetesTrafficRouter;
+  say(line: string): void;
+  /** An Event on the Rollout, and the same line in the log. */
+  note(note: EventNote): Promise<void>;
+}
+
 /** Takes the next step of giving back a Rollout being deleted; the caller calls again on the next change. */
-export async function giveBack(seen: KubeObject, w: GiveBackWorld): Promise<void> {
+export async function giveBack(seen: KubeObject, world: GiveBackWorld): Promise<void> {
   // Read again: a watch's copy may be from before the last step (the finalizer gone), and a step is never taken twice.
-  const resource = await w.client.get(refOf(seen));
+  const resource = await world.client.get(refOf(seen));
   if (!resource?.metadata.deletionTimestamp || !hasCleanupFinalizer(resource)) return;
+  const key = `${resource.metadata.namespace}/${resource.metadata.name}`;
+  const w: Hands = {
+    client: world.client,
+    // Giving back writes no backend and scales no version: the port and size are not used.
+    router: (rollout) =>
+      world.traffic(rollout, { owner: ownerOf(resource), port: rollout.spec.service.port ?? 0, replicas: 1 }),
+    say: world.say,
+    note: async (note) => {
+      const { failed } = await recordEvent(world.client, resource, note, world.identity);
+      world.log(`${key}: ${note.reason}: ${note.message}${failed ? ` (no Event: ${failed})` : ''}`);
+    },
+  };
   const parsed = givenBackRollout.safeParse(resource);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -106,7 +139,7 @@ export async function giveBack(seen: KubeObject, w: GiveBackWorld): Promise<void
   const rollout = parsed.data;
   const deadline = Date.parse(resource.metadata.deletionTimestamp ?? '') + rollout.spec.progressDeadline;
   // An unreadable timestamp is past the deadline: deletion must never wait forever.
-  const late = !((w.now ?? Date.now)() < deadline);
+  const late = !((world.now ?? Date.now)() < deadline);
   const ref: ObjectRef = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -154,7 +187,7 @@ async function workloadServes(
   workload: DeploymentObject,
   ref: ObjectRef,
   late: boolean,
-  w: GiveBackWorld,
+  w: Hands,
 ): Promise<boolean> {
   if ((workload.spec?.replicas ?? 1) === 0) {
     const kept = workload.metadata.annotations?.[REPLICAS_ANNOTATION];

@@ -2,7 +2,7 @@
  * `kanari operator`: Kubernetes mode's composition root. Every replica runs leader
  * election on a Lease; only the holder runs rollouts, and every write it makes goes
  * through a client fenced by that lease (src/kube/lease.ts). The leader watches Rollout
- * resources (in one namespace or all) and the Deployments they name, and hands each
+ * resources (in one namespace or all), the Deployments and AnalysisTemplates they name, and hands each
  * Rollout to its `RolloutRunner` on every change and every resync, which makes the world
  * match it (level-triggered: a lost event or a restart converges all the same). Losing the lease
  * stops every engine without another write; the next leader resumes from the resources'
@@ -13,7 +13,8 @@ import type { KubeClient, KubeObject } from '../kube/api.js';
 import { watchKind, type KindWatch } from '../kube/informer.js';
 import { fencedClient, LeaderElection } from '../kube/lease.js';
 import { describeSystemError } from '../shared/system.js';
-import { RolloutRunner, type RunnerWorld } from './runner.js';
+import { RolloutRunner, type RunnerAdapters, type RunnerWorld } from './runner.js';
+import { TemplateWatch } from './template-watch.js';
 
 export interface OperatorOptions {
   client: KubeClient;
@@ -27,7 +28,7 @@ export interface OperatorOptions {
   resyncMs?: number;
   election?: { leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
   /** The adapters each rollout's engine gets, given the fenced client. */
-  world: (client: KubeClient) => Omit<RunnerWorld, 'client' | 'identity' | 'log' | 'lost'>;
+  world: (client: KubeClient) => RunnerAdapters;
   log: (line: string) => void;
 }
 
@@ -41,6 +42,7 @@ export class Operator {
   private readonly busy = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private watches: KindWatch[] = [];
+  private templates?: TemplateWatch;
   private timer?: NodeJS.Timeout;
   private leading = false;
   private stopped = false;
@@ -112,6 +114,15 @@ export class Operator {
         failed: failed('Deployments'),
       }),
     ];
+    this.templates = new TemplateWatch(
+      this.o.client,
+      this.o.namespace,
+      (namespace) => {
+        for (const [key, r] of this.resources) if (r.metadata.namespace === namespace) void this.reconcile(key);
+      },
+      failed('AnalysisTemplates'),
+    );
+    this.watches.push(this.templates);
     const resync = () => {
       if (!this.leading) return;
       void this.sync().finally(() => {
@@ -182,6 +193,7 @@ export class Operator {
     const runners = [...this.runners.values()];
     const busy = [...this.busy.values()];
     this.watches = [];
+    this.templates = undefined;
     this.runners.clear();
     this.resources.clear();
     await Promise.all([...watches.map((w) => w.stop()), ...busy]);
@@ -199,7 +211,17 @@ export class Operator {
   }
 
   private world(lost: (why: string) => void): RunnerWorld {
-    return { ...this.o.world(this.fenced), client: this.fenced, identity: this.o.identity, log: this.o.log, lost };
+    return {
+      ...this.o.world(this.fenced),
+      client: this.fenced,
+      identity: this.o.identity,
+      log: this.o.log,
+      lost,
+      findTemplate: (namespace, name) =>
+        this.templates
+          ? this.templates.find(namespace, name)
+          : this.o.client.get({ apiVersion: API_VERSION, kind: 'AnalysisTemplate', namespace, name }),
+    };
   }
 }
 

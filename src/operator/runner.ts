@@ -20,13 +20,13 @@ import { kubernetesRolloutDocument, type KubernetesRolloutDocument } from '../co
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { formatPath } from '../config/errors.js';
 import { rolloutProblems } from '../config/checks.js';
+import { instanceName } from '../config/presets/counts.js';
 import { describeRef, type KubeClient, type KubeObject, type ObjectRef, type OwnerReference } from '../kube/api.js';
 import { RolloutEngine } from '../rollout/engine.js';
 import { systemClock } from '../rollout/seams/clock.js';
 import type { TargetsFactory } from '../rollout/seams/targets.js';
 import type { KubernetesTrafficRouter } from '../traffic/kubernetes/kube-router.js';
 import type { RoutedRollout } from '../traffic/kubernetes/index.js';
-import { recordEvent, type EventNote } from '../kube/events.js';
 import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
 import { KubeRunStore } from '../store/kubernetes-runs.js';
@@ -34,6 +34,7 @@ import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
 import { engineDocument, ownerOf, releaseOf, versionOf, type DeploymentObject } from './release.js';
 import { addCleanupFinalizer, giveBack, REPLICAS_ANNOTATION } from './give-back.js';
+import { isIdle, releaseTemplates, type TemplateLookup } from './templates.js';
 
 /** The adapters a runner builds its engine with (the operator picks them; tests may give fakes). */
 export interface RunnerWorld {
@@ -44,14 +45,24 @@ export interface RunnerWorld {
     at: { owner: OwnerReference; port: number; replicas: number },
   ): KubernetesTrafficRouter;
   targets(rollout: KubernetesRolloutDocument, owner: OwnerReference): TargetsFactory;
+  /** The built-in templates as this Rollout has them (`sequential` counting from its Prometheus). */
   templates(rollout: KubernetesRolloutDocument): Record<string, AnalysisTemplateSpec>;
+  /** An AnalysisTemplate resource, for the templates a Rollout names that are not built in. */
+  findTemplate: TemplateLookup;
   log(line: string): void;
   /** Another replica wrote this rollout: the operator stops leading. */
   lost(why: string): void;
 }
 
+/** What the composition root gives a runner; the operator adds its client, identity, log and the templates it watches. */
+export type RunnerAdapters = Omit<RunnerWorld, 'client' | 'identity' | 'log' | 'lost' | 'findTemplate'>;
+
 export class RolloutRunner {
   private engine?: RolloutEngine;
+  /** The templates the Rollout names, as read when its last release started (or is about to). */
+  private templates: Record<string, AnalysisTemplateSpec> = {};
+  /** The specs of those read from resources, as written: pinned in the status for a new leader. */
+  private sources: Record<string, unknown> = {};
   private store?: KubeStatusStore;
   private said = new Set<string>();
   readonly key: string;
@@ -94,9 +105,20 @@ export class RolloutRunner {
       return this.refuse(`the Rollout is not valid: ${formatPath(issue.path)}: ${issue.message}`);
     }
     const rollout = parsed.data;
+    // Templates are read while no release runs, so the one that starts keeps what it read (as standalone, its file).
+    const idle = !this.engine || isIdle(this.engine.status);
+    if (idle) {
+      const found = await releaseTemplates(this.resource, rollout, this.world, !this.engine, (l) => this.say(l));
+      if ('problem' in found) return this.refuse(`the Rollout is refused: ${found.problem}`);
+      this.templates = found.templates;
+      this.sources = found.sources;
+    }
     // What `kanari lint` refuses (a step the router cannot do, a judge that cannot judge here) is never run.
-    const problem = rolloutProblems(rollout, this.world.templates(rollout))[0];
+    const problem = rolloutProblems(rollout, this.templates)[0];
     if (problem) return this.refuse(`the Rollout is refused: ${formatPath(problem.path)}: ${problem.message}`);
+    if (idle) this.engine?.useTemplates(this.templates);
+    if (idle) this.store?.pin(this.sources);
+    this.store?.refuse(undefined);
     const namespace = this.resource.metadata.namespace ?? 'default';
     const workload = await this.world.client.get<DeploymentObject>({
       apiVersion: 'apps/v1',
@@ -186,10 +208,13 @@ export class RolloutRunner {
       onLost: (why) => this.world.lost(why),
       log: (line) => this.world.log(`${this.key}: ${line}`),
     });
+    this.store.pin(this.sources);
     const document = engineDocument(this.resource.metadata.name, this.resource.spec as Record<string, unknown>, stable);
     this.engine = new RolloutEngine({
       document,
-      templates: this.world.templates(rollout),
+      templates: this.templates,
+      // {{target}} in a query is the version's Deployment, the name Istio and ingress-nginx count it under.
+      instanceTarget: (instance) => instanceName(this.resource.metadata.name, instance),
       store: memoryStore({ status: this.store, runs: new KubeRunStore(this.store) }),
       traffic: this.world.traffic(rollout, { owner, port, replicas: place.replicas }),
       targets: this.world.targets(rollout, owner),
@@ -204,24 +229,7 @@ export class RolloutRunner {
   /** The Rollout is being deleted: nothing moves users any more, and the next step of giving back is taken. */
   private async giveBack(): Promise<void> {
     await this.close();
-    await giveBack(this.resource, {
-      client: this.world.client,
-      // Giving back writes no backend and scales no version: the port and size are not used.
-      router: (rollout) =>
-        this.world.traffic(rollout, {
-          owner: ownerOf(this.resource),
-          port: rollout.spec.service.port ?? 0,
-          replicas: 1,
-        }),
-      say: (line) => this.say(line),
-      note: (note) => this.note(note),
-    });
-  }
-
-  /** An Event on the Rollout (what `kubectl describe` shows) and the same line in the log. */
-  private async note(note: EventNote): Promise<void> {
-    const { failed } = await recordEvent(this.world.client, this.resource, note, this.world.identity);
-    this.world.log(`${this.key}: ${note.reason}: ${note.message}${failed ? ` (no Event: ${failed})` : ''}`);
+    await giveBack(this.resource, { ...this.world, say: (line) => this.say(line) });
   }
 
   /**
@@ -258,7 +266,9 @@ export class RolloutRunner {
   private async refuse(why: string): Promise<void> {
     const current = (this.resource.status as { message?: unknown } | undefined)?.message;
     this.say(why);
-    if (this.engine || current === why) return;
+    // With an engine, its store writes the status: the refusal goes on top of what it writes.
+    if (this.engine) return this.store!.refuse(why);
+    if (current === why) return;
     await this.world.client.patch(
       {
         apiVersion: this.resource.apiVersion,

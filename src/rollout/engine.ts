@@ -53,6 +53,11 @@ export interface EngineOptions extends EngineSeams {
   document: RolloutDocument;
   /** AnalysisTemplate documents applied with the rollout, by name (built-ins are always there). */
   templates?: Record<string, AnalysisTemplateSpec>;
+  /**
+   * What `{{target}}` stands for in a query about a version, given the instance it runs as
+   * (on Kubernetes, the instance's Deployment); default `<service>-<version>`.
+   */
+  instanceTarget?: (instance: string) => string;
   /** Called after every accepted transition (the demo prints from here). */
   onTransition?: (t: Transition, event: RolloutEvent) => void;
   /** Called as each round starts, with how late (ms) it is after its slot. */
@@ -117,6 +122,7 @@ export class RolloutEngine {
       runs: o.store.runs,
       stats: o.store.stats,
       templates: o.templates ?? {},
+      ...(o.instanceTarget ? { instanceTarget: o.instanceTarget } : {}),
       expectedShareAt: (start, end) => {
         const served = this.traffic.trafficDuring(start, end);
         return served && splitShares(served);
@@ -178,6 +184,14 @@ export class RolloutEngine {
     const next = this.queue.then(() => this.dispatch(e));
     this.queue = next.catch(() => {});
     return next;
+  }
+
+  /**
+   * The templates analyses opened from now on read; runs already open keep the spec they
+   * started with. The operator calls this while no release runs, with the resources it read.
+   */
+  useTemplates(templates: Record<string, AnalysisTemplateSpec>): void {
+    this.analyses.useTemplates(templates);
   }
 
   /** Runs one round now (tests call this instead of waiting for the timer). */

@@ -69,3 +69,21 @@ export function conditionsOf(s: RolloutStatus, now: string, previous: readonly C
     ],
   };
 }
+
+/**
+ * The conditions while the operator refuses to start what the resource asks for (a template
+ * it cannot use, with a release waiting): Degraded, saying why, whatever the engine's phase.
+ */
+export function refusedConditions(conditions: readonly Condition[], why: string, now: string): Condition[] {
+  return conditions.map((c) =>
+    c.type !== 'Degraded'
+      ? c
+      : {
+          ...c,
+          status: 'True',
+          reason: 'Refused',
+          message: why,
+          lastTransitionTime: c.status === 'True' ? c.lastTransitionTime : now,
+        },
+  );
+}

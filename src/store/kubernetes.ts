@@ -25,7 +25,13 @@ import type { RolloutStatus } from '../rollout/types.js';
 import type { AnalysisRunState } from '../analysis/run.js';
 import { describeSystemError } from '../shared/system.js';
 import type { CommandAnswer } from '../kube/commands.js';
-import { conditionsOf, summaryOf, type Condition, type RolloutConditions } from './kubernetes-status.js';
+import {
+  conditionsOf,
+  refusedConditions,
+  summaryOf,
+  type Condition,
+  type RolloutConditions,
+} from './kubernetes-status.js';
 
 export interface KubeStatusOptions {
   client: KubeClient;
@@ -50,6 +56,8 @@ export interface ResourceStatus extends RolloutConditions {
   writer: { identity: string; seq: number };
   /** The answer to the last command a person sent through the resource's annotation. */
   command?: CommandAnswer;
+  /** The AnalysisTemplate resources' specs, as read when the release started: what a new leader judges it with. */
+  templates?: Record<string, unknown>;
   /** The engine's whole status: what a restarted operator resumes from. */
   state: RolloutStatus;
   /** Each running analysis's state without its measurements, by run id. */
@@ -74,6 +82,8 @@ export class KubeStatusStore implements StatusStore {
   private lastError?: string;
   private conditions: Condition[] = [];
   private command?: CommandAnswer;
+  private refusal?: string;
+  private pinned?: Record<string, unknown>;
   /** The stamp the resource held when this replica took the rollout on: the previous leader's, not a rival's. */
   private readonly takenOver?: { identity: string; seq: number };
   /** Running analyses' states, as last saved; written with the status. */
@@ -95,6 +105,7 @@ export class KubeStatusStore implements StatusStore {
     if (status?.writer) this.takenOver = { ...status.writer };
     this.conditions = Array.isArray(status?.conditions) ? status.conditions : [];
     if (status?.command && typeof status.command.id === 'string') this.command = status.command;
+    this.pinned = KubeStatusStore.savedTemplates(r);
     this.runs = savedRuns(status?.runs);
   }
 
@@ -117,6 +128,12 @@ export class KubeStatusStore implements StatusStore {
       this.runsWritten = now;
       this.changed();
     }
+  }
+
+  /** The template specs pinned for the release under way, as the resource holds them (any shape: check them). */
+  static savedTemplates(resource: KubeObject): Record<string, unknown> | undefined {
+    const templates = (resource.status as Partial<ResourceStatus> | undefined)?.templates;
+    return templates && typeof templates === 'object' && !Array.isArray(templates) ? templates : undefined;
   }
 
   /** The status a restarted operator resumes from, as the resource holds it. */
@@ -149,6 +166,24 @@ export class KubeStatusStore implements StatusStore {
 
   appendEvent(_rollout: string, revision: number, at: number, type: string, data: Record<string, unknown>): void {
     this.o.events?.([{ revision, at, type, data }]);
+  }
+
+  /**
+   * Shows `why` as the status' message and a Degraded condition, on top of the engine's
+   * status, until called with undefined: the operator's refusal to start what the resource
+   * asks for while the engine itself is fine.
+   */
+  refuse(why: string | undefined): void {
+    if (why === this.refusal) return;
+    this.refusal = why;
+    this.changed();
+  }
+
+  /** Keeps the specs of the templates the next (or current) release reads, written with the status. */
+  pin(templates: Record<string, unknown>): void {
+    if (JSON.stringify(templates) === JSON.stringify(this.pinned ?? {})) return;
+    this.pinned = structuredClone(templates);
+    this.changed();
   }
 
   /** The id of the last command answered: one carried out is never carried out again. */
@@ -260,14 +295,17 @@ export class KubeStatusStore implements StatusStore {
 
   private statusBody(state: RolloutStatus): ResourceStatus {
     this.seq++;
-    const { conditions } = conditionsOf(state, new Date().toISOString(), this.conditions);
-    this.conditions = conditions;
+    const now = new Date().toISOString();
+    const { conditions } = conditionsOf(state, now, this.conditions);
+    this.conditions = this.refusal ? refusedConditions(conditions, this.refusal, now) : conditions;
     return {
       ...summaryOf(state, stepsOf(this.stored?.document)),
-      conditions,
+      ...(this.refusal ? { message: this.refusal } : {}),
+      conditions: this.conditions,
       ...(this.generation !== undefined ? { observedGeneration: this.generation } : {}),
       writer: { identity: this.o.identity, seq: this.seq },
       ...(this.command ? { command: this.command } : {}),
+      ...(this.pinned && Object.keys(this.pinned).length > 0 ? { templates: this.pinned } : {}),
       state,
       ...(Object.keys(this.runs).length > 0 ? { runs: this.runs } : {}),
     };

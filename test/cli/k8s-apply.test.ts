@@ -1,8 +1,9 @@
 /**
  * What `kanari k8s manifests` installs, applied with Debian's kubectl to the test API
  * server (test/helpers/kube/apiserver.ts), which enforces a CRD's structural schema as a
- * real one does: the generated CRD is accepted, every example Rollout applies, a Rollout
- * of the wrong shape is refused by the schema, and `kubectl get kro` prints the columns.
+ * real one does: the generated CRDs are accepted, every example Rollout (and the
+ * AnalysisTemplate beside one) applies, a Rollout or template of the wrong shape is refused
+ * by the schema, and `kubectl get kro` prints the columns.
  * RBAC and ServiceAccounts are not served by the test API server; test/kube/manifests.test.ts
  * validates them against the official schemas instead.
  */
@@ -81,6 +82,9 @@ describe('kanari k8s manifests, applied', () => {
       const r = await kubectl(['apply', '--server-side', '-f', '-'], text);
       assert.equal(r.status, 0, `${router}: ${r.out}`);
     }
+    // The replicas example's AnalysisTemplate is a resource of the generated CRD too.
+    const template = api.get('kanari.dev/v1alpha1', 'AnalysisTemplate', 'shop', 'checkout-success');
+    assert.equal(template?.spec.threshold.metrics[0].successCondition, 'result >= 0.99');
     // The schema's defaults are the API server's to fill in, as zod fills them in when it loads.
     assert.deepEqual(api.get('kanari.dev/v1alpha1', 'Rollout', 'shop', 'gatewayapi')?.spec.workloadRef, {
       apiVersion: 'apps/v1',
@@ -97,6 +101,15 @@ describe('kanari k8s manifests, applied', () => {
     const r = await kubectl(['apply', '--server-side', '-f', '-'], text);
     assert.notEqual(r.status, 0);
     assert.match(r.out, /spec\.strategy\.canary\.steps\[2\]\.setWeight/);
+  });
+
+  it('refuses an AnalysisTemplate of the wrong shape, naming the field', async () => {
+    const text = readFileSync('examples/kubernetes/replicas/rollout.yaml', 'utf8')
+      .split(/^---$/m)[1]!
+      .replace('failureLimit: 1', 'failureLimit: one');
+    const r = await kubectl(['apply', '--server-side', '-f', '-'], text);
+    assert.notEqual(r.status, 0);
+    assert.match(r.out, /spec\.threshold\.metrics\[0\]\.failureLimit/);
   });
 
   it('prints phase, weight and step from the status', async () => {

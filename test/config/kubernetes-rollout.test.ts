@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { KUBERNETES } from '../../src/config/capabilities.js';
 import { rolloutProblems } from '../../src/config/checks.js';
 import { loadDocuments } from '../../src/config/kinds.js';
+import { analysisTemplateDocument } from '../../src/config/schemas/analysis.js';
 import { kubernetesRolloutDocument } from '../../src/config/schemas/kubernetes.js';
 import { parse } from 'yaml';
 import { readFileSync } from 'node:fs';
@@ -27,6 +28,11 @@ function rollout(routing: string, steps: string[], extra = '', after = ''): stri
   return file(rolloutText(routing, steps, extra, after));
 }
 
+/** Replicas counts nothing and the Gateway API has several implementations: those name who counts (Istio here). */
+function presetFor(routing: string): string {
+  return routing === REPLICAS || routing.includes('gatewayAPI') ? ', preset: istio' : '';
+}
+
 function rolloutText(routing: string, steps: string[], extra = '', after = ''): string {
   return `apiVersion: kanari.dev/v1alpha1
 kind: Rollout
@@ -35,7 +41,7 @@ spec:
 ${extra}  workloadRef: { name: shop }
   service: { name: shop, port: 80 }
   trafficRouting: ${routing}
-  metrics: { prometheus: { address: http://prometheus.monitoring:9090${routing === REPLICAS ? ', preset: istio' : ''} } }
+  metrics: { prometheus: { address: http://prometheus.monitoring:9090${presetFor(routing)} } }
   strategy:
     canary:
       steps:
@@ -129,6 +135,15 @@ spec:
     );
   });
 
+  it("says an unknown template is, on a cluster, a resource of the Rollout's namespace, and takes one with a namespace", () => {
+    assert.match(
+      errorsOf(rollout(REPLICAS, ['analysis: { templates: [limitz] }'], '', THRESHOLD))[0]!,
+      /unknown analysis template "limitz" \(did you mean "limits"\?; put an AnalysisTemplate in the same file to add one, as on the cluster it is a resource in the Rollout's namespace\)/,
+    );
+    const namespaced = THRESHOLD.replace('metadata: { name: limits }', 'metadata: { name: limits, namespace: prod }');
+    loadDocuments(rollout(REPLICAS, ['analysis: { templates: [limits] }'], '', namespaced));
+  });
+
   it('answers a malformed spec with located errors, never a crash', () => {
     for (const spec of [
       'null',
@@ -165,11 +180,15 @@ spec:
         ],
       ],
     );
-    for (const router of ['gatewayapi', 'istio', 'nginx', 'replicas'])
-      assert.deepEqual(
-        rolloutProblems(resource(readFileSync(`examples/kubernetes/${router}/rollout.yaml`, 'utf8'))),
-        [],
-        router,
+    for (const router of ['gatewayapi', 'istio', 'nginx', 'replicas']) {
+      // The example's AnalysisTemplates are, on a cluster, resources the operator reads beside it.
+      const [rollout, ...templates] = readFileSync(`examples/kubernetes/${router}/rollout.yaml`, 'utf8').split(
+        /^---$/m,
       );
+      const given = Object.fromEntries(
+        templates.map((t) => analysisTemplateDocument.parse(parse(t))).map((t) => [t.metadata.name, t.spec]),
+      );
+      assert.deepEqual(rolloutProblems(resource(rollout!), given), [], router);
+    }
   });
 });

@@ -63,6 +63,19 @@ const rulesOf = (r: ReturnType<typeof canaryAlerts>) =>
   (r.rule.spec as { groups: { rules: AlertRule[] }[] }).groups[0]!.rules;
 
 describe('kanari k8s alerts', () => {
+  it("skips a threshold metric whose query names the version by {{target}} without targets: on Kubernetes that is the version's Deployment, which changes with every release", () => {
+    const istio = '{ istio: { virtualService: { name: checkout }, destinationRule: { name: checkout } } }';
+    const result = load(istio, 'slo', CHECKS.replace('\n            targets: { canary: checkout-canary }', ''));
+    assert.deepEqual(
+      rulesOf(result).map((r) => r.alert),
+      ['KanariCheckoutP99'],
+    );
+    assert.match(
+      result.skipped[0]!,
+      /^template "slo" metric "success-rate": its query names the version by \{\{target\}\}/,
+    );
+  });
+
   it('turns each threshold metric on Prometheus into an alert firing when the judge would fail it', () => {
     const result = load(
       '{ istio: { virtualService: { name: checkout }, destinationRule: { name: checkout } } }',

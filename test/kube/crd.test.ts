@@ -5,7 +5,7 @@ import { parseDocuments } from '../../src/config/load.js';
 import { kubernetesRolloutDocument } from '../../src/config/schemas/kubernetes.js';
 import { rolloutCrd, toStructural } from '../../src/kube/crd.js';
 import { validateObject } from '../helpers/kube/models.js';
-import { structuralErrors } from '../helpers/kube/structural.js';
+import { structuralErrors, structuralViolations } from '../helpers/kube/structural.js';
 
 const crd = rolloutCrd() as unknown as {
   spec: { versions: { schema: { openAPIV3Schema: Record<string, unknown> }; additionalPrinterColumns: unknown[] }[] };
@@ -13,44 +13,6 @@ const crd = rolloutCrd() as unknown as {
 const version = crd.spec.versions[0]!;
 const schema = version.schema.openAPIV3Schema;
 const spec = (schema.properties as Record<string, Record<string, unknown>>).spec!;
-
-/**
- * Kubernetes' JSONSchemaProps (k8s.io/apiextensions-apiserver, types_jsonschema.go), less
- * what a structural schema forbids ($ref, definitions, dependencies, additionalItems, and
- * `id`/`$schema`) and the logical junctors, which kanari never writes.
- */
-const ALLOWED = new Set(
-  `description type format title default maximum exclusiveMaximum minimum exclusiveMinimum maxLength minLength
-   pattern maxItems minItems uniqueItems multipleOf enum maxProperties minProperties required items properties
-   additionalProperties example nullable externalDocs x-kubernetes-preserve-unknown-fields
-   x-kubernetes-embedded-resource x-kubernetes-int-or-string x-kubernetes-list-map-keys x-kubernetes-list-type
-   x-kubernetes-map-type x-kubernetes-validations`.split(/\s+/),
-);
-
-/** Every rule of a structural schema this generator could break, checked at every node: the problems found. */
-function structuralViolations(node: Record<string, unknown>, path = 'spec'): string[] {
-  const out: string[] = [];
-  for (const key of Object.keys(node)) if (!ALLOWED.has(key)) out.push(`${path}: ${key} is not allowed`);
-  const special = node['x-kubernetes-int-or-string'] || node['x-kubernetes-preserve-unknown-fields'];
-  if (node.type === undefined && !special) out.push(`${path}: has no type`);
-  if (node['x-kubernetes-int-or-string'] && node.type !== undefined) out.push(`${path}: int-or-string with a type`);
-  if (node.properties && node.additionalProperties !== undefined)
-    out.push(`${path}: properties and additionalProperties together`);
-  if (node.additionalProperties === false || node.additionalProperties === true)
-    out.push(`${path}: additionalProperties must be a schema`);
-  if (node.type === 'array' && !node.items) out.push(`${path}: an array without items`);
-  // The API server compiles patterns with Go's RE2: no lookaround, no backreferences.
-  if (typeof node.pattern === 'string' && /\(\?<?[=!]|\\[1-9]/.test(node.pattern))
-    out.push(`${path}: pattern RE2 cannot compile`);
-  if (node.default !== undefined && structuralErrors(node, node.default).length > 0)
-    out.push(`${path}: default ${JSON.stringify(node.default)} is not valid by its own schema`);
-  for (const [k, v] of Object.entries((node.properties ?? {}) as Record<string, Record<string, unknown>>))
-    out.push(...structuralViolations(v, `${path}.${k}`));
-  if (typeof node.additionalProperties === 'object')
-    out.push(...structuralViolations(node.additionalProperties as Record<string, unknown>, `${path}.*`));
-  if (node.items) out.push(...structuralViolations(node.items as Record<string, unknown>, `${path}[]`));
-  return out;
-}
 
 const exampleRollouts = readdirSync('examples/kubernetes').map((router) => {
   const file = `examples/kubernetes/${router}/rollout.yaml`;
@@ -150,6 +112,16 @@ describe('the Rollout CRD', () => {
         e: { 'x-kubernetes-preserve-unknown-fields': true },
         f: { type: 'object', additionalProperties: { type: 'string' } },
       },
+    });
+  });
+
+  it("writes JSON Schema's numeric exclusive bounds as OpenAPI v3.0's: a minimum with exclusiveMinimum: true", () => {
+    assert.deepEqual(toStructural({ type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 }), {
+      type: 'number',
+      minimum: 0,
+      exclusiveMinimum: true,
+      maximum: 1,
+      exclusiveMaximum: true,
     });
   });
 

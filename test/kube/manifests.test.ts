@@ -17,9 +17,10 @@ const grants = (rules: Rule[]) =>
 describe('kanari k8s manifests', () => {
   const cluster = installManifests({ version: '0.1.0' });
 
-  it('holds the CRD, a namespace, the operator account, cluster RBAC and the operator, in apply order', () => {
+  it('holds the CRDs, a namespace, the operator account, cluster RBAC and the operator, in apply order', () => {
     assert.deepEqual(kindsOf(cluster), [
       'CustomResourceDefinition -/rollouts.kanari.dev',
+      'CustomResourceDefinition -/analysistemplates.kanari.dev',
       'Namespace -/kanari-system',
       'ServiceAccount kanari-system/kanari-operator',
       'ClusterRole -/kanari-operator',
@@ -44,6 +45,7 @@ describe('kanari k8s manifests', () => {
       'core/services: get list watch create update patch delete',
       'events.k8s.io/events: create patch',
       'gateway.networking.k8s.io/httproutes: get list watch update patch',
+      'kanari.dev/analysistemplates: get list watch',
       'kanari.dev/rollouts/finalizers: update',
       'kanari.dev/rollouts/status: get update patch',
       'kanari.dev/rollouts: get list watch update patch',
@@ -68,6 +70,7 @@ describe('kanari k8s manifests', () => {
     const scoped = installManifests({ version: '0.1.0', namespace: 'shop' });
     assert.deepEqual(kindsOf(scoped), [
       'CustomResourceDefinition -/rollouts.kanari.dev',
+      'CustomResourceDefinition -/analysistemplates.kanari.dev',
       'ServiceAccount shop/kanari-operator',
       'Role shop/kanari-operator',
       'RoleBinding shop/kanari-operator',

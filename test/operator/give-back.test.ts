@@ -15,6 +15,7 @@ import { versionLabels, versionSelector } from '../../src/kube/versions.js';
 import { versionOf } from '../../src/operator/release.js';
 import { kubernetesTrafficRouter } from '../../src/traffic/kubernetes/index.js';
 import { ROLLOUT_CRD, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import { validateObject } from '../helpers/kube/models.js';
 
 let cluster: TestCluster;
 const ROLLOUT = { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', namespace: 'default' };
@@ -68,19 +69,41 @@ const spec = (name: string, trafficRouting: object = { replicas: {} }) => ({
   strategy: { canary: { steps: [{ setWeight: 50 }] } },
 });
 
-/** One reconcile of a deleted Rollout, `ms` from now; the Events and log lines it made. */
+interface EventObject {
+  metadata: { name: string };
+  involvedObject: { name: string };
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+const eventsOn = (name: string) =>
+  (cluster.api.objects('v1', 'Event', 'default') as unknown as EventObject[]).filter(
+    (e) => e.involvedObject.name === name,
+  );
+
+/** One reconcile of a deleted Rollout, `ms` from now: the Events it wrote (in the order logged) and its log lines. */
 async function step(name: string, ms = 0): Promise<{ notes: EventNote[]; said: string[] }> {
   const resource = cluster.api.get(ROLLOUT.apiVersion, 'Rollout', 'default', name) as KubeObject;
-  const notes: EventNote[] = [];
+  const before = new Set(eventsOn(name).map((e) => e.metadata.name));
+  const logged: string[] = [];
   const said: string[] = [];
-  const owner = { apiVersion: ROLLOUT.apiVersion, kind: 'Rollout', name, uid: resource.metadata.uid! };
   await giveBack(resource, {
     client: cluster.client,
-    router: (rollout) => kubernetesTrafficRouter(rollout, { client: cluster.client, owner, port: 80, replicas: 1 }),
+    identity: 'operator-test',
+    traffic: (rollout, at) => kubernetesTrafficRouter(rollout, { client: cluster.client, ...at }),
+    log: (line) => logged.push(line),
     say: (line) => said.push(line),
-    note: (note) => Promise.resolve(void notes.push(note)),
     now: () => Date.now() + ms,
   });
+  const written = eventsOn(name).filter((e) => !before.has(e.metadata.name));
+  for (const e of written) validateObject(e);
+  const notes = logged.map((line) => {
+    const [, reason, message] = /^default\/[^:]+: (\w+): (.*)$/s.exec(line) ?? [];
+    const event = written.find((e) => e.reason === reason && e.message === message);
+    assert.ok(event, `an Event for the log line ${line}`);
+    return { type: event.type, reason: event.reason, message: event.message };
+  });
+  assert.equal(notes.length, written.length, 'every Event is logged');
   return { notes, said };
 }
 

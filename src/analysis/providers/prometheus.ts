@@ -27,7 +27,7 @@ interface PromResponse {
 /** The PromQL a query runs for one version and window, with its variables filled in. */
 export function renderPromQL(q: PrometheusQuery, window: TimeWindow, context: QueryContext): string {
   const text = q.query ?? PROMETHEUS_PRESETS[q.preset!]!.query;
-  const values = templateValues(q, context.service, q.window ?? window.end - window.start);
+  const values = templateValues(q, context.service, q.window ?? window.end - window.start, context.targets);
   return renderTemplate(text, values, (value) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"'));
 }
 

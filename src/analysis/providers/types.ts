@@ -25,6 +25,8 @@ export type MetricResult =
 /** What the query's `{{…}}` variables stand for in this run. */
 export interface QueryContext {
   service: string;
+  /** The name each version is known by where kanari names it (on Kubernetes, its Deployment): `{{target}}`'s default. */
+  targets?: Partial<Record<'stable' | 'canary' | 'baseline', string>>;
 }
 
 export interface MetricProvider {

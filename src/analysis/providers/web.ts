@@ -15,7 +15,7 @@ export class WebProvider implements MetricProvider {
   async query(q: MetricQuery, window: TimeWindow, context: QueryContext): Promise<MetricResult> {
     if (!('web' in q)) return { kind: 'error', message: "the web provider was given another provider's query" };
     const query: WebQuery = q.web;
-    const values = templateValues(query, context.service, window.end - window.start);
+    const values = templateValues(query, context.service, window.end - window.start, context.targets);
     let url: string;
     try {
       url = renderTemplate(query.url, values, encodeURIComponent);

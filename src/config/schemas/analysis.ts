@@ -365,7 +365,8 @@ export type AnalysisTemplateSpec = z.output<typeof analysisTemplateSpec>;
 export const analysisTemplateDocument = z.strictObject({
   apiVersion: z.literal(API_VERSION),
   kind: z.literal('AnalysisTemplate'),
-  metadata,
+  /** `namespace`: where the template lives as a Kubernetes resource (a standalone controller ignores it). */
+  metadata: metadata.extend({ namespace: name.optional() }),
   spec: analysisTemplateSpec,
 });
 export type AnalysisTemplateDocument = z.output<typeof analysisTemplateDocument>;

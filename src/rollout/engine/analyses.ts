@@ -22,6 +22,8 @@ export interface AnalysisSupervisorOptions {
   stats: StatsStore;
   /** AnalysisTemplate documents applied with the rollout, by name (built-ins are always there). */
   templates: Record<string, AnalysisTemplateSpec>;
+  /** What `{{target}}` stands for, given a version's instance; default `<service>-<version>`. */
+  instanceTarget?: (instance: string) => string;
   /** The canary's configured share of canary + control requests all through a window, when one settled split served it. */
   expectedShareAt: (start: number, end: number) => SplitShares | undefined;
   hasBaseline: () => boolean;
@@ -40,6 +42,7 @@ export class AnalysisSupervisor {
   /** The last report of each run in the status, as saved. */
   private readonly reports = new Map<string, AnalysisReport>();
   private endedOnce = false;
+  private templates: Record<string, AnalysisTemplateSpec>;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -48,6 +51,16 @@ export class AnalysisSupervisor {
     for (const d of o.stats.deltas(ctx.name)) this.recorder.append(d);
     const last = o.stats.lastSnapshot(ctx.name);
     if (last) this.recorder.record(last);
+    this.templates = o.templates;
+    const instances = () => {
+      const s = ctx.status();
+      return {
+        stable: s.stable.version,
+        ...(s.canary ? { canary: s.canary.version } : {}),
+        ...(s.traffic.baseline ? { baseline: s.traffic.baseline } : {}),
+      };
+    };
+    const named = o.instanceTarget;
     this.env = {
       service: ctx.name,
       providers: new Providers(new BuiltinProvider(this.recorder)),
@@ -56,15 +69,16 @@ export class AnalysisSupervisor {
       hasBaseline: o.hasBaseline,
       assignment: o.assignment,
       // A version's instance is named by its version (a baseline: by the stable version's).
-      instances: () => {
-        const s = ctx.status();
-        return {
-          stable: s.stable.version,
-          ...(s.canary ? { canary: s.canary.version } : {}),
-          ...(s.traffic.baseline ? { baseline: s.traffic.baseline } : {}),
-        };
-      },
+      instances,
+      ...(named
+        ? { targets: () => Object.fromEntries(Object.entries(instances()).map(([v, id]) => [v, named(id)])) }
+        : {}),
     };
+  }
+
+  /** The templates runs opened from now on read (see RolloutEngine.useTemplates). */
+  useTemplates(templates: Record<string, AnalysisTemplateSpec>): void {
+    this.templates = templates;
   }
 
   /** Records a statistics snapshot as a delta since the last one. */
@@ -137,7 +151,7 @@ export class AnalysisSupervisor {
         this.ctx.log(`analysis ${id}: its saved state cannot be resumed (${(err as Error).message}); it starts again`);
       }
     }
-    const spec = this.o.templates[template] ?? BUILTIN_TEMPLATES[template];
+    const spec = this.templates[template] ?? BUILTIN_TEMPLATES[template];
     if (!spec) {
       void this.ctx.send({
         type: 'analysisVerdict',

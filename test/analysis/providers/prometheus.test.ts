@@ -171,4 +171,23 @@ describe('prometheus provider with a real Prometheus scraping a real router', ()
     );
     assert.match(nginx, /service="checkout-stable",status!~"5\.\*"\}\[60s\]/);
   });
+
+  it('fills {{target}} with the name kanari runs the version under (a Deployment on Kubernetes) unless targets names one', () => {
+    const window = { start: 0, end: 60_000 };
+    const context = { service: 'checkout', targets: { canary: 'checkout-9f8e7d6c5b', stable: 'checkout-1a2b3c4d5e' } };
+    const preset = { address: 'http://p:9090', preset: 'istio/success-rate' };
+    assert.match(
+      renderPromQL(prometheusQuery.parse(preset), window, context),
+      /destination_workload="checkout-9f8e7d6c5b",response_code/,
+    );
+    assert.match(
+      renderPromQL(prometheusQuery.parse({ ...preset, version: 'stable' }), window, context),
+      /destination_workload="checkout-1a2b3c4d5e",response_code/,
+    );
+    const named = prometheusQuery.parse({ ...preset, targets: { canary: 'checkout-preview' } });
+    assert.match(renderPromQL(named, window, context), /destination_workload="checkout-preview",response_code/);
+    // No baseline runs: the name falls back to <service>-<version>, which matches nothing rather than another version.
+    const baseline = prometheusQuery.parse({ ...preset, version: 'baseline' });
+    assert.match(renderPromQL(baseline, window, context), /destination_workload="checkout-baseline",response_code/);
+  });
 });

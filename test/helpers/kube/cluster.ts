@@ -103,11 +103,11 @@ export function setImage(client: KubeClient, name: string, image: string) {
 }
 
 /** A started operator on the test cluster, with short leases, a fast resync and fast polls; its log lines go to `log`. */
-export function startOperator(client: KubeClient, log: string[]): Operator {
+export function startOperator(client: KubeClient, log: string[], identity = 'operator-1'): Operator {
   const operator = new Operator({
     client,
     leaseNamespace: 'default',
-    identity: 'operator-1',
+    identity,
     resyncMs: 500,
     election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
     world: (c) => kubernetesWorld(c, { pollMs: 100 }),

@@ -65,3 +65,43 @@ function wrongType(type: string, value: unknown): string | undefined {
             : typeof value === type;
   return ok ? undefined : `must be ${type === 'integer' ? 'an integer' : `of type ${type}`}`;
 }
+
+/**
+ * Kubernetes' JSONSchemaProps (k8s.io/apiextensions-apiserver, types_jsonschema.go), less
+ * what a structural schema forbids ($ref, definitions, dependencies, additionalItems, and
+ * `id`/`$schema`) and the logical junctors, which kanari never writes.
+ */
+const ALLOWED = new Set(
+  `description type format title default maximum exclusiveMaximum minimum exclusiveMinimum maxLength minLength
+   pattern maxItems minItems uniqueItems multipleOf enum maxProperties minProperties required items properties
+   additionalProperties example nullable externalDocs x-kubernetes-preserve-unknown-fields
+   x-kubernetes-embedded-resource x-kubernetes-int-or-string x-kubernetes-list-map-keys x-kubernetes-list-type
+   x-kubernetes-map-type x-kubernetes-validations`.split(/\s+/),
+);
+
+/** Every rule of a structural schema this generator could break, checked at every node: the problems found. */
+export function structuralViolations(node: Record<string, unknown>, path = 'spec'): string[] {
+  const out: string[] = [];
+  for (const key of Object.keys(node)) if (!ALLOWED.has(key)) out.push(`${path}: ${key} is not allowed`);
+  const special = node['x-kubernetes-int-or-string'] || node['x-kubernetes-preserve-unknown-fields'];
+  if (node.type === undefined && !special) out.push(`${path}: has no type`);
+  if (node['x-kubernetes-int-or-string'] && node.type !== undefined) out.push(`${path}: int-or-string with a type`);
+  if (node.properties && node.additionalProperties !== undefined)
+    out.push(`${path}: properties and additionalProperties together`);
+  if (node.additionalProperties === false || node.additionalProperties === true)
+    out.push(`${path}: additionalProperties must be a schema`);
+  if (node.type === 'array' && !node.items) out.push(`${path}: an array without items`);
+  for (const flag of ['exclusiveMinimum', 'exclusiveMaximum'])
+    if (node[flag] !== undefined && typeof node[flag] !== 'boolean') out.push(`${path}: ${flag} must be a boolean`);
+  // The API server compiles patterns with Go's RE2: no lookaround, no backreferences.
+  if (typeof node.pattern === 'string' && /\(\?<?[=!]|\\[1-9]/.test(node.pattern))
+    out.push(`${path}: pattern RE2 cannot compile`);
+  if (node.default !== undefined && structuralErrors(node, node.default).length > 0)
+    out.push(`${path}: default ${JSON.stringify(node.default)} is not valid by its own schema`);
+  for (const [k, v] of Object.entries((node.properties ?? {}) as Record<string, Record<string, unknown>>))
+    out.push(...structuralViolations(v, `${path}.${k}`));
+  if (typeof node.additionalProperties === 'object')
+    out.push(...structuralViolations(node.additionalProperties as Record<string, unknown>, `${path}.*`));
+  if (node.items) out.push(...structuralViolations(node.items as Record<string, unknown>, `${path}[]`));
+  return out;
+}
