@@ -20,18 +20,11 @@
 import { z } from 'zod';
 import { kubernetesMetadata, kubernetesRolloutSpec } from '../config/schemas/kubernetes.js';
 import { formatPath } from '../config/errors.js';
-import {
-  describeRef,
-  refOf,
-  type KubeClient,
-  type KubeObject,
-  type ObjectRef,
-  type OwnerReference,
-} from '../kube/api.js';
+import { describeRef, refOf, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
 import { recordEvent, type EventNote } from '../kube/events.js';
 import { deploymentProgress, isKanaris, record, versionObjectName } from '../kube/versions.js';
 import { describeSystemError } from '../shared/system.js';
-import type { RoutedRollout } from '../traffic/kubernetes/index.js';
+import type { KubernetesRouterFactory } from '../traffic/kubernetes/index.js';
 import type { KubernetesTrafficRouter } from '../traffic/kubernetes/kube-router.js';
 import { ownerOf, versionOf, type DeploymentObject } from './release.js';
 
@@ -90,10 +83,7 @@ export interface GiveBackWorld {
   client: KubeClient;
   /** This replica, which reports the Events. */
   identity: string;
-  traffic(
-    rollout: RoutedRollout,
-    at: { owner: OwnerReference; port: number; replicas: number },
-  ): KubernetesTrafficRouter;
+  traffic: KubernetesRouterFactory;
   log(line: string): void;
   /** A log line, once until it changes (a resync repeats the waiting). */
   say(line: string): void;

@@ -25,8 +25,7 @@ import { describeRef, type KubeClient, type KubeObject, type ObjectRef, type Own
 import { RolloutEngine } from '../rollout/engine.js';
 import { systemClock } from '../rollout/seams/clock.js';
 import type { TargetsFactory } from '../rollout/seams/targets.js';
-import type { KubernetesTrafficRouter } from '../traffic/kubernetes/kube-router.js';
-import type { RoutedRollout } from '../traffic/kubernetes/index.js';
+import type { KubernetesRouterFactory } from '../traffic/kubernetes/index.js';
 import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
 import { KubeRunStore } from '../store/kubernetes-runs.js';
@@ -40,10 +39,7 @@ import { isIdle, releaseTemplates, type TemplateLookup } from './templates.js';
 export interface RunnerWorld {
   client: KubeClient;
   identity: string;
-  traffic(
-    rollout: RoutedRollout,
-    at: { owner: OwnerReference; port: number; replicas: number },
-  ): KubernetesTrafficRouter;
+  traffic: KubernetesRouterFactory;
   targets(rollout: KubernetesRolloutDocument, owner: OwnerReference): TargetsFactory;
   /** The built-in templates as this Rollout has them (`sequential` counting from its Prometheus). */
   templates(rollout: KubernetesRolloutDocument): Record<string, AnalysisTemplateSpec>;

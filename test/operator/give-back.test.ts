@@ -61,6 +61,12 @@ async function heldWorkload(name: string, size: string): Promise<void> {
   });
 }
 
+/** What a `kubectl replace` of the Deployment without kanari's annotation does. */
+const loseSize = (name: string) =>
+  cluster.client.patch({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name }, 'merge', {
+    metadata: { annotations: { [REPLICAS_ANNOTATION]: null } },
+  });
+
 const spec = (name: string, trafficRouting: object = { replicas: {} }) => ({
   workloadRef: { name },
   service: { name },
@@ -157,13 +163,7 @@ describe('giving a deleted Rollout back', () => {
 
   it('a size annotation taken off by hand: held all the same, as big as kanari’s stable version, and waited for', async () => {
     await heldWorkload('lost', '1');
-    await cluster.client.patch(
-      { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'lost' },
-      'merge',
-      {
-        metadata: { annotations: { [REPLICAS_ANNOTATION]: null } },
-      },
-    );
+    await loseSize('lost');
     const v1 = versionOf(templateOf('lost'));
     await cluster.client.create({
       apiVersion: 'apps/v1',
@@ -187,13 +187,7 @@ describe('giving a deleted Rollout back', () => {
 
   it('a lost size and a status edited to name no version Kubernetes could have: a size of 1, never a crash', async () => {
     await heldWorkload('odd', '1');
-    await cluster.client.patch(
-      { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'odd' },
-      'merge',
-      {
-        metadata: { annotations: { [REPLICAS_ANNOTATION]: null } },
-      },
-    );
+    await loseSize('odd');
     await deletedRollout('odd', spec('odd'), [CLEANUP_FINALIZER], {
       state: { phase: 'StableOnly', stable: { version: '../../namespaces/kube-system' } },
     });

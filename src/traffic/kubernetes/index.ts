@@ -27,6 +27,12 @@ export interface RoutedRollout {
   spec: Pick<KubernetesRolloutSpec, 'service' | 'trafficRouting'>;
 }
 
+/** How the operator gets a Rollout's router: the Rollout, and what it owns, its Service's port and each version's size. */
+export type KubernetesRouterFactory = (
+  rollout: RoutedRollout,
+  at: { owner: OwnerReference; port: number; replicas: number },
+) => KubernetesTrafficRouter;
+
 export function kubernetesTrafficRouter(rollout: RoutedRollout, c: KubernetesRouterContext): KubernetesTrafficRouter {
   const routing = rollout.spec.trafficRouting;
   const common = {
