@@ -17,6 +17,8 @@ import { join } from 'node:path';
 const OFFLINE = [
   /^test\/analysis\/judges\//,
   /^test\/analysis\/not-enough-data\.test\.ts$/,
+  /^test\/analysis\/grid-windows\.test\.ts$/,
+  /^test\/analysis\/providers\/prometheus-rounds\.test\.ts$/,
   /^test\/config\//,
   /^test\/simulate\//,
   /^test\/shared\//,

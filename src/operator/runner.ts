@@ -214,8 +214,7 @@ export class RolloutRunner {
       store: memoryStore({ status: this.store, runs: new KubeRunStore(this.store) }),
       traffic: this.world.traffic(rollout, { owner, port, replicas: place.replicas }),
       targets: this.world.targets(rollout, owner),
-      // On Kubernetes the counts come from Prometheus; there is no router of kanari's to sample.
-      stats: () => Promise.resolve(undefined),
+      // No stats: on Kubernetes the counts come from Prometheus, and no router of kanari's is sampled.
       clock: systemClock,
       log: (line) => this.world.log(`${this.resource.metadata.namespace}/${line}`),
     });

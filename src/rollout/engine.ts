@@ -44,8 +44,12 @@ export interface EngineSeams {
   store: RolloutStore;
   traffic: TrafficRouter;
   targets: TargetsFactory;
-  /** The data plane's cumulative statistics, for the builtin provider; undefined while there are none yet. */
-  stats: () => Promise<StatsSnapshot | undefined>;
+  /**
+   * The data plane's cumulative statistics, for the builtin provider; undefined while there
+   * are none yet. Absent where no router of kanari's carries users (Kubernetes: counts come
+   * from Prometheus), so analyses never wait for statistics that cannot come.
+   */
+  stats?: () => Promise<StatsSnapshot | undefined>;
   clock: Clock;
 }
 
@@ -263,8 +267,9 @@ export class RolloutEngine {
     if (!this.closed) this.gates.poll(this.statusNow, this.clock.now());
   }
 
-  /** Records the data plane's statistics; false when there were none to take. */
+  /** Records the data plane's statistics; false when there were none to take (true when there is no data plane of kanari's to wait for). */
   private async sample(): Promise<boolean> {
+    if (!this.o.stats) return true;
     let snapshot: StatsSnapshot | undefined;
     try {
       snapshot = await this.o.stats();

@@ -15,7 +15,14 @@ import type { PrometheusCounts } from '../../config/schemas/analysis.js';
 import type { LatencyWindow, VersionWindow } from '../judges/sequential/window.js';
 import type { CountSource, CountsResult, CountWindow } from './counts.js';
 import { httpRequest } from './http.js';
-import { countInWindow, gridEnds, increase, ROUNDS_LOOKBACK_MS, scrapeInterval } from './prometheus-rounds.js';
+import {
+  countInWindow,
+  gridEnds,
+  increase,
+  joinUnsteady,
+  ROUNDS_LOOKBACK_MS,
+  scrapeInterval,
+} from './prometheus-rounds.js';
 
 export { increase };
 
@@ -108,11 +115,19 @@ export class PrometheusCountSource implements CountSource {
       const interval = scrapeInterval(all);
       if (interval === undefined) return { kind: 'value', windows: [] };
       const bornAfter = after - ROUNDS_LOOKBACK_MS + interval;
-      const ends = gridEnds(after, until, interval);
-      const windows = ends.map((end, i) => {
-        const start = i === 0 ? after : ends[i - 1]!;
-        return { start, end, versions: versionWindows(sets, (s) => countInWindow(s, start, end, bornAfter)) };
+      const count = (list: Samples[], start: number, end: number) =>
+        list.reduce((n, s) => n + countInWindow(s, start, end, bornAfter), 0);
+      // From one window before `after`, which the first is compared with to see that its start is steady.
+      const ends = gridEnds(after - interval, until, interval);
+      const [previous, ...grid] = ends.map((end, i) => {
+        const start = i === 0 ? after - interval : ends[i - 1]!;
+        return { start, end, requests: count(requests!, start, end), errors: count(errors!, start, end) };
       });
+      const windows = joinUnsteady(grid, previous).map(({ start, end }) => ({
+        start,
+        end,
+        versions: versionWindows(sets, (s) => countInWindow(s, start, end, bornAfter)),
+      }));
       return { kind: 'value', windows };
     }
     const times = scrapeTimes(all);

@@ -304,17 +304,57 @@ describe('prometheus counts from raw samples', () => {
         [8000, 10_000, 6, 20],
         // (10, 12]: a +5, b +2; s +20
         [10_000, 12_000, 7, 20],
-        // (12, 14]: a +5, b +2, c appears with 4 (counted from zero); s +20
-        [12_000, 14_000, 11, 20],
-        // 14 + 2 > 17 − 2: not yet; a target scraped just before 16 may not be stored
+        // (12, 14] waits for (14, 16], which shows its end is steady; 14 + 2 > 17 − 2: not
+        // yet, a target scraped just before 16 may not be stored
       ],
     );
     // The next check goes on from where the last window ended, counting each increase once.
-    const next = await src.windows(14_000, 19_000);
+    const next = await src.windows(12_000, 19_000);
     const more = (next as { windows: { start: number; end: number; versions: any }[] }).windows;
     assert.deepEqual(
       more.map((w) => [w.start, w.end, w.versions.canary.requests, w.versions.stable.requests]),
-      [[14_000, 16_000, 5 + 2 + 2, 20]],
+      // (12, 14]: a +5, b +2, c appears with 4 (counted from zero); s +20. (14, 16] waits.
+      [[12_000, 14_000, 11, 20]],
+    );
+    reply = (q) => matrix(counters(q));
+  });
+
+  it('joins grid windows where the error rate jumps, so a burst at an edge is not split by scrape offsets', async () => {
+    // One canary and one stable target, scraped every 2 s at 0.5 s and 1.5 s; a shared
+    // dependency fails at 7.2 s, 20 errors each. Stable's next scrape (7.5) is before the
+    // edge at 8, canary's (8.5) after it: on the bare grid (6, 8] would hold all of
+    // stable's burst and none of canary's, evidence against stable out of nothing.
+    const pod = (version: string, offset: number) => [
+      series(
+        { version, code: '2xx' },
+        Array.from({ length: 10 }, (_, k) => [offset + 2 * k, 1000 * k]),
+      ),
+      series(
+        { version, code: '5xx' },
+        Array.from({ length: 10 }, (_, k) => [offset + 2 * k, offset + 2 * k > 7.2 ? 20 : 0]),
+      ),
+    ];
+    reply = ranged([...pod('canary', 0.5), ...pod('stable', 1.5)]);
+    const r = await source(prom.url).windows(2000, 20_000);
+    const windows = (r as { windows: { start: number; end: number; versions: any }[] }).windows;
+    assert.deepEqual(
+      windows.map((w) => [w.start, w.end, w.versions.canary.errors, w.versions.stable.errors]),
+      [
+        [2000, 4000, 0, 0],
+        // (4, 6] is steady before but not after; the burst shows in (6, 8] and (8, 10], and
+        // (10, 12] is quiet only after it: the window ends where both sides agree.
+        [4000, 14_000, 20, 20],
+        [14_000, 16_000, 0, 0],
+        // (16, 18] waits for (18, 20], which is not closed yet.
+      ],
+    );
+    assert.deepEqual(
+      windows.map((w) => [w.versions.canary.requests, w.versions.stable.requests]),
+      [
+        [1000, 1000],
+        [5000 + 20, 5000 + 20],
+        [1000, 1000],
+      ],
     );
     reply = (q) => matrix(counters(q));
   });
