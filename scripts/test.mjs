@@ -26,7 +26,7 @@ const OFFLINE = [
   /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits|durable)\.test\.ts$/,
   /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
-  /^test\/kube\/(crd|crd-templates|manifests|alerts|kubeconfig|weight-exporter-routers)\.test\.ts$/,
+  /^test\/kube\/(crd|crd-templates|manifests|alerts|kubeconfig|weight-exporter-routers|events)\.test\.ts$/,
   /^test\/operator\/templates\.test\.ts$/,
   /^test\/traffic\/kubernetes\/nginx\/(canary-ingress|router)\.test\.ts$/,
   /^test\/targets\/kubernetes-objects\.test\.ts$/,
@@ -39,7 +39,7 @@ const WAITING = [
   /^test\/server\/events-resume\.test\.ts$/, // two controllers' starts, six measurements, 200 users at 2 at a time
   /^test\/kube\/weight-exporter-prometheus\.test\.ts$/, // Prometheus holding new targets back ~5 s, then counts accruing at 900 requests/s
   /^test\/operator\/operator-judged\.test\.ts$/, // two releases through timed steps, judged from a Prometheus scraping every second
-  /^test\/operator\/(operator-process|operator-replicas|lease)\.test\.ts$/, // leases expiring, pauses, pods readied after a delay
+  /^test\/operator\/(operator-process|operator-replicas|operator-delete|lease)\.test\.ts$/, // leases expiring, pauses, pods readied after a delay
   /^test\/operator\/operator-templates-judged\.test\.ts$/, // two releases judged every 2 s from a Prometheus scraping every second
   /^test\/cli\/cluster-commands\.test\.ts$/, // three releases through an operator, pods readied after a delay (~17 s, 3 s of CPU)
 ];

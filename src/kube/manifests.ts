@@ -32,6 +32,8 @@ interface PolicyRule {
 export const ROLLOUT_RULES: PolicyRule[] = [
   // Watch Rollouts (the informer lists, then watches); update/patch: its finalizer and annotations. Never create or delete: users own them.
   { apiGroups: [CRD_GROUP], resources: ['rollouts'], verbs: ['get', 'list', 'watch', 'update', 'patch'] },
+  // Version Deployments name their Rollout as owner with blockOwnerDeletion, which OwnerReferencesPermissionEnforcement allows only to who may update its finalizers.
+  { apiGroups: [CRD_GROUP], resources: ['rollouts/finalizers'], verbs: ['update'] },
   // The status subresource is where every transition is saved: written at a resourceVersion.
   { apiGroups: [CRD_GROUP], resources: ['rollouts/status'], verbs: ['get', 'update', 'patch'] },
   // The AnalysisTemplates Rollouts name: read (listed, then watched) as a release starts, never written.

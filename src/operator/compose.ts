@@ -9,9 +9,9 @@ import { countPresetOf, routerNameOf, type KubernetesRolloutDocument } from '../
 import { presetCounts } from '../config/presets/counts.js';
 import type { KubeClient, OwnerReference } from '../kube/api.js';
 import type { TargetsFactory } from '../rollout/seams/targets.js';
-import type { TrafficRouter } from '../rollout/seams/traffic.js';
 import { KubernetesTarget } from '../targets/kubernetes.js';
 import { kubernetesTrafficRouter } from '../traffic/kubernetes/index.js';
+import type { KubernetesTrafficRouter } from '../traffic/kubernetes/kube-router.js';
 import type { RunnerAdapters } from './runner.js';
 
 /** How often the target and the replicas router look at their Deployments. */
@@ -23,7 +23,7 @@ export interface KubernetesWorldOptions {
 
 export function kubernetesWorld(client: KubeClient, options: KubernetesWorldOptions = {}): RunnerAdapters {
   return {
-    traffic: (rollout, at): TrafficRouter =>
+    traffic: (rollout, at): KubernetesTrafficRouter =>
       kubernetesTrafficRouter(rollout, {
         client,
         ...at,

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { rolloutDocument, type RolloutDocument } from '../config/schemas/rollout.js';
 import type { KubernetesRolloutDocument } from '../config/schemas/kubernetes.js';
-import type { KubeObject } from '../kube/api.js';
+import type { KubeObject, OwnerReference } from '../kube/api.js';
 import type { Release } from '../rollout/types.js';
 
 /** The label that names a template's version instead of its hash (the label kanari puts on each version's pods). */
@@ -65,6 +65,18 @@ export function releaseOf(template: PodTemplate, place: RolloutPlace): Release {
       },
       size: place.replicas,
     },
+  };
+}
+
+/** What kanari creates for a Rollout is owned by it, and collected once it is deleted (and has given back). */
+export function ownerOf(rollout: KubeObject): OwnerReference {
+  return {
+    apiVersion: rollout.apiVersion,
+    kind: rollout.kind,
+    name: rollout.metadata.name,
+    uid: rollout.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
   };
 }
 

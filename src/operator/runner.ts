@@ -12,6 +12,9 @@
  *   every pod to the new template at once, and kanari scales it straight back.
  * - A restart resumes from the resource's status (`KubeStatusStore`): no state lives only
  *   in memory.
+ * - Before it first touches anything of the user's, it puts its finalizer on the Rollout;
+ *   once the Rollout is being deleted, its engine stops and the workload and routing are
+ *   given back step by step (give-back.ts) before the finalizer goes.
  */
 import { kubernetesRolloutDocument, type KubernetesRolloutDocument } from '../config/schemas/kubernetes.js';
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
@@ -22,26 +25,21 @@ import { describeRef, type KubeClient, type KubeObject, type ObjectRef, type Own
 import { RolloutEngine } from '../rollout/engine.js';
 import { systemClock } from '../rollout/seams/clock.js';
 import type { TargetsFactory } from '../rollout/seams/targets.js';
-import type { TrafficRouter } from '../rollout/seams/traffic.js';
+import type { KubernetesRouterFactory } from '../traffic/kubernetes/index.js';
 import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
 import { KubeRunStore } from '../store/kubernetes-runs.js';
 import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
-import { engineDocument, releaseOf, versionOf, type DeploymentObject } from './release.js';
+import { engineDocument, ownerOf, releaseOf, versionOf, type DeploymentObject } from './release.js';
+import { addCleanupFinalizer, giveBack, REPLICAS_ANNOTATION } from './give-back.js';
 import { isIdle, releaseTemplates, type TemplateLookup } from './templates.js';
-
-/** Where the referenced Deployment's own size is kept while kanari holds it at zero. */
-export const REPLICAS_ANNOTATION = 'kanari.dev/workload-replicas';
 
 /** The adapters a runner builds its engine with (the operator picks them; tests may give fakes). */
 export interface RunnerWorld {
   client: KubeClient;
   identity: string;
-  traffic(
-    rollout: KubernetesRolloutDocument,
-    at: { owner: OwnerReference; port: number; replicas: number },
-  ): TrafficRouter;
+  traffic: KubernetesRouterFactory;
   targets(rollout: KubernetesRolloutDocument, owner: OwnerReference): TargetsFactory;
   /** The built-in templates as this Rollout has them (`sequential` counting from its Prometheus). */
   templates(rollout: KubernetesRolloutDocument): Record<string, AnalysisTemplateSpec>;
@@ -83,7 +81,8 @@ export class RolloutRunner {
   async update(resource: KubeObject): Promise<void> {
     this.resource = resource;
     try {
-      await this.reconcile();
+      if (resource.metadata.deletionTimestamp) await this.giveBack();
+      else await this.reconcile();
     } catch (err) {
       this.say(`cannot reconcile: ${describeSystemError(err)}`);
     }
@@ -130,6 +129,8 @@ export class RolloutRunner {
     if (!this.engine) {
       const port = await this.servicePort(rollout, namespace);
       if (port === undefined) return this.say(`waiting for Service ${namespace}/${rollout.spec.service.name}`);
+      // Before anything of the user's is touched: from here on, deleting the Rollout gives it back first.
+      this.resource = await addCleanupFinalizer(this.world.client, this.resource);
       this.open(rollout, workload, port);
     }
     const engine = this.engine!;
@@ -195,14 +196,7 @@ export class RolloutRunner {
     const saved = KubeStatusStore.savedState(this.resource);
     const place = this.place(rollout, workload);
     const stable = saved?.stable ?? releaseOf(workload.spec!.template!, place);
-    const owner: OwnerReference = {
-      apiVersion: this.resource.apiVersion,
-      kind: this.resource.kind,
-      name: this.resource.metadata.name,
-      uid: this.resource.metadata.uid ?? '',
-      controller: true,
-      blockOwnerDeletion: true,
-    };
+    const owner = ownerOf(this.resource);
     this.store = new KubeStatusStore({
       client: this.world.client,
       resource: this.resource,
@@ -225,6 +219,12 @@ export class RolloutRunner {
       log: (line) => this.world.log(`${this.resource.metadata.namespace}/${line}`),
     });
     this.engine.start();
+  }
+
+  /** The Rollout is being deleted: nothing moves users any more, and the next step of giving back is taken. */
+  private async giveBack(): Promise<void> {
+    await this.close();
+    await giveBack(this.resource, { ...this.world, say: (line) => this.say(line) });
   }
 
   /**

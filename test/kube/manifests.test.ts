@@ -46,6 +46,7 @@ describe('kanari k8s manifests', () => {
       'events.k8s.io/events: create patch',
       'gateway.networking.k8s.io/httproutes: get list watch update patch',
       'kanari.dev/analysistemplates: get list watch',
+      'kanari.dev/rollouts/finalizers: update',
       'kanari.dev/rollouts/status: get update patch',
       'kanari.dev/rollouts: get list watch update patch',
       'networking.istio.io/destinationrules: get list watch update patch',

@@ -3,9 +3,9 @@
  * what each needs: the client, the Rollout (which owns what a router creates), the
  * Service's port, and the pods of each version at full strength (replicas).
  */
-import { routerNameOf, type KubernetesRolloutDocument } from '../../config/schemas/kubernetes.js';
+import { routerNameOf, type KubernetesRolloutSpec } from '../../config/schemas/kubernetes.js';
 import type { KubeClient, OwnerReference } from '../../kube/api.js';
-import type { TrafficRouter } from '../../rollout/seams/traffic.js';
+import type { KubernetesTrafficRouter } from './kube-router.js';
 import { GatewayApiTraffic } from './gatewayapi/router.js';
 import { IstioTraffic } from './istio/router.js';
 import { NginxTraffic } from './nginx/router.js';
@@ -21,7 +21,19 @@ export interface KubernetesRouterContext {
   holdMs?: number;
 }
 
-export function kubernetesTrafficRouter(rollout: KubernetesRolloutDocument, c: KubernetesRouterContext): TrafficRouter {
+/** What a router is built from: the Rollout's name, its Service and its `trafficRouting` (nothing of its plan). */
+export interface RoutedRollout {
+  metadata: { name: string; namespace?: string | undefined };
+  spec: Pick<KubernetesRolloutSpec, 'service' | 'trafficRouting'>;
+}
+
+/** How the operator gets a Rollout's router: the Rollout, and what it owns, its Service's port and each version's size. */
+export type KubernetesRouterFactory = (
+  rollout: RoutedRollout,
+  at: { owner: OwnerReference; port: number; replicas: number },
+) => KubernetesTrafficRouter;
+
+export function kubernetesTrafficRouter(rollout: RoutedRollout, c: KubernetesRouterContext): KubernetesTrafficRouter {
   const routing = rollout.spec.trafficRouting;
   const common = {
     client: c.client,

@@ -168,7 +168,7 @@ describe('the ingress slice on the test API server', () => {
         before,
       );
     }
-    await router.unpin();
+    await router.giveBack();
     const service = cluster.api.get('v1', 'Service', 'prod', r.service)!;
     assert.deepEqual(service.spec.selector, { app: 'shop' });
   });

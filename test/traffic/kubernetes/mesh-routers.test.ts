@@ -9,6 +9,7 @@ import type { KubeObject } from '../../../src/kube/api.js';
 import { sameTraffic, TrafficRefused, type TrafficRouter } from '../../../src/rollout/seams/traffic.js';
 import { GatewayApiTraffic } from '../../../src/traffic/kubernetes/gatewayapi/router.js';
 import { IstioTraffic } from '../../../src/traffic/kubernetes/istio/router.js';
+import type { KubernetesTrafficRouter } from '../../../src/traffic/kubernetes/kube-router.js';
 import { StableHold } from '../../../src/traffic/kubernetes/owned-rules.js';
 import { trafficRouterConformance } from '../../conformance/traffic-router.js';
 import { MeshFakeClient } from '../../helpers/kube/mesh-fake.js';
@@ -33,7 +34,7 @@ function gatewayApi(crd = httpRouteCrd({ ruleName: true, mirrorPercent: true }))
   const client = new MeshFakeClient();
   client.put(userHttpRoute());
   client.put(crd);
-  const router: TrafficRouter = new GatewayApiTraffic({
+  const router: KubernetesTrafficRouter = new GatewayApiTraffic({
     client,
     rollout: ROLLOUT,
     service: SERVICE,
@@ -47,7 +48,7 @@ function istio() {
   const client = new MeshFakeClient();
   client.put(userVirtualService());
   client.put(userDestinationRule());
-  const router: TrafficRouter = new IstioTraffic({
+  const router: KubernetesTrafficRouter = new IstioTraffic({
     client,
     rollout: ROLLOUT,
     service: SERVICE,
@@ -83,6 +84,17 @@ describe('gatewayapi router', () => {
     await router.apply(stableOnly('v2'), endpoints);
     assert.ok(sameTraffic(await router.observe(), stableOnly('v2')));
     assert.deepEqual(spec(client.stored(ROUTE)), spec(userHttpRoute()), 'then the user’s rules alone');
+  });
+
+  it('gives the user’s HTTPRoute back as written mid-release, at once (the Rollout is deleted), and then has nothing to give', async () => {
+    const { client, router } = gatewayApi();
+    await router.apply(splitAt(25, { routes: [{ header: 'x-canary', value: 'yes' }], mirror: 10 }), endpoints);
+    assert.notDeepEqual(spec(client.stored(ROUTE)), spec(userHttpRoute()));
+    await router.giveBack();
+    assert.deepEqual(spec(client.stored(ROUTE)), spec(userHttpRoute()));
+    const writes = client.replaces;
+    await router.giveBack();
+    assert.equal(client.replaces, writes, 'nothing of kanari’s left: nothing written');
   });
 
   it('retries a write a user’s concurrent edit beat, and keeps the user’s edit', async () => {
@@ -143,7 +155,7 @@ describe('after everyone is back on stable', () => {
     const client = new MeshFakeClient();
     client.put(userHttpRoute());
     client.put(httpRouteCrd({ ruleName: true, mirrorPercent: true }));
-    const router: TrafficRouter = new GatewayApiTraffic({
+    const router: KubernetesTrafficRouter = new GatewayApiTraffic({
       client,
       rollout: ROLLOUT,
       service: SERVICE,
@@ -209,6 +221,17 @@ describe('istio router', () => {
     assert.deepEqual(spec(client.stored(VS)), spec(userVirtualService()), 'the routes go one apply after stable alone');
     await router.apply(stableOnly('v2'), endpoints);
     assert.deepEqual(spec(client.stored(DR)), spec(userDestinationRule()), 'and the subsets one apply later');
+  });
+
+  it('gives the VirtualService and the DestinationRule back as written mid-release, at once, and then has nothing to give', async () => {
+    const { client, router } = istio();
+    await router.apply(splitAt(25, { routes: [{ header: 'x-canary', value: 'yes' }], mirror: 10 }), endpoints);
+    await router.giveBack();
+    assert.deepEqual(spec(client.stored(VS)), spec(userVirtualService()));
+    assert.deepEqual(spec(client.stored(DR)), spec(userDestinationRule()));
+    const writes = client.replaces;
+    await router.giveBack();
+    assert.equal(client.replaces, writes, 'nothing of kanari’s left: nothing written');
   });
 
   it('reads header routes back under the names asked for (Istio matches them in lowercase)', async () => {

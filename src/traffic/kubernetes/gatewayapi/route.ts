@@ -114,6 +114,16 @@ export function splitRoute<T extends KubeObject>(
         `${where} would need ${rules.length} rules with kanari's, more than the ${MAX_RULES} an HTTPRoute may have: fewer header routes, or fewer rules sending to ${ctx.service.name}`,
       );
   }
+  return withRules(object, rules);
+}
+
+/** The route with none of this rollout's rules: the user's, as written (the Rollout is being deleted). */
+export function withoutOwnedRules<T extends KubeObject>(object: T, ctx: RouteContext): T {
+  const where = describeRef(refOf(object));
+  return withRules(object, userRules(readShape(httpRoute, object, where), ctx, where));
+}
+
+function withRules<T extends KubeObject>(object: T, rules: Rule[]): T {
   const out = structuredClone(object) as T & { spec: Record<string, unknown> };
   if (rules.length > 0 || (object.spec as { rules?: unknown } | undefined)?.rules !== undefined) out.spec.rules = rules;
   return out;

@@ -8,14 +8,14 @@ import type { gatewayApiRouting } from '../../../config/schemas/kubernetes.js';
 import { GATEWAY_API } from '../../../config/capabilities.js';
 import { describeRef, type KubeObject, type ObjectRef } from '../../../kube/api.js';
 import { updateObject } from '../../../kube/update.js';
-import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
+import { TrafficRefused, type TrafficCapability } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
-import { typed, type KubernetesRouterOptions } from '../kube-router.js';
+import { editIfThere, typed, type KubernetesRouterOptions, type KubernetesTrafficRouter } from '../kube-router.js';
 import { covers, isStableOnly, servedByUserRules, STABLE_HOLD_MS, StableHold } from '../owned-rules.js';
 import { HTTPROUTE_CRD, httpRouteFeatures, requireFeatures, type HttpRouteFeatures } from './crd.js';
-import { routeTraffic, splitRoute, type RouteContext } from './route.js';
+import { routeTraffic, splitRoute, withoutOwnedRules, type RouteContext } from './route.js';
 
-export class GatewayApiTraffic implements TrafficRouter {
+export class GatewayApiTraffic implements KubernetesTrafficRouter {
   readonly name = GATEWAY_API.name;
   readonly supports: ReadonlySet<TrafficCapability> = GATEWAY_API.supports;
   /** Weights pick a backend for each request. */
@@ -56,6 +56,14 @@ export class GatewayApiTraffic implements TrafficRouter {
     if (!route) throw new TrafficRefused(`${describeRef(this.route)} does not exist`);
     const state = routeTraffic(route, this.ctx);
     return state ?? servedByUserRules(this.last);
+  }
+
+  /** Takes kanari's rules out of the HTTPRoute at once (no hold: the user's own pods serve by now). */
+  async giveBack(): Promise<void> {
+    await editIfThere(this.o.client, this.route, (current) => {
+      const next = withoutOwnedRules(current, this.ctx);
+      return covers(current, next) ? undefined : next;
+    });
   }
 
   private async requireFeatures(mirror: boolean): Promise<void> {

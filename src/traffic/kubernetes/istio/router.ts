@@ -10,27 +10,23 @@ import type { istioRouting } from '../../../config/schemas/kubernetes.js';
 import { ISTIO } from '../../../config/capabilities.js';
 import { describeRef, type KubeObject, type ObjectRef } from '../../../kube/api.js';
 import { updateObject } from '../../../kube/update.js';
-import {
-  TrafficRefused,
-  sameTraffic,
-  type TrafficCapability,
-  type TrafficRouter,
-} from '../../../rollout/seams/traffic.js';
+import { TrafficRefused, sameTraffic, type TrafficCapability } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
-import { typed, type KubernetesRouterOptions } from '../kube-router.js';
+import { editIfThere, typed, type KubernetesRouterOptions, type KubernetesTrafficRouter } from '../kube-router.js';
 import { backendsOf, covers, isStableOnly, servedByUserRules, STABLE_HOLD_MS, StableHold } from '../owned-rules.js';
 import { missingSubsets, subsetIds, withSubsets, type DestinationRuleContext } from './destination-rule.js';
 import {
   splitVirtualService,
   subsetsInUse,
   virtualServiceTraffic,
+  withoutOwnedRoutes,
   type VirtualServiceContext,
 } from './virtual-service.js';
 
 /** v1beta1: served by every Istio since 1.5 and still by the newest, with the same fields as v1. */
 const API_VERSION = 'networking.istio.io/v1beta1';
 
-export class IstioTraffic implements TrafficRouter {
+export class IstioTraffic implements KubernetesTrafficRouter {
   readonly name = ISTIO.name;
   readonly supports: ReadonlySet<TrafficCapability> = ISTIO.supports;
   /** Weights pick a subset for each request. */
@@ -82,6 +78,24 @@ export class IstioTraffic implements TrafficRouter {
       routes: this.last.routes.map((r) => (r.header ? { ...r, header: r.header.toLowerCase() } : r)),
     };
     return asked && sameTraffic(state, asked) ? this.last : state;
+  }
+
+  /** Takes kanari's routes out of the VirtualService, then its subsets out of the DestinationRule (nothing names them any more). */
+  async giveBack(): Promise<void> {
+    const unchanged = (edit: (o: KubeObject) => KubeObject) => (current: KubeObject) => {
+      const next = edit(current);
+      return covers(current, next) ? undefined : next;
+    };
+    await editIfThere(
+      this.o.client,
+      this.virtualService,
+      unchanged((vs) => withoutOwnedRoutes(vs, this.vsCtx)),
+    );
+    await editIfThere(
+      this.o.client,
+      this.destinationRule,
+      unchanged((dr) => withSubsets(dr, [], this.drCtx)),
+    );
   }
 
   private editSubsets(ids: (current: string[]) => string[]): Promise<void> {

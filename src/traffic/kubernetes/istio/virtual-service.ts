@@ -107,6 +107,16 @@ export function splitVirtualService<T extends KubeObject>(
       k++;
     }
   }
+  return withHttp(object, http);
+}
+
+/** The VirtualService with none of this rollout's entries: the user's routes, as written (the Rollout is being deleted). */
+export function withoutOwnedRoutes<T extends KubeObject>(object: T, ctx: VirtualServiceContext): T {
+  const where = describeRef(refOf(object));
+  return withHttp(object, userRoutes(readShape(virtualService, object, where), ctx, where));
+}
+
+function withHttp<T extends KubeObject>(object: T, http: HttpRoute[]): T {
   const out = structuredClone(object) as T & { spec: Record<string, unknown> };
   if (http.length > 0 || (object.spec as { http?: unknown } | undefined)?.http !== undefined) out.spec.http = http;
   return out;

@@ -11,9 +11,9 @@ import type { nginxRouting } from '../../../config/schemas/kubernetes.js';
 import type { KubeObject, OwnerReference } from '../../../kube/api.js';
 import { updateObject } from '../../../kube/update.js';
 import { isKanaris, record, ROLLOUT_LABEL, VERSION_LABEL, versionObjectName } from '../../../kube/versions.js';
-import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
+import { TrafficRefused, type TrafficCapability } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
-import { typed, type KubernetesRouterOptions } from '../kube-router.js';
+import { editIfThere, typed, type KubernetesRouterOptions, type KubernetesTrafficRouter } from '../kube-router.js';
 import { checkExpressible } from '../owned-rules.js';
 import {
   canaryAnnotations,
@@ -31,7 +31,7 @@ export interface NginxTrafficOptions extends KubernetesRouterOptions<NginxRoutin
   owner?: OwnerReference;
 }
 
-export class NginxTraffic implements TrafficRouter {
+export class NginxTraffic implements KubernetesTrafficRouter {
   readonly name = NGINX.name;
   readonly supports: ReadonlySet<TrafficCapability> = NGINX.supports;
   /** ingress-nginx picks the canary per request (math.random against the weight), with no affinity. */
@@ -69,17 +69,15 @@ export class NginxTraffic implements TrafficRouter {
     });
   }
 
-  /** Takes kanari's selector labels off the user's Service again (the Rollout is being deleted). */
-  async unpin(): Promise<void> {
-    await typed(async () => {
-      await updateObject(this.o.client, this.serviceRef(), (service) => {
-        const selector = record(record(service.spec).selector);
-        if (!(VERSION_LABEL in selector) && !(ROLLOUT_LABEL in selector)) return undefined;
-        const { [VERSION_LABEL]: _v, [ROLLOUT_LABEL]: _r, ...user } = selector;
-        return { ...service, spec: { ...record(service.spec), selector: user } };
-      });
-      await this.deleteCanary();
+  /** Takes kanari's selector labels off the user's Service again, then its canary Ingress away (the Rollout is being deleted). */
+  async giveBack(): Promise<void> {
+    await editIfThere(this.o.client, this.serviceRef(), (service) => {
+      const selector = record(record(service.spec).selector);
+      if (!(VERSION_LABEL in selector) && !(ROLLOUT_LABEL in selector)) return undefined;
+      const { [VERSION_LABEL]: _v, [ROLLOUT_LABEL]: _r, ...user } = selector;
+      return { ...service, spec: { ...record(service.spec), selector: user } };
     });
+    await typed(() => this.deleteCanary());
   }
 
   private serviceRef() {

@@ -17,9 +17,9 @@ import {
   scaleVersion,
   versionObjectName,
 } from '../../../kube/versions.js';
-import { TrafficRefused, type TrafficCapability, type TrafficRouter } from '../../../rollout/seams/traffic.js';
+import { TrafficRefused, type TrafficCapability } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
-import { typed, type KubernetesRouterOptions } from '../kube-router.js';
+import { typed, type KubernetesRouterOptions, type KubernetesTrafficRouter } from '../kube-router.js';
 import { checkExpressible } from '../owned-rules.js';
 import { podsFor, share } from '../../../config/replica-split.js';
 
@@ -30,7 +30,7 @@ export interface ReplicasTrafficOptions extends KubernetesRouterOptions<Replicas
   replicas: number;
 }
 
-export class ReplicasTraffic implements TrafficRouter {
+export class ReplicasTraffic implements KubernetesTrafficRouter {
   readonly name = REPLICAS.name;
   readonly supports: ReadonlySet<TrafficCapability> = REPLICAS.supports;
   /** kube-proxy picks a pod per connection, and keep-alive and HTTP/2 clients keep theirs. */
@@ -89,6 +89,11 @@ export class ReplicasTraffic implements TrafficRouter {
         sizes,
       };
     });
+  }
+
+  /** Nothing of kanari's is in the user's objects: the versions' Deployments go with the Rollout (owner references). */
+  giveBack(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** Each version's Deployment and its pods; a state the router cannot do is refused, never approximated. */

@@ -102,7 +102,7 @@ describe('the nginx router', () => {
       (kube.peek(serviceRef)!.spec as { selector: Record<string, string> }).selector['kanari.dev/version'],
       'v2',
     );
-    await router.unpin();
+    await router.giveBack();
     const back = kube.peek(serviceRef)!;
     assert.deepEqual(back.spec, service.spec);
     assert.deepEqual(back.metadata.labels, service.metadata.labels);
