@@ -77,6 +77,23 @@ export const CLUSTER_RULES: PolicyRule[] = [
   { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get'] },
 ];
 
+/**
+ * What people may do, added to Kubernetes' own `view`, `edit` and `admin` ClusterRoles by
+ * aggregation (as Argo Rollouts ships them): whoever may view a namespace may read its
+ * Rollouts, templates and Events (`kanari status`, `history`); whoever may edit it may also
+ * steer its rollouts (`kanari promote`… patch the command annotation) and write them.
+ */
+export const VIEW_RULES: PolicyRule[] = [
+  { apiGroups: [CRD_GROUP], resources: ['rollouts', 'analysistemplates'], verbs: ['get', 'list', 'watch'] },
+];
+export const EDIT_RULES: PolicyRule[] = [
+  {
+    apiGroups: [CRD_GROUP],
+    resources: ['rollouts', 'analysistemplates'],
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+  },
+];
+
 const meta = (name: string, namespace?: string) => ({
   name,
   ...(namespace ? { namespace } : {}),
@@ -103,6 +120,13 @@ function role(kind: 'ClusterRole' | 'Role', name: string, rules: PolicyRule[], a
   return { apiVersion: 'rbac.authorization.k8s.io/v1', kind, metadata: meta(name, at), rules };
 }
 
+/** A ClusterRole that Kubernetes folds into its built-in ones named `into` (view, edit, admin). */
+function aggregated(name: string, rules: PolicyRule[], into: string[]): KubeObject {
+  const r = role('ClusterRole', name, rules);
+  const labels = Object.fromEntries(into.map((k) => [`rbac.authorization.k8s.io/aggregate-to-${k}`, 'true']));
+  return { ...r, metadata: { ...r.metadata, labels: { ...(r.metadata.labels ?? {}), ...labels } } };
+}
+
 /** Every object, in the order `kubectl apply` needs them (the CRDs and the namespace first). */
 export function installManifests(options: ManifestOptions): KubeObject[] {
   const ns = options.namespace ?? SYSTEM_NAMESPACE;
@@ -121,6 +145,8 @@ export function installManifests(options: ManifestOptions): KubeObject[] {
     binding('RoleBinding', `${OPERATOR}-leader`, ns, ns),
     role('ClusterRole', `${OPERATOR}-crds`, CLUSTER_RULES),
     binding('ClusterRoleBinding', `${OPERATOR}-crds`, ns),
+    aggregated('kanari-aggregate-to-view', VIEW_RULES, ['view']),
+    aggregated('kanari-aggregate-to-edit', EDIT_RULES, ['edit', 'admin']),
     operatorDeployment(ns, image, scoped),
   ];
 }

@@ -28,6 +28,8 @@ import type { TargetsFactory } from '../rollout/seams/targets.js';
 import type { KubernetesRouterFactory } from '../traffic/kubernetes/index.js';
 import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
+import { recordEvent } from '../kube/events.js';
+import { eventNote } from '../rollout/event-text.js';
 import { KubeRunStore } from '../store/kubernetes-runs.js';
 import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
@@ -203,6 +205,11 @@ export class RolloutRunner {
       identity: this.world.identity,
       onLost: (why) => this.world.lost(why),
       log: (line) => this.world.log(`${this.key}: ${line}`),
+      // Each transition as an Event on the Rollout, best effort: what `kubectl describe` lists.
+      events: (rows) => {
+        for (const note of rows.map(eventNote))
+          if (note) void recordEvent(this.world.client, this.resource, note, this.world.identity);
+      },
     });
     this.store.pin(this.sources);
     const document = engineDocument(this.resource.metadata.name, this.resource.spec as Record<string, unknown>, stable);

@@ -173,6 +173,41 @@ describe('kanari on a cluster', () => {
     assert.match(state()!.result.reason, /checkout is slow/);
   });
 
+  it('history lists the Events the operator wrote on the Rollout, oldest first, with who aborted and why', async () => {
+    // An Event about another Rollout, and one a person wrote with a terminal escape: neither is this one's history as given.
+    await cluster.client.create({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: 'other.1', namespace: 'default' },
+      involvedObject: { kind: 'Rollout', name: 'shop', namespace: 'default' },
+      type: 'Normal',
+      reason: 'Deploy',
+      message: 'not web',
+      lastTimestamp: '2020-01-01T00:00:00Z',
+    });
+    const r = await kanari('history', 'web', ...onCluster());
+    assert.equal(r.code, 0, r.err);
+    const lines = r.out.trim().split('\n');
+    assert.ok(
+      lines.some((l) => /Warning Abort: abort: checkout is slow$/.test(l)),
+      r.out,
+    );
+    assert.ok(
+      lines.some((l) => / Normal {2}Deploy: deploy /.test(l)),
+      r.out,
+    );
+    assert.doesNotMatch(r.out, /not web/);
+    const times = lines.map((l) => l.slice(0, 19));
+    assert.deepEqual([...times].sort(), times, 'oldest first');
+    assert.doesNotMatch(r.out, /Announce|InstanceReady/, 'the engine’s bookkeeping is not news');
+    const json = JSON.parse(
+      (await kanari('history', 'web', '--limit', '2', '--json', ...onCluster())).out,
+    ) as unknown[];
+    assert.equal(json.length, 2);
+    const missing = await kanari('history', 'nope', ...onCluster());
+    assert.equal(missing.code, 4, missing.err);
+  });
+
   it('kubectl kanari status runs the same view on the current context', async () => {
     ensureDebian([['kubectl', 'kubernetes-client']]);
     assert.ok(existsSync('dist/cli/main.js'), 'the plugin runs the built CLI: npm run build (npm install does it)');

@@ -29,8 +29,29 @@ describe('kanari k8s manifests', () => {
       'RoleBinding kanari-system/kanari-operator-leader',
       'ClusterRole -/kanari-operator-crds',
       'ClusterRoleBinding -/kanari-operator-crds',
+      'ClusterRole -/kanari-aggregate-to-view',
+      'ClusterRole -/kanari-aggregate-to-edit',
       'Deployment kanari-system/kanari-operator',
     ]);
+  });
+
+  it("grants people what kanari's commands need through Kubernetes' own view, edit and admin roles", () => {
+    const aggregated = (name: string) => cluster.find((o) => o.metadata.name === name)!;
+    const view = aggregated('kanari-aggregate-to-view');
+    assert.equal(view.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-view'], 'true');
+    assert.deepEqual(grants(rulesOf(view)), [
+      'kanari.dev/analysistemplates: get list watch',
+      'kanari.dev/rollouts: get list watch',
+    ]);
+    const edit = aggregated('kanari-aggregate-to-edit');
+    for (const into of ['edit', 'admin'])
+      assert.equal(edit.metadata.labels?.[`rbac.authorization.k8s.io/aggregate-to-${into}`], 'true');
+    // The commands patch the annotation; nothing grants the status subresource, which is the operator's.
+    assert.match(
+      grants(rulesOf(edit)).find((g) => g.startsWith('kanari.dev/rollouts:'))!,
+      / patch /,
+    );
+    assert.ok(!grants(rulesOf(edit)).some((g) => g.includes('rollouts/status')));
   });
 
   it('is valid, object by object, by the official schemas', () => {
@@ -78,6 +99,8 @@ describe('kanari k8s manifests', () => {
       'RoleBinding shop/kanari-operator-leader',
       'ClusterRole -/kanari-operator-crds',
       'ClusterRoleBinding -/kanari-operator-crds',
+      'ClusterRole -/kanari-aggregate-to-view',
+      'ClusterRole -/kanari-aggregate-to-edit',
       'Deployment shop/kanari-operator',
     ]);
     assert.deepEqual(

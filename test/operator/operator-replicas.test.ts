@@ -21,6 +21,7 @@ import {
   startOperator,
   type TestCluster,
 } from '../helpers/kube/cluster.js';
+import { validateObject } from '../helpers/kube/models.js';
 
 let cluster: TestCluster;
 let operator: Operator;
@@ -138,6 +139,28 @@ describe('the operator with the replicas router', () => {
     await sleep(1500);
     assert.equal(rollout()?.status?.state?.canary, undefined);
     assert.equal(log.filter((l) => l.includes('abort from test')).length, 1, 'carried out once');
+    // What `kubectl describe rollout web` lists: each transition as an Event on the Rollout.
+    const events = (
+      cluster.api.objects('v1', 'Event', 'default') as unknown as {
+        involvedObject: { name: string };
+        type: string;
+        reason: string;
+        message: string;
+      }[]
+    )
+      .filter((e) => e.involvedObject.name === 'web')
+      .map((e) => `${e.type} ${e.reason}: ${e.message}`);
+    for (const expected of [
+      /^Normal Deploy: deploy /,
+      /^Normal Promoted: Promoted /,
+      /^Warning Abort: abort/,
+      /^Warning Aborted: Aborted /,
+    ])
+      assert.ok(
+        events.some((e) => expected.test(e)),
+        `${expected} among ${JSON.stringify(events, null, 1)}`,
+      );
+    for (const e of cluster.api.objects('v1', 'Event', 'default')) validateObject(e);
   });
 
   it('refuses a Rollout that lint refuses, and says why in its status', async () => {

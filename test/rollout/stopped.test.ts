@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { RolloutEngine } from '../../src/rollout/engine.js';
 import type { AnalysisEntry } from '../../src/rollout/types.js';
 import type { MemoryStatusStore } from '../../src/store/memory.js';
-import { describeEvent } from '../../src/cli/history.js';
+import { describeEvent } from '../../src/rollout/event-text.js';
 import { doc, docWith, World } from '../helpers/engine-world.js';
 
 /** v2 at 20%, then a step analysis (`watch`) that only the rollout can end. */
@@ -35,7 +35,7 @@ async function assertStopped(w: World, engine: RolloutEngine, id: string, why: R
   const row = rows.find((e) => e.data.id === id);
   assert.ok(row, 'the event log says so once');
   assert.equal(rows.filter((e) => e.data.id === id).length, 1);
-  assert.match(describeEvent({ id: 1, ...row }), new RegExp(`^analysis ${id} Stopped: stopped: `));
+  assert.match(describeEvent(row), new RegExp(`^analysis ${id} Stopped: stopped: `));
   return entry;
 }
 

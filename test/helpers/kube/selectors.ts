@@ -65,6 +65,24 @@ export function labelSelector(text: string | null): Selector {
   };
 }
 
+/** The fields a real API server selects core v1 Events by (besides metadata's). */
+const EVENT_FIELDS = [
+  'involvedObject.kind',
+  'involvedObject.name',
+  'involvedObject.namespace',
+  'involvedObject.uid',
+  'involvedObject.apiVersion',
+  'reason',
+  'type',
+];
+
+function eventField(o: StoredObject, field: string): string {
+  const [top, sub] = field.split('.') as [string, string | undefined];
+  const value = (o as unknown as Record<string, unknown>)[top];
+  const picked = sub ? (value as Record<string, unknown> | undefined)?.[sub] : value;
+  return typeof picked === 'string' ? picked : '';
+}
+
 export function fieldSelector(text: string | null): Selector {
   if (!text) return () => true;
   const tests = terms(text).map((term): Selector => {
@@ -76,7 +94,9 @@ export function fieldSelector(text: string | null): Selector {
         ? (o: StoredObject) => o.metadata.name
         : field === 'metadata.namespace'
           ? (o: StoredObject) => o.metadata.namespace ?? ''
-          : undefined;
+          : EVENT_FIELDS.includes(field)
+            ? (o: StoredObject) => eventField(o, field)
+            : undefined;
     if (!read) throw badRequest(`field label not supported: ${field}`);
     return op === '!=' ? (o) => read(o) !== value : (o) => read(o) === value;
   });
