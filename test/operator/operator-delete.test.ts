@@ -222,9 +222,20 @@ const eventsOn = (name: string) =>
     (e) => e.involvedObject.kind === 'Rollout' && e.involvedObject.name === name,
   );
 
-/** Which Events kanari wrote on a Rollout, as `type reason`, sorted (two in one millisecond have no order). */
+/** The reasons of the give-back's own Events (the engine's transitions have theirs too: not what these tests look at). */
+const GIVE_BACK = [
+  'GivenBack',
+  'NotAvailable',
+  'NotGivenBack',
+  'RoutingNotGivenBack',
+  'ScaledBack',
+  'UnjudgedTemplate',
+];
+
+/** Which give-back Events kanari wrote on a Rollout, as `type reason`, sorted (two in one millisecond have no order). */
 function events(name: string): string[] {
   return eventsOn(name)
+    .filter((e) => GIVE_BACK.includes(e.reason))
     .map((e) => {
       validateObject(e);
       return `${e.type} ${e.reason}`;
