@@ -87,9 +87,13 @@ export async function resolveTemplates(
   return { templates, sources };
 }
 
-/** No release runs and no analysis is open: what the next one judges with may still change. */
+/**
+ * No release runs and no analysis is open — the phases a new deploy is taken in (an aborted
+ * release is over too: a person fixes a template and deploys again) — so what the next
+ * release judges with may still change.
+ */
 export function isIdle(s: RolloutStatus): boolean {
-  return s.phase === 'StableOnly' && s.analyses.every((a) => a.endedAt !== undefined);
+  return (s.phase === 'StableOnly' || s.phase === 'Aborted') && s.analyses.every((a) => a.endedAt !== undefined);
 }
 
 /**

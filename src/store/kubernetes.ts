@@ -67,6 +67,30 @@ export interface ResourceStatus extends RolloutConditions {
 /** How often a running analysis's state is written when nothing else is (ms). */
 export const RUN_WRITE_MS = 10_000;
 
+/** The most one run's state may take in the status (an object is at most 1.5 MB in etcd, and the status is written every 10 s). */
+export const RUN_STATE_BUDGET = 64 * 1024;
+
+/**
+ * A run's state as the status keeps it: without its measurements, and a threshold metric's
+ * past measurements cut to when they were taken, their phase and whether they had a value
+ * (what the judge counts). Values and messages stay out: a template's query may read what
+ * people who can only view the Rollout must not see. Undefined once it outgrows the budget
+ * (a threshold template measuring for days).
+ */
+export function compactRun(state: AnalysisRunState): AnalysisRunState | undefined {
+  const threshold = state.threshold?.map((t) => ({
+    ...t,
+    measurements: t.measurements.map((m) => ({
+      at: m.at,
+      phase: m.phase,
+      ...(m.value !== undefined ? { value: 0 } : {}),
+      ...(m.unreachable ? { unreachable: true as const } : {}),
+    })),
+  }));
+  const kept: AnalysisRunState = { ...structuredClone(state), measurements: [], ...(threshold ? { threshold } : {}) };
+  return JSON.stringify(kept).length <= RUN_STATE_BUDGET ? kept : undefined;
+}
+
 export class KubeStatusStore implements StatusStore {
   private stored?: StoredRollout;
   private readonly ref: ObjectRef;
@@ -89,6 +113,8 @@ export class KubeStatusStore implements StatusStore {
   /** Running analyses' states, as last saved; written with the status. */
   private runs: Record<string, AnalysisRunState>;
   private runsWritten = 0;
+  /** Runs whose state outgrew RUN_STATE_BUDGET (said once). */
+  private readonly tooLarge = new Set<string>();
 
   constructor(private readonly o: KubeStatusOptions) {
     const r = o.resource;
@@ -121,8 +147,16 @@ export class KubeStatusStore implements StatusStore {
    */
   saveRunState(id: string, state: AnalysisRunState | undefined, now: number): void {
     const known = id in this.runs;
-    if (state) this.runs[id] = { ...structuredClone(state), measurements: [] };
+    const kept = state && compactRun(state);
+    if (state && !kept && !this.tooLarge.has(id)) {
+      this.tooLarge.add(id);
+      this.o.log(
+        `analysis ${id}: its state has outgrown ${RUN_STATE_BUDGET / 1024} KiB and is no longer kept in the status; a new leader would start it again`,
+      );
+    }
+    if (kept) this.runs[id] = kept;
     else delete this.runs[id];
+    if (!known && !kept) return;
     if (!known && !state) return;
     if (known !== (state !== undefined) || now - this.runsWritten >= RUN_WRITE_MS) {
       this.runsWritten = now;

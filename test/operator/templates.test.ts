@@ -9,7 +9,9 @@ import { describe, it } from 'node:test';
 import { kubernetesRolloutDocument } from '../../src/config/schemas/kubernetes.js';
 import { BUILTIN_TEMPLATES } from '../../src/config/templates.js';
 import type { KubeObject } from '../../src/kube/api.js';
-import { pinnedLookup, resolveTemplates, type TemplateLookup } from '../../src/operator/templates.js';
+import { isIdle, pinnedLookup, resolveTemplates, type TemplateLookup } from '../../src/operator/templates.js';
+import { initialStatus } from '../../src/rollout/machine.js';
+import { doc } from '../helpers/engine-world.js';
 
 const rollout = (...names: string[]) =>
   kubernetesRolloutDocument.parse({
@@ -134,4 +136,24 @@ describe("a Kubernetes Rollout's AnalysisTemplates", () => {
     it(`refuses a template with ${what}, saying where`, async () => {
       assert.match(await problemOf(['bad'], lookupOf(resource('bad', spec))), expected);
     });
+
+  it('reads templates again between releases: after one that ended, and after an abort (a person fixes a template and deploys again)', () => {
+    const idle = initialStatus(doc([{ setWeight: 20 }]).spec, 1000);
+    assert.equal(isIdle(idle), true);
+    assert.equal(isIdle({ ...idle, phase: 'Aborted' }), true);
+    assert.equal(
+      isIdle({ ...idle, phase: 'Paused' }),
+      false,
+      'a release under way keeps the templates it started with',
+    );
+    const open = {
+      id: 'a1',
+      template: 't',
+      scope: 'background' as const,
+      step: 0,
+      verdict: 'Running' as const,
+      startedAt: 1,
+    };
+    assert.equal(isIdle({ ...idle, analyses: [open] }), false, 'nor while an analysis is open');
+  });
 });

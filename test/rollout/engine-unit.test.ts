@@ -9,6 +9,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MemoryStatusStore } from '../../src/store/memory.js';
 import { doc, World } from '../helpers/engine-world.js';
+import { MemoryRunStore, memoryStore } from '../../src/store/memory.js';
+import type { AnalysisRunState } from '../../src/analysis/run.js';
+import type { RunStore } from '../../src/rollout/seams/store.js';
 
 describe('rollout engine on fakes', () => {
   it('promotes: the canary starts at its size, each weight is served before the next step, the old version stops', async () => {
@@ -146,6 +149,35 @@ describe('rollout engine on fakes', () => {
     );
     assert.equal(engine.status.result?.outcome, 'Aborted');
     assert.ok(!phases.has('Degraded'), [...phases].join(', '));
+    await engine.close();
+  });
+
+  it('ends an analysis whose judge throws as Error, said once, instead of failing every round', async () => {
+    // A saved run that resumes (its spec has a judge) but cannot be ticked: a state edited by hand.
+    const state = {
+      template: 'watch',
+      spec: { series: {} },
+      scope: 'step',
+      startedAt: 0,
+      through: 0,
+      measurements: [],
+    };
+    const kept = new MemoryRunStore();
+    const runs: RunStore = {
+      saveRun: (...args) => kept.saveRun(...args),
+      runReport: (rollout, id) => kept.runReport(rollout, id),
+      run: (rollout, id) => kept.run(rollout, id) ?? { state: state as unknown as AnalysisRunState },
+    };
+    const world = new World(doc([{ setWeight: 20 }, { analysis: { templates: ['watch'] } }]), memoryStore({ runs }));
+    const engine = world.open();
+    await world.deploy(engine);
+    await world.until(engine, 'the analysis ends', () => engine.status.analyses.some((a) => a.endedAt !== undefined));
+    const entry = engine.status.analyses[0]!;
+    assert.equal(entry.verdict, 'Error');
+    assert.match(entry.reason ?? '', /the analysis could not go on/);
+    for (let i = 0; i < 5; i++) await world.round(engine);
+    assert.equal(world.log.filter((l) => l.includes('could not go on')).length, 1, world.log.join('\n'));
+    assert.ok(!world.log.some((l) => l.includes('a round failed')), 'no round failed');
     await engine.close();
   });
 });

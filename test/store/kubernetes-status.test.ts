@@ -6,6 +6,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { initialStatus } from '../../src/rollout/machine.js';
 import { conditionsOf, summaryOf } from '../../src/store/kubernetes-status.js';
+import { compactRun, RUN_STATE_BUDGET } from '../../src/store/kubernetes.js';
+import type { AnalysisRunState } from '../../src/analysis/run.js';
 import type { RolloutStatus } from '../../src/rollout/types.js';
 import { doc } from '../helpers/engine-world.js';
 
@@ -48,5 +50,51 @@ describe('a Rollout resource’s columns and conditions', () => {
     assert.equal(again.find((c) => c.type === 'Healthy')!.lastTransitionTime, 't1');
     const moved = conditionsOf(releasing(0, 'SmallTraffic'), 't3', again).conditions;
     assert.equal(moved.find((c) => c.type === 'Healthy')!.lastTransitionTime, 't3');
+  });
+});
+
+describe('a running analysis’s state as the Rollout’s status keeps it', () => {
+  const base = {
+    template: 't',
+    spec: { threshold: { metrics: [] } },
+    scope: 'step',
+    startedAt: 0,
+    through: 0,
+  } as unknown as AnalysisRunState;
+  const measured = (n: number) =>
+    ({
+      ...base,
+      measurements: [{ metric: 'm' }],
+      threshold: [
+        {
+          measurements: Array.from({ length: n }, (_, i) => ({
+            at: i * 30,
+            phase: 'Successful',
+            value: 0.999,
+            message: `secret-${i}`,
+          })),
+          failed: 0,
+          inconclusive: 0,
+          errors: 0,
+          consecutiveErrors: 0,
+        },
+      ],
+    }) as unknown as AnalysisRunState;
+
+  it('keeps what the judge counts of a threshold metric’s past measurements, not their values or messages', () => {
+    const kept = compactRun(measured(3))!;
+    assert.deepEqual(kept.measurements, []);
+    assert.deepEqual(kept.threshold![0]!.measurements, [
+      { at: 0, phase: 'Successful', value: 0 },
+      { at: 30, phase: 'Successful', value: 0 },
+      { at: 60, phase: 'Successful', value: 0 },
+    ]);
+    assert.doesNotMatch(JSON.stringify(kept), /secret|0\.999/);
+  });
+
+  it('keeps none once it outgrows its budget (days of measurements), rather than the status outgrowing etcd', () => {
+    assert.ok(compactRun(measured(100)));
+    assert.equal(compactRun(measured(5_000)), undefined);
+    assert.ok(JSON.stringify(compactRun(measured(1_000)) ?? {}).length <= RUN_STATE_BUDGET);
   });
 });

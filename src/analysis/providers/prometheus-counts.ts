@@ -21,6 +21,7 @@ import {
   increase,
   joinUnsteady,
   ROUNDS_LOOKBACK_MS,
+  ROUNDS_MAX_LOOKBACK_MS,
   scrapeInterval,
 } from './prometheus-rounds.js';
 
@@ -54,6 +55,8 @@ export class PrometheusCountSource implements CountSource {
   private readonly leScale: number;
   /** The series come from several scrape targets (seen once, kept for the run): windows on a grid. */
   private severalTargets = false;
+  /** How far before `after` samples are read (ROUNDS_LOOKBACK_MS; more for long scrape intervals). */
+  private lookback = ROUNDS_LOOKBACK_MS;
 
   /**
    * `instances` are what `{{stable}}`, `{{canary}}` and `{{baseline}}` stand for in a
@@ -85,9 +88,10 @@ export class PrometheusCountSource implements CountSource {
 
   async windows(after: number, until: number): Promise<CountsResult> {
     const c = this.config;
-    // On a grid, each series' value where the first window starts is read from before it.
-    const lookback = this.severalTargets ? ROUNDS_LOOKBACK_MS : 0;
-    const range = `${Math.max(1, Math.ceil(until - after + lookback) + 1)}ms`;
+    // Read from before `after`: every target seen several times (one target or several, told
+    // apart from the first check), and on a grid each series' value where the windows start.
+    const rangeMs = Math.max(1, Math.ceil(until - after + this.lookback) + 1);
+    const range = `${rangeMs}ms`;
     const queries = [
       this.selector(c.requests),
       this.selector(c.requests, [`${c.errors.label}=~"${promString(c.errors.regex)}"`]),
@@ -106,15 +110,19 @@ export class PrometheusCountSource implements CountSource {
         message: `no histogram buckets: ${queries[2]} matched no series, so latency cannot be judged (set source.prometheus.latency, or false with errors-only metrics)`,
       };
     const all = [...requests!, ...errors!, ...(buckets ?? [])];
-    if (!this.severalTargets && interleaved(all)) {
-      this.severalTargets = true;
+    const interval = scrapeInterval(all);
+    // A long scrape interval: read back four of them, or a series would look new (and count its whole total).
+    const wanted = interval === undefined ? 0 : Math.min(ROUNDS_MAX_LOOKBACK_MS, 4 * interval);
+    if (wanted > this.lookback) {
+      this.lookback = wanted;
       return this.windows(after, until);
     }
+    if (interleaved(all)) this.severalTargets = true;
     const sets = { requests: requests!, errors: errors!, ...(buckets ? { buckets } : {}) };
     if (this.severalTargets) {
-      const interval = scrapeInterval(all);
       if (interval === undefined) return { kind: 'value', windows: [] };
-      const bornAfter = after - ROUNDS_LOOKBACK_MS + interval;
+      // A series first seen two intervals into the range appeared in it (a new pod), and counts from zero.
+      const bornAfter = until - rangeMs + 2 * interval;
       const count = (list: Samples[], start: number, end: number) =>
         list.reduce((n, s) => n + countInWindow(s, start, end, bornAfter), 0);
       // From one window before `after`, which the first is compared with to see that its start is steady.
@@ -130,7 +138,8 @@ export class PrometheusCountSource implements CountSource {
       }));
       return { kind: 'value', windows };
     }
-    const times = scrapeTimes(all);
+    // The samples read from before `after` only say where counting starts.
+    const times = scrapeTimes(all).filter((t) => t >= after);
     const out: CountWindow[] = [];
     for (let i = 1; i < times.length; i++) {
       const [t0, t1] = [times[i - 1]!, times[i]!];

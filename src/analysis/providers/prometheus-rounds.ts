@@ -15,8 +15,14 @@ export function increase(before: number, after: number): number {
   return after >= before ? after - before : after;
 }
 
-/** How far before the first window the samples are read, to know each series' value there. */
+/**
+ * How far before the first window samples are read: far enough that every target has been
+ * scraped several times (so several targets are told apart from the first check, even one a
+ * second wide) and each series' value where the windows start is known. Longer scrape
+ * intervals read back four of them, up to ROUNDS_MAX_LOOKBACK_MS.
+ */
 export const ROUNDS_LOOKBACK_MS = 60_000;
+export const ROUNDS_MAX_LOOKBACK_MS = 600_000;
 
 interface SeriesSamples {
   byTime: Map<number, number>;

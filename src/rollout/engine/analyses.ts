@@ -104,7 +104,17 @@ export class AnalysisSupervisor {
         if (!run) continue;
         this.runs.set(entry.id, run);
       }
-      await run.tick(now);
+      try {
+        await run.tick(now);
+      } catch (err) {
+        // A judge that throws (a bug, or a resumed state it cannot read) ends its run as Error,
+        // said once; failing every round instead would hold the rollout where it is for good.
+        const reason = `the analysis could not go on: ${(err as Error).message}`;
+        this.ctx.log(`analysis ${entry.id}: ${reason}`);
+        this.runs.delete(entry.id);
+        await this.ctx.send({ type: 'analysisVerdict', id: entry.id, verdict: 'Error', reason });
+        continue;
+      }
       const report = run.report();
       this.save(entry.id, run, report, now);
       if (report.verdict !== entry.verdict || report.verdict !== 'Running')

@@ -111,10 +111,11 @@ describe('prometheus counts from raw samples', () => {
     assert.equal(windows[0]!.versions.baseline.requests, 0);
     assert.equal(
       prom.queries.at(-2),
-      'kanari_router_requests_total{service="svc",version=~"stable|canary|baseline"}[3001ms]',
+      // Back to one minute before `after`: enough to tell one target from several from the first check.
+      'kanari_router_requests_total{service="svc",version=~"stable|canary|baseline"}[63001ms]',
       'a range selector: raw samples, never rate() or increase()',
     );
-    assert.match(prom.queries.at(-1)!, /,code=~"5xx"\}\[3001ms\]$/);
+    assert.match(prom.queries.at(-1)!, /,code=~"5xx"\}\[63001ms\]$/);
   });
 
   /** Answers like Prometheus: the samples of `list` in the query's range `(time − range, time]`. */
@@ -258,6 +259,69 @@ describe('prometheus counts from raw samples', () => {
       assert.equal((r as { misconfigured?: true }).misconfigured, true, JSON.stringify(r));
       assert.match((r as { message: string }).message, message);
     }
+    reply = (q) => matrix(counters(q));
+  });
+
+  it('tells several targets apart from the first check of a run that looks every second, and counts every pod', async () => {
+    // One canary pod and two stable pods, scraped every 10 s at their own offsets; each adds 100 a scrape.
+    const scraped = (labels: Record<string, string>, offset: number) =>
+      series(
+        labels,
+        Array.from({ length: 30 }, (_, i): [number, number] => [offset + 10 * i, 100 * i]),
+      );
+    reply = ranged([
+      scraped({ version: 'canary', code: '2xx', pod: 'c' }, 0.3),
+      scraped({ version: 'stable', code: '2xx', pod: 's1' }, 3.1),
+      scraped({ version: 'stable', code: '2xx', pod: 's2' }, 6.7),
+    ]);
+    const src = source(prom.url);
+    let through = 120_000;
+    const totals = { canary: 0, stable: 0 };
+    for (let now = 121_000; now <= 240_000; now += 1000) {
+      const r = await src.windows(through, now);
+      assert.equal(r.kind, 'value', JSON.stringify(r));
+      for (const w of (r as { windows: { end: number; versions: any }[] }).windows) {
+        totals.canary += w.versions.canary.requests;
+        totals.stable += w.versions.stable.requests;
+        through = w.end;
+      }
+    }
+    // Whatever the windows, every scrape after 120 s up to the last window's end is counted once, from each pod.
+    const scrapes = (offset: number) =>
+      Array.from({ length: 30 }, (_, i) => offset + 10 * i).filter((t) => t * 1000 > 120_000 && t * 1000 <= through)
+        .length;
+    assert.ok(through >= 200_000, `windows reached ${through}`);
+    assert.deepEqual(totals, { canary: 100 * scrapes(0.3), stable: 100 * (scrapes(3.1) + scrapes(6.7)) });
+    reply = (q) => matrix(counters(q));
+  });
+
+  it('reads back four scrape intervals when they are long, so a pod that missed a scrape is not taken for a new one (and its total counted)', async () => {
+    // Prometheus' default: a scrape a minute. The canary pod, at a million requests already, misses the one at 540 s.
+    const at = (offset: number, skip?: number) =>
+      Array.from({ length: 15 }, (_, i) => offset + 60 * i).filter((t) => t !== skip);
+    reply = ranged([
+      series(
+        { version: 'canary', code: '2xx', pod: 'c' },
+        at(0.3, 540.3).map((t) => [t, 1_000_000 + Math.round(t)]),
+      ),
+      series(
+        { version: 'stable', code: '2xx', pod: 's' },
+        at(20.9).map((t) => [t, 5_000_000 + Math.round(10 * t)]),
+      ),
+    ]);
+    const src = source(prom.url);
+    let through = 600_000;
+    let canary = 0;
+    for (let now = 601_000; now <= 840_000; now += 1000) {
+      const r = await src.windows(through, now);
+      assert.equal(r.kind, 'value', JSON.stringify(r));
+      for (const w of (r as { windows: { end: number; versions: any }[] }).windows) {
+        canary += w.versions.canary.requests;
+        through = w.end;
+      }
+    }
+    assert.ok(through > 600_000, 'windows came');
+    assert.ok(canary < 1000, `the canary counted ${canary} requests, not its total since it started`);
     reply = (q) => matrix(counters(q));
   });
 
