@@ -64,6 +64,9 @@ function run(files, output) {
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let text = '';
+  // Decoded as text as it comes, so a character split between two chunks is not lost.
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
   const keep = (stream) => (c) => {
     text += c;
     if (output === 'inherit') stream.write(c);
@@ -71,9 +74,12 @@ function run(files, output) {
   child.stdout.on('data', keep(process.stdout));
   child.stderr.on('data', keep(process.stderr));
   const killer = setTimeout(() => child.kill('SIGKILL'), 14 * 60 * 1000);
+  const closed = new Promise((resolve) => child.once('close', resolve));
   return new Promise((resolve) =>
-    child.once('exit', (code, signal) => {
+    child.once('exit', async (code, signal) => {
       clearTimeout(killer);
+      // What it printed last may still be in the pipe: read it (but never wait on a process it left behind).
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 5000))]);
       if (signal) text += `\ntest run stopped: ${signal} after 14 minutes\n`;
       resolve({ code: code ?? 1, text });
     }),

@@ -78,6 +78,17 @@ const givenBackRollout = z.looseObject({
 });
 type GivenBackRollout = z.output<typeof givenBackRollout>;
 
+/** What giving the workload back needs: read even from a Rollout whose routing or service no longer parses. */
+const givenBackWorkload = z.looseObject({
+  metadata: kubernetesMetadata,
+  spec: z.looseObject({
+    workloadRef: spec.workloadRef,
+    replicas: spec.replicas,
+    progressDeadline: spec.progressDeadline,
+  }),
+});
+type GivenBackWorkload = z.output<typeof givenBackWorkload>;
+
 /** What giving back is done with: the runner's own client (fenced by the lease), router factory and log. */
 export interface GiveBackWorld {
   client: KubeClient;
@@ -117,8 +128,11 @@ export async function giveBack(seen: KubeObject, world: GiveBackWorld): Promise<
     },
   };
   const parsed = givenBackRollout.safeParse(resource);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
+  // A Rollout edited into a bad shape still gives its workload back where that part reads: left
+  // at zero while GC takes kanari's versions, users would be cut off.
+  const part = parsed.success ? parsed : givenBackWorkload.safeParse(resource);
+  if (!part.success) {
+    const issue = part.error.issues[0]!;
     await w.note({
       type: 'Warning',
       reason: 'NotGivenBack',
@@ -126,7 +140,7 @@ export async function giveBack(seen: KubeObject, world: GiveBackWorld): Promise<
     });
     return removeCleanupFinalizer(w.client, resource);
   }
-  const rollout = parsed.data;
+  const rollout = part.data;
   const deadline = Date.parse(resource.metadata.deletionTimestamp ?? '') + rollout.spec.progressDeadline;
   // An unreadable timestamp is past the deadline: deletion must never wait forever.
   const late = !((world.now ?? Date.now)() < deadline);
@@ -146,17 +160,26 @@ export async function giveBack(seen: KubeObject, world: GiveBackWorld): Promise<
       ((workload.spec?.replicas ?? 1) === 0 && stableVersionOf(resource) !== undefined));
   if (held && !(await workloadServes(resource, rollout, workload, ref, late, w))) return;
   let routing = "kanari's routing is out of your objects";
-  try {
-    await w.router(rollout).giveBack();
-  } catch (err) {
-    if (!late) return w.say(`cannot give the routing back yet (retrying): ${describeSystemError(err)}`);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
     routing = 'what kanari wrote in your routing objects is left there (see the Warning)';
     await w.note({
       type: 'Warning',
       reason: 'RoutingNotGivenBack',
-      message: `kanari's routing could not be taken out of your objects within the progressDeadline: ${describeSystemError(err)}; take out by hand what kanari wrote (docs/kubernetes.md, "Deleting a Rollout")`,
+      message: `the Rollout is not valid (${formatPath(issue.path)}: ${issue.message}), so kanari cannot tell which routing objects to give back: take out by hand what kanari wrote (docs/kubernetes.md, "Deleting a Rollout")`,
     });
-  }
+  } else
+    try {
+      await w.router(parsed.data).giveBack();
+    } catch (err) {
+      if (!late) return w.say(`cannot give the routing back yet (retrying): ${describeSystemError(err)}`);
+      routing = 'what kanari wrote in your routing objects is left there (see the Warning)';
+      await w.note({
+        type: 'Warning',
+        reason: 'RoutingNotGivenBack',
+        message: `kanari's routing could not be taken out of your objects within the progressDeadline: ${describeSystemError(err)}; take out by hand what kanari wrote (docs/kubernetes.md, "Deleting a Rollout")`,
+      });
+    }
   if (held) await w.client.patch(ref, 'merge', { metadata: { annotations: { [REPLICAS_ANNOTATION]: null } } });
   await w.note({
     type: 'Normal',
@@ -173,7 +196,7 @@ export async function giveBack(seen: KubeObject, world: GiveBackWorld): Promise<
  */
 async function workloadServes(
   resource: KubeObject,
-  rollout: GivenBackRollout,
+  rollout: GivenBackWorkload,
   workload: DeploymentObject,
   ref: ObjectRef,
   late: boolean,
@@ -230,7 +253,7 @@ function stableVersionOf(resource: KubeObject): string | undefined {
 /** A size for a Deployment whose own was lost: the Rollout's replicas, else the pods of kanari's stable version, else 1. */
 async function guessedSize(
   resource: KubeObject,
-  rollout: GivenBackRollout,
+  rollout: GivenBackWorkload,
   ref: ObjectRef,
   client: KubeClient,
 ): Promise<number> {

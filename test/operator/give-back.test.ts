@@ -210,6 +210,18 @@ describe('giving a deleted Rollout back', () => {
     assert.equal(deployment('planless')!.spec.replicas, 2);
   });
 
+  it('a Rollout whose routing was edited past parsing still gives its workload back, waited for, and says the routing is left', async () => {
+    await heldWorkload('unrouted', '2');
+    await deletedRollout('unrouted', { ...spec('unrouted'), trafficRouting: 'everywhere' });
+    assert.deepEqual(reasons((await step('unrouted')).notes), ['Normal ScaledBack']);
+    assert.equal(deployment('unrouted')!.spec.replicas, 2, 'not left at zero while kanari’s versions go');
+    assert.ok(rollout('unrouted'), 'the Rollout waits for the workload’s pods');
+    const late = await step('unrouted', LATER);
+    assert.deepEqual(reasons(late.notes), ['Warning NotAvailable', 'Warning RoutingNotGivenBack', 'Normal GivenBack']);
+    assert.match(late.notes[1]!.message, /spec\.trafficRouting/);
+    assert.equal(rollout('unrouted'), undefined);
+  });
+
   it('a Rollout edited into an invalid spec: a Warning naming the field, and it goes', async () => {
     await deletedRollout('broken', { workloadRef: 5, trafficRouting: 'everywhere' });
     const { notes } = await step('broken');
