@@ -46,7 +46,9 @@ describe('kanari down --all', () => {
       const store = new Store(join(f.state, 'kanari.db'));
       try {
         const status = store.rollout('shop')!.status;
-        const saved = seen(`saved: ${JSON.stringify({ ...status, history: undefined })}`);
+        // The whole saved event log too: which transitions reached the store, in order.
+        const log = store.events('shop', {}).map((e) => `${e.id} ${e.type} ${JSON.stringify(e.data).slice(0, 200)}`);
+        const saved = seen(`saved: ${JSON.stringify(status)}\nsaved events:\n${log.join('\n')}`);
         const entry = status.analyses.find((a) => a.id === id);
         assert.ok(entry, `the analysis ${id} is in the saved status; ${saved}`);
         assert.equal(entry.verdict, 'Stopped', saved);
