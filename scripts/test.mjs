@@ -38,10 +38,12 @@ const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout
   /^test\/server\/events-resume\.test\.ts$/, // two controllers' starts, six measurements, 200 users at 2 at a time
   /^test\/kube\/weight-exporter-prometheus\.test\.ts$/, // Prometheus holding new targets back ~5 s, then counts accruing at 900 requests/s
-  /^test\/operator\/operator-judged\.test\.ts$/, // two releases through timed steps, judged from a Prometheus scraping every second
+  /^test\/operator\/operator-judged\.test\.ts$/, // two releases per router, three routers at once, judged from a Prometheus scraping every second
   /^test\/operator\/(operator-process|operator-replicas|operator-delete|lease)\.test\.ts$/, // leases expiring, pauses, pods readied after a delay
   /^test\/operator\/operator-templates-judged\.test\.ts$/, // two releases judged every 2 s from a Prometheus scraping every second
   /^test\/cli\/cluster-commands\.test\.ts$/, // three releases through an operator, pods readied after a delay (~17 s, 3 s of CPU)
+  /^test\/analysis\/counts-agree\.test\.ts$/, // a real Prometheus scraping bursts of traffic 3 s apart (~29 s)
+  /^test\/kube\/kubectl-kubeconfig\.test\.ts$/, // kubectl processes one after another (~11 s)
 ];
 
 function findTests(dir) {
