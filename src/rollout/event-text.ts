@@ -9,44 +9,27 @@ export interface EventFacts {
   data: Record<string, unknown>;
 }
 
-/** One event log row in a line. */
-export function describeEvent(e: EventFacts): string {
-  const d = e.data;
-  switch (e.type) {
-    case 'deploy':
-      return `deploy ${(d.release as { version: string }).version}`;
-    case 'status':
-      return `${String(d.phase).padEnd(15)} step ${Number(d.step) + 1}  canary ${(d.weights as { canary: number }).canary}%  ${String(d.message)}`;
-    case 'result':
-      return `${String(d.outcome)} ${String(d.version)} after ${Math.round(Number(d.seconds))} s: ${String(d.reason)}`;
-    case 'instanceFailed':
-      return `${String(d.id)} failed: ${String(d.reason)}`;
-    case 'notificationFailed':
-      return `notification to ${String(d.url)} failed: ${String(d.reason)}`;
-    case 'promote':
-      return d.full ? 'promote --full' : 'promote';
-    case 'abort':
-      return d.reason ? `abort: ${String(d.reason)}` : 'abort';
-    case 'analysisVerdict':
-      return `analysis ${String(d.id)} ${String(d.verdict)}: ${String(d.reason)}`;
-    case 'analysisStopped':
-      return `analysis ${String(d.id)} Stopped: ${String(d.reason)}`;
-    default:
-      return e.type;
-  }
-}
+type Data = Record<string, unknown>;
 
-const DESCRIBED = [
-  'deploy',
-  'status',
-  'result',
-  'instanceFailed',
-  'notificationFailed',
-  'promote',
-  'abort',
-  'analysisVerdict',
-  'analysisStopped',
-];
+/** The rows a person reads, each in words; the rest are the engine's bookkeeping (ticks, announcements, instances ready). */
+const DESCRIBED: Record<string, (d: Data) => string> = {
+  deploy: (d) => `deploy ${(d.release as { version: string }).version}`,
+  status: (d) =>
+    `${String(d.phase).padEnd(15)} step ${Number(d.step) + 1}  canary ${(d.weights as { canary: number }).canary}%  ${String(d.message)}`,
+  result: (d) =>
+    `${String(d.outcome)} ${String(d.version)} after ${Math.round(Number(d.seconds))} s: ${String(d.reason)}`,
+  instanceFailed: (d) => `${String(d.id)} failed: ${String(d.reason)}`,
+  notificationFailed: (d) => `notification to ${String(d.url)} failed: ${String(d.reason)}`,
+  promote: (d) => (d.full ? 'promote --full' : 'promote'),
+  abort: (d) => (d.reason ? `abort: ${String(d.reason)}` : 'abort'),
+  analysisVerdict: (d) => `analysis ${String(d.id)} ${String(d.verdict)}: ${String(d.reason)}`,
+  analysisStopped: (d) => `analysis ${String(d.id)} Stopped: ${String(d.reason)}`,
+};
+
+/** One event log row in a line (a row of another type, by its type). */
+export function describeEvent(e: EventFacts): string {
+  return Object.hasOwn(DESCRIBED, e.type) ? DESCRIBED[e.type]!(e.data) : e.type;
+}
 
 /** What a failure looks like: these rows are Warnings, the rest Normal. */
 function isWarning(e: EventFacts): boolean {
@@ -64,7 +47,7 @@ function isWarning(e: EventFacts): boolean {
  */
 export function eventNote(e: EventFacts): { type: 'Normal' | 'Warning'; reason: string; message: string } | undefined {
   // The engine's own bookkeeping (announcements, instances ready) is not news to a person.
-  if (!DESCRIBED.includes(e.type)) return undefined;
+  if (!Object.hasOwn(DESCRIBED, e.type)) return undefined;
   const d = e.data;
   const named = e.type === 'status' ? d.phase : e.type === 'result' ? d.outcome : e.type;
   const reason = String(named).replace(/^[a-z]/, (c) => c.toUpperCase());

@@ -157,8 +157,7 @@ export class KubeStatusStore implements StatusStore {
     if (kept) this.runs[id] = kept;
     else delete this.runs[id];
     if (!known && !kept) return;
-    if (!known && !state) return;
-    if (known !== (state !== undefined) || now - this.runsWritten >= RUN_WRITE_MS) {
+    if (known !== (kept !== undefined) || now - this.runsWritten >= RUN_WRITE_MS) {
       this.runsWritten = now;
       this.changed();
     }

@@ -25,8 +25,6 @@ import {
   scrapeInterval,
 } from './prometheus-rounds.js';
 
-export { increase };
-
 interface RangeSeries {
   metric: Record<string, string>;
   values: [number, string][];
