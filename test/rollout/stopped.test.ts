@@ -82,6 +82,26 @@ describe('an analysis the rollout ends early is Stopped', () => {
     await engine.close();
   });
 
+  it('by kanari down --all before the run was ever opened (its first round had not come): its report is saved Stopped too', async () => {
+    const w = new World(
+      doc([{ setWeight: 20 }, { pause: { duration: '3s' } }, { analysis: { templates: ['watch'] } }]),
+    );
+    // The router's statistics stop coming once the canary has its 20%: analyses wait for them (a
+    // loaded machine), so the run of the step after the pause is never opened before the controller is stopped.
+    const sample = w.stats.source;
+    let down = false;
+    w.stats.source = () => (down ? Promise.reject(new Error('the router does not answer')) : sample());
+    const engine = await w.canaryAt20();
+    down = true;
+    await w.until(engine, 'the step analysis starts', () => engine.status.analyses.length === 1);
+    const id = engine.status.analyses[0]!.id;
+    await engine.close({ stopInstances: true, stopReason: 'kanari down --all stopped the controller' });
+    assert.equal(engine.status.analyses[0]!.verdict, 'Stopped');
+    const report = w.store.runs.runReport('shop', id);
+    assert.equal(report?.verdict, 'Stopped', 'counted apart in kanari_analysis_runs_total');
+    assert.match(report?.reason ?? '', /^stopped: kanari down --all/);
+  });
+
   it('by kanari down --all; the next controller pauses on it, and only resume runs it again', async () => {
     const { w, engine, id } = await atStepAnalysis();
     await engine.close({ stopInstances: true, stopReason: 'kanari down --all stopped the controller' });

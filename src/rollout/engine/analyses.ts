@@ -41,7 +41,8 @@ export class AnalysisSupervisor {
   private readonly savedMeasurements = new Map<string, number>();
   /** The last report of each run in the status, as saved. */
   private readonly reports = new Map<string, AnalysisReport>();
-  private endedOnce = false;
+  /** Ended entries already looked at by endEnded in this process. */
+  private readonly settled = new Set<string>();
   private templates: Record<string, AnalysisTemplateSpec>;
 
   constructor(
@@ -125,18 +126,21 @@ export class AnalysisSupervisor {
   /**
    * Ends the runs whose entries the machine ended, saving their last report: Stopped ones
    * with the machine's reason, those ended at promotion with their judge's final verdict,
-   * which the machine is then told. On the first call, a run ended after its last save
-   * (the status was saved, the report not) is reopened from the store to be ended there too.
+   * which the machine is then told. A run this process has not open — ended after its last
+   * save (the status was saved, the report not), or before its first round opened it (the
+   * router's statistics late, then `kanari down --all`) — is opened to be ended too, once:
+   * each ended entry is looked at once per process, not every round.
    */
   async endEnded(now: number): Promise<void> {
-    const first = !this.endedOnce;
-    this.endedOnce = true;
-    for (const entry of this.ctx.status().analyses) {
+    const analyses = this.ctx.status().analyses;
+    for (const id of this.settled) if (!analyses.some((a) => a.id === id)) this.settled.delete(id);
+    for (const entry of analyses) {
       if (entry.endedAt === undefined) continue;
       let run = this.runs.get(entry.id);
       const unsaved = entry.verdict === 'Stopped' || entry.verdict === 'Running';
-      if (!run && first && unsaved && this.report(entry.id)?.endedAt === undefined)
+      if (!run && unsaved && !this.settled.has(entry.id) && this.report(entry.id)?.endedAt === undefined)
         run = this.open(entry.id, entry.template, entry.scope, entry.startedAt);
+      this.settled.add(entry.id);
       if (!run) continue;
       if (entry.verdict === 'Stopped') run.stop(now, entry.reason ?? 'stopped');
       else run.finish(now);
