@@ -21,6 +21,7 @@ import type {
   StoredRollout,
 } from '../rollout/seams/store.js';
 import { privateDir, privateFiles } from '../shared/files.js';
+import { TokenTable } from './tokens.js';
 
 const SCHEMA = `
 create table if not exists rollouts (
@@ -83,6 +84,8 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
   /** Who waits for new events (the API's event stream); told once per turn of the event loop, after the commit. */
   private readonly appendListeners = new Set<() => void>();
   private appendTold = false;
+  /** The controller API's tokens (hashes only). */
+  readonly tokens: TokenTable;
 
   constructor(readonly path: string) {
     if (path !== ':memory:') {
@@ -97,6 +100,7 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    this.tokens = new TokenTable(this.db);
   }
 
   close(): void {
