@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   retry: control('retry'),
   undo: control('undo'),
   history: () => import('./history.js'),
+  token: () => import('./token.js'),
   router: () => import('./router.js'),
   lint: () => import('./lint.js'),
   simulate: () => import('./simulate.js'),

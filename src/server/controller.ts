@@ -98,7 +98,7 @@ export class Controller {
    * unless it names its own `cwd`. With a `bundle`, files the documents reference are read
    * from it, never from this host's disk.
    */
-  async apply(file: string, text: string, bundle?: Bundle): Promise<ApplyResult[]> {
+  async apply(file: string, text: string, bundle?: Bundle, actor?: string): Promise<ApplyResult[]> {
     let docs;
     try {
       docs = loadDocuments(file, text, undefined, bundle && bundleReader(bundle));
@@ -127,12 +127,12 @@ export class Controller {
       );
     for (const doc of rollouts) this.checkChange(doc);
     const results: ApplyResult[] = [];
-    for (const doc of rollouts) results.push(await this.replace(doc, templates));
+    for (const doc of rollouts) results.push(await this.replace(doc, templates, actor));
     return results;
   }
 
   /** Starts a rollout of `version`: the spec's canary target with `set` (`canary.process.command=…`) laid over it. */
-  async deploy(name: string, version: string, set: Record<string, string> = {}): Promise<RolloutView> {
+  async deploy(name: string, version: string, set: Record<string, string> = {}, actor?: string): Promise<RolloutView> {
     const m = this.get(name);
     const router = m.router.health();
     if (router && !router.serving)
@@ -141,17 +141,28 @@ export class Controller {
         `the router of ${name} is not serving (${router.reason}); a deploy would move nobody: fix that first (kanari status ${name} shows when it serves)`,
       );
     const target = withOverrides(m.document.spec.canary, set);
-    return this.send(name, { type: 'deploy', release: { version, target: { ...target, version } } });
+    return this.send(name, {
+      type: 'deploy',
+      release: { version, target: { ...target, version } },
+      ...(actor === undefined ? {} : { actor }),
+    });
   }
 
-  command(name: string, command: Command, options: { full?: boolean; reason?: string } = {}): Promise<RolloutView> {
-    const event = (
-      command === 'promote'
+  /** A person's command; `actor` (who asked) goes into the event log with it. */
+  command(
+    name: string,
+    command: Command,
+    options: { full?: boolean; reason?: string } = {},
+    actor?: string,
+  ): Promise<RolloutView> {
+    const event = {
+      ...(command === 'promote'
         ? { type: 'promote', full: options.full === true }
         : command === 'abort'
           ? { type: 'abort', ...(options.reason ? { reason: options.reason } : {}) }
-          : { type: command }
-    ) as UntimedEvent;
+          : { type: command }),
+      ...(actor === undefined ? {} : { actor }),
+    } as UntimedEvent;
     return this.send(name, event);
   }
 
@@ -172,6 +183,7 @@ export class Controller {
     this.get(name);
     return this.store.events(name, {
       types: [
+        'apply',
         'deploy',
         'promote',
         'abort',
@@ -290,7 +302,11 @@ export class Controller {
     }
   }
 
-  private async replace(doc: RolloutDocument, templates: Record<string, AnalysisTemplateSpec>): Promise<ApplyResult> {
+  private async replace(
+    doc: RolloutDocument,
+    templates: Record<string, AnalysisTemplateSpec>,
+    actor?: string,
+  ): Promise<ApplyResult> {
     const name = doc.metadata.name;
     const old = this.rollouts.get(name);
     if (
@@ -309,8 +325,20 @@ export class Controller {
       else old.router.release();
     }
     this.open(doc, templates);
-    this.log(`${name}: ${old ? 'configured' : 'created'}`);
-    return { name, change: old ? 'configured' : 'created' };
+    const change = old ? 'configured' : 'created';
+    this.log(`${name}: ${change}${actor === undefined ? '' : ` by ${actor}`}`);
+    // Its own row, outside the engine's transitions: a file changes nothing the machine holds.
+    const engine = this.rollouts.get(name)!.engine;
+    try {
+      this.store.appendEvent(name, engine.status.revision, Date.now(), 'apply', {
+        change,
+        ...(actor === undefined ? {} : { actor }),
+      });
+    } catch (err) {
+      // The rollout is applied either way; only its line in the history is lost.
+      this.log(`${name}: cannot record the apply in the event log: ${describeSystemError(err)}`);
+    }
+    return { name, change };
   }
 
   private open(document: RolloutDocument, templates: Record<string, AnalysisTemplateSpec>): void {

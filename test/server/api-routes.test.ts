@@ -120,7 +120,11 @@ describe('controller API routes', () => {
           },
         }),
       ],
-      { authorized: () => true, maxBodyBytes: 10, log: (l) => lines.push(l) },
+      {
+        authenticate: () => ({ name: 'test', role: 'admin', tokenId: 'test' }),
+        maxBodyBytes: 10,
+        log: (l) => lines.push(l),
+      },
     );
     const s = http.createServer(handle);
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
