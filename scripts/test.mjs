@@ -45,6 +45,7 @@ const WAITING = [
   /^test\/cli\/cluster-commands\.test\.ts$/, // three releases through an operator, pods readied after a delay (~17 s, 3 s of CPU)
   /^test\/analysis\/counts-agree\.test\.ts$/, // a real Prometheus scraping bursts of traffic 3 s apart (~29 s)
   /^test\/kube\/kubectl-kubeconfig\.test\.ts$/, // kubectl processes one after another (~11 s)
+  /^test\/cli\/token\.test\.ts$/, // three controllers' starts and stops, a rollout paused (~18 s, 6 s of CPU)
 ];
 
 function findTests(dir) {
