@@ -62,7 +62,12 @@ export function apiRoutes(
       method: 'GET',
       path: '/api/v1/events',
       role: 'viewer',
-      handle: ({ req, res, query }) => events.serve(req, res, query),
+      handle: ({ req, res, query, principal }) => {
+        // A stream outlives the request that opened it; it ends when its token is revoked or expires.
+        const unwatch = tokens.whileValid(principal!, () => res.destroy());
+        res.on('close', unwatch);
+        return events.serve(req, res, query);
+      },
     }),
     route({
       method: 'POST',

@@ -56,7 +56,13 @@ const MAX_LIFETIME_MS = 3650 * DAY_MS;
 const MISSING =
   'missing or wrong bearer token (Authorization: Bearer <token>; kanari up writes it to <state>/api-token)';
 
+/** The longest a timer may wait (2^31 - 1 ms, about 24.8 days); a later expiry is waited for in turns. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class Tokens {
+  /** What to call when a token is revoked, by its id: the connections it holds open. */
+  private readonly onRevoke = new Map<string, Set<() => void>>();
+
   constructor(
     private readonly table: TokenTable,
     private readonly now: () => number = Date.now,
@@ -104,7 +110,38 @@ export class Tokens {
         `no token named or numbered ${JSON.stringify(ref.slice(0, 80))} (see kanari token list)`,
       );
     this.table.revoke(row.id, this.now(), by);
+    for (const end of this.onRevoke.get(row.id) ?? []) end();
     return infoOf(this.table.byId(row.id)!);
+  }
+
+  /**
+   * Calls `end` once the token `p` came with is revoked or expires: a connection that
+   * outlives its request (the event stream) must not outlive its token. Returns what
+   * stops watching, for when the connection ends first.
+   */
+  whileValid(p: Principal, end: () => void): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    const expiresAt = this.table.byId(p.tokenId)?.expiresAt;
+    const stop = () => {
+      clearTimeout(timer);
+      const ends = this.onRevoke.get(p.tokenId);
+      ends?.delete(once);
+      if (ends?.size === 0) this.onRevoke.delete(p.tokenId);
+    };
+    const once = () => {
+      stop();
+      end();
+    };
+    const arm = () => {
+      const left = expiresAt! - this.now();
+      if (left <= 0) return once();
+      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      timer.unref();
+    };
+    if (!this.onRevoke.has(p.tokenId)) this.onRevoke.set(p.tokenId, new Set());
+    this.onRevoke.get(p.tokenId)!.add(once);
+    if (expiresAt !== undefined) arm();
+    return stop;
   }
 
   /** The principal an `Authorization` header names; a 401 saying why for anything else. */

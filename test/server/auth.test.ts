@@ -17,6 +17,7 @@ import { EVENT_STREAM_DEFAULTS, EventStream } from '../../src/server/events.js';
 import { dispatcher, route } from '../../src/server/routes.js';
 import { ROLES, Tokens, type Role } from '../../src/server/tokens.js';
 import { request } from '../helpers/http.js';
+import { SseReader } from '../helpers/sse.js';
 
 const LOCAL = 'auth-test-local-admin-token';
 const DAY = 86_400_000;
@@ -229,6 +230,30 @@ describe('who may call which route', () => {
     const revoked = await call('POST', `/api/v1/tokens/${ci.id}/revoke`, as(token.admin));
     assert.equal(JSON.parse(revoked.body).revokedBy, 'admin-bot');
     assert.equal((await call('GET', '/api/v1/whoami', as(ci.token))).status, 401);
+  });
+
+  it('ends an event stream when its token is revoked or expires, as the next request would be refused', async () => {
+    const made = await call('POST', '/api/v1/tokens', as(LOCAL), JSON.stringify({ name: 'tail', role: 'viewer' }));
+    const tail = JSON.parse(made.body) as { token: string; id: string };
+    // Expiring 4 s from now: long enough to be seen open first, even on a busy machine.
+    const brief = new Tokens(controller.store.tokens).create({ name: 'brief', role: 'viewer', lifetimeMs: 4000 });
+    const url = `http://127.0.0.1:${port}/api/v1/events`;
+    const revoked = new SseReader(url, as(tail.token));
+    const expiring = new SseReader(url, as(brief.token));
+    const other = new SseReader(url, as(token.viewer));
+    let otherClosed = false;
+    void other.closed.then(() => (otherClosed = true));
+    try {
+      for (const r of [revoked, expiring, other]) await r.until(() => r.status !== 0, 10_000, 'the stream opening');
+      assert.equal(revoked.status, 200);
+      assert.equal((await call('POST', `/api/v1/tokens/${tail.id}/revoke`, as(LOCAL))).status, 200);
+      await revoked.closed;
+      await expiring.closed;
+      assert.equal(expiring.status, 200, 'it was open before it expired');
+      assert.equal(otherClosed, false, "another token's stream goes on");
+    } finally {
+      for (const r of [revoked, expiring, other]) r.close();
+    }
   });
 
   it('asks for the token before saying a route or a rollout exists, and then refuses by role before either', async () => {
