@@ -151,7 +151,7 @@ describe('kanari token', () => {
     }
   });
 
-  it('takes the api-token of a state directory from before roles as its admin token', async () => {
+  it('takes the api-token of a state directory from before roles as its admin token, and replaces it once revoked', async () => {
     const f = new UpFixture();
     try {
       mkdirSync(f.state, { recursive: true, mode: 0o700 });
@@ -163,6 +163,16 @@ describe('kanari token', () => {
       assert.equal(list.status, 0, list.stderr);
       assert.match(list.stdout, /\n[0-9a-f]{16} +local +admin +20\S+ \S+ +never +20/);
       assert.equal(readFileSync(join(f.state, 'api-token'), 'utf8'), legacy + '\n', 'the file is left as it was');
+
+      // Revoked, it is replaced by the next kanari up, so the CLI on this host keeps working.
+      assert.equal((await kanari(undefined, 'token', 'revoke', 'local', '--state', f.state)).status, 0);
+      assert.match(await callAs(f.state, legacy, '/api/v1/whoami'), /^401 .*revoked/);
+      await f.kill9();
+      await f.up();
+      const renewed = readFileSync(join(f.state, 'api-token'), 'utf8').trim();
+      assert.match(renewed, /^kanari_/);
+      assert.match(f.log(), /the token in .*api-token was revoked, expired or not an admin's: it holds a new one/);
+      assert.equal(await callAs(f.state, renewed, '/api/v1/tokens'), '200');
     } finally {
       await f.close();
     }
