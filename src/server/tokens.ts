@@ -25,18 +25,8 @@ export interface Principal {
   tokenId: string;
 }
 
-/** A token as the API shows it: everything but the secret, which nobody keeps. */
-export interface TokenInfo {
-  id: string;
-  name: string;
-  role: Role;
-  createdAt: number;
-  createdBy?: string;
-  expiresAt?: number;
-  lastUsedAt?: number;
-  revokedAt?: number;
-  revokedBy?: string;
-}
+/** A token as the API shows it: everything but the secret, which nobody keeps, and its hash. */
+export type TokenInfo = Omit<TokenRow, 'hash' | 'role'> & { role: Role };
 
 /** The name of the admin token `kanari up` keeps in `<state>/api-token`. */
 export const LOCAL_TOKEN_NAME = 'local';
