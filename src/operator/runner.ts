@@ -237,7 +237,7 @@ export class RolloutRunner {
     await giveBack(this.resource, { ...this.world, say: (line) => this.say(line) });
   }
 
-  /** While a Rollout kanari runs is refused, nothing else it does happens; the workload it holds stays held. */
+  /** While a Rollout kanari runs is refused, no template is released; the workload it holds stays held. */
   private async keepHeld(): Promise<void> {
     if (this.workload === undefined) return;
     const namespace = this.resource.metadata.namespace ?? 'default';
@@ -281,7 +281,9 @@ export class RolloutRunner {
     const current = (this.resource.status as { message?: unknown } | undefined)?.message;
     this.say(why);
     // With an engine, its store writes the status: the refusal goes on top of what it writes.
+    // The release that runs keeps its plan (an edit never changes it), so a person can still act on it.
     if (this.engine) {
+      await this.command(this.engine);
       await this.keepHeld();
       return this.store!.refuse(why);
     }

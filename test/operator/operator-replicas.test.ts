@@ -173,6 +173,10 @@ describe('the operator with the replicas router', () => {
     const web = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'web' };
     await cluster.client.patch(web, 'merge', { spec: { replicas: 3 } });
     await until('the workload scaled back to zero', () => deployment('web')?.spec.replicas === 0);
+    // A person can still act on the release that runs: a command is answered while the edit is refused.
+    const command = JSON.stringify({ id: 'pause-0002', command: 'pause', by: 'test' });
+    await cluster.client.patch(ref, 'merge', { metadata: { annotations: { [COMMAND_ANNOTATION]: command } } });
+    await until('the command answered', () => rollout()?.status?.command?.id === 'pause-0002');
     await cluster.client.patch(ref, 'merge', { spec: { strategy: { canary: { steps } } } });
     await until('no longer refused', () => !/refused/.test(rollout()?.status?.message ?? ''));
   });
