@@ -191,7 +191,7 @@ export function covers(actual: unknown, written: unknown): boolean {
  *   the Service reaches the old stable, which the engine stops 2 s after the stable-only
  *   state reads back, so rules gone at once would send everyone back to the old version,
  *   then to pods going away (rules gone before the move: the same, only sooner). A rollback
- *   leaves the selector still, but a Service narrowed late (re-applied from git mid-release,
+ *   leaves the selector still, but a Service narrowed late (replaced mid-release,
  *   a release begun under a kanari that did not narrow it) has the same window; the hold
  *   costs only 30 s more of kanari's rules, so it stays for both.
  */
