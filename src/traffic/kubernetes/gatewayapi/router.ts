@@ -29,7 +29,6 @@ export class GatewayApiTraffic implements KubernetesTrafficRouter {
   private readonly ctx: RouteContext;
   /** The CRD's features once they were enough; read again while they are not (the CRD may be upgraded). */
   private features?: HttpRouteFeatures;
-  private last?: TrafficState;
   private readonly hold: StableHold;
 
   constructor(private readonly o: KubernetesRouterOptions<z.output<typeof gatewayApiRouting>> & { holdMs?: number }) {
@@ -55,7 +54,6 @@ export class GatewayApiTraffic implements KubernetesTrafficRouter {
         return covers(current, next) ? undefined : next;
       });
     });
-    this.last = desired;
   }
 
   async observe(): Promise<TrafficState | undefined> {
@@ -63,7 +61,7 @@ export class GatewayApiTraffic implements KubernetesTrafficRouter {
     if (!route) throw new TrafficRefused(`${describeRef(this.route)} does not exist`);
     const state = routeTraffic(route, this.ctx);
     const pinned = pinnedVersion(await typed(() => this.o.client.get(this.serviceRef)), this.o.rollout.name);
-    // Not narrowed to this stable (a GitOps tool re-applied it, say): the user's rules reach other versions too.
+    // Not narrowed to this stable (someone replaced or edited it): the user's rules reach other versions too.
     if (pinned === undefined || (state && state.stable !== pinned)) return undefined;
     return state ?? servedByUserRules({ stable: pinned });
   }
