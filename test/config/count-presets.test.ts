@@ -124,7 +124,7 @@ describe('a Kubernetes Rollout picks its count preset', () => {
     assert.equal(preset(spec({ gatewayAPI: { httpRoute: 'shop' } }, { preset: 'istio' })), 'istio', 'a named one wins');
   });
 
-  it('refuses at its path: replicas or gatewayapi without a preset, envoy-gateway, kube-state-metrics, a name it does not know', () => {
+  it('refuses at its path: replicas or gatewayapi without a preset, envoy-gateway off gatewayapi, kube-state-metrics, a name it does not know', () => {
     const issue = (r: ReturnType<typeof spec>) => {
       assert.equal(r.success, false);
       const i = r.error!.issues[0]!;
@@ -137,13 +137,15 @@ describe('a Kubernetes Rollout picks its count preset', () => {
     assert.equal(preset(spec({ replicas: {} }, { preset: 'istio' })), 'istio');
     assert.match(
       issue(spec({ gatewayAPI: { httpRoute: 'shop' } })),
-      /^metrics\.prometheus\.preset: name the proxy that counts requests per version: istio when Istio implements your Gateway API/,
+      /^metrics\.prometheus\.preset: name the proxy that counts requests per version: envoy-gateway, or istio/,
     );
-    // Envoy Gateway's counters are per rule, so both versions would be counted as one.
-    assert.match(
-      issue(spec({ gatewayAPI: { httpRoute: 'shop' } }, { preset: 'envoy-gateway' })),
-      /^metrics\.prometheus\.preset: Envoy Gateway counts requests per HTTPRoute rule, not per backendRef/,
-    );
+    // Only the gatewayapi router writes the backendRef filters that make Envoy Gateway count each version apart.
+    assert.equal(preset(spec({ gatewayAPI: { httpRoute: 'shop' } }, { preset: 'envoy-gateway' })), 'envoy-gateway');
+    for (const routing of [{ replicas: {} }, { nginx: { ingress: 'shop' } }])
+      assert.match(
+        issue(spec(routing, { preset: 'envoy-gateway' })),
+        /^metrics\.prometheus\.preset: Envoy Gateway counts per HTTPRoute backendRef only behind the gatewayapi router.*name istio or ingress-nginx$/,
+      );
     assert.match(
       issue(spec({ nginx: { ingress: 'shop' } }, { preset: 'kube-state-metrics' })),
       /^metrics\.prometheus\.preset: kube-state-metrics counts no requests.*name istio or ingress-nginx$/,

@@ -28,7 +28,13 @@ export class GatewayApiTraffic implements KubernetesTrafficRouter {
   private last?: TrafficState;
   private readonly hold: StableHold;
 
-  constructor(private readonly o: KubernetesRouterOptions<z.output<typeof gatewayApiRouting>> & { holdMs?: number }) {
+  constructor(
+    private readonly o: KubernetesRouterOptions<z.output<typeof gatewayApiRouting>> & {
+      holdMs?: number;
+      /** Set when the judge counts from Envoy Gateway (route.ts RouteContext). */
+      versionHeader?: string;
+    },
+  ) {
     this.hold = new StableHold(o.holdMs ?? STABLE_HOLD_MS);
     this.route = {
       apiVersion: 'gateway.networking.k8s.io/v1',
@@ -36,7 +42,12 @@ export class GatewayApiTraffic implements KubernetesTrafficRouter {
       namespace: o.routing.namespace ?? o.rollout.namespace,
       name: o.routing.httpRoute,
     };
-    this.ctx = { rollout: o.rollout.name, namespace: o.rollout.namespace, service: o.service };
+    this.ctx = {
+      rollout: o.rollout.name,
+      namespace: o.rollout.namespace,
+      service: o.service,
+      versionHeader: o.versionHeader,
+    };
   }
 
   async apply(desired: TrafficState): Promise<void> {
