@@ -281,7 +281,8 @@ function withVersionHeader(ref: BackendRef, header: string, id: string): Backend
 
 /** A percent mirror: `percent` for whole ones, `fraction` in hundredths of a percent otherwise. */
 function mirrorFilter(backendRef: BackendRef, percent: number): Filter {
-  const { weight: _weight, ...ref } = backendRef;
+  // A mirror's backendRef is a plain reference: no weight, no filters of its own.
+  const { weight: _weight, filters: _filters, ...ref } = backendRef;
   return {
     type: 'RequestMirror',
     requestMirror: {
