@@ -10,6 +10,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NotificationSpec } from '../config/schemas/rollout.js';
+import { AnswerTooLarge, readCapped } from '../shared/capped-body.js';
 import type { RolloutAction, RolloutStatus } from './types.js';
 
 export interface NotificationPayload {
@@ -131,7 +132,8 @@ export async function postSigned(
         body,
         signal: AbortSignal.timeout(target.timeout),
       });
-      const text = await res.text();
+      // Only the first 200 characters are quoted, so a receiver's long answer is not read whole.
+      const text = res.body ? await readCapped(res.body, ANSWER_QUOTED_BYTES).catch(quoteTooLarge) : '';
       if (res.ok) return undefined;
       last = `answered ${res.status}${text.trim() ? `: ${text.trim().slice(0, 200)}` : ''}`;
     } catch (err) {
@@ -142,4 +144,11 @@ export async function postSigned(
     }
   }
   return target.retries > 0 ? `${last} (after ${target.retries + 1} attempts)` : last;
+}
+
+const ANSWER_QUOTED_BYTES = 64 << 10;
+
+function quoteTooLarge(err: unknown): string {
+  if (err instanceof AnswerTooLarge) return `(${err.message})`;
+  throw err;
 }

@@ -172,7 +172,8 @@ export class ProcessGroup {
           const res = await fetch(`http://127.0.0.1:${port}${this.o.spec.readiness}`, {
             signal: AbortSignal.timeout(1000),
           });
-          await res.arrayBuffer();
+          // The answer is not used; an endless one must not hang the check, so it is not read at all.
+          await res.body?.cancel();
           if (res.ok) pending.delete(port);
           else last = `answered ${res.status} on ${this.o.spec.readiness}`;
         } catch (err) {

@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { notification } from '../../src/config/schemas/rollout.js';
 import { Notifier, type NotificationPayload } from '../../src/rollout/notify.js';
 import { webhookReceiver } from '../helpers/http.js';
@@ -59,6 +62,28 @@ describe('notifications', () => {
     await failing.drain();
     await always.close();
     assert.deepEqual(failures, [`${always.url}: answered 500 (after 2 attempts)`]);
+  });
+
+  it('quotes a receiver that answers without end by the start of its answer, and does not read the rest', async () => {
+    const server = http.createServer((_, res) => {
+      res.writeHead(500);
+      const chunk = Buffer.alloc(64 * 1024, 0x78);
+      const pump = () => {
+        while (res.write(chunk));
+      };
+      res.on('drain', pump);
+      pump();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const failures: string[] = [];
+    const n = new Notifier([notification.parse({ url, timeout: '20s', retries: 0 })], (_, why) => failures.push(why));
+    n.send(payload);
+    await n.drain();
+    server.closeAllConnections();
+    server.close();
+    assert.deepEqual(failures, ['answered 500: (the answer is larger than 64 KiB)']);
   });
 
   it('formats a Slack incoming-webhook message, and refuses to send unsigned when the key is missing', async () => {

@@ -1,4 +1,5 @@
 /** One HTTP exchange for a provider, with the three ways it can end told apart. */
+import { AnswerTooLarge, readCapped } from '../../shared/capped-body.js';
 
 /** `unreachable`: no HTTP answer at all (refused, reset, DNS) — which says nothing about the canary. */
 export type HttpOutcome =
@@ -11,7 +12,15 @@ export interface HttpOptions {
   headers: Record<string, string>;
   body?: string;
   timeoutMs: number;
+  /** The largest answer read, in bytes; default {@link MAX_ANSWER_BYTES}. */
+  maxBytes?: number;
 }
+
+/**
+ * Far above any query kanari makes (a range query over an hour of 1 s steps for a few
+ * series is a few MiB) and far below what would hurt the process reading it.
+ */
+export const MAX_ANSWER_BYTES = 32 << 20;
 
 /** Never throws: a refused connection is `error`, no full answer within `timeoutMs` is `timeout`. */
 export async function httpRequest(url: string, options: HttpOptions): Promise<HttpOutcome> {
@@ -23,8 +32,10 @@ export async function httpRequest(url: string, options: HttpOptions): Promise<Ht
       signal,
       ...(options.body === undefined ? {} : { body: options.body }),
     });
-    return { kind: 'ok', status: res.status, text: await res.text() };
+    const text = res.body ? await readCapped(res.body, options.maxBytes ?? MAX_ANSWER_BYTES) : '';
+    return { kind: 'ok', status: res.status, text };
   } catch (err) {
+    if (err instanceof AnswerTooLarge) return { kind: 'error', message: `${url}: ${err.message}` };
     if (signal.aborted) return { kind: 'timeout', message: `${url} did not answer within ${options.timeoutMs} ms` };
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     return {
