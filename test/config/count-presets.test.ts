@@ -57,6 +57,23 @@ describe('count presets', () => {
     );
   });
 
+  it('envoy-gateway: a version counted under several clusters (several rules to the Service) selects them all', () => {
+    const cluster = (rule: number, backend: number) =>
+      envoyGatewayCluster({ namespace: 'web', name: 'shop.v2', rule, backend });
+    const versions = { stable: [cluster(0, 0), cluster(2, 0)], canary: [cluster(0, 1), cluster(2, 1)] };
+    const c = presetCounts('envoy-gateway', { ...place, versions });
+    const source = new PrometheusCountSource(c, 'ignored');
+    // The route's dot is literal in the regex, written twice-escaped inside the PromQL string.
+    assert.equal(
+      source.selector(c.requests),
+      'envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"httproute/web/shop\\\\.v2/rule/0/backend/0|httproute/web/shop\\\\.v2/rule/2/backend/0|httproute/web/shop\\\\.v2/rule/0/backend/1|httproute/web/shop\\\\.v2/rule/2/backend/1|baseline"}',
+    );
+    assert.throws(
+      () => presetCounts('envoy-gateway', { ...place, versions: { stable: [cluster(0, 0)], canary: [cluster(0, 0)] } }),
+      /a label value may name one version only/,
+    );
+  });
+
   it('ingress-nginx: requests per backend service in the namespace, status codes or classes, seconds', () => {
     const c = presetCounts('ingress-nginx', place);
     assert.deepEqual(c.labels, { namespace: 'web' });
