@@ -40,6 +40,7 @@ const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{16,256})$/;
 /** Last use is written at most this often per token, so reading is not a write per request. */
 const LAST_USED_GRAIN_MS = 60_000;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/;
+const TOKEN_ID = /^[0-9a-f]{16}$/;
 const DAY_MS = 86_400_000;
 const MAX_LIFETIME_MS = 3650 * DAY_MS;
 
@@ -65,6 +66,9 @@ export class Tokens {
         400,
         `a token's name must be letters, digits, dots, dashes, underscores or @ (at most 63), starting with a letter or digit (got ${JSON.stringify(o.name.slice(0, 80))})`,
       );
+    // `kanari token revoke REF` takes an id before a name: a name that looks like one could not be named.
+    if (TOKEN_ID.test(o.name))
+      throw new HttpError(400, `a token's name must not look like a token's id (16 hex digits): ${o.name}`);
     const id = crypto.randomBytes(8).toString('hex');
     const token = `kanari_${id}_${crypto.randomBytes(32).toString('base64url')}`;
     const at = this.now();

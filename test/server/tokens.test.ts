@@ -113,7 +113,7 @@ describe('API tokens', () => {
     const dup = refusal(() => tokens.create({ name: 'ci', role: 'admin' }));
     assert.equal(dup.status, 409);
     assert.match(dup.detail, /a token named ci exists already: revoke it first/);
-    for (const name of ['', 'a b', 'line\nbreak', '-x', 'x'.repeat(64), 'é'])
+    for (const name of ['', 'a b', 'line\nbreak', '-x', 'x'.repeat(64), 'é', '0123456789abcdef'])
       assert.equal(refusal(() => tokens.create({ name, role: 'viewer' })).status, 400, JSON.stringify(name));
   });
 
