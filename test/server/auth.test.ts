@@ -81,7 +81,8 @@ function call(
   body?: string,
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+    const sent = body === undefined ? headers : { 'content-type': 'application/json', ...headers };
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers: sent, agent: false }, (res) => {
       if (String(res.headers['content-type']).startsWith('text/event-stream')) {
         resolve({ status: res.statusCode!, headers: res.headers, body: '' });
         res.destroy();
