@@ -145,7 +145,20 @@ function notFound(path: string, routes: readonly Route[]): string {
   return `no such resource ${path} (rollout resources: ${subs.join(', ')})`;
 }
 
+/** `application/json` or a `+json` type, with or without parameters (`; charset=utf-8`). */
+const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
+
 async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, maxBytes: number): Promise<z.output<S>> {
+  const sent = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  const type = req.headers['content-type'];
+  // A form or text body is refused by its type, not parsed as JSON: a browser posts those cross-site without asking.
+  if (sent && !JSON_TYPE.test(type ?? ''))
+    throw new HttpError(
+      415,
+      `the request body must have content-type application/json (got ${type === undefined ? 'none' : JSON.stringify(type.slice(0, 100))})`,
+      {},
+      { connection: 'close' },
+    );
   const text = await readBody(req, maxBytes, 'request body');
   let json: unknown;
   try {
