@@ -34,6 +34,12 @@ export const EMBEDDED: RouterCapabilities = {
   supports: new Set(['weights', 'match', 'mirror', 'sticky', 'baseline']),
 };
 
+/** Why `router` cannot hold a canary at `percent` by a person's hand (set-weight), or undefined when it can. */
+export function heldWeightProblem(router: RouterCapabilities, percent: number): string | undefined {
+  if (!router.supports.has('weights')) return `the ${router.name} router does not split traffic by weight`;
+  return router.weightProblem?.(percent);
+}
+
 /**
  * What a router assigns to a version: each request on its own, a connection (every request
  * on it goes where its first went), or a key (a user, by cookie or header) that then stays.

@@ -6,6 +6,7 @@
  * instances that kept running.
  */
 import { dirname, join, resolve } from 'node:path';
+import { EMBEDDED, heldWeightProblem } from '../config/capabilities.js';
 import { ConfigError, formatPath } from '../config/errors.js';
 import { loadDocuments } from '../config/kinds.js';
 import { rolloutModeOf } from '../config/rollout-mode.js';
@@ -15,7 +16,7 @@ import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from '../config/s
 import { target as targetSchema, type RolloutDocument, type TargetSpec } from '../config/schemas/rollout.js';
 import type { RolloutEngine } from '../rollout/engine.js';
 import { sizedDocument } from '../rollout/sizes.js';
-import type { UntimedEvent } from '../rollout/types.js';
+import type { RolloutStatus, UntimedEvent } from '../rollout/types.js';
 import { describeSystemError } from '../shared/system.js';
 import { Store } from '../store/sqlite.js';
 import type { ProcessRecord } from '../targets/process.js';
@@ -43,6 +44,9 @@ const MAX_SOCKET_PATH = 107;
 export type Command = Extract<UntimedEvent['type'], 'promote' | 'abort' | 'pause' | 'resume' | 'retry' | 'undo'>;
 export const COMMANDS: readonly Command[] = ['promote', 'abort', 'pause', 'resume', 'retry', 'undo'];
 
+/** How long `delete --force` waits for users to be back on stable before it gives up (the abort stands). */
+const FORCED_DELETE_WAIT_MS = 60_000;
+
 interface Managed {
   document: RolloutDocument;
   templates: Record<string, AnalysisTemplateSpec>;
@@ -58,6 +62,8 @@ export interface ApplyResult {
 export class Controller {
   readonly store: Store;
   private readonly rollouts = new Map<string, Managed>();
+  /** Rollouts whose delete is under way: one delete at a time each. */
+  private readonly deleting = new Set<string>();
   /** The one router process every rollout's service runs in; started when the first rollout writes traffic. */
   private readonly router: RouterProcess;
 
@@ -85,6 +91,8 @@ export class Controller {
         saved.templates as Record<string, AnalysisTemplateSpec>,
       );
       this.log(`${saved.name}: resumed in phase ${saved.status.phase}`);
+      // A delete the last controller began (it stopped or died midway) is finished, not undone.
+      if (this.store.record(saved.name, 'deleting')) void this.finishDelete(saved.name).catch(() => {});
     }
   }
 
@@ -155,6 +163,48 @@ export class Controller {
     return this.send(name, event);
   }
 
+  /** Holds the canary at `weight` percent until resume, promote or abort (set-weight). */
+  setWeight(name: string, weight: number, reason?: string): Promise<RolloutView> {
+    this.get(name);
+    // Standalone rollouts run on kanari's own router; a Kubernetes router is asked by the operator.
+    const problem = heldWeightProblem(EMBEDDED, weight);
+    if (problem) throw new ControllerError(400, `set-weight ${weight}: ${problem}`);
+    return this.send(name, { type: 'setWeight', weight, ...(reason ? { reason } : {}) });
+  }
+
+  /**
+   * Deletes a rollout: its instances stop, its service leaves the router, its rows go (the
+   * event log stays, ended by `deleted`). One in flight is refused unless `force`, which
+   * aborts it and deletes it only once users are back on stable and the canary has stopped.
+   */
+  async remove(name: string, options: { force?: boolean } = {}): Promise<{ name: string; deleted: true }> {
+    const m = this.get(name);
+    if (this.deleting.has(name)) throw new ControllerError(409, `rollout ${name} is being deleted`);
+    if (!ended(m.engine.status)) {
+      const s = m.engine.status;
+      if (!options.force)
+        throw new ControllerError(
+          409,
+          `rollout ${name} is in phase ${s.phase} (${s.canary?.version ?? 'a canary'} has ${s.traffic.weights.canary}% of users); abort it and delete it once it has rolled back, or delete --force does both`,
+        );
+      this.deleting.add(name);
+      try {
+        // Refused once a promotion has switched stable: then the promotion's end is waited for instead.
+        await m.engine.send({ type: 'abort', reason: 'the rollout is being deleted (delete --force)' });
+        if (!(await waitFor(() => ended(m.engine.status), FORCED_DELETE_WAIT_MS)))
+          throw new ControllerError(
+            409,
+            `rollout ${name}: users are not back on ${m.engine.status.stable.version} after ${FORCED_DELETE_WAIT_MS / 1000} s (${m.engine.status.message}); nothing was deleted, delete it again once it has rolled back`,
+          );
+      } finally {
+        this.deleting.delete(name);
+      }
+    }
+    this.store.setRecord(name, 'deleting', { at: Date.now() });
+    await this.finishDelete(name);
+    return { name, deleted: true };
+  }
+
   view(name: string): RolloutView {
     const m = this.get(name);
     return rolloutView(m.document, m.engine.status, Date.now(), (id) => m.engine.report(id), {
@@ -171,6 +221,7 @@ export class Controller {
   history(name: string, options: { limit?: number } = {}) {
     this.get(name);
     return this.store.events(name, {
+      after: this.store.deletedAt(name),
       types: [
         'deploy',
         'promote',
@@ -179,6 +230,7 @@ export class Controller {
         'resume',
         'retry',
         'undo',
+        'setWeight',
         'status',
         'result',
         'analysisVerdict',
@@ -247,6 +299,24 @@ export class Controller {
         `no rollout named ${name}${this.rollouts.size ? ` (known: ${this.names().join(', ')})` : '; apply one with kanari apply -f FILE'}`,
       );
     return m;
+  }
+
+  private async finishDelete(name: string): Promise<void> {
+    const m = this.get(name);
+    this.deleting.add(name);
+    try {
+      await m.engine.close({ stopInstances: true, stopReason: `rollout ${name} was deleted` });
+      await m.router.stop();
+      this.store.deleteRollout(name, m.engine.status.revision, Date.now());
+      this.rollouts.delete(name);
+      this.log(`${name}: deleted`);
+    } catch (err) {
+      // The mark stays: the next controller finishes the delete.
+      this.log(`${name}: cannot finish deleting it now: ${describeSystemError(err)}`);
+      throw err;
+    } finally {
+      this.deleting.delete(name);
+    }
   }
 
   private async send(name: string, event: UntimedEvent): Promise<RolloutView> {
@@ -341,6 +411,21 @@ export class Controller {
     this.rollouts.set(name, { document, templates, engine, router });
     engine.start();
   }
+}
+
+/** A rollout that runs only its stable version (an Aborted one has moved users back before stopping the canary). */
+function ended(s: RolloutStatus): boolean {
+  return (
+    (s.phase === 'StableOnly' || s.phase === 'Aborted') &&
+    s.stopping.length === 0 &&
+    s.instances.every((i) => i.id === s.stable.version)
+  );
+}
+
+async function waitFor(done: () => boolean, timeoutMs: number): Promise<boolean> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until; await new Promise((r) => setTimeout(r, 100)))
+    if (done()) return true;
+  return done();
 }
 
 /** Process targets run in the rollout file's directory unless they say otherwise. */

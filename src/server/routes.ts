@@ -23,13 +23,21 @@ export interface RouteRequest<B> {
 export type Answer = { status: number; json: unknown } | { status: number; text: string; contentType: string };
 
 export interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** Segments, each literal or `:param` (one whole segment). */
   path: string;
   /** No token needed (health and metrics). */
   public?: boolean;
   /** Only for routes that take a body; an empty body reads as `{}`. */
   body?: z.ZodType;
+  /** What it does, in a line (the OpenAPI document's summary). */
+  summary?: string;
+  /** Query parameters: each one present is validated before the handler runs (the handler reads them as text). */
+  query?: Record<string, { schema: z.ZodType; description: string }>;
+  /** The success answer: its status (200 unless said) and its JSON, or the content type it has instead. */
+  response?: { status?: number; description: string; json?: z.ZodType; contentType?: string };
+  /** What the handler itself may answer besides success (404 no such thing, 409 refused now, 503 too busy). */
+  errors?: readonly (404 | 409 | 503)[];
   handle(r: RouteRequest<unknown>): Promise<Answer | void> | Answer | void;
 }
 
@@ -86,6 +94,7 @@ export function dispatcher(
         throw new HttpError(405, `${req.method} is not allowed here (allowed: ${allow})`, {}, { allow });
       }
       const params = Object.fromEntries(Object.entries(found.params).map(([k, v]) => [k, decodePart(v)]));
+      checkQuery(url.searchParams, found.route.query ?? {});
       const body = found.route.body ? await readJson(req, found.route.body, options.maxBodyBytes) : undefined;
       const answer = await found.route.handle({ req, res, params, query: url.searchParams, body });
       if (answer && 'text' in answer) sendText(res, answer.status, answer.text, answer.contentType);
@@ -143,6 +152,19 @@ function notFound(path: string, routes: readonly Route[]): string {
     )
     .filter((s) => s !== undefined);
   return `no such resource ${path} (rollout resources: ${subs.join(', ')})`;
+}
+
+function checkQuery(query: URLSearchParams, declared: NonNullable<Route['query']>): void {
+  for (const [name, { schema }] of Object.entries(declared)) {
+    const value = query.get(name);
+    if (value === null) continue;
+    const parsed = schema.safeParse(value);
+    if (!parsed.success)
+      throw new HttpError(
+        400,
+        `query parameter ${name}: ${parsed.error.issues[0]!.message} (got ${JSON.stringify(value.slice(0, 100))})`,
+      );
+  }
 }
 
 /** `application/json` or a `+json` type, with or without parameters (`; charset=utf-8`). */
