@@ -62,6 +62,8 @@ export class RolloutRunner {
   /** The specs of those read from resources, as written: pinned in the status for a new leader. */
   private sources: Record<string, unknown> = {};
   private store?: KubeStatusStore;
+  /** The Deployment whose pods kanari took over, once it has: held at zero even while the Rollout is refused. */
+  private workload?: string;
   private said = new Set<string>();
   readonly key: string;
   /** The resource this runner runs: one deleted and created again under the same name is another. */
@@ -136,6 +138,7 @@ export class RolloutRunner {
       this.open(rollout, workload, port);
     }
     const engine = this.engine!;
+    this.workload = workload.metadata.name;
     await this.command(engine);
     await this.holdWorkload(workload, engine.status.phase === 'StableOnly' && engine.status.ready.length > 0);
     const version = versionOf(template);
@@ -234,6 +237,15 @@ export class RolloutRunner {
     await giveBack(this.resource, { ...this.world, say: (line) => this.say(line) });
   }
 
+  /** While a Rollout kanari runs is refused, no template is released; the workload it holds stays held. */
+  private async keepHeld(): Promise<void> {
+    if (this.workload === undefined) return;
+    const namespace = this.resource.metadata.namespace ?? 'default';
+    const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name: this.workload };
+    const workload = await this.world.client.get<DeploymentObject>(ref);
+    if (workload) await this.holdWorkload(workload, false);
+  }
+
   /**
    * Keeps the referenced Deployment at zero pods once kanari's stable serves (`taken`), and
    * whenever someone scales it up again after that: its pods would all run its newest template.
@@ -269,7 +281,12 @@ export class RolloutRunner {
     const current = (this.resource.status as { message?: unknown } | undefined)?.message;
     this.say(why);
     // With an engine, its store writes the status: the refusal goes on top of what it writes.
-    if (this.engine) return this.store!.refuse(why);
+    // The release that runs keeps its plan (an edit never changes it), so a person can still act on it.
+    if (this.engine) {
+      await this.command(this.engine);
+      await this.keepHeld();
+      return this.store!.refuse(why);
+    }
     if (current === why) return;
     await this.world.client.patch(
       {

@@ -163,6 +163,24 @@ describe('the operator with the replicas router', () => {
     for (const e of cluster.api.objects('v1', 'Event', 'default')) validateObject(e);
   });
 
+  it('keeps the workload at zero while its Rollout is refused: scaled up then, its pods would all run its newest template', async () => {
+    const ref = { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', namespace: 'default', name: 'web' };
+    const steps = (rollout()!.spec as { strategy: { canary: { steps: unknown[] } } }).strategy.canary.steps;
+    await cluster.client.patch(ref, 'merge', {
+      spec: { strategy: { canary: { steps: [{ setMirror: { percent: 10 } }] } } },
+    });
+    await until('refused', () => /refused/.test(rollout()?.status?.message ?? ''));
+    const web = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'web' };
+    await cluster.client.patch(web, 'merge', { spec: { replicas: 3 } });
+    await until('the workload scaled back to zero', () => deployment('web')?.spec.replicas === 0);
+    // A person can still act on the release that runs: a command is answered while the edit is refused.
+    const command = JSON.stringify({ id: 'pause-0002', command: 'pause', by: 'test' });
+    await cluster.client.patch(ref, 'merge', { metadata: { annotations: { [COMMAND_ANNOTATION]: command } } });
+    await until('the command answered', () => rollout()?.status?.command?.id === 'pause-0002');
+    await cluster.client.patch(ref, 'merge', { spec: { strategy: { canary: { steps } } } });
+    await until('no longer refused', () => !/refused/.test(rollout()?.status?.message ?? ''));
+  });
+
   it('refuses a Rollout that lint refuses, and says why in its status', async () => {
     await cluster.client.create(
       replicasRollout('web', [{ setMirror: { percent: 10 } }, { setWeight: 50 }], { name: 'mirrored' }),
