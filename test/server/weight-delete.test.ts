@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { main } from '../../src/cli/main.js';
 import { apiRoutes, createApiServer } from '../../src/server/api.js';
 import { Controller } from '../../src/server/controller.js';
 import type { RolloutView } from '../../src/server/view.js';
@@ -107,6 +108,19 @@ spec:
   json(await call('POST', '/api/v1/apply', { file, text }));
 }
 
+/** The CLI in process, against this controller; what it printed, both streams. */
+async function kanari(...argv: string[]): Promise<{ code: number; out: string }> {
+  Object.assign(process.env, { KANARI_URL: `http://127.0.0.1:${port}`, KANARI_TOKEN: TOKEN });
+  const lines: string[] = [];
+  const { log, error } = console;
+  console.log = console.error = (...a: unknown[]) => void lines.push(a.join(' '));
+  try {
+    return { code: await main(argv), out: lines.join('\n') };
+  } finally {
+    Object.assign(console, { log, error });
+  }
+}
+
 /** The problem's detail, once its status is the one expected. */
 const refused = (r: Reply, status: number) => String(json<{ detail: string }>(r, status).detail);
 
@@ -144,15 +158,28 @@ describe('set-weight and delete over the API', () => {
     );
     assert.ok(events.some((e) => e.type === 'setWeight' && e.data.weight === 30));
     assert.equal((await call('GET', '/api/v1/rollouts/shop/history?limit=0')).status, 400);
+
+    assert.deepEqual(await kanari('set-weight', 'shop', '25%', '--reason', 'calmer'), {
+      code: 0,
+      out: 'shop: Paused — held at 25% by hand: calmer; `kanari resume` goes back to step 2 of the plan',
+    });
+    const lots = await kanari('set-weight', 'shop', 'lots');
+    assert.equal(lots.code, 2);
+    assert.match(lots.out, /^kanari: set-weight: PERCENT must be a number from 0 to 100 \(got "lots"\)/);
+    assert.match((await kanari('set-weight', 'shop', '101')).out, /must be between 0 and 100/);
   });
 
   it('refuses to delete a rollout in flight, deletes it with force once users are back on stable, then 404', async () => {
     const users = (await view('shop')).listen.split(':')[1]!;
     assert.match(refused(await call('DELETE', '/api/v1/rollouts/shop'), 409), /delete --force/);
+    const cli = await kanari('delete', 'shop');
+    assert.equal(cli.code, 1);
+    assert.match(cli.out, /kanari: rollout shop is in phase Paused \(v2 has 25% of users\)/);
     assert.match(refused(await call('DELETE', '/api/v1/rollouts/shop?force=yes'), 400), /force/);
     assert.deepEqual(json(await call('DELETE', '/api/v1/rollouts/shop?force=true')), { name: 'shop', deleted: true });
     assert.equal((await call('GET', '/api/v1/rollouts/shop')).status, 404);
     assert.equal((await call('DELETE', '/api/v1/rollouts/shop')).status, 404, 'a second delete finds nothing');
+    assert.equal((await kanari('delete', 'shop', '--force')).code, 4);
     assert.equal(controller.store.rollout('shop'), undefined);
     assert.deepEqual(
       controller.store
@@ -171,6 +198,10 @@ describe('set-weight and delete over the API', () => {
     controller.store.setRecord('cart', 'deleting', { at: Date.now() });
     await open();
     for (let i = 0; i < 100 && controller.names().includes('cart'); i++) await sleep(100);
+    assert.deepEqual(await kanari('delete', 'cart'), {
+      code: 4,
+      out: 'kanari: no rollout named cart; apply one with kanari apply -f FILE',
+    });
     assert.deepEqual(controller.names(), []);
     assert.equal((await call('GET', '/api/v1/rollouts/cart')).status, 404);
     assert.equal(
