@@ -93,7 +93,7 @@ export function command(name: Command) {
 }
 
 /** The command through the Rollout resource: the operator's answer printed as the controller's would be. */
-async function onCluster(
+export async function onCluster(
   target: ClusterTarget,
   name: string,
   asked: CommandAsked,

@@ -1,13 +1,14 @@
 /** kanari set-weight: hold a canary at a weight by hand until resume, promote or abort. */
 import type { RolloutView } from '../server/view.js';
 import { parseCommandArgs } from './args.js';
-import { CLUSTER_OPTIONS, clusterTarget } from './cluster.js';
+import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterTarget, rolloutName } from './cluster.js';
+import { onCluster } from './control.js';
 import { connect, rolloutPath, STATE_HELP, STATE_OPTION } from './connect.js';
 import { EXIT, UsageError } from './exit.js';
 
 export const summary = 'hold a rollout with its canary at a weight you choose (kanari set-weight shop 25)';
 
-const HELP = `Usage: kanari set-weight ROLLOUT PERCENT [--reason TEXT] [--json] [--state DIR]
+const HELP = `Usage: kanari set-weight ROLLOUT PERCENT [--reason TEXT] [--json] [--state DIR | -n NS ... [--timeout D]]
 
 Sends PERCENT of users (0 to 100, in steps of 0.01) to the canary and holds the rollout
 there: its steps stop advancing, its analyses go on judging, and a Failed one still rolls
@@ -19,7 +20,13 @@ it back. Setting another weight moves the hold.
 
   --reason TEXT   why, kept in the rollout's history
   --json          print the rollout's state as JSON
-${STATE_HELP}`;
+${STATE_HELP}
+
+On Kubernetes the request goes through the Rollout's kanari.dev/command annotation; the
+replicas router holds only weights that are a whole number of the Rollout's pods.
+
+${CLUSTER_HELP}
+  --timeout D           how long to wait for the operator's answer (default 30s)`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
@@ -30,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       ...STATE_OPTION,
       ...CLUSTER_OPTIONS,
+      timeout: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     true,
@@ -44,12 +52,13 @@ export async function run(argv: string[]): Promise<number> {
   const weight = /^\d+(\.\d+)?%?$/.test(text) ? Number(text.replace('%', '')) : NaN;
   if (!Number.isFinite(weight))
     throw new UsageError(`set-weight: PERCENT must be a number from 0 to 100 (got ${JSON.stringify(text)})`);
-  if (clusterTarget('set-weight', values))
-    throw new UsageError('set-weight: not yet on a cluster; hold a Rollout there with kanari pause');
-  const view = await connect(values.state).post<RolloutView>(rolloutPath(name, 'weight'), {
-    weight,
-    ...(values.reason ? { reason: values.reason } : {}),
-  });
+  const reason = values.reason ? { reason: values.reason } : {};
+  const target = clusterTarget('set-weight', values);
+  if (target)
+    return onCluster(target, rolloutName('set-weight', name), { command: 'set-weight', weight, ...reason }, values);
+  if (values.timeout !== undefined)
+    throw new UsageError('set-weight: --timeout is how long to wait for the operator, on a cluster (-n, --context…)');
+  const view = await connect(values.state).post<RolloutView>(rolloutPath(name, 'weight'), { weight, ...reason });
   console.log(values.json ? JSON.stringify(view, null, 2) : `${name}: ${view.phase} — ${view.message}`);
   return EXIT.ok;
 }
