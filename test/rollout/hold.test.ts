@@ -5,6 +5,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { MemoryStatusStore } from '../../src/store/memory.js';
+import { doc, World } from '../helpers/engine-world.js';
 import { Driver, spec, specWith, v2 } from '../helpers/rollout.js';
 
 const plan = [{ setWeight: 10 }, { pause: { duration: '1m' } }, { setWeight: 50 }, { pause: {} }];
@@ -107,5 +109,29 @@ describe('set-weight (hold)', () => {
     assert.equal(d.status.paused?.reason, 'inconclusive');
     d.send({ type: 'setWeight', weight: 30 });
     assert.match(d.rejected ?? '', /Inconclusive.*resume, promote or abort/);
+  });
+
+  it('on the engine: the router serves the held weight, a new engine on the same store keeps holding, and the event is saved', async () => {
+    const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '1m' } }, { setWeight: 50 }]));
+    let engine = w.open();
+    await w.deploy(engine);
+    await w.until(engine, 'the pause step', () => engine.status.phase === 'Monitor' && engine.status.step === 1);
+    const held = await engine.send({ type: 'setWeight', weight: 35, reason: 'by hand' });
+    assert.equal(held.rejected, undefined);
+    await w.until(engine, 'the router serves 35%', () => w.traffic.served?.weights.canary === 35);
+    await engine.close();
+
+    engine = w.open();
+    w.clock.advance(5 * 60_000);
+    for (let i = 0; i < 5; i++) await w.round(engine);
+    assert.equal(engine.status.phase, 'Paused');
+    assert.equal(engine.status.paused?.hold?.weight, 35);
+    assert.equal(w.traffic.served?.weights.canary, 35, 'past the pause step, still held');
+    const events = (w.store.status as MemoryStatusStore).events;
+    assert.ok(events.some((e) => e.type === 'setWeight' && e.data.weight === 35 && e.data.reason === 'by hand'));
+    await engine.send({ type: 'resume' });
+    await w.until(engine, 'the plan goes on to 50%', () => w.traffic.applied.some((t) => t.weights.canary === 50));
+    assert.equal(engine.status.paused, undefined);
+    await engine.close();
   });
 });
