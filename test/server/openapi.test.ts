@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { apiRoutes } from '../../src/server/api.js';
 import { openApiDocument, problemStatuses } from '../../src/server/openapi.js';
+import { conformance } from '../helpers/openapi-conformance.js';
 
 // The document needs the table only; no handler runs.
 const routes = apiRoutes({} as never, {} as never, () => {});
@@ -96,6 +97,30 @@ describe('OpenAPI document', () => {
     const schema = deploy.content['application/json'].schema;
     assert.deepEqual(schema.required, ['version']);
     assert.equal(schema.additionalProperties, false);
+  });
+});
+
+describe('the conformance check the API tests run', () => {
+  const check = conformance(doc, routes);
+  const reply = (status: number, body: unknown, type = 'application/json') => ({
+    status,
+    headers: { 'content-type': type },
+    body: JSON.stringify(body),
+  });
+  const gone = { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no' };
+
+  it('passes an exchange the document describes', () => {
+    check({ method: 'GET', path: '/healthz', reply: reply(200, { ok: true, pid: 1 }) });
+    check({ method: 'GET', path: '/api/v1/rollouts/x', reply: reply(404, gone, 'application/problem+json') });
+  });
+
+  it('fails an answer with an undeclared member, status or query parameter, and an error that is not a problem', () => {
+    const fails = (e: Parameters<typeof check>[0], why: RegExp) => assert.throws(() => check(e), why);
+    fails({ method: 'GET', path: '/healthz', reply: reply(200, { ok: true, pid: 1, extra: 1 }) }, /members the schema/);
+    fails({ method: 'GET', path: '/healthz', reply: reply(404, gone, 'application/problem+json') }, /declare 404/);
+    fails({ method: 'GET', path: '/api/v1/rollouts?x=1', reply: reply(200, { rollouts: [] }) }, /parameter x/);
+    fails({ method: 'GET', path: '/api/v1/rollouts/x', reply: reply(404, gone) }, /problem\+json/);
+    fails({ method: 'GET', path: '/api/v1/rollouts', reply: reply(200, { rollouts: [{}] }) }, /does not match/);
   });
 });
 
