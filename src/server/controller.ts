@@ -329,6 +329,8 @@ export class Controller {
   private checkChange(doc: RolloutDocument): void {
     const name = doc.metadata.name;
     const m = this.rollouts.get(name);
+    if (this.deleting.has(name))
+      throw new ControllerError(409, `rollout ${name} is being deleted; apply it again once it is gone`);
     const socket = this.socketPath();
     if (Buffer.byteLength(socket) > MAX_SOCKET_PATH)
       throw new ControllerError(
