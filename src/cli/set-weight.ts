@@ -1,9 +1,8 @@
 /** kanari set-weight: hold a canary at a weight by hand until resume, promote or abort. */
-import type { RolloutView } from '../server/view.js';
 import { parseCommandArgs } from './args.js';
-import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterTarget, rolloutName } from './cluster.js';
-import { onCluster } from './control.js';
-import { connect, rolloutPath, STATE_HELP, STATE_OPTION } from './connect.js';
+import { CLUSTER_HELP, CLUSTER_OPTIONS } from './cluster.js';
+import { sendControl } from './control.js';
+import { STATE_HELP, STATE_OPTION } from './connect.js';
 import { EXIT, UsageError } from './exit.js';
 
 export const summary = 'hold a rollout with its canary at a weight you choose (kanari set-weight shop 25)';
@@ -53,12 +52,5 @@ export async function run(argv: string[]): Promise<number> {
   if (!Number.isFinite(weight))
     throw new UsageError(`set-weight: PERCENT must be a number from 0 to 100 (got ${JSON.stringify(text)})`);
   const reason = values.reason ? { reason: values.reason } : {};
-  const target = clusterTarget('set-weight', values);
-  if (target)
-    return onCluster(target, rolloutName('set-weight', name), { command: 'set-weight', weight, ...reason }, values);
-  if (values.timeout !== undefined)
-    throw new UsageError('set-weight: --timeout is how long to wait for the operator, on a cluster (-n, --context…)');
-  const view = await connect(values.state).post<RolloutView>(rolloutPath(name, 'weight'), { weight, ...reason });
-  console.log(values.json ? JSON.stringify(view, null, 2) : `${name}: ${view.phase} — ${view.message}`);
-  return EXIT.ok;
+  return sendControl(name, { command: 'set-weight', weight, ...reason }, 'weight', values);
 }

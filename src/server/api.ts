@@ -24,6 +24,12 @@ const commandBody = z.strictObject({ full: z.boolean().optional(), reason: z.str
 const setWeightBody = z.strictObject({ weight: percent, reason: z.string().max(500).optional() });
 const shutdownBody = z.strictObject({ all: z.boolean().default(false) });
 
+/** What a control answers: the rollout as it is now, or a 409 saying why it was refused. */
+const CONTROL = {
+  response: { description: 'the rollout, as it is now', json: answers.rolloutView },
+  errors: [409],
+} as const;
+
 export function apiRoutes(controller: Controller, events: EventStream, onShutdown: (all: boolean) => void): Route[] {
   const routes = [
     route({
@@ -117,8 +123,7 @@ export function apiRoutes(controller: Controller, events: EventStream, onShutdow
       path: '/api/v1/rollouts/:name/deploy',
       summary: 'starts a rollout of a version',
       body: deployBody,
-      response: { description: 'the rollout', json: answers.rolloutView },
-      errors: [409],
+      ...CONTROL,
       handle: async ({ params, body }) => ok(await controller.deploy(params.name!, body.version, body.set)),
     }),
     route({
@@ -142,8 +147,7 @@ export function apiRoutes(controller: Controller, events: EventStream, onShutdow
         path: `/api/v1/rollouts/:name/${command}`,
         summary: `kanari ${command}`,
         body: commandBody,
-        response: { description: 'the rollout', json: answers.rolloutView },
-        errors: [409],
+        ...CONTROL,
         handle: async ({ params, body }) => ok(await controller.command(params.name!, command, body)),
       }),
     ),
@@ -152,8 +156,7 @@ export function apiRoutes(controller: Controller, events: EventStream, onShutdow
       path: '/api/v1/rollouts/:name/weight',
       summary: 'holds the canary at a weight until resume, promote or abort (kanari set-weight)',
       body: setWeightBody,
-      response: { description: 'the rollout', json: answers.rolloutView },
-      errors: [409],
+      ...CONTROL,
       handle: async ({ params, body }) => ok(await controller.setWeight(params.name!, body.weight, body.reason)),
     }),
   ];
