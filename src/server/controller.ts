@@ -320,7 +320,10 @@ export class Controller {
   }
 
   private async send(name: string, event: UntimedEvent): Promise<RolloutView> {
-    const t = await this.get(name).engine.send(event);
+    const m = this.get(name);
+    // A retry or deploy while a forced delete waits for the rollback would start what the delete then tears down.
+    if (this.deleting.has(name)) throw new ControllerError(409, `rollout ${name} is being deleted`);
+    const t = await m.engine.send(event);
     if (t.rejected) throw new ControllerError(409, t.rejected);
     return this.view(name);
   }

@@ -176,7 +176,13 @@ describe('set-weight and delete over the API', () => {
     assert.equal(cli.code, 1);
     assert.match(cli.out, /kanari: rollout shop is in phase Paused \(v2 has 25% of users\)/);
     assert.match(refused(await call('DELETE', '/api/v1/rollouts/shop?force=yes'), 400), /force/);
-    assert.deepEqual(json(await call('DELETE', '/api/v1/rollouts/shop?force=true')), { name: 'shop', deleted: true });
+    // While the forced delete waits for the rollback (which drains for 2 s), the rollout takes no command.
+    const [gone, meanwhile] = await Promise.all([
+      call('DELETE', '/api/v1/rollouts/shop?force=true'),
+      sleep(200).then(() => call('POST', '/api/v1/rollouts/shop/retry')),
+    ]);
+    assert.deepEqual(json(gone), { name: 'shop', deleted: true });
+    assert.equal(refused(meanwhile, 409), 'rollout shop is being deleted');
     assert.equal((await call('GET', '/api/v1/rollouts/shop')).status, 404);
     assert.equal((await call('DELETE', '/api/v1/rollouts/shop')).status, 404, 'a second delete finds nothing');
     assert.equal((await kanari('delete', 'shop', '--force')).code, 4);
