@@ -9,7 +9,8 @@ export const summary = 'delete a rollout: its instances stop and its listener cl
 const HELP = `Usage: kanari delete ROLLOUT [--force] [--json] [--state DIR]
 
 Deletes a rollout that is not in flight: its instances (stable too) stop, its listener
-leaves the router, and the controller forgets it; its history stays in the event log.
+leaves the router, and the controller forgets it; its events stay in the controller's
+event log (the event stream still serves them; kanari history no longer finds it).
 A rollout in flight is refused: abort it first, or
 
   --force       abort it, wait until users are back on stable and the canary has
