@@ -7,13 +7,11 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { EMBEDDED, heldWeightProblem } from '../config/capabilities.js';
-import { ConfigError, formatPath } from '../config/errors.js';
+import { ConfigError } from '../config/errors.js';
 import { loadDocuments } from '../config/kinds.js';
 import { rolloutModeOf } from '../config/rollout-mode.js';
-import { checkLimits } from '../config/bounds.js';
-import { parseDocuments } from '../config/load.js';
 import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from '../config/schemas/analysis.js';
-import { target as targetSchema, type RolloutDocument, type TargetSpec } from '../config/schemas/rollout.js';
+import type { RolloutDocument, TargetSpec } from '../config/schemas/rollout.js';
 import type { RolloutEngine } from '../rollout/engine.js';
 import { sizedDocument } from '../rollout/sizes.js';
 import type { RolloutStatus, UntimedEvent } from '../rollout/types.js';
@@ -23,20 +21,14 @@ import type { ProcessRecord } from '../targets/process.js';
 import { RouterProcess } from '../traffic/router-process.js';
 import { RouterService } from '../traffic/router-service.js';
 import { bundleReader, type Bundle } from './bundle.js';
+import { ControllerError } from './controller-error.js';
+import { withOverrides } from './overrides.js';
 import { standaloneEngine } from './compose.js';
 import { LagHistogram } from './metrics.js';
 import { rolloutView, type RolloutView } from './view.js';
 
-/** An error with the HTTP status it maps to: 400 bad input, 404 no such rollout, 409 refused now. */
-export class ControllerError extends Error {
-  constructor(
-    readonly status: 400 | 404 | 409,
-    message: string,
-    readonly issues?: ConfigError['issues'],
-  ) {
-    super(message);
-  }
-}
+export { ControllerError } from './controller-error.js';
+export { withOverrides } from './overrides.js';
 
 /** Linux allows 107 bytes in a unix socket path. */
 const MAX_SOCKET_PATH = 107;
@@ -444,59 +436,4 @@ function anchorProcesses(doc: RolloutDocument, dir: string): RolloutDocument {
     ...(doc.spec.baseline ? { baseline: anchor(doc.spec.baseline) } : {}),
   };
   return { ...doc, spec };
-}
-
-/**
- * `--set canary.process.command=…`: each key is a path under `canary`, each value YAML
- * (so `canary.process.instances=3` is a number). The result is validated like the file.
- */
-export function withOverrides(canary: TargetSpec, set: Record<string, string>): TargetSpec {
-  if (Object.keys(set).length === 0) return canary;
-  const draft = structuredClone(canary) as Record<string, unknown>;
-  // The size comes from the fields again once they are validated (`--set canary.process.instances=3` changes it).
-  delete draft.size;
-  // Durations are kept in ms once loaded; give them back as the file wrote them for re-validation.
-  if (draft.process) {
-    const p = draft.process as Record<string, unknown>;
-    p.startTimeout = `${p.startTimeout as number}ms`;
-    p.stopTimeout = `${p.stopTimeout as number}ms`;
-  }
-  for (const [key, text] of Object.entries(set)) {
-    const path = key.split('.');
-    if (path[0] !== 'canary' || path.length < 2)
-      throw new ControllerError(
-        400,
-        `--set ${key}: only keys under canary can be set for a deploy (such as canary.process.command)`,
-      );
-    // Keys name fields, never what every object inherits: canary.__proto__.x would write to Object.prototype.
-    const bad = path.find((part) => part === '__proto__' || part === 'constructor' || part === 'prototype');
-    if (bad) throw new ControllerError(400, `--set ${key}: "${bad}" is not a field kanari knows`);
-    let node = draft;
-    for (const part of path.slice(1, -1)) {
-      if (!Object.hasOwn(node, part) || typeof node[part] !== 'object' || node[part] === null) node[part] = {};
-      node = node[part] as Record<string, unknown>;
-    }
-    node[path.at(-1)!] = parseScalar(key, text);
-  }
-  const parsed = targetSchema.safeParse(draft);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ControllerError(400, `--set: canary.${formatPath(issue.path as PropertyKey[])}: ${issue.message}`);
-  }
-  return parsed.data;
-}
-
-function parseScalar(key: string, text: string): unknown {
-  // Bounded like any file: a value nested thousands deep is refused, not parsed into an abort.
-  const breach = checkLimits(text);
-  if (breach) throw new ControllerError(400, `--set ${key}: the value ${breach.message}`);
-  let v: unknown;
-  try {
-    v = parseDocuments(text, `--set ${key}`)[0]?.value;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return text; // not YAML (`a: b: c`): the text it is
-  }
-  // Scalars and lists as YAML; anything else (`echo a: b` reads as a map) as the text it is.
-  return v === null || v === undefined || (typeof v === 'object' && !Array.isArray(v)) ? text : v;
 }

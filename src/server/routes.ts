@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { z } from 'zod';
 import { HttpError, logInternalError, readBody, send, sendText } from '../shared/http.js';
-import { ControllerError } from './controller.js';
+import { ControllerError } from './controller-error.js';
 
 /** What a route's handler is given: its path parameters (decoded), the query and the validated body. */
 export interface RouteRequest<B> {
