@@ -93,6 +93,8 @@ export interface PauseState {
   resumePhase?: Phase;
   /** Which analysis came back Inconclusive (or was Stopped). */
   analysis?: 'step' | 'background';
+  /** A person holds the canary at `weight` (set-weight); resume and promote give the plan its weights back. */
+  hold?: { weight: number; planWeights: { canary: number; baseline: number } };
   message: string;
 }
 
@@ -160,7 +162,9 @@ export type RolloutEvent =
   | ({ type: 'pause'; at: number } & Asked)
   | ({ type: 'resume'; at: number } & Asked)
   | ({ type: 'retry'; at: number } & Asked)
-  | ({ type: 'undo'; at: number } & Asked);
+  | ({ type: 'undo'; at: number } & Asked)
+  /** A person holds the canary at `weight` percent until resume, promote or abort. */
+  | ({ type: 'setWeight'; at: number; weight: number; reason?: string } & Asked);
 
 /** A person's command carries who asked (a token's name): the event log keeps it; the machine ignores it. */
 interface Asked {

@@ -7,11 +7,13 @@ import http from 'node:http';
 import https from 'node:https';
 import { z } from 'zod';
 import { versionLabel } from '../config/schemas/rollout.js';
-import { HttpError } from '../shared/http.js';
+import { percent } from '../config/schemas/table.js';
 import { bundleFiles } from './bundle.js';
 import { COMMANDS, type Controller } from './controller.js';
 import { EVENT_STREAM_DEFAULTS, EventStream, type EventStreamOptions } from './events.js';
+import * as answers from './api-schemas.js';
 import { renderControllerMetrics } from './metrics.js';
+import { openApiDocument } from './openapi.js';
 import { checkRole, dispatcher, ok, route, type Route } from './routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { Tokens } from './tokens.js';
@@ -21,7 +23,14 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const applyBody = z.strictObject({ file: z.string().min(1), text: z.string(), bundle: bundleFiles.optional() });
 const deployBody = z.strictObject({ version: versionLabel, set: z.record(z.string(), z.string()).default({}) });
 const commandBody = z.strictObject({ full: z.boolean().optional(), reason: z.string().max(500).optional() });
+const setWeightBody = z.strictObject({ weight: percent, reason: z.string().max(500).optional() });
 const shutdownBody = z.strictObject({ all: z.boolean().default(false) });
+
+/** What a control answers: the rollout as it is now, or a 409 saying why it was refused. */
+const CONTROL = {
+  response: { description: 'the rollout, as it is now', json: answers.rolloutView },
+  errors: [409],
+} as const;
 
 export function apiRoutes(
   controller: Controller,
@@ -29,12 +38,21 @@ export function apiRoutes(
   tokens: Tokens,
   onShutdown: (all: boolean, actor: string) => void,
 ): Route[] {
-  return [
-    route({ method: 'GET', path: '/healthz', public: true, handle: () => ok({ ok: true, pid: process.pid }) }),
+  const routes = [
+    route({
+      method: 'GET',
+      path: '/healthz',
+      public: true,
+      summary: 'whether the controller answers, and its pid',
+      response: { description: 'it answers', json: answers.healthz },
+      handle: () => ok({ ok: true, pid: process.pid }),
+    }),
     route({
       method: 'GET',
       path: '/metrics',
       public: true,
+      summary: "the controller's and its rollouts' metrics, for Prometheus",
+      response: { description: 'Prometheus text format', contentType: 'text/plain; version=0.0.4' },
       handle: () => ({
         status: 200,
         contentType: 'text/plain; version=0.0.4; charset=utf-8',
@@ -45,6 +63,8 @@ export function apiRoutes(
       method: 'GET',
       path: '/api/v1/rollouts',
       role: 'viewer',
+      summary: 'every rollout, as `kanari status` draws it',
+      response: { description: 'the rollouts, by name', json: answers.rolloutList },
       handle: () => ok({ rollouts: controller.views() }),
     }),
     // {file, text}: the controller reads what the file references from its own disk; with
@@ -54,7 +74,10 @@ export function apiRoutes(
       method: 'POST',
       path: '/api/v1/apply',
       role: 'admin',
+      summary: 'creates or changes the Rollouts of a file (with the AnalysisTemplates beside them)',
       body: applyBody,
+      response: { description: 'what each Rollout of the file became', json: answers.applied },
+      errors: [409],
       handle: async ({ body, principal }) =>
         ok({ applied: await controller.apply(body.file, body.text, body.bundle, principal!.name) }),
     }),
@@ -62,6 +85,13 @@ export function apiRoutes(
       method: 'GET',
       path: '/api/v1/events',
       role: 'viewer',
+      summary: 'the event log as Server-Sent Events: the backlog after a cursor, then live',
+      query: {
+        rollout: { schema: z.string(), description: "only this rollout's events" },
+        after: { schema: z.string(), description: 'the event id to resume after (Last-Event-ID wins over it)' },
+      },
+      response: { description: 'an event stream; each event has its id', contentType: 'text/event-stream' },
+      errors: [503],
       handle: ({ req, res, query, principal }) => {
         // A stream outlives the request that opened it; it ends when its token is revoked or expires.
         const unwatch = tokens.whileValid(principal!, () => res.destroy());
@@ -73,7 +103,9 @@ export function apiRoutes(
       method: 'POST',
       path: '/api/v1/shutdown',
       role: 'admin',
+      summary: 'stops the controller (`all`: its routers and instances too)',
       body: shutdownBody,
+      response: { status: 202, description: 'stopping', json: answers.stopping },
       handle: ({ body, principal }) => {
         setImmediate(() => onShutdown(body.all, principal!.name));
         return ok({ stopping: true, all: body.all }, 202);
@@ -83,6 +115,7 @@ export function apiRoutes(
       method: 'GET',
       path: '/api/v1/whoami',
       role: 'viewer',
+      summary: "the token's name and role: what a client may offer its user",
       handle: ({ principal }) => ok(principal),
     }),
     ...tokenRoutes(tokens),
@@ -90,47 +123,95 @@ export function apiRoutes(
       method: 'GET',
       path: '/api/v1/rollouts/:name',
       role: 'viewer',
+      summary: 'one rollout, as `kanari status NAME` draws it',
+      response: { description: 'the rollout', json: answers.rolloutView },
       handle: ({ params }) => ok(controller.view(params.name!)),
     }),
     route({
       method: 'GET',
       path: '/api/v1/rollouts/:name/history',
       role: 'viewer',
-      handle: ({ params, query }) => {
-        const limit = Number(query.get('limit') ?? 1000);
-        if (!Number.isInteger(limit) || limit < 1)
-          throw new HttpError(400, `limit must be a positive integer (got ${query.get('limit')})`);
-        return ok({ events: controller.history(params.name!, { limit }) });
+      summary: 'what happened to a rollout, oldest first (commands, phases, verdicts, results)',
+      query: {
+        limit: { schema: z.coerce.number().int().min(1), description: 'the newest this many (1000 unless said)' },
       },
+      response: { description: 'its events', json: answers.history },
+      handle: ({ params, query }) =>
+        ok({ events: controller.history(params.name!, { limit: Number(query.get('limit') ?? 1000) }) }),
     }),
     route({
       method: 'GET',
       path: '/api/v1/rollouts/:name/analyses/:id',
       role: 'viewer',
+      summary: "an analysis run's report",
+      response: { description: 'the report', json: answers.analysisReport },
       handle: ({ params }) => ok(controller.report(params.name!, params.id!)),
     }),
     route({
       method: 'POST',
       path: '/api/v1/rollouts/:name/deploy',
       role: 'operator',
+      summary: 'starts a rollout of a version',
       body: deployBody,
+      ...CONTROL,
       handle: async ({ params, body, principal }) => {
         // `set` can change the canary's command: running commands on this host is an admin's.
         if (Object.keys(body.set).length > 0) checkRole(principal!, 'admin', 'a deploy with set');
         return ok(await controller.deploy(params.name!, body.version, body.set, principal!.name));
       },
     }),
+    route({
+      method: 'DELETE',
+      path: '/api/v1/rollouts/:name',
+      role: 'operator',
+      summary: 'deletes a rollout that has ended (force: aborts one in flight first)',
+      query: {
+        force: {
+          schema: z.enum(['true', 'false']),
+          description: 'abort a rollout in flight, and delete it once users are back on stable',
+        },
+      },
+      response: { description: 'deleted', json: answers.deleted },
+      errors: [409],
+      handle: async ({ params, query, principal }) =>
+        ok(await controller.remove(params.name!, { force: query.get('force') === 'true' }, principal!.name)),
+    }),
     ...COMMANDS.map((command) =>
       route({
         method: 'POST',
         path: `/api/v1/rollouts/:name/${command}`,
         role: 'operator',
+        summary: `kanari ${command}`,
         body: commandBody,
+        ...CONTROL,
         handle: async ({ params, body, principal }) =>
           ok(await controller.command(params.name!, command, body, principal!.name)),
       }),
     ),
+    route({
+      method: 'POST',
+      path: '/api/v1/rollouts/:name/weight',
+      role: 'operator',
+      summary: 'holds the canary at a weight until resume, promote or abort (kanari set-weight)',
+      body: setWeightBody,
+      ...CONTROL,
+      handle: async ({ params, body, principal }) =>
+        ok(await controller.setWeight(params.name!, body.weight, body.reason, principal!.name)),
+    }),
   ];
+  // It describes the API and holds no secret (no rollout, no token), so tools read it without one.
+  let document: unknown;
+  routes.push(
+    route({
+      method: 'GET',
+      path: '/api/openapi.json',
+      public: true,
+      summary: 'this document',
+      response: { description: 'the OpenAPI 3.1 document' },
+      handle: () => ok((document ??= openApiDocument(routes))),
+    }),
+  );
+  return routes;
 }
 
 export interface ApiServerOptions {
