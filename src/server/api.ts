@@ -116,6 +116,7 @@ export function apiRoutes(
       path: '/api/v1/whoami',
       role: 'viewer',
       summary: "the token's name and role: what a client may offer its user",
+      response: { description: 'who the token is', json: answers.principal },
       handle: ({ principal }) => ok(principal),
     }),
     ...tokenRoutes(tokens),
