@@ -4,13 +4,14 @@
  * timeouts) named `kanari-<rollout>-<k>` whose backends are the version Services with
  * weights in proportion, stable first, then canary, then baseline. After all the user's
  * rules come the copies for header/cookie routes, one per route and weighted copy, with that
- * condition added (beside other Rollouts' route copies there, in order of Rollout name). The Gateway API gives a tie between equally specific matches of one
- * HTTPRoute to the first rule in list order, so each weighted copy wins over the rule it
- * copies; a route's copy has one more header match, so it is more specific and wins over
- * both wherever it stands, and standing last it loses the ties the user's own rules would
- * win over the rule it copies. So the weighted copies keep their places (and Envoy
- * Gateway's cluster names, which are rule and backendRef positions) while routes come and go.
- * The user's rules are never changed, and a stable-only state leaves only them.
+ * condition added (beside other Rollouts' route copies there, in order of Rollout name).
+ * The Gateway API gives a tie between equally specific matches of one HTTPRoute to the
+ * first rule in list order, so each weighted copy wins over the rule it copies; a route's
+ * copy has one more header match, so it is more specific and wins over both wherever it
+ * stands, and standing last it loses the ties with user rules of as many header matches
+ * (what it cannot keep: docs/kubernetes/gatewayapi.md). So the weighted copies keep their
+ * places (and Envoy Gateway's cluster names, which are rule and backendRef positions) while
+ * routes come and go. The user's rules are never changed, and a stable-only state leaves only them.
  */
 import type { KubeObject } from '../../../kube/api.js';
 import { describeRef, refOf } from '../../../kube/api.js';
