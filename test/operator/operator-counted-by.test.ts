@@ -8,10 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rolloutCrd } from '../../src/kube/crd.js';
-import { kubernetesWorld } from '../../src/operator/compose.js';
-import { Operator } from '../../src/operator/operator.js';
+import type { Operator } from '../../src/operator/operator.js';
 import { VERSION_HEADER } from '../../src/traffic/kubernetes/gatewayapi/counted.js';
-import { createApp, setImage, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import { createApp, setImage, startCluster, startOperator, type TestCluster } from '../helpers/kube/cluster.js';
 import { httpRouteCrd } from '../helpers/kube/crd-manifests.js';
 
 const ROLLOUT = { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', namespace: 'default', name: 'gw' };
@@ -50,16 +49,7 @@ before(async () => {
       strategy: { canary: { steps: [{ setWeight: 20 }, { pause: {} }] } },
     },
   });
-  operator = new Operator({
-    client,
-    leaseNamespace: 'default',
-    identity: 'operator-1',
-    resyncMs: 300,
-    election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
-    world: (c) => kubernetesWorld(c, { pollMs: 100, holdMs: 200 }),
-    log: (line) => log.push(line),
-  });
-  operator.start();
+  operator = startOperator(client, log);
 });
 
 after(async () => {
