@@ -181,6 +181,34 @@ describe('the operator with the replicas router', () => {
     await until('no longer refused', () => !/refused/.test(rollout()?.status?.message ?? ''));
   });
 
+  it(
+    'and after the operator restarts while the Rollout is refused: a new leader holds the workload and answers commands',
+    {
+      todo: 'a new runner refuses before it opens an engine, so it neither holds the workload nor answers commands (too big for the review: opening an engine for a refused spec)',
+    },
+    async () => {
+      const ref = { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', namespace: 'default', name: 'web' };
+      const steps = (rollout()!.spec as { strategy: { canary: { steps: unknown[] } } }).strategy.canary.steps;
+      await cluster.client.patch(ref, 'merge', {
+        spec: { strategy: { canary: { steps: [{ setMirror: { percent: 10 } }] } } },
+      });
+      try {
+        await until('refused', () => /refused/.test(rollout()?.status?.message ?? ''));
+        await operator.stop();
+        operator = startOperator(cluster.client, log, 'operator-2');
+        const web = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'web' };
+        await cluster.client.patch(web, 'merge', { spec: { replicas: 3 } });
+        await until('the workload scaled back to zero', () => deployment('web')?.spec.replicas === 0, 8_000);
+        const command = JSON.stringify({ id: 'pause-0003', command: 'pause', by: 'test' });
+        await cluster.client.patch(ref, 'merge', { metadata: { annotations: { [COMMAND_ANNOTATION]: command } } });
+        await until('the command answered', () => rollout()?.status?.command?.id === 'pause-0003', 8_000);
+      } finally {
+        await cluster.client.patch(ref, 'merge', { spec: { strategy: { canary: { steps } } } });
+        await until('no longer refused', () => !/refused/.test(rollout()?.status?.message ?? ''));
+      }
+    },
+  );
+
   it('refuses a Rollout that lint refuses, and says why in its status', async () => {
     await cluster.client.create(
       replicasRollout('web', [{ setMirror: { percent: 10 } }, { setWeight: 50 }], { name: 'mirrored' }),
