@@ -33,6 +33,7 @@ import { eventNote } from '../rollout/event-text.js';
 import { KubeRunStore } from '../store/kubernetes-runs.js';
 import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
+import { record } from '../kube/versions.js';
 import { engineDocument, ownerOf, releaseOf, versionOf, type DeploymentObject } from './release.js';
 import { addCleanupFinalizer, giveBack, REPLICAS_ANNOTATION } from './give-back.js';
 import { isIdle, releaseTemplates, type BuiltinTemplates, type TemplateLookup } from './templates.js';
@@ -259,11 +260,15 @@ export class RolloutRunner {
     await giveBack(this.resource, { ...this.world, say: (line) => this.say(line) });
   }
 
-  /** While a Rollout kanari runs is refused, no template is released; the workload it holds stays held. */
+  /**
+   * While a Rollout kanari runs is refused, no template is released; the workload it holds
+   * stays held. A new leader has no engine for it, but the workload's annotation says it is held.
+   */
   private async keepHeld(): Promise<void> {
-    if (this.workload === undefined) return;
+    const name = this.workload ?? record(record(this.resource.spec).workloadRef).name;
+    if (typeof name !== 'string' || name === '') return;
     const namespace = this.resource.metadata.namespace ?? 'default';
-    const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name: this.workload };
+    const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name };
     const workload = await this.world.client.get<DeploymentObject>(ref);
     if (workload) await this.holdWorkload(workload, false);
   }
@@ -309,6 +314,7 @@ export class RolloutRunner {
       await this.keepHeld();
       return this.store!.refuse(why);
     }
+    await this.keepHeld();
     if (current === why) return;
     await this.world.client.patch(
       {

@@ -201,16 +201,12 @@ describe('the operator with the replicas router', () => {
   }
   let leaders = 1;
 
-  it(
-    'and under a new leader while the Rollout is refused, the workload is still held at zero',
-    { todo: 'a new runner refuses before it opens an engine, and only an engine held the workload' },
-    () =>
-      refusedUnderNewLeader(async () => {
-        const web = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'web' };
-        await cluster.client.patch(web, 'merge', { spec: { replicas: 3 } });
-        await until('the workload scaled back to zero', () => deployment('web')?.spec.replicas === 0, 8_000);
-      }),
-  );
+  it('and under a new leader while the Rollout is refused, the workload is still held at zero', () =>
+    refusedUnderNewLeader(async () => {
+      const web = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'web' };
+      await cluster.client.patch(web, 'merge', { spec: { replicas: 3 } });
+      await until('the workload scaled back to zero', () => deployment('web')?.spec.replicas === 0, 8_000);
+    }));
 
   it(
     'and under a new leader while the Rollout is refused, a command is answered',
