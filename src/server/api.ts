@@ -164,7 +164,8 @@ export function apiRoutes(
     route({
       method: 'DELETE',
       path: '/api/v1/rollouts/:name',
-      role: 'operator',
+      // What apply made, delete unmakes: the service's listener closes and its users are refused.
+      role: 'admin',
       summary: 'deletes a rollout that has ended (force: aborts one in flight first)',
       query: {
         force: {

@@ -35,7 +35,7 @@ const EXPECTED: Record<string, Role | 'public'> = {
   'GET /api/v1/whoami': 'viewer',
   'POST /api/v1/rollouts/:name/deploy': 'operator',
   'POST /api/v1/rollouts/:name/weight': 'operator',
-  'DELETE /api/v1/rollouts/:name': 'operator',
+  'DELETE /api/v1/rollouts/:name': 'admin',
   'GET /api/openapi.json': 'public',
   ...Object.fromEntries(COMMANDS.map((c) => [`POST /api/v1/rollouts/:name/${c}`, 'operator'])),
   'POST /api/v1/apply': 'admin',
