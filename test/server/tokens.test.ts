@@ -162,6 +162,19 @@ describe('the token kanari up keeps in its state directory', () => {
     assert.equal(tokens.list().length, 1);
   });
 
+  // The state's kanari.db removed (or lost) beside an api-token file of kanari's own format:
+  // a row under any other id than the token's own is never found, so the CLI gets 401s forever.
+  it(
+    'takes in a token of its own format the store does not know, under its own id',
+    { todo: 'adopted under a random id' },
+    () => {
+      const elsewhere = new Tokens(new Store(':memory:').tokens, () => now).localToken(undefined);
+      assert.equal(tokens.localToken(elsewhere), elsewhere);
+      assert.equal(tokens.authenticate(bearer(elsewhere)).role, 'admin');
+      assert.equal(tokens.list()[0]!.id, elsewhere.slice(7, 23));
+    },
+  );
+
   it('is replaced when it was revoked, or is not an admin token, or is not a token at all', () => {
     const first = tokens.localToken(undefined);
     tokens.revoke(LOCAL_TOKEN_NAME);
