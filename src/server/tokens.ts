@@ -172,9 +172,12 @@ export class Tokens {
     const retire = () => {
       for (const row of this.table.byName(LOCAL_TOKEN_NAME)) this.table.revoke(row.id, now, 'kanari up');
     };
-    if (current !== undefined && !known && BEARER.test(`Bearer ${current}`)) {
+    // A token of kanari's own format is found by the id it carries, so it is taken in under that id or not at all.
+    const ownId = current === undefined ? undefined : TOKEN_FORMAT.exec(current)?.[1];
+    const adoptable = ownId === undefined || this.table.byId(ownId) === undefined;
+    if (current !== undefined && !known && adoptable && BEARER.test(`Bearer ${current}`)) {
       retire();
-      const id = crypto.randomBytes(8).toString('hex');
+      const id = ownId ?? crypto.randomBytes(8).toString('hex');
       this.table.insert({
         id,
         name: LOCAL_TOKEN_NAME,
