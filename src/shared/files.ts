@@ -54,7 +54,9 @@ export function openPrivateLog(path: string): number {
 /** Writes the file atomically and durably, 0600: a crash leaves the old file or the new one, never half of either. */
 export function writePrivateFile(path: string, text: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
+  // Made anew ('wx' follows no link): a leftover of a run killed with this pid would keep its mode, a link its target.
+  rmSync(tmp, { force: true });
+  const fd = openSync(tmp, 'wx', 0o600);
   try {
     writeSync(fd, text);
     fsyncSync(fd);

@@ -17,32 +17,24 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const tmpOf = (path: string) => `${path}.${process.pid}.tmp`;
 
 describe('writePrivateFile', () => {
-  it(
-    'writes 0600 even over a temporary file a crashed run left readable by others',
-    { todo: 'opened with w, which keeps the mode' },
-    () => {
-      const path = join(dir, 'api-token');
-      writeFileSync(tmpOf(path), 'half a token');
-      chmodSync(tmpOf(path), 0o644);
-      writePrivateFile(path, 'secret\n');
-      assert.equal(readFileSync(path, 'utf8'), 'secret\n');
-      assert.equal(statSync(path).mode & 0o777, 0o600);
-    },
-  );
+  it('writes 0600 even over a temporary file a crashed run left readable by others', () => {
+    const path = join(dir, 'api-token');
+    writeFileSync(tmpOf(path), 'half a token');
+    chmodSync(tmpOf(path), 0o644);
+    writePrivateFile(path, 'secret\n');
+    assert.equal(readFileSync(path, 'utf8'), 'secret\n');
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+  });
 
-  it(
-    'writes nothing through a symbolic link planted at its temporary name',
-    { todo: 'opened with w, which follows links' },
-    () => {
-      const path = join(dir, 'api-token');
-      const elsewhere = join(dir, 'elsewhere');
-      writeFileSync(elsewhere, 'theirs\n');
-      chmodSync(elsewhere, 0o644);
-      symlinkSync(elsewhere, tmpOf(path));
-      writePrivateFile(path, 'secret\n');
-      assert.equal(readFileSync(elsewhere, 'utf8'), 'theirs\n');
-      assert.equal(readFileSync(path, 'utf8'), 'secret\n');
-      assert.equal(statSync(path).mode & 0o777, 0o600);
-    },
-  );
+  it('writes nothing through a symbolic link planted at its temporary name', () => {
+    const path = join(dir, 'api-token');
+    const elsewhere = join(dir, 'elsewhere');
+    writeFileSync(elsewhere, 'theirs\n');
+    chmodSync(elsewhere, 0o644);
+    symlinkSync(elsewhere, tmpOf(path));
+    writePrivateFile(path, 'secret\n');
+    assert.equal(readFileSync(elsewhere, 'utf8'), 'theirs\n');
+    assert.equal(readFileSync(path, 'utf8'), 'secret\n');
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+  });
 });
