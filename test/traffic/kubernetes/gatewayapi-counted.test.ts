@@ -157,4 +157,19 @@ describe('gatewayapi: a mirror of a backendRef with filters', () => {
     const mirror = (copy as { filters: { requestMirror?: { backendRef: object } }[] }).filters.at(-1)!;
     assert.deepEqual(mirror.requestMirror!.backendRef, { group: '', kind: 'Service', name: 'web-v2', port: 80 });
   });
+
+  it("will not count while another Rollout's release is in the same HTTPRoute: its copies would move this one's clusters", () => {
+    const other = { ...ctx, rollout: 'cdn' };
+    const shared = splitRoute(userHttpRoute(), splitAt(10), other);
+    assert.throws(
+      () => countedClusters(shared, ctx),
+      (err: Error) =>
+        err instanceof TrafficRefused && /Rollout cdn/.test(err.message) && /until its release ends/.test(err.message),
+    );
+    assert.doesNotThrow(
+      () => countedClusters(splitRoute(shared, stableOnly('v1'), other), ctx),
+      'free again once it ends',
+    );
+    assert.doesNotThrow(() => countedClusters(splitRoute(userHttpRoute(), splitAt(10), ctx), ctx), 'its own copies');
+  });
 });
