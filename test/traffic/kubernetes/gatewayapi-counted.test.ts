@@ -142,6 +142,38 @@ describe('gatewayapi: counting with Envoy Gateway', () => {
     }
   });
 
+  it("joins a user's header modifier: a `remove` of the version header gives way, a full `set` list is refused with the reason", () => {
+    const removing = userHttpRoute();
+    const own = {
+      type: 'RequestHeaderModifier',
+      requestHeaderModifier: { set: [{ name: 'x-a', value: '1' }], remove: ['X-Kanari-Version', 'x-b'] },
+    };
+    Object.assign(rulesOf(removing)[0]!.backendRefs![0]!, { filters: [own] });
+    const copy = rulesOf(write(removing, splitAt(5)))[0]!;
+    assert.deepEqual(copy.backendRefs![1]!.filters, [
+      {
+        type: 'RequestHeaderModifier',
+        requestHeaderModifier: {
+          set: [
+            { name: 'x-a', value: '1' },
+            { name: VERSION_HEADER, value: 'v2' },
+          ],
+          remove: ['x-b'],
+        },
+      },
+    ]);
+
+    const full = userHttpRoute();
+    const sixteen = Array.from({ length: 16 }, (_, i) => ({ name: `x-h${i}`, value: String(i) }));
+    Object.assign(rulesOf(full)[0]!.backendRefs![0]!, {
+      filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: sixteen } }],
+    });
+    assert.throws(
+      () => splitRoute(full, splitAt(5), ctx),
+      (e: Error) => e instanceof TrafficRefused && /already sets 16 headers/.test(e.message),
+    );
+  });
+
   it('refuses a weighted copy whose version header was edited', () => {
     const route = splitRoute(userHttpRoute(), splitAt(25), ctx);
     rulesOf(route)[0]!.backendRefs![1]!.filters = [setter('v1')];
