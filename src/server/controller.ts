@@ -338,10 +338,20 @@ export class Controller {
     }
   }
 
+  /** A delete that failed midway left its mark (and a closed engine): only another delete may touch the rollout. */
+  private refuseHalfDeleted(name: string): void {
+    if (this.store.record(name, 'deleting'))
+      throw new ControllerError(
+        409,
+        `rollout ${name} is being deleted: a delete stopped midway; kanari delete ${name} finishes it`,
+      );
+  }
+
   private async send(name: string, event: UntimedEvent): Promise<RolloutView> {
     const m = this.get(name);
     // A retry or deploy while a forced delete waits for the rollback would start what the delete then tears down.
     if (this.deleting.has(name)) throw new ControllerError(409, `rollout ${name} is being deleted`);
+    this.refuseHalfDeleted(name);
     const t = await m.engine.send(event);
     if (t.rejected) throw new ControllerError(409, t.rejected);
     return this.view(name);
@@ -353,6 +363,7 @@ export class Controller {
     const m = this.rollouts.get(name);
     if (this.deleting.has(name))
       throw new ControllerError(409, `rollout ${name} is being deleted; apply it again once it is gone`);
+    if (m) this.refuseHalfDeleted(name);
     const socket = this.socketPath();
     if (Buffer.byteLength(socket) > MAX_SOCKET_PATH)
       throw new ControllerError(

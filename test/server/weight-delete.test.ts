@@ -214,24 +214,20 @@ describe('set-weight and delete over the API', () => {
   });
 
   // The instances are stopped and the engine closed by then: a deploy it took would be saved and never acted on.
-  it(
-    'takes no command for a rollout whose delete failed midway, and a second delete finishes it',
-    { todo: 'a failed delete forgets it was deleting' },
-    async () => {
-      await applied('mug', await listenPort());
-      await until('mug', (v) => v.router?.serving === true, 'a serving router');
-      const store = controller.store;
-      const deleteRollout = store.deleteRollout.bind(store);
-      store.deleteRollout = () => {
-        store.deleteRollout = deleteRollout;
-        throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
-      };
-      assert.equal((await call('DELETE', '/api/v1/rollouts/mug')).status, 500);
-      assert.match(refused(await call('POST', '/api/v1/rollouts/mug/deploy', { version: 'v2' }), 409), /being deleted/);
-      json(await call('DELETE', '/api/v1/rollouts/mug'));
-      assert.equal((await call('GET', '/api/v1/rollouts/mug')).status, 404);
-    },
-  );
+  it('takes no command for a rollout whose delete failed midway, and a second delete finishes it', async () => {
+    await applied('mug', await listenPort());
+    await until('mug', (v) => v.router?.serving === true, 'a serving router');
+    const store = controller.store;
+    const deleteRollout = store.deleteRollout.bind(store);
+    store.deleteRollout = () => {
+      store.deleteRollout = deleteRollout;
+      throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+    };
+    assert.equal((await call('DELETE', '/api/v1/rollouts/mug')).status, 500);
+    assert.match(refused(await call('POST', '/api/v1/rollouts/mug/deploy', { version: 'v2' }), 409), /being deleted/);
+    json(await call('DELETE', '/api/v1/rollouts/mug'));
+    assert.equal((await call('GET', '/api/v1/rollouts/mug')).status, 404);
+  });
 });
 
 function refusesConnections(p: number): Promise<boolean> {
