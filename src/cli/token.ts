@@ -18,8 +18,8 @@ const HELP = `Usage: kanari token create --name NAME --role viewer|operator|admi
   revoke   the token of that id, or the one of that name that is not revoked yet
 
 Roles: viewer reads (rollouts, history, reports, events); operator also deploys and steers
-(promote, abort, pause, resume, retry, undo); admin also applies files, deploys with --set,
-manages tokens and stops the controller. Each needs an admin token (kanari up keeps one in
+(promote, abort, pause, resume, retry, undo, set-weight); admin also applies and deletes
+rollouts, deploys with --set, manages tokens and stops the controller. Each needs an admin token (kanari up keeps one in
 <state>/api-token).
 ${STATE_HELP}`;
 
