@@ -37,6 +37,7 @@ const OFFLINE = [
 const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout
   /^test\/server\/events-resume\.test\.ts$/, // two controllers' starts, six measurements, 200 users at 2 at a time
+  /^test\/server\/series\.test\.ts$/, // two controllers' starts and four demo app processes for 40 requests (~20 s, 6 s of CPU)
   /^test\/kube\/weight-exporter-prometheus\.test\.ts$/, // Prometheus holding new targets back ~5 s, then counts accruing at 900 requests/s
   /^test\/operator\/operator-judged\.test\.ts$/, // two releases per router, three routers at once, judged from a Prometheus scraping every second
   /^test\/operator\/(operator-process|operator-replicas|operator-delete|lease)\.test\.ts$/, // leases expiring, pauses, pods readied after a delay

@@ -11,6 +11,7 @@ import { bundleFiles } from './bundle.js';
 import { COMMANDS, type Controller } from './controller.js';
 import { EVENT_STREAM_DEFAULTS, EventStream, type EventStreamOptions } from './events.js';
 import { renderControllerMetrics } from './metrics.js';
+import { seriesRange } from './series.js';
 import { dispatcher, ok, route, type Route } from './routes.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -66,6 +67,11 @@ export function apiRoutes(controller: Controller, events: EventStream, onShutdow
           throw new HttpError(400, `limit must be a positive integer (got ${query.get('limit')})`);
         return ok({ events: controller.history(params.name!, { limit }) });
       },
+    }),
+    route({
+      method: 'GET',
+      path: '/api/v1/rollouts/:name/series',
+      handle: ({ params, query }) => ok(controller.series(params.name!, seriesRange(query, Date.now()))),
     }),
     route({
       method: 'GET',

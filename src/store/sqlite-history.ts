@@ -1,0 +1,134 @@
+/**
+ * The history table of the SQLite store: one row per rollout, series, width and bucket
+ * start. Rows are written in the transactions that already save the router's statistics
+ * (once a second) and each analysis round, so history adds no write of its own; when a
+ * tier's age passes, its rows are merged into the next tier's, in the same transaction.
+ */
+import type Database from 'better-sqlite3';
+import { HISTORY_TIERS, mergeBucket } from './history.js';
+
+export const HISTORY_SCHEMA = `
+create table if not exists history (
+  rollout text not null,
+  series text not null,
+  width integer not null,
+  start integer not null,
+  data text not null,
+  primary key (rollout, series, width, start)
+);
+create index if not exists history_by_width on history (rollout, width, start);
+create index if not exists history_by_time on history (rollout, start);
+`;
+
+/** No bucket is wider, so one that overlaps `from` starts after `from - WIDEST` (an indexed range). */
+const WIDEST = HISTORY_TIERS.at(-1)!.width;
+
+export interface HistoryRow {
+  series: string;
+  width: number;
+  start: number;
+  data: unknown;
+}
+
+export interface HistoryMark {
+  at: number;
+  type: string;
+  [field: string]: unknown;
+}
+
+export class HistoryTable {
+  /** Per rollout, the time up to which each tier was last merged into the next: merging runs when it moves. */
+  private readonly merged = new Map<string, number[]>();
+
+  /** Written once a second per rollout, so prepared once. */
+  private readonly readBucket: Database.Statement;
+  private readonly writeBucket: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    this.readBucket = db.prepare(
+      'select data from history where rollout = ? and series = ? and width = ? and start = ?',
+    );
+    this.writeBucket = db.prepare(
+      'insert into history (rollout, series, width, start, data) values (?, ?, ?, ?, ?) on conflict (rollout, series, width, start) do update set data = excluded.data',
+    );
+  }
+
+  /** Adds `data` (if any) to its one-second bucket at `at`, merged into what is there, then merges what aged. */
+  add(rollout: string, series: string, at: number, data: unknown): void {
+    const width = HISTORY_TIERS[0].width;
+    if (data !== undefined) this.mergeInto(rollout, series, width, Math.floor(at / width) * width, data);
+    this.age(rollout, at);
+  }
+
+  /** Every row of a rollout that overlaps [from, to), oldest first. */
+  rows(rollout: string, from: number, to: number): HistoryRow[] {
+    const rows = this.db
+      .prepare(
+        'select series, width, start, data from history where rollout = ? and start < ? and start > ? and start + width > ? order by start, series',
+      )
+      .all(rollout, to, from - WIDEST, from) as { series: string; width: number; start: number; data: string }[];
+    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
+  }
+
+  /** A rollout's events of `types` at [from, to), oldest first, at most `limit`: what a chart marks on its time axis. */
+  marks(rollout: string, from: number, to: number, types: readonly string[], limit: number): HistoryMark[] {
+    const rows = this.db
+      .prepare(
+        `select at, type, data from events where rollout = ? and at >= ? and at < ? and type in (${types.map(() => '?').join(', ')}) order by id limit ?`,
+      )
+      .all(rollout, from, to, ...types, limit) as { at: number; type: string; data: string }[];
+    return rows.map((r) => ({ ...(JSON.parse(r.data) as Record<string, unknown>), at: r.at, type: r.type }));
+  }
+
+  /** Bytes a rollout's history takes in the table (its rows' data and keys). */
+  bytes(rollout: string): number {
+    const row = this.db
+      .prepare('select coalesce(sum(length(data) + length(series) + 24), 0) as n from history where rollout = ?')
+      .get(rollout) as { n: number };
+    return row.n;
+  }
+
+  drop(rollout: string): void {
+    this.db.prepare('delete from history where rollout = ?').run(rollout);
+    this.merged.delete(rollout);
+  }
+
+  private mergeInto(rollout: string, series: string, width: number, start: number, data: unknown): void {
+    const old = this.readBucket.get(rollout, series, width, start) as { data: string } | undefined;
+    const merged = old ? mergeBucket(series, JSON.parse(old.data), data) : data;
+    this.writeBucket.run(rollout, series, width, start, JSON.stringify(merged));
+  }
+
+  /** Merges each tier's rows older than its `keepFor` into the next tier's buckets. */
+  private age(rollout: string, now: number): void {
+    const done = this.merged.get(rollout) ?? [];
+    for (let i = 0; i + 1 < HISTORY_TIERS.length; i++) {
+      const tier = HISTORY_TIERS[i]!;
+      const next = HISTORY_TIERS[i + 1]!.width;
+      // Only whole buckets of the next tier, so a bucket is merged into once, from all its rows.
+      const cutoff = Math.floor((now - tier.keepFor) / next) * next;
+      if (done[i] !== undefined && cutoff <= done[i]!) continue;
+      done[i] = cutoff;
+      const aged = this.db
+        .prepare(
+          'select series, start, data from history where rollout = ? and width = ? and start <= ? order by start',
+        )
+        .all(rollout, tier.width, cutoff - tier.width) as { series: string; start: number; data: string }[];
+      const buckets = new Map<string, { series: string; start: number; data: unknown }>();
+      for (const r of aged) {
+        const start = Math.floor(r.start / next) * next;
+        const key = `${start} ${r.series}`;
+        const b = buckets.get(key);
+        const data = JSON.parse(r.data) as unknown;
+        if (b) b.data = mergeBucket(r.series, b.data, data);
+        else buckets.set(key, { series: r.series, start, data });
+      }
+      for (const b of buckets.values()) this.mergeInto(rollout, b.series, next, b.start, b.data);
+      if (aged.length > 0)
+        this.db
+          .prepare('delete from history where rollout = ? and width = ? and start <= ?')
+          .run(rollout, tier.width, cutoff - tier.width);
+    }
+    this.merged.set(rollout, done);
+  }
+}

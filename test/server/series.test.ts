@@ -1,0 +1,103 @@
+/**
+ * `GET /api/v1/rollouts/:name/series` on a real `kanari up`: what users sent through the
+ * router is in the series, with the step that put the canary at 50% marked; it is still
+ * there after the controller is killed with -9 and started again; and every query
+ * parameter written to hurt it is a 400 with a reason.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { SeriesAnswer } from '../../src/server/series.js';
+import { holdingRollout, listenPort, UpFixture } from '../helpers/controller.js';
+import { request } from '../helpers/http.js';
+import { byVersion, sendMany } from '../helpers/load.js';
+
+type Series = SeriesAnswer & { marks: { at: number; type: string; weights?: { canary: number } }[] };
+
+const f = new UpFixture();
+let port: number;
+
+async function get(path: string) {
+  const url = (JSON.parse(readFileSync(join(f.state, 'controller.json'), 'utf8')) as { url: string }).url;
+  const token = readFileSync(join(f.state, 'api-token'), 'utf8').trim();
+  const r = await request(Number(new URL(url).port), { path, headers: { authorization: `Bearer ${token}` } });
+  return { status: r.status, type: r.headers['content-type'], json: JSON.parse(r.body) as Record<string, unknown> };
+}
+
+const sum = (xs: readonly (number | null)[] | undefined) => (xs ?? []).reduce<number>((a, b) => a + (b ?? 0), 0);
+
+/** The series of the last `minutes`, once it counts `requests` served in all (the engine samples every second). */
+async function seriesWith(requests: number): Promise<Series> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const to = Date.now() + 1000;
+    const r = await get(`/api/v1/rollouts/shop/series?from=${to - 600_000}&to=${to}&points=100`);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const s = r.json as unknown as Series;
+    const served = Object.values(s.versions).reduce((n, v) => n + sum(v.requests), 0);
+    if (served >= requests || Date.now() > deadline) return s;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+before(async () => {
+  port = await listenPort();
+  await f.up();
+  await f.deployPaused('shop', f.write('shop.yaml', holdingRollout('shop', port, 50)), 'v2', 50);
+});
+after(() => f.close());
+
+describe('a rollout series over the API', () => {
+  it('counts what users sent, marks the step boundaries, and keeps both across a kill -9', async () => {
+    const served = byVersion(await sendMany(port, 40, 4, (i) => ({ headers: { cookie: `shop-user=u${i}` } })));
+    assert.equal((served.v1 ?? 0) + (served.v2 ?? 0), 40);
+    let s = await seriesWith(40);
+    assert.equal(s.width, 10_000, '10 minutes in at most 100 points');
+    assert.equal(s.t.length, s.versions.stable!.requests.length);
+    assert.ok(s.t.length <= 100);
+    assert.equal(sum(s.versions.stable?.requests), served.v1 ?? 0);
+    assert.equal(sum(s.versions.canary?.requests), served.v2 ?? 0);
+    assert.ok(
+      s.versions.stable!.p50.some((p) => p !== null && p > 0.004),
+      'the app answers in about 5 ms',
+    );
+    assert.ok(
+      s.marks.some((m) => m.type === 'status' && m.weights?.canary === 50),
+      `the step to 50% is marked: ${JSON.stringify(s.marks)}`,
+    );
+    assert.ok(s.marks.some((m) => m.type === 'deploy'));
+
+    await f.kill9();
+    await f.up();
+    s = await seriesWith(40);
+    assert.equal(
+      sum(s.versions.stable?.requests) + sum(s.versions.canary?.requests),
+      40,
+      'nothing lost, nothing twice',
+    );
+  });
+
+  it('answers each bad query with 400 and its reason, and an unknown rollout with 404', async () => {
+    const cases: [string, RegExp][] = [
+      ['points=1000000000', /points must be an integer from 10 to 2000/],
+      ['points=1e9', /points must be an integer/],
+      ['points=NaN', /points must be an integer/],
+      ['points=', /points must be an integer/],
+      ['from=-5', /from must be an integer/],
+      ['from=1.5', /from must be an integer/],
+      ['from=2000&to=1000', /from must be before to/],
+      ['from=5&to=5', /from must be before to/],
+      [`from=0&to=${100 * 86_400_000}`, /at most 31 days apart/],
+      ['to=99999999999999999999', /to must be an integer/],
+    ];
+    for (const [query, reason] of cases) {
+      const r = await get(`/api/v1/rollouts/shop/series?${query}`);
+      assert.equal(r.status, 400, query);
+      assert.equal(r.type, 'application/problem+json');
+      assert.match(String(r.json.detail), reason, query);
+    }
+    const missing = await get('/api/v1/rollouts/nope/series');
+    assert.equal(missing.status, 404);
+  });
+});

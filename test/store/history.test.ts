@@ -1,0 +1,162 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StatsDelta, VersionDelta } from '../../src/analysis/providers/builtin.js';
+import type { AnalysisReport } from '../../src/analysis/run.js';
+import { LatencySketch } from '../../src/shared/sketch.js';
+import type { StatsSnapshot } from '../../src/shared/stats-snapshot.js';
+import { Store } from '../../src/store/sqlite.js';
+import { seriesAnswer } from '../../src/server/series.js';
+
+const T = Date.UTC(2026, 0, 1);
+const HOUR = 3_600_000;
+const SNAPSHOT = { time: 0 } as StatsSnapshot;
+
+/** A version's second: `ok` 200s and `failed` 500s, each taking `seconds`. */
+function served(ok: number, failed = 0, seconds = 0.01): VersionDelta {
+  const latency = new LatencySketch();
+  for (let i = 0; i < ok + failed; i++) latency.add(seconds);
+  return { requests: { '1xx': 0, '2xx': ok, '3xx': 0, '4xx': 0, '5xx': failed }, latency: latency.toJSON() };
+}
+
+function delta(end: number, versions: Partial<StatsDelta['versions']>): StatsDelta {
+  const none = served(0);
+  return { start: end - 1000, end, versions: { stable: none, canary: none, baseline: none, ...versions } };
+}
+
+function sequentialReport(logE: number): AnalysisReport {
+  return {
+    template: 'sequential',
+    judge: 'sequential',
+    scope: 'background',
+    startedAt: T,
+    verdict: 'Running',
+    score: 100,
+    reason: '',
+    measurements: 0,
+    metrics: [{ name: 'errors', verdict: 'Running', summary: '', details: { eValue: Math.exp(logE), alpha: 0.05 } }],
+  };
+}
+
+describe('rollout history in the SQLite store', () => {
+  it('a 5-second error spike early in a rollout is still visible an hour later, after its seconds were merged', () => {
+    const store = new Store(':memory:');
+    // 75 minutes of canary traffic at 20 requests a second, failing all of them for 5 s in minute 2.
+    const spikeAt = T + 120_000;
+    for (let s = 1; s <= 75 * 60; s++) {
+      const end = T + s * 1000;
+      const spiking = end > spikeAt && end <= spikeAt + 5000;
+      store.saveStats(
+        'shop',
+        SNAPSHOT,
+        delta(end, { stable: served(20), canary: served(spiking ? 0 : 20, spiking ? 20 : 0) }),
+        HOUR,
+      );
+    }
+    const widths = new Set(store.history.rows('shop', T, T + 600_000).map((r) => r.width));
+    assert.deepEqual([...widths], [10_000], 'the first ten minutes are kept at 10 s, no longer per second');
+    const chart = seriesAnswer(
+      { from: T, to: T + 75 * 60_000, points: 100 },
+      store.history.rows('shop', T, T + 75 * 60_000),
+    );
+    assert.equal(chart.width, 60_000, '75 minutes in at most 100 points: one a minute');
+    const canary = chart.versions.canary!;
+    const minute = chart.t.indexOf(spikeAt);
+    assert.equal(canary.maxErrorRate[minute], 1, 'the spike keeps its peak: every request of a second failed');
+    assert.equal(canary.errors[minute], 100, 'and its 100 failed requests are all counted');
+    assert.equal(canary.requests[minute], 1200);
+    assert.deepEqual(
+      canary.maxErrorRate.filter((r, i) => i !== minute && r !== 0),
+      [],
+      'no other minute shows errors',
+    );
+    assert.equal(
+      chart.versions.stable!.errors.reduce((a, b) => a! + b!, 0),
+      0,
+    );
+    store.close();
+  });
+
+  it('quantiles are of the merged requests, never an average of quantiles', () => {
+    const store = new Store(':memory:');
+    // One second of 99 fast requests, then one of a single slow one: the p50 of all 100 is fast.
+    store.saveStats('shop', SNAPSHOT, delta(T + 1000, { stable: served(99, 0, 0.01) }), HOUR);
+    store.saveStats('shop', SNAPSHOT, delta(T + 2000, { stable: served(1, 0, 2) }), HOUR);
+    // An hour later both seconds are one 10 s bucket.
+    store.saveStats('shop', SNAPSHOT, delta(T + HOUR + 20_000, {}), HOUR);
+    const rows = store.history.rows('shop', T, T + 10_000);
+    assert.deepEqual(
+      rows.map((r) => [r.width, r.start]),
+      [[10_000, T]],
+    );
+    const chart = seriesAnswer({ from: T, to: T + 10_000, points: 10 }, rows);
+    const stable = chart.versions.stable!;
+    assert.ok(Math.abs(stable.p50[0]! - 0.01) < 0.0002, `p50 ${stable.p50[0]} is the fast requests' (10 ms), not 1 s`);
+    assert.ok(stable.p99[0]! < 0.011, `p99 ${stable.p99[0]}: 99 of 100 requests were fast`);
+    store.close();
+  });
+
+  it('keeps ten-second buckets for a day, then minutes, and never drops a request', () => {
+    const store = new Store(':memory:');
+    // One request every 20 s for 26 hours: seconds, 10 s and minute buckets all come into play.
+    let sent = 0;
+    for (let at = T + 20_000; at <= T + 26 * HOUR; at += 20_000) {
+      store.saveStats('shop', SNAPSHOT, delta(at, { canary: served(1) }), HOUR);
+      sent++;
+    }
+    const rows = store.history.rows('shop', T, T + 27 * HOUR);
+    const widthsFrom = (at: number) => [
+      ...new Set(rows.filter((r) => r.start >= at && r.start < at + 120_000).map((r) => r.width)),
+    ];
+    assert.deepEqual(widthsFrom(T + HOUR), [60_000], 'older than a day: minutes');
+    assert.deepEqual(widthsFrom(T + 12 * HOUR), [10_000], 'older than an hour: 10 s');
+    assert.deepEqual(widthsFrom(T + 26 * HOUR - 300_000), [1_000], 'the last hour: seconds');
+    const total = rows.reduce((n, r) => n + ((r.data as { canary?: { requests: number } }).canary?.requests ?? 0), 0);
+    assert.equal(total, sent);
+    assert.ok(rows.length <= 2 * 60 + 24 * 180 + 180, `${rows.length} rows: a minute, a 10 s bucket or a second each`);
+    store.close();
+  });
+
+  it("keeps each round's evidence, with the largest of a bucket, and the rollback line", () => {
+    const store = new Store(':memory:');
+    const state = { measurements: [] } as never;
+    const logEs = [0.5, 2.9, 1.0, 0.2];
+    logEs.forEach((logE, i) =>
+      store.saveRun('shop', 1, 'run-1', state, sequentialReport(logE), T + (i + 1) * 1000, { from: 0, items: [] }),
+    );
+    store.saveStats('shop', SNAPSHOT, delta(T + 2 * HOUR, {}), HOUR);
+    const chart = seriesAnswer({ from: T, to: T + 60_000, points: 10 }, store.history.rows('shop', T, T + 60_000));
+    assert.equal(chart.evidence.length, 1);
+    const [e] = chart.evidence;
+    assert.equal(e!.run, 'run-1');
+    assert.equal(e!.metric, 'errors');
+    assert.ok(Math.abs(e!.rollbackAt - Math.log(20)) < 1e-12, 'ln(1/α) with α = 0.05');
+    assert.equal(e!.points.length, 1);
+    const [at, last, max] = e!.points[0]!;
+    assert.equal(at, T);
+    assert.ok(Math.abs(last - 0.2) < 1e-9 && Math.abs(max - 2.9) < 1e-9, `last ${last}, largest ${max}`);
+    store.close();
+  });
+
+  it('history survives closing and reopening the store (a controller killed and restarted)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kanari-history-'));
+    try {
+      const path = join(dir, 'kanari.db');
+      const before = new Store(path);
+      for (let s = 1; s <= 30; s++)
+        before.saveStats('shop', SNAPSHOT, delta(T + s * 1000, { canary: served(3, 1) }), HOUR);
+      before.close();
+      const after = new Store(path);
+      const chart = seriesAnswer({ from: T, to: T + 60_000, points: 10 }, after.history.rows('shop', T, T + 60_000));
+      assert.equal(
+        chart.versions.canary!.requests.reduce((a, b) => a! + (b ?? 0), 0),
+        120,
+      );
+      after.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
