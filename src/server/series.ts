@@ -12,6 +12,7 @@ import {
   EVIDENCE_PREFIX,
   TRAFFIC,
   mergeEvidence,
+  sparseSketch,
   type EvidenceBucket,
   type TrafficBucket,
   type TrafficCell,
@@ -160,7 +161,7 @@ function addTraffic(traffic: Map<number, Partial<Record<Version, Merging>>>, i: 
     m.requests += cell.requests;
     m.errors += cell.errors;
     m.maxErrorRate = Math.max(m.maxErrorRate, cell.maxErrorRate);
-    m.latency.merge(cell.latency);
+    m.latency.merge(sparseSketch(cell.latency));
   }
 }
 

@@ -17,7 +17,34 @@ export interface TrafficCell {
   errors: number;
   /** The highest errors/requests of any one-second bucket merged into this one. */
   maxErrorRate: number;
-  latency: SketchSnapshot;
+  latency: DenseSketch;
+}
+
+/**
+ * A latency sketch as history keeps it: the counts of consecutive bins from `first`
+ * (about a third of the bytes of [index, count] pairs, as a service's latencies fill
+ * neighbouring bins), at most the sketch's ~1,100 bins however far apart its values.
+ */
+export interface DenseSketch extends Omit<SketchSnapshot, 'bins'> {
+  first: number;
+  counts: number[];
+}
+
+export function denseSketch(s: SketchSnapshot): DenseSketch {
+  const { bins, ...rest } = s;
+  const first = bins[0]?.[0] ?? 0;
+  const counts: number[] = [];
+  for (const [index, n] of bins) counts[index - first] = n;
+  return { ...rest, first, counts: Array.from(counts, (n) => n ?? 0) };
+}
+
+export function sparseSketch(d: DenseSketch): SketchSnapshot {
+  const { first, counts, ...rest } = d;
+  const bins: [number, number][] = [];
+  counts.forEach((n, i) => {
+    if (n > 0) bins.push([first + i, n]);
+  });
+  return { ...rest, bins };
 }
 
 export type TrafficBucket = Partial<Record<Version, TrafficCell>>;
@@ -58,7 +85,8 @@ export function trafficOf(delta: StatsDelta): TrafficBucket | undefined {
     for (const c of STATUS_CLASSES) requests += d.requests[c];
     if (requests === 0 && d.latency.count === 0) continue;
     const errors = d.requests['5xx'];
-    bucket[v] = { requests, errors, maxErrorRate: requests > 0 ? errors / requests : 0, latency: d.latency };
+    const maxErrorRate = requests > 0 ? errors / requests : 0;
+    bucket[v] = { requests, errors, maxErrorRate, latency: denseSketch(d.latency) };
   }
   return Object.keys(bucket).length > 0 ? bucket : undefined;
 }
@@ -93,7 +121,7 @@ export function mergeTraffic(a: TrafficBucket, b: TrafficBucket): TrafficBucket 
       requests: x.requests + y.requests,
       errors: x.errors + y.errors,
       maxErrorRate: Math.max(x.maxErrorRate, y.maxErrorRate),
-      latency: LatencySketch.from(x.latency).merge(y.latency).toJSON(),
+      latency: denseSketch(LatencySketch.from(sparseSketch(x.latency)).merge(sparseSketch(y.latency)).toJSON()),
     };
   }
   return out;

@@ -7,6 +7,7 @@ import type { StatsDelta, VersionDelta } from '../../src/analysis/providers/buil
 import type { AnalysisReport } from '../../src/analysis/run.js';
 import { LatencySketch } from '../../src/shared/sketch.js';
 import type { StatsSnapshot } from '../../src/shared/stats-snapshot.js';
+import { denseSketch, sparseSketch } from '../../src/store/history.js';
 import { Store } from '../../src/store/sqlite.js';
 import { seriesAnswer } from '../../src/server/series.js';
 
@@ -96,6 +97,13 @@ describe('rollout history in the SQLite store', () => {
     assert.ok(Math.abs(stable.p50[0]! - 0.01) < 0.0002, `p50 ${stable.p50[0]} is the fast requests' (10 ms), not 1 s`);
     assert.ok(stable.p99[0]! < 0.011, `p99 ${stable.p99[0]}: 99 of 100 requests were fast`);
     store.close();
+  });
+
+  it('keeps a latency sketch exactly in its dense form, however far apart its values', () => {
+    const sketch = new LatencySketch();
+    for (const v of [0, 1e-6, 0.005, 0.005, 0.0051, 3000]) sketch.add(v);
+    assert.deepEqual(sparseSketch(denseSketch(sketch.toJSON())), sketch.toJSON());
+    assert.deepEqual(sparseSketch(denseSketch(new LatencySketch().toJSON())), new LatencySketch().toJSON());
   });
 
   it('keeps ten-second buckets for a day, then minutes, and never drops a request', () => {
