@@ -32,7 +32,7 @@ const OFFLINE = [
   /^test\/targets\/kubernetes-objects\.test\.ts$/,
   /^test\/cli\/cluster-(options|view)\.test\.ts$/,
   /^test\/traffic\/kubernetes\/declared-capabilities\.test\.ts$/,
-  /^test\/traffic\/kubernetes\/(gatewayapi-route|istio-routes|mesh-routers|mesh-hostile)\.test\.ts$/,
+  /^test\/traffic\/kubernetes\/(gatewayapi-route|gatewayapi-service-pin|istio-routes|mesh-routers|mesh-hostile)\.test\.ts$/,
 ];
 const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout

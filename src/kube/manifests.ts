@@ -44,7 +44,7 @@ export const ROLLOUT_RULES: PolicyRule[] = [
     resources: ['deployments'],
     verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
   },
-  // One Service per version beside the user's, created and removed with its Deployment.
+  // One Service per version beside the user's, created and removed with its Deployment; the user's narrowed to stable (update).
   { apiGroups: [''], resources: ['services'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
   // Users' HTTPRoutes and Istio objects: kanari edits its own parts of them and never creates or deletes one.
   {

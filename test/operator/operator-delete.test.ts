@@ -300,9 +300,13 @@ describe('deleting a Rollout', () => {
     assert.deepEqual(events('edge'), ['Normal GivenBack', 'Normal ScaledBack', 'Warning UnjudgedTemplate']);
   });
 
-  it('with the Gateway API, mid-release: the user’s HTTPRoute ends as written', async () => {
+  it('with the Gateway API, mid-release: the user’s HTTPRoute and Service end as written', async () => {
     await takenOver('gw');
     const written = structuredClone(get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'gw')!.spec);
+    await until(
+      'the Service narrowed to stable',
+      () => get('v1', 'Service', 'gw')!.spec.selector['kanari.dev/version'],
+    );
     await setImage(cluster.client, 'gw', 'gw:2');
     await until('gw:2 at 20% through kanari’s rules', () =>
       JSON.stringify(get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'gw')!.spec).includes('kanari-gw-0'),
@@ -310,6 +314,7 @@ describe('deleting a Rollout', () => {
     await deleteRollout('gw');
     await givenBack('gw', 2);
     assert.deepEqual(get('gateway.networking.k8s.io/v1', 'HTTPRoute', 'gw')!.spec, written);
+    assert.deepEqual(get('v1', 'Service', 'gw')!.spec.selector, { app: 'gw' });
     assert.deepEqual(events('gw'), ['Normal GivenBack', 'Normal ScaledBack', 'Warning UnjudgedTemplate']);
   });
 

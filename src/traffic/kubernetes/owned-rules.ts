@@ -75,7 +75,7 @@ export function isStableOnly(state: TrafficState): boolean {
  * which is stable, whichever version the last state asked for calls stable; nothing yet
  * before kanari asked for anything.
  */
-export function servedByUserRules(last: TrafficState | undefined): TrafficState | undefined {
+export function servedByUserRules(last: Pick<TrafficState, 'stable'> | undefined): TrafficState | undefined {
   return last && { stable: last.stable, weights: { canary: 0, baseline: 0 }, routes: [], mirror: 0 };
 }
 
@@ -179,13 +179,23 @@ export function covers(actual: unknown, written: unknown): boolean {
 }
 
 /**
- * When kanari's rules may go once everyone is on stable. The user's Service selects every
- * version's pods (they keep the template's labels), so while a version being stopped still
- * has ready pods, the user's own rules would send it a share: kanari's rules keep sending
- * everyone to stable's own Service for `holdMs` after they first did, and go at the first
- * write after that (the engine writes its state again every few rounds).
+ * When kanari's rules may go once everyone is on stable: they keep sending everyone to
+ * stable's own Service for `holdMs` after they first did, and go at the first write after
+ * that (the engine writes its state again every few rounds). Until then the user's rules,
+ * which send to the user's Service, would not reach stable alone:
+ * - Istio: that Service selects every version's pods (they keep the template's labels), so
+ *   a version being stopped would get a share by its ready pods.
+ * - Gateway API: the Service is narrowed to stable (service-pin.ts), but a promotion moves
+ *   its selector in the same apply, and its endpoints follow late: the endpoints controller
+ *   rewrites its EndpointSlices, and the gateway's proxy learns them later still. Till then
+ *   the Service reaches the old stable, which the engine stops 2 s after the stable-only
+ *   state reads back, so rules gone at once would send everyone back to the old version,
+ *   then to pods going away (rules gone before the move: the same, only sooner). A rollback
+ *   leaves the selector still, but a Service narrowed late (replaced mid-release,
+ *   a release begun under a kanari that did not narrow it) has the same window; the hold
+ *   costs only 30 s more of kanari's rules, so it stays for both.
  */
-/** Long enough for a stopped version's pods to leave the Service's endpoints on a busy cluster. */
+/** Long enough for a Service's endpoints to follow its selector, or a stopped version's pods to leave them, on a busy cluster. */
 export const STABLE_HOLD_MS = 30_000;
 
 export class StableHold {

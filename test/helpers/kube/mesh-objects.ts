@@ -9,6 +9,16 @@ import type { TrafficState } from '../../../src/rollout/types.js';
 export const ROLLOUT = { name: 'web', namespace: 'shop' };
 export const SERVICE = { name: 'web', port: 80 };
 
+/** The user's Service `web`: it selects the app's pods by their template label, and kanari's version pods keep that label. */
+export function userService(): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'web', namespace: 'shop', resourceVersion: '1' },
+    spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+  };
+}
+
 export function userHttpRoute(): KubeObject {
   return {
     apiVersion: 'gateway.networking.k8s.io/v1',

@@ -21,6 +21,7 @@ import {
   stableOnly,
   userDestinationRule,
   userHttpRoute,
+  userService,
   userVirtualService,
   wholeRollout,
 } from '../../helpers/kube/mesh-objects.js';
@@ -33,6 +34,7 @@ const DR = { ...VS, kind: 'DestinationRule' };
 function gatewayApi(crd = httpRouteCrd({ ruleName: true, mirrorPercent: true })) {
   const client = new MeshFakeClient();
   client.put(userHttpRoute());
+  client.put(userService());
   client.put(crd);
   const router: KubernetesTrafficRouter = new GatewayApiTraffic({
     client,
@@ -154,6 +156,7 @@ describe('after everyone is back on stable', () => {
   it('kanari’s rules send everyone to stable’s own Service for holdMs, so a version being stopped gets nothing', async () => {
     const client = new MeshFakeClient();
     client.put(userHttpRoute());
+    client.put(userService());
     client.put(httpRouteCrd({ ruleName: true, mirrorPercent: true }));
     const router: KubernetesTrafficRouter = new GatewayApiTraffic({
       client,

@@ -9,12 +9,12 @@ import type { z } from 'zod';
 import { NGINX } from '../../../config/capabilities.js';
 import type { nginxRouting } from '../../../config/schemas/kubernetes.js';
 import type { KubeObject, OwnerReference } from '../../../kube/api.js';
-import { updateObject } from '../../../kube/update.js';
-import { isKanaris, record, ROLLOUT_LABEL, VERSION_LABEL, versionObjectName } from '../../../kube/versions.js';
+import { isKanaris, versionObjectName } from '../../../kube/versions.js';
 import { TrafficRefused, type TrafficCapability } from '../../../rollout/seams/traffic.js';
 import type { TrafficState } from '../../../rollout/types.js';
-import { editIfThere, typed, type KubernetesRouterOptions, type KubernetesTrafficRouter } from '../kube-router.js';
+import { typed, type KubernetesRouterOptions, type KubernetesTrafficRouter } from '../kube-router.js';
 import { checkExpressible } from '../owned-rules.js';
+import { pinnedVersion, pinService, serviceRef, unpinService } from '../service-pin.js';
 import {
   canaryAnnotations,
   canaryIngressFor,
@@ -47,7 +47,7 @@ export class NginxTraffic implements KubernetesTrafficRouter {
     this.last = desired;
     await typed(async () => {
       // Main traffic moves first, so a promoted canary keeps its users while its canary Ingress goes.
-      await this.pinService(desired.stable);
+      await pinService(this.o.client, this.serviceRef(), this.o.rollout.name, desired.stable);
       if (desired.canary === undefined) await this.deleteCanary();
       else await this.writeCanary(desired);
     });
@@ -55,9 +55,8 @@ export class NginxTraffic implements KubernetesTrafficRouter {
 
   async observe(): Promise<TrafficState | undefined> {
     return typed(async () => {
-      const service = await this.o.client.get(this.serviceRef());
-      const stable = record(record(service?.spec).selector)[VERSION_LABEL];
-      if (typeof stable !== 'string') return undefined;
+      const stable = pinnedVersion(await this.o.client.get(this.serviceRef()), this.o.rollout.name);
+      if (stable === undefined) return undefined;
       const canary = await this.o.client.get(this.canaryRef());
       if (!canary) return { stable, weights: { canary: 0, baseline: 0 }, routes: [], mirror: 0 };
       if (!isKanaris(canary, this.o.rollout.name))
@@ -71,37 +70,17 @@ export class NginxTraffic implements KubernetesTrafficRouter {
 
   /** Takes kanari's selector labels off the user's Service again, then its canary Ingress away (the Rollout is being deleted). */
   async giveBack(): Promise<void> {
-    await editIfThere(this.o.client, this.serviceRef(), (service) => {
-      const selector = record(record(service.spec).selector);
-      if (!(VERSION_LABEL in selector) && !(ROLLOUT_LABEL in selector)) return undefined;
-      const { [VERSION_LABEL]: _v, [ROLLOUT_LABEL]: _r, ...user } = selector;
-      return { ...service, spec: { ...record(service.spec), selector: user } };
-    });
+    await unpinService(this.o.client, this.serviceRef(), this.o.rollout.name);
     await typed(() => this.deleteCanary());
   }
 
   private serviceRef() {
-    return { apiVersion: 'v1', kind: 'Service', namespace: this.o.rollout.namespace, name: this.o.service.name };
+    return serviceRef(this.o.rollout.namespace, this.o.service.name);
   }
 
   private canaryRef() {
     const name = canaryIngressName(this.o.routing.ingress);
     return { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: this.o.rollout.namespace, name };
-  }
-
-  /** Adds (or moves) kanari's two labels in the user's Service's selector; the user's own keys stay. */
-  private async pinService(stable: string): Promise<void> {
-    await updateObject(this.o.client, this.serviceRef(), (service) => {
-      const spec = record(service.spec);
-      const selector = record(spec.selector);
-      if (Object.keys(selector).filter((k) => k !== VERSION_LABEL && k !== ROLLOUT_LABEL).length === 0)
-        throw new TrafficRefused(
-          `Service ${this.o.service.name} has no selector of its own: kanari can only narrow a Service that selects the app's pods`,
-        );
-      if (selector[VERSION_LABEL] === stable && selector[ROLLOUT_LABEL] === this.o.rollout.name) return undefined;
-      const pinned = { ...selector, [ROLLOUT_LABEL]: this.o.rollout.name, [VERSION_LABEL]: stable };
-      return { ...service, spec: { ...spec, selector: pinned } };
-    });
   }
 
   private async writeCanary(desired: TrafficState): Promise<void> {
