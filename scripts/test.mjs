@@ -26,6 +26,7 @@ const OFFLINE = [
   /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits|durable)\.test\.ts$/,
   /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
+  /^test\/server\/series-answer\.test\.ts$/,
   /^test\/kube\/(crd|crd-templates|manifests|alerts|kubeconfig|weight-exporter-routers|events)\.test\.ts$/,
   /^test\/operator\/templates\.test\.ts$/,
   /^test\/traffic\/kubernetes\/nginx\/(canary-ingress|router)\.test\.ts$/,

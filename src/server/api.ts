@@ -71,7 +71,7 @@ export function apiRoutes(controller: Controller, events: EventStream, onShutdow
     route({
       method: 'GET',
       path: '/api/v1/rollouts/:name/series',
-      handle: ({ params, query }) => ok(controller.series(params.name!, seriesRange(query, Date.now()))),
+      handle: async ({ params, query }) => ok(await controller.series(params.name!, seriesRange(query, Date.now()))),
     }),
     route({
       method: 'GET',

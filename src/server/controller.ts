@@ -192,9 +192,9 @@ export class Controller {
   }
 
   /** The rollout's traffic and evidence over [from, to), as at most `points` buckets, with its step boundaries. */
-  series(name: string, range: SeriesRange) {
+  async series(name: string, range: SeriesRange) {
     this.get(name);
-    return rolloutSeries(this.store.history, name, range);
+    return await rolloutSeries(this.store.history, name, range);
   }
 
   report(name: string, id: string) {

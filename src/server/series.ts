@@ -17,7 +17,8 @@ import {
   type TrafficBucket,
   type TrafficCell,
 } from '../store/history.js';
-import type { HistoryMark, HistoryRow, HistoryTable } from '../store/sqlite-history.js';
+import type { HistoryTable } from '../store/sqlite-history.js';
+import { WIDEST, type HistoryMark, type HistoryRow } from '../store/sqlite-history-read.js';
 
 export const SERIES_LIMITS = { defaultPoints: 300, maxPoints: 2000, defaultSpan: 3_600_000, maxSpan: 31 * 86_400_000 };
 
@@ -99,49 +100,105 @@ export interface SeriesAnswer {
 const MARK_TYPES = ['deploy', 'status', 'result'];
 const MAX_MARKS = 1000;
 
-/** A rollout's series with its marks (the first MAX_MARKS in the range; `marksTruncated` when there were more). */
-export function rolloutSeries(
+/** Answers computed at once: each reads up to a month of buckets, so more wait their turn elsewhere (503). */
+const MAX_ANSWERING = 2;
+/** Half an hour of stored buckets is read at a time, at most 1,800 rows per series. */
+const SLICE = 1_800_000;
+let answering = 0;
+
+/**
+ * A rollout's series with its marks (the first MAX_MARKS in the range; `marksTruncated`
+ * when there were more), read in slices from one snapshot with the event loop free between
+ * them: a month's answer must not hold up the engines' rounds.
+ */
+export async function rolloutSeries(
   history: HistoryTable,
   rollout: string,
   range: SeriesRange,
-): SeriesAnswer & { marks: HistoryMark[]; marksTruncated?: true } {
-  const answer = seriesAnswer(range, history.rows(rollout, range.from, range.to));
-  const marks = history.marks(rollout, range.from, range.to, MARK_TYPES, MAX_MARKS + 1);
-  const truncated = marks.length > MAX_MARKS;
-  return { ...answer, marks: marks.slice(0, MAX_MARKS), ...(truncated ? { marksTruncated: true as const } : {}) };
+): Promise<SeriesAnswer & { marks: HistoryMark[]; marksTruncated?: true }> {
+  if (answering >= MAX_ANSWERING)
+    throw new HttpError(
+      503,
+      `${MAX_ANSWERING} series are being answered; ask again in a second`,
+      {},
+      { 'retry-after': '1' },
+    );
+  answering++;
+  const reader = history.reader();
+  try {
+    const builder = new SeriesBuilder(range, reader.widest(rollout, range.from, range.to));
+    for (let start = range.from - WIDEST + 1; start < range.to; start += SLICE) {
+      builder.add(reader.rows(rollout, range.from, range.to, start, start + SLICE));
+      if (reader.snapshot) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const marks = reader.marks(rollout, range.from, range.to, MARK_TYPES, MAX_MARKS + 1);
+    const truncated = marks.length > MAX_MARKS;
+    return {
+      ...builder.answer(),
+      marks: marks.slice(0, MAX_MARKS),
+      ...(truncated ? { marksTruncated: true as const } : {}),
+    };
+  } finally {
+    reader.close();
+    answering--;
+  }
 }
 
 /** Merges stored rows (of any widths) into the answer's buckets. */
 export function seriesAnswer(range: SeriesRange, rows: readonly HistoryRow[]): SeriesAnswer {
-  const width = answerWidth(
+  const builder = new SeriesBuilder(
     range,
     rows.reduce((w, r) => Math.max(w, r.width), 0),
   );
-  const first = Math.floor(range.from / width) * width;
-  const t = Array.from({ length: Math.ceil(range.to / width) - first / width }, (_, i) => first + i * width);
-  const traffic = new Map<number, Partial<Record<Version, Merging>>>();
-  const evidence = new Map<string, Map<number, EvidenceBucket>>();
-  for (const row of rows) {
-    const i = Math.floor((row.start - first) / width);
-    if (i < 0 || i >= t.length) continue;
-    if (row.series === TRAFFIC) addTraffic(traffic, i, row.data as TrafficBucket);
-    else if (row.series.startsWith(EVIDENCE_PREFIX)) {
-      const run = row.series.slice(EVIDENCE_PREFIX.length);
-      const byBucket = evidence.get(run) ?? new Map<number, EvidenceBucket>();
-      evidence.set(run, byBucket);
-      const old = byBucket.get(i);
-      const data = row.data as EvidenceBucket;
-      byBucket.set(i, old ? mergeEvidence(old, data) : data);
+  builder.add(rows);
+  return builder.answer();
+}
+
+/** An answer built from stored rows given in any number of batches; `widest`: the widest stored bucket among them. */
+class SeriesBuilder {
+  private readonly width: number;
+  private readonly t: number[];
+  private readonly traffic = new Map<number, Partial<Record<Version, Merging>>>();
+  private readonly evidence = new Map<string, Map<number, EvidenceBucket>>();
+
+  constructor(
+    private readonly range: SeriesRange,
+    widest: number,
+  ) {
+    const width = answerWidth(range, widest);
+    const first = Math.floor(range.from / width) * width;
+    this.width = width;
+    this.t = Array.from({ length: Math.ceil(range.to / width) - first / width }, (_, i) => first + i * width);
+  }
+
+  add(rows: readonly HistoryRow[]): void {
+    const first = this.t[0]!;
+    for (const row of rows) {
+      const i = Math.floor((row.start - first) / this.width);
+      if (i < 0 || i >= this.t.length) continue;
+      if (row.series === TRAFFIC) addTraffic(this.traffic, i, row.data as TrafficBucket);
+      else if (row.series.startsWith(EVIDENCE_PREFIX)) {
+        const run = row.series.slice(EVIDENCE_PREFIX.length);
+        const byBucket = this.evidence.get(run) ?? new Map<number, EvidenceBucket>();
+        this.evidence.set(run, byBucket);
+        const old = byBucket.get(i);
+        const data = row.data as EvidenceBucket;
+        byBucket.set(i, old ? mergeEvidence(old, data) : data);
+      }
     }
   }
-  return {
-    from: range.from,
-    to: range.to,
-    width,
-    t,
-    versions: versionSeries(traffic, t.length),
-    evidence: evidenceSeries(evidence, t),
-  };
+
+  answer(): SeriesAnswer {
+    const { range, width, t } = this;
+    return {
+      from: range.from,
+      to: range.to,
+      width,
+      t,
+      versions: versionSeries(this.traffic, t.length),
+      evidence: evidenceSeries(this.evidence, t),
+    };
+  }
 }
 
 interface Merging {

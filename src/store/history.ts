@@ -67,7 +67,7 @@ export interface EvidenceBucket {
 /** How long each resolution is kept before it is merged into the next; the last is kept while the rollout is. */
 export const HISTORY_TIERS = [
   { width: 1_000, keepFor: 3_600_000 },
-  { width: 10_000, keepFor: 86_400_000 },
+  { width: 10_000, keepFor: 6 * 3_600_000 },
   { width: 60_000, keepFor: Infinity },
 ] as const;
 

@@ -6,6 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { HISTORY_TIERS, mergeBucket } from './history.js';
+import { HistoryReader, openHistoryReader, type HistoryRow } from './sqlite-history-read.js';
 
 export const HISTORY_SCHEMA = `
 create table if not exists history (
@@ -19,22 +20,6 @@ create table if not exists history (
 create index if not exists history_by_width on history (rollout, width, start);
 create index if not exists history_by_time on history (rollout, start);
 `;
-
-/** No bucket is wider, so one that overlaps `from` starts after `from - WIDEST` (an indexed range). */
-const WIDEST = HISTORY_TIERS.at(-1)!.width;
-
-export interface HistoryRow {
-  series: string;
-  width: number;
-  start: number;
-  data: unknown;
-}
-
-export interface HistoryMark {
-  at: number;
-  type: string;
-  [field: string]: unknown;
-}
 
 export class HistoryTable {
   /** Per rollout, the time up to which each tier was last merged into the next: merging runs when it moves. */
@@ -60,24 +45,14 @@ export class HistoryTable {
     this.age(rollout, at);
   }
 
-  /** Every row of a rollout that overlaps [from, to), oldest first. */
-  rows(rollout: string, from: number, to: number): HistoryRow[] {
-    const rows = this.db
-      .prepare(
-        'select series, width, start, data from history where rollout = ? and start < ? and start > ? and start + width > ? order by start, series',
-      )
-      .all(rollout, to, from - WIDEST, from) as { series: string; width: number; start: number; data: string }[];
-    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
+  /** A reader of one snapshot of the store (see HistoryReader); close it when done. */
+  reader(): HistoryReader {
+    return openHistoryReader(this.db);
   }
 
-  /** A rollout's events of `types` at [from, to), oldest first, at most `limit`: what a chart marks on its time axis. */
-  marks(rollout: string, from: number, to: number, types: readonly string[], limit: number): HistoryMark[] {
-    const rows = this.db
-      .prepare(
-        `select at, type, data from events where rollout = ? and at >= ? and at < ? and type in (${types.map(() => '?').join(', ')}) order by id limit ?`,
-      )
-      .all(rollout, from, to, ...types, limit) as { at: number; type: string; data: string }[];
-    return rows.map((r) => ({ ...(JSON.parse(r.data) as Record<string, unknown>), at: r.at, type: r.type }));
+  /** The rows that overlap [from, to), read at once from the store's own connection. */
+  rows(rollout: string, from: number, to: number): HistoryRow[] {
+    return new HistoryReader(this.db, false).rows(rollout, from, to);
   }
 
   /** Bytes a rollout's history takes in the table (its rows' data and keys). */

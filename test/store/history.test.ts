@@ -106,7 +106,7 @@ describe('rollout history in the SQLite store', () => {
     assert.deepEqual(sparseSketch(denseSketch(new LatencySketch().toJSON())), new LatencySketch().toJSON());
   });
 
-  it('keeps ten-second buckets for a day, then minutes, and never drops a request', () => {
+  it('keeps ten-second buckets for six hours, then minutes, and never drops a request', () => {
     const store = new Store(':memory:');
     // One request every 20 s for 26 hours: seconds, 10 s and minute buckets all come into play.
     let sent = 0;
@@ -118,12 +118,15 @@ describe('rollout history in the SQLite store', () => {
     const widthsFrom = (at: number) => [
       ...new Set(rows.filter((r) => r.start >= at && r.start < at + 120_000).map((r) => r.width)),
     ];
-    assert.deepEqual(widthsFrom(T + HOUR), [60_000], 'older than a day: minutes');
-    assert.deepEqual(widthsFrom(T + 12 * HOUR), [10_000], 'older than an hour: 10 s');
+    assert.deepEqual(widthsFrom(T + HOUR), [60_000], 'older than six hours: minutes');
+    assert.deepEqual(widthsFrom(T + 22 * HOUR), [10_000], 'older than an hour: 10 s');
     assert.deepEqual(widthsFrom(T + 26 * HOUR - 300_000), [1_000], 'the last hour: seconds');
     const total = rows.reduce((n, r) => n + ((r.data as { canary?: { requests: number } }).canary?.requests ?? 0), 0);
     assert.equal(total, sent);
-    assert.ok(rows.length <= 2 * 60 + 24 * 180 + 180, `${rows.length} rows: a minute, a 10 s bucket or a second each`);
+    assert.ok(
+      rows.length <= 20 * 60 + 5 * 180 + 180 + 5,
+      `${rows.length} rows: a minute, a 10 s bucket or a second each`,
+    );
     store.close();
   });
 
