@@ -7,7 +7,7 @@
  */
 import type { AnalysisReport } from '../analysis/run.js';
 import type { StatsDelta } from '../analysis/providers/builtin.js';
-import { LatencySketch, type SketchSnapshot } from '../shared/sketch.js';
+import { RELATIVE_ACCURACY, type SketchSnapshot } from '../shared/sketch.js';
 import { STATUS_CLASSES, VERSIONS, type Version } from '../shared/stats-snapshot.js';
 
 /** One version in one bucket. */
@@ -36,6 +36,29 @@ export function denseSketch(s: SketchSnapshot): DenseSketch {
   const counts: number[] = [];
   for (const [index, n] of bins) counts[index - first] = n;
   return { ...rest, first, counts: Array.from(counts, (n) => n ?? 0) };
+}
+
+/** Two sketches as one, as LatencySketch.merge adds them, without the sketch's full array (merged once a second). */
+export function mergeDense(a: DenseSketch, b: DenseSketch): DenseSketch {
+  if (a.accuracy !== RELATIVE_ACCURACY || b.accuracy !== RELATIVE_ACCURACY)
+    throw new Error(`cannot merge sketches of accuracy ${a.accuracy} and ${b.accuracy}`);
+  const extremes = (x: DenseSketch) => (x.count > 0 ? [x] : []);
+  const counted = [...extremes(a), ...extremes(b)];
+  const bins = [a, b].filter((x) => x.counts.length > 0);
+  const first = Math.min(...bins.map((x) => x.first));
+  const counts: number[] = [];
+  for (const x of bins)
+    x.counts.forEach((n, i) => (counts[x.first - first + i] = (counts[x.first - first + i] ?? 0) + n));
+  return {
+    accuracy: RELATIVE_ACCURACY,
+    count: a.count + b.count,
+    sum: a.sum + b.sum,
+    min: counted.length > 0 ? Math.min(...counted.map((x) => x.min)) : Infinity,
+    max: counted.length > 0 ? Math.max(...counted.map((x) => x.max)) : -Infinity,
+    zero: a.zero + b.zero,
+    first: bins.length > 0 ? first : 0,
+    counts: Array.from(counts, (n) => n ?? 0),
+  };
 }
 
 export function sparseSketch(d: DenseSketch): SketchSnapshot {
@@ -121,7 +144,7 @@ export function mergeTraffic(a: TrafficBucket, b: TrafficBucket): TrafficBucket 
       requests: x.requests + y.requests,
       errors: x.errors + y.errors,
       maxErrorRate: Math.max(x.maxErrorRate, y.maxErrorRate),
-      latency: denseSketch(LatencySketch.from(sparseSketch(x.latency)).merge(sparseSketch(y.latency)).toJSON()),
+      latency: mergeDense(x.latency, y.latency),
     };
   }
   return out;

@@ -7,7 +7,7 @@ import type { StatsDelta, VersionDelta } from '../../src/analysis/providers/buil
 import type { AnalysisReport } from '../../src/analysis/run.js';
 import { LatencySketch } from '../../src/shared/sketch.js';
 import type { StatsSnapshot } from '../../src/shared/stats-snapshot.js';
-import { denseSketch, sparseSketch } from '../../src/store/history.js';
+import { denseSketch, mergeDense, sparseSketch } from '../../src/store/history.js';
 import { Store } from '../../src/store/sqlite.js';
 import { seriesAnswer } from '../../src/server/series.js';
 
@@ -99,11 +99,19 @@ describe('rollout history in the SQLite store', () => {
     store.close();
   });
 
-  it('keeps a latency sketch exactly in its dense form, however far apart its values', () => {
+  it('keeps and merges a latency sketch exactly in its dense form, however far apart its values', () => {
     const sketch = new LatencySketch();
     for (const v of [0, 1e-6, 0.005, 0.005, 0.0051, 3000]) sketch.add(v);
     assert.deepEqual(sparseSketch(denseSketch(sketch.toJSON())), sketch.toJSON());
     assert.deepEqual(sparseSketch(denseSketch(new LatencySketch().toJSON())), new LatencySketch().toJSON());
+    const other = new LatencySketch();
+    for (const v of [0.0001, 0.005, 7]) other.add(v);
+    const merged = LatencySketch.from(sketch.toJSON()).merge(other).toJSON();
+    assert.deepEqual(sparseSketch(mergeDense(denseSketch(sketch.toJSON()), denseSketch(other.toJSON()))), merged);
+    assert.deepEqual(sparseSketch(mergeDense(denseSketch(other.toJSON()), denseSketch(sketch.toJSON()))), merged);
+    const empty = denseSketch(new LatencySketch().toJSON());
+    assert.deepEqual(sparseSketch(mergeDense(empty, denseSketch(other.toJSON()))), other.toJSON());
+    assert.deepEqual(sparseSketch(mergeDense(empty, empty)), new LatencySketch().toJSON());
   });
 
   it('keeps ten-second buckets for six hours, then minutes, and never drops a request', () => {
