@@ -28,19 +28,19 @@ const OFFLINE = [
   /^test\/layers\.test\.ts$/,
   /^test\/server\/series-answer\.test\.ts$/,
   /^test\/kube\/(crd|crd-templates|manifests|alerts|kubeconfig|weight-exporter-routers|events)\.test\.ts$/,
-  /^test\/operator\/templates\.test\.ts$/,
+  /^test\/operator\/(templates|counting-templates)\.test\.ts$/,
   /^test\/traffic\/kubernetes\/nginx\/(canary-ingress|router)\.test\.ts$/,
   /^test\/targets\/kubernetes-objects\.test\.ts$/,
   /^test\/cli\/cluster-(options|view)\.test\.ts$/,
   /^test\/traffic\/kubernetes\/declared-capabilities\.test\.ts$/,
-  /^test\/traffic\/kubernetes\/(gatewayapi-route|gatewayapi-service-pin|istio-routes|mesh-routers|mesh-hostile)\.test\.ts$/,
+  /^test\/traffic\/kubernetes\/(gatewayapi-route|gatewayapi-service-pin|gatewayapi-counted|istio-routes|mesh-routers|mesh-hostile)\.test\.ts$/,
 ];
 const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout
   /^test\/server\/events-resume\.test\.ts$/, // two controllers' starts, six measurements, 200 users at 2 at a time
   /^test\/server\/series\.test\.ts$/, // two controllers' starts and four demo app processes for 40 requests (~20 s, 6 s of CPU)
   /^test\/kube\/weight-exporter-prometheus\.test\.ts$/, // Prometheus holding new targets back ~5 s, then counts accruing at 900 requests/s
-  /^test\/operator\/operator-judged\.test\.ts$/, // two releases per router, three routers at once, judged from a Prometheus scraping every second
+  /^test\/operator\/operator-judged\.test\.ts$/, // two releases per router, four router cases at once, judged from a Prometheus scraping every second
   /^test\/operator\/(operator-process|operator-replicas|operator-delete|lease)\.test\.ts$/, // leases expiring, pauses, pods readied after a delay
   /^test\/operator\/operator-templates-judged\.test\.ts$/, // two releases judged every 2 s from a Prometheus scraping every second
   /^test\/cli\/cluster-commands\.test\.ts$/, // three releases through an operator, pods readied after a delay (~17 s, 3 s of CPU)

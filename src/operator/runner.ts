@@ -35,7 +35,7 @@ import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
 import { engineDocument, ownerOf, releaseOf, versionOf, type DeploymentObject } from './release.js';
 import { addCleanupFinalizer, giveBack, REPLICAS_ANNOTATION } from './give-back.js';
-import { isIdle, releaseTemplates, type TemplateLookup } from './templates.js';
+import { isIdle, releaseTemplates, type BuiltinTemplates, type TemplateLookup } from './templates.js';
 
 /** The adapters a runner builds its engine with (the operator picks them; tests may give fakes). */
 export interface RunnerWorld {
@@ -44,7 +44,7 @@ export interface RunnerWorld {
   traffic: KubernetesRouterFactory;
   targets(rollout: KubernetesRolloutDocument, owner: OwnerReference): TargetsFactory;
   /** The built-in templates as this Rollout has them (`sequential` counting from its Prometheus). */
-  templates(rollout: KubernetesRolloutDocument): Record<string, AnalysisTemplateSpec>;
+  templates(rollout: KubernetesRolloutDocument): BuiltinTemplates;
   /** An AnalysisTemplate resource, for the templates a Rollout names that are not built in. */
   findTemplate: TemplateLookup;
   log(line: string): void;

@@ -24,6 +24,9 @@ export type TemplateLookup = (namespace: string, name: string) => Promise<KubeOb
  * Every template a Rollout names, by name, with the specs of those read from resources as
  * written (`sources`, what a release pins), or the first reason one cannot be used.
  */
+/** The built-in templates as a Rollout has them, read from the cluster where they depend on it. */
+export type BuiltinTemplates = Record<string, AnalysisTemplateSpec> | Promise<Record<string, AnalysisTemplateSpec>>;
+
 export type TemplateResolution =
   { templates: Record<string, AnalysisTemplateSpec>; sources: Record<string, unknown> } | { problem: string };
 
@@ -105,13 +108,19 @@ export async function releaseTemplates(
   resource: KubeObject,
   rollout: KubernetesRolloutDocument,
   world: {
-    templates(rollout: KubernetesRolloutDocument): Record<string, AnalysisTemplateSpec>;
+    templates(rollout: KubernetesRolloutDocument): BuiltinTemplates;
     findTemplate: TemplateLookup;
   },
   opening: boolean,
   say: (line: string) => void,
 ): Promise<TemplateResolution> {
-  const builtins = world.templates(rollout);
+  let builtins: Record<string, AnalysisTemplateSpec>;
+  try {
+    builtins = await world.templates(rollout);
+  } catch (err) {
+    // The built-ins may read the cluster (where Envoy Gateway counts): what they cannot read refuses the Rollout.
+    return { problem: err instanceof Error ? err.message : String(err) };
+  }
   const saved = opening ? KubeStatusStore.savedState(resource) : undefined;
   const pinned = KubeStatusStore.savedTemplates(resource);
   if (saved && !isIdle(saved) && pinned) {

@@ -57,6 +57,23 @@ describe('count presets', () => {
     );
   });
 
+  it('envoy-gateway: a version counted under several clusters (several rules to the Service) selects them all', () => {
+    const cluster = (rule: number, backend: number) =>
+      envoyGatewayCluster({ namespace: 'web', name: 'shop.v2', rule, backend });
+    const versions = { stable: [cluster(0, 0), cluster(2, 0)], canary: [cluster(0, 1), cluster(2, 1)] };
+    const c = presetCounts('envoy-gateway', { ...place, versions });
+    const source = new PrometheusCountSource(c, 'ignored');
+    // The route's dot is literal in the regex, written twice-escaped inside the PromQL string.
+    assert.equal(
+      source.selector(c.requests),
+      'envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"httproute/web/shop\\\\.v2/rule/0/backend/0|httproute/web/shop\\\\.v2/rule/2/backend/0|httproute/web/shop\\\\.v2/rule/0/backend/1|httproute/web/shop\\\\.v2/rule/2/backend/1|baseline"}',
+    );
+    assert.throws(
+      () => presetCounts('envoy-gateway', { ...place, versions: { stable: [cluster(0, 0)], canary: [cluster(0, 0)] } }),
+      /a label value may name one version only/,
+    );
+  });
+
   it('ingress-nginx: requests per backend service in the namespace, status codes or classes, seconds', () => {
     const c = presetCounts('ingress-nginx', place);
     assert.deepEqual(c.labels, { namespace: 'web' });
@@ -124,7 +141,7 @@ describe('a Kubernetes Rollout picks its count preset', () => {
     assert.equal(preset(spec({ gatewayAPI: { httpRoute: 'shop' } }, { preset: 'istio' })), 'istio', 'a named one wins');
   });
 
-  it('refuses at its path: replicas or gatewayapi without a preset, envoy-gateway, kube-state-metrics, a name it does not know', () => {
+  it('refuses at its path: replicas or gatewayapi without a preset, envoy-gateway off gatewayapi, kube-state-metrics, a name it does not know', () => {
     const issue = (r: ReturnType<typeof spec>) => {
       assert.equal(r.success, false);
       const i = r.error!.issues[0]!;
@@ -137,13 +154,15 @@ describe('a Kubernetes Rollout picks its count preset', () => {
     assert.equal(preset(spec({ replicas: {} }, { preset: 'istio' })), 'istio');
     assert.match(
       issue(spec({ gatewayAPI: { httpRoute: 'shop' } })),
-      /^metrics\.prometheus\.preset: name the proxy that counts requests per version: istio when Istio implements your Gateway API/,
+      /^metrics\.prometheus\.preset: name the proxy that counts requests per version: envoy-gateway, or istio/,
     );
-    // Envoy Gateway's counters are per rule, so both versions would be counted as one.
-    assert.match(
-      issue(spec({ gatewayAPI: { httpRoute: 'shop' } }, { preset: 'envoy-gateway' })),
-      /^metrics\.prometheus\.preset: Envoy Gateway counts requests per HTTPRoute rule, not per backendRef/,
-    );
+    // Only the gatewayapi router writes the backendRef filters that make Envoy Gateway count each version apart.
+    assert.equal(preset(spec({ gatewayAPI: { httpRoute: 'shop' } }, { preset: 'envoy-gateway' })), 'envoy-gateway');
+    for (const routing of [{ replicas: {} }, { nginx: { ingress: 'shop' } }])
+      assert.match(
+        issue(spec(routing, { preset: 'envoy-gateway' })),
+        /^metrics\.prometheus\.preset: Envoy Gateway counts per HTTPRoute backendRef only behind the gatewayapi router.*name istio or ingress-nginx$/,
+      );
     assert.match(
       issue(spec({ nginx: { ingress: 'shop' } }, { preset: 'kube-state-metrics' })),
       /^metrics\.prometheus\.preset: kube-state-metrics counts no requests.*name istio or ingress-nginx$/,

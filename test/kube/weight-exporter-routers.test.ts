@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import type { KubeObject } from '../../src/kube/api.js';
 import { ROLLOUT_LABEL, VERSION_LABEL } from '../../src/kube/versions.js';
 import type { TrafficState } from '../../src/rollout/types.js';
+import { countedClusters, VERSION_HEADER } from '../../src/traffic/kubernetes/gatewayapi/counted.js';
 import { splitRoute } from '../../src/traffic/kubernetes/gatewayapi/route.js';
 import { splitVirtualService } from '../../src/traffic/kubernetes/istio/virtual-service.js';
 import { withSubsets } from '../../src/traffic/kubernetes/istio/destination-rule.js';
@@ -66,7 +67,7 @@ async function rows(objects: Record<string, unknown>, routing: ExportedRouting, 
 }
 
 describe("the exporter reads what kanari's routers write", () => {
-  it('gatewayapi: the weights rule before the user’s, the header rule before it', async () => {
+  it('gatewayapi: the weights rule before the user’s, the header rule after all, winning by its one more header match', async () => {
     const objects = userObjects();
     objects[HTTPROUTE] = splitRoute(objects[HTTPROUTE] as KubeObject, state, ctx);
     const routing = { gatewayapi: { httpRoute: 'shop' } };
@@ -78,6 +79,22 @@ describe("the exporter reads what kanari's routers write", () => {
     // The router puts no filter on a backendRef, so Envoy Gateway counts both versions under the rule's one cluster.
     const paths = await new WeightReader(async (p) => objects[p], 'web', routing).paths();
     assert.equal(new Set(paths.map((p) => p.envoyCluster)).size, 1);
+  });
+
+  it('gatewayapi counted by Envoy Gateway: each version’s backendRef a cluster of its own, where counted.ts says', async () => {
+    const objects = userObjects();
+    const counting = { ...ctx, versionHeader: VERSION_HEADER };
+    objects[HTTPROUTE] = splitRoute(objects[HTTPROUTE] as KubeObject, state, counting);
+    const paths = await new WeightReader(async (p) => objects[p], 'web', { gatewayapi: { httpRoute: 'shop' } }).paths();
+    const clusters = countedClusters(objects[HTTPROUTE] as KubeObject, counting);
+    assert.deepEqual(
+      paths.map((p) => [p.deployment, p.envoyCluster]),
+      [
+        [STABLE, clusters.stable[0]],
+        [CANARY, clusters.canary[0]],
+      ],
+    );
+    assert.notEqual(clusters.stable[0], clusters.canary[0]);
   });
 
   it('istio: route weights to the subsets it adds to the DestinationRule', async () => {

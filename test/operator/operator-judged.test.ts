@@ -9,7 +9,11 @@
  *   own scrape target (three here, scraped at their own offsets: no shared timestamps);
  * - gatewayapi: an HTTPRoute, counted by Istio's sidecars too (Istio implementing the
  *   Gateway API: its destination sidecars count per workload, whatever routed the request);
- * - nginx: a canary Ingress, counted by ingress-nginx per backend Service.
+ * - nginx: a canary Ingress, counted by ingress-nginx per backend Service;
+ * - gatewayapi again, counted by Envoy Gateway per backendRef cluster: kanari's weighted copies
+ *   set a version header on each backendRef, which gives each its own cluster, named by the
+ *   copy's place among the rules (a user rule before them here, and two rules to the Service,
+ *   whose clusters the judge sums).
  *
  * For each, at the same time: a healthy release is promoted; a release whose pods fail 30%
  * of requests is rolled back by the judge; the user's routing objects end as they began.
@@ -45,7 +49,7 @@ interface RouterCase {
   /** The user's routing objects, which must end as they began. */
   objects: KubeObject[];
   trafficRouting: object;
-  preset: 'istio' | 'ingress-nginx';
+  preset: 'istio' | 'ingress-nginx' | 'envoy-gateway';
   routing: ExportedRouting;
   requests?: WeightExporterOptions['requests'];
   scrapeTargets?: number;
@@ -136,7 +140,32 @@ const NGINX: RouterCase = {
   routing: { nginx: { ingress: 'cart' } },
 };
 
-const CASES = [ISTIO, GATEWAY_API, NGINX];
+const ENVOY_GATEWAY: RouterCase = {
+  app: 'store',
+  objects: [
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'store', namespace: NS },
+      spec: {
+        parentRefs: [{ name: 'public', namespace: 'gateways' }],
+        rules: [
+          {
+            matches: [{ headers: [{ name: 'x-admin', value: 'yes' }] }],
+            backendRefs: [{ name: 'store-admin', port: 80 }],
+          },
+          { matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'store', port: 80 }] },
+          { matches: [{ path: { type: 'PathPrefix', value: '/api' } }], backendRefs: [{ name: 'store', port: 80 }] },
+        ],
+      },
+    },
+  ],
+  trafficRouting: { gatewayAPI: { httpRoute: 'store' } },
+  preset: 'envoy-gateway',
+  routing: { gatewayapi: { httpRoute: 'store' } },
+};
+
+const CASES = [ISTIO, GATEWAY_API, NGINX, ENVOY_GATEWAY];
 
 let cluster: TestCluster;
 let prometheus: TestPrometheus;
@@ -246,7 +275,7 @@ function asWritten(c: RouterCase, before: KubeObject[]): boolean {
 
 describe('Kubernetes mode judged from Prometheus', { concurrency: true }, () => {
   for (const c of CASES)
-    it(`${Object.keys(c.trafficRouting)[0]}: promotes a healthy release and rolls back a failing one, judged by the default judge from ${c.preset} counts`, async () => {
+    it(`${Object.keys(c.trafficRouting)[0]} (${c.preset}): promotes a healthy release and rolls back a failing one, judged by the default judge from ${c.preset} counts`, async () => {
       const exporter = exporters.get(c.app)!;
       const rollout = () => rolloutOf(c.app);
       await until(c, 'stable serves', () => rollout()?.status?.phase === 'StableOnly' && exporter.sent.size > 0);
@@ -266,6 +295,13 @@ describe('Kubernetes mode judged from Prometheus', { concurrency: true }, () => 
       assert.match(rolledBack.result.reason, /sequential/);
       assert.equal(rolledBack.stable.version, versionOf(appTemplate(c.app, `${c.app}:2`)));
       assert.ok((exporter.sent.get(`${c.app}-${v3}`) ?? 0) > 0, 'v3 served some requests before it was judged');
+      if (c.preset === 'envoy-gateway') {
+        // Each version was counted in a cluster of its own: its backendRef in kanari's copy, after the user's header rule.
+        const res = await fetch(`${prometheus.url}/api/v1/label/envoy_cluster_name/values`);
+        const names = ((await res.json()) as { data: string[] }).data;
+        for (const backend of [0, 1])
+          assert.ok(names.includes(`httproute/${NS}/store/rule/1/backend/${backend}`), names.join(' '));
+      }
 
       // The user's routes are back as written, once kanari's rules are gone (after their hold).
       await until(

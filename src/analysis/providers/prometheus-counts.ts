@@ -70,7 +70,9 @@ export class PrometheusCountSource implements CountSource {
       text
         .replaceAll('{{service}}', service)
         .replace(/\{\{(stable|canary|baseline)\}\}/g, (_, v: Version) => instances[v] ?? v);
-    this.byLabel = new Map(VERSIONS.map((v) => [fill(config.versions[v] ?? v), v]));
+    this.byLabel = new Map(
+      VERSIONS.flatMap((v) => [config.versions[v] ?? v].flat().map((value) => [fill(value), v] as const)),
+    );
     this.leScale = config.latencyUnit === 'milliseconds' ? 1000 : 1;
   }
 

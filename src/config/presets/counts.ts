@@ -28,9 +28,10 @@ export interface CountsPlace {
   /**
    * Each version's value of the preset's version label: for `istio` and `ingress-nginx` the
    * version's Deployment and Service name `<rollout>-<instance id>` (`instanceName`); for
-   * `envoy-gateway` the Envoy cluster of its backendRef (`envoyGatewayCluster`).
+   * `envoy-gateway` the Envoy clusters of its backendRefs (`envoyGatewayCluster`), one per
+   * HTTPRoute rule that sends to it, summed.
    */
-  versions: Partial<Record<Version, string>>;
+  versions: Partial<Record<Version, string | string[]>>;
   /** Milliseconds, as the Rollout's `metrics.prometheus.timeout` is once parsed. */
   timeout?: number;
 }

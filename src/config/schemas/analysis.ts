@@ -172,9 +172,19 @@ export const prometheusCounts = z.strictObject({
         .refine((v) => !/\{\{(?!service\}\})/.test(v), 'only {{service}} may stand in a label value'),
     )
     .default({ service: '{{service}}' }),
-  /** The label that says which version served, and its value for each version (default the version's name). */
+  /**
+   * The label that says which version served, and its value for each version (default the
+   * version's name); a list where several series name one version (Envoy Gateway counts each
+   * HTTPRoute rule apart), whose counts are summed.
+   */
   versionLabel: labelName.default('version'),
-  versions: z.partialRecord(versionName, z.string().min(1)).default({}),
+  versions: z
+    .partialRecord(versionName, z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(64)]))
+    .refine((v) => {
+      const values = Object.values(v).flat();
+      return new Set(values).size === values.length;
+    }, 'a label value may name one version only')
+    .default({}),
   /** A counter of responses, one series per version and status. */
   requests: metricName.default('kanari_router_requests_total'),
   /** Which of the requests series are errors: a label of that counter and a regex (PromQL, fully anchored) of its values. */

@@ -103,8 +103,7 @@ export const kubernetesMetrics = z.strictObject({
 
 /**
  * The proxy that counts each router's requests per version. The Gateway API has several
- * implementations, and the one most used alone, Envoy Gateway, counts per rule (every
- * backendRef of a rule is a locality of one Envoy cluster), so a Rollout names its own;
+ * implementations (Envoy Gateway, or Istio's sidecars), so a Rollout names its own;
  * replicas has no proxy at all.
  */
 export const DEFAULT_COUNT_PRESET: Record<KubernetesRouterName, CountPreset | undefined> = {
@@ -115,9 +114,8 @@ export const DEFAULT_COUNT_PRESET: Record<KubernetesRouterName, CountPreset | un
 };
 
 export const ENVOY_GATEWAY_REASON =
-  'Envoy Gateway counts requests per HTTPRoute rule, not per backendRef (it makes one Envoy cluster per rule, ' +
-  'with every backend a locality of it, unless backendRefs carry filters, which kanari does not write), so its ' +
-  'counters cannot tell the versions apart';
+  'Envoy Gateway counts per HTTPRoute backendRef only behind the gatewayapi router, which writes a filter on each ' +
+  "version's backendRef so that Envoy Gateway gives it a cluster of its own";
 
 /** The count preset a Rollout's judge reads: the one it names, else its router's. */
 export function countPresetOf(spec: {
@@ -153,14 +151,12 @@ export const kubernetesRolloutSpec = z
     if (preset === undefined)
       refuse(
         router === 'gatewayapi'
-          ? 'name the proxy that counts requests per version: istio when Istio implements your Gateway API (its sidecars count per workload), or ingress-nginx'
+          ? 'name the proxy that counts requests per version: envoy-gateway, or istio when Istio implements your Gateway API (its sidecars count per workload)'
           : `the ${router} router has no proxy that counts requests per version; name the one that does: istio or ingress-nginx`,
       );
     else if (preset === 'kube-state-metrics') refuse(`${KUBE_STATE_METRICS_REASON}; name istio or ingress-nginx`);
-    else if (preset === 'envoy-gateway')
-      refuse(
-        `${ENVOY_GATEWAY_REASON}; name istio if Istio implements your Gateway API, or judge with a threshold template on metrics that tell the versions apart (your app's own)`,
-      );
+    else if (preset === 'envoy-gateway' && router !== 'gatewayapi')
+      refuse(`${ENVOY_GATEWAY_REASON}; the ${router} router writes none, name istio or ingress-nginx`);
   });
 export type KubernetesRolloutSpec = z.output<typeof kubernetesRolloutSpec>;
 

@@ -3,9 +3,10 @@
  * what each needs: the client, the Rollout (which owns what a router creates), the
  * Service's port, and the pods of each version at full strength (replicas).
  */
-import { routerNameOf, type KubernetesRolloutSpec } from '../../config/schemas/kubernetes.js';
+import { countPresetOf, routerNameOf, type KubernetesRolloutSpec } from '../../config/schemas/kubernetes.js';
 import type { KubeClient, OwnerReference } from '../../kube/api.js';
 import type { KubernetesTrafficRouter } from './kube-router.js';
+import { VERSION_HEADER } from './gatewayapi/counted.js';
 import { GatewayApiTraffic } from './gatewayapi/router.js';
 import { IstioTraffic } from './istio/router.js';
 import { NginxTraffic } from './nginx/router.js';
@@ -21,10 +22,10 @@ export interface KubernetesRouterContext {
   holdMs?: number;
 }
 
-/** What a router is built from: the Rollout's name, its Service and its `trafficRouting` (nothing of its plan). */
+/** What a router is built from: the Rollout's name, its Service, its `trafficRouting` and who counts (nothing of its plan). */
 export interface RoutedRollout {
   metadata: { name: string; namespace?: string | undefined };
-  spec: Pick<KubernetesRolloutSpec, 'service' | 'trafficRouting'>;
+  spec: Pick<KubernetesRolloutSpec, 'service' | 'trafficRouting'> & Partial<Pick<KubernetesRolloutSpec, 'metrics'>>;
 }
 
 /** How the operator gets a Rollout's router: the Rollout, and what it owns, its Service's port and each version's size. */
@@ -44,7 +45,13 @@ export function kubernetesTrafficRouter(rollout: RoutedRollout, c: KubernetesRou
   const hold = c.holdMs === undefined ? {} : { holdMs: c.holdMs };
   switch (routerNameOf(routing)) {
     case 'gatewayapi':
-      return new GatewayApiTraffic({ ...common, routing: routing.gatewayAPI!, ...hold });
+      return new GatewayApiTraffic({
+        ...common,
+        routing: routing.gatewayAPI!,
+        ...hold,
+        // Envoy Gateway counts each backendRef apart only when it has a filter, so one is written only for it.
+        ...(countPresetOf(rollout.spec) === 'envoy-gateway' ? { versionHeader: VERSION_HEADER } : {}),
+      });
     case 'istio':
       return new IstioTraffic({ ...common, routing: routing.istio!, ...hold });
     case 'nginx':

@@ -100,14 +100,20 @@ export class WeightReader {
     const where = `HTTPRoute ${ns}/${c.httpRoute}`;
     const route = await must(this.get, `/apis/gateway.networking.k8s.io/v1/namespaces/${ns}/httproutes/${c.httpRoute}`);
     const rules = list(obj(route['spec'], `${where} spec`)['rules'], `${where} spec.rules`);
+    // The Gateway API's precedence, paths aside: the matching match with the most header
+    // matches wins, and a tie goes to the first rule in list order.
+    let chosen: { ri: number; headers: number } | undefined;
     for (const [ri, r] of rules.entries()) {
       const rule = obj(r, `${where} rules[${ri}]`);
-      const matches = list(rule['matches'], `${where} rules[${ri}].matches`);
-      if (
-        matches.length > 0 &&
-        !matches.some((m, mi) => gatewayMatch(obj(m, `${where} rules[${ri}].matches[${mi}]`), headers))
-      )
-        continue;
+      const matches = list(rule['matches'], `${where} rules[${ri}].matches`).map((m, mi) =>
+        obj(m, `${where} rules[${ri}].matches[${mi}]`),
+      );
+      const matching = matches.length === 0 ? [0] : matches.filter((m) => gatewayMatch(m, headers)).map(headerCount);
+      for (const n of matching) if (!chosen || n > chosen.headers) chosen = { ri, headers: n };
+    }
+    for (const [ri, r] of rules.entries()) {
+      if (ri !== chosen?.ri) continue;
+      const rule = obj(r, `${where} rules[${ri}]`);
       const refs = list(rule['backendRefs'], `${where} rules[${ri}].backendRefs`).map((b, bi) =>
         obj(b, `${where} rules[${ri}].backendRefs[${bi}]`),
       );
@@ -256,6 +262,10 @@ function readIngress(o: Json, prefix: string) {
 }
 
 /** Gateway API: every header matcher of the match holds (Exact by default; RegularExpression too). */
+function headerCount(m: Json): number {
+  return list(m['headers'], 'headers').length;
+}
+
 function gatewayMatch(m: Json, headers: RequestHeaders): boolean {
   if (list(m['queryParams'], 'queryParams').length > 0) return false;
   return list(m['headers'], 'headers').every((h, i) => {

@@ -121,7 +121,7 @@ describe('gatewayapi: weights, routes and mirror, both ways', () => {
     }
   });
 
-  it('adds each header and cookie route, in order, to every match of the copied rule', () => {
+  it('adds each header and cookie route, in order, to every match of the copied rule, after all the user’s rules', () => {
     const routes = [
       { header: 'x-canary', value: 'yes' },
       { header: 'x-group', prefix: 'beta.' },
@@ -130,11 +130,16 @@ describe('gatewayapi: weights, routes and mirror, both ways', () => {
       { cookie: 'id', regex: '[0-9]{3}' },
     ];
     const rules = rulesOf(write(userHttpRoute(), split(5, { routes })));
+    // The weighted copies keep their places whatever the routes (Envoy Gateway names clusters by them).
     assert.deepEqual(
-      rules.slice(0, 6).map((r) => r.name),
-      [...routes.map((_, n) => `kanari-web-0-route-${n}`), 'kanari-web-0'],
+      rules.slice(0, 6).map((r) => r.name ?? '-'),
+      ['kanari-web-0', 'api', '-', 'static', 'kanari-web-1', '-'],
     );
-    const api = rules[0]!;
+    assert.deepEqual(
+      rules.slice(6).map((r) => r.name),
+      [0, 1].flatMap((k) => routes.map((_, n) => `kanari-web-${k}-route-${n}`)),
+    );
+    const api = rules[6]!;
     assert.deepEqual(api.matches![0]!.headers, [
       { type: 'Exact', name: 'x-tenant', value: 'a' },
       { type: 'Exact', name: 'x-canary', value: 'yes' },
@@ -165,7 +170,9 @@ describe('gatewayapi: weights, routes and mirror, both ways', () => {
       [{ header: 'x-build', regex: '4[0-9]' }, 'v41-rc', true],
     ];
     for (const [route, value, matches] of cases) {
-      const rule = rulesOf(splitRoute(userHttpRoute(), split(5, { routes: [route] }), ctx))[0]!;
+      const rule = rulesOf(splitRoute(userHttpRoute(), split(5, { routes: [route] }), ctx)).find((r) =>
+        r.name?.endsWith('-route-0'),
+      )!;
       const re = rule.matches![0]!.headers!.at(-1)!.value;
       assert.equal(new RegExp(`^(?:${re})$`).test(value), matches, `${re} matched whole against ${value}`);
       assert.equal(new RegExp(re).test(value), matches, `${re} searched in ${value}`);
@@ -188,7 +195,7 @@ describe('gatewayapi: weights, routes and mirror, both ways', () => {
   it('takes fields the API server filled in from its defaults as kanari’s rules as written', () => {
     const state = split(25, { routes: [{ header: 'x-canary', value: 'yes' }], mirror: 10 });
     const route = splitRoute(userHttpRoute(), state, ctx);
-    const [routed, weighted] = rulesOf(route);
+    const [weighted, routed] = [rulesOf(route)[0], rulesOf(route).find((r) => r.name?.endsWith('-route-0'))];
     const mirror = weighted!.filters!.at(-1) as { requestMirror: { backendRef: object } };
     Object.assign(mirror.requestMirror.backendRef, { weight: 1 });
     Object.assign(routed!.matches![0]!, { method: undefined, queryParams: [] });

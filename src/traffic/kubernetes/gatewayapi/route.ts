@@ -2,11 +2,15 @@
  * An HTTPRoute and a traffic state, both ways, as pure functions. Before each rule of the
  * user's that sends to the Service, kanari writes a copy of it (same matches, filters,
  * timeouts) named `kanari-<rollout>-<k>` whose backends are the version Services with
- * weights in proportion, preceded by one copy per header/cookie route with that condition
- * added. The Gateway API gives a tie between equally specific matches of one HTTPRoute to
- * the first rule in list order, so each copy wins over the rule it copies; a route's copy
- * has one more header match, so it is more specific and wins over both. The user's rules
- * are never changed, and a stable-only state leaves only them.
+ * weights in proportion, stable first, then canary, then baseline. After all the user's
+ * rules come the copies for header/cookie routes, one per route and weighted copy, with that
+ * condition added. The Gateway API gives a tie between equally specific matches of one
+ * HTTPRoute to the first rule in list order, so each weighted copy wins over the rule it
+ * copies; a route's copy has one more header match, so it is more specific and wins over
+ * both wherever it stands, and standing last it loses the ties the user's own rules would
+ * win over the rule it copies. So the weighted copies keep their places (and Envoy
+ * Gateway's cluster names, which are rule and backendRef positions) while routes come and go.
+ * The user's rules are never changed, and a stable-only state leaves only them.
  */
 import type { KubeObject } from '../../../kube/api.js';
 import { describeRef, refOf } from '../../../kube/api.js';
@@ -28,6 +32,7 @@ import {
 import { readShape } from '../shape.js';
 import {
   httpRoute,
+  type BackendFilter,
   type BackendRef,
   type Filter,
   type HeaderMatch,
@@ -42,6 +47,12 @@ export interface RouteContext {
   namespace: string;
   /** `port` is used where the user's backendRef names none. */
   service: { name: string; port?: number | undefined };
+  /**
+   * A request header each weighted backendRef sets to its version's instance id, when the
+   * judge counts from Envoy Gateway: a backendRef filter is what makes it count each
+   * backendRef apart (versionHeaderFilter).
+   */
+  versionHeader?: string | undefined;
 }
 
 /** An HTTPRoute holds at most this many rules (the CRD's limit). */
@@ -75,6 +86,7 @@ export function splitRoute<T extends KubeObject>(
       throw new TrafficRefused('header and cookie routes need a canary to send to');
     if (state.mirror > 0 && state.canary === undefined) throw new TrafficRefused('mirroring needs a canary to copy to');
     let k = 0;
+    const routeCopies: Rule[] = [];
     for (const [n, rule] of user.entries()) {
       const ref = serviceRef(rule, route, ctx, `${where} spec.rules[${n}]`);
       if (!ref) {
@@ -89,8 +101,10 @@ export function splitRoute<T extends KubeObject>(
         ...(ref.port === undefined && ctx.service.port !== undefined ? { port: ctx.service.port } : {}),
         weight,
       });
+      const counted = (id: string, weight: number): BackendRef =>
+        ctx.versionHeader === undefined ? to(id, weight) : withVersionHeader(to(id, weight), ctx.versionHeader, id);
       state.routes.forEach((r, i) =>
-        rules.push({
+        routeCopies.push({
           ...rule,
           name: ownedName(ctx.rollout, { k, route: i }),
           matches: withCondition(rule.matches, headerMatchOf(r), `${where} spec.rules[${n}]`),
@@ -103,11 +117,12 @@ export function splitRoute<T extends KubeObject>(
         ...rule,
         name: ownedName(ctx.rollout, { k }),
         ...(filters.length > 0 ? { filters } : {}),
-        backendRefs: backends.map((b, i) => to(b.id, weights[i]!)),
+        backendRefs: backends.map((b, i) => counted(b.id, weights[i]!)),
       });
       rules.push(rule);
       k++;
     }
+    rules.push(...routeCopies);
     if (k === 0) throw new TrafficRefused(`${where} has no rule that sends to Service ${ctx.service.name}`);
     if (rules.length > MAX_RULES)
       throw new TrafficRefused(
@@ -176,7 +191,7 @@ export function routeTraffic(object: KubeObject, ctx: RouteContext): TrafficStat
 }
 
 /** The user's rules: every rule not named as kanari's; a rule named as kanari's that sends to the user's Service is refused, never removed. */
-function userRules(route: HttpRoute, ctx: RouteContext, where: string): Rule[] {
+export function userRules(route: HttpRoute, ctx: RouteContext, where: string): Rule[] {
   return (route.spec.rules ?? []).filter((rule) => {
     if (!parseOwnedName(ctx.rollout, rule.name)) return true;
     const foreign = (rule.backendRefs ?? []).find(
@@ -191,7 +206,7 @@ function userRules(route: HttpRoute, ctx: RouteContext, where: string): Rule[] {
 }
 
 /** The rule's one backend if it is the Service; undefined if it sends elsewhere; refused if it mixes the two. */
-function serviceRef(rule: Rule, route: HttpRoute, ctx: RouteContext, where: string): BackendRef | undefined {
+export function serviceRef(rule: Rule, route: HttpRoute, ctx: RouteContext, where: string): BackendRef | undefined {
   const refs = rule.backendRefs ?? [];
   const routeNamespace = route.metadata.namespace ?? ctx.namespace;
   const isService = (ref: BackendRef) =>
@@ -245,9 +260,29 @@ function routeOfRule(rule: Rule, what: string): HeaderRoute {
   return route;
 }
 
+/**
+ * The backendRef setting `header` to the version's id, so Envoy Gateway makes it a cluster of
+ * its own (it does for any backendRef with filters) and the app may see who served; `set`
+ * overwrites what a client sent. A modifier the user's backendRef has already takes the entry
+ * (the Gateway API allows one filter of a type).
+ */
+function withVersionHeader(ref: BackendRef, header: string, id: string): BackendRef {
+  const entry = { name: header, value: id };
+  const filters: BackendFilter[] = [...(ref.filters ?? [])];
+  const at = filters.findIndex((f) => f.type === 'RequestHeaderModifier');
+  if (at < 0) filters.push({ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [entry] } });
+  else {
+    const modifier = filters[at]!.requestHeaderModifier ?? {};
+    const set = (modifier.set ?? []).filter((h) => h.name.toLowerCase() !== header.toLowerCase());
+    filters[at] = { ...filters[at]!, requestHeaderModifier: { ...modifier, set: [...set, entry] } };
+  }
+  return { ...ref, filters };
+}
+
 /** A percent mirror: `percent` for whole ones, `fraction` in hundredths of a percent otherwise. */
 function mirrorFilter(backendRef: BackendRef, percent: number): Filter {
-  const { weight: _weight, ...ref } = backendRef;
+  // A mirror's backendRef is a plain reference: no weight, no filters of its own.
+  const { weight: _weight, filters: _filters, ...ref } = backendRef;
   return {
     type: 'RequestMirror',
     requestMirror: {

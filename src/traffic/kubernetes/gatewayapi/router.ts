@@ -31,7 +31,13 @@ export class GatewayApiTraffic implements KubernetesTrafficRouter {
   private features?: HttpRouteFeatures;
   private readonly hold: StableHold;
 
-  constructor(private readonly o: KubernetesRouterOptions<z.output<typeof gatewayApiRouting>> & { holdMs?: number }) {
+  constructor(
+    private readonly o: KubernetesRouterOptions<z.output<typeof gatewayApiRouting>> & {
+      holdMs?: number;
+      /** Set when the judge counts from Envoy Gateway (route.ts RouteContext). */
+      versionHeader?: string;
+    },
+  ) {
     this.hold = new StableHold(o.holdMs ?? STABLE_HOLD_MS);
     this.route = {
       apiVersion: 'gateway.networking.k8s.io/v1',
@@ -40,7 +46,12 @@ export class GatewayApiTraffic implements KubernetesTrafficRouter {
       name: o.routing.httpRoute,
     };
     this.serviceRef = serviceRef(o.rollout.namespace, o.service.name);
-    this.ctx = { rollout: o.rollout.name, namespace: o.rollout.namespace, service: o.service };
+    this.ctx = {
+      rollout: o.rollout.name,
+      namespace: o.rollout.namespace,
+      service: o.service,
+      versionHeader: o.versionHeader,
+    };
   }
 
   async apply(desired: TrafficState): Promise<void> {

@@ -8,6 +8,15 @@ import { z } from 'zod';
 const name = z.string().min(1).max(253);
 const weight = z.number().int().min(0).max(1_000_000);
 
+const headerValue = z.looseObject({ name: z.string().min(1).max(256), value: z.string().max(4096) });
+
+/** A backendRef's own filter; kanari reads only the header modifier it may add its version header to. */
+export const backendFilter = z.looseObject({
+  type: z.string(),
+  requestHeaderModifier: z.looseObject({ set: z.array(headerValue).max(16).optional() }).optional(),
+});
+export type BackendFilter = z.output<typeof backendFilter>;
+
 export const backendRef = z.looseObject({
   group: z.string().optional(),
   kind: z.string().optional(),
@@ -15,6 +24,7 @@ export const backendRef = z.looseObject({
   namespace: z.string().optional(),
   port: z.number().int().min(1).max(65535).optional(),
   weight: weight.optional(),
+  filters: z.array(backendFilter).max(16).optional(),
 });
 export type BackendRef = z.output<typeof backendRef>;
 
