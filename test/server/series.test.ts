@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SeriesAnswer } from '../../src/server/series.js';
-import { holdingRollout, listenPort, UpFixture } from '../helpers/controller.js';
+import { appRollout, listenPort, UpFixture } from '../helpers/controller.js';
 import { request } from '../helpers/http.js';
 import { byVersion, sendMany } from '../helpers/load.js';
 
@@ -44,7 +44,18 @@ async function seriesWith(requests: number): Promise<Series> {
 before(async () => {
   port = await listenPort();
   await f.up();
-  await f.deployPaused('shop', f.write('shop.yaml', holdingRollout('shop', port, 50)), 'v2', 50);
+  // The canary at 50%, held there, with the sequential judge watching in the background.
+  const rollout = appRollout(
+    'shop',
+    port,
+    `  strategy:
+    canary:
+      analysis: { templates: [sequential] }
+      steps:
+        - setWeight: 50
+        - pause: {}`,
+  );
+  await f.deployPaused('shop', f.write('shop.yaml', rollout), 'v2', 50);
 });
 after(() => f.close());
 
@@ -67,6 +78,15 @@ describe('a rollout series over the API', () => {
       `the step to 50% is marked: ${JSON.stringify(s.marks)}`,
     );
     assert.ok(s.marks.some((m) => m.type === 'deploy'));
+    assert.ok(s.evidence.length > 0, 'the sequential run shows its evidence');
+    for (const e of s.evidence) {
+      assert.equal(e.template, 'sequential');
+      assert.ok(e.rollbackAt > 0 && e.points.length > 0, JSON.stringify(e));
+      assert.ok(
+        e.points.every(([, logE, maxLogE]) => logE <= maxLogE && maxLogE < e.rollbackAt),
+        'v2 is as good as v1: far from the rollback line',
+      );
+    }
 
     await f.kill9();
     await f.up();

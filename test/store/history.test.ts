@@ -3,11 +3,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StatsDelta, VersionDelta } from '../../src/analysis/providers/builtin.js';
-import type { AnalysisReport } from '../../src/analysis/run.js';
+import {
+  BuiltinProvider,
+  StatsRecorder,
+  type StatsDelta,
+  type VersionDelta,
+} from '../../src/analysis/providers/builtin.js';
+import { Providers } from '../../src/analysis/providers/index.js';
+import { AnalysisRun, type AnalysisReport } from '../../src/analysis/run.js';
+import { BUILTIN_TEMPLATES } from '../../src/config/templates.js';
 import { LatencySketch } from '../../src/shared/sketch.js';
 import type { StatsSnapshot } from '../../src/shared/stats-snapshot.js';
-import { denseSketch, mergeDense, sparseSketch } from '../../src/store/history.js';
+import { denseSketch, evidenceOf, mergeDense, sparseSketch } from '../../src/store/history.js';
 import { Store } from '../../src/store/sqlite.js';
 import { seriesAnswer } from '../../src/server/series.js';
 
@@ -157,6 +164,32 @@ describe('rollout history in the SQLite store', () => {
     assert.equal(at, T);
     assert.ok(Math.abs(last - 0.2) < 1e-9 && Math.abs(max - 2.9) < 1e-9, `last ${last}, largest ${max}`);
     store.close();
+  });
+
+  it("takes each metric's evidence from a real sequential run's report, up to its rollback line", async () => {
+    const recorder = new StatsRecorder();
+    const run = AnalysisRun.start('sequential', BUILTIN_TEMPLATES.sequential!, 'background', T, {
+      service: 'shop',
+      providers: new Providers(new BuiltinProvider(recorder)),
+      recorder,
+    });
+    // The canary fails one request in five, stable none: the error metric's evidence crosses its line.
+    for (let s = 1; s <= 30 && run.report().verdict === 'Running'; s++) {
+      recorder.append(delta(T + s * 1000, { stable: served(100), canary: served(80, 20) }));
+      await run.tick(T + s * 1000);
+    }
+    const report = run.report();
+    assert.equal(report.verdict, 'Failed', report.reason);
+    const evidence = evidenceOf(report)!;
+    assert.deepEqual(
+      Object.keys(evidence.metrics),
+      report.metrics.map((m) => m.name),
+    );
+    const failed = report.metrics.find((m) => m.verdict === 'Failed')!;
+    const cell = evidence.metrics[failed.name]!;
+    assert.ok(cell.logE >= cell.rollbackAt, `ln E ${cell.logE} reached ln(1/α) ${cell.rollbackAt}`);
+    assert.ok(Number.isFinite(cell.logE) && cell.rollbackAt > 0);
+    assert.equal(evidenceOf({ ...report, judge: 'threshold' }), undefined, 'only the sequential judge has evidence');
   });
 
   it('history survives closing and reopening the store (a controller killed and restarted)', () => {
