@@ -1,8 +1,9 @@
 /**
  * `GET /api/v1/rollouts/:name/series` on a real `kanari up`: what users sent through the
- * router is in the series, with the step that put the canary at 50% marked; it is still
- * there after the controller is killed with -9 and started again; and every query
- * parameter written to hurt it is a 400 with a reason.
+ * router is in the series, with the step that put the canary at 50% marked and the
+ * background sequential judge's evidence; it is still there after the controller is
+ * killed with -9 and started again; and every query parameter written to hurt it is a 400
+ * with a reason.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
