@@ -22,7 +22,7 @@ import { WIDEST, type HistoryMark, type HistoryRow } from '../store/sqlite-histo
 
 export const SERIES_LIMITS = { defaultPoints: 300, maxPoints: 2000, defaultSpan: 3_600_000, maxSpan: 31 * 86_400_000 };
 
-/** Answer widths, each a multiple of the one before; a wider range than the last allows takes whole days. */
+/** Answer widths as a time axis reads them; a wider range than the last allows takes whole days. */
 const WIDTHS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400].map(
   (s) => s * 1000,
 );
@@ -58,12 +58,15 @@ function integerParam(query: URLSearchParams, name: string, fallback: number, mi
   return value;
 }
 
-/** The narrowest width that puts [from, to) in at most `points` aligned buckets, and no narrower than `atLeast`. */
-export function answerWidth(range: SeriesRange, atLeast: number): number {
+/**
+ * The narrowest width that puts [from, to) in at most `points` aligned buckets, a multiple
+ * of `widest` (the widest stored bucket), so each stored bucket falls in one answer bucket.
+ */
+export function answerWidth(range: SeriesRange, widest: number): number {
   const count = (w: number) => Math.ceil(range.to / w) - Math.floor(range.from / w);
-  const fits = WIDTHS.find((w) => w >= atLeast && count(w) <= range.points);
+  const fits = WIDTHS.find((w) => w % Math.max(1, widest) === 0 && count(w) <= range.points);
   if (fits) return fits;
-  let w = Math.max(DAY, Math.ceil(atLeast / DAY) * DAY);
+  let w = Math.max(DAY, Math.ceil(widest / DAY) * DAY);
   while (count(w) > range.points) w += DAY;
   return w;
 }
