@@ -192,6 +192,17 @@ describe('rollout history in the SQLite store', () => {
     assert.equal(evidenceOf({ ...report, judge: 'threshold' }), undefined, 'only the sequential judge has evidence');
   });
 
+  it("drops one rollout's history and only its own (for a rollout deleted)", () => {
+    const store = new Store(':memory:');
+    for (const name of ['shop', 'cart']) store.saveStats(name, SNAPSHOT, delta(T + 1000, { stable: served(1) }), HOUR);
+    assert.ok(store.history.bytes('shop') > 0);
+    store.history.drop('shop');
+    assert.equal(store.history.bytes('shop'), 0);
+    assert.deepEqual(store.history.rows('shop', T, T + HOUR), []);
+    assert.equal(store.history.rows('cart', T, T + HOUR).length, 1);
+    store.close();
+  });
+
   it('history survives closing and reopening the store (a controller killed and restarted)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-history-'));
     try {
