@@ -6,6 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { HISTORY_TIERS } from './history.js';
+import { readBucket } from './history-schema.js';
 
 /** No bucket is wider, so one that overlaps `from` starts after `from - WIDEST` (an indexed range). */
 export const WIDEST = HISTORY_TIERS.at(-1)!.width;
@@ -42,7 +43,10 @@ export class HistoryReader {
       start: number;
       data: string;
     }[];
-    return rows.map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
+    return rows.flatMap((r) => {
+      const data = readBucket(r.series, r.data);
+      return data ? [{ ...r, data }] : [];
+    });
   }
 
   /** The widest bucket overlapping [from, to) (0 for none): an answer is never finer. */

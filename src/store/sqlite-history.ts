@@ -6,6 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { HISTORY_TIERS, mergeBucket } from './history.js';
+import { readBucket } from './history-schema.js';
 import { HistoryReader, openHistoryReader, type HistoryRow } from './sqlite-history-read.js';
 
 export const HISTORY_SCHEMA = `
@@ -26,14 +27,14 @@ export class HistoryTable {
   private readonly merged = new Map<string, number[]>();
 
   /** Written once a second per rollout, so prepared once. */
-  private readonly readBucket: Database.Statement;
-  private readonly writeBucket: Database.Statement;
+  private readonly selectBucket: Database.Statement;
+  private readonly upsertBucket: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
-    this.readBucket = db.prepare(
+    this.selectBucket = db.prepare(
       'select data from history where rollout = ? and series = ? and width = ? and start = ?',
     );
-    this.writeBucket = db.prepare(
+    this.upsertBucket = db.prepare(
       'insert into history (rollout, series, width, start, data) values (?, ?, ?, ?, ?) on conflict (rollout, series, width, start) do update set data = excluded.data',
     );
   }
@@ -69,9 +70,10 @@ export class HistoryTable {
   }
 
   private mergeInto(rollout: string, series: string, width: number, start: number, data: unknown): void {
-    const old = this.readBucket.get(rollout, series, width, start) as { data: string } | undefined;
-    const merged = old ? mergeBucket(series, JSON.parse(old.data), data) : data;
-    this.writeBucket.run(rollout, series, width, start, JSON.stringify(merged));
+    const old = this.selectBucket.get(rollout, series, width, start) as { data: string } | undefined;
+    const before = old && readBucket(series, old.data);
+    const merged = before ? mergeBucket(series, before, data) : data;
+    this.upsertBucket.run(rollout, series, width, start, JSON.stringify(merged));
   }
 
   /** Merges each tier's rows older than its `keepFor` into the next tier's buckets. */
@@ -94,7 +96,8 @@ export class HistoryTable {
         const start = Math.floor(r.start / next) * next;
         const key = `${start} ${r.series}`;
         const b = buckets.get(key);
-        const data = JSON.parse(r.data) as unknown;
+        const data = readBucket(r.series, r.data);
+        if (data === undefined) continue;
         if (b) b.data = mergeBucket(r.series, b.data, data);
         else buckets.set(key, { series: r.series, start, data });
       }

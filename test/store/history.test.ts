@@ -203,6 +203,40 @@ describe('rollout history in the SQLite store', () => {
     store.close();
   });
 
+  it('a bucket it cannot read (hand-edited, or an older kanari’s) never stops the statistics or a run from being saved', () => {
+    const store = new Store(':memory:');
+    store.saveStats('shop', SNAPSHOT, delta(T + 1000, { stable: served(1) }), HOUR);
+    const db = (store as unknown as { db: { exec(sql: string): void } }).db;
+    db.exec(`update history set data = '{"stable":{"latency":{"accuracy":0.5}}}'`);
+    store.saveStats('shop', SNAPSHOT, delta(T + 1500, { stable: served(2) }), HOUR);
+    db.exec(`insert into history values ('shop', 'traffic', 1000, ${T + 2000}, 'not json')`);
+    store.saveStats('shop', SNAPSHOT, delta(T + 2 * HOUR, { stable: served(3) }), HOUR);
+    assert.equal(store.deltas('shop').at(-1)?.end, T + 2 * HOUR, 'the statistics were saved');
+    const requests = store.history
+      .rows('shop', T, T + 3 * HOUR)
+      .reduce((n, r) => n + ((r.data as { stable?: { requests: number } }).stable?.requests ?? 0), 0);
+    assert.equal(requests, 2 + 3, 'what could not be read was replaced or left out, the rest kept');
+    db.exec(`insert into history values ('shop', 'evidence:run-1', 1000, ${T + 2 * HOUR}, '[')`);
+    store.saveRun('shop', 1, 'run-1', { measurements: [] } as never, sequentialReport(1), T + 2 * HOUR, {
+      from: 0,
+      items: [],
+    });
+    assert.ok(store.runReport('shop', 'run-1'), 'the run was saved');
+    db.exec(
+      `insert into history values ('shop', 'traffic', 1000, ${T + 2 * HOUR + 5000}, '{"canary":{"requests":-1}}')`,
+    );
+    const chart = seriesAnswer(
+      { from: T + HOUR, to: T + 3 * HOUR, points: 100 },
+      store.history.rows('shop', T + HOUR, T + 3 * HOUR),
+    );
+    assert.equal(chart.versions.canary, undefined, 'a bucket of the wrong shape is not read');
+    assert.equal(
+      chart.versions.stable!.requests.reduce((a, b) => a! + (b ?? 0), 0),
+      3,
+    );
+    store.close();
+  });
+
   it('history survives closing and reopening the store (a controller killed and restarted)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-history-'));
     try {
