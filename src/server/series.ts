@@ -75,6 +75,7 @@ export interface VersionSeries {
   requests: (number | null)[];
   errors: (number | null)[];
   maxErrorRate: (number | null)[];
+  maxP99: (number | null)[];
   p50: (number | null)[];
   p99: (number | null)[];
 }
@@ -208,6 +209,7 @@ interface Merging {
   requests: number;
   errors: number;
   maxErrorRate: number;
+  maxP99: number;
   latency: LatencySketch;
 }
 
@@ -217,10 +219,11 @@ function addTraffic(traffic: Map<number, Partial<Record<Version, Merging>>>, i: 
   for (const v of VERSIONS) {
     const cell: TrafficCell | undefined = bucket[v];
     if (!cell) continue;
-    const m = (cells[v] ??= { requests: 0, errors: 0, maxErrorRate: 0, latency: new LatencySketch() });
+    const m = (cells[v] ??= { requests: 0, errors: 0, maxErrorRate: 0, maxP99: 0, latency: new LatencySketch() });
     m.requests += cell.requests;
     m.errors += cell.errors;
     m.maxErrorRate = Math.max(m.maxErrorRate, cell.maxErrorRate);
+    m.maxP99 = Math.max(m.maxP99, cell.maxP99);
     m.latency.merge(sparseSketch(cell.latency));
   }
 }
@@ -229,12 +232,13 @@ function versionSeries(traffic: Map<number, Partial<Record<Version, Merging>>>, 
   const out: Partial<Record<Version, VersionSeries>> = {};
   for (const v of VERSIONS) {
     if (![...traffic.values()].some((cells) => cells[v])) continue;
-    const s: VersionSeries = { requests: [], errors: [], maxErrorRate: [], p50: [], p99: [] };
+    const s: VersionSeries = { requests: [], errors: [], maxErrorRate: [], maxP99: [], p50: [], p99: [] };
     for (let i = 0; i < n; i++) {
       const m = traffic.get(i)?.[v];
       s.requests.push(m ? m.requests : null);
       s.errors.push(m ? m.errors : null);
       s.maxErrorRate.push(m ? m.maxErrorRate : null);
+      s.maxP99.push(m && m.latency.count > 0 ? m.maxP99 : null);
       s.p50.push(quantile(m, 0.5));
       s.p99.push(quantile(m, 0.99));
     }

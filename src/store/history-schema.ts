@@ -27,7 +27,13 @@ const denseSketch = z.object({
   counts: z.array(count).max(4096),
 });
 
-const trafficCell = z.object({ requests: count, errors: count, maxErrorRate: count, latency: denseSketch });
+const trafficCell = z.object({
+  requests: count,
+  errors: count,
+  maxErrorRate: count,
+  maxP99: count,
+  latency: denseSketch,
+});
 const trafficBucket = z.partialRecord(z.enum(VERSIONS), trafficCell);
 
 const evidenceBucket = z.object({

@@ -1,13 +1,13 @@
 /**
  * A rollout's history as time buckets: per version, requests, errors, the highest error
- * rate of any second and a latency sketch; per sequential analysis run, each metric's
+ * rate and p99 latency of any second, and a latency sketch; per sequential analysis run, each metric's
  * evidence. Buckets merge exactly (sums, maxima, sketches added bin by bin), so history
  * is kept at full resolution for an hour and then merged into coarser buckets, never
  * dropped: a spike of a few seconds stays in its bucket's maximum error rate.
  */
 import type { AnalysisReport } from '../analysis/run.js';
 import type { StatsDelta } from '../analysis/providers/builtin.js';
-import { RELATIVE_ACCURACY, type SketchSnapshot } from '../shared/sketch.js';
+import { LatencySketch, RELATIVE_ACCURACY, type SketchSnapshot } from '../shared/sketch.js';
 import { STATUS_CLASSES, VERSIONS, type Version } from '../shared/stats-snapshot.js';
 
 /** One version in one bucket. */
@@ -17,6 +17,8 @@ export interface TrafficCell {
   errors: number;
   /** The highest errors/requests of any one-second bucket merged into this one. */
   maxErrorRate: number;
+  /** The highest p99 latency (s) of any one-second bucket merged into this one; 0 when none had requests. */
+  maxP99: number;
   latency: DenseSketch;
 }
 
@@ -109,7 +111,8 @@ export function trafficOf(delta: StatsDelta): TrafficBucket | undefined {
     if (requests === 0 && d.latency.count === 0) continue;
     const errors = d.requests['5xx'];
     const maxErrorRate = requests > 0 ? errors / requests : 0;
-    bucket[v] = { requests, errors, maxErrorRate, latency: denseSketch(d.latency) };
+    const maxP99 = d.latency.count > 0 ? LatencySketch.from(d.latency).quantile(0.99) : 0;
+    bucket[v] = { requests, errors, maxErrorRate, maxP99, latency: denseSketch(d.latency) };
   }
   return Object.keys(bucket).length > 0 ? bucket : undefined;
 }
@@ -144,6 +147,7 @@ export function mergeTraffic(a: TrafficBucket, b: TrafficBucket): TrafficBucket 
       requests: x.requests + y.requests,
       errors: x.errors + y.errors,
       maxErrorRate: Math.max(x.maxErrorRate, y.maxErrorRate),
+      maxP99: Math.max(x.maxP99, y.maxP99),
       latency: mergeDense(x.latency, y.latency),
     };
   }

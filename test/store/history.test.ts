@@ -87,6 +87,30 @@ describe('rollout history in the SQLite store', () => {
     store.close();
   });
 
+  it("a 5-second latency spike keeps its height in a wide bucket's maxP99, where the bucket's p99 hides it", () => {
+    const store = new Store(':memory:');
+    // 75 minutes at 20 requests a second of 10 ms, but 2 s for 5 s in minute 2: under 1% of any 10-minute bucket.
+    const spikeAt = T + 120_000;
+    for (let s = 1; s <= 75 * 60; s++) {
+      const end = T + s * 1000;
+      const slow = end > spikeAt && end <= spikeAt + 5000;
+      store.saveStats('shop', SNAPSHOT, delta(end, { canary: served(20, 0, slow ? 2 : 0.01) }), HOUR);
+    }
+    const chart = seriesAnswer(
+      { from: T, to: T + 75 * 60_000, points: 10 },
+      store.history.rows('shop', T, T + 75 * 60_000),
+    );
+    assert.equal(chart.width, 600_000);
+    const canary = chart.versions.canary!;
+    assert.ok(canary.p99[0]! < 0.011, `the first bucket's p99 (${canary.p99[0]}) is of its 99% fast requests`);
+    assert.ok(Math.abs(canary.maxP99[0]! - 2) < 0.02, `its maxP99 (${canary.maxP99[0]}) is the slow seconds' 2 s`);
+    assert.ok(
+      canary.maxP99.slice(1).every((p) => p !== null && p < 0.011),
+      'no other bucket shows slow seconds',
+    );
+    store.close();
+  });
+
   it('quantiles are of the merged requests, never an average of quantiles', () => {
     const store = new Store(':memory:');
     // One second of 99 fast requests, then one of a single slow one: the p50 of all 100 is fast.
