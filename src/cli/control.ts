@@ -81,15 +81,34 @@ export function command(name: Command) {
         ...(values.full ? { full: true as const } : {}),
         ...(typeof values.reason === 'string' ? { reason: values.reason } : {}),
       };
-      const target = clusterTarget(name, values);
-      if (target) return onCluster(target, rolloutName(name, rollout), { command: name, ...body }, values);
-      if (values.timeout !== undefined)
-        throw new UsageError(`${name}: --timeout is how long to wait for the operator, on a cluster (-n, --context…)`);
-      const view = await connect(values.state).post<RolloutView>(rolloutPath(rollout, name), body);
-      console.log(values.json ? JSON.stringify(view, null, 2) : `${rollout}: ${view.phase} — ${view.message}`);
-      return EXIT.ok;
+      return sendControl(rollout, { command: name, ...body }, name, values);
     },
   };
+}
+
+/**
+ * Sends a control to a rollout — on a cluster through the Rollout resource, else to the
+ * controller's `sub` route — and prints the answer; `asked` without its command is the body.
+ */
+export async function sendControl(
+  rollout: string,
+  asked: CommandAsked,
+  sub: string,
+  values: Parameters<typeof clusterTarget>[1] & ControlFlags,
+): Promise<number> {
+  const { command, ...body } = asked;
+  const target = clusterTarget(command, values);
+  if (target) return onCluster(target, rolloutName(command, rollout), asked, values);
+  if (values.timeout !== undefined)
+    throw new UsageError(`${command}: --timeout is how long to wait for the operator, on a cluster (-n, --context…)`);
+  const view = await connect(values.state).post<RolloutView>(rolloutPath(rollout, sub), body);
+  console.log(values.json ? JSON.stringify(view, null, 2) : `${rollout}: ${view.phase} — ${view.message}`);
+  return EXIT.ok;
+}
+
+interface ControlFlags {
+  json?: boolean;
+  timeout?: string;
 }
 
 /** The command through the Rollout resource: the operator's answer printed as the controller's would be. */
@@ -97,7 +116,7 @@ async function onCluster(
   target: ClusterTarget,
   name: string,
   asked: CommandAsked,
-  flags: { json?: boolean; timeout?: string },
+  flags: ControlFlags,
 ): Promise<number> {
   const timeoutMs = flags.timeout === undefined ? 30_000 : parseDuration(flags.timeout);
   if (timeoutMs === undefined || timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS)

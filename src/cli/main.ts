@@ -23,6 +23,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   resume: control('resume'),
   retry: control('retry'),
   undo: control('undo'),
+  'set-weight': () => import('./set-weight.js'),
+  delete: () => import('./delete.js'),
   history: () => import('./history.js'),
   router: () => import('./router.js'),
   lint: () => import('./lint.js'),

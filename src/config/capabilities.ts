@@ -3,6 +3,7 @@
  * router that cannot do a step is refused at load time by name and line, never silently
  * skipped when the step comes.
  */
+import { podsFor } from './replica-split.js';
 import type { RolloutSpec } from './schemas/rollout.js';
 import type { KubernetesRouterName } from './schemas/kubernetes.js';
 
@@ -33,6 +34,16 @@ export const EMBEDDED: RouterCapabilities = {
   name: 'embedded',
   supports: new Set(['weights', 'match', 'mirror', 'sticky', 'baseline']),
 };
+
+/**
+ * Why `router` cannot hold a canary at `percent` by a person's hand (set-weight), or
+ * undefined when it can; the replicas router only as a whole number of its `pods`.
+ */
+export function heldWeightProblem(router: RouterCapabilities, percent: number, pods?: number): string | undefined {
+  if (!router.supports.has('weights')) return `the ${router.name} router does not split traffic by weight`;
+  const split = router.name === REPLICAS.name && pods !== undefined ? podsFor(percent, pods) : undefined;
+  return split && 'problem' in split ? split.problem : router.weightProblem?.(percent);
+}
 
 /**
  * What a router assigns to a version: each request on its own, a connection (every request

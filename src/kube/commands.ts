@@ -7,19 +7,27 @@
  * needs only `patch` on rollouts, which RBAC can grant per person.
  */
 import { z } from 'zod';
+import { percent } from '../config/schemas/table.js';
 
 export const COMMAND_ANNOTATION = 'kanari.dev/command';
 
-export const COMMAND_TYPES = ['promote', 'abort', 'pause', 'resume', 'retry', 'undo'] as const;
+export const COMMAND_TYPES = ['promote', 'abort', 'pause', 'resume', 'retry', 'undo', 'set-weight'] as const;
 
-export const commandRequest = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9-]{8,64}$/, 'must be 8 to 64 letters, digits or dashes'),
-  command: z.enum(COMMAND_TYPES),
-  full: z.literal(true).optional(),
-  reason: z.string().max(1000).optional(),
-  /** Who asked (the CLI writes the local user name); shown in the history. */
-  by: z.string().max(253).optional(),
-});
+export const commandRequest = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9-]{8,64}$/, 'must be 8 to 64 letters, digits or dashes'),
+    command: z.enum(COMMAND_TYPES),
+    full: z.literal(true).optional(),
+    reason: z.string().max(1000).optional(),
+    /** set-weight's canary weight, in percent. */
+    weight: percent.optional(),
+    /** Who asked (the CLI writes the local user name); shown in the history. */
+    by: z.string().max(253).optional(),
+  })
+  .refine((r) => (r.command === 'set-weight') === (r.weight !== undefined), {
+    message: 'weight goes with set-weight, and only with it',
+    path: ['weight'],
+  });
 export type CommandRequest = z.output<typeof commandRequest>;
 
 /** What the operator answers, in `status.command`. */

@@ -16,7 +16,12 @@
  *   once the Rollout is being deleted, its engine stops and the workload and routing are
  *   given back step by step (give-back.ts) before the finalizer goes.
  */
-import { kubernetesRolloutDocument, type KubernetesRolloutDocument } from '../config/schemas/kubernetes.js';
+import { heldWeightProblem, KUBERNETES } from '../config/capabilities.js';
+import {
+  kubernetesRolloutDocument,
+  routerNameOf,
+  type KubernetesRolloutDocument,
+} from '../config/schemas/kubernetes.js';
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { formatPath } from '../config/errors.js';
 import { rolloutProblems } from '../config/checks.js';
@@ -139,7 +144,7 @@ export class RolloutRunner {
     }
     const engine = this.engine!;
     this.workload = workload.metadata.name;
-    await this.command(engine);
+    await this.command(engine, rollout, this.place(rollout, workload).replicas);
     await this.holdWorkload(workload, engine.status.phase === 'StableOnly' && engine.status.ready.length > 0);
     const version = versionOf(template);
     const s = engine.status;
@@ -154,19 +159,30 @@ export class RolloutRunner {
   }
 
   /** Carries out the command in the resource's annotation, once (its id is answered in the status). */
-  private async command(engine: RolloutEngine): Promise<void> {
+  /** `rollout` and its `pods` say which weights its router can hold; without them (a refused spec) set-weight is refused. */
+  private async command(engine: RolloutEngine, rollout?: KubernetesRolloutDocument, pods?: number): Promise<void> {
     const request = readCommand(this.resource.metadata.annotations);
     if (!request) return;
     if ('invalid' in request) return this.say(request.invalid);
     const store = this.store!;
     if (store.answeredCommand === request.id) return;
-    const t = await engine.send(
-      request.command === 'promote'
-        ? { type: 'promote', ...(request.full ? { full: true } : {}) }
-        : request.command === 'abort'
-          ? { type: 'abort', ...(request.reason ? { reason: request.reason } : {}) }
-          : { type: request.command },
-    );
+    const problem =
+      request.weight === undefined
+        ? undefined
+        : rollout
+          ? heldWeightProblem(KUBERNETES[routerNameOf(rollout.spec.trafficRouting)], request.weight, pods)
+          : 'the Rollout is refused as it is now, so which weights its router can send is not known';
+    const t = problem
+      ? { rejected: `set-weight ${request.weight}: ${problem}` }
+      : await engine.send(
+          request.command === 'promote'
+            ? { type: 'promote', ...(request.full ? { full: true } : {}) }
+            : request.command === 'abort'
+              ? { type: 'abort', ...(request.reason ? { reason: request.reason } : {}) }
+              : request.command === 'set-weight'
+                ? { type: 'setWeight', weight: request.weight!, ...(request.reason ? { reason: request.reason } : {}) }
+                : { type: request.command },
+        );
     store.answer({
       id: request.id,
       command: request.command,

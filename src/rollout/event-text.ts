@@ -22,6 +22,7 @@ const DESCRIBED: Record<string, (d: Data) => string> = {
   notificationFailed: (d) => `notification to ${String(d.url)} failed: ${String(d.reason)}`,
   promote: (d) => (d.full ? 'promote --full' : 'promote'),
   abort: (d) => (d.reason ? `abort: ${String(d.reason)}` : 'abort'),
+  setWeight: (d) => `set-weight ${Number(d.weight)}%${d.reason ? `: ${String(d.reason)}` : ''}`,
   analysisVerdict: (d) => `analysis ${String(d.id)} ${String(d.verdict)}: ${String(d.reason)}`,
   analysisStopped: (d) => `analysis ${String(d.id)} Stopped: ${String(d.reason)}`,
 };

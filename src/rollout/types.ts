@@ -93,6 +93,8 @@ export interface PauseState {
   resumePhase?: Phase;
   /** Which analysis came back Inconclusive (or was Stopped). */
   analysis?: 'step' | 'background';
+  /** A person holds the canary at `weight` (set-weight); resume and promote give the plan its weights back. */
+  hold?: { weight: number; planWeights: { canary: number; baseline: number } };
   message: string;
 }
 
@@ -160,7 +162,9 @@ export type RolloutEvent =
   | { type: 'pause'; at: number }
   | { type: 'resume'; at: number }
   | { type: 'retry'; at: number }
-  | { type: 'undo'; at: number };
+  | { type: 'undo'; at: number }
+  /** A person holds the canary at `weight` percent until resume, promote or abort. */
+  | { type: 'setWeight'; at: number; weight: number; reason?: string };
 
 /** The moments a rollout announces to notifications (gates are `GateType`). */
 export type Announcement = (typeof ANNOUNCEMENTS)[number];

@@ -92,6 +92,10 @@ export class ApiClient {
     return this.request<T>('POST', path, body);
   }
 
+  delete<T>(path: string): Promise<T> {
+    return this.request<T>('DELETE', path);
+  }
+
   /**
    * True once the controller takes no more connections (refused, or dropped unanswered as
    * its server closes). A health check that is only slow is not gone: a controller busy

@@ -6,16 +6,15 @@
  * instances that kept running.
  */
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, formatPath } from '../config/errors.js';
+import { EMBEDDED, heldWeightProblem } from '../config/capabilities.js';
+import { ConfigError } from '../config/errors.js';
 import { loadDocuments } from '../config/kinds.js';
 import { rolloutModeOf } from '../config/rollout-mode.js';
-import { checkLimits } from '../config/bounds.js';
-import { parseDocuments } from '../config/load.js';
 import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from '../config/schemas/analysis.js';
-import { target as targetSchema, type RolloutDocument, type TargetSpec } from '../config/schemas/rollout.js';
+import type { RolloutDocument, TargetSpec } from '../config/schemas/rollout.js';
 import type { RolloutEngine } from '../rollout/engine.js';
 import { sizedDocument } from '../rollout/sizes.js';
-import type { UntimedEvent } from '../rollout/types.js';
+import type { RolloutStatus, UntimedEvent } from '../rollout/types.js';
 import { describeSystemError } from '../shared/system.js';
 import { Store } from '../store/sqlite.js';
 import { rolloutSeries, type SeriesRange } from './series.js';
@@ -23,26 +22,23 @@ import type { ProcessRecord } from '../targets/process.js';
 import { RouterProcess } from '../traffic/router-process.js';
 import { RouterService } from '../traffic/router-service.js';
 import { bundleReader, type Bundle } from './bundle.js';
+import { ControllerError } from './controller-error.js';
+import { withOverrides } from './overrides.js';
 import { standaloneEngine } from './compose.js';
 import { LagHistogram } from './metrics.js';
 import { rolloutView, type RolloutView } from './view.js';
 
-/** An error with the HTTP status it maps to: 400 bad input, 404 no such rollout, 409 refused now. */
-export class ControllerError extends Error {
-  constructor(
-    readonly status: 400 | 404 | 409,
-    message: string,
-    readonly issues?: ConfigError['issues'],
-  ) {
-    super(message);
-  }
-}
+export { ControllerError } from './controller-error.js';
+export { withOverrides } from './overrides.js';
 
 /** Linux allows 107 bytes in a unix socket path. */
 const MAX_SOCKET_PATH = 107;
 
 export type Command = Extract<UntimedEvent['type'], 'promote' | 'abort' | 'pause' | 'resume' | 'retry' | 'undo'>;
 export const COMMANDS: readonly Command[] = ['promote', 'abort', 'pause', 'resume', 'retry', 'undo'];
+
+/** How long `delete --force` waits for users to be back on stable before it gives up (the abort stands). */
+const FORCED_DELETE_WAIT_MS = 60_000;
 
 interface Managed {
   document: RolloutDocument;
@@ -59,6 +55,8 @@ export interface ApplyResult {
 export class Controller {
   readonly store: Store;
   private readonly rollouts = new Map<string, Managed>();
+  /** Rollouts whose delete is under way: one delete at a time each. */
+  private readonly deleting = new Set<string>();
   /** The one router process every rollout's service runs in; started when the first rollout writes traffic. */
   private readonly router: RouterProcess;
 
@@ -86,6 +84,8 @@ export class Controller {
         saved.templates as Record<string, AnalysisTemplateSpec>,
       );
       this.log(`${saved.name}: resumed in phase ${saved.status.phase}`);
+      // A delete the last controller began (it stopped or died midway) is finished, not undone.
+      if (this.store.record(saved.name, 'deleting')) void this.finishDelete(saved.name).catch(() => {});
     }
   }
 
@@ -156,6 +156,48 @@ export class Controller {
     return this.send(name, event);
   }
 
+  /** Holds the canary at `weight` percent until resume, promote or abort (set-weight). */
+  setWeight(name: string, weight: number, reason?: string): Promise<RolloutView> {
+    this.get(name);
+    // Standalone rollouts run on kanari's own router; a Kubernetes router is asked by the operator.
+    const problem = heldWeightProblem(EMBEDDED, weight);
+    if (problem) throw new ControllerError(400, `set-weight ${weight}: ${problem}`);
+    return this.send(name, { type: 'setWeight', weight, ...(reason ? { reason } : {}) });
+  }
+
+  /**
+   * Deletes a rollout: its instances stop, its service leaves the router, its rows go (the
+   * event log stays, ended by `deleted`). One in flight is refused unless `force`, which
+   * aborts it and deletes it only once users are back on stable and the canary has stopped.
+   */
+  async remove(name: string, options: { force?: boolean } = {}): Promise<{ name: string; deleted: true }> {
+    const m = this.get(name);
+    if (this.deleting.has(name)) throw new ControllerError(409, `rollout ${name} is being deleted`);
+    if (!ended(m.engine.status)) {
+      const s = m.engine.status;
+      if (!options.force)
+        throw new ControllerError(
+          409,
+          `rollout ${name} is in phase ${s.phase} (${s.canary?.version ?? 'a canary'} has ${s.traffic.weights.canary}% of users); abort it and delete it once it has rolled back, or delete --force does both`,
+        );
+      this.deleting.add(name);
+      try {
+        // Refused once a promotion has switched stable: then the promotion's end is waited for instead.
+        await m.engine.send({ type: 'abort', reason: 'the rollout is being deleted (delete --force)' });
+        if (!(await waitFor(() => ended(m.engine.status), FORCED_DELETE_WAIT_MS)))
+          throw new ControllerError(
+            409,
+            `rollout ${name}: users are not back on ${m.engine.status.stable.version} after ${FORCED_DELETE_WAIT_MS / 1000} s (${m.engine.status.message}); nothing was deleted, delete it again once it has rolled back`,
+          );
+      } finally {
+        this.deleting.delete(name);
+      }
+    }
+    this.store.setRecord(name, 'deleting', { at: Date.now() });
+    await this.finishDelete(name);
+    return { name, deleted: true };
+  }
+
   view(name: string): RolloutView {
     const m = this.get(name);
     return rolloutView(m.document, m.engine.status, Date.now(), (id) => m.engine.report(id), {
@@ -172,6 +214,7 @@ export class Controller {
   history(name: string, options: { limit?: number } = {}) {
     this.get(name);
     return this.store.events(name, {
+      after: this.store.deletedAt(name),
       types: [
         'deploy',
         'promote',
@@ -180,6 +223,7 @@ export class Controller {
         'resume',
         'retry',
         'undo',
+        'setWeight',
         'status',
         'result',
         'analysisVerdict',
@@ -256,8 +300,29 @@ export class Controller {
     return m;
   }
 
+  private async finishDelete(name: string): Promise<void> {
+    const m = this.get(name);
+    this.deleting.add(name);
+    try {
+      await m.engine.close({ stopInstances: true, stopReason: `rollout ${name} was deleted` });
+      await m.router.stop();
+      this.store.deleteRollout(name, m.engine.status.revision, Date.now());
+      this.rollouts.delete(name);
+      this.log(`${name}: deleted`);
+    } catch (err) {
+      // The mark stays: the next controller finishes the delete.
+      this.log(`${name}: cannot finish deleting it now: ${describeSystemError(err)}`);
+      throw err;
+    } finally {
+      this.deleting.delete(name);
+    }
+  }
+
   private async send(name: string, event: UntimedEvent): Promise<RolloutView> {
-    const t = await this.get(name).engine.send(event);
+    const m = this.get(name);
+    // A retry or deploy while a forced delete waits for the rollback would start what the delete then tears down.
+    if (this.deleting.has(name)) throw new ControllerError(409, `rollout ${name} is being deleted`);
+    const t = await m.engine.send(event);
     if (t.rejected) throw new ControllerError(409, t.rejected);
     return this.view(name);
   }
@@ -266,6 +331,8 @@ export class Controller {
   private checkChange(doc: RolloutDocument): void {
     const name = doc.metadata.name;
     const m = this.rollouts.get(name);
+    if (this.deleting.has(name))
+      throw new ControllerError(409, `rollout ${name} is being deleted; apply it again once it is gone`);
     const socket = this.socketPath();
     if (Buffer.byteLength(socket) > MAX_SOCKET_PATH)
       throw new ControllerError(
@@ -350,6 +417,21 @@ export class Controller {
   }
 }
 
+/** A rollout that runs only its stable version (an Aborted one has moved users back before stopping the canary). */
+function ended(s: RolloutStatus): boolean {
+  return (
+    (s.phase === 'StableOnly' || s.phase === 'Aborted') &&
+    s.stopping.length === 0 &&
+    s.instances.every((i) => i.id === s.stable.version)
+  );
+}
+
+async function waitFor(done: () => boolean, timeoutMs: number): Promise<boolean> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until; await new Promise((r) => setTimeout(r, 100)))
+    if (done()) return true;
+  return done();
+}
+
 /** Process targets run in the rollout file's directory unless they say otherwise. */
 function anchorProcesses(doc: RolloutDocument, dir: string): RolloutDocument {
   const anchor = (t: TargetSpec | undefined) =>
@@ -361,59 +443,4 @@ function anchorProcesses(doc: RolloutDocument, dir: string): RolloutDocument {
     ...(doc.spec.baseline ? { baseline: anchor(doc.spec.baseline) } : {}),
   };
   return { ...doc, spec };
-}
-
-/**
- * `--set canary.process.command=…`: each key is a path under `canary`, each value YAML
- * (so `canary.process.instances=3` is a number). The result is validated like the file.
- */
-export function withOverrides(canary: TargetSpec, set: Record<string, string>): TargetSpec {
-  if (Object.keys(set).length === 0) return canary;
-  const draft = structuredClone(canary) as Record<string, unknown>;
-  // The size comes from the fields again once they are validated (`--set canary.process.instances=3` changes it).
-  delete draft.size;
-  // Durations are kept in ms once loaded; give them back as the file wrote them for re-validation.
-  if (draft.process) {
-    const p = draft.process as Record<string, unknown>;
-    p.startTimeout = `${p.startTimeout as number}ms`;
-    p.stopTimeout = `${p.stopTimeout as number}ms`;
-  }
-  for (const [key, text] of Object.entries(set)) {
-    const path = key.split('.');
-    if (path[0] !== 'canary' || path.length < 2)
-      throw new ControllerError(
-        400,
-        `--set ${key}: only keys under canary can be set for a deploy (such as canary.process.command)`,
-      );
-    // Keys name fields, never what every object inherits: canary.__proto__.x would write to Object.prototype.
-    const bad = path.find((part) => part === '__proto__' || part === 'constructor' || part === 'prototype');
-    if (bad) throw new ControllerError(400, `--set ${key}: "${bad}" is not a field kanari knows`);
-    let node = draft;
-    for (const part of path.slice(1, -1)) {
-      if (!Object.hasOwn(node, part) || typeof node[part] !== 'object' || node[part] === null) node[part] = {};
-      node = node[part] as Record<string, unknown>;
-    }
-    node[path.at(-1)!] = parseScalar(key, text);
-  }
-  const parsed = targetSchema.safeParse(draft);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ControllerError(400, `--set: canary.${formatPath(issue.path as PropertyKey[])}: ${issue.message}`);
-  }
-  return parsed.data;
-}
-
-function parseScalar(key: string, text: string): unknown {
-  // Bounded like any file: a value nested thousands deep is refused, not parsed into an abort.
-  const breach = checkLimits(text);
-  if (breach) throw new ControllerError(400, `--set ${key}: the value ${breach.message}`);
-  let v: unknown;
-  try {
-    v = parseDocuments(text, `--set ${key}`)[0]?.value;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return text; // not YAML (`a: b: c`): the text it is
-  }
-  // Scalars and lists as YAML; anything else (`echo a: b` reads as a map) as the text it is.
-  return v === null || v === undefined || (typeof v === 'object' && !Array.isArray(v)) ? text : v;
 }

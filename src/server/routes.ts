@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { z } from 'zod';
 import { HttpError, logInternalError, readBody, send, sendText } from '../shared/http.js';
-import { ControllerError } from './controller.js';
+import { ControllerError } from './controller-error.js';
 
 /** What a route's handler is given: its path parameters (decoded), the query and the validated body. */
 export interface RouteRequest<B> {
@@ -23,13 +23,21 @@ export interface RouteRequest<B> {
 export type Answer = { status: number; json: unknown } | { status: number; text: string; contentType: string };
 
 export interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** Segments, each literal or `:param` (one whole segment). */
   path: string;
   /** No token needed (health and metrics). */
   public?: boolean;
   /** Only for routes that take a body; an empty body reads as `{}`. */
   body?: z.ZodType;
+  /** What it does, in a line (the OpenAPI document's summary). */
+  summary?: string;
+  /** Query parameters: each one present is validated before the handler runs (the handler reads them as text). */
+  query?: Record<string, { schema: z.ZodType; description: string }>;
+  /** The success answer: its status (200 unless said) and its JSON, or the content type it has instead. */
+  response?: { status?: number; description: string; json?: z.ZodType; contentType?: string };
+  /** What the handler itself may answer besides success (404 no such thing, 409 refused now, 503 too busy). */
+  errors?: readonly (404 | 409 | 503)[];
   handle(r: RouteRequest<unknown>): Promise<Answer | void> | Answer | void;
 }
 
@@ -86,6 +94,7 @@ export function dispatcher(
         throw new HttpError(405, `${req.method} is not allowed here (allowed: ${allow})`, {}, { allow });
       }
       const params = Object.fromEntries(Object.entries(found.params).map(([k, v]) => [k, decodePart(v)]));
+      checkQuery(url.searchParams, found.route.query ?? {});
       const body = found.route.body ? await readJson(req, found.route.body, options.maxBodyBytes) : undefined;
       const answer = await found.route.handle({ req, res, params, query: url.searchParams, body });
       if (answer && 'text' in answer) sendText(res, answer.status, answer.text, answer.contentType);
@@ -145,7 +154,33 @@ function notFound(path: string, routes: readonly Route[]): string {
   return `no such resource ${path} (rollout resources: ${subs.join(', ')})`;
 }
 
+function checkQuery(query: URLSearchParams, declared: NonNullable<Route['query']>): void {
+  for (const [name, { schema }] of Object.entries(declared)) {
+    const value = query.get(name);
+    if (value === null) continue;
+    const parsed = schema.safeParse(value);
+    if (!parsed.success)
+      throw new HttpError(
+        400,
+        `query parameter ${name}: ${parsed.error.issues[0]!.message} (got ${JSON.stringify(value.slice(0, 100))})`,
+      );
+  }
+}
+
+/** `application/json` or a `+json` type, with or without parameters (`; charset=utf-8`). */
+const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
+
 async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, maxBytes: number): Promise<z.output<S>> {
+  const sent = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  const type = req.headers['content-type'];
+  // A form or text body is refused by its type, not parsed as JSON: a browser posts those cross-site without asking.
+  if (sent && !JSON_TYPE.test(type ?? ''))
+    throw new HttpError(
+      415,
+      `the request body must have content-type application/json (got ${type === undefined ? 'none' : JSON.stringify(type.slice(0, 100))})`,
+      {},
+      { connection: 'close' },
+    );
   const text = await readBody(req, maxBytes, 'request body');
   let json: unknown;
   try {

@@ -5,6 +5,7 @@
  * spike keeps its maximum error rate), with the step boundaries from the event log and,
  * per sequential analysis metric, its evidence against the rollback line.
  */
+import { z } from 'zod';
 import { HttpError } from '../shared/http.js';
 import { LatencySketch } from '../shared/sketch.js';
 import { VERSIONS, type Version } from '../shared/stats-snapshot.js';
@@ -34,28 +35,46 @@ export interface SeriesRange {
   points: number;
 }
 
+/** Digits only: no exponents, signs, fractions or spaces, so 1e9 and NaN are refused, not read. */
+function integerIn(min: number, max: number) {
+  const reason = `must be an integer from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(/^[0-9]{1,16}$/, reason)
+    .transform(Number)
+    .pipe(z.number().min(min, reason).max(max, reason));
+}
+
+const MAX_TIME = 8.64e15;
+
+/** The route's query parameters: the dispatcher checks each, and the OpenAPI document declares them. */
+export const SERIES_QUERY = {
+  from: { schema: integerIn(0, MAX_TIME), description: 'ms since the epoch (an hour before `to` unless said)' },
+  to: { schema: integerIn(0, MAX_TIME), description: 'ms since the epoch, not included (now unless said)' },
+  points: {
+    schema: integerIn(10, SERIES_LIMITS.maxPoints),
+    description: `at most this many buckets (${SERIES_LIMITS.defaultPoints} unless said)`,
+  },
+};
+
 /** Reads `from`, `to` (ms since the epoch, default the last hour) and `points`, or says why not. */
 export function seriesRange(query: URLSearchParams, now: number): SeriesRange {
-  const to = integerParam(query, 'to', now, 0, 8.64e15);
-  const from = integerParam(query, 'from', to - SERIES_LIMITS.defaultSpan, 0, 8.64e15);
-  const points = integerParam(query, 'points', SERIES_LIMITS.defaultPoints, 10, SERIES_LIMITS.maxPoints);
+  const to = integerParam(query, 'to', now);
+  const from = integerParam(query, 'from', to - SERIES_LIMITS.defaultSpan);
+  const points = integerParam(query, 'points', SERIES_LIMITS.defaultPoints);
   if (from >= to) throw new HttpError(400, `from must be before to (got from=${from}, to=${to})`);
   if (to - from > SERIES_LIMITS.maxSpan)
     throw new HttpError(400, `from and to may be at most 31 days apart (got ${Math.ceil((to - from) / DAY)} days)`);
   return { from, to, points };
 }
 
-function integerParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+function integerParam(query: URLSearchParams, name: keyof typeof SERIES_QUERY, fallback: number): number {
   const text = query.get(name);
   if (text === null) return fallback;
-  // Digits only: no exponents, signs, fractions or spaces, so 1e9 and NaN are refused, not read.
-  const value = /^[0-9]{1,16}$/.test(text) ? Number(text) : NaN;
-  if (!(value >= min && value <= max))
-    throw new HttpError(
-      400,
-      `${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(text.slice(0, 40))})`,
-    );
-  return value;
+  const parsed = SERIES_QUERY[name].schema.safeParse(text);
+  if (!parsed.success)
+    throw new HttpError(400, `${name} ${parsed.error.issues[0]!.message} (got ${JSON.stringify(text.slice(0, 40))})`);
+  return parsed.data;
 }
 
 /**

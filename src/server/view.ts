@@ -42,7 +42,8 @@ export interface RolloutView {
   steps: StepView[];
   /** Milliseconds left of a timed pause step (kept while a person has paused on top of it). */
   pauseLeft?: number;
-  paused?: { reason: string; message: string };
+  /** `held`: the canary weight a person holds the rollout at (set-weight). */
+  paused?: { reason: string; message: string; held?: number };
   /** The webhook gate the rollout waits on, with its last answer. */
   gate?: { type: string; since: number; message: string };
   analyses: AnalysisView[];
@@ -87,7 +88,15 @@ export function rolloutView(
       state: !live ? 'next' : index < s.step ? 'done' : index === s.step ? 'current' : 'next',
     })),
     ...pauseLeft(s, now),
-    ...(s.paused ? { paused: { reason: s.paused.reason, message: s.paused.message } } : {}),
+    ...(s.paused
+      ? {
+          paused: {
+            reason: s.paused.reason,
+            message: s.paused.message,
+            ...(s.paused.hold ? { held: s.paused.hold.weight } : {}),
+          },
+        }
+      : {}),
     ...(s.gate ? { gate: { type: s.gate.type, since: s.gate.since, message: s.gate.message } } : {}),
     analyses: s.analyses.map((a) => {
       const r = report(a.id);

@@ -159,6 +159,28 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
     });
   }
 
+  /**
+   * Forgets a rollout: its spec, status, runs, records and statistics go; its event log
+   * stays as the record of what happened, ended by a `deleted` event that readers of the
+   * stream see and after which a rollout of the same name starts its history afresh.
+   */
+  deleteRollout(name: string, revision: number, at: number): void {
+    this.transaction(() => {
+      this.db.prepare('delete from rollouts where name = ?').run(name);
+      for (const table of ['analysis_runs', 'measurements', 'records', 'deltas'])
+        this.db.prepare(`delete from ${table} where rollout = ?`).run(name);
+      this.appendEvent(name, revision, at, 'deleted', {});
+    });
+  }
+
+  /** The id of a rollout's last `deleted` event (0 if none): its history begins after it. */
+  deletedAt(name: string): number {
+    const row = this.db
+      .prepare("select max(id) as id from events where rollout = ? and type = 'deleted'")
+      .get(name) as { id: number | null };
+    return row.id ?? 0;
+  }
+
   /** Adds an event; its id is global and increasing, and never reused (AUTOINCREMENT), so a reader can resume after one. */
   appendEvent(rollout: string, revision: number, at: number, type: string, data: Record<string, unknown>): void {
     this.db

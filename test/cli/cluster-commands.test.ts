@@ -164,9 +164,22 @@ describe('kanari on a cluster', () => {
     await until('v2 promoted', () => state()?.result?.outcome === 'Promoted');
   });
 
-  it('abort rolls a release back, with its reason', async () => {
+  it('set-weight holds at a weight the replicas router can send, and is refused one it cannot', async () => {
     await setImage(cluster.client, 'web', 'web:3');
     await until('paused at step 2', pausedAt(1));
+    const odd = await kanari('set-weight', 'web', '30', ...onCluster());
+    assert.equal(odd.code, 1, odd.err);
+    assert.match(
+      odd.err,
+      /set-weight refused: set-weight 30: 30% of 2 pods is 0\.6 pods; .* 0% \(0 pods\) and 50% \(1 pod\)/,
+    );
+    const r = await kanari('set-weight', 'web', '50', '--reason', 'looks fine', ...onCluster());
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^web: Paused — held at 50% by hand: looks fine/);
+    assert.equal(state()?.paused?.hold?.weight, 50);
+  });
+
+  it('abort rolls a release back, with its reason', async () => {
     const r = await kanari('abort', 'web', '--reason', 'checkout is slow', ...onCluster());
     assert.equal(r.code, 0, r.err);
     await until('aborted', () => state()?.result?.outcome === 'Aborted');

@@ -114,6 +114,7 @@ function randomEvent(
   if (roll < 0.67 && s.instances.length > 0)
     return { type: 'instanceFailed', id: pick(s.instances).id, reason: 'crashed' };
   if (roll < 0.72) return { type: 'deploy', release: release(next()) };
+  if (roll < 0.75) return { type: 'setWeight', weight: Math.floor(r.uniform() * 101) };
   return {
     type: pick(['promote', 'promote', 'abort', 'pause', 'resume', 'resume', 'retry', 'undo'] as const),
     ...(r.uniform() < 0.15 ? { full: true } : {}),

@@ -9,7 +9,9 @@ import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 import { upstreamRollout } from '../helpers/config.js';
 import { listenPort, UpFixture } from '../helpers/controller.js';
+import { apiRoutes } from '../../src/server/api.js';
 import { request, type Reply } from '../helpers/http.js';
+import { conformance, type Exchange } from '../helpers/openapi-conformance.js';
 import { billionLaughs, DEEP_DOCUMENTS } from '../helpers/hostile.js';
 
 /** A `kanari up` of its own, with what a raw request needs: its port and token. */
@@ -25,8 +27,14 @@ async function controller(): Promise<{ f: UpFixture; port: number; token: string
 }
 
 let c: Awaited<ReturnType<typeof controller>>;
+let conforms: (e: Exchange) => void;
 before(async () => {
   c = await controller();
+  const doc = await request(c.port, { path: '/api/openapi.json' });
+  conforms = conformance(
+    JSON.parse(doc.body),
+    apiRoutes({} as never, {} as never, () => {}),
+  );
 });
 after(() => c.f.close());
 
@@ -39,13 +47,17 @@ interface Problem {
   issues?: { file: string; line: number; col: number; path: string; message: string }[];
 }
 
-const call = (method: string, path: string, body?: string | Buffer, to = c): Promise<Reply> =>
-  request(to.port, {
+/** A request, checked against the OpenAPI document on the way back. */
+async function call(method: string, path: string, body?: string | Buffer, to = c): Promise<Reply> {
+  const reply = await request(to.port, {
     method,
     path,
     headers: { authorization: `Bearer ${to.token}`, 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body }),
   });
+  conforms({ method, path, body: typeof body === 'string' ? body : undefined, reply });
+  return reply;
+}
 const apply = (file: string, text: string, to = c) => call('POST', '/api/v1/apply', JSON.stringify({ file, text }), to);
 const errorOf = (r: Reply) => {
   assert.equal(r.headers['content-type'], 'application/problem+json', r.body);

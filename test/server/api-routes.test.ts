@@ -10,23 +10,30 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createApiServer } from '../../src/server/api.js';
+import { apiRoutes, createApiServer } from '../../src/server/api.js';
 import { ApiClient, ApiError } from '../../src/server/client.js';
 import { Controller } from '../../src/server/controller.js';
 import { dispatcher, route } from '../../src/server/routes.js';
 import { request, type Reply } from '../helpers/http.js';
+import { conformance, type Exchange } from '../helpers/openapi-conformance.js';
 
 const TOKEN = 'route-test-token';
 const dir = mkdtempSync(join(tmpdir(), 'kanari-routes-'));
 let controller: Controller;
 let server: http.Server;
 let port: number;
+let conforms: (e: Exchange) => void;
 
 before(async () => {
   controller = new Controller(dir);
   server = createApiServer(controller, TOKEN, () => {}, { log: () => {} }) as http.Server;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
+  const doc = await request(port, { path: '/api/openapi.json' });
+  conforms = conformance(
+    JSON.parse(doc.body),
+    apiRoutes({} as never, {} as never, () => {}),
+  );
 });
 after(async () => {
   server.closeAllConnections();
@@ -35,13 +42,17 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const call = (method: string, path: string, body?: string, token = TOKEN): Promise<Reply> =>
-  request(port, {
+/** A request, checked against the OpenAPI document on the way back. */
+async function call(method: string, path: string, body?: string, token = TOKEN): Promise<Reply> {
+  const reply = await request(port, {
     method,
     path,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body }),
   });
+  conforms({ method, path, body, reply });
+  return reply;
+}
 
 function problem(r: Reply, status: number): Record<string, unknown> {
   assert.equal(r.status, status, r.body);
@@ -105,6 +116,21 @@ describe('controller API routes', () => {
       /Unrecognized key/i,
     );
     assert.equal((await call('GET', '/healthz')).status, 200);
+  });
+
+  it('answers a body of another type with 415 and a reason, and takes an empty body of none', async () => {
+    const send = (type: string | undefined, body: string) =>
+      request(port, {
+        method: 'POST',
+        path: '/api/v1/rollouts/x/pause',
+        headers: { authorization: `Bearer ${TOKEN}`, ...(type === undefined ? {} : { 'content-type': type }) },
+        body,
+      });
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/jsonx', undefined])
+      assert.match(String(problem(await send(type, '{}'), 415).detail), /content-type application\/json/);
+    // JSON with parameters, and no body with no type, are what clients send.
+    assert.equal((await send('application/json; charset=utf-8', '{}')).status, 404);
+    assert.equal((await send(undefined, '')).status, 404);
   });
 
   it('answers a bug with an id that is logged, and nothing else', async () => {

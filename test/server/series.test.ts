@@ -9,9 +9,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { apiRoutes } from '../../src/server/api.js';
 import type { SeriesAnswer } from '../../src/server/series.js';
 import { appRollout, listenPort, UpFixture } from '../helpers/controller.js';
 import { request } from '../helpers/http.js';
+import { conformance, type Exchange } from '../helpers/openapi-conformance.js';
 import { byVersion, sendMany } from '../helpers/load.js';
 
 type Series = SeriesAnswer & { marks: { at: number; type: string; weights?: { canary: number } }[] };
@@ -19,12 +21,24 @@ type Series = SeriesAnswer & { marks: { at: number; type: string; weights?: { ca
 const f = new UpFixture();
 let port: number;
 
+/** A GET, its answer checked against the OpenAPI document (the series schema, or a problem). */
 async function get(path: string) {
   const url = (JSON.parse(readFileSync(join(f.state, 'controller.json'), 'utf8')) as { url: string }).url;
   const token = readFileSync(join(f.state, 'api-token'), 'utf8').trim();
-  const r = await request(Number(new URL(url).port), { path, headers: { authorization: `Bearer ${token}` } });
-  return { status: r.status, type: r.headers['content-type'], json: JSON.parse(r.body) as Record<string, unknown> };
+  const port = Number(new URL(url).port);
+  conforms ??= conformance(
+    JSON.parse((await request(port, { path: '/api/openapi.json' })).body),
+    apiRoutes({} as never, {} as never, () => {}),
+  );
+  const reply = await request(port, { path, headers: { authorization: `Bearer ${token}` } });
+  conforms({ method: 'GET', path, reply });
+  return {
+    status: reply.status,
+    type: reply.headers['content-type'],
+    json: JSON.parse(reply.body) as Record<string, unknown>,
+  };
 }
+let conforms: ((e: Exchange) => void) | undefined;
 
 const sum = (xs: readonly (number | null)[] | undefined) => (xs ?? []).reduce<number>((a, b) => a + (b ?? 0), 0);
 
@@ -101,16 +115,16 @@ describe('a rollout series over the API', () => {
 
   it('answers each bad query with 400 and its reason, and an unknown rollout with 404', async () => {
     const cases: [string, RegExp][] = [
-      ['points=1000000000', /points must be an integer from 10 to 2000/],
-      ['points=1e9', /points must be an integer/],
-      ['points=NaN', /points must be an integer/],
-      ['points=', /points must be an integer/],
-      ['from=-5', /from must be an integer/],
-      ['from=1.5', /from must be an integer/],
+      ['points=1000000000', /query parameter points: must be an integer from 10 to 2000/],
+      ['points=1e9', /points: must be an integer/],
+      ['points=NaN', /points: must be an integer/],
+      ['points=', /points: must be an integer/],
+      ['from=-5', /from: must be an integer/],
+      ['from=1.5', /from: must be an integer/],
       ['from=2000&to=1000', /from must be before to/],
       ['from=5&to=5', /from must be before to/],
       [`from=0&to=${100 * 86_400_000}`, /at most 31 days apart/],
-      ['to=99999999999999999999', /to must be an integer/],
+      ['to=99999999999999999999', /to: must be an integer/],
     ];
     for (const [query, reason] of cases) {
       const r = await get(`/api/v1/rollouts/shop/series?${query}`);

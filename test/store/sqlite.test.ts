@@ -78,4 +78,32 @@ describe('SQLite store', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("deletes a rollout's rows but its event log, which a deleted event ends and another rollout of the name starts after", () => {
+    const store = new Store(':memory:');
+    const status = { updatedAt: 1, phase: 'StableOnly' } as never;
+    for (const name of ['shop', 'cart']) {
+      store.putRollout({ name, document: {}, templates: {}, status });
+      store.setRecord(name, 'router', { pid: 1 });
+      store.appendEvent(name, 1, 1, 'deploy', {});
+      store.saveRun(name, 1, 'r1', {} as never, {} as never, 1, { from: 0, items: [measurement(0)] });
+    }
+    assert.equal(store.deletedAt('shop'), 0);
+    store.deleteRollout('shop', 1, 2);
+    assert.deepEqual(
+      store.rollouts().map((r) => r.name),
+      ['cart'],
+    );
+    assert.equal(store.record('shop', 'router'), undefined);
+    assert.equal(store.run('shop', 'r1'), undefined);
+    assert.deepEqual(
+      store.events('shop').map((e) => e.type),
+      ['deploy', 'measurement', 'deleted'],
+    );
+    assert.ok(store.deletedAt('shop') > 0);
+    assert.deepEqual(store.events('shop', { after: store.deletedAt('shop') }), []);
+    assert.deepEqual(store.record('cart', 'router'), { pid: 1 }, 'another rollout keeps its rows');
+    assert.ok(store.run('cart', 'r1'));
+    store.close();
+  });
 });

@@ -4,6 +4,7 @@ import { planOf } from '../strategies/index.js';
 import { stopAnalyses, inconclusiveEntries, startAnalyses } from './analyses.js';
 import { countOf, fullSize } from './capacity.js';
 import { gated } from './gates.js';
+import { releaseHold } from './hold.js';
 import { IN_FLIGHT } from './phases.js';
 import { beginPromotion } from './promotion.js';
 import { enterStep, nextStep, restore, startCanary } from './steps.js';
@@ -87,6 +88,7 @@ export function promote(
   ) {
     return `step ${s.step + 1} is an analysis: it ends on its verdict (\`kanari promote --full\` skips it and every step after it)`;
   }
+  releaseHold(s);
   delete s.paused;
   nextStep(spec, s, at, out);
   return undefined;
@@ -95,6 +97,7 @@ export function promote(
 export function resume(spec: RolloutSpec, s: RolloutStatus, at: number, out: RolloutAction[]): string | undefined {
   const p = s.paused;
   if (s.phase !== 'Paused' || !p) return 'not paused';
+  releaseHold(s);
   delete s.paused;
   if (p.reason === 'step') {
     nextStep(spec, s, at, out);

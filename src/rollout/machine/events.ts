@@ -4,6 +4,7 @@ import { formatDuration } from '../../config/duration.js';
 import { deploy, promote, resume } from './commands.js';
 import { stopAnalyses } from './analyses.js';
 import { DEGRADED_AFTER, IN_FLIGHT, WAITING } from './phases.js';
+import { hold } from './hold.js';
 import { beginRollback } from './rollback.js';
 import { enterStep, pauseFor, startCanary } from './steps.js';
 import type { AnalysisEntry, RolloutAction, RolloutEvent, RolloutStatus } from '../types.js';
@@ -81,6 +82,8 @@ export function apply(spec: RolloutSpec, s: RolloutStatus, e: RolloutEvent, out:
       return undefined;
     case 'resume':
       return resume(spec, s, e.at, out);
+    case 'setWeight':
+      return hold(spec, s, e.weight, e.reason, e.at);
     case 'retry':
       return deploy(
         spec,
