@@ -59,13 +59,18 @@ export class HistoryReader {
     return row.w;
   }
 
-  /** A rollout's events of `types` at [from, to), oldest first, at most `limit`: what a chart marks on its time axis. */
+  /**
+   * A rollout's events of `types` at [from, to), oldest first, at most `limit`: what a chart
+   * marks on its time axis; only those after its last `deleted` event (a rollout of the same
+   * name before is another one).
+   */
   marks(rollout: string, from: number, to: number, types: readonly string[], limit: number): HistoryMark[] {
     const rows = this.db
       .prepare(
-        `select at, type, data from events where rollout = ? and at >= ? and at < ? and type in (${types.map(() => '?').join(', ')}) order by id limit ?`,
+        `select at, type, data from events where rollout = ? and at >= ? and at < ? and type in (${types.map(() => '?').join(', ')})
+        and id > (select coalesce(max(id), 0) from events where rollout = ? and type = 'deleted') order by id limit ?`,
       )
-      .all(rollout, from, to, ...types, limit) as { at: number; type: string; data: string }[];
+      .all(rollout, from, to, ...types, rollout, limit) as { at: number; type: string; data: string }[];
     return rows.map((r) => ({ ...(JSON.parse(r.data) as Record<string, unknown>), at: r.at, type: r.type }));
   }
 

@@ -160,7 +160,7 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
   }
 
   /**
-   * Forgets a rollout: its spec, status, runs, records and statistics go; its event log
+   * Forgets a rollout: its spec, status, runs, records, statistics and history go; its event log
    * stays as the record of what happened, ended by a `deleted` event that readers of the
    * stream see and after which a rollout of the same name starts its history afresh.
    */
@@ -169,6 +169,7 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
       this.db.prepare('delete from rollouts where name = ?').run(name);
       for (const table of ['analysis_runs', 'measurements', 'records', 'deltas'])
         this.db.prepare(`delete from ${table} where rollout = ?`).run(name);
+      this.history.drop(name);
       this.appendEvent(name, revision, at, 'deleted', {});
     });
   }

@@ -261,30 +261,26 @@ describe('rollout history in the SQLite store', () => {
     store.close();
   });
 
-  it(
-    "a deleted rollout's history goes with it, and a new rollout of its name starts without its marks",
-    { todo: 'deleteRollout (from main) does not know the history table' },
-    async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'kanari-history-'));
-      const store = new Store(join(dir, 'kanari.db'));
-      try {
-        store.saveStats('shop', SNAPSHOT, delta(T + 1000, { stable: served(1) }), HOUR);
-        store.appendEvent('shop', 1, T + 1000, 'status', { phase: 'SmallTraffic' });
-        store.deleteRollout('shop', 1, T + 2000);
-        assert.equal(store.history.bytes('shop'), 0, 'its buckets are gone');
-        store.appendEvent('shop', 1, T + 3000, 'deploy', {});
-        const series = await rolloutSeries(store.history, 'shop', { from: T, to: T + HOUR, points: 10 });
-        assert.deepEqual(
-          series.marks.map((m) => m.type),
-          ['deploy'],
-          "the new rollout's marks only",
-        );
-      } finally {
-        store.close();
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  );
+  it("a deleted rollout's history goes with it, and a new rollout of its name starts without its marks", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kanari-history-'));
+    const store = new Store(join(dir, 'kanari.db'));
+    try {
+      store.saveStats('shop', SNAPSHOT, delta(T + 1000, { stable: served(1) }), HOUR);
+      store.appendEvent('shop', 1, T + 1000, 'status', { phase: 'SmallTraffic' });
+      store.deleteRollout('shop', 1, T + 2000);
+      assert.equal(store.history.bytes('shop'), 0, 'its buckets are gone');
+      store.appendEvent('shop', 1, T + 3000, 'deploy', {});
+      const series = await rolloutSeries(store.history, 'shop', { from: T, to: T + HOUR, points: 10 });
+      assert.deepEqual(
+        series.marks.map((m) => m.type),
+        ['deploy'],
+        "the new rollout's marks only",
+      );
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('history survives closing and reopening the store (a controller killed and restarted)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kanari-history-'));
