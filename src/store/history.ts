@@ -117,7 +117,7 @@ export function trafficOf(delta: StatsDelta): TrafficBucket | undefined {
   return Object.keys(bucket).length > 0 ? bucket : undefined;
 }
 
-/** Beyond this ln E an e-value is past any rollback line; kept finite so JSON can carry it. */
+/** Beyond ±this ln E an e-value is past any rollback line (or as far from it); kept finite so JSON can carry it. */
 const MAX_LOG_E = 700;
 
 /** A sequential run's evidence per metric as its report states it; undefined for other judges. */
@@ -127,7 +127,7 @@ export function evidenceOf(report: AnalysisReport): EvidenceBucket | undefined {
   for (const m of report.metrics) {
     const d = m.details as { eValue?: unknown; alpha?: unknown } | undefined;
     if (typeof d?.eValue !== 'number' || typeof d.alpha !== 'number' || !(d.alpha > 0)) continue;
-    const logE = Math.min(MAX_LOG_E, Math.log(d.eValue));
+    const logE = Math.max(-MAX_LOG_E, Math.min(MAX_LOG_E, Math.log(d.eValue)));
     if (Number.isNaN(logE)) continue;
     metrics[m.name] = { logE, maxLogE: logE, rollbackAt: Math.log(1 / d.alpha) };
   }

@@ -214,6 +214,16 @@ describe('rollout history in the SQLite store', () => {
     assert.ok(cell.logE >= cell.rollbackAt, `ln E ${cell.logE} reached ln(1/α) ${cell.rollbackAt}`);
     assert.ok(Number.isFinite(cell.logE) && cell.rollbackAt > 0);
     assert.equal(evidenceOf({ ...report, judge: 'threshold' }), undefined, 'only the sequential judge has evidence');
+    const extremes = [0, Infinity].map((eValue) => ({
+      ...report.metrics[0]!,
+      details: { eValue, alpha: 0.05 },
+    }));
+    const kept = evidenceOf({ ...report, metrics: extremes.map((m, i) => ({ ...m, name: `m${i}` })) })!;
+    assert.deepEqual(
+      Object.values(kept.metrics).map((c) => c.logE),
+      [-700, 700],
+      'e-values of 0 and ∞ are kept as finite logs, which JSON can carry',
+    );
   });
 
   it("drops one rollout's history and only its own (for a rollout deleted)", () => {
