@@ -48,21 +48,22 @@ function sequentialReport(logE: number): AnalysisReport {
   };
 }
 
+const SPIKE_AT = T + 120_000;
+
+/** A store with 75 minutes of a delta each second, `versions` saying what each served; the spike: 5 s in minute 2. */
+function withSpike(versions: (spiking: boolean) => Partial<StatsDelta['versions']>): Store {
+  const store = new Store(':memory:');
+  for (let s = 1; s <= 75 * 60; s++) {
+    const end = T + s * 1000;
+    store.saveStats('shop', SNAPSHOT, delta(end, versions(end > SPIKE_AT && end <= SPIKE_AT + 5000)), HOUR);
+  }
+  return store;
+}
+
 describe('rollout history in the SQLite store', () => {
   it('a 5-second error spike early in a rollout is still visible an hour later, after its seconds were merged', () => {
-    const store = new Store(':memory:');
-    // 75 minutes of canary traffic at 20 requests a second, failing all of them for 5 s in minute 2.
-    const spikeAt = T + 120_000;
-    for (let s = 1; s <= 75 * 60; s++) {
-      const end = T + s * 1000;
-      const spiking = end > spikeAt && end <= spikeAt + 5000;
-      store.saveStats(
-        'shop',
-        SNAPSHOT,
-        delta(end, { stable: served(20), canary: served(spiking ? 0 : 20, spiking ? 20 : 0) }),
-        HOUR,
-      );
-    }
+    // Canary traffic at 20 requests a second, failing all of them during the spike.
+    const store = withSpike((spiking) => ({ stable: served(20), canary: served(spiking ? 0 : 20, spiking ? 20 : 0) }));
     const widths = new Set(store.history.rows('shop', T, T + 600_000).map((r) => r.width));
     assert.deepEqual([...widths], [10_000], 'the first ten minutes are kept at 10 s, no longer per second');
     const chart = seriesAnswer(
@@ -71,7 +72,7 @@ describe('rollout history in the SQLite store', () => {
     );
     assert.equal(chart.width, 60_000, '75 minutes in at most 100 points: one a minute');
     const canary = chart.versions.canary!;
-    const minute = chart.t.indexOf(spikeAt);
+    const minute = chart.t.indexOf(SPIKE_AT);
     assert.equal(canary.maxErrorRate[minute], 1, 'the spike keeps its peak: every request of a second failed');
     assert.equal(canary.errors[minute], 100, 'and its 100 failed requests are all counted');
     assert.equal(canary.requests[minute], 1200);
@@ -88,14 +89,8 @@ describe('rollout history in the SQLite store', () => {
   });
 
   it("a 5-second latency spike keeps its height in a wide bucket's maxP99, where the bucket's p99 hides it", () => {
-    const store = new Store(':memory:');
-    // 75 minutes at 20 requests a second of 10 ms, but 2 s for 5 s in minute 2: under 1% of any 10-minute bucket.
-    const spikeAt = T + 120_000;
-    for (let s = 1; s <= 75 * 60; s++) {
-      const end = T + s * 1000;
-      const slow = end > spikeAt && end <= spikeAt + 5000;
-      store.saveStats('shop', SNAPSHOT, delta(end, { canary: served(20, 0, slow ? 2 : 0.01) }), HOUR);
-    }
+    // 20 requests a second of 10 ms, but of 2 s during the spike: under 1% of any 10-minute bucket.
+    const store = withSpike((slow) => ({ canary: served(20, 0, slow ? 2 : 0.01) }));
     const chart = seriesAnswer(
       { from: T, to: T + 75 * 60_000, points: 10 },
       store.history.rows('shop', T, T + 75 * 60_000),
