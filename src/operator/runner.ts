@@ -30,7 +30,7 @@ import { describeRef, type KubeClient, type KubeObject, type ObjectRef, type Own
 import { RolloutEngine } from '../rollout/engine.js';
 import { systemClock } from '../rollout/seams/clock.js';
 import type { TargetsFactory } from '../rollout/seams/targets.js';
-import type { KubernetesRouterFactory } from '../traffic/kubernetes/index.js';
+import type { KubernetesRouterFactory, RoutedRollout } from '../traffic/kubernetes/index.js';
 import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
 import { recordEvent } from '../kube/events.js';
@@ -38,6 +38,7 @@ import { eventNote } from '../rollout/event-text.js';
 import { KubeRunStore } from '../store/kubernetes-runs.js';
 import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
+import { record } from '../kube/versions.js';
 import { engineDocument, ownerOf, releaseOf, versionOf, type DeploymentObject } from './release.js';
 import { addCleanupFinalizer, giveBack, REPLICAS_ANNOTATION } from './give-back.js';
 import { isIdle, releaseTemplates, type BuiltinTemplates, type TemplateLookup } from './templates.js';
@@ -67,6 +68,8 @@ export class RolloutRunner {
   /** The specs of those read from resources, as written: pinned in the status for a new leader. */
   private sources: Record<string, unknown> = {};
   private store?: KubeStatusStore;
+  /** The Rollout as read when its templates last were: what its router counts by (the release's, like the judge). */
+  private released?: KubernetesRolloutDocument;
   /** The Deployment whose pods kanari took over, once it has: held at zero even while the Rollout is refused. */
   private workload?: string;
   private said = new Set<string>();
@@ -122,6 +125,7 @@ export class RolloutRunner {
     const problem = rolloutProblems(rollout, this.templates)[0];
     if (problem) return this.refuse(`the Rollout is refused: ${formatPath(problem.path)}: ${problem.message}`);
     if (idle) this.engine?.useTemplates(this.templates);
+    if (idle) this.released = rollout;
     if (idle) this.store?.pin(this.sources);
     this.store?.refuse(undefined);
     const namespace = this.resource.metadata.namespace ?? 'default';
@@ -238,7 +242,7 @@ export class RolloutRunner {
       // {{target}} in a query is the version's Deployment, the name Istio and ingress-nginx count it under.
       instanceTarget: (instance) => instanceName(this.resource.metadata.name, instance),
       store: memoryStore({ status: this.store, runs: new KubeRunStore(this.store) }),
-      traffic: this.world.traffic(rollout, { owner, port, replicas: place.replicas }),
+      traffic: this.world.traffic(this.routed(rollout), { owner, port, replicas: place.replicas }),
       targets: this.world.targets(rollout, owner),
       // No stats: on Kubernetes the counts come from Prometheus, and no router of kanari's is sampled.
       clock: systemClock,
@@ -247,17 +251,40 @@ export class RolloutRunner {
     this.engine.start();
   }
 
+  /**
+   * The Rollout as its router sees it: where it routes, as when the engine opened, and who
+   * counts (`metrics`), as when the running release's templates were read, so a preset edited
+   * between releases changes what the router writes for the judge in step with the judge.
+   */
+  private routed(rollout: KubernetesRolloutDocument): RoutedRollout {
+    const released = () => this.released ?? rollout;
+    return {
+      metadata: rollout.metadata,
+      spec: {
+        service: rollout.spec.service,
+        trafficRouting: rollout.spec.trafficRouting,
+        get metrics() {
+          return released().spec.metrics;
+        },
+      },
+    };
+  }
+
   /** The Rollout is being deleted: nothing moves users any more, and the next step of giving back is taken. */
   private async giveBack(): Promise<void> {
     await this.close();
     await giveBack(this.resource, { ...this.world, say: (line) => this.say(line) });
   }
 
-  /** While a Rollout kanari runs is refused, no template is released; the workload it holds stays held. */
+  /**
+   * While a Rollout kanari runs is refused, no template is released; the workload it holds
+   * stays held. A new leader has no engine for it, but the workload's annotation says it is held.
+   */
   private async keepHeld(): Promise<void> {
-    if (this.workload === undefined) return;
+    const name = this.workload ?? record(record(this.resource.spec).workloadRef).name;
+    if (typeof name !== 'string' || name === '') return;
     const namespace = this.resource.metadata.namespace ?? 'default';
-    const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name: this.workload };
+    const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name };
     const workload = await this.world.client.get<DeploymentObject>(ref);
     if (workload) await this.holdWorkload(workload, false);
   }
@@ -303,6 +330,7 @@ export class RolloutRunner {
       await this.keepHeld();
       return this.store!.refuse(why);
     }
+    await this.keepHeld();
     if (current === why) return;
     await this.world.client.patch(
       {

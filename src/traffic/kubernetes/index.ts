@@ -22,7 +22,11 @@ export interface KubernetesRouterContext {
   holdMs?: number;
 }
 
-/** What a router is built from: the Rollout's name, its Service, its `trafficRouting` and who counts (nothing of its plan). */
+/**
+ * What a router is built from: the Rollout's name, its Service, its `trafficRouting` and who
+ * counts (nothing of its plan); `metrics` is read again at each write (the operator's runner
+ * gives the release's).
+ */
 export interface RoutedRollout {
   metadata: { name: string; namespace?: string | undefined };
   spec: Pick<KubernetesRolloutSpec, 'service' | 'trafficRouting'> & Partial<Pick<KubernetesRolloutSpec, 'metrics'>>;
@@ -49,8 +53,9 @@ export function kubernetesTrafficRouter(rollout: RoutedRollout, c: KubernetesRou
         ...common,
         routing: routing.gatewayAPI!,
         ...hold,
-        // Envoy Gateway counts each backendRef apart only when it has a filter, so one is written only for it.
-        ...(countPresetOf(rollout.spec) === 'envoy-gateway' ? { versionHeader: VERSION_HEADER } : {}),
+        // Envoy Gateway counts each backendRef apart only when it has a filter, so one is written
+        // only for it; read at each write, as `metrics` may be another release's by then.
+        versionHeader: () => (countPresetOf(rollout.spec) === 'envoy-gateway' ? VERSION_HEADER : undefined),
       });
     case 'istio':
       return new IstioTraffic({ ...common, routing: routing.istio!, ...hold });

@@ -12,6 +12,7 @@ import { sameTraffic, TrafficRefused } from '../../../src/rollout/seams/traffic.
 import type { TrafficState } from '../../../src/rollout/types.js';
 import { httpRouteFeatures, requireFeatures } from '../../../src/traffic/kubernetes/gatewayapi/crd.js';
 import { routeTraffic, splitRoute } from '../../../src/traffic/kubernetes/gatewayapi/route.js';
+import { covers } from '../../../src/traffic/kubernetes/owned-rules.js';
 import {
   httpRouteCrd,
   ROLLOUT,
@@ -153,6 +154,26 @@ describe('gatewayapi: weights, routes and mirror, both ways', () => {
         headers: [{ type: 'RegularExpression', name: 'Cookie', value: '^(?:.*;\\s*)?canary=always(?:\\s*;.*)?$' }],
       },
     ]);
+  });
+
+  it('two Rollouts’ header routes in one HTTPRoute: each reads its own back, and writing again changes nothing', () => {
+    const cdn = { rollout: 'cdn', namespace: ROLLOUT.namespace, service: { name: 'cdn', port: 80 } };
+    const routes = [{ header: 'x-canary', value: 'yes' }];
+    const web25 = split(25, { routes });
+    const cdn10 = split(10, { stable: 'c1', canary: 'c2', routes });
+    for (const [first, second] of [
+      [ctx, cdn],
+      [cdn, ctx],
+    ] as const) {
+      const stateOf = (c: typeof ctx) => (c === ctx ? web25 : cdn10);
+      let route = splitRoute(userHttpRoute(), stateOf(first), first);
+      route = splitRoute(route, stateOf(second), second);
+      new HTTPRoute(route as never).validate();
+      for (const c of [first, second]) {
+        assert.ok(sameTraffic(routeTraffic(route, c)!, stateOf(c)), `${c.rollout} reads its own state back`);
+        assert.ok(covers(route, splitRoute(route, stateOf(c), c)), `${c.rollout} writing again changes nothing`);
+      }
+    }
   });
 
   it('writes regular expressions that mean the same matched whole (Envoy) or searched in (kanari’s router)', () => {

@@ -4,13 +4,14 @@
  * timeouts) named `kanari-<rollout>-<k>` whose backends are the version Services with
  * weights in proportion, stable first, then canary, then baseline. After all the user's
  * rules come the copies for header/cookie routes, one per route and weighted copy, with that
- * condition added. The Gateway API gives a tie between equally specific matches of one
- * HTTPRoute to the first rule in list order, so each weighted copy wins over the rule it
- * copies; a route's copy has one more header match, so it is more specific and wins over
- * both wherever it stands, and standing last it loses the ties the user's own rules would
- * win over the rule it copies. So the weighted copies keep their places (and Envoy
- * Gateway's cluster names, which are rule and backendRef positions) while routes come and go.
- * The user's rules are never changed, and a stable-only state leaves only them.
+ * condition added (beside other Rollouts' route copies there, in order of Rollout name).
+ * The Gateway API gives a tie between equally specific matches of one HTTPRoute to the
+ * first rule in list order, so each weighted copy wins over the rule it copies; a route's
+ * copy has one more header match, so it is more specific and wins over both wherever it
+ * stands, and standing last it loses the ties with user rules of as many header matches
+ * (what it cannot keep: docs/kubernetes/gatewayapi.md). So the weighted copies keep their
+ * places (and Envoy Gateway's cluster names, which are rule and backendRef positions) while
+ * routes come and go. The user's rules are never changed, and a stable-only state leaves only them.
  */
 import type { KubeObject } from '../../../kube/api.js';
 import { describeRef, refOf } from '../../../kube/api.js';
@@ -122,7 +123,7 @@ export function splitRoute<T extends KubeObject>(
       rules.push(rule);
       k++;
     }
-    rules.push(...routeCopies);
+    rules.splice(routeCopiesAt(rules, ctx.rollout), 0, ...routeCopies);
     if (k === 0) throw new TrafficRefused(`${where} has no rule that sends to Service ${ctx.service.name}`);
     if (rules.length > MAX_RULES)
       throw new TrafficRefused(
@@ -188,6 +189,23 @@ export function routeTraffic(object: KubeObject, ctx: RouteContext): TrafficStat
     r.backendRefs?.map((b) => [b.name, b.weight]),
   );
   return state;
+}
+
+/** Any Rollout's header-route copy, by its name: `kanari-<rollout>-<k>-route-<n>`. */
+const ROUTE_COPY = /^kanari-(.+)-\d{1,4}-route-\d{1,4}$/;
+
+/**
+ * Where this rollout's route copies go: after the user's rules, and among other Rollouts'
+ * route copies at the end of the list in order of Rollout name, so that Rollouts sharing the
+ * route each find the others' copies where they left them and do not undo each other's writes.
+ */
+function routeCopiesAt(rules: Rule[], rollout: string): number {
+  let at = rules.length;
+  for (; at > 0; at--) {
+    const other = ROUTE_COPY.exec(rules[at - 1]!.name ?? '')?.[1];
+    if (other === undefined || other < rollout) break;
+  }
+  return at;
 }
 
 /** The user's rules: every rule not named as kanari's; a rule named as kanari's that sends to the user's Service is refused, never removed. */

@@ -26,7 +26,6 @@ export class GatewayApiTraffic implements KubernetesTrafficRouter {
 
   private readonly route: ObjectRef;
   private readonly serviceRef: ObjectRef;
-  private readonly ctx: RouteContext;
   /** The CRD's features once they were enough; read again while they are not (the CRD may be upgraded). */
   private features?: HttpRouteFeatures;
   private readonly hold: StableHold;
@@ -34,8 +33,8 @@ export class GatewayApiTraffic implements KubernetesTrafficRouter {
   constructor(
     private readonly o: KubernetesRouterOptions<z.output<typeof gatewayApiRouting>> & {
       holdMs?: number;
-      /** Set when the judge counts from Envoy Gateway (route.ts RouteContext). */
-      versionHeader?: string;
+      /** A header name while the judge counts from Envoy Gateway (route.ts RouteContext), asked at each use. */
+      versionHeader?: () => string | undefined;
     },
   ) {
     this.hold = new StableHold(o.holdMs ?? STABLE_HOLD_MS);
@@ -46,11 +45,15 @@ export class GatewayApiTraffic implements KubernetesTrafficRouter {
       name: o.routing.httpRoute,
     };
     this.serviceRef = serviceRef(o.rollout.namespace, o.service.name);
-    this.ctx = {
-      rollout: o.rollout.name,
-      namespace: o.rollout.namespace,
-      service: o.service,
-      versionHeader: o.versionHeader,
+  }
+
+  /** The route's context now: the version header follows who counts, which may change between releases. */
+  private get ctx(): RouteContext {
+    return {
+      rollout: this.o.rollout.name,
+      namespace: this.o.rollout.namespace,
+      service: this.o.service,
+      versionHeader: this.o.versionHeader?.(),
     };
   }
 
