@@ -23,6 +23,7 @@ const OFFLINE = [
   /^test\/simulate\//,
   /^test\/shared\//,
   /^test\/store\//,
+  /^test\/server\/tokens\.test\.ts$/,
   /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits|durable|hold)\.test\.ts$/,
   /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
@@ -47,6 +48,7 @@ const WAITING = [
   /^test\/cli\/cluster-commands\.test\.ts$/, // three releases through an operator, pods readied after a delay (~17 s, 3 s of CPU)
   /^test\/analysis\/counts-agree\.test\.ts$/, // a real Prometheus scraping bursts of traffic 3 s apart (~29 s)
   /^test\/kube\/kubectl-kubeconfig\.test\.ts$/, // kubectl processes one after another (~11 s)
+  /^test\/cli\/token\.test\.ts$/, // three controllers' starts and stops, a rollout paused (~18 s, 6 s of CPU)
 ];
 
 function findTests(dir) {

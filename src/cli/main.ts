@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'set-weight': () => import('./set-weight.js'),
   delete: () => import('./delete.js'),
   history: () => import('./history.js'),
+  token: () => import('./token.js'),
   router: () => import('./router.js'),
   lint: () => import('./lint.js'),
   simulate: () => import('./simulate.js'),

@@ -1,10 +1,9 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { isLoopbackHost, parseHostPort } from '../config/schemas/common.js';
 import { createApiServer } from '../server/api.js';
-import { tokenFromFile } from '../shared/http.js';
 import {
   controllerFile,
   healthPid,
@@ -14,6 +13,7 @@ import {
   type ControllerFile,
 } from '../server/client.js';
 import { Controller } from '../server/controller.js';
+import { Tokens } from '../server/tokens.js';
 import { describeSystemError, listenOrExplain, StartupError, survivePrintFailures } from '../shared/system.js';
 import { checkWritable, privateDir, tightenTree, writePrivateFile } from '../shared/files.js';
 import { parseCommandArgs } from './args.js';
@@ -99,10 +99,18 @@ async function serve(dir: string, listen: Binding): Promise<number> {
     );
     return EXIT.failed;
   }
-  const token = attempt(() => tokenFromFile(tokenFile(dir)), `cannot keep the API token in ${tokenFile(dir)}`);
-
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
   const controller = attempt(() => new Controller(dir, log), `cannot open the store ${join(dir, 'kanari.db')}`);
+  let token: string;
+  try {
+    token = attempt(
+      () => localToken(controller, tokenFile(dir), log),
+      `cannot keep the API token in ${tokenFile(dir)}`,
+    );
+  } catch (err) {
+    await controller.close();
+    throw err;
+  }
   let stopping: Promise<void> | undefined;
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => (stopped = resolve));
@@ -125,7 +133,7 @@ async function serve(dir: string, listen: Binding): Promise<number> {
   };
   let server: ReturnType<typeof createApiServer>;
   try {
-    server = createApiServer(controller, token, (all) => stop(all, 'kanari down'), {
+    server = createApiServer(controller, token, (all, actor) => stop(all, `kanari down (by ${actor})`), {
       ...(listen.tls ? { tls: listen.tls } : {}),
     });
   } catch (err) {
@@ -162,6 +170,20 @@ async function serve(dir: string, listen: Binding): Promise<number> {
   await done;
   log('stopped');
   return EXIT.ok;
+}
+
+/**
+ * The admin token in `file` (0600): the one there when it still works (a file from before
+ * tokens had roles becomes the first admin token), else a new one written there.
+ */
+function localToken(controller: Controller, file: string, log: (line: string) => void): string {
+  const current = existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+  const token = new Tokens(controller.store.tokens).localToken(current);
+  if (token !== current) {
+    writePrivateFile(file, token + '\n');
+    if (current !== undefined) log(`the token in ${file} was revoked, expired or not an admin's: it holds a new one`);
+  }
+  return token;
 }
 
 /**

@@ -13,6 +13,7 @@ type Data = Record<string, unknown>;
 
 /** The rows a person reads, each in words; the rest are the engine's bookkeeping (ticks, announcements, instances ready). */
 const DESCRIBED: Record<string, (d: Data) => string> = {
+  apply: (d) => `apply (${String(d.change)})`,
   deploy: (d) => `deploy ${(d.release as { version: string }).version}`,
   status: (d) =>
     `${String(d.phase).padEnd(15)} step ${Number(d.step) + 1}  canary ${(d.weights as { canary: number }).canary}%  ${String(d.message)}`,
@@ -29,7 +30,8 @@ const DESCRIBED: Record<string, (d: Data) => string> = {
 
 /** One event log row in a line (a row of another type, by its type). */
 export function describeEvent(e: EventFacts): string {
-  return Object.hasOwn(DESCRIBED, e.type) ? DESCRIBED[e.type]!(e.data) : e.type;
+  const text = Object.hasOwn(DESCRIBED, e.type) ? DESCRIBED[e.type]!(e.data) : e.type;
+  return typeof e.data.actor === 'string' ? `${text}  (by ${e.data.actor})` : text;
 }
 
 /** What a failure looks like: these rows are Warnings, the rest Normal. */

@@ -145,7 +145,7 @@ export interface RolloutStatus {
 }
 
 export type RolloutEvent =
-  | { type: 'deploy'; at: number; release: Release }
+  | ({ type: 'deploy'; at: number; release: Release } & Asked)
   | { type: 'tick'; at: number }
   | { type: 'trafficApplied'; at: number; seq: number }
   | { type: 'trafficFailed'; at: number; seq: number; reason: string }
@@ -157,14 +157,19 @@ export type RolloutEvent =
   | { type: 'stopAnalyses'; at: number; reason: string }
   /** What the webhooks of a gate answered: all 2xx is `passed` (for `rollback`, a 2xx asks for a rollback). */
   | { type: 'webhook'; at: number; gate: GateType; step: number; passed: boolean; reason: string }
-  | { type: 'promote'; at: number; full?: boolean }
-  | { type: 'abort'; at: number; reason?: string }
-  | { type: 'pause'; at: number }
-  | { type: 'resume'; at: number }
-  | { type: 'retry'; at: number }
-  | { type: 'undo'; at: number }
+  | ({ type: 'promote'; at: number; full?: boolean } & Asked)
+  | ({ type: 'abort'; at: number; reason?: string } & Asked)
+  | ({ type: 'pause'; at: number } & Asked)
+  | ({ type: 'resume'; at: number } & Asked)
+  | ({ type: 'retry'; at: number } & Asked)
+  | ({ type: 'undo'; at: number } & Asked)
   /** A person holds the canary at `weight` percent until resume, promote or abort. */
-  | { type: 'setWeight'; at: number; weight: number; reason?: string };
+  | ({ type: 'setWeight'; at: number; weight: number; reason?: string } & Asked);
+
+/** A person's command carries who asked (a token's name): the event log keeps it; the machine ignores it. */
+interface Asked {
+  actor?: string;
+}
 
 /** The moments a rollout announces to notifications (gates are `GateType`). */
 export type Announcement = (typeof ANNOUNCEMENTS)[number];

@@ -8,6 +8,7 @@ import type { AnalysisReport } from '../analysis/judging/judge.js';
 import { PHASES } from '../rollout/types.js';
 import type { EventRow } from '../store/sqlite.js';
 import type { ApplyResult } from './controller.js';
+import { ROLES, type Principal, type TokenInfo } from './tokens.js';
 import type { RolloutView } from './view.js';
 import type { rolloutSeries } from './series.js';
 
@@ -135,6 +136,25 @@ export const series = z.object({
     .describe('deploy, status (phase, step, weights) and result events'),
   marksTruncated: z.literal(true).optional(),
 });
+export const principal = z.object({
+  name: z.string().describe("the token's name: what the event log records as the actor"),
+  role: z.enum(ROLES),
+  tokenId: z.string(),
+});
+/** A token without its secret or hash: nobody can show the secret again. */
+export const tokenInfo = z.object({
+  id: z.string().describe('16 hex digits, not secret'),
+  name: z.string(),
+  role: z.enum(ROLES),
+  createdAt: millis,
+  createdBy: z.string().optional(),
+  expiresAt: millis.optional(),
+  lastUsedAt: millis.optional().describe('to the minute'),
+  revokedAt: millis.optional(),
+  revokedBy: z.string().optional(),
+});
+export const tokenList = z.object({ tokens: z.array(tokenInfo) });
+export const tokenMade = tokenInfo.extend({ token: z.string().describe('the token, shown this once') });
 
 /** RFC 9457: every error the API answers, as `application/problem+json`. */
 export const problem = z.looseObject({
@@ -157,4 +177,6 @@ export type Checked = [
   Accepts<typeof eventRow, EventRow>,
   Accepts<typeof analysisReport, AnalysisReport>,
   Accepts<typeof series, Awaited<ReturnType<typeof rolloutSeries>>>,
+  Accepts<typeof principal, Principal>,
+  Accepts<typeof tokenInfo, TokenInfo>,
 ];

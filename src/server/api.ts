@@ -1,13 +1,13 @@
 /**
  * The controller's REST API: JSON over HTTP (or HTTPS), a bearer token on everything but
- * health and metrics, errors as `application/problem+json`. Its routes, as data:
+ * health and metrics, errors as `application/problem+json`. Its routes, as data, each with
+ * the least role that may call it (docs/api.md says why each has the one it has):
  */
 import http from 'node:http';
 import https from 'node:https';
 import { z } from 'zod';
 import { versionLabel } from '../config/schemas/rollout.js';
 import { percent } from '../config/schemas/table.js';
-import { bearerChecker } from '../shared/http.js';
 import { bundleFiles } from './bundle.js';
 import { COMMANDS, type Controller } from './controller.js';
 import { EVENT_STREAM_DEFAULTS, EventStream, type EventStreamOptions } from './events.js';
@@ -15,7 +15,9 @@ import * as answers from './api-schemas.js';
 import { renderControllerMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { SERIES_QUERY, seriesRange } from './series.js';
-import { dispatcher, ok, route, type Route } from './routes.js';
+import { checkRole, dispatcher, ok, route, type Route } from './routes.js';
+import { tokenRoutes } from './token-routes.js';
+import { Tokens } from './tokens.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -31,7 +33,12 @@ const CONTROL = {
   errors: [409],
 } as const;
 
-export function apiRoutes(controller: Controller, events: EventStream, onShutdown: (all: boolean) => void): Route[] {
+export function apiRoutes(
+  controller: Controller,
+  events: EventStream,
+  tokens: Tokens,
+  onShutdown: (all: boolean, actor: string) => void,
+): Route[] {
   const routes = [
     route({
       method: 'GET',
@@ -56,24 +63,29 @@ export function apiRoutes(controller: Controller, events: EventStream, onShutdow
     route({
       method: 'GET',
       path: '/api/v1/rollouts',
+      role: 'viewer',
       summary: 'every rollout, as `kanari status` draws it',
       response: { description: 'the rollouts, by name', json: answers.rolloutList },
       handle: () => ok({ rollouts: controller.views() }),
     }),
     // {file, text}: the controller reads what the file references from its own disk; with
-    // `bundle`, only from the bundle (a controller on another host).
+    // `bundle`, only from the bundle (a controller on another host). Admin: a file says
+    // which commands run on this host, which ports it takes and which URLs it calls.
     route({
       method: 'POST',
       path: '/api/v1/apply',
+      role: 'admin',
       summary: 'creates or changes the Rollouts of a file (with the AnalysisTemplates beside them)',
       body: applyBody,
       response: { description: 'what each Rollout of the file became', json: answers.applied },
       errors: [409],
-      handle: async ({ body }) => ok({ applied: await controller.apply(body.file, body.text, body.bundle) }),
+      handle: async ({ body, principal }) =>
+        ok({ applied: await controller.apply(body.file, body.text, body.bundle, principal!.name) }),
     }),
     route({
       method: 'GET',
       path: '/api/v1/events',
+      role: 'viewer',
       summary: 'the event log as Server-Sent Events: the backlog after a cursor, then live',
       query: {
         rollout: { schema: z.string(), description: "only this rollout's events" },
@@ -81,22 +93,38 @@ export function apiRoutes(controller: Controller, events: EventStream, onShutdow
       },
       response: { description: 'an event stream; each event has its id', contentType: 'text/event-stream' },
       errors: [503],
-      handle: ({ req, res, query }) => events.serve(req, res, query),
+      handle: ({ req, res, query, principal }) => {
+        // A stream outlives the request that opened it; it ends when its token is revoked or expires.
+        const unwatch = tokens.whileValid(principal!, () => res.destroy());
+        res.on('close', unwatch);
+        return events.serve(req, res, query);
+      },
     }),
     route({
       method: 'POST',
       path: '/api/v1/shutdown',
+      role: 'admin',
       summary: 'stops the controller (`all`: its routers and instances too)',
       body: shutdownBody,
       response: { status: 202, description: 'stopping', json: answers.stopping },
-      handle: ({ body }) => {
-        setImmediate(() => onShutdown(body.all));
+      handle: ({ body, principal }) => {
+        setImmediate(() => onShutdown(body.all, principal!.name));
         return ok({ stopping: true, all: body.all }, 202);
       },
     }),
     route({
       method: 'GET',
+      path: '/api/v1/whoami',
+      role: 'viewer',
+      summary: "the token's name and role: what a client may offer its user",
+      response: { description: 'who the token is', json: answers.principal },
+      handle: ({ principal }) => ok(principal),
+    }),
+    ...tokenRoutes(tokens),
+    route({
+      method: 'GET',
       path: '/api/v1/rollouts/:name',
+      role: 'viewer',
       summary: 'one rollout, as `kanari status NAME` draws it',
       response: { description: 'the rollout', json: answers.rolloutView },
       handle: ({ params }) => ok(controller.view(params.name!)),
@@ -104,6 +132,7 @@ export function apiRoutes(controller: Controller, events: EventStream, onShutdow
     route({
       method: 'GET',
       path: '/api/v1/rollouts/:name/history',
+      role: 'viewer',
       summary: 'what happened to a rollout, oldest first (commands, phases, verdicts, results)',
       query: {
         limit: { schema: z.coerce.number().int().min(1), description: 'the newest this many (1000 unless said)' },
@@ -115,6 +144,7 @@ export function apiRoutes(controller: Controller, events: EventStream, onShutdow
     route({
       method: 'GET',
       path: '/api/v1/rollouts/:name/series',
+      role: 'viewer',
       summary: "a rollout's traffic, latency and evidence over time, in at most `points` buckets, for charts",
       query: SERIES_QUERY,
       response: { description: 'the series, with the step boundaries', json: answers.series },
@@ -124,6 +154,7 @@ export function apiRoutes(controller: Controller, events: EventStream, onShutdow
     route({
       method: 'GET',
       path: '/api/v1/rollouts/:name/analyses/:id',
+      role: 'viewer',
       summary: "an analysis run's report",
       response: { description: 'the report', json: answers.analysisReport },
       handle: ({ params }) => ok(controller.report(params.name!, params.id!)),
@@ -131,14 +162,21 @@ export function apiRoutes(controller: Controller, events: EventStream, onShutdow
     route({
       method: 'POST',
       path: '/api/v1/rollouts/:name/deploy',
+      role: 'operator',
       summary: 'starts a rollout of a version',
       body: deployBody,
       ...CONTROL,
-      handle: async ({ params, body }) => ok(await controller.deploy(params.name!, body.version, body.set)),
+      handle: async ({ params, body, principal }) => {
+        // `set` can change the canary's command: running commands on this host is an admin's.
+        if (Object.keys(body.set).length > 0) checkRole(principal!, 'admin', 'a deploy with set');
+        return ok(await controller.deploy(params.name!, body.version, body.set, principal!.name));
+      },
     }),
     route({
       method: 'DELETE',
       path: '/api/v1/rollouts/:name',
+      // What apply made, delete unmakes: the service's listener closes and its users are refused.
+      role: 'admin',
       summary: 'deletes a rollout that has ended (force: aborts one in flight first)',
       query: {
         force: {
@@ -148,26 +186,30 @@ export function apiRoutes(controller: Controller, events: EventStream, onShutdow
       },
       response: { description: 'deleted', json: answers.deleted },
       errors: [409],
-      handle: async ({ params, query }) =>
-        ok(await controller.remove(params.name!, { force: query.get('force') === 'true' })),
+      handle: async ({ params, query, principal }) =>
+        ok(await controller.remove(params.name!, { force: query.get('force') === 'true' }, principal!.name)),
     }),
     ...COMMANDS.map((command) =>
       route({
         method: 'POST',
         path: `/api/v1/rollouts/:name/${command}`,
+        role: 'operator',
         summary: `kanari ${command}`,
         body: commandBody,
         ...CONTROL,
-        handle: async ({ params, body }) => ok(await controller.command(params.name!, command, body)),
+        handle: async ({ params, body, principal }) =>
+          ok(await controller.command(params.name!, command, body, principal!.name)),
       }),
     ),
     route({
       method: 'POST',
       path: '/api/v1/rollouts/:name/weight',
+      role: 'operator',
       summary: 'holds the canary at a weight until resume, promote or abort (kanari set-weight)',
       body: setWeightBody,
       ...CONTROL,
-      handle: async ({ params, body }) => ok(await controller.setWeight(params.name!, body.weight, body.reason)),
+      handle: async ({ params, body, principal }) =>
+        ok(await controller.setWeight(params.name!, body.weight, body.reason, principal!.name)),
     }),
   ];
   // It describes the API and holds no secret (no rollout, no token), so tools read it without one.
@@ -192,16 +234,23 @@ export interface ApiServerOptions {
   events?: Partial<EventStreamOptions>;
 }
 
+/**
+ * The API of `controller`, with `localToken` (what `kanari up` keeps in `<state>/api-token`)
+ * as an admin token beside those the store keeps.
+ */
 export function createApiServer(
   controller: Controller,
-  token: string,
-  onShutdown: (all: boolean) => void,
+  localToken: string,
+  onShutdown: (all: boolean, actor: string) => void,
   options: ApiServerOptions = {},
 ): http.Server | https.Server {
   const log = options.log ?? ((line: string) => console.error(`kanari up: ${line}`));
   const events = new EventStream(controller.store, { ...EVENT_STREAM_DEFAULTS, ...options.events });
-  const handle = dispatcher(apiRoutes(controller, events, onShutdown), {
-    authorized: bearerChecker(token),
+  const tokens = new Tokens(controller.store.tokens);
+  if (tokens.localToken(localToken) !== localToken)
+    throw new Error('the local token is not one the API can take (16 to 256 characters of base64url)');
+  const handle = dispatcher(apiRoutes(controller, events, tokens, onShutdown), {
+    authenticate: (req) => tokens.authenticate(req.headers.authorization),
     maxBodyBytes: MAX_BODY_BYTES,
     log,
   });

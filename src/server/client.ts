@@ -1,7 +1,7 @@
 /**
  * How the CLI reaches the controller: `kanari up` writes its address to
- * `<state>/controller.json` and its token to `<state>/api-token`; KANARI_URL and
- * KANARI_TOKEN point elsewhere, and KANARI_CA names the PEM file of the certificate
+ * `<state>/controller.json` and its admin token to `<state>/api-token`; KANARI_TOKEN is
+ * another token to send instead, KANARI_URL points elsewhere, and KANARI_CA names the PEM file of the certificate
  * authority an HTTPS controller's certificate is checked against (for a self-signed one,
  * that certificate itself). The local token is only ever sent to loopback.
  */
@@ -81,7 +81,8 @@ export class ApiClient {
         `no controller runs for ${dir} (no controller.json there); start one with \`kanari up\`${process.env.KANARI_STATE ? '' : ' in this directory, or pass --state DIR'}`,
       );
     }
-    return new ApiClient(file.url, readToken(dir), file.servername);
+    // KANARI_TOKEN acts as another token (a viewer's, say) on the local controller too.
+    return new ApiClient(file.url, process.env.KANARI_TOKEN ?? readToken(dir), file.servername);
   }
 
   get<T>(path: string): Promise<T> {

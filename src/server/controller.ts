@@ -99,7 +99,7 @@ export class Controller {
    * unless it names its own `cwd`. With a `bundle`, files the documents reference are read
    * from it, never from this host's disk.
    */
-  async apply(file: string, text: string, bundle?: Bundle): Promise<ApplyResult[]> {
+  async apply(file: string, text: string, bundle?: Bundle, actor?: string): Promise<ApplyResult[]> {
     let docs;
     try {
       docs = loadDocuments(file, text, undefined, bundle && bundleReader(bundle));
@@ -128,12 +128,12 @@ export class Controller {
       );
     for (const doc of rollouts) this.checkChange(doc);
     const results: ApplyResult[] = [];
-    for (const doc of rollouts) results.push(await this.replace(doc, templates));
+    for (const doc of rollouts) results.push(await this.replace(doc, templates, actor));
     return results;
   }
 
   /** Starts a rollout of `version`: the spec's canary target with `set` (`canary.process.command=…`) laid over it. */
-  async deploy(name: string, version: string, set: Record<string, string> = {}): Promise<RolloutView> {
+  async deploy(name: string, version: string, set: Record<string, string> = {}, actor?: string): Promise<RolloutView> {
     const m = this.get(name);
     const router = m.router.health();
     if (router && !router.serving)
@@ -142,27 +142,43 @@ export class Controller {
         `the router of ${name} is not serving (${router.reason}); a deploy would move nobody: fix that first (kanari status ${name} shows when it serves)`,
       );
     const target = withOverrides(m.document.spec.canary, set);
-    return this.send(name, { type: 'deploy', release: { version, target: { ...target, version } } });
+    return this.send(name, {
+      type: 'deploy',
+      release: { version, target: { ...target, version } },
+      ...(actor === undefined ? {} : { actor }),
+    });
   }
 
-  command(name: string, command: Command, options: { full?: boolean; reason?: string } = {}): Promise<RolloutView> {
-    const event = (
-      command === 'promote'
+  /** A person's command; `actor` (who asked) goes into the event log with it. */
+  command(
+    name: string,
+    command: Command,
+    options: { full?: boolean; reason?: string } = {},
+    actor?: string,
+  ): Promise<RolloutView> {
+    const event = {
+      ...(command === 'promote'
         ? { type: 'promote', full: options.full === true }
         : command === 'abort'
           ? { type: 'abort', ...(options.reason ? { reason: options.reason } : {}) }
-          : { type: command }
-    ) as UntimedEvent;
+          : { type: command }),
+      ...(actor === undefined ? {} : { actor }),
+    } as UntimedEvent;
     return this.send(name, event);
   }
 
   /** Holds the canary at `weight` percent until resume, promote or abort (set-weight). */
-  setWeight(name: string, weight: number, reason?: string): Promise<RolloutView> {
+  setWeight(name: string, weight: number, reason?: string, actor?: string): Promise<RolloutView> {
     this.get(name);
     // Standalone rollouts run on kanari's own router; a Kubernetes router is asked by the operator.
     const problem = heldWeightProblem(EMBEDDED, weight);
     if (problem) throw new ControllerError(400, `set-weight ${weight}: ${problem}`);
-    return this.send(name, { type: 'setWeight', weight, ...(reason ? { reason } : {}) });
+    return this.send(name, {
+      type: 'setWeight',
+      weight,
+      ...(reason ? { reason } : {}),
+      ...(actor === undefined ? {} : { actor }),
+    });
   }
 
   /**
@@ -170,7 +186,11 @@ export class Controller {
    * event log stays, ended by `deleted`). One in flight is refused unless `force`, which
    * aborts it and deletes it only once users are back on stable and the canary has stopped.
    */
-  async remove(name: string, options: { force?: boolean } = {}): Promise<{ name: string; deleted: true }> {
+  async remove(
+    name: string,
+    options: { force?: boolean } = {},
+    actor?: string,
+  ): Promise<{ name: string; deleted: true }> {
     const m = this.get(name);
     if (this.deleting.has(name)) throw new ControllerError(409, `rollout ${name} is being deleted`);
     if (!ended(m.engine.status)) {
@@ -183,7 +203,11 @@ export class Controller {
       this.deleting.add(name);
       try {
         // Refused once a promotion has switched stable: then the promotion's end is waited for instead.
-        await m.engine.send({ type: 'abort', reason: 'the rollout is being deleted (delete --force)' });
+        await m.engine.send({
+          type: 'abort',
+          reason: 'the rollout is being deleted (delete --force)',
+          ...(actor === undefined ? {} : { actor }),
+        });
         if (!(await waitFor(() => ended(m.engine.status), FORCED_DELETE_WAIT_MS)))
           throw new ControllerError(
             409,
@@ -193,7 +217,8 @@ export class Controller {
         this.deleting.delete(name);
       }
     }
-    this.store.setRecord(name, 'deleting', { at: Date.now() });
+    // Who asked is kept with the mark, so the deleted event names them even if another controller finishes it.
+    this.store.setRecord(name, 'deleting', { at: Date.now(), ...(actor === undefined ? {} : { actor }) });
     await this.finishDelete(name);
     return { name, deleted: true };
   }
@@ -216,6 +241,7 @@ export class Controller {
     return this.store.events(name, {
       after: this.store.deletedAt(name),
       types: [
+        'apply',
         'deploy',
         'promote',
         'abort',
@@ -306,7 +332,8 @@ export class Controller {
     try {
       await m.engine.close({ stopInstances: true, stopReason: `rollout ${name} was deleted` });
       await m.router.stop();
-      this.store.deleteRollout(name, m.engine.status.revision, Date.now());
+      const actor = this.store.record<{ actor?: string }>(name, 'deleting')?.actor;
+      this.store.deleteRollout(name, m.engine.status.revision, Date.now(), actor);
       this.rollouts.delete(name);
       this.log(`${name}: deleted`);
     } catch (err) {
@@ -364,7 +391,11 @@ export class Controller {
     }
   }
 
-  private async replace(doc: RolloutDocument, templates: Record<string, AnalysisTemplateSpec>): Promise<ApplyResult> {
+  private async replace(
+    doc: RolloutDocument,
+    templates: Record<string, AnalysisTemplateSpec>,
+    actor?: string,
+  ): Promise<ApplyResult> {
     const name = doc.metadata.name;
     const old = this.rollouts.get(name);
     if (
@@ -383,8 +414,20 @@ export class Controller {
       else old.router.release();
     }
     this.open(doc, templates);
-    this.log(`${name}: ${old ? 'configured' : 'created'}`);
-    return { name, change: old ? 'configured' : 'created' };
+    const change = old ? 'configured' : 'created';
+    this.log(`${name}: ${change}${actor === undefined ? '' : ` by ${actor}`}`);
+    // Its own row, outside the engine's transitions: a file changes nothing the machine holds.
+    const engine = this.rollouts.get(name)!.engine;
+    try {
+      this.store.appendEvent(name, engine.status.revision, Date.now(), 'apply', {
+        change,
+        ...(actor === undefined ? {} : { actor }),
+      });
+    } catch (err) {
+      // The rollout is applied either way; only its line in the history is lost.
+      this.log(`${name}: cannot record the apply in the event log: ${describeSystemError(err)}`);
+    }
+    return { name, change };
   }
 
   private open(document: RolloutDocument, templates: Record<string, AnalysisTemplateSpec>): void {

@@ -17,7 +17,8 @@ const NAMED: Record<string, z.ZodType> = {
 /** Why the dispatcher answers each problem, for every route it can happen on. */
 const PROBLEMS: Record<number, string> = {
   400: 'the request is not valid (a malformed path, query parameter or body, or a body of the wrong shape); detail says which and why',
-  401: 'no bearer token, or a wrong one',
+  401: 'no bearer token, or a wrong, revoked or expired one',
+  403: "the token's role is below the one this needs; the problem's `role` says which",
   404: 'no such rollout (or analysis run)',
   409: 'refused in the state the rollout is in now; detail says why and what to do',
   413: 'the body is larger than the controller reads (4 MiB)',
@@ -44,7 +45,8 @@ export function openApiDocument(routes: readonly Route[]): Record<string, unknow
         bearer: {
           type: 'http',
           scheme: 'bearer',
-          description: 'the token `kanari up` writes to <state>/api-token',
+          description:
+            'a token with a role (viewer, operator or admin): `kanari up` writes an admin one to <state>/api-token, `kanari token create` makes others',
         },
       },
       schemas: Object.fromEntries(Object.entries(NAMED).map(([name, schema]) => [name, jsonSchema(schema, false)])),
@@ -65,6 +67,8 @@ export function openApiDocument(routes: readonly Route[]): Record<string, unknow
 export function problemStatuses(r: Route): number[] {
   const statuses = new Set<number>([...(r.errors ?? []), 500]);
   if (!r.public) statuses.add(401);
+  // A viewer may call the viewer's routes; anyone else can be below a route's role (a deploy with set is an admin's).
+  if (!r.public && r.role !== 'viewer') statuses.add(403);
   if (r.body || r.query || r.path.includes(':')) statuses.add(400);
   if (r.path.includes('/:name')) statuses.add(404);
   if (r.body) [413, 415].forEach((s) => statuses.add(s));
@@ -92,6 +96,7 @@ function operation(r: Route): Record<string, unknown> {
   return {
     operationId: operationId(r),
     ...(r.summary ? { summary: r.summary } : {}),
+    ...(r.role ? { description: `needs the ${r.role} role`, 'x-kanari-role': r.role } : {}),
     ...(r.public ? { security: [] } : {}),
     ...(params.length + query.length ? { parameters: [...params, ...query] } : {}),
     ...(r.body

@@ -1,14 +1,15 @@
 /**
  * The controller API's routes as data, and what every request goes through on the way to
  * one: the route found (404 for no path, 405 with `Allow` for a wrong method), the bearer
- * token checked, the body read under a limit and validated, and any error answered as
- * `application/problem+json` (RFC 9457).
+ * token checked and its role against the route's (401, 403), the body read under a limit
+ * and validated, and any error answered as `application/problem+json` (RFC 9457).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { z } from 'zod';
 import { HttpError, logInternalError, readBody, send, sendText } from '../shared/http.js';
 import { ControllerError } from './controller-error.js';
+import { roleAllows, type Principal, type Role } from './tokens.js';
 
 /** What a route's handler is given: its path parameters (decoded), the query and the validated body. */
 export interface RouteRequest<B> {
@@ -17,6 +18,8 @@ export interface RouteRequest<B> {
   params: Record<string, string>;
   query: URLSearchParams;
   body: B;
+  /** Who asked (undefined on a public route): the actor the event log records. */
+  principal?: Principal;
 }
 
 /** A JSON answer, or text of its own type; a handler that answers by itself (a stream) returns nothing. */
@@ -28,6 +31,8 @@ export interface Route {
   path: string;
   /** No token needed (health and metrics). */
   public?: boolean;
+  /** The least role a token needs; a route with neither this nor `public` is refused when the table is built. */
+  role?: Role;
   /** Only for routes that take a body; an empty body reads as `{}`. */
   body?: z.ZodType;
   /** What it does, in a line (the OpenAPI document's summary). */
@@ -66,11 +71,17 @@ export interface Dispatcher {
 export function dispatcher(
   routes: readonly Route[],
   options: {
-    authorized: (req: IncomingMessage) => boolean;
+    /** Who the request's token names; throws a 401 HttpError for no token or a bad one. */
+    authenticate: (req: IncomingMessage) => Principal;
     maxBodyBytes: number;
     log: (line: string) => void;
   },
 ): Dispatcher {
+  for (const r of routes)
+    if ((r.role === undefined) === (r.public !== true))
+      throw new Error(
+        `route ${r.method} ${r.path} must declare either a role (viewer, operator, admin) or public: true`,
+      );
   const compiled = routes.map((r) => ({ route: r, segments: r.path.split('/').slice(1) }));
   return (req, res) => {
     void (async () => {
@@ -81,22 +92,24 @@ export function dispatcher(
         return params ? [{ route: c.route, params }] : [];
       });
       const found = matching.find((m) => m.route.method === req.method);
-      if (!found?.route.public && !options.authorized(req))
-        throw new HttpError(
-          401,
-          'missing or wrong bearer token (Authorization: Bearer <token>; kanari up writes it to <state>/api-token)',
-          {},
-          { 'www-authenticate': 'Bearer' },
-        );
+      const principal = found?.route.public ? undefined : options.authenticate(req);
       if (matching.length === 0) throw new HttpError(404, notFound(url.pathname, routes));
       if (!found) {
         const allow = [...new Set(matching.map((m) => m.route.method))].join(', ');
         throw new HttpError(405, `${req.method} is not allowed here (allowed: ${allow})`, {}, { allow });
       }
+      if (principal) checkRole(principal, found.route.role!);
       const params = Object.fromEntries(Object.entries(found.params).map(([k, v]) => [k, decodePart(v)]));
       checkQuery(url.searchParams, found.route.query ?? {});
       const body = found.route.body ? await readJson(req, found.route.body, options.maxBodyBytes) : undefined;
-      const answer = await found.route.handle({ req, res, params, query: url.searchParams, body });
+      const answer = await found.route.handle({
+        req,
+        res,
+        params,
+        query: url.searchParams,
+        body,
+        ...(principal ? { principal } : {}),
+      });
       if (answer && 'text' in answer) sendText(res, answer.status, answer.text, answer.contentType);
       else if (answer) send(res, answer.status, answer.json);
     })().catch((err: unknown) => sendProblem(req, res, err, options.log));
@@ -125,9 +138,20 @@ export function sendProblem(
   } else if (err instanceof ControllerError && err.issues) {
     Object.assign(problem, { type: INVALID_CONFIG, title: 'The file is not valid', detail: err.message });
     problem.issues = err.issues;
-  } else problem.detail = err.message;
+  } else Object.assign(problem, err instanceof HttpError ? err.extra : {}, { detail: err.message });
   const headers = { 'content-type': PROBLEM_JSON, ...(err instanceof HttpError ? err.headers : {}) };
   send(res, status, problem, headers);
+}
+
+/** A 403 naming the role needed and the one the token has (RFC 6750's insufficient_scope). */
+export function checkRole(principal: Principal, needs: Role, what = 'this'): void {
+  if (roleAllows(principal.role, needs)) return;
+  throw new HttpError(
+    403,
+    `${what} needs the ${needs} role; the token ${principal.name} has ${principal.role}`,
+    { role: needs },
+    { 'www-authenticate': 'Bearer error="insufficient_scope"' },
+  );
 }
 
 function match(pattern: readonly string[], parts: readonly string[]): Record<string, string> | undefined {

@@ -24,6 +24,7 @@ import type {
 import { privateDir, privateFiles } from '../shared/files.js';
 import { EVIDENCE_PREFIX, evidenceOf, TRAFFIC, trafficOf } from './history.js';
 import { HISTORY_SCHEMA, HistoryTable } from './sqlite-history.js';
+import { TokenTable } from './tokens.js';
 
 const SCHEMA = `
 create table if not exists rollouts (
@@ -88,6 +89,8 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
   private appendTold = false;
   /** Each rollout's traffic and evidence over time, kept while the rollout is. */
   readonly history: HistoryTable;
+  /** The controller API's tokens (hashes only). */
+  readonly tokens: TokenTable;
 
   constructor(readonly path: string) {
     if (path !== ':memory:') {
@@ -103,6 +106,7 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA + HISTORY_SCHEMA);
     this.history = new HistoryTable(this.db);
+    this.tokens = new TokenTable(this.db);
   }
 
   close(): void {
@@ -164,13 +168,13 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
    * stays as the record of what happened, ended by a `deleted` event that readers of the
    * stream see and after which a rollout of the same name starts its history afresh.
    */
-  deleteRollout(name: string, revision: number, at: number): void {
+  deleteRollout(name: string, revision: number, at: number, actor?: string): void {
     this.transaction(() => {
       this.db.prepare('delete from rollouts where name = ?').run(name);
       for (const table of ['analysis_runs', 'measurements', 'records', 'deltas'])
         this.db.prepare(`delete from ${table} where rollout = ?`).run(name);
       this.history.drop(name);
-      this.appendEvent(name, revision, at, 'deleted', {});
+      this.appendEvent(name, revision, at, 'deleted', actor === undefined ? {} : { actor });
     });
   }
 

@@ -7,9 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import type { z } from 'zod';
+import { apiRoutes } from '../../src/server/api.js';
 import * as answers from '../../src/server/api-schemas.js';
 import type { Route } from '../../src/server/routes.js';
-import type { Reply } from './http.js';
+import { request, type Reply } from './http.js';
 
 type Operation = { parameters?: { name: string; in: string }[]; responses: Record<string, unknown> };
 type Doc = { paths: Record<string, Record<string, Operation>> };
@@ -48,6 +49,15 @@ export function conformance(doc: unknown, routes: readonly Route[]): (e: Exchang
     assert.match(String(reply.headers['content-type']), /^application\/json/, where);
     exactly(json, JSON.parse(reply.body), where);
   };
+}
+
+/** The check for a controller API served on `port`: its own document, against the route table (no handler runs). */
+export async function servedConformance(port: number): Promise<(e: Exchange) => void> {
+  const doc = await request(port, { path: '/api/openapi.json' });
+  return conformance(
+    JSON.parse(doc.body),
+    apiRoutes({} as never, {} as never, {} as never, () => {}),
+  );
 }
 
 function problemBody(reply: Reply, where: string): void {

@@ -10,12 +10,12 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { apiRoutes, createApiServer } from '../../src/server/api.js';
+import { createApiServer } from '../../src/server/api.js';
 import { ApiClient, ApiError } from '../../src/server/client.js';
 import { Controller } from '../../src/server/controller.js';
 import { dispatcher, route } from '../../src/server/routes.js';
 import { request, type Reply } from '../helpers/http.js';
-import { conformance, type Exchange } from '../helpers/openapi-conformance.js';
+import { servedConformance, type Exchange } from '../helpers/openapi-conformance.js';
 
 const TOKEN = 'route-test-token';
 const dir = mkdtempSync(join(tmpdir(), 'kanari-routes-'));
@@ -29,11 +29,7 @@ before(async () => {
   server = createApiServer(controller, TOKEN, () => {}, { log: () => {} }) as http.Server;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
-  const doc = await request(port, { path: '/api/openapi.json' });
-  conforms = conformance(
-    JSON.parse(doc.body),
-    apiRoutes({} as never, {} as never, () => {}),
-  );
+  conforms = await servedConformance(port);
 });
 after(async () => {
   server.closeAllConnections();
@@ -146,7 +142,11 @@ describe('controller API routes', () => {
           },
         }),
       ],
-      { authorized: () => true, maxBodyBytes: 10, log: (l) => lines.push(l) },
+      {
+        authenticate: () => ({ name: 'test', role: 'admin', tokenId: 'test' }),
+        maxBodyBytes: 10,
+        log: (l) => lines.push(l),
+      },
     );
     const s = http.createServer(handle);
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));

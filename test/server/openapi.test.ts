@@ -11,7 +11,7 @@ import { openApiDocument, problemStatuses } from '../../src/server/openapi.js';
 import { conformance } from '../helpers/openapi-conformance.js';
 
 // The document needs the table only; no handler runs.
-const routes = apiRoutes({} as never, {} as never, () => {});
+const routes = apiRoutes({} as never, {} as never, {} as never, () => {});
 const doc = openApiDocument(routes) as {
   openapi: string;
   info: { title: string; version: string };
@@ -37,7 +37,12 @@ describe('OpenAPI document', () => {
     assert.match(doc.openapi, /^3\.1\.\d+$/);
     assert.ok(doc.info.title && doc.info.version);
     assert.deepEqual(doc.components.securitySchemes, {
-      bearer: { type: 'http', scheme: 'bearer', description: 'the token `kanari up` writes to <state>/api-token' },
+      bearer: {
+        type: 'http',
+        scheme: 'bearer',
+        description:
+          'a token with a role (viewer, operator or admin): `kanari up` writes an admin one to <state>/api-token, `kanari token create` makes others',
+      },
     });
     const ids = new Set<string>();
     for (const [path, ops] of Object.entries(doc.paths)) {
@@ -78,6 +83,7 @@ describe('OpenAPI document', () => {
       '200',
       '400',
       '401',
+      '403',
       '404',
       '409',
       '413',

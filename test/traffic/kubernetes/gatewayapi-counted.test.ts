@@ -142,6 +142,38 @@ describe('gatewayapi: counting with Envoy Gateway', () => {
     }
   });
 
+  it("joins a user's header modifier: a `remove` of the version header gives way, a full `set` list is refused with the reason", () => {
+    const removing = userHttpRoute();
+    const own = {
+      type: 'RequestHeaderModifier',
+      requestHeaderModifier: { set: [{ name: 'x-a', value: '1' }], remove: ['X-Kanari-Version', 'x-b'] },
+    };
+    Object.assign(rulesOf(removing)[0]!.backendRefs![0]!, { filters: [own] });
+    const copy = rulesOf(write(removing, splitAt(5)))[0]!;
+    assert.deepEqual(copy.backendRefs![1]!.filters, [
+      {
+        type: 'RequestHeaderModifier',
+        requestHeaderModifier: {
+          set: [
+            { name: 'x-a', value: '1' },
+            { name: VERSION_HEADER, value: 'v2' },
+          ],
+          remove: ['x-b'],
+        },
+      },
+    ]);
+
+    const full = userHttpRoute();
+    const sixteen = Array.from({ length: 16 }, (_, i) => ({ name: `x-h${i}`, value: String(i) }));
+    Object.assign(rulesOf(full)[0]!.backendRefs![0]!, {
+      filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: sixteen } }],
+    });
+    assert.throws(
+      () => splitRoute(full, splitAt(5), ctx),
+      (e: Error) => e instanceof TrafficRefused && /already sets 16 headers/.test(e.message),
+    );
+  });
+
   it('refuses a weighted copy whose version header was edited', () => {
     const route = splitRoute(userHttpRoute(), splitAt(25), ctx);
     rulesOf(route)[0]!.backendRefs![1]!.filters = [setter('v1')];
@@ -156,5 +188,20 @@ describe('gatewayapi: a mirror of a backendRef with filters', () => {
     const copy = rulesOf(splitRoute(route, splitAt(10, { mirror: 5 }), { ...ctx, versionHeader: undefined }))[0]!;
     const mirror = (copy as { filters: { requestMirror?: { backendRef: object } }[] }).filters.at(-1)!;
     assert.deepEqual(mirror.requestMirror!.backendRef, { group: '', kind: 'Service', name: 'web-v2', port: 80 });
+  });
+
+  it("will not count while another Rollout's release is in the same HTTPRoute: its copies would move this one's clusters", () => {
+    const other = { ...ctx, rollout: 'cdn' };
+    const shared = splitRoute(userHttpRoute(), splitAt(10), other);
+    assert.throws(
+      () => countedClusters(shared, ctx),
+      (err: Error) =>
+        err instanceof TrafficRefused && /Rollout cdn/.test(err.message) && /until its release ends/.test(err.message),
+    );
+    assert.doesNotThrow(
+      () => countedClusters(splitRoute(shared, stableOnly('v1'), other), ctx),
+      'free again once it ends',
+    );
+    assert.doesNotThrow(() => countedClusters(splitRoute(userHttpRoute(), splitAt(10), ctx), ctx), 'its own copies');
   });
 });

@@ -11,6 +11,7 @@ import { envoyGatewayCluster } from '../../../config/presets/counts.js';
 import { VERSIONS, type Version } from '../../../config/schemas/table.js';
 import { describeRef, refOf, type KubeObject } from '../../../kube/api.js';
 import { TrafficRefused } from '../../../rollout/seams/traffic.js';
+import { parseOwnedName } from '../owned-rules.js';
 import { readShape } from '../shape.js';
 import { serviceRef, userRules, type RouteContext } from './route.js';
 import { httpRoute } from './shape.js';
@@ -39,6 +40,7 @@ export function weightedCopyPositions(object: KubeObject, ctx: RouteContext): nu
 
 /** Each version's Envoy clusters behind this HTTPRoute: one per weighted copy, which the judge sums. */
 export function countedClusters(object: KubeObject, ctx: RouteContext): Record<Version, string[]> {
+  refuseShared(object, ctx);
   const namespace = object.metadata.namespace ?? ctx.namespace;
   const rules = weightedCopyPositions(object, ctx);
   const clusters = (v: Version) =>
@@ -47,3 +49,26 @@ export function countedClusters(object: KubeObject, ctx: RouteContext): Record<V
     );
   return Object.fromEntries(VERSIONS.map((v) => [v, clusters(v)])) as Record<Version, string[]>;
 }
+
+/**
+ * Another Rollout's copies in the route (its release runs) come and go by themselves, and
+ * each moves the positions this Rollout's clusters are named by: counted then, the judge
+ * could read the other Rollout's versions as its own. So a release counted by Envoy
+ * Gateway starts only while no other release is in its HTTPRoute (the next reconcile tries
+ * again), and two such releases on one route take turns.
+ */
+function refuseShared(object: KubeObject, ctx: RouteContext): void {
+  const rules = (object.spec as { rules?: unknown } | undefined)?.rules;
+  for (const rule of Array.isArray(rules) ? rules : []) {
+    const name = (rule as { name?: unknown } | null)?.name;
+    if (typeof name !== 'string' || parseOwnedName(ctx.rollout, name)) continue;
+    const other = OWNED.exec(name)?.[1];
+    if (other !== undefined)
+      throw new TrafficRefused(
+        `${describeRef(refOf(object))} holds rules of Rollout ${other}, whose release moves where Envoy Gateway counts this one's versions: waiting until its release ends`,
+      );
+  }
+}
+
+/** Any Rollout's rule name, as ownedName writes it. */
+const OWNED = /^kanari-(.+)-\d{1,4}(?:-route-\d{1,4})?$/;

@@ -292,7 +292,17 @@ function withVersionHeader(ref: BackendRef, header: string, id: string): Backend
   else {
     const modifier = filters[at]!.requestHeaderModifier ?? {};
     const set = (modifier.set ?? []).filter((h) => h.name.toLowerCase() !== header.toLowerCase());
-    filters[at] = { ...filters[at]!, requestHeaderModifier: { ...modifier, set: [...set, entry] } };
+    // The CRD allows 16 entries; a 17th would fail the write with the API server's 422 instead of a reason.
+    if (set.length >= MAX_HEADERS)
+      throw new TrafficRefused(
+        `a backendRef of the rule kanari copies already sets ${set.length} headers, the most the HTTPRoute CRD allows, and counting with Envoy Gateway needs one more (${header})`,
+      );
+    // A user's `remove` of the same header would contradict kanari's `set`: the set wins.
+    const removed = (modifier as { remove?: unknown }).remove;
+    const remove = Array.isArray(removed)
+      ? { remove: removed.filter((h) => typeof h !== 'string' || h.toLowerCase() !== header.toLowerCase()) }
+      : {};
+    filters[at] = { ...filters[at]!, requestHeaderModifier: { ...modifier, set: [...set, entry], ...remove } };
   }
   return { ...ref, filters };
 }

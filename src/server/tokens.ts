@@ -1,0 +1,230 @@
+/**
+ * Who may call the controller API: bearer tokens, each with a name and a role, made
+ * random (256 bits), shown once and kept only as a SHA-256 hash. A slow password hash
+ * would buy nothing here: it slows the guessing of secrets people choose, and nobody can
+ * guess among 2^256 random values however fast each guess is; it would only make every
+ * request cost milliseconds of CPU.
+ */
+import crypto from 'node:crypto';
+import { parseDuration } from '../config/duration.js';
+import { HttpError } from '../shared/http.js';
+import { DuplicateTokenName, type TokenRow, type TokenTable } from '../store/tokens.js';
+
+/** Each role may do what the roles before it may. */
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export function roleAllows(has: Role, needs: Role): boolean {
+  return ROLES.indexOf(has) >= ROLES.indexOf(needs);
+}
+
+/** Who a request comes from: what the event log records as the actor. */
+export interface Principal {
+  name: string;
+  role: Role;
+  tokenId: string;
+}
+
+/** A token as the API shows it: everything but the secret, which nobody keeps, and its hash. */
+export type TokenInfo = Omit<TokenRow, 'hash' | 'role'> & { role: Role };
+
+/** The name of the admin token `kanari up` keeps in `<state>/api-token`. */
+export const LOCAL_TOKEN_NAME = 'local';
+/** A token nobody gave a lifetime lives this long: long enough for a CI pipeline's quarter, short enough that a forgotten leak ends. */
+export const DEFAULT_LIFETIME = '90d';
+
+/** `kanari_<id>_<secret>`: the id (not secret) finds the row; the prefix lets secret scanners spot a leaked one. */
+const TOKEN_FORMAT = /^kanari_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/;
+/** What an Authorization header may carry at all (RFC 6750's b64token); anything else is not looked up. */
+const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{16,256})$/;
+/** Last use is written at most this often per token, so reading is not a write per request. */
+const LAST_USED_GRAIN_MS = 60_000;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/;
+const TOKEN_ID = /^[0-9a-f]{16}$/;
+const DAY_MS = 86_400_000;
+const MAX_LIFETIME_MS = 3650 * DAY_MS;
+
+const MISSING =
+  'missing or wrong bearer token (Authorization: Bearer <token>; kanari up writes it to <state>/api-token)';
+
+/** The longest a timer may wait (2^31 - 1 ms, about 24.8 days); a later expiry is waited for in turns. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class Tokens {
+  /** What to call when a token is revoked, by its id: the connections it holds open. */
+  private readonly onRevoke = new Map<string, Set<() => void>>();
+
+  constructor(
+    private readonly table: TokenTable,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Makes a token: the secret is in the answer and nowhere else. */
+  create(o: { name: string; role: Role; lifetimeMs?: number; by?: string }): { token: string; info: TokenInfo } {
+    if (!NAME.test(o.name))
+      throw new HttpError(
+        400,
+        `a token's name must be letters, digits, dots, dashes, underscores or @ (at most 63), starting with a letter or digit (got ${JSON.stringify(o.name.slice(0, 80))})`,
+      );
+    // `kanari token revoke REF` takes an id before a name: a name that looks like one could not be named.
+    if (TOKEN_ID.test(o.name))
+      throw new HttpError(400, `a token's name must not look like a token's id (16 hex digits): ${o.name}`);
+    const id = crypto.randomBytes(8).toString('hex');
+    const token = `kanari_${id}_${crypto.randomBytes(32).toString('base64url')}`;
+    const at = this.now();
+    const row: TokenRow = {
+      id,
+      name: o.name,
+      role: o.role,
+      hash: sha256(token),
+      createdAt: at,
+      ...(o.by === undefined ? {} : { createdBy: o.by }),
+      ...(o.lifetimeMs === undefined ? {} : { expiresAt: at + o.lifetimeMs }),
+    };
+    try {
+      this.table.insert(row);
+    } catch (err) {
+      if (err instanceof DuplicateTokenName)
+        throw new HttpError(409, `a token named ${o.name} exists already: revoke it first, or pick another name`);
+      throw err;
+    }
+    return { token, info: infoOf(row) };
+  }
+
+  list(): TokenInfo[] {
+    return this.table.list().map(infoOf);
+  }
+
+  /** Revokes the token with this id, or the one of this name that is not revoked; one revoked already is said as it is. */
+  revoke(ref: string, by?: string): TokenInfo {
+    const row = this.table.byId(ref) ?? this.table.byName(ref)[0];
+    if (!row)
+      throw new HttpError(
+        404,
+        `no token named or numbered ${JSON.stringify(ref.slice(0, 80))} (see kanari token list)`,
+      );
+    this.table.revoke(row.id, this.now(), by);
+    for (const end of this.onRevoke.get(row.id) ?? []) end();
+    return infoOf(this.table.byId(row.id)!);
+  }
+
+  /**
+   * Calls `end` once the token `p` came with is revoked or expires: a connection that
+   * outlives its request (the event stream) must not outlive its token. Returns what
+   * stops watching, for when the connection ends first.
+   */
+  whileValid(p: Principal, end: () => void): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    const expiresAt = this.table.byId(p.tokenId)?.expiresAt;
+    const stop = () => {
+      clearTimeout(timer);
+      const ends = this.onRevoke.get(p.tokenId);
+      ends?.delete(once);
+      if (ends?.size === 0) this.onRevoke.delete(p.tokenId);
+    };
+    const once = () => {
+      stop();
+      end();
+    };
+    const arm = () => {
+      const left = expiresAt! - this.now();
+      if (left <= 0) return once();
+      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      timer.unref();
+    };
+    if (!this.onRevoke.has(p.tokenId)) this.onRevoke.set(p.tokenId, new Set());
+    this.onRevoke.get(p.tokenId)!.add(once);
+    if (expiresAt !== undefined) arm();
+    return stop;
+  }
+
+  /** The principal an `Authorization` header names; a 401 saying why for anything else. */
+  authenticate(authorization: string | undefined): Principal {
+    const token = BEARER.exec(authorization ?? '')?.[1];
+    const row = token === undefined ? undefined : this.find(token);
+    if (!row) throw unauthorized(MISSING);
+    const now = this.now();
+    // Only the holder of the token itself learns these: it matched its hash.
+    if (row.revokedAt !== undefined)
+      throw unauthorized(`the bearer token ${row.name} (${row.id}) was revoked at ${iso(row.revokedAt)}`);
+    if (row.expiresAt !== undefined && row.expiresAt <= now)
+      throw unauthorized(`the bearer token ${row.name} (${row.id}) expired at ${iso(row.expiresAt)}`);
+    if (row.lastUsedAt === undefined || now - row.lastUsedAt >= LAST_USED_GRAIN_MS) {
+      try {
+        this.table.touch(row.id, now);
+      } catch {
+        // A store that takes no writes (a full disk) must not lock everyone out.
+      }
+    }
+    return { name: row.name, role: row.role as Role, tokenId: row.id };
+  }
+
+  /**
+   * The admin token `kanari up` keeps in its state directory: `current` (the file's) when it
+   * still works, taken in as the first admin token when the store does not know it (a
+   * controller from before tokens had roles), else a new one to write to the file.
+   */
+  localToken(current?: string): string {
+    const now = this.now();
+    const known = current === undefined ? undefined : this.find(current);
+    if (known && known.revokedAt === undefined && (known.expiresAt ?? Infinity) > now && known.role === 'admin')
+      return current!;
+    const retire = () => {
+      for (const row of this.table.byName(LOCAL_TOKEN_NAME)) this.table.revoke(row.id, now, 'kanari up');
+    };
+    if (current !== undefined && !known && BEARER.test(`Bearer ${current}`)) {
+      retire();
+      const id = crypto.randomBytes(8).toString('hex');
+      this.table.insert({
+        id,
+        name: LOCAL_TOKEN_NAME,
+        role: 'admin',
+        hash: sha256(current),
+        createdAt: now,
+        createdBy: 'kanari up',
+      });
+      return current;
+    }
+    retire();
+    return this.create({ name: LOCAL_TOKEN_NAME, role: 'admin', by: 'kanari up' }).token;
+  }
+
+  /** The row whose hash is the token's, compared in constant time; by its id when it has one, else by its hash. */
+  private find(token: string): TokenRow | undefined {
+    const hash = sha256(token);
+    const id = TOKEN_FORMAT.exec(token)?.[1];
+    const row = id === undefined ? this.table.byHash(hash) : this.table.byId(id);
+    return row && crypto.timingSafeEqual(row.hash, hash) ? row : undefined;
+  }
+}
+
+/**
+ * A token's lifetime in ms from `30d`, `12h`, `90m` (or anything `parseDuration` reads), or
+ * undefined for `never`; at least a minute, at most ten years.
+ */
+export function parseLifetime(text: string): number | undefined {
+  if (text === 'never') return undefined;
+  const days = /^(\d{1,5})d$/.exec(text)?.[1];
+  const ms = days === undefined ? parseDuration(text) : Number(days) * DAY_MS;
+  if (ms === undefined || ms < 60_000 || ms > MAX_LIFETIME_MS)
+    throw new HttpError(
+      400,
+      `expires must be a duration from 1m to 3650d such as 12h or 30d, or never (got ${JSON.stringify(text.slice(0, 80))})`,
+    );
+  return ms;
+}
+
+function sha256(token: string): Buffer {
+  return crypto.createHash('sha256').update(token).digest();
+}
+
+function infoOf(row: TokenRow): TokenInfo {
+  const { hash: _hash, role, ...rest } = row;
+  return { ...rest, role: role as Role };
+}
+
+function unauthorized(detail: string): HttpError {
+  return new HttpError(401, detail, {}, { 'www-authenticate': 'Bearer' });
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
