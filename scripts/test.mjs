@@ -27,6 +27,7 @@ const OFFLINE = [
   /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits|durable|hold)\.test\.ts$/,
   /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
+  /^test\/server\/series-answer\.test\.ts$/,
   /^test\/server\/openapi\.test\.ts$/,
   /^test\/kube\/(crd|crd-templates|manifests|alerts|kubeconfig|weight-exporter-routers|events)\.test\.ts$/,
   /^test\/operator\/(templates|counting-templates)\.test\.ts$/,
@@ -39,6 +40,7 @@ const OFFLINE = [
 const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout
   /^test\/server\/events-resume\.test\.ts$/, // two controllers' starts, six measurements, 200 users at 2 at a time
+  /^test\/server\/series\.test\.ts$/, // two controllers' starts and four demo app processes for 40 requests (~20 s, 6 s of CPU)
   /^test\/kube\/weight-exporter-prometheus\.test\.ts$/, // Prometheus holding new targets back ~5 s, then counts accruing at 900 requests/s
   /^test\/operator\/operator-judged\.test\.ts$/, // two releases per router, four router cases at once, judged from a Prometheus scraping every second
   /^test\/operator\/(operator-process|operator-replicas|operator-delete|operator-counted-by|lease)\.test\.ts$/, // leases expiring, pauses, pods readied after a delay

@@ -10,6 +10,7 @@ import type { EventRow } from '../store/sqlite.js';
 import type { ApplyResult } from './controller.js';
 import { ROLES, type Principal, type TokenInfo } from './tokens.js';
 import type { RolloutView } from './view.js';
+import type { rolloutSeries } from './series.js';
 
 const millis = z.number().describe('milliseconds since the epoch');
 const health = z.object({ error: z.string(), since: millis });
@@ -98,6 +99,43 @@ export const healthz = z.object({ ok: z.literal(true), pid: z.number().int() });
 export const stopping = z.object({ stopping: z.literal(true), all: z.boolean() });
 export const deleted = z.object({ name: z.string(), deleted: z.literal(true) });
 
+const points = z.array(z.number().nullable());
+const versionSeries = z.object({
+  requests: points,
+  errors: points.describe('5xx responses'),
+  maxErrorRate: points.describe('the highest errors/requests of any one second in the bucket'),
+  maxP99: points.describe('the highest p99 latency (s) of any one second in the bucket'),
+  p50: points.describe("the median latency (s) of the bucket's requests"),
+  p99: points.describe("the p99 latency (s) of the bucket's requests"),
+});
+
+/** A rollout's series (src/server/series.ts): per version, arrays aligned on `t`, null where it served nothing. */
+export const series = z.object({
+  from: millis,
+  to: millis,
+  width: z.number().int().describe("each bucket's width in ms"),
+  t: z.array(millis).describe("each bucket's start"),
+  versions: z.object({
+    stable: versionSeries.optional(),
+    canary: versionSeries.optional(),
+    baseline: versionSeries.optional(),
+  }),
+  evidence: z.array(
+    z.object({
+      run: z.string(),
+      template: z.string(),
+      metric: z.string(),
+      rollbackAt: z.number().describe('ln(1/α): the run fails where ln E reaches it'),
+      points: z
+        .array(z.tuple([millis, z.number(), z.number()]))
+        .describe("[bucket start, ln E at the bucket's last round, the largest ln E in it]"),
+    }),
+  ),
+  marks: z
+    .array(z.looseObject({ at: millis, type: z.string() }))
+    .describe('deploy, status (phase, step, weights) and result events'),
+  marksTruncated: z.literal(true).optional(),
+});
 export const principal = z.object({
   name: z.string().describe("the token's name: what the event log records as the actor"),
   role: z.enum(ROLES),
@@ -138,6 +176,7 @@ export type Checked = [
   Accepts<typeof applied, { applied: ApplyResult[] }>,
   Accepts<typeof eventRow, EventRow>,
   Accepts<typeof analysisReport, AnalysisReport>,
+  Accepts<typeof series, Awaited<ReturnType<typeof rolloutSeries>>>,
   Accepts<typeof principal, Principal>,
   Accepts<typeof tokenInfo, TokenInfo>,
 ];

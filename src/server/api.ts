@@ -14,6 +14,7 @@ import { EVENT_STREAM_DEFAULTS, EventStream, type EventStreamOptions } from './e
 import * as answers from './api-schemas.js';
 import { renderControllerMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { SERIES_QUERY, seriesRange } from './series.js';
 import { checkRole, dispatcher, ok, route, type Route } from './routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { Tokens } from './tokens.js';
@@ -139,6 +140,16 @@ export function apiRoutes(
       response: { description: 'its events', json: answers.history },
       handle: ({ params, query }) =>
         ok({ events: controller.history(params.name!, { limit: Number(query.get('limit') ?? 1000) }) }),
+    }),
+    route({
+      method: 'GET',
+      path: '/api/v1/rollouts/:name/series',
+      role: 'viewer',
+      summary: "a rollout's traffic, latency and evidence over time, in at most `points` buckets, for charts",
+      query: SERIES_QUERY,
+      response: { description: 'the series, with the step boundaries', json: answers.series },
+      errors: [503],
+      handle: async ({ params, query }) => ok(await controller.series(params.name!, seriesRange(query, Date.now()))),
     }),
     route({
       method: 'GET',

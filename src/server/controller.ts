@@ -17,6 +17,7 @@ import { sizedDocument } from '../rollout/sizes.js';
 import type { RolloutStatus, UntimedEvent } from '../rollout/types.js';
 import { describeSystemError } from '../shared/system.js';
 import { Store } from '../store/sqlite.js';
+import { rolloutSeries, type SeriesRange } from './series.js';
 import type { ProcessRecord } from '../targets/process.js';
 import { RouterProcess } from '../traffic/router-process.js';
 import { RouterService } from '../traffic/router-service.js';
@@ -258,6 +259,12 @@ export class Controller {
       ],
       limit: options.limit ?? 1000,
     });
+  }
+
+  /** The rollout's traffic and evidence over [from, to), as at most `points` buckets, with its step boundaries. */
+  async series(name: string, range: SeriesRange) {
+    this.get(name);
+    return await rolloutSeries(this.store.history, name, range);
   }
 
   report(name: string, id: string) {

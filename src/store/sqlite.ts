@@ -1,7 +1,8 @@
 /**
  * The standalone store: one SQLite file (WAL) holding every rollout's spec and status,
  * its analysis runs with their measurements, what its instances and router are, the
- * router statistics of the last hour, and an append-only event log. Every write is a
+ * router statistics of the last hour, its history (traffic and evidence, downsampled as it
+ * ages, see history.ts), and an append-only event log. Every write is a
  * transaction, so a `kill -9` at any moment leaves either the old state or the new one.
  */
 import Database from 'better-sqlite3';
@@ -21,6 +22,8 @@ import type {
   StoredRollout,
 } from '../rollout/seams/store.js';
 import { privateDir, privateFiles } from '../shared/files.js';
+import { EVIDENCE_PREFIX, evidenceOf, TRAFFIC, trafficOf } from './history.js';
+import { HISTORY_SCHEMA, HistoryTable } from './sqlite-history.js';
 import { TokenTable } from './tokens.js';
 
 const SCHEMA = `
@@ -84,6 +87,8 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
   /** Who waits for new events (the API's event stream); told once per turn of the event loop, after the commit. */
   private readonly appendListeners = new Set<() => void>();
   private appendTold = false;
+  /** Each rollout's traffic and evidence over time, kept while the rollout is. */
+  readonly history: HistoryTable;
   /** The controller API's tokens (hashes only). */
   readonly tokens: TokenTable;
 
@@ -99,7 +104,8 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
     // NORMAL is durable against a process crash in WAL mode; only a power loss can drop the last commits.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db.exec(SCHEMA + HISTORY_SCHEMA);
+    this.history = new HistoryTable(this.db);
     this.tokens = new TokenTable(this.db);
   }
 
@@ -158,7 +164,7 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
   }
 
   /**
-   * Forgets a rollout: its spec, status, runs, records and statistics go; its event log
+   * Forgets a rollout: its spec, status, runs, records, statistics and history go; its event log
    * stays as the record of what happened, ended by a `deleted` event that readers of the
    * stream see and after which a rollout of the same name starts its history afresh.
    */
@@ -167,6 +173,7 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
       this.db.prepare('delete from rollouts where name = ?').run(name);
       for (const table of ['analysis_runs', 'measurements', 'records', 'deltas'])
         this.db.prepare(`delete from ${table} where rollout = ?`).run(name);
+      this.history.drop(name);
       this.appendEvent(name, revision, at, 'deleted', actor === undefined ? {} : { actor });
     });
   }
@@ -261,6 +268,8 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
           'insert into analysis_runs (id, rollout, revision, state, report, updated_at) values (?, ?, ?, ?, ?, ?) on conflict (rollout, id) do update set state = excluded.state, report = excluded.report, updated_at = excluded.updated_at',
         )
         .run(id, rollout, revision, JSON.stringify({ ...state, measurements: [] }), JSON.stringify(report), at);
+      const evidence = evidenceOf(report);
+      this.history.add(rollout, EVIDENCE_PREFIX + id, at, evidence);
     });
   }
 
@@ -332,7 +341,10 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
 
   saveStats(rollout: string, snapshot: StatsSnapshot, delta: StatsDelta | undefined, retention: number): void {
     this.transaction(() => {
-      if (delta) this.addDelta(rollout, delta, retention);
+      if (delta) {
+        this.addDelta(rollout, delta, retention);
+        this.history.add(rollout, TRAFFIC, delta.end, trafficOf(delta));
+      }
       this.setRecord(rollout, 'stats', snapshot);
     });
   }
