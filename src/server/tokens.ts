@@ -35,8 +35,11 @@ export const DEFAULT_LIFETIME = '90d';
 
 /** `kanari_<id>_<secret>`: the id (not secret) finds the row; the prefix lets secret scanners spot a leaked one. */
 const TOKEN_FORMAT = /^kanari_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/;
-/** What an Authorization header may carry at all (RFC 6750's b64token); anything else is not looked up. */
-const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{16,256})$/;
+/**
+ * What an Authorization header may carry at all (RFC 6750's b64token); anything else is not
+ * looked up. The scheme is case-insensitive (RFC 9110 §11.1): some clients send `bearer`.
+ */
+const BEARER = /^[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9._~+/=-]{16,256})$/;
 /** Last use is written at most this often per token, so reading is not a write per request. */
 const LAST_USED_GRAIN_MS = 60_000;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,62}$/;

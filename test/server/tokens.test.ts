@@ -64,13 +64,18 @@ describe('API tokens', () => {
     }
   });
 
+  it('take the scheme in any case, as HTTP says it is (some clients send "bearer")', () => {
+    const { token } = tokens.create({ name: 'ci', role: 'admin' });
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR'])
+      assert.equal(tokens.authenticate(`${scheme} ${token}`).name, 'ci', scheme);
+  });
+
   it('refuse what is not exactly a bearer token, with the same words for each', () => {
     const { token } = tokens.create({ name: 'ci', role: 'admin' });
     for (const header of [
       undefined,
       '',
       token,
-      `bearer ${token}`,
       `Bearer  ${token}`,
       `Bearer ${token} `,
       `Basic ${token}`,
