@@ -108,7 +108,11 @@ spec:
         outage.requests > 100,
         `the router kept serving with the controller dead (${outage.requests} requests)`,
       );
-      assert.equal(outage.failures + during.failures, 0);
+      assert.equal(
+        outage.failures + during.failures,
+        0,
+        `requests failed before the kill (${JSON.stringify([...during.byVersion])}) or after (${JSON.stringify([...outage.byVersion])}); errors without a status are not listed`,
+      );
       assert.ok(
         (outage.byVersion.get('v2') ?? 0) > 0,
         `still at 20%: v2 serves some users (${JSON.stringify([...outage.byVersion])} before: ${JSON.stringify([...during.byVersion])}, canary alive: ${alive(canary)}, view: ${JSON.stringify(before)})`,
