@@ -84,9 +84,11 @@ describe('controller API routes', () => {
       assert.match(String(problem(r, 401).detail), /missing or wrong bearer token/);
       assert.equal(r.headers['www-authenticate'], 'Bearer');
     }
-    // Near misses of the header are refused too, and a token in the query is not one.
-    for (const authorization of [`bearer ${TOKEN}`, `Bearer  ${TOKEN}`, `Basic ${TOKEN}`, TOKEN])
+    // Near misses of the header are refused too, and a token in the query is not one; the scheme's case is free (RFC 9110).
+    for (const authorization of [`Bearer  ${TOKEN}`, `Basic ${TOKEN}`, TOKEN])
       assert.equal((await request(port, { path: '/api/v1/rollouts', headers: { authorization } })).status, 401);
+    const lower = await request(port, { path: '/api/v1/rollouts', headers: { authorization: `bearer ${TOKEN}` } });
+    assert.equal(lower.status, 200);
     assert.equal((await request(port, { path: `/api/v1/rollouts?token=${TOKEN}` })).status, 401);
     assert.equal((await request(port, { path: '/healthz' })).status, 200);
     const metrics = await request(port, { path: '/metrics' });
