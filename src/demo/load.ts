@@ -8,6 +8,8 @@ export interface LoadCounts {
   failures: number;
   /** 5xx responses the app itself wrote (they carry its x-app-version). */
   appErrors: number;
+  /** Requests that got no response, by error code (ECONNRESET…). */
+  errors: Map<string, number>;
 }
 
 /**
@@ -41,7 +43,9 @@ export function startLoad(
         res.on('end', resolve);
         res.on('error', () => resolve());
       });
-      req.on('error', () => {
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        const what = err.code ?? err.message;
+        window.errors.set(what, (window.errors.get(what) ?? 0) + 1);
         window.requests++;
         window.failures++;
         resolve();
@@ -69,5 +73,5 @@ export function startLoad(
 }
 
 function fresh(): LoadCounts {
-  return { byVersion: new Map(), requests: 0, failures: 0, appErrors: 0 };
+  return { byVersion: new Map(), requests: 0, failures: 0, appErrors: 0, errors: new Map() };
 }

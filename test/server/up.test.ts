@@ -111,7 +111,7 @@ spec:
       assert.equal(
         outage.failures + during.failures,
         0,
-        `requests failed before the kill (${JSON.stringify([...during.byVersion])}) or after (${JSON.stringify([...outage.byVersion])}); errors without a status are not listed`,
+        `requests failed before the kill (${during.failures}: ${JSON.stringify([...during.byVersion, ...during.errors])}) or after (${outage.failures}: ${JSON.stringify([...outage.byVersion, ...outage.errors])})`,
       );
       assert.ok(
         (outage.byVersion.get('v2') ?? 0) > 0,
