@@ -35,6 +35,7 @@ import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
 import { recordEvent } from '../kube/events.js';
 import { eventNote } from '../rollout/event-text.js';
+import { commandEvent } from '../rollout/person-command.js';
 import { KubeRunStore } from '../store/kubernetes-runs.js';
 import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
@@ -162,8 +163,11 @@ export class RolloutRunner {
     if (t.rejected) this.say(`template ${version} waits: ${t.rejected}`);
   }
 
-  /** Carries out the command in the resource's annotation, once (its id is answered in the status). */
-  /** `rollout` and its `pods` say which weights its router can hold; without them (a refused spec) set-weight is refused. */
+  /**
+   * Carries out the command in the resource's annotation, once (its id is answered in the
+   * status). `rollout` and its `pods` say which weights its router can hold; without them
+   * (a refused spec) set-weight is refused.
+   */
   private async command(engine: RolloutEngine, rollout?: KubernetesRolloutDocument, pods?: number): Promise<void> {
     const request = readCommand(this.resource.metadata.annotations);
     if (!request) return;
@@ -179,13 +183,9 @@ export class RolloutRunner {
     const t = problem
       ? { rejected: `set-weight ${request.weight}: ${problem}` }
       : await engine.send(
-          request.command === 'promote'
-            ? { type: 'promote', ...(request.full ? { full: true } : {}) }
-            : request.command === 'abort'
-              ? { type: 'abort', ...(request.reason ? { reason: request.reason } : {}) }
-              : request.command === 'set-weight'
-                ? { type: 'setWeight', weight: request.weight!, ...(request.reason ? { reason: request.reason } : {}) }
-                : { type: request.command },
+          request.command === 'set-weight'
+            ? { type: 'setWeight', weight: request.weight!, ...(request.reason ? { reason: request.reason } : {}) }
+            : commandEvent(request.command, request),
         );
     store.answer({
       id: request.id,

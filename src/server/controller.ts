@@ -13,6 +13,7 @@ import { rolloutModeOf } from '../config/rollout-mode.js';
 import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import type { RolloutDocument, TargetSpec } from '../config/schemas/rollout.js';
 import type { RolloutEngine } from '../rollout/engine.js';
+import { commandEvent, type Command } from '../rollout/person-command.js';
 import { sizedDocument } from '../rollout/sizes.js';
 import type { RolloutStatus, UntimedEvent } from '../rollout/types.js';
 import { describeSystemError } from '../shared/system.js';
@@ -34,8 +35,7 @@ export { withOverrides } from './overrides.js';
 /** Linux allows 107 bytes in a unix socket path. */
 const MAX_SOCKET_PATH = 107;
 
-export type Command = Extract<UntimedEvent['type'], 'promote' | 'abort' | 'pause' | 'resume' | 'retry' | 'undo'>;
-export const COMMANDS: readonly Command[] = ['promote', 'abort', 'pause', 'resume', 'retry', 'undo'];
+export { COMMANDS, type Command } from '../rollout/person-command.js';
 
 /** How long `delete --force` waits for users to be back on stable before it gives up (the abort stands). */
 const FORCED_DELETE_WAIT_MS = 60_000;
@@ -156,15 +156,7 @@ export class Controller {
     options: { full?: boolean; reason?: string } = {},
     actor?: string,
   ): Promise<RolloutView> {
-    const event = {
-      ...(command === 'promote'
-        ? { type: 'promote', full: options.full === true }
-        : command === 'abort'
-          ? { type: 'abort', ...(options.reason ? { reason: options.reason } : {}) }
-          : { type: command }),
-      ...(actor === undefined ? {} : { actor }),
-    } as UntimedEvent;
-    return this.send(name, event);
+    return this.send(name, { ...commandEvent(command, options), ...(actor === undefined ? {} : { actor }) });
   }
 
   /** Holds the canary at `weight` percent until resume, promote or abort (set-weight). */
