@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { isLoopbackHost, parseHostPort } from '../config/schemas/common.js';
-import { createApiServer } from '../server/api.js';
+import { createApiServer, urlOf } from '../server/api.js';
 import {
   controllerFile,
   healthPid,
@@ -207,12 +207,6 @@ function attempt<T>(work: () => T, what: string): T {
     if (err instanceof StartupError || typeof (err as { code?: unknown }).code !== 'string') throw err;
     throw new StartupError(`${what}: ${describeSystemError(err)}`);
   }
-}
-
-/** Where this host's CLI reaches the API: a wildcard address by its loopback twin. */
-function urlOf(a: AddressInfo, tls: boolean): string {
-  const host = a.address === '0.0.0.0' ? '127.0.0.1' : a.address === '::' ? '::1' : a.address;
-  return `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${host}]` : host}:${a.port}`;
 }
 
 /**

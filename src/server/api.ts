@@ -4,6 +4,7 @@
  * the least role that may call it (docs/api.md says why each has the one it has):
  */
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import https from 'node:https';
 import { z } from 'zod';
 import { versionLabel } from '../config/schemas/rollout.js';
@@ -16,8 +17,11 @@ import { renderControllerMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { SERIES_QUERY, seriesRange } from './series.js';
 import { checkRole, dispatcher, ok, route, type Route } from './routes.js';
+import { authRoutes, type AuthRouteOptions } from './auth-routes.js';
+import type { OidcSignIn } from './oidc.js';
+import { requestPrincipal, Sessions, SignInCodes } from './sessions.js';
 import { tokenRoutes } from './token-routes.js';
-import { Tokens } from './tokens.js';
+import { Tokens, type Principal } from './tokens.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -38,7 +42,10 @@ export function apiRoutes(
   events: EventStream,
   tokens: Tokens,
   onShutdown: (all: boolean, actor: string) => void,
+  /** The browser's sign-in: its sessions, codes, single sign-on. */
+  browser: Omit<AuthRouteOptions, 'tokens'>,
 ): Route[] {
+  const { sessions } = browser;
   const routes = [
     route({
       method: 'GET',
@@ -94,9 +101,11 @@ export function apiRoutes(
       response: { description: 'an event stream; each event has its id', contentType: 'text/event-stream' },
       errors: [503],
       handle: ({ req, res, query, principal }) => {
-        // A stream outlives the request that opened it; it ends when its token is revoked or expires.
-        const unwatch = tokens.whileValid(principal!, () => res.destroy());
-        res.on('close', unwatch);
+        // A stream outlives the request that opened it; it ends when its token or session does.
+        res.on(
+          'close',
+          whileValid(principal!, tokens, sessions, () => res.destroy()),
+        );
         return events.serve(req, res, query);
       },
     }),
@@ -118,9 +127,15 @@ export function apiRoutes(
       role: 'viewer',
       summary: "the token's name and role: what a client may offer its user",
       response: { description: 'who the token is', json: answers.principal },
-      handle: ({ principal }) => ok(principal),
+      handle: ({ principal }) =>
+        ok({
+          name: principal!.name,
+          role: principal!.role,
+          ...(principal!.tokenId === undefined ? {} : { tokenId: principal!.tokenId }),
+        }),
     }),
     ...tokenRoutes(tokens),
+    ...authRoutes({ ...browser, tokens }),
     route({
       method: 'GET',
       path: '/api/v1/rollouts/:name',
@@ -230,6 +245,10 @@ export function apiRoutes(
 export interface ApiServerOptions {
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** The sign-in links' codes (kanari up issues them once the API listens). */
+  codes?: SignInCodes;
+  /** Single sign-on, when configured. */
+  oidc?: OidcSignIn;
   log?: (line: string) => void;
   events?: Partial<EventStreamOptions>;
 }
@@ -249,12 +268,38 @@ export function createApiServer(
   const tokens = new Tokens(controller.store.tokens);
   if (tokens.localToken(localToken) !== localToken)
     throw new Error('the local token is not one the API can take (16 to 256 characters of base64url)');
-  const handle = dispatcher(apiRoutes(controller, events, tokens, onShutdown), {
-    authenticate: (req) => tokens.authenticate(req.headers.authorization),
+  const sessions = new Sessions(controller.store.sessions, controller.store.tokens);
+  const browser = {
+    sessions,
+    codes: options.codes ?? new SignInCodes(),
+    ...(options.oidc ? { oidc: options.oidc } : {}),
+    secure: options.tls !== undefined,
+    log,
+  };
+  const handle = dispatcher(apiRoutes(controller, events, tokens, onShutdown, browser), {
+    authenticate: (req) => requestPrincipal(req, tokens, sessions),
     maxBodyBytes: MAX_BODY_BYTES,
     log,
   });
   const server = options.tls ? https.createServer({ ...options.tls }, handle) : http.createServer(handle);
   server.on('close', () => events.close());
+  server.on('listening', () =>
+    options.oidc?.listeningAt(urlOf(server.address() as AddressInfo, options.tls !== undefined)),
+  );
   return server;
+}
+
+/** Calls `end` once whatever the principal came with (its token, its session) ends; returns what stops watching. */
+function whileValid(p: Principal, tokens: Tokens, sessions: Sessions, end: () => void): () => void {
+  const stops = [
+    ...(p.tokenId === undefined ? [] : [tokens.whileValid({ ...p, tokenId: p.tokenId }, end)]),
+    ...(p.session === undefined ? [] : [sessions.whileValid(p.session, end)]),
+  ];
+  return () => stops.forEach((stop) => stop());
+}
+
+/** Where a browser on this host reaches the API: a wildcard address by its loopback twin. */
+export function urlOf(a: AddressInfo, tls: boolean): string {
+  const host = a.address === '0.0.0.0' ? '127.0.0.1' : a.address === '::' ? '::1' : a.address;
+  return `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${host}]` : host}:${a.port}`;
 }

@@ -22,7 +22,21 @@ export function roleAllows(has: Role, needs: Role): boolean {
 export interface Principal {
   name: string;
   role: Role;
-  tokenId: string;
+  /** The token it came with, or signed in with; none for a session of single sign-on or a sign-in link. */
+  tokenId?: string;
+  /** When it came with a session cookie rather than a bearer token. */
+  session?: SessionRef;
+}
+
+export type SignInVia = 'token' | 'oidc' | 'link';
+
+/** What a request made with a session cookie (sessions.ts) carries besides who it is. */
+export interface SessionRef {
+  /** Hex of the hash the store keys it by. */
+  key: string;
+  csrf: string;
+  expiresAt: number;
+  via: SignInVia;
 }
 
 /** A token as the API shows it: everything but the secret, which nobody keeps, and its hash. */
@@ -116,7 +130,7 @@ export class Tokens {
    * outlives its request (the event stream) must not outlive its token. Returns what
    * stops watching, for when the connection ends first.
    */
-  whileValid(p: Principal, end: () => void): () => void {
+  whileValid(p: Principal & { tokenId: string }, end: () => void): () => void {
     let timer: NodeJS.Timeout | undefined;
     const expiresAt = this.table.byId(p.tokenId)?.expiresAt;
     const stop = () => {
