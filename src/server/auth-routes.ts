@@ -128,6 +128,13 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
       path: '/auth/oidc/callback',
       public: true,
       summary: 'where the identity provider sends the browser back: a session, or the sign-in page with why not',
+      query: {
+        code: { schema: z.string().max(4096), description: 'the authorization code' },
+        state: { schema: z.string().max(512), description: 'the state the sign-in was started with' },
+        iss: { schema: z.string().max(2048), description: "the provider's issuer (RFC 9207)" },
+        error: { schema: z.string().max(512), description: "the provider's refusal" },
+        error_description: { schema: z.string().max(2048), description: 'its words (logged, not shown)' },
+      },
       response: { status: 303, description: 'to the dashboard, signed in or with ?sign-in-error=', empty: true },
       handle: async ({ req, query }) => {
         const clear = flowCookie('', 0);
