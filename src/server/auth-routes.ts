@@ -146,7 +146,7 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
           who = await o.oidc.finish(flow, query);
         } catch (err) {
           const why = err instanceof SignInRefused ? err.message : 'the identity provider’s answer was not valid';
-          o.log(`single sign-on refused: ${why}${err instanceof SignInRefused ? '' : ` (${(err as Error).message})`}`);
+          o.log(`single sign-on refused: ${why}${err instanceof SignInRefused ? '' : ` (${describeOidcError(err)})`}`);
           return refused(why, [clear]);
         }
         const { id } = o.sessions.start({ actor: who.actor, role: who.role, via: 'oidc' });
@@ -172,6 +172,17 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
       },
     }),
   ];
+}
+
+/** openid-client's error in a line for the log: its messages down the cause chain and the OAuth error code; never a token. */
+function describeOidcError(err: unknown): string {
+  const said: string[] = [];
+  for (let e = err as { message?: unknown; error?: unknown; cause?: unknown } | undefined; e && said.length < 3;) {
+    if (typeof e.message === 'string') said.push(e.message.slice(0, 200));
+    if (typeof e.error === 'string') said.push(e.error.slice(0, 60));
+    e = e.cause instanceof Error ? e.cause : undefined;
+  }
+  return said.join(': ');
 }
 
 function needSession<S>(session: S | undefined): S {

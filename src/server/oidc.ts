@@ -66,7 +66,12 @@ export class OidcSignIn implements SingleSignOn {
   constructor(
     private readonly settings: OidcSettings,
     private readonly clientSecret: string | undefined,
-    private readonly options: { allowInsecureRequestsForTests?: boolean; now?: () => number } = {},
+    private readonly options: {
+      allowInsecureRequestsForTests?: boolean;
+      /** A test's fetch, to tamper with the provider's answers on their way in. */
+      fetchForTests?: client.CustomFetch;
+      now?: () => number;
+    } = {},
   ) {
     this.label = `Sign in with ${settings.label ?? new URL(settings.issuer).host}`;
     this.redirectUrl = settings.redirectUrl;
@@ -160,7 +165,10 @@ export class OidcSignIn implements SingleSignOn {
         this.settings.clientId,
         this.clientSecret,
         this.clientSecret === undefined ? client.None() : undefined,
-        this.options.allowInsecureRequestsForTests ? { execute: [client.allowInsecureRequests] } : {},
+        {
+          ...(this.options.allowInsecureRequestsForTests ? { execute: [client.allowInsecureRequests] } : {}),
+          ...(this.options.fetchForTests ? { [client.customFetch]: this.options.fetchForTests } : {}),
+        },
       )
       .catch((err: unknown) => {
         this.discovered = undefined;
