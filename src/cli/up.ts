@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { isLoopbackHost, parseHostPort } from '../config/schemas/common.js';
 import { createApiServer, urlOf } from '../server/api.js';
 import {
@@ -13,6 +14,8 @@ import {
   type ControllerFile,
 } from '../server/client.js';
 import { Controller } from '../server/controller.js';
+import { OidcSignIn, oidcSettings } from '../server/oidc.js';
+import { SignInCodes } from '../server/sessions.js';
 import { Tokens } from '../server/tokens.js';
 import { describeSystemError, listenOrExplain, StartupError, survivePrintFailures } from '../shared/system.js';
 import { checkWritable, privateDir, tightenTree, writePrivateFile } from '../shared/files.js';
@@ -21,7 +24,7 @@ import { EXIT, UsageError } from './exit.js';
 
 export const summary = 'run the controller: the API, every applied rollout and its router (kanari up)';
 
-const HELP = `Usage: kanari up [--state DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--insecure]
+const HELP = `Usage: kanari up [--state DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--insecure] [--oidc FILE]
 
 Runs the controller in the foreground until SIGINT/SIGTERM (or \`kanari down\`). It resumes every
 rollout kept in the state directory, starts or adopts each rollout's router, and serves the API
@@ -34,7 +37,12 @@ users are never cut off; the next \`kanari up\` adopts them.
   --tls-cert FILE     serve the API over HTTPS with this certificate (PEM) ...
   --tls-key FILE      ... and its private key (PEM); clients trust it with KANARI_CA
   --insecure          allow plain HTTP on an address that is not loopback: the token and every
-                      answer cross the network readable by anyone on the path`;
+                      answer cross the network readable by anyone on the path
+  --oidc FILE         single sign-on for the dashboard: the provider, client and role mapping
+                      (YAML; docs/sign-in.md). The client secret comes from the file the
+                      settings name, or $KANARI_OIDC_CLIENT_SECRET, never from the command line
+
+It prints the dashboard's address and a sign-in link, good once within 60 s.`;
 
 /** Where the API listens and how: over TLS, or plain (on loopback, or because the person said so). */
 export interface Binding {
@@ -50,6 +58,7 @@ export async function run(argv: string[]): Promise<number> {
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     insecure: { type: 'boolean' },
+    oidc: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -57,10 +66,11 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const binding = bindingOf(values.listen, values['tls-cert'], values['tls-key'], values.insecure === true);
+  const oidc = values.oidc === undefined ? undefined : singleSignOn(values.oidc);
   const dir = stateDir(values.state);
   survivePrintFailures();
   try {
-    return await serve(dir, binding);
+    return await serve(dir, binding, oidc);
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
     console.error(`kanari up: ${err.message}`);
@@ -90,7 +100,38 @@ function bindingOf(listenFlag: string, certFile?: string, keyFile?: string, inse
   return { ...listen, tls: { cert: read(certFile, 'certificate'), key: read(keyFile, 'key') } };
 }
 
-async function serve(dir: string, listen: Binding): Promise<number> {
+/** Single sign-on as `--oidc FILE` configures it; a usage error (exit 2) saying what in the file is wrong. */
+function singleSignOn(file: string): OidcSignIn {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`up: cannot read --oidc ${file}: ${describeSystemError(err)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw new UsageError(`up: --oidc ${file} is not YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const settings = oidcSettings.safeParse(parsed);
+  if (!settings.success)
+    throw new UsageError(
+      `up: --oidc ${file}: ${settings.error.issues.map((i) => `${i.path.join('.') || 'the file'}: ${i.message}`).join('; ')}`,
+    );
+  const secretFile = settings.data.clientSecretFile;
+  let secret = process.env.KANARI_OIDC_CLIENT_SECRET;
+  if (secretFile !== undefined) {
+    try {
+      secret = readFileSync(secretFile, 'utf8').trim();
+    } catch (err) {
+      throw new UsageError(`up: cannot read the client secret file ${secretFile}: ${describeSystemError(err)}`);
+    }
+  }
+  return new OidcSignIn(settings.data, secret === '' ? undefined : secret);
+}
+
+async function serve(dir: string, listen: Binding, oidc?: OidcSignIn): Promise<number> {
   prepareStateDir(dir);
   const running = await runningController(dir);
   if (running) {
@@ -132,9 +173,12 @@ async function serve(dir: string, listen: Binding): Promise<number> {
     })();
   };
   let server: ReturnType<typeof createApiServer>;
+  const codes = new SignInCodes();
   try {
     server = createApiServer(controller, token, (all, actor) => stop(all, `kanari down (by ${actor})`), {
       ...(listen.tls ? { tls: listen.tls } : {}),
+      ...(oidc ? { oidc } : {}),
+      codes,
     });
   } catch (err) {
     await controller.close();
@@ -155,6 +199,8 @@ async function serve(dir: string, listen: Binding): Promise<number> {
       `cannot write ${controllerFile(dir)}`,
     );
     log(`kanari controller on ${url} (state in ${dir}; token in ${tokenFile(dir)})`);
+    // The one secret printed: good once, for a minute, and only for the person at this terminal.
+    log(`dashboard: ${url}/  sign in (once, within 60 s): ${url}/sign-in?code=${codes.issue()}`);
     controller.start();
   } catch (err) {
     // Nothing may keep the process (or its port) alive after a failed start.
