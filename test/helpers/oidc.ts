@@ -6,7 +6,16 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createApiServer } from '../../src/server/api.js';
+import { Controller } from '../../src/server/controller.js';
+import { OidcSignIn, oidcSettings } from '../../src/server/oidc.js';
+import { listenPort } from './controller.js';
+import { CLIENT_ID, CLIENT_SECRET } from './oidc-provider-process.js';
 
 const SCRIPT = fileURLToPath(new URL('./oidc-provider-process.ts', import.meta.url));
 
@@ -45,6 +54,59 @@ export async function startProvider(redirect: string, env: Record<string, string
       const exited = once(child, 'exit');
       child.kill('SIGKILL');
       await exited;
+    },
+  };
+}
+
+export interface SingleSignOnWorld {
+  /** The controller API's address. */
+  api: string;
+  provider: ProviderProcess;
+  controller: Controller;
+  /** What the controller logged. */
+  logged: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A controller in process with single sign-on through a provider process: admin for the
+ * platform group, operator for devs, viewer for readers. `options` are OidcSignIn's (a
+ * clock, a fetch that tampers), `env` the provider's.
+ */
+export async function singleSignOnWorld(
+  options: ConstructorParameters<typeof OidcSignIn>[2] = {},
+  env: Record<string, string> = {},
+): Promise<SingleSignOnWorld> {
+  const port = await listenPort();
+  const api = `http://127.0.0.1:${port}`;
+  const provider = await startProvider(`${api}/auth/oidc/callback`, env);
+  const settings = oidcSettings.parse({
+    issuer: provider.issuer,
+    clientId: CLIENT_ID,
+    roleClaim: 'groups',
+    scopes: ['openid', 'email', 'groups'],
+    roles: { admin: ['platform'], operator: ['devs'], viewer: ['readers'] },
+  });
+  const oidc = new OidcSignIn(settings, CLIENT_SECRET, { ...options, allowInsecureRequestsForTests: true });
+  const dir = mkdtempSync(join(tmpdir(), 'kanari-oidc-'));
+  const controller = new Controller(dir);
+  const logged: string[] = [];
+  const server = createApiServer(controller, 'oidc-test-local-admin-token', () => {}, {
+    log: (l) => logged.push(l),
+    oidc,
+  }) as http.Server;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    api,
+    provider,
+    controller,
+    logged,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await controller.close();
+      await provider.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -6,25 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createApiServer } from '../../src/server/api.js';
-import { Controller } from '../../src/server/controller.js';
-import { OidcSignIn, oidcSettings } from '../../src/server/oidc.js';
-import { listenPort } from '../helpers/controller.js';
-import { FetchBrowser, startProvider, type ProviderProcess } from '../helpers/oidc.js';
-import { CLIENT_ID, CLIENT_SECRET } from '../helpers/oidc-provider-process.js';
+import { FetchBrowser, singleSignOnWorld, type SingleSignOnWorld } from '../helpers/oidc.js';
+import { CLIENT_SECRET } from '../helpers/oidc-provider-process.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'kanari-oidc-'));
-let controller: Controller;
-let server: http.Server;
-let provider: ProviderProcess;
+let world: SingleSignOnWorld;
 let api: string;
+let logged: string[];
 let clock = Date.now();
-const logged: string[] = [];
 /** The provider signs with this key, so the test can sign an ID token it changed as the provider would. */
 const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const KID = 'test-key';
@@ -45,36 +34,14 @@ async function tamperingFetch(url: string, options: RequestInit): Promise<Respon
 }
 
 before(async () => {
-  const port = await listenPort();
-  api = `http://127.0.0.1:${port}`;
   const jwk = { ...privateKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' };
-  provider = await startProvider(`${api}/auth/oidc/callback`, { OIDC_TEST_JWK: JSON.stringify(jwk) });
-  const settings = oidcSettings.parse({
-    issuer: provider.issuer,
-    clientId: CLIENT_ID,
-    roleClaim: 'groups',
-    scopes: ['openid', 'email', 'groups'],
-    roles: { admin: ['platform'], operator: ['devs'], viewer: ['readers'] },
-  });
-  const oidc = new OidcSignIn(settings, CLIENT_SECRET, {
-    allowInsecureRequestsForTests: true,
-    fetchForTests: tamperingFetch as never,
-    now: () => clock,
-  });
-  controller = new Controller(dir);
-  server = createApiServer(controller, 'oidc-test-local-admin-token', () => {}, {
-    log: (l) => logged.push(l),
-    oidc,
-  }) as http.Server;
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  world = await singleSignOnWorld(
+    { fetchForTests: tamperingFetch as never, now: () => clock },
+    { OIDC_TEST_JWK: JSON.stringify(jwk) },
+  );
+  ({ api, logged } = world);
 });
-after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-  await controller.close();
-  await provider.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => world.close());
 
 /** Where the callback sent the browser, and the session it has then (undefined for none). */
 async function land(
@@ -95,7 +62,7 @@ const refusal = (location: string) =>
 describe('single sign-on with a real OIDC provider', () => {
   it('offers itself on the sign-in page, labelled with the issuer host', async () => {
     const config = await (await fetch(`${api}/auth/config`)).json();
-    assert.deepEqual(config, { oidc: { label: `Sign in with ${new URL(provider.issuer).host}` } });
+    assert.deepEqual(config, { oidc: { label: `Sign in with ${new URL(world.provider.issuer).host}` } });
   });
 
   it('signs a person in with the role their groups claim maps to, as oidc:<email>', async () => {
@@ -108,7 +75,7 @@ describe('single sign-on with a real OIDC provider', () => {
       const start = await browser.get(`${api}/auth/oidc/start`);
       assert.equal(start.status, 302);
       const to = new URL(start.headers.get('location')!);
-      assert.equal(to.origin, provider.issuer);
+      assert.equal(to.origin, world.provider.issuer);
       assert.equal(to.searchParams.get('code_challenge_method'), 'S256');
       for (const p of ['code_challenge', 'state', 'nonce']) assert.ok(to.searchParams.get(p), p);
       assert.equal(to.searchParams.get('redirect_uri'), `${api}/auth/oidc/callback`);
