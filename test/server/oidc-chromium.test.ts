@@ -6,12 +6,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
+import { ensureDebian } from '../../scripts/ensure-debian.mjs';
 import { singleSignOnWorld, type SingleSignOnWorld } from '../helpers/oidc.js';
 
 let world: SingleSignOnWorld;
 let browser: Browser;
 
 before(async () => {
+  ensureDebian([['chromium', 'chromium']]);
   world = await singleSignOnWorld();
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium' });
 });
