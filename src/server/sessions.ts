@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from '../shared/http.js';
+import { EndWatchers } from './end-watchers.js';
 import type { SessionTable } from '../store/sessions.js';
 import type { TokenTable } from '../store/tokens.js';
 import type { Principal, Role, SessionRef, SignInVia, Tokens } from './tokens.js';
@@ -22,13 +23,15 @@ const CSRF_HEADER = 'x-csrf-token';
 
 export class Sessions {
   /** What to call when a session is signed out, by its key: the event streams it holds open. */
-  private readonly onEnd = new Map<string, Set<() => void>>();
+  private readonly onEnd: EndWatchers;
 
   constructor(
     private readonly table: SessionTable,
     private readonly tokens: TokenTable,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.onEnd = new EndWatchers(now);
+  }
 
   /** Starts a session; the id is in the cookie and nowhere else. */
   start(o: { actor: string; role: Role; via: SignInVia; tokenId?: string }): { id: string; expiresAt: number } {
@@ -77,7 +80,7 @@ export class Sessions {
   /** Signs a session out: its row goes, and so do the streams it holds open. */
   end(session: SessionRef): void {
     this.table.remove(Buffer.from(session.key, 'hex'));
-    for (const end of this.onEnd.get(session.key) ?? []) end();
+    this.onEnd.end(session.key);
   }
 
   /**
@@ -85,22 +88,7 @@ export class Sessions {
    * Returns what stops watching.
    */
   whileValid(session: SessionRef, end: () => void): () => void {
-    const stop = () => {
-      clearTimeout(timer);
-      const ends = this.onEnd.get(session.key);
-      ends?.delete(once);
-      if (ends?.size === 0) this.onEnd.delete(session.key);
-    };
-    const once = () => {
-      stop();
-      end();
-    };
-    // 12 hours fit in one timer (at most 2^31 - 1 ms, about 24.8 days).
-    const timer = setTimeout(once, Math.max(0, session.expiresAt - this.now()));
-    timer.unref();
-    if (!this.onEnd.has(session.key)) this.onEnd.set(session.key, new Set());
-    this.onEnd.get(session.key)!.add(once);
-    return stop;
+    return this.onEnd.watch(session.key, session.expiresAt, end);
   }
 }
 

@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import { parseDuration } from '../config/duration.js';
 import { HttpError } from '../shared/http.js';
+import { EndWatchers } from './end-watchers.js';
 import { DuplicateTokenName, type TokenRow, type TokenTable } from '../store/tokens.js';
 
 /** Each role may do what the roles before it may. */
@@ -64,17 +65,16 @@ const MAX_LIFETIME_MS = 3650 * DAY_MS;
 const MISSING =
   'missing or wrong bearer token (Authorization: Bearer <token>; kanari up writes it to <state>/api-token)';
 
-/** The longest a timer may wait (2^31 - 1 ms, about 24.8 days); a later expiry is waited for in turns. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 export class Tokens {
   /** What to call when a token is revoked, by its id: the connections it holds open. */
-  private readonly onRevoke = new Map<string, Set<() => void>>();
+  private readonly onRevoke: EndWatchers;
 
   constructor(
     private readonly table: TokenTable,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.onRevoke = new EndWatchers(now);
+  }
 
   /** Makes a token: the secret is in the answer and nowhere else. */
   create(o: { name: string; role: Role; lifetimeMs?: number; by?: string }): { token: string; info: TokenInfo } {
@@ -121,7 +121,7 @@ export class Tokens {
         `no token named or numbered ${JSON.stringify(ref.slice(0, 80))} (see kanari token list)`,
       );
     this.table.revoke(row.id, this.now(), by);
-    for (const end of this.onRevoke.get(row.id) ?? []) end();
+    this.onRevoke.end(row.id);
     return infoOf(this.table.byId(row.id)!);
   }
 
@@ -131,28 +131,7 @@ export class Tokens {
    * stops watching, for when the connection ends first.
    */
   whileValid(p: Principal & { tokenId: string }, end: () => void): () => void {
-    let timer: NodeJS.Timeout | undefined;
-    const expiresAt = this.table.byId(p.tokenId)?.expiresAt;
-    const stop = () => {
-      clearTimeout(timer);
-      const ends = this.onRevoke.get(p.tokenId);
-      ends?.delete(once);
-      if (ends?.size === 0) this.onRevoke.delete(p.tokenId);
-    };
-    const once = () => {
-      stop();
-      end();
-    };
-    const arm = () => {
-      const left = expiresAt! - this.now();
-      if (left <= 0) return once();
-      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
-      timer.unref();
-    };
-    if (!this.onRevoke.has(p.tokenId)) this.onRevoke.set(p.tokenId, new Set());
-    this.onRevoke.get(p.tokenId)!.add(once);
-    if (expiresAt !== undefined) arm();
-    return stop;
+    return this.onRevoke.watch(p.tokenId, this.table.byId(p.tokenId)?.expiresAt, end);
   }
 
   /** The principal an `Authorization` header names; a 401 saying why for anything else. */

@@ -16,6 +16,7 @@ import { Controller } from '../../src/server/controller.js';
 import { OidcSignIn, oidcSettings } from '../../src/server/oidc.js';
 import { listenPort } from './controller.js';
 import { CLIENT_ID, CLIENT_SECRET } from './oidc-provider-process.js';
+import { listeningPort } from './process.js';
 
 const SCRIPT = fileURLToPath(new URL('./oidc-provider-process.ts', import.meta.url));
 
@@ -38,15 +39,7 @@ export async function startProvider(redirect: string, env: Record<string, string
       .filter((l) => l.trim() !== '' && !l.startsWith('oidc-provider WARNING'));
     if (lines.length) process.stderr.write(lines.join('\n') + '\n');
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`the OIDC provider exited with ${code} before listening`)));
-  });
+  const port = await listeningPort(child, 'the OIDC provider');
   return {
     issuer: `http://127.0.0.1:${port}`,
     async stop() {

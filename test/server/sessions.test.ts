@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { HttpError } from '../../src/shared/http.js';
 import {
   checkCsrf,
   MAX_SESSIONS,
@@ -20,6 +19,7 @@ import {
 } from '../../src/server/sessions.js';
 import { Tokens } from '../../src/server/tokens.js';
 import { Store } from '../../src/store/sqlite.js';
+import { refusal } from '../helpers/refusal.js';
 
 let store: Store;
 let now: number;
@@ -33,16 +33,6 @@ beforeEach(() => {
   sessions = new Sessions(store.sessions, store.tokens, () => now);
 });
 afterEach(() => store.close());
-
-function refusal(work: () => unknown): { status: number; detail: string } {
-  try {
-    work();
-  } catch (err) {
-    assert.ok(err instanceof HttpError, String(err));
-    return { status: err.status, detail: err.message };
-  }
-  assert.fail('it was not refused');
-}
 
 const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
 

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
-import { HttpError } from '../../src/shared/http.js';
 import { LOCAL_TOKEN_NAME, parseLifetime, Tokens } from '../../src/server/tokens.js';
 import { Store } from '../../src/store/sqlite.js';
+import { refusal } from '../helpers/refusal.js';
 
 const DAY = 86_400_000;
 let store: Store;
@@ -21,17 +21,6 @@ beforeEach(() => {
   tokens = new Tokens(store.tokens, () => now);
 });
 afterEach(() => store.close());
-
-/** The 401 (or other HttpError) `work` throws, as status and detail. */
-function refusal(work: () => unknown): { status: number; detail: string } {
-  try {
-    work();
-  } catch (err) {
-    assert.ok(err instanceof HttpError, String(err));
-    return { status: err.status, detail: err.message };
-  }
-  assert.fail('it was not refused');
-}
 
 const bearer = (token: string) => `Bearer ${token}`;
 
