@@ -168,6 +168,7 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
             'this sign-in link was used already, has expired or is not one: run kanari up again, or sign in with a token',
           );
         const { id } = o.sessions.start({ actor: LOCAL_TOKEN_NAME, role: 'admin', via: 'link' });
+        o.log(`${LOCAL_TOKEN_NAME} signed in with the sign-in link as admin`);
         return signedIn(id, 303, { location: '/' });
       },
     }),

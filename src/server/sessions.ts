@@ -59,13 +59,13 @@ export class Sessions {
     const row = SESSION_ID.test(id) ? this.table.byHash(sha256(id)) : undefined;
     if (!row) throw unauthorized('no such session (signed out, expired or never made): sign in again');
     if (row.expiresAt <= this.now()) {
-      this.table.remove(row.hash);
+      this.forget(row.hash);
       throw unauthorized(`the session expired at ${new Date(row.expiresAt).toISOString()}: sign in again`);
     }
     if (row.tokenId !== undefined) {
       const token = this.tokens.byId(row.tokenId);
       if (!token || token.revokedAt !== undefined || (token.expiresAt ?? Infinity) <= this.now()) {
-        this.table.remove(row.hash);
+        this.forget(row.hash);
         throw unauthorized('the token this session was signed in with was revoked or expired: sign in again');
       }
     }
@@ -75,6 +75,15 @@ export class Sessions {
       ...(row.tokenId === undefined ? {} : { tokenId: row.tokenId }),
       session: { key: row.hash.toString('hex'), csrf: row.csrf, expiresAt: row.expiresAt, via: row.via as SignInVia },
     };
+  }
+
+  /** Drops a session found dead; a store that takes no writes (a full disk) refuses it all the same. */
+  private forget(hash: Buffer): void {
+    try {
+      this.table.remove(hash);
+    } catch {
+      // It stays refused: its expiry or its token says so at every request.
+    }
   }
 
   /** Signs a session out: its row goes, and so do the streams it holds open. */

@@ -88,11 +88,6 @@ export class SessionTable {
     return this.db.prepare('delete from browser_sessions where hash = ?').run(hash).changes === 1;
   }
 
-  /** Ends every session signed in with this token (it was revoked). */
-  removeByToken(tokenId: string): number {
-    return this.db.prepare('delete from browser_sessions where token_id = ?').run(tokenId).changes;
-  }
-
   count(): number {
     return (this.db.prepare('select count(*) as n from browser_sessions').get() as { n: number }).n;
   }
