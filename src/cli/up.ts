@@ -13,7 +13,7 @@ import {
   type ControllerFile,
 } from '../server/client.js';
 import { Controller } from '../server/controller.js';
-import { Tokens } from '../server/tokens.js';
+import { localToken as keepLocalToken } from '../server/tokens.js';
 import { describeSystemError, listenOrExplain, StartupError, survivePrintFailures } from '../shared/system.js';
 import { checkWritable, privateDir, tightenTree, writePrivateFile } from '../shared/files.js';
 import { parseCommandArgs } from './args.js';
@@ -178,7 +178,7 @@ async function serve(dir: string, listen: Binding): Promise<number> {
  */
 function localToken(controller: Controller, file: string, log: (line: string) => void): string {
   const current = existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
-  const token = new Tokens(controller.store.tokens).localToken(current);
+  const token = keepLocalToken(controller.store.tokens, current);
   if (token !== current) {
     writePrivateFile(file, token + '\n');
     if (current !== undefined) log(`the token in ${file} was revoked, expired or not an admin's: it holds a new one`);

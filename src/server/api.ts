@@ -17,7 +17,7 @@ import { openApiDocument } from './openapi.js';
 import { SERIES_QUERY, seriesRange } from './series.js';
 import { checkRole, dispatcher, ok, route, type Route } from './routes.js';
 import { tokenRoutes } from './token-routes.js';
-import { Tokens } from './tokens.js';
+import { localToken as keepLocalToken, Tokens } from './tokens.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -247,7 +247,7 @@ export function createApiServer(
   const log = options.log ?? ((line: string) => console.error(`kanari up: ${line}`));
   const events = new EventStream(controller.store, { ...EVENT_STREAM_DEFAULTS, ...options.events });
   const tokens = new Tokens(controller.store.tokens);
-  if (tokens.localToken(localToken) !== localToken)
+  if (keepLocalToken(controller.store.tokens, localToken) !== localToken)
     throw new Error('the local token is not one the API can take (16 to 256 characters of base64url)');
   const handle = dispatcher(apiRoutes(controller, events, tokens, onShutdown), {
     authenticate: (req) => tokens.authenticate(req.headers.authorization),
