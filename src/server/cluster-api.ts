@@ -1,0 +1,40 @@
+/**
+ * The API as the operator serves it (`kanari operator --api`): the routes both modes share
+ * (api-core.ts) over the Rollout resources, and the token routes over tokens kept in a
+ * Secret. What only a standalone controller can do — apply, deploy with set, delete,
+ * shutdown, the event stream, history, series, reports, metrics — is not in its table, so
+ * it answers 404 and its OpenAPI document does not list it: on Kubernetes those are
+ * `kubectl apply`, `kubectl delete`, the Rollout's Events and status.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import { healthRoute, rolloutRoutes, whoamiRoute, withOpenApi, type Rollouts } from './api-core.js';
+import { dispatcher, type Route } from './routes.js';
+import { tokenRoutes } from './token-routes.js';
+import type { Principal, Tokens } from './tokens.js';
+
+/** The bodies this API takes are a command's few fields: 64 KiB is plenty. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+export interface ClusterApiOptions {
+  rollouts: Rollouts;
+  tokens: Tokens;
+  /** Who a request is: kanari's tokens unless said (with RBAC, Kubernetes identities too). */
+  authenticate?: (req: IncomingMessage) => Promise<Principal>;
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  log: (line: string) => void;
+}
+
+export function clusterApiRoutes(rollouts: Rollouts, tokens: Tokens): Route[] {
+  return withOpenApi([healthRoute, whoamiRoute, ...tokenRoutes(tokens), ...rolloutRoutes(rollouts)]);
+}
+
+export function createClusterApiServer(o: ClusterApiOptions): http.Server | https.Server {
+  const handle = dispatcher(clusterApiRoutes(o.rollouts, o.tokens), {
+    authenticate: o.authenticate ?? ((req) => o.tokens.authenticateCurrent(req.headers.authorization)),
+    maxBodyBytes: MAX_BODY_BYTES,
+    log: o.log,
+  });
+  return o.tls ? https.createServer({ ...o.tls }, handle) : http.createServer(handle);
+}
