@@ -16,6 +16,7 @@ import { loadKubeConnection, type KubeConnection } from '../kube/kubeconfig.js';
 import { kubernetesWorld } from '../operator/compose.js';
 import { Operator } from '../operator/operator.js';
 import { createClusterApiServer } from '../server/cluster-api.js';
+import { KubeAccess } from '../server/kube-access.js';
 import { Tokens } from '../server/tokens.js';
 import { listenOrExplain } from '../shared/system.js';
 import { KubernetesTokenRows, TOKENS_SECRET } from '../store/kubernetes-tokens.js';
@@ -148,14 +149,22 @@ async function serveApi(
   },
 ): Promise<http.Server | https.Server> {
   const rows = new KubernetesTokenRows({ client: o.client, namespace: o.leaseNamespace, log: o.log });
+  const tokens = new Tokens(rows);
+  const where = {
+    ...(o.target.namespace ? { watched: o.target.namespace } : {}),
+    home: o.target.namespace ?? o.conn.namespace,
+  };
+  const access = new KubeAccess({
+    client: o.client,
+    tokens,
+    secretNamespace: o.leaseNamespace,
+    secretName: TOKENS_SECRET,
+    ...where,
+  });
   const server = createClusterApiServer({
-    rollouts: new ClusterRollouts({
-      client: o.client,
-      ...(o.target.namespace ? { watched: o.target.namespace } : {}),
-      home: o.target.namespace ?? o.conn.namespace,
-      origin: o.conn.origin,
-    }),
-    tokens: new Tokens(rows),
+    rollouts: new ClusterRollouts({ client: o.client, ...where, origin: o.conn.origin }),
+    tokens,
+    authenticate: (req) => access.authenticate(req),
     ...(at.tls ? { tls: at.tls } : {}),
     log: o.log,
   });

@@ -15,10 +15,11 @@
  */
 import { z } from 'zod';
 import { describeRef, KubeConflict, KubeError, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
+import { TOKENS_SECRET } from '../kube/manifests.js';
 import { HttpError } from '../shared/http.js';
 import { DuplicateTokenName, type TokenRow, type TokenRows } from './tokens.js';
 
-export const TOKENS_SECRET = 'kanari-api-tokens';
+export { TOKENS_SECRET };
 
 export interface KubeTokenOptions {
   client: KubeClient;
