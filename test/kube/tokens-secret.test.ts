@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { KubeError, type KubeClient } from '../../src/kube/api.js';
-import { HttpError } from '../../src/shared/http.js';
 import { Tokens } from '../../src/server/tokens.js';
 import { KubernetesTokenRows, TOKENS_SECRET } from '../../src/store/kubernetes-tokens.js';
 import { startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import { refusal } from '../helpers/refusal.js';
 
 let cluster: TestCluster;
 let secretName: string;
@@ -58,16 +58,6 @@ function replica(): { rows: KubernetesTokenRows; tokens: Tokens } {
 
 const bearer = (token: string) => `Bearer ${token}`;
 const secret = () => cluster.api.get('v1', 'Secret', 'default', secretName);
-
-async function refusal(work: () => Promise<unknown>): Promise<{ status: number; detail: string }> {
-  try {
-    await work();
-  } catch (err) {
-    assert.ok(err instanceof HttpError, String(err));
-    return { status: err.status, detail: err.message };
-  }
-  assert.fail('it was not refused');
-}
 
 describe('tokens in a Secret', () => {
   it('keep only the hash, one key per token id, and a token made on one replica works on another', async () => {

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
-import { HttpError } from '../../src/shared/http.js';
 import { LOCAL_TOKEN_NAME, localToken, parseLifetime, Tokens } from '../../src/server/tokens.js';
 import { Store } from '../../src/store/sqlite.js';
+import { refusal } from '../helpers/refusal.js';
 
 const DAY = 86_400_000;
 let store: Store;
@@ -21,28 +21,6 @@ beforeEach(() => {
   tokens = new Tokens(store.tokens, () => now);
 });
 afterEach(() => store.close());
-
-/** The 401 (or other HttpError) `work` throws, as status and detail. */
-function refusal(work: () => unknown): { status: number; detail: string } {
-  try {
-    work();
-  } catch (err) {
-    assert.ok(err instanceof HttpError, String(err));
-    return { status: err.status, detail: err.message };
-  }
-  assert.fail('it was not refused');
-}
-
-/** The same for work that answers later. */
-async function refusalOf(work: () => Promise<unknown>): Promise<{ status: number; detail: string }> {
-  try {
-    await work();
-  } catch (err) {
-    assert.ok(err instanceof HttpError, String(err));
-    return { status: err.status, detail: err.message };
-  }
-  assert.fail('it was not refused');
-}
 
 const bearer = (token: string) => `Bearer ${token}`;
 
@@ -68,7 +46,7 @@ describe('API tokens', () => {
       assert.equal(compare.mock.callCount(), 1);
       // The right id with a wrong secret is looked up, and fails the comparison.
       const wrong = `${token.slice(0, 24)}${'A'.repeat(43)}`;
-      assert.equal(refusal(() => tokens.authenticate(bearer(wrong))).status, 401);
+      assert.equal((await refusal(() => tokens.authenticate(bearer(wrong)))).status, 401);
       assert.equal(compare.mock.callCount(), 2);
     } finally {
       compare.mock.restore();
@@ -96,7 +74,7 @@ describe('API tokens', () => {
       `Bearer ${token.replace('kanari_', 'kanarí_')}`,
       `Bearer kanari_${'0'.repeat(16)}_${'A'.repeat(43)}`,
     ]) {
-      const r = refusal(() => tokens.authenticate(header));
+      const r = await refusal(() => tokens.authenticate(header));
       assert.equal(r.status, 401, String(header).slice(0, 50));
       assert.match(r.detail, /^missing or wrong bearer token/);
     }
@@ -107,13 +85,13 @@ describe('API tokens', () => {
     const old = await tokens.create({ name: 'old', role: 'viewer', lifetimeMs: DAY });
     assert.equal((await tokens.revoke('ci', 'alice')).revokedBy, 'alice');
     assert.match(
-      refusal(() => tokens.authenticate(bearer(ci.token))).detail,
+      (await refusal(() => tokens.authenticate(bearer(ci.token)))).detail,
       /token ci \(\w+\) was revoked at 2026-01-01/,
     );
     assert.equal(tokens.authenticate(bearer(old.token)).name, 'old');
     now += DAY;
     assert.match(
-      refusal(() => tokens.authenticate(bearer(old.token))).detail,
+      (await refusal(() => tokens.authenticate(bearer(old.token)))).detail,
       /token old \(\w+\) expired at 2026-01-02/,
     );
     // Revoking again says when it was; the name is free for a new token.
@@ -121,16 +99,16 @@ describe('API tokens', () => {
     const again = await tokens.create({ name: 'ci', role: 'viewer' });
     assert.equal(tokens.authenticate(bearer(again.token)).role, 'viewer');
     assert.equal((await tokens.revoke('ci')).id, again.info.id, 'a name means the token of that name not revoked yet');
-    assert.equal((await refusalOf(() => tokens.revoke('nobody'))).status, 404);
+    assert.equal((await refusal(() => tokens.revoke('nobody'))).status, 404);
   });
 
   it('refuse a second token of a name in use, and names that are not names', async () => {
     await tokens.create({ name: 'ci', role: 'operator' });
-    const dup = await refusalOf(() => tokens.create({ name: 'ci', role: 'admin' }));
+    const dup = await refusal(() => tokens.create({ name: 'ci', role: 'admin' }));
     assert.equal(dup.status, 409);
     assert.match(dup.detail, /a token named ci exists already: revoke it first/);
     for (const name of ['', 'a b', 'line\nbreak', '-x', 'x'.repeat(64), 'é', '0123456789abcdef'])
-      assert.equal((await refusalOf(() => tokens.create({ name, role: 'viewer' }))).status, 400, JSON.stringify(name));
+      assert.equal((await refusal(() => tokens.create({ name, role: 'viewer' }))).status, 400, JSON.stringify(name));
   });
 
   it('keep their last use to the minute, without a write per request', async () => {
@@ -155,7 +133,7 @@ describe('API tokens', () => {
     assert.equal(parseLifetime('3650d'), 3650 * DAY);
     assert.equal(parseLifetime('never'), undefined);
     for (const bad of ['', '0d', '30s', '3651d', '1y', '-1d', '1e3d', 'Never', '99999999999d'])
-      assert.match(refusal(() => parseLifetime(bad)).detail, /^expires must be a duration/, bad);
+      assert.match((await refusal(() => parseLifetime(bad))).detail, /^expires must be a duration/, bad);
   });
 });
 
@@ -201,7 +179,11 @@ describe('the token kanari up keeps in its state directory', () => {
     const viewer = (await tokens.create({ name: 'v', role: 'viewer' })).token;
     const third = localToken(store.tokens, viewer, now);
     assert.notEqual(third, viewer);
-    assert.match(refusal(() => tokens.authenticate(bearer(second))).detail, /revoked/, 'one local token at a time');
+    assert.match(
+      (await refusal(() => tokens.authenticate(bearer(second)))).detail,
+      /revoked/,
+      'one local token at a time',
+    );
     assert.notEqual(localToken(store.tokens, 'not a token\n', now), 'not a token\n');
   });
 });
