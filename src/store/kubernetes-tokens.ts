@@ -56,12 +56,15 @@ const stored = z.strictObject({
 });
 /** Writers that keep conflicting: each retry waits a little longer, with jitter, so they spread out. */
 const WRITE_ATTEMPTS = 10;
+const RETRY_MS = 1000;
 
 export class KubernetesTokenRows implements TokenRows {
   private rows = new Map<string, TokenRow>();
   private readAt = -Infinity;
   private missReadAt = -Infinity;
   private reading: Promise<void> | undefined;
+  /** The last read's failure, while reads fail. */
+  private failure: { at: number; message: string } | undefined;
   /** Keys already logged as not rows, with their value's start: each said once. */
   private readonly refused = new Set<string>();
   private readonly ref: ObjectRef;
@@ -77,14 +80,26 @@ export class KubernetesTokenRows implements TokenRows {
     const old = now - this.readAt >= (this.o.maxAgeMs ?? 5000);
     const missing = id !== undefined && !this.rows.has(id) && now - this.missReadAt >= (this.o.missIntervalMs ?? 1000);
     if (!old && !missing) return;
+    // While the Secret cannot be read, it is tried at most once a second, not once per request.
+    if (this.failure && now - this.failure.at < RETRY_MS) return this.checkStale();
     if (missing) this.missReadAt = now;
     try {
       await (this.reading ??= this.read().finally(() => (this.reading = undefined)));
+      if (this.failure) this.o.log(`the tokens Secret ${describeRef(this.ref)} can be read again`);
+      this.failure = undefined;
     } catch (err) {
-      this.o.log(`cannot read the tokens Secret ${describeRef(this.ref)}: ${(err as Error).message}`);
-      if (this.now() - this.readAt > (this.o.maxStaleMs ?? 30_000))
-        throw new HttpError(503, `cannot read the API's tokens (${describeRef(this.ref)}): ${(err as Error).message}`);
+      const message = (err as Error).message;
+      // Said once an outage, not once a request.
+      if (!this.failure) this.o.log(`cannot read the tokens Secret ${describeRef(this.ref)}: ${message}`);
+      this.failure = { at: this.now(), message };
+      this.checkStale();
     }
+  }
+
+  /** A 503 once the last read is older than `maxStaleMs`: a revocation since may not be known. */
+  private checkStale(): void {
+    if (this.failure && this.now() - this.readAt > (this.o.maxStaleMs ?? 30_000))
+      throw new HttpError(503, `cannot read the API's tokens (${describeRef(this.ref)}): ${this.failure.message}`);
   }
 
   byId(id: string): TokenRow | undefined {

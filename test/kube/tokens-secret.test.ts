@@ -177,8 +177,11 @@ describe('tokens in a Secret', () => {
     const w = await refusal(() => a.tokens.create({ name: 'x', role: 'viewer' }));
     assert.equal(w.status, 503);
     assert.ok(!r.detail.includes(made.token) && !w.detail.includes(made.token));
+    assert.equal(logs.filter((l) => /cannot read the tokens Secret/.test(l)).length, 1, 'said once, not per request');
     broken = false;
+    now += 1000;
     assert.equal((await a.tokens.authenticateCurrent(bearer(made.token))).name, 'ci');
+    assert.match(logs.at(-1)!, /can be read again/);
   });
 
   it('look nothing up for a bearer that is not a token, however large, and read at most once a second for ids not known', async () => {
