@@ -52,14 +52,34 @@ export const whoamiRoute = route({
   handle: ({ principal }) => ok(principal),
 });
 
-export function rolloutRoutes(rollouts: Rollouts): Route[] {
+/** What a mode's rollout routes answer: the view's schema, and what reads and controls may refuse besides. */
+export interface RolloutAnswers {
+  view: z.ZodType;
+  list: z.ZodType;
+  readErrors: readonly (404 | 409 | 503)[];
+  controlErrors: readonly (404 | 409 | 503)[];
+}
+
+const STANDALONE: RolloutAnswers = {
+  view: answers.rolloutView,
+  list: answers.rolloutList,
+  readErrors: [],
+  controlErrors: CONTROL.errors,
+};
+
+export function rolloutRoutes(rollouts: Rollouts, shapes: RolloutAnswers = STANDALONE): Route[] {
+  const control = {
+    response: { description: CONTROL.response.description, json: shapes.view },
+    errors: shapes.controlErrors,
+  };
   return [
     route({
       method: 'GET',
       path: '/api/v1/rollouts',
       role: 'viewer',
       summary: 'every rollout, as `kanari status` draws it',
-      response: { description: 'the rollouts, by name', json: answers.rolloutList },
+      response: { description: 'the rollouts, by name', json: shapes.list },
+      errors: shapes.readErrors,
       handle: async () => ok({ rollouts: await rollouts.views() }),
     }),
     route({
@@ -67,7 +87,8 @@ export function rolloutRoutes(rollouts: Rollouts): Route[] {
       path: '/api/v1/rollouts/:name',
       role: 'viewer',
       summary: 'one rollout, as `kanari status NAME` draws it',
-      response: { description: 'the rollout', json: answers.rolloutView },
+      response: { description: 'the rollout', json: shapes.view },
+      errors: shapes.readErrors,
       handle: async ({ params }) => ok(await rollouts.view(params.name!)),
     }),
     ...COMMANDS.map((command) =>
@@ -77,7 +98,7 @@ export function rolloutRoutes(rollouts: Rollouts): Route[] {
         role: 'operator',
         summary: `kanari ${command}`,
         body: commandBody,
-        ...CONTROL,
+        ...control,
         handle: async ({ params, body, principal }) =>
           ok(await rollouts.command(params.name!, command, body, principal!.name)),
       }),
@@ -88,7 +109,7 @@ export function rolloutRoutes(rollouts: Rollouts): Route[] {
       role: 'operator',
       summary: 'holds the canary at a weight until resume, promote or abort (kanari set-weight)',
       body: setWeightBody,
-      ...CONTROL,
+      ...control,
       handle: async ({ params, body, principal }) =>
         ok(await rollouts.setWeight(params.name!, body.weight, body.reason, principal!.name)),
     }),

@@ -9,7 +9,15 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import { healthRoute, rolloutRoutes, whoamiRoute, withOpenApi, type Rollouts } from './api-core.js';
+import {
+  healthRoute,
+  rolloutRoutes,
+  whoamiRoute,
+  withOpenApi,
+  type RolloutAnswers,
+  type Rollouts,
+} from './api-core.js';
+import * as answers from './api-schemas.js';
 import { dispatcher, type Route } from './routes.js';
 import { tokenRoutes } from './token-routes.js';
 import type { Principal, Tokens } from './tokens.js';
@@ -26,8 +34,20 @@ export interface ClusterApiOptions {
   log: (line: string) => void;
 }
 
+/** Rollouts with their resource's namespace and conditions; one not taken on yet is 409 (its status says why). */
+const CLUSTER_ROLLOUTS: RolloutAnswers = {
+  view: answers.clusterRolloutView,
+  list: answers.clusterRolloutList,
+  readErrors: [409],
+  controlErrors: [409],
+};
+
 export function clusterApiRoutes(rollouts: Rollouts, tokens: Tokens): Route[] {
-  return withOpenApi([healthRoute, whoamiRoute, ...tokenRoutes(tokens), ...rolloutRoutes(rollouts)]);
+  const routes = [healthRoute, whoamiRoute, ...tokenRoutes(tokens), ...rolloutRoutes(rollouts, CLUSTER_ROLLOUTS)];
+  // Every answer that needs a caller may wait on the API server (the Secret, a review, the Rollout): 503 when it cannot.
+  return withOpenApi(
+    routes.map((r) => (r.public ? r : { ...r, errors: [...new Set([...(r.errors ?? []), 503 as const])] })),
+  );
 }
 
 export function createClusterApiServer(o: ClusterApiOptions): http.Server | https.Server {

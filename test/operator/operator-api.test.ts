@@ -3,7 +3,8 @@
  * in this process: two API listeners (as two replicas behind one Service would be) read
  * the Rollout resources, take commands through the command annotation (answered by the
  * leader), share tokens through the Secret, check roles, and do not serve what only a
- * standalone controller can (apply, events, delete, shutdown), nor list it in OpenAPI.
+ * standalone controller can (apply, events, delete, shutdown), nor list it in OpenAPI; every
+ * exchange is checked against that document.
  */
 import assert from 'node:assert/strict';
 import type http from 'node:http';
@@ -12,10 +13,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { ClusterRollouts } from '../../src/cli/operator-api.js';
 import type { Operator } from '../../src/operator/operator.js';
-import { createClusterApiServer } from '../../src/server/cluster-api.js';
+import { clusterApiRoutes, createClusterApiServer } from '../../src/server/cluster-api.js';
 import { ROLES, Tokens } from '../../src/server/tokens.js';
 import { KubernetesTokenRows } from '../../src/store/kubernetes-tokens.js';
 import { request } from '../helpers/http.js';
+import { conformance, type Exchange } from '../helpers/openapi-conformance.js';
 import {
   createApp,
   replicasRollout,
@@ -32,6 +34,8 @@ const servers: http.Server[] = [];
 const ports: number[] = [];
 const log: string[] = [];
 const token: Record<string, string> = {};
+/** Every exchange is checked against the listener's own OpenAPI document. */
+let conforms: (e: Exchange) => void;
 
 function replica(): { server: http.Server; tokens: Tokens } {
   const tokens = new Tokens(
@@ -54,6 +58,11 @@ before(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     servers.push(server);
     ports.push((server.address() as AddressInfo).port);
+    if (i === 0)
+      conforms = conformance(
+        JSON.parse((await request(ports[0]!, { path: '/api/openapi.json' })).body),
+        clusterApiRoutes({} as never, {} as never),
+      );
     if (i === 0) for (const role of ROLES) token[role] = (await tokens.create({ name: `${role}-bot`, role })).token;
   }
 });
@@ -79,12 +88,9 @@ async function api(i: number, method: string, path: string, who?: string, body?:
   const headers: Record<string, string> = {};
   if (who !== undefined) headers.authorization = token[who] ? `Bearer ${token[who]}` : who;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await request(ports[i]!, {
-    method,
-    path,
-    headers,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  const sent = body === undefined ? undefined : JSON.stringify(body);
+  const r = await request(ports[i]!, { method, path, headers, ...(sent === undefined ? {} : { body: sent }) });
+  conforms({ method, path, body: sent, reply: r });
   return { status: r.status, json: r.body ? JSON.parse(r.body) : undefined, headers: r.headers };
 }
 
