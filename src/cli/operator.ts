@@ -15,7 +15,7 @@ import { kubeClient, type HttpKubeClient } from '../kube/http-client.js';
 import { loadKubeConnection, type KubeConnection } from '../kube/kubeconfig.js';
 import { kubernetesWorld } from '../operator/compose.js';
 import { Operator } from '../operator/operator.js';
-import { createClusterApiServer } from '../server/cluster-api.js';
+import { CLUSTER_TOKEN_HINT, createClusterApiServer } from '../server/cluster-api.js';
 import { KubeAccess } from '../server/kube-access.js';
 import { Tokens } from '../server/tokens.js';
 import { listenOrExplain } from '../shared/system.js';
@@ -149,7 +149,7 @@ async function serveApi(
   },
 ): Promise<http.Server | https.Server> {
   const rows = new KubernetesTokenRows({ client: o.client, namespace: o.leaseNamespace, log: o.log });
-  const tokens = new Tokens(rows);
+  const tokens = new Tokens(rows, Date.now, CLUSTER_TOKEN_HINT);
   const where = {
     ...(o.target.namespace ? { watched: o.target.namespace } : {}),
     home: o.target.namespace ?? o.conn.namespace,

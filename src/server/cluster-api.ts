@@ -22,6 +22,10 @@ import { dispatcher, type Route } from './routes.js';
 import { tokenRoutes } from './token-routes.js';
 import type { Principal, Tokens } from './tokens.js';
 
+/** What a 401 tells the caller to send on a cluster. */
+export const CLUSTER_TOKEN_HINT =
+  "a kanari token (kanari token create), or a Kubernetes one such as kubectl create token's, whose role RBAC decides";
+
 /** The bodies this API takes are a command's few fields: 64 KiB is plenty. */
 const MAX_BODY_BYTES = 64 * 1024;
 

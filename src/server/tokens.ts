@@ -47,8 +47,8 @@ const TOKEN_ID = /^[0-9a-f]{16}$/;
 const DAY_MS = 86_400_000;
 const MAX_LIFETIME_MS = 3650 * DAY_MS;
 
-const MISSING =
-  'missing or wrong bearer token (Authorization: Bearer <token>; kanari up writes it to <state>/api-token)';
+/** Where a caller finds a token, said when it sent none that works: `kanari up`'s, unless the listener says its own. */
+const LOCAL_TOKEN_HINT = 'kanari up writes it to <state>/api-token';
 
 /** The longest a timer may wait (2^31 - 1 ms, about 24.8 days); a later expiry is waited for in turns. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -60,6 +60,7 @@ export class Tokens {
   constructor(
     private readonly table: TokenRows,
     private readonly now: () => number = Date.now,
+    private readonly hint = LOCAL_TOKEN_HINT,
   ) {}
 
   /** Makes a token: the secret is in the answer and nowhere else. */
@@ -135,7 +136,7 @@ export class Tokens {
   authenticate(authorization: string | undefined): Principal {
     const token = BEARER.exec(authorization ?? '')?.[1];
     const row = token === undefined ? undefined : this.find(token);
-    if (!row) throw unauthorized(MISSING);
+    if (!row) throw unauthorized(`missing or wrong bearer token (Authorization: Bearer <token>; ${this.hint})`);
     const now = this.now();
     // Only the holder of the token itself learns these: it matched its hash.
     if (row.revokedAt !== undefined)

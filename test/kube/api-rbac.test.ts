@@ -14,7 +14,7 @@ import { fixedCredential } from '../../src/kube/credentials.js';
 import { kubeClient } from '../../src/kube/http-client.js';
 import type { KubeClient, KubeObject } from '../../src/kube/api.js';
 import type { Rollouts } from '../../src/server/api-core.js';
-import { createClusterApiServer } from '../../src/server/cluster-api.js';
+import { CLUSTER_TOKEN_HINT, createClusterApiServer } from '../../src/server/cluster-api.js';
 import { KubeAccess } from '../../src/server/kube-access.js';
 import { Tokens } from '../../src/server/tokens.js';
 import type { RolloutView } from '../../src/server/view.js';
@@ -75,7 +75,7 @@ beforeEach(() => {
 
 async function serve(client: KubeClient = cluster.client, timeoutMs = 5000): Promise<number> {
   const rows = new KubernetesTokenRows({ client, namespace: 'kube-system', log: () => {} });
-  const tokens = new Tokens(rows);
+  const tokens = new Tokens(rows, Date.now, CLUSTER_TOKEN_HINT);
   const access = new KubeAccess({
     client,
     tokens,
@@ -153,8 +153,11 @@ describe('Kubernetes identities on the operator API', () => {
     assert.match(r.json.detail, /neither a kanari token nor one the Kubernetes API server accepts/);
     assert.ok(!JSON.stringify(r.json).includes('nobody-knows'), 'the token is not said back');
     cluster.api.reviews.asked.length = 0;
-    for (const bad of ['x'.repeat(9000), 'short', 'has space inside', '\u00e9'.repeat(20)])
-      assert.equal((await call(port, 'GET', '/api/v1/whoami', bad)).status, 401);
+    for (const bad of ['x'.repeat(9000), 'short', 'has space inside', '\u00e9'.repeat(20)]) {
+      const refused = await call(port, 'GET', '/api/v1/whoami', bad);
+      assert.equal(refused.status, 401);
+      assert.match(refused.json.detail, /Bearer <token>; a kanari token \(kanari token create\), or a Kubernetes one/);
+    }
     assert.equal(cluster.api.reviews.asked.length, 0);
   });
 
