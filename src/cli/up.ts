@@ -2,8 +2,6 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { isLoopbackHost, parseHostPort } from '../config/schemas/common.js';
 import { createApiServer, urlOf } from '../server/api.js';
 import {
   controllerFile,
@@ -14,13 +12,15 @@ import {
   type ControllerFile,
 } from '../server/client.js';
 import { Controller } from '../server/controller.js';
-import { OidcSignIn, oidcSettings } from '../server/oidc.js';
+import type { OidcSignIn } from '../server/oidc.js';
 import { SignInCodes } from '../server/sessions.js';
-import { Tokens } from '../server/tokens.js';
+import { localToken as keepLocalToken } from '../server/tokens.js';
 import { describeSystemError, listenOrExplain, StartupError, survivePrintFailures } from '../shared/system.js';
 import { checkWritable, privateDir, tightenTree, writePrivateFile } from '../shared/files.js';
 import { parseCommandArgs } from './args.js';
-import { EXIT, UsageError } from './exit.js';
+import { bindingOf, type Binding } from './binding.js';
+import { EXIT } from './exit.js';
+import { singleSignOn } from './oidc-file.js';
 
 export const summary = 'run the controller: the API, every applied rollout and its router (kanari up)';
 
@@ -45,11 +45,6 @@ users are never cut off; the next \`kanari up\` adopts them.
 It prints the dashboard's address and a sign-in link, good once within 60 s.`;
 
 /** Where the API listens and how: over TLS, or plain (on loopback, or because the person said so). */
-export interface Binding {
-  host: string;
-  port: number;
-  tls?: { cert: Buffer; key: Buffer };
-}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('up', argv, {
@@ -65,7 +60,14 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return EXIT.ok;
   }
-  const binding = bindingOf(values.listen, values['tls-cert'], values['tls-key'], values.insecure === true);
+  const binding = bindingOf(
+    'up',
+    '--listen',
+    values.listen,
+    values['tls-cert'],
+    values['tls-key'],
+    values.insecure === true,
+  );
   const oidc = values.oidc === undefined ? undefined : singleSignOn(values.oidc);
   const dir = stateDir(values.state);
   survivePrintFailures();
@@ -76,59 +78,6 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`kanari up: ${err.message}`);
     return EXIT.usage;
   }
-}
-
-/** The API's binding; a refusal (exit 2) for an address off loopback with neither TLS nor --insecure. */
-function bindingOf(listenFlag: string, certFile?: string, keyFile?: string, insecure = false): Binding {
-  const listen = parseHostPort(listenFlag);
-  if (!listen)
-    throw new UsageError(`up: --listen must be host:port such as 127.0.0.1:7070 (got ${JSON.stringify(listenFlag)})`);
-  if ((certFile === undefined) !== (keyFile === undefined))
-    throw new UsageError('up: --tls-cert and --tls-key go together: give both, or neither');
-  if (!isLoopbackHost(listen.host) && certFile === undefined && !insecure)
-    throw new UsageError(
-      `up: --listen ${listenFlag} is not a loopback address, and the API would carry its token in clear text: give --tls-cert and --tls-key, or --insecure to do it anyway`,
-    );
-  if (certFile === undefined || keyFile === undefined) return listen;
-  const read = (file: string, what: string) => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new UsageError(`up: cannot read the TLS ${what} ${file}: ${describeSystemError(err)}`);
-    }
-  };
-  return { ...listen, tls: { cert: read(certFile, 'certificate'), key: read(keyFile, 'key') } };
-}
-
-/** Single sign-on as `--oidc FILE` configures it; a usage error (exit 2) saying what in the file is wrong. */
-function singleSignOn(file: string): OidcSignIn {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`up: cannot read --oidc ${file}: ${describeSystemError(err)}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = parseYaml(text);
-  } catch (err) {
-    throw new UsageError(`up: --oidc ${file} is not YAML: ${(err as Error).message.split('\n')[0]}`);
-  }
-  const settings = oidcSettings.safeParse(parsed);
-  if (!settings.success)
-    throw new UsageError(
-      `up: --oidc ${file}: ${settings.error.issues.map((i) => `${i.path.join('.') || 'the file'}: ${i.message}`).join('; ')}`,
-    );
-  const secretFile = settings.data.clientSecretFile;
-  let secret = process.env.KANARI_OIDC_CLIENT_SECRET;
-  if (secretFile !== undefined) {
-    try {
-      secret = readFileSync(secretFile, 'utf8').trim();
-    } catch (err) {
-      throw new UsageError(`up: cannot read the client secret file ${secretFile}: ${describeSystemError(err)}`);
-    }
-  }
-  return new OidcSignIn(settings.data, secret === '' ? undefined : secret);
 }
 
 async function serve(dir: string, listen: Binding, oidc?: OidcSignIn): Promise<number> {
@@ -224,7 +173,7 @@ async function serve(dir: string, listen: Binding, oidc?: OidcSignIn): Promise<n
  */
 function localToken(controller: Controller, file: string, log: (line: string) => void): string {
   const current = existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
-  const token = new Tokens(controller.store.tokens).localToken(current);
+  const token = keepLocalToken(controller.store.tokens, current);
   if (token !== current) {
     writePrivateFile(file, token + '\n');
     if (current !== undefined) log(`the token in ${file} was revoked, expired or not an admin's: it holds a new one`);

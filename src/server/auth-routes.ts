@@ -63,10 +63,10 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
       body: signInBody,
       response: { status: 204, description: 'signed in: the session cookie is set', empty: true },
       errors: [401],
-      handle: ({ body }) => {
+      handle: async ({ body }) => {
         let principal;
         try {
-          principal = o.tokens.authenticate(`Bearer ${body.token}`);
+          principal = await o.tokens.authenticateCurrent(`Bearer ${body.token}`);
         } catch (err) {
           // One answer for every way a token is wrong: a person at a sign-in page needs no more.
           if (err instanceof HttpError && err.status === 401)

@@ -1,10 +1,10 @@
+/** What an API's refusal says: the status and detail of the HttpError `work` throws or rejects with. */
 import assert from 'node:assert/strict';
 import { HttpError } from '../../src/shared/http.js';
 
-/** The HttpError `work` throws (a 401, a 403…), as status and detail; a failure if it throws none. */
-export function refusal(work: () => unknown): { status: number; detail: string } {
+export async function refusal(work: () => unknown): Promise<{ status: number; detail: string }> {
   try {
-    work();
+    await work();
   } catch (err) {
     assert.ok(err instanceof HttpError, String(err));
     return { status: err.status, detail: err.message };

@@ -48,8 +48,8 @@ before(async () => {
   await open();
   conforms = await servedConformance(port);
   const tokens = new Tokens(controller.store.tokens);
-  for (const role of ROLES) token[role] = tokens.create({ name: `${role}-bot`, role }).token;
-  token.revoked = tokens.create({ name: 'gone', role: 'admin' }).token;
+  for (const role of ROLES) token[role] = (await tokens.create({ name: `${role}-bot`, role })).token;
+  token.revoked = (await tokens.create({ name: 'gone', role: 'admin' })).token;
 });
 after(async () => {
   await close();
@@ -87,7 +87,7 @@ describe('browser sessions over HTTP', () => {
 
   it('refuses every route but the public ones to no cookie, a bad one, an expired session and a revoked token’s', async () => {
     const gone = await signIn(token.revoked);
-    new Tokens(controller.store.tokens).revoke('gone');
+    await new Tokens(controller.store.tokens).revoke('gone');
     const old = new Sessions(
       controller.store.sessions,
       controller.store.tokens,

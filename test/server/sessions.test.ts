@@ -37,7 +37,7 @@ afterEach(() => store.close());
 const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
 
 describe('browser sessions', () => {
-  it('are 256 random bits that only the cookie holds: the store keeps their SHA-256', () => {
+  it('are 256 random bits that only the cookie holds: the store keeps their SHA-256', async () => {
     const { id, expiresAt } = sessions.start({ actor: 'oidc:alice@example.test', role: 'operator', via: 'oidc' });
     assert.match(id, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(expiresAt, now + SESSION_LIFETIME_MS);
@@ -56,35 +56,38 @@ describe('browser sessions', () => {
     assert.notEqual(sessions.start({ actor: 'a', role: 'viewer', via: 'link' }).id, id);
   });
 
-  it('end 12 hours after sign-in however busy, and once signed out', () => {
+  it('end 12 hours after sign-in however busy, and once signed out', async () => {
     const { id } = sessions.start({ actor: 'local', role: 'admin', via: 'link' });
     now += SESSION_LIFETIME_MS - 1;
     assert.equal(sessions.authenticate(id).name, 'local');
     now += 1;
-    assert.match(refusal(() => sessions.authenticate(id)).detail, /^the session expired at 2026-01-01T12:00:00.000Z/);
-    assert.equal(refusal(() => sessions.authenticate(id)).status, 401, 'and it is gone');
+    assert.match(
+      (await refusal(() => sessions.authenticate(id))).detail,
+      /^the session expired at 2026-01-01T12:00:00.000Z/,
+    );
+    assert.equal((await refusal(() => sessions.authenticate(id))).status, 401, 'and it is gone');
     const other = sessions.start({ actor: 'local', role: 'admin', via: 'link' });
     sessions.end(sessions.authenticate(other.id).session!);
-    assert.match(refusal(() => sessions.authenticate(other.id)).detail, /^no such session/);
+    assert.match((await refusal(() => sessions.authenticate(other.id))).detail, /^no such session/);
   });
 
-  it('end with the token they were signed in with: revoked or expired, it takes its sessions along', () => {
-    const revoked = tokens.create({ name: 'ci', role: 'operator' });
-    const expiring = tokens.create({ name: 'brief', role: 'viewer', lifetimeMs: 60_000 });
+  it('end with the token they were signed in with: revoked or expired, it takes its sessions along', async () => {
+    const revoked = await tokens.create({ name: 'ci', role: 'operator' });
+    const expiring = await tokens.create({ name: 'brief', role: 'viewer', lifetimeMs: 60_000 });
     const a = sessions.start({ actor: 'ci', role: 'operator', via: 'token', tokenId: revoked.info.id });
     const b = sessions.start({ actor: 'brief', role: 'viewer', via: 'token', tokenId: expiring.info.id });
     assert.equal(sessions.authenticate(a.id).tokenId, revoked.info.id);
-    tokens.revoke('ci');
+    await tokens.revoke('ci');
     assert.match(
-      refusal(() => sessions.authenticate(a.id)).detail,
+      (await refusal(() => sessions.authenticate(a.id))).detail,
       /token this session was signed in with was revoked/,
     );
     assert.equal(sessions.authenticate(b.id).name, 'brief');
     now += 60_000;
-    assert.equal(refusal(() => sessions.authenticate(b.id)).status, 401);
+    assert.equal((await refusal(() => sessions.authenticate(b.id))).status, 401);
   });
 
-  it('are capped: signing in in a loop drops the oldest, and expired ones go at the next sign-in', () => {
+  it('are capped: signing in in a loop drops the oldest, and expired ones go at the next sign-in', async () => {
     const ids = [0, 1, 2, 3].map((i) => {
       now += 1;
       const id = crypto.randomBytes(32).toString('base64url');
@@ -96,7 +99,7 @@ describe('browser sessions', () => {
       return id;
     });
     assert.equal(store.sessions.count(), 3);
-    assert.equal(refusal(() => sessions.authenticate(ids[0]!)).status, 401, 'the oldest went');
+    assert.equal((await refusal(() => sessions.authenticate(ids[0]!))).status, 401, 'the oldest went');
     assert.equal(sessions.authenticate(ids[3]!).name, 'a3');
     now += 100;
     sessions.start({ actor: 'late', role: 'viewer', via: 'link' });
@@ -104,9 +107,9 @@ describe('browser sessions', () => {
     assert.equal(MAX_SESSIONS, 10_000);
   });
 
-  it('are looked up only for a well-formed id', () => {
+  it('are looked up only for a well-formed id', async () => {
     for (const id of ['', 'x', 'a'.repeat(42), 'a'.repeat(44), `${'a'.repeat(42)}=`, `${'a'.repeat(42)}%`, '"quoted"'])
-      assert.match(refusal(() => sessions.authenticate(id)).detail, /^no such session/, JSON.stringify(id));
+      assert.match((await refusal(() => sessions.authenticate(id))).detail, /^no such session/, JSON.stringify(id));
   });
 
   it('are ended by sign-out for the event streams that watch them, and by expiry', async () => {
@@ -125,18 +128,18 @@ describe('browser sessions', () => {
 });
 
 describe('the session cookie', () => {
-  it('is read from a Cookie header among others; two of them are refused, not guessed between', () => {
+  it('is read from a Cookie header among others; two of them are refused, not guessed between', async () => {
     assert.equal(sessionCookie(undefined), undefined);
     assert.equal(sessionCookie('a=1; b=2'), undefined);
     assert.equal(sessionCookie('a=1;kanari_session=abc;  b=2'), 'abc');
     assert.equal(sessionCookie('xkanari_session=abc'), undefined);
     assert.match(
-      refusal(() => sessionCookie('kanari_session=a; kanari_session=b')).detail,
+      (await refusal(() => sessionCookie('kanari_session=a; kanari_session=b'))).detail,
       /carries 2 kanari_session cookies/,
     );
   });
 
-  it('is HttpOnly, SameSite=Lax, on every path, for 12 hours, Secure over TLS; signing out clears it', () => {
+  it('is HttpOnly, SameSite=Lax, on every path, for 12 hours, Secure over TLS; signing out clears it', async () => {
     assert.equal(
       sessionCookieHeader(false, 'abc'),
       'kanari_session=abc; HttpOnly; SameSite=Lax; Path=/; Max-Age=43200',
@@ -148,23 +151,23 @@ describe('the session cookie', () => {
     assert.equal(sessionCookieHeader(true), 'kanari_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Secure');
   });
 
-  it('counts for nothing beside a bearer token: the bearer wins', () => {
-    const made = tokens.create({ name: 'ci', role: 'viewer' });
+  it('counts for nothing beside a bearer token: the bearer wins', async () => {
+    const made = await tokens.create({ name: 'ci', role: 'viewer' });
     const { id } = sessions.start({ actor: 'local', role: 'admin', via: 'link' });
     const both = request({ authorization: `Bearer ${made.token}`, cookie: `kanari_session=${id}` });
     assert.deepEqual(requestPrincipal(both, tokens, sessions), { name: 'ci', role: 'viewer', tokenId: made.info.id });
     const wrongBearer = request({ authorization: 'Bearer nope-nope-nope-nope', cookie: `kanari_session=${id}` });
-    assert.equal(refusal(() => requestPrincipal(wrongBearer, tokens, sessions)).status, 401);
+    assert.equal((await refusal(() => requestPrincipal(wrongBearer, tokens, sessions))).status, 401);
     assert.equal(requestPrincipal(request({ cookie: `kanari_session=${id}` }), tokens, sessions).name, 'local');
     assert.match(
-      refusal(() => requestPrincipal(request({}), tokens, sessions)).detail,
+      (await refusal(() => requestPrincipal(request({}), tokens, sessions))).detail,
       /missing or wrong bearer token/,
     );
   });
 });
 
 describe('the CSRF token', () => {
-  it("must be the session's own, in X-CSRF-Token", () => {
+  it("must be the session's own, in X-CSRF-Token", async () => {
     const { id } = sessions.start({ actor: 'local', role: 'admin', via: 'link' });
     const ref = sessions.authenticate(id).session!;
     checkCsrf(request({ 'x-csrf-token': ref.csrf }), ref);
@@ -174,12 +177,12 @@ describe('the CSRF token', () => {
       { 'x-csrf-token': ref.csrf.slice(1) },
       { 'x-csrf-token': `${ref.csrf}, ${ref.csrf}` },
     ] as Record<string, string>[]) {
-      const r = refusal(() => checkCsrf(request(sent), ref));
+      const r = await refusal(() => checkCsrf(request(sent), ref));
       assert.deepEqual(r, { status: 403, detail: 'missing or wrong CSRF token (X-CSRF-Token)' }, JSON.stringify(sent));
     }
     const other = sessions.authenticate(sessions.start({ actor: 'b', role: 'admin', via: 'link' }).id).session!;
     assert.equal(
-      refusal(() => checkCsrf(request({ 'x-csrf-token': other.csrf }), ref)).status,
+      (await refusal(() => checkCsrf(request({ 'x-csrf-token': other.csrf }), ref))).status,
       403,
       "another session's",
     );
@@ -187,7 +190,7 @@ describe('the CSRF token', () => {
 });
 
 describe('sign-in link codes', () => {
-  it('are good once, for 60 s, and unknown ones for nothing', () => {
+  it('are good once, for 60 s, and unknown ones for nothing', async () => {
     const codes = new SignInCodes(() => now);
     const a = codes.issue();
     const b = codes.issue();
@@ -199,7 +202,7 @@ describe('sign-in link codes', () => {
     assert.equal(codes.redeem(b), false, 'expired');
   });
 
-  it('are at most 100 at a time in memory: the oldest go first', () => {
+  it('are at most 100 at a time in memory: the oldest go first', async () => {
     const codes = new SignInCodes(() => now);
     const first = codes.issue();
     const rest = Array.from({ length: 100 }, () => codes.issue());
