@@ -27,9 +27,19 @@ const PROBLEMS: Record<number, string> = {
   503: 'too many event stream clients; try again after Retry-After',
 };
 
+const SESSION_SCHEME = {
+  type: 'apiKey',
+  in: 'cookie',
+  name: 'kanari_session',
+  description:
+    'a browser session (POST /auth/sign-in, single sign-on, or the link kanari up prints); anything but GET and HEAD also needs X-CSRF-Token from GET /auth/session. A bearer token, when sent too, wins',
+};
+
 export function openApiDocument(routes: readonly Route[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) (paths[r.path.replace(/:(\w+)/g, '{$1}')] ??= {})[r.method.toLowerCase()] = operation(r);
+  // Only a table with the browser's sign-in takes a session cookie (the operator's has none).
+  const sessions = routes.some((r) => r.path === '/auth/session');
   return {
     openapi: '3.1.1',
     info: {
@@ -38,7 +48,7 @@ export function openApiDocument(routes: readonly Route[]): Record<string, unknow
       description:
         'What `kanari up` serves and the CLI uses. Errors are RFC 9457 problems (application/problem+json). A method a path does not take is answered 405 with Allow.',
     },
-    security: [{ bearer: [] }, { session: [] }],
+    security: [{ bearer: [] }, ...(sessions ? [{ session: [] }] : [])],
     paths,
     components: {
       securitySchemes: {
@@ -48,13 +58,7 @@ export function openApiDocument(routes: readonly Route[]): Record<string, unknow
           description:
             'a token with a role (viewer, operator or admin): `kanari up` writes an admin one to <state>/api-token, `kanari token create` makes others',
         },
-        session: {
-          type: 'apiKey',
-          in: 'cookie',
-          name: 'kanari_session',
-          description:
-            'a browser session (POST /auth/sign-in, single sign-on, or the link kanari up prints); anything but GET and HEAD also needs X-CSRF-Token from GET /auth/session. A bearer token, when sent too, wins',
-        },
+        ...(sessions ? { session: SESSION_SCHEME } : {}),
       },
       schemas: Object.fromEntries(Object.entries(NAMED).map(([name, schema]) => [name, jsonSchema(schema, false)])),
       responses: Object.fromEntries(
