@@ -139,10 +139,22 @@ export class UpFixture {
   async deployPaused(name: string, file: string, version: string, weight: number): Promise<void> {
     const applied = await this.cli('apply', '-f', file);
     if (applied.status !== 0) throw new Error(`kanari apply: ${applied.stderr}`);
-    await this.until(name, (v) => v.phase === 'StableOnly' && this.record(name, 'router') !== undefined);
+    await this.serving(name);
     const deployed = await this.cli('deploy', name, '--version', version);
     if (deployed.status !== 0) throw new Error(`kanari deploy: ${deployed.stderr}`);
     await this.until(name, (v) => v.phase === 'Paused' && v.weights.canary === weight);
+  }
+
+  /**
+   * Waits until the rollout's users are served: its service is listening on the router. The
+   * router's pid record alone is not that: it is saved when the router process starts, before
+   * the rollout's listener opens, and users sent in between are refused.
+   */
+  serving(name: string): Promise<RolloutView> {
+    return this.until(
+      name,
+      (v) => v.phase === 'StableOnly' && v.router?.serving === true && this.record(name, 'router') !== undefined,
+    );
   }
 
   /** Polls the rollout until `ok` holds, failing with the last view after `ms`. */
