@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { AdminClient } from '../../src/router/client.js';
 import { ApiClient } from '../../src/server/client.js';
 import type { RolloutView } from '../../src/server/view.js';
@@ -18,9 +17,9 @@ import { Store } from '../../src/store/sqlite.js';
 import type { ProcessRecord } from '../../src/targets/process.js';
 export { alive } from '../../src/targets/process.js';
 import { runCliAsync, startCli } from './cli.js';
+import { LOADER, ownModule } from './own-module.js';
 
-const APP = fileURLToPath(new URL('../../src/demo/app.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
+const APP = ownModule('demo/app.ts');
 
 /**
  * The demo app as a process target's command; it answers with the version it was started
@@ -28,7 +27,7 @@ const TSX = import.meta.resolve('tsx');
  * slower than a warm stable, and the sequential judge rightly says so.)
  */
 export function appCommand(extra = ''): string {
-  return `exec ${process.execPath} --import ${TSX} ${APP} --name $KANARI_VERSION --latency-ms 5 ${extra}`.trim();
+  return `exec ${[process.execPath, ...LOADER, APP].join(' ')} --name $KANARI_VERSION --latency-ms 5 ${extra}`.trim();
 }
 
 /**

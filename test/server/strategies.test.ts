@@ -28,7 +28,7 @@ function appProcesses(dir: string, version: string): number {
     try {
       if (readlinkSync(`/proc/${pid}/cwd`) !== dir) continue;
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => a.endsWith('app.ts')) && argv[argv.indexOf('--name') + 1] === version) n++;
+      if (argv.some((a) => /app\.[jt]s$/.test(a)) && argv[argv.indexOf('--name') + 1] === version) n++;
     } catch {
       /* gone meanwhile */
     }
