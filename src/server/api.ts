@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { versionLabel } from '../config/schemas/rollout.js';
 import { percent } from '../config/schemas/table.js';
 import { bundleFiles } from './bundle.js';
+import { loadDashboard, serveDashboard } from './dashboard-files.js';
 import { COMMANDS, type Controller } from './controller.js';
 import { EVENT_STREAM_DEFAULTS, EventStream, type EventStreamOptions } from './events.js';
 import * as answers from './api-schemas.js';
@@ -232,6 +233,8 @@ export interface ApiServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   log?: (line: string) => void;
   events?: Partial<EventStreamOptions>;
+  /** Where the dashboard's built files are (dist/web unless said). */
+  dashboardDir?: string;
 }
 
 /**
@@ -249,10 +252,12 @@ export function createApiServer(
   const tokens = new Tokens(controller.store.tokens);
   if (tokens.localToken(localToken) !== localToken)
     throw new Error('the local token is not one the API can take (16 to 256 characters of base64url)');
+  const dashboard = loadDashboard(options.dashboardDir);
   const handle = dispatcher(apiRoutes(controller, events, tokens, onShutdown), {
     authenticate: (req) => tokens.authenticate(req.headers.authorization),
     maxBodyBytes: MAX_BODY_BYTES,
     log,
+    fallback: (req, res) => serveDashboard(dashboard, req, res),
   });
   const server = options.tls ? https.createServer({ ...options.tls }, handle) : http.createServer(handle);
   server.on('close', () => events.close());

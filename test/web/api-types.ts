@@ -1,0 +1,17 @@
+/**
+ * The dashboard's own types of the API's answers (web/types.ts; the browser imports
+ * nothing of src/) must be what the server answers with: each line fails to compile
+ * (`npm run typecheck`; there is nothing to run) when an answer loses or changes a member the dashboard reads.
+ */
+import type { z } from 'zod';
+import type * as answers from '../../src/server/api-schemas.js';
+import type { EventRow, Report, Rollout, Series, Who } from '../../web/types.js';
+
+type Fits<Server extends Dashboard, Dashboard> = Server;
+export type Checked = [
+  Fits<z.output<typeof answers.rolloutView>, Rollout>,
+  Fits<z.output<typeof answers.eventRow>, EventRow>,
+  Fits<z.output<typeof answers.analysisReport>, Report>,
+  Fits<z.output<typeof answers.series>, Series>,
+  Fits<z.output<typeof answers.principal>['role'], Who['role']>,
+];

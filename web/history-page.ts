@@ -1,0 +1,121 @@
+/**
+ * Past releases of every rollout: each deploy with its outcome, how long it took and who
+ * acted on it (who deployed, who promoted, paused or aborted), from each rollout's history.
+ */
+import { api, rolloutPath } from './api.js';
+import { badge, clock, duration, h } from './dom.js';
+import type { EventRow, Rollout } from './types.js';
+
+interface Release {
+  rollout: string;
+  version: string;
+  startedAt: number;
+  outcome?: string;
+  seconds?: number;
+  actors: Set<string>;
+}
+
+/** One history row in words, as `kanari history` prints it. */
+export function eventLine(e: EventRow): string {
+  const d = e.data;
+  switch (e.type) {
+    case 'deploy':
+      return `deploy ${String((d.release as { version?: string } | undefined)?.version)}`;
+    case 'status':
+      return `${String(d.phase)}, step ${Number(d.step) + 1}, canary ${(d.weights as { canary?: number } | undefined)?.canary}%: ${String(d.message)}`;
+    case 'result':
+      return `${String(d.outcome)} ${String(d.version)} after ${Math.round(Number(d.seconds))} s: ${String(d.reason)}`;
+    case 'setWeight':
+      return `set weight ${Number(d.weight)}%${d.reason ? `: ${String(d.reason)}` : ''}`;
+    case 'analysisVerdict':
+      return `analysis ${String(d.id)} ${String(d.verdict)}: ${String(d.reason)}`;
+    case 'analysisStopped':
+      return `analysis ${String(d.id)} stopped: ${String(d.reason)}`;
+    case 'apply':
+      return `apply (${String(d.change)})`;
+    default:
+      return d.reason ? `${e.type}: ${String(d.reason)}` : e.type;
+  }
+}
+
+/** The releases in one rollout's history, newest first. */
+export function releases(rollout: string, events: EventRow[]): Release[] {
+  const out: Release[] = [];
+  for (const e of events) {
+    const actor = typeof e.data.actor === 'string' ? e.data.actor : undefined;
+    if (e.type === 'deploy') {
+      const version = (e.data.release as { version?: string } | undefined)?.version ?? '?';
+      out.push({ rollout, version, startedAt: e.at, actors: new Set(actor ? [actor] : []) });
+      continue;
+    }
+    const current = out.at(-1);
+    if (!current || current.outcome !== undefined) continue;
+    if (actor) current.actors.add(actor);
+    if (e.type === 'result') {
+      current.outcome = String(e.data.outcome);
+      current.seconds = Number(e.data.seconds);
+    }
+  }
+  return out.reverse();
+}
+
+export function historyPage(root: HTMLElement): () => void {
+  const body = h('tbody');
+  const status = h('p', { role: 'status' }, 'Reading every rollout’s history…');
+  root.replaceChildren(
+    h('h1', {}, 'History'),
+    status,
+    h(
+      'table',
+      { class: 'releases' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Rollout', 'Version', 'Outcome', 'Started', 'Took', 'Who acted'].map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
+      body,
+    ),
+  );
+  let stopped = false;
+  void (async () => {
+    const { rollouts } = await api<{ rollouts: Rollout[] }>('/api/v1/rollouts');
+    const all: Release[] = [];
+    // A few at a time: a controller with hundreds of rollouts answers the rest meanwhile.
+    const queue = rollouts.map((r) => r.name);
+    const worker = async () => {
+      for (let name = queue.shift(); name !== undefined && !stopped; name = queue.shift()) {
+        const { events } = await api<{ events: EventRow[] }>(`${rolloutPath(name)}/history`);
+        all.push(...releases(name, events));
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    all.sort((a, b) => b.startedAt - a.startedAt);
+    body.replaceChildren(...all.map(releaseRow));
+    status.textContent = `${all.length} releases of ${rollouts.length} rollouts`;
+    root.dataset.loaded = 'true';
+  })().catch((err: unknown) => (status.textContent = String(err)));
+  return () => {
+    stopped = true;
+  };
+}
+
+function releaseRow(r: Release): HTMLTableRowElement {
+  return h(
+    'tr',
+    {},
+    h(
+      'th',
+      { scope: 'row' },
+      h('a', { href: `/rollouts/${encodeURIComponent(r.rollout)}`, 'data-link': true }, r.rollout),
+    ),
+    h('td', {}, r.version),
+    h('td', {}, r.outcome ? badge(r.outcome) : 'in flight'),
+    h('td', {}, clock(r.startedAt)),
+    h('td', {}, r.seconds === undefined ? '–' : duration(r.seconds * 1000)),
+    h('td', {}, [...r.actors].join(', ') || '–'),
+  );
+}
