@@ -77,6 +77,7 @@ function confirm(c: Control, r: Rollout, status: HTMLElement, done: () => void):
     required: true,
     value: r.weights.canary,
   });
+  const full = h('input', { type: 'checkbox', id: 'confirm-full' });
   const error = h('p', { class: 'error', role: 'alert' });
   const yes = h(
     'button',
@@ -89,8 +90,13 @@ function confirm(c: Control, r: Rollout, status: HTMLElement, done: () => void):
     h('h2', { id: 'confirm-title' }, `${c.label.replace('…', '')} ${r.name}`),
     h('p', {}, c.asks(r)),
     c.command === 'weight' ? [h('label', { for: 'confirm-weight' }, 'Canary weight (%)'), weight] : null,
-    h('label', { for: 'confirm-reason' }, 'Reason (kept in the history)'),
-    reason,
+    // The controller keeps a reason for these two only (src/rollout/person-command.ts).
+    c.command === 'weight' || c.command === 'abort'
+      ? [h('label', { for: 'confirm-reason' }, 'Reason (kept in the history)'), reason]
+      : null,
+    c.command === 'promote'
+      ? h('label', { class: 'check' }, full, ' Skip the remaining steps: every user to the canary now')
+      : null,
     error,
     h('div', { class: 'buttons' }, h('button', { type: 'button', value: 'no', 'data-cancel': true }, 'Cancel'), yes),
   );
@@ -101,12 +107,11 @@ function confirm(c: Control, r: Rollout, status: HTMLElement, done: () => void):
     e.preventDefault();
     yes.disabled = true;
     const why = reason.value.trim();
-    const body =
-      c.command === 'weight'
-        ? { weight: Number(weight.value), ...(why ? { reason: why } : {}) }
-        : why
-          ? { reason: why }
-          : {};
+    const body = {
+      ...(c.command === 'weight' ? { weight: Number(weight.value) } : {}),
+      ...(c.command === 'promote' && full.checked ? { full: true } : {}),
+      ...(why ? { reason: why } : {}),
+    };
     api(`${rolloutPath(r.name)}/${c.command}`, { method: 'POST', body })
       .then(() => {
         dialog.close();

@@ -71,7 +71,8 @@ export async function authConfig(): Promise<AuthConfig | undefined> {
   try {
     return await api<AuthConfig>('/auth/config');
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return undefined;
+    // It is public where it exists; elsewhere the API asks for a token before it says 404.
+    if (err instanceof ApiError && (err.status === 404 || err.status === 401)) return undefined;
     throw err;
   }
 }

@@ -71,6 +71,7 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
     ),
   );
   let plots: uPlot[] = [];
+  const scheme = matchMedia('(prefers-color-scheme: dark)');
   let seriesAt = 0;
   let seriesTimer: number | undefined;
   let openReport: string | undefined;
@@ -151,6 +152,7 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
     plots.forEach((p) => p.destroy());
     plots = drawCharts(charts, series);
     charts.dataset.points = String(series.t.length);
+    charts.dataset.scheme = scheme.matches ? 'dark' : 'light';
   };
   const seriesSoon = () => {
     if (seriesTimer !== undefined) return;
@@ -165,6 +167,9 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
   };
   const refresh = () => Promise.all([loadRollout(), loadHistory()]).catch(shown);
   range.addEventListener('change', () => void loadSeries().catch(shown));
+  // The charts take their colours from the stylesheet when drawn: a change of scheme draws them again.
+  const redraw = () => void loadSeries().catch(shown);
+  scheme.addEventListener('change', redraw);
   const stop = watch(
     `?rollout=${encodeURIComponent(name)}`,
     () => {
@@ -178,6 +183,7 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
   );
   return () => {
     stop();
+    scheme.removeEventListener('change', redraw);
     if (seriesTimer !== undefined) window.clearTimeout(seriesTimer);
     plots.forEach((p) => p.destroy());
   };
