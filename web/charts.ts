@@ -56,20 +56,22 @@ export function drawCharts(root: HTMLElement, series: Series): uPlot[] {
 
 /** ln E of each run and metric at each point's last round, with the line where the run fails. */
 function evidenceLines(series: Series, t: number[]): Line[] {
-  return series.evidence.flatMap((e) => {
+  const palette = ['canary', 'stable', 'baseline', 'fg'];
+  const runs = series.evidence.map((e, i): Line => {
     const at = new Map(e.points.map(([ms, logE]) => [ms / 1000, logE]));
-    const name = `${e.template} ${e.metric}`;
-    return [
-      { label: name, values: t.map((x) => at.get(x) ?? null), color: colour('canary'), width: 2 },
-      {
-        label: `rollback at (${name})`,
-        values: t.map(() => e.rollbackAt),
-        color: colour('bad'),
-        dash: [6, 4],
-        width: 1.5,
-      },
-    ];
+    const color = colour(palette[i % palette.length]!);
+    return { label: `${e.run} ${e.metric}`, values: t.map((x) => at.get(x) ?? null), color, width: 2 };
   });
+  // One rollback line per level (each metric's ln(1/α)), however many runs share it.
+  const levels = new Map(series.evidence.map((e) => [e.rollbackAt, e.metric]));
+  const lines = [...levels].map(([at, metric]): Line => ({
+    label: `rollback line (${metric}, ${at.toFixed(2)})`,
+    values: t.map(() => at),
+    color: colour('bad'),
+    dash: [6, 4],
+    width: 1.5,
+  }));
+  return [...runs, ...lines];
 }
 
 function chart(figure: HTMLElement, t: number[], lines: Line[], marks: Series['marks']): uPlot {

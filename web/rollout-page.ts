@@ -16,11 +16,11 @@ import type { EventRow, Report, Rollout, Series, Who } from './types.js';
 const LIFECYCLE = ['StableOnly', 'CanaryDeploy', 'SmallTraffic', 'Monitor', 'IncreaseTraffic', 'FullDeploy'];
 const ASIDE = ['Rollback', 'Paused', 'Aborted', 'Degraded'];
 const RANGES: [string, number][] = [
-  ['15 minutes', 15 * 60_000],
-  ['1 hour', 3_600_000],
-  ['6 hours', 6 * 3_600_000],
-  ['1 day', 86_400_000],
-  ['7 days', 7 * 86_400_000],
+  ['the last 15 minutes', 15 * 60_000],
+  ['the last hour', 3_600_000],
+  ['the last 6 hours', 6 * 3_600_000],
+  ['the last day', 86_400_000],
+  ['the last 7 days', 7 * 86_400_000],
 ];
 /** Charts are read again at most this often while events come (every measurement is one). */
 const SERIES_EVERY_MS = 5000;
@@ -30,7 +30,8 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
   const range = h(
     'select',
     { id: 'range' },
-    RANGES.map(([label, ms]) => h('option', { value: ms, selected: ms === 3_600_000 }, label)),
+    h('option', { value: 'release', selected: true }, 'this release'),
+    RANGES.map(([label, ms]) => h('option', { value: ms }, label)),
   );
   const charts = h('div', { class: 'charts' });
   const analyses = h('section', { class: 'analyses', 'aria-labelledby': 'analyses-title' });
@@ -44,7 +45,7 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
         'div',
         { class: 'section-head' },
         h('h2', { id: 'charts-title' }, 'Traffic, errors, latency and evidence'),
-        h('label', { for: 'range' }, 'Over the last'),
+        h('label', { for: 'range' }, 'Over'),
         range,
       ),
       charts,
@@ -74,7 +75,9 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
   const scheme = matchMedia('(prefers-color-scheme: dark)');
   let seriesAt = 0;
   let seriesTimer: number | undefined;
-  let openReport: string | undefined;
+  let picked: string | undefined;
+  let releaseStart: number | undefined;
+  const report = h('div', { class: 'report-slot' });
 
   const loadRollout = async () => {
     let r: Rollout;
@@ -95,14 +98,18 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
     root.dataset.phase = r.phase;
   };
   const drawAnalyses = (r: Rollout) => {
-    openReport ??= r.analyses.at(-1)?.id;
+    // The one a person picked, else the run that failed, else the newest.
+    const openReport =
+      picked !== undefined && r.analyses.some((a) => a.id === picked)
+        ? picked
+        : (r.analyses.find((a) => a.verdict === 'Failed') ?? r.analyses.at(-1))?.id;
     const list = h(
       'ul',
       { class: 'analysis-list' },
       r.analyses.map((a) => {
-        const show = h('button', { type: 'button', 'aria-expanded': a.id === openReport }, `Report ${a.id}`);
+        const show = h('button', { type: 'button', 'aria-pressed': String(a.id === openReport) }, `Report ${a.id}`);
         show.addEventListener('click', () => {
-          openReport = a.id;
+          picked = a.id;
           drawAnalyses(r);
         });
         return h(
@@ -114,13 +121,14 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
         );
       }),
     );
-    const report = h('div', { class: 'report-slot' });
     analyses.replaceChildren(
       h('h2', { id: 'analyses-title' }, 'Analyses'),
       r.analyses.length === 0 ? h('p', {}, 'No analysis has run in this release.') : list,
       report,
     );
-    if (openReport !== undefined)
+    if (openReport === undefined) report.replaceChildren();
+    // The report in place is replaced only once the new one is read, so it does not flicker each round.
+    else
       api<Report>(`${rolloutPath(name)}/analyses/${encodeURIComponent(openReport)}`).then(
         (rep) => report.replaceChildren(reportTable(rep)),
         (err: unknown) => report.replaceChildren(h('p', {}, `No report yet (${String(err)}).`)),
@@ -128,6 +136,7 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
   };
   const loadHistory = async () => {
     const { events } = await api<{ events: EventRow[] }>(`${rolloutPath(name)}/history?limit=200`);
+    releaseStart = events.findLast((e) => e.type === 'deploy')?.at;
     historyBody.replaceChildren(
       ...events
         .slice()
@@ -146,14 +155,19 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
   const loadSeries = async () => {
     seriesAt = Date.now();
     const to = Date.now() + 1000;
-    const series = await api<Series>(
-      `${rolloutPath(name)}/series?from=${to - Number(range.value)}&to=${to}&points=300`,
-    );
+    const series = await api<Series>(`${rolloutPath(name)}/series?from=${from(to)}&to=${to}&points=300`);
     plots.forEach((p) => p.destroy());
     plots = drawCharts(charts, series);
     charts.dataset.points = String(series.t.length);
     charts.dataset.scheme = scheme.matches ? 'dark' : 'light';
   };
+  /** This release from a little before its deploy (an hour when there is none), or the range chosen. */
+  const from = (to: number) =>
+    range.value !== 'release'
+      ? to - Number(range.value)
+      : releaseStart === undefined
+        ? to - 3_600_000
+        : Math.max(to - 31 * 86_400_000, releaseStart - 30_000);
   const seriesSoon = () => {
     if (seriesTimer !== undefined) return;
     const wait = Math.max(0, seriesAt + SERIES_EVERY_MS - Date.now());
@@ -176,10 +190,8 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
       void refresh();
       seriesSoon();
     },
-    () => {
-      void refresh();
-      void loadSeries().catch(shown);
-    },
+    // The history says where this release began, which the charts start from.
+    () => void refresh().then(() => loadSeries().catch(shown)),
   );
   return () => {
     stop();
@@ -191,7 +203,14 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
 
 function summary(r: Rollout): HTMLElement[] {
   const lit = (p: string) =>
-    h('li', { class: p === r.phase ? 'lit' : undefined, 'aria-current': p === r.phase ? 'step' : undefined }, p);
+    h(
+      'li',
+      {
+        class: p === r.phase ? `lit ${p === 'Paused' ? 'wait' : ''}` : undefined,
+        'aria-current': p === r.phase ? 'step' : undefined,
+      },
+      p,
+    );
   const versions = r.canary ? `${r.stable} → ${r.canary}` : r.stable;
   const { stable, canary, baseline } = r.weights;
   const notes = [
