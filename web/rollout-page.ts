@@ -8,7 +8,7 @@ import { actions } from './actions.js';
 import { api, ApiError, rolloutPath } from './api.js';
 import { drawCharts } from './charts.js';
 import { badge, clock, duration, h, widthOf } from './dom.js';
-import { eventLine } from './history-page.js';
+import { eventLine } from './releases.js';
 import { watch } from './live.js';
 import { reportTable } from './report.js';
 import type { EventRow, Report, Rollout, Series, Who } from './types.js';

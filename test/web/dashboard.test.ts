@@ -103,7 +103,16 @@ describe('the dashboard in Chromium', () => {
     await page.locator('figure[data-chart="evidence"] canvas').waitFor();
     for (const chart of ['requests', 'errors', 'latency'])
       await page.locator(`figure[data-chart="${chart}"] canvas`).waitFor();
-    await page.locator('.report table tbody tr').first().waitFor();
+    // The sequential run's report: each metric with its effect (none while neither version has errors), interval and evidence.
+    await page.locator('.analysis-list button', { hasText: /sequential/ }).click();
+    const errors = page
+      .locator('.report caption', { hasText: 'sequential' })
+      .locator('xpath=..')
+      .locator('tr', { hasText: 'errors' });
+    assert.match(
+      await errors.innerText(),
+      /errors\s+Running\s+(×[\d.]+ \(\w+\)|–)\s+\[[\d.]+, [\d.]+\]\s+E = [\d.]+ of 30/,
+    );
     await bothSchemes(page, 'rollout');
     await page.context().close();
   });
