@@ -167,7 +167,7 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
       ? to - Number(range.value)
       : releaseStart === undefined
         ? to - 3_600_000
-        : Math.max(to - 31 * 86_400_000, releaseStart - 30_000);
+        : Math.max(to - 31 * 86_400_000, releaseStart - 5000);
   const seriesSoon = () => {
     if (seriesTimer !== undefined) return;
     const wait = Math.max(0, seriesAt + SERIES_EVERY_MS - Date.now());
