@@ -97,6 +97,15 @@ function run(files, output) {
 const only = process.argv.slice(2);
 if (only.length > 0) process.exit((await run(only, 'inherit')).code);
 
+// What the integration tests install when missing (each through scripts/ensure-debian.mjs),
+// started here in the background: the downloads overlap the first tests, and a test that
+// needs a package before it is in waits for this install on its lock.
+const DEBIAN = ['prometheus=prometheus', 'kubectl=kubernetes-client', 'chromium=chromium'];
+spawn(process.execPath, ['scripts/ensure-debian.mjs', ...DEBIAN], { stdio: ['ignore', 'ignore', 'inherit'] }).on(
+  'exit',
+  (code) => code !== 0 && console.error('installing Debian packages failed: the tests that need them will say which'),
+);
+
 const all = findTests('test');
 const matches = (list) => (f) => list.some((re) => re.test(f.split('\\').join('/')));
 const offline = all.filter(matches(OFFLINE));
