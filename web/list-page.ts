@@ -97,7 +97,7 @@ export function listPage(root: HTMLElement): () => void {
     }
   };
   const stop = watch(
-    '',
+    undefined,
     (names) => void Promise.all([...names].map(loadOne)).then(draw, showError),
     () => void loadAll().catch(showError),
   );

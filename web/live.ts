@@ -15,12 +15,14 @@ export const liveState = h('span', { class: 'live', role: 'status', 'aria-live':
  * time the stream (re)connects, when events may have been missed and everything is read again.
  */
 export function watch(
-  query: string,
+  rollout: string | undefined,
   changed: (names: Set<string>) => void,
   reopened: () => void,
   ms = 300,
 ): () => void {
-  const source = new EventSource(`/api/v1/events${query}`);
+  // Only what comes next: the page reads the state itself each time the stream opens.
+  const query = new URLSearchParams({ after: 'now', ...(rollout === undefined ? {} : { rollout }) });
+  const source = new EventSource(`/api/v1/events?${query.toString()}`);
   let pending = new Set<string>();
   let timer: number | undefined;
   source.onopen = () => {

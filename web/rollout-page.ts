@@ -185,7 +185,7 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
   const redraw = () => void loadSeries().catch(shown);
   scheme.addEventListener('change', redraw);
   const stop = watch(
-    `?rollout=${encodeURIComponent(name)}`,
+    name,
     () => {
       void refresh();
       seriesSoon();

@@ -90,7 +90,10 @@ export function apiRoutes(
       summary: 'the event log as Server-Sent Events: the backlog after a cursor, then live',
       query: {
         rollout: { schema: z.string(), description: "only this rollout's events" },
-        after: { schema: z.string(), description: 'the event id to resume after (Last-Event-ID wins over it)' },
+        after: {
+          schema: z.string(),
+          description: 'the event id to resume after, or `now` for only what comes next (Last-Event-ID wins over it)',
+        },
       },
       response: { description: 'an event stream; each event has its id', contentType: 'text/event-stream' },
       errors: [503],
