@@ -6,20 +6,7 @@
 import { api, ApiError, rolloutPath } from './api.js';
 import { badge, duration, h, widthOf } from './dom.js';
 import { watch } from './live.js';
-import type { Rollout } from './types.js';
-
-const PHASES = [
-  'StableOnly',
-  'CanaryDeploy',
-  'SmallTraffic',
-  'Monitor',
-  'IncreaseTraffic',
-  'FullDeploy',
-  'Paused',
-  'Rollback',
-  'Aborted',
-  'Degraded',
-];
+import { PHASES, type Rollout } from './types.js';
 
 export function listPage(root: HTMLElement): () => void {
   const rollouts = new Map<string, Rollout>();

@@ -11,10 +11,11 @@ import { badge, clock, duration, h, widthOf } from './dom.js';
 import { eventLine } from './releases.js';
 import { watch } from './live.js';
 import { reportTable } from './report.js';
-import type { EventRow, Report, Rollout, Series, Who } from './types.js';
+import { PHASES, type EventRow, type Report, type Rollout, type Series, type Who } from './types.js';
 
-const LIFECYCLE = ['StableOnly', 'CanaryDeploy', 'SmallTraffic', 'Monitor', 'IncreaseTraffic', 'FullDeploy'];
-const ASIDE = ['Rollback', 'Paused', 'Aborted', 'Degraded'];
+// The lifecycle in order, and beside it the phases the machine reaches from any step.
+const LIFECYCLE = PHASES.slice(0, 6);
+const ASIDE = ['Rollback', 'Paused', 'Aborted', 'Degraded'] as const;
 const RANGES: [string, number][] = [
   ['the last 15 minutes', 15 * 60_000],
   ['the last hour', 3_600_000],

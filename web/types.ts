@@ -6,6 +6,21 @@
  */
 export type Role = 'viewer' | 'operator' | 'admin';
 
+/** Every phase, in the lifecycle's order and then the ones reached from any step. */
+export const PHASES = [
+  'StableOnly',
+  'CanaryDeploy',
+  'SmallTraffic',
+  'Monitor',
+  'IncreaseTraffic',
+  'FullDeploy',
+  'Paused',
+  'Rollback',
+  'Aborted',
+  'Degraded',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
 export interface Weights {
   stable: number;
   canary: number;
@@ -26,7 +41,7 @@ export interface AnalysisSummary {
 
 export interface Rollout {
   name: string;
-  phase: string;
+  phase: Phase;
   stable: string;
   canary?: string;
   weights: Weights;

@@ -4,15 +4,14 @@
 // of the list (navigation start to every row drawn) against its navigation to /healthz (the
 // browser's floor), the median of --renders loads.
 //   npm run bench:dashboard [-- --rollouts 500 --requests 200 --renders 5]
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { ensureDebian } from '../../scripts/ensure-debian.mjs';
+import { children, demoApp, kanariUp, listenPorts } from '../kanari-up.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -22,62 +21,18 @@ const { values } = parseArgs({
   },
 });
 const N = Number(values.rollouts);
-const root = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'kanari-bench-dashboard-'));
-const children = [];
-
-function start(args, ready) {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-      const m = ready.exec(out);
-      if (m) resolve({ child, match: m });
-    });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${out}`)));
-  });
-}
-const bindable = (port) =>
-  new Promise((resolve) => {
-    const server = createServer().once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 const ms = (x) => `${x.toFixed(1)} ms`;
 
 let browser;
+let controller;
 try {
   ensureDebian([['chromium', 'chromium']]);
-  const apps = [];
-  for (const name of ['v1', 'v2'])
-    apps.push(
-      Number(
-        (await start([join(root, 'dist/demo/app.js'), '--name', name, '--latency-ms', '2'], /listening (\d+)/))
-          .match[1],
-      ),
-    );
-  const up = await start(
-    [join(root, 'bin/kanari.js'), 'up', '--state', join(dir, 'state'), '--listen', '127.0.0.1:0'],
-    /kanari controller on (http:\/\/[\d.:]+)/,
-  );
-  const api = up.match[1];
-  const token = readFileSync(join(dir, 'state', 'api-token'), 'utf8').trim();
-  const call = async (method, path, body) => {
-    const res = await fetch(`${api}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body && JSON.stringify(body),
-    });
-    const json = await res.json();
-    if (!res.ok) throw new Error(`${method} ${path}: ${JSON.stringify(json)}`);
-    return json;
-  };
-
-  // Listen ports below Linux's ephemeral range, as in bench/controller.
-  const ports = [];
-  for (let port = 20000; ports.length < N; port++) if (await bindable(port)) ports.push(port);
+  const apps = [await demoApp('v1'), await demoApp('v2')];
+  controller = await kanariUp(join(dir, 'state'));
+  const { api, token, call } = controller;
+  const ports = await listenPorts(N);
   const docs = ports.map(
     (port, i) => `apiVersion: kanari.dev/v1alpha1
 kind: Rollout
@@ -159,19 +114,10 @@ spec:
   );
 } finally {
   await browser?.close();
-  try {
-    await fetch(`${JSON.parse(readFileSync(join(dir, 'state', 'controller.json'), 'utf8')).url}/api/v1/shutdown`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${readFileSync(join(dir, 'state', 'api-token'), 'utf8').trim()}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ all: true }),
-    });
-    await sleep(3000);
-  } catch {
-    /* it did not start */
-  }
-  for (const c of children) c.kill('SIGKILL');
+  await controller?.call('POST', '/api/v1/shutdown', { all: true }).catch(() => {});
+  await new Promise((resolve) =>
+    !controller || controller.child.exitCode !== null ? resolve() : controller.child.once('exit', resolve),
+  );
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 }

@@ -5,7 +5,8 @@
  */
 import type { z } from 'zod';
 import type * as answers from '../../src/server/api-schemas.js';
-import type { EventRow, Report, Rollout, Series, Who } from '../../web/types.js';
+import type { Phase } from '../../src/rollout/types.js';
+import type { EventRow, Phase as DashboardPhase, Report, Rollout, Series, Who } from '../../web/types.js';
 
 type Fits<Server extends Dashboard, Dashboard> = Server;
 export type Checked = [
@@ -14,4 +15,7 @@ export type Checked = [
   Fits<z.output<typeof answers.analysisReport>, Report>,
   Fits<z.output<typeof answers.series>, Series>,
   Fits<z.output<typeof answers.principal>['role'], Who['role']>,
+  // Both ways: a phase the dashboard does not list would be missing from its filter.
+  Fits<Phase, DashboardPhase>,
+  Fits<DashboardPhase, Phase>,
 ];
