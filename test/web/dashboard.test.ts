@@ -114,6 +114,15 @@ describe('the dashboard in Chromium', () => {
       /errors\s+Running\s+(×[\d.]+ \(\w+\)|–)\s+\[[\d.]+, [\d.]+\]\s+E = [\d.]+ of 30/,
     );
     await bothSchemes(page, 'rollout');
+
+    // By keyboard: a control opens its confirmation with focus inside it, and Escape cancels it.
+    await page.focus('[data-command="abort"]');
+    await page.keyboard.press('Enter');
+    await page.locator('dialog[open]').waitFor();
+    assert.equal(await page.locator('dialog :focus').count(), 1, 'focus is in the dialog');
+    await page.keyboard.press('Escape');
+    await page.locator('dialog').waitFor({ state: 'detached' });
+    assert.equal((await f.view('shop')).phase, 'Paused', 'nothing was sent');
     await page.context().close();
   });
 
