@@ -4,22 +4,32 @@
  * probes; stops on SIGTERM or SIGINT, giving the lease up so another replica leads at once.
  */
 import { randomBytes } from 'node:crypto';
+import type http from 'node:http';
 import { createServer } from 'node:http';
+import type https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { MAX_TIMER_MS, parseDuration } from '../config/duration.js';
 import { parseHostPort } from '../config/schemas/common.js';
-import { kubeClient } from '../kube/http-client.js';
-import { loadKubeConnection } from '../kube/kubeconfig.js';
+import { kubeClient, type HttpKubeClient } from '../kube/http-client.js';
+import { loadKubeConnection, type KubeConnection } from '../kube/kubeconfig.js';
 import { kubernetesWorld } from '../operator/compose.js';
 import { Operator } from '../operator/operator.js';
+import { CLUSTER_TOKEN_HINT, createClusterApiServer } from '../server/cluster-api.js';
+import { KubeAccess } from '../server/kube-access.js';
+import { Tokens } from '../server/tokens.js';
 import { listenOrExplain } from '../shared/system.js';
+import { KubernetesTokenRows, TOKENS_SECRET } from '../store/kubernetes-tokens.js';
 import { parseCommandArgs } from './args.js';
-import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterTarget } from './cluster.js';
+import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterTarget, type ClusterTarget } from './cluster.js';
+import { ClusterRollouts } from './operator-api.js';
+import { bindingOf, type Binding } from './binding.js';
 import { EXIT, UsageError } from './exit.js';
 
 export const summary = 'run Kubernetes mode: watch Rollout resources and carry them out (one leader at a time)';
 
 const HELP = `Usage: kanari operator [--namespace NS] [--lease-namespace NS] [--identity ID] [--listen HOST:PORT]
+                       [--api HOST:PORT [--tls-cert FILE --tls-key FILE] [--insecure]]
 
 Watches Rollout resources (every namespace, or only --namespace) and the Deployments they
 name, and carries each rollout out: the versions in Deployments kanari owns, traffic by the
@@ -29,6 +39,10 @@ election on the Lease kanari-operator; only the holder acts.
   --lease-namespace NS   where the Lease is (default $POD_NAMESPACE, else the connection's namespace)
   --identity ID          this replica in the Lease (default $POD_NAME, else host name and a random suffix)
   --listen HOST:PORT     /healthz and /readyz for probes (default 0.0.0.0:8080; 0 for none)
+  --api HOST:PORT       serve kanari's API there too (rollouts, their controls, tokens), from any replica
+  --tls-cert FILE       serve the API over HTTPS with this certificate (PEM) ...
+  --tls-key FILE        ... and its private key (PEM)
+  --insecure            serve the API off loopback without TLS (behind a mesh or a TLS-terminating proxy)
   --lease-duration D     how long a silent leader's Lease is respected (default 15s)
   --renew-deadline D     a leader that could not renew for this long stops (default 10s)
   --retry-period D       how often the Lease is renewed or tried (default 2s)
@@ -51,6 +65,10 @@ export async function run(argv: string[]): Promise<number> {
     'lease-namespace': { type: 'string' },
     identity: { type: 'string' },
     listen: { type: 'string' },
+    api: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    insecure: { type: 'boolean' },
     'lease-duration': { type: 'string' },
     'renew-deadline': { type: 'string' },
     'retry-period': { type: 'string' },
@@ -62,6 +80,12 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const target = clusterTarget('operator', values) ?? {};
+  if (values.api === undefined && (values['tls-cert'] ?? values['tls-key'] ?? values.insecure) !== undefined)
+    throw new UsageError('operator: --tls-cert, --tls-key and --insecure go with --api');
+  const apiBinding =
+    values.api === undefined
+      ? undefined
+      : bindingOf('operator', '--api', values.api, values['tls-cert'], values['tls-key'], values.insecure === true);
   const conn = loadKubeConnection(target);
   const client = kubeClient(conn);
   const identity = values.identity ?? process.env.POD_NAME ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
@@ -93,6 +117,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!at) throw new UsageError(`operator: --listen must be HOST:PORT (got ${JSON.stringify(listen)})`);
     await listenOrExplain(probes, at.port, at.host, '--listen');
   }
+  const api = apiBinding && (await serveApi(apiBinding, { client, conn, target, leaseNamespace, log }));
   log(
     `kanari operator ${identity}: ${conn.origin}, ${target.namespace ? `namespace ${target.namespace}` : 'every namespace'}, lease ${leaseNamespace}/kanari-operator`,
   );
@@ -107,5 +132,45 @@ export async function run(argv: string[]): Promise<number> {
   });
   await operator.stop();
   probes.close();
+  api?.close();
+  api?.closeAllConnections();
   return EXIT.ok;
+}
+
+/** The API on `at`, its tokens in the Secret kanari-api-tokens beside the Lease. */
+async function serveApi(
+  at: Binding,
+  o: {
+    client: HttpKubeClient;
+    conn: KubeConnection;
+    target: ClusterTarget;
+    leaseNamespace: string;
+    log: (line: string) => void;
+  },
+): Promise<http.Server | https.Server> {
+  const rows = new KubernetesTokenRows({ client: o.client, namespace: o.leaseNamespace, log: o.log });
+  const tokens = new Tokens(rows, Date.now, CLUSTER_TOKEN_HINT);
+  const where = {
+    ...(o.target.namespace ? { watched: o.target.namespace } : {}),
+    home: o.target.namespace ?? o.conn.namespace,
+  };
+  const access = new KubeAccess({
+    client: o.client,
+    tokens,
+    secretNamespace: o.leaseNamespace,
+    secretName: TOKENS_SECRET,
+    ...where,
+  });
+  const server = createClusterApiServer({
+    rollouts: new ClusterRollouts({ client: o.client, ...where, origin: o.conn.origin }),
+    tokens,
+    authenticate: (req) => access.authenticate(req),
+    ...(at.tls ? { tls: at.tls } : {}),
+    log: o.log,
+  });
+  await listenOrExplain(server, at.port, at.host, '--api');
+  o.log(
+    `kanari API on ${at.tls ? 'https' : 'http'}://${at.host}:${(server.address() as AddressInfo).port} (tokens in Secret ${o.leaseNamespace}/${TOKENS_SECRET})`,
+  );
+  return server;
 }

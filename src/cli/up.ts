@@ -2,7 +2,6 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { isLoopbackHost, parseHostPort } from '../config/schemas/common.js';
 import { createApiServer } from '../server/api.js';
 import {
   controllerFile,
@@ -13,11 +12,12 @@ import {
   type ControllerFile,
 } from '../server/client.js';
 import { Controller } from '../server/controller.js';
-import { Tokens } from '../server/tokens.js';
+import { localToken as keepLocalToken } from '../server/tokens.js';
 import { describeSystemError, listenOrExplain, StartupError, survivePrintFailures } from '../shared/system.js';
 import { checkWritable, privateDir, tightenTree, writePrivateFile } from '../shared/files.js';
 import { parseCommandArgs } from './args.js';
-import { EXIT, UsageError } from './exit.js';
+import { bindingOf, type Binding } from './binding.js';
+import { EXIT } from './exit.js';
 
 export const summary = 'run the controller: the API, every applied rollout and its router (kanari up)';
 
@@ -37,11 +37,6 @@ users are never cut off; the next \`kanari up\` adopts them.
                       answer cross the network readable by anyone on the path`;
 
 /** Where the API listens and how: over TLS, or plain (on loopback, or because the person said so). */
-export interface Binding {
-  host: string;
-  port: number;
-  tls?: { cert: Buffer; key: Buffer };
-}
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('up', argv, {
@@ -56,7 +51,14 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return EXIT.ok;
   }
-  const binding = bindingOf(values.listen, values['tls-cert'], values['tls-key'], values.insecure === true);
+  const binding = bindingOf(
+    'up',
+    '--listen',
+    values.listen,
+    values['tls-cert'],
+    values['tls-key'],
+    values.insecure === true,
+  );
   const dir = stateDir(values.state);
   survivePrintFailures();
   try {
@@ -66,28 +68,6 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`kanari up: ${err.message}`);
     return EXIT.usage;
   }
-}
-
-/** The API's binding; a refusal (exit 2) for an address off loopback with neither TLS nor --insecure. */
-function bindingOf(listenFlag: string, certFile?: string, keyFile?: string, insecure = false): Binding {
-  const listen = parseHostPort(listenFlag);
-  if (!listen)
-    throw new UsageError(`up: --listen must be host:port such as 127.0.0.1:7070 (got ${JSON.stringify(listenFlag)})`);
-  if ((certFile === undefined) !== (keyFile === undefined))
-    throw new UsageError('up: --tls-cert and --tls-key go together: give both, or neither');
-  if (!isLoopbackHost(listen.host) && certFile === undefined && !insecure)
-    throw new UsageError(
-      `up: --listen ${listenFlag} is not a loopback address, and the API would carry its token in clear text: give --tls-cert and --tls-key, or --insecure to do it anyway`,
-    );
-  if (certFile === undefined || keyFile === undefined) return listen;
-  const read = (file: string, what: string) => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new UsageError(`up: cannot read the TLS ${what} ${file}: ${describeSystemError(err)}`);
-    }
-  };
-  return { ...listen, tls: { cert: read(certFile, 'certificate'), key: read(keyFile, 'key') } };
 }
 
 async function serve(dir: string, listen: Binding): Promise<number> {
@@ -178,7 +158,7 @@ async function serve(dir: string, listen: Binding): Promise<number> {
  */
 function localToken(controller: Controller, file: string, log: (line: string) => void): string {
   const current = existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
-  const token = new Tokens(controller.store.tokens).localToken(current);
+  const token = keepLocalToken(controller.store.tokens, current);
   if (token !== current) {
     writePrivateFile(file, token + '\n');
     if (current !== undefined) log(`the token in ${file} was revoked, expired or not an admin's: it holds a new one`);

@@ -17,6 +17,8 @@ export interface ManifestOptions {
 }
 
 export const OPERATOR = 'kanari-operator';
+/** The Secret that holds the API's tokens (their hashes), in the operator's namespace. */
+export const TOKENS_SECRET = 'kanari-api-tokens';
 /** Where the operator runs when it watches every namespace. */
 export const SYSTEM_NAMESPACE = 'kanari-system';
 
@@ -25,6 +27,8 @@ const MANAGED = { 'app.kubernetes.io/managed-by': 'kanari', 'app.kubernetes.io/n
 interface PolicyRule {
   apiGroups: string[];
   resources: string[];
+  /** Only these objects (never with create, which names no object yet). */
+  resourceNames?: string[];
   verbs: string[];
 }
 
@@ -72,9 +76,20 @@ export const LEASE_RULES: PolicyRule[] = [
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ];
 
-/** Cluster-scoped reads: the installed HTTPRoute CRD says which fields its version has (rule names, mirror percent). */
+/** The API's tokens (`kanari operator --api`): the one Secret these manifests make, read and written, no other. */
+export const TOKEN_RULES: PolicyRule[] = [
+  { apiGroups: [''], resources: ['secrets'], resourceNames: [TOKENS_SECRET], verbs: ['get', 'update'] },
+];
+
+/**
+ * What is cluster-scoped: the installed HTTPRoute CRD says which fields its version has
+ * (rule names, mirror percent); the API asks who a Kubernetes token is (TokenReview) and
+ * what RBAC lets them do to Rollouts (SubjectAccessReview).
+ */
 export const CLUSTER_RULES: PolicyRule[] = [
   { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get'] },
+  { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+  { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
 ];
 
 /**
@@ -143,6 +158,10 @@ export function installManifests(options: ManifestOptions): KubeObject[] {
       : [role('ClusterRole', OPERATOR, ROLLOUT_RULES), binding('ClusterRoleBinding', OPERATOR, ns)]),
     role('Role', `${OPERATOR}-leader`, LEASE_RULES, ns),
     binding('RoleBinding', `${OPERATOR}-leader`, ns, ns),
+    // Made empty here, so the operator needs no right to create Secrets; a second apply keeps the tokens in it.
+    { apiVersion: 'v1', kind: 'Secret', metadata: meta(TOKENS_SECRET, ns), type: 'Opaque' },
+    role('Role', `${OPERATOR}-api-tokens`, TOKEN_RULES, ns),
+    binding('RoleBinding', `${OPERATOR}-api-tokens`, ns, ns),
     role('ClusterRole', `${OPERATOR}-crds`, CLUSTER_RULES),
     binding('ClusterRoleBinding', `${OPERATOR}-crds`, ns),
     aggregated('kanari-aggregate-to-view', VIEW_RULES, ['view']),

@@ -64,6 +64,28 @@ export const rolloutView = z.object({
 
 export const rolloutList = z.object({ rollouts: z.array(rolloutView) });
 
+/** A rollout as the operator's API shows it: the same, with where it is and what Kubernetes users read on it. */
+export const clusterRolloutView = rolloutView.extend({
+  namespace: z.string(),
+  conditions: z
+    .array(
+      // As on the resource, which anyone with patch on its status could have added to.
+      z.looseObject({
+        type: z.string(),
+        status: z.string(),
+        reason: z.string().optional(),
+        message: z.string().optional(),
+        lastTransitionTime: z.string().optional(),
+      }),
+    )
+    .describe("the Rollout resource's status conditions"),
+  command: z
+    .looseObject({ id: z.string(), command: z.string(), refused: z.string().optional(), at: z.string() })
+    .optional()
+    .describe("the operator's answer to the last command (status.command)"),
+});
+export const clusterRolloutList = z.object({ rollouts: z.array(clusterRolloutView) });
+
 export const applied = z.object({
   applied: z.array(z.object({ name: z.string(), change: z.enum(['created', 'configured', 'unchanged']) })),
 });

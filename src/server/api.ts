@@ -7,32 +7,23 @@ import http from 'node:http';
 import https from 'node:https';
 import { z } from 'zod';
 import { versionLabel } from '../config/schemas/rollout.js';
-import { percent } from '../config/schemas/table.js';
 import { bundleFiles } from './bundle.js';
+import { CONTROL, healthRoute, rolloutRoutes, whoamiRoute, withOpenApi } from './api-core.js';
+import type { Controller } from './controller.js';
 import { loadDashboard, serveDashboard } from './dashboard-files.js';
-import { COMMANDS, type Controller } from './controller.js';
 import { EVENT_STREAM_DEFAULTS, EventStream, type EventStreamOptions } from './events.js';
 import * as answers from './api-schemas.js';
 import { renderControllerMetrics } from './metrics.js';
-import { openApiDocument } from './openapi.js';
 import { SERIES_QUERY, seriesRange } from './series.js';
 import { checkRole, dispatcher, ok, route, type Route } from './routes.js';
 import { tokenRoutes } from './token-routes.js';
-import { Tokens } from './tokens.js';
+import { localToken as keepLocalToken, Tokens } from './tokens.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 const applyBody = z.strictObject({ file: z.string().min(1), text: z.string(), bundle: bundleFiles.optional() });
 const deployBody = z.strictObject({ version: versionLabel, set: z.record(z.string(), z.string()).default({}) });
-const commandBody = z.strictObject({ full: z.boolean().optional(), reason: z.string().max(500).optional() });
-const setWeightBody = z.strictObject({ weight: percent, reason: z.string().max(500).optional() });
 const shutdownBody = z.strictObject({ all: z.boolean().default(false) });
-
-/** What a control answers: the rollout as it is now, or a 409 saying why it was refused. */
-const CONTROL = {
-  response: { description: 'the rollout, as it is now', json: answers.rolloutView },
-  errors: [409],
-} as const;
 
 export function apiRoutes(
   controller: Controller,
@@ -41,14 +32,7 @@ export function apiRoutes(
   onShutdown: (all: boolean, actor: string) => void,
 ): Route[] {
   const routes = [
-    route({
-      method: 'GET',
-      path: '/healthz',
-      public: true,
-      summary: 'whether the controller answers, and its pid',
-      response: { description: 'it answers', json: answers.healthz },
-      handle: () => ok({ ok: true, pid: process.pid }),
-    }),
+    healthRoute,
     route({
       method: 'GET',
       path: '/metrics',
@@ -60,14 +44,6 @@ export function apiRoutes(
         contentType: 'text/plain; version=0.0.4; charset=utf-8',
         text: renderControllerMetrics(controller.views(), controller.store, controller.lags(), controller.roundLag),
       }),
-    }),
-    route({
-      method: 'GET',
-      path: '/api/v1/rollouts',
-      role: 'viewer',
-      summary: 'every rollout, as `kanari status` draws it',
-      response: { description: 'the rollouts, by name', json: answers.rolloutList },
-      handle: () => ok({ rollouts: controller.views() }),
     }),
     // {file, text}: the controller reads what the file references from its own disk; with
     // `bundle`, only from the bundle (a controller on another host). Admin: a file says
@@ -116,23 +92,8 @@ export function apiRoutes(
         return ok({ stopping: true, all: body.all }, 202);
       },
     }),
-    route({
-      method: 'GET',
-      path: '/api/v1/whoami',
-      role: 'viewer',
-      summary: "the token's name and role: what a client may offer its user",
-      response: { description: 'who the token is', json: answers.principal },
-      handle: ({ principal }) => ok(principal),
-    }),
+    whoamiRoute,
     ...tokenRoutes(tokens),
-    route({
-      method: 'GET',
-      path: '/api/v1/rollouts/:name',
-      role: 'viewer',
-      summary: 'one rollout, as `kanari status NAME` draws it',
-      response: { description: 'the rollout', json: answers.rolloutView },
-      handle: ({ params }) => ok(controller.view(params.name!)),
-    }),
     route({
       method: 'GET',
       path: '/api/v1/rollouts/:name/history',
@@ -193,42 +154,9 @@ export function apiRoutes(
       handle: async ({ params, query, principal }) =>
         ok(await controller.remove(params.name!, { force: query.get('force') === 'true' }, principal!.name)),
     }),
-    ...COMMANDS.map((command) =>
-      route({
-        method: 'POST',
-        path: `/api/v1/rollouts/:name/${command}`,
-        role: 'operator',
-        summary: `kanari ${command}`,
-        body: commandBody,
-        ...CONTROL,
-        handle: async ({ params, body, principal }) =>
-          ok(await controller.command(params.name!, command, body, principal!.name)),
-      }),
-    ),
-    route({
-      method: 'POST',
-      path: '/api/v1/rollouts/:name/weight',
-      role: 'operator',
-      summary: 'holds the canary at a weight until resume, promote or abort (kanari set-weight)',
-      body: setWeightBody,
-      ...CONTROL,
-      handle: async ({ params, body, principal }) =>
-        ok(await controller.setWeight(params.name!, body.weight, body.reason, principal!.name)),
-    }),
+    ...rolloutRoutes(controller),
   ];
-  // It describes the API and holds no secret (no rollout, no token), so tools read it without one.
-  let document: unknown;
-  routes.push(
-    route({
-      method: 'GET',
-      path: '/api/openapi.json',
-      public: true,
-      summary: 'this document',
-      response: { description: 'the OpenAPI 3.1 document' },
-      handle: () => ok((document ??= openApiDocument(routes))),
-    }),
-  );
-  return routes;
+  return withOpenApi(routes);
 }
 
 export interface ApiServerOptions {
@@ -253,7 +181,7 @@ export function createApiServer(
   const log = options.log ?? ((line: string) => console.error(`kanari up: ${line}`));
   const events = new EventStream(controller.store, { ...EVENT_STREAM_DEFAULTS, ...options.events });
   const tokens = new Tokens(controller.store.tokens);
-  if (tokens.localToken(localToken) !== localToken)
+  if (keepLocalToken(controller.store.tokens, localToken) !== localToken)
     throw new Error('the local token is not one the API can take (16 to 256 characters of base64url)');
   const dashboard = loadDashboard(options.dashboardDir);
   const handle = dispatcher(apiRoutes(controller, events, tokens, onShutdown), {

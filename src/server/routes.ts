@@ -71,8 +71,8 @@ export interface Dispatcher {
 export function dispatcher(
   routes: readonly Route[],
   options: {
-    /** Who the request's token names; throws a 401 HttpError for no token or a bad one. */
-    authenticate: (req: IncomingMessage) => Principal;
+    /** Who the request's token names; throws (or rejects with) a 401 HttpError for no token or a bad one. */
+    authenticate: (req: IncomingMessage) => Principal | Promise<Principal>;
     maxBodyBytes: number;
     log: (line: string) => void;
     /** Asked first for a path no route has (the dashboard's files); true when it answered. */
@@ -95,7 +95,7 @@ export function dispatcher(
       });
       if (matching.length === 0 && options.fallback?.(req, res)) return;
       const found = matching.find((m) => m.route.method === req.method);
-      const principal = found?.route.public ? undefined : options.authenticate(req);
+      const principal = found?.route.public ? undefined : await options.authenticate(req);
       if (matching.length === 0) throw new HttpError(404, notFound(url.pathname, routes));
       if (!found) {
         const allow = [...new Set(matching.map((m) => m.route.method))].join(', ');

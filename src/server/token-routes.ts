@@ -19,7 +19,7 @@ export function tokenRoutes(tokens: Tokens): Route[] {
       role: 'admin',
       summary: 'every token, revoked ones too (kanari token list)',
       response: { description: 'the tokens, without secrets', json: answers.tokenList },
-      handle: () => ok({ tokens: tokens.list() }),
+      handle: async () => ok({ tokens: await tokens.list() }),
     }),
     route({
       method: 'POST',
@@ -29,9 +29,9 @@ export function tokenRoutes(tokens: Tokens): Route[] {
       body: createBody,
       response: { status: 201, description: 'the token, shown this once', json: answers.tokenMade },
       errors: [409],
-      handle: ({ body, principal }) => {
+      handle: async ({ body, principal }) => {
         const lifetimeMs = parseLifetime(body.expires);
-        const made = tokens.create({
+        const made = await tokens.create({
           name: body.name,
           role: body.role,
           by: principal!.name,
@@ -47,7 +47,7 @@ export function tokenRoutes(tokens: Tokens): Route[] {
       summary: 'revokes the token with this id, or the one of this name not revoked yet (kanari token revoke)',
       response: { description: 'the token, revoked', json: answers.tokenInfo },
       errors: [404],
-      handle: ({ params, principal }) => ok(tokens.revoke(params.ref!, principal!.name)),
+      handle: async ({ params, principal }) => ok(await tokens.revoke(params.ref!, principal!.name)),
     }),
   ];
 }

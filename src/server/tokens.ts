@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import { parseDuration } from '../config/duration.js';
 import { HttpError } from '../shared/http.js';
-import { DuplicateTokenName, type TokenRow, type TokenTable } from '../store/tokens.js';
+import { DuplicateTokenName, type TokenRow, type TokenRows, type TokenTable } from '../store/tokens.js';
 
 /** Each role may do what the roles before it may. */
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
@@ -47,8 +47,8 @@ const TOKEN_ID = /^[0-9a-f]{16}$/;
 const DAY_MS = 86_400_000;
 const MAX_LIFETIME_MS = 3650 * DAY_MS;
 
-const MISSING =
-  'missing or wrong bearer token (Authorization: Bearer <token>; kanari up writes it to <state>/api-token)';
+/** Where a caller finds a token, said when it sent none that works: `kanari up`'s, unless the listener says its own. */
+const LOCAL_TOKEN_HINT = 'kanari up writes it to <state>/api-token';
 
 /** The longest a timer may wait (2^31 - 1 ms, about 24.8 days); a later expiry is waited for in turns. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -58,34 +58,16 @@ export class Tokens {
   private readonly onRevoke = new Map<string, Set<() => void>>();
 
   constructor(
-    private readonly table: TokenTable,
+    private readonly table: TokenRows,
     private readonly now: () => number = Date.now,
+    private readonly hint = LOCAL_TOKEN_HINT,
   ) {}
 
   /** Makes a token: the secret is in the answer and nowhere else. */
-  create(o: { name: string; role: Role; lifetimeMs?: number; by?: string }): { token: string; info: TokenInfo } {
-    if (!NAME.test(o.name))
-      throw new HttpError(
-        400,
-        `a token's name must be letters, digits, dots, dashes, underscores or @ (at most 63), starting with a letter or digit (got ${JSON.stringify(o.name.slice(0, 80))})`,
-      );
-    // `kanari token revoke REF` takes an id before a name: a name that looks like one could not be named.
-    if (TOKEN_ID.test(o.name))
-      throw new HttpError(400, `a token's name must not look like a token's id (16 hex digits): ${o.name}`);
-    const id = crypto.randomBytes(8).toString('hex');
-    const token = `kanari_${id}_${crypto.randomBytes(32).toString('base64url')}`;
-    const at = this.now();
-    const row: TokenRow = {
-      id,
-      name: o.name,
-      role: o.role,
-      hash: sha256(token),
-      createdAt: at,
-      ...(o.by === undefined ? {} : { createdBy: o.by }),
-      ...(o.lifetimeMs === undefined ? {} : { expiresAt: at + o.lifetimeMs }),
-    };
+  async create(o: TokenRequest): Promise<{ token: string; info: TokenInfo }> {
+    const { token, row } = mint(o, this.now());
     try {
-      this.table.insert(row);
+      await this.table.insert(row);
     } catch (err) {
       if (err instanceof DuplicateTokenName)
         throw new HttpError(409, `a token named ${o.name} exists already: revoke it first, or pick another name`);
@@ -94,19 +76,21 @@ export class Tokens {
     return { token, info: infoOf(row) };
   }
 
-  list(): TokenInfo[] {
+  async list(): Promise<TokenInfo[]> {
+    await this.table.refresh?.();
     return this.table.list().map(infoOf);
   }
 
   /** Revokes the token with this id, or the one of this name that is not revoked; one revoked already is said as it is. */
-  revoke(ref: string, by?: string): TokenInfo {
+  async revoke(ref: string, by?: string): Promise<TokenInfo> {
+    await this.table.refresh?.();
     const row = this.table.byId(ref) ?? this.table.byName(ref)[0];
     if (!row)
       throw new HttpError(
         404,
         `no token named or numbered ${JSON.stringify(ref.slice(0, 80))} (see kanari token list)`,
       );
-    this.table.revoke(row.id, this.now(), by);
+    await this.table.revoke(row.id, this.now(), by);
     for (const end of this.onRevoke.get(row.id) ?? []) end();
     return infoOf(this.table.byId(row.id)!);
   }
@@ -141,11 +125,18 @@ export class Tokens {
     return stop;
   }
 
+  /** `authenticate` on rows read again first when they are kept elsewhere (another replica may have revoked the token). */
+  async authenticateCurrent(authorization: string | undefined): Promise<Principal> {
+    const token = BEARER.exec(authorization ?? '')?.[1];
+    if (token !== undefined) await this.table.refresh?.(TOKEN_FORMAT.exec(token)?.[1]);
+    return this.authenticate(authorization);
+  }
+
   /** The principal an `Authorization` header names; a 401 saying why for anything else. */
   authenticate(authorization: string | undefined): Principal {
     const token = BEARER.exec(authorization ?? '')?.[1];
     const row = token === undefined ? undefined : this.find(token);
-    if (!row) throw unauthorized(MISSING);
+    if (!row) throw unauthorized(`missing or wrong bearer token (Authorization: Bearer <token>; ${this.hint})`);
     const now = this.now();
     // Only the holder of the token itself learns these: it matched its hash.
     if (row.revokedAt !== undefined)
@@ -153,55 +144,91 @@ export class Tokens {
     if (row.expiresAt !== undefined && row.expiresAt <= now)
       throw unauthorized(`the bearer token ${row.name} (${row.id}) expired at ${iso(row.expiresAt)}`);
     if (row.lastUsedAt === undefined || now - row.lastUsedAt >= LAST_USED_GRAIN_MS) {
+      // A store that takes no writes (a full disk, an API server away) must not lock everyone out.
       try {
-        this.table.touch(row.id, now);
+        Promise.resolve(this.table.touch(row.id, now)).catch(() => {});
       } catch {
-        // A store that takes no writes (a full disk) must not lock everyone out.
+        // The SQLite table throws at once.
       }
     }
     return { name: row.name, role: row.role as Role, tokenId: row.id };
   }
 
-  /**
-   * The admin token `kanari up` keeps in its state directory: `current` (the file's) when it
-   * still works, taken in as the first admin token when the store does not know it (a
-   * controller from before tokens had roles), else a new one to write to the file.
-   */
-  localToken(current?: string): string {
-    const now = this.now();
-    const known = current === undefined ? undefined : this.find(current);
-    if (known && known.revokedAt === undefined && (known.expiresAt ?? Infinity) > now && known.role === 'admin')
-      return current!;
-    const retire = () => {
-      for (const row of this.table.byName(LOCAL_TOKEN_NAME)) this.table.revoke(row.id, now, 'kanari up');
-    };
-    // A token of kanari's own format is found by the id it carries, so it is taken in under that id or not at all.
-    const ownId = current === undefined ? undefined : TOKEN_FORMAT.exec(current)?.[1];
-    const adoptable = ownId === undefined || this.table.byId(ownId) === undefined;
-    if (current !== undefined && !known && adoptable && BEARER.test(`Bearer ${current}`)) {
-      retire();
-      const id = ownId ?? crypto.randomBytes(8).toString('hex');
-      this.table.insert({
-        id,
-        name: LOCAL_TOKEN_NAME,
-        role: 'admin',
-        hash: sha256(current),
-        createdAt: now,
-        createdBy: 'kanari up',
-      });
-      return current;
-    }
-    retire();
-    return this.create({ name: LOCAL_TOKEN_NAME, role: 'admin', by: 'kanari up' }).token;
-  }
-
-  /** The row whose hash is the token's, compared in constant time; by its id when it has one, else by its hash. */
   private find(token: string): TokenRow | undefined {
-    const hash = sha256(token);
-    const id = TOKEN_FORMAT.exec(token)?.[1];
-    const row = id === undefined ? this.table.byHash(hash) : this.table.byId(id);
-    return row && crypto.timingSafeEqual(row.hash, hash) ? row : undefined;
+    return findRow(this.table, token);
   }
+}
+
+/**
+ * The admin token `kanari up` keeps in its state directory: `current` (the file's) when it
+ * still works, taken in as the first admin token when the store does not know it (a
+ * controller from before tokens had roles), else a new one to write to the file.
+ */
+export function localToken(table: TokenTable, current?: string, now = Date.now()): string {
+  const known = current === undefined ? undefined : findRow(table, current);
+  if (known && known.revokedAt === undefined && (known.expiresAt ?? Infinity) > now && known.role === 'admin')
+    return current!;
+  const retire = () => {
+    for (const row of table.byName(LOCAL_TOKEN_NAME)) table.revoke(row.id, now, 'kanari up');
+  };
+  // A token of kanari's own format is found by the id it carries, so it is taken in under that id or not at all.
+  const ownId = current === undefined ? undefined : TOKEN_FORMAT.exec(current)?.[1];
+  const adoptable = ownId === undefined || table.byId(ownId) === undefined;
+  retire();
+  if (current !== undefined && !known && adoptable && BEARER.test(`Bearer ${current}`)) {
+    const id = ownId ?? crypto.randomBytes(8).toString('hex');
+    table.insert({
+      id,
+      name: LOCAL_TOKEN_NAME,
+      role: 'admin',
+      hash: sha256(current),
+      createdAt: now,
+      createdBy: 'kanari up',
+    });
+    return current;
+  }
+  const made = mint({ name: LOCAL_TOKEN_NAME, role: 'admin', by: 'kanari up' }, now);
+  table.insert(made.row);
+  return made.token;
+}
+
+export interface TokenRequest {
+  name: string;
+  role: Role;
+  lifetimeMs?: number;
+  by?: string;
+}
+
+/** A new token and the row that keeps it (its hash); the name checked first. */
+function mint(o: TokenRequest, at: number): { token: string; row: TokenRow } {
+  if (!NAME.test(o.name))
+    throw new HttpError(
+      400,
+      `a token's name must be letters, digits, dots, dashes, underscores or @ (at most 63), starting with a letter or digit (got ${JSON.stringify(o.name.slice(0, 80))})`,
+    );
+  // `kanari token revoke REF` takes an id before a name: a name that looks like one could not be named.
+  if (TOKEN_ID.test(o.name))
+    throw new HttpError(400, `a token's name must not look like a token's id (16 hex digits): ${o.name}`);
+  const id = crypto.randomBytes(8).toString('hex');
+  const token = `kanari_${id}_${crypto.randomBytes(32).toString('base64url')}`;
+  const row: TokenRow = {
+    id,
+    name: o.name,
+    role: o.role,
+    hash: sha256(token),
+    createdAt: at,
+    ...(o.by === undefined ? {} : { createdBy: o.by }),
+    ...(o.lifetimeMs === undefined ? {} : { expiresAt: at + o.lifetimeMs }),
+  };
+  return { token, row };
+}
+
+/** The row whose hash is the token's, compared in constant time; by its id when it has one, else by its hash. */
+function findRow(table: TokenRows, token: string): TokenRow | undefined {
+  const hash = sha256(token);
+  const id = TOKEN_FORMAT.exec(token)?.[1];
+  const row = id === undefined ? table.byHash(hash) : table.byId(id);
+  return row && row.hash.length === hash.length && crypto.timingSafeEqual(row.hash, hash) ? row : undefined;
 }
 
 /**

@@ -70,7 +70,25 @@ function fromSql(r: SqlRow): TokenRow {
 /** A name already held by a token that is not revoked. */
 export class DuplicateTokenName extends Error {}
 
-export class TokenTable {
+/**
+ * Where tokens are kept: this SQLite table, or a Kubernetes Secret (`kubernetes-tokens.ts`).
+ * Reads answer at once from what is kept here; writes may go over the network, and a kept
+ * copy may be brought up to date by `refresh` before a read that must be current.
+ */
+export interface TokenRows {
+  /** Throws `DuplicateTokenName` when a token not revoked has the name already. */
+  insert(t: TokenRow): void | Promise<void>;
+  byId(id: string): TokenRow | undefined;
+  byHash(hash: Buffer): TokenRow | undefined;
+  byName(name: string): TokenRow[];
+  list(): TokenRow[];
+  revoke(id: string, at: number, by?: string): boolean | Promise<boolean>;
+  touch(id: string, at: number): void | Promise<void>;
+  /** Reads again what another replica may have written; `id` is a token being looked for. */
+  refresh?(id?: string): Promise<void>;
+}
+
+export class TokenTable implements TokenRows {
   constructor(private readonly db: Database.Database) {
     db.exec(TOKENS_SCHEMA);
   }

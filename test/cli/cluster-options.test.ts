@@ -61,3 +61,27 @@ describe('the cluster options', () => {
     for (const flag of ['--kubeconfig', '--context', '--namespace', '-n']) assert.ok(CLUSTER_HELP.includes(flag), flag);
   });
 });
+
+describe("the operator's API options", () => {
+  it('refuse TLS flags without --api, an address that is not one, and clear text off loopback, before any connection', async () => {
+    const { run } = await import('../../src/cli/operator.js');
+    for (const [args, message] of [
+      [['--tls-cert', '/c.pem', '--tls-key', '/k.pem'], /--tls-cert, --tls-key and --insecure go with --api/],
+      [['--api', 'nope'], /operator: --api must be host:port/],
+      [
+        ['--api', '0.0.0.0:8443'],
+        /--api 0\.0\.0\.0:8443 is not a loopback address.*--tls-cert and --tls-key, or --insecure/,
+      ],
+      [['--api', '127.0.0.1:8443', '--tls-cert', '/c.pem'], /--tls-cert and --tls-key go together/],
+      [
+        ['--api', '127.0.0.1:8443', '--tls-cert', '/nothing/c.pem', '--tls-key', '/nothing/k.pem'],
+        /cannot read the TLS certificate \/nothing\/c\.pem/,
+      ],
+    ] as const)
+      await assert.rejects(
+        run([...args]),
+        (err: Error) => err instanceof UsageError && message.test(err.message),
+        args.join(' '),
+      );
+  });
+});

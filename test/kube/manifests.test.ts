@@ -27,6 +27,9 @@ describe('kanari k8s manifests', () => {
       'ClusterRoleBinding -/kanari-operator',
       'Role kanari-system/kanari-operator-leader',
       'RoleBinding kanari-system/kanari-operator-leader',
+      'Secret kanari-system/kanari-api-tokens',
+      'Role kanari-system/kanari-operator-api-tokens',
+      'RoleBinding kanari-system/kanari-operator-api-tokens',
       'ClusterRole -/kanari-operator-crds',
       'ClusterRoleBinding -/kanari-operator-crds',
       'ClusterRole -/kanari-aggregate-to-view',
@@ -78,9 +81,17 @@ describe('kanari k8s manifests', () => {
       grants(rulesOf(cluster.find((o) => o.metadata.name === `${OPERATOR}-leader` && o.kind === 'Role'))),
       ['coordination.k8s.io/leases: get create update'],
     );
+    // The API's tokens: the one Secret the manifests make, by name; no right to create or read any other.
+    const tokens = cluster.find((o) => o.metadata.name === `${OPERATOR}-api-tokens` && o.kind === 'Role');
+    assert.deepEqual(grants(rulesOf(tokens)), ['core/secrets: get update']);
+    assert.deepEqual((rulesOf(tokens)[0] as Rule & { resourceNames?: string[] }).resourceNames, ['kanari-api-tokens']);
     assert.deepEqual(
       grants(rulesOf(cluster.find((o) => o.metadata.name === `${OPERATOR}-crds` && o.kind === 'ClusterRole'))),
-      ['apiextensions.k8s.io/customresourcedefinitions: get'],
+      [
+        'apiextensions.k8s.io/customresourcedefinitions: get',
+        'authentication.k8s.io/tokenreviews: create',
+        'authorization.k8s.io/subjectaccessreviews: create',
+      ],
     );
     for (const o of cluster.filter((o) => o.kind.endsWith('Role')))
       for (const r of rulesOf(o))
@@ -97,6 +108,9 @@ describe('kanari k8s manifests', () => {
       'RoleBinding shop/kanari-operator',
       'Role shop/kanari-operator-leader',
       'RoleBinding shop/kanari-operator-leader',
+      'Secret shop/kanari-api-tokens',
+      'Role shop/kanari-operator-api-tokens',
+      'RoleBinding shop/kanari-operator-api-tokens',
       'ClusterRole -/kanari-operator-crds',
       'ClusterRoleBinding -/kanari-operator-crds',
       'ClusterRole -/kanari-aggregate-to-view',

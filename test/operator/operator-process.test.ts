@@ -14,7 +14,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COMMAND_ANNOTATION } from '../../src/kube/commands.js';
 import { versionOf } from '../../src/operator/release.js';
+import { Tokens } from '../../src/server/tokens.js';
+import { KubernetesTokenRows } from '../../src/store/kubernetes-tokens.js';
 import { startCli } from '../helpers/cli.js';
+import { request } from '../helpers/http.js';
 import {
   appTemplate,
   createApp,
@@ -54,8 +57,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A replica of `kanari operator` with short leader-election timings. */
-async function operator(identity: string): Promise<{ child: ChildProcess; output: () => string }> {
+/** A replica of `kanari operator` with short leader-election timings (and `extra` flags). */
+async function operator(
+  identity: string,
+  extra: string[] = [],
+): Promise<{ child: ChildProcess; output: () => string }> {
   const started = await startCli(
     [
       'operator',
@@ -73,6 +79,7 @@ async function operator(identity: string): Promise<{ child: ChildProcess; output
       '250ms',
       '--resync',
       '500ms',
+      ...extra,
     ],
     /kanari operator/,
   );
@@ -134,7 +141,7 @@ describe('kanari operator processes', () => {
     const before = rollout('shop')!.status;
     await kill9(a.child);
 
-    const b = await operator('replica-b');
+    const b = await operator('replica-b', ['--api', '127.0.0.1:0']);
     // b waits out a's lease, then carries on from the status a left.
     await until('b leads', () => lease()?.spec.holderIdentity === 'replica-b', 30_000, b.output);
     await sleep(1000);
@@ -147,8 +154,21 @@ describe('kanari operator processes', () => {
       canaryUid,
       'the canary Deployment was adopted, not made again',
     );
-    await command('shop', 'promote-after-restart', 'promote');
+    // Through b's API this time, with a token from the Secret beside the Lease.
+    const port = Number(
+      /kanari API on http:\/\/127\.0\.0\.1:(\d+) \(tokens in Secret default\/kanari-api-tokens\)/.exec(b.output())?.[1],
+    );
+    assert.ok(port > 0, b.output());
+    const tokens = new Tokens(new KubernetesTokenRows({ client: cluster.client, namespace: 'default', log: () => {} }));
+    const { token } = await tokens.create({ name: 'release-bot', role: 'operator' });
+    const promoted = await request(port, {
+      method: 'POST',
+      path: '/api/v1/rollouts/shop/promote',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(promoted.status, 200, promoted.body);
     await until('promoted', () => rollout('shop')?.status?.state?.result?.outcome === 'Promoted', 30_000, b.output);
+    assert.match(b.output(), /default\/shop: promote from release-bot: done/);
     assert.equal(rollout('shop')?.status?.writer.identity, 'replica-b');
     await kill9(b.child);
   });

@@ -63,15 +63,17 @@ before(async () => {
   port = (server.address() as AddressInfo).port;
   conforms = await servedConformance(port);
   const tokens = new Tokens(controller.store.tokens);
-  for (const role of ROLES) token[role] = tokens.create({ name: `${role}-bot`, role }).token;
-  token.revoked = tokens.create({ name: 'gone', role: 'admin' }).token;
-  tokens.revoke('gone');
+  for (const role of ROLES) token[role] = (await tokens.create({ name: `${role}-bot`, role })).token;
+  token.revoked = (await tokens.create({ name: 'gone', role: 'admin' })).token;
+  await tokens.revoke('gone');
   // Made two days ago, for a day.
-  token.expired = new Tokens(controller.store.tokens, () => Date.now() - 2 * DAY).create({
-    name: 'old',
-    role: 'admin',
-    lifetimeMs: DAY,
-  }).token;
+  token.expired = (
+    await new Tokens(controller.store.tokens, () => Date.now() - 2 * DAY).create({
+      name: 'old',
+      role: 'admin',
+      lifetimeMs: DAY,
+    })
+  ).token;
 });
 after(async () => {
   server.closeAllConnections();
@@ -249,7 +251,7 @@ describe('who may call which route', () => {
     const made = await call('POST', '/api/v1/tokens', as(LOCAL), JSON.stringify({ name: 'tail', role: 'viewer' }));
     const tail = JSON.parse(made.body) as { token: string; id: string };
     // Expiring 4 s from now: long enough to be seen open first, even on a busy machine.
-    const brief = new Tokens(controller.store.tokens).create({ name: 'brief', role: 'viewer', lifetimeMs: 4000 });
+    const brief = await new Tokens(controller.store.tokens).create({ name: 'brief', role: 'viewer', lifetimeMs: 4000 });
     const url = `http://127.0.0.1:${port}/api/v1/events`;
     const revoked = new SseReader(url, as(tail.token));
     const expiring = new SseReader(url, as(brief.token));

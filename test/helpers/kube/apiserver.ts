@@ -14,6 +14,7 @@ import { contentType, discovery, notFoundPath, openApi, readBody, route, send } 
 import { apiVersionOf, Kinds, type Kind } from './kinds.js';
 import { isObject } from './schema.js';
 import { fieldSelector, labelSelector } from './selectors.js';
+import { answerReview, newReviews, type Reviews } from './reviews.js';
 import { serveScale } from './scale.js';
 import { ObjectStore, type StoredObject } from './store.js';
 import { toTable, wantsTable } from './table.js';
@@ -45,6 +46,8 @@ export interface TestKubeApi {
   readyPods(namespace: string, name: string): Record<string, number>;
   /** The last resourceVersion written. */
   resourceVersion(): string;
+  /** Who TokenReviews say each token is and what SubjectAccessReviews allow: the test's to change. */
+  reviews: Reviews;
 }
 
 const NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
@@ -70,6 +73,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
       { manager: 'kube-apiserver', apiVersion: 'v1' },
     );
   const bookmarkIntervalMs = options.bookmarkIntervalMs ?? 1000;
+  const reviews = newReviews();
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -132,6 +136,11 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     const collection = target.name === undefined;
     if (method !== 'GET' && target.kind.namespaced && target.namespace === undefined)
       throw new ApiError(405, 'MethodNotAllowed', `${target.kind.plural} must be written in a namespace`);
+    if (target.kind.review) {
+      if (method !== 'POST' || !collection)
+        throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+      return reply(res, 201, await answerReview(reviews, target.kind, body));
+    }
     if (target.subresource === 'scale') {
       return reply(res, 200, serveScale(store, writes, target, method, body, PATCH_TYPES[contentType(req)], writer));
     }
@@ -255,6 +264,7 @@ export async function startKubeApiServer(options: KubeApiServerOptions = {}): Pr
     objects: (apiVersion, kind, namespace) => store.list(kindOf(apiVersion, kind), namespace),
     readyPods: (namespace, name) => deployments.readyPods(namespace, name),
     resourceVersion: () => String(store.resourceVersion),
+    reviews,
     close: async () => {
       deployments.close();
       deletion.close();

@@ -34,6 +34,8 @@ export interface Kind {
   printerColumns?: PrinterColumn[];
   /** The CustomResourceDefinition that serves it; undefined for a built-in. */
   crd?: string;
+  /** A review (TokenReview, SubjectAccessReview): only created, answered at once, never stored. */
+  review?: boolean;
 }
 
 export const apiVersionOf = (k: Pick<Kind, 'group' | 'version'>): string =>
@@ -99,7 +101,14 @@ function builtin(
   plural: string,
   namespaced: boolean,
   schema: Schema,
-  options: { status?: boolean; shortNames?: string[]; all?: boolean; generation?: boolean; scale?: boolean } = {},
+  options: {
+    status?: boolean;
+    shortNames?: string[];
+    all?: boolean;
+    generation?: boolean;
+    scale?: boolean;
+    review?: boolean;
+  } = {},
 ): Kind {
   const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/') as [string, string]) : ['', apiVersion];
   return {
@@ -115,6 +124,7 @@ function builtin(
     shortNames: options.shortNames ?? [],
     categories: options.all ? ['all'] : [],
     schema,
+    ...(options.review ? { review: true } : {}),
   };
 }
 
@@ -210,6 +220,10 @@ export function builtinKinds(): Kind[] {
       },
     ),
     builtin('events.k8s.io/v1', 'Event', 'events', true, root(), { shortNames: ['ev'] }),
+    builtin('authentication.k8s.io/v1', 'TokenReview', 'tokenreviews', false, root(open()), { review: true }),
+    builtin('authorization.k8s.io/v1', 'SubjectAccessReview', 'subjectaccessreviews', false, root(open()), {
+      review: true,
+    }),
   ];
 }
 
@@ -268,7 +282,7 @@ export function resourceList(kinds: Kinds, group: string, version: string): Reco
       singularName: k.singular,
       namespaced: k.namespaced,
       kind: k.kind,
-      verbs,
+      verbs: k.review ? ['create'] : verbs,
       ...(k.shortNames.length > 0 ? { shortNames: k.shortNames } : {}),
       ...(k.categories.length > 0 ? { categories: k.categories } : {}),
     },

@@ -13,6 +13,7 @@ import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { Event } from 'kubernetes-models/v1/Event';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
@@ -32,6 +33,7 @@ const MODELS: Record<string, Model> = {
   'rbac.authorization.k8s.io/v1 RoleBinding': RoleBinding,
   'v1 Event': Event,
   'v1 Namespace': Namespace,
+  'v1 Secret': Secret,
   'v1 Service': Service,
   'v1 ServiceAccount': ServiceAccount,
   'gateway.networking.k8s.io/v1 HTTPRoute': HTTPRoute,

@@ -1,0 +1,134 @@
+/**
+ * The routes both modes serve: health, who the caller is, the rollouts and a person's
+ * controls over them, and the OpenAPI document of whatever table they end up in.
+ * `kanari up` serves them over its Controller; the operator (`kanari operator --api`)
+ * over the Rollout resources. `Rollouts` is all either has to be.
+ */
+import { z } from 'zod';
+import { percent } from '../config/schemas/table.js';
+import { COMMANDS, type Command } from '../rollout/person-command.js';
+import * as answers from './api-schemas.js';
+import { openApiDocument } from './openapi.js';
+import { ok, route, type Route } from './routes.js';
+import type { RolloutView } from './view.js';
+
+/** The rollouts as the API shows and controls them; `actor` is who asked, for the history. */
+export interface Rollouts {
+  views(): RolloutView[] | Promise<RolloutView[]>;
+  view(name: string): RolloutView | Promise<RolloutView>;
+  command(
+    name: string,
+    command: Command,
+    options: { full?: boolean; reason?: string },
+    actor?: string,
+  ): Promise<RolloutView>;
+  setWeight(name: string, weight: number, reason?: string, actor?: string): Promise<RolloutView>;
+}
+
+const commandBody = z.strictObject({ full: z.boolean().optional(), reason: z.string().max(500).optional() });
+const setWeightBody = z.strictObject({ weight: percent, reason: z.string().max(500).optional() });
+
+/** What a control answers: the rollout as it is now, or a 409 saying why it was refused. */
+export const CONTROL = {
+  response: { description: 'the rollout, as it is now', json: answers.rolloutView },
+  errors: [409],
+} as const;
+
+export const healthRoute = route({
+  method: 'GET',
+  path: '/healthz',
+  public: true,
+  summary: 'whether the controller answers, and its pid',
+  response: { description: 'it answers', json: answers.healthz },
+  handle: () => ok({ ok: true, pid: process.pid }),
+});
+
+export const whoamiRoute = route({
+  method: 'GET',
+  path: '/api/v1/whoami',
+  role: 'viewer',
+  summary: "the token's name and role: what a client may offer its user",
+  response: { description: 'who the token is', json: answers.principal },
+  handle: ({ principal }) => ok(principal),
+});
+
+/** What a mode's rollout routes answer: the view's schema, and what reads and controls may refuse besides. */
+export interface RolloutAnswers {
+  view: z.ZodType;
+  list: z.ZodType;
+  readErrors: readonly (404 | 409 | 503)[];
+  controlErrors: readonly (404 | 409 | 503)[];
+}
+
+const STANDALONE: RolloutAnswers = {
+  view: answers.rolloutView,
+  list: answers.rolloutList,
+  readErrors: [],
+  controlErrors: CONTROL.errors,
+};
+
+export function rolloutRoutes(rollouts: Rollouts, shapes: RolloutAnswers = STANDALONE): Route[] {
+  const control = {
+    response: { description: CONTROL.response.description, json: shapes.view },
+    errors: shapes.controlErrors,
+  };
+  return [
+    route({
+      method: 'GET',
+      path: '/api/v1/rollouts',
+      role: 'viewer',
+      summary: 'every rollout, as `kanari status` draws it',
+      response: { description: 'the rollouts, by name', json: shapes.list },
+      errors: shapes.readErrors,
+      handle: async () => ok({ rollouts: await rollouts.views() }),
+    }),
+    route({
+      method: 'GET',
+      path: '/api/v1/rollouts/:name',
+      role: 'viewer',
+      summary: 'one rollout, as `kanari status NAME` draws it',
+      response: { description: 'the rollout', json: shapes.view },
+      errors: shapes.readErrors,
+      handle: async ({ params }) => ok(await rollouts.view(params.name!)),
+    }),
+    ...COMMANDS.map((command) =>
+      route({
+        method: 'POST',
+        path: `/api/v1/rollouts/:name/${command}`,
+        role: 'operator',
+        summary: `kanari ${command}`,
+        body: commandBody,
+        ...control,
+        handle: async ({ params, body, principal }) =>
+          ok(await rollouts.command(params.name!, command, body, principal!.name)),
+      }),
+    ),
+    route({
+      method: 'POST',
+      path: '/api/v1/rollouts/:name/weight',
+      role: 'operator',
+      summary: 'holds the canary at a weight until resume, promote or abort (kanari set-weight)',
+      body: setWeightBody,
+      ...control,
+      handle: async ({ params, body, principal }) =>
+        ok(await rollouts.setWeight(params.name!, body.weight, body.reason, principal!.name)),
+    }),
+  ];
+}
+
+/** `routes` and the OpenAPI document of them: it describes the API and holds no secret, so tools read it without a token. */
+export function withOpenApi(routes: Route[]): Route[] {
+  let document: unknown;
+  const all: Route[] = [
+    ...routes,
+    route({
+      method: 'GET',
+      path: '/api/openapi.json',
+      public: true,
+      summary: 'this document',
+      response: { description: 'the OpenAPI 3.1 document' },
+      handle: () => ok((document ??= openApiDocument(all))),
+    }),
+  ];
+  return all;
+}

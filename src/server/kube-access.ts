@@ -1,0 +1,200 @@
+/**
+ * Who may call the operator's API, from Kubernetes' own answers: a bearer token that is not
+ * a kanari token (a ServiceAccount's, a user's from the cluster's authenticator) is checked
+ * with a TokenReview, and the role of the user it names with SubjectAccessReviews, asked
+ * in the namespace of the Rollout the request is about:
+ *
+ * - viewer: may `get` rollouts.kanari.dev there (what `kanari status` needs);
+ * - operator: may `patch` them (commands are patches of the command annotation);
+ * - admin: may `update` the Secret that holds kanari's tokens, in the operator's namespace:
+ *   whoever may edit it by hand may already make any token, so the API gives them no more.
+ *
+ * Answers are kept `cacheMs` (10 s), at most `maxEntries` of each, keyed by the token's
+ * SHA-256, never the token. A review that fails or takes longer than `timeoutMs` is a 503
+ * saying so: never a grant, never a crash.
+ */
+import crypto from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { CRD_GROUP } from '../kube/crd.js';
+import type { KubeClient, KubeObject } from '../kube/api.js';
+import { HttpError } from '../shared/http.js';
+import type { Principal, Role, Tokens } from './tokens.js';
+
+export interface KubeAccessOptions {
+  client: KubeClient;
+  tokens: Tokens;
+  /** Where the tokens Secret is: the operator's namespace. */
+  secretNamespace: string;
+  secretName: string;
+  /** Where a rollout named without a namespace is, and whoami and tokens are asked about. */
+  home: string;
+  /** The one namespace the operator runs; undefined when it runs all (a list is then asked about all). */
+  watched?: string;
+  timeoutMs?: number;
+  cacheMs?: number;
+  maxEntries?: number;
+  now?: () => number;
+}
+
+interface KubeUser {
+  username: string;
+  uid?: string;
+  groups?: string[];
+  extra?: Record<string, string[]>;
+}
+
+/** A bearer as RFC 6750 spells one; ServiceAccount tokens (JWTs) run to a few KiB. */
+const BEARER = /^[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9._~+/=-]{16,8192})$/;
+const KANARI_TOKEN = /^kanari_/;
+/** Reviews asked at once, at most: made-up tokens sent fast must not become as many requests to the API server. */
+const MAX_IN_FLIGHT = 32;
+
+/** A small map whose entries last `ms`, dropping the oldest past `max`. */
+class Expiring<V> {
+  private readonly entries = new Map<string, { at: number; value: Promise<V> }>();
+  constructor(
+    private readonly ms: number,
+    private readonly max: number,
+    private readonly now: () => number,
+  ) {}
+
+  get(key: string, make: () => Promise<V>): Promise<V> {
+    const hit = this.entries.get(key);
+    if (hit && this.now() - hit.at < this.ms) return hit.value;
+    this.entries.delete(key);
+    const value = make();
+    // A failed review is not kept: the next request asks again.
+    value.catch(() => {
+      if (this.entries.get(key)?.value === value) this.entries.delete(key);
+    });
+    this.entries.set(key, { at: this.now(), value });
+    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    return value;
+  }
+}
+
+export class KubeAccess {
+  private readonly users: Expiring<KubeUser | undefined>;
+  private readonly roles: Expiring<Role | undefined>;
+  private inFlight = 0;
+
+  constructor(private readonly o: KubeAccessOptions) {
+    const now = o.now ?? Date.now;
+    this.users = new Expiring(o.cacheMs ?? 10_000, o.maxEntries ?? 1000, now);
+    this.roles = new Expiring(o.cacheMs ?? 10_000, o.maxEntries ?? 1000, now);
+  }
+
+  /** The principal of a request: a kanari token's, else a Kubernetes identity's with the role RBAC gives it there. */
+  async authenticate(req: IncomingMessage): Promise<Principal> {
+    const header = req.headers.authorization;
+    const token = BEARER.exec(header ?? '')?.[1];
+    if (token === undefined || KANARI_TOKEN.test(token)) return this.o.tokens.authenticateCurrent(header);
+    const key = crypto.createHash('sha256').update(token).digest('base64url');
+    const user = await this.users.get(key, () => this.review(token));
+    if (!user)
+      throw new HttpError(
+        401,
+        'the bearer token is neither a kanari token nor one the Kubernetes API server accepts',
+        {},
+        { 'www-authenticate': 'Bearer' },
+      );
+    const namespace = this.namespaceOf(req.url ?? '/');
+    const role = await this.roles.get(`${key}\0${namespace}`, () => this.roleOf(user, namespace));
+    if (!role)
+      throw new HttpError(
+        403,
+        `the Kubernetes user ${user.username} may not get rollouts.${CRD_GROUP} ${namespace ? `in namespace ${namespace}` : 'in every namespace'}`,
+      );
+    return { name: user.username, role, tokenId: `kubernetes:${user.uid ?? user.username}` };
+  }
+
+  /** The namespace a request is about: its rollout's, every one for the list of all, else the home one. */
+  private namespaceOf(url: string): string {
+    const path = url.split('?')[0]!;
+    if (path === '/api/v1/rollouts') return this.o.watched ?? '';
+    const ref = /^\/api\/v1\/rollouts\/([^/]+)/.exec(path)?.[1];
+    let name: string | undefined;
+    try {
+      name = ref === undefined ? undefined : decodeURIComponent(ref);
+    } catch {
+      // Not percent-encoded UTF-8: the route answers 400 for it; its role is asked in the home namespace.
+    }
+    const slash = name?.indexOf('/') ?? -1;
+    return slash > 0 ? name!.slice(0, slash) : this.o.home;
+  }
+
+  private async review(token: string): Promise<KubeUser | undefined> {
+    const answer = await this.ask('TokenReview', {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenReview',
+      metadata: { name: '' },
+      spec: { token },
+    });
+    const status = answer.status as { authenticated?: unknown; user?: Partial<KubeUser> } | undefined;
+    const user = status?.user;
+    if (status?.authenticated !== true || typeof user?.username !== 'string' || user.username === '') return undefined;
+    return {
+      username: user.username,
+      ...(typeof user.uid === 'string' ? { uid: user.uid } : {}),
+      ...(Array.isArray(user.groups) ? { groups: user.groups.filter((g) => typeof g === 'string') } : {}),
+      ...(user.extra && typeof user.extra === 'object' ? { extra: user.extra } : {}),
+    };
+  }
+
+  /** The highest role RBAC gives `user` in `namespace`, each asked at once; undefined for none. */
+  private async roleOf(user: KubeUser, namespace: string): Promise<Role | undefined> {
+    const rollouts = { group: CRD_GROUP, resource: 'rollouts', namespace };
+    const [admin, operator, viewer] = await Promise.all([
+      this.allowed(user, {
+        verb: 'update',
+        group: '',
+        resource: 'secrets',
+        namespace: this.o.secretNamespace,
+        name: this.o.secretName,
+      }),
+      this.allowed(user, { ...rollouts, verb: 'patch' }),
+      this.allowed(user, { ...rollouts, verb: 'get' }),
+    ]);
+    return admin ? 'admin' : operator ? 'operator' : viewer ? 'viewer' : undefined;
+  }
+
+  private async allowed(user: KubeUser, resourceAttributes: Record<string, string>): Promise<boolean> {
+    const answer = await this.ask('SubjectAccessReview', {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      metadata: { name: '' },
+      spec: {
+        user: user.username,
+        ...(user.uid ? { uid: user.uid } : {}),
+        ...(user.groups ? { groups: user.groups } : {}),
+        ...(user.extra ? { extra: user.extra } : {}),
+        resourceAttributes,
+      },
+    });
+    return (answer.status as { allowed?: unknown } | undefined)?.allowed === true;
+  }
+
+  /** Creates a review, within `timeoutMs`; a 503 with the reason when the API server does not answer. */
+  private async ask(kind: string, review: KubeObject): Promise<KubeObject> {
+    const ms = this.o.timeoutMs ?? 5000;
+    if (this.inFlight >= MAX_IN_FLIGHT)
+      throw new HttpError(503, `too many Kubernetes reviews waiting for the API server (${MAX_IN_FLIGHT}); try again`);
+    this.inFlight++;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new HttpError(503, `the Kubernetes API server did not answer a ${kind} within ${ms / 1000} s`)),
+        ms,
+      );
+    });
+    try {
+      return await Promise.race([this.o.client.create(review), late]);
+    } catch (err) {
+      if (err instanceof HttpError) throw err;
+      throw new HttpError(503, `the Kubernetes API server could not answer a ${kind}: ${(err as Error).message}`);
+    } finally {
+      this.inFlight--;
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * The operator's API with Kubernetes identities, against the test API server's TokenReview
+ * and SubjectAccessReview: a ServiceAccount's token gets the role RBAC gives it in the
+ * namespace of the Rollout asked about (get: viewer, patch: operator, update on the tokens
+ * Secret: admin); answers are cached briefly and never for a failure; a review that is
+ * late or cannot be asked is a 503, never a grant; kanari's own tokens never go to the
+ * API server.
+ */
+import assert from 'node:assert/strict';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { fixedCredential } from '../../src/kube/credentials.js';
+import { kubeClient } from '../../src/kube/http-client.js';
+import type { KubeClient, KubeObject } from '../../src/kube/api.js';
+import type { Rollouts } from '../../src/server/api-core.js';
+import { CLUSTER_TOKEN_HINT, createClusterApiServer } from '../../src/server/cluster-api.js';
+import { KubeAccess } from '../../src/server/kube-access.js';
+import { Tokens } from '../../src/server/tokens.js';
+import type { RolloutView } from '../../src/server/view.js';
+import { KubernetesTokenRows, TOKENS_SECRET } from '../../src/store/kubernetes-tokens.js';
+import { request } from '../helpers/http.js';
+import { startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import type { AccessAttributes } from '../helpers/kube/reviews.js';
+
+let cluster: TestCluster;
+let now: number;
+const servers: http.Server[] = [];
+
+/** Rollouts that answer with what was asked: the routes' roles are what is tested here. */
+const echo: Rollouts = {
+  views: () => [],
+  view: (name) => ({ name }) as unknown as RolloutView,
+  command: (name, command, _o, actor) => Promise.resolve({ name, command, actor } as unknown as RolloutView),
+  setWeight: (name) => Promise.resolve({ name } as unknown as RolloutView),
+};
+
+const SA = 'system:serviceaccount:ci:';
+/** Who may do what: the test's RBAC. */
+const grants: { user: string; verb: string; resource: string; namespace: string; name?: string }[] = [];
+
+before(async () => {
+  cluster = await startCluster();
+  cluster.api.reviews.identities = {
+    'viewer-token-0123456789': { username: `${SA}viewer`, uid: 'u-1', groups: ['system:serviceaccounts'] },
+    'operator-token-0123456789': { username: `${SA}deployer`, uid: 'u-2' },
+    'admin-token-0123456789': { username: 'alice', groups: ['platform'] },
+  };
+  cluster.api.reviews.allow = (a: AccessAttributes) =>
+    grants.some(
+      (g) =>
+        g.user === a.user &&
+        g.verb === a.verb &&
+        g.resource === a.resource &&
+        g.namespace === a.namespace &&
+        (g.name === undefined || g.name === a.name),
+    );
+});
+after(async () => {
+  for (const s of servers) s.close();
+  await cluster.close();
+});
+beforeEach(() => {
+  now = Date.UTC(2026, 0, 1);
+  grants.length = 0;
+  grants.push(
+    { user: `${SA}viewer`, verb: 'get', resource: 'rollouts', namespace: 'default' },
+    { user: `${SA}deployer`, verb: 'get', resource: 'rollouts', namespace: 'shop' },
+    { user: `${SA}deployer`, verb: 'patch', resource: 'rollouts', namespace: 'shop' },
+    { user: 'alice', verb: 'update', resource: 'secrets', namespace: 'kube-system', name: TOKENS_SECRET },
+  );
+  cluster.api.reviews.asked.length = 0;
+  cluster.api.reviews.delayMs = 0;
+});
+
+async function serve(client: KubeClient = cluster.client, timeoutMs = 5000): Promise<number> {
+  const rows = new KubernetesTokenRows({ client, namespace: 'kube-system', log: () => {} });
+  const tokens = new Tokens(rows, Date.now, CLUSTER_TOKEN_HINT);
+  const access = new KubeAccess({
+    client,
+    tokens,
+    secretNamespace: 'kube-system',
+    secretName: TOKENS_SECRET,
+    home: 'default',
+    timeoutMs,
+    now: () => now,
+  });
+  const server = createClusterApiServer({
+    rollouts: echo,
+    tokens,
+    authenticate: (req) => access.authenticate(req),
+    log: () => {},
+  }) as http.Server;
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+async function call(port: number, method: string, path: string, bearer: string, body?: unknown) {
+  const r = await request(port, {
+    method,
+    path,
+    headers: {
+      authorization: `Bearer ${bearer}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: r.status, json: r.body ? JSON.parse(r.body) : undefined };
+}
+
+describe('Kubernetes identities on the operator API', () => {
+  it('give a ServiceAccount the role RBAC gives it in the Rollout’s namespace', async () => {
+    const port = await serve();
+    const who = await call(port, 'GET', '/api/v1/whoami', 'viewer-token-0123456789');
+    assert.deepEqual(who.json, { name: `${SA}viewer`, role: 'viewer', tokenId: 'kubernetes:u-1' });
+    assert.equal((await call(port, 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789')).status, 200);
+    const promote = await call(port, 'POST', '/api/v1/rollouts/web/promote', 'viewer-token-0123456789');
+    assert.equal(promote.status, 403);
+    // The deployer may patch in shop, and nothing in default.
+    const shop = await call(port, 'POST', '/api/v1/rollouts/shop%2Fweb/promote', 'operator-token-0123456789');
+    assert.deepEqual([shop.status, shop.json.actor], [200, `${SA}deployer`]);
+    const home = await call(port, 'POST', '/api/v1/rollouts/web/promote', 'operator-token-0123456789');
+    assert.equal(home.status, 403);
+    assert.match(
+      home.json.detail,
+      /Kubernetes user system:serviceaccount:ci:deployer may not get rollouts\.kanari\.dev in namespace default/,
+    );
+    // The list of every namespace asks about every namespace: nobody here may.
+    assert.equal((await call(port, 'GET', '/api/v1/rollouts', 'viewer-token-0123456789')).status, 403);
+    // The SubjectAccessReview carries who the TokenReview said, groups and uid too.
+    const sar = cluster.api.reviews.asked.find(
+      (a) => a.kind === 'SubjectAccessReview' && a.spec.user === `${SA}viewer`,
+    );
+    assert.deepEqual([sar!.spec.uid, sar!.spec.groups], ['u-1', ['system:serviceaccounts']]);
+  });
+
+  it('make an admin of who may update the tokens Secret, and the kanari token made works without a review', async () => {
+    const port = await serve();
+    const made = await call(port, 'POST', '/api/v1/tokens', 'admin-token-0123456789', { name: 'ci', role: 'operator' });
+    assert.equal(made.status, 201, JSON.stringify(made.json));
+    assert.equal(made.json.createdBy, 'alice');
+    cluster.api.reviews.asked.length = 0;
+    const who = await call(port, 'GET', '/api/v1/whoami', made.json.token);
+    assert.deepEqual([who.json.name, who.json.role], ['ci', 'operator']);
+    assert.equal(cluster.api.reviews.asked.length, 0, 'a kanari token never goes to the API server');
+  });
+
+  it('refuse a token the API server does not know with 401, and ask nothing for one that is not a bearer', async () => {
+    const port = await serve();
+    const r = await call(port, 'GET', '/api/v1/whoami', 'nobody-knows-this-token');
+    assert.equal(r.status, 401);
+    assert.match(r.json.detail, /neither a kanari token nor one the Kubernetes API server accepts/);
+    assert.ok(!JSON.stringify(r.json).includes('nobody-knows'), 'the token is not said back');
+    cluster.api.reviews.asked.length = 0;
+    for (const bad of ['x'.repeat(9000), 'short', 'has space inside', '\u00e9'.repeat(20)]) {
+      const refused = await call(port, 'GET', '/api/v1/whoami', bad);
+      assert.equal(refused.status, 401);
+      assert.match(refused.json.detail, /Bearer <token>; a kanari token \(kanari token create\), or a Kubernetes one/);
+    }
+    assert.equal(cluster.api.reviews.asked.length, 0);
+  });
+
+  it('keep answers 10 s, then ask again: a role taken away ends within that', async () => {
+    const port = await serve();
+    for (let i = 0; i < 3; i++)
+      assert.equal((await call(port, 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789')).status, 200);
+    const kinds = cluster.api.reviews.asked.map((a) => a.kind);
+    assert.deepEqual(
+      [kinds.filter((k) => k === 'TokenReview').length, kinds.filter((k) => k === 'SubjectAccessReview').length],
+      [1, 3],
+    );
+    grants.splice(0, 1);
+    assert.equal((await call(port, 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789')).status, 200);
+    now += 10_000;
+    assert.equal((await call(port, 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789')).status, 403);
+  });
+
+  it('answer 503 with the reason for a review that is late or cannot be asked, and keep no failure', async () => {
+    const port = await serve(cluster.client, 200);
+    cluster.api.reviews.delayMs = 1000;
+    const late = await call(port, 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789');
+    assert.equal(late.status, 503);
+    assert.match(late.json.detail, /did not answer a TokenReview within 0\.2 s/);
+    cluster.api.reviews.delayMs = 0;
+    assert.equal((await call(port, 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789')).status, 200);
+    const away = kubeClient({
+      server: 'http://127.0.0.1:1',
+      namespace: 'default',
+      tls: { insecure: false },
+      credentials: fixedCredential({}),
+      origin: 'nowhere',
+    });
+    const port2 = await serve(away);
+    const r = await call(port2, 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789');
+    assert.equal(r.status, 503);
+    assert.match(r.json.detail, /could not answer a TokenReview: /);
+    away.close();
+  });
+});
+
+describe('the test API server’s reviews', () => {
+  it('answer as the real one: 201 and the status, 422 for a review without a subject, 405 for a read', async () => {
+    const made = await cluster.client.create<KubeObject>({
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenReview',
+      metadata: { name: '' },
+      spec: { token: 'viewer-token-0123456789' },
+    });
+    assert.deepEqual(made.status, {
+      authenticated: true,
+      user: { username: `${SA}viewer`, uid: 'u-1', groups: ['system:serviceaccounts'] },
+      audiences: [],
+    });
+    await assert.rejects(
+      cluster.client.create({
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        metadata: { name: '' },
+        spec: { resourceAttributes: { verb: 'get' } },
+      }),
+      /at least one of user or group must be specified/,
+    );
+    const read = await request(Number(new URL(cluster.api.url).port), {
+      path: '/apis/authorization.k8s.io/v1/subjectaccessreviews/x',
+    });
+    assert.equal(read.status, 405);
+  });
+});
