@@ -51,6 +51,9 @@ export function watch(
   };
   return () => {
     source.close();
+    // A page without a stream (the history) says nothing about one.
+    liveState.textContent = '';
+    delete liveState.dataset.state;
     if (timer !== undefined) window.clearTimeout(timer);
   };
 }
