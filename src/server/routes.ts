@@ -83,6 +83,8 @@ export function dispatcher(
     authenticate: (req: IncomingMessage) => Principal | Promise<Principal>;
     maxBodyBytes: number;
     log: (line: string) => void;
+    /** Asked first for a path no route has (the dashboard's files); true when it answered. */
+    fallback?: (req: IncomingMessage, res: ServerResponse) => boolean;
   },
 ): Dispatcher {
   for (const r of routes)
@@ -99,6 +101,7 @@ export function dispatcher(
         const params = match(c.segments, parts);
         return params ? [{ route: c.route, params }] : [];
       });
+      if (matching.length === 0 && options.fallback?.(req, res)) return;
       const found = matching.find((m) => m.route.method === req.method);
       const principal = found?.route.public ? undefined : await options.authenticate(req);
       if (matching.length === 0) throw new HttpError(404, notFound(url.pathname, routes));
