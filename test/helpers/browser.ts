@@ -36,13 +36,18 @@ export async function launchBrowser(): Promise<Browser> {
 /** Errors the pages printed or threw. */
 export const pageErrors: string[] = [];
 
-/** A page at 1280×800 whose every request carries `token` as a bearer (fetch and EventSource alike), or none. */
-export async function openPage(browser: Browser, opts: { token?: string } = {}): Promise<Page> {
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 800 },
-    colorScheme: 'light',
-    ...(opts.token ? { extraHTTPHeaders: { authorization: `Bearer ${opts.token}` } } : {}),
-  });
+/**
+ * A page at 1280×800, signed in with `token` at `base` as a person's browser is (a session
+ * cookie from `POST /auth/sign-in`, so every request the dashboard makes carries the cookie
+ * and its CSRF token, as in use), or signed in as nobody.
+ */
+export async function openPage(browser: Browser, opts: { token?: string; base?: string } = {}): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  if (opts.token !== undefined) {
+    if (opts.base === undefined) throw new Error('openPage: a token needs the base address to sign in at');
+    const signIn = await context.request.post(`${opts.base}/auth/sign-in`, { data: { token: opts.token } });
+    if (signIn.status() !== 204) throw new Error(`signing in answered ${signIn.status()}: ${await signIn.text()}`);
+  }
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
   // What went wrong in the page, for a failure's message (and as it happens with KANARI_TEST_BROWSER_LOG=1).

@@ -83,7 +83,7 @@ async function bothSchemes(page: Page, name: string): Promise<void> {
 
 describe('the dashboard in Chromium', () => {
   it('lists the rollout, filters by phase and name in the address, and passes axe in light and dark mode', async () => {
-    const page = await openPage(browser, { token: admin });
+    const page = await openPage(browser, { token: admin, base });
     await page.goto(base);
     const row = page.locator('tr[data-rollout="shop"]');
     await row.waitFor();
@@ -100,7 +100,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('draws a rollout: lifecycle, weights, steps, charts with the evidence, the report; axe finds nothing serious', async () => {
-    const page = await openPage(browser, { token: admin });
+    const page = await openPage(browser, { token: admin, base });
     await page.goto(`${base}/rollouts/shop`);
     await page.locator('.lifecycle li.lit', { hasText: 'Paused' }).waitFor();
     assert.equal(await page.locator('.legend').getAttribute('data-weights'), '70/30/0');
@@ -133,7 +133,7 @@ describe('the dashboard in Chromium', () => {
 
   it('shows a viewer every action disabled, and says why', async () => {
     const { token } = await f.api.post<{ token: string }>('/api/v1/tokens', { name: 'watcher', role: 'viewer' });
-    const page = await openPage(browser, { token });
+    const page = await openPage(browser, { token, base });
     await page.goto(`${base}/rollouts/shop`);
     await page.locator('[data-command="promote"]').waitFor();
     const buttons = page.locator('[data-command]');
@@ -144,7 +144,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   it('promotes the paused rollout through the confirmation, then watches a bad release roll back without reloading', async () => {
-    const page = await openPage(browser, { token: admin });
+    const page = await openPage(browser, { token: admin, base });
     await page.goto(`${base}/rollouts/shop`);
     await page.locator('.lifecycle li.lit', { hasText: 'Paused' }).waitFor();
     await page.evaluate(() => ((globalThis as unknown as { stayed: boolean }).stayed = true));
@@ -207,22 +207,19 @@ describe('the dashboard in Chromium', () => {
     await page.context().close();
   });
 
-  it('shows the sign-in page to a browser with no session', async () => {
+  it('signs a browser with no session in with a token, through the sign-in page', async () => {
     const page = await openPage(browser);
     await page.goto(base);
     await page.locator('#token').waitFor();
-    const config = await fetch(`${base}/auth/config`);
-    if (config.status === 404 || config.status === 401) {
-      // Before browser sessions (the API asks for a token before it says 404): it says so instead of a form that cannot work.
-      assert.match(await page.locator('[role="alert"]').innerText(), /does not offer browser sign-in/);
-      assert.equal(await page.locator('#token').isDisabled(), true);
-    } else {
-      await page.fill('#token', admin);
-      await page.click('button[type="submit"]');
-      await page.locator('tr[data-rollout="shop"]').waitFor();
-    }
     assert.deepEqual(await seriousViolations(page), []);
     await screenshot(page, 'sign-in');
+    await page.fill('#token', admin);
+    await page.click('button[type="submit"]');
+    await page.locator('tr[data-rollout="shop"]').waitFor();
+    const [cookie] = (await page.context().cookies()).filter((c) => c.name === 'kanari_session');
+    assert.equal(cookie?.httpOnly, true, 'the session cookie is HttpOnly');
+    assert.equal(cookie?.sameSite, 'Lax');
+    assert.doesNotMatch(page.url(), /kanari_/, 'no token in the address');
     await page.context().close();
   });
 });
