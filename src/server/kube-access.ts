@@ -18,6 +18,7 @@ import type { IncomingMessage } from 'node:http';
 import { CRD_GROUP } from '../kube/crd.js';
 import type { KubeClient, KubeObject } from '../kube/api.js';
 import { HttpError } from '../shared/http.js';
+import { requestUrl } from './routes.js';
 import type { Principal, Role, Tokens } from './tokens.js';
 
 export interface KubeAccessOptions {
@@ -98,7 +99,7 @@ export class KubeAccess {
         {},
         { 'www-authenticate': 'Bearer' },
       );
-    const namespace = this.namespaceOf(req.url ?? '/');
+    const namespace = this.namespaceOf(req.url);
     const role = await this.roles.get(`${key}\0${namespace}`, () => this.roleOf(user, namespace));
     if (!role)
       throw new HttpError(
@@ -109,8 +110,9 @@ export class KubeAccess {
   }
 
   /** The namespace a request is about: its rollout's, every one for the list of all, else the home one. */
-  private namespaceOf(url: string): string {
-    const path = url.split('?')[0]!;
+  private namespaceOf(url: string | undefined): string {
+    // The path as the router resolves it: `/api/v1/./rollouts/a%2Fb` acts in a, so it is asked about a.
+    const path = requestUrl(url).pathname;
     if (path === '/api/v1/rollouts') return this.o.watched ?? '';
     const ref = /^\/api\/v1\/rollouts\/([^/]+)/.exec(path)?.[1];
     let name: string | undefined;
