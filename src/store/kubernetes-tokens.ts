@@ -43,16 +43,19 @@ interface Secret extends KubeObject {
 /** A token's id, as `Tokens` makes it: also what a Secret's key may be. */
 const ID = /^[0-9a-f]{16}$/;
 const time = z.number().int().nonnegative().max(8.64e15);
+/** Who made or revoked a token: a Kubernetes user name runs to 339 characters (a ServiceAccount's), an OIDC one longer. */
+const MAX_ACTOR = 1024;
+const actor = z.string().max(MAX_ACTOR);
 const stored = z.strictObject({
   name: z.string().min(1).max(63),
   role: z.enum(['viewer', 'operator', 'admin']),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   createdAt: time,
-  createdBy: z.string().max(200).optional(),
+  createdBy: actor.optional(),
   expiresAt: time.optional(),
   lastUsedAt: time.optional(),
   revokedAt: time.optional(),
-  revokedBy: z.string().max(200).optional(),
+  revokedBy: actor.optional(),
 });
 /** Writers that keep conflicting: each retry waits a little longer, with jitter, so they spread out. */
 const WRITE_ATTEMPTS = 10;
@@ -246,6 +249,11 @@ function rowOf(key: string, value: unknown): TokenRow | string {
 }
 
 function encode(row: TokenRow): string {
-  const { id: _id, hash, ...rest } = row;
-  return Buffer.from(JSON.stringify({ ...rest, sha256: hash.toString('hex') })).toString('base64');
+  const { id: _id, hash, createdBy, revokedBy, ...rest } = row;
+  // Cut to what a read takes back: a row written longer would be ignored, and its token with it.
+  const actors = {
+    ...(createdBy === undefined ? {} : { createdBy: createdBy.slice(0, MAX_ACTOR) }),
+    ...(revokedBy === undefined ? {} : { revokedBy: revokedBy.slice(0, MAX_ACTOR) }),
+  };
+  return Buffer.from(JSON.stringify({ ...rest, ...actors, sha256: hash.toString('hex') })).toString('base64');
 }
