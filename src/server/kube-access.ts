@@ -182,6 +182,12 @@ export class KubeAccess {
     if (this.inFlight >= MAX_IN_FLIGHT)
       throw new HttpError(503, `too many Kubernetes reviews waiting for the API server (${MAX_IN_FLIGHT}); try again`);
     this.inFlight++;
+    const asked = this.o.client.create(review);
+    // Counted until the API server answers, not until the wait ends: a review given up on still weighs on it.
+    asked.then(
+      () => this.inFlight--,
+      () => this.inFlight--,
+    );
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -190,12 +196,11 @@ export class KubeAccess {
       );
     });
     try {
-      return await Promise.race([this.o.client.create(review), late]);
+      return await Promise.race([asked, late]);
     } catch (err) {
       if (err instanceof HttpError) throw err;
       throw new HttpError(503, `the Kubernetes API server could not answer a ${kind}: ${(err as Error).message}`);
     } finally {
-      this.inFlight--;
       clearTimeout(timer);
     }
   }
