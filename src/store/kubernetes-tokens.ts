@@ -70,6 +70,8 @@ export class KubernetesTokenRows implements TokenRows {
   private failure: { at: number; message: string } | undefined;
   /** Keys already logged as not rows, with their value's start: each said once. */
   private readonly refused = new Set<string>();
+  /** Tokens whose last use is being written: requests that come together write it once. */
+  private readonly touching = new Set<string>();
   private readonly ref: ObjectRef;
   private readonly now: () => number;
 
@@ -150,12 +152,18 @@ export class KubernetesTokenRows implements TokenRows {
   }
 
   async touch(id: string, at: number): Promise<void> {
-    await this.change((data) => {
-      const row = data[id] === undefined ? undefined : this.parse(id, data[id]);
-      if (!row || (row.lastUsedAt ?? -1) >= at) return false;
-      data[id] = encode({ ...row, lastUsedAt: at });
-      return true;
-    });
+    if (this.touching.has(id)) return;
+    this.touching.add(id);
+    try {
+      await this.change((data) => {
+        const row = data[id] === undefined ? undefined : this.parse(id, data[id]);
+        if (!row || (row.lastUsedAt ?? -1) >= at) return false;
+        data[id] = encode({ ...row, lastUsedAt: at });
+        return true;
+      });
+    } finally {
+      this.touching.delete(id);
+    }
   }
 
   private async read(): Promise<void> {
