@@ -11,7 +11,7 @@ import { murmur3 } from './hash.js';
 import { startMirror } from './mirror.js';
 import { EndpointRegistry, type EndpointHealth } from './pool.js';
 import { ClientConnection, MAX_PIPELINED } from './connection.js';
-import { closeWithAnswer } from './refusal.js';
+import { closeWithAnswer, lingerAfterLastAnswer, lingering } from './refusal.js';
 import { readRequestHead, type RequestHead } from './request-head.js';
 import { bucketOf, randomBucket, versionForBucket } from './split.js';
 import { RouterStats } from './stats.js';
@@ -92,6 +92,7 @@ export class DataPlane {
     // With workers the listener is shared, and so is the cap.
     this.server.maxConnections = Math.ceil(limits.maxConnections / (opts.workers ?? 1));
     this.server.on('drop', () => this.stats.rejected.tooManyConnections++);
+    this.server.on('connection', (socket: Socket) => lingerAfterLastAnswer(socket));
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
       this.upgrade(req, this.handOver(socket), head),
     );
@@ -320,8 +321,8 @@ export class DataPlane {
 
   private clientError(err: Error & { code?: string }, socket: Socket): void {
     const conn = ClientConnection.of(socket);
-    // Already refusing, and lingering: Node's parser repeats its error for every read that follows.
-    if (conn.refused) return;
+    // Already refusing, or lingering after the last answer: Node's parser repeats its error for every read that follows.
+    if (conn.refused || lingering(socket)) return;
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
       return this.timedOut(socket, conn, 'request headers were not received in time');

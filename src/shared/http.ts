@@ -80,8 +80,7 @@ export function readBody(req: IncomingMessage, maxBytes: number, what: string): 
   });
 }
 
-/** How long a connection being closed keeps taking (and dropping) what the client still sends. */
-/** How long a refused client may go on sending before its connection is closed anyway. */
+/** How long a connection being closed keeps taking (and dropping) what the client still sends, at most. */
 export const LINGER_MS = 5000;
 
 /**

@@ -85,7 +85,7 @@ describe('kanari token', () => {
       assert.match(listed.stderr, /this needs the admin role; the token ci has operator/);
       const file = f.write('shop.yaml', holdingRollout('shop', port, 20));
       assert.equal((await as(undefined, 'apply', '-f', file)).status, 0);
-      await f.until('shop', (v) => v.phase === 'StableOnly' && f.record('shop', 'router') !== undefined);
+      await f.serving('shop');
       const deployed = await as(ci, 'deploy', 'shop', '--version', 'v2');
       assert.equal(deployed.status, 0, deployed.stderr);
       await f.until('shop', (v) => v.phase === 'Paused' && v.weights.canary === 20);

@@ -1,9 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { LOADER, ownModule } from './own-module.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-// tsx by its full path, so a command may run in any directory.
-const TSX = import.meta.resolve('tsx');
+const MAIN = ownModule('cli/main.ts');
 const ENTRY = `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(process.argv.slice(1));`;
 
 /** Where and as whom a started `kanari` runs (uid and gid: a test that needs a user root is not). */
@@ -21,7 +19,7 @@ export function runCli(
   args: string[],
   opts: { cwd?: string } = {},
 ): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', TSX, '--input-type=module', '-e', ENTRY, ...args], {
+  const r = spawnSync(process.execPath, [...LOADER, '--input-type=module', '-e', ENTRY, ...args], {
     encoding: 'utf8',
     cwd: opts.cwd,
     timeout: 60_000,
@@ -35,7 +33,7 @@ export async function startCli(
   ready: RegExp,
   opts: SpawnAs = {},
 ): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', ENTRY, ...args], {
+  const child = spawn(process.execPath, [...LOADER, '--input-type=module', '-e', ENTRY, ...args], {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     uid: opts.uid,
@@ -59,7 +57,7 @@ export function runCliAsync(
   args: string[],
   opts: SpawnAs = {},
 ): Promise<{ status: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', ENTRY, ...args], {
+  const child = spawn(process.execPath, [...LOADER, '--input-type=module', '-e', ENTRY, ...args], {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     uid: opts.uid,

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { AdminClient } from '../../src/router/client.js';
 import { ApiClient } from '../../src/server/client.js';
 import type { RolloutView } from '../../src/server/view.js';
@@ -18,9 +17,9 @@ import { Store } from '../../src/store/sqlite.js';
 import type { ProcessRecord } from '../../src/targets/process.js';
 export { alive } from '../../src/targets/process.js';
 import { runCliAsync, startCli } from './cli.js';
+import { LOADER, ownModule } from './own-module.js';
 
-const APP = fileURLToPath(new URL('../../src/demo/app.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
+const APP = ownModule('demo/app.ts');
 
 /**
  * The demo app as a process target's command; it answers with the version it was started
@@ -28,7 +27,7 @@ const TSX = import.meta.resolve('tsx');
  * slower than a warm stable, and the sequential judge rightly says so.)
  */
 export function appCommand(extra = ''): string {
-  return `exec ${process.execPath} --import ${TSX} ${APP} --name $KANARI_VERSION --latency-ms 5 ${extra}`.trim();
+  return `exec ${[process.execPath, ...LOADER, APP].join(' ')} --name $KANARI_VERSION --latency-ms 5 ${extra}`.trim();
 }
 
 /**
@@ -139,10 +138,22 @@ export class UpFixture {
   async deployPaused(name: string, file: string, version: string, weight: number): Promise<void> {
     const applied = await this.cli('apply', '-f', file);
     if (applied.status !== 0) throw new Error(`kanari apply: ${applied.stderr}`);
-    await this.until(name, (v) => v.phase === 'StableOnly' && this.record(name, 'router') !== undefined);
+    await this.serving(name);
     const deployed = await this.cli('deploy', name, '--version', version);
     if (deployed.status !== 0) throw new Error(`kanari deploy: ${deployed.stderr}`);
     await this.until(name, (v) => v.phase === 'Paused' && v.weights.canary === weight);
+  }
+
+  /**
+   * Waits until the rollout's users are served: its service is listening on the router. The
+   * router's pid record alone is not that: it is saved when the router process starts, before
+   * the rollout's listener opens, and users sent in between are refused.
+   */
+  serving(name: string): Promise<RolloutView> {
+    return this.until(
+      name,
+      (v) => v.phase === 'StableOnly' && v.router?.serving === true && this.record(name, 'router') !== undefined,
+    );
   }
 
   /** Polls the rollout until `ok` holds, failing with the last view after `ms`. */

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { LOADER, ownModule } from './own-module.js';
 
-const APP = fileURLToPath(new URL('../../src/demo/app.ts', import.meta.url));
+const APP = ownModule('demo/app.ts');
 
 export interface AppProcess {
   child: ChildProcess;
@@ -13,7 +13,7 @@ export interface AppProcess {
 
 /** Starts the demo app as a real child process and waits until it listens. */
 export async function spawnApp(name: string, args: string[] = []): Promise<AppProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', APP, '--name', name, ...args], {
+  const child = spawn(process.execPath, [...LOADER, APP, '--name', name, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {

@@ -8,10 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ownModule } from './own-module.js';
 
 const NOBODY = 65534;
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const MAIN = ownModule('cli/main.ts');
 
 export interface Unprivileged {
   /** Spawn options that run a child as the user who is refused. */

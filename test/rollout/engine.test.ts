@@ -19,9 +19,10 @@ import { Store } from '../../src/store/sqlite.js';
 import type { RoutingTable } from '../../src/config/schemas/table.js';
 import { standaloneEngine } from '../../src/server/compose.js';
 import type { ProcessRecord } from '../../src/targets/process.js';
+import { LOADER, ownModule } from '../helpers/own-module.js';
 
-const APP = new URL('../../src/demo/app.ts', import.meta.url).pathname;
-const appCommand = (name: string) => `exec ${process.execPath} --import tsx ${APP} --name ${name}`;
+const appCommand = (name: string) =>
+  `exec ${[process.execPath, ...LOADER, ownModule('demo/app.ts')].join(' ')} --name ${name}`;
 
 describe('rollout engine', () => {
   it('promotes a good v2 under load with no request failing between users and the app', async () => {

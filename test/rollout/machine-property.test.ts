@@ -152,7 +152,11 @@ describe('rollout machine, random event sequences', () => {
           const event = { at: d.now, ...randomEvent(r, before, next, release, run % 2 === 1) } as RolloutEvent;
           const t = transition(PLAN, before, event);
           const s = t.status;
-          const where = () => `run ${run}, event ${i} ${JSON.stringify(event)}\n${JSON.stringify(s, null, 1)}`;
+          // The state is printed for a failure only: printing it for every check took most of this file's time.
+          const holds = (ok: boolean, what: string) => {
+            if (!ok)
+              assert.fail(`${what}: run ${run}, event ${i} ${JSON.stringify(event)}\n${JSON.stringify(s, null, 1)}`);
+          };
           if (t.rejected) {
             assert.equal(s, before, 'a refused event changes nothing');
             continue;
@@ -173,7 +177,7 @@ describe('rollout machine, random event sequences', () => {
           }
           const passed = (type: GateType, step: number) => s.passedGates?.includes(`${type}@${step}`) ?? false;
           if (gate('confirm-rollout') && s.canary && s.instances.some((x) => x.id === s.canary!.version))
-            assert.ok(passed('confirm-rollout', 0), `started before confirm-rollout: ${where()}`);
+            holds(passed('confirm-rollout', 0), 'started before confirm-rollout');
           if (
             gate('pre-rollout') &&
             !s.fullPromotion &&
@@ -181,16 +185,13 @@ describe('rollout machine, random event sequences', () => {
             s.traffic.canary === s.canary.version &&
             (s.traffic.weights.canary > 0 || s.traffic.routes.length > 0)
           )
-            assert.ok(passed('pre-rollout', 0), `traffic before the pre-rollout check: ${where()}`);
+            holds(passed('pre-rollout', 0), 'traffic before the pre-rollout check');
           if (
             gate('confirm-traffic-increase') &&
             s.traffic.weights.canary > before.traffic.weights.canary &&
             s.phase !== 'FullDeploy'
           ) {
-            assert.ok(
-              passed('confirm-traffic-increase', s.step),
-              `weight raised without confirm-traffic-increase: ${where()}`,
-            );
+            holds(passed('confirm-traffic-increase', s.step), 'weight raised without confirm-traffic-increase');
           }
           // blueGreen's switch is its promotion as users see it; otherwise the promotion itself.
           const switched =
@@ -198,33 +199,30 @@ describe('rollout machine, random event sequences', () => {
               ? s.step >= promotionAt && s.traffic.weights.canary === 100 && before.traffic.weights.canary < 100
               : s.phase === 'FullDeploy' && before.phase !== 'FullDeploy';
           if (gate('confirm-promotion') && switched && s.phase !== 'Rollback' && !s.fullPromotion) {
-            assert.ok(passed('confirm-promotion', promotionAt), `promoted without confirm-promotion: ${where()}`);
+            holds(passed('confirm-promotion', promotionAt), 'promoted without confirm-promotion');
           }
           // Old processes stop only once the router applied a table that no longer sends them users.
           const oldBefore = before.instances.find((x) => x.id === s.stable.version);
           const oldNow = s.instances.find((x) => x.id === s.stable.version);
           if (oldBefore && oldNow && (oldNow.count ?? 99) < (oldBefore.count ?? 99)) {
-            assert.equal(s.appliedSeq, s.trafficSeq, `shrunk before the table moved: ${where()}`);
-            assert.ok(
-              (s.traffic.sizes?.[oldNow.id] ?? 99) <= oldNow.count!,
-              `shrunk below what the router uses: ${where()}`,
-            );
+            holds(s.appliedSeq === s.trafficSeq, 'shrunk before the table moved');
+            holds((s.traffic.sizes?.[oldNow.id] ?? 99) <= oldNow.count!, 'shrunk below what the router uses');
           }
           const tr = s.traffic;
           for (const v of rolledBack) {
-            assert.notEqual(tr.stable, v, `stable is a rolled-back version: ${where()}`);
+            holds(tr.stable !== v, 'stable is a rolled-back version');
             if (tr.canary === v)
-              assert.ok(
+              holds(
                 tr.weights.canary === 0 && tr.routes.length === 0 && tr.mirror === 0,
-                `traffic to rolled-back ${v}: ${where()}`,
+                `traffic to rolled-back ${v}`,
               );
           }
           if (s.result && s.result !== before.result && s.result.outcome !== 'Promoted') {
             rollbacks++;
-            assert.equal(s.appliedSeq, s.trafficSeq, `rollback finished before traffic moved: ${where()}`);
-            assert.ok(
+            holds(s.appliedSeq === s.trafficSeq, 'rollback finished before traffic moved');
+            holds(
               !s.instances.some((x) => x.release.version === s.result!.release.version && x.id !== s.stable.version),
-              `rolled-back instance still desired: ${where()}`,
+              `rolled-back instance still desired`,
             );
           }
           if (s.result?.outcome === 'Promoted' && before.result?.outcome !== 'Promoted') {
@@ -236,9 +234,9 @@ describe('rollout machine, random event sequences', () => {
                 const latest = s.analyses
                   .filter((a) => a.scope === 'step' && a.step === step && a.template === template)
                   .at(-1);
-                assert.ok(
-                  latest && (latest.verdict === 'Successful' || latest.accepted),
-                  `promoted without ${template} at step ${step + 1}: ${where()}`,
+                holds(
+                  latest !== undefined && (latest.verdict === 'Successful' || latest.accepted === true),
+                  `promoted without ${template} at step ${step + 1}`,
                 );
               }
             }

@@ -32,7 +32,7 @@ describe('kanari down --all', () => {
       const file = f.write('shop.yaml', appRollout('shop', port, strategy) + WATCH);
       await f.up();
       assert.equal((await f.cli('apply', '-f', file)).status, 0);
-      await f.until('shop', (v) => v.phase === 'StableOnly' && f.record('shop', 'router') !== undefined);
+      await f.serving('shop');
       assert.equal((await f.cli('deploy', 'shop', '--version', 'v2')).status, 0);
       const running = await f.until('shop', (v) => v.analyses.some((a) => a.verdict === 'Running'));
       const id = running.analyses.find((a) => a.verdict === 'Running')!.id;

@@ -55,7 +55,7 @@ spec:
       const first = reader(f);
       readers.push(first);
       assert.equal((await f.cli('apply', '-f', file)).status, 0);
-      await f.until('shop', (v) => v.phase === 'StableOnly' && f.record('shop', 'router') !== undefined);
+      await f.serving('shop');
       assert.equal((await f.cli('deploy', 'shop', '--version', 'v2')).status, 0);
       await f.until('shop', (v) => v.step === 1 && v.weights.canary === 20);
       load = startLoad({ host: '127.0.0.1', port }, { users: 200, concurrency: 2 });

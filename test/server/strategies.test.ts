@@ -28,7 +28,7 @@ function appProcesses(dir: string, version: string): number {
     try {
       if (readlinkSync(`/proc/${pid}/cwd`) !== dir) continue;
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => a.endsWith('app.ts')) && argv[argv.indexOf('--name') + 1] === version) n++;
+      if (argv.some((a) => /app\.[jt]s$/.test(a)) && argv[argv.indexOf('--name') + 1] === version) n++;
     } catch {
       /* gone meanwhile */
     }
@@ -65,7 +65,7 @@ ${successRateTemplate('ok-rate', 4, 0.95)}`,
       );
       await f.up();
       assert.equal((await f.cli('apply', '-f', file)).status, 0);
-      await f.until('shop', (v) => v.phase === 'StableOnly' && f.record('shop', 'router') !== undefined);
+      await f.serving('shop');
       load = startLoad({ host: '127.0.0.1', port }, { users: 300, concurrency: 4 });
       assert.equal((await f.cli('deploy', 'shop', '--version', 'v2')).status, 0);
 
@@ -171,7 +171,7 @@ ${successRateTemplate('ok-rate', 4, 0.95)}`,
       );
       await f.up();
       assert.equal((await f.cli('apply', '-f', file)).status, 0);
-      await f.until('api', (v) => v.phase === 'StableOnly' && f.record('api', 'router') !== undefined);
+      await f.serving('api');
       assert.equal(appProcesses(f.dir, 'v1'), 3);
       load = startLoad({ host: '127.0.0.1', port }, { users: 300, concurrency: 4 });
       assert.equal((await f.cli('deploy', 'api', '--version', 'v2')).status, 0);

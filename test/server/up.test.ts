@@ -73,7 +73,7 @@ spec:
       r = await f.cli('apply', '-f', file);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /rollout shop created/);
-      await f.until('shop', (v) => v.phase === 'StableOnly' && f.record('shop', 'router') !== undefined);
+      await f.serving('shop');
       load = startLoad({ host: '127.0.0.1', port }, { users: 500, concurrency: 4 });
 
       // What a user gets wrong gets an exit code and a reason, and changes nothing.
@@ -211,7 +211,7 @@ spec:
         );
         await f.up();
         assert.equal((await f.cli('apply', '-f', file)).status, 0);
-        await f.until('cart', (v) => v.phase === 'StableOnly' && f.record('cart', 'router') !== undefined);
+        await f.serving('cart');
         assert.equal((await f.cli('deploy', 'cart', '--version', 'v2')).status, 0);
         await f.until('cart', (v) => v.phase === 'Paused' && v.weights.canary === 30);
         const table = await f.table('cart');
@@ -283,7 +283,7 @@ spec:
           ),
         );
         assert.equal((await f.cli('apply', '-f', file)).status, 0);
-        await f.until('pay', (v) => v.phase === 'StableOnly' && f.record('pay', 'router') !== undefined);
+        await f.serving('pay');
         assert.equal((await f.cli('deploy', 'pay', '--version', 'v2')).status, 0);
         await f.until('pay', (v) => v.analyses.some((a) => a.template === 'up' && a.measurements! >= 3));
         await prometheus.stop();
