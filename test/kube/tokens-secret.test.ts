@@ -190,37 +190,29 @@ describe('tokens in a Secret', () => {
     assert.equal(logs.length, 5, 'each said once');
   });
 
-  it(
-    'refuse to revoke by a name two tokens have after a hand edit, rather than leave one working',
-    { todo: 'revoke NAME takes the first of the name and says it revoked it; the other still works' },
-    async () => {
-      const a = replica();
-      const first = await a.tokens.create({ name: 'ci', role: 'operator' });
-      const second = await a.tokens.create({ name: 'ci-2', role: 'operator' });
-      const current = (await cluster.client.get<any>({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        namespace: 'default',
-        name: secretName,
-      }))!;
-      const row = JSON.parse(Buffer.from(current.data[second.info.id], 'base64').toString());
-      const renamed = Buffer.from(JSON.stringify({ ...row, name: 'ci' })).toString('base64');
-      await cluster.client.replace({ ...current, data: { ...current.data, [second.info.id]: renamed } });
-      now += 5000;
-      const r = await refusal(() => a.tokens.revoke('ci', 'alice'));
-      assert.equal(r.status, 409);
-      assert.match(
-        r.detail,
-        new RegExp(
-          `2 tokens are named ci \\(${first.info.id}, ${second.info.id}\\|${second.info.id}, ${first.info.id}\\): revoke each by its id`,
-        ),
-      );
-      for (const made of [first, second])
-        assert.equal((await a.tokens.authenticateCurrent(bearer(made.token))).name, 'ci');
-      await a.tokens.revoke(second.info.id, 'alice');
-      assert.equal((await a.tokens.revoke('ci', 'alice')).id, first.info.id);
-    },
-  );
+  it('refuse to revoke by a name two tokens have after a hand edit, rather than leave one working', async () => {
+    const a = replica();
+    const first = await a.tokens.create({ name: 'ci', role: 'operator' });
+    const second = await a.tokens.create({ name: 'ci-2', role: 'operator' });
+    const current = (await cluster.client.get<any>({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      namespace: 'default',
+      name: secretName,
+    }))!;
+    const row = JSON.parse(Buffer.from(current.data[second.info.id], 'base64').toString());
+    const renamed = Buffer.from(JSON.stringify({ ...row, name: 'ci' })).toString('base64');
+    await cluster.client.replace({ ...current, data: { ...current.data, [second.info.id]: renamed } });
+    now += 5000;
+    const r = await refusal(() => a.tokens.revoke('ci', 'alice'));
+    assert.equal(r.status, 409);
+    assert.match(r.detail, /^2 tokens are named ci \(.*\): revoke each by its id$/);
+    for (const id of [first.info.id, second.info.id]) assert.ok(r.detail.includes(id), r.detail);
+    for (const made of [first, second])
+      assert.equal((await a.tokens.authenticateCurrent(bearer(made.token))).name, 'ci');
+    await a.tokens.revoke(second.info.id, 'alice');
+    assert.equal((await a.tokens.revoke('ci', 'alice')).id, first.info.id);
+  });
 
   it('serve the last read while the API server is away, then refuse with a 503 that says why', async () => {
     const a = replica();
