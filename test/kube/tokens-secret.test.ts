@@ -61,6 +61,9 @@ function replica(): { rows: KubernetesTokenRows; tokens: Tokens } {
 
 const bearer = (token: string) => `Bearer ${token}`;
 const secret = () => cluster.api.get('v1', 'Secret', 'default', secretName);
+/** The Secret as a client reads it, to edit by hand. */
+const secretRead = async () =>
+  (await cluster.client.get<any>({ apiVersion: 'v1', kind: 'Secret', namespace: 'default', name: secretName }))!;
 
 describe('tokens in a Secret', () => {
   it('keep only the hash, one key per token id, and a token made on one replica works on another', async () => {
@@ -154,12 +157,7 @@ describe('tokens in a Secret', () => {
   it('ignore a row edited by hand into garbage, say so once, and keep the others', async () => {
     const a = replica();
     const good = await a.tokens.create({ name: 'ci', role: 'viewer' });
-    const current = (await cluster.client.get<any>({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      namespace: 'default',
-      name: secretName,
-    }))!;
+    const current = await secretRead();
     const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64');
     const row = JSON.parse(Buffer.from(current.data[good.info.id], 'base64').toString());
     await cluster.client.replace({
@@ -194,12 +192,7 @@ describe('tokens in a Secret', () => {
     const a = replica();
     const first = await a.tokens.create({ name: 'ci', role: 'operator' });
     const second = await a.tokens.create({ name: 'ci-2', role: 'operator' });
-    const current = (await cluster.client.get<any>({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      namespace: 'default',
-      name: secretName,
-    }))!;
+    const current = await secretRead();
     const row = JSON.parse(Buffer.from(current.data[second.info.id], 'base64').toString());
     const renamed = Buffer.from(JSON.stringify({ ...row, name: 'ci' })).toString('base64');
     await cluster.client.replace({ ...current, data: { ...current.data, [second.info.id]: renamed } });
