@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createApiServer } from '../server/api.js';
+import { createApiServer, urlOf } from '../server/api.js';
 import {
   controllerFile,
   healthPid,
@@ -12,16 +12,19 @@ import {
   type ControllerFile,
 } from '../server/client.js';
 import { Controller } from '../server/controller.js';
+import type { OidcSignIn } from '../server/oidc.js';
+import { SignInCodes } from '../server/sessions.js';
 import { localToken as keepLocalToken } from '../server/tokens.js';
 import { describeSystemError, listenOrExplain, StartupError, survivePrintFailures } from '../shared/system.js';
 import { checkWritable, privateDir, tightenTree, writePrivateFile } from '../shared/files.js';
 import { parseCommandArgs } from './args.js';
 import { bindingOf, type Binding } from './binding.js';
 import { EXIT } from './exit.js';
+import { singleSignOn } from './oidc-file.js';
 
 export const summary = 'run the controller: the API, every applied rollout and its router (kanari up)';
 
-const HELP = `Usage: kanari up [--state DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--insecure]
+const HELP = `Usage: kanari up [--state DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--insecure] [--oidc FILE]
 
 Runs the controller in the foreground until SIGINT/SIGTERM (or \`kanari down\`). It resumes every
 rollout kept in the state directory, starts or adopts each rollout's router, and serves the API
@@ -34,7 +37,12 @@ users are never cut off; the next \`kanari up\` adopts them.
   --tls-cert FILE     serve the API over HTTPS with this certificate (PEM) ...
   --tls-key FILE      ... and its private key (PEM); clients trust it with KANARI_CA
   --insecure          allow plain HTTP on an address that is not loopback: the token and every
-                      answer cross the network readable by anyone on the path`;
+                      answer cross the network readable by anyone on the path
+  --oidc FILE         single sign-on for the dashboard: the provider, client and role mapping
+                      (YAML; docs/sign-in.md). The client secret comes from the file the
+                      settings name, or $KANARI_OIDC_CLIENT_SECRET, never from the command line
+
+It prints the dashboard's address and a sign-in link, good once within 60 s.`;
 
 /** Where the API listens and how: over TLS, or plain (on loopback, or because the person said so). */
 
@@ -45,6 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     insecure: { type: 'boolean' },
+    oidc: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -59,10 +68,11 @@ export async function run(argv: string[]): Promise<number> {
     values['tls-key'],
     values.insecure === true,
   );
+  const oidc = values.oidc === undefined ? undefined : singleSignOn(values.oidc);
   const dir = stateDir(values.state);
   survivePrintFailures();
   try {
-    return await serve(dir, binding);
+    return await serve(dir, binding, oidc);
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
     console.error(`kanari up: ${err.message}`);
@@ -70,7 +80,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(dir: string, listen: Binding): Promise<number> {
+async function serve(dir: string, listen: Binding, oidc?: OidcSignIn): Promise<number> {
   prepareStateDir(dir);
   const running = await runningController(dir);
   if (running) {
@@ -112,9 +122,12 @@ async function serve(dir: string, listen: Binding): Promise<number> {
     })();
   };
   let server: ReturnType<typeof createApiServer>;
+  const codes = new SignInCodes();
   try {
     server = createApiServer(controller, token, (all, actor) => stop(all, `kanari down (by ${actor})`), {
       ...(listen.tls ? { tls: listen.tls } : {}),
+      ...(oidc ? { oidc } : {}),
+      codes,
     });
   } catch (err) {
     await controller.close();
@@ -135,6 +148,8 @@ async function serve(dir: string, listen: Binding): Promise<number> {
       `cannot write ${controllerFile(dir)}`,
     );
     log(`kanari controller on ${url} (state in ${dir}; token in ${tokenFile(dir)})`);
+    // The one secret printed: good once, for a minute, and only for the person at this terminal.
+    log(`dashboard: ${url}/  sign in (once, within 60 s): ${url}/sign-in?code=${codes.issue()}`);
     controller.start();
   } catch (err) {
     // Nothing may keep the process (or its port) alive after a failed start.
@@ -187,12 +202,6 @@ function attempt<T>(work: () => T, what: string): T {
     if (err instanceof StartupError || typeof (err as { code?: unknown }).code !== 'string') throw err;
     throw new StartupError(`${what}: ${describeSystemError(err)}`);
   }
-}
-
-/** Where this host's CLI reaches the API: a wildcard address by its loopback twin. */
-function urlOf(a: AddressInfo, tls: boolean): string {
-  const host = a.address === '0.0.0.0' ? '127.0.0.1' : a.address === '::' ? '::1' : a.address;
-  return `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${host}]` : host}:${a.port}`;
 }
 
 /**

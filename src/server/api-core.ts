@@ -49,7 +49,13 @@ export const whoamiRoute = route({
   role: 'viewer',
   summary: "the token's name and role: what a client may offer its user",
   response: { description: 'who the token is', json: answers.principal },
-  handle: ({ principal }) => ok(principal),
+  // Only who and which role: a session's CSRF token is /auth/session's to give.
+  handle: ({ principal }) =>
+    ok({
+      name: principal!.name,
+      role: principal!.role,
+      ...(principal!.tokenId === undefined ? {} : { tokenId: principal!.tokenId }),
+    }),
 });
 
 /** What a mode's rollout routes answer: the view's schema, and what reads and controls may refuse besides. */

@@ -161,7 +161,17 @@ export const series = z.object({
 export const principal = z.object({
   name: z.string().describe("the token's name: what the event log records as the actor"),
   role: z.enum(ROLES),
-  tokenId: z.string(),
+  tokenId: z.string().optional().describe('none for a session of single sign-on or a sign-in link'),
+});
+export const authConfig = z.object({
+  oidc: z.object({ label: z.string() }).nullable().describe('null when single sign-on is not configured'),
+});
+export const session = z.object({
+  actor: z.string().describe('what the event log records: a token name, oidc:<claim> or local'),
+  role: z.enum(ROLES),
+  csrf: z.string().describe('send it as X-CSRF-Token on every request but GET and HEAD'),
+  expires: millis,
+  via: z.enum(['token', 'oidc', 'link']),
 });
 /** A token without its secret or hash: nobody can show the secret again. */
 export const tokenInfo = z.object({

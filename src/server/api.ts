@@ -4,19 +4,24 @@
  * the least role that may call it (docs/api.md says why each has the one it has):
  */
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import https from 'node:https';
 import { z } from 'zod';
 import { versionLabel } from '../config/schemas/rollout.js';
 import { bundleFiles } from './bundle.js';
 import { CONTROL, healthRoute, rolloutRoutes, whoamiRoute, withOpenApi } from './api-core.js';
 import type { Controller } from './controller.js';
+import { loadDashboard, serveDashboard } from './dashboard-files.js';
 import { EVENT_STREAM_DEFAULTS, EventStream, type EventStreamOptions } from './events.js';
 import * as answers from './api-schemas.js';
 import { renderControllerMetrics } from './metrics.js';
 import { SERIES_QUERY, seriesRange } from './series.js';
 import { checkRole, dispatcher, ok, route, type Route } from './routes.js';
+import { authRoutes, type AuthRouteOptions } from './auth-routes.js';
+import type { OidcSignIn } from './oidc.js';
+import { requestPrincipal, Sessions, SignInCodes } from './sessions.js';
 import { tokenRoutes } from './token-routes.js';
-import { localToken as keepLocalToken, Tokens } from './tokens.js';
+import { localToken as keepLocalToken, Tokens, type Principal } from './tokens.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -29,7 +34,10 @@ export function apiRoutes(
   events: EventStream,
   tokens: Tokens,
   onShutdown: (all: boolean, actor: string) => void,
+  /** The browser's sign-in: its sessions, codes, single sign-on. */
+  browser: Omit<AuthRouteOptions, 'tokens'>,
 ): Route[] {
+  const { sessions } = browser;
   const routes = [
     healthRoute,
     route({
@@ -65,14 +73,19 @@ export function apiRoutes(
       summary: 'the event log as Server-Sent Events: the backlog after a cursor, then live',
       query: {
         rollout: { schema: z.string(), description: "only this rollout's events" },
-        after: { schema: z.string(), description: 'the event id to resume after (Last-Event-ID wins over it)' },
+        after: {
+          schema: z.string(),
+          description: 'the event id to resume after, or `now` for only what comes next (Last-Event-ID wins over it)',
+        },
       },
       response: { description: 'an event stream; each event has its id', contentType: 'text/event-stream' },
       errors: [503],
       handle: ({ req, res, query, principal }) => {
-        // A stream outlives the request that opened it; it ends when its token is revoked or expires.
-        const unwatch = tokens.whileValid(principal!, () => res.destroy());
-        res.on('close', unwatch);
+        // A stream outlives the request that opened it; it ends when its token or session does.
+        res.on(
+          'close',
+          whileValid(principal!, tokens, sessions, () => res.destroy()),
+        );
         return events.serve(req, res, query);
       },
     }),
@@ -90,6 +103,7 @@ export function apiRoutes(
     }),
     whoamiRoute,
     ...tokenRoutes(tokens),
+    ...authRoutes({ ...browser, tokens }),
     route({
       method: 'GET',
       path: '/api/v1/rollouts/:name/history',
@@ -158,8 +172,14 @@ export function apiRoutes(
 export interface ApiServerOptions {
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** The sign-in links' codes (kanari up issues them once the API listens). */
+  codes?: SignInCodes;
+  /** Single sign-on, when configured. */
+  oidc?: OidcSignIn;
   log?: (line: string) => void;
   events?: Partial<EventStreamOptions>;
+  /** Where the dashboard's built files are (dist/web unless said). */
+  dashboardDir?: string;
 }
 
 /**
@@ -177,12 +197,40 @@ export function createApiServer(
   const tokens = new Tokens(controller.store.tokens);
   if (keepLocalToken(controller.store.tokens, localToken) !== localToken)
     throw new Error('the local token is not one the API can take (16 to 256 characters of base64url)');
-  const handle = dispatcher(apiRoutes(controller, events, tokens, onShutdown), {
-    authenticate: (req) => tokens.authenticate(req.headers.authorization),
+  const dashboard = loadDashboard(options.dashboardDir);
+  const sessions = new Sessions(controller.store.sessions, controller.store.tokens);
+  const browser = {
+    sessions,
+    codes: options.codes ?? new SignInCodes(),
+    ...(options.oidc ? { oidc: options.oidc } : {}),
+    secure: options.tls !== undefined,
+    log,
+  };
+  const handle = dispatcher(apiRoutes(controller, events, tokens, onShutdown, browser), {
+    authenticate: (req) => requestPrincipal(req, tokens, sessions),
     maxBodyBytes: MAX_BODY_BYTES,
     log,
+    fallback: (req, res) => serveDashboard(dashboard, req, res),
   });
   const server = options.tls ? https.createServer({ ...options.tls }, handle) : http.createServer(handle);
   server.on('close', () => events.close());
+  server.on('listening', () =>
+    options.oidc?.listeningAt(urlOf(server.address() as AddressInfo, options.tls !== undefined)),
+  );
   return server;
+}
+
+/** Calls `end` once whatever the principal came with (its token, its session) ends; returns what stops watching. */
+function whileValid(p: Principal, tokens: Tokens, sessions: Sessions, end: () => void): () => void {
+  const stops = [
+    ...(p.tokenId === undefined ? [] : [tokens.whileValid({ ...p, tokenId: p.tokenId }, end)]),
+    ...(p.session === undefined ? [] : [sessions.whileValid(p.session, end)]),
+  ];
+  return () => stops.forEach((stop) => stop());
+}
+
+/** Where a browser on this host reaches the API: a wildcard address by its loopback twin. */
+export function urlOf(a: AddressInfo, tls: boolean): string {
+  const host = a.address === '0.0.0.0' ? '127.0.0.1' : a.address === '::' ? '::1' : a.address;
+  return `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${host}]` : host}:${a.port}`;
 }

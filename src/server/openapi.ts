@@ -17,8 +17,8 @@ const NAMED: Record<string, z.ZodType> = {
 /** Why the dispatcher answers each problem, for every route it can happen on. */
 const PROBLEMS: Record<number, string> = {
   400: 'the request is not valid (a malformed path, query parameter or body, or a body of the wrong shape); detail says which and why',
-  401: 'no bearer token, or a wrong, revoked or expired one',
-  403: "the token's role is below the one this needs; the problem's `role` says which",
+  401: 'no bearer token or session cookie, or a wrong, revoked or expired one',
+  403: "the token's or session's role is below the one this needs (the problem's `role` says which), or a request with the session cookie lacks its X-CSRF-Token (`reason: csrf`)",
   404: 'no such rollout (or analysis run)',
   409: 'refused in the state the rollout is in now; detail says why and what to do',
   413: 'the body is larger than the controller reads (4 MiB)',
@@ -27,9 +27,19 @@ const PROBLEMS: Record<number, string> = {
   503: 'too many event stream clients; try again after Retry-After',
 };
 
+const SESSION_SCHEME = {
+  type: 'apiKey',
+  in: 'cookie',
+  name: 'kanari_session',
+  description:
+    'a browser session (POST /auth/sign-in, single sign-on, or the link kanari up prints); anything but GET and HEAD also needs X-CSRF-Token from GET /auth/session. A bearer token, when sent too, wins',
+};
+
 export function openApiDocument(routes: readonly Route[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) (paths[r.path.replace(/:(\w+)/g, '{$1}')] ??= {})[r.method.toLowerCase()] = operation(r);
+  // Only a table with the browser's sign-in takes a session cookie (the operator's has none).
+  const sessions = routes.some((r) => r.path === '/auth/session');
   return {
     openapi: '3.1.1',
     info: {
@@ -38,7 +48,7 @@ export function openApiDocument(routes: readonly Route[]): Record<string, unknow
       description:
         'What `kanari up` serves and the CLI uses. Errors are RFC 9457 problems (application/problem+json). A method a path does not take is answered 405 with Allow.',
     },
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, ...(sessions ? [{ session: [] }] : [])],
     paths,
     components: {
       securitySchemes: {
@@ -48,6 +58,7 @@ export function openApiDocument(routes: readonly Route[]): Record<string, unknow
           description:
             'a token with a role (viewer, operator or admin): `kanari up` writes an admin one to <state>/api-token, `kanari token create` makes others',
         },
+        ...(sessions ? { session: SESSION_SCHEME } : {}),
       },
       schemas: Object.fromEntries(Object.entries(NAMED).map(([name, schema]) => [name, jsonSchema(schema, false)])),
       responses: Object.fromEntries(
@@ -67,8 +78,9 @@ export function openApiDocument(routes: readonly Route[]): Record<string, unknow
 export function problemStatuses(r: Route): number[] {
   const statuses = new Set<number>([...(r.errors ?? []), 500]);
   if (!r.public) statuses.add(401);
-  // A viewer may call the viewer's routes; anyone else can be below a route's role (a deploy with set is an admin's).
-  if (!r.public && r.role !== 'viewer') statuses.add(403);
+  // A viewer may call the viewer's routes; anyone else can be below a route's role (a deploy with set is an admin's),
+  // and a session cookie without its CSRF token is refused anything but a GET.
+  if (!r.public && (r.role !== 'viewer' || r.method !== 'GET')) statuses.add(403);
   if (r.body || r.query || r.path.includes(':')) statuses.add(400);
   if (r.path.includes('/:name')) statuses.add(404);
   if (r.body) [413, 415].forEach((s) => statuses.add(s));
@@ -105,9 +117,13 @@ function operation(r: Route): Record<string, unknown> {
     responses: {
       [String(ok.status ?? 200)]: {
         description: ok.description,
-        content: ok.json
-          ? { 'application/json': { schema: jsonSchema(ok.json) } }
-          : { [ok.contentType ?? 'application/json']: {} },
+        ...(ok.empty
+          ? {}
+          : {
+              content: ok.json
+                ? { 'application/json': { schema: jsonSchema(ok.json) } }
+                : { [ok.contentType ?? 'application/json']: {} },
+            }),
       },
       ...problems,
     },

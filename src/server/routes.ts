@@ -1,7 +1,8 @@
 /**
  * The controller API's routes as data, and what every request goes through on the way to
  * one: the route found (404 for no path, 405 with `Allow` for a wrong method), the bearer
- * token checked and its role against the route's (401, 403), the body read under a limit
+ * token or session cookie checked (401), a cookie's CSRF token on anything but GET and HEAD
+ * (403), its role against the route's (403), the body read under a limit
  * and validated, and any error answered as `application/problem+json` (RFC 9457).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,6 +10,7 @@ import { STATUS_CODES } from 'node:http';
 import type { z } from 'zod';
 import { HttpError, logInternalError, readBody, send, sendText } from '../shared/http.js';
 import { ControllerError } from './controller-error.js';
+import { checkCsrf } from './sessions.js';
 import { roleAllows, type Principal, type Role } from './tokens.js';
 
 /** What a route's handler is given: its path parameters (decoded), the query and the validated body. */
@@ -22,8 +24,14 @@ export interface RouteRequest<B> {
   principal?: Principal;
 }
 
-/** A JSON answer, or text of its own type; a handler that answers by itself (a stream) returns nothing. */
-export type Answer = { status: number; json: unknown } | { status: number; text: string; contentType: string };
+/**
+ * A JSON answer, text of its own type, or no body with headers (a redirect, a cookie set); a
+ * handler that answers by itself (a stream) returns nothing.
+ */
+export type Answer =
+  | { status: number; json: unknown }
+  | { status: number; text: string; contentType: string }
+  | { status: number; headers: Record<string, string | string[]> };
 
 export interface Route {
   method: 'GET' | 'POST' | 'DELETE';
@@ -40,9 +48,9 @@ export interface Route {
   /** Query parameters: each one present is validated before the handler runs (the handler reads them as text). */
   query?: Record<string, { schema: z.ZodType; description: string }>;
   /** The success answer: its status (200 unless said) and its JSON, or the content type it has instead. */
-  response?: { status?: number; description: string; json?: z.ZodType; contentType?: string };
+  response?: { status?: number; description: string; json?: z.ZodType; contentType?: string; empty?: true };
   /** What the handler itself may answer besides success (404 no such thing, 409 refused now, 503 too busy). */
-  errors?: readonly (404 | 409 | 503)[];
+  errors?: readonly (401 | 404 | 409 | 503)[];
   handle(r: RouteRequest<unknown>): Promise<Answer | void> | Answer | void;
 }
 
@@ -71,10 +79,12 @@ export interface Dispatcher {
 export function dispatcher(
   routes: readonly Route[],
   options: {
-    /** Who the request's token names; throws (or rejects with) a 401 HttpError for no token or a bad one. */
+    /** Who the request's token or session cookie names; throws (or rejects with) a 401 HttpError for neither or a bad one. */
     authenticate: (req: IncomingMessage) => Principal | Promise<Principal>;
     maxBodyBytes: number;
     log: (line: string) => void;
+    /** Asked first for a path no route has (the dashboard's files); true when it answered. */
+    fallback?: (req: IncomingMessage, res: ServerResponse) => boolean;
   },
 ): Dispatcher {
   for (const r of routes)
@@ -91,6 +101,7 @@ export function dispatcher(
         const params = match(c.segments, parts);
         return params ? [{ route: c.route, params }] : [];
       });
+      if (matching.length === 0 && options.fallback?.(req, res)) return;
       const found = matching.find((m) => m.route.method === req.method);
       const principal = found?.route.public ? undefined : await options.authenticate(req);
       if (matching.length === 0) throw new HttpError(404, notFound(url.pathname, routes));
@@ -98,6 +109,8 @@ export function dispatcher(
         const allow = [...new Set(matching.map((m) => m.route.method))].join(', ');
         throw new HttpError(405, `${req.method} is not allowed here (allowed: ${allow})`, {}, { allow });
       }
+      // A cookie is sent by the browser whoever made the request; only a page of this origin can read the token.
+      if (principal?.session && req.method !== 'GET' && req.method !== 'HEAD') checkCsrf(req, principal.session);
       if (principal) checkRole(principal, found.route.role!);
       const params = Object.fromEntries(Object.entries(found.params).map(([k, v]) => [k, decodePart(v)]));
       checkQuery(url.searchParams, found.route.query ?? {});
@@ -111,6 +124,7 @@ export function dispatcher(
         ...(principal ? { principal } : {}),
       });
       if (answer && 'text' in answer) sendText(res, answer.status, answer.text, answer.contentType);
+      else if (answer && 'headers' in answer) res.writeHead(answer.status, answer.headers).end();
       else if (answer) send(res, answer.status, answer.json);
     })().catch((err: unknown) => sendProblem(req, res, err, options.log));
   };
@@ -148,7 +162,7 @@ export function checkRole(principal: Principal, needs: Role, what = 'this'): voi
   if (roleAllows(principal.role, needs)) return;
   throw new HttpError(
     403,
-    `${what} needs the ${needs} role; the token ${principal.name} has ${principal.role}`,
+    `${what} needs the ${needs} role; ${principal.session ? 'the session of' : 'the token'} ${principal.name} has ${principal.role}`,
     { role: needs },
     { 'www-authenticate': 'Bearer error="insufficient_scope"' },
   );

@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import { parseDuration } from '../config/duration.js';
 import { HttpError } from '../shared/http.js';
+import { EndWatchers } from './end-watchers.js';
 import { DuplicateTokenName, type TokenRow, type TokenRows, type TokenTable } from '../store/tokens.js';
 
 /** Each role may do what the roles before it may. */
@@ -22,7 +23,21 @@ export function roleAllows(has: Role, needs: Role): boolean {
 export interface Principal {
   name: string;
   role: Role;
-  tokenId: string;
+  /** The token it came with, or signed in with; none for a session of single sign-on or a sign-in link. */
+  tokenId?: string;
+  /** When it came with a session cookie rather than a bearer token. */
+  session?: SessionRef;
+}
+
+export type SignInVia = 'token' | 'oidc' | 'link';
+
+/** What a request made with a session cookie (sessions.ts) carries besides who it is. */
+export interface SessionRef {
+  /** Hex of the hash the store keys it by. */
+  key: string;
+  csrf: string;
+  expiresAt: number;
+  via: SignInVia;
 }
 
 /** A token as the API shows it: everything but the secret, which nobody keeps, and its hash. */
@@ -50,18 +65,17 @@ const MAX_LIFETIME_MS = 3650 * DAY_MS;
 /** Where a caller finds a token, said when it sent none that works: `kanari up`'s, unless the listener says its own. */
 const LOCAL_TOKEN_HINT = 'kanari up writes it to <state>/api-token';
 
-/** The longest a timer may wait (2^31 - 1 ms, about 24.8 days); a later expiry is waited for in turns. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 export class Tokens {
   /** What to call when a token is revoked, by its id: the connections it holds open. */
-  private readonly onRevoke = new Map<string, Set<() => void>>();
+  private readonly onRevoke: EndWatchers;
 
   constructor(
     private readonly table: TokenRows,
     private readonly now: () => number = Date.now,
     private readonly hint = LOCAL_TOKEN_HINT,
-  ) {}
+  ) {
+    this.onRevoke = new EndWatchers(now);
+  }
 
   /** Makes a token: the secret is in the answer and nowhere else. */
   async create(o: TokenRequest): Promise<{ token: string; info: TokenInfo }> {
@@ -100,7 +114,7 @@ export class Tokens {
         `no token named or numbered ${JSON.stringify(ref.slice(0, 80))} (see kanari token list)`,
       );
     await this.table.revoke(row.id, this.now(), by);
-    for (const end of this.onRevoke.get(row.id) ?? []) end();
+    this.onRevoke.end(row.id);
     return infoOf(this.table.byId(row.id)!);
   }
 
@@ -109,29 +123,8 @@ export class Tokens {
    * outlives its request (the event stream) must not outlive its token. Returns what
    * stops watching, for when the connection ends first.
    */
-  whileValid(p: Principal, end: () => void): () => void {
-    let timer: NodeJS.Timeout | undefined;
-    const expiresAt = this.table.byId(p.tokenId)?.expiresAt;
-    const stop = () => {
-      clearTimeout(timer);
-      const ends = this.onRevoke.get(p.tokenId);
-      ends?.delete(once);
-      if (ends?.size === 0) this.onRevoke.delete(p.tokenId);
-    };
-    const once = () => {
-      stop();
-      end();
-    };
-    const arm = () => {
-      const left = expiresAt! - this.now();
-      if (left <= 0) return once();
-      timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
-      timer.unref();
-    };
-    if (!this.onRevoke.has(p.tokenId)) this.onRevoke.set(p.tokenId, new Set());
-    this.onRevoke.get(p.tokenId)!.add(once);
-    if (expiresAt !== undefined) arm();
-    return stop;
+  whileValid(p: Principal & { tokenId: string }, end: () => void): () => void {
+    return this.onRevoke.watch(p.tokenId, this.table.byId(p.tokenId)?.expiresAt, end);
   }
 
   /** `authenticate` on rows read again first when they are kept elsewhere (another replica may have revoked the token). */

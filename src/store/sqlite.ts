@@ -24,6 +24,7 @@ import type {
 import { privateDir, privateFiles } from '../shared/files.js';
 import { EVIDENCE_PREFIX, evidenceOf, TRAFFIC, trafficOf } from './history.js';
 import { HISTORY_SCHEMA, HistoryTable } from './sqlite-history.js';
+import { SessionTable } from './sessions.js';
 import { TokenTable } from './tokens.js';
 
 const SCHEMA = `
@@ -91,6 +92,8 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
   readonly history: HistoryTable;
   /** The controller API's tokens (hashes only). */
   readonly tokens: TokenTable;
+  /** Browser sessions (hashes of their ids only). */
+  readonly sessions: SessionTable;
 
   constructor(readonly path: string) {
     if (path !== ':memory:') {
@@ -107,6 +110,7 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
     this.db.exec(SCHEMA + HISTORY_SCHEMA);
     this.history = new HistoryTable(this.db);
     this.tokens = new TokenTable(this.db);
+    this.sessions = new SessionTable(this.db);
   }
 
   close(): void {
@@ -210,6 +214,11 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
       if (!this.db.open) return;
       for (const listener of this.appendListeners) listener();
     });
+  }
+
+  /** The newest event's id, 0 when there is none: where a stream that wants only what comes next starts. */
+  lastEventId(): number {
+    return (this.db.prepare('select coalesce(max(id), 0) as id from events').get() as { id: number }).id;
   }
 
   /** Every rollout's events (or one's) after id `after`, oldest first, at most `limit`: a page of the stream. */

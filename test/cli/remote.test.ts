@@ -141,6 +141,12 @@ describe('a remote controller over HTTPS', { skip: openssl }, () => {
     assert.equal(r.status, 400, r.body);
     assert.match(r.body, /at most 64 files/);
   });
+
+  it("marks a browser's session cookie Secure over TLS", async () => {
+    const r = await post('/auth/sign-in', { token });
+    assert.equal(r.status, 204, r.body);
+    assert.match(r.setCookie[0]!, /^kanari_session=[\w-]{43}; HttpOnly; SameSite=Lax; Path=\/; Max-Age=43200; Secure$/);
+  });
 });
 
 describe('a controller on a wildcard address, with a certificate for its host name only', { skip: openssl }, () => {
@@ -271,7 +277,7 @@ describe('kanari up off loopback', () => {
   });
 });
 
-function post(path: string, body: unknown): Promise<{ status: number; body: string }> {
+function post(path: string, body: unknown): Promise<{ status: number; body: string; setCookie: string[] }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       `${url}${path}`,
@@ -283,7 +289,9 @@ function post(path: string, body: unknown): Promise<{ status: number; body: stri
       (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: text, setCookie: res.headers['set-cookie'] ?? [] }),
+        );
       },
     );
     req.on('error', reject);

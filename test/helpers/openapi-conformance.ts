@@ -56,7 +56,7 @@ export async function servedConformance(port: number): Promise<(e: Exchange) => 
   const doc = await request(port, { path: '/api/openapi.json' });
   return conformance(
     JSON.parse(doc.body),
-    apiRoutes({} as never, {} as never, {} as never, () => {}),
+    apiRoutes({} as never, {} as never, {} as never, () => {}, {} as never),
   );
 }
 

@@ -28,7 +28,7 @@ async function get(path: string) {
   const port = Number(new URL(url).port);
   conforms ??= conformance(
     JSON.parse((await request(port, { path: '/api/openapi.json' })).body),
-    apiRoutes({} as never, {} as never, {} as never, () => {}),
+    apiRoutes({} as never, {} as never, {} as never, () => {}, {} as never),
   );
   const reply = await request(port, { path, headers: { authorization: `Bearer ${token}` } });
   conforms({ method: 'GET', path, reply });

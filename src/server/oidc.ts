@@ -1,0 +1,187 @@
+/**
+ * Single sign-on with OpenID Connect (authorization code with PKCE, S256), as a relying
+ * party built on openid-client. A person's role comes from one claim of theirs (their groups,
+ * say) through the mapping the controller is configured with; no mapping, no session. What a
+ * sign-in in flight needs (state, nonce, PKCE verifier) stays in this process's memory, used
+ * once, for 10 minutes, keyed by a random value in an HttpOnly cookie of the browser that
+ * started it, so a callback from any other browser is refused.
+ */
+import crypto from 'node:crypto';
+import * as client from 'openid-client';
+import { z } from 'zod';
+import type { Role } from './tokens.js';
+
+/** The file `kanari up --oidc FILE` reads (YAML or JSON). */
+export const oidcSettings = z.strictObject({
+  issuer: z.url().describe("the provider's issuer URL: its discovery document is under it"),
+  clientId: z.string().min(1).max(200),
+  clientSecretFile: z
+    .string()
+    .optional()
+    .describe('a file holding the client secret; else $KANARI_OIDC_CLIENT_SECRET; else a public client'),
+  redirectUrl: z.url().optional().describe('default: <the API address>/auth/oidc/callback'),
+  scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/)).default(['openid', 'email', 'profile']),
+  actorClaim: z.string().min(1).default('email').describe('recorded as the actor, prefixed oidc:'),
+  roleClaim: z.string().min(1).describe('a claim holding a string or a list of them, e.g. groups'),
+  roles: z.strictObject({
+    admin: z.array(z.string()).default([]),
+    operator: z.array(z.string()).default([]),
+    viewer: z.array(z.string()).default([]),
+  }),
+  label: z.string().max(60).optional().describe('the button says "Sign in with <label>" (default: the issuer host)'),
+});
+export type OidcSettings = z.output<typeof oidcSettings>;
+
+/** What the browser routes need of single sign-on. */
+export interface SingleSignOn {
+  label: string;
+  /** Where to send the browser, and the id of the flow for its cookie. */
+  start(): Promise<{ url: string; id: string }>;
+  /** Who signed in, from the callback's query and the flow cookie; a SignInRefused for a person to read, else a bug or the provider's fault. */
+  finish(flowId: string | undefined, query: URLSearchParams): Promise<{ actor: string; role: Role }>;
+}
+
+/** Single sign-on said no, for a reason a person may read: no secret, no provider's raw text. */
+export class SignInRefused extends Error {}
+
+const FLOW_LIFETIME_MS = 10 * 60_000;
+/** Sign-ins in flight beyond this drop the oldest: starting flows in a loop cannot fill memory. */
+const MAX_FLOWS = 1000;
+/** Checked before its roles: the highest role a person's claim maps to is theirs. */
+const BY_RANK: readonly Role[] = ['admin', 'operator', 'viewer'];
+
+interface Flow {
+  state: string;
+  nonce: string;
+  verifier: string;
+  expiresAt: number;
+}
+
+export class OidcSignIn implements SingleSignOn {
+  readonly label: string;
+  private discovered?: Promise<client.Configuration>;
+  private readonly flows = new Map<string, Flow>();
+  private redirectUrl?: string;
+
+  constructor(
+    private readonly settings: OidcSettings,
+    private readonly clientSecret: string | undefined,
+    private readonly options: {
+      allowInsecureRequestsForTests?: boolean;
+      /** A test's fetch, to tamper with the provider's answers on their way in. */
+      fetchForTests?: client.CustomFetch;
+      now?: () => number;
+    } = {},
+  ) {
+    this.label = `Sign in with ${settings.label ?? new URL(settings.issuer).host}`;
+    this.redirectUrl = settings.redirectUrl;
+  }
+
+  /** The API's own address, once it listens: the redirect URL when none was configured. */
+  listeningAt(apiUrl: string): void {
+    this.redirectUrl ??= `${apiUrl}/auth/oidc/callback`;
+  }
+
+  async start(): Promise<{ url: string; id: string }> {
+    const config = await this.config();
+    const flow: Flow = {
+      state: client.randomState(),
+      nonce: client.randomNonce(),
+      verifier: client.randomPKCECodeVerifier(),
+      expiresAt: this.now() + FLOW_LIFETIME_MS,
+    };
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: this.redirect(),
+      scope: this.settings.scopes.join(' '),
+      code_challenge: await client.calculatePKCECodeChallenge(flow.verifier),
+      code_challenge_method: 'S256',
+      state: flow.state,
+      nonce: flow.nonce,
+    });
+    for (const [id, f] of this.flows) if (f.expiresAt <= this.now()) this.flows.delete(id);
+    if (this.flows.size >= MAX_FLOWS) this.flows.delete(this.flows.keys().next().value!);
+    const id = crypto.randomBytes(32).toString('base64url');
+    this.flows.set(id, flow);
+    return { url: url.href, id };
+  }
+
+  async finish(flowId: string | undefined, query: URLSearchParams): Promise<{ actor: string; role: Role }> {
+    const flow = flowId === undefined ? undefined : this.flows.get(flowId);
+    if (flowId !== undefined) this.flows.delete(flowId);
+    const error = query.get('error');
+    if (error !== null)
+      throw new SignInRefused(`the identity provider said ${/^[\w.-]{1,40}$/.test(error) ? error : 'no'}`);
+    if (!flow || flow.expiresAt <= this.now())
+      throw new SignInRefused('this sign-in was not started in this browser, or took over 10 minutes: start again');
+    const state = query.get('state') ?? '';
+    if (!crypto.timingSafeEqual(sha256(state), sha256(flow.state)))
+      throw new SignInRefused('the answer is for another sign-in (state does not match): start again');
+    const config = await this.config();
+    const callback = new URL(this.redirect());
+    for (const [k, v] of query) callback.searchParams.append(k, v);
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: flow.verifier,
+      expectedState: flow.state,
+      expectedNonce: flow.nonce,
+      idTokenExpected: true,
+    });
+    const idClaims = tokens.claims()!;
+    let claims: Record<string, unknown> = idClaims;
+    const { actorClaim, roleClaim } = this.settings;
+    // Many providers put only `sub` in the ID token and the rest behind the userinfo endpoint.
+    if (!(actorClaim in claims && roleClaim in claims) && config.serverMetadata().userinfo_endpoint)
+      claims = { ...(await client.fetchUserInfo(config, tokens.access_token, idClaims.sub)), ...idClaims };
+    return { actor: this.actorOf(claims), role: this.roleOf(claims) };
+  }
+
+  private actorOf(claims: Record<string, unknown>): string {
+    const value = claims[this.settings.actorClaim];
+    if (typeof value !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(value))
+      throw new SignInRefused(`the identity provider sent no usable ${this.settings.actorClaim} claim`);
+    return `oidc:${value}`;
+  }
+
+  private roleOf(claims: Record<string, unknown>): Role {
+    const raw = claims[this.settings.roleClaim];
+    const values = new Set((Array.isArray(raw) ? raw : [raw]).filter((v): v is string => typeof v === 'string'));
+    const role = BY_RANK.find((r) => this.settings.roles[r].some((v) => values.has(v)));
+    if (role === undefined)
+      throw new SignInRefused(
+        `your account has no role here: none of its ${this.settings.roleClaim} is mapped to one (ask an admin)`,
+      );
+    return role;
+  }
+
+  private redirect(): string {
+    if (this.redirectUrl === undefined) throw new Error('the API does not listen yet: no redirect URL');
+    return this.redirectUrl;
+  }
+
+  /** The provider's metadata, discovered at the first sign-in and kept; a failed discovery is tried again next time. */
+  private config(): Promise<client.Configuration> {
+    this.discovered ??= client
+      .discovery(
+        new URL(this.settings.issuer),
+        this.settings.clientId,
+        this.clientSecret,
+        this.clientSecret === undefined ? client.None() : undefined,
+        {
+          ...(this.options.allowInsecureRequestsForTests ? { execute: [client.allowInsecureRequests] } : {}),
+          ...(this.options.fetchForTests ? { [client.customFetch]: this.options.fetchForTests } : {}),
+        },
+      )
+      .catch((err: unknown) => {
+        this.discovered = undefined;
+        throw err;
+      });
+    return this.discovered;
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+}
+
+function sha256(text: string): Buffer {
+  return crypto.createHash('sha256').update(text).digest();
+}

@@ -1,0 +1,183 @@
+/**
+ * Browser sessions: a random id (256 bits) in an HttpOnly cookie, kept only as its SHA-256
+ * hash in the store, with a CSRF token per session that a page of this origin reads from
+ * `GET /auth/session` and sends back on every request that changes something. A session
+ * lasts 12 hours from sign-in, however busy; one signed in with a token ends with the token.
+ */
+import crypto from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { HttpError } from '../shared/http.js';
+import { EndWatchers } from './end-watchers.js';
+import type { SessionTable } from '../store/sessions.js';
+import type { TokenTable } from '../store/tokens.js';
+import type { Principal, Role, SessionRef, SignInVia, Tokens } from './tokens.js';
+
+export const SESSION_COOKIE = 'kanari_session';
+/** Absolute, not idle: a stolen cookie is worth half a day at most, and nobody is signed out mid-rollout by a quiet hour. */
+export const SESSION_LIFETIME_MS = 12 * 3_600_000;
+/** Sign-ins beyond this drop the oldest sessions, so signing in in a loop cannot fill the disk. */
+export const MAX_SESSIONS = 10_000;
+
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
+const CSRF_HEADER = 'x-csrf-token';
+
+export class Sessions {
+  /** What to call when a session is signed out, by its key: the event streams it holds open. */
+  private readonly onEnd: EndWatchers;
+
+  constructor(
+    private readonly table: SessionTable,
+    private readonly tokens: TokenTable,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.onEnd = new EndWatchers(now);
+  }
+
+  /** Starts a session; the id is in the cookie and nowhere else. */
+  start(o: { actor: string; role: Role; via: SignInVia; tokenId?: string }): { id: string; expiresAt: number } {
+    const id = crypto.randomBytes(32).toString('base64url');
+    const at = this.now();
+    const expiresAt = at + SESSION_LIFETIME_MS;
+    this.table.insert(
+      {
+        hash: sha256(id),
+        actor: o.actor,
+        role: o.role,
+        via: o.via,
+        ...(o.tokenId === undefined ? {} : { tokenId: o.tokenId }),
+        csrf: crypto.randomBytes(32).toString('base64url'),
+        createdAt: at,
+        expiresAt,
+      },
+      MAX_SESSIONS,
+    );
+    return { id, expiresAt };
+  }
+
+  /** The principal a session cookie's value names; a 401 saying why for anything else. */
+  authenticate(id: string): Principal {
+    const row = SESSION_ID.test(id) ? this.table.byHash(sha256(id)) : undefined;
+    if (!row) throw unauthorized('no such session (signed out, expired or never made): sign in again');
+    if (row.expiresAt <= this.now()) {
+      this.forget(row.hash);
+      throw unauthorized(`the session expired at ${new Date(row.expiresAt).toISOString()}: sign in again`);
+    }
+    if (row.tokenId !== undefined) {
+      const token = this.tokens.byId(row.tokenId);
+      if (!token || token.revokedAt !== undefined || (token.expiresAt ?? Infinity) <= this.now()) {
+        this.forget(row.hash);
+        throw unauthorized('the token this session was signed in with was revoked or expired: sign in again');
+      }
+    }
+    return {
+      name: row.actor,
+      role: row.role as Role,
+      ...(row.tokenId === undefined ? {} : { tokenId: row.tokenId }),
+      session: { key: row.hash.toString('hex'), csrf: row.csrf, expiresAt: row.expiresAt, via: row.via as SignInVia },
+    };
+  }
+
+  /** Drops a session found dead; a store that takes no writes (a full disk) refuses it all the same. */
+  private forget(hash: Buffer): void {
+    try {
+      this.table.remove(hash);
+    } catch {
+      // It stays refused: its expiry or its token says so at every request.
+    }
+  }
+
+  /** Signs a session out: its row goes, and so do the streams it holds open. */
+  end(session: SessionRef): void {
+    this.table.remove(Buffer.from(session.key, 'hex'));
+    this.onEnd.end(session.key);
+  }
+
+  /**
+   * Calls `end` once the session is signed out or expires (its token's end is `Tokens.whileValid`'s).
+   * Returns what stops watching.
+   */
+  whileValid(session: SessionRef, end: () => void): () => void {
+    return this.onEnd.watch(session.key, session.expiresAt, end);
+  }
+}
+
+/**
+ * Who a request comes from: its bearer token when it has an `Authorization` header (a
+ * machine; a cookie beside it is ignored), else its session cookie (a browser), else a 401.
+ */
+export function requestPrincipal(req: IncomingMessage, tokens: Tokens, sessions: Sessions): Principal {
+  if (req.headers.authorization !== undefined) return tokens.authenticate(req.headers.authorization);
+  const id = sessionCookie(req.headers.cookie);
+  return id === undefined ? tokens.authenticate(undefined) : sessions.authenticate(id);
+}
+
+/** The session cookie's value, if there is one; two of them (one set by a sibling site) are refused, not guessed between. */
+export function sessionCookie(header: string | undefined): string | undefined {
+  const values = cookieValues(header, SESSION_COOKIE);
+  if (values.length > 1)
+    throw unauthorized(
+      `the request carries ${values.length} ${SESSION_COOKIE} cookies: clear this site's cookies and sign in again`,
+    );
+  return values[0];
+}
+
+/** Every value a `Cookie` header gives the cookie `name` (RFC 6265 §5.4: pairs joined by `; `). */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  return (header ?? '')
+    .split(';')
+    .map((pair) => pair.trim())
+    .filter((pair) => pair.startsWith(`${name}=`))
+    .map((pair) => pair.slice(name.length + 1));
+}
+
+/** A request made with a session cookie that changes something must carry the session's CSRF token (a 403 else). */
+export function checkCsrf(req: IncomingMessage, session: SessionRef): void {
+  const sent = req.headers[CSRF_HEADER];
+  // Hashed first, so both sides have one length and the comparison takes the same time for any value.
+  const ok = typeof sent === 'string' && crypto.timingSafeEqual(sha256(sent), sha256(session.csrf));
+  if (!ok) throw new HttpError(403, 'missing or wrong CSRF token (X-CSRF-Token)', { reason: 'csrf' });
+}
+
+/** The `Set-Cookie` value for a session (`id`), or one that clears it (no id). */
+export function sessionCookieHeader(secure: boolean, id?: string): string {
+  const age = id === undefined ? 0 : SESSION_LIFETIME_MS / 1000;
+  return `${SESSION_COOKIE}=${id ?? ''}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${age}${secure ? '; Secure' : ''}`;
+}
+
+/**
+ * The sign-in links `kanari up` prints: a code valid once, for 60 s, kept only as its hash
+ * and only in memory (a restart forgets them, which is the point).
+ */
+export class SignInCodes {
+  static readonly LIFETIME_MS = 60_000;
+  private static readonly MAX = 100;
+  private readonly codes = new Map<string, number>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  issue(): string {
+    const now = this.now();
+    for (const [hash, expiresAt] of this.codes) if (expiresAt <= now) this.codes.delete(hash);
+    // Maps keep insertion order: the first is the oldest.
+    if (this.codes.size >= SignInCodes.MAX) this.codes.delete(this.codes.keys().next().value!);
+    const code = crypto.randomBytes(32).toString('base64url');
+    this.codes.set(sha256(code).toString('hex'), now + SignInCodes.LIFETIME_MS);
+    return code;
+  }
+
+  /** Whether `code` was issued and is still valid; either way it is not any more. */
+  redeem(code: string): boolean {
+    const hash = sha256(code).toString('hex');
+    const expiresAt = this.codes.get(hash);
+    this.codes.delete(hash);
+    return expiresAt !== undefined && expiresAt > this.now();
+  }
+}
+
+function sha256(text: string): Buffer {
+  return crypto.createHash('sha256').update(text).digest();
+}
+
+function unauthorized(detail: string): HttpError {
+  return new HttpError(401, detail, {}, { 'www-authenticate': 'Bearer' });
+}

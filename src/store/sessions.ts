@@ -1,0 +1,94 @@
+/**
+ * Browser sessions of the controller API, a part of the SQLite store: one row per session,
+ * keyed by the SHA-256 hash of its id, never the id itself, so a copy of the database signs
+ * nobody in. Kept on disk so a controller's restart does not sign people out.
+ */
+import type Database from 'better-sqlite3';
+
+export const SESSIONS_SCHEMA = `
+create table if not exists browser_sessions (
+  hash blob primary key,
+  actor text not null,
+  role text not null,
+  via text not null,
+  token_id text,
+  csrf text not null,
+  created_at integer not null,
+  expires_at integer not null
+);
+create index if not exists browser_sessions_created on browser_sessions (created_at);
+`;
+
+export interface SessionRow {
+  /** SHA-256 of the session id, 32 bytes. */
+  hash: Buffer;
+  actor: string;
+  role: string;
+  /** How it was signed in: token, oidc or link. */
+  via: string;
+  /** The token it was signed in with: the session ends with it. */
+  tokenId?: string;
+  /** Not a secret that signs in: what a page of this origin sends back to prove it is one. */
+  csrf: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+interface SqlRow {
+  hash: Buffer;
+  actor: string;
+  role: string;
+  via: string;
+  token_id: string | null;
+  csrf: string;
+  created_at: number;
+  expires_at: number;
+}
+
+const COLUMNS = 'hash, actor, role, via, token_id, csrf, created_at, expires_at';
+
+export class SessionTable {
+  constructor(private readonly db: Database.Database) {
+    db.exec(SESSIONS_SCHEMA);
+  }
+
+  /** Adds a session and drops the oldest beyond `cap` and any expired, in one transaction. */
+  insert(s: SessionRow, cap: number): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `insert into browser_sessions (${COLUMNS}) values (@hash, @actor, @role, @via, @tokenId, @csrf, @createdAt, @expiresAt)`,
+        )
+        .run({ tokenId: null, ...s });
+      this.db.prepare('delete from browser_sessions where expires_at <= ?').run(s.createdAt);
+      this.db
+        .prepare(
+          'delete from browser_sessions where rowid not in (select rowid from browser_sessions order by created_at desc, rowid desc limit ?)',
+        )
+        .run(cap);
+    })();
+  }
+
+  byHash(hash: Buffer): SessionRow | undefined {
+    const r = this.db.prepare(`select ${COLUMNS} from browser_sessions where hash = ?`).get(hash) as SqlRow | undefined;
+    if (!r) return undefined;
+    return {
+      hash: r.hash,
+      actor: r.actor,
+      role: r.role,
+      via: r.via,
+      ...(r.token_id === null ? {} : { tokenId: r.token_id }),
+      csrf: r.csrf,
+      createdAt: r.created_at,
+      expiresAt: r.expires_at,
+    };
+  }
+
+  remove(hash: Buffer): boolean {
+    return this.db.prepare('delete from browser_sessions where hash = ?').run(hash).changes === 1;
+  }
+
+  count(): number {
+    return (this.db.prepare('select count(*) as n from browser_sessions').get() as { n: number }).n;
+  }
+}

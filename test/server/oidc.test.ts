@@ -1,0 +1,189 @@
+/**
+ * Single sign-on against a real OpenID Connect provider process (oidc-provider), driven by
+ * fetch: a person's role from their groups claim, and every way a callback can be wrong —
+ * state, a replayed code, no PKCE verifier, an expired flow, a provider's refusal, an ID
+ * token for another audience, a person no role is mapped to — ending without a session.
+ */
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { FetchBrowser, singleSignOnWorld, type SingleSignOnWorld } from '../helpers/oidc.js';
+import { CLIENT_SECRET } from '../helpers/oidc-provider-process.js';
+
+let world: SingleSignOnWorld;
+let api: string;
+let logged: string[];
+let clock = Date.now();
+/** The provider signs with this key, so the test can sign an ID token it changed as the provider would. */
+const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const KID = 'test-key';
+/** What the test does to the ID token on its way from the provider's token endpoint to the controller. */
+let tamper: ((claims: Record<string, unknown>) => void) | undefined;
+
+/** The controller's fetch, with the token endpoint's ID token re-signed after `tamper` changed its claims. */
+async function tamperingFetch(url: string, options: RequestInit): Promise<Response> {
+  const res = await fetch(url, options);
+  if (!tamper || !url.endsWith('/token')) return res;
+  const body = (await res.json()) as { id_token: string };
+  const [header, payload] = body.id_token.split('.');
+  const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
+  tamper(claims);
+  const signed = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  body.id_token = `${signed}.${crypto.sign('sha256', Buffer.from(signed), privateKey).toString('base64url')}`;
+  return new Response(JSON.stringify(body), { status: res.status, headers: res.headers });
+}
+
+before(async () => {
+  const jwk = { ...privateKey.export({ format: 'jwk' }), kid: KID, alg: 'RS256', use: 'sig' };
+  world = await singleSignOnWorld(
+    { fetchForTests: tamperingFetch as never, now: () => clock },
+    { OIDC_TEST_JWK: JSON.stringify(jwk) },
+  );
+  ({ api, logged } = world);
+});
+after(() => world.close());
+
+/** Where the callback sent the browser, and the session it has then (undefined for none). */
+async function land(
+  browser: FetchBrowser,
+  callback: URL | string,
+): Promise<{ location: string; session?: Record<string, unknown> }> {
+  const res = await browser.get(callback);
+  assert.equal(res.status, 303, await res.text());
+  const location = res.headers.get('location')!;
+  assert.equal(browser.cookie(api, 'kanari_oidc'), undefined, 'the flow cookie is cleared either way');
+  const s = await browser.get(`${api}/auth/session`);
+  return { location, ...(s.status === 200 ? { session: (await s.json()) as Record<string, unknown> } : {}) };
+}
+
+const refusal = (location: string) =>
+  decodeURIComponent(/^\/\?sign-in-error=(.*)$/.exec(location)?.[1] ?? `not a refusal: ${location}`);
+
+describe('single sign-on with a real OIDC provider', () => {
+  it('offers itself on the sign-in page, labelled with the issuer host', async () => {
+    const config = await (await fetch(`${api}/auth/config`)).json();
+    assert.deepEqual(config, { oidc: { label: `Sign in with ${new URL(world.provider.issuer).host}` } });
+  });
+
+  it('signs a person in with the role their groups claim maps to, as oidc:<email>', async () => {
+    for (const [login, role] of [
+      ['alice', 'admin'],
+      ['bob', 'operator'],
+      ['vic', 'viewer'],
+    ] as const) {
+      const browser = new FetchBrowser();
+      const start = await browser.get(`${api}/auth/oidc/start`);
+      assert.equal(start.status, 302);
+      const to = new URL(start.headers.get('location')!);
+      assert.equal(to.origin, world.provider.issuer);
+      assert.equal(to.searchParams.get('code_challenge_method'), 'S256');
+      for (const p of ['code_challenge', 'state', 'nonce']) assert.ok(to.searchParams.get(p), p);
+      assert.equal(to.searchParams.get('redirect_uri'), `${api}/auth/oidc/callback`);
+      const callback = await browser.throughProvider(`${api}/auth/oidc/start`, login);
+      const { location, session } = await land(browser, callback);
+      assert.equal(location, '/');
+      assert.equal(session?.actor, `oidc:${login}@example.test`);
+      assert.equal(session?.role, role);
+      assert.equal(session?.via, 'oidc');
+    }
+    assert.ok(logged.includes('oidc:alice@example.test signed in with single sign-on as admin'));
+  });
+
+  it('makes no session for a person whose groups map to no role, and says so', async () => {
+    const browser = new FetchBrowser();
+    const { location, session } = await land(browser, await browser.throughProvider(`${api}/auth/oidc/start`, 'carol'));
+    assert.equal(session, undefined);
+    assert.equal(
+      refusal(location),
+      'your account has no role here: none of its groups is mapped to one (ask an admin)',
+    );
+  });
+
+  it('refuses a callback whose state is not the one its browser started with', async () => {
+    const browser = new FetchBrowser();
+    const callback = await browser.throughProvider(`${api}/auth/oidc/start`, 'alice');
+    callback.searchParams.set('state', 'someone-elses-state');
+    const { location, session } = await land(browser, callback);
+    assert.equal(session, undefined);
+    assert.match(refusal(location), /state does not match/);
+  });
+
+  it('refuses a replayed callback and a replayed code, and a callback with no flow (no PKCE verifier)', async () => {
+    const browser = new FetchBrowser();
+    const callback = await browser.throughProvider(`${api}/auth/oidc/start`, 'alice');
+    const flow = browser.cookie(api, 'kanari_oidc')!;
+    assert.equal((await land(browser, callback)).location, '/');
+    const fresh = new FetchBrowser();
+    // The same callback again, with the flow cookie it came with: used once already.
+    const replayed = await fresh.get(callback, { headers: { cookie: `kanari_oidc=${flow}` } });
+    assert.match(refusal(replayed.headers.get('location')!), /not started in this browser/);
+    // The used code with a new flow's own state: the provider refuses it, and nothing is said of why.
+    const start = await fresh.get(`${api}/auth/oidc/start`);
+    const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
+    const again = new URL(callback);
+    again.searchParams.set('state', state);
+    const second = await land(fresh, again);
+    assert.equal(second.session, undefined);
+    assert.equal(refusal(second.location), 'the identity provider’s answer was not valid');
+    // No flow cookie at all.
+    const bare = new FetchBrowser();
+    const none = await land(bare, callback);
+    assert.equal(none.session, undefined);
+    assert.match(refusal(none.location), /not started in this browser/);
+  });
+
+  it('refuses a flow older than 10 minutes, and passes on a refusal of the provider without its words', async () => {
+    const browser = new FetchBrowser();
+    const callback = await browser.throughProvider(`${api}/auth/oidc/start`, 'alice');
+    clock += 10 * 60_000;
+    try {
+      assert.match(refusal((await land(browser, callback)).location), /took over 10 minutes/);
+    } finally {
+      clock -= 10 * 60_000;
+    }
+    const denied = new FetchBrowser();
+    const start = await denied.get(`${api}/auth/oidc/start`);
+    const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
+    const { location, session } = await land(
+      denied,
+      `${api}/auth/oidc/callback?error=access_denied&error_description=${encodeURIComponent('<script>secret')}&state=${state}`,
+    );
+    assert.equal(session, undefined);
+    assert.equal(refusal(location), 'the identity provider said access_denied');
+  });
+  it('refuses an ID token for another audience or nonce, and takes one the test re-signed unchanged', async () => {
+    const signIn = async (change: (claims: Record<string, unknown>) => void) => {
+      const browser = new FetchBrowser();
+      const callback = await browser.throughProvider(`${api}/auth/oidc/start`, 'alice');
+      tamper = change;
+      try {
+        return await land(browser, callback);
+      } finally {
+        tamper = undefined;
+      }
+    };
+    assert.equal(
+      (await signIn(() => {})).session?.actor,
+      'oidc:alice@example.test',
+      're-signing alone changes nothing',
+    );
+    const other = await signIn((claims) => (claims.aud = 'another-client'));
+    assert.equal(other.session, undefined);
+    assert.equal(refusal(other.location), 'the identity provider’s answer was not valid');
+    assert.ok(
+      logged.some((l) => /single sign-on refused: .*aud/.test(l)),
+      logged.join('\n'),
+    );
+    const nonce = await signIn((claims) => (claims.nonce = 'from-another-sign-in'));
+    assert.equal(nonce.session, undefined);
+    assert.ok(
+      logged.some((l) => /single sign-on refused: .*nonce/.test(l)),
+      logged.join('\n'),
+    );
+  });
+
+  it('never puts the client secret in a log line', () => {
+    assert.ok(logged.length > 0);
+    assert.ok(!logged.some((l) => l.includes(CLIENT_SECRET)));
+  });
+});
