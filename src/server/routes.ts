@@ -232,8 +232,11 @@ async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, ma
   return parsed.data;
 }
 
-/** The request target as a URL; Node passes on targets (`//host:99999`) that URL cannot read. */
-function requestUrl(target = '/'): URL {
+/**
+ * The request target as a URL, resolved as routing sees it (dot segments, backslashes, an
+ * absolute target); Node passes on targets (`//host:99999`) that URL cannot read.
+ */
+export function requestUrl(target = '/'): URL {
   try {
     return new URL(target, 'http://localhost');
   } catch {
