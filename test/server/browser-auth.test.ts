@@ -176,13 +176,19 @@ describe('browser sessions over HTTP', () => {
       assert.equal(r.status, 400, body.slice(0, 40));
       assert.equal(r.headers['set-cookie'], undefined);
     }
-    const form = await request(port, {
-      method: 'POST',
-      path: '/auth/sign-in',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: `token=${token.admin}`,
-    });
-    assert.equal(form.status, 415, 'a cross-site form cannot sign a browser in');
+    // What another site's form, or its no-cors fetch of a typeless Blob, may send without a preflight.
+    const json = JSON.stringify({ token: token.admin });
+    for (const [type, body] of [
+      ['application/x-www-form-urlencoded', `token=${token.admin}`],
+      ['text/plain', json],
+      ['multipart/form-data; boundary=x', json],
+      [undefined, json],
+    ] as const) {
+      const headers: Record<string, string> = type === undefined ? {} : { 'content-type': type };
+      const r = await request(port, { method: 'POST', path: '/auth/sign-in', headers, body });
+      assert.equal(r.status, 415, `a cross-site ${type ?? 'typeless'} body cannot sign a browser in`);
+      assert.equal(r.headers['set-cookie'], undefined);
+    }
     const huge = await request(port, {
       method: 'POST',
       path: '/auth/sign-in',
