@@ -101,10 +101,18 @@ export default {
       to: { circular: true },
     },
     {
+      name: 'web-imports-nothing-of-src',
+      comment:
+        'the dashboard (web/) runs in a browser and is built with its own tsconfig: it talks to src/ only over HTTP (its answer types are its own, checked by test/web/api-types.ts)',
+      severity: 'error',
+      from: { path: '^web/' },
+      to: { path: '^src/' },
+    },
+    {
       name: 'src-never-imports-tests-or-benchmarks',
       severity: 'error',
       from: { path: '^src/' },
-      to: { path: '^(test|bench|scripts)/' },
+      to: { path: '^(test|bench|scripts|web)/' },
     },
   ],
   options: {

@@ -28,6 +28,7 @@ const OFFLINE = [
   /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits|durable|hold)\.test\.ts$/,
   /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
+  /^test\/web\/report-figures\.test\.ts$/,
   /^test\/server\/series-answer\.test\.ts$/,
   /^test\/server\/openapi\.test\.ts$/,
   /^test\/kube\/(crd|crd-templates|manifests|alerts|kubeconfig|weight-exporter-routers|events)\.test\.ts$/,

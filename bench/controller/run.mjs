@@ -4,14 +4,13 @@
 // many router processes serve, how late the rounds started against the 1 s interval, and
 // how many measurements each analysis took against the schedule.
 //   npm run bench:controller [-- --rollouts 200 --seconds 60 --rate 2000]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { createServer } from 'node:net';
+import { children, demoApp, kanariUp, listenPorts } from '../kanari-up.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -23,33 +22,7 @@ const { values } = parseArgs({
 const N = Number(values.rollouts);
 const SECONDS = Number(values.seconds);
 const RATE = Number(values.rate);
-const root = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'kanari-bench-controller-'));
-const children = [];
-
-function start(args, ready) {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c) => {
-      out += c;
-      const m = ready.exec(out);
-      if (m) resolve({ child, match: m });
-    });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${out}`)));
-  });
-}
-
-const bindable = (port) =>
-  new Promise((resolve) => {
-    const server = createServer().once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-const app = async (name) =>
-  Number(
-    (await start([join(root, 'dist/demo/app.js'), '--name', name, '--latency-ms', '2'], /listening (\d+)/)).match[1],
-  );
 const cpuSeconds = (pid) => {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
@@ -84,28 +57,10 @@ const routerPids = (controller) =>
 const sum = (pids) => pids.reduce((total, pid) => total + cpuSeconds(pid), 0);
 
 try {
-  const [v1, v2] = [await app('v1'), await app('v2')];
-  const up = await start(
-    [join(root, 'bin/kanari.js'), 'up', '--state', join(dir, 'state'), '--listen', '127.0.0.1:0'],
-    /kanari controller on (http:\/\/[\d.:]+)/,
-  );
-  const api = up.match[1];
-  const token = readFileSync(join(dir, 'state', 'api-token'), 'utf8').trim();
-  const call = async (method, path, body) => {
-    const res = await fetch(`${api}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body && JSON.stringify(body),
-    });
-    const json = await res.json();
-    if (!res.ok) throw new Error(`${method} ${path}: ${JSON.stringify(json)}`);
-    return json;
-  };
-
-  // Listen ports below Linux's ephemeral range (32768+), as a real service's would be:
-  // a port picked from that range can be taken by any outgoing connection meanwhile.
-  const ports = [];
-  for (let port = 20000; ports.length < N; port++) if (await bindable(port)) ports.push(port);
+  const [v1, v2] = [await demoApp('v1'), await demoApp('v2')];
+  const up = await kanariUp(join(dir, 'state'));
+  const { api, call } = up;
+  const ports = await listenPorts(N);
   const docs = ports.map(
     (port, i) => `apiVersion: kanari.dev/v1alpha1
 kind: Rollout

@@ -11,6 +11,7 @@ import { versionLabel } from '../config/schemas/rollout.js';
 import { bundleFiles } from './bundle.js';
 import { CONTROL, healthRoute, rolloutRoutes, whoamiRoute, withOpenApi } from './api-core.js';
 import type { Controller } from './controller.js';
+import { loadDashboard, serveDashboard } from './dashboard-files.js';
 import { EVENT_STREAM_DEFAULTS, EventStream, type EventStreamOptions } from './events.js';
 import * as answers from './api-schemas.js';
 import { renderControllerMetrics } from './metrics.js';
@@ -72,7 +73,10 @@ export function apiRoutes(
       summary: 'the event log as Server-Sent Events: the backlog after a cursor, then live',
       query: {
         rollout: { schema: z.string(), description: "only this rollout's events" },
-        after: { schema: z.string(), description: 'the event id to resume after (Last-Event-ID wins over it)' },
+        after: {
+          schema: z.string(),
+          description: 'the event id to resume after, or `now` for only what comes next (Last-Event-ID wins over it)',
+        },
       },
       response: { description: 'an event stream; each event has its id', contentType: 'text/event-stream' },
       errors: [503],
@@ -174,6 +178,8 @@ export interface ApiServerOptions {
   oidc?: OidcSignIn;
   log?: (line: string) => void;
   events?: Partial<EventStreamOptions>;
+  /** Where the dashboard's built files are (dist/web unless said). */
+  dashboardDir?: string;
 }
 
 /**
@@ -191,6 +197,7 @@ export function createApiServer(
   const tokens = new Tokens(controller.store.tokens);
   if (keepLocalToken(controller.store.tokens, localToken) !== localToken)
     throw new Error('the local token is not one the API can take (16 to 256 characters of base64url)');
+  const dashboard = loadDashboard(options.dashboardDir);
   const sessions = new Sessions(controller.store.sessions, controller.store.tokens);
   const browser = {
     sessions,
@@ -203,6 +210,7 @@ export function createApiServer(
     authenticate: (req) => requestPrincipal(req, tokens, sessions),
     maxBodyBytes: MAX_BODY_BYTES,
     log,
+    fallback: (req, res) => serveDashboard(dashboard, req, res),
   });
   const server = options.tls ? https.createServer({ ...options.tls }, handle) : http.createServer(handle);
   server.on('close', () => events.close());

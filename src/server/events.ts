@@ -12,6 +12,8 @@ import { HttpError, LINGER_MS } from '../shared/http.js';
 /** What the stream needs of the store. */
 export interface EventLog {
   eventsAfter(after: number, options: { rollout?: string; limit?: number }): EventRow[];
+  /** The newest event's id (0 for none). */
+  lastEventId(): number;
   onAppend(listener: () => void): () => void;
 }
 
@@ -67,7 +69,7 @@ export class EventStream {
 
   /** Serves one client: the backlog after its cursor, then live events, until it goes away. */
   serve(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void {
-    const cursor = resumeAfter(req, query);
+    const cursor = resumeAfter(req, query, () => this.log.lastEventId());
     const rollout = query.get('rollout') ?? undefined;
     if (this.clients.size >= this.options.maxClients)
       throw new HttpError(
@@ -151,16 +153,21 @@ export class EventStream {
   }
 }
 
-/** The id a client resumes after: `Last-Event-ID` (what a reconnecting EventSource sends) over `?after=`, else 0. */
-function resumeAfter(req: IncomingMessage, query: URLSearchParams): number {
+/**
+ * The id a client resumes after: `Last-Event-ID` (what a reconnecting EventSource sends) over
+ * `?after=`, else 0. `?after=now` is the newest event's: a page that reads the state just after
+ * the stream opens misses nothing, and is not sent the whole log first.
+ */
+function resumeAfter(req: IncomingMessage, query: URLSearchParams, newest: () => number): number {
   // An empty one is what no id yet looks like (EventSource sends none then); ?after decides.
   const header = req.headers['last-event-id'] || undefined;
   const [text, where] =
     header !== undefined ? [String(header), 'the Last-Event-ID header'] : [query.get('after') ?? '0', 'after'];
+  if (header === undefined && text === 'now') return newest();
   if (!/^\d{1,15}$/.test(text))
     throw new HttpError(
       400,
-      `${where} must be an event id, a non-negative integer (got ${JSON.stringify(text.slice(0, 40))})`,
+      `${where} must be an event id, a non-negative integer${header === undefined ? ', or now' : ''} (got ${JSON.stringify(text.slice(0, 40))})`,
     );
   return Number(text);
 }

@@ -18,6 +18,7 @@ import type { IncomingMessage } from 'node:http';
 import { CRD_GROUP } from '../kube/crd.js';
 import type { KubeClient, KubeObject } from '../kube/api.js';
 import { HttpError } from '../shared/http.js';
+import { requestUrl } from './routes.js';
 import type { Principal, Role, Tokens } from './tokens.js';
 
 export interface KubeAccessOptions {
@@ -98,7 +99,7 @@ export class KubeAccess {
         {},
         { 'www-authenticate': 'Bearer' },
       );
-    const namespace = this.namespaceOf(req.url ?? '/');
+    const namespace = this.namespaceOf(req.url);
     const role = await this.roles.get(`${key}\0${namespace}`, () => this.roleOf(user, namespace));
     if (!role)
       throw new HttpError(
@@ -109,8 +110,9 @@ export class KubeAccess {
   }
 
   /** The namespace a request is about: its rollout's, every one for the list of all, else the home one. */
-  private namespaceOf(url: string): string {
-    const path = url.split('?')[0]!;
+  private namespaceOf(url: string | undefined): string {
+    // The path as the router resolves it: `/api/v1/./rollouts/a%2Fb` acts in a, so it is asked about a.
+    const path = requestUrl(url).pathname;
     if (path === '/api/v1/rollouts') return this.o.watched ?? '';
     const ref = /^\/api\/v1\/rollouts\/([^/]+)/.exec(path)?.[1];
     let name: string | undefined;
@@ -180,6 +182,12 @@ export class KubeAccess {
     if (this.inFlight >= MAX_IN_FLIGHT)
       throw new HttpError(503, `too many Kubernetes reviews waiting for the API server (${MAX_IN_FLIGHT}); try again`);
     this.inFlight++;
+    const asked = this.o.client.create(review);
+    // Counted until the API server answers, not until the wait ends: a review given up on still weighs on it.
+    asked.then(
+      () => this.inFlight--,
+      () => this.inFlight--,
+    );
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -188,12 +196,11 @@ export class KubeAccess {
       );
     });
     try {
-      return await Promise.race([this.o.client.create(review), late]);
+      return await Promise.race([asked, late]);
     } catch (err) {
       if (err instanceof HttpError) throw err;
       throw new HttpError(503, `the Kubernetes API server could not answer a ${kind}: ${(err as Error).message}`);
     } finally {
-      this.inFlight--;
       clearTimeout(timer);
     }
   }

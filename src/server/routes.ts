@@ -83,6 +83,8 @@ export function dispatcher(
     authenticate: (req: IncomingMessage) => Principal | Promise<Principal>;
     maxBodyBytes: number;
     log: (line: string) => void;
+    /** Asked first for a path no route has (the dashboard's files); true when it answered. */
+    fallback?: (req: IncomingMessage, res: ServerResponse) => boolean;
   },
 ): Dispatcher {
   for (const r of routes)
@@ -99,6 +101,7 @@ export function dispatcher(
         const params = match(c.segments, parts);
         return params ? [{ route: c.route, params }] : [];
       });
+      if (matching.length === 0 && options.fallback?.(req, res)) return;
       const found = matching.find((m) => m.route.method === req.method);
       const principal = found?.route.public ? undefined : await options.authenticate(req);
       if (matching.length === 0) throw new HttpError(404, notFound(url.pathname, routes));
@@ -229,8 +232,11 @@ async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, ma
   return parsed.data;
 }
 
-/** The request target as a URL; Node passes on targets (`//host:99999`) that URL cannot read. */
-function requestUrl(target = '/'): URL {
+/**
+ * The request target as a URL, resolved as routing sees it (dot segments, backslashes, an
+ * absolute target); Node passes on targets (`//host:99999`) that URL cannot read.
+ */
+export function requestUrl(target = '/'): URL {
   try {
     return new URL(target, 'http://localhost');
   } catch {

@@ -46,7 +46,7 @@ export function tokenRoutes(tokens: Tokens): Route[] {
       role: 'admin',
       summary: 'revokes the token with this id, or the one of this name not revoked yet (kanari token revoke)',
       response: { description: 'the token, revoked', json: answers.tokenInfo },
-      errors: [404],
+      errors: [404, 409],
       handle: async ({ params, principal }) => ok(await tokens.revoke(params.ref!, principal!.name)),
     }),
   ];

@@ -98,7 +98,16 @@ export class Tokens {
   /** Revokes the token with this id, or the one of this name that is not revoked; one revoked already is said as it is. */
   async revoke(ref: string, by?: string): Promise<TokenInfo> {
     await this.table.refresh?.();
-    const row = this.table.byId(ref) ?? this.table.byName(ref)[0];
+    const byId = this.table.byId(ref);
+    const named = byId ? [] : this.table.byName(ref);
+    const active = named.filter((r) => r.revokedAt === undefined);
+    // Only a hand-edited Secret has two: revoking one would leave the other working under the name said revoked.
+    if (active.length > 1)
+      throw new HttpError(
+        409,
+        `${active.length} tokens are named ${ref} (${active.map((r) => r.id).join(', ')}): revoke each by its id`,
+      );
+    const row = byId ?? named[0];
     if (!row)
       throw new HttpError(
         404,

@@ -43,16 +43,19 @@ interface Secret extends KubeObject {
 /** A token's id, as `Tokens` makes it: also what a Secret's key may be. */
 const ID = /^[0-9a-f]{16}$/;
 const time = z.number().int().nonnegative().max(8.64e15);
+/** Who made or revoked a token: a Kubernetes user name runs to 339 characters (a ServiceAccount's), an OIDC one longer. */
+const MAX_ACTOR = 1024;
+const actor = z.string().max(MAX_ACTOR);
 const stored = z.strictObject({
   name: z.string().min(1).max(63),
   role: z.enum(['viewer', 'operator', 'admin']),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   createdAt: time,
-  createdBy: z.string().max(200).optional(),
+  createdBy: actor.optional(),
   expiresAt: time.optional(),
   lastUsedAt: time.optional(),
   revokedAt: time.optional(),
-  revokedBy: z.string().max(200).optional(),
+  revokedBy: actor.optional(),
 });
 /** Writers that keep conflicting: each retry waits a little longer, with jitter, so they spread out. */
 const WRITE_ATTEMPTS = 10;
@@ -67,6 +70,8 @@ export class KubernetesTokenRows implements TokenRows {
   private failure: { at: number; message: string } | undefined;
   /** Keys already logged as not rows, with their value's start: each said once. */
   private readonly refused = new Set<string>();
+  /** Tokens whose last use is being written: requests that come together write it once. */
+  private readonly touching = new Set<string>();
   private readonly ref: ObjectRef;
   private readonly now: () => number;
 
@@ -147,12 +152,18 @@ export class KubernetesTokenRows implements TokenRows {
   }
 
   async touch(id: string, at: number): Promise<void> {
-    await this.change((data) => {
-      const row = data[id] === undefined ? undefined : this.parse(id, data[id]);
-      if (!row || (row.lastUsedAt ?? -1) >= at) return false;
-      data[id] = encode({ ...row, lastUsedAt: at });
-      return true;
-    });
+    if (this.touching.has(id)) return;
+    this.touching.add(id);
+    try {
+      await this.change((data) => {
+        const row = data[id] === undefined ? undefined : this.parse(id, data[id]);
+        if (!row || (row.lastUsedAt ?? -1) >= at) return false;
+        data[id] = encode({ ...row, lastUsedAt: at });
+        return true;
+      });
+    } finally {
+      this.touching.delete(id);
+    }
   }
 
   private async read(): Promise<void> {
@@ -246,6 +257,11 @@ function rowOf(key: string, value: unknown): TokenRow | string {
 }
 
 function encode(row: TokenRow): string {
-  const { id: _id, hash, ...rest } = row;
-  return Buffer.from(JSON.stringify({ ...rest, sha256: hash.toString('hex') })).toString('base64');
+  const { id: _id, hash, createdBy, revokedBy, ...rest } = row;
+  // Cut to what a read takes back: a row written longer would be ignored, and its token with it.
+  const actors = {
+    ...(createdBy === undefined ? {} : { createdBy: createdBy.slice(0, MAX_ACTOR) }),
+    ...(revokedBy === undefined ? {} : { revokedBy: revokedBy.slice(0, MAX_ACTOR) }),
+  };
+  return Buffer.from(JSON.stringify({ ...rest, ...actors, sha256: hash.toString('hex') })).toString('base64');
 }

@@ -216,6 +216,11 @@ export class Store implements StatusStore, RunStore, RecordStore, StatsStore {
     });
   }
 
+  /** The newest event's id, 0 when there is none: where a stream that wants only what comes next starts. */
+  lastEventId(): number {
+    return (this.db.prepare('select coalesce(max(id), 0) as id from events').get() as { id: number }).id;
+  }
+
   /** Every rollout's events (or one's) after id `after`, oldest first, at most `limit`: a page of the stream. */
   eventsAfter(after: number, options: { rollout?: string; limit?: number } = {}): EventRow[] {
     const limit = options.limit ?? 1000;

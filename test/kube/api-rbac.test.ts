@@ -135,6 +135,23 @@ describe('Kubernetes identities on the operator API', () => {
     assert.deepEqual([sar!.spec.uid, sar!.spec.groups], ['u-1', ['system:serviceaccounts']]);
   });
 
+  it('ask about the namespace the route acts in, however the path is spelled', async () => {
+    const port = await serve();
+    // The viewer may get rollouts in default only: a dot segment, a backslash or an absolute target
+    // resolves to a route in shop, or to the list of every namespace, and must be asked about there.
+    for (const path of [
+      '/api/v1/./rollouts/shop%2Fweb',
+      '/x/../api/v1/rollouts/shop%2Fweb',
+      '/api/v1/%2e/rollouts/shop%2Fweb',
+      '/api/v1\\rollouts/shop%2Fweb',
+      'http://kanari/api/v1/rollouts/shop%2Fweb',
+      '/api/v1/./rollouts',
+    ]) {
+      const r = await call(port, 'GET', path, 'viewer-token-0123456789');
+      assert.equal(r.status, 403, `${path}: ${JSON.stringify(r.json)}`);
+    }
+  });
+
   it('make an admin of who may update the tokens Secret, and the kanari token made works without a review', async () => {
     const port = await serve();
     const made = await call(port, 'POST', '/api/v1/tokens', 'admin-token-0123456789', { name: 'ci', role: 'operator' });
@@ -196,6 +213,22 @@ describe('Kubernetes identities on the operator API', () => {
     assert.equal(r.status, 503);
     assert.match(r.json.detail, /could not answer a TokenReview: /);
     away.close();
+  });
+  it('count a review given up on until the API server answers it: at most 32 are asked at once', async () => {
+    const port = await serve(cluster.client, 200);
+    cluster.api.reviews.delayMs = 3000;
+    const flood = (from: number) =>
+      Promise.all(
+        Array.from({ length: 32 }, (_, i) =>
+          call(port, 'GET', '/api/v1/whoami', `made-up-token-${from + i}-0123456789`),
+        ),
+      );
+    assert.deepEqual(new Set((await flood(0)).map((r) => r.status)), new Set([503]));
+    // The 32 reviews still wait on the API server: 32 more made-up tokens ask it nothing.
+    const again = await flood(100);
+    assert.deepEqual(new Set(again.map((r) => r.status)), new Set([503]));
+    assert.match(again[0]!.json.detail, /too many Kubernetes reviews waiting/);
+    assert.equal(cluster.api.reviews.asked.length, 32);
   });
 });
 

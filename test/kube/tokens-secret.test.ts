@@ -18,6 +18,8 @@ let secretName: string;
 let now: number;
 let broken: boolean;
 let logs: string[];
+/** Writes of the Secret the replicas asked for, conflicts included. */
+let writes: number;
 
 before(async () => {
   cluster = await startCluster();
@@ -31,6 +33,7 @@ beforeEach(() => {
   now = Date.UTC(2026, 0, 1);
   broken = false;
   logs = [];
+  writes = 0;
 });
 
 /** The test API server, or one that cannot be reached while `broken`. */
@@ -40,7 +43,7 @@ function client(): KubeClient {
   return {
     ...real,
     get: (ref) => (broken ? Promise.reject(unreachable()) : real.get(ref)),
-    replace: (o) => (broken ? Promise.reject(unreachable()) : real.replace(o)),
+    replace: (o) => (writes++, broken ? Promise.reject(unreachable()) : real.replace(o)),
     create: (o) => (broken ? Promise.reject(unreachable()) : real.create(o)),
   };
 }
@@ -58,6 +61,9 @@ function replica(): { rows: KubernetesTokenRows; tokens: Tokens } {
 
 const bearer = (token: string) => `Bearer ${token}`;
 const secret = () => cluster.api.get('v1', 'Secret', 'default', secretName);
+/** The Secret as a client reads it, to edit by hand. */
+const secretRead = async () =>
+  (await cluster.client.get<any>({ apiVersion: 'v1', kind: 'Secret', namespace: 'default', name: secretName }))!;
 
 describe('tokens in a Secret', () => {
   it('keep only the hash, one key per token id, and a token made on one replica works on another', async () => {
@@ -122,15 +128,36 @@ describe('tokens in a Secret', () => {
     assert.equal(row().revokedAt, now);
   });
 
+  it('write a token’s last use once for the requests that come with it at once', async () => {
+    const a = replica();
+    const made = await a.tokens.create({ name: 'web', role: 'viewer' });
+    writes = 0;
+    // A dashboard's requests arrive together, each a millisecond after the one before.
+    await Promise.all([1, 2, 3, 4, 5].map((ms) => a.rows.touch(made.info.id, now + ms)));
+    assert.equal(writes, 1);
+    assert.ok(a.rows.byId(made.info.id)!.lastUsedAt! > now);
+  });
+
+  it('keep a token made, and revoked, by a Kubernetes user whose name is long', async () => {
+    const a = replica();
+    // A ServiceAccount's user name runs to 339 characters: a namespace of 63 and a name of 253.
+    const sa = `system:serviceaccount:${'n'.repeat(63)}:${'s'.repeat(253)}`;
+    const made = await a.tokens.create({ name: 'ci', role: 'operator', by: sa });
+    assert.equal((await a.tokens.authenticateCurrent(bearer(made.token))).name, 'ci');
+    // One longer than any a read takes back is cut to what it takes.
+    await a.tokens.revoke('ci', `oidc:${'o'.repeat(2000)}`);
+    const listed = await replica().tokens.list();
+    assert.deepEqual(
+      listed.map((t) => [t.name, t.createdBy, t.revokedBy?.length]),
+      [['ci', sa, 1024]],
+    );
+    assert.deepEqual(logs, []);
+  });
+
   it('ignore a row edited by hand into garbage, say so once, and keep the others', async () => {
     const a = replica();
     const good = await a.tokens.create({ name: 'ci', role: 'viewer' });
-    const current = (await cluster.client.get<any>({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      namespace: 'default',
-      name: secretName,
-    }))!;
+    const current = await secretRead();
     const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64');
     const row = JSON.parse(Buffer.from(current.data[good.info.id], 'base64').toString());
     await cluster.client.replace({
@@ -159,6 +186,25 @@ describe('tokens in a Secret', () => {
     now += 5000;
     await b.tokens.list();
     assert.equal(logs.length, 5, 'each said once');
+  });
+
+  it('refuse to revoke by a name two tokens have after a hand edit, rather than leave one working', async () => {
+    const a = replica();
+    const first = await a.tokens.create({ name: 'ci', role: 'operator' });
+    const second = await a.tokens.create({ name: 'ci-2', role: 'operator' });
+    const current = await secretRead();
+    const row = JSON.parse(Buffer.from(current.data[second.info.id], 'base64').toString());
+    const renamed = Buffer.from(JSON.stringify({ ...row, name: 'ci' })).toString('base64');
+    await cluster.client.replace({ ...current, data: { ...current.data, [second.info.id]: renamed } });
+    now += 5000;
+    const r = await refusal(() => a.tokens.revoke('ci', 'alice'));
+    assert.equal(r.status, 409);
+    assert.match(r.detail, /^2 tokens are named ci \(.*\): revoke each by its id$/);
+    for (const id of [first.info.id, second.info.id]) assert.ok(r.detail.includes(id), r.detail);
+    for (const made of [first, second])
+      assert.equal((await a.tokens.authenticateCurrent(bearer(made.token))).name, 'ci');
+    await a.tokens.revoke(second.info.id, 'alice');
+    assert.equal((await a.tokens.revoke('ci', 'alice')).id, first.info.id);
   });
 
   it('serve the last read while the API server is away, then refuse with a 503 that says why', async () => {

@@ -96,6 +96,16 @@ describe('GET /api/v1/events', () => {
     byHeader.close();
   });
 
+  it('starts after the newest event with ?after=now, as a page that reads the state next asks', async () => {
+    const newest = controller.store.eventsAfter(0, { limit: 100_000 }).at(-1)!.id;
+    const r = open('?after=now');
+    await r.until(() => r.status === 200, 10_000, 'the stream to open');
+    add('shop', 'status', 1);
+    await r.until((e) => e.length === 1, 10_000, 'the live event');
+    assert.deepEqual(ids(r), [newest + 1]);
+    r.close();
+  });
+
   it('keeps to one rollout with ?rollout=NAME', async () => {
     const r = open('?rollout=cart');
     add('shop', 'status', 1);
