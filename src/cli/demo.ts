@@ -1,6 +1,6 @@
 import { describeStep } from '../rollout/strategies/describe.js';
 import { planOf } from '../rollout/strategies/index.js';
-import { runDemo, type DemoResult, type DemoSecond, type Scenario } from '../demo/rollout.js';
+import { DemoStopped, runDemo, type DemoResult, type DemoSecond, type Scenario } from '../demo/rollout.js';
 import { demoDocument } from '../demo/rollout.js';
 import { parseCommandArgs } from './args.js';
 import { EXIT, UsageError } from './exit.js';
@@ -69,10 +69,10 @@ export async function run(argv: string[]): Promise<number> {
       onSecond: printSecond,
       onMessage: (line) => console.log(line),
       signal: interrupted.signal,
-      ...(keep ? { keep: (r, signIn) => keepUp(r, signIn, interrupted.signal) } : {}),
+      ...(keep ? { keep: keepUp } : {}),
     });
   } catch (err) {
-    if (!interrupted.signal.aborted) throw err;
+    if (!(err instanceof DemoStopped)) throw err;
     console.log(STOPPED);
     return INTERRUPTED;
   } finally {
@@ -103,14 +103,13 @@ function printResult(result: DemoResult): void {
   );
 }
 
-/** The finished rollout stays on the dashboard until Ctrl-C. */
-async function keepUp(result: DemoResult, signIn: () => string, interrupted: AbortSignal): Promise<void> {
+/** The finished rollout stays on the dashboard until Ctrl-C (or the API's shutdown). */
+async function keepUp(result: DemoResult, signIn: () => string, stopped: AbortSignal): Promise<void> {
   printResult(result);
   console.log(
     `\nThe dashboard shows the finished rollout until Ctrl-C (the load has stopped; ${result.status.stable} still runs behind the router):\n${signIn()}`,
   );
-  if (!interrupted.aborted)
-    await new Promise((resolve) => interrupted.addEventListener('abort', resolve, { once: true }));
+  if (!stopped.aborted) await new Promise((resolve) => stopped.addEventListener('abort', resolve, { once: true }));
 }
 
 let lastMessage = '';

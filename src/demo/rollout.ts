@@ -36,10 +36,13 @@ export interface DemoOptions {
    * Called once the rollout ended, before anything stops: while it runs, the dashboard, the
    * router and the version left serve on. `signIn` makes a new dashboard line.
    */
-  keep?: (result: DemoResult, signIn: () => string) => Promise<void>;
-  /** Stops the demo at any point (Ctrl-C): everything it started is stopped and runDemo rejects. */
+  keep?: (result: DemoResult, signIn: () => string, stopped: AbortSignal) => Promise<void>;
+  /** Stops the demo at any point (Ctrl-C): everything it started is stopped, and runDemo rejects with DemoStopped before the end. */
   signal?: AbortSignal;
 }
+
+/** The demo was stopped before the rollout ended: by the caller's signal, or through the API's shutdown. */
+export class DemoStopped extends Error {}
 
 export interface DemoSecond {
   elapsed: number;
@@ -125,7 +128,9 @@ function appCommand(name: string, b: { errorRate: number; latencyMs: number }): 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const dir = mkdtempSync(join(tmpdir(), 'kanari-demo-'));
   const say = o.onMessage ?? (() => {});
-  const signal = o.signal ?? new AbortController().signal;
+  // The API's shutdown (an admin's, say from the dashboard) stops the demo as Ctrl-C does.
+  const shutdown = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, shutdown.signal]) : shutdown.signal;
   // The controller names the port of the rollout's listener; the load needs it before the router starts.
   const port = await freePort();
   const input = demoInput({ ...o, listen: `127.0.0.1:${port}` });
@@ -137,13 +142,20 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     else if (!controller.names().includes(NAME) || controller.view(NAME).message !== text) say(`  · ${text}`);
   });
   const codes = new SignInCodes();
-  const server = createApiServer(controller, localToken(controller.store.tokens), () => {}, {
-    codes,
-    log: (line) => say(`  · ${line}`),
-  });
+  let server: ReturnType<typeof createApiServer> | undefined;
   let load: ReturnType<typeof startLoad> | undefined;
   const totals = { requests: 0, failures: 0, appErrors: new Map<string, number>() };
   try {
+    // An admin token for the API that nobody is shown: people sign in with the link.
+    server = createApiServer(
+      controller,
+      localToken(controller.store.tokens),
+      (_all, actor) => {
+        say(`  · stopped through the API by ${actor}`);
+        shutdown.abort();
+      },
+      { codes, log: (line) => say(`  · ${line}`) },
+    );
     await listenOrExplain(server, 0, '127.0.0.1', 'the dashboard');
     const url = urlOf(server.address() as AddressInfo, false);
     // A Rollout with the sequential template beside it, applied as a person would (kanari apply -f).
@@ -197,12 +209,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       ...totals,
       seconds: Math.round((view.result.at - deployed) / 1000),
     };
-    await o.keep?.(result, () => dashboardLine(url, codes));
+    await o.keep?.(result, () => dashboardLine(url, codes), signal);
     return result;
+  } catch (err) {
+    throw signal.aborted ? new DemoStopped('the demo was stopped before the rollout ended', { cause: err }) : err;
   } finally {
     await load?.stop();
-    server.close();
-    server.closeAllConnections();
+    server?.close();
+    server?.closeAllConnections();
     // Everything: the router process and the versions it started go with the demo.
     await controller.close({ everything: true });
     rmSync(dir, { recursive: true, force: true });

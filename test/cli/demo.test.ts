@@ -53,7 +53,7 @@ async function exitOf(child: ChildProcess): Promise<number | null> {
 const SIGN_IN = /dashboard: (http:\/\/127\.0\.0\.1:\d+)\/ {2}sign in \(once, within 60 s\): (\S+\/sign-in\?code=\S+)/;
 
 describe('kanari demo', () => {
-  it('--slow --keep: prints a sign-in link good once, the rollback with its evidence, keeps the dashboard until Ctrl-C, then leaves nothing behind', async () => {
+  it('--slow --keep: prints a sign-in link good once, the rollback with its evidence, keeps the dashboard until stopped (through the API here), then leaves nothing behind', async () => {
     const started = await startCli(['demo', '--slow', '--hold-seconds', '30', '--keep'], SIGN_IN, { env });
     children.push(started.child);
     const [, dashboard, link] = SIGN_IN.exec(started.output())!;
@@ -85,8 +85,18 @@ describe('kanari demo', () => {
     };
     assert.equal(view.result?.outcome, 'RolledBack');
 
-    started.child.kill('SIGINT');
+    // The API's shutdown ends it as Ctrl-C does (an admin's session, as the dashboard would send it).
+    const { csrf } = (await (await fetch(`${dashboard}/auth/session`, { headers: { cookie: cookie! } })).json()) as {
+      csrf: string;
+    };
+    const shutdown = await fetch(`${dashboard}/api/v1/shutdown`, {
+      method: 'POST',
+      headers: { cookie: cookie!, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(shutdown.status, 202);
     assert.equal(await exitOf(started.child), 0, started.output());
+    assert.match(started.output(), /stopped through the API by local/);
     assert.match(started.output(), /stopped: the router and every version it ran are stopped/);
     assert.deepEqual(leftBehind(), []);
     assert.deepEqual(demoStates(), [], 'the demo state is removed');
