@@ -13,7 +13,7 @@ import {
 } from '../server/client.js';
 import { Controller } from '../server/controller.js';
 import type { OidcSignIn } from '../server/oidc.js';
-import { SignInCodes } from '../server/sessions.js';
+import { dashboardLine, SignInCodes } from '../server/sessions.js';
 import { localToken as keepLocalToken } from '../server/tokens.js';
 import { describeSystemError, listenOrExplain, StartupError, survivePrintFailures } from '../shared/system.js';
 import { checkWritable, privateDir, tightenTree, writePrivateFile } from '../shared/files.js';
@@ -149,7 +149,7 @@ async function serve(dir: string, listen: Binding, oidc?: OidcSignIn): Promise<n
     );
     log(`kanari controller on ${url} (state in ${dir}; token in ${tokenFile(dir)})`);
     // The one secret printed: good once, for a minute, and only for the person at this terminal.
-    log(`dashboard: ${url}/  sign in (once, within 60 s): ${url}/sign-in?code=${codes.issue()}`);
+    log(dashboardLine(url, codes));
     controller.start();
   } catch (err) {
     // Nothing may keep the process (or its port) alive after a failed start.

@@ -5,21 +5,19 @@
  * the same engine, store and router `kanari up` uses, in one process.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { API_VERSION } from '../config/schemas/common.js';
-import { loopbackRouter } from '../config/schemas/router.js';
 import { rolloutDocument, type RolloutDocument } from '../config/schemas/rollout.js';
-import type { RolloutEngine } from '../rollout/engine.js';
-import { analysisTemplateSpec } from '../config/schemas/analysis.js';
-import type { RolloutStatus } from '../rollout/types.js';
-import type { RoutingTable } from '../config/schemas/table.js';
-import { AdminClient } from '../router/client.js';
-import { startRouter, type RouterHandle } from '../router/run.js';
-import { Store } from '../store/sqlite.js';
-import { standaloneEngine } from '../server/compose.js';
-import { ownModuleCommand } from '../targets/process.js';
+import { createApiServer, urlOf } from '../server/api.js';
+import { Controller } from '../server/controller.js';
+import { dashboardLine, SignInCodes } from '../server/sessions.js';
+import { localToken } from '../server/tokens.js';
+import type { RolloutView } from '../server/view.js';
+import { listenOrExplain } from '../shared/system.js';
+import { freePort, ownModuleCommand } from '../targets/process.js';
 import { startLoad, type LoadCounts } from './load.js';
 
 export type Scenario = 'good' | 'bad' | 'slow';
@@ -34,18 +32,28 @@ export interface DemoOptions {
   /** Called every second with what happened in it. */
   onSecond?: (s: DemoSecond) => void;
   onMessage?: (line: string) => void;
+  /**
+   * Called once the rollout ended, before anything stops: while it runs, the dashboard, the
+   * router and the version left serve on. `signIn` makes a new dashboard line.
+   */
+  keep?: (result: DemoResult, signIn: () => string, stopped: AbortSignal) => Promise<void>;
+  /** Stops the demo at any point (Ctrl-C): everything it started is stopped, and runDemo rejects with DemoStopped before the end. */
+  signal?: AbortSignal;
 }
+
+/** The demo was stopped before the rollout ended: by the caller's signal, or through the API's shutdown. */
+export class DemoStopped extends Error {}
 
 export interface DemoSecond {
   elapsed: number;
-  status: RolloutStatus;
+  status: RolloutView;
   load: LoadCounts;
   /** The background analysis' score, 0–100. */
   score?: number;
 }
 
 export interface DemoResult {
-  status: RolloutStatus;
+  status: RolloutView & { result: NonNullable<RolloutView['result']> };
   /** One sentence, with the evidence, for a rollback. */
   evidence?: string;
   requests: number;
@@ -56,6 +64,10 @@ export interface DemoResult {
   seconds: number;
 }
 
+const NAME = 'demo';
+/** Who deployed v2, in the rollout's history. */
+const ACTOR = 'demo';
+
 const VERSIONS: Record<Scenario, { errorRate: number; latencyMs: number }> = {
   good: { errorRate: 0.002, latencyMs: 8 },
   bad: { errorRate: 0.05, latencyMs: 8 },
@@ -64,14 +76,22 @@ const VERSIONS: Record<Scenario, { errorRate: number; latencyMs: number }> = {
 const STABLE = { errorRate: 0.002, latencyMs: 8 };
 
 export function demoDocument(o: Pick<DemoOptions, 'scenario' | 'holdSeconds'>): RolloutDocument {
+  return rolloutDocument.parse(demoInput({ ...o, listen: '127.0.0.1:0' })[0]);
+}
+
+/**
+ * The demo's Rollout and, beside it, the built-in sequential template with a smaller α: a
+ * demo that rolls back a good v2 1 run in 70 teaches the wrong thing.
+ */
+function demoInput(o: Pick<DemoOptions, 'scenario' | 'holdSeconds' | 'alpha'> & { listen: string }): object[] {
   const v2 = VERSIONS[o.scenario];
   const hold = { pause: { duration: `${o.holdSeconds}s` } };
-  return rolloutDocument.parse({
+  const rollout = {
     apiVersion: API_VERSION,
     kind: 'Rollout',
-    metadata: { name: 'demo' },
+    metadata: { name: NAME },
     spec: {
-      listen: '127.0.0.1:0',
+      listen: o.listen,
       stable: { version: 'v1', process: { command: appCommand('v1', STABLE) } },
       canary: { process: { command: appCommand('v2', v2) } },
       sticky: { cookie: 'kanari-demo' },
@@ -82,7 +102,14 @@ export function demoDocument(o: Pick<DemoOptions, 'scenario' | 'holdSeconds'>): 
         },
       },
     },
-  });
+  };
+  const template = {
+    apiVersion: API_VERSION,
+    kind: 'AnalysisTemplate',
+    metadata: { name: 'sequential' },
+    spec: { sequential: { alpha: o.alpha ?? 0.01 } },
+  };
+  return [rollout, template];
 }
 
 /** The demo app as a shell command, run from the built file or, under tsx, from source. */
@@ -101,62 +128,70 @@ function appCommand(name: string, b: { errorRate: number; latencyMs: number }): 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const dir = mkdtempSync(join(tmpdir(), 'kanari-demo-'));
   const say = o.onMessage ?? (() => {});
-  const store = new Store(join(dir, 'kanari.db'));
-  const doc = demoDocument(o);
-  let router: RouterHandle | undefined;
-  let routerUp!: () => void;
-  const routerStarted = new Promise<void>((r) => (routerUp = r));
-  const token = 'demo-token-not-secret';
-  let admin: AdminClient | undefined;
-  const connect = async (table: RoutingTable) => {
-    router = await startRouter(
-      loopbackRouter('demo', token, {
-        listen: '127.0.0.1:0',
-        state: join(dir, 'router-table.json'),
-        sticky: doc.spec.sticky,
-        table,
-      }),
-    );
-    admin = new AdminClient(router.adminUrl, router.token);
-    routerUp();
-    return admin;
-  };
-  const stats = () => (admin ? admin.stats() : Promise.resolve(undefined));
-  // The built-in template with a smaller α: a demo that rolls back a good v2 1 run in 70 teaches the wrong thing.
-  const templates = { sequential: analysisTemplateSpec.parse({ sequential: { alpha: o.alpha ?? 0.01 } }) };
-  const engine = standaloneEngine({
-    document: doc,
-    templates,
-    store,
-    connect,
-    stats,
-    logDir: join(dir, 'logs'),
-    log: (line) => say(`  · ${line}`),
+  // The API's shutdown (an admin's, say from the dashboard) stops the demo as Ctrl-C does.
+  const shutdown = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, shutdown.signal]) : shutdown.signal;
+  // The controller names the port of the rollout's listener; the load needs it before the router starts.
+  const port = await freePort();
+  const input = demoInput({ ...o, listen: `127.0.0.1:${port}` });
+  // What the controller says while v1 starts is shown only if v1 does not; later, all but the status messages the per-second lines show.
+  let starting: string[] | undefined = [];
+  const controller: Controller = new Controller(dir, (line) => {
+    const text = line.replace(/^demo: /, '');
+    if (starting) starting.push(text);
+    else if (!controller.names().includes(NAME) || controller.view(NAME).message !== text) say(`  · ${text}`);
   });
-  engine.start();
+  const codes = new SignInCodes();
+  let server: ReturnType<typeof createApiServer> | undefined;
   let load: ReturnType<typeof startLoad> | undefined;
   const totals = { requests: 0, failures: 0, appErrors: new Map<string, number>() };
   try {
-    await withTimeout(routerStarted, 30_000, 'v1 did not start');
-    say(
-      `v1 runs; kanari's router listens on http://127.0.0.1:${router!.address.port}; ${o.users} users start sending requests`,
+    // An admin token for the API that nobody is shown: people sign in with the link.
+    server = createApiServer(
+      controller,
+      localToken(controller.store.tokens),
+      (_all, actor) => {
+        say(`  · stopped through the API by ${actor}`);
+        shutdown.abort();
+      },
+      { codes, log: (line) => say(`  · ${line}`) },
     );
-    load = startLoad({ host: '127.0.0.1', port: router!.address.port }, { users: o.users, concurrency: 8 });
-    await sleep(2000);
+    await listenOrExplain(server, 0, '127.0.0.1', 'the dashboard');
+    const url = urlOf(server.address() as AddressInfo, false);
+    // A Rollout with the sequential template beside it, applied as a person would (kanari apply -f).
+    await controller.apply(
+      join(dir, 'demo.yaml'),
+      input.map((d) => JSON.stringify(d)).join('\n---\n'),
+      undefined,
+      ACTOR,
+    );
+    try {
+      await waitUntil(() => controller.view(NAME).router?.serving === true, 30_000, 'v1 did not start', signal);
+    } catch (err) {
+      for (const line of starting) say(`  · ${line}`);
+      throw err;
+    }
+    starting = undefined;
+    say(`v1 runs; kanari's router listens on http://127.0.0.1:${port}; ${o.users} users start sending requests`);
+    say(dashboardLine(url, codes));
+    load = startLoad({ host: '127.0.0.1', port }, { users: o.users, concurrency: 8 });
+    await sleep(2000, undefined, { signal });
     const deployed = Date.now();
-    const t = await engine.send({ type: 'deploy', release: { version: 'v2', target: doc.spec.canary } });
-    if (t.rejected) throw new Error(t.rejected);
+    await controller.deploy(NAME, 'v2', {}, ACTOR);
     const deadline = deployed + (6 * o.holdSeconds + 120) * 1000;
-    while (!engine.status.result && Date.now() < deadline) {
-      await sleep(1000);
+    let view = controller.view(NAME);
+    while (!view.result && Date.now() < deadline) {
+      await sleep(1000, undefined, { signal });
+      view = controller.view(NAME);
       const w = load.take();
       totals.requests += w.requests;
       totals.failures += w.failures;
+      const score = view.analyses.find((a) => a.scope === 'background')?.score;
       o.onSecond?.({
         elapsed: Math.round((Date.now() - deployed) / 1000),
-        status: engine.status,
+        status: view,
         load: w,
-        ...scoreOf(engine),
+        ...(score === undefined ? {} : { score }),
       });
     }
     await load.stop();
@@ -164,42 +199,37 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     totals.requests += w.requests;
     totals.failures += w.failures;
     load = undefined;
-    const status = engine.status;
-    if (!status.result)
+    if (!view.result)
       throw new Error(
-        `the rollout did not end within ${Math.round((deadline - deployed) / 1000)} s (phase ${status.phase})`,
+        `the rollout did not end within ${Math.round((deadline - deployed) / 1000)} s (phase ${view.phase})`,
       );
-    return { status, ...evidenceOf(engine), ...totals, seconds: Math.round((status.result.at - deployed) / 1000) };
+    const result = {
+      status: { ...view, result: view.result },
+      ...evidenceOf(controller, view),
+      ...totals,
+      seconds: Math.round((view.result.at - deployed) / 1000),
+    };
+    await o.keep?.(result, () => dashboardLine(url, codes), signal);
+    return result;
+  } catch (err) {
+    throw signal.aborted ? new DemoStopped('the demo was stopped before the rollout ended', { cause: err }) : err;
   } finally {
     await load?.stop();
-    await engine.close({ stopInstances: true });
-    admin?.close();
-    await router?.close(1000);
-    store.close();
+    server?.close();
+    server?.closeAllConnections();
+    // Everything: the router process and the versions it started go with the demo.
+    await controller.close({ everything: true });
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function scoreOf(engine: RolloutEngine): { score?: number } {
-  const bg = engine.status.analyses.find((a) => a.scope === 'background');
-  const score = bg ? engine.report(bg.id)?.score : undefined;
-  return score === undefined ? {} : { score };
-}
-
-function evidenceOf(engine: RolloutEngine): { evidence?: string } {
-  const failed = engine.status.analyses.find((a) => a.verdict === 'Failed' || a.verdict === 'Error');
-  const metric = failed ? engine.report(failed.id)?.metrics.find((m) => m.verdict === 'Failed') : undefined;
+function evidenceOf(controller: Controller, view: RolloutView): { evidence?: string } {
+  const failed = view.analyses.find((a) => a.verdict === 'Failed' || a.verdict === 'Error');
+  const metric = failed ? controller.report(NAME, failed.id).metrics.find((m) => m.verdict === 'Failed') : undefined;
   return metric ? { evidence: `${metric.name}: ${metric.summary}` } : {};
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>(
-    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms)),
-  );
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+async function waitUntil(done: () => boolean, ms: number, what: string, signal: AbortSignal): Promise<void> {
+  for (const until = Date.now() + ms; !done(); await sleep(100, undefined, { signal }))
+    if (Date.now() > until) throw new Error(`${what} within ${ms / 1000} s`);
 }

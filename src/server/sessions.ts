@@ -184,3 +184,8 @@ function sha256(text: string): Buffer {
 function unauthorized(detail: string): HttpError {
   return new HttpError(401, detail, {}, { 'www-authenticate': 'Bearer' });
 }
+
+/** The line `kanari up` and `kanari demo` print: the dashboard at `url` and a fresh sign-in link, good once within 60 s. */
+export function dashboardLine(url: string, codes: SignInCodes): string {
+  return `dashboard: ${url}/  sign in (once, within 60 s): ${url}/sign-in?code=${codes.issue()}`;
+}
