@@ -6,12 +6,27 @@
 import { api, ApiError, authConfig } from './api.js';
 import { h } from './dom.js';
 
+/** The server's codes for a sign-in that made no session (src/server/oidc.ts, SignInError); the detail is in its log. */
+const SIGN_IN_ERRORS = new Map<string, string>(
+  Object.entries({
+    'sso-off': 'single sign-on is not configured here.',
+    provider: 'the identity provider refused the sign-in.',
+    flow: 'this sign-in was not started in this browser, or took over 10 minutes: start again.',
+    state: 'the answer was for another sign-in: start again.',
+    actor: 'the identity provider did not say who you are in the claim this controller names people by.',
+    role: 'your account has no role here: ask an admin to map one of your groups to a role.',
+    invalid: "the identity provider's answer was not valid.",
+    link: 'this sign-in link was used already, has expired, or is not one: run kanari up again, or sign in with a token.',
+  }),
+);
+
 export function signInPage(root: HTMLElement, signedIn: () => void): () => void {
   const message = h('p', { class: 'error', role: 'alert' });
-  // The callback's failure comes back as ?sign-in-error=…: shown as text, then taken out of the address.
+  // A failed sign-in comes back as ?sign-in-error=CODE: this page's own words for it, never
+  // the link's (anyone can send a link with words of their choosing), then out of the address.
   const error = new URLSearchParams(location.search).get('sign-in-error');
-  if (error) {
-    message.textContent = `Sign-in failed: ${error.slice(0, 200)}`;
+  if (error !== null) {
+    message.textContent = `Sign-in failed: ${SIGN_IN_ERRORS.get(error) ?? 'try again.'}`;
     history.replaceState(null, '', location.pathname);
   }
   const token = h('input', {

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { HttpError } from '../shared/http.js';
 import * as answers from './api-schemas.js';
 import { ok, route, type Answer, type Route } from './routes.js';
-import { SignInRefused, type SingleSignOn } from './oidc.js';
+import { SignInRefused, type SignInError, type SingleSignOn } from './oidc.js';
 import { cookieValues, sessionCookieHeader, type Sessions, type SignInCodes } from './sessions.js';
 import { LOCAL_TOKEN_NAME, type Tokens } from './tokens.js';
 
@@ -38,10 +38,10 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
   });
   const flowCookie = (value: string, age: number) =>
     `${FLOW_COOKIE}=${value}; HttpOnly; SameSite=Lax; Path=${FLOW_COOKIE_PATH}; Max-Age=${age}${o.secure ? '; Secure' : ''}`;
-  const refused = (why: string, cookies: string[] = []): Answer => ({
+  const refused = (code: SignInError, cookies: string[] = []): Answer => ({
     status: 303,
     headers: {
-      location: `/?sign-in-error=${encodeURIComponent(why)}`,
+      location: `/?sign-in-error=${code}`,
       'set-cookie': cookies,
       'cache-control': 'no-store',
     },
@@ -138,7 +138,7 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
       response: { status: 303, description: 'to the dashboard, signed in or with ?sign-in-error=', empty: true },
       handle: async ({ req, query }) => {
         const clear = flowCookie('', 0);
-        if (!o.oidc) return refused('single sign-on is not configured here', [clear]);
+        if (!o.oidc) return refused('sso-off', [clear]);
         const flows = cookieValues(req.headers.cookie, FLOW_COOKIE);
         const flow = flows.length === 1 ? flows[0] : undefined;
         let who;
@@ -147,7 +147,7 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
         } catch (err) {
           const why = err instanceof SignInRefused ? err.message : 'the identity provider’s answer was not valid';
           o.log(`single sign-on refused: ${why}${err instanceof SignInRefused ? '' : ` (${describeOidcError(err)})`}`);
-          return refused(why, [clear]);
+          return refused(err instanceof SignInRefused ? err.code : 'invalid', [clear]);
         }
         const { id } = o.sessions.start({ actor: who.actor, role: who.role, via: 'oidc' });
         o.log(`${who.actor} signed in with single sign-on as ${who.role}`);
@@ -163,10 +163,7 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
       response: { status: 303, description: 'to the dashboard, signed in or with ?sign-in-error=', empty: true },
       handle: ({ query }) => {
         const code = query.get('code');
-        if (code === null || !o.codes.redeem(code))
-          return refused(
-            'this sign-in link was used already, has expired or is not one: run kanari up again, or sign in with a token',
-          );
+        if (code === null || !o.codes.redeem(code)) return refused('link');
         const { id } = o.sessions.start({ actor: LOCAL_TOKEN_NAME, role: 'admin', via: 'link' });
         o.log(`${LOCAL_TOKEN_NAME} signed in with the sign-in link as admin`);
         return signedIn(id, 303, { location: '/' });

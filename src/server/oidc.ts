@@ -42,7 +42,22 @@ export interface SingleSignOn {
 }
 
 /** Single sign-on said no, for a reason a person may read: no secret, no provider's raw text. */
-export class SignInRefused extends Error {}
+/**
+ * Why a sign-in made no session, as the code the browser is sent back with
+ * (`/?sign-in-error=CODE`): the sign-in page shows its own fixed text for each code, so a
+ * link made elsewhere cannot put words of its choosing on this origin's page. The detail
+ * (the message) goes to the controller's log only.
+ */
+export type SignInError = 'sso-off' | 'provider' | 'flow' | 'state' | 'actor' | 'role' | 'invalid' | 'link';
+
+export class SignInRefused extends Error {
+  constructor(
+    readonly code: SignInError,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
 
 const FLOW_LIFETIME_MS = 10 * 60_000;
 /** Sign-ins in flight beyond this drop the oldest: starting flows in a loop cannot fill memory. */
@@ -110,12 +125,15 @@ export class OidcSignIn implements SingleSignOn {
     if (flowId !== undefined) this.flows.delete(flowId);
     const error = query.get('error');
     if (error !== null)
-      throw new SignInRefused(`the identity provider said ${/^[\w.-]{1,40}$/.test(error) ? error : 'no'}`);
+      throw new SignInRefused('provider', `the identity provider said ${/^[\w.-]{1,40}$/.test(error) ? error : 'no'}`);
     if (!flow || flow.expiresAt <= this.now())
-      throw new SignInRefused('this sign-in was not started in this browser, or took over 10 minutes: start again');
+      throw new SignInRefused(
+        'flow',
+        'this sign-in was not started in this browser, or took over 10 minutes: start again',
+      );
     const state = query.get('state') ?? '';
     if (!crypto.timingSafeEqual(sha256(state), sha256(flow.state)))
-      throw new SignInRefused('the answer is for another sign-in (state does not match): start again');
+      throw new SignInRefused('state', 'the answer is for another sign-in (state does not match): start again');
     const config = await this.config();
     const callback = new URL(this.redirect());
     for (const [k, v] of query) callback.searchParams.append(k, v);
@@ -137,7 +155,7 @@ export class OidcSignIn implements SingleSignOn {
   private actorOf(claims: Record<string, unknown>): string {
     const value = claims[this.settings.actorClaim];
     if (typeof value !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(value))
-      throw new SignInRefused(`the identity provider sent no usable ${this.settings.actorClaim} claim`);
+      throw new SignInRefused('actor', `the identity provider sent no usable ${this.settings.actorClaim} claim`);
     return `oidc:${value}`;
   }
 
@@ -147,6 +165,7 @@ export class OidcSignIn implements SingleSignOn {
     const role = BY_RANK.find((r) => this.settings.roles[r].some((v) => values.has(v)));
     if (role === undefined)
       throw new SignInRefused(
+        'role',
         `your account has no role here: none of its ${this.settings.roleClaim} is mapped to one (ask an admin)`,
       );
     return role;

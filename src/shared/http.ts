@@ -27,8 +27,10 @@ export function internalError(req: IncomingMessage, err: unknown, log: (line: st
 /** Logs the whole error under a new random id, and returns that id. */
 export function logInternalError(req: IncomingMessage, err: unknown, log: (line: string) => void): string {
   const id = randomBytes(4).toString('hex');
+  // The path only: a query may hold a code (the sign-in link's, OIDC's callback) or a user's data.
+  const [path, query] = (req.url ?? '').split('?', 2);
   log(
-    `internal error ${id} answering ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    `internal error ${id} answering ${req.method} ${path}${query === undefined ? '' : '?…'}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
   );
   return id;
 }

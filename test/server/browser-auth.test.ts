@@ -251,7 +251,7 @@ describe('browser sessions over HTTP', () => {
     for (const path of [`/sign-in?code=${code}`, `/sign-in?code=${late}`, '/sign-in?code=made-up', '/sign-in']) {
       const again = await call('GET', path);
       assert.equal(again.status, 303, path);
-      assert.match(again.headers.location!, /^\/\?sign-in-error=this%20sign-in%20link%20was%20used%20already/);
+      assert.equal(again.headers.location, '/?sign-in-error=link');
       assert.equal(again.headers['set-cookie'], undefined, `${path}: no session`);
     }
     assert.equal((await call('GET', `/sign-in?code=${'x'.repeat(101)}`)).status, 400);
@@ -276,7 +276,7 @@ describe('browser sessions over HTTP', () => {
     assert.deepEqual(JSON.parse((await call('GET', '/auth/config')).body), { oidc: null });
     assert.equal((await call('GET', '/auth/oidc/start')).status, 404);
     const back = await call('GET', '/auth/oidc/callback?code=x&state=y');
-    assert.equal(back.headers.location, '/?sign-in-error=single%20sign-on%20is%20not%20configured%20here');
+    assert.equal(back.headers.location, '/?sign-in-error=sso-off');
   });
 
   it('keeps people signed in across a restart of the controller', async () => {

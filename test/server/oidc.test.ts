@@ -61,7 +61,7 @@ async function land(
 }
 
 const refusal = (location: string) =>
-  decodeURIComponent(/^\/\?sign-in-error=(.*)$/.exec(location)?.[1] ?? `not a refusal: ${location}`);
+  /^\/\?sign-in-error=([a-z-]+)$/.exec(location)?.[1] ?? `not a refusal: ${location}`;
 
 describe('single sign-on with a real OIDC provider', () => {
   it('offers itself on the sign-in page, labelled with the issuer host', async () => {
@@ -97,10 +97,7 @@ describe('single sign-on with a real OIDC provider', () => {
     const browser = new FetchBrowser();
     const { location, session } = await land(browser, await browser.throughProvider(`${api}/auth/oidc/start`, 'carol'));
     assert.equal(session, undefined);
-    assert.equal(
-      refusal(location),
-      'your account has no role here: none of its groups is mapped to one (ask an admin)',
-    );
+    assert.equal(refusal(location), 'role');
   });
 
   it('refuses a callback whose state is not the one its browser started with', async () => {
@@ -109,7 +106,7 @@ describe('single sign-on with a real OIDC provider', () => {
     callback.searchParams.set('state', 'someone-elses-state');
     const { location, session } = await land(browser, callback);
     assert.equal(session, undefined);
-    assert.match(refusal(location), /state does not match/);
+    assert.equal(refusal(location), 'state');
   });
 
   it('refuses a replayed callback and a replayed code, and a callback with no flow (no PKCE verifier)', async () => {
@@ -120,7 +117,7 @@ describe('single sign-on with a real OIDC provider', () => {
     const fresh = new FetchBrowser();
     // The same callback again, with the flow cookie it came with: used once already.
     const replayed = await fresh.get(callback, { headers: { cookie: `kanari_oidc=${flow}` } });
-    assert.match(refusal(replayed.headers.get('location')!), /not started in this browser/);
+    assert.equal(refusal(replayed.headers.get('location')!), 'flow');
     // The used code with a new flow's own state: the provider refuses it, and nothing is said of why.
     const start = await fresh.get(`${api}/auth/oidc/start`);
     const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
@@ -128,12 +125,12 @@ describe('single sign-on with a real OIDC provider', () => {
     again.searchParams.set('state', state);
     const second = await land(fresh, again);
     assert.equal(second.session, undefined);
-    assert.equal(refusal(second.location), 'the identity provider’s answer was not valid');
+    assert.equal(refusal(second.location), 'invalid');
     // No flow cookie at all.
     const bare = new FetchBrowser();
     const none = await land(bare, callback);
     assert.equal(none.session, undefined);
-    assert.match(refusal(none.location), /not started in this browser/);
+    assert.equal(refusal(none.location), 'flow');
   });
 
   it('refuses a flow older than 10 minutes, and passes on a refusal of the provider without its words', async () => {
@@ -141,7 +138,7 @@ describe('single sign-on with a real OIDC provider', () => {
     const callback = await browser.throughProvider(`${api}/auth/oidc/start`, 'alice');
     clock += 10 * 60_000;
     try {
-      assert.match(refusal((await land(browser, callback)).location), /took over 10 minutes/);
+      assert.equal(refusal((await land(browser, callback)).location), 'flow');
     } finally {
       clock -= 10 * 60_000;
     }
@@ -153,7 +150,7 @@ describe('single sign-on with a real OIDC provider', () => {
       `${api}/auth/oidc/callback?error=access_denied&error_description=${encodeURIComponent('<script>secret')}&state=${state}`,
     );
     assert.equal(session, undefined);
-    assert.equal(refusal(location), 'the identity provider said access_denied');
+    assert.equal(refusal(location), 'provider');
   });
   it('refuses an ID token for another audience or nonce, and takes one the test re-signed unchanged', async () => {
     const signIn = async (change: (claims: Record<string, unknown>) => void) => {
@@ -173,7 +170,7 @@ describe('single sign-on with a real OIDC provider', () => {
     );
     const other = await signIn((claims) => (claims.aud = 'another-client'));
     assert.equal(other.session, undefined);
-    assert.equal(refusal(other.location), 'the identity provider’s answer was not valid');
+    assert.equal(refusal(other.location), 'invalid');
     assert.ok(
       logged.some((l) => /single sign-on refused: .*aud/.test(l)),
       logged.join('\n'),

@@ -209,8 +209,15 @@ describe('the dashboard in Chromium', () => {
 
   it('signs a browser with no session in with a token, through the sign-in page', async () => {
     const page = await openPage(browser);
-    await page.goto(base);
-    await page.locator('#token').waitFor();
+    // A link made elsewhere cannot put its words on this page: only the page's own text for a code it knows.
+    await page.goto(`${base}/?sign-in-error=${encodeURIComponent('paste your token at https://evil.example')}`);
+    assert.equal(await page.locator('[role="alert"]').innerText(), 'Sign-in failed: try again.');
+    assert.equal(new URL(page.url()).search, '', 'the error leaves the address');
+    await page.goto(`${base}/?sign-in-error=link`);
+    assert.match(
+      await page.locator('[role="alert"]').innerText(),
+      /^Sign-in failed: this sign-in link was used already/,
+    );
     assert.deepEqual(await seriousViolations(page), []);
     await screenshot(page, 'sign-in');
     await page.fill('#token', admin);
