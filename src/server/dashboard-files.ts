@@ -116,4 +116,10 @@ function checkTarget(target: string, path: string): void {
           ? 'an empty segment'
           : undefined;
   if (refused) throw new HttpError(400, `the path has ${refused}, which no dashboard file has`);
+  try {
+    decodeURIComponent(path);
+  } catch {
+    // The page reads its rollout's name from the path, and would stop there.
+    throw new HttpError(400, 'the path is not valid percent-encoded UTF-8');
+  }
 }

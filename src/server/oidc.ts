@@ -166,7 +166,11 @@ export class OidcSignIn implements SingleSignOn {
         this.clientSecret,
         this.clientSecret === undefined ? client.None() : undefined,
         {
-          ...(this.options.allowInsecureRequestsForTests ? { execute: [client.allowInsecureRequests] } : {}),
+          // The role comes from the ID token: its signature is checked against the provider's keys, not only TLS trusted.
+          execute: [
+            client.enableNonRepudiationChecks,
+            ...(this.options.allowInsecureRequestsForTests ? [client.allowInsecureRequests] : []),
+          ],
           ...(this.options.fetchForTests ? { [client.customFetch]: this.options.fetchForTests } : {}),
         },
       )

@@ -112,6 +112,8 @@ export function dispatcher(
       // A cookie is sent by the browser whoever made the request; only a page of this origin can read the token.
       if (principal?.session && req.method !== 'GET' && req.method !== 'HEAD') checkCsrf(req, principal.session);
       if (principal) checkRole(principal, found.route.role!);
+      // A shared cache may keep an answer to a request with a cookie (not one with Authorization): it names who asked.
+      if (principal) res.setHeader('cache-control', 'no-store');
       const params = Object.fromEntries(Object.entries(found.params).map(([k, v]) => [k, decodePart(v)]));
       checkQuery(url.searchParams, found.route.query ?? {});
       const body = found.route.body ? await readJson(req, found.route.body, options.maxBodyBytes) : undefined;

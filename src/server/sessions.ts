@@ -17,6 +17,8 @@ export const SESSION_COOKIE = 'kanari_session';
 export const SESSION_LIFETIME_MS = 12 * 3_600_000;
 /** Sign-ins beyond this drop the oldest sessions, so signing in in a loop cannot fill the disk. */
 export const MAX_SESSIONS = 10_000;
+/** And beyond this for one actor drop that actor's oldest: one token signing in in a loop signs nobody else out. */
+export const MAX_SESSIONS_PER_ACTOR = 100;
 
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 const CSRF_HEADER = 'x-csrf-token';
@@ -50,6 +52,7 @@ export class Sessions {
         expiresAt,
       },
       MAX_SESSIONS,
+      MAX_SESSIONS_PER_ACTOR,
     );
     return { id, expiresAt };
   }

@@ -17,6 +17,7 @@ create table if not exists browser_sessions (
   expires_at integer not null
 );
 create index if not exists browser_sessions_created on browser_sessions (created_at);
+create index if not exists browser_sessions_actor on browser_sessions (actor, created_at);
 `;
 
 export interface SessionRow {
@@ -52,8 +53,8 @@ export class SessionTable {
     db.exec(SESSIONS_SCHEMA);
   }
 
-  /** Adds a session and drops the oldest beyond `cap` and any expired, in one transaction. */
-  insert(s: SessionRow, cap: number): void {
+  /** Adds a session and drops any expired, the actor's oldest beyond `perActor`, and the oldest beyond `cap`, in one transaction. */
+  insert(s: SessionRow, cap: number, perActor = cap): void {
     this.db.transaction(() => {
       this.db
         .prepare(
@@ -61,6 +62,11 @@ export class SessionTable {
         )
         .run({ tokenId: null, ...s });
       this.db.prepare('delete from browser_sessions where expires_at <= ?').run(s.createdAt);
+      this.db
+        .prepare(
+          'delete from browser_sessions where actor = @actor and rowid not in (select rowid from browser_sessions where actor = @actor order by created_at desc, rowid desc limit @perActor)',
+        )
+        .run({ actor: s.actor, perActor });
       this.db
         .prepare(
           'delete from browser_sessions where rowid not in (select rowid from browser_sessions order by created_at desc, rowid desc limit ?)',

@@ -176,13 +176,19 @@ describe('browser sessions over HTTP', () => {
       assert.equal(r.status, 400, body.slice(0, 40));
       assert.equal(r.headers['set-cookie'], undefined);
     }
-    const form = await request(port, {
-      method: 'POST',
-      path: '/auth/sign-in',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: `token=${token.admin}`,
-    });
-    assert.equal(form.status, 415, 'a cross-site form cannot sign a browser in');
+    // What another site's form, or its no-cors fetch of a typeless Blob, may send without a preflight.
+    const json = JSON.stringify({ token: token.admin });
+    for (const [type, body] of [
+      ['application/x-www-form-urlencoded', `token=${token.admin}`],
+      ['text/plain', json],
+      ['multipart/form-data; boundary=x', json],
+      [undefined, json],
+    ] as const) {
+      const headers: Record<string, string> = type === undefined ? {} : { 'content-type': type };
+      const r = await request(port, { method: 'POST', path: '/auth/sign-in', headers, body });
+      assert.equal(r.status, 415, `a cross-site ${type ?? 'typeless'} body cannot sign a browser in`);
+      assert.equal(r.headers['set-cookie'], undefined);
+    }
     const huge = await request(port, {
       method: 'POST',
       path: '/auth/sign-in',
@@ -249,6 +255,21 @@ describe('browser sessions over HTTP', () => {
       assert.equal(again.headers['set-cookie'], undefined, `${path}: no session`);
     }
     assert.equal((await call('GET', `/sign-in?code=${'x'.repeat(101)}`)).status, 400);
+  });
+
+  it('makes one session of a sign-in link used twice at once', async () => {
+    const code = codes.issue();
+    const both = await Promise.all([call('GET', `/sign-in?code=${code}`), call('GET', `/sign-in?code=${code}`)]);
+    assert.deepEqual(both.map((r) => r.headers.location === '/').sort(), [false, true], JSON.stringify(both));
+  });
+
+  it('keeps answers read with a session cookie out of caches: a shared cache may store them, unlike bearer ones', async () => {
+    const s = await signIn(token.viewer);
+    for (const path of ['/auth/session', '/api/v1/whoami', '/api/v1/rollouts']) {
+      const r = await call('GET', path, { cookie: s.cookie });
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.headers['cache-control'], 'no-store', path);
+    }
   });
 
   it('says single sign-on is not configured, at every step of it', async () => {

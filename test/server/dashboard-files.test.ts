@@ -86,6 +86,14 @@ describe('the dashboard files', () => {
     assert.doesNotMatch(raw, /the secret/);
   });
 
+  it('refuses a page path that is not valid percent-encoded UTF-8, which the page would fail to read', async () => {
+    for (const path of ['/rollouts/%E0', '/rollouts/%', '/rollouts/a%zz']) {
+      const r = await request(port, { path, headers: html });
+      assert.equal(r.status, 400, `${path}: ${r.body.slice(0, 80)}`);
+      assert.match(JSON.parse(r.body).detail, /percent-encoded UTF-8/, path);
+    }
+  });
+
   it('serves GET and HEAD only: another method on its paths is a 405 with Allow', async () => {
     for (const path of ['/', '/assets/main.js']) {
       const r = await request(port, {

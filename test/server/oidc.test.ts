@@ -19,6 +19,8 @@ const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }
 const KID = 'test-key';
 /** What the test does to the ID token on its way from the provider's token endpoint to the controller. */
 let tamper: ((claims: Record<string, unknown>) => void) | undefined;
+/** Or the whole ID token the test makes in its place, from the provider's header and claims. */
+let forge: ((header: Record<string, unknown>, claims: Record<string, unknown>) => string) | undefined;
 
 /** The controller's fetch, with the token endpoint's ID token re-signed after `tamper` changed its claims. */
 async function tamperingFetch(url: string, options: RequestInit): Promise<Response> {
@@ -29,7 +31,9 @@ async function tamperingFetch(url: string, options: RequestInit): Promise<Respon
   const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
   tamper(claims);
   const signed = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  body.id_token = `${signed}.${crypto.sign('sha256', Buffer.from(signed), privateKey).toString('base64url')}`;
+  body.id_token = forge
+    ? forge(JSON.parse(Buffer.from(header!, 'base64url').toString()) as Record<string, unknown>, claims)
+    : `${signed}.${crypto.sign('sha256', Buffer.from(signed), privateKey).toString('base64url')}`;
   return new Response(JSON.stringify(body), { status: res.status, headers: res.headers });
 }
 
@@ -180,6 +184,44 @@ describe('single sign-on with a real OIDC provider', () => {
       logged.some((l) => /single sign-on refused: .*nonce/.test(l)),
       logged.join('\n'),
     );
+  });
+
+  it('refuses an ID token signed with alg none, HS256 keyed with the client secret, or another key', async () => {
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const hs256 = (input: string) => crypto.createHmac('sha256', CLIENT_SECRET).update(input).digest('base64url');
+    const { privateKey: otherKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const forgeries: Record<string, (header: Record<string, unknown>, claims: Record<string, unknown>) => string> = {
+      none: (header, claims) => `${b64({ ...header, alg: 'none' })}.${b64(claims)}.`,
+      HS256: (header, claims) => {
+        const input = `${b64({ alg: 'HS256', typ: header.typ })}.${b64(claims)}`;
+        return `${input}.${hs256(input)}`;
+      },
+      'RS256 with another key': (header, claims) => {
+        const input = `${b64(header)}.${b64(claims)}`;
+        return `${input}.${crypto.sign('sha256', Buffer.from(input), otherKey).toString('base64url')}`;
+      },
+    };
+    // The same change signed with the provider's key is taken: the forgeries below fail by their signature alone.
+    const honest = new FetchBrowser();
+    const callback = await honest.throughProvider(`${api}/auth/oidc/start`, 'vic');
+    tamper = (claims) => (claims.groups = ['platform']);
+    try {
+      assert.equal((await land(honest, callback)).session?.role, 'admin');
+    } finally {
+      tamper = undefined;
+    }
+    for (const [what, make] of Object.entries(forgeries)) {
+      const browser = new FetchBrowser();
+      const callback = await browser.throughProvider(`${api}/auth/oidc/start`, 'vic');
+      tamper = (claims) => (claims.groups = ['platform']);
+      forge = make;
+      try {
+        const { session, location } = await land(browser, callback);
+        assert.equal(session, undefined, `${what}: ${location}`);
+      } finally {
+        tamper = forge = undefined;
+      }
+    }
   });
 
   it('never puts the client secret in a log line', () => {

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   checkCsrf,
   MAX_SESSIONS,
+  MAX_SESSIONS_PER_ACTOR,
   requestPrincipal,
   SESSION_LIFETIME_MS,
   sessionCookie,
@@ -105,6 +106,24 @@ describe('browser sessions', () => {
     sessions.start({ actor: 'late', role: 'viewer', via: 'link' });
     assert.equal(store.sessions.count(), 1, 'the expired ones went with it');
     assert.equal(MAX_SESSIONS, 10_000);
+  });
+
+  it('are capped per actor too: one token signing in in a loop signs nobody else out', async () => {
+    const insert = store.sessions.insert.bind(store.sessions);
+    const signIn = (actor: string) => {
+      now += 1;
+      const id = crypto.randomBytes(32).toString('base64url');
+      const hash = crypto.createHash('sha256').update(id).digest();
+      insert({ hash, actor, role: 'viewer', via: 'token', csrf: 'c', createdAt: now, expiresAt: now + 1000 }, 4, 2);
+      return id;
+    };
+    const alice = signIn('alice');
+    const mallory = [0, 1, 2, 3].map(() => signIn('mallory'));
+    assert.equal(sessions.authenticate(alice).name, 'alice');
+    assert.equal((await refusal(() => sessions.authenticate(mallory[1]!))).status, 401, "mallory's older ones went");
+    assert.equal(sessions.authenticate(mallory[3]!).name, 'mallory');
+    assert.equal(store.sessions.count(), 3);
+    assert.equal(MAX_SESSIONS_PER_ACTOR, 100);
   });
 
   it('are looked up only for a well-formed id', async () => {
