@@ -146,20 +146,23 @@ export class SequentialJudge {
     this.count(byUser(canary), byUser(control), w.keyShare ?? NaN, w.keyShare, {
       judged: (p) => p.fixed === true,
       learn: (state) => learnPooled(state.parts, w.canary, w.control),
+      exposedWhileLearning: true,
     });
   }
 
   /**
    * Folds one window into every metric, whatever is counted: events against `share`, latency
    * parts whose threshold `judged` accepts, then (never before judging, so a threshold never
-   * depends on the data it judges) `learn`; and the split guard against `srmShare`.
+   * depends on the data it judges) `learn`; and the split guard against `srmShare`. With
+   * `exposedWhileLearning`, a part still learning counts the window's exposure (not its
+   * events): a user first seen then can still be first slow once its threshold is fixed.
    */
   private count(
     canary: Counted,
     control: Counted,
     share: number,
     srmShare: number | undefined,
-    quantiles: { judged: (p: Part) => boolean; learn: (state: MetricState) => void },
+    quantiles: { judged: (p: Part) => boolean; learn: (state: MetricState) => void; exposedWhileLearning?: boolean },
   ): void {
     const update = (p: Part, y: number, x: number) => p.mixture.update(y, x, share, canary.exposure, control.exposure);
     for (const state of this.states) {
@@ -174,6 +177,7 @@ export class SequentialJudge {
           const [y, x] = [canary.above(thresholds), control.above(thresholds)];
           parts.forEach((p, i) => update(p, y[i]!, x[i]!));
         }
+        if (quantiles.exposedWhileLearning) for (const p of state.parts) if (!quantiles.judged(p)) update(p, 0, 0);
         quantiles.learn(state);
       }
       this.track(state);
