@@ -13,12 +13,12 @@
  * SHA-256, never the token. A review that fails or takes longer than `timeoutMs` is a 503
  * saying so: never a grant, never a crash.
  */
-import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { CRD_GROUP } from '../kube/crd.js';
 import type { KubeClient, KubeObject } from '../kube/api.js';
 import { HttpError } from '../shared/http.js';
 import { requestUrl } from './routes.js';
+import { sha256 } from './secrets.js';
 import type { Principal, Role, Tokens } from './tokens.js';
 
 export interface KubeAccessOptions {
@@ -90,7 +90,7 @@ export class KubeAccess {
     const header = req.headers.authorization;
     const token = BEARER.exec(header ?? '')?.[1];
     if (token === undefined || KANARI_TOKEN.test(token)) return this.o.tokens.authenticateCurrent(header);
-    const key = crypto.createHash('sha256').update(token).digest('base64url');
+    const key = sha256(token).toString('base64url');
     const user = await this.users.get(key, () => this.review(token));
     if (!user)
       throw new HttpError(

@@ -9,6 +9,7 @@
 import crypto from 'node:crypto';
 import * as client from 'openid-client';
 import { z } from 'zod';
+import { sameSecret } from './secrets.js';
 import type { Role } from './tokens.js';
 
 /** The file `kanari up --oidc FILE` reads (YAML or JSON). */
@@ -132,7 +133,7 @@ export class OidcSignIn implements SingleSignOn {
         'this sign-in was not started in this browser, or took over 10 minutes: start again',
       );
     const state = query.get('state') ?? '';
-    if (!crypto.timingSafeEqual(sha256(state), sha256(flow.state)))
+    if (!sameSecret(state, flow.state))
       throw new SignInRefused('state', 'the answer is for another sign-in (state does not match): start again');
     const config = await this.config();
     const callback = new URL(this.redirect());
@@ -203,8 +204,4 @@ export class OidcSignIn implements SingleSignOn {
   private now(): number {
     return (this.options.now ?? Date.now)();
   }
-}
-
-function sha256(text: string): Buffer {
-  return crypto.createHash('sha256').update(text).digest();
 }

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import { parseDuration } from '../config/duration.js';
 import { HttpError } from '../shared/http.js';
 import { EndWatchers } from './end-watchers.js';
+import { sha256 } from './secrets.js';
 import { DuplicateTokenName, type TokenRow, type TokenRows, type TokenTable } from '../store/tokens.js';
 
 /** Each role may do what the roles before it may. */
@@ -247,10 +248,6 @@ export function parseLifetime(text: string): number | undefined {
       `expires must be a duration from 1m to 3650d such as 12h or 30d, or never (got ${JSON.stringify(text.slice(0, 80))})`,
     );
   return ms;
-}
-
-function sha256(token: string): Buffer {
-  return crypto.createHash('sha256').update(token).digest();
 }
 
 function infoOf(row: TokenRow): TokenInfo {
