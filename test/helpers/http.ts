@@ -19,6 +19,8 @@ export function request(
     headers?: Record<string, string>;
     body?: string | Buffer;
     agent?: http.Agent;
+    /** Fails the request, naming it, when no whole answer came within this many ms. */
+    timeoutMs?: number;
   } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
@@ -41,6 +43,10 @@ export function request(
       },
     );
     req.on('error', reject);
+    if (opts.timeoutMs !== undefined) {
+      const ms = opts.timeoutMs;
+      req.setTimeout(ms, () => req.destroy(new Error(`no answer to ${req.method} ${req.path} within ${ms} ms`)));
+    }
     req.end(opts.body);
   });
 }

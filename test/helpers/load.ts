@@ -22,7 +22,10 @@ export async function sendMany(
   return replies;
 }
 
-/** Keeps `concurrency` GET loops running until stop(); every reply and transport error is kept. */
+/**
+ * Keeps `concurrency` GET loops running until stop(); every reply and transport error is
+ * kept. A request with no answer in 30 s is kept as an error naming it, so stop() cannot hang.
+ */
 export function keepLoading(
   port: number,
   concurrency: number,
@@ -36,7 +39,7 @@ export function keepLoading(
   const loop = async () => {
     while (!stopped) {
       try {
-        replies.push(await request(port, { ...make(i++), agent }));
+        replies.push(await request(port, { ...make(i++), agent, timeoutMs: 30_000 }));
       } catch (err) {
         errors.push(err as Error);
       }
