@@ -230,17 +230,27 @@ export class UpFixture {
   }
 }
 
+/** The ports listenPort has given in this process: each is free until its test binds it, which may be seconds later. */
+const given = new Set<number>();
+
 /**
  * A free port below Linux's ephemeral range (32768+) for a rollout's `listen`: one picked
  * from that range can be taken by an outgoing connection before the router binds it.
+ * Never one it gave before in this process: tests that run side by side each take one
+ * before any binds, and two of 12,000 drawn alike (1 in 12,000 a pair; up.test.ts's three
+ * concurrent tests, three pairs) would both be "free" and one test would fail to listen.
  */
 export async function listenPort(): Promise<number> {
   for (;;) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (given.has(port)) continue;
     const free = await new Promise<boolean>((resolve) => {
       const server = createServer().once('error', () => resolve(false));
       server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-    if (free) return port;
+    if (free && !given.has(port)) {
+      given.add(port);
+      return port;
+    }
   }
 }
