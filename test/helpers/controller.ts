@@ -237,8 +237,9 @@ const given = new Set<number>();
  * A free port below Linux's ephemeral range (32768+) for a rollout's `listen`: one picked
  * from that range can be taken by an outgoing connection before the router binds it.
  * Never one it gave before in this process: tests that run side by side each take one
- * before any binds, and two of 12,000 drawn alike (1 in 12,000 a pair; up.test.ts's three
- * concurrent tests, three pairs) would both be "free" and one test would fail to listen.
+ * before any binds, and two drawn alike would both be "free" and one test would fail to
+ * listen — 1 in 12,000 a pair; ports.test.ts's concurrent tests take four (six pairs), about
+ * 8 pairs in the suite, so about one run in 1,500.
  */
 export async function listenPort(): Promise<number> {
   for (;;) {
