@@ -90,71 +90,95 @@ function errorsPart(run: AnalysisRun): { canary: { events: number }; control: { 
   return details?.parts[0] ?? { canary: { events: 0 }, control: { events: 0 } };
 }
 
-/** What the controller does each second: read the stats, tick the runs; until `done` or `seconds` pass. */
-async function watch(w: Live, seconds: number, done: () => boolean): Promise<void> {
+/**
+ * What the controller does each second: read the stats, tick the runs; until `done`, or
+ * fails saying how far it got when `seconds` pass (so a slow machine fails with the counts,
+ * not a timeout that names nothing).
+ */
+async function watch(w: Live, seconds: number, what: string, done: () => boolean): Promise<void> {
   const end = Date.now() + seconds * 1000;
-  while (Date.now() < end && !done()) {
+  let rounds = 0;
+  while (!done()) {
+    if (Date.now() > end) {
+      const runs = Object.entries(w.runs).map(([unit, run]) => {
+        const part = errorsPart(run);
+        return `${unit}: ${run.report().verdict}, errors canary ${part.canary.events} / control ${part.control.events}`;
+      });
+      throw new Error(`not ${what} within ${seconds} s (${rounds} rounds; ${runs.join('; ')})`);
+    }
     await new Promise((r) => setTimeout(r, 500));
     w.recorder.record((await w.router.admin('GET', '/stats')).json);
     for (const run of Object.values(w.runs)) await run.tick(Date.now());
+    rounds++;
   }
 }
 
+// Each test's own timeout, below the file's 180 s, so a hang is reported under the test's name.
 describe('users as the unit, on a real router', () => {
   const worlds: Live[] = [];
   after(async () => {
     for (const w of worlds) await w.close();
   });
 
-  it('a heavy client failing on its own is rolled back by the request count, not by the per-user default', async () => {
-    const w = await live(0, 0, 5, ['requests', 'auto']);
-    worlds.push(w);
-    const heavy = canaryKey('svc', 5);
-    // Light users: a request each (a new cookie each), one in 40 failing on its own. Which
-    // users those are, and so which version each met, is fixed rather than drawn: where
-    // they fall is then an ordinary A/A draw (42 of 750 on the canary, at its 5% share;
-    // the e-value's path peaks at 1.1, far from 20), so the test cannot fail by the
-    // judge's own α — drawn at random, this A/A alone failed about one run in fifty.
-    const light = keepLoading(w.router.port, 6, (i) => ({
-      headers: { cookie: `kanari-svc=light-${i}`, ...ownFailure(i, 40, 3) },
-    }));
-    let client: ReturnType<typeof keepLoading> | undefined;
-    try {
-      // Some users have failed on both sides before the heavy client shows up: where it is
-      // pinned (not drawn, as the argument assumes), its one failing user weighs most when
-      // it is among the first.
-      await watch(w, 60, () => errorsPart(w.runs.auto!).control.events >= 20);
-      // The heavy client: one cookie, pinned to the canary, a fifth of its requests failing on their own.
-      client = keepLoading(w.router.port, 2, (i) => ({
-        headers: { cookie: `kanari-svc=${heavy}`, ...ownFailure(i, 5) },
+  it(
+    'a heavy client failing on its own is rolled back by the request count, not by the per-user default',
+    { timeout: 85_000 },
+    async () => {
+      const w = await live(0, 0, 5, ['requests', 'auto']);
+      worlds.push(w);
+      const heavy = canaryKey('svc', 5);
+      // Light users: a request each (a new cookie each), one in 40 failing on its own. Which
+      // users those are, and so which version each met, is fixed rather than drawn: where
+      // they fall is then an ordinary A/A draw (42 of 750 on the canary, at its 5% share;
+      // the e-value's path peaks at 1.1, far from 20), so the test cannot fail by the
+      // judge's own α — drawn at random, this A/A alone failed about one run in fifty.
+      const light = keepLoading(w.router.port, 6, (i) => ({
+        headers: { cookie: `kanari-svc=light-${i}`, ...ownFailure(i, 40, 3) },
       }));
-      await watch(w, 60, () => w.runs.requests!.report().verdict === 'Failed');
-      await watch(w, 3, () => false);
-    } finally {
-      await Promise.all([light.stop(), client?.stop()]);
-    }
-    assert.deepEqual([...light.errors, ...client!.errors].map(String), [], 'every request answered');
-    const requests = w.runs.requests!.report();
-    const users = w.runs.auto!.report();
-    assert.equal(requests.verdict, 'Failed', `the request-level test: ${requests.reason}`);
-    assert.notEqual(users.verdict, 'Failed', `the per-user test: ${users.reason}`);
-    const part = errorsPart(w.runs.auto!);
-    // The client's many failures count once; light users' failures on the canary are few.
-    assert.ok(part.canary.events >= 1, 'the heavy client counted as one failing user');
-    assert.ok(client!.replies.filter((r) => r.status === 500).length > 20 * part.canary.events);
-  });
+      let client: ReturnType<typeof keepLoading> | undefined;
+      try {
+        // Some users have failed on both sides before the heavy client shows up: where it is
+        // pinned (not drawn, as the argument assumes), its one failing user weighs most when
+        // it is among the first.
+        await watch(w, 60, 'twenty failing users on control', () => errorsPart(w.runs.auto!).control.events >= 20);
+        // The heavy client: one cookie, pinned to the canary, a fifth of its requests failing on their own.
+        client = keepLoading(w.router.port, 2, (i) => ({
+          headers: { cookie: `kanari-svc=${heavy}`, ...ownFailure(i, 5) },
+        }));
+        await watch(w, 60, 'failed by the request count', () => w.runs.requests!.report().verdict === 'Failed');
+        // Three more seconds in which the per-user test could (wrongly) fail too.
+        const more = Date.now() + 3000;
+        await watch(w, 10, 'three seconds more', () => Date.now() > more);
+      } finally {
+        await Promise.all([light.stop(), client?.stop()]);
+      }
+      assert.deepEqual([...light.errors, ...client!.errors].map(String), [], 'every request answered');
+      const requests = w.runs.requests!.report();
+      const users = w.runs.auto!.report();
+      assert.equal(requests.verdict, 'Failed', `the request-level test: ${requests.reason}`);
+      assert.notEqual(users.verdict, 'Failed', `the per-user test: ${users.reason}`);
+      const part = errorsPart(w.runs.auto!);
+      // The client's many failures count once; light users' failures on the canary are few.
+      assert.ok(part.canary.events >= 1, 'the heavy client counted as one failing user');
+      assert.ok(client!.replies.filter((r) => r.status === 500).length > 20 * part.canary.events);
+    },
+  );
 
-  it('a 5× error regression spread across many users is rolled back by the per-user default', async () => {
-    const w = await live(0.01, 0.05, 20, ['auto']);
-    worlds.push(w);
-    const load = keepLoading(w.router.port, 8);
-    try {
-      await watch(w, 60, () => w.runs.auto!.report().verdict === 'Failed');
-    } finally {
-      await load.stop();
-    }
-    const r = w.runs.auto!.report();
-    assert.equal(r.verdict, 'Failed', r.reason);
-    assert.match(r.reason, /of its users met an error/);
-  });
+  it(
+    'a 5× error regression spread across many users is rolled back by the per-user default',
+    { timeout: 85_000 },
+    async () => {
+      const w = await live(0.01, 0.05, 20, ['auto']);
+      worlds.push(w);
+      const load = keepLoading(w.router.port, 8);
+      try {
+        await watch(w, 60, 'failed by the per-user default', () => w.runs.auto!.report().verdict === 'Failed');
+      } finally {
+        await load.stop();
+      }
+      const r = w.runs.auto!.report();
+      assert.equal(r.verdict, 'Failed', r.reason);
+      assert.match(r.reason, /of its users met an error/);
+    },
+  );
 });

@@ -44,6 +44,8 @@ export async function startTestRouter(
   const admin = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${handle.adminUrl}${prefix}${path}`, {
       method,
+      // A lost answer fails naming the call, before the test's own timeout names nothing.
+      signal: AbortSignal.timeout(30_000),
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers },
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
