@@ -11,7 +11,12 @@
  * `maxBytes`, and any key that is not a session's row. A row that could not have been made
  * here (a lifetime over 12 hours, a role or a way of signing in kanari does not give on a
  * cluster) is ignored as not a session: a forged row signs nobody in.
+ *
+ * Beside the rows, one key `oidc-flow-key`: 32 random bytes, made by the first replica that
+ * needs them, with which every replica seals and opens the cookies of single sign-ons in
+ * flight (oidc.ts, `SealedFlows`), so a callback may land on any replica.
  */
+import crypto from 'node:crypto';
 import { z } from 'zod';
 import { describeRef } from '../kube/api.js';
 import { SESSIONS_SECRET } from '../kube/manifests.js';
@@ -30,6 +35,8 @@ export interface KubeSessionOptions extends SecretRowsOptions {
 }
 
 const HASH = /^[0-9a-f]{64}$/;
+/** The key single sign-on's flow cookies are sealed with, beside the rows. */
+export const FLOW_KEY = 'oidc-flow-key';
 const time = z.number().int().nonnegative().max(8.64e15);
 const stored = z.strictObject({
   // An OIDC actor is at most 205 characters (oidc.ts), a token's name 63.
@@ -48,6 +55,7 @@ const stored = z.strictObject({
 
 export class KubernetesSessionRows implements SessionRows {
   private rows = new Map<string, SessionRow>();
+  private flowKeyValue: Buffer | undefined;
   /** Keys already logged as not rows: each said once (at most 1000 remembered). */
   private readonly refused = new Set<string>();
   private readonly secret: SecretData;
@@ -72,15 +80,29 @@ export class KubernetesSessionRows implements SessionRows {
     return this.rows.get(hash.toString('hex'));
   }
 
+  /** The key single sign-on's flows are sealed with: read, or made (at the version read) when there is none yet. */
+  async flowKey(): Promise<Buffer> {
+    await this.refresh();
+    if (this.flowKeyValue) return this.flowKeyValue;
+    await this.secret.change((data) => {
+      if (keyOf(data[FLOW_KEY])) return false;
+      data[FLOW_KEY] = crypto.randomBytes(32).toString('base64');
+      return true;
+    });
+    if (!this.flowKeyValue) throw new Error(`the sessions Secret holds no usable ${FLOW_KEY}`);
+    return this.flowKeyValue;
+  }
+
   async insert(s: SessionRow, cap: number, perActor = cap): Promise<void> {
     await this.secret.change((data) => {
       const key = s.hash.toString('hex');
+      const flowKey = data[FLOW_KEY];
       const rows = [...this.parseAll(data), s].filter((r) => r.expiresAt > s.createdAt);
       // Newest first: what is cut is the oldest.
       rows.sort((a, b) => b.createdAt - a.createdAt);
       const perActorKept = new Map<string, number>();
       const kept: [string, string][] = [];
-      let bytes = 0;
+      let bytes = flowKey === undefined ? 0 : FLOW_KEY.length + flowKey.length;
       for (const r of rows) {
         const n = perActorKept.get(r.actor) ?? 0;
         if (n >= perActor) continue;
@@ -93,7 +115,7 @@ export class KubernetesSessionRows implements SessionRows {
       }
       if (!kept.some(([k]) => k === key)) throw new Error('a new session does not fit in the sessions Secret');
       for (const k of Object.keys(data)) delete data[k];
-      Object.assign(data, Object.fromEntries(kept));
+      Object.assign(data, Object.fromEntries(kept), flowKey === undefined ? {} : { [FLOW_KEY]: flowKey });
       return true;
     });
   }
@@ -110,12 +132,14 @@ export class KubernetesSessionRows implements SessionRows {
   }
 
   private take(data: Record<string, string>): void {
+    this.flowKeyValue = keyOf(data[FLOW_KEY]);
     this.rows = new Map(this.parseAll(data).map((r) => [r.hash.toString('hex'), r]));
   }
 
   private parseAll(data: Record<string, string>): SessionRow[] {
     const rows: SessionRow[] = [];
     for (const [key, value] of Object.entries(data)) {
+      if (key === FLOW_KEY) continue;
       const row = rowOf(key, value);
       if (typeof row !== 'string') rows.push(row);
       else if (!this.refused.has(key) && this.refused.size < 1000) {
@@ -150,6 +174,12 @@ function rowOf(key: string, value: unknown): SessionRow | string {
   if ((row.via === 'token') !== (row.tokenId !== undefined))
     return 'a session signed in with a token names its token, and only that one';
   return { ...row, hash: Buffer.from(key, 'hex') };
+}
+
+/** 32 bytes, or undefined for anything else. */
+function keyOf(value: string | undefined): Buffer | undefined {
+  const key = value === undefined ? undefined : Buffer.from(value, 'base64');
+  return key?.length === 32 ? key : undefined;
 }
 
 function encode(row: SessionRow): string {
