@@ -225,9 +225,18 @@ describe('browser sessions on the operator', () => {
     );
   });
 
-  it('ends a session signed out on one replica on the other within the cache bound', async () => {
+  it('honours a session on a replica started since, and ends one signed out on one replica on the other within the cache bound', async () => {
     const { cookie, csrf } = await signIn(0, token.viewer!);
     assert.equal((await call(1, 'GET', '/api/v1/whoami', { cookie })).status, 200);
+    // A replica started since (a restart, a new pod) knows it from the Secret alone.
+    const fresh = replica();
+    await new Promise<void>((resolve) => fresh.listen(0, '127.0.0.1', resolve));
+    try {
+      const r = await request((fresh.address() as AddressInfo).port, { path: '/api/v1/whoami', headers: { cookie } });
+      assert.equal(r.status, 200, r.body);
+    } finally {
+      fresh.close();
+    }
     assert.equal((await call(1, 'POST', '/auth/sign-out', { cookie })).status, 403, 'sign-out needs the CSRF token');
     const out = await call(1, 'POST', '/auth/sign-out', { cookie, 'x-csrf-token': csrf });
     assert.equal(out.status, 204, out.body);
