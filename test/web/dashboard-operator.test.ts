@@ -139,6 +139,17 @@ describe('the dashboard on the operator, in Chromium', () => {
     for (const what of ['history', 'series'])
       if (!(`/api/v1/rollouts/{name}/${what}` in doc.paths)) await page.locator(`[data-not-kept="${what}"]`).waitFor();
     assert.equal(await page.locator('main [role="alert"]').count(), 0);
+    // The Rollout resource's conditions, as the API gives them (the page may be a poll behind the resource).
+    const conditions = () =>
+      (cluster.api.get('kanari.dev/v1alpha1', 'Rollout', 'default', 'web')?.status?.conditions ?? []) as {
+        type: string;
+        status: string;
+      }[];
+    assert.ok(conditions().length > 0, 'the operator writes conditions');
+    await until(page, 'the conditions', async () => {
+      const shown = await page.locator('.conditions li').allInnerTexts();
+      return conditions().every((c) => shown.some((line) => line.startsWith(`${c.type}: ${c.status}`)));
+    });
     // The controls the operator's API serves, and no other.
     const commands = await page
       .locator('[data-command]')
