@@ -95,6 +95,12 @@ export async function run(argv: string[]): Promise<number> {
     values.api === undefined
       ? undefined
       : bindingOf('operator', '--api', values.api, values['tls-cert'], values['tls-key'], values.insecure === true);
+  // Read before any connection, so a wrong file is said at once; its flows are sealed with the sessions Secret's key (below).
+  const sealing: { rows?: KubernetesSessionRows } = {};
+  const oidc =
+    values.oidc === undefined
+      ? undefined
+      : singleSignOn(values.oidc, 'operator', { flows: new SealedFlows(() => sealing.rows!.flowKey()) });
   const conn = loadKubeConnection(target);
   const client = kubeClient(conn);
   const identity = values.identity ?? process.env.POD_NAME ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
@@ -102,10 +108,7 @@ export async function run(argv: string[]): Promise<number> {
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
   // The dashboard's sessions, and the key single sign-on's flows are sealed with, in a Secret beside the Lease.
   const sessionRows = apiBinding && new KubernetesSessionRows({ client, namespace: leaseNamespace, log });
-  const oidc =
-    sessionRows && values.oidc !== undefined
-      ? singleSignOn(values.oidc, 'operator', { flows: new SealedFlows(() => sessionRows.flowKey()) })
-      : undefined;
+  sealing.rows = sessionRows;
   const operator = new Operator({
     client,
     ...(target.namespace ? { namespace: target.namespace } : {}),
