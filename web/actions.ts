@@ -1,10 +1,12 @@
 /**
  * The operator's controls on a rollout, each behind a confirmation in a real `<dialog>`
  * (focus moves into it and Escape cancels, as the browser does for modal dialogs). A viewer
- * sees them disabled, with the reason beside them; the server refuses them all the same.
+ * sees them disabled, with the reason beside them; the server refuses them all the same. A
+ * control the API does not serve (none of these today, on either API) is not shown.
  */
-import { api, mayAct, rolloutPath } from './api.js';
+import { api, mayAct, rolloutPath, rolloutRef } from './api.js';
 import { h } from './dom.js';
+import { rolloutRoute, serves } from './served.js';
 import type { Rollout, Who } from './types.js';
 
 interface Control {
@@ -39,7 +41,7 @@ const CONTROLS: Control[] = [
 export function actions(r: Rollout, who: Who, done: () => void): HTMLElement {
   const allowed = mayAct(who);
   const status = h('p', { class: 'action-status', role: 'status' });
-  const buttons = CONTROLS.map((c) => {
+  const buttons = CONTROLS.filter((c) => serves('POST', rolloutRoute(c.command))).map((c) => {
     const button = h(
       'button',
       {
@@ -112,7 +114,7 @@ function confirm(c: Control, r: Rollout, status: HTMLElement, done: () => void):
       ...(c.command === 'promote' && full.checked ? { full: true } : {}),
       ...(why ? { reason: why } : {}),
     };
-    api(`${rolloutPath(r.name)}/${c.command}`, { method: 'POST', body })
+    api(`${rolloutPath(rolloutRef(r))}/${c.command}`, { method: 'POST', body })
       .then(() => {
         dialog.close();
         status.textContent = `${c.label.replace('…', '')}: done.`;

@@ -81,4 +81,12 @@ export function mayAct(who: Who): boolean {
   return who.role === 'operator' || who.role === 'admin';
 }
 
-export const rolloutPath = (name: string) => `/api/v1/rollouts/${encodeURIComponent(name)}`;
+/** A rollout's name in the API: `NAMESPACE/NAME` on a cluster, its name alone elsewhere. */
+export const rolloutRef = (r: { name: string; namespace?: string }) =>
+  r.namespace === undefined ? r.name : `${r.namespace}/${r.name}`;
+
+/** Its resource in the API: the slash of `NAMESPACE/NAME` percent-encoded, so it is one segment. */
+export const rolloutPath = (ref: string) => `/api/v1/rollouts/${encodeURIComponent(ref)}`;
+
+/** Its page in the dashboard: `/rollouts/NAMESPACE/NAME` (each part encoded), which main.ts reads back. */
+export const rolloutHref = (ref: string) => `/rollouts/${ref.split('/').map(encodeURIComponent).join('/')}`;

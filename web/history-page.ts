@@ -2,9 +2,10 @@
  * Past releases of every rollout: each deploy with its outcome, how long it took and who
  * acted on it (who deployed, who promoted, paused or aborted), from each rollout's history.
  */
-import { api, rolloutPath } from './api.js';
+import { api, rolloutHref, rolloutPath, rolloutRef } from './api.js';
 import { badge, clock, duration, h } from './dom.js';
 import { releases, type Release } from './releases.js';
+import { rolloutRoute, serves } from './served.js';
 import type { EventRow, Rollout } from './types.js';
 
 export function historyPage(root: HTMLElement): () => void {
@@ -29,11 +30,18 @@ export function historyPage(root: HTMLElement): () => void {
     ),
   );
   let stopped = false;
+  if (!serves('GET', rolloutRoute('history'))) {
+    status.replaceChildren(
+      h('span', { class: 'note', 'data-not-kept': 'history' }, 'This API does not keep rollouts’ history.'),
+    );
+    root.dataset.loaded = 'true';
+    return () => {};
+  }
   void (async () => {
     const { rollouts } = await api<{ rollouts: Rollout[] }>('/api/v1/rollouts');
     const all: Release[] = [];
     // A few at a time: a controller with hundreds of rollouts answers the rest meanwhile.
-    const queue = rollouts.map((r) => r.name);
+    const queue = rollouts.map(rolloutRef);
     const worker = async () => {
       for (let name = queue.shift(); name !== undefined && !stopped; name = queue.shift()) {
         const { events } = await api<{ events: EventRow[] }>(`${rolloutPath(name)}/history`);
@@ -55,11 +63,7 @@ function releaseRow(r: Release): HTMLTableRowElement {
   return h(
     'tr',
     {},
-    h(
-      'th',
-      { scope: 'row' },
-      h('a', { href: `/rollouts/${encodeURIComponent(r.rollout)}`, 'data-link': true }, r.rollout),
-    ),
+    h('th', { scope: 'row' }, h('a', { href: rolloutHref(r.rollout), 'data-link': true }, r.rollout)),
     h('td', {}, r.version),
     h('td', {}, r.outcome ? badge(r.outcome) : 'in flight'),
     h('td', {}, clock(r.startedAt)),

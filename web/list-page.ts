@@ -1,9 +1,10 @@
 /**
  * The rollouts: name, phase, weight, step, last verdict and age, filtered by phase and
  * searched by name as one types (both kept in the address's query, so a filtered view can
- * be bookmarked), and kept live from the event stream.
+ * be bookmarked), and kept live from the event stream (read again every 5 s where there is
+ * none: the operator's API). On a cluster each is named NAMESPACE/NAME.
  */
-import { api, ApiError, rolloutPath } from './api.js';
+import { api, ApiError, rolloutHref, rolloutPath, rolloutRef } from './api.js';
 import { badge, duration, h, widthOf } from './dom.js';
 import { watch } from './live.js';
 import { PHASES, type Rollout } from './types.js';
@@ -52,8 +53,8 @@ export function listPage(root: HTMLElement): () => void {
   const draw = () => {
     const q = search.value.trim().toLowerCase();
     const shown = [...rollouts.values()]
-      .filter((r) => (phase.value === '' || r.phase === phase.value) && r.name.toLowerCase().includes(q))
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .filter((r) => (phase.value === '' || r.phase === phase.value) && rolloutRef(r).toLowerCase().includes(q))
+      .sort((a, b) => rolloutRef(a).localeCompare(rolloutRef(b)));
     body.replaceChildren(...shown.map(row));
     count.textContent = `${shown.length} of ${rollouts.size} rollouts`;
   };
@@ -71,7 +72,7 @@ export function listPage(root: HTMLElement): () => void {
   const loadAll = async () => {
     const list = await api<{ rollouts: Rollout[] }>('/api/v1/rollouts');
     rollouts.clear();
-    for (const r of list.rollouts) rollouts.set(r.name, r);
+    for (const r of list.rollouts) rollouts.set(rolloutRef(r), r);
     draw();
     root.dataset.loaded = 'true';
   };
@@ -83,6 +84,7 @@ export function listPage(root: HTMLElement): () => void {
       else throw err;
     }
   };
+  const showError = (err: unknown) => count.replaceChildren(h('span', { role: 'alert' }, String(err)));
   const stop = watch(
     undefined,
     (names) => void Promise.all([...names].map(loadOne)).then(draw, showError),
@@ -90,7 +92,6 @@ export function listPage(root: HTMLElement): () => void {
   );
   // Ages move on with no event.
   const tick = window.setInterval(draw, 10_000);
-  const showError = (err: unknown) => count.replaceChildren(h('span', { role: 'alert' }, String(err)));
   return () => {
     stop();
     window.clearInterval(tick);
@@ -100,10 +101,11 @@ export function listPage(root: HTMLElement): () => void {
 function row(r: Rollout): HTMLTableRowElement {
   const last = r.analyses.at(-1);
   const live = r.canary !== undefined && r.result === undefined;
+  const ref = rolloutRef(r);
   return h(
     'tr',
-    { 'data-rollout': r.name },
-    h('th', { scope: 'row' }, h('a', { href: `/rollouts/${encodeURIComponent(r.name)}`, 'data-link': true }, r.name)),
+    { 'data-rollout': ref },
+    h('th', { scope: 'row' }, h('a', { href: rolloutHref(ref), 'data-link': true }, ref)),
     h('td', {}, badge(r.phase)),
     h(
       'td',

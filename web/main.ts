@@ -1,7 +1,8 @@
 /**
  * The dashboard's entry: who is here (else the sign-in page), the header, and the
- * client-side routes — `/` (the rollouts), `/rollouts/NAME`, `/history` — moved between
- * with the History API, so the page and its event stream are never reloaded.
+ * client-side routes — `/` (the rollouts), `/rollouts/NAME` (on a cluster
+ * `/rollouts/NAMESPACE/NAME`), `/history` — moved between with the History API, so the page
+ * and its event stream are never reloaded.
  */
 import { api, whoIsHere } from './api.js';
 import { h } from './dom.js';
@@ -9,6 +10,7 @@ import { historyPage } from './history-page.js';
 import { listPage } from './list-page.js';
 import { liveState } from './live.js';
 import { rolloutPage } from './rollout-page.js';
+import { loadServed } from './served.js';
 import { signInPage } from './sign-in-page.js';
 import type { Who } from './types.js';
 
@@ -29,12 +31,13 @@ window.addEventListener('popstate', () => who && show(who));
 function show(who: Who): void {
   leave();
   const path = location.pathname;
-  const rollout = /^\/rollouts\/([^/]+)$/.exec(path);
+  // A rollout on a cluster is NAMESPACE/NAME, in two segments.
+  const rollout = /^\/rollouts\/([^/]+(?:\/[^/]+)?)$/.exec(path);
   for (const a of header.querySelectorAll('a[data-link]'))
     a.toggleAttribute('aria-current', a.getAttribute('href') === path);
   if (path === '/') leave = listPage(main);
   else if (path === '/history') leave = historyPage(main);
-  else if (rollout) leave = rolloutPage(main, decodeURIComponent(rollout[1]!), who);
+  else if (rollout) leave = rolloutPage(main, rollout[1]!.split('/').map(decodeURIComponent).join('/'), who);
   else {
     main.replaceChildren(
       h('h1', {}, 'Not found'),
@@ -76,6 +79,7 @@ async function start(): Promise<void> {
     leave = signInPage(main, () => void start());
     return;
   }
+  await loadServed();
   leave();
   drawHeader(who);
   show(who);

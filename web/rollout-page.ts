@@ -1,16 +1,19 @@
 /**
  * One rollout: where it is in its lifecycle, its weights (live), its steps, its charts, its
  * analyses with their reports, the controls, and its history with who acted. Kept live from
- * the event stream of this one rollout, without reloading the page.
+ * the event stream of this one rollout, without reloading the page (or read again every 5 s
+ * where the API has no stream). What an API does not serve (the operator's: history, series,
+ * reports, until it does) is said calmly as not kept, never as an error.
  */
 import type uPlot from './vendor/uPlot.esm.js';
 import { actions } from './actions.js';
-import { api, ApiError, rolloutPath } from './api.js';
+import { api, ApiError, rolloutPath, rolloutRef } from './api.js';
 import { drawCharts } from './charts.js';
 import { badge, clock, duration, h, widthOf } from './dom.js';
 import { eventLine } from './releases.js';
 import { watch } from './live.js';
 import { reportTable } from './report.js';
+import { rolloutRoute, serves } from './served.js';
 import { PHASES, type EventRow, type Report, type Rollout, type Series, type Who } from './types.js';
 
 // The lifecycle in order, and beside it the phases the machine reaches from any step.
@@ -79,6 +82,26 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
   let picked: string | undefined;
   let releaseStart: number | undefined;
   const report = h('div', { class: 'report-slot' });
+  /** What this API keeps of a rollout besides its state: each false once it is not served or answers 404. */
+  const kept = {
+    history: serves('GET', rolloutRoute('history')),
+    series: serves('GET', rolloutRoute('series')),
+    reports: serves('GET', rolloutRoute('analyses/{id}')),
+  };
+  const notKept = (what: keyof typeof kept, text: string) => {
+    kept[what] = false;
+    return h('p', { class: 'note', 'data-not-kept': what }, text);
+  };
+  const noHistory = () =>
+    historyBody.replaceChildren(
+      h('tr', {}, h('td', { colspan: 3 }, notKept('history', 'This API does not keep a rollout’s history.'))),
+    );
+  const noSeries = () => {
+    range.disabled = true;
+    charts.replaceChildren(notKept('series', 'This API does not keep a rollout’s traffic and latency over time.'));
+  };
+  /** A 404 from a route the document listed (an older server): the same calm note. */
+  const absent = (err: unknown) => err instanceof ApiError && err.status === 404;
 
   const loadRollout = async () => {
     let r: Rollout;
@@ -87,6 +110,11 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) {
         top.replaceChildren(h('h1', {}, name), h('p', { role: 'alert' }, `There is no rollout ${name}.`));
+        return;
+      }
+      // On a cluster: a Rollout the operator has not taken on (yet), with why.
+      if (err instanceof ApiError && err.status === 409) {
+        top.replaceChildren(h('h1', {}, name), h('p', { class: 'note' }, err.message));
         return;
       }
       throw err;
@@ -128,6 +156,7 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
       report,
     );
     if (openReport === undefined) report.replaceChildren();
+    else if (!kept.reports) report.replaceChildren(notKept('reports', 'This API does not keep analysis reports.'));
     // The report in place is replaced only once the new one is read, so it does not flicker each round.
     else
       api<Report>(`${rolloutPath(name)}/analyses/${encodeURIComponent(openReport)}`).then(
@@ -136,7 +165,14 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
       );
   };
   const loadHistory = async () => {
-    const { events } = await api<{ events: EventRow[] }>(`${rolloutPath(name)}/history?limit=200`);
+    if (!kept.history) return noHistory();
+    let events: EventRow[];
+    try {
+      ({ events } = await api<{ events: EventRow[] }>(`${rolloutPath(name)}/history?limit=200`));
+    } catch (err) {
+      if (absent(err)) return noHistory();
+      throw err;
+    }
     releaseStart = events.findLast((e) => e.type === 'deploy')?.at;
     historyBody.replaceChildren(
       ...events
@@ -154,9 +190,16 @@ export function rolloutPage(root: HTMLElement, name: string, who: Who): () => vo
     );
   };
   const loadSeries = async () => {
+    if (!kept.series) return noSeries();
     seriesAt = Date.now();
     const to = Date.now() + 1000;
-    const series = await api<Series>(`${rolloutPath(name)}/series?from=${from(to)}&to=${to}&points=300`);
+    let series: Series;
+    try {
+      series = await api<Series>(`${rolloutPath(name)}/series?from=${from(to)}&to=${to}&points=300`);
+    } catch (err) {
+      if (absent(err)) return noSeries();
+      throw err;
+    }
     plots.forEach((p) => p.destroy());
     plots = drawCharts(charts, series);
     charts.dataset.points = String(series.t.length);
@@ -221,8 +264,21 @@ function summary(r: Rollout): HTMLElement[] {
     r.result ? `${r.result.outcome} ${r.result.version}: ${r.result.reason}` : '',
   ].filter((n) => n !== '');
   return [
-    h('h1', {}, r.name, ' ', badge(r.phase)),
-    h('p', { class: 'sub' }, `${versions} · users at ${r.listen} · ${r.message}`),
+    h('h1', {}, rolloutRef(r), ' ', badge(r.phase)),
+    h('p', { class: 'sub' }, `${versions}${r.listen ? ` · users at ${r.listen}` : ''} · ${r.message}`),
+    r.conditions?.length
+      ? h(
+          'ul',
+          { class: 'conditions', 'aria-label': 'Conditions' },
+          r.conditions.map((c) =>
+            h(
+              'li',
+              { 'data-condition': c.type },
+              `${c.type}: ${c.status}${c.reason ? ` (${c.reason})` : ''}${c.message ? ` — ${c.message}` : ''}`,
+            ),
+          ),
+        )
+      : h('span'),
     notes.length
       ? h(
           'ul',

@@ -41,6 +41,10 @@ export interface AnalysisSummary {
 
 export interface Rollout {
   name: string;
+  /** On a cluster (the operator's API): the Rollout resource's namespace; the rollout is `NAMESPACE/NAME` there. */
+  namespace?: string;
+  /** On a cluster: the resource's status conditions. */
+  conditions?: { type: string; status: string; reason?: string; message?: string }[];
   phase: Phase;
   stable: string;
   canary?: string;

@@ -17,19 +17,23 @@ import { kubernetesWorld } from '../operator/compose.js';
 import { Operator } from '../operator/operator.js';
 import { CLUSTER_TOKEN_HINT, createClusterApiServer } from '../server/cluster-api.js';
 import { KubeAccess } from '../server/kube-access.js';
+import { SealedFlows, type OidcSignIn } from '../server/oidc.js';
+import { Sessions } from '../server/sessions.js';
 import { Tokens } from '../server/tokens.js';
 import { listenOrExplain } from '../shared/system.js';
+import { KubernetesSessionRows, SESSIONS_SECRET } from '../store/kubernetes-sessions.js';
 import { KubernetesTokenRows, TOKENS_SECRET } from '../store/kubernetes-tokens.js';
 import { parseCommandArgs } from './args.js';
 import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterTarget, type ClusterTarget } from './cluster.js';
 import { ClusterRollouts } from './operator-api.js';
 import { bindingOf, type Binding } from './binding.js';
 import { EXIT, UsageError } from './exit.js';
+import { singleSignOn } from './oidc-file.js';
 
 export const summary = 'run Kubernetes mode: watch Rollout resources and carry them out (one leader at a time)';
 
 const HELP = `Usage: kanari operator [--namespace NS] [--lease-namespace NS] [--identity ID] [--listen HOST:PORT]
-                       [--api HOST:PORT [--tls-cert FILE --tls-key FILE] [--insecure]]
+                       [--api HOST:PORT [--tls-cert FILE --tls-key FILE] [--insecure] [--oidc FILE]]
 
 Watches Rollout resources (every namespace, or only --namespace) and the Deployments they
 name, and carries each rollout out: the versions in Deployments kanari owns, traffic by the
@@ -43,6 +47,7 @@ election on the Lease kanari-operator; only the holder acts.
   --tls-cert FILE       serve the API over HTTPS with this certificate (PEM) ...
   --tls-key FILE        ... and its private key (PEM)
   --insecure            serve the API off loopback without TLS (behind a mesh or a TLS-terminating proxy)
+  --oidc FILE           single sign-on for the dashboard, as kanari up --oidc takes it (redirectUrl needed)
   --lease-duration D     how long a silent leader's Lease is respected (default 15s)
   --renew-deadline D     a leader that could not renew for this long stops (default 10s)
   --retry-period D       how often the Lease is renewed or tried (default 2s)
@@ -69,6 +74,7 @@ export async function run(argv: string[]): Promise<number> {
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     insecure: { type: 'boolean' },
+    oidc: { type: 'string' },
     'lease-duration': { type: 'string' },
     'renew-deadline': { type: 'string' },
     'retry-period': { type: 'string' },
@@ -80,17 +86,29 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const target = clusterTarget('operator', values) ?? {};
-  if (values.api === undefined && (values['tls-cert'] ?? values['tls-key'] ?? values.insecure) !== undefined)
-    throw new UsageError('operator: --tls-cert, --tls-key and --insecure go with --api');
+  if (
+    values.api === undefined &&
+    (values['tls-cert'] ?? values['tls-key'] ?? values.insecure ?? values.oidc) !== undefined
+  )
+    throw new UsageError('operator: --tls-cert, --tls-key, --insecure and --oidc go with --api');
   const apiBinding =
     values.api === undefined
       ? undefined
       : bindingOf('operator', '--api', values.api, values['tls-cert'], values['tls-key'], values.insecure === true);
+  // Read before any connection, so a wrong file is said at once; its flows are sealed with the sessions Secret's key (below).
+  const sealing: { rows?: KubernetesSessionRows } = {};
+  const oidc =
+    values.oidc === undefined
+      ? undefined
+      : singleSignOn(values.oidc, 'operator', { flows: new SealedFlows(() => sealing.rows!.flowKey()) });
   const conn = loadKubeConnection(target);
   const client = kubeClient(conn);
   const identity = values.identity ?? process.env.POD_NAME ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
   const leaseNamespace = values['lease-namespace'] ?? process.env.POD_NAMESPACE ?? conn.namespace;
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
+  // The dashboard's sessions, and the key single sign-on's flows are sealed with, in a Secret beside the Lease.
+  const sessionRows = apiBinding && new KubernetesSessionRows({ client, namespace: leaseNamespace, log });
+  sealing.rows = sessionRows;
   const operator = new Operator({
     client,
     ...(target.namespace ? { namespace: target.namespace } : {}),
@@ -117,7 +135,10 @@ export async function run(argv: string[]): Promise<number> {
     if (!at) throw new UsageError(`operator: --listen must be HOST:PORT (got ${JSON.stringify(listen)})`);
     await listenOrExplain(probes, at.port, at.host, '--listen');
   }
-  const api = apiBinding && (await serveApi(apiBinding, { client, conn, target, leaseNamespace, log }));
+  const api =
+    apiBinding &&
+    sessionRows &&
+    (await serveApi(apiBinding, { client, conn, target, leaseNamespace, log, sessionRows, ...(oidc ? { oidc } : {}) }));
   log(
     `kanari operator ${identity}: ${conn.origin}, ${target.namespace ? `namespace ${target.namespace}` : 'every namespace'}, lease ${leaseNamespace}/kanari-operator`,
   );
@@ -137,7 +158,7 @@ export async function run(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-/** The API on `at`, its tokens in the Secret kanari-api-tokens beside the Lease. */
+/** The API and the dashboard on `at`, its tokens and sessions in the Secrets kanari-api-tokens and kanari-api-sessions beside the Lease. */
 async function serveApi(
   at: Binding,
   o: {
@@ -146,10 +167,13 @@ async function serveApi(
     target: ClusterTarget;
     leaseNamespace: string;
     log: (line: string) => void;
+    sessionRows: KubernetesSessionRows;
+    oidc?: OidcSignIn;
   },
 ): Promise<http.Server | https.Server> {
   const rows = new KubernetesTokenRows({ client: o.client, namespace: o.leaseNamespace, log: o.log });
   const tokens = new Tokens(rows, Date.now, CLUSTER_TOKEN_HINT);
+  const sessions = new Sessions(o.sessionRows, rows);
   const where = {
     ...(o.target.namespace ? { watched: o.target.namespace } : {}),
     home: o.target.namespace ?? o.conn.namespace,
@@ -165,12 +189,16 @@ async function serveApi(
     rollouts: new ClusterRollouts({ client: o.client, ...where, origin: o.conn.origin }),
     tokens,
     authenticate: (req) => access.authenticate(req),
+    browser: { sessions, ...(o.oidc ? { oidc: o.oidc } : {}) },
     ...(at.tls ? { tls: at.tls } : {}),
     log: o.log,
   });
   await listenOrExplain(server, at.port, at.host, '--api');
   o.log(
     `kanari API on ${at.tls ? 'https' : 'http'}://${at.host}:${(server.address() as AddressInfo).port} (tokens in Secret ${o.leaseNamespace}/${TOKENS_SECRET})`,
+  );
+  o.log(
+    `the dashboard at the same address, browser sessions in Secret ${o.leaseNamespace}/${SESSIONS_SECRET}${o.oidc ? ', with single sign-on' : ''}`,
   );
   return server;
 }

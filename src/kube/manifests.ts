@@ -19,6 +19,8 @@ export interface ManifestOptions {
 export const OPERATOR = 'kanari-operator';
 /** The Secret that holds the API's tokens (their hashes), in the operator's namespace. */
 export const TOKENS_SECRET = 'kanari-api-tokens';
+/** The Secret that holds the dashboard's browser sessions (their hashes), beside it. */
+export const SESSIONS_SECRET = 'kanari-api-sessions';
 /** Where the operator runs when it watches every namespace. */
 export const SYSTEM_NAMESPACE = 'kanari-system';
 
@@ -76,9 +78,14 @@ export const LEASE_RULES: PolicyRule[] = [
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ];
 
-/** The API's tokens (`kanari operator --api`): the one Secret these manifests make, read and written, no other. */
+/** The API's tokens and browser sessions (`kanari operator --api`): the two Secrets these manifests make, read and written, no other. */
 export const TOKEN_RULES: PolicyRule[] = [
-  { apiGroups: [''], resources: ['secrets'], resourceNames: [TOKENS_SECRET], verbs: ['get', 'update'] },
+  {
+    apiGroups: [''],
+    resources: ['secrets'],
+    resourceNames: [TOKENS_SECRET, SESSIONS_SECRET],
+    verbs: ['get', 'update'],
+  },
 ];
 
 /**
@@ -160,6 +167,7 @@ export function installManifests(options: ManifestOptions): KubeObject[] {
     binding('RoleBinding', `${OPERATOR}-leader`, ns, ns),
     // Made empty here, so the operator needs no right to create Secrets; a second apply keeps the tokens in it.
     { apiVersion: 'v1', kind: 'Secret', metadata: meta(TOKENS_SECRET, ns), type: 'Opaque' },
+    { apiVersion: 'v1', kind: 'Secret', metadata: meta(SESSIONS_SECRET, ns), type: 'Opaque' },
     role('Role', `${OPERATOR}-api-tokens`, TOKEN_RULES, ns),
     binding('RoleBinding', `${OPERATOR}-api-tokens`, ns, ns),
     role('ClusterRole', `${OPERATOR}-crds`, CLUSTER_RULES),

@@ -14,7 +14,13 @@ import { LOCAL_TOKEN_NAME, type Tokens } from './tokens.js';
 export interface AuthRouteOptions {
   tokens: Tokens;
   sessions: Sessions;
-  codes: SignInCodes;
+  /** The sign-in link's codes: `kanari up` prints links, an operator none (no route then). */
+  codes?: SignInCodes;
+  /**
+   * Only kanari's own tokens sign a browser in (the operator): a Kubernetes token's role is
+   * RBAC's in each Rollout's namespace, asked on every request, which a session cannot carry.
+   */
+  kanariTokensOnly?: boolean;
   oidc?: SingleSignOn;
   /** Served over TLS: the cookies are `Secure`. */
   secure: boolean;
@@ -64,6 +70,13 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
       response: { status: 204, description: 'signed in: the session cookie is set', empty: true },
       errors: [401],
       handle: async ({ body }) => {
+        if (o.kanariTokensOnly && !body.token.startsWith('kanari_'))
+          throw new HttpError(
+            401,
+            'only a kanari token (kanari token create) signs in here: a Kubernetes token’s role comes from RBAC in each namespace at each request, so use it as a bearer token instead',
+            { reason: 'kubernetes-token' },
+            { 'www-authenticate': 'Bearer' },
+          );
         let principal;
         try {
           principal = await o.tokens.authenticateCurrent(`Bearer ${body.token}`);
@@ -73,7 +86,7 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
             throw new HttpError(401, 'wrong, expired or revoked token', {}, { 'www-authenticate': 'Bearer' });
           throw err;
         }
-        const { id } = o.sessions.start({
+        const { id } = await o.sessions.start({
           actor: principal.name,
           role: principal.role,
           via: 'token',
@@ -99,8 +112,8 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
       role: 'viewer',
       summary: 'ends the browser session here and now, and clears its cookie',
       response: { status: 204, description: 'signed out', empty: true },
-      handle: ({ principal }) => {
-        o.sessions.end(needSession(principal?.session));
+      handle: async ({ principal }) => {
+        await o.sessions.end(needSession(principal?.session));
         return { status: 204, headers: { 'set-cookie': sessionCookieHeader(o.secure) } };
       },
     }),
@@ -149,27 +162,38 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
           o.log(`single sign-on refused: ${why}${err instanceof SignInRefused ? '' : ` (${describeOidcError(err)})`}`);
           return refused(err instanceof SignInRefused ? err.code : 'invalid', [clear]);
         }
-        const { id } = o.sessions.start({ actor: who.actor, role: who.role, via: 'oidc' });
+        const { id } = await o.sessions.start({ actor: who.actor, role: who.role, via: 'oidc' });
         o.log(`${who.actor} signed in with single sign-on as ${who.role}`);
         return signedIn(id, 303, { location: '/' }, [clear]);
       },
     }),
-    route({
-      method: 'GET',
-      path: '/sign-in',
-      public: true,
-      summary: 'the sign-in link kanari up prints: a code valid once for 60 s becomes an admin session',
-      query: { code: { schema: z.string().max(100), description: 'the single-use code' } },
-      response: { status: 303, description: 'to the dashboard, signed in or with ?sign-in-error=', empty: true },
-      handle: ({ query }) => {
-        const code = query.get('code');
-        if (code === null || !o.codes.redeem(code)) return refused('link');
-        const { id } = o.sessions.start({ actor: LOCAL_TOKEN_NAME, role: 'admin', via: 'link' });
-        o.log(`${LOCAL_TOKEN_NAME} signed in with the sign-in link as admin`);
-        return signedIn(id, 303, { location: '/' });
-      },
-    }),
+    ...(o.codes === undefined ? [] : [signInLinkRoute(o.codes, o.log, signedIn, refused, o.sessions)]),
   ];
+}
+
+/** `GET /sign-in?code=`: the link kanari up prints. */
+function signInLinkRoute(
+  codes: SignInCodes,
+  log: (line: string) => void,
+  signedIn: (id: string, status: number, extra?: Record<string, string>) => Answer,
+  refused: (code: SignInError) => Answer,
+  sessions: Sessions,
+): Route {
+  return route({
+    method: 'GET',
+    path: '/sign-in',
+    public: true,
+    summary: 'the sign-in link kanari up prints: a code valid once for 60 s becomes an admin session',
+    query: { code: { schema: z.string().max(100), description: 'the single-use code' } },
+    response: { status: 303, description: 'to the dashboard, signed in or with ?sign-in-error=', empty: true },
+    handle: async ({ query }) => {
+      const code = query.get('code');
+      if (code === null || !codes.redeem(code)) return refused('link');
+      const { id } = await sessions.start({ actor: LOCAL_TOKEN_NAME, role: 'admin', via: 'link' });
+      log(`${LOCAL_TOKEN_NAME} signed in with the sign-in link as admin`);
+      return signedIn(id, 303, { location: '/' });
+    },
+  });
 }
 
 /** openid-client's error in a line for the log: its messages down the cause chain and the OAuth error code; never a token. */

@@ -2,9 +2,11 @@
  * Single sign-on with OpenID Connect (authorization code with PKCE, S256), as a relying
  * party built on openid-client. A person's role comes from one claim of theirs (their groups,
  * say) through the mapping the controller is configured with; no mapping, no session. What a
- * sign-in in flight needs (state, nonce, PKCE verifier) stays in this process's memory, used
- * once, for 10 minutes, keyed by a random value in an HttpOnly cookie of the browser that
- * started it, so a callback from any other browser is refused.
+ * sign-in in flight needs (state, nonce, PKCE verifier) is bound to the browser that started
+ * it by an HttpOnly cookie, for 10 minutes, so a callback from any other browser is refused:
+ * under `kanari up` it stays in this process's memory, used once, keyed by a random value in
+ * the cookie; on a cluster, where the callback may land on another replica, it is the
+ * cookie itself, sealed (AES-256-GCM) with a key every replica shares (`SealedFlows`).
  */
 import crypto from 'node:crypto';
 import * as client from 'openid-client';
@@ -66,17 +68,83 @@ const MAX_FLOWS = 1000;
 /** Checked before its roles: the highest role a person's claim maps to is theirs. */
 const BY_RANK: readonly Role[] = ['admin', 'operator', 'viewer'];
 
-interface Flow {
+export interface Flow {
   state: string;
   nonce: string;
   verifier: string;
   expiresAt: number;
 }
 
+/** Where flows in flight are kept until their callback: what goes in the browser's cookie, and the flow back from it. */
+export interface FlowKeeper {
+  keep(flow: Flow): Promise<string>;
+  /** The flow a cookie's value names, if any (expired or not: the caller checks). */
+  take(cookie: string): Promise<Flow | undefined>;
+}
+
+/** Flows in this process's memory, each taken once: the cookie holds a random key to one. */
+export class FlowsInMemory implements FlowKeeper {
+  private readonly flows = new Map<string, Flow>();
+
+  constructor(private readonly now: () => number) {}
+
+  keep(flow: Flow): Promise<string> {
+    for (const [id, f] of this.flows) if (f.expiresAt <= this.now()) this.flows.delete(id);
+    if (this.flows.size >= MAX_FLOWS) this.flows.delete(this.flows.keys().next().value!);
+    const id = crypto.randomBytes(32).toString('base64url');
+    this.flows.set(id, flow);
+    return Promise.resolve(id);
+  }
+
+  take(cookie: string): Promise<Flow | undefined> {
+    const flow = this.flows.get(cookie);
+    this.flows.delete(cookie);
+    return Promise.resolve(flow);
+  }
+}
+
+/**
+ * Flows sealed into the cookie itself with AES-256-GCM under a key every replica reads (the
+ * sessions Secret's): nothing is written per flow, so starting sign-ins in a loop costs the
+ * API server nothing, and a callback is finished by whichever replica it reaches. A sealed
+ * flow is not used up by its callback (the cookie is cleared, and the provider takes each
+ * authorization code once); it is good for its 10 minutes only.
+ */
+export class SealedFlows implements FlowKeeper {
+  private static readonly AAD = Buffer.from('kanari oidc flow v1');
+
+  constructor(private readonly key: () => Promise<Buffer>) {}
+
+  async keep(flow: Flow): Promise<string> {
+    const iv = crypto.randomBytes(12);
+    const cipher = crypto.createCipheriv('aes-256-gcm', await this.key(), iv).setAAD(SealedFlows.AAD);
+    const sealed = Buffer.concat([cipher.update(JSON.stringify(flow), 'utf8'), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64url');
+  }
+
+  async take(cookie: string): Promise<Flow | undefined> {
+    const raw = Buffer.from(cookie, 'base64url');
+    if (cookie.length > 1024 || raw.length < 29) return undefined;
+    try {
+      const decipher = crypto
+        .createDecipheriv('aes-256-gcm', await this.key(), raw.subarray(0, 12))
+        .setAAD(SealedFlows.AAD)
+        .setAuthTag(raw.subarray(12, 28));
+      const json = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+      const flow = JSON.parse(json) as Partial<Flow>;
+      const strings = [flow.state, flow.nonce, flow.verifier].every((v) => typeof v === 'string');
+      return strings && typeof flow.expiresAt === 'number' ? (flow as Flow) : undefined;
+    } catch {
+      // Not sealed with this key: made up, changed, or from before the key changed.
+      return undefined;
+    }
+  }
+}
+
 export class OidcSignIn implements SingleSignOn {
   readonly label: string;
   private discovered?: Promise<client.Configuration>;
-  private readonly flows = new Map<string, Flow>();
+  private readonly flows: FlowKeeper;
   private redirectUrl?: string;
 
   constructor(
@@ -87,10 +155,13 @@ export class OidcSignIn implements SingleSignOn {
       /** A test's fetch, to tamper with the provider's answers on their way in. */
       fetchForTests?: client.CustomFetch;
       now?: () => number;
+      /** Where flows in flight are kept (this process's memory unless said). */
+      flows?: FlowKeeper;
     } = {},
   ) {
     this.label = `Sign in with ${settings.label ?? new URL(settings.issuer).host}`;
     this.redirectUrl = settings.redirectUrl;
+    this.flows = options.flows ?? new FlowsInMemory(() => this.now());
   }
 
   /** The API's own address, once it listens: the redirect URL when none was configured. */
@@ -114,16 +185,11 @@ export class OidcSignIn implements SingleSignOn {
       state: flow.state,
       nonce: flow.nonce,
     });
-    for (const [id, f] of this.flows) if (f.expiresAt <= this.now()) this.flows.delete(id);
-    if (this.flows.size >= MAX_FLOWS) this.flows.delete(this.flows.keys().next().value!);
-    const id = crypto.randomBytes(32).toString('base64url');
-    this.flows.set(id, flow);
-    return { url: url.href, id };
+    return { url: url.href, id: await this.flows.keep(flow) };
   }
 
   async finish(flowId: string | undefined, query: URLSearchParams): Promise<{ actor: string; role: Role }> {
-    const flow = flowId === undefined ? undefined : this.flows.get(flowId);
-    if (flowId !== undefined) this.flows.delete(flowId);
+    const flow = flowId === undefined ? undefined : await this.flows.take(flowId);
     const error = query.get('error');
     if (error !== null)
       throw new SignInRefused('provider', `the identity provider said ${/^[\w.-]{1,40}$/.test(error) ? error : 'no'}`);

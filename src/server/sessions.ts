@@ -9,13 +9,12 @@ import type { IncomingMessage } from 'node:http';
 import { HttpError } from '../shared/http.js';
 import { EndWatchers } from './end-watchers.js';
 import { sameSecret, sha256 } from './secrets.js';
-import type { SessionTable } from '../store/sessions.js';
-import type { TokenTable } from '../store/tokens.js';
+import { SESSION_LIFETIME_MS, type SessionRows } from '../store/sessions.js';
+import type { TokenRows } from '../store/tokens.js';
 import type { Principal, Role, SessionRef, SignInVia, Tokens } from './tokens.js';
 
 export const SESSION_COOKIE = 'kanari_session';
-/** Absolute, not idle: a stolen cookie is worth half a day at most, and nobody is signed out mid-rollout by a quiet hour. */
-export const SESSION_LIFETIME_MS = 12 * 3_600_000;
+export { SESSION_LIFETIME_MS };
 /** Sign-ins beyond this drop the oldest sessions, so signing in in a loop cannot fill the disk. */
 export const MAX_SESSIONS = 10_000;
 /** And beyond this for one actor drop that actor's oldest: one token signing in in a loop signs nobody else out. */
@@ -29,19 +28,24 @@ export class Sessions {
   private readonly onEnd: EndWatchers;
 
   constructor(
-    private readonly table: SessionTable,
-    private readonly tokens: TokenTable,
+    private readonly table: SessionRows,
+    private readonly tokens: TokenRows,
     private readonly now: () => number = Date.now,
   ) {
     this.onEnd = new EndWatchers(now);
   }
 
   /** Starts a session; the id is in the cookie and nowhere else. */
-  start(o: { actor: string; role: Role; via: SignInVia; tokenId?: string }): { id: string; expiresAt: number } {
+  async start(o: {
+    actor: string;
+    role: Role;
+    via: SignInVia;
+    tokenId?: string;
+  }): Promise<{ id: string; expiresAt: number }> {
     const id = crypto.randomBytes(32).toString('base64url');
     const at = this.now();
     const expiresAt = at + SESSION_LIFETIME_MS;
-    this.table.insert(
+    await this.table.insert(
       {
         hash: sha256(id),
         actor: o.actor,
@@ -56,6 +60,18 @@ export class Sessions {
       MAX_SESSIONS_PER_ACTOR,
     );
     return { id, expiresAt };
+  }
+
+  /**
+   * `authenticate` on rows read again first when they are kept elsewhere: another replica
+   * may have made the session, signed it out, or revoked its token.
+   */
+  async authenticateCurrent(id: string): Promise<Principal> {
+    if (!SESSION_ID.test(id)) return this.authenticate(id);
+    await this.table.refresh?.(sha256(id));
+    const tokenId = this.table.byHash(sha256(id))?.tokenId;
+    if (tokenId !== undefined) await this.tokens.refresh?.(tokenId);
+    return this.authenticate(id);
   }
 
   /** The principal a session cookie's value names; a 401 saying why for anything else. */
@@ -84,15 +100,15 @@ export class Sessions {
   /** Drops a session found dead; a store that takes no writes (a full disk) refuses it all the same. */
   private forget(hash: Buffer): void {
     try {
-      this.table.remove(hash);
+      Promise.resolve(this.table.remove(hash)).catch(() => {});
     } catch {
       // It stays refused: its expiry or its token says so at every request.
     }
   }
 
   /** Signs a session out: its row goes, and so do the streams it holds open. */
-  end(session: SessionRef): void {
-    this.table.remove(Buffer.from(session.key, 'hex'));
+  async end(session: SessionRef): Promise<void> {
+    await this.table.remove(Buffer.from(session.key, 'hex'));
     this.onEnd.end(session.key);
   }
 

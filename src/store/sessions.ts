@@ -5,6 +5,9 @@
  */
 import type Database from 'better-sqlite3';
 
+/** Absolute, not idle: a stolen cookie is worth half a day at most, and nobody is signed out mid-rollout by a quiet hour. */
+export const SESSION_LIFETIME_MS = 12 * 3_600_000;
+
 export const SESSIONS_SCHEMA = `
 create table if not exists browser_sessions (
   hash blob primary key,
@@ -48,7 +51,21 @@ interface SqlRow {
 
 const COLUMNS = 'hash, actor, role, via, token_id, csrf, created_at, expires_at';
 
-export class SessionTable {
+/**
+ * Where sessions are kept: this SQLite table, or a Kubernetes Secret (`kubernetes-sessions.ts`).
+ * Reads answer at once from what is kept here; writes may go over the network, and a kept
+ * copy is brought up to date by `refresh` before a read that must be current.
+ */
+export interface SessionRows {
+  /** Adds a session and drops any expired, the actor's oldest beyond `perActor`, and the oldest beyond `cap`. */
+  insert(s: SessionRow, cap: number, perActor?: number): void | Promise<void>;
+  byHash(hash: Buffer): SessionRow | undefined;
+  remove(hash: Buffer): boolean | Promise<boolean>;
+  /** Reads again what another replica may have written; `hash` is a session being looked for. */
+  refresh?(hash?: Buffer): Promise<void>;
+}
+
+export class SessionTable implements SessionRows {
   constructor(private readonly db: Database.Database) {
     db.exec(SESSIONS_SCHEMA);
   }

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { parseCommandArgs } from '../../src/cli/args.js';
 import { CLUSTER_HELP, CLUSTER_OPTIONS, clusterTarget, rolloutName } from '../../src/cli/cluster.js';
 import { UsageError } from '../../src/cli/exit.js';
@@ -62,11 +65,26 @@ describe('the cluster options', () => {
   });
 });
 
+/** Single sign-on's settings as kanari up takes them: no redirectUrl, which the operator cannot guess. */
+const OIDC_DIR = mkdtempSync(join(tmpdir(), 'kanari-oidc-'));
+const OIDC_FILE = join(OIDC_DIR, 'oidc.yaml');
+writeFileSync(
+  OIDC_FILE,
+  'issuer: https://id.example.com\nclientId: kanari\nroleClaim: groups\nroles: { viewer: [all] }\n',
+);
+after(() => rmSync(OIDC_DIR, { recursive: true, force: true }));
+
 describe("the operator's API options", () => {
-  it('refuse TLS flags without --api, an address that is not one, and clear text off loopback, before any connection', async () => {
+  it('refuse TLS and single sign-on flags without --api, an address that is not one, clear text off loopback, and a single sign-on file without its redirect URL, before any connection', async () => {
     const { run } = await import('../../src/cli/operator.js');
     for (const [args, message] of [
-      [['--tls-cert', '/c.pem', '--tls-key', '/k.pem'], /--tls-cert, --tls-key and --insecure go with --api/],
+      [['--tls-cert', '/c.pem', '--tls-key', '/k.pem'], /--tls-cert, --tls-key, --insecure and --oidc go with --api/],
+      [['--oidc', '/oidc.yaml'], /--tls-cert, --tls-key, --insecure and --oidc go with --api/],
+      [
+        ['--api', '127.0.0.1:8443', '--oidc', '/nothing/oidc.yaml'],
+        /operator: cannot read --oidc \/nothing\/oidc\.yaml/,
+      ],
+      [['--api', '127.0.0.1:8443', '--oidc', OIDC_FILE], /operator: --oidc .*: redirectUrl is needed on a cluster/],
       [['--api', 'nope'], /operator: --api must be host:port/],
       [
         ['--api', '0.0.0.0:8443'],

@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { apiRoutes } from '../../src/server/api.js';
 import * as answers from '../../src/server/api-schemas.js';
 import type { Route } from '../../src/server/routes.js';
+import { SignInCodes } from '../../src/server/sessions.js';
 import { request, type Reply } from './http.js';
 
 type Operation = { parameters?: { name: string; in: string }[]; responses: Record<string, unknown> };
@@ -56,7 +57,8 @@ export async function servedConformance(port: number): Promise<(e: Exchange) => 
   const doc = await request(port, { path: '/api/openapi.json' });
   return conformance(
     JSON.parse(doc.body),
-    apiRoutes({} as never, {} as never, {} as never, () => {}, {} as never),
+    // The routes of kanari up, which prints sign-in links.
+    apiRoutes({} as never, {} as never, {} as never, () => {}, { codes: new SignInCodes() } as never),
   );
 }
 

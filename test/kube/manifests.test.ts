@@ -28,6 +28,7 @@ describe('kanari k8s manifests', () => {
       'Role kanari-system/kanari-operator-leader',
       'RoleBinding kanari-system/kanari-operator-leader',
       'Secret kanari-system/kanari-api-tokens',
+      'Secret kanari-system/kanari-api-sessions',
       'Role kanari-system/kanari-operator-api-tokens',
       'RoleBinding kanari-system/kanari-operator-api-tokens',
       'ClusterRole -/kanari-operator-crds',
@@ -81,10 +82,13 @@ describe('kanari k8s manifests', () => {
       grants(rulesOf(cluster.find((o) => o.metadata.name === `${OPERATOR}-leader` && o.kind === 'Role'))),
       ['coordination.k8s.io/leases: get create update'],
     );
-    // The API's tokens: the one Secret the manifests make, by name; no right to create or read any other.
+    // The API's tokens and sessions: the two Secrets the manifests make, by name; no right to create or read any other.
     const tokens = cluster.find((o) => o.metadata.name === `${OPERATOR}-api-tokens` && o.kind === 'Role');
     assert.deepEqual(grants(rulesOf(tokens)), ['core/secrets: get update']);
-    assert.deepEqual((rulesOf(tokens)[0] as Rule & { resourceNames?: string[] }).resourceNames, ['kanari-api-tokens']);
+    assert.deepEqual((rulesOf(tokens)[0] as Rule & { resourceNames?: string[] }).resourceNames, [
+      'kanari-api-tokens',
+      'kanari-api-sessions',
+    ]);
     assert.deepEqual(
       grants(rulesOf(cluster.find((o) => o.metadata.name === `${OPERATOR}-crds` && o.kind === 'ClusterRole'))),
       [
@@ -109,6 +113,7 @@ describe('kanari k8s manifests', () => {
       'Role shop/kanari-operator-leader',
       'RoleBinding shop/kanari-operator-leader',
       'Secret shop/kanari-api-tokens',
+      'Secret shop/kanari-api-sessions',
       'Role shop/kanari-operator-api-tokens',
       'RoleBinding shop/kanari-operator-api-tokens',
       'ClusterRole -/kanari-operator-crds',

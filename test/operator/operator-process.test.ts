@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COMMAND_ANNOTATION } from '../../src/kube/commands.js';
 import { versionOf } from '../../src/operator/release.js';
+import { DASHBOARD_HEADERS } from '../../src/server/dashboard-files.js';
 import { Tokens } from '../../src/server/tokens.js';
 import { KubernetesTokenRows } from '../../src/store/kubernetes-tokens.js';
 import { startCli } from '../helpers/cli.js';
@@ -159,6 +160,15 @@ describe('kanari operator processes', () => {
       /kanari API on http:\/\/127\.0\.0\.1:(\d+) \(tokens in Secret default\/kanari-api-tokens\)/.exec(b.output())?.[1],
     );
     assert.ok(port > 0, b.output());
+    // The dashboard from the built files, with its CSP, and its sign-in beside the API.
+    assert.match(
+      b.output(),
+      /the dashboard at the same address, browser sessions in Secret default\/kanari-api-sessions/,
+    );
+    const page = await request(port, { path: '/rollouts/default/shop', headers: { accept: 'text/html' } });
+    assert.equal(page.status, 200, page.body);
+    assert.equal(page.headers['content-security-policy'], DASHBOARD_HEADERS['content-security-policy']);
+    assert.match(page.body, /<script type="module" src="\/assets\/main\.js">/);
     const tokens = new Tokens(new KubernetesTokenRows({ client: cluster.client, namespace: 'default', log: () => {} }));
     const { token } = await tokens.create({ name: 'release-bot', role: 'operator' });
     const promoted = await request(port, {

@@ -15,6 +15,7 @@ import { apiRoutes, createApiServer } from '../../src/server/api.js';
 import { Controller, COMMANDS } from '../../src/server/controller.js';
 import { EVENT_STREAM_DEFAULTS, EventStream } from '../../src/server/events.js';
 import { dispatcher, route } from '../../src/server/routes.js';
+import { SignInCodes } from '../../src/server/sessions.js';
 import { ROLES, Tokens, type Role } from '../../src/server/tokens.js';
 import { request, type Reply } from '../helpers/http.js';
 import { servedConformance, type Exchange } from '../helpers/openapi-conformance.js';
@@ -136,7 +137,9 @@ describe('who may call which route', () => {
   const table = () => {
     const events = new EventStream(controller.store, EVENT_STREAM_DEFAULTS);
     try {
-      return apiRoutes(controller, events, new Tokens(controller.store.tokens), () => {}, {} as never);
+      return apiRoutes(controller, events, new Tokens(controller.store.tokens), () => {}, {
+        codes: new SignInCodes(),
+      } as never);
     } finally {
       events.close();
     }

@@ -93,7 +93,7 @@ describe('browser sessions over HTTP', () => {
       controller.store.tokens,
       () => Date.now() - SESSION_LIFETIME_MS,
     );
-    const expired = `kanari_session=${old.start({ actor: 'old', role: 'admin', via: 'link' }).id}`;
+    const expired = `kanari_session=${(await old.start({ actor: 'old', role: 'admin', via: 'link' })).id}`;
     const bad = ['', 'kanari_session=nope', `kanari_session=${'A'.repeat(43)}`, gone.cookie, expired];
     for (const r of table().filter((r) => !r.public)) {
       const body = r.method === 'POST' ? '{}' : undefined;

@@ -39,7 +39,7 @@ const request = (headers: Record<string, string>) => ({ headers }) as unknown as
 
 describe('browser sessions', () => {
   it('are 256 random bits that only the cookie holds: the store keeps their SHA-256', async () => {
-    const { id, expiresAt } = sessions.start({ actor: 'oidc:alice@example.test', role: 'operator', via: 'oidc' });
+    const { id, expiresAt } = await sessions.start({ actor: 'oidc:alice@example.test', role: 'operator', via: 'oidc' });
     assert.match(id, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(expiresAt, now + SESSION_LIFETIME_MS);
     const hash = crypto.createHash('sha256').update(id).digest();
@@ -54,11 +54,11 @@ describe('browser sessions', () => {
       { key: hash.toString('hex'), csrf: undefined, expiresAt, via: 'oidc' },
     );
     assert.match(p.session!.csrf, /^[A-Za-z0-9_-]{43}$/);
-    assert.notEqual(sessions.start({ actor: 'a', role: 'viewer', via: 'link' }).id, id);
+    assert.notEqual((await sessions.start({ actor: 'a', role: 'viewer', via: 'link' })).id, id);
   });
 
   it('end 12 hours after sign-in however busy, and once signed out', async () => {
-    const { id } = sessions.start({ actor: 'local', role: 'admin', via: 'link' });
+    const { id } = await sessions.start({ actor: 'local', role: 'admin', via: 'link' });
     now += SESSION_LIFETIME_MS - 1;
     assert.equal(sessions.authenticate(id).name, 'local');
     now += 1;
@@ -67,16 +67,16 @@ describe('browser sessions', () => {
       /^the session expired at 2026-01-01T12:00:00.000Z/,
     );
     assert.equal((await refusal(() => sessions.authenticate(id))).status, 401, 'and it is gone');
-    const other = sessions.start({ actor: 'local', role: 'admin', via: 'link' });
-    sessions.end(sessions.authenticate(other.id).session!);
+    const other = await sessions.start({ actor: 'local', role: 'admin', via: 'link' });
+    await sessions.end(sessions.authenticate(other.id).session!);
     assert.match((await refusal(() => sessions.authenticate(other.id))).detail, /^no such session/);
   });
 
   it('end with the token they were signed in with: revoked or expired, it takes its sessions along', async () => {
     const revoked = await tokens.create({ name: 'ci', role: 'operator' });
     const expiring = await tokens.create({ name: 'brief', role: 'viewer', lifetimeMs: 60_000 });
-    const a = sessions.start({ actor: 'ci', role: 'operator', via: 'token', tokenId: revoked.info.id });
-    const b = sessions.start({ actor: 'brief', role: 'viewer', via: 'token', tokenId: expiring.info.id });
+    const a = await sessions.start({ actor: 'ci', role: 'operator', via: 'token', tokenId: revoked.info.id });
+    const b = await sessions.start({ actor: 'brief', role: 'viewer', via: 'token', tokenId: expiring.info.id });
     assert.equal(sessions.authenticate(a.id).tokenId, revoked.info.id);
     await tokens.revoke('ci');
     assert.match(
@@ -103,7 +103,7 @@ describe('browser sessions', () => {
     assert.equal((await refusal(() => sessions.authenticate(ids[0]!))).status, 401, 'the oldest went');
     assert.equal(sessions.authenticate(ids[3]!).name, 'a3');
     now += 100;
-    sessions.start({ actor: 'late', role: 'viewer', via: 'link' });
+    await sessions.start({ actor: 'late', role: 'viewer', via: 'link' });
     assert.equal(store.sessions.count(), 1, 'the expired ones went with it');
     assert.equal(MAX_SESSIONS, 10_000);
   });
@@ -132,13 +132,13 @@ describe('browser sessions', () => {
   });
 
   it('are ended by sign-out for the event streams that watch them, and by expiry', async () => {
-    const { id } = sessions.start({ actor: 'local', role: 'admin', via: 'link' });
+    const { id } = await sessions.start({ actor: 'local', role: 'admin', via: 'link' });
     const ref = sessions.authenticate(id).session!;
     let ended = 0;
     sessions.whileValid(ref, () => ended++);
     const stop = sessions.whileValid(ref, () => assert.fail('stopped watching'));
     stop();
-    sessions.end(ref);
+    await sessions.end(ref);
     assert.equal(ended, 1);
     // A session whose end is already past ends its stream at once (a timer of 0).
     now += SESSION_LIFETIME_MS;
@@ -172,7 +172,7 @@ describe('the session cookie', () => {
 
   it('counts for nothing beside a bearer token: the bearer wins', async () => {
     const made = await tokens.create({ name: 'ci', role: 'viewer' });
-    const { id } = sessions.start({ actor: 'local', role: 'admin', via: 'link' });
+    const { id } = await sessions.start({ actor: 'local', role: 'admin', via: 'link' });
     const both = request({ authorization: `Bearer ${made.token}`, cookie: `kanari_session=${id}` });
     assert.deepEqual(requestPrincipal(both, tokens, sessions), { name: 'ci', role: 'viewer', tokenId: made.info.id });
     const wrongBearer = request({ authorization: 'Bearer nope-nope-nope-nope', cookie: `kanari_session=${id}` });
@@ -187,7 +187,7 @@ describe('the session cookie', () => {
 
 describe('the CSRF token', () => {
   it("must be the session's own, in X-CSRF-Token", async () => {
-    const { id } = sessions.start({ actor: 'local', role: 'admin', via: 'link' });
+    const { id } = await sessions.start({ actor: 'local', role: 'admin', via: 'link' });
     const ref = sessions.authenticate(id).session!;
     checkCsrf(request({ 'x-csrf-token': ref.csrf }), ref);
     for (const sent of [
@@ -199,7 +199,7 @@ describe('the CSRF token', () => {
       const r = await refusal(() => checkCsrf(request(sent), ref));
       assert.deepEqual(r, { status: 403, detail: 'missing or wrong CSRF token (X-CSRF-Token)' }, JSON.stringify(sent));
     }
-    const other = sessions.authenticate(sessions.start({ actor: 'b', role: 'admin', via: 'link' }).id).session!;
+    const other = sessions.authenticate((await sessions.start({ actor: 'b', role: 'admin', via: 'link' })).id).session!;
     assert.equal(
       (await refusal(() => checkCsrf(request({ 'x-csrf-token': other.csrf }), ref))).status,
       403,

@@ -11,6 +11,8 @@ import type { EventRow, Phase as DashboardPhase, Report, Rollout, Series, Who } 
 type Fits<Server extends Dashboard, Dashboard> = Server;
 export type Checked = [
   Fits<z.output<typeof answers.rolloutView>, Rollout>,
+  // The operator's API answers with its namespace and conditions besides.
+  Fits<z.output<typeof answers.clusterRolloutView>, Rollout>,
   Fits<z.output<typeof answers.eventRow>, EventRow>,
   Fits<z.output<typeof answers.analysisReport>, Report>,
   Fits<z.output<typeof answers.series>, Series>,
