@@ -1,10 +1,12 @@
 /**
  * The API as the operator serves it (`kanari operator --api`): the routes both modes share
- * (api-core.ts) over the Rollout resources, and the token routes over tokens kept in a
- * Secret. What only a standalone controller can do — apply, deploy with set, delete,
- * shutdown, the event stream, history, series, reports, metrics — is not in its table, so
- * it answers 404 and its OpenAPI document does not list it: on Kubernetes those are
- * `kubectl apply`, `kubectl delete`, the Rollout's Events and status.
+ * (api-core.ts) over the Rollout resources, the token routes over tokens kept in a Secret,
+ * and each Rollout's history, series and event stream read from the ConfigMap the leader
+ * writes beside it (cluster-log.ts). What only a standalone controller can do — apply,
+ * deploy with set, delete, shutdown, the event stream of every rollout at once, analysis
+ * reports, metrics — is not in its table, so it answers 404 and its OpenAPI document does
+ * not list it: on Kubernetes those are `kubectl apply`, `kubectl delete`, the Rollout's
+ * Events and status.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -18,9 +20,11 @@ import {
   type Rollouts,
 } from './api-core.js';
 import * as answers from './api-schemas.js';
+import { clusterLogRoutes, type ClusterLogs } from './cluster-log.js';
 import { dispatcher, type Route } from './routes.js';
 import { tokenRoutes } from './token-routes.js';
-import type { Principal, Tokens } from './tokens.js';
+import { HttpError } from '../shared/http.js';
+import { roleAllows, type Principal, type Tokens } from './tokens.js';
 
 /** What a 401 tells the caller to send on a cluster. */
 export const CLUSTER_TOKEN_HINT =
@@ -36,6 +40,8 @@ export interface ClusterApiOptions {
   authenticate?: (req: IncomingMessage) => Promise<Principal>;
   tls?: { cert: string | Buffer; key: string | Buffer };
   log: (line: string) => void;
+  /** Each Rollout's log and history (the ConfigMaps beside them); without it, those routes are not served. */
+  logs?: ClusterLogs;
 }
 
 /** Rollouts with their resource's namespace and conditions; one not taken on yet is 409 (its status says why). */
@@ -46,8 +52,19 @@ const CLUSTER_ROLLOUTS: RolloutAnswers = {
   controlErrors: [409],
 };
 
-export function clusterApiRoutes(rollouts: Rollouts, tokens: Tokens): Route[] {
-  const routes = [healthRoute, whoamiRoute, ...tokenRoutes(tokens), ...rolloutRoutes(rollouts, CLUSTER_ROLLOUTS)];
+export function clusterApiRoutes(
+  rollouts: Rollouts,
+  tokens: Tokens,
+  logs?: ClusterLogs,
+  stillValid: (req: IncomingMessage, p: Principal) => Promise<boolean> = () => Promise.resolve(true),
+): Route[] {
+  const routes = [
+    healthRoute,
+    whoamiRoute,
+    ...tokenRoutes(tokens),
+    ...rolloutRoutes(rollouts, CLUSTER_ROLLOUTS),
+    ...(logs ? clusterLogRoutes(logs, stillValid) : []),
+  ];
   // Every answer that needs a caller may wait on the API server (the Secret, a review, the Rollout): 503 when it cannot.
   return withOpenApi(
     routes.map((r) => (r.public ? r : { ...r, errors: [...new Set([...(r.errors ?? []), 503 as const])] })),
@@ -55,10 +72,28 @@ export function clusterApiRoutes(rollouts: Rollouts, tokens: Tokens): Route[] {
 }
 
 export function createClusterApiServer(o: ClusterApiOptions): http.Server | https.Server {
-  const handle = dispatcher(clusterApiRoutes(o.rollouts, o.tokens), {
-    authenticate: o.authenticate ?? ((req) => o.tokens.authenticateCurrent(req.headers.authorization)),
+  const authenticate =
+    o.authenticate ?? ((req: IncomingMessage) => o.tokens.authenticateCurrent(req.headers.authorization));
+  const handle = dispatcher(clusterApiRoutes(o.rollouts, o.tokens, o.logs, stillValid(authenticate)), {
+    authenticate,
     maxBodyBytes: MAX_BODY_BYTES,
     log: o.log,
   });
   return o.tls ? https.createServer({ ...o.tls }, handle) : http.createServer(handle);
+}
+
+/**
+ * Whether a stream's caller may still read it: asked again as the request was (its token
+ * revoked or expired, its RBAC taken away: 401 or 403), an API server that cannot answer
+ * now not counted against it.
+ */
+function stillValid(authenticate: (req: IncomingMessage) => Promise<Principal>) {
+  return async (req: IncomingMessage, p: Principal): Promise<boolean> => {
+    try {
+      const now = await authenticate(req);
+      return now.name === p.name && roleAllows(now.role, 'viewer');
+    } catch (err) {
+      return !(err instanceof HttpError && (err.status === 401 || err.status === 403));
+    }
+  };
 }
