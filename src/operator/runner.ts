@@ -156,6 +156,7 @@ export class RolloutRunner {
         rollout: this.resource,
         identity: this.world.identity,
         log: (line) => this.world.log(`${this.key}: ${line}`),
+        control: () => ((this.engine?.status.traffic.weights.baseline ?? 0) > 0 ? 'baseline' : 'stable'),
       });
       this.open(rollout, workload, port, log);
     }

@@ -61,6 +61,8 @@ export interface LogDocument {
   lastId: number;
   /** The highest id dropped to keep within the budget (0 for none): a reader after an older id has missed some. */
   droppedThrough: number;
+  /** The end of the last counted window in the traffic history: a window that starts before it is not counted twice. */
+  trafficThrough?: number;
   events: LogEvent[];
   history: LogRow[];
 }
@@ -98,6 +100,7 @@ const loose = z.object({
   writer: z.object({ identity: z.string(), seq: safeInt }).optional().catch(undefined),
   lastId: safeInt.catch(0),
   droppedThrough: safeInt.catch(0),
+  trafficThrough: safeInt.optional().catch(undefined),
   events: z.array(z.unknown()).catch([]),
   history: z.array(z.unknown()).catch([]),
 });
@@ -139,6 +142,7 @@ export function readLog(data: unknown): { log: LogDocument; problem?: string } {
       ...(parsed.data.writer ? { writer: parsed.data.writer } : {}),
       lastId,
       droppedThrough: Math.min(parsed.data.droppedThrough, lastId),
+      ...(parsed.data.trafficThrough === undefined ? {} : { trafficThrough: parsed.data.trafficThrough }),
       events,
       history,
     },

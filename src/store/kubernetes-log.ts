@@ -13,10 +13,11 @@
  * stamp since it took over stops writing.
  */
 import { describeRef, KubeConflict, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
-import type { AnalysisReport } from '../analysis/run.js';
+import type { AnalysisReport, MeasurementRecord } from '../analysis/run.js';
+import { RELATIVE_ACCURACY } from '../shared/sketch.js';
 import type { EventRecord } from '../rollout/seams/store.js';
 import { describeSystemError } from '../shared/system.js';
-import { EVIDENCE_PREFIX, evidenceOf } from './history.js';
+import { EVIDENCE_PREFIX, evidenceOf, TRAFFIC, type TrafficBucket, type TrafficCell } from './history.js';
 import {
   boundEvents,
   keptEvent,
@@ -41,6 +42,8 @@ export interface KubeLogOptions {
   /** This operator replica (its lease identity): written in `writer`. */
   identity: string;
   log: (line: string) => void;
+  /** Which version the sequential judge compares the canary with now: baseline while one serves, else stable. */
+  control?: () => 'stable' | 'baseline';
 }
 
 export class KubeRolloutLog {
@@ -119,6 +122,30 @@ export class KubeRolloutLog {
     if (!evidence || this.closed) return;
     this.history.add(EVIDENCE_PREFIX + id, at, evidence);
     this.changed();
+  }
+
+  /**
+   * The windows a sequential run counted (its `window` measurements: requests and 5xx per
+   * version, from the count source, Prometheus on a cluster) as the traffic history, each
+   * interval once however many runs count it. No latency: the counts carry none.
+   */
+  addWindows(items: readonly MeasurementRecord[]): void {
+    if (this.closed) return;
+    for (const m of items) {
+      const value = m.value as { canary?: Counted; control?: Counted } | undefined;
+      if (m.metric !== 'window' || m.outcome !== 'value' || !m.window || !value) continue;
+      if (m.window.start < (this.doc.trafficThrough ?? 0) || !(m.window.end > m.window.start)) continue;
+      const bucket: TrafficBucket = {};
+      const canary = cellOf(value.canary);
+      const control = cellOf(value.control);
+      if (canary) bucket.canary = canary;
+      if (control) bucket[this.o.control?.() ?? 'stable'] = control;
+      this.doc.trafficThrough = m.window.end;
+      if (Object.keys(bucket).length === 0) continue;
+      // At the window's start: a spike in it is drawn where it began.
+      this.history.add(TRAFFIC, m.window.start, bucket);
+      this.changed();
+    }
   }
 
   /** Adds a bucket of `series` at `at` (for traffic and tests). */
@@ -237,4 +264,32 @@ export class KubeRolloutLog {
       data: { [LOG_KEY]: JSON.stringify(doc) },
     } as KubeObject;
   }
+}
+
+interface Counted {
+  requests?: unknown;
+  errors?: unknown;
+}
+
+/** A window's counts of one version as a traffic cell; undefined when it served nothing or is not counts. */
+function cellOf(c: Counted | undefined): TrafficCell | undefined {
+  const requests = c?.requests;
+  const errors = c?.errors;
+  if (typeof requests !== 'number' || typeof errors !== 'number' || !(requests > 0) || !(errors >= 0)) return undefined;
+  return {
+    requests,
+    errors,
+    maxErrorRate: Math.min(1, errors / requests),
+    maxP99: 0,
+    latency: {
+      accuracy: RELATIVE_ACCURACY,
+      count: 0,
+      sum: 0,
+      min: Infinity,
+      max: -Infinity,
+      zero: 0,
+      first: 0,
+      counts: [],
+    },
+  };
 }

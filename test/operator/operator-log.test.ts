@@ -252,7 +252,7 @@ describe('a Rollout’s log on Kubernetes', () => {
     );
   });
 
-  it('keeps a sequential run’s evidence in the history, and a replica that finds another’s writes stops writing', async () => {
+  it('keeps a sequential run’s evidence and counted traffic in the history, and a replica that finds another’s writes stops writing', async () => {
     // No Deployment: the operator waits for one, and writes nothing of this Rollout's.
     await cluster.client.create(replicasRollout('quiet', [{ pause: {} }]));
     const resource = rollout('quiet') as KubeObject;
@@ -269,6 +269,19 @@ describe('a Rollout’s log on Kubernetes', () => {
     const now = Date.now();
     a.addRun('run-1', report(3), now - 2000);
     a.addRun('run-1', report(9), now - 1000);
+    const window = (start: number, canary: number[], control: number[]) => ({
+      metric: 'window',
+      window: { start, end: start + 5000 },
+      outcome: 'value' as const,
+      value: {
+        canary: { requests: canary[0]!, errors: canary[1]! },
+        control: { requests: control[0]!, errors: control[1]! },
+      },
+    });
+    const t0 = Math.floor(now / 60_000) * 60_000 - 60_000;
+    a.addWindows([window(t0, [100, 50], [900, 0]), window(t0 + 5000, [100, 0], [900, 1])]);
+    // A second run counting the same interval does not count it twice.
+    a.addWindows([window(t0 + 5000, [100, 0], [900, 1])]);
     a.append([{ revision: 1, at: now, type: 'deploy', data: { version: 'v2' } }]);
     await a.flush();
     const b = await open('replica-b');
@@ -288,8 +301,15 @@ describe('a Rollout’s log on Kubernetes', () => {
         [2, 'status'],
       ],
     );
-    const series = await api(ports[1]!, '/api/v1/rollouts/quiet/series');
+    const series = await api(ports[1]!, '/api/v1/rollouts/quiet/series?points=10');
     assert.equal(series.status, 200);
+    const sum = (xs: (number | null)[]) => xs.reduce((x: number, y) => x + (y ?? 0), 0);
+    const { canary, stable } = series.json.versions;
+    assert.deepEqual(
+      [sum(canary.requests), sum(canary.errors), sum(stable.requests), sum(stable.errors)],
+      [200, 50, 1800, 1],
+    );
+    assert.equal(Math.max(...canary.maxErrorRate), 0.5, "the 5-second spike, in a bucket of the hour's answer");
     const [evidence] = series.json.evidence;
     assert.equal(evidence.run, 'run-1');
     assert.ok(Math.abs(Math.max(...evidence.points.map((p: number[]) => p[2])) - Math.log(9)) < 1e-9);
