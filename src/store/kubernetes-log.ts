@@ -12,7 +12,7 @@
  * write stamps `writer` with this replica and a count; a replica that finds another's
  * stamp since it took over stops writing.
  */
-import { describeRef, KubeConflict, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
+import { describeRef, KubeConflict, KubeError, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
 import type { AnalysisReport, MeasurementRecord } from '../analysis/run.js';
 import { RELATIVE_ACCURACY } from '../shared/sketch.js';
 import type { EventRecord } from '../rollout/seams/store.js';
@@ -209,6 +209,11 @@ export class KubeRolloutLog {
         this.lastError = undefined;
       } catch (err) {
         if (err instanceof KubeConflict && (await this.stillOurs().catch(() => false))) continue;
+        // Deleted by hand since it was read: made again, with everything this replica holds.
+        if (err instanceof KubeError && err.status === 404 && this.resourceVersion !== undefined) {
+          this.resourceVersion = undefined;
+          continue;
+        }
         if (!this.lost) {
           const reason = `cannot write ${describeRef(this.ref)}: ${describeSystemError(err)}`;
           if (this.lastError !== reason) this.o.log(`${reason}; tried again in ${RETRY_MS / 1000} s`);
