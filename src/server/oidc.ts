@@ -157,6 +157,11 @@ export class OidcSignIn implements SingleSignOn {
     const value = claims[this.settings.actorClaim];
     if (typeof value !== 'string' || !/^[\x21-\x7e]{1,200}$/.test(value))
       throw new SignInRefused('actor', `the identity provider sent no usable ${this.settings.actorClaim} claim`);
+    // At some providers a person types any email into their profile: one the provider says it
+    // has not verified would let them act in the history under a colleague's name. (A provider
+    // that does not say either way is taken at its word, as most enterprise ones verify.)
+    if (this.settings.actorClaim === 'email' && claims.email_verified === false)
+      throw new SignInRefused('actor', `the identity provider has not verified the email ${value}`);
     return `oidc:${value}`;
   }
 

@@ -5,7 +5,7 @@
  * them again. The `process` target (process.ts) and the router process are built on it.
  */
 import { spawn } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,12 @@ import { openPrivateLog, privateDir } from '../shared/files.js';
 export interface ProcessRecord {
   pids: number[];
   ports: number[];
+  /**
+   * When each process started (clock ticks since boot, from /proc; absent where unknown):
+   * a pid is reused once its process is gone — within minutes on a busy host with Linux's
+   * default 32,768 — and a recorded pid whose start differs is someone else's, never signalled.
+   */
+  starts?: number[];
 }
 
 export interface ProcessOptions {
@@ -46,6 +52,7 @@ const POLL_MS = 200;
 
 export class ProcessGroup {
   private readonly pids: number[] = [];
+  private readonly starts: (number | undefined)[] = [];
   private readonly ports: number[] = [];
   private stopping = false;
   /** Processes stopped on purpose by `scaleTo`, whose exit is not a crash. */
@@ -56,7 +63,7 @@ export class ProcessGroup {
   private constructor(private readonly o: ProcessOptions) {}
 
   get record(): ProcessRecord {
-    return { pids: [...this.pids], ports: [...this.ports] };
+    return recordOf(this.pids, this.ports, this.starts);
   }
 
   get endpoints(): string[] {
@@ -79,9 +86,10 @@ export class ProcessGroup {
 
   /** Takes over processes a previous controller started, if they are all still alive and ready. */
   static async adopt(o: ProcessOptions, record: ProcessRecord): Promise<ProcessGroup | undefined> {
-    if (record.pids.length === 0 || !record.pids.every(alive)) return undefined;
+    if (record.pids.length === 0 || !record.pids.every((pid, i) => alive(pid, record.starts?.[i]))) return undefined;
     const g = new ProcessGroup(o);
     g.pids.push(...record.pids);
+    g.starts.push(...record.pids.map((_, i) => record.starts?.[i]));
     g.ports.push(...record.ports);
     try {
       await g.waitReady(o.adoptTimeout ?? Math.min(o.spec.startTimeout, 5000));
@@ -108,9 +116,10 @@ export class ProcessGroup {
       return;
     }
     const pids = this.pids.splice(n);
+    const starts = this.starts.splice(n);
     this.ports.splice(n);
     for (const pid of pids) this.retired.add(pid);
-    await stopProcesses(pids, this.o.spec.stopTimeout);
+    await stopProcesses(pids, this.o.spec.stopTimeout, starts);
   }
 
   private async spawnUpTo(n: number): Promise<void> {
@@ -118,7 +127,9 @@ export class ProcessGroup {
     for (let i = this.pids.length; i < n; i++) {
       const port = this.o.spec.port === 0 ? await freePort() : this.o.spec.port + i;
       this.ports.push(port);
-      this.pids.push(this.spawnOne(port, i));
+      const pid = this.spawnOne(port, i);
+      this.pids.push(pid);
+      this.starts.push(startOf(pid));
       fresh.push(port);
     }
     this.o.onSpawn?.(this.record);
@@ -189,7 +200,7 @@ export class ProcessGroup {
   /** An adopted process is not our child, so its exit is noticed by polling. */
   private startWatching(): void {
     this.watch = setInterval(() => {
-      const dead = this.pids.findIndex((p) => !alive(p));
+      const dead = this.pids.findIndex((p, i) => !alive(p, this.starts[i]));
       if (dead >= 0) this.lost(`instance ${dead} (pid ${this.pids[dead]}) is gone`);
     }, 1000);
     this.watch.unref();
@@ -208,8 +219,14 @@ export class ProcessGroup {
    * or what a rollback stops, so none is left running unknown.
    */
   get survivors(): ProcessRecord | undefined {
-    const keep = this.pids.map((pid, i) => [pid, this.ports[i]!] as const).filter(([pid]) => alive(pid));
-    return keep.length > 0 ? { pids: keep.map(([pid]) => pid), ports: keep.map(([, port]) => port) } : undefined;
+    const keep = this.pids.map((_, i) => i).filter((i) => alive(this.pids[i]!, this.starts[i]));
+    return keep.length > 0
+      ? recordOf(
+          keep.map((i) => this.pids[i]!),
+          keep.map((i) => this.ports[i]!),
+          keep.map((i) => this.starts[i]),
+        )
+      : undefined;
   }
 
   /** Lets the processes run on unwatched, for the next controller to adopt. */
@@ -222,23 +239,39 @@ export class ProcessGroup {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.watch);
-    await stopProcesses(this.pids, this.o.spec.stopTimeout);
+    await stopProcesses(this.pids, this.o.spec.stopTimeout, this.starts);
   }
+}
+
+function recordOf(pids: number[], ports: number[], starts: readonly (number | undefined)[]): ProcessRecord {
+  const known = starts.length === pids.length && starts.every((s) => s !== undefined);
+  return { pids: [...pids], ports: [...ports], ...(known ? { starts: [...starts] as number[] } : {}) };
 }
 
 /**
  * Stops processes known only by their pids: those a previous controller started and this
  * one must stop without having adopted them (a rollback it resumed half-way).
  */
-export async function stopProcesses(pids: readonly number[], stopTimeout: number): Promise<void> {
-  for (const pid of pids) signal(pid, 'SIGTERM');
+export async function stopProcesses(
+  pids: readonly number[],
+  stopTimeout: number,
+  starts: readonly (number | undefined)[] = [],
+): Promise<void> {
+  const running = () => pids.some((pid, i) => alive(pid, starts[i]));
+  pids.forEach((pid, i) => signal(pid, 'SIGTERM', starts[i]));
   const deadline = Date.now() + stopTimeout;
-  while (pids.some(alive) && Date.now() < deadline) await sleep(50);
-  for (const pid of pids) if (alive(pid)) signal(pid, 'SIGKILL');
-  while (pids.some(alive)) await sleep(20);
+  while (running() && Date.now() < deadline) await sleep(50);
+  pids.forEach((pid, i) => signal(pid, 'SIGKILL', starts[i]));
+  while (running()) await sleep(20);
 }
 
-function signal(pid: number, sig: NodeJS.Signals): void {
+/**
+ * Signals the process group `pid` leads, or the process alone. Not when `pid` now names a
+ * process that started at another time than `start`: then ours is gone, and so is its
+ * group (Linux does not reuse a pid while a group still goes by it).
+ */
+export function signal(pid: number, sig: NodeJS.Signals, start?: number): void {
+  if (start !== undefined && reused(pid, start)) return;
   try {
     process.kill(-pid, sig);
   } catch {
@@ -250,14 +283,34 @@ function signal(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** Whether a process with this pid exists. */
-export function alive(pid: number): boolean {
+/** Whether a process with this pid exists (and, given `start`, is the one that started then). */
+export function alive(pid: number, start?: number): boolean {
+  if (start !== undefined && reused(pid, start)) return false;
   try {
     process.kill(pid, 0);
     return true;
   } catch {
     return false;
   }
+}
+
+/** When process `pid` started, in clock ticks since boot (field 22 of /proc/PID/stat); undefined where unknown. */
+export function startOf(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may hold spaces and ')': fields 3.. follow the last ')'.
+  const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  return Number.isSafeInteger(start) ? start : undefined;
+}
+
+/** Whether `pid` names a process other than the one that started at `start`. */
+function reused(pid: number, start: number): boolean {
+  const now = startOf(pid);
+  return now !== undefined && now !== start;
 }
 
 /** A free loopback port (there is a small race between closing it and its next use). */

@@ -8,7 +8,16 @@ import type { DeploymentTarget, InstanceRequest, Readiness, TargetEvents } from 
 import { ProcessGroup, stopProcesses, type ProcessRecord } from './process-group.js';
 
 // The router process and tests use these from here; they live with the group.
-export { alive, freePort, ownModuleCommand, shellQuote, stopProcesses, ProcessGroup } from './process-group.js';
+export {
+  alive,
+  freePort,
+  ownModuleCommand,
+  shellQuote,
+  signal,
+  startOf,
+  stopProcesses,
+  ProcessGroup,
+} from './process-group.js';
 export type { ProcessRecord } from './process-group.js';
 
 export interface ProcessTargetOptions {
@@ -99,7 +108,7 @@ export class ProcessTarget implements DeploymentTarget {
     if (group) await group.stop();
     else {
       const saved = this.o.recall(id);
-      if (saved) await stopProcesses(saved.pids, this.o.leftoverStopTimeout ?? 10_000);
+      if (saved) await stopProcesses(saved.pids, this.o.leftoverStopTimeout ?? 10_000, saved.starts);
     }
     this.o.persist(id, undefined);
   }

@@ -15,7 +15,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { listenApp } from '../../src/demo/app.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { normalQuantile } from '../../src/analysis/stats/special.js';
 import { analysisTemplateSpec, prometheusCounts } from '../../src/config/schemas/analysis.js';
 import { LATENCY_BUCKETS } from '../../src/router/metrics.js';
 import { BuiltinCounts, StatsRecorder } from '../../src/analysis/providers/builtin.js';
@@ -32,7 +34,7 @@ import { startTestRouter, TOKEN, type TestRouter } from '../helpers/router.js';
 const BURSTS = 6;
 const PER_BURST = 400;
 const QUIET_MS = 3000;
-// α = 0.001 keeps an A/A false failure (≤ α per source) out of the test's noise.
+// α = 0.001 for the judge; the A/A pair cannot fail by chance whatever α is, as its apps' errors and latencies are not drawn (evenApp).
 const SETTINGS: SequentialSettings = {
   alpha: 0.001,
   metrics: [
@@ -49,6 +51,30 @@ const TEMPLATE = {
     { name: 'latency', kind: 'latency', weight: 1 },
   ],
 };
+
+/**
+ * An app answering with `errorRate` of its requests failed, evenly spaced, after a latency
+ * log-normal around `latencyMs` (σ = 0.5, as the demo app's) taken at low-discrepancy
+ * quantiles: a fixed sequence, not drawn. Two copies then put the same share of their
+ * requests in every error and latency count, so the A/A pair cannot fail by chance (drawn
+ * at random, as the demo app does, it reached the judge's 1/α up to about 1 run in 1,000);
+ * which version each request meets is still the router's draw.
+ */
+async function evenApp(errorRate: number, latencyMs: number): Promise<{ port: number; server: http.Server }> {
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    const i = n++;
+    const failed = Math.floor((i + 1) * errorRate) > Math.floor(i * errorRate);
+    const delay = latencyMs * Math.exp(0.5 * normalQuantile((((i + 1) * (Math.sqrt(5) - 1)) / 2) % 1));
+    req.resume();
+    req.on('end', () =>
+      setTimeout(() => res.writeHead(failed ? 500 : 200, { 'content-type': 'text/plain' }).end('ok\n'), delay),
+    );
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  return { port: (server.address() as AddressInfo).port, server };
+}
 
 interface World {
   name: string;
@@ -70,8 +96,8 @@ describe('sequential judge: counts from Prometheus agree with the router’s own
   let ticking: Promise<void> = Promise.resolve();
 
   async function world(name: string, canary: { errorRate: number; latencyMs: number }): Promise<World> {
-    const stable = await listenApp({ name: 'v1', port: 0, errorRate: 0.02, latencyMs: 5 });
-    const next = await listenApp({ name: 'v2', port: 0, ...canary });
+    const stable = await evenApp(0.02, 5);
+    const next = await evenApp(canary.errorRate, canary.latencyMs);
     apps.push(stable.server, next.server);
     const router = await startTestRouter({
       pools: { stable: [`http://127.0.0.1:${stable.port}`], canary: [`http://127.0.0.1:${next.port}`] },

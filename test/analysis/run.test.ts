@@ -124,6 +124,8 @@ describe('analysis runs', () => {
     const report = run.report();
     assert.match(report.reason, /^success is Failed: 1 measured, 1 failed/);
     assert.equal(report.metrics.find((m) => m.name === 'success')!.verdict, 'Failed');
+    // The last value as a person reads it: a few digits, not the float's seventeen.
+    assert.match(report.reason, /; last 0\.\d{1,4} \(Failed\)/);
     assert.equal(report.score, 50, 'one of the two measurements judged passed');
   });
 

@@ -14,7 +14,7 @@ import { AdminClient } from '../../src/router/client.js';
 import { ApiClient } from '../../src/server/client.js';
 import type { RolloutView } from '../../src/server/view.js';
 import { Store } from '../../src/store/sqlite.js';
-import type { ProcessRecord } from '../../src/targets/process.js';
+import { signal, type ProcessRecord } from '../../src/targets/process.js';
 export { alive } from '../../src/targets/process.js';
 import { runCliAsync, startCli } from './cli.js';
 import { LOADER, ownModule } from './own-module.js';
@@ -198,7 +198,7 @@ export class UpFixture {
 
   /** Stops everything: `kanari down --all`, then SIGKILL for whatever a failed test left behind. */
   async close(): Promise<void> {
-    const pids: number[] = [];
+    const records: ProcessRecord[] = [];
     try {
       const store = new Store(join(this.state, 'kanari.db'));
       for (const r of store.rollouts())
@@ -207,9 +207,9 @@ export class UpFixture {
           ...r.status.instances.map((i) => `instance:${i.id}`),
           ...r.status.stopping.map((id) => `instance:${id}`),
         ])
-          pids.push(...(store.record<ProcessRecord>(r.name, key)?.pids ?? []));
+          records.push(store.record<ProcessRecord>(r.name, key) ?? { pids: [], ports: [] });
       // The router every rollout shares is kept under no rollout.
-      pids.push(...(store.record<ProcessRecord>('', 'router')?.pids ?? []));
+      records.push(store.record<ProcessRecord>('', 'router') ?? { pids: [], ports: [] });
       store.close();
     } catch {
       /* no store yet */
@@ -219,28 +219,34 @@ export class UpFixture {
       await this.cli('down', '--all');
       await exited;
     }
-    for (const pid of pids) {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    // By pid and start time: a pid recorded minutes ago may be another test's process now.
+    for (const r of records) r.pids.forEach((pid, i) => signal(pid, 'SIGKILL', r.starts?.[i]));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
+/** The ports listenPort has given in this process: each is free until its test binds it, which may be seconds later. */
+const given = new Set<number>();
+
 /**
  * A free port below Linux's ephemeral range (32768+) for a rollout's `listen`: one picked
  * from that range can be taken by an outgoing connection before the router binds it.
+ * Never one it gave before in this process: tests that run side by side each take one
+ * before any binds, and two drawn alike would both be "free" and one test would fail to
+ * listen — 1 in 12,000 a pair; ports.test.ts's concurrent tests take four (six pairs), about
+ * 8 pairs in the suite, so about one run in 1,500.
  */
 export async function listenPort(): Promise<number> {
   for (;;) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (given.has(port)) continue;
     const free = await new Promise<boolean>((resolve) => {
       const server = createServer().once('error', () => resolve(false));
       server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-    if (free) return port;
+    if (free && !given.has(port)) {
+      given.add(port);
+      return port;
+    }
   }
 }

@@ -11,13 +11,19 @@ import Provider from 'oidc-provider';
 
 export const CLIENT_ID = 'kanari';
 export const CLIENT_SECRET = 'kanari-test-secret-not-for-anything-else';
-/** Each test account's groups: alice is an admin, bob an operator, vic a viewer; carol has none mapped. */
+/**
+ * Each test account's groups: alice is an admin, bob an operator, vic a viewer; carol has none
+ * mapped; mallory is an operator whose email the provider has not verified.
+ */
 export const GROUPS: Record<string, string[]> = {
   alice: ['platform', 'everyone'],
   bob: ['devs', 'everyone'],
   vic: ['readers'],
   carol: ['everyone'],
+  mallory: ['devs'],
 };
+/** Accounts whose email the provider says it has not verified. */
+const UNVERIFIED = new Set(['mallory']);
 
 const redirect = process.argv[2];
 if (redirect !== undefined) {
@@ -37,7 +43,12 @@ if (redirect !== undefined) {
       ],
       findAccount: (_ctx: unknown, id: string) => ({
         accountId: id,
-        claims: () => ({ sub: id, email: `${id}@example.test`, email_verified: true, groups: GROUPS[id] ?? [] }),
+        claims: () => ({
+          sub: id,
+          email: `${id}@example.test`,
+          email_verified: !UNVERIFIED.has(id),
+          groups: GROUPS[id] ?? [],
+        }),
       }),
       claims: { openid: ['sub'], email: ['email', 'email_verified'], groups: ['groups'] },
       scopes: ['openid', 'email', 'groups'],

@@ -100,6 +100,16 @@ describe('single sign-on with a real OIDC provider', () => {
     assert.equal(refusal(location), 'role');
   });
 
+  it('records no one under an email the provider has not verified: anyone can claim one at some providers', async () => {
+    const browser = new FetchBrowser();
+    const { location, session } = await land(
+      browser,
+      await browser.throughProvider(`${api}/auth/oidc/start`, 'mallory'),
+    );
+    assert.equal(session, undefined);
+    assert.equal(refusal(location), 'actor');
+  });
+
   it('refuses a callback whose state is not the one its browser started with', async () => {
     const browser = new FetchBrowser();
     const callback = await browser.throughProvider(`${api}/auth/oidc/start`, 'alice');

@@ -4,12 +4,13 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processTarget } from '../../src/config/schemas/rollout.js';
-import { alive, ProcessGroup, type ProcessRecord } from '../../src/targets/process.js';
+import { alive, ProcessGroup, startOf, stopProcesses, type ProcessRecord } from '../../src/targets/process.js';
 import { ProcessTarget } from '../../src/targets/process.js';
 import { appCommand } from '../helpers/controller.js';
 
@@ -112,6 +113,69 @@ describe('process target', { concurrency: true }, () => {
       assert.deepEqual(canary.map(alive), [false, false, false], 'a rolled-back canary leaves nothing behind');
     } finally {
       await targets.stopAll();
+    }
+  });
+});
+
+describe('a recorded pid that is now another process', () => {
+  /** A process in a group of its own, as kanari starts instances; under a name with ')' and spaces, as /proc shows it. */
+  function stranger(): { pid: number; stop(): void } {
+    const dir = mkdtempSync(join(tmpdir(), 'kanari-stranger-'));
+    const exe = join(dir, 'a) b');
+    copyFileSync('/bin/sleep', exe);
+    chmodSync(exe, 0o755);
+    const child = spawn(exe, ['60'], { detached: true, stdio: 'ignore' });
+    child.unref();
+    return { pid: child.pid!, stop: () => alive(child.pid!) && process.kill(-child.pid!, 'SIGKILL') };
+  }
+
+  it('reads when a process started, whatever its name', () => {
+    const s = stranger();
+    try {
+      const start = startOf(s.pid);
+      assert.ok(start !== undefined && start >= startOf(process.pid)!, `the stranger started at tick ${start}`);
+      assert.equal(startOf(2 ** 22 + 1), undefined, 'no such process');
+    } finally {
+      s.stop();
+    }
+  });
+
+  it('is neither adopted nor signalled when it started at another time than recorded', async () => {
+    const s = stranger();
+    try {
+      const recorded = { pids: [s.pid], ports: [1], starts: [startOf(s.pid)! - 1] };
+      assert.equal(alive(s.pid, recorded.starts[0]), false, 'not ours');
+      const adopted = await ProcessGroup.adopt(
+        { id: 'v1', version: 'v1', spec: spec(1), logDir: newLogDir(), onExit: () => {} },
+        recorded,
+      );
+      assert.equal(adopted, undefined);
+      await stopProcesses(recorded.pids, 200, recorded.starts);
+      assert.ok(alive(s.pid), 'the stranger still runs');
+      // Recorded with its own start, it is ours: stopped.
+      await stopProcesses([s.pid], 2000, [startOf(s.pid)!]);
+      assert.equal(alive(s.pid), false);
+    } finally {
+      s.stop();
+    }
+  });
+
+  it('records when each instance started', async () => {
+    const g = await ProcessGroup.start({
+      id: 'v1',
+      version: 'v1',
+      spec: spec(2),
+      logDir: newLogDir(),
+      onExit: () => {},
+    });
+    try {
+      assert.deepEqual(
+        g.record.starts,
+        g.record.pids.map((pid) => startOf(pid)),
+      );
+      assert.equal(g.record.starts!.length, 2);
+    } finally {
+      await g.stop();
     }
   });
 });

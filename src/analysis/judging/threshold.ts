@@ -106,7 +106,7 @@ export class ThresholdChecks implements Judge {
       const phase: MetricPhase = metricPhase(t.settings, st);
       const last = st.measurements.at(-1);
       const tail = last
-        ? `; last ${last.value !== undefined ? JSON.stringify(last.value) : last.message} (${last.phase})`
+        ? `; last ${last.value !== undefined ? shown(last.value) : last.message} (${last.phase})`
         : '; not measured yet';
       return {
         name: t.metric.name,
@@ -141,4 +141,11 @@ export class ThresholdChecks implements Judge {
   }
 
   save(): void {}
+}
+
+/** A measured value as a person reads it: numbers to 4 significant digits (0.4691, not 0.4691358024691358), anything else as JSON. */
+function shown(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) =>
+    typeof v === 'number' && Number.isFinite(v) && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v,
+  );
 }

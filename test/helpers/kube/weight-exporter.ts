@@ -11,6 +11,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Random } from '../../../src/analysis/stats/random.js';
+import { normalQuantile } from '../../../src/analysis/stats/special.js';
 import { COUNT_PRESETS, type CountPreset } from '../../../src/config/presets/counts.js';
 import {
   apiGet,
@@ -48,7 +49,17 @@ export interface WeightExporterOptions {
   presets?: readonly CountPreset[];
   /** How many scrape targets count the requests (default 1); each request is counted by one, at random. */
   scrapeTargets?: number;
+  /**
+   * How each version's errors and latencies are decided (which version a request goes to is
+   * drawn either way): `random` (the default), or `even` — a fixed sequence per Deployment,
+   * its errors evenly spaced over its requests and its latencies low-discrepancy quantiles of
+   * the log-normal, so two versions that behave alike show a judge the same shares of errors
+   * and slow requests in every window, and a healthy release cannot be rolled back by chance.
+   */
+  draws?: 'random' | 'even';
 }
+
+const GOLDEN = (Math.sqrt(5) - 1) / 2;
 
 /** Envoy's default histogram bounds (ms), which Istio's request duration uses too. */
 const ENVOY_MS = [
@@ -142,11 +153,18 @@ export class WeightExporter {
 
   private request(p: TrafficPath): void {
     const b = (p.deployment && this.options.behaviour[p.deployment]) || this.options.behaviour.default;
-    const failed = !p.deployment || this.random.uniform() < b.errorRate;
-    const ms = p.deployment ? b.latencyMs.median * Math.exp(b.latencyMs.sigma * this.random.normal()) : 0.1;
+    // The how-manieth request of this Deployment this is (0 first).
+    const n = this.sent.get(p.deployment ?? '') ?? 0;
+    const even = this.options.draws === 'even';
+    const failed =
+      !p.deployment ||
+      (even ? Math.floor((n + 1) * b.errorRate) > Math.floor(n * b.errorRate) : this.random.uniform() < b.errorRate);
+    // Even: the golden-ratio sequence, whose first n points are spread over (0, 1) within O(log n / n).
+    const z = () => (even ? normalQuantile(((n + 1) * GOLDEN) % 1) : this.random.normal());
+    const ms = p.deployment ? b.latencyMs.median * Math.exp(b.latencyMs.sigma * z()) : 0.1;
     const code = failed ? '503' : '200';
     this.counting = this.counters.length > 1 ? Math.floor(this.random.uniform() * this.counters.length) : 0;
-    this.sent.set(p.deployment ?? '', (this.sent.get(p.deployment ?? '') ?? 0) + 1);
+    this.sent.set(p.deployment ?? '', n + 1);
     const ns = this.options.namespace;
     if (p.deployment && this.presets.has('istio')) {
       // Istio: only a destination sidecar reports with reporter="destination"; a backend without pods has none.
