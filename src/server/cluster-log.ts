@@ -175,7 +175,9 @@ export class ClusterLogs {
           return;
         }
         blockedSince = undefined;
-        const read = await this.read(ref).catch(() => undefined);
+        let read = await this.read(ref).catch(() => undefined);
+        // Behind what was sent already: a read older than the last one, or a log started afresh; a fresh read says which.
+        if (read && cursor > read.log.lastId) read = await this.read(ref, true).catch(() => undefined);
         const before = cursor;
         if (read) feed(read.log);
         if (cursor === before && now - lastBeat >= (this.o.heartbeatMs ?? 15_000)) res.write(': heartbeat\n\n');

@@ -358,6 +358,43 @@ describe('a Rollout’s log on Kubernetes', () => {
     );
   });
 
+  it('tells a stream whose cursor is older than what is kept, or newer than the log, and goes on', async () => {
+    // No Deployment: the operator leaves this one's log as written here.
+    await cluster.client.create(replicasRollout('trimmed', [{ pause: {} }]));
+    const owner = rollout('trimmed')!;
+    const events = Array.from({ length: 5 }, (_, i) => ({ id: 50 + i, revision: 1, at: i, type: 'status', data: {} }));
+    await cluster.client.create({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'trimmed.kanari-log',
+        namespace: 'default',
+        ownerReferences: [
+          { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', name: 'trimmed', uid: owner.metadata.uid },
+        ],
+      },
+      data: { [LOG_KEY]: JSON.stringify({ v: 1, lastId: 54, droppedThrough: 49, events, history: [] }) },
+    } as KubeObject);
+    const behind = stream(ports[0]!, '/api/v1/rollouts/trimmed/events?after=10');
+    await until('the kept events', () => behind.ids().length === 5);
+    assert.equal(behind.events[0]!.event, 'overflow');
+    assert.deepEqual([behind.events[0]!.data.after, behind.events[0]!.data.droppedThrough], [10, 49]);
+    assert.deepEqual(behind.ids(), [50, 51, 52, 53, 54]);
+    behind.close();
+    const ahead = stream(ports[1]!, '/api/v1/rollouts/trimmed/events', { 'last-event-id': '900' });
+    await until('the log again from its first', () => ahead.ids().length === 5);
+    assert.equal(ahead.events[0]!.event, 'reset');
+    assert.equal(ahead.events[1]!.event, 'overflow', 'the first kept is not the first there was');
+    ahead.close();
+    const current = stream(ports[1]!, '/api/v1/rollouts/trimmed/events?after=52');
+    await until('the two after 52', () => current.ids().length === 2);
+    assert.ok(
+      current.events.every((e) => e.event === undefined),
+      'nothing to tell a client that is up to date',
+    );
+    current.close();
+  });
+
   it('refuses a viewer of another namespace the log, and ends a stream once the token is revoked', async () => {
     const rows = new KubernetesTokenRows({ client: cluster.client, namespace: 'default', log: () => {}, maxAgeMs: 0 });
     const tokens = new Tokens(rows);
