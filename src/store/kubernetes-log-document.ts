@@ -7,12 +7,13 @@
  * - events: at most EVENTS_BUDGET bytes; past it the oldest go first, except a release's
  *   `deploy` and `result` rows, which go only when nothing else is left to drop;
  * - history: buckets merged exactly as they age (history.ts: sums, maxima, sketches), and
- *   once past HISTORY_BUDGET merged into ever wider buckets — never dropped.
+ *   once past HISTORY_BUDGET merged into ever wider buckets; only past a year a bucket
+ *   (thousands of analysis runs, each its own series) do the oldest runs' evidence go.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { EventRecord } from '../rollout/seams/store.js';
-import { mergeBucket } from './history.js';
+import { EVIDENCE_PREFIX, mergeBucket } from './history.js';
 import { checkBucket } from './history-schema.js';
 
 /** The ConfigMap's key that holds the document. */
@@ -207,16 +208,38 @@ export class LogHistory {
     return JSON.stringify(this.list()).length;
   }
 
-  /** Merges every bucket into wider ones until the rows fit `budget`: never a bucket dropped. */
-  bound(budget = HISTORY_BUDGET): void {
+  /**
+   * Merges every bucket into wider ones until the rows fit `budget`. Only when a year a
+   * bucket is still too much (thousands of analysis runs, each its own series) are the
+   * oldest runs' evidence dropped, whole; returns how many were.
+   */
+  bound(budget = HISTORY_BUDGET): number {
     let size = this.bytes();
     while (size > budget) {
       const widest = Math.max(...this.tiers.keys());
+      if (widest >= 365 * 86_400_000) break;
       const next = WIDER.find((w) => w > widest && w % widest === 0) ?? 2 * Math.max(widest, WIDER.at(-1)!);
       for (const width of [...this.tiers.keys()]) if (width < next) this.merge(width, () => true, next);
       size = this.bytes();
-      if (next >= 365 * 86_400_000) return; // a year a bucket: as coarse as a chart can use
     }
+    if (size <= budget) return 0;
+    // Each run's bytes counted once, then the oldest runs dropped until the rest fits.
+    const runs = new Map<string, { start: number; bytes: number }>();
+    for (const r of this.list()) {
+      if (!r.series.startsWith(EVIDENCE_PREFIX)) continue;
+      const run = runs.get(r.series) ?? { start: r.start, bytes: 0 };
+      run.bytes += JSON.stringify(r).length + 1;
+      runs.set(r.series, run);
+    }
+    const drop = new Set<string>();
+    for (const [series, run] of [...runs].sort((a, b) => a[1].start - b[1].start)) {
+      if (size <= budget) break;
+      drop.add(series);
+      size -= run.bytes;
+    }
+    for (const tier of this.tiers.values()) for (const [key, r] of tier) if (drop.has(r.series)) tier.delete(key);
+    const dropped = drop.size;
+    return dropped;
   }
 
   private age(now: number): void {

@@ -20,6 +20,7 @@ import { describeSystemError } from '../shared/system.js';
 import { EVIDENCE_PREFIX, evidenceOf, TRAFFIC, type TrafficBucket, type TrafficCell } from './history.js';
 import {
   boundEvents,
+  EVENTS_BUDGET,
   keptEvent,
   LOG_KEY,
   LogHistory,
@@ -27,7 +28,6 @@ import {
   MANAGED_BY,
   readLog,
   type LogDocument,
-  type LogEvent,
 } from './kubernetes-log-document.js';
 
 /** Writes at most this often (a whole object each time). */
@@ -60,6 +60,8 @@ export class KubeRolloutLog {
   private lost = false;
   private closed = false;
   private lastError?: string;
+  /** About the bytes the events take as JSON. */
+  private eventBytes: number;
 
   private constructor(
     private readonly o: KubeLogOptions,
@@ -81,6 +83,7 @@ export class KubeRolloutLog {
     if (read) this.doc.lastId = Math.max(this.doc.lastId, read.log.lastId);
     if (this.doc.writer) this.takenOver = { ...this.doc.writer };
     this.history = new LogHistory(this.doc.history);
+    this.eventBytes = JSON.stringify(this.doc.events).length;
   }
 
   /** Reads the ConfigMap (rejects while the API server cannot answer: the runner tries again next round). */
@@ -108,11 +111,18 @@ export class KubeRolloutLog {
   /** Appends rows with the next ids (synchronous; written behind). */
   append(rows: readonly EventRecord[]): void {
     if (rows.length === 0 || this.closed) return;
-    const events: LogEvent[] = [...this.doc.events];
-    for (const r of rows) events.push(keptEvent({ id: ++this.doc.lastId, ...structuredClone(r) }));
-    const bounded = boundEvents(events);
-    this.doc.events = bounded.events;
-    this.doc.droppedThrough = Math.max(this.doc.droppedThrough, bounded.droppedThrough);
+    for (const r of rows) {
+      const e = keptEvent({ id: ++this.doc.lastId, ...structuredClone(r) });
+      this.doc.events.push(e);
+      this.eventBytes += JSON.stringify(e).length + 1;
+    }
+    // Trimmed to 90% of the budget when past it: rarely, not at every event.
+    if (this.eventBytes > EVENTS_BUDGET) {
+      const bounded = boundEvents(this.doc.events);
+      this.doc.events = bounded.events;
+      this.doc.droppedThrough = Math.max(this.doc.droppedThrough, bounded.droppedThrough);
+      this.eventBytes = JSON.stringify(this.doc.events).length;
+    }
     this.changed();
   }
 
@@ -157,7 +167,11 @@ export class KubeRolloutLog {
 
   /** The document as it would be written now. */
   document(): LogDocument {
-    this.history.bound();
+    const dropped = this.history.bound();
+    if (dropped > 0)
+      this.o.log(
+        `${describeRef(this.ref)}: the evidence of its ${dropped} oldest analysis runs no longer fits, merged a year a bucket, and was dropped`,
+      );
     return { ...this.doc, history: this.history.list() };
   }
 
