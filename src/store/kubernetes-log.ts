@@ -71,10 +71,16 @@ export class KubeRolloutLog {
     this.ref = { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: logName(o.rollout.metadata.name) };
     const ours = found && found.metadata.ownerReferences?.some((r) => r.uid === o.rollout.metadata.uid);
     const read = found ? readLog((found as { data?: unknown }).data) : undefined;
-    if (found && !ours)
+    const kanaris =
+      found?.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by'];
+    if (found && !ours && !kanaris) {
+      // Someone else's ConfigMap of that name: never overwritten (the operator may update any ConfigMap).
+      this.lost = true;
       o.log(
-        `${describeRef(this.ref)} belongs to no Rollout of this uid (an older one's, or made by hand): it is started afresh`,
+        `${describeRef(this.ref)} is not kanari's (no owner of this Rollout's uid, no managed-by label): the log is not written; rename or delete it`,
       );
+    } else if (found && !ours)
+      o.log(`${describeRef(this.ref)} belongs to an older Rollout of this name: it is started afresh`);
     else if (read?.problem) o.log(`${describeRef(this.ref)}: ${read.problem}; it is continued without them`);
     this.resourceVersion = found?.metadata.resourceVersion;
     this.doc =

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { ClusterRollouts } from '../../src/cli/operator-api.js';
-import type { KubeClient, KubeObject } from '../../src/kube/api.js';
+import { KubeError, type KubeClient, type KubeObject } from '../../src/kube/api.js';
 import type { Operator } from '../../src/operator/operator.js';
 import type { AnalysisReport } from '../../src/analysis/run.js';
 import { clusterApiRoutes, createClusterApiServer } from '../../src/server/cluster-api.js';
@@ -44,13 +44,16 @@ const log: string[] = [];
 const token: Record<string, string> = {};
 let conforms: (e: Exchange) => void;
 
-function replica(authenticate?: KubeAccess): { server: http.Server; tokens: Tokens } {
+function replica(
+  authenticate?: KubeAccess,
+  logsFrom: KubeClient = cluster.client,
+): { server: http.Server; tokens: Tokens } {
   const tokens = new Tokens(
     new KubernetesTokenRows({ client: cluster.client, namespace: 'default', log: () => {}, maxAgeMs: 1000 }),
   );
   const rollouts = new ClusterRollouts({ client: cluster.client, home: 'default', origin: 'the test API server' });
   const logs = new ClusterLogs({
-    client: cluster.client,
+    client: logsFrom,
     locate: (ref) => rollouts.locate(ref),
     cacheMs: 100,
     pollMs: 100,
@@ -348,6 +351,20 @@ describe('a Rollout’s log on Kubernetes', () => {
     } as KubeObject);
     const read = await api(ports[0]!, '/api/v1/rollouts/junk/history');
     assert.deepEqual([read.status, read.json.events], [200, []]);
+    // A ConfigMap of the name that is not kanari's (no owner, no label) is never overwritten.
+    await cluster.client.create({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'theirs.kanari-log', namespace: 'default' },
+      data: { settings: 'mine' },
+    } as KubeObject);
+    await createApp(cluster.client, 'theirs', 1, 'theirs:1');
+    await cluster.client.create(replicasRollout('theirs', [{ pause: {} }]));
+    await until('the operator declines to write it', () =>
+      log.some((l) => /default\/theirs: ConfigMap default\/theirs\.kanari-log is not kanari's/.test(l)),
+    );
+    await until('theirs runs', () => state('theirs')?.phase === 'StableOnly');
+    assert.deepEqual(configMap('theirs')!.data, { settings: 'mine' });
     const s = stream(ports[1]!, '/api/v1/rollouts/junk/events');
     await until('the operator writes the log again', () => stored('junk').events.length > 0);
     await until('the stream has its events', () => s.ids().length > 0);
@@ -393,6 +410,21 @@ describe('a Rollout’s log on Kubernetes', () => {
       'nothing to tell a client that is up to date',
     );
     current.close();
+  });
+
+  it('answers 503 with the reason while the API server cannot be read', async () => {
+    const down = new Proxy(cluster.client, {
+      get: (target, key, receiver) =>
+        key === 'get'
+          ? () => Promise.reject(new KubeError(0, 'Unreachable', 'connect ECONNREFUSED 10.0.0.1:443'))
+          : (Reflect.get(target, key, receiver) as unknown),
+    });
+    const port = await listen(replica(undefined, down).server);
+    for (const route of ['history', 'series', 'events']) {
+      const r = await api(port, `/api/v1/rollouts/web/${route}`);
+      assert.equal(r.status, 503, route);
+      assert.match(r.json.detail, /^the Kubernetes API server: connect ECONNREFUSED/);
+    }
   });
 
   it('refuses a viewer of another namespace the log, and ends a stream once the token is revoked', async () => {
