@@ -3,33 +3,42 @@
  * rate and latency, so the demo and the tests have a real process to route to, kill and
  * judge. Run as `node dist/demo/app.js --name v2 --port 9002 --error-rate 0.05` (the port
  * defaults to $PORT, which is how kanari's process target tells it).
+ *
+ * Which requests fail and how long each takes are spread evenly over the app's requests,
+ * not drawn at random (`even`, src/analysis/stats/random.ts): two versions with the same
+ * settings then differ in nothing, and the good demo can never be rolled back by the
+ * luck of the draws — at the demo's α = 0.01 that was about one run in two thousand.
+ * Which user meets which request is still up to the traffic.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { even } from '../analysis/stats/random.js';
 
 export interface AppOptions {
   name: string;
   port: number;
   host?: string;
-  /** Probability that a request gets a 500. */
+  /** The share of requests that get a 500, evenly spaced. */
   errorRate?: number;
-  /** Median latency in ms; latencies are lognormal with σ = 0.5 around it. */
+  /** Median latency in ms; latencies are lognormal with σ = 0.5 around it, their quantiles evenly spread. */
   latencyMs?: number;
 }
 
 export function createApp(opts: AppOptions): http.Server {
   const errorRate = opts.errorRate ?? 0;
   const latencyMs = opts.latencyMs ?? 0;
+  let served = 0;
   return http.createServer((req, res) => {
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('ok\n');
       return;
     }
-    const delay = latencyMs > 0 ? latencyMs * Math.exp(0.5 * gaussian()) : 0;
+    const n = served++;
+    const delay = latencyMs > 0 ? latencyMs * Math.exp(0.5 * even.normal(n)) : 0;
+    const failed = even.fails(n, errorRate);
     const reply = () => {
-      const failed = Math.random() < errorRate;
       const body = JSON.stringify({ version: opts.name, path: req.url, ok: !failed }) + '\n';
       res.writeHead(failed ? 500 : 200, {
         'content-type': 'application/json',
@@ -51,11 +60,6 @@ export function listenApp(opts: AppOptions): Promise<{ server: http.Server; port
       resolve({ server, port: (server.address() as AddressInfo).port }),
     );
   });
-}
-
-function gaussian(): number {
-  const u = 1 - Math.random();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * Math.random());
 }
 
 const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*[\\/]/, ''));

@@ -3,8 +3,21 @@
  * transformed rejection (exact, O(1)), binomial by waiting times when few successes are
  * expected and a normal approximation otherwise, normal by Box–Muller.
  */
-import { lnGamma } from './special.js';
+import { lnGamma, normalQuantile } from './special.js';
 import { seededRandom } from './describe.js';
+
+/**
+ * Spread evenly rather than drawn: the n-th (from 0) of a stream of requests, failing at
+ * `rate` with its failures evenly spaced, and a standard normal from the golden-ratio
+ * sequence, whose first n points cover (0, 1) within O(log n / n). Two versions served
+ * this way differ only where they were told to, so an A/A comparison of them cannot fail
+ * by the luck of the draws (the demo's apps, and the tests' stand-ins for a mesh's metrics).
+ */
+export const even = {
+  fails: (n: number, rate: number): boolean => Math.floor((n + 1) * rate) > Math.floor(n * rate),
+  normal: (n: number): number => normalQuantile(((n + 1) * GOLDEN) % 1),
+};
+const GOLDEN = (Math.sqrt(5) - 1) / 2;
 
 export class Random {
   private readonly next: () => number;

@@ -10,8 +10,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Random } from '../../../src/analysis/stats/random.js';
-import { normalQuantile } from '../../../src/analysis/stats/special.js';
+import { even as evenly, Random } from '../../../src/analysis/stats/random.js';
 import { COUNT_PRESETS, type CountPreset } from '../../../src/config/presets/counts.js';
 import {
   apiGet,
@@ -58,8 +57,6 @@ export interface WeightExporterOptions {
    */
   draws?: 'random' | 'even';
 }
-
-const GOLDEN = (Math.sqrt(5) - 1) / 2;
 
 /** Envoy's default histogram bounds (ms), which Istio's request duration uses too. */
 const ENVOY_MS = [
@@ -156,11 +153,8 @@ export class WeightExporter {
     // The how-manieth request of this Deployment this is (0 first).
     const n = this.sent.get(p.deployment ?? '') ?? 0;
     const even = this.options.draws === 'even';
-    const failed =
-      !p.deployment ||
-      (even ? Math.floor((n + 1) * b.errorRate) > Math.floor(n * b.errorRate) : this.random.uniform() < b.errorRate);
-    // Even: the golden-ratio sequence, whose first n points are spread over (0, 1) within O(log n / n).
-    const z = () => (even ? normalQuantile(((n + 1) * GOLDEN) % 1) : this.random.normal());
+    const failed = !p.deployment || (even ? evenly.fails(n, b.errorRate) : this.random.uniform() < b.errorRate);
+    const z = () => (even ? evenly.normal(n) : this.random.normal());
     const ms = p.deployment ? b.latencyMs.median * Math.exp(b.latencyMs.sigma * z()) : 0.1;
     const code = failed ? '503' : '200';
     this.counting = this.counters.length > 1 ? Math.floor(this.random.uniform() * this.counters.length) : 0;
