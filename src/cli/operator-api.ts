@@ -93,7 +93,8 @@ export class ClusterRollouts implements Rollouts {
     }
   }
 
-  private locate(ref: string): { namespace: string; name: string } {
+  /** Where a rollout the API names is: 400 for a name Kubernetes would not take, 404 outside the namespace run. */
+  locate(ref: string): { namespace: string; name: string } {
     const slash = ref.indexOf('/');
     const namespace = slash < 0 ? this.o.home : ref.slice(0, slash);
     const name = slash < 0 ? ref : ref.slice(slash + 1);

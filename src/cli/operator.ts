@@ -16,6 +16,7 @@ import { loadKubeConnection, type KubeConnection } from '../kube/kubeconfig.js';
 import { kubernetesWorld } from '../operator/compose.js';
 import { Operator } from '../operator/operator.js';
 import { CLUSTER_TOKEN_HINT, createClusterApiServer } from '../server/cluster-api.js';
+import { ClusterLogs } from '../server/cluster-log.js';
 import { KubeAccess } from '../server/kube-access.js';
 import { SealedFlows, type OidcSignIn } from '../server/oidc.js';
 import { Sessions } from '../server/sessions.js';
@@ -43,7 +44,7 @@ election on the Lease kanari-operator; only the holder acts.
   --lease-namespace NS   where the Lease is (default $POD_NAMESPACE, else the connection's namespace)
   --identity ID          this replica in the Lease (default $POD_NAME, else host name and a random suffix)
   --listen HOST:PORT     /healthz and /readyz for probes (default 0.0.0.0:8080; 0 for none)
-  --api HOST:PORT       serve kanari's API there too (rollouts, their controls, tokens), from any replica
+  --api HOST:PORT       serve kanari's API there too (rollouts, their controls, history and events, tokens), from any replica
   --tls-cert FILE       serve the API over HTTPS with this certificate (PEM) ...
   --tls-key FILE        ... and its private key (PEM)
   --insecure            serve the API off loopback without TLS (behind a mesh or a TLS-terminating proxy)
@@ -185,9 +186,12 @@ async function serveApi(
     secretName: TOKENS_SECRET,
     ...where,
   });
+  const rollouts = new ClusterRollouts({ client: o.client, ...where, origin: o.conn.origin });
   const server = createClusterApiServer({
-    rollouts: new ClusterRollouts({ client: o.client, ...where, origin: o.conn.origin }),
+    rollouts,
     tokens,
+    // Each Rollout's history and event stream, from the ConfigMap the leader writes beside it.
+    logs: new ClusterLogs({ client: o.client, locate: (ref) => rollouts.locate(ref), log: o.log }),
     authenticate: (req) => access.authenticate(req),
     browser: { sessions, ...(o.oidc ? { oidc: o.oidc } : {}) },
     ...(at.tls ? { tls: at.tls } : {}),

@@ -71,6 +71,8 @@ export const ROLLOUT_RULES: PolicyRule[] = [
   },
   // An Event per transition on the Rollout (patch: the API server counts repeats into one).
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  // Each Rollout's event log and history, in a ConfigMap beside it (kubernetes/history.md); every API replica reads them.
+  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'create', 'update'] },
 ];
 
 /** Leader election, in the operator's own namespace only: one Lease, read, taken and renewed. */

@@ -37,6 +37,7 @@ import { recordEvent } from '../kube/events.js';
 import { eventNote } from '../rollout/event-text.js';
 import { commandEvent } from '../rollout/person-command.js';
 import { KubeRunStore } from '../store/kubernetes-runs.js';
+import { KubeRolloutLog } from '../store/kubernetes-log.js';
 import { readCommand } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
 import { record } from '../kube/versions.js';
@@ -69,6 +70,8 @@ export class RolloutRunner {
   /** The specs of those read from resources, as written: pinned in the status for a new leader. */
   private sources: Record<string, unknown> = {};
   private store?: KubeStatusStore;
+  /** The event log and history in the ConfigMap beside the Rollout, written behind. */
+  private log?: KubeRolloutLog;
   /** The Rollout as read when its templates last were: what its router counts by (the release's, like the judge). */
   private released?: KubernetesRolloutDocument;
   /** The Deployment whose pods kanari took over, once it has: held at zero even while the Rollout is refused. */
@@ -105,6 +108,8 @@ export class RolloutRunner {
   async close(): Promise<void> {
     await this.engine?.close();
     this.engine = undefined;
+    await this.log?.close();
+    this.log = undefined;
   }
 
   private async reconcile(): Promise<void> {
@@ -145,7 +150,15 @@ export class RolloutRunner {
       if (port === undefined) return this.say(`waiting for Service ${namespace}/${rollout.spec.service.name}`);
       // Before anything of the user's is touched: from here on, deleting the Rollout gives it back first.
       this.resource = await addCleanupFinalizer(this.world.client, this.resource);
-      this.open(rollout, workload, port);
+      // Read before the engine's first event: its ids go on from what the last leader wrote.
+      const log = await KubeRolloutLog.open({
+        client: this.world.client,
+        rollout: this.resource,
+        identity: this.world.identity,
+        log: (line) => this.world.log(`${this.key}: ${line}`),
+        control: () => ((this.engine?.status.traffic.weights.baseline ?? 0) > 0 ? 'baseline' : 'stable'),
+      });
+      this.open(rollout, workload, port, log);
     }
     const engine = this.engine!;
     this.workload = workload.metadata.name;
@@ -180,12 +193,19 @@ export class RolloutRunner {
         : rollout
           ? heldWeightProblem(KUBERNETES[routerNameOf(rollout.spec.trafficRouting)], request.weight, pods)
           : 'the Rollout is refused as it is now, so which weights its router can send is not known';
+    // Who asked goes into the Rollout's log with the command, as under kanari up.
+    const actor = request.by === undefined ? {} : { actor: request.by };
     const t = problem
       ? { rejected: `set-weight ${request.weight}: ${problem}` }
       : await engine.send(
           request.command === 'set-weight'
-            ? { type: 'setWeight', weight: request.weight!, ...(request.reason ? { reason: request.reason } : {}) }
-            : commandEvent(request.command, request),
+            ? {
+                type: 'setWeight',
+                weight: request.weight!,
+                ...(request.reason ? { reason: request.reason } : {}),
+                ...actor,
+              }
+            : { ...commandEvent(request.command, request), ...actor },
         );
     store.answer({
       id: request.id,
@@ -217,7 +237,12 @@ export class RolloutRunner {
     return rollout.spec.service.port ?? (typeof first === 'number' ? first : undefined);
   }
 
-  private open(rollout: KubernetesRolloutDocument, workload: DeploymentObject, port: number): void {
+  private open(
+    rollout: KubernetesRolloutDocument,
+    workload: DeploymentObject,
+    port: number,
+    log: KubeRolloutLog,
+  ): void {
     const saved = KubeStatusStore.savedState(this.resource);
     const place = this.place(rollout, workload);
     const stable = saved?.stable ?? releaseOf(workload.spec!.template!, place);
@@ -230,18 +255,20 @@ export class RolloutRunner {
       log: (line) => this.world.log(`${this.key}: ${line}`),
       // Each transition as an Event on the Rollout, best effort: what `kubectl describe` lists.
       events: (rows) => {
+        log.append(rows);
         for (const note of rows.map(eventNote))
           if (note) void recordEvent(this.world.client, this.resource, note, this.world.identity);
       },
     });
     this.store.pin(this.sources);
+    this.log = log;
     const document = engineDocument(this.resource.metadata.name, this.resource.spec as Record<string, unknown>, stable);
     this.engine = new RolloutEngine({
       document,
       templates: this.templates,
       // {{target}} in a query is the version's Deployment, the name Istio and ingress-nginx count it under.
       instanceTarget: (instance) => instanceName(this.resource.metadata.name, instance),
-      store: memoryStore({ status: this.store, runs: new KubeRunStore(this.store) }),
+      store: memoryStore({ status: this.store, runs: new KubeRunStore(this.store, log) }),
       traffic: this.world.traffic(this.routed(rollout), { owner, port, replicas: place.replicas }),
       targets: this.world.targets(rollout, owner),
       // No stats: on Kubernetes the counts come from Prometheus, and no router of kanari's is sampled.

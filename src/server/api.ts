@@ -12,7 +12,7 @@ import { bundleFiles } from './bundle.js';
 import { CONTROL, healthRoute, rolloutRoutes, whoamiRoute, withOpenApi } from './api-core.js';
 import type { Controller } from './controller.js';
 import { loadDashboard, serveDashboard } from './dashboard-files.js';
-import { EVENT_STREAM_DEFAULTS, EventStream, type EventStreamOptions } from './events.js';
+import { EVENT_STREAM_DEFAULTS, EventStream, ROLLOUT_EVENTS_QUERY, type EventStreamOptions } from './events.js';
 import * as answers from './api-schemas.js';
 import { renderControllerMetrics } from './metrics.js';
 import { SERIES_QUERY, seriesRange } from './series.js';
@@ -115,6 +115,25 @@ export function apiRoutes(
       response: { description: 'its events', json: answers.history },
       handle: ({ params, query }) =>
         ok({ events: controller.history(params.name!, { limit: Number(query.get('limit') ?? 1000) }) }),
+    }),
+    route({
+      method: 'GET',
+      path: '/api/v1/rollouts/:name/events',
+      role: 'viewer',
+      summary:
+        "a rollout's events as Server-Sent Events: the backlog after a cursor, then live (the path both modes serve)",
+      query: ROLLOUT_EVENTS_QUERY,
+      response: { description: 'an event stream; each event has its id', contentType: 'text/event-stream' },
+      errors: [503],
+      handle: ({ req, res, query, params, principal }) => {
+        res.on(
+          'close',
+          whileValid(principal!, tokens, sessions, () => res.destroy()),
+        );
+        const only = new URLSearchParams(query);
+        only.set('rollout', params.name!);
+        return events.serve(req, res, only);
+      },
     }),
     route({
       method: 'GET',

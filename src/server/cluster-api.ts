@@ -1,10 +1,12 @@
 /**
  * The API as the operator serves it (`kanari operator --api`): the routes both modes share
- * (api-core.ts) over the Rollout resources, and the token routes over tokens kept in a
- * Secret. What only a standalone controller can do — apply, deploy with set, delete,
- * shutdown, the event stream, history, series, reports, metrics — is not in its table, so
- * it answers 404 and its OpenAPI document does not list it: on Kubernetes those are
- * `kubectl apply`, `kubectl delete`, the Rollout's Events and status.
+ * (api-core.ts) over the Rollout resources, the token routes over tokens kept in a Secret,
+ * and each Rollout's history, series and event stream read from the ConfigMap the leader
+ * writes beside it (cluster-log.ts). What only a standalone controller can do — apply,
+ * deploy with set, delete, shutdown, the event stream of every rollout at once, analysis
+ * reports, metrics — is not in its table, so it answers 404 and its OpenAPI document does
+ * not list it: on Kubernetes those are `kubectl apply`, `kubectl delete`, the Rollout's
+ * Events and status.
  *
  * With browser sessions (kept in a Secret, so every replica honours them) it serves the
  * dashboard's files as `kanari up` does and the browser's sign-in routes: a kanari token
@@ -24,10 +26,12 @@ import {
 import * as answers from './api-schemas.js';
 import { authRoutes, type AuthRouteOptions } from './auth-routes.js';
 import { loadDashboard, serveDashboard } from './dashboard-files.js';
+import { clusterLogRoutes, type ClusterLogs } from './cluster-log.js';
 import { dispatcher, type Route } from './routes.js';
 import { sessionCookie, type Sessions } from './sessions.js';
 import { tokenRoutes } from './token-routes.js';
-import type { Principal, Tokens } from './tokens.js';
+import { HttpError } from '../shared/http.js';
+import { roleAllows, type Principal, type Tokens } from './tokens.js';
 
 /** What a 401 tells the caller to send on a cluster. */
 export const CLUSTER_TOKEN_HINT =
@@ -45,6 +49,8 @@ export interface ClusterApiOptions {
   log: (line: string) => void;
   /** The dashboard and its sign-in: sessions every replica shares, and single sign-on when configured. */
   browser?: ClusterBrowser;
+  /** Each Rollout's log and history (the ConfigMaps beside them); without it, those routes are not served. */
+  logs?: ClusterLogs;
 }
 
 export interface ClusterBrowser {
@@ -65,14 +71,20 @@ const CLUSTER_ROLLOUTS: RolloutAnswers = {
 export function clusterApiRoutes(
   rollouts: Rollouts,
   tokens: Tokens,
-  browser?: Omit<AuthRouteOptions, 'tokens' | 'codes' | 'kanariTokensOnly'>,
+  extras: {
+    browser?: Omit<AuthRouteOptions, 'tokens' | 'codes' | 'kanariTokensOnly'>;
+    logs?: ClusterLogs;
+    /** Whether a stream's caller may still read it (asked again every so often). */
+    stillValid?: (req: IncomingMessage, p: Principal) => Promise<boolean>;
+  } = {},
 ): Route[] {
   const routes = [
     healthRoute,
     whoamiRoute,
     ...tokenRoutes(tokens),
-    ...(browser ? authRoutes({ ...browser, tokens, kanariTokensOnly: true }) : []),
+    ...(extras.browser ? authRoutes({ ...extras.browser, tokens, kanariTokensOnly: true }) : []),
     ...rolloutRoutes(rollouts, CLUSTER_ROLLOUTS),
+    ...(extras.logs ? clusterLogRoutes(extras.logs, extras.stillValid ?? (() => Promise.resolve(true))) : []),
   ];
   // Every answer that needs a caller may wait on the API server (the Secret, a review, the Rollout): 503 when it cannot.
   return withOpenApi(
@@ -90,15 +102,37 @@ export function createClusterApiServer(o: ClusterApiOptions): http.Server | http
     secure: o.tls !== undefined,
     log: o.log,
   };
-  const handle = dispatcher(clusterApiRoutes(o.rollouts, o.tokens, browser), {
-    // A bearer token when there is one (a cookie beside it is ignored), else a session cookie.
-    authenticate: async (req) => {
-      const id = sessions && req.headers.authorization === undefined ? sessionCookie(req.headers.cookie) : undefined;
-      return id === undefined ? bearer(req) : sessions!.authenticateCurrent(id);
-    },
+  // A bearer token when there is one (a cookie beside it is ignored), else a session cookie.
+  const authenticate = async (req: IncomingMessage): Promise<Principal> => {
+    const id = sessions && req.headers.authorization === undefined ? sessionCookie(req.headers.cookie) : undefined;
+    return id === undefined ? bearer(req) : sessions!.authenticateCurrent(id);
+  };
+  const routes = clusterApiRoutes(o.rollouts, o.tokens, {
+    ...(browser ? { browser } : {}),
+    ...(o.logs ? { logs: o.logs } : {}),
+    stillValid: stillValid(authenticate),
+  });
+  const handle = dispatcher(routes, {
+    authenticate,
     maxBodyBytes: MAX_BODY_BYTES,
     log: o.log,
     ...(dashboard ? { fallback: (req, res) => serveDashboard(dashboard, req, res) } : {}),
   });
   return o.tls ? https.createServer({ ...o.tls }, handle) : http.createServer(handle);
+}
+
+/**
+ * Whether a stream's caller may still read it: asked again as the request was (its token
+ * revoked or expired, its RBAC taken away: 401 or 403), an API server that cannot answer
+ * now not counted against it.
+ */
+function stillValid(authenticate: (req: IncomingMessage) => Promise<Principal>) {
+  return async (req: IncomingMessage, p: Principal): Promise<boolean> => {
+    try {
+      const now = await authenticate(req);
+      return now.name === p.name && roleAllows(now.role, 'viewer');
+    } catch (err) {
+      return !(err instanceof HttpError && (err.status === 401 || err.status === 403));
+    }
+  };
 }

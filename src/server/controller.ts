@@ -18,7 +18,7 @@ import { sizedDocument } from '../rollout/sizes.js';
 import type { RolloutStatus, UntimedEvent } from '../rollout/types.js';
 import { describeSystemError } from '../shared/system.js';
 import { Store } from '../store/sqlite.js';
-import { rolloutSeries, type SeriesRange } from './series.js';
+import { HISTORY_TYPES, rolloutSeries, type SeriesRange } from './series.js';
 import type { ProcessRecord } from '../targets/process.js';
 import { RouterProcess } from '../traffic/router-process.js';
 import { RouterService } from '../traffic/router-service.js';
@@ -232,23 +232,7 @@ export class Controller {
     this.get(name);
     return this.store.events(name, {
       after: this.store.deletedAt(name),
-      types: [
-        'apply',
-        'deploy',
-        'promote',
-        'abort',
-        'pause',
-        'resume',
-        'retry',
-        'undo',
-        'setWeight',
-        'status',
-        'result',
-        'analysisVerdict',
-        'analysisStopped',
-        'instanceFailed',
-        'notificationFailed',
-      ],
+      types: [...HISTORY_TYPES],
       limit: options.limit ?? 1000,
     });
   }

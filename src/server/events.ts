@@ -6,6 +6,7 @@
  * with the id to resume after) and disconnected.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
 import type { EventRow } from '../store/sqlite.js';
 import { HttpError, LINGER_MS } from '../shared/http.js';
 
@@ -158,7 +159,7 @@ export class EventStream {
  * `?after=`, else 0. `?after=now` is the newest event's: a page that reads the state just after
  * the stream opens misses nothing, and is not sent the whole log first.
  */
-function resumeAfter(req: IncomingMessage, query: URLSearchParams, newest: () => number): number {
+export function resumeAfter(req: IncomingMessage, query: URLSearchParams, newest: () => number): number {
   // An empty one is what no id yet looks like (EventSource sends none then); ?after decides.
   const header = req.headers['last-event-id'] || undefined;
   const [text, where] =
@@ -171,3 +172,11 @@ function resumeAfter(req: IncomingMessage, query: URLSearchParams, newest: () =>
     );
   return Number(text);
 }
+
+/** The query of a rollout's own stream (`GET /api/v1/rollouts/:name/events`), the same in both modes. */
+export const ROLLOUT_EVENTS_QUERY = {
+  after: {
+    schema: z.string(),
+    description: 'the event id to resume after, or `now` for only what comes next (Last-Event-ID wins over it)',
+  },
+};

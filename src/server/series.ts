@@ -119,9 +119,28 @@ export interface SeriesAnswer {
   evidence: EvidenceSeries[];
 }
 
+/** The events a rollout's history shows a person (not ticks, acknowledgements or announcements), in both modes. */
+export const HISTORY_TYPES: readonly string[] = [
+  'apply',
+  'deploy',
+  'promote',
+  'abort',
+  'pause',
+  'resume',
+  'retry',
+  'undo',
+  'setWeight',
+  'status',
+  'result',
+  'analysisVerdict',
+  'analysisStopped',
+  'instanceFailed',
+  'notificationFailed',
+];
+
 /** The events a chart marks: releases, phase, step and weight changes, and outcomes. */
-const MARK_TYPES = ['deploy', 'status', 'result'];
-const MAX_MARKS = 1000;
+export const MARK_TYPES = ['deploy', 'status', 'result'];
+export const MAX_MARKS = 1000;
 
 /** Answers computed at once: each reads up to a month of buckets, so more wait their turn elsewhere (503). */
 const MAX_ANSWERING = 2;

@@ -49,6 +49,11 @@ export function readBucket(series: string, text: string): TrafficBucket | Eviden
   } catch {
     return undefined;
   }
+  return checkBucket(series, json);
+}
+
+/** A bucket of `series` already parsed from JSON (a ConfigMap's), or undefined when it is not of its series' shape. */
+export function checkBucket(series: string, json: unknown): TrafficBucket | EvidenceBucket | undefined {
   const parsed = (series === TRAFFIC ? trafficBucket : evidenceBucket).safeParse(json);
   return parsed.success ? parsed.data : undefined;
 }

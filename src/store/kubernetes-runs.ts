@@ -4,17 +4,24 @@
  * Rollout's status (`KubeStatusStore.saveRunState`). A new leader resumes a run from that
  * state: its judge goes on where it was, and its count source reads from Prometheus the
  * windows after the state's `through`, so nothing is lost or counted twice — only the
- * measurements from before the hand-over are missing from its report.
+ * measurements from before the hand-over are missing from its report. Each round's
+ * evidence, and the requests and errors per version of the windows a sequential run
+ * counted, go to the Rollout's history in its ConfigMap (kubernetes-log.ts).
  */
 import type { AnalysisReport, AnalysisRunState, MeasurementRecord } from '../analysis/run.js';
 import type { RunStore } from '../rollout/seams/store.js';
 import type { KubeStatusStore } from './kubernetes.js';
+import type { KubeRolloutLog } from './kubernetes-log.js';
 import { MemoryRunStore } from './memory.js';
 
 export class KubeRunStore implements RunStore {
   private readonly memory = new MemoryRunStore();
 
-  constructor(private readonly status: KubeStatusStore) {}
+  constructor(
+    private readonly status: KubeStatusStore,
+    /** Where each round's evidence is kept for charts (the ConfigMap beside the Rollout). */
+    private readonly log?: Pick<KubeRolloutLog, 'addRun' | 'addWindows'>,
+  ) {}
 
   saveRun(
     rollout: string,
@@ -27,6 +34,8 @@ export class KubeRunStore implements RunStore {
   ): void {
     this.memory.saveRun(rollout, revision, id, state, report, at, added);
     this.status.saveRunState(id, state.endedAt === undefined ? state : undefined, at);
+    this.log?.addRun(id, report, at);
+    this.log?.addWindows(added.items);
   }
 
   run(rollout: string, id: string): { state: AnalysisRunState; report?: AnalysisReport } | undefined {

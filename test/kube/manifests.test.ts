@@ -66,6 +66,7 @@ describe('kanari k8s manifests', () => {
   it('grants each verb the operator uses and no other', () => {
     assert.deepEqual(grants(rulesOf(cluster.find((o) => o.kind === 'ClusterRole' && o.metadata.name === OPERATOR))), [
       'apps/deployments: get list watch create update patch delete',
+      'core/configmaps: get create update',
       'core/events: create patch',
       'core/services: get list watch create update patch delete',
       'events.k8s.io/events: create patch',

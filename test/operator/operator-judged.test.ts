@@ -27,6 +27,8 @@ import { isDeepStrictEqual } from 'node:util';
 import type { KubeObject } from '../../src/kube/api.js';
 import { rolloutCrd } from '../../src/kube/crd.js';
 import { kubernetesWorld } from '../../src/operator/compose.js';
+import { EVIDENCE_PREFIX, TRAFFIC, type TrafficBucket } from '../../src/store/history.js';
+import { readLog } from '../../src/store/kubernetes-log-document.js';
 import { Operator } from '../../src/operator/operator.js';
 import { versionOf } from '../../src/operator/release.js';
 import { appTemplate, createApp, setImage, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
@@ -301,6 +303,19 @@ describe('Kubernetes mode judged from Prometheus', { concurrency: true }, () => 
       assert.match(rolledBack.result.reason, /sequential/);
       assert.equal(rolledBack.stable.version, versionOf(appTemplate(c.app, `${c.app}:2`)));
       assert.ok((exporter.sent.get(`${c.app}-${v3}`) ?? 0) > 0, 'v3 served some requests before it was judged');
+      // The log beside the Rollout (kubernetes/history.md): the releases' events, the judge's evidence and the counts it judged by.
+      const kept = () => readLog(cluster.api.get('v1', 'ConfigMap', NS, `${c.app}.kanari-log`)?.data).log;
+      await until(c, 'the rollback in the log', () =>
+        kept().events.some((e) => e.type === 'result' && e.data.outcome === 'RolledBack'),
+      );
+      assert.ok(
+        kept().history.some((r) => r.series.startsWith(EVIDENCE_PREFIX)),
+        'evidence kept',
+      );
+      const failing = kept().history.filter(
+        (r) => r.series === TRAFFIC && ((r.data as TrafficBucket).canary?.errors ?? 0) > 0,
+      );
+      assert.ok(failing.length > 0, "v3's errors kept as the judge counted them");
       if (c.preset === 'envoy-gateway') {
         // Each version was counted in a cluster of its own: its backendRef in kanari's copy, after the user's header rule.
         const res = await fetch(`${prometheus.url}/api/v1/label/envoy_cluster_name/values`);

@@ -84,7 +84,7 @@ before(async () => {
   }
   conforms = conformance(
     JSON.parse((await request(ports[0]!, { path: '/api/openapi.json' })).body),
-    clusterApiRoutes({} as never, {} as never, {} as never),
+    clusterApiRoutes({} as never, {} as never, { browser: {} as never }),
   );
   const admin = new Tokens(new KubernetesTokenRows({ client: cluster.client, namespace: 'default', log: () => {} }));
   for (const role of ROLES) token[role] = (await admin.create({ name: `${role}-bot`, role })).token;

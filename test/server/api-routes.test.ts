@@ -69,7 +69,7 @@ describe('controller API routes', () => {
     );
     assert.match(
       String(problem(await call('GET', '/api/v1/rollouts/shop/nothing'), 404).detail),
-      /rollout resources: history, series, analyses\/ID, deploy, promote, abort/,
+      /rollout resources: history, events, series, analyses\/ID, deploy, promote, abort/,
     );
     const wrong = await call('DELETE', '/api/v1/rollouts');
     assert.equal(problem(wrong, 405).detail, 'DELETE is not allowed here (allowed: GET)');

@@ -43,8 +43,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function open(query = '', headers: Record<string, string> = {}): SseReader {
-  const r = new SseReader(`http://127.0.0.1:${port}/api/v1/events${query}`, {
+function open(query = '', headers: Record<string, string> = {}, path = '/api/v1/events'): SseReader {
+  const r = new SseReader(`http://127.0.0.1:${port}${path}${query}`, {
     authorization: `Bearer ${TOKEN}`,
     ...headers,
   });
@@ -116,6 +116,23 @@ describe('GET /api/v1/events', () => {
       ['cart', 'cart', 'cart'],
     );
     r.close();
+  });
+
+  it('serves one rollout’s stream at /api/v1/rollouts/NAME/events too, the path both modes serve', async () => {
+    const r = open('?after=0', {}, '/api/v1/rollouts/cart/events');
+    add('shop', 'status', 1);
+    add('cart', 'result', 1);
+    await r.until((e) => e.some((x) => x.data.type === 'result'));
+    assert.deepEqual(
+      r.events.map((e) => e.data.rollout),
+      ['cart', 'cart', 'cart', 'cart'],
+    );
+    const last = ids(r).at(-1)!;
+    const resumed = open('?rollout=shop', { 'last-event-id': String(last - 1) }, '/api/v1/rollouts/cart/events');
+    await resumed.until((e) => e.length === 1);
+    assert.deepEqual(ids(resumed), [last], 'its own rollout only, whatever ?rollout says');
+    r.close();
+    resumed.close();
   });
 
   it('carries an analysis run’s measurements, in the transaction that saves them', () => {

@@ -14,6 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { ClusterRollouts } from '../../src/cli/operator-api.js';
 import type { Operator } from '../../src/operator/operator.js';
 import { createClusterApiServer } from '../../src/server/cluster-api.js';
+import { ClusterLogs } from '../../src/server/cluster-log.js';
 import { Sessions } from '../../src/server/sessions.js';
 import { Tokens } from '../../src/server/tokens.js';
 import { KubernetesSessionRows } from '../../src/store/kubernetes-sessions.js';
@@ -58,10 +59,12 @@ before(async () => {
       const o = { client: cluster.client, namespace: 'default', log: (l: string) => log.push(l) };
       const tokenRows = new KubernetesTokenRows(o);
       const tokens = new Tokens(tokenRows);
+      const rollouts = new ClusterRollouts({ client: cluster.client, home: 'default', origin: 'the test API server' });
       server = createClusterApiServer({
-        rollouts: new ClusterRollouts({ client: cluster.client, home: 'default', origin: 'the test API server' }),
+        rollouts,
         tokens,
         browser: { sessions: new Sessions(new KubernetesSessionRows(o), tokenRows) },
+        logs: new ClusterLogs({ client: cluster.client, locate: (ref) => rollouts.locate(ref), log: o.log }),
         log: (l) => log.push(l),
       }) as http.Server;
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -134,10 +137,13 @@ describe('the dashboard on the operator, in Chromium', () => {
     assert.equal(new URL(page.url()).pathname, '/rollouts/default/web');
     await page.locator('.lifecycle li.lit', { hasText: 'Paused' }).waitFor();
     assert.match(await page.locator('h1').innerText(), /^default\/web/);
-    // What the operator's API does not keep (yet) is a note, not an alert.
+    // The log the leader keeps beside the Rollout: its history and its event stream, read by this replica.
     const doc = (await (await fetch(`${base}/api/openapi.json`)).json()) as { paths: Record<string, unknown> };
-    for (const what of ['history', 'series'])
-      if (!(`/api/v1/rollouts/{name}/${what}` in doc.paths)) await page.locator(`[data-not-kept="${what}"]`).waitFor();
+    for (const what of ['history', 'series', 'events']) assert.ok(`/api/v1/rollouts/{name}/${what}` in doc.paths, what);
+    await until(page, 'the release in the history', async () =>
+      /\bdeploy [0-9a-f]+/.test(await page.locator('table.history tbody').innerText()),
+    );
+    assert.equal(await page.locator('[data-not-kept]').count(), 0, 'nothing said to be not kept');
     assert.equal(await page.locator('main [role="alert"]').count(), 0);
     // The Rollout resource's conditions, as the API gives them (the page may be a poll behind the resource).
     const conditions = () =>
@@ -168,6 +174,10 @@ describe('the dashboard on the operator, in Chromium', () => {
       log.join('\n'),
     );
     await until(page, 'the promotion', async () => (await page.locator('.lifecycle li.lit').innerText()) !== 'Paused');
+    // The promotion reaches the history, with who asked, through the Rollout's event stream.
+    await until(page, 'the promotion in the history', async () =>
+      /operator-bot/.test(await page.locator('table.history tbody').innerText()),
+    );
     assert.deepEqual(await seriousViolations(page), []);
     await screenshot(page, 'operator-rollout');
     assert.deepEqual(pageErrors, [], 'nothing in the console');

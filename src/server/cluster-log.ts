@@ -1,0 +1,259 @@
+/**
+ * A Rollout's event log and history as every replica of `kanari operator --api` serves
+ * them: read from the ConfigMap the leader writes beside the Rollout
+ * (src/store/kubernetes-log.ts), each read kept `cacheMs` (2 s) and shared by every request
+ * and stream about that Rollout. The routes answer as standalone's do:
+ *
+ * - `history`: the events a person cares about, as `GET /api/v1/rollouts/:name/history`;
+ * - `series`: the buckets merged into a chart's (series.ts), with the step boundaries;
+ * - `events`: Server-Sent Events of the log after a cursor (Last-Event-ID, `?after=N|now`),
+ *   then live as the ConfigMap changes (read every `pollMs`). Ids are the log's own, which go
+ *   on across leaders, so a client resumes on any replica with no gap and no duplicate. A
+ *   cursor before events dropped to keep the object small gets `event: overflow` saying so
+ *   (and the stream goes on with what is kept); a cursor past the newest id (the log was
+ *   started afresh, edited) gets `event: reset` and the stream starts from the beginning.
+ *
+ * The API server unreachable: 503 with the reason (before a stream starts; a stream waits
+ * and reads again).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { KubeError, type KubeClient } from '../kube/api.js';
+import { HttpError, LINGER_MS } from '../shared/http.js';
+import { resumeAfter, ROLLOUT_EVENTS_QUERY } from './events.js';
+import { logName, readLog, type LogDocument, type LogEvent } from '../store/kubernetes-log-document.js';
+import * as answers from './api-schemas.js';
+import { ok, route, type Route } from './routes.js';
+import { HISTORY_TYPES, MARK_TYPES, MAX_MARKS, SERIES_QUERY, seriesAnswer, seriesRange } from './series.js';
+import type { Principal } from './tokens.js';
+
+export interface ClusterLogsOptions {
+  client: KubeClient;
+  /** A rollout's NAMESPACE/NAME or NAME, as the API names it, located (400 or 404 for one it does not run). */
+  locate(ref: string): { namespace: string; name: string };
+  cacheMs?: number;
+  pollMs?: number;
+  heartbeatMs?: number;
+  stallMs?: number;
+  maxClients?: number;
+  /** Whether the caller still may (its token not revoked or expired), asked every `recheckMs` of a stream. */
+  recheckMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface RolloutLog {
+  namespace: string;
+  name: string;
+  log: LogDocument;
+}
+
+/** Rows a stream writes at a time: past the socket's high-water mark by at most this many. */
+const PAGE = 200;
+
+export class ClusterLogs {
+  private readonly cache = new Map<string, { at: number; read: Promise<RolloutLog> }>();
+  private readonly said = new Set<string>();
+  private clients = 0;
+
+  constructor(private readonly o: ClusterLogsOptions) {}
+
+  /** The log of a Rollout, read at most `cacheMs` ago. */
+  read(ref: string, fresh = false): Promise<RolloutLog> {
+    const { namespace, name } = this.o.locate(ref);
+    const key = `${namespace}/${name}`;
+    const hit = this.cache.get(key);
+    if (hit && !fresh && Date.now() - hit.at < (this.o.cacheMs ?? 2000)) return hit.read;
+    const read = this.fetch(namespace, name);
+    read.catch(() => this.cache.get(key)?.read === read && this.cache.delete(key));
+    this.cache.set(key, { at: Date.now(), read });
+    // Rollouts asked about once and never again must not be kept for ever.
+    for (const [k, v] of this.cache) if (Date.now() - v.at > 60_000) this.cache.delete(k);
+    return read;
+  }
+
+  private async fetch(namespace: string, name: string): Promise<RolloutLog> {
+    try {
+      const found = await this.o.client.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: logName(name) });
+      if (!found) {
+        const rollout = await this.o.client.get({
+          apiVersion: 'kanari.dev/v1alpha1',
+          kind: 'Rollout',
+          namespace,
+          name,
+        });
+        if (!rollout) throw new HttpError(404, `no Rollout ${name} in namespace ${namespace}`);
+        return { namespace, name, log: readLog(undefined).log };
+      }
+      const { log, problem } = readLog((found as { data?: unknown }).data);
+      const what = `ConfigMap ${namespace}/${logName(name)}: ${problem}`;
+      if (problem && !this.said.has(what)) {
+        this.said.add(what);
+        if (this.said.size > 100) this.said.clear();
+        this.o.log?.(`${what}; served without them`);
+      }
+      return { namespace, name, log };
+    } catch (err) {
+      if (err instanceof KubeError) throw new HttpError(503, `the Kubernetes API server: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** Serves one stream of a Rollout's log until the client goes, the caller's token ends, or the server closes. */
+  async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+    ref: string,
+    stillValid: () => Promise<boolean>,
+  ): Promise<void> {
+    let first = await this.read(ref);
+    let cursor = resumeAfter(req, query, () => first.log.lastId);
+    // A client from a replica that read later than this one's cache: read again before calling its id unknown.
+    if (cursor > first.log.lastId) first = await this.read(ref, true);
+    const max = this.o.maxClients ?? 64;
+    if (this.clients >= max)
+      throw new HttpError(
+        503,
+        `too many event stream clients (at most ${max}); try again later`,
+        {},
+        { 'retry-after': '5' },
+      );
+    this.clients++;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    });
+    res.write('retry: 2000\n\n');
+    req.socket.setNoDelay(true);
+    let overflowSaid = 0;
+    let blockedSince: number | undefined;
+    let lastBeat = Date.now();
+    let lastCheck = Date.now();
+    let stop = false;
+    const done = new Promise<void>((resolve) => res.once('close', resolve));
+    void done.then(() => (stop = true));
+    const feed = (log: LogDocument): void => {
+      if (cursor > log.lastId) {
+        res.write(
+          `event: reset\ndata: ${JSON.stringify({ after: cursor, lastId: log.lastId, reason: 'the log was started afresh: its events are sent again from the first' })}\n\n`,
+        );
+        cursor = 0;
+      }
+      if (log.droppedThrough > cursor && overflowSaid < log.droppedThrough) {
+        overflowSaid = log.droppedThrough;
+        res.write(
+          `event: overflow\ndata: ${JSON.stringify({ after: cursor, droppedThrough: log.droppedThrough, reason: 'events after this id are no longer kept (the log keeps the newest, and every deploy and result)' })}\n\n`,
+        );
+      }
+      const rows = log.events.filter((e) => e.id > cursor);
+      for (let i = 0; i < rows.length; i += PAGE) {
+        let text = '';
+        for (const e of rows.slice(i, i + PAGE))
+          text += `id: ${e.id}\ndata: ${JSON.stringify(eventRow(e, first.name))}\n\n`;
+        cursor = rows[Math.min(i + PAGE, rows.length) - 1]!.id;
+        if (!res.write(text)) return;
+      }
+    };
+    try {
+      feed(first.log);
+      while (!stop) {
+        await Promise.race([done, new Promise((resolve) => setTimeout(resolve, this.o.pollMs ?? 1000).unref())]);
+        if (stop) break;
+        const now = Date.now();
+        if (now - lastCheck >= (this.o.recheckMs ?? 30_000)) {
+          lastCheck = now;
+          if (!(await stillValid())) break;
+        }
+        if (res.writableNeedDrain) {
+          blockedSince ??= now;
+          if (now - blockedSince < (this.o.stallMs ?? 30_000)) continue;
+          res.end(
+            `event: overflow\ndata: ${JSON.stringify({ after: cursor, reason: 'the client read too slowly' })}\n\n`,
+          );
+          setTimeout(() => res.destroy(), LINGER_MS).unref();
+          return;
+        }
+        blockedSince = undefined;
+        let read = await this.read(ref).catch(() => undefined);
+        // Behind what was sent already: a read older than the last one, or a log started afresh; a fresh read says which.
+        if (read && cursor > read.log.lastId) read = await this.read(ref, true).catch(() => undefined);
+        const before = cursor;
+        if (read) feed(read.log);
+        if (cursor === before && now - lastBeat >= (this.o.heartbeatMs ?? 15_000)) res.write(': heartbeat\n\n');
+        if (cursor !== before || now - lastBeat >= (this.o.heartbeatMs ?? 15_000)) lastBeat = now;
+      }
+      res.end();
+    } finally {
+      this.clients--;
+    }
+  }
+}
+
+/** A log row as the API's event rows are (`rollout` is the Rollout's name). */
+function eventRow(e: LogEvent, rollout: string) {
+  return { id: e.id, rollout, revision: e.revision, at: e.at, type: e.type, data: e.data };
+}
+
+/**
+ * The three routes over a Rollout's log, viewer's like every read of a rollout: the
+ * dispatcher asks RBAC in the Rollout's namespace (kube-access.ts) before any runs.
+ * `stillValid`: whether a stream's caller still may (asked again while it lasts).
+ */
+export function clusterLogRoutes(
+  logs: ClusterLogs,
+  stillValid: (req: IncomingMessage, p: Principal) => Promise<boolean>,
+): Route[] {
+  return [
+    route({
+      method: 'GET',
+      path: '/api/v1/rollouts/:name/history',
+      role: 'viewer',
+      summary: 'what happened to a rollout, oldest first (commands, phases, verdicts, results)',
+      query: {
+        limit: { schema: z.coerce.number().int().min(1), description: 'the newest this many (1000 unless said)' },
+      },
+      response: { description: 'its events', json: answers.history },
+      errors: [404, 503],
+      handle: async ({ params, query }) => {
+        const { name, log } = await logs.read(params.name!);
+        const limit = Number(query.get('limit') ?? 1000);
+        const events = log.events.filter((e) => HISTORY_TYPES.includes(e.type)).slice(-limit);
+        return ok({ events: events.map((e) => eventRow(e, name)) });
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/api/v1/rollouts/:name/series',
+      role: 'viewer',
+      summary: "a rollout's traffic, latency and evidence over time, in at most `points` buckets, for charts",
+      query: SERIES_QUERY,
+      response: { description: 'the series, with the step boundaries', json: answers.series },
+      errors: [404, 503],
+      handle: async ({ params, query }) => {
+        const range = seriesRange(query, Date.now());
+        const { log } = await logs.read(params.name!);
+        const rows = log.history.filter((r) => r.start < range.to && r.start + r.width > range.from);
+        const marks = log.events
+          .filter((e) => MARK_TYPES.includes(e.type) && e.at >= range.from && e.at < range.to)
+          .map((e) => ({ ...e.data, at: e.at, type: e.type }));
+        return ok({
+          ...seriesAnswer(range, rows),
+          marks: marks.slice(0, MAX_MARKS),
+          ...(marks.length > MAX_MARKS ? { marksTruncated: true } : {}),
+        });
+      },
+    }),
+    route({
+      method: 'GET',
+      path: '/api/v1/rollouts/:name/events',
+      role: 'viewer',
+      summary: "a rollout's event log as Server-Sent Events: the backlog after a cursor, then live",
+      query: ROLLOUT_EVENTS_QUERY,
+      response: { description: 'an event stream; each event has its id', contentType: 'text/event-stream' },
+      errors: [404, 503],
+      handle: ({ req, res, query, params, principal }) =>
+        logs.serve(req, res, query, params.name!, () => stillValid(req, principal!)),
+    }),
+  ];
+}

@@ -1,0 +1,320 @@
+/**
+ * A Rollout's event log and history on Kubernetes, written by the leader's runner into a
+ * ConfigMap beside the Rollout (`kubernetes-log-document.ts`: its name, shape and bounds),
+ * owned by it so Kubernetes deletes it with the Rollout. As the status (kubernetes.ts), it is
+ * kept in memory and written behind: the engine's calls return at once and never wait on the
+ * API server; the newest document is written one write at a time at the resourceVersion
+ * last read, at most every WRITE_MS, and again RETRY_MS after a failure.
+ *
+ * A new leader reads the ConfigMap first and continues it: its event ids go on from the
+ * object's `lastId` (rows a crashed leader had not written are lost, never their ids
+ * reused by another event a reader has seen), its history is added to. Fencing: every
+ * write stamps `writer` with this replica and a count; a replica that finds another's
+ * stamp since it took over stops writing.
+ */
+import { describeRef, KubeConflict, KubeError, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
+import type { AnalysisReport, MeasurementRecord } from '../analysis/run.js';
+import { RELATIVE_ACCURACY } from '../shared/sketch.js';
+import type { EventRecord } from '../rollout/seams/store.js';
+import { describeSystemError } from '../shared/system.js';
+import { EVIDENCE_PREFIX, evidenceOf, TRAFFIC, type TrafficBucket, type TrafficCell } from './history.js';
+import {
+  boundEvents,
+  EVENTS_BUDGET,
+  keptEvent,
+  LOG_KEY,
+  LogHistory,
+  logName,
+  MANAGED_BY,
+  readLog,
+  type LogDocument,
+} from './kubernetes-log-document.js';
+
+/** Writes at most this often (a whole object each time). */
+export const WRITE_MS = 1000;
+/** After a failed write, the next attempt. */
+export const RETRY_MS = 2000;
+
+export interface KubeLogOptions {
+  client: KubeClient;
+  /** The Rollout (its uid owns the ConfigMap). */
+  rollout: KubeObject;
+  /** This operator replica (its lease identity): written in `writer`. */
+  identity: string;
+  log: (line: string) => void;
+  /** Which version the sequential judge compares the canary with now: baseline while one serves, else stable. */
+  control?: () => 'stable' | 'baseline';
+}
+
+export class KubeRolloutLog {
+  private readonly ref: ObjectRef;
+  private resourceVersion?: string;
+  private doc: LogDocument;
+  private readonly history: LogHistory;
+  private readonly takenOver?: { identity: string; seq: number };
+  private version = 0;
+  private written = 0;
+  private writing?: Promise<void>;
+  private timer?: NodeJS.Timeout;
+  private lastWrite = 0;
+  private lost = false;
+  private closed = false;
+  private lastError?: string;
+  /** About the bytes the events take as JSON. */
+  private eventBytes: number;
+
+  private constructor(
+    private readonly o: KubeLogOptions,
+    found: KubeObject | undefined,
+  ) {
+    const namespace = o.rollout.metadata.namespace ?? 'default';
+    this.ref = { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: logName(o.rollout.metadata.name) };
+    const ours = found && found.metadata.ownerReferences?.some((r) => r.uid === o.rollout.metadata.uid);
+    const read = found ? readLog((found as { data?: unknown }).data) : undefined;
+    const kanaris =
+      found?.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by'];
+    if (found && !ours && !kanaris) {
+      // Someone else's ConfigMap of that name: never overwritten (the operator may update any ConfigMap).
+      this.lost = true;
+      o.log(
+        `${describeRef(this.ref)} is not kanari's (no owner of this Rollout's uid, no managed-by label): the log is not written; rename or delete it`,
+      );
+    } else if (found && !ours)
+      o.log(`${describeRef(this.ref)} belongs to an older Rollout of this name: it is started afresh`);
+    else if (read?.problem) o.log(`${describeRef(this.ref)}: ${read.problem}; it is continued without them`);
+    this.resourceVersion = found?.metadata.resourceVersion;
+    this.doc =
+      ours && read ? read.log : { ...(read?.log ?? { v: 1, lastId: 0, droppedThrough: 0 }), events: [], history: [] };
+    // Ids go on from whatever the object held, even one started afresh: a reader never sees an id twice.
+    if (read) this.doc.lastId = Math.max(this.doc.lastId, read.log.lastId);
+    if (this.doc.writer) this.takenOver = { ...this.doc.writer };
+    this.history = new LogHistory(this.doc.history);
+    this.eventBytes = JSON.stringify(this.doc.events).length;
+  }
+
+  /** Reads the ConfigMap (rejects while the API server cannot answer: the runner tries again next round). */
+  static async open(o: KubeLogOptions): Promise<KubeRolloutLog> {
+    const namespace = o.rollout.metadata.namespace ?? 'default';
+    const found = await o.client.get({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace,
+      name: logName(o.rollout.metadata.name),
+    });
+    return new KubeRolloutLog(o, found);
+  }
+
+  /** The newest id given. */
+  get lastId(): number {
+    return this.doc.lastId;
+  }
+
+  /** Why the last write failed, while writes fail. */
+  get error(): string | undefined {
+    return this.lastError;
+  }
+
+  /** Appends rows with the next ids (synchronous; written behind). */
+  append(rows: readonly EventRecord[]): void {
+    if (rows.length === 0 || this.closed) return;
+    for (const r of rows) {
+      const e = keptEvent({ id: ++this.doc.lastId, ...structuredClone(r) });
+      this.doc.events.push(e);
+      this.eventBytes += JSON.stringify(e).length + 1;
+    }
+    // Trimmed to 90% of the budget when past it: rarely, not at every event.
+    if (this.eventBytes > EVENTS_BUDGET) {
+      const bounded = boundEvents(this.doc.events);
+      this.doc.events = bounded.events;
+      this.doc.droppedThrough = Math.max(this.doc.droppedThrough, bounded.droppedThrough);
+      this.eventBytes = JSON.stringify(this.doc.events).length;
+    }
+    this.changed();
+  }
+
+  /** A round of an analysis run: its evidence (sequential judges) into the history. */
+  addRun(id: string, report: AnalysisReport, at: number): void {
+    const evidence = evidenceOf(report);
+    if (!evidence || this.closed) return;
+    this.history.add(EVIDENCE_PREFIX + id, at, evidence);
+    this.changed();
+  }
+
+  /**
+   * The windows a sequential run counted (its `window` measurements: requests and 5xx per
+   * version, from the count source, Prometheus on a cluster) as the traffic history, each
+   * interval once however many runs count it. No latency: the counts carry none.
+   */
+  addWindows(items: readonly MeasurementRecord[]): void {
+    if (this.closed) return;
+    for (const m of items) {
+      const value = m.value as { canary?: Counted; control?: Counted } | undefined;
+      if (m.metric !== 'window' || m.outcome !== 'value' || !m.window || !value) continue;
+      if (m.window.start < (this.doc.trafficThrough ?? 0) || !(m.window.end > m.window.start)) continue;
+      const bucket: TrafficBucket = {};
+      const canary = cellOf(value.canary);
+      const control = cellOf(value.control);
+      if (canary) bucket.canary = canary;
+      if (control) bucket[this.o.control?.() ?? 'stable'] = control;
+      this.doc.trafficThrough = m.window.end;
+      if (Object.keys(bucket).length === 0) continue;
+      // At the window's start: a spike in it is drawn where it began.
+      this.history.add(TRAFFIC, m.window.start, bucket);
+      this.changed();
+    }
+  }
+
+  /** Adds a bucket of `series` at `at` (for traffic and tests). */
+  addHistory(series: string, at: number, data: unknown): void {
+    if (this.closed) return;
+    this.history.add(series, at, data);
+    this.changed();
+  }
+
+  /** The document as it would be written now. */
+  document(): LogDocument {
+    const dropped = this.history.bound();
+    if (dropped > 0)
+      this.o.log(
+        `${describeRef(this.ref)}: the evidence of its ${dropped} oldest analysis runs no longer fits, merged a year a bucket, and was dropped`,
+      );
+    return { ...this.doc, history: this.history.list() };
+  }
+
+  /** Writes what is in memory now (one write at a time); resolves when done or failed, never rejects. */
+  flush(): Promise<void> {
+    if (this.lost || this.written >= this.version) return Promise.resolve();
+    this.writing ??= this.write().finally(() => (this.writing = undefined));
+    return this.writing;
+  }
+
+  /** Stops writing, after one last attempt of at most `ms`: a leader that steps down leaves what it has. */
+  async close(ms = 2000): Promise<void> {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.flush(), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+
+  private changed(): void {
+    this.version++;
+    this.schedule(Math.max(0, this.lastWrite + WRITE_MS - Date.now()));
+  }
+
+  private schedule(ms: number): void {
+    if (this.timer || this.lost || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async write(): Promise<void> {
+    while (!this.lost && this.written < this.version) {
+      const version = this.version;
+      const seq = (this.doc.writer?.identity === this.o.identity ? this.doc.writer.seq : 0) + 1;
+      const doc = { ...this.document(), writer: { identity: this.o.identity, seq } };
+      const object = this.object(doc);
+      this.lastWrite = Date.now();
+      try {
+        const written = this.resourceVersion ? await this.o.client.replace(object) : await this.o.client.create(object);
+        this.resourceVersion = written.metadata.resourceVersion;
+        this.doc.writer = doc.writer;
+        this.written = version;
+        if (this.lastError) this.o.log(`${describeRef(this.ref)} is written again`);
+        this.lastError = undefined;
+      } catch (err) {
+        if (err instanceof KubeConflict && (await this.stillOurs().catch(() => false))) continue;
+        // Deleted by hand since it was read: made again, with everything this replica holds.
+        if (err instanceof KubeError && err.status === 404 && this.resourceVersion !== undefined) {
+          this.resourceVersion = undefined;
+          continue;
+        }
+        if (!this.lost) {
+          const reason = `cannot write ${describeRef(this.ref)}: ${describeSystemError(err)}`;
+          if (this.lastError !== reason) this.o.log(`${reason}; tried again in ${RETRY_MS / 1000} s`);
+          this.lastError = reason;
+          this.schedule(RETRY_MS);
+        }
+        return;
+      }
+    }
+    // Written before the next change is due: one that came meanwhile waits its turn.
+    if (this.written < this.version) this.schedule(WRITE_MS);
+  }
+
+  /** After a conflict: whether the object is still ours to write (only a person or nothing wrote it since), taking its version. */
+  private async stillOurs(): Promise<boolean> {
+    const current = await this.o.client.get(this.ref);
+    if (!current) {
+      this.resourceVersion = undefined;
+      return true;
+    }
+    const writer = readLog((current as { data?: unknown }).data).log.writer;
+    const ours = writer?.identity === this.o.identity;
+    const before = writer?.identity === this.takenOver?.identity && writer?.seq === this.takenOver?.seq;
+    if (writer && !ours && !before) {
+      this.lost = true;
+      this.o.log(`stopped writing ${describeRef(this.ref)}: replica ${writer.identity} has written it since`);
+      return false;
+    }
+    this.resourceVersion = current.metadata.resourceVersion;
+    return true;
+  }
+
+  private object(doc: LogDocument): KubeObject {
+    const r = this.o.rollout;
+    return {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: this.ref.name,
+        namespace: this.ref.namespace!,
+        labels: { ...MANAGED_BY, 'kanari.dev/rollout': r.metadata.name.slice(0, 63).replace(/[-.]+$/, '') },
+        ownerReferences: [
+          {
+            apiVersion: r.apiVersion,
+            kind: r.kind,
+            name: r.metadata.name,
+            uid: r.metadata.uid ?? '',
+            controller: true,
+          },
+        ],
+        ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
+      },
+      data: { [LOG_KEY]: JSON.stringify(doc) },
+    } as KubeObject;
+  }
+}
+
+interface Counted {
+  requests?: unknown;
+  errors?: unknown;
+}
+
+/** A window's counts of one version as a traffic cell; undefined when it served nothing or is not counts. */
+function cellOf(c: Counted | undefined): TrafficCell | undefined {
+  const requests = c?.requests;
+  const errors = c?.errors;
+  if (typeof requests !== 'number' || typeof errors !== 'number' || !(requests > 0) || !(errors >= 0)) return undefined;
+  return {
+    requests,
+    errors,
+    maxErrorRate: Math.min(1, errors / requests),
+    maxP99: 0,
+    latency: {
+      accuracy: RELATIVE_ACCURACY,
+      count: 0,
+      sum: 0,
+      min: Infinity,
+      max: -Infinity,
+      zero: 0,
+      first: 0,
+      counts: [],
+    },
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * A Rollout's log as the ConfigMap keeps it (src/store/kubernetes-log-document.ts): its
+ * name, its bounds whatever the rollout's length (events dropped oldest first but a
+ * release's deploy and result last; history merged coarser, never dropped, a spike's
+ * maximum error rate kept), and what it reads back from an object a person edited.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  boundEvents,
+  EVENTS_BUDGET,
+  keptEvent,
+  LOG_BUDGET,
+  LOG_KEY,
+  LogHistory,
+  logName,
+  readLog,
+  type LogEvent,
+} from '../../src/store/kubernetes-log-document.js';
+import { EVIDENCE_PREFIX, TRAFFIC, type EvidenceBucket, type TrafficBucket } from '../../src/store/history.js';
+import { RELATIVE_ACCURACY } from '../../src/shared/sketch.js';
+import { seriesAnswer } from '../../src/server/series.js';
+
+const DNS = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+function evidence(logE: number): EvidenceBucket {
+  return { template: 'sequential', metrics: { errors: { logE, maxLogE: logE, rollbackAt: Math.log(20) } } };
+}
+
+function traffic(requests: number, errors: number): TrafficBucket {
+  const latency = {
+    accuracy: RELATIVE_ACCURACY,
+    count: 0,
+    sum: 0,
+    min: Infinity,
+    max: -Infinity,
+    zero: 0,
+    first: 0,
+    counts: [],
+  };
+  return { canary: { requests, errors, maxErrorRate: requests > 0 ? errors / requests : 0, maxP99: 0, latency } };
+}
+
+describe('the name of a Rollout’s log', () => {
+  it('is the Rollout’s name with .kanari-log, and a long one is cut with a hash so two never share one', () => {
+    assert.equal(logName('web'), 'web.kanari-log');
+    const a = `${'a'.repeat(250)}x`;
+    const b = `${'a'.repeat(250)}y`;
+    for (const n of [a, b, `${'a-'.repeat(120)}b`]) {
+      assert.ok(logName(n).length <= 253, logName(n));
+      assert.match(logName(n), DNS);
+    }
+    assert.notEqual(logName(a), logName(b));
+  });
+});
+
+describe('the bounds of a Rollout’s log', () => {
+  it('drops the oldest events past the budget, a release’s deploy and result only when nothing else is left', () => {
+    let events: LogEvent[] = [];
+    let dropped = 0;
+    for (let id = 1; id <= 2000; id++) {
+      const type = id % 100 === 1 ? 'deploy' : id % 100 === 99 ? 'result' : 'status';
+      events.push({ id, revision: 1, at: id * 1000, type, data: { message: 'x'.repeat(400) } });
+      const b = boundEvents(events);
+      events = b.events;
+      dropped = Math.max(dropped, b.droppedThrough);
+    }
+    assert.ok(JSON.stringify(events).length <= EVENTS_BUDGET);
+    assert.equal(events.filter((e) => e.type === 'deploy').length, 20, 'every deploy kept');
+    assert.equal(events.filter((e) => e.type === 'result').length, 20, 'every result kept');
+    assert.equal(events.at(-1)!.id, 2000);
+    assert.ok(dropped > 1500, `dropped through ${dropped}`);
+    assert.deepEqual(
+      events.map((e) => e.id),
+      [...events.map((e) => e.id)].sort((x, y) => x - y),
+    );
+  });
+
+  it('keeps a month of evidence and traffic under the budget, merged, never dropped, a 5-second spike still seen', () => {
+    const h = new LogHistory();
+    const start = Date.UTC(2026, 0, 1);
+    const month = 30 * 86_400_000;
+    let requests = 0;
+    for (let at = start; at < start + month; at += 30_000) {
+      for (const run of ['a', 'b']) h.add(`${EVIDENCE_PREFIX}${run}`, at, evidence(Math.sin(at / 1e7)));
+      const spike = at === start + 60_000; // one window: half its requests failed
+      h.add(TRAFFIC, at, traffic(100, spike ? 50 : 0));
+      requests += 100;
+    }
+    h.bound();
+    const rows = h.list();
+    assert.ok(JSON.stringify(rows).length < LOG_BUDGET - EVENTS_BUDGET, `${JSON.stringify(rows).length} bytes`);
+    const answer = seriesAnswer({ from: start, to: start + month, points: 100 }, rows);
+    const canary = answer.versions.canary!;
+    assert.equal(
+      canary.requests.reduce((a: number, b) => a + (b ?? 0), 0),
+      requests,
+      'every request still counted',
+    );
+    assert.equal(canary.maxErrorRate[0], 0.5, 'the spike of the first minute, a month on');
+    assert.equal(answer.evidence.length, 2);
+  });
+});
+
+describe('the bounds of a Rollout’s log, at the extremes', () => {
+  it('drops the oldest runs’ evidence, whole, only once a year a bucket is still too much', () => {
+    const h = new LogHistory();
+    for (let run = 0; run < 4000; run++) h.add(`${EVIDENCE_PREFIX}run-${run}`, run * 86_400_000, evidence(1));
+    h.add(TRAFFIC, 0, traffic(10, 1));
+    const dropped = h.bound();
+    assert.ok(dropped > 0 && dropped < 4000, `${dropped} dropped`);
+    assert.ok(h.bytes() <= LOG_BUDGET - EVENTS_BUDGET);
+    const series = new Set(h.list().map((r) => r.series));
+    assert.ok(series.has(`${EVIDENCE_PREFIX}run-3999`) && !series.has(`${EVIDENCE_PREFIX}run-0`), 'the newest kept');
+    assert.ok(series.has(TRAFFIC), 'traffic never dropped');
+  });
+
+  it('keeps an event larger than 8 KiB as a note of its size', () => {
+    const e = keptEvent({ id: 1, revision: 1, at: 0, type: 'status', data: { message: 'x'.repeat(20_000) } });
+    assert.deepEqual(e.data, { truncated: "the event's data was 20014 bytes" });
+  });
+});
+
+describe('a Rollout’s log read back', () => {
+  const good = {
+    v: 1,
+    writer: { identity: 'op-1', seq: 3 },
+    lastId: 7,
+    droppedThrough: 0,
+    events: [{ id: 7, revision: 1, at: 1, type: 'deploy', data: { version: 'v2' } }],
+    history: [{ series: `${EVIDENCE_PREFIX}r`, width: 5000, start: 0, data: evidence(1) }],
+  };
+
+  it('reads what kanari wrote', () => {
+    const { log, problem } = readLog({ [LOG_KEY]: JSON.stringify(good) });
+    assert.equal(problem, undefined);
+    assert.deepEqual(log, good);
+  });
+
+  it('reads garbage as an empty log with the reason, never a throw, and leaves out rows of the wrong shape', () => {
+    for (const data of [
+      undefined,
+      null,
+      42,
+      { [LOG_KEY]: 'not json{' },
+      { [LOG_KEY]: 7 },
+      { [LOG_KEY]: '[]' },
+      { [LOG_KEY]: '{"v":2}' },
+      { [LOG_KEY]: 'null' },
+    ]) {
+      const { log } = readLog(data);
+      assert.deepEqual([log.events, log.history, log.lastId], [[], [], 0], JSON.stringify(data));
+    }
+    const edited = {
+      ...good,
+      lastId: 'many',
+      events: [...good.events, { id: -1 }, 'x', { id: 9, revision: 1, at: 2, type: 'status', data: [] }],
+      history: [...good.history, { series: TRAFFIC, width: 1000, start: 0, data: { canary: { requests: -5 } } }],
+    };
+    const { log, problem } = readLog({ [LOG_KEY]: JSON.stringify(edited) });
+    assert.match(problem!, /4 of its rows are not of a kanari log's shape/);
+    assert.deepEqual(
+      log.events.map((e) => e.id),
+      [7],
+    );
+    assert.equal(log.lastId, 7, 'ids go on after the newest kept');
+    assert.equal(log.history.length, 1);
+  });
+});
