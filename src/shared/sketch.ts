@@ -41,17 +41,18 @@ export class LatencySketch {
   min = Infinity;
   max = -Infinity;
 
-  /** Adds one value in seconds. */
-  add(value: number): void {
-    this.count++;
-    this.sum += value;
+  /** Adds a value in seconds, `n` times (once unless said). */
+  add(value: number, n = 1): void {
+    if (!(n > 0)) return;
+    this.count += n;
+    this.sum += value * n;
     if (value < this.min) this.min = value;
     if (value > this.max) this.max = value;
     if (value < MIN_VALUE) {
-      this.zero++;
+      this.zero += n;
       return;
     }
-    this.bins[bucketIndex(value) - MIN_INDEX]!++;
+    this.bins[bucketIndex(value) - MIN_INDEX]! += n;
   }
 
   merge(other: LatencySketch | SketchSnapshot): this {

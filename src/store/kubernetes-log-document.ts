@@ -9,11 +9,15 @@
  * - history: buckets merged exactly as they age (history.ts: sums, maxima, sketches), and
  *   once past HISTORY_BUDGET merged into ever wider buckets; only past a year a bucket
  *   (thousands of analysis runs, each its own series) do the oldest runs' evidence go.
+ *
+ * A latency sketch's counts are written with each run of zeros as its negated length
+ * (`packCounts`): a histogram's few buckets spread over hundreds of the sketch's bins, and
+ * written out whole they would take most of the budget.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { EventRecord } from '../rollout/seams/store.js';
-import { EVIDENCE_PREFIX, mergeBucket } from './history.js';
+import { EVIDENCE_PREFIX, mergeBucket, TRAFFIC, type TrafficBucket } from './history.js';
 import { checkBucket } from './history-schema.js';
 
 /** The ConfigMap's key that holds the document. */
@@ -40,8 +44,13 @@ export const LOG_TIERS = [
   { width: 60_000, keepFor: 24 * 3_600_000 },
   { width: 600_000, keepFor: Infinity },
 ] as const;
-/** Past HISTORY_BUDGET, every bucket is merged into the next of these (and then into whole days, doubling). */
-const WIDER = [3_600_000, 21_600_000, 86_400_000];
+/**
+ * Past HISTORY_BUDGET, the finest buckets are merged into the next width of these (and past
+ * a day into days, doubling), then the next finest, until the rows fit: an hour of two
+ * versions' 5-second buckets with latency sketches (~370 bytes a cell) is more than the
+ * budget on its own, so it is the finest that must give, not everything at once.
+ */
+const LADDER = [...LOG_TIERS.map((t) => t.width), 3_600_000, 21_600_000, 86_400_000];
 
 export interface LogEvent extends EventRecord {
   id: number;
@@ -106,6 +115,49 @@ const loose = z.object({
   history: z.array(z.unknown()).catch([]),
 });
 
+/** The ConfigMap's text for `doc`: its latency sketches' counts packed. */
+export function writeLog(doc: LogDocument): string {
+  return JSON.stringify({ ...doc, history: doc.history.map(packRow) });
+}
+
+/** `[5, 0, 0, 0, 2]` as `[5, -3, 2]`: each run of zeros as its negated length. */
+export function packCounts(counts: readonly number[]): number[] {
+  const out: number[] = [];
+  for (const n of counts) {
+    if (n !== 0) out.push(n);
+    else if ((out.at(-1) ?? 1) < 0) out[out.length - 1]!--;
+    else out.push(-1);
+  }
+  return out;
+}
+
+/** The counts `packCounts` packed, or undefined for what it could not have made (or more than `max` bins). */
+export function unpackCounts(packed: unknown, max = 4096): number[] | undefined {
+  if (!Array.isArray(packed) || packed.length > max) return undefined;
+  const out: number[] = [];
+  for (const n of packed) {
+    if (typeof n !== 'number' || !Number.isFinite(n)) return undefined;
+    if (n >= 0) out.push(n);
+    else if (!Number.isInteger(n) || out.length - n > max) return undefined;
+    else for (let i = 0; i < -n; i++) out.push(0);
+  }
+  return out;
+}
+
+/** A row with each traffic cell's sketch counts packed (packCounts), or unpacked (`pack` false; left as is where they do not unpack). */
+function traffic(row: LogRow, pack: boolean): LogRow {
+  if (row.series !== TRAFFIC || typeof row.data !== 'object' || row.data === null) return row;
+  const cells = Object.entries(row.data as Record<string, unknown>).map(([version, cell]) => {
+    const latency = (cell as { latency?: { counts?: unknown } } | null)?.latency;
+    if (typeof latency !== 'object' || latency === null) return [version, cell];
+    const counts = pack ? packCounts(latency.counts as number[]) : unpackCounts(latency.counts);
+    return [version, counts ? { ...(cell as object), latency: { ...latency, counts } } : cell];
+  });
+  return { ...row, data: Object.fromEntries(cells) as TrafficBucket };
+}
+const packRow = (r: LogRow) => traffic(r, true);
+const unpackRow = (r: LogRow) => traffic(r, false);
+
 /**
  * The document a ConfigMap holds, checked: rows that do not fit are left out, and what is
  * not a log at all reads as an empty one with the reason (logged once by the caller).
@@ -132,7 +184,7 @@ export function readLog(data: unknown): { log: LogDocument; problem?: string } {
     .filter((e, i, all) => i === 0 || all[i - 1]!.id !== e.id);
   const history = parsed.data.history.flatMap((r) => {
     const ok = row.safeParse(r);
-    const data = ok.success ? checkBucket(ok.data.series, ok.data.data) : undefined;
+    const data = ok.success ? checkBucket(ok.data.series, unpackRow(ok.data).data) : undefined;
     return ok.success && data ? [{ ...ok.data, data }] : [];
   });
   const dropped = parsed.data.events.length - events.length + parsed.data.history.length - history.length;
@@ -203,23 +255,23 @@ export class LogHistory {
       .sort((a, b) => a.start - b.start || a.width - b.width || a.series.localeCompare(b.series));
   }
 
-  /** Bytes the rows take as JSON. */
+  /** Bytes the rows take as written (writeLog). */
   bytes(): number {
-    return JSON.stringify(this.list()).length;
+    return JSON.stringify(this.list().map(packRow)).length;
   }
 
   /**
-   * Merges every bucket into wider ones until the rows fit `budget`. Only when a year a
+   * Merges the finest buckets into wider ones until the rows fit `budget`. Only when a year a
    * bucket is still too much (thousands of analysis runs, each its own series) are the
    * oldest runs' evidence dropped, whole; returns how many were.
    */
   bound(budget = HISTORY_BUDGET): number {
     let size = this.bytes();
     while (size > budget) {
-      const widest = Math.max(...this.tiers.keys());
-      if (widest >= 365 * 86_400_000) break;
-      const next = WIDER.find((w) => w > widest && w % widest === 0) ?? 2 * Math.max(widest, WIDER.at(-1)!);
-      for (const width of [...this.tiers.keys()]) if (width < next) this.merge(width, () => true, next);
+      const finest = Math.min(...this.tiers.keys());
+      if (finest >= 365 * 86_400_000) break;
+      const next = LADDER.find((w) => w > finest && w % finest === 0) ?? 2 * Math.max(finest, LADDER.at(-1)!);
+      this.merge(finest, () => true, next);
       size = this.bytes();
     }
     if (size <= budget) return 0;
@@ -228,7 +280,7 @@ export class LogHistory {
     for (const r of this.list()) {
       if (!r.series.startsWith(EVIDENCE_PREFIX)) continue;
       const run = runs.get(r.series) ?? { start: r.start, bytes: 0 };
-      run.bytes += JSON.stringify(r).length + 1;
+      run.bytes += JSON.stringify(packRow(r)).length + 1;
       runs.set(r.series, run);
     }
     const drop = new Set<string>();

@@ -14,15 +14,16 @@
  */
 import { describeRef, KubeConflict, KubeError, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
 import type { AnalysisReport, MeasurementRecord } from '../analysis/run.js';
-import { RELATIVE_ACCURACY } from '../shared/sketch.js';
+import { LatencySketch } from '../shared/sketch.js';
 import type { EventRecord } from '../rollout/seams/store.js';
 import { describeSystemError } from '../shared/system.js';
-import { EVIDENCE_PREFIX, evidenceOf, TRAFFIC, type TrafficBucket, type TrafficCell } from './history.js';
+import { denseSketch, EVIDENCE_PREFIX, evidenceOf, TRAFFIC, type TrafficBucket, type TrafficCell } from './history.js';
 import {
   boundEvents,
   EVENTS_BUDGET,
   keptEvent,
   LOG_KEY,
+  writeLog,
   LogHistory,
   logName,
   MANAGED_BY,
@@ -143,7 +144,7 @@ export class KubeRolloutLog {
   /**
    * The windows a sequential run counted (its `window` measurements: requests and 5xx per
    * version, from the count source, Prometheus on a cluster) as the traffic history, each
-   * interval once however many runs count it. No latency: the counts carry none.
+   * interval once however many runs count it; latency where the source reads a histogram.
    */
   addWindows(items: readonly MeasurementRecord[]): void {
     if (this.closed) return;
@@ -286,7 +287,7 @@ export class KubeRolloutLog {
         ],
         ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
       },
-      data: { [LOG_KEY]: JSON.stringify(doc) },
+      data: { [LOG_KEY]: writeLog(doc) },
     } as KubeObject;
   }
 }
@@ -294,6 +295,9 @@ export class KubeRolloutLog {
 interface Counted {
   requests?: unknown;
   errors?: unknown;
+  /** A histogram source's bucket bounds (s), and the window's requests above each. */
+  bounds?: unknown;
+  above?: unknown;
 }
 
 /** A window's counts of one version as a traffic cell; undefined when it served nothing or is not counts. */
@@ -301,20 +305,42 @@ function cellOf(c: Counted | undefined): TrafficCell | undefined {
   const requests = c?.requests;
   const errors = c?.errors;
   if (typeof requests !== 'number' || typeof errors !== 'number' || !(requests > 0) || !(errors >= 0)) return undefined;
+  const latency = histogramSketch(requests, c!.bounds, c!.above);
   return {
     requests,
     errors,
     maxErrorRate: Math.min(1, errors / requests),
-    maxP99: 0,
-    latency: {
-      accuracy: RELATIVE_ACCURACY,
-      count: 0,
-      sum: 0,
-      min: Infinity,
-      max: -Infinity,
-      zero: 0,
-      first: 0,
-      counts: [],
-    },
+    maxP99: latency && latency.count > 0 ? latency.quantile(0.99) : 0,
+    latency: denseSketch((latency ?? new LatencySketch()).toJSON()),
   };
+}
+
+/**
+ * A window's latency as its histogram knows it: each bucket's requests at the bucket's upper
+ * bound (the most Prometheus' histogram_quantile could say of them), those above the last
+ * finite bound at that bound (more is not known). Undefined where the counts are not a
+ * histogram's: bounds positive and increasing, counts above them falling and within the requests.
+ */
+function histogramSketch(requests: number, bounds: unknown, above: unknown): LatencySketch | undefined {
+  if (!Array.isArray(bounds) || !Array.isArray(above) || bounds.length === 0 || bounds.length !== above.length)
+    return undefined;
+  const b = bounds as unknown[];
+  const a = above as unknown[];
+  const fits = b.every(
+    (x, i) =>
+      typeof x === 'number' &&
+      x > 0 &&
+      Number.isFinite(x) &&
+      (i === 0 || x > (b[i - 1] as number)) &&
+      typeof a[i] === 'number' &&
+      (a[i] as number) >= 0 &&
+      (a[i] as number) <= (i === 0 ? requests : (a[i - 1] as number)),
+  );
+  if (!fits) return undefined;
+  const [at, n] = [b as number[], a as number[]];
+  const sketch = new LatencySketch();
+  sketch.add(at[0]!, requests - n[0]!);
+  for (let i = 1; i < at.length; i++) sketch.add(at[i]!, n[i - 1]! - n[i]!);
+  sketch.add(at.at(-1)!, n.at(-1)!);
+  return sketch;
 }

@@ -316,6 +316,11 @@ describe('Kubernetes mode judged from Prometheus', { concurrency: true }, () => 
         (r) => r.series === TRAFFIC && ((r.data as TrafficBucket).canary?.errors ?? 0) > 0,
       );
       assert.ok(failing.length > 0, "v3's errors kept as the judge counted them");
+      // And the latency the preset's histogram gave the judge, each bucket at its bound.
+      const timed = kept().history.filter(
+        (r) => r.series === TRAFFIC && ((r.data as TrafficBucket).canary?.latency.count ?? 0) > 0,
+      );
+      assert.ok(timed.length > 0, "v3's latency kept from the histogram");
       if (c.preset === 'envoy-gateway') {
         // Each version was counted in a cluster of its own: its backendRef in kanari's copy, after the user's header rule.
         const res = await fetch(`${prometheus.url}/api/v1/label/envoy_cluster_name/values`);

@@ -272,12 +272,14 @@ describe('a Rollout’s log on Kubernetes', () => {
     const now = Date.now();
     a.addRun('run-1', report(3), now - 2000);
     a.addRun('run-1', report(9), now - 1000);
+    // The canary's latency as a histogram source gives it: bucket bounds (s) and the requests above each.
+    const histogram = { bounds: [0.025, 0.05, 0.1, 0.25], above: [60, 20, 2, 0] };
     const window = (start: number, canary: number[], control: number[]) => ({
       metric: 'window',
       window: { start, end: start + 5000 },
       outcome: 'value' as const,
       value: {
-        canary: { requests: canary[0]!, errors: canary[1]! },
+        canary: { requests: canary[0]!, errors: canary[1]!, ...histogram },
         control: { requests: control[0]!, errors: control[1]! },
       },
     });
@@ -313,6 +315,16 @@ describe('a Rollout’s log on Kubernetes', () => {
       [200, 50, 1800, 1],
     );
     assert.equal(Math.max(...canary.maxErrorRate), 0.5, "the 5-second spike, in a bucket of the hour's answer");
+    // Latency from the histogram, each bucket at its upper bound: half the requests by 50 ms, 99% by 250 ms.
+    const near = (x: number, want: number) => Math.abs(x / want - 1) <= 0.01;
+    const measured = (xs: (number | null)[]) => xs.filter((x): x is number => x !== null);
+    assert.ok(measured(canary.p50).every((x) => near(x, 0.05)) && measured(canary.p50).length > 0, `${canary.p50}`);
+    assert.ok(
+      measured(canary.p99).every((x) => near(x, 0.25)),
+      `${canary.p99}`,
+    );
+    assert.ok(near(Math.max(...measured(canary.maxP99)), 0.25), `${canary.maxP99}`);
+    assert.equal(measured(stable.p99).length, 0, 'control came with no histogram: no latency made up');
     const [evidence] = series.json.evidence;
     assert.equal(evidence.run, 'run-1');
     assert.ok(Math.abs(Math.max(...evidence.points.map((p: number[]) => p[2])) - Math.log(9)) < 1e-9);

@@ -9,16 +9,22 @@ import { describe, it } from 'node:test';
 import {
   boundEvents,
   EVENTS_BUDGET,
+  HISTORY_BUDGET,
   keptEvent,
   LOG_BUDGET,
   LOG_KEY,
   LogHistory,
   logName,
+  packCounts,
   readLog,
+  unpackCounts,
+  writeLog,
+  emptyLog,
   type LogEvent,
 } from '../../src/store/kubernetes-log-document.js';
 import { EVIDENCE_PREFIX, TRAFFIC, type EvidenceBucket, type TrafficBucket } from '../../src/store/history.js';
-import { RELATIVE_ACCURACY } from '../../src/shared/sketch.js';
+import { LatencySketch, RELATIVE_ACCURACY } from '../../src/shared/sketch.js';
+import { denseSketch } from '../../src/store/history.js';
 import { seriesAnswer } from '../../src/server/series.js';
 
 const DNS = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -165,5 +171,61 @@ describe('a Rollout’s log read back', () => {
     );
     assert.equal(log.lastId, 7, 'ids go on after the newest kept');
     assert.equal(log.history.length, 1);
+  });
+});
+
+describe('latency in a Rollout’s log', () => {
+  /** A cell whose latency is a histogram's: `per` requests at each of Envoy's bucket bounds up to 10 s. */
+  function histogramCell(per: number): TrafficBucket {
+    const sketch = new LatencySketch();
+    for (const ms of [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000]) sketch.add(ms / 1000, per);
+    const latency = denseSketch(sketch.toJSON());
+    return { canary: { requests: sketch.count, errors: 0, maxErrorRate: 0, maxP99: 10, latency } };
+  }
+
+  it('writes runs of zeros as their length, and reads back only what that could have made', () => {
+    assert.deepEqual(packCounts([5, 0, 0, 0, 2, 0]), [5, -3, 2, -1]);
+    assert.deepEqual(unpackCounts([5, -3, 2, -1]), [5, 0, 0, 0, 2, 0]);
+    for (const bad of [[-1e9], [1, -4096], [-1.5], [NaN], ['1'], 'x', new Array(4097).fill(1)])
+      assert.equal(unpackCounts(bad), undefined, JSON.stringify(bad).slice(0, 40));
+  });
+
+  it('keeps a histogram’s sketch in a fraction of its bins’ bytes, and reads it back the same', () => {
+    const cell = histogramCell(10);
+    const dense = JSON.stringify(cell).length;
+    const log = { ...emptyLog(), history: [{ series: TRAFFIC, width: 5000, start: 0, data: cell }] };
+    const text = writeLog(log);
+    assert.ok(text.length < dense / 2, `${text.length} bytes written against ${dense} dense`);
+    const back = readLog({ [LOG_KEY]: text });
+    assert.equal(back.problem, undefined);
+    assert.deepEqual(back.log.history[0]!.data, JSON.parse(JSON.stringify(cell)));
+  });
+
+  it('reads a row whose packed counts were tampered with as no row, never a huge array', () => {
+    const log = { ...emptyLog(), history: [{ series: TRAFFIC, width: 5000, start: 0, data: histogramCell(1) }] };
+    const doc = JSON.parse(writeLog(log));
+    doc.history[0].data.canary.latency.counts = [1, -(2 ** 31)];
+    const { log: back, problem } = readLog({ [LOG_KEY]: JSON.stringify(doc) });
+    assert.equal(back.history.length, 0);
+    assert.match(problem!, /1 of its rows/);
+  });
+
+  it('a day of two versions’ histograms fits the budget, merged a minute or ten at a time, every request still in a sketch', () => {
+    const h = new LogHistory();
+    const start = Date.UTC(2026, 0, 1);
+    let requests = 0;
+    for (let at = start; at < start + 86_400_000; at += 5000) {
+      h.add(TRAFFIC, at, { ...histogramCell(10), stable: histogramCell(90).canary! });
+      requests += 1200;
+      if (at % 3_600_000 === 0) assert.equal(h.bound(), 0);
+    }
+    assert.equal(h.bound(), 0);
+    assert.ok(h.bytes() <= HISTORY_BUDGET, `${h.bytes()} bytes`);
+    const rows = h.list();
+    assert.ok(Math.max(...rows.map((r) => r.width)) <= 600_000, 'no coarser than ten minutes');
+    const answer = seriesAnswer({ from: start, to: start + 86_400_000, points: 100 }, rows);
+    const sum = (xs: (number | null)[]) => xs.reduce((a: number, b) => a + (b ?? 0), 0);
+    assert.equal(sum(answer.versions.canary!.requests) + sum(answer.versions.stable!.requests), requests);
+    assert.ok(answer.versions.canary!.p99.every((x) => x === null || Math.abs(x / 10 - 1) < 0.01));
   });
 });

@@ -120,10 +120,14 @@ function sequentialReport(r: SequentialReport): Omit<JudgeReport, 'judge'> {
 }
 
 /** A window's counts as a measurement keeps them: requests and errors, and users where they were counted. */
-function counted(v: VersionWindow): Record<string, number> {
+function counted(v: VersionWindow): Record<string, number | number[]> {
+  const bounds = v.latency?.bounds;
   return {
     requests: v.requests,
     errors: v.errors,
     ...(v.keys ? { users: v.keys.seen, failedUsers: v.keys.failed } : {}),
+    // A histogram's latency as the source knows it, for the history (on a cluster the only
+    // latency kept): its bucket bounds (s) and how many of the window's requests were above each.
+    ...(bounds && bounds.length > 0 ? { bounds: [...bounds], above: v.latency!.countAbove(bounds) } : {}),
   };
 }
