@@ -66,14 +66,19 @@ export class KubeRolloutLog {
   private constructor(
     private readonly o: KubeLogOptions,
     found: KubeObject | undefined,
+    /** Why the ConfigMap could not be read (the operator may not): not written either. */
+    unread?: string,
   ) {
-    const namespace = o.rollout.metadata.namespace ?? 'default';
-    this.ref = { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: logName(o.rollout.metadata.name) };
+    this.ref = logRef(o.rollout);
     const ours = found && found.metadata.ownerReferences?.some((r) => r.uid === o.rollout.metadata.uid);
     const read = found ? readLog((found as { data?: unknown }).data) : undefined;
     const kanaris =
       found?.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by'];
-    if (found && !ours && !kanaris) {
+    if (unread !== undefined) {
+      // Ids could go back over what it holds: kept in memory only, and said.
+      this.lost = true;
+      o.log(`cannot read ${describeRef(this.ref)} (${unread}): the log is not written; the rollout goes on`);
+    } else if (found && !ours && !kanaris) {
       // Someone else's ConfigMap of that name: never overwritten (the operator may update any ConfigMap).
       this.lost = true;
       o.log(
@@ -92,16 +97,18 @@ export class KubeRolloutLog {
     this.eventBytes = JSON.stringify(this.doc.events).length;
   }
 
-  /** Reads the ConfigMap (rejects while the API server cannot answer: the runner tries again next round). */
+  /**
+   * Reads the ConfigMap (rejects while the API server cannot answer: the runner tries again
+   * next round). One the operator may not read (a ClusterRole from before the log) never
+   * holds the rollout up: its log is kept in memory only, and that is said.
+   */
   static async open(o: KubeLogOptions): Promise<KubeRolloutLog> {
-    const namespace = o.rollout.metadata.namespace ?? 'default';
-    const found = await o.client.get({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      namespace,
-      name: logName(o.rollout.metadata.name),
-    });
-    return new KubeRolloutLog(o, found);
+    try {
+      return new KubeRolloutLog(o, await o.client.get(logRef(o.rollout)));
+    } catch (err) {
+      if (err instanceof KubeError && err.status === 403) return new KubeRolloutLog(o, undefined, err.message);
+      throw err;
+    }
   }
 
   /** The newest id given. */
@@ -289,6 +296,12 @@ export class KubeRolloutLog {
       data: { [LOG_KEY]: JSON.stringify(doc) },
     } as KubeObject;
   }
+}
+
+/** The ConfigMap beside a Rollout. */
+function logRef(rollout: KubeObject): ObjectRef {
+  const namespace = rollout.metadata.namespace ?? 'default';
+  return { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: logName(rollout.metadata.name) };
 }
 
 interface Counted {
