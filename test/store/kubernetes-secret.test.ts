@@ -13,52 +13,44 @@ import { KubernetesSessionRows } from '../../src/store/kubernetes-sessions.js';
 import type { TokenRows } from '../../src/store/tokens.js';
 
 describe('the rows Secret read by requests that wait for one read', () => {
-  it(
-    'serves what was read last to every waiter when that read fails, never a bare error (a 500)',
-    { todo: 'the waiter that shares the read gets its KubeError raw' },
-    async () => {
-      const reads: { resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
-      const client = {
-        get: () => new Promise((resolve, reject) => reads.push({ resolve, reject })),
-      } as unknown as KubeClient;
-      const secret = new SecretData({
-        client,
-        namespace: 'kanari-system',
-        name: 'kanari-api-sessions',
-        what: 'browser sessions',
-        component: 'api-sessions',
-        log: () => {},
-        missIntervalMs: 50,
-        take: () => {},
-      });
-      // A session not known here: read at once (and that read succeeds).
-      const first = secret.refresh(true, true);
-      reads[0]!.resolve({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'kanari-api-sessions' }, data: {} });
-      await first;
-      // Two more within the interval: both wait for its end; the first to wake reads, the other shares that read.
-      const waiting = [secret.refresh(true, true), secret.refresh(true, true)];
-      const outcomes = waiting.map((p) =>
-        p.then(
-          () => 'served',
-          (err: unknown) => err,
-        ),
-      );
-      const deadline = Date.now() + 10_000;
-      while (reads.length < 2) {
-        if (Date.now() > deadline) assert.fail('no second read within 10 s');
-        await sleep(5);
-      }
-      // Both woke in the same turn of the timers: the one that did not read is waiting on the read that did.
-      await sleep(20);
-      reads[1]!.reject(new KubeError(0, 'Unreachable', 'connect ECONNREFUSED 10.0.0.1:443'));
-      assert.deepEqual(
-        await Promise.all(outcomes),
-        ['served', 'served'],
-        'the last read is 30 s good while reads fail',
-      );
-      assert.equal(reads.length, 2, 'one read for both');
-    },
-  );
+  it('serves what was read last to every waiter when that read fails, never a bare error (a 500)', async () => {
+    const reads: { resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+    const client = {
+      get: () => new Promise((resolve, reject) => reads.push({ resolve, reject })),
+    } as unknown as KubeClient;
+    const secret = new SecretData({
+      client,
+      namespace: 'kanari-system',
+      name: 'kanari-api-sessions',
+      what: 'browser sessions',
+      component: 'api-sessions',
+      log: () => {},
+      missIntervalMs: 50,
+      take: () => {},
+    });
+    // A session not known here: read at once (and that read succeeds).
+    const first = secret.refresh(true, true);
+    reads[0]!.resolve({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'kanari-api-sessions' }, data: {} });
+    await first;
+    // Two more within the interval: both wait for its end; the first to wake reads, the other shares that read.
+    const waiting = [secret.refresh(true, true), secret.refresh(true, true)];
+    const outcomes = waiting.map((p) =>
+      p.then(
+        () => 'served',
+        (err: unknown) => err,
+      ),
+    );
+    const deadline = Date.now() + 10_000;
+    while (reads.length < 2) {
+      if (Date.now() > deadline) assert.fail('no second read within 10 s');
+      await sleep(5);
+    }
+    // Both woke in the same turn of the timers: the one that did not read is waiting on the read that did.
+    await sleep(20);
+    reads[1]!.reject(new KubeError(0, 'Unreachable', 'connect ECONNREFUSED 10.0.0.1:443'));
+    assert.deepEqual(await Promise.all(outcomes), ['served', 'served'], 'the last read is 30 s good while reads fail');
+    assert.equal(reads.length, 2, 'one read for both');
+  });
 });
 
 describe('sign-ins kept in the sessions Secret', () => {
