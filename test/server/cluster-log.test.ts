@@ -75,28 +75,24 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
 const heartbeats = (s: SseReader) => s.raw.split(': heartbeat').length - 1;
 
 describe('the streams of a Rollout’s log, many at once', () => {
-  it(
-    'ask the API server once per cached read while it fails, not once per stream per poll',
-    { todo: 'a failed read is dropped from the cache at once' },
-    async () => {
-      mode = 'ok';
-      const streams = Array.from({ length: 4 }, () => new SseReader(`http://127.0.0.1:${port}/web?after=0`, {}));
-      await until('every stream has the backlog', () => streams.every((s) => s.lastId === 1));
-      mode = 'down';
-      await assert.rejects(logs.read('web', true), /the Kubernetes API server: connect ECONNREFUSED/);
-      const asked = gets;
-      const beats = streams.map(heartbeats);
-      await until('each stream polled ten times more', () => streams.every((s, i) => heartbeats(s) >= beats[i]! + 10));
-      assert.equal(gets, asked, 'the failed read is shared as a good one is, for the cache’s time');
-      assert.ok(
-        streams.every((s) => s.status === 200 && !s.raw.includes('event: reset')),
-        'the streams wait through it',
-      );
-      for (const s of streams) s.close();
-    },
-  );
+  it('ask the API server once per cached read while it fails, not once per stream per poll', async () => {
+    mode = 'ok';
+    const streams = Array.from({ length: 4 }, () => new SseReader(`http://127.0.0.1:${port}/web?after=0`, {}));
+    await until('every stream has the backlog', () => streams.every((s) => s.lastId === 1));
+    mode = 'down';
+    await assert.rejects(logs.read('web', true), /the Kubernetes API server: connect ECONNREFUSED/);
+    const asked = gets;
+    const beats = streams.map(heartbeats);
+    await until('each stream polled ten times more', () => streams.every((s, i) => heartbeats(s) >= beats[i]! + 10));
+    assert.equal(gets, asked, 'the failed read is shared as a good one is, for the cache’s time');
+    assert.ok(
+      streams.every((s) => s.status === 200 && !s.raw.includes('event: reset')),
+      'the streams wait through it',
+    );
+    for (const s of streams) s.close();
+  });
 
-  it('end once the Rollout is gone', { todo: 'a 404 read is ignored and the stream heartbeats on' }, async () => {
+  it('end once the Rollout is gone', async () => {
     mode = 'ok';
     await logs.read('web', true);
     const streams = Array.from({ length: 3 }, () => new SseReader(`http://127.0.0.1:${port}/web?after=0`, {}));
@@ -113,76 +109,67 @@ describe('the streams of a Rollout’s log, many at once', () => {
 });
 
 describe('a stream whose client leaves while the log is read', () => {
-  it(
-    'gives its place back: a client gone before its stream began holds none of the replica’s streams',
-    { todo: 'close is listened for only after the reads' },
-    async () => {
-      // Each read of the API server waits for the test to answer it (a slow API server; a viewer may force a
-      // read past the cache with a Last-Event-ID beyond the log's end).
-      const asked: (() => void)[] = [];
-      const slow = {
-        get: (ref: ObjectRef) =>
-          new Promise((resolve) => asked.push(() => resolve(ref.kind === 'ConfigMap' ? configMap : {}))),
-      } as unknown as KubeClient;
-      const one = new ClusterLogs({ client: slow, locate, cacheMs: 0, pollMs: 10, maxClients: 1 });
-      let left = 0;
-      let served = 0;
-      const at = http.createServer((req, res) => {
-        res.once('close', () => left++);
-        const url = new URL(req.url ?? '/', 'http://localhost');
-        one
-          .serve(req, res, url.searchParams, 'web', () => Promise.resolve(true))
-          .catch((err: unknown) => sendProblem(req, res, err, () => {}))
-          .finally(() => served++);
-      });
-      await new Promise<void>((resolve) => at.listen(0, '127.0.0.1', resolve));
-      const url = `http://127.0.0.1:${(at.address() as AddressInfo).port}/web`;
+  it('gives its place back: a client gone before its stream began holds none of the replica’s streams', async () => {
+    // Each read of the API server waits for the test to answer it (a slow API server; a viewer may force a
+    // read past the cache with a Last-Event-ID beyond the log's end).
+    const asked: (() => void)[] = [];
+    const slow = {
+      get: (ref: ObjectRef) =>
+        new Promise((resolve) => asked.push(() => resolve(ref.kind === 'ConfigMap' ? configMap : {}))),
+    } as unknown as KubeClient;
+    const one = new ClusterLogs({ client: slow, locate, cacheMs: 0, pollMs: 10, maxClients: 1 });
+    let left = 0;
+    let served = 0;
+    const at = http.createServer((req, res) => {
+      res.once('close', () => left++);
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      one
+        .serve(req, res, url.searchParams, 'web', () => Promise.resolve(true))
+        .catch((err: unknown) => sendProblem(req, res, err, () => {}))
+        .finally(() => served++);
+    });
+    await new Promise<void>((resolve) => at.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(at.address() as AddressInfo).port}/web`;
+    try {
+      const gone = new SseReader(url, {});
+      await until('the stream asked the API server', () => asked.length > 0);
+      gone.close();
+      await until('the server saw the client leave', () => left === 1);
+      // Only now does the API server answer: the stream either gives up, or polls (asks again) for no one.
+      asked.splice(0).forEach((a) => a());
+      await until('the first stream given up or polling', () => served === 1 || asked.length > 0);
+      // From here on the API server answers every read at once.
+      const answer = setInterval(() => asked.splice(0).forEach((a) => a()), 5);
       try {
-        const gone = new SseReader(url, {});
-        await until('the stream asked the API server', () => asked.length > 0);
-        gone.close();
-        await until('the server saw the client leave', () => left === 1);
-        // Only now does the API server answer: the stream either gives up, or polls (asks again) for no one.
-        asked.splice(0).forEach((a) => a());
-        await until('the first stream given up or polling', () => served === 1 || asked.length > 0);
-        // From here on the API server answers every read at once.
-        const answer = setInterval(() => asked.splice(0).forEach((a) => a()), 5);
-        try {
-          let status = 0;
-          const deadline = Date.now() + 10_000;
-          while (status !== 200) {
-            if (Date.now() > deadline)
-              assert.fail(`a new stream is still refused (${status}) 10 s after the first left`);
-            const next = new SseReader(url, {});
-            await until('an answer', () => next.status !== 0 || next.raw !== '');
-            status = next.status;
-            next.close();
-            await sleep(20);
-          }
-        } finally {
-          clearInterval(answer);
+        let status = 0;
+        const deadline = Date.now() + 10_000;
+        while (status !== 200) {
+          if (Date.now() > deadline) assert.fail(`a new stream is still refused (${status}) 10 s after the first left`);
+          const next = new SseReader(url, {});
+          await until('an answer', () => next.status !== 0 || next.raw !== '');
+          status = next.status;
+          next.close();
+          await sleep(20);
         }
       } finally {
-        at.closeAllConnections();
-        at.close();
+        clearInterval(answer);
       }
-    },
-  );
+    } finally {
+      at.closeAllConnections();
+      at.close();
+    }
+  });
 });
 
 describe('what a replica keeps of the logs it read', () => {
-  it(
-    'holds a log no longer than it may answer from it',
-    { todo: 'reads are held 60 s, answered from for 2' },
-    async () => {
-      mode = 'ok';
-      const short = new ClusterLogs({ client, locate, cacheMs: 20 });
-      // Its cache, which nothing outside shows: what is held there is what this test is about.
-      const held = () => (short as unknown as { cache: Map<string, unknown> }).cache.size;
-      for (const name of ['a', 'b', 'c']) await short.read(name);
-      await sleep(40);
-      await short.read('d');
-      assert.equal(held(), 1, 'a, b and c were read over 20 ms ago: never answered from again, so not held');
-    },
-  );
+  it('holds a log no longer than it may answer from it', async () => {
+    mode = 'ok';
+    const short = new ClusterLogs({ client, locate, cacheMs: 20 });
+    // Its cache, which nothing outside shows: what is held there is what this test is about.
+    const held = () => (short as unknown as { cache: Map<string, unknown> }).cache.size;
+    for (const name of ['a', 'b', 'c']) await short.read(name);
+    await sleep(40);
+    await short.read('d');
+    assert.equal(held(), 1, 'a, b and c were read over 20 ms ago: never answered from again, so not held');
+  });
 });
