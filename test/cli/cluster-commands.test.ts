@@ -202,7 +202,7 @@ describe('kanari on a cluster', () => {
     assert.equal(r.code, 0, r.err);
     const lines = r.out.trim().split('\n');
     assert.ok(
-      lines.some((l) => /Warning Abort: abort: checkout is slow$/.test(l)),
+      lines.some((l) => /Warning Abort: abort: checkout is slow {2}\(by alice\)$/.test(l)),
       r.out,
     );
     assert.ok(

@@ -31,6 +31,7 @@ const EXPECTED: Record<string, Role | 'public'> = {
   'GET /api/v1/rollouts': 'viewer',
   'GET /api/v1/rollouts/:name': 'viewer',
   'GET /api/v1/rollouts/:name/history': 'viewer',
+  'GET /api/v1/rollouts/:name/events': 'viewer',
   'GET /api/v1/rollouts/:name/series': 'viewer',
   'GET /api/v1/rollouts/:name/analyses/:id': 'viewer',
   'GET /api/v1/events': 'viewer',
