@@ -72,19 +72,12 @@ export class KubeRolloutLog {
     this.ref = logRef(o.rollout);
     const ours = found && found.metadata.ownerReferences?.some((r) => r.uid === o.rollout.metadata.uid);
     const read = found ? readLog((found as { data?: unknown }).data) : undefined;
-    const kanaris =
-      found?.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by'];
     if (unread !== undefined) {
       // Ids could go back over what it holds: kept in memory only, and said.
       this.lost = true;
       o.log(`cannot read ${describeRef(this.ref)} (${unread}): the log is not written; the rollout goes on`);
-    } else if (found && !ours && !kanaris) {
-      // Someone else's ConfigMap of that name: never overwritten (the operator may update any ConfigMap).
-      this.lost = true;
-      o.log(
-        `${describeRef(this.ref)} is not kanari's (no owner of this Rollout's uid, no managed-by label): the log is not written; rename or delete it`,
-      );
-    } else if (found && !ours)
+    } else if (found && !this.kanaris(found)) this.notKanaris();
+    else if (found && !ours)
       o.log(`${describeRef(this.ref)} belongs to an older Rollout of this name: it is started afresh`);
     else if (read?.problem) o.log(`${describeRef(this.ref)}: ${read.problem}; it is continued without them`);
     this.resourceVersion = found?.metadata.resourceVersion;
@@ -261,6 +254,11 @@ export class KubeRolloutLog {
       this.resourceVersion = undefined;
       return true;
     }
+    // Someone else's made in its place since (deleted, then made again by hand).
+    if (!this.kanaris(current)) {
+      this.notKanaris();
+      return false;
+    }
     const writer = readLog((current as { data?: unknown }).data).log.writer;
     const ours = writer?.identity === this.o.identity;
     const before = writer?.identity === this.takenOver?.identity && writer?.seq === this.takenOver?.seq;
@@ -271,6 +269,22 @@ export class KubeRolloutLog {
     }
     this.resourceVersion = current.metadata.resourceVersion;
     return true;
+  }
+
+  /** Whether a ConfigMap of the log's name is kanari's: owned by this Rollout, or labelled managed by kanari. */
+  private kanaris(found: KubeObject): boolean {
+    return (
+      found.metadata.ownerReferences?.some((r) => r.uid === this.o.rollout.metadata.uid) === true ||
+      found.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by']
+    );
+  }
+
+  /** Someone else's ConfigMap of that name: never overwritten (the operator may update any ConfigMap). */
+  private notKanaris(): void {
+    this.lost = true;
+    this.o.log(
+      `${describeRef(this.ref)} is not kanari's (no owner of this Rollout's uid, no managed-by label): the log is not written; rename or delete it`,
+    );
   }
 
   private object(doc: LogDocument): KubeObject {
