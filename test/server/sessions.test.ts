@@ -234,28 +234,24 @@ describe('sign-in link codes', () => {
 });
 
 describe('single sign-on started while the sessions Secret cannot be used', () => {
-  it(
-    'answers 503 with the Secret’s reason, not that the identity provider cannot be reached',
-    { todo: 'every failure of start() is said to be the provider’s' },
-    async () => {
-      const why =
-        "cannot read the API's browser sessions (Secret kanari-system/kanari-api-sessions): connect ECONNREFUSED";
-      const lines: string[] = [];
-      const start = authRoutes({
-        tokens: {} as never,
-        sessions: {} as never,
-        secure: true,
-        log: (l) => lines.push(l),
-        oidc: {
-          label: 'Sign in',
-          start: () => Promise.reject(new HttpError(503, why)),
-          finish: () => Promise.reject(),
-        },
-      }).find((r) => r.path === '/auth/oidc/start')!;
-      await assert.rejects(
-        Promise.resolve(start.handle({} as never)),
-        (err: unknown) => err instanceof HttpError && err.status === 503 && err.message === why,
-      );
-    },
-  );
+  it('answers 503 with the Secret’s reason, not that the identity provider cannot be reached', async () => {
+    const why =
+      "cannot read the API's browser sessions (Secret kanari-system/kanari-api-sessions): connect ECONNREFUSED";
+    const lines: string[] = [];
+    const start = authRoutes({
+      tokens: {} as never,
+      sessions: {} as never,
+      secure: true,
+      log: (l) => lines.push(l),
+      oidc: {
+        label: 'Sign in',
+        start: () => Promise.reject(new HttpError(503, why)),
+        finish: () => Promise.reject(),
+      },
+    }).find((r) => r.path === '/auth/oidc/start')!;
+    await assert.rejects(
+      Promise.resolve(start.handle({} as never)),
+      (err: unknown) => err instanceof HttpError && err.status === 503 && err.message === why,
+    );
+  });
 });
