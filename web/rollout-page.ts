@@ -2,8 +2,8 @@
  * One rollout: where it is in its lifecycle, its weights (live), its steps, its charts, its
  * analyses with their reports, the controls, and its history with who acted. Kept live from
  * the event stream of this one rollout, without reloading the page (or read again every 5 s
- * where the API has no stream). What an API does not serve (the operator's: history, series,
- * reports, until it does) is said calmly as not kept, never as an error.
+ * where the API has no stream). What an API does not serve (the operator's: analysis
+ * reports) is said calmly as not kept, never as an error.
  */
 import type uPlot from './vendor/uPlot.esm.js';
 import { actions } from './actions.js';

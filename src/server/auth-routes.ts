@@ -127,6 +127,8 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
       handle: async () => {
         if (!o.oidc) throw new HttpError(404, 'single sign-on is not configured here (kanari up --oidc FILE)');
         const flow = await o.oidc.start().catch((err: unknown) => {
+          // Ours, with its reason (on a cluster: the sessions Secret that holds the flows' key).
+          if (err instanceof HttpError) throw err;
           o.log(`single sign-on: cannot reach the identity provider: ${(err as Error).message}`);
           throw new HttpError(503, 'the identity provider cannot be reached now; try again, or sign in with a token');
         });

@@ -14,7 +14,7 @@
  *   started afresh, edited) gets `event: reset` and the stream starts from the beginning.
  *
  * The API server unreachable: 503 with the reason (before a stream starts; a stream waits
- * and reads again).
+ * and reads again). The Rollout deleted: 404, and a stream of it ends.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -57,17 +57,23 @@ export class ClusterLogs {
 
   constructor(private readonly o: ClusterLogsOptions) {}
 
-  /** The log of a Rollout, read at most `cacheMs` ago. */
+  /**
+   * The log of a Rollout, read at most `cacheMs` ago. A failed read is kept as long as one
+   * that succeeded: every stream of a Rollout polls, and while the API server fails (or the
+   * Rollout is gone) they must not each ask it again every second.
+   */
   read(ref: string, fresh = false): Promise<RolloutLog> {
     const { namespace, name } = this.o.locate(ref);
     const key = `${namespace}/${name}`;
+    const ms = this.o.cacheMs ?? 2000;
+    const now = Date.now();
     const hit = this.cache.get(key);
-    if (hit && !fresh && Date.now() - hit.at < (this.o.cacheMs ?? 2000)) return hit.read;
+    if (hit && !fresh && now - hit.at < ms) return hit.read;
     const read = this.fetch(namespace, name);
-    read.catch(() => this.cache.get(key)?.read === read && this.cache.delete(key));
-    this.cache.set(key, { at: Date.now(), read });
-    // Rollouts asked about once and never again must not be kept for ever.
-    for (const [k, v] of this.cache) if (Date.now() - v.at > 60_000) this.cache.delete(k);
+    read.catch(() => {});
+    this.cache.set(key, { at: now, read });
+    // A read older than `cacheMs` is never answered from again: not kept (a log is up to 600 KiB, a cluster has many).
+    for (const [k, v] of this.cache) if (now - v.at >= ms) this.cache.delete(k);
     return read;
   }
 
@@ -106,10 +112,15 @@ export class ClusterLogs {
     ref: string,
     stillValid: () => Promise<boolean>,
   ): Promise<void> {
+    // Listened for before the reads below wait on the API server: a client that leaves meanwhile must not leave a stream behind.
+    let stop = false;
+    const done = new Promise<void>((resolve) => res.once('close', resolve));
+    void done.then(() => (stop = true));
     let first = await this.read(ref);
     let cursor = resumeAfter(req, query, () => first.log.lastId);
     // A client from a replica that read later than this one's cache: read again before calling its id unknown.
     if (cursor > first.log.lastId) first = await this.read(ref, true);
+    if (stop) return;
     const max = this.o.maxClients ?? 64;
     if (this.clients >= max)
       throw new HttpError(
@@ -130,9 +141,6 @@ export class ClusterLogs {
     let blockedSince: number | undefined;
     let lastBeat = Date.now();
     let lastCheck = Date.now();
-    let stop = false;
-    const done = new Promise<void>((resolve) => res.once('close', resolve));
-    void done.then(() => (stop = true));
     const feed = (log: LogDocument): void => {
       if (cursor > log.lastId) {
         res.write(
@@ -175,9 +183,13 @@ export class ClusterLogs {
           return;
         }
         blockedSince = undefined;
-        let read = await this.read(ref).catch(() => undefined);
+        let gone = false;
+        // The Rollout deleted: its stream ends (a client that reconnects is told 404). The API server failing: it waits.
+        const missing = (err: unknown) => void (gone = err instanceof HttpError && err.status === 404);
+        let read = await this.read(ref).catch(missing);
         // Behind what was sent already: a read older than the last one, or a log started afresh; a fresh read says which.
-        if (read && cursor > read.log.lastId) read = await this.read(ref, true).catch(() => undefined);
+        if (read && cursor > read.log.lastId) read = await this.read(ref, true).catch(missing);
+        if (gone) break;
         const before = cursor;
         if (read) feed(read.log);
         if (cursor === before && now - lastBeat >= (this.o.heartbeatMs ?? 15_000)) res.write(': heartbeat\n\n');

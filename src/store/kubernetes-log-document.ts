@@ -178,7 +178,8 @@ export function readLog(data: unknown): { log: LogDocument; problem?: string } {
   const events = parsed.data.events
     .flatMap((e) => {
       const ok = event.safeParse(e);
-      return ok.success ? [ok.data] : [];
+      const kept = ok.success ? writable(ok.data) : undefined;
+      return kept ? [kept] : [];
     })
     .sort((a, b) => a.id - b.id)
     .filter((e, i, all) => i === 0 || all[i - 1]!.id !== e.id);
@@ -201,6 +202,19 @@ export function readLog(data: unknown): { log: LogDocument; problem?: string } {
     },
     ...(dropped > 0 ? { problem: `${dropped} of its rows are not of a kanari log's shape and were left out` } : {}),
   };
+}
+
+/**
+ * An event read back as the writer keeps it (`keptEvent`), or undefined when its data cannot
+ * be written as JSON again: nested deeper than JSON.stringify's stack (JSON.parse reads any
+ * depth), which would fail the leader that continues the log and every answer that holds it.
+ */
+function writable(e: LogEvent): LogEvent | undefined {
+  try {
+    return keptEvent(e);
+  } catch {
+    return undefined;
+  }
 }
 
 /** An event as kept: its data cut to a note when it is larger than MAX_EVENT_BYTES. */

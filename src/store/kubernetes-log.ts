@@ -67,20 +67,18 @@ export class KubeRolloutLog {
   private constructor(
     private readonly o: KubeLogOptions,
     found: KubeObject | undefined,
+    /** Why the ConfigMap could not be read (the operator may not): not written either. */
+    unread?: string,
   ) {
-    const namespace = o.rollout.metadata.namespace ?? 'default';
-    this.ref = { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: logName(o.rollout.metadata.name) };
+    this.ref = logRef(o.rollout);
     const ours = found && found.metadata.ownerReferences?.some((r) => r.uid === o.rollout.metadata.uid);
     const read = found ? readLog((found as { data?: unknown }).data) : undefined;
-    const kanaris =
-      found?.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by'];
-    if (found && !ours && !kanaris) {
-      // Someone else's ConfigMap of that name: never overwritten (the operator may update any ConfigMap).
+    if (unread !== undefined) {
+      // Ids could go back over what it holds: kept in memory only, and said.
       this.lost = true;
-      o.log(
-        `${describeRef(this.ref)} is not kanari's (no owner of this Rollout's uid, no managed-by label): the log is not written; rename or delete it`,
-      );
-    } else if (found && !ours)
+      o.log(`cannot read ${describeRef(this.ref)} (${unread}): the log is not written; the rollout goes on`);
+    } else if (found && !this.kanaris(found)) this.notKanaris();
+    else if (found && !ours)
       o.log(`${describeRef(this.ref)} belongs to an older Rollout of this name: it is started afresh`);
     else if (read?.problem) o.log(`${describeRef(this.ref)}: ${read.problem}; it is continued without them`);
     this.resourceVersion = found?.metadata.resourceVersion;
@@ -93,16 +91,18 @@ export class KubeRolloutLog {
     this.eventBytes = JSON.stringify(this.doc.events).length;
   }
 
-  /** Reads the ConfigMap (rejects while the API server cannot answer: the runner tries again next round). */
+  /**
+   * Reads the ConfigMap (rejects while the API server cannot answer: the runner tries again
+   * next round). One the operator may not read (a ClusterRole from before the log) never
+   * holds the rollout up: its log is kept in memory only, and that is said.
+   */
   static async open(o: KubeLogOptions): Promise<KubeRolloutLog> {
-    const namespace = o.rollout.metadata.namespace ?? 'default';
-    const found = await o.client.get({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      namespace,
-      name: logName(o.rollout.metadata.name),
-    });
-    return new KubeRolloutLog(o, found);
+    try {
+      return new KubeRolloutLog(o, await o.client.get(logRef(o.rollout)));
+    } catch (err) {
+      if (err instanceof KubeError && err.status === 403) return new KubeRolloutLog(o, undefined, err.message);
+      throw err;
+    }
   }
 
   /** The newest id given. */
@@ -255,6 +255,11 @@ export class KubeRolloutLog {
       this.resourceVersion = undefined;
       return true;
     }
+    // Someone else's made in its place since (deleted, then made again by hand).
+    if (!this.kanaris(current)) {
+      this.notKanaris();
+      return false;
+    }
     const writer = readLog((current as { data?: unknown }).data).log.writer;
     const ours = writer?.identity === this.o.identity;
     const before = writer?.identity === this.takenOver?.identity && writer?.seq === this.takenOver?.seq;
@@ -265,6 +270,22 @@ export class KubeRolloutLog {
     }
     this.resourceVersion = current.metadata.resourceVersion;
     return true;
+  }
+
+  /** Whether a ConfigMap of the log's name is kanari's: owned by this Rollout, or labelled managed by kanari. */
+  private kanaris(found: KubeObject): boolean {
+    return (
+      found.metadata.ownerReferences?.some((r) => r.uid === this.o.rollout.metadata.uid) === true ||
+      found.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by']
+    );
+  }
+
+  /** Someone else's ConfigMap of that name: never overwritten (the operator may update any ConfigMap). */
+  private notKanaris(): void {
+    this.lost = true;
+    this.o.log(
+      `${describeRef(this.ref)} is not kanari's (no owner of this Rollout's uid, no managed-by label): the log is not written; rename or delete it`,
+    );
   }
 
   private object(doc: LogDocument): KubeObject {
@@ -290,6 +311,12 @@ export class KubeRolloutLog {
       data: { [LOG_KEY]: writeLog(doc) },
     } as KubeObject;
   }
+}
+
+/** The ConfigMap beside a Rollout. */
+function logRef(rollout: KubeObject): ObjectRef {
+  const namespace = rollout.metadata.namespace ?? 'default';
+  return { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: logName(rollout.metadata.name) };
 }
 
 interface Counted {

@@ -71,8 +71,9 @@ export class SecretData {
       await new Promise((resolve) => setTimeout(resolve, this.missReadAt + (this.o.missIntervalMs ?? 1000) - now));
       now = this.now();
       miss = now - this.missReadAt >= (this.o.missIntervalMs ?? 1000);
-      // Another request waited for the same read and made it: this one shares it.
-      if (!miss) return this.reading;
+      // Another request waited for the same read and made it: this one shares it, and its
+      // failure as that one takes it (the last read serves, then a 503), never as a bare error.
+      if (!miss) return this.reading?.then(undefined, () => this.checkStale());
     }
     if (!old && !miss) return;
     // While the Secret cannot be read, it is tried at most once a second, not once per request.

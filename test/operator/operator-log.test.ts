@@ -387,6 +387,45 @@ describe('a Rollout’s log on Kubernetes', () => {
     );
   });
 
+  it('takes on a Rollout whose ConfigMap holds an event nested too deep to write again, and serves the rest', async () => {
+    // Whoever may edit ConfigMaps in the namespace may write this: it once kept every leader
+    // from taking the Rollout on (no step, no rollback) and made the log's routes answer 500.
+    await cluster.client.create(replicasRollout('deep', [{ pause: {} }]));
+    const owner = rollout('deep')!;
+    const depth = 20_000;
+    const nested = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+    const kept = JSON.stringify({ id: 3, revision: 1, at: 1, type: 'status', data: { message: 'kept' } });
+    await cluster.client.create({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'deep.kanari-log',
+        namespace: 'default',
+        ownerReferences: [
+          { apiVersion: 'kanari.dev/v1alpha1', kind: 'Rollout', name: 'deep', uid: owner.metadata.uid },
+        ],
+      },
+      data: {
+        [LOG_KEY]: `{"v":1,"lastId":4,"droppedThrough":0,"events":[${kept},{"id":4,"revision":1,"at":2,"type":"status","data":${nested}}],"history":[]}`,
+      },
+    } as KubeObject);
+    const read = await api(ports[0]!, '/api/v1/rollouts/deep/history');
+    assert.equal(read.status, 200, JSON.stringify(read.json));
+    assert.deepEqual(
+      read.json.events.map((e: { id: number }) => e.id),
+      [3],
+    );
+    const s = stream(ports[1]!, '/api/v1/rollouts/deep/events?after=0');
+    await until('the kept event streamed', () => s.ids().length > 0);
+    await createApp(cluster.client, 'deep', 1, 'deep:1');
+    await until('the operator takes it on', () => state('deep')?.phase === 'StableOnly');
+    await until('the operator writes its log on from id 5', () => stored('deep').events.some((e) => e.id >= 5));
+    await until('the stream has what it wrote', () => s.ids().some((id) => id >= 5));
+    assert.equal(s.ended, false);
+    s.close();
+    assert.ok(!log.some((l) => /cannot reconcile: Maximum call stack/.test(l)), log.join('\n'));
+  });
+
   it('tells a stream whose cursor is older than what is kept, or newer than the log, and goes on', async () => {
     // No Deployment: the operator leaves this one's log as written here.
     await cluster.client.create(replicasRollout('trimmed', [{ pause: {} }]));

@@ -1,7 +1,8 @@
 /**
  * Browser sessions on a store in memory and a clock of the test's: ids kept only as hashes,
  * 12 hours from sign-in and no longer, ended with the token they came from, capped; the
- * cookie read strictly; the CSRF token compared; sign-in link codes good once for 60 s.
+ * cookie read strictly; the CSRF token compared; sign-in link codes good once for 60 s; a
+ * single sign-on that cannot start for want of the sessions Secret says so.
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -19,6 +20,8 @@ import {
   SignInCodes,
 } from '../../src/server/sessions.js';
 import { Tokens } from '../../src/server/tokens.js';
+import { authRoutes } from '../../src/server/auth-routes.js';
+import { HttpError } from '../../src/shared/http.js';
 import { Store } from '../../src/store/sqlite.js';
 import { refusal } from '../helpers/refusal.js';
 
@@ -227,5 +230,28 @@ describe('sign-in link codes', () => {
     const rest = Array.from({ length: 100 }, () => codes.issue());
     assert.equal(codes.redeem(first), false);
     assert.equal(codes.redeem(rest[0]!), true);
+  });
+});
+
+describe('single sign-on started while the sessions Secret cannot be used', () => {
+  it('answers 503 with the Secret’s reason, not that the identity provider cannot be reached', async () => {
+    const why =
+      "cannot read the API's browser sessions (Secret kanari-system/kanari-api-sessions): connect ECONNREFUSED";
+    const lines: string[] = [];
+    const start = authRoutes({
+      tokens: {} as never,
+      sessions: {} as never,
+      secure: true,
+      log: (l) => lines.push(l),
+      oidc: {
+        label: 'Sign in',
+        start: () => Promise.reject(new HttpError(503, why)),
+        finish: () => Promise.reject(),
+      },
+    }).find((r) => r.path === '/auth/oidc/start')!;
+    await assert.rejects(
+      Promise.resolve(start.handle({} as never)),
+      (err: unknown) => err instanceof HttpError && err.status === 503 && err.message === why,
+    );
   });
 });

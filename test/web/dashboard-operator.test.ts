@@ -128,7 +128,7 @@ describe('the dashboard on the operator, in Chromium', () => {
     await page.context().close();
   });
 
-  it('opens the rollout, says calmly what is not kept, and promotes it through the confirmation', async () => {
+  it('opens the rollout with its history and conditions, nothing said to be not kept, and promotes it through the confirmation', async () => {
     await phase('Paused');
     pageErrors.length = 0;
     const page = await openPage(browser, { token: token.operator!, base });
