@@ -17,6 +17,7 @@ const SIGN_IN_ERRORS = new Map<string, string>(
     role: 'your account has no role here: ask an admin to map one of your groups to a role.',
     invalid: "the identity provider's answer was not valid.",
     link: 'this sign-in link was used already, has expired, or is not one: run kanari up again, or sign in with a token.',
+    busy: 'this account signed in too many times in the last minute: wait a minute and try again.',
   }),
 );
 

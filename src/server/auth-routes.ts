@@ -68,7 +68,7 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
       summary: "signs a browser in with a token: a session cookie with the token's name and role",
       body: signInBody,
       response: { status: 204, description: 'signed in: the session cookie is set', empty: true },
-      errors: [401],
+      errors: [401, 429],
       handle: async ({ body }) => {
         if (o.kanariTokensOnly && !body.token.startsWith('kanari_'))
           throw new HttpError(
@@ -164,7 +164,14 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
           o.log(`single sign-on refused: ${why}${err instanceof SignInRefused ? '' : ` (${describeOidcError(err)})`}`);
           return refused(err instanceof SignInRefused ? err.code : 'invalid', [clear]);
         }
-        const { id } = await o.sessions.start({ actor: who.actor, role: who.role, via: 'oidc' });
+        let id;
+        try {
+          ({ id } = await o.sessions.start({ actor: who.actor, role: who.role, via: 'oidc' }));
+        } catch (err) {
+          if (!(err instanceof HttpError && err.status === 429)) throw err;
+          o.log(`single sign-on refused: ${err.message}`);
+          return refused('busy', [clear]);
+        }
         o.log(`${who.actor} signed in with single sign-on as ${who.role}`);
         return signedIn(id, 303, { location: '/' }, [clear]);
       },

@@ -51,7 +51,7 @@ export interface SingleSignOn {
  * link made elsewhere cannot put words of its choosing on this origin's page. The detail
  * (the message) goes to the controller's log only.
  */
-export type SignInError = 'sso-off' | 'provider' | 'flow' | 'state' | 'actor' | 'role' | 'invalid' | 'link';
+export type SignInError = 'sso-off' | 'provider' | 'flow' | 'state' | 'actor' | 'role' | 'invalid' | 'link' | 'busy';
 
 export class SignInRefused extends Error {
   constructor(

@@ -23,6 +23,7 @@ const PROBLEMS: Record<number, string> = {
   409: 'refused in the state the rollout is in now; detail says why and what to do',
   413: 'the body is larger than the controller reads (4 MiB)',
   415: 'the body is not application/json',
+  429: 'too many sign-ins by this token in the last minute; try again after Retry-After',
   500: 'a bug: detail carries the id it was logged under, nothing else',
   503: 'too many event stream clients; try again after Retry-After',
 };

@@ -50,7 +50,7 @@ export interface Route {
   /** The success answer: its status (200 unless said) and its JSON, or the content type it has instead. */
   response?: { status?: number; description: string; json?: z.ZodType; contentType?: string; empty?: true };
   /** What the handler itself may answer besides success (404 no such thing, 409 refused now, 503 too busy). */
-  errors?: readonly (401 | 404 | 409 | 503)[];
+  errors?: readonly (401 | 404 | 409 | 429 | 503)[];
   handle(r: RouteRequest<unknown>): Promise<Answer | void> | Answer | void;
 }
 

@@ -20,12 +20,23 @@ export const MAX_SESSIONS = 10_000;
 /** And beyond this for one actor drop that actor's oldest: one token signing in in a loop signs nobody else out. */
 export const MAX_SESSIONS_PER_ACTOR = 100;
 
+/**
+ * Sign-ins one actor may make in a minute (per controller or operator replica): each writes
+ * the session store — on a cluster the whole sessions Secret, up to 900 KiB into etcd, which
+ * keeps every version until compaction — so a token signing in in a loop is refused (429).
+ */
+export const SIGN_INS_PER_MINUTE = 10;
+/** Actors whose recent sign-ins are remembered, at most (the oldest forgotten first). */
+const RATE_ACTORS = 10_000;
+
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 const CSRF_HEADER = 'x-csrf-token';
 
 export class Sessions {
   /** What to call when a session is signed out, by its key: the event streams it holds open. */
   private readonly onEnd: EndWatchers;
+  /** Each actor's sign-ins of the last minute, oldest actor first. */
+  private readonly signIns = new Map<string, number[]>();
 
   constructor(
     private readonly table: SessionRows,
@@ -35,15 +46,16 @@ export class Sessions {
     this.onEnd = new EndWatchers(now);
   }
 
-  /** Starts a session; the id is in the cookie and nowhere else. */
+  /** Starts a session; the id is in the cookie and nowhere else. A 429 past SIGN_INS_PER_MINUTE for the actor. */
   async start(o: {
     actor: string;
     role: Role;
     via: SignInVia;
     tokenId?: string;
   }): Promise<{ id: string; expiresAt: number }> {
-    const id = crypto.randomBytes(32).toString('base64url');
     const at = this.now();
+    this.countSignIn(o.actor, at);
+    const id = crypto.randomBytes(32).toString('base64url');
     const expiresAt = at + SESSION_LIFETIME_MS;
     await this.table.insert(
       {
@@ -60,6 +72,24 @@ export class Sessions {
       MAX_SESSIONS_PER_ACTOR,
     );
     return { id, expiresAt };
+  }
+
+  /** Counts a sign-in of `actor` at `at`, or refuses it (429) when it would be more than SIGN_INS_PER_MINUTE. */
+  private countSignIn(actor: string, at: number): void {
+    const recent = (this.signIns.get(actor) ?? []).filter((t) => t > at - 60_000);
+    if (recent.length >= SIGN_INS_PER_MINUTE) {
+      const wait = Math.max(1, Math.ceil((recent[0]! + 60_000 - at) / 1000));
+      throw new HttpError(
+        429,
+        `${actor} signed in ${recent.length} times in the last minute: try again in ${wait} s`,
+        { reason: 'sign-in-rate' },
+        { 'retry-after': String(wait) },
+      );
+    }
+    recent.push(at);
+    this.signIns.delete(actor);
+    this.signIns.set(actor, recent);
+    if (this.signIns.size > RATE_ACTORS) this.signIns.delete(this.signIns.keys().next().value!);
   }
 
   /**

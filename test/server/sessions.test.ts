@@ -12,6 +12,7 @@ import {
   checkCsrf,
   MAX_SESSIONS,
   MAX_SESSIONS_PER_ACTOR,
+  SIGN_INS_PER_MINUTE,
   requestPrincipal,
   SESSION_LIFETIME_MS,
   sessionCookie,
@@ -127,6 +128,25 @@ describe('browser sessions', () => {
     assert.equal(sessions.authenticate(mallory[3]!).name, 'mallory');
     assert.equal(store.sessions.count(), 3);
     assert.equal(MAX_SESSIONS_PER_ACTOR, 100);
+  });
+
+  it('are refused past SIGN_INS_PER_MINUTE for one actor, with when to try again; no one else is held up', async () => {
+    const start = (actor: string) => sessions.start({ actor, role: 'viewer', via: 'link' });
+    for (let i = 0; i < SIGN_INS_PER_MINUTE; i++) {
+      now += 1000;
+      await start('loop');
+    }
+    const written = store.sessions.count();
+    let refused: unknown;
+    await start('loop').catch((err: unknown) => (refused = err));
+    assert.ok(refused instanceof HttpError && refused.status === 429, String(refused));
+    assert.equal(refused.headers['retry-after'], '51', 'its first sign-in of the minute ages out in 51 s');
+    assert.match(refused.message, /^loop signed in 10 times in the last minute: try again in 51 s$/);
+    assert.equal(store.sessions.count(), written, 'nothing written for it');
+    await start('someone-else');
+    now += 51_000;
+    await start('loop');
+    assert.equal(SIGN_INS_PER_MINUTE, 10);
   });
 
   it('are looked up only for a well-formed id', async () => {
