@@ -11,6 +11,7 @@
  * conflict (another replica wrote) reads again and retries, so no replica loses another's row.
  */
 import { describeRef, KubeConflict, KubeError, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
+import type { z } from 'zod';
 import { HttpError } from '../shared/http.js';
 
 export interface SecretRowsOptions {
@@ -149,4 +150,18 @@ export class SecretData {
       data,
     };
   }
+}
+
+/** A Secret's value as a row of `schema`: base64 of a JSON object of that shape, or why it is not one. */
+export function decodeRow<T>(value: unknown, schema: z.ZodType<T>): T | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(String(value), 'base64').toString('utf8'));
+  } catch {
+    return 'it is not base64 of a JSON object';
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  return `${issue.path.join('.') || 'row'}: ${issue.message}`;
 }

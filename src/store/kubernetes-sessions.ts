@@ -20,7 +20,7 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import { describeRef } from '../kube/api.js';
 import { SESSIONS_SECRET } from '../kube/manifests.js';
-import { SecretData, type SecretRowsOptions } from './kubernetes-secret.js';
+import { decodeRow, SecretData, type SecretRowsOptions } from './kubernetes-secret.js';
 import { SESSION_LIFETIME_MS, type SessionRow, type SessionRows } from './sessions.js';
 
 export { SESSIONS_SECRET };
@@ -157,18 +157,8 @@ export class KubernetesSessionRows implements SessionRows {
 /** The row a Secret's key holds, or why it holds none. */
 function rowOf(key: string, value: unknown): SessionRow | string {
   if (!HASH.test(key)) return 'its key is not a session id’s hash (64 hex digits)';
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(String(value), 'base64').toString('utf8'));
-  } catch {
-    return 'it is not base64 of a JSON object';
-  }
-  const parsed = stored.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    return `${issue.path.join('.') || 'row'}: ${issue.message}`;
-  }
-  const row = parsed.data;
+  const row = decodeRow(value, stored);
+  if (typeof row === 'string') return row;
   const lifetime = row.expiresAt - row.createdAt;
   if (lifetime <= 0 || lifetime > SESSION_LIFETIME_MS) return 'its lifetime is not one kanari gives (up to 12 hours)';
   if ((row.via === 'token') !== (row.tokenId !== undefined))

@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { describeRef } from '../kube/api.js';
 import { TOKENS_SECRET } from '../kube/manifests.js';
-import { SecretData, type SecretRowsOptions } from './kubernetes-secret.js';
+import { decodeRow, SecretData, type SecretRowsOptions } from './kubernetes-secret.js';
 import { DuplicateTokenName, type TokenRow, type TokenRows } from './tokens.js';
 
 export { TOKENS_SECRET };
@@ -148,18 +148,9 @@ export class KubernetesTokenRows implements TokenRows {
 /** The row a Secret's key holds, or why it holds none. */
 function rowOf(key: string, value: unknown): TokenRow | string {
   if (!ID.test(key)) return 'its key is not a token id (16 hex digits)';
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(String(value), 'base64').toString('utf8'));
-  } catch {
-    return 'it is not base64 of a JSON object';
-  }
-  const parsed = stored.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    return `${issue.path.join('.') || 'row'}: ${issue.message}`;
-  }
-  const { sha256, ...rest } = parsed.data;
+  const row = decodeRow(value, stored);
+  if (typeof row === 'string') return row;
+  const { sha256, ...rest } = row;
   return { id: key, ...rest, hash: Buffer.from(sha256, 'hex') };
 }
 
