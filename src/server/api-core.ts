@@ -9,7 +9,9 @@ import { percent } from '../config/schemas/table.js';
 import { COMMANDS, type Command } from '../rollout/person-command.js';
 import * as answers from './api-schemas.js';
 import { openApiDocument } from './openapi.js';
-import { ok, route, type Route } from './routes.js';
+import { ROLLOUT_EVENTS_QUERY } from './events.js';
+import { ok, route, type Route, type RouteRequest } from './routes.js';
+import { SERIES_QUERY, seriesRange, type SeriesRange } from './series.js';
 import type { RolloutView } from './view.js';
 
 /** The rollouts as the API shows and controls them; `actor` is who asked, for the history. */
@@ -118,6 +120,62 @@ export function rolloutRoutes(rollouts: Rollouts, shapes: RolloutAnswers = STAND
       ...control,
       handle: async ({ params, body, principal }) =>
         ok(await rollouts.setWeight(params.name!, body.weight, body.reason, principal!.name)),
+    }),
+  ];
+}
+
+type Errors = readonly (404 | 503)[];
+
+/**
+ * What a mode reads a rollout's log from, for the three routes both serve over it:
+ * `kanari up` from its SQLite store, the operator from the ConfigMap beside the Rollout.
+ * Each route's errors are the mode's own (`kanari up`'s history reads its store, which
+ * cannot be busy; the operator's may find no Rollout, or no API server).
+ */
+export interface RolloutLogReader {
+  history(name: string, limit: number): Promise<unknown[]> | unknown[];
+  series(name: string, range: SeriesRange): Promise<unknown>;
+  /** Answers the stream itself. */
+  stream(r: RouteRequest<unknown>): Promise<void> | void;
+  errors: { history: Errors; series: Errors; events: Errors };
+}
+
+/** A rollout's history, event stream and series: one path, query and answer in both modes. */
+export function rolloutLogRoutes(log: RolloutLogReader): Route[] {
+  return [
+    route({
+      method: 'GET',
+      path: '/api/v1/rollouts/:name/history',
+      role: 'viewer',
+      summary: 'what happened to a rollout, oldest first (commands, phases, verdicts, results)',
+      query: {
+        limit: { schema: z.coerce.number().int().min(1), description: 'the newest this many (1000 unless said)' },
+      },
+      response: { description: 'its events', json: answers.history },
+      errors: log.errors.history,
+      handle: async ({ params, query }) =>
+        ok({ events: await log.history(params.name!, Number(query.get('limit') ?? 1000)) }),
+    }),
+    route({
+      method: 'GET',
+      path: '/api/v1/rollouts/:name/events',
+      role: 'viewer',
+      summary:
+        "a rollout's events as Server-Sent Events: the backlog after a cursor, then live (the path both modes serve)",
+      query: ROLLOUT_EVENTS_QUERY,
+      response: { description: 'an event stream; each event has its id', contentType: 'text/event-stream' },
+      errors: log.errors.events,
+      handle: (r) => log.stream(r),
+    }),
+    route({
+      method: 'GET',
+      path: '/api/v1/rollouts/:name/series',
+      role: 'viewer',
+      summary: "a rollout's traffic, latency and evidence over time, in at most `points` buckets, for charts",
+      query: SERIES_QUERY,
+      response: { description: 'the series, with the step boundaries', json: answers.series },
+      errors: log.errors.series,
+      handle: async ({ params, query }) => ok(await log.series(params.name!, seriesRange(query, Date.now()))),
     }),
   ];
 }

@@ -9,13 +9,12 @@ import https from 'node:https';
 import { z } from 'zod';
 import { versionLabel } from '../config/schemas/rollout.js';
 import { bundleFiles } from './bundle.js';
-import { CONTROL, healthRoute, rolloutRoutes, whoamiRoute, withOpenApi } from './api-core.js';
+import { CONTROL, healthRoute, rolloutLogRoutes, rolloutRoutes, whoamiRoute, withOpenApi } from './api-core.js';
 import type { Controller } from './controller.js';
 import { loadDashboard, serveDashboard } from './dashboard-files.js';
-import { EVENT_STREAM_DEFAULTS, EventStream, ROLLOUT_EVENTS_QUERY, type EventStreamOptions } from './events.js';
+import { EVENT_STREAM_DEFAULTS, EventStream, type EventStreamOptions } from './events.js';
 import * as answers from './api-schemas.js';
 import { renderControllerMetrics } from './metrics.js';
-import { SERIES_QUERY, seriesRange } from './series.js';
 import { checkRole, dispatcher, ok, route, type Route } from './routes.js';
 import { authRoutes, type AuthRouteOptions } from './auth-routes.js';
 import type { OidcSignIn } from './oidc.js';
@@ -104,28 +103,10 @@ export function apiRoutes(
     whoamiRoute,
     ...tokenRoutes(tokens),
     ...authRoutes({ ...browser, tokens }),
-    route({
-      method: 'GET',
-      path: '/api/v1/rollouts/:name/history',
-      role: 'viewer',
-      summary: 'what happened to a rollout, oldest first (commands, phases, verdicts, results)',
-      query: {
-        limit: { schema: z.coerce.number().int().min(1), description: 'the newest this many (1000 unless said)' },
-      },
-      response: { description: 'its events', json: answers.history },
-      handle: ({ params, query }) =>
-        ok({ events: controller.history(params.name!, { limit: Number(query.get('limit') ?? 1000) }) }),
-    }),
-    route({
-      method: 'GET',
-      path: '/api/v1/rollouts/:name/events',
-      role: 'viewer',
-      summary:
-        "a rollout's events as Server-Sent Events: the backlog after a cursor, then live (the path both modes serve)",
-      query: ROLLOUT_EVENTS_QUERY,
-      response: { description: 'an event stream; each event has its id', contentType: 'text/event-stream' },
-      errors: [503],
-      handle: ({ req, res, query, params, principal }) => {
+    ...rolloutLogRoutes({
+      history: (name, limit) => controller.history(name, { limit }),
+      series: (name, range) => controller.series(name, range),
+      stream: ({ req, res, query, params, principal }) => {
         res.on(
           'close',
           whileValid(principal!, tokens, sessions, () => res.destroy()),
@@ -134,16 +115,7 @@ export function apiRoutes(
         only.set('rollout', params.name!);
         return events.serve(req, res, only);
       },
-    }),
-    route({
-      method: 'GET',
-      path: '/api/v1/rollouts/:name/series',
-      role: 'viewer',
-      summary: "a rollout's traffic, latency and evidence over time, in at most `points` buckets, for charts",
-      query: SERIES_QUERY,
-      response: { description: 'the series, with the step boundaries', json: answers.series },
-      errors: [503],
-      handle: async ({ params, query }) => ok(await controller.series(params.name!, seriesRange(query, Date.now()))),
+      errors: { history: [], series: [503], events: [503] },
     }),
     route({
       method: 'GET',

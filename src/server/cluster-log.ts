@@ -17,14 +17,13 @@
  * and reads again). The Rollout deleted: 404, and a stream of it ends.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
 import { KubeError, type KubeClient } from '../kube/api.js';
 import { HttpError, LINGER_MS } from '../shared/http.js';
-import { resumeAfter, ROLLOUT_EVENTS_QUERY } from './events.js';
+import { rolloutLogRoutes } from './api-core.js';
+import { resumeAfter } from './events.js';
 import { logName, readLog, type LogDocument, type LogEvent } from '../store/kubernetes-log-document.js';
-import * as answers from './api-schemas.js';
-import { ok, route, type Route } from './routes.js';
-import { HISTORY_TYPES, MARK_TYPES, MAX_MARKS, SERIES_QUERY, seriesAnswer, seriesRange } from './series.js';
+import type { Route } from './routes.js';
+import { HISTORY_TYPES, MARK_TYPES, MAX_MARKS, seriesAnswer } from './series.js';
 import type { Principal } from './tokens.js';
 
 export interface ClusterLogsOptions {
@@ -208,64 +207,34 @@ function eventRow(e: LogEvent, rollout: string) {
 }
 
 /**
- * The three routes over a Rollout's log, viewer's like every read of a rollout: the
- * dispatcher asks RBAC in the Rollout's namespace (kube-access.ts) before any runs.
- * `stillValid`: whether a stream's caller still may (asked again while it lasts).
+ * The three routes over a Rollout's log (api-core.ts), viewer's like every read of a
+ * rollout: the dispatcher asks RBAC in the Rollout's namespace (kube-access.ts) before any
+ * runs. `stillValid`: whether a stream's caller still may (asked again while it lasts).
  */
 export function clusterLogRoutes(
   logs: ClusterLogs,
   stillValid: (req: IncomingMessage, p: Principal) => Promise<boolean>,
 ): Route[] {
-  return [
-    route({
-      method: 'GET',
-      path: '/api/v1/rollouts/:name/history',
-      role: 'viewer',
-      summary: 'what happened to a rollout, oldest first (commands, phases, verdicts, results)',
-      query: {
-        limit: { schema: z.coerce.number().int().min(1), description: 'the newest this many (1000 unless said)' },
-      },
-      response: { description: 'its events', json: answers.history },
-      errors: [404, 503],
-      handle: async ({ params, query }) => {
-        const { name, log } = await logs.read(params.name!);
-        const limit = Number(query.get('limit') ?? 1000);
-        const events = log.events.filter((e) => HISTORY_TYPES.includes(e.type)).slice(-limit);
-        return ok({ events: events.map((e) => eventRow(e, name)) });
-      },
-    }),
-    route({
-      method: 'GET',
-      path: '/api/v1/rollouts/:name/series',
-      role: 'viewer',
-      summary: "a rollout's traffic, latency and evidence over time, in at most `points` buckets, for charts",
-      query: SERIES_QUERY,
-      response: { description: 'the series, with the step boundaries', json: answers.series },
-      errors: [404, 503],
-      handle: async ({ params, query }) => {
-        const range = seriesRange(query, Date.now());
-        const { log } = await logs.read(params.name!);
-        const rows = log.history.filter((r) => r.start < range.to && r.start + r.width > range.from);
-        const marks = log.events
-          .filter((e) => MARK_TYPES.includes(e.type) && e.at >= range.from && e.at < range.to)
-          .map((e) => ({ ...e.data, at: e.at, type: e.type }));
-        return ok({
-          ...seriesAnswer(range, rows),
-          marks: marks.slice(0, MAX_MARKS),
-          ...(marks.length > MAX_MARKS ? { marksTruncated: true } : {}),
-        });
-      },
-    }),
-    route({
-      method: 'GET',
-      path: '/api/v1/rollouts/:name/events',
-      role: 'viewer',
-      summary: "a rollout's event log as Server-Sent Events: the backlog after a cursor, then live",
-      query: ROLLOUT_EVENTS_QUERY,
-      response: { description: 'an event stream; each event has its id', contentType: 'text/event-stream' },
-      errors: [404, 503],
-      handle: ({ req, res, query, params, principal }) =>
-        logs.serve(req, res, query, params.name!, () => stillValid(req, principal!)),
-    }),
-  ];
+  return rolloutLogRoutes({
+    history: async (ref, limit) => {
+      const { name, log } = await logs.read(ref);
+      const events = log.events.filter((e) => HISTORY_TYPES.includes(e.type)).slice(-limit);
+      return events.map((e) => eventRow(e, name));
+    },
+    series: async (ref, range) => {
+      const { log } = await logs.read(ref);
+      const rows = log.history.filter((r) => r.start < range.to && r.start + r.width > range.from);
+      const marks = log.events
+        .filter((e) => MARK_TYPES.includes(e.type) && e.at >= range.from && e.at < range.to)
+        .map((e) => ({ ...e.data, at: e.at, type: e.type }));
+      return {
+        ...seriesAnswer(range, rows),
+        marks: marks.slice(0, MAX_MARKS),
+        ...(marks.length > MAX_MARKS ? { marksTruncated: true } : {}),
+      };
+    },
+    stream: ({ req, res, query, params, principal }) =>
+      logs.serve(req, res, query, params.name!, () => stillValid(req, principal!)),
+    errors: { history: [404, 503], series: [404, 503], events: [404, 503] },
+  });
 }
