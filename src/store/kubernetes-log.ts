@@ -17,6 +17,7 @@ import type { AnalysisReport, MeasurementRecord } from '../analysis/run.js';
 import { LatencySketch } from '../shared/sketch.js';
 import type { EventRecord } from '../rollout/seams/store.js';
 import { describeSystemError } from '../shared/system.js';
+import { stamp } from './kubernetes-writer.js';
 import { denseSketch, EVIDENCE_PREFIX, evidenceOf, TRAFFIC, type TrafficBucket, type TrafficCell } from './history.js';
 import {
   boundEvents,
@@ -42,6 +43,8 @@ export interface KubeLogOptions {
   rollout: KubeObject;
   /** This operator replica (its lease identity): written in `writer`. */
   identity: string;
+  /** The lease term it leads in, written beside its identity (none: stamps without one, judged as before terms). */
+  term?: number;
   log: (line: string) => void;
   /** Which version the sequential judge compares the canary with now: baseline while one serves, else stable. */
   control?: () => 'stable' | 'baseline';
@@ -218,7 +221,7 @@ export class KubeRolloutLog {
     while (!this.lost && this.written < this.version) {
       const version = this.version;
       const seq = (this.doc.writer?.identity === this.o.identity ? this.doc.writer.seq : 0) + 1;
-      const doc = { ...this.document(), writer: { identity: this.o.identity, seq } };
+      const doc = { ...this.document(), writer: stamp(this.o.identity, this.o.term, seq) };
       const object = this.object(doc);
       this.lastWrite = Date.now();
       try {
