@@ -27,7 +27,7 @@ import type { RolloutStatus } from '../rollout/types.js';
 import type { AnalysisRunState } from '../analysis/run.js';
 import { describeSystemError } from '../shared/system.js';
 import type { CommandAnswer } from '../kube/commands.js';
-import { readStamp, stamp, type WriterStamp } from './kubernetes-writer.js';
+import { judgeStamp, readStamp, sameStamp, stamp, type WriterStamp } from './kubernetes-writer.js';
 import {
   conditionsOf,
   refusedConditions,
@@ -115,6 +115,8 @@ export class KubeStatusStore implements StatusStore {
   private pinned?: Record<string, unknown>;
   /** The stamp the resource held when this replica took the rollout on: the previous leader's, not a rival's. */
   private readonly takenOver?: WriterStamp;
+  /** The last earlier leader's late write said in the log (once each). */
+  private lateSaid?: WriterStamp;
   /** Running analyses' states, as last saved; written with the status. */
   private runs: Record<string, AnalysisRunState>;
   private runsWritten = 0;
@@ -298,19 +300,31 @@ export class KubeStatusStore implements StatusStore {
     }
   }
 
-  /** After a conflict: whether the status is still ours (only spec or metadata moved), taking the new version. */
+  /**
+   * After a conflict: whether the status is still ours, taking the new version. It is when
+   * only spec or metadata moved, and when the write found is an earlier leadership's (the old
+   * leader's last, in flight as its lease passed): this leader's status is written over it,
+   * as the one that acts now. A later term's, or another replica's of this term, is not.
+   */
   private async stillOurs(): Promise<boolean> {
     const current = await this.o.client.get(this.ref);
     if (!current) {
       this.lose(`${describeRef(this.ref)} was deleted`);
       return false;
     }
-    const writer = (current.status as Partial<ResourceStatus> | undefined)?.writer;
-    const ours = writer?.identity === this.o.identity && writer.seq <= this.seq;
-    const before = writer?.identity === this.takenOver?.identity && writer?.seq === this.takenOver?.seq;
-    if (writer && !ours && !before) {
-      this.lose(`replica ${writer.identity} has written its status since`);
+    const writer = readStamp((current.status as Partial<ResourceStatus> | undefined)?.writer);
+    // Our identity with a count past ours: another process given the same identity.
+    const twin = writer?.identity === this.o.identity && writer.seq > this.seq;
+    const found = twin ? 'rival' : judgeStamp(writer, { identity: this.o.identity, term: this.o.term }, this.takenOver);
+    if (found === 'rival') {
+      this.lose(`replica ${writer!.identity} has written its status since`);
       return false;
+    }
+    if (found === 'earlier' && !sameStamp(writer, this.takenOver) && !sameStamp(writer, this.lateSaid)) {
+      this.lateSaid = writer;
+      this.o.log(
+        `replica ${writer!.identity}'s last status write landed after this replica took ${describeRef(this.ref)} over: written over`,
+      );
     }
     this.resourceVersion = current.metadata.resourceVersion;
     this.generation = current.metadata.generation;

@@ -20,6 +20,7 @@ import {
   unpackCounts,
   writeLog,
   emptyLog,
+  type LogDocument,
   type LogEvent,
 } from '../../src/store/kubernetes-log-document.js';
 import { EVIDENCE_PREFIX, TRAFFIC, type EvidenceBucket, type TrafficBucket } from '../../src/store/history.js';
@@ -332,62 +333,76 @@ describe('a Rollout’s log across a leader change', () => {
   }
   const row = (type: string) => [{ revision: 1, at: 1, type, data: {} }];
   const at = 1_700_000_000_000;
+  /** A sequential run's counted window of 5 s, as its `window` measurement (the canary's requests). */
+  const counted = (start: number, requests: number) => [
+    {
+      metric: 'window',
+      window: { start, end: start + 5000 },
+      outcome: 'value' as const,
+      value: { canary: { requests, errors: 0 } } as unknown as number,
+    },
+  ];
+  const requestsAt = (doc: LogDocument, start: number) =>
+    (doc.history.find((r) => r.series === TRAFFIC && r.start === start)?.data as TrafficBucket | undefined)?.canary
+      ?.requests;
 
   for (const [what, terms] of [
     ['of an earlier lease term', [1, 2]],
     ['written before terms (kanari upgraded mid-rollout)', [undefined, 2]],
     ['written before terms, by leaders both without one', [undefined, undefined]],
   ] as const)
-    it(
-      `is written on by the new leader when the old leader’s last write, ${what}, lands after the new one read it`,
-      {
-        todo: 'a late write of an earlier term is read as a rival (and a later term of the old leader’s as its own): fixed next',
-      },
-      async () => {
-        const w = world();
-        const a = await w.open('op-1', terms[0]);
-        a.append(row('deploy'));
-        a.addHistory(TRAFFIC, at, traffic(100, 1));
-        await a.flush();
-        a.append(row('status'));
-        a.addHistory(TRAFFIC, at, traffic(10, 0));
-        // op-1's lease has passed; op-2 reads the log before op-1's last write lands.
-        const b = await w.open('op-2', terms[1]);
-        await a.close();
-        assert.deepEqual(w.events(), [
+    it(`is written on by the new leader when the old leader’s last write, ${what}, lands after the new one read it`, async () => {
+      const w = world();
+      const a = await w.open('op-1', terms[0]);
+      a.append(row('deploy'));
+      a.addHistory(TRAFFIC, at, traffic(100, 1));
+      await a.flush();
+      a.append(row('status'));
+      a.addHistory(TRAFFIC, at, traffic(10, 0));
+      a.addWindows(counted(at - 60_000, 7));
+      // op-1's lease has passed; op-2 reads the log before op-1's last write lands.
+      const b = await w.open('op-2', terms[1]);
+      await a.close();
+      assert.deepEqual(w.events(), [
+        [1, 'deploy'],
+        [2, 'status'],
+      ]);
+      b.append(row('promote'));
+      b.addHistory(TRAFFIC, at, traffic(50, 2));
+      // Judging the same run from the same Prometheus, it counts the window op-1 counted, and the next.
+      b.addWindows([...counted(at - 60_000, 7), ...counted(at - 55_000, 9)]);
+      await b.flush();
+      b.append(row('result'));
+      await b.flush();
+      await b.close();
+      // Its own unwritten events after the late write's, which readers may have seen: ids never reused.
+      assert.deepEqual(
+        w.events(),
+        [
           [1, 'deploy'],
           [2, 'status'],
-        ]);
-        b.append(row('promote'));
-        b.addHistory(TRAFFIC, at, traffic(50, 2));
-        await b.flush();
-        b.append(row('result'));
-        await b.flush();
-        await b.close();
-        // Its own unwritten events after the late write's, which readers may have seen: ids never reused.
-        assert.deepEqual(
-          w.events(),
-          [
-            [1, 'deploy'],
-            [2, 'status'],
-            [3, 'promote'],
-            [4, 'result'],
-          ],
-          w.lines.join('\n'),
-        );
-        assert.equal(w.stored().lastId, 4);
-        assert.deepEqual(w.stored().writer, {
-          identity: 'op-2',
-          ...(terms[1] === undefined ? {} : { term: 2 }),
-          seq: 2,
-        });
-        // Each leader's traffic once: the old leader's (110 requests, 1 error) and the new one's (50, 2).
-        const cell = w.stored().history.find((r) => r.series === TRAFFIC)!.data as TrafficBucket;
-        assert.deepEqual([cell.canary?.requests, cell.canary?.errors], [160, 3]);
-        assert.match(w.lines.join('\n'), /replica op-1's last write landed after this replica took it over/);
-        assert.doesNotMatch(w.lines.join('\n'), /stopped writing/);
-      },
-    );
+          [3, 'promote'],
+          [4, 'result'],
+        ],
+        w.lines.join('\n'),
+      );
+      assert.equal(w.stored().lastId, 4);
+      assert.deepEqual(w.stored().writer, {
+        identity: 'op-2',
+        ...(terms[1] === undefined ? {} : { term: 2 }),
+        seq: 2,
+      });
+      // Each leader's traffic once: the old leader's (110 requests, 1 error) and the new one's (50, 2).
+      const cell = w.stored().history.find((r) => r.series === TRAFFIC && r.start === at)!.data as TrafficBucket;
+      assert.deepEqual([cell.canary?.requests, cell.canary?.errors], [160, 3]);
+      assert.deepEqual(
+        [requestsAt(w.stored(), at - 60_000), requestsAt(w.stored(), at - 55_000), w.stored().trafficThrough],
+        [7, 9, at - 50_000],
+        'a window both counted, once',
+      );
+      assert.match(w.lines.join('\n'), /replica op-1's last write landed after this replica took it over/);
+      assert.doesNotMatch(w.lines.join('\n'), /stopped writing/);
+    });
 
   for (const [what, rival] of [
     ['another replica of the same term', { identity: 'op-3', term: 2 }],
