@@ -195,7 +195,7 @@ export class KubeRolloutLog {
 
   private add(series: string, at: number, data: unknown): void {
     this.history.add(series, at, data);
-    this.fresh.add(series, at, data);
+    if (!this.lost) this.fresh.add(series, at, data);
   }
 
   /** The document as it would be written now. */
