@@ -1,8 +1,10 @@
 /**
  * The status store on a Rollout resource of the test API server: a saved status reaches
  * the status subresource (with the columns and conditions people read), `durable()` says
- * when, a user's spec edit in between is not a reason to stop, and another replica's stamp
- * is: the store stops writing and says it lost the rollout.
+ * when, a user's spec edit in between is not a reason to stop, nor the old leader's last
+ * write (an earlier lease term) landing after the new leader read the resource; a later
+ * term's stamp, or another replica's of the same term, is: the store stops writing and says
+ * it lost the rollout.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

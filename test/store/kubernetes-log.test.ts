@@ -2,7 +2,10 @@
  * A Rollout's log as the ConfigMap keeps it (src/store/kubernetes-log-document.ts): its
  * name, its bounds whatever the rollout's length (events dropped oldest first but a
  * release's deploy and result last; history merged coarser, never dropped, a spike's
- * maximum error rate kept), and what it reads back from an object a person edited.
+ * maximum error rate kept), what it reads back from an object a person edited, and a
+ * leader change: the old leader's last write landing after the new leader read the object
+ * is continued after (the new leader's unwritten events renumbered), a later leader's stops
+ * the writer.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
