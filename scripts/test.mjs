@@ -52,7 +52,7 @@ const WAITING = [
   /^test\/server\/series\.test\.ts$/, // two controllers' starts and four demo app processes for 40 requests (~20 s, 6 s of CPU)
   /^test\/kube\/weight-exporter-prometheus\.test\.ts$/, // Prometheus holding new targets back ~5 s, then counts accruing at 900 requests/s
   /^test\/operator\/operator-judged\.test\.ts$/, // two releases per router, four router cases at once, judged from a Prometheus scraping every second
-  /^test\/operator\/(operator-process|operator-replicas|operator-delete|operator-counted-by|operator-api|operator-sessions|operator-log|lease)\.test\.ts$/, // leases expiring, pauses, pods readied after a delay
+  /^test\/operator\/(operator-process|operator-replicas|operator-delete|operator-counted-by|operator-api|operator-sessions|operator-log|operator-lease-lapse|lease)\.test\.ts$/, // leases expiring, pauses, pods readied after a delay
   /^test\/operator\/operator-templates-judged\.test\.ts$/, // two releases judged every 2 s from a Prometheus scraping every second
   /^test\/cli\/cluster-commands\.test\.ts$/, // three releases through an operator, pods readied after a delay (~17 s, 3 s of CPU)
   /^test\/analysis\/counts-agree\.test\.ts$/, // a real Prometheus scraping bursts of traffic 3 s apart (~29 s)

@@ -9,7 +9,13 @@
  * leading before anyone else may start. `holds()` is what every write of the operator asks
  * first (`fencedClient`): a leader paused (SIGSTOP) past its lease resumes believing
  * nothing, because its last renewal is too old by its own clock, and writes nothing.
+ *
+ * A leadership ends at the first write its fence refuses (`fence()`), even if the next round
+ * could still renew: what the replica computed from that refusal must not be written later.
+ * Leading again, even as the same holder, is a new term (`leaseTransitions` is raised), and
+ * the clients fenced for the old one refuse every write for good.
  */
+import type { NotActing } from '../shared/not-acting.js';
 import {
   KubeConflict,
   KubeError,
@@ -60,6 +66,8 @@ export class LeaderElection {
   /** When we last renewed successfully; leading while that is within `renewDeadline`. */
   private renewedAt?: number;
   private leading = false;
+  /** Counts this replica's leaderships: a fence is good for the one it was made in. */
+  private leadership = 0;
   /** The Lease's `leaseTransitions` when this replica took it: the term it leads in. */
   private leadsIn?: number;
   private timer?: NodeJS.Timeout;
@@ -88,6 +96,20 @@ export class LeaderElection {
   /** True while this replica leads: its last renewal is younger than the renew deadline, by its own clock. */
   holds(): boolean {
     return this.leading && this.renewedAt !== undefined && this.now() - this.renewedAt < this.renewDeadlineMs;
+  }
+
+  /**
+   * `client` with its writes fenced to this leadership: refused once it ends, even if this
+   * replica leads again later. The first refusal while leading ends the leadership at once.
+   */
+  fence(client: KubeClient): KubeClient {
+    const leadership = this.leadership;
+    return fencedClient(client, () => {
+      if (!this.leading || this.leadership !== leadership) return false;
+      if (this.holds()) return true;
+      this.lose('a write came after the renew deadline passed');
+      return false;
+    });
   }
 
   start(): void {
@@ -151,12 +173,14 @@ export class LeaderElection {
         if (err instanceof KubeConflict) return; // another replica created it first
         throw err;
       }
-      return this.won(now, 0);
+      return this.won(now, 0, false);
     }
     const spec = lease.spec ?? {};
     const record = JSON.stringify(spec);
     if (this.observed?.record !== record) this.observed = { record, at: now };
     const mine = spec.holderIdentity === this.o.identity;
+    // Taking back a Lease still in our name after losing it is a new term, not a renewal.
+    const renewing = mine && this.leading;
     const duration = (spec.leaseDurationSeconds ?? this.leaseMs / 1000) * 1000;
     const free = !spec.holderIdentity || this.observed.at + duration <= now;
     if (!mine && !free) return;
@@ -165,7 +189,7 @@ export class LeaderElection {
       holderIdentity: this.o.identity,
       leaseDurationSeconds: Math.ceil(this.leaseMs / 1000),
       renewTime: microTime(now),
-      ...(mine ? {} : { acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 }),
+      ...(renewing ? {} : { acquireTime: microTime(now), leaseTransitions: (spec.leaseTransitions ?? 0) + 1 }),
     };
     try {
       const written = await this.o.client.replace<LeaseObject>({ ...lease, spec: next });
@@ -174,13 +198,19 @@ export class LeaderElection {
       if (err instanceof KubeConflict) return; // someone else wrote it: read again next round
       throw err;
     }
-    this.won(now, next.leaseTransitions ?? 0);
+    this.won(now, next.leaseTransitions ?? 0, renewing);
   }
 
-  private won(at: number, term: number): void {
-    this.renewedAt = at;
+  private won(at: number, term: number, renewal: boolean): void {
+    if (renewal) {
+      // Lost while the renewal was in flight: the next round takes the Lease in a new term.
+      if (this.leading) this.renewedAt = at;
+      return;
+    }
     if (this.leading) return;
+    this.renewedAt = at;
     this.leadsIn = term;
+    this.leadership++;
     this.leading = true;
     this.o.log?.(`leader election: ${this.o.identity} leads (lease ${this.o.namespace}/${this.o.name})`);
     this.o.onStartedLeading();
@@ -200,8 +230,9 @@ export class LeaderElection {
   }
 }
 
-/** Thrown by a fenced client's writes once this replica no longer leads. */
-export class NotLeader extends KubeError {
+/** Thrown by a fenced client's writes once this replica no longer leads: it stops acting, nothing failed. */
+export class NotLeader extends KubeError implements NotActing {
+  readonly notActing = true;
   constructor() {
     super(0, 'NotLeader', 'this operator replica no longer holds the leader lease; it writes nothing');
     this.name = 'NotLeader';

@@ -6,12 +6,13 @@
  * Rollout to its `RolloutRunner` on every change and every resync, which makes the world
  * match it (level-triggered: a lost event or a restart converges all the same). Losing the lease
  * stops every engine without another write; the next leader resumes from the resources'
- * status.
+ * status. Each leadership writes through a client fenced to it alone, so nothing queued in
+ * one lands in a later one, even this replica's own after it takes the lease back.
  */
 import { API_VERSION } from '../config/schemas/common.js';
 import type { KubeClient, KubeObject } from '../kube/api.js';
 import { watchKind, type KindWatch } from '../kube/informer.js';
-import { fencedClient, LeaderElection } from '../kube/lease.js';
+import { LeaderElection } from '../kube/lease.js';
 import { describeSystemError } from '../shared/system.js';
 import { RolloutRunner, type RunnerAdapters, type RunnerWorld } from './runner.js';
 import { TemplateWatch } from './template-watch.js';
@@ -26,7 +27,13 @@ export interface OperatorOptions {
   identity: string;
   /** How often every Rollout is reconciled even without a change (level-triggered). */
   resyncMs?: number;
-  election?: { leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
+  election?: {
+    leaseDurationMs?: number;
+    renewDeadlineMs?: number;
+    retryPeriodMs?: number;
+    /** The election's clock (tests move it on to make the lease lapse at once). */
+    now?: () => number;
+  };
   /** The adapters each rollout's engine gets, given the fenced client. */
   world: (client: KubeClient) => RunnerAdapters;
   log: (line: string) => void;
@@ -34,7 +41,10 @@ export interface OperatorOptions {
 
 export class Operator {
   private readonly election: LeaderElection;
-  private readonly fenced: KubeClient;
+  /** The client this leadership writes through, fenced to it (refusing everything before the first). */
+  private fenced: KubeClient;
+  /** Counts leaderships: work begun in one does nothing once it is over. */
+  private leadership = 0;
   private readonly runners = new Map<string, RolloutRunner>();
   /** Every Rollout as the watch last reported it: the operator's view of the world. */
   private readonly resources = new Map<string, KubeObject>();
@@ -58,7 +68,7 @@ export class Operator {
       onStoppedLeading: () => void this.follow('lost the lease'),
       log: o.log,
     });
-    this.fenced = fencedClient(o.client, () => this.election.holds());
+    this.fenced = this.election.fence(o.client);
   }
 
   get isLeader(): boolean {
@@ -88,6 +98,8 @@ export class Operator {
   private lead(): void {
     if (this.stopped) return;
     this.leading = true;
+    this.leadership++;
+    this.fenced = this.election.fence(this.o.client);
     const failed = (what: string) => (err: unknown) =>
       this.o.log(`operator: watching ${what}: ${describeSystemError(err)} (retrying)`);
     this.watches = [
@@ -150,18 +162,19 @@ export class Operator {
       this.again.add(key);
       return running;
     }
+    const leadership = this.leadership;
     const work = (async () => {
       do {
         this.again.delete(key);
-        if (!this.leading) return;
-        await this.reconcileNow(key);
+        if (!this.leading || this.leadership !== leadership) return;
+        await this.reconcileNow(key, leadership);
       } while (this.again.has(key));
     })().finally(() => this.busy.delete(key));
     this.busy.set(key, work);
     return work;
   }
 
-  private async reconcileNow(key: string): Promise<void> {
+  private async reconcileNow(key: string, leadership: number): Promise<void> {
     const resource = this.resources.get(key);
     let runner = this.runners.get(key);
     if (runner && (!resource || runner.uid !== resource.metadata.uid)) {
@@ -170,7 +183,7 @@ export class Operator {
       await runner.close();
       runner = undefined;
     }
-    if (!resource) return;
+    if (!resource || !this.leading || this.leadership !== leadership) return;
     if (!runner) {
       let made: RolloutRunner | undefined = undefined;
       made = new RolloutRunner(
@@ -196,8 +209,8 @@ export class Operator {
     this.templates = undefined;
     this.runners.clear();
     this.resources.clear();
-    await Promise.all([...watches.map((w) => w.stop()), ...busy]);
-    await Promise.all(runners.map((r) => r.close()));
+    // Engines first: none may take one more step on what this leadership can no longer write.
+    await Promise.all([...runners.map((r) => r.close()), ...watches.map((w) => w.stop()), ...busy]);
   }
 
   /**

@@ -79,6 +79,8 @@ export class RolloutRunner {
   /** The Deployment whose pods kanari took over, once it has: held at zero even while the Rollout is refused. */
   private workload?: string;
   private said = new Set<string>();
+  /** Closed for good (its leadership ended, or its Rollout went): it acts on nothing more. */
+  private closed = false;
   readonly key: string;
   /** The resource this runner runs: one deleted and created again under the same name is another. */
   readonly uid: string | undefined;
@@ -97,6 +99,7 @@ export class RolloutRunner {
 
   /** Makes the world match `resource` as it is now; never throws (what goes wrong is logged and retried next time). */
   async update(resource: KubeObject): Promise<void> {
+    if (this.closed) return;
     this.resource = resource;
     try {
       if (resource.metadata.deletionTimestamp) await this.giveBack();
@@ -106,8 +109,19 @@ export class RolloutRunner {
     }
   }
 
-  /** Stops acting: the engine stops ticking and leaves every version and route as it is, for the next leader. */
+  /**
+   * Stops acting: the engine stops ticking and leaves every version and route as it is, for
+   * the next leader; the status store writes nothing more (what it had not written is lost:
+   * the next leader resumes from what is on the resource).
+   */
   async close(): Promise<void> {
+    this.closed = true;
+    this.store?.close();
+    await this.stopEngine();
+  }
+
+  /** The engine stops; the runner goes on (giving a deleted Rollout back). */
+  private async stopEngine(): Promise<void> {
     await this.engine?.close();
     this.engine = undefined;
     await this.log?.close();
@@ -161,6 +175,8 @@ export class RolloutRunner {
         log: (line) => this.world.log(`${this.key}: ${line}`),
         control: () => ((this.engine?.status.traffic.weights.baseline ?? 0) > 0 ? 'baseline' : 'stable'),
       });
+      // Closed while the log was read: no engine is opened for a leadership that is over.
+      if (this.closed) return log.close(0);
       this.open(rollout, workload, port, log);
     }
     const engine = this.engine!;
@@ -303,7 +319,7 @@ export class RolloutRunner {
 
   /** The Rollout is being deleted: nothing moves users any more, and the next step of giving back is taken. */
   private async giveBack(): Promise<void> {
-    await this.close();
+    await this.stopEngine();
     await giveBack(this.resource, { ...this.world, say: (line) => this.say(line) });
   }
 

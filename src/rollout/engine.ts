@@ -82,6 +82,8 @@ export class RolloutEngine {
   lag = 0;
   private sampledAt: number;
   private closed = false;
+  /** Closed and leaving everything as it is: no event becomes a transition any more (what arrives late is dropped). */
+  private halted = false;
   private reconciling?: Promise<void>;
   private reconcileAgain = false;
   private readonly saving: Saving;
@@ -214,6 +216,9 @@ export class RolloutEngine {
    */
   async close(options: { stopInstances?: boolean; stopReason?: string } = {}): Promise<void> {
     this.closed = true;
+    // Left for whoever runs it next (another operator replica, a restarted controller): a
+    // target's answer arriving now was asked by an engine that no longer acts, and must not become a transition.
+    if (!options.stopInstances) this.halted = true;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     await this.ticking;
     await this.queue;
@@ -232,6 +237,7 @@ export class RolloutEngine {
     const event = { ...e, at: this.clock.now() } as RolloutEvent;
     if (event.type === 'deploy') event.release = sizedRelease(event.release);
     const before = this.statusNow;
+    if (this.halted) return { status: before, actions: [], rejected: 'the engine is closed' };
     const t = transition(this.spec, before, event);
     if (t.rejected) return t;
     const s = t.status;

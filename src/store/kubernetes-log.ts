@@ -21,6 +21,7 @@ import type { AnalysisReport, MeasurementRecord } from '../analysis/run.js';
 import { LatencySketch } from '../shared/sketch.js';
 import type { EventRecord } from '../rollout/seams/store.js';
 import { describeSystemError } from '../shared/system.js';
+import { isNotActing } from '../shared/not-acting.js';
 import { judgeStamp, sameStamp, stamp, type WriterStamp } from './kubernetes-writer.js';
 import { denseSketch, EVIDENCE_PREFIX, evidenceOf, TRAFFIC, type TrafficBucket, type TrafficCell } from './history.js';
 import {
@@ -76,6 +77,8 @@ export class KubeRolloutLog {
   private lastWrite = 0;
   private lost = false;
   private closed = false;
+  /** A write the lease's fence refused: the leadership it wrote in is over, and it writes nothing more. */
+  private refused = false;
   private lastError?: string;
   /** About the bytes the events take as JSON. */
   private eventBytes: number;
@@ -210,7 +213,7 @@ export class KubeRolloutLog {
 
   /** Writes what is in memory now (one write at a time); resolves when done or failed, never rejects. */
   flush(): Promise<void> {
-    if (this.lost || this.written >= this.version) return Promise.resolve();
+    if (this.lost || this.refused || this.written >= this.version) return Promise.resolve();
     this.writing ??= this.write().finally(() => (this.writing = undefined));
     return this.writing;
   }
@@ -232,7 +235,7 @@ export class KubeRolloutLog {
   }
 
   private schedule(ms: number): void {
-    if (this.timer || this.lost || this.closed) return;
+    if (this.timer || this.lost || this.closed || this.refused) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();
@@ -241,7 +244,7 @@ export class KubeRolloutLog {
   }
 
   private async write(): Promise<void> {
-    while (!this.lost && this.written < this.version) {
+    while (!this.lost && !this.refused && this.written < this.version) {
       const version = this.version;
       const doc = { ...this.document(), writer: stamp(this.o.identity, this.o.term, this.seq + 1) };
       const object = this.object(doc);
@@ -259,6 +262,13 @@ export class KubeRolloutLog {
         if (this.lastError) this.o.log(`${describeRef(this.ref)} is written again`);
         this.lastError = undefined;
       } catch (err) {
+        if (isNotActing(err)) {
+          // Refused by the lease's fence: this leadership writes nothing more (the next resumes from the object).
+          if (!this.refused) this.o.log(`stopped writing ${describeRef(this.ref)}: ${describeSystemError(err)}`);
+          this.refused = true;
+          clearTimeout(this.timer);
+          return;
+        }
         // Not on the object: still this replica's to write, with what came meanwhile.
         this.fresh = new LogHistory([...sending.list(), ...this.fresh.list()]);
         this.fresh.bound();

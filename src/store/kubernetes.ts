@@ -13,6 +13,10 @@
  * write found is an earlier term's (the old leader's last, landing after this one took
  * over) or only the spec or metadata changed, the write is retried over it.
  *
+ * A store is closed with its leadership (`close()`, or the first write the lease's fence
+ * refuses): it writes nothing more, not even what it still holds, so nothing a replica
+ * computed in one term lands in a later one; the next leader resumes from the resource.
+ *
  * Transitions are also reported as Kubernetes Events on the Rollout (best effort, never
  * waited on): what `kubectl describe rollout` shows.
  *
@@ -26,6 +30,7 @@ import type { EventRecord, StatusStore, StoredRollout } from '../rollout/seams/s
 import type { RolloutStatus } from '../rollout/types.js';
 import type { AnalysisRunState } from '../analysis/run.js';
 import { describeSystemError } from '../shared/system.js';
+import { isNotActing } from '../shared/not-acting.js';
 import type { CommandAnswer } from '../kube/commands.js';
 import { judgeStamp, readStamp, sameStamp, stamp, type WriterStamp } from './kubernetes-writer.js';
 import {
@@ -108,6 +113,8 @@ export class KubeStatusStore implements StatusStore {
   private writing?: Promise<void>;
   private waiters: { version: number; resolve: () => void }[] = [];
   private lost = false;
+  /** Closed with the leadership it wrote in: nothing more is written. */
+  private closed = false;
   private lastError?: string;
   private conditions: Condition[] = [];
   private command?: CommandAnswer;
@@ -254,7 +261,7 @@ export class KubeStatusStore implements StatusStore {
 
   /** Writes what is in memory now; the operator calls this again after a failure (each round). */
   flush(): Promise<void> {
-    if (this.lost || this.written >= this.version) return Promise.resolve();
+    if (this.lost || this.closed || this.written >= this.version) return Promise.resolve();
     this.writing ??= this.write().finally(() => (this.writing = undefined));
     return this.writing;
   }
@@ -265,8 +272,13 @@ export class KubeStatusStore implements StatusStore {
     setImmediate(() => void this.flush().catch((err: unknown) => this.o.log(`status write failed: ${String(err)}`)));
   }
 
+  /** Writes nothing more, whatever it holds: the leadership it wrote in is over. */
+  close(): void {
+    this.closed = true;
+  }
+
   private async write(): Promise<void> {
-    while (!this.lost && this.stored && this.written < this.version) {
+    while (!this.lost && !this.closed && this.stored && this.written < this.version) {
       const version = this.version;
       const body = this.statusBody(this.stored.status);
       try {
@@ -287,6 +299,12 @@ export class KubeStatusStore implements StatusStore {
         this.lastError = undefined;
         this.release();
       } catch (err) {
+        if (isNotActing(err)) {
+          // Refused by the lease's fence: this replica's leadership is over, and so is this store.
+          if (!this.closed) this.o.log(`stopped writing ${describeRef(this.ref)}: ${describeSystemError(err)}`);
+          this.closed = true;
+          return;
+        }
         // The re-read can fail too (the API server blinked): that is a failed write, retried later.
         if (err instanceof KubeConflict && (await this.stillOurs().catch(() => false))) continue;
         if (!this.lost) {

@@ -95,8 +95,8 @@ export class FakeTarget implements DeploymentTarget {
   readonly running = new Map<string, number>();
   readonly started: string[] = [];
   readonly removed: string[] = [];
-  /** Instances whose start fails, with the reason. */
-  readonly failing = new Map<string, string>();
+  /** Instances whose start fails, with the reason (or the error it fails with). */
+  readonly failing = new Map<string, string | Error>();
   private events?: TargetEvents;
 
   bind(events: TargetEvents): this {
@@ -110,7 +110,7 @@ export class FakeTarget implements DeploymentTarget {
 
   ensure(instance: InstanceRequest): Promise<void> {
     const why = this.failing.get(instance.id);
-    if (why) return Promise.reject(new Error(why));
+    if (why) return Promise.reject(typeof why === 'string' ? new Error(why) : why);
     if (!this.running.has(instance.id)) this.started.push(instance.id);
     this.running.set(instance.id, instance.size);
     return Promise.resolve();

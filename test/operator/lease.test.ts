@@ -2,7 +2,8 @@
  * Leader election on a Lease of the test API server, with kanari's HTTP client: one
  * holder at a time, a hand-over when the holder steps down, a holder that cannot renew
  * stops before another may start, a holder paused past its lease writes nothing when it
- * resumes, and each holder leads in a term of its own (the Lease's transitions).
+ * resumes, and each holder leads in a term of its own (the Lease's transitions) — the same
+ * holder too, when it takes the Lease back after losing it, its old fence shut for good.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -116,6 +117,37 @@ describe('leader election on a Lease', () => {
       NotLeader,
     );
     assert.equal(cluster.api.get('v1', 'ConfigMap', 'default', `fenced-${test}-b`), undefined);
+    await a.election.stop();
+  });
+
+  it('a fence ends its leadership at the first write it refuses; leading again is a new term, and the old fence stays shut', async () => {
+    test++;
+    let skew = 0;
+    const a = candidate('a', cluster.client, () => Date.now() + skew);
+    a.election.start();
+    await until('a leads', () => a.election.holds());
+    const first = a.election.term!;
+    const fenced = a.election.fence(cluster.client);
+    const config = (name: string) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `fence-${test}-${name}`, namespace: 'default' },
+    });
+    await fenced.create(config('1'));
+    // A slow moment: the last renewal is past the renew deadline, though the next round could renew.
+    skew += 5000;
+    await assert.rejects(fenced.create(config('2')), NotLeader);
+    assert.deepEqual(a.events, ['started', 'stopped'], 'the refusal ended the leadership at once');
+    await until('a leads again', () => a.election.holds());
+    assert.deepEqual(a.events, ['started', 'stopped', 'started']);
+    assert.equal(a.election.term, first + 1, 'taking its own Lease back is a new term');
+    const lease = cluster.api.get('coordination.k8s.io/v1', 'Lease', 'default', `lease-${test}`);
+    assert.equal(lease?.spec.leaseTransitions, first + 1);
+    await assert.rejects(fenced.create(config('3')), NotLeader, 'the old leadership’s fence refuses for good');
+    await a.election.fence(cluster.client).create(config('4'));
+    assert.equal(cluster.api.get('v1', 'ConfigMap', 'default', `fence-${test}-2`), undefined);
+    assert.equal(cluster.api.get('v1', 'ConfigMap', 'default', `fence-${test}-3`), undefined);
+    assert.ok(cluster.api.get('v1', 'ConfigMap', 'default', `fence-${test}-4`));
     await a.election.stop();
   });
 

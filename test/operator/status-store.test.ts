@@ -4,11 +4,13 @@
  * when, a user's spec edit in between is not a reason to stop, nor the old leader's last
  * write (an earlier lease term) landing after the new leader read the resource; a later
  * term's stamp, or another replica's of the same term, is: the store stops writing and says
- * it lost the rollout.
+ * it lost the rollout. A write the lease's fence refuses closes the store, as `close()` does:
+ * what it held is never written, not even once the fence would let it through again.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { refOf, type KubeObject } from '../../src/kube/api.js';
+import { refOf, type KubeClient, type KubeObject } from '../../src/kube/api.js';
+import { fencedClient } from '../../src/kube/lease.js';
 import { initialStatus } from '../../src/rollout/machine.js';
 import { KubeStatusStore, RUN_WRITE_MS } from '../../src/store/kubernetes.js';
 import { KubeRunStore } from '../../src/store/kubernetes-runs.js';
@@ -37,10 +39,10 @@ async function rollout(name: string): Promise<KubeObject> {
   });
 }
 
-function open(resource: KubeObject, identity = 'a', term?: number) {
+function open(resource: KubeObject, identity = 'a', term?: number, client: KubeClient = cluster.client) {
   const lost: string[] = [];
   const store = new KubeStatusStore({
-    client: cluster.client,
+    client,
     resource,
     identity,
     ...(term === undefined ? {} : { term }),
@@ -273,5 +275,34 @@ describe('the status store on a Rollout resource', () => {
       const { store } = open(resource);
       assert.equal(store.runState('r1'), undefined, JSON.stringify(runs));
     }
+  });
+  it('writes nothing more once the fence refused a write, even when the fence would let it through again', async () => {
+    let holds = true;
+    const { store } = open(
+      await rollout('fenced'),
+      'a',
+      3,
+      fencedClient(cluster.client, () => holds),
+    );
+    await store.durable();
+    const written = statusOf('fenced').writer;
+    holds = false;
+    const computed = { ...initialStatus(spec, 2000), phase: 'Rollback' as const, message: 'computed from a refusal' };
+    store.saveTransition('fenced', [], computed);
+    assert.equal(await durableWithin(store, 500), 'pending');
+    holds = true; // as if the same replica led again (a later leadership would have a new fence)
+    store.saveTransition('fenced', [], { ...computed, message: 'and one more change' });
+    assert.equal(await durableWithin(store, 500), 'pending');
+    assert.deepEqual(statusOf('fenced').writer, written, 'the resource holds the last write before the refusal');
+    assert.equal(statusOf('fenced').phase, 'StableOnly');
+  });
+
+  it('writes nothing once closed', async () => {
+    const { store } = open(await rollout('closed'));
+    await store.durable();
+    store.close();
+    store.saveTransition('closed', [], { ...initialStatus(spec, 2000), phase: 'Rollback' as const });
+    assert.equal(await durableWithin(store, 500), 'pending');
+    assert.equal(statusOf('closed').phase, 'StableOnly');
   });
 });

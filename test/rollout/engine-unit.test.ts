@@ -3,7 +3,9 @@
  * drives rounds by hand (one virtual second each) and asserts what the machine and the
  * world saw: a promotion, a rollback on Failed, a pause on Inconclusive, a restart that
  * resumes mid-step, a router that has not yet applied a table, and a rollback behind a
- * router that accepts the table but never serves it.
+ * router that accepts the table but never serves it. An error that says this process
+ * stopped acting (an operator replica whose lease lapsed) is nobody's failure, and a closed
+ * engine turns nothing that arrives late into a transition.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +14,14 @@ import { doc, World } from '../helpers/engine-world.js';
 import { MemoryRunStore, memoryStore } from '../../src/store/memory.js';
 import type { AnalysisRunState } from '../../src/analysis/run.js';
 import type { RunStore } from '../../src/rollout/seams/store.js';
+import { TrafficRefused } from '../../src/rollout/seams/traffic.js';
+import type { NotActing } from '../../src/shared/not-acting.js';
+
+/** What a fenced write throws once the lease lapsed (src/kube/lease.ts' NotLeader), as the engine's seams see it. */
+const notLeader = () =>
+  Object.assign(new Error('this operator replica no longer holds the leader lease; it writes nothing'), {
+    notActing: true,
+  } satisfies NotActing);
 
 describe('rollout engine on fakes', () => {
   it('promotes: the canary starts at its size, each weight is served before the next step, the old version stops', async () => {
@@ -179,5 +189,45 @@ describe('rollout engine on fakes', () => {
     assert.equal(world.log.filter((l) => l.includes('could not go on')).length, 1, world.log.join('\n'));
     assert.ok(!world.log.some((l) => l.includes('a round failed')), 'no round failed');
     await engine.close();
+  });
+  it('a target that refuses because this process stopped acting is not a failed version: no rollback; it starts once it may', async () => {
+    const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '3s' } }, { setWeight: 50 }], ['success-rate']));
+    const engine = w.open();
+    w.target.failing.set('v2', notLeader());
+    await w.deploy(engine);
+    for (let i = 0; i < 5; i++) await w.round(engine);
+    assert.equal(engine.status.result, undefined, engine.status.result?.reason);
+    assert.equal(engine.status.phase, 'CanaryDeploy', 'still waiting for v2 to start');
+    assert.ok(!w.log.some((l) => l.includes('did not start')), w.log.join('\n'));
+    w.target.failing.delete('v2');
+    await w.until(engine, 'promoted', () => engine.status.result !== undefined);
+    const { result } = engine.status as { result?: { outcome: string; reason: string } };
+    assert.equal(result?.outcome, 'Promoted', result?.reason);
+    await engine.close();
+  });
+
+  it('a router that refuses because this process stopped acting (wrapped as a refusal) does not degrade a rollback', async () => {
+    const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '1m' } }], ['success-rate']));
+    const engine = await w.canaryAt20();
+    w.traffic.refuse = new TrafficRefused('the router did not take the table', { cause: notLeader() });
+    assert.equal((await engine.send({ type: 'abort', reason: 'a person' })).rejected, undefined);
+    for (let i = 0; i < 10; i++) await w.round(engine);
+    assert.equal(engine.status.phase, 'Rollback', engine.status.message);
+    w.traffic.refuse = undefined;
+    await w.until(engine, 'rolled back', () => engine.status.result !== undefined);
+    assert.equal(engine.status.result?.outcome, 'Aborted');
+    await engine.close();
+  });
+
+  it('a closed engine turns nothing that arrives after into a transition (a target answering late)', async () => {
+    const w = new World(doc([{ setWeight: 20 }, { pause: { duration: '1m' } }], ['success-rate']));
+    const engine = await w.canaryAt20();
+    await engine.close();
+    const before = JSON.stringify(engine.status);
+    const t = await engine.send({ type: 'instanceFailed', id: 'v2', reason: 'answered after the engine closed' });
+    assert.equal(t.rejected, 'the engine is closed');
+    assert.equal(JSON.stringify(engine.status), before);
+    const events = (w.store.status as MemoryStatusStore).events.map((e) => e.type);
+    assert.ok(!events.includes('instanceFailed'), events.join(','));
   });
 });

@@ -13,6 +13,7 @@ import type { StatsSnapshot } from '../../shared/stats-snapshot.js';
 import type { SplitShares } from '../../analysis/judges/sequential/window.js';
 import type { RunStore, StatsStore } from '../seams/store.js';
 import type { EngineContext } from './context.js';
+import { isNotActing } from '../../shared/not-acting.js';
 
 /** How long data-plane statistics are kept (and so the longest window a builtin query can ask for). */
 const STATS_RETENTION = 3_600_000;
@@ -108,6 +109,11 @@ export class AnalysisSupervisor {
       try {
         await run.tick(now);
       } catch (err) {
+        // This process stopped acting (a lapsed lease): the run is not judged, nor ended, by it.
+        if (isNotActing(err)) {
+          this.ctx.log(`analysis ${entry.id}: not judged: ${(err as Error).message}`);
+          continue;
+        }
         // A judge that throws (a bug, or a resumed state it cannot read) ends its run as Error,
         // said once; failing every round instead would hold the rollout where it is for good.
         const reason = `the analysis could not go on: ${(err as Error).message}`;

@@ -8,6 +8,7 @@ import { countOf } from '../machine/capacity.js';
 import type { DeploymentTarget, Readiness, TargetsFactory } from '../seams/targets.js';
 import type { Instance } from '../types.js';
 import type { EngineContext } from './context.js';
+import { isNotActing } from '../../shared/not-acting.js';
 
 /** A crashed instance is not restarted more often than this. */
 const RESTART_BACKOFF = 2000;
@@ -92,15 +93,17 @@ export class InstanceReconciler {
     chosen
       .ensure({ id: inst.id, version: inst.release.version, target: inst.release.target, size: countOf(inst) })
       .then(
-        () => {
+        async () => {
           // An adopted group may be smaller than the one in the table (it lost an instance).
           this.endpointsChanged();
-          return ctx.send({ type: 'instanceReady', id: inst.id });
+          await ctx.send({ type: 'instanceReady', id: inst.id });
         },
-        (err: Error) => {
+        async (err: Error) => {
           this.failedAt.set(inst.id, ctx.clock.now());
+          // Not this version's failure: this process stopped acting (a lapsed lease), and whoever acts next starts it.
+          if (isNotActing(err)) return ctx.log(`${inst.id} not started: ${err.message}`);
           ctx.log(`${inst.id} did not start: ${err.message}`);
-          return ctx.send({ type: 'instanceFailed', id: inst.id, reason: err.message });
+          await ctx.send({ type: 'instanceFailed', id: inst.id, reason: err.message });
         },
       );
   }
@@ -111,8 +114,11 @@ export class InstanceReconciler {
     target
       .resize(id, count)
       .then(
-        () => this.ctx.send({ type: 'instanceReady', id }),
-        (err: Error) => this.ctx.send({ type: 'instanceFailed', id, reason: `resizing to ${count}: ${err.message}` }),
+        async () => void (await this.ctx.send({ type: 'instanceReady', id })),
+        async (err: Error) => {
+          if (isNotActing(err)) return this.ctx.log(`${id} not resized to ${count}: ${err.message}`);
+          await this.ctx.send({ type: 'instanceFailed', id, reason: `resizing to ${count}: ${err.message}` });
+        },
       )
       .finally(() => {
         this.resizing.delete(id);

@@ -9,6 +9,7 @@ import { formatDuration } from '../../config/duration.js';
 import { sameTraffic, type TrafficRouter } from '../seams/traffic.js';
 import type { RolloutStatus } from '../types.js';
 import type { EngineContext } from './context.js';
+import { isNotActing } from '../../shared/not-acting.js';
 
 /** Every this many rounds the traffic is written again, in case the data plane lost it. */
 const REAPPLY_EVERY = 10;
@@ -117,6 +118,8 @@ export class TrafficReconciler {
       // Said once per reason, not on every round while the router stays out of reach.
       if (message !== this.error) ctx.log(`the router did not take the new table: ${message}`);
       this.error = message;
+      // Refused because this process stopped acting (a lapsed lease): not the router's failure.
+      if (isNotActing(err)) return;
       await ctx.send({ type: 'trafficFailed', seq, reason: message });
     }
   }
