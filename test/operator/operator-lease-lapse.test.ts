@@ -1,7 +1,8 @@
 /**
  * Losing the leader lease is never a release's failure. The lease is made to lapse at the
  * exact moment the operator writes a version's Deployment — creating it as a release
- * starts, scaling it as the replicas router moves a step — by moving the election's clock
+ * starts, scaling it as the replicas router moves a step — or while an analysis reads its
+ * metric, by moving the election's clock
  * past the renew deadline and refusing its Lease requests (an API server too slow to renew
  * in time), so the fenced client refuses that write. No rollback, failed instance or lease
  * error may reach the Rollout's status or its log; once the Lease can be renewed again the
@@ -10,8 +11,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeError, type KubeClient, type KubeObject, type ObjectRef } from '../../src/kube/api.js';
+import { analysisTemplateCrd, rolloutCrd } from '../../src/kube/crd.js';
 import { kubernetesWorld } from '../../src/operator/compose.js';
 import { Operator } from '../../src/operator/operator.js';
 import { versionOf } from '../../src/operator/release.js';
@@ -19,7 +23,6 @@ import {
   appTemplate,
   createApp,
   replicasRollout,
-  ROLLOUT_CRD,
   setImage,
   startCluster,
   type TestCluster,
@@ -97,15 +100,48 @@ function trapping(fenced: KubeClient): KubeClient {
   };
 }
 
+/** The metric an analysis reads (always good); `onRead` runs as a read arrives, before it is answered. */
+let metric: http.Server;
+let onRead: (() => void) | undefined;
+const reads: number[] = [];
+
 before(async () => {
+  metric = http.createServer((_req, res) => {
+    reads.push(Date.now());
+    const read = onRead;
+    onRead = undefined;
+    read?.();
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":1}');
+  });
+  await new Promise<void>((r) => metric.listen(0, '127.0.0.1', r));
   cluster = await startCluster({ deploymentReadyDelayMs: 100 });
   const { client } = cluster;
-  await client.create(ROLLOUT_CRD);
+  for (const crd of [rolloutCrd(), analysisTemplateCrd()]) await client.create(crd);
+  await sleep(100); // the CRDs established
   await createApp(client, 'web', 4, 'web:1');
+  const { port } = metric.address() as AddressInfo;
+  await client.create({
+    apiVersion: 'kanari.dev/v1alpha1',
+    kind: 'AnalysisTemplate',
+    metadata: { name: 'checks', namespace: 'default' },
+    spec: {
+      threshold: {
+        metrics: [
+          {
+            name: 'ok',
+            provider: { web: { url: `http://127.0.0.1:${port}/ok`, jsonPath: '$.ok' } },
+            successCondition: 'result >= 1',
+            interval: '1s',
+            count: 3,
+          },
+        ],
+      },
+    },
+  });
   await client.create(
     replicasRollout('web', [
       { setWeight: 25 },
-      { pause: { duration: '1s' } },
+      { analysis: { templates: ['checks'] } },
       { setWeight: 50 },
       { pause: { duration: '1s' } },
     ]),
@@ -136,6 +172,7 @@ after(async () => {
   stopWatch();
   await operator.stop();
   await cluster.close();
+  await new Promise((r) => metric.close(r));
 });
 
 const rollout = () => cluster.api.get('kanari.dev/v1alpha1', 'Rollout', 'default', 'web');
@@ -216,6 +253,31 @@ describe('the operator losing its lease mid-release', () => {
     await until('v3 ended', () => rollout()?.status?.state?.result?.release?.version === v3);
     assert.equal(rollout()?.status?.state?.result?.outcome, 'Promoted', String(rollout()?.status?.message));
     assertNoLapseEffects(v3);
+    assert.ok((term() ?? -1) > (termBefore ?? -1), `a new term after the lapse (${termBefore} then ${term()})`);
+  });
+  it('a lapse while an analysis reads its metric: no failed verdict; the analysis resumes and the release is promoted', async () => {
+    const v4 = versionOf(appTemplate('web', 'web:4'));
+    const termBefore = term();
+    const before = reads.length;
+    await setImage(cluster.client, 'web', 'web:4');
+    await until('the analysis reads', () => reads.length > before);
+    // The second read: the run is under way, and the lease lapses as it reads.
+    blockNext = true;
+    onRead = () => {
+      trapped.push('read');
+      lapse();
+    };
+    await until('the lapse', () => trapped.at(-1) === 'read');
+    await until('the operator stops leading', () => !operator.isLeader);
+    lease.blocked = false;
+    await until('v4 ended', () => rollout()?.status?.state?.result?.release?.version === v4);
+    assert.equal(rollout()?.status?.state?.result?.outcome, 'Promoted', String(rollout()?.status?.message));
+    assertNoLapseEffects(v4);
+    for (const s of statuses) {
+      const analyses = (s.state as { analyses?: { verdict?: string; reason?: string }[] } | undefined)?.analyses ?? [];
+      for (const a of analyses)
+        assert.ok(a.verdict === 'Running' || a.verdict === 'Successful', `a verdict ${a.verdict}: ${a.reason}`);
+    }
     assert.ok((term() ?? -1) > (termBefore ?? -1), `a new term after the lapse (${termBefore} then ${term()})`);
   });
 });
