@@ -107,13 +107,13 @@ export function apiRoutes(
       history: (name, limit) => controller.history(name, { limit }),
       series: (name, range) => controller.series(name, range),
       stream: ({ req, res, query, params, principal }) => {
+        // As its history and series do: a rollout the controller does not hold (never applied, deleted) is 404.
+        controller.known(params.name!);
         res.on(
           'close',
           whileValid(principal!, tokens, sessions, () => res.destroy()),
         );
-        const only = new URLSearchParams(query);
-        only.set('rollout', params.name!);
-        return events.serve(req, res, only);
+        return events.serveRollout(req, res, query, params.name!);
       },
       errors: { history: [], series: [503], events: [503] },
     }),
