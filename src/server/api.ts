@@ -18,9 +18,9 @@ import { renderControllerMetrics } from './metrics.js';
 import { checkRole, dispatcher, ok, route, type Route } from './routes.js';
 import { authRoutes, type AuthRouteOptions } from './auth-routes.js';
 import type { OidcSignIn } from './oidc.js';
-import { requestPrincipal, Sessions, SignInCodes } from './sessions.js';
+import { requestPrincipal, Sessions, SignInCodes, whileSignedIn } from './sessions.js';
 import { tokenRoutes } from './token-routes.js';
-import { localToken as keepLocalToken, Tokens, type Principal } from './tokens.js';
+import { localToken as keepLocalToken, Tokens } from './tokens.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -83,7 +83,7 @@ export function apiRoutes(
         // A stream outlives the request that opened it; it ends when its token or session does.
         res.on(
           'close',
-          whileValid(principal!, tokens, sessions, () => res.destroy()),
+          whileSignedIn(principal!, tokens, sessions, () => res.destroy()),
         );
         return events.serve(req, res, query);
       },
@@ -111,7 +111,7 @@ export function apiRoutes(
         controller.known(params.name!);
         res.on(
           'close',
-          whileValid(principal!, tokens, sessions, () => res.destroy()),
+          whileSignedIn(principal!, tokens, sessions, () => res.destroy()),
         );
         return events.serveRollout(req, res, query, params.name!);
       },
@@ -209,15 +209,6 @@ export function createApiServer(
     options.oidc?.listeningAt(urlOf(server.address() as AddressInfo, options.tls !== undefined)),
   );
   return server;
-}
-
-/** Calls `end` once whatever the principal came with (its token, its session) ends; returns what stops watching. */
-function whileValid(p: Principal, tokens: Tokens, sessions: Sessions, end: () => void): () => void {
-  const stops = [
-    ...(p.tokenId === undefined ? [] : [tokens.whileValid({ ...p, tokenId: p.tokenId }, end)]),
-    ...(p.session === undefined ? [] : [sessions.whileValid(p.session, end)]),
-  ];
-  return () => stops.forEach((stop) => stop());
 }
 
 /** Where a browser on this host reaches the API: a wildcard address by its loopback twin. */

@@ -28,7 +28,7 @@ import { authRoutes, type AuthRouteOptions } from './auth-routes.js';
 import { loadDashboard, serveDashboard } from './dashboard-files.js';
 import { clusterLogRoutes, type ClusterLogs } from './cluster-log.js';
 import { dispatcher, type Route } from './routes.js';
-import { sessionCookie, type Sessions } from './sessions.js';
+import { sessionCookie, whileSignedIn, type Sessions } from './sessions.js';
 import { tokenRoutes } from './token-routes.js';
 import { HttpError } from '../shared/http.js';
 import { roleAllows, type Principal, type Tokens } from './tokens.js';
@@ -74,7 +74,7 @@ export function clusterApiRoutes(
   extras: {
     browser?: Omit<AuthRouteOptions, 'tokens' | 'codes' | 'kanariTokensOnly'>;
     logs?: ClusterLogs;
-    /** Whether a stream's caller may still read it (asked again every so often). */
+    /** Whether a stream's caller may still read it, as another replica or RBAC may have changed (asked again every so often). */
     stillValid?: (req: IncomingMessage, p: Principal) => Promise<boolean>;
   } = {},
 ): Route[] {
@@ -84,7 +84,13 @@ export function clusterApiRoutes(
     ...tokenRoutes(tokens),
     ...(extras.browser ? authRoutes({ ...extras.browser, tokens, kanariTokensOnly: true }) : []),
     ...rolloutRoutes(rollouts, CLUSTER_ROLLOUTS),
-    ...(extras.logs ? clusterLogRoutes(extras.logs, extras.stillValid ?? (() => Promise.resolve(true))) : []),
+    ...(extras.logs
+      ? clusterLogRoutes(extras.logs, {
+          stillValid: extras.stillValid ?? (() => Promise.resolve(true)),
+          // Revoked or signed out on this replica: its streams end at once, not at their next recheck.
+          whileSignedIn: (p, end) => whileSignedIn(p, tokens, extras.browser?.sessions, end),
+        })
+      : []),
   ];
   // Every answer that needs a caller may wait on the API server (the Secret, a review, the Rollout): 503 when it cannot.
   return withOpenApi(

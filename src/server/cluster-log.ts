@@ -35,7 +35,10 @@ export interface ClusterLogsOptions {
   heartbeatMs?: number;
   stallMs?: number;
   maxClients?: number;
-  /** Whether the caller still may (its token not revoked or expired), asked every `recheckMs` of a stream. */
+  /**
+   * Whether the caller still may (its token not revoked or expired elsewhere, its RBAC not
+   * taken away) is asked every `recheckMs` of a stream: 5 s unless said.
+   */
   recheckMs?: number;
   log?: (line: string) => void;
 }
@@ -45,6 +48,15 @@ export interface RolloutLog {
   name: string;
   log: LogDocument;
 }
+
+/**
+ * How often a stream asks whether its caller still may read it. Each ask is answered from
+ * the caches in front of the API server (the tokens' and sessions' Secrets, read again once
+ * 5 s old; a Kubernetes token's reviews, kept 10 s), so however many streams there are it
+ * costs the API server no more than requests do; a caller's end on another replica, or in
+ * RBAC, ends its streams within this plus those caches' age.
+ */
+export const RECHECK_MS = 5000;
 
 /** Rows a stream writes at a time: past the socket's high-water mark by at most this many. */
 const PAGE = 200;
@@ -168,7 +180,7 @@ export class ClusterLogs {
         await Promise.race([done, new Promise((resolve) => setTimeout(resolve, this.o.pollMs ?? 1000).unref())]);
         if (stop) break;
         const now = Date.now();
-        if (now - lastCheck >= (this.o.recheckMs ?? 30_000)) {
+        if (now - lastCheck >= (this.o.recheckMs ?? RECHECK_MS)) {
           lastCheck = now;
           if (!(await stillValid())) break;
         }
@@ -209,11 +221,16 @@ function eventRow(e: LogEvent, rollout: string) {
 /**
  * The three routes over a Rollout's log (api-core.ts), viewer's like every read of a
  * rollout: the dispatcher asks RBAC in the Rollout's namespace (kube-access.ts) before any
- * runs. `stillValid`: whether a stream's caller still may (asked again while it lasts).
+ * runs. A stream ends once its caller's token or session ends on this replica, and once
+ * `stillValid` (asked again every `recheckMs` while it lasts) says the caller no longer may.
  */
 export function clusterLogRoutes(
   logs: ClusterLogs,
-  stillValid: (req: IncomingMessage, p: Principal) => Promise<boolean>,
+  caller: {
+    stillValid: (req: IncomingMessage, p: Principal) => Promise<boolean>;
+    /** Calls `end` once the caller's token or session ends on this replica; returns what stops watching. */
+    whileSignedIn?: (p: Principal, end: () => void) => () => void;
+  },
 ): Route[] {
   return rolloutLogRoutes({
     history: async (ref, limit) => {
@@ -233,8 +250,14 @@ export function clusterLogRoutes(
         ...(marks.length > MAX_MARKS ? { marksTruncated: true } : {}),
       };
     },
-    stream: ({ req, res, query, params, principal }) =>
-      logs.serve(req, res, query, params.name!, () => stillValid(req, principal!)),
+    stream: ({ req, res, query, params, principal }) => {
+      if (caller.whileSignedIn)
+        res.once(
+          'close',
+          caller.whileSignedIn(principal!, () => res.destroy()),
+        );
+      return logs.serve(req, res, query, params.name!, () => caller.stillValid(req, principal!));
+    },
     errors: { history: [404, 503], series: [404, 503], events: [404, 503] },
   });
 }

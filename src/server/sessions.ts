@@ -152,6 +152,24 @@ export class Sessions {
 }
 
 /**
+ * Calls `end` once whatever the principal came with (its token, its session) ends here:
+ * revoked, signed out or expired. Returns what stops watching. A connection that outlives
+ * its request (an event stream) must not outlive what let it in.
+ */
+export function whileSignedIn(
+  p: Principal,
+  tokens: Tokens,
+  sessions: Sessions | undefined,
+  end: () => void,
+): () => void {
+  const stops = [
+    ...(p.tokenId === undefined ? [] : [tokens.whileValid({ ...p, tokenId: p.tokenId }, end)]),
+    ...(p.session === undefined || sessions === undefined ? [] : [sessions.whileValid(p.session, end)]),
+  ];
+  return () => stops.forEach((stop) => stop());
+}
+
+/**
  * Who a request comes from: its bearer token when it has an `Authorization` header (a
  * machine; a cookie beside it is ignored), else its session cookie (a browser), else a 401.
  */
