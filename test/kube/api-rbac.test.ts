@@ -27,9 +27,14 @@ let cluster: TestCluster;
 let now: number;
 const servers: http.Server[] = [];
 
+/** The namespace each list was asked for (undefined: every one the operator runs). */
+const listed: (string | undefined)[] = [];
 /** Rollouts that answer with what was asked: the routes' roles are what is tested here. */
 const echo: Rollouts = {
-  views: () => [],
+  views: (namespace) => {
+    listed.push(namespace);
+    return [];
+  },
   view: (name) => ({ name }) as unknown as RolloutView,
   command: (name, command, _o, actor) => Promise.resolve({ name, command, actor } as unknown as RolloutView),
   setWeight: (name) => Promise.resolve({ name } as unknown as RolloutView),
@@ -150,6 +155,42 @@ describe('Kubernetes identities on the operator API', () => {
       const r = await call(port, 'GET', path, 'viewer-token-0123456789');
       assert.equal(r.status, 403, `${path}: ${JSON.stringify(r.json)}`);
     }
+  });
+
+  it('list one namespace for who may read only there, and say who they are and their role there', async () => {
+    const port = await serve();
+    const deployer = 'operator-token-0123456789';
+    listed.length = 0;
+    const all = await call(port, 'GET', '/api/v1/rollouts', deployer);
+    assert.equal(all.status, 403);
+    assert.match(all.json.detail, /in every namespace; list one namespace with \?namespace=NAMESPACE/);
+    const shop = await call(port, 'GET', '/api/v1/rollouts?namespace=shop', deployer);
+    assert.equal(shop.status, 200, JSON.stringify(shop.json));
+    assert.deepEqual(listed, ['shop'], 'only that namespace is listed');
+    assert.equal((await call(port, 'GET', '/api/v1/rollouts?namespace=default', deployer)).status, 403);
+    const who = await call(port, 'GET', '/api/v1/whoami?namespace=shop', deployer);
+    assert.deepEqual(who.json, { name: `${SA}deployer`, role: 'operator', tokenId: 'kubernetes:u-2' });
+    const home = await call(port, 'GET', '/api/v1/whoami', deployer);
+    assert.equal(home.status, 403);
+    assert.match(
+      home.json.detail,
+      /deployer may not get rollouts\.kanari\.dev in namespace default; ask .*\?namespace=/,
+    );
+    // A namespace Kubernetes would not take is refused before RBAC is asked about it.
+    cluster.api.reviews.asked.length = 0;
+    for (const bad of ['Shop', 'a/b', '..', '', 'x'.repeat(300)]) {
+      const q = encodeURIComponent(bad);
+      for (const path of [`/api/v1/rollouts?namespace=${q}`, `/api/v1/whoami?namespace=${q}`]) {
+        const r = await call(port, 'GET', path, deployer);
+        assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.json)}`);
+        assert.match(r.json.detail, /namespace/);
+      }
+    }
+    assert.deepEqual(
+      cluster.api.reviews.asked.filter((a) => a.kind === 'SubjectAccessReview'),
+      [],
+      'no review for a namespace that cannot be',
+    );
   });
 
   it('make an admin of who may update the tokens Secret, and the kanari token made works without a review', async () => {
