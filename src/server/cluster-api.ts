@@ -23,6 +23,7 @@ import {
   type RolloutAnswers,
   type Rollouts,
 } from './api-core.js';
+import { k8sLabel } from '../config/schemas/kubernetes.js';
 import * as answers from './api-schemas.js';
 import { authRoutes, type AuthRouteOptions } from './auth-routes.js';
 import { loadDashboard, serveDashboard } from './dashboard-files.js';
@@ -66,6 +67,22 @@ const CLUSTER_ROLLOUTS: RolloutAnswers = {
   list: answers.clusterRolloutList,
   readErrors: [409],
   controlErrors: [409],
+  namespaceQuery: {
+    schema: k8sLabel,
+    description: "only this namespace's Rollouts, RBAC asked there: for who may read in some namespaces only",
+  },
+};
+
+/** Who the caller is, and on a cluster their role in `?namespace=` (the operator's own unless said). */
+const clusterWhoami: Route = {
+  ...whoamiRoute,
+  summary: "the caller's name and role (a Kubernetes identity's in ?namespace=, else the operator's namespace)",
+  query: {
+    namespace: {
+      schema: k8sLabel,
+      description: "the namespace a Kubernetes identity's role is RBAC's in (the operator's own unless said)",
+    },
+  },
 };
 
 export function clusterApiRoutes(
@@ -80,7 +97,7 @@ export function clusterApiRoutes(
 ): Route[] {
   const routes = [
     healthRoute,
-    whoamiRoute,
+    clusterWhoami,
     ...tokenRoutes(tokens),
     ...(extras.browser ? authRoutes({ ...extras.browser, tokens, kanariTokensOnly: true }) : []),
     ...rolloutRoutes(rollouts, CLUSTER_ROLLOUTS),

@@ -14,6 +14,7 @@
  * saying so: never a grant, never a crash.
  */
 import type { IncomingMessage } from 'node:http';
+import { k8sLabel } from '../config/schemas/kubernetes.js';
 import { CRD_GROUP } from '../kube/crd.js';
 import type { KubeClient, KubeObject } from '../kube/api.js';
 import { HttpError } from '../shared/http.js';
@@ -104,16 +105,31 @@ export class KubeAccess {
     if (!role)
       throw new HttpError(
         403,
-        `the Kubernetes user ${user.username} may not get rollouts.${CRD_GROUP} ${namespace ? `in namespace ${namespace}` : 'in every namespace'}`,
+        `the Kubernetes user ${user.username} may not get rollouts.${CRD_GROUP} ${namespace ? `in namespace ${namespace}` : 'in every namespace; list one namespace with ?namespace=NAMESPACE'}${namespace === this.o.home && requestUrl(req.url).pathname === '/api/v1/whoami' ? '; ask GET /api/v1/whoami?namespace=NAMESPACE about one where it may' : ''}`,
       );
     return { name: user.username, role, tokenId: `kubernetes:${user.uid ?? user.username}` };
   }
 
-  /** The namespace a request is about: its rollout's, every one for the list of all, else the home one. */
+  /**
+   * The namespace a request is about: its rollout's; for the list and whoami, `?namespace=`,
+   * else every one (the list of all) or the home one.
+   */
   private namespaceOf(url: string | undefined): string {
     // The path as the router resolves it: `/api/v1/./rollouts/a%2Fb` acts in a, so it is asked about a.
-    const path = requestUrl(url).pathname;
-    if (path === '/api/v1/rollouts') return this.o.watched ?? '';
+    const { pathname: path, searchParams } = requestUrl(url);
+    if (path === '/api/v1/rollouts' || path === '/api/v1/whoami') {
+      const asked = searchParams.get('namespace');
+      if (asked !== null) {
+        // Checked here, before RBAC is asked about it, as the route would check it after.
+        if (!k8sLabel.safeParse(asked).success)
+          throw new HttpError(
+            400,
+            `query parameter namespace: must be a namespace (lowercase letters, digits and dashes, at most 63; got ${JSON.stringify(asked.slice(0, 100))})`,
+          );
+        return asked;
+      }
+      if (path === '/api/v1/rollouts') return this.o.watched ?? '';
+    }
     const ref = /^\/api\/v1\/rollouts\/([^/]+)/.exec(path)?.[1];
     let name: string | undefined;
     try {
