@@ -78,7 +78,7 @@ beforeEach(() => {
   cluster.api.reviews.delayMs = 0;
 });
 
-async function serve(client: KubeClient = cluster.client, timeoutMs = 5000): Promise<number> {
+async function serve(client: KubeClient = cluster.client, timeoutMs = 5000, audiences?: string[]): Promise<number> {
   const rows = new KubernetesTokenRows({ client, namespace: 'kube-system', log: () => {} });
   const tokens = new Tokens(rows, Date.now, CLUSTER_TOKEN_HINT);
   const access = new KubeAccess({
@@ -89,6 +89,7 @@ async function serve(client: KubeClient = cluster.client, timeoutMs = 5000): Pro
     home: 'default',
     timeoutMs,
     now: () => now,
+    ...(audiences ? { audiences } : {}),
   });
   const server = createClusterApiServer({
     rollouts: echo,
@@ -191,6 +192,56 @@ describe('Kubernetes identities on the operator API', () => {
       [],
       'no review for a namespace that cannot be',
     );
+  });
+
+  it('take, with audiences said, only a token made for one of them, and ask the API server about those', async () => {
+    cluster.api.reviews.identities['kanari-audience-token-0123'] = { username: `${SA}viewer`, audiences: ['kanari'] };
+    cluster.api.reviews.identities['both-audiences-token-0123'] = {
+      username: `${SA}viewer`,
+      audiences: ['https://kubernetes.default.svc.cluster.local', 'kanari'],
+    };
+    try {
+      const strict = await serve(cluster.client, 5000, ['kanari', 'https://kanari.example.com']);
+      assert.equal((await call(strict, 'GET', '/api/v1/rollouts/web', 'kanari-audience-token-0123')).status, 200);
+      assert.equal((await call(strict, 'GET', '/api/v1/rollouts/web', 'both-audiences-token-0123')).status, 200);
+      // kubectl create token's default: the API server's audience, which another service could have been sent.
+      const other = await call(strict, 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789');
+      assert.equal(other.status, 401);
+      assert.match(
+        other.json.detail,
+        /nor one the Kubernetes API server accepts for the audience kanari or https:\/\/kanari\.example\.com/,
+      );
+      const asked = cluster.api.reviews.asked.filter((a) => a.kind === 'TokenReview').map((a) => a.spec.audiences);
+      assert.deepEqual(
+        new Set(asked.map((a) => JSON.stringify(a))),
+        new Set(['["kanari","https://kanari.example.com"]']),
+      );
+      // Without audiences said: the API server's own, as before; a token made for kanari alone is not one.
+      const plain = await call(await serve(), 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789');
+      assert.equal(plain.status, 200);
+      assert.equal(
+        (await call(await serve(), 'GET', '/api/v1/rollouts/web', 'kanari-audience-token-0123')).status,
+        401,
+      );
+    } finally {
+      delete cluster.api.reviews.identities['kanari-audience-token-0123'];
+      delete cluster.api.reviews.identities['both-audiences-token-0123'];
+    }
+  });
+
+  it('refuse a review answered authenticated without an audience asked for: an API server that ignored them', async () => {
+    const deaf = new Proxy(cluster.client, {
+      get(target, key, receiver) {
+        if (key !== 'create') return Reflect.get(target, key, receiver) as unknown;
+        return async (o: KubeObject) => {
+          const { audiences: _ignored, ...spec } = o.spec as Record<string, unknown>;
+          const made = await target.create<KubeObject>({ ...o, spec });
+          return o.kind === 'TokenReview' ? { ...made, status: { ...(made.status as object), audiences: [] } } : made;
+        };
+      },
+    }) as KubeClient;
+    const r = await call(await serve(deaf, 5000, ['kanari']), 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789');
+    assert.equal(r.status, 401, JSON.stringify(r.json));
   });
 
   it('make an admin of who may update the tokens Secret, and the kanari token made works without a review', async () => {
