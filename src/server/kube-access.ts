@@ -9,6 +9,9 @@
  * - admin: may `update` the Secret that holds kanari's tokens, in the operator's namespace:
  *   whoever may edit it by hand may already make any token, so the API gives them no more.
  *
+ * With `audiences`, the TokenReview asks for them and a token made for none of them is
+ * refused, as one the API server does not know is.
+ *
  * Answers are kept `cacheMs` (10 s), at most `maxEntries` of each, keyed by the token's
  * SHA-256, never the token. A review that fails or takes longer than `timeoutMs` is a 503
  * saying so: never a grant, never a crash.
@@ -32,6 +35,11 @@ export interface KubeAccessOptions {
   home: string;
   /** The one namespace the operator runs; undefined when it runs all (a list is then asked about all). */
   watched?: string;
+  /**
+   * The audiences a Kubernetes token must be made for (`--token-audience`, as `kubectl create
+   * token --audience` makes one), asked in the TokenReview; none: the API server's own.
+   */
+  audiences?: readonly string[];
   timeoutMs?: number;
   cacheMs?: number;
   maxEntries?: number;
@@ -96,7 +104,7 @@ export class KubeAccess {
     if (!user)
       throw new HttpError(
         401,
-        'the bearer token is neither a kanari token nor one the Kubernetes API server accepts',
+        `the bearer token is neither a kanari token nor one the Kubernetes API server accepts${this.o.audiences?.length ? ` for the audience ${this.o.audiences.join(' or ')}` : ''}`,
         {},
         { 'www-authenticate': 'Bearer' },
       );
@@ -142,15 +150,21 @@ export class KubeAccess {
   }
 
   private async review(token: string): Promise<KubeUser | undefined> {
+    const audiences = this.o.audiences ?? [];
     const answer = await this.ask('TokenReview', {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenReview',
       metadata: { name: '' },
-      spec: { token },
+      spec: { token, ...(audiences.length ? { audiences } : {}) },
     });
-    const status = answer.status as { authenticated?: unknown; user?: Partial<KubeUser> } | undefined;
+    const status = answer.status as
+      { authenticated?: unknown; user?: Partial<KubeUser>; audiences?: unknown } | undefined;
     const user = status?.user;
     if (status?.authenticated !== true || typeof user?.username !== 'string' || user.username === '') return undefined;
+    // An answer without one of the audiences asked is from an authenticator that did not check them (Kubernetes'
+    // TokenReviewStatus.audiences): the token may have been made for any service that could replay it here.
+    const granted = Array.isArray(status.audiences) ? status.audiences : [];
+    if (audiences.length && !granted.some((a) => audiences.includes(a as string))) return undefined;
     return {
       username: user.username,
       ...(typeof user.uid === 'string' ? { uid: user.uid } : {}),
