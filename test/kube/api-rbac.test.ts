@@ -15,7 +15,7 @@ import { kubeClient } from '../../src/kube/http-client.js';
 import type { KubeClient, KubeObject } from '../../src/kube/api.js';
 import type { Rollouts } from '../../src/server/api-core.js';
 import { CLUSTER_TOKEN_HINT, createClusterApiServer } from '../../src/server/cluster-api.js';
-import { KubeAccess } from '../../src/server/kube-access.js';
+import { clientOf, KubeAccess } from '../../src/server/kube-access.js';
 import { Tokens } from '../../src/server/tokens.js';
 import type { RolloutView } from '../../src/server/view.js';
 import { KubernetesTokenRows, TOKENS_SECRET } from '../../src/store/kubernetes-tokens.js';
@@ -102,10 +102,19 @@ async function serve(client: KubeClient = cluster.client, timeoutMs = 5000, audi
   return (server.address() as AddressInfo).port;
 }
 
-async function call(port: number, method: string, path: string, bearer: string, body?: unknown) {
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) assert.fail(`${what} within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function call(port: number, method: string, path: string, bearer: string, body?: unknown, from?: string) {
   const r = await request(port, {
     method,
     path,
+    ...(from === undefined ? {} : { localAddress: from }),
     headers: {
       authorization: `Bearer ${bearer}`,
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -306,21 +315,58 @@ describe('Kubernetes identities on the operator API', () => {
     assert.match(r.json.detail, /could not answer a TokenReview: /);
     away.close();
   });
-  it('count a review given up on until the API server answers it: at most 32 are asked at once', async () => {
+  it('count a review given up on until the API server answers it: at most 32 are asked at once, 8 for one client', async () => {
     const port = await serve(cluster.client, 200);
     cluster.api.reviews.delayMs = 3000;
+    // Five clients (addresses of 127.0.0.0/8), eight made-up tokens each.
     const flood = (from: number) =>
       Promise.all(
-        Array.from({ length: 32 }, (_, i) =>
-          call(port, 'GET', '/api/v1/whoami', `made-up-token-${from + i}-0123456789`),
+        Array.from({ length: 40 }, (_, i) =>
+          call(
+            port,
+            'GET',
+            '/api/v1/whoami',
+            `made-up-token-${from + i}-0123456789`,
+            undefined,
+            `127.0.0.${1 + (i % 5)}`,
+          ),
         ),
       );
     assert.deepEqual(new Set((await flood(0)).map((r) => r.status)), new Set([503]));
-    // The 32 reviews still wait on the API server: 32 more made-up tokens ask it nothing.
+    assert.equal(cluster.api.reviews.asked.length, 32);
+    // The 32 reviews still wait on the API server: 40 more made-up tokens ask it nothing.
     const again = await flood(100);
     assert.deepEqual(new Set(again.map((r) => r.status)), new Set([503]));
     assert.match(again[0]!.json.detail, /too many Kubernetes reviews waiting/);
     assert.equal(cluster.api.reviews.asked.length, 32);
+  });
+
+  it('keep one client from taking every review: another still gets in', async () => {
+    const port = await serve(cluster.client, 5000);
+    cluster.api.reviews.delayMs = 1000;
+    const flood = Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        call(port, 'GET', '/api/v1/whoami', `made-up-token-${i}-0123456789`, undefined, '127.0.0.7'),
+      ),
+    );
+    await until('the flood is being reviewed', () => cluster.api.reviews.asked.length > 0);
+    const other = await call(port, 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789', undefined, '127.0.0.8');
+    assert.equal(other.status, 200, JSON.stringify(other.json));
+    const refused = (await flood).filter((r) => r.status === 503);
+    assert.equal(refused.length, 32, 'one client has 8 reviews at once, no more');
+    assert.match(refused[0]!.json.detail, /too many Kubernetes reviews waiting for this client \(8\)/);
+  });
+});
+
+describe('the client a review is counted against', () => {
+  it('is the peer’s address, an IPv6 one by its /64, an IPv4-mapped one as IPv4', () => {
+    const of = (remoteAddress: string) => clientOf({ socket: { remoteAddress } } as never);
+    assert.equal(of('10.1.2.3'), '10.1.2.3');
+    assert.equal(of('::ffff:10.1.2.3'), '10.1.2.3');
+    assert.equal(of('2001:db8:0:1:aaaa::1'), '2001:db8:0:1::/64');
+    assert.equal(of('2001:DB8:0000:1:ffff:1:2:3'), of('2001:db8::1:0:0:0:9'));
+    assert.equal(of('::1'), '0:0:0:0::/64');
+    assert.equal(of('fe80::1%eth0'), 'fe80:0:0:0::/64');
   });
 });
 
