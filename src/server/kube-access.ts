@@ -58,6 +58,8 @@ const BEARER = /^[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9._~+/=-]{16,8192})$/;
 const KANARI_TOKEN = /^kanari_/;
 /** Reviews asked at once, at most: made-up tokens sent fast must not become as many requests to the API server. */
 const MAX_IN_FLIGHT = 32;
+/** And for one client (an address; an IPv6 one's /64): one sending made-up tokens fast must leave others room. */
+const MAX_IN_FLIGHT_PER_CLIENT = 8;
 
 /** A small map whose entries last `ms`, dropping the oldest past `max`. */
 class Expiring<V> {
@@ -87,6 +89,8 @@ export class KubeAccess {
   private readonly users: Expiring<KubeUser | undefined>;
   private readonly roles: Expiring<Role | undefined>;
   private inFlight = 0;
+  /** Reviews waiting on the API server, by the client whose request asked them. */
+  private readonly inFlightBy = new Map<string, number>();
 
   constructor(private readonly o: KubeAccessOptions) {
     const now = o.now ?? Date.now;
@@ -100,7 +104,8 @@ export class KubeAccess {
     const token = BEARER.exec(header ?? '')?.[1];
     if (token === undefined || KANARI_TOKEN.test(token)) return this.o.tokens.authenticateCurrent(header);
     const key = sha256(token).toString('base64url');
-    const user = await this.users.get(key, () => this.review(token));
+    const client = clientOf(req);
+    const user = await this.users.get(key, () => this.review(token, client));
     if (!user)
       throw new HttpError(
         401,
@@ -109,7 +114,7 @@ export class KubeAccess {
         { 'www-authenticate': 'Bearer' },
       );
     const namespace = this.namespaceOf(req.url);
-    const role = await this.roles.get(`${key}\0${namespace}`, () => this.roleOf(user, namespace));
+    const role = await this.roles.get(`${key}\0${namespace}`, () => this.roleOf(user, namespace, client));
     if (!role)
       throw new HttpError(
         403,
@@ -149,9 +154,9 @@ export class KubeAccess {
     return slash > 0 ? name!.slice(0, slash) : this.o.home;
   }
 
-  private async review(token: string): Promise<KubeUser | undefined> {
+  private async review(token: string, client: string): Promise<KubeUser | undefined> {
     const audiences = this.o.audiences ?? [];
-    const answer = await this.ask('TokenReview', {
+    const answer = await this.ask(client, 'TokenReview', {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenReview',
       metadata: { name: '' },
@@ -174,24 +179,24 @@ export class KubeAccess {
   }
 
   /** The highest role RBAC gives `user` in `namespace`, each asked at once; undefined for none. */
-  private async roleOf(user: KubeUser, namespace: string): Promise<Role | undefined> {
+  private async roleOf(user: KubeUser, namespace: string, client: string): Promise<Role | undefined> {
     const rollouts = { group: CRD_GROUP, resource: 'rollouts', namespace };
     const [admin, operator, viewer] = await Promise.all([
-      this.allowed(user, {
+      this.allowed(client, user, {
         verb: 'update',
         group: '',
         resource: 'secrets',
         namespace: this.o.secretNamespace,
         name: this.o.secretName,
       }),
-      this.allowed(user, { ...rollouts, verb: 'patch' }),
-      this.allowed(user, { ...rollouts, verb: 'get' }),
+      this.allowed(client, user, { ...rollouts, verb: 'patch' }),
+      this.allowed(client, user, { ...rollouts, verb: 'get' }),
     ]);
     return admin ? 'admin' : operator ? 'operator' : viewer ? 'viewer' : undefined;
   }
 
-  private async allowed(user: KubeUser, resourceAttributes: Record<string, string>): Promise<boolean> {
-    const answer = await this.ask('SubjectAccessReview', {
+  private async allowed(client: string, user: KubeUser, resourceAttributes: Record<string, string>): Promise<boolean> {
+    const answer = await this.ask(client, 'SubjectAccessReview', {
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SubjectAccessReview',
       metadata: { name: '' },
@@ -207,17 +212,34 @@ export class KubeAccess {
   }
 
   /** Creates a review, within `timeoutMs`; a 503 with the reason when the API server does not answer. */
-  private async ask(kind: string, review: KubeObject): Promise<KubeObject> {
+  private async ask(client: string, kind: string, review: KubeObject): Promise<KubeObject> {
     const ms = this.o.timeoutMs ?? 5000;
+    const mine = this.inFlightBy.get(client) ?? 0;
+    if (mine >= MAX_IN_FLIGHT_PER_CLIENT)
+      throw new HttpError(
+        503,
+        `too many Kubernetes reviews waiting for this client (${MAX_IN_FLIGHT_PER_CLIENT}); try again`,
+        {},
+        { 'retry-after': '1' },
+      );
     if (this.inFlight >= MAX_IN_FLIGHT)
-      throw new HttpError(503, `too many Kubernetes reviews waiting for the API server (${MAX_IN_FLIGHT}); try again`);
+      throw new HttpError(
+        503,
+        `too many Kubernetes reviews waiting for the API server (${MAX_IN_FLIGHT}); try again`,
+        {},
+        { 'retry-after': '1' },
+      );
     this.inFlight++;
+    this.inFlightBy.set(client, mine + 1);
     const asked = this.o.client.create(review);
     // Counted until the API server answers, not until the wait ends: a review given up on still weighs on it.
-    asked.then(
-      () => this.inFlight--,
-      () => this.inFlight--,
-    );
+    const answered = () => {
+      this.inFlight--;
+      const left = this.inFlightBy.get(client)! - 1;
+      if (left === 0) this.inFlightBy.delete(client);
+      else this.inFlightBy.set(client, left);
+    };
+    asked.then(answered, answered);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -234,4 +256,22 @@ export class KubeAccess {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * Who a request's reviews are counted against: its peer's address, an IPv6 one by its /64
+ * (what one host is usually given). Behind a proxy every client is the proxy: the bound is
+ * then the API server's, as it was.
+ */
+export function clientOf(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  if (!address.includes(':') || address.startsWith('::ffff:')) return address.replace(/^::ffff:/, '');
+  const [head = '', tail] = address.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
