@@ -181,16 +181,31 @@ describe('the session cookie', () => {
     );
   });
 
-  it('is HttpOnly, SameSite=Lax, on every path, for 12 hours, Secure over TLS; signing out clears it', async () => {
+  it('is HttpOnly, SameSite=Lax, on every path, for 12 hours, Secure and __Host- over TLS; signing out clears it', async () => {
     assert.equal(
       sessionCookieHeader(false, 'abc'),
       'kanari_session=abc; HttpOnly; SameSite=Lax; Path=/; Max-Age=43200',
     );
     assert.equal(
       sessionCookieHeader(true, 'abc'),
-      'kanari_session=abc; HttpOnly; SameSite=Lax; Path=/; Max-Age=43200; Secure',
+      '__Host-kanari_session=abc; HttpOnly; SameSite=Lax; Path=/; Max-Age=43200; Secure',
     );
-    assert.equal(sessionCookieHeader(true), 'kanari_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Secure');
+    assert.equal(
+      sessionCookieHeader(true),
+      '__Host-kanari_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Secure',
+    );
+  });
+
+  it('is read under its own mode’s name only: over TLS, one a sibling site or plain HTTP could set is not', async () => {
+    assert.equal(sessionCookie('__Host-kanari_session=abc', true), 'abc');
+    assert.equal(sessionCookie('kanari_session=abc', true), undefined);
+    assert.equal(sessionCookie('kanari_session=abc; __Host-kanari_session=def', true), 'def');
+    assert.equal(sessionCookie('__Host-kanari_session=abc', false), undefined);
+    assert.equal(sessionCookie('__host-kanari_session=abc', true), undefined, 'the prefix is the browser’s, as cased');
+    assert.match(
+      (await refusal(() => sessionCookie('__Host-kanari_session=a; __Host-kanari_session=b', true))).detail,
+      /carries 2 __Host-kanari_session cookies/,
+    );
   });
 
   it('counts for nothing beside a bearer token: the bearer wins', async () => {
