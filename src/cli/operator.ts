@@ -35,7 +35,7 @@ export const summary = 'run Kubernetes mode: watch Rollout resources and carry t
 
 const HELP = `Usage: kanari operator [--namespace NS] [--lease-namespace NS] [--identity ID] [--listen HOST:PORT]
                        [--api HOST:PORT [--tls-cert FILE --tls-key FILE] [--insecure] [--oidc FILE]
-                                        [--token-audience AUD]...]
+                                        [--secure-cookies] [--token-audience AUD]...]
 
 Watches Rollout resources (every namespace, or only --namespace) and the Deployments they
 name, and carries each rollout out: the versions in Deployments kanari owns, traffic by the
@@ -50,6 +50,8 @@ election on the Lease kanari-operator; only the holder acts.
   --tls-key FILE        ... and its private key (PEM)
   --insecure            serve the API off loopback without TLS (behind a mesh or a TLS-terminating proxy)
   --oidc FILE           single sign-on for the dashboard, as kanari up --oidc takes it (redirectUrl needed)
+  --secure-cookies      browsers reach the API over HTTPS through a proxy that terminates TLS: its cookies
+                        are Secure and __Host- as with --tls-cert (X-Forwarded-Proto is never trusted for it)
   --token-audience AUD  take only Kubernetes tokens made for this audience (kubectl create token --audience AUD);
                         repeat it for several; default: those made for the API server, as kubectl's are
   --lease-duration D     how long a silent leader's Lease is respected (default 15s)
@@ -80,6 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     insecure: { type: 'boolean' },
     oidc: { type: 'string' },
     'token-audience': { type: 'string', multiple: true },
+    'secure-cookies': { type: 'boolean' },
     'lease-duration': { type: 'string' },
     'renew-deadline': { type: 'string' },
     'retry-period': { type: 'string' },
@@ -93,10 +96,16 @@ export async function run(argv: string[]): Promise<number> {
   const target = clusterTarget('operator', values) ?? {};
   if (
     values.api === undefined &&
-    (values['tls-cert'] ?? values['tls-key'] ?? values.insecure ?? values.oidc ?? values['token-audience']) !==
-      undefined
+    (values['tls-cert'] ??
+      values['tls-key'] ??
+      values.insecure ??
+      values.oidc ??
+      values['token-audience'] ??
+      values['secure-cookies']) !== undefined
   )
-    throw new UsageError('operator: --tls-cert, --tls-key, --insecure, --oidc and --token-audience go with --api');
+    throw new UsageError(
+      'operator: --tls-cert, --tls-key, --insecure, --oidc, --secure-cookies and --token-audience go with --api',
+    );
   const audiences = values['token-audience'] ?? [];
   // What a token's aud claim holds: any string, but one a person could read back in an error.
   for (const a of audiences)
@@ -159,6 +168,7 @@ export async function run(argv: string[]): Promise<number> {
       log,
       sessionRows,
       audiences,
+      secureCookies: values['secure-cookies'] === true,
       ...(oidc ? { oidc } : {}),
     }));
   log(
@@ -191,6 +201,7 @@ async function serveApi(
     log: (line: string) => void;
     sessionRows: KubernetesSessionRows;
     audiences: string[];
+    secureCookies: boolean;
     oidc?: OidcSignIn;
   },
 ): Promise<http.Server | https.Server> {
@@ -218,6 +229,7 @@ async function serveApi(
     authenticate: (req) => access.authenticate(req),
     browser: { sessions, ...(o.oidc ? { oidc: o.oidc } : {}) },
     ...(at.tls ? { tls: at.tls } : {}),
+    secureCookies: o.secureCookies,
     log: o.log,
   });
   await listenOrExplain(server, at.port, at.host, '--api');

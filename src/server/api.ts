@@ -171,6 +171,11 @@ export interface ApiServerOptions {
   events?: Partial<EventStreamOptions>;
   /** Where the dashboard's built files are (dist/web unless said). */
   dashboardDir?: string;
+  /**
+   * Mark cookies Secure (and `__Host-`) without serving TLS here: a proxy in front terminates
+   * it (`kanari up --secure-cookies`). Never guessed from X-Forwarded-Proto, which anyone may send.
+   */
+  secureCookies?: boolean;
 }
 
 /**
@@ -194,11 +199,11 @@ export function createApiServer(
     sessions,
     codes: options.codes ?? new SignInCodes(),
     ...(options.oidc ? { oidc: options.oidc } : {}),
-    secure: options.tls !== undefined,
+    secure: options.tls !== undefined || options.secureCookies === true,
     log,
   };
   const handle = dispatcher(apiRoutes(controller, events, tokens, onShutdown, browser), {
-    authenticate: (req) => requestPrincipal(req, tokens, sessions),
+    authenticate: (req) => requestPrincipal(req, tokens, sessions, browser.secure),
     maxBodyBytes: MAX_BODY_BYTES,
     log,
     fallback: (req, res) => serveDashboard(dashboard, req, res),

@@ -47,6 +47,8 @@ export interface ClusterApiOptions {
   /** Who a request is: kanari's tokens unless said (with RBAC, Kubernetes identities too). */
   authenticate?: (req: IncomingMessage) => Promise<Principal>;
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Mark cookies Secure (and `__Host-`) without serving TLS here: a proxy in front terminates it. */
+  secureCookies?: boolean;
   log: (line: string) => void;
   /** The dashboard and its sign-in: sessions every replica shares, and single sign-on when configured. */
   browser?: ClusterBrowser;
@@ -119,15 +121,17 @@ export function createClusterApiServer(o: ClusterApiOptions): http.Server | http
   const bearer = o.authenticate ?? ((req) => o.tokens.authenticateCurrent(req.headers.authorization));
   const sessions = o.browser?.sessions;
   const dashboard = o.browser && loadDashboard(o.browser.dashboardDir);
+  const secure = o.tls !== undefined || o.secureCookies === true;
   const browser = o.browser && {
     sessions: o.browser.sessions,
     ...(o.browser.oidc ? { oidc: o.browser.oidc } : {}),
-    secure: o.tls !== undefined,
+    secure,
     log: o.log,
   };
   // A bearer token when there is one (a cookie beside it is ignored), else a session cookie.
   const authenticate = async (req: IncomingMessage): Promise<Principal> => {
-    const id = sessions && req.headers.authorization === undefined ? sessionCookie(req.headers.cookie) : undefined;
+    const id =
+      sessions && req.headers.authorization === undefined ? sessionCookie(req.headers.cookie, secure) : undefined;
     return id === undefined ? bearer(req) : sessions!.authenticateCurrent(id);
   };
   const routes = clusterApiRoutes(o.rollouts, o.tokens, {

@@ -80,10 +80,11 @@ describe("the operator's API options", () => {
     for (const [args, message] of [
       [
         ['--tls-cert', '/c.pem', '--tls-key', '/k.pem'],
-        /--tls-cert, --tls-key, --insecure, --oidc and --token-audience go with --api/,
+        /--tls-cert, --tls-key, --insecure, --oidc, --secure-cookies and --token-audience go with --api/,
       ],
-      [['--oidc', '/oidc.yaml'], /--insecure, --oidc and --token-audience go with --api/],
-      [['--token-audience', 'kanari'], /--insecure, --oidc and --token-audience go with --api/],
+      [['--oidc', '/oidc.yaml'], /--insecure, --oidc, --secure-cookies and --token-audience go with --api/],
+      [['--token-audience', 'kanari'], /--insecure, --oidc, --secure-cookies and --token-audience go with --api/],
+      [['--secure-cookies'], /--insecure, --oidc, --secure-cookies and --token-audience go with --api/],
       [
         ['--api', '127.0.0.1:8443', '--token-audience', 'has space'],
         /--token-audience must be 1 to 256 printable characters/,

@@ -328,6 +328,11 @@ describe('cookies behind a proxy that terminates TLS', () => {
       const id = cookie.slice(cookie.indexOf('=') + 1);
       const who = await request(api.port, { path: '/auth/session', headers: { cookie } });
       assert.equal(who.status, 200, who.body);
+      // Single sign-on's flow cookie, on its own path, takes __Secure- (which needs no Path=/).
+      const callback = await request(api.port, { path: '/auth/oidc/callback' });
+      assert.deepEqual(callback.headers['set-cookie'], [
+        '__Secure-kanari_oidc=; HttpOnly; SameSite=Lax; Path=/auth/oidc; Max-Age=0; Secure',
+      ]);
       const plain = await request(api.port, { path: '/auth/session', headers: { cookie: `kanari_session=${id}` } });
       assert.equal(plain.status, 401, 'the same id under the name a plain-HTTP page could set');
       const out = await request(api.port, {

@@ -171,12 +171,12 @@ describe('browser sessions', () => {
 
 describe('the session cookie', () => {
   it('is read from a Cookie header among others; two of them are refused, not guessed between', async () => {
-    assert.equal(sessionCookie(undefined), undefined);
-    assert.equal(sessionCookie('a=1; b=2'), undefined);
-    assert.equal(sessionCookie('a=1;kanari_session=abc;  b=2'), 'abc');
-    assert.equal(sessionCookie('xkanari_session=abc'), undefined);
+    assert.equal(sessionCookie(undefined, false), undefined);
+    assert.equal(sessionCookie('a=1; b=2', false), undefined);
+    assert.equal(sessionCookie('a=1;kanari_session=abc;  b=2', false), 'abc');
+    assert.equal(sessionCookie('xkanari_session=abc', false), undefined);
     assert.match(
-      (await refusal(() => sessionCookie('kanari_session=a; kanari_session=b'))).detail,
+      (await refusal(() => sessionCookie('kanari_session=a; kanari_session=b', false))).detail,
       /carries 2 kanari_session cookies/,
     );
   });
@@ -212,12 +212,16 @@ describe('the session cookie', () => {
     const made = await tokens.create({ name: 'ci', role: 'viewer' });
     const { id } = await sessions.start({ actor: 'local', role: 'admin', via: 'link' });
     const both = request({ authorization: `Bearer ${made.token}`, cookie: `kanari_session=${id}` });
-    assert.deepEqual(requestPrincipal(both, tokens, sessions), { name: 'ci', role: 'viewer', tokenId: made.info.id });
+    assert.deepEqual(requestPrincipal(both, tokens, sessions, false), {
+      name: 'ci',
+      role: 'viewer',
+      tokenId: made.info.id,
+    });
     const wrongBearer = request({ authorization: 'Bearer nope-nope-nope-nope', cookie: `kanari_session=${id}` });
-    assert.equal((await refusal(() => requestPrincipal(wrongBearer, tokens, sessions))).status, 401);
-    assert.equal(requestPrincipal(request({ cookie: `kanari_session=${id}` }), tokens, sessions).name, 'local');
+    assert.equal((await refusal(() => requestPrincipal(wrongBearer, tokens, sessions, false))).status, 401);
+    assert.equal(requestPrincipal(request({ cookie: `kanari_session=${id}` }), tokens, sessions, false).name, 'local');
     assert.match(
-      (await refusal(() => requestPrincipal(request({}), tokens, sessions))).detail,
+      (await refusal(() => requestPrincipal(request({}), tokens, sessions, false))).detail,
       /missing or wrong bearer token/,
     );
   });
