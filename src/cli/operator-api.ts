@@ -37,9 +37,13 @@ export interface ClusterRolloutsOptions {
 export class ClusterRollouts implements Rollouts {
   constructor(private readonly o: ClusterRolloutsOptions) {}
 
-  /** Every Rollout the operator runs; one not taken on yet, or whose status cannot be read, is left out. */
-  async views(): Promise<RunningView[]> {
-    const { items } = await this.ask(() => this.o.client.list(API_VERSION, 'Rollout', this.o.watched));
+  /**
+   * Every Rollout the operator runs, or those of `namespace`; one not taken on yet, or whose
+   * status cannot be read, is left out.
+   */
+  async views(namespace?: string): Promise<RunningView[]> {
+    const where = namespace === undefined ? this.o.watched : this.runs(namespace);
+    const { items } = await this.ask(() => this.o.client.list(API_VERSION, 'Rollout', where));
     const views: RunningView[] = [];
     for (const item of items) {
       try {
@@ -103,12 +107,17 @@ export class ClusterRollouts implements Rollouts {
         400,
         `a rollout is named NAME or NAMESPACE/NAME (lowercase letters, digits, dots and dashes; got ${JSON.stringify(ref.slice(0, 100))})`,
       );
+    return { namespace: this.runs(namespace), name };
+  }
+
+  /** `namespace`, when this operator runs its Rollouts; 404 saying which it runs else. */
+  private runs(namespace: string): string {
     if (this.o.watched !== undefined && namespace !== this.o.watched)
       throw new HttpError(
         404,
         `this operator runs the Rollouts of namespace ${this.o.watched} only (asked for ${namespace})`,
       );
-    return { namespace, name };
+    return namespace;
   }
 
   private async ask<T>(request: () => Promise<T>): Promise<T> {

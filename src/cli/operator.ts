@@ -34,7 +34,8 @@ import { singleSignOn } from './oidc-file.js';
 export const summary = 'run Kubernetes mode: watch Rollout resources and carry them out (one leader at a time)';
 
 const HELP = `Usage: kanari operator [--namespace NS] [--lease-namespace NS] [--identity ID] [--listen HOST:PORT]
-                       [--api HOST:PORT [--tls-cert FILE --tls-key FILE] [--insecure] [--oidc FILE]]
+                       [--api HOST:PORT [--tls-cert FILE --tls-key FILE] [--insecure] [--oidc FILE]
+                                        [--secure-cookies] [--token-audience AUD]...]
 
 Watches Rollout resources (every namespace, or only --namespace) and the Deployments they
 name, and carries each rollout out: the versions in Deployments kanari owns, traffic by the
@@ -49,6 +50,10 @@ election on the Lease kanari-operator; only the holder acts.
   --tls-key FILE        ... and its private key (PEM)
   --insecure            serve the API off loopback without TLS (behind a mesh or a TLS-terminating proxy)
   --oidc FILE           single sign-on for the dashboard, as kanari up --oidc takes it (redirectUrl needed)
+  --secure-cookies      browsers reach the API over HTTPS through a proxy that terminates TLS: its cookies
+                        are Secure and __Host- as with --tls-cert (X-Forwarded-Proto is never trusted for it)
+  --token-audience AUD  take only Kubernetes tokens made for this audience (kubectl create token --audience AUD);
+                        repeat it for several; default: those made for the API server, as kubectl's are
   --lease-duration D     how long a silent leader's Lease is respected (default 15s)
   --renew-deadline D     a leader that could not renew for this long stops (default 10s)
   --retry-period D       how often the Lease is renewed or tried (default 2s)
@@ -76,6 +81,8 @@ export async function run(argv: string[]): Promise<number> {
     'tls-key': { type: 'string' },
     insecure: { type: 'boolean' },
     oidc: { type: 'string' },
+    'token-audience': { type: 'string', multiple: true },
+    'secure-cookies': { type: 'boolean' },
     'lease-duration': { type: 'string' },
     'renew-deadline': { type: 'string' },
     'retry-period': { type: 'string' },
@@ -89,9 +96,23 @@ export async function run(argv: string[]): Promise<number> {
   const target = clusterTarget('operator', values) ?? {};
   if (
     values.api === undefined &&
-    (values['tls-cert'] ?? values['tls-key'] ?? values.insecure ?? values.oidc) !== undefined
+    (values['tls-cert'] ??
+      values['tls-key'] ??
+      values.insecure ??
+      values.oidc ??
+      values['token-audience'] ??
+      values['secure-cookies']) !== undefined
   )
-    throw new UsageError('operator: --tls-cert, --tls-key, --insecure and --oidc go with --api');
+    throw new UsageError(
+      'operator: --tls-cert, --tls-key, --insecure, --oidc, --secure-cookies and --token-audience go with --api',
+    );
+  const audiences = values['token-audience'] ?? [];
+  // What a token's aud claim holds: any string, but one a person could read back in an error.
+  for (const a of audiences)
+    if (!/^[\x21-\x7e]{1,256}$/.test(a))
+      throw new UsageError(
+        `operator: --token-audience must be 1 to 256 printable characters without spaces (got ${JSON.stringify(a.slice(0, 80))})`,
+      );
   const apiBinding =
     values.api === undefined
       ? undefined
@@ -139,7 +160,17 @@ export async function run(argv: string[]): Promise<number> {
   const api =
     apiBinding &&
     sessionRows &&
-    (await serveApi(apiBinding, { client, conn, target, leaseNamespace, log, sessionRows, ...(oidc ? { oidc } : {}) }));
+    (await serveApi(apiBinding, {
+      client,
+      conn,
+      target,
+      leaseNamespace,
+      log,
+      sessionRows,
+      audiences,
+      secureCookies: values['secure-cookies'] === true,
+      ...(oidc ? { oidc } : {}),
+    }));
   log(
     `kanari operator ${identity}: ${conn.origin}, ${target.namespace ? `namespace ${target.namespace}` : 'every namespace'}, lease ${leaseNamespace}/kanari-operator`,
   );
@@ -169,6 +200,8 @@ async function serveApi(
     leaseNamespace: string;
     log: (line: string) => void;
     sessionRows: KubernetesSessionRows;
+    audiences: string[];
+    secureCookies: boolean;
     oidc?: OidcSignIn;
   },
 ): Promise<http.Server | https.Server> {
@@ -184,6 +217,7 @@ async function serveApi(
     tokens,
     secretNamespace: o.leaseNamespace,
     secretName: TOKENS_SECRET,
+    audiences: o.audiences,
     ...where,
   });
   const rollouts = new ClusterRollouts({ client: o.client, ...where, origin: o.conn.origin });
@@ -195,6 +229,7 @@ async function serveApi(
     authenticate: (req) => access.authenticate(req),
     browser: { sessions, ...(o.oidc ? { oidc: o.oidc } : {}) },
     ...(at.tls ? { tls: at.tls } : {}),
+    secureCookies: o.secureCookies,
     log: o.log,
   });
   await listenOrExplain(server, at.port, at.host, '--api');

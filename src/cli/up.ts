@@ -25,6 +25,7 @@ import { singleSignOn } from './oidc-file.js';
 export const summary = 'run the controller: the API, every applied rollout and its router (kanari up)';
 
 const HELP = `Usage: kanari up [--state DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--insecure] [--oidc FILE]
+                 [--secure-cookies]
 
 Runs the controller in the foreground until SIGINT/SIGTERM (or \`kanari down\`). It resumes every
 rollout kept in the state directory, starts or adopts each rollout's router, and serves the API
@@ -41,6 +42,9 @@ users are never cut off; the next \`kanari up\` adopts them.
   --oidc FILE         single sign-on for the dashboard: the provider, client and role mapping
                       (YAML; docs/sign-in.md). The client secret comes from the file the
                       settings name, or $KANARI_OIDC_CLIENT_SECRET, never from the command line
+  --secure-cookies    browsers reach the API over HTTPS through a proxy that terminates TLS:
+                      its cookies are Secure and __Host- as with --tls-cert (X-Forwarded-Proto
+                      is never trusted for it)
 
 It prints the dashboard's address and a sign-in link, good once within 60 s.`;
 
@@ -54,6 +58,7 @@ export async function run(argv: string[]): Promise<number> {
     'tls-key': { type: 'string' },
     insecure: { type: 'boolean' },
     oidc: { type: 'string' },
+    'secure-cookies': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -72,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
   const dir = stateDir(values.state);
   survivePrintFailures();
   try {
-    return await serve(dir, binding, oidc);
+    return await serve(dir, binding, values['secure-cookies'] === true, oidc);
   } catch (err) {
     if (!(err instanceof StartupError)) throw err;
     console.error(`kanari up: ${err.message}`);
@@ -80,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(dir: string, listen: Binding, oidc?: OidcSignIn): Promise<number> {
+async function serve(dir: string, listen: Binding, secureCookies: boolean, oidc?: OidcSignIn): Promise<number> {
   prepareStateDir(dir);
   const running = await runningController(dir);
   if (running) {
@@ -127,6 +132,7 @@ async function serve(dir: string, listen: Binding, oidc?: OidcSignIn): Promise<n
     server = createApiServer(controller, token, (all, actor) => stop(all, `kanari down (by ${actor})`), {
       ...(listen.tls ? { tls: listen.tls } : {}),
       ...(oidc ? { oidc } : {}),
+      secureCookies,
       codes,
     });
   } catch (err) {

@@ -16,7 +16,8 @@ import type { RolloutView } from './view.js';
 
 /** The rollouts as the API shows and controls them; `actor` is who asked, for the history. */
 export interface Rollouts {
-  views(): RolloutView[] | Promise<RolloutView[]>;
+  /** Every rollout; on a cluster, only those of `namespace` when it is said (`?namespace=`). */
+  views(namespace?: string): RolloutView[] | Promise<RolloutView[]>;
   view(name: string): RolloutView | Promise<RolloutView>;
   command(
     name: string,
@@ -66,6 +67,8 @@ export interface RolloutAnswers {
   list: z.ZodType;
   readErrors: readonly (404 | 409 | 503)[];
   controlErrors: readonly (404 | 409 | 503)[];
+  /** The list's `?namespace=`, where rollouts have namespaces (the operator's): handed to `views`. */
+  namespaceQuery?: NonNullable<Route['query']>[string];
 }
 
 const STANDALONE: RolloutAnswers = {
@@ -88,7 +91,9 @@ export function rolloutRoutes(rollouts: Rollouts, shapes: RolloutAnswers = STAND
       summary: 'every rollout, as `kanari status` draws it',
       response: { description: 'the rollouts, by name', json: shapes.list },
       errors: shapes.readErrors,
-      handle: async () => ok({ rollouts: await rollouts.views() }),
+      ...(shapes.namespaceQuery ? { query: { namespace: shapes.namespaceQuery } } : {}),
+      handle: async ({ query }) =>
+        ok({ rollouts: await rollouts.views((shapes.namespaceQuery && query.get('namespace')) ?? undefined) }),
     }),
     route({
       method: 'GET',

@@ -18,9 +18,9 @@ import { renderControllerMetrics } from './metrics.js';
 import { checkRole, dispatcher, ok, route, type Route } from './routes.js';
 import { authRoutes, type AuthRouteOptions } from './auth-routes.js';
 import type { OidcSignIn } from './oidc.js';
-import { requestPrincipal, Sessions, SignInCodes } from './sessions.js';
+import { requestPrincipal, Sessions, SignInCodes, whileSignedIn } from './sessions.js';
 import { tokenRoutes } from './token-routes.js';
-import { localToken as keepLocalToken, Tokens, type Principal } from './tokens.js';
+import { localToken as keepLocalToken, Tokens } from './tokens.js';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -83,7 +83,7 @@ export function apiRoutes(
         // A stream outlives the request that opened it; it ends when its token or session does.
         res.on(
           'close',
-          whileValid(principal!, tokens, sessions, () => res.destroy()),
+          whileSignedIn(principal!, tokens, sessions, () => res.destroy()),
         );
         return events.serve(req, res, query);
       },
@@ -107,13 +107,13 @@ export function apiRoutes(
       history: (name, limit) => controller.history(name, { limit }),
       series: (name, range) => controller.series(name, range),
       stream: ({ req, res, query, params, principal }) => {
+        // As its history and series do: a rollout the controller does not hold (never applied, deleted) is 404.
+        controller.known(params.name!);
         res.on(
           'close',
-          whileValid(principal!, tokens, sessions, () => res.destroy()),
+          whileSignedIn(principal!, tokens, sessions, () => res.destroy()),
         );
-        const only = new URLSearchParams(query);
-        only.set('rollout', params.name!);
-        return events.serve(req, res, only);
+        return events.serveRollout(req, res, query, params.name!);
       },
       errors: { history: [], series: [503], events: [503] },
     }),
@@ -171,6 +171,11 @@ export interface ApiServerOptions {
   events?: Partial<EventStreamOptions>;
   /** Where the dashboard's built files are (dist/web unless said). */
   dashboardDir?: string;
+  /**
+   * Mark cookies Secure (and `__Host-`) without serving TLS here: a proxy in front terminates
+   * it (`kanari up --secure-cookies`). Never guessed from X-Forwarded-Proto, which anyone may send.
+   */
+  secureCookies?: boolean;
 }
 
 /**
@@ -194,11 +199,11 @@ export function createApiServer(
     sessions,
     codes: options.codes ?? new SignInCodes(),
     ...(options.oidc ? { oidc: options.oidc } : {}),
-    secure: options.tls !== undefined,
+    secure: options.tls !== undefined || options.secureCookies === true,
     log,
   };
   const handle = dispatcher(apiRoutes(controller, events, tokens, onShutdown, browser), {
-    authenticate: (req) => requestPrincipal(req, tokens, sessions),
+    authenticate: (req) => requestPrincipal(req, tokens, sessions, browser.secure),
     maxBodyBytes: MAX_BODY_BYTES,
     log,
     fallback: (req, res) => serveDashboard(dashboard, req, res),
@@ -209,15 +214,6 @@ export function createApiServer(
     options.oidc?.listeningAt(urlOf(server.address() as AddressInfo, options.tls !== undefined)),
   );
   return server;
-}
-
-/** Calls `end` once whatever the principal came with (its token, its session) ends; returns what stops watching. */
-function whileValid(p: Principal, tokens: Tokens, sessions: Sessions, end: () => void): () => void {
-  const stops = [
-    ...(p.tokenId === undefined ? [] : [tokens.whileValid({ ...p, tokenId: p.tokenId }, end)]),
-    ...(p.session === undefined ? [] : [sessions.whileValid(p.session, end)]),
-  ];
-  return () => stops.forEach((stop) => stop());
 }
 
 /** Where a browser on this host reaches the API: a wildcard address by its loopback twin. */

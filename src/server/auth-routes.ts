@@ -22,7 +22,7 @@ export interface AuthRouteOptions {
    */
   kanariTokensOnly?: boolean;
   oidc?: SingleSignOn;
-  /** Served over TLS: the cookies are `Secure`. */
+  /** Served over TLS (here, or by a proxy in front): the cookies are `Secure`, and their names prefixed. */
   secure: boolean;
   log: (line: string) => void;
 }
@@ -42,8 +42,10 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
     status,
     headers: { 'set-cookie': [sessionCookieHeader(o.secure, id), ...cookies], 'cache-control': 'no-store', ...extra },
   });
+  // `__Secure-` (its path is not `/`, so not `__Host-`): a browser takes it only from an HTTPS page, and Secure.
+  const flowName = o.secure ? `__Secure-${FLOW_COOKIE}` : FLOW_COOKIE;
   const flowCookie = (value: string, age: number) =>
-    `${FLOW_COOKIE}=${value}; HttpOnly; SameSite=Lax; Path=${FLOW_COOKIE_PATH}; Max-Age=${age}${o.secure ? '; Secure' : ''}`;
+    `${flowName}=${value}; HttpOnly; SameSite=Lax; Path=${FLOW_COOKIE_PATH}; Max-Age=${age}${o.secure ? '; Secure' : ''}`;
   const refused = (code: SignInError, cookies: string[] = []): Answer => ({
     status: 303,
     headers: {
@@ -154,7 +156,7 @@ export function authRoutes(o: AuthRouteOptions): Route[] {
       handle: async ({ req, query }) => {
         const clear = flowCookie('', 0);
         if (!o.oidc) return refused('sso-off', [clear]);
-        const flows = cookieValues(req.headers.cookie, FLOW_COOKIE);
+        const flows = cookieValues(req.headers.cookie, flowName);
         const flow = flows.length === 1 ? flows[0] : undefined;
         let who;
         try {

@@ -23,12 +23,13 @@ import {
   type RolloutAnswers,
   type Rollouts,
 } from './api-core.js';
+import { k8sLabel } from '../config/schemas/kubernetes.js';
 import * as answers from './api-schemas.js';
 import { authRoutes, type AuthRouteOptions } from './auth-routes.js';
 import { loadDashboard, serveDashboard } from './dashboard-files.js';
 import { clusterLogRoutes, type ClusterLogs } from './cluster-log.js';
 import { dispatcher, type Route } from './routes.js';
-import { sessionCookie, type Sessions } from './sessions.js';
+import { sessionCookie, whileSignedIn, type Sessions } from './sessions.js';
 import { tokenRoutes } from './token-routes.js';
 import { HttpError } from '../shared/http.js';
 import { roleAllows, type Principal, type Tokens } from './tokens.js';
@@ -46,6 +47,8 @@ export interface ClusterApiOptions {
   /** Who a request is: kanari's tokens unless said (with RBAC, Kubernetes identities too). */
   authenticate?: (req: IncomingMessage) => Promise<Principal>;
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Mark cookies Secure (and `__Host-`) without serving TLS here: a proxy in front terminates it. */
+  secureCookies?: boolean;
   log: (line: string) => void;
   /** The dashboard and its sign-in: sessions every replica shares, and single sign-on when configured. */
   browser?: ClusterBrowser;
@@ -66,6 +69,22 @@ const CLUSTER_ROLLOUTS: RolloutAnswers = {
   list: answers.clusterRolloutList,
   readErrors: [409],
   controlErrors: [409],
+  namespaceQuery: {
+    schema: k8sLabel,
+    description: "only this namespace's Rollouts, RBAC asked there: for who may read in some namespaces only",
+  },
+};
+
+/** Who the caller is, and on a cluster their role in `?namespace=` (the operator's own unless said). */
+const clusterWhoami: Route = {
+  ...whoamiRoute,
+  summary: "the caller's name and role (a Kubernetes identity's in ?namespace=, else the operator's namespace)",
+  query: {
+    namespace: {
+      schema: k8sLabel,
+      description: "the namespace a Kubernetes identity's role is RBAC's in (the operator's own unless said)",
+    },
+  },
 };
 
 export function clusterApiRoutes(
@@ -74,17 +93,23 @@ export function clusterApiRoutes(
   extras: {
     browser?: Omit<AuthRouteOptions, 'tokens' | 'codes' | 'kanariTokensOnly'>;
     logs?: ClusterLogs;
-    /** Whether a stream's caller may still read it (asked again every so often). */
+    /** Whether a stream's caller may still read it, as another replica or RBAC may have changed (asked again every so often). */
     stillValid?: (req: IncomingMessage, p: Principal) => Promise<boolean>;
   } = {},
 ): Route[] {
   const routes = [
     healthRoute,
-    whoamiRoute,
+    clusterWhoami,
     ...tokenRoutes(tokens),
     ...(extras.browser ? authRoutes({ ...extras.browser, tokens, kanariTokensOnly: true }) : []),
     ...rolloutRoutes(rollouts, CLUSTER_ROLLOUTS),
-    ...(extras.logs ? clusterLogRoutes(extras.logs, extras.stillValid ?? (() => Promise.resolve(true))) : []),
+    ...(extras.logs
+      ? clusterLogRoutes(extras.logs, {
+          stillValid: extras.stillValid ?? (() => Promise.resolve(true)),
+          // Revoked or signed out on this replica: its streams end at once, not at their next recheck.
+          whileSignedIn: (p, end) => whileSignedIn(p, tokens, extras.browser?.sessions, end),
+        })
+      : []),
   ];
   // Every answer that needs a caller may wait on the API server (the Secret, a review, the Rollout): 503 when it cannot.
   return withOpenApi(
@@ -96,15 +121,17 @@ export function createClusterApiServer(o: ClusterApiOptions): http.Server | http
   const bearer = o.authenticate ?? ((req) => o.tokens.authenticateCurrent(req.headers.authorization));
   const sessions = o.browser?.sessions;
   const dashboard = o.browser && loadDashboard(o.browser.dashboardDir);
+  const secure = o.tls !== undefined || o.secureCookies === true;
   const browser = o.browser && {
     sessions: o.browser.sessions,
     ...(o.browser.oidc ? { oidc: o.browser.oidc } : {}),
-    secure: o.tls !== undefined,
+    secure,
     log: o.log,
   };
   // A bearer token when there is one (a cookie beside it is ignored), else a session cookie.
   const authenticate = async (req: IncomingMessage): Promise<Principal> => {
-    const id = sessions && req.headers.authorization === undefined ? sessionCookie(req.headers.cookie) : undefined;
+    const id =
+      sessions && req.headers.authorization === undefined ? sessionCookie(req.headers.cookie, secure) : undefined;
     return id === undefined ? bearer(req) : sessions!.authenticateCurrent(id);
   };
   const routes = clusterApiRoutes(o.rollouts, o.tokens, {

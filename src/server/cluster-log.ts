@@ -35,7 +35,10 @@ export interface ClusterLogsOptions {
   heartbeatMs?: number;
   stallMs?: number;
   maxClients?: number;
-  /** Whether the caller still may (its token not revoked or expired), asked every `recheckMs` of a stream. */
+  /**
+   * Whether the caller still may (its token not revoked or expired elsewhere, its RBAC not
+   * taken away) is asked every `recheckMs` of a stream: 5 s unless said.
+   */
   recheckMs?: number;
   log?: (line: string) => void;
 }
@@ -44,7 +47,18 @@ export interface RolloutLog {
   namespace: string;
   name: string;
   log: LogDocument;
+  /** When the read of it began (Date.now()): it holds every event written before then. */
+  at: number;
 }
+
+/**
+ * How often a stream asks whether its caller still may read it. Each ask is answered from
+ * the caches in front of the API server (the tokens' and sessions' Secrets, read again once
+ * 5 s old; a Kubernetes token's reviews, kept 10 s), so however many streams there are it
+ * costs the API server no more than requests do; a caller's end on another replica, or in
+ * RBAC, ends its streams within this plus those caches' age.
+ */
+export const RECHECK_MS = 5000;
 
 /** Rows a stream writes at a time: past the socket's high-water mark by at most this many. */
 const PAGE = 200;
@@ -68,7 +82,7 @@ export class ClusterLogs {
     const now = Date.now();
     const hit = this.cache.get(key);
     if (hit && !fresh && now - hit.at < ms) return hit.read;
-    const read = this.fetch(namespace, name);
+    const read = this.fetch(namespace, name, now);
     read.catch(() => {});
     this.cache.set(key, { at: now, read });
     // A read older than `cacheMs` is never answered from again: not kept (a log is up to 600 KiB, a cluster has many).
@@ -76,7 +90,7 @@ export class ClusterLogs {
     return read;
   }
 
-  private async fetch(namespace: string, name: string): Promise<RolloutLog> {
+  private async fetch(namespace: string, name: string, at: number): Promise<RolloutLog> {
     try {
       const found = await this.o.client.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: logName(name) });
       if (!found) {
@@ -87,7 +101,7 @@ export class ClusterLogs {
           name,
         });
         if (!rollout) throw new HttpError(404, `no Rollout ${name} in namespace ${namespace}`);
-        return { namespace, name, log: readLog(undefined).log };
+        return { namespace, name, log: readLog(undefined).log, at };
       }
       const { log, problem } = readLog((found as { data?: unknown }).data);
       const what = `ConfigMap ${namespace}/${logName(name)}: ${problem}`;
@@ -96,14 +110,20 @@ export class ClusterLogs {
         if (this.said.size > 100) this.said.clear();
         this.o.log?.(`${what}; served without them`);
       }
-      return { namespace, name, log };
+      return { namespace, name, log, at };
     } catch (err) {
       if (err instanceof KubeError) throw new HttpError(503, `the Kubernetes API server: ${err.message}`);
       throw err;
     }
   }
 
-  /** Serves one stream of a Rollout's log until the client goes, the caller's token ends, or the server closes. */
+  /**
+   * Serves one stream of a Rollout's log until the client goes, the caller's token ends, or
+   * the server closes. Its place among `maxClients` is taken before anything is read, so a
+   * request past them costs the API server nothing; and a cursor past the log's end forces
+   * no read of its own (below): whatever clients send, the API server is read at most once
+   * per Rollout per `cacheMs`.
+   */
   async serve(
     req: IncomingMessage,
     res: ServerResponse,
@@ -111,15 +131,7 @@ export class ClusterLogs {
     ref: string,
     stillValid: () => Promise<boolean>,
   ): Promise<void> {
-    // Listened for before the reads below wait on the API server: a client that leaves meanwhile must not leave a stream behind.
-    let stop = false;
-    const done = new Promise<void>((resolve) => res.once('close', resolve));
-    void done.then(() => (stop = true));
-    let first = await this.read(ref);
-    let cursor = resumeAfter(req, query, () => first.log.lastId);
-    // A client from a replica that read later than this one's cache: read again before calling its id unknown.
-    if (cursor > first.log.lastId) first = await this.read(ref, true);
-    if (stop) return;
+    const arrived = Date.now();
     const max = this.o.maxClients ?? 64;
     if (this.clients >= max)
       throw new HttpError(
@@ -129,6 +141,28 @@ export class ClusterLogs {
         { 'retry-after': '5' },
       );
     this.clients++;
+    try {
+      await this.stream(req, res, query, ref, stillValid, arrived);
+    } finally {
+      this.clients--;
+    }
+  }
+
+  private async stream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+    ref: string,
+    stillValid: () => Promise<boolean>,
+    arrived: number,
+  ): Promise<void> {
+    // Listened for before the reads below wait on the API server: a client that leaves meanwhile must not leave a stream behind.
+    let stop = false;
+    const done = new Promise<void>((resolve) => res.once('close', resolve));
+    void done.then(() => (stop = true));
+    const first = await this.read(ref);
+    let cursor = resumeAfter(req, query, () => first.log.lastId);
+    if (stop) return;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -140,8 +174,12 @@ export class ClusterLogs {
     let blockedSince: number | undefined;
     let lastBeat = Date.now();
     let lastCheck = Date.now();
-    const feed = (log: LogDocument): void => {
+    const feed = (read: RolloutLog): void => {
+      const log = read.log;
       if (cursor > log.lastId) {
+        // A cursor from a replica that read later than this one: only a read begun after the client came can say
+        // the log was started afresh. The cache makes one within `cacheMs`, whoever asks; until then, nothing is sent.
+        if (read.at < arrived) return;
         res.write(
           `event: reset\ndata: ${JSON.stringify({ after: cursor, lastId: log.lastId, reason: 'the log was started afresh: its events are sent again from the first' })}\n\n`,
         );
@@ -162,42 +200,37 @@ export class ClusterLogs {
         if (!res.write(text)) return;
       }
     };
-    try {
-      feed(first.log);
-      while (!stop) {
-        await Promise.race([done, new Promise((resolve) => setTimeout(resolve, this.o.pollMs ?? 1000).unref())]);
-        if (stop) break;
-        const now = Date.now();
-        if (now - lastCheck >= (this.o.recheckMs ?? 30_000)) {
-          lastCheck = now;
-          if (!(await stillValid())) break;
-        }
-        if (res.writableNeedDrain) {
-          blockedSince ??= now;
-          if (now - blockedSince < (this.o.stallMs ?? 30_000)) continue;
-          res.end(
-            `event: overflow\ndata: ${JSON.stringify({ after: cursor, reason: 'the client read too slowly' })}\n\n`,
-          );
-          setTimeout(() => res.destroy(), LINGER_MS).unref();
-          return;
-        }
-        blockedSince = undefined;
-        let gone = false;
-        // The Rollout deleted: its stream ends (a client that reconnects is told 404). The API server failing: it waits.
-        const missing = (err: unknown) => void (gone = err instanceof HttpError && err.status === 404);
-        let read = await this.read(ref).catch(missing);
-        // Behind what was sent already: a read older than the last one, or a log started afresh; a fresh read says which.
-        if (read && cursor > read.log.lastId) read = await this.read(ref, true).catch(missing);
-        if (gone) break;
-        const before = cursor;
-        if (read) feed(read.log);
-        if (cursor === before && now - lastBeat >= (this.o.heartbeatMs ?? 15_000)) res.write(': heartbeat\n\n');
-        if (cursor !== before || now - lastBeat >= (this.o.heartbeatMs ?? 15_000)) lastBeat = now;
+    feed(first);
+    while (!stop) {
+      await Promise.race([done, new Promise((resolve) => setTimeout(resolve, this.o.pollMs ?? 1000).unref())]);
+      if (stop) break;
+      const now = Date.now();
+      if (now - lastCheck >= (this.o.recheckMs ?? RECHECK_MS)) {
+        lastCheck = now;
+        if (!(await stillValid())) break;
       }
-      res.end();
-    } finally {
-      this.clients--;
+      if (res.writableNeedDrain) {
+        blockedSince ??= now;
+        if (now - blockedSince < (this.o.stallMs ?? 30_000)) continue;
+        res.end(
+          `event: overflow\ndata: ${JSON.stringify({ after: cursor, reason: 'the client read too slowly' })}\n\n`,
+        );
+        setTimeout(() => res.destroy(), LINGER_MS).unref();
+        return;
+      }
+      blockedSince = undefined;
+      let gone = false;
+      // The Rollout deleted: its stream ends (a client that reconnects is told 404). The API server failing: it waits.
+      const read = await this.read(ref).catch(
+        (err: unknown) => void (gone = err instanceof HttpError && err.status === 404),
+      );
+      if (gone) break;
+      const before = cursor;
+      if (read) feed(read);
+      if (cursor === before && now - lastBeat >= (this.o.heartbeatMs ?? 15_000)) res.write(': heartbeat\n\n');
+      if (cursor !== before || now - lastBeat >= (this.o.heartbeatMs ?? 15_000)) lastBeat = now;
     }
+    res.end();
   }
 }
 
@@ -209,11 +242,16 @@ function eventRow(e: LogEvent, rollout: string) {
 /**
  * The three routes over a Rollout's log (api-core.ts), viewer's like every read of a
  * rollout: the dispatcher asks RBAC in the Rollout's namespace (kube-access.ts) before any
- * runs. `stillValid`: whether a stream's caller still may (asked again while it lasts).
+ * runs. A stream ends once its caller's token or session ends on this replica, and once
+ * `stillValid` (asked again every `recheckMs` while it lasts) says the caller no longer may.
  */
 export function clusterLogRoutes(
   logs: ClusterLogs,
-  stillValid: (req: IncomingMessage, p: Principal) => Promise<boolean>,
+  caller: {
+    stillValid: (req: IncomingMessage, p: Principal) => Promise<boolean>;
+    /** Calls `end` once the caller's token or session ends on this replica; returns what stops watching. */
+    whileSignedIn?: (p: Principal, end: () => void) => () => void;
+  },
 ): Route[] {
   return rolloutLogRoutes({
     history: async (ref, limit) => {
@@ -233,8 +271,14 @@ export function clusterLogRoutes(
         ...(marks.length > MAX_MARKS ? { marksTruncated: true } : {}),
       };
     },
-    stream: ({ req, res, query, params, principal }) =>
-      logs.serve(req, res, query, params.name!, () => stillValid(req, principal!)),
+    stream: ({ req, res, query, params, principal }) => {
+      if (caller.whileSignedIn)
+        res.once(
+          'close',
+          caller.whileSignedIn(principal!, () => res.destroy()),
+        );
+      return logs.serve(req, res, query, params.name!, () => caller.stillValid(req, principal!));
+    },
     errors: { history: [404, 503], series: [404, 503], events: [404, 503] },
   });
 }

@@ -215,6 +215,16 @@ export class Controller {
     return { name, deleted: true };
   }
 
+  /** Whether the controller holds a rollout of this name. */
+  has(name: string): boolean {
+    return this.rollouts.has(name);
+  }
+
+  /** A 404 saying which rollouts there are, for a name the controller does not hold. */
+  known(name: string): void {
+    if (!this.has(name)) throw this.unknown(name);
+  }
+
   view(name: string): RolloutView {
     const m = this.get(name);
     return rolloutView(m.document, m.engine.status, Date.now(), (id) => m.engine.report(id), {
@@ -294,12 +304,15 @@ export class Controller {
 
   private get(name: string): Managed {
     const m = this.rollouts.get(name);
-    if (!m)
-      throw new ControllerError(
-        404,
-        `no rollout named ${name}${this.rollouts.size ? ` (known: ${this.names().join(', ')})` : '; apply one with kanari apply -f FILE'}`,
-      );
+    if (!m) throw this.unknown(name);
     return m;
+  }
+
+  private unknown(name: string): ControllerError {
+    return new ControllerError(
+      404,
+      `no rollout named ${name}${this.rollouts.size ? ` (known: ${this.names().join(', ')})` : '; apply one with kanari apply -f FILE'}`,
+    );
   }
 
   private async finishDelete(name: string): Promise<void> {

@@ -15,6 +15,8 @@ export interface EventLog {
   eventsAfter(after: number, options: { rollout?: string; limit?: number }): EventRow[];
   /** The newest event's id (0 for none). */
   lastEventId(): number;
+  /** The id of a rollout's last `deleted` event (0 for none): what came before is an earlier rollout of the name. */
+  deletedAt(rollout: string): number;
   onAppend(listener: () => void): () => void;
 }
 
@@ -38,6 +40,8 @@ export const EVENT_STREAM_DEFAULTS: EventStreamOptions = {
 interface Client {
   res: ServerResponse;
   rollout?: string;
+  /** A rollout's own stream, which ends with its `deleted` event. */
+  own?: true;
   cursor: number;
   /** Since when the socket has refused more while events wait; undefined while it takes them. */
   blockedSince?: number;
@@ -70,8 +74,29 @@ export class EventStream {
 
   /** Serves one client: the backlog after its cursor, then live events, until it goes away. */
   serve(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void {
-    const cursor = resumeAfter(req, query, () => this.log.lastEventId());
     const rollout = query.get('rollout') ?? undefined;
+    this.open(
+      req,
+      res,
+      resumeAfter(req, query, () => this.log.lastEventId()),
+      rollout,
+    );
+  }
+
+  /**
+   * Serves one rollout's own stream (`/api/v1/rollouts/:name/events`, for a rollout the caller
+   * checked is held): its events since it was last applied under the name, as its history
+   * shows them, until it is deleted.
+   */
+  serveRollout(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, rollout: string): void {
+    const cursor = Math.max(
+      resumeAfter(req, query, () => this.log.lastEventId()),
+      this.log.deletedAt(rollout),
+    );
+    this.open(req, res, cursor, rollout, true);
+  }
+
+  private open(req: IncomingMessage, res: ServerResponse, cursor: number, rollout?: string, own?: true): void {
     if (this.clients.size >= this.options.maxClients)
       throw new HttpError(
         503,
@@ -89,7 +114,7 @@ export class EventStream {
     });
     // Tells a browser's EventSource how long to wait before it reconnects on its own.
     res.write('retry: 2000\n\n');
-    const client: Client = { res, cursor, ...(rollout === undefined ? {} : { rollout }) };
+    const client: Client = { res, cursor, ...(rollout === undefined ? {} : { rollout }), ...(own ? { own } : {}) };
     this.clients.add(client);
     const gone = () => this.clients.delete(client);
     res.on('close', gone);
@@ -129,8 +154,16 @@ export class EventStream {
       });
       if (page.length === 0) return;
       let text = '';
-      for (const e of page) text += `id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`;
-      c.cursor = page.at(-1)!.id;
+      for (const e of page) {
+        text += `id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`;
+        c.cursor = e.id;
+        // The rollout is gone: its stream ends as the operator's does, and a client that reconnects is told 404.
+        if (c.own && e.type === 'deleted') {
+          c.res.end(text);
+          this.clients.delete(c);
+          return;
+        }
+      }
       if (!c.res.write(text)) return this.blocked(c);
     }
   }

@@ -9,11 +9,15 @@
  * - admin: may `update` the Secret that holds kanari's tokens, in the operator's namespace:
  *   whoever may edit it by hand may already make any token, so the API gives them no more.
  *
+ * With `audiences`, the TokenReview asks for them and a token made for none of them is
+ * refused, as one the API server does not know is.
+ *
  * Answers are kept `cacheMs` (10 s), at most `maxEntries` of each, keyed by the token's
  * SHA-256, never the token. A review that fails or takes longer than `timeoutMs` is a 503
  * saying so: never a grant, never a crash.
  */
 import type { IncomingMessage } from 'node:http';
+import { k8sLabel } from '../config/schemas/kubernetes.js';
 import { CRD_GROUP } from '../kube/crd.js';
 import type { KubeClient, KubeObject } from '../kube/api.js';
 import { HttpError } from '../shared/http.js';
@@ -31,6 +35,11 @@ export interface KubeAccessOptions {
   home: string;
   /** The one namespace the operator runs; undefined when it runs all (a list is then asked about all). */
   watched?: string;
+  /**
+   * The audiences a Kubernetes token must be made for (`--token-audience`, as `kubectl create
+   * token --audience` makes one), asked in the TokenReview; none: the API server's own.
+   */
+  audiences?: readonly string[];
   timeoutMs?: number;
   cacheMs?: number;
   maxEntries?: number;
@@ -49,6 +58,8 @@ const BEARER = /^[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9._~+/=-]{16,8192})$/;
 const KANARI_TOKEN = /^kanari_/;
 /** Reviews asked at once, at most: made-up tokens sent fast must not become as many requests to the API server. */
 const MAX_IN_FLIGHT = 32;
+/** And for one client (an address; an IPv6 one's /64): one sending made-up tokens fast must leave others room. */
+const MAX_IN_FLIGHT_PER_CLIENT = 8;
 
 /** A small map whose entries last `ms`, dropping the oldest past `max`. */
 class Expiring<V> {
@@ -78,6 +89,8 @@ export class KubeAccess {
   private readonly users: Expiring<KubeUser | undefined>;
   private readonly roles: Expiring<Role | undefined>;
   private inFlight = 0;
+  /** Reviews waiting on the API server, by the client whose request asked them. */
+  private readonly inFlightBy = new Map<string, number>();
 
   constructor(private readonly o: KubeAccessOptions) {
     const now = o.now ?? Date.now;
@@ -91,29 +104,45 @@ export class KubeAccess {
     const token = BEARER.exec(header ?? '')?.[1];
     if (token === undefined || KANARI_TOKEN.test(token)) return this.o.tokens.authenticateCurrent(header);
     const key = sha256(token).toString('base64url');
-    const user = await this.users.get(key, () => this.review(token));
+    const client = clientOf(req);
+    const user = await this.users.get(key, () => this.review(token, client));
     if (!user)
       throw new HttpError(
         401,
-        'the bearer token is neither a kanari token nor one the Kubernetes API server accepts',
+        `the bearer token is neither a kanari token nor one the Kubernetes API server accepts${this.o.audiences?.length ? ` for the audience ${this.o.audiences.join(' or ')}` : ''}`,
         {},
         { 'www-authenticate': 'Bearer' },
       );
     const namespace = this.namespaceOf(req.url);
-    const role = await this.roles.get(`${key}\0${namespace}`, () => this.roleOf(user, namespace));
+    const role = await this.roles.get(`${key}\0${namespace}`, () => this.roleOf(user, namespace, client));
     if (!role)
       throw new HttpError(
         403,
-        `the Kubernetes user ${user.username} may not get rollouts.${CRD_GROUP} ${namespace ? `in namespace ${namespace}` : 'in every namespace'}`,
+        `the Kubernetes user ${user.username} may not get rollouts.${CRD_GROUP} ${namespace ? `in namespace ${namespace}` : 'in every namespace; list one namespace with ?namespace=NAMESPACE'}${namespace === this.o.home && requestUrl(req.url).pathname === '/api/v1/whoami' ? '; ask GET /api/v1/whoami?namespace=NAMESPACE about one where it may' : ''}`,
       );
     return { name: user.username, role, tokenId: `kubernetes:${user.uid ?? user.username}` };
   }
 
-  /** The namespace a request is about: its rollout's, every one for the list of all, else the home one. */
+  /**
+   * The namespace a request is about: its rollout's; for the list and whoami, `?namespace=`,
+   * else every one (the list of all) or the home one.
+   */
   private namespaceOf(url: string | undefined): string {
     // The path as the router resolves it: `/api/v1/./rollouts/a%2Fb` acts in a, so it is asked about a.
-    const path = requestUrl(url).pathname;
-    if (path === '/api/v1/rollouts') return this.o.watched ?? '';
+    const { pathname: path, searchParams } = requestUrl(url);
+    if (path === '/api/v1/rollouts' || path === '/api/v1/whoami') {
+      const asked = searchParams.get('namespace');
+      if (asked !== null) {
+        // Checked here, before RBAC is asked about it, as the route would check it after.
+        if (!k8sLabel.safeParse(asked).success)
+          throw new HttpError(
+            400,
+            `query parameter namespace: must be a namespace (lowercase letters, digits and dashes, at most 63; got ${JSON.stringify(asked.slice(0, 100))})`,
+          );
+        return asked;
+      }
+      if (path === '/api/v1/rollouts') return this.o.watched ?? '';
+    }
     const ref = /^\/api\/v1\/rollouts\/([^/]+)/.exec(path)?.[1];
     let name: string | undefined;
     try {
@@ -125,16 +154,22 @@ export class KubeAccess {
     return slash > 0 ? name!.slice(0, slash) : this.o.home;
   }
 
-  private async review(token: string): Promise<KubeUser | undefined> {
-    const answer = await this.ask('TokenReview', {
+  private async review(token: string, client: string): Promise<KubeUser | undefined> {
+    const audiences = this.o.audiences ?? [];
+    const answer = await this.ask(client, 'TokenReview', {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenReview',
       metadata: { name: '' },
-      spec: { token },
+      spec: { token, ...(audiences.length ? { audiences } : {}) },
     });
-    const status = answer.status as { authenticated?: unknown; user?: Partial<KubeUser> } | undefined;
+    const status = answer.status as
+      { authenticated?: unknown; user?: Partial<KubeUser>; audiences?: unknown } | undefined;
     const user = status?.user;
     if (status?.authenticated !== true || typeof user?.username !== 'string' || user.username === '') return undefined;
+    // An answer without one of the audiences asked is from an authenticator that did not check them (Kubernetes'
+    // TokenReviewStatus.audiences): the token may have been made for any service that could replay it here.
+    const granted = Array.isArray(status.audiences) ? status.audiences : [];
+    if (audiences.length && !granted.some((a) => audiences.includes(a as string))) return undefined;
     return {
       username: user.username,
       ...(typeof user.uid === 'string' ? { uid: user.uid } : {}),
@@ -144,24 +179,24 @@ export class KubeAccess {
   }
 
   /** The highest role RBAC gives `user` in `namespace`, each asked at once; undefined for none. */
-  private async roleOf(user: KubeUser, namespace: string): Promise<Role | undefined> {
+  private async roleOf(user: KubeUser, namespace: string, client: string): Promise<Role | undefined> {
     const rollouts = { group: CRD_GROUP, resource: 'rollouts', namespace };
     const [admin, operator, viewer] = await Promise.all([
-      this.allowed(user, {
+      this.allowed(client, user, {
         verb: 'update',
         group: '',
         resource: 'secrets',
         namespace: this.o.secretNamespace,
         name: this.o.secretName,
       }),
-      this.allowed(user, { ...rollouts, verb: 'patch' }),
-      this.allowed(user, { ...rollouts, verb: 'get' }),
+      this.allowed(client, user, { ...rollouts, verb: 'patch' }),
+      this.allowed(client, user, { ...rollouts, verb: 'get' }),
     ]);
     return admin ? 'admin' : operator ? 'operator' : viewer ? 'viewer' : undefined;
   }
 
-  private async allowed(user: KubeUser, resourceAttributes: Record<string, string>): Promise<boolean> {
-    const answer = await this.ask('SubjectAccessReview', {
+  private async allowed(client: string, user: KubeUser, resourceAttributes: Record<string, string>): Promise<boolean> {
+    const answer = await this.ask(client, 'SubjectAccessReview', {
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SubjectAccessReview',
       metadata: { name: '' },
@@ -177,17 +212,34 @@ export class KubeAccess {
   }
 
   /** Creates a review, within `timeoutMs`; a 503 with the reason when the API server does not answer. */
-  private async ask(kind: string, review: KubeObject): Promise<KubeObject> {
+  private async ask(client: string, kind: string, review: KubeObject): Promise<KubeObject> {
     const ms = this.o.timeoutMs ?? 5000;
+    const mine = this.inFlightBy.get(client) ?? 0;
+    if (mine >= MAX_IN_FLIGHT_PER_CLIENT)
+      throw new HttpError(
+        503,
+        `too many Kubernetes reviews waiting for this client (${MAX_IN_FLIGHT_PER_CLIENT}); try again`,
+        {},
+        { 'retry-after': '1' },
+      );
     if (this.inFlight >= MAX_IN_FLIGHT)
-      throw new HttpError(503, `too many Kubernetes reviews waiting for the API server (${MAX_IN_FLIGHT}); try again`);
+      throw new HttpError(
+        503,
+        `too many Kubernetes reviews waiting for the API server (${MAX_IN_FLIGHT}); try again`,
+        {},
+        { 'retry-after': '1' },
+      );
     this.inFlight++;
+    this.inFlightBy.set(client, mine + 1);
     const asked = this.o.client.create(review);
     // Counted until the API server answers, not until the wait ends: a review given up on still weighs on it.
-    asked.then(
-      () => this.inFlight--,
-      () => this.inFlight--,
-    );
+    const answered = () => {
+      this.inFlight--;
+      const left = this.inFlightBy.get(client)! - 1;
+      if (left === 0) this.inFlightBy.delete(client);
+      else this.inFlightBy.set(client, left);
+    };
+    asked.then(answered, answered);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -204,4 +256,22 @@ export class KubeAccess {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * Who a request's reviews are counted against: its peer's address, an IPv6 one by its /64
+ * (what one host is usually given). Behind a proxy every client is the proxy: the bound is
+ * then the API server's, as it was.
+ */
+export function clientOf(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  if (!address.includes(':') || address.startsWith('::ffff:')) return address.replace(/^::ffff:/, '');
+  const [head = '', tail] = address.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }

@@ -33,7 +33,7 @@ const SESSION_SCHEME = {
   in: 'cookie',
   name: 'kanari_session',
   description:
-    'a browser session (POST /auth/sign-in, single sign-on, or the link kanari up prints); anything but GET and HEAD also needs X-CSRF-Token from GET /auth/session. A bearer token, when sent too, wins',
+    'a browser session (POST /auth/sign-in, single sign-on, or the link kanari up prints), named __Host-kanari_session over TLS; anything but GET and HEAD also needs X-CSRF-Token from GET /auth/session. A bearer token, when sent too, wins',
 };
 
 export function openApiDocument(routes: readonly Route[]): Record<string, unknown> {

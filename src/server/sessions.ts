@@ -14,6 +14,15 @@ import type { TokenRows } from '../store/tokens.js';
 import type { Principal, Role, SessionRef, SignInVia, Tokens } from './tokens.js';
 
 export const SESSION_COOKIE = 'kanari_session';
+
+/**
+ * The session cookie's name: with `__Host-` when it is Secure, a prefix a browser takes only
+ * from a page served over HTTPS, on `/` and for this host alone (no Domain), so a plain-HTTP
+ * page or a sibling site cannot plant one; and only that name is read then.
+ */
+export function sessionCookieName(secure: boolean): string {
+  return secure ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
+}
 export { SESSION_LIFETIME_MS };
 /** Sign-ins beyond this drop the oldest sessions, so signing in in a loop cannot fill the disk. */
 export const MAX_SESSIONS = 10_000;
@@ -152,21 +161,40 @@ export class Sessions {
 }
 
 /**
+ * Calls `end` once whatever the principal came with (its token, its session) ends here:
+ * revoked, signed out or expired. Returns what stops watching. A connection that outlives
+ * its request (an event stream) must not outlive what let it in.
+ */
+export function whileSignedIn(
+  p: Principal,
+  tokens: Tokens,
+  sessions: Sessions | undefined,
+  end: () => void,
+): () => void {
+  const stops = [
+    ...(p.tokenId === undefined ? [] : [tokens.whileValid({ ...p, tokenId: p.tokenId }, end)]),
+    ...(p.session === undefined || sessions === undefined ? [] : [sessions.whileValid(p.session, end)]),
+  ];
+  return () => stops.forEach((stop) => stop());
+}
+
+/**
  * Who a request comes from: its bearer token when it has an `Authorization` header (a
  * machine; a cookie beside it is ignored), else its session cookie (a browser), else a 401.
  */
-export function requestPrincipal(req: IncomingMessage, tokens: Tokens, sessions: Sessions): Principal {
+export function requestPrincipal(req: IncomingMessage, tokens: Tokens, sessions: Sessions, secure: boolean): Principal {
   if (req.headers.authorization !== undefined) return tokens.authenticate(req.headers.authorization);
-  const id = sessionCookie(req.headers.cookie);
+  const id = sessionCookie(req.headers.cookie, secure);
   return id === undefined ? tokens.authenticate(undefined) : sessions.authenticate(id);
 }
 
 /** The session cookie's value, if there is one; two of them (one set by a sibling site) are refused, not guessed between. */
-export function sessionCookie(header: string | undefined): string | undefined {
-  const values = cookieValues(header, SESSION_COOKIE);
+export function sessionCookie(header: string | undefined, secure: boolean): string | undefined {
+  const name = sessionCookieName(secure);
+  const values = cookieValues(header, name);
   if (values.length > 1)
     throw unauthorized(
-      `the request carries ${values.length} ${SESSION_COOKIE} cookies: clear this site's cookies and sign in again`,
+      `the request carries ${values.length} ${name} cookies: clear this site's cookies and sign in again`,
     );
   return values[0];
 }
@@ -190,7 +218,7 @@ export function checkCsrf(req: IncomingMessage, session: SessionRef): void {
 /** The `Set-Cookie` value for a session (`id`), or one that clears it (no id). */
 export function sessionCookieHeader(secure: boolean, id?: string): string {
   const age = id === undefined ? 0 : SESSION_LIFETIME_MS / 1000;
-  return `${SESSION_COOKIE}=${id ?? ''}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${age}${secure ? '; Secure' : ''}`;
+  return `${sessionCookieName(secure)}=${id ?? ''}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${age}${secure ? '; Secure' : ''}`;
 }
 
 /**

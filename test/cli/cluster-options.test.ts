@@ -78,8 +78,18 @@ describe("the operator's API options", () => {
   it('refuse TLS and single sign-on flags without --api, an address that is not one, clear text off loopback, and a single sign-on file without its redirect URL, before any connection', async () => {
     const { run } = await import('../../src/cli/operator.js');
     for (const [args, message] of [
-      [['--tls-cert', '/c.pem', '--tls-key', '/k.pem'], /--tls-cert, --tls-key, --insecure and --oidc go with --api/],
-      [['--oidc', '/oidc.yaml'], /--tls-cert, --tls-key, --insecure and --oidc go with --api/],
+      [
+        ['--tls-cert', '/c.pem', '--tls-key', '/k.pem'],
+        /--tls-cert, --tls-key, --insecure, --oidc, --secure-cookies and --token-audience go with --api/,
+      ],
+      [['--oidc', '/oidc.yaml'], /--insecure, --oidc, --secure-cookies and --token-audience go with --api/],
+      [['--token-audience', 'kanari'], /--insecure, --oidc, --secure-cookies and --token-audience go with --api/],
+      [['--secure-cookies'], /--insecure, --oidc, --secure-cookies and --token-audience go with --api/],
+      [
+        ['--api', '127.0.0.1:8443', '--token-audience', 'has space'],
+        /--token-audience must be 1 to 256 printable characters/,
+      ],
+      [['--api', '127.0.0.1:8443', '--token-audience', ''], /--token-audience must be 1 to 256 printable characters/],
       [
         ['--api', '127.0.0.1:8443', '--oidc', '/nothing/oidc.yaml'],
         /operator: cannot read --oidc \/nothing\/oidc\.yaml/,

@@ -21,6 +21,8 @@ export function request(
     agent?: http.Agent;
     /** Fails the request, naming it, when no whole answer came within this many ms. */
     timeoutMs?: number;
+    /** The client's own address (another of 127.0.0.0/8 stands for another client). */
+    localAddress?: string;
   } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
@@ -32,6 +34,7 @@ export function request(
         method: opts.method ?? 'GET',
         headers: opts.headers,
         agent: opts.agent,
+        ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }),
       },
       (res) => {
         const chunks: Buffer[] = [];

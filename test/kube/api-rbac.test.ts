@@ -15,7 +15,7 @@ import { kubeClient } from '../../src/kube/http-client.js';
 import type { KubeClient, KubeObject } from '../../src/kube/api.js';
 import type { Rollouts } from '../../src/server/api-core.js';
 import { CLUSTER_TOKEN_HINT, createClusterApiServer } from '../../src/server/cluster-api.js';
-import { KubeAccess } from '../../src/server/kube-access.js';
+import { clientOf, KubeAccess } from '../../src/server/kube-access.js';
 import { Tokens } from '../../src/server/tokens.js';
 import type { RolloutView } from '../../src/server/view.js';
 import { KubernetesTokenRows, TOKENS_SECRET } from '../../src/store/kubernetes-tokens.js';
@@ -27,9 +27,14 @@ let cluster: TestCluster;
 let now: number;
 const servers: http.Server[] = [];
 
+/** The namespace each list was asked for (undefined: every one the operator runs). */
+const listed: (string | undefined)[] = [];
 /** Rollouts that answer with what was asked: the routes' roles are what is tested here. */
 const echo: Rollouts = {
-  views: () => [],
+  views: (namespace) => {
+    listed.push(namespace);
+    return [];
+  },
   view: (name) => ({ name }) as unknown as RolloutView,
   command: (name, command, _o, actor) => Promise.resolve({ name, command, actor } as unknown as RolloutView),
   setWeight: (name) => Promise.resolve({ name } as unknown as RolloutView),
@@ -73,7 +78,7 @@ beforeEach(() => {
   cluster.api.reviews.delayMs = 0;
 });
 
-async function serve(client: KubeClient = cluster.client, timeoutMs = 5000): Promise<number> {
+async function serve(client: KubeClient = cluster.client, timeoutMs = 5000, audiences?: string[]): Promise<number> {
   const rows = new KubernetesTokenRows({ client, namespace: 'kube-system', log: () => {} });
   const tokens = new Tokens(rows, Date.now, CLUSTER_TOKEN_HINT);
   const access = new KubeAccess({
@@ -84,6 +89,7 @@ async function serve(client: KubeClient = cluster.client, timeoutMs = 5000): Pro
     home: 'default',
     timeoutMs,
     now: () => now,
+    ...(audiences ? { audiences } : {}),
   });
   const server = createClusterApiServer({
     rollouts: echo,
@@ -96,10 +102,19 @@ async function serve(client: KubeClient = cluster.client, timeoutMs = 5000): Pro
   return (server.address() as AddressInfo).port;
 }
 
-async function call(port: number, method: string, path: string, bearer: string, body?: unknown) {
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) assert.fail(`${what} within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function call(port: number, method: string, path: string, bearer: string, body?: unknown, from?: string) {
   const r = await request(port, {
     method,
     path,
+    ...(from === undefined ? {} : { localAddress: from }),
     headers: {
       authorization: `Bearer ${bearer}`,
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -150,6 +165,92 @@ describe('Kubernetes identities on the operator API', () => {
       const r = await call(port, 'GET', path, 'viewer-token-0123456789');
       assert.equal(r.status, 403, `${path}: ${JSON.stringify(r.json)}`);
     }
+  });
+
+  it('list one namespace for who may read only there, and say who they are and their role there', async () => {
+    const port = await serve();
+    const deployer = 'operator-token-0123456789';
+    listed.length = 0;
+    const all = await call(port, 'GET', '/api/v1/rollouts', deployer);
+    assert.equal(all.status, 403);
+    assert.match(all.json.detail, /in every namespace; list one namespace with \?namespace=NAMESPACE/);
+    const shop = await call(port, 'GET', '/api/v1/rollouts?namespace=shop', deployer);
+    assert.equal(shop.status, 200, JSON.stringify(shop.json));
+    assert.deepEqual(listed, ['shop'], 'only that namespace is listed');
+    assert.equal((await call(port, 'GET', '/api/v1/rollouts?namespace=default', deployer)).status, 403);
+    const who = await call(port, 'GET', '/api/v1/whoami?namespace=shop', deployer);
+    assert.deepEqual(who.json, { name: `${SA}deployer`, role: 'operator', tokenId: 'kubernetes:u-2' });
+    const home = await call(port, 'GET', '/api/v1/whoami', deployer);
+    assert.equal(home.status, 403);
+    assert.match(
+      home.json.detail,
+      /deployer may not get rollouts\.kanari\.dev in namespace default; ask .*\?namespace=/,
+    );
+    // A namespace Kubernetes would not take is refused before RBAC is asked about it.
+    cluster.api.reviews.asked.length = 0;
+    for (const bad of ['Shop', 'a/b', '..', '', 'x'.repeat(300)]) {
+      const q = encodeURIComponent(bad);
+      for (const path of [`/api/v1/rollouts?namespace=${q}`, `/api/v1/whoami?namespace=${q}`]) {
+        const r = await call(port, 'GET', path, deployer);
+        assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.json)}`);
+        assert.match(r.json.detail, /namespace/);
+      }
+    }
+    assert.deepEqual(
+      cluster.api.reviews.asked.filter((a) => a.kind === 'SubjectAccessReview'),
+      [],
+      'no review for a namespace that cannot be',
+    );
+  });
+
+  it('take, with audiences said, only a token made for one of them, and ask the API server about those', async () => {
+    cluster.api.reviews.identities['kanari-audience-token-0123'] = { username: `${SA}viewer`, audiences: ['kanari'] };
+    cluster.api.reviews.identities['both-audiences-token-0123'] = {
+      username: `${SA}viewer`,
+      audiences: ['https://kubernetes.default.svc.cluster.local', 'kanari'],
+    };
+    try {
+      const strict = await serve(cluster.client, 5000, ['kanari', 'https://kanari.example.com']);
+      assert.equal((await call(strict, 'GET', '/api/v1/rollouts/web', 'kanari-audience-token-0123')).status, 200);
+      assert.equal((await call(strict, 'GET', '/api/v1/rollouts/web', 'both-audiences-token-0123')).status, 200);
+      // kubectl create token's default: the API server's audience, which another service could have been sent.
+      const other = await call(strict, 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789');
+      assert.equal(other.status, 401);
+      assert.match(
+        other.json.detail,
+        /nor one the Kubernetes API server accepts for the audience kanari or https:\/\/kanari\.example\.com/,
+      );
+      const asked = cluster.api.reviews.asked.filter((a) => a.kind === 'TokenReview').map((a) => a.spec.audiences);
+      assert.deepEqual(
+        new Set(asked.map((a) => JSON.stringify(a))),
+        new Set(['["kanari","https://kanari.example.com"]']),
+      );
+      // Without audiences said: the API server's own, as before; a token made for kanari alone is not one.
+      const plain = await call(await serve(), 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789');
+      assert.equal(plain.status, 200);
+      assert.equal(
+        (await call(await serve(), 'GET', '/api/v1/rollouts/web', 'kanari-audience-token-0123')).status,
+        401,
+      );
+    } finally {
+      delete cluster.api.reviews.identities['kanari-audience-token-0123'];
+      delete cluster.api.reviews.identities['both-audiences-token-0123'];
+    }
+  });
+
+  it('refuse a review answered authenticated without an audience asked for: an API server that ignored them', async () => {
+    const deaf = new Proxy(cluster.client, {
+      get(target, key, receiver) {
+        if (key !== 'create') return Reflect.get(target, key, receiver) as unknown;
+        return async (o: KubeObject) => {
+          const { audiences: _ignored, ...spec } = o.spec as Record<string, unknown>;
+          const made = await target.create<KubeObject>({ ...o, spec });
+          return o.kind === 'TokenReview' ? { ...made, status: { ...(made.status as object), audiences: [] } } : made;
+        };
+      },
+    }) as KubeClient;
+    const r = await call(await serve(deaf, 5000, ['kanari']), 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789');
+    assert.equal(r.status, 401, JSON.stringify(r.json));
   });
 
   it('make an admin of who may update the tokens Secret, and the kanari token made works without a review', async () => {
@@ -214,21 +315,58 @@ describe('Kubernetes identities on the operator API', () => {
     assert.match(r.json.detail, /could not answer a TokenReview: /);
     away.close();
   });
-  it('count a review given up on until the API server answers it: at most 32 are asked at once', async () => {
+  it('count a review given up on until the API server answers it: at most 32 are asked at once, 8 for one client', async () => {
     const port = await serve(cluster.client, 200);
     cluster.api.reviews.delayMs = 3000;
+    // Five clients (addresses of 127.0.0.0/8), eight made-up tokens each.
     const flood = (from: number) =>
       Promise.all(
-        Array.from({ length: 32 }, (_, i) =>
-          call(port, 'GET', '/api/v1/whoami', `made-up-token-${from + i}-0123456789`),
+        Array.from({ length: 40 }, (_, i) =>
+          call(
+            port,
+            'GET',
+            '/api/v1/whoami',
+            `made-up-token-${from + i}-0123456789`,
+            undefined,
+            `127.0.0.${1 + (i % 5)}`,
+          ),
         ),
       );
     assert.deepEqual(new Set((await flood(0)).map((r) => r.status)), new Set([503]));
-    // The 32 reviews still wait on the API server: 32 more made-up tokens ask it nothing.
+    assert.equal(cluster.api.reviews.asked.length, 32);
+    // The 32 reviews still wait on the API server: 40 more made-up tokens ask it nothing.
     const again = await flood(100);
     assert.deepEqual(new Set(again.map((r) => r.status)), new Set([503]));
     assert.match(again[0]!.json.detail, /too many Kubernetes reviews waiting/);
     assert.equal(cluster.api.reviews.asked.length, 32);
+  });
+
+  it('keep one client from taking every review: another still gets in', async () => {
+    const port = await serve(cluster.client, 5000);
+    cluster.api.reviews.delayMs = 1000;
+    const flood = Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        call(port, 'GET', '/api/v1/whoami', `made-up-token-${i}-0123456789`, undefined, '127.0.0.7'),
+      ),
+    );
+    await until('the flood is being reviewed', () => cluster.api.reviews.asked.length > 0);
+    const other = await call(port, 'GET', '/api/v1/rollouts/web', 'viewer-token-0123456789', undefined, '127.0.0.8');
+    assert.equal(other.status, 200, JSON.stringify(other.json));
+    const refused = (await flood).filter((r) => r.status === 503);
+    assert.equal(refused.length, 32, 'one client has 8 reviews at once, no more');
+    assert.match(refused[0]!.json.detail, /too many Kubernetes reviews waiting for this client \(8\)/);
+  });
+});
+
+describe('the client a review is counted against', () => {
+  it('is the peer’s address, an IPv6 one by its /64, an IPv4-mapped one as IPv4', () => {
+    const of = (remoteAddress: string) => clientOf({ socket: { remoteAddress } } as never);
+    assert.equal(of('10.1.2.3'), '10.1.2.3');
+    assert.equal(of('::ffff:10.1.2.3'), '10.1.2.3');
+    assert.equal(of('2001:db8:0:1:aaaa::1'), '2001:db8:0:1::/64');
+    assert.equal(of('2001:DB8:0000:1:ffff:1:2:3'), of('2001:db8::1:0:0:0:9'));
+    assert.equal(of('::1'), '0:0:0:0::/64');
+    assert.equal(of('fe80::1%eth0'), 'fe80:0:0:0::/64');
   });
 });
 

@@ -101,6 +101,10 @@ describe('the operator API', () => {
     assert.equal(list.status, 200, JSON.stringify(list.json));
     const web = list.json.rollouts.find((r: { name: string }) => r.name === 'web');
     assert.deepEqual([web.phase, web.namespace, web.steps.length], ['StableOnly', 'default', 3]);
+    const names = (r: { json: { rollouts: { name: string }[] } }) => r.json.rollouts.map((x) => x.name).sort();
+    assert.deepEqual(names(await api(0, 'GET', '/api/v1/rollouts?namespace=default', 'viewer')), names(list));
+    assert.deepEqual(names(await api(0, 'GET', '/api/v1/rollouts?namespace=elsewhere', 'viewer')), []);
+    assert.equal((await api(0, 'GET', '/api/v1/rollouts?namespace=No', 'viewer')).status, 400);
     for (const path of ['/api/v1/rollouts/web', '/api/v1/rollouts/default%2Fweb']) {
       const one = await api(0, 'GET', path, 'viewer');
       assert.equal(one.status, 200, path);

@@ -47,6 +47,8 @@ let conforms: (e: Exchange) => void;
 function replica(
   authenticate?: KubeAccess,
   logsFrom: KubeClient = cluster.client,
+  /** How often a stream asks again whether its caller may still read it (200 ms unless said; undefined: the default). */
+  recheck: { recheckMs?: number } = { recheckMs: 200 },
 ): { server: http.Server; tokens: Tokens } {
   const tokens = new Tokens(
     new KubernetesTokenRows({ client: cluster.client, namespace: 'default', log: () => {}, maxAgeMs: 1000 }),
@@ -57,7 +59,7 @@ function replica(
     locate: (ref) => rollouts.locate(ref),
     cacheMs: 100,
     pollMs: 100,
-    recheckMs: 200,
+    ...recheck,
     log: (line) => log.push(line),
   });
   const server = createClusterApiServer({
@@ -513,6 +515,30 @@ describe('a Rollout’s log on Kubernetes', () => {
     await until('the stream has the backlog', () => s.ids().length > 0);
     namespace = 'a';
     await until('the stream ended', () => s.ended);
+  });
+});
+
+describe('a stream whose token is revoked', () => {
+  it('ends at once on the replica that revoked it, and on another within the recheck (5 s) and its Secret’s age', async () => {
+    // Only the revocation itself can end the first: it asks again whether its caller may read once an hour.
+    const here = replica(undefined, cluster.client, { recheckMs: 3_600_000 });
+    const there = replica(undefined, cluster.client, {});
+    const [onHere, onThere] = [await listen(here.server), await listen(there.server)];
+    const { token: bot } = await here.tokens.create({ name: 'stream-bot', role: 'viewer' });
+    const headers = { authorization: `Bearer ${bot}` };
+    const a = stream(onHere, '/api/v1/rollouts/web/events', headers);
+    const b = stream(onThere, '/api/v1/rollouts/web/events', headers);
+    await until('both streams have the backlog', () => a.ids().length > 0 && b.ids().length > 0);
+    const revoked = await request(onHere, {
+      method: 'POST',
+      path: '/api/v1/tokens/stream-bot/revoke',
+      headers: { authorization: `Bearer ${token.admin}` },
+    });
+    assert.equal(revoked.status, 200, revoked.body);
+    await until('the stream on the replica that revoked the token ended', () => a.ended, 5_000);
+    // The other replica reads the tokens Secret again when its copy is 1 s old (5 s by default), at a recheck.
+    await until('the stream on the other replica ended', () => b.ended, 15_000);
+    assert.equal((await api(onThere, '/api/v1/rollouts/web/events', `Bearer ${bot}`)).status, 401);
   });
 });
 

@@ -20,6 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { ClusterRollouts } from '../../src/cli/operator-api.js';
 import type { Operator } from '../../src/operator/operator.js';
 import { clusterApiRoutes, createClusterApiServer } from '../../src/server/cluster-api.js';
+import { ClusterLogs } from '../../src/server/cluster-log.js';
 import { DASHBOARD_HEADERS } from '../../src/server/dashboard-files.js';
 import { Sessions } from '../../src/server/sessions.js';
 import { ROLES, Tokens } from '../../src/server/tokens.js';
@@ -27,6 +28,7 @@ import { KubernetesSessionRows, SESSIONS_SECRET } from '../../src/store/kubernet
 import { KubernetesTokenRows } from '../../src/store/kubernetes-tokens.js';
 import { request, type Reply } from '../helpers/http.js';
 import { conformance, type Exchange } from '../helpers/openapi-conformance.js';
+import { SseReader } from '../helpers/sse.js';
 import {
   createApp,
   replicasRollout,
@@ -50,7 +52,10 @@ const MAX_AGE_MS = 1000;
 const MAX_ROWS = 12;
 let conforms: (e: Exchange) => void;
 
-function replica(): http.Server {
+/** `recheckMs` of each replica's streams: the first's only its watchers end (an hour), the second's as in use. */
+const RECHECK = [3_600_000, undefined];
+
+function replica(i: number): http.Server {
   const o = { client: cluster.client, namespace: 'default', log: (line: string) => log.push(line) };
   const tokenRows = new KubernetesTokenRows({ ...o, maxAgeMs: MAX_AGE_MS });
   const tokens = new Tokens(tokenRows);
@@ -59,9 +64,17 @@ function replica(): http.Server {
     tokenRows,
   );
   const rollouts = new ClusterRollouts({ client: cluster.client, home: 'default', origin: 'the test API server' });
+  const logs = new ClusterLogs({
+    client: cluster.client,
+    locate: (ref) => rollouts.locate(ref),
+    cacheMs: 100,
+    pollMs: 100,
+    ...(RECHECK[i] === undefined ? {} : { recheckMs: RECHECK[i] }),
+  });
   return createClusterApiServer({
     rollouts,
     tokens,
+    logs,
     browser: { sessions, dashboardDir },
     log: (line) => log.push(line),
   }) as http.Server;
@@ -77,7 +90,7 @@ before(async () => {
   await cluster.client.create(replicasRollout('web', [{ setWeight: 50 }, { pause: {} }, { setWeight: 100 }]));
   operator = startOperator(cluster.client, log);
   for (let i = 0; i < 2; i++) {
-    const server = replica();
+    const server = replica(i);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     servers.push(server);
     ports.push((server.address() as AddressInfo).port);
@@ -229,7 +242,7 @@ describe('browser sessions on the operator', () => {
     const { cookie, csrf } = await signIn(0, token.viewer!);
     assert.equal((await call(1, 'GET', '/api/v1/whoami', { cookie })).status, 200);
     // A replica started since (a restart, a new pod) knows it from the Secret alone.
-    const fresh = replica();
+    const fresh = replica(0);
     await new Promise<void>((resolve) => fresh.listen(0, '127.0.0.1', resolve));
     try {
       const r = await request((fresh.address() as AddressInfo).port, { path: '/api/v1/whoami', headers: { cookie } });
@@ -243,6 +256,26 @@ describe('browser sessions on the operator', () => {
     assert.match(out.headers['set-cookie']![0]!, /^kanari_session=; .*Max-Age=0/);
     assert.equal((await call(1, 'GET', '/api/v1/whoami', { cookie })).status, 401);
     await untilStatus(0, cookie, 401);
+  });
+
+  it('ends a signed-out session’s streams at once on its replica, and on the other within the recheck', async () => {
+    const { cookie, csrf } = await signIn(0, token.operator!);
+    const streams = [0, 1].map(
+      (i) => new SseReader(`http://127.0.0.1:${ports[i]}/api/v1/rollouts/web/events`, { cookie }),
+    );
+    let ended = [false, false];
+    streams.forEach((s, i) => void s.closed.then(() => (ended[i] = true)));
+    try {
+      await until('both streams open', () => streams.every((s) => s.status === 200));
+      const out = await call(0, 'POST', '/auth/sign-out', { cookie, 'x-csrf-token': csrf });
+      assert.equal(out.status, 204, out.body);
+      await until('the stream on the replica signed out on ended', () => ended[0]!, 5_000);
+      // The other reads the sessions Secret again once its copy is 1 s old here (5 s in use), at its next recheck (5 s).
+      await until('the stream on the other replica ended', () => ended[1]!, 15_000);
+    } finally {
+      streams.forEach((s) => s.close());
+      ended = [true, true];
+    }
   });
 
   it("ends every session of a token revoked on one replica, on both, and refuses a Kubernetes token's sign-in", async () => {

@@ -288,3 +288,77 @@ describe('browser sessions over HTTP', () => {
     assert.equal(JSON.parse(again.body).csrf, s.csrf);
   });
 });
+
+describe('cookies behind a proxy that terminates TLS', () => {
+  /** A controller's API over plain HTTP, as a proxy in front of it would reach it. */
+  async function behindProxy(o: { secureCookies?: boolean }): Promise<{ port: number; close(): Promise<void> }> {
+    const d = mkdtempSync(join(tmpdir(), 'kanari-proxied-'));
+    const c = new Controller(d);
+    const s = createApiServer(c, LOCAL, () => {}, { log: () => {}, ...o }) as http.Server;
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    return {
+      port: (s.address() as AddressInfo).port,
+      close: async () => {
+        s.closeAllConnections();
+        await new Promise((resolve) => s.close(resolve));
+        await c.close();
+        rmSync(d, { recursive: true, force: true });
+      },
+    };
+  }
+  const signedIn = (p: number, headers: Record<string, string> = {}) =>
+    request(p, {
+      method: 'POST',
+      path: '/auth/sign-in',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ token: LOCAL }),
+    });
+
+  it('are Secure and __Host- with secureCookies, and only that cookie signs a request in', async () => {
+    const api = await behindProxy({ secureCookies: true });
+    try {
+      const r = await signedIn(api.port);
+      assert.equal(r.status, 204, r.body);
+      const set = r.headers['set-cookie']!.find((c) => c.includes('kanari_session='))!;
+      assert.match(
+        set,
+        /^__Host-kanari_session=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Lax; Path=\/; Max-Age=43200; Secure$/,
+      );
+      const cookie = set.split(';')[0]!;
+      const id = cookie.slice(cookie.indexOf('=') + 1);
+      const who = await request(api.port, { path: '/auth/session', headers: { cookie } });
+      assert.equal(who.status, 200, who.body);
+      // Single sign-on's flow cookie, on its own path, takes __Secure- (which needs no Path=/).
+      const callback = await request(api.port, { path: '/auth/oidc/callback' });
+      assert.deepEqual(callback.headers['set-cookie'], [
+        '__Secure-kanari_oidc=; HttpOnly; SameSite=Lax; Path=/auth/oidc; Max-Age=0; Secure',
+      ]);
+      const plain = await request(api.port, { path: '/auth/session', headers: { cookie: `kanari_session=${id}` } });
+      assert.equal(plain.status, 401, 'the same id under the name a plain-HTTP page could set');
+      const out = await request(api.port, {
+        method: 'POST',
+        path: '/auth/sign-out',
+        headers: { cookie, 'x-csrf-token': JSON.parse(who.body).csrf },
+      });
+      assert.deepEqual(out.headers['set-cookie'], [
+        '__Host-kanari_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Secure',
+      ]);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('are not made Secure by what a request says of itself (X-Forwarded-Proto), without secureCookies', async () => {
+    const api = await behindProxy({});
+    try {
+      const r = await signedIn(api.port, { 'x-forwarded-proto': 'https', forwarded: 'proto=https' });
+      assert.equal(r.status, 204, r.body);
+      assert.match(
+        r.headers['set-cookie']!.find((c) => c.includes('kanari_session='))!,
+        /^kanari_session=[^;]+; HttpOnly; SameSite=Lax; Path=\/; Max-Age=43200$/,
+      );
+    } finally {
+      await api.close();
+    }
+  });
+});

@@ -108,6 +108,69 @@ describe('the streams of a Rollout’s log, many at once', () => {
   });
 });
 
+/** A replica's log routes over the counting client, on a port of their own. */
+async function replicaOf(o: { cacheMs: number; maxClients: number }): Promise<{ url: string; close(): void }> {
+  const own = new ClusterLogs({ client, locate, pollMs: 10, heartbeatMs: 0, ...o });
+  const at = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    own
+      .serve(req, res, url.searchParams, url.pathname.slice(1), () => Promise.resolve(true))
+      .catch((err: unknown) => sendProblem(req, res, err, () => {}));
+  });
+  await new Promise<void>((resolve) => at.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(at.address() as AddressInfo).port}`,
+    close: () => {
+      at.closeAllConnections();
+      at.close();
+    },
+  };
+}
+
+describe('what a cursor past the log’s end costs the API server', () => {
+  it('nothing when every stream is taken: the next is refused (503, Retry-After) before any read', async () => {
+    mode = 'ok';
+    // Reads kept a minute: the two streams held poll from the cache, and any read seen is the refused ones'.
+    const r = await replicaOf({ cacheMs: 60_000, maxClients: 2 });
+    const held = [new SseReader(`${r.url}/web`, {}), new SseReader(`${r.url}/web`, {})];
+    try {
+      await until('both streams have the backlog', () => held.every((s) => s.lastId === 1));
+      const asked = gets;
+      for (let i = 0; i < 10; i++) {
+        const refused = new SseReader(`${r.url}/${i % 2 ? 'web' : 'other'}`, { 'last-event-id': '999999999999999' });
+        await refused.closed;
+        assert.equal(refused.status, 503, refused.raw);
+        assert.equal(refused.headers['retry-after'], '5');
+        assert.equal(refused.headers['content-type'], 'application/problem+json');
+        assert.match(JSON.parse(refused.raw).detail, /too many event stream clients \(at most 2\)/);
+      }
+      assert.equal(gets, asked, 'no read for a stream that could not be served');
+    } finally {
+      for (const s of held) s.close();
+      r.close();
+    }
+  });
+
+  it('no read of its own: a reconnect storm past the end waits for the shared read, then is told reset', async () => {
+    mode = 'ok';
+    const r = await replicaOf({ cacheMs: 1000, maxClients: 64 });
+    const asked = gets;
+    const storm = Array.from({ length: 40 }, () => new SseReader(`${r.url}/web`, { 'last-event-id': '999999' }));
+    try {
+      await until(
+        'every stream told reset, then sent the log from its first event',
+        () => storm.every((s) => s.events.some((e) => e.event === 'reset') && s.lastId === 1),
+        30_000,
+      );
+      // One read per second of the cache at most, however many streams: the storm took a few seconds at most.
+      assert.ok(gets - asked < storm.length / 2, `${gets - asked} reads for ${storm.length} streams`);
+    } finally {
+      for (const s of storm) s.close();
+      r.close();
+    }
+  });
+});
+
 describe('a stream whose client leaves while the log is read', () => {
   it('gives its place back: a client gone before its stream began holds none of the replica’s streams', async () => {
     // Each read of the API server waits for the test to answer it (a slow API server; a viewer may force a

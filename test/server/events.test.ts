@@ -28,6 +28,8 @@ const readers: SseReader[] = [];
 
 before(async () => {
   controller = new Controller(dir);
+  // The controller holds shop and cart, as far as the per-rollout stream asks: this file is about the stream, not apply.
+  controller.has = (name) => name === 'shop' || name === 'cart';
   server = createApiServer(controller, TOKEN, () => {}, {
     log: () => {},
     events: { heartbeatMs: 200, maxClients: 4 },
@@ -135,6 +137,45 @@ describe('GET /api/v1/events', () => {
     resumed.close();
   });
 
+  it('answers a rollout it does not hold with 404 at /api/v1/rollouts/NAME/events, as a problem', async () => {
+    for (const name of ['ghost', 'ghost%2Fx', 'sh%6Fp2']) {
+      const r = open('', {}, `/api/v1/rollouts/${name}/events`);
+      await r.until(() => r.status !== 0, 10_000, 'an answer');
+      // A stream would stay open.
+      if (r.status === 200) r.close();
+      await r.closed;
+      assert.equal(r.status, 404, `${name}: ${r.raw}`);
+      assert.equal(r.headers['content-type'], 'application/problem+json');
+      assert.match(JSON.parse(r.raw).detail, /^no rollout named /);
+    }
+  });
+
+  it('starts a rollout’s own stream after its last delete, and ends it with the next', async () => {
+    add('mug', 'status', 2);
+    controller.store.deleteRollout('mug', 1, Date.now());
+    add('mug', 'status', 1);
+    const fresh = controller.store.eventsAfter(0, { rollout: 'mug', limit: 100 }).at(-1)!.id;
+    const known = controller.has;
+    controller.has = (name) => name === 'mug' || known(name);
+    const r = open('?after=0', {}, '/api/v1/rollouts/mug/events');
+    try {
+      await r.until((e) => e.length === 1, 10_000, 'the backlog of this incarnation');
+      assert.deepEqual(ids(r), [fresh], 'not the events before its delete');
+      controller.store.deleteRollout('mug', 1, Date.now());
+      add('mug', 'status', 1);
+      const ended = await Promise.race([r.closed.then(() => true), sleep(10_000).then(() => false)]);
+      assert.ok(ended, `the stream ended with the delete; got ${r.raw}`);
+      assert.deepEqual(
+        r.events.map((e) => e.data.type),
+        ['status', 'deleted'],
+        'the deleted event, then the end',
+      );
+    } finally {
+      r.close();
+      controller.has = known;
+    }
+  });
+
   it('carries an analysis run’s measurements, in the transaction that saves them', () => {
     const before = controller.store.eventsAfter(0, { limit: 100_000 }).length;
     const m = { metric: 'errors', window: { start: 0, end: 1000 }, outcome: 'value' as const, value: 1 };
@@ -240,7 +281,8 @@ describe('a store closed under the stream', () => {
       store.close();
       await sleep(200);
       stream.close();
-      await r.closed;
+      const ended = await Promise.race([r.closed.then(() => true), sleep(10_000).then(() => false)]);
+      assert.ok(ended, `the stream ended with the delete; got ${r.raw}`);
     } finally {
       r.close();
       s.closeAllConnections();

@@ -171,38 +171,57 @@ describe('browser sessions', () => {
 
 describe('the session cookie', () => {
   it('is read from a Cookie header among others; two of them are refused, not guessed between', async () => {
-    assert.equal(sessionCookie(undefined), undefined);
-    assert.equal(sessionCookie('a=1; b=2'), undefined);
-    assert.equal(sessionCookie('a=1;kanari_session=abc;  b=2'), 'abc');
-    assert.equal(sessionCookie('xkanari_session=abc'), undefined);
+    assert.equal(sessionCookie(undefined, false), undefined);
+    assert.equal(sessionCookie('a=1; b=2', false), undefined);
+    assert.equal(sessionCookie('a=1;kanari_session=abc;  b=2', false), 'abc');
+    assert.equal(sessionCookie('xkanari_session=abc', false), undefined);
     assert.match(
-      (await refusal(() => sessionCookie('kanari_session=a; kanari_session=b'))).detail,
+      (await refusal(() => sessionCookie('kanari_session=a; kanari_session=b', false))).detail,
       /carries 2 kanari_session cookies/,
     );
   });
 
-  it('is HttpOnly, SameSite=Lax, on every path, for 12 hours, Secure over TLS; signing out clears it', async () => {
+  it('is HttpOnly, SameSite=Lax, on every path, for 12 hours, Secure and __Host- over TLS; signing out clears it', async () => {
     assert.equal(
       sessionCookieHeader(false, 'abc'),
       'kanari_session=abc; HttpOnly; SameSite=Lax; Path=/; Max-Age=43200',
     );
     assert.equal(
       sessionCookieHeader(true, 'abc'),
-      'kanari_session=abc; HttpOnly; SameSite=Lax; Path=/; Max-Age=43200; Secure',
+      '__Host-kanari_session=abc; HttpOnly; SameSite=Lax; Path=/; Max-Age=43200; Secure',
     );
-    assert.equal(sessionCookieHeader(true), 'kanari_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Secure');
+    assert.equal(
+      sessionCookieHeader(true),
+      '__Host-kanari_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Secure',
+    );
+  });
+
+  it('is read under its own mode’s name only: over TLS, one a sibling site or plain HTTP could set is not', async () => {
+    assert.equal(sessionCookie('__Host-kanari_session=abc', true), 'abc');
+    assert.equal(sessionCookie('kanari_session=abc', true), undefined);
+    assert.equal(sessionCookie('kanari_session=abc; __Host-kanari_session=def', true), 'def');
+    assert.equal(sessionCookie('__Host-kanari_session=abc', false), undefined);
+    assert.equal(sessionCookie('__host-kanari_session=abc', true), undefined, 'the prefix is the browser’s, as cased');
+    assert.match(
+      (await refusal(() => sessionCookie('__Host-kanari_session=a; __Host-kanari_session=b', true))).detail,
+      /carries 2 __Host-kanari_session cookies/,
+    );
   });
 
   it('counts for nothing beside a bearer token: the bearer wins', async () => {
     const made = await tokens.create({ name: 'ci', role: 'viewer' });
     const { id } = await sessions.start({ actor: 'local', role: 'admin', via: 'link' });
     const both = request({ authorization: `Bearer ${made.token}`, cookie: `kanari_session=${id}` });
-    assert.deepEqual(requestPrincipal(both, tokens, sessions), { name: 'ci', role: 'viewer', tokenId: made.info.id });
+    assert.deepEqual(requestPrincipal(both, tokens, sessions, false), {
+      name: 'ci',
+      role: 'viewer',
+      tokenId: made.info.id,
+    });
     const wrongBearer = request({ authorization: 'Bearer nope-nope-nope-nope', cookie: `kanari_session=${id}` });
-    assert.equal((await refusal(() => requestPrincipal(wrongBearer, tokens, sessions))).status, 401);
-    assert.equal(requestPrincipal(request({ cookie: `kanari_session=${id}` }), tokens, sessions).name, 'local');
+    assert.equal((await refusal(() => requestPrincipal(wrongBearer, tokens, sessions, false))).status, 401);
+    assert.equal(requestPrincipal(request({ cookie: `kanari_session=${id}` }), tokens, sessions, false).name, 'local');
     assert.match(
-      (await refusal(() => requestPrincipal(request({}), tokens, sessions))).detail,
+      (await refusal(() => requestPrincipal(request({}), tokens, sessions, false))).detail,
       /missing or wrong bearer token/,
     );
   });

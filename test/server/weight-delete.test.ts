@@ -180,6 +180,7 @@ describe('set-weight and delete over the API', () => {
     assert.deepEqual(json(gone), { name: 'shop', deleted: true });
     assert.equal(refused(meanwhile, 409), 'rollout shop is being deleted');
     assert.equal((await call('GET', '/api/v1/rollouts/shop')).status, 404);
+    assert.equal((await call('GET', '/api/v1/rollouts/shop/events')).status, 404, 'nor its event stream');
     assert.equal((await call('DELETE', '/api/v1/rollouts/shop')).status, 404, 'a second delete finds nothing');
     assert.equal((await kanari('delete', 'shop', '--force')).code, 4);
     assert.equal(controller.store.rollout('shop'), undefined);

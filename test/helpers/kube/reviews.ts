@@ -12,7 +12,12 @@ export interface ReviewedUser {
   username: string;
   uid?: string;
   groups?: string[];
+  /** The audiences the token was made for (`kubectl create token --audience`); the API server's own unless said. */
+  audiences?: string[];
 }
+
+/** The audience of a token made with no `--audience`: the API server's own (its --api-audiences). */
+export const API_SERVER_AUDIENCE = 'https://kubernetes.default.svc.cluster.local';
 
 export interface AccessAttributes {
   user: string;
@@ -53,8 +58,18 @@ export async function answerReview(reviews: Reviews, kind: Kind, body: unknown):
   });
   if (kind.kind === 'TokenReview') {
     if (typeof spec.token !== 'string' || spec.token === '') throw badRequest('token is required for TokenReview');
-    const user = Object.hasOwn(reviews.identities, spec.token) ? reviews.identities[spec.token] : undefined;
-    return answer(user ? { authenticated: true, user, audiences: [] } : { user: {}, error: 'invalid bearer token' });
+    const known = Object.hasOwn(reviews.identities, spec.token) ? reviews.identities[spec.token] : undefined;
+    if (!known) return answer({ user: {}, error: 'invalid bearer token' });
+    const { audiences: made = [API_SERVER_AUDIENCE], ...user } = known;
+    // With spec.audiences, the audiences asked for that the token was made for; without, the API server's own.
+    const asked = Array.isArray(spec.audiences) ? spec.audiences.filter((a): a is string => typeof a === 'string') : [];
+    const audiences = asked.length ? made.filter((a) => asked.includes(a)) : [];
+    const valid = asked.length ? audiences.length > 0 : made.includes(API_SERVER_AUDIENCE);
+    return answer(
+      valid
+        ? { authenticated: true, user, audiences }
+        : { user: {}, error: '[invalid bearer token, token audiences is invalid for the target audiences]' },
+    );
   }
   const attrs = isObject(spec.resourceAttributes) ? spec.resourceAttributes : undefined;
   const groups = Array.isArray(spec.groups) ? spec.groups.filter((g): g is string => typeof g === 'string') : [];
