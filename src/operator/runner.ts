@@ -110,14 +110,15 @@ export class RolloutRunner {
   }
 
   /**
-   * Stops acting: the engine stops ticking and leaves every version and route as it is, for
-   * the next leader; the status store writes nothing more (what it had not written is lost:
-   * the next leader resumes from what is on the resource).
+   * Stops acting: the engine stops first, leaving every version and route as it is for the
+   * next leader; then its status and log get one last write, which the lease's fence refuses
+   * once this leadership is over (what was not written is lost: the next leader resumes
+   * from what is on the resources), and they write nothing more.
    */
   async close(): Promise<void> {
     this.closed = true;
-    this.store?.close();
     await this.stopEngine();
+    await this.store?.close();
   }
 
   /** The engine stops; the runner goes on (giving a deleted Rollout back). */

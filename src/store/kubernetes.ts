@@ -13,9 +13,10 @@
  * write found is an earlier term's (the old leader's last, landing after this one took
  * over) or only the spec or metadata changed, the write is retried over it.
  *
- * A store is closed with its leadership (`close()`, or the first write the lease's fence
- * refuses): it writes nothing more, not even what it still holds, so nothing a replica
- * computed in one term lands in a later one; the next leader resumes from the resource.
+ * A store is closed with its runner (`close()`: one last write, which the lease's fence
+ * refuses once the leadership is over) or at the first write that fence refuses: it writes
+ * nothing more, not even what it still holds, so nothing a replica computed in one term
+ * lands in a later one; the next leader resumes from the resource.
  *
  * Transitions are also reported as Kubernetes Events on the Rollout (best effort, never
  * waited on): what `kubectl describe rollout` shows.
@@ -272,8 +273,17 @@ export class KubeStatusStore implements StatusStore {
     setImmediate(() => void this.flush().catch((err: unknown) => this.o.log(`status write failed: ${String(err)}`)));
   }
 
-  /** Writes nothing more, whatever it holds: the leadership it wrote in is over. */
-  close(): void {
+  /**
+   * Writes nothing more after one last attempt of at most `ms` (a leader that steps down
+   * leaves its newest status; one whose lease lapsed has it refused and leaves nothing).
+   */
+  async close(ms = 2000): Promise<void> {
+    if (this.closed) return;
+    let timer: NodeJS.Timeout | undefined;
+    // After the write in flight, which may have read its body before the last change.
+    const last = (this.writing ?? Promise.resolve()).then(() => this.flush());
+    await Promise.race([last, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
     this.closed = true;
   }
 

@@ -294,15 +294,17 @@ describe('the status store on a Rollout resource', () => {
     store.saveTransition('fenced', [], { ...computed, message: 'and one more change' });
     assert.equal(await durableWithin(store, 500), 'pending');
     assert.deepEqual(statusOf('fenced').writer, written, 'the resource holds the last write before the refusal');
-    assert.equal(statusOf('fenced').phase, 'StableOnly');
+    assert.equal(statusOf('fenced').state.phase, 'StableOnly');
   });
 
-  it('writes nothing once closed', async () => {
+  it('writes nothing once closed (after a last write of what it held)', async () => {
     const { store } = open(await rollout('closed'));
     await store.durable();
-    store.close();
-    store.saveTransition('closed', [], { ...initialStatus(spec, 2000), phase: 'Rollback' as const });
+    store.saveTransition('closed', [], { ...initialStatus(spec, 2000), phase: 'SmallTraffic' as const });
+    await store.close();
+    assert.equal(statusOf('closed').state.phase, 'SmallTraffic', 'what it held when closed');
+    store.saveTransition('closed', [], { ...initialStatus(spec, 3000), phase: 'Rollback' as const });
     assert.equal(await durableWithin(store, 500), 'pending');
-    assert.equal(statusOf('closed').phase, 'StableOnly');
+    assert.equal(statusOf('closed').state.phase, 'SmallTraffic');
   });
 });
