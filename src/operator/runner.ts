@@ -38,7 +38,7 @@ import { eventNote } from '../rollout/event-text.js';
 import { commandEvent } from '../rollout/person-command.js';
 import { KubeRunStore } from '../store/kubernetes-runs.js';
 import { KubeRolloutLog } from '../store/kubernetes-log.js';
-import { readCommand } from '../kube/commands.js';
+import { readCommand, type CommandAnswer } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
 import { record } from '../kube/versions.js';
 import { engineDocument, ownerOf, releaseOf, versionOf, type DeploymentObject } from './release.js';
@@ -358,7 +358,8 @@ export class RolloutRunner {
       return this.store!.refuse(why);
     }
     await this.keepHeld();
-    if (current === why) return;
+    const answer = this.refusedCommand(why);
+    if (current === why && !answer) return;
     await this.world.client.patch(
       {
         apiVersion: this.resource.apiVersion,
@@ -369,6 +370,7 @@ export class RolloutRunner {
       'merge',
       {
         status: {
+          ...(answer ? { command: answer } : {}),
           message: why,
           conditions: [
             {
@@ -383,6 +385,25 @@ export class RolloutRunner {
       },
       { status: true },
     );
+  }
+
+  /**
+   * The answer to a person's command while the Rollout is refused and this replica has no
+   * engine for it (a new leader: nothing runs until the spec is fixed), so the person hears
+   * why instead of waiting; undefined when there is none or it was answered.
+   */
+  private refusedCommand(why: string): CommandAnswer | undefined {
+    const request = readCommand(this.resource.metadata.annotations);
+    if (!request || 'invalid' in request) return undefined;
+    const answered = (this.resource.status as { command?: { id?: unknown } } | undefined)?.command?.id;
+    if (answered === request.id) return undefined;
+    this.world.log(`${this.key}: ${request.command}${request.by ? ` from ${request.by}` : ''}: refused: ${why}`);
+    return {
+      id: request.id,
+      command: request.command,
+      refused: `${why}; fix the spec, then ask again`,
+      at: new Date().toISOString(),
+    };
   }
 
   /** Logs a line once until it changes: a resync every few seconds must not repeat it. */
