@@ -229,6 +229,30 @@ describe('sequential judge, users as the unit', () => {
     assert.equal(back.countedUnit, 'users');
   });
 
+  it('a judge restored while a threshold learns judges against it the windows since the restore', () => {
+    const latency: VersionWindow['latency'] = {
+      countAbove: (ts) => ts.map(() => 0),
+      quantile: () => 0.05,
+      pooledQuantile: () => 0.05,
+    };
+    const asked: number[] = [];
+    const window = () => {
+      const keys = { seen: 10, failed: 0, slowAbove: (ts: readonly number[]) => (asked.push(...ts), ts.map(() => 1)) };
+      return {
+        canary: { requests: 100, errors: 0, latency, keys },
+        control: { requests: 100, errors: 0, latency, keys },
+        keyShare: 0.5,
+      };
+    };
+    const judge = latencyJudge([0.5]);
+    for (let s = 0; s < 3; s++) judge.observe(window());
+    // The windows kept for the replay are not saved: of the 5 that learn the threshold, the 2 after the restore are judged.
+    const back = SequentialJudge.from(JSON.parse(JSON.stringify(judge.toJSON())));
+    for (let s = 3; s < 20; s++) back.observe(window());
+    assert.equal(asked.length, 2 * 17);
+    assert.equal(back.report().metrics[0]!.parts[0]!.canary.events, 17);
+  });
+
   it('waits for minUsers canary users before passing', () => {
     const judge = new SequentialJudge({ ...ERRORS_ONLY(0.05), promotion: { minRequests: 0, minUsers: 30 } });
     judge.observe({
