@@ -236,6 +236,26 @@ describe('heavy clients', () => {
     assert.equal(seenBy('new'), 6);
     assert.equal(seenBy('same'), 1);
   });
+
+  it("bursts: each new client counts as slow once, for a threshold tracked before it came, and the past ones' when asked late", () => {
+    // Every request takes about 1 s: slower than 100 ms but for a chance of Φ(−ln 10/0.5) = 2·10⁻⁶ a request.
+    const slowOk: VersionBehaviour = { errorRate: 0, latency: { median: 1, sigma: 0.5 } };
+    const slowAll: Record<Arm, VersionBehaviour> = { canary: slowOk, stable: slowOk, baseline: slowOk };
+    const slowKeys = (trackAt: number) => {
+      const burst = HeavyClient.burst({ every: 60_000, duration: 10_000, rate: 20 }, new Random(9));
+      const seconds = [];
+      for (let t = 0; t < 400; t++) {
+        const keys = keysOf();
+        burst.second(t, split(50), slowAll, keys);
+        seconds.push(keys);
+        if (t === trackAt) burst.track(0.1);
+      }
+      return sum(seconds.map((k) => (k.canary.slow.get(0.1) ?? 0) + (k.stable.slow.get(0.1) ?? 0)));
+    };
+    // Six bursts (seconds 60, 120, … 360), each a new key.
+    assert.equal(slowKeys(61), 6);
+    assert.equal(slowKeys(399), 6);
+  });
 });
 
 describe('a client with its own latency', () => {
