@@ -1,15 +1,18 @@
 // Runs every test file under test/ with Node's own runner, TypeScript loaded through tsx.
 // Node 20's --test does not expand globs, so the file list is built here.
 //
-// The runner takes one file at a time on a 2-core machine. Files that open no socket and
-// time nothing (judges, config, the machine, the simulator: pure CPU) run in a second runner
-// beside the rest, whose integration tests start real processes and so stay one at a time;
-// its report is printed after theirs. Named files run in one runner, as given.
-//
-// A few integration files spend nearly all their time waiting (on pauses, controller
-// restarts and measurements; little or no load, no timing asserted): they run in the second
-// runner after the pure ones, where they cost the first runner's tests little CPU and take
-// their wait off its wall time.
+// The runner takes one file at a time on a 2-core machine, and one file at a time is what
+// the integration tests need: they start real processes, put users' load on them and
+// assert that nothing failed, or time what a router does. They run in the first runner,
+// and two more run beside it, each one file at a time:
+// - the second runs the files that open no socket and time nothing (judges, config, the
+//   machine, the simulator: pure CPU; OFFLINE), then the few that start kanari's CLI many
+//   times over and time nothing (UNTIMED);
+// - the third runs the files that spend most of their time waiting (on pauses, controller
+//   restarts, leases, Prometheus's scrapes; little load, no timing asserted; WAITING).
+// A full run keeps the two cores about nine-tenths busy; with two runners the waiting
+// files' sleeps were the second runner's wall time and the suite took ~12 minutes here,
+// ~14.7 in CI. Named files run in one runner, as given.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -39,6 +42,10 @@ const OFFLINE = [
   /^test\/traffic\/kubernetes\/declared-capabilities\.test\.ts$/,
   /^test\/traffic\/kubernetes\/(gatewayapi-route|gatewayapi-service-pin|gatewayapi-counted|istio-routes|mesh-routers|mesh-hostile)\.test\.ts$/,
 ];
+const UNTIMED = [
+  /^test\/cli\/(lint|judge-input|k8s|k8s-apply|remote)\.test\.ts$/, // kanari lint / judge / k8s / remote commands, one after another
+  /^test\/analysis\/judge-cli\.test\.ts$/,
+];
 const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout
   /^test\/server\/events-resume\.test\.ts$/, // two controllers' starts, six measurements, 200 users at 2 at a time
@@ -51,6 +58,10 @@ const WAITING = [
   /^test\/analysis\/counts-agree\.test\.ts$/, // a real Prometheus scraping bursts of traffic 3 s apart (~29 s)
   /^test\/kube\/kubectl-kubeconfig\.test\.ts$/, // kubectl processes one after another (~11 s)
   /^test\/cli\/token\.test\.ts$/, // three controllers' starts and stops, a rollout paused (~18 s, 6 s of CPU)
+  /^test\/server\/events\.test\.ts$/, // streams held open, a client that never reads (~12 s, 3 s of CPU)
+  /^test\/analysis\/providers\/prometheus\.test\.ts$/, // a real Prometheus's scrapes (~12 s, a third of it CPU)
+  /^test\/server\/(permissions|weight-delete)\.test\.ts$/, // controllers' starts and stops, files' modes (~8 s, 3 s of CPU)
+  /^test\/operator\/status-store\.test\.ts$/, // writes that wait on a test API server (~9 s, 3 s of CPU)
 ];
 
 function findFiles(dir, suffix) {
@@ -120,19 +131,22 @@ spawn(process.execPath, ['scripts/ensure-debian.mjs', ...DEBIAN], { stdio: ['ign
 const all = findFiles('test', '.test.ts');
 const matches = (list) => (f) => list.some((re) => re.test(f.split('\\').join('/')));
 const offline = all.filter(matches(OFFLINE));
+const untimed = all.filter(matches(UNTIMED));
 const waiting = all.filter(matches(WAITING));
-const rest = all.filter((f) => !offline.includes(f) && !waiting.includes(f));
-const [live, quiet] = await Promise.all([run(rest, 'inherit'), run([...offline, ...waiting], 'pipe')]);
+const rest = all.filter((f) => ![offline, untimed, waiting].some((l) => l.includes(f)));
+const runs = await Promise.all([run(rest, 'inherit'), run([...offline, ...untimed], 'pipe'), run(waiting, 'pipe')]);
+const [, pure, idle] = runs;
 process.stdout.write(
-  `\n── offline tests and waiting ones (${offline.length} + ${waiting.length} files, run beside the others) ──\n${quiet.text}`,
+  `\n── offline tests, then untimed CLI ones (${offline.length} + ${untimed.length} files, run beside the others) ──\n${pure.text}`,
 );
-const failed = [live, quiet].filter((r) => r.code !== 0).length;
+process.stdout.write(`\n── waiting tests (${waiting.length} files, run beside the others) ──\n${idle.text}`);
+const failed = runs.filter((r) => r.code !== 0).length;
 // CI shows only the end of what this prints: each failure's details come last, whichever
 // runner had them (the spec reporter lists them after its run, under "failing tests").
-for (const r of [live, quiet]) {
+for (const r of runs) {
   const at = r.text.lastIndexOf('✖ failing tests:');
   if (r.code !== 0 && at >= 0) process.stdout.write(`\n${r.text.slice(at).split(/\nℹ tests /)[0]}\n`);
   else if (r.code !== 0) process.stdout.write(`\n── the end of a failed run ──\n${r.text.slice(-4000)}\n`);
 }
-console.log(`\n${failed === 0 ? 'all test runs passed' : `${failed} of 2 test runs failed`}`);
+console.log(`\n${failed === 0 ? 'all test runs passed' : `${failed} of ${runs.length} test runs failed`}`);
 process.exit(failed === 0 ? 0 : 1);

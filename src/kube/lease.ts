@@ -60,6 +60,8 @@ export class LeaderElection {
   /** When we last renewed successfully; leading while that is within `renewDeadline`. */
   private renewedAt?: number;
   private leading = false;
+  /** The Lease's `leaseTransitions` when this replica took it: the term it leads in. */
+  private leadsIn?: number;
   private timer?: NodeJS.Timeout;
   private stopped = false;
   /** Whether the last attempt reached the API server (what a readiness probe asks). */
@@ -72,6 +74,15 @@ export class LeaderElection {
     if (!(this.retryMs < this.renewDeadlineMs && this.renewDeadlineMs < this.leaseMs))
       throw new Error('leader election needs retryPeriod < renewDeadline < leaseDuration');
     this.now = o.now ?? Date.now;
+  }
+
+  /**
+   * The term this replica leads in while it does (the Lease's `leaseTransitions`, raised at
+   * every change of holder): what its writes are stamped with, so a later leader's are told
+   * from an earlier one's however the replicas' clocks and requests interleave.
+   */
+  get term(): number | undefined {
+    return this.leading ? this.leadsIn : undefined;
   }
 
   /** True while this replica leads: its last renewal is younger than the renew deadline, by its own clock. */
@@ -140,7 +151,7 @@ export class LeaderElection {
         if (err instanceof KubeConflict) return; // another replica created it first
         throw err;
       }
-      return this.won(now);
+      return this.won(now, 0);
     }
     const spec = lease.spec ?? {};
     const record = JSON.stringify(spec);
@@ -163,12 +174,13 @@ export class LeaderElection {
       if (err instanceof KubeConflict) return; // someone else wrote it: read again next round
       throw err;
     }
-    this.won(now);
+    this.won(now, next.leaseTransitions ?? 0);
   }
 
-  private won(at: number): void {
+  private won(at: number, term: number): void {
     this.renewedAt = at;
     if (this.leading) return;
+    this.leadsIn = term;
     this.leading = true;
     this.o.log?.(`leader election: ${this.o.identity} leads (lease ${this.o.namespace}/${this.o.name})`);
     this.o.onStartedLeading();

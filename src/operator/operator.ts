@@ -215,6 +215,8 @@ export class Operator {
       ...this.o.world(this.fenced),
       client: this.fenced,
       identity: this.o.identity,
+      // A runner lives within one leadership (losing the lease closes them all): the term it writes in.
+      term: this.election.term,
       log: this.o.log,
       lost,
       findTemplate: (namespace, name) =>

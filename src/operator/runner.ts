@@ -49,6 +49,8 @@ import { isIdle, releaseTemplates, type BuiltinTemplates, type TemplateLookup } 
 export interface RunnerWorld {
   client: KubeClient;
   identity: string;
+  /** The lease term this replica leads in, stamped beside its identity on what it writes (kubernetes-writer.ts). */
+  term?: number;
   traffic: KubernetesRouterFactory;
   targets(rollout: KubernetesRolloutDocument, owner: OwnerReference): TargetsFactory;
   /** The built-in templates as this Rollout has them (`sequential` counting from its Prometheus). */
@@ -61,7 +63,7 @@ export interface RunnerWorld {
 }
 
 /** What the composition root gives a runner; the operator adds its client, identity, log and the templates it watches. */
-export type RunnerAdapters = Omit<RunnerWorld, 'client' | 'identity' | 'log' | 'lost' | 'findTemplate'>;
+export type RunnerAdapters = Omit<RunnerWorld, 'client' | 'identity' | 'term' | 'log' | 'lost' | 'findTemplate'>;
 
 export class RolloutRunner {
   private engine?: RolloutEngine;
@@ -155,6 +157,7 @@ export class RolloutRunner {
         client: this.world.client,
         rollout: this.resource,
         identity: this.world.identity,
+        term: this.world.term,
         log: (line) => this.world.log(`${this.key}: ${line}`),
         control: () => ((this.engine?.status.traffic.weights.baseline ?? 0) > 0 ? 'baseline' : 'stable'),
       });
@@ -251,6 +254,7 @@ export class RolloutRunner {
       client: this.world.client,
       resource: this.resource,
       identity: this.world.identity,
+      term: this.world.term,
       onLost: (why) => this.world.lost(why),
       log: (line) => this.world.log(`${this.key}: ${line}`),
       // Each transition as an Event on the Rollout, best effort: what `kubectl describe` lists.

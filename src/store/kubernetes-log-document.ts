@@ -19,6 +19,7 @@ import { z } from 'zod';
 import type { EventRecord } from '../rollout/seams/store.js';
 import { EVIDENCE_PREFIX, mergeBucket, TRAFFIC, type TrafficBucket } from './history.js';
 import { checkBucket } from './history-schema.js';
+import type { WriterStamp } from './kubernetes-writer.js';
 
 /** The ConfigMap's key that holds the document. */
 export const LOG_KEY = 'log.json';
@@ -65,8 +66,8 @@ export interface LogRow {
 
 export interface LogDocument {
   v: 1;
-  /** The replica that wrote it last, and its count of writes: a replica that finds another's stops writing. */
-  writer?: { identity: string; seq: number };
+  /** The replica that wrote it last, its lease term and its count of writes (kubernetes-writer.ts). */
+  writer?: WriterStamp;
   /** The newest id given (ids per Rollout, strictly increasing across leaders). */
   lastId: number;
   /** The highest id dropped to keep within the budget (0 for none): a reader after an older id has missed some. */
@@ -107,7 +108,7 @@ const row = z.object({
 });
 const loose = z.object({
   v: z.literal(1),
-  writer: z.object({ identity: z.string(), seq: safeInt }).optional().catch(undefined),
+  writer: z.object({ identity: z.string(), term: safeInt.optional(), seq: safeInt }).optional().catch(undefined),
   lastId: safeInt.catch(0),
   droppedThrough: safeInt.catch(0),
   trafficThrough: safeInt.optional().catch(undefined),

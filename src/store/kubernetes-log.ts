@@ -9,14 +9,19 @@
  * A new leader reads the ConfigMap first and continues it: its event ids go on from the
  * object's `lastId` (rows a crashed leader had not written are lost, never their ids
  * reused by another event a reader has seen), its history is added to. Fencing: every
- * write stamps `writer` with this replica and a count; a replica that finds another's
- * stamp since it took over stops writing.
+ * write stamps `writer` with this replica, its lease term and a count (kubernetes-writer.ts).
+ * On a conflict the object is read again: a later leader's write (or another replica's of
+ * this term) stops this one writing; an earlier term's (the old leader's last write,
+ * landing after this leader read the object) is continued after: what this replica has not
+ * written yet goes on top of it, its events renumbered after the late write's last id. No
+ * reader has seen those ids: readers read only the object, and they were never on it.
  */
 import { describeRef, KubeConflict, KubeError, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
 import type { AnalysisReport, MeasurementRecord } from '../analysis/run.js';
 import { LatencySketch } from '../shared/sketch.js';
 import type { EventRecord } from '../rollout/seams/store.js';
 import { describeSystemError } from '../shared/system.js';
+import { judgeStamp, sameStamp, stamp, type WriterStamp } from './kubernetes-writer.js';
 import { denseSketch, EVIDENCE_PREFIX, evidenceOf, TRAFFIC, type TrafficBucket, type TrafficCell } from './history.js';
 import {
   boundEvents,
@@ -42,6 +47,8 @@ export interface KubeLogOptions {
   rollout: KubeObject;
   /** This operator replica (its lease identity): written in `writer`. */
   identity: string;
+  /** The lease term it leads in, written beside its identity (none: stamps without one, judged as before terms). */
+  term?: number;
   log: (line: string) => void;
   /** Which version the sequential judge compares the canary with now: baseline while one serves, else stable. */
   control?: () => 'stable' | 'baseline';
@@ -51,8 +58,17 @@ export class KubeRolloutLog {
   private readonly ref: ObjectRef;
   private resourceVersion?: string;
   private doc: LogDocument;
-  private readonly history: LogHistory;
-  private readonly takenOver?: { identity: string; seq: number };
+  private history: LogHistory;
+  /** The stamp on the object when this replica took it on: an earlier leader's, whose late writes are continued after. */
+  private readonly takenOver?: WriterStamp;
+  /** The stamp on the object as this replica last read or wrote it: a conflict that finds another was someone's write. */
+  private basedOn?: WriterStamp;
+  /** This replica's count of writes (the `seq` of its stamp). */
+  private seq: number;
+  /** The newest id on the object: events after it are this replica's own, unwritten, and no reader has seen them. */
+  private writtenThrough: number;
+  /** The history added since the write under way (or the last that landed): what goes on top of a late write. */
+  private fresh = new LogHistory();
   private version = 0;
   private written = 0;
   private writing?: Promise<void>;
@@ -86,7 +102,10 @@ export class KubeRolloutLog {
       ours && read ? read.log : { ...(read?.log ?? { v: 1, lastId: 0, droppedThrough: 0 }), events: [], history: [] };
     // Ids go on from whatever the object held, even one started afresh: a reader never sees an id twice.
     if (read) this.doc.lastId = Math.max(this.doc.lastId, read.log.lastId);
-    if (this.doc.writer) this.takenOver = { ...this.doc.writer };
+    this.takenOver = this.doc.writer && { ...this.doc.writer };
+    this.basedOn = this.takenOver;
+    this.seq = this.takenOver?.identity === o.identity ? this.takenOver.seq : 0;
+    this.writtenThrough = this.doc.lastId;
     this.history = new LogHistory(this.doc.history);
     this.eventBytes = JSON.stringify(this.doc.events).length;
   }
@@ -124,20 +143,22 @@ export class KubeRolloutLog {
       this.eventBytes += JSON.stringify(e).length + 1;
     }
     // Trimmed to 90% of the budget when past it: rarely, not at every event.
-    if (this.eventBytes > EVENTS_BUDGET) {
-      const bounded = boundEvents(this.doc.events);
-      this.doc.events = bounded.events;
-      this.doc.droppedThrough = Math.max(this.doc.droppedThrough, bounded.droppedThrough);
-      this.eventBytes = JSON.stringify(this.doc.events).length;
-    }
+    if (this.eventBytes > EVENTS_BUDGET) this.boundEvents();
     this.changed();
+  }
+
+  private boundEvents(): void {
+    const bounded = boundEvents(this.doc.events);
+    this.doc.events = bounded.events;
+    this.doc.droppedThrough = Math.max(this.doc.droppedThrough, bounded.droppedThrough);
+    this.eventBytes = JSON.stringify(this.doc.events).length;
   }
 
   /** A round of an analysis run: its evidence (sequential judges) into the history. */
   addRun(id: string, report: AnalysisReport, at: number): void {
     const evidence = evidenceOf(report);
     if (!evidence || this.closed) return;
-    this.history.add(EVIDENCE_PREFIX + id, at, evidence);
+    this.add(EVIDENCE_PREFIX + id, at, evidence);
     this.changed();
   }
 
@@ -160,7 +181,7 @@ export class KubeRolloutLog {
       this.doc.trafficThrough = m.window.end;
       if (Object.keys(bucket).length === 0) continue;
       // At the window's start: a spike in it is drawn where it began.
-      this.history.add(TRAFFIC, m.window.start, bucket);
+      this.add(TRAFFIC, m.window.start, bucket);
       this.changed();
     }
   }
@@ -168,8 +189,13 @@ export class KubeRolloutLog {
   /** Adds a bucket of `series` at `at` (for traffic and tests). */
   addHistory(series: string, at: number, data: unknown): void {
     if (this.closed) return;
-    this.history.add(series, at, data);
+    this.add(series, at, data);
     this.changed();
+  }
+
+  private add(series: string, at: number, data: unknown): void {
+    this.history.add(series, at, data);
+    if (!this.lost) this.fresh.add(series, at, data);
   }
 
   /** The document as it would be written now. */
@@ -217,18 +243,25 @@ export class KubeRolloutLog {
   private async write(): Promise<void> {
     while (!this.lost && this.written < this.version) {
       const version = this.version;
-      const seq = (this.doc.writer?.identity === this.o.identity ? this.doc.writer.seq : 0) + 1;
-      const doc = { ...this.document(), writer: { identity: this.o.identity, seq } };
+      const doc = { ...this.document(), writer: stamp(this.o.identity, this.o.term, this.seq + 1) };
       const object = this.object(doc);
       this.lastWrite = Date.now();
+      const sending = this.fresh;
+      this.fresh = new LogHistory();
       try {
         const written = this.resourceVersion ? await this.o.client.replace(object) : await this.o.client.create(object);
         this.resourceVersion = written.metadata.resourceVersion;
         this.doc.writer = doc.writer;
+        this.basedOn = doc.writer;
+        this.seq = doc.writer.seq;
+        this.writtenThrough = doc.lastId;
         this.written = version;
         if (this.lastError) this.o.log(`${describeRef(this.ref)} is written again`);
         this.lastError = undefined;
       } catch (err) {
+        // Not on the object: still this replica's to write, with what came meanwhile.
+        this.fresh = new LogHistory([...sending.list(), ...this.fresh.list()]);
+        this.fresh.bound();
         if (err instanceof KubeConflict && (await this.stillOurs().catch(() => false))) continue;
         // Deleted by hand since it was read: made again, with everything this replica holds.
         if (err instanceof KubeError && err.status === 404 && this.resourceVersion !== undefined) {
@@ -260,16 +293,50 @@ export class KubeRolloutLog {
       this.notKanaris();
       return false;
     }
-    const writer = readLog((current as { data?: unknown }).data).log.writer;
-    const ours = writer?.identity === this.o.identity;
-    const before = writer?.identity === this.takenOver?.identity && writer?.seq === this.takenOver?.seq;
-    if (writer && !ours && !before) {
+    const found = readLog((current as { data?: unknown }).data).log;
+    const writer = found.writer;
+    if (judgeStamp(writer, { identity: this.o.identity, term: this.o.term }, this.takenOver) === 'rival') {
       this.lost = true;
-      this.o.log(`stopped writing ${describeRef(this.ref)}: replica ${writer.identity} has written it since`);
+      this.o.log(`stopped writing ${describeRef(this.ref)}: replica ${writer!.identity} has written it since`);
       return false;
     }
+    // A write of kanari's this replica has not seen (not a person's edit, which leaves the stamp): continued after.
+    if (writer && !sameStamp(writer, this.basedOn)) this.continueAfter(found);
     this.resourceVersion = current.metadata.resourceVersion;
     return true;
+  }
+
+  /**
+   * Takes `found` (an earlier leader's late write) as the log so far, and puts on top of it
+   * what this replica has not written: its events with ids after `found`'s last (no reader
+   * has seen their ids), its history merged in. Traffic `found` counted through its
+   * `trafficThrough` is not counted again (the old and the new leader judge the same run
+   * from the same Prometheus): this replica's buckets that end by then are left out.
+   */
+  private continueAfter(found: LogDocument): void {
+    const shift = Math.max(0, found.lastId - this.writtenThrough);
+    const mine = this.doc.events.filter((e) => e.id > this.writtenThrough).map((e) => ({ ...e, id: e.id + shift }));
+    const droppedMine = this.doc.droppedThrough > this.writtenThrough ? this.doc.droppedThrough + shift : 0;
+    const counted = found.trafficThrough ?? 0;
+    this.fresh = new LogHistory(this.fresh.list().filter((r) => r.series !== TRAFFIC || r.start + r.width > counted));
+    this.history = new LogHistory([...found.history, ...this.fresh.list()]);
+    const trafficThrough = Math.max(found.trafficThrough ?? 0, this.doc.trafficThrough ?? 0);
+    this.doc = {
+      ...found,
+      lastId: Math.max(found.lastId, this.doc.lastId + shift),
+      droppedThrough: Math.max(found.droppedThrough, droppedMine),
+      ...(trafficThrough > 0 ? { trafficThrough } : {}),
+      events: [...found.events, ...mine],
+      history: [],
+    };
+    this.o.log(
+      `${describeRef(this.ref)}: replica ${found.writer!.identity}'s last write landed after this replica took it over: continued after it` +
+        (mine.length > 0 ? `, this replica's ${mine.length} unwritten events from id ${mine[0]!.id}` : ''),
+    );
+    this.writtenThrough = found.lastId;
+    this.basedOn = found.writer;
+    this.eventBytes = JSON.stringify(this.doc.events).length;
+    if (this.eventBytes > EVENTS_BUDGET) this.boundEvents();
   }
 
   /** Whether a ConfigMap of the log's name is kanari's: owned by this Rollout, or labelled managed by kanari. */

@@ -6,10 +6,12 @@
  * `durable()` before it acts on a transition that moves users forward, so nothing moves
  * forward that a restarted operator would not resume from; a rollback does not wait.
  *
- * Fencing: every status write stamps `status.writer` with this replica and a sequence
- * number. On a conflict the resource is read again: if another replica has written the
- * status since, this one has lost the rollout (a leader paused past its lease) and stops
- * writing (`onLost`); if only the spec or metadata changed, the write is retried.
+ * Fencing: every status write stamps `status.writer` with this replica, its lease term and
+ * a sequence number (kubernetes-writer.ts). On a conflict the resource is read again: if a
+ * later leader (or another of the same term) has written the status since, this one has
+ * lost the rollout (a leader paused past its lease) and stops writing (`onLost`); if the
+ * write found is an earlier term's (the old leader's last, landing after this one took
+ * over) or only the spec or metadata changed, the write is retried over it.
  *
  * Transitions are also reported as Kubernetes Events on the Rollout (best effort, never
  * waited on): what `kubectl describe rollout` shows.
@@ -25,6 +27,7 @@ import type { RolloutStatus } from '../rollout/types.js';
 import type { AnalysisRunState } from '../analysis/run.js';
 import { describeSystemError } from '../shared/system.js';
 import type { CommandAnswer } from '../kube/commands.js';
+import { judgeStamp, readStamp, sameStamp, stamp, type WriterStamp } from './kubernetes-writer.js';
 import {
   conditionsOf,
   refusedConditions,
@@ -39,6 +42,8 @@ export interface KubeStatusOptions {
   resource: KubeObject;
   /** This operator replica (its lease identity): written in `status.writer`. */
   identity: string;
+  /** The lease term it leads in, written beside its identity (none: stamps without one, judged as before terms). */
+  term?: number;
   /** Another replica has written this rollout's status: stop acting on it. */
   onLost: (why: string) => void;
   log: (line: string) => void;
@@ -53,7 +58,7 @@ export interface ResourceStatus extends RolloutConditions {
   step: string;
   message: string;
   observedGeneration?: number;
-  writer: { identity: string; seq: number };
+  writer: WriterStamp;
   /** The answer to the last command a person sent through the resource's annotation. */
   command?: CommandAnswer;
   /** The AnalysisTemplate resources' specs, as read when the release started: what a new leader judges it with. */
@@ -109,7 +114,9 @@ export class KubeStatusStore implements StatusStore {
   private refusal?: string;
   private pinned?: Record<string, unknown>;
   /** The stamp the resource held when this replica took the rollout on: the previous leader's, not a rival's. */
-  private readonly takenOver?: { identity: string; seq: number };
+  private readonly takenOver?: WriterStamp;
+  /** The last earlier leader's late write said in the log (once each). */
+  private lateSaid?: WriterStamp;
   /** Running analyses' states, as last saved; written with the status. */
   private runs: Record<string, AnalysisRunState>;
   private runsWritten = 0;
@@ -127,8 +134,8 @@ export class KubeStatusStore implements StatusStore {
     this.resourceVersion = r.metadata.resourceVersion;
     this.generation = r.metadata.generation;
     const status = r.status as Partial<ResourceStatus> | undefined;
-    this.seq = status?.writer?.seq ?? 0;
-    if (status?.writer) this.takenOver = { ...status.writer };
+    this.takenOver = readStamp(status?.writer);
+    this.seq = this.takenOver?.seq ?? 0;
     this.conditions = Array.isArray(status?.conditions) ? status.conditions : [];
     if (status?.command && typeof status.command.id === 'string') this.command = status.command;
     this.pinned = KubeStatusStore.savedTemplates(r);
@@ -293,19 +300,31 @@ export class KubeStatusStore implements StatusStore {
     }
   }
 
-  /** After a conflict: whether the status is still ours (only spec or metadata moved), taking the new version. */
+  /**
+   * After a conflict: whether the status is still ours, taking the new version. It is when
+   * only spec or metadata moved, and when the write found is an earlier leadership's (the old
+   * leader's last, in flight as its lease passed): this leader's status is written over it,
+   * as the one that acts now. A later term's, or another replica's of this term, is not.
+   */
   private async stillOurs(): Promise<boolean> {
     const current = await this.o.client.get(this.ref);
     if (!current) {
       this.lose(`${describeRef(this.ref)} was deleted`);
       return false;
     }
-    const writer = (current.status as Partial<ResourceStatus> | undefined)?.writer;
-    const ours = writer?.identity === this.o.identity && writer.seq <= this.seq;
-    const before = writer?.identity === this.takenOver?.identity && writer?.seq === this.takenOver?.seq;
-    if (writer && !ours && !before) {
-      this.lose(`replica ${writer.identity} has written its status since`);
+    const writer = readStamp((current.status as Partial<ResourceStatus> | undefined)?.writer);
+    // Our identity with a count past ours: another process given the same identity.
+    const twin = writer?.identity === this.o.identity && writer.seq > this.seq;
+    const found = twin ? 'rival' : judgeStamp(writer, { identity: this.o.identity, term: this.o.term }, this.takenOver);
+    if (found === 'rival') {
+      this.lose(`replica ${writer!.identity} has written its status since`);
       return false;
+    }
+    if (found === 'earlier' && !sameStamp(writer, this.takenOver) && !sameStamp(writer, this.lateSaid)) {
+      this.lateSaid = writer;
+      this.o.log(
+        `replica ${writer!.identity}'s last status write landed after this replica took ${describeRef(this.ref)} over: written over`,
+      );
     }
     this.resourceVersion = current.metadata.resourceVersion;
     this.generation = current.metadata.generation;
@@ -336,7 +355,7 @@ export class KubeStatusStore implements StatusStore {
       ...(this.refusal ? { message: this.refusal } : {}),
       conditions: this.conditions,
       ...(this.generation !== undefined ? { observedGeneration: this.generation } : {}),
-      writer: { identity: this.o.identity, seq: this.seq },
+      writer: stamp(this.o.identity, this.o.term, this.seq),
       ...(this.command ? { command: this.command } : {}),
       ...(this.pinned && Object.keys(this.pinned).length > 0 ? { templates: this.pinned } : {}),
       state,

@@ -175,9 +175,20 @@ describe('users as the unit, on a real router', () => {
       assert.equal(requests.verdict, 'Failed', `the request-level test: ${requests.reason}`);
       assert.notEqual(users.verdict, 'Failed', `the per-user test: ${users.reason}`);
       const part = errorsPart(w.runs.auto!);
-      // The client's many failures count once; light users' failures on the canary are few.
-      assert.ok(part.canary.events >= 1, 'the heavy client counted as one failing user');
-      assert.ok(client!.replies.filter((r) => r.status === 500).length > 20 * part.canary.events);
+      // The client's many failures count once: the canary's failing users are at most the
+      // light ones the router sent there (which, is fixed: see above) and the client. (Not a
+      // ratio of the client's failures to them: how many requests each sends before the
+      // request count fails depends on how busy the machine is.)
+      const sent = light.replies.length + light.errors.length;
+      let lightOnCanary = 0;
+      for (let i = 3; i < sent; i += 40) if (bucketOf(`light-${i}`, murmur3('svc')) < 5 * 100) lightOnCanary++;
+      const failures = client!.replies.filter((r) => r.status === 500).length;
+      assert.ok(part.canary.events >= 1, 'the heavy client counted as a failing user');
+      assert.ok(
+        part.canary.events <= lightOnCanary + 1,
+        `the heavy client's ${failures} failures counted once: ${part.canary.events} failing canary users, ` +
+          `of whom ${lightOnCanary} light ones at most`,
+      );
     },
   );
 

@@ -1,8 +1,8 @@
 /**
  * Leader election on a Lease of the test API server, with kanari's HTTP client: one
  * holder at a time, a hand-over when the holder steps down, a holder that cannot renew
- * stops before another may start, and a holder paused past its lease writes nothing when
- * it resumes.
+ * stops before another may start, a holder paused past its lease writes nothing when it
+ * resumes, and each holder leads in a term of its own (the Lease's transitions).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,9 +49,11 @@ describe('leader election on a Lease', () => {
     const a = candidate('a');
     a.election.start();
     await until('a leads', () => a.election.holds());
+    assert.equal(a.election.term, 0, 'the term a leads in: the Lease it made has had no other holder');
     const b = candidate('b');
     b.election.start();
     await sleep(TIMES.leaseDurationMs * 2);
+    assert.equal(b.election.term, undefined, 'no term while it does not lead');
     assert.equal(b.election.holds(), false, 'b never leads while a renews');
     assert.deepEqual(b.events, []);
     const lease = cluster.api.get('coordination.k8s.io/v1', 'Lease', 'default', `lease-${test}`);
@@ -62,6 +64,8 @@ describe('leader election on a Lease', () => {
     const taken = cluster.api.get('coordination.k8s.io/v1', 'Lease', 'default', `lease-${test}`);
     assert.equal(taken?.spec.holderIdentity, 'b');
     assert.equal(taken?.spec.leaseTransitions, 1);
+    assert.equal(b.election.term, 1, 'a later term than a’s: what their writes are told apart by');
+    assert.equal(a.election.term, undefined);
     await b.election.stop();
   });
 

@@ -195,6 +195,7 @@ describe('a Rollout’s log on Kubernetes', () => {
     );
     assert.equal(cm.metadata.labels!['app.kubernetes.io/managed-by'], 'kanari');
     assert.equal(stored().writer?.identity, 'operator-1');
+    assert.equal(stored().writer?.term, 0, 'the term operator-1 leads in, as its lease says');
     assert.ok(!stored().events.some((e) => e.type === 'measurement'));
 
     const history = await api(ports[1]!, '/api/v1/rollouts/web/history');
@@ -235,6 +236,8 @@ describe('a Rollout’s log on Kubernetes', () => {
     assert.equal(promoted.status, 200, promoted.body);
     await until('the result in the ConfigMap', () => stored().events.some((e) => e.type === 'result'));
     assert.equal(stored().writer?.identity, 'operator-2');
+    assert.equal(stored().writer?.term, 1, 'a later term: a late write of operator-1’s is told from a rival’s');
+    assert.equal(rollout()?.status?.writer?.term, 1);
     const all = stored().events.map((e) => e.id);
     assert.deepEqual(
       all,

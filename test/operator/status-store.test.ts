@@ -1,8 +1,10 @@
 /**
  * The status store on a Rollout resource of the test API server: a saved status reaches
  * the status subresource (with the columns and conditions people read), `durable()` says
- * when, a user's spec edit in between is not a reason to stop, and another replica's stamp
- * is: the store stops writing and says it lost the rollout.
+ * when, a user's spec edit in between is not a reason to stop, nor the old leader's last
+ * write (an earlier lease term) landing after the new leader read the resource; a later
+ * term's stamp, or another replica's of the same term, is: the store stops writing and says
+ * it lost the rollout.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,17 +37,30 @@ async function rollout(name: string): Promise<KubeObject> {
   });
 }
 
-function open(resource: KubeObject, identity = 'a') {
+function open(resource: KubeObject, identity = 'a', term?: number) {
   const lost: string[] = [];
   const store = new KubeStatusStore({
     client: cluster.client,
     resource,
     identity,
+    ...(term === undefined ? {} : { term }),
     onLost: (why) => lost.push(why),
     log: () => {},
   });
   store.putRollout({ name: resource.metadata.name, document: {}, templates: {}, status: initialStatus(spec, 1000) });
   return { store, lost };
+}
+
+/** Whether `store` writes everything saved so far within `ms` (a store that stopped never does). */
+const durableWithin = (store: KubeStatusStore, ms = 10_000) =>
+  Promise.race([store.durable().then(() => 'durable'), new Promise((r) => setTimeout(() => r('pending'), ms))]);
+
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) assert.fail(`${what} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 const statusOf = (name: string) => cluster.api.get('kanari.dev/v1alpha1', 'Rollout', 'default', name)?.status;
@@ -119,6 +134,59 @@ describe('the status store on a Rollout resource', () => {
     assert.equal(settled, 'durable');
     assert.equal(statusOf('four').writer.identity, 'new-leader');
   });
+
+  for (const [what, terms] of [
+    ['of an earlier lease term', [1, 2]],
+    ['written before terms (kanari upgraded mid-rollout)', [undefined, 2]],
+    ['written before terms, by leaders both without one', [undefined, undefined]],
+  ] as const)
+    it(`takes over from the old leader’s last write, ${what}, that landed after it read the resource, rather than stop`, async () => {
+      const name = `late-${terms.map((t) => t ?? 'none').join('-')}`;
+      const resource = await rollout(name);
+      const old = open(resource, 'old-leader', terms[0]);
+      await old.store.durable();
+      // The new leader reads the resource; the old leader's last write, in flight as its lease passed, lands after.
+      const read = (await cluster.client.get(refOf(resource)))!;
+      old.store.saveTransition(name, [], { ...initialStatus(spec, 5000), message: 'the old leader, late' });
+      await old.store.durable();
+      assert.equal(statusOf(name).state.message, 'the old leader, late');
+      const { store, lost } = open(read, 'new-leader', terms[1]);
+      store.saveTransition(name, [], { ...initialStatus(spec, 6000), message: 'the new leader' });
+      assert.equal(await durableWithin(store), 'durable');
+      assert.deepEqual(lost, []);
+      assert.equal(statusOf(name).state.message, 'the new leader');
+      assert.deepEqual(
+        { ...statusOf(name).writer, seq: 0 },
+        { identity: 'new-leader', ...(terms[1] === undefined ? {} : { term: terms[1] }), seq: 0 },
+      );
+      // The old leader, writing once more, finds the new leader's stamp: it stops, and writes nothing over it.
+      old.store.saveTransition(name, [], { ...initialStatus(spec, 7000), message: 'the old leader, later still' });
+      await until('the old leader stops', () => old.lost.length > 0);
+      assert.match(old.lost[0]!, /replica new-leader has written its status since/);
+      assert.equal(statusOf(name).state.message, 'the new leader');
+    });
+
+  for (const [what, rival] of [
+    ['another replica of the same term', { identity: 'c', term: 2 }],
+    ['a later term', { identity: 'c', term: 3 }],
+    ['the old leader in a later term (it led again)', { identity: 'old-leader', term: 3 }],
+  ] as const)
+    it(`stops writing once ${what} has written the status`, async () => {
+      const name = `rival-${rival.identity}-${rival.term}`;
+      const resource = await rollout(name);
+      const old = open(resource, 'old-leader', 1);
+      await old.store.durable();
+      const read = (await cluster.client.get(refOf(resource)))!;
+      await cluster.client.replace(
+        { ...read, status: { ...read.status!, writer: { ...rival, seq: 1 }, message: 'the rival' } },
+        { status: true },
+      );
+      const { store, lost } = open(read, 'new-leader', 2);
+      await until('the new leader stops', () => lost.length > 0);
+      assert.equal(await durableWithin(store, 200), 'pending', 'never durable: it was not written');
+      assert.match(lost[0]!, new RegExp(`replica ${rival.identity} has written its status since`));
+      assert.equal(statusOf(name).message, 'the rival');
+    });
 
   it("keeps a running analysis's judge state in status.runs, so another replica resumes the test where it was", async () => {
     // The template the operator builds for the default judge (compose.ts): counts from a Prometheus preset.

@@ -2,7 +2,10 @@
  * A Rollout's log as the ConfigMap keeps it (src/store/kubernetes-log-document.ts): its
  * name, its bounds whatever the rollout's length (events dropped oldest first but a
  * release's deploy and result last; history merged coarser, never dropped, a spike's
- * maximum error rate kept), and what it reads back from an object a person edited.
+ * maximum error rate kept), what it reads back from an object a person edited, and a
+ * leader change: the old leader's last write landing after the new leader read the object
+ * is continued after (the new leader's unwritten events renumbered), a later leader's stops
+ * the writer.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -20,6 +23,7 @@ import {
   unpackCounts,
   writeLog,
   emptyLog,
+  type LogDocument,
   type LogEvent,
 } from '../../src/store/kubernetes-log-document.js';
 import { EVIDENCE_PREFIX, TRAFFIC, type EvidenceBucket, type TrafficBucket } from '../../src/store/history.js';
@@ -295,57 +299,166 @@ describe('a Rollout’s log replaced by someone else’s ConfigMap of its name',
 });
 
 describe('a Rollout’s log across a leader change', () => {
-  it(
-    'is written on by the new leader when the old leader’s last write lands after the new one read it',
+  /** A ConfigMap store that refuses a write at a resourceVersion it no longer has, as the API server does. */
+  function world() {
+    let stored: KubeObject | undefined;
+    let version = 0;
+    const put = (o: KubeObject) => {
+      if (stored && o.metadata.resourceVersion !== stored.metadata.resourceVersion)
+        return Promise.reject(new KubeConflict('Conflict', 'the object has been modified'));
+      stored = structuredClone({ ...o, metadata: { ...o.metadata, resourceVersion: String(++version) } });
+      return Promise.resolve(structuredClone(stored));
+    };
+    const client = {
+      get: () => Promise.resolve(stored && structuredClone(stored)),
+      create: put,
+      replace: put,
+    } as unknown as KubeClient;
+    const rollout = {
+      apiVersion: 'kanari.dev/v1alpha1',
+      kind: 'Rollout',
+      metadata: { name: 'web', namespace: 'default', uid: 'u-1' },
+    } as KubeObject;
+    const lines: string[] = [];
+    return {
+      lines,
+      open: (identity: string, term?: number) =>
+        KubeRolloutLog.open({
+          client,
+          rollout,
+          identity,
+          ...(term === undefined ? {} : { term }),
+          log: (l) => lines.push(l),
+        }),
+      stored: () => readLog((stored as { data?: unknown } | undefined)?.data).log,
+      events: () => readLog((stored as { data?: unknown } | undefined)?.data).log.events.map((e) => [e.id, e.type]),
+    };
+  }
+  const row = (type: string) => [{ revision: 1, at: 1, type, data: {} }];
+  const at = 1_700_000_000_000;
+  /** A sequential run's counted window of 5 s, as its `window` measurement (the canary's requests). */
+  const counted = (start: number, requests: number) => [
     {
-      todo:
-        'the new leader takes the late write for a third replica’s and stops writing the log for its whole ' +
-        'leadership (said once in its log): it should read again and continue after it, its own unwritten ' +
-        'events renumbered (no reader has seen their ids). Not a small change: left',
+      metric: 'window',
+      window: { start, end: start + 5000 },
+      outcome: 'value' as const,
+      value: { canary: { requests, errors: 0 } } as unknown as number,
     },
-    async () => {
-      let stored: KubeObject | undefined;
-      let version = 0;
-      const put = (o: KubeObject) => {
-        if (stored && o.metadata.resourceVersion !== stored.metadata.resourceVersion)
-          return Promise.reject(new KubeConflict('Conflict', 'the object has been modified'));
-        stored = structuredClone({ ...o, metadata: { ...o.metadata, resourceVersion: String(++version) } });
-        return Promise.resolve(structuredClone(stored));
-      };
-      const client = {
-        get: () => Promise.resolve(stored && structuredClone(stored)),
-        create: put,
-        replace: put,
-      } as unknown as KubeClient;
-      const rollout = {
-        apiVersion: 'kanari.dev/v1alpha1',
-        kind: 'Rollout',
-        metadata: { name: 'web', namespace: 'default', uid: 'u-1' },
-      } as KubeObject;
-      const lines: string[] = [];
-      const open = (identity: string) => KubeRolloutLog.open({ client, rollout, identity, log: (l) => lines.push(l) });
-      const row = (type: string) => [{ revision: 1, at: 1, type, data: {} }];
-      const a = await open('op-1');
+  ];
+  const requestsAt = (doc: LogDocument, start: number) =>
+    (doc.history.find((r) => r.series === TRAFFIC && r.start === start)?.data as TrafficBucket | undefined)?.canary
+      ?.requests;
+
+  for (const [what, terms] of [
+    ['of an earlier lease term', [1, 2]],
+    ['written before terms (kanari upgraded mid-rollout)', [undefined, 2]],
+    ['written before terms, by leaders both without one', [undefined, undefined]],
+  ] as const)
+    it(`is written on by the new leader when the old leader’s last write, ${what}, lands after the new one read it`, async () => {
+      const w = world();
+      const a = await w.open('op-1', terms[0]);
       a.append(row('deploy'));
+      a.addHistory(TRAFFIC, at, traffic(100, 1));
       await a.flush();
       a.append(row('status'));
+      a.addHistory(TRAFFIC, at, traffic(10, 0));
+      a.addWindows(counted(at - 60_000, 7));
       // op-1's lease has passed; op-2 reads the log before op-1's last write lands.
-      const b = await open('op-2');
+      const b = await w.open('op-2', terms[1]);
       await a.close();
+      assert.deepEqual(w.events(), [
+        [1, 'deploy'],
+        [2, 'status'],
+      ]);
       b.append(row('promote'));
+      b.addHistory(TRAFFIC, at, traffic(50, 2));
+      // Judging the same run from the same Prometheus, it counts the window op-1 counted, and the next.
+      b.addWindows([...counted(at - 60_000, 7), ...counted(at - 55_000, 9)]);
+      await b.flush();
+      b.append(row('result'));
       await b.flush();
       await b.close();
+      // Its own unwritten events after the late write's, which readers may have seen: ids never reused.
       assert.deepEqual(
-        readLog((stored as { data?: unknown } | undefined)?.data).log.events.map((e) => [e.id, e.type]),
+        w.events(),
         [
           [1, 'deploy'],
           [2, 'status'],
           [3, 'promote'],
+          [4, 'result'],
         ],
-        lines.join('\n'),
+        w.lines.join('\n'),
       );
-    },
-  );
+      assert.equal(w.stored().lastId, 4);
+      assert.deepEqual(w.stored().writer, {
+        identity: 'op-2',
+        ...(terms[1] === undefined ? {} : { term: 2 }),
+        seq: 2,
+      });
+      // Each leader's traffic once: the old leader's (110 requests, 1 error) and the new one's (50, 2).
+      const cell = w.stored().history.find((r) => r.series === TRAFFIC && r.start === at)!.data as TrafficBucket;
+      assert.deepEqual([cell.canary?.requests, cell.canary?.errors], [160, 3]);
+      assert.deepEqual(
+        [requestsAt(w.stored(), at - 60_000), requestsAt(w.stored(), at - 55_000), w.stored().trafficThrough],
+        [7, 9, at - 50_000],
+        'a window both counted, once',
+      );
+      assert.match(w.lines.join('\n'), /replica op-1's last write landed after this replica took it over/);
+      assert.doesNotMatch(w.lines.join('\n'), /stopped writing/);
+    });
+
+  for (const [what, rival] of [
+    ['another replica of the same term', { identity: 'op-3', term: 2 }],
+    ['a later term', { identity: 'op-3', term: 3 }],
+    ['the old leader in a later term (it led again)', { identity: 'op-1', term: 3 }],
+    ['a replica without a term that is not the leader it took over from', { identity: 'op-3' }],
+  ] as const)
+    it(`stops writing once ${what} has written it`, async () => {
+      const w = world();
+      const a = await w.open('op-1', 1);
+      a.append(row('deploy'));
+      await a.flush();
+      await a.close();
+      const b = await w.open('op-2', 2);
+      const r = await w.open(rival.identity, 'term' in rival ? rival.term : undefined);
+      r.append(row('status'));
+      await r.flush();
+      b.append(row('promote'));
+      await b.flush();
+      await b.close();
+      await r.close();
+      assert.deepEqual(w.events(), [
+        [1, 'deploy'],
+        [2, 'status'],
+      ]);
+      assert.match(
+        w.lines.join('\n'),
+        /stopped writing ConfigMap default\/web\.kanari-log: replica op-\d has written it since/,
+      );
+    });
+
+  it('and the old leader stops once the new one, of a later term, has written', async () => {
+    const w = world();
+    const a = await w.open('op-1', 1);
+    a.append(row('deploy'));
+    await a.flush();
+    const b = await w.open('op-2', 2);
+    b.append(row('promote'));
+    await b.flush();
+    // Its fenced client let a write through just before its lease passed; it lands on a conflict.
+    a.append(row('status'));
+    await a.flush();
+    await a.close();
+    await b.close();
+    assert.deepEqual(w.events(), [
+      [1, 'deploy'],
+      [2, 'promote'],
+    ]);
+    assert.match(
+      w.lines.join('\n'),
+      /stopped writing ConfigMap default\/web\.kanari-log: replica op-2 has written it since/,
+    );
+  });
 });
 
 describe('latency in a Rollout’s log', () => {
