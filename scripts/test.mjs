@@ -59,7 +59,6 @@ const WAITING = [
   /^test\/kube\/kubectl-kubeconfig\.test\.ts$/, // kubectl processes one after another (~11 s)
   /^test\/cli\/token\.test\.ts$/, // three controllers' starts and stops, a rollout paused (~18 s, 6 s of CPU)
   /^test\/server\/events\.test\.ts$/, // streams held open, a client that never reads (~12 s, 3 s of CPU)
-  /^test\/analysis\/providers\/prometheus\.test\.ts$/, // a real Prometheus's scrapes (~12 s, a third of it CPU)
   /^test\/server\/(permissions|weight-delete)\.test\.ts$/, // controllers' starts and stops, files' modes (~8 s, 3 s of CPU)
   /^test\/operator\/status-store\.test\.ts$/, // writes that wait on a test API server (~9 s, 3 s of CPU)
 ];

@@ -22,6 +22,14 @@ export interface ClientSecond {
   regressed: { requests: number; extraErrors: number };
 }
 
+/** What a client sent in one second, and the new keys that second reported. */
+interface Sent {
+  requests: number;
+  arm: Arm;
+  latency: VersionBehaviour['latency'];
+  keys: Record<Arm, ArmKeys>;
+}
+
 /** When a client sends, in whole seconds since the deploy. */
 interface Activity {
   every: number;
@@ -36,9 +44,10 @@ export class HeavyClient {
   private failed = false;
   /** Per tracked threshold: whether it has been slower than it. */
   private readonly slow = new Map<number, boolean>();
-  /** Requests sent per latency (median/sigma), before this second. */
-  private readonly exposure = new Map<string, { latency: VersionBehaviour['latency']; requests: number }>();
-  private sent: { requests: number; arm: Arm; latency: VersionBehaviour['latency'] } | undefined;
+  /** What it sent each second since the key tracker started, with the new keys that second reported: a threshold asked later is drawn over them. */
+  private sent: Sent[] = [];
+  /** What the keys it had before (a burst's earlier clients) sent since the tracker started. */
+  private retired: Sent[][] = [];
 
   constructor(
     private readonly spec: Pick<ClientSpec, 'rate' | 'errorRate' | 'bucket' | 'canary'> & {
@@ -69,8 +78,16 @@ export class HeavyClient {
   reset(): void {
     this.seen = this.failed = false;
     this.slow.clear();
-    this.exposure.clear();
-    this.sent = undefined;
+    this.sent = [];
+    this.retired = [];
+  }
+
+  /** Becomes a key never seen before; the thresholds tracked stay tracked, and what the old key sent can still be asked of. */
+  private renew(): void {
+    this.seen = this.failed = false;
+    for (const t of this.slow.keys()) this.slow.set(t, false);
+    this.retired.push(this.sent);
+    this.sent = [];
   }
 
   second(
@@ -79,12 +96,11 @@ export class HeavyClient {
     behaviours: Record<Arm, VersionBehaviour>,
     keys: Record<Arm, ArmKeys>,
   ): ClientSecond | undefined {
-    this.closeSecond();
     const activation = this.activationAt(t);
     if (activation === undefined) return undefined;
     if (activation !== this.activation) {
       if (this.fresh || this.bucket === undefined) this.bucket = this.bucketOf();
-      if (this.fresh) this.reset();
+      if (this.fresh) this.renew();
       this.activation = activation;
     }
     const { random, spec } = this;
@@ -102,8 +118,11 @@ export class HeavyClient {
       keys[arm].failed++;
     }
     const latency = spec.latency ?? behaviours[arm].latency;
-    this.sent = { requests, arm, latency };
-    for (const threshold of this.slow.keys()) this.stepSlow(threshold, keys);
+    if (requests > 0) {
+      const sent = { requests, arm, latency, keys };
+      this.sent.push(sent);
+      for (const threshold of this.slow.keys()) this.stepSlow(threshold, sent);
+    }
     const regressed = rate > own ? requests : 0;
     return {
       arm,
@@ -114,32 +133,23 @@ export class HeavyClient {
     };
   }
 
-  /** Starts tracking whether it has been slower than `t`: before this second, and in it. */
-  track(t: number, keys: Record<Arm, ArmKeys>): void {
+  /** Starts tracking whether it has been slower than `t`: drawn second by second over what it sent since the tracker started. */
+  track(t: number): void {
     if (this.slow.has(t)) return;
-    let fast = 1;
-    for (const e of this.exposure.values()) fast *= (1 - slowerThan(t, e.latency)) ** e.requests;
-    this.slow.set(t, this.random.uniform() >= fast);
-    this.stepSlow(t, keys);
+    for (const sent of this.retired) sent.reduce((slow, s) => slow || this.slowIn(t, s), false);
+    this.slow.set(t, false);
+    for (const sent of this.sent) this.stepSlow(t, sent);
   }
 
-  private stepSlow(t: number, keys: Record<Arm, ArmKeys>): void {
-    const s = this.sent;
-    if (this.slow.get(t) || !s || s.requests === 0) return;
-    if (this.random.uniform() < 1 - (1 - slowerThan(t, s.latency)) ** s.requests) {
-      this.slow.set(t, true);
-      keys[s.arm].slow.set(t, (keys[s.arm].slow.get(t) ?? 0) + 1);
-    }
+  private stepSlow(t: number, s: Sent): void {
+    if (!this.slow.get(t) && this.slowIn(t, s)) this.slow.set(t, true);
   }
 
-  private closeSecond(): void {
-    const s = this.sent;
-    if (!s) return;
-    const key = `${s.latency.median}/${s.latency.sigma}`;
-    const e = this.exposure.get(key) ?? { latency: s.latency, requests: 0 };
-    e.requests += s.requests;
-    this.exposure.set(key, e);
-    this.sent = undefined;
+  /** Whether a key not yet slower than `t` is in second `s`, counted there if so. */
+  private slowIn(t: number, s: Sent): boolean {
+    if (this.random.uniform() >= 1 - (1 - slowerThan(t, s.latency)) ** s.requests) return false;
+    s.keys[s.arm].slow.set(t, (s.keys[s.arm].slow.get(t) ?? 0) + 1);
+    return true;
   }
 
   /** Which activation second `t` falls in (0 for an always-active client); undefined when it is idle. */

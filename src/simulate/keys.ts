@@ -1,8 +1,9 @@
 /**
  * One version's keys in one second of synthetic traffic, as the judge reads them. First
  * seen and first failing keys are counted when the second is generated; first-slow keys
- * for a threshold are counted from the first time the judge asks for it (the judge keeps
- * its thresholds once chosen), so the simulator never tracks a threshold nobody reads.
+ * for a threshold are drawn the first time the judge asks for it, for every second since
+ * the key tracker started (as the router's counts answer any threshold of any second), so
+ * the simulator never tracks a threshold nobody reads.
  */
 import type { KeyWindow, LatencyWindow } from '../analysis/judges/sequential/window.js';
 
@@ -26,7 +27,7 @@ export class SecondKeys implements KeyWindow {
     });
   }
 
-  /** None slow above `threshold` unless counted: no tracked key was, or it was first asked after this second. */
+  /** None slow above `threshold` unless counted: no tracked key was, or the tracker has started again since this second. */
   settle(threshold: number): void {
     if (!this.slow.has(threshold)) this.slow.set(threshold, 0);
   }

@@ -11,7 +11,8 @@
  * binomial of the share of buckets below the edge (exact), and the users move with their
  * segment to the version its buckets now belong to — a user changes version, never its
  * history. First-slow users are tracked per threshold from the first time the judge asks
- * for it, starting from each segment's past exposure to each version's latency; see `track`.
+ * for it, and then drawn for every second since the tracker started, as the router (which
+ * keeps each key's slowest request) could answer any threshold of any past second; see `track`.
  */
 import type { Random } from '../analysis/stats/random.js';
 import { armOf, BUCKETS, edgesOf, type Arm, type BucketSplit } from './buckets.js';
@@ -59,8 +60,20 @@ interface Segment {
   hi: number;
   /** One per rate class. */
   cells: Cell[];
-  /** Per latency (median/sigma): the load multipliers summed over the seconds the segment was served it. */
-  exposure: Map<string, { latency: VersionBehaviour['latency']; load: number }>;
+}
+
+/** One second since the tracker started, as a threshold asked later needs it: each segment's version and latency, the load, and the new keys it reported. */
+interface Second {
+  segments: { lo: number; hi: number; arm: Arm; latency: VersionBehaviour['latency'] }[];
+  load: number;
+  keys: Record<Arm, ArmKeys>;
+}
+
+/** A bucket range [lo, hi) while a threshold is drawn over the past: per rate class, users never yet slower than it. */
+interface Range {
+  lo: number;
+  hi: number;
+  left: number[];
 }
 
 /** New keys of each version in one second. */
@@ -82,14 +95,14 @@ export function emptyArmKeys(): Record<Arm, ArmKeys> {
 export class Population {
   private segments: Segment[];
   private readonly thresholds = new Set<number>();
-  /** The second being generated: each segment's version and latency, and the load multiplier. */
-  private current: { arms: Arm[]; behaviours: Record<Arm, VersionBehaviour>; load: number } | undefined;
+  /** Every second since the tracker started. */
+  private seconds: Second[] = [];
 
   constructor(
     private readonly classes: readonly RateClass[],
     private readonly random: Random,
   ) {
-    this.segments = [{ lo: 0, hi: BUCKETS, cells: classes.map((c) => freshCell(c.users)), exposure: new Map() }];
+    this.segments = [{ lo: 0, hi: BUCKETS, cells: classes.map((c) => freshCell(c.users)) }];
   }
 
   /** Expected requests per second of each version at this split and load. */
@@ -103,19 +116,15 @@ export class Population {
 
   /** Everyone unseen again: the tracker started empty (nobody was sent to a canary or baseline). */
   reset(): void {
-    for (const s of this.segments) {
-      s.exposure.clear();
-      for (const c of s.cells) Object.assign(c, freshCell(usersOf(c)));
-    }
+    for (const s of this.segments) for (const c of s.cells) Object.assign(c, freshCell(usersOf(c)));
     this.thresholds.clear();
-    this.current = undefined;
+    this.seconds = [];
   }
 
   /** Draws one second: the users first seen, first failing and first slow (tracked thresholds) on each version. */
   step(split: BucketSplit, load: number, behaviours: Record<Arm, VersionBehaviour>): Record<Arm, ArmKeys> {
     this.place(split);
     const arms = this.segments.map((s) => armOf(s.lo, split));
-    this.current = { arms, behaviours, load };
     const out = emptyArmKeys();
     const { random } = this;
     for (const [k, s] of this.segments.entries()) {
@@ -135,72 +144,102 @@ export class Population {
         out[arm].failed += failedNew + failedOld;
       }
     }
-    for (const t of this.thresholds) this.stepSlow(t, out);
+    const second: Second = {
+      segments: this.segments.map((s, k) => ({
+        lo: s.lo,
+        hi: s.hi,
+        arm: arms[k]!,
+        latency: behaviours[arms[k]!].latency,
+      })),
+      load,
+      keys: out,
+    };
+    this.seconds.push(second);
+    for (const t of this.thresholds) {
+      const ranges = this.segments.map((s) => ({ lo: s.lo, hi: s.hi, left: s.cells.map((c) => c.notSlow.get(t)!) }));
+      this.stepSlow(t, second, ranges);
+      this.segments.forEach((s, k) => s.cells.forEach((c, i) => c.notSlow.set(t, ranges[k]!.left[i]!)));
+    }
     return out;
   }
 
   /**
-   * Starts counting users first slower than `t`, from the second being generated (adding its
-   * new slow users to `out`). A user never slower than t so far is one whose every request
-   * was fast: with Λ its load-weighted exposure to each latency, probability e^(−λ Σ Λ·S(t)).
+   * Starts counting users first slower than `t`, from the second the tracker started: each
+   * past second's new slow users are added to the keys it reported, drawn second by second
+   * from the users never slower than t before it (probability 1 − e^(−λ·load·S(t)) in a
+   * second), with the segments as they were then. Segments only split between resets, so a
+   * past segment's users are those of today's segments inside it, and its count of users not
+   * yet slow splits among them as `place` splits every count.
    */
-  track(t: number, out: Record<Arm, ArmKeys>): void {
-    if (this.thresholds.has(t) || !this.current) return;
+  track(t: number): void {
+    if (this.thresholds.has(t)) return;
     this.thresholds.add(t);
-    for (const s of this.segments) {
-      let exposure = 0;
-      for (const e of s.exposure.values()) exposure += e.load * slowerThan(t, e.latency);
-      for (const [i, c] of s.cells.entries())
-        c.notSlow.set(t, this.random.binomial(usersOf(c), Math.exp(-this.classes[i]!.rate * exposure)));
+    let ranges: Range[] = [{ lo: 0, hi: BUCKETS, left: this.classes.map((c) => c.users) }];
+    for (const second of this.seconds) {
+      ranges = this.refine(ranges, second.segments);
+      this.stepSlow(t, second, ranges);
     }
-    this.stepSlow(t, out);
+    ranges = this.refine(ranges, this.segments);
+    for (const [k, s] of this.segments.entries()) s.cells.forEach((c, i) => c.notSlow.set(t, ranges[k]!.left[i]!));
   }
 
-  private stepSlow(t: number, out: Record<Arm, ArmKeys>): void {
-    const { arms, behaviours, load } = this.current!;
-    for (const [k, s] of this.segments.entries()) {
-      const arm = arms[k]!;
-      const slow = slowerThan(t, behaviours[arm].latency);
+  /** One second's new slow users above `t`, for each of `ranges` (one per segment of the second, in order). */
+  private stepSlow(t: number, second: Second, ranges: Range[]): void {
+    for (const [k, s] of second.segments.entries()) {
+      const slow = slowerThan(t, s.latency);
+      const r = ranges[k]!;
       let n = 0;
-      for (const [i, c] of s.cells.entries()) {
-        const left = c.notSlow.get(t)!;
-        const d = left > 0 ? this.random.binomial(left, -Math.expm1(-this.classes[i]!.rate * load * slow)) : 0;
-        c.notSlow.set(t, left - d);
+      for (const [i, left] of r.left.entries()) {
+        const d = left > 0 ? this.random.binomial(left, -Math.expm1(-this.classes[i]!.rate * second.load * slow)) : 0;
+        r.left[i] = left - d;
         n += d;
       }
-      out[arm].slow.set(t, (out[arm].slow.get(t) ?? 0) + n);
+      const keys = second.keys[s.arm];
+      keys.slow.set(t, (keys.slow.get(t) ?? 0) + n);
     }
   }
 
-  /** Adds the second just generated to each segment's exposure (before any segment splits). */
-  private closeSecond(): void {
-    if (!this.current) return;
-    const { arms, behaviours, load } = this.current;
-    this.current = undefined;
-    for (const [k, s] of this.segments.entries()) {
-      const latency = behaviours[arms[k]!].latency;
-      const key = `${latency.median}/${latency.sigma}`;
-      const e = s.exposure.get(key) ?? { latency, load: 0 };
-      e.load += load;
-      s.exposure.set(key, e);
+  /** `ranges` split at the edges of `segments` (a partition as fine or finer), one range per segment. */
+  private refine(ranges: Range[], segments: readonly { lo: number; hi: number }[]): Range[] {
+    const out: Range[] = [];
+    for (const s of segments) {
+      let r = ranges.find((x) => x.lo <= s.lo && s.hi <= x.hi)!;
+      for (const edge of [s.lo, s.hi]) {
+        if (edge <= r.lo || edge >= r.hi) continue;
+        const low: Range = { lo: r.lo, hi: edge, left: [] };
+        const high: Range = { lo: edge, hi: r.hi, left: [] };
+        r.left.forEach((left, i) => {
+          low.left[i] = hypergeometric(this.random, this.usersIn(r.lo, r.hi, i), left, this.usersIn(r.lo, edge, i));
+          high.left[i] = left - low.left[i]!;
+        });
+        ranges = ranges.flatMap((x) => (x === r ? [low, high] : [x]));
+        r = edge === s.lo ? high : low;
+      }
+      out.push(r);
     }
+    return out;
+  }
+
+  /** Users of rate class `i` in buckets [lo, hi): today's segments are as fine as any before. */
+  private usersIn(lo: number, hi: number, i: number): number {
+    let n = 0;
+    for (const s of this.segments) if (s.lo >= lo && s.hi <= hi) n += usersOf(s.cells[i]!);
+    return n;
   }
 
   /** Splits the segments at the split's edges, so each lies wholly in one version's buckets. */
   private place(split: BucketSplit): void {
-    this.closeSecond();
     for (const edge of edgesOf(split)) {
       const at = this.segments.findIndex((s) => s.lo < edge && edge < s.hi);
       if (at < 0) continue;
       const s = this.segments[at]!;
       const share = (edge - s.lo) / (s.hi - s.lo);
       const parts = s.cells.map((c) => this.splitCell(c, share));
-      const copy = () => new Map([...s.exposure].map(([k, e]) => [k, { ...e }]));
       this.segments.splice(
         at,
         1,
-        { lo: s.lo, hi: edge, cells: parts.map((p) => p[0]), exposure: copy() },
-        { lo: edge, hi: s.hi, cells: parts.map((p) => p[1]), exposure: copy() },
+        { lo: s.lo, hi: edge, cells: parts.map((p) => p[0]) },
+        { lo: edge, hi: s.hi, cells: parts.map((p) => p[1]) },
       );
     }
   }

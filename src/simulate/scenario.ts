@@ -65,8 +65,6 @@ export class TrafficGenerator {
   /** Whether the key tracker holds anyone: a canary or baseline has buckets. */
   private live = false;
   private readonly tracked = new Set<number>();
-  /** The new keys of the second being generated, per version. */
-  private current: Record<Arm, ArmKeys> | undefined;
   /** Canary requests this second that met a regression only some clients have, and the errors it added on average. */
   regressed = { requests: 0, extraErrors: 0 };
 
@@ -91,7 +89,6 @@ export class TrafficGenerator {
     this.live = live;
     const behaviours: Record<Arm, VersionBehaviour> = { canary, stable, baseline: stable };
     const keys = emptyArmKeys();
-    this.current = keys;
     const shares = sharesOf(table, traffic.matching ?? 0);
     // Requests sent to the canary by a header or cookie route: no stickiness key counts them.
     const routed = table.canary !== undefined && table.routes.length > 0 ? (traffic.matching ?? 0) : 0;
@@ -191,13 +188,12 @@ export class TrafficGenerator {
     this.tracked.clear();
   }
 
-  /** Starts counting first-slow keys above `threshold` from the second being generated, the first time the judge asks. */
+  /** Counts first-slow keys above `threshold` in every second since the tracker started, the first time the judge asks. */
   private readonly track = (threshold: number, window: SecondKeys): void => {
-    const keys = this.current;
-    if (keys && !this.tracked.has(threshold)) {
+    if (!this.tracked.has(threshold)) {
       this.tracked.add(threshold);
-      this.population?.track(threshold, keys);
-      for (const c of this.clients) c.track(threshold, keys);
+      this.population?.track(threshold);
+      for (const c of this.clients) c.track(threshold);
     }
     window.settle(threshold);
   };

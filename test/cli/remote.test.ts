@@ -142,10 +142,13 @@ describe('a remote controller over HTTPS', { skip: openssl }, () => {
     assert.match(r.body, /at most 64 files/);
   });
 
-  it("marks a browser's session cookie Secure over TLS", async () => {
+  it("marks a browser's session cookie Secure over TLS, under the __Host- prefix", async () => {
     const r = await post('/auth/sign-in', { token });
     assert.equal(r.status, 204, r.body);
-    assert.match(r.setCookie[0]!, /^kanari_session=[\w-]{43}; HttpOnly; SameSite=Lax; Path=\/; Max-Age=43200; Secure$/);
+    assert.match(
+      r.setCookie[0]!,
+      /^__Host-kanari_session=[\w-]{43}; HttpOnly; SameSite=Lax; Path=\/; Max-Age=43200; Secure$/,
+    );
   });
 });
 

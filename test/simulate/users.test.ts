@@ -105,21 +105,36 @@ describe('population', () => {
     assert.ok(Math.abs(rates.canary + rates.stable - 1000) < 1e-6);
   });
 
-  it('counts users first slower than a threshold asked late from their past exposure', () => {
+  it('counts users first slower than a threshold asked late in every second since the tracker started', () => {
     const classes = [{ rate: 1, users: 20_000 }];
     const pop = new Population(classes, new Random(11));
     const threshold = 0.1; // S(0.1 s) of a lognormal with median 50 ms, σ 0.5: 8.2%
     const slow = 1 - 0.9175;
-    let counted = 0;
+    const seconds = [];
     for (let t = 0; t < 40; t++) {
-      pop.rates(split(50), 1);
-      const keys = pop.step(split(50), 1, same);
-      if (t === 20) pop.track(threshold, keys);
-      counted += (keys.canary.slow.get(threshold) ?? 0) + (keys.stable.slow.get(threshold) ?? 0);
+      // A step to 25% at second 10 splits the users' range: the past is drawn over the ranges as they were.
+      const s = split(t < 10 ? 50 : 25);
+      pop.rates(s, 1);
+      seconds.push(pop.step(s, 1, same));
+      if (t === 20) pop.track(threshold);
     }
-    // Users first slow in seconds 20..39: N(e^(−20λs) − e^(−40λs)).
-    const want = 20_000 * (Math.exp(-20 * slow) - Math.exp(-40 * slow));
-    assert.ok(Math.abs(counted - want) < 5 * Math.sqrt(want), `got ${counted}, expected ${want.toFixed(0)}`);
+    const counted = seconds.map((k) => (k.canary.slow.get(threshold) ?? 0) + (k.stable.slow.get(threshold) ?? 0));
+    // Users first slow in seconds 0..19 and 20..39: N(1 − e^(−20λs)) and N(e^(−20λs) − e^(−40λs)).
+    for (const [from, want] of [
+      [0, 20_000 * (1 - Math.exp(-20 * slow))],
+      [20, 20_000 * (Math.exp(-20 * slow) - Math.exp(-40 * slow))],
+    ] as const) {
+      const got = sum(counted.slice(from, from + 20));
+      assert.ok(
+        Math.abs(got - want) < 5 * Math.sqrt(want),
+        `seconds ${from}+: got ${got}, expected ${want.toFixed(0)}`,
+      );
+    }
+    // Each second has its own count: the fewest expected, in second 39, are about 63.
+    assert.ok(
+      counted.every((n) => n > 0),
+      `${counted}`,
+    );
   });
 
   it('draws hypergeometric splits with the right mean, exactly and by approximation', () => {
@@ -220,6 +235,26 @@ describe('heavy clients', () => {
     };
     assert.equal(seenBy('new'), 6);
     assert.equal(seenBy('same'), 1);
+  });
+
+  it("bursts: each new client counts as slow once, for a threshold tracked before it came, and the past ones' when asked late", () => {
+    // Every request takes about 1 s: slower than 100 ms but for a chance of Φ(−ln 10/0.5) = 2·10⁻⁶ a request.
+    const slowOk: VersionBehaviour = { errorRate: 0, latency: { median: 1, sigma: 0.5 } };
+    const slowAll: Record<Arm, VersionBehaviour> = { canary: slowOk, stable: slowOk, baseline: slowOk };
+    const slowKeys = (trackAt: number) => {
+      const burst = HeavyClient.burst({ every: 60_000, duration: 10_000, rate: 20 }, new Random(9));
+      const seconds = [];
+      for (let t = 0; t < 400; t++) {
+        const keys = keysOf();
+        burst.second(t, split(50), slowAll, keys);
+        seconds.push(keys);
+        if (t === trackAt) burst.track(0.1);
+      }
+      return sum(seconds.map((k) => (k.canary.slow.get(0.1) ?? 0) + (k.stable.slow.get(0.1) ?? 0)));
+    };
+    // Six bursts (seconds 60, 120, … 360), each a new key.
+    assert.equal(slowKeys(61), 6);
+    assert.equal(slowKeys(399), 6);
   });
 });
 

@@ -258,82 +258,71 @@ describe('a Rollout’s log the operator may not read', () => {
   });
 });
 
+/** A ConfigMap store that refuses a write at a resourceVersion it no longer has, as the API server does. */
+function world() {
+  let stored: KubeObject | undefined;
+  let version = 0;
+  const put = (o: KubeObject) => {
+    if (stored && o.metadata.resourceVersion !== stored.metadata.resourceVersion)
+      return Promise.reject(new KubeConflict('Conflict', 'the object has been modified'));
+    stored = structuredClone({ ...o, metadata: { ...o.metadata, resourceVersion: String(++version) } });
+    return Promise.resolve(structuredClone(stored));
+  };
+  const client = {
+    get: () => Promise.resolve(stored && structuredClone(stored)),
+    create: put,
+    replace: put,
+  } as unknown as KubeClient;
+  const rollout = {
+    apiVersion: 'kanari.dev/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: 'web', namespace: 'default', uid: 'u-1' },
+  } as KubeObject;
+  const lines: string[] = [];
+  return {
+    lines,
+    open: (identity: string, term?: number) =>
+      KubeRolloutLog.open({
+        client,
+        rollout,
+        identity,
+        ...(term === undefined ? {} : { term }),
+        log: (l) => lines.push(l),
+      }),
+    stored: () => readLog((stored as { data?: unknown } | undefined)?.data).log,
+    /** The object as the API server holds it now. */
+    object: () => stored,
+    /** Someone else's write: the object replaced, at a new resourceVersion. */
+    replace: (o: KubeObject) => {
+      stored = { ...o, metadata: { ...o.metadata, resourceVersion: String(++version) } };
+    },
+    events: () => readLog((stored as { data?: unknown } | undefined)?.data).log.events.map((e) => [e.id, e.type]),
+  };
+}
+
 describe('a Rollout’s log replaced by someone else’s ConfigMap of its name', () => {
   it('is not written over it after the conflict that replacement causes', async () => {
-    let stored: KubeObject | undefined;
-    let version = 0;
-    const put = (o: KubeObject) => {
-      if (stored && o.metadata.resourceVersion !== stored.metadata.resourceVersion)
-        return Promise.reject(new KubeConflict('Conflict', 'the object has been modified'));
-      stored = structuredClone({ ...o, metadata: { ...o.metadata, resourceVersion: String(++version) } });
-      return Promise.resolve(structuredClone(stored));
-    };
-    const client = {
-      get: () => Promise.resolve(stored && structuredClone(stored)),
-      create: put,
-      replace: put,
-    } as unknown as KubeClient;
-    const rollout = {
-      apiVersion: 'kanari.dev/v1alpha1',
-      kind: 'Rollout',
-      metadata: { name: 'web', namespace: 'default', uid: 'u-1' },
-    } as KubeObject;
-    const lines: string[] = [];
-    const log = await KubeRolloutLog.open({ client, rollout, identity: 'op-1', log: (l) => lines.push(l) });
+    const w = world();
+    const log = await w.open('op-1');
     log.append([{ revision: 1, at: 1, type: 'deploy', data: {} }]);
     await log.flush();
     // A person deletes it and makes their own of that name (kubectl create configmap web.kanari-log …).
     const theirs = { settings: 'mine' };
-    stored = {
+    w.replace({
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name: 'web.kanari-log', namespace: 'default', resourceVersion: String(++version) },
+      metadata: { name: 'web.kanari-log', namespace: 'default' },
       data: theirs,
-    } as KubeObject;
+    } as KubeObject);
     log.append([{ revision: 1, at: 2, type: 'status', data: {} }]);
     await log.flush();
     await log.close(0);
-    assert.deepEqual((stored as { data?: unknown }).data, theirs, lines.join('\n'));
-    assert.match(lines.join('\n'), /web\.kanari-log is not kanari's/);
+    assert.deepEqual((w.object() as { data?: unknown }).data, theirs, w.lines.join('\n'));
+    assert.match(w.lines.join('\n'), /web\.kanari-log is not kanari's/);
   });
 });
 
 describe('a Rollout’s log across a leader change', () => {
-  /** A ConfigMap store that refuses a write at a resourceVersion it no longer has, as the API server does. */
-  function world() {
-    let stored: KubeObject | undefined;
-    let version = 0;
-    const put = (o: KubeObject) => {
-      if (stored && o.metadata.resourceVersion !== stored.metadata.resourceVersion)
-        return Promise.reject(new KubeConflict('Conflict', 'the object has been modified'));
-      stored = structuredClone({ ...o, metadata: { ...o.metadata, resourceVersion: String(++version) } });
-      return Promise.resolve(structuredClone(stored));
-    };
-    const client = {
-      get: () => Promise.resolve(stored && structuredClone(stored)),
-      create: put,
-      replace: put,
-    } as unknown as KubeClient;
-    const rollout = {
-      apiVersion: 'kanari.dev/v1alpha1',
-      kind: 'Rollout',
-      metadata: { name: 'web', namespace: 'default', uid: 'u-1' },
-    } as KubeObject;
-    const lines: string[] = [];
-    return {
-      lines,
-      open: (identity: string, term?: number) =>
-        KubeRolloutLog.open({
-          client,
-          rollout,
-          identity,
-          ...(term === undefined ? {} : { term }),
-          log: (l) => lines.push(l),
-        }),
-      stored: () => readLog((stored as { data?: unknown } | undefined)?.data).log,
-      events: () => readLog((stored as { data?: unknown } | undefined)?.data).log.events.map((e) => [e.id, e.type]),
-    };
-  }
   const row = (type: string) => [{ revision: 1, at: 1, type, data: {} }];
   const at = 1_700_000_000_000;
   /** A sequential run's counted window of 5 s, as its `window` measurement (the canary's requests). */

@@ -10,6 +10,7 @@ import { VersionTotals } from '../../../src/analysis/providers/builtin.js';
 import { KeyTracker } from '../../../src/router/keys.js';
 import { combineKeyStats, keyLevel, type KeyStats } from '../../../src/shared/key-stats.js';
 import { LatencySketch } from '../../../src/shared/sketch.js';
+import { normalQuantile } from '../../../src/analysis/stats/special.js';
 
 type Side = 'canary' | 'stable';
 
@@ -18,8 +19,11 @@ interface Second {
   users: { hash: number; side: Side; seconds: number }[];
 }
 
-/** The judge's windows for these seconds, as the builtin provider builds them from the tracker's cumulative counts. */
-function judged(seconds: Second[]): SequentialJudge {
+/**
+ * The judge's windows for these seconds, as the builtin provider builds them from the
+ * tracker's cumulative counts; and the first window after which it had failed.
+ */
+function judged(seconds: Second[], keyShare = 0.5): { judge: SequentialJudge; failedAt?: number } {
   const judge = new SequentialJudge({
     alpha: 0.05,
     unit: 'users',
@@ -47,9 +51,35 @@ function judged(seconds: Second[]): SequentialJudge {
       before[side] = now;
       return totals.toWindow();
     };
-    judge.observe({ canary: window('canary'), control: window('stable'), keyShare: 0.5 });
+    judge.observe({ canary: window('canary'), control: window('stable'), keyShare });
+    if (judge.verdict() === 'Failed') return { judge, failedAt: seconds.indexOf(second) };
   }
-  return judge;
+  return { judge };
+}
+
+/**
+ * Users whose requests are fixed, not drawn: user i is on the canary when i is a multiple of
+ * 20 (a key share of 5%), sends once every 1 + i mod 7 seconds, and its request in second s
+ * takes 50 ms·e^(0.5·z), z the normal quantile of a low-discrepancy point in (0, 1) — a
+ * lognormal's spread — times `slower` on the canary.
+ */
+function fixedUsers(slower: number, users = 1000, seconds = 60): Second[] {
+  const out: Second[] = [];
+  for (let s = 0; s < seconds; s++) {
+    const second: Second = { users: [] };
+    for (let i = 0; i < users; i++) {
+      if ((s + i) % (1 + (i % 7)) !== 0) continue;
+      const side: Side = i % 20 === 0 ? 'canary' : 'stable';
+      const u = Math.min(0.999, Math.max(0.001, (i * 0.6180339887 + s * 0.4142135624) % 1));
+      second.users.push({
+        hash: i + 1,
+        side,
+        seconds: 0.05 * Math.exp(0.5 * normalQuantile(u)) * (side === 'canary' ? slower : 1),
+      });
+    }
+    out.push(second);
+  }
+  return out;
 }
 
 describe('per-user latency evidence', () => {
@@ -70,7 +100,7 @@ describe('per-user latency evidence', () => {
       seconds.push({
         users: [...everyone, ...late].map((u) => ({ ...u, seconds: u.side === 'canary' ? 0.3 : 0.05 })),
       });
-    const part = judged(seconds).report().metrics[0]!.parts[0]!;
+    const part = judged(seconds).judge.report().metrics[0]!.parts[0]!;
     assert.equal(part.canary.events, 55, 'every canary user became slower than the threshold once');
     assert.equal(part.control.events, 0);
     assert.ok(
@@ -80,5 +110,20 @@ describe('per-user latency evidence', () => {
     assert.equal(part.canary.requests, 55);
     assert.equal(part.control.requests, 55);
     assert.ok(part.canary.rate <= 1, `rate ${part.canary.rate}`);
+  });
+
+  it('catches a canary 3× slower at p50 in the window that fixes its threshold: users first slow while it was learned count', () => {
+    const seconds = fixedUsers(3);
+    // The p50 threshold is fixed by the window that brings the pooled requests to 1,000.
+    let [pooled, fixing] = [0, 0];
+    while ((pooled += seconds[fixing]!.users.length) < 1000) fixing++;
+    const { judge, failedAt } = judged(seconds, 0.05);
+    const part = judge.report().metrics[0]!.parts[0]!;
+    // Nothing is drawn, so the e-value's path is exact: 421 at that window, against 1/α = 20, with 47 of the 48
+    // canary users seen so far slow there against 446 of 787 on control. Judged from the fix on only, the canary's
+    // users had nearly all gone above the threshold while it was learned, uncounted: 3 of its 50 users ever counted
+    // against 504 of control's 950, and the e-value sank to 0.002 over 60 windows.
+    assert.equal(failedAt, fixing, judge.report().reason);
+    assert.ok(part.canary.events / part.canary.requests > 0.9, `${part.canary.events}/${part.canary.requests}`);
   });
 });

@@ -189,7 +189,7 @@ describe('sequential judge, users as the unit', () => {
     assert.ok(second < 300, `caught after ${second} s`);
   });
 
-  it('fixes a latency threshold from both versions pooled, then counts each user once above it', () => {
+  it('fixes a latency threshold from both versions pooled, then judges every window against it, those it learned from too', () => {
     const judge = latencyJudge([0.5]);
     const pooledAsked: number[] = [];
     const latency = (median: number): VersionWindow['latency'] => ({
@@ -212,9 +212,10 @@ describe('sequential judge, users as the unit', () => {
         control: { requests: 100, errors: 0, latency: latency(0.05), keys: keys(5) },
         keyShare: 0.5,
       });
-    // 1,000 pooled requests fix the threshold: 5 windows of 200 learn it, the other 15 are judged against it.
+    // 1,000 pooled requests fix the threshold: 5 windows of 200 learn it; then those 5 and the other 15 are judged against it.
     assert.equal(pooledAsked.length, 5);
-    assert.equal(asked.length, 2 * 15);
+    assert.equal(asked.length, 2 * 20);
+    assert.equal(judge.report().metrics[0]!.parts[0]!.canary.events, 5 * 20);
     const fixed = asked[0]![0]!;
     assert.ok(Math.abs(fixed - 0.075) < 1e-9, `threshold ${fixed}`);
     assert.ok(asked.every((ts) => ts[0] === fixed));
@@ -226,6 +227,30 @@ describe('sequential judge, users as the unit', () => {
     });
     assert.equal(asked.at(-1)![0], fixed, 'a restored judge keeps the fixed threshold');
     assert.equal(back.countedUnit, 'users');
+  });
+
+  it('a judge restored while a threshold learns judges against it the windows since the restore', () => {
+    const latency: VersionWindow['latency'] = {
+      countAbove: (ts) => ts.map(() => 0),
+      quantile: () => 0.05,
+      pooledQuantile: () => 0.05,
+    };
+    const asked: number[] = [];
+    const window = () => {
+      const keys = { seen: 10, failed: 0, slowAbove: (ts: readonly number[]) => (asked.push(...ts), ts.map(() => 1)) };
+      return {
+        canary: { requests: 100, errors: 0, latency, keys },
+        control: { requests: 100, errors: 0, latency, keys },
+        keyShare: 0.5,
+      };
+    };
+    const judge = latencyJudge([0.5]);
+    for (let s = 0; s < 3; s++) judge.observe(window());
+    // The windows kept for the replay are not saved: of the 5 that learn the threshold, the 2 after the restore are judged.
+    const back = SequentialJudge.from(JSON.parse(JSON.stringify(judge.toJSON())));
+    for (let s = 3; s < 20; s++) back.observe(window());
+    assert.equal(asked.length, 2 * 17);
+    assert.equal(back.report().metrics[0]!.parts[0]!.canary.events, 17);
   });
 
   it('waits for minUsers canary users before passing', () => {

@@ -12,6 +12,7 @@ const THRESHOLD_SMOOTHING = 0.2;
  * Users: how many pooled requests a quantile threshold learns from before it is fixed. A
  * user adds to a threshold's evidence once, at its first request above it, so the threshold
  * must not move once judging starts (a user could otherwise count again at each new one).
+ * The windows it learned from are then judged against it too (`replayLearned`).
  */
 function requestsToFix(q: number): number {
   return Math.max(1000, Math.ceil(50 / (1 - q)));
@@ -74,4 +75,36 @@ export function learnPooled(parts: readonly Part[], canary: VersionWindow, contr
 function pooledQuantile(canary: VersionWindow, control: VersionWindow, q: number): number {
   const [a, b] = [canary.latency, control.latency];
   return a && b && a.pooledQuantile ? a.pooledQuantile(b, q) : NaN;
+}
+
+/** One window of users kept while a threshold is learned, to be judged against it once it is fixed. */
+export interface LearnedWindow {
+  canary: Counted;
+  control: Counted;
+  /** The configured share of users the window is held to. */
+  share: number;
+}
+
+/**
+ * Users: judges the windows a threshold was learned from against it, once it is fixed, so
+ * that every user counts at its first request above it since the release began — as if the
+ * threshold had been known from the start — rather than only users not yet above it.
+ * (Judging only from the fix on, the users whose first slow request fell in the learning
+ * were spent uncounted: on a 3× slower canary nearly all its users then, against half of
+ * control's, so the canary's share of the later events sank towards nothing.)
+ *
+ * Valid because the threshold is learned from both versions pooled. Under "the canary
+ * changes nothing", the pooled requests are the same whichever users are on which version:
+ * the threshold, and when each user first goes above it, are functions of the users'
+ * behaviour alone, and which version a user is on is its bucket, drawn apart from all of
+ * it. So given the threshold, each such user is the canary's with the window's configured
+ * share exactly as if the threshold had been fixed in advance; the product of the learned
+ * windows' likelihood ratios has expectation ≤ 1, and the later windows continue the same
+ * test supermartingale. (Control's own quantile would not do: it depends on which users
+ * control has, so judging its own windows against it would not be fair to either side;
+ * the request-level test, which follows control's, judges only later windows.)
+ */
+export function replayLearned(p: Part, windows: readonly LearnedWindow[]): void {
+  const threshold = [Math.exp(p.logThreshold!)];
+  for (const w of windows) p.mixture.update(w.canary.above(threshold)[0]!, w.control.above(threshold)[0]!, w.share);
 }

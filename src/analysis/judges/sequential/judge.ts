@@ -16,7 +16,15 @@
  * `requests` unit counts requests, valid where each request is assigned on its own.
  */
 import type { ComparisonWindow } from './window.js';
-import { byRequest, byUser, learnFromControl, learnPooled, type Counted } from './counting.js';
+import {
+  byRequest,
+  byUser,
+  learnFromControl,
+  learnPooled,
+  replayLearned,
+  type Counted,
+  type LearnedWindow,
+} from './counting.js';
 import { RatioMixture } from './ratio-mixture.js';
 import { explain, ratioEvidence } from './explain.js';
 import type {
@@ -43,6 +51,13 @@ export const DEFAULT_SETTINGS: SequentialSettings = {
   promotion: { minRequests: 0 },
 };
 
+/**
+ * Users: the most windows kept for thresholds still learning (an hour of one-second windows).
+ * Past it the oldest are dropped: their users are spent uncounted on both versions alike,
+ * which costs power, not validity.
+ */
+const MAX_LEARNED_WINDOWS = 3600;
+
 interface MetricState {
   metric: SequentialMetric;
   alpha: number;
@@ -66,6 +81,8 @@ export class SequentialJudge {
   private interrupted: string | undefined;
   private failure?: string;
   private expectedShare = NaN;
+  /** Users: the windows seen while a latency threshold was learned, judged against it once fixed (not saved: a restored judge keeps those since). */
+  private learnedWindows: LearnedWindow[] = [];
 
   constructor(readonly settings: SequentialSettings) {
     if (settings.metrics.length === 0) throw new Error('a sequential analysis needs at least one metric');
@@ -142,20 +159,37 @@ export class SequentialJudge {
     if (!canary || !control) return;
     this.canaryUsers += canary.seen;
     // Only users that could add evidence make a later restart of the counts matter.
-    if (w.keyShare !== undefined && w.keyShare > 0 && w.keyShare < 1) this.usersSeen += canary.seen + control.seen;
-    this.count(byUser(canary), byUser(control), w.keyShare ?? NaN, w.keyShare, {
+    const share = w.keyShare ?? NaN;
+    if (share > 0 && share < 1) this.usersSeen += canary.seen + control.seen;
+    const [c, x] = [byUser(canary), byUser(control)];
+    if (this.learning()) {
+      if (share > 0 && share < 1) this.learnedWindows.push({ canary: c, control: x, share });
+      if (this.learnedWindows.length > MAX_LEARNED_WINDOWS) this.learnedWindows.shift();
+    }
+    this.count(c, x, share, w.keyShare, {
       judged: (p) => p.fixed === true,
-      learn: (state) => learnPooled(state.parts, w.canary, w.control),
+      learn: (state) => {
+        const learning = state.parts.filter((p) => !p.fixed);
+        learnPooled(state.parts, w.canary, w.control);
+        for (const p of learning) if (p.fixed) replayLearned(p, this.learnedWindows);
+      },
       exposedWhileLearning: true,
     });
+    if (!this.learning()) this.learnedWindows = [];
+  }
+
+  /** Whether any latency threshold is still being learned. */
+  private learning(): boolean {
+    return this.states.some((s) => s.metric.kind === 'latency' && s.parts.some((p) => !p.fixed));
   }
 
   /**
    * Folds one window into every metric, whatever is counted: events against `share`, latency
-   * parts whose threshold `judged` accepts, then (never before judging, so a threshold never
-   * depends on the data it judges) `learn`; and the split guard against `srmShare`. With
-   * `exposedWhileLearning`, a part still learning counts the window's exposure (not its
-   * events): a user first seen then can still be first slow once its threshold is fixed.
+   * parts whose threshold `judged` accepts, then (after judging, so a threshold that follows
+   * control's never depends on the data it judges) `learn`; and the split guard against
+   * `srmShare`. With `exposedWhileLearning`, a part still learning counts the window's
+   * exposure (not its events), and its events are judged once its threshold is fixed
+   * (`replayLearned`, valid for a threshold learned from both versions pooled).
    */
   private count(
     canary: Counted,

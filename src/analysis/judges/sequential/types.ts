@@ -63,7 +63,7 @@ export interface Part {
   quantile?: number;
   /** ln of the latency threshold, an average of control's quantile over earlier windows. */
   logThreshold?: number;
-  /** Users: the requests the threshold has learned from; it is fixed (and judging starts) once there are enough. */
+  /** Users: the requests the threshold has learned from; it is fixed once there are enough, and judging starts with the windows it learned from. */
   learned?: number;
   fixed?: boolean;
 }
