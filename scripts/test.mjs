@@ -45,6 +45,9 @@ const OFFLINE = [
 const UNTIMED = [
   /^test\/cli\/(lint|judge-input|k8s|k8s-apply|remote)\.test\.ts$/, // kanari lint / judge / k8s / remote commands, one after another
   /^test\/analysis\/judge-cli\.test\.ts$/,
+  /^test\/router\/(proxy|admin)\.test\.ts$/, // a router's answers and its admin API; no timeout tested
+  /^test\/server\/(ports|api-input)\.test\.ts$/, // controllers' starts on taken ports; bodies refused
+  /^test\/targets\/process\.test\.ts$/, // processes started, adopted and stopped
 ];
 const WAITING = [
   /^test\/docs\.test\.ts$/, // the kanari up walkthrough: two 20 s pauses of an idle rollout
@@ -61,6 +64,11 @@ const WAITING = [
   /^test\/server\/events\.test\.ts$/, // streams held open, a client that never reads (~12 s, 3 s of CPU)
   /^test\/server\/(permissions|weight-delete)\.test\.ts$/, // controllers' starts and stops, files' modes (~8 s, 3 s of CPU)
   /^test\/operator\/status-store\.test\.ts$/, // writes that wait on a test API server (~9 s, 3 s of CPU)
+  /^test\/web\/dashboard-operator\.test\.ts$/, // Chromium polling an operator's API every 5 s
+  /^test\/server\/oidc-chromium\.test\.ts$/, // Chromium through a sign-on provider's redirects
+  /^test\/server\/(store-failure|down-all)\.test\.ts$/, // controllers stopped, a full disk waited out
+  /^test\/kube\/(watch|apiserver-watch)\.test\.ts$/, // watches held open, bookmarks every second
+  /^test\/operator\/operator-templates\.test\.ts$/, // templates' releases through an operator
 ];
 
 function findFiles(dir, suffix) {

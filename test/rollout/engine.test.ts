@@ -49,7 +49,11 @@ describe('rollout engine', () => {
     // latency part then crosses its line first: also the canary being worse, and said so.
     assert.match(r.status.result!.reason, /analysis sequential is Failed: (errors|latency): the canary is worse/);
     assert.match(r.evidence ?? '', /canary \d+\/\d+, control \d+\/\d+/);
-    assert.ok(r.seconds <= 20, `rolled back ${r.seconds} s after the deploy`);
+    // Within seconds (9 s on a quiet machine), but seconds depend on how busy the machine is;
+    // how many of the canary's users the judge needed does not: about 100 (9 of 99 failing,
+    // 11 of 114, in trials alone), bounded here at 500.
+    const users = Number(/canary \d+\/(\d+)/.exec(r.evidence ?? '')?.[1]);
+    assert.ok(users <= 500, `rolled back after ${users} of the canary's users, ${r.seconds} s after the deploy`);
     assert.equal(r.status.stable, 'v1');
     assert.equal(r.failures, 0);
   });
