@@ -96,6 +96,8 @@ else console.log('dist/ is older than src/: kanari processes start from source, 
 // will not close) is killed at 14, inside CI's 15-minute budget for the suite.
 // `output` 'inherit' prints as the tests run (and keeps the text too); 'pipe' only keeps it.
 function run(files, output) {
+  // Node's runner given no file looks for test files itself, scripts/test.mjs among them.
+  if (files.length === 0) return Promise.resolve({ code: 0, text: '' });
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=180000', ...files],
@@ -142,10 +144,39 @@ const offline = all.filter(matches(OFFLINE));
 const untimed = all.filter(matches(UNTIMED));
 const waiting = all.filter(matches(WAITING));
 const rest = all.filter((f) => ![offline, untimed, waiting].some((l) => l.includes(f)));
-const runs = await Promise.all([run(rest, 'inherit'), run([...offline, ...untimed], 'pipe'), run(waiting, 'pipe')]);
+// The checks (type-check, lint, format, layer rules; `npm run check`) go first in the second
+// runner's lane: about a minute the integration tests need not wait for. A failed check fails
+// the run, and the tests still run, so one push tells about both.
+const CHECKS = ['typecheck', 'lint', 'format:check', 'layers'];
+function script(name) {
+  const child = spawn(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', '-s', name], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    shell: process.platform === 'win32',
+  });
+  let text = '';
+  child.stdout.setEncoding('utf8').on('data', (c) => (text += c));
+  child.stderr.setEncoding('utf8').on('data', (c) => (text += c));
+  return new Promise((resolve) =>
+    child.once('close', (code) =>
+      resolve({ code: code ?? 1, text: `npm run ${name}: ${code === 0 ? 'ok' : 'failed'}\n${text}` }),
+    ),
+  );
+}
+async function checksThenTests(files) {
+  const checks = [];
+  for (const name of CHECKS) checks.push(await script(name));
+  const tests = await run(files, 'pipe');
+  const failedChecks = checks.filter((c) => c.code !== 0);
+  return {
+    code: failedChecks.length > 0 ? 1 : tests.code,
+    text: `${checks.map((c) => c.text).join('')}${tests.text}`,
+    checks: failedChecks,
+  };
+}
+const runs = await Promise.all([run(rest, 'inherit'), checksThenTests([...offline, ...untimed]), run(waiting, 'pipe')]);
 const [, pure, idle] = runs;
 process.stdout.write(
-  `\n── offline tests, then untimed CLI ones (${offline.length} + ${untimed.length} files, run beside the others) ──\n${pure.text}`,
+  `\n── the checks, then offline tests and untimed CLI ones (${offline.length} + ${untimed.length} files, run beside the others) ──\n${pure.text}`,
 );
 process.stdout.write(`\n── waiting tests (${waiting.length} files, run beside the others) ──\n${idle.text}`);
 const failed = runs.filter((r) => r.code !== 0).length;
@@ -156,5 +187,6 @@ for (const r of runs) {
   if (r.code !== 0 && at >= 0) process.stdout.write(`\n${r.text.slice(at).split(/\nℹ tests /)[0]}\n`);
   else if (r.code !== 0) process.stdout.write(`\n── the end of a failed run ──\n${r.text.slice(-4000)}\n`);
 }
+for (const c of pure.checks) process.stdout.write(`\n── a check failed ──\n${c.text.slice(-4000)}\n`);
 console.log(`\n${failed === 0 ? 'all test runs passed' : `${failed} of ${runs.length} test runs failed`}`);
 process.exit(failed === 0 ? 0 : 1);
