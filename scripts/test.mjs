@@ -103,6 +103,11 @@ function run(files, output) {
     ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-timeout=180000', ...files],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  return collect(child, output);
+}
+
+/** What a child prints, kept (and with 'inherit' also printed) until it exits, and its exit code; killed at 14 minutes. */
+function collect(child, output) {
   let text = '';
   // Decoded as text as it comes, so a character split between two chunks is not lost.
   child.stdout.setEncoding('utf8');
@@ -148,19 +153,13 @@ const rest = all.filter((f) => ![offline, untimed, waiting].some((l) => l.includ
 // runner's lane: about a minute the integration tests need not wait for. A failed check fails
 // the run, and the tests still run, so one push tells about both.
 const CHECKS = ['typecheck', 'lint', 'format:check', 'layers'];
-function script(name) {
+async function script(name) {
   const child = spawn(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', '-s', name], {
     stdio: ['ignore', 'pipe', 'pipe'],
     shell: process.platform === 'win32',
   });
-  let text = '';
-  child.stdout.setEncoding('utf8').on('data', (c) => (text += c));
-  child.stderr.setEncoding('utf8').on('data', (c) => (text += c));
-  return new Promise((resolve) =>
-    child.once('close', (code) =>
-      resolve({ code: code ?? 1, text: `npm run ${name}: ${code === 0 ? 'ok' : 'failed'}\n${text}` }),
-    ),
-  );
+  const { code, text } = await collect(child, 'pipe');
+  return { code, text: `npm run ${name}: ${code === 0 ? 'ok' : 'failed'}\n${text}` };
 }
 async function checksThenTests(files) {
   const checks = [];
