@@ -22,7 +22,7 @@ import { LatencySketch } from '../shared/sketch.js';
 import type { EventRecord } from '../rollout/seams/store.js';
 import { describeSystemError } from '../shared/system.js';
 import { isNotActing } from '../shared/not-acting.js';
-import { judgeStamp, sameStamp, stamp, type WriterStamp } from './kubernetes-writer.js';
+import { judgeStamp, lastWrites, sameStamp, stamp, type WriterStamp } from './kubernetes-writer.js';
 import { denseSketch, EVIDENCE_PREFIX, evidenceOf, TRAFFIC, type TrafficBucket, type TrafficCell } from './history.js';
 import {
   boundEvents,
@@ -218,13 +218,18 @@ export class KubeRolloutLog {
     return this.writing;
   }
 
-  /** Stops writing, after one last attempt of at most `ms`: a leader that steps down leaves what it has. */
+  /** Stops writing, after its last writes (at most `ms`): a leader that steps down leaves what it has. */
   async close(ms = 2000): Promise<void> {
     if (this.closed) return;
     clearTimeout(this.timer);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.flush(), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
+    await lastWrites(
+      {
+        flush: () => this.flush(),
+        pending: () => !this.lost && !this.refused && this.written < this.version,
+        failing: () => this.lastError !== undefined,
+      },
+      ms,
+    );
     this.closed = true;
     clearTimeout(this.timer);
   }

@@ -56,3 +56,30 @@ const count = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) &
 export function stamp(identity: string, term: number | undefined, seq: number): WriterStamp {
   return { identity, ...(term !== undefined ? { term } : {}), seq };
 }
+
+/**
+ * A store's last writes as its runner closes it: flushes until nothing is left to write, a
+ * write fails (one last attempt, not a retry loop), or `ms` pass. A change that came while
+ * the write before was on its way (even in the same turn as it landed) gets a write of its
+ * own; the caller marks itself closed as this returns, with nothing left between.
+ */
+export async function lastWrites(
+  store: { flush(): Promise<void>; pending(): boolean; failing(): boolean },
+  ms: number,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  let timer: NodeJS.Timeout | undefined;
+  const out = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    while (store.pending() && Date.now() < deadline) {
+      let failed = false;
+      await Promise.race([
+        store.flush().then(() => (failed = store.pending() && store.failing())),
+        out.then(() => (failed = true)),
+      ]);
+      if (failed) return;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}

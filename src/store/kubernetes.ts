@@ -33,7 +33,7 @@ import type { AnalysisRunState } from '../analysis/run.js';
 import { describeSystemError } from '../shared/system.js';
 import { isNotActing } from '../shared/not-acting.js';
 import type { CommandAnswer } from '../kube/commands.js';
-import { judgeStamp, readStamp, sameStamp, stamp, type WriterStamp } from './kubernetes-writer.js';
+import { judgeStamp, lastWrites, readStamp, sameStamp, stamp, type WriterStamp } from './kubernetes-writer.js';
 import {
   conditionsOf,
   refusedConditions,
@@ -274,16 +274,20 @@ export class KubeStatusStore implements StatusStore {
   }
 
   /**
-   * Writes nothing more after one last attempt of at most `ms` (a leader that steps down
+   * Writes nothing more after its last writes, of at most `ms` (a leader that steps down
    * leaves its newest status; one whose lease lapsed has it refused and leaves nothing).
    */
   async close(ms = 2000): Promise<void> {
     if (this.closed) return;
-    let timer: NodeJS.Timeout | undefined;
     // After the write in flight, which may have read its body before the last change.
-    const last = (this.writing ?? Promise.resolve()).then(() => this.flush());
-    await Promise.race([last, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
+    await lastWrites(
+      {
+        flush: () => this.flush(),
+        pending: () => !this.lost && !this.closed && this.stored !== undefined && this.written < this.version,
+        failing: () => this.lastError !== undefined,
+      },
+      ms,
+    );
     this.closed = true;
   }
 

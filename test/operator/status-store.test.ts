@@ -307,4 +307,28 @@ describe('the status store on a Rollout resource', () => {
     assert.equal(await durableWithin(store, 500), 'pending');
     assert.equal(statusOf('closed').state.phase, 'SmallTraffic');
   });
+
+  it('leaves a change made as the write before it closed lands (the same turn)', async () => {
+    let open_ = () => {};
+    let gate: Promise<void> | undefined;
+    const gated = Object.assign(Object.create(cluster.client) as KubeClient, {
+      replace: async (o: KubeObject, options?: { status?: boolean }) => {
+        await gate;
+        return cluster.client.replace(o, options);
+      },
+    });
+    const { store } = open(await rollout('closing'), 'a', undefined, gated);
+    await store.durable();
+    gate = new Promise<void>((resolve) => (open_ = resolve));
+    store.saveTransition('closing', [], { ...initialStatus(spec, 2000), phase: 'SmallTraffic' as const });
+    await new Promise((resolve) => setImmediate(resolve)); // its write is on its way
+    const closing = store.close();
+    void store
+      .flush()
+      .then(() => store.saveTransition('closing', [], { ...initialStatus(spec, 3000), phase: 'Rollback' as const }));
+    gate = undefined;
+    open_();
+    await closing;
+    assert.equal(statusOf('closing').state.phase, 'Rollback', 'the change made before close() returned');
+  });
 });

@@ -262,11 +262,14 @@ describe('a Rollout’s log the operator may not read', () => {
 function world() {
   let stored: KubeObject | undefined;
   let version = 0;
-  const put = (o: KubeObject) => {
+  /** While set, a write waits for it before it lands (one in flight). */
+  let gate: Promise<void> | undefined;
+  const put = async (o: KubeObject) => {
+    await gate;
     if (stored && o.metadata.resourceVersion !== stored.metadata.resourceVersion)
       return Promise.reject(new KubeConflict('Conflict', 'the object has been modified'));
     stored = structuredClone({ ...o, metadata: { ...o.metadata, resourceVersion: String(++version) } });
-    return Promise.resolve(structuredClone(stored));
+    return structuredClone(stored);
   };
   const client = {
     get: () => Promise.resolve(stored && structuredClone(stored)),
@@ -297,8 +300,60 @@ function world() {
       stored = { ...o, metadata: { ...o.metadata, resourceVersion: String(++version) } };
     },
     events: () => readLog((stored as { data?: unknown } | undefined)?.data).log.events.map((e) => [e.id, e.type]),
+    /** Holds writes until the returned function is called. */
+    hold: () => {
+      let open = () => {};
+      gate = new Promise<void>((resolve) => (open = resolve));
+      return () => {
+        gate = undefined;
+        open();
+      };
+    },
   };
 }
+
+describe('a Rollout’s log closed', () => {
+  const row = (type: string) => [{ revision: 1, at: 1, type, data: {} }];
+
+  it('leaves every event appended before it closed, one that came while a write was in flight too', async () => {
+    const w = world();
+    const log = await w.open('op-1', 1);
+    log.append(row('deploy'));
+    const release = w.hold();
+    const first = log.flush();
+    // While that write is on its way, the last transitions come, then the runner closes.
+    log.append(row('status'));
+    const closing = log.close();
+    log.append(row('result'));
+    setTimeout(release, 20);
+    await Promise.all([first, closing]);
+    assert.deepEqual(w.events(), [
+      [1, 'deploy'],
+      [2, 'status'],
+      [3, 'result'],
+    ]);
+    log.append(row('after'));
+    await log.flush();
+    assert.equal(w.events().length, 3, 'nothing after it closed');
+  });
+
+  it('leaves an event appended as the write before it closed lands', async () => {
+    const w = world();
+    const log = await w.open('op-1', 1);
+    log.append(row('deploy'));
+    const release = w.hold();
+    const closing = log.close();
+    // Appended in the same turn as the write lands, after close() began waiting for it.
+    void log.flush().then(() => log.append(row('result')));
+    release();
+    await closing;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(w.events(), [
+      [1, 'deploy'],
+      [2, 'result'],
+    ]);
+  });
+});
 
 describe('a Rollout’s log replaced by someone else’s ConfigMap of its name', () => {
   it('is not written over it after the conflict that replacement causes', async () => {

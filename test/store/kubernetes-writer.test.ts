@@ -4,11 +4,11 @@
  * is the old leader's, landing late, and is continued after; a later term's, or another
  * replica's of the same term, is another leader's; stamps from before terms are judged by
  * the stamp found when the replica took over. And stamps read back from what a person may
- * have edited.
+ * have edited. And a store's last writes as it closes.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { judgeStamp, readStamp, type WriterStamp } from '../../src/store/kubernetes-writer.js';
+import { judgeStamp, lastWrites, readStamp, type WriterStamp } from '../../src/store/kubernetes-writer.js';
 
 const me = { identity: 'n', term: 5 };
 const old: WriterStamp = { identity: 'o', term: 4, seq: 7 };
@@ -76,5 +76,52 @@ describe('a writer stamp read back', () => {
       { identity: 'a', seq: 1, term: null },
     ])
       assert.equal(readStamp(bad), undefined, JSON.stringify(bad));
+  });
+});
+
+describe('a store’s last writes as it closes', () => {
+  /** A store whose writes take `ms` each and succeed unless `fail`; `changes` more come, one per write. */
+  function store(o: { ms: number; fail?: boolean; changes?: number }) {
+    let version = 1;
+    let written = 0;
+    let error: string | undefined;
+    let flushes = 0;
+    let changes = o.changes ?? 0;
+    return {
+      flushes: () => flushes,
+      written: () => written,
+      flush: async () => {
+        flushes++;
+        const v = version;
+        await new Promise((resolve) => setTimeout(resolve, o.ms).unref());
+        if (o.fail) error = 'the API server is down';
+        else [written, error] = [v, undefined];
+        // A change as the write lands, in the same turn.
+        if (changes-- > 0) version++;
+      },
+      pending: () => written < version,
+      failing: () => error !== undefined,
+    };
+  }
+
+  it('writes again what came while its write was on the way, until nothing is left', async () => {
+    const s = store({ ms: 5, changes: 3 });
+    await lastWrites(s, 2000);
+    assert.equal(s.written(), 4);
+    assert.equal(s.pending(), false);
+  });
+
+  it('makes one attempt when writes fail, not a loop against the API server', async () => {
+    const s = store({ ms: 5, fail: true });
+    await lastWrites(s, 2000);
+    assert.equal(s.flushes(), 1);
+  });
+
+  it('returns after its time however slow the write', async () => {
+    const s = store({ ms: 60_000 });
+    const began = Date.now();
+    await lastWrites(s, 50);
+    assert.ok(Date.now() - began < 5000, `${Date.now() - began} ms`);
+    assert.equal(s.flushes(), 1);
   });
 });
