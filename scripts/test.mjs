@@ -30,7 +30,7 @@ const OFFLINE = [
   /^test\/server\/tokens\.test\.ts$/,
   /^test\/server\/sessions\.test\.ts$/,
   /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits|durable|hold)\.test\.ts$/,
-  /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
+  /^test\/router\/(match|split|response-parser|request-head|strict-http|keys)\.test\.ts$/,
   /^test\/layers\.test\.ts$/,
   /^test\/web\/report-figures\.test\.ts$/,
   /^test\/server\/series-answer\.test\.ts$/,
