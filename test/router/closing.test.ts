@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { LINGER_MS } from '../../src/shared/http.js';
 import { startUpstream, type TestUpstream } from '../helpers/http.js';
 import { startTestRouter, type TestRouter } from '../helpers/router.js';
 
@@ -96,5 +97,32 @@ describe('an answer that ends the connection', () => {
     assert.match(got.received, /^HTTP\/1\.1 200 /);
     assert.equal(upstream.received - before, 1);
     assert.equal(upstream.last?.url, '/first');
+  });
+});
+
+describe('a client that goes on sending after a refusal', () => {
+  it('is cut off after a few more requests instead of lingering for LINGER_MS', async () => {
+    // Each request read after a refusal costs Node a request and a response that is never
+    // ended. Lingering, the router would read and build them for LINGER_MS; past a few, it
+    // drops the connection. The client here never closes its side and keeps sending, so only
+    // that cut ends the connection early: a write after it is answered with a reset.
+    const socket = net.connect({ port: router.port, host: '127.0.0.1', allowHalfOpen: true });
+    let received = '';
+    socket.on('data', (c: Buffer) => (received += c.toString('latin1')));
+    socket.on('error', () => {});
+    const closed = new Promise((r) => socket.once('close', r));
+    await new Promise((r) => socket.once('connect', r));
+    const started = Date.now();
+    socket.write(`GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n${second.repeat(20)}`);
+    const more = setInterval(() => !socket.destroyed && socket.write(second), 100);
+    const giveUp = setTimeout(() => socket.destroy(), LINGER_MS + 5000);
+    await closed;
+    const took = Date.now() - started;
+    clearInterval(more);
+    clearTimeout(giveUp);
+    assert.match(received, /^HTTP\/1\.1 400 /, received);
+    assert.equal((received.match(/^HTTP\/1\.1 /gm) ?? []).length, 1, 'only the refusal was answered');
+    // Cut off at once; lingering would last LINGER_MS (5 s). Half of it is the margin.
+    assert.ok(took < LINGER_MS / 2, `the connection lasted ${took} ms`);
   });
 });
