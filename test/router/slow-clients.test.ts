@@ -16,8 +16,8 @@ interface Held {
 }
 
 /** Opens a connection and writes `bytes`; the test decides what else to send. */
-async function hold(port: number, bytes = ''): Promise<Held> {
-  const socket = net.connect(port, '127.0.0.1');
+async function hold(port: number, bytes = '', allowHalfOpen = false): Promise<Held> {
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen });
   let data = '';
   socket.on('data', (c) => (data += c.toString('latin1')));
   socket.on('error', () => {});
@@ -76,8 +76,21 @@ describe('slow clients (finding 8)', () => {
     const bodyRouter = await startTestRouter({ pools: { stable: [upstream.url] } }, { timeouts: { clientBody: '2s' } });
     try {
       const before = upstream.connections.length;
-      const held = await hold(bodyRouter.port, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n');
-      const drip = setInterval(() => held.socket.write('x'), 200);
+      // Half-open allowed, so the client neither closes on the router's FIN nor stops
+      // sending: once it has read the 408 it sends the rest of its body at once. Read by a
+      // connection that lingers after the refusal, that rest must not complete the request
+      // upstream (it did with the refusal's abandon() taken away).
+      const held = await hold(bodyRouter.port, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n', true);
+      let sent = 0;
+      const drip = setInterval(() => {
+        if (/^HTTP\/1\.1 408 /.test(held.answer())) {
+          clearInterval(drip);
+          held.socket.end('x'.repeat(100 - sent));
+        } else if (sent < 99) {
+          held.socket.write('x');
+          sent++;
+        }
+      }, 200);
       const took = await held.closed;
       clearInterval(drip);
       assert.match(held.answer(), /^HTTP\/1\.1 408 /);
