@@ -14,6 +14,8 @@ const CHUNK = Buffer.alloc(64 * 1024, 'x');
 const FRAMED_CHUNK = Buffer.concat([Buffer.from(`${CHUNK.length.toString(16)}\r\n`), CHUNK, Buffer.from('\r\n')]);
 
 let written = 0;
+/** Called when the upstream's /stream response closes. */
+let streamClosed: () => void = () => {};
 let uploadRead = 0;
 let upstream: http.Server;
 let router: TestRouter;
@@ -31,6 +33,14 @@ before(async () => {
         res.end();
       };
       pump();
+    } else if (req.url === '/stream') {
+      // A response that never ends, a chunk every 50 ms, until the router closes the connection.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const tick = setInterval(() => res.write('tick\n'), 50);
+      res.once('close', () => {
+        clearInterval(tick);
+        streamClosed();
+      });
     } else if (req.url === '/sink') {
       // Reads one chunk of the upload and then stops reading.
       req.once('data', (c: Buffer) => {
@@ -97,5 +107,20 @@ describe('backpressure', () => {
       `the client could push ${(sent / 2 ** 20).toFixed(1)} MiB into a router whose upstream reads nothing`,
     );
     socket.destroy();
+  });
+
+  it('a client that leaves mid-response closes its upstream connection, which would otherwise stay held', async () => {
+    // Left alone, the upstream connection would stay open (paused, its response going
+    // nowhere) until the idle timeout, 60 s here, holding one of the endpoint's connections.
+    const upstreamClosed = new Promise<boolean>((r) => {
+      streamClosed = () => r(true);
+      setTimeout(() => r(false), 15_000).unref();
+    });
+    const socket = net.connect(router.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET /stream HTTP/1.1\r\nHost: a\r\n\r\n');
+    await new Promise((r) => socket.once('data', r));
+    socket.destroy();
+    assert.ok(await upstreamClosed, 'the upstream connection was still open 15 s after the client left');
   });
 });
