@@ -165,7 +165,7 @@ describe('upstream response parser', () => {
       ));
   }
 
-  it('rejects a connection closed mid-body and an oversized head', () => {
+  it('rejects a connection closed mid-body, an oversized head and a chunk size line that never ends', () => {
     assert.throws(
       () => parse('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc', { close: true }),
       /closed mid-response/,
@@ -177,5 +177,9 @@ describe('upstream response parser', () => {
     assert.throws(() => parse(whole, { step: 40 * 1024 }), /head too large/);
     const trailers = `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n${'T: x\r\n'.repeat(15_000)}\r\n`;
     assert.throws(() => parse(trailers, { step: 1000 }), /trailers too large/);
+    // A chunk size line that never ends would be held whole, however long it grew.
+    const endless = `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${'0'.repeat(2000)}`;
+    assert.throws(() => parse(endless), /chunk size line too long/);
+    assert.throws(() => parse(endless, { step: 100 }), /chunk size line too long/);
   });
 });
