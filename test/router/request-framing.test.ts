@@ -84,10 +84,14 @@ describe('framing (finding 4)', () => {
   }
 
   it('refuses two Transfer-Encoding fields and Transfer-Encoding in HTTP/1.0', async () => {
-    await refused(
-      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    // gzip, then chunked: Node's parser takes these two fields (chunked twice it refuses
+    // itself, so that case passed with kanari's own check removed); taken as the last one
+    // alone, the body would reach the upstream still gzipped and no longer labelled so.
+    const answer = await refused(
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
       400,
     );
+    assert.match(answer, /kanari: 2 Transfer-Encoding header fields/);
     await refused('POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400);
   });
 
