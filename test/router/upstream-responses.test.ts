@@ -50,6 +50,10 @@ function reply(head: string, socket: net.Socket): string | void {
       socket.write('HTTP/1.1 200 OK\r\n\r\npart');
       setTimeout(() => socket.resetAndDestroy(), 100);
       return;
+    case '/then-stray':
+      // Answered, then, with no request out, a second response nobody asked for.
+      setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale'), 100);
+      return 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
     case '/bad-later-chunk':
       socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
       setTimeout(() => socket.write('zz\r\nworld\r\n0\r\n\r\n'), 200);
@@ -126,6 +130,23 @@ describe('upstream responses checked as strictly as requests (finding 9)', () =>
         );
     }
     await pause(10);
+  });
+});
+
+describe('an upstream talking out of turn', () => {
+  it('loses its connection: bytes sent when no request is out close it, and it is never reused', async () => {
+    assert.equal((await get(router.port, '/then-stray')).status, 200);
+    // A pooled connection or a new one.
+    const conn = upstream.connections.find((c) => c.bytes.includes('/then-stray'))!;
+    // The stray answer goes out 100 ms after the first; the router closes the connection on it.
+    // Still pooled after 2 s, the connection would carry the next request.
+    for (let waited = 0; !conn.closed && waited < 2000; waited += 50) await pause(50);
+    const next = await get(router.port, '/ok');
+    assert.deepEqual({ status: next.status, body: next.body.toString() }, { status: 200, body: 'ok' });
+    // The connection may have carried earlier tests' requests; none may follow this one.
+    const after = conn.bytes.toString('latin1').split('/then-stray')[1]!;
+    assert.doesNotMatch(after, /^GET /m, `a request followed the stray answer: ${after}`);
+    assert.ok(conn.closed, 'the connection that talked out of turn was closed');
   });
 });
 
