@@ -125,6 +125,30 @@ describe('failover', () => {
     assert.equal(get.headers['x-app-version'], 'stable');
   });
 
+  it('never replays a GET whose body reached an upstream: the replay would carry its head alone', async () => {
+    // A GET with a body is no more replayable than a POST: the body is read once, so a
+    // replay announces a Content-Length it never sends (an upstream then waits for it, or
+    // reads the next request as that body). With GET counted replayable whatever its body,
+    // the replay went to stable and timed out there (504).
+    const rude = await rawUpstream((s) => s.once('data', () => s.destroy()));
+    const stable = await upstream('stable');
+    const r = await router(
+      { pools: { stable: [stable.url], canary: [rude] }, weights: { canary: 100 } },
+      { timeouts: { upstreamHeaders: '2s' } },
+    );
+    const before = stable.received;
+    // Node's client frames a GET's body only when told its length.
+    const get = await request(r.port, {
+      method: 'GET',
+      path: '/echo',
+      headers: { 'content-length': '12' },
+      body: 'search-terms',
+    });
+    assert.equal(get.status, 502);
+    assert.match(get.body, /^kanari: upstream canary closed the connection mid-request/);
+    assert.equal(stable.received, before, 'the GET was not sent again');
+  });
+
   it('answers 502 for a malformed upstream response and never passes it on', async () => {
     const smuggler = await rawUpstream((s) =>
       s.once('data', () =>
