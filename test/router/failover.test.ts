@@ -220,6 +220,24 @@ describe('failover', () => {
     assert.equal((await r.admin('GET', '/stats')).json.versions.canary.upstreamErrors.connectTimeout, 1);
   });
 
+  it('answers 502 to an upgrade its upstream accepts and never answers, once the connect timeout is spent', async () => {
+    const silent = await rawUpstream(() => {});
+    const r = await router({ pools: { stable: [silent] } }, { timeouts: { connect: '300ms' } });
+    const answer = await new Promise<string>((resolve) => {
+      const s = net.connect(r.port, '127.0.0.1', () =>
+        s.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'),
+      );
+      let got = '';
+      s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+      s.on('error', () => {});
+      s.on('close', () => resolve(got));
+      // A tunnel that never gives up fails the test on what was read, not by hanging it.
+      setTimeout(() => s.destroy(), 10_000).unref();
+    });
+    assert.match(answer, /^HTTP\/1\.1 502 /, JSON.stringify(answer));
+    assert.match(answer, /kanari: upstream stable refused or dropped the connection/);
+  });
+
   it('drops a response whose upstream goes idle mid-body', async () => {
     const stalling = await rawUpstream((s) =>
       s.once('data', () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial')),
