@@ -26,7 +26,7 @@ import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { formatPath } from '../config/errors.js';
 import { rolloutProblems } from '../config/checks.js';
 import { instanceName } from '../config/presets/counts.js';
-import { describeRef, type KubeClient, type KubeObject, type ObjectRef, type OwnerReference } from '../kube/api.js';
+import type { KubeClient, KubeObject, OwnerReference } from '../kube/api.js';
 import { RolloutEngine } from '../rollout/engine.js';
 import { systemClock } from '../rollout/seams/clock.js';
 import type { TargetsFactory } from '../rollout/seams/targets.js';
@@ -42,8 +42,9 @@ import { readCommand, type CommandAnswer } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
 import { record } from '../kube/versions.js';
 import { engineDocument, ownerOf, releaseOf, versionOf, type DeploymentObject } from './release.js';
-import { addCleanupFinalizer, giveBack, REPLICAS_ANNOTATION } from './give-back.js';
+import { addCleanupFinalizer, giveBack } from './give-back.js';
 import { isIdle, releaseTemplates, type BuiltinTemplates, type TemplateLookup } from './templates.js';
+import { holdWorkload, keepWorkloadHeld, workloadReplicas } from './workload.js';
 
 /** The adapters a runner builds its engine with (the operator picks them; tests may give fakes). */
 export interface RunnerWorld {
@@ -79,6 +80,8 @@ export class RolloutRunner {
   /** The Deployment whose pods kanari took over, once it has: held at zero even while the Rollout is refused. */
   private workload?: string;
   private said = new Set<string>();
+  /** A line of the operator's log, saying which Rollout. */
+  private readonly keyedLog = (line: string): void => this.world.log(`${this.key}: ${line}`);
   /** Closed for good (its leadership ended, or its Rollout went): it acts on nothing more. */
   private closed = false;
   readonly key: string;
@@ -173,7 +176,7 @@ export class RolloutRunner {
         rollout: this.resource,
         identity: this.world.identity,
         term: this.world.term,
-        log: (line) => this.world.log(`${this.key}: ${line}`),
+        log: this.keyedLog,
         control: () => ((this.engine?.status.traffic.weights.baseline ?? 0) > 0 ? 'baseline' : 'stable'),
       });
       // Closed while the log was read: no engine is opened for a leadership that is over.
@@ -183,7 +186,8 @@ export class RolloutRunner {
     const engine = this.engine!;
     this.workload = workload.metadata.name;
     await this.command(engine, rollout, this.place(rollout, workload).replicas);
-    await this.holdWorkload(workload, engine.status.phase === 'StableOnly' && engine.status.ready.length > 0);
+    const taken = engine.status.phase === 'StableOnly' && engine.status.ready.length > 0;
+    await holdWorkload(this.world.client, workload, taken, this.keyedLog);
     const version = versionOf(template);
     const s = engine.status;
     const last = s.result;
@@ -239,8 +243,7 @@ export class RolloutRunner {
   }
 
   private place(rollout: KubernetesRolloutDocument, workload: DeploymentObject) {
-    const kept = Number(workload.metadata.annotations?.[REPLICAS_ANNOTATION]);
-    const replicas = rollout.spec.replicas ?? (Number.isInteger(kept) ? kept : (workload.spec?.replicas ?? 1));
+    const replicas = workloadReplicas(rollout, workload);
     return { namespace: this.resource.metadata.namespace ?? 'default', service: rollout.spec.service.name, replicas };
   }
 
@@ -273,7 +276,7 @@ export class RolloutRunner {
       identity: this.world.identity,
       term: this.world.term,
       onLost: (why) => this.world.lost(why),
-      log: (line) => this.world.log(`${this.key}: ${line}`),
+      log: this.keyedLog,
       // Each transition as an Event on the Rollout, best effort: what `kubectl describe` lists.
       events: (rows) => {
         log.append(rows);
@@ -330,38 +333,8 @@ export class RolloutRunner {
    */
   private async keepHeld(): Promise<void> {
     const name = this.workload ?? record(record(this.resource.spec).workloadRef).name;
-    if (typeof name !== 'string' || name === '') return;
     const namespace = this.resource.metadata.namespace ?? 'default';
-    const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name };
-    const workload = await this.world.client.get<DeploymentObject>(ref);
-    if (workload) await this.holdWorkload(workload, false);
-  }
-
-  /**
-   * Keeps the referenced Deployment at zero pods once kanari's stable serves (`taken`), and
-   * whenever someone scales it up again after that: its pods would all run its newest template.
-   */
-  private async holdWorkload(workload: DeploymentObject, taken: boolean): Promise<void> {
-    const annotations = workload.metadata.annotations ?? {};
-    const held = annotations[REPLICAS_ANNOTATION] !== undefined;
-    const replicas = workload.spec?.replicas ?? 1;
-    if (replicas === 0 || (!held && !taken)) return;
-    const ref: ObjectRef = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      namespace: workload.metadata.namespace!,
-      name: workload.metadata.name,
-    };
-    await this.world.client.patch(ref, 'merge', {
-      metadata: {
-        resourceVersion: workload.metadata.resourceVersion,
-        annotations: held ? {} : { [REPLICAS_ANNOTATION]: String(replicas) },
-      },
-      spec: { replicas: 0 },
-    });
-    this.world.log(
-      `${this.key}: ${held ? 'scaled back to 0' : 'took over'} ${describeRef(ref)} (it had ${replicas} replicas; kanari runs its pods now)`,
-    );
+    await keepWorkloadHeld(this.world.client, namespace, name, this.keyedLog);
   }
 
   /**
@@ -432,6 +405,6 @@ export class RolloutRunner {
     if (this.said.has(line)) return;
     this.said.add(line);
     if (this.said.size > 100) this.said.clear();
-    this.world.log(`${this.key}: ${line}`);
+    this.keyedLog(line);
   }
 }
