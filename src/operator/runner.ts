@@ -16,12 +16,7 @@
  *   once the Rollout is being deleted, its engine stops and the workload and routing are
  *   given back step by step (give-back.ts) before the finalizer goes.
  */
-import { heldWeightProblem, KUBERNETES } from '../config/capabilities.js';
-import {
-  kubernetesRolloutDocument,
-  routerNameOf,
-  type KubernetesRolloutDocument,
-} from '../config/schemas/kubernetes.js';
+import { kubernetesRolloutDocument, type KubernetesRolloutDocument } from '../config/schemas/kubernetes.js';
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { formatPath } from '../config/errors.js';
 import { rolloutProblems } from '../config/checks.js';
@@ -35,13 +30,12 @@ import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
 import { recordEvent } from '../kube/events.js';
 import { eventNote } from '../rollout/event-text.js';
-import { commandEvent } from '../rollout/person-command.js';
 import { KubeRunStore } from '../store/kubernetes-runs.js';
 import { KubeRolloutLog } from '../store/kubernetes-log.js';
-import { readCommand, type CommandAnswer } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
 import { record } from '../kube/versions.js';
 import { engineDocument, ownerOf, releaseOf, versionOf, type DeploymentObject } from './release.js';
+import { carryOutCommand, refusedCommand } from './commands.js';
 import { addCleanupFinalizer, giveBack } from './give-back.js';
 import { isIdle, releaseTemplates, type BuiltinTemplates, type TemplateLookup } from './templates.js';
 import { holdWorkload, keepWorkloadHeld, workloadReplicas } from './workload.js';
@@ -200,46 +194,10 @@ export class RolloutRunner {
     if (t.rejected) this.say(`template ${version} waits: ${t.rejected}`);
   }
 
-  /**
-   * Carries out the command in the resource's annotation, once (its id is answered in the
-   * status). `rollout` and its `pods` say which weights its router can hold; without them
-   * (a refused spec) set-weight is refused.
-   */
-  private async command(engine: RolloutEngine, rollout?: KubernetesRolloutDocument, pods?: number): Promise<void> {
-    const request = readCommand(this.resource.metadata.annotations);
-    if (!request) return;
-    if ('invalid' in request) return this.say(request.invalid);
-    const store = this.store!;
-    if (store.answeredCommand === request.id) return;
-    const problem =
-      request.weight === undefined
-        ? undefined
-        : rollout
-          ? heldWeightProblem(KUBERNETES[routerNameOf(rollout.spec.trafficRouting)], request.weight, pods)
-          : 'the Rollout is refused as it is now, so which weights its router can send is not known';
-    // Who asked goes into the Rollout's log with the command, as under kanari up.
-    const actor = request.by === undefined ? {} : { actor: request.by };
-    const t = problem
-      ? { rejected: `set-weight ${request.weight}: ${problem}` }
-      : await engine.send(
-          request.command === 'set-weight'
-            ? {
-                type: 'setWeight',
-                weight: request.weight!,
-                ...(request.reason ? { reason: request.reason } : {}),
-                ...actor,
-              }
-            : { ...commandEvent(request.command, request), ...actor },
-        );
-    store.answer({
-      id: request.id,
-      command: request.command,
-      ...(t.rejected ? { refused: t.rejected } : {}),
-      at: new Date().toISOString(),
-    });
-    this.world.log(
-      `${this.key}: ${request.command}${request.by ? ` from ${request.by}` : ''}: ${t.rejected ? `refused: ${t.rejected}` : 'done'}`,
-    );
+  /** Carries out the person's command in the annotation, once (commands.ts); without `rollout`, set-weight is refused. */
+  private command(engine: RolloutEngine, rollout?: KubernetesRolloutDocument, pods?: number): Promise<void> {
+    const hands = { engine, store: this.store!, log: this.keyedLog, say: (line: string) => this.say(line) };
+    return carryOutCommand(this.resource, hands, rollout, pods);
   }
 
   private place(rollout: KubernetesRolloutDocument, workload: DeploymentObject) {
@@ -352,7 +310,7 @@ export class RolloutRunner {
       return this.store!.refuse(why);
     }
     await this.keepHeld();
-    const answer = this.refusedCommand(why);
+    const answer = refusedCommand(this.resource, why, this.keyedLog);
     if (current === why && !answer) return;
     await this.world.client.patch(
       {
@@ -379,25 +337,6 @@ export class RolloutRunner {
       },
       { status: true },
     );
-  }
-
-  /**
-   * The answer to a person's command while the Rollout is refused and this replica has no
-   * engine for it (a new leader: nothing runs until the spec is fixed), so the person hears
-   * why instead of waiting; undefined when there is none or it was answered.
-   */
-  private refusedCommand(why: string): CommandAnswer | undefined {
-    const request = readCommand(this.resource.metadata.annotations);
-    if (!request || 'invalid' in request) return undefined;
-    const answered = (this.resource.status as { command?: { id?: unknown } } | undefined)?.command?.id;
-    if (answered === request.id) return undefined;
-    this.world.log(`${this.key}: ${request.command}${request.by ? ` from ${request.by}` : ''}: refused: ${why}`);
-    return {
-      id: request.id,
-      command: request.command,
-      refused: `${why}; fix the spec, then ask again`,
-      at: new Date().toISOString(),
-    };
   }
 
   /** Logs a line once until it changes: a resync every few seconds must not repeat it. */
