@@ -36,7 +36,7 @@ const OFFLINE = [
   /^test\/server\/series-answer\.test\.ts$/,
   /^test\/server\/openapi\.test\.ts$/,
   /^test\/kube\/(crd|crd-templates|manifests|alerts|kubeconfig|weight-exporter-routers|events)\.test\.ts$/,
-  /^test\/operator\/(templates|counting-templates)\.test\.ts$/,
+  /^test\/operator\/(templates|counting-templates|commands)\.test\.ts$/,
   /^test\/traffic\/kubernetes\/nginx\/(canary-ingress|router)\.test\.ts$/,
   /^test\/targets\/kubernetes-objects\.test\.ts$/,
   /^test\/cli\/cluster-(options|view)\.test\.ts$/,
