@@ -6,10 +6,12 @@
  * - The first time, kanari takes the workload's pods over: the template the Deployment
  *   runs becomes the stable version, run by a Deployment kanari owns; once that is ready,
  *   the referenced Deployment is scaled to zero (its original size kept in an
- *   annotation), and from then on it is only the source of templates.
+ *   annotation), and from then on it is only the source of templates (workload.ts).
  * - A template that is neither stable nor the canary (nor one just rolled back) starts a
  *   release. The referenced Deployment is kept at zero: scaled up again, it would roll
  *   every pod to the new template at once, and kanari scales it straight back.
+ * - A person's command in the Rollout's annotation is carried out by its engine once, or
+ *   refused with the reason (commands.ts).
  * - A restart resumes from the resource's status (`KubeStatusStore`): no state lives only
  *   in memory.
  * - Before it first touches anything of the user's, it puts its finalizer on the Rollout;
