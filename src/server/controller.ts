@@ -5,13 +5,10 @@
  * saved there — after a clean stop or a `kill -9` alike — adopting the router and the
  * instances that kept running.
  */
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { EMBEDDED, heldWeightProblem } from '../config/capabilities.js';
-import { ConfigError } from '../config/errors.js';
-import { loadDocuments } from '../config/kinds.js';
-import { rolloutModeOf } from '../config/rollout-mode.js';
-import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from '../config/schemas/analysis.js';
-import type { RolloutDocument, TargetSpec } from '../config/schemas/rollout.js';
+import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
+import type { RolloutDocument } from '../config/schemas/rollout.js';
 import type { RolloutEngine } from '../rollout/engine.js';
 import { commandEvent, type Command } from '../rollout/person-command.js';
 import { sizedDocument } from '../rollout/sizes.js';
@@ -22,7 +19,8 @@ import { HISTORY_TYPES, rolloutSeries, type SeriesRange } from './series.js';
 import type { ProcessRecord } from '../targets/process.js';
 import { RouterProcess } from '../traffic/router-process.js';
 import { RouterService } from '../traffic/router-service.js';
-import { bundleReader, type Bundle } from './bundle.js';
+import { readRolloutFile, refuseChange } from './apply-file.js';
+import type { Bundle } from './bundle.js';
 import { ControllerError } from './controller-error.js';
 import { withOverrides } from './overrides.js';
 import { standaloneEngine } from './compose.js';
@@ -31,9 +29,6 @@ import { rolloutView, type RolloutView } from './view.js';
 
 export { ControllerError } from './controller-error.js';
 export { withOverrides } from './overrides.js';
-
-/** Linux allows 107 bytes in a unix socket path. */
-const MAX_SOCKET_PATH = 107;
 
 export { COMMANDS, type Command } from '../rollout/person-command.js';
 
@@ -100,32 +95,7 @@ export class Controller {
    * from it, never from this host's disk.
    */
   async apply(file: string, text: string, bundle?: Bundle, actor?: string): Promise<ApplyResult[]> {
-    let docs;
-    try {
-      docs = loadDocuments(file, text, undefined, bundle && bundleReader(bundle));
-    } catch (err) {
-      if (err instanceof ConfigError) throw new ControllerError(400, `${file} is not valid`, err.issues);
-      throw err;
-    }
-    const templates = Object.fromEntries(
-      docs
-        .filter((d) => d.kind === 'AnalysisTemplate')
-        .map((d) => [(d.value as AnalysisTemplateDocument).metadata.name, (d.value as AnalysisTemplateDocument).spec]),
-    );
-    const kubernetes = docs.filter((d) => d.kind === 'Rollout' && rolloutModeOf(d.value) === 'kubernetes');
-    if (kubernetes.length > 0)
-      throw new ControllerError(
-        400,
-        `${file} holds a Kubernetes Rollout (it has spec.workloadRef), which the kanari operator runs in a cluster: apply it with kubectl apply -f`,
-      );
-    const rollouts = docs
-      .filter((d) => d.kind === 'Rollout')
-      .map((d) => anchorProcesses(d.value as RolloutDocument, dirname(file)));
-    if (rollouts.length === 0)
-      throw new ControllerError(
-        400,
-        `${file} holds no Rollout (kinds: ${docs.map((d) => d.kind).join(', ') || 'none'})`,
-      );
+    const { rollouts, templates } = readRolloutFile(file, text, bundle);
     for (const doc of rollouts) this.checkChange(doc);
     const results: ApplyResult[] = [];
     for (const doc of rollouts) results.push(await this.replace(doc, templates, actor));
@@ -353,42 +323,13 @@ export class Controller {
     return this.view(name);
   }
 
-  /** A rollout's file may change between rollouts, not during one; and stable is only its first release. */
+  /** Refuses a change an apply cannot make now (`refuseChange`), or one to a rollout being deleted. */
   private checkChange(doc: RolloutDocument): void {
     const name = doc.metadata.name;
-    const m = this.rollouts.get(name);
     if (this.deleting.has(name))
       throw new ControllerError(409, `rollout ${name} is being deleted; apply it again once it is gone`);
-    if (m) this.refuseHalfDeleted(name);
-    const socket = this.socketPath();
-    if (Buffer.byteLength(socket) > MAX_SOCKET_PATH)
-      throw new ControllerError(
-        400,
-        `rollout ${name}: the router's admin socket ${socket} is longer than a unix socket path may be (${MAX_SOCKET_PATH} bytes); use a shorter --state directory`,
-      );
-    if (doc.spec.listen.port === 0)
-      throw new ControllerError(400, `rollout ${name}: spec.listen needs a fixed port that users can reach (got 0)`);
-    const taken = [...this.rollouts.values()].find(
-      (o) => o.document.metadata.name !== name && o.document.spec.listen.port === doc.spec.listen.port,
-    );
-    if (taken)
-      throw new ControllerError(
-        409,
-        `rollout ${name}: port ${doc.spec.listen.port} is already where rollout ${taken.document.metadata.name} listens`,
-      );
-    if (!m || JSON.stringify(m.document) === JSON.stringify(doc)) return;
-    const s = m.engine.status;
-    if (s.phase !== 'StableOnly' && s.phase !== 'Aborted')
-      throw new ControllerError(
-        409,
-        `rollout ${name} is in phase ${s.phase} (${s.canary?.version}); its file can change once this rollout ends — promote or abort it first`,
-      );
-    if (JSON.stringify(m.document.spec.stable) !== JSON.stringify(doc.spec.stable)) {
-      throw new ControllerError(
-        409,
-        `rollout ${name}: spec.stable only names the first release and ${s.stable.version} runs now; ship a new version with kanari deploy ${name} --version V`,
-      );
-    }
+    if (this.rollouts.has(name)) this.refuseHalfDeleted(name);
+    refuseChange(doc, this.socketPath(), this.rollouts.values());
   }
 
   private async replace(
@@ -473,17 +414,4 @@ async function waitFor(done: () => boolean, timeoutMs: number): Promise<boolean>
   for (const until = Date.now() + timeoutMs; Date.now() < until; await new Promise((r) => setTimeout(r, 100)))
     if (done()) return true;
   return done();
-}
-
-/** Process targets run in the rollout file's directory unless they say otherwise. */
-function anchorProcesses(doc: RolloutDocument, dir: string): RolloutDocument {
-  const anchor = (t: TargetSpec | undefined) =>
-    t?.process ? { ...t, process: { ...t.process, cwd: resolve(dir, t.process.cwd ?? '.') } } : t;
-  const spec = {
-    ...doc.spec,
-    stable: anchor(doc.spec.stable)!,
-    canary: anchor(doc.spec.canary)!,
-    ...(doc.spec.baseline ? { baseline: anchor(doc.spec.baseline) } : {}),
-  };
-  return { ...doc, spec };
 }
