@@ -12,7 +12,7 @@ import type { RolloutDocument } from '../config/schemas/rollout.js';
 import type { RolloutEngine } from '../rollout/engine.js';
 import { commandEvent, type Command } from '../rollout/person-command.js';
 import { sizedDocument } from '../rollout/sizes.js';
-import type { RolloutStatus, UntimedEvent } from '../rollout/types.js';
+import type { UntimedEvent } from '../rollout/types.js';
 import { describeSystemError } from '../shared/system.js';
 import { Store } from '../store/sqlite.js';
 import { HISTORY_TYPES, rolloutSeries, type SeriesRange } from './series.js';
@@ -22,6 +22,7 @@ import { RouterService } from '../traffic/router-service.js';
 import { readRolloutFile, refuseChange } from './apply-file.js';
 import type { Bundle } from './bundle.js';
 import { ControllerError } from './controller-error.js';
+import { Deletions } from './deletions.js';
 import { withOverrides } from './overrides.js';
 import { standaloneEngine } from './compose.js';
 import { LagHistogram } from './metrics.js';
@@ -31,9 +32,6 @@ export { ControllerError } from './controller-error.js';
 export { withOverrides } from './overrides.js';
 
 export { COMMANDS, type Command } from '../rollout/person-command.js';
-
-/** How long `delete --force` waits for users to be back on stable before it gives up (the abort stands). */
-const FORCED_DELETE_WAIT_MS = 60_000;
 
 interface Managed {
   document: RolloutDocument;
@@ -50,8 +48,8 @@ export interface ApplyResult {
 export class Controller {
   readonly store: Store;
   private readonly rollouts = new Map<string, Managed>();
-  /** Rollouts whose delete is under way: one delete at a time each. */
-  private readonly deleting = new Set<string>();
+  /** Deletes under way, and those an earlier controller left half done. */
+  private readonly deletions: Deletions;
   /** The one router process every rollout's service runs in; started when the first rollout writes traffic. */
   private readonly router: RouterProcess;
 
@@ -60,6 +58,12 @@ export class Controller {
     private readonly log: (line: string) => void = () => {},
   ) {
     this.store = new Store(join(stateDir, 'kanari.db'));
+    this.deletions = new Deletions({
+      store: this.store,
+      get: (name) => this.get(name),
+      deleted: (name) => this.rollouts.delete(name),
+      log,
+    });
     // Its pid is kept under no rollout ('' is no rollout's name).
     this.router = new RouterProcess({
       dir: join(stateDir, 'router'),
@@ -80,7 +84,7 @@ export class Controller {
       );
       this.log(`${saved.name}: resumed in phase ${saved.status.phase}`);
       // A delete the last controller began (it stopped or died midway) is finished, not undone.
-      if (this.store.record(saved.name, 'deleting')) void this.finishDelete(saved.name).catch(() => {});
+      if (this.deletions.begun(saved.name)) void this.deletions.finish(saved.name).catch(() => {});
     }
   }
 
@@ -148,41 +152,8 @@ export class Controller {
    * event log stays, ended by `deleted`). One in flight is refused unless `force`, which
    * aborts it and deletes it only once users are back on stable and the canary has stopped.
    */
-  async remove(
-    name: string,
-    options: { force?: boolean } = {},
-    actor?: string,
-  ): Promise<{ name: string; deleted: true }> {
-    const m = this.get(name);
-    if (this.deleting.has(name)) throw new ControllerError(409, `rollout ${name} is being deleted`);
-    if (!ended(m.engine.status)) {
-      const s = m.engine.status;
-      if (!options.force)
-        throw new ControllerError(
-          409,
-          `rollout ${name} is in phase ${s.phase} (${s.canary?.version ?? 'a canary'} has ${s.traffic.weights.canary}% of users); abort it and delete it once it has rolled back, or delete --force does both`,
-        );
-      this.deleting.add(name);
-      try {
-        // Refused once a promotion has switched stable: then the promotion's end is waited for instead.
-        await m.engine.send({
-          type: 'abort',
-          reason: 'the rollout is being deleted (delete --force)',
-          ...(actor === undefined ? {} : { actor }),
-        });
-        if (!(await waitFor(() => ended(m.engine.status), FORCED_DELETE_WAIT_MS)))
-          throw new ControllerError(
-            409,
-            `rollout ${name}: users are not back on ${m.engine.status.stable.version} after ${FORCED_DELETE_WAIT_MS / 1000} s (${m.engine.status.message}); nothing was deleted, delete it again once it has rolled back`,
-          );
-      } finally {
-        this.deleting.delete(name);
-      }
-    }
-    // Who asked is kept with the mark, so the deleted event names them even if another controller finishes it.
-    this.store.setRecord(name, 'deleting', { at: Date.now(), ...(actor === undefined ? {} : { actor }) });
-    await this.finishDelete(name);
-    return { name, deleted: true };
+  remove(name: string, options: { force?: boolean } = {}, actor?: string): Promise<{ name: string; deleted: true }> {
+    return this.deletions.remove(name, options, actor);
   }
 
   /** Whether the controller holds a rollout of this name. */
@@ -285,39 +256,11 @@ export class Controller {
     );
   }
 
-  private async finishDelete(name: string): Promise<void> {
-    const m = this.get(name);
-    this.deleting.add(name);
-    try {
-      await m.engine.close({ stopInstances: true, stopReason: `rollout ${name} was deleted` });
-      await m.router.stop();
-      const actor = this.store.record<{ actor?: string }>(name, 'deleting')?.actor;
-      this.store.deleteRollout(name, m.engine.status.revision, Date.now(), actor);
-      this.rollouts.delete(name);
-      this.log(`${name}: deleted`);
-    } catch (err) {
-      // The mark stays: the next controller finishes the delete.
-      this.log(`${name}: cannot finish deleting it now: ${describeSystemError(err)}`);
-      throw err;
-    } finally {
-      this.deleting.delete(name);
-    }
-  }
-
-  /** A delete that failed midway left its mark (and a closed engine): only another delete may touch the rollout. */
-  private refuseHalfDeleted(name: string): void {
-    if (this.store.record(name, 'deleting'))
-      throw new ControllerError(
-        409,
-        `rollout ${name} is being deleted: a delete stopped midway; kanari delete ${name} finishes it`,
-      );
-  }
-
   private async send(name: string, event: UntimedEvent): Promise<RolloutView> {
     const m = this.get(name);
     // A retry or deploy while a forced delete waits for the rollback would start what the delete then tears down.
-    if (this.deleting.has(name)) throw new ControllerError(409, `rollout ${name} is being deleted`);
-    this.refuseHalfDeleted(name);
+    if (this.deletions.has(name)) throw new ControllerError(409, `rollout ${name} is being deleted`);
+    this.deletions.refuseHalfDeleted(name);
     const t = await m.engine.send(event);
     if (t.rejected) throw new ControllerError(409, t.rejected);
     return this.view(name);
@@ -326,9 +269,9 @@ export class Controller {
   /** Refuses a change an apply cannot make now (`refuseChange`), or one to a rollout being deleted. */
   private checkChange(doc: RolloutDocument): void {
     const name = doc.metadata.name;
-    if (this.deleting.has(name))
+    if (this.deletions.has(name))
       throw new ControllerError(409, `rollout ${name} is being deleted; apply it again once it is gone`);
-    if (this.rollouts.has(name)) this.refuseHalfDeleted(name);
+    if (this.rollouts.has(name)) this.deletions.refuseHalfDeleted(name);
     refuseChange(doc, this.socketPath(), this.rollouts.values());
   }
 
@@ -399,19 +342,4 @@ export class Controller {
     this.rollouts.set(name, { document, templates, engine, router });
     engine.start();
   }
-}
-
-/** A rollout that runs only its stable version (an Aborted one has moved users back before stopping the canary). */
-function ended(s: RolloutStatus): boolean {
-  return (
-    (s.phase === 'StableOnly' || s.phase === 'Aborted') &&
-    s.stopping.length === 0 &&
-    s.instances.every((i) => i.id === s.stable.version)
-  );
-}
-
-async function waitFor(done: () => boolean, timeoutMs: number): Promise<boolean> {
-  for (const until = Date.now() + timeoutMs; Date.now() < until; await new Promise((r) => setTimeout(r, 100)))
-    if (done()) return true;
-  return done();
 }
