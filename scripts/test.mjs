@@ -28,6 +28,7 @@ const OFFLINE = [
   /^test\/shared\//,
   /^test\/store\//,
   /^test\/server\/tokens\.test\.ts$/,
+  /^test\/server\/apply-file\.test\.ts$/,
   /^test\/server\/sessions\.test\.ts$/,
   /^test\/rollout\/(machine|machine-property|strategies|sizes|engine-unit|stopped|traffic-splits|durable|hold)\.test\.ts$/,
   /^test\/router\/(match|split|response-parser|strict-http|keys)\.test\.ts$/,
