@@ -28,14 +28,11 @@ import {
   boundEvents,
   EVENTS_BUDGET,
   keptEvent,
-  LOG_KEY,
-  writeLog,
   LogHistory,
-  logName,
-  MANAGED_BY,
   readLog,
   type LogDocument,
 } from './kubernetes-log-document.js';
+import { isKanaris, logObject, logRef, ownedBy } from './kubernetes-log-object.js';
 
 /** Writes at most this often (a whole object each time). */
 export const WRITE_MS = 1000;
@@ -90,13 +87,13 @@ export class KubeRolloutLog {
     unread?: string,
   ) {
     this.ref = logRef(o.rollout);
-    const ours = found && found.metadata.ownerReferences?.some((r) => r.uid === o.rollout.metadata.uid);
+    const ours = found && ownedBy(found, o.rollout);
     const read = found ? readLog((found as { data?: unknown }).data) : undefined;
     if (unread !== undefined) {
       // Ids could go back over what it holds: kept in memory only, and said.
       this.lost = true;
       o.log(`cannot read ${describeRef(this.ref)} (${unread}): the log is not written; the rollout goes on`);
-    } else if (found && !this.kanaris(found)) this.notKanaris();
+    } else if (found && !isKanaris(found, o.rollout)) this.notKanaris();
     else if (found && !ours)
       o.log(`${describeRef(this.ref)} belongs to an older Rollout of this name: it is started afresh`);
     else if (read?.problem) o.log(`${describeRef(this.ref)}: ${read.problem}; it is continued without them`);
@@ -252,7 +249,7 @@ export class KubeRolloutLog {
     while (!this.lost && !this.refused && this.written < this.version) {
       const version = this.version;
       const doc = { ...this.document(), writer: stamp(this.o.identity, this.o.term, this.seq + 1) };
-      const object = this.object(doc);
+      const object = logObject(this.o.rollout, doc, this.resourceVersion);
       this.lastWrite = Date.now();
       const sending = this.fresh;
       this.fresh = new LogHistory();
@@ -304,7 +301,7 @@ export class KubeRolloutLog {
       return true;
     }
     // Someone else's made in its place since (deleted, then made again by hand).
-    if (!this.kanaris(current)) {
+    if (!isKanaris(current, this.o.rollout)) {
       this.notKanaris();
       return false;
     }
@@ -354,14 +351,6 @@ export class KubeRolloutLog {
     if (this.eventBytes > EVENTS_BUDGET) this.boundEvents();
   }
 
-  /** Whether a ConfigMap of the log's name is kanari's: owned by this Rollout, or labelled managed by kanari. */
-  private kanaris(found: KubeObject): boolean {
-    return (
-      found.metadata.ownerReferences?.some((r) => r.uid === this.o.rollout.metadata.uid) === true ||
-      found.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by']
-    );
-  }
-
   /** Someone else's ConfigMap of that name: never overwritten (the operator may update any ConfigMap). */
   private notKanaris(): void {
     this.lost = true;
@@ -369,34 +358,4 @@ export class KubeRolloutLog {
       `${describeRef(this.ref)} is not kanari's (no owner of this Rollout's uid, no managed-by label): the log is not written; rename or delete it`,
     );
   }
-
-  private object(doc: LogDocument): KubeObject {
-    const r = this.o.rollout;
-    return {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: {
-        name: this.ref.name,
-        namespace: this.ref.namespace!,
-        labels: { ...MANAGED_BY, 'kanari.dev/rollout': r.metadata.name.slice(0, 63).replace(/[-.]+$/, '') },
-        ownerReferences: [
-          {
-            apiVersion: r.apiVersion,
-            kind: r.kind,
-            name: r.metadata.name,
-            uid: r.metadata.uid ?? '',
-            controller: true,
-          },
-        ],
-        ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
-      },
-      data: { [LOG_KEY]: writeLog(doc) },
-    } as KubeObject;
-  }
-}
-
-/** The ConfigMap beside a Rollout. */
-function logRef(rollout: KubeObject): ObjectRef {
-  const namespace = rollout.metadata.namespace ?? 'default';
-  return { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: logName(rollout.metadata.name) };
 }
