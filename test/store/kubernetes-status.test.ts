@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { initialStatus } from '../../src/rollout/machine.js';
 import { conditionsOf, summaryOf } from '../../src/store/kubernetes-status.js';
-import { compactRun, RUN_STATE_BUDGET } from '../../src/store/kubernetes.js';
+import { compactRun, RUN_STATE_BUDGET } from '../../src/store/kubernetes-run-state.js';
 import type { AnalysisRunState } from '../../src/analysis/run.js';
 import type { RolloutStatus } from '../../src/rollout/types.js';
 import { doc } from '../helpers/engine-world.js';
