@@ -38,6 +38,7 @@ import { compactRun, RUN_STATE_BUDGET, savedRuns } from './kubernetes-run-state.
 import {
   conditionsOf,
   refusedConditions,
+  stepsOf,
   summaryOf,
   type Condition,
   type RolloutConditions,
@@ -371,11 +372,4 @@ export class KubeStatusStore implements StatusStore {
       ...(Object.keys(this.runs).length > 0 ? { runs: this.runs } : {}),
     };
   }
-}
-
-/** How many steps the rollout's plan has (the engine's document), for the Step column. */
-function stepsOf(document: unknown): number | undefined {
-  const steps = (document as { spec?: { strategy?: { canary?: { steps?: unknown } } } } | undefined)?.spec?.strategy
-    ?.canary?.steps;
-  return Array.isArray(steps) ? steps.length : undefined;
 }
