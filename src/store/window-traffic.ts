@@ -4,7 +4,8 @@
  * where that source reads a histogram, the bucket bounds and the requests above each. Here
  * one version's counts become a traffic cell, its latency a sketch rebuilt from the
  * histogram. Apart from the log that keeps the cells (kubernetes-log.ts): what a window's
- * counts say is pure and the same wherever they are kept; the log's concern is writing them.
+ * counts say is pure arithmetic, tested as a table; the log's concern is when and over what
+ * it writes them.
  */
 import { LatencySketch } from '../shared/sketch.js';
 import { denseSketch, type TrafficCell } from './history.js';
