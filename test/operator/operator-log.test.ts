@@ -244,7 +244,7 @@ describe('a Rollout’s log on Kubernetes', () => {
     await until('the result in the ConfigMap', () => stored().events.some((e) => e.type === 'result'));
     assert.equal(stored().writer?.identity, 'operator-2');
     // A later term than operator-1's, which is what tells a late write of operator-1's from a
-    // rival's. Not exactly one later: a lease that lapses under load (1.5 s here) and is taken
+    // rival's. Not exactly one later: a lease that lapses under load and is taken
     // again is a term of its own (CI saw 2).
     assert.ok(stored().writer!.term! > firstTerm, `a later term than ${firstTerm}: ${stored().writer?.term}`);
     assert.ok(

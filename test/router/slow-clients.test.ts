@@ -95,23 +95,28 @@ describe('slow clients (finding 8)', () => {
 
 describe("the body clock counts only the client's time (found in review)", () => {
   it('does not blame the client for an upload the upstream takes longer than clientBody to read', async () => {
-    // An upstream that reads about 1 MiB a second: a 4 MiB upload takes it some 4 s.
+    // An upstream that reads about 6.4 MiB a second: a 32 MiB upload takes it some 5 s, against
+    // a clientBody of 2 s. The body must be far larger than what the sockets between hold
+    // (loopback buffers here took all of 4 MiB at once: the router never held the body back,
+    // and the test passed with the clock never stopped); at 32 MiB the router pauses it some
+    // 20 times, and the clock, which runs while the body flows, used 0.5–0.7 s of its 2 s on
+    // a machine at load 11, and ran out with its stop on pause taken away.
     const slowReader = http.createServer((req, res) => {
       let got = 0;
       req.on('data', (c: Buffer) => {
         got += c.length;
         req.pause();
-        setTimeout(() => req.resume(), (c.length / (1024 * 1024)) * 1000);
+        setTimeout(() => req.resume(), (c.length / (6.4 * 1024 * 1024)) * 1000);
       });
       req.on('end', () => res.end(String(got)));
     });
     await new Promise<void>((r) => slowReader.listen(0, '127.0.0.1', () => r()));
     const router = await startTestRouter(
       { pools: { stable: [`http://127.0.0.1:${(slowReader.address() as net.AddressInfo).port}`] } },
-      { timeouts: { clientBody: '1s' } },
+      { timeouts: { clientBody: '2s' } },
     );
     try {
-      const body = Buffer.alloc(4 * 1024 * 1024, 'u');
+      const body = Buffer.alloc(32 * 1024 * 1024, 'u');
       const answer = await new Promise<{ status: number; text: string }>((resolve) => {
         const req = http.request(
           { host: '127.0.0.1', port: router.port, method: 'POST', path: '/', agent: false },
