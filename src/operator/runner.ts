@@ -6,27 +6,24 @@
  * - The first time, kanari takes the workload's pods over: the template the Deployment
  *   runs becomes the stable version, run by a Deployment kanari owns; once that is ready,
  *   the referenced Deployment is scaled to zero (its original size kept in an
- *   annotation), and from then on it is only the source of templates.
+ *   annotation), and from then on it is only the source of templates (workload.ts).
  * - A template that is neither stable nor the canary (nor one just rolled back) starts a
  *   release. The referenced Deployment is kept at zero: scaled up again, it would roll
  *   every pod to the new template at once, and kanari scales it straight back.
+ * - A person's command in the Rollout's annotation is carried out by its engine once, or
+ *   refused with the reason (commands.ts).
  * - A restart resumes from the resource's status (`KubeStatusStore`): no state lives only
  *   in memory.
  * - Before it first touches anything of the user's, it puts its finalizer on the Rollout;
  *   once the Rollout is being deleted, its engine stops and the workload and routing are
  *   given back step by step (give-back.ts) before the finalizer goes.
  */
-import { heldWeightProblem, KUBERNETES } from '../config/capabilities.js';
-import {
-  kubernetesRolloutDocument,
-  routerNameOf,
-  type KubernetesRolloutDocument,
-} from '../config/schemas/kubernetes.js';
+import { kubernetesRolloutDocument, type KubernetesRolloutDocument } from '../config/schemas/kubernetes.js';
 import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
 import { formatPath } from '../config/errors.js';
 import { rolloutProblems } from '../config/checks.js';
 import { instanceName } from '../config/presets/counts.js';
-import { describeRef, type KubeClient, type KubeObject, type ObjectRef, type OwnerReference } from '../kube/api.js';
+import type { KubeClient, KubeObject, OwnerReference } from '../kube/api.js';
 import { RolloutEngine } from '../rollout/engine.js';
 import { systemClock } from '../rollout/seams/clock.js';
 import type { TargetsFactory } from '../rollout/seams/targets.js';
@@ -35,15 +32,15 @@ import { describeSystemError } from '../shared/system.js';
 import { KubeStatusStore } from '../store/kubernetes.js';
 import { recordEvent } from '../kube/events.js';
 import { eventNote } from '../rollout/event-text.js';
-import { commandEvent } from '../rollout/person-command.js';
 import { KubeRunStore } from '../store/kubernetes-runs.js';
 import { KubeRolloutLog } from '../store/kubernetes-log.js';
-import { readCommand, type CommandAnswer } from '../kube/commands.js';
 import { memoryStore } from '../store/memory.js';
 import { record } from '../kube/versions.js';
 import { engineDocument, ownerOf, releaseOf, versionOf, type DeploymentObject } from './release.js';
-import { addCleanupFinalizer, giveBack, REPLICAS_ANNOTATION } from './give-back.js';
+import { carryOutCommand, refusedCommand } from './commands.js';
+import { addCleanupFinalizer, giveBack } from './give-back.js';
 import { isIdle, releaseTemplates, type BuiltinTemplates, type TemplateLookup } from './templates.js';
+import { holdWorkload, keepWorkloadHeld, workloadReplicas } from './workload.js';
 
 /** The adapters a runner builds its engine with (the operator picks them; tests may give fakes). */
 export interface RunnerWorld {
@@ -79,6 +76,8 @@ export class RolloutRunner {
   /** The Deployment whose pods kanari took over, once it has: held at zero even while the Rollout is refused. */
   private workload?: string;
   private said = new Set<string>();
+  /** A line of the operator's log, saying which Rollout. */
+  private readonly keyedLog = (line: string): void => this.world.log(`${this.key}: ${line}`);
   /** Closed for good (its leadership ended, or its Rollout went): it acts on nothing more. */
   private closed = false;
   readonly key: string;
@@ -173,7 +172,7 @@ export class RolloutRunner {
         rollout: this.resource,
         identity: this.world.identity,
         term: this.world.term,
-        log: (line) => this.world.log(`${this.key}: ${line}`),
+        log: this.keyedLog,
         control: () => ((this.engine?.status.traffic.weights.baseline ?? 0) > 0 ? 'baseline' : 'stable'),
       });
       // Closed while the log was read: no engine is opened for a leadership that is over.
@@ -183,7 +182,8 @@ export class RolloutRunner {
     const engine = this.engine!;
     this.workload = workload.metadata.name;
     await this.command(engine, rollout, this.place(rollout, workload).replicas);
-    await this.holdWorkload(workload, engine.status.phase === 'StableOnly' && engine.status.ready.length > 0);
+    const taken = engine.status.phase === 'StableOnly' && engine.status.ready.length > 0;
+    await holdWorkload(this.world.client, workload, taken, this.keyedLog);
     const version = versionOf(template);
     const s = engine.status;
     const last = s.result;
@@ -196,51 +196,14 @@ export class RolloutRunner {
     if (t.rejected) this.say(`template ${version} waits: ${t.rejected}`);
   }
 
-  /**
-   * Carries out the command in the resource's annotation, once (its id is answered in the
-   * status). `rollout` and its `pods` say which weights its router can hold; without them
-   * (a refused spec) set-weight is refused.
-   */
-  private async command(engine: RolloutEngine, rollout?: KubernetesRolloutDocument, pods?: number): Promise<void> {
-    const request = readCommand(this.resource.metadata.annotations);
-    if (!request) return;
-    if ('invalid' in request) return this.say(request.invalid);
-    const store = this.store!;
-    if (store.answeredCommand === request.id) return;
-    const problem =
-      request.weight === undefined
-        ? undefined
-        : rollout
-          ? heldWeightProblem(KUBERNETES[routerNameOf(rollout.spec.trafficRouting)], request.weight, pods)
-          : 'the Rollout is refused as it is now, so which weights its router can send is not known';
-    // Who asked goes into the Rollout's log with the command, as under kanari up.
-    const actor = request.by === undefined ? {} : { actor: request.by };
-    const t = problem
-      ? { rejected: `set-weight ${request.weight}: ${problem}` }
-      : await engine.send(
-          request.command === 'set-weight'
-            ? {
-                type: 'setWeight',
-                weight: request.weight!,
-                ...(request.reason ? { reason: request.reason } : {}),
-                ...actor,
-              }
-            : { ...commandEvent(request.command, request), ...actor },
-        );
-    store.answer({
-      id: request.id,
-      command: request.command,
-      ...(t.rejected ? { refused: t.rejected } : {}),
-      at: new Date().toISOString(),
-    });
-    this.world.log(
-      `${this.key}: ${request.command}${request.by ? ` from ${request.by}` : ''}: ${t.rejected ? `refused: ${t.rejected}` : 'done'}`,
-    );
+  /** Carries out the person's command in the annotation, once (commands.ts); without `rollout`, set-weight is refused. */
+  private command(engine: RolloutEngine, rollout?: KubernetesRolloutDocument, pods?: number): Promise<void> {
+    const hands = { engine, store: this.store!, log: this.keyedLog, say: (line: string) => this.say(line) };
+    return carryOutCommand(this.resource, hands, rollout, pods);
   }
 
   private place(rollout: KubernetesRolloutDocument, workload: DeploymentObject) {
-    const kept = Number(workload.metadata.annotations?.[REPLICAS_ANNOTATION]);
-    const replicas = rollout.spec.replicas ?? (Number.isInteger(kept) ? kept : (workload.spec?.replicas ?? 1));
+    const replicas = workloadReplicas(rollout, workload);
     return { namespace: this.resource.metadata.namespace ?? 'default', service: rollout.spec.service.name, replicas };
   }
 
@@ -273,7 +236,7 @@ export class RolloutRunner {
       identity: this.world.identity,
       term: this.world.term,
       onLost: (why) => this.world.lost(why),
-      log: (line) => this.world.log(`${this.key}: ${line}`),
+      log: this.keyedLog,
       // Each transition as an Event on the Rollout, best effort: what `kubectl describe` lists.
       events: (rows) => {
         log.append(rows);
@@ -330,38 +293,8 @@ export class RolloutRunner {
    */
   private async keepHeld(): Promise<void> {
     const name = this.workload ?? record(record(this.resource.spec).workloadRef).name;
-    if (typeof name !== 'string' || name === '') return;
     const namespace = this.resource.metadata.namespace ?? 'default';
-    const ref = { apiVersion: 'apps/v1', kind: 'Deployment', namespace, name };
-    const workload = await this.world.client.get<DeploymentObject>(ref);
-    if (workload) await this.holdWorkload(workload, false);
-  }
-
-  /**
-   * Keeps the referenced Deployment at zero pods once kanari's stable serves (`taken`), and
-   * whenever someone scales it up again after that: its pods would all run its newest template.
-   */
-  private async holdWorkload(workload: DeploymentObject, taken: boolean): Promise<void> {
-    const annotations = workload.metadata.annotations ?? {};
-    const held = annotations[REPLICAS_ANNOTATION] !== undefined;
-    const replicas = workload.spec?.replicas ?? 1;
-    if (replicas === 0 || (!held && !taken)) return;
-    const ref: ObjectRef = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      namespace: workload.metadata.namespace!,
-      name: workload.metadata.name,
-    };
-    await this.world.client.patch(ref, 'merge', {
-      metadata: {
-        resourceVersion: workload.metadata.resourceVersion,
-        annotations: held ? {} : { [REPLICAS_ANNOTATION]: String(replicas) },
-      },
-      spec: { replicas: 0 },
-    });
-    this.world.log(
-      `${this.key}: ${held ? 'scaled back to 0' : 'took over'} ${describeRef(ref)} (it had ${replicas} replicas; kanari runs its pods now)`,
-    );
+    await keepWorkloadHeld(this.world.client, namespace, name, this.keyedLog);
   }
 
   /**
@@ -379,7 +312,7 @@ export class RolloutRunner {
       return this.store!.refuse(why);
     }
     await this.keepHeld();
-    const answer = this.refusedCommand(why);
+    const answer = refusedCommand(this.resource, why, this.keyedLog);
     if (current === why && !answer) return;
     await this.world.client.patch(
       {
@@ -408,30 +341,11 @@ export class RolloutRunner {
     );
   }
 
-  /**
-   * The answer to a person's command while the Rollout is refused and this replica has no
-   * engine for it (a new leader: nothing runs until the spec is fixed), so the person hears
-   * why instead of waiting; undefined when there is none or it was answered.
-   */
-  private refusedCommand(why: string): CommandAnswer | undefined {
-    const request = readCommand(this.resource.metadata.annotations);
-    if (!request || 'invalid' in request) return undefined;
-    const answered = (this.resource.status as { command?: { id?: unknown } } | undefined)?.command?.id;
-    if (answered === request.id) return undefined;
-    this.world.log(`${this.key}: ${request.command}${request.by ? ` from ${request.by}` : ''}: refused: ${why}`);
-    return {
-      id: request.id,
-      command: request.command,
-      refused: `${why}; fix the spec, then ask again`,
-      at: new Date().toISOString(),
-    };
-  }
-
   /** Logs a line once until it changes: a resync every few seconds must not repeat it. */
   private say(line: string): void {
     if (this.said.has(line)) return;
     this.said.add(line);
     if (this.said.size > 100) this.said.clear();
-    this.world.log(`${this.key}: ${line}`);
+    this.keyedLog(line);
   }
 }

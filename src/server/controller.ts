@@ -5,25 +5,24 @@
  * saved there — after a clean stop or a `kill -9` alike — adopting the router and the
  * instances that kept running.
  */
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { EMBEDDED, heldWeightProblem } from '../config/capabilities.js';
-import { ConfigError } from '../config/errors.js';
-import { loadDocuments } from '../config/kinds.js';
-import { rolloutModeOf } from '../config/rollout-mode.js';
-import type { AnalysisTemplateDocument, AnalysisTemplateSpec } from '../config/schemas/analysis.js';
-import type { RolloutDocument, TargetSpec } from '../config/schemas/rollout.js';
+import type { AnalysisTemplateSpec } from '../config/schemas/analysis.js';
+import type { RolloutDocument } from '../config/schemas/rollout.js';
 import type { RolloutEngine } from '../rollout/engine.js';
 import { commandEvent, type Command } from '../rollout/person-command.js';
 import { sizedDocument } from '../rollout/sizes.js';
-import type { RolloutStatus, UntimedEvent } from '../rollout/types.js';
+import type { UntimedEvent } from '../rollout/types.js';
 import { describeSystemError } from '../shared/system.js';
 import { Store } from '../store/sqlite.js';
 import { HISTORY_TYPES, rolloutSeries, type SeriesRange } from './series.js';
 import type { ProcessRecord } from '../targets/process.js';
 import { RouterProcess } from '../traffic/router-process.js';
 import { RouterService } from '../traffic/router-service.js';
-import { bundleReader, type Bundle } from './bundle.js';
+import { readRolloutFile, refuseChange } from './apply-file.js';
+import type { Bundle } from './bundle.js';
 import { ControllerError } from './controller-error.js';
+import { Deletions } from './deletions.js';
 import { withOverrides } from './overrides.js';
 import { standaloneEngine } from './compose.js';
 import { LagHistogram } from './metrics.js';
@@ -32,13 +31,7 @@ import { rolloutView, type RolloutView } from './view.js';
 export { ControllerError } from './controller-error.js';
 export { withOverrides } from './overrides.js';
 
-/** Linux allows 107 bytes in a unix socket path. */
-const MAX_SOCKET_PATH = 107;
-
 export { COMMANDS, type Command } from '../rollout/person-command.js';
-
-/** How long `delete --force` waits for users to be back on stable before it gives up (the abort stands). */
-const FORCED_DELETE_WAIT_MS = 60_000;
 
 interface Managed {
   document: RolloutDocument;
@@ -55,8 +48,8 @@ export interface ApplyResult {
 export class Controller {
   readonly store: Store;
   private readonly rollouts = new Map<string, Managed>();
-  /** Rollouts whose delete is under way: one delete at a time each. */
-  private readonly deleting = new Set<string>();
+  /** Deletes under way, and those an earlier controller left half done. */
+  private readonly deletions: Deletions;
   /** The one router process every rollout's service runs in; started when the first rollout writes traffic. */
   private readonly router: RouterProcess;
 
@@ -65,6 +58,12 @@ export class Controller {
     private readonly log: (line: string) => void = () => {},
   ) {
     this.store = new Store(join(stateDir, 'kanari.db'));
+    this.deletions = new Deletions({
+      store: this.store,
+      get: (name) => this.get(name),
+      deleted: (name) => this.rollouts.delete(name),
+      log,
+    });
     // Its pid is kept under no rollout ('' is no rollout's name).
     this.router = new RouterProcess({
       dir: join(stateDir, 'router'),
@@ -85,7 +84,7 @@ export class Controller {
       );
       this.log(`${saved.name}: resumed in phase ${saved.status.phase}`);
       // A delete the last controller began (it stopped or died midway) is finished, not undone.
-      if (this.store.record(saved.name, 'deleting')) void this.finishDelete(saved.name).catch(() => {});
+      if (this.deletions.begun(saved.name)) void this.deletions.finish(saved.name).catch(() => {});
     }
   }
 
@@ -100,32 +99,7 @@ export class Controller {
    * from it, never from this host's disk.
    */
   async apply(file: string, text: string, bundle?: Bundle, actor?: string): Promise<ApplyResult[]> {
-    let docs;
-    try {
-      docs = loadDocuments(file, text, undefined, bundle && bundleReader(bundle));
-    } catch (err) {
-      if (err instanceof ConfigError) throw new ControllerError(400, `${file} is not valid`, err.issues);
-      throw err;
-    }
-    const templates = Object.fromEntries(
-      docs
-        .filter((d) => d.kind === 'AnalysisTemplate')
-        .map((d) => [(d.value as AnalysisTemplateDocument).metadata.name, (d.value as AnalysisTemplateDocument).spec]),
-    );
-    const kubernetes = docs.filter((d) => d.kind === 'Rollout' && rolloutModeOf(d.value) === 'kubernetes');
-    if (kubernetes.length > 0)
-      throw new ControllerError(
-        400,
-        `${file} holds a Kubernetes Rollout (it has spec.workloadRef), which the kanari operator runs in a cluster: apply it with kubectl apply -f`,
-      );
-    const rollouts = docs
-      .filter((d) => d.kind === 'Rollout')
-      .map((d) => anchorProcesses(d.value as RolloutDocument, dirname(file)));
-    if (rollouts.length === 0)
-      throw new ControllerError(
-        400,
-        `${file} holds no Rollout (kinds: ${docs.map((d) => d.kind).join(', ') || 'none'})`,
-      );
+    const { rollouts, templates } = readRolloutFile(file, text, bundle);
     for (const doc of rollouts) this.checkChange(doc);
     const results: ApplyResult[] = [];
     for (const doc of rollouts) results.push(await this.replace(doc, templates, actor));
@@ -178,41 +152,8 @@ export class Controller {
    * event log stays, ended by `deleted`). One in flight is refused unless `force`, which
    * aborts it and deletes it only once users are back on stable and the canary has stopped.
    */
-  async remove(
-    name: string,
-    options: { force?: boolean } = {},
-    actor?: string,
-  ): Promise<{ name: string; deleted: true }> {
-    const m = this.get(name);
-    if (this.deleting.has(name)) throw new ControllerError(409, `rollout ${name} is being deleted`);
-    if (!ended(m.engine.status)) {
-      const s = m.engine.status;
-      if (!options.force)
-        throw new ControllerError(
-          409,
-          `rollout ${name} is in phase ${s.phase} (${s.canary?.version ?? 'a canary'} has ${s.traffic.weights.canary}% of users); abort it and delete it once it has rolled back, or delete --force does both`,
-        );
-      this.deleting.add(name);
-      try {
-        // Refused once a promotion has switched stable: then the promotion's end is waited for instead.
-        await m.engine.send({
-          type: 'abort',
-          reason: 'the rollout is being deleted (delete --force)',
-          ...(actor === undefined ? {} : { actor }),
-        });
-        if (!(await waitFor(() => ended(m.engine.status), FORCED_DELETE_WAIT_MS)))
-          throw new ControllerError(
-            409,
-            `rollout ${name}: users are not back on ${m.engine.status.stable.version} after ${FORCED_DELETE_WAIT_MS / 1000} s (${m.engine.status.message}); nothing was deleted, delete it again once it has rolled back`,
-          );
-      } finally {
-        this.deleting.delete(name);
-      }
-    }
-    // Who asked is kept with the mark, so the deleted event names them even if another controller finishes it.
-    this.store.setRecord(name, 'deleting', { at: Date.now(), ...(actor === undefined ? {} : { actor }) });
-    await this.finishDelete(name);
-    return { name, deleted: true };
+  remove(name: string, options: { force?: boolean } = {}, actor?: string): Promise<{ name: string; deleted: true }> {
+    return this.deletions.remove(name, options, actor);
   }
 
   /** Whether the controller holds a rollout of this name. */
@@ -315,80 +256,23 @@ export class Controller {
     );
   }
 
-  private async finishDelete(name: string): Promise<void> {
-    const m = this.get(name);
-    this.deleting.add(name);
-    try {
-      await m.engine.close({ stopInstances: true, stopReason: `rollout ${name} was deleted` });
-      await m.router.stop();
-      const actor = this.store.record<{ actor?: string }>(name, 'deleting')?.actor;
-      this.store.deleteRollout(name, m.engine.status.revision, Date.now(), actor);
-      this.rollouts.delete(name);
-      this.log(`${name}: deleted`);
-    } catch (err) {
-      // The mark stays: the next controller finishes the delete.
-      this.log(`${name}: cannot finish deleting it now: ${describeSystemError(err)}`);
-      throw err;
-    } finally {
-      this.deleting.delete(name);
-    }
-  }
-
-  /** A delete that failed midway left its mark (and a closed engine): only another delete may touch the rollout. */
-  private refuseHalfDeleted(name: string): void {
-    if (this.store.record(name, 'deleting'))
-      throw new ControllerError(
-        409,
-        `rollout ${name} is being deleted: a delete stopped midway; kanari delete ${name} finishes it`,
-      );
-  }
-
   private async send(name: string, event: UntimedEvent): Promise<RolloutView> {
     const m = this.get(name);
     // A retry or deploy while a forced delete waits for the rollback would start what the delete then tears down.
-    if (this.deleting.has(name)) throw new ControllerError(409, `rollout ${name} is being deleted`);
-    this.refuseHalfDeleted(name);
+    if (this.deletions.has(name)) throw new ControllerError(409, `rollout ${name} is being deleted`);
+    this.deletions.refuseHalfDeleted(name);
     const t = await m.engine.send(event);
     if (t.rejected) throw new ControllerError(409, t.rejected);
     return this.view(name);
   }
 
-  /** A rollout's file may change between rollouts, not during one; and stable is only its first release. */
+  /** Refuses a change an apply cannot make now (`refuseChange`), or one to a rollout being deleted. */
   private checkChange(doc: RolloutDocument): void {
     const name = doc.metadata.name;
-    const m = this.rollouts.get(name);
-    if (this.deleting.has(name))
+    if (this.deletions.has(name))
       throw new ControllerError(409, `rollout ${name} is being deleted; apply it again once it is gone`);
-    if (m) this.refuseHalfDeleted(name);
-    const socket = this.socketPath();
-    if (Buffer.byteLength(socket) > MAX_SOCKET_PATH)
-      throw new ControllerError(
-        400,
-        `rollout ${name}: the router's admin socket ${socket} is longer than a unix socket path may be (${MAX_SOCKET_PATH} bytes); use a shorter --state directory`,
-      );
-    if (doc.spec.listen.port === 0)
-      throw new ControllerError(400, `rollout ${name}: spec.listen needs a fixed port that users can reach (got 0)`);
-    const taken = [...this.rollouts.values()].find(
-      (o) => o.document.metadata.name !== name && o.document.spec.listen.port === doc.spec.listen.port,
-    );
-    if (taken)
-      throw new ControllerError(
-        409,
-        `rollout ${name}: port ${doc.spec.listen.port} is already where rollout ${taken.document.metadata.name} listens`,
-      );
-    if (!m || JSON.stringify(m.document) === JSON.stringify(doc)) return;
-    const s = m.engine.status;
-    if (s.phase !== 'StableOnly' && s.phase !== 'Aborted')
-      throw new ControllerError(
-        409,
-        `rollout ${name} is in phase ${s.phase} (${s.canary?.version}); its file can change once this rollout ends — promote or abort it first`,
-      );
-    if (JSON.stringify(m.document.spec.stable) !== JSON.stringify(doc.spec.stable)) {
-      throw new ControllerError(
-        409,
-        `rollout ${name}: spec.stable only names the first release and ${s.stable.version} runs now; ship a new version with kanari deploy ${name} --version V`,
-      );
-    }
+    if (this.rollouts.has(name)) this.deletions.refuseHalfDeleted(name);
+    refuseChange(doc, this.socketPath(), this.rollouts.values());
   }
 
   private async replace(
@@ -458,32 +342,4 @@ export class Controller {
     this.rollouts.set(name, { document, templates, engine, router });
     engine.start();
   }
-}
-
-/** A rollout that runs only its stable version (an Aborted one has moved users back before stopping the canary). */
-function ended(s: RolloutStatus): boolean {
-  return (
-    (s.phase === 'StableOnly' || s.phase === 'Aborted') &&
-    s.stopping.length === 0 &&
-    s.instances.every((i) => i.id === s.stable.version)
-  );
-}
-
-async function waitFor(done: () => boolean, timeoutMs: number): Promise<boolean> {
-  for (const until = Date.now() + timeoutMs; Date.now() < until; await new Promise((r) => setTimeout(r, 100)))
-    if (done()) return true;
-  return done();
-}
-
-/** Process targets run in the rollout file's directory unless they say otherwise. */
-function anchorProcesses(doc: RolloutDocument, dir: string): RolloutDocument {
-  const anchor = (t: TargetSpec | undefined) =>
-    t?.process ? { ...t, process: { ...t.process, cwd: resolve(dir, t.process.cwd ?? '.') } } : t;
-  const spec = {
-    ...doc.spec,
-    stable: anchor(doc.spec.stable)!,
-    canary: anchor(doc.spec.canary)!,
-    ...(doc.spec.baseline ? { baseline: anchor(doc.spec.baseline) } : {}),
-  };
-  return { ...doc, spec };
 }

@@ -18,24 +18,21 @@
  */
 import { describeRef, KubeConflict, KubeError, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
 import type { AnalysisReport, MeasurementRecord } from '../analysis/run.js';
-import { LatencySketch } from '../shared/sketch.js';
 import type { EventRecord } from '../rollout/seams/store.js';
 import { describeSystemError } from '../shared/system.js';
 import { isNotActing } from '../shared/not-acting.js';
 import { judgeStamp, lastWrites, sameStamp, stamp, type WriterStamp } from './kubernetes-writer.js';
-import { denseSketch, EVIDENCE_PREFIX, evidenceOf, TRAFFIC, type TrafficBucket, type TrafficCell } from './history.js';
+import { EVIDENCE_PREFIX, evidenceOf, TRAFFIC, type TrafficBucket } from './history.js';
+import { trafficCellOf, type CountedVersion } from './window-traffic.js';
 import {
   boundEvents,
   EVENTS_BUDGET,
   keptEvent,
-  LOG_KEY,
-  writeLog,
   LogHistory,
-  logName,
-  MANAGED_BY,
   readLog,
   type LogDocument,
 } from './kubernetes-log-document.js';
+import { isKanaris, logObject, logRef, ownedBy } from './kubernetes-log-object.js';
 
 /** Writes at most this often (a whole object each time). */
 export const WRITE_MS = 1000;
@@ -90,13 +87,13 @@ export class KubeRolloutLog {
     unread?: string,
   ) {
     this.ref = logRef(o.rollout);
-    const ours = found && found.metadata.ownerReferences?.some((r) => r.uid === o.rollout.metadata.uid);
+    const ours = found && ownedBy(found, o.rollout);
     const read = found ? readLog((found as { data?: unknown }).data) : undefined;
     if (unread !== undefined) {
       // Ids could go back over what it holds: kept in memory only, and said.
       this.lost = true;
       o.log(`cannot read ${describeRef(this.ref)} (${unread}): the log is not written; the rollout goes on`);
-    } else if (found && !this.kanaris(found)) this.notKanaris();
+    } else if (found && !isKanaris(found, o.rollout)) this.notKanaris();
     else if (found && !ours)
       o.log(`${describeRef(this.ref)} belongs to an older Rollout of this name: it is started afresh`);
     else if (read?.problem) o.log(`${describeRef(this.ref)}: ${read.problem}; it is continued without them`);
@@ -173,12 +170,12 @@ export class KubeRolloutLog {
   addWindows(items: readonly MeasurementRecord[]): void {
     if (this.closed) return;
     for (const m of items) {
-      const value = m.value as { canary?: Counted; control?: Counted } | undefined;
+      const value = m.value as { canary?: CountedVersion; control?: CountedVersion } | undefined;
       if (m.metric !== 'window' || m.outcome !== 'value' || !m.window || !value) continue;
       if (m.window.start < (this.doc.trafficThrough ?? 0) || !(m.window.end > m.window.start)) continue;
       const bucket: TrafficBucket = {};
-      const canary = cellOf(value.canary);
-      const control = cellOf(value.control);
+      const canary = trafficCellOf(value.canary);
+      const control = trafficCellOf(value.control);
       if (canary) bucket.canary = canary;
       if (control) bucket[this.o.control?.() ?? 'stable'] = control;
       this.doc.trafficThrough = m.window.end;
@@ -252,7 +249,7 @@ export class KubeRolloutLog {
     while (!this.lost && !this.refused && this.written < this.version) {
       const version = this.version;
       const doc = { ...this.document(), writer: stamp(this.o.identity, this.o.term, this.seq + 1) };
-      const object = this.object(doc);
+      const object = logObject(this.o.rollout, doc, this.resourceVersion);
       this.lastWrite = Date.now();
       const sending = this.fresh;
       this.fresh = new LogHistory();
@@ -304,7 +301,7 @@ export class KubeRolloutLog {
       return true;
     }
     // Someone else's made in its place since (deleted, then made again by hand).
-    if (!this.kanaris(current)) {
+    if (!isKanaris(current, this.o.rollout)) {
       this.notKanaris();
       return false;
     }
@@ -354,14 +351,6 @@ export class KubeRolloutLog {
     if (this.eventBytes > EVENTS_BUDGET) this.boundEvents();
   }
 
-  /** Whether a ConfigMap of the log's name is kanari's: owned by this Rollout, or labelled managed by kanari. */
-  private kanaris(found: KubeObject): boolean {
-    return (
-      found.metadata.ownerReferences?.some((r) => r.uid === this.o.rollout.metadata.uid) === true ||
-      found.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by']
-    );
-  }
-
   /** Someone else's ConfigMap of that name: never overwritten (the operator may update any ConfigMap). */
   private notKanaris(): void {
     this.lost = true;
@@ -369,87 +358,4 @@ export class KubeRolloutLog {
       `${describeRef(this.ref)} is not kanari's (no owner of this Rollout's uid, no managed-by label): the log is not written; rename or delete it`,
     );
   }
-
-  private object(doc: LogDocument): KubeObject {
-    const r = this.o.rollout;
-    return {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: {
-        name: this.ref.name,
-        namespace: this.ref.namespace!,
-        labels: { ...MANAGED_BY, 'kanari.dev/rollout': r.metadata.name.slice(0, 63).replace(/[-.]+$/, '') },
-        ownerReferences: [
-          {
-            apiVersion: r.apiVersion,
-            kind: r.kind,
-            name: r.metadata.name,
-            uid: r.metadata.uid ?? '',
-            controller: true,
-          },
-        ],
-        ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
-      },
-      data: { [LOG_KEY]: writeLog(doc) },
-    } as KubeObject;
-  }
-}
-
-/** The ConfigMap beside a Rollout. */
-function logRef(rollout: KubeObject): ObjectRef {
-  const namespace = rollout.metadata.namespace ?? 'default';
-  return { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: logName(rollout.metadata.name) };
-}
-
-interface Counted {
-  requests?: unknown;
-  errors?: unknown;
-  /** A histogram source's bucket bounds (s), and the window's requests above each. */
-  bounds?: unknown;
-  above?: unknown;
-}
-
-/** A window's counts of one version as a traffic cell; undefined when it served nothing or is not counts. */
-function cellOf(c: Counted | undefined): TrafficCell | undefined {
-  const requests = c?.requests;
-  const errors = c?.errors;
-  if (typeof requests !== 'number' || typeof errors !== 'number' || !(requests > 0) || !(errors >= 0)) return undefined;
-  const latency = histogramSketch(requests, c!.bounds, c!.above);
-  return {
-    requests,
-    errors,
-    maxErrorRate: Math.min(1, errors / requests),
-    maxP99: latency && latency.count > 0 ? latency.quantile(0.99) : 0,
-    latency: denseSketch((latency ?? new LatencySketch()).toJSON()),
-  };
-}
-
-/**
- * A window's latency as its histogram knows it: each bucket's requests at the bucket's upper
- * bound (the most Prometheus' histogram_quantile could say of them), those above the last
- * finite bound at that bound (more is not known). Undefined where the counts are not a
- * histogram's: bounds positive and increasing, counts above them falling and within the requests.
- */
-function histogramSketch(requests: number, bounds: unknown, above: unknown): LatencySketch | undefined {
-  if (!Array.isArray(bounds) || !Array.isArray(above) || bounds.length === 0 || bounds.length !== above.length)
-    return undefined;
-  const b = bounds as unknown[];
-  const a = above as unknown[];
-  const fits = b.every(
-    (x, i) =>
-      typeof x === 'number' &&
-      x > 0 &&
-      Number.isFinite(x) &&
-      (i === 0 || x > (b[i - 1] as number)) &&
-      typeof a[i] === 'number' &&
-      (a[i] as number) >= 0 &&
-      (a[i] as number) <= (i === 0 ? requests : (a[i - 1] as number)),
-  );
-  if (!fits) return undefined;
-  const [at, n] = [b as number[], a as number[]];
-  const sketch = new LatencySketch();
-  sketch.add(at[0]!, requests - n[0]!);
-  for (let i = 1; i < at.length; i++) sketch.add(at[i]!, n[i - 1]! - n[i]!);
-  sketch.add(at.at(-1)!, n.at(-1)!);
-  return sketch;
 }

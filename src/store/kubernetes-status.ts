@@ -39,6 +39,13 @@ export function summaryOf(
   return { phase: s.phase, weight: s.traffic.weights.canary, step, message: s.message };
 }
 
+/** How many steps the rollout's plan has (the engine's document), for the Step column. */
+export function stepsOf(document: unknown): number | undefined {
+  const steps = (document as { spec?: { strategy?: { canary?: { steps?: unknown } } } } | undefined)?.spec?.strategy
+    ?.canary?.steps;
+  return Array.isArray(steps) ? steps.length : undefined;
+}
+
 /**
  * The conditions of `s`; a condition keeps its `lastTransitionTime` from `previous` while
  * its status does not change, as Kubernetes conventions ask.

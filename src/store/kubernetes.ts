@@ -22,9 +22,9 @@
  * waited on): what `kubectl describe rollout` shows.
  *
  * Running analyses keep their judge's state in `status.runs` (without measurements, which
- * stay in memory), written with the status and at least every RUN_WRITE_MS while they
- * run: a new leader resumes each test where it was, and its count source reads again from
- * Prometheus what came after (`kubernetes-runs.ts`).
+ * stay in memory; `kubernetes-run-state.ts`), written with the status and at least every
+ * RUN_WRITE_MS while they run: a new leader resumes each test where it was, and its count
+ * source reads again from Prometheus what came after (`kubernetes-runs.ts`).
  */
 import { describeRef, KubeConflict, type KubeClient, type KubeObject, type ObjectRef } from '../kube/api.js';
 import type { EventRecord, StatusStore, StoredRollout } from '../rollout/seams/store.js';
@@ -34,9 +34,11 @@ import { describeSystemError } from '../shared/system.js';
 import { isNotActing } from '../shared/not-acting.js';
 import type { CommandAnswer } from '../kube/commands.js';
 import { judgeStamp, lastWrites, readStamp, sameStamp, stamp, type WriterStamp } from './kubernetes-writer.js';
+import { compactRun, RUN_STATE_BUDGET, savedRuns } from './kubernetes-run-state.js';
 import {
   conditionsOf,
   refusedConditions,
+  stepsOf,
   summaryOf,
   type Condition,
   type RolloutConditions,
@@ -77,30 +79,6 @@ export interface ResourceStatus extends RolloutConditions {
 
 /** How often a running analysis's state is written when nothing else is (ms). */
 export const RUN_WRITE_MS = 10_000;
-
-/** The most one run's state may take in the status (an object is at most 1.5 MB in etcd, and the status is written every 10 s). */
-export const RUN_STATE_BUDGET = 64 * 1024;
-
-/**
- * A run's state as the status keeps it: without its measurements, and a threshold metric's
- * past measurements cut to when they were taken, their phase and whether they had a value
- * (what the judge counts). Values and messages stay out: a template's query may read what
- * people who can only view the Rollout must not see. Undefined once it outgrows the budget
- * (a threshold template measuring for days).
- */
-export function compactRun(state: AnalysisRunState): AnalysisRunState | undefined {
-  const threshold = state.threshold?.map((t) => ({
-    ...t,
-    measurements: t.measurements.map((m) => ({
-      at: m.at,
-      phase: m.phase,
-      ...(m.value !== undefined ? { value: 0 } : {}),
-      ...(m.unreachable ? { unreachable: true as const } : {}),
-    })),
-  }));
-  const kept: AnalysisRunState = { ...structuredClone(state), measurements: [], ...(threshold ? { threshold } : {}) };
-  return JSON.stringify(kept).length <= RUN_STATE_BUDGET ? kept : undefined;
-}
 
 export class KubeStatusStore implements StatusStore {
   private stored?: StoredRollout;
@@ -394,43 +372,4 @@ export class KubeStatusStore implements StatusStore {
       ...(Object.keys(this.runs).length > 0 ? { runs: this.runs } : {}),
     };
   }
-}
-
-/** `status.runs` as read back: only entries shaped like a run's state (a person may have edited it). */
-function savedRuns(runs: unknown): Record<string, AnalysisRunState> {
-  if (!runs || typeof runs !== 'object' || Array.isArray(runs)) return {};
-  const out: Record<string, AnalysisRunState> = {};
-  for (const [id, r] of Object.entries(runs as Record<string, unknown>)) {
-    const s = r as Partial<AnalysisRunState> | null;
-    if (
-      s &&
-      typeof s === 'object' &&
-      typeof s.template === 'string' &&
-      typeof s.startedAt === 'number' &&
-      typeof s.through === 'number' &&
-      isJudgeSpec(s.spec)
-    )
-      out[id] = { ...(s as AnalysisRunState), measurements: [] };
-  }
-  return out;
-}
-
-/**
- * Whether a saved template spec names a judge with its settings. (Not the schema itself: a
- * parsed spec holds durations in ms, which the schema takes only as text.)
- */
-function isJudgeSpec(spec: unknown): boolean {
-  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) return false;
-  const judges = ['sequential', 'threshold', 'kayenta', 'series'].filter(
-    (k) => (spec as Record<string, unknown>)[k] !== undefined,
-  );
-  const settings = judges.map((k) => (spec as Record<string, unknown>)[k]);
-  return judges.length === 1 && settings.every((v) => v !== null && typeof v === 'object' && !Array.isArray(v));
-}
-
-/** How many steps the rollout's plan has (the engine's document), for the Step column. */
-function stepsOf(document: unknown): number | undefined {
-  const steps = (document as { spec?: { strategy?: { canary?: { steps?: unknown } } } } | undefined)?.spec?.strategy
-    ?.canary?.steps;
-  return Array.isArray(steps) ? steps.length : undefined;
 }

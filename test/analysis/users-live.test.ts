@@ -18,6 +18,7 @@ import { murmur3 } from '../../src/router/hash.js';
 import { bucketOf } from '../../src/router/split.js';
 import { keepLoading } from '../helpers/load.js';
 import { startTestRouter, type TestRouter } from '../helpers/router.js';
+import { watchdog } from '../helpers/watchdog.js';
 
 /** An app whose requests fail when the client says so (its own errors) or at `errorRate`. */
 async function app(errorRate: number): Promise<{ port: number; close(): void }> {
@@ -99,7 +100,7 @@ async function watch(w: Live, seconds: number, what: string, done: () => boolean
   const end = Date.now() + seconds * 1000;
   let rounds = 0;
   while (!done()) {
-    stage = `watching for ${what} (round ${rounds})`;
+    dog.at(`watching for ${what} (round ${rounds})`);
     if (Date.now() > end) {
       const runs = Object.entries(w.runs).map(([unit, run]) => {
         const part = errorsPart(run);
@@ -114,33 +115,23 @@ async function watch(w: Live, seconds: number, what: string, done: () => boolean
   }
 }
 
-/**
- * Where the file is, said if it is still running after 150 s (the runner's timeout is 180 s
- * and names nothing): in full runs this file has hung, and never alone, so a hang must say
- * where — the stage and what keeps the process waiting — and then fail.
- */
-let stage = 'loading';
-const watchdog = setTimeout(() => {
-  const waiting = process.getActiveResourcesInfo().join(', ');
-  console.error(`users-live: still running after 150 s, at: ${stage}; waiting on: ${waiting}`);
-  process.exit(1);
-}, 150_000);
-watchdog.unref();
+// In full runs this file has hung, and never alone: if it does again, it says where.
+const dog = watchdog('users-live', 240_000);
 
-// Each test's own timeout, below the file's 180 s, so a hang is reported under the test's name.
+// Each test's own timeout, below the file's 300 s, so a hang is reported under the test's name.
 describe('users as the unit, on a real router', () => {
   const worlds: Live[] = [];
   after(async () => {
-    stage = 'closing the routers and apps';
+    dog.at('closing the routers and apps');
     for (const w of worlds) await w.close();
-    clearTimeout(watchdog);
+    dog.done();
   });
 
   it(
     'a heavy client failing on its own is rolled back by the request count, not by the per-user default',
     { timeout: 85_000 },
     async () => {
-      stage = 'starting the first world';
+      dog.at('starting the first world');
       const w = await live(0, 0, 5, ['requests', 'auto']);
       worlds.push(w);
       const heavy = canaryKey('svc', 5);
@@ -196,7 +187,7 @@ describe('users as the unit, on a real router', () => {
     'a 5× error regression spread across many users is rolled back by the per-user default',
     { timeout: 85_000 },
     async () => {
-      stage = 'starting the second world';
+      dog.at('starting the second world');
       const w = await live(0.01, 0.05, 20, ['auto']);
       worlds.push(w);
       const load = keepLoading(w.router.port, 8);

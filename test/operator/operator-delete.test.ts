@@ -17,7 +17,14 @@ import { kubernetesWorld } from '../../src/operator/compose.js';
 import { CLEANUP_FINALIZER } from '../../src/operator/give-back.js';
 import { Operator } from '../../src/operator/operator.js';
 import { versionOf } from '../../src/operator/release.js';
-import { appTemplate, createApp, setImage, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import {
+  appTemplate,
+  createApp,
+  setImage,
+  startCluster,
+  TEST_ELECTION,
+  type TestCluster,
+} from '../helpers/kube/cluster.js';
 import { destinationRuleCrd, httpRouteCrd, virtualServiceCrd } from '../helpers/kube/crd-manifests.js';
 import { validateObject } from '../helpers/kube/models.js';
 
@@ -108,7 +115,7 @@ function startOperator(identity: string): Operator {
     leaseNamespace: 'default',
     identity,
     resyncMs: 300,
-    election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
+    election: TEST_ELECTION,
     world: (c) => kubernetesWorld(c, { pollMs: 100, holdMs: 200 }),
     log: (line) => log.push(line),
   });

@@ -31,7 +31,14 @@ import { EVIDENCE_PREFIX, TRAFFIC, type TrafficBucket } from '../../src/store/hi
 import { readLog } from '../../src/store/kubernetes-log-document.js';
 import { Operator } from '../../src/operator/operator.js';
 import { versionOf } from '../../src/operator/release.js';
-import { appTemplate, createApp, setImage, startCluster, type TestCluster } from '../helpers/kube/cluster.js';
+import {
+  appTemplate,
+  createApp,
+  setImage,
+  startCluster,
+  TEST_ELECTION,
+  type TestCluster,
+} from '../helpers/kube/cluster.js';
 import { destinationRuleCrd, httpRouteCrd, virtualServiceCrd } from '../helpers/kube/crd-manifests.js';
 import {
   WeightExporter,
@@ -215,7 +222,7 @@ before(async () => {
     leaseNamespace: NS,
     identity: 'operator-1',
     resyncMs: 500,
-    election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
+    election: TEST_ELECTION,
     // The stand-in Deployment controller takes pods out at once: no need to hold stable's routes 30 s.
     world: (c) => kubernetesWorld(c, { pollMs: 100, holdMs: 1000 }),
     log: (line) => log.push(line),

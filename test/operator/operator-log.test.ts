@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { ClusterRollouts } from '../../src/cli/operator-api.js';
 import { KubeError, type KubeClient, type KubeObject } from '../../src/kube/api.js';
 import type { Operator } from '../../src/operator/operator.js';
@@ -25,6 +25,7 @@ import { KubeRolloutLog } from '../../src/store/kubernetes-log.js';
 import { LOG_KEY, readLog, type LogDocument } from '../../src/store/kubernetes-log-document.js';
 import { KubernetesTokenRows, TOKENS_SECRET } from '../../src/store/kubernetes-tokens.js';
 import { request } from '../helpers/http.js';
+import { watchdog } from '../helpers/watchdog.js';
 import { conformance, type Exchange } from '../helpers/openapi-conformance.js';
 import {
   createApp,
@@ -78,7 +79,13 @@ async function listen(server: http.Server): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+// This file once ran past the runner's 180 s in a full run at load 13, and once at load 7 with
+// all its tests passed: if it does again, it says where (the test or the stop) and what waits.
+const dog = watchdog('operator-log', 240_000, () => log);
+beforeEach((t) => dog.at(t.name));
+
 before(async () => {
+  dog.at('starting the cluster and operator-1');
   cluster = await startCluster({ deploymentReadyDelayMs: 100 });
   await cluster.client.create(ROLLOUT_CRD);
   await createApp(cluster.client, 'web', 2, 'web:1');
@@ -98,12 +105,18 @@ before(async () => {
 });
 
 after(async () => {
+  dog.at('closing the API listeners');
   for (const s of servers) {
     s.closeAllConnections();
     s.close();
   }
-  for (const o of operators) await o.stop();
+  for (const [i, o] of operators.entries()) {
+    dog.at(`stopping operator ${i + 1} of ${operators.length}`);
+    await o.stop();
+  }
+  dog.at('closing the cluster');
   await cluster?.close();
+  dog.done();
 });
 
 const rollout = (name = 'web') => cluster.api.get('kanari.dev/v1alpha1', 'Rollout', 'default', name);
@@ -244,7 +257,7 @@ describe('a Rollout’s log on Kubernetes', () => {
     await until('the result in the ConfigMap', () => stored().events.some((e) => e.type === 'result'));
     assert.equal(stored().writer?.identity, 'operator-2');
     // A later term than operator-1's, which is what tells a late write of operator-1's from a
-    // rival's. Not exactly one later: a lease that lapses under load (1.5 s here) and is taken
+    // rival's. Not exactly one later: a lease that lapses under load and is taken
     // again is a term of its own (CI saw 2).
     assert.ok(stored().writer!.term! > firstTerm, `a later term than ${firstTerm}: ${stored().writer?.term}`);
     assert.ok(
@@ -558,7 +571,9 @@ describe('the log’s writes never hold the engine up', () => {
   let operator: Operator;
 
   after(async () => {
+    dog.at('stopping the operator whose ConfigMap writes never answer');
     await operator?.stop();
+    dog.at('closing its cluster');
     await other?.close();
   });
 

@@ -260,13 +260,19 @@ describe('browser sessions on the operator', () => {
 
   it('ends a signed-out session’s streams at once on its replica, and on the other within the recheck', async () => {
     const { cookie, csrf } = await signIn(0, token.operator!);
+    // Replica 1 knows the session once its copy of the sessions Secret is newer than the sign-in
+    // (1 s here): a stream opened before that is refused 401, and never opens.
+    await untilStatus(1, cookie, 200);
     const streams = [0, 1].map(
       (i) => new SseReader(`http://127.0.0.1:${ports[i]}/api/v1/rollouts/web/events`, { cookie }),
     );
     let ended = [false, false];
     streams.forEach((s, i) => void s.closed.then(() => (ended[i] = true)));
     try {
-      await until('both streams open', () => streams.every((s) => s.status === 200));
+      await until('both streams open', () => streams.every((s) => s.status === 200)).catch((err: Error) => {
+        // It failed once in a full run at load 7, at this wait (20 s): what each stream was answered.
+        throw new Error(`the streams were answered ${streams.map((s) => s.status).join(' and ')}: ${err.message}`);
+      });
       const out = await call(0, 'POST', '/auth/sign-out', { cookie, 'x-csrf-token': csrf });
       assert.equal(out.status, 204, out.body);
       await until('the stream on the replica signed out on ended', () => ended[0]!, 5_000);

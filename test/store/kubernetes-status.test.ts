@@ -5,8 +5,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { initialStatus } from '../../src/rollout/machine.js';
-import { conditionsOf, summaryOf } from '../../src/store/kubernetes-status.js';
-import { compactRun, RUN_STATE_BUDGET } from '../../src/store/kubernetes.js';
+import { conditionsOf, stepsOf, summaryOf } from '../../src/store/kubernetes-status.js';
+import { compactRun, RUN_STATE_BUDGET } from '../../src/store/kubernetes-run-state.js';
 import type { AnalysisRunState } from '../../src/analysis/run.js';
 import type { RolloutStatus } from '../../src/rollout/types.js';
 import { doc } from '../helpers/engine-world.js';
@@ -27,6 +27,12 @@ describe('a Rollout resource’s columns and conditions', () => {
     assert.equal(summaryOf(releasing(1, 'Paused'), 3).step, '2/3');
     assert.equal(summaryOf(releasing(3, 'FullDeploy'), 3).step, '3/3', 'all done');
     assert.equal(summaryOf(releasing(2, 'Monitor')).step, '2', 'a plan without steps counts them as the engine does');
+  });
+
+  it('counts the steps of the engine’s document for the column, and none of anything else', () => {
+    assert.equal(stepsOf(doc([{ setWeight: 20 }, { pause: {} }, { setWeight: 50 }])), 3);
+    for (const other of [undefined, null, {}, { spec: { strategy: { canary: { steps: 'three' } } } }])
+      assert.equal(stepsOf(other), undefined, JSON.stringify(other));
   });
 
   it('says Healthy between releases, Progressing and Paused during one, and Completed after a promotion', () => {

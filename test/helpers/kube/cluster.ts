@@ -102,6 +102,15 @@ export function setImage(client: KubeClient, name: string, image: string) {
   }));
 }
 
+/**
+ * The test operators' leader election: short, so a stopped leader's lease passes soon, yet
+ * with a renew deadline of 2 s, so a test process stalled a second on a busy machine (its
+ * API server, operator and apps share one event loop) does not lose and retake the lease,
+ * which a release survives but a test waiting on it may not. Tests of the election itself
+ * (lease.test, operator-lease-lapse.test) set their own.
+ */
+export const TEST_ELECTION = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 };
+
 /** A started operator on the test cluster, with short leases, a fast resync and fast polls; its log lines go to `log`. */
 export function startOperator(client: KubeClient, log: string[], identity = 'operator-1'): Operator {
   const operator = new Operator({
@@ -109,7 +118,7 @@ export function startOperator(client: KubeClient, log: string[], identity = 'ope
     leaseNamespace: 'default',
     identity,
     resyncMs: 500,
-    election: { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 },
+    election: TEST_ELECTION,
     world: (c) => kubernetesWorld(c, { pollMs: 100 }),
     log: (line) => log.push(line),
   });
