@@ -49,6 +49,10 @@ describe('admin API', () => {
     assert.equal(stale.status, 409);
     assert.equal(stale.json.revision, first.revision + 1);
     assert.match(stale.json.error, /revision conflict/);
+    // An If-Match that names no revision is refused as such, not taken for a conflict (409).
+    const unreadable = await router.admin('PUT', '/table', table, { 'if-match': 'latest' });
+    assert.equal(unreadable.status, 400);
+    assert.match(unreadable.json.error, /If-Match must be a table revision number/);
     assert.equal((await router.admin('GET', '/table')).json.table.weights.canary, 12.34);
   });
 
