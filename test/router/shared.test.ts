@@ -182,6 +182,13 @@ describe('one router process serving several services', () => {
 
   it('removing a service closes its listener, and a restart does not bring it back', async () => {
     const port = portOf('e');
+    // A grace that is not a whole number of milliseconds is refused, and the service stays.
+    for (const grace of ['-1', '1.5', 'soon']) {
+      const refused = await admin('DELETE', `/services/e?graceMs=${grace}`);
+      assert.equal(refused.status, 400, `graceMs=${grace}`);
+      assert.match(refused.json.error, /graceMs must be a whole number of milliseconds/);
+    }
+    assert.equal((await get('e')).body, 'v1', 'e still serves');
     const removed = await admin('DELETE', '/services/e?graceMs=1000');
     assert.equal(removed.status, 200);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/`));
