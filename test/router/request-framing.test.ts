@@ -119,6 +119,19 @@ describe('framing (finding 4)', () => {
     );
   });
 
+  it('relays an upgrade its upstream declines with Connection: close, then closes', async () => {
+    // The raw upstream answers every request 200 "ok": for an Upgrade, a refusal to switch.
+    // The tunnel's connection ends after that answer; the client must be told so, or it
+    // would send its next request into a connection that is closing.
+    const answer = await rawExchange(
+      router.port,
+      'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+    );
+    assert.match(answer, /^HTTP\/1\.1 200 /, JSON.stringify(answer));
+    assert.match(answer, /\r\nConnection: close\r\n/i);
+    assert.match(answer, /\r\n\r\nok$/);
+  });
+
   it('answers CONNECT with a status and a reason instead of dropping the connection', async () => {
     await refused('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', /^HTTP\/1\.1 (400|405|501) /);
   });
