@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { rawExchange, startUpstream } from '../helpers/http.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
 import { startTestRouter, type TestRouter } from '../helpers/router.js';
 
@@ -173,6 +174,47 @@ describe('mirroring (found in review)', () => {
     } finally {
       await mirrored.close(100);
       await copies.close();
+    }
+  });
+  it('copies no body larger than maxBodyBytes and no chunked one, and cuts a copy whose body broke off', async () => {
+    // Node's server, which reads chunked bodies (the raw upstream frames by Content-Length only).
+    const stable = await startUpstream('stable');
+    const copies = await startRawUpstream();
+    const mirrored = await startTestRouter({
+      pools: { stable: [stable.url], canary: [copies.url] },
+      mirror: { version: 'canary', percent: 100, maxBodyBytes: 10 },
+    });
+    const stats = async () => (await mirrored.admin('GET', '/stats')).json.mirror as { sent: number; skipped: number };
+    try {
+      // Over the limit, or of unknown size: skipped, so a copy never holds more than maxBodyBytes.
+      const big = await rawExchange(
+        mirrored.port,
+        `POST /big HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 11\r\n\r\n${'b'.repeat(11)}`,
+      );
+      assert.match(big, /^HTTP\/1\.1 200 /);
+      const chunked = await rawExchange(
+        mirrored.port,
+        'POST /chunked HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nc\r\n0\r\n\r\n',
+      );
+      assert.match(chunked, /^HTTP\/1\.1 200 /);
+      const skipped = await stats();
+      assert.deepEqual([skipped.sent, skipped.skipped], [0, 2], 'copies sent and skipped');
+      // Within the limit, copied as it streams; the client leaves mid-body, and the copy is cut too.
+      const client = net.connect(mirrored.port, '127.0.0.1');
+      client.on('error', () => {});
+      await new Promise((r) => client.once('connect', r));
+      client.write('POST /cut HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhalf');
+      const copy = () => copies.connections.find((c) => c.bytes.includes('/cut'));
+      for (let i = 0; i < 200 && !copy()?.bytes.includes('half'); i++) await pause(20);
+      assert.ok(copy()?.bytes.includes('half'), 'the copy had started');
+      client.destroy();
+      // Left open, the copy would wait for the rest until the mirror's timeout (60 s here).
+      for (let i = 0; i < 250 && !copy()!.closed; i++) await pause(20);
+      assert.ok(copy()!.closed, 'the copy of a broken-off body was still open after 5 s');
+      assert.equal(copy()!.heads.length, 0, 'no whole copy reached the mirror');
+    } finally {
+      await mirrored.close(100);
+      await Promise.all([stable.close(), copies.close()]);
     }
   });
 });
